@@ -1,0 +1,72 @@
+// Package vfs is the file-system seam of Strata's storage layers.
+//
+// Storage code (index, segment, log) never calls os.* directly: it takes an FS. In
+// production that is Default, a thin wrapper over package os. Tests substitute an in-memory
+// FS that can simulate a crash (keeping only what was synced) or a wrapper that fails chosen
+// operations, which is how the crash and fault tests prove that no acknowledged record is
+// lost.
+//
+// Durability protocol expected from callers: write, then Sync the file; create or rename a
+// file, then Sync its directory (OpenDir + Sync).
+//
+// Concurrency: an FS is safe for concurrent use. A File is safe for concurrent ReadAt calls;
+// writes to one File must be serialised by the caller.
+package vfs
+
+import (
+	"errors"
+	"io"
+	"os"
+)
+
+// File is an open file. Its methods behave like those of *os.File.
+type File interface {
+	io.Writer
+	io.ReaderAt
+	io.WriterAt
+	io.Closer
+	// Sync makes everything written so far durable.
+	Sync() error
+	// Truncate changes the size of the file.
+	Truncate(size int64) error
+	// Size reports the current size of the file.
+	Size() (int64, error)
+}
+
+// OSFile is implemented by files backed by a real operating-system file. Code that needs a
+// file descriptor (memory mapping, sendfile) type-asserts for it and falls back to portable
+// code when the assertion fails.
+type OSFile interface {
+	OSFile() *os.File
+}
+
+// FS is a file system.
+type FS interface {
+	// Create creates or truncates the named file for reading and writing.
+	Create(name string) (File, error)
+	// Open opens an existing file for reading only.
+	Open(name string) (File, error)
+	// OpenReadWrite opens an existing file, or creates it, for reading and writing, without
+	// truncating it. Writes through File.Write append at the end of the file.
+	OpenReadWrite(name string) (File, error)
+	// OpenDir opens a directory so that it can be synced.
+	OpenDir(name string) (File, error)
+	// Rename atomically renames oldname to newname, replacing newname if it exists.
+	Rename(oldname, newname string) error
+	// Remove removes a file or an empty directory.
+	Remove(name string) error
+	// RemoveAll removes a directory and everything below it.
+	RemoveAll(name string) error
+	// MkdirAll creates a directory and its parents.
+	MkdirAll(dir string, perm os.FileMode) error
+	// List returns the names (not paths) of the entries of a directory, sorted.
+	List(dir string) ([]string, error)
+	// Stat describes the named file.
+	Stat(name string) (os.FileInfo, error)
+	// Lock takes an exclusive advisory lock on the named file, creating it if needed. It
+	// fails at once with ErrLocked when another process (or another Lock call) holds it.
+	Lock(name string) (io.Closer, error)
+}
+
+// ErrLocked is returned by FS.Lock when the lock is held elsewhere.
+var ErrLocked = errors.New("vfs: file is locked by another process")
