@@ -1,0 +1,36 @@
+package server
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(18, 0, 4, handleAPIVersions) }
+
+// handleAPIVersions answers ApiVersions v0-v4 with the dispatch table. Requests above v4
+// never get here: the connection answers them with a v0 UNSUPPORTED_VERSION response
+// (KIP-511), see apiVersionsFallback.
+func handleAPIVersions(s *Server, r *request) reply {
+	resp := r.body.ResponseKind().(*kmsg.ApiVersionsResponse)
+	fillAPIVersions(resp)
+	return now(resp)
+}
+
+func fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
+	for _, a := range sortedAPIs() {
+		k := kmsg.NewApiVersionsResponseApiKey()
+		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.min, a.max
+		resp.ApiKeys = append(resp.ApiKeys, k)
+	}
+}
+
+// apiVersionsFallback is the KIP-511 answer to an ApiVersions request of a version this
+// broker does not support: a v0 body with UNSUPPORTED_VERSION and the supported ranges,
+// from which the client picks a version and asks again.
+func apiVersionsFallback() *kmsg.ApiVersionsResponse {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.SetVersion(0)
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
+	fillAPIVersions(resp)
+	return resp
+}
