@@ -1,0 +1,427 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cast"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/stratalog/strata/server"
+)
+
+// shutdownTimeout bounds a graceful shutdown after SIGTERM or SIGINT.
+const shutdownTimeout = 30 * time.Second
+
+// envPrefix prefixes the environment variables that configure serve: a Kafka setting name
+// in upper case with '_' for '.', e.g. STRATA_LOG_RETENTION_MS for log.retention.ms.
+const envPrefix = "STRATA_"
+
+// Keys of the serve settings that are not broker settings (CLI only).
+const (
+	keyLogLevel  = "log-level"
+	keyLogFormat = "log-format"
+	keyReadyFile = "ready-file"
+)
+
+// Broker settings that map onto server.Options fields; every other key goes into
+// Options.Settings.
+const (
+	keyListeners      = "listeners"
+	keyAdvertised     = "advertised.listeners"
+	keyLogDirs        = "log.dirs"
+	keyLogDir         = "log.dir"
+	keyNodeID         = "node.id"
+	keyMaxRequest     = "socket.request.max.bytes"
+	keyMaxConnections = "max.connections"
+	keyIdleMs         = "connections.max.idle.ms"
+)
+
+// aliases maps other spellings (from the flag names, or from environment variables, where
+// '-' cannot appear) onto canonical keys.
+var aliases = map[string]string{
+	"listen":     keyListeners,
+	"data-dir":   keyLogDirs,
+	"data.dir":   keyLogDirs,
+	keyLogDir:    keyLogDirs,
+	"log.level":  keyLogLevel,
+	"log.format": keyLogFormat,
+	"ready.file": keyReadyFile,
+}
+
+func canonicalKey(k string) string {
+	k = strings.ToLower(strings.TrimSpace(k))
+	if a, ok := aliases[k]; ok {
+		return a
+	}
+	return k
+}
+
+// serveFlags are the command-line flags of serve.
+type serveFlags struct {
+	config    string
+	listen    string
+	dataDir   string
+	set       []string
+	logLevel  string
+	logFormat string
+	readyFile string
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a broker",
+		Long: `Run a broker until SIGTERM or SIGINT, then shut down cleanly (at most 30 s).
+
+Settings use Kafka's broker configuration names. They come from, in order of precedence:
+
+  1. flags: --listen, --data-dir, --log-level, --log-format, --ready-file, and
+     --set NAME=VALUE for any setting (repeatable)
+  2. environment variables: STRATA_ and the name in upper case with '_' for '.',
+     e.g. STRATA_LOG_RETENTION_MS=1000, STRATA_LISTENERS=0.0.0.0:9092
+  3. a YAML file given with --config (or STRATA_CONFIG), keys are Kafka names:
+       listeners: 127.0.0.1:9092
+       log.dirs: /var/lib/strata
+       log.retention.ms: 604800000
+  4. defaults: listeners 127.0.0.1:9092, log.dirs ./data, node.id 0
+
+listeners, advertised.listeners, log.dirs, node.id, socket.request.max.bytes,
+max.connections and connections.max.idle.ms configure the server itself; every other
+setting (auto.create.topics.enable, num.partitions, log.retention.ms ...) is passed to the
+broker, which rejects names and values it does not know.`,
+		Example: `  strata serve
+  strata serve --listen 0.0.0.0:9092 --data-dir /var/lib/strata
+  strata serve --config strata.yaml --set auto.create.topics.enable=false
+  strata serve --listen 127.0.0.1:0 --ready-file /tmp/strata.addr   # pick a free port`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "YAML configuration file with Kafka setting names as keys (env STRATA_CONFIG)")
+	fl.StringVar(&f.listen, "listen", "", "HOST:PORT to listen on (listeners; default 127.0.0.1:9092, port 0 picks a free port)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (log.dirs; default ./data)")
+	fl.StringArrayVar(&f.set, "set", nil, "NAME=VALUE: any broker setting by its Kafka name (repeatable)")
+	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
+	fl.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
+	fl.StringVar(&f.readyFile, "ready-file", "", "once listening, write the bound HOST:PORT to this file")
+	return cmd
+}
+
+// config is the merged configuration of serve.
+type config struct {
+	settings map[string]string // canonical key → value, every layer merged
+}
+
+// loadConfig merges defaults, the config file, STRATA_* environment variables and the
+// flags, in increasing order of precedence. changed reports whether a flag was given.
+func loadConfig(f *serveFlags, changed func(string) bool) (*config, error) {
+	v := viper.NewWithOptions(viper.KeyDelimiter("::")) // Kafka names contain dots
+	v.SetDefault(keyListeners, server.DefaultListen)
+	v.SetDefault(keyLogDirs, server.DefaultDataDir)
+	v.SetDefault(keyNodeID, "0")
+	v.SetDefault(keyLogLevel, "info")
+	v.SetDefault(keyLogFormat, "text")
+
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, envPrefix) || len(name) == len(envPrefix) {
+			continue
+		}
+		env[name] = val
+	}
+
+	// Config file.
+	path := f.config
+	if !changed("config") {
+		if p, ok := env[envPrefix+"CONFIG"]; ok {
+			path = p
+		}
+	}
+	if path != "" {
+		fv := viper.New() // nested YAML keys flatten to dotted names
+		fv.SetConfigFile(path)
+		if filepath.Ext(path) == "" {
+			fv.SetConfigType("yaml")
+		}
+		if err := fv.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		flat := map[string]any{}
+		for _, k := range fv.AllKeys() {
+			flat[canonicalKey(k)] = fv.Get(k)
+		}
+		if err := v.MergeConfigMap(flat); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+
+	// Environment.
+	for name := range env {
+		if name == envPrefix+"CONFIG" {
+			continue
+		}
+		key := canonicalKey(strings.ReplaceAll(strings.TrimPrefix(name, envPrefix), "_", "."))
+		if err := v.BindEnv(key, name); err != nil {
+			return nil, err
+		}
+	}
+
+	// Flags: --set first, so that the dedicated flags win over a --set of the same key.
+	for _, kv := range f.set {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("--set %q: want NAME=VALUE", kv)
+		}
+		v.Set(canonicalKey(k), val)
+	}
+	for flag, val := range map[string]string{
+		"listen": f.listen, "data-dir": f.dataDir, "log-level": f.logLevel,
+		"log-format": f.logFormat, "ready-file": f.readyFile,
+	} {
+		if changed(flag) {
+			v.Set(canonicalKey(flag), val)
+		}
+	}
+
+	c := &config{settings: map[string]string{}}
+	for _, k := range v.AllKeys() {
+		s, err := settingString(v.Get(k))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		c.settings[k] = s
+	}
+	return c, nil
+}
+
+// settingString renders a setting value from YAML, the environment or a flag as the
+// string Kafka would use: lists are comma-separated.
+func settingString(x any) (string, error) {
+	switch x := x.(type) {
+	case nil:
+		return "", nil
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			s, err := cast.ToStringE(e)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = s
+		}
+		return strings.Join(parts, ","), nil
+	case []string:
+		return strings.Join(x, ","), nil
+	default:
+		return cast.ToStringE(x)
+	}
+}
+
+// options maps the merged configuration onto server.Options: the connection-level
+// settings onto their fields, every other broker setting into Options.Settings.
+func (c *config) options(logger *slog.Logger) (*server.Options, error) {
+	o := &server.Options{Logger: logger, Settings: map[string]string{}}
+	var errs []error
+	bad := func(k string, err error) { errs = append(errs, fmt.Errorf("%s: %w", k, err)) }
+	for k, val := range c.settings {
+		switch k {
+		case keyLogLevel, keyLogFormat, keyReadyFile:
+		case keyListeners:
+			addr, err := singleListener(val)
+			if err != nil {
+				bad(k, err)
+			}
+			o.Listen = addr
+		case keyAdvertised:
+			if val == "" {
+				continue
+			}
+			addr, err := singleListener(val)
+			if err != nil {
+				bad(k, err)
+			}
+			o.Advertised = addr
+		case keyLogDirs:
+			if strings.Contains(val, ",") {
+				bad(k, errors.New("only one data directory is supported"))
+			}
+			o.DataDir = strings.TrimSpace(val)
+		case keyNodeID:
+			n, err := strconv.ParseInt(val, 10, 32)
+			if err != nil {
+				bad(k, err)
+			}
+			o.NodeID = int32(n)
+		case keyMaxRequest:
+			n, err := strconv.ParseInt(val, 10, 32)
+			if err != nil {
+				bad(k, err)
+			}
+			o.MaxRequestBytes = int32(n)
+		case keyMaxConnections:
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				bad(k, err)
+			}
+			o.MaxConnections = n
+		case keyIdleMs:
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil {
+				bad(k, err)
+			}
+			o.IdleTimeout = time.Duration(n) * time.Millisecond
+		default:
+			o.Settings[k] = val
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// singleListener accepts "host:port" or Kafka's "NAME://host:port"; Strata has one
+// plaintext listener.
+func singleListener(val string) (string, error) {
+	val = strings.TrimSpace(val)
+	if strings.Contains(val, ",") {
+		return "", errors.New("only one listener is supported")
+	}
+	if _, rest, ok := strings.Cut(val, "://"); ok {
+		val = rest
+	}
+	if _, _, err := net.SplitHostPort(val); err != nil {
+		return "", err
+	}
+	return val, nil
+}
+
+// newLogger builds the slog logger of the --log-level and --log-format settings.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	ho := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	default:
+		return nil, fmt.Errorf("log format %q: want text or json", format)
+	}
+}
+
+func runServe(cmd *cobra.Command, f *serveFlags) error {
+	cfg, err := loadConfig(f, cmd.Flags().Changed)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(cmd.ErrOrStderr(), cfg.settings[keyLogLevel], cfg.settings[keyLogFormat])
+	if err != nil {
+		return err
+	}
+	opts, err := cfg.options(logger)
+	if err != nil {
+		return err
+	}
+	readyFile := cfg.settings[keyReadyFile]
+	if readyFile != "" {
+		// A stale file from an earlier run must not be mistaken for this one.
+		if err := os.Remove(readyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("ready file: %w", err)
+		}
+	}
+
+	s, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
+	}
+	addr := ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+
+	// Signals are caught from here on, so that a ready file is never left by a broker
+	// that was killed by a default signal disposition.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	if readyFile != "" {
+		if err := writeFileAtomic(readyFile, addr+"\n"); err != nil {
+			s.Close()
+			return fmt.Errorf("ready file: %w", err)
+		}
+		defer os.Remove(readyFile)
+	}
+	dataDir, _ := filepath.Abs(opts.DataDir)
+	logger.Info("strata started", "version", versionString(), "listen", addr, "data_dir", dataDir, "node_id", opts.NodeID)
+	fmt.Fprintf(cmd.OutOrStdout(), "strata %s listening on %s, data in %s\n", versionString(), addr, dataDir)
+	if len(opts.Settings) > 0 {
+		keys := make([]string, 0, len(opts.Settings))
+		for k := range opts.Settings {
+			keys = append(keys, k+"="+opts.Settings[k])
+		}
+		sort.Strings(keys)
+		logger.Debug("broker settings", "settings", strings.Join(keys, " "))
+	}
+
+	select {
+	case sig := <-sigs:
+		logger.Info("shutting down", "signal", sig.String(), "timeout", shutdownTimeout)
+	case err := <-served:
+		logger.Error("server stopped", "err", err)
+		s.Close()
+		return exitError{err}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case sig := <-sigs: // a second signal: stop waiting for in-flight requests
+			logger.Warn("second signal: closing connections now", "signal", sig.String())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := s.Shutdown(ctx); err != nil {
+		logger.Error("shutdown", "err", err)
+		return exitError{err}
+	}
+	logger.Info("stopped cleanly")
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file and a rename, so that a
+// reader never sees a partial file.
+func writeFileAtomic(path, data string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
