@@ -1,0 +1,141 @@
+package group
+
+import "strings"
+
+// Listing is one group in ListGroups.
+type Listing struct {
+	Group        string
+	ProtocolType string
+	State        State
+}
+
+// ListGroups lists groups, optionally only those in the given states (Kafka's names,
+// case-insensitive) and of the given types ("classic"; "consumer" and other types
+// match nothing, since every group here is classic).
+func (c *Coordinator) ListGroups(states, types []string) []Listing {
+	var out []Listing
+	for _, g := range c.groupsSnapshot() {
+		g.mu.Lock()
+		l := Listing{Group: g.id, ProtocolType: g.protocolType, State: g.state}
+		g.mu.Unlock()
+		if l.State == StateDead || !matchAny(states, l.State.String()) || !matchAny(types, "classic") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func matchAny(filter []string, v string) bool {
+	if len(filter) == 0 {
+		return true
+	}
+	for _, f := range filter {
+		if strings.EqualFold(f, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// Description is one group in DescribeGroups. A group that does not exist is reported
+// as Dead with no members, as Kafka does.
+type Description struct {
+	Group        string
+	State        State
+	ProtocolType string
+	Protocol     string // only when Stable
+	Members      []MemberDescription
+}
+
+// MemberDescription is one member; Metadata and Assignment are set only when Stable.
+type MemberDescription struct {
+	MemberID   string
+	InstanceID *string
+	ClientID   string
+	ClientHost string
+	Metadata   []byte
+	Assignment []byte
+}
+
+// DescribeGroups describes each named group.
+func (c *Coordinator) DescribeGroups(ids []string) []Description {
+	out := make([]Description, 0, len(ids))
+	for _, id := range ids {
+		d := Description{Group: id, State: StateDead}
+		if g := c.lookup(id); g != nil {
+			g.mu.Lock()
+			d.State = g.state
+			d.ProtocolType = g.protocolType
+			stable := g.state == StateStable
+			if stable {
+				d.Protocol = g.protocol
+			}
+			for _, mid := range g.sortedMemberIDs() {
+				m := g.members[mid]
+				md := MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost}
+				if stable {
+					md.Metadata = m.metadataFor(g.protocol)
+					md.Assignment = m.assignment
+				}
+				d.Members = append(d.Members, md)
+			}
+			g.mu.Unlock()
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// DeleteGroups deletes each named group and its offsets (tombstones in
+// __consumer_offsets). Per group: nil, ErrGroupIDNotFound, ErrNonEmptyGroup or
+// ErrCoordinatorNotAvailable.
+func (c *Coordinator) DeleteGroups(ids []string) []error {
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		errs[i] = c.deleteGroup(id)
+	}
+	return errs
+}
+
+func (c *Coordinator) deleteGroup(id string) error {
+	if c.closed() {
+		return ErrCoordinatorNotAvailable
+	}
+	g := c.lookup(id)
+	if g == nil {
+		return ErrGroupIDNotFound
+	}
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	g.mu.Lock()
+	switch {
+	case g.state == StateDead:
+		g.mu.Unlock()
+		return ErrGroupIDNotFound
+	case g.state != StateEmpty || len(g.members) > 0:
+		g.mu.Unlock()
+		return ErrNonEmptyGroup
+	}
+	recs := make([]kv, 0, len(g.offsets)+1)
+	for tp := range g.offsets {
+		recs = append(recs, kv{key: offsetKey(g.id, tp.Topic, tp.Partition)})
+	}
+	recs = append(recs, kv{key: groupKey(g.id)})
+	p := g.partition
+	g.mu.Unlock()
+	if err := c.appendRecords(p, recs); err != nil {
+		return ErrCoordinatorNotAvailable
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state != StateEmpty || len(g.members) > 0 {
+		// Someone joined while we wrote the tombstones; the offsets are gone on disk
+		// either way, so drop them here too but keep the group.
+		g.offsets = make(map[TopicPartition]committed)
+		g.dirty = true
+		return ErrNonEmptyGroup
+	}
+	c.removeGroupLocked(g)
+	return nil
+}

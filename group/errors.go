@@ -1,0 +1,35 @@
+package group
+
+import "errors"
+
+// Sentinel errors returned by the Coordinator. The server maps them to Kafka error codes
+// (server/errors_group.go); this package never deals in error code numbers.
+var (
+	// ErrUnknownMemberID: the member ID is not (or no longer) a member of the group.
+	ErrUnknownMemberID = errors.New("group: unknown member id")
+	// ErrIllegalGeneration: the generation in the request is not the group's current one.
+	ErrIllegalGeneration = errors.New("group: illegal generation")
+	// ErrRebalanceInProgress: the group is rebalancing; the member must rejoin.
+	ErrRebalanceInProgress = errors.New("group: rebalance in progress")
+	// ErrMemberIDRequired: a first join (JoinGroup v4+) must be retried with the member
+	// ID returned alongside this error.
+	ErrMemberIDRequired = errors.New("group: member id required")
+	// ErrFencedInstanceID: another member with the same group.instance.id replaced this one.
+	ErrFencedInstanceID = errors.New("group: fenced instance id")
+	// ErrInvalidSessionTimeout: the session timeout is outside the broker's allowed range.
+	ErrInvalidSessionTimeout = errors.New("group: invalid session timeout")
+	// ErrGroupIDNotFound: the group does not exist.
+	ErrGroupIDNotFound = errors.New("group: group id not found")
+	// ErrNonEmptyGroup: the group still has members.
+	ErrNonEmptyGroup = errors.New("group: group is not empty")
+	// ErrCoordinatorNotAvailable: the coordinator is closed or its storage failed.
+	ErrCoordinatorNotAvailable = errors.New("group: coordinator not available")
+	// ErrInconsistentGroupProtocol: protocol type or protocols do not match the group's.
+	ErrInconsistentGroupProtocol = errors.New("group: inconsistent group protocol")
+	// ErrGroupSubscribedToTopic: OffsetDelete on a topic the active group consumes.
+	ErrGroupSubscribedToTopic = errors.New("group: group is subscribed to the topic")
+	// ErrInvalidGroupID: the group ID is empty.
+	ErrInvalidGroupID = errors.New("group: invalid group id")
+	// ErrOffsetMetadataTooLarge: a commit's metadata string exceeds MaxMetadataBytes.
+	ErrOffsetMetadataTooLarge = errors.New("group: offset metadata too large")
+)

@@ -1,0 +1,318 @@
+package group
+
+import (
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// CommitRequest is an OffsetCommit request. A negative Generation is a
+// "simple" commit (admin tools, manual assignment), allowed only while the group is Empty.
+type CommitRequest struct {
+	Group      string
+	Generation int32
+	MemberID   string
+	InstanceID *string
+	Offsets    []CommitOffset
+}
+
+// CommitOffset is one partition's commit.
+type CommitOffset struct {
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32 // -1: unknown
+	Metadata    *string
+}
+
+// FetchedOffset is one partition's committed offset; Offset is -1 when nothing is
+// committed.
+type FetchedOffset struct {
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// Commit handles OffsetCommit. A non-nil error applies to every partition of the request;
+// otherwise errs has one entry per CommitRequest.Offsets entry. It returns after the
+// commit is durable.
+func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
+	if c.closed() {
+		return nil, ErrCoordinatorNotAvailable
+	}
+	if req.Group == "" {
+		return nil, ErrInvalidGroupID
+	}
+	simple := req.Generation < 0
+	var g *group
+	if simple {
+		g = c.getOrCreate(req.Group)
+	} else if g = c.lookup(req.Group); g == nil {
+		return nil, ErrIllegalGeneration
+	}
+
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	g.mu.Lock()
+	if err := c.checkCommitLocked(g, req, simple); err != nil {
+		g.mu.Unlock()
+		return nil, err
+	}
+	now := c.clock.Now()
+	errs = make([]error, len(req.Offsets))
+	recs := make([]kv, 0, len(req.Offsets))
+	vals := make([]committed, len(req.Offsets))
+	for i, o := range req.Offsets {
+		md := ""
+		if o.Metadata != nil {
+			md = *o.Metadata
+		}
+		if len(md) > c.opts.MaxMetadataBytes {
+			errs[i] = ErrOffsetMetadataTooLarge
+			continue
+		}
+		vals[i] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitTime: now}
+		recs = append(recs, kv{key: offsetKey(g.id, o.Topic, o.Partition), value: offsetValue(vals[i])})
+	}
+	p := g.partition
+	g.mu.Unlock()
+
+	if err := c.appendRecords(p, recs); err != nil {
+		return nil, ErrCoordinatorNotAvailable
+	}
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state == StateDead {
+		// Deleted while we wrote; put it back so the durable commit stays visible.
+		c.mu.Lock()
+		if c.mu.groups[g.id] == nil {
+			g.state = StateEmpty
+			c.mu.groups[g.id] = g
+		}
+		c.mu.Unlock()
+	}
+	for i, o := range req.Offsets {
+		if errs[i] == nil {
+			g.offsets[TopicPartition{o.Topic, o.Partition}] = vals[i]
+		}
+	}
+	return errs, nil
+}
+
+func (c *Coordinator) checkCommitLocked(g *group, req *CommitRequest, simple bool) error {
+	switch {
+	case g.state == StateDead:
+		return ErrCoordinatorNotAvailable
+	case simple:
+		if g.state != StateEmpty {
+			// Kafka: a generation-less commit to an active group.
+			return ErrUnknownMemberID
+		}
+		return nil
+	case g.state == StateCompletingRebalance:
+		if _, err := g.checkMemberLocked(req.MemberID, req.InstanceID, req.Generation); err != nil {
+			return err
+		}
+		return ErrRebalanceInProgress
+	}
+	m, err := g.checkMemberLocked(req.MemberID, req.InstanceID, req.Generation)
+	if err != nil {
+		return err
+	}
+	if m.joinCh == nil && m.session != nil {
+		c.resetSessionLocked(g, m)
+	}
+	return nil
+}
+
+// Fetch handles OffsetFetch for one group. topics nil means every committed offset of the
+// group; otherwise one entry per requested partition, -1 where nothing is committed. A
+// group that does not exist has no offsets (no error).
+func (c *Coordinator) Fetch(groupID string, topics map[string][]int32) ([]FetchedOffset, error) {
+	if c.closed() {
+		return nil, ErrCoordinatorNotAvailable
+	}
+	g := c.lookup(groupID)
+	var offsets map[TopicPartition]committed
+	if g != nil {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		offsets = g.offsets
+	}
+	var out []FetchedOffset
+	if topics == nil {
+		for tp, o := range offsets {
+			out = append(out, FetchedOffset{tp.Topic, tp.Partition, o.offset, o.leaderEpoch, o.metadata})
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Topic != out[j].Topic {
+				return out[i].Topic < out[j].Topic
+			}
+			return out[i].Partition < out[j].Partition
+		})
+		return out, nil
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		for _, p := range topics[t] {
+			f := FetchedOffset{Topic: t, Partition: p, Offset: -1, LeaderEpoch: -1}
+			if o, ok := offsets[TopicPartition{t, p}]; ok {
+				f.Offset, f.LeaderEpoch, f.Metadata = o.offset, o.leaderEpoch, o.metadata
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// DeleteOffsets handles OffsetDelete. A non-nil error applies to the whole request
+// (ErrGroupIDNotFound, ErrNonEmptyGroup); otherwise one error per partition, such as
+// ErrGroupSubscribedToTopic for topics the active group consumes.
+func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) ([]error, error) {
+	if c.closed() {
+		return nil, ErrCoordinatorNotAvailable
+	}
+	g := c.lookup(groupID)
+	if g == nil {
+		return nil, ErrGroupIDNotFound
+	}
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	g.mu.Lock()
+	if g.state == StateDead {
+		g.mu.Unlock()
+		return nil, ErrGroupIDNotFound
+	}
+	var subscribed map[string]bool
+	if g.state != StateEmpty {
+		if g.protocolType != "consumer" {
+			g.mu.Unlock()
+			return nil, ErrNonEmptyGroup
+		}
+		subscribed = g.subscribedTopicsLocked()
+	}
+	errs := make([]error, len(tps))
+	var recs []kv
+	var del []TopicPartition
+	for i, tp := range tps {
+		if subscribed[tp.Topic] {
+			errs[i] = ErrGroupSubscribedToTopic
+			continue
+		}
+		if _, ok := g.offsets[tp]; ok {
+			recs = append(recs, kv{key: offsetKey(g.id, tp.Topic, tp.Partition)})
+			del = append(del, tp)
+		}
+	}
+	p := g.partition
+	g.mu.Unlock()
+	if err := c.appendRecords(p, recs); err != nil {
+		return nil, ErrCoordinatorNotAvailable
+	}
+	g.mu.Lock()
+	for _, tp := range del {
+		delete(g.offsets, tp)
+	}
+	g.mu.Unlock()
+	return errs, nil
+}
+
+// subscribedTopicsLocked decodes the members' consumer subscriptions.
+func (g *group) subscribedTopicsLocked() map[string]bool {
+	out := map[string]bool{}
+	for _, m := range g.members {
+		md := m.metadataFor(g.protocol)
+		if md == nil && len(m.protocols) > 0 {
+			md = m.protocols[0].Metadata
+		}
+		var meta kmsg.ConsumerMemberMetadata
+		if err := meta.ReadFrom(md); err != nil {
+			continue
+		}
+		for _, t := range meta.Topics {
+			out[t] = true
+		}
+	}
+	return out
+}
+
+// ExpireOffsets deletes (with tombstones) the offsets that outlived OffsetsRetention, as
+// of now: every offset of a group that has been Empty for that long, and for groups that
+// never had members each offset older than that. Groups left with nothing are removed.
+// The coordinator calls it every RetentionCheckInterval; tests may call it directly.
+func (c *Coordinator) ExpireOffsets(now time.Time) {
+	for _, g := range c.groupsSnapshot() {
+		if c.closed() {
+			return
+		}
+		c.expireGroup(g, now)
+	}
+}
+
+func (c *Coordinator) expireGroup(g *group, now time.Time) {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	g.mu.Lock()
+	if g.state != StateEmpty {
+		g.mu.Unlock()
+		return
+	}
+	retention := c.opts.OffsetsRetention
+	var recs []kv
+	var del []TopicPartition
+	for tp, o := range g.offsets {
+		expired := false
+		if g.protocolType != "" {
+			expired = !now.Before(g.stateSince.Add(retention))
+		} else {
+			expired = !now.Before(o.commitTime.Add(retention))
+		}
+		if expired {
+			recs = append(recs, kv{key: offsetKey(g.id, tp.Topic, tp.Partition)})
+			del = append(del, tp)
+		}
+	}
+	removeGroup := len(del) == len(g.offsets) && len(g.pending) == 0 &&
+		(len(del) > 0 || (g.protocolType != "" && !now.Before(g.stateSince.Add(retention))))
+	if removeGroup {
+		recs = append(recs, kv{key: groupKey(g.id)})
+	}
+	p := g.partition
+	g.mu.Unlock()
+	if len(recs) == 0 {
+		return
+	}
+	if err := c.appendRecords(p, recs); err != nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, tp := range del {
+		delete(g.offsets, tp)
+	}
+	if removeGroup && g.state == StateEmpty && len(g.offsets) == 0 && len(g.members) == 0 {
+		c.logger.Info("group expired", "group", g.id, "offsets", len(del))
+		c.removeGroupLocked(g)
+	}
+}
+
+// scheduleExpiry arms the next offsets-retention check.
+func (c *Coordinator) scheduleExpiry() {
+	if c.opts.RetentionCheckInterval <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.expiryTimer = c.afterFunc(c.opts.RetentionCheckInterval, func() {
+		c.ExpireOffsets(c.clock.Now())
+		c.scheduleExpiry()
+	})
+}

@@ -1,0 +1,116 @@
+package group
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults, with Kafka's names.
+const (
+	DefaultNumPartitions          = 50                 // offsets.topic.num.partitions
+	DefaultInitialRebalanceDelay  = 3 * time.Second    // group.initial.rebalance.delay.ms
+	DefaultMinSessionTimeout      = 6 * time.Second    // group.min.session.timeout.ms
+	DefaultMaxSessionTimeout      = 30 * time.Minute   // group.max.session.timeout.ms
+	DefaultOffsetsRetention       = 7 * 24 * time.Hour // offsets.retention.minutes (10080)
+	DefaultRetentionCheckInterval = 10 * time.Minute   // offsets.retention.check.interval.ms
+	DefaultMaxMetadataBytes       = 4096               // offset.metadata.max.bytes
+)
+
+// Clock is the time source of a Coordinator: the injectable seam for tests (fake time or
+// testing/synctest, which drives the real clock on virtual time).
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a timer made by Clock.AfterFunc.
+type Timer interface {
+	// Stop prevents the timer from firing; it reports whether it stopped it.
+	Stop() bool
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                            { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// RealClock is the wall clock (time.Now and time.AfterFunc).
+var RealClock Clock = realClock{}
+
+// Options configures a Coordinator. A nil *Options passed to New means defaults, which
+// keep everything in memory (MemLog per partition).
+type Options struct {
+	// OpenLog returns partition p of __consumer_offsets, creating it if needed. New calls
+	// it once for every partition and replays the returned log. nil: a MemLog per partition.
+	OpenLog func(p int32) (Log, error)
+	// NumPartitions is offsets.topic.num.partitions. Default 50.
+	NumPartitions int32
+	// InitialRebalanceDelay is group.initial.rebalance.delay.ms: how long the first
+	// rebalance of an empty group waits for more members. Default 3s; negative means 0.
+	InitialRebalanceDelay time.Duration
+	// MinSessionTimeout / MaxSessionTimeout are group.min/max.session.timeout.ms.
+	MinSessionTimeout, MaxSessionTimeout time.Duration
+	// OffsetsRetention is offsets.retention.minutes. Default 7 days.
+	OffsetsRetention time.Duration
+	// RetentionCheckInterval is offsets.retention.check.interval.ms. Default 10 minutes.
+	RetentionCheckInterval time.Duration
+	// MaxMetadataBytes is offset.metadata.max.bytes. Default 4096.
+	MaxMetadataBytes int
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Clock; nil means RealClock.
+	Clock Clock
+}
+
+// EnsureDefaults fills unset fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.NumPartitions == 0 {
+		o.NumPartitions = DefaultNumPartitions
+	}
+	if o.InitialRebalanceDelay == 0 {
+		o.InitialRebalanceDelay = DefaultInitialRebalanceDelay
+	} else if o.InitialRebalanceDelay < 0 {
+		o.InitialRebalanceDelay = 0
+	}
+	if o.MinSessionTimeout == 0 {
+		o.MinSessionTimeout = DefaultMinSessionTimeout
+	}
+	if o.MaxSessionTimeout == 0 {
+		o.MaxSessionTimeout = DefaultMaxSessionTimeout
+	}
+	if o.OffsetsRetention == 0 {
+		o.OffsetsRetention = DefaultOffsetsRetention
+	}
+	if o.RetentionCheckInterval == 0 {
+		o.RetentionCheckInterval = DefaultRetentionCheckInterval
+	}
+	if o.MaxMetadataBytes == 0 {
+		o.MaxMetadataBytes = DefaultMaxMetadataBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = RealClock
+	}
+	if o.OpenLog == nil {
+		o.OpenLog = func(int32) (Log, error) { return NewMemLog(), nil }
+	}
+}
+
+// Validate reports an invalid option (call after EnsureDefaults).
+func (o *Options) Validate() error {
+	switch {
+	case o.NumPartitions < 1:
+		return fmt.Errorf("group: offsets.topic.num.partitions %d < 1", o.NumPartitions)
+	case o.MinSessionTimeout < 0 || o.MaxSessionTimeout < o.MinSessionTimeout:
+		return errors.New("group: group.min.session.timeout.ms must be <= group.max.session.timeout.ms")
+	case o.OffsetsRetention < 0:
+		return errors.New("group: offsets.retention.minutes must not be negative")
+	case o.RetentionCheckInterval < 0:
+		return errors.New("group: offsets.retention.check.interval.ms must not be negative")
+	}
+	return nil
+}
