@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -35,9 +36,12 @@ type conn struct {
 		Warn(string, ...any)
 	}
 
-	pending  chan *inflight // in request order; closed by the reader when it stops
-	draining chan struct{}  // closed by drain: stop reading new requests
-	drainOne sync.Once
+	pending chan *inflight // in request order; closed by the reader when it stops
+
+	mu struct {
+		sync.Mutex
+		draining bool // set by drain: read no new request
+	}
 }
 
 // inflight is a request whose response has not been written yet.
@@ -48,30 +52,58 @@ type inflight struct {
 	// fixedVersion marks a response whose version differs from the request's (the
 	// KIP-511 ApiVersions fallback).
 	fixedVersion bool
+	// failed marks a request whose handler panicked: nothing more may be written, since
+	// the client would take the next response for this one.
+	failed bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	return &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel,
-		log:      s.log.With("remote", nc.RemoteAddr().String()),
-		pending:  make(chan *inflight, maxInFlight),
-		draining: make(chan struct{}),
+		log:     s.log.With("remote", nc.RemoteAddr().String()),
+		pending: make(chan *inflight, maxInFlight),
 	}
 }
 
 // drain makes the connection stop reading new requests; the ones already read are
 // answered, then the connection closes.
 func (c *conn) drain() {
-	c.drainOne.Do(func() {
-		close(c.draining)
-		// Unblock a reader waiting for the next request.
-		c.nc.SetReadDeadline(time.Now())
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.draining = true
+	c.nc.SetReadDeadline(time.Now()) // unblock a reader waiting for the next request
+}
+
+// armRead sets the read deadline for the next request (the idle timeout) unless the
+// connection is draining; it reports false then. Holding mu orders it with drain, so a
+// drain is never overwritten by a later deadline.
+func (c *conn) armRead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.draining {
+		return false
+	}
+	var deadline time.Time
+	if idle := c.s.opts.IdleTimeout; idle > 0 {
+		deadline = time.Now().Add(idle)
+	}
+	c.nc.SetReadDeadline(deadline)
+	return true
+}
+
+func (c *conn) isDraining() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.draining
 }
 
 // serve runs the connection until the peer goes away, a protocol error, or shutdown.
 func (c *conn) serve() {
+	// The end of a graceful shutdown (the server's context) closes the socket, which ends
+	// a read or write blocked on it.
+	stop := context.AfterFunc(c.s.ctx, func() { c.nc.Close() })
+	defer stop()
 	var wg sync.WaitGroup // handler goroutines of later replies
 	writerDone := make(chan struct{})
 	go func() {
@@ -79,6 +111,13 @@ func (c *conn) serve() {
 		c.writeLoop()
 	}()
 	c.readLoop(&wg)
+	if !c.isDraining() {
+		// The peer went away, idled out or broke the protocol: handlers still waiting
+		// (long-poll fetch, joins) answer now rather than at their deadlines. Responses
+		// are still written. A draining connection (graceful shutdown) instead lets them
+		// finish until the shutdown's deadline.
+		c.cancel()
+	}
 	close(c.pending)
 	<-writerDone
 	c.cancel()
@@ -88,30 +127,17 @@ func (c *conn) serve() {
 
 func (c *conn) readLoop(wg *sync.WaitGroup) {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
-	var buf []byte
-	idle := c.s.opts.IdleTimeout
 	for {
-		select {
-		case <-c.draining:
+		if c.ctx.Err() != nil || !c.armRead() {
 			return
-		case <-c.ctx.Done():
-			return
-		default:
 		}
-		if idle > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(idle))
-		}
-		frame, err := wire.ReadFrame(br, buf, c.s.opts.MaxRequestBytes)
+		// A fresh buffer per request: decoded bodies alias the frame (kmsg does not copy
+		// byte fields such as produced record batches), and a handler's later function
+		// may still use them while the next request is read.
+		frame, err := wire.ReadFrame(br, nil, c.s.opts.MaxRequestBytes)
 		if err != nil {
 			c.logReadError(err)
 			return
-		}
-		// Keep small buffers for reuse; handlers must not retain frame bytes past
-		// returning, except where they copy (see handler docs).
-		if cap(frame) <= 1<<20 {
-			buf = frame[:0]
-		} else {
-			buf = nil
 		}
 		if !c.dispatch(frame, wg) {
 			return
@@ -123,9 +149,7 @@ func (c *conn) logReadError(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		select {
-		case <-c.draining:
-		default:
+		if !c.isDraining() {
 			c.log.Debug("closing idle connection", "idle", c.s.opts.IdleTimeout)
 		}
 	default:
@@ -135,7 +159,7 @@ func (c *conn) logReadError(err error) {
 
 // dispatch decodes one frame, runs its handler and queues the reply. It reports false when
 // the connection must close.
-func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) bool {
+func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 	hdr, err := wire.ParseHeaderPrefix(frame)
 	if err != nil {
 		c.log.Info("closing connection: bad request header", "err", err)
@@ -160,6 +184,14 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) bool {
 		return false
 	}
 	r := &request{ctx: c.ctx, hdr: hdr, body: body, conn: c}
+	// A handler that panics is a bug, but it must not take the broker down with every
+	// other client: like net/http, log it with the stack and close this connection.
+	defer func() {
+		if p := recover(); p != nil {
+			c.logPanic(hdr, p)
+			ok = false
+		}
+	}()
 	rep := a.handle(c.s, r)
 	switch {
 	case rep.none():
@@ -172,11 +204,23 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) bool {
 		go func() {
 			defer wg.Done()
 			defer close(f.done)
+			defer func() {
+				if p := recover(); p != nil {
+					c.logPanic(hdr, p)
+					f.resp, f.failed = nil, true
+					c.cancel()
+				}
+			}()
 			f.resp = rep.later()
 		}()
 		c.enqueue(f)
 	}
 	return true
+}
+
+func (c *conn) logPanic(hdr wire.RequestHeader, p any) {
+	c.s.log.Error("handler panic; closing connection", "api", kmsg.NameForKey(hdr.APIKey),
+		"version", hdr.APIVersion, "panic", p, "stack", string(debug.Stack()))
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -185,13 +229,27 @@ func (c *conn) enqueue(f *inflight) {
 	c.pending <- f
 }
 
-// writeLoop writes responses in request order.
+// writeLoop writes responses in request order. Responses are buffered while the next one
+// is ready too, and flushed before waiting for one that is not (a long-poll fetch behind
+// a quick answer must not hold that answer back).
 func (c *conn) writeLoop() {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
 	var buf []byte
 	broken := false
 	for f := range c.pending {
-		<-f.done
+		select {
+		case <-f.done:
+		default:
+			if !broken && bw.Buffered() > 0 {
+				broken = c.writeFailed(c.flush(bw))
+			}
+			<-f.done
+		}
+		if f.failed && !broken {
+			broken = true
+			c.cancel()
+			c.nc.Close()
+		}
 		if broken || f.resp == nil {
 			continue
 		}
@@ -202,19 +260,31 @@ func (c *conn) writeLoop() {
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := bw.Write(buf)
 		if err == nil && len(c.pending) == 0 {
-			err = bw.Flush() // coalesce writes while more responses are queued
+			err = bw.Flush()
 		}
-		if err != nil {
-			c.log.Info("closing connection: write failed", "err", err)
-			broken = true
-			c.cancel()
-			c.nc.Close() // unblocks the reader
-		}
+		broken = c.writeFailed(err)
 		if cap(buf) > 1<<20 {
 			buf = nil
 		}
 	}
 	if !broken {
-		bw.Flush()
+		c.flush(bw)
 	}
+}
+
+func (c *conn) flush(bw *bufio.Writer) error {
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return bw.Flush()
+}
+
+// writeFailed reports whether err is a write error, and if so ends the connection: the
+// reader stops, and the responses still queued are dropped.
+func (c *conn) writeFailed(err error) bool {
+	if err == nil {
+		return false
+	}
+	c.log.Info("closing connection: write failed", "err", err)
+	c.cancel()
+	c.nc.Close() // unblocks the reader
+	return true
 }

@@ -82,7 +82,6 @@ func Start(opts *Options) (*Server, error) {
 		s.closeData()
 		return nil, err
 	}
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.acceptLoop(ln)
@@ -108,17 +107,19 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return err
 	}
-	s.wg.Add(1)
 	defer s.wg.Done()
 	return s.acceptLoop(ln)
 }
 
+// addListener registers ln and counts its accept loop in wg (under mu, so that no loop
+// starts once Shutdown has begun waiting); the caller runs the loop and calls wg.Done.
 func (s *Server) addListener(ln net.Listener) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.closing {
 		return ErrServerClosed
 	}
+	s.wg.Add(1)
 	s.mu.listeners = append(s.mu.listeners, ln)
 	if s.mu.addr == nil {
 		s.mu.addr = ln.Addr()
@@ -161,7 +162,7 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 				return ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTemporary(err)) {
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
 				select {
@@ -178,14 +179,11 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 	}
 }
 
-// errTemporary returns err itself when it is a temporary accept error (such as EMFILE),
-// which the accept loop retries with backoff.
-func errTemporary(err error) error {
+// isTemporary reports a temporary accept error (such as EMFILE), which the accept loop
+// retries with backoff.
+func isTemporary(err error) bool {
 	var t interface{ Temporary() bool }
-	if errors.As(err, &t) && t.Temporary() {
-		return err
-	}
-	return nil
+	return errors.As(err, &t) && t.Temporary()
 }
 
 func (s *Server) closing() bool {

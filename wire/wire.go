@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -34,9 +35,10 @@ type RequestHeader struct {
 }
 
 // ReadFrame reads one size-prefixed frame from r into buf (grown as needed) and returns the
-// frame body. A size above max or below the fixed header size is an error before anything
-// is allocated.
-func ReadFrame(r io.Reader, buf []byte, max int32) ([]byte, error) {
+// frame body. A size above limit or below the fixed header size is an error before anything
+// is allocated. Frames above 1 MiB are read in growing chunks, so that memory follows the
+// bytes that actually arrive rather than the size a peer claims.
+func ReadFrame(r io.Reader, buf []byte, limit int32) ([]byte, error) {
 	var sz [4]byte
 	if _, err := io.ReadFull(r, sz[:]); err != nil {
 		return nil, err
@@ -45,20 +47,40 @@ func ReadFrame(r io.Reader, buf []byte, max int32) ([]byte, error) {
 	if n < 8 {
 		return nil, fmt.Errorf("%w: frame size %d", ErrMalformed, n)
 	}
-	if n > max {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d (socket.request.max.bytes)", ErrFrameTooLarge, n, max)
+	if n > limit {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d (socket.request.max.bytes)", ErrFrameTooLarge, n, limit)
 	}
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	size := int(n)
+	if size <= frameChunk || cap(buf) >= size {
+		if cap(buf) < size {
+			buf = make([]byte, size)
 		}
-		return nil, err
+		buf = buf[:size]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		return buf, nil
+	}
+	buf = buf[:0]
+	for len(buf) < size {
+		chunk := min(size-len(buf), max(len(buf), frameChunk))
+		buf = slices.Grow(buf, chunk)
+		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+chunk]); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		buf = buf[:len(buf)+chunk]
 	}
 	return buf, nil
+}
+
+// frameChunk is the first allocation for a large frame; later ones double it.
+const frameChunk = 1 << 20
+
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // ParseHeaderPrefix decodes the fixed part of a request header (api key, version,
