@@ -5,70 +5,74 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/segment"
 )
 
-// Options configures a Log. The zero value, after EnsureDefaults, is valid.
-type Options struct {
-	FS                 vfs.FS           // nil: vfs.Default
-	Logger             *slog.Logger     // nil: slog.Default()
-	Now                func() time.Time // nil: time.Now (injectable clock)
-	SegmentBytes       int64            // segment.bytes, default 1 GiB
-	SegmentMs          time.Duration    // segment.ms, default 7 days
-	SegmentIndexBytes  int              // segment.index.bytes, default 10 MiB
-	IndexIntervalBytes int              // index.interval.bytes, default 4096
-	RetentionBytes     int64            // retention.bytes, default -1 (unlimited)
-	RetentionMs        time.Duration    // retention.ms, default 7 days; negative = unlimited
-	FlushMessages      int64            // flush.messages; <= 0 = durable mode
-	FlushMs            time.Duration    // flush.ms; used only when FlushMessages > 0
+// File names in the partition directory.
+const (
+	CleanMarker         = ".clean"
+	LockFile            = ".lock"
+	RecoveryPointFile   = "recovery-point-offset"
+	LogStartOffsetFile  = "log-start-offset"
+	checkpointVersion   = 0
+	checkpointTmpSuffix = ".tmp"
+)
+
+var (
+	// ErrOffsetOutOfRange: an offset below StartOffset or above EndOffset (Read, Truncate,
+	// SetStartOffset).
+	ErrOffsetOutOfRange = errors.New("log: offset out of range")
+	// ErrClosed: the log was closed.
+	ErrClosed = errors.New("log: closed")
+	// ErrCorrupt marks corrupt batch bytes, produced or on disk. It wraps batch.ErrCorrupt,
+	// so errors.Is(err, batch.ErrCorrupt) holds too.
+	ErrCorrupt = fmt.Errorf("log: corrupt record batch: %w", batch.ErrCorrupt)
+	// ErrInvalidBatch marks a well-formed batch that is refused (unsupported magic, bad
+	// counts, empty append). It wraps batch.ErrInvalid.
+	ErrInvalidBatch = fmt.Errorf("log: invalid record batch: %w", batch.ErrInvalid)
+	// ErrRecordTooLarge: a batch larger than segment.bytes.
+	ErrRecordTooLarge = errors.New("log: record batch larger than segment.bytes")
+	// ErrTruncated is returned by WaitDurable when the log was truncated below the awaited
+	// end while waiting: those offsets now name other (or no) records.
+	ErrTruncated = errors.New("log: truncated while waiting for durability")
+	// ErrBroken wraps the sticky write or sync error after which the log refuses appends.
+	ErrBroken = errors.New("log: broken by an earlier write or sync error")
+)
+
+// BatchError reports the batch of an Append that failed validation. It unwraps to ErrCorrupt
+// or ErrInvalidBatch and to the batch package's error.
+type BatchError struct {
+	Index int   // index of the batch in the append
+	Pos   int   // byte position of the batch in the append
+	Err   error // from package batch
+	kind  error
 }
 
-// EnsureDefaults fills unset fields with their defaults.
-func (o *Options) EnsureDefaults() {}
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("log: batch %d at byte %d: %v", e.Index, e.Pos, e.Err)
+}
 
-// Validate reports an invalid option.
-func (o *Options) Validate() error { return nil }
+// Unwrap returns the log sentinel and the batch error.
+func (e *BatchError) Unwrap() []error { return []error{e.kind, e.Err} }
 
 // AppendInfo describes a successful Append.
 type AppendInfo struct {
-	BaseOffset, LastOffset int64
-	MaxTimestamp           int64
+	BaseOffset, LastOffset int64 // first and last offset assigned
+	MaxTimestamp           int64 // max of the batches' MaxTimestamp
 	Batches                int
 	Bytes                  int
 }
-
-// Chunk is a region of a segment file holding whole batches, returned by Read.
-type Chunk struct {
-	f   vfs.File
-	pos int64
-	n   int
-}
-
-// Len is the size of the chunk in bytes.
-func (c *Chunk) Len() int {
-	if c == nil {
-		return 0
-	}
-	return c.n
-}
-
-// ReadAt reads from the chunk.
-func (c *Chunk) ReadAt(p []byte, off int64) (int, error) { return 0, errNotImplemented }
-
-// Bytes copies the chunk out.
-func (c *Chunk) Bytes() ([]byte, error) { return nil, errNotImplemented }
-
-// WriteTo writes the chunk to w.
-func (c *Chunk) WriteTo(w io.Writer) (int64, error) { return 0, errNotImplemented }
-
-// File returns the file and position of the chunk.
-func (c *Chunk) File() (vfs.File, int64) { return c.f, c.pos }
-
-// Release drops the chunk's reference.
-func (c *Chunk) Release() {}
 
 // SegmentInfo describes one segment.
 type SegmentInfo struct {
@@ -78,49 +82,1129 @@ type SegmentInfo struct {
 	MaxTimestamp           int64
 }
 
-var errNotImplemented = errors.New("log: not implemented")
+// Log is the ordered segments of one partition directory. See the package documentation
+// for the concurrency contract.
+type Log struct {
+	dir    string
+	fs     vfs.FS
+	logger *slog.Logger
+	now    func() time.Time
+	lock   io.Closer
 
-var (
-	ErrOffsetOutOfRange = errors.New("log: offset out of range")
-	ErrClosed           = errors.New("log: closed")
-	ErrCorrupt          = fmt.Errorf("log: %w", batch.ErrCorrupt)
-	ErrInvalidBatch     = fmt.Errorf("log: %w", batch.ErrInvalid)
-	ErrRecordTooLarge   = errors.New("log: batch larger than segment")
-)
+	mu struct {
+		sync.Mutex
+		opts      Options
+		err       error                // sticky write/sync error
+		pending   []*segment.Segment   // rolled, not yet synced (each holds a reference)
+		dirDirty  bool                 // directory entries changed since the last dir sync
+		unflushed int64                // messages since the last flush (non-durable mode)
+		closed    bool
+	}
+	// rmu guards segs for readers; writers change segs holding both mu and rmu.
+	rmu  sync.RWMutex
+	segs []*segment.Segment
 
-// Log is the ordered segments of one partition.
-type Log struct{}
+	start   atomic.Int64
+	end     atomic.Int64
+	gen     atomic.Int64 // bumped by every truncation
+	closed  atomic.Bool
+	durable atomic.Bool
+	flushMs atomic.Int64
 
-func Open(dir string, opts *Options) (*Log, error) { return nil, errNotImplemented }
+	// d is the durability state, shared by the flusher and WaitDurable.
+	d struct {
+		sync.Mutex
+		cond     *sync.Cond
+		end      int64
+		err      error
+		closed   bool
+		truncEnd int64 // end after the latest truncation
+	}
 
+	flushMu sync.Mutex // serialises flushes (flusher goroutine, Flush, Close)
+	ckMu    sync.Mutex // serialises checkpoint writes
+	ckRP    int64      // last recovery point written (ckMu)
+
+	cbs atomic.Pointer[[]func(int64)]
+
+	kick chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func (l *Log) segOpts(o *Options) segment.Options {
+	return segment.Options{IndexBytes: o.SegmentIndexBytes, IndexInterval: o.IndexIntervalBytes}
+}
+
+func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
+
+// Open opens the log in dir, creating dir if missing, recovers it (see the package
+// documentation), and starts its flusher goroutine.
+func Open(dir string, opts *Options) (*Log, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.EnsureDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, fs: o.FS, logger: o.Logger.With("dir", dir), now: o.Now,
+		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	l.mu.opts = o
+	l.d.cond = sync.NewCond(&l.d)
+	l.durable.Store(o.durable())
+	l.flushMs.Store(int64(o.FlushMs))
+	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("log: create %s: %w", dir, err)
+	}
+	lk, err := l.fs.Lock(l.path(LockFile))
+	if err != nil {
+		return nil, fmt.Errorf("log: lock %s: %w", dir, err)
+	}
+	l.lock = lk
+	if err := l.recover(); err != nil {
+		for _, s := range l.segs {
+			s.Close()
+		}
+		lk.Close()
+		return nil, err
+	}
+	l.wg.Add(1)
+	go l.flushLoop()
+	return l, nil
+}
+
+func (l *Log) recover() error {
+	o := &l.mu.opts
+	names, err := l.fs.List(l.dir)
+	if err != nil {
+		return fmt.Errorf("log: list %s: %w", l.dir, err)
+	}
+	clean := false
+	var bases []int64
+	for _, n := range names {
+		switch {
+		case n == CleanMarker:
+			clean = true
+		case strings.HasSuffix(n, segment.DeletedSuffix), strings.HasSuffix(n, checkpointTmpSuffix):
+			if err := l.fs.Remove(l.path(n)); err != nil {
+				return fmt.Errorf("log: remove leftover %s: %w", n, err)
+			}
+		default:
+			if b, suf, ok := segment.ParseName(n); ok && suf == segment.LogSuffix {
+				bases = append(bases, b)
+			}
+		}
+	}
+	// Index files without a log are leftovers of a crash during roll or delete.
+	for _, n := range names {
+		if b, suf, ok := segment.ParseName(n); ok && (suf == segment.IndexSuffix || suf == segment.TimeIndexSuffix) && !slices.Contains(bases, b) {
+			if err := l.fs.Remove(l.path(n)); err != nil {
+				return fmt.Errorf("log: remove orphan %s: %w", n, err)
+			}
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	logStart, _ := l.readCheckpoint(LogStartOffsetFile)
+	rp, hasRP := l.readCheckpoint(RecoveryPointFile)
+	if !hasRP {
+		rp = 0
+	}
+	now := l.now()
+	rescanned := false
+	for i, b := range bases {
+		last := i == len(bases)-1
+		rec := !clean && (last || bases[i+1] > rp)
+		s, r, err := segment.Open(l.fs, l.dir, b, l.segOpts(o), rec, last, now)
+		if err != nil {
+			return fmt.Errorf("log: open segment %d: %w", b, err)
+		}
+		rescanned = rescanned || r.Rescanned
+		if len(l.segs) > 0 {
+			if prev := l.segs[len(l.segs)-1]; prev.Next() != b {
+				l.logger.Warn("log: recovery: segment does not follow its predecessor; dropping it and later segments",
+					"segment", b, "expected", prev.Next())
+				s.Close()
+				if err := l.removeSegmentFiles(bases[i:]); err != nil {
+					return err
+				}
+				break
+			}
+		}
+		l.segs = append(l.segs, s)
+		if r.TruncatedBytes > 0 {
+			l.logger.Warn("log: recovery: truncated torn or corrupt tail",
+				"segment", b, "from_offset", s.Next(), "bytes", r.TruncatedBytes, "kept_bytes", r.ValidBytes, "reason", r.Reason)
+			if !last {
+				l.logger.Warn("log: recovery: dropping segments after the cut", "segments", bases[i+1:])
+				if err := l.removeSegmentFiles(bases[i+1:]); err != nil {
+					return err
+				}
+			}
+			break
+		}
+	}
+	if len(l.segs) == 0 {
+		s, err := segment.Create(l.fs, l.dir, logStart, l.segOpts(o), now)
+		if err != nil {
+			return err
+		}
+		l.segs = append(l.segs, s)
+	}
+	act := l.segs[len(l.segs)-1]
+	if err := act.Unseal(); err != nil {
+		return err
+	}
+	end := act.Next()
+	if end < logStart {
+		// The data the start offset refers to is gone: start afresh at logStart.
+		l.logger.Warn("log: recovery: log end below log start offset; starting empty", "end", end, "log_start", logStart)
+		old := l.segs
+		l.segs = nil
+		for _, s := range old {
+			if err := s.MarkDeleted(); err != nil {
+				return err
+			}
+		}
+		s, err := segment.Create(l.fs, l.dir, logStart, l.segOpts(o), now)
+		if err != nil {
+			return err
+		}
+		l.segs = []*segment.Segment{s}
+		end = logStart
+	}
+	logStart = max(logStart, l.segs[0].Base())
+	// Delete whole segments below the log start offset (a crash after the checkpoint).
+	for len(l.segs) > 1 && l.segs[0].Next() <= logStart {
+		if err := l.segs[0].MarkDeleted(); err != nil {
+			return err
+		}
+		l.segs = l.segs[1:]
+	}
+	l.start.Store(logStart)
+	l.end.Store(end)
+	if clean {
+		if err := l.fs.Remove(l.path(CleanMarker)); err != nil {
+			return fmt.Errorf("log: remove clean marker: %w", err)
+		}
+	} else {
+		// Make the repairs durable, then move the recovery point to the end.
+		for _, s := range l.segs {
+			if err := s.Sync(true); err != nil {
+				return err
+			}
+		}
+	}
+	if err := l.syncDir(); err != nil {
+		return err
+	}
+	if !clean || rescanned || !hasRP || rp != end {
+		if err := l.writeRecoveryPoint(end, l.gen.Load()); err != nil {
+			return err
+		}
+	}
+	l.d.end = end
+	return nil
+}
+
+func (l *Log) removeSegmentFiles(bases []int64) error {
+	for _, b := range bases {
+		for _, suf := range []string{segment.LogSuffix, segment.IndexSuffix, segment.TimeIndexSuffix} {
+			if err := l.fs.Remove(l.path(segment.BaseName(b) + suf)); err != nil && !errors.Is(err, errNotExist) {
+				return fmt.Errorf("log: remove segment %d: %w", b, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Log) syncDir() error {
+	d, err := l.fs.OpenDir(l.dir)
+	if err != nil {
+		return fmt.Errorf("log: open dir %s: %w", l.dir, err)
+	}
+	err = d.Sync()
+	cerr := d.Close()
+	if err != nil {
+		return fmt.Errorf("log: sync dir %s: %w", l.dir, err)
+	}
+	return cerr
+}
+
+// readCheckpoint parses a checkpoint file: "<version>\n<offset>\n".
+func (l *Log) readCheckpoint(name string) (int64, bool) {
+	f, err := l.fs.Open(l.path(name))
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	buf := make([]byte, 64)
+	n, _ := f.ReadAt(buf, 0)
+	lines := strings.Split(string(buf[:n]), "\n")
+	if len(lines) < 3 || lines[0] != strconv.Itoa(checkpointVersion) || lines[2] != "" {
+		l.logger.Warn("log: ignoring malformed checkpoint", "file", name)
+		return 0, false
+	}
+	off, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil || off < 0 {
+		l.logger.Warn("log: ignoring malformed checkpoint", "file", name)
+		return 0, false
+	}
+	return off, true
+}
+
+// writeCheckpoint writes name atomically: tmp file, fsync, rename, fsync dir.
+func (l *Log) writeCheckpoint(name string, off int64) error {
+	tmp := l.path(name + checkpointTmpSuffix)
+	f, err := l.fs.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("log: checkpoint %s: %w", name, err)
+	}
+	_, err = f.Write([]byte(fmt.Sprintf("%d\n%d\n", checkpointVersion, off)))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = l.fs.Rename(tmp, l.path(name))
+	}
+	if err == nil {
+		err = l.syncDir()
+	}
+	if err != nil {
+		return fmt.Errorf("log: checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeRecoveryPoint checkpoints rp unless a truncation happened since gen was read.
+func (l *Log) writeRecoveryPoint(rp, gen int64) error {
+	l.ckMu.Lock()
+	defer l.ckMu.Unlock()
+	if l.gen.Load() != gen {
+		return nil
+	}
+	if err := l.writeCheckpoint(RecoveryPointFile, rp); err != nil {
+		return err
+	}
+	l.ckRP = rp
+	return nil
+}
+
+// activeLocked is the last segment. The caller holds mu or rmu.
+func (l *Log) activeLocked() *segment.Segment { return l.segs[len(l.segs)-1] }
+
+func validateBatches(b []byte) ([]segment.BatchInfo, error) {
+	if len(b) == 0 {
+		return nil, &BatchError{Err: errors.New("empty append"), kind: ErrInvalidBatch}
+	}
+	var infos []segment.BatchInfo
+	for p := 0; p < len(b); {
+		n, err := batch.Next(b[p:])
+		if err == nil {
+			var h batch.Header
+			h, err = batch.Validate(b[p : p+n])
+			if err == nil {
+				infos = append(infos, segment.BatchInfo{Last: int64(h.LastOffsetDelta), MaxTimestamp: h.MaxTimestamp, Size: n})
+				p += n
+				continue
+			}
+		}
+		kind := ErrCorrupt
+		if errors.Is(err, batch.ErrInvalid) {
+			kind = ErrInvalidBatch
+		}
+		return nil, &BatchError{Index: len(infos), Pos: p, Err: err, kind: kind}
+	}
+	return infos, nil
+}
+
+// Append validates every batch in batches (one or more concatenated RecordBatch v2), then
+// stamps consecutive base offsets starting at EndOffset and the leader epoch into the
+// bytes in place, writes them to the active segment (rolling first when needed) and
+// returns without waiting for fsync (see WaitDurable). On a validation error nothing is
+// written and a *BatchError wrapping ErrCorrupt or ErrInvalidBatch is returned. After a
+// write error the log refuses every later append (the error wraps ErrBroken).
 func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
-	return AppendInfo{}, errNotImplemented
+	infos, err := validateBatches(batches)
+	if err != nil {
+		return AppendInfo{}, err
+	}
+	l.mu.Lock()
+	info, msgs, err := l.appendLocked(batches, leaderEpoch, infos)
+	durable := l.mu.opts.durable()
+	kick := err == nil && (durable || l.mu.unflushed >= l.mu.opts.FlushMessages)
+	l.mu.Unlock()
+	if err != nil {
+		return AppendInfo{}, err
+	}
+	_ = msgs
+	if kick {
+		l.kickFlusher()
+	}
+	if !durable {
+		l.notify(l.end.Load())
+	}
+	return info, nil
 }
-func (l *Log) WaitDurable(end int64) error  { return errNotImplemented }
-func (l *Log) DurableEnd() int64            { return 0 }
-func (l *Log) OnDurable(fn func(end int64)) {}
+
+func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (AppendInfo, int64, error) {
+	o := &l.mu.opts
+	if l.mu.closed {
+		return AppendInfo{}, 0, ErrClosed
+	}
+	if l.mu.err != nil {
+		return AppendInfo{}, 0, fmt.Errorf("%w: %w", ErrBroken, l.mu.err)
+	}
+	off := l.end.Load()
+	info := AppendInfo{BaseOffset: off, MaxTimestamp: -1, Batches: len(infos), Bytes: len(b)}
+	p := 0
+	for i := range infos {
+		bi := &infos[i]
+		if int64(bi.Size) > o.SegmentBytes {
+			return AppendInfo{}, 0, fmt.Errorf("%w: batch %d is %d bytes, segment.bytes %d", ErrRecordTooLarge, i, bi.Size, o.SegmentBytes)
+		}
+		bi.Base, bi.Last = off, off+bi.Last
+		off = bi.Last + 1
+		info.MaxTimestamp = max(info.MaxTimestamp, bi.MaxTimestamp)
+		p += bi.Size
+	}
+	p = 0
+	for _, bi := range infos {
+		batch.SetBaseOffset(b[p:], bi.Base)
+		batch.SetLeaderEpoch(b[p:], epoch)
+		p += bi.Size
+	}
+	info.LastOffset = off - 1
+	act := l.activeLocked()
+	if act.Full(len(b), info.LastOffset, l.now(), o.SegmentBytes, o.SegmentMs) {
+		if err := l.rollLocked(); err != nil {
+			l.mu.err = err
+			return AppendInfo{}, 0, err
+		}
+		act = l.activeLocked()
+	}
+	if err := act.Append(b, infos); err != nil {
+		l.mu.err = err
+		l.logger.Error("log: append failed; log refuses further appends", "err", err)
+		return AppendInfo{}, 0, err
+	}
+	msgs := off - info.BaseOffset
+	l.mu.unflushed += msgs
+	l.end.Store(off)
+	return info, msgs, nil
+}
+
+// rollLocked seals the active segment and creates a new one at EndOffset. The old segment
+// is synced by the flusher. The caller holds mu.
+func (l *Log) rollLocked() error {
+	old := l.activeLocked()
+	if old.Size() == 0 && old.Base() == l.end.Load() {
+		// An empty active segment cannot roll onto its own base; just reuse it.
+		return nil
+	}
+	if err := old.Seal(); err != nil {
+		return fmt.Errorf("log: roll: %w", err)
+	}
+	ns, err := segment.Create(l.fs, l.dir, l.end.Load(), l.segOpts(&l.mu.opts), l.now())
+	if err != nil {
+		return fmt.Errorf("log: roll: %w", err)
+	}
+	l.rmu.Lock()
+	l.segs = append(l.segs, ns)
+	l.rmu.Unlock()
+	old.Acquire()
+	l.mu.pending = append(l.mu.pending, old)
+	l.mu.dirDirty = true
+	l.kickFlusher()
+	return nil
+}
+
+func (l *Log) kickFlusher() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Log) notify(end int64) {
+	if p := l.cbs.Load(); p != nil {
+		for _, fn := range *p {
+			fn(end)
+		}
+	}
+}
+
+// OnDurable registers fn, called (outside the log's locks) whenever DurableEnd advances:
+// from the flusher goroutine in durable mode (in increasing order), and after every
+// Append in non-durable mode (possibly concurrently and out of order: treat the argument
+// as a hint and keep the maximum).
+func (l *Log) OnDurable(fn func(end int64)) {
+	for {
+		old := l.cbs.Load()
+		var n []func(int64)
+		if old != nil {
+			n = append(n, *old...)
+		}
+		n = append(n, fn)
+		if l.cbs.CompareAndSwap(old, &n) {
+			return
+		}
+	}
+}
+
+func (l *Log) flushLoop() {
+	defer l.wg.Done()
+	for {
+		var tick <-chan time.Time
+		var t *time.Timer
+		if d := time.Duration(l.flushMs.Load()); d > 0 && !l.durable.Load() {
+			t = time.NewTimer(d)
+			tick = t.C
+		}
+		select {
+		case <-l.stop:
+			if t != nil {
+				t.Stop()
+			}
+			return
+		case <-l.kick:
+		case <-tick:
+		}
+		if t != nil {
+			t.Stop()
+		}
+		_ = l.flushOnce()
+	}
+}
+
+// flushOnce syncs the rolled segments (then the directory and the recovery point) and
+// the active segment, then publishes the new durable end and wakes the waiters.
+func (l *Log) flushOnce() error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	if l.mu.err != nil {
+		err := l.mu.err
+		l.mu.Unlock()
+		l.failDurable(err)
+		return err
+	}
+	pending, dirDirty := l.mu.pending, l.mu.dirDirty
+	l.mu.pending, l.mu.dirDirty = nil, false
+	l.rmu.RLock()
+	act := l.activeLocked()
+	l.rmu.RUnlock()
+	act.Acquire()
+	end, gen := l.end.Load(), l.gen.Load()
+	l.mu.unflushed = 0
+	l.mu.Unlock()
+
+	var err error
+	rp := int64(-1)
+	for _, s := range pending {
+		if err == nil {
+			err = s.Sync(true)
+			rp = max(rp, s.Next())
+		}
+	}
+	if err == nil && dirDirty {
+		err = l.syncDir()
+	}
+	if err == nil {
+		err = act.Sync(false)
+	}
+	if err == nil && rp >= 0 {
+		err = l.writeRecoveryPoint(rp, gen)
+	}
+	for _, s := range pending {
+		s.Release()
+	}
+	act.Release()
+	if err != nil {
+		l.logger.Error("log: flush failed; log refuses further appends", "err", err)
+		l.mu.Lock()
+		if l.mu.err == nil {
+			l.mu.err = err
+		}
+		l.mu.Unlock()
+		l.failDurable(err)
+		return err
+	}
+	l.d.Lock()
+	advanced := false
+	if l.gen.Load() == gen && end > l.d.end {
+		l.d.end = end
+		advanced = true
+	}
+	l.d.cond.Broadcast()
+	l.d.Unlock()
+	if advanced && l.durable.Load() {
+		l.notify(end)
+	}
+	return nil
+}
+
+func (l *Log) failDurable(err error) {
+	l.d.Lock()
+	if l.d.err == nil {
+		l.d.err = err
+	}
+	l.d.cond.Broadcast()
+	l.d.Unlock()
+}
+
+// WaitDurable blocks until every offset below end is fsynced (durable mode, group
+// commit). It returns at once in non-durable mode or if already durable; the sticky
+// write/sync error if a flush failed; ErrTruncated if the log was truncated below end
+// meanwhile; ErrClosed after Close. end above EndOffset is clamped to EndOffset.
+func (l *Log) WaitDurable(end int64) error {
+	if !l.durable.Load() {
+		return nil
+	}
+	end = min(end, l.end.Load())
+	gen := l.gen.Load()
+	l.d.Lock()
+	defer l.d.Unlock()
+	for l.d.end < end {
+		switch {
+		case l.d.err != nil:
+			return fmt.Errorf("%w: %w", ErrBroken, l.d.err)
+		case l.gen.Load() != gen && end > l.d.truncEnd:
+			return ErrTruncated
+		case l.d.closed:
+			return ErrClosed
+		}
+		l.d.cond.Wait()
+	}
+	return nil
+}
+
+// DurableEnd is the offset below which everything is on disk (durable mode); in
+// non-durable mode it equals EndOffset.
+func (l *Log) DurableEnd() int64 {
+	if !l.durable.Load() {
+		return l.end.Load()
+	}
+	l.d.Lock()
+	defer l.d.Unlock()
+	return l.d.end
+}
+
+// StartOffset is the log start offset.
+func (l *Log) StartOffset() int64 { return l.start.Load() }
+
+// EndOffset is the log end offset (the next offset to assign).
+func (l *Log) EndOffset() int64 { return l.end.Load() }
+
+// Size is the bytes of all segments.
+func (l *Log) Size() int64 {
+	l.rmu.RLock()
+	defer l.rmu.RUnlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.Size()
+	}
+	return n
+}
+
+// Segments describes the segments, oldest first.
+func (l *Log) Segments() []SegmentInfo {
+	l.rmu.RLock()
+	defer l.rmu.RUnlock()
+	out := make([]SegmentInfo, 0, len(l.segs))
+	for i, s := range l.segs {
+		next, size := s.End()
+		ts, _ := s.MaxTimestamp()
+		out = append(out, SegmentInfo{BaseOffset: s.Base(), NextOffset: next, Size: size, Active: i == len(l.segs)-1, MaxTimestamp: ts})
+	}
+	return out
+}
+
+// snapshot returns the segments from the one containing from (acquired), and the end
+// offset. The caller releases every returned segment.
+func (l *Log) snapshot(from int64) ([]*segment.Segment, int64) {
+	l.rmu.RLock()
+	defer l.rmu.RUnlock()
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].Base() > from }) - 1
+	i = max(i, 0)
+	out := make([]*segment.Segment, 0, len(l.segs)-i)
+	for _, s := range l.segs[i:] {
+		if s.Acquire() {
+			out = append(out, s)
+		}
+	}
+	return out, l.end.Load()
+}
+
+func releaseAll(segs []*segment.Segment) {
+	for _, s := range segs {
+		s.Release()
+	}
+}
+
+// Read returns the batch containing offset and the following whole batches of the same
+// segment, up to maxBytes in total but at least one whole batch (KIP-74), never a batch
+// whose base offset is >= maxOffset. offset == EndOffset, or nothing below maxOffset,
+// gives an empty chunk and a nil error; offset < StartOffset or > EndOffset gives
+// ErrOffsetOutOfRange. The returned batch may start before offset. The caller must
+// Release the chunk.
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*Chunk, error) {
-	return nil, errNotImplemented
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	l.rmu.RLock()
+	start, end := l.start.Load(), l.end.Load()
+	if offset < start || offset > end {
+		l.rmu.RUnlock()
+		return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, end)
+	}
+	if offset == end || offset >= maxOffset {
+		l.rmu.RUnlock()
+		return &Chunk{}, nil
+	}
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].Base() > offset }) - 1
+	var segs []*segment.Segment
+	for _, s := range l.segs[max(i, 0):] {
+		if s.Acquire() {
+			segs = append(segs, s)
+		}
+	}
+	l.rmu.RUnlock()
+	// offset lies in the first segment unless it is past its end (empty segment).
+	for j, s := range segs {
+		pos, n, err := s.ReadRegion(offset, maxBytes, maxOffset)
+		if err != nil {
+			releaseAll(segs)
+			return nil, err
+		}
+		if n > 0 {
+			releaseAll(segs[:j])
+			releaseAll(segs[j+1:])
+			return &Chunk{seg: s, pos: pos, n: n}, nil
+		}
+		if next, _ := s.End(); offset < next {
+			break // the batch is at or beyond maxOffset
+		}
+	}
+	releaseAll(segs)
+	return &Chunk{}, nil
 }
+
+// ReadCopy is Read with the bytes copied out (for tools, tests and group replay).
 func (l *Log) ReadCopy(offset int64, maxBytes int, maxOffset int64) ([]byte, error) {
-	return nil, errNotImplemented
+	c, err := l.Read(offset, maxBytes, maxOffset)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Release()
+	return c.Bytes()
 }
+
+// Scan calls fn with every batch whose last offset is >= from, in order, up to the
+// EndOffset at the time of the call. b is valid only during fn. An error from fn stops
+// the scan and is returned.
 func (l *Log) Scan(from int64, fn func(h batch.Header, b []byte) error) error {
-	return errNotImplemented
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if from < l.start.Load() {
+		from = l.start.Load()
+	}
+	segs, end := l.snapshot(from)
+	defer releaseAll(segs)
+	stop := errors.New("stop")
+	for _, s := range segs {
+		err := s.ScanFrom(max(from, s.Base()), func(h batch.Header, b []byte) error {
+			if h.BaseOffset >= end {
+				return stop
+			}
+			return fn(h, b)
+		})
+		if errors.Is(err, stop) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// OffsetForTimestamp finds the first batch whose MaxTimestamp >= ts (time index, then a
+// scan of batch headers) and returns its base offset (clamped to StartOffset) and that
+// MaxTimestamp; found is false when no batch qualifies. The caller refines to record
+// precision.
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool, err error) {
-	return 0, 0, false, errNotImplemented
+	if l.closed.Load() {
+		return 0, 0, false, ErrClosed
+	}
+	start := l.start.Load()
+	segs, end := l.snapshot(start)
+	defer releaseAll(segs)
+	for _, s := range segs {
+		if mts, _ := s.MaxTimestamp(); mts < ts {
+			continue
+		}
+		off, mts, ok, err := s.FindTimestamp(ts)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if ok && off < end {
+			return max(off, start), mts, true, nil
+		}
+	}
+	return 0, 0, false, nil
 }
-func (l *Log) MaxTimestamp() (ts int64, offset int64)     { return -1, -1 }
-func (l *Log) StartOffset() int64                         { return 0 }
-func (l *Log) EndOffset() int64                           { return 0 }
-func (l *Log) Size() int64                                { return 0 }
-func (l *Log) Segments() []SegmentInfo                    { return nil }
-func (l *Log) SetStartOffset(off int64) error             { return errNotImplemented }
-func (l *Log) EnforceRetention() (deleted int, err error) { return 0, errNotImplemented }
-func (l *Log) Truncate(off int64) error                   { return errNotImplemented }
-func (l *Log) Reconfigure(opts Options) error             { return errNotImplemented }
-func (l *Log) Flush() error                               { return errNotImplemented }
-func (l *Log) Close() error                               { return errNotImplemented }
-func (l *Log) Delete() error                              { return errNotImplemented }
-func (l *Log) Check() error                               { return errNotImplemented }
+
+// MaxTimestamp is the largest timestamp in the log and the base offset of the batch
+// carrying it ((-1, -1) when the log is empty).
+func (l *Log) MaxTimestamp() (ts int64, offset int64) {
+	l.rmu.RLock()
+	defer l.rmu.RUnlock()
+	ts, offset = -1, -1
+	for _, s := range l.segs {
+		if t, o := s.MaxTimestamp(); t > ts {
+			ts, offset = t, o
+		}
+	}
+	return ts, offset
+}
+
+// SetStartOffset advances the log start offset (DeleteRecords). off must be <= EndOffset
+// (else ErrOffsetOutOfRange); an offset <= StartOffset is a no-op. The new start is
+// checkpointed (fsync, rename, dir fsync) before it returns, then whole segments below it
+// are deleted. It holds the writer lock across the checkpoint fsyncs (a rare admin op).
+func (l *Log) SetStartOffset(off int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return ErrClosed
+	}
+	if off > l.end.Load() {
+		return fmt.Errorf("%w: start offset %d above end %d", ErrOffsetOutOfRange, off, l.end.Load())
+	}
+	if off <= l.start.Load() {
+		return nil
+	}
+	if err := l.advanceStartLocked(off); err != nil {
+		return err
+	}
+	return l.deleteBelowStartLocked()
+}
+
+func (l *Log) advanceStartLocked(off int64) error {
+	l.ckMu.Lock()
+	err := l.writeCheckpoint(LogStartOffsetFile, off)
+	l.ckMu.Unlock()
+	if err != nil {
+		return err
+	}
+	l.rmu.Lock()
+	l.start.Store(off)
+	l.rmu.Unlock()
+	return nil
+}
+
+// deleteBelowStartLocked deletes the segments entirely below the start offset, rolling
+// first when that includes the active segment.
+func (l *Log) deleteBelowStartLocked() error {
+	start := l.start.Load()
+	if act := l.activeLocked(); act.Size() > 0 && act.Next() <= start && l.mu.err == nil {
+		if err := l.rollLocked(); err != nil {
+			l.mu.err = err
+			return err
+		}
+	}
+	n := 0
+	for n < len(l.segs)-1 && l.segs[n].Next() <= start {
+		n++
+	}
+	return l.deleteFirstLocked(n)
+}
+
+func (l *Log) deleteFirstLocked(n int) error {
+	if n == 0 {
+		return nil
+	}
+	l.rmu.Lock()
+	dead := slices.Clone(l.segs[:n])
+	l.segs = slices.Delete(l.segs, 0, n)
+	l.rmu.Unlock()
+	var err error
+	for _, s := range dead {
+		err = errors.Join(err, s.MarkDeleted())
+	}
+	return errors.Join(err, l.syncDir())
+}
+
+// EnforceRetention deletes closed segments, oldest first and never the active one, while
+// their largest timestamp is older than now - retention.ms or while the log exceeds
+// retention.bytes, advancing the log start offset (checkpointed) past them.
+func (l *Log) EnforceRetention() (deleted int, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return 0, ErrClosed
+	}
+	o := &l.mu.opts
+	now := l.now().UnixMilli()
+	var size int64
+	for _, s := range l.segs {
+		size += s.Size()
+	}
+	n := 0
+	for n < len(l.segs)-1 {
+		s := l.segs[n]
+		ts, _ := s.MaxTimestamp()
+		byTime := o.RetentionMs >= 0 && ts < now-o.RetentionMs.Milliseconds()
+		bySize := o.RetentionBytes >= 0 && size-s.Size() >= o.RetentionBytes
+		if !byTime && !bySize {
+			break
+		}
+		size -= s.Size()
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if ns := l.segs[n].Base(); ns > l.start.Load() {
+		if err := l.advanceStartLocked(ns); err != nil {
+			return 0, err
+		}
+	}
+	if err := l.deleteFirstLocked(n); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// Truncate drops everything at and above off (StartOffset <= off <= EndOffset, else
+// ErrOffsetOutOfRange). Batches are atomic: if off falls inside a batch, that whole batch
+// goes and EndOffset becomes its base offset. The cut is fsynced before Truncate returns
+// (holding the writer lock: a rare operation, for torn tails and replication).
+func (l *Log) Truncate(off int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return ErrClosed
+	}
+	start, end := l.start.Load(), l.end.Load()
+	if off < start || off > end {
+		return fmt.Errorf("%w: truncate to %d not in [%d, %d]", ErrOffsetOutOfRange, off, start, end)
+	}
+	if off == end {
+		return nil
+	}
+	if l.mu.err != nil {
+		return fmt.Errorf("%w: %w", ErrBroken, l.mu.err)
+	}
+	l.gen.Add(1)
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].Base() > off }) - 1
+	i = max(i, 0)
+	keep := i + 1
+	if off == l.segs[i].Base() && i > 0 {
+		keep = i
+	}
+	l.rmu.Lock()
+	dead := slices.Clone(l.segs[keep:])
+	l.segs = l.segs[:keep]
+	l.rmu.Unlock()
+	var err error
+	for _, s := range dead {
+		err = errors.Join(err, s.MarkDeleted())
+	}
+	act := l.activeLocked()
+	if err == nil {
+		err = act.Unseal()
+	}
+	if err == nil {
+		err = act.Truncate(off)
+	}
+	if err == nil {
+		err = act.Sync(true)
+	}
+	if err == nil && len(dead) > 0 {
+		err = l.syncDir()
+	}
+	newEnd := act.Next()
+	l.rmu.Lock()
+	l.end.Store(newEnd)
+	if l.start.Load() > newEnd {
+		l.start.Store(newEnd)
+	}
+	l.rmu.Unlock()
+	if err == nil {
+		l.ckMu.Lock()
+		if l.ckRP > newEnd {
+			if err = l.writeCheckpoint(RecoveryPointFile, newEnd); err == nil {
+				l.ckRP = newEnd
+			}
+		}
+		l.ckMu.Unlock()
+	}
+	l.d.Lock()
+	l.d.end = min(l.d.end, newEnd)
+	l.d.truncEnd = newEnd
+	l.d.cond.Broadcast()
+	l.d.Unlock()
+	if err != nil {
+		l.mu.err = err
+		return err
+	}
+	return nil
+}
+
+// Reconfigure applies new topic-level settings (segment.*, index.*, retention.*, flush.*)
+// at runtime. FS, Logger and Now are kept from Open. Index sizes apply to new segments.
+func (l *Log) Reconfigure(opts Options) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	opts.FS, opts.Logger, opts.Now = l.mu.opts.FS, l.mu.opts.Logger, l.mu.opts.Now
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	wasDurable := l.mu.opts.durable()
+	l.mu.opts = opts
+	if !wasDurable && opts.durable() {
+		// Waiters from now on need the flusher to catch up with what was appended.
+		l.d.Lock()
+		l.d.end = min(l.d.end, l.end.Load())
+		l.d.Unlock()
+	}
+	l.durable.Store(opts.durable())
+	l.flushMs.Store(int64(opts.FlushMs))
+	l.kickFlusher()
+	return nil
+}
+
+// Flush fsyncs everything now.
+func (l *Log) Flush() error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	return l.flushOnce()
+}
+
+// Close flushes, trims the active segment's indexes, checkpoints the recovery point,
+// writes the clean marker, stops the flusher and closes the files (the last Chunk
+// release closes a segment still being read). It is idempotent and returns after the
+// flusher exited. A log broken by a write or sync error closes without the clean marker,
+// so the next Open rescans its tail.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.closed = true
+	l.closed.Store(true)
+	l.mu.Unlock()
+
+	err := l.flushOnce()
+	close(l.stop)
+	l.wg.Wait()
+	l.d.Lock()
+	l.d.closed = true
+	l.d.cond.Broadcast()
+	l.d.Unlock()
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && l.mu.err == nil {
+		act := l.activeLocked()
+		err = act.Seal()
+		if err == nil {
+			err = act.Sync(true)
+		}
+		if err == nil {
+			err = l.writeRecoveryPoint(l.end.Load(), l.gen.Load())
+		}
+		if err == nil {
+			err = l.writeCleanMarker()
+		}
+	}
+	l.rmu.Lock()
+	for _, s := range l.segs {
+		err = errors.Join(err, s.Close())
+	}
+	l.segs = nil
+	l.rmu.Unlock()
+	for _, s := range l.mu.pending {
+		s.Release()
+	}
+	l.mu.pending = nil
+	return errors.Join(err, l.lock.Close())
+}
+
+func (l *Log) writeCleanMarker() error {
+	f, err := l.fs.Create(l.path(CleanMarker))
+	if err != nil {
+		return fmt.Errorf("log: clean marker: %w", err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = l.syncDir()
+	}
+	if err != nil {
+		return fmt.Errorf("log: clean marker: %w", err)
+	}
+	return nil
+}
+
+// Delete closes the log and removes its directory and everything in it.
+func (l *Log) Delete() error {
+	cerr := l.Close()
+	if err := l.fs.RemoveAll(l.dir); err != nil {
+		return fmt.Errorf("log: delete %s: %w", l.dir, err)
+	}
+	if cerr != nil && !errors.Is(cerr, ErrClosed) {
+		l.logger.Warn("log: close before delete failed", "err", cerr)
+	}
+	return nil
+}
+
+// Check verifies the log's consistency (for tests): segments contiguous, every batch
+// valid and offsets contiguous within segments, indexes agreeing with the log, start and
+// end offsets within the segments.
+func (l *Log) Check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return ErrClosed
+	}
+	l.rmu.RLock()
+	defer l.rmu.RUnlock()
+	if len(l.segs) == 0 {
+		return errors.New("log: check: no segments")
+	}
+	for i, s := range l.segs {
+		if err := s.Check(); err != nil {
+			return fmt.Errorf("log: check: %w", err)
+		}
+		if i > 0 && l.segs[i-1].Next() != s.Base() {
+			return fmt.Errorf("log: check: segment %d follows a segment ending at %d", s.Base(), l.segs[i-1].Next())
+		}
+		if i < len(l.segs)-1 && !s.Sealed() {
+			return fmt.Errorf("log: check: segment %d is not the last but not sealed", s.Base())
+		}
+	}
+	act := l.activeLocked()
+	if act.Next() != l.end.Load() {
+		return fmt.Errorf("log: check: end offset %d, last segment ends at %d", l.end.Load(), act.Next())
+	}
+	if st := l.start.Load(); st < l.segs[0].Base() || st > l.end.Load() {
+		return fmt.Errorf("log: check: start offset %d outside [%d, %d]", st, l.segs[0].Base(), l.end.Load())
+	}
+	if len(l.segs) > 1 && l.segs[0].Next() <= l.start.Load() {
+		return fmt.Errorf("log: check: segment %d entirely below start offset %d", l.segs[0].Base(), l.start.Load())
+	}
+	return nil
+}
