@@ -94,10 +94,10 @@ type Log struct {
 	mu struct {
 		sync.Mutex
 		opts      Options
-		err       error                // sticky write/sync error
-		pending   []*segment.Segment   // rolled, not yet synced (each holds a reference)
-		dirDirty  bool                 // directory entries changed since the last dir sync
-		unflushed int64                // messages since the last flush (non-durable mode)
+		err       error              // sticky write/sync error
+		pending   []*segment.Segment // rolled, not yet synced (each holds a reference)
+		dirDirty  bool               // directory entries changed since the last dir sync
+		unflushed int64              // messages since the last flush (non-durable mode)
 		closed    bool
 	}
 	// rmu guards segs for readers; writers change segs holding both mu and rmu.
