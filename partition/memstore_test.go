@@ -1,0 +1,191 @@
+package partition
+
+import (
+	"sync"
+
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/log"
+)
+
+// memStore is an in-memory store for unit tests: it models the log's contract (offset
+// stamping, durable end advanced by flush, reads bounded by maxOffset with at least one
+// batch) so the partition's logic is tested apart from the storage.
+type memStore struct {
+	mu        sync.Mutex
+	cond      *sync.Cond
+	batches   [][]byte
+	start     int64
+	end       int64
+	durable   int64
+	autoFlush bool
+	closed    bool
+	onDurable func(int64)
+}
+
+func newMemStore(autoFlush bool) *memStore {
+	m := &memStore{autoFlush: autoFlush}
+	m.cond = sync.NewCond(&m.mu)
+	return m
+}
+
+func (m *memStore) Append(b []byte, epoch int32) (log.AppendInfo, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return log.AppendInfo{}, log.ErrClosed
+	}
+	info := log.AppendInfo{BaseOffset: m.end}
+	for len(b) > 0 {
+		sz, err := batch.Next(b)
+		if err != nil {
+			m.mu.Unlock()
+			return log.AppendInfo{}, err
+		}
+		c := append([]byte(nil), b[:sz]...)
+		b = b[sz:]
+		batch.SetBaseOffset(c, m.end)
+		batch.SetLeaderEpoch(c, epoch)
+		h, _ := batch.ParseHeader(c)
+		m.end = h.LastOffset() + 1
+		m.batches = append(m.batches, c)
+		info.Batches++
+		info.Bytes += sz
+		info.MaxTimestamp = max(info.MaxTimestamp, h.MaxTimestamp)
+	}
+	info.LastOffset = m.end - 1
+	m.mu.Unlock()
+	if m.autoFlush {
+		m.flush()
+	}
+	return info, nil
+}
+
+// flush makes everything appended durable and calls the OnDurable callback.
+func (m *memStore) flush() {
+	m.mu.Lock()
+	m.durable = m.end
+	end, fn := m.durable, m.onDurable
+	m.cond.Broadcast()
+	m.mu.Unlock()
+	if fn != nil {
+		fn(end)
+	}
+}
+
+func (m *memStore) WaitDurable(end int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for m.durable < end && !m.closed {
+		m.cond.Wait()
+	}
+	if m.durable < end {
+		return log.ErrClosed
+	}
+	return nil
+}
+
+func (m *memStore) OnDurable(fn func(int64)) {
+	m.mu.Lock()
+	m.onDurable = fn
+	m.mu.Unlock()
+}
+
+func (m *memStore) ReadCopy(offset int64, maxBytes int, maxOffset int64) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if offset < m.start || offset > m.end {
+		return nil, log.ErrOffsetOutOfRange
+	}
+	var out []byte
+	for _, b := range m.batches {
+		h, _ := batch.ParseHeader(b)
+		if h.LastOffset() < offset {
+			continue
+		}
+		if h.BaseOffset >= maxOffset || (len(out) > 0 && len(out)+len(b) > maxBytes) {
+			break
+		}
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+func (m *memStore) Scan(from int64, fn func(h batch.Header, b []byte) error) error {
+	m.mu.Lock()
+	bs := append([][]byte(nil), m.batches...)
+	m.mu.Unlock()
+	for _, b := range bs {
+		h, _ := batch.ParseHeader(b)
+		if h.LastOffset() < from {
+			continue
+		}
+		if err := fn(h, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memStore) OffsetForTimestamp(ts int64) (int64, int64, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, b := range m.batches {
+		h, _ := batch.ParseHeader(b)
+		if h.MaxTimestamp >= ts {
+			return h.BaseOffset, h.MaxTimestamp, true, nil
+		}
+	}
+	return -1, -1, false, nil
+}
+
+func (m *memStore) MaxTimestamp() (int64, int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ts, off := int64(-1), int64(-1)
+	for _, b := range m.batches {
+		h, _ := batch.ParseHeader(b)
+		if h.MaxTimestamp > ts {
+			ts, off = h.MaxTimestamp, h.BaseOffset
+		}
+	}
+	return ts, off
+}
+
+func (m *memStore) StartOffset() int64 { m.mu.Lock(); defer m.mu.Unlock(); return m.start }
+func (m *memStore) EndOffset() int64   { m.mu.Lock(); defer m.mu.Unlock(); return m.end }
+
+func (m *memStore) SetStartOffset(off int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.start = off
+	for len(m.batches) > 0 {
+		h, _ := batch.ParseHeader(m.batches[0])
+		if h.LastOffset() >= off {
+			break
+		}
+		m.batches = m.batches[1:]
+	}
+	return nil
+}
+
+func (m *memStore) Reconfigure(log.Options) error { return nil }
+
+func (m *memStore) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.cond.Broadcast()
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memStore) Delete() error { return m.Close() }
+
+// reopen returns a store with the same contents, as after a restart.
+func (m *memStore) reopen() *memStore {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := newMemStore(m.autoFlush)
+	n.batches = append([][]byte(nil), m.batches...)
+	n.start, n.end, n.durable = m.start, m.end, m.end
+	return n
+}
