@@ -61,18 +61,18 @@ const (
 
 // Attribute bits.
 const (
-	CodecMask         = 0x07
-	TimestampTypeBit  = 0x08
-	TransactionalBit  = 0x10
-	ControlBit        = 0x20
-	CodecNone         = 0
-	CodecGzip         = 1
-	CodecSnappy       = 2
-	CodecLZ4          = 3
-	CodecZstd         = 4
-	NoSequence        = -1
-	NoProducerID      = -1
-	CurrentMagic int8 = 2
+	CodecMask             = 0x07
+	TimestampTypeBit      = 0x08
+	TransactionalBit      = 0x10
+	ControlBit            = 0x20
+	CodecNone             = 0
+	CodecGzip             = 1
+	CodecSnappy           = 2
+	CodecLZ4              = 3
+	CodecZstd             = 4
+	NoSequence            = -1
+	NoProducerID          = -1
+	CurrentMagic     int8 = 2
 )
 
 var (
