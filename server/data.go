@@ -1,10 +1,300 @@
 package server
 
-// serverData is the broker's data directory state.
-type serverData struct{}
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 
-// openData opens the data directory: lock, meta.properties, topics.
-func (s *Server) openData() error { return nil }
+	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/partition"
+)
 
-// closeData flushes and closes all data cleanly.
-func (s *Server) closeData() error { return nil }
+// Files of the data directory besides topics and partitions (docs/storage.md).
+const (
+	lockFile          = ".lock"
+	metaPropsFile     = "meta.properties"
+	cleanShutdownFile = ".clean-shutdown"
+	metaPropsVersion  = "1"
+)
+
+// serverData is the broker's data directory state, set by openData and read-only after
+// it (closeData excepted).
+type serverData struct {
+	fs        vfs.FS
+	dir       string
+	lock      io.Closer
+	parts     *partition.Manager
+	clusterID string
+	// broker holds the effective broker settings (Settings plus the values of Options
+	// fields, and defaults) by Kafka name; read group.* and other settings from here.
+	broker config.Resolved
+	// cleanShutdown reports whether the previous run ended with a clean shutdown.
+	cleanShutdown bool
+
+	closeOnce sync.Once
+	closeErr  error
+	closers   []func() error // of dataHooks, run in reverse order
+}
+
+// A dataHook opens a subsystem living on the data directory (the group coordinator, say)
+// after the topics are open. The close function it returns runs in closeData, in reverse
+// order of registration, before the topics close. Register hooks in init functions.
+type dataHook func(s *Server) (close func() error, err error)
+
+var dataHooks []dataHook
+
+// registerDataHook adds a dataHook.
+func registerDataHook(h dataHook) { dataHooks = append(dataHooks, h) }
+
+// openData opens the data directory: lock, meta.properties, clean-shutdown marker,
+// broker settings, topics.
+func (s *Server) openData() (err error) {
+	d := &s.data
+	d.fs, d.dir = vfs.Default, s.opts.DataDir
+	if err := config.ValidateBroker(s.opts.Settings); err != nil {
+		return fmt.Errorf("server: invalid broker settings: %w", err)
+	}
+	d.broker = config.ResolveBroker(s.staticSettings())
+
+	if err := d.fs.MkdirAll(d.dir, 0o755); err != nil {
+		return fmt.Errorf("server: create data directory: %w", err)
+	}
+	lock, err := d.fs.Lock(filepath.Join(d.dir, lockFile))
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return fmt.Errorf("server: data directory %s is in use by another broker: %w", d.dir, err)
+		}
+		return fmt.Errorf("server: lock data directory %s: %w", d.dir, err)
+	}
+	d.lock = lock
+	defer func() {
+		if err != nil {
+			for i := len(d.closers) - 1; i >= 0; i-- {
+				d.closers[i]()
+			}
+			if d.parts != nil {
+				d.parts.Close()
+			}
+			lock.Close()
+		}
+	}()
+	if err := s.loadMetaProperties(); err != nil {
+		return err
+	}
+	marker := filepath.Join(d.dir, cleanShutdownFile)
+	_, err = d.fs.Stat(marker)
+	switch {
+	case err == nil:
+		d.cleanShutdown = true
+		if err := d.fs.Remove(marker); err != nil {
+			return fmt.Errorf("server: remove %s: %w", marker, err)
+		}
+		if err := syncDir(d.fs, d.dir); err != nil {
+			return err
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		s.log.Info("no clean-shutdown marker: recovering partitions", "dir", d.dir)
+	default:
+		return fmt.Errorf("server: stat %s: %w", marker, err)
+	}
+	d.parts, err = partition.OpenManager(d.dir, &partition.ManagerOptions{
+		FS:     d.fs,
+		Logger: s.log,
+		Broker: s.opts.Settings,
+	})
+	if err != nil {
+		return fmt.Errorf("server: open topics: %w", err)
+	}
+	for _, h := range dataHooks {
+		c, err := h(s)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			d.closers = append(d.closers, c)
+		}
+	}
+	s.log.Info("data directory open", "dir", d.dir, "cluster.id", d.clusterID, "node.id", s.opts.NodeID,
+		"topics", len(d.parts.Topics()), "clean", d.cleanShutdown)
+	return nil
+}
+
+// staticSettings returns the broker settings explicitly set: Settings plus the Options
+// fields that differ from their defaults (DescribeConfigs reports them as
+// STATIC_BROKER_CONFIG).
+func (s *Server) staticSettings() map[string]string {
+	out := maps.Clone(s.opts.Settings)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for k, v := range s.optionSettings() {
+		if st, ok := config.Lookup(k); !ok || st.Default != v {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// optionSettings returns the settings carried by Options fields, by Kafka name.
+func (s *Server) optionSettings() map[string]string {
+	host, port := s.advertised()
+	adv := s.opts.Advertised
+	if adv == "" && s.Addr() != nil {
+		adv = fmt.Sprintf("%s:%d", host, port)
+	}
+	return map[string]string{
+		"listeners":                s.opts.Listen,
+		"advertised.listeners":     adv,
+		"log.dirs":                 s.opts.DataDir,
+		"node.id":                  strconv.Itoa(int(s.opts.NodeID)),
+		"socket.request.max.bytes": strconv.Itoa(int(s.opts.MaxRequestBytes)),
+		"max.connections":          strconv.Itoa(s.opts.MaxConnections),
+		"connections.max.idle.ms":  strconv.FormatInt(s.opts.IdleTimeout.Milliseconds(), 10),
+	}
+}
+
+// closeData closes every hook and partition, then writes the clean-shutdown marker (only
+// if all closed cleanly) and releases the lock. It is idempotent.
+func (s *Server) closeData() error {
+	d := &s.data
+	d.closeOnce.Do(func() {
+		if d.lock == nil {
+			return
+		}
+		var errs []error
+		if err := s.closeGroups(); err != nil {
+			errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))
+		}
+		for i := len(d.closers) - 1; i >= 0; i-- {
+			if err := d.closers[i](); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if d.parts != nil {
+			if err := d.parts.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("server: close topics: %w", err))
+			}
+		}
+		if len(errs) == 0 {
+			if err := writeFileAtomic(d.fs, filepath.Join(d.dir, cleanShutdownFile), nil); err != nil {
+				errs = append(errs, err)
+			}
+		} else {
+			s.log.Warn("unclean shutdown: partitions will be recovered at the next start", "err", errors.Join(errs...))
+		}
+		if err := d.lock.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: unlock data directory: %w", err))
+		}
+		d.closeErr = errors.Join(errs...)
+	})
+	return d.closeErr
+}
+
+// loadMetaProperties reads meta.properties, checking node.id, or creates it with a new
+// cluster id.
+func (s *Server) loadMetaProperties() error {
+	d := &s.data
+	path := filepath.Join(d.dir, metaPropsFile)
+	data, err := readSmallFile(d.fs, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		var id [16]byte
+		if _, err := rand.Read(id[:]); err != nil {
+			return fmt.Errorf("server: cluster id: %w", err)
+		}
+		d.clusterID = base64.RawURLEncoding.EncodeToString(id[:])
+		content := fmt.Sprintf("#\n# Written by Strata when the data directory was created; do not edit.\nversion=%s\nnode.id=%d\ncluster.id=%s\n",
+			metaPropsVersion, s.opts.NodeID, d.clusterID)
+		return writeFileAtomic(d.fs, path, []byte(content))
+	}
+	if err != nil {
+		return fmt.Errorf("server: read %s: %w", path, err)
+	}
+	props := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	if v := props["version"]; v != metaPropsVersion {
+		return fmt.Errorf("server: %s: unsupported version %q", path, v)
+	}
+	if props["cluster.id"] == "" {
+		return fmt.Errorf("server: %s: no cluster.id", path)
+	}
+	if v := props["node.id"]; v != strconv.Itoa(int(s.opts.NodeID)) {
+		return fmt.Errorf("server: %s: stored node.id %s does not match configured node.id %d", path, v, s.opts.NodeID)
+	}
+	d.clusterID = props["cluster.id"]
+	return nil
+}
+
+// writeFileAtomic replaces name with data durably: tmp file, fsync, rename, dir fsync.
+func writeFileAtomic(fsys vfs.FS, name string, data []byte) error {
+	tmp := name + ".tmp"
+	f, err := fsys.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("server: write %s: %w", name, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("server: write %s: %w", tmp, err)
+	}
+	if err := fsys.Rename(tmp, name); err != nil {
+		return fmt.Errorf("server: rename %s: %w", tmp, err)
+	}
+	return syncDir(fsys, filepath.Dir(name))
+}
+
+func syncDir(fsys vfs.FS, dir string) error {
+	d, err := fsys.OpenDir(dir)
+	if err != nil {
+		return fmt.Errorf("server: open dir %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("server: sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+func readSmallFile(fsys vfs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	if size > 1<<16 {
+		return nil, fmt.Errorf("unexpectedly large (%d bytes)", size)
+	}
+	buf := make([]byte, size)
+	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return buf, nil
+}

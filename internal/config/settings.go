@@ -1,0 +1,124 @@
+package config
+
+import (
+	"errors"
+	"strconv"
+)
+
+const maxLong = "9223372036854775807"
+
+// settings is the registry. Keep it sorted by scope, then name; docs/configuration.md is
+// generated from it (go generate ./internal/config).
+var settings = []Setting{
+	// Broker settings carried by server.Options fields.
+	{Name: "listeners", Type: String, Scope: Broker, Default: "127.0.0.1:9092", ReadOnly: true, Field: "Options.Listen (--listen)",
+		Doc:  "The host:port the broker listens on; port 0 picks a free port.",
+		Note: "Strata takes a plain host:port (one PLAINTEXT listener), not Kafka's NAME://host:port list."},
+	{Name: "advertised.listeners", Type: String, Scope: Broker, Default: "", ReadOnly: true, Field: "Options.Advertised (--advertised)",
+		Doc: "The host:port clients are told to connect to (Metadata, FindCoordinator); empty means the address actually bound."},
+	{Name: "log.dirs", Type: String, Scope: Broker, Default: "./data", ReadOnly: true, Field: "Options.DataDir (--data-dir)",
+		Doc: "The data directory: meta.properties, topic metadata and one directory per partition."},
+	{Name: "node.id", Type: Int, Scope: Broker, Default: "0", ReadOnly: true, Field: "Options.NodeID (--node-id)",
+		Doc: "This broker's node id; stored in meta.properties, which must agree on restart."},
+	{Name: "socket.request.max.bytes", Type: Int, Scope: Broker, Default: "104857600", ReadOnly: true, Field: "Options.MaxRequestBytes",
+		Doc: "The largest request frame accepted; a larger one closes the connection."},
+	{Name: "max.connections", Type: Int, Scope: Broker, Default: "10000", ReadOnly: true, Field: "Options.MaxConnections",
+		Doc: "The most client connections open at once; more are closed on accept."},
+	{Name: "connections.max.idle.ms", Type: Long, Scope: Broker, Default: "600000", ReadOnly: true, Field: "Options.IdleTimeout",
+		Doc: "Connections that send nothing for this long are closed."},
+
+	// Other broker settings (server.Options.Settings).
+	{Name: "auto.create.topics.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
+		Doc: "Create a topic when a client asks for metadata of an unknown topic and allows auto-creation."},
+	{Name: "num.partitions", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The number of partitions of auto-created topics and of CreateTopics requests that leave it to the broker (-1)."},
+	{Name: "default.replication.factor", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Check: onlyOne,
+		Doc: "The replication factor of new topics; a single broker supports only 1."},
+	{Name: "offsets.topic.num.partitions", Type: Int, Scope: Broker, Default: "50", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The number of partitions of the internal __consumer_offsets topic; fixed once the topic exists."},
+	{Name: "offsets.retention.minutes", Type: Int, Scope: Broker, Default: "10080", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "Committed offsets of a group that has been empty this long are deleted."},
+	{Name: "offsets.retention.check.interval.ms", Type: Long, Scope: Broker, Default: "600000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "How often expired committed offsets are looked for."},
+	{Name: "offset.metadata.max.bytes", Type: Int, Scope: Broker, Default: "4096", ReadOnly: true, Min: 0, HasMin: true,
+		Doc: "The largest metadata string accepted with a committed offset."},
+	{Name: "group.initial.rebalance.delay.ms", Type: Int, Scope: Broker, Default: "3000", ReadOnly: true, Min: 0, HasMin: true,
+		Doc: "How long the first rebalance of an empty group waits for more members to join."},
+	{Name: "group.min.session.timeout.ms", Type: Int, Scope: Broker, Default: "6000", ReadOnly: true, Min: 0, HasMin: true,
+		Doc: "The smallest session timeout a group member may ask for."},
+	{Name: "group.max.session.timeout.ms", Type: Int, Scope: Broker, Default: "1800000", ReadOnly: true, Min: 0, HasMin: true,
+		Doc: "The largest session timeout a group member may ask for."},
+	{Name: "log.retention.check.interval.ms", Type: Long, Scope: Broker, Default: "300000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "How often partitions are checked for segments to delete under retention.ms and retention.bytes."},
+
+	// Topic settings; Synonyms hold their broker-wide defaults.
+	{Name: "cleanup.policy", Type: List, Scope: Topic, Default: "delete", Enum: []string{"delete", "compact"},
+		Synonyms: []Synonym{{Name: "log.cleanup.policy"}},
+		Doc:      "delete removes old segments under the retention settings; compact keeps the latest record of each key; both may be listed."},
+	{Name: "compression.type", Type: String, Scope: Topic, Default: "producer",
+		Enum:     []string{"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"},
+		Synonyms: []Synonym{{Name: "compression.type"}},
+		Doc:      "The compression of stored batches; producer keeps what the producer sent."},
+	{Name: "retention.ms", Type: Long, Scope: Topic, Default: "604800000", Check: minusOneOrMore,
+		Synonyms: []Synonym{{Name: "log.retention.ms"}, {Name: "log.retention.minutes", Scale: 60000}, {Name: "log.retention.hours", Scale: 3600000}},
+		Doc:      "Segments whose newest record is older than this are deleted (delete policy); -1: no time limit."},
+	{Name: "retention.bytes", Type: Long, Scope: Topic, Default: "-1", Check: minusOneOrMore,
+		Synonyms: []Synonym{{Name: "log.retention.bytes"}},
+		Doc:      "Oldest segments are deleted while a partition is larger than this (delete policy); -1: no size limit."},
+	{Name: "segment.bytes", Type: Int, Scope: Topic, Default: "1073741824", Min: 14, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.segment.bytes"}},
+		Doc:      "The size at which the active segment is rolled."},
+	{Name: "segment.ms", Type: Long, Scope: Topic, Default: "604800000", Min: 1, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.roll.ms"}, {Name: "log.roll.hours", Scale: 3600000}},
+		Doc:      "The age at which the active segment is rolled even if not full."},
+	{Name: "segment.index.bytes", Type: Int, Scope: Topic, Default: "10485760", Min: 4, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.index.size.max.bytes"}},
+		Doc:      "The preallocated size of each offset and time index; a full index rolls the segment."},
+	{Name: "index.interval.bytes", Type: Int, Scope: Topic, Default: "4096", Min: 0, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.index.interval.bytes"}},
+		Doc:      "Bytes of log between two sparse index entries."},
+	{Name: "flush.messages", Type: Long, Scope: Topic, Default: "-1", Check: minusOneOrMore,
+		Synonyms: []Synonym{{Name: "log.flush.interval.messages"}},
+		Doc:      "fsync after this many messages; -1 (or 0): durable mode, every acknowledged batch is fsynced first (group commit).",
+		Note:     "Kafka's default is 9223372036854775807 (leave flushing to the OS); Strata's default is durable."},
+	{Name: "flush.ms", Type: Long, Scope: Topic, Default: "1000", Min: 0, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.flush.interval.ms"}},
+		Doc:      "With flush.messages > 0, also fsync at least this often.",
+		Note:     "Kafka's default is 9223372036854775807."},
+	{Name: "max.message.bytes", Type: Int, Scope: Topic, Default: "1048588", Min: 0, HasMin: true,
+		Synonyms: []Synonym{{Name: "message.max.bytes"}},
+		Doc:      "The largest record batch accepted by Produce."},
+	{Name: "message.timestamp.type", Type: String, Scope: Topic, Default: "CreateTime", Enum: []string{"CreateTime", "LogAppendTime"},
+		Synonyms: []Synonym{{Name: "log.message.timestamp.type"}},
+		Doc:      "CreateTime keeps the producer's timestamps; LogAppendTime stamps the broker's time on append."},
+	{Name: "min.insync.replicas", Type: Int, Scope: Topic, Default: "1", Min: 1, HasMin: true,
+		Synonyms: []Synonym{{Name: "min.insync.replicas"}},
+		Doc:      "The in-sync replicas an acks=all produce needs; a single broker has one."},
+	{Name: "min.cleanable.dirty.ratio", Type: Double, Scope: Topic, Default: "0.5", Min: 0, HasMin: true, Max: 1, HasMax: true,
+		Synonyms: []Synonym{{Name: "log.cleaner.min.cleanable.ratio"}},
+		Doc:      "Compaction starts when this share of the log is not yet compacted."},
+	{Name: "min.compaction.lag.ms", Type: Long, Scope: Topic, Default: "0", Min: 0, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.cleaner.min.compaction.lag.ms"}},
+		Doc:      "Records younger than this are never compacted."},
+	{Name: "max.compaction.lag.ms", Type: Long, Scope: Topic, Default: maxLong, Min: 1, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.cleaner.max.compaction.lag.ms"}},
+		Doc:      "Records older than this are compacted even below min.cleanable.dirty.ratio."},
+	{Name: "delete.retention.ms", Type: Long, Scope: Topic, Default: "86400000", Min: 0, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.cleaner.delete.retention.ms"}},
+		Doc:      "How long tombstones stay on compacted topics."},
+}
+
+func onlyOne(v string) error {
+	if v != "1" {
+		return errors.New("a single broker supports only 1")
+	}
+	return nil
+}
+
+func minusOneOrMore(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < -1 {
+		return errors.New("must be -1 or more")
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/partition"
+)
+
+func init() { register(19, 2, 7, handleCreateTopics) }
+
+// handleCreateTopics answers CreateTopics v2-v7. The replication factor must be 1 or -1
+// (one broker); partitions -1 means num.partitions; a replica assignment must name only
+// this broker. v5+ returns the created topic's configs.
+func handleCreateTopics(s *Server, r *request) reply {
+	req := r.body.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		st.NumPartitions, st.ReplicationFactor = -1, -1
+		var err error
+		var t *partition.Topic
+		if seen[rt.Topic] > 1 {
+			st.ErrorCode = kerr.InvalidRequest.Code
+			st.ErrorMessage = kmsg.StringPtr("duplicate topic name in request: " + rt.Topic)
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		t, err = s.createTopic(rt, req.ValidateOnly)
+		if err != nil {
+			st.ErrorCode = errorCode(err)
+			st.ErrorMessage = errMessage(err)
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		st.TopicID = t.ID
+		st.NumPartitions = t.NumPartitions()
+		if req.ValidateOnly {
+			st.NumPartitions = createPartitionCount(s, rt)
+		}
+		st.ReplicationFactor = 1
+		for _, d := range config.DescribeTopic(s.data.parts.BrokerSettings(), t.Overrides(), nil) {
+			c := kmsg.NewCreateTopicsResponseTopicConfig()
+			c.Name = d.Setting.Name
+			c.Value = kmsg.StringPtr(d.Value.Value)
+			c.Source = int8(d.Value.Source)
+			st.Configs = append(st.Configs, c)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return now(resp)
+}
+
+// createPartitionCount is the partition count a request asks for, -1 resolved.
+func createPartitionCount(s *Server, rt kmsg.CreateTopicsRequestTopic) int32 {
+	if len(rt.ReplicaAssignment) > 0 {
+		return int32(len(rt.ReplicaAssignment))
+	}
+	if rt.NumPartitions == -1 {
+		return int32(s.data.broker.Int64("num.partitions"))
+	}
+	return rt.NumPartitions
+}
+
+func (s *Server) createTopic(rt kmsg.CreateTopicsRequestTopic, validateOnly bool) (*partition.Topic, error) {
+	if err := partition.ValidateTopicName(rt.Topic); err != nil {
+		return nil, err
+	}
+	n := rt.NumPartitions
+	if len(rt.ReplicaAssignment) > 0 {
+		if rt.NumPartitions != -1 || rt.ReplicationFactor != -1 {
+			return nil, fmt.Errorf("%w: both a replica assignment and partitions or replication factor were given", kerr.InvalidRequest)
+		}
+		n = int32(len(rt.ReplicaAssignment))
+		seen := make([]bool, n)
+		for _, a := range rt.ReplicaAssignment {
+			if a.Partition < 0 || a.Partition >= n || seen[a.Partition] {
+				return nil, fmt.Errorf("%w: partitions of the assignment must be 0..%d, each once", kerr.InvalidReplicaAssignment, n-1)
+			}
+			seen[a.Partition] = true
+			if len(a.Replicas) != 1 || a.Replicas[0] != s.opts.NodeID {
+				return nil, fmt.Errorf("%w: partition %d: replicas must be [%d], the only broker", kerr.InvalidReplicaAssignment, a.Partition, s.opts.NodeID)
+			}
+		}
+	} else if rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 {
+		return nil, fmt.Errorf("%w: replication factor %d is larger than the 1 available broker", partition.ErrInvalidReplicationFactor, rt.ReplicationFactor)
+	}
+	configs := make(map[string]*string, len(rt.Configs))
+	for _, c := range rt.Configs {
+		configs[c.Name] = c.Value
+	}
+	return s.data.parts.CreateTopic(rt.Topic, n, configs, validateOnly)
+}

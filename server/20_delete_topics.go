@@ -1,0 +1,57 @@
+package server
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(20, 1, 6, handleDeleteTopics) }
+
+// handleDeleteTopics answers DeleteTopics v1-v6 (by name; v6 also by topic id). Deleting a
+// topic closes its partitions and removes their files before the answer.
+func handleDeleteTopics(s *Server, r *request) reply {
+	req := r.body.(*kmsg.DeleteTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	m := s.data.parts
+	topics := req.Topics
+	if req.Version < 6 {
+		topics = nil
+		for _, name := range req.TopicNames {
+			rt := kmsg.NewDeleteTopicsRequestTopic()
+			rt.Topic = kmsg.StringPtr(name)
+			topics = append(topics, rt)
+		}
+	}
+	for _, rt := range topics {
+		st := kmsg.NewDeleteTopicsResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var name string
+		switch {
+		case rt.Topic != nil && rt.TopicID != [16]byte{}:
+			st.ErrorCode = kerr.InvalidRequest.Code
+			st.ErrorMessage = kmsg.StringPtr("give a topic name or a topic id, not both")
+			resp.Topics = append(resp.Topics, st)
+			continue
+		case rt.Topic == nil:
+			t, ok := m.TopicByID(rt.TopicID)
+			if !ok {
+				st.ErrorCode = kerr.UnknownTopicID.Code
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
+			name = t.Name
+			st.Topic = kmsg.StringPtr(name)
+		default:
+			name = *rt.Topic
+			if t, ok := m.Topic(name); ok {
+				st.TopicID = t.ID
+			}
+		}
+		if err := m.DeleteTopic(name); err != nil {
+			st.ErrorCode = errorCode(err)
+			st.ErrorMessage = errMessage(err)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return now(resp)
+}
