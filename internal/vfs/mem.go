@@ -68,8 +68,9 @@ func (m *MemFS) CrashClone() *MemFS {
 	for p, n := range m.durable {
 		n.mu.RLock()
 		data := append([]byte(nil), n.synced...)
+		mtime := n.mtime
 		n.mu.RUnlock()
-		nn := &memNode{data: data, synced: append([]byte(nil), data...), mtime: n.mtime}
+		nn := &memNode{data: data, synced: append([]byte(nil), data...), mtime: mtime}
 		c.cur[p] = nn
 		c.durable[p] = nn
 	}
