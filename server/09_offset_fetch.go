@@ -1,0 +1,95 @@
+package server
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(9, 1, 9, handleOffsetFetch) }
+
+// handleOffsetFetch answers OffsetFetch v1-v9 (v8+: several groups). Partitions without
+// a commit, and groups that do not exist, read as offset -1 with no error, like Kafka.
+func handleOffsetFetch(s *Server, r *request) reply {
+	req := r.body.(*kmsg.OffsetFetchRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	c, cerr := s.groups()
+
+	// fetch answers one group: topics nil means all (v2+ null topics).
+	type part = kmsg.OffsetFetchResponseGroupTopicPartition
+	fetch := func(g string, topics map[string][]int32, order []string) (map[string][]part, []string, int16) {
+		if cerr != nil {
+			return nil, nil, errorCode(cerr)
+		}
+		got, err := c.Fetch(g, topics)
+		if err != nil {
+			return nil, nil, errorCode(err)
+		}
+		out := map[string][]part{}
+		if topics == nil {
+			order = nil
+		}
+		for _, f := range got {
+			p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset, f.LeaderEpoch
+			md := f.Metadata
+			p.Metadata = &md
+			if _, seen := out[f.Topic]; !seen && topics == nil {
+				order = append(order, f.Topic)
+			}
+			out[f.Topic] = append(out[f.Topic], p)
+		}
+		return out, order, 0
+	}
+
+	if req.Version >= 8 {
+		for _, g := range req.Groups {
+			var topics map[string][]int32
+			var order []string
+			if g.Topics != nil {
+				topics = map[string][]int32{}
+				for _, t := range g.Topics {
+					if _, dup := topics[t.Topic]; !dup {
+						order = append(order, t.Topic)
+					}
+					topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
+				}
+			}
+			rg := kmsg.NewOffsetFetchResponseGroup()
+			rg.Group = g.Group
+			parts, order, code := fetch(g.Group, topics, order)
+			rg.ErrorCode = code
+			for _, t := range order {
+				rt := kmsg.NewOffsetFetchResponseGroupTopic()
+				rt.Topic = t
+				rt.Partitions = parts[t]
+				rg.Topics = append(rg.Topics, rt)
+			}
+			resp.Groups = append(resp.Groups, rg)
+		}
+		return now(resp)
+	}
+
+	var topics map[string][]int32
+	var order []string
+	if req.Topics != nil || req.Version < 2 {
+		topics = map[string][]int32{}
+		for _, t := range req.Topics {
+			if _, dup := topics[t.Topic]; !dup {
+				order = append(order, t.Topic)
+			}
+			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
+		}
+	}
+	parts, order, code := fetch(req.Group, topics, order)
+	resp.ErrorCode = code
+	for _, t := range order {
+		rt := kmsg.NewOffsetFetchResponseTopic()
+		rt.Topic = t
+		for _, p := range parts[t] {
+			rp := kmsg.NewOffsetFetchResponseTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata, rp.ErrorCode = p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return now(resp)
+}

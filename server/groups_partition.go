@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/partition"
+)
+
+// The group coordinator's storage: partition p of __consumer_offsets, from the partition
+// manager. The topic is created on the first write (with offsets.topic.num.partitions
+// partitions and cleanup.policy=compact), as Kafka creates it on first use; a broker
+// that never saw a group has no such topic.
+
+var offsetsTopicMu sync.Mutex // serialises the lazy creation of __consumer_offsets
+
+// offsetsPartitions is the partition count of __consumer_offsets: the existing topic's,
+// else the configured one.
+func (s *Server) offsetsPartitions(configured int32) int32 {
+	if s.data.parts != nil {
+		if t, ok := s.data.parts.Topic(partition.ConsumerOffsetsTopic); ok && t.NumPartitions() > 0 {
+			return t.NumPartitions()
+		}
+	}
+	return configured
+}
+
+// offsetsLog is group.Options.OpenLog.
+func (s *Server) offsetsLog(p int32) (group.Log, error) {
+	if s.data.parts == nil {
+		return group.NewMemLog(), nil // no data directory (unit tests of the server core)
+	}
+	return &offsetsPartition{s: s, index: p}, nil
+}
+
+// offsetsPartition adapts one partition of __consumer_offsets to group.Log.
+type offsetsPartition struct {
+	s     *Server
+	index int32
+}
+
+func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) {
+	m := l.s.data.parts
+	t, ok := m.Topic(partition.ConsumerOffsetsTopic)
+	if !ok {
+		if !create {
+			return nil, nil
+		}
+		offsetsTopicMu.Lock()
+		t, ok = m.Topic(partition.ConsumerOffsetsTopic)
+		if !ok {
+			n := l.s.offsetsPartitions(int32(l.s.data.broker.Int64("offsets.topic.num.partitions")))
+			compact := "compact"
+			var err error
+			t, err = m.CreateTopic(partition.ConsumerOffsetsTopic, n, map[string]*string{"cleanup.policy": &compact}, false)
+			if err != nil {
+				offsetsTopicMu.Unlock()
+				return nil, fmt.Errorf("create %s: %w", partition.ConsumerOffsetsTopic, err)
+			}
+		}
+		offsetsTopicMu.Unlock()
+	}
+	p, ok := t.Partition(l.index)
+	if !ok {
+		return nil, fmt.Errorf("%s has no partition %d", partition.ConsumerOffsetsTopic, l.index)
+	}
+	return p, nil
+}
+
+// Append appends the batch and waits until it is fsynced.
+func (l *offsetsPartition) Append(b []byte) (int64, error) {
+	p, err := l.partition(true)
+	if err != nil {
+		return 0, err
+	}
+	res, err := p.Append(b)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.WaitDurable(context.Background(), res.LastOffset+1); err != nil {
+		return 0, err
+	}
+	return res.BaseOffset, nil
+}
+
+// Replay reads every batch below the high watermark, one batch per call of fn.
+func (l *offsetsPartition) Replay(fn func([]byte) error) error {
+	p, err := l.partition(false)
+	if err != nil || p == nil {
+		return err
+	}
+	off := p.LogStartOffset()
+	for {
+		res, err := p.Read(off, 1<<20)
+		if err != nil {
+			return err
+		}
+		if len(res.Records) == 0 {
+			return nil
+		}
+		for b := res.Records; len(b) > 0; {
+			n, err := batch.Next(b)
+			if err != nil {
+				return err
+			}
+			h, err := batch.ParseHeader(b[:n])
+			if err != nil {
+				return err
+			}
+			if err := fn(b[:n]); err != nil {
+				return err
+			}
+			off = h.LastOffset() + 1
+			b = b[n:]
+		}
+	}
+}
