@@ -1,0 +1,94 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/partition"
+)
+
+func init() { register(32, 0, 4, handleDescribeConfigs) }
+
+// handleDescribeConfigs answers DescribeConfigs v0-v4 for topic and broker resources:
+// effective values with their source, synonyms (v1+, when asked) and type and
+// documentation (v3+).
+func handleDescribeConfigs(s *Server, r *request) reply {
+	req := r.body.(*kmsg.DescribeConfigsRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
+	for _, rr := range req.Resources {
+		res := kmsg.NewDescribeConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		descs, err := s.describeResource(rr.ResourceType, rr.ResourceName, rr.ConfigNames)
+		if err != nil {
+			res.ErrorCode = errorCode(err)
+			res.ErrorMessage = errMessage(err)
+			resp.Resources = append(resp.Resources, res)
+			continue
+		}
+		for _, d := range descs {
+			c := kmsg.NewDescribeConfigsResponseResourceConfig()
+			c.Name = d.Value.Name
+			c.Value = kmsg.StringPtr(d.Value.Value)
+			c.ReadOnly = d.Setting.ReadOnly
+			c.IsDefault = d.Value.Source == config.SourceDefault
+			c.Source = kmsg.ConfigSource(d.Value.Source)
+			if req.IncludeSynonyms {
+				for _, syn := range d.Synonyms {
+					cs := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+					cs.Name, cs.Value, cs.Source = syn.Name, kmsg.StringPtr(syn.Value), kmsg.ConfigSource(syn.Source)
+					c.ConfigSynonyms = append(c.ConfigSynonyms, cs)
+				}
+			}
+			c.ConfigType = kmsg.ConfigType(d.Setting.Type)
+			if req.IncludeDocumentation {
+				c.Documentation = kmsg.StringPtr(d.Setting.Doc)
+			}
+			res.Configs = append(res.Configs, c)
+		}
+		resp.Resources = append(resp.Resources, res)
+	}
+	return now(resp)
+}
+
+// describeResource describes a topic or this broker.
+func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string, names []string) ([]config.Describe, error) {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		t, err := s.configTopic(name)
+		if err != nil {
+			return nil, err
+		}
+		return config.DescribeTopic(s.data.parts.BrokerSettings(), t.Overrides(), names), nil
+	case kmsg.ConfigResourceTypeBroker:
+		if err := s.checkBrokerResource(name); err != nil {
+			return nil, err
+		}
+		return config.DescribeBroker(s.staticSettings(), names), nil
+	default:
+		return nil, fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, typ)
+	}
+}
+
+// configTopic returns the topic a config resource names.
+func (s *Server) configTopic(name string) (*partition.Topic, error) {
+	if err := partition.ValidateTopicName(name); err != nil {
+		return nil, err
+	}
+	t, ok := s.data.parts.Topic(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", partition.ErrUnknownTopic, name)
+	}
+	return t, nil
+}
+
+// checkBrokerResource accepts this broker's id or "" (the cluster-wide default).
+func (s *Server) checkBrokerResource(name string) error {
+	if name == "" || name == strconv.Itoa(int(s.opts.NodeID)) {
+		return nil
+	}
+	return fmt.Errorf("%w: broker %q is not this broker (node.id %d)", kerr.InvalidRequest, name, s.opts.NodeID)
+}

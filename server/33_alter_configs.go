@@ -1,0 +1,63 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(33, 0, 2, handleAlterConfigs) }
+
+// handleAlterConfigs answers AlterConfigs v0-v2: a topic's overrides are replaced by the
+// given set (settings left out return to their defaults), persisted and applied to the
+// open partitions. Broker settings are static.
+func handleAlterConfigs(s *Server, r *request) reply {
+	req := r.body.(*kmsg.AlterConfigsRequest)
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	dup := duplicateResources(len(req.Resources), func(i int) (kmsg.ConfigResourceType, string) {
+		return req.Resources[i].ResourceType, req.Resources[i].ResourceName
+	})
+	for i, rr := range req.Resources {
+		res := kmsg.NewAlterConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		var err error
+		if dup[i] {
+			err = fmt.Errorf("%w: resource listed twice", kerr.InvalidRequest)
+		} else {
+			err = s.alterConfigs(rr, req.ValidateOnly)
+		}
+		res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)
+		resp.Resources = append(resp.Resources, res)
+	}
+	return now(resp)
+}
+
+func (s *Server) alterConfigs(rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {
+	set := map[string]string{}
+	names := map[string]bool{}
+	for _, c := range rr.Configs {
+		if names[c.Name] {
+			return fmt.Errorf("%w: %s listed twice", kerr.InvalidRequest, c.Name)
+		}
+		names[c.Name] = true
+		if c.Value == nil {
+			return fmt.Errorf("%w: %s: null value", kerr.InvalidConfig, c.Name)
+		}
+		set[c.Name] = *c.Value
+	}
+	switch rr.ResourceType {
+	case kmsg.ConfigResourceTypeTopic:
+		if _, err := s.configTopic(rr.ResourceName); err != nil {
+			return err
+		}
+		return s.data.parts.SetTopicConfig(rr.ResourceName, set, validateOnly)
+	case kmsg.ConfigResourceTypeBroker:
+		if err := s.checkBrokerResource(rr.ResourceName); err != nil {
+			return err
+		}
+		return brokerAlterError(names)
+	default:
+		return fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
+	}
+}

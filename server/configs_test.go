@@ -1,0 +1,231 @@
+package server_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/testutil"
+)
+
+// topicConfig returns one config of a topic as DescribeConfigs reports it.
+func topicConfig(t *testing.T, rcs kadm.ResourceConfigs, key string) kadm.Config {
+	t.Helper()
+	if len(rcs) != 1 || rcs[0].Err != nil {
+		t.Fatalf("describe: %+v", rcs)
+	}
+	for _, c := range rcs[0].Configs {
+		if c.Key == key {
+			return c
+		}
+	}
+	t.Fatalf("%s not described", key)
+	return kadm.Config{}
+}
+
+func TestConfigsDescribeAlterRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s := testutil.StartBroker(t, dir, map[string]string{"log.retention.hours": "1"})
+	adm, cl, ctx := adminFor(t, s)
+	if r, _ := adm.CreateTopic(ctx, 2, 1, map[string]*string{"segment.bytes": kmsg.StringPtr("1048576")}, "cfg"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, "cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := topicConfig(t, rcs, "segment.bytes")
+	if *seg.Value != "1048576" || seg.Source != kmsg.ConfigSourceDynamicTopicConfig || len(seg.Synonyms) < 2 {
+		t.Fatalf("segment.bytes: %+v", seg)
+	}
+	ret := topicConfig(t, rcs, "retention.ms")
+	if *ret.Value != "3600000" || ret.Source != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Fatalf("retention.ms from log.retention.hours: %+v", ret)
+	}
+	cp := topicConfig(t, rcs, "cleanup.policy")
+	if *cp.Value != "delete" || cp.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("cleanup.policy: %+v", cp)
+	}
+
+	// Incremental: SET, APPEND to a list, DELETE.
+	_, err = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+		{Op: kadm.SetConfig, Name: "retention.ms", Value: kmsg.StringPtr("5000")},
+		{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: kmsg.StringPtr("compact")},
+		{Op: kadm.DeleteConfig, Name: "segment.bytes"},
+	}, "cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcs, _ = adm.DescribeTopicConfigs(ctx, "cfg")
+	if c := topicConfig(t, rcs, "retention.ms"); *c.Value != "5000" || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+		t.Fatalf("retention.ms after SET: %+v", c)
+	}
+	if c := topicConfig(t, rcs, "cleanup.policy"); *c.Value != "delete,compact" {
+		t.Fatalf("cleanup.policy after APPEND: %+v", c)
+	}
+	if c := topicConfig(t, rcs, "segment.bytes"); c.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("segment.bytes after DELETE: %+v", c)
+	}
+	// SUBTRACT, and errors: bad value, unknown setting, APPEND to a non-list, unknown
+	// topic; validate-only changes nothing.
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SubtractConfig, Name: "cleanup.policy", Value: kmsg.StringPtr("delete")}}, "cfg"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ac    kadm.AlterConfig
+		topic string
+		want  error
+	}{
+		{kadm.AlterConfig{Op: kadm.SetConfig, Name: "retention.ms", Value: kmsg.StringPtr("x")}, "cfg", kerr.InvalidConfig},
+		{kadm.AlterConfig{Op: kadm.SetConfig, Name: "no.such", Value: kmsg.StringPtr("1")}, "cfg", kerr.InvalidConfig},
+		{kadm.AlterConfig{Op: kadm.AppendConfig, Name: "retention.ms", Value: kmsg.StringPtr("1")}, "cfg", kerr.InvalidConfig},
+		{kadm.AlterConfig{Op: kadm.SetConfig, Name: "retention.ms", Value: kmsg.StringPtr("1")}, "missing", kerr.UnknownTopicOrPartition},
+	} {
+		resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{tc.ac}, tc.topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, tc.ac.Name, resps[0].Err, tc.want)
+	}
+	if _, err := adm.ValidateAlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kmsg.StringPtr("7")}}, "cfg"); err != nil {
+		t.Fatal(err)
+	}
+	rcs, _ = adm.DescribeTopicConfigs(ctx, "cfg")
+	if c := topicConfig(t, rcs, "retention.ms"); *c.Value != "5000" {
+		t.Fatalf("validate-only changed retention.ms: %+v", c)
+	}
+	if c := topicConfig(t, rcs, "cleanup.policy"); *c.Value != "compact" {
+		t.Fatalf("cleanup.policy after SUBTRACT: %+v", c)
+	}
+
+	// AlterConfigs (non-incremental) replaces the whole set.
+	if _, err := adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("2000")}}, "cfg"); err != nil {
+		t.Fatal(err)
+	}
+	rcs, _ = adm.DescribeTopicConfigs(ctx, "cfg")
+	if c := topicConfig(t, rcs, "retention.ms"); c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+		t.Fatalf("AlterConfigs kept retention.ms: %+v", c)
+	}
+	if c := topicConfig(t, rcs, "max.message.bytes"); *c.Value != "2000" {
+		t.Fatalf("max.message.bytes: %+v", c)
+	}
+
+	// Documentation and types (v3+), synonyms.
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	res := kmsg.NewDescribeConfigsRequestResource()
+	res.ResourceType, res.ResourceName, res.ConfigNames = kmsg.ConfigResourceTypeTopic, "cfg", []string{"max.message.bytes"}
+	req.Resources = append(req.Resources, res)
+	req.IncludeDocumentation, req.IncludeSynonyms = true, true
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := resp.Resources[0].Configs
+	if len(c) != 1 || c[0].Documentation == nil || *c[0].Documentation == "" || c[0].ConfigType != kmsg.ConfigTypeInt || len(c[0].ConfigSynonyms) != 2 {
+		t.Fatalf("described config: %+v", c)
+	}
+
+	// Configs survive a restart.
+	shutdown(t, s)
+	s = testutil.StartBroker(t, dir, map[string]string{"log.retention.hours": "1"})
+	adm, _, ctx = adminFor(t, s)
+	rcs, err = adm.DescribeTopicConfigs(ctx, "cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := topicConfig(t, rcs, "max.message.bytes"); *c.Value != "2000" || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+		t.Fatalf("after restart: %+v", c)
+	}
+}
+
+func TestConfigsBroker(t *testing.T) {
+	s := testutil.StartBroker(t, "", map[string]string{"num.partitions": "3", "log.retention.ms": "1000"})
+	adm, _, ctx := adminFor(t, s)
+	rcs, err := adm.DescribeBrokerConfigs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := topicConfig(t, rcs, "num.partitions"); *c.Value != "3" || c.Source != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Fatalf("num.partitions: %+v", c)
+	}
+	if c := topicConfig(t, rcs, "log.retention.ms"); *c.Value != "1000" {
+		t.Fatalf("log.retention.ms: %+v", c)
+	}
+	if c := topicConfig(t, rcs, "auto.create.topics.enable"); *c.Value != "true" || c.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("auto.create.topics.enable: %+v", c)
+	}
+	resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "num.partitions", Value: kmsg.StringPtr("2")}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "alter broker", resps[0].Err, kerr.InvalidRequest)
+}
+
+func TestConfigsCreatePartitions(t *testing.T) {
+	dir := t.TempDir()
+	s := testutil.StartBroker(t, dir, nil)
+	adm, _, ctx := adminFor(t, s)
+	if r, _ := adm.CreateTopic(ctx, 1, 1, nil, "grow"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	rs, err := adm.CreatePartitions(ctx, 2, "grow", "missing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs["grow"].Err != nil {
+		t.Fatal(rs["grow"].Err)
+	}
+	wantErr(t, "unknown topic", rs["missing"].Err, kerr.UnknownTopicOrPartition)
+	rs, _ = adm.UpdatePartitions(ctx, 2, "grow")
+	wantErr(t, "shrink", rs["grow"].Err, kerr.InvalidPartitions)
+	md, _ := adm.Metadata(ctx, "grow")
+	if n := len(md.Topics["grow"].Partitions); n != 3 {
+		t.Fatalf("partitions %d", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "grow-2", "partition.metadata")); err != nil {
+		t.Fatal(err)
+	}
+	shutdown(t, s)
+	s = testutil.StartBroker(t, dir, nil)
+	adm, _, ctx = adminFor(t, s)
+	md, _ = adm.Metadata(ctx, "grow")
+	if n := len(md.Topics["grow"].Partitions); n != 3 {
+		t.Fatalf("partitions after restart %d", n)
+	}
+}
+
+func TestConfigsDescribeClusterAndLogDirs(t *testing.T) {
+	s := testutil.StartBroker(t, "", nil)
+	adm, cl, ctx := adminFor(t, s)
+	if r, _ := adm.CreateTopic(ctx, 2, 1, nil, "sized"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	req := kmsg.NewPtrDescribeClusterRequest()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ClusterID == "" || resp.ControllerID != 0 || len(resp.Brokers) != 1 || resp.Brokers[0].Port == 0 {
+		t.Fatalf("describe cluster: %+v", resp)
+	}
+	dirs, err := adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := dirs[0]
+	if len(ds) != 1 {
+		t.Fatalf("log dirs: %+v", ds)
+	}
+	for _, d := range ds {
+		if d.Err != nil || d.TotalBytes <= 0 || d.UsableBytes <= 0 {
+			t.Fatalf("log dir: %+v", d)
+		}
+		if len(d.Topics["sized"]) != 2 {
+			t.Fatalf("log dir topics: %+v", d.Topics)
+		}
+	}
+}
