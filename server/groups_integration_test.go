@@ -328,3 +328,112 @@ func TestGroupIntegrationTwoGroupsAndRestart(t *testing.T) {
 		trs2[i].mu.Unlock()
 	}
 }
+
+// assignLog counts the partition assignment callbacks of one client.
+type assignLog struct {
+	mu       sync.Mutex
+	assigned int
+	revoked  []int // number of partitions revoked per callback
+	owned    int
+}
+
+func (a *assignLog) opts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			a.assigned++
+			for _, ps := range m {
+				a.owned += len(ps)
+			}
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			n := 0
+			for _, ps := range m {
+				n += len(ps)
+			}
+			a.revoked = append(a.revoked, n)
+			a.owned -= n
+		}),
+	}
+}
+
+func (a *assignLog) snapshot() (int, []int, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.assigned, append([]int(nil), a.revoked...), a.owned
+}
+
+func TestGroupIntegrationStaticRejoinNoRebalance(t *testing.T) {
+	s := testutil.StartBroker(t, "", groupSettings)
+	addr := s.Addr().String()
+	groupTopic(t, addr, "ts", 4, 0)
+	tr := &tracker{}
+	dyn := &assignLog{}
+	startConsumer(t, "dynamic", tr, groupOpts(addr, "g", "ts", dyn.opts()...)...)
+	static := startConsumer(t, "static", tr, groupOpts(addr, "g", "ts", kgo.InstanceID("inst-1"))...)
+	var before map[string][]int32
+	waitFor(t, "2 stable members", 30*time.Second, func() bool {
+		var st string
+		st, before = describe(t, addr, "g")
+		return st == "Stable" && len(before) == 2
+	})
+	waitFor(t, "dynamic member assigned", 10*time.Second, func() bool { _, _, owned := dyn.snapshot(); return owned == 2 })
+	assignedBefore, revokedBefore, _ := dyn.snapshot()
+	static.close() // a static member does not leave the group
+	startConsumer(t, "static-again", tr, groupOpts(addr, "g", "ts", kgo.InstanceID("inst-1"))...)
+	var after map[string][]int32
+	waitFor(t, "the static member back", 20*time.Second, func() bool {
+		var st string
+		st, after = describe(t, addr, "g")
+		if st != "Stable" || len(after) != 2 {
+			return false
+		}
+		for id := range before {
+			if _, ok := after[id]; !ok {
+				return true // the static member has a new member ID
+			}
+		}
+		return false
+	})
+	assigned, revoked, owned := dyn.snapshot()
+	if assigned != assignedBefore || len(revoked) != len(revokedBefore) || owned != 2 {
+		t.Fatalf("the dynamic member saw a rebalance: assigned %d→%d, revoked %v→%v, owns %d",
+			assignedBefore, assigned, revokedBefore, revoked, owned)
+	}
+}
+
+func TestGroupIntegrationCooperativeStickyIncremental(t *testing.T) {
+	s := testutil.StartBroker(t, "", groupSettings)
+	addr := s.Addr().String()
+	groupTopic(t, addr, "tc", 6, 0)
+	tr := &tracker{}
+	first := &assignLog{}
+	coop := kgo.Balancers(kgo.CooperativeStickyBalancer())
+	startConsumer(t, "c0", tr, groupOpts(addr, "g", "tc", append(first.opts(), coop)...)...)
+	waitFor(t, "c0 owns all 6", 20*time.Second, func() bool { _, _, owned := first.snapshot(); return owned == 6 })
+	startConsumer(t, "c1", tr, groupOpts(addr, "g", "tc", coop)...)
+	waitFor(t, "2 stable members with 3 partitions each", 30*time.Second, func() bool {
+		st, a := describe(t, addr, "g")
+		if st != "Stable" || len(a) != 2 {
+			return false
+		}
+		for _, ps := range a {
+			if len(ps) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	_, revoked, owned := first.snapshot()
+	if owned != 3 {
+		t.Fatalf("c0 owns %d partitions", owned)
+	}
+	for _, n := range revoked {
+		if n == 6 {
+			t.Fatalf("eager revocation of every partition: %v", revoked)
+		}
+	}
+}
