@@ -1,0 +1,169 @@
+package server
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/partition"
+)
+
+func init() { register(1, 4, 16, handleFetch) }
+
+// handleFetch answers Fetch v4-v16.
+//
+// No fetch sessions (KIP-227): SessionID is always 0 with no error, so clients send full
+// fetches. Partition MaxBytes and the response MaxBytes are honoured, but the first batch
+// found is always returned whole (KIP-74). LastStableOffset is the high watermark (no
+// transactions); the isolation level is accepted and changes nothing.
+//
+// Long poll: when fewer than MinBytes are available and MaxWaitMillis > 0, the fetch parks
+// on the partitions' high-watermark waiters (one wake channel for all of them) and is
+// answered when enough bytes arrived, MaxWaitMillis passed, or the connection closes —
+// whichever comes first. A fetch with any partition error is answered at once.
+func handleFetch(s *Server, r *request) reply {
+	req := r.body.(*kmsg.FetchRequest)
+	f := &fetch{req: req, resp: req.ResponseKind().(*kmsg.FetchResponse)}
+	f.resolve(s)
+	n, hasErr := f.fill()
+	minBytes := int(req.MinBytes)
+	if n >= minBytes || hasErr || req.MaxWaitMillis <= 0 || len(f.parts) == 0 {
+		return now(f.resp)
+	}
+	return later(func() kmsg.Response {
+		f.longPoll(r, time.Duration(req.MaxWaitMillis)*time.Millisecond, minBytes)
+		return f.resp
+	})
+}
+
+// fetch is one Fetch request in progress.
+type fetch struct {
+	req   *kmsg.FetchRequest
+	resp  *kmsg.FetchResponse
+	parts []fetchPart // partitions without a lookup error, in request order
+}
+
+type fetchPart struct {
+	p        *partition.Partition
+	offset   int64
+	maxBytes int32
+	ti, pi   int   // index in resp
+	hw       int64 // high watermark seen by the last fill
+}
+
+// resolve builds the response skeleton and looks up the partitions.
+func (f *fetch) resolve(s *Server) {
+	byID := f.req.Version >= 13
+	m := s.data.parts
+	f.resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(f.req.Topics))
+	for ti, rt := range f.req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var (
+			topic *partition.Topic
+			ok    bool
+		)
+		if byID {
+			topic, ok = m.TopicByID(rt.TopicID)
+		} else {
+			topic, ok = m.Topic(rt.Topic)
+		}
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
+		for pi, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.PreferredReadReplica = -1
+			var (
+				p   *partition.Partition
+				pok bool
+			)
+			if ok {
+				p, pok = topic.Partition(rp.Partition)
+			}
+			switch {
+			case !ok && byID:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case !pok:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+					sp.ErrorCode = errorCode(err)
+					break
+				}
+				f.parts = append(f.parts, fetchPart{
+					p: p, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, ti: ti, pi: pi,
+				})
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		f.resp.Topics = append(f.resp.Topics, st)
+	}
+}
+
+// fill reads every partition afresh into the response. It returns the bytes read and
+// whether some partition has an error.
+func (f *fetch) fill() (total int, hasErr bool) {
+	budget := int(f.req.MaxBytes)
+	if budget <= 0 {
+		budget = 1<<31 - 1
+	}
+	for i := range f.parts {
+		fp := &f.parts[i]
+		sp := &f.resp.Topics[fp.ti].Partitions[fp.pi]
+		sp.ErrorCode = 0
+		sp.RecordBatches = nil
+		limit := min(int(fp.maxBytes), budget-total)
+		if total > 0 && limit <= 0 {
+			// Response full: report the offsets only; the client fetches again.
+			fp.hw = fp.p.HighWatermark()
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = fp.hw, fp.hw, fp.p.LogStartOffset()
+			continue
+		}
+		res, err := fp.p.Read(fp.offset, max(limit, 1))
+		fp.hw = res.HighWatermark
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+		if err != nil {
+			sp.ErrorCode = errorCode(err)
+			hasErr = true
+			continue
+		}
+		if total > 0 && len(res.Records) > budget-total {
+			continue // only the first batch of the response may exceed MaxBytes (KIP-74)
+		}
+		sp.RecordBatches = res.Records
+		total += len(res.Records)
+	}
+	return total, hasErr
+}
+
+// longPoll waits for MinBytes, MaxWait or the end of the connection, refilling the
+// response whenever a high watermark moves.
+func (f *fetch) longPoll(r *request, maxWait time.Duration, minBytes int) {
+	timer := time.NewTimer(maxWait)
+	defer timer.Stop()
+	wake := make(chan struct{}, 1)
+	stops := make([]func(), len(f.parts))
+	for {
+		for i := range f.parts {
+			fp := &f.parts[i]
+			stops[i] = fp.p.NotifyHW(max(fp.offset, fp.hw), wake)
+		}
+		var done bool
+		select {
+		case <-wake:
+		case <-timer.C:
+			done = true
+		case <-r.ctx.Done():
+			done = true
+		}
+		for _, stop := range stops {
+			stop()
+		}
+		n, hasErr := f.fill()
+		if done || hasErr || n >= minBytes {
+			return
+		}
+	}
+}

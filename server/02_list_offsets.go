@@ -1,0 +1,75 @@
+package server
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(2, 1, 8, handleListOffsets) }
+
+// Special ListOffsets timestamps.
+const (
+	listLatest      = -1 // the high watermark (= last stable offset: no transactions)
+	listEarliest    = -2 // the log start offset
+	listMaxTS       = -3 // the record with the largest timestamp (KIP-734, v7+)
+	listEarliestLoc = -4 // earliest local offset (KIP-405, v8+): the log start, no tiering
+)
+
+// handleListOffsets answers ListOffsets v1-v8: earliest, latest, max timestamp and
+// lookup by timestamp (to the record, except in compressed batches where the answer is
+// the batch's base offset; see partition.OffsetForTimestamp). The leader epoch is 0.
+func handleListOffsets(s *Server, r *request) reply {
+	req := r.body.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	m := s.data.parts
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		topic, tok := m.Topic(rt.Topic)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
+			st.Partitions = append(st.Partitions, sp)
+			out := &st.Partitions[len(st.Partitions)-1]
+			if !tok {
+				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			p, ok := topic.Partition(rp.Partition)
+			if !ok {
+				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+				out.ErrorCode = errorCode(err)
+				continue
+			}
+			out.LeaderEpoch = p.LeaderEpoch()
+			var err error
+			switch rp.Timestamp {
+			case listLatest:
+				out.Offset = p.HighWatermark()
+			case listEarliest, listEarliestLoc:
+				out.Offset = p.LogStartOffset()
+			case listMaxTS:
+				out.Offset, out.Timestamp, err = p.MaxTimestamp()
+			default:
+				if rp.Timestamp < 0 {
+					out.ErrorCode = kerr.InvalidRequest.Code
+					continue
+				}
+				out.Offset, out.Timestamp, err = p.OffsetForTimestamp(rp.Timestamp)
+			}
+			if err != nil {
+				out.ErrorCode = errorCode(err)
+				out.Offset, out.Timestamp = -1, -1
+			}
+			if out.Offset < 0 {
+				out.LeaderEpoch = -1
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return now(resp)
+}

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/partition"
+)
+
+func init() { register(23, 2, 4, handleOffsetForLeaderEpoch) }
+
+// handleOffsetForLeaderEpoch answers OffsetForLeaderEpoch v2-v4 (consumers validating
+// their position, KIP-320). A single node has one leader epoch, 0: any epoch up to it
+// ends at the log end offset; a newer requested epoch gets leader epoch and end offset
+// -1 (unknown), as Kafka answers; a CurrentLeaderEpoch other than 0 (or -1) is
+// FENCED_LEADER_EPOCH when older, UNKNOWN_LEADER_EPOCH when newer.
+func handleOffsetForLeaderEpoch(s *Server, r *request) reply {
+	req := r.body.(*kmsg.OffsetForLeaderEpochRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	m := s.data.parts
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		st.Topic = rt.Topic
+		topic, tok := m.Topic(rt.Topic)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.LeaderEpoch, sp.EndOffset = -1, -1
+			var (
+				p  *partition.Partition
+				ok bool
+			)
+			if tok {
+				p, ok = topic.Partition(rp.Partition)
+			}
+			switch {
+			case !ok:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+					sp.ErrorCode = errorCode(err)
+					break
+				}
+				if e, end, err := p.EndOffsetForEpoch(rp.LeaderEpoch); err == nil {
+					sp.LeaderEpoch, sp.EndOffset = e, end
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return now(resp)
+}
