@@ -62,6 +62,8 @@ type topicMeta struct {
 	id         [16]byte
 	partitions int32
 	overrides  map[string]string
+	// deleted marks a topic being deleted: its files are removed at the next open.
+	deleted bool
 }
 
 const topicMetaVersion = 0
@@ -74,6 +76,9 @@ func (tm *topicMeta) encode() []byte {
 	fmt.Fprintf(&b, "version=%d\n", topicMetaVersion)
 	fmt.Fprintf(&b, "topic.id=%s\n", FormatTopicID(tm.id))
 	fmt.Fprintf(&b, "partitions=%d\n", tm.partitions)
+	if tm.deleted {
+		b.WriteString("deleted=true\n")
+	}
 	keys := make([]string, 0, len(tm.overrides))
 	for k := range tm.overrides {
 		keys = append(keys, k)
@@ -115,6 +120,8 @@ func decodeTopicMeta(data []byte) (*topicMeta, error) {
 				return nil, fmt.Errorf("bad partitions %q", v)
 			}
 			tm.partitions = int32(p)
+		case k == "deleted":
+			tm.deleted = v == "true"
 		case strings.HasPrefix(k, "config."):
 			s, err := strconv.Unquote(v)
 			if err != nil {

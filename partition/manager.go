@@ -38,9 +38,6 @@ type ManagerOptions struct {
 // topicsDir is the directory, under the data directory, of the topic metadata files.
 const topicsDir = ".topics"
 
-// deleteSuffix marks a partition directory being deleted; leftovers are removed at open.
-const deleteSuffix = "-delete"
-
 // Manager owns every topic and partition of one data directory.
 //
 // On disk (docs/storage.md, "Topic metadata"): <dir>/.topics/<topic>.properties holds a
@@ -185,6 +182,13 @@ func (m *Manager) loadMetas() (map[string]*topicMeta, error) {
 		if err != nil {
 			return nil, fmt.Errorf("partition: %s: %w", path, err)
 		}
+		if tm.deleted {
+			m.log.Info("finishing an interrupted topic deletion", "topic", name)
+			if err := m.finishDelete(name, tm.partitions); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err := config.ValidateTopic(tm.overrides); err != nil {
 			// A setting this version does not know (or no longer accepts): keep the
 			// topic, drop the override, say so.
@@ -200,8 +204,7 @@ func (m *Manager) loadMetas() (map[string]*topicMeta, error) {
 	return metas, nil
 }
 
-// sweep removes directories of deleted partitions (an interrupted DeleteTopic) and adopts
-// partition directories that have a partition.metadata but no topic metadata file (a data
+// sweep adopts partition directories that have a partition.metadata but no topic metadata file (a data
 // directory from before topic metadata files, or a lost one), with default configs.
 func (m *Manager) sweep(metas map[string]*topicMeta) error {
 	entries, err := m.fs.List(m.dir)
@@ -211,13 +214,6 @@ func (m *Manager) sweep(metas map[string]*topicMeta) error {
 	adopted := map[string]*topicMeta{}
 	for _, e := range entries {
 		path := filepath.Join(m.dir, e)
-		if strings.HasSuffix(e, deleteSuffix) {
-			m.log.Info("removing partition directory of a deleted topic", "dir", path)
-			if err := m.fs.RemoveAll(path); err != nil {
-				return fmt.Errorf("partition: remove %s: %w", path, err)
-			}
-			continue
-		}
 		name, index, ok := splitPartitionDir(e)
 		if !ok {
 			continue
@@ -484,9 +480,8 @@ func (m *Manager) checkOpen() error {
 	return nil
 }
 
-// DeleteTopic deletes a topic and its files. Its partitions are closed first; the topic
-// metadata file goes last but one step (the commit point), and the partition directories,
-// renamed aside before, are removed after it (again at the next open if interrupted).
+// DeleteTopic deletes a topic and its files. Its partitions are closed first, then the
+// files go (see removeTopicFiles; an interrupted deletion is finished at the next open).
 // Errors wrap ErrUnknownTopic or ErrInternalTopic.
 func (m *Manager) DeleteTopic(name string) error {
 	m.admin.Lock()
@@ -519,20 +514,24 @@ func (m *Manager) DeleteTopic(name string) error {
 	return nil
 }
 
-// removeTopicFiles renames the partition directories aside, removes the metadata file,
-// then removes the renamed directories.
+// removeTopicFiles deletes a topic's files crash-safely: the metadata file is first
+// rewritten with deleted=true (the commit point), then the partition directories are
+// removed, then the metadata file. An interrupted deletion is finished at the next open.
 func (m *Manager) removeTopicFiles(name string, id [16]byte, partitions int32) error {
-	var aside []string
+	if err := m.writeMeta(name, &topicMeta{id: id, partitions: partitions, deleted: true}); err != nil {
+		return err
+	}
+	return m.finishDelete(name, partitions)
+}
+
+// finishDelete removes the partition directories and the metadata file of a topic marked
+// deleted.
+func (m *Manager) finishDelete(name string, partitions int32) error {
 	for i := int32(0); i < partitions; i++ {
 		dir := m.partitionDir(name, i)
-		to := dir + "." + strings.ToLower(FormatTopicID(id)) + deleteSuffix
-		if err := m.fs.Rename(dir, to); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
+		if err := m.fs.RemoveAll(dir); err != nil {
 			return fmt.Errorf("partition: delete %s: %w", dir, err)
 		}
-		aside = append(aside, to)
 	}
 	if err := syncDir(m.fs, m.dir); err != nil {
 		return err
@@ -540,15 +539,7 @@ func (m *Manager) removeTopicFiles(name string, id [16]byte, partitions int32) e
 	if err := m.fs.Remove(m.metaPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("partition: delete %s: %w", m.metaPath(name), err)
 	}
-	if err := syncDir(m.fs, filepath.Join(m.dir, topicsDir)); err != nil {
-		return err
-	}
-	for _, dir := range aside {
-		if err := m.fs.RemoveAll(dir); err != nil {
-			return fmt.Errorf("partition: delete %s: %w", dir, err)
-		}
-	}
-	return nil
+	return syncDir(m.fs, filepath.Join(m.dir, topicsDir))
 }
 
 // AddPartitions grows a topic to total partitions. Errors wrap ErrUnknownTopic or

@@ -1,0 +1,222 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite docs/configuration.md")
+
+const docPath = "../../docs/configuration.md"
+
+// TestConfigDoc fails when docs/configuration.md is stale; -rewrite (go generate) fixes it.
+func TestConfigDoc(t *testing.T) {
+	want := Markdown()
+	if *rewrite {
+		if err := os.WriteFile(docPath, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatalf("%v (run go generate ./internal/config)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("docs/configuration.md is stale: run go generate ./internal/config")
+	}
+	for _, s := range All() {
+		if !bytes.Contains(got, []byte("`"+s.Name+"`")) {
+			t.Errorf("%s missing from the doc", s.Name)
+		}
+	}
+}
+
+func TestConfigRequiredSettings(t *testing.T) {
+	for _, name := range []string{
+		"listeners", "advertised.listeners", "log.dirs", "node.id", "socket.request.max.bytes",
+		"max.connections", "connections.max.idle.ms", "auto.create.topics.enable", "num.partitions",
+		"default.replication.factor", "offsets.topic.num.partitions", "group.initial.rebalance.delay.ms",
+		"group.min.session.timeout.ms", "group.max.session.timeout.ms", "offsets.retention.minutes",
+		"log.retention.check.interval.ms", "cleanup.policy", "compression.type", "retention.ms",
+		"retention.bytes", "segment.bytes", "segment.ms", "segment.index.bytes", "index.interval.bytes",
+		"flush.messages", "flush.ms", "max.message.bytes", "message.timestamp.type", "min.insync.replicas",
+		"min.cleanable.dirty.ratio", "min.compaction.lag.ms", "max.compaction.lag.ms", "delete.retention.ms",
+	} {
+		s, ok := Lookup(name)
+		if !ok {
+			t.Errorf("%s not in the registry", name)
+			continue
+		}
+		if s.Doc == "" {
+			t.Errorf("%s has no doc", name)
+		}
+	}
+	if EnvName("log.retention.ms") != "STRATA_LOG_RETENTION_MS" {
+		t.Fatal(EnvName("log.retention.ms"))
+	}
+}
+
+func TestConfigValidateBroker(t *testing.T) {
+	for _, tc := range []struct {
+		settings map[string]string
+		want     error
+	}{
+		{map[string]string{"num.partitions": "3", "log.retention.hours": "24", "auto.create.topics.enable": "false"}, nil},
+		{map[string]string{"compression.type": "zstd", "min.insync.replicas": "1"}, nil},
+		{map[string]string{"no.such": "1"}, ErrUnknown},
+		{map[string]string{"retention.ms": "1"}, ErrUnknown}, // topic name on the broker
+		{map[string]string{"listeners": "x:1"}, ErrUnknown},  // an Options field
+		{map[string]string{"num.partitions": "0"}, ErrInvalid},
+		{map[string]string{"num.partitions": "many"}, ErrInvalid},
+		{map[string]string{"auto.create.topics.enable": "yes"}, ErrInvalid},
+		{map[string]string{"log.cleanup.policy": "delete,shred"}, ErrInvalid},
+		{map[string]string{"default.replication.factor": "3"}, ErrInvalid},
+		{map[string]string{"log.retention.hours": "x"}, ErrInvalid},
+	} {
+		err := ValidateBroker(tc.settings)
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("ValidateBroker(%v) = %v, want %v", tc.settings, err, tc.want)
+		}
+	}
+	err := ValidateBroker(map[string]string{"a.b": "1", "num.partitions": "-2"})
+	if err == nil || !strings.Contains(err.Error(), "a.b") || !strings.Contains(err.Error(), "num.partitions") {
+		t.Fatalf("every problem named: %v", err)
+	}
+}
+
+func TestConfigResolve(t *testing.T) {
+	broker := map[string]string{"log.retention.hours": "2", "log.segment.bytes": "1000", "log.roll.ms": "5"}
+	r := ResolveTopic(broker, map[string]string{"segment.bytes": "2000"})
+	for name, want := range map[string]string{
+		"retention.ms":     "7200000", // hours scaled
+		"segment.bytes":    "2000",    // override wins
+		"segment.ms":       "5",       // log.roll.ms before log.roll.hours
+		"cleanup.policy":   "delete",  // built-in default
+		"compression.type": "producer",
+	} {
+		if r[name] != want {
+			t.Errorf("%s = %q, want %q", name, r[name], want)
+		}
+	}
+	if r.Millis("retention.ms") != 2*time.Hour || r.Millis("max.compaction.lag.ms") <= 0 {
+		t.Fatalf("Millis: %v %v", r.Millis("retention.ms"), r.Millis("max.compaction.lag.ms"))
+	}
+	// log.retention.ms beats log.retention.hours.
+	if v := TopicValue(mustLookup(t, "retention.ms"), map[string]string{"log.retention.ms": "1", "log.retention.hours": "1"}, nil); v.Value != "1" || v.From != "log.retention.ms" || v.Source != SourceStaticBroker {
+		t.Fatalf("precedence: %+v", v)
+	}
+	b := ResolveBroker(map[string]string{"num.partitions": "4"})
+	if b.Int64("num.partitions") != 4 || !b.Bool("auto.create.topics.enable") || b.Int64("offsets.topic.num.partitions") != 50 {
+		t.Fatalf("broker: %v", b)
+	}
+}
+
+func mustLookup(t *testing.T, name string) *Setting {
+	t.Helper()
+	s, ok := Lookup(name)
+	if !ok {
+		t.Fatal(name)
+	}
+	return s
+}
+
+func TestConfigDescribe(t *testing.T) {
+	broker := map[string]string{"log.retention.ms": "1000"}
+	ds := DescribeTopic(broker, map[string]string{"retention.ms": "5"}, []string{"retention.ms", "cleanup.policy", "nope"})
+	if len(ds) != 2 {
+		t.Fatalf("described %d", len(ds))
+	}
+	for _, d := range ds {
+		switch d.Setting.Name {
+		case "retention.ms":
+			if d.Value.Value != "5" || d.Value.Source != SourceDynamicTopic || len(d.Synonyms) != 3 ||
+				d.Synonyms[1].Name != "log.retention.ms" || d.Synonyms[2].Source != SourceDefault {
+				t.Fatalf("retention.ms: %+v", d)
+			}
+		case "cleanup.policy":
+			if d.Value.Source != SourceDefault || len(d.Synonyms) != 1 || d.Synonyms[0].Name != "log.cleanup.policy" {
+				t.Fatalf("cleanup.policy: %+v", d)
+			}
+		}
+	}
+	bs := DescribeBroker(map[string]string{"num.partitions": "2", "log.retention.ms": "9"}, nil)
+	var names []string
+	for _, d := range bs {
+		names = append(names, d.Value.Name)
+		if d.Value.Name == "num.partitions" && (d.Value.Value != "2" || d.Value.Source != SourceStaticBroker) {
+			t.Fatalf("num.partitions: %+v", d)
+		}
+		if d.Value.Name == "log.retention.ms" && d.Value.Value != "9" {
+			t.Fatalf("log.retention.ms: %+v", d)
+		}
+	}
+	for _, want := range []string{"num.partitions", "log.retention.ms", "log.segment.bytes", "listeners"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("%s not described", want)
+		}
+	}
+	if slices.Contains(names, "log.retention.hours") {
+		t.Error("unset scaled synonym described")
+	}
+}
+
+func TestConfigApplyTopic(t *testing.T) {
+	got, err := ApplyTopic(nil, map[string]string{"retention.ms": "1"}, []Alter{
+		{Name: "cleanup.policy", Op: OpAppend, Value: "compact"},
+		{Name: "cleanup.policy", Op: OpAppend, Value: "compact"},
+		{Name: "retention.ms", Op: OpDelete},
+		{Name: "segment.ms", Op: OpSet, Value: "100"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["cleanup.policy"] != "delete,compact" || got["segment.ms"] != "100" || len(got) != 2 {
+		t.Fatalf("applied: %v", got)
+	}
+	got, err = ApplyTopic(nil, got, []Alter{{Name: "cleanup.policy", Op: OpSubtract, Value: "delete"}})
+	if err != nil || got["cleanup.policy"] != "compact" {
+		t.Fatalf("subtract: %v %v", got, err)
+	}
+	for _, bad := range []Alter{
+		{Name: "segment.ms", Op: OpAppend, Value: "1"},
+		{Name: "segment.ms", Op: OpSet, Value: "0"},
+		{Name: "num.partitions", Op: OpSet, Value: "1"},
+		{Name: "cleanup.policy", Op: OpAppend, Value: "bogus"},
+		{Name: "segment.ms", Op: 9, Value: "1"},
+	} {
+		if _, err := ApplyTopic(nil, nil, []Alter{bad}); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestConfigValidateTypes(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"min.cleanable.dirty.ratio", "0.25", true},
+		{"min.cleanable.dirty.ratio", "1.5", false},
+		{"min.cleanable.dirty.ratio", "NaN", false},
+		{"segment.bytes", "3000000000", false}, // int overflow
+		{"retention.bytes", "3000000000", true},
+		{"retention.ms", "-1", true},
+		{"retention.ms", "-2", false},
+		{"message.timestamp.type", "LogAppendTime", true},
+		{"message.timestamp.type", "logappendtime", false},
+		{"compression.type", "zstd", true},
+		{"cleanup.policy", "compact, delete", true},
+	} {
+		err := mustLookup(t, tc.name).Validate(tc.value)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s=%q: %v", tc.name, tc.value, err)
+		}
+	}
+}
