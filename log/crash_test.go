@@ -174,6 +174,7 @@ func TestLogCrashClone(t *testing.T) {
 	var acked []ackedBatch
 	var wg sync.WaitGroup
 	const writers, perWriter = 4, 60
+	ackCh := make(chan struct{}, writers*perWriter)
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func() {
@@ -192,6 +193,7 @@ func TestLogCrashClone(t *testing.T) {
 				mu.Lock()
 				acked = append(acked, ackedBatch{info.BaseOffset, b})
 				mu.Unlock()
+				ackCh <- struct{}{}
 			}
 		}()
 	}
@@ -200,15 +202,15 @@ func TestLogCrashClone(t *testing.T) {
 		acked []ackedBatch
 	}
 	var images []image
-	for i := 0; i < 40; i++ {
-		mu.Lock()
-		snap := append([]ackedBatch(nil), acked...)
-		mu.Unlock()
-		images = append(images, image{fs.CrashClone(), snap})
-		if len(snap) == writers*perWriter {
-			break
+	// An image every 5 acknowledgements, taken while the writers keep going.
+	for i := 1; i <= writers*perWriter; i++ {
+		<-ackCh
+		if i%5 == 0 {
+			mu.Lock()
+			snap := append([]ackedBatch(nil), acked...)
+			mu.Unlock()
+			images = append(images, image{fs.CrashClone(), snap})
 		}
-		l.WaitDurable(l.EndOffset()) // pace the images through the workload
 	}
 	wg.Wait()
 	images = append(images, image{fs.CrashClone(), acked})

@@ -1031,9 +1031,16 @@ func (l *Log) Truncate(off int64) error {
 		err = l.syncDir()
 	}
 	newEnd := act.Next()
+	lowerStart := l.start.Load() > newEnd
+	if lowerStart && err == nil {
+		// The cut fell inside the batch holding the start offset.
+		l.ckMu.Lock()
+		err = l.writeCheckpoint(LogStartOffsetFile, newEnd)
+		l.ckMu.Unlock()
+	}
 	l.rmu.Lock()
 	l.end.Store(newEnd)
-	if l.start.Load() > newEnd {
+	if lowerStart {
 		l.start.Store(newEnd)
 	}
 	l.rmu.Unlock()
@@ -1202,9 +1209,6 @@ func (l *Log) Check() error {
 	}
 	if st := l.start.Load(); st < l.segs[0].Base() || st > l.end.Load() {
 		return fmt.Errorf("log: check: start offset %d outside [%d, %d]", st, l.segs[0].Base(), l.end.Load())
-	}
-	if len(l.segs) > 1 && l.segs[0].Next() <= l.start.Load() {
-		return fmt.Errorf("log: check: segment %d entirely below start offset %d", l.segs[0].Base(), l.start.Load())
 	}
 	return nil
 }
