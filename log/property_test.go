@@ -34,7 +34,7 @@ func TestLogRandomized(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { l.Close() }()
-	var model []ackedBatch // contiguous batches from the first segment's base
+	var model []ackedBatch                // contiguous batches from the first segment's base
 	start, emptyEnd := int64(0), int64(0) // emptyEnd: the end while model is empty
 	end := func() int64 {
 		if len(model) == 0 {
