@@ -436,10 +436,14 @@ func (m *Manager) CreateTopic(name string, partitions int32, configs map[string]
 }
 
 // AutoCreate returns the topic, creating it with num.partitions and no overrides when
-// auto.create.topics.enable allows; otherwise it returns an error wrapping ErrUnknownTopic.
+// auto.create.topics.enable allows; otherwise (and for internal topic names, which their
+// owners create with CreateTopic) it returns an error wrapping ErrUnknownTopic.
 func (m *Manager) AutoCreate(name string) (*Topic, error) {
 	if t, ok := m.Topic(name); ok {
 		return t, nil
+	}
+	if IsInternal(name) {
+		return nil, fmt.Errorf("%w: %s (internal topics are not auto-created)", ErrUnknownTopic, name)
 	}
 	if !m.broker.Bool("auto.create.topics.enable") {
 		return nil, fmt.Errorf("%w: %s (auto.create.topics.enable is false)", ErrUnknownTopic, name)
