@@ -32,6 +32,11 @@ func testCtx(t *testing.T) context.Context {
 
 func newClient(t *testing.T, s *server.Server, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
+	return newClientTB(t, s, opts...)
+}
+
+func newClientTB(t testing.TB, s *server.Server, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Addr().String())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +49,16 @@ func createTopic(t *testing.T, s *server.Server, name string, partitions int32, 
 	t.Helper()
 	adm := kadm.NewClient(newClient(t, s))
 	resp, err := adm.CreateTopic(testCtx(t), partitions, 1, configs, name)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create topic %s: %v, %v", name, err, resp.Err)
+	}
+}
+
+func createTopicTB(t testing.TB, s *server.Server, cl *kgo.Client, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, name)
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create topic %s: %v, %v", name, err, resp.Err)
 	}
