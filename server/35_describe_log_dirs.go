@@ -24,22 +24,23 @@ func handleDescribeLogDirs(s *Server, r *request) reply {
 	}
 	dir.TotalBytes, dir.UsableBytes = diskUsage(dir.Dir)
 	m := s.data.parts
-	add := func(t *partition.Topic, parts []int32) {
+	add := func(t *partition.Topic, parts []int32, all bool) {
 		dt := kmsg.NewDescribeLogDirsResponseDirTopic()
 		dt.Topic = t.Name
-		all := t.Partitions()
-		if parts == nil {
-			for i := range all {
+		ps := t.Partitions()
+		if all {
+			parts = nil
+			for i := range ps {
 				parts = append(parts, int32(i))
 			}
 		}
 		for _, i := range parts {
-			if i < 0 || int(i) >= len(all) {
+			if i < 0 || int(i) >= len(ps) {
 				continue
 			}
 			dp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
 			dp.Partition = i
-			if l := all[i].Log(); l != nil {
+			if l := ps[i].Log(); l != nil {
 				dp.Size = l.Size()
 			}
 			dt.Partitions = append(dt.Partitions, dp)
@@ -50,12 +51,12 @@ func handleDescribeLogDirs(s *Server, r *request) reply {
 	}
 	if req.Topics == nil {
 		for _, t := range m.Topics() {
-			add(t, nil)
+			add(t, nil, true)
 		}
 	} else {
 		for _, rt := range req.Topics {
 			if t, ok := m.Topic(rt.Topic); ok {
-				add(t, rt.Partitions)
+				add(t, rt.Partitions, false)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/testutil"
@@ -204,6 +205,9 @@ func TestConfigsDescribeClusterAndLogDirs(t *testing.T) {
 	if r, _ := adm.CreateTopic(ctx, 2, 1, nil, "sized"); r.Err != nil {
 		t.Fatal(r.Err)
 	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "sized", Value: []byte("hello")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
 	req := kmsg.NewPtrDescribeClusterRequest()
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
@@ -226,6 +230,18 @@ func TestConfigsDescribeClusterAndLogDirs(t *testing.T) {
 		}
 		if len(d.Topics["sized"]) != 2 {
 			t.Fatalf("log dir topics: %+v", d.Topics)
+		}
+		if d.Size() <= 0 {
+			t.Fatalf("log dir size %d after a produce", d.Size())
+		}
+	}
+	one, err := adm.DescribeAllLogDirs(ctx, kadm.TopicsSet{"sized": {1: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range one[0] {
+		if ps := d.Topics["sized"]; len(ps) != 1 || ps[1].Partition != 1 {
+			t.Fatalf("one partition asked: %+v", d.Topics)
 		}
 	}
 }
