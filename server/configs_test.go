@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"testing"
@@ -244,4 +245,22 @@ func TestConfigsDescribeClusterAndLogDirs(t *testing.T) {
 			t.Fatalf("one partition asked: %+v", d.Topics)
 		}
 	}
+}
+
+func TestConfigsAppliedAtRuntime(t *testing.T) {
+	s := testutil.StartBroker(t, "", nil)
+	adm, cl, ctx := adminFor(t, s)
+	if r, _ := adm.CreateTopic(ctx, 1, 1, nil, "small"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	big := make([]byte, 2000)
+	rand.Read(big) // incompressible
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "small", Value: big}).FirstErr(); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: kmsg.StringPtr("1000")}}, "small"); err != nil {
+		t.Fatal(err)
+	}
+	err := cl.ProduceSync(ctx, &kgo.Record{Topic: "small", Value: big}).FirstErr()
+	wantErr(t, "produce above max.message.bytes", err, kerr.MessageTooLarge)
 }
