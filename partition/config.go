@@ -14,7 +14,7 @@ import (
 	"github.com/stratalog/strata/log"
 )
 
-// Options resolves the effective configuration of partition index of topic t with the
+// partitionOptions resolves the effective configuration of partition index of a topic with the
 // given overrides into partition Options: override, broker default (ManagerOptions.Broker),
 // built-in default.
 func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overrides map[string]string) Options {
