@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/snappy/xerial"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
 
@@ -182,6 +183,17 @@ func TestRecordsXerial(t *testing.T) {
 	}
 	if chunks != 3 {
 		t.Fatalf("%d chunks, want 3", chunks)
+	}
+	// Cross-check with an independent xerial implementation, both ways.
+	if back, err := xerial.Decode(framed); err != nil || !bytes.Equal(back, in) {
+		t.Fatalf("klauspost xerial cannot read ours: %v", err)
+	}
+	theirs := xerial.Encode(nil, in)
+	if !bytes.HasPrefix(theirs, xerialMagic) {
+		t.Fatal("klauspost xerial.Encode did not frame")
+	}
+	if got, err := p.Decompress(nil, theirs, batch.CodecSnappy); err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("cannot read klauspost xerial: %v", err)
 	}
 	// A raw block (what librdkafka and franz-go send for small batches) decodes too.
 	raw := appendRawSnappy(nil, in)
