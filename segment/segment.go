@@ -635,7 +635,7 @@ func (s *Segment) Unseal() error {
 
 // Sync fsyncs the log; with indexes set, it also flushes the indexes.
 func (s *Segment) Sync(indexes bool) error {
-	if err := s.log.Sync(); err != nil {
+	if err := syncData(s.log); err != nil {
 		return fmt.Errorf("segment: sync %s: %w", s.path(LogSuffix), err)
 	}
 	if !indexes {
@@ -756,4 +756,13 @@ func (s *Segment) Check() error {
 		}
 	}
 	return nil
+}
+
+// syncData is fdatasync for OS files (the file size is still made durable; only the
+// modification time is skipped), File.Sync otherwise.
+func syncData(f vfs.File) error {
+	if osf, ok := f.(vfs.OSFile); ok {
+		return fdatasync(osf)
+	}
+	return f.Sync()
 }

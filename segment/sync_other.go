@@ -1,0 +1,7 @@
+//go:build !linux
+
+package segment
+
+import "github.com/stratalog/strata/internal/vfs"
+
+func fdatasync(f vfs.OSFile) error { return f.OSFile().Sync() }
