@@ -22,7 +22,8 @@ func init() { register(0, 3, 11, handleProduce) }
 // (fsynced, group commit) — or immediately under flush.messages > 0, where the topic asked
 // for Kafka's page-cache durability. A wait longer than the request's timeout answers
 // REQUEST_TIMED_OUT for that partition (the records stay appended, as in Kafka).
-// Unknown topics are auto-created when auto.create.topics.enable is on.
+// Unknown topics are auto-created when auto.create.topics.enable is on; internal topics
+// refuse client writes (INVALID_TOPIC_EXCEPTION).
 func handleProduce(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
@@ -54,6 +55,10 @@ func handleProduce(s *Server, r *request) reply {
 			case topicErr != nil:
 				sp.ErrorCode = errorCode(topicErr)
 				sp.ErrorMessage = dataErrMessage(topicErr)
+			case topic.Internal():
+				// Kafka refuses client writes to internal topics (the group coordinator
+				// writes __consumer_offsets through the partition directly).
+				sp.ErrorCode = kerr.InvalidTopicException.Code
 			default:
 				p, ok := topic.Partition(rp.Partition)
 				if !ok {
