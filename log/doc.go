@@ -1,0 +1,42 @@
+// Package log is the commit log of one partition: the ordered segments of a partition
+// directory, with append, read, roll, retention, truncation, recovery and the flush policy.
+// It shadows the standard library's log; log with log/slog.
+//
+// Usage:
+//
+//	l, err := log.Open(dir, &log.Options{SegmentBytes: 1 << 30})
+//	info, err := l.Append(batches, leaderEpoch) // stamps offsets in place, no fsync wait
+//	err = l.WaitDurable(info.LastOffset + 1)    // durable mode: group commit
+//	c, err := l.Read(offset, maxBytes, highWatermark)
+//	defer c.Release()
+//	c.WriteTo(conn)                              // sendfile for *net.TCPConn
+//	l.Close()
+//
+// Files in the partition directory: <base>.log/.index/.timeindex per segment (see package
+// segment), "recovery-point-offset" and "log-start-offset" checkpoints ("0\n<offset>\n",
+// written to a .tmp file, fsynced, renamed, directory fsynced), ".clean" (written by a
+// clean Close, removed right after Open) and ".lock" (advisory lock held while open).
+//
+// Recovery: with .clean present every segment is trusted (index sanity check, headers read
+// after the last index entry). Without it, every segment holding offsets at or above the
+// recovery point is rescanned (length, magic, CRC-32C, offset order); the log is cut at
+// the first bad batch, later segments are dropped, indexes rebuilt, and the cut is logged
+// with slog.Warn. Segments below the log start offset are deleted.
+//
+// Durability: with flush.messages <= 0 (the default, "durable mode") a flusher goroutine
+// fsyncs with group commit: Append kicks it; it snapshots EndOffset, fsyncs the rolled
+// segments not yet synced (then the directory and the recovery point) and the active
+// segment, publishes DurableEnd, wakes WaitDurable callers and calls OnDurable; appends
+// that arrive during an fsync share the next one. With flush.messages > 0 it flushes
+// every flush.messages messages or flush.ms, and DurableEnd equals EndOffset. A failed
+// write or fsync is sticky: every later Append fails with an error wrapping ErrBroken,
+// and Close then skips the clean marker so the next Open rescans.
+//
+// Concurrency contract: Append, Truncate, SetStartOffset, EnforceRetention and
+// Reconfigure are serialised by the log's writer mutex. Read, ReadCopy, Scan,
+// OffsetForTimestamp, MaxTimestamp and the getters run concurrently with them from any
+// goroutine. No lock is held across an fsync wait on the append path (SetStartOffset,
+// EnforceRetention and Truncate do fsync checkpoints under the writer mutex: rare admin
+// operations). Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu;
+// ckMu and the durability mutex are leaves. OnDurable callbacks run with no log lock held.
+package log

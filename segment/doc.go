@@ -1,0 +1,40 @@
+// Package segment implements one segment of a partition log: <base>.log holding Kafka
+// RecordBatch v2 bytes verbatim, plus its <base>.index and <base>.timeindex (package
+// index). <base> is the segment's base offset as 20 zero-padded decimal digits.
+//
+// Byte layout of <base>.log: batches back to back, nothing else (no file header, so the
+// bytes can be sent to consumers as they are):
+//
+//	pos 0                    pos n1                   pos n2
+//	+------------------------+------------------------+----
+//	| RecordBatch v2 (n1 B)  | RecordBatch v2         | ...
+//	+------------------------+------------------------+----
+//
+//	batch header (big endian)       CRC-32C covers
+//	  0  8 baseOffset (stamped)     no
+//	  8  4 batchLength = size - 12  no
+//	 12  4 partitionLeaderEpoch     no  (stamped)
+//	 16  1 magic = 2                no
+//	 17  4 crc                      -
+//	 21  2 attributes               yes
+//	 23  4 lastOffsetDelta          yes
+//	 27  8 baseTimestamp            yes
+//	 35  8 maxTimestamp             yes
+//	 43  8 producerId               yes
+//	 51  2 producerEpoch            yes
+//	 53  4 baseSequence             yes
+//	 57  4 recordCount              yes
+//	 61  … records                  yes
+//
+// Usage: Create (new active segment) or Open (existing; recover rescans and rebuilds),
+// Append stamped batches, Find/ReadRegion/ScanFrom/FindTimestamp to read, Seal at roll,
+// Truncate for torn tails and replication, Sync to fsync (fdatasync for OS files).
+// Scan is the recovery scanner (length, magic, CRC-32C, offset order), usable on any
+// io.ReaderAt; it never panics on arbitrary bytes.
+//
+// Concurrency: one writer (Append, Truncate, Seal, Unseal, Sync) at a time, serialised by
+// the log; readers run concurrently and see only batches whose Append returned (size and
+// next offset are published under the segment's RWMutex after the write). A segment is
+// reference counted: Acquire/Release; MarkDeleted renames the files to *.deleted at once
+// and the last Release closes and removes them, so a reader's chunk stays valid.
+package segment
