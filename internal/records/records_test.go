@@ -603,3 +603,41 @@ func TestRecordsOptions(t *testing.T) {
 func appendRawSnappy(dst, src []byte) []byte {
 	return append(dst, s2.EncodeSnappy(nil, src)...)
 }
+
+// TestRecordsConcurrent shares one Processor (and its pools) between goroutines.
+func TestRecordsConcurrent(t *testing.T) {
+	p, err := New(&Options{MaxDecompressedBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := testRecords(20, 9, 100)
+	srcs := make([][]byte, len(allCodecs))
+	for i, codec := range allCodecs {
+		srcs[i], err = p.Encode(nil, &Batch{Header: testHeader(20), Records: recs}, codec)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			var err error
+			for i := 0; i < 50 && err == nil; i++ {
+				src := srcs[(g+i)%len(srcs)]
+				var out []byte
+				if out, err = p.Recompress(src, allCodecs[i%len(allCodecs)]); err == nil {
+					var bt *Batch
+					if bt, err = p.Decode(out); err == nil && len(bt.Records) != len(recs) {
+						err = fmt.Errorf("%d records", len(bt.Records))
+					}
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
