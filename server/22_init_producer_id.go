@@ -15,11 +15,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/partition"
 )
 
 func init() {
 	register(22, 0, 4, handleInitProducerID)
-	registerDataHook(openProducerIDs)
 }
 
 // handleInitProducerID answers InitProducerId v0-v4 for idempotent producers: a new
@@ -39,7 +39,7 @@ func handleInitProducerID(s *Server, r *request) reply {
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return now(resp)
 	}
-	ids := producerIDsOf(s)
+	ids := s.data.pids
 	if ids == nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return now(resp)
@@ -82,39 +82,21 @@ type producerIDs struct {
 	}
 }
 
-var producerIDRegistry sync.Map // *Server -> *producerIDs
-
-func producerIDsOf(s *Server) *producerIDs {
-	v, ok := producerIDRegistry.Load(s)
-	if !ok {
-		return nil
-	}
-	return v.(*producerIDs)
-}
-
-// openProducerIDs is the data hook that loads the allocator.
-func openProducerIDs(s *Server) (func() error, error) {
-	fsys := s.data.fs
-	if fsys == nil {
-		fsys = vfs.Default
-	}
-	ids := &producerIDs{fs: fsys, path: filepath.Join(s.data.dir, producerIDsFile)}
+// openProducerIDs loads the allocator of the data directory dir.
+func openProducerIDs(fsys vfs.FS, dir string, parts *partition.Manager) (*producerIDs, error) {
+	ids := &producerIDs{fs: fsys, path: filepath.Join(dir, producerIDsFile)}
 	start, err := ids.load()
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range s.data.parts.Topics() {
+	for _, t := range parts.Topics() {
 		for _, p := range t.Partitions() {
 			start = max(start, p.MaxProducerID()+1)
 		}
 	}
 	start = max(start, 1) // ids start at 1: 0 reads as "unset" too easily
 	ids.mu.next, ids.mu.reserved = start, start
-	producerIDRegistry.Store(s, ids)
-	return func() error {
-		producerIDRegistry.Delete(s)
-		return nil
-	}, nil
+	return ids, nil
 }
 
 // load reads the persisted block end (0 when the file does not exist yet).

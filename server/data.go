@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/partition"
@@ -40,20 +41,14 @@ type serverData struct {
 	// cleanShutdown reports whether the previous run ended with a clean shutdown.
 	cleanShutdown bool
 
+	// pids allocates producer ids (22_init_producer_id.go).
+	pids *producerIDs
+	// groups is the consumer-group coordinator (groups.go).
+	groups *group.Coordinator
+
 	closeOnce sync.Once
 	closeErr  error
-	closers   []func() error // of dataHooks, run in reverse order
 }
-
-// A dataHook opens a subsystem living on the data directory (the group coordinator, say)
-// after the topics are open. The close function it returns runs in closeData, in reverse
-// order of registration, before the topics close. Register hooks in init functions.
-type dataHook func(s *Server) (close func() error, err error)
-
-var dataHooks []dataHook
-
-// registerDataHook adds a dataHook.
-func registerDataHook(h dataHook) { dataHooks = append(dataHooks, h) }
 
 // openData opens the data directory: lock, meta.properties, clean-shutdown marker,
 // broker settings, topics.
@@ -78,8 +73,8 @@ func (s *Server) openData() (err error) {
 	d.lock = lock
 	defer func() {
 		if err != nil {
-			for i := len(d.closers) - 1; i >= 0; i-- {
-				d.closers[i]()
+			if d.groups != nil {
+				d.groups.Close()
 			}
 			if d.parts != nil {
 				d.parts.Close()
@@ -114,14 +109,11 @@ func (s *Server) openData() (err error) {
 	if err != nil {
 		return fmt.Errorf("server: open topics: %w", err)
 	}
-	for _, h := range dataHooks {
-		c, err := h(s)
-		if err != nil {
-			return err
-		}
-		if c != nil {
-			d.closers = append(d.closers, c)
-		}
+	if d.pids, err = openProducerIDs(d.fs, d.dir, d.parts); err != nil {
+		return err
+	}
+	if d.groups, err = group.New(s.groupOptions()); err != nil {
+		return fmt.Errorf("server: open group coordinator: %w", err)
 	}
 	s.log.Info("data directory open", "dir", d.dir, "cluster.id", d.clusterID, "node.id", s.opts.NodeID,
 		"topics", len(d.parts.Topics()), "clean", d.cleanShutdown)
@@ -171,12 +163,9 @@ func (s *Server) closeData() error {
 			return
 		}
 		var errs []error
-		if err := s.closeGroups(); err != nil {
-			errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))
-		}
-		for i := len(d.closers) - 1; i >= 0; i-- {
-			if err := d.closers[i](); err != nil {
-				errs = append(errs, err)
+		if d.groups != nil {
+			if err := d.groups.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))
 			}
 		}
 		if d.parts != nil {

@@ -1,38 +1,17 @@
 package server
 
 import (
-	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/internal/config"
 )
 
-// Wiring of the consumer-group coordinator (package group) into the Server.
-//
-// A data hook opens the coordinator once the topics are open: it replays
-// __consumer_offsets (partitions of the partition manager, groups_partition.go) to
-// rebuild every group and committed offset. closeData calls closeGroups before the
-// topics close. The coordinator is kept in a registry keyed by *Server.
-
-func init() {
-	registerDataHook(func(s *Server) (func() error, error) {
-		if _, err := s.openGroups(); err != nil {
-			return nil, fmt.Errorf("server: open group coordinator: %w", err)
-		}
-		return nil, nil // closeData calls closeGroups itself
-	})
-}
-
-type serverGroups struct {
-	once sync.Once
-	c    *group.Coordinator
-	err  error
-}
-
-var groupRegistry sync.Map // *Server -> *serverGroups
+// Wiring of the consumer-group coordinator (package group) into the Server: openData
+// creates it once the topics are open, which replays __consumer_offsets (partitions of the
+// partition manager, groups_partition.go) to rebuild every group and committed offset;
+// closeData closes it before the topics close.
 
 // groupOptions derives the coordinator's options from the broker settings.
 func (s *Server) groupOptions() *group.Options {
@@ -59,42 +38,13 @@ func (s *Server) groupOptions() *group.Options {
 	return o
 }
 
-// groups returns the server's group coordinator.
-func (s *Server) groups() (*group.Coordinator, error) { return s.openGroups() }
-
-// openGroups returns the server's group coordinator, creating it (and replaying
-// __consumer_offsets) on first use.
-func (s *Server) openGroups() (*group.Coordinator, error) {
-	v, _ := groupRegistry.LoadOrStore(s, &serverGroups{})
-	sg := v.(*serverGroups)
-	sg.once.Do(func() {
-		if s.closing() {
-			sg.err = group.ErrCoordinatorNotAvailable
-			return
-		}
-		sg.c, sg.err = group.New(s.groupOptions())
-		if sg.err != nil {
-			s.log.Error("group coordinator failed to start", "err", sg.err)
-		}
-	})
-	if sg.err != nil {
-		return nil, fmt.Errorf("%w: %v", group.ErrCoordinatorNotAvailable, sg.err)
+// groups returns the server's group coordinator, or ErrCoordinatorNotAvailable while
+// the server shuts down.
+func (s *Server) groups() (*group.Coordinator, error) {
+	if s.closing() || s.data.groups == nil {
+		return nil, group.ErrCoordinatorNotAvailable
 	}
-	return sg.c, nil
-}
-
-// closeGroups closes the coordinator (waiting for its timers) and forgets it.
-func (s *Server) closeGroups() error {
-	v, ok := groupRegistry.LoadAndDelete(s)
-	if !ok {
-		return nil
-	}
-	sg := v.(*serverGroups)
-	sg.once.Do(func() { sg.err = group.ErrCoordinatorNotAvailable })
-	if sg.c != nil {
-		return sg.c.Close()
-	}
-	return nil
+	return s.data.groups, nil
 }
 
 // clientHost is the member's host as Kafka reports it ("/127.0.0.1").

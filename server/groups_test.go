@@ -27,10 +27,7 @@ func newGroupTestServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s.closeGroups()
-		s.Close()
-	})
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
