@@ -64,3 +64,9 @@ tidy-check:
 
 clean:
 	rm -rf bin
+
+# Strata against franz-go's kfake, same workloads, alternating, ROUNDS rounds (default 3);
+# prints a markdown table of medians and ratios. See scripts/bench-compare.sh for knobs.
+.PHONY: bench-compare
+bench-compare:
+	./scripts/bench-compare.sh

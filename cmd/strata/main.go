@@ -44,6 +44,7 @@ a YAML file) and docs/operations.md for running it in production.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newVersionCmd())
+	root.AddCommand(newBenchCmd())
 	return root
 }
 

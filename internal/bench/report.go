@@ -39,8 +39,12 @@ func (r *Result) Figures() []Figure {
 		add("e2e_p99_ms", "end-to-end p99 (ms)", l.P99Ms, false)
 		add("e2e_p999_ms", "end-to-end p99.9 (ms)", l.P999Ms, false)
 	}
+	if r.Mode == "consume" && r.FirstRecordMs > 0 {
+		add("first_record_ms", "time to first record, group join included (ms)", r.FirstRecordMs, false)
+	}
 	if b := r.BrokerStats; b != nil && r.Mode != "idle" {
-		if b.CPUSecPerGB > 0 {
+		// At a fixed low rate (e2e) CPU per byte is mostly per-request cost; show CPU %.
+		if b.CPUSecPerGB > 0 && r.Mode != "e2e" {
 			add("cpu_s_per_gib", "broker CPU (s/GiB)", b.CPUSecPerGB, false)
 		}
 		add("cpu_percent", "broker CPU (% of a core)", b.CPUPercent, false)
