@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean
+.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat
 
 all: build
 
@@ -23,7 +23,13 @@ run: build
 
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
-test: vet race
+# The kcat integration test (server, TestKcat*) needs kcat: installed first when missing.
+test: kcat vet race
+
+# kcat (librdkafka's CLI) for the cross-client tests: apt-get install only when it is not
+# on PATH (as root or with sudo -n; apt-get update only if the first attempt fails).
+kcat:
+	@command -v kcat >/dev/null 2>&1 || ./scripts/install-kcat.sh
 
 race:
 	$(GO) test $(GOFLAGS_TAGS) -race -count=1 -timeout 15m -run '$(TESTS)' $(PKG)
@@ -49,15 +55,18 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench '$(TESTS)' -benchmem $(PKG)
 
+# Crash and fault tests, among them TestServerCrash* (SIGKILL of the real binary under
+# acks=all load, then a restart that must hold every acknowledged record).
 crash:
 	$(GO) test -race -count=1 -run 'Crash|Fault' $(PKG)
 
-integ:
-	$(GO) test -race -count=1 -run 'Integration|Kgo' $(PKG)
+integ: kcat
+	$(GO) test -race -count=1 -run 'Integration|Kgo|Kcat' $(PKG)
 
-# Cross-client compatibility (kcat, KafkaJS, franz-go, the kgo suite) against a fresh broker.
+# Cross-client compatibility (kcat, KafkaJS, franz-go, the kgo suite) against a fresh
+# bin/strata on a free port; CHECKS picks some of them (e.g. CHECKS="kcat franz").
 compat: build
-	./scripts/compat.sh $(COMPAT_DIR)
+	./scripts/compat.sh $(COMPAT_DIR) $(CHECKS)
 
 tidy-check:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
