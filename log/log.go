@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -576,6 +577,11 @@ func (l *Log) flushLoop() {
 		}
 		if t != nil {
 			t.Stop()
+		}
+		if l.durable.Load() {
+			// Let appenders woken by the previous flush (runnable, not yet appended) join
+			// this group before it is cut: one scheduler yield, not a timed wait.
+			runtime.Gosched()
 		}
 		_ = l.flushOnce()
 	}
