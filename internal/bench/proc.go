@@ -301,6 +301,9 @@ func (b *Broker) Stop() error {
 	}
 }
 
+// Signal sends sig to the broker process.
+func (b *Broker) Signal(sig os.Signal) error { return b.cmd.Process.Signal(sig) }
+
 // Restart stops the broker cleanly and starts it again on the same data directory.
 func (b *Broker) Restart(ctx context.Context) error {
 	if err := b.Stop(); err != nil {
