@@ -30,9 +30,6 @@ func TestMain(m *testing.M) {
 		os.Rename(tmp, ready)
 		select {} // until SIGTERM
 	}
-	if spec := os.Getenv(profChildEnv); spec != "" {
-		os.Exit(runProfiledBroker(spec))
-	}
 	goleak.VerifyTestMain(m)
 }
 

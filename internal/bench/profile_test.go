@@ -1,3 +1,5 @@
+//go:build strataprofile
+
 package bench
 
 import (
@@ -20,6 +22,14 @@ const (
 	profChildEnv = "STRATA_BENCH_PROFILE_CHILD" // {ready}:{dir}:profile path
 	profileEnv   = "STRATA_BENCH_PROFILE"       // directory for the profiles; unset: skip
 )
+
+// init turns the test binary into the profiled broker when it is started as one; it runs
+// before TestMain.
+func init() {
+	if spec := os.Getenv(profChildEnv); spec != "" {
+		os.Exit(runProfiledBroker(spec))
+	}
+}
 
 // runProfiledBroker is the child process: a Strata broker that starts a CPU profile on
 // SIGUSR1 and stops it, shuts down and exits on SIGTERM. Only the broker runs in this
@@ -66,9 +76,11 @@ func runProfiledBroker(spec string) int {
 
 // TestBenchProfileStrata writes CPU profiles of a Strata broker process under produce
 // (1 KiB, 8 partitions, acks=all) and consume (from a group) load to the directory named
-// by STRATA_BENCH_PROFILE; it is skipped when that is not set. Read them with
+// by STRATA_BENCH_PROFILE; it is skipped when that is not set. It is behind a build tag
+// so that the bench tests do not depend on the server package:
 //
-//	go tool pprof -top $STRATA_BENCH_PROFILE/produce.pprof
+//	STRATA_BENCH_PROFILE=/tmp/prof go test -tags strataprofile -run TestBenchProfileStrata ./internal/bench
+//	go tool pprof -top /tmp/prof/produce.pprof
 func TestBenchProfileStrata(t *testing.T) {
 	out := os.Getenv(profileEnv)
 	if out == "" {
