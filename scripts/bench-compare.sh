@@ -104,7 +104,7 @@ fsync_ms=$(LC_ALL=C dd if=/dev/zero of="$probe_dir/probe" bs=4k count=500 oflag=
 rm -rf "$probe_dir"
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 kernel=$(uname -sr)
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+rev=${REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 
 REPORT=$OUT/report.md
 {
