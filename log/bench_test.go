@@ -26,7 +26,7 @@ func BenchmarkLogAppend(b *testing.B) {
 			name    string
 			durable bool
 			writers int
-		}{{"nondurable", false, 1}, {"durable-1", true, 1}, {"durable-4", true, 4}, {"durable-16", true, 16}} {
+		}{{"nondurable", false, 1}, {"durable-1", true, 1}, {"durable-4", true, 4}, {"durable-16", true, 16}, {"durable-64", true, 64}} {
 			b.Run(fmt.Sprintf("rec=%dB/%s", rs, mode.name), func(b *testing.B) {
 				o := &Options{Logger: quiet, SegmentBytes: 256 << 20}
 				if !mode.durable {
