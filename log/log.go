@@ -178,6 +178,9 @@ func Open(dir string, opts *Options) (*Log, error) {
 
 func (l *Log) recover() error {
 	o := &l.mu.opts
+	if err := l.finishSwaps(); err != nil { // compaction swaps (compact.go)
+		return err
+	}
 	names, err := l.fs.List(l.dir)
 	if err != nil {
 		return fmt.Errorf("log: list %s: %w", l.dir, err)
@@ -945,47 +948,6 @@ func (l *Log) deleteFirstLocked(n int) error {
 		err = errors.Join(err, s.MarkDeleted())
 	}
 	return errors.Join(err, l.syncDir())
-}
-
-// EnforceRetention deletes closed segments, oldest first and never the active one, while
-// their largest timestamp is older than now - retention.ms or while the log exceeds
-// retention.bytes, advancing the log start offset (checkpointed) past them.
-func (l *Log) EnforceRetention() (deleted int, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.mu.closed {
-		return 0, ErrClosed
-	}
-	o := &l.mu.opts
-	now := l.now().UnixMilli()
-	var size int64
-	for _, s := range l.segs {
-		size += s.Size()
-	}
-	n := 0
-	for n < len(l.segs)-1 {
-		s := l.segs[n]
-		ts, _ := s.MaxTimestamp()
-		byTime := o.RetentionMs >= 0 && ts < now-o.RetentionMs.Milliseconds()
-		bySize := o.RetentionBytes >= 0 && size-s.Size() >= o.RetentionBytes
-		if !byTime && !bySize {
-			break
-		}
-		size -= s.Size()
-		n++
-	}
-	if n == 0 {
-		return 0, nil
-	}
-	if ns := l.segs[n].Base(); ns > l.start.Load() {
-		if err := l.advanceStartLocked(ns); err != nil {
-			return 0, err
-		}
-	}
-	if err := l.deleteFirstLocked(n); err != nil {
-		return n, err
-	}
-	return n, nil
 }
 
 // Truncate drops everything at and above off (StartOffset <= off <= EndOffset, else

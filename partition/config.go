@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 // built-in default.
 func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overrides map[string]string) Options {
 	r := config.ResolveTopic(m.opts.Broker, overrides)
+	policy := r.List("cleanup.policy")
 	return Options{
 		Log: log.Options{
 			FS:                 m.fs,
@@ -38,6 +40,16 @@ func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overri
 		TopicID:         id,
 		MaxMessageBytes: int32(r.Int64("max.message.bytes")),
 		LogAppendTime:   r.String("message.timestamp.type") == "LogAppendTime",
+		Compression:     compressionOf(name, r.String("compression.type")),
+		Compacted:       slices.Contains(policy, "compact"),
+		Cleanup: CleanupOptions{
+			Delete:            slices.Contains(policy, "delete"),
+			Compact:           slices.Contains(policy, "compact"),
+			MinCleanableRatio: r.Float("min.cleanable.dirty.ratio"),
+			MinCompactionLag:  r.Millis("min.compaction.lag.ms"),
+			MaxCompactionLag:  r.Millis("max.compaction.lag.ms"),
+			DeleteRetention:   r.Millis("delete.retention.ms"),
+		},
 		Now:             m.opts.Now,
 		Logger:          m.log.With("topic", name, "partition", index),
 	}

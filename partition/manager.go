@@ -56,8 +56,9 @@ type Manager struct {
 	opts   ManagerOptions
 	broker config.Resolved
 
-	admin sync.Mutex
-	mu    struct {
+	admin   sync.Mutex
+	cleaner *cleaner // retention and compaction goroutine (cleaner.go)
+	mu      struct {
 		sync.RWMutex
 		topics map[string]*Topic
 		byID   map[[16]byte]*Topic
@@ -132,6 +133,7 @@ func OpenManager(dir string, opts *ManagerOptions) (*Manager, error) {
 	if total > 0 {
 		m.log.Info("opened topics", "topics", len(metas), "partitions", total, "took", time.Since(start).Round(time.Millisecond))
 	}
+	m.startCleaner()
 	return m, nil
 }
 
@@ -645,9 +647,12 @@ func (m *Manager) alterTopicConfig(name string, change func(map[string]string) (
 	return errors.Join(errs...)
 }
 
-// Close closes every partition cleanly; later calls of Close return nil and other methods
+// Close stops the cleaner, then closes every partition cleanly; later calls of Close return nil and other methods
 // ErrManagerClosed.
 func (m *Manager) Close() error {
+	if m.cleaner != nil {
+		m.cleaner.close() // before the partitions close: a compaction in progress aborts
+	}
 	m.admin.Lock()
 	defer m.admin.Unlock()
 	m.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/log"
 )
 
@@ -50,6 +51,15 @@ type Options struct {
 	TopicID         [16]byte         // topic id
 	MaxMessageBytes int32            // max.message.bytes; 0: DefaultMaxMessageBytes
 	LogAppendTime   bool             // message.timestamp.type=LogAppendTime
+	// Compression is the codec of compression.type (a batch.Codec* value), or
+	// records.Producer (the default, 0 is uncompressed) to store batches as produced.
+	// Open does not default it: the Manager resolves it from the topic config.
+	Compression int
+	// Compacted is set when cleanup.policy includes compact: records without a key are
+	// refused (ErrInvalidRecord).
+	Compacted bool
+	// Cleanup is the retention and compaction policy run by the Manager's cleaner.
+	Cleanup CleanupOptions
 	Now             func() time.Time // nil: time.Now
 	Logger          *slog.Logger     // nil: slog.Default()
 }
@@ -112,8 +122,14 @@ type Partition struct {
 		sync.Mutex
 		maxMessageBytes int32
 		logAppendTime   bool
+		compression     int  // records codec or records.Producer
+		compacted       bool // refuse keyless records
 		producers       producers
 	}
+
+	cleanup atomic.Pointer[CleanupOptions] // the cleaner's policy (Reconfigure swaps it)
+	cmu     sync.Mutex                     // held by Cleanup; Close takes it after setting quit
+	quit    atomic.Bool                    // closing: a running Cleanup stops
 
 	// mu guards the high watermark and the waiters. Nothing calls into the log while
 	// holding it (the log calls onDurable from its flusher).
@@ -157,6 +173,10 @@ func open(st store, o Options) (*Partition, error) {
 	}
 	p.amu.maxMessageBytes = o.MaxMessageBytes
 	p.amu.logAppendTime = o.LogAppendTime
+	p.amu.compression = o.Compression
+	p.amu.compacted = o.Compacted
+	cl := o.Cleanup
+	p.cleanup.Store(&cl)
 	p.amu.producers = newProducers()
 	p.mu.waiters = make(map[*waiter]struct{})
 	p.relaxed.Store(o.Log.FlushMessages > 0)
@@ -258,6 +278,11 @@ type AppendResult struct {
 // partition in a produce request. Under LogAppendTime the broker's clock is stamped
 // into every batch. batches is modified in place (offsets, epoch, timestamps).
 //
+// On a compacted topic every record must have a key (ErrInvalidRecord). When the topic's
+// compression.type names a codec other than a batch's, the batch is re-compressed
+// (records.Recompress: offsets, timestamps, headers and producer fields kept) and the
+// re-encoded copy is stored instead of batches.
+//
 // Append does not wait for durability; see WaitDurable.
 func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	p.amu.Lock()
@@ -271,6 +296,8 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		n       int
 		idem    bool
 		stampTS int64
+		// recompressed collects the batches when compression.type re-encodes one of them.
+		recompressed []byte
 	)
 	if p.amu.logAppendTime {
 		stampTS = p.now().UnixMilli()
@@ -310,6 +337,27 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		if p.amu.logAppendTime {
 			batch.SetLogAppendTime(b, stampTS)
 		}
+		if p.amu.compacted {
+			if err := records.ValidateKeys(b); err != nil {
+				return AppendResult{}, p.wrap(recordsError(err))
+			}
+		}
+		if c := p.amu.compression; c != records.Producer && h.Codec() != c {
+			if recompressed == nil {
+				recompressed = make([]byte, 0, len(batches))
+				recompressed = append(recompressed, batches[:len(batches)-len(rest)-sz]...)
+			}
+			rb, err := records.Recompress(b, c)
+			if err != nil {
+				return AppendResult{}, p.wrap(recordsError(err))
+			}
+			recompressed = append(recompressed, rb...)
+		} else if recompressed != nil {
+			recompressed = append(recompressed, b...)
+		}
+	}
+	if recompressed != nil {
+		batches = recompressed
 	}
 	if n == 0 {
 		return AppendResult{}, p.wrap(fmt.Errorf("%w: no record batch", ErrInvalidRecord))
@@ -487,6 +535,10 @@ func (p *Partition) Reconfigure(opts Options) error {
 	}
 	p.amu.maxMessageBytes = opts.MaxMessageBytes
 	p.amu.logAppendTime = opts.LogAppendTime
+	p.amu.compression = opts.Compression
+	p.amu.compacted = opts.Compacted
+	cl := opts.Cleanup
+	p.cleanup.Store(&cl)
 	p.relaxed.Store(opts.Log.FlushMessages > 0)
 	if opts.Log.FlushMessages > 0 {
 		p.advanceHW(p.st.EndOffset())
@@ -506,6 +558,9 @@ func (p *Partition) Delete() error {
 }
 
 func (p *Partition) shut(fn func() error, always bool) error {
+	p.quit.Store(true) // a running Cleanup aborts; wait for it
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
 	p.amu.Lock()
 	defer p.amu.Unlock()
 	p.mu.Lock()

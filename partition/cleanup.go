@@ -1,0 +1,77 @@
+package partition
+
+import (
+	"errors"
+	"time"
+
+	"github.com/stratalog/strata/log"
+)
+
+// CleanupOptions is a partition's cleanup.policy and its settings, applied by the
+// Manager's cleaner.
+type CleanupOptions struct {
+	Delete            bool          // cleanup.policy includes delete: retention.ms / retention.bytes
+	Compact           bool          // cleanup.policy includes compact
+	MinCleanableRatio float64       // min.cleanable.dirty.ratio
+	MinCompactionLag  time.Duration // min.compaction.lag.ms
+	MaxCompactionLag  time.Duration // max.compaction.lag.ms
+	DeleteRetention   time.Duration // delete.retention.ms
+}
+
+// CleanupResult is what one Cleanup did.
+type CleanupResult struct {
+	SegmentsDeleted int
+	Compaction      log.CompactResult
+}
+
+// CleanerResources are shared by the cleanups of one broker.
+type CleanerResources struct {
+	DedupeBufferBytes int64        // log.cleaner.dedupe.buffer.size
+	Throttle          *log.Throttle // log.cleaner.io.max.bytes.per.second
+	Stopped           func() bool  // the cleaner is stopping
+}
+
+// Cleanup applies the partition's cleanup policy once: retention (delete policy), then
+// compaction (compact policy) when the dirty ratio or the max compaction lag calls for it.
+// It never blocks appends or fetches for long (see log.EnforceRetention, log.Compact);
+// Close waits for a running Cleanup, which it asks to stop.
+func (p *Partition) Cleanup(r CleanerResources) (CleanupResult, error) {
+	var res CleanupResult
+	if p.lg == nil {
+		return res, nil
+	}
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
+	if p.quit.Load() {
+		return res, nil
+	}
+	cl := p.cleanup.Load()
+	var errs []error
+	if cl.Delete {
+		n, err := p.lg.EnforceRetention()
+		res.SegmentsDeleted = n
+		errs = append(errs, err)
+	}
+	if cl.Compact {
+		cr, err := p.lg.Compact(log.CompactOptions{
+			MinCleanableRatio: cl.MinCleanableRatio,
+			MinLag:            cl.MinCompactionLag,
+			MaxLag:            cl.MaxCompactionLag,
+			DeleteRetention:   cl.DeleteRetention,
+			DedupeBufferBytes: r.DedupeBufferBytes,
+			Throttle:          r.Throttle,
+			Stopped: func() bool {
+				return p.quit.Load() || (r.Stopped != nil && r.Stopped())
+			},
+		})
+		res.Compaction = cr
+		if errors.Is(err, log.ErrCompactAborted) {
+			err = nil
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, p.wrap(err)
+	}
+	return res, nil
+}
