@@ -21,6 +21,22 @@
 //	                                                               never for ApiVersions
 //	body            the kmsg response at the request's version
 //
-// wire performs no I/O beyond ReadFrame and never panics on malformed input: every
-// decoding error wraps ErrMalformed.
+// Usage: a connection reads frames with ReadFrame (the size limit is enforced before any
+// allocation; frames above 1 MiB are read in growing chunks so memory follows the bytes
+// that arrive), reads the fixed prefix with ParseHeaderPrefix to pick a handler or answer
+// an unsupported ApiVersions (KIP-511), then Decode for the header and the kmsg body.
+// Decoded bodies may alias the frame: give each frame its own buffer while its request is
+// in use. Responses are framed with AppendResponse; AppendRequest frames requests for tests
+// and tools.
+//
+// Errors: framing and header errors wrap ErrMalformed, a size above the limit is
+// ErrFrameTooLarge, an API key kmsg does not know is ErrUnknownAPI, and a short read is
+// io.ErrUnexpectedEOF (io.EOF only before the first byte of a frame). wire performs no I/O
+// beyond ReadFrame and never panics on malformed input (FuzzDecode). kmsg, which decodes
+// bodies, loops over a tagged-field count without stopping at the end of the data, so a
+// malformed flexible request can cost seconds of CPU before Decode fails; see
+// docs/operations.md.
+//
+// Concurrency: the functions are pure and safe for concurrent use; a buffer passed to
+// ReadFrame belongs to one caller at a time.
 package wire
