@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stratalog/strata/client"
+	"github.com/stratalog/strata/internal/testutil"
 )
 
 // A testBroker starts a fresh Kafka-protocol broker for one test and returns its
@@ -21,6 +22,12 @@ type testBroker struct {
 // work with any Kafka-protocol broker, Strata included.
 var testBrokers = []testBroker{
 	{"kfake", startKfake},
+	{"strata", startStrata},
+}
+
+func startStrata(t *testing.T) string {
+	t.Helper()
+	return testutil.StartBroker(t, "", nil).Addr().String()
 }
 
 func startKfake(t *testing.T) string {
