@@ -246,6 +246,7 @@ func (c *conn) writeLoop() {
 			<-f.done
 		}
 		if f.failed && !broken {
+			c.flush(bw) // the responses before it are good
 			broken = true
 			c.cancel()
 			c.nc.Close()
