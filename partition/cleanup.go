@@ -26,9 +26,9 @@ type CleanupResult struct {
 
 // CleanerResources are shared by the cleanups of one broker.
 type CleanerResources struct {
-	DedupeBufferBytes int64        // log.cleaner.dedupe.buffer.size
+	DedupeBufferBytes int64         // log.cleaner.dedupe.buffer.size
 	Throttle          *log.Throttle // log.cleaner.io.max.bytes.per.second
-	Stopped           func() bool  // the cleaner is stopping
+	Stopped           func() bool   // the cleaner is stopping
 }
 
 // Cleanup applies the partition's cleanup policy once: retention (delete policy), then

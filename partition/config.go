@@ -50,8 +50,8 @@ func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overri
 			MaxCompactionLag:  r.Millis("max.compaction.lag.ms"),
 			DeleteRetention:   r.Millis("delete.retention.ms"),
 		},
-		Now:             m.opts.Now,
-		Logger:          m.log.With("topic", name, "partition", index),
+		Now:    m.opts.Now,
+		Logger: m.log.With("topic", name, "partition", index),
 	}
 }
 

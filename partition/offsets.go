@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
 )
 
 // scanReadBytes is how much OffsetForTimestamp reads at a time while refining.
@@ -14,8 +15,7 @@ const scanReadBytes = 64 << 10
 // OffsetForTimestamp returns the offset and timestamp of the first record at or below
 // the high watermark whose timestamp is >= ts (ListOffsets by timestamp), or -1, -1 when
 // there is none. The log answers with batch precision; the records of that batch are
-// decoded to find the exact record. Compressed batches are not decompressed: for them the
-// answer is the batch's base offset and max timestamp.
+// decoded (decompressed if needed) to find the exact record.
 func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, err error) {
 	hw := p.HighWatermark()
 	off, _, found, err := p.st.OffsetForTimestamp(ts)
@@ -86,12 +86,30 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, err error) {
 }
 
 // findRecord returns the offset and timestamp of the first record of the batch raw (header
-// h) for which match is true. Compressed batches and LogAppendTime batches (whose records
-// all carry the batch's max timestamp) answer with the batch itself. Undecodable records
-// end the search.
+// h) for which match is true. Compressed batches are decompressed (records.Reader);
+// LogAppendTime batches (whose records all carry the batch's max timestamp) answer with
+// the batch itself. Undecodable records end the search.
 func findRecord(raw []byte, h *batch.Header, match func(off, ts int64) bool) (int64, int64, bool) {
-	if h.LogAppendTime() || h.Codec() != batch.CodecNone {
+	if h.LogAppendTime() {
 		return h.BaseOffset, h.MaxTimestamp, match(h.BaseOffset, h.MaxTimestamp)
+	}
+	if h.Codec() != batch.CodecNone {
+		// Decompress and walk the records (internal/records); an undecodable batch
+		// answers with the batch itself, as before.
+		r, err := records.NewReader(raw)
+		if err != nil {
+			return h.BaseOffset, h.MaxTimestamp, match(h.BaseOffset, h.MaxTimestamp)
+		}
+		defer r.Close()
+		for r.Next() {
+			if o, t := r.Offset(), r.Timestamp(); match(o, t) {
+				return o, t, true
+			}
+		}
+		if r.Err() != nil {
+			return h.BaseOffset, h.MaxTimestamp, match(h.BaseOffset, h.MaxTimestamp)
+		}
+		return 0, 0, false
 	}
 	recs := raw[batch.HeaderSize:]
 	for i := int32(0); i < h.RecordCount && len(recs) > 0; i++ {

@@ -45,12 +45,12 @@ var (
 
 // Options configures a Partition. Open fills unset fields with defaults.
 type Options struct {
-	Log             log.Options      // storage settings from the topic config
-	Topic           string           // topic name (logs, errors)
-	Index           int32            // partition index
-	TopicID         [16]byte         // topic id
-	MaxMessageBytes int32            // max.message.bytes; 0: DefaultMaxMessageBytes
-	LogAppendTime   bool             // message.timestamp.type=LogAppendTime
+	Log             log.Options // storage settings from the topic config
+	Topic           string      // topic name (logs, errors)
+	Index           int32       // partition index
+	TopicID         [16]byte    // topic id
+	MaxMessageBytes int32       // max.message.bytes; 0: DefaultMaxMessageBytes
+	LogAppendTime   bool        // message.timestamp.type=LogAppendTime
 	// Compression is the codec of compression.type (a batch.Codec* value), or
 	// records.Producer (the default, 0 is uncompressed) to store batches as produced.
 	// Open does not default it: the Manager resolves it from the topic config.
@@ -60,8 +60,8 @@ type Options struct {
 	Compacted bool
 	// Cleanup is the retention and compaction policy run by the Manager's cleaner.
 	Cleanup CleanupOptions
-	Now             func() time.Time // nil: time.Now
-	Logger          *slog.Logger     // nil: slog.Default()
+	Now     func() time.Time // nil: time.Now
+	Logger  *slog.Logger     // nil: slog.Default()
 }
 
 // EnsureDefaults fills unset fields.
