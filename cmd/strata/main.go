@@ -19,7 +19,7 @@ func main() {
 		if !errors.As(err, &ee) {
 			fmt.Fprintln(os.Stderr, "strata:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err)) // documented codes: see exitCode in clientcmd.go and docs/cli.md
 	}
 }
 
@@ -45,6 +45,7 @@ a YAML file) and docs/operations.md for running it in production.`,
 	}
 	root.AddCommand(newServeCmd(), newVersionCmd())
 	root.AddCommand(newBenchCmd())
+	addClientCommands(root) // topic, produce, consume, group, completion (clientcmd.go)
 	return root
 }
 

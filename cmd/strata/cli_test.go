@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/stratalog/strata/internal/testutil"
+)
+
+// cliBrokers are the brokers every CLI test runs against: each command must work against
+// Strata and against any Kafka-protocol broker (kfake stands in for the latter).
+var cliBrokers = []struct {
+	name  string
+	start func(t *testing.T) string
+}{
+	{"kfake", func(t *testing.T) string {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c.ListenAddrs()[0]
+	}},
+	{"strata", func(t *testing.T) string {
+		s := testutil.StartBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"})
+		return s.Addr().String()
+	}},
+}
+
+func eachCLIBroker(t *testing.T, fn func(t *testing.T, addr string)) {
+	t.Helper()
+	for _, b := range cliBrokers {
+		t.Run(b.name, func(t *testing.T) { fn(t, b.start(t)) })
+	}
+}
+
+// cliResult is what one in-process run of the strata command produced.
+type cliResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// runCLI runs the strata command in process, as main does, with stdin and the args.
+func runCLI(t *testing.T, stdin string, args ...string) cliResult {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	err := root.Execute()
+	if err != nil {
+		var ee exitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintln(&errb, "strata:", err)
+		}
+	}
+	return cliResult{out.String(), errb.String(), exitCode(err)}
+}
+
+// cli runs strata against addr and fails the test unless it exits with want.
+func cli(t *testing.T, addr string, want int, stdin string, args ...string) cliResult {
+	t.Helper()
+	r := runCLI(t, stdin, append(args, "--brokers", addr)...)
+	if r.code != want {
+		t.Fatalf("strata %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, want, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func mustContain(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s: missing %q in:\n%s", what, w, got)
+		}
+	}
+}
+
+func TestCLITopicLifecycle(t *testing.T) {
+	eachCLIBroker(t, func(t *testing.T, addr string) {
+		r := cli(t, addr, codeOK, "", "topic", "create", "orders", "-p", "3", "-c", "retention.ms=86400000")
+		mustContain(t, "create", r.stdout, "created topic orders (3 partitions")
+		r = cli(t, addr, codeConflict, "", "topic", "create", "orders")
+		mustContain(t, "create twice", r.stderr, "already exists")
+		cli(t, addr, codeOK, "", "topic", "create", "orders", "--if-not-exists")
+		cli(t, addr, codeOK, "", "topic", "create", "payments", "-p", "1")
+
+		r = cli(t, addr, codeOK, "", "topic", "list")
+		mustContain(t, "list", r.stdout, "TOPIC", "PARTITIONS", "orders", "payments")
+		r = cli(t, addr, codeOK, "", "topic", "list", "-o", "json")
+		var list []struct {
+			Name       string `json:"name"`
+			Partitions int    `json:"partitions"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 2 || list[0].Name != "orders" || list[0].Partitions != 3 {
+			t.Fatalf("list -o json: %v %+v\n%s", err, list, r.stdout)
+		}
+		r = cli(t, addr, codeOK, "", "topic", "list", "-o", "yaml")
+		mustContain(t, "list -o yaml", r.stdout, "- name: orders", "partitions: 3")
+
+		cli(t, addr, codeOK, "a\nb\nc\n", "produce", "orders")
+		r = cli(t, addr, codeOK, "", "topic", "describe", "orders")
+		mustContain(t, "describe", r.stdout, "topic       orders", "records     3", "PARTITION", "retention.ms", "86400000")
+
+		cli(t, addr, codeOK, "", "topic", "alter-config", "orders", "--set", "retention.ms=60000")
+		r = cli(t, addr, codeOK, "", "topic", "describe", "orders", "-o", "json")
+		mustContain(t, "describe after alter", r.stdout, `"value": "60000"`)
+		cli(t, addr, codeUsage, "", "topic", "alter-config", "orders")
+
+		r = cli(t, addr, codeOK, "", "topic", "add-partitions", "orders", "--count", "2")
+		mustContain(t, "add-partitions", r.stdout, "5 in total")
+
+		r = cli(t, addr, codeOK, "", "topic", "delete", "orders", "payments")
+		mustContain(t, "delete", r.stdout, "deleted topic orders", "deleted topic payments")
+		r = cli(t, addr, codeNotFound, "", "topic", "describe", "orders")
+		mustContain(t, "describe deleted", r.stderr, "not found")
+		cli(t, addr, codeNotFound, "", "topic", "delete", "orders")
+		cli(t, addr, codeOK, "", "topic", "delete", "orders", "--if-exists")
+	})
+}
+
+func TestCLIProduceConsume(t *testing.T) {
+	eachCLIBroker(t, func(t *testing.T, addr string) {
+		cli(t, addr, codeOK, "", "topic", "create", "scores", "-p", "2")
+		r := cli(t, addr, codeOK, "alice:1\nbob:2\nalice:3\n", "produce", "scores", "--key-delimiter", ":", "-H", "src=test", "-H", "v=2")
+		mustContain(t, "produce summary", r.stdout, "produced 3 records", "PARTITION", "FIRST", "LAST")
+
+		// alice's records share a partition, in order.
+		r = cli(t, addr, codeOK, "", "consume", "scores", "--format", `{{.Key}}={{.Value}} {{index .Headers "src"}}`)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("consume: %q", r.stdout)
+		}
+		var alice []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "alice=") {
+				alice = append(alice, l)
+			}
+			if !strings.HasSuffix(l, " test") {
+				t.Errorf("header missing in %q", l)
+			}
+		}
+		if strings.Join(alice, ",") != "alice=1 test,alice=3 test" {
+			t.Errorf("alice's records out of order: %q", alice)
+		}
+
+		r = cli(t, addr, codeOK, "", "consume", "scores", "--format", "json", "--count", "2")
+		var n int
+		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			var v struct {
+				Topic   string            `json:"topic"`
+				Offset  int64             `json:"offset"`
+				Key     string            `json:"key"`
+				Headers map[string]string `json:"headers"`
+			}
+			if err := json.Unmarshal([]byte(l), &v); err != nil || v.Topic != "scores" || v.Headers["v"] != "2" {
+				t.Errorf("json line %q: %v %+v", l, err, v)
+			}
+			n++
+		}
+		if n != 2 {
+			t.Errorf("--count 2 printed %d records", n)
+		}
+
+		// Partition choice, offsets, time positions.
+		cli(t, addr, codeOK, "x\ny\nz\n", "produce", "scores", "--partition", "1", "--compression", "gzip", "--acks", "1")
+		r = cli(t, addr, codeOK, "", "consume", "scores", "-p", "1", "--from", "end")
+		if r.stdout != "" {
+			t.Errorf("--from end printed %q", r.stdout)
+		}
+		r = cli(t, addr, codeOK, "", "consume", "scores", "-p", "1", "--from", "-1h", "--format", "{{.Value}}")
+		mustContain(t, "--from -1h", r.stdout, "x\ny\nz\n")
+		r = cli(t, addr, codeOK, "", "consume", "scores", "-p", "1", "--from", time.Now().Add(time.Hour).Format("2006-01-02T15:04"))
+		if r.stdout != "" {
+			t.Errorf("--from in an hour printed %q", r.stdout)
+		}
+
+		// --file, and a summary in JSON.
+		file := filepath.Join(t.TempDir(), "in.txt")
+		if err := os.WriteFile(file, []byte("f1\nf2\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r = cli(t, addr, codeOK, "", "produce", "scores", "--file", file, "-o", "json", "--progress")
+		var sum produceSummary
+		if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.Records != 2 {
+			t.Errorf("produce --file -o json: %v %+v", err, sum)
+		}
+		mustContain(t, "--progress", r.stderr, "produced 2 records")
+
+		// Bad input is a usage error.
+		cli(t, addr, codeUsage, "", "consume", "scores", "--from", "yesterday-ish")
+		cli(t, addr, codeUsage, "", "consume", "scores", "--format", "{{.Nope}}")
+		cli(t, addr, codeUsage, "x\n", "produce", "scores", "--compression", "brotli")
+		cli(t, addr, codeUsage, "x\n", "produce", "scores", "-H", "novalue")
+		cli(t, addr, codeNotFound, "", "consume", "nope")
+	})
+}
+
+func TestCLIGroups(t *testing.T) {
+	eachCLIBroker(t, func(t *testing.T, addr string) {
+		cli(t, addr, codeOK, "", "topic", "create", "jobs", "-p", "2")
+		cli(t, addr, codeOK, "1\n2\n3\n4\n", "produce", "jobs", "--partition", "0")
+		time.Sleep(20 * time.Millisecond)
+		mid := time.Now()
+		cli(t, addr, codeOK, "5\n6\n", "produce", "jobs", "--partition", "1")
+
+		r := cli(t, addr, codeOK, "", "consume", "jobs", "--group", "billing")
+		if got := len(strings.Fields(r.stdout)); got != 6 {
+			t.Fatalf("group consume printed %d records:\n%s", got, r.stdout)
+		}
+		// Committed: a second run has nothing to read.
+		r = cli(t, addr, codeOK, "", "consume", "jobs", "--group", "billing")
+		if r.stdout != "" {
+			t.Fatalf("second group consume printed %q", r.stdout)
+		}
+
+		r = cli(t, addr, codeOK, "", "group", "list")
+		mustContain(t, "group list", r.stdout, "GROUP", "billing", "Empty")
+		r = cli(t, addr, codeOK, "", "group", "describe", "billing")
+		mustContain(t, "group describe", r.stdout, "state        Empty", "total lag    0", "COMMITTED", "jobs")
+
+		r = cli(t, addr, codeOK, "", "group", "reset-offsets", "billing", "--to", "earliest", "--dry-run")
+		mustContain(t, "dry run", r.stdout, "FROM", "TO", "-4", "-2", "dry run: nothing changed")
+		r = cli(t, addr, codeOK, "", "group", "describe", "billing", "-o", "json")
+		mustContain(t, "lag after dry run", r.stdout, `"total_lag": 0`)
+
+		cli(t, addr, codeOK, "", "group", "reset-offsets", "billing", "--to", mid.Format(time.RFC3339Nano), "--topic", "jobs")
+		r = cli(t, addr, codeOK, "", "group", "describe", "billing", "-o", "json")
+		mustContain(t, "lag after reset to time", r.stdout, `"total_lag": 2`)
+		r = cli(t, addr, codeOK, "", "consume", "jobs", "--group", "billing")
+		if strings.Fields(r.stdout)[0] != "5" {
+			t.Errorf("after reset to mid, consumed %q", r.stdout)
+		}
+		cli(t, addr, codeOK, "", "group", "reset-offsets", "billing", "--to", "1")
+		r = cli(t, addr, codeOK, "", "group", "describe", "billing", "-o", "yaml")
+		mustContain(t, "lag after reset to offset 1", r.stdout, "total_lag: 4")
+		cli(t, addr, codeUsage, "", "group", "reset-offsets", "billing")
+
+		r = cli(t, addr, codeOK, "", "group", "delete", "billing")
+		mustContain(t, "group delete", r.stdout, "deleted group billing")
+		cli(t, addr, codeNotFound, "", "group", "describe", "billing")
+	})
+}
+
+func TestCLIFollow(t *testing.T) {
+	eachCLIBroker(t, func(t *testing.T, addr string) {
+		cli(t, addr, codeOK, "", "topic", "create", "live", "-p", "1")
+		done := make(chan cliResult, 1)
+		go func() {
+			done <- runCLI(t, "", "consume", "live", "--follow", "--count", "2", "--from", "end", "--brokers", addr)
+		}()
+		deadline := time.After(20 * time.Second)
+		for {
+			cli(t, addr, codeOK, "tick\n", "produce", "live")
+			select {
+			case r := <-done:
+				if r.code != codeOK || r.stdout != "tick\ntick\n" {
+					t.Fatalf("follow: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+				}
+				return
+			case <-deadline:
+				t.Fatal("consume --follow --count 2 did not return")
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	})
+}
+
+func TestCLIErrorsAndUsage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now: connection refused
+
+	for _, args := range [][]string{
+		{"topic", "list"}, {"topic", "create", "x"}, {"group", "list"},
+		{"consume", "x"}, {"produce", "x"},
+	} {
+		r := runCLI(t, "x\n", append(args, "--brokers", dead)...)
+		if r.code != codeUnreachable {
+			t.Errorf("%v against nothing: exit %d, want %d\n%s", args, r.code, codeUnreachable, r.stderr)
+		}
+		mustContain(t, fmt.Sprint(args), r.stderr, "is a broker running at "+dead, "strata serve")
+	}
+
+	t.Setenv(envBrokers, dead)
+	r := runCLI(t, "", "topic", "list")
+	mustContain(t, "STRATA_BROKERS", r.stderr, "is a broker running at "+dead)
+
+	for _, args := range [][]string{
+		{"topic", "lst"},
+		{"topic", "list", "--nope"},
+		{"topic", "describe"},
+		{"topic", "create"},
+		{"consume"},
+		{"produce", "a", "b"},
+		{"topic", "list", "-o", "xml"},
+		{"group", "reset-offsets", "g", "--to", "whenever"},
+		{"completion", "tcsh"},
+		{"nosuchcommand"},
+	} {
+		if r := runCLI(t, "", args...); r.code != codeUsage {
+			t.Errorf("%v: exit %d, want %d (usage)\n%s", args, r.code, codeUsage, r.stderr)
+		}
+	}
+	r = runCLI(t, "", "topic", "lst")
+	mustContain(t, "suggestion", r.stderr, "Did you mean this?", "list")
+}
+
+func TestCLICompletion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
+		r := runCLI(t, "", "completion", sh)
+		if r.code != codeOK || !strings.Contains(r.stdout, "strata") {
+			t.Errorf("completion %s: exit %d, %d bytes", sh, r.code, len(r.stdout))
+		}
+	}
+}
+
+func TestCLIParsePosition(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.Local)
+	for in, want := range map[string]string{
+		"beginning":        "earliest",
+		"earliest":         "earliest",
+		"end":              "latest",
+		"42":               "offset 42",
+		"-1h":              now.Add(-time.Hour).Format(time.RFC3339Nano),
+		"-2d":              now.Add(-48 * time.Hour).Format(time.RFC3339Nano),
+		"2026-11-21T10:00": time.Date(2026, 11, 21, 10, 0, 0, 0, time.Local).Format(time.RFC3339Nano),
+		"2026-11-21":       time.Date(2026, 11, 21, 0, 0, 0, 0, time.Local).Format(time.RFC3339Nano),
+		"@1000":            time.UnixMilli(1000).Format(time.RFC3339Nano),
+	} {
+		p, err := parsePosition(in, now)
+		if err != nil || p.String() != want {
+			t.Errorf("parsePosition(%q) = %v, %v; want %s", in, p, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-x", "tomorrow", "@x", "-5"} {
+		if _, err := parsePosition(bad, now); exitCode(err) != codeUsage {
+			t.Errorf("parsePosition(%q): %v, want a usage error", bad, err)
+		}
+	}
+}

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stratalog/strata/client"
+)
+
+func newTopicCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "topic",
+		Aliases: []string{"topics"},
+		Short:   "Create, list, describe, configure and delete topics",
+		Long: `Manage topics on any Kafka-protocol broker (Strata, Kafka, Redpanda …).
+
+  strata topic create orders -p 3 -c retention.ms=86400000
+  strata topic list
+  strata topic describe orders
+  strata topic alter-config orders --set retention.ms=3600000 --delete cleanup.policy
+  strata topic add-partitions orders --count 3
+  strata topic delete orders`,
+	}
+	cmd.Args, cmd.RunE = cobra.ArbitraryArgs, groupRunE
+	g := addGlobalFlags(cmd)
+	cmd.AddCommand(newTopicCreateCmd(g), newTopicListCmd(g), newTopicDescribeCmd(g),
+		newTopicAlterConfigCmd(g), newTopicAddPartitionsCmd(g), newTopicDeleteCmd(g))
+	return cmd
+}
+
+func newTopicCreateCmd(g *globals) *cobra.Command {
+	var (
+		partitions  int32
+		replication int16
+		configs     []string
+		ifNotExists bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create TOPIC...",
+		Short: "Create topics",
+		Example: `  strata topic create orders
+  strata topic create orders payments --partitions 6 --config retention.ms=86400000
+  strata topic create events --if-not-exists`,
+		Args: minArgs(1, "at least one topic name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfgs, err := parseKV("--config", configs)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			a, err := g.admin(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			var created []client.TopicSummary
+			for _, name := range args {
+				s, err := a.CreateTopic(ctx, name, client.TopicSpec{Partitions: partitions, ReplicationFactor: replication, Configs: cfgs})
+				if errors.Is(err, client.ErrExists) && ifNotExists {
+					continue
+				}
+				if err != nil {
+					return g.explain(err)
+				}
+				created = append(created, s)
+			}
+			return g.render(cmd.OutOrStdout(), created, func(w io.Writer) {
+				for _, s := range created {
+					fmt.Fprintf(w, "created topic %s (%d partitions, replication factor %d)\n", s.Name, s.Partitions, s.ReplicationFactor)
+				}
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.Int32VarP(&partitions, "partitions", "p", 0, "number of partitions (default: the broker's num.partitions)")
+	f.Int16VarP(&replication, "replication-factor", "r", 0, "replicas per partition (default: the broker's default)")
+	f.StringArrayVarP(&configs, "config", "c", nil, "topic config NAME=VALUE, repeatable (e.g. retention.ms=86400000)")
+	f.BoolVar(&ifNotExists, "if-not-exists", false, "succeed if the topic already exists")
+	return cmd
+}
+
+func newTopicListCmd(g *globals) *cobra.Command {
+	var internal bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List topics",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			a, err := g.admin(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ts, err := a.ListTopics(ctx, internal)
+			if err != nil {
+				return g.explain(err)
+			}
+			return g.render(cmd.OutOrStdout(), ts, func(w io.Writer) {
+				t := newTable(w, "TOPIC", "PARTITIONS", "REPLICAS")
+				for _, s := range ts {
+					t.row(s.Name, s.Partitions, s.ReplicationFactor)
+				}
+				t.flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&internal, "internal", false, "include internal topics (__consumer_offsets …)")
+	return cmd
+}
+
+func newTopicDescribeCmd(g *globals) *cobra.Command {
+	var allConfigs bool
+	cmd := &cobra.Command{
+		Use:               "describe TOPIC",
+		Short:             "Show a topic's partitions (offsets, sizes, leaders) and its configuration",
+		Args:              exactArgs(1, "one topic name"),
+		ValidArgsFunction: g.completeTopics,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			a, err := g.admin(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			d, err := a.DescribeTopic(ctx, args[0])
+			if err != nil {
+				return g.explain(err)
+			}
+			return g.render(cmd.OutOrStdout(), d, func(w io.Writer) {
+				fmt.Fprintf(w, "topic       %s\n", d.Name)
+				if d.ID != "" {
+					fmt.Fprintf(w, "id          %s\n", d.ID)
+				}
+				fmt.Fprintf(w, "partitions  %d\nreplicas    %d\nrecords     %d\nsize        %s\n\n",
+					len(d.Partitions), d.ReplicationFactor, d.Records, humanBytes(d.Size))
+				t := newTable(w, "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "START", "END", "RECORDS", "SIZE")
+				for _, p := range d.Partitions {
+					recs := "-"
+					if p.StartOffset >= 0 && p.EndOffset >= p.StartOffset {
+						recs = fmt.Sprint(p.EndOffset - p.StartOffset)
+					}
+					t.row(p.Partition, p.Leader, p.LeaderEpoch, joinInt32(p.Replicas), joinInt32(p.ISR),
+						offsetString(p.StartOffset), offsetString(p.EndOffset), recs, humanBytes(p.Size))
+				}
+				t.flush()
+				var shown []client.ConfigEntry
+				for _, c := range d.Configs {
+					if allConfigs || !c.IsDefault() {
+						shown = append(shown, c)
+					}
+				}
+				fmt.Fprintln(w)
+				if len(shown) == 0 {
+					fmt.Fprintln(w, "configs: all defaults (--all-configs lists them)")
+					return
+				}
+				t = newTable(w, "CONFIG", "VALUE", "SOURCE")
+				for _, c := range shown {
+					v := c.Value
+					if c.Sensitive {
+						v = "(sensitive)"
+					}
+					t.row(c.Name, v, c.Source)
+				}
+				t.flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&allConfigs, "all-configs", false, "list every config, defaults included")
+	return cmd
+}
+
+func newTopicAlterConfigCmd(g *globals) *cobra.Command {
+	var set, del []string
+	cmd := &cobra.Command{
+		Use:   "alter-config TOPIC",
+		Short: "Set or remove topic configs (others are left alone)",
+		Example: `  strata topic alter-config orders --set retention.ms=3600000 --set cleanup.policy=compact
+  strata topic alter-config orders --delete retention.ms   # back to the broker default`,
+		Args:              exactArgs(1, "one topic name"),
+		ValidArgsFunction: g.completeTopics,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kv, err := parseKV("--set", set)
+			if err != nil {
+				return err
+			}
+			if len(kv) == 0 && len(del) == 0 {
+				return usagef("nothing to change: give --set NAME=VALUE or --delete NAME")
+			}
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			a, err := g.admin(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := a.AlterTopicConfig(ctx, args[0], kv, del); err != nil {
+				return g.explain(err)
+			}
+			res := map[string]any{"topic": args[0], "set": kv, "deleted": del}
+			return g.render(cmd.OutOrStdout(), res, func(w io.Writer) {
+				fmt.Fprintf(w, "altered topic %s: %d set, %d deleted\n", args[0], len(kv), len(del))
+			})
+		},
+	}
+	cmd.Flags().StringArrayVar(&set, "set", nil, "config NAME=VALUE to set, repeatable")
+	cmd.Flags().StringArrayVar(&del, "delete", nil, "config NAME to remove (revert to default), repeatable")
+	return cmd
+}
+
+func newTopicAddPartitionsCmd(g *globals) *cobra.Command {
+	var count int
+	cmd := &cobra.Command{
+		Use:               "add-partitions TOPIC --count N",
+		Short:             "Add partitions to a topic",
+		Long:              "Add partitions to a topic. Existing records stay where they are; keys may map to different partitions from now on.",
+		Args:              exactArgs(1, "one topic name"),
+		ValidArgsFunction: g.completeTopics,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if count <= 0 {
+				return usagef("--count must be positive")
+			}
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			a, err := g.admin(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			total, err := a.AddPartitions(ctx, args[0], count)
+			if err != nil {
+				return g.explain(err)
+			}
+			res := map[string]any{"topic": args[0], "added": count, "partitions": total}
+			return g.render(cmd.OutOrStdout(), res, func(w io.Writer) {
+				fmt.Fprintf(w, "added %d partitions to %s: %d in total\n", count, args[0], total)
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&count, "count", "n", 0, "how many partitions to add")
+	return cmd
+}
+
+func newTopicDeleteCmd(g *globals) *cobra.Command {
+	var ifExists bool
+	cmd := &cobra.Command{
+		Use:               "delete TOPIC...",
+		Aliases:           []string{"rm"},
+		Short:             "Delete topics and all their records",
+		Args:              minArgs(1, "at least one topic name"),
+		ValidArgsFunction: g.completeTopics,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			a, err := g.admin(ctx)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			var deleted []string
+			var errs []error
+			for _, name := range args {
+				err := a.DeleteTopics(ctx, name)
+				switch {
+				case errors.Is(err, client.ErrNotFound) && ifExists:
+				case err != nil:
+					errs = append(errs, g.explain(err))
+				default:
+					deleted = append(deleted, name)
+				}
+			}
+			if deleted == nil {
+				deleted = []string{}
+			}
+			if err := g.render(cmd.OutOrStdout(), map[string]any{"deleted": deleted}, func(w io.Writer) {
+				for _, n := range deleted {
+					fmt.Fprintf(w, "deleted topic %s\n", n)
+				}
+			}); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVar(&ifExists, "if-exists", false, "succeed if a topic does not exist")
+	return cmd
+}
+
+// completeTopics completes topic names from the broker (best effort, quick).
+func (g *globals) completeTopics(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if err := g.load(cmd.Flags()); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ctx, cancel := signalContext(cmd)
+	defer cancel()
+	a, err := g.admin(ctx)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer a.Close()
+	ts, err := a.ListTopics(ctx, false)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
