@@ -1,0 +1,138 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
+	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/vfs"
+)
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func openCleanerManager(t *testing.T, clk *testClock) *Manager {
+	t.Helper()
+	m, err := OpenManager("/data", &ManagerOptions{
+		FS:     vfs.NewMem(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:    clk.Now,
+		Broker: map[string]string{"log.retention.check.interval.ms": "5"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeManager(t, m) })
+	return m
+}
+
+func appendDurable(t *testing.T, p *Partition, b []byte) {
+	t.Helper()
+	res, err := p.Append(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitDurable(t.Context(), res.LastOffset+1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds or a generous deadline passes (no timing asserts:
+// the deadline only bounds a hung test).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestManagerCleanerRetention: the background cleaner deletes expired closed segments on
+// its schedule and a consumer behind the new log start gets ErrOffsetOutOfRange.
+func TestManagerCleanerRetention(t *testing.T) {
+	clk := &testClock{t: time.UnixMilli(1_700_000_000_000)}
+	m := openCleanerManager(t, clk)
+	tp, err := m.CreateTopic("r", 1, map[string]*string{"retention.ms": ptr("60000"), "segment.bytes": ptr("2048")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tp.Partition(0)
+	for i := 0; i < 40; i++ {
+		appendDurable(t, p, kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 200, Timestamp: clk.Now().UnixMilli(), Seed: byte(i)}))
+	}
+	segs := p.Log().Segments()
+	if len(segs) < 3 || p.LogStartOffset() != 0 {
+		t.Fatalf("segments %d, start %d", len(segs), p.LogStartOffset())
+	}
+	clk.Add(time.Hour)
+	last := segs[len(segs)-1].BaseOffset
+	waitFor(t, "retention by the cleaner", func() bool { return p.LogStartOffset() == last })
+	if got := p.Log().Segments(); len(got) != 1 || !got[0].Active {
+		t.Fatalf("segments after retention %+v", got)
+	}
+	if _, err := p.Read(0, 1000); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read below the log start: %v", err)
+	}
+}
+
+func keyedBatch(t *testing.T, key string, value []byte, ts int64) []byte {
+	t.Helper()
+	b, err := records.Encode(nil, &records.Batch{
+		Header:  batch.Header{Magic: 2, BaseTimestamp: ts, MaxTimestamp: ts, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1},
+		Records: []records.Record{{Key: []byte(key), Value: value}},
+	}, batch.CodecGzip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestManagerCleanerCompaction: on a compacted topic the background cleaner compacts the
+// closed segments once the dirty ratio is reached; keyless records are refused.
+func TestManagerCleanerCompaction(t *testing.T) {
+	clk := &testClock{t: time.UnixMilli(1_700_000_000_000)}
+	m := openCleanerManager(t, clk)
+	tp, err := m.CreateTopic("c", 1, map[string]*string{"cleanup.policy": ptr("compact"), "segment.bytes": ptr("2048"),
+		"min.cleanable.dirty.ratio": ptr("0.1")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tp.Partition(0)
+	if _, err := p.Append(kbatch.Batch(kbatch.BatchOptions{Records: 2})); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("keyless append on a compacted topic: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		appendDurable(t, p, keyedBatch(t, fmt.Sprint("k", i%5), []byte(fmt.Sprint("value-", i)), clk.Now().UnixMilli()))
+	}
+	count := func() int {
+		n := 0
+		p.Log().Scan(0, func(h batch.Header, _ []byte) error { n += int(h.RecordCount); return nil })
+		return n
+	}
+	active := p.Log().Segments()
+	waitFor(t, "compaction by the cleaner", func() bool {
+		return count() <= 5+int(p.EndOffset()-active[len(active)-1].BaseOffset)
+	})
+	if err := p.Log().Check(); err != nil {
+		t.Fatal(err)
+	}
+}
