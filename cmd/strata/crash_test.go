@@ -56,10 +56,11 @@ func buildStrata(t *testing.T) string {
 
 // broker is a strata process started by a test.
 type broker struct {
-	cmd  *exec.Cmd
-	addr string
-	log  *bytes.Buffer
-	done chan error
+	cmd   *exec.Cmd
+	addr  string
+	ready string // the --ready-file path
+	log   *bytes.Buffer
+	done  chan error
 }
 
 // startStrata runs the binary on a free port over dataDir and waits for its ready file.
@@ -67,7 +68,7 @@ func startStrata(t *testing.T, bin, dataDir string, extra ...string) *broker {
 	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--ready-file", ready}, extra...)
-	b := &broker{cmd: exec.Command(bin, args...), log: new(bytes.Buffer), done: make(chan error, 1)}
+	b := &broker{cmd: exec.Command(bin, args...), ready: ready, log: new(bytes.Buffer), done: make(chan error, 1)}
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
