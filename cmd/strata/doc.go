@@ -3,6 +3,7 @@
 //	strata serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--set NAME=VALUE]...
 //	             [--log-level debug|info|warn|error] [--log-format text|json] [--ready-file PATH]
 //	strata version
+//	strata topic|produce|consume|group|bench ...   (clients of a running broker; see --help)
 //
 // serve runs a broker until SIGTERM or SIGINT, then shuts it down gracefully (in-flight
 // requests finish, logs are flushed and the clean-shutdown marker written; at most 30 s,
@@ -22,6 +23,7 @@
 // removes it on a clean exit: scripts and tests start the broker on port 0 and wait for
 // the file.
 //
-// The command holds no business logic: it builds server.Options and drives
-// server.New, Serve and Shutdown. See docs/operations.md.
+// The command holds no business logic: serve builds server.Options and drives server.New,
+// Serve and Shutdown; the client subcommands parse flags and call the client package.
+// See docs/operations.md.
 package main
