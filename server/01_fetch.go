@@ -37,6 +37,9 @@ func handleFetch(s *Server, r *request) reply {
 	})
 }
 
+// noRecords is the records field of a partition with nothing to return.
+var noRecords = []byte{}
+
 // fetch is one Fetch request in progress.
 type fetch struct {
 	req   *kmsg.FetchRequest
@@ -75,6 +78,9 @@ func (f *fetch) resolve(s *Server) {
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.PreferredReadReplica = -1
+			// Never a null records field: librdkafka (kcat, confluent-kafka) rejects it as
+			// a parse failure ("invalid MessageSetSize"); Kafka always sends an empty one.
+			sp.RecordBatches = noRecords
 			var (
 				p   *partition.Partition
 				pok bool
@@ -113,7 +119,7 @@ func (f *fetch) fill() (total int, hasErr bool) {
 		fp := &f.parts[i]
 		sp := &f.resp.Topics[fp.ti].Partitions[fp.pi]
 		sp.ErrorCode = 0
-		sp.RecordBatches = nil
+		sp.RecordBatches = noRecords
 		limit := min(int(fp.maxBytes), budget-total)
 		if total > 0 && limit <= 0 {
 			// Response full: report the offsets only; the client fetches again.
@@ -129,7 +135,7 @@ func (f *fetch) fill() (total int, hasErr bool) {
 			hasErr = true
 			continue
 		}
-		if total > 0 && len(res.Records) > budget-total {
+		if total > 0 && len(res.Records) > budget-total || len(res.Records) == 0 {
 			continue // only the first batch of the response may exceed MaxBytes (KIP-74)
 		}
 		sp.RecordBatches = res.Records

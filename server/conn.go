@@ -257,7 +257,6 @@ func (c *conn) writeLoop() {
 		if !f.fixedVersion {
 			f.resp.SetVersion(f.hdr.APIVersion)
 		}
-		normalizeResponse(f.resp)
 		buf = wire.AppendResponse(buf[:0], f.hdr, f.resp)
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := bw.Write(buf)
@@ -271,22 +270,6 @@ func (c *conn) writeLoop() {
 	}
 	if !broken {
 		c.flush(bw)
-	}
-}
-
-// normalizeResponse puts a response in the form every client accepts before it is
-// encoded. Fetch: kmsg encodes a nil RecordBatches as a null (-1) records field, which
-// librdkafka (kcat, confluent-kafka) rejects as a parse failure ("invalid
-// MessageSetSize"); Kafka always sends an empty one.
-func normalizeResponse(resp kmsg.Response) {
-	if fr, ok := resp.(*kmsg.FetchResponse); ok {
-		for i := range fr.Topics {
-			for j := range fr.Topics[i].Partitions {
-				if p := &fr.Topics[i].Partitions[j]; p.RecordBatches == nil {
-					p.RecordBatches = []byte{}
-				}
-			}
-		}
 	}
 }
 

@@ -49,7 +49,7 @@ var settings = []Setting{
 	{Name: "group.max.session.timeout.ms", Type: Int, Scope: Broker, Default: "1800000", ReadOnly: true, Min: 0, HasMin: true,
 		Doc: "The largest session timeout a group member may ask for."},
 	{Name: "log.retention.check.interval.ms", Type: Long, Scope: Broker, Default: "300000", ReadOnly: true, Min: 1, HasMin: true,
-		Doc: "How often the cleaner visits every partition: deletes segments under retention.ms and retention.bytes (delete policy) and compacts (compact policy) when min.cleanable.dirty.ratio or max.compaction.lag.ms calls for it.",
+		Doc:  "How often the cleaner visits every partition: deletes segments under retention.ms and retention.bytes (delete policy) and compacts (compact policy) when min.cleanable.dirty.ratio or max.compaction.lag.ms calls for it.",
 		Note: "Kafka runs compaction on its own schedule (log.cleaner.backoff.ms); Strata's one cleaner goroutine does both on this interval."},
 	{Name: "log.cleaner.dedupe.buffer.size", Type: Long, Scope: Broker, Default: "134217728", ReadOnly: true, Min: 1 << 16, HasMin: true,
 		Doc: "Memory of the compaction key map (24 bytes per distinct key: 16-byte key hash, offset); when it fills, a pass compacts only the prefix of the dirty log it covers."},
