@@ -35,8 +35,10 @@
 // Concurrency contract: Append, Truncate, SetStartOffset, EnforceRetention and
 // Reconfigure are serialised by the log's writer mutex. Read, ReadCopy, Scan,
 // OffsetForTimestamp, MaxTimestamp and the getters run concurrently with them from any
-// goroutine. No lock is held across an fsync wait on the append path (SetStartOffset,
-// EnforceRetention and Truncate do fsync checkpoints under the writer mutex: rare admin
-// operations). Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu;
+// goroutine. No lock is held across an fsync wait on the append path (SetStartOffset and
+// Truncate do fsync checkpoints under the writer mutex: rare admin operations;
+// EnforceRetention does its file work after releasing it; a compaction swap holds it
+// across a few renames and one directory fsync, see compact.go).
+// Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu;
 // ckMu and the durability mutex are leaves. OnDurable callbacks run with no log lock held.
 package log

@@ -351,6 +351,9 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			if err != nil {
 				return AppendResult{}, p.wrap(recordsError(err))
 			}
+			if int64(len(rb)) > int64(p.amu.maxMessageBytes) {
+				return AppendResult{}, p.wrap(fmt.Errorf("%w: %d bytes once re-compressed, max.message.bytes %d", ErrMessageTooLarge, len(rb), p.amu.maxMessageBytes))
+			}
 			recompressed = append(recompressed, rb...)
 		} else if recompressed != nil {
 			recompressed = append(recompressed, b...)
