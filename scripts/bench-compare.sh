@@ -64,9 +64,11 @@ run() {
   if line=$(bin/strata bench "$mode" -q --label "$label" --name "$name" $flags --start-broker "$cmd" 2>>"$LOG"); then
     echo "$line" >>"$RESULTS"
     case $mode in
-      idle) figure="idle cpu $(sed -n 's/.*"idle":{[^}]*"cpu_percent":\([0-9.e+-]*\).*/\1/p' <<<"$line")%, startup $(sed -n 's/.*"startup_ms":\([0-9.]*\).*/\1/p' <<<"$line") ms" ;;
-      e2e) figure="e2e p99 $(sed -n 's/.*"e2e_latency":{[^}]*"p99_ms":\([0-9.]*\).*/\1/p' <<<"$line") ms" ;;
-      *) figure="$(sed -n 's/.*"mb_per_s":\([0-9.]*\).*/\1/p' <<<"$line") MB/s" ;;
+      idle) figure=$(printf 'idle cpu %.2f%%, startup %.0f ms' \
+          "$(sed -n 's/.*"idle":{[^}]*"cpu_percent":\([0-9.e+-]*\).*/\1/p' <<<"$line")" \
+          "$(sed -n 's/.*"startup_ms":\([0-9.e+-]*\).*/\1/p' <<<"$line")") ;;
+      e2e) figure=$(printf 'e2e p99 %.1f ms' "$(sed -n 's/.*"e2e_latency":{[^}]*"p99_ms":\([0-9.e+-]*\).*/\1/p' <<<"$line")") ;;
+      *) figure=$(printf '%.1f MB/s' "$(sed -n 's/.*"mb_per_s":\([0-9.e+-]*\).*/\1/p' <<<"$line")") ;;
     esac
   else
     failures=$((failures + 1))

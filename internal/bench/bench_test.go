@@ -315,8 +315,8 @@ func TestBenchReport(t *testing.T) {
 	md := out.String()
 	for _, want := range []string{
 		"| workload | figure | strata | kfake | strata/kfake | goal | met |",
-		"| produce-1k | throughput (MB/s) | 20.0 | 40.0 | 0.50x | ≥ 1x | ✗ |",
-		"| produce-1k | broker CPU (s/GiB) | 2.00 | 2.00 | 1.00x | ≤ 0.4x | ✗ |",
+		"| produce-1k | throughput (MB/s) | 20.0 (10.0–30.0) | 40.0 (20.0–60.0) | 0.50x | ≥ 1x | ✗ |",
+		"| produce-1k | broker CPU (s/GiB) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) | 1.00x | ≤ 0.4x | ✗ |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)

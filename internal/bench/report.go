@@ -146,7 +146,8 @@ func median(vs []float64) float64 {
 
 // Report writes a markdown table of the median of every figure of every workload (the
 // Name of a Result, or its Mode) for the subject and baseline labels, with their ratio
-// and the goal where there is one. Empty labels mean the first and second label
+// and the goal where there is one; with several runs a cell also shows the range,
+// "median (min–max)". Empty labels mean the first and second label
 // found in results.
 func Report(w io.Writer, results []Result, subject, baseline string) error {
 	var labels, names []string
@@ -208,8 +209,8 @@ func Report(w io.Writer, results []Result, subject, baseline string) error {
 	}
 	for _, name := range names {
 		for _, f := range figs[name] {
-			s := median(vals[key{name, subject, f.Key}])
-			b := median(vals[key{name, baseline, f.Key}])
+			sv, bv := vals[key{name, subject, f.Key}], vals[key{name, baseline, f.Key}]
+			s, b := median(sv), median(bv)
 			ratio := math.NaN()
 			if b != 0 && !math.IsNaN(b) {
 				ratio = s / b
@@ -226,7 +227,13 @@ func Report(w io.Writer, results []Result, subject, baseline string) error {
 					ms = "✓"
 				}
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s |\n", name, f.Title, num(s), num(b), rs, gs, ms)
+			cell := func(m float64, vs []float64) string {
+				if len(vs) < 2 {
+					return num(m)
+				}
+				return fmt.Sprintf("%s (%s–%s)", num(m), num(slices.Min(vs)), num(slices.Max(vs)))
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", name, f.Title, cell(s, sv), cell(b, bv), rs, gs, ms)
 		}
 	}
 	return nil
