@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -195,13 +196,13 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (*TopicDescripti
 		Size:              -1,
 	}
 	if d.ID != (kadm.TopicID{}) {
-		out.ID = d.ID.String()
+		out.ID = base64.RawURLEncoding.EncodeToString(d.ID[:]) // as Kafka's tools print it
 	}
 	starts, ends, err := a.bounds(ctx, name)
 	if err != nil {
 		return nil, a.cfg.wrap(err, what)
 	}
-	sizes := a.sizes(ctx, name)
+	sizes := a.sizes(ctx, name, d.Partitions.Numbers())
 	for _, p := range d.Partitions.Sorted() {
 		pi := PartitionInfo{
 			Partition:   p.Partition,
@@ -258,8 +259,10 @@ func (a *Admin) bounds(ctx context.Context, topics ...string) (starts, ends kadm
 
 // sizes returns the on-disk size of each partition of topic, or nil if the broker
 // does not describe log directories.
-func (a *Admin) sizes(ctx context.Context, topic string) map[int32]int64 {
-	dirs, err := a.adm.DescribeAllLogDirs(ctx, kadm.TopicsSet{topic: nil})
+func (a *Admin) sizes(ctx context.Context, topic string, partitions []int32) map[int32]int64 {
+	set := make(kadm.TopicsSet)
+	set.Add(topic, partitions...)
+	dirs, err := a.adm.DescribeAllLogDirs(ctx, set)
 	if err != nil {
 		return nil
 	}

@@ -70,15 +70,15 @@ func (c *config) wrap(err error, what string) error {
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.GroupIDNotFound),
 		errors.Is(err, kerr.UnknownTopicID):
-		return fmt.Errorf("%s%w (%w)", prefix, ErrNotFound, err)
+		return &kindError{kind: ErrNotFound, msg: prefix + "not found", err: err}
 	case errors.Is(err, kerr.TopicAlreadyExists):
-		return fmt.Errorf("%s%w (%w)", prefix, ErrExists, err)
+		return &kindError{kind: ErrExists, msg: prefix + "already exists", err: err}
 	case errors.Is(err, kerr.NonEmptyGroup):
-		return fmt.Errorf("%s%w (%w)", prefix, ErrGroupNotEmpty, err)
+		return &kindError{kind: ErrGroupNotEmpty, msg: prefix + "group has active members", err: err}
 	case errors.Is(err, kerr.InvalidPartitions), errors.Is(err, kerr.InvalidReplicationFactor),
 		errors.Is(err, kerr.InvalidConfig), errors.Is(err, kerr.InvalidTopicException),
 		errors.Is(err, kerr.InvalidRequest):
-		return fmt.Errorf("%s%w (%w)", prefix, ErrInvalid, err)
+		return &kindError{kind: ErrInvalid, msg: prefix + "invalid", err: err}
 	case isDialErr(err):
 		return &UnreachableError{Brokers: c.brokers, Err: err}
 	}
@@ -99,3 +99,14 @@ func isDialErr(err error) bool {
 	var dns *net.DNSError
 	return errors.As(err, &dns)
 }
+
+// kindError is an error of one of the sentinel kinds, wrapping its cause.
+type kindError struct {
+	kind error  // the sentinel: errors.Is(e, kind)
+	msg  string // what failed and how, without the cause
+	err  error  // the cause, usually a kerr.Error
+}
+
+func (e *kindError) Error() string        { return e.msg + ": " + e.err.Error() }
+func (e *kindError) Unwrap() error        { return e.err }
+func (e *kindError) Is(target error) bool { return target == e.kind }

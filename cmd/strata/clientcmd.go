@@ -86,11 +86,19 @@ type hinted struct {
 func (e hinted) Error() string { return e.err.Error() + "\nhint: " + e.hint }
 func (e hinted) Unwrap() error { return e.err }
 
+// cliError shows a client error without the package prefix ("strata: topic … not found",
+// not "strata: client: topic …").
+type cliError struct{ err error }
+
+func (e cliError) Error() string { return strings.TrimPrefix(e.err.Error(), "client: ") }
+func (e cliError) Unwrap() error { return e.err }
+
 // explain adds a hint to the errors users meet most.
 func (g *globals) explain(err error) error {
 	if err == nil {
 		return nil
 	}
+	err = cliError{err}
 	var ue *client.UnreachableError
 	switch {
 	case errors.As(err, &ue):
