@@ -27,7 +27,8 @@ var testBrokers = []testBroker{
 
 func startStrata(t *testing.T) string {
 	t.Helper()
-	return testutil.StartBroker(t, "", nil).Addr().String()
+	// No initial rebalance delay: tests join groups of one member.
+	return testutil.StartBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"}).Addr().String()
 }
 
 func startKfake(t *testing.T) string {
