@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/goleak"
 
 	"github.com/stratalog/strata/client"
 )
@@ -28,6 +29,12 @@ func TestMain(m *testing.M) {
 	brokers = c.ListenAddrs()[0]
 	code := m.Run()
 	c.Close()
+	if code == 0 {
+		if err := goleak.Find(); err != nil { // every client closed, every goroutine gone
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
