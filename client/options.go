@@ -69,7 +69,6 @@ type config struct {
 	dlqTopic    func(topic string) string
 
 	// request-reply
-	replyTopic     string
 	requestTimeout time.Duration
 }
 
