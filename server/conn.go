@@ -20,6 +20,9 @@ import (
 // the reader stops reading while the queue is full (back pressure).
 const maxInFlight = 64
 
+// framePool recycles the frame buffers of produce requests.
+var framePool wire.FramePool
+
 // writeTimeout bounds how long one response write may take before the peer is considered
 // dead.
 const writeTimeout = 30 * time.Second
@@ -131,16 +134,21 @@ func (c *conn) readLoop(wg *sync.WaitGroup) {
 		if c.ctx.Err() != nil || !c.armRead() {
 			return
 		}
-		// A fresh buffer per request: decoded bodies alias the frame (kmsg does not copy
-		// byte fields such as produced record batches), and a handler's later function
-		// may still use them while the next request is read.
-		frame, err := wire.ReadFrame(br, nil, c.s.opts.MaxRequestBytes)
+		// A buffer of its own per request: decoded bodies alias the frame (kmsg does not
+		// copy byte fields such as produced record batches), and a handler's later
+		// function may still use them while the next request is read. Only a Produce
+		// frame goes back to the pool once dispatched: its handler has appended (copied)
+		// the records before returning and keeps nothing that aliases the frame.
+		frame, err := wire.ReadFrameAlloc(br, c.s.opts.MaxRequestBytes, framePool.Get)
 		if err != nil {
 			c.logReadError(err)
 			return
 		}
 		if !c.dispatch(frame, wg) {
 			return
+		}
+		if len(frame) >= 2 && frame[0] == 0 && frame[1] == 0 { // api key 0: Produce
+			framePool.Put(frame)
 		}
 	}
 }

@@ -22,8 +22,9 @@
 //	body            the kmsg response at the request's version
 //
 // Usage: a connection reads frames with ReadFrame (the size limit is enforced before any
-// allocation; frames above 1 MiB are read in growing chunks so memory follows the bytes
-// that arrive), reads the fixed prefix with ParseHeaderPrefix to pick a handler or answer
+// allocation; a frame up to ExactFrameSize is read into one buffer of its size, a larger
+// one in growing chunks so memory follows the bytes that arrive; ReadFrameAlloc with a
+// FramePool recycles the buffers of requests that no longer alias them), reads the fixed prefix with ParseHeaderPrefix to pick a handler or answer
 // an unsupported ApiVersions (KIP-511), then Decode for the header and the kmsg body.
 // Decoded bodies may alias the frame: give each frame its own buffer while its request is
 // in use. Responses are framed with AppendResponse; AppendRequest frames requests for tests

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -36,9 +38,24 @@ type RequestHeader struct {
 
 // ReadFrame reads one size-prefixed frame from r into buf (grown as needed) and returns the
 // frame body. A size above limit or below the fixed header size is an error before anything
-// is allocated. Frames above 1 MiB are read in growing chunks, so that memory follows the
-// bytes that actually arrive rather than the size a peer claims.
+// is allocated. See ReadFrameAlloc for how a large frame's memory is allocated.
 func ReadFrame(r io.Reader, buf []byte, limit int32) ([]byte, error) {
+	return ReadFrameAlloc(r, limit, func(n int) []byte {
+		if cap(buf) >= n {
+			return buf[:n]
+		}
+		return make([]byte, n)
+	})
+}
+
+// ReadFrameAlloc reads one size-prefixed frame from r and returns the frame body, in a
+// buffer from alloc (which returns a slice of exactly n bytes). A size above limit or below
+// the fixed header size is an error before anything is allocated. A frame of up to
+// ExactFrameSize bytes is read into one buffer of its size (one allocation, no copy);
+// a larger one is read in chunks that double, so that memory follows the bytes that
+// actually arrive rather than the size a peer claims (only the first ExactFrameSize bytes
+// come from alloc).
+func ReadFrameAlloc(r io.Reader, limit int32, alloc func(n int) []byte) ([]byte, error) {
 	var sz [4]byte
 	if _, err := io.ReadFull(r, sz[:]); err != nil {
 		return nil, err
@@ -51,19 +68,13 @@ func ReadFrame(r io.Reader, buf []byte, limit int32) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d (socket.request.max.bytes)", ErrFrameTooLarge, n, limit)
 	}
 	size := int(n)
-	if size <= frameChunk || cap(buf) >= size {
-		if cap(buf) < size {
-			buf = make([]byte, size)
-		}
-		buf = buf[:size]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, unexpectedEOF(err)
-		}
-		return buf, nil
+	first := min(size, ExactFrameSize)
+	buf := alloc(first)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, unexpectedEOF(err)
 	}
-	buf = buf[:0]
 	for len(buf) < size {
-		chunk := min(size-len(buf), max(len(buf), frameChunk))
+		chunk := min(size-len(buf), len(buf))
 		buf = slices.Grow(buf, chunk)
 		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+chunk]); err != nil {
 			return nil, unexpectedEOF(err)
@@ -73,8 +84,51 @@ func ReadFrame(r io.Reader, buf []byte, limit int32) ([]byte, error) {
 	return buf, nil
 }
 
-// frameChunk is the first allocation for a large frame; later ones double it.
-const frameChunk = 1 << 20
+// ExactFrameSize is the largest frame ReadFrame allocates in one piece when its size is
+// read: a peer that claims more must send the bytes before it gets the memory.
+const ExactFrameSize = 8 << 20
+
+// FramePool recycles frame buffers of at least minPooledFrame bytes by power-of-two size
+// class, up to ExactFrameSize. Get returns a slice of exactly n bytes (its contents are
+// not zeroed); Put gives a buffer back once nothing aliases it. Safe for concurrent use;
+// the zero value is ready.
+type FramePool struct {
+	classes [poolClasses]sync.Pool // of *[]byte; class i holds cap minPooledFrame<<i
+}
+
+const (
+	minPooledFrame = 64 << 10
+	poolClasses    = 8 // 64 KiB .. 8 MiB
+)
+
+func frameClass(n int) int {
+	if n <= minPooledFrame {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - bits.Len(uint(minPooledFrame-1))
+}
+
+// Get returns a buffer of length n.
+func (p *FramePool) Get(n int) []byte {
+	if n < minPooledFrame/2 || n > ExactFrameSize {
+		return make([]byte, n)
+	}
+	c := frameClass(n)
+	if bp, ok := p.classes[c].Get().(*[]byte); ok && cap(*bp) >= n {
+		return (*bp)[:n]
+	}
+	return make([]byte, n, minPooledFrame<<c)
+}
+
+// Put returns b to the pool. Buffers not from Get of a pooled size are dropped.
+func (p *FramePool) Put(b []byte) {
+	c := cap(b)
+	if c < minPooledFrame || c > ExactFrameSize || c&(c-1) != 0 {
+		return
+	}
+	b = b[:0]
+	p.classes[frameClass(c)].Put(&b)
+}
 
 func unexpectedEOF(err error) error {
 	if errors.Is(err, io.EOF) {

@@ -39,7 +39,7 @@ func sized(body []byte) []byte {
 }
 
 func TestWireReadFrame(t *testing.T) {
-	big := bytes.Repeat([]byte{7}, 3<<20+5) // above the chunked-read threshold
+	big := bytes.Repeat([]byte{7}, wire.ExactFrameSize+5) // above the chunked-read threshold
 	tests := []struct {
 		name    string
 		in      []byte
@@ -48,7 +48,7 @@ func TestWireReadFrame(t *testing.T) {
 		wantErr error
 	}{
 		{"ok", sized([]byte("12345678")), 1024, []byte("12345678"), nil},
-		{"big ok", sized(big), 4 << 20, big, nil},
+		{"big ok", sized(big), 16 << 20, big, nil},
 		{"empty", nil, 1024, nil, io.EOF},
 		{"short size", []byte{0, 0}, 1024, nil, io.ErrUnexpectedEOF},
 		{"below header", sized([]byte("1234567")), 1024, nil, wire.ErrMalformed},
@@ -56,7 +56,8 @@ func TestWireReadFrame(t *testing.T) {
 		{"2 GiB", []byte{0x7f, 0xff, 0xff, 0xff}, wire.DefaultMaxRequestSize, nil, wire.ErrFrameTooLarge},
 		{"over limit", sized(make([]byte, 1025)), 1024, nil, wire.ErrFrameTooLarge},
 		{"truncated", sized([]byte("12345678"))[:8], 1024, nil, io.ErrUnexpectedEOF},
-		{"big truncated", sized(big)[:2<<20], 4 << 20, nil, io.ErrUnexpectedEOF},
+		{"big truncated", sized(big)[:2<<20], 16 << 20, nil, io.ErrUnexpectedEOF},
+		{"big truncated past exact", sized(big)[:wire.ExactFrameSize+2], 16 << 20, nil, io.ErrUnexpectedEOF},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +70,26 @@ func TestWireReadFrame(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestWireFramePool(t *testing.T) {
+	var p wire.FramePool
+	for _, n := range []int{8, 40 << 10, 64 << 10, 64<<10 + 1, 1 << 20, 3<<20 + 7, wire.ExactFrameSize, wire.ExactFrameSize + 1} {
+		for range 3 {
+			b := p.Get(n)
+			if len(b) != n {
+				t.Fatalf("Get(%d): len %d", n, len(b))
+			}
+			got, err := wire.ReadFrameAlloc(bytes.NewReader(sized(bytes.Repeat([]byte{1}, n+8))), 1<<30, p.Get)
+			if err != nil || len(got) != n+8 {
+				t.Fatalf("ReadFrameAlloc %d: %d bytes, %v", n+8, len(got), err)
+			}
+			p.Put(b)
+			p.Put(got)
+		}
+	}
+	p.Put(make([]byte, 100)) // not pooled: dropped
+	p.Put(nil)
 }
 
 func TestWireDecodeEveryRequest(t *testing.T) {

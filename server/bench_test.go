@@ -1,0 +1,145 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/server"
+	"github.com/stratalog/strata/wire"
+)
+
+// benchConn is a raw connection that sends request frames and reads response frames
+// into a reused buffer (the client side costs as little as possible).
+type benchConn struct {
+	nc  net.Conn
+	br  *bufio.Reader
+	buf []byte
+}
+
+func dialBench(b *testing.B, s *server.Server) *benchConn {
+	b.Helper()
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { nc.Close() })
+	return &benchConn{nc: nc, br: bufio.NewReaderSize(nc, 1<<20)}
+}
+
+// roundTrip writes one request frame and reads the response frame; it returns the
+// response body (after the correlation id and, for flexible requests, the tag byte).
+func (c *benchConn) roundTrip(b *testing.B, frame []byte, flexible bool) []byte {
+	c.nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.nc.Write(frame); err != nil {
+		b.Fatal(err)
+	}
+	var err error
+	c.buf, err = wire.ReadFrame(c.br, c.buf, 1<<30)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := c.buf[4:]
+	if flexible {
+		body = body[1:]
+	}
+	return body
+}
+
+// BenchmarkServerProduce sends ~1 MiB produce requests (one partition, acks=1: the
+// request path without the fsync wait) over loopback, one at a time, and waits for each
+// response: frame read, decode, validate, append, respond.
+func BenchmarkServerProduce(b *testing.B) {
+	for _, rs := range []int{100, 1024} {
+		b.Run(fmt.Sprintf("rec=%dB", rs), func(b *testing.B) {
+			s := testutil.StartBroker(b, "", nil)
+			createTopicTB(b, s, newClientTB(b, s), "bench")
+			c := dialBench(b, s)
+			req := kmsg.NewPtrProduceRequest()
+			req.Version = 9
+			req.Acks, req.TimeoutMillis = 1, 10000
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = "bench"
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Records = kbatch.SizedBatch(900<<10, rs, time.Now().UnixMilli())
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			frame := wire.AppendRequest(nil, 1, "bench", req)
+			resp := kmsg.NewPtrProduceResponse()
+			resp.Version = req.Version
+			b.SetBytes(int64(len(rp.Records)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				body := c.roundTrip(b, frame, req.IsFlexible())
+				if err := resp.ReadFrom(body); err != nil {
+					b.Fatal(err)
+				}
+				if ec := resp.Topics[0].Partitions[0].ErrorCode; ec != 0 {
+					b.Fatalf("produce error %d", ec)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServerFetch fetches 1 MiB (one partition, warm page cache) over loopback
+// from a filled log, one fetch at a time, reading every response whole: the fetch handler,
+// the response encoding and the write of the stored bytes to the socket.
+func BenchmarkServerFetch(b *testing.B) {
+	for _, version := range []int16{11, 12} {
+		b.Run(fmt.Sprintf("v%d", version), func(b *testing.B) {
+			s := testutil.StartBroker(b, "", nil)
+			createTopicTB(b, s, newClientTB(b, s), "bench")
+			c := dialBench(b, s)
+			// Fill 8 MiB of 1 KiB records, acks=-1 so that everything is below the HW.
+			preq := kmsg.NewPtrProduceRequest()
+			preq.Version = 9
+			preq.Acks, preq.TimeoutMillis = -1, 10000
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = "bench"
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Records = kbatch.SizedBatch(256<<10, 1024, time.Now().UnixMilli())
+			rt.Partitions = append(rt.Partitions, rp)
+			preq.Topics = append(preq.Topics, rt)
+			pframe := wire.AppendRequest(nil, 1, "bench", preq)
+			for range 32 {
+				c.roundTrip(b, pframe, preq.IsFlexible())
+			}
+			req := kmsg.NewPtrFetchRequest()
+			req.Version = version
+			req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 0, 1<<20
+			ft := kmsg.NewFetchRequestTopic()
+			ft.Topic = "bench"
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.PartitionMaxBytes = 1 << 20
+			ft.Partitions = append(ft.Partitions, fp)
+			req.Topics = append(req.Topics, ft)
+			frame := wire.AppendRequest(nil, 2, "bench", req)
+			body := c.roundTrip(b, frame, req.IsFlexible())
+			resp := kmsg.NewPtrFetchResponse()
+			resp.Version = version
+			if err := resp.ReadFrom(body); err != nil {
+				b.Fatal(err)
+			}
+			n := len(resp.Topics[0].Partitions[0].RecordBatches)
+			if n < 512<<10 {
+				b.Fatalf("fetched %d bytes", n)
+			}
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if got := len(c.roundTrip(b, frame, req.IsFlexible())); got < n {
+					b.Fatalf("response of %d bytes", got)
+				}
+			}
+		})
+	}
+}
