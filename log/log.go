@@ -401,16 +401,29 @@ func (l *Log) writeRecoveryPoint(rp, gen int64) error {
 // activeLocked is the last segment. The caller holds mu or rmu.
 func (l *Log) activeLocked() *segment.Segment { return l.segs[len(l.segs)-1] }
 
-func validateBatches(b []byte) ([]segment.BatchInfo, error) {
+// validateBatches frames b into batches and validates each (batch.Validate: length,
+// magic, CRC, counts); with trusted set, the caller has validated them already and only
+// the framing and headers are read (no CRC pass).
+func validateBatches(b []byte, trusted bool) ([]segment.BatchInfo, error) {
 	if len(b) == 0 {
 		return nil, &BatchError{Err: errors.New("empty append"), kind: ErrInvalidBatch}
 	}
 	var infos []segment.BatchInfo
+	if trusted {
+		infos = make([]segment.BatchInfo, 0, 1)
+	}
 	for p := 0; p < len(b); {
 		n, err := batch.Next(b[p:])
 		if err == nil {
 			var h batch.Header
-			h, err = batch.Validate(b[p : p+n])
+			if trusted {
+				h, err = batch.ParseHeader(b[p : p+n])
+				if err == nil && h.LastOffsetDelta < 0 {
+					err = fmt.Errorf("%w: last offset delta %d", batch.ErrInvalid, h.LastOffsetDelta)
+				}
+			} else {
+				h, err = batch.Validate(b[p : p+n])
+			}
 			if err == nil {
 				infos = append(infos, segment.BatchInfo{Last: int64(h.LastOffsetDelta), MaxTimestamp: h.MaxTimestamp, Size: n})
 				p += n
@@ -433,7 +446,19 @@ func validateBatches(b []byte) ([]segment.BatchInfo, error) {
 // written and a *BatchError wrapping ErrCorrupt or ErrInvalidBatch is returned. After a
 // write error the log refuses every later append (the error wraps ErrBroken).
 func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
-	infos, err := validateBatches(batches)
+	return l.append(batches, leaderEpoch, false)
+}
+
+// AppendValidated is Append for batches the caller has already checked with
+// batch.Validate each (the partition does, before its producer-state checks): it reads
+// the batch framing and headers again but does not recompute the CRCs. A framing error
+// still writes nothing.
+func (l *Log) AppendValidated(batches []byte, leaderEpoch int32) (AppendInfo, error) {
+	return l.append(batches, leaderEpoch, true)
+}
+
+func (l *Log) append(batches []byte, leaderEpoch int32, trusted bool) (AppendInfo, error) {
+	infos, err := validateBatches(batches, trusted)
 	if err != nil {
 		return AppendInfo{}, err
 	}

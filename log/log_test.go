@@ -218,6 +218,16 @@ func TestLogAppendInvalid(t *testing.T) {
 			}
 		})
 	}
+	// AppendValidated trusts the CRCs (the caller validated) but still refuses broken
+	// framing with nothing written.
+	for _, b := range [][]byte{nil, good[:len(good)-3], {1, 2, 3}} {
+		if _, err := l.AppendValidated(b, 0); err == nil || l.EndOffset() != 0 || l.Size() != 0 {
+			t.Fatalf("AppendValidated of %d bad bytes: %v, end %d", len(b), err, l.EndOffset())
+		}
+	}
+	if info, err := l.AppendValidated(append(append([]byte(nil), good...), good...), 0); err != nil || info.LastOffset != 3 {
+		t.Fatalf("AppendValidated: %+v, %v", info, err)
+	}
 	o := memOpts(vfs.NewMem())
 	l2 := openLog(t, "/q", o)
 	if _, err := l2.Append(mkBatch(100, 100, 1, 0), 0); !errors.Is(err, ErrRecordTooLarge) {

@@ -28,6 +28,10 @@ func newMemStore(autoFlush bool) *memStore {
 	return m
 }
 
+func (m *memStore) AppendValidated(b []byte, epoch int32) (log.AppendInfo, error) {
+	return m.Append(b, epoch)
+}
+
 func (m *memStore) Append(b []byte, epoch int32) (log.AppendInfo, error) {
 	m.mu.Lock()
 	if m.closed {

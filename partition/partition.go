@@ -85,7 +85,8 @@ func (o *Options) EnsureDefaults() {
 
 // store is the part of *log.Log a partition uses; unit tests substitute a fake.
 type store interface {
-	Append(batches []byte, leaderEpoch int32) (log.AppendInfo, error)
+	// AppendValidated appends batches that Append has validated (batch.Validate) already.
+	AppendValidated(batches []byte, leaderEpoch int32) (log.AppendInfo, error)
 	WaitDurable(end int64) error
 	OnDurable(fn func(end int64))
 	ReadCopy(offset int64, maxBytes int, maxOffset int64) ([]byte, error)
@@ -384,7 +385,9 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			return res, nil
 		}
 	}
-	info, err := p.st.Append(batches, p.epoch)
+	// Every batch passed batch.Validate above (or was re-encoded by Recompress): the log
+	// does not check the CRCs a second time.
+	info, err := p.st.AppendValidated(batches, p.epoch)
 	if err != nil {
 		return AppendResult{}, p.wrap(err)
 	}
