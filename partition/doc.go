@@ -8,7 +8,8 @@
 //	p, err := partition.Open(dir, &partition.Options{Topic: "t", Index: 0})
 //	res, err := p.Append(batches)              // validate, dedupe, stamp, append
 //	err = p.WaitDurable(ctx, res.LastOffset+1) // acks=all
-//	r, err := p.Read(offset, maxBytes)         // fetch: whole batches below the HW
+//	r, err := p.Read(offset, maxBytes)         // whole batches below the HW, copied
+//	r, err = p.ReadChunk(offset, maxBytes)     // the same, in place: r.Chunk.Release()
 //	stop := p.NotifyHW(offset, wake)           // long poll
 //	err = p.Close()
 //
@@ -78,8 +79,8 @@
 // partition so that it can return early when ctx ends; Close waits for those goroutines,
 // which end when the flush completes or the log closes.
 //
-// Performance notes: Append validates each batch (CRC included) and the log validates it
-// again; Read copies the bytes out of the segment (log.ReadCopy). Both are planned to go:
-// a pre-validated append into the log, and returning a log.Chunk that the connection
-// writes with sendfile.
+// Performance notes: Append validates each batch (CRC included) once and hands the log
+// pre-validated bytes (log.AppendValidated). ReadChunk returns where the bytes are (a
+// log.Chunk, released by the caller) for the fetch path, which writes them to the socket
+// with sendfile; Read copies them out (log.ReadCopy) for the callers that decode them.
 package partition

@@ -458,20 +458,41 @@ func (p *Partition) isClosed() bool {
 	return p.mu.closed
 }
 
-// ReadResult is what Read returns.
+// ReadResult is what Read and ReadChunk return.
 type ReadResult struct {
 	// Records holds whole stored batches, verbatim, starting with the batch that holds
-	// the requested offset. It is a copy; a later version will return a log.Chunk to be
-	// written to the connection directly (sendfile).
-	Records        []byte
+	// the requested offset: a copy (Read, or ReadChunk on a store without files).
+	Records []byte
+	// Chunk is where the same bytes are in the segment file (ReadChunk on a file log),
+	// to be written to a connection without copying (log.Chunk.WriteTo: sendfile). The
+	// caller must Release it. Nil when Records is set or nothing was read.
+	Chunk          *log.Chunk
 	HighWatermark  int64
 	LogStartOffset int64
+}
+
+// Len is the number of record bytes read.
+func (r *ReadResult) Len() int {
+	if r.Chunk != nil {
+		return r.Chunk.Len()
+	}
+	return len(r.Records)
 }
 
 // Read returns stored batches from offset, up to maxBytes but at least one batch when
 // there is one (KIP-74), never past the high watermark. An offset below the log start or
 // above the log end is ErrOffsetOutOfRange; an offset in [HW, LEO] reads nothing.
 func (p *Partition) Read(offset int64, maxBytes int) (ReadResult, error) {
+	return p.read(offset, maxBytes, false)
+}
+
+// ReadChunk is Read returning where the bytes are (ReadResult.Chunk, to be released by
+// the caller) instead of a copy; on a partition without a file log it copies (Records).
+func (p *Partition) ReadChunk(offset int64, maxBytes int) (ReadResult, error) {
+	return p.read(offset, maxBytes, p.lg != nil)
+}
+
+func (p *Partition) read(offset int64, maxBytes int, chunk bool) (ReadResult, error) {
 	hw := p.HighWatermark()
 	res := ReadResult{HighWatermark: hw, LogStartOffset: p.st.StartOffset()}
 	if p.isClosed() {
@@ -483,7 +504,20 @@ func (p *Partition) Read(offset int64, maxBytes int) (ReadResult, error) {
 	if offset >= hw {
 		return res, nil
 	}
-	b, err := p.readBelow(offset, maxBytes, hw)
+	var (
+		b   []byte
+		c   *log.Chunk
+		err error
+	)
+	if chunk {
+		c, err = p.lg.Read(offset, max(maxBytes, 1), hw)
+		if err == nil && c.Len() == 0 {
+			c.Release()
+			c = nil
+		}
+	} else {
+		b, err = p.readBelow(offset, maxBytes, hw)
+	}
 	if err != nil {
 		if errors.Is(err, log.ErrOffsetOutOfRange) {
 			// Retention moved the log start meanwhile.
@@ -492,7 +526,7 @@ func (p *Partition) Read(offset int64, maxBytes int) (ReadResult, error) {
 		}
 		return res, p.wrap(err)
 	}
-	res.Records = b
+	res.Records, res.Chunk = b, c
 	return res, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/partition"
 )
 
@@ -29,12 +30,29 @@ func handleFetch(s *Server, r *request) reply {
 	n, hasErr := f.fill()
 	minBytes := int(req.MinBytes)
 	if n >= minBytes || hasErr || req.MaxWaitMillis <= 0 || len(f.parts) == 0 {
-		return now(f.resp)
+		return now(f.response())
 	}
 	return later(func() kmsg.Response {
 		f.longPoll(r, time.Duration(req.MaxWaitMillis)*time.Millisecond, minBytes)
-		return f.resp
+		return f.response()
 	})
+}
+
+// response hands the response and its chunks to the connection writer, which sends the
+// chunks' bytes from the segment files and releases them.
+func (f *fetch) response() kmsg.Response {
+	var chunks []fetchChunk
+	for i := range f.parts {
+		fp := &f.parts[i]
+		if fp.chunk != nil {
+			chunks = append(chunks, fetchChunk{ti: fp.ti, pi: fp.pi, c: fp.chunk})
+			fp.chunk = nil
+		}
+	}
+	if len(chunks) == 0 {
+		return f.resp
+	}
+	return &chunkedFetch{FetchResponse: f.resp, chunks: chunks}
 }
 
 // noRecords is the records field of a partition with nothing to return.
@@ -51,8 +69,9 @@ type fetchPart struct {
 	p        *partition.Partition
 	offset   int64
 	maxBytes int32
-	ti, pi   int   // index in resp
-	hw       int64 // high watermark seen by the last fill
+	ti, pi   int        // index in resp
+	hw       int64      // high watermark seen by the last fill
+	chunk    *log.Chunk // the records of the last fill, in place of RecordBatches
 }
 
 // resolve builds the response skeleton and looks up the partitions.
@@ -120,6 +139,8 @@ func (f *fetch) fill() (total int, hasErr bool) {
 		sp := &f.resp.Topics[fp.ti].Partitions[fp.pi]
 		sp.ErrorCode = 0
 		sp.RecordBatches = noRecords
+		fp.chunk.Release()
+		fp.chunk = nil
 		limit := min(int(fp.maxBytes), budget-total)
 		if total > 0 && limit <= 0 {
 			// Response full: report the offsets only; the client fetches again.
@@ -127,7 +148,7 @@ func (f *fetch) fill() (total int, hasErr bool) {
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = fp.hw, fp.hw, fp.p.LogStartOffset()
 			continue
 		}
-		res, err := fp.p.Read(fp.offset, max(limit, 1))
+		res, err := fp.p.ReadChunk(fp.offset, max(limit, 1))
 		fp.hw = res.HighWatermark
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
 		if err != nil {
@@ -135,11 +156,17 @@ func (f *fetch) fill() (total int, hasErr bool) {
 			hasErr = true
 			continue
 		}
-		if total > 0 && len(res.Records) > budget-total || len(res.Records) == 0 {
+		n := res.Len()
+		if total > 0 && n > budget-total || n == 0 {
+			res.Chunk.Release()
 			continue // only the first batch of the response may exceed MaxBytes (KIP-74)
 		}
-		sp.RecordBatches = res.Records
-		total += len(res.Records)
+		if res.Chunk != nil {
+			fp.chunk = res.Chunk // sent from the file by the connection writer
+		} else {
+			sp.RecordBatches = res.Records
+		}
+		total += n
 	}
 	return total, hasErr
 }

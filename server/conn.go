@@ -242,7 +242,10 @@ func (c *conn) enqueue(f *inflight) {
 // a quick answer must not hold that answer back).
 func (c *conn) writeLoop() {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var buf []byte
+	var (
+		buf []byte
+		sp  splicer
+	)
 	broken := false
 	for f := range c.pending {
 		select {
@@ -259,15 +262,24 @@ func (c *conn) writeLoop() {
 			c.cancel()
 			c.nc.Close()
 		}
+		cf, chunked := f.resp.(*chunkedFetch)
 		if broken || f.resp == nil {
+			if chunked {
+				cf.release()
+			}
 			continue
 		}
 		if !f.fixedVersion {
 			f.resp.SetVersion(f.hdr.APIVersion)
 		}
-		buf = wire.AppendResponse(buf[:0], f.hdr, f.resp)
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err := bw.Write(buf)
+		var err error
+		if chunked {
+			err = sp.writeChunked(bw, c.nc, f.hdr, cf)
+		} else {
+			buf = wire.AppendResponse(buf[:0], f.hdr, f.resp)
+			_, err = bw.Write(buf)
+		}
 		if err == nil && len(c.pending) == 0 {
 			err = bw.Flush()
 		}
