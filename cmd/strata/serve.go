@@ -7,9 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,6 +82,7 @@ type serveFlags struct {
 	logLevel  string
 	logFormat string
 	readyFile string
+	pprof     string // HOST:PORT of the net/http/pprof listener; empty: none
 }
 
 func newServeCmd() *cobra.Command {
@@ -121,6 +125,7 @@ broker, which rejects names and values it does not know.`,
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
 	fl.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
 	fl.StringVar(&f.readyFile, "ready-file", "", "once listening, write the bound HOST:PORT to this file")
+	fl.StringVar(&f.pprof, "pprof", "", "HOST:PORT: serve Go profiles (net/http/pprof, /debug/pprof/) on a separate listener; off by default")
 	return cmd
 }
 
@@ -362,6 +367,15 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
 	}
 	addr := ln.Addr().String()
+	if f.pprof != "" {
+		stop, err := servePprof(f.pprof, logger)
+		if err != nil {
+			ln.Close()
+			s.Close()
+			return err
+		}
+		defer stop()
+	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 
@@ -424,4 +438,36 @@ func writeFileAtomic(path, data string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// servePprof serves net/http/pprof's handlers on their own listener at addr (never on the
+// Kafka listener), until stop.
+func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listen on %s: %w", addr, err)
+	}
+	// Sample blocking (one event per 10 us blocked) and 1% of mutex contention, so that
+	// /debug/pprof/block and /debug/pprof/mutex have data; only when --pprof is given.
+	runtime.SetBlockProfileRate(10_000)
+	runtime.SetMutexProfileFraction(100)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("pprof listener stopped", "err", err)
+		}
+	}()
+	logger.Info("pprof listening", "addr", ln.Addr().String())
+	return func() {
+		hs.Close()
+		<-done
+	}, nil
 }
