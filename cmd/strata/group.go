@@ -182,7 +182,7 @@ created, so a new group can be made to start anywhere.`,
 					fmt.Fprintf(w, "\ndry run: nothing changed (group %s is %s); run without --dry-run to apply\n", plan.Group, plan.State)
 					return
 				}
-				fmt.Fprintf(w, "\nreset %d partitions of group %s to %s\n", len(plan.Changes), plan.Group, plan.To)
+				fmt.Fprintf(w, "\nreset %s of group %s to %s\n", plural(int64(len(plan.Changes)), "partition"), plan.Group, plan.To)
 			})
 		},
 	}

@@ -157,3 +157,11 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	return d, err
 }
+
+// plural is "1 partition", "3 partitions": n and word, with an s unless n is 1.
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.FormatInt(n, 10) + " " + word + "s"
+}

@@ -90,7 +90,7 @@ key go to the same partition, in order; records without a key are spread.`,
 		p, err := client.NewProducer(opts...)
 		if err != nil {
 			if errors.Is(err, client.ErrInvalid) {
-				return usageError{err}
+				return usageError{cliError{err}}
 			}
 			return err
 		}
@@ -170,7 +170,7 @@ key go to the same partition, in order; records without a key are spread.`,
 			sum.Partitions = []partitionOffsets{}
 		}
 		return g.render(cmd.OutOrStdout(), sum, func(w io.Writer) {
-			fmt.Fprintf(w, "produced %d records (%s) to %s\n", sum.Records, humanBytes(sum.Bytes), topic)
+			fmt.Fprintf(w, "produced %s (%s) to %s\n", plural(sum.Records, "record"), humanBytes(sum.Bytes), topic)
 			if len(sum.Partitions) == 0 {
 				return
 			}

@@ -70,7 +70,7 @@ func newTopicCreateCmd(g *globals) *cobra.Command {
 			}
 			return g.render(cmd.OutOrStdout(), created, func(w io.Writer) {
 				for _, s := range created {
-					fmt.Fprintf(w, "created topic %s (%d partitions, replication factor %d)\n", s.Name, s.Partitions, s.ReplicationFactor)
+					fmt.Fprintf(w, "created topic %s (%s, replication factor %d)\n", s.Name, plural(int64(s.Partitions), "partition"), s.ReplicationFactor)
 				}
 			})
 		},
@@ -241,7 +241,7 @@ func newTopicAddPartitionsCmd(g *globals) *cobra.Command {
 			}
 			res := map[string]any{"topic": args[0], "added": count, "partitions": total}
 			return g.render(cmd.OutOrStdout(), res, func(w io.Writer) {
-				fmt.Fprintf(w, "added %d partitions to %s: %d in total\n", count, args[0], total)
+				fmt.Fprintf(w, "added %s to %s: %d in total\n", plural(int64(count), "partition"), args[0], total)
 			})
 		},
 	}
