@@ -82,12 +82,16 @@ func (s *Server) openData() (err error) {
 			lock.Close()
 		}
 	}()
-	if err := s.loadMetaProperties(); err != nil {
+	created, err := s.loadMetaProperties()
+	if err != nil {
 		return err
 	}
 	marker := filepath.Join(d.dir, cleanShutdownFile)
 	_, err = d.fs.Stat(marker)
 	switch {
+	case created:
+		d.cleanShutdown = true // a new directory: nothing to recover
+		s.log.Info("created data directory", "dir", d.dir)
 	case err == nil:
 		d.cleanShutdown = true
 		if err := d.fs.Remove(marker); err != nil {
@@ -190,22 +194,24 @@ func (s *Server) closeData() error {
 
 // loadMetaProperties reads meta.properties, checking node.id, or creates it with a new
 // cluster id.
-func (s *Server) loadMetaProperties() error {
+//
+// It reports created when the file did not exist, that is, when the data directory is new.
+func (s *Server) loadMetaProperties() (created bool, err error) {
 	d := &s.data
 	path := filepath.Join(d.dir, metaPropsFile)
 	data, err := readSmallFile(d.fs, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		var id [16]byte
 		if _, err := rand.Read(id[:]); err != nil {
-			return fmt.Errorf("server: cluster id: %w", err)
+			return false, fmt.Errorf("server: cluster id: %w", err)
 		}
 		d.clusterID = base64.RawURLEncoding.EncodeToString(id[:])
 		content := fmt.Sprintf("#\n# Written by Strata when the data directory was created; do not edit.\nversion=%s\nnode.id=%d\ncluster.id=%s\n",
 			metaPropsVersion, s.opts.NodeID, d.clusterID)
-		return writeFileAtomic(d.fs, path, []byte(content))
+		return true, writeFileAtomic(d.fs, path, []byte(content))
 	}
 	if err != nil {
-		return fmt.Errorf("server: read %s: %w", path, err)
+		return false, fmt.Errorf("server: read %s: %w", path, err)
 	}
 	props := map[string]string{}
 	for _, line := range strings.Split(string(data), "\n") {
@@ -218,16 +224,16 @@ func (s *Server) loadMetaProperties() error {
 		}
 	}
 	if v := props["version"]; v != metaPropsVersion {
-		return fmt.Errorf("server: %s: unsupported version %q", path, v)
+		return false, fmt.Errorf("server: %s: unsupported version %q", path, v)
 	}
 	if props["cluster.id"] == "" {
-		return fmt.Errorf("server: %s: no cluster.id", path)
+		return false, fmt.Errorf("server: %s: no cluster.id", path)
 	}
 	if v := props["node.id"]; v != strconv.Itoa(int(s.opts.NodeID)) {
-		return fmt.Errorf("server: %s: stored node.id %s does not match configured node.id %d", path, v, s.opts.NodeID)
+		return false, fmt.Errorf("server: %s: stored node.id %s does not match configured node.id %d", path, v, s.opts.NodeID)
 	}
 	d.clusterID = props["cluster.id"]
-	return nil
+	return false, nil
 }
 
 // writeFileAtomic replaces name with data durably: tmp file, fsync, rename, dir fsync.
