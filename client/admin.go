@@ -104,7 +104,7 @@ func (e ConfigEntry) IsDefault() bool {
 // CreateTopic creates a topic, failing with ErrExists if it already exists, and
 // returns its summary as the broker created it.
 func (a *Admin) CreateTopic(ctx context.Context, name string, spec TopicSpec) (TopicSummary, error) {
-	what := fmt.Sprintf("create topic %q", name)
+	op, subj := fmt.Sprintf("create topic %q", name), fmt.Sprintf("topic %q", name)
 	p, rf := spec.Partitions, spec.ReplicationFactor
 	if p == 0 {
 		p = -1
@@ -113,7 +113,7 @@ func (a *Admin) CreateTopic(ctx context.Context, name string, spec TopicSpec) (T
 		rf = -1
 	}
 	if p < -1 || rf < -1 {
-		return TopicSummary{}, fmt.Errorf("client: %s: %w: partitions and replication factor must be positive", what, ErrInvalid)
+		return TopicSummary{}, kindf(ErrInvalid, "%s: partitions and replication factor must be positive", op)
 	}
 	var cfgs map[string]*string
 	if len(spec.Configs) > 0 {
@@ -128,10 +128,7 @@ func (a *Admin) CreateTopic(ctx context.Context, name string, spec TopicSpec) (T
 		err = resp.Err
 	}
 	if err != nil {
-		if resp.ErrMessage != "" {
-			err = fmt.Errorf("%w: %s", err, resp.ErrMessage)
-		}
-		return TopicSummary{}, a.cfg.wrap(err, what)
+		return TopicSummary{}, a.cfg.wrap(withBrokerMessage(err, resp.ErrMessage), op, subj)
 	}
 	s := TopicSummary{Name: name, Partitions: int(resp.NumPartitions), ReplicationFactor: int(resp.ReplicationFactor)}
 	if s.Partitions <= 0 { // old brokers do not echo the layout
@@ -156,7 +153,7 @@ func (a *Admin) ListTopics(ctx context.Context, internal bool) ([]TopicSummary, 
 		td, err = a.adm.ListTopics(ctx)
 	}
 	if err != nil {
-		return nil, a.cfg.wrap(err, "list topics")
+		return nil, a.cfg.wrap(err, "list topics", "")
 	}
 	out := make([]TopicSummary, 0, len(td))
 	for _, d := range td.Sorted() {
@@ -176,18 +173,18 @@ func (a *Admin) ListTopics(ctx context.Context, internal bool) ([]TopicSummary, 
 // DescribeTopic returns a topic's partitions with their offsets and sizes, and
 // its configuration. It fails with ErrNotFound if the topic does not exist.
 func (a *Admin) DescribeTopic(ctx context.Context, name string) (*TopicDescription, error) {
-	what := fmt.Sprintf("describe topic %q", name)
+	op, subj := fmt.Sprintf("describe topic %q", name), fmt.Sprintf("topic %q", name)
 	td, err := a.adm.ListTopicsWithInternal(ctx, name)
 	if err != nil {
-		return nil, a.cfg.wrap(err, what)
+		return nil, a.cfg.wrap(err, op, subj)
 	}
 	d, ok := td[name]
 	if !ok {
-		return nil, fmt.Errorf("client: %s: %w", what, ErrNotFound)
+		return nil, kindf(ErrNotFound, "%s does not exist", subj)
 	}
 	if d.Err != nil {
 		a.cl.PurgeTopicsFromClient(name)
-		return nil, a.cfg.wrap(d.Err, what)
+		return nil, a.cfg.wrap(d.Err, op, subj)
 	}
 	out := &TopicDescription{
 		Name:              name,
@@ -200,7 +197,7 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (*TopicDescripti
 	}
 	starts, ends, err := a.bounds(ctx, name)
 	if err != nil {
-		return nil, a.cfg.wrap(err, what)
+		return nil, a.cfg.wrap(err, op, subj)
 	}
 	sizes := a.sizes(ctx, name, d.Partitions.Numbers())
 	for _, p := range d.Partitions.Sorted() {
@@ -288,7 +285,7 @@ func (a *Admin) sizes(ctx context.Context, topic string, partitions []int32) map
 // AlterTopicConfig sets and removes (returns to the default) topic configs,
 // incrementally: configs not named are left alone.
 func (a *Admin) AlterTopicConfig(ctx context.Context, name string, set map[string]string, remove []string) error {
-	what := fmt.Sprintf("alter config of topic %q", name)
+	op, subj := fmt.Sprintf("alter config of topic %q", name), fmt.Sprintf("topic %q", name)
 	var alters []kadm.AlterConfig
 	keys := make([]string, 0, len(set))
 	for k := range set {
@@ -302,19 +299,15 @@ func (a *Admin) AlterTopicConfig(ctx context.Context, name string, set map[strin
 		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
 	}
 	if len(alters) == 0 {
-		return fmt.Errorf("client: %s: %w: nothing to change", what, ErrInvalid)
+		return kindf(ErrInvalid, "%s: nothing to change", op)
 	}
 	resps, err := a.adm.AlterTopicConfigs(ctx, alters, name)
 	if err != nil {
-		return a.cfg.wrap(err, what)
+		return a.cfg.wrap(err, op, subj)
 	}
 	for _, r := range resps {
 		if r.Err != nil {
-			err := r.Err
-			if r.ErrMessage != "" {
-				err = fmt.Errorf("%w: %s", err, r.ErrMessage)
-			}
-			return a.cfg.wrap(err, what)
+			return a.cfg.wrap(withBrokerMessage(r.Err, r.ErrMessage), op, subj)
 		}
 	}
 	return nil
@@ -324,28 +317,25 @@ func (a *Admin) AlterTopicConfig(ctx context.Context, name string, set map[strin
 // Records keep their partitions: keys hashed before the change may map to a
 // different partition after it.
 func (a *Admin) AddPartitions(ctx context.Context, name string, n int) (int, error) {
-	what := fmt.Sprintf("add partitions to topic %q", name)
+	op, subj := fmt.Sprintf("add partitions to topic %q", name), fmt.Sprintf("topic %q", name)
 	if n <= 0 {
-		return 0, fmt.Errorf("client: %s: %w: count must be positive, got %d", what, ErrInvalid, n)
+		return 0, kindf(ErrInvalid, "%s: count must be positive, got %d", op, n)
 	}
 	resps, err := a.adm.CreatePartitions(ctx, n, name)
 	a.cl.PurgeTopicsFromClient(name)
 	if err != nil {
-		return 0, a.cfg.wrap(err, what)
+		return 0, a.cfg.wrap(err, op, subj)
 	}
 	r, err := resps.On(name, nil)
 	if err == nil {
-		err = r.Err
+		err = withBrokerMessage(r.Err, r.ErrMessage)
 	}
 	if err != nil {
-		if r.ErrMessage != "" {
-			err = fmt.Errorf("%w: %s", err, r.ErrMessage)
-		}
-		return 0, a.cfg.wrap(err, what)
+		return 0, a.cfg.wrap(err, op, subj)
 	}
 	td, err := a.adm.ListTopics(ctx, name)
 	if err != nil {
-		return 0, a.cfg.wrap(err, what)
+		return 0, a.cfg.wrap(err, op, subj)
 	}
 	return len(td[name].Partitions), nil
 }
@@ -359,16 +349,16 @@ func (a *Admin) DeleteTopics(ctx context.Context, names ...string) error {
 	resps, err := a.adm.DeleteTopics(ctx, names...)
 	a.cl.PurgeTopicsFromClient(names...)
 	if err != nil {
-		return a.cfg.wrap(err, "delete topics")
+		return a.cfg.wrap(err, "delete topics", "")
 	}
 	var errs []error
 	for _, n := range names {
 		r, ok := resps[n]
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("client: delete topic %q: %w", n, ErrNotFound))
+			errs = append(errs, kindf(ErrNotFound, "topic %q does not exist", n))
 		case r.Err != nil:
-			errs = append(errs, a.cfg.wrap(r.Err, fmt.Sprintf("delete topic %q", n)))
+			errs = append(errs, a.cfg.wrap(r.Err, fmt.Sprintf("delete topic %q", n), fmt.Sprintf("topic %q", n)))
 		}
 	}
 	return errors.Join(errs...)
@@ -380,12 +370,12 @@ func (a *Admin) DeleteTopics(ctx context.Context, names ...string) error {
 func (a *Admin) resolve(ctx context.Context, topics []string, parts []int32, pos Position) (at, ends map[string]map[int32]int64, err error) {
 	starts, endsL, err := a.bounds(ctx, topics...)
 	if err != nil {
-		return nil, nil, a.cfg.wrap(err, "list offsets")
+		return nil, nil, a.cfg.wrap(err, "list offsets", "")
 	}
 	var times kadm.ListedOffsets
 	if pos.kind == posTime {
 		if times, err = a.adm.ListOffsetsAfterMilli(ctx, pos.time.UnixMilli(), topics...); err != nil {
-			return nil, nil, a.cfg.wrap(err, "list offsets by time")
+			return nil, nil, a.cfg.wrap(err, "list offsets by time", "")
 		}
 	}
 	at = make(map[string]map[int32]int64)
@@ -393,12 +383,12 @@ func (a *Admin) resolve(ctx context.Context, topics []string, parts []int32, pos
 	for _, t := range topics {
 		eps, ok := endsL[t]
 		if !ok || len(eps) == 0 {
-			return nil, nil, fmt.Errorf("client: topic %q: %w", t, ErrNotFound)
+			return nil, nil, kindf(ErrNotFound, "topic %q does not exist", t)
 		}
 		at[t], ends[t] = make(map[int32]int64), make(map[int32]int64)
 		for p, e := range eps {
 			if e.Err != nil {
-				return nil, nil, a.cfg.wrap(e.Err, fmt.Sprintf("topic %q", t))
+				return nil, nil, a.cfg.wrap(e.Err, fmt.Sprintf("list offsets of topic %q", t), fmt.Sprintf("topic %q", t))
 			}
 			if len(parts) > 0 && !slices.Contains(parts, p) {
 				continue
@@ -425,7 +415,7 @@ func (a *Admin) resolve(ctx context.Context, topics []string, parts []int32, pos
 		}
 		for _, p := range parts {
 			if _, ok := eps[p]; !ok {
-				return nil, nil, fmt.Errorf("client: topic %q partition %d: %w", t, p, ErrNotFound)
+				return nil, nil, noPartition(t, len(eps), p)
 			}
 		}
 	}
@@ -481,7 +471,7 @@ type GroupOffset struct {
 func (a *Admin) ListGroups(ctx context.Context) ([]GroupSummary, error) {
 	gs, err := a.adm.ListGroups(ctx)
 	if err != nil {
-		return nil, a.cfg.wrap(err, "list groups")
+		return nil, a.cfg.wrap(err, "list groups", "")
 	}
 	out := make([]GroupSummary, 0, len(gs))
 	for _, g := range gs.Sorted() {
@@ -494,17 +484,17 @@ func (a *Admin) ListGroups(ctx context.Context) ([]GroupSummary, error) {
 // committed offset and lag in every partition it has committed to or is
 // assigned. It fails with ErrNotFound if the group does not exist.
 func (a *Admin) DescribeGroup(ctx context.Context, name string) (*GroupDescription, error) {
-	what := fmt.Sprintf("describe group %q", name)
+	op, subj := fmt.Sprintf("describe group %q", name), fmt.Sprintf("group %q", name)
 	lags, err := a.adm.Lag(ctx, name)
 	if err != nil {
-		return nil, a.cfg.wrap(err, what)
+		return nil, a.cfg.wrap(err, op, subj)
 	}
 	l, ok := lags[name]
 	if !ok || l.State == "Dead" || errors.Is(l.DescribeErr, kerr.GroupIDNotFound) {
-		return nil, fmt.Errorf("client: %s: %w", what, ErrNotFound)
+		return nil, kindf(ErrNotFound, "%s does not exist", subj)
 	}
 	if err := l.Error(); err != nil {
-		return nil, a.cfg.wrap(err, what)
+		return nil, a.cfg.wrap(err, op, subj)
 	}
 	out := &GroupDescription{
 		Name: name, State: l.State, Protocol: l.Protocol, ProtocolType: l.ProtocolType,
@@ -566,21 +556,21 @@ type OffsetChange struct {
 // (ErrGroupNotEmpty), except on a dry run; a group that does not exist yet is
 // created by the commit, so a new consumer group can start anywhere.
 func (a *Admin) ResetOffsets(ctx context.Context, group string, topics []string, pos Position, dryRun bool) (*ResetPlan, error) {
-	what := fmt.Sprintf("reset offsets of group %q", group)
+	op, subj := fmt.Sprintf("reset offsets of group %q", group), fmt.Sprintf("group %q", group)
 	plan := &ResetPlan{Group: group, To: pos.String(), DryRun: dryRun, State: "Dead", Changes: []OffsetChange{}}
 	dg, err := a.adm.DescribeGroups(ctx, group)
 	if err != nil {
-		return nil, a.cfg.wrap(err, what)
+		return nil, a.cfg.wrap(err, op, subj)
 	}
 	if g, ok := dg[group]; ok && g.Err == nil {
 		plan.State = g.State
 	}
 	if !dryRun && plan.State != "Empty" && plan.State != "Dead" {
-		return plan, fmt.Errorf("client: %s: %w (state %s); stop its consumers first", what, ErrGroupNotEmpty, plan.State)
+		return plan, kindf(ErrGroupNotEmpty, "%s has active members (state %s)", subj, plan.State)
 	}
 	committed, err := a.adm.FetchOffsets(ctx, group)
 	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
-		return nil, a.cfg.wrap(err, what)
+		return nil, a.cfg.wrap(err, op, subj)
 	}
 	if len(topics) == 0 {
 		for t := range committed {
@@ -588,7 +578,7 @@ func (a *Admin) ResetOffsets(ctx context.Context, group string, topics []string,
 		}
 		sort.Strings(topics)
 		if len(topics) == 0 {
-			return nil, fmt.Errorf("client: %s: %w: the group has no committed offsets; name the topics", what, ErrInvalid)
+			return nil, kindf(ErrInvalid, "%s: the group has no committed offsets; name the topics", op)
 		}
 	}
 	at, _, err := a.resolve(ctx, topics, nil, pos)
@@ -615,7 +605,7 @@ func (a *Admin) ResetOffsets(ctx context.Context, group string, topics []string,
 		return plan, nil
 	}
 	if err := a.adm.CommitAllOffsets(ctx, group, commit); err != nil {
-		return nil, a.cfg.wrap(err, what)
+		return nil, a.cfg.wrap(err, op, subj)
 	}
 	return plan, nil
 }
@@ -623,10 +613,9 @@ func (a *Admin) ResetOffsets(ctx context.Context, group string, topics []string,
 // DeleteGroup deletes a group and its committed offsets. The group must have no
 // active members (ErrGroupNotEmpty); a missing group is ErrNotFound.
 func (a *Admin) DeleteGroup(ctx context.Context, name string) error {
-	what := fmt.Sprintf("delete group %q", name)
 	r, err := a.adm.DeleteGroup(ctx, name)
 	if err == nil {
 		err = r.Err
 	}
-	return a.cfg.wrap(err, what)
+	return a.cfg.wrap(err, fmt.Sprintf("delete group %q", name), fmt.Sprintf("group %q", name))
 }

@@ -22,9 +22,8 @@ func TestAdminTopics(t *testing.T) {
 		if s.Partitions != 2 {
 			t.Errorf("created %d partitions, want 2", s.Partitions)
 		}
-		if _, err := a.CreateTopic(ctx, "events", client.TopicSpec{Partitions: 1}); !errors.Is(err, client.ErrExists) {
-			t.Errorf("create twice: %v, want ErrExists", err)
-		}
+		_, err = a.CreateTopic(ctx, "events", client.TopicSpec{Partitions: 1})
+		wantErr(t, "create twice", err, client.ErrExists, `client: topic "events" already exists`)
 		if _, err := a.CreateTopic(ctx, "other", client.TopicSpec{Partitions: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -69,12 +68,16 @@ func TestAdminTopics(t *testing.T) {
 			t.Errorf("add partitions: %d, %v; want 5", n, err)
 		}
 
-		if _, err := a.DescribeTopic(ctx, "missing"); !errors.Is(err, client.ErrNotFound) {
-			t.Errorf("describe missing: %v, want ErrNotFound", err)
-		}
-		if err := a.DeleteTopics(ctx, "other", "missing"); !errors.Is(err, client.ErrNotFound) {
-			t.Errorf("delete missing: %v, want ErrNotFound", err)
-		}
+		_, err = a.DescribeTopic(ctx, "missing")
+		wantErr(t, "describe missing", err, client.ErrNotFound, `client: topic "missing" does not exist`)
+		err = a.AlterTopicConfig(ctx, "missing", map[string]string{"retention.ms": "1"}, nil)
+		wantErr(t, "alter missing", err, client.ErrNotFound, `client: topic "missing" does not exist`)
+		_, err = a.AddPartitions(ctx, "missing", 1)
+		wantErr(t, "add partitions to missing", err, client.ErrNotFound, `client: topic "missing" does not exist`)
+		_, err = a.AddPartitions(ctx, "events", 0)
+		wantErr(t, "add no partitions", err, client.ErrInvalid, `client: add partitions to topic "events": count must be positive, got 0`)
+		err = a.DeleteTopics(ctx, "other", "missing")
+		wantErr(t, "delete missing", err, client.ErrNotFound, `client: topic "missing" does not exist`)
 		if err := a.DeleteTopics(ctx, "events"); err != nil {
 			t.Fatal(err)
 		}
@@ -83,6 +86,18 @@ func TestAdminTopics(t *testing.T) {
 			t.Errorf("after delete: %v", ts)
 		}
 	})
+}
+
+// wantErr fails the test unless err is kind and reads exactly msg: messages
+// read as sentences, with neither the sentinel's text nor the Kafka error's
+// repeating them.
+func wantErr(t *testing.T, what string, err, kind error, msg string) {
+	t.Helper()
+	if !errors.Is(err, kind) {
+		t.Errorf("%s: %v, want %v", what, err, kind)
+	} else if err.Error() != msg {
+		t.Errorf("%s: message\n%s\nwant\n%s", what, err, msg)
+	}
 }
 
 func configValue(d *client.TopicDescription, name string) string {
@@ -172,9 +187,10 @@ func TestAdminGroups(t *testing.T) {
 			})
 		}()
 		<-started
-		if _, err := a.ResetOffsets(ctx, "workers", nil, client.Earliest, false); !errors.Is(err, client.ErrGroupNotEmpty) {
-			t.Errorf("reset active group: %v, want ErrGroupNotEmpty", err)
-		}
+		_, err = a.ResetOffsets(ctx, "workers", nil, client.Earliest, false)
+		wantErr(t, "reset active group", err, client.ErrGroupNotEmpty, `client: group "workers" has active members (state Stable)`)
+		err = a.DeleteGroup(ctx, "workers")
+		wantErr(t, "delete active group", err, client.ErrGroupNotEmpty, `client: group "workers" has active members`)
 		if d, err := a.DescribeGroup(ctx, "workers"); err != nil || len(d.Members) != 1 || len(d.Members[0].Assigned) != 1 {
 			t.Errorf("describe active group: %+v, %v", d, err)
 		}
@@ -185,11 +201,9 @@ func TestAdminGroups(t *testing.T) {
 		if err := a.DeleteGroup(ctx, "workers"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.DescribeGroup(ctx, "workers"); !errors.Is(err, client.ErrNotFound) {
-			t.Errorf("describe deleted group: %v, want ErrNotFound", err)
-		}
-		if err := a.DeleteGroup(ctx, "workers"); !errors.Is(err, client.ErrNotFound) {
-			t.Errorf("delete missing group: %v, want ErrNotFound", err)
-		}
+		_, err = a.DescribeGroup(ctx, "workers")
+		wantErr(t, "describe deleted group", err, client.ErrNotFound, `client: group "workers" does not exist`)
+		err = a.DeleteGroup(ctx, "workers")
+		wantErr(t, "delete missing group", err, client.ErrNotFound, `client: group "workers" does not exist`)
 	})
 }

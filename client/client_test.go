@@ -79,6 +79,20 @@ func TestProducerManualPartitionAndCompression(t *testing.T) {
 		if want := client.Codecs; !slices.Equal(values(got), want) {
 			t.Errorf("partition 2 holds %q, want %q", values(got), want)
 		}
+
+		// A partition the topic does not have is ErrNotFound, whatever franz-go says.
+		p := newProducer(t, addr, client.ManualPartitioning())
+		err := p.Send(testCtx(t), &client.Record{Topic: "p", Partition: 9, Value: []byte("x")})
+		wantErr(t, "send to partition 9", err, client.ErrNotFound, `client: topic "p" has 3 partitions; partition 9 does not exist`)
+		errc := make(chan error, 1)
+		p.SendAsync(testCtx(t), &client.Record{Topic: "p", Partition: 3, Value: []byte("x")}, func(_ *client.Record, err error) { errc <- err })
+		if err := p.Flush(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "send async to partition 3", <-errc, client.ErrNotFound, `client: topic "p" has 3 partitions; partition 3 does not exist`)
+		err = p.Send(testCtx(t), &client.Record{Topic: "p", Partition: -1, Value: []byte("x")})
+		wantErr(t, "send to partition -1", err, client.ErrInvalid, `client: produce to "p": partition -1 is negative`)
+
 		if _, err := client.NewProducer(client.Compression("brotli")); !errors.Is(err, client.ErrInvalid) {
 			t.Errorf("unknown codec: err %v, want ErrInvalid", err)
 		}
@@ -122,9 +136,19 @@ func TestConsumerMissingTopic(t *testing.T) {
 		}
 		defer c.Close()
 		err = c.Run(testCtx(t), func(context.Context, *client.Record) error { return nil })
-		if !errors.Is(err, client.ErrNotFound) {
-			t.Fatalf("err %v, want ErrNotFound", err)
+		wantErr(t, "consume missing topic", err, client.ErrNotFound, `client: topic "nope" does not exist`)
+
+		createTopic(t, addr, "one", 1)
+		c, err = client.NewConsumer("", []string{"one"}, client.Brokers(addr), client.Partitions(9))
+		if err != nil {
+			t.Fatal(err)
 		}
+		defer c.Close()
+		err = c.Run(testCtx(t), func(context.Context, *client.Record) error { return nil })
+		wantErr(t, "consume missing partition", err, client.ErrNotFound, `client: topic "one" has 1 partition; partition 9 does not exist`)
+
+		_, err = client.NewConsumer("g", []string{"one"}, client.Brokers(addr), client.Partitions(0))
+		wantErr(t, "group and partitions", err, client.ErrInvalid, "client: new consumer: Partitions cannot be used with a group")
 	})
 }
 

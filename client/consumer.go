@@ -43,12 +43,12 @@ type Consumer struct {
 // KgoOptions.
 func NewConsumer(group string, topics []string, opts ...Option) (*Consumer, error) {
 	if len(topics) == 0 {
-		return nil, fmt.Errorf("client: new consumer: %w: no topics", ErrInvalid)
+		return nil, kindf(ErrInvalid, "new consumer: no topics")
 	}
 	cfg := newConfig(opts)
 	cfg.group, cfg.topics = group, append([]string(nil), topics...)
 	if group != "" && len(cfg.partitions) > 0 {
-		return nil, fmt.Errorf("client: new consumer: %w: Partitions cannot be used with a group", ErrInvalid)
+		return nil, kindf(ErrInvalid, "new consumer: Partitions cannot be used with a group")
 	}
 	adm, err := NewAdmin(opts...)
 	if err != nil {
@@ -90,7 +90,7 @@ func (c *Consumer) Close() {
 // goroutine.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	if h == nil {
-		return fmt.Errorf("client: consume: %w: nil handler", ErrInvalid)
+		return kindf(ErrInvalid, "consume: nil handler")
 	}
 	cfg := c.cfg
 	opts := cfg.kgoOpts()
@@ -143,7 +143,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		c.mu.Unlock()
 		cl.Close()
 		if c.mu.running {
-			return fmt.Errorf("client: consume: %w: Run called twice", ErrInvalid)
+			return kindf(ErrInvalid, "consume: Run called twice")
 		}
 		return ErrClosed
 	}
@@ -166,7 +166,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		var fetchErr error
 		fs.EachError(func(t string, p int32, err error) {
 			if fetchErr == nil && !errors.Is(err, context.Canceled) {
-				fetchErr = cfg.wrap(err, fmt.Sprintf("fetch %s[%d]", t, p))
+				fetchErr = cfg.wrap(err, fmt.Sprintf("fetch %s[%d]", t, p), fmt.Sprintf("topic %q partition %d", t, p))
 			}
 		})
 		if fetchErr != nil {
@@ -180,7 +180,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		if cfg.group != "" && cfg.atMostOnce && len(recs) > 0 {
 			if err := cl.CommitRecords(ctx, recs...); err != nil {
 				cl.AllowRebalance()
-				return cfg.wrap(err, "commit")
+				return cfg.wrap(err, "commit", "")
 			}
 		}
 		done := recs[:0:0]
@@ -207,7 +207,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 			err := cl.CommitRecords(cctx, done...)
 			cancel()
 			if err != nil && herr == nil {
-				herr = cfg.wrap(err, "commit")
+				herr = cfg.wrap(err, "commit", "")
 			}
 		}
 		cl.AllowRebalance()

@@ -54,8 +54,13 @@ type RemoteError struct{ Message string }
 func (e *RemoteError) Error() string { return "client: responder failed: " + e.Message }
 
 // wrap classifies err: Kafka error codes and network failures become the
-// sentinels above, with what (for example `topic "orders"`) as context.
-func (c *config) wrap(err error, what string) error {
+// sentinels above. The message names what the call was about, subject (for
+// example `topic "orders"`), for the conditions that are about it (not found,
+// already exists, has active members), and the operation, op (for example
+// `create topic "orders"`), otherwise. The Kafka error stays in the chain for
+// errors.Is and errors.As but, for those conditions, not in the text: it would
+// only repeat the message.
+func (c *config) wrap(err error, op, subject string) error {
 	if err == nil {
 		return nil
 	}
@@ -63,29 +68,74 @@ func (c *config) wrap(err error, what string) error {
 		errors.Is(err, ErrGroupNotEmpty) || errors.Is(err, ErrInvalid) {
 		return err
 	}
-	prefix := "client: "
-	if what != "" {
-		prefix += what + ": "
+	about := func(what, fallback string) string {
+		if subject != "" {
+			return subject + " " + what
+		}
+		if op != "" {
+			return op + ": " + fallback
+		}
+		return fallback
 	}
 	switch {
-	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.GroupIDNotFound),
-		errors.Is(err, kerr.UnknownTopicID):
-		return &kindError{kind: ErrNotFound, msg: prefix + "not found", err: err}
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return &kindError{kind: ErrNotFound, msg: about("does not exist", "unknown topic or partition"), err: err}
+	case errors.Is(err, kerr.GroupIDNotFound), errors.Is(err, kerr.UnknownTopicID):
+		return &kindError{kind: ErrNotFound, msg: about("does not exist", "not found"), err: err}
 	case errors.Is(err, kerr.TopicAlreadyExists):
-		return &kindError{kind: ErrExists, msg: prefix + "already exists", err: err}
+		return &kindError{kind: ErrExists, msg: about("already exists", "already exists"), err: err}
 	case errors.Is(err, kerr.NonEmptyGroup):
-		return &kindError{kind: ErrGroupNotEmpty, msg: prefix + "group has active members", err: err}
+		return &kindError{kind: ErrGroupNotEmpty, msg: about("has active members", "group has active members"), err: err}
 	case errors.Is(err, kerr.InvalidPartitions), errors.Is(err, kerr.InvalidReplicationFactor),
 		errors.Is(err, kerr.InvalidConfig), errors.Is(err, kerr.InvalidTopicException),
 		errors.Is(err, kerr.InvalidRequest):
-		return &kindError{kind: ErrInvalid, msg: prefix + "invalid", err: err}
+		// The broker's explanation is the useful part: say what was refused and why.
+		msg := op
+		if msg == "" {
+			msg = subject
+		}
+		if msg != "" {
+			msg += ": "
+		}
+		return &kindError{kind: ErrInvalid, msg: msg + brokerReason(err), err: err}
 	case isDialErr(err):
 		return &UnreachableError{Brokers: c.brokers, Err: err}
 	}
-	if what == "" {
+	if op == "" {
 		return err
 	}
-	return fmt.Errorf("%s%w", prefix, err)
+	return fmt.Errorf("client: %s: %w", op, err)
+}
+
+// brokerError is a Kafka error code with the broker's message, as CreateTopics,
+// CreatePartitions and AlterConfigs return.
+type brokerError struct {
+	err error  // the kerr.Error
+	msg string // the broker's message, may be empty
+}
+
+func withBrokerMessage(err error, msg string) error {
+	if err == nil || msg == "" {
+		return err
+	}
+	return &brokerError{err: err, msg: msg}
+}
+
+func (e *brokerError) Error() string { return e.err.Error() + ": " + e.msg }
+func (e *brokerError) Unwrap() error { return e.err }
+
+// brokerReason is the broker's message for err if it sent one, or else the
+// description of err's Kafka error code.
+func brokerReason(err error) string {
+	var be *brokerError
+	if errors.As(err, &be) {
+		return be.msg
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return strings.TrimSuffix(ke.Description, ".")
+	}
+	return err.Error()
 }
 
 func isDialErr(err error) bool {
@@ -100,13 +150,30 @@ func isDialErr(err error) bool {
 	return errors.As(err, &dns)
 }
 
-// kindError is an error of one of the sentinel kinds, wrapping its cause.
+// kindError is an error of one of the sentinel kinds. Its text is the package
+// prefix and msg, which reads as a sentence (`client: topic "orders" already
+// exists`) rather than ending in the sentinel's own text; errors.Is(e, kind)
+// holds, and the cause, if any, is unwrapped for errors.Is and errors.As.
 type kindError struct {
 	kind error  // the sentinel: errors.Is(e, kind)
-	msg  string // what failed and how, without the cause
-	err  error  // the cause, usually a kerr.Error
+	msg  string // what failed and why, complete
+	err  error  // the cause, usually a kerr.Error; may be nil
 }
 
-func (e *kindError) Error() string        { return e.msg + ": " + e.err.Error() }
+func (e *kindError) Error() string        { return "client: " + e.msg }
 func (e *kindError) Unwrap() error        { return e.err }
 func (e *kindError) Is(target error) bool { return target == e.kind }
+
+// kindf returns an error of the sentinel kind with a formatted message.
+func kindf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// noPartition is the error for a partition a topic does not have.
+func noPartition(topic string, partitions int, p int32) error {
+	s := "s"
+	if partitions == 1 {
+		s = ""
+	}
+	return kindf(ErrNotFound, "topic %q has %d partition%s; partition %d does not exist", topic, partitions, s, p)
+}

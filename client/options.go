@@ -144,6 +144,7 @@ func Linger(d time.Duration) Option { return optFunc(func(c *config) { c.linger 
 
 // ManualPartitioning makes the producer send each record to Record.Partition
 // instead of choosing a partition from the key (hash) or spreading keyless records.
+// A partition the topic does not have fails the send with ErrNotFound.
 func ManualPartitioning() Option { return optFunc(func(c *config) { c.manualPart = true }) }
 
 // AutoCreateTopics lets producing or consuming create missing topics, when the

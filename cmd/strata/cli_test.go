@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/stratalog/strata/client"
 	"github.com/stratalog/strata/internal/testutil"
 )
 
@@ -125,7 +128,7 @@ func TestCLITopicLifecycle(t *testing.T) {
 		r = cli(t, addr, codeOK, "", "topic", "delete", "orders", "payments")
 		mustContain(t, "delete", r.stdout, "deleted topic orders", "deleted topic payments")
 		r = cli(t, addr, codeNotFound, "", "topic", "describe", "orders")
-		mustContain(t, "describe deleted", r.stderr, "not found")
+		mustContain(t, "describe deleted", r.stderr, `topic "orders" does not exist`)
 		cli(t, addr, codeNotFound, "", "topic", "delete", "orders")
 		cli(t, addr, codeOK, "", "topic", "delete", "orders", "--if-exists")
 	})
@@ -251,6 +254,65 @@ func TestCLIGroups(t *testing.T) {
 		r = cli(t, addr, codeOK, "", "group", "delete", "billing")
 		mustContain(t, "group delete", r.stdout, "deleted group billing")
 		cli(t, addr, codeNotFound, "", "group", "describe", "billing")
+	})
+}
+
+// TestCLIErrorMessages checks that the errors users meet most read as one sentence,
+// without Kafka's error names or the client package's sentinels in the middle, and
+// exit with the documented codes.
+func TestCLIErrorMessages(t *testing.T) {
+	eachCLIBroker(t, func(t *testing.T, addr string) {
+		wantStderr := func(r cliResult, want string) {
+			t.Helper()
+			if r.stderr != want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+			}
+		}
+		cli(t, addr, codeOK, "", "topic", "create", "orders", "-p", "1")
+		wantStderr(cli(t, addr, codeConflict, "", "topic", "create", "orders"),
+			"strata: topic \"orders\" already exists\n")
+		wantStderr(cli(t, addr, codeNotFound, "x\n", "produce", "orders", "-p", "9"),
+			"strata: topic \"orders\" has 1 partition; partition 9 does not exist\n")
+		wantStderr(cli(t, addr, codeNotFound, "", "consume", "orders", "-p", "9"),
+			"strata: topic \"orders\" has 1 partition; partition 9 does not exist\n")
+		wantStderr(cli(t, addr, codeNotFound, "", "consume", "nope"),
+			"strata: topic \"nope\" does not exist\n")
+		wantStderr(cli(t, addr, codeNotFound, "", "topic", "describe", "nope"),
+			"strata: topic \"nope\" does not exist\n")
+		wantStderr(cli(t, addr, codeNotFound, "", "topic", "delete", "nope"),
+			"strata: topic \"nope\" does not exist\n")
+		wantStderr(cli(t, addr, codeNotFound, "", "topic", "add-partitions", "nope", "--count", "1"),
+			"strata: topic \"nope\" does not exist\n")
+		wantStderr(cli(t, addr, codeNotFound, "", "group", "describe", "nope"),
+			"strata: group \"nope\" does not exist\n")
+		wantStderr(cli(t, addr, codeNotFound, "", "group", "delete", "nope"),
+			"strata: group \"nope\" does not exist\n")
+
+		// A group with a live member can be neither reset nor deleted.
+		cli(t, addr, codeOK, "x\n", "produce", "orders")
+		c, err := client.NewConsumer("busy", []string{"orders"}, client.Brokers(addr), client.StartAt(client.Earliest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		started := make(chan struct{})
+		var once sync.Once
+		go func() {
+			_ = c.Run(context.Background(), func(context.Context, *client.Record) error {
+				once.Do(func() { close(started) })
+				return nil
+			})
+		}()
+		select {
+		case <-started:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the group's consumer read nothing")
+		}
+		hint := "hint: stop the group's consumers first; `strata group describe GROUP` lists them\n"
+		wantStderr(cli(t, addr, codeConflict, "", "group", "delete", "busy"),
+			"strata: group \"busy\" has active members\n"+hint)
+		wantStderr(cli(t, addr, codeConflict, "", "group", "reset-offsets", "busy", "--to", "earliest"),
+			"strata: group \"busy\" has active members (state Stable)\n"+hint)
 	})
 }
 

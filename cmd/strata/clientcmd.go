@@ -86,7 +86,7 @@ type hinted struct {
 func (e hinted) Error() string { return e.err.Error() + "\nhint: " + e.hint }
 func (e hinted) Unwrap() error { return e.err }
 
-// cliError shows a client error without the package prefix ("strata: topic … not found",
+// cliError shows a client error without the package prefix ("strata: topic … does not exist",
 // not "strata: client: topic …").
 type cliError struct{ err error }
 
