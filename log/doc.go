@@ -26,8 +26,9 @@
 // Durability: with flush.messages <= 0 (the default, "durable mode") a flusher goroutine
 // fsyncs with group commit: Append kicks it; it snapshots EndOffset, fsyncs the rolled
 // segments not yet synced (then the directory and the recovery point) and the active
-// segment, publishes DurableEnd, wakes WaitDurable callers and calls OnDurable; appends
-// that arrive during an fsync share the next one. With flush.messages > 0 it flushes
+// segment, calls OnDurable, then publishes DurableEnd and wakes WaitDurable callers (so a
+// woken caller finds the OnDurable observers, the partition's high watermark, already
+// moved); appends that arrive during an fsync share the next one. With flush.messages > 0 it flushes
 // every flush.messages messages or flush.ms, and DurableEnd equals EndOffset. A failed
 // write or fsync is sticky: every later Append fails with an error wrapping ErrBroken,
 // and Close then skips the clean marker so the next Open rescans.

@@ -568,7 +568,8 @@ func (l *Log) notify(end int64) {
 }
 
 // OnDurable registers fn, called (outside the log's locks) whenever DurableEnd advances:
-// from the flusher goroutine in durable mode (in increasing order), and after every
+// from the flusher goroutine in durable mode (in increasing order, before the
+// WaitDurable callers waiting for that end are woken), and after every
 // Append in non-durable mode (possibly concurrently and out of order: treat the argument
 // as a hint and keep the maximum).
 func (l *Log) OnDurable(fn func(end int64)) {
@@ -668,17 +669,23 @@ func (l *Log) flushOnce() error {
 		l.failDurable(err)
 		return err
 	}
+	// Observers first (the partition's high watermark), then the waiters: whoever
+	// WaitDurable wakes, an acks=all producer say, must find the observers up to date, so
+	// that a fetch sent right after the ack sees the records. Only this goroutine (under
+	// flushMu) advances the durable end, so the check cannot go stale in between except by
+	// a truncation, which the second check catches.
 	l.d.Lock()
-	advanced := false
-	if l.gen.Load() == gen && end > l.d.end {
-		l.d.end = end
-		advanced = true
-	}
-	l.d.cond.Broadcast()
+	advanced := l.gen.Load() == gen && end > l.d.end
 	l.d.Unlock()
 	if advanced && l.durable.Load() {
 		l.notify(end)
 	}
+	l.d.Lock()
+	if l.gen.Load() == gen && end > l.d.end {
+		l.d.end = end
+	}
+	l.d.cond.Broadcast()
+	l.d.Unlock()
 	return nil
 }
 

@@ -343,6 +343,11 @@ func TestLogTruncate(t *testing.T) {
 	if len(got) != 12 {
 		t.Fatalf("%d batches left", len(got))
 	}
+	for i, w := range want[:12] {
+		if !bytes.Equal(got[bases[i]], w) {
+			t.Fatalf("batch %d at %d changed by truncation", i, bases[i])
+		}
+	}
 	b := mkBatch(2, 100, 999, 77)
 	info := mustAppend(t, l, b)
 	if info.BaseOffset != bases[12] {
@@ -422,7 +427,12 @@ func TestLogOnDurableAndGroupCommit(t *testing.T) {
 	l := openLog(t, t.TempDir(), &Options{Logger: quiet, SegmentBytes: 64 << 10})
 	var mu sync.Mutex
 	var seen []int64
-	l.OnDurable(func(end int64) { mu.Lock(); seen = append(seen, end); mu.Unlock() })
+	l.OnDurable(func(end int64) {
+		time.Sleep(100 * time.Microsecond) // a slow observer: waiters must still not overtake it
+		mu.Lock()
+		seen = append(seen, end)
+		mu.Unlock()
+	})
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -441,6 +451,17 @@ func TestLogOnDurableAndGroupCommit(t *testing.T) {
 				}
 				if l.DurableEnd() <= info.LastOffset {
 					t.Errorf("durable end %d <= %d", l.DurableEnd(), info.LastOffset)
+				}
+				// OnDurable observers (the partition's high watermark) run before the
+				// waiters wake: an acknowledged record is visible to a fetch sent next.
+				mu.Lock()
+				observed := int64(-1)
+				if len(seen) > 0 {
+					observed = seen[len(seen)-1]
+				}
+				mu.Unlock()
+				if observed <= info.LastOffset {
+					t.Errorf("WaitDurable(%d) returned before OnDurable saw it (last seen %d)", info.LastOffset+1, observed)
 				}
 			}
 		}()

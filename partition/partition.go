@@ -434,9 +434,6 @@ func (p *Partition) WaitDurable(ctx context.Context, end int64) error {
 		if err != nil {
 			return p.wrap(err)
 		}
-		// The flusher wakes log waiters before it calls OnDurable: move the HW here too,
-		// so that a fetch sent after the ack (acks=all) sees the records.
-		p.advanceHW(min(end, p.st.EndOffset()))
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
