@@ -85,6 +85,7 @@ type hinted struct {
 
 func (e hinted) Error() string { return e.err.Error() + "\nhint: " + e.hint }
 func (e hinted) Unwrap() error { return e.err }
+func (hinted) explained()      {}
 
 // cliError shows a client error without the package prefix ("strata: topic … does not exist",
 // not "strata: client: topic …").
@@ -92,11 +93,13 @@ type cliError struct{ err error }
 
 func (e cliError) Error() string { return strings.TrimPrefix(e.err.Error(), "client: ") }
 func (e cliError) Unwrap() error { return e.err }
+func (cliError) explained()      {}
 
 // explain adds a hint to the errors users meet most.
 func (g *globals) explain(err error) error {
-	if err == nil {
-		return nil
+	var done interface{ explained() }
+	if err == nil || errors.As(err, &done) {
+		return err // nil, or explained already
 	}
 	err = cliError{err}
 	var ue *client.UnreachableError
@@ -235,4 +238,17 @@ func parseKV(flag string, pairs []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// runAdmin runs fn with an admin client of the broker (checked reachable first) and a
+// context that ends on SIGINT or SIGTERM; fn's error is explained (see explain).
+func (g *globals) runAdmin(cmd *cobra.Command, fn func(ctx context.Context, a *client.Admin) error) error {
+	ctx, cancel := signalContext(cmd)
+	defer cancel()
+	a, err := g.admin(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return g.explain(fn(ctx, a))
 }

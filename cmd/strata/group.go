@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -44,31 +45,26 @@ func newGroupListCmd(g *globals) *cobra.Command {
 		Short:   "List consumer groups with their state, member count and total lag",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			gs, err := a.ListGroups(ctx)
-			if err != nil {
-				return g.explain(err)
-			}
-			rows := make([]groupRow, 0, len(gs))
-			for _, s := range gs {
-				row := groupRow{GroupSummary: s, Lag: -1}
-				if d, err := a.DescribeGroup(ctx, s.Name); err == nil {
-					row.Members, row.Lag = len(d.Members), d.TotalLag
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				gs, err := a.ListGroups(ctx)
+				if err != nil {
+					return err
 				}
-				rows = append(rows, row)
-			}
-			return g.render(cmd.OutOrStdout(), rows, func(w io.Writer) {
-				t := newTable(w, "GROUP", "STATE", "MEMBERS", "LAG")
-				for _, r := range rows {
-					t.row(r.Name, r.State, r.Members, offsetString(r.Lag))
+				rows := make([]groupRow, 0, len(gs))
+				for _, s := range gs {
+					row := groupRow{GroupSummary: s, Lag: -1}
+					if d, err := a.DescribeGroup(ctx, s.Name); err == nil {
+						row.Members, row.Lag = len(d.Members), d.TotalLag
+					}
+					rows = append(rows, row)
 				}
-				t.flush()
+				return g.render(cmd.OutOrStdout(), rows, func(w io.Writer) {
+					t := newTable(w, "GROUP", "STATE", "MEMBERS", "LAG")
+					for _, r := range rows {
+						t.row(r.Name, r.State, r.Members, offsetString(r.Lag))
+					}
+					t.flush()
+				})
 			})
 		},
 	}
@@ -81,48 +77,43 @@ func newGroupDescribeCmd(g *globals) *cobra.Command {
 		Args:              exactArgs(1, "one group name"),
 		ValidArgsFunction: g.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			d, err := a.DescribeGroup(ctx, args[0])
-			if err != nil {
-				return g.explain(err)
-			}
-			return g.render(cmd.OutOrStdout(), d, func(w io.Writer) {
-				fmt.Fprintf(w, "group        %s\nstate        %s\n", d.Name, d.State)
-				if d.Protocol != "" {
-					fmt.Fprintf(w, "assignor     %s\n", d.Protocol)
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				d, err := a.DescribeGroup(ctx, args[0])
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "coordinator  %d\nmembers      %d\ntotal lag    %d\n\n", d.Coordinator, len(d.Members), d.TotalLag)
-				if len(d.Members) > 0 {
-					t := newTable(w, "MEMBER", "CLIENT-ID", "HOST", "ASSIGNED")
-					for _, m := range d.Members {
-						var as []string
-						for _, tp := range m.Assigned {
-							as = append(as, tp.Topic+"["+joinInt32(tp.Partitions)+"]")
+				return g.render(cmd.OutOrStdout(), d, func(w io.Writer) {
+					fmt.Fprintf(w, "group        %s\nstate        %s\n", d.Name, d.State)
+					if d.Protocol != "" {
+						fmt.Fprintf(w, "assignor     %s\n", d.Protocol)
+					}
+					fmt.Fprintf(w, "coordinator  %d\nmembers      %d\ntotal lag    %d\n\n", d.Coordinator, len(d.Members), d.TotalLag)
+					if len(d.Members) > 0 {
+						t := newTable(w, "MEMBER", "CLIENT-ID", "HOST", "ASSIGNED")
+						for _, m := range d.Members {
+							var as []string
+							for _, tp := range m.Assigned {
+								as = append(as, tp.Topic+"["+joinInt32(tp.Partitions)+"]")
+							}
+							t.row(m.ID, m.ClientID, m.Host, strings.Join(as, " "))
 						}
-						t.row(m.ID, m.ClientID, m.Host, strings.Join(as, " "))
+						t.flush()
+						fmt.Fprintln(w)
+					}
+					if len(d.Offsets) == 0 {
+						fmt.Fprintln(w, "no committed offsets")
+						return
+					}
+					t := newTable(w, "TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER")
+					for _, o := range d.Offsets {
+						member := o.MemberID
+						if member == "" {
+							member = "-"
+						}
+						t.row(o.Topic, o.Partition, offsetString(o.Committed), offsetString(o.End), offsetString(o.Lag), member)
 					}
 					t.flush()
-					fmt.Fprintln(w)
-				}
-				if len(d.Offsets) == 0 {
-					fmt.Fprintln(w, "no committed offsets")
-					return
-				}
-				t := newTable(w, "TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER")
-				for _, o := range d.Offsets {
-					member := o.MemberID
-					if member == "" {
-						member = "-"
-					}
-					t.row(o.Topic, o.Partition, offsetString(o.Committed), offsetString(o.End), offsetString(o.Lag), member)
-				}
-				t.flush()
+				})
 			})
 		},
 	}
@@ -157,32 +148,27 @@ created, so a new group can be made to start anywhere.`,
 			if err != nil {
 				return err
 			}
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			plan, err := a.ResetOffsets(ctx, args[0], topics, pos, dryRun)
-			if err != nil {
-				return g.explain(err)
-			}
-			return g.render(cmd.OutOrStdout(), plan, func(w io.Writer) {
-				t := newTable(w, "TOPIC", "PARTITION", "FROM", "TO", "CHANGE")
-				for _, c := range plan.Changes {
-					change := "-"
-					if c.From >= 0 {
-						change = fmt.Sprintf("%+d", c.To-c.From)
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				plan, err := a.ResetOffsets(ctx, args[0], topics, pos, dryRun)
+				if err != nil {
+					return err
+				}
+				return g.render(cmd.OutOrStdout(), plan, func(w io.Writer) {
+					t := newTable(w, "TOPIC", "PARTITION", "FROM", "TO", "CHANGE")
+					for _, c := range plan.Changes {
+						change := "-"
+						if c.From >= 0 {
+							change = fmt.Sprintf("%+d", c.To-c.From)
+						}
+						t.row(c.Topic, c.Partition, offsetString(c.From), c.To, change)
 					}
-					t.row(c.Topic, c.Partition, offsetString(c.From), c.To, change)
-				}
-				t.flush()
-				if dryRun {
-					fmt.Fprintf(w, "\ndry run: nothing changed (group %s is %s); run without --dry-run to apply\n", plan.Group, plan.State)
-					return
-				}
-				fmt.Fprintf(w, "\nreset %s of group %s to %s\n", plural(int64(len(plan.Changes)), "partition"), plan.Group, plan.To)
+					t.flush()
+					if dryRun {
+						fmt.Fprintf(w, "\ndry run: nothing changed (group %s is %s); run without --dry-run to apply\n", plan.Group, plan.State)
+						return
+					}
+					fmt.Fprintf(w, "\nreset %s of group %s to %s\n", plural(int64(len(plan.Changes)), "partition"), plan.Group, plan.To)
+				})
 			})
 		},
 	}
@@ -200,30 +186,25 @@ func newGroupDeleteCmd(g *globals) *cobra.Command {
 		Args:              minArgs(1, "at least one group name"),
 		ValidArgsFunction: g.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			deleted := []string{}
-			var errs []error
-			for _, name := range args {
-				if err := a.DeleteGroup(ctx, name); err != nil {
-					errs = append(errs, g.explain(err))
-					continue
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				deleted := []string{}
+				var errs []error
+				for _, name := range args {
+					if err := a.DeleteGroup(ctx, name); err != nil {
+						errs = append(errs, g.explain(err))
+						continue
+					}
+					deleted = append(deleted, name)
 				}
-				deleted = append(deleted, name)
-			}
-			if err := g.render(cmd.OutOrStdout(), map[string]any{"deleted": deleted}, func(w io.Writer) {
-				for _, n := range deleted {
-					fmt.Fprintf(w, "deleted group %s\n", n)
+				if err := g.render(cmd.OutOrStdout(), map[string]any{"deleted": deleted}, func(w io.Writer) {
+					for _, n := range deleted {
+						fmt.Fprintf(w, "deleted group %s\n", n)
+					}
+				}); err != nil {
+					return err
 				}
-			}); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return errors.Join(errs...)
+			})
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -50,28 +51,23 @@ func newTopicCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			var created []client.TopicSummary
-			for _, name := range args {
-				s, err := a.CreateTopic(ctx, name, client.TopicSpec{Partitions: partitions, ReplicationFactor: replication, Configs: cfgs})
-				if errors.Is(err, client.ErrExists) && ifNotExists {
-					continue
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				var created []client.TopicSummary
+				for _, name := range args {
+					s, err := a.CreateTopic(ctx, name, client.TopicSpec{Partitions: partitions, ReplicationFactor: replication, Configs: cfgs})
+					if errors.Is(err, client.ErrExists) && ifNotExists {
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					created = append(created, s)
 				}
-				if err != nil {
-					return g.explain(err)
-				}
-				created = append(created, s)
-			}
-			return g.render(cmd.OutOrStdout(), created, func(w io.Writer) {
-				for _, s := range created {
-					fmt.Fprintf(w, "created topic %s (%s, replication factor %d)\n", s.Name, plural(int64(s.Partitions), "partition"), s.ReplicationFactor)
-				}
+				return g.render(cmd.OutOrStdout(), created, func(w io.Writer) {
+					for _, s := range created {
+						fmt.Fprintf(w, "created topic %s (%s, replication factor %d)\n", s.Name, plural(int64(s.Partitions), "partition"), s.ReplicationFactor)
+					}
+				})
 			})
 		},
 	}
@@ -91,23 +87,18 @@ func newTopicListCmd(g *globals) *cobra.Command {
 		Short:   "List topics",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ts, err := a.ListTopics(ctx, internal)
-			if err != nil {
-				return g.explain(err)
-			}
-			return g.render(cmd.OutOrStdout(), ts, func(w io.Writer) {
-				t := newTable(w, "TOPIC", "PARTITIONS", "REPLICAS")
-				for _, s := range ts {
-					t.row(s.Name, s.Partitions, s.ReplicationFactor)
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				ts, err := a.ListTopics(ctx, internal)
+				if err != nil {
+					return err
 				}
-				t.flush()
+				return g.render(cmd.OutOrStdout(), ts, func(w io.Writer) {
+					t := newTable(w, "TOPIC", "PARTITIONS", "REPLICAS")
+					for _, s := range ts {
+						t.row(s.Name, s.Partitions, s.ReplicationFactor)
+					}
+					t.flush()
+				})
 			})
 		},
 	}
@@ -123,54 +114,49 @@ func newTopicDescribeCmd(g *globals) *cobra.Command {
 		Args:              exactArgs(1, "one topic name"),
 		ValidArgsFunction: g.completeTopics,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			d, err := a.DescribeTopic(ctx, args[0])
-			if err != nil {
-				return g.explain(err)
-			}
-			return g.render(cmd.OutOrStdout(), d, func(w io.Writer) {
-				fmt.Fprintf(w, "topic       %s\n", d.Name)
-				if d.ID != "" {
-					fmt.Fprintf(w, "id          %s\n", d.ID)
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				d, err := a.DescribeTopic(ctx, args[0])
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "partitions  %d\nreplicas    %d\nrecords     %d\nsize        %s\n\n",
-					len(d.Partitions), d.ReplicationFactor, d.Records, humanBytes(d.Size))
-				t := newTable(w, "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "START", "END", "RECORDS", "SIZE")
-				for _, p := range d.Partitions {
-					recs := "-"
-					if p.StartOffset >= 0 && p.EndOffset >= p.StartOffset {
-						recs = fmt.Sprint(p.EndOffset - p.StartOffset)
+				return g.render(cmd.OutOrStdout(), d, func(w io.Writer) {
+					fmt.Fprintf(w, "topic       %s\n", d.Name)
+					if d.ID != "" {
+						fmt.Fprintf(w, "id          %s\n", d.ID)
 					}
-					t.row(p.Partition, p.Leader, p.LeaderEpoch, joinInt32(p.Replicas), joinInt32(p.ISR),
-						offsetString(p.StartOffset), offsetString(p.EndOffset), recs, humanBytes(p.Size))
-				}
-				t.flush()
-				var shown []client.ConfigEntry
-				for _, c := range d.Configs {
-					if allConfigs || !c.IsDefault() {
-						shown = append(shown, c)
+					fmt.Fprintf(w, "partitions  %d\nreplicas    %d\nrecords     %d\nsize        %s\n\n",
+						len(d.Partitions), d.ReplicationFactor, d.Records, humanBytes(d.Size))
+					t := newTable(w, "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "START", "END", "RECORDS", "SIZE")
+					for _, p := range d.Partitions {
+						recs := "-"
+						if p.StartOffset >= 0 && p.EndOffset >= p.StartOffset {
+							recs = fmt.Sprint(p.EndOffset - p.StartOffset)
+						}
+						t.row(p.Partition, p.Leader, p.LeaderEpoch, joinInt32(p.Replicas), joinInt32(p.ISR),
+							offsetString(p.StartOffset), offsetString(p.EndOffset), recs, humanBytes(p.Size))
 					}
-				}
-				fmt.Fprintln(w)
-				if len(shown) == 0 {
-					fmt.Fprintln(w, "configs: all defaults (--all-configs lists them)")
-					return
-				}
-				t = newTable(w, "CONFIG", "VALUE", "SOURCE")
-				for _, c := range shown {
-					v := c.Value
-					if c.Sensitive {
-						v = "(sensitive)"
+					t.flush()
+					var shown []client.ConfigEntry
+					for _, c := range d.Configs {
+						if allConfigs || !c.IsDefault() {
+							shown = append(shown, c)
+						}
 					}
-					t.row(c.Name, v, c.Source)
-				}
-				t.flush()
+					fmt.Fprintln(w)
+					if len(shown) == 0 {
+						fmt.Fprintln(w, "configs: all defaults (--all-configs lists them)")
+						return
+					}
+					t = newTable(w, "CONFIG", "VALUE", "SOURCE")
+					for _, c := range shown {
+						v := c.Value
+						if c.Sensitive {
+							v = "(sensitive)"
+						}
+						t.row(c.Name, v, c.Source)
+					}
+					t.flush()
+				})
 			})
 		},
 	}
@@ -195,19 +181,14 @@ func newTopicAlterConfigCmd(g *globals) *cobra.Command {
 			if len(kv) == 0 && len(del) == 0 {
 				return usagef("nothing to change: give --set NAME=VALUE or --delete NAME")
 			}
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if err := a.AlterTopicConfig(ctx, args[0], kv, del); err != nil {
-				return g.explain(err)
-			}
-			res := map[string]any{"topic": args[0], "set": kv, "deleted": del}
-			return g.render(cmd.OutOrStdout(), res, func(w io.Writer) {
-				fmt.Fprintf(w, "altered topic %s: %d set, %d deleted\n", args[0], len(kv), len(del))
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				if err := a.AlterTopicConfig(ctx, args[0], kv, del); err != nil {
+					return err
+				}
+				res := map[string]any{"topic": args[0], "set": kv, "deleted": del}
+				return g.render(cmd.OutOrStdout(), res, func(w io.Writer) {
+					fmt.Fprintf(w, "altered topic %s: %d set, %d deleted\n", args[0], len(kv), len(del))
+				})
 			})
 		},
 	}
@@ -228,20 +209,15 @@ func newTopicAddPartitionsCmd(g *globals) *cobra.Command {
 			if count <= 0 {
 				return usagef("--count must be positive")
 			}
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			total, err := a.AddPartitions(ctx, args[0], count)
-			if err != nil {
-				return g.explain(err)
-			}
-			res := map[string]any{"topic": args[0], "added": count, "partitions": total}
-			return g.render(cmd.OutOrStdout(), res, func(w io.Writer) {
-				fmt.Fprintf(w, "added %s to %s: %d in total\n", plural(int64(count), "partition"), args[0], total)
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				total, err := a.AddPartitions(ctx, args[0], count)
+				if err != nil {
+					return err
+				}
+				res := map[string]any{"topic": args[0], "added": count, "partitions": total}
+				return g.render(cmd.OutOrStdout(), res, func(w io.Writer) {
+					fmt.Fprintf(w, "added %s to %s: %d in total\n", plural(int64(count), "partition"), args[0], total)
+				})
 			})
 		},
 	}
@@ -258,36 +234,31 @@ func newTopicDeleteCmd(g *globals) *cobra.Command {
 		Args:              minArgs(1, "at least one topic name"),
 		ValidArgsFunction: g.completeTopics,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := signalContext(cmd)
-			defer cancel()
-			a, err := g.admin(ctx)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			var deleted []string
-			var errs []error
-			for _, name := range args {
-				err := a.DeleteTopics(ctx, name)
-				switch {
-				case errors.Is(err, client.ErrNotFound) && ifExists:
-				case err != nil:
-					errs = append(errs, g.explain(err))
-				default:
-					deleted = append(deleted, name)
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				var deleted []string
+				var errs []error
+				for _, name := range args {
+					err := a.DeleteTopics(ctx, name)
+					switch {
+					case errors.Is(err, client.ErrNotFound) && ifExists:
+					case err != nil:
+						errs = append(errs, g.explain(err))
+					default:
+						deleted = append(deleted, name)
+					}
 				}
-			}
-			if deleted == nil {
-				deleted = []string{}
-			}
-			if err := g.render(cmd.OutOrStdout(), map[string]any{"deleted": deleted}, func(w io.Writer) {
-				for _, n := range deleted {
-					fmt.Fprintf(w, "deleted topic %s\n", n)
+				if deleted == nil {
+					deleted = []string{}
 				}
-			}); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				if err := g.render(cmd.OutOrStdout(), map[string]any{"deleted": deleted}, func(w io.Writer) {
+					for _, n := range deleted {
+						fmt.Fprintf(w, "deleted topic %s\n", n)
+					}
+				}); err != nil {
+					return err
+				}
+				return errors.Join(errs...)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&ifExists, "if-exists", false, "succeed if a topic does not exist")
