@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
+	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/segment"
 )
 
@@ -388,7 +389,7 @@ func (c *cleaner) cleanSegment(s *segment.Segment) error {
 	if err := ns.Close(); err != nil {
 		return errors.Join(err, l.fs.RemoveAll(stage))
 	}
-	if err := syncDirOf(l, stage); err != nil {
+	if err := vfs.SyncDir(l.fs, stage); err != nil {
 		return errors.Join(err, l.fs.RemoveAll(stage))
 	}
 	if err := l.swapSegment(s, stage, c.o.beforeSwapStep); err != nil {
@@ -397,15 +398,6 @@ func (c *cleaner) cleanSegment(s *segment.Segment) error {
 	c.res.Segments++
 	c.res.BytesBefore += s.Size()
 	return nil
-}
-
-func syncDirOf(l *Log, dir string) error {
-	d, err := l.fs.OpenDir(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
 }
 
 // swapSegment replaces old (a closed segment of the log) by the cleaned segment staged

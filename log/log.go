@@ -22,12 +22,11 @@ import (
 
 // File names in the partition directory.
 const (
-	CleanMarker         = ".clean"
-	LockFile            = ".lock"
-	RecoveryPointFile   = "recovery-point-offset"
-	LogStartOffsetFile  = "log-start-offset"
-	checkpointVersion   = 0
-	checkpointTmpSuffix = ".tmp"
+	CleanMarker        = ".clean"
+	LockFile           = ".lock"
+	RecoveryPointFile  = "recovery-point-offset"
+	LogStartOffsetFile = "log-start-offset"
+	checkpointVersion  = 0
 )
 
 var (
@@ -191,7 +190,7 @@ func (l *Log) recover() error {
 		switch {
 		case n == CleanMarker:
 			clean = true
-		case strings.HasSuffix(n, segment.DeletedSuffix), strings.HasSuffix(n, checkpointTmpSuffix):
+		case strings.HasSuffix(n, segment.DeletedSuffix), strings.HasSuffix(n, vfs.TmpSuffix):
 			if err := l.fs.Remove(l.path(n)); err != nil {
 				return fmt.Errorf("log: remove leftover %s: %w", n, err)
 			}
@@ -323,18 +322,7 @@ func (l *Log) removeSegmentFiles(bases []int64) error {
 	return nil
 }
 
-func (l *Log) syncDir() error {
-	d, err := l.fs.OpenDir(l.dir)
-	if err != nil {
-		return fmt.Errorf("log: open dir %s: %w", l.dir, err)
-	}
-	err = d.Sync()
-	cerr := d.Close()
-	if err != nil {
-		return fmt.Errorf("log: sync dir %s: %w", l.dir, err)
-	}
-	return cerr
-}
+func (l *Log) syncDir() error { return vfs.SyncDir(l.fs, l.dir) }
 
 // readCheckpoint parses a checkpoint file: "<version>\n<offset>\n".
 func (l *Log) readCheckpoint(name string) (int64, bool) {
@@ -358,27 +346,9 @@ func (l *Log) readCheckpoint(name string) (int64, bool) {
 	return off, true
 }
 
-// writeCheckpoint writes name atomically: tmp file, fsync, rename, fsync dir.
+// writeCheckpoint writes name atomically (vfs.WriteFileAtomic).
 func (l *Log) writeCheckpoint(name string, off int64) error {
-	tmp := l.path(name + checkpointTmpSuffix)
-	f, err := l.fs.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("log: checkpoint %s: %w", name, err)
-	}
-	_, err = f.Write([]byte(fmt.Sprintf("%d\n%d\n", checkpointVersion, off)))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = l.fs.Rename(tmp, l.path(name))
-	}
-	if err == nil {
-		err = l.syncDir()
-	}
-	if err != nil {
+	if err := vfs.WriteFileAtomic(l.fs, l.path(name), fmt.Appendf(nil, "%d\n%d\n", checkpointVersion, off)); err != nil {
 		return fmt.Errorf("log: checkpoint %s: %w", name, err)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -162,45 +161,6 @@ func parsePartitionMetadata(data []byte) ([16]byte, error) {
 		}
 	}
 	return [16]byte{}, fmt.Errorf("partition: partition.metadata has no topic_id")
-}
-
-// writeFileAtomic replaces name with data durably: write name.tmp, fsync, rename, fsync
-// the directory.
-func writeFileAtomic(fs vfs.FS, name string, data []byte) error {
-	tmp := name + ".tmp"
-	f, err := fs.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("partition: write %s: %w", name, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("partition: write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("partition: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("partition: close %s: %w", tmp, err)
-	}
-	if err := fs.Rename(tmp, name); err != nil {
-		return fmt.Errorf("partition: rename %s: %w", tmp, err)
-	}
-	return syncDir(fs, filepath.Dir(name))
-}
-
-// syncDir fsyncs a directory so that entries created, renamed or removed in it are
-// durable.
-func syncDir(fs vfs.FS, dir string) error {
-	d, err := fs.OpenDir(dir)
-	if err != nil {
-		return fmt.Errorf("partition: open dir %s: %w", dir, err)
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return fmt.Errorf("partition: sync dir %s: %w", dir, err)
-	}
-	return d.Close()
 }
 
 // readFile reads a whole (small) file.

@@ -280,7 +280,7 @@ func (m *Manager) partitionDir(name string, i int32) string {
 }
 
 func (m *Manager) writeMeta(name string, tm *topicMeta) error {
-	return writeFileAtomic(m.fs, m.metaPath(name), tm.encode())
+	return vfs.WriteFileAtomic(m.fs, m.metaPath(name), tm.encode())
 }
 
 // openPartition creates (fresh: removing whatever is in the way) or opens partition i.
@@ -306,10 +306,10 @@ func (m *Manager) openPartition(name string, id [16]byte, i int32, overrides map
 			return nil, fmt.Errorf("partition: %s: topic id %s, want %s", mdPath, FormatTopicID(got), FormatTopicID(id))
 		}
 	case errors.Is(err, fs.ErrNotExist):
-		if err := writeFileAtomic(m.fs, mdPath, partitionMetadata(id)); err != nil {
+		if err := vfs.WriteFileAtomic(m.fs, mdPath, partitionMetadata(id)); err != nil {
 			return nil, err
 		}
-		if err := syncDir(m.fs, m.dir); err != nil {
+		if err := vfs.SyncDir(m.fs, m.dir); err != nil {
 			return nil, err
 		}
 	default:
@@ -539,13 +539,13 @@ func (m *Manager) finishDelete(name string, partitions int32) error {
 			return fmt.Errorf("partition: delete %s: %w", dir, err)
 		}
 	}
-	if err := syncDir(m.fs, m.dir); err != nil {
+	if err := vfs.SyncDir(m.fs, m.dir); err != nil {
 		return err
 	}
 	if err := m.fs.Remove(m.metaPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("partition: delete %s: %w", m.metaPath(name), err)
 	}
-	return syncDir(m.fs, filepath.Join(m.dir, topicsDir))
+	return vfs.SyncDir(m.fs, filepath.Join(m.dir, topicsDir))
 }
 
 // AddPartitions grows a topic to total partitions. Errors wrap ErrUnknownTopic or

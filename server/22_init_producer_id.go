@@ -145,32 +145,5 @@ func (a *producerIDs) issued(id int64) bool {
 }
 
 func (a *producerIDs) persist(end int64) error {
-	tmp := a.path + ".tmp"
-	f, err := a.fs.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("server: create %s: %w", tmp, err)
-	}
-	if _, err := f.Write([]byte(strconv.FormatInt(end, 10) + "\n")); err != nil {
-		f.Close()
-		return fmt.Errorf("server: write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("server: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("server: close %s: %w", tmp, err)
-	}
-	if err := a.fs.Rename(tmp, a.path); err != nil {
-		return fmt.Errorf("server: rename %s: %w", tmp, err)
-	}
-	d, err := a.fs.OpenDir(filepath.Dir(a.path))
-	if err != nil {
-		return fmt.Errorf("server: open dir of %s: %w", a.path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("server: sync dir of %s: %w", a.path, err)
-	}
-	return nil
+	return vfs.WriteFileAtomic(a.fs, a.path, []byte(strconv.FormatInt(end, 10)+"\n"))
 }

@@ -97,7 +97,7 @@ func (s *Server) openData() (err error) {
 		if err := d.fs.Remove(marker); err != nil {
 			return fmt.Errorf("server: remove %s: %w", marker, err)
 		}
-		if err := syncDir(d.fs, d.dir); err != nil {
+		if err := vfs.SyncDir(d.fs, d.dir); err != nil {
 			return err
 		}
 	case errors.Is(err, fs.ErrNotExist):
@@ -178,7 +178,7 @@ func (s *Server) closeData() error {
 			}
 		}
 		if len(errs) == 0 {
-			if err := writeFileAtomic(d.fs, filepath.Join(d.dir, cleanShutdownFile), nil); err != nil {
+			if err := vfs.WriteFileAtomic(d.fs, filepath.Join(d.dir, cleanShutdownFile), nil); err != nil {
 				errs = append(errs, err)
 			}
 		} else {
@@ -208,7 +208,7 @@ func (s *Server) loadMetaProperties() (created bool, err error) {
 		d.clusterID = base64.RawURLEncoding.EncodeToString(id[:])
 		content := fmt.Sprintf("#\n# Written by Strata when the data directory was created; do not edit.\nversion=%s\nnode.id=%d\ncluster.id=%s\n",
 			metaPropsVersion, s.opts.NodeID, d.clusterID)
-		return true, writeFileAtomic(d.fs, path, []byte(content))
+		return true, vfs.WriteFileAtomic(d.fs, path, []byte(content))
 	}
 	if err != nil {
 		return false, fmt.Errorf("server: read %s: %w", path, err)
@@ -234,44 +234,6 @@ func (s *Server) loadMetaProperties() (created bool, err error) {
 	}
 	d.clusterID = props["cluster.id"]
 	return false, nil
-}
-
-// writeFileAtomic replaces name with data durably: tmp file, fsync, rename, dir fsync.
-func writeFileAtomic(fsys vfs.FS, name string, data []byte) error {
-	tmp := name + ".tmp"
-	f, err := fsys.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("server: write %s: %w", name, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("server: write %s: %w", tmp, err)
-	}
-	if err := fsys.Rename(tmp, name); err != nil {
-		return fmt.Errorf("server: rename %s: %w", tmp, err)
-	}
-	return syncDir(fsys, filepath.Dir(name))
-}
-
-func syncDir(fsys vfs.FS, dir string) error {
-	d, err := fsys.OpenDir(dir)
-	if err != nil {
-		return fmt.Errorf("server: open dir %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("server: sync dir %s: %w", dir, err)
-	}
-	return nil
 }
 
 func readSmallFile(fsys vfs.FS, name string) ([]byte, error) {
