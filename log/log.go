@@ -119,6 +119,8 @@ type Log struct {
 		err      error
 		closed   bool
 		truncEnd int64 // end after the latest truncation
+		// cbs are the WhenDurable callbacks not yet called, in registration order.
+		cbs []durableCB
 	}
 
 	flushMu sync.Mutex // serialises flushes (flusher goroutine, Flush, Close)
@@ -655,7 +657,9 @@ func (l *Log) flushOnce() error {
 		l.d.end = end
 	}
 	l.d.cond.Broadcast()
+	ready := l.takeDurableLocked(func(cb *durableCB) (bool, error) { return cb.end <= l.d.end, nil })
 	l.d.Unlock()
+	runDurable(ready)
 	return nil
 }
 
@@ -665,7 +669,73 @@ func (l *Log) failDurable(err error) {
 		l.d.err = err
 	}
 	l.d.cond.Broadcast()
+	werr := fmt.Errorf("%w: %w", ErrBroken, l.d.err)
+	ready := l.takeDurableLocked(func(*durableCB) (bool, error) { return true, werr })
 	l.d.Unlock()
+	runDurable(ready)
+}
+
+// durableCB is a WhenDurable registration; err is set when it is taken.
+type durableCB struct {
+	end int64
+	fn  func(error)
+	err error
+}
+
+// takeDurableLocked removes and returns the callbacks for which due reports true, with
+// the error it gives. l.d is held.
+func (l *Log) takeDurableLocked(due func(*durableCB) (bool, error)) []durableCB {
+	var ready []durableCB
+	keep := l.d.cbs[:0]
+	for _, cb := range l.d.cbs {
+		ok, err := due(&cb)
+		if !ok {
+			keep = append(keep, cb)
+			continue
+		}
+		cb.err = err
+		ready = append(ready, cb)
+	}
+	clear(l.d.cbs[len(keep):])
+	l.d.cbs = keep
+	return ready
+}
+
+// runDurable calls the taken callbacks, outside the log's locks.
+func runDurable(ready []durableCB) {
+	for _, cb := range ready {
+		cb.fn(cb.err)
+	}
+}
+
+// WhenDurable arranges for fn to be called exactly once, with WaitDurable's result for
+// end, without blocking the caller: before WhenDurable returns if the answer is known
+// already (non-durable mode, durable, broken, closed), else from the flusher right after
+// the flush that makes end durable (after the OnDurable observers, like WaitDurable's
+// wake-up), or when a flush fails, a truncation drops offsets below end, or the log
+// closes. fn runs on the flusher's goroutine: it must be quick, must not block and must
+// not call into the log.
+func (l *Log) WhenDurable(end int64, fn func(error)) {
+	if !l.durable.Load() {
+		fn(nil)
+		return
+	}
+	end = min(end, l.end.Load())
+	l.d.Lock()
+	var err error
+	switch {
+	case l.d.end >= end:
+	case l.d.err != nil:
+		err = fmt.Errorf("%w: %w", ErrBroken, l.d.err)
+	case l.d.closed:
+		err = ErrClosed
+	default:
+		l.d.cbs = append(l.d.cbs, durableCB{end: end, fn: fn})
+		l.d.Unlock()
+		return
+	}
+	l.d.Unlock()
+	fn(err)
 }
 
 // WaitDurable blocks until every offset below end is fsynced (durable mode, group
@@ -1027,7 +1097,9 @@ func (l *Log) Truncate(off int64) error {
 	l.d.end = min(l.d.end, newEnd)
 	l.d.truncEnd = newEnd
 	l.d.cond.Broadcast()
+	ready := l.takeDurableLocked(func(cb *durableCB) (bool, error) { return cb.end > newEnd, ErrTruncated })
 	l.d.Unlock()
+	runDurable(ready)
 	if err != nil {
 		l.mu.err = err
 		return err
@@ -1088,7 +1160,9 @@ func (l *Log) Close() error {
 	l.d.Lock()
 	l.d.closed = true
 	l.d.cond.Broadcast()
+	ready := l.takeDurableLocked(func(*durableCB) (bool, error) { return true, ErrClosed })
 	l.d.Unlock()
+	runDurable(ready)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()

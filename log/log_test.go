@@ -423,6 +423,63 @@ func TestLogSegmentMs(t *testing.T) {
 	}
 }
 
+// TestLogWhenDurable checks that a WhenDurable callback is called exactly once: at once
+// when durable already, after the flush otherwise, with ErrTruncated when a truncation
+// drops its offsets, and with ErrClosed when the log closes first.
+func TestLogWhenDurable(t *testing.T) {
+	l := openLog(t, t.TempDir(), &Options{Logger: quiet, SegmentBytes: 64 << 10})
+	calls := make(chan error, 4)
+	cb := func(err error) { calls <- err }
+	info := mustAppend(t, l, mkBatch(2, 10, 1, 0))
+	l.WhenDurable(info.LastOffset+1, cb)
+	if err := <-calls; err != nil {
+		t.Fatalf("after flush: %v", err)
+	}
+	l.WhenDurable(info.LastOffset+1, cb) // durable already: called before returning
+	select {
+	case err := <-calls:
+		if err != nil {
+			t.Fatalf("durable already: %v", err)
+		}
+	default:
+		t.Fatal("not called at once although durable")
+	}
+	// Hold the flusher so that the next callbacks stay registered.
+	l.flushMu.Lock()
+	info2, err := l.Append(mkBatch(2, 10, 2, 0), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.WhenDurable(info2.LastOffset+1, cb)
+	l.flushMu.Unlock()
+	if err := l.Truncate(info2.BaseOffset); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-calls; !errors.Is(err, ErrTruncated) && err != nil {
+		t.Fatalf("truncated: %v", err) // nil when the flush won the race with Truncate
+	}
+	l.flushMu.Lock()
+	info3, err := l.Append(mkBatch(2, 10, 3, 0), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.WhenDurable(info3.LastOffset+1, cb)
+	l.flushMu.Unlock()
+	if err := <-calls; err != nil {
+		t.Fatalf("after flush: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l.WhenDurable(info3.LastOffset+1, cb)
+	if err := <-calls; err != nil {
+		t.Fatalf("durable before close: %v", err)
+	}
+	if len(calls) != 0 {
+		t.Fatalf("%d extra calls", len(calls))
+	}
+}
+
 func TestLogOnDurableAndGroupCommit(t *testing.T) {
 	l := openLog(t, t.TempDir(), &Options{Logger: quiet, SegmentBytes: 64 << 10})
 	var mu sync.Mutex
@@ -445,7 +502,15 @@ func TestLogOnDurableAndGroupCommit(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if err := l.WaitDurable(info.LastOffset + 1); err != nil {
+				wait := l.WaitDurable
+				if g%2 == 1 { // half the writers wait through the callback
+					wait = func(end int64) error {
+						ch := make(chan error, 1)
+						l.WhenDurable(end, func(err error) { ch <- err })
+						return <-ch
+					}
+				}
+				if err := wait(info.LastOffset + 1); err != nil {
 					t.Error(err)
 					return
 				}

@@ -75,9 +75,10 @@
 // with all its partitions and waits on it together with its timer and context. No
 // goroutine per waiter, no polling.
 //
-// WaitDurable runs the log's (context-free) WaitDurable in a goroutine owned by the
-// partition so that it can return early when ctx ends; Close waits for those goroutines,
-// which end when the flush completes or the log closes.
+// WhenDurable registers a callback with the log's flusher (log.WhenDurable), called once
+// the records are durable and the high watermark covers them, or the wait fails: the
+// acks=all produce path completes its response from it, with no goroutine per request.
+// WaitDurable waits on it, or on ctx.
 //
 // Performance notes: Append validates each batch (CRC included) once and hands the log
 // pre-validated bytes (log.AppendValidated). ReadChunk returns where the bytes are (a

@@ -88,6 +88,10 @@ func (m *memStore) WaitDurable(end int64) error {
 	return nil
 }
 
+func (m *memStore) WhenDurable(end int64, fn func(error)) {
+	go func() { fn(m.WaitDurable(end)) }()
+}
+
 func (m *memStore) OnDurable(fn func(int64)) {
 	m.mu.Lock()
 	m.onDurable = fn

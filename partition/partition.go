@@ -88,6 +88,7 @@ type store interface {
 	// AppendValidated appends batches that Append has validated (batch.Validate) already.
 	AppendValidated(batches []byte, leaderEpoch int32) (log.AppendInfo, error)
 	WaitDurable(end int64) error
+	WhenDurable(end int64, fn func(error))
 	OnDurable(fn func(end int64))
 	ReadCopy(offset int64, maxBytes int, maxOffset int64) ([]byte, error)
 	Scan(from int64, fn func(h batch.Header, b []byte) error) error
@@ -140,8 +141,6 @@ type Partition struct {
 		closed  bool
 		waiters map[*waiter]struct{}
 	}
-
-	wg sync.WaitGroup // WaitDurable goroutines; Close waits for them
 }
 
 // Open opens (or creates) the partition stored in dir and rebuilds its producer state
@@ -410,33 +409,42 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 // Under flush.messages > 0 (relaxed mode) it returns at once: the topic asked for
 // Kafka's page-cache durability. Errors of the flusher are returned wrapped.
 func (p *Partition) WaitDurable(ctx context.Context, end int64) error {
-	if p.relaxed.Load() {
-		return nil
-	}
-	p.mu.Lock()
-	if p.mu.hw >= end {
-		p.mu.Unlock()
-		return nil
-	}
-	if p.mu.closed {
-		p.mu.Unlock()
-		return p.wrap(ErrClosed)
-	}
-	p.wg.Add(1)
-	p.mu.Unlock()
 	done := make(chan error, 1)
-	go func() {
-		defer p.wg.Done()
-		done <- p.st.WaitDurable(end)
-	}()
+	p.WhenDurable(end, func(err error) { done <- err })
 	select {
 	case err := <-done:
-		if err != nil {
-			return p.wrap(err)
-		}
-		return nil
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// WhenDurable is WaitDurable without the wait: fn is called exactly once with its result
+// (nil, or an error of the flusher, ErrClosed, wrapped), before WhenDurable returns when
+// that is known already, else from the log's flusher once the high watermark covers end
+// (fn then finds HighWatermark >= end) or the wait fails. fn must be quick and must not
+// block or call into the partition; it gets no context: a caller with a deadline stops
+// waiting on its own and ignores the later call.
+func (p *Partition) WhenDurable(end int64, fn func(error)) {
+	if p.relaxed.Load() {
+		fn(nil)
+		return
+	}
+	p.mu.Lock()
+	hw, closed := p.mu.hw, p.mu.closed
+	p.mu.Unlock()
+	switch {
+	case hw >= end:
+		fn(nil)
+	case closed:
+		fn(p.wrap(ErrClosed))
+	default:
+		p.st.WhenDurable(end, func(err error) {
+			if err != nil {
+				err = p.wrap(err)
+			}
+			fn(err)
+		})
 	}
 }
 
@@ -612,7 +620,6 @@ func (p *Partition) shut(fn func() error, always bool) error {
 	p.wakeAllLocked()
 	p.mu.Unlock()
 	err := fn()
-	p.wg.Wait()
 	if err != nil {
 		return p.wrap(err)
 	}

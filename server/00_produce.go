@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -18,7 +19,7 @@ func init() { register(0, 3, 11, handleProduce) }
 // Every partition's batches are appended synchronously, in request order, before the
 // handler returns (so a connection's produces land in the order sent). acks=0 gets no
 // response; acks=1 is answered once appended (Kafka's leader ack, page cache); acks=-1
-// waits, in a later reply so the connection keeps reading, until the records are durable
+// waits (an async reply completed by the log's flusher, so the connection keeps reading and no goroutine waits) until the records are durable
 // (fsynced, group commit) — or immediately under flush.messages > 0, where the topic asked
 // for Kafka's page-cache durability. A wait longer than the request's timeout answers
 // REQUEST_TIMED_OUT for that partition (the records stay appended, as in Kafka).
@@ -29,12 +30,7 @@ func handleProduce(s *Server, r *request) reply {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 
-	type wait struct {
-		p      *partition.Partition
-		end    int64
-		ti, pi int
-	}
-	var waits []wait
+	var waits []produceWaitPart
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
 	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
@@ -76,7 +72,7 @@ func handleProduce(s *Server, r *request) reply {
 				sp.LogAppendTime = res.LogAppendTime
 				sp.LogStartOffset = res.LogStartOffset
 				if req.Acks == -1 {
-					waits = append(waits, wait{p: p, end: res.LastOffset + 1, ti: ti, pi: pi})
+					waits = append(waits, produceWaitPart{p: p, end: res.LastOffset + 1, ti: ti, pi: pi})
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -90,26 +86,102 @@ func handleProduce(s *Server, r *request) reply {
 		return now(resp)
 	}
 	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
-	return later(func() kmsg.Response {
-		ctx, cancel := r.ctx, context.CancelFunc(func() {})
+	return async(func(done func(kmsg.Response)) {
+		pw := &produceWait{resp: resp, done: done, waits: waits, left: len(waits)}
+		pw.mu.Lock() // the callbacks below may run before the timers are set
 		if timeout > 0 {
-			ctx, cancel = context.WithTimeout(r.ctx, timeout)
+			pw.timer = time.AfterFunc(timeout, pw.timeOut)
 		}
-		defer cancel()
-		for _, w := range waits {
-			if err := w.p.WaitDurable(ctx, w.end); err != nil {
-				sp := &resp.Topics[w.ti].Partitions[w.pi]
-				sp.BaseOffset = -1
-				if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-					sp.ErrorCode = kerr.RequestTimedOut.Code
-				} else {
-					sp.ErrorCode = errorCode(err)
-					sp.ErrorMessage = dataErrMessage(err)
-				}
-			}
+		pw.stopCtx = context.AfterFunc(r.ctx, pw.timeOut)
+		pw.mu.Unlock()
+		for i := range pw.waits {
+			w := &pw.waits[i]
+			w.p.WhenDurable(w.end, func(err error) { pw.finish(w, err) })
 		}
-		return resp
 	})
+}
+
+// produceWait is an acks=all produce response waiting for its partitions' records to be
+// durable. The log's flusher completes each partition (WhenDurable); the request's
+// timeout or the end of the connection completes the rest with REQUEST_TIMED_OUT (the
+// records stay appended, as in Kafka). The response is handed to done exactly once.
+type produceWait struct {
+	resp    *kmsg.ProduceResponse
+	done    func(kmsg.Response)
+	timer   *time.Timer
+	stopCtx func() bool
+
+	mu    sync.Mutex
+	waits []produceWaitPart
+	left  int  // partitions not yet completed (mu)
+	sent  bool // done was called (mu)
+}
+
+type produceWaitPart struct {
+	p         *partition.Partition
+	end       int64
+	ti, pi    int
+	completed bool // mu
+}
+
+// finish completes one partition with the result of its durable wait.
+func (pw *produceWait) finish(w *produceWaitPart, err error) {
+	pw.mu.Lock()
+	if pw.sent || w.completed {
+		pw.mu.Unlock()
+		return
+	}
+	w.completed = true
+	if err != nil {
+		pw.failLocked(w, err)
+	}
+	pw.left--
+	if pw.left > 0 {
+		pw.mu.Unlock()
+		return
+	}
+	pw.sendLocked()
+}
+
+// timeOut completes every partition still waiting with REQUEST_TIMED_OUT.
+func (pw *produceWait) timeOut() {
+	pw.mu.Lock()
+	if pw.sent {
+		pw.mu.Unlock()
+		return
+	}
+	for i := range pw.waits {
+		if w := &pw.waits[i]; !w.completed {
+			w.completed = true
+			pw.failLocked(w, context.DeadlineExceeded)
+		}
+	}
+	pw.sendLocked()
+}
+
+// failLocked sets a partition's error. pw.mu is held.
+func (pw *produceWait) failLocked(w *produceWaitPart, err error) {
+	sp := &pw.resp.Topics[w.ti].Partitions[w.pi]
+	sp.BaseOffset = -1
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		sp.ErrorCode = kerr.RequestTimedOut.Code
+	} else {
+		sp.ErrorCode = errorCode(err)
+		sp.ErrorMessage = dataErrMessage(err)
+	}
+}
+
+// sendLocked stops the timers and hands the response over; it unlocks pw.mu.
+func (pw *produceWait) sendLocked() {
+	pw.sent = true
+	if pw.timer != nil {
+		pw.timer.Stop()
+	}
+	if pw.stopCtx != nil {
+		pw.stopCtx()
+	}
+	pw.mu.Unlock()
+	pw.done(pw.resp)
 }
 
 // produceTopic finds the topic of a produce request, auto-creating it when the broker

@@ -89,6 +89,60 @@ func BenchmarkServerProduce(b *testing.B) {
 	}
 }
 
+// BenchmarkServerProduceDurable sends small acks=all produce requests (one batch of one
+// 1 KiB record, one partition) over loopback with 8 requests in flight, as a pipelining
+// client does: the per-request cost of the durable path (decode, append, group commit,
+// the wait for the fsync, response) rather than the per-byte cost. One op is one request.
+func BenchmarkServerProduceDurable(b *testing.B) {
+	const window = 8
+	s := testutil.StartBroker(b, "", nil)
+	createTopicTB(b, s, newClientTB(b, s), "bench")
+	c := dialBench(b, s)
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = 9
+	req.Acks, req.TimeoutMillis = -1, 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "bench"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = kbatch.SizedBatch(1024, 1024, time.Now().UnixMilli())
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	frame := wire.AppendRequest(nil, 1, "bench", req)
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Version = req.Version
+	read := func() {
+		var err error
+		c.buf, err = wire.ReadFrame(c.br, c.buf, 1<<30)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := resp.ReadFrom(c.buf[4+1:]); err != nil {
+			b.Fatal(err)
+		}
+		if ec := resp.Topics[0].Partitions[0].ErrorCode; ec != 0 {
+			b.Fatalf("produce error %d", ec)
+		}
+	}
+	c.nc.SetDeadline(time.Now().Add(5 * time.Minute))
+	b.ReportAllocs()
+	b.ResetTimer()
+	sent, recv := 0, 0
+	for b.Loop() {
+		for sent-recv < window {
+			if _, err := c.nc.Write(frame); err != nil {
+				b.Fatal(err)
+			}
+			sent++
+		}
+		read()
+		recv++
+	}
+	b.StopTimer()
+	for ; recv < sent; recv++ {
+		read()
+	}
+}
+
 // BenchmarkServerFetch fetches 1 MiB (one partition, warm page cache) over loopback
 // from a filled log, one fetch at a time, reading every response whole: the fetch handler,
 // the response encoding and the write of the stored bytes to the socket.

@@ -206,6 +206,13 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		return true
 	case rep.now != nil:
 		c.enqueue(&inflight{hdr: hdr, resp: rep.now, done: closedChan})
+	case rep.async != nil:
+		f := &inflight{hdr: hdr, done: make(chan struct{})}
+		rep.async(func(resp kmsg.Response) {
+			f.resp = resp
+			close(f.done)
+		})
+		c.enqueue(f)
 	default:
 		f := &inflight{hdr: hdr, done: make(chan struct{})}
 		wg.Add(1)

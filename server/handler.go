@@ -20,18 +20,23 @@ type request struct {
 }
 
 // A reply is a handler's answer: a response ready now, a function that produces it later,
-// or none at all (acks=0 produce). A later function runs in its own goroutine, so the
-// connection goes on reading requests; replies are still written in request order.
-// Handlers run one at a time per connection, in request order, so whatever a handler does
-// before returning (appending to a log, say) happens in request order too.
+// a registration that completes it from another goroutine (async), or none at all
+// (acks=0 produce). A later function runs in its own goroutine, so the connection goes on
+// reading requests; an async function is called at once with done, which some callback
+// (the log's flusher, a timer) calls exactly once with the response, without a goroutine
+// waiting for it. Replies are still written in request order. Handlers run one at a time
+// per connection, in request order, so whatever a handler does before returning
+// (appending to a log, say) happens in request order too.
 type reply struct {
 	now   kmsg.Response
 	later func() kmsg.Response
+	async func(done func(kmsg.Response))
 }
 
-func now(r kmsg.Response) reply          { return reply{now: r} }
-func later(f func() kmsg.Response) reply { return reply{later: f} }
-func (r reply) none() bool               { return r.now == nil && r.later == nil }
+func now(r kmsg.Response) reply                    { return reply{now: r} }
+func later(f func() kmsg.Response) reply           { return reply{later: f} }
+func async(f func(done func(kmsg.Response))) reply { return reply{async: f} }
+func (r reply) none() bool                         { return r.now == nil && r.later == nil && r.async == nil }
 
 // noReply is the reply of requests that get no response.
 var noReply = reply{}
