@@ -97,8 +97,10 @@ type FramePool struct {
 }
 
 const (
-	minPooledFrame = 64 << 10
-	poolClasses    = 8 // 64 KiB .. 8 MiB
+	// 1 KiB: a produce of one small record (linger 0, a paced producer) is a frame of a
+	// few hundred bytes to a few KiB, one per request.
+	minPooledFrame = 1 << 10
+	poolClasses    = 14 // 1 KiB .. 8 MiB
 )
 
 func frameClass(n int) int {

@@ -74,7 +74,7 @@ func TestWireReadFrame(t *testing.T) {
 
 func TestWireFramePool(t *testing.T) {
 	var p wire.FramePool
-	for _, n := range []int{8, 40 << 10, 64 << 10, 64<<10 + 1, 1 << 20, 3<<20 + 7, wire.ExactFrameSize, wire.ExactFrameSize + 1} {
+	for _, n := range []int{8, 600, 1 << 10, 1<<10 + 1, 3000, 40 << 10, 64 << 10, 64<<10 + 1, 1 << 20, 3<<20 + 7, wire.ExactFrameSize, wire.ExactFrameSize + 1} {
 		for range 3 {
 			b := p.Get(n)
 			if len(b) != n {
