@@ -98,7 +98,65 @@ type Segment struct {
 		sealed     bool
 		err        error
 		deleted    bool
+		// recent holds the headers of the last batches appended by this process (a ring,
+		// allocated at the first Append): a tailing reader's Find and ReadRegion take them
+		// from memory instead of one pread per header. Cleared when the size goes down.
+		recent *recentRing
 	}
+}
+
+// recentBatches is the length of the ring of recently appended batch headers.
+const recentBatches = 16
+
+// recentRing is a ring of the headers of the last batches appended, contiguous in the
+// file, newest at head-1.
+type recentRing struct {
+	e    [recentBatches]recentBatch
+	head int // next slot
+	n    int // valid entries
+}
+
+type recentBatch struct {
+	pos int64
+	h   batch.Header
+}
+
+func (r *recentRing) push(pos int64, h batch.Header) {
+	r.e[r.head] = recentBatch{pos: pos, h: h}
+	r.head = (r.head + 1) % recentBatches
+	r.n = min(r.n+1, recentBatches)
+}
+
+// at returns the i-th entry, oldest first.
+func (r *recentRing) at(i int) *recentBatch {
+	return &r.e[(r.head-r.n+i+recentBatches)%recentBatches]
+}
+
+// find returns the first remembered batch whose last offset is >= offset, if the ring
+// covers offset (offset at or above the oldest entry's base).
+func (r *recentRing) find(offset int64) (recentBatch, bool) {
+	if r == nil || r.n == 0 || offset < r.at(0).h.BaseOffset {
+		return recentBatch{}, false
+	}
+	for i := range r.n {
+		if e := r.at(i); e.h.LastOffset() >= offset {
+			return *e, true
+		}
+	}
+	return recentBatch{}, false
+}
+
+// header returns the remembered header of the batch at pos.
+func (r *recentRing) header(pos int64) (batch.Header, bool) {
+	if r == nil || r.n == 0 || pos < r.at(0).pos {
+		return batch.Header{}, false
+	}
+	for i := range r.n {
+		if e := r.at(i); e.pos == pos {
+			return e.h, true
+		}
+	}
+	return batch.Header{}, false
 }
 
 func (s *Segment) path(suffix string) string {
@@ -227,6 +285,7 @@ func (s *Segment) load(recover, active bool) (Recovery, error) {
 		return Recovery{}, err
 	}
 	s.mu.size, s.mu.next, s.mu.sinceIndex = 0, s.base, 0
+	s.mu.recent = nil
 	s.mu.maxTs, s.mu.maxTsOff = -1, -1
 	res := Scan(s.log, size, s.base, true, func(h batch.Header, pos int64, _ []byte) error {
 		s.indexBatchLocked(BatchInfo{Base: h.BaseOffset, Last: h.LastOffset(), MaxTimestamp: h.MaxTimestamp, Size: h.Size()}, pos)
@@ -411,9 +470,17 @@ func (s *Segment) Append(b []byte, infos []BatchInfo) error {
 		return werr
 	}
 	s.mu.Lock()
+	if s.mu.recent == nil {
+		s.mu.recent = new(recentRing)
+	}
 	p := pos
 	for _, bi := range infos {
 		s.indexBatchLocked(bi, p)
+		if h, err := batch.ParseHeader(b[p-pos:]); err == nil {
+			s.mu.recent.push(p, h)
+		} else {
+			s.mu.recent.n = 0 // not contiguous any more
+		}
 		p += int64(bi.Size)
 	}
 	s.mu.size = p
@@ -444,8 +511,16 @@ func (s *Segment) ReadHeader(pos int64) (batch.Header, error) {
 // whose last offset is >= offset), or ErrNotFound when offset >= Next.
 func (s *Segment) Find(offset int64) (int64, batch.Header, error) {
 	s.mu.RLock()
-	_, pos := s.mu.oidx.Lookup(offset)
 	size := s.mu.size
+	if offset >= s.mu.next { // a reader at the end (a long poll): nothing to scan
+		s.mu.RUnlock()
+		return size, batch.Header{}, ErrNotFound
+	}
+	if e, ok := s.mu.recent.find(offset); ok {
+		s.mu.RUnlock()
+		return e.pos, e.h, nil
+	}
+	_, pos := s.mu.oidx.Lookup(offset)
 	s.mu.RUnlock()
 	for pos < size {
 		h, err := s.ReadHeader(pos)
@@ -476,7 +551,7 @@ func (s *Segment) ReadRegion(offset int64, maxBytes int, maxOffset int64) (pos i
 	total := int64(0)
 	for p < size {
 		if total > 0 {
-			if h, err = s.ReadHeader(p); err != nil {
+			if h, err = s.headerAt(p); err != nil {
 				return 0, 0, err
 			}
 		}
@@ -491,6 +566,17 @@ func (s *Segment) ReadRegion(offset int64, maxBytes int, maxOffset int64) (pos i
 		p += bs
 	}
 	return pos, int(total), nil
+}
+
+// headerAt is ReadHeader, from the ring of recent headers when it holds pos.
+func (s *Segment) headerAt(pos int64) (batch.Header, error) {
+	s.mu.RLock()
+	h, ok := s.mu.recent.header(pos)
+	s.mu.RUnlock()
+	if ok {
+		return h, nil
+	}
+	return s.ReadHeader(pos)
 }
 
 // ScanFrom calls fn with every batch whose last offset is >= from, in order, until the end
@@ -576,6 +662,7 @@ func (s *Segment) Truncate(off int64) error {
 	s.mu.oidx.TruncateTo(h.BaseOffset)
 	s.mu.tidx.TruncateTo(h.BaseOffset)
 	s.mu.size, s.mu.next = pos, h.BaseOffset
+	s.mu.recent = nil
 	// Recompute the max timestamp and bytes since the last index entry from the tail.
 	s.mu.maxTs, s.mu.maxTsOff = -1, -1
 	if ts, o, ok := s.mu.tidx.Last(); ok {

@@ -89,6 +89,14 @@ func TestSegmentAppendFind(t *testing.T) {
 				if n != infos[3].Size+infos[4].Size+infos[5].Size {
 					t.Fatalf("bounded region %d", n)
 				}
+				// The newest batches (the ring of recent headers, for a fresh segment).
+				tail := 0
+				for _, bi := range infos[30:] {
+					tail += bi.Size
+				}
+				if p, n, err := s.ReadRegion(infos[30].Last, 1<<20, 1<<62); err != nil || n != tail || p != int64(len(b)-tail) {
+					t.Fatalf("tail region %d %d (want %d %d): %v", p, n, len(b)-tail, tail, err)
+				}
 				if _, n, _ = s.ReadRegion(infos[3].Base, 1<<20, infos[3].Base); n != 0 {
 					t.Fatalf("region at max offset %d", n)
 				}
