@@ -28,7 +28,9 @@
 // segments not yet synced (then the directory and the recovery point) and the active
 // segment, calls OnDurable, then publishes DurableEnd and wakes WaitDurable callers (so a
 // woken caller finds the OnDurable observers, the partition's high watermark, already
-// moved); appends that arrive during an fsync share the next one. With flush.messages > 0 it flushes
+// moved); appends that arrive during an fsync share the next one, and while they keep
+// arriving (sustained load) the flusher waits groupCommitDelay (500 µs) before cutting the
+// next group, so that it covers more of them; a writer waiting for each ack is flushed at once. With flush.messages > 0 it flushes
 // every flush.messages messages or flush.ms, and DurableEnd equals EndOffset. A failed
 // write or fsync is sticky: every later Append fails with an error wrapping ErrBroken,
 // and Close then skips the clean marker so the next Open rescans.
