@@ -3,14 +3,12 @@ package partition
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/stratalog/strata/internal/config"
-	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
 )
 
@@ -161,25 +159,4 @@ func parsePartitionMetadata(data []byte) ([16]byte, error) {
 		}
 	}
 	return [16]byte{}, fmt.Errorf("partition: partition.metadata has no topic_id")
-}
-
-// readFile reads a whole (small) file.
-func readFile(fs vfs.FS, name string) ([]byte, error) {
-	f, err := fs.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return nil, err
-	}
-	if size > 1<<20 {
-		return nil, fmt.Errorf("partition: %s: unexpectedly large (%d bytes)", name, size)
-	}
-	buf := make([]byte, size)
-	if _, err := f.ReadAt(buf, 0); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return buf, nil
 }

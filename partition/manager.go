@@ -176,7 +176,7 @@ func (m *Manager) loadMetas() (map[string]*topicMeta, error) {
 			m.log.Warn("ignoring unexpected file in topic metadata directory", "file", path)
 			continue
 		}
-		data, err := readFile(m.fs, path)
+		data, err := vfs.ReadSmallFile(m.fs, path, 1<<20)
 		if err != nil {
 			return nil, fmt.Errorf("partition: read %s: %w", path, err)
 		}
@@ -226,7 +226,7 @@ func (m *Manager) sweep(metas map[string]*topicMeta) error {
 			}
 			continue
 		}
-		data, err := readFile(m.fs, filepath.Join(path, "partition.metadata"))
+		data, err := vfs.ReadSmallFile(m.fs, filepath.Join(path, "partition.metadata"), 1<<20)
 		if err != nil {
 			continue // not a partition directory of ours
 		}
@@ -295,7 +295,7 @@ func (m *Manager) openPartition(name string, id [16]byte, i int32, overrides map
 		return nil, fmt.Errorf("partition: create %s: %w", dir, err)
 	}
 	mdPath := filepath.Join(dir, "partition.metadata")
-	data, err := readFile(m.fs, mdPath)
+	data, err := vfs.ReadSmallFile(m.fs, mdPath, 1<<20)
 	switch {
 	case err == nil:
 		got, err := parsePartitionMetadata(data)

@@ -199,7 +199,7 @@ func (s *Server) closeData() error {
 func (s *Server) loadMetaProperties() (created bool, err error) {
 	d := &s.data
 	path := filepath.Join(d.dir, metaPropsFile)
-	data, err := readSmallFile(d.fs, path)
+	data, err := vfs.ReadSmallFile(d.fs, path, 64<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		var id [16]byte
 		if _, err := rand.Read(id[:]); err != nil {
@@ -234,24 +234,4 @@ func (s *Server) loadMetaProperties() (created bool, err error) {
 	}
 	d.clusterID = props["cluster.id"]
 	return false, nil
-}
-
-func readSmallFile(fsys vfs.FS, name string) ([]byte, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return nil, err
-	}
-	if size > 1<<16 {
-		return nil, fmt.Errorf("unexpectedly large (%d bytes)", size)
-	}
-	buf := make([]byte, size)
-	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return buf, nil
 }

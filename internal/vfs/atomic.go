@@ -3,6 +3,7 @@ package vfs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 )
 
@@ -43,4 +44,26 @@ func SyncDir(fs FS, dir string) error {
 		return fmt.Errorf("vfs: sync dir %s: %w", dir, err)
 	}
 	return nil
+}
+
+// ReadSmallFile reads a whole file that is expected to be small (metadata, checkpoints):
+// one larger than max bytes is an error rather than an allocation.
+func ReadSmallFile(fs FS, name string, max int64) ([]byte, error) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	if size > max {
+		return nil, fmt.Errorf("vfs: %s: unexpectedly large (%d bytes, at most %d expected)", name, size, max)
+	}
+	buf := make([]byte, size)
+	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return buf, nil
 }
