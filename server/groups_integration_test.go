@@ -285,11 +285,25 @@ func TestGroupIntegrationTwoGroupsAndRestart(t *testing.T) {
 	for i := range trs {
 		waitFor(t, "each group sees every record", 30*time.Second, func() bool { return trs[i].count() == 200 })
 	}
-	for _, c := range cs {
-		c.close() // commits were made after processing; Close leaves the group
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// A consumer records a batch before it commits it: wait for the commits too, then
+	// close (Close leaves the group without committing).
+	adm := newAdmin(t, addr)
+	for _, g := range []string{"ga", "gb"} {
+		waitFor(t, "group "+g+" to commit every record", 30*time.Second, func() bool {
+			offs, err := adm.FetchOffsets(ctx, g)
+			if err != nil {
+				return false
+			}
+			var sum int64
+			offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+			return sum == 200
+		})
+	}
+	for _, c := range cs {
+		c.close()
+	}
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
