@@ -53,7 +53,7 @@ func (c *config) producerOpts() ([]kgo.Opt, error) {
 	default:
 		return nil, fmt.Errorf("%w: acks %d (want -1, 0 or 1)", ErrInvalid, c.acks)
 	}
-	codec, err := parseCodec(c.compression)
+	codec, err := ParseCompression(c.compression)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,9 @@ func (c *config) producerOpts() ([]kgo.Opt, error) {
 // Codecs lists the compression codec names Compression accepts.
 var Codecs = []string{"none", "gzip", "snappy", "lz4", "zstd"}
 
-func parseCodec(name string) (kgo.CompressionCodec, error) {
+// ParseCompression returns the kgo codec for a name of Codecs ("" means none); other
+// names are an error wrapping ErrInvalid.
+func ParseCompression(name string) (kgo.CompressionCodec, error) {
 	switch name {
 	case "", "none":
 		return kgo.NoCompression(), nil

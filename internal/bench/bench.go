@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/client"
 )
 
 // Config describes one workload. The zero value of an optional field means its default
@@ -82,8 +84,8 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("bench: acks %q: want all, 1 or 0", c.Acks)
 	}
-	if _, err := compression(c.Compression); err != nil {
-		return err
+	if _, err := client.ParseCompression(strings.ToLower(c.Compression)); err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	if c.Rate < 0 {
 		return errors.New("bench: negative rate")
@@ -95,22 +97,6 @@ func randSuffix() string {
 	var b [4]byte
 	rand.Read(b[:])
 	return fmt.Sprintf("%x", b)
-}
-
-func compression(name string) (kgo.CompressionCodec, error) {
-	switch strings.ToLower(name) {
-	case "", "none":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
-	}
-	return kgo.CompressionCodec{}, fmt.Errorf("bench: compression %q: want none, gzip, snappy, lz4 or zstd", name)
 }
 
 // Result is every figure of one run; it is printed as one JSON line.

@@ -5,16 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/client"
 )
 
 // producerOpts returns the kgo options of a producer client for c.
 func producerOpts(c *Config) []kgo.Opt {
-	codec, _ := compression(c.Compression) // checked by Validate
+	codec, _ := client.ParseCompression(strings.ToLower(c.Compression)) // checked by Validate
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.DefaultProduceTopic(c.Topic),
