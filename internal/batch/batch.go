@@ -120,6 +120,11 @@ func (h *Header) IsTransactional() bool { return h.Attributes&TransactionalBit !
 // LogAppendTime reports whether the timestamp type is LogAppendTime.
 func (h *Header) LogAppendTime() bool { return h.Attributes&TimestampTypeBit != 0 }
 
+// EmptyCompressed reports a batch with no records whose attributes still name a
+// compression codec: an empty compressed payload, which Kafka never writes (clients may
+// fail to decompress it; franz-go does for snappy). AppendEmpty gives its repaired form.
+func (h *Header) EmptyCompressed() bool { return h.RecordCount == 0 && h.Codec() != CodecNone }
+
 // LastSequence is the sequence number of the last record (wrapping at 2^31).
 func (h *Header) LastSequence() int32 {
 	if h.BaseSequence < 0 {
@@ -218,6 +223,36 @@ func SetLogAppendTime(b []byte, ts int64) {
 	be.PutUint16(b[offAttributes:], attrs)
 	be.PutUint64(b[offMaxTimestamp:], uint64(ts))
 	be.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
+}
+
+// keptOnEmpty are the attribute bits a header-only batch keeps (Kafka's
+// DefaultRecordBatch.writeEmptyHeader: codec none, no delete horizon).
+const keptOnEmpty = TimestampTypeBit | TransactionalBit | ControlBit
+
+// AppendEmpty appends to dst the header-only batch that stands for h once compaction has
+// removed all of its records, as Kafka's cleaner writes it: the same base offset, last
+// offset delta, leader epoch, max timestamp and producer id / epoch / base sequence,
+// timestamp type and transactional and control flags; codec none, base timestamp -1 (no
+// timestamp), no records, and a fresh CRC. It is HeaderSize bytes long.
+func AppendEmpty(dst []byte, h *Header) []byte {
+	be := binary.BigEndian
+	start := len(dst)
+	dst = append(dst, make([]byte, HeaderSize)...)
+	b := dst[start:]
+	be.PutUint64(b[offBaseOffset:], uint64(h.BaseOffset))
+	be.PutUint32(b[offLength:], HeaderSize-LogOverhead)
+	be.PutUint32(b[offLeaderEpoch:], uint32(h.LeaderEpoch))
+	b[offMagic] = byte(CurrentMagic)
+	be.PutUint16(b[offAttributes:], uint16(h.Attributes&keptOnEmpty))
+	be.PutUint32(b[offLastOffsetDelta:], uint32(h.LastOffsetDelta))
+	be.PutUint64(b[offBaseTimestamp:], ^uint64(0)) // -1
+	be.PutUint64(b[offMaxTimestamp:], uint64(h.MaxTimestamp))
+	be.PutUint64(b[offProducerID:], uint64(h.ProducerID))
+	be.PutUint16(b[offProducerEpoch:], uint16(h.ProducerEpoch))
+	be.PutUint32(b[offBaseSequence:], uint32(h.BaseSequence))
+	be.PutUint32(b[offRecordCount:], 0)
+	SetCRC(b)
+	return dst
 }
 
 // SetCRC recomputes and stores the CRC of the batch that b holds exactly.
