@@ -16,11 +16,13 @@ var errNotExist = fs.ErrNotExist
 // Chunk is a region of a segment file holding whole batches, returned by Read without
 // copying. It holds a reference on the segment: the file stays open (and, if the segment
 // is deleted meanwhile, present) until Release. A nil or empty Chunk is valid. A Chunk may
-// be read from several goroutines but released once (later calls are no-ops).
+// be read from several goroutines but released once (later calls are no-ops). A chunk
+// may instead hold its bytes in memory (a batch repaired on read, see Log.Read).
 type Chunk struct {
 	seg      *segment.Segment
 	pos      int64
 	n        int
+	mem      []byte // the chunk's bytes when it has no segment
 	released atomic.Bool
 }
 
@@ -28,6 +30,9 @@ type Chunk struct {
 func (c *Chunk) Len() int {
 	if c == nil {
 		return 0
+	}
+	if c.seg == nil {
+		return len(c.mem)
 	}
 	return c.n
 }
@@ -37,11 +42,18 @@ func (c *Chunk) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("log: chunk: negative offset")
 	}
-	if c == nil || off >= int64(c.n) {
+	if off >= int64(c.Len()) {
 		return 0, io.EOF
 	}
 	if c.released.Load() {
 		return 0, errors.New("log: chunk used after Release")
+	}
+	if c.seg == nil {
+		n := copy(p, c.mem[off:])
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
 	}
 	want := min(int64(len(p)), int64(c.n)-off)
 	n, err := c.seg.File().ReadAt(p[:want], c.pos+off)
@@ -56,7 +68,7 @@ func (c *Chunk) Bytes() ([]byte, error) {
 	if c.Len() == 0 {
 		return nil, nil
 	}
-	b := make([]byte, c.n)
+	b := make([]byte, c.Len())
 	if _, err := c.ReadAt(b, 0); err != nil && !(errors.Is(err, io.EOF)) {
 		return nil, fmt.Errorf("log: read chunk: %w", err)
 	}
@@ -74,6 +86,10 @@ func (c *Chunk) WriteTo(w io.Writer) (int64, error) {
 	if c.released.Load() {
 		return 0, errors.New("log: chunk used after Release")
 	}
+	if c.seg == nil {
+		n, err := w.Write(c.mem)
+		return int64(n), err
+	}
 	if osf, ok := c.seg.File().(vfs.OSFile); ok {
 		if n, handled, err := sendfile(w, osf, c.pos, int64(c.n)); handled {
 			return n, err
@@ -83,7 +99,7 @@ func (c *Chunk) WriteTo(w io.Writer) (int64, error) {
 }
 
 // File returns the segment file and the chunk's position in it, for senders that do their
-// own I/O. They are valid until Release.
+// own I/O. They are valid until Release. A chunk held in memory has no file (nil).
 func (c *Chunk) File() (vfs.File, int64) {
 	if c == nil || c.seg == nil {
 		return nil, 0

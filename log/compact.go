@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratalog/strata/index"
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/internal/vfs"
@@ -48,6 +49,13 @@ type CompactOptions struct {
 	Stopped           func() bool   // polled; true aborts with ErrCompactAborted
 	Force             bool          // clean even below MinCleanableRatio (tests, tools)
 	Processor         *records.Processor
+	// ProducerLast, when set, tells the producer state of the partition: the last offset
+	// of producer id pid's last batch, and whether that producer is still active (not
+	// expired). Compaction keeps a batch emptied of its records only if it is the last
+	// batch of an active producer (Kafka's rule), or the last batch of a cleaned group of
+	// segments. Nil (a bare log): the last batch of each producer id within each group is
+	// kept instead, which keeps at least what producer state needs.
+	ProducerLast func(pid int64) (lastOffset int64, active bool)
 	// beforeSwapStep, when set (tests), is called before each file-system step of a
 	// segment swap; an error aborts the swap there, as a crash would.
 	beforeSwapStep func(step string) error
@@ -59,7 +67,9 @@ type CompactResult struct {
 	DirtyRatio     float64 // dirty bytes / cleanable bytes before the pass
 	FirstDirty     int64   // first offset not yet compacted before the pass
 	CleanedTo      int64   // first offset not compacted after the pass
-	Segments       int     // segments rewritten and swapped in
+	Segments       int     // segments rewritten and swapped out (merged segments count each)
+	SegmentsAfter  int     // segments swapped in (fewer than Segments when merged)
+	Repaired       int     // batches rewritten because they were empty but compressed
 	BytesRead      int64   // bytes of log read (map build and rewrite)
 	BytesBefore    int64   // size of the rewritten segments before
 	BytesAfter     int64   // and after
@@ -74,11 +84,18 @@ type CompactResult struct {
 // part is covered), then rewrites every closed segment from the log start up to the end
 // of the mapped part, keeping only the latest record of each key. Offsets never change.
 // Tombstones (null values) already compacted once and older than DeleteRetention are
-// dropped, as are records without a key. The active segment, segments younger than
-// MinLag and segments not yet fsynced are never touched. Each rewritten segment is
-// swapped in crash-safely (see swapSegment). Compact must not run concurrently with
-// itself on one log (one cleaner owns it); appends, reads, retention and truncation run
-// alongside, and the log's writer lock is held only for the swap itself.
+// dropped, as are records without a key. A batch left without records is dropped unless
+// producer state needs it (see CompactOptions.ProducerLast) or it ends its group; then
+// it stays as a header-only batch with codec none (batch.AppendEmpty), as Kafka writes
+// it. Adjacent segments are merged while cleaning, in groups that fit segment.bytes,
+// the index size and 32-bit relative offsets (Kafka's groupSegmentsBySize), so the
+// segment count of a compacted log stays bounded. The active segment, segments younger
+// than MinLag and segments not yet fsynced are never touched. Each group is swapped in
+// crash-safely (see swapSegments). A pass also runs, whatever the dirty ratio, when a
+// read found a batch that is empty but still flagged compressed (written by earlier
+// versions): the pass rewrites it. Compact must not run concurrently with itself on one
+// log (one cleaner owns it); appends, reads, retention and truncation run alongside, and
+// the log's writer lock is held only for the swaps.
 func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	var res CompactResult
 	if l.closed.Load() {
@@ -123,45 +140,85 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 		}
 		dirtyBytes += s.Size()
 	}
-	if dirtyBytes == 0 {
+	// A read found an empty compressed batch: clean whatever is cleanable now.
+	repair := l.repair.Swap(false) && len(segs) > 0
+	if dirtyBytes == 0 && !repair {
 		return res, nil
 	}
-	res.DirtyRatio = float64(dirtyBytes) / float64(cleanBytes+dirtyBytes)
+	if cleanBytes+dirtyBytes > 0 {
+		res.DirtyRatio = float64(dirtyBytes) / float64(cleanBytes+dirtyBytes)
+	}
 	overdue := o.MaxLag > 0 && o.MaxLag.Milliseconds() < math.MaxInt64/2 && firstDirtyTs >= 0 &&
 		firstDirtyTs < nowMs-o.MaxLag.Milliseconds()
-	if !o.Force && res.DirtyRatio < o.MinCleanableRatio && !overdue {
+	if !o.Force && !repair && res.DirtyRatio < o.MinCleanableRatio && !overdue {
 		return res, nil
 	}
 	res.Cleaned = true
-
-	c := &cleaner{l: l, o: &o, m: newOffsetMap(o.DedupeBufferBytes), firstDirty: firstDirty,
-		horizon: nowMs - o.DeleteRetention.Milliseconds(), now: now, res: &res}
-	mapEnd, err := c.buildMap(segs)
-	res.MapBytes = c.m.Bytes()
-	if err != nil {
-		return res, err
-	}
-	for _, s := range segs {
-		if s.Base() >= mapEnd {
-			break
-		}
-		if err := c.cleanSegment(s); err != nil {
-			if errors.Is(err, errSwapStale) {
-				continue
-			}
-			return res, err
-		}
-	}
-	if mapEnd > firstDirty {
-		l.ckMu.Lock()
-		err = l.writeCheckpoint(CleanerOffsetFile, mapEnd)
-		l.ckMu.Unlock()
+	pass := func() error {
+		c := &cleaner{l: l, o: &o, m: newOffsetMap(o.DedupeBufferBytes), firstDirty: firstDirty,
+			horizon: nowMs - o.DeleteRetention.Milliseconds(), now: now, res: &res}
+		mapEnd, err := c.buildMap(segs)
+		res.MapBytes = c.m.Bytes()
 		if err != nil {
-			return res, err
+			return err
 		}
+		n := 0
+		for n < len(segs) && segs[n].Base() < mapEnd {
+			n++
+		}
+		l.mu.Lock()
+		lo := l.mu.opts
+		l.mu.Unlock()
+		for _, g := range groupSegments(segs[:n], lo.SegmentBytes, lo.SegmentIndexBytes, lo.IndexIntervalBytes) {
+			if err := c.cleanGroup(g); err != nil {
+				if errors.Is(err, errSwapStale) {
+					continue
+				}
+				return err
+			}
+		}
+		if mapEnd > firstDirty {
+			l.ckMu.Lock()
+			err = l.writeCheckpoint(CleanerOffsetFile, mapEnd)
+			l.ckMu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
+		res.CleanedTo = mapEnd
+		return nil
 	}
-	res.CleanedTo = mapEnd
-	return res, nil
+	err := pass()
+	if err != nil && repair {
+		l.repair.Store(true) // try again next pass
+	}
+	return res, err
+}
+
+// groupSegments splits segs (adjacent closed segments, oldest first) into runs that are
+// cleaned into one segment each: a run grows while its total size stays within segBytes,
+// the time index it needs (one 12-byte entry per indexInterval bytes, plus two) within
+// indexBytes, and its offsets within the 32-bit relative offsets of the index. As in
+// Kafka, the sizes before cleaning are used, so a run never outgrows a segment.
+func groupSegments(segs []*segment.Segment, segBytes int64, indexBytes, indexInterval int) [][]*segment.Segment {
+	var groups [][]*segment.Segment
+	for len(segs) > 0 {
+		n, size := 1, segs[0].Size()
+		for n < len(segs) {
+			s := segs[n]
+			total := size + s.Size()
+			entries := total/int64(max(indexInterval, 1)) + 2
+			if total > segBytes || entries*index.TimeEntrySize > int64(indexBytes) ||
+				!segment.FitsOffsets(segs[0].Base(), s.Next()-1) {
+				break
+			}
+			size = total
+			n++
+		}
+		groups = append(groups, segs[:n])
+		segs = segs[n:]
+	}
+	return groups
 }
 
 // cleanableSegments returns the closed segments (acquired): every segment but the active
@@ -265,8 +322,9 @@ func (c *cleaner) keep(rec *records.Record, off, ts int64) bool {
 }
 
 // filter returns the batch b (header h) without the records that do not survive: b itself
-// when all do, a re-encoded batch (same codec and header fields, fewer records), an empty
-// batch when none does but keepEmpty, or nil.
+// when all do (and b is not an empty compressed batch), a re-encoded batch (same codec
+// and header fields, fewer records), the header-only form of b (batch.AppendEmpty) when
+// none does but keepEmpty, or nil.
 func (c *cleaner) filter(b []byte, h *batch.Header, keepEmpty bool) ([]byte, error) {
 	r, err := c.o.Processor.NewReader(b)
 	if err != nil {
@@ -287,36 +345,68 @@ func (c *cleaner) filter(b []byte, h *batch.Header, keepEmpty bool) ([]byte, err
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
-	if len(kept) == n {
-		return b, nil
-	}
 	c.res.RecordsRemoved += int64(n - len(kept))
-	if len(kept) == 0 && !keepEmpty {
+	switch {
+	case len(kept) > 0 && len(kept) == n:
+		return b, nil
+	case len(kept) > 0:
+		return c.o.Processor.Encode(nil, &records.Batch{Header: r.Header(), Records: kept}, records.Producer)
+	case !keepEmpty:
 		return nil, nil
+	case h.RecordCount == 0 && h.Codec() == batch.CodecNone && len(b) == batch.HeaderSize:
+		return b, nil // already header-only
 	}
-	return c.o.Processor.Encode(nil, &records.Batch{Header: r.Header(), Records: kept}, records.Producer)
+	if n == 0 {
+		c.res.Repaired++ // empty, but not in Kafka's header-only form (compressed)
+	}
+	return batch.AppendEmpty(nil, h), nil
 }
 
-// cleanSegment rewrites s into the staging directory and swaps it in, unless nothing in
-// it is removed.
-func (c *cleaner) cleanSegment(s *segment.Segment) error {
+// cleanGroup rewrites the segments of g (adjacent, oldest first) into one segment in the
+// staging directory and swaps it in for them, unless g is one segment in which nothing
+// changes.
+func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 	l := c.l
-	if s.Size() == 0 {
+	var size int64
+	for _, s := range g {
+		size += s.Size()
+	}
+	if len(g) == 1 && size == 0 {
 		return nil
 	}
-	// Which batches must stay even when emptied: the segment's last one (it carries the
-	// segment's offset range, so the next segment still follows it) and, per producer id,
-	// the last one (the producer's idempotence state is rebuilt from batch headers).
-	lastOfProducer := map[int64]int64{}
-	last := int64(-1)
-	if err := s.ScanFrom(s.Base(), func(h batch.Header, _ []byte) error {
-		if h.ProducerID >= 0 {
-			lastOfProducer[h.ProducerID] = h.BaseOffset
+	// Which batches must stay when emptied: the group's last one (it carries the offset
+	// range, so the next segment still follows) and each active producer's last one
+	// (idempotence state is rebuilt from batch headers at open).
+	groupEnd := g[len(g)-1].Next()
+	keepEmpty := func(h *batch.Header) bool {
+		if h.LastOffset()+1 >= groupEnd {
+			return true
 		}
-		last = h.BaseOffset
-		return nil
-	}); err != nil {
-		return err
+		if h.ProducerID < 0 {
+			return false
+		}
+		if c.o.ProducerLast != nil {
+			last, active := c.o.ProducerLast(h.ProducerID)
+			return active && last == h.LastOffset()
+		}
+		return false
+	}
+	if c.o.ProducerLast == nil {
+		lastOfProducer := map[int64]int64{}
+		for _, s := range g {
+			if err := s.ScanFrom(s.Base(), func(h batch.Header, _ []byte) error {
+				if h.ProducerID >= 0 {
+					lastOfProducer[h.ProducerID] = h.BaseOffset
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		keepEnd := keepEmpty
+		keepEmpty = func(h *batch.Header) bool {
+			return keepEnd(h) || (h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset)
+		}
 	}
 	if l.closed.Load() {
 		return ErrClosed
@@ -331,7 +421,7 @@ func (c *cleaner) cleanSegment(s *segment.Segment) error {
 	l.mu.Lock()
 	so := l.segOpts(&l.mu.opts)
 	l.mu.Unlock()
-	ns, err := segment.Create(l.fs, stage, s.Base(), so, c.now)
+	ns, err := segment.Create(l.fs, stage, g[0].Base(), so, c.now)
 	if err != nil {
 		return err
 	}
@@ -339,41 +429,48 @@ func (c *cleaner) cleanSegment(s *segment.Segment) error {
 		ns.Close()
 		return errors.Join(err, l.fs.RemoveAll(stage))
 	}
-	changed := false
-	var buf []byte
-	var infos []segment.BatchInfo
+	changed := len(g) > 1
+	var (
+		buf   []byte
+		infos []segment.BatchInfo
+		after int64
+	)
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
 		}
 		err := ns.Append(buf, infos)
-		c.res.BytesAfter += int64(len(buf))
+		after += int64(len(buf))
 		buf, infos = buf[:0], infos[:0]
 		return err
 	}
-	err = s.ScanFrom(s.Base(), func(h batch.Header, b []byte) error {
-		if err := c.read(len(b)); err != nil {
-			return err
-		}
-		out := b
-		if !h.IsControl() {
-			keepEmpty := h.BaseOffset == last || (h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset)
-			var err error
-			if out, err = c.filter(b, &h, keepEmpty); err != nil {
-				return fmt.Errorf("log: compaction: segment %d, batch %d: %w", s.Base(), h.BaseOffset, err)
+	for _, s := range g {
+		err = s.ScanFrom(s.Base(), func(h batch.Header, b []byte) error {
+			if err := c.read(len(b)); err != nil {
+				return err
 			}
-			changed = changed || len(out) != len(b)
-		}
-		if out == nil {
+			out := b
+			if !h.IsControl() {
+				var err error
+				if out, err = c.filter(b, &h, keepEmpty(&h)); err != nil {
+					return fmt.Errorf("log: compaction: segment %d, batch %d: %w", s.Base(), h.BaseOffset, err)
+				}
+				changed = changed || len(out) != len(b) || (len(out) > 0 && &out[0] != &b[0])
+			}
+			if out == nil {
+				return nil
+			}
+			buf = append(buf, out...)
+			infos = append(infos, segment.BatchInfo{Base: h.BaseOffset, Last: h.LastOffset(), MaxTimestamp: h.MaxTimestamp, Size: len(out)})
+			if len(buf) >= 1<<20 {
+				return flush()
+			}
 			return nil
+		})
+		if err != nil {
+			break
 		}
-		buf = append(buf, out...)
-		infos = append(infos, segment.BatchInfo{Base: h.BaseOffset, Last: h.LastOffset(), MaxTimestamp: h.MaxTimestamp, Size: len(out)})
-		if len(buf) >= 1<<20 {
-			return flush()
-		}
-		return nil
-	})
+	}
 	if err == nil {
 		err = flush()
 	}
@@ -392,30 +489,36 @@ func (c *cleaner) cleanSegment(s *segment.Segment) error {
 	if err := vfs.SyncDir(l.fs, stage); err != nil {
 		return errors.Join(err, l.fs.RemoveAll(stage))
 	}
-	if err := l.swapSegment(s, stage, c.o.beforeSwapStep); err != nil {
+	if err := l.swapSegments(g, stage, c.o.beforeSwapStep); err != nil {
 		return err
 	}
-	c.res.Segments++
-	c.res.BytesBefore += s.Size()
+	c.res.Segments += len(g)
+	c.res.SegmentsAfter++
+	c.res.BytesBefore += size
+	c.res.BytesAfter += after
 	return nil
 }
 
-// swapSegment replaces old (a closed segment of the log) by the cleaned segment staged
-// in stage (same base offset, synced, indexes sealed). The protocol, which Open's
-// finishSwaps understands at every step:
+// swapSegments replaces old (adjacent closed segments of the log, oldest first) by the
+// cleaned segment staged in stage (base offset old[0]'s, ending where the last of old
+// ends, synced, indexes sealed). The protocol, which Open's finishSwaps understands at
+// every step:
 //
 //  1. rename stage/<base>.index, .timeindex, then .log to <base>.<suffix>.swap in the
 //     partition directory and fsync it: the .log.swap rename is the commit point;
-//  2. rename the old segment's files to *.deleted (removed when its last reader is done);
+//  2. rename the files of every old segment to *.deleted, oldest first (each removed
+//     when its last reader is done);
 //  3. rename <base>.index.swap, .timeindex.swap, then .log.swap over <base>.<suffix>;
-//  4. open the new segment and put it in the segment list; fsync the directory.
+//  4. open the new segment and put it in the segment list in place of old; fsync the
+//     directory.
 //
-// A crash before the .log.swap rename is durable leaves the old segment (the staged and
-// .swap leftovers are deleted at Open); after it, Open completes steps 2-3. The writer
-// lock is held from the check that old is still in the log to the end of step 4, minus
-// the final directory fsync (a crash before it is covered by the same rules).
-func (l *Log) swapSegment(old *segment.Segment, stage string, hook func(string) error) error {
-	base := old.Base()
+// A crash before the .log.swap rename is durable leaves the old segments (the staged and
+// .swap leftovers are deleted at Open); after it, Open completes steps 2-3, deleting the
+// segments that start inside the new segment's offset range. The writer lock is held
+// from the check that old is still in the log to the end of step 4, minus the final
+// directory fsync (a crash before it is covered by the same rules).
+func (l *Log) swapSegments(old []*segment.Segment, stage string, hook func(string) error) error {
+	base := old[0].Base()
 	name := segment.BaseName(base)
 	step := func(s string) error {
 		if hook != nil {
@@ -425,7 +528,7 @@ func (l *Log) swapSegment(old *segment.Segment, stage string, hook func(string) 
 	}
 	sufs := []string{segment.IndexSuffix, segment.TimeIndexSuffix, segment.LogSuffix}
 	l.mu.Lock()
-	i := slices.Index(l.segs, old)
+	i := slices.Index(l.segs, old[0])
 	switch {
 	case l.mu.closed:
 		l.mu.Unlock()
@@ -434,7 +537,7 @@ func (l *Log) swapSegment(old *segment.Segment, stage string, hook func(string) 
 		err := fmt.Errorf("%w: %w", ErrBroken, l.mu.err)
 		l.mu.Unlock()
 		return errors.Join(err, l.fs.RemoveAll(stage))
-	case i < 0 || i == len(l.segs)-1:
+	case i < 0 || i+len(old) > len(l.segs)-1 || !slices.Equal(l.segs[i:i+len(old)], old):
 		l.mu.Unlock()
 		return errors.Join(errSwapStale, l.fs.RemoveAll(stage))
 	}
@@ -469,11 +572,13 @@ func (l *Log) swapSegment(old *segment.Segment, stage string, hook func(string) 
 	if err != nil {
 		return fail(err)
 	}
-	if err := step("mark old deleted"); err != nil {
-		return fail(err)
-	}
-	if err := old.MarkDeleted(); err != nil {
-		return fail(err)
+	for _, s := range old {
+		if err := step(fmt.Sprintf("mark %d deleted", s.Base())); err != nil {
+			return fail(err)
+		}
+		if err := s.MarkDeleted(); err != nil {
+			return fail(err)
+		}
 	}
 	for _, suf := range sufs {
 		err := step("rename swap to " + suf)
@@ -489,7 +594,7 @@ func (l *Log) swapSegment(old *segment.Segment, stage string, hook func(string) 
 		return fail(err)
 	}
 	l.rmu.Lock()
-	l.segs[i] = ns
+	l.segs = slices.Replace(l.segs, i, i+len(old), ns)
 	l.rmu.Unlock()
 	l.mu.Unlock()
 	_ = l.fs.Remove(stage)
@@ -501,9 +606,10 @@ func (l *Log) swapSegment(old *segment.Segment, stage string, hook func(string) 
 
 // finishSwaps, called by Open before anything else reads the directory, deletes the
 // staging directory and completes or abandons interrupted segment swaps: with
-// <base>.log.swap present the swap is completed (each .swap file renamed over its target,
-// an index without a .swap file deleted so that it is rebuilt); other .swap files are
-// leftovers of a swap that never committed and are deleted.
+// <base>.log.swap present the swap is completed (the segments that start inside its
+// offset range, which it replaces, are deleted; each .swap file is renamed over its
+// target, an index without a .swap file deleted so that it is rebuilt); other .swap
+// files are leftovers of a swap that never committed and are deleted.
 func (l *Log) finishSwaps() error {
 	if err := l.fs.RemoveAll(l.path(CleaningDir)); err != nil {
 		return fmt.Errorf("log: remove %s: %w", CleaningDir, err)
@@ -537,6 +643,20 @@ func (l *Log) finishSwaps() error {
 			continue
 		}
 		name := segment.BaseName(b)
+		// The segments merged into this one start after b and before its end.
+		next, err := l.swapEnd(n, b)
+		if err != nil {
+			return err
+		}
+		var merged []int64
+		for _, m := range names {
+			if mb, msuf, ok := segment.ParseName(m); ok && msuf == segment.LogSuffix && mb > b && mb < next {
+				merged = append(merged, mb)
+			}
+		}
+		if err := l.removeSegmentFiles(merged); err != nil {
+			return err
+		}
 		for _, isuf := range []string{segment.IndexSuffix, segment.TimeIndexSuffix} {
 			if slices.Contains(names, name+isuf+SwapSuffix) {
 				err = l.fs.Rename(l.path(name+isuf+SwapSuffix), l.path(name+isuf))
@@ -550,11 +670,30 @@ func (l *Log) finishSwaps() error {
 		if err := l.fs.Rename(l.path(n), l.path(name+segment.LogSuffix)); err != nil {
 			return fmt.Errorf("log: complete swap of segment %d: %w", b, err)
 		}
-		l.logger.Warn("log: recovery: completed an interrupted compaction swap", "segment", b)
+		l.logger.Warn("log: recovery: completed an interrupted compaction swap", "segment", b, "merged", merged)
 		changed = true
 	}
 	if changed {
 		return l.syncDir()
 	}
 	return nil
+}
+
+// swapEnd scans the committed swap log name (base b) and returns its next offset.
+func (l *Log) swapEnd(name string, b int64) (int64, error) {
+	f, err := l.fs.Open(l.path(name))
+	if err != nil {
+		return 0, fmt.Errorf("log: complete swap of segment %d: %w", b, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return 0, fmt.Errorf("log: complete swap of segment %d: %w", b, err)
+	}
+	res := segment.Scan(f, size, b, false, nil)
+	if res.Err != nil || res.Valid != size {
+		// Synced before the commit: only a damaged disk gets here.
+		return 0, fmt.Errorf("log: complete swap of segment %d: %w: %v", b, segment.ErrCorrupt, res.Err)
+	}
+	return res.Next, nil
 }

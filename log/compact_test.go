@@ -292,103 +292,125 @@ func buildCompactable(t testing.TB, fs vfs.FS, dir string) *compactModel {
 	return m
 }
 
+// mergeOpts is crashOpts with segment.bytes large enough for compaction to merge the
+// closed segments buildCompactable writes into a few.
+func mergeOpts(fs vfs.FS) *Options {
+	o := crashOpts(fs)
+	o.SegmentBytes = 1 << 20
+	return o
+}
+
 // TestLogCrashCompactSwap simulates a power loss at every step of every segment swap of
-// a compaction (MemFS.CrashClone, then the step fails as the crash would stop it): the
-// log recovered from the crash image passes Check, serves every record it holds as
-// appended, and keeps the latest live record of every key.
+// a compaction (MemFS.CrashClone, then the step fails as the crash would stop it), with
+// segments cleaned one by one and merged in groups: the log recovered from the crash
+// image passes Check, serves every record it holds as appended, and keeps the latest
+// live record of every key.
 func TestLogCrashCompactSwap(t *testing.T) {
-	for k := 0; ; k++ {
-		fs := vfs.NewMem()
-		m := buildCompactable(t, fs, "/p")
-		l, err := Open("/p", crashOpts(fs))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var img *vfs.MemFS
-		var where string
-		calls := 0
-		_, err = l.Compact(CompactOptions{Force: true, beforeSwapStep: func(step string) error {
-			if calls++; calls-1 == k {
-				img, where = fs.CrashClone(), step
-				return errors.New("crash")
+	for name, opts := range map[string]func(vfs.FS) *Options{"one-by-one": crashOpts, "merge": mergeOpts} {
+		t.Run(name, func(t *testing.T) {
+			for k := 0; ; k++ {
+				fs := vfs.NewMem()
+				m := buildCompactable(t, fs, "/p")
+				l, err := Open("/p", opts(fs))
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := len(l.Segments())
+				var img *vfs.MemFS
+				var where string
+				calls := 0
+				res, err := l.Compact(CompactOptions{Force: true, beforeSwapStep: func(step string) error {
+					if calls++; calls-1 == k {
+						img, where = fs.CrashClone(), step
+						return errors.New("crash")
+					}
+					return nil
+				}})
+				l.Close()
+				if img == nil {
+					if err != nil {
+						t.Fatalf("compact without crash: %v", err)
+					}
+					if k < 8 {
+						t.Fatalf("only %d swap steps", k)
+					}
+					if name == "merge" && res.SegmentsAfter >= res.Segments {
+						t.Fatalf("no merge: %+v", res)
+					}
+					t.Logf("crashed at each of %d swap steps; %d segments before, %d swapped out for %d", k, before, res.Segments, res.SegmentsAfter)
+					return
+				}
+				l2, err := Open("/p", opts(img))
+				if err != nil {
+					t.Fatalf("crash at step %d (%s): reopen: %v", k, where, err)
+				}
+				if err := l2.Check(); err != nil {
+					t.Fatalf("crash at step %d (%s): %v", k, where, err)
+				}
+				m.checkSafe(t, readRecords(t, l2), 0)
+				// The reopened log compacts to completion.
+				if _, err := l2.Compact(CompactOptions{Force: true}); err != nil {
+					t.Fatalf("crash at step %d (%s): compact after reopen: %v", k, where, err)
+				}
+				if err := l2.Check(); err != nil {
+					t.Fatalf("crash at step %d (%s): check after compact: %v", k, where, err)
+				}
+				m.checkSafe(t, readRecords(t, l2), 0)
+				l2.Close()
 			}
-			return nil
-		}})
-		l.Close()
-		if img == nil {
-			if err != nil {
-				t.Fatalf("compact without crash: %v", err)
-			}
-			if k < 8 {
-				t.Fatalf("only %d swap steps", k)
-			}
-			t.Logf("crashed at each of %d swap steps", k)
-			return
-		}
-		l2, err := Open("/p", crashOpts(img))
-		if err != nil {
-			t.Fatalf("crash at step %d (%s): reopen: %v", k, where, err)
-		}
-		if err := l2.Check(); err != nil {
-			t.Fatalf("crash at step %d (%s): %v", k, where, err)
-		}
-		m.checkSafe(t, readRecords(t, l2), 0)
-		// The reopened log compacts to completion.
-		if _, err := l2.Compact(CompactOptions{Force: true}); err != nil {
-			t.Fatalf("crash at step %d (%s): compact after reopen: %v", k, where, err)
-		}
-		if err := l2.Check(); err != nil {
-			t.Fatalf("crash at step %d (%s): check after compact: %v", k, where, err)
-		}
-		m.checkSafe(t, readRecords(t, l2), 0)
-		l2.Close()
+		})
 	}
 }
 
 // TestLogCrashCompactErrorFS fails the n-th file-system mutation of a compaction pass
-// (errorfs) for every n: the pass fails or completes, and the log reopened on the same
-// files is valid and keeps every record it must.
+// (errorfs) for every n, with segments cleaned one by one and merged: the pass fails or
+// completes, and the log reopened on the same files is valid and keeps every record it
+// must.
 func TestLogCrashCompactErrorFS(t *testing.T) {
-	for n := int64(0); ; n++ {
-		mem := vfs.NewMem()
-		m := buildCompactable(t, mem, "/p")
-		var on atomic.Bool
-		var count atomic.Int64
-		var fired atomic.Bool
-		efs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op, name string) error {
-			if on.Load() && op.IsMutation() && count.Add(1)-1 == n {
-				fired.Store(true)
-				return errorfs.ErrInjected
+	for name, opts := range map[string]func(vfs.FS) *Options{"one-by-one": crashOpts, "merge": mergeOpts} {
+		t.Run(name, func(t *testing.T) {
+			for n := int64(0); ; n++ {
+				mem := vfs.NewMem()
+				m := buildCompactable(t, mem, "/p")
+				var on atomic.Bool
+				var count atomic.Int64
+				var fired atomic.Bool
+				efs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op, name string) error {
+					if on.Load() && op.IsMutation() && count.Add(1)-1 == n {
+						fired.Store(true)
+						return errorfs.ErrInjected
+					}
+					return nil
+				}))
+				l, err := Open("/p", opts(efs))
+				if err != nil {
+					t.Fatal(err)
+				}
+				on.Store(true)
+				_, cerr := l.Compact(CompactOptions{Force: true})
+				on.Store(false)
+				l.Close()
+				if !fired.Load() {
+					if cerr != nil {
+						t.Fatalf("compact: %v", cerr)
+					}
+					if n < 10 {
+						t.Fatalf("only %d mutations", n)
+					}
+					t.Logf("failed each of %d mutations", n)
+					return
+				}
+				l2, err := Open("/p", opts(mem))
+				if err != nil {
+					t.Fatalf("fail op %d: reopen: %v", n, err)
+				}
+				if err := l2.Check(); err != nil {
+					t.Fatalf("fail op %d: %v", n, err)
+				}
+				m.checkSafe(t, readRecords(t, l2), 0)
+				l2.Close()
 			}
-			return nil
-		}))
-		l, err := Open("/p", crashOpts(efs))
-		if err != nil {
-			t.Fatal(err)
-		}
-		on.Store(true)
-		_, cerr := l.Compact(CompactOptions{Force: true})
-		on.Store(false)
-		l.Close()
-		if !fired.Load() {
-			if cerr != nil {
-				t.Fatalf("compact: %v", cerr)
-			}
-			if n < 10 {
-				t.Fatalf("only %d mutations", n)
-			}
-			t.Logf("failed each of %d mutations", n)
-			return
-		}
-		l2, err := Open("/p", crashOpts(mem))
-		if err != nil {
-			t.Fatalf("fail op %d: reopen: %v", n, err)
-		}
-		if err := l2.Check(); err != nil {
-			t.Fatalf("fail op %d: %v", n, err)
-		}
-		m.checkSafe(t, readRecords(t, l2), 0)
-		l2.Close()
+		})
 	}
 }
 

@@ -110,6 +110,9 @@ type Log struct {
 	closed  atomic.Bool
 	durable atomic.Bool
 	flushMs atomic.Int64
+	// repair is set when a read finds a batch that is empty but flagged compressed (left
+	// by compaction before Strata wrote them as Kafka does); the next Compact rewrites it.
+	repair atomic.Bool
 
 	// d is the durability state, shared by the flusher and WaitDurable.
 	d struct {
@@ -849,6 +852,15 @@ func releaseAll(segs []*segment.Segment) {
 // gives an empty chunk and a nil error; offset < StartOffset or > EndOffset gives
 // ErrOffsetOutOfRange. The returned batch may start before offset. The caller must
 // Release the chunk.
+//
+// Two exceptions serve what Kafka would rather than the stored bytes. A batch that is
+// empty but still flagged compressed (left by compaction in earlier versions) is served
+// alone, header-only with codec none (see noteRepair). And when the batches from offset
+// to the end of their segment are all empty (compaction keeps header-only batches) and
+// a later segment has something to serve, Read serves that instead, as if offset fell in
+// a compaction gap: a response holding only empty batches makes librdkafka double its
+// fetch size, and fail after ten of them. The empty region is served only when nothing
+// follows it below maxOffset, so that the consumer still moves past it.
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*Chunk, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed
@@ -871,24 +883,58 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*Chunk, error) 
 		}
 	}
 	l.rmu.RUnlock()
+	// Each segment's reference is released here unless a chunk took it over (nil).
+	defer func() {
+		for _, s := range segs {
+			if s != nil {
+				s.Release()
+			}
+		}
+	}()
+	var skipped *Chunk // the last region of empty batches passed over
 	// offset lies in the first segment unless it is past its end (empty segment).
 	for j, s := range segs {
-		pos, n, err := s.ReadRegion(offset, maxBytes, maxOffset)
+		r, err := s.ReadRegion(offset, maxBytes, maxOffset)
 		if err != nil {
-			releaseAll(segs)
+			skipped.Release()
 			return nil, err
 		}
-		if n > 0 {
-			releaseAll(segs[:j])
-			releaseAll(segs[j+1:])
-			return &Chunk{seg: s, pos: pos, n: n}, nil
+		if r.Len > 0 {
+			var c *Chunk
+			if r.First.EmptyCompressed() {
+				l.noteRepair(s.Base(), &r.First)
+				c = &Chunk{mem: batch.AppendEmpty(nil, &r.First)}
+			} else {
+				c = &Chunk{seg: s, pos: r.Pos, n: r.Len}
+				segs[j] = nil
+			}
+			if !r.Records && r.Tail && j+1 < len(segs) {
+				skipped.Release()
+				skipped, offset = c, segs[j+1].Base()
+				continue
+			}
+			skipped.Release()
+			return c, nil
 		}
 		if next, _ := s.End(); offset < next {
 			break // the batch is at or beyond maxOffset
 		}
 	}
-	releaseAll(segs)
+	if skipped != nil {
+		return skipped, nil
+	}
 	return &Chunk{}, nil
+}
+
+// noteRepair records that a read met batch h of segment base, empty but still flagged
+// compressed (written by compaction before Strata wrote such batches as Kafka does): it
+// is served header-only with codec none, and the next Compact rewrites it on disk. Logged
+// once until that pass.
+func (l *Log) noteRepair(base int64, h *batch.Header) {
+	if !l.repair.Swap(true) {
+		l.logger.Warn("log: found an empty batch still flagged compressed (left by an older compaction); serving it header-only with codec none, the next compaction pass rewrites it",
+			"segment", base, "offset", h.BaseOffset, "codec", h.Codec())
+	}
 }
 
 // ReadCopy is Read with the bytes copied out (for tools, tests and group replay).

@@ -62,6 +62,10 @@ func ParseName(name string) (base int64, suffix string, ok bool) {
 	return b, suffix, true
 }
 
+// FitsOffsets reports whether offsets base..last fit one segment: the index stores
+// offsets relative to the base in 32 bits.
+func FitsOffsets(base, last int64) bool { return last-base <= math.MaxUint32 }
+
 // BatchInfo describes one stamped batch passed to Append.
 type BatchInfo struct {
 	Base, Last   int64
@@ -432,14 +436,14 @@ func (s *Segment) Full(n int, last int64, now time.Time, segBytes int64, segMs t
 		return true
 	}
 	if s.mu.size == 0 {
-		return last-s.base > math.MaxUint32
+		return !FitsOffsets(s.base, last)
 	}
 	need := n/max(s.opts.IndexInterval, 1) + 2
 	return s.mu.size+int64(n) > segBytes ||
 		s.mu.size+int64(n) > math.MaxUint32 ||
 		(segMs > 0 && now.Sub(s.created) >= segMs) ||
 		s.mu.oidx.Free() < need || s.mu.tidx.Free() < need+1 ||
-		last-s.base > math.MaxUint32
+		!FitsOffsets(s.base, last)
 }
 
 // Append writes stamped, validated batches b (described by infos, in order) at the end of
@@ -535,24 +539,43 @@ func (s *Segment) Find(offset int64) (int64, batch.Header, error) {
 	return size, batch.Header{}, ErrNotFound
 }
 
-// ReadRegion returns the region [pos, pos+n) of whole batches starting with the batch
-// containing offset, at most maxBytes long but at least one batch, stopping before any
-// batch whose base offset is >= maxOffset. n is 0 when there is nothing to return.
-func (s *Segment) ReadRegion(offset int64, maxBytes int, maxOffset int64) (pos int64, n int, err error) {
+// Region is a run of whole batches of a segment, returned by ReadRegion.
+type Region struct {
+	Pos   int64        // file position of the first batch
+	Len   int          // bytes; 0 when there is nothing to return
+	First batch.Header // header of the first batch
+	// Records is false when every batch of the region is empty (compaction leaves
+	// header-only batches).
+	Records bool
+	// Tail is true when the region runs to the end of the segment.
+	Tail bool
+}
+
+// ReadRegion returns the region of whole batches starting with the batch containing
+// offset, at most maxBytes long but at least one batch, stopping before any batch whose
+// base offset is >= maxOffset. A batch that is empty but flagged compressed
+// (batch.Header.EmptyCompressed, written by compaction in earlier versions) is never
+// served with others: the region stops before it, or is that batch alone when it comes
+// first, so that the caller can serve its repaired form instead (batch.AppendEmpty).
+func (s *Segment) ReadRegion(offset int64, maxBytes int, maxOffset int64) (Region, error) {
 	pos, h, err := s.Find(offset)
 	if errors.Is(err, ErrNotFound) {
-		return pos, 0, nil
+		return Region{Pos: pos, Tail: true}, nil
 	}
 	if err != nil {
-		return 0, 0, err
+		return Region{}, err
 	}
+	r := Region{Pos: pos, First: h}
 	size := s.Size()
 	p := pos
 	total := int64(0)
 	for p < size {
 		if total > 0 {
 			if h, err = s.headerAt(p); err != nil {
-				return 0, 0, err
+				return Region{}, err
+			}
+			if h.EmptyCompressed() {
+				break
 			}
 		}
 		if h.BaseOffset >= maxOffset {
@@ -564,8 +587,13 @@ func (s *Segment) ReadRegion(offset int64, maxBytes int, maxOffset int64) (pos i
 		}
 		total += bs
 		p += bs
+		r.Records = r.Records || h.RecordCount > 0
+		if r.First.EmptyCompressed() {
+			break
+		}
 	}
-	return pos, int(total), nil
+	r.Len, r.Tail = int(total), p == size
+	return r, nil
 }
 
 // headerAt is ReadHeader, from the ring of recent headers when it holds pos.

@@ -81,24 +81,25 @@ func TestSegmentAppendFind(t *testing.T) {
 					t.Fatalf("find next: %v", err)
 				}
 				// KIP-74: at least one batch; bounded by maxBytes and maxOffset.
-				pos0, n, err := s.ReadRegion(infos[3].Base, 1, 1<<62)
-				if err != nil || n != infos[3].Size {
-					t.Fatalf("region: %d %d %v", pos0, n, err)
+				r, err := s.ReadRegion(infos[3].Base, 1, 1<<62)
+				pos0 := r.Pos
+				if err != nil || r.Len != infos[3].Size || !r.Records || r.Tail || r.First.BaseOffset != infos[3].Base {
+					t.Fatalf("region: %+v %v", r, err)
 				}
-				_, n, _ = s.ReadRegion(infos[3].Base, 1<<20, infos[6].Base)
-				if n != infos[3].Size+infos[4].Size+infos[5].Size {
-					t.Fatalf("bounded region %d", n)
+				r, _ = s.ReadRegion(infos[3].Base, 1<<20, infos[6].Base)
+				if r.Len != infos[3].Size+infos[4].Size+infos[5].Size {
+					t.Fatalf("bounded region %+v", r)
 				}
 				// The newest batches (the ring of recent headers, for a fresh segment).
 				tail := 0
 				for _, bi := range infos[30:] {
 					tail += bi.Size
 				}
-				if p, n, err := s.ReadRegion(infos[30].Last, 1<<20, 1<<62); err != nil || n != tail || p != int64(len(b)-tail) {
-					t.Fatalf("tail region %d %d (want %d %d): %v", p, n, len(b)-tail, tail, err)
+				if r, err := s.ReadRegion(infos[30].Last, 1<<20, 1<<62); err != nil || r.Len != tail || r.Pos != int64(len(b)-tail) || !r.Tail {
+					t.Fatalf("tail region %+v (want %d %d): %v", r, len(b)-tail, tail, err)
 				}
-				if _, n, _ = s.ReadRegion(infos[3].Base, 1<<20, infos[3].Base); n != 0 {
-					t.Fatalf("region at max offset %d", n)
+				if r, _ = s.ReadRegion(infos[3].Base, 1<<20, infos[3].Base); r.Len != 0 {
+					t.Fatalf("region at max offset %+v", r)
 				}
 				off, mts, ok, err := s.FindTimestamp(infos[20].MaxTimestamp)
 				if err != nil || !ok || off != infos[20].Base || mts != infos[20].MaxTimestamp {
