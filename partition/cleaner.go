@@ -27,9 +27,10 @@ func (m *Manager) startCleaner() {
 		stop:     make(chan struct{}),
 	}
 	c.res = CleanerResources{
-		DedupeBufferBytes: m.broker.Int64("log.cleaner.dedupe.buffer.size"),
-		Throttle:          log.NewThrottle(m.broker.Float("log.cleaner.io.max.bytes.per.second")),
-		Stopped:           c.stopped,
+		DedupeBufferBytes:  m.broker.Int64("log.cleaner.dedupe.buffer.size"),
+		Throttle:           log.NewThrottle(m.broker.Float("log.cleaner.io.max.bytes.per.second")),
+		Stopped:            c.stopped,
+		ProducerExpiration: m.broker.Millis("producer.id.expiration.ms"),
 	}
 	if c.interval <= 0 {
 		c.interval = 5 * time.Minute

@@ -29,6 +29,10 @@ type CleanerResources struct {
 	DedupeBufferBytes int64         // log.cleaner.dedupe.buffer.size
 	Throttle          *log.Throttle // log.cleaner.io.max.bytes.per.second
 	Stopped           func() bool   // the cleaner is stopping
+	// ProducerExpiration is producer.id.expiration.ms: compaction keeps a producer's last
+	// batch (for its idempotence state) only while it is younger than this. 0: never
+	// expires.
+	ProducerExpiration time.Duration
 }
 
 // Cleanup applies the partition's cleanup policy once: retention (delete policy), then
@@ -63,6 +67,7 @@ func (p *Partition) Cleanup(r CleanerResources) (CleanupResult, error) {
 			Stopped: func() bool {
 				return p.quit.Load() || (r.Stopped != nil && r.Stopped())
 			},
+			ProducerLast: func(pid int64) (int64, bool) { return p.producerLast(pid, r.ProducerExpiration) },
 		})
 		res.Compaction = cr
 		if errors.Is(err, log.ErrCompactAborted) {

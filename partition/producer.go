@@ -2,6 +2,7 @@ package partition
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/stratalog/strata/internal/batch"
 )
@@ -114,6 +115,22 @@ func (ps *producers) replay(h *batch.Header) {
 		return // cannot happen in a log this broker wrote; keep the newest epoch
 	}
 	ps.record(h, h.BaseOffset, h.LastOffset(), h.MaxTimestamp)
+}
+
+// producerLast returns the last offset of producer pid's last batch in this partition and
+// whether the producer is active: known, and (with expiration > 0) its last batch's max
+// timestamp within expiration of now (Kafka's producer.id.expiration.ms). Compaction
+// keeps that batch, emptied of its records if need be, for as long as it is active.
+func (p *Partition) producerLast(pid int64, expiration time.Duration) (int64, bool) {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	st := p.amu.producers.m[pid]
+	if st == nil || len(st.batches) == 0 {
+		return -1, false
+	}
+	last := st.batches[len(st.batches)-1]
+	active := expiration <= 0 || last.maxTimestamp >= p.now().Add(-expiration).UnixMilli()
+	return last.lastOffset, active
 }
 
 // MaxProducerID is the largest producer id found in the partition's log or appended

@@ -55,6 +55,9 @@ var settings = []Setting{
 		Doc: "Memory of the compaction key map (24 bytes per distinct key: 16-byte key hash, offset); when it fills, a pass compacts only the prefix of the dirty log it covers."},
 	{Name: "log.cleaner.io.max.bytes.per.second", Type: Double, Scope: Broker, Default: "1.7976931348623157E308", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "Upper bound on the bytes per second the compaction reads (the default is unlimited)."},
+	{Name: "producer.id.expiration.ms", Type: Int, Scope: Broker, Default: "86400000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc:  "A producer id whose last batch in a partition is older than this is expired there: compaction no longer keeps that batch (emptied of its records) for the producer's idempotence state.",
+		Note: "Kafka also forgets the expired producer's state in memory; Strata keeps it until the broker restarts."},
 
 	// Topic settings; Synonyms hold their broker-wide defaults.
 	{Name: "cleanup.policy", Type: List, Scope: Topic, Default: "delete", Enum: []string{"delete", "compact"},
