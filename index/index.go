@@ -437,3 +437,30 @@ func (t *Time) Flush() error { return t.x.flush() }
 
 // Close unmaps and closes the file.
 func (t *Time) Close() error { return t.x.close() }
+
+// ReadLastTime reads the last entry of the sealed time index file name of the segment
+// with base offset base without mapping it (one pread), for segments opened lazily. It
+// fails with ErrCorrupt when the file size is not a whole number of entries; ok is false
+// for an empty index.
+func ReadLastTime(fs vfs.FS, name string, base int64) (ts, off int64, ok bool, err error) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return -1, -1, false, fmt.Errorf("index: open %s: %w", name, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return -1, -1, false, fmt.Errorf("index: size %s: %w", name, err)
+	}
+	if size%TimeEntrySize != 0 {
+		return -1, -1, false, fmt.Errorf("%w: %s: size %d is not a multiple of %d", ErrCorrupt, name, size, TimeEntrySize)
+	}
+	if size == 0 {
+		return -1, -1, false, nil
+	}
+	var e [TimeEntrySize]byte
+	if _, err := f.ReadAt(e[:], size-TimeEntrySize); err != nil {
+		return -1, -1, false, fmt.Errorf("index: read %s: %w", name, err)
+	}
+	return int64(binary.BigEndian.Uint64(e[:])), base + int64(binary.BigEndian.Uint32(e[8:])), true, nil
+}

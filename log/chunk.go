@@ -14,12 +14,14 @@ import (
 var errNotExist = fs.ErrNotExist
 
 // Chunk is a region of a segment file holding whole batches, returned by Read without
-// copying. It holds a reference on the segment: the file stays open (and, if the segment
-// is deleted meanwhile, present) until Release. A nil or empty Chunk is valid. A Chunk may
+// copying. It holds a reference on the segment and one on its open log file
+// (segment.Handle): the file stays open (and, if the segment is deleted meanwhile,
+// present) until Release, even if the segment cache closes the segment's files. A nil or empty Chunk is valid. A Chunk may
 // be read from several goroutines but released once (later calls are no-ops). A chunk
 // may instead hold its bytes in memory (a batch repaired on read, see Log.Read).
 type Chunk struct {
 	seg      *segment.Segment
+	h        segment.Handle
 	pos      int64
 	n        int
 	mem      []byte // the chunk's bytes when it has no segment
@@ -56,7 +58,7 @@ func (c *Chunk) ReadAt(p []byte, off int64) (int, error) {
 		return n, nil
 	}
 	want := min(int64(len(p)), int64(c.n)-off)
-	n, err := c.seg.File().ReadAt(p[:want], c.pos+off)
+	n, err := c.h.File().ReadAt(p[:want], c.pos+off)
 	if err == nil && int64(n) < int64(len(p)) {
 		err = io.EOF
 	}
@@ -90,7 +92,7 @@ func (c *Chunk) WriteTo(w io.Writer) (int64, error) {
 		n, err := w.Write(c.mem)
 		return int64(n), err
 	}
-	if osf, ok := c.seg.File().(vfs.OSFile); ok {
+	if osf, ok := c.h.File().(vfs.OSFile); ok {
 		if n, handled, err := sendfile(w, osf, c.pos, int64(c.n)); handled {
 			return n, err
 		}
@@ -104,7 +106,7 @@ func (c *Chunk) File() (vfs.File, int64) {
 	if c == nil || c.seg == nil {
 		return nil, 0
 	}
-	return c.seg.File(), c.pos
+	return c.h.File(), c.pos
 }
 
 // Release drops the chunk's reference on the segment. Idempotent.
@@ -113,6 +115,7 @@ func (c *Chunk) Release() {
 		return
 	}
 	if c.released.CompareAndSwap(false, true) {
+		c.h.Release()
 		c.seg.Release()
 	}
 }

@@ -421,6 +421,7 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 	l.mu.Lock()
 	so := l.segOpts(&l.mu.opts)
 	l.mu.Unlock()
+	so.Cache = nil // the staged segment is closed before the swap
 	ns, err := segment.Create(l.fs, stage, g[0].Base(), so, c.now)
 	if err != nil {
 		return err

@@ -138,7 +138,7 @@ type Log struct {
 }
 
 func (l *Log) segOpts(o *Options) segment.Options {
-	return segment.Options{IndexBytes: o.SegmentIndexBytes, IndexInterval: o.IndexIntervalBytes}
+	return segment.Options{IndexBytes: o.SegmentIndexBytes, IndexInterval: o.IndexIntervalBytes, Cache: o.OpenSegments}
 }
 
 func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
@@ -224,7 +224,17 @@ func (l *Log) recover() error {
 	for i, b := range bases {
 		last := i == len(bases)-1
 		rec := !clean && (last || bases[i+1] > rp)
-		s, r, err := segment.Open(l.fs, l.dir, b, l.segOpts(o), rec, last, now)
+		var (
+			s   *segment.Segment
+			r   segment.Recovery
+			err error
+		)
+		if !rec && !last {
+			// Trusted and sealed: its files are opened on first use.
+			s, err = segment.OpenCold(l.fs, l.dir, b, l.segOpts(o), bases[i+1], now)
+		} else {
+			s, r, err = segment.Open(l.fs, l.dir, b, l.segOpts(o), rec, last, now)
+		}
 		if err != nil {
 			return fmt.Errorf("log: open segment %d: %w", b, err)
 		}
@@ -905,7 +915,12 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*Chunk, error) 
 				l.noteRepair(s.Base(), &r.First)
 				c = &Chunk{mem: batch.AppendEmpty(nil, &r.First)}
 			} else {
-				c = &Chunk{seg: s, pos: r.Pos, n: r.Len}
+				h, err := s.Handle()
+				if err != nil {
+					skipped.Release()
+					return nil, err
+				}
+				c = &Chunk{seg: s, h: h, pos: r.Pos, n: r.Len}
 				segs[j] = nil
 			}
 			if !r.Records && r.Tail && j+1 < len(segs) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/segment"
 )
 
 // Options configures a Log. Zero fields take their defaults (EnsureDefaults); a nil
@@ -24,6 +25,10 @@ type Options struct {
 	RetentionMs        time.Duration    // retention.ms; 0: default 7 days; negative = unlimited
 	FlushMessages      int64            // flush.messages; <= 0 (default) = durable mode: fsync with group commit, see WaitDurable
 	FlushMs            time.Duration    // flush.ms; used only when FlushMessages > 0 (default: 0 = none)
+	// OpenSegments bounds the sealed segments whose files stay open, shared by the logs
+	// of a broker (strata.log.open.segments.max); nil: every segment's files stay open.
+	// Sealed segments of a log closed cleanly are opened on first use either way.
+	OpenSegments *segment.Cache
 }
 
 // Defaults.

@@ -39,6 +39,9 @@ var (
 type Options struct {
 	IndexBytes    int // preallocated size of each index (segment.index.bytes)
 	IndexInterval int // bytes of log between index entries (index.interval.bytes)
+	// Cache, when set, bounds the sealed segments whose files stay open (shared by every
+	// segment of a broker); nil: a segment's files stay open until it is closed.
+	Cache *Cache
 }
 
 // BaseName is the 20-digit zero-padded file name stem of a segment.
@@ -80,20 +83,32 @@ type BatchInfo struct {
 // run concurrently with the writer: they see only batches whose Append returned. The
 // segment is reference counted (Acquire/Release); its files are closed, and removed if
 // MarkDeleted was called, when the last reference is released.
+//
+// Open files: the files of a sealed segment are opened on first use (OpenCold opens
+// none) and may be closed again by the Cache when too many are open; every read takes a
+// counted reference on the open files (see Handle), so files in use stay open, and
+// valid, until their last reader is done, whatever the Cache or MarkDeleted do meanwhile.
+// The active (unsealed) segment keeps its files open.
 type Segment struct {
 	fs      vfs.FS
 	dir     string
 	base    int64
 	opts    Options
-	log     vfs.File
 	created time.Time
 
 	refs atomic.Int32
+	used atomic.Bool // set by every use of the files: the Cache's second chance
+	// cached: in opts.Cache's ring. Guarded by the Cache's mutex.
+	cached bool
 
 	mu struct {
 		sync.RWMutex
-		oidx       *index.Offset
-		tidx       *index.Time
+		// f is the open files; nil while a sealed segment's files are closed (by the
+		// Cache, or not yet opened after OpenCold) and after the last Release.
+		f          *files
+		cold       bool // opened by OpenCold: the first open verifies the files
+		dirty      bool // written since the last Sync: the Cache must not close it
+		closed     bool // the last reference was released
 		size       int64
 		next       int64
 		maxTs      int64
@@ -107,6 +122,53 @@ type Segment struct {
 		// from memory instead of one pread per header. Cleared when the size goes down.
 		recent *recentRing
 	}
+}
+
+// files are a segment's open log and index files, reference counted: the segment holds
+// one reference while they are its current files, every reader one while it uses them;
+// the last release closes them.
+type files struct {
+	log  vfs.File
+	oidx *index.Offset
+	tidx *index.Time
+	refs atomic.Int32
+}
+
+func (f *files) closeIndexes() error {
+	var err error
+	if f.oidx != nil {
+		err = f.oidx.Close()
+	}
+	if f.tidx != nil {
+		err = errors.Join(err, f.tidx.Close())
+	}
+	f.oidx, f.tidx = nil, nil
+	return err
+}
+
+func (f *files) release() error {
+	if f == nil || f.refs.Add(-1) != 0 {
+		return nil
+	}
+	return errors.Join(f.closeIndexes(), f.log.Close())
+}
+
+// Handle is a counted reference on a segment's open log file, for readers that send its
+// bytes themselves (sendfile): the file stays open until Release, even if the Cache
+// closes the segment's files or the segment is deleted meanwhile.
+type Handle struct{ f *files }
+
+// File is the segment's log file.
+func (h Handle) File() vfs.File { return h.f.log }
+
+// Release drops the reference. Call it once.
+func (h Handle) Release() { h.f.release() }
+
+// Handle returns a reference on the segment's log file, opening the segment's files if
+// they are closed. The caller holds a reference on the segment (Acquire).
+func (s *Segment) Handle() (Handle, error) {
+	f, err := s.use()
+	return Handle{f}, err
 }
 
 // recentBatches is the length of the ring of recently appended batch headers.
@@ -167,6 +229,15 @@ func (s *Segment) path(suffix string) string {
 	return filepath.Join(s.dir, BaseName(s.base)+suffix)
 }
 
+// filePath is the current path of the segment's file with suffix: renamed to *.deleted
+// by MarkDeleted. The caller holds s.mu.
+func (s *Segment) filePathLocked(suffix string) string {
+	if s.mu.deleted {
+		return s.path(suffix) + DeletedSuffix
+	}
+	return s.path(suffix)
+}
+
 // Paths returns the paths of the segment's three files.
 func (s *Segment) Paths() []string {
 	return []string{s.path(LogSuffix), s.path(IndexSuffix), s.path(TimeIndexSuffix)}
@@ -180,50 +251,46 @@ func newSegment(fs vfs.FS, dir string, base int64, o Options, now time.Time) *Se
 	return s
 }
 
+// newFiles returns files holding log, with one reference (the segment's).
+func newFiles(log vfs.File) *files {
+	f := &files{log: log}
+	f.refs.Store(1)
+	return f
+}
+
 // Create creates an empty active segment (truncating leftovers with the same name).
 func Create(fs vfs.FS, dir string, base int64, o Options, now time.Time) (*Segment, error) {
 	s := newSegment(fs, dir, base, o, now)
-	f, err := fs.OpenReadWrite(s.path(LogSuffix))
+	lf, err := fs.OpenReadWrite(s.path(LogSuffix))
 	if err != nil {
 		return nil, fmt.Errorf("segment: create %s: %w", s.path(LogSuffix), err)
 	}
-	s.log = f
-	if err := f.Truncate(0); err != nil {
-		f.Close()
+	if err := lf.Truncate(0); err != nil {
+		lf.Close()
 		return nil, fmt.Errorf("segment: truncate %s: %w", s.path(LogSuffix), err)
 	}
-	if err := s.openIndexes(index.Fresh); err != nil {
-		f.Close()
+	f := newFiles(lf)
+	if err := s.openIndexesLocked(f, index.Fresh); err != nil {
+		lf.Close()
 		return nil, err
 	}
+	s.mu.f = f
 	return s, nil
 }
 
-func (s *Segment) openIndexes(mode index.Mode) error {
-	oi, err := index.OpenOffset(s.fs, s.path(IndexSuffix), s.base, s.opts.IndexBytes, mode)
+// openIndexesLocked opens both indexes into f. The caller holds s.mu or owns s.
+func (s *Segment) openIndexesLocked(f *files, mode index.Mode) error {
+	oi, err := index.OpenOffset(s.fs, s.filePathLocked(IndexSuffix), s.base, s.opts.IndexBytes, mode)
 	if err != nil {
 		return err
 	}
-	ti, err := index.OpenTime(s.fs, s.path(TimeIndexSuffix), s.base, s.opts.IndexBytes, mode)
+	ti, err := index.OpenTime(s.fs, s.filePathLocked(TimeIndexSuffix), s.base, s.opts.IndexBytes, mode)
 	if err != nil {
 		oi.Close()
 		return err
 	}
-	s.mu.oidx, s.mu.tidx = oi, ti
-	s.mu.sealed = mode == index.Sealed
+	f.oidx, f.tidx = oi, ti
 	return nil
-}
-
-func (s *Segment) closeIndexes() error {
-	var err error
-	if s.mu.oidx != nil {
-		err = s.mu.oidx.Close()
-	}
-	if s.mu.tidx != nil {
-		err = errors.Join(err, s.mu.tidx.Close())
-	}
-	s.mu.oidx, s.mu.tidx = nil, nil
-	return err
 }
 
 // Recovery reports what Open cut from a segment.
@@ -246,22 +313,151 @@ type Recovery struct {
 // segment) or trimmed and read-only (sealed).
 func Open(fs vfs.FS, dir string, base int64, o Options, recover, active bool, now time.Time) (*Segment, Recovery, error) {
 	s := newSegment(fs, dir, base, o, now)
-	f, err := fs.OpenReadWrite(s.path(LogSuffix))
+	s.mu.Lock()
+	rec, err := s.openLocked(recover, active, true)
+	s.mu.Unlock()
 	if err != nil {
-		return nil, Recovery{}, fmt.Errorf("segment: open %s: %w", s.path(LogSuffix), err)
-	}
-	s.log = f
-	rec, err := s.load(recover, active)
-	if err != nil {
-		s.closeIndexes()
-		f.Close()
 		return nil, rec, err
+	}
+	if !active {
+		o.Cache.opened(s)
 	}
 	return s, rec, nil
 }
 
-func (s *Segment) load(recover, active bool) (Recovery, error) {
-	size, err := s.log.Size()
+// openLocked opens the files and loads them (see Open); with truncate unset, a torn or
+// corrupt log is an error instead of being cut. The caller holds s.mu or owns s.
+func (s *Segment) openLocked(recover, active, truncate bool) (Recovery, error) {
+	lf, err := s.fs.OpenReadWrite(s.filePathLocked(LogSuffix))
+	if err != nil {
+		return Recovery{}, fmt.Errorf("segment: open %s: %w", s.filePathLocked(LogSuffix), err)
+	}
+	s.mu.f = newFiles(lf)
+	rec, err := s.loadLocked(recover, active, truncate)
+	if err != nil {
+		s.mu.f.closeIndexes()
+		lf.Close()
+		s.mu.f = nil
+		return rec, err
+	}
+	s.mu.dirty = s.mu.dirty || rec.TruncatedBytes > 0 // the Cache closes it only once synced
+	return rec, nil
+}
+
+// OpenCold opens a sealed segment without opening its files, for a log that was closed
+// cleanly: its size is the log file's, its next offset is next (the base of the segment
+// after it), its max timestamp the last entry of its time index (the one sealing wrote).
+// The files are opened, and checked as Open checks a trusted segment, on first use; a
+// mismatch then (size, next offset, a corrupt log) is an error wrapping ErrCorrupt for
+// that reader. When the files do not look right already (an index missing, a time index
+// of the wrong size or naming an offset past next), OpenCold falls back to Open.
+func OpenCold(fs vfs.FS, dir string, base int64, o Options, next int64, now time.Time) (*Segment, error) {
+	s := newSegment(fs, dir, base, o, now)
+	fi, err := fs.Stat(s.path(LogSuffix))
+	if err != nil {
+		return nil, fmt.Errorf("segment: stat %s: %w", s.path(LogSuffix), err)
+	}
+	_, ierr := fs.Stat(s.path(IndexSuffix))
+	ts, off, ok, terr := index.ReadLastTime(fs, s.path(TimeIndexSuffix), base)
+	if ierr != nil || terr != nil || (ok && (off < base || off >= next)) || next < base || (fi.Size() == 0) != (next == base) {
+		s, _, err := Open(fs, dir, base, o, false, false, now)
+		return s, err
+	}
+	s.mu.size, s.mu.next, s.mu.sealed, s.mu.cold = fi.Size(), next, true, true
+	if ok {
+		s.mu.maxTs, s.mu.maxTsOff = ts, off
+	}
+	return s, nil
+}
+
+// use returns the segment's open files with a reference the caller releases, opening
+// them first if they are closed.
+func (s *Segment) use() (*files, error) {
+	s.used.Store(true)
+	s.mu.RLock()
+	if f := s.mu.f; f != nil {
+		f.refs.Add(1)
+		s.mu.RUnlock()
+		return f, nil
+	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	if f := s.mu.f; f != nil {
+		f.refs.Add(1)
+		s.mu.Unlock()
+		return f, nil
+	}
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("segment %d: %w", s.base, fs.ErrClosed)
+	}
+	err := s.reopenLocked()
+	f := s.mu.f
+	if err == nil {
+		f.refs.Add(1)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.opts.Cache.opened(s)
+	return f, nil
+}
+
+// reopenLocked opens the files of a sealed segment whose files are closed: trusted as
+// written by this process, or, after OpenCold, checked first. The caller holds s.mu.
+func (s *Segment) reopenLocked() error {
+	if !s.mu.cold {
+		lf, err := s.fs.Open(s.filePathLocked(LogSuffix))
+		if err != nil {
+			return fmt.Errorf("segment: open %s: %w", s.filePathLocked(LogSuffix), err)
+		}
+		f := newFiles(lf)
+		if err := s.openIndexesLocked(f, index.Sealed); err != nil {
+			lf.Close()
+			return err
+		}
+		s.mu.f = f
+		return nil
+	}
+	size, next := s.mu.size, s.mu.next
+	if _, err := s.openLocked(false, false, false); err != nil {
+		return fmt.Errorf("segment %d: first open: %w", s.base, err)
+	}
+	if s.mu.size != size || s.mu.next != next {
+		err := fmt.Errorf("%w: segment %d: %d bytes ending at offset %d, expected %d bytes ending at %d",
+			ErrCorrupt, s.base, s.mu.size, s.mu.next, size, next)
+		s.mu.f.release()
+		s.mu.f, s.mu.size, s.mu.next = nil, size, next
+		return err
+	}
+	s.mu.cold = false
+	return nil
+}
+
+// evict closes the files of a sealed, synced segment (the Cache's choice); it returns
+// false, keeping them, for a segment that is busy (its lock held), not sealed or not
+// synced. Files in use stay open until their last reader releases them; the caller
+// releases the returned files outside its locks.
+func (s *Segment) evict() (*files, bool) {
+	if !s.mu.TryLock() {
+		return nil, false
+	}
+	defer s.mu.Unlock()
+	if s.mu.f == nil {
+		return nil, true
+	}
+	if !s.mu.sealed || s.mu.dirty {
+		return nil, false
+	}
+	f := s.mu.f
+	s.mu.f = nil
+	return f, true
+}
+
+func (s *Segment) loadLocked(recover, active, truncate bool) (Recovery, error) {
+	f := s.mu.f
+	size, err := f.log.Size()
 	if err != nil {
 		return Recovery{}, fmt.Errorf("segment: size %s: %w", s.path(LogSuffix), err)
 	}
@@ -270,28 +466,30 @@ func (s *Segment) load(recover, active bool) (Recovery, error) {
 		mode = index.Active
 	}
 	if !recover {
-		if _, err := s.fs.Stat(s.path(IndexSuffix)); err != nil {
+		if _, err := s.fs.Stat(s.filePathLocked(IndexSuffix)); err != nil {
 			recover = true // missing index: rebuild (the rescan also verifies)
-		} else if _, err := s.fs.Stat(s.path(TimeIndexSuffix)); err != nil {
+		} else if _, err := s.fs.Stat(s.filePathLocked(TimeIndexSuffix)); err != nil {
 			recover = true
 		}
 	}
 	if !recover {
-		if err := s.openIndexes(mode); err == nil {
-			if s.trustTail(size) == nil {
+		if err := s.openIndexesLocked(f, mode); err == nil {
+			if s.trustTailLocked(size) == nil {
+				s.mu.sealed = mode == index.Sealed
 				return Recovery{ValidBytes: size}, nil
 			}
 		}
-		s.closeIndexes()
+		f.closeIndexes()
 	}
 	// Rescan and rebuild.
-	if err := s.openIndexes(index.Fresh); err != nil {
+	if err := s.openIndexesLocked(f, index.Fresh); err != nil {
 		return Recovery{}, err
 	}
+	s.mu.sealed = false
 	s.mu.size, s.mu.next, s.mu.sinceIndex = 0, s.base, 0
 	s.mu.recent = nil
 	s.mu.maxTs, s.mu.maxTsOff = -1, -1
-	res := Scan(s.log, size, s.base, true, func(h batch.Header, pos int64, _ []byte) error {
+	res := Scan(f.log, size, s.base, true, func(h batch.Header, pos int64, _ []byte) error {
 		s.indexBatchLocked(BatchInfo{Base: h.BaseOffset, Last: h.LastOffset(), MaxTimestamp: h.MaxTimestamp, Size: h.Size()}, pos)
 		return nil
 	})
@@ -301,7 +499,10 @@ func (s *Segment) load(recover, active bool) (Recovery, error) {
 	}
 	if res.Valid < size {
 		rec.Reason = res.Err
-		if err := s.log.Truncate(res.Valid); err != nil {
+		if !truncate {
+			return rec, fmt.Errorf("segment: scan %s: %w", s.path(LogSuffix), res.Err)
+		}
+		if err := f.log.Truncate(res.Valid); err != nil {
 			return rec, fmt.Errorf("segment: truncate %s: %w", s.path(LogSuffix), err)
 		}
 	}
@@ -314,25 +515,27 @@ func (s *Segment) load(recover, active bool) (Recovery, error) {
 	return rec, nil
 }
 
-// trustTail sanity-checks the opened indexes and reads the batch headers after the last
-// offset-index entry to find the next offset, size and max timestamp.
-func (s *Segment) trustTail(size int64) error {
-	oi, ti := s.mu.oidx, s.mu.tidx
+// trustTailLocked sanity-checks the opened indexes and reads the batch headers after the
+// last offset-index entry to find the next offset, size and max timestamp.
+func (s *Segment) trustTailLocked(size int64) error {
+	f := s.mu.f
+	oi, ti := f.oidx, f.tidx
 	if err := oi.Check(size); err != nil {
 		return err
 	}
 	start, pos := oi.Lookup(math.MaxInt64)
 	if oi.Len() > 0 {
-		h, err := s.ReadHeader(pos)
+		h, err := s.readHeader(f, pos)
 		if err != nil || h.BaseOffset != start {
 			return fmt.Errorf("%w: last index entry (%d,%d) does not match the log", index.ErrCorrupt, start, pos)
 		}
 	}
+	s.mu.maxTs, s.mu.maxTsOff, s.mu.sinceIndex = -1, -1, 0
 	if ts, off, ok := ti.Last(); ok {
 		s.mu.maxTs, s.mu.maxTsOff = ts, off
 	}
 	next := start
-	res := Scan(io.NewSectionReader(s.log, pos, size-pos), size-pos, s.base, false, func(h batch.Header, p int64, _ []byte) error {
+	res := Scan(io.NewSectionReader(f.log, pos, size-pos), size-pos, s.base, false, func(h batch.Header, p int64, _ []byte) error {
 		if h.MaxTimestamp > s.mu.maxTs {
 			s.mu.maxTs, s.mu.maxTsOff = h.MaxTimestamp, h.BaseOffset
 		}
@@ -356,17 +559,18 @@ func (s *Segment) trustTail(size int64) error {
 }
 
 // indexBatchLocked updates the max timestamp and adds index entries for a batch written at
-// pos. The caller holds s.mu (or owns s exclusively).
+// pos. The caller holds s.mu (or owns s exclusively); the files are open and writable.
 func (s *Segment) indexBatchLocked(bi BatchInfo, pos int64) {
+	f := s.mu.f
 	if bi.MaxTimestamp > s.mu.maxTs {
 		s.mu.maxTs, s.mu.maxTsOff = bi.MaxTimestamp, bi.Base
 	}
-	if s.mu.sinceIndex >= s.opts.IndexInterval && s.mu.oidx.Free() > 0 && s.mu.tidx.Free() > 1 {
+	if s.mu.sinceIndex >= s.opts.IndexInterval && f.oidx.Free() > 0 && f.tidx.Free() > 1 {
 		// Errors are impossible here (monotonic by construction, room checked); an index
 		// is a cache, so a missing entry only lengthens the scan after a lookup.
-		_ = s.mu.oidx.Append(bi.Base, pos)
-		if lt, _, ok := s.mu.tidx.Last(); !ok || s.mu.maxTs > lt {
-			_ = s.mu.tidx.Append(s.mu.maxTs, s.mu.maxTsOff)
+		_ = f.oidx.Append(bi.Base, pos)
+		if lt, _, ok := f.tidx.Last(); !ok || s.mu.maxTs > lt {
+			_ = f.tidx.Append(s.mu.maxTs, s.mu.maxTsOff)
 		}
 		s.mu.sinceIndex = 0
 	}
@@ -378,9 +582,6 @@ func (s *Segment) Base() int64 { return s.base }
 
 // Created is when the segment was created or, for a reopened segment, opened.
 func (s *Segment) Created() time.Time { return s.created }
-
-// File is the segment's log file.
-func (s *Segment) File() vfs.File { return s.log }
 
 // Size is the number of bytes of whole batches in the log.
 func (s *Segment) Size() int64 {
@@ -418,6 +619,13 @@ func (s *Segment) Sealed() bool {
 	return s.mu.sealed
 }
 
+// IsOpen reports whether the segment's files are open.
+func (s *Segment) IsOpen() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.mu.f != nil
+}
+
 // Err is the sticky write error, if any.
 func (s *Segment) Err() error {
 	s.mu.RLock()
@@ -432,7 +640,7 @@ func (s *Segment) Err() error {
 func (s *Segment) Full(n int, last int64, now time.Time, segBytes int64, segMs time.Duration) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.mu.sealed {
+	if s.mu.sealed || s.mu.f == nil {
 		return true
 	}
 	if s.mu.size == 0 {
@@ -442,7 +650,7 @@ func (s *Segment) Full(n int, last int64, now time.Time, segBytes int64, segMs t
 	return s.mu.size+int64(n) > segBytes ||
 		s.mu.size+int64(n) > math.MaxUint32 ||
 		(segMs > 0 && now.Sub(s.created) >= segMs) ||
-		s.mu.oidx.Free() < need || s.mu.tidx.Free() < need+1 ||
+		s.mu.f.oidx.Free() < need || s.mu.f.tidx.Free() < need+1 ||
 		!FitsOffsets(s.base, last)
 }
 
@@ -450,22 +658,23 @@ func (s *Segment) Full(n int, last int64, now time.Time, segBytes int64, segMs t
 // the log and indexes them. It does not sync. If the write fails the log is truncated back
 // and the segment refuses every later append (ErrBroken).
 func (s *Segment) Append(b []byte, infos []BatchInfo) error {
-	s.mu.RLock()
-	pos, err, sealed := s.mu.size, s.mu.err, s.mu.sealed
-	s.mu.RUnlock()
+	s.mu.Lock()
+	pos, err, sealed, f := s.mu.size, s.mu.err, s.mu.sealed, s.mu.f
+	s.mu.dirty = true
+	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBroken, err)
 	}
-	if sealed {
+	if sealed || f == nil {
 		return fmt.Errorf("segment: append to sealed segment %d", s.base)
 	}
-	n, err := s.log.Write(b)
+	n, err := f.log.Write(b)
 	if err == nil && n != len(b) {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
 		werr := fmt.Errorf("segment: write %s at %d: %w", s.path(LogSuffix), pos, err)
-		if terr := s.log.Truncate(pos); terr != nil {
+		if terr := f.log.Truncate(pos); terr != nil {
 			werr = errors.Join(werr, fmt.Errorf("segment: truncate back: %w", terr))
 		}
 		s.mu.Lock()
@@ -497,8 +706,17 @@ func (s *Segment) Append(b []byte, infos []BatchInfo) error {
 
 // ReadHeader reads the batch header at pos.
 func (s *Segment) ReadHeader(pos int64) (batch.Header, error) {
+	f, err := s.use()
+	if err != nil {
+		return batch.Header{}, err
+	}
+	defer f.release()
+	return s.readHeader(f, pos)
+}
+
+func (s *Segment) readHeader(f *files, pos int64) (batch.Header, error) {
 	var hb [batch.HeaderSize]byte
-	if _, err := s.log.ReadAt(hb[:], pos); err != nil {
+	if _, err := f.log.ReadAt(hb[:], pos); err != nil {
 		return batch.Header{}, fmt.Errorf("segment: read header %s at %d: %w", s.path(LogSuffix), pos, err)
 	}
 	h, err := batch.ParseHeader(hb[:])
@@ -514,29 +732,43 @@ func (s *Segment) ReadHeader(pos int64) (batch.Header, error) {
 // Find returns the position and header of the batch containing offset (the first batch
 // whose last offset is >= offset), or ErrNotFound when offset >= Next.
 func (s *Segment) Find(offset int64) (int64, batch.Header, error) {
+	pos, h, f, err := s.find(offset)
+	f.release()
+	return pos, h, err
+}
+
+// find is Find, returning the files it used (nil when it needed none), with a reference
+// for the caller to release.
+func (s *Segment) find(offset int64) (int64, batch.Header, *files, error) {
 	s.mu.RLock()
 	size := s.mu.size
 	if offset >= s.mu.next { // a reader at the end (a long poll): nothing to scan
 		s.mu.RUnlock()
-		return size, batch.Header{}, ErrNotFound
+		return size, batch.Header{}, nil, ErrNotFound
 	}
 	if e, ok := s.mu.recent.find(offset); ok {
 		s.mu.RUnlock()
-		return e.pos, e.h, nil
+		return e.pos, e.h, nil, nil
 	}
-	_, pos := s.mu.oidx.Lookup(offset)
+	s.mu.RUnlock()
+	f, err := s.use()
+	if err != nil {
+		return 0, batch.Header{}, nil, err
+	}
+	s.mu.RLock()
+	_, pos := f.oidx.Lookup(offset)
 	s.mu.RUnlock()
 	for pos < size {
-		h, err := s.ReadHeader(pos)
+		h, err := s.readHeader(f, pos)
 		if err != nil {
-			return 0, h, err
+			return 0, h, f, err
 		}
 		if h.LastOffset() >= offset {
-			return pos, h, nil
+			return pos, h, f, nil
 		}
 		pos += int64(h.Size())
 	}
-	return size, batch.Header{}, ErrNotFound
+	return size, batch.Header{}, f, ErrNotFound
 }
 
 // Region is a run of whole batches of a segment, returned by ReadRegion.
@@ -558,7 +790,8 @@ type Region struct {
 // served with others: the region stops before it, or is that batch alone when it comes
 // first, so that the caller can serve its repaired form instead (batch.AppendEmpty).
 func (s *Segment) ReadRegion(offset int64, maxBytes int, maxOffset int64) (Region, error) {
-	pos, h, err := s.Find(offset)
+	pos, h, f, err := s.find(offset)
+	defer func() { f.release() }()
 	if errors.Is(err, ErrNotFound) {
 		return Region{Pos: pos, Tail: true}, nil
 	}
@@ -571,8 +804,19 @@ func (s *Segment) ReadRegion(offset int64, maxBytes int, maxOffset int64) (Regio
 	total := int64(0)
 	for p < size {
 		if total > 0 {
-			if h, err = s.headerAt(p); err != nil {
-				return Region{}, err
+			var ok bool
+			s.mu.RLock()
+			h, ok = s.mu.recent.header(p)
+			s.mu.RUnlock()
+			if !ok {
+				if f == nil {
+					if f, err = s.use(); err != nil {
+						return Region{}, err
+					}
+				}
+				if h, err = s.readHeader(f, p); err != nil {
+					return Region{}, err
+				}
 			}
 			if h.EmptyCompressed() {
 				break
@@ -596,29 +840,24 @@ func (s *Segment) ReadRegion(offset int64, maxBytes int, maxOffset int64) (Regio
 	return r, nil
 }
 
-// headerAt is ReadHeader, from the ring of recent headers when it holds pos.
-func (s *Segment) headerAt(pos int64) (batch.Header, error) {
-	s.mu.RLock()
-	h, ok := s.mu.recent.header(pos)
-	s.mu.RUnlock()
-	if ok {
-		return h, nil
-	}
-	return s.ReadHeader(pos)
-}
-
 // ScanFrom calls fn with every batch whose last offset is >= from, in order, until the end
 // of the segment as it was when ScanFrom started. b is valid only during the call.
 func (s *Segment) ScanFrom(from int64, fn func(h batch.Header, b []byte) error) error {
-	pos, _, err := s.Find(from)
+	pos, _, f, err := s.find(from)
+	defer func() { f.release() }()
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	if f == nil {
+		if f, err = s.use(); err != nil {
+			return err
+		}
+	}
 	size := s.Size()
-	rd := &reader{r: s.log, size: size}
+	rd := &reader{r: f.log, size: size}
 	for pos < size {
 		hb, err := rd.at(pos, batch.HeaderSize)
 		if err != nil {
@@ -643,20 +882,24 @@ func (s *Segment) ScanFrom(from int64, fn func(h batch.Header, b []byte) error) 
 // FindTimestamp returns the first batch whose max timestamp is >= ts: its base offset and
 // max timestamp. found is false when the segment has none.
 func (s *Segment) FindTimestamp(ts int64) (off, maxTs int64, found bool, err error) {
-	s.mu.RLock()
-	if s.mu.maxTs < ts {
-		s.mu.RUnlock()
+	if mts, _ := s.MaxTimestamp(); mts < ts {
 		return 0, 0, false, nil
 	}
-	start := s.base
-	if i := s.mu.tidx.Search(ts); i > 0 {
-		_, start = s.mu.tidx.Entry(i - 1)
+	f, err := s.use()
+	if err != nil {
+		return 0, 0, false, err
 	}
-	_, pos := s.mu.oidx.Lookup(start)
+	defer f.release()
+	s.mu.RLock()
+	start := s.base
+	if i := f.tidx.Search(ts); i > 0 {
+		_, start = f.tidx.Entry(i - 1)
+	}
+	_, pos := f.oidx.Lookup(start)
 	size := s.mu.size
 	s.mu.RUnlock()
 	for pos < size {
-		h, err := s.ReadHeader(pos)
+		h, err := s.readHeader(f, pos)
 		if err != nil {
 			return 0, 0, false, err
 		}
@@ -678,27 +921,30 @@ func (s *Segment) Truncate(off int64) error {
 	if err != nil {
 		return err
 	}
-	if err := s.log.Truncate(pos); err != nil {
-		werr := fmt.Errorf("segment: truncate %s: %w", s.path(LogSuffix), err)
-		s.mu.Lock()
-		s.mu.err = werr
-		s.mu.Unlock()
-		return werr
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mu.oidx.TruncateTo(h.BaseOffset)
-	s.mu.tidx.TruncateTo(h.BaseOffset)
+	f := s.mu.f
+	if s.mu.sealed || f == nil {
+		return fmt.Errorf("segment: truncate sealed segment %d", s.base)
+	}
+	s.mu.dirty = true
+	if err := f.log.Truncate(pos); err != nil {
+		werr := fmt.Errorf("segment: truncate %s: %w", s.path(LogSuffix), err)
+		s.mu.err = werr
+		return werr
+	}
+	f.oidx.TruncateTo(h.BaseOffset)
+	f.tidx.TruncateTo(h.BaseOffset)
 	s.mu.size, s.mu.next = pos, h.BaseOffset
 	s.mu.recent = nil
 	// Recompute the max timestamp and bytes since the last index entry from the tail.
 	s.mu.maxTs, s.mu.maxTsOff = -1, -1
-	if ts, o, ok := s.mu.tidx.Last(); ok {
+	if ts, o, ok := f.tidx.Last(); ok {
 		s.mu.maxTs, s.mu.maxTsOff = ts, o
 	}
-	_, ipos := s.mu.oidx.Lookup(math.MaxInt64)
+	_, ipos := f.oidx.Lookup(math.MaxInt64)
 	s.mu.sinceIndex = 0
-	res := Scan(io.NewSectionReader(s.log, ipos, pos-ipos), pos-ipos, s.base, false, func(h batch.Header, _ int64, _ []byte) error {
+	res := Scan(io.NewSectionReader(f.log, ipos, pos-ipos), pos-ipos, s.base, false, func(h batch.Header, _ int64, _ []byte) error {
 		if h.MaxTimestamp > s.mu.maxTs {
 			s.mu.maxTs, s.mu.maxTsOff = h.MaxTimestamp, h.BaseOffset
 		}
@@ -712,45 +958,78 @@ func (s *Segment) Truncate(off int64) error {
 }
 
 // Seal adds a final time-index entry for the max timestamp, trims both indexes to their
-// used size and makes them read-only. Idempotent.
+// used size and makes them read-only. From then on the Cache may close the segment's
+// files once they are synced. Idempotent.
 func (s *Segment) Seal() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sealLocked()
+	was := s.mu.sealed
+	err := s.sealLocked()
+	s.mu.Unlock()
+	if err == nil && !was {
+		s.opts.Cache.opened(s)
+	}
+	return err
 }
 
 func (s *Segment) sealLocked() error {
 	if s.mu.sealed {
 		return nil
 	}
-	if lt, _, ok := s.mu.tidx.Last(); s.mu.maxTs >= 0 && (!ok || s.mu.maxTs > lt) && s.mu.tidx.Free() > 0 {
-		_ = s.mu.tidx.Append(s.mu.maxTs, s.mu.maxTsOff)
+	tidx := s.mu.f.tidx
+	if lt, _, ok := tidx.Last(); s.mu.maxTs >= 0 && (!ok || s.mu.maxTs > lt) && tidx.Free() > 0 {
+		_ = tidx.Append(s.mu.maxTs, s.mu.maxTsOff)
 	}
 	s.mu.sealed = true
-	return errors.Join(s.mu.oidx.Seal(), s.mu.tidx.Seal())
+	return errors.Join(s.mu.f.oidx.Seal(), tidx.Seal())
 }
 
 // Unseal reopens the indexes writable so the segment can take appends again (after a
 // truncation made it the last segment).
 func (s *Segment) Unseal() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.mu.sealed {
+		s.mu.Unlock()
 		return nil
 	}
-	if err := s.closeIndexes(); err != nil {
+	err := s.unsealLocked()
+	s.mu.Unlock()
+	if err == nil {
+		s.opts.Cache.remove(s)
+	}
+	return err
+}
+
+// unsealLocked opens the files anew, writable, with the indexes preallocated; readers
+// of the sealed files keep them until they are done. The caller holds s.mu.
+func (s *Segment) unsealLocked() error {
+	lf, err := s.fs.OpenReadWrite(s.filePathLocked(LogSuffix))
+	if err != nil {
+		return fmt.Errorf("segment: open %s: %w", s.filePathLocked(LogSuffix), err)
+	}
+	f := newFiles(lf)
+	if err := s.openIndexesLocked(f, index.Active); err != nil {
+		lf.Close()
 		return err
 	}
-	if err := s.openIndexes(index.Active); err != nil {
-		return err
-	}
-	s.mu.sealed = false
+	s.mu.f.release()
+	s.mu.f, s.mu.sealed, s.mu.cold = f, false, false
 	return nil
 }
 
-// Sync fsyncs the log; with indexes set, it also flushes the indexes.
+// Sync fsyncs the log; with indexes set, it also flushes the indexes. A segment whose
+// files are closed has nothing unsynced.
 func (s *Segment) Sync(indexes bool) error {
-	if err := syncData(s.log); err != nil {
+	s.mu.RLock()
+	f := s.mu.f
+	if f != nil {
+		f.refs.Add(1)
+	}
+	s.mu.RUnlock()
+	if f == nil {
+		return nil
+	}
+	defer f.release()
+	if err := syncData(f.log); err != nil {
 		return fmt.Errorf("segment: sync %s: %w", s.path(LogSuffix), err)
 	}
 	if !indexes {
@@ -758,10 +1037,16 @@ func (s *Segment) Sync(indexes bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.oidx == nil {
+	if f.oidx == nil {
 		return nil
 	}
-	return errors.Join(s.mu.oidx.Flush(), s.mu.tidx.Flush())
+	if err := errors.Join(f.oidx.Flush(), f.tidx.Flush()); err != nil {
+		return err
+	}
+	if s.mu.sealed && s.mu.f == f {
+		s.mu.dirty = false
+	}
+	return nil
 }
 
 // Acquire takes a reference; it fails once the segment has been closed.
@@ -784,9 +1069,12 @@ func (s *Segment) Release() error {
 		return nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := errors.Join(s.closeIndexes(), s.log.Close())
-	if s.mu.deleted {
+	f, deleted := s.mu.f, s.mu.deleted
+	s.mu.f, s.mu.closed = nil, true
+	s.mu.Unlock()
+	s.opts.Cache.remove(s)
+	err := f.release()
+	if deleted {
 		for _, p := range s.Paths() {
 			if rerr := s.fs.Remove(p + DeletedSuffix); rerr != nil && !isNotExist(rerr) {
 				err = errors.Join(err, rerr)
@@ -805,13 +1093,13 @@ func (s *Segment) Close() error { return s.Release() }
 func (s *Segment) MarkDeleted() error {
 	s.mu.Lock()
 	s.mu.deleted = true
-	s.mu.Unlock()
 	var err error
 	for _, p := range s.Paths() {
 		if rerr := s.fs.Rename(p, p+DeletedSuffix); rerr != nil && !isNotExist(rerr) {
 			err = errors.Join(err, rerr)
 		}
 	}
+	s.mu.Unlock()
 	return errors.Join(err, s.Release())
 }
 
@@ -821,10 +1109,15 @@ func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 // (with gaps where compaction removed batches), size and next offset as recorded, and every index entry pointing at
 // the batch it names. Used by tests and log.Check.
 func (s *Segment) Check() error {
+	f, err := s.use()
+	if err != nil {
+		return err
+	}
+	defer f.release()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	size := s.mu.size
-	fsize, err := s.log.Size()
+	fsize, err := f.log.Size()
 	if err != nil {
 		return err
 	}
@@ -835,7 +1128,7 @@ func (s *Segment) Check() error {
 	maxTs := map[int64]int64{}
 	expect := s.base
 	first := true
-	res := Scan(s.log, size, s.base, true, func(h batch.Header, pos int64, _ []byte) error {
+	res := Scan(f.log, size, s.base, true, func(h batch.Header, pos int64, _ []byte) error {
 		if !first && h.BaseOffset < expect {
 			// Gaps are normal: compaction removes whole batches.
 			return fmt.Errorf("segment %d: batch at %d has base %d, expected >= %d", s.base, pos, h.BaseOffset, expect)
@@ -852,7 +1145,7 @@ func (s *Segment) Check() error {
 	if res.Batches > 0 && res.Next != s.mu.next {
 		return fmt.Errorf("segment %d: next %d, recorded %d", s.base, res.Next, s.mu.next)
 	}
-	oi, ti := s.mu.oidx, s.mu.tidx
+	oi, ti := f.oidx, f.tidx
 	if err := oi.Check(max(size, 1)); err != nil {
 		return err
 	}

@@ -235,7 +235,7 @@ func TestSegmentBrokenWrite(t *testing.T) {
 	s, _ := Create(fs, "/d", 0, opts, time.Now())
 	defer s.Close()
 	b, infos := build(0, 2)
-	s.log.Close() // make the next write fail
+	s.mu.f.log.Close() // make the next write fail
 	if err := s.Append(b, infos); err == nil {
 		t.Fatal("append to closed file succeeded")
 	}
