@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/segment"
 )
 
 // ManagerOptions configures a Manager.
@@ -57,7 +58,8 @@ type Manager struct {
 	broker config.Resolved
 
 	admin   sync.Mutex
-	cleaner *cleaner // retention and compaction goroutine (cleaner.go)
+	cleaner *cleaner       // retention and compaction goroutine (cleaner.go)
+	segs    *segment.Cache // open sealed segments of every partition (strata.log.open.segments.max)
 	mu      struct {
 		sync.RWMutex
 		topics map[string]*Topic
@@ -91,6 +93,7 @@ func OpenManager(dir string, opts *ManagerOptions) (*Manager, error) {
 	}
 	m.fs, m.log = m.opts.FS, m.opts.Logger
 	m.broker = config.ResolveBroker(m.opts.Broker)
+	m.segs = segment.NewCache(int(m.broker.Int64("strata.log.open.segments.max")))
 	m.mu.topics = map[string]*Topic{}
 	m.mu.byID = map[[16]byte]*Topic{}
 

@@ -58,6 +58,9 @@ var settings = []Setting{
 	{Name: "producer.id.expiration.ms", Type: Int, Scope: Broker, Default: "86400000", ReadOnly: true, Min: 1, HasMin: true,
 		Doc:  "A producer id whose last batch in a partition is older than this is expired there: compaction no longer keeps that batch (emptied of its records) for the producer's idempotence state.",
 		Note: "Kafka also forgets the expired producer's state in memory; Strata keeps it until the broker restarts."},
+	{Name: "strata.log.open.segments.max", Type: Int, Scope: Broker, Default: "1000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc:  "The most sealed segments, across all partitions, whose files (log, offset and time index: 3 descriptors) stay open; the least recently read are closed and reopened on their next read. Active segments are always open, and sealed segments of a cleanly closed log are opened on first read.",
+		Note: "Strata only: Kafka keeps every segment's log file open."},
 
 	// Topic settings; Synonyms hold their broker-wide defaults.
 	{Name: "cleanup.policy", Type: List, Scope: Topic, Default: "delete", Enum: []string{"delete", "compact"},
