@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat
+.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat soak
 
 all: build
 
@@ -63,6 +63,14 @@ crash:
 
 integ: kcat
 	$(GO) test -race -count=1 -run 'Integration|Kgo|Kcat' $(PKG)
+
+# The compaction soak (server TestSoakCompaction) for SOAK (default 10m): compacted topics
+# rolling a segment every 100 ms, the cleaner every 50 ms, idempotent producers and
+# re-reading consumers; it fails if the segments of a compacted partition or the open
+# descriptors grow, or an acknowledged record is lost. make test runs it for 4 s.
+SOAK ?= 10m
+soak:
+	STRATA_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoakCompaction$$' -v ./server
 
 # Cross-client compatibility (kcat, KafkaJS, franz-go, the kgo suite) against a fresh
 # bin/strata on a free port; CHECKS picks some of them (e.g. CHECKS="kcat franz").

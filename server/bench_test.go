@@ -4,13 +4,18 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/server"
 	"github.com/stratalog/strata/wire"
 )
@@ -194,6 +199,108 @@ func BenchmarkServerFetch(b *testing.B) {
 					b.Fatalf("response of %d bytes", got)
 				}
 			}
+		})
+	}
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkServerFetchFixedOffset is one client hammering Fetch: the same fetch of a
+// fixed offset in a loop (as a client does that keeps failing on what it gets), for
+// responses of one 16 KiB batch to 1 MiB of stored batches, and for the batch a compaction of
+// earlier versions left empty but flagged snappy (served repaired, header-only). It
+// reports the CPU the whole process (broker and the raw client, which only reads the
+// frames) spent per byte of records sent (cpu-ns/B) and per fetch (cpu-us/op): the cost
+// must follow the bytes sent, plus a fixed cost per request.
+func BenchmarkServerFetchFixedOffset(b *testing.B) {
+	cases := []struct {
+		name  string
+		bytes int32 // PartitionMaxBytes; 0: the planted empty batch
+	}{{"16KiB", 16 << 10}, {"256KiB", 256 << 10}, {"1MiB", 1 << 20}, {"repaired-empty", 0}}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			s := testutil.StartBroker(b, dir, nil)
+			createTopicTB(b, s, newClientTB(b, s), "bench")
+			c := dialBench(b, s)
+			preq := kmsg.NewPtrProduceRequest()
+			preq.Version = 9
+			preq.Acks, preq.TimeoutMillis = -1, 10000
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = "bench"
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Records = kbatch.SizedBatch(16<<10, 1024, time.Now().UnixMilli())
+			rt.Partitions = append(rt.Partitions, rp)
+			preq.Topics = append(preq.Topics, rt)
+			if tc.bytes == 0 {
+				// The broken batch, then records after it: planted with the broker stopped.
+				if err := s.Shutdown(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				l, err := log.Open(filepath.Join(dir, "bench-0"), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bad, err := records.Encode(nil, &records.Batch{Header: batch.Header{Magic: 2, LastOffsetDelta: 2, MaxTimestamp: 1,
+					ProducerID: 7, BaseSequence: 0, LeaderEpoch: -1}}, batch.CodecSnappy)
+				if err == nil {
+					_, err = l.Append(bad, 0)
+				}
+				if err == nil {
+					err = l.Close()
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				s = testutil.StartBroker(b, dir, nil)
+				c = dialBench(b, s)
+			}
+			pframe := wire.AppendRequest(nil, 1, "bench", preq)
+			for range 128 { // 2 MiB in batches of 16 KiB
+
+				c.roundTrip(b, pframe, preq.IsFlexible())
+			}
+			req := kmsg.NewPtrFetchRequest()
+			req.Version = 12
+			req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 0, max(tc.bytes, 1)
+			ft := kmsg.NewFetchRequestTopic()
+			ft.Topic = "bench"
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.PartitionMaxBytes = max(tc.bytes, 1)
+			ft.Partitions = append(ft.Partitions, fp)
+			req.Topics = append(req.Topics, ft)
+			frame := wire.AppendRequest(nil, 2, "bench", req)
+			resp := kmsg.NewPtrFetchResponse()
+			resp.Version = req.Version
+			if err := resp.ReadFrom(c.roundTrip(b, frame, true)); err != nil {
+				b.Fatal(err)
+			}
+			p := resp.Topics[0].Partitions[0]
+			n := len(p.RecordBatches)
+			if h, err := batch.Validate(p.RecordBatches[:min(n, batch.HeaderSize)]); tc.bytes == 0 && (err != nil || n != batch.HeaderSize || h.Codec() != batch.CodecNone) {
+				b.Fatalf("repaired batch: %d bytes, %+v, %v", n, h, err)
+			}
+			if n == 0 || (tc.bytes > 16<<10 && n < int(tc.bytes)/2) {
+				b.Fatalf("fetched %d bytes for %d (error %d, hw %d)", n, tc.bytes, p.ErrorCode, p.HighWatermark)
+			}
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			b.ResetTimer()
+			for b.Loop() {
+				c.roundTrip(b, frame, true)
+			}
+			b.StopTimer()
+			cpu := cpuTime(b) - cpu0
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(int64(b.N)*int64(n)), "cpu-ns/B")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
 		})
 	}
 }
