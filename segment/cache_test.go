@@ -274,3 +274,38 @@ func TestSegmentUnsealClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSegmentUnsealCold: Unseal of a segment opened cold checks its files first.
+func TestSegmentUnsealCold(t *testing.T) {
+	fs := vfs.NewMem()
+	fs.MkdirAll("/d", 0o755)
+	segs, data := sealedSegments(t, fs, "/d", 1, opts)
+	next := segs[0].Next()
+	segs[0].Close()
+	bad, err := OpenCold(fs, "/d", 0, opts, next+1, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Unseal(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("unseal of a mismatched cold segment: %v", err)
+	}
+	bad.Close()
+	s, err := OpenCold(fs, "/d", 0, opts, next, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Unseal(); err != nil {
+		t.Fatal(err)
+	}
+	b, infos := build(next, 2)
+	if err := s.Append(b, infos); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s); !bytes.Equal(got, append(data[0], b...)) {
+		t.Fatal("unsealed cold segment reads differently")
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1002,6 +1002,11 @@ func (s *Segment) Unseal() error {
 // unsealLocked opens the files anew, writable, with the indexes preallocated; readers
 // of the sealed files keep them until they are done. The caller holds s.mu.
 func (s *Segment) unsealLocked() error {
+	if s.mu.cold {
+		if err := s.reopenLocked(); err != nil { // checks the files first
+			return err
+		}
+	}
 	lf, err := s.fs.OpenReadWrite(s.filePathLocked(LogSuffix))
 	if err != nil {
 		return fmt.Errorf("segment: open %s: %w", s.filePathLocked(LogSuffix), err)
