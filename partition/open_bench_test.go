@@ -1,0 +1,64 @@
+package partition
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/segment"
+)
+
+// BenchmarkPartitionOpenHistory opens (and closes) a cleanly closed partition whose log
+// holds 1,000 sealed segments of 16 KiB batches, producer state rebuilt from every batch
+// header: a partition's startup cost with history, with every segment's files left open
+// and with a segment cache of 10 (strata.log.open.segments.max). fds is what the open
+// partition holds.
+//
+//	go test ./partition -run '^$' -bench BenchmarkPartitionOpenHistory -benchtime 20x
+func BenchmarkPartitionOpenHistory(b *testing.B) {
+	dir := b.TempDir()
+	o := &Options{Logger: quietLogger(), Log: log.Options{Logger: quietLogger(), SegmentBytes: 16 << 10, SegmentIndexBytes: 4096,
+		FlushMessages: 1 << 40, RetentionMs: -1}}
+	p, err := Open(dir, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	proto := kbatch.SizedBatch(16<<10, 1024, time.Now().UnixMilli())
+	for len(p.Log().Segments()) < 1000 {
+		if _, err := p.Append(append([]byte(nil), proto...)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		b.Fatal(err)
+	}
+	fds := func() int {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		return len(ents)
+	}
+	for _, limit := range []int{0, 10} {
+		b.Run(fmt.Sprintf("open-segments=%d", limit), func(b *testing.B) {
+			o := *o
+			if limit > 0 {
+				o.Log.OpenSegments = segment.NewCache(limit)
+			}
+			held := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				before := fds()
+				p, err := Open(dir, &o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				held = fds() - before
+				if err := p.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(held), "fds")
+		})
+	}
+}
