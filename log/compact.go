@@ -141,7 +141,7 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 		dirtyBytes += s.Size()
 	}
 	// A read found an empty compressed batch: clean whatever is cleanable now.
-	repair := l.repair.Swap(false) && len(segs) > 0
+	repair := len(segs) > 0 && l.repair.Swap(false)
 	if dirtyBytes == 0 && !repair {
 		return res, nil
 	}
@@ -154,45 +154,46 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 		return res, nil
 	}
 	res.Cleaned = true
-	pass := func() error {
-		c := &cleaner{l: l, o: &o, m: newOffsetMap(o.DedupeBufferBytes), firstDirty: firstDirty,
-			horizon: nowMs - o.DeleteRetention.Milliseconds(), now: now, res: &res}
-		mapEnd, err := c.buildMap(segs)
-		res.MapBytes = c.m.Bytes()
-		if err != nil {
-			return err
-		}
-		n := 0
-		for n < len(segs) && segs[n].Base() < mapEnd {
-			n++
-		}
-		l.mu.Lock()
-		lo := l.mu.opts
-		l.mu.Unlock()
-		for _, g := range groupSegments(segs[:n], lo.SegmentBytes, lo.SegmentIndexBytes, lo.IndexIntervalBytes) {
-			if err := c.cleanGroup(g); err != nil {
-				if errors.Is(err, errSwapStale) {
-					continue
-				}
-				return err
-			}
-		}
-		if mapEnd > firstDirty {
-			l.ckMu.Lock()
-			err = l.writeCheckpoint(CleanerOffsetFile, mapEnd)
-			l.ckMu.Unlock()
-			if err != nil {
-				return err
-			}
-		}
-		res.CleanedTo = mapEnd
-		return nil
-	}
-	err := pass()
+	c := &cleaner{l: l, o: &o, m: newOffsetMap(o.DedupeBufferBytes), firstDirty: firstDirty,
+		horizon: nowMs - o.DeleteRetention.Milliseconds(), now: now, res: &res}
+	err := c.clean(segs)
 	if err != nil && repair {
 		l.repair.Store(true) // try again next pass
 	}
 	return res, err
+}
+
+// clean maps the dirty part of segs, then cleans segs up to the end of the map in groups
+// and moves the cleaner checkpoint.
+func (c *cleaner) clean(segs []*segment.Segment) error {
+	l := c.l
+	mapEnd, err := c.buildMap(segs)
+	c.res.MapBytes = c.m.Bytes()
+	if err != nil {
+		return err
+	}
+	n := 0
+	for n < len(segs) && segs[n].Base() < mapEnd {
+		n++
+	}
+	l.mu.Lock()
+	lo := l.mu.opts
+	l.mu.Unlock()
+	for _, g := range groupSegments(segs[:n], lo.SegmentBytes, lo.SegmentIndexBytes, lo.IndexIntervalBytes) {
+		if err := c.cleanGroup(g); err != nil && !errors.Is(err, errSwapStale) {
+			return err
+		}
+	}
+	if mapEnd > c.firstDirty {
+		l.ckMu.Lock()
+		err = l.writeCheckpoint(CleanerOffsetFile, mapEnd)
+		l.ckMu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	c.res.CleanedTo = mapEnd
+	return nil
 }
 
 // groupSegments splits segs (adjacent closed segments, oldest first) into runs that are
@@ -376,7 +377,23 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 	}
 	// Which batches must stay when emptied: the group's last one (it carries the offset
 	// range, so the next segment still follows) and each active producer's last one
-	// (idempotence state is rebuilt from batch headers at open).
+	// (idempotence state is rebuilt from batch headers at open). A bare log, without
+	// producer state, keeps each producer's last batch of the group.
+	producerLast := c.o.ProducerLast
+	if producerLast == nil {
+		last := map[int64]int64{}
+		for _, s := range g {
+			if err := s.ScanFrom(s.Base(), func(h batch.Header, _ []byte) error {
+				if h.ProducerID >= 0 {
+					last[h.ProducerID] = h.LastOffset()
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		producerLast = func(pid int64) (int64, bool) { off, ok := last[pid]; return off, ok }
+	}
 	groupEnd := g[len(g)-1].Next()
 	keepEmpty := func(h *batch.Header) bool {
 		if h.LastOffset()+1 >= groupEnd {
@@ -385,28 +402,8 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 		if h.ProducerID < 0 {
 			return false
 		}
-		if c.o.ProducerLast != nil {
-			last, active := c.o.ProducerLast(h.ProducerID)
-			return active && last == h.LastOffset()
-		}
-		return false
-	}
-	if c.o.ProducerLast == nil {
-		lastOfProducer := map[int64]int64{}
-		for _, s := range g {
-			if err := s.ScanFrom(s.Base(), func(h batch.Header, _ []byte) error {
-				if h.ProducerID >= 0 {
-					lastOfProducer[h.ProducerID] = h.BaseOffset
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		keepEnd := keepEmpty
-		keepEmpty = func(h *batch.Header) bool {
-			return keepEnd(h) || (h.ProducerID >= 0 && lastOfProducer[h.ProducerID] == h.BaseOffset)
-		}
+		last, active := producerLast(h.ProducerID)
+		return active && last == h.LastOffset()
 	}
 	if l.closed.Load() {
 		return ErrClosed

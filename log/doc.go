@@ -17,11 +17,23 @@
 // written to a .tmp file, fsynced, renamed, directory fsynced), ".clean" (written by a
 // clean Close, removed right after Open) and ".lock" (advisory lock held while open).
 //
-// Recovery: with .clean present every segment is trusted (index sanity check, headers read
-// after the last index entry). Without it, every segment holding offsets at or above the
-// recovery point is rescanned (length, magic, CRC-32C, offset order); the log is cut at
-// the first bad batch, later segments are dropped, indexes rebuilt, and the cut is logged
-// with slog.Warn. Segments below the log start offset are deleted.
+// Recovery: with .clean present every segment is trusted. Without it, every segment
+// holding offsets at or above the recovery point is rescanned (length, magic, CRC-32C,
+// offset order); the log is cut at the first bad batch, later segments are dropped,
+// indexes rebuilt, and the cut is logged with slog.Warn. Trusted sealed segments are
+// opened cold (segment.OpenCold: no file opened until their first read, which runs the
+// index sanity check). Segments below the log start offset are deleted. Compaction swaps
+// interrupted by a crash are completed or abandoned first (compact.go, finishSwaps).
+//
+// Open files: sealed segments open their files on first read; Options.OpenSegments (a
+// segment.Cache shared by the broker's logs) bounds how many stay open. A Chunk holds a
+// reference on its segment's open log file until Release.
+//
+// Compaction (compact.go): keeps the latest record of each key, merges adjacent cleaned
+// segments up to segment.bytes, keeps a batch emptied of its records only for producer
+// state (CompactOptions.ProducerLast) or to end a merged run, header-only with codec
+// none (Kafka's form), and repairs the empty compressed batches earlier versions wrote
+// (Read serves them repaired and has the next pass rewrite them).
 //
 // Durability: with flush.messages <= 0 (the default, "durable mode") a flusher goroutine
 // fsyncs with group commit: Append kicks it; it snapshots EndOffset, fsyncs the rolled

@@ -85,7 +85,8 @@ func (c *cleaner) pass() {
 			}
 			if cr := res.Compaction; cr.Segments > 0 {
 				c.m.log.Info("cleaner: compacted", "topic", p.Topic(), "partition", p.Index(),
-					"segments", cr.Segments, "bytes_before", cr.BytesBefore, "bytes_after", cr.BytesAfter,
+					"segments", cr.Segments, "segments_after", cr.SegmentsAfter, "repaired", cr.Repaired,
+					"bytes_before", cr.BytesBefore, "bytes_after", cr.BytesAfter,
 					"records_removed", cr.RecordsRemoved, "cleaned_to", cr.CleanedTo)
 			}
 		}

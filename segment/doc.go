@@ -32,9 +32,18 @@
 // Scan is the recovery scanner (length, magic, CRC-32C, offset order), usable on any
 // io.ReaderAt; it never panics on arbitrary bytes.
 //
+// Open files: Create and Open open a segment's files; OpenCold opens a trusted sealed
+// segment without opening them (size from the directory, next offset given by the log,
+// max timestamp from the time index's last entry) and its first read opens and checks
+// them. A Cache shared by the broker's segments bounds how many sealed segments keep their
+// files open, closing the least recently read; they reopen on their next read.
+//
 // Concurrency: one writer (Append, Truncate, Seal, Unseal, Sync) at a time, serialised by
 // the log; readers run concurrently and see only batches whose Append returned (size and
 // next offset are published under the segment's RWMutex after the write). A segment is
 // reference counted: Acquire/Release; MarkDeleted renames the files to *.deleted at once
-// and the last Release closes and removes them, so a reader's chunk stays valid.
+// and the last Release closes and removes them, so a reader's chunk stays valid. Its open
+// files are reference counted too (Handle): every read holds a reference while it uses
+// them, so files the Cache closes, or a deleted segment's, stay open until their last
+// reader is done.
 package segment

@@ -229,8 +229,8 @@ func (s *Segment) path(suffix string) string {
 	return filepath.Join(s.dir, BaseName(s.base)+suffix)
 }
 
-// filePath is the current path of the segment's file with suffix: renamed to *.deleted
-// by MarkDeleted. The caller holds s.mu.
+// filePathLocked is the current path of the segment's file with suffix: renamed to
+// *.deleted by MarkDeleted. The caller holds s.mu.
 func (s *Segment) filePathLocked(suffix string) string {
 	if s.mu.deleted {
 		return s.path(suffix) + DeletedSuffix
@@ -420,15 +420,27 @@ func (s *Segment) reopenLocked() error {
 		s.mu.f = f
 		return nil
 	}
-	size, next := s.mu.size, s.mu.next
+	// A failed check leaves the segment as OpenCold left it: the next read tries again.
+	type state struct {
+		size, next, maxTs, maxTsOff int64
+		sinceIndex                  int
+		sealed                      bool
+	}
+	cold := state{s.mu.size, s.mu.next, s.mu.maxTs, s.mu.maxTsOff, s.mu.sinceIndex, s.mu.sealed}
+	restore := func() {
+		s.mu.size, s.mu.next, s.mu.maxTs, s.mu.maxTsOff = cold.size, cold.next, cold.maxTs, cold.maxTsOff
+		s.mu.sinceIndex, s.mu.sealed, s.mu.recent = cold.sinceIndex, cold.sealed, nil
+	}
 	if _, err := s.openLocked(false, false, false); err != nil {
+		restore()
 		return fmt.Errorf("segment %d: first open: %w", s.base, err)
 	}
-	if s.mu.size != size || s.mu.next != next {
+	if s.mu.size != cold.size || s.mu.next != cold.next {
 		err := fmt.Errorf("%w: segment %d: %d bytes ending at offset %d, expected %d bytes ending at %d",
-			ErrCorrupt, s.base, s.mu.size, s.mu.next, size, next)
+			ErrCorrupt, s.base, s.mu.size, s.mu.next, cold.size, cold.next)
 		s.mu.f.release()
-		s.mu.f, s.mu.size, s.mu.next = nil, size, next
+		s.mu.f = nil
+		restore()
 		return err
 	}
 	s.mu.cold = false
