@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/testutil/fds"
 	"github.com/stratalog/strata/internal/testutil/kbatch"
 	"github.com/stratalog/strata/internal/vfs"
 )
@@ -198,22 +199,16 @@ func BenchmarkLogOpen(b *testing.B) {
 	if err := l.Close(); err != nil {
 		b.Fatal(err)
 	}
-	fds := func() int {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			return -1
-		}
-		return len(ents)
-	}
 	b.ReportAllocs()
 	held := 0
 	for b.Loop() {
-		before := fds()
+		before, _ := fds.Count()
 		l, err := Open(dir, o)
 		if err != nil {
 			b.Fatal(err)
 		}
-		held = fds() - before
+		after, _ := fds.Count()
+		held = after - before
 		if err := l.Close(); err != nil {
 			b.Fatal(err)
 		}

@@ -3,28 +3,22 @@ package log
 import (
 	"bytes"
 	"io"
-	"os"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/testutil/fds"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/segment"
 )
 
 // openFDs counts this process's open file descriptors (Linux), -1 elsewhere.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		return -1
+func openFDs() int {
+	if n, ok := fds.Count(); ok {
+		return n
 	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
+	return -1
 }
 
 // TestLogLazyOpenSealedSegments: a log closed cleanly reopens without opening the files
@@ -50,12 +44,12 @@ func TestLogLazyOpenSealedSegments(t *testing.T) {
 	if segs < 20 {
 		t.Fatalf("only %d segments", segs)
 	}
-	fds := openFDs(t)
+	fds0 := openFDs()
 	cache := segment.NewCache(4)
 	o.OpenSegments = cache
 	l = openLog(t, dir, o)
-	if fds >= 0 {
-		if got := openFDs(t) - fds; got > 3+1 { // the active segment and the lock
+	if fds0 >= 0 {
+		if got := openFDs() - fds0; got > 3+1 { // the active segment and the lock
 			t.Fatalf("reopen of %d segments opened %d descriptors", segs, got)
 		}
 	}
@@ -78,8 +72,8 @@ func TestLogLazyOpenSealedSegments(t *testing.T) {
 		if st := cache.Stats(); st.Open > 4 {
 			t.Fatalf("round %d: %d sealed segments open", round, st.Open)
 		}
-		if fds >= 0 {
-			if n := openFDs(t) - fds; n > 3*(4+1)+1 {
+		if fds0 >= 0 {
+			if n := openFDs() - fds0; n > 3*(4+1)+1 {
 				t.Fatalf("round %d: %d descriptors open", round, n)
 			}
 		}

@@ -2,10 +2,10 @@ package partition
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/testutil/fds"
 	"github.com/stratalog/strata/internal/testutil/kbatch"
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/segment"
@@ -35,10 +35,6 @@ func BenchmarkPartitionOpenHistory(b *testing.B) {
 	if err := p.Close(); err != nil {
 		b.Fatal(err)
 	}
-	fds := func() int {
-		ents, _ := os.ReadDir("/proc/self/fd")
-		return len(ents)
-	}
 	for _, limit := range []int{0, 10} {
 		b.Run(fmt.Sprintf("open-segments=%d", limit), func(b *testing.B) {
 			o := *o
@@ -48,12 +44,13 @@ func BenchmarkPartitionOpenHistory(b *testing.B) {
 			held := 0
 			b.ReportAllocs()
 			for b.Loop() {
-				before := fds()
+				before, _ := fds.Count()
 				p, err := Open(dir, &o)
 				if err != nil {
 					b.Fatal(err)
 				}
-				held = fds() - before
+				after, _ := fds.Count()
+				held = after - before
 				if err := p.Close(); err != nil {
 					b.Fatal(err)
 				}

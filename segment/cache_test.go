@@ -4,25 +4,20 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/testutil/fds"
 	"github.com/stratalog/strata/internal/vfs"
 )
 
 // openFDs counts this process's open file descriptors (Linux), -1 elsewhere.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		return -1
+func openFDs() int {
+	if n, ok := fds.Count(); ok {
+		return n
 	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
+	return -1
 }
 
 // sealedSegments creates n sealed, synced segments of 10 batches each in dir.
@@ -77,13 +72,13 @@ func TestSegmentCacheBoundsOpenFiles(t *testing.T) {
 			c := NewCache(3)
 			o := opts
 			o.Cache = c
-			fds := openFDs(t)
+			fds0 := openFDs()
 			segs, data := sealedSegments(t, fs, dir, 20, o)
 			if st := c.Stats(); st.Open > 3 || st.Evictions < 17 {
 				t.Fatalf("after sealing 20: %+v", st)
 			}
-			if name == "os" && fds >= 0 {
-				if got := openFDs(t) - fds; got > 3*3 {
+			if name == "os" && fds0 >= 0 {
+				if got := openFDs() - fds0; got > 3*3 {
 					t.Fatalf("%d more descriptors open with 3 segments cached", got)
 				}
 			}
@@ -110,8 +105,8 @@ func TestSegmentCacheBoundsOpenFiles(t *testing.T) {
 				t.Fatalf("read through a handle on closed files: %v", err)
 			}
 			h.Release()
-			if name == "os" && fds >= 0 {
-				if got := openFDs(t) - fds; got > 3*3 {
+			if name == "os" && fds0 >= 0 {
+				if got := openFDs() - fds0; got > 3*3 {
 					t.Fatalf("%d more descriptors open after the handle's release", got)
 				}
 			}

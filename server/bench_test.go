@@ -148,6 +148,40 @@ func BenchmarkServerProduceDurable(b *testing.B) {
 	}
 }
 
+// fillBench produces records n times to partition 0 of topic "bench" with acks=-1, so
+// that everything is below the high watermark.
+func fillBench(b *testing.B, c *benchConn, records []byte, n int) {
+	b.Helper()
+	preq := kmsg.NewPtrProduceRequest()
+	preq.Version = 9
+	preq.Acks, preq.TimeoutMillis = -1, 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "bench"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = records
+	rt.Partitions = append(rt.Partitions, rp)
+	preq.Topics = append(preq.Topics, rt)
+	frame := wire.AppendRequest(nil, 1, "bench", preq)
+	for range n {
+		c.roundTrip(b, frame, preq.IsFlexible())
+	}
+}
+
+// benchFetch is the frame of a Fetch of partition 0 of topic "bench" from offset 0, with
+// no wait and maxBytes as both the response and the partition limit.
+func benchFetch(version int16, maxBytes int32) (*kmsg.FetchRequest, []byte) {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = version
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 0, maxBytes
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "bench"
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = maxBytes
+	ft.Partitions = append(ft.Partitions, fp)
+	req.Topics = append(req.Topics, ft)
+	return req, wire.AppendRequest(nil, 2, "bench", req)
+}
+
 // BenchmarkServerFetch fetches 1 MiB (one partition, warm page cache) over loopback
 // from a filled log, one fetch at a time, reading every response whole: the fetch handler,
 // the response encoding and the write of the stored bytes to the socket.
@@ -157,30 +191,9 @@ func BenchmarkServerFetch(b *testing.B) {
 			s := testutil.StartBroker(b, "", nil)
 			createTopicTB(b, s, newClientTB(b, s), "bench")
 			c := dialBench(b, s)
-			// Fill 8 MiB of 1 KiB records, acks=-1 so that everything is below the HW.
-			preq := kmsg.NewPtrProduceRequest()
-			preq.Version = 9
-			preq.Acks, preq.TimeoutMillis = -1, 10000
-			rt := kmsg.NewProduceRequestTopic()
-			rt.Topic = "bench"
-			rp := kmsg.NewProduceRequestTopicPartition()
-			rp.Records = kbatch.SizedBatch(256<<10, 1024, time.Now().UnixMilli())
-			rt.Partitions = append(rt.Partitions, rp)
-			preq.Topics = append(preq.Topics, rt)
-			pframe := wire.AppendRequest(nil, 1, "bench", preq)
-			for range 32 {
-				c.roundTrip(b, pframe, preq.IsFlexible())
-			}
-			req := kmsg.NewPtrFetchRequest()
-			req.Version = version
-			req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 0, 1<<20
-			ft := kmsg.NewFetchRequestTopic()
-			ft.Topic = "bench"
-			fp := kmsg.NewFetchRequestTopicPartition()
-			fp.PartitionMaxBytes = 1 << 20
-			ft.Partitions = append(ft.Partitions, fp)
-			req.Topics = append(req.Topics, ft)
-			frame := wire.AppendRequest(nil, 2, "bench", req)
+			// Fill 8 MiB of 1 KiB records.
+			fillBench(b, c, kbatch.SizedBatch(256<<10, 1024, time.Now().UnixMilli()), 32)
+			req, frame := benchFetch(version, 1<<20)
 			body := c.roundTrip(b, frame, req.IsFlexible())
 			resp := kmsg.NewPtrFetchResponse()
 			resp.Version = version
@@ -230,15 +243,6 @@ func BenchmarkServerFetchFixedOffset(b *testing.B) {
 			s := testutil.StartBroker(b, dir, nil)
 			createTopicTB(b, s, newClientTB(b, s), "bench")
 			c := dialBench(b, s)
-			preq := kmsg.NewPtrProduceRequest()
-			preq.Version = 9
-			preq.Acks, preq.TimeoutMillis = -1, 10000
-			rt := kmsg.NewProduceRequestTopic()
-			rt.Topic = "bench"
-			rp := kmsg.NewProduceRequestTopicPartition()
-			rp.Records = kbatch.SizedBatch(16<<10, 1024, time.Now().UnixMilli())
-			rt.Partitions = append(rt.Partitions, rp)
-			preq.Topics = append(preq.Topics, rt)
 			if tc.bytes == 0 {
 				// The broken batch, then records after it: planted with the broker stopped.
 				if err := s.Shutdown(b.Context()); err != nil {
@@ -262,21 +266,8 @@ func BenchmarkServerFetchFixedOffset(b *testing.B) {
 				s = testutil.StartBroker(b, dir, nil)
 				c = dialBench(b, s)
 			}
-			pframe := wire.AppendRequest(nil, 1, "bench", preq)
-			for range 128 { // 2 MiB in batches of 16 KiB
-
-				c.roundTrip(b, pframe, preq.IsFlexible())
-			}
-			req := kmsg.NewPtrFetchRequest()
-			req.Version = 12
-			req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 0, max(tc.bytes, 1)
-			ft := kmsg.NewFetchRequestTopic()
-			ft.Topic = "bench"
-			fp := kmsg.NewFetchRequestTopicPartition()
-			fp.PartitionMaxBytes = max(tc.bytes, 1)
-			ft.Partitions = append(ft.Partitions, fp)
-			req.Topics = append(req.Topics, ft)
-			frame := wire.AppendRequest(nil, 2, "bench", req)
+			fillBench(b, c, kbatch.SizedBatch(16<<10, 1024, time.Now().UnixMilli()), 128) // 2 MiB
+			req, frame := benchFetch(12, max(tc.bytes, 1))
 			resp := kmsg.NewPtrFetchResponse()
 			resp.Version = req.Version
 			if err := resp.ReadFrom(c.roundTrip(b, frame, true)); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/internal/testutil/fds"
 )
 
 // soakDuration is how long TestSoakCompaction runs: STRATA_SOAK (a Go duration, e.g.
@@ -35,11 +36,11 @@ func soakDuration(t *testing.T) time.Duration {
 
 // countFDs counts this process's open file descriptors (the broker runs in-process).
 func countFDs(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
+	n, ok := fds.Count()
+	if !ok {
+		t.Fatal("cannot count descriptors")
 	}
-	return len(ents)
+	return n
 }
 
 // countSegments counts the segments (.log files) of a partition directory.
@@ -232,18 +233,18 @@ func TestSoakCompaction(t *testing.T) {
 		return v[len(v)/2]
 	}
 	segs := func(sm sample) int { return sm.segments }
-	fds := func(sm sample) int { return sm.fds }
+	descs := func(sm sample) int { return sm.fds }
 	first, last := warm[:q], warm[len(warm)-q:]
 	most, lo, hi := 0, 1<<30, 0
 	for _, sm := range warm {
 		most, lo, hi = max(most, sm.segments), min(lo, sm.fds), max(hi, sm.fds)
 	}
 	t.Logf("%v, %d samples: segments per compacted partition median %d (first quarter) / %d (last quarter), at most %d; open descriptors median %d / %d, range %d..%d",
-		dur, len(samples), median(first, segs), median(last, segs), most, median(first, fds), median(last, fds), lo, hi)
+		dur, len(samples), median(first, segs), median(last, segs), most, median(first, descs), median(last, descs), lo, hi)
 	if g := median(last, segs) - median(first, segs); g > 4 || most > 40 {
 		t.Errorf("segments of a compacted partition grew by %d (medians), up to %d", g, most)
 	}
-	if g := median(last, fds) - median(first, fds); g > 30 {
+	if g := median(last, descs) - median(first, descs); g > 30 {
 		t.Errorf("open descriptors grew by %d (medians)", g)
 	}
 
