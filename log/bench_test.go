@@ -215,3 +215,32 @@ func BenchmarkLogOpen(b *testing.B) {
 	}
 	b.ReportMetric(float64(held), "fds")
 }
+
+// BenchmarkLogReadFixed is the log's part of one client hammering Fetch: Read of the same
+// offset (one ~1 KiB batch) and Release, in a sealed segment and in the active one: the
+// fixed cost per fetch (lookups, references), without the copy.
+func BenchmarkLogReadFixed(b *testing.B) {
+	l, err := Open(b.TempDir(), &Options{Logger: quiet, FlushMessages: 1 << 62, SegmentBytes: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	proto := kbatch.SizedBatch(1<<10, 100, time.Now().UnixMilli())
+	for len(l.Segments()) < 3 {
+		if _, err := l.Append(append([]byte(nil), proto...), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for name, off := range map[string]int64{"sealed": l.Segments()[1].BaseOffset + 100, "active": l.EndOffset() - 1} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := l.Read(off, 1, l.EndOffset())
+				if err != nil || c.Len() == 0 {
+					b.Fatal(err)
+				}
+				c.Release()
+			}
+		})
+	}
+}

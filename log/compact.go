@@ -122,8 +122,11 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 		if s.Next() <= firstDirty {
 			continue
 		}
-		if ts, _ := s.MaxTimestamp(); o.MinLag > 0 && ts > nowMs-o.MinLag.Milliseconds() {
-			end = i
+		if o.MinLag <= 0 {
+			continue
+		}
+		if ts, _, err := s.MaxTimestamp(); err != nil || ts > nowMs-o.MinLag.Milliseconds() {
+			end = i // too young, or unknown
 			break
 		}
 	}
@@ -136,7 +139,7 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 			continue
 		}
 		if firstDirtyTs < 0 {
-			firstDirtyTs, _ = s.MaxTimestamp()
+			firstDirtyTs, _, _ = s.MaxTimestamp()
 		}
 		dirtyBytes += s.Size()
 	}

@@ -822,14 +822,15 @@ func (l *Log) Size() int64 {
 }
 
 // Segments describes the segments, oldest first.
+// A segment opened cold reads its max timestamp first (-1 if that fails).
 func (l *Log) Segments() []SegmentInfo {
-	l.rmu.RLock()
-	defer l.rmu.RUnlock()
-	out := make([]SegmentInfo, 0, len(l.segs))
-	for i, s := range l.segs {
+	segs, _ := l.snapshot(-1)
+	defer releaseAll(segs)
+	out := make([]SegmentInfo, 0, len(segs))
+	for i, s := range segs {
 		next, size := s.End()
-		ts, _ := s.MaxTimestamp()
-		out = append(out, SegmentInfo{BaseOffset: s.Base(), NextOffset: next, Size: size, Active: i == len(l.segs)-1, MaxTimestamp: ts})
+		ts, _, _ := s.MaxTimestamp()
+		out = append(out, SegmentInfo{BaseOffset: s.Base(), NextOffset: next, Size: size, Active: i == len(segs)-1, MaxTimestamp: ts})
 	}
 	return out
 }
@@ -1004,9 +1005,6 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 	segs, end := l.snapshot(start)
 	defer releaseAll(segs)
 	for _, s := range segs {
-		if mts, _ := s.MaxTimestamp(); mts < ts {
-			continue
-		}
 		off, mts, ok, err := s.FindTimestamp(ts)
 		if err != nil {
 			return 0, 0, false, err
@@ -1019,13 +1017,19 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 }
 
 // MaxTimestamp is the largest timestamp in the log and the base offset of the batch
-// carrying it ((-1, -1) when the log is empty).
+// carrying it ((-1, -1) when the log is empty). A segment whose max timestamp cannot be
+// read (a segment opened cold whose files fail to open) is left out, with a warning.
 func (l *Log) MaxTimestamp() (ts int64, offset int64) {
-	l.rmu.RLock()
-	defer l.rmu.RUnlock()
+	segs, _ := l.snapshot(-1)
+	defer releaseAll(segs)
 	ts, offset = -1, -1
-	for _, s := range l.segs {
-		if t, o := s.MaxTimestamp(); t > ts {
+	for _, s := range segs {
+		t, o, err := s.MaxTimestamp()
+		if err != nil {
+			l.logger.Warn("log: max timestamp of a segment unknown", "segment", s.Base(), "err", err)
+			continue
+		}
+		if t > ts {
 			ts, offset = t, o
 		}
 	}

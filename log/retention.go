@@ -2,6 +2,7 @@ package log
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 )
 
@@ -29,9 +30,14 @@ func (l *Log) EnforceRetention() (deleted int, err error) {
 		size += s.Size()
 	}
 	n := 0
+	var tsErr error
 	for n < len(l.segs)-1 {
 		s := l.segs[n]
-		ts, _ := s.MaxTimestamp()
+		ts, _, err := s.MaxTimestamp()
+		if err != nil { // keep what cannot be judged
+			tsErr = fmt.Errorf("log: retention: %w", err)
+			break
+		}
 		byTime := o.RetentionMs >= 0 && ts < now-o.RetentionMs.Milliseconds()
 		bySize := o.RetentionBytes >= 0 && size-s.Size() >= o.RetentionBytes
 		if !byTime && !bySize {
@@ -42,7 +48,7 @@ func (l *Log) EnforceRetention() (deleted int, err error) {
 	}
 	if n == 0 {
 		l.mu.Unlock()
-		return 0, nil
+		return 0, tsErr
 	}
 	l.rmu.Lock()
 	dead := slices.Clone(l.segs[:n])
@@ -53,6 +59,7 @@ func (l *Log) EnforceRetention() (deleted int, err error) {
 	l.rmu.Unlock()
 	l.mu.Unlock()
 
+	err = tsErr
 	for _, s := range dead {
 		err = errors.Join(err, s.MarkDeleted())
 	}

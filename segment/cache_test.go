@@ -182,15 +182,15 @@ func TestSegmentCacheDeletedWhileClosed(t *testing.T) {
 	}
 }
 
-// TestSegmentOpenCold: OpenCold opens no file, knows size, next offset and max timestamp
-// from the directory and the time index, checks the files on first use, and refuses a
-// segment that does not match what the log said of it.
+// TestSegmentOpenCold: OpenCold opens no file, knows size and next offset from the
+// directory and the log, reads the max timestamp from the time index when asked, checks
+// the files on first use, and refuses a segment that does not match what the log said.
 func TestSegmentOpenCold(t *testing.T) {
 	fs := vfs.NewMem()
 	fs.MkdirAll("/d", 0o755)
 	segs, data := sealedSegments(t, fs, "/d", 1, opts)
 	want := segs[0]
-	wantTs, wantOff := want.MaxTimestamp()
+	wantTs, wantOff, _ := want.MaxTimestamp()
 	next := want.Next()
 	want.Close()
 
@@ -201,7 +201,7 @@ func TestSegmentOpenCold(t *testing.T) {
 	if s.IsOpen() || s.Size() != int64(len(data[0])) || s.Next() != next || !s.Sealed() {
 		t.Fatalf("cold: open %v size %d next %d", s.IsOpen(), s.Size(), s.Next())
 	}
-	if ts, off := s.MaxTimestamp(); ts != wantTs || off != wantOff {
+	if ts, off, err := s.MaxTimestamp(); err != nil || ts != wantTs || off != wantOff || s.IsOpen() {
 		t.Fatalf("cold max timestamp %d@%d, want %d@%d", ts, off, wantTs, wantOff)
 	}
 	if err := s.Check(); err != nil {
@@ -225,7 +225,8 @@ func TestSegmentOpenCold(t *testing.T) {
 	}
 	bad.Close()
 
-	// A time index of the wrong size: OpenCold falls back to a full open (rebuilt index).
+	// A time index of the wrong size: the max timestamp comes from opening the files,
+	// which rebuilds the index.
 	if f, err := fs.OpenReadWrite("/d/" + BaseName(0) + TimeIndexSuffix); err == nil {
 		f.Write([]byte{1, 2, 3})
 		f.Close()
@@ -235,11 +236,21 @@ func TestSegmentOpenCold(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if !s.IsOpen() || s.Next() != next {
-		t.Fatalf("fallback: open %v next %d", s.IsOpen(), s.Next())
+	if ts, off, err := s.MaxTimestamp(); err != nil || ts != wantTs || off != wantOff || !s.IsOpen() {
+		t.Fatalf("max timestamp from a bad time index: %d@%d %v, open %v", ts, off, err, s.IsOpen())
 	}
 	if err := s.Check(); err != nil {
 		t.Fatal(err)
+	}
+
+	// A log file that cannot hold the offsets the log says: OpenCold opens it at once.
+	fb, err := OpenCold(fs, "/d", 0, opts, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	if !fb.IsOpen() || fb.Next() != next {
+		t.Fatalf("fallback: open %v next %d", fb.IsOpen(), fb.Next())
 	}
 }
 

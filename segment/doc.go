@@ -34,8 +34,8 @@
 //
 // Open files: Create and Open open a segment's files; OpenCold opens a trusted sealed
 // segment without opening them (size from the directory, next offset given by the log,
-// max timestamp from the time index's last entry) and its first read opens and checks
-// them. A Cache shared by the broker's segments bounds how many sealed segments keep their
+// max timestamp read from the time index's last entry when first asked) and its first
+// read opens and checks them. A Cache shared by the broker's segments bounds how many sealed segments keep their
 // files open, closing the least recently read; they reopen on their next read.
 //
 // Concurrency: one writer (Append, Truncate, Seal, Unseal, Sync) at a time, serialised by

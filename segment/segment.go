@@ -107,6 +107,7 @@ type Segment struct {
 		// Cache, or not yet opened after OpenCold) and after the last Release.
 		f          *files
 		cold       bool // opened by OpenCold: the first open verifies the files
+		tsKnown    bool // maxTs is known (false after OpenCold until it is read)
 		dirty      bool // written since the last Sync: the Cache must not close it
 		closed     bool // the last reference was released
 		size       int64
@@ -247,7 +248,7 @@ func newSegment(fs vfs.FS, dir string, base int64, o Options, now time.Time) *Se
 	s := &Segment{fs: fs, dir: dir, base: base, opts: o, created: now}
 	s.refs.Store(1)
 	s.mu.next = base
-	s.mu.maxTs, s.mu.maxTsOff = -1, -1
+	s.mu.maxTs, s.mu.maxTsOff, s.mu.tsKnown = -1, -1, true
 	return s
 }
 
@@ -344,29 +345,25 @@ func (s *Segment) openLocked(recover, active, truncate bool) (Recovery, error) {
 	return rec, nil
 }
 
-// OpenCold opens a sealed segment without opening its files, for a log that was closed
-// cleanly: its size is the log file's, its next offset is next (the base of the segment
-// after it), its max timestamp the last entry of its time index (the one sealing wrote).
-// The files are opened, and checked as Open checks a trusted segment, on first use; a
-// mismatch then (size, next offset, a corrupt log) is an error wrapping ErrCorrupt for
-// that reader. When the files do not look right already (an index missing, a time index
-// of the wrong size or naming an offset past next), OpenCold falls back to Open.
+// OpenCold opens a sealed segment without opening its files, for a trusted segment of a
+// log being opened: its size is the log file's (one stat), its next offset is next (the
+// base of the segment after it). Its max timestamp is read from the last entry of its
+// time index (the one sealing wrote) when first asked for (MaxTimestamp). The files are
+// opened, and checked as Open checks a trusted segment, on first read; a mismatch then
+// (size, next offset, a corrupt log) fails that read with an error wrapping ErrCorrupt
+// and leaves the segment as it was. A log file whose size does not fit next (empty but
+// next > base, or the reverse) makes OpenCold fall back to Open.
 func OpenCold(fs vfs.FS, dir string, base int64, o Options, next int64, now time.Time) (*Segment, error) {
 	s := newSegment(fs, dir, base, o, now)
 	fi, err := fs.Stat(s.path(LogSuffix))
 	if err != nil {
 		return nil, fmt.Errorf("segment: stat %s: %w", s.path(LogSuffix), err)
 	}
-	_, ierr := fs.Stat(s.path(IndexSuffix))
-	ts, off, ok, terr := index.ReadLastTime(fs, s.path(TimeIndexSuffix), base)
-	if ierr != nil || terr != nil || (ok && (off < base || off >= next)) || next < base || (fi.Size() == 0) != (next == base) {
+	if next < base || (fi.Size() == 0) != (next == base) {
 		s, _, err := Open(fs, dir, base, o, false, false, now)
 		return s, err
 	}
-	s.mu.size, s.mu.next, s.mu.sealed, s.mu.cold = fi.Size(), next, true, true
-	if ok {
-		s.mu.maxTs, s.mu.maxTsOff = ts, off
-	}
+	s.mu.size, s.mu.next, s.mu.sealed, s.mu.cold, s.mu.tsKnown = fi.Size(), next, true, true, false
 	return s, nil
 }
 
@@ -424,12 +421,12 @@ func (s *Segment) reopenLocked() error {
 	type state struct {
 		size, next, maxTs, maxTsOff int64
 		sinceIndex                  int
-		sealed                      bool
+		sealed, tsKnown             bool
 	}
-	cold := state{s.mu.size, s.mu.next, s.mu.maxTs, s.mu.maxTsOff, s.mu.sinceIndex, s.mu.sealed}
+	cold := state{s.mu.size, s.mu.next, s.mu.maxTs, s.mu.maxTsOff, s.mu.sinceIndex, s.mu.sealed, s.mu.tsKnown}
 	restore := func() {
 		s.mu.size, s.mu.next, s.mu.maxTs, s.mu.maxTsOff = cold.size, cold.next, cold.maxTs, cold.maxTsOff
-		s.mu.sinceIndex, s.mu.sealed, s.mu.recent = cold.sinceIndex, cold.sealed, nil
+		s.mu.sinceIndex, s.mu.sealed, s.mu.tsKnown, s.mu.recent = cold.sinceIndex, cold.sealed, cold.tsKnown, nil
 	}
 	if _, err := s.openLocked(false, false, false); err != nil {
 		restore()
@@ -487,7 +484,7 @@ func (s *Segment) loadLocked(recover, active, truncate bool) (Recovery, error) {
 	if !recover {
 		if err := s.openIndexesLocked(f, mode); err == nil {
 			if s.trustTailLocked(size) == nil {
-				s.mu.sealed = mode == index.Sealed
+				s.mu.sealed, s.mu.tsKnown = mode == index.Sealed, true
 				return Recovery{ValidBytes: size}, nil
 			}
 		}
@@ -518,7 +515,7 @@ func (s *Segment) loadLocked(recover, active, truncate bool) (Recovery, error) {
 			return rec, fmt.Errorf("segment: truncate %s: %w", s.path(LogSuffix), err)
 		}
 	}
-	s.mu.size, s.mu.next = res.Valid, res.Next
+	s.mu.size, s.mu.next, s.mu.tsKnown = res.Valid, res.Next, true
 	if !active {
 		if err := s.sealLocked(); err != nil {
 			return rec, err
@@ -617,11 +614,39 @@ func (s *Segment) End() (next, size int64) {
 }
 
 // MaxTimestamp is the largest batch max timestamp (-1 if empty) and the base offset of the
-// batch carrying it.
-func (s *Segment) MaxTimestamp() (ts, off int64) {
+// batch carrying it. A segment opened cold reads it first, once: from the last entry of
+// its time index, or else by opening (and checking) its files, which may fail.
+func (s *Segment) MaxTimestamp() (ts, off int64, err error) {
+	s.mu.RLock()
+	ts, off, known := s.mu.maxTs, s.mu.maxTsOff, s.mu.tsKnown
+	s.mu.RUnlock()
+	if known {
+		return ts, off, nil
+	}
+	s.mu.Lock()
+	if !s.mu.tsKnown {
+		ts, off, ok, err := index.ReadLastTime(s.fs, s.filePathLocked(TimeIndexSuffix), s.base)
+		if err == nil && (!ok || (off >= s.base && off < s.mu.next)) {
+			if ok {
+				s.mu.maxTs, s.mu.maxTsOff = ts, off
+			}
+			s.mu.tsKnown = true
+		}
+	}
+	ts, off, known = s.mu.maxTs, s.mu.maxTsOff, s.mu.tsKnown
+	s.mu.Unlock()
+	if known {
+		return ts, off, nil
+	}
+	// A time index that cannot be trusted: the first open rebuilds it.
+	f, err := s.use()
+	if err != nil {
+		return -1, -1, err
+	}
+	f.release()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.mu.maxTs, s.mu.maxTsOff
+	return s.mu.maxTs, s.mu.maxTsOff, nil
 }
 
 // Sealed reports whether the segment is sealed.
@@ -894,8 +919,8 @@ func (s *Segment) ScanFrom(from int64, fn func(h batch.Header, b []byte) error) 
 // FindTimestamp returns the first batch whose max timestamp is >= ts: its base offset and
 // max timestamp. found is false when the segment has none.
 func (s *Segment) FindTimestamp(ts int64) (off, maxTs int64, found bool, err error) {
-	if mts, _ := s.MaxTimestamp(); mts < ts {
-		return 0, 0, false, nil
+	if mts, _, err := s.MaxTimestamp(); err != nil || mts < ts {
+		return 0, 0, false, err
 	}
 	f, err := s.use()
 	if err != nil {

@@ -108,7 +108,7 @@ func TestSegmentAppendFind(t *testing.T) {
 				if _, _, ok, _ := s.FindTimestamp(1 << 50); ok {
 					t.Fatal("found a future timestamp")
 				}
-				if ts, off := s.MaxTimestamp(); ts != infos[39].MaxTimestamp || off != infos[39].Base {
+				if ts, off, _ := s.MaxTimestamp(); ts != infos[39].MaxTimestamp || off != infos[39].Base {
 					t.Fatalf("max ts %d %d", ts, off)
 				}
 				var got []byte
