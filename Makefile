@@ -67,7 +67,7 @@ integ: kcat
 # The compaction soak (server TestSoakCompaction) for SOAK (default 10m): compacted topics
 # rolling a segment every 100 ms, the cleaner every 50 ms, idempotent producers and
 # re-reading consumers; it fails if the segments of a compacted partition or the open
-# descriptors grow, or an acknowledged record is lost. make test runs it for 4 s.
+# descriptors grow, or an acknowledged record is lost. make test runs it for 8 s.
 SOAK ?= 10m
 soak:
 	STRATA_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoakCompaction$$' -v ./server

@@ -212,7 +212,7 @@ func TestKgoKcatCompactedIdempotentCodecs(t *testing.T) {
 				if h.RecordCount == 0 && (h.Codec() != batch.CodecNone || h.Size() != batch.HeaderSize) {
 					t.Fatalf("empty batch %d: codec %d, %d bytes; want header-only, codec none", h.BaseOffset, h.Codec(), h.Size())
 				}
-				if h.RecordCount > 0 && h.Codec() != c.bits {
+				if h.RecordCount > 0 && h.Codec() != c.bits && h.Codec() != batch.CodecNone { // kgo sends a batch raw when compressing does not shrink it
 					t.Fatalf("batch %d: codec %d, produced with %d", h.BaseOffset, h.Codec(), c.bits)
 				}
 			}
