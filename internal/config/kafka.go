@@ -153,7 +153,7 @@ func DropRemovedTopic[V any](configs map[string]V) []Ignored {
 
 // NoEffectTopic returns the topic overrides Strata stores and describes without acting on
 // them, sorted by name.
-func NoEffectTopic(overrides map[string]string) []Ignored {
+func NoEffectTopic[V any](overrides map[string]V) []Ignored {
 	var out []Ignored
 	for _, k := range sortedKeys(overrides) {
 		if TopicKind(k) == KindNoEffect {
