@@ -31,6 +31,8 @@ var settings = []Setting{
 	// Other broker settings (server.Options.Settings).
 	{Name: "auto.create.topics.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
 		Doc: "Create a topic when a client asks for metadata of an unknown topic and allows auto-creation."},
+	{Name: "delete.topic.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
+		Doc: "Allow DeleteTopics; false answers every topic TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3), as Kafka."},
 	{Name: "num.partitions", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of auto-created topics and of CreateTopics requests that leave it to the broker (-1)."},
 	{Name: "default.replication.factor", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Check: onlyOne,
