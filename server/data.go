@@ -58,6 +58,9 @@ func (s *Server) openData() (err error) {
 	if err := config.ValidateBroker(s.opts.Settings); err != nil {
 		return fmt.Errorf("server: invalid broker settings: %w", err)
 	}
+	for _, ig := range config.IgnoredBroker(s.opts.Settings) {
+		s.log.Warn(ig.String(), "setting", ig.Name)
+	}
 	d.broker = config.ResolveBroker(s.staticSettings())
 
 	if err := d.fs.MkdirAll(d.dir, 0o755); err != nil {

@@ -209,6 +209,27 @@ func TestTopicsAutoCreateDisabled(t *testing.T) {
 	}
 }
 
+// TestTopicsDeleteDisabled: with delete.topic.enable=false DeleteTopics refuses every
+// topic TOPIC_DELETION_DISABLED (as Kafka; versions before 3 are checked in
+// TestTopicsDeleteDisabledVersions), and the topic stays.
+func TestTopicsDeleteDisabled(t *testing.T) {
+	s := testutil.StartBroker(t, "", map[string]string{"delete.topic.enable": "false"})
+	adm, _, ctx := adminFor(t, s)
+	if r, _ := adm.CreateTopic(ctx, 1, 1, nil, "kept"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	dr, err := adm.DeleteTopics(ctx, "kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := dr["kept"]; !errors.Is(r.Err, kerr.TopicDeletionDisabled) {
+		t.Fatalf("delete: %+v", r)
+	}
+	if td, err := adm.ListTopics(ctx, "kept"); err != nil || !td.Has("kept") {
+		t.Fatalf("topic gone: %v %v", td, err)
+	}
+}
+
 func TestTopicsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	s := testutil.StartBroker(t, dir, nil)
