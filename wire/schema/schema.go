@@ -114,12 +114,17 @@ type fieldError struct {
 	what string
 }
 
-func (e *fieldError) Error() string { return e.path + ": " + e.what }
+func (e *fieldError) Error() string {
+	if e.path == "" {
+		return e.what
+	}
+	return e.path + ": " + e.what
+}
 
 func errAt(name string, err error) error {
 	if fe, ok := err.(*fieldError); ok {
-		if fe.path == "" {
-			fe.path = name
+		if fe.path == "" || fe.path[0] == '[' {
+			fe.path = name + fe.path
 		} else {
 			fe.path = name + "." + fe.path
 		}
