@@ -75,7 +75,7 @@ func handleCreateTopics(s *Server, r *request) reply {
 const maxPartitionsPerRequest = 10_000
 
 // errTooManyPartitions is Kafka's answer to an operation above that bound.
-var errTooManyPartitions = fmt.Errorf("%w: Unable to perform excessively large batch operation (more than %d new partitions in one request).",
+var errTooManyPartitions = fmt.Errorf("%w: Unable to perform excessively large batch operation (more than %d new partitions in one request)",
 	kerr.PolicyViolation, maxPartitionsPerRequest)
 
 // createPartitionCount is the partition count a request asks for, -1 resolved.

@@ -148,14 +148,24 @@ func (c *checker) structure(b []byte, fields []field) ([]byte, error) {
 		if c.v < f.min || c.v > f.max || f.tag >= 0 {
 			continue
 		}
+		if sz := fixedSize[f.kind]; sz > 0 { // the common case, inline
+			if len(b) < sz {
+				return nil, errAt(f.name, short())
+			}
+			b = b[sz:]
+			continue
+		}
 		if b, err = c.value(b, f); err != nil {
 			return nil, errAt(f.name, err)
 		}
 	}
-	if c.flex {
-		return c.tagged(b, fields)
+	if !c.flex {
+		return b, nil
 	}
-	return b, nil
+	if len(b) > 0 && b[0] == 0 { // no tagged fields: the common case, inline
+		return b[1:], nil
+	}
+	return c.tagged(b, fields)
 }
 
 // tagged checks a tagged-field section: the count, then per field a tag, a size and
