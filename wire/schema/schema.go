@@ -186,7 +186,7 @@ func (c *checker) tagged(b []byte, fields []field) ([]byte, error) {
 		if size, b, ok = uvarint(b); !ok {
 			return nil, fail("tag %d size: bad uvarint", tag)
 		}
-		if int(size) > len(b) {
+		if uint64(size) > uint64(len(b)) {
 			return nil, fail("tag %d of %d bytes, %d left", tag, size, len(b))
 		}
 		val := b[:size]
@@ -299,6 +299,9 @@ func (c *checker) length(b []byte, f *field) (n int, null bool, rest []byte, err
 				return 0, false, nil, fail("null in a non-nullable field")
 			}
 			return 0, true, rest, nil
+		}
+		if u-1 > math.MaxInt32 { // int(u-1) stays positive on 32-bit platforms too
+			return 0, false, nil, fail("length %d", u-1)
 		}
 		return int(u - 1), false, rest, nil
 	}
