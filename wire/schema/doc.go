@@ -29,6 +29,15 @@
 // a randomly filled request and Check must accept it, consuming every byte. After
 // bumping franz-go and kmsg, run go generate here; that test fails if they disagree.
 //
+// Where kmsg and Kafka's JSON disagree, the schema follows kmsg, our codec. Run against
+// Apache Kafka 3.9's JSON with franz-go's own checker (generate/validate_test.go), the
+// request schemas agree at every version both describe except in two ZooKeeper-era
+// inter-broker requests that Kafka 4.0 removed: StopReplica v4 (Kafka puts
+// IsKRaftController before ControllerEpoch, kmsg after; both fixed width, so the same
+// bodies pass) and UpdateMetadata v8 (Kafka's tagged field 0, Type, is an unknown tag to
+// kmsg: its size is checked, not its value). Kafka 3.9 lacks 29 of kmsg's requests' newest
+// versions and APIs 88–94 altogether.
+//
 // Rules that follow Kafka where kmsg is more lenient (Kafka's broker refuses these too):
 // a null (negative length, or compact 0) in a non-nullable array or bytes field is
 // refused (kmsg reads it as empty), and a string longer than 32,767 bytes is refused.
