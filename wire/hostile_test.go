@@ -66,6 +66,16 @@ func TestWireDecodeHostile(t *testing.T) {
 	if n := len(metadataV12Frame()) + 4; n != 93 {
 		t.Fatalf("issue frame of %d bytes, want 93", n)
 	}
+	// The header's tagged fields are capped like the body's: 10,000 pass, 10,001 do not.
+	for _, n := range []int{10_000, 10_001} {
+		frame := []byte{0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff} // ApiVersions v3, null client id
+		frame = binary.AppendUvarint(frame, uint64(n))
+		frame = append(frame, bytes.Repeat([]byte{100, 0}, n)...)
+		frame = append(frame, 1, 1, 0) // empty software name and version, no tags
+		if _, _, err := wire.Decode(frame); (err != nil) != (n > 10_000) {
+			t.Fatalf("%d header tags: %v", n, err)
+		}
+	}
 	for _, h := range hostileFrames() {
 		t.Run(h.name, func(t *testing.T) {
 			if err := checkCost(t, h.frame); !errors.Is(err, wire.ErrMalformed) {
