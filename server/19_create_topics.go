@@ -23,12 +23,21 @@ func handleCreateTopics(s *Server, r *request) reply {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	var total int64
+	for _, rt := range req.Topics {
+		total += int64(max(0, createPartitionCount(s, rt)))
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1
 		var err error
 		var t *partition.Topic
+		if total > maxPartitionsPerRequest {
+			st.ErrorCode, st.ErrorMessage = errorCode(errTooManyPartitions), errMessage(errTooManyPartitions)
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		if seen[rt.Topic] > 1 {
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr("duplicate topic name in request: " + rt.Topic)
@@ -61,6 +70,16 @@ func handleCreateTopics(s *Server, r *request) reply {
 	}
 	return now(resp)
 }
+
+// maxPartitionsPerRequest bounds the partitions one CreateTopics or CreatePartitions
+// request may create, over all its topics: a count from the wire must not make a 50-byte
+// request create two billion partition directories. Kafka's controller refuses an
+// operation of more than 10,000 records likewise (a record per partition).
+const maxPartitionsPerRequest = 10_000
+
+// errTooManyPartitions is Kafka's answer to an operation above that bound.
+var errTooManyPartitions = fmt.Errorf("%w: Unable to perform excessively large batch operation (more than %d new partitions in one request)",
+	kerr.PolicyViolation, maxPartitionsPerRequest)
 
 // createPartitionCount is the partition count a request asks for, -1 resolved.
 func createPartitionCount(s *Server, rt kmsg.CreateTopicsRequestTopic) int32 {
