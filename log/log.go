@@ -588,10 +588,10 @@ func (l *Log) recoveredLocked(end int64) {
 // below the high watermark): dropped reports that. Otherwise nothing is dropped. Then the
 // active segment's file is cut back to its last whole batch, the batches after its last
 // index entry are verified (CRC), the segment and the directory are fsynced and the
-// error is cleared; the rolled segments whose
-// fsync failed are synced again by the next flush, which also ends the failed state once
-// it covers a new append. On error the log stays as it was (a later call tries again).
-// A log broken by a failed compaction swap is not repaired here: it is reopened.
+// error is cleared; the rolled segments whose fsync failed are synced again by the next
+// flush, which also ends the failed state once it covers a new append. On error the log
+// stays failed (a cut already made stays made) and a later call tries again. A log
+// broken by a failed compaction swap is not repaired here: it is reopened.
 func (l *Log) Repair() (dropped bool, err error) {
 	if !l.failed.Load() {
 		return false, nil
