@@ -31,9 +31,19 @@
 // moved); appends that arrive during an fsync share the next one, and while they keep
 // arriving (sustained load) the flusher waits groupCommitDelay (500 µs) before cutting the
 // next group, so that it covers more of them; a writer waiting for each ack is flushed at once. With flush.messages > 0 it flushes
-// every flush.messages messages or flush.ms, and DurableEnd equals EndOffset. A failed
-// write or fsync is sticky: every later Append fails with an error wrapping ErrBroken,
-// and Close then skips the clean marker so the next Open rescans.
+// every flush.messages messages or flush.ms, and DurableEnd equals EndOffset.
+//
+// Storage errors: every failed write, fsync, roll, truncation or checkpoint returns an
+// error wrapping ErrStorage. A failed write whose bytes the segment cut off again leaves
+// the log usable. A failed fsync (or a torn write that could not be cut off) makes Append
+// refuse (ErrBroken, wrapping ErrStorage) until Repair, which the next Append runs first:
+// it cuts the log back to its durable end (durable mode; what follows it was never
+// acknowledged as durable and may not be on disk) or keeps everything (flush.messages >
+// 0), verifies the active segment's tail, fsyncs it and clears the error. One slog.Error
+// line marks the start of the failed state and one slog.Info line its end (a flush that
+// made an append after the latest error durable). A failed compaction swap is repaired
+// only by reopening. Close skips the clean marker while an error is unrepaired, so the
+// next Open rescans.
 //
 // Concurrency contract: Append, Truncate, SetStartOffset, EnforceRetention and
 // Reconfigure are serialised by the log's writer mutex. Read, ReadCopy, Scan,
@@ -42,6 +52,6 @@
 // Truncate do fsync checkpoints under the writer mutex: rare admin operations;
 // EnforceRetention does its file work after releasing it; a compaction swap holds it
 // across a few renames and one directory fsync, see compact.go).
-// Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu;
-// ckMu and the durability mutex are leaves. OnDurable callbacks run with no log lock held.
+// Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu (Repair takes
+// both, in that order); ckMu and the durability mutex are leaves. OnDurable callbacks run with no log lock held.
 package log

@@ -51,7 +51,11 @@
 // open. No snapshot is written yet; a producer whose batches were all removed by
 // retention or DeleteRecords is forgotten across a restart (its next batch must then
 // start at sequence 0, like a producer unknown to the partition). A producer-state
-// snapshot at Close (as Kafka's .snapshot files) would bound both.
+// snapshot at Close (as Kafka's .snapshot files) would bound both. Append first lets the
+// log repair itself after a storage error (log.Repair); when the repair drops records
+// (written after the last successful fsync, never acknowledged as durable) the state is
+// rebuilt the same way, so a producer's retry of a dropped batch is stored again instead
+// of being answered as a duplicate.
 //
 // # Errors
 //

@@ -443,8 +443,10 @@ func (s *Segment) Full(n int, last int64, now time.Time, segBytes int64, segMs t
 }
 
 // Append writes stamped, validated batches b (described by infos, in order) at the end of
-// the log and indexes them. It does not sync. If the write fails the log is truncated back
-// and the segment refuses every later append (ErrBroken).
+// the log and indexes them. It does not sync. If the write fails the file is truncated
+// back to the last whole batch and the error returned; the segment stays usable. Only if
+// that truncation fails too is the error sticky: every later append fails (ErrBroken)
+// until Repair succeeds.
 func (s *Segment) Append(b []byte, infos []BatchInfo) error {
 	s.mu.RLock()
 	pos, err, sealed := s.mu.size, s.mu.err, s.mu.sealed
@@ -463,10 +465,10 @@ func (s *Segment) Append(b []byte, infos []BatchInfo) error {
 		werr := fmt.Errorf("segment: write %s at %d: %w", s.path(LogSuffix), pos, err)
 		if terr := s.log.Truncate(pos); terr != nil {
 			werr = errors.Join(werr, fmt.Errorf("segment: truncate back: %w", terr))
+			s.mu.Lock()
+			s.mu.err = werr
+			s.mu.Unlock()
 		}
-		s.mu.Lock()
-		s.mu.err = werr
-		s.mu.Unlock()
 		return werr
 	}
 	s.mu.Lock()
@@ -680,6 +682,36 @@ func (s *Segment) Truncate(off int64) error {
 	if res.Err != nil {
 		return fmt.Errorf("segment: rescan after truncate %s: %w", s.path(LogSuffix), res.Err)
 	}
+	return nil
+}
+
+// Repair makes the segment usable again after a failed write or truncation: it cuts the
+// log file back to the recorded size (the end of the last whole batch appended), checks
+// the batches after the last offset-index entry (length, CRC-32C, offsets) and clears the
+// sticky error. A check that fails returns an error wrapping ErrCorrupt and leaves the
+// error in place (the log's recovery at the next open cuts the bad tail).
+func (s *Segment) Repair() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	size := s.mu.size
+	fsize, err := s.log.Size()
+	if err != nil {
+		return fmt.Errorf("segment: repair: size %s: %w", s.path(LogSuffix), err)
+	}
+	if fsize != size {
+		if err := s.log.Truncate(size); err != nil {
+			return fmt.Errorf("segment: repair: truncate %s to %d: %w", s.path(LogSuffix), size, err)
+		}
+	}
+	_, pos := s.mu.oidx.Lookup(math.MaxInt64)
+	res := Scan(io.NewSectionReader(s.log, pos, size-pos), size-pos, s.base, true, nil)
+	if res.Err != nil || res.Valid != size-pos || (res.Batches > 0 && res.Next != s.mu.next) {
+		err := fmt.Errorf("%w: repair of %s: tail from position %d: valid %d of %d bytes, next %d (recorded %d): %v",
+			ErrCorrupt, s.path(LogSuffix), pos, res.Valid, size-pos, res.Next, s.mu.next, res.Err)
+		s.mu.err = err
+		return err
+	}
+	s.mu.err = nil
 	return nil
 }
 

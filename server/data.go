@@ -54,7 +54,7 @@ type serverData struct {
 // broker settings, topics.
 func (s *Server) openData() (err error) {
 	d := &s.data
-	d.fs, d.dir = vfs.Default, s.opts.DataDir
+	d.fs, d.dir = s.opts.FS, s.opts.DataDir
 	if err := config.ValidateBroker(s.opts.Settings); err != nil {
 		return fmt.Errorf("server: invalid broker settings: %w", err)
 	}
