@@ -99,6 +99,11 @@ type Log struct {
 		dirDirty  bool               // directory entries changed since the last dir sync
 		unflushed int64              // messages since the last flush (non-durable mode)
 		closed    bool
+
+		// written: appended, rolled or truncated since Open. Open leaves the files
+		// consistent and durable (or, for a new log, empty), so Close has nothing to sync
+		// while it is false.
+		written bool
 	}
 	// rmu guards segs for readers; writers change segs holding both mu and rmu.
 	rmu  sync.RWMutex
@@ -186,12 +191,12 @@ func (l *Log) recover() error {
 	if err != nil {
 		return fmt.Errorf("log: list %s: %w", l.dir, err)
 	}
-	clean := false
+	ownMarker := false
 	var bases []int64
 	for _, n := range names {
 		switch {
 		case n == CleanMarker:
-			clean = true
+			ownMarker = true
 		case strings.HasSuffix(n, segment.DeletedSuffix), strings.HasSuffix(n, vfs.TmpSuffix):
 			if err := l.fs.Remove(l.path(n)); err != nil {
 				return fmt.Errorf("log: remove leftover %s: %w", n, err)
@@ -216,6 +221,12 @@ func (l *Log) recover() error {
 	if !hasRP {
 		rp = 0
 	}
+	l.ckRP = rp
+	clean := ownMarker || (o.SharedMarker && o.CleanShutdown)
+	// A new log (no segment, no recovery point) has nothing to recover and nothing to make
+	// durable: it is empty, and a file of it lost in a crash is created again at the next
+	// Open. The directory is synced by the first flush, before any append is durable.
+	fresh := len(bases) == 0 && !hasRP && !ownMarker
 	now := l.now()
 	rescanned := false
 	for i, b := range bases {
@@ -289,27 +300,42 @@ func (l *Log) recover() error {
 	}
 	l.start.Store(logStart)
 	l.end.Store(end)
-	if clean {
+	l.d.end = end
+	switch {
+	case fresh:
+		l.mu.dirDirty = true
+		return nil
+	case clean && !ownMarker:
+		// Trusted on the caller's word. The files may be those of a new log that was
+		// closed without any sync: the first flush syncs the directory, as for a new log.
+		l.mu.dirDirty = true
+	case ownMarker:
+		// Gone (durably) before anything changes, so that a crash from now on recovers.
 		if err := l.fs.Remove(l.path(CleanMarker)); err != nil {
 			return fmt.Errorf("log: remove clean marker: %w", err)
 		}
-	} else {
+		if err := l.syncDir(); err != nil {
+			return err
+		}
+	case !clean:
 		// Make the repairs durable, then move the recovery point to the end.
 		for _, s := range l.segs {
 			if err := s.Sync(true); err != nil {
 				return err
 			}
 		}
+		if err := l.syncDir(); err != nil {
+			return err
+		}
 	}
-	if err := l.syncDir(); err != nil {
-		return err
+	if clean && rescanned {
+		l.mu.written = true // rebuilt indexes: Close syncs them
 	}
-	if !clean || rescanned || !hasRP || rp != end {
+	if !clean || rescanned || rp != end {
 		if err := l.writeRecoveryPoint(end, l.gen.Load()); err != nil {
 			return err
 		}
 	}
-	l.d.end = end
 	return nil
 }
 
@@ -495,6 +521,7 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (Ap
 	}
 	msgs := off - info.BaseOffset
 	l.mu.unflushed += msgs
+	l.mu.written = true
 	l.end.Store(off)
 	return info, msgs, nil
 }
@@ -520,6 +547,7 @@ func (l *Log) rollLocked() error {
 	old.Acquire()
 	l.mu.pending = append(l.mu.pending, old)
 	l.mu.dirDirty = true
+	l.mu.written = true
 	l.kickFlusher()
 	return nil
 }
@@ -1058,6 +1086,7 @@ func (l *Log) Truncate(off int64) error {
 	if l.mu.err != nil {
 		return fmt.Errorf("%w: %w", ErrBroken, l.mu.err)
 	}
+	l.mu.written = true
 	l.gen.Add(1)
 	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].Base() > off }) - 1
 	i = max(i, 0)
@@ -1129,6 +1158,7 @@ func (l *Log) Reconfigure(opts Options) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	opts.FS, opts.Logger, opts.Now = l.mu.opts.FS, l.mu.opts.Logger, l.mu.opts.Now
+	opts.SharedMarker, opts.CleanShutdown = l.mu.opts.SharedMarker, l.mu.opts.CleanShutdown
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return err
@@ -1156,11 +1186,16 @@ func (l *Log) Flush() error {
 }
 
 // Close flushes, trims the active segment's indexes, checkpoints the recovery point,
-// writes the clean marker, stops the flusher and closes the files (the last Chunk
-// release closes a segment still being read). It is idempotent and returns after the
-// flusher exited. A log broken by a write or sync error closes without the clean marker,
-// so the next Open rescans its tail.
-func (l *Log) Close() error {
+// writes the clean marker (unless Options.SharedMarker), stops the flusher and closes the
+// files (the last Chunk release closes a segment still being read). A log with nothing
+// appended, rolled or truncated since Open has nothing to flush: it only trims and closes.
+// Close is idempotent and returns after the flusher exited. A log broken by a write or sync
+// error closes without the clean marker and returns the error, so the next Open rescans
+// its tail.
+func (l *Log) Close() error { return l.close(true) }
+
+// close stops the log; with keep unset (Delete) it neither flushes nor syncs anything.
+func (l *Log) close(keep bool) error {
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
@@ -1168,9 +1203,13 @@ func (l *Log) Close() error {
 	}
 	l.mu.closed = true
 	l.closed.Store(true)
+	written := l.mu.written
 	l.mu.Unlock()
 
-	err := l.flushOnce()
+	var err error
+	if keep && written {
+		err = l.flushOnce()
+	}
 	close(l.stop)
 	l.wg.Wait()
 	l.d.Lock()
@@ -1182,18 +1221,21 @@ func (l *Log) Close() error {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err == nil && l.mu.err == nil {
+	if keep && err == nil && l.mu.err == nil {
 		act := l.activeLocked()
 		err = act.Seal()
-		if err == nil {
+		if err == nil && written {
 			err = act.Sync(true)
 		}
-		if err == nil {
+		if err == nil && written {
 			err = l.writeRecoveryPoint(l.end.Load(), l.gen.Load())
 		}
-		if err == nil {
+		if err == nil && !l.mu.opts.SharedMarker {
 			err = l.writeCleanMarker()
 		}
+	}
+	if keep && err == nil {
+		err = l.mu.err
 	}
 	l.rmu.Lock()
 	for _, s := range l.segs {
@@ -1226,13 +1268,14 @@ func (l *Log) writeCleanMarker() error {
 	return nil
 }
 
-// Delete closes the log and removes its directory and everything in it.
+// Delete closes the log without flushing anything and removes its directory and
+// everything in it.
 func (l *Log) Delete() error {
-	cerr := l.Close()
+	cerr := l.close(false)
 	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("log: delete %s: %w", l.dir, err)
 	}
-	if cerr != nil && !errors.Is(cerr, ErrClosed) {
+	if cerr != nil {
 		l.logger.Warn("log: close before delete failed", "err", cerr)
 	}
 	return nil
