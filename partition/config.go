@@ -31,6 +31,7 @@ func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overri
 			RetentionMs:        r.Millis("retention.ms"),
 			FlushMessages:      r.Int64("flush.messages"),
 			FlushMs:            r.Millis("flush.ms"),
+			SharedMarker:       true, // the Manager's cleanShutdownFile
 		},
 		Topic:           name,
 		Index:           index,
