@@ -331,12 +331,20 @@ func (l *Log) recover() error {
 	if clean && rescanned {
 		l.mu.written = true // rebuilt indexes: Close syncs them
 	}
-	if !clean || rescanned || rp != end {
+	if !clean || l.staleRecoveryPoint(rp, end) {
 		if err := l.writeRecoveryPoint(end, l.gen.Load()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// staleRecoveryPoint reports whether the recovery point rp must move to end (durable
+// already): recovery rescans the whole active segment in any case, so a recovery point
+// within it is as good as the end offset; one below it would rescan sealed segments for
+// nothing, and one above end is wrong. The caller holds mu (or owns the log).
+func (l *Log) staleRecoveryPoint(rp, end int64) bool {
+	return rp < l.activeLocked().Base() || rp > end
 }
 
 func (l *Log) removeSegmentFiles(bases []int64) error {
@@ -1207,7 +1215,7 @@ func (l *Log) close(keep bool) error {
 	l.mu.Unlock()
 
 	var err error
-	if keep && written {
+	if keep && written && l.needsFlush() {
 		err = l.flushOnce()
 	}
 	close(l.stop)
@@ -1225,10 +1233,10 @@ func (l *Log) close(keep bool) error {
 		act := l.activeLocked()
 		err = act.Seal()
 		if err == nil && written {
-			err = act.Sync(true)
+			err = act.SyncIndexes() // the .log is durable: flushed above or before
 		}
-		if err == nil && written {
-			err = l.writeRecoveryPoint(l.end.Load(), l.gen.Load())
+		if end := l.end.Load(); err == nil && written && l.staleRecoveryPoint(l.recoveryPoint(), end) {
+			err = l.writeRecoveryPoint(end, l.gen.Load())
 		}
 		if err == nil && !l.mu.opts.SharedMarker {
 			err = l.writeCleanMarker()
@@ -1248,6 +1256,24 @@ func (l *Log) close(keep bool) error {
 	}
 	l.mu.pending = nil
 	return errors.Join(err, l.lock.Close())
+}
+
+// needsFlush reports whether a flush has anything to do besides the active segment's
+// .log (which Close syncs anyway): appends not flushed yet (their waiters are woken by
+// the flush), rolled segments, directory entries. It waits for a flush in progress.
+func (l *Log) needsFlush() bool {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.unflushed > 0 || len(l.mu.pending) > 0 || l.mu.dirDirty
+}
+
+// recoveryPoint is the last recovery point read or written.
+func (l *Log) recoveryPoint() int64 {
+	l.ckMu.Lock()
+	defer l.ckMu.Unlock()
+	return l.ckRP
 }
 
 func (l *Log) writeCleanMarker() error {

@@ -105,23 +105,41 @@ func TestLogSharedMarker(t *testing.T) {
 	verifyAcked(t, l, acked[:2])
 }
 
-// TestLogCloseUntouched: closing a log that nothing was appended to since Open syncs only
-// its clean marker (file and directory).
-func TestLogCloseUntouched(t *testing.T) {
+// TestLogCloseSyncs: Close syncs what changed since Open and nothing else. A log nothing
+// was appended to syncs only its clean marker (file and directory); one whose appends
+// were flushed already syncs the active segment's indexes (sealed by Close), not its
+// .log again nor the recovery point (within the active segment, which recovery rescans
+// anyway); one with an append not flushed yet syncs the .log too.
+func TestLogCloseSyncs(t *testing.T) {
 	fs, syncs := syncCounter(vfs.NewMem())
+	closeSyncs := func(l *Log) int64 {
+		t.Helper()
+		before := syncs.Load()
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return syncs.Load() - before
+	}
 	l := openLog(t, "/p", memOpts(fs))
 	mustAppend(t, l, mkBatch(3, 100, 1, 1))
-	l.Close()
-	l = openLog(t, "/p", memOpts(fs))
-	before := syncs.Load()
-	if err := l.Close(); err != nil {
+	if got := closeSyncs(l); got != 2+2 {
+		t.Fatalf("close after a durable append: %d syncs, want 4 (2 indexes, the clean marker and its directory)", got)
+	}
+	lazy := memOpts(fs)
+	lazy.FlushMessages = 1 << 30 // no flush before Close
+	l = openLog(t, "/p", lazy)
+	if _, err := l.Append(mkBatch(2, 100, 2, 2), 0); err != nil {
 		t.Fatal(err)
 	}
-	if got := syncs.Load() - before; got != 2 {
-		t.Fatalf("close: %d syncs, want 2 (the clean marker and its directory)", got)
+	if got := closeSyncs(l); got != 3+2 {
+		t.Fatalf("close after an append not flushed yet: %d syncs, want 5 (.log, 2 indexes, marker, directory)", got)
 	}
 	l = openLog(t, "/p", memOpts(fs))
-	if l.EndOffset() != 3 {
+	if got := closeSyncs(l); got != 2 {
+		t.Fatalf("close of an untouched log: %d syncs, want 2 (the clean marker and its directory)", got)
+	}
+	l = openLog(t, "/p", memOpts(fs))
+	if l.EndOffset() != 5 {
 		t.Fatalf("end %d after reopen", l.EndOffset())
 	}
 }
