@@ -1,13 +1,18 @@
 package partition
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/testutil/kbatch"
 	"github.com/stratalog/strata/internal/vfs"
 )
 
@@ -15,7 +20,9 @@ import (
 // the real file system (vfs.Default in a temp dir): creating it (CreateTopic), a clean
 // close (Close, what SIGTERM costs), opening the data directory again (OpenManager, what
 // a start costs), and deleting the topic (DeleteTopic). Each phase is reported as its own
-// metric in seconds per operation (create-s, close-s, open-s, delete-s); ns/op is the sum.
+// metric in seconds per operation (create-s, close-s, open-s, delete-s); ns/op is their
+// sum plus the untimed setup. With records=1 every partition takes one durable append
+// between the create and the close, so that the close has something to flush in each.
 // STRATA_BENCH_PARTITIONS (comma-separated) replaces the default count of 2000.
 //
 //	go test ./partition -run '^$' -bench BenchmarkManagerPartitions -benchtime 3x
@@ -32,45 +39,58 @@ func BenchmarkManagerPartitions(b *testing.B) {
 		}
 	}
 	for _, n := range counts {
-		b.Run(fmt.Sprintf("partitions=%d", n), func(b *testing.B) {
-			var create, closing, open, del time.Duration
-			for i := 0; i < b.N; i++ {
-				dir := b.TempDir()
-				opts := &ManagerOptions{FS: vfs.Default, Logger: quietLogger()}
-				m, err := OpenManager(dir, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				t0 := time.Now()
-				if _, err := m.CreateTopic("many", int32(n), nil, false); err != nil {
-					b.Fatal(err)
-				}
-				t1 := time.Now()
-				if err := m.Close(); err != nil {
-					b.Fatal(err)
-				}
-				t2 := time.Now()
-				if m, err = OpenManager(dir, opts); err != nil {
-					b.Fatal(err)
-				}
-				t3 := time.Now()
-				if err := m.DeleteTopic("many"); err != nil {
-					b.Fatal(err)
-				}
-				t4 := time.Now()
-				if err := m.Close(); err != nil {
-					b.Fatal(err)
-				}
-				create += t1.Sub(t0)
-				closing += t2.Sub(t1)
-				open += t3.Sub(t2)
-				del += t4.Sub(t3)
+		for _, records := range []int{0, 1} {
+			b.Run(fmt.Sprintf("partitions=%d/records=%d", n, records), func(b *testing.B) {
+				benchManagerLifecycle(b, n, records > 0)
+			})
+		}
+	}
+}
+
+func benchManagerLifecycle(b *testing.B, n int, written bool) {
+	rec := kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 100})
+	var phases [4]time.Duration // create, close, open, delete
+	timed := func(phase int, f func() error) {
+		t0 := time.Now()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		phases[phase] += time.Since(t0)
+	}
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		opts := &ManagerOptions{FS: vfs.Default, Logger: quietLogger()}
+		m, err := OpenManager(dir, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var tp *Topic
+		timed(0, func() (err error) { tp, err = m.CreateTopic("many", int32(n), nil, false); return err })
+		if written {
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i, p := range tp.Partitions() {
+				wg.Go(func() {
+					res, err := p.Append(bytes.Clone(rec))
+					if err == nil {
+						err = p.WaitDurable(context.Background(), res.LastOffset+1)
+					}
+					errs[i] = err
+				})
 			}
-			per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
-			b.ReportMetric(per(create), "create-s")
-			b.ReportMetric(per(closing), "close-s")
-			b.ReportMetric(per(open), "open-s")
-			b.ReportMetric(per(del), "delete-s")
-		})
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		timed(1, m.Close)
+		timed(2, func() (err error) { m, err = OpenManager(dir, opts); return err })
+		timed(3, func() error { return m.DeleteTopic("many") })
+		if err := m.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i, name := range []string{"create-s", "close-s", "open-s", "delete-s"} {
+		b.ReportMetric(phases[i].Seconds()/float64(b.N), name)
 	}
 }
