@@ -45,11 +45,6 @@ const topicsDir = ".topics"
 // for all the partitions' logs, which keep no marker of their own (log.Options.SharedMarker).
 const cleanShutdownFile = ".clean-shutdown"
 
-// parallelism bounds how many partitions are created, opened, closed or deleted at once:
-// their file-system calls overlap in the kernel (fsyncs of different files can share a
-// journal commit and a device cache flush), and opening uses both cores.
-const parallelism = 16
-
 // Manager owns every topic and partition of one data directory.
 //
 // On disk (docs/storage.md, "Topic metadata"): <dir>/.topics/<topic>.properties holds a
@@ -62,7 +57,8 @@ const parallelism = 16
 // briefly; changes (create, delete, add partitions, alter configs) are serialised by an
 // admin mutex held across their disk I/O. Lock order: admin, then mu, then Topic.mu.
 // OpenManager, CreateTopic, AddPartitions, DeleteTopic and Close work on up to
-// parallelism partitions at once, on goroutines they start and wait for.
+// num.recovery.threads.per.data.dir partitions at once (forEach), on goroutines they
+// start and wait for.
 type Manager struct {
 	dir    string
 	fs     vfs.FS
@@ -70,6 +66,10 @@ type Manager struct {
 	opts   ManagerOptions
 	broker config.Resolved
 	clean  bool // OpenManager found the clean-shutdown marker
+	// workers is num.recovery.threads.per.data.dir: how many partitions are created,
+	// opened, closed or deleted at once. Their file-system calls overlap in the kernel
+	// (fsyncs of different files can share a journal commit and a device cache flush).
+	workers int
 
 	admin   sync.Mutex
 	cleaner *cleaner // retention and compaction goroutine (cleaner.go)
@@ -106,6 +106,7 @@ func OpenManager(dir string, opts *ManagerOptions) (*Manager, error) {
 	}
 	m.fs, m.log = m.opts.FS, m.opts.Logger
 	m.broker = config.ResolveBroker(m.opts.Broker)
+	m.workers = int(m.broker.Int64("num.recovery.threads.per.data.dir"))
 	m.mu.topics = map[string]*Topic{}
 	m.mu.byID = map[[16]byte]*Topic{}
 
@@ -150,7 +151,7 @@ func OpenManager(dir string, opts *ManagerOptions) (*Manager, error) {
 		lastLog time.Time
 	}
 	progress.lastLog = start
-	errs := forEach(len(slots), func(k int) error {
+	errs := m.forEach(len(slots), func(k int) error {
 		s := slots[k]
 		p, err := m.openPartition(s.t.Name, s.tm.id, s.i, s.tm.overrides, false, clean)
 		if err != nil {
@@ -195,13 +196,13 @@ func (m *Manager) takeCleanMarker() (bool, error) {
 // whether the partitions were opened without recovery.
 func (m *Manager) CleanShutdown() bool { return m.clean }
 
-// forEach calls fn(i) for every i in [0, n) on up to parallelism goroutines, waits for
+// forEach calls fn(i) for every i in [0, n) on up to m.workers goroutines, waits for
 // them, and returns fn's errors in the order of i.
-func forEach(n int, fn func(i int) error) []error {
+func (m *Manager) forEach(n int, fn func(i int) error) []error {
 	errs := make([]error, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(n, parallelism) {
+	for range min(n, max(m.workers, 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -451,7 +452,7 @@ func writeFile(fsys vfs.FS, name string, data []byte) error {
 // directory (their directory entries). On error it closes the ones it opened.
 func (m *Manager) createPartitions(name string, id [16]byte, from, to int32, overrides map[string]string) ([]*Partition, error) {
 	parts := make([]*Partition, to-from)
-	errs := forEach(len(parts), func(k int) error {
+	errs := m.forEach(len(parts), func(k int) error {
 		p, err := m.openPartition(name, id, from+int32(k), overrides, true, false)
 		parts[k] = p
 		return err
@@ -463,15 +464,15 @@ func (m *Manager) createPartitions(name string, id [16]byte, from, to int32, ove
 		err = vfs.SyncDir(m.fs, m.dir)
 	}
 	if err != nil {
-		closeParts(parts)
+		m.closeParts(parts)
 		return nil, err
 	}
 	return parts, nil
 }
 
-// closeParts closes parts (nil entries skipped), up to parallelism at once.
-func closeParts(parts []*Partition) error {
-	return errors.Join(forEach(len(parts), func(i int) error {
+// closeParts closes parts (nil entries skipped), m.workers at once.
+func (m *Manager) closeParts(parts []*Partition) error {
+	return errors.Join(m.forEach(len(parts), func(i int) error {
 		if parts[i] == nil {
 			return nil
 		}
@@ -482,7 +483,7 @@ func closeParts(parts []*Partition) error {
 // closeAll closes every registered topic's partitions (failed open).
 func (m *Manager) closeAll() {
 	for _, t := range m.mu.topics {
-		closeParts(t.mu.parts)
+		m.closeParts(t.mu.parts)
 	}
 }
 
@@ -656,10 +657,10 @@ func (m *Manager) DeleteTopic(name string) error {
 	// The commit point first: from there the deletion completes, now or at the next open,
 	// so the partitions go without a flush.
 	if err := m.writeMeta(name, &topicMeta{id: t.ID, partitions: int32(len(parts)), deleted: true}); err != nil {
-		closeParts(parts)
+		m.closeParts(parts)
 		return err
 	}
-	if errs := forEach(len(parts), func(i int) error { return parts[i].Delete() }); len(errs) > 0 {
+	if errs := m.forEach(len(parts), func(i int) error { return parts[i].Delete() }); len(errs) > 0 {
 		m.log.Warn("deleting partitions of deleted topic", "topic", name, "err", firstError(errs))
 	}
 	if err := m.finishDelete(name, int32(len(parts))); err != nil {
@@ -682,7 +683,7 @@ func (m *Manager) removeTopicFiles(name string, id [16]byte, partitions int32) e
 // finishDelete removes the partition directories and the metadata file of a topic marked
 // deleted.
 func (m *Manager) finishDelete(name string, partitions int32) error {
-	errs := forEach(int(partitions), func(i int) error {
+	errs := m.forEach(int(partitions), func(i int) error {
 		dir := m.partitionDir(name, int32(i))
 		if err := m.fs.RemoveAll(dir); err != nil {
 			return fmt.Errorf("partition: delete %s: %w", dir, err)
@@ -822,7 +823,7 @@ func (m *Manager) Close() error {
 	for _, t := range topics {
 		parts = append(parts, t.Partitions()...)
 	}
-	if err := closeParts(parts); err != nil {
+	if err := m.closeParts(parts); err != nil {
 		m.log.Warn("unclean shutdown: partitions will be recovered at the next open", "err", err)
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/testutil/kbatch"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
@@ -315,5 +316,41 @@ func TestManagerRepairsPartitionMetadata(t *testing.T) {
 	}
 	if _, err := OpenManager("/data", &ManagerOptions{FS: mem, Logger: quietLogger()}); err == nil {
 		t.Fatal("opened a partition directory of another topic")
+	}
+}
+
+// TestManagerForEach: num.recovery.threads.per.data.dir bounds the partitions worked on at
+// once; every index is visited once and the errors come back in index order.
+func TestManagerForEach(t *testing.T) {
+	for _, workers := range []int64{1, 3} {
+		m := openTestManager(t, vfs.NewMem(), map[string]string{"num.recovery.threads.per.data.dir": fmt.Sprint(workers)})
+		var cur, peak atomic.Int64
+		visits := make([]atomic.Int32, 100)
+		errs := m.forEach(len(visits), func(i int) error {
+			n := cur.Add(1)
+			defer cur.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			visits[i].Add(1)
+			if i%10 == 3 {
+				return fmt.Errorf("e%d", i)
+			}
+			return nil
+		})
+		if got := peak.Load(); got > workers {
+			t.Errorf("workers %d: %d at once", workers, got)
+		}
+		for i := range visits {
+			if visits[i].Load() != 1 {
+				t.Fatalf("workers %d: index %d visited %d times", workers, i, visits[i].Load())
+			}
+		}
+		if len(errs) != 10 || errs[0].Error() != "e3" || errs[9].Error() != "e93" {
+			t.Fatalf("workers %d: errors %v", workers, errs)
+		}
+		closeManager(t, m)
+	}
+	if err := config.ValidateBroker(map[string]string{"num.recovery.threads.per.data.dir": "0"}); err == nil {
+		t.Fatal("0 threads accepted")
 	}
 }
