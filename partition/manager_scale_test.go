@@ -42,6 +42,22 @@ func newCountingFS(fs vfs.FS) *countingFS {
 // small keeps the in-memory indexes small (MemFS files are not memory-mapped).
 var small = map[string]string{"log.index.size.max.bytes": "4096"}
 
+// crashImage runs f and returns a crash image of mem taken right before the k-th (from
+// 0) file-system mutation that f makes through fs, and which one; nil if f makes fewer.
+func crashImage(fs *countingFS, mem *vfs.MemFS, k int64, f func()) (img *vfs.MemFS, where string) {
+	var once sync.Once
+	start := fs.mutations.Load()
+	hook := func(op errorfs.Op, name string) {
+		if op.IsMutation() && fs.mutations.Load()-1-start == k {
+			once.Do(func() { img, where = mem.CrashClone(), fmt.Sprintf("%s %s", op, name) })
+		}
+	}
+	fs.hook.Store(&hook)
+	defer fs.hook.Store(nil)
+	f()
+	return img, where
+}
+
 // record is a batch of one small record.
 func record(seed byte) []byte {
 	return kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 20, Seed: seed})
@@ -185,21 +201,12 @@ func TestManagerCrashCreateTopic(t *testing.T) {
 		mem := vfs.NewMem()
 		fs := newCountingFS(mem)
 		m := openTestManager(t, fs, small)
-		var img *vfs.MemFS
-		var where string
-		var once sync.Once
-		start := fs.mutations.Load()
-		hook := func(op errorfs.Op, name string) {
-			if op.IsMutation() && fs.mutations.Load()-1-start == k {
-				once.Do(func() { img, where = mem.CrashClone(), fmt.Sprintf("%s %s", op, name) })
-			}
-		}
-		fs.hook.Store(&hook)
-		tp, err := m.CreateTopic("t", parts, nil, false)
+		var tp *Topic
+		var err error
+		img, where := crashImage(fs, mem, k, func() { tp, err = m.CreateTopic("t", parts, nil, false) })
 		if err != nil {
 			t.Fatal(err)
 		}
-		fs.hook.Store(nil)
 		done := img == nil
 		if done {
 			img, where = mem.CrashClone(), "after CreateTopic returned"
@@ -252,20 +259,10 @@ func TestManagerCrashDeleteTopic(t *testing.T) {
 		for _, p := range tp.Partitions() {
 			appendDurable(t, p, record(1))
 		}
-		var img *vfs.MemFS
-		var where string
-		var once sync.Once
-		start := fs.mutations.Load()
-		hook := func(op errorfs.Op, name string) {
-			if op.IsMutation() && fs.mutations.Load()-1-start == k {
-				once.Do(func() { img, where = mem.CrashClone(), fmt.Sprintf("%s %s", op, name) })
-			}
-		}
-		fs.hook.Store(&hook)
-		if err := m.DeleteTopic("t"); err != nil {
+		img, where := crashImage(fs, mem, k, func() { err = m.DeleteTopic("t") })
+		if err != nil {
 			t.Fatal(err)
 		}
-		fs.hook.Store(nil)
 		closeManager(t, m)
 		if img == nil {
 			t.Logf("crashed before each of %d mutations", k)
