@@ -301,24 +301,21 @@ func (l *Log) recover() error {
 	l.start.Store(logStart)
 	l.end.Store(end)
 	l.d.end = end
-	switch {
-	case fresh:
+	if fresh {
 		l.mu.dirDirty = true
 		return nil
-	case clean && !ownMarker:
-		// Trusted on the caller's word. The files may be those of a new log that was
-		// closed without any sync: the first flush syncs the directory, as for a new log.
-		l.mu.dirDirty = true
-	case ownMarker:
-		// Gone (durably) before anything changes, so that a crash from now on recovers.
+	}
+	if ownMarker {
+		// Gone (durably, below) before anything changes, so that a crash from now on
+		// recovers.
 		if err := l.fs.Remove(l.path(CleanMarker)); err != nil {
 			return fmt.Errorf("log: remove clean marker: %w", err)
 		}
-		if err := l.syncDir(); err != nil {
-			return err
-		}
-	case !clean:
-		// Make the repairs durable, then move the recovery point to the end.
+	}
+	switch {
+	case !clean || rescanned:
+		// Make the repairs durable (a trusted open rescans a segment whose index failed
+		// its check), then move the recovery point to the end.
 		for _, s := range l.segs {
 			if err := s.Sync(true); err != nil {
 				return err
@@ -327,11 +324,16 @@ func (l *Log) recover() error {
 		if err := l.syncDir(); err != nil {
 			return err
 		}
+	case ownMarker:
+		if err := l.syncDir(); err != nil {
+			return err
+		}
+	default:
+		// Trusted on the caller's word. The files may be those of a new log that was
+		// closed without any sync: the first flush syncs the directory, as for a new log.
+		l.mu.dirDirty = true
 	}
-	if clean && rescanned {
-		l.mu.written = true // rebuilt indexes: Close syncs them
-	}
-	if !clean || l.staleRecoveryPoint(rp, end) {
+	if !clean || rescanned || l.staleRecoveryPoint(rp, end) {
 		if err := l.writeRecoveryPoint(end, l.gen.Load()); err != nil {
 			return err
 		}
