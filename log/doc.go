@@ -15,13 +15,21 @@
 // Files in the partition directory: <base>.log/.index/.timeindex per segment (see package
 // segment), "recovery-point-offset" and "log-start-offset" checkpoints ("0\n<offset>\n",
 // written to a .tmp file, fsynced, renamed, directory fsynced), ".clean" (written by a
-// clean Close, removed right after Open) and ".lock" (advisory lock held while open).
+// clean Close, removed right after Open; not with Options.SharedMarker, where the caller
+// keeps one marker for many logs) and ".lock" (advisory lock held while open).
 //
-// Recovery: with .clean present every segment is trusted (index sanity check, headers read
-// after the last index entry). Without it, every segment holding offsets at or above the
-// recovery point is rescanned (length, magic, CRC-32C, offset order); the log is cut at
-// the first bad batch, later segments are dropped, indexes rebuilt, and the cut is logged
-// with slog.Warn. Segments below the log start offset are deleted.
+// Recovery: after a clean Close (.clean present, or Options.CleanShutdown) every segment
+// is trusted (index sanity check, headers read after the last index entry). Otherwise,
+// every segment holding offsets at or above the recovery point is rescanned (length,
+// magic, CRC-32C, offset order); the log is cut at the first bad batch, later segments are
+// dropped, indexes rebuilt, and the cut is logged with slog.Warn. Segments below the log
+// start offset are deleted.
+//
+// Cost with many logs: opening a new log or a trusted one fsyncs nothing (the directory
+// is fsynced by the first flush, before anything appended is durable); Close of a log that
+// nothing was appended to, rolled or truncated since Open fsyncs nothing either (with
+// SharedMarker), and otherwise fsyncs what changed: unflushed appends, the active
+// segment's indexes (trimmed by Close); Delete fsyncs nothing.
 //
 // Durability: with flush.messages <= 0 (the default, "durable mode") a flusher goroutine
 // fsyncs with group commit: Append kicks it; it snapshots EndOffset, fsyncs the rolled

@@ -120,6 +120,11 @@ type Log struct {
 		dirDirty  bool               // directory entries changed since the last dir sync
 		unflushed int64              // messages since the last flush (non-durable mode)
 		closed    bool
+
+		// written: appended, rolled or truncated since Open. Open leaves the files
+		// consistent and durable (or, for a new log, empty), so Close has nothing to sync
+		// while it is false.
+		written bool
 	}
 	// rmu guards segs for readers; writers change segs holding both mu and rmu.
 	rmu  sync.RWMutex
@@ -214,12 +219,12 @@ func (l *Log) recover() error {
 	if err != nil {
 		return fmt.Errorf("log: list %s: %w", l.dir, err)
 	}
-	clean := false
+	ownMarker := false
 	var bases []int64
 	for _, n := range names {
 		switch {
 		case n == CleanMarker:
-			clean = true
+			ownMarker = true
 		case strings.HasSuffix(n, segment.DeletedSuffix), strings.HasSuffix(n, vfs.TmpSuffix):
 			if err := l.fs.Remove(l.path(n)); err != nil {
 				return fmt.Errorf("log: remove leftover %s: %w", n, err)
@@ -244,6 +249,12 @@ func (l *Log) recover() error {
 	if !hasRP {
 		rp = 0
 	}
+	l.ckRP = rp
+	clean := ownMarker || (o.SharedMarker && o.CleanShutdown)
+	// A new log (no segment, no recovery point) has nothing to recover and nothing to make
+	// durable: it is empty, and a file of it lost in a crash is created again at the next
+	// Open. The directory is synced by the first flush, before any append is durable.
+	fresh := len(bases) == 0 && !hasRP && !ownMarker
 	now := l.now()
 	rescanned := false
 	for i, b := range bases {
@@ -317,28 +328,53 @@ func (l *Log) recover() error {
 	}
 	l.start.Store(logStart)
 	l.end.Store(end)
-	if clean {
+	l.d.end = end
+	if fresh {
+		l.mu.dirDirty = true
+		return nil
+	}
+	if ownMarker {
+		// Gone (durably, below) before anything changes, so that a crash from now on
+		// recovers.
 		if err := l.fs.Remove(l.path(CleanMarker)); err != nil {
 			return fmt.Errorf("log: remove clean marker: %w", err)
 		}
-	} else {
-		// Make the repairs durable, then move the recovery point to the end.
+	}
+	switch {
+	case !clean || rescanned:
+		// Make the repairs durable (a trusted open rescans a segment whose index failed
+		// its check), then move the recovery point to the end.
 		for _, s := range l.segs {
 			if err := s.Sync(true); err != nil {
 				return err
 			}
 		}
+		if err := l.syncDir(); err != nil {
+			return err
+		}
+	case ownMarker:
+		if err := l.syncDir(); err != nil {
+			return err
+		}
+	default:
+		// Trusted on the caller's word. The files may be those of a new log that was
+		// closed without any sync: the first flush syncs the directory, as for a new log.
+		l.mu.dirDirty = true
 	}
-	if err := l.syncDir(); err != nil {
-		return err
-	}
-	if !clean || rescanned || !hasRP || rp != end {
+	if !clean || rescanned || l.staleRecoveryPoint(rp, end) {
 		if err := l.writeRecoveryPoint(end, l.gen.Load()); err != nil {
 			return err
 		}
 	}
-	l.d.end = end
 	return nil
+}
+
+// staleRecoveryPoint reports whether the recovery point rp must move to end (durable
+// already): recovery rescans the whole active segment in any case, so a recovery point
+// within it is as good as the end offset; one below it would rescan sealed segments for
+// nothing, and one above end is wrong. The caller holds mu (or owns the log).
+func (l *Log) staleRecoveryPoint(rp, end int64) bool {
+	return rp < l.activeLocked().Base() || rp > end
 }
 
 func (l *Log) removeSegmentFiles(bases []int64) error {
@@ -532,6 +568,7 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (Ap
 		return AppendInfo{}, err
 	}
 	l.mu.unflushed += off - info.BaseOffset
+	l.mu.written = true
 	l.end.Store(off)
 	return info, nil
 }
@@ -661,6 +698,7 @@ func (l *Log) rollLocked() error {
 	old.Acquire()
 	l.mu.pending = append(l.mu.pending, old)
 	l.mu.dirDirty = true
+	l.mu.written = true
 	l.kickFlusher()
 	return nil
 }
@@ -1228,6 +1266,7 @@ func (l *Log) Truncate(off int64) error {
 // truncateLocked is Truncate once off is checked (start <= off < end). The caller holds
 // mu.
 func (l *Log) truncateLocked(off int64) error {
+	l.mu.written = true
 	l.gen.Add(1)
 	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].Base() > off }) - 1
 	i = max(i, 0)
@@ -1303,6 +1342,7 @@ func (l *Log) Reconfigure(opts Options) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	opts.FS, opts.Logger, opts.Now = l.mu.opts.FS, l.mu.opts.Logger, l.mu.opts.Now
+	opts.SharedMarker, opts.CleanShutdown = l.mu.opts.SharedMarker, l.mu.opts.CleanShutdown
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return err
@@ -1330,11 +1370,16 @@ func (l *Log) Flush() error {
 }
 
 // Close flushes, trims the active segment's indexes, checkpoints the recovery point,
-// writes the clean marker, stops the flusher and closes the files (the last Chunk
-// release closes a segment still being read). It is idempotent and returns after the
-// flusher exited. A log broken by a write or sync error closes without the clean marker,
-// so the next Open rescans its tail.
-func (l *Log) Close() error {
+// writes the clean marker (unless Options.SharedMarker), stops the flusher and closes the
+// files (the last Chunk release closes a segment still being read). A log with nothing
+// appended, rolled or truncated since Open has nothing to flush: it only trims and closes.
+// Close is idempotent and returns after the flusher exited. A log broken by a write or sync
+// error closes without the clean marker and returns the error, so the next Open rescans
+// its tail.
+func (l *Log) Close() error { return l.close(true) }
+
+// close stops the log; with keep unset (Delete) it neither flushes nor syncs anything.
+func (l *Log) close(keep bool) error {
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
@@ -1342,9 +1387,13 @@ func (l *Log) Close() error {
 	}
 	l.mu.closed = true
 	l.closed.Store(true)
+	written := l.mu.written
 	l.mu.Unlock()
 
-	err := l.flushOnce()
+	var err error
+	if keep && written && l.needsFlush() {
+		err = l.flushOnce()
+	}
 	close(l.stop)
 	l.wg.Wait()
 	l.d.Lock()
@@ -1356,18 +1405,21 @@ func (l *Log) Close() error {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err == nil && l.mu.err == nil {
+	if keep && err == nil && l.mu.err == nil {
 		act := l.activeLocked()
 		err = act.Seal()
-		if err == nil {
-			err = act.Sync(true)
+		if err == nil && written {
+			err = act.SyncIndexes() // the .log is durable: flushed above or before
 		}
-		if err == nil {
-			err = l.writeRecoveryPoint(l.end.Load(), l.gen.Load())
+		if end := l.end.Load(); err == nil && written && l.staleRecoveryPoint(l.recoveryPoint(), end) {
+			err = l.writeRecoveryPoint(end, l.gen.Load())
 		}
-		if err == nil {
+		if err == nil && !l.mu.opts.SharedMarker {
 			err = l.writeCleanMarker()
 		}
+	}
+	if keep && err == nil {
+		err = l.mu.err
 	}
 	l.rmu.Lock()
 	for _, s := range l.segs {
@@ -1380,6 +1432,24 @@ func (l *Log) Close() error {
 	}
 	l.mu.pending = nil
 	return errors.Join(err, l.lock.Close())
+}
+
+// needsFlush reports whether a flush has anything to do besides the active segment's
+// .log (which Close syncs anyway): appends not flushed yet (their waiters are woken by
+// the flush), rolled segments, directory entries. It waits for a flush in progress.
+func (l *Log) needsFlush() bool {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.unflushed > 0 || len(l.mu.pending) > 0 || l.mu.dirDirty
+}
+
+// recoveryPoint is the last recovery point read or written.
+func (l *Log) recoveryPoint() int64 {
+	l.ckMu.Lock()
+	defer l.ckMu.Unlock()
+	return l.ckRP
 }
 
 func (l *Log) writeCleanMarker() error {
@@ -1400,13 +1470,14 @@ func (l *Log) writeCleanMarker() error {
 	return nil
 }
 
-// Delete closes the log and removes its directory and everything in it.
+// Delete closes the log without flushing anything and removes its directory and
+// everything in it.
 func (l *Log) Delete() error {
-	cerr := l.Close()
+	cerr := l.close(false)
 	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("log: delete %s: %w", l.dir, err)
 	}
-	if cerr != nil && !errors.Is(cerr, ErrClosed) {
+	if cerr != nil {
 		l.logger.Warn("log: close before delete failed", "err", cerr)
 	}
 	return nil

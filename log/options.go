@@ -24,6 +24,14 @@ type Options struct {
 	RetentionMs        time.Duration    // retention.ms; 0: default 7 days; negative = unlimited
 	FlushMessages      int64            // flush.messages; <= 0 (default) = durable mode: fsync with group commit, see WaitDurable
 	FlushMs            time.Duration    // flush.ms; used only when FlushMessages > 0 (default: 0 = none)
+
+	// SharedMarker hands the clean-shutdown marker to the caller, which keeps one for many
+	// logs (the partition Manager's <data.dir>/.clean-shutdown): Close writes no .clean
+	// (the caller records the clean shutdown once every Close returned nil), and Open
+	// trusts the files when CleanShutdown is set (the caller found its marker). A .clean
+	// left in the directory is honoured (and removed) either way.
+	SharedMarker  bool
+	CleanShutdown bool // with SharedMarker: the caller's marker says the last Close was clean
 }
 
 // Defaults.

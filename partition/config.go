@@ -18,10 +18,11 @@ import (
 func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overrides map[string]string) Options {
 	r := config.ResolveTopic(m.opts.Broker, overrides)
 	policy := r.List("cleanup.policy")
+	logger := m.log.With("topic", name, "partition", index)
 	return Options{
 		Log: log.Options{
 			FS:                 m.fs,
-			Logger:             m.log.With("topic", name, "partition", index),
+			Logger:             logger,
 			Now:                m.opts.Now,
 			SegmentBytes:       r.Int64("segment.bytes"),
 			SegmentMs:          r.Millis("segment.ms"),
@@ -31,6 +32,7 @@ func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overri
 			RetentionMs:        r.Millis("retention.ms"),
 			FlushMessages:      r.Int64("flush.messages"),
 			FlushMs:            r.Millis("flush.ms"),
+			SharedMarker:       true, // the Manager's cleanShutdownFile
 		},
 		Topic:           name,
 		Index:           index,
@@ -48,7 +50,7 @@ func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overri
 			DeleteRetention:   r.Millis("delete.retention.ms"),
 		},
 		Now:    m.opts.Now,
-		Logger: m.log.With("topic", name, "partition", index),
+		Logger: logger,
 	}
 }
 

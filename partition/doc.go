@@ -84,6 +84,12 @@
 // acks=all produce path completes its response from it, with no goroutine per request.
 // WaitDurable waits on it, or on ctx.
 //
+// The Manager opens, closes, creates and deletes partitions num.recovery.threads.per.data.dir
+// at a time, with a number of fsyncs per operation that does not grow with the partition
+// count: one clean-shutdown marker for the whole data directory stands for every log's
+// (log.Options.SharedMarker), new partitions are not fsynced one by one (the topic
+// metadata file is the commit point; docs/storage.md, "Topic metadata").
+//
 // Performance notes: Append validates each batch (CRC included) once and hands the log
 // pre-validated bytes (log.AppendValidated). ReadChunk returns where the bytes are (a
 // log.Chunk, released by the caller) for the fetch path, which writes them to the socket

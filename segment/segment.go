@@ -752,7 +752,7 @@ func (s *Segment) Unseal() error {
 	return nil
 }
 
-// Sync fsyncs the log; with indexes set, it also flushes the indexes.
+// Sync fsyncs the log; with indexes set, it also flushes the indexes (SyncIndexes).
 func (s *Segment) Sync(indexes bool) error {
 	if err := syncData(s.log); err != nil {
 		return fmt.Errorf("segment: sync %s: %w", s.path(LogSuffix), err)
@@ -760,6 +760,11 @@ func (s *Segment) Sync(indexes bool) error {
 	if !indexes {
 		return nil
 	}
+	return s.SyncIndexes()
+}
+
+// SyncIndexes flushes the indexes (msync or write, then fsync), not the log.
+func (s *Segment) SyncIndexes() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.oidx == nil {
