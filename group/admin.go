@@ -88,8 +88,8 @@ func (c *Coordinator) DescribeGroups(ids []string) []Description {
 }
 
 // DeleteGroups deletes each named group and its offsets (tombstones in
-// __consumer_offsets). Per group: nil, ErrGroupIDNotFound, ErrNonEmptyGroup or
-// ErrCoordinatorNotAvailable.
+// __consumer_offsets). Per group: nil, ErrGroupIDNotFound, ErrNonEmptyGroup,
+// ErrStorage or ErrCoordinatorNotAvailable.
 func (c *Coordinator) DeleteGroups(ids []string) []error {
 	errs := make([]error, len(ids))
 	for i, id := range ids {
@@ -125,7 +125,7 @@ func (c *Coordinator) deleteGroup(id string) error {
 	p := g.partition
 	g.mu.Unlock()
 	if err := c.appendRecords(p, recs); err != nil {
-		return ErrCoordinatorNotAvailable
+		return err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

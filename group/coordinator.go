@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -201,11 +202,16 @@ func (c *Coordinator) removeGroupLocked(g *group) {
 }
 
 // appendRecords writes recs to the group's partition as one batch and waits until durable.
+// Its error wraps ErrStorage or ErrCoordinatorNotAvailable.
 func (c *Coordinator) appendRecords(p int32, recs []kv) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	if _, err := c.logs[p].Append(encodeBatch(c.clock.Now(), recs)); err != nil {
+		if errors.Is(err, ErrStorage) {
+			// The log reports its failed state (once, not per request).
+			return fmt.Errorf("%w: %s-%d: %v", ErrStorage, OffsetsTopic, p, err)
+		}
 		c.logger.Error("append to __consumer_offsets failed", "partition", p, "err", err)
 		return fmt.Errorf("%w: %s-%d: %v", ErrCoordinatorNotAvailable, OffsetsTopic, p, err)
 	}

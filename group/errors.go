@@ -22,8 +22,14 @@ var (
 	ErrGroupIDNotFound = errors.New("group: group id not found")
 	// ErrNonEmptyGroup: the group still has members.
 	ErrNonEmptyGroup = errors.New("group: group is not empty")
-	// ErrCoordinatorNotAvailable: the coordinator is closed or its storage failed.
+	// ErrCoordinatorNotAvailable: the coordinator is closed, or a write of its log failed
+	// for another reason than storage.
 	ErrCoordinatorNotAvailable = errors.New("group: coordinator not available")
+	// ErrStorage: the storage of the group's partition of __consumer_offsets failed (a
+	// full or failing disk). A Log's Append returns an error wrapping it for such a
+	// failure; the coordinator's write operations then return it. Kafka answers it
+	// NOT_COORDINATOR (the client looks the coordinator up again and retries).
+	ErrStorage = errors.New("group: storage of __consumer_offsets failed")
 	// ErrInconsistentGroupProtocol: protocol type or protocols do not match the group's.
 	ErrInconsistentGroupProtocol = errors.New("group: inconsistent group protocol")
 	// ErrGroupSubscribedToTopic: OffsetDelete on a topic the active group consumes.

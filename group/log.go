@@ -7,7 +7,8 @@ import "sync"
 // partition from several goroutines (one per group at most at a time).
 type Log interface {
 	// Append appends one RecordBatch v2 (base offset 0; the log stamps it) and returns its
-	// base offset. It returns only once the batch is durable.
+	// base offset. It returns only once the batch is durable. A failure of the storage
+	// returns an error wrapping ErrStorage.
 	Append(batch []byte) (baseOffset int64, err error)
 	// Replay calls fn with every stored batch, from the start, in order. The bytes are
 	// valid only during the call. An error from fn stops the replay and is returned.

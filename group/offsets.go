@@ -81,7 +81,7 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 	g.mu.Unlock()
 
 	if err := c.appendRecords(p, recs); err != nil {
-		return nil, ErrCoordinatorNotAvailable
+		return nil, err
 	}
 
 	g.mu.Lock()
@@ -215,7 +215,7 @@ func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) ([]err
 	p := g.partition
 	g.mu.Unlock()
 	if err := c.appendRecords(p, recs); err != nil {
-		return nil, ErrCoordinatorNotAvailable
+		return nil, err
 	}
 	g.mu.Lock()
 	for _, tp := range del {

@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -59,6 +60,19 @@ func TestGroupOffsetsCommitFetch(t *testing.T) {
 		got, _ = e.c.Fetch("g", map[string][]int32{"t": {0}})
 		if got[0].Offset != 10 {
 			t.Fatalf("failed commit applied: %+v", got)
+		}
+		// A failure of the storage is ErrStorage (NOT_COORDINATOR on the wire), for the
+		// commit and for the other writes (DeleteGroups here).
+		e.logs[e.c.Partition("g")].FailAppends(fmt.Errorf("%w: disk full", ErrStorage))
+		if _, err := e.c.Commit(&CommitRequest{Group: "g", Generation: -1, Offsets: []CommitOffset{{Topic: "t", Offset: 99}}}); !errors.Is(err, ErrStorage) || errors.Is(err, ErrCoordinatorNotAvailable) {
+			t.Fatalf("commit on a failing disk: %v, want ErrStorage only", err)
+		}
+		if errs := e.c.DeleteGroups([]string{"g"}); !errors.Is(errs[0], ErrStorage) {
+			t.Fatalf("delete group on a failing disk: %v", errs[0])
+		}
+		e.logs[e.c.Partition("g")].FailAppends(nil)
+		if _, err := e.c.Commit(&CommitRequest{Group: "g", Generation: -1, Offsets: []CommitOffset{{Topic: "t", Offset: 11}}}); err != nil {
+			t.Fatalf("commit once the disk works: %v", err)
 		}
 	})
 }

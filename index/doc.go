@@ -21,8 +21,10 @@
 // decrease.
 //
 // Storage: when the vfs.File is a vfs.OSFile the file is preallocated to
-// segment.index.bytes (Truncate) and memory-mapped with gommap, so appends are memory
-// writes that never fault; otherwise (MemFS, errorfs) a heap buffer is mirrored to the
+// segment.index.bytes (Truncate: sparse) and memory-mapped with gommap, so appends are
+// memory writes. The first write to a page makes the file system allocate it; on a full
+// (or failing) file system the kernel answers it with SIGBUS, which Append turns into
+// ErrFault (nothing added) instead of a crash. Otherwise (MemFS, errorfs) a heap buffer is mirrored to the
 // file on Flush, Seal and Close. Seal trims the file to its used size and maps it
 // read-only. All segments' indexes stay mapped (sealed ones read-only at their trimmed
 // size).
@@ -30,7 +32,7 @@
 // Usage:
 //
 //	x, err := index.OpenOffset(fs, "00000000000000000000.index", 0, 10<<20, index.Fresh)
-//	err = x.Append(off, pos)       // ErrFull: roll the segment; ErrNotMonotonic: a bug
+//	err = x.Append(off, pos)       // ErrFull: roll the segment; ErrNotMonotonic: a bug; ErrFault: disk full
 //	off, pos := x.Lookup(target)   // largest entry <= target, or (base, 0)
 //
 // Indexes are caches: after an unclean shutdown they are rebuilt from the log (mode

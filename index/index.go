@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"sort"
 
 	"github.com/stratalog/strata/internal/vfs"
@@ -26,6 +27,9 @@ var (
 	ErrCorrupt = errors.New("index: corrupt index")
 	// ErrSealed is returned by Append on a sealed (trimmed, read-only) index.
 	ErrSealed = errors.New("index: sealed")
+	// ErrFault is returned by Append when writing the entry into the memory map faulted:
+	// the file system could not allocate the page (disk full) or failed. Nothing is added.
+	ErrFault = errors.New("index: write to the memory map faulted (file system full or failing)")
 )
 
 // Mode says how to open an index file.
@@ -142,16 +146,34 @@ func (x *file) capEntries() int { return len(x.buf) / x.es }
 
 func (x *file) entry(i int) []byte { return x.buf[i*x.es : (i+1)*x.es] }
 
-func (x *file) add() ([]byte, error) {
+// add appends entry e (es bytes).
+//
+// The preallocated file is sparse: the first write to each page of the map makes the file
+// system allocate it, and when it cannot (a full tmpfs or disk, an I/O error) the kernel
+// answers the write with SIGBUS, which would kill the process. add turns that fault into
+// ErrFault (runtime/debug.SetPanicOnFault) and adds nothing.
+func (x *file) add(e []byte) (err error) {
 	if x.sealed {
-		return nil, fmt.Errorf("%w: %s", ErrSealed, x.name)
+		return fmt.Errorf("%w: %s", ErrSealed, x.name)
 	}
 	if x.n >= x.capEntries() {
-		return nil, fmt.Errorf("%w: %s", ErrFull, x.name)
+		return fmt.Errorf("%w: %s", ErrFull, x.name)
 	}
+	if x.mm != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if r := recover(); r != nil {
+				if _, fault := r.(interface{ Addr() uintptr }); !fault {
+					panic(r)
+				}
+				err = fmt.Errorf("%w: %s entry %d: %v", ErrFault, x.name, x.n, r)
+			}
+		}()
+	}
+	copy(x.entry(x.n), e)
 	x.n++
 	x.dirty = true
-	return x.entry(x.n - 1), nil
+	return nil
 }
 
 // seal trims the file to its used size and remaps it read-only.
@@ -272,13 +294,10 @@ func (o *Offset) Append(off, pos int64) error {
 			return fmt.Errorf("%w: %s: (%d,%d) after (%d,%d)", ErrNotMonotonic, o.x.name, off, pos, lo, lp)
 		}
 	}
-	e, err := o.x.add()
-	if err != nil {
-		return err
-	}
-	binary.BigEndian.PutUint32(e, uint32(rel))
+	var e [OffsetEntrySize]byte
+	binary.BigEndian.PutUint32(e[:], uint32(rel))
 	binary.BigEndian.PutUint32(e[4:], uint32(pos))
-	return nil
+	return o.x.add(e[:])
 }
 
 // Lookup returns the entry with the largest offset <= off, or (base, 0) if there is none.
@@ -379,13 +398,10 @@ func (t *Time) Append(ts, off int64) error {
 	if lt, lo, ok := t.Last(); ok && (ts <= lt || off < lo) {
 		return fmt.Errorf("%w: %s: (%d,%d) after (%d,%d)", ErrNotMonotonic, t.x.name, ts, off, lt, lo)
 	}
-	e, err := t.x.add()
-	if err != nil {
-		return err
-	}
-	binary.BigEndian.PutUint64(e, uint64(ts))
+	var e [TimeEntrySize]byte
+	binary.BigEndian.PutUint64(e[:], uint64(ts))
 	binary.BigEndian.PutUint32(e[8:], uint32(rel))
-	return nil
+	return t.x.add(e[:])
 }
 
 // Search returns the index of the first entry with timestamp >= ts (Len() if none).

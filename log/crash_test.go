@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stratalog/strata/internal/batch"
@@ -231,77 +232,105 @@ func TestLogCrashClone(t *testing.T) {
 }
 
 // TestLogCrashErrorFS fails the k-th mutating file-system operation for k = 0, 1, … until
-// a run completes without hitting the injection. A failed append returns an error and is
-// never visible; the log refuses later appends; after reopening (both the files as left
-// and a crash image) Check passes and acknowledged data is intact.
+// a run completes without hitting the injection, in durable and relaxed (flush.messages)
+// mode. A failed append or durable wait returns an error wrapping ErrStorage and is
+// never visible; the log repairs itself on the next append, which succeeds (the fault
+// is one-shot), without reopening; Check passes on the live log and every acknowledged
+// batch is intact, then again after reopening the files as left and (durable mode) a
+// crash image.
 func TestLogCrashErrorFS(t *testing.T) {
-	for k := int64(0); ; k++ {
-		fs := vfs.NewMem()
-		inj := errorfs.OnIndex(k)
-		efs := errorfs.Wrap(fs, inj)
-		o := memOpts(efs)
-		o.SegmentBytes = 2048
-		var acked []ackedBatch
-		l, err := Open("/p", o)
-		if err == nil {
-			for i := 0; i < 30; i++ {
-				b := mkBatch(1+i%2, 100+i*5, int64(i), byte(i))
-				before := l.EndOffset()
-				info, err := l.Append(b, 0)
-				if err != nil {
-					if !inj.Hit() {
-						t.Fatalf("k=%d: append failed without injection: %v", k, err)
-					}
-					if l.EndOffset() != before {
-						t.Fatalf("k=%d: failed append moved end %d -> %d", k, before, l.EndOffset())
-					}
-					if c, rerr := l.Read(before, 1<<20, before+100); rerr != nil || c.Len() != 0 {
-						t.Fatalf("k=%d: failed append visible: %v %d", k, rerr, c.Len())
-					}
-					if _, err := l.Append(mkBatch(1, 10, 1, 1), 0); err == nil {
-						t.Fatalf("k=%d: append after a failure succeeded", k)
-					}
-					break
+	for _, mode := range []struct {
+		name  string
+		flush int64
+	}{{"durable", 0}, {"relaxed", 1 << 20}} {
+		t.Run(mode.name, func(t *testing.T) {
+			for k := int64(0); ; k++ {
+				if !runErrorFS(t, k, mode.flush) {
+					t.Logf("clean run after %d injection points", k)
+					return
 				}
-				if err := l.WaitDurable(info.LastOffset + 1); err != nil {
-					if !inj.Hit() {
-						t.Fatalf("k=%d: wait failed without injection: %v", k, err)
-					}
-					if _, err := l.Append(mkBatch(1, 10, 1, 1), 0); err == nil {
-						t.Fatalf("k=%d: append after a sync failure succeeded", k)
-					}
-					break
-				}
-				acked = append(acked, ackedBatch{info.BaseOffset, b})
 			}
-			l.Close()
-		} else if !inj.Hit() {
+		})
+	}
+}
+
+// runErrorFS is one run of TestLogCrashErrorFS; it reports whether the injection hit.
+func runErrorFS(t *testing.T, k, flushMessages int64) bool {
+	t.Helper()
+	fs := vfs.NewMem()
+	inj := errorfs.OnIndex(k)
+	inj.Err = syscall.ENOSPC
+	o := memOpts(errorfs.Wrap(fs, inj))
+	o.SegmentBytes = 2048
+	o.FlushMessages = flushMessages
+	var acked []ackedBatch
+	failures := 0
+	l, err := Open("/p", o)
+	if err != nil {
+		if !inj.Hit() {
 			t.Fatalf("k=%d: open failed without injection: %v", k, err)
 		}
-		for _, img := range []*vfs.MemFS{fs.CrashClone(), fs} {
-			l2, err := Open("/p", memOpts(img))
-			if err != nil {
-				t.Fatalf("k=%d: reopen: %v", k, err)
+		return true
+	}
+	for i := 0; i < 40; i++ {
+		b := mkBatch(1+i%2, 100+i*5, int64(i), byte(i))
+		before := l.EndOffset()
+		info, err := l.Append(b, 0)
+		if err == nil {
+			err = l.WaitDurable(info.LastOffset + 1)
+		} else {
+			if l.EndOffset() != before {
+				t.Fatalf("k=%d: failed append moved end %d -> %d", k, before, l.EndOffset())
 			}
-			if err := l2.Check(); err != nil {
-				t.Fatalf("k=%d: check: %v", k, err)
-			}
-			verifyAcked(t, l2, acked)
-			if _, err := l2.Append(mkBatch(1, 10, 1, 1), 0); err != nil {
-				t.Fatalf("k=%d: append after reopen: %v", k, err)
-			}
-			if err := l2.Check(); err != nil {
-				t.Fatalf("k=%d: check after append: %v", k, err)
-			}
-			if err := l2.Close(); err != nil {
-				t.Fatalf("k=%d: close: %v", k, err)
+			if c, rerr := l.Read(before, 1<<20, before+100); rerr != nil || c.Len() != 0 {
+				t.Fatalf("k=%d: failed append visible: %v %d", k, rerr, c.Len())
 			}
 		}
-		if !inj.Hit() {
-			t.Logf("clean run after %d injection points", k)
-			return
+		if err != nil {
+			if !inj.Hit() || !errors.Is(err, ErrStorage) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("k=%d: append %d: %v (injected: %v), want ErrStorage wrapping ENOSPC", k, i, err, inj.Hit())
+			}
+			if failures++; failures > 1 {
+				t.Fatalf("k=%d: a second failure after a one-shot fault: %v", k, err)
+			}
+			continue
+		}
+		acked = append(acked, ackedBatch{info.BaseOffset, b})
+	}
+	if inj.Hit() && failures == 0 && flushMessages == 0 {
+		// The fault hit an operation no append waited for (a sync of the flusher after
+		// the last wait, say): the next append repairs what it left.
+		mustAppend(t, l, mkBatch(1, 10, 1, 1))
+	}
+	if err := l.Check(); err != nil {
+		t.Fatalf("k=%d: check of the live log: %v", k, err)
+	}
+	verifyAcked(t, l, acked)
+	l.Close()
+	images := []*vfs.MemFS{fs}
+	if flushMessages == 0 {
+		images = append(images, fs.CrashClone())
+	}
+	for _, img := range images {
+		l2, err := Open("/p", memOpts(img))
+		if err != nil {
+			t.Fatalf("k=%d: reopen: %v", k, err)
+		}
+		if err := l2.Check(); err != nil {
+			t.Fatalf("k=%d: check: %v", k, err)
+		}
+		verifyAcked(t, l2, acked)
+		if _, err := l2.Append(mkBatch(1, 10, 1, 1), 0); err != nil {
+			t.Fatalf("k=%d: append after reopen: %v", k, err)
+		}
+		if err := l2.Check(); err != nil {
+			t.Fatalf("k=%d: check after append: %v", k, err)
+		}
+		if err := l2.Close(); err != nil {
+			t.Fatalf("k=%d: close: %v", k, err)
 		}
 	}
+	return inj.Hit()
 }
 
 var _ = errors.Is

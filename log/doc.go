@@ -15,15 +15,17 @@
 // Files in the partition directory: <base>.log/.index/.timeindex per segment (see package
 // segment), "recovery-point-offset" and "log-start-offset" checkpoints ("0\n<offset>\n",
 // written to a .tmp file, fsynced, renamed, directory fsynced), ".clean" (written by a
-// clean Close, removed right after Open) and ".lock" (advisory lock held while open).
+// clean Close, removed right after Open; not with Options.SharedMarker, where the caller
+// keeps one marker for many logs) and ".lock" (advisory lock held while open).
 //
-// Recovery: with .clean present every segment is trusted. Without it, every segment
-// holding offsets at or above the recovery point is rescanned (length, magic, CRC-32C,
-// offset order); the log is cut at the first bad batch, later segments are dropped,
-// indexes rebuilt, and the cut is logged with slog.Warn. Trusted sealed segments are
-// opened cold (segment.OpenCold: no file opened until their first read, which runs the
-// index sanity check). Segments below the log start offset are deleted. Compaction swaps
-// interrupted by a crash are completed or abandoned first (compact.go, finishSwaps).
+// Recovery: after a clean Close (.clean present, or Options.CleanShutdown) every segment
+// is trusted. Otherwise, every segment holding offsets at or above the recovery point is
+// rescanned (length, magic, CRC-32C, offset order); the log is cut at the first bad
+// batch, later segments are dropped, indexes rebuilt, and the cut is logged with
+// slog.Warn. Trusted sealed segments are opened cold (segment.OpenCold: no file opened
+// until their first read, which runs the index sanity check). Segments below the log
+// start offset are deleted. Compaction swaps interrupted by a crash are completed or
+// abandoned first (compact.go, finishSwaps).
 //
 // Open files: sealed segments open their files on first read; Options.OpenSegments (a
 // segment.Cache shared by the broker's logs) bounds how many stay open. A Chunk holds a
@@ -35,6 +37,12 @@
 // none (Kafka's form), and repairs the empty compressed batches earlier versions wrote
 // (Read serves them repaired and has the next pass rewrite them).
 //
+// Cost with many logs: opening a new log or a trusted one fsyncs nothing (the directory
+// is fsynced by the first flush, before anything appended is durable); Close of a log that
+// nothing was appended to, rolled or truncated since Open fsyncs nothing either (with
+// SharedMarker), and otherwise fsyncs what changed: unflushed appends, the active
+// segment's indexes (trimmed by Close); Delete fsyncs nothing.
+//
 // Durability: with flush.messages <= 0 (the default, "durable mode") a flusher goroutine
 // fsyncs with group commit: Append kicks it; it snapshots EndOffset, fsyncs the rolled
 // segments not yet synced (then the directory and the recovery point) and the active
@@ -43,9 +51,19 @@
 // moved); appends that arrive during an fsync share the next one, and while they keep
 // arriving (sustained load) the flusher waits groupCommitDelay (500 µs) before cutting the
 // next group, so that it covers more of them; a writer waiting for each ack is flushed at once. With flush.messages > 0 it flushes
-// every flush.messages messages or flush.ms, and DurableEnd equals EndOffset. A failed
-// write or fsync is sticky: every later Append fails with an error wrapping ErrBroken,
-// and Close then skips the clean marker so the next Open rescans.
+// every flush.messages messages or flush.ms, and DurableEnd equals EndOffset.
+//
+// Storage errors: every failed write, fsync, roll, truncation or checkpoint returns an
+// error wrapping ErrStorage. A failed write whose bytes the segment cut off again leaves
+// the log usable. A failed fsync (or a torn write that could not be cut off) makes Append
+// refuse (ErrBroken, wrapping ErrStorage) until Repair, which the next Append runs first:
+// it cuts the log back to its durable end (durable mode; what follows it was never
+// acknowledged as durable and may not be on disk) or keeps everything (flush.messages >
+// 0), verifies the active segment's tail, fsyncs it and clears the error. One slog.Error
+// line marks the start of the failed state and one slog.Info line its end (a flush that
+// made an append after the latest error durable). A failed compaction swap is repaired
+// only by reopening. Close skips the clean marker while an error is unrepaired, so the
+// next Open rescans.
 //
 // Concurrency contract: Append, Truncate, SetStartOffset, EnforceRetention and
 // Reconfigure are serialised by the log's writer mutex. Read, ReadCopy, Scan,
@@ -54,6 +72,6 @@
 // Truncate do fsync checkpoints under the writer mutex: rare admin operations;
 // EnforceRetention does its file work after releasing it; a compaction swap holds it
 // across a few renames and one directory fsync, see compact.go).
-// Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu;
-// ckMu and the durability mutex are leaves. OnDurable callbacks run with no log lock held.
+// Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu (Repair takes
+// both, in that order); ckMu and the durability mutex are leaves. OnDurable callbacks run with no log lock held.
 package log

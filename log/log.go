@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -46,9 +47,23 @@ var (
 	// ErrTruncated is returned by WaitDurable when the log was truncated below the awaited
 	// end while waiting: those offsets now name other (or no) records.
 	ErrTruncated = errors.New("log: truncated while waiting for durability")
-	// ErrBroken wraps the sticky write or sync error after which the log refuses appends.
-	ErrBroken = errors.New("log: broken by an earlier write or sync error")
+	// ErrStorage marks a failed operation of the log's storage on the write path (a write,
+	// fsync, truncation, roll or checkpoint failing with ENOSPC, EIO, …): Kafka's
+	// KAFKA_STORAGE_ERROR. Every such error the log returns wraps it and the file
+	// system's error. See Repair for how the log recovers.
+	ErrStorage = errors.New("log: storage error")
+	// ErrBroken is returned while the log refuses appends after a write or sync error it
+	// has not repaired yet (see Repair); it wraps ErrStorage and the original error.
+	ErrBroken = fmt.Errorf("log: refused after an earlier write or sync error: %w", ErrStorage)
 )
+
+// storageErr wraps a write-path error with ErrStorage (once).
+func storageErr(err error) error {
+	if err == nil || errors.Is(err, ErrStorage) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStorage, err)
+}
 
 // BatchError reports the batch of an Append that failed validation. It unwraps to ErrCorrupt
 // or ErrInvalidBatch and to the batch package's error.
@@ -93,16 +108,32 @@ type Log struct {
 
 	mu struct {
 		sync.Mutex
-		opts      Options
-		err       error              // sticky write/sync error
+		opts Options
+		// err is the sticky write/sync error: appends are refused until Repair clears it
+		// (or, for a compaction swap, until the log is reopened).
+		err error
+		// keep is where Repair cuts the log: the durable end when an fsync failed in
+		// durable mode (what was written after it may not be on disk), else MaxInt64.
+		keep      int64
+		outage    outage             // the failed state, for its two log lines
 		pending   []*segment.Segment // rolled, not yet synced (each holds a reference)
 		dirDirty  bool               // directory entries changed since the last dir sync
 		unflushed int64              // messages since the last flush (non-durable mode)
 		closed    bool
+
+		// written: appended, rolled or truncated since Open. Open leaves the files
+		// consistent and durable (or, for a new log, empty), so Close has nothing to sync
+		// while it is false.
+		written bool
 	}
 	// rmu guards segs for readers; writers change segs holding both mu and rmu.
 	rmu  sync.RWMutex
 	segs []*segment.Segment
+
+	// failed is set while mu.err holds an error Repair can fix (its fast path); failing
+	// while the log is in the failed state (mu.outage).
+	failed  atomic.Bool
+	failing atomic.Bool
 
 	start   atomic.Int64
 	end     atomic.Int64
@@ -119,7 +150,9 @@ type Log struct {
 		sync.Mutex
 		cond     *sync.Cond
 		end      int64
-		err      error
+		err      error // the failed flush's error until Repair; last keeps it after
+		last     error
+		fails    int64 // failed flushes so far: a waiter that sees it move gets last
 		closed   bool
 		truncEnd int64 // end after the latest truncation
 		// cbs are the WhenDurable callbacks not yet called, in registration order.
@@ -189,12 +222,12 @@ func (l *Log) recover() error {
 	if err != nil {
 		return fmt.Errorf("log: list %s: %w", l.dir, err)
 	}
-	clean := false
+	ownMarker := false
 	var bases []int64
 	for _, n := range names {
 		switch {
 		case n == CleanMarker:
-			clean = true
+			ownMarker = true
 		case strings.HasSuffix(n, segment.DeletedSuffix), strings.HasSuffix(n, vfs.TmpSuffix):
 			if err := l.fs.Remove(l.path(n)); err != nil {
 				return fmt.Errorf("log: remove leftover %s: %w", n, err)
@@ -219,6 +252,12 @@ func (l *Log) recover() error {
 	if !hasRP {
 		rp = 0
 	}
+	l.ckRP = rp
+	clean := ownMarker || (o.SharedMarker && o.CleanShutdown)
+	// A new log (no segment, no recovery point) has nothing to recover and nothing to make
+	// durable: it is empty, and a file of it lost in a crash is created again at the next
+	// Open. The directory is synced by the first flush, before any append is durable.
+	fresh := len(bases) == 0 && !hasRP && !ownMarker
 	now := l.now()
 	rescanned := false
 	for i, b := range bases {
@@ -302,28 +341,53 @@ func (l *Log) recover() error {
 	}
 	l.start.Store(logStart)
 	l.end.Store(end)
-	if clean {
+	l.d.end = end
+	if fresh {
+		l.mu.dirDirty = true
+		return nil
+	}
+	if ownMarker {
+		// Gone (durably, below) before anything changes, so that a crash from now on
+		// recovers.
 		if err := l.fs.Remove(l.path(CleanMarker)); err != nil {
 			return fmt.Errorf("log: remove clean marker: %w", err)
 		}
-	} else {
-		// Make the repairs durable, then move the recovery point to the end.
+	}
+	switch {
+	case !clean || rescanned:
+		// Make the repairs durable (a trusted open rescans a segment whose index failed
+		// its check), then move the recovery point to the end.
 		for _, s := range l.segs {
 			if err := s.Sync(true); err != nil {
 				return err
 			}
 		}
+		if err := l.syncDir(); err != nil {
+			return err
+		}
+	case ownMarker:
+		if err := l.syncDir(); err != nil {
+			return err
+		}
+	default:
+		// Trusted on the caller's word. The files may be those of a new log that was
+		// closed without any sync: the first flush syncs the directory, as for a new log.
+		l.mu.dirDirty = true
 	}
-	if err := l.syncDir(); err != nil {
-		return err
-	}
-	if !clean || rescanned || !hasRP || rp != end {
+	if !clean || rescanned || l.staleRecoveryPoint(rp, end) {
 		if err := l.writeRecoveryPoint(end, l.gen.Load()); err != nil {
 			return err
 		}
 	}
-	l.d.end = end
 	return nil
+}
+
+// staleRecoveryPoint reports whether the recovery point rp must move to end (durable
+// already): recovery rescans the whole active segment in any case, so a recovery point
+// within it is as good as the end offset; one below it would rescan sealed segments for
+// nothing, and one above end is wrong. The caller holds mu (or owns the log).
+func (l *Log) staleRecoveryPoint(rp, end int64) bool {
+	return rp < l.activeLocked().Base() || rp > end
 }
 
 func (l *Log) removeSegmentFiles(bases []int64) error {
@@ -428,8 +492,10 @@ func validateBatches(b []byte, trusted bool) ([]segment.BatchInfo, error) {
 // stamps consecutive base offsets starting at EndOffset and the leader epoch into the
 // bytes in place, writes them to the active segment (rolling first when needed) and
 // returns without waiting for fsync (see WaitDurable). On a validation error nothing is
-// written and a *BatchError wrapping ErrCorrupt or ErrInvalidBatch is returned. After a
-// write error the log refuses every later append (the error wraps ErrBroken).
+// written and a *BatchError wrapping ErrCorrupt or ErrInvalidBatch is returned. A storage
+// failure returns an error wrapping ErrStorage and writes nothing; after one that leaves
+// the log in doubt (a failed fsync, a torn write that could not be cut off) Append first
+// repairs the log (see Repair).
 func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
 	return l.append(batches, leaderEpoch, false)
 }
@@ -447,15 +513,18 @@ func (l *Log) append(batches []byte, leaderEpoch int32, trusted bool) (AppendInf
 	if err != nil {
 		return AppendInfo{}, err
 	}
+	if _, err := l.Repair(); err != nil {
+		return AppendInfo{}, err
+	}
 	l.mu.Lock()
-	info, msgs, err := l.appendLocked(batches, leaderEpoch, infos)
+	info, err := l.appendLocked(batches, leaderEpoch, infos)
 	durable := l.mu.opts.durable()
-	kick := err == nil && (durable || l.mu.unflushed >= l.mu.opts.FlushMessages)
+	// While failing, the flush that proves the storage writable again comes at once.
+	kick := err == nil && (durable || l.mu.unflushed >= l.mu.opts.FlushMessages || l.failing.Load())
 	l.mu.Unlock()
 	if err != nil {
 		return AppendInfo{}, err
 	}
-	_ = msgs
 	if kick {
 		l.kickFlusher()
 	}
@@ -465,13 +534,14 @@ func (l *Log) append(batches []byte, leaderEpoch int32, trusted bool) (AppendInf
 	return info, nil
 }
 
-func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (AppendInfo, int64, error) {
+func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (AppendInfo, error) {
 	o := &l.mu.opts
 	if l.mu.closed {
-		return AppendInfo{}, 0, ErrClosed
+		return AppendInfo{}, ErrClosed
 	}
 	if l.mu.err != nil {
-		return AppendInfo{}, 0, fmt.Errorf("%w: %w", ErrBroken, l.mu.err)
+		l.mu.outage.errors++
+		return AppendInfo{}, fmt.Errorf("%w: %w", ErrBroken, l.mu.err)
 	}
 	off := l.end.Load()
 	info := AppendInfo{BaseOffset: off, MaxTimestamp: -1, Batches: len(infos), Bytes: len(b)}
@@ -479,7 +549,7 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (Ap
 	for i := range infos {
 		bi := &infos[i]
 		if int64(bi.Size) > o.SegmentBytes {
-			return AppendInfo{}, 0, fmt.Errorf("%w: batch %d is %d bytes, segment.bytes %d", ErrRecordTooLarge, i, bi.Size, o.SegmentBytes)
+			return AppendInfo{}, fmt.Errorf("%w: batch %d is %d bytes, segment.bytes %d", ErrRecordTooLarge, i, bi.Size, o.SegmentBytes)
 		}
 		bi.Base, bi.Last = off, off+bi.Last
 		off = bi.Last + 1
@@ -496,20 +566,128 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (Ap
 	act := l.activeLocked()
 	if act.Full(len(b), info.LastOffset, l.now(), o.SegmentBytes, o.SegmentMs) {
 		if err := l.rollLocked(); err != nil {
-			l.mu.err = err
-			return AppendInfo{}, 0, err
+			// Nothing changed but the old segment's seal: the next append rolls again.
+			err = storageErr(err)
+			l.failLocked(err, false, 0)
+			return AppendInfo{}, err
 		}
 		act = l.activeLocked()
 	}
 	if err := act.Append(b, infos); err != nil {
-		l.mu.err = err
-		l.logger.Error("log: append failed; log refuses further appends", "err", err)
-		return AppendInfo{}, 0, err
+		// The segment cut the failed write off, unless that failed too (then it refuses
+		// appends until repaired).
+		err = storageErr(err)
+		l.failLocked(err, act.Err() != nil, math.MaxInt64)
+		return AppendInfo{}, err
 	}
-	msgs := off - info.BaseOffset
-	l.mu.unflushed += msgs
+	l.mu.unflushed += off - info.BaseOffset
+	l.mu.written = true
 	l.end.Store(off)
-	return info, msgs, nil
+	return info, nil
+}
+
+// outage is the log's failed state: from its first storage error to the first flush
+// that makes durable an append made after the latest error. It exists for its two log
+// lines (one when it starts, one when it ends) and their figures.
+type outage struct {
+	since  time.Time // zero: not failing
+	end    int64     // log end at the latest error or repair
+	errors int       // failed appends and flushes since it started
+}
+
+// failLocked records a storage error on the write path: it starts the failed state (and
+// logs it) unless already in it. With sticky set it also makes appends fail until Repair,
+// which cuts the log back to keep (MaxInt64: keep everything written). The caller holds
+// mu.
+func (l *Log) failLocked(err error, sticky bool, keep int64) {
+	if sticky && l.mu.err == nil {
+		l.mu.err, l.mu.keep = err, keep
+		l.failed.Store(true)
+	}
+	o := &l.mu.outage
+	o.end = l.end.Load()
+	o.errors++
+	if !o.since.IsZero() {
+		return
+	}
+	o.since = l.now()
+	l.failing.Store(true)
+	l.logger.Error("log: storage failure: appends fail until a write succeeds again; reads continue", "err", err)
+}
+
+// recoveredLocked ends the failed state once a flush made durable an append made after
+// the latest error (end is the flushed end). The caller holds mu.
+func (l *Log) recoveredLocked(end int64) {
+	o := &l.mu.outage
+	if o.since.IsZero() || l.mu.err != nil || end <= o.end {
+		return
+	}
+	l.logger.Info("log: storage recovered: writes succeed again; appends resumed",
+		"failed_for", l.now().Sub(o.since).Round(time.Millisecond), "failed_operations", o.errors)
+	*o = outage{}
+	l.failing.Store(false)
+}
+
+// Repair makes a log that a storage error left in doubt writable again, and is a no-op
+// (one atomic load) otherwise. Append calls it; a writer that keeps state derived from
+// the log (the partition's producer state) calls it first and rebuilds that state when
+// records were dropped.
+//
+// After a failed fsync in durable mode the log is cut back to its durable end (what was
+// written after it may not be on disk, and none of it was acknowledged as durable nor
+// below the high watermark): dropped reports that. Otherwise nothing is dropped. Then the
+// active segment's file is cut back to its last whole batch, the batches after its last
+// index entry are verified (CRC), the segment and the directory are fsynced and the
+// error is cleared; the rolled segments whose fsync failed are synced again by the next
+// flush, which also ends the failed state once it covers a new append. On error the log
+// stays failed (a cut already made stays made) and a later call tries again. A log
+// broken by a failed compaction swap is not repaired here: it is reopened.
+func (l *Log) Repair() (dropped bool, err error) {
+	if !l.failed.Load() {
+		return false, nil
+	}
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return false, ErrClosed
+	}
+	if !l.failed.Load() {
+		return false, nil
+	}
+	end := l.end.Load()
+	if l.mu.keep < end {
+		err = l.truncateLocked(l.mu.keep)
+	}
+	if err == nil {
+		err = l.activeLocked().Repair()
+	}
+	if err == nil {
+		// The cut is durable before the log takes appends again (also when an earlier
+		// attempt made it but failed to sync it).
+		err = l.activeLocked().Sync(true)
+	}
+	if err == nil {
+		err = l.syncDir()
+	}
+	if now := l.end.Load(); now < end {
+		dropped = true
+		l.logger.Warn("log: repair dropped records written after the last successful fsync (never acknowledged as durable)",
+			"from", now, "to", end)
+	}
+	if err != nil {
+		l.mu.outage.errors++
+		return dropped, fmt.Errorf("%w: repair: %w", ErrBroken, err)
+	}
+	l.mu.err = nil
+	l.failed.Store(false)
+	l.mu.outage.end = l.end.Load()
+	l.d.Lock()
+	l.d.err = nil
+	l.d.Unlock()
+	l.kickFlusher()
+	return dropped, nil
 }
 
 // rollLocked seals the active segment and creates a new one at EndOffset. The old segment
@@ -533,6 +711,7 @@ func (l *Log) rollLocked() error {
 	old.Acquire()
 	l.mu.pending = append(l.mu.pending, old)
 	l.mu.dirDirty = true
+	l.mu.written = true
 	l.kickFlusher()
 	return nil
 }
@@ -656,19 +835,27 @@ func (l *Log) flushOnce() error {
 	if err == nil && rp >= 0 {
 		err = l.writeRecoveryPoint(rp, gen)
 	}
-	for _, s := range pending {
-		s.Release()
-	}
 	act.Release()
 	if err != nil {
-		l.logger.Error("log: flush failed; log refuses further appends", "err", err)
-		l.mu.Lock()
-		if l.mu.err == nil {
-			l.mu.err = err
+		// Appends stop until Repair. In durable mode it cuts the log back to the durable
+		// end: what was written after it may never reach the disk (a failed fsync may
+		// drop dirty pages and report it once), and nothing above it was acknowledged as
+		// durable. The rolled segments keep their places in the flush queue.
+		err = storageErr(err)
+		keep := int64(math.MaxInt64)
+		if l.durable.Load() {
+			keep = l.DurableEnd()
 		}
+		l.mu.Lock()
+		l.failLocked(err, true, keep)
+		l.mu.pending = append(pending, l.mu.pending...)
+		l.mu.dirDirty = l.mu.dirDirty || dirDirty
 		l.mu.Unlock()
 		l.failDurable(err)
 		return err
+	}
+	for _, s := range pending {
+		s.Release()
 	}
 	// Observers first (the partition's high watermark), then the waiters: whoever
 	// WaitDurable wakes, an acks=all producer say, must find the observers up to date, so
@@ -689,13 +876,19 @@ func (l *Log) flushOnce() error {
 	ready := l.takeDurableLocked(func(cb *durableCB) (bool, error) { return cb.end <= l.d.end, nil })
 	l.d.Unlock()
 	runDurable(ready)
+	if l.failing.Load() && l.gen.Load() == gen {
+		l.mu.Lock()
+		l.recoveredLocked(end)
+		l.mu.Unlock()
+	}
 	return nil
 }
 
 func (l *Log) failDurable(err error) {
 	l.d.Lock()
 	if l.d.err == nil {
-		l.d.err = err
+		l.d.err, l.d.last = err, err
+		l.d.fails++
 	}
 	l.d.cond.Broadcast()
 	werr := fmt.Errorf("%w: %w", ErrBroken, l.d.err)
@@ -779,10 +972,13 @@ func (l *Log) WaitDurable(end int64) error {
 	gen := l.gen.Load()
 	l.d.Lock()
 	defer l.d.Unlock()
+	fails := l.d.fails
 	for l.d.end < end {
 		switch {
 		case l.d.err != nil:
 			return fmt.Errorf("%w: %w", ErrBroken, l.d.err)
+		case l.d.fails != fails: // failed, and repaired already
+			return fmt.Errorf("%w: %w", ErrBroken, l.d.last)
 		case l.gen.Load() != gen && end > l.d.truncEnd:
 			return ErrTruncated
 		case l.d.closed:
@@ -1063,7 +1259,7 @@ func (l *Log) advanceStartLocked(off int64) error {
 	err := l.writeCheckpoint(LogStartOffsetFile, off)
 	l.ckMu.Unlock()
 	if err != nil {
-		return err
+		return storageErr(err)
 	}
 	l.rmu.Lock()
 	l.start.Store(off)
@@ -1077,7 +1273,8 @@ func (l *Log) deleteBelowStartLocked() error {
 	start := l.start.Load()
 	if act := l.activeLocked(); act.Size() > 0 && act.Next() <= start && l.mu.err == nil {
 		if err := l.rollLocked(); err != nil {
-			l.mu.err = err
+			err = storageErr(err)
+			l.failLocked(err, false, 0)
 			return err
 		}
 	}
@@ -1100,7 +1297,7 @@ func (l *Log) deleteFirstLocked(n int) error {
 	for _, s := range dead {
 		err = errors.Join(err, s.MarkDeleted())
 	}
-	return errors.Join(err, l.syncDir())
+	return storageErr(errors.Join(err, l.syncDir()))
 }
 
 // Truncate drops everything at and above off (StartOffset <= off <= EndOffset, else
@@ -1123,6 +1320,18 @@ func (l *Log) Truncate(off int64) error {
 	if l.mu.err != nil {
 		return fmt.Errorf("%w: %w", ErrBroken, l.mu.err)
 	}
+	if err := l.truncateLocked(off); err != nil {
+		err = storageErr(err)
+		l.failLocked(err, true, math.MaxInt64)
+		return err
+	}
+	return nil
+}
+
+// truncateLocked is Truncate once off is checked (start <= off < end). The caller holds
+// mu.
+func (l *Log) truncateLocked(off int64) error {
+	l.mu.written = true
 	l.gen.Add(1)
 	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].Base() > off }) - 1
 	i = max(i, 0)
@@ -1134,6 +1343,14 @@ func (l *Log) Truncate(off int64) error {
 	dead := slices.Clone(l.segs[keep:])
 	l.segs = l.segs[:keep]
 	l.rmu.Unlock()
+	// A dropped segment still waiting for its fsync must not move the recovery point.
+	l.mu.pending = slices.DeleteFunc(l.mu.pending, func(s *segment.Segment) bool {
+		if slices.Contains(dead, s) {
+			s.Release()
+			return true
+		}
+		return false
+	})
 	var err error
 	for _, s := range dead {
 		err = errors.Join(err, s.MarkDeleted())
@@ -1181,11 +1398,7 @@ func (l *Log) Truncate(off int64) error {
 	ready := l.takeDurableLocked(func(cb *durableCB) (bool, error) { return cb.end > newEnd, ErrTruncated })
 	l.d.Unlock()
 	runDurable(ready)
-	if err != nil {
-		l.mu.err = err
-		return err
-	}
-	return nil
+	return err
 }
 
 // Reconfigure applies new topic-level settings (segment.*, index.*, retention.*, flush.*)
@@ -1194,6 +1407,7 @@ func (l *Log) Reconfigure(opts Options) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	opts.FS, opts.Logger, opts.Now = l.mu.opts.FS, l.mu.opts.Logger, l.mu.opts.Now
+	opts.SharedMarker, opts.CleanShutdown = l.mu.opts.SharedMarker, l.mu.opts.CleanShutdown
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return err
@@ -1221,11 +1435,16 @@ func (l *Log) Flush() error {
 }
 
 // Close flushes, trims the active segment's indexes, checkpoints the recovery point,
-// writes the clean marker, stops the flusher and closes the files (the last Chunk
-// release closes a segment still being read). It is idempotent and returns after the
-// flusher exited. A log broken by a write or sync error closes without the clean marker,
-// so the next Open rescans its tail.
-func (l *Log) Close() error {
+// writes the clean marker (unless Options.SharedMarker), stops the flusher and closes the
+// files (the last Chunk release closes a segment still being read). A log with nothing
+// appended, rolled or truncated since Open has nothing to flush: it only trims and closes.
+// Close is idempotent and returns after the flusher exited. A log broken by a write or sync
+// error closes without the clean marker and returns the error, so the next Open rescans
+// its tail.
+func (l *Log) Close() error { return l.close(true) }
+
+// close stops the log; with keep unset (Delete) it neither flushes nor syncs anything.
+func (l *Log) close(keep bool) error {
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
@@ -1233,9 +1452,13 @@ func (l *Log) Close() error {
 	}
 	l.mu.closed = true
 	l.closed.Store(true)
+	written := l.mu.written
 	l.mu.Unlock()
 
-	err := l.flushOnce()
+	var err error
+	if keep && written && l.needsFlush() {
+		err = l.flushOnce()
+	}
 	close(l.stop)
 	l.wg.Wait()
 	l.d.Lock()
@@ -1247,18 +1470,21 @@ func (l *Log) Close() error {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err == nil && l.mu.err == nil {
+	if keep && err == nil && l.mu.err == nil {
 		act := l.activeLocked()
 		err = act.Seal()
-		if err == nil {
-			err = act.Sync(true)
+		if err == nil && written {
+			err = act.SyncIndexes() // the .log is durable: flushed above or before
 		}
-		if err == nil {
-			err = l.writeRecoveryPoint(l.end.Load(), l.gen.Load())
+		if end := l.end.Load(); err == nil && written && l.staleRecoveryPoint(l.recoveryPoint(), end) {
+			err = l.writeRecoveryPoint(end, l.gen.Load())
 		}
-		if err == nil {
+		if err == nil && !l.mu.opts.SharedMarker {
 			err = l.writeCleanMarker()
 		}
+	}
+	if keep && err == nil {
+		err = l.mu.err
 	}
 	l.rmu.Lock()
 	for _, s := range l.segs {
@@ -1271,6 +1497,24 @@ func (l *Log) Close() error {
 	}
 	l.mu.pending = nil
 	return errors.Join(err, l.lock.Close())
+}
+
+// needsFlush reports whether a flush has anything to do besides the active segment's
+// .log (which Close syncs anyway): appends not flushed yet (their waiters are woken by
+// the flush), rolled segments, directory entries. It waits for a flush in progress.
+func (l *Log) needsFlush() bool {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.unflushed > 0 || len(l.mu.pending) > 0 || l.mu.dirDirty
+}
+
+// recoveryPoint is the last recovery point read or written.
+func (l *Log) recoveryPoint() int64 {
+	l.ckMu.Lock()
+	defer l.ckMu.Unlock()
+	return l.ckRP
 }
 
 func (l *Log) writeCleanMarker() error {
@@ -1291,13 +1535,14 @@ func (l *Log) writeCleanMarker() error {
 	return nil
 }
 
-// Delete closes the log and removes its directory and everything in it.
+// Delete closes the log without flushing anything and removes its directory and
+// everything in it.
 func (l *Log) Delete() error {
-	cerr := l.Close()
+	cerr := l.close(false)
 	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("log: delete %s: %w", l.dir, err)
 	}
-	if cerr != nil && !errors.Is(cerr, ErrClosed) {
+	if cerr != nil {
 		l.logger.Warn("log: close before delete failed", "err", cerr)
 	}
 	return nil

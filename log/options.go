@@ -29,6 +29,14 @@ type Options struct {
 	// of a broker (strata.log.open.segments.max); nil: every segment's files stay open.
 	// Sealed segments of a log closed cleanly are opened on first use either way.
 	OpenSegments *segment.Cache
+
+	// SharedMarker hands the clean-shutdown marker to the caller, which keeps one for many
+	// logs (the partition Manager's <data.dir>/.clean-shutdown): Close writes no .clean
+	// (the caller records the clean shutdown once every Close returned nil), and Open
+	// trusts the files when CleanShutdown is set (the caller found its marker). A .clean
+	// left in the directory is honoured (and removed) either way.
+	SharedMarker  bool
+	CleanShutdown bool // with SharedMarker: the caller's marker says the last Close was clean
 }
 
 // Defaults.

@@ -64,7 +64,7 @@ func (l *Log) EnforceRetention() (deleted int, err error) {
 		err = errors.Join(err, s.MarkDeleted())
 	}
 	if err = errors.Join(err, l.syncDir()); err != nil {
-		return n, err
+		return n, storageErr(err)
 	}
 	l.logger.Info("log: retention deleted segments", "segments", n, "log_start", l.start.Load())
 	return n, nil

@@ -8,10 +8,13 @@ import (
 )
 
 // cleaner is the Manager's background goroutine that applies every partition's
-// cleanup.policy (retention, compaction) every log.retention.check.interval.ms.
+// cleanup.policy: retention every log.retention.check.interval.ms, compaction every
+// log.cleaner.backoff.ms (Kafka's cleaner looks for dirty logs that often), none when
+// log.cleaner.enable is false.
 type cleaner struct {
 	m        *Manager
-	interval time.Duration
+	interval time.Duration // retention
+	backoff  time.Duration // compaction; 0: compaction off
 	res      CleanerResources
 	kick     chan struct{}
 	stop     chan struct{}
@@ -25,6 +28,9 @@ func (m *Manager) startCleaner() {
 		interval: m.broker.Millis("log.retention.check.interval.ms"),
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+	}
+	if m.broker.Bool("log.cleaner.enable") {
+		c.backoff = max(m.broker.Millis("log.cleaner.backoff.ms"), time.Millisecond)
 	}
 	c.res = CleanerResources{
 		DedupeBufferBytes:  m.broker.Int64("log.cleaner.dedupe.buffer.size"),
@@ -58,27 +64,38 @@ func (c *cleaner) close() {
 
 func (c *cleaner) run() {
 	defer c.wg.Done()
-	t := time.NewTicker(c.interval)
-	defer t.Stop()
+	retention := time.NewTicker(c.interval)
+	defer retention.Stop()
+	var compaction <-chan time.Time // nil: never
+	if c.backoff > 0 {
+		t := time.NewTicker(c.backoff)
+		defer t.Stop()
+		compaction = t.C
+	}
 	for {
+		r := c.res
 		select {
 		case <-c.stop:
 			return
-		case <-t.C:
+		case <-retention.C:
+			r.SkipCompaction = true
+		case <-compaction:
+			r.SkipRetention = true
 		case <-c.kick:
+			r.SkipCompaction = c.backoff == 0
 		}
-		c.pass()
+		c.pass(r)
 	}
 }
 
-// pass cleans every open partition once.
-func (c *cleaner) pass() {
+// pass cleans every open partition once, as r says.
+func (c *cleaner) pass(r CleanerResources) {
 	for _, t := range c.m.Topics() {
 		for _, p := range t.Partitions() {
 			if c.stopped() {
 				return
 			}
-			res, err := p.Cleanup(c.res)
+			res, err := p.Cleanup(r)
 			if err != nil {
 				c.m.log.Warn("cleaner: partition cleanup failed", "topic", p.Topic(), "partition", p.Index(), "err", err)
 				continue

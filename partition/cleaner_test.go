@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
@@ -34,7 +35,7 @@ func openCleanerManager(t *testing.T, clk *testClock) *Manager {
 		FS:     vfs.NewMem(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:    clk.Now,
-		Broker: map[string]string{"log.retention.check.interval.ms": "5"},
+		Broker: map[string]string{"log.retention.check.interval.ms": "5", "log.cleaner.backoff.ms": "5"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -230,5 +231,78 @@ func TestPartitionCompactKeepsProducerState(t *testing.T) {
 		if res, err := p.Append(b); err != nil || res.Duplicate {
 			t.Fatalf("producer %d: next sequence after restart: %+v %v", pid, res, err)
 		}
+	}
+}
+
+// TestManagerCleanerSchedule runs the cleaner on virtual time with Kafka's defaults:
+// compaction every log.cleaner.backoff.ms (15 s), retention every
+// log.retention.check.interval.ms (5 min), each on its own schedule; with
+// log.cleaner.enable=false nothing is compacted, not even on demand.
+func TestManagerCleanerSchedule(t *testing.T) {
+	for _, enabled := range []bool{true, false} {
+		t.Run(fmt.Sprint("enable=", enabled), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m, err := OpenManager("/data", &ManagerOptions{
+					FS:     vfs.NewMem(),
+					Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+					Broker: map[string]string{"log.cleaner.enable": fmt.Sprint(enabled)},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer closeManager(t, m)
+				ct, err := m.CreateTopic("c", 1, map[string]*string{"cleanup.policy": ptr("compact"), "segment.bytes": ptr("2048"),
+					"min.cleanable.dirty.ratio": ptr("0.01")}, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dt, err := m.CreateTopic("d", 1, map[string]*string{"retention.ms": ptr("60000"), "segment.bytes": ptr("2048")}, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cp, _ := ct.Partition(0)
+				dp, _ := dt.Partition(0)
+				for i := 0; i < 60; i++ {
+					appendDurable(t, cp, keyedBatch(t, fmt.Sprint("k", i%3), []byte(fmt.Sprint("value-", i)), time.Now().UnixMilli()))
+					appendDurable(t, dp, kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 200, Timestamp: time.Now().UnixMilli(), Seed: byte(i)}))
+				}
+				size := func() (n int64) {
+					for _, s := range cp.Log().Segments() {
+						n += s.Size
+					}
+					return n
+				}
+				dirty := size()
+				start := time.Now()
+				at := func(d time.Duration) {
+					time.Sleep(time.Until(start.Add(d)))
+					synctest.Wait()
+				}
+
+				at(14 * time.Second)
+				if size() != dirty {
+					t.Fatal("compacted before log.cleaner.backoff.ms")
+				}
+				at(16 * time.Second)
+				if compacted := size() < dirty; compacted != enabled {
+					t.Fatalf("compacted at 16 s: %v (%d -> %d bytes), want %v", compacted, dirty, size(), enabled)
+				}
+				at(299 * time.Second) // the records expired at 60 s; retention checks at 300 s
+				if dp.LogStartOffset() != 0 {
+					t.Fatal("retention before log.retention.check.interval.ms")
+				}
+				at(301 * time.Second)
+				if dp.LogStartOffset() == 0 {
+					t.Fatal("no retention at log.retention.check.interval.ms")
+				}
+				if !enabled {
+					m.RunCleaner()
+					synctest.Wait()
+					if size() != dirty {
+						t.Fatal("compacted on demand with log.cleaner.enable=false")
+					}
+				}
+			})
+		})
 	}
 }

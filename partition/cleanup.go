@@ -33,6 +33,10 @@ type CleanerResources struct {
 	// batch (for its idempotence state) only while it is younger than this. 0: never
 	// expires.
 	ProducerExpiration time.Duration
+	// SkipRetention and SkipCompaction leave out one half of the policy in this pass
+	// (they run on their own schedules: log.retention.check.interval.ms and
+	// log.cleaner.backoff.ms).
+	SkipRetention, SkipCompaction bool
 }
 
 // Cleanup applies the partition's cleanup policy once: retention (delete policy), then
@@ -51,12 +55,12 @@ func (p *Partition) Cleanup(r CleanerResources) (CleanupResult, error) {
 	}
 	cl := p.cleanup.Load()
 	var errs []error
-	if cl.Delete {
+	if cl.Delete && !r.SkipRetention {
 		n, err := p.lg.EnforceRetention()
 		res.SegmentsDeleted = n
 		errs = append(errs, err)
 	}
-	if cl.Compact {
+	if cl.Compact && !r.SkipCompaction {
 		cr, err := p.lg.Compact(log.CompactOptions{
 			MinCleanableRatio: cl.MinCleanableRatio,
 			MinLag:            cl.MinCompactionLag,

@@ -18,10 +18,11 @@ import (
 func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overrides map[string]string) Options {
 	r := config.ResolveTopic(m.opts.Broker, overrides)
 	policy := r.List("cleanup.policy")
+	logger := m.log.With("topic", name, "partition", index)
 	return Options{
 		Log: log.Options{
 			FS:                 m.fs,
-			Logger:             m.log.With("topic", name, "partition", index),
+			Logger:             logger,
 			Now:                m.opts.Now,
 			SegmentBytes:       r.Int64("segment.bytes"),
 			SegmentMs:          r.Millis("segment.ms"),
@@ -32,6 +33,7 @@ func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overri
 			FlushMessages:      r.Int64("flush.messages"),
 			FlushMs:            r.Millis("flush.ms"),
 			OpenSegments:       m.segs,
+			SharedMarker:       true, // the Manager's cleanShutdownFile
 		},
 		Topic:           name,
 		Index:           index,
@@ -49,7 +51,7 @@ func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overri
 			DeleteRetention:   r.Millis("delete.retention.ms"),
 		},
 		Now:    m.opts.Now,
-		Logger: m.log.With("topic", name, "partition", index),
+		Logger: logger,
 	}
 }
 

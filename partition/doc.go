@@ -51,7 +51,11 @@
 // open. No snapshot is written yet; a producer whose batches were all removed by
 // retention or DeleteRecords is forgotten across a restart (its next batch must then
 // start at sequence 0, like a producer unknown to the partition). A producer-state
-// snapshot at Close (as Kafka's .snapshot files) would bound both.
+// snapshot at Close (as Kafka's .snapshot files) would bound both. Append first lets the
+// log repair itself after a storage error (log.Repair); when the repair drops records
+// (written after the last successful fsync, never acknowledged as durable) the state is
+// rebuilt the same way, so a producer's retry of a dropped batch is stored again instead
+// of being answered as a duplicate.
 //
 // # Errors
 //
@@ -79,6 +83,12 @@
 // the records are durable and the high watermark covers them, or the wait fails: the
 // acks=all produce path completes its response from it, with no goroutine per request.
 // WaitDurable waits on it, or on ctx.
+//
+// The Manager opens, closes, creates and deletes partitions num.recovery.threads.per.data.dir
+// at a time, with a number of fsyncs per operation that does not grow with the partition
+// count: one clean-shutdown marker for the whole data directory stands for every log's
+// (log.Options.SharedMarker), new partitions are not fsynced one by one (the topic
+// metadata file is the commit point; docs/storage.md, "Topic metadata").
 //
 // Performance notes: Append validates each batch (CRC included) once and hands the log
 // pre-validated bytes (log.AppendValidated). ReadChunk returns where the bytes are (a

@@ -2,10 +2,15 @@ package partition_test
 
 import (
 	"context"
+	"errors"
+	"syscall"
 	"testing"
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/internal/vfs/errorfs"
+	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/partition"
 )
 
@@ -57,5 +62,51 @@ func TestPartitionOnLog(t *testing.T) {
 	next := mustAppend(t, p, testutil.Batch(testutil.BatchOptions{ProducerID: 5, BaseSequence: 3}))
 	if next.BaseOffset != 3 {
 		t.Fatalf("next: %+v", next)
+	}
+}
+
+// TestPartitionStorageErrorRetry fails the fsync of an idempotent batch: the wait fails
+// with log.ErrStorage, and the producer's retry of the same batch (same sequence) once
+// the disk works again is appended anew, at the offset the dropped batch had, and made
+// durable, instead of being answered as a duplicate of records the repair dropped.
+func TestPartitionStorageErrorRetry(t *testing.T) {
+	inj := errorfs.OnKinds(errorfs.OpSync)
+	inj.Err = syscall.EIO
+	inj.Enabled.Store(false)
+	p, err := partition.Open("/p", &partition.Options{Topic: "t", Log: log.Options{FS: errorfs.Wrap(vfs.NewMem(), inj)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	first := testutil.Batch(testutil.BatchOptions{Records: 2, ProducerID: 7})
+	res := mustAppend(t, p, first)
+	if err := p.WaitDurable(ctx, res.LastOffset+1); err != nil {
+		t.Fatal(err)
+	}
+	inj.Enabled.Store(true)
+	second := func() []byte {
+		return testutil.Batch(testutil.BatchOptions{Records: 3, ProducerID: 7, BaseSequence: 2, Seed: 1})
+	}
+	res = mustAppend(t, p, second())
+	if err := p.WaitDurable(ctx, res.LastOffset+1); !errors.Is(err, log.ErrStorage) {
+		t.Fatalf("wait with failing fsync: %v, want log.ErrStorage", err)
+	}
+	if hw := p.HighWatermark(); hw != 2 {
+		t.Fatalf("HW %d after the failed fsync, want 2", hw)
+	}
+	inj.Enabled.Store(false)
+	retry := mustAppend(t, p, second())
+	if retry.Duplicate || retry.BaseOffset != 2 {
+		t.Fatalf("retry after the failed fsync: %+v, want a new append at offset 2", retry)
+	}
+	if err := p.WaitDurable(ctx, retry.LastOffset+1); err != nil {
+		t.Fatalf("wait for the retry: %v", err)
+	}
+	if dup := mustAppend(t, p, second()); !dup.Duplicate || dup.BaseOffset != 2 {
+		t.Fatalf("second retry: %+v, want a duplicate of offset 2", dup)
+	}
+	if err := p.Log().Check(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stratalog/strata/internal/config"
@@ -39,6 +40,12 @@ type ManagerOptions struct {
 // topicsDir is the directory, under the data directory, of the topic metadata files.
 const topicsDir = ".topics"
 
+// cleanShutdownFile, in the data directory, says that every partition was closed cleanly
+// (written by Close); OpenManager removes it before it opens anything, so its partitions
+// open trusted (no recovery scan) while a crash from then on leaves no marker. It stands
+// for all the partitions' logs, which keep no marker of their own (log.Options.SharedMarker).
+const cleanShutdownFile = ".clean-shutdown"
+
 // Manager owns every topic and partition of one data directory.
 //
 // On disk (docs/storage.md, "Topic metadata"): <dir>/.topics/<topic>.properties holds a
@@ -50,12 +57,20 @@ const topicsDir = ".topics"
 // Concurrency: safe for concurrent use. Reads (Topic, Topics, TopicByID) take a read lock
 // briefly; changes (create, delete, add partitions, alter configs) are serialised by an
 // admin mutex held across their disk I/O. Lock order: admin, then mu, then Topic.mu.
+// OpenManager, CreateTopic, AddPartitions, DeleteTopic and Close work on up to
+// num.recovery.threads.per.data.dir partitions at once (forEach), on goroutines they
+// start and wait for.
 type Manager struct {
 	dir    string
 	fs     vfs.FS
 	log    *slog.Logger
 	opts   ManagerOptions
 	broker config.Resolved
+	clean  bool // OpenManager found the clean-shutdown marker
+	// workers is num.recovery.threads.per.data.dir: how many partitions are created,
+	// opened, closed or deleted at once. Their file-system calls overlap in the kernel
+	// (fsyncs of different files can share a journal commit and a device cache flush).
+	workers int
 
 	admin   sync.Mutex
 	cleaner *cleaner       // retention and compaction goroutine (cleaner.go)
@@ -94,12 +109,18 @@ func OpenManager(dir string, opts *ManagerOptions) (*Manager, error) {
 	m.fs, m.log = m.opts.FS, m.opts.Logger
 	m.broker = config.ResolveBroker(m.opts.Broker)
 	m.segs = segment.NewCache(int(m.broker.Int64("strata.log.open.segments.max")))
+	m.workers = int(m.broker.Int64("num.recovery.threads.per.data.dir"))
 	m.mu.topics = map[string]*Topic{}
 	m.mu.byID = map[[16]byte]*Topic{}
 
 	if err := m.fs.MkdirAll(filepath.Join(dir, topicsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("partition: create %s: %w", dir, err)
 	}
+	clean, err := m.takeCleanMarker()
+	if err != nil {
+		return nil, err
+	}
+	m.clean = clean
 	metas, err := m.loadMetas()
 	if err != nil {
 		return nil, err
@@ -107,37 +128,108 @@ func OpenManager(dir string, opts *ManagerOptions) (*Manager, error) {
 	if err := m.sweep(metas); err != nil {
 		return nil, err
 	}
-	total := 0
-	for _, tm := range metas {
-		total += int(tm.partitions)
+	type slot struct {
+		t  *Topic
+		tm *topicMeta
+		i  int32
 	}
-	start, lastLog, opened := time.Now(), time.Now(), 0
-	names := sortedKeys(metas)
-	for _, name := range names {
+	var slots []slot
+	for _, name := range sortedKeys(metas) {
 		tm := metas[name]
 		t := m.newTopic(name, tm.id, tm.overrides)
-		for i := int32(0); i < tm.partitions; i++ {
-			p, err := m.openPartition(name, tm.id, i, tm.overrides, false)
-			if err != nil {
-				m.closeAll()
-				closeParts(t.mu.parts)
-				return nil, err
-			}
-			t.mu.parts = append(t.mu.parts, p)
-			opened++
-			if time.Since(lastLog) >= 5*time.Second {
-				lastLog = time.Now()
-				m.log.Info("opening partitions", "opened", opened, "total", total)
-			}
+		t.mu.parts = make([]*Partition, tm.partitions)
+		for i := range tm.partitions {
+			slots = append(slots, slot{t, tm, i})
 		}
 		m.mu.topics[name] = t
 		m.mu.byID[t.ID] = t
 	}
-	if total > 0 {
-		m.log.Info("opened topics", "topics", len(metas), "partitions", total, "took", time.Since(start).Round(time.Millisecond))
+	if len(slots) > 0 && !clean {
+		m.log.Info("no clean-shutdown marker: recovering partitions", "dir", dir, "partitions", len(slots))
+	}
+	start := time.Now()
+	var progress struct {
+		sync.Mutex
+		opened  int
+		lastLog time.Time
+	}
+	progress.lastLog = start
+	errs := m.forEach(len(slots), func(k int) error {
+		s := slots[k]
+		p, err := m.openPartition(s.t.Name, s.tm.id, s.i, s.tm.overrides, false, clean)
+		if err != nil {
+			return err
+		}
+		s.t.mu.parts[s.i] = p // a slot of its own; published after forEach returns
+		progress.Lock()
+		defer progress.Unlock()
+		if progress.opened++; time.Since(progress.lastLog) >= 5*time.Second {
+			progress.lastLog = time.Now()
+			m.log.Info("opening partitions", "opened", progress.opened, "total", len(slots))
+		}
+		return nil
+	})
+	if len(errs) > 0 {
+		m.closeAll()
+		return nil, firstError(errs)
+	}
+	if len(slots) > 0 {
+		m.log.Info("opened topics", "topics", len(metas), "partitions", len(slots), "took", time.Since(start).Round(time.Millisecond), "clean", clean)
 	}
 	m.startCleaner()
 	return m, nil
+}
+
+// takeCleanMarker reports whether the clean-shutdown marker is there, and removes it
+// durably (before any partition is opened, so before anything changes).
+func (m *Manager) takeCleanMarker() (bool, error) {
+	path := filepath.Join(m.dir, cleanShutdownFile)
+	if _, err := m.fs.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("partition: stat %s: %w", path, err)
+	}
+	if err := m.fs.Remove(path); err != nil {
+		return false, fmt.Errorf("partition: remove %s: %w", path, err)
+	}
+	return true, vfs.SyncDir(m.fs, m.dir)
+}
+
+// CleanShutdown reports whether OpenManager found the clean-shutdown marker, that is,
+// whether the partitions were opened without recovery.
+func (m *Manager) CleanShutdown() bool { return m.clean }
+
+// forEach calls fn(i) for every i in [0, n) on up to m.workers goroutines, waits for
+// them, and returns fn's errors in the order of i.
+func (m *Manager) forEach(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n, max(m.workers, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				errs[i] = fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+	var out []error
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// firstError returns the first of errs, saying how many more there are.
+func firstError(errs []error) error {
+	if len(errs) > 1 {
+		return fmt.Errorf("%w (and %d more partitions failed)", errs[0], len(errs)-1)
+	}
+	return errs[0]
 }
 
 func sortedKeys[V any](mp map[string]V) []string {
@@ -286,9 +378,18 @@ func (m *Manager) writeMeta(name string, tm *topicMeta) error {
 	return vfs.WriteFileAtomic(m.fs, m.metaPath(name), tm.encode())
 }
 
-// openPartition creates (fresh: removing whatever is in the way) or opens partition i.
-func (m *Manager) openPartition(name string, id [16]byte, i int32, overrides map[string]string, fresh bool) (*Partition, error) {
+// openPartition creates (fresh: removing whatever is in the way) or opens partition i;
+// clean says that the data directory was shut down cleanly (see cleanShutdownFile).
+//
+// A fresh partition's files are not fsynced: the topic metadata file, durable before, is
+// the commit point, and what a crash takes from a fresh partition is an empty log that the
+// next open creates again. The caller fsyncs the data directory once for all the new
+// directories, and each log fsyncs its own directory at its first flush, before anything
+// appended to it is durable. partition.metadata, a copy of the topic id, is rewritten at
+// open when it is missing or cut short.
+func (m *Manager) openPartition(name string, id [16]byte, i int32, overrides map[string]string, fresh, clean bool) (*Partition, error) {
 	dir := m.partitionDir(name, i)
+	mdPath := filepath.Join(dir, "partition.metadata")
 	if fresh {
 		if err := m.fs.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("partition: remove stale %s: %w", dir, err)
@@ -297,28 +398,15 @@ func (m *Manager) openPartition(name string, id [16]byte, i int32, overrides map
 	if err := m.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("partition: create %s: %w", dir, err)
 	}
-	mdPath := filepath.Join(dir, "partition.metadata")
-	data, err := vfs.ReadSmallFile(m.fs, mdPath, 1<<20)
-	switch {
-	case err == nil:
-		got, err := parsePartitionMetadata(data)
-		if err != nil {
-			return nil, fmt.Errorf("partition: %s: %w", mdPath, err)
-		}
-		if got != id {
-			return nil, fmt.Errorf("partition: %s: topic id %s, want %s", mdPath, FormatTopicID(got), FormatTopicID(id))
-		}
-	case errors.Is(err, fs.ErrNotExist):
-		if err := vfs.WriteFileAtomic(m.fs, mdPath, partitionMetadata(id)); err != nil {
+	if fresh {
+		if err := writeFile(m.fs, mdPath, partitionMetadata(id)); err != nil {
 			return nil, err
 		}
-		if err := vfs.SyncDir(m.fs, m.dir); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("partition: read %s: %w", mdPath, err)
+	} else if err := m.checkPartitionMetadata(mdPath, id); err != nil {
+		return nil, err
 	}
 	opts := m.partitionOptions(name, id, i, overrides)
+	opts.Log.CleanShutdown = clean && !fresh
 	p, err := m.opts.open(dir, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("partition: open %s-%d: %w", name, i, err)
@@ -326,20 +414,79 @@ func (m *Manager) openPartition(name string, id [16]byte, i int32, overrides map
 	return p, nil
 }
 
-func closeParts(parts []*Partition) error {
-	var errs []error
-	for _, p := range parts {
-		if err := p.Close(); err != nil {
-			errs = append(errs, err)
+// checkPartitionMetadata checks that the partition.metadata at path names topic id, and
+// writes it (durably) when it is missing or unreadable: the topic metadata file is the
+// source of truth, and a crash while a partition was created can leave the copy empty.
+func (m *Manager) checkPartitionMetadata(path string, id [16]byte) error {
+	data, err := vfs.ReadSmallFile(m.fs, path, 1<<20)
+	switch {
+	case err == nil:
+		got, perr := parsePartitionMetadata(data)
+		if perr == nil {
+			if got != id {
+				return fmt.Errorf("partition: %s: topic id %s, want %s", path, FormatTopicID(got), FormatTopicID(id))
+			}
+			return nil
 		}
+		m.log.Warn("rewriting an unreadable partition.metadata from the topic metadata", "file", path, "err", perr)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("partition: read %s: %w", path, err)
 	}
-	return errors.Join(errs...)
+	if err := vfs.WriteFileAtomic(m.fs, path, partitionMetadata(id)); err != nil {
+		return err
+	}
+	return vfs.SyncDir(m.fs, m.dir)
+}
+
+// writeFile creates name with data, without fsync.
+func writeFile(fsys vfs.FS, name string, data []byte) error {
+	f, err := fsys.Create(name)
+	if err != nil {
+		return fmt.Errorf("partition: create %s: %w", name, err)
+	}
+	_, err = f.Write(data)
+	if err = errors.Join(err, f.Close()); err != nil {
+		return fmt.Errorf("partition: write %s: %w", name, err)
+	}
+	return nil
+}
+
+// createPartitions creates partitions [from, to) of a topic, then fsyncs the data
+// directory (their directory entries). On error it closes the ones it opened.
+func (m *Manager) createPartitions(name string, id [16]byte, from, to int32, overrides map[string]string) ([]*Partition, error) {
+	parts := make([]*Partition, to-from)
+	errs := m.forEach(len(parts), func(k int) error {
+		p, err := m.openPartition(name, id, from+int32(k), overrides, true, false)
+		parts[k] = p
+		return err
+	})
+	var err error
+	if len(errs) > 0 {
+		err = firstError(errs)
+	} else {
+		err = vfs.SyncDir(m.fs, m.dir)
+	}
+	if err != nil {
+		m.closeParts(parts)
+		return nil, err
+	}
+	return parts, nil
+}
+
+// closeParts closes parts (nil entries skipped), m.workers at once.
+func (m *Manager) closeParts(parts []*Partition) error {
+	return errors.Join(m.forEach(len(parts), func(i int) error {
+		if parts[i] == nil {
+			return nil
+		}
+		return parts[i].Close()
+	})...)
 }
 
 // closeAll closes every registered topic's partitions (failed open).
 func (m *Manager) closeAll() {
 	for _, t := range m.mu.topics {
-		closeParts(t.mu.parts)
+		m.closeParts(t.mu.parts)
 	}
 }
 
@@ -422,16 +569,13 @@ func (m *Manager) CreateTopic(name string, partitions int32, configs map[string]
 	if err := m.writeMeta(name, tm); err != nil {
 		return nil, err
 	}
-	t := m.newTopic(name, id, overrides)
-	for i := int32(0); i < partitions; i++ {
-		p, err := m.openPartition(name, id, i, overrides, true)
-		if err != nil {
-			closeParts(t.mu.parts)
-			m.removeTopicFiles(name, id, partitions)
-			return nil, err
-		}
-		t.mu.parts = append(t.mu.parts, p)
+	parts, err := m.createPartitions(name, id, 0, partitions, overrides)
+	if err != nil {
+		m.removeTopicFiles(name, id, partitions)
+		return nil, err
 	}
+	t := m.newTopic(name, id, overrides)
+	t.mu.parts = parts
 	m.mu.Lock()
 	m.mu.topics[name] = t
 	m.mu.byID[id] = t
@@ -513,10 +657,16 @@ func (m *Manager) DeleteTopic(name string) error {
 	t.mu.deleted = true
 	parts := t.mu.parts
 	t.mu.Unlock()
-	if err := closeParts(parts); err != nil {
-		m.log.Warn("closing partitions of deleted topic", "topic", name, "err", err)
+	// The commit point first: from there the deletion completes, now or at the next open,
+	// so the partitions go without a flush.
+	if err := m.writeMeta(name, &topicMeta{id: t.ID, partitions: int32(len(parts)), deleted: true}); err != nil {
+		m.closeParts(parts)
+		return err
 	}
-	if err := m.removeTopicFiles(name, t.ID, int32(len(parts))); err != nil {
+	if errs := m.forEach(len(parts), func(i int) error { return parts[i].Delete() }); len(errs) > 0 {
+		m.log.Warn("deleting partitions of deleted topic", "topic", name, "err", firstError(errs))
+	}
+	if err := m.finishDelete(name, int32(len(parts))); err != nil {
 		return err
 	}
 	m.log.Info("deleted topic", "topic", name, "id", FormatTopicID(t.ID))
@@ -536,11 +686,15 @@ func (m *Manager) removeTopicFiles(name string, id [16]byte, partitions int32) e
 // finishDelete removes the partition directories and the metadata file of a topic marked
 // deleted.
 func (m *Manager) finishDelete(name string, partitions int32) error {
-	for i := int32(0); i < partitions; i++ {
-		dir := m.partitionDir(name, i)
+	errs := m.forEach(int(partitions), func(i int) error {
+		dir := m.partitionDir(name, int32(i))
 		if err := m.fs.RemoveAll(dir); err != nil {
 			return fmt.Errorf("partition: delete %s: %w", dir, err)
 		}
+		return nil
+	})
+	if len(errs) > 0 {
+		return firstError(errs)
 	}
 	if err := vfs.SyncDir(m.fs, m.dir); err != nil {
 		return err
@@ -574,17 +728,15 @@ func (m *Manager) AddPartitions(name string, total int32, validateOnly bool) err
 	if err := m.writeMeta(name, &topicMeta{id: t.ID, partitions: total, overrides: overrides}); err != nil {
 		return err
 	}
-	for i := cur; i < total; i++ {
-		p, err := m.openPartition(name, t.ID, i, overrides, true)
-		if err != nil {
-			// The metadata file already names total partitions: the missing ones are
-			// created at the next open.
-			return err
-		}
-		t.mu.Lock()
-		t.mu.parts = append(t.mu.parts, p)
-		t.mu.Unlock()
+	parts, err := m.createPartitions(name, t.ID, cur, total, overrides)
+	if err != nil {
+		// The metadata file already names total partitions: the missing ones are created
+		// at the next open.
+		return err
 	}
+	t.mu.Lock()
+	t.mu.parts = append(t.mu.parts, parts...)
+	t.mu.Unlock()
 	m.log.Info("added partitions", "topic", name, "from", cur, "to", total)
 	return nil
 }
@@ -650,7 +802,8 @@ func (m *Manager) alterTopicConfig(name string, change func(map[string]string) (
 	return errors.Join(errs...)
 }
 
-// Close stops the cleaner, then closes every partition cleanly; later calls of Close return nil and other methods
+// Close stops the cleaner, then closes every partition cleanly and, when all of them did,
+// writes the clean-shutdown marker. Later calls of Close return nil and other methods
 // ErrManagerClosed.
 func (m *Manager) Close() error {
 	if m.cleaner != nil {
@@ -669,11 +822,13 @@ func (m *Manager) Close() error {
 		topics = append(topics, t)
 	}
 	m.mu.Unlock()
-	var errs []error
+	var parts []*Partition
 	for _, t := range topics {
-		if err := closeParts(t.Partitions()); err != nil {
-			errs = append(errs, fmt.Errorf("partition: close topic %s: %w", t.Name, err))
-		}
+		parts = append(parts, t.Partitions()...)
 	}
-	return errors.Join(errs...)
+	if err := m.closeParts(parts); err != nil {
+		m.log.Warn("unclean shutdown: partitions will be recovered at the next open", "err", err)
+		return err
+	}
+	return vfs.WriteFileAtomic(m.fs, filepath.Join(m.dir, cleanShutdownFile), nil)
 }

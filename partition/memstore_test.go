@@ -32,6 +32,8 @@ func (m *memStore) AppendValidated(b []byte, epoch int32) (log.AppendInfo, error
 	return m.Append(b, epoch)
 }
 
+func (m *memStore) Repair() (bool, error) { return false, nil }
+
 func (m *memStore) Append(b []byte, epoch int32) (log.AppendInfo, error) {
 	m.mu.Lock()
 	if m.closed {

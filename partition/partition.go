@@ -87,6 +87,9 @@ func (o *Options) EnsureDefaults() {
 type store interface {
 	// AppendValidated appends batches that Append has validated (batch.Validate) already.
 	AppendValidated(batches []byte, leaderEpoch int32) (log.AppendInfo, error)
+	// Repair makes the log writable again after a storage error (a no-op otherwise),
+	// reporting whether it dropped records.
+	Repair() (dropped bool, err error)
 	WaitDurable(end int64) error
 	WhenDurable(end int64, fn func(error))
 	OnDurable(fn func(end int64))
@@ -365,6 +368,9 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	if n == 0 {
 		return AppendResult{}, p.wrap(fmt.Errorf("%w: no record batch", ErrInvalidRecord))
 	}
+	if err := p.repairLocked(); err != nil {
+		return AppendResult{}, err
+	}
 	if idem {
 		if n > 1 {
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: %d batches in one idempotent append, one allowed", ErrInvalidRecord, n))
@@ -403,6 +409,25 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	res.BaseOffset, res.LastOffset = info.BaseOffset, info.LastOffset
 	res.LogStartOffset = p.st.StartOffset()
 	return res, nil
+}
+
+// repairLocked repairs the log after a storage error before the producer state is
+// consulted: a repair that drops records (written, never durable, after a failed fsync)
+// takes their batches out of the producer state too, so that a producer's retry of one
+// is appended again rather than answered as a duplicate. The caller holds amu.
+func (p *Partition) repairLocked() error {
+	dropped, err := p.st.Repair()
+	if err != nil {
+		err = p.wrap(err)
+	}
+	if dropped {
+		maxID := p.amu.producers.maxID
+		p.amu.producers = newProducers()
+		rerr := p.rebuildProducers()
+		p.amu.producers.maxID = max(p.amu.producers.maxID, maxID)
+		err = errors.Join(err, rerr)
+	}
+	return err
 }
 
 // WaitDurable waits until the records before end are durable (fsynced) or ctx is done.

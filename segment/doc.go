@@ -28,7 +28,10 @@
 //
 // Usage: Create (new active segment) or Open (existing; recover rescans and rebuilds),
 // Append stamped batches, Find/ReadRegion/ScanFrom/FindTimestamp to read, Seal at roll,
-// Truncate for torn tails and replication, Sync to fsync (fdatasync for OS files).
+// Truncate for torn tails and replication, Sync to fsync (fdatasync for OS files). A failed
+// Append cuts its partial bytes off again; only if that fails too does the segment refuse
+// appends (ErrBroken) until Repair cuts the file back to its last whole batch and verifies
+// the tail.
 // Scan is the recovery scanner (length, magic, CRC-32C, offset order), usable on any
 // io.ReaderAt; it never panics on arbitrary bytes.
 //

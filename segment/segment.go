@@ -692,8 +692,10 @@ func (s *Segment) Full(n int, last int64, now time.Time, segBytes int64, segMs t
 }
 
 // Append writes stamped, validated batches b (described by infos, in order) at the end of
-// the log and indexes them. It does not sync. If the write fails the log is truncated back
-// and the segment refuses every later append (ErrBroken).
+// the log and indexes them. It does not sync. If the write fails the file is truncated
+// back to the last whole batch and the error returned; the segment stays usable. Only if
+// that truncation fails too is the error sticky: every later append fails (ErrBroken)
+// until Repair succeeds.
 func (s *Segment) Append(b []byte, infos []BatchInfo) error {
 	s.mu.Lock()
 	pos, err, sealed, f := s.mu.size, s.mu.err, s.mu.sealed, s.mu.f
@@ -713,10 +715,10 @@ func (s *Segment) Append(b []byte, infos []BatchInfo) error {
 		werr := fmt.Errorf("segment: write %s at %d: %w", s.path(LogSuffix), pos, err)
 		if terr := f.log.Truncate(pos); terr != nil {
 			werr = errors.Join(werr, fmt.Errorf("segment: truncate back: %w", terr))
+			s.mu.Lock()
+			s.mu.err = werr
+			s.mu.Unlock()
 		}
-		s.mu.Lock()
-		s.mu.err = werr
-		s.mu.Unlock()
 		return werr
 	}
 	s.mu.Lock()
@@ -994,6 +996,40 @@ func (s *Segment) Truncate(off int64) error {
 	return nil
 }
 
+// Repair makes the segment usable again after a failed write or truncation: it cuts the
+// log file back to the recorded size (the end of the last whole batch appended), checks
+// the batches after the last offset-index entry (length, CRC-32C, offsets) and clears the
+// sticky error. A check that fails returns an error wrapping ErrCorrupt and leaves the
+// error in place (the log's recovery at the next open cuts the bad tail).
+func (s *Segment) Repair() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.mu.f
+	if f == nil { // sealed and closed by the Cache: nothing was written since it synced
+		return nil
+	}
+	size := s.mu.size
+	fsize, err := f.log.Size()
+	if err != nil {
+		return fmt.Errorf("segment: repair: size %s: %w", s.path(LogSuffix), err)
+	}
+	if fsize != size {
+		if err := f.log.Truncate(size); err != nil {
+			return fmt.Errorf("segment: repair: truncate %s to %d: %w", s.path(LogSuffix), size, err)
+		}
+	}
+	_, pos := f.oidx.Lookup(math.MaxInt64)
+	res := Scan(io.NewSectionReader(f.log, pos, size-pos), size-pos, s.base, true, nil)
+	if res.Err != nil || res.Valid != size-pos || (res.Batches > 0 && res.Next != s.mu.next) {
+		err := fmt.Errorf("%w: repair of %s: tail from position %d: valid %d of %d bytes, next %d (recorded %d): %v",
+			ErrCorrupt, s.path(LogSuffix), pos, res.Valid, size-pos, res.Next, s.mu.next, res.Err)
+		s.mu.err = err
+		return err
+	}
+	s.mu.err = nil
+	return nil
+}
+
 // Seal adds a final time-index entry for the max timestamp, trims both indexes to their
 // used size and makes them read-only. From then on the Cache may close the segment's
 // files once they are synced. Idempotent.
@@ -1058,15 +1094,10 @@ func (s *Segment) unsealLocked() error {
 	return nil
 }
 
-// Sync fsyncs the log; with indexes set, it also flushes the indexes. A segment whose
-// files are closed has nothing unsynced.
+// Sync fsyncs the log; with indexes set, it also flushes the indexes (SyncIndexes). A
+// segment whose files are closed has nothing unsynced.
 func (s *Segment) Sync(indexes bool) error {
-	s.mu.RLock()
-	f := s.mu.f
-	if f != nil {
-		f.refs.Add(1)
-	}
-	s.mu.RUnlock()
+	f := s.openFiles()
 	if f == nil {
 		return nil
 	}
@@ -1077,6 +1108,31 @@ func (s *Segment) Sync(indexes bool) error {
 	if !indexes {
 		return nil
 	}
+	return s.syncIndexes(f)
+}
+
+// SyncIndexes flushes the indexes (msync or write, then fsync), not the log.
+func (s *Segment) SyncIndexes() error {
+	f := s.openFiles()
+	if f == nil {
+		return nil
+	}
+	defer f.release()
+	return s.syncIndexes(f)
+}
+
+// openFiles returns the open files with a reference, or nil when they are closed.
+func (s *Segment) openFiles() *files {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f := s.mu.f
+	if f != nil {
+		f.refs.Add(1)
+	}
+	return f
+}
+
+func (s *Segment) syncIndexes(f *files) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f.oidx == nil {
@@ -1086,7 +1142,7 @@ func (s *Segment) Sync(indexes bool) error {
 		return err
 	}
 	if s.mu.sealed && s.mu.f == f {
-		s.mu.dirty = false
+		s.mu.dirty = false // the log was synced before its indexes
 	}
 	return nil
 }

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/testutil/kbatch"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/internal/vfs/errorfs"
 )
 
 var opts = Options{IndexBytes: 4096, IndexInterval: 300}
@@ -264,5 +266,76 @@ func TestSegmentParseName(t *testing.T) {
 		if ok != tc.ok || (ok && (b != tc.base || s != tc.suf)) {
 			t.Errorf("%s: %d %q %v", tc.name, b, s, ok)
 		}
+	}
+}
+
+// TestSegmentWriteFailureRepair: a failed write that the segment cuts off again leaves it
+// usable (not sticky); one whose cut fails too is sticky until Repair, which cuts the
+// torn bytes, verifies the tail and clears the error.
+func TestSegmentWriteFailureRepair(t *testing.T) {
+	var failWrite, failTruncate atomic.Bool
+	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op, _ string) error {
+		if (op == errorfs.OpWrite && failWrite.Load()) || (op == errorfs.OpTruncate && failTruncate.Load()) {
+			return errorfs.ErrInjected
+		}
+		return nil
+	}))
+	fs.MkdirAll("/d", 0o755)
+	s, err := Create(fs, "/d", 0, opts, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b, infos := build(0, 2)
+	if err := s.Append(b, infos); err != nil {
+		t.Fatal(err)
+	}
+	next, size := s.End()
+	b2, infos2 := build(next, 3)
+	failWrite.Store(true)
+	if err := s.Append(b2, infos2); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("append with a failing write: %v", err)
+	}
+	failWrite.Store(false)
+	if s.Err() != nil || s.Size() != size {
+		t.Fatalf("after a failed write cut off cleanly: err %v, size %d (want %d)", s.Err(), s.Size(), size)
+	}
+	if err := s.Append(b2, infos2); err != nil {
+		t.Fatalf("append after a failed write: %v", err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A write that fails (half written) and whose cut fails too: torn bytes stay.
+	next, size = s.End()
+	b3, infos3 := build(next, 1)
+	failWrite.Store(true)
+	failTruncate.Store(true)
+	if err := s.Append(b3, infos3); err == nil {
+		t.Fatal("append with failing write and truncate succeeded")
+	}
+	failWrite.Store(false)
+	if err := s.Append(b3, infos3); !errors.Is(err, ErrBroken) {
+		t.Fatalf("append before repair: %v, want ErrBroken", err)
+	}
+	if err := s.Repair(); err == nil {
+		t.Fatal("repair succeeded while truncate fails")
+	}
+	failTruncate.Store(false)
+	if fsize, _ := s.mu.f.log.Size(); fsize <= size {
+		t.Fatalf("no torn bytes left (file %d, recorded %d)", fsize, size)
+	}
+	if err := s.Repair(); err != nil {
+		t.Fatalf("repair: %v", err)
+	}
+	if fsize, _ := s.mu.f.log.Size(); fsize != size || s.Err() != nil {
+		t.Fatalf("after repair: file %d, recorded %d, err %v", fsize, size, s.Err())
+	}
+	if err := s.Append(b3, infos3); err != nil {
+		t.Fatalf("append after repair: %v", err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -99,15 +99,17 @@ func (s *Server) metadataTopic(t *partition.Topic, ops int32) kmsg.MetadataRespo
 	mt.TopicID = t.ID
 	mt.IsInternal = t.Internal()
 	mt.AuthorizedOperations = ops
-	for i, p := range t.Partitions() {
-		mp := kmsg.NewMetadataResponseTopicPartition()
+	parts := t.Partitions()
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(parts))
+	// Every partition has the same replicas: share the (read-only) slices.
+	replicas, offline := []int32{node}, []int32{}
+	for i, p := range parts {
+		mp := &mt.Partitions[i]
+		mp.Default()
 		mp.Partition = int32(i)
 		mp.Leader = node
 		mp.LeaderEpoch = p.LeaderEpoch()
-		mp.Replicas = []int32{node}
-		mp.ISR = []int32{node}
-		mp.OfflineReplicas = []int32{}
-		mt.Partitions = append(mt.Partitions, mp)
+		mp.Replicas, mp.ISR, mp.OfflineReplicas = replicas, replicas, offline
 	}
 	return mt
 }

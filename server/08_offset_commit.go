@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/group"
@@ -10,12 +11,24 @@ func init() { register(8, 2, 9, handleOffsetCommit) }
 
 // handleOffsetCommit answers OffsetCommit v2-v9. The commit is durable (fsynced to
 // __consumer_offsets) before the answer, which therefore comes later.
+//
+// Like Kafka (KafkaApis.handleOffsetCommitRequest), a partition of a topic that does not
+// exist, or beyond the topic's partition count, is answered UNKNOWN_TOPIC_OR_PARTITION
+// without reaching the group: no offset is stored for it. The other partitions are
+// committed; when none is left, the group is not consulted at all.
 func handleOffsetCommit(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	cr := &group.CommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID}
+	var unknown []bool // per request partition, in request order
 	for _, t := range req.Topics {
+		tp, ok := s.data.parts.Topic(t.Topic)
 		for _, p := range t.Partitions {
+			if !ok || p.Partition < 0 || p.Partition >= tp.NumPartitions() {
+				unknown = append(unknown, true)
+				continue
+			}
+			unknown = append(unknown, false)
 			le := p.LeaderEpoch
 			if req.Version < 6 {
 				le = -1
@@ -25,17 +38,22 @@ func handleOffsetCommit(s *Server, r *request) reply {
 		}
 	}
 	fill := func(errs []error, err error) kmsg.Response {
-		i := 0
+		i, j := 0, 0 // i: request partition, j: committed partition (errs)
 		for _, t := range req.Topics {
 			rt := kmsg.NewOffsetCommitResponseTopic()
 			rt.Topic = t.Topic
 			for _, p := range t.Partitions {
 				rp := kmsg.NewOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
-				if err != nil {
+				switch {
+				case unknown[i]:
+					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				case err != nil:
 					rp.ErrorCode = errorCode(err)
-				} else {
-					rp.ErrorCode = errorCode(errs[i])
+					j++
+				default:
+					rp.ErrorCode = errorCode(errs[j])
+					j++
 				}
 				i++
 				rt.Partitions = append(rt.Partitions, rp)
@@ -43,6 +61,9 @@ func handleOffsetCommit(s *Server, r *request) reply {
 			resp.Topics = append(resp.Topics, rt)
 		}
 		return resp
+	}
+	if len(cr.Offsets) == 0 {
+		return now(fill(nil, nil))
 	}
 	c, err := s.groups()
 	if err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,25 +23,36 @@ func handleCreateTopics(s *Server, r *request) reply {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	var total int64
+	for _, rt := range req.Topics {
+		total += int64(max(0, createPartitionCount(s, rt)))
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1
 		var err error
 		var t *partition.Topic
+		if total > maxPartitionsPerRequest {
+			st.ErrorCode, st.ErrorMessage = errorCode(errTooManyPartitions), errMessage(errTooManyPartitions)
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		if seen[rt.Topic] > 1 {
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr("duplicate topic name in request: " + rt.Topic)
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
-		t, err = s.createTopic(rt, req.ValidateOnly)
+		var note *string
+		t, note, err = s.createTopic(rt, req.ValidateOnly)
 		if err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errMessage(err)
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
+		st.ErrorMessage = note
 		st.TopicID = t.ID
 		st.NumPartitions = t.NumPartitions()
 		if req.ValidateOnly {
@@ -59,6 +71,16 @@ func handleCreateTopics(s *Server, r *request) reply {
 	return now(resp)
 }
 
+// maxPartitionsPerRequest bounds the partitions one CreateTopics or CreatePartitions
+// request may create, over all its topics: a count from the wire must not make a 50-byte
+// request create two billion partition directories. Kafka's controller refuses an
+// operation of more than 10,000 records likewise (a record per partition).
+const maxPartitionsPerRequest = 10_000
+
+// errTooManyPartitions is Kafka's answer to an operation above that bound.
+var errTooManyPartitions = fmt.Errorf("%w: Unable to perform excessively large batch operation (more than %d new partitions in one request)",
+	kerr.PolicyViolation, maxPartitionsPerRequest)
+
 // createPartitionCount is the partition count a request asks for, -1 resolved.
 func createPartitionCount(s *Server, rt kmsg.CreateTopicsRequestTopic) int32 {
 	if len(rt.ReplicaAssignment) > 0 {
@@ -70,32 +92,59 @@ func createPartitionCount(s *Server, rt kmsg.CreateTopicsRequestTopic) int32 {
 	return rt.NumPartitions
 }
 
-func (s *Server) createTopic(rt kmsg.CreateTopicsRequestTopic, validateOnly bool) (*partition.Topic, error) {
+// createTopic creates (or, validateOnly, checks) one topic of a CreateTopics request; note
+// says which of its configs Strata ignores or stores without effect.
+func (s *Server) createTopic(rt kmsg.CreateTopicsRequestTopic, validateOnly bool) (t *partition.Topic, note *string, err error) {
 	if err := partition.ValidateTopicName(rt.Topic); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n := rt.NumPartitions
 	if len(rt.ReplicaAssignment) > 0 {
 		if rt.NumPartitions != -1 || rt.ReplicationFactor != -1 {
-			return nil, fmt.Errorf("%w: both a replica assignment and partitions or replication factor were given", kerr.InvalidRequest)
+			return nil, nil, fmt.Errorf("%w: both a replica assignment and partitions or replication factor were given", kerr.InvalidRequest)
 		}
 		n = int32(len(rt.ReplicaAssignment))
 		seen := make([]bool, n)
 		for _, a := range rt.ReplicaAssignment {
 			if a.Partition < 0 || a.Partition >= n || seen[a.Partition] {
-				return nil, fmt.Errorf("%w: partitions of the assignment must be 0..%d, each once", kerr.InvalidReplicaAssignment, n-1)
+				return nil, nil, fmt.Errorf("%w: partitions of the assignment must be 0..%d, each once", kerr.InvalidReplicaAssignment, n-1)
 			}
 			seen[a.Partition] = true
 			if len(a.Replicas) != 1 || a.Replicas[0] != s.opts.NodeID {
-				return nil, fmt.Errorf("%w: partition %d: replicas must be [%d], the only broker", kerr.InvalidReplicaAssignment, a.Partition, s.opts.NodeID)
+				return nil, nil, fmt.Errorf("%w: partition %d: replicas must be [%d], the only broker", kerr.InvalidReplicaAssignment, a.Partition, s.opts.NodeID)
 			}
 		}
 	} else if rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 {
-		return nil, fmt.Errorf("%w: replication factor %d is larger than the 1 available broker", partition.ErrInvalidReplicationFactor, rt.ReplicationFactor)
+		return nil, nil, fmt.Errorf("%w: replication factor %d is larger than the 1 available broker", partition.ErrInvalidReplicationFactor, rt.ReplicationFactor)
 	}
 	configs := make(map[string]*string, len(rt.Configs))
 	for _, c := range rt.Configs {
 		configs[c.Name] = c.Value
 	}
-	return s.data.parts.CreateTopic(rt.Topic, n, configs, validateOnly)
+	note = s.topicConfigNote(rt.Topic, config.DropRemovedTopic(configs), config.NoEffectTopic(configs))
+	t, err = s.data.parts.CreateTopic(rt.Topic, n, configs, validateOnly)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, note, nil
+}
+
+// topicConfigNote logs one warning per topic config that Strata ignores (removed from
+// Kafka) or stores without effect, and returns them as the note a successful answer
+// carries in its error message (Kafka's answers have room for one); nil when there are
+// none.
+func (s *Server) topicConfigNote(topic string, ignored, noEffect []config.Ignored) *string {
+	var parts []string
+	for _, ig := range ignored {
+		s.log.Warn(ig.String(), "topic", topic, "setting", ig.Name)
+		parts = append(parts, ig.String())
+	}
+	for _, ig := range noEffect {
+		s.log.Warn(ig.String(), "topic", topic, "setting", ig.Name)
+		parts = append(parts, ig.Name+" is stored but "+ig.Reason)
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return kmsg.StringPtr(strings.Join(parts, "; "))
 }

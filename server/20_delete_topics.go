@@ -8,7 +8,9 @@ import (
 func init() { register(20, 1, 6, handleDeleteTopics) }
 
 // handleDeleteTopics answers DeleteTopics v1-v6 (by name; v6 also by topic id). Deleting a
-// topic closes its partitions and removes their files before the answer.
+// topic closes its partitions and removes their files before the answer. With
+// delete.topic.enable=false every topic is refused, as Kafka's controller does:
+// TOPIC_DELETION_DISABLED, INVALID_REQUEST before v3.
 func handleDeleteTopics(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
@@ -22,11 +24,20 @@ func handleDeleteTopics(s *Server, r *request) reply {
 			topics = append(topics, rt)
 		}
 	}
+	disabled := kerr.TopicDeletionDisabled
+	if req.Version < 3 {
+		disabled = kerr.InvalidRequest
+	}
 	for _, rt := range topics {
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		var name string
 		switch {
+		case !s.data.broker.Bool("delete.topic.enable"):
+			st.ErrorCode = disabled.Code
+			st.ErrorMessage = kmsg.StringPtr("topic deletion is disabled (delete.topic.enable=false)")
+			resp.Topics = append(resp.Topics, st)
+			continue
 		case rt.Topic != nil && rt.TopicID != [16]byte{}:
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr("give a topic name or a topic id, not both")

@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/config"
 )
 
 func init() { register(33, 0, 2, handleAlterConfigs) }
@@ -22,42 +24,52 @@ func handleAlterConfigs(s *Server, r *request) reply {
 		res := kmsg.NewAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
 		var err error
+		var note *string
 		if dup[i] {
 			err = fmt.Errorf("%w: resource listed twice", kerr.InvalidRequest)
 		} else {
-			err = s.alterConfigs(rr, req.ValidateOnly)
+			note, err = s.alterConfigs(rr, req.ValidateOnly)
 		}
 		res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)
+		if err == nil {
+			res.ErrorMessage = note
+		}
 		resp.Resources = append(resp.Resources, res)
 	}
 	return now(resp)
 }
 
-func (s *Server) alterConfigs(rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {
+// alterConfigs applies one resource of an AlterConfigs request; note says which topic
+// configs Strata ignores or stores without effect.
+func (s *Server) alterConfigs(rr kmsg.AlterConfigsRequestResource, validateOnly bool) (note *string, err error) {
 	set := map[string]string{}
 	names := map[string]bool{}
 	for _, c := range rr.Configs {
 		if names[c.Name] {
-			return fmt.Errorf("%w: %s listed twice", kerr.InvalidRequest, c.Name)
+			return nil, fmt.Errorf("%w: %s listed twice", kerr.InvalidRequest, c.Name)
 		}
 		names[c.Name] = true
 		if c.Value == nil {
-			return fmt.Errorf("%w: %s: null value", kerr.InvalidConfig, c.Name)
+			return nil, fmt.Errorf("%w: %s: null value", kerr.InvalidConfig, c.Name)
 		}
 		set[c.Name] = *c.Value
 	}
 	switch rr.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
 		if _, err := s.configTopic(rr.ResourceName); err != nil {
-			return err
+			return nil, err
 		}
-		return s.data.parts.SetTopicConfig(rr.ResourceName, set, validateOnly)
+		ignored := config.DropRemovedTopic(set)
+		if err := s.data.parts.SetTopicConfig(rr.ResourceName, set, validateOnly); err != nil {
+			return nil, err
+		}
+		return s.topicConfigNote(rr.ResourceName, ignored, config.NoEffectTopic(set)), nil
 	case kmsg.ConfigResourceTypeBroker:
 		if err := s.checkBrokerResource(rr.ResourceName); err != nil {
-			return err
+			return nil, err
 		}
-		return brokerAlterError(names)
+		return nil, brokerAlterError(names)
 	default:
-		return fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
+		return nil, fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
 	}
 }

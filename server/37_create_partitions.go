@@ -20,11 +20,19 @@ func handleCreatePartitions(s *Server, r *request) reply {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	var total int64
+	for _, rt := range req.Topics {
+		if t, ok := s.data.parts.Topic(rt.Topic); ok {
+			total += int64(max(0, rt.Count-t.NumPartitions()))
+		}
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
 		var err error
-		if seen[rt.Topic] > 1 {
+		if total > maxPartitionsPerRequest {
+			err = errTooManyPartitions
+		} else if seen[rt.Topic] > 1 {
 			err = fmt.Errorf("%w: topic %s listed twice", kerr.InvalidRequest, rt.Topic)
 		} else {
 			err = s.createPartitions(rt, req.ValidateOnly)

@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,60 +27,74 @@ func handleIncrementalAlterConfigs(s *Server, r *request) reply {
 		res := kmsg.NewIncrementalAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
 		var err error
+		var note *string
 		if dup[i] {
 			err = fmt.Errorf("%w: resource listed twice", kerr.InvalidRequest)
 		} else {
-			err = s.incrementalAlter(rr, req.ValidateOnly)
+			note, err = s.incrementalAlter(rr, req.ValidateOnly)
 		}
 		res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)
+		if err == nil {
+			res.ErrorMessage = note
+		}
 		resp.Resources = append(resp.Resources, res)
 	}
 	return now(resp)
 }
 
-func (s *Server) incrementalAlter(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
+// incrementalAlter applies one resource of an IncrementalAlterConfigs request; note says
+// which topic configs Strata ignores or stores without effect.
+func (s *Server) incrementalAlter(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) (note *string, err error) {
 	seen := map[string]bool{}
 	var alters []config.Alter
 	for _, c := range rr.Configs {
 		if seen[c.Name] {
-			return fmt.Errorf("%w: %s listed twice", kerr.InvalidRequest, c.Name)
+			return nil, fmt.Errorf("%w: %s listed twice", kerr.InvalidRequest, c.Name)
 		}
 		seen[c.Name] = true
 		op := config.Op(c.Op)
 		if op < config.OpSet || op > config.OpSubtract {
-			return fmt.Errorf("%w: %s: unknown operation %d", kerr.InvalidRequest, c.Name, c.Op)
+			return nil, fmt.Errorf("%w: %s: unknown operation %d", kerr.InvalidRequest, c.Name, c.Op)
 		}
 		a := config.Alter{Name: c.Name, Op: op}
 		if c.Value != nil {
 			a.Value = *c.Value
 		} else if op != config.OpDelete {
-			return fmt.Errorf("%w: %s: null value", kerr.InvalidConfig, c.Name)
+			return nil, fmt.Errorf("%w: %s: null value", kerr.InvalidConfig, c.Name)
 		}
 		alters = append(alters, a)
 	}
 	switch rr.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
 		if _, err := s.configTopic(rr.ResourceName); err != nil {
-			return err
+			return nil, err
 		}
-		return s.data.parts.AlterTopicConfig(rr.ResourceName, alters, validateOnly)
+		set := map[string]bool{}
+		for _, a := range alters {
+			set[a.Name] = a.Op != config.OpDelete
+		}
+		ignored := config.DropRemovedTopic(set)
+		alters = slices.DeleteFunc(alters, func(a config.Alter) bool { return config.TopicKind(a.Name) == config.KindRemoved })
+		if err := s.data.parts.AlterTopicConfig(rr.ResourceName, alters, validateOnly); err != nil {
+			return nil, err
+		}
+		maps.DeleteFunc(set, func(_ string, isSet bool) bool { return !isSet })
+		return s.topicConfigNote(rr.ResourceName, ignored, config.NoEffectTopic(set)), nil
 	case kmsg.ConfigResourceTypeBroker:
 		if err := s.checkBrokerResource(rr.ResourceName); err != nil {
-			return err
+			return nil, err
 		}
-		return brokerAlterError(seen)
+		return nil, brokerAlterError(seen)
 	default:
-		return fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
+		return nil, fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
 	}
 }
 
 // brokerAlterError explains why broker settings cannot be altered.
 func brokerAlterError(names map[string]bool) error {
 	for _, k := range sortedKeys(names) {
-		if _, ok := config.Lookup(k); !ok {
-			if _, _, ok := config.TopicSettingFor(k); !ok {
-				return fmt.Errorf("%w: %q", config.ErrUnknown, k)
-			}
+		if config.BrokerKind(k) == config.KindUnknown {
+			return fmt.Errorf("%w: %q", config.ErrUnknown, k)
 		}
 	}
 	return fmt.Errorf("%w: broker settings are static in Strata; set them in the configuration and restart", config.ErrReadOnly)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/batch"
@@ -292,6 +294,39 @@ func BenchmarkServerFetchFixedOffset(b *testing.B) {
 			cpu := cpuTime(b) - cpu0
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(int64(b.N)*int64(n)), "cpu-ns/B")
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
+		})
+	}
+}
+
+// BenchmarkServerMetadata asks for the metadata of every topic (Metadata v12) of a broker
+// holding one topic of n partitions, over loopback: the response is built and encoded in
+// time linear in n (ns/partition stays flat as n grows).
+func BenchmarkServerMetadata(b *testing.B) {
+	for _, n := range []int32{500, 2000} {
+		b.Run(fmt.Sprintf("partitions=%d", n), func(b *testing.B) {
+			s := testutil.StartBroker(b, "", nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if resp, err := kadm.NewClient(newClientTB(b, s)).CreateTopic(ctx, n, 1, nil, "many"); err != nil || resp.Err != nil {
+				b.Fatalf("create topic: %v, %v", err, resp.Err)
+			}
+			c := dialBench(b, s)
+			req := kmsg.NewPtrMetadataRequest()
+			req.Version = 12
+			frame := wire.AppendRequest(nil, 1, "bench", req)
+			resp := kmsg.NewPtrMetadataResponse()
+			resp.Version = req.Version
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := resp.ReadFrom(c.roundTrip(b, frame, req.IsFlexible())); err != nil {
+					b.Fatal(err)
+				}
+				if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != int(n) {
+					b.Fatalf("metadata: %d topics", len(resp.Topics))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/partition")
 		})
 	}
 }

@@ -23,7 +23,7 @@ import (
 )
 
 // compactedSettings make the broker's cleaner visit every partition every 50 ms.
-var compactedSettings = map[string]string{"log.retention.check.interval.ms": "50"}
+var compactedSettings = map[string]string{"log.retention.check.interval.ms": "50", "log.cleaner.backoff.ms": "50"}
 
 // rawHeaders fetches partition 0 of topic from offset 0 to its high watermark with raw
 // Fetch requests and returns the header of every stored batch, checking each batch.

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -263,4 +264,111 @@ func TestConfigsAppliedAtRuntime(t *testing.T) {
 	}
 	err := cl.ProduceSync(ctx, &kgo.Record{Topic: "small", Value: big}).FirstErr()
 	wantErr(t, "produce above max.message.bytes", err, kerr.MessageTooLarge)
+}
+
+// TestConfigsKafkaNames: topic configs Kafka 4.0 removed (still sent by older tools) are
+// ignored with a note in the answer's error message; Kafka topic configs Strata does not
+// act on are stored and described, with a note; a made-up name is refused INVALID_CONFIG,
+// naming the closest setting. CreateTopics, AlterConfigs and IncrementalAlterConfigs alike.
+func TestConfigsKafkaNames(t *testing.T) {
+	s := testutil.StartBroker(t, t.TempDir(), nil)
+	adm, cl, ctx := adminFor(t, s)
+
+	create := func(topic string, configs map[string]string) kmsg.CreateTopicsResponseTopic {
+		t.Helper()
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, 1
+		for k, v := range configs {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, kmsg.StringPtr(v)
+			rt.Configs = append(rt.Configs, c)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0]
+	}
+	wantNote := func(what string, code int16, msg *string, want ...string) {
+		t.Helper()
+		if code != 0 || msg == nil {
+			t.Fatalf("%s: code %d, message %v", what, code, msg)
+		}
+		for _, w := range want {
+			if !strings.Contains(*msg, w) {
+				t.Errorf("%s: message %q lacks %q", what, *msg, w)
+			}
+		}
+	}
+
+	ct := create("k", map[string]string{"message.format.version": "2.8", "preallocate": "true", "retention.ms": "1000"})
+	wantNote("create", ct.ErrorCode, ct.ErrorMessage, "message.format.version was removed in Kafka 4.0", "preallocate is stored but has no effect in Strata")
+	rcs, err := adm.DescribeTopicConfigs(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := topicConfig(t, rcs, "preallocate"); *c.Value != "true" || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+		t.Fatalf("preallocate: %+v", c)
+	}
+	for _, c := range rcs[0].Configs {
+		if c.Key == "message.format.version" {
+			t.Fatalf("a removed setting was stored: %+v", c)
+		}
+	}
+
+	ac := kmsg.NewPtrAlterConfigsRequest()
+	ar := kmsg.NewAlterConfigsRequestResource()
+	ar.ResourceType, ar.ResourceName = kmsg.ConfigResourceTypeTopic, "k"
+	for k, v := range map[string]string{"message.downconversion.enable": "false", "retention.ms": "2000"} {
+		c := kmsg.NewAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		ar.Configs = append(ar.Configs, c)
+	}
+	ac.Resources = append(ac.Resources, ar)
+	acr, err := ac.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantNote("alter", acr.Resources[0].ErrorCode, acr.Resources[0].ErrorMessage, "message.downconversion.enable was removed")
+
+	incr := func(name, value string) kmsg.IncrementalAlterConfigsResponseResource {
+		t.Helper()
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "k"
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = name, kmsg.StringPtr(value)
+		rr.Configs = append(rr.Configs, c)
+		req.Resources = append(req.Resources, rr)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Resources[0]
+	}
+	ir := incr("message.timestamp.difference.max.ms", "1000")
+	wantNote("incremental removed", ir.ErrorCode, ir.ErrorMessage, "message.timestamp.difference.max.ms was removed")
+	ir = incr("segment.jitter.ms", "5")
+	wantNote("incremental without effect", ir.ErrorCode, ir.ErrorMessage, "segment.jitter.ms is stored")
+	rcs, _ = adm.DescribeTopicConfigs(ctx, "k")
+	if c := topicConfig(t, rcs, "retention.ms"); *c.Value != "2000" {
+		t.Fatalf("retention.ms: %+v", c)
+	}
+	if c := topicConfig(t, rcs, "segment.jitter.ms"); *c.Value != "5" {
+		t.Fatalf("segment.jitter.ms: %+v", c)
+	}
+
+	ir = incr("retention.msx", "1")
+	if ir.ErrorCode != kerr.InvalidConfig.Code || ir.ErrorMessage == nil || !strings.Contains(*ir.ErrorMessage, "did you mean retention.ms?") {
+		t.Fatalf("made-up name: %d %v", ir.ErrorCode, ir.ErrorMessage)
+	}
+	if ct := create("k2", map[string]string{"retention.msx": "1"}); ct.ErrorCode != kerr.InvalidConfig.Code {
+		t.Fatalf("create with a made-up name: %+v", ct)
+	}
+	// A plain change answers with no message.
+	if ir := incr("retention.ms", "3000"); ir.ErrorCode != 0 || ir.ErrorMessage != nil {
+		t.Fatalf("plain change: %+v", ir)
+	}
 }

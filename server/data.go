@@ -19,12 +19,12 @@ import (
 	"github.com/stratalog/strata/partition"
 )
 
-// Files of the data directory besides topics and partitions (docs/storage.md).
+// Files of the data directory besides topics and partitions (docs/storage.md; the
+// partition Manager keeps the clean-shutdown marker).
 const (
-	lockFile          = ".lock"
-	metaPropsFile     = "meta.properties"
-	cleanShutdownFile = ".clean-shutdown"
-	metaPropsVersion  = "1"
+	lockFile         = ".lock"
+	metaPropsFile    = "meta.properties"
+	metaPropsVersion = "1"
 )
 
 // serverData is the broker's data directory state, set by openData and read-only after
@@ -38,8 +38,6 @@ type serverData struct {
 	// broker holds the effective broker settings (Settings plus the values of Options
 	// fields, and defaults) by Kafka name; read group.* and other settings from here.
 	broker config.Resolved
-	// cleanShutdown reports whether the previous run ended with a clean shutdown.
-	cleanShutdown bool
 
 	// pids allocates producer ids (22_init_producer_id.go).
 	pids *producerIDs
@@ -50,13 +48,15 @@ type serverData struct {
 	closeErr  error
 }
 
-// openData opens the data directory: lock, meta.properties, clean-shutdown marker,
-// broker settings, topics.
+// openData opens the data directory: lock, meta.properties, broker settings, topics.
 func (s *Server) openData() (err error) {
 	d := &s.data
-	d.fs, d.dir = vfs.Default, s.opts.DataDir
+	d.fs, d.dir = s.opts.FS, s.opts.DataDir
 	if err := config.ValidateBroker(s.opts.Settings); err != nil {
 		return fmt.Errorf("server: invalid broker settings: %w", err)
+	}
+	for _, ig := range config.IgnoredBroker(s.opts.Settings) {
+		s.log.Warn(ig.String(), "setting", ig.Name)
 	}
 	d.broker = config.ResolveBroker(s.staticSettings())
 
@@ -86,24 +86,8 @@ func (s *Server) openData() (err error) {
 	if err != nil {
 		return err
 	}
-	marker := filepath.Join(d.dir, cleanShutdownFile)
-	_, err = d.fs.Stat(marker)
-	switch {
-	case created:
-		d.cleanShutdown = true // a new directory: nothing to recover
+	if created {
 		s.log.Info("created data directory", "dir", d.dir)
-	case err == nil:
-		d.cleanShutdown = true
-		if err := d.fs.Remove(marker); err != nil {
-			return fmt.Errorf("server: remove %s: %w", marker, err)
-		}
-		if err := vfs.SyncDir(d.fs, d.dir); err != nil {
-			return err
-		}
-	case errors.Is(err, fs.ErrNotExist):
-		s.log.Info("no clean-shutdown marker: recovering partitions", "dir", d.dir)
-	default:
-		return fmt.Errorf("server: stat %s: %w", marker, err)
 	}
 	d.parts, err = partition.OpenManager(d.dir, &partition.ManagerOptions{
 		FS:     d.fs,
@@ -120,7 +104,7 @@ func (s *Server) openData() (err error) {
 		return fmt.Errorf("server: open group coordinator: %w", err)
 	}
 	s.log.Info("data directory open", "dir", d.dir, "cluster.id", d.clusterID, "node.id", s.opts.NodeID,
-		"topics", len(d.parts.Topics()), "clean", d.cleanShutdown)
+		"topics", len(d.parts.Topics()), "clean", created || d.parts.CleanShutdown())
 	return nil
 }
 
@@ -158,8 +142,8 @@ func (s *Server) optionSettings() map[string]string {
 	}
 }
 
-// closeData closes every hook and partition, then writes the clean-shutdown marker (only
-// if all closed cleanly) and releases the lock. It is idempotent.
+// closeData closes every hook and partition (the partition Manager writes the
+// clean-shutdown marker if all closed cleanly) and releases the lock. It is idempotent.
 func (s *Server) closeData() error {
 	d := &s.data
 	d.closeOnce.Do(func() {
@@ -177,12 +161,8 @@ func (s *Server) closeData() error {
 				errs = append(errs, fmt.Errorf("server: close topics: %w", err))
 			}
 		}
-		if len(errs) == 0 {
-			if err := vfs.WriteFileAtomic(d.fs, filepath.Join(d.dir, cleanShutdownFile), nil); err != nil {
-				errs = append(errs, err)
-			}
-		} else {
-			s.log.Warn("unclean shutdown: partitions will be recovered at the next start", "err", errors.Join(errs...))
+		if len(errs) > 0 {
+			s.log.Warn("closing the data directory failed", "err", errors.Join(errs...))
 		}
 		if err := d.lock.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("server: unlock data directory: %w", err))

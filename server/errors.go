@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/stratalog/strata/internal/vfs"
 )
 
 // The server is the only layer that maps domain errors to Kafka error codes. Each domain
@@ -22,7 +24,9 @@ var errorTable []errMapping
 func mapErrors(rows ...errMapping) { errorTable = append(errorTable, rows...) }
 
 // errorCode returns the Kafka error code for err: 0 for nil, the mapped code for a known
-// domain error, and UNKNOWN_SERVER_ERROR (-1) otherwise.
+// domain error, KAFKA_STORAGE_ERROR (56) for any other failure of the file system (as
+// Kafka answers an IOException of its log dir: a full or failing disk, a refused file
+// creation), and UNKNOWN_SERVER_ERROR (-1) otherwise.
 func errorCode(err error) int16 {
 	if err == nil {
 		return 0
@@ -35,6 +39,9 @@ func errorCode(err error) int16 {
 		if errors.Is(err, m.err) {
 			return m.code.Code
 		}
+	}
+	if vfs.IsIOError(err) {
+		return kerr.KafkaStorageError.Code
 	}
 	return kerr.UnknownServerError.Code
 }

@@ -14,7 +14,8 @@ func init() {
 		errMapping{log.ErrCorrupt, kerr.CorruptMessage},
 		errMapping{log.ErrInvalidBatch, kerr.InvalidRecord},
 		errMapping{log.ErrRecordTooLarge, kerr.RecordListTooLarge},
-		errMapping{log.ErrBroken, kerr.KafkaStorageError},
+		// Every failed write, fsync, roll or checkpoint of a log (ErrBroken too wraps it).
+		errMapping{log.ErrStorage, kerr.KafkaStorageError},
 		errMapping{log.ErrTruncated, kerr.NotLeaderForPartition},
 		errMapping{log.ErrClosed, kerr.NotLeaderForPartition},
 	)

@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/partition"
 )
 
@@ -70,8 +73,17 @@ func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) 
 	return p, nil
 }
 
-// Append appends the batch and waits until it is fsynced.
+// Append appends the batch and waits until it is fsynced. A storage failure (of the log,
+// or of the files of the topic's creation) wraps group.ErrStorage.
 func (l *offsetsPartition) Append(b []byte) (int64, error) {
+	off, err := l.append(b)
+	if err != nil && (errors.Is(err, log.ErrStorage) || vfs.IsIOError(err)) {
+		err = fmt.Errorf("%w: %w", group.ErrStorage, err)
+	}
+	return off, err
+}
+
+func (l *offsetsPartition) append(b []byte) (int64, error) {
 	p, err := l.partition(true)
 	if err != nil {
 		return 0, err

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +99,9 @@ func joinReq(v int16, g, member string, instance *string, protos ...string) *kms
 
 func TestGroupAPIsSingleMemberLifecycle(t *testing.T) {
 	s := newGroupTestServer(t)
+	if _, err := s.data.parts.CreateTopic("t", 4, nil, false); err != nil {
+		t.Fatal(err)
+	}
 
 	// FindCoordinator: v3 single key, v4 batched; group and transaction keys.
 	fc := kmsg.NewPtrFindCoordinatorRequest()
@@ -332,4 +337,64 @@ func TestGroupAPIsRebalanceAndStatic(t *testing.T) {
 	wantCode(t, "leave fenced", call[*kmsg.LeaveGroupResponse](t, s, lv).Members[0].ErrorCode, kerr.FencedInstanceID)
 	lv.Members[0].MemberID = ""
 	wantCode(t, "leave by instance", call[*kmsg.LeaveGroupResponse](t, s, lv).Members[0].ErrorCode, nil)
+}
+
+// TestGroupOffsetCommitUnknownTopicOrPartition: like Kafka (and as librdkafka's test 0030
+// expects), a commit for a topic that does not exist or a partition beyond the topic's
+// count answers UNKNOWN_TOPIC_OR_PARTITION for that partition and stores nothing; the
+// other partitions of the request are committed. A request with no known partition does
+// not reach the group. OffsetFetch of such partitions answers -1 without error, as Kafka's.
+func TestGroupOffsetCommitUnknownTopicOrPartition(t *testing.T) {
+	s := newGroupTestServer(t)
+	if _, err := s.data.parts.CreateTopic("t", 2, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(group string, generation int32, parts map[string][]int32, order ...string) *kmsg.OffsetCommitResponse {
+		oc := kmsg.NewPtrOffsetCommitRequest()
+		oc.Version, oc.Group, oc.Generation = 8, group, generation
+		for _, topic := range order {
+			ot := kmsg.NewOffsetCommitRequestTopic()
+			ot.Topic = topic
+			for _, p := range parts[topic] {
+				op := kmsg.NewOffsetCommitRequestTopicPartition()
+				op.Partition, op.Offset = p, 10+int64(p)
+				ot.Partitions = append(ot.Partitions, op)
+			}
+			oc.Topics = append(oc.Topics, ot)
+		}
+		return call[*kmsg.OffsetCommitResponse](t, s, oc)
+	}
+	resp := commit("g", -1, map[string][]int32{"t": {0, 2, 1, -1}, "nope": {0}}, "t", "nope")
+	want := map[string][]*kerr.Error{"t": {nil, kerr.UnknownTopicOrPartition, nil, kerr.UnknownTopicOrPartition}, "nope": {kerr.UnknownTopicOrPartition}}
+	for _, rt := range resp.Topics {
+		for i, rp := range rt.Partitions {
+			wantCode(t, fmt.Sprintf("commit %s/%d", rt.Topic, rp.Partition), rp.ErrorCode, want[rt.Topic][i])
+		}
+	}
+	// Nothing is stored for the unknown partitions; the known ones are.
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Version, of.Group = 7, "g"
+	for _, topic := range []string{"t", "nope"} {
+		ft := kmsg.NewOffsetFetchRequestTopic()
+		ft.Topic, ft.Partitions = topic, []int32{0, 1, 2}
+		of.Topics = append(of.Topics, ft)
+	}
+	got := map[string]int64{}
+	for _, rt := range call[*kmsg.OffsetFetchResponse](t, s, of).Topics {
+		for _, rp := range rt.Partitions {
+			wantCode(t, "fetch "+rt.Topic, rp.ErrorCode, nil)
+			got[fmt.Sprintf("%s/%d", rt.Topic, rp.Partition)] = rp.Offset
+		}
+	}
+	if w := map[string]int64{"t/0": 10, "t/1": 11, "t/2": -1, "nope/0": -1, "nope/1": -1, "nope/2": -1}; !maps.Equal(got, w) {
+		t.Fatalf("fetched %v, want %v", got, w)
+	}
+	// Only unknown partitions: answered without consulting the group (whose generation
+	// check would otherwise answer ILLEGAL_GENERATION).
+	resp = commit("no-such-group", 7, map[string][]int32{"nope": {0, 1}}, "nope")
+	for _, rp := range resp.Topics[0].Partitions {
+		wantCode(t, "commit only unknown", rp.ErrorCode, kerr.UnknownTopicOrPartition)
+	}
+	resp = commit("no-such-group", 7, map[string][]int32{"t": {0}}, "t")
+	wantCode(t, "commit to a group that does not exist", resp.Topics[0].Partitions[0].ErrorCode, kerr.IllegalGeneration)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/wire"
 )
 
@@ -36,6 +37,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Listener, if set, is used instead of listening on Listen (tests inject one).
 	Listener net.Listener
+	// FS is the file system holding DataDir; nil means vfs.Default (fault tests inject
+	// one, e.g. errorfs).
+	FS vfs.FS
 }
 
 // Defaults of the connection-level settings.
@@ -68,6 +72,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Settings == nil {
 		o.Settings = map[string]string{}
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -361,4 +363,67 @@ func TestServerShutdownRefuses(t *testing.T) {
 		nc.Close()
 		t.Fatal("listener still accepting after Shutdown")
 	}
+}
+
+// logLines is a slog handler that keeps the message and attributes of every record.
+type logLines struct {
+	mu    *sync.Mutex
+	lines *[]string
+}
+
+func (h logLines) Enabled(context.Context, slog.Level) bool { return true }
+func (h logLines) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h logLines) WithGroup(string) slog.Handler            { return h }
+func (h logLines) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
+	h.mu.Lock()
+	*h.lines = append(*h.lines, b.String())
+	h.mu.Unlock()
+	return nil
+}
+
+// TestServerHostileFrame sends the frame of issue 11: Metadata v12, 93 bytes, whose body
+// ends in a tagged-field count of 0xffffffff (kmsg alone looped over it for 46 s of CPU).
+// The broker closes the connection at once with one log line and serves the next client.
+func TestServerHostileFrame(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	s := robustStart(t, func(o *server.Options) { o.Logger = slog.New(logLines{&mu, &lines}) })
+	frame := issue11Frame()
+	if len(frame) != 93 {
+		t.Fatalf("frame of %d bytes", len(frame))
+	}
+	c := robustDial(t, s)
+	c.write(frame)
+	c.expectClosed()
+	robustServes(t, s)
+	mu.Lock()
+	defer mu.Unlock()
+	var closes []string
+	for _, l := range lines {
+		if strings.Contains(l, "closing connection") {
+			closes = append(closes, l)
+		}
+	}
+	if len(closes) != 1 || !strings.Contains(closes[0], "tagged fields") {
+		t.Fatalf("log lines about the close: %q", closes)
+	}
+	t.Log(closes[0])
+}
+
+// issue11Frame returns the frame (size prefix included) of TestServerHostileFrame.
+func issue11Frame() []byte {
+	body := []byte{0}                               // header tags
+	body = append(body, 2)                          // one topic
+	body = append(body, make([]byte, 16)...)        // topic id
+	body = append(body, 6, 't', 'o', 'p', 'i', 'c') // topic name
+	body = append(body, 0, 0, 0)                    // topic tags, two bools
+	body = append(body, 0xff, 0xff, 0xff, 0xff, 0x0f)
+	clientID := strings.Repeat("c", 47) // 93 bytes in all
+	frame := binary.BigEndian.AppendUint32(nil, uint32(8+2+len(clientID)+len(body)))
+	frame = append(frame, 0, 3, 0, 12, 0, 0, 0, 1, 0, byte(len(clientID)))
+	frame = append(append(frame, clientID...), body...)
+	return frame
 }

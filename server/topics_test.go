@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,6 +211,27 @@ func TestTopicsAutoCreateDisabled(t *testing.T) {
 	}
 }
 
+// TestTopicsDeleteDisabled: with delete.topic.enable=false DeleteTopics refuses every
+// topic TOPIC_DELETION_DISABLED (as Kafka; versions before 3 are checked in
+// TestTopicsDeleteDisabledVersions), and the topic stays.
+func TestTopicsDeleteDisabled(t *testing.T) {
+	s := testutil.StartBroker(t, "", map[string]string{"delete.topic.enable": "false"})
+	adm, _, ctx := adminFor(t, s)
+	if r, _ := adm.CreateTopic(ctx, 1, 1, nil, "kept"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	dr, err := adm.DeleteTopics(ctx, "kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := dr["kept"]; !errors.Is(r.Err, kerr.TopicDeletionDisabled) {
+		t.Fatalf("delete: %+v", r)
+	}
+	if td, err := adm.ListTopics(ctx, "kept"); err != nil || !td.Has("kept") {
+		t.Fatalf("topic gone: %v %v", td, err)
+	}
+}
+
 func TestTopicsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	s := testutil.StartBroker(t, dir, nil)
@@ -262,5 +285,50 @@ func TestTopicsBadSettings(t *testing.T) {
 		if err == nil {
 			t.Fatalf("settings %v accepted", settings)
 		}
+	}
+}
+
+// TestTopicsCreateTooManyPartitions: one CreateTopics or CreatePartitions request creates
+// at most 10,000 partitions over all its topics (a count from the wire must not make a
+// tiny request create two billion partitions); above that every topic of the request
+// fails with POLICY_VIOLATION, as Kafka's controller answers an excessively large
+// operation, and nothing is created.
+func TestTopicsCreateTooManyPartitions(t *testing.T) {
+	s := testutil.StartBroker(t, "", nil)
+	adm, cl, ctx := adminFor(t, s)
+	r, _ := adm.CreateTopic(ctx, math.MaxInt32, 1, nil, "huge")
+	wantErr(t, "2^31-1 partitions", r.Err, kerr.PolicyViolation)
+
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.ValidateOnly = true
+	for _, n := range []int32{6000, 4000} {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = fmt.Sprintf("t%d", n), n, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.Topics[0].ErrorCode != 0 || resp.Topics[1].ErrorCode != 0 {
+		t.Fatalf("10,000 partitions (validate only): %v %+v", err, resp)
+	}
+	req.Topics[1].NumPartitions = 4001
+	resp, err = req.RequestWith(ctx, cl)
+	if err != nil || resp.Topics[0].ErrorCode != kerr.PolicyViolation.Code || resp.Topics[1].ErrorCode != kerr.PolicyViolation.Code {
+		t.Fatalf("10,001 partitions: %v %+v", err, resp)
+	}
+
+	if r, _ := adm.CreateTopic(ctx, 1, 1, nil, "small"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	cr, err := adm.CreatePartitions(ctx, math.MaxInt32, "small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "grow to 2^31-1", cr["small"].Err, kerr.PolicyViolation)
+	md, err := adm.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := md.Topics.Names(); len(got) != 1 || len(md.Topics["small"].Partitions) != 1 {
+		t.Fatalf("topics %v, small has %d partitions", got, len(md.Topics["small"].Partitions))
 	}
 }

@@ -33,10 +33,12 @@
 // Errors: framing and header errors wrap ErrMalformed, a size above the limit is
 // ErrFrameTooLarge, an API key kmsg does not know is ErrUnknownAPI, and a short read is
 // io.ErrUnexpectedEOF (io.EOF only before the first byte of a frame). wire performs no I/O
-// beyond ReadFrame and never panics on malformed input (FuzzDecode). kmsg, which decodes
-// bodies, loops over a tagged-field count without stopping at the end of the data, so a
-// malformed flexible request can cost seconds of CPU before Decode fails; see
-// docs/operations.md.
+// beyond ReadFrame and never panics on malformed input (FuzzDecode). Decode checks the body
+// against its schema (package wire/schema) before kmsg decodes it: kmsg trusts counts (it
+// loops over a tagged-field count past the end of the data, and allocates an array before
+// reading its elements), so only a body whose every count and length fits in the frame
+// reaches it, and decoding any frame costs time and memory in proportion to its size
+// (FuzzDecodeCounts). The header's tagged fields are capped at 10,000 as the body's are.
 //
 // Concurrency: the functions are pure and safe for concurrent use; a buffer passed to
 // ReadFrame belongs to one caller at a time.

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/wire/schema"
 )
 
 // DefaultMaxRequestSize is the default of socket.request.max.bytes.
@@ -192,6 +194,12 @@ func Decode(frame []byte) (RequestHeader, kmsg.Request, error) {
 			return h, nil, err
 		}
 	}
+	// kmsg trusts the counts it reads (it loops over a tagged-field count after the
+	// bytes run out, and allocates an array before reading its elements): it gets only
+	// bodies whose every count and length fits in the frame.
+	if err := schema.Check(h.APIKey, h.APIVersion, b); err != nil {
+		return h, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	if err := req.ReadFrom(b); err != nil {
 		return h, nil, fmt.Errorf("%w: %s v%d body: %v", ErrMalformed, kmsg.NameForKey(h.APIKey), h.APIVersion, err)
 	}
@@ -201,7 +209,7 @@ func Decode(frame []byte) (RequestHeader, kmsg.Request, error) {
 // skipTags skips a tagged-field section and returns what follows it.
 func skipTags(b []byte) ([]byte, error) {
 	count, n := binary.Uvarint(b)
-	if n <= 0 || count > uint64(len(b)) {
+	if n <= 0 || count > schema.MaxTaggedFields || count > uint64(len(b)) {
 		return nil, fmt.Errorf("%w: tagged fields", ErrMalformed)
 	}
 	b = b[n:]

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	registry "github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/server"
 )
 
@@ -98,16 +100,20 @@ Settings use Kafka's broker configuration names. They come from, in order of pre
      --set NAME=VALUE for any setting (repeatable)
   2. environment variables: STRATA_ and the name in upper case with '_' for '.',
      e.g. STRATA_LOG_RETENTION_MS=1000, STRATA_LISTENERS=0.0.0.0:9092
-  3. a YAML file given with --config (or STRATA_CONFIG), keys are Kafka names:
+  3. a file given with --config (or STRATA_CONFIG), keys are Kafka names: YAML
        listeners: 127.0.0.1:9092
        log.dirs: /var/lib/strata
        log.retention.ms: 604800000
+     or, by its extension (.properties), a Java properties file such as Kafka's own
+     server.properties
   4. defaults: listeners 127.0.0.1:9092, log.dirs ./data, node.id 0
 
 listeners, advertised.listeners, log.dirs, node.id, socket.request.max.bytes,
 max.connections and connections.max.idle.ms configure the server itself; every other
 setting (auto.create.topics.enable, num.partitions, log.retention.ms ...) is passed to the
-broker, which rejects names and values it does not know.`,
+broker. A Kafka setting Strata does not implement is accepted with a warning ("has no
+effect in Strata"); a name that is neither Strata's nor Kafka's, or an invalid value,
+stops it with an error naming the closest known names.`,
 		Example: `  strata serve
   strata serve --listen 0.0.0.0:9092 --data-dir /var/lib/strata
   strata serve --config strata.yaml --set auto.create.topics.enable=false
@@ -118,7 +124,7 @@ broker, which rejects names and values it does not know.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "YAML configuration file with Kafka setting names as keys (env STRATA_CONFIG)")
+	fl.StringVar(&f.config, "config", "", "configuration file with Kafka setting names as keys: YAML, or .properties (Kafka's server.properties) (env STRATA_CONFIG)")
 	fl.StringVar(&f.listen, "listen", "", "HOST:PORT to listen on (listeners; default 127.0.0.1:9092, port 0 picks a free port)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (log.dirs; default ./data)")
 	fl.StringArrayVar(&f.set, "set", nil, "NAME=VALUE: any broker setting by its Kafka name (repeatable)")
@@ -161,17 +167,9 @@ func loadConfig(f *serveFlags, changed func(string) bool) (*config, error) {
 		}
 	}
 	if path != "" {
-		fv := viper.New() // nested YAML keys flatten to dotted names
-		fv.SetConfigFile(path)
-		if filepath.Ext(path) == "" {
-			fv.SetConfigType("yaml")
-		}
-		if err := fv.ReadInConfig(); err != nil {
+		flat, err := readConfigFile(path)
+		if err != nil {
 			return nil, fmt.Errorf("config file %s: %w", path, err)
-		}
-		flat := map[string]any{}
-		for _, k := range fv.AllKeys() {
-			flat[canonicalKey(k)] = fv.Get(k)
 		}
 		if err := v.MergeConfigMap(flat); err != nil {
 			return nil, fmt.Errorf("config file %s: %w", path, err)
@@ -240,30 +238,67 @@ func settingString(x any) (string, error) {
 	}
 }
 
+// readConfigFile reads a configuration file into canonical keys: a Java .properties file
+// (.properties, .props, .prop: Kafka's server.properties as it is), else YAML or another
+// format viper reads by extension (YAML without one). Nested keys flatten to dotted names.
+func readConfigFile(path string) (map[string]any, error) {
+	flat := map[string]any{}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".properties", ".props", ".prop":
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		props, err := registry.ParseProperties(data)
+		if err != nil {
+			return nil, err
+		}
+		for k, val := range props {
+			flat[canonicalKey(k)] = val
+		}
+		return flat, nil
+	}
+	fv := viper.New()
+	fv.SetConfigFile(path)
+	if filepath.Ext(path) == "" {
+		fv.SetConfigType("yaml")
+	}
+	if err := fv.ReadInConfig(); err != nil {
+		return nil, err
+	}
+	for _, k := range fv.AllKeys() {
+		flat[canonicalKey(k)] = fv.Get(k)
+	}
+	return flat, nil
+}
+
 // options maps the merged configuration onto server.Options: the connection-level
 // settings onto their fields, every other broker setting into Options.Settings.
 func (c *config) options(logger *slog.Logger) (*server.Options, error) {
 	o := &server.Options{Logger: logger, Settings: map[string]string{}}
 	var errs []error
 	bad := func(k string, err error) { errs = append(errs, fmt.Errorf("%s: %w", k, err)) }
+	controllers := registry.SplitList(c.settings["controller.listener.names"])
+	listener := func(k, val string) string {
+		addr, skipped, err := singleListener(val, controllers)
+		if err != nil {
+			bad(k, err)
+		}
+		if len(skipped) > 0 && logger != nil {
+			logger.Warn(k+": controller listeners are ignored; Strata runs a single node for now", "serving", addr, "ignored", strings.Join(skipped, ","))
+		}
+		return addr
+	}
 	for k, val := range c.settings {
 		switch k {
 		case keyLogLevel, keyLogFormat, keyReadyFile:
 		case keyListeners:
-			addr, err := singleListener(val)
-			if err != nil {
-				bad(k, err)
-			}
-			o.Listen = addr
+			o.Listen = listener(k, val)
 		case keyAdvertised:
 			if val == "" {
 				continue
 			}
-			addr, err := singleListener(val)
-			if err != nil {
-				bad(k, err)
-			}
-			o.Advertised = addr
+			o.Advertised = listener(k, val)
 		case keyLogDirs:
 			if strings.Contains(val, ",") {
 				bad(k, errors.New("only one data directory is supported"))
@@ -303,20 +338,30 @@ func (c *config) options(logger *slog.Logger) (*server.Options, error) {
 	return o, nil
 }
 
-// singleListener accepts "host:port" or Kafka's "NAME://host:port"; Strata has one
-// plaintext listener.
-func singleListener(val string) (string, error) {
-	val = strings.TrimSpace(val)
-	if strings.Contains(val, ",") {
-		return "", errors.New("only one listener is supported")
+// singleListener accepts "host:port" or Kafka's list of "NAME://host:port": Strata has
+// one plaintext listener, so the list must hold exactly one listener whose name is not
+// among controllers (controller.listener.names); the controller listeners are returned as
+// skipped.
+func singleListener(val string, controllers []string) (addr string, skipped []string, err error) {
+	var addrs []string
+	for _, l := range registry.SplitList(val) {
+		name, a, ok := strings.Cut(l, "://")
+		if !ok {
+			name, a = "", l
+		}
+		if ok && slices.ContainsFunc(controllers, func(c string) bool { return strings.EqualFold(c, name) }) {
+			skipped = append(skipped, l)
+			continue
+		}
+		addrs = append(addrs, a)
 	}
-	if _, rest, ok := strings.Cut(val, "://"); ok {
-		val = rest
+	if len(addrs) != 1 {
+		return "", nil, fmt.Errorf("%q: want exactly one listener (besides controller.listener.names)", val)
 	}
-	if _, _, err := net.SplitHostPort(val); err != nil {
-		return "", err
+	if _, _, err := net.SplitHostPort(addrs[0]); err != nil {
+		return "", nil, err
 	}
-	return val, nil
+	return addrs[0], skipped, nil
 }
 
 // newLogger builds the slog logger of the --log-level and --log-format settings.

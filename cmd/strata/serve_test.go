@@ -1,11 +1,16 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	registry "github.com/stratalog/strata/internal/config"
 )
 
 func TestServeConfigPrecedence(t *testing.T) {
@@ -122,5 +127,106 @@ func TestServeConfigErrors(t *testing.T) {
 	}
 	if _, err := newLogger(os.Stderr, "info", "xml"); err == nil {
 		t.Error("bad log format accepted")
+	}
+}
+
+// kafkaServerProperties is Kafka 4's own KRaft server.properties (see its header).
+const kafkaServerProperties = "../../internal/config/testdata/kafka-reconfig-server.properties"
+
+// TestServeConfigKafkaProperties: --config reads a Java .properties file; Kafka's own
+// server.properties maps onto Options (the controller listener dropped) and every other
+// name reaches the broker settings, which accept them (Kafka names without effect warned).
+func TestServeConfigKafkaProperties(t *testing.T) {
+	for _, file := range []string{kafkaServerProperties, "../../internal/config/testdata/kafka-server.properties"} {
+		cfg, err := loadConfig(&serveFlags{config: file}, func(n string) bool { return n == "config" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := cfg.options(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Listen != ":9092" || o.Advertised != "localhost:9092" || o.DataDir != "/tmp/kraft-combined-logs" || o.NodeID != 1 {
+			t.Fatalf("%s: options %+v", file, o)
+		}
+		if o.Settings["num.network.threads"] != "3" || o.Settings["log.retention.hours"] != "168" || o.Settings["process.roles"] != "broker,controller" {
+			t.Fatalf("%s: settings %v", file, o.Settings)
+		}
+		if err := registry.ValidateBroker(o.Settings); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		ignored := map[string]bool{}
+		for _, ig := range registry.IgnoredBroker(o.Settings) {
+			ignored[ig.Name] = true
+		}
+		for _, n := range []string{"num.network.threads", "process.roles", "controller.listener.names", "offsets.topic.replication.factor"} {
+			if !ignored[n] {
+				t.Errorf("%s: %s not reported as ignored (%v)", file, n, ignored)
+			}
+		}
+		if ignored["log.retention.hours"] || ignored["num.partitions"] {
+			t.Errorf("%s: implemented settings reported as ignored: %v", file, ignored)
+		}
+	}
+}
+
+func TestServeListeners(t *testing.T) {
+	for _, tc := range []struct {
+		val, ctrl, want, skipped string
+		bad                      bool
+	}{
+		{val: "127.0.0.1:9092", want: "127.0.0.1:9092"},
+		{val: "PLAINTEXT://:9092", want: ":9092"},
+		{val: "PLAINTEXT://:9092,CONTROLLER://:9093", ctrl: "CONTROLLER", want: ":9092", skipped: "CONTROLLER://:9093"},
+		{val: "controller://:9093, PLAINTEXT://h:1", ctrl: "CONTROLLER", want: "h:1", skipped: "controller://:9093"},
+		{val: "PLAINTEXT://:9092,CONTROLLER://:9093", bad: true}, // no controller.listener.names
+		{val: "A://:1,B://:2", ctrl: "C", bad: true},
+		{val: "CONTROLLER://:9093", ctrl: "CONTROLLER", bad: true},
+		{val: "nohost", bad: true},
+	} {
+		addr, skipped, err := singleListener(tc.val, registry.SplitList(tc.ctrl))
+		if tc.bad {
+			if err == nil {
+				t.Errorf("%q accepted: %q", tc.val, addr)
+			}
+			continue
+		}
+		if err != nil || addr != tc.want || strings.Join(skipped, ",") != tc.skipped {
+			t.Errorf("%q: %q %v %v, want %q %q", tc.val, addr, skipped, err, tc.want, tc.skipped)
+		}
+	}
+}
+
+// TestServeProcessKafkaProperties: the binary starts from Kafka's own server.properties
+// (address and data directory overridden by flags), warning once for each Kafka setting
+// it does not act on; a made-up name stops it with a suggestion.
+func TestServeProcessKafkaProperties(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildStrata(t)
+	b := startStrata(t, bin, t.TempDir(), "--config", kafkaServerProperties)
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-b.done; err != nil {
+		t.Fatalf("exit: %v\n%s", err, b.log)
+	}
+	b.done <- nil
+	out := b.log.String()
+	for _, w := range []string{"num.network.threads has no effect in Strata", "process.roles configures Kafka's cluster mode", "controller listeners are ignored"} {
+		if n := strings.Count(out, w); n != 1 {
+			t.Errorf("%q logged %d times:\n%s", w, n, out)
+		}
+	}
+	if strings.Contains(out, "log.retention.hours has no effect") {
+		t.Errorf("an implemented setting warned:\n%s", out)
+	}
+
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--set", "log.retention.msx=1")
+	msg, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !strings.Contains(string(msg), "did you mean log.retention.ms?") {
+		t.Fatalf("made-up setting: %v\n%s", err, msg)
 	}
 }

@@ -141,6 +141,7 @@ type IdleStats struct {
 	CPUPercent      float64 `json:"cpu_percent"` // of one core
 	RSSMiB          float64 `json:"rss_mib"`
 	FirstStartupMs  float64 `json:"first_startup_ms,omitempty"`    // empty data directory
+	StopMs          float64 `json:"stop_ms,omitempty"`             // clean shutdown: SIGTERM to exit
 	StartupMs       float64 `json:"startup_ms,omitempty"`          // after a clean shutdown, exec to ready
 	RestartRSSMiB   float64 `json:"restart_rss_mib,omitempty"`     // right after that restart
 	RestartMetadata float64 `json:"restart_metadata_ms,omitempty"` // exec to metadata listing every partition

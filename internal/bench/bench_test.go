@@ -231,8 +231,8 @@ func TestBenchStartBroker(t *testing.T) {
 	if err := b.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if b.PID() == old || b.StartupTime <= 0 {
-		t.Fatalf("restart: pid %d (was %d), startup %v", b.PID(), old, b.StartupTime)
+	if b.PID() == old || b.StartupTime <= 0 || b.StopTime <= 0 {
+		t.Fatalf("restart: pid %d (was %d), startup %v, stop %v", b.PID(), old, b.StartupTime, b.StopTime)
 	}
 }
 

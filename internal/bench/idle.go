@@ -7,10 +7,11 @@ import (
 )
 
 // Idle measures the footprint of an idle broker holding many partitions: it creates a
-// topic of c.Partitions partitions, lets the broker settle for 2 s, then measures its CPU
-// and RSS over c.Duration with no client connected. When the bench started the broker
-// (b is not nil), it then restarts it cleanly on the same data and reports the time from
-// exec to the ready file and to a metadata response listing every partition.
+// topic of c.Partitions partitions (timed), lets the broker settle for 2 s, then measures
+// its CPU and RSS over c.Duration with no client connected. When the bench started the
+// broker (b is not nil), it then restarts it cleanly on the same data and reports the time
+// from SIGTERM to the exit, and from exec to the ready file and to a metadata response
+// listing every partition.
 func Idle(ctx context.Context, c Config, b *Broker) (*Result, error) {
 	if c.Partitions <= 0 {
 		c.Partitions = 1000
@@ -72,6 +73,7 @@ func Idle(ctx context.Context, c Config, b *Broker) (*Result, error) {
 			return nil, err
 		}
 		start := time.Now().Add(-b.StartupTime)
+		is.StopMs = float64(b.StopTime) / 1e6
 		is.StartupMs = float64(b.StartupTime) / 1e6
 		c.Brokers, c.BrokerPID = []string{b.Addr}, b.PID()
 		adm, cl, err := admin(&c)

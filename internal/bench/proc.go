@@ -199,6 +199,8 @@ type Broker struct {
 	Addr   string
 	// StartupTime is how long the last start took, from exec to the ready file.
 	StartupTime time.Duration
+	// StopTime is how long the last clean Stop took, from SIGTERM to the exit.
+	StopTime time.Duration
 }
 
 // StartBroker starts argv (with placeholders, see [Broker]) and waits for its ready file.
@@ -287,13 +289,16 @@ func (b *Broker) kill() {
 	<-b.exited
 }
 
-// Stop sends SIGTERM and waits up to 30 s for a clean exit, then kills the process.
+// Stop sends SIGTERM and waits up to 30 s for a clean exit (timed: StopTime), then kills
+// the process.
 func (b *Broker) Stop() error {
+	t0 := time.Now()
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("bench: stop broker: %w", err)
 	}
 	select {
 	case <-b.exited:
+		b.StopTime = time.Since(t0)
 		return nil
 	case <-time.After(30 * time.Second):
 		b.kill()

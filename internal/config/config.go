@@ -117,6 +117,9 @@ type Setting struct {
 	// Note is extra documentation for docs/configuration.md (where Strata differs from
 	// Kafka).
 	Note string
+	// NoEffect marks a Kafka setting Strata accepts, stores and describes (with Kafka's
+	// type, default and validation) but does not act on.
+	NoEffect bool
 }
 
 // EnvName is the environment variable that sets s: STRATA_ and the upper-case name with
@@ -260,7 +263,9 @@ func SplitList(v string) []string {
 
 // ValidateBroker checks broker settings (server.Options.Settings): every key must be a
 // broker setting or the broker synonym of a topic setting, not one carried by an Options
-// field, and every value valid. The error lists every problem.
+// field, and every value valid. Kafka's broker settings that Strata does not implement
+// (and those Kafka 4.0 removed) are accepted unchecked: IgnoredBroker lists them. Any
+// other name is refused, naming the closest known ones. The error lists every problem.
 func ValidateBroker(settings map[string]string) error {
 	var errs []error
 	for _, k := range sortedKeys(settings) {
@@ -273,8 +278,10 @@ func ValidateBroker(settings map[string]string) error {
 		}
 		s, ok := byName[k]
 		switch {
+		case !ok && BrokerKind(k) != KindUnknown:
+			// A Kafka setting without effect in Strata (IgnoredBroker).
 		case !ok:
-			errs = append(errs, fmt.Errorf("%w: %q (see docs/configuration.md)", ErrUnknown, k))
+			errs = append(errs, fmt.Errorf("%w (see docs/configuration.md)", unknownError(k, Broker)))
 		case s.Scope == Topic:
 			hint := ""
 			if len(s.Synonyms) > 0 {
@@ -314,14 +321,15 @@ func scale(n, by int64) string {
 	return strconv.FormatInt(n*by, 10)
 }
 
-// ValidateTopic checks topic overrides: every key must be a topic setting and every value
-// valid. The error lists every problem.
+// ValidateTopic checks topic overrides: every key must be a topic setting (one Strata acts
+// on, or a Kafka setting it stores without effect) and every value valid. The error lists
+// every problem.
 func ValidateTopic(overrides map[string]string) error {
 	var errs []error
 	for _, k := range sortedKeys(overrides) {
-		s, ok := byName[k]
-		if !ok || s.Scope != Topic {
-			errs = append(errs, fmt.Errorf("%w: %q is not a topic setting", ErrUnknown, k))
+		s, err := topicSetting(k)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		if err := s.Validate(overrides[k]); err != nil {
@@ -329,6 +337,17 @@ func ValidateTopic(overrides map[string]string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// topicSetting returns the topic setting name, or an error saying why there is none.
+func topicSetting(name string) (*Setting, error) {
+	if s, ok := byName[name]; ok && s.Scope == Topic {
+		return s, nil
+	}
+	if TopicKind(name) == KindRemoved {
+		return nil, fmt.Errorf("%w: %q %s", ErrUnknown, name, reasonRemoved)
+	}
+	return nil, unknownError(name, Topic)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -582,9 +601,9 @@ func ApplyTopic(broker, overrides map[string]string, alters []Alter) (map[string
 		out[k] = v
 	}
 	for _, a := range alters {
-		s, ok := byName[a.Name]
-		if !ok || s.Scope != Topic {
-			return nil, fmt.Errorf("%w: %q is not a topic setting", ErrUnknown, a.Name)
+		s, err := topicSetting(a.Name)
+		if err != nil {
+			return nil, err
 		}
 		switch a.Op {
 		case OpSet:

@@ -16,10 +16,15 @@ func Markdown() []byte {
 <!-- Generated from internal/config/settings.go by "go generate ./internal/config"; do not edit. -->
 
 Strata uses Kafka's setting names. A setting comes from, in increasing precedence: its
-built-in default, the YAML configuration file, the environment (` + "`STRATA_`" + ` and the name in
-upper case with dots as underscores), and command-line flags. Embedders set them in
-` + "`server.Options`" + `: the fields named below, and ` + "`Options.Settings`" + ` (by Kafka name) for the rest.
-Unknown names and invalid values stop the broker at start with an error naming them.
+built-in default, the configuration file (` + "`--config`" + `: YAML, or a Java ` + "`.properties`" + ` file such as
+Kafka's own ` + "`server.properties`" + `), the environment (` + "`STRATA_`" + ` and the name in upper case with dots
+as underscores), and command-line flags. Embedders set them in ` + "`server.Options`" + `: the fields
+named below, and ` + "`Options.Settings`" + ` (by Kafka name) for the rest.
+
+Invalid values stop the broker at start with an error naming them. A name that is neither
+Strata's nor Kafka's stops it too, naming the closest known names ("did you mean
+log.retention.ms?"). A Kafka setting Strata does not implement (listed at the end of this
+page) is accepted with one warning in the log: "<name> has no effect in Strata".
 
 Topic settings are set per topic (CreateTopics, IncrementalAlterConfigs, AlterConfigs,
 ` + "`kafka-configs.sh`" + `, ` + "`strata topic`" + `); a topic without an override takes the broker-wide default
@@ -30,7 +35,7 @@ be changed at runtime.
 
 `)
 	section := func(title string, pick func(*Setting) bool, topic bool) {
-		fmt.Fprintf(&b, "## %s\n\n", title)
+		fmt.Fprintf(&b, "%s\n\n", title)
 		if topic {
 			b.WriteString("| Setting | Type | Default | Broker synonyms | Environment (broker default) | Description |\n|---|---|---|---|---|---|\n")
 		} else {
@@ -74,12 +79,49 @@ be changed at runtime.
 		}
 		b.WriteString("\n")
 	}
-	section("Broker settings", func(s *Setting) bool { return s.Scope == Broker }, false)
-	section("Topic settings", func(s *Setting) bool { return s.Scope == Topic }, true)
+	section("## Broker settings", func(s *Setting) bool { return s.Scope == Broker && !s.NoEffect }, false)
+	section("## Topic settings", func(s *Setting) bool { return s.Scope == Topic && !s.NoEffect }, true)
+
+	b.WriteString(`## Kafka settings without effect
+
+Apache Kafka 4.1's other settings are accepted so that a Kafka configuration file, script
+or admin tool works unchanged, but Strata does not act on them; the broker logs one warning
+per name it is given. Kafka's topic settings among them are stored per topic, validated and
+described (DescribeConfigs) like any other, with Kafka's defaults:
+
+`)
+	section("### Topic settings without effect", func(s *Setting) bool { return s.Scope == Topic && s.NoEffect }, true)
+	b.WriteString(`### Broker settings without effect
+
+Settings of Kafka's cluster mode (` + "`process.roles`" + `, ` + "`controller.quorum.voters`" + `,
+` + "`controller.listener.names`" + ` ...) are among them: Strata runs a single node for now. Of
+` + "`listeners`" + ` and ` + "`advertised.listeners`" + `, Strata takes the one listener that is not a
+controller listener.
+
+`)
+	b.WriteString(codeList(KafkaBrokerOnly()))
+	b.WriteString(`
+### Settings removed in Kafka 4.0
+
+Older clients, scripts and configuration files still send these; Strata ignores them with a
+warning (in the log and, for AlterConfigs, IncrementalAlterConfigs and CreateTopics, in the
+response's error message) and does not store them. Kafka 4 refuses them.
+
+`)
+	b.WriteString(codeList(RemovedNames()))
 	return b.Bytes()
 }
 
 func code(s string) string { return "`" + s + "`" }
+
+// codeList renders names as one comma-separated paragraph of code spans.
+func codeList(names []string) string {
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, code(n))
+	}
+	return strings.Join(parts, ", ") + ".\n"
+}
 
 func rangeDoc(s *Setting) string {
 	switch {

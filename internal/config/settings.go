@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 const maxLong = "9223372036854775807"
@@ -30,6 +31,8 @@ var settings = []Setting{
 	// Other broker settings (server.Options.Settings).
 	{Name: "auto.create.topics.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
 		Doc: "Create a topic when a client asks for metadata of an unknown topic and allows auto-creation."},
+	{Name: "delete.topic.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
+		Doc: "Allow DeleteTopics; false answers every topic TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3), as Kafka."},
 	{Name: "num.partitions", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of auto-created topics and of CreateTopics requests that leave it to the broker (-1)."},
 	{Name: "default.replication.factor", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Check: onlyOne,
@@ -48,9 +51,16 @@ var settings = []Setting{
 		Doc: "The smallest session timeout a group member may ask for."},
 	{Name: "group.max.session.timeout.ms", Type: Int, Scope: Broker, Default: "1800000", ReadOnly: true, Min: 0, HasMin: true,
 		Doc: "The largest session timeout a group member may ask for."},
+	{Name: "num.recovery.threads.per.data.dir", Type: Int, Scope: Broker, Default: "2", ReadOnly: true, Min: 1, HasMin: true,
+		Doc:  "How many partitions are opened (and recovered after a crash) at startup, and closed (flushed) at shutdown, at once; topic creation and deletion work on this many partitions at once too.",
+		Note: "Kafka uses it for recovery and shutdown only."},
 	{Name: "log.retention.check.interval.ms", Type: Long, Scope: Broker, Default: "300000", ReadOnly: true, Min: 1, HasMin: true,
-		Doc:  "How often the cleaner visits every partition: deletes segments under retention.ms and retention.bytes (delete policy) and compacts (compact policy) when min.cleanable.dirty.ratio or max.compaction.lag.ms calls for it.",
-		Note: "Kafka runs compaction on its own schedule (log.cleaner.backoff.ms); Strata's one cleaner goroutine does both on this interval."},
+		Doc: "How often the cleaner deletes segments under retention.ms and retention.bytes (delete policy)."},
+	{Name: "log.cleaner.backoff.ms", Type: Long, Scope: Broker, Default: "15000", ReadOnly: true, Min: 0, HasMin: true,
+		Doc:  "How often the cleaner looks for partitions to compact (compact policy): those where min.cleanable.dirty.ratio or max.compaction.lag.ms calls for it.",
+		Note: "Kafka's cleaner sleeps this long only when it found nothing to clean; Strata's looks on this fixed schedule (0 means every millisecond)."},
+	{Name: "log.cleaner.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
+		Doc: "Run compaction at all; false leaves compacted topics (__consumer_offsets included) to grow. Deprecated in Kafka 4."},
 	{Name: "log.cleaner.dedupe.buffer.size", Type: Long, Scope: Broker, Default: "134217728", ReadOnly: true, Min: 1 << 16, HasMin: true,
 		Doc: "Memory of the compaction key map (24 bytes per distinct key: 16-byte key hash, offset); when it fills, a pass compacts only the prefix of the dirty log it covers."},
 	{Name: "log.cleaner.io.max.bytes.per.second", Type: Double, Scope: Broker, Default: "1.7976931348623157E308", ReadOnly: true, Min: 1, HasMin: true,
@@ -117,11 +127,70 @@ var settings = []Setting{
 	{Name: "delete.retention.ms", Type: Long, Scope: Topic, Default: "86400000", Min: 0, HasMin: true,
 		Synonyms: []Synonym{{Name: "log.cleaner.delete.retention.ms"}},
 		Doc:      "How long tombstones stay on compacted topics."},
+
+	// Kafka topic settings Strata accepts, stores and describes without acting on them.
+	{Name: "compression.gzip.level", Type: Int, Scope: Topic, Default: "-1", NoEffect: true, Check: gzipLevel,
+		Synonyms: []Synonym{{Name: "compression.gzip.level"}},
+		Doc:      "The gzip level of broker-side compression (compression.type gzip): 1 to 9, or -1 for the codec's default.",
+		Note:     "Strata compresses at each codec's default level."},
+	{Name: "compression.lz4.level", Type: Int, Scope: Topic, Default: "9", NoEffect: true, Min: 1, HasMin: true, Max: 17, HasMax: true,
+		Synonyms: []Synonym{{Name: "compression.lz4.level"}},
+		Doc:      "The lz4 level of broker-side compression (compression.type lz4).",
+		Note:     "Strata compresses at each codec's default level."},
+	{Name: "compression.zstd.level", Type: Int, Scope: Topic, Default: "3", NoEffect: true, Min: -131072, HasMin: true, Max: 22, HasMax: true,
+		Synonyms: []Synonym{{Name: "compression.zstd.level"}},
+		Doc:      "The zstd level of broker-side compression (compression.type zstd).",
+		Note:     "Strata compresses at each codec's default level."},
+	{Name: "file.delete.delay.ms", Type: Long, Scope: Topic, Default: "60000", NoEffect: true, Min: 0, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.segment.delete.delay.ms"}},
+		Doc:      "How long a deleted segment's files stay on disk.",
+		Note:     "Strata removes them once no reader holds them."},
+	{Name: "follower.replication.throttled.replicas", Type: List, Scope: Topic, Default: "", NoEffect: true,
+		Doc: "Replicas whose replication is throttled on the follower side; a single node has no followers."},
+	{Name: "leader.replication.throttled.replicas", Type: List, Scope: Topic, Default: "", NoEffect: true,
+		Doc: "Replicas whose replication is throttled on the leader side; a single node has no followers."},
+	{Name: "local.retention.bytes", Type: Long, Scope: Topic, Default: "-2", NoEffect: true, Min: -2, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.local.retention.bytes"}},
+		Doc:      "Local retention of tiered storage; Strata has no tiered storage yet."},
+	{Name: "local.retention.ms", Type: Long, Scope: Topic, Default: "-2", NoEffect: true, Min: -2, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.local.retention.ms"}},
+		Doc:      "Local retention of tiered storage; Strata has no tiered storage yet."},
+	{Name: "message.timestamp.after.max.ms", Type: Long, Scope: Topic, Default: "3600000", NoEffect: true, Min: 0, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.message.timestamp.after.max.ms"}},
+		Doc:      "How far in the future a CreateTime record timestamp may be.",
+		Note:     "Strata does not reject records by timestamp."},
+	{Name: "message.timestamp.before.max.ms", Type: Long, Scope: Topic, Default: maxLong, NoEffect: true, Min: 0, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.message.timestamp.before.max.ms"}},
+		Doc:      "How far in the past a CreateTime record timestamp may be.",
+		Note:     "Strata does not reject records by timestamp."},
+	{Name: "preallocate", Type: Boolean, Scope: Topic, Default: "false", NoEffect: true,
+		Synonyms: []Synonym{{Name: "log.preallocate"}},
+		Doc:      "Preallocate segment files on disk."},
+	{Name: "remote.log.copy.disable", Type: Boolean, Scope: Topic, Default: "false", NoEffect: true,
+		Doc: "Tiered storage; Strata has no tiered storage yet."},
+	{Name: "remote.log.delete.on.disable", Type: Boolean, Scope: Topic, Default: "false", NoEffect: true,
+		Doc: "Tiered storage; Strata has no tiered storage yet."},
+	{Name: "remote.storage.enable", Type: Boolean, Scope: Topic, Default: "false", NoEffect: true,
+		Doc: "Tiered storage; Strata has no tiered storage yet."},
+	{Name: "segment.jitter.ms", Type: Long, Scope: Topic, Default: "0", NoEffect: true, Min: 0, HasMin: true,
+		Synonyms: []Synonym{{Name: "log.roll.jitter.ms"}, {Name: "log.roll.jitter.hours", Scale: 3600000}},
+		Doc:      "Random jitter subtracted from segment.ms."},
+	{Name: "unclean.leader.election.enable", Type: Boolean, Scope: Topic, Default: "false", NoEffect: true,
+		Synonyms: []Synonym{{Name: "unclean.leader.election.enable"}},
+		Doc:      "Elect an out-of-sync replica as leader as a last resort; a single node has no other replica."},
 }
 
 func onlyOne(v string) error {
 	if v != "1" {
 		return errors.New("a single broker supports only 1")
+	}
+	return nil
+}
+
+func gzipLevel(v string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n != -1 && (n < 1 || n > 9) {
+		return errors.New("must be 1 to 9, or -1")
 	}
 	return nil
 }

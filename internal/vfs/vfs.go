@@ -16,7 +16,9 @@ package vfs
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
+	"syscall"
 )
 
 // File is an open file. Its methods behave like those of *os.File.
@@ -70,3 +72,18 @@ type FS interface {
 
 // ErrLocked is returned by FS.Lock when the lock is held elsewhere.
 var ErrLocked = errors.New("vfs: file is locked by another process")
+
+// IsIOError reports whether err, anywhere in its chain, is the failure of a file-system
+// operation as package os reports one (*fs.PathError, *os.LinkError, *os.SyscallError, or
+// a bare syscall.Errno): a disk that is full, failing or refusing. Every FS
+// implementation reports its failures so; the server answers them KAFKA_STORAGE_ERROR
+// where no domain error says more.
+func IsIOError(err error) bool {
+	var (
+		pe *fs.PathError
+		le *os.LinkError
+		se *os.SyscallError
+		en syscall.Errno
+	)
+	return errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &se) || errors.As(err, &en)
+}

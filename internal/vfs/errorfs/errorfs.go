@@ -2,13 +2,16 @@
 // fail the n-th operation (OnIndex), or every operation of chosen kinds (OnKinds).
 //
 // A failed Write or WriteAt first writes half of its buffer, as a torn write would, then
-// returns the injected error.
+// returns the injected error. The injectors of this package return it as the os package
+// would: an *fs.PathError naming the operation and the file, whose cause wraps ErrInjected
+// and, when the injector's Err is set, that error too (syscall.ENOSPC, syscall.EIO, …).
 package errorfs
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync/atomic"
 
@@ -74,11 +77,22 @@ type InjectorFunc func(op Op, name string) error
 // MaybeError implements Injector.
 func (f InjectorFunc) MaybeError(op Op, name string) error { return f(op, name) }
 
+// injected is the error an injector returns for op on name.
+func injected(op Op, name string, cause error, detail string) error {
+	err := fmt.Errorf("%w%s", ErrInjected, detail)
+	if cause != nil {
+		err = fmt.Errorf("%w%s: %w", ErrInjected, detail, cause)
+	}
+	return &fs.PathError{Op: op.String(), Path: name, Err: err}
+}
+
 // Counter fails the operation with index N (0-based) among the counted ones, and only it.
 // By default it counts mutations only (see Op.IsMutation); set All to count every op.
 type Counter struct {
-	N     int64
-	All   bool
+	N   int64
+	All bool
+	// Err, if set, is the cause the injected error wraps (e.g. syscall.ENOSPC).
+	Err   error
 	count atomic.Int64
 	hit   atomic.Bool
 }
@@ -93,7 +107,7 @@ func (c *Counter) MaybeError(op Op, name string) error {
 	}
 	if c.count.Add(1)-1 == c.N {
 		c.hit.Store(true)
-		return fmt.Errorf("%w: %s %s (op #%d)", ErrInjected, op, name, c.N)
+		return injected(op, name, c.Err, fmt.Sprintf(" (op #%d)", c.N))
 	}
 	return nil
 }
@@ -108,6 +122,9 @@ func (c *Counter) Hit() bool { return c.hit.Load() }
 type Kinds struct {
 	kinds   map[Op]bool
 	Enabled atomic.Bool
+	// Err, if set, is the cause the injected errors wrap (e.g. syscall.ENOSPC). Set it
+	// before the injector is used.
+	Err error
 }
 
 // OnKinds returns an enabled Kinds injector.
@@ -123,7 +140,7 @@ func OnKinds(ops ...Op) *Kinds {
 // MaybeError implements Injector.
 func (k *Kinds) MaybeError(op Op, name string) error {
 	if k.Enabled.Load() && k.kinds[op] {
-		return fmt.Errorf("%w: %s %s", ErrInjected, op, name)
+		return injected(op, name, k.Err, "")
 	}
 	return nil
 }

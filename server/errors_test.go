@@ -1,0 +1,56 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/internal/vfs/errorfs"
+	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/partition"
+)
+
+// TestErrorCodeStorage checks that the error table answers every failure of storage on
+// the write path KAFKA_STORAGE_ERROR (56), whichever layer reports it and however it is
+// wrapped, NOT_COORDINATOR for the group coordinator's (Kafka's answer for a
+// KAFKA_STORAGE_ERROR of its partition), and leaves other errors alone.
+func TestErrorCodeStorage(t *testing.T) {
+	enospc := &iofs.PathError{Op: "write", Path: "/d/t-0/00000000000000000000.log", Err: syscall.ENOSPC}
+	eio := &iofs.PathError{Op: "sync", Path: "/d/t-0/00000000000000000000.log", Err: syscall.EIO}
+	inj := errorfs.OnKinds(errorfs.OpSync)
+	inj.Err = syscall.ENOSPC
+	for _, tc := range []struct {
+		name string
+		err  error
+		want *kerr.Error
+	}{
+		{"log write ENOSPC", fmt.Errorf("partition t-0: %w", fmt.Errorf("%w: segment: write: %w", log.ErrStorage, enospc)), kerr.KafkaStorageError},
+		{"log fsync EIO", fmt.Errorf("partition t-0: %w", fmt.Errorf("%w: %w", log.ErrStorage, eio)), kerr.KafkaStorageError},
+		{"log refusing appends until repaired", fmt.Errorf("partition t-0: %w: %w", log.ErrBroken, eio), kerr.KafkaStorageError},
+		{"injected fault", inj.MaybeError(errorfs.OpSync, "/d/x"), kerr.KafkaStorageError},
+		{"topic creation: mkdir", fmt.Errorf("partition: create /d/t-3: %w", &iofs.PathError{Op: "mkdir", Path: "/d/t-3", Err: syscall.ENOSPC}), kerr.KafkaStorageError},
+		{"topic creation: rename", &os.LinkError{Op: "rename", Old: "a.tmp", New: "a", Err: syscall.EIO}, kerr.KafkaStorageError},
+		{"fdatasync", os.NewSyscallError("fdatasync", syscall.EIO), kerr.KafkaStorageError},
+		{"bare errno", fmt.Errorf("segment: sync: %w", syscall.EDQUOT), kerr.KafkaStorageError},
+		{"read-only file system", &iofs.PathError{Op: "open", Path: "/d/x", Err: syscall.EROFS}, kerr.KafkaStorageError},
+		{"group coordinator write", fmt.Errorf("%w: __consumer_offsets-3: %v", group.ErrStorage, log.ErrStorage), kerr.NotCoordinator},
+		// Domain errors keep their own codes, also next to a file-system error.
+		{"corrupt batch", fmt.Errorf("%w: crc", partition.ErrCorrupt), kerr.CorruptMessage},
+		{"unknown topic", errors.Join(partition.ErrUnknownTopic, enospc), kerr.UnknownTopicOrPartition},
+		{"other", errors.New("something else"), kerr.UnknownServerError},
+	} {
+		if got := errorCode(tc.err); got != tc.want.Code {
+			t.Errorf("%s (%v): code %d (%v), want %d (%v)", tc.name, tc.err, got, kerr.ErrorForCode(got), tc.want.Code, tc.want)
+		}
+	}
+	if !vfs.IsIOError(enospc) || vfs.IsIOError(errors.New("x")) {
+		t.Error("vfs.IsIOError")
+	}
+}
