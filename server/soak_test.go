@@ -110,10 +110,12 @@ func TestSoakCompaction(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	acked := map[string]map[string]string{} // topic -> key -> last acknowledged value
+	acked := map[string]map[string]string{} // topic -> key -> last acknowledged value (mu)
+	for _, topic := range topics {
+		acked[topic] = map[string]string{}
+	}
 	errc := make(chan error, 16)
 	for i, topic := range topics {
-		acked[topic] = map[string]string{}
 		wg.Add(2)
 		go func() { // producer: overwrite the key set, one batch at a time
 			defer wg.Done()
