@@ -868,6 +868,13 @@ func (l *Log) flushOnce() error {
 	if advanced && l.durable.Load() {
 		l.notify(end)
 	}
+	// The recovery line before the waiters wake: whoever an append's durability wakes
+	// finds the failed state over.
+	if advanced && l.failing.Load() {
+		l.mu.Lock()
+		l.recoveredLocked(end)
+		l.mu.Unlock()
+	}
 	l.d.Lock()
 	if l.gen.Load() == gen && end > l.d.end {
 		l.d.end = end
@@ -876,11 +883,6 @@ func (l *Log) flushOnce() error {
 	ready := l.takeDurableLocked(func(cb *durableCB) (bool, error) { return cb.end <= l.d.end, nil })
 	l.d.Unlock()
 	runDurable(ready)
-	if l.failing.Load() && l.gen.Load() == gen {
-		l.mu.Lock()
-		l.recoveredLocked(end)
-		l.mu.Unlock()
-	}
 	return nil
 }
 
