@@ -105,6 +105,7 @@ type Image struct {
 	version    int64
 	clusterID  string
 	controller int32
+	nextPID    int64
 	brokers    map[int32]Broker
 	sortedBr   []Broker
 	topics     map[string]*Topic
@@ -130,6 +131,10 @@ func (im *Image) Version() int64 { return im.version }
 
 // Controller is the id of the active controller, -1 when there is none.
 func (im *Image) Controller() int32 { return im.controller }
+
+// NextProducerID is the end of the producer ids reserved so far (AllocateProducerIDs):
+// every id below it may have been handed out, none at or above it has.
+func (im *Image) NextProducerID() int64 { return im.nextPID }
 
 // Broker returns a registered broker.
 func (im *Image) Broker(id int32) (Broker, bool) {
@@ -174,6 +179,9 @@ func (b *Builder) SetClusterID(id string) *Builder { b.im.clusterID = id; return
 
 // SetController sets the active controller.
 func (b *Builder) SetController(id int32) *Builder { b.im.controller = id; return b }
+
+// SetNextProducerID sets the end of the reserved producer ids.
+func (b *Builder) SetNextProducerID(id int64) *Builder { b.im.nextPID = id; return b }
 
 // PutBroker registers a broker or replaces its registration.
 func (b *Builder) PutBroker(br Broker) *Builder {

@@ -46,7 +46,9 @@ type Store interface {
 	// Watch calls fn with every delta, in order, after it is applied, and returns the
 	// image the watcher starts from (no delta between it and the first fn call is
 	// missed) and a function that stops the calls. fn runs on the goroutine that applies
-	// the change, before the command returns: it must not call the store's commands.
+	// the change, before the command returns: it must not call the store's commands, and
+	// it reads the change from the delta (Image may still return d.Old while fn runs:
+	// the local store publishes an image once its watchers follow it).
 	// An error from fn is the node's failure to follow the change (a partition that
 	// cannot be created): the single-node store undoes a topic creation and returns the
 	// error from the command; a replicated store cannot undo and only logs it.

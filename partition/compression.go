@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/stratalog/strata/internal/batch"
-	"github.com/stratalog/strata/internal/records"
 )
 
 // recordsError maps an error of the records package (record validation, re-compression)
@@ -16,17 +15,4 @@ func recordsError(err error) error {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
-}
-
-// compressionOf resolves compression.type for a topic. Internal topics always store what
-// their writer (the group coordinator) wrote: it replays only uncompressed batches.
-func compressionOf(topic, value string) int {
-	if IsInternal(topic) {
-		return records.Producer
-	}
-	c, err := records.ParseType(value)
-	if err != nil {
-		return records.Producer // validated by the config registry; unreachable
-	}
-	return c
 }

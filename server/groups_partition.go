@@ -10,10 +10,11 @@ import (
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 )
 
-// The group coordinator's storage: partition p of __consumer_offsets, from the partition
+// The group coordinator's storage: partition p of __consumer_offsets, from the replica
 // manager. The topic is created on the first write (with offsets.topic.num.partitions
 // partitions and cleanup.policy=compact), as Kafka creates it on first use; a broker
 // that never saw a group has no such topic.
@@ -23,8 +24,8 @@ var offsetsTopicMu sync.Mutex // serialises the lazy creation of __consumer_offs
 // offsetsPartitions is the partition count of __consumer_offsets: the existing topic's,
 // else the configured one.
 func (s *Server) offsetsPartitions(configured int32) int32 {
-	if s.data.parts != nil {
-		if t, ok := s.data.parts.Topic(partition.ConsumerOffsetsTopic); ok && t.NumPartitions() > 0 {
+	if s.data.store != nil {
+		if t, ok := s.image().Topic(metadata.ConsumerOffsetsTopic); ok && t.NumPartitions() > 0 {
 			return t.NumPartitions()
 		}
 	}
@@ -33,7 +34,7 @@ func (s *Server) offsetsPartitions(configured int32) int32 {
 
 // offsetsLog is group.Options.OpenLog.
 func (s *Server) offsetsLog(p int32) (group.Log, error) {
-	if s.data.parts == nil {
+	if s.data.replicas == nil {
 		return group.NewMemLog(), nil // no data directory (unit tests of the server core)
 	}
 	return &offsetsPartition{s: s, index: p}, nil
@@ -46,31 +47,24 @@ type offsetsPartition struct {
 }
 
 func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) {
-	m := l.s.data.parts
-	t, ok := m.Topic(partition.ConsumerOffsetsTopic)
-	if !ok {
+	if _, ok := l.s.image().Topic(metadata.ConsumerOffsetsTopic); !ok {
 		if !create {
 			return nil, nil
 		}
 		offsetsTopicMu.Lock()
-		t, ok = m.Topic(partition.ConsumerOffsetsTopic)
-		if !ok {
+		if _, ok := l.s.image().Topic(metadata.ConsumerOffsetsTopic); !ok {
 			n := l.s.offsetsPartitions(int32(l.s.data.broker.Int64("offsets.topic.num.partitions")))
 			compact := "compact"
-			var err error
-			t, err = m.CreateTopic(partition.ConsumerOffsetsTopic, n, map[string]*string{"cleanup.policy": &compact}, false)
+			_, err := l.s.data.store.CreateTopic(context.Background(), metadata.CreateTopic{Name: metadata.ConsumerOffsetsTopic,
+				Partitions: n, ReplicationFactor: -1, Configs: map[string]*string{"cleanup.policy": &compact}})
 			if err != nil {
 				offsetsTopicMu.Unlock()
-				return nil, fmt.Errorf("create %s: %w", partition.ConsumerOffsetsTopic, err)
+				return nil, fmt.Errorf("create %s: %w", metadata.ConsumerOffsetsTopic, err)
 			}
 		}
 		offsetsTopicMu.Unlock()
 	}
-	p, ok := t.Partition(l.index)
-	if !ok {
-		return nil, fmt.Errorf("%s has no partition %d", partition.ConsumerOffsetsTopic, l.index)
-	}
-	return p, nil
+	return l.s.data.replicas.Lookup(metadata.ConsumerOffsetsTopic, l.index, -1)
 }
 
 // Append appends the batch and waits until it is fsynced. A storage failure (of the log,

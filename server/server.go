@@ -113,16 +113,24 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // addListener registers ln and counts its accept loop in wg (under mu, so that no loop
 // starts once Shutdown has begun waiting); the caller runs the loop and calls wg.Done.
+// The first listener's address is registered in the metadata (its port may have been 0).
 func (s *Server) addListener(ln net.Listener) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.mu.closing {
+		s.mu.Unlock()
 		return ErrServerClosed
 	}
 	s.wg.Add(1)
 	s.mu.listeners = append(s.mu.listeners, ln)
-	if s.mu.addr == nil {
+	first := s.mu.addr == nil
+	if first {
 		s.mu.addr = ln.Addr()
+	}
+	s.mu.Unlock()
+	if first {
+		if err := s.registerBroker(); err != nil {
+			s.log.Warn("registering the listener's address failed", "err", err)
+		}
 	}
 	return nil
 }

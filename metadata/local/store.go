@@ -107,7 +107,7 @@ func Open(dir string, opts *Options) (st *Store, err error) {
 	if s.pidEnd, err = s.loadProducerIDs(); err != nil {
 		return nil, err
 	}
-	b := metadata.NewImage(clusterID, s.node, metadata.Broker{ID: s.node}).Edit()
+	b := metadata.NewImage(clusterID, s.node, metadata.Broker{ID: s.node}).Edit().SetNextProducerID(s.pidEnd)
 	for name, tm := range metas {
 		t := &metadata.Topic{Name: name, ID: tm.id, Configs: tm.overrides, Partitions: make([]metadata.PartitionState, tm.partitions)}
 		for i := range t.Partitions {
@@ -162,17 +162,18 @@ func (s *Store) begin(ctx context.Context) error {
 	return nil
 }
 
-// publishLocked makes next the current image and calls every watcher with the delta,
-// returning their errors joined. The caller holds admin.
+// publishLocked calls every watcher with the delta to next, then makes next the current
+// image (so that what Image shows, the watchers follow already), returning the watchers'
+// errors joined. The caller holds admin.
 func (s *Store) publishLocked(next *metadata.Image) error {
 	d := metadata.Diff(s.image.Load(), next)
-	s.image.Store(next)
 	var errs []error
 	for _, w := range s.watchers {
 		if err := w.fn(d); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	s.image.Store(next)
 	return errors.Join(errs...)
 }
 
@@ -308,7 +309,7 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, cmd metadata.AllocatePr
 		return metadata.ProducerIDBlock{}, err
 	}
 	s.pidEnd = b.End()
-	return b, nil
+	return b, s.publishLocked(s.image.Load().Edit().SetNextProducerID(b.End()).Build())
 }
 
 // Close stops the store and releases the data directory's lock. Later calls return nil;

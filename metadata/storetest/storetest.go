@@ -382,8 +382,14 @@ func (s *suite) testAllocateProducerIDs(t *testing.T) {
 	if b3.Start <= 1_000_000 {
 		t.Fatalf("block %+v not above 1000000", b3)
 	}
+	if next := st.Image().NextProducerID(); next < b3.End() {
+		t.Fatalf("image: next producer id %d, below the block %+v", next, b3)
+	}
 	st.Close()
 	st = s.reopen(t, o)
+	if next := st.Image().NextProducerID(); next < b3.End() {
+		t.Fatalf("image after restart: next producer id %d, below the block %+v", next, b3)
+	}
 	if b4 := alloc(st, -1); b4.Start < b3.End() {
 		t.Fatalf("block after restart %+v reuses ids of %+v", b4, b3)
 	}
