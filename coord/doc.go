@@ -50,8 +50,9 @@
 // batch. Timer callbacks run in goroutines owned by their Partition: once it stops, no
 // callback starts, and the unload waits for running ones — so a callback must not unload
 // or close. Close unloads every partition and refuses new loads; it is idempotent.
-// Lock order: Runtime per-partition op mutex → Runtime.mu → Partition.mu (leaves; never
-// held across a Log call or a shard callback).
+// Lock order: the per-partition op mutex (held across the replay, Loaded and Unloaded) →
+// Runtime.mu → Partition.mu; the last two are held only briefly, never across a Log call
+// or a shard callback.
 //
 // This package must not import server, replica, metadata or partition: the server wires
 // it to storage and leadership through Options.OpenLog, Load and Unload.
