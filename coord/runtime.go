@@ -140,7 +140,7 @@ func (r *Runtime[S]) Shard(p int32) (S, error) {
 	}
 	s := r.slots[p].Load()
 	switch {
-	case s == nil && r.closed():
+	case s == nil && r.Closed():
 		return zero, ErrNotAvailable
 	case s == nil:
 		return zero, ErrNotCoordinator
@@ -154,7 +154,7 @@ func (r *Runtime[S]) Shard(p int32) (S, error) {
 // closed, else ErrLoadInProgress when a partition is loading (the shards are returned
 // all the same).
 func (r *Runtime[S]) Shards() ([]S, error) {
-	if r.closed() {
+	if r.Closed() {
 		return nil, ErrNotAvailable
 	}
 	var out []S
@@ -171,7 +171,9 @@ func (r *Runtime[S]) Shards() ([]S, error) {
 	return out, err
 }
 
-func (r *Runtime[S]) closed() bool {
+// Closed reports whether Close has been called: a coordinator answers ErrNotAvailable
+// before anything else then, as Kafka's does.
+func (r *Runtime[S]) Closed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.mu.closed

@@ -287,11 +287,14 @@ func TestCoordStates(t *testing.T) {
 	}
 
 	s0, _ := rt.Shard(0)
+	if rt.Closed() {
+		t.Fatal("closed before Close")
+	}
 	rt.Close()
 	if !errors.Is(s0.p.Err(), ErrNotAvailable) || s0.unloaded != 1 {
 		t.Fatalf("after close: %v, unloaded %d", s0.p.Err(), s0.unloaded)
 	}
-	if _, err := rt.Shard(0); !errors.Is(err, ErrNotAvailable) {
+	if _, err := rt.Shard(0); !errors.Is(err, ErrNotAvailable) || !rt.Closed() {
 		t.Fatalf("lookup after close: %v", err)
 	}
 	if _, err := rt.Shards(); !errors.Is(err, ErrNotAvailable) {
