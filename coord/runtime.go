@@ -185,8 +185,8 @@ func (r *Runtime[S]) Closed() bool {
 // when the shard serves, or with the reason it does not: the Log's or a corrupt batch's
 // error (the partition stays unhosted; a later Load may retry), ErrNotCoordinator when
 // Unload came first, ErrNotAvailable once closed. A Load of a partition already hosted
-// (or loading) only raises its epoch; one with an epoch not above the hosted one is
-// ignored, as Kafka's runtime does.
+// only raises its epoch (one not above the hosted epoch changes nothing), as Kafka's
+// runtime does; a Load while another loads the partition waits for it.
 func (r *Runtime[S]) Load(p, epoch int32) error {
 	if p < 0 || p >= r.opts.NumPartitions {
 		return fmt.Errorf("coord: %s has no partition %d", r.opts.Topic, p)
