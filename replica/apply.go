@@ -38,7 +38,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 			if r != nil && r.p != nil {
 				deleted = append(deleted, r.p)
 				if r.leader {
-					events = append(events, leadership{t.Name, int32(i), r.epoch, false})
+					events = append(events, leadership{t.Name, int32(i), -1, false})
 				}
 			}
 		}
@@ -81,7 +81,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 				if r.p != nil {
 					deleted = append(deleted, r.p)
 					if r.leader {
-						events = append(events, leadership{c.New.Name, i, r.epoch, false})
+						events = append(events, leadership{c.New.Name, i, st.LeaderEpoch, false})
 					}
 				}
 			case r != nil:

@@ -43,7 +43,7 @@ func PartitionOptions(broker map[string]string, topic string, overrides map[stri
 		Topic:           topic,
 		MaxMessageBytes: int32(r.Int64("max.message.bytes")),
 		LogAppendTime:   r.String("message.timestamp.type") == "LogAppendTime",
-		Compression:     compressionOf(topic, r.String("compression.type")),
+		Compression:     compressionOf(r.String("compression.type")),
 		Compacted:       slices.Contains(policy, "compact"),
 		Cleanup: partition.CleanupOptions{
 			Delete:            slices.Contains(policy, "delete"),
@@ -56,12 +56,9 @@ func PartitionOptions(broker map[string]string, topic string, overrides map[stri
 	}
 }
 
-// compressionOf resolves compression.type for a topic. Internal topics always store what
-// their writer (the group coordinator) wrote: it replays only uncompressed batches.
-func compressionOf(topic, value string) int {
-	if metadata.IsInternal(topic) {
-		return records.Producer
-	}
+// compressionOf resolves compression.type for a topic, internal topics included: their
+// coordinators replay batches of any codec (package coord), as Kafka's do.
+func compressionOf(value string) int {
 	c, err := records.ParseType(value)
 	if err != nil {
 		return records.Producer // validated by the config registry; unreachable

@@ -225,7 +225,7 @@ func TestReplicaFollowsLeadership(t *testing.T) {
 	}
 	// The topic goes: partition 0, led here, stops being led.
 	fs.publish(t, fs.im.Edit().RemoveTopic(topic.ID).Build())
-	if !slices.Equal(events, []event{{0, 0, false}}) || len(m.Hosted()) != 0 {
+	if !slices.Equal(events, []event{{0, -1, false}}) || len(m.Hosted()) != 0 {
 		t.Fatalf("after deletion: events %v, hosted %v", events, m.Hosted())
 	}
 }

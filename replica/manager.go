@@ -73,7 +73,8 @@ type Manager struct {
 }
 
 // LeadershipFunc is told that this broker became (leader) or stopped being (!leader) the
-// leader of a partition, with the partition's leader epoch.
+// leader of a partition, with the partition's new leader epoch (-1 when it stopped
+// because the partition was deleted).
 type LeadershipFunc func(topic string, index, epoch int32, leader bool)
 
 // Open opens every partition the store's image places on this node, in parallel (each

@@ -4,7 +4,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -39,7 +39,7 @@ func handleFindCoordinator(s *Server, r *request) reply {
 		}
 		node := s.opts.NodeID
 		if t, ok := im.Topic(topic); ok && t.NumPartitions() > 0 {
-			node = t.Partitions[group.PartitionFor(key, t.NumPartitions())].Leader
+			node = t.Partitions[coord.PartitionFor(key, t.NumPartitions())].Leader
 		}
 		b, ok := im.Broker(node)
 		e, eok := b.Endpoint("")

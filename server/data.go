@@ -86,7 +86,7 @@ func (s *Server) openData() (err error) {
 		return fmt.Errorf("server: open topics: %w", err)
 	}
 	d.pids = newProducerIDs(store, s.opts.NodeID, d.replicas.Hosted())
-	if d.groups, err = group.New(s.groupOptions()); err != nil {
+	if d.groups, err = s.openGroups(); err != nil {
 		return fmt.Errorf("server: open group coordinator: %w", err)
 	}
 	s.log.Info("data directory open", "dir", s.opts.DataDir, "cluster.id", store.Image().ClusterID(), "node.id", s.opts.NodeID,

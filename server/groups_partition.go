@@ -6,18 +6,20 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/replica"
 )
 
 // The group coordinator's storage: partition p of __consumer_offsets, from the replica
-// manager. The topic is created on the first write (with offsets.topic.num.partitions
-// partitions and cleanup.policy=compact), as Kafka creates it on first use; a broker
-// that never saw a group has no such topic.
+// manager, adapted to coord.Log. The topic is created on the first write (with
+// offsets.topic.num.partitions partitions and cleanup.policy=compact), as Kafka creates it
+// on first use; a broker that never saw a group has no such topic. This adapter is the
+// one place that knows where the partitions come from.
 
 var offsetsTopicMu sync.Mutex // serialises the lazy creation of __consumer_offsets
 
@@ -33,46 +35,53 @@ func (s *Server) offsetsPartitions(configured int32) int32 {
 }
 
 // offsetsLog is group.Options.OpenLog.
-func (s *Server) offsetsLog(p int32) (group.Log, error) {
-	if s.data.replicas == nil {
-		return group.NewMemLog(), nil // no data directory (unit tests of the server core)
-	}
+func (s *Server) offsetsLog(p int32) (coord.Log, error) {
 	return &offsetsPartition{s: s, index: p}, nil
 }
 
-// offsetsPartition adapts one partition of __consumer_offsets to group.Log.
+// offsetsPartition adapts one partition of __consumer_offsets to coord.Log.
 type offsetsPartition struct {
 	s     *Server
 	index int32
 }
 
+// partition returns the partition, creating the topic first when it does not exist and
+// create says so; without create, a missing topic is (nil, nil): nothing to replay. It
+// asks the replica manager, not the image: a Load on a leadership change runs while the
+// image that made the change is being published.
 func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) {
-	if _, ok := l.s.image().Topic(metadata.ConsumerOffsetsTopic); !ok {
-		if !create {
-			return nil, nil
-		}
-		offsetsTopicMu.Lock()
-		if _, ok := l.s.image().Topic(metadata.ConsumerOffsetsTopic); !ok {
-			n := l.s.offsetsPartitions(int32(l.s.data.broker.Int64("offsets.topic.num.partitions")))
-			compact := "compact"
-			_, err := l.s.data.store.CreateTopic(context.Background(), metadata.CreateTopic{Name: metadata.ConsumerOffsetsTopic,
-				Partitions: n, ReplicationFactor: -1, Configs: map[string]*string{"cleanup.policy": &compact}})
-			if err != nil {
-				offsetsTopicMu.Unlock()
-				return nil, fmt.Errorf("create %s: %w", metadata.ConsumerOffsetsTopic, err)
-			}
-		}
-		offsetsTopicMu.Unlock()
+	lookup := func() (*partition.Partition, error) {
+		return l.s.data.replicas.Lookup(metadata.ConsumerOffsetsTopic, l.index, -1)
 	}
-	return l.s.data.replicas.Lookup(metadata.ConsumerOffsetsTopic, l.index, -1)
+	p, err := lookup()
+	if !errors.Is(err, replica.ErrUnknownTopicOrPartition) {
+		return p, err
+	}
+	if !create {
+		return nil, nil
+	}
+	offsetsTopicMu.Lock()
+	defer offsetsTopicMu.Unlock()
+	if p, err := lookup(); !errors.Is(err, replica.ErrUnknownTopicOrPartition) {
+		return p, err
+	}
+	n := l.s.offsetsPartitions(int32(l.s.data.broker.Int64("offsets.topic.num.partitions")))
+	compact := "compact"
+	_, err = l.s.data.store.CreateTopic(context.Background(), metadata.CreateTopic{Name: metadata.ConsumerOffsetsTopic,
+		Partitions: n, ReplicationFactor: -1, Configs: map[string]*string{"cleanup.policy": &compact}})
+	if err != nil && !errors.Is(err, metadata.ErrTopicExists) {
+		return nil, fmt.Errorf("create %s: %w", metadata.ConsumerOffsetsTopic, err)
+	}
+	return lookup()
 }
 
-// Append appends the batch and waits until it is fsynced. A storage failure (of the log,
-// or of the files of the topic's creation) wraps group.ErrStorage.
+// Append appends the batch and waits until it is fsynced (on a single node, committed).
+// A storage failure (of the log, or of the files of the topic's creation) wraps
+// coord.ErrStorage.
 func (l *offsetsPartition) Append(b []byte) (int64, error) {
 	off, err := l.append(b)
 	if err != nil && (errors.Is(err, log.ErrStorage) || vfs.IsIOError(err)) {
-		err = fmt.Errorf("%w: %w", group.ErrStorage, err)
+		err = fmt.Errorf("%w: %w", coord.ErrStorage, err)
 	}
 	return off, err
 }

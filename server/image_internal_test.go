@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -88,7 +88,7 @@ func TestImageFindCoordinator(t *testing.T) {
 	byPartition := map[int32]string{}
 	for i := 0; len(byPartition) < 3; i++ {
 		g := "g" + string(rune('a'+i))
-		byPartition[group.PartitionFor(g, 3)] = g
+		byPartition[coord.PartitionFor(g, 3)] = g
 	}
 	req := kmsg.NewPtrFindCoordinatorRequest()
 	req.Version = 4
