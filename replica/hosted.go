@@ -191,7 +191,7 @@ func (ht *hostedTopic) lookup(index, epoch int32) (*partition.Partition, error) 
 }
 
 // Hosted returns every partition open on this broker (leader or not), sorted by topic
-// name and index.
+// name and index. The slice is shared: do not modify it.
 func (m *Manager) Hosted() []*partition.Partition {
 	return m.hosted.Load().sorted
 }

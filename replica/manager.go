@@ -113,9 +113,11 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	m.cancel = cancel
 	hs, err := m.openAll(im, clean)
 	if err != nil {
-		cancel()
+		m.mu.Lock()
 		m.mu.closed = true
-		close(m.ready)
+		m.mu.Unlock()
+		close(m.ready) // a change waiting (under the store's lock) returns before cancel takes it
+		cancel()
 		return nil, err
 	}
 	m.hosted.Store(hs.seal())
@@ -182,9 +184,6 @@ func (m *Manager) openAll(im *metadata.Image, clean bool) (*hostedSet, error) {
 // CleanShutdown reports whether Open found the clean-shutdown marker, that is, whether
 // the partitions were opened without recovery.
 func (m *Manager) CleanShutdown() bool { return m.clean }
-
-// Dir is the data directory.
-func (m *Manager) Dir() string { return m.dir }
 
 // openPartition creates (fresh: removing whatever is in the way) or opens partition i of
 // t; clean says that the data directory was shut down cleanly (see cleanShutdownFile).

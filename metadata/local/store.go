@@ -129,9 +129,6 @@ func (s *Store) partitionState() metadata.PartitionState {
 // meta.properties).
 func (s *Store) Created() bool { return s.created }
 
-// Dir is the data directory.
-func (s *Store) Dir() string { return s.dir }
-
 // Image returns the current image.
 func (s *Store) Image() *metadata.Image { return s.image.Load() }
 
