@@ -30,16 +30,9 @@ func handleMetadata(s *Server, r *request) reply {
 	req := r.body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	im := s.image()
-	for _, b := range im.Brokers() {
-		e, ok := b.Endpoint("")
-		if b.Fenced || !ok {
-			continue
-		}
+	for _, b := range liveBrokers(im) {
 		mb := kmsg.NewMetadataResponseBroker()
-		mb.NodeID, mb.Host, mb.Port = b.ID, e.Host, e.Port
-		if b.Rack != "" {
-			mb.Rack = kmsg.StringPtr(b.Rack)
-		}
+		mb.NodeID, mb.Host, mb.Port, mb.Rack = b.id, b.Host, b.Port, b.rack
 		resp.Brokers = append(resp.Brokers, mb)
 	}
 	resp.ClusterID = kmsg.StringPtr(im.ClusterID())
@@ -120,6 +113,31 @@ func metadataTopic(im *metadata.Image, t *metadata.Topic, ops int32) kmsg.Metada
 		}
 	}
 	return mt
+}
+
+// liveBroker is a broker as Metadata and DescribeCluster list it.
+type liveBroker struct {
+	id int32
+	metadata.Endpoint
+	rack *string
+}
+
+// liveBrokers lists the brokers of im that are not fenced, by id, with the endpoint
+// clients reach them at.
+func liveBrokers(im *metadata.Image) []liveBroker {
+	var out []liveBroker
+	for _, b := range im.Brokers() {
+		e, ok := b.Endpoint("")
+		if b.Fenced || !ok {
+			continue
+		}
+		lb := liveBroker{id: b.ID, Endpoint: e}
+		if b.Rack != "" {
+			lb.rack = kmsg.StringPtr(b.Rack)
+		}
+		out = append(out, lb)
+	}
+	return out
 }
 
 // noReplicas is the (read-only, shared) empty list of offline replicas.

@@ -18,16 +18,9 @@ func handleDescribeCluster(s *Server, r *request) reply {
 	im := s.image()
 	resp.ClusterID = im.ClusterID()
 	resp.ControllerID = im.Controller()
-	for _, b := range im.Brokers() {
-		e, ok := b.Endpoint("")
-		if b.Fenced || !ok {
-			continue
-		}
+	for _, b := range liveBrokers(im) {
 		db := kmsg.NewDescribeClusterResponseBroker()
-		db.NodeID, db.Host, db.Port = b.ID, e.Host, e.Port
-		if b.Rack != "" {
-			db.Rack = kmsg.StringPtr(b.Rack)
-		}
+		db.NodeID, db.Host, db.Port, db.Rack = b.id, b.Host, b.Port, b.rack
 		resp.Brokers = append(resp.Brokers, db)
 	}
 	resp.ClusterAuthorizedOperations = authorizedOpsUnset
