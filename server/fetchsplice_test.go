@@ -135,7 +135,7 @@ func TestFetchSpliceGolden(t *testing.T) {
 						}
 						cf = &chunkedFetch{FetchResponse: resp, chunks: chunks}
 					}
-					if err := sp.writeChunked(bw, &out, h, cf); err != nil {
+					if _, err := sp.writeChunked(bw, &out, h, cf); err != nil {
 						t.Fatal(err)
 					}
 					if err := bw.Flush(); err != nil {
@@ -176,7 +176,7 @@ func TestFetchSpliceWriteError(t *testing.T) {
 	resp.Topics = append(resp.Topics, st)
 	var sp splicer
 	bw := bufio.NewWriterSize(failWriter{}, 64<<10)
-	err := sp.writeChunked(bw, failWriter{}, wire.RequestHeader{APIKey: 1, APIVersion: 12, Flexible: true}, &chunkedFetch{FetchResponse: resp, chunks: chunks})
+	_, err := sp.writeChunked(bw, failWriter{}, wire.RequestHeader{APIKey: 1, APIVersion: 12, Flexible: true}, &chunkedFetch{FetchResponse: resp, chunks: chunks})
 	if err == nil {
 		t.Fatal("no error from a failing writer")
 	}
