@@ -135,7 +135,7 @@ func oneV4OneV6(hosts []string) bool {
 // without regard to case. The protocol map is NAME:PROTOCOL pairs, empty for Kafka's
 // default (each protocol name maps to itself); every listener's name must be in it.
 // Listeners named in controllers (controller.listener.names) belong to Kafka's
-// controller quorum: they are left out and returned in skipped. advertised may be empty
+// controller quorum: they are left out (of both lists) and returned in skipped. advertised may be empty
 // (each listener advertises the address it binds), a bare host:port when there is one
 // listener, or entries whose names are among the listeners'.
 func ParseListeners(listeners, advertised, protocolMap string, controllers []string) (ls []Listener, skipped []string, err error) {
@@ -179,6 +179,7 @@ func ParseListeners(listeners, advertised, protocolMap string, controllers []str
 		case e.name == "":
 			return nil, nil, fmt.Errorf("advertised.listeners %q: want NAME://host:port entries with several listeners", advertised)
 		case isController(e.name):
+			skipped = append(skipped, e.raw)
 		default:
 			i := slices.IndexFunc(ls, func(l Listener) bool { return l.Name == e.name })
 			if i < 0 {

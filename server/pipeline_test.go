@@ -2,8 +2,10 @@ package server
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -465,5 +467,37 @@ func BenchmarkPipelineRecord(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestServerListenAndServe: New, Listen (every listener bound, none accepting yet) and
+// ListenAndServe (all of them served) as strata serve runs them; ListenAndServe returns
+// ErrServerClosed after Shutdown.
+func TestServerListenAndServe(t *testing.T) {
+	s, err := New(&Options{
+		DataDir:   t.TempDir(),
+		Logger:    slog.New(slog.DiscardHandler),
+		Listeners: []Listener{{Name: "A", Addr: "127.0.0.1:0"}, {Name: "B", Addr: "127.0.0.1:0"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.ListenAndServe() }()
+	for _, name := range []string{"A", "B"} {
+		nc := dialAddr(t, s.ListenerAddr(name))
+		roundTripTest[*kmsg.ApiVersionsResponse](t, nc, 1, kmsg.NewPtrApiVersionsRequest())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("ListenAndServe: %v", err)
+	}
+	if err := s.Listen(); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Listen after Close: %v", err)
 	}
 }
