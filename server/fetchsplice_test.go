@@ -11,7 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/wire"
 )
@@ -25,7 +25,7 @@ func spliceLog(t *testing.T, sizes []int) *log.Log {
 	}
 	t.Cleanup(func() { l.Close() })
 	for _, sz := range sizes {
-		if _, err := l.Append(kbatch.SizedBatch(sz, min(sz/2, 1000), time.Now().UnixMilli()), 0); err != nil {
+		if _, err := l.Append(testutil.SizedBatch(sz, min(sz/2, 1000), time.Now().UnixMilli()), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
