@@ -16,6 +16,9 @@ type Principal struct {
 // User:ANONYMOUS): every connection of a PLAINTEXT listener.
 var Anonymous = Principal{Type: "User", Name: "ANONYMOUS"}
 
+// anonymous is the principal a connection starts with (a copy, never modified).
+var anonymous = func() *Principal { p := Anonymous; return &p }()
+
 // String returns the principal as Kafka writes it in ACLs and super.users: "Type:Name".
 func (p Principal) String() string { return p.Type + ":" + p.Name }
 
@@ -31,30 +34,34 @@ type Action struct {
 }
 
 // RequestContext describes the request an action is authorized for: Kafka's
-// AuthorizableRequestContext.
-type RequestContext struct {
-	Principal        Principal
-	Listener         string // the listener's name
-	SecurityProtocol SecurityProtocol
-	ClientAddr       netip.Addr // the client's IP address (an ACL's host)
-	ClientID         string
-	APIKey           int16
-	APIVersion       int16
-	CorrelationID    int32
+// AuthorizableRequestContext. Its methods are cheap and safe for concurrent use.
+type RequestContext interface {
+	// Principal is who sent the request: the connection's principal when it was read.
+	Principal() Principal
+	// ListenerName and SecurityProtocol are those of the listener it came in on.
+	ListenerName() string
+	SecurityProtocol() SecurityProtocol
+	// ClientAddr is the client's IP address (an ACL's host).
+	ClientAddr() netip.Addr
+	ClientID() string
+	APIKey() int16 // Kafka's requestType
+	APIVersion() int16
+	CorrelationID() int32
 }
 
 // Authorizer decides whether a request may perform an action (Kafka's Authorizer, one
 // action per call). It is called on the connection's goroutines while requests are
-// handled, so it must be safe for concurrent use and must not block on the network.
+// handled, so it must be safe for concurrent use and must not block on the network; it
+// must not keep rc after it returns.
 type Authorizer interface {
-	Authorize(rc *RequestContext, a Action) bool
+	Authorize(rc RequestContext, a Action) bool
 }
 
 // AllowAll is the Authorizer of a broker without ACLs: everything is allowed.
 type AllowAll struct{}
 
 // Authorize allows a.
-func (AllowAll) Authorize(*RequestContext, Action) bool { return true }
+func (AllowAll) Authorize(RequestContext, Action) bool { return true }
 
 // authorized reports whether the request's principal may perform op on the resource:
 // the one check handlers call, per resource, as Kafka's handlers do. A request that did
@@ -63,7 +70,7 @@ func (r *request) authorized(op kmsg.ACLOperation, rt kmsg.ACLResourceType, name
 	if r.conn == nil {
 		return true
 	}
-	return r.conn.s.opts.Authorizer.Authorize(&r.rc, Action{Operation: op, ResourceType: rt, Name: name})
+	return r.conn.s.opts.Authorizer.Authorize(r, Action{Operation: op, ResourceType: rt, Name: name})
 }
 
 // clusterOperations are the operations Kafka reports in the cluster's
@@ -101,5 +108,16 @@ func preAuthAPI(key int16) bool {
 // and requests carry p. Only a handler's synchronous part (the connection's reader
 // goroutine, which also reads the state) may call it.
 func (c *conn) login(p Principal) {
-	c.auth.principal, c.auth.authenticated = p, true
+	c.auth.principal, c.auth.authenticated = &p, true
 }
+
+// The RequestContext of a request.
+
+func (r *request) Principal() Principal               { return *r.principal }
+func (r *request) ListenerName() string               { return r.conn.listener.Name }
+func (r *request) SecurityProtocol() SecurityProtocol { return r.conn.listener.SecurityProtocol }
+func (r *request) ClientAddr() netip.Addr             { return r.conn.client }
+func (r *request) ClientID() string                   { return r.hdr.ClientID }
+func (r *request) APIKey() int16                      { return r.hdr.APIKey }
+func (r *request) APIVersion() int16                  { return r.hdr.APIVersion }
+func (r *request) CorrelationID() int32               { return r.hdr.CorrelationID }

@@ -47,8 +47,8 @@ type conn struct {
 	// auth is the connection's authentication state, read and written by the reader
 	// goroutine only (dispatch, and handlers' synchronous parts through login).
 	auth struct {
-		principal     Principal
-		authenticated bool // false on a SASL listener until the client logs in
+		principal     *Principal // never modified: login replaces it
+		authenticated bool       // false on a SASL listener until the client logs in
 	}
 	// mutedUntil (unix nanoseconds) holds the reader back until then: the quota
 	// throttle (KIP-219) set by the writer.
@@ -83,7 +83,7 @@ func newConn(s *Server, nc net.Conn, l *listener) *conn {
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.client = ap.Addr().Unmap()
 	}
-	c.auth.principal = Anonymous
+	c.auth.principal = anonymous
 	c.auth.authenticated = !l.SecurityProtocol.usesSASL()
 	return c
 }

@@ -52,7 +52,7 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		if hdr.APIKey == 18 { // ApiVersions: KIP-511 fallback, v0 body, header v0
 			st.requests.Add(1)
 			st.bytesIn.Add(uint64(size))
-			r := &request{ctx: c.ctx, hdr: hdr, conn: c, start: start, size: size}
+			r := &request{ctx: c.ctx, hdr: hdr, conn: c, principal: c.auth.principal, start: start, size: size}
 			c.enqueue(&inflight{r: r, resp: apiVersionsFallback(), done: closedChan, fixedVersion: true})
 			return true
 		}
@@ -66,14 +66,7 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 	}
 	st.requests.Add(1)
 	st.bytesIn.Add(uint64(size))
-	r := &request{
-		ctx: c.ctx, hdr: hdr, body: body, conn: c, start: start, size: size,
-		rc: RequestContext{
-			Principal: c.auth.principal, Listener: c.listener.Name, SecurityProtocol: c.listener.SecurityProtocol,
-			ClientAddr: c.client, ClientID: hdr.ClientID,
-			APIKey: hdr.APIKey, APIVersion: hdr.APIVersion, CorrelationID: hdr.CorrelationID,
-		},
-	}
+	r := &request{ctx: c.ctx, hdr: hdr, body: body, conn: c, principal: c.auth.principal, start: start, size: size}
 	// A handler that panics is a bug, but it must not take the broker down with every
 	// other client: like net/http, log it with the stack and close this connection.
 	defer func() {

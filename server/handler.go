@@ -18,15 +18,13 @@ type request struct {
 	hdr  wire.RequestHeader
 	body kmsg.Request
 	conn *conn
-	// rc is what the Authorizer sees: the principal the connection had when the request
-	// was read, the listener it came in on, the client and the API.
-	rc    RequestContext
-	start time.Time // when its frame was read
-	size  int       // bytes of its frame, size prefix included
+	// principal is who sent the request: the connection's principal when it was read
+	// (never modified). With the listener (conn.listener) and the header it is what the
+	// Authorizer sees: request is the RequestContext (auth.go).
+	principal *Principal
+	start     time.Time // when its frame was read
+	size      int       // bytes of its frame, size prefix included
 }
-
-// principal is who sent the request.
-func (r *request) principal() Principal { return r.rc.Principal }
 
 // A reply is a handler's answer: a response ready now, a function that produces it later,
 // a registration that completes it from another goroutine (async), or none at all

@@ -116,14 +116,29 @@ type recordingAuthorizer struct {
 }
 
 type authCall struct {
-	rc RequestContext
+	rc requestContext
 	a  Action
 }
 
-func (ra *recordingAuthorizer) Authorize(rc *RequestContext, a Action) bool {
+// requestContext is a copy of a RequestContext's values.
+type requestContext struct {
+	Principal        Principal
+	Listener         string
+	SecurityProtocol SecurityProtocol
+	ClientAddr       netip.Addr
+	ClientID         string
+	APIKey           int16
+	APIVersion       int16
+	CorrelationID    int32
+}
+
+func (ra *recordingAuthorizer) Authorize(rc RequestContext, a Action) bool {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
-	ra.seen = append(ra.seen, authCall{*rc, a})
+	ra.seen = append(ra.seen, authCall{requestContext{
+		rc.Principal(), rc.ListenerName(), rc.SecurityProtocol(), rc.ClientAddr(), rc.ClientID(),
+		rc.APIKey(), rc.APIVersion(), rc.CorrelationID(),
+	}, a})
 	return !slices.Contains(ra.deny, a.Operation)
 }
 
@@ -211,7 +226,7 @@ func TestPipelineAuthorizer(t *testing.T) {
 		t.Fatalf("%d authorizer calls, want %d", len(calls), len(clusterOperations))
 	}
 	c := calls[0]
-	wantRC := RequestContext{
+	wantRC := requestContext{
 		Principal: Anonymous, Listener: "PLAINTEXT", SecurityProtocol: Plaintext,
 		ClientAddr: netip.MustParseAddr("127.0.0.1"), ClientID: "t", APIKey: 60, APIVersion: 1, CorrelationID: 5,
 	}
@@ -234,9 +249,10 @@ func TestPipelineMetrics(t *testing.T) {
 		t.Fatalf("create topic: %v", kerr.ErrorForCode(resp.Topics[0].ErrorCode))
 	}
 
-	// Three partitions: two exist, one does not.
+	// Three partitions: two exist, one does not. acks=all: the fetch below must see the
+	// records under the high watermark.
 	prod := kmsg.NewPtrProduceRequest()
-	prod.Version, prod.Acks, prod.TimeoutMillis = 9, 1, 10000
+	prod.Version, prod.Acks, prod.TimeoutMillis = 9, -1, 10000
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = "m"
 	for _, p := range []int32{0, 1, 7} {
