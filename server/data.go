@@ -100,7 +100,7 @@ func (s *Server) openData() (err error) {
 	if d.pids, err = openProducerIDs(d.fs, d.dir, d.parts); err != nil {
 		return err
 	}
-	if d.groups, err = group.New(s.groupOptions()); err != nil {
+	if d.groups, err = s.openGroups(); err != nil {
 		return fmt.Errorf("server: open group coordinator: %w", err)
 	}
 	s.log.Info("data directory open", "dir", d.dir, "cluster.id", d.clusterID, "node.id", s.opts.NodeID,
