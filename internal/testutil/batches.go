@@ -47,7 +47,7 @@ func Batch(o BatchOptions) []byte {
 	recs := make([]records.Record, n)
 	for i := range recs {
 		r := &recs[i]
-		r.TimestampDelta, r.OffsetDelta = int64(i)*o.TimestampStep, int32(i)
+		r.TimestampDelta = int64(i) * o.TimestampStep
 		r.Value = make([]byte, vs)
 		for j := range r.Value {
 			r.Value[j] = byte(i+j) ^ o.Seed
@@ -56,23 +56,14 @@ func Batch(o BatchOptions) []byte {
 			r.Key = []byte(fmt.Sprintf("%0*d", o.KeySize, i%1000000))[:o.KeySize]
 		}
 	}
-	pid, seq := int64(-1), int32(-1)
+	bt := records.NewBatch(o.Timestamp, recs)
+	h := &bt.Header
+	h.BaseOffset, h.LeaderEpoch, h.ProducerEpoch = o.BaseOffset, o.LeaderEpoch, o.ProducerEpoch
+	h.Attributes = o.Attributes &^ batch.CodecMask
 	if o.ProducerID > 0 {
-		pid, seq = o.ProducerID, o.BaseSequence
+		h.ProducerID, h.BaseSequence = o.ProducerID, o.BaseSequence
 	}
-	maxTS := o.Timestamp + int64(n-1)*o.TimestampStep
-	if o.TimestampStep < 0 {
-		maxTS = o.Timestamp
-	}
-	b, err := records.Encode(nil, &records.Batch{
-		Header: batch.Header{
-			BaseOffset: o.BaseOffset, LeaderEpoch: o.LeaderEpoch, Magic: batch.CurrentMagic,
-			Attributes: o.Attributes &^ batch.CodecMask, LastOffsetDelta: int32(n - 1),
-			BaseTimestamp: o.Timestamp, MaxTimestamp: maxTS,
-			ProducerID: pid, ProducerEpoch: o.ProducerEpoch, BaseSequence: seq,
-		},
-		Records: recs,
-	}, batch.CodecNone)
+	b, err := records.Encode(nil, bt, batch.CodecNone)
 	if err != nil {
 		panic(fmt.Sprintf("testutil: encode %+v: %v", o, err))
 	}
