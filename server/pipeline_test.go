@@ -388,7 +388,7 @@ func TestServerListeners(t *testing.T) {
 			{Name: "EXTERNAL", Addr: "127.0.0.1:0", SecurityProtocol: Plaintext, Advertised: "broker.example:19092"},
 		}
 	})
-	internal, external := s.ListenerAddr("INTERNAL"), s.ListenerAddr("EXTERNAL")
+	internal, external := s.ListenerAddr("internal"), s.ListenerAddr("EXTERNAL")
 	if internal == nil || external == nil || s.Addr().String() != internal.String() {
 		t.Fatalf("addresses: first %v, internal %v, external %v", s.Addr(), internal, external)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -209,10 +210,10 @@ func (s *Server) Addr() net.Addr {
 	return nil
 }
 
-// ListenerAddr is the address of the listener called name (upper case, as Kafka
-// normalises listener names), nil if it is not bound.
+// ListenerAddr is the address of the listener called name (in any case: Kafka
+// normalises listener names to upper case), nil if it is not bound.
 func (s *Server) ListenerAddr(name string) net.Addr {
-	if l := s.listenerNamed(name); l != nil {
+	if l := s.listenerNamed(strings.ToUpper(name)); l != nil {
 		return l.ln.Addr()
 	}
 	return nil
