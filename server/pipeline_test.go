@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/wire"
 )
@@ -420,6 +421,10 @@ func TestServerListeners(t *testing.T) {
 		advertised != "INTERNAL://"+internal.String()+",EXTERNAL://broker.example:19092" ||
 		protocols != "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT" {
 		t.Fatalf("settings %q %q %q", listeners, advertised, protocols)
+	}
+	// The shorthand reports Kafka's default map, which DescribeConfigs gives as a default.
+	if st, ok := config.Lookup(protocolMapSetting); !ok || st.Default != defaultProtocolMap {
+		t.Fatalf("registry default of %s: %q, want %q", protocolMapSetting, st.Default, defaultProtocolMap)
 	}
 	got := map[string]int64{}
 	for _, l := range s.Metrics().Listeners {
