@@ -113,9 +113,10 @@ socket.request.max.bytes, max.connections and connections.max.idle.ms configure 
 itself; every other setting (auto.create.topics.enable, num.partitions, log.retention.ms
 ...) is passed to the broker. listeners takes a plain HOST:PORT or Kafka's list of
 NAME://HOST:PORT (only PLAINTEXT listeners so far); each listener advertises its own
-address (advertised.listeners) to the clients that come in on it. A Kafka setting Strata does not implement is accepted with a warning ("has no
-effect in Strata"); a name that is neither Strata's nor Kafka's, or an invalid value,
-stops it with an error naming the closest known names.`,
+address (advertised.listeners) to the clients that come in on it. A Kafka setting Strata
+does not implement is accepted with a warning ("has no effect in Strata"); a name that is
+neither Strata's nor Kafka's, or an invalid value, stops it with an error naming the
+closest known names.`,
 		Example: `  strata serve
   strata serve --listen 0.0.0.0:9092 --data-dir /var/lib/strata
   strata serve --config strata.yaml --set auto.create.topics.enable=false
