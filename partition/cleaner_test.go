@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/log"
 )
 
@@ -56,7 +56,7 @@ func TestPartitionCompactKeepsProducerState(t *testing.T) {
 	seqs := map[int64]int32{}
 	last := map[int64][]byte{}
 	produce := func(pid int64, ts int64) {
-		b := kbatch.Batch(kbatch.BatchOptions{Records: 2, KeySize: 1, ValueSize: 60, ProducerID: pid, BaseSequence: seqs[pid], Timestamp: ts, Seed: byte(seqs[pid])})
+		b := testutil.Batch(testutil.BatchOptions{Records: 2, KeySize: 1, ValueSize: 60, ProducerID: pid, BaseSequence: seqs[pid], Timestamp: ts, Seed: byte(seqs[pid])})
 		appendDurable(t, p, b)
 		last[pid] = b
 		seqs[pid] += 2
@@ -121,7 +121,7 @@ func TestPartitionCompactKeepsProducerState(t *testing.T) {
 		if err != nil || !res.Duplicate {
 			t.Fatalf("producer %d: retry of its last batch after restart: %+v %v", pid, res, err)
 		}
-		b := kbatch.Batch(kbatch.BatchOptions{Records: 1, KeySize: 1, ProducerID: pid, BaseSequence: seqs[pid], Timestamp: clk.Now().UnixMilli()})
+		b := testutil.Batch(testutil.BatchOptions{Records: 1, KeySize: 1, ProducerID: pid, BaseSequence: seqs[pid], Timestamp: clk.Now().UnixMilli()})
 		if res, err := p.Append(b); err != nil || res.Duplicate {
 			t.Fatalf("producer %d: next sequence after restart: %+v %v", pid, res, err)
 		}

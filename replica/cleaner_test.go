@@ -9,7 +9,7 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/partition"
 )
@@ -35,7 +35,7 @@ func TestManagerCleanerRetention(t *testing.T) {
 	}
 	p, _ := tp.Partition(0)
 	for i := 0; i < 40; i++ {
-		appendDurable(t, p, kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 200, Timestamp: clk.Now().UnixMilli(), Seed: byte(i)}))
+		appendDurable(t, p, testutil.Batch(testutil.BatchOptions{Records: 1, ValueSize: 200, Timestamp: clk.Now().UnixMilli(), Seed: byte(i)}))
 	}
 	segs := p.Log().Segments()
 	if len(segs) < 3 || p.LogStartOffset() != 0 {
@@ -75,7 +75,7 @@ func TestManagerCleanerCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := tp.Partition(0)
-	if _, err := p.Append(kbatch.Batch(kbatch.BatchOptions{Records: 2})); !errors.Is(err, partition.ErrInvalidRecord) {
+	if _, err := p.Append(testutil.Batch(testutil.BatchOptions{Records: 2})); !errors.Is(err, partition.ErrInvalidRecord) {
 		t.Fatalf("keyless append on a compacted topic: %v", err)
 	}
 	for i := 0; i < 100; i++ {
@@ -121,7 +121,7 @@ func TestManagerCleanerSchedule(t *testing.T) {
 				dp, _ := dt.Partition(0)
 				for i := 0; i < 60; i++ {
 					appendDurable(t, cp, keyedBatch(t, fmt.Sprint("k", i%3), []byte(fmt.Sprint("value-", i)), time.Now().UnixMilli()))
-					appendDurable(t, dp, kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 200, Timestamp: time.Now().UnixMilli(), Seed: byte(i)}))
+					appendDurable(t, dp, testutil.Batch(testutil.BatchOptions{Records: 1, ValueSize: 200, Timestamp: time.Now().UnixMilli(), Seed: byte(i)}))
 				}
 				size := func() (n int64) {
 					for _, s := range cp.Log().Segments() {

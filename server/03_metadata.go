@@ -14,13 +14,9 @@ func init() { register(3, 0, 12, handleMetadata) }
 // authorizedOpsUnset is the authorized-operations value when the client did not ask.
 const authorizedOpsUnset = math.MinInt32
 
-// Kafka ACL operation bits (AclOperation) granted on every topic and on the cluster: with
-// no authorizer, everything is allowed.
-const (
-	topicOpsAll int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11 // READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS
-	// CREATE ALTER DESCRIBE CLUSTER_ACTION DESCRIBE_CONFIGS ALTER_CONFIGS IDEMPOTENT_WRITE
-	clusterOpsAll int32 = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
-)
+// Kafka ACL operation bits (AclOperation) granted on every topic: with no authorizer,
+// everything is allowed.
+const topicOpsAll int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11 // READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS
 
 // handleMetadata answers Metadata v0-v12 from the metadata image: its live brokers, its
 // controller, and each topic's partitions with their leader, epoch, replicas and ISR (on
@@ -30,7 +26,7 @@ func handleMetadata(s *Server, r *request) reply {
 	req := r.body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	im := s.image()
-	for _, b := range liveBrokers(im) {
+	for _, b := range liveBrokers(im, listenerName(r)) {
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port, mb.Rack = b.id, b.Host, b.Port, b.rack
 		resp.Brokers = append(resp.Brokers, mb)
@@ -39,7 +35,7 @@ func handleMetadata(s *Server, r *request) reply {
 	resp.ControllerID = im.Controller()
 	resp.AuthorizedOperations = authorizedOpsUnset
 	if req.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = clusterOpsAll
+		resp.AuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, ClusterResource, clusterOperations)
 	}
 	topicOps := int32(authorizedOpsUnset)
 	if req.IncludeTopicAuthorizedOperations {
@@ -122,12 +118,13 @@ type liveBroker struct {
 	rack *string
 }
 
-// liveBrokers lists the brokers of im that are not fenced, by id, with the endpoint
-// clients reach them at.
-func liveBrokers(im *metadata.Image) []liveBroker {
+// liveBrokers lists the brokers of im that are not fenced and have an endpoint on the
+// named listener (the first one when empty), by id, with that endpoint: Kafka answers a
+// client with the addresses of the listener it came in on.
+func liveBrokers(im *metadata.Image, listener string) []liveBroker {
 	var out []liveBroker
 	for _, b := range im.Brokers() {
-		e, ok := b.Endpoint("")
+		e, ok := b.Endpoint(listener)
 		if b.Fenced || !ok {
 			continue
 		}
@@ -138,6 +135,15 @@ func liveBrokers(im *metadata.Image) []liveBroker {
 		out = append(out, lb)
 	}
 	return out
+}
+
+// listenerName is the name of the listener r came in on; empty (the broker's first
+// listener) for a request without a connection (handler tests).
+func listenerName(r *request) string {
+	if r.conn == nil || r.conn.listener == nil {
+		return ""
+	}
+	return r.conn.listener.Name
 }
 
 // noReplicas is the (read-only, shared) empty list of offline replicas.

@@ -42,7 +42,7 @@ func handleFindCoordinator(s *Server, r *request) reply {
 			node = t.Partitions[coord.PartitionFor(key, t.NumPartitions())].Leader
 		}
 		b, ok := im.Broker(node)
-		e, eok := b.Endpoint("")
+		e, eok := b.Endpoint(listenerName(r))
 		if !ok || !eok || b.Fenced {
 			return kerr.CoordinatorNotAvailable.Code, -1, "", -1
 		}

@@ -18,14 +18,14 @@ func handleDescribeCluster(s *Server, r *request) reply {
 	im := s.image()
 	resp.ClusterID = im.ClusterID()
 	resp.ControllerID = im.Controller()
-	for _, b := range liveBrokers(im) {
+	for _, b := range liveBrokers(im, listenerName(r)) {
 		db := kmsg.NewDescribeClusterResponseBroker()
 		db.NodeID, db.Host, db.Port, db.Rack = b.id, b.Host, b.Port, b.rack
 		resp.Brokers = append(resp.Brokers, db)
 	}
 	resp.ClusterAuthorizedOperations = authorizedOpsUnset
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOpsAll
+		resp.ClusterAuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, ClusterResource, clusterOperations)
 	}
 	return now(resp)
 }

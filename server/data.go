@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,9 +73,7 @@ func (s *Server) openData() (err error) {
 	if store.Created() {
 		s.log.Info("created data directory", "dir", s.opts.DataDir)
 	}
-	if err := s.registerBroker(); err != nil {
-		return err
-	}
+	s.registerBroker()
 	d.replicas, err = replica.Open(store, &replica.Options{
 		Dir:    s.opts.DataDir,
 		FS:     s.opts.FS,
@@ -97,18 +96,25 @@ func (s *Server) openData() (err error) {
 // image is the current metadata image.
 func (s *Server) image() *metadata.Image { return s.data.store.Image() }
 
-// registerBroker registers this broker in the metadata with the address clients are to
-// reach it at (advertised): at open, and again once a listener is bound (its port may
-// have been 0).
-func (s *Server) registerBroker() error {
-	host, port := s.advertised()
-	b := metadata.Broker{ID: s.opts.NodeID, Endpoints: []metadata.Endpoint{
-		{Listener: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: host, Port: port},
-	}}
-	if err := s.data.store.RegisterBroker(context.Background(), b); err != nil {
-		return fmt.Errorf("server: register broker %d: %w", s.opts.NodeID, err)
+// registerBroker registers this broker in the metadata with an endpoint per listener:
+// the address clients that come in on it are to reach it at (its advertised address, else
+// the one bound, else the one configured). It runs at open and again once listeners are
+// bound (their ports may have been 0).
+func (s *Server) registerBroker() {
+	b := metadata.Broker{ID: s.opts.NodeID}
+	for _, cfg := range s.opts.listeners() {
+		var host string
+		var port int32
+		if l := s.listenerNamed(cfg.Name); l != nil {
+			host, port = l.advertised()
+		} else {
+			host, port = hostPort(cmp.Or(cfg.Advertised, cfg.Addr))
+		}
+		b.Endpoints = append(b.Endpoints, metadata.Endpoint{Listener: cfg.Name, SecurityProtocol: string(cfg.SecurityProtocol), Host: host, Port: port})
 	}
-	return nil
+	if err := s.data.store.RegisterBroker(context.Background(), b); err != nil {
+		s.log.Warn("registering this broker's listeners in the metadata failed", "node.id", s.opts.NodeID, "err", err)
+	}
 }
 
 // staticSettings returns the broker settings explicitly set: Settings plus the Options
@@ -129,14 +135,11 @@ func (s *Server) staticSettings() map[string]string {
 
 // optionSettings returns the settings carried by Options fields, by Kafka name.
 func (s *Server) optionSettings() map[string]string {
-	host, port := s.advertised()
-	adv := s.opts.Advertised
-	if adv == "" && s.Addr() != nil {
-		adv = fmt.Sprintf("%s:%d", host, port)
-	}
+	listeners, adv, protocols := s.listenerSettings()
 	return map[string]string{
-		"listeners":                s.opts.Listen,
+		"listeners":                listeners,
 		"advertised.listeners":     adv,
+		protocolMapSetting:         protocols,
 		"log.dirs":                 s.opts.DataDir,
 		"node.id":                  strconv.Itoa(int(s.opts.NodeID)),
 		"socket.request.max.bytes": strconv.Itoa(int(s.opts.MaxRequestBytes)),

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/internal/batch"
-	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // TestGroupIntegrationOffsetsCompressed: __consumer_offsets follows compression.type like
@@ -21,7 +21,7 @@ import (
 func TestGroupIntegrationOffsetsCompressed(t *testing.T) {
 	dir := t.TempDir()
 	settings := map[string]string{"offsets.topic.num.partitions": "3", "compression.type": "gzip"}
-	s := testutil.StartBroker(t, dir, settings)
+	s := servertest.StartBroker(t, dir, settings)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
@@ -95,7 +95,7 @@ func TestGroupIntegrationOffsetsCompressed(t *testing.T) {
 	if err := s.Shutdown(shutdown); err != nil {
 		t.Fatal(err)
 	}
-	s2 := testutil.StartBroker(t, dir, settings)
+	s2 := servertest.StartBroker(t, dir, settings)
 	offs, err := newAdmin(t, s2.Addr().String()).FetchOffsets(ctx, group)
 	if err != nil {
 		t.Fatal(err)
