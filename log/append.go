@@ -11,7 +11,8 @@ import (
 
 // validateBatches frames b into batches and validates each (batch.Validate: length,
 // magic, CRC, counts); with trusted set, the caller has validated them already and only
-// the framing and headers are read (no CRC pass).
+// the framing and headers are read (no CRC pass). Each BatchInfo holds the batch's base
+// offset as written in it and its last offset delta in Last.
 func validateBatches(b []byte, trusted bool) ([]segment.BatchInfo, error) {
 	if len(b) == 0 {
 		return nil, &BatchError{Err: errors.New("empty append"), kind: ErrInvalidBatch}
@@ -33,7 +34,7 @@ func validateBatches(b []byte, trusted bool) ([]segment.BatchInfo, error) {
 				h, err = batch.Validate(b[p : p+n])
 			}
 			if err == nil {
-				infos = append(infos, segment.BatchInfo{Last: int64(h.LastOffsetDelta), MaxTimestamp: h.MaxTimestamp, Size: n})
+				infos = append(infos, segment.BatchInfo{Base: h.BaseOffset, Last: int64(h.LastOffsetDelta), MaxTimestamp: h.MaxTimestamp, Size: n})
 				p += n
 				continue
 			}
@@ -56,7 +57,7 @@ func validateBatches(b []byte, trusted bool) ([]segment.BatchInfo, error) {
 // the log in doubt (a failed fsync, a torn write that could not be cut off) Append first
 // repairs the log (see Repair).
 func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
-	return l.append(batches, leaderEpoch, false)
+	return l.append(batches, leaderEpoch, false, false)
 }
 
 // AppendValidated is Append for batches the caller has already checked with
@@ -64,10 +65,30 @@ func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
 // the batch framing and headers again but does not recompute the CRCs. A framing error
 // still writes nothing.
 func (l *Log) AppendValidated(batches []byte, leaderEpoch int32) (AppendInfo, error) {
-	return l.append(batches, leaderEpoch, true)
+	return l.append(batches, leaderEpoch, true, false)
 }
 
-func (l *Log) append(batches []byte, leaderEpoch int32, trusted bool) (AppendInfo, error) {
+// AppendAt appends batches that keep the offsets and leader epochs written in them (a
+// follower's copy of its leader's log): nothing is stamped. Offsets must increase: the
+// first batch's base offset must be at or above EndOffset and every batch must start
+// above the previous one's last offset, else nothing is written and the error wraps
+// ErrUnexpectedOffset. A gap is allowed (compaction removed those offsets from the
+// leader's log); EndOffset becomes the last batch's last offset + 1. Validation, storage
+// errors and durability are as for Append; AppendInfo.BaseOffset is the first batch's
+// base offset.
+func (l *Log) AppendAt(batches []byte) (AppendInfo, error) {
+	return l.append(batches, 0, false, true)
+}
+
+// AppendAtValidated is AppendAt for batches the caller has validated (see
+// AppendValidated).
+func (l *Log) AppendAtValidated(batches []byte) (AppendInfo, error) {
+	return l.append(batches, 0, true, true)
+}
+
+// append validates (unless trusted) and appends batches, stamping offsets and the leader
+// epoch unless keep is set (AppendAt).
+func (l *Log) append(batches []byte, leaderEpoch int32, trusted, keep bool) (AppendInfo, error) {
 	infos, err := validateBatches(batches, trusted)
 	if err != nil {
 		return AppendInfo{}, err
@@ -76,7 +97,7 @@ func (l *Log) append(batches []byte, leaderEpoch int32, trusted bool) (AppendInf
 		return AppendInfo{}, err
 	}
 	l.mu.Lock()
-	info, err := l.appendLocked(batches, leaderEpoch, infos)
+	info, err := l.appendLocked(batches, leaderEpoch, infos, keep)
 	durable := l.mu.opts.durable()
 	// While failing, the flush that proves the storage writable again comes at once.
 	kick := err == nil && (durable || l.mu.unflushed >= l.mu.opts.FlushMessages || l.failing.Load())
@@ -93,7 +114,7 @@ func (l *Log) append(batches []byte, leaderEpoch int32, trusted bool) (AppendInf
 	return info, nil
 }
 
-func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (AppendInfo, error) {
+func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo, keep bool) (AppendInfo, error) {
 	o := &l.mu.opts
 	if l.mu.closed {
 		return AppendInfo{}, ErrClosed
@@ -102,24 +123,33 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (Ap
 		l.mu.outage.errors++
 		return AppendInfo{}, fmt.Errorf("%w: %w", ErrBroken, l.mu.err)
 	}
-	off := l.end.Load()
+	end := l.end.Load()
+	off := end
 	info := AppendInfo{BaseOffset: off, MaxTimestamp: -1, Batches: len(infos), Bytes: len(b)}
-	p := 0
+	if keep {
+		info.BaseOffset = infos[0].Base
+	}
 	for i := range infos {
 		bi := &infos[i]
 		if int64(bi.Size) > o.SegmentBytes {
 			return AppendInfo{}, fmt.Errorf("%w: batch %d is %d bytes, segment.bytes %d", ErrRecordTooLarge, i, bi.Size, o.SegmentBytes)
 		}
-		bi.Base, bi.Last = off, off+bi.Last
+		if !keep {
+			bi.Base = off
+		} else if bi.Base < off {
+			return AppendInfo{}, fmt.Errorf("%w: batch %d starts at offset %d, expected %d or above", ErrUnexpectedOffset, i, bi.Base, off)
+		}
+		bi.Last += bi.Base
 		off = bi.Last + 1
 		info.MaxTimestamp = max(info.MaxTimestamp, bi.MaxTimestamp)
-		p += bi.Size
 	}
-	p = 0
-	for _, bi := range infos {
-		batch.SetBaseOffset(b[p:], bi.Base)
-		batch.SetLeaderEpoch(b[p:], epoch)
-		p += bi.Size
+	if !keep {
+		p := 0
+		for _, bi := range infos {
+			batch.SetBaseOffset(b[p:], bi.Base)
+			batch.SetLeaderEpoch(b[p:], epoch)
+			p += bi.Size
+		}
 	}
 	info.LastOffset = off - 1
 	act := l.activeLocked()
@@ -132,6 +162,10 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (Ap
 		}
 		act = l.activeLocked()
 	}
+	if !segment.FitsOffsets(act.Base(), info.LastOffset) {
+		// Only AppendAt gets here: a gap too wide for the index's relative offsets.
+		return AppendInfo{}, fmt.Errorf("%w: offsets %d..%d do not fit a segment at %d", ErrUnexpectedOffset, info.BaseOffset, info.LastOffset, act.Base())
+	}
 	if err := act.Append(b, infos); err != nil {
 		// The segment cut the failed write off, unless that failed too (then it refuses
 		// appends until repaired).
@@ -139,7 +173,7 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo) (Ap
 		l.failLocked(err, act.Err() != nil, math.MaxInt64)
 		return AppendInfo{}, err
 	}
-	l.mu.unflushed += off - info.BaseOffset
+	l.mu.unflushed += off - end
 	l.mu.written = true
 	l.end.Store(off)
 	return info, nil

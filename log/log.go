@@ -37,6 +37,9 @@ var (
 	// ErrInvalidBatch marks a well-formed batch that is refused (unsupported magic, bad
 	// counts, empty append). It wraps batch.ErrInvalid.
 	ErrInvalidBatch = fmt.Errorf("log: invalid record batch: %w", batch.ErrInvalid)
+	// ErrUnexpectedOffset: AppendAt batches whose offsets do not follow the log (below
+	// EndOffset, or not increasing).
+	ErrUnexpectedOffset = errors.New("log: batch offsets do not follow the log end")
 	// ErrRecordTooLarge: a batch larger than segment.bytes.
 	ErrRecordTooLarge = errors.New("log: record batch larger than segment.bytes")
 	// ErrTruncated is returned by WaitDurable when the log was truncated below the awaited

@@ -80,7 +80,9 @@ func (l *Log) deleteFirstLocked(n int) error {
 
 // Truncate drops everything at and above off (StartOffset <= off <= EndOffset, else
 // ErrOffsetOutOfRange). Batches are atomic: if off falls inside a batch, that whole batch
-// goes and EndOffset becomes its base offset. The cut is fsynced before Truncate returns
+// goes and EndOffset becomes its base offset; if off falls in a gap between batches
+// (compaction), EndOffset becomes the end of the last batch kept, below off. The cut is
+// fsynced before Truncate returns
 // (holding the writer lock: a rare operation, for torn tails and replication).
 func (l *Log) Truncate(off int64) error {
 	l.mu.Lock()

@@ -102,8 +102,11 @@ func (s *Segment) Append(b []byte, infos []BatchInfo) error {
 	return nil
 }
 
-// Truncate drops every batch whose last offset is >= off, so Next becomes the base offset
-// of the batch containing off (or off's following batch). The segment must be active.
+// Truncate drops every batch whose last offset is >= off, so Next becomes the offset after
+// the last batch kept: the base offset of the batch containing off, or less when off falls
+// in a gap between batches (compaction, or a follower's copy of a compacted log): a
+// segment's next offset is always the end of its last batch (its base when empty). The
+// segment must be active.
 func (s *Segment) Truncate(off int64) error {
 	pos, h, err := s.Find(off)
 	if errors.Is(err, ErrNotFound) {
@@ -144,6 +147,11 @@ func (s *Segment) Truncate(off int64) error {
 	})
 	if res.Err != nil {
 		return fmt.Errorf("segment: rescan after truncate %s: %w", s.path(LogSuffix), res.Err)
+	}
+	if pos == 0 {
+		s.mu.next = s.base
+	} else if res.Batches > 0 {
+		s.mu.next = res.Next // below h.BaseOffset when off fell in a gap
 	}
 	return nil
 }
