@@ -83,7 +83,7 @@ func BenchmarkPartitionRead(b *testing.B) {
 				if mode == "fixed" {
 					maxBytes = 1 // one batch (KIP-74)
 				}
-				res, err := p.ReadChunk(off, maxBytes)
+				res, err := p.ReadChunk(off, maxBytes, ReadHighWatermark)
 				if err != nil {
 					b.Fatal(err)
 				}
