@@ -1,15 +1,20 @@
 package partition
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/internal/vfs/errorfs"
+	"github.com/stratalog/strata/log"
 )
 
 var seedFlag = flag.Int64("seed", 0, "seed for randomized tests (0: time-based)")
@@ -198,4 +203,47 @@ func TestPartitionEpochsCrashRandomized(t *testing.T) {
 		checkEpochs(t, p, where)
 	}
 	t.Logf("%d crash images", images)
+}
+
+// TestPartitionEpochsRepair: a failed fsync makes the log drop what it wrote after its
+// durable end, the first batches of a new epoch among them; the epoch cache drops that
+// epoch's start with them, and the producer's retry starts the epoch again where it is
+// stored now.
+func TestPartitionEpochsRepair(t *testing.T) {
+	inj := errorfs.OnKinds(errorfs.OpSync)
+	inj.Err = syscall.EIO
+	inj.Enabled.Store(false)
+	mem := vfs.NewMem()
+	p := openFS(t, errorfs.Wrap(mem, inj), "/p", 0)
+	ctx := context.Background()
+	res := mustAppendBatch(t, p, kb(2, 0, 0))
+	mustDo(t, "wait", p.WaitDurable(ctx, res.LastOffset+1))
+	inj.Enabled.Store(true)
+	res = mustAppendBatch(t, p, kb(3, 0, 0)) // 2..4: never durable
+	if err := p.WaitDurable(ctx, res.LastOffset+1); !errors.Is(err, log.ErrStorage) {
+		t.Fatalf("wait with a failing fsync: %v", err)
+	}
+	inj.Enabled.Store(false)
+	// MakeLeader(1) records epoch 1 at the log end, 5, past the durable end.
+	mustDo(t, "MakeLeader", p.MakeLeader(1))
+	// An append repairs the log first (back to 2), even one refused afterwards.
+	if _, err := p.Append(kb(1, 9, 5)); !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Fatalf("out-of-order append after the failure: %v", err)
+	}
+	if got := p.epochs.entries(); p.EndOffset() != 2 || !slices.Equal(got, entriesOf(0, 0)) {
+		t.Fatalf("after the repair: end %d, epochs %v", p.EndOffset(), got)
+	}
+	if e, end, _ := p.EndOffsetForEpoch(0); e != 0 || end != 2 {
+		t.Fatalf("EndOffsetForEpoch(0) after the repair = %d, %d; want 0, 2", e, end)
+	}
+	res = mustAppendBatch(t, p, kb(3, 0, 0))
+	if res.BaseOffset != 2 {
+		t.Fatalf("append after the repair at %d, want 2", res.BaseOffset)
+	}
+	if got := p.epochs.entries(); !slices.Equal(got, entriesOf(0, 0, 1, 2)) {
+		t.Fatalf("epochs after the repair %v", got)
+	}
+	mustDo(t, "wait", p.WaitDurable(ctx, res.LastOffset+1))
+	checkEpochs(t, p, "after the repair")
+	checkEpochs(t, openFS(t, mem.CrashClone(), "/p", 0), "crash image")
 }
