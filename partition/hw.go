@@ -122,16 +122,20 @@ func (p *Partition) WhenDurable(end int64, fn func(error)) {
 		fn(nil)
 	case closed:
 		fn(p.wrap(ErrClosed))
+	case external:
+		p.st.WhenDurable(end, func(err error) {
+			if err != nil {
+				fn(p.wrap(err))
+				return
+			}
+			p.whenHW(end, fn)
+		})
 	default:
 		p.st.WhenDurable(end, func(err error) {
-			switch {
-			case err != nil:
-				fn(p.wrap(err))
-			case external:
-				p.whenHW(end, fn)
-			default:
-				fn(nil)
+			if err != nil {
+				err = p.wrap(err)
 			}
+			fn(err)
 		})
 	}
 }
