@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stratalog/strata/client"
-	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // A testBroker starts a fresh Kafka-protocol broker for one test and returns its
@@ -28,7 +28,7 @@ var testBrokers = []testBroker{
 func startStrata(t *testing.T) string {
 	t.Helper()
 	// No initial rebalance delay: tests join groups of one member.
-	return testutil.StartBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"}).Addr().String()
+	return servertest.StartBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"}).Addr().String()
 }
 
 func startKfake(t *testing.T) string {

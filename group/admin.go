@@ -1,6 +1,10 @@
 package group
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/stratalog/strata/coord"
+)
 
 // Listing is one group in ListGroups.
 type Listing struct {
@@ -9,12 +13,17 @@ type Listing struct {
 	State        State
 }
 
-// ListGroups lists groups, optionally only those in the given states (Kafka's names,
-// case-insensitive) and of the given types ("classic"; "consumer" and other types
-// match nothing, since every group here is classic).
-func (c *Coordinator) ListGroups(states, types []string) []Listing {
+// ListGroups lists the groups of the loaded partitions, optionally only those in the
+// given states (Kafka's names, case-insensitive) and of the given types ("classic";
+// "consumer" and other types match nothing, since every group here is classic). While a
+// partition loads it fails with ErrCoordinatorLoadInProgress, as Kafka's does.
+func (c *Coordinator) ListGroups(states, types []string) ([]Listing, error) {
+	groups, err := c.groupsSnapshot()
+	if err != nil {
+		return nil, err
+	}
 	var out []Listing
-	for _, g := range c.groupsSnapshot() {
+	for _, g := range groups {
 		g.mu.Lock()
 		l := Listing{Group: g.id, ProtocolType: g.protocolType, State: g.state}
 		g.mu.Unlock()
@@ -23,7 +32,7 @@ func (c *Coordinator) ListGroups(states, types []string) []Listing {
 		}
 		out = append(out, l)
 	}
-	return out
+	return out, nil
 }
 
 func matchAny(filter []string, v string) bool {
@@ -39,9 +48,12 @@ func matchAny(filter []string, v string) bool {
 }
 
 // Description is one group in DescribeGroups. A group that does not exist is reported
-// as Dead with no members, as Kafka does.
+// as Dead with no members, as Kafka does. Err is set when this coordinator cannot answer
+// for the group (ErrNotCoordinator, ErrCoordinatorLoadInProgress,
+// ErrCoordinatorNotAvailable); the other fields are then unset.
 type Description struct {
 	Group        string
+	Err          error
 	State        State
 	ProtocolType string
 	Protocol     string // only when Stable
@@ -63,7 +75,12 @@ func (c *Coordinator) DescribeGroups(ids []string) []Description {
 	out := make([]Description, 0, len(ids))
 	for _, id := range ids {
 		d := Description{Group: id, State: StateDead}
-		if g := c.lookup(id); g != nil {
+		sh, err := c.shardOf(id)
+		if err != nil {
+			out = append(out, Description{Group: id, Err: err})
+			continue
+		}
+		if g := sh.lookup(id); g != nil {
 			g.mu.Lock()
 			d.State = g.state
 			d.ProtocolType = g.protocolType
@@ -89,7 +106,8 @@ func (c *Coordinator) DescribeGroups(ids []string) []Description {
 
 // DeleteGroups deletes each named group and its offsets (tombstones in
 // __consumer_offsets). Per group: nil, ErrGroupIDNotFound, ErrNonEmptyGroup,
-// ErrStorage or ErrCoordinatorNotAvailable.
+// ErrStorage, ErrNotCoordinator, ErrCoordinatorLoadInProgress or
+// ErrCoordinatorNotAvailable.
 func (c *Coordinator) DeleteGroups(ids []string) []error {
 	errs := make([]error, len(ids))
 	for i, id := range ids {
@@ -102,7 +120,11 @@ func (c *Coordinator) deleteGroup(id string) error {
 	if c.closed() {
 		return ErrCoordinatorNotAvailable
 	}
-	g := c.lookup(id)
+	sh, err := c.shardOf(id)
+	if err != nil {
+		return err
+	}
+	g := sh.lookup(id)
 	if g == nil {
 		return ErrGroupIDNotFound
 	}
@@ -117,14 +139,13 @@ func (c *Coordinator) deleteGroup(id string) error {
 		g.mu.Unlock()
 		return ErrNonEmptyGroup
 	}
-	recs := make([]kv, 0, len(g.offsets)+1)
+	recs := make([]coord.Record, 0, len(g.offsets)+1)
 	for tp := range g.offsets {
-		recs = append(recs, kv{key: offsetKey(g.id, tp.Topic, tp.Partition)})
+		recs = append(recs, coord.Record{Key: offsetKey(g.id, tp.Topic, tp.Partition)})
 	}
-	recs = append(recs, kv{key: groupKey(g.id)})
-	p := g.partition
+	recs = append(recs, coord.Record{Key: groupKey(g.id)})
 	g.mu.Unlock()
-	if err := c.appendRecords(p, recs); err != nil {
+	if err := sh.write(recs); err != nil {
 		return err
 	}
 	g.mu.Lock()
@@ -136,6 +157,6 @@ func (c *Coordinator) deleteGroup(id string) error {
 		g.dirty = true
 		return ErrNonEmptyGroup
 	}
-	c.removeGroupLocked(g)
+	sh.removeGroupLocked(g)
 	return nil
 }

@@ -19,20 +19,29 @@
 // # Persistence
 //
 // Offsets and group metadata are records of the internal topic __consumer_offsets in
-// Kafka's formats (kmsg.OffsetCommitKey/Value, kmsg.GroupMetadataKey/Value) inside
-// uncompressed RecordBatch v2; tombstones (nil values) delete. A group lives in partition
-// abs(javaStringHashCode(group)) % NumPartitions. Each partition is a Log (the server
-// adapts a partition of the partition manager; MemLog is the in-memory one). New replays
-// every partition; groups with members come back Stable with fresh session timers, so
-// members keep their generation across a broker restart.
+// Kafka's formats (kmsg.OffsetCommitKey/Value, kmsg.GroupMetadataKey/Value); tombstones
+// (nil values) delete. A group lives in partition abs(javaStringHashCode(group)) %
+// NumPartitions. The groups of one partition are a shard of the coordinator runtime
+// (package coord): the server loads the partitions this broker leads (Load; on a single
+// node all of them, at start), which replays them through coord's record codec (any
+// batch, compressed or not); groups with members come back Stable with fresh session
+// timers, so members keep their generation across a broker restart. Unload drops a
+// partition's groups: their timers stop, their blocked calls and later requests get
+// ErrNotCoordinator. Writes go through the shard's coord.Partition (one batch per write,
+// returned once committed).
 //
 // # Concurrency
 //
 // All Coordinator methods are safe for concurrent use. Each group has two mutexes: wmu
-// serialises its writes to __consumer_offsets (held across Log.Append so the log order
-// is the order of the in-memory changes) and mu guards its state (never held across an
-// Append). Lock order: group.wmu → group.mu → Coordinator.mu. Join and Sync block on a
-// channel until the rebalance answers them, ctx is done, or Close. Timers (session,
-// rebalance, pending members, offsets retention) come from Options.Clock; their callbacks
-// are owned by the Coordinator, and Close waits for them.
+// serialises its writes to __consumer_offsets (held across the write, so the log order
+// is the order of the in-memory changes) and mu guards its state (never held across a
+// write). Each shard has a mutex over its group map. Lock order: group.wmu → group.mu →
+// shard.mu. Join and Sync block on a channel until the rebalance answers them, ctx is
+// done, or the group's shard stops (unload or Close). Timers (session, rebalance, pending
+// members, offsets retention) are set through the shard's coord.Partition on
+// Options.Clock; they stop with the shard, and its unload (or Close) waits for running
+// callbacks.
+//
+// This package must not import server, replica, metadata or partition: it stores through
+// the coord.Log the server gives in Options.OpenLog.
 package group

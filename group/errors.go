@@ -1,9 +1,14 @@
 package group
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/stratalog/strata/coord"
+)
 
 // Sentinel errors returned by the Coordinator. The server maps them to Kafka error codes
-// (server/errors_group.go); this package never deals in error code numbers.
+// (server/errors_group.go, and server/errors_coord.go for those of the coordinator
+// runtime, which this package shares); this package never deals in error code numbers.
 var (
 	// ErrUnknownMemberID: the member ID is not (or no longer) a member of the group.
 	ErrUnknownMemberID = errors.New("group: unknown member id")
@@ -23,13 +28,21 @@ var (
 	// ErrNonEmptyGroup: the group still has members.
 	ErrNonEmptyGroup = errors.New("group: group is not empty")
 	// ErrCoordinatorNotAvailable: the coordinator is closed, or a write of its log failed
-	// for another reason than storage.
-	ErrCoordinatorNotAvailable = errors.New("group: coordinator not available")
+	// for another reason than storage (coord.ErrNotAvailable).
+	ErrCoordinatorNotAvailable = coord.ErrNotAvailable
+	// ErrNotCoordinator: this broker does not host the group's partition of
+	// __consumer_offsets (not loaded, or unloaded while the call waited)
+	// (coord.ErrNotCoordinator).
+	ErrNotCoordinator = coord.ErrNotCoordinator
+	// ErrCoordinatorLoadInProgress: the group's partition is being loaded
+	// (coord.ErrLoadInProgress).
+	ErrCoordinatorLoadInProgress = coord.ErrLoadInProgress
 	// ErrStorage: the storage of the group's partition of __consumer_offsets failed (a
-	// full or failing disk). A Log's Append returns an error wrapping it for such a
-	// failure; the coordinator's write operations then return it. Kafka answers it
-	// NOT_COORDINATOR (the client looks the coordinator up again and retries).
-	ErrStorage = errors.New("group: storage of __consumer_offsets failed")
+	// full or failing disk). A coord.Log's Append returns an error wrapping it for such
+	// a failure; the coordinator's write operations then return it. Kafka answers it
+	// NOT_COORDINATOR (the client looks the coordinator up again and retries)
+	// (coord.ErrStorage).
+	ErrStorage = coord.ErrStorage
 	// ErrInconsistentGroupProtocol: protocol type or protocols do not match the group's.
 	ErrInconsistentGroupProtocol = errors.New("group: inconsistent group protocol")
 	// ErrGroupSubscribedToTopic: OffsetDelete on a topic the active group consumes.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coord"
 )
 
 // State is the state of a classic consumer group.
@@ -71,7 +73,7 @@ type member struct {
 	joinCh chan joinOutcome // non-nil while the member has a pending JoinGroup
 	syncCh chan syncOutcome // non-nil while the member has a pending SyncGroup
 
-	session    Timer
+	session    coord.Timer
 	sessionSeq uint64
 }
 
@@ -96,12 +98,12 @@ func sameProtocols(a, b []Protocol) bool {
 	return true
 }
 
-// group is one consumer group. Lock order: wmu, then mu, then Coordinator.mu.
+// group is one consumer group. Lock order: wmu, then mu, then shard.mu.
 // wmu serialises writes to __consumer_offsets for this group (held across Append);
 // mu guards the state and is never held across an Append.
 type group struct {
-	id        string
-	partition int32
+	id    string
+	shard *shard // its partition of __consumer_offsets
 
 	wmu sync.Mutex
 
@@ -113,26 +115,26 @@ type group struct {
 	generation   int32
 	leader       string
 	members      map[string]*member
-	static       map[string]string // instance ID -> member ID
-	pending      map[string]Timer  // member IDs handed out with MEMBER_ID_REQUIRED
-	joinOrder    []string          // members that joined in the current rebalance, in order
+	static       map[string]string      // instance ID -> member ID
+	pending      map[string]coord.Timer // member IDs handed out with MEMBER_ID_REQUIRED
+	joinOrder    []string               // members that joined in the current rebalance, in order
 	offsets      map[TopicPartition]committed
 	dirty        bool // group metadata changed since last persisted
 
-	joinTimer      Timer
+	joinTimer      coord.Timer
 	joinSeq        uint64
 	initialDelay   bool // the join timer is the initial rebalance delay
 	rebalanceStart time.Time
 }
 
-func newGroup(id string, p int32, now time.Time) *group {
+func newGroup(id string, sh *shard, now time.Time) *group {
 	return &group{
 		id:         id,
-		partition:  p,
+		shard:      sh,
 		stateSince: now,
 		members:    make(map[string]*member),
 		static:     make(map[string]string),
-		pending:    make(map[string]Timer),
+		pending:    make(map[string]coord.Timer),
 		offsets:    make(map[TopicPartition]committed),
 	}
 }
@@ -198,7 +200,8 @@ func (g *group) metadataValueLocked() []byte {
 	return v.AppendTo(nil)
 }
 
-// loadMetadata applies a replayed GroupMetadataValue (no timers; New starts them).
+// loadMetadata applies a replayed GroupMetadataValue (no timers; the shard's Loaded
+// starts them).
 func (g *group) loadMetadata(v *kmsg.GroupMetadataValue) {
 	g.protocolType = v.ProtocolType
 	g.generation = v.Generation
@@ -235,7 +238,7 @@ func (g *group) loadMetadata(v *kmsg.GroupMetadataValue) {
 	}
 	g.state = StateEmpty
 	if len(g.members) > 0 {
-		g.state = StateStable // New starts the session timers
+		g.state = StateStable // the shard's Loaded starts the session timers
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
+
+	"github.com/stratalog/strata/coord"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -22,11 +24,12 @@ const (
 type testEnv struct {
 	t    *testing.T
 	c    *Coordinator
-	logs []*MemLog
+	logs []*coord.MemLog
 	opts Options
 }
 
-// newEnv creates a coordinator over in-memory logs. Call it inside synctest.Test.
+// newEnv creates a coordinator over in-memory logs, every partition loaded (as a single
+// broker does at start). Call it inside synctest.Test.
 func newEnv(t *testing.T, mod func(*Options)) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t}
@@ -38,9 +41,9 @@ func newEnv(t *testing.T, mod func(*Options)) *testEnv {
 	if mod != nil {
 		mod(&e.opts)
 	}
-	e.logs = make([]*MemLog, e.opts.NumPartitions)
+	e.logs = make([]*coord.MemLog, e.opts.NumPartitions)
 	for i := range e.logs {
-		e.logs[i] = NewMemLog()
+		e.logs[i] = coord.NewMemLog()
 	}
 	e.reopen()
 	return e
@@ -52,14 +55,39 @@ func (e *testEnv) reopen() {
 	if e.c != nil {
 		e.c.Close()
 	}
-	o := e.opts
-	o.OpenLog = func(p int32) (Log, error) { return e.logs[p], nil }
-	c, err := New(&o)
+	c, err := e.open(func(p int32) (coord.Log, error) { return e.logs[p], nil })
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.c = c
 	e.t.Cleanup(func() { c.Close() })
+}
+
+// open starts a coordinator over the logs openLog returns and loads every partition.
+func (e *testEnv) open(openLog func(int32) (coord.Log, error)) (*Coordinator, error) {
+	o := e.opts
+	o.OpenLog = openLog
+	c, err := New(&o)
+	if err != nil {
+		return nil, err
+	}
+	for p := range c.NumPartitions() {
+		if err := c.Load(p, 0); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// list is ListGroups, which must not fail (every partition is loaded).
+func (e *testEnv) list(states, types []string) []Listing {
+	e.t.Helper()
+	l, err := e.c.ListGroups(states, types)
+	if err != nil {
+		e.t.Fatalf("list groups: %v", err)
+	}
+	return l
 }
 
 func consumerMeta(topics ...string) []byte {

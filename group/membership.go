@@ -98,21 +98,25 @@ func (c *Coordinator) Join(ctx context.Context, req *JoinRequest) (JoinResult, e
 	if req.RebalanceTimeout <= 0 {
 		req.RebalanceTimeout = req.SessionTimeout
 	}
+	sh, err := c.shardOf(req.Group)
+	if err != nil {
+		return JoinResult{}, err
+	}
 	var g *group
 	if req.MemberID == "" {
-		g = c.getOrCreate(req.Group)
-	} else if g = c.lookup(req.Group); g == nil {
+		g = sh.getOrCreate(req.Group)
+	} else if g = sh.lookup(req.Group); g == nil {
 		return JoinResult{}, ErrUnknownMemberID
 	}
 
 	g.mu.Lock()
 	ch, res, err := c.joinLocked(g, req)
 	g.mu.Unlock()
-	_ = c.persistGroup(g)
+	_ = sh.persistGroup(g)
 	if ch == nil {
 		return res, err
 	}
-	out, err := wait(ctx, c, ch)
+	out, err := wait(ctx, g, ch)
 	if err != nil {
 		return JoinResult{}, err
 	}
@@ -228,7 +232,7 @@ func (m *member) hasProtocol(name string) bool {
 }
 
 func (c *Coordinator) addPendingLocked(g *group, id string, session time.Duration) {
-	g.pending[id] = c.afterFunc(session, func() {
+	g.pending[id] = g.shard.afterFunc(session, func() {
 		g.mu.Lock()
 		if _, ok := g.pending[id]; ok {
 			delete(g.pending, id)
@@ -237,7 +241,7 @@ func (c *Coordinator) addPendingLocked(g *group, id string, session time.Duratio
 			}
 		}
 		g.mu.Unlock()
-		_ = c.persistGroup(g)
+		_ = g.shard.persistGroup(g)
 	})
 }
 
@@ -387,7 +391,7 @@ func (c *Coordinator) prepareRebalanceLocked(g *group, now time.Time) {
 			d = max(d, m.rebalanceTimeout)
 		}
 	}
-	g.joinTimer = c.afterFunc(d, func() {
+	g.joinTimer = g.shard.afterFunc(d, func() {
 		g.mu.Lock()
 		if g.joinSeq == seq && g.state == StatePreparingRebalance {
 			g.joinTimer = nil
@@ -395,7 +399,7 @@ func (c *Coordinator) prepareRebalanceLocked(g *group, now time.Time) {
 			c.completeJoinLocked(g)
 		}
 		g.mu.Unlock()
-		_ = c.persistGroup(g)
+		_ = g.shard.persistGroup(g)
 	})
 	c.maybeCompleteJoinLocked(g)
 }
@@ -545,7 +549,7 @@ func (c *Coordinator) resetSessionLocked(g *group, m *member) {
 	}
 	m.sessionSeq++
 	seq := m.sessionSeq
-	m.session = c.afterFunc(m.sessionTimeout, func() {
+	m.session = g.shard.afterFunc(m.sessionTimeout, func() {
 		g.mu.Lock()
 		if cur := g.members[m.id]; cur == m && m.sessionSeq == seq {
 			c.logger.Info("member session expired", "group", g.id, "member", m.id)
@@ -554,7 +558,7 @@ func (c *Coordinator) resetSessionLocked(g *group, m *member) {
 			c.memberGoneLocked(g, c.clock.Now())
 		}
 		g.mu.Unlock()
-		_ = c.persistGroup(g)
+		_ = g.shard.persistGroup(g)
 	})
 }
 
@@ -563,7 +567,11 @@ func (c *Coordinator) Sync(ctx context.Context, req *SyncRequest) (SyncResult, e
 	if c.closed() {
 		return SyncResult{}, ErrCoordinatorNotAvailable
 	}
-	g := c.lookup(req.Group)
+	sh, err := c.shardOf(req.Group)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	g := sh.lookup(req.Group)
 	if g == nil {
 		return SyncResult{}, ErrUnknownMemberID
 	}
@@ -597,7 +605,7 @@ func (c *Coordinator) Sync(ctx context.Context, req *SyncRequest) (SyncResult, e
 		m.syncCh = make(chan syncOutcome, 1)
 		ch := m.syncCh
 		g.mu.Unlock()
-		out, err := wait(ctx, c, ch)
+		out, err := wait(ctx, g, ch)
 		if err != nil {
 			return SyncResult{}, err
 		}
@@ -620,7 +628,7 @@ func (c *Coordinator) Sync(ctx context.Context, req *SyncRequest) (SyncResult, e
 	}
 	res := SyncResult{ProtocolType: g.protocolType, Protocol: g.protocol, Assignment: m.assignment}
 	g.mu.Unlock()
-	if err := c.persistGroup(g); err != nil {
+	if err := sh.persistGroup(g); err != nil {
 		return SyncResult{}, err
 	}
 	return res, nil
@@ -648,7 +656,11 @@ func (c *Coordinator) Heartbeat(req *HeartbeatRequest) error {
 	if c.closed() {
 		return ErrCoordinatorNotAvailable
 	}
-	g := c.lookup(req.Group)
+	sh, err := c.shardOf(req.Group)
+	if err != nil {
+		return err
+	}
+	g := sh.lookup(req.Group)
 	if g == nil {
 		return ErrUnknownMemberID
 	}
@@ -676,8 +688,12 @@ func (c *Coordinator) Leave(groupID string, members []LeaveMember) ([]error, err
 	if c.closed() {
 		return nil, ErrCoordinatorNotAvailable
 	}
+	sh, err := c.shardOf(groupID)
+	if err != nil {
+		return nil, err
+	}
 	errs := make([]error, len(members))
-	g := c.lookup(groupID)
+	g := sh.lookup(groupID)
 	if g == nil {
 		for i := range errs {
 			errs[i] = ErrUnknownMemberID
@@ -719,7 +735,7 @@ func (c *Coordinator) Leave(groupID string, members []LeaveMember) ([]error, err
 		c.memberGoneLocked(g, now)
 	}
 	g.mu.Unlock()
-	_ = c.persistGroup(g)
+	_ = sh.persistGroup(g)
 	return errs, nil
 }
 

@@ -500,20 +500,3 @@ func TestGroupCloseAndContextUnblock(t *testing.T) {
 		e.c.Close() // idempotent
 	})
 }
-
-func TestGroupPartitionFor(t *testing.T) {
-	for _, tc := range []struct {
-		group string
-		n     int32
-		want  int32
-	}{
-		{"abc", 50, 96354 % 50},                   // "abc".hashCode() == 96354
-		{"polygenelubricants", 50, 0},             // hashCode() == Integer.MIN_VALUE
-		{"", 50, 0},                               // hashCode() == 0
-		{"\U0001F600", 7, (55357*31 + 56832) % 7}, // surrogate pair
-	} {
-		if got := PartitionFor(tc.group, tc.n); got != tc.want {
-			t.Errorf("PartitionFor(%q, %d) = %d, want %d", tc.group, tc.n, got, tc.want)
-		}
-	}
-}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coord"
 )
 
 // CommitRequest is an OffsetCommit request. A negative Generation is a
@@ -46,11 +48,15 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 	if req.Group == "" {
 		return nil, ErrInvalidGroupID
 	}
+	sh, err := c.shardOf(req.Group)
+	if err != nil {
+		return nil, err
+	}
 	simple := req.Generation < 0
 	var g *group
 	if simple {
-		g = c.getOrCreate(req.Group)
-	} else if g = c.lookup(req.Group); g == nil {
+		g = sh.getOrCreate(req.Group)
+	} else if g = sh.lookup(req.Group); g == nil {
 		return nil, ErrIllegalGeneration
 	}
 
@@ -63,7 +69,7 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 	}
 	now := c.clock.Now()
 	errs = make([]error, len(req.Offsets))
-	recs := make([]kv, 0, len(req.Offsets))
+	recs := make([]coord.Record, 0, len(req.Offsets))
 	vals := make([]committed, len(req.Offsets))
 	for i, o := range req.Offsets {
 		md := ""
@@ -75,12 +81,11 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 			continue
 		}
 		vals[i] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitTime: now}
-		recs = append(recs, kv{key: offsetKey(g.id, o.Topic, o.Partition), value: offsetValue(vals[i])})
+		recs = append(recs, coord.Record{Key: offsetKey(g.id, o.Topic, o.Partition), Value: offsetValue(vals[i])})
 	}
-	p := g.partition
 	g.mu.Unlock()
 
-	if err := c.appendRecords(p, recs); err != nil {
+	if err := sh.write(recs); err != nil {
 		return nil, err
 	}
 
@@ -88,12 +93,7 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 	defer g.mu.Unlock()
 	if g.state == StateDead {
 		// Deleted while we wrote; put it back so the durable commit stays visible.
-		c.mu.Lock()
-		if c.mu.groups[g.id] == nil {
-			g.state = StateEmpty
-			c.mu.groups[g.id] = g
-		}
-		c.mu.Unlock()
+		sh.putBack(g)
 	}
 	for i, o := range req.Offsets {
 		if errs[i] == nil {
@@ -136,7 +136,11 @@ func (c *Coordinator) Fetch(groupID string, topics map[string][]int32) ([]Fetche
 	if c.closed() {
 		return nil, ErrCoordinatorNotAvailable
 	}
-	g := c.lookup(groupID)
+	sh, err := c.shardOf(groupID)
+	if err != nil {
+		return nil, err
+	}
+	g := sh.lookup(groupID)
 	var offsets map[TopicPartition]committed
 	if g != nil {
 		g.mu.Lock()
@@ -180,7 +184,11 @@ func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) ([]err
 	if c.closed() {
 		return nil, ErrCoordinatorNotAvailable
 	}
-	g := c.lookup(groupID)
+	sh, err := c.shardOf(groupID)
+	if err != nil {
+		return nil, err
+	}
+	g := sh.lookup(groupID)
 	if g == nil {
 		return nil, ErrGroupIDNotFound
 	}
@@ -200,7 +208,7 @@ func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) ([]err
 		subscribed = g.subscribedTopicsLocked()
 	}
 	errs := make([]error, len(tps))
-	var recs []kv
+	var recs []coord.Record
 	var del []TopicPartition
 	for i, tp := range tps {
 		if subscribed[tp.Topic] {
@@ -208,13 +216,12 @@ func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) ([]err
 			continue
 		}
 		if _, ok := g.offsets[tp]; ok {
-			recs = append(recs, kv{key: offsetKey(g.id, tp.Topic, tp.Partition)})
+			recs = append(recs, coord.Record{Key: offsetKey(g.id, tp.Topic, tp.Partition)})
 			del = append(del, tp)
 		}
 	}
-	p := g.partition
 	g.mu.Unlock()
-	if err := c.appendRecords(p, recs); err != nil {
+	if err := sh.write(recs); err != nil {
 		return nil, err
 	}
 	g.mu.Lock()
@@ -245,19 +252,28 @@ func (g *group) subscribedTopicsLocked() map[string]bool {
 }
 
 // ExpireOffsets deletes (with tombstones) the offsets that outlived OffsetsRetention, as
-// of now: every offset of a group that has been Empty for that long, and for groups that
-// never had members each offset older than that. Groups left with nothing are removed.
-// The coordinator calls it every RetentionCheckInterval; tests may call it directly.
+// of now, in every loaded partition: every offset of a group that has been Empty for that
+// long, and for groups that never had members each offset older than that. Groups left
+// with nothing are removed. Each partition's shard does it every RetentionCheckInterval;
+// tests may call it directly.
 func (c *Coordinator) ExpireOffsets(now time.Time) {
-	for _, g := range c.groupsSnapshot() {
-		if c.closed() {
-			return
-		}
-		c.expireGroup(g, now)
+	shards, _ := c.rt.Shards()
+	for _, sh := range shards {
+		sh.expireOffsets(now)
 	}
 }
 
-func (c *Coordinator) expireGroup(g *group, now time.Time) {
+// expireOffsets is ExpireOffsets for the shard's groups.
+func (sh *shard) expireOffsets(now time.Time) {
+	for _, g := range sh.groupsSnapshot() {
+		if sh.part.Err() != nil {
+			return
+		}
+		sh.expireGroup(g, now)
+	}
+}
+
+func (sh *shard) expireGroup(g *group, now time.Time) {
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
@@ -265,8 +281,8 @@ func (c *Coordinator) expireGroup(g *group, now time.Time) {
 		g.mu.Unlock()
 		return
 	}
-	retention := c.opts.OffsetsRetention
-	var recs []kv
+	retention := sh.c.opts.OffsetsRetention
+	var recs []coord.Record
 	var del []TopicPartition
 	for tp, o := range g.offsets {
 		expired := false
@@ -276,21 +292,20 @@ func (c *Coordinator) expireGroup(g *group, now time.Time) {
 			expired = !now.Before(o.commitTime.Add(retention))
 		}
 		if expired {
-			recs = append(recs, kv{key: offsetKey(g.id, tp.Topic, tp.Partition)})
+			recs = append(recs, coord.Record{Key: offsetKey(g.id, tp.Topic, tp.Partition)})
 			del = append(del, tp)
 		}
 	}
 	removeGroup := len(del) == len(g.offsets) && len(g.pending) == 0 &&
 		(len(del) > 0 || (g.protocolType != "" && !now.Before(g.stateSince.Add(retention))))
 	if removeGroup {
-		recs = append(recs, kv{key: groupKey(g.id)})
+		recs = append(recs, coord.Record{Key: groupKey(g.id)})
 	}
-	p := g.partition
 	g.mu.Unlock()
 	if len(recs) == 0 {
 		return
 	}
-	if err := c.appendRecords(p, recs); err != nil {
+	if err := sh.write(recs); err != nil {
 		return
 	}
 	g.mu.Lock()
@@ -299,20 +314,7 @@ func (c *Coordinator) expireGroup(g *group, now time.Time) {
 		delete(g.offsets, tp)
 	}
 	if removeGroup && g.state == StateEmpty && len(g.offsets) == 0 && len(g.members) == 0 {
-		c.logger.Info("group expired", "group", g.id, "offsets", len(del))
-		c.removeGroupLocked(g)
+		sh.c.logger.Info("group expired", "group", g.id, "offsets", len(del))
+		sh.removeGroupLocked(g)
 	}
-}
-
-// scheduleExpiry arms the next offsets-retention check.
-func (c *Coordinator) scheduleExpiry() {
-	if c.opts.RetentionCheckInterval <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.mu.expiryTimer = c.afterFunc(c.opts.RetentionCheckInterval, func() {
-		c.ExpireOffsets(c.clock.Now())
-		c.scheduleExpiry()
-	})
 }

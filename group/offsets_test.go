@@ -9,9 +9,43 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
 )
 
 func strp(s string) *string { return &s }
+
+// encodeBatch builds an uncompressed batch of recs, as the coordinator writes them.
+func encodeBatch(t *testing.T, recs ...coord.Record) []byte {
+	t.Helper()
+	rs := make([]records.Record, len(recs))
+	for i, r := range recs {
+		rs[i] = records.Record{Key: r.Key, Value: r.Value}
+	}
+	b, err := records.Encode(nil, records.NewBatch(time.Now().UnixMilli(), rs), batch.CodecNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// eachRecord calls fn with the key and value of every record of the batch b.
+func eachRecord(t *testing.T, b []byte, fn func(key, value []byte) error) error {
+	t.Helper()
+	r, err := records.NewReader(b)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for r.Next() {
+		if err := fn(r.Record().Key, r.Record().Value); err != nil {
+			return err
+		}
+	}
+	return r.Err()
+}
 
 func TestGroupOffsetsCommitFetch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -45,7 +79,7 @@ func TestGroupOffsetsCommitFetch(t *testing.T) {
 		if len(all) != 2 {
 			t.Fatalf("%+v", all)
 		}
-		if l := e.c.ListGroups(nil, nil); len(l) != 1 || l[0].Group != "g" || l[0].State != StateEmpty {
+		if l := e.list(nil, nil); len(l) != 1 || l[0].Group != "g" || l[0].State != StateEmpty {
 			t.Fatalf("list %+v", l)
 		}
 		// The commit is durable: its batch is in the group's partition.
@@ -137,10 +171,10 @@ func TestGroupPersistenceReplay(t *testing.T) {
 		if st := e.state("active"); st != StateEmpty {
 			t.Fatalf("state after second restart: %v", st)
 		}
-		if l := e.c.ListGroups([]string{"empty"}, nil); len(l) != 2 {
+		if l := e.list([]string{"empty"}, nil); len(l) != 2 {
 			t.Fatalf("list empty groups: %+v", l)
 		}
-		if l := e.c.ListGroups([]string{"Stable"}, nil); len(l) != 0 {
+		if l := e.list([]string{"Stable"}, nil); len(l) != 0 {
 			t.Fatalf("list stable groups: %+v", l)
 		}
 	})
@@ -166,7 +200,7 @@ func TestGroupRecordsKafkaFormat(t *testing.T) {
 			if err := rb.ReadFrom(b); err != nil || rb.Magic != 2 {
 				t.Fatalf("batch: %v magic %d", err, rb.Magic)
 			}
-			return decodeBatches(b, func(key, value []byte) error {
+			return eachRecord(t, b, func(key, value []byte) error {
 				switch key[1] {
 				case 1:
 					var k kmsg.OffsetCommitKey
@@ -204,10 +238,10 @@ func TestGroupRecordsKafkaFormat(t *testing.T) {
 func TestGroupReplaySkipsGarbage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, func(o *Options) { o.NumPartitions = 1 })
-		if _, err := e.logs[0].Append(encodeBatch(time.Now(), []kv{{key: []byte{0, 9, 1}, value: []byte("?")}, {key: []byte{0}}})); err != nil {
+		if _, err := e.logs[0].Append(encodeBatch(t, coord.Record{Key: []byte{0, 9, 1}, Value: []byte("?")}, coord.Record{Key: []byte{0}})); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.logs[0].Append(encodeBatch(time.Now(), []kv{{key: offsetKey("g", "t", 0), value: []byte{0, 3}}})); err != nil {
+		if _, err := e.logs[0].Append(encodeBatch(t, coord.Record{Key: offsetKey("g", "t", 0), Value: []byte{0, 3}})); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.c.Commit(&CommitRequest{Group: "g", Generation: -1, Offsets: []CommitOffset{{Topic: "t", Offset: 5}}}); err != nil {
@@ -218,15 +252,13 @@ func TestGroupReplaySkipsGarbage(t *testing.T) {
 		if got[0].Offset != 5 {
 			t.Fatalf("%+v", got)
 		}
-		// A corrupt batch is an error of New.
-		bad := encodeBatch(time.Now(), []kv{{key: offsetKey("g", "t", 0)}})
+		// A corrupt batch is an error of the load.
+		bad := encodeBatch(t, coord.Record{Key: offsetKey("g", "t", 0)})
 		bad[len(bad)-1] ^= 0xff
 		if _, err := e.logs[0].Append(bad); err != nil {
 			t.Fatal(err)
 		}
-		o := e.opts
-		o.OpenLog = func(int32) (Log, error) { return e.logs[0], nil }
-		if c, err := New(&o); err == nil {
+		if c, err := e.open(func(int32) (coord.Log, error) { return e.logs[0], nil }); err == nil {
 			c.Close()
 			t.Fatal("corrupt log accepted")
 		}
@@ -270,11 +302,11 @@ func TestGroupDeleteGroupsAndOffsets(t *testing.T) {
 		if errs := e.c.DeleteGroups([]string{"g"}); !errors.Is(errs[0], ErrGroupIDNotFound) {
 			t.Fatal(errs)
 		}
-		if l := e.c.ListGroups(nil, nil); len(l) != 0 {
+		if l := e.list(nil, nil); len(l) != 0 {
 			t.Fatalf("%+v", l)
 		}
 		e.reopen()
-		if l := e.c.ListGroups(nil, nil); len(l) != 0 {
+		if l := e.list(nil, nil); len(l) != 0 {
 			t.Fatalf("after replay %+v", l)
 		}
 	})
@@ -310,7 +342,7 @@ func TestGroupOffsetsRetention(t *testing.T) {
 			<-stop
 		}()
 		time.Sleep(time.Hour + 2*time.Minute) // virtual time
-		if l := e.c.ListGroups(nil, nil); len(l) != 1 || l[0].Group != "active" {
+		if l := e.list(nil, nil); len(l) != 1 || l[0].Group != "active" {
 			t.Fatalf("after 1h: %+v", l)
 		}
 		close(stop)
@@ -326,11 +358,11 @@ func TestGroupOffsetsRetention(t *testing.T) {
 		if got, _ := e.c.Fetch("active", map[string][]int32{"t": {0}}); got[0].Offset != -1 {
 			t.Fatalf("not expired: %+v", got)
 		}
-		if l := e.c.ListGroups(nil, nil); len(l) != 0 {
+		if l := e.list(nil, nil); len(l) != 0 {
 			t.Fatalf("expired groups still listed: %+v", l)
 		}
 		e.reopen()
-		if l := e.c.ListGroups(nil, nil); len(l) != 0 {
+		if l := e.list(nil, nil); len(l) != 0 {
 			t.Fatalf("expired groups back after replay: %+v", l)
 		}
 	})

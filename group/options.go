@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/stratalog/strata/coord"
 )
 
 // Defaults, with Kafka's names.
@@ -18,33 +20,12 @@ const (
 	DefaultMaxMetadataBytes       = 4096               // offset.metadata.max.bytes
 )
 
-// Clock is the time source of a Coordinator: the injectable seam for tests (fake time or
-// testing/synctest, which drives the real clock on virtual time).
-type Clock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) Timer
-}
-
-// Timer is a timer made by Clock.AfterFunc.
-type Timer interface {
-	// Stop prevents the timer from firing; it reports whether it stopped it.
-	Stop() bool
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                            { return time.Now() }
-func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
-
-// RealClock is the wall clock (time.Now and time.AfterFunc).
-var RealClock Clock = realClock{}
-
 // Options configures a Coordinator. A nil *Options passed to New means defaults, which
-// keep everything in memory (MemLog per partition).
+// keep everything in memory (a coord.MemLog per partition).
 type Options struct {
-	// OpenLog returns partition p of __consumer_offsets, creating it if needed. New calls
-	// it once for every partition and replays the returned log. nil: a MemLog per partition.
-	OpenLog func(p int32) (Log, error)
+	// OpenLog returns partition p of __consumer_offsets, creating it if needed. Load calls
+	// it and replays the returned log. nil: a coord.MemLog per partition.
+	OpenLog func(p int32) (coord.Log, error)
 	// NumPartitions is offsets.topic.num.partitions. Default 50.
 	NumPartitions int32
 	// InitialRebalanceDelay is group.initial.rebalance.delay.ms: how long the first
@@ -60,8 +41,8 @@ type Options struct {
 	MaxMetadataBytes int
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
-	// Clock; nil means RealClock.
-	Clock Clock
+	// Clock; nil means coord.RealClock.
+	Clock coord.Clock
 }
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -93,10 +74,7 @@ func (o *Options) EnsureDefaults() {
 		o.Logger = slog.Default()
 	}
 	if o.Clock == nil {
-		o.Clock = RealClock
-	}
-	if o.OpenLog == nil {
-		o.OpenLog = func(int32) (Log, error) { return NewMemLog(), nil }
+		o.Clock = coord.RealClock
 	}
 }
 

@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/testutil/fds"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
 	"github.com/stratalog/strata/internal/vfs"
 )
 
 // benchBatch is a ~16 KiB batch of recordSize-byte records.
 func benchBatch(recordSize int) []byte {
-	return kbatch.SizedBatch(16<<10, recordSize, time.Now().UnixMilli())
+	return testutil.SizedBatch(16<<10, recordSize, time.Now().UnixMilli())
 }
 
 // BenchmarkLogAppend measures append throughput on a real directory: non-durable
@@ -225,7 +225,7 @@ func BenchmarkLogReadFixed(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer l.Close()
-	proto := kbatch.SizedBatch(1<<10, 100, time.Now().UnixMilli())
+	proto := testutil.SizedBatch(1<<10, 100, time.Now().UnixMilli())
 	for len(l.Segments()) < 3 {
 		if _, err := l.Append(append([]byte(nil), proto...), 0); err != nil {
 			b.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stratalog/strata/internal/batch"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 )
 
@@ -64,7 +64,7 @@ func openLog(t testing.TB, dir string, o *Options) *Log {
 }
 
 func mkBatch(records, size int, ts int64, seed byte) []byte {
-	return kbatch.Batch(kbatch.BatchOptions{Records: records, ValueSize: size, Timestamp: ts, TimestampStep: 1, Seed: seed})
+	return testutil.Batch(testutil.BatchOptions{Records: records, ValueSize: size, Timestamp: ts, TimestampStep: 1, Seed: seed})
 }
 
 func mustAppend(t testing.TB, l *Log, b []byte) AppendInfo {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
 )
@@ -79,7 +79,7 @@ func TestManagerCleanerRetention(t *testing.T) {
 	}
 	p, _ := tp.Partition(0)
 	for i := 0; i < 40; i++ {
-		appendDurable(t, p, kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 200, Timestamp: clk.Now().UnixMilli(), Seed: byte(i)}))
+		appendDurable(t, p, testutil.Batch(testutil.BatchOptions{Records: 1, ValueSize: 200, Timestamp: clk.Now().UnixMilli(), Seed: byte(i)}))
 	}
 	segs := p.Log().Segments()
 	if len(segs) < 3 || p.LogStartOffset() != 0 {
@@ -119,7 +119,7 @@ func TestManagerCleanerCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := tp.Partition(0)
-	if _, err := p.Append(kbatch.Batch(kbatch.BatchOptions{Records: 2})); !errors.Is(err, ErrInvalidRecord) {
+	if _, err := p.Append(testutil.Batch(testutil.BatchOptions{Records: 2})); !errors.Is(err, ErrInvalidRecord) {
 		t.Fatalf("keyless append on a compacted topic: %v", err)
 	}
 	for i := 0; i < 100; i++ {
@@ -162,7 +162,7 @@ func TestPartitionCompactKeepsProducerState(t *testing.T) {
 	seqs := map[int64]int32{}
 	last := map[int64][]byte{}
 	produce := func(pid int64, ts int64) {
-		b := kbatch.Batch(kbatch.BatchOptions{Records: 2, KeySize: 1, ValueSize: 60, ProducerID: pid, BaseSequence: seqs[pid], Timestamp: ts, Seed: byte(seqs[pid])})
+		b := testutil.Batch(testutil.BatchOptions{Records: 2, KeySize: 1, ValueSize: 60, ProducerID: pid, BaseSequence: seqs[pid], Timestamp: ts, Seed: byte(seqs[pid])})
 		appendDurable(t, p, b)
 		last[pid] = b
 		seqs[pid] += 2
@@ -227,7 +227,7 @@ func TestPartitionCompactKeepsProducerState(t *testing.T) {
 		if err != nil || !res.Duplicate {
 			t.Fatalf("producer %d: retry of its last batch after restart: %+v %v", pid, res, err)
 		}
-		b := kbatch.Batch(kbatch.BatchOptions{Records: 1, KeySize: 1, ProducerID: pid, BaseSequence: seqs[pid], Timestamp: clk.Now().UnixMilli()})
+		b := testutil.Batch(testutil.BatchOptions{Records: 1, KeySize: 1, ProducerID: pid, BaseSequence: seqs[pid], Timestamp: clk.Now().UnixMilli()})
 		if res, err := p.Append(b); err != nil || res.Duplicate {
 			t.Fatalf("producer %d: next sequence after restart: %+v %v", pid, res, err)
 		}
@@ -264,7 +264,7 @@ func TestManagerCleanerSchedule(t *testing.T) {
 				dp, _ := dt.Partition(0)
 				for i := 0; i < 60; i++ {
 					appendDurable(t, cp, keyedBatch(t, fmt.Sprint("k", i%3), []byte(fmt.Sprint("value-", i)), time.Now().UnixMilli()))
-					appendDurable(t, dp, kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 200, Timestamp: time.Now().UnixMilli(), Seed: byte(i)}))
+					appendDurable(t, dp, testutil.Batch(testutil.BatchOptions{Records: 1, ValueSize: 200, Timestamp: time.Now().UnixMilli(), Seed: byte(i)}))
 				}
 				size := func() (n int64) {
 					for _, s := range cp.Log().Segments() {

@@ -18,12 +18,9 @@ func recordsError(err error) error {
 	return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
 }
 
-// compressionOf resolves compression.type for a topic. Internal topics always store what
-// their writer (the group coordinator) wrote: it replays only uncompressed batches.
-func compressionOf(topic, value string) int {
-	if IsInternal(topic) {
-		return records.Producer
-	}
+// compressionOf resolves compression.type for a topic, internal topics included: their
+// coordinators replay batches of any codec (package coord), as Kafka's do.
+func compressionOf(value string) int {
 	c, err := records.ParseType(value)
 	if err != nil {
 		return records.Producer // validated by the config registry; unreachable

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/log"
 )
 
@@ -29,7 +29,7 @@ func BenchmarkPartitionAppendRecompress(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer p.Close()
-			src := kbatch.Batch(kbatch.BatchOptions{Records: 100, ValueSize: 100, KeySize: 16})
+			src := testutil.Batch(testutil.BatchOptions{Records: 100, ValueSize: 100, KeySize: 16})
 			buf := make([]byte, len(src))
 			b.SetBytes(int64(len(src)))
 			b.ResetTimer()

@@ -40,7 +40,7 @@ func (m *Manager) partitionOptions(name string, id [16]byte, index int32, overri
 		TopicID:         id,
 		MaxMessageBytes: int32(r.Int64("max.message.bytes")),
 		LogAppendTime:   r.String("message.timestamp.type") == "LogAppendTime",
-		Compression:     compressionOf(name, r.String("compression.type")),
+		Compression:     compressionOf(r.String("compression.type")),
 		Compacted:       slices.Contains(policy, "compact"),
 		Cleanup: CleanupOptions{
 			Delete:            slices.Contains(policy, "delete"),

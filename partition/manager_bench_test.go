@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 )
 
@@ -48,7 +48,7 @@ func BenchmarkManagerPartitions(b *testing.B) {
 }
 
 func benchManagerLifecycle(b *testing.B, n int, written bool) {
-	rec := kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 100})
+	rec := testutil.Batch(testutil.BatchOptions{Records: 1, ValueSize: 100})
 	var phases [4]time.Duration // create, close, open, delete
 	timed := func(phase int, f func() error) {
 		t0 := time.Now()

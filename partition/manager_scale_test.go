@@ -10,7 +10,7 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/config"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
 )
@@ -60,7 +60,7 @@ func crashImage(fs *countingFS, mem *vfs.MemFS, k int64, f func()) (img *vfs.Mem
 
 // record is a batch of one small record.
 func record(seed byte) []byte {
-	return kbatch.Batch(kbatch.BatchOptions{Records: 1, ValueSize: 20, Seed: seed})
+	return testutil.Batch(testutil.BatchOptions{Records: 1, ValueSize: 20, Seed: seed})
 }
 
 // checkRecords checks that every partition of t holds n batches, readable and valid.
@@ -165,7 +165,7 @@ func TestManagerCleanShutdownMarker(t *testing.T) {
 	fail.Enabled.Store(false)
 	m = openTestManager(t, errorfs.Wrap(mem, fail), map[string]string{"log.flush.interval.messages": "1000", "log.index.size.max.bytes": "4096"})
 	tp, _ = m.Topic("t")
-	if _, err := tp.Partitions()[1].Append(kbatch.Batch(kbatch.BatchOptions{Records: 1})); err != nil {
+	if _, err := tp.Partitions()[1].Append(testutil.Batch(testutil.BatchOptions{Records: 1})); err != nil {
 		t.Fatal(err)
 	}
 	fail.Enabled.Store(true)

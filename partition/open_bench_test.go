@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/testutil/fds"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/segment"
 )
@@ -26,7 +26,7 @@ func BenchmarkPartitionOpenHistory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	proto := kbatch.SizedBatch(16<<10, 1024, time.Now().UnixMilli())
+	proto := testutil.SizedBatch(16<<10, 1024, time.Now().UnixMilli())
 	for len(p.Log().Segments()) < 1000 {
 		if _, err := p.Append(append([]byte(nil), proto...)); err != nil {
 			b.Fatal(err)

@@ -31,7 +31,7 @@ LOG=$OUT/bench.log
 
 echo "building bin/strata and bin/kfakebroker ..." >&2
 "$GO" build -o bin/strata ./cmd/strata
-"$GO" build -o bin/kfakebroker ./internal/bench/cmd/kfakebroker
+"$GO" build -o bin/kfakebroker ./cmd/strata/bench/kfakebroker
 
 STRATA_CMD="$ROOT/bin/strata serve --listen 127.0.0.1:0 --ready-file {ready} --data-dir {dir} --log-level warn"
 KFAKE_CMD="$ROOT/bin/kfakebroker --listen 127.0.0.1:0 --ready-file {ready} --data-dir {dir} --sync"

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 )
 
@@ -19,7 +19,7 @@ func FuzzSegmentScan(f *testing.F) {
 	b, _ := build(0, 5)
 	f.Add(b, int64(0))
 	f.Add(b[:len(b)-7], int64(0))
-	f.Add(kbatch.Batches(3, kbatch.BatchOptions{Records: 4, KeySize: 3, ProducerID: 9}), int64(0))
+	f.Add(testutil.Batches(3, testutil.BatchOptions{Records: 4, KeySize: 3, ProducerID: 9}), int64(0))
 	f.Add([]byte{}, int64(5))
 	f.Add(bytes.Repeat([]byte{0xff}, 100), int64(0))
 	f.Fuzz(func(t *testing.T, data []byte, base int64) {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
 )
@@ -22,7 +22,7 @@ func build(base int64, n int) ([]byte, []BatchInfo) {
 	var infos []BatchInfo
 	off := base
 	for i := 0; i < n; i++ {
-		b := kbatch.Batch(kbatch.BatchOptions{Records: 1 + i%3, ValueSize: 50 + i*11, Timestamp: int64(100 + i*10), TimestampStep: 1, Seed: byte(i)})
+		b := testutil.Batch(testutil.BatchOptions{Records: 1 + i%3, ValueSize: 50 + i*11, Timestamp: int64(100 + i*10), TimestampStep: 1, Seed: byte(i)})
 		h, _ := batch.ParseHeader(b)
 		batch.SetBaseOffset(b, off)
 		infos = append(infos, BatchInfo{Base: off, Last: off + int64(h.LastOffsetDelta), MaxTimestamp: h.MaxTimestamp, Size: len(b)})

@@ -14,13 +14,9 @@ func init() { register(3, 0, 12, handleMetadata) }
 // authorizedOpsUnset is the authorized-operations value when the client did not ask.
 const authorizedOpsUnset = math.MinInt32
 
-// Kafka ACL operation bits (AclOperation) granted on every topic and on the cluster: with
-// no authorizer, everything is allowed.
-const (
-	topicOpsAll int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11 // READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS
-	// CREATE ALTER DESCRIBE CLUSTER_ACTION DESCRIBE_CONFIGS ALTER_CONFIGS IDEMPOTENT_WRITE
-	clusterOpsAll int32 = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
-)
+// Kafka ACL operation bits (AclOperation) granted on every topic: with no authorizer,
+// everything is allowed.
+const topicOpsAll int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11 // READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS
 
 // handleMetadata answers Metadata v0-v12: this broker is the only broker and controller
 // and leads every partition. Unknown topics are auto-created when both the request (v4+;
@@ -29,7 +25,7 @@ func handleMetadata(s *Server, r *request) reply {
 	req := r.body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	node := s.opts.NodeID
-	host, port := s.advertised()
+	host, port := s.advertised(r)
 	b := kmsg.NewMetadataResponseBroker()
 	b.NodeID, b.Host, b.Port = node, host, port
 	resp.Brokers = []kmsg.MetadataResponseBroker{b}
@@ -37,7 +33,7 @@ func handleMetadata(s *Server, r *request) reply {
 	resp.ControllerID = node
 	resp.AuthorizedOperations = authorizedOpsUnset
 	if req.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = clusterOpsAll
+		resp.AuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, ClusterResource, clusterOperations)
 	}
 	m := s.data.parts
 	topicOps := int32(authorizedOpsUnset)

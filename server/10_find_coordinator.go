@@ -18,7 +18,7 @@ const (
 func handleFindCoordinator(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := s.advertised()
+	host, port := s.advertised(r)
 	answer := func(key string) (int16, int32, string, int32) {
 		switch {
 		case req.CoordinatorType != coordinatorGroup && req.CoordinatorType != coordinatorTransaction:

@@ -23,6 +23,11 @@ func handleDescribeGroups(s *Server, r *request) reply {
 	for _, d := range c.DescribeGroups(req.Groups) {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = d.Group
+		if d.Err != nil {
+			rg.ErrorCode = errorCode(d.Err)
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
 		rg.State = d.State.String()
 		rg.ProtocolType = d.ProtocolType
 		rg.Protocol = d.Protocol

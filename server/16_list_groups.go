@@ -15,7 +15,12 @@ func handleListGroups(s *Server, r *request) reply {
 		resp.ErrorCode = errorCode(err)
 		return now(resp)
 	}
-	for _, l := range c.ListGroups(req.StatesFilter, req.TypesFilter) {
+	groups, err := c.ListGroups(req.StatesFilter, req.TypesFilter)
+	if err != nil {
+		resp.ErrorCode = errorCode(err)
+		return now(resp)
+	}
+	for _, l := range groups {
 		rg := kmsg.NewListGroupsResponseGroup()
 		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = l.Group, l.ProtocolType, l.State.String(), "classic"
 		resp.Groups = append(resp.Groups, rg)

@@ -17,13 +17,13 @@ func handleDescribeCluster(s *Server, r *request) reply {
 	}
 	resp.ClusterID = s.data.clusterID
 	resp.ControllerID = s.opts.NodeID
-	host, port := s.advertised()
+	host, port := s.advertised(r)
 	b := kmsg.NewDescribeClusterResponseBroker()
 	b.NodeID, b.Host, b.Port = s.opts.NodeID, host, port
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
 	resp.ClusterAuthorizedOperations = authorizedOpsUnset
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOpsAll
+		resp.ClusterAuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, ClusterResource, clusterOperations)
 	}
 	return now(resp)
 }

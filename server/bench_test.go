@@ -16,9 +16,9 @@ import (
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/internal/testutil"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/server"
+	"github.com/stratalog/strata/server/servertest"
 	"github.com/stratalog/strata/wire"
 )
 
@@ -65,7 +65,7 @@ func (c *benchConn) roundTrip(b *testing.B, frame []byte, flexible bool) []byte 
 func BenchmarkServerProduce(b *testing.B) {
 	for _, rs := range []int{100, 1024} {
 		b.Run(fmt.Sprintf("rec=%dB", rs), func(b *testing.B) {
-			s := testutil.StartBroker(b, "", nil)
+			s := servertest.StartBroker(b, "", nil)
 			createTopicTB(b, s, newClientTB(b, s), "bench")
 			c := dialBench(b, s)
 			req := kmsg.NewPtrProduceRequest()
@@ -74,7 +74,7 @@ func BenchmarkServerProduce(b *testing.B) {
 			rt := kmsg.NewProduceRequestTopic()
 			rt.Topic = "bench"
 			rp := kmsg.NewProduceRequestTopicPartition()
-			rp.Records = kbatch.SizedBatch(900<<10, rs, time.Now().UnixMilli())
+			rp.Records = testutil.SizedBatch(900<<10, rs, time.Now().UnixMilli())
 			rt.Partitions = append(rt.Partitions, rp)
 			req.Topics = append(req.Topics, rt)
 			frame := wire.AppendRequest(nil, 1, "bench", req)
@@ -101,17 +101,31 @@ func BenchmarkServerProduce(b *testing.B) {
 // client does: the per-request cost of the durable path (decode, append, group commit,
 // the wait for the fsync, response) rather than the per-byte cost. One op is one request.
 func BenchmarkServerProduceDurable(b *testing.B) {
+	benchProducePipelined(b, -1, testutil.SizedBatch(1024, 1024, time.Now().UnixMilli()))
+}
+
+// BenchmarkServerProduceSmall sends small acks=1 produce requests (one batch of one
+// 100-byte record, one partition) over loopback with 8 requests in flight: the fixed cost
+// of one request through the connection, the pipeline (dispatch, metrics) and the produce
+// handler, without the fsync wait. One op is one request.
+func BenchmarkServerProduceSmall(b *testing.B) {
+	benchProducePipelined(b, 1, testutil.Batch(testutil.BatchOptions{ValueSize: 100, Timestamp: time.Now().UnixMilli()}))
+}
+
+// benchProducePipelined sends produce requests of records to partition 0 of a new topic
+// with acks, keeping 8 requests in flight; one op is one request.
+func benchProducePipelined(b *testing.B, acks int16, records []byte) {
 	const window = 8
-	s := testutil.StartBroker(b, "", nil)
+	s := servertest.StartBroker(b, "", nil)
 	createTopicTB(b, s, newClientTB(b, s), "bench")
 	c := dialBench(b, s)
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = 9
-	req.Acks, req.TimeoutMillis = -1, 10000
+	req.Acks, req.TimeoutMillis = acks, 10000
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = "bench"
 	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = kbatch.SizedBatch(1024, 1024, time.Now().UnixMilli())
+	rp.Records = records
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	frame := wire.AppendRequest(nil, 1, "bench", req)
@@ -190,11 +204,11 @@ func benchFetch(version int16, maxBytes int32) (*kmsg.FetchRequest, []byte) {
 func BenchmarkServerFetch(b *testing.B) {
 	for _, version := range []int16{11, 12} {
 		b.Run(fmt.Sprintf("v%d", version), func(b *testing.B) {
-			s := testutil.StartBroker(b, "", nil)
+			s := servertest.StartBroker(b, "", nil)
 			createTopicTB(b, s, newClientTB(b, s), "bench")
 			c := dialBench(b, s)
 			// Fill 8 MiB of 1 KiB records.
-			fillBench(b, c, kbatch.SizedBatch(256<<10, 1024, time.Now().UnixMilli()), 32)
+			fillBench(b, c, testutil.SizedBatch(256<<10, 1024, time.Now().UnixMilli()), 32)
 			req, frame := benchFetch(version, 1<<20)
 			body := c.roundTrip(b, frame, req.IsFlexible())
 			resp := kmsg.NewPtrFetchResponse()
@@ -242,7 +256,7 @@ func BenchmarkServerFetchFixedOffset(b *testing.B) {
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			dir := b.TempDir()
-			s := testutil.StartBroker(b, dir, nil)
+			s := servertest.StartBroker(b, dir, nil)
 			createTopicTB(b, s, newClientTB(b, s), "bench")
 			c := dialBench(b, s)
 			if tc.bytes == 0 {
@@ -265,10 +279,10 @@ func BenchmarkServerFetchFixedOffset(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				s = testutil.StartBroker(b, dir, nil)
+				s = servertest.StartBroker(b, dir, nil)
 				c = dialBench(b, s)
 			}
-			fillBench(b, c, kbatch.SizedBatch(16<<10, 1024, time.Now().UnixMilli()), 128) // 2 MiB
+			fillBench(b, c, testutil.SizedBatch(16<<10, 1024, time.Now().UnixMilli()), 128) // 2 MiB
 			req, frame := benchFetch(12, max(tc.bytes, 1))
 			resp := kmsg.NewPtrFetchResponse()
 			resp.Version = req.Version
@@ -304,7 +318,7 @@ func BenchmarkServerFetchFixedOffset(b *testing.B) {
 func BenchmarkServerMetadata(b *testing.B) {
 	for _, n := range []int32{500, 2000} {
 		b.Run(fmt.Sprintf("partitions=%d", n), func(b *testing.B) {
-			s := testutil.StartBroker(b, "", nil)
+			s := servertest.StartBroker(b, "", nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			if resp, err := kadm.NewClient(newClientTB(b, s)).CreateTopic(ctx, n, 1, nil, "many"); err != nil || resp.Err != nil {

@@ -18,8 +18,8 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
-	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // compactedSettings make the broker's cleaner visit every partition every 50 ms.
@@ -170,7 +170,7 @@ func TestKgoKcatCompactedIdempotentCodecs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kcat is not installed (make test installs it: apt-get install -y kcat): %v", err)
 	}
-	s := testutil.StartBroker(t, "", compactedSettings)
+	s := servertest.StartBroker(t, "", compactedSettings)
 	addr := s.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -237,7 +237,7 @@ func TestKgoKcatReadRepairedEmptyBatch(t *testing.T) {
 	defer cancel()
 	const topic = "repair"
 	want := map[string]string{}
-	s := testutil.StartBroker(t, dir, compactedSettings)
+	s := servertest.StartBroker(t, dir, compactedSettings)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()), kgo.ProducerBatchCompression(kgo.SnappyCompression()))
 	if err != nil {
 		t.Fatal(err)
@@ -292,7 +292,7 @@ func TestKgoKcatReadRepairedEmptyBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = testutil.StartBroker(t, dir, compactedSettings)
+	s = servertest.StartBroker(t, dir, compactedSettings)
 	addr := s.Addr().String()
 	cl, err = kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
@@ -329,7 +329,7 @@ func TestKcatPassesOverEmptySegments(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const topic = "empties"
-	s := testutil.StartBroker(t, dir, nil)
+	s := servertest.StartBroker(t, dir, nil)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
 	if err != nil {
 		t.Fatal(err)
@@ -366,7 +366,7 @@ func TestKcatPassesOverEmptySegments(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = testutil.StartBroker(t, dir, nil)
+	s = servertest.StartBroker(t, dir, nil)
 	sameLatest(t, "kcat", kcatLatest(t, ctx, kcat, s.Addr().String(), topic), map[string]string{"first": "1", "last": "2"})
 	sameLatest(t, "kgo", consumeToEnd(t, ctx, s.Addr().String(), topic), map[string]string{"first": "1", "last": "2"})
 }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
-	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 var kgoCodecs = []struct {
@@ -76,7 +76,7 @@ func consumeAllRecords(t *testing.T, ctx context.Context, addr, topic string, n 
 // TestCompressionFranzGoRoundTrip produces with every codec through franz-go and reads
 // the records back, keys, values, headers and timestamps intact.
 func TestCompressionFranzGoRoundTrip(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	addr := s.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -112,7 +112,7 @@ func TestCompressionKcat(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kcat is not installed (make test installs it: apt-get install -y kcat): %v", err)
 	}
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	addr := s.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -180,7 +180,7 @@ func fetchRaw(t *testing.T, ctx context.Context, cl *kgo.Client, topic string) [
 // compression.type and checks the stored batches: the topic's codec (or the producer's
 // under "producer"), and records, offsets, timestamps, headers and producer fields intact.
 func TestRecompression(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	addr := s.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -243,7 +243,7 @@ func TestRecompression(t *testing.T) {
 // TestCompactedTopicRejectsKeyless: records without a key are refused with INVALID_RECORD
 // on a compacted topic, and accepted with a key.
 func TestCompactedTopicRejectsKeyless(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()), kgo.RecordRetries(0), kgo.ProducerBatchCompression(kgo.Lz4Compression()))
@@ -265,7 +265,7 @@ func TestCompactedTopicRejectsKeyless(t *testing.T) {
 // TestListOffsetsTimestampCompressed: ListOffsets by timestamp answers with the exact
 // record inside a compressed batch.
 func TestListOffsetsTimestampCompressed(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()), kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.ProducerLinger(50*time.Millisecond))

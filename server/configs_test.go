@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // topicConfig returns one config of a topic as DescribeConfigs reports it.
@@ -32,7 +32,7 @@ func topicConfig(t *testing.T, rcs kadm.ResourceConfigs, key string) kadm.Config
 
 func TestConfigsDescribeAlterRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	s := testutil.StartBroker(t, dir, map[string]string{"log.retention.hours": "1"})
+	s := servertest.StartBroker(t, dir, map[string]string{"log.retention.hours": "1"})
 	adm, cl, ctx := adminFor(t, s)
 	if r, _ := adm.CreateTopic(ctx, 2, 1, map[string]*string{"segment.bytes": kmsg.StringPtr("1048576")}, "cfg"); r.Err != nil {
 		t.Fatal(r.Err)
@@ -134,7 +134,7 @@ func TestConfigsDescribeAlterRoundTrip(t *testing.T) {
 
 	// Configs survive a restart.
 	shutdown(t, s)
-	s = testutil.StartBroker(t, dir, map[string]string{"log.retention.hours": "1"})
+	s = servertest.StartBroker(t, dir, map[string]string{"log.retention.hours": "1"})
 	adm, _, ctx = adminFor(t, s)
 	rcs, err = adm.DescribeTopicConfigs(ctx, "cfg")
 	if err != nil {
@@ -146,7 +146,7 @@ func TestConfigsDescribeAlterRoundTrip(t *testing.T) {
 }
 
 func TestConfigsBroker(t *testing.T) {
-	s := testutil.StartBroker(t, "", map[string]string{"num.partitions": "3", "log.retention.ms": "1000"})
+	s := servertest.StartBroker(t, "", map[string]string{"num.partitions": "3", "log.retention.ms": "1000"})
 	adm, _, ctx := adminFor(t, s)
 	rcs, err := adm.DescribeBrokerConfigs(ctx, 0)
 	if err != nil {
@@ -170,7 +170,7 @@ func TestConfigsBroker(t *testing.T) {
 
 func TestConfigsCreatePartitions(t *testing.T) {
 	dir := t.TempDir()
-	s := testutil.StartBroker(t, dir, nil)
+	s := servertest.StartBroker(t, dir, nil)
 	adm, _, ctx := adminFor(t, s)
 	if r, _ := adm.CreateTopic(ctx, 1, 1, nil, "grow"); r.Err != nil {
 		t.Fatal(r.Err)
@@ -193,7 +193,7 @@ func TestConfigsCreatePartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	shutdown(t, s)
-	s = testutil.StartBroker(t, dir, nil)
+	s = servertest.StartBroker(t, dir, nil)
 	adm, _, ctx = adminFor(t, s)
 	md, _ = adm.Metadata(ctx, "grow")
 	if n := len(md.Topics["grow"].Partitions); n != 3 {
@@ -202,7 +202,7 @@ func TestConfigsCreatePartitions(t *testing.T) {
 }
 
 func TestConfigsDescribeClusterAndLogDirs(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	adm, cl, ctx := adminFor(t, s)
 	if r, _ := adm.CreateTopic(ctx, 2, 1, nil, "sized"); r.Err != nil {
 		t.Fatal(r.Err)
@@ -249,7 +249,7 @@ func TestConfigsDescribeClusterAndLogDirs(t *testing.T) {
 }
 
 func TestConfigsAppliedAtRuntime(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	adm, cl, ctx := adminFor(t, s)
 	if r, _ := adm.CreateTopic(ctx, 1, 1, nil, "small"); r.Err != nil {
 		t.Fatal(r.Err)
@@ -271,7 +271,7 @@ func TestConfigsAppliedAtRuntime(t *testing.T) {
 // act on are stored and described, with a note; a made-up name is refused INVALID_CONFIG,
 // naming the closest setting. CreateTopics, AlterConfigs and IncrementalAlterConfigs alike.
 func TestConfigsKafkaNames(t *testing.T) {
-	s := testutil.StartBroker(t, t.TempDir(), nil)
+	s := servertest.StartBroker(t, t.TempDir(), nil)
 	adm, cl, ctx := adminFor(t, s)
 
 	create := func(topic string, configs map[string]string) kmsg.CreateTopicsResponseTopic {

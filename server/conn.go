@@ -6,9 +6,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
-	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -29,17 +30,29 @@ const writeTimeout = 30 * time.Second
 
 // conn is one client connection.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	ctx    context.Context
-	cancel context.CancelFunc
-	log    interface {
+	s        *Server
+	nc       net.Conn
+	listener *listener // the listener it came in on
+	client   netip.Addr
+	ctx      context.Context
+	cancel   context.CancelFunc
+	log      interface {
 		Debug(string, ...any)
 		Info(string, ...any)
 		Warn(string, ...any)
 	}
 
 	pending chan *inflight // in request order; closed by the reader when it stops
+
+	// auth is the connection's authentication state, read and written by the reader
+	// goroutine only (dispatch, and handlers' synchronous parts through login).
+	auth struct {
+		principal     *Principal // never modified: login replaces it
+		authenticated bool       // false on a SASL listener until the client logs in
+	}
+	// mutedUntil (unix nanoseconds) holds the reader back until then: the quota
+	// throttle (KIP-219) set by the writer.
+	mutedUntil atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -49,7 +62,7 @@ type conn struct {
 
 // inflight is a request whose response has not been written yet.
 type inflight struct {
-	hdr  wire.RequestHeader
+	r    *request
 	resp kmsg.Response // valid once done is closed; nil means no response
 	done chan struct{}
 	// fixedVersion marks a response whose version differs from the request's (the
@@ -60,13 +73,19 @@ type inflight struct {
 	failed bool
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn, l *listener) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &conn{
-		s: s, nc: nc, ctx: ctx, cancel: cancel,
+	c := &conn{
+		s: s, nc: nc, listener: l, ctx: ctx, cancel: cancel,
 		log:     s.log.With("remote", nc.RemoteAddr().String()),
 		pending: make(chan *inflight, maxInFlight),
 	}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.client = ap.Addr().Unmap()
+	}
+	c.auth.principal = anonymous
+	c.auth.authenticated = !l.SecurityProtocol.usesSASL()
+	return c
 }
 
 // drain makes the connection stop reading new requests; the ones already read are
@@ -144,7 +163,9 @@ func (c *conn) readLoop(wg *sync.WaitGroup) {
 			c.logReadError(err)
 			return
 		}
-		if !c.dispatch(frame, wg) {
+		// A muted connection (a quota throttle) has its next request held here, after it
+		// was read: a reader already waiting for it when the mute began is held too.
+		if !c.waitUnmuted() || !c.dispatch(frame, wg) {
 			return
 		}
 		if len(frame) >= 2 && frame[0] == 0 && frame[1] == 0 { // api key 0: Produce
@@ -165,94 +186,69 @@ func (c *conn) logReadError(err error) {
 	}
 }
 
-// dispatch decodes one frame, runs its handler and queues the reply. It reports false when
-// the connection must close.
-func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
-	hdr, err := wire.ParseHeaderPrefix(frame)
-	if err != nil {
-		c.log.Info("closing connection: bad request header", "err", err)
-		return false
-	}
-	a, ok := apis[hdr.APIKey]
-	if !ok {
-		c.log.Info("closing connection: unsupported api key", "key", hdr.APIKey)
-		return false
-	}
-	if hdr.APIVersion < a.min || hdr.APIVersion > a.max {
-		if hdr.APIKey == 18 { // ApiVersions: KIP-511 fallback, v0 body, header v0
-			c.enqueue(&inflight{hdr: hdr, resp: apiVersionsFallback(), done: closedChan, fixedVersion: true})
-			return true
-		}
-		c.log.Info("closing connection: unsupported api version", "api", kmsg.NameForKey(hdr.APIKey), "version", hdr.APIVersion)
-		return false
-	}
-	hdr, body, err := wire.Decode(frame)
-	if err != nil {
-		c.log.Info("closing connection: undecodable request", "err", err)
-		return false
-	}
-	r := &request{ctx: c.ctx, hdr: hdr, body: body, conn: c}
-	// A handler that panics is a bug, but it must not take the broker down with every
-	// other client: like net/http, log it with the stack and close this connection.
-	defer func() {
-		if p := recover(); p != nil {
-			c.logPanic(hdr, p)
-			ok = false
-		}
-	}()
-	rep := a.handle(c.s, r)
-	switch {
-	case rep.none():
-		return true
-	case rep.now != nil:
-		c.enqueue(&inflight{hdr: hdr, resp: rep.now, done: closedChan})
-	case rep.async != nil:
-		f := &inflight{hdr: hdr, done: make(chan struct{})}
-		rep.async(func(resp kmsg.Response) {
-			f.resp = resp
-			close(f.done)
-		})
-		c.enqueue(f)
-	default:
-		f := &inflight{hdr: hdr, done: make(chan struct{})}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(f.done)
-			defer func() {
-				if p := recover(); p != nil {
-					c.logPanic(hdr, p)
-					f.resp, f.failed = nil, true
-					c.cancel()
-				}
-			}()
-			f.resp = rep.later()
-		}()
-		c.enqueue(f)
-	}
-	return true
-}
-
-func (c *conn) logPanic(hdr wire.RequestHeader, p any) {
-	c.s.log.Error("handler panic; closing connection", "api", kmsg.NameForKey(hdr.APIKey),
-		"version", hdr.APIVersion, "panic", p, "stack", string(debug.Stack()))
-}
-
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (c *conn) enqueue(f *inflight) {
 	c.pending <- f
 }
 
+// waitUnmuted waits until the connection is no longer muted (a quota throttle); it
+// reports false when the connection ends meanwhile.
+func (c *conn) waitUnmuted() bool {
+	if until := c.mutedUntil.Load(); until != 0 {
+		if d := time.Until(time.Unix(0, until)); d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-c.ctx.Done():
+			}
+		}
+	}
+	return c.ctx.Err() == nil
+}
+
+// A responseWriter is a response that writes its own frame, such as a Fetch whose record
+// bytes stay in the segment files (chunkedFetch). The connection writer calls
+// writeResponse, which releases what the response holds whatever happens, or release when
+// the response is dropped unwritten.
+type responseWriter interface {
+	kmsg.Response
+	// writeResponse writes the response frame for h to w and returns its size.
+	writeResponse(w *connWriter, h wire.RequestHeader) (int, error)
+	release()
+	// response is the kmsg response written (for the metrics' error codes).
+	response() kmsg.Response
+}
+
+// connWriter is the write side of a connection: a buffered writer on the socket and the
+// scratch buffers reused across responses, owned by the writer goroutine.
+type connWriter struct {
+	nc  net.Conn
+	bw  *bufio.Writer
+	buf []byte  // encoded responses
+	sp  splicer // chunked fetch responses
+}
+
+// write writes resp as the response to h and returns the frame's size.
+func (w *connWriter) write(h wire.RequestHeader, resp kmsg.Response) (int, error) {
+	if rw, ok := resp.(responseWriter); ok {
+		return rw.writeResponse(w, h)
+	}
+	w.buf = wire.AppendResponse(w.buf[:0], h, resp)
+	n, err := w.bw.Write(w.buf)
+	if cap(w.buf) > 1<<20 {
+		w.buf = nil
+	}
+	return n, err
+}
+
 // writeLoop writes responses in request order. Responses are buffered while the next one
 // is ready too, and flushed before waiting for one that is not (a long-poll fetch behind
 // a quick answer must not hold that answer back).
 func (c *conn) writeLoop() {
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var (
-		buf []byte
-		sp  splicer
-	)
+	w := &connWriter{nc: c.nc, bw: bufio.NewWriterSize(c.nc, 64<<10)}
+	bw := w.bw
 	broken := false
 	for f := range c.pending {
 		select {
@@ -269,31 +265,23 @@ func (c *conn) writeLoop() {
 			c.cancel()
 			c.nc.Close()
 		}
-		cf, chunked := f.resp.(*chunkedFetch)
 		if broken || f.resp == nil {
-			if chunked {
-				cf.release()
+			if rw, ok := f.resp.(responseWriter); ok {
+				rw.release()
 			}
 			continue
 		}
 		if !f.fixedVersion {
-			f.resp.SetVersion(f.hdr.APIVersion)
+			f.resp.SetVersion(f.r.hdr.APIVersion)
 		}
+		c.throttle(f)
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		var err error
-		if chunked {
-			err = sp.writeChunked(bw, c.nc, f.hdr, cf)
-		} else {
-			buf = wire.AppendResponse(buf[:0], f.hdr, f.resp)
-			_, err = bw.Write(buf)
-		}
+		n, err := w.write(f.r.hdr, f.resp)
 		if err == nil && len(c.pending) == 0 {
 			err = bw.Flush()
 		}
 		broken = c.writeFailed(err)
-		if cap(buf) > 1<<20 {
-			buf = nil
-		}
+		c.record(f.r, f.resp, n)
 	}
 	if !broken {
 		c.flush(bw)

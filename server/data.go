@@ -100,7 +100,7 @@ func (s *Server) openData() (err error) {
 	if d.pids, err = openProducerIDs(d.fs, d.dir, d.parts); err != nil {
 		return err
 	}
-	if d.groups, err = group.New(s.groupOptions()); err != nil {
+	if d.groups, err = s.openGroups(); err != nil {
 		return fmt.Errorf("server: open group coordinator: %w", err)
 	}
 	s.log.Info("data directory open", "dir", d.dir, "cluster.id", d.clusterID, "node.id", s.opts.NodeID,
@@ -126,14 +126,11 @@ func (s *Server) staticSettings() map[string]string {
 
 // optionSettings returns the settings carried by Options fields, by Kafka name.
 func (s *Server) optionSettings() map[string]string {
-	host, port := s.advertised()
-	adv := s.opts.Advertised
-	if adv == "" && s.Addr() != nil {
-		adv = fmt.Sprintf("%s:%d", host, port)
-	}
+	listeners, adv, protocols := s.listenerSettings()
 	return map[string]string{
-		"listeners":                s.opts.Listen,
+		"listeners":                listeners,
 		"advertised.listeners":     adv,
+		protocolMapSetting:         protocols,
 		"log.dirs":                 s.opts.DataDir,
 		"node.id":                  strconv.Itoa(int(s.opts.NodeID)),
 		"socket.request.max.bytes": strconv.Itoa(int(s.opts.MaxRequestBytes)),

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/server"
+	"github.com/stratalog/strata/server/servertest"
 	"github.com/stratalog/strata/wire"
 )
 
@@ -171,7 +172,7 @@ func consumeAll(t *testing.T, s *server.Server, topic string, n int) []*kgo.Reco
 }
 
 func TestProduceConsumeRoundTrip(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	for _, tc := range []struct {
 		name string
 		acks kgo.Acks
@@ -246,7 +247,7 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 }
 
 func TestProduceIdempotentRetryDeduplicated(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	createTopic(t, s, "idem", 1, nil)
 	cl := newClient(t, s)
 	ctx := testCtx(t)
@@ -297,7 +298,7 @@ func TestInitProducerIDUnique(t *testing.T) {
 	dir := t.TempDir()
 	seen := map[int64]bool{}
 	for range 2 {
-		s := testutil.StartBroker(t, dir, nil)
+		s := servertest.StartBroker(t, dir, nil)
 		cl := newClient(t, s)
 		for range 3 {
 			r, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(testCtx(t), cl)
@@ -316,7 +317,7 @@ func TestInitProducerIDUnique(t *testing.T) {
 	}
 	txn := kmsg.NewPtrInitProducerIDRequest()
 	txn.TransactionalID = kmsg.StringPtr("tx")
-	s := testutil.StartBroker(t, dir, nil)
+	s := servertest.StartBroker(t, dir, nil)
 	r, err := txn.RequestWith(testCtx(t), newClient(t, s))
 	if err != nil || r.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
 		t.Fatalf("transactional id: %v, %+v", err, r)
@@ -324,7 +325,7 @@ func TestInitProducerIDUnique(t *testing.T) {
 }
 
 func TestProduceIdempotentKgo(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	createTopic(t, s, "idem-kgo", 3, nil)
 	cl := newClient(t, s, kgo.DefaultProduceTopic("idem-kgo"))
 	for i := range 200 {
@@ -338,7 +339,7 @@ func TestProduceIdempotentKgo(t *testing.T) {
 }
 
 func TestProduceErrors(t *testing.T) {
-	s := testutil.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "false"})
+	s := servertest.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "false"})
 	createTopic(t, s, "errs", 2, map[string]*string{"max.message.bytes": kmsg.StringPtr("2000")})
 	cl := newClient(t, s)
 	good := testutil.Batch(testutil.BatchOptions{Records: 2})
@@ -399,7 +400,7 @@ func TestProduceErrors(t *testing.T) {
 }
 
 func TestProduceAutoCreate(t *testing.T) {
-	s := testutil.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "true"})
+	s := servertest.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "true"})
 	cl := newClient(t, s)
 	if r := rawProduce(t, cl, "auto-created", 0, -1, testutil.Batch(testutil.BatchOptions{})); r.ErrorCode != 0 {
 		t.Fatalf("produce to a new topic: error %d", r.ErrorCode)
@@ -407,7 +408,7 @@ func TestProduceAutoCreate(t *testing.T) {
 }
 
 func TestProduceLogAppendTime(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	createTopic(t, s, "lat", 1, map[string]*string{"message.timestamp.type": kmsg.StringPtr("LogAppendTime")})
 	cl := newClient(t, s)
 	before := time.Now().UnixMilli()
@@ -427,7 +428,7 @@ func TestProduceLogAppendTime(t *testing.T) {
 }
 
 func TestFetchLongPoll(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	createTopic(t, s, "poll", 1, nil)
 	cl := newClient(t, s)
 	// Nothing arrives: answered after MaxWait, empty, no error.
@@ -476,7 +477,7 @@ func TestFetchLongPoll(t *testing.T) {
 }
 
 func TestFetchErrorsAndDeleteRecords(t *testing.T) {
-	s := testutil.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "false"})
+	s := servertest.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "false"})
 	createTopic(t, s, "del", 1, nil)
 	cl := newClient(t, s)
 	for range 5 {
@@ -531,7 +532,7 @@ func TestFetchErrorsAndDeleteRecords(t *testing.T) {
 }
 
 func TestListOffsetsModes(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	createTopic(t, s, "lo", 1, nil)
 	cl := newClient(t, s)
 	empty := listOffset(t, s, "lo", 0, -3)
@@ -583,7 +584,7 @@ func TestListOffsetsModes(t *testing.T) {
 }
 
 func TestOffsetForLeaderEpoch(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	createTopic(t, s, "ofle", 1, nil)
 	cl := newClient(t, s)
 	rawProduce(t, cl, "ofle", 0, -1, testutil.Batch(testutil.BatchOptions{Records: 3}))
@@ -615,7 +616,7 @@ func TestOffsetForLeaderEpoch(t *testing.T) {
 
 func TestProduceRestartKeepsDataAndProducerState(t *testing.T) {
 	dir := t.TempDir()
-	s := testutil.StartBroker(t, dir, nil)
+	s := servertest.StartBroker(t, dir, nil)
 	createTopic(t, s, "rs", 2, nil)
 	cl := newClient(t, s)
 	ir, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(testCtx(t), cl)
@@ -631,7 +632,7 @@ func TestProduceRestartKeepsDataAndProducerState(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = testutil.StartBroker(t, dir, nil)
+	s = servertest.StartBroker(t, dir, nil)
 	cl = newClient(t, s)
 	if r := rawProduce(t, cl, "rs", 1, -1, b); r.ErrorCode != 0 || r.BaseOffset != 0 {
 		t.Fatalf("retry after restart: %+v", r)

@@ -16,11 +16,8 @@ func init() {
 		errMapping{group.ErrInvalidSessionTimeout, kerr.InvalidSessionTimeout},
 		errMapping{group.ErrGroupIDNotFound, kerr.GroupIDNotFound},
 		errMapping{group.ErrNonEmptyGroup, kerr.NonEmptyGroup},
-		errMapping{group.ErrCoordinatorNotAvailable, kerr.CoordinatorNotAvailable},
-		// Kafka's group coordinator answers NOT_COORDINATOR when the write to its
-		// partition fails with KAFKA_STORAGE_ERROR (OffsetCommit, SyncGroup,
-		// DeleteGroups, OffsetDelete …); the client finds the coordinator again and retries.
-		errMapping{group.ErrStorage, kerr.NotCoordinator},
+		// ErrCoordinatorNotAvailable, ErrNotCoordinator, ErrCoordinatorLoadInProgress and
+		// ErrStorage are the coordinator runtime's (errors_coord.go).
 		errMapping{group.ErrInconsistentGroupProtocol, kerr.InconsistentGroupProtocol},
 		errMapping{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
 		errMapping{group.ErrInvalidGroupID, kerr.InvalidGroupID},

@@ -33,6 +33,14 @@ func (cf *chunkedFetch) release() {
 	}
 }
 
+// writeResponse implements responseWriter: the records are spliced from the segment
+// files into the frame.
+func (cf *chunkedFetch) writeResponse(w *connWriter, h wire.RequestHeader) (int, error) {
+	return w.sp.writeChunked(w.bw, w.nc, h, cf)
+}
+
+func (cf *chunkedFetch) response() kmsg.Response { return cf.FetchResponse }
+
 // copyRecords puts every chunk's bytes into the response itself (the fallback when the
 // frame cannot be spliced) and releases the chunks.
 func (cf *chunkedFetch) copyRecords() error {
@@ -146,31 +154,33 @@ func oneLengthPrefix(flexible bool) []byte {
 
 // writeChunked writes a chunked fetch response to bw (and, for large chunks, to nc
 // directly after flushing bw): the frame bytes up to each chunk, the chunk, the rest. It
-// releases the chunks whatever happens.
-func (sp *splicer) writeChunked(bw *bufio.Writer, nc io.Writer, h wire.RequestHeader, cf *chunkedFetch) error {
+// returns the frame's size and releases the chunks whatever happens.
+func (sp *splicer) writeChunked(bw *bufio.Writer, nc io.Writer, h wire.RequestHeader, cf *chunkedFetch) (int, error) {
 	defer cf.release()
 	frame, cuts, ok := sp.encode(h, cf)
 	if !ok {
 		// Not expected; stay correct: copy the bytes into the response.
 		if err := cf.copyRecords(); err != nil {
-			return err
+			return 0, err
 		}
 		sp.a = wire.AppendResponse(sp.a[:0], h, cf.FetchResponse)
-		_, err := bw.Write(sp.a)
-		return err
+		return bw.Write(sp.a)
 	}
+	size := 4 + int(binary.BigEndian.Uint32(frame))
 	prev := 0
 	for j, fc := range cf.chunks {
 		if _, err := bw.Write(frame[prev:cuts[j]]); err != nil {
-			return err
+			return 0, err
 		}
 		prev = cuts[j]
 		if err := writeChunk(bw, nc, fc.c); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	_, err := bw.Write(frame[prev:])
-	return err
+	if _, err := bw.Write(frame[prev:]); err != nil {
+		return 0, err
+	}
+	return size, nil
 }
 
 // writeChunk writes c to bw, or to nc after flushing bw when it is large enough for

@@ -11,7 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/wire"
 )
@@ -25,7 +25,7 @@ func spliceLog(t *testing.T, sizes []int) *log.Log {
 	}
 	t.Cleanup(func() { l.Close() })
 	for _, sz := range sizes {
-		if _, err := l.Append(kbatch.SizedBatch(sz, min(sz/2, 1000), time.Now().UnixMilli()), 0); err != nil {
+		if _, err := l.Append(testutil.SizedBatch(sz, min(sz/2, 1000), time.Now().UnixMilli()), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,7 +135,7 @@ func TestFetchSpliceGolden(t *testing.T) {
 						}
 						cf = &chunkedFetch{FetchResponse: resp, chunks: chunks}
 					}
-					if err := sp.writeChunked(bw, &out, h, cf); err != nil {
+					if _, err := sp.writeChunked(bw, &out, h, cf); err != nil {
 						t.Fatal(err)
 					}
 					if err := bw.Flush(); err != nil {
@@ -176,7 +176,7 @@ func TestFetchSpliceWriteError(t *testing.T) {
 	resp.Topics = append(resp.Topics, st)
 	var sp splicer
 	bw := bufio.NewWriterSize(failWriter{}, 64<<10)
-	err := sp.writeChunked(bw, failWriter{}, wire.RequestHeader{APIKey: 1, APIVersion: 12, Flexible: true}, &chunkedFetch{FetchResponse: resp, chunks: chunks})
+	_, err := sp.writeChunked(bw, failWriter{}, wire.RequestHeader{APIKey: 1, APIVersion: 12, Flexible: true}, &chunkedFetch{FetchResponse: resp, chunks: chunks})
 	if err == nil {
 		t.Fatal("no error from a failing writer")
 	}

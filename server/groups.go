@@ -8,10 +8,27 @@ import (
 	"github.com/stratalog/strata/internal/config"
 )
 
-// Wiring of the consumer-group coordinator (package group) into the Server: openData
-// creates it once the topics are open, which replays __consumer_offsets (partitions of the
-// partition manager, groups_partition.go) to rebuild every group and committed offset;
-// closeData closes it before the topics close.
+// Wiring of the consumer-group coordinator (package group, on the coordinator runtime of
+// package coord) into the Server: openData opens it once the topics are open
+// (openGroups); this broker leads every partition of __consumer_offsets, so it loads them
+// all, which replays them (partitions of the partition manager, groups_partition.go) to
+// rebuild every group and committed offset; closeData closes it before the topics close.
+
+// openGroups creates the group coordinator and loads every partition of
+// __consumer_offsets as their leader (epoch 0, the single node's).
+func (s *Server) openGroups() (*group.Coordinator, error) {
+	c, err := group.New(s.groupOptions())
+	if err != nil {
+		return nil, err
+	}
+	for p := range c.NumPartitions() {
+		if err := c.Load(p, 0); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
 
 // groupOptions derives the coordinator's options from the broker settings.
 func (s *Server) groupOptions() *group.Options {

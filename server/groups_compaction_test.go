@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // TestGroupIntegrationOffsetsCompactedRestart: __consumer_offsets is compacted by the
@@ -21,7 +21,7 @@ func TestGroupIntegrationOffsetsCompactedRestart(t *testing.T) {
 		"log.segment.bytes":               "4096",
 		"log.retention.check.interval.ms": "50",
 	}
-	s := testutil.StartBroker(t, dir, settings)
+	s := servertest.StartBroker(t, dir, settings)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	adm := newAdmin(t, s.Addr().String())
@@ -75,7 +75,7 @@ func TestGroupIntegrationOffsetsCompactedRestart(t *testing.T) {
 	if err := s.Shutdown(shutdown); err != nil {
 		t.Fatal(err)
 	}
-	s2 := testutil.StartBroker(t, dir, settings)
+	s2 := servertest.StartBroker(t, dir, settings)
 	adm = newAdmin(t, s2.Addr().String())
 	offs, err := adm.FetchOffsets(ctx, "gkeep")
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // Consumer groups end to end with franz-go against the in-process broker.
@@ -160,7 +160,7 @@ func describe(t *testing.T, addr, group string) (string, map[string][]int32) {
 }
 
 func TestGroupIntegrationThreeMembersSplitPartitions(t *testing.T) {
-	s := testutil.StartBroker(t, "", groupSettings)
+	s := servertest.StartBroker(t, "", groupSettings)
 	addr := s.Addr().String()
 	groupTopic(t, addr, "t6", 6, 0)
 	tr := &tracker{}
@@ -234,7 +234,7 @@ func (d *cutDialer) sever() {
 }
 
 func TestGroupIntegrationDeadMemberLosesPartitions(t *testing.T) {
-	s := testutil.StartBroker(t, "", groupSettings)
+	s := servertest.StartBroker(t, "", groupSettings)
 	addr := s.Addr().String()
 	groupTopic(t, addr, "td", 6, 300)
 	tr := &tracker{}
@@ -274,7 +274,7 @@ func firstKey(m map[string][]int32) string {
 
 func TestGroupIntegrationTwoGroupsAndRestart(t *testing.T) {
 	dir := t.TempDir()
-	s := testutil.StartBroker(t, dir, groupSettings)
+	s := servertest.StartBroker(t, dir, groupSettings)
 	addr := s.Addr().String()
 	groupTopic(t, addr, "tg", 3, 200)
 	trs := []*tracker{{}, {}}
@@ -308,7 +308,7 @@ func TestGroupIntegrationTwoGroupsAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s2 := testutil.StartBroker(t, dir, groupSettings)
+	s2 := servertest.StartBroker(t, dir, groupSettings)
 	addr = s2.Addr().String()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("tg"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	if err != nil {
@@ -381,7 +381,7 @@ func (a *assignLog) snapshot() (int, []int, int) {
 }
 
 func TestGroupIntegrationStaticRejoinNoRebalance(t *testing.T) {
-	s := testutil.StartBroker(t, "", groupSettings)
+	s := servertest.StartBroker(t, "", groupSettings)
 	addr := s.Addr().String()
 	groupTopic(t, addr, "ts", 4, 0)
 	tr := &tracker{}
@@ -420,7 +420,7 @@ func TestGroupIntegrationStaticRejoinNoRebalance(t *testing.T) {
 }
 
 func TestGroupIntegrationCooperativeStickyIncremental(t *testing.T) {
-	s := testutil.StartBroker(t, "", groupSettings)
+	s := servertest.StartBroker(t, "", groupSettings)
 	addr := s.Addr().String()
 	groupTopic(t, addr, "tc", 6, 0)
 	tr := &tracker{}

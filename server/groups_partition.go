@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
@@ -14,9 +14,10 @@ import (
 )
 
 // The group coordinator's storage: partition p of __consumer_offsets, from the partition
-// manager. The topic is created on the first write (with offsets.topic.num.partitions
-// partitions and cleanup.policy=compact), as Kafka creates it on first use; a broker
-// that never saw a group has no such topic.
+// manager, adapted to coord.Log. The topic is created on the first write (with
+// offsets.topic.num.partitions partitions and cleanup.policy=compact), as Kafka creates it
+// on first use; a broker that never saw a group has no such topic. This adapter is the
+// one place that knows where the partitions come from (the replica manager, later).
 
 var offsetsTopicMu sync.Mutex // serialises the lazy creation of __consumer_offsets
 
@@ -32,14 +33,11 @@ func (s *Server) offsetsPartitions(configured int32) int32 {
 }
 
 // offsetsLog is group.Options.OpenLog.
-func (s *Server) offsetsLog(p int32) (group.Log, error) {
-	if s.data.parts == nil {
-		return group.NewMemLog(), nil // no data directory (unit tests of the server core)
-	}
+func (s *Server) offsetsLog(p int32) (coord.Log, error) {
 	return &offsetsPartition{s: s, index: p}, nil
 }
 
-// offsetsPartition adapts one partition of __consumer_offsets to group.Log.
+// offsetsPartition adapts one partition of __consumer_offsets to coord.Log.
 type offsetsPartition struct {
 	s     *Server
 	index int32
@@ -73,12 +71,13 @@ func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) 
 	return p, nil
 }
 
-// Append appends the batch and waits until it is fsynced. A storage failure (of the log,
-// or of the files of the topic's creation) wraps group.ErrStorage.
+// Append appends the batch and waits until it is fsynced (on a single node, committed).
+// A storage failure (of the log, or of the files of the topic's creation) wraps
+// coord.ErrStorage.
 func (l *offsetsPartition) Append(b []byte) (int64, error) {
 	off, err := l.append(b)
 	if err != nil && (errors.Is(err, log.ErrStorage) || vfs.IsIOError(err)) {
-		err = fmt.Errorf("%w: %w", group.ErrStorage, err)
+		err = fmt.Errorf("%w: %w", coord.ErrStorage, err)
 	}
 	return off, err
 }

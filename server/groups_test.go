@@ -398,3 +398,73 @@ func TestGroupOffsetCommitUnknownTopicOrPartition(t *testing.T) {
 	resp = commit("no-such-group", 7, map[string][]int32{"t": {0}}, "t")
 	wantCode(t, "commit to a group that does not exist", resp.Topics[0].Partitions[0].ErrorCode, kerr.IllegalGeneration)
 }
+
+// TestGroupAPIsNotCoordinator: once this broker stops hosting a group's partition of
+// __consumer_offsets, every group API answers NOT_COORDINATOR for that group (the client
+// looks the coordinator up again), ListGroups leaves its groups out, and the groups of
+// the other partitions are served as before.
+func TestGroupAPIsNotCoordinator(t *testing.T) {
+	s := newGroupTestServer(t)
+	if _, err := s.data.parts.CreateTopic("t", 1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	gone, kept := "g", ""
+	for _, id := range []string{"h", "i", "j", "k"} {
+		if s.data.groups.Partition(id) != s.data.groups.Partition(gone) {
+			kept = id
+			break
+		}
+	}
+	commit := func(g string) *kmsg.OffsetCommitResponse {
+		oc := kmsg.NewPtrOffsetCommitRequest()
+		oc.Version, oc.Group, oc.Generation = 8, g, -1
+		ot := kmsg.NewOffsetCommitRequestTopic()
+		ot.Topic = "t"
+		op := kmsg.NewOffsetCommitRequestTopicPartition()
+		op.Offset = 5
+		ot.Partitions = append(ot.Partitions, op)
+		oc.Topics = append(oc.Topics, ot)
+		return call[*kmsg.OffsetCommitResponse](t, s, oc)
+	}
+	for _, g := range []string{gone, kept} {
+		wantCode(t, "commit "+g, commit(g).Topics[0].Partitions[0].ErrorCode, nil)
+	}
+	s.data.groups.Unload(s.data.groups.Partition(gone), 1)
+
+	wantCode(t, "commit", commit(gone).Topics[0].Partitions[0].ErrorCode, kerr.NotCoordinator)
+	wantCode(t, "commit elsewhere", commit(kept).Topics[0].Partitions[0].ErrorCode, nil)
+	wantCode(t, "join", call[*kmsg.JoinGroupResponse](t, s, joinReq(9, gone, "", nil)).ErrorCode, kerr.NotCoordinator)
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Version, hb.Group, hb.MemberID, hb.Generation = 4, gone, "m", 1
+	wantCode(t, "heartbeat", call[*kmsg.HeartbeatResponse](t, s, hb).ErrorCode, kerr.NotCoordinator)
+	sg := kmsg.NewPtrSyncGroupRequest()
+	sg.Version, sg.Group, sg.MemberID, sg.Generation = 5, gone, "m", 1
+	wantCode(t, "sync", call[*kmsg.SyncGroupResponse](t, s, sg).ErrorCode, kerr.NotCoordinator)
+	lg := kmsg.NewPtrLeaveGroupRequest()
+	lg.Version, lg.Group = 4, gone
+	lm := kmsg.NewLeaveGroupRequestMember()
+	lm.MemberID = "m"
+	lg.Members = append(lg.Members, lm)
+	wantCode(t, "leave", call[*kmsg.LeaveGroupResponse](t, s, lg).ErrorCode, kerr.NotCoordinator)
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Version, of.Group = 7, gone
+	wantCode(t, "offset fetch", call[*kmsg.OffsetFetchResponse](t, s, of).ErrorCode, kerr.NotCoordinator)
+	od := kmsg.NewPtrOffsetDeleteRequest()
+	od.Group = gone
+	wantCode(t, "offset delete", call[*kmsg.OffsetDeleteResponse](t, s, od).ErrorCode, kerr.NotCoordinator)
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Version, dg.Groups = 5, []string{gone, kept}
+	dr := call[*kmsg.DescribeGroupsResponse](t, s, dg)
+	wantCode(t, "describe", dr.Groups[0].ErrorCode, kerr.NotCoordinator)
+	wantCode(t, "describe elsewhere", dr.Groups[1].ErrorCode, nil)
+	if dr.Groups[1].State != "Empty" {
+		t.Fatalf("describe elsewhere: %+v", dr.Groups[1])
+	}
+	lr := call[*kmsg.ListGroupsResponse](t, s, kmsg.NewPtrListGroupsRequest())
+	if wantCode(t, "list", lr.ErrorCode, nil); len(lr.Groups) != 1 || lr.Groups[0].Group != kept {
+		t.Fatalf("list after unload: %+v", lr.Groups)
+	}
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Version, del.Groups = 2, []string{gone}
+	wantCode(t, "delete", call[*kmsg.DeleteGroupsResponse](t, s, del).Groups[0].ErrorCode, kerr.NotCoordinator)
+}

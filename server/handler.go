@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -17,6 +18,12 @@ type request struct {
 	hdr  wire.RequestHeader
 	body kmsg.Request
 	conn *conn
+	// principal is who sent the request: the connection's principal when it was read
+	// (never modified). With the listener (conn.listener) and the header it is what the
+	// Authorizer sees: request is the RequestContext (auth.go).
+	principal *Principal
+	start     time.Time // when its frame was read
+	size      int       // bytes of its frame, size prefix included
 }
 
 // A reply is a handler's answer: a response ready now, a function that produces it later,

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // TestKcatProduceConsume drives kcat (librdkafka), a client written by others, against an
@@ -24,7 +24,7 @@ func TestKcatProduceConsume(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kcat is not installed (make test installs it: apt-get install -y kcat): %v", err)
 	}
-	s := testutil.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "false"})
+	s := servertest.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "false"})
 	addr := s.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/stratalog/strata/internal/vfs"
@@ -14,11 +15,21 @@ import (
 // Options configures a Server. The zero value (or nil) is a broker on 127.0.0.1:9092 with
 // its data in ./data.
 type Options struct {
-	// Listen is the address to listen on (listeners). Port 0 picks a free port.
+	// Listen is the shorthand for one PLAINTEXT listener named PLAINTEXT: the address to
+	// listen on (listeners). Port 0 picks a free port. Empty (and no Listeners) means
+	// DefaultListen.
 	Listen string
-	// Advertised is the host:port clients are told to connect to (advertised.listeners);
-	// empty means the address actually bound.
+	// Advertised is the host:port clients of the Listen listener are told to connect to
+	// (advertised.listeners); empty means the address actually bound.
 	Advertised string
+	// Listeners are the listeners when there are several (or one with another name):
+	// Kafka's listeners, advertised.listeners and listener.security.protocol.map. Set
+	// either Listeners or Listen (with Advertised and Listener), not both. The first
+	// listener is the one Addr reports and Serve serves.
+	Listeners []Listener
+	// Authorizer decides what each principal may do (Kafka's authorizer.class.name);
+	// nil means AllowAll.
+	Authorizer Authorizer
 	// DataDir is the data directory (log.dirs).
 	DataDir string
 	// NodeID is this broker's node id (node.id).
@@ -35,7 +46,8 @@ type Options struct {
 	Settings map[string]string
 	// Logger receives the broker's logs; nil means slog.Default().
 	Logger *slog.Logger
-	// Listener, if set, is used instead of listening on Listen (tests inject one).
+	// Listener, if set, is used instead of listening on Listen (tests inject one); it
+	// is the Listen listener, so Listeners must be empty.
 	Listener net.Listener
 	// FS is the file system holding DataDir; nil means vfs.Default (fault tests inject
 	// one, e.g. errorfs).
@@ -52,8 +64,15 @@ const (
 
 // EnsureDefaults fills in unset fields.
 func (o *Options) EnsureDefaults() {
-	if o.Listen == "" {
+	if o.Listen == "" && len(o.Listeners) == 0 {
 		o.Listen = DefaultListen
+	}
+	o.Listeners = slices.Clone(o.Listeners) // normalised here, not in the caller's slice
+	for i := range o.Listeners {
+		o.Listeners[i] = o.Listeners[i].normalised()
+	}
+	if o.Authorizer == nil {
+		o.Authorizer = AllowAll{}
 	}
 	if o.DataDir == "" {
 		o.DataDir = DefaultDataDir
@@ -93,5 +112,20 @@ func (o *Options) Validate() error {
 	if o.NodeID < 0 {
 		errs = append(errs, fmt.Errorf("node.id %d: must not be negative", o.NodeID))
 	}
+	if len(o.Listeners) > 0 && (o.Listen != "" || o.Advertised != "" || o.Listener != nil) {
+		errs = append(errs, errors.New("listeners: set either Listeners or Listen (with Advertised and Listener), not both"))
+	}
+	errs = append(errs, validateListeners(o.listeners()))
 	return errors.Join(errs...)
+}
+
+// shorthand reports whether the listeners come from Listen (one PLAINTEXT listener).
+func (o *Options) shorthand() bool { return len(o.Listeners) == 0 }
+
+// listeners returns the listeners to serve: Listeners, or the one Listen stands for.
+func (o *Options) listeners() []Listener {
+	if o.shorthand() {
+		return []Listener{{Name: string(Plaintext), Addr: o.Listen, SecurityProtocol: Plaintext, Advertised: o.Advertised}}
+	}
+	return o.Listeners
 }

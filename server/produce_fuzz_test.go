@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // FuzzProduceRecords sends arbitrary bytes as the Records of a ProduceRequest.
@@ -22,7 +23,7 @@ func FuzzProduceRecords(f *testing.F) {
 	f.Add(good[:61])
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff})
-	s := testutil.StartBroker(f, "", nil)
+	s := servertest.StartBroker(f, "", nil)
 	cl := newClientTB(f, s)
 	createTopicTB(f, s, cl, "fuzz")
 	f.Fuzz(func(t *testing.T, records []byte) {

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -15,13 +19,17 @@ var ErrServerClosed = errors.New("server: closed")
 
 // Server is a single-node Kafka-protocol broker.
 //
-// Concurrency: all exported methods are safe for concurrent use. Each connection is served
-// by a reader goroutine (decodes and dispatches requests in order) and a writer goroutine
-// (writes responses in request order); handlers may defer slow work to goroutines of their
-// own, all owned by the connection.
+// Concurrency: all exported methods are safe for concurrent use. Each listener has an
+// accept loop; each connection is served by a reader goroutine (decodes and dispatches
+// requests in order) and a writer goroutine (writes responses in request order); handlers
+// may defer slow work to goroutines of their own, all owned by the connection.
 type Server struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics // request metrics (metrics.go)
+	// quota is the quota seam (dispatch.go, throttle): how long the client must wait
+	// after the response to r. nil: no quotas (issue 18 adds them).
+	quota func(r *request, resp kmsg.Response) time.Duration
 
 	ctx    context.Context // cancelled by Shutdown: ends every connection
 	cancel context.CancelFunc
@@ -32,16 +40,16 @@ type Server struct {
 
 	mu struct {
 		sync.Mutex
-		listeners []net.Listener
+		listeners []*listener // bound, in the order bound
 		conns     map[*conn]struct{}
 		closing   bool
-		addr      net.Addr
 	}
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
 
-// New opens the data directory and prepares a broker; Serve or ListenAndServe starts it.
+// New opens the data directory and prepares a broker; Start, Listen and ListenAndServe,
+// or Serve start it.
 func New(opts *Options) (*Server, error) {
 	var o Options
 	if opts != nil {
@@ -51,7 +59,7 @@ func New(opts *Options) (*Server, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger}
+	s := &Server{opts: o, log: o.Logger, metrics: newMetrics()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	if err := s.openData(); err != nil {
@@ -61,102 +69,162 @@ func New(opts *Options) (*Server, error) {
 	return s, nil
 }
 
-// Start is New followed by listening on opts.Listen and serving in the background; it
-// returns once the listener is bound, so Addr is valid. This is the embedding API: tests
-// (ours and users') start a broker on 127.0.0.1:0 with a temporary data directory, talk to
-// Addr(), and call Shutdown.
+// Start is New followed by Listen and serving in the background; it returns once every
+// listener is bound, so Addr is valid. This is the embedding API: tests (ours and users')
+// start a broker on 127.0.0.1:0 with a temporary data directory, talk to Addr(), and call
+// Shutdown.
 func Start(opts *Options) (*Server, error) {
 	s, err := New(opts)
 	if err != nil {
 		return nil, err
 	}
-	ln := s.opts.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", s.opts.Listen); err != nil {
-			s.closeData()
-			return nil, fmt.Errorf("server: listen: %w", err)
-		}
-	}
-	if err := s.addListener(ln); err != nil {
-		ln.Close()
+	if err := s.Listen(); err != nil {
 		s.closeData()
 		return nil, err
 	}
-	go func() {
-		defer s.wg.Done()
-		s.acceptLoop(ln)
-	}()
+	if _, err := s.serveBound(); err != nil {
+		s.closeData()
+		return nil, err
+	}
 	return s, nil
 }
 
-// ListenAndServe listens on Options.Listen and serves until Shutdown.
-func (s *Server) ListenAndServe() error {
-	ln := s.opts.Listener
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", s.opts.Listen); err != nil {
-			return fmt.Errorf("server: listen: %w", err)
+// Listen binds every listener of the Options not bound yet (Options.Listener is used for
+// the Listen shorthand when set) without accepting connections: ListenAndServe does. On
+// an error the listeners it bound are closed again.
+func (s *Server) Listen() error {
+	var bound []*listener
+	for i, cfg := range s.opts.listeners() {
+		if s.listenerNamed(cfg.Name) != nil {
+			continue
 		}
+		ln := s.opts.Listener
+		if i > 0 || ln == nil {
+			var err error
+			if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+				for _, l := range bound {
+					l.ln.Close()
+				}
+				return fmt.Errorf("server: listen on %s (%s): %w", cfg.Addr, cfg.Name, err)
+			}
+		}
+		bound = append(bound, newListener(cfg, ln))
 	}
-	return s.Serve(ln)
-}
-
-// Serve accepts connections on ln until Shutdown; it returns ErrServerClosed then.
-func (s *Server) Serve(ln net.Listener) error {
-	if err := s.addListener(ln); err != nil {
-		ln.Close()
-		return err
-	}
-	defer s.wg.Done()
-	return s.acceptLoop(ln)
-}
-
-// addListener registers ln and counts its accept loop in wg (under mu, so that no loop
-// starts once Shutdown has begun waiting); the caller runs the loop and calls wg.Done.
-func (s *Server) addListener(ln net.Listener) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.closing {
+		for _, l := range bound {
+			l.ln.Close()
+		}
+		return ErrServerClosed
+	}
+	s.mu.listeners = append(s.mu.listeners, bound...)
+	return nil
+}
+
+// ListenAndServe binds the listeners not bound yet (Listen) and accepts connections on
+// every bound listener not served yet, until Shutdown; it returns ErrServerClosed then, or
+// the first listener's accept error (the other listeners go on until Shutdown).
+func (s *Server) ListenAndServe() error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	errs, err := s.serveBound()
+	if err != nil {
+		return err
+	}
+	if cap(errs) == 0 {
+		<-s.ctx.Done()
+		return ErrServerClosed
+	}
+	return <-errs
+}
+
+// serveBound starts an accept loop for every bound listener not served yet; each loop's
+// end (its error) is sent on errs, which has room for all of them.
+func (s *Server) serveBound() (errs chan error, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closing {
+		return nil, ErrServerClosed
+	}
+	var todo []*listener
+	for _, l := range s.mu.listeners {
+		if !l.serving {
+			l.serving = true
+			todo = append(todo, l)
+		}
+	}
+	errs = make(chan error, len(todo))
+	s.wg.Add(len(todo))
+	for _, l := range todo {
+		go func() {
+			defer s.wg.Done()
+			errs <- s.acceptLoop(l)
+		}()
+	}
+	return errs, nil
+}
+
+// Serve accepts connections on ln, as the first listener of the Options (its name,
+// security protocol and advertised address), until Shutdown; it returns ErrServerClosed
+// then.
+func (s *Server) Serve(ln net.Listener) error {
+	l := newListener(s.opts.listeners()[0], ln)
+	l.serving = true
+	s.mu.Lock()
+	if s.mu.closing {
+		s.mu.Unlock()
+		ln.Close()
 		return ErrServerClosed
 	}
 	s.wg.Add(1)
-	s.mu.listeners = append(s.mu.listeners, ln)
-	if s.mu.addr == nil {
-		s.mu.addr = ln.Addr()
+	s.mu.listeners = append(s.mu.listeners, l)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	return s.acceptLoop(l)
+}
+
+// boundListeners returns the listeners bound so far.
+func (s *Server) boundListeners() []*listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.mu.listeners)
+}
+
+// listenerNamed returns the bound listener called name, nil if there is none.
+func (s *Server) listenerNamed(name string) *listener {
+	for _, l := range s.boundListeners() {
+		if l.Name == name {
+			return l
+		}
 	}
 	return nil
 }
 
-// Addr is the address of the first listener, nil before one is bound.
+// Addr is the address of the first listener bound, nil before one is.
 func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mu.addr
+	if ls := s.boundListeners(); len(ls) > 0 {
+		return ls[0].ln.Addr()
+	}
+	return nil
 }
 
-// advertised returns the host and port clients should connect to.
-func (s *Server) advertised() (string, int32) {
-	addr := s.opts.Advertised
-	if addr == "" {
-		if a := s.Addr(); a != nil {
-			addr = a.String()
-		} else {
-			addr = s.opts.Listen
-		}
+// ListenerAddr is the address of the listener called name (in any case: Kafka
+// normalises listener names to upper case), nil if it is not bound.
+func (s *Server) ListenerAddr(name string) net.Addr {
+	if l := s.listenerNamed(strings.ToUpper(name)); l != nil {
+		return l.ln.Addr()
 	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr, 9092
-	}
-	var p int32
-	fmt.Sscan(port, &p)
-	return host, p
+	return nil
 }
 
-func (s *Server) acceptLoop(ln net.Listener) error {
+// acceptLoop accepts the connections of l until Shutdown or an accept error that is not
+// temporary.
+func (s *Server) acceptLoop(l *listener) error {
 	var backoff time.Duration
 	for {
-		nc, err := ln.Accept()
+		nc, err := l.ln.Accept()
 		if err != nil {
 			if s.closing() {
 				return ErrServerClosed
@@ -172,10 +240,11 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 					return ErrServerClosed
 				}
 			}
-			return fmt.Errorf("server: accept: %w", err)
+			s.log.Error("listener stopped: accept failed", "listener", l.Name, "err", err)
+			return fmt.Errorf("server: accept on %s: %w", l.Name, err)
 		}
 		backoff = 0
-		s.startConn(nc)
+		s.startConn(nc, l)
 	}
 }
 
@@ -192,7 +261,7 @@ func (s *Server) closing() bool {
 	return s.mu.closing
 }
 
-func (s *Server) startConn(nc net.Conn) {
+func (s *Server) startConn(nc net.Conn, l *listener) {
 	s.mu.Lock()
 	if s.mu.closing {
 		s.mu.Unlock()
@@ -205,13 +274,15 @@ func (s *Server) startConn(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	c := newConn(s, nc)
+	c := newConn(s, nc, l)
 	s.mu.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	l.conns.Add(1)
 	go func() {
 		defer s.wg.Done()
 		c.serve()
+		l.conns.Add(-1)
 		s.mu.Lock()
 		delete(s.mu.conns, c)
 		s.mu.Unlock()
@@ -237,14 +308,14 @@ func (s *Server) Close() error {
 func (s *Server) shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.mu.closing = true
-	lns := s.mu.listeners
+	lns := slices.Clone(s.mu.listeners)
 	conns := make([]*conn, 0, len(s.mu.conns))
 	for c := range s.mu.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	for _, ln := range lns {
-		ln.Close()
+	for _, l := range lns {
+		l.ln.Close()
 	}
 	for _, c := range conns {
 		c.drain() // stop reading; in-flight requests complete

@@ -8,11 +8,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 func TestServerApiVersions(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/testutil/fds"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // soakDuration is how long TestSoakCompaction runs: STRATA_SOAK (a Go duration, e.g.
@@ -74,7 +74,7 @@ func TestSoakCompaction(t *testing.T) {
 	}
 	dur := soakDuration(t)
 	dir := t.TempDir()
-	s := testutil.StartBroker(t, dir, map[string]string{
+	s := servertest.StartBroker(t, dir, map[string]string{
 		"log.retention.check.interval.ms": "50",
 		"log.cleaner.backoff.ms":          "50",
 		"strata.log.open.segments.max":    "6",

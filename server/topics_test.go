@@ -16,8 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/server"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // adminFor returns a kadm client on s, closed when the test ends, and a context.
@@ -51,7 +51,7 @@ func wantErr(t *testing.T, what string, got, want error) {
 
 func TestTopicsCreateDescribeDelete(t *testing.T) {
 	dir := t.TempDir()
-	s := testutil.StartBroker(t, dir, nil)
+	s := servertest.StartBroker(t, dir, nil)
 	adm, _, ctx := adminFor(t, s)
 
 	resp, err := adm.CreateTopic(ctx, 3, 1, map[string]*string{"retention.ms": kmsg.StringPtr("60000")}, "orders")
@@ -135,7 +135,7 @@ func TestTopicsCreateDescribeDelete(t *testing.T) {
 }
 
 func TestTopicsMetadataAutoCreate(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	_, cl, ctx := adminFor(t, s)
 	req := kmsg.NewPtrMetadataRequest()
 	rt := kmsg.NewMetadataRequestTopic()
@@ -191,7 +191,7 @@ func TestTopicsMetadataAutoCreate(t *testing.T) {
 }
 
 func TestTopicsAutoCreateDisabled(t *testing.T) {
-	s := testutil.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "false", "num.partitions": "4"})
+	s := servertest.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "false", "num.partitions": "4"})
 	adm, cl, ctx := adminFor(t, s)
 	req := kmsg.NewPtrMetadataRequest()
 	rt := kmsg.NewMetadataRequestTopic()
@@ -215,7 +215,7 @@ func TestTopicsAutoCreateDisabled(t *testing.T) {
 // topic TOPIC_DELETION_DISABLED (as Kafka; versions before 3 are checked in
 // TestTopicsDeleteDisabledVersions), and the topic stays.
 func TestTopicsDeleteDisabled(t *testing.T) {
-	s := testutil.StartBroker(t, "", map[string]string{"delete.topic.enable": "false"})
+	s := servertest.StartBroker(t, "", map[string]string{"delete.topic.enable": "false"})
 	adm, _, ctx := adminFor(t, s)
 	if r, _ := adm.CreateTopic(ctx, 1, 1, nil, "kept"); r.Err != nil {
 		t.Fatal(r.Err)
@@ -234,7 +234,7 @@ func TestTopicsDeleteDisabled(t *testing.T) {
 
 func TestTopicsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
-	s := testutil.StartBroker(t, dir, nil)
+	s := servertest.StartBroker(t, dir, nil)
 	adm, _, ctx := adminFor(t, s)
 	r, _ := adm.CreateTopic(ctx, 2, 1, map[string]*string{"cleanup.policy": kmsg.StringPtr("compact")}, "kept")
 	if r.Err != nil {
@@ -247,7 +247,7 @@ func TestTopicsSurviveRestart(t *testing.T) {
 		t.Fatalf("clean-shutdown marker: %v", err)
 	}
 
-	s = testutil.StartBroker(t, dir, nil)
+	s = servertest.StartBroker(t, dir, nil)
 	adm, _, ctx = adminFor(t, s)
 	md, err := adm.Metadata(ctx, "kept")
 	if err != nil {
@@ -267,7 +267,7 @@ func TestTopicsSurviveRestart(t *testing.T) {
 
 func TestTopicsDataDirLocked(t *testing.T) {
 	dir := t.TempDir()
-	testutil.StartBroker(t, dir, nil)
+	servertest.StartBroker(t, dir, nil)
 	_, err := server.New(&server.Options{Listen: "127.0.0.1:0", DataDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "in use by another broker") {
 		t.Fatalf("second broker on the same dir: %v", err)
@@ -294,7 +294,7 @@ func TestTopicsBadSettings(t *testing.T) {
 // fails with POLICY_VIOLATION, as Kafka's controller answers an excessively large
 // operation, and nothing is created.
 func TestTopicsCreateTooManyPartitions(t *testing.T) {
-	s := testutil.StartBroker(t, "", nil)
+	s := servertest.StartBroker(t, "", nil)
 	adm, cl, ctx := adminFor(t, s)
 	r, _ := adm.CreateTopic(ctx, math.MaxInt32, 1, nil, "huge")
 	wantErr(t, "2^31-1 partitions", r.Err, kerr.PolicyViolation)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stratalog/strata/internal/bench"
+	"github.com/stratalog/strata/cmd/strata/bench"
 )
 
 // benchFlags are the flags shared by the bench workloads.

@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stratalog/strata/client"
-	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/server/servertest"
 )
 
 // cliBrokers are the brokers every CLI test runs against: each command must work against
@@ -35,7 +35,7 @@ var cliBrokers = []struct {
 		return c.ListenAddrs()[0]
 	}},
 	{"strata", func(t *testing.T) string {
-		s := testutil.StartBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"})
+		s := servertest.StartBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"})
 		return s.Addr().String()
 	}},
 }

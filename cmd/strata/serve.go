@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,6 +46,7 @@ const (
 const (
 	keyListeners      = "listeners"
 	keyAdvertised     = "advertised.listeners"
+	keyProtocolMap    = "listener.security.protocol.map"
 	keyLogDirs        = "log.dirs"
 	keyLogDir         = "log.dir"
 	keyNodeID         = "node.id"
@@ -108,16 +108,21 @@ Settings use Kafka's broker configuration names. They come from, in order of pre
      server.properties
   4. defaults: listeners 127.0.0.1:9092, log.dirs ./data, node.id 0
 
-listeners, advertised.listeners, log.dirs, node.id, socket.request.max.bytes,
-max.connections and connections.max.idle.ms configure the server itself; every other
-setting (auto.create.topics.enable, num.partitions, log.retention.ms ...) is passed to the
-broker. A Kafka setting Strata does not implement is accepted with a warning ("has no
-effect in Strata"); a name that is neither Strata's nor Kafka's, or an invalid value,
-stops it with an error naming the closest known names.`,
+listeners, advertised.listeners, listener.security.protocol.map, log.dirs, node.id,
+socket.request.max.bytes, max.connections and connections.max.idle.ms configure the server
+itself; every other setting (auto.create.topics.enable, num.partitions, log.retention.ms
+...) is passed to the broker. listeners takes a plain HOST:PORT or Kafka's list of
+NAME://HOST:PORT (only PLAINTEXT listeners so far); each listener advertises its own
+address (advertised.listeners) to the clients that come in on it. A Kafka setting Strata
+does not implement is accepted with a warning ("has no effect in Strata"); a name that is
+neither Strata's nor Kafka's, or an invalid value, stops it with an error naming the
+closest known names.`,
 		Example: `  strata serve
   strata serve --listen 0.0.0.0:9092 --data-dir /var/lib/strata
   strata serve --config strata.yaml --set auto.create.topics.enable=false
-  strata serve --listen 127.0.0.1:0 --ready-file /tmp/strata.addr   # pick a free port`,
+  strata serve --listen 127.0.0.1:0 --ready-file /tmp/strata.addr   # pick a free port
+  strata serve --set listeners=PLAINTEXT://:9092,INTERNAL://10.0.0.5:9093 \
+    --set listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, &f)
@@ -130,7 +135,7 @@ stops it with an error naming the closest known names.`,
 	fl.StringArrayVar(&f.set, "set", nil, "NAME=VALUE: any broker setting by its Kafka name (repeatable)")
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
 	fl.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
-	fl.StringVar(&f.readyFile, "ready-file", "", "once listening, write the bound HOST:PORT to this file")
+	fl.StringVar(&f.readyFile, "ready-file", "", "once listening, write the bound HOST:PORT (of the first listener) to this file")
 	fl.StringVar(&f.pprof, "pprof", "", "HOST:PORT: serve Go profiles (net/http/pprof, /debug/pprof/) on a separate listener; off by default")
 	return cmd
 }
@@ -278,27 +283,14 @@ func (c *config) options(logger *slog.Logger) (*server.Options, error) {
 	o := &server.Options{Logger: logger, Settings: map[string]string{}}
 	var errs []error
 	bad := func(k string, err error) { errs = append(errs, fmt.Errorf("%s: %w", k, err)) }
-	controllers := registry.SplitList(c.settings["controller.listener.names"])
-	listener := func(k, val string) string {
-		addr, skipped, err := singleListener(val, controllers)
-		if err != nil {
-			bad(k, err)
-		}
-		if len(skipped) > 0 && logger != nil {
-			logger.Warn(k+": controller listeners are ignored; Strata runs a single node for now", "serving", addr, "ignored", strings.Join(skipped, ","))
-		}
-		return addr
+	if skipped, err := listenerOptions(o, c.settings); err != nil {
+		errs = append(errs, err)
+	} else if len(skipped) > 0 && logger != nil {
+		logger.Warn(keyListeners+": controller listeners are ignored; Strata runs a single node for now", "ignored", strings.Join(skipped, ","))
 	}
 	for k, val := range c.settings {
 		switch k {
-		case keyLogLevel, keyLogFormat, keyReadyFile:
-		case keyListeners:
-			o.Listen = listener(k, val)
-		case keyAdvertised:
-			if val == "" {
-				continue
-			}
-			o.Advertised = listener(k, val)
+		case keyLogLevel, keyLogFormat, keyReadyFile, keyListeners, keyAdvertised, keyProtocolMap:
 		case keyLogDirs:
 			if strings.Contains(val, ",") {
 				bad(k, errors.New("only one data directory is supported"))
@@ -338,30 +330,23 @@ func (c *config) options(logger *slog.Logger) (*server.Options, error) {
 	return o, nil
 }
 
-// singleListener accepts "host:port" or Kafka's list of "NAME://host:port": Strata has
-// one plaintext listener, so the list must hold exactly one listener whose name is not
-// among controllers (controller.listener.names); the controller listeners are returned as
-// skipped.
-func singleListener(val string, controllers []string) (addr string, skipped []string, err error) {
-	var addrs []string
-	for _, l := range registry.SplitList(val) {
-		name, a, ok := strings.Cut(l, "://")
-		if !ok {
-			name, a = "", l
-		}
-		if ok && slices.ContainsFunc(controllers, func(c string) bool { return strings.EqualFold(c, name) }) {
-			skipped = append(skipped, l)
-			continue
-		}
-		addrs = append(addrs, a)
+// listenerOptions sets o's listeners from the listeners, advertised.listeners,
+// listener.security.protocol.map and controller.listener.names settings (Kafka's forms,
+// see server.ParseListeners): one PLAINTEXT listener named PLAINTEXT becomes the Listen
+// shorthand, anything else Options.Listeners. It returns the controller listeners left
+// out.
+func listenerOptions(o *server.Options, settings map[string]string) (skipped []string, err error) {
+	ls, skipped, err := server.ParseListeners(settings[keyListeners], settings[keyAdvertised], settings[keyProtocolMap],
+		registry.SplitList(settings["controller.listener.names"]))
+	if err != nil {
+		return nil, err
 	}
-	if len(addrs) != 1 {
-		return "", nil, fmt.Errorf("%q: want exactly one listener (besides controller.listener.names)", val)
+	if len(ls) == 1 && ls[0].Name == string(server.Plaintext) && ls[0].SecurityProtocol == server.Plaintext {
+		o.Listen, o.Advertised = ls[0].Addr, ls[0].Advertised
+	} else {
+		o.Listeners = ls
 	}
-	if _, _, err := net.SplitHostPort(addrs[0]); err != nil {
-		return "", nil, err
-	}
-	return addrs[0], skipped, nil
+	return skipped, nil
 }
 
 // newLogger builds the slog logger of the --log-level and --log-format settings.
@@ -406,23 +391,29 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
+	if err := s.Listen(); err != nil {
 		s.Close()
-		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
+		return err
 	}
-	addr := ln.Addr().String()
+	addr := s.Addr().String()
+	listening := addr
+	if len(opts.Listeners) > 1 {
+		var ls []string
+		for _, l := range opts.Listeners {
+			ls = append(ls, l.Name+"://"+s.ListenerAddr(l.Name).String())
+		}
+		listening = strings.Join(ls, ", ")
+	}
 	if f.pprof != "" {
 		stop, err := servePprof(f.pprof, logger)
 		if err != nil {
-			ln.Close()
 			s.Close()
 			return err
 		}
 		defer stop()
 	}
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
+	go func() { served <- s.ListenAndServe() }()
 
 	// Signals are caught from here on, so that a ready file is never left by a broker
 	// that was killed by a default signal disposition.
@@ -438,8 +429,8 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		defer os.Remove(readyFile)
 	}
 	dataDir, _ := filepath.Abs(opts.DataDir)
-	logger.Info("strata started", "version", versionString(), "listen", addr, "data_dir", dataDir, "node_id", opts.NodeID)
-	fmt.Fprintf(cmd.OutOrStdout(), "strata %s listening on %s, data in %s\n", versionString(), addr, dataDir)
+	logger.Info("strata started", "version", versionString(), "listen", listening, "data_dir", dataDir, "node_id", opts.NodeID)
+	fmt.Fprintf(cmd.OutOrStdout(), "strata %s listening on %s, data in %s\n", versionString(), listening, dataDir)
 	if len(opts.Settings) > 0 {
 		keys := make([]string, 0, len(opts.Settings))
 		for k := range opts.Settings {

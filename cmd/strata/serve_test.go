@@ -5,12 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	registry "github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/server"
 )
 
 func TestServeConfigPrecedence(t *testing.T) {
@@ -184,15 +186,54 @@ func TestServeListeners(t *testing.T) {
 		{val: "CONTROLLER://:9093", ctrl: "CONTROLLER", bad: true},
 		{val: "nohost", bad: true},
 	} {
-		addr, skipped, err := singleListener(tc.val, registry.SplitList(tc.ctrl))
+		o := &server.Options{}
+		skipped, err := listenerOptions(o, map[string]string{keyListeners: tc.val, "controller.listener.names": tc.ctrl})
 		if tc.bad {
 			if err == nil {
-				t.Errorf("%q accepted: %q", tc.val, addr)
+				t.Errorf("%q accepted: %q %+v", tc.val, o.Listen, o.Listeners)
 			}
 			continue
 		}
-		if err != nil || addr != tc.want || strings.Join(skipped, ",") != tc.skipped {
-			t.Errorf("%q: %q %v %v, want %q %q", tc.val, addr, skipped, err, tc.want, tc.skipped)
+		if err != nil || o.Listen != tc.want || o.Listeners != nil || strings.Join(skipped, ",") != tc.skipped {
+			t.Errorf("%q: %q %+v %v %v, want %q %q", tc.val, o.Listen, o.Listeners, skipped, err, tc.want, tc.skipped)
+		}
+	}
+}
+
+// TestServeListenersSeveral: Kafka's forms for several listeners, their protocols and
+// advertised addresses; protocols other than PLAINTEXT are refused with a clear message.
+func TestServeListenersSeveral(t *testing.T) {
+	o := &server.Options{}
+	_, err := listenerOptions(o, map[string]string{
+		keyListeners:                "PLAINTEXT://127.0.0.1:9092,internal://:9093,CONTROLLER://:9094",
+		keyAdvertised:               "PLAINTEXT://kafka.example:9092,CONTROLLER://c:9094",
+		keyProtocolMap:              "PLAINTEXT:PLAINTEXT,INTERNAL:plaintext,CONTROLLER:PLAINTEXT",
+		"controller.listener.names": "CONTROLLER",
+	})
+	want := []server.Listener{
+		{Name: "PLAINTEXT", Addr: "127.0.0.1:9092", SecurityProtocol: server.Plaintext, Advertised: "kafka.example:9092"},
+		{Name: "INTERNAL", Addr: ":9093", SecurityProtocol: server.Plaintext},
+	}
+	if err != nil || o.Listen != "" || !slices.Equal(o.Listeners, want) {
+		t.Fatalf("listeners %+v (listen %q), %v; want %+v", o.Listeners, o.Listen, err, want)
+	}
+	o = &server.Options{}
+	if _, err := listenerOptions(o, map[string]string{keyListeners: "INTERNAL://:9093", keyProtocolMap: "INTERNAL:PLAINTEXT"}); err != nil || len(o.Listeners) != 1 || o.Listen != "" {
+		t.Fatalf("one listener with another name: %+v %v", o, err)
+	}
+	for _, tc := range []struct{ listeners, advertised, protocols, want string }{
+		{"PLAINTEXT://:9092,SSL://:9093", "", "", "security protocol SSL is not supported yet"},
+		{"SASL_PLAINTEXT://:9093", "", "", "SASL_PLAINTEXT is not supported yet"},
+		{"PLAINTEXT://:9092,PLAINTEXT2://:9093", "", "", "no security protocol defined for listener PLAINTEXT2"},
+		{"PLAINTEXT://:9092", "", "PLAINTEXT:TLS", "unknown security protocol"},
+		{"PLAINTEXT://:9092,A://:9093", "B://h:1", "PLAINTEXT:PLAINTEXT,A:PLAINTEXT", "subset of the ones defined in listeners"},
+		{"PLAINTEXT://:9092,A://:9093", "h:1", "PLAINTEXT:PLAINTEXT,A:PLAINTEXT", "NAME://host:port entries"},
+		{"PLAINTEXT://:9092,A://:9092", "", "PLAINTEXT:PLAINTEXT,A:PLAINTEXT", "different port"},
+		{"PLAINTEXT://:9092,plaintext://:9093", "", "", "different name"},
+	} {
+		_, err := listenerOptions(&server.Options{}, map[string]string{keyListeners: tc.listeners, keyAdvertised: tc.advertised, keyProtocolMap: tc.protocols})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s / %s / %s: %v, want %q", tc.listeners, tc.advertised, tc.protocols, err, tc.want)
 		}
 	}
 }

@@ -1,10 +1,13 @@
-package batch
+package batch_test
 
 import (
 	"bytes"
 	"testing"
 
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	// An external test package (testutil builds batches with internal/records, which
+	// imports batch), dot-importing the package under test.
+	. "github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/testutil"
 )
 
 // FuzzBatchValidate feeds arbitrary bytes to Next, ParseHeader and Validate.
@@ -14,10 +17,10 @@ import (
 // SetLeaderEpoch (the CRC does not cover them) and its header re-parses identically; its
 // AppendEmpty form validates and keeps the fields it must.
 func FuzzBatchValidate(f *testing.F) {
-	f.Add(kbatch.Batch(kbatch.BatchOptions{}))
-	f.Add(kbatch.Batch(kbatch.BatchOptions{Records: 5, ValueSize: 30, KeySize: 4, Timestamp: 1700000000000, TimestampStep: 7}))
-	f.Add(kbatch.Batch(kbatch.BatchOptions{Records: 3, ProducerID: 42, ProducerEpoch: 1, BaseSequence: 100}))
-	f.Add(kbatch.Batches(2, kbatch.BatchOptions{Records: 2}))
+	f.Add(testutil.Batch(testutil.BatchOptions{}))
+	f.Add(testutil.Batch(testutil.BatchOptions{Records: 5, ValueSize: 30, KeySize: 4, Timestamp: 1700000000000, TimestampStep: 7}))
+	f.Add(testutil.Batch(testutil.BatchOptions{Records: 3, ProducerID: 42, ProducerEpoch: 1, BaseSequence: 100}))
+	f.Add(testutil.Batches(2, testutil.BatchOptions{Records: 2}))
 	f.Add([]byte{})
 	f.Add(make([]byte, HeaderSize))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -83,7 +86,7 @@ func checkEmpty(t *testing.T, h *Header) {
 // compaction keeps for producer state) has codec none, no records, and the batch's offset
 // range, max timestamp and producer fields.
 func TestBatchAppendEmpty(t *testing.T) {
-	b := kbatch.Batch(kbatch.BatchOptions{Records: 4, ProducerID: 7, ProducerEpoch: 2, BaseSequence: 40, Timestamp: 1000, TimestampStep: 5})
+	b := testutil.Batch(testutil.BatchOptions{Records: 4, ProducerID: 7, ProducerEpoch: 2, BaseSequence: 40, Timestamp: 1000, TimestampStep: 5})
 	SetBaseOffset(b, 500)
 	SetLeaderEpoch(b, 3)
 	h, err := Validate(b)

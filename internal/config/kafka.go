@@ -62,7 +62,7 @@ const (
 var clusterOnly = []string{
 	"process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers",
 	"controller.listener.names", "inter.broker.listener.name", "early.start.listeners",
-	"listener.security.protocol.map", "security.inter.broker.protocol",
+	"security.inter.broker.protocol",
 }
 
 // BrokerKind classifies a broker setting name (a broker setting, or the broker synonym of

@@ -95,8 +95,8 @@ described (DescribeConfigs) like any other, with Kafka's defaults:
 
 Settings of Kafka's cluster mode (` + "`process.roles`" + `, ` + "`controller.quorum.voters`" + `,
 ` + "`controller.listener.names`" + ` ...) are among them: Strata runs a single node for now. Of
-` + "`listeners`" + ` and ` + "`advertised.listeners`" + `, Strata takes the one listener that is not a
-controller listener.
+` + "`listeners`" + ` and ` + "`advertised.listeners`" + `, Strata takes the listeners that are not
+controller listeners.
 
 `)
 	b.WriteString(codeList(KafkaBrokerOnly()))

@@ -12,11 +12,14 @@ const maxLong = "9223372036854775807"
 // generated from it (go generate ./internal/config).
 var settings = []Setting{
 	// Broker settings carried by server.Options fields.
-	{Name: "listeners", Type: String, Scope: Broker, Default: "127.0.0.1:9092", ReadOnly: true, Field: "Options.Listen (--listen)",
-		Doc:  "The host:port the broker listens on; port 0 picks a free port.",
-		Note: "Strata takes a plain host:port (one PLAINTEXT listener), not Kafka's NAME://host:port list."},
-	{Name: "advertised.listeners", Type: String, Scope: Broker, Default: "", ReadOnly: true, Field: "Options.Advertised",
-		Doc: "The host:port clients are told to connect to (Metadata, FindCoordinator); empty means the address actually bound."},
+	{Name: "listeners", Type: String, Scope: Broker, Default: "127.0.0.1:9092", ReadOnly: true, Field: "Options.Listen (--listen) or Options.Listeners",
+		Doc:  "The listeners: NAME://host:port entries, comma-separated, or a plain host:port for one PLAINTEXT listener; an empty host binds every interface, port 0 picks a free port. Listeners named in controller.listener.names are left out.",
+		Note: "Only PLAINTEXT listeners are served so far (TLS and SASL come with the security work)."},
+	{Name: "advertised.listeners", Type: String, Scope: Broker, Default: "", ReadOnly: true, Field: "Options.Advertised or Listener.Advertised",
+		Doc: "The address of each listener that clients coming in on it are told to connect to (Metadata, FindCoordinator, DescribeCluster): NAME://host:port entries (or a plain host:port with one listener); a listener left out advertises the address it bound."},
+	{Name: "listener.security.protocol.map", Type: String, Scope: Broker, Default: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", ReadOnly: true, Field: "Listener.SecurityProtocol",
+		Doc:  "The security protocol of each listener name, NAME:PROTOCOL pairs; every listener's name must be in it.",
+		Note: "Only PLAINTEXT is accepted so far: a listener mapped to SSL, SASL_PLAINTEXT or SASL_SSL stops the broker with an error."},
 	{Name: "log.dirs", Type: String, Scope: Broker, Default: "./data", ReadOnly: true, Field: "Options.DataDir (--data-dir)",
 		Doc: "The data directory: meta.properties, topic metadata and one directory per partition."},
 	{Name: "node.id", Type: Int, Scope: Broker, Default: "0", ReadOnly: true, Field: "Options.NodeID",

@@ -79,7 +79,7 @@ func runProfiledBroker(spec string) int {
 // by STRATA_BENCH_PROFILE; it is skipped when that is not set. It is behind a build tag
 // so that the bench tests do not depend on the server package:
 //
-//	STRATA_BENCH_PROFILE=/tmp/prof go test -tags strataprofile -run TestBenchProfileStrata ./internal/bench
+//	STRATA_BENCH_PROFILE=/tmp/prof go test -tags strataprofile -run TestBenchProfileStrata ./cmd/strata/bench
 //	go tool pprof -top /tmp/prof/produce.pprof
 func TestBenchProfileStrata(t *testing.T) {
 	out := os.Getenv(profileEnv)

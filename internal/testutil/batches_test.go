@@ -1,4 +1,4 @@
-package kbatch
+package testutil
 
 import (
 	"testing"

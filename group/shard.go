@@ -1,0 +1,164 @@
+package group
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/stratalog/strata/coord"
+)
+
+// shard is the coordinator's state for one partition of __consumer_offsets: its groups.
+// It is a coord.Shard: built and replayed when the partition is loaded, dropped when it
+// is unloaded. Its timers (sessions, rebalances, pending members, offsets retention) are
+// set through part, so they stop with it.
+type shard struct {
+	c    *Coordinator
+	part *coord.Partition
+
+	mu struct {
+		sync.Mutex // the group map; innermost (under group.mu at most)
+		groups     map[string]*group
+	}
+}
+
+func (c *Coordinator) newShard(p *coord.Partition) *shard {
+	sh := &shard{c: c, part: p}
+	sh.mu.groups = make(map[string]*group)
+	return sh
+}
+
+// Replay applies one record of the partition (coord.Shard).
+func (sh *shard) Replay(m coord.Meta, r coord.Record) error {
+	if m.Control {
+		return nil // transaction markers: nothing writes them here yet
+	}
+	return sh.replayRecord(r.Key, r.Value)
+}
+
+// Loaded brings back the groups that had members as Stable, with fresh session timers,
+// and starts the offsets-retention checks (coord.Shard).
+func (sh *shard) Loaded() {
+	for _, g := range sh.groupsSnapshot() {
+		g.mu.Lock()
+		if len(g.members) > 0 {
+			g.state = StateStable
+			for _, m := range g.members {
+				sh.c.resetSessionLocked(g, m)
+			}
+		}
+		g.mu.Unlock()
+	}
+	sh.scheduleExpiry()
+}
+
+// Unloaded forgets the groups (coord.Shard). Their timers are stopped and their blocked
+// Join and Sync calls returned already (the handle's Done).
+func (sh *shard) Unloaded() {
+	sh.mu.Lock()
+	n := len(sh.mu.groups)
+	sh.mu.groups = make(map[string]*group)
+	sh.mu.Unlock()
+	sh.c.logger.Info("unloaded groups", "partition", sh.part.Index(), "groups", n)
+}
+
+// lookup returns the group, or nil.
+func (sh *shard) lookup(id string) *group {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.mu.groups[id]
+}
+
+// getOrCreate returns the group, creating it Empty if needed.
+func (sh *shard) getOrCreate(id string) *group {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	g := sh.mu.groups[id]
+	if g == nil {
+		g = newGroup(id, sh, sh.c.clock.Now())
+		sh.mu.groups[id] = g
+	}
+	return g
+}
+
+// putBack puts g back in the map if it was removed (a durable write raced its deletion).
+func (sh *shard) putBack(g *group) {
+	sh.mu.Lock()
+	if sh.mu.groups[g.id] == nil {
+		g.state = StateEmpty
+		sh.mu.groups[g.id] = g
+	}
+	sh.mu.Unlock()
+}
+
+// removeGroupLocked marks g Dead and drops it from the map. g.mu must be held.
+func (sh *shard) removeGroupLocked(g *group) {
+	g.stopTimersLocked()
+	g.state = StateDead
+	sh.mu.Lock()
+	if sh.mu.groups[g.id] == g {
+		delete(sh.mu.groups, g.id)
+	}
+	sh.mu.Unlock()
+}
+
+// dropIfUnusedReplay removes a group that replay left with nothing.
+func (sh *shard) dropIfUnusedReplay(g *group) {
+	if len(g.offsets) == 0 && len(g.members) == 0 && g.protocolType == "" && g.generation == 0 {
+		sh.mu.Lock()
+		delete(sh.mu.groups, g.id)
+		sh.mu.Unlock()
+	}
+}
+
+// groupsSnapshot returns the shard's groups, sorted by ID.
+func (sh *shard) groupsSnapshot() []*group {
+	sh.mu.Lock()
+	out := make([]*group, 0, len(sh.mu.groups))
+	for _, g := range sh.mu.groups {
+		out = append(out, g)
+	}
+	sh.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// write appends recs to the partition as one batch and waits until it is committed. Its
+// error wraps ErrStorage, ErrNotCoordinator or ErrCoordinatorNotAvailable.
+func (sh *shard) write(recs []coord.Record) error { return sh.part.Write(recs) }
+
+// afterFunc runs f after d, as a timer of the shard: stopped when it is unloaded.
+func (sh *shard) afterFunc(d time.Duration, f func()) coord.Timer { return sh.part.AfterFunc(d, f) }
+
+// persistGroup writes the group's metadata record if it changed since the last write.
+// It takes g.wmu, so log order equals snapshot order.
+func (sh *shard) persistGroup(g *group) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	g.mu.Lock()
+	if !g.dirty || g.state == StateDead {
+		g.mu.Unlock()
+		return nil
+	}
+	g.dirty = false
+	rec := coord.Record{Key: groupKey(g.id), Value: g.metadataValueLocked()}
+	g.mu.Unlock()
+	err := sh.write([]coord.Record{rec})
+	if err != nil {
+		g.mu.Lock()
+		g.dirty = true
+		g.mu.Unlock()
+	}
+	return err
+}
+
+// scheduleExpiry arms the shard's next offsets-retention check.
+func (sh *shard) scheduleExpiry() {
+	if sh.c.opts.RetentionCheckInterval <= 0 {
+		return
+	}
+	sh.afterFunc(sh.c.opts.RetentionCheckInterval, func() {
+		sh.expireOffsets(sh.c.clock.Now())
+		sh.scheduleExpiry()
+	})
+}

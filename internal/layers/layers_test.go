@@ -1,0 +1,68 @@
+package layers
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/stratalog/strata/"
+
+// forbidden maps a package (and everything under it) to the packages it must not import,
+// directly or not. Imports point down only: cmd → client, server → wire, metadata,
+// replica, coord, group → partition → log → segment → index; internal/* is below them all.
+// Packages that do not exist yet are simply never matched.
+var forbidden = map[string][]string{
+	"internal":  {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "wire"},
+	"index":     {"segment", "log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd"},
+	"segment":   {"log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd"},
+	"log":       {"partition", "replica", "metadata", "coord", "group", "server", "client", "cmd"},
+	"partition": {"replica", "metadata", "coord", "group", "server", "client", "cmd"},
+	"metadata":  {"partition", "log", "segment", "index", "replica", "coord", "group", "server", "client", "cmd"},
+	"coord":     {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd"},
+	"group":     {"replica", "metadata", "server", "client", "cmd"},
+	"replica":   {"coord", "group", "server", "client", "cmd"},
+	"wire":      {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index"},
+	"client":    {"server", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index"},
+	"server":    {"client", "cmd"},
+}
+
+// TestLayersImportsPointDown fails for every package that imports (directly or through
+// others) a package its layer must not know. Test files are not checked: tests may reach
+// up (server/servertest is the broker kit, and it imports server).
+func TestLayersImportsPointDown(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}", module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, ok := strings.CutPrefix(fields[0], module)
+		if !ok {
+			continue
+		}
+		seen++
+		for layer, bad := range forbidden {
+			if !under(pkg, layer) {
+				continue
+			}
+			for _, dep := range fields[1:] {
+				d, ok := strings.CutPrefix(dep, module)
+				if !ok {
+					continue
+				}
+				for _, b := range bad {
+					if under(d, b) {
+						t.Errorf("%s imports %s: %s must not import %s", pkg, d, layer, b)
+					}
+				}
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("go list found %d packages of the module", seen)
+	}
+}
+
+func under(pkg, dir string) bool { return pkg == dir || strings.HasPrefix(pkg, dir+"/") }

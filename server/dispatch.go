@@ -1,0 +1,151 @@
+package server
+
+import (
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/wire"
+)
+
+// The request pipeline. Every request passes through dispatch, the one place that, in
+// order:
+//
+//  1. parses the header and finds the API (an unknown key or version closes the
+//     connection, but for the KIP-511 ApiVersions fallback);
+//  2. gates what may run before authentication: on a SASL listener, only ApiVersions,
+//     SaslHandshake and SaslAuthenticate until the connection has logged in; anything
+//     else closes the connection, as Kafka does;
+//  3. decodes the body and counts the request and its bytes in the metrics registry;
+//  4. runs the handler with a request that carries the principal, the listener, the
+//     start time and the frame size, and through which the handler asks the Authorizer
+//     about each resource (r.authorized);
+//  5. queues the reply for the connection writer.
+//
+// The writer completes the pipeline for each response, in request order: throttle (the
+// quota seam: the throttle time set in the response and the connection muted, KIP-219),
+// then the write, then record (latency, bytes out, the error codes the response carries).
+
+// dispatch decodes one frame, runs its handler and queues the reply. It reports false when
+// the connection must close.
+func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
+	start := time.Now()
+	hdr, err := wire.ParseHeaderPrefix(frame)
+	if err != nil {
+		c.log.Info("closing connection: bad request header", "err", err)
+		return false
+	}
+	a, ok := apis[hdr.APIKey]
+	if !ok {
+		c.log.Info("closing connection: unsupported api key", "key", hdr.APIKey)
+		return false
+	}
+	if !c.auth.authenticated && !preAuthAPI(hdr.APIKey) {
+		c.log.Info("closing connection: request before authentication", "api", kmsg.NameForKey(hdr.APIKey), "listener", c.listener.Name)
+		return false
+	}
+	st := c.s.metrics.api(hdr.APIKey)
+	size := len(frame) + 4 // and the size prefix
+	if hdr.APIVersion < a.min || hdr.APIVersion > a.max {
+		if hdr.APIKey == 18 { // ApiVersions: KIP-511 fallback, v0 body, header v0
+			st.requests.Add(1)
+			st.bytesIn.Add(uint64(size))
+			r := &request{ctx: c.ctx, hdr: hdr, conn: c, principal: c.auth.principal, start: start, size: size}
+			c.enqueue(&inflight{r: r, resp: apiVersionsFallback(), done: closedChan, fixedVersion: true})
+			return true
+		}
+		c.log.Info("closing connection: unsupported api version", "api", kmsg.NameForKey(hdr.APIKey), "version", hdr.APIVersion)
+		return false
+	}
+	hdr, body, err := wire.Decode(frame)
+	if err != nil {
+		c.log.Info("closing connection: undecodable request", "err", err)
+		return false
+	}
+	st.requests.Add(1)
+	st.bytesIn.Add(uint64(size))
+	r := &request{ctx: c.ctx, hdr: hdr, body: body, conn: c, principal: c.auth.principal, start: start, size: size}
+	// A handler that panics is a bug, but it must not take the broker down with every
+	// other client: like net/http, log it with the stack and close this connection.
+	defer func() {
+		if p := recover(); p != nil {
+			c.logPanic(hdr, p)
+			ok = false
+		}
+	}()
+	rep := a.handle(c.s, r)
+	switch {
+	case rep.none():
+		c.record(r, nil, 0)
+	case rep.now != nil:
+		c.enqueue(&inflight{r: r, resp: rep.now, done: closedChan})
+	case rep.async != nil:
+		f := &inflight{r: r, done: make(chan struct{})}
+		rep.async(func(resp kmsg.Response) {
+			f.resp = resp
+			close(f.done)
+		})
+		c.enqueue(f)
+	default:
+		f := &inflight{r: r, done: make(chan struct{})}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(f.done)
+			defer func() {
+				if p := recover(); p != nil {
+					c.logPanic(hdr, p)
+					f.resp, f.failed = nil, true
+					c.cancel()
+				}
+			}()
+			f.resp = rep.later()
+		}()
+		c.enqueue(f)
+	}
+	return true
+}
+
+func (c *conn) logPanic(hdr wire.RequestHeader, p any) {
+	c.s.log.Error("handler panic; closing connection", "api", kmsg.NameForKey(hdr.APIKey),
+		"version", hdr.APIVersion, "panic", p, "stack", string(debug.Stack()))
+}
+
+// throttle is the quota seam, run by the writer just before f's response is written:
+// when Server.quota asks for a delay, the response carries it as its throttle time
+// (the larger of the two) and the connection reads no further request until it has
+// passed (KIP-219: respond at once, then mute). Without quotas it does nothing.
+func (c *conn) throttle(f *inflight) {
+	if c.s.quota == nil {
+		return
+	}
+	d := c.s.quota(f.r, f.resp)
+	if d <= 0 {
+		return
+	}
+	if tr, ok := f.resp.(kmsg.ThrottleResponse); ok {
+		if ms, _ := tr.Throttle(); int64(ms) < d.Milliseconds() {
+			f.resp.(kmsg.SetThrottleResponse).SetThrottle(int32(min(d.Milliseconds(), 1<<31-1)))
+		}
+	}
+	c.mutedUntil.Store(time.Now().Add(d).UnixNano())
+}
+
+// record adds a finished request to the metrics: its latency, the bytes of its response
+// (n, 0 when there is none) and the error codes resp carries.
+func (c *conn) record(r *request, resp kmsg.Response, n int) {
+	st := c.s.metrics.api(r.hdr.APIKey)
+	st.observe(time.Since(r.start))
+	if resp == nil {
+		return
+	}
+	st.bytesOut.Add(uint64(n))
+	if rw, ok := resp.(responseWriter); ok {
+		resp = rw.response()
+	}
+	t := errTally{a: st}
+	countErrors(resp, &t)
+	t.flush()
+}

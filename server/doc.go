@@ -1,0 +1,61 @@
+// Package server is Strata's Kafka-protocol broker: listeners, connections, the request
+// pipeline and one file per Kafka API (NN_name.go, NN the API key). It is the only layer
+// that maps domain errors to Kafka error codes (errors*.go). It holds no storage code: it
+// reaches partitions through the layers below it.
+//
+// # Usage
+//
+//	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: dir})
+//	... clients talk to s.Addr() ...
+//	err = s.Shutdown(ctx)
+//
+// New opens the data directory; Listen binds the listeners (Options.Listen, the shorthand
+// for one PLAINTEXT listener, or Options.Listeners: Kafka's listeners with their names,
+// security protocols and advertised addresses); ListenAndServe accepts on all of them;
+// Start is the three at once. Shutdown stops accepting, lets every connection answer what
+// it has read, then closes the data.
+//
+// # The request pipeline
+//
+// A connection (conn.go) has a reader goroutine that reads frames and passes each to
+// dispatch (dispatch.go), the one door every request goes through:
+//
+//  1. the header is parsed and the API looked up in the dispatch table (handler.go; each
+//     API file registers itself in init); an unknown API or version closes the
+//     connection, except ApiVersions, answered with the KIP-511 fallback;
+//  2. the pre-authentication gate: on a listener whose security protocol uses SASL, only
+//     ApiVersions, SaslHandshake and SaslAuthenticate run until the connection has logged
+//     in (conn.login); anything else closes it, as Kafka does;
+//  3. the body is decoded and the request counted (requests, bytes in) in the metrics
+//     registry (metrics.go);
+//  4. the handler runs with a request carrying the principal (User:ANONYMOUS until TLS or
+//     SASL say otherwise), the listener, the start time and the frame size; it asks the
+//     Authorizer (auth.go; Options.Authorizer, AllowAll by default) about each resource it
+//     touches with r.authorized(operation, resource type, name), Kafka's ACL enums;
+//  5. its reply is queued: a response now, a function run later on a goroutine of its
+//     own, an async registration completed by a callback, or nothing (acks=0).
+//
+// The connection's writer goroutine answers in request order. For each response it runs
+// the quota seam (throttle: the throttle time set in the response and the connection
+// muted, KIP-219; nothing until quotas exist), writes the response (a responseWriter such
+// as a chunked Fetch writes its own frame, sending record bytes from the segment files),
+// and records the latency, the bytes out and every error code the response carries
+// (errcounts.go, generated from kmsg's types: each code once per partition or resource).
+// Server.Metrics returns a snapshot for exporters.
+//
+// # Concurrency
+//
+// Server's exported methods are safe for concurrent use. Every goroutine has an owner:
+// the accept loops and connections are counted in Server.wg; a connection's writer and
+// the goroutines of later replies belong to the connection, which waits for them before
+// it ends. Handlers run one at a time per connection, in request order, on the reader
+// goroutine; what they defer to a later function runs concurrently with the next
+// requests. The metrics are plain atomics; the Authorizer must be safe for concurrent
+// use. docs/LOCKING.md lists the locks.
+//
+// # Imports
+//
+// server imports the layers below it (wire, partition, group, log, internal/...) and
+// never client or cmd; nothing below it imports server (internal/layers checks both).
+// Its test kit, server/servertest, is the only package besides cmd that may import it.
+package server
