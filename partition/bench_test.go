@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/log"
 )
 
@@ -32,7 +32,7 @@ func BenchmarkPartitionAppend(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer p.Close()
-			proto := kbatch.SizedBatch(16<<10, 1024, time.Now().UnixMilli())
+			proto := testutil.SizedBatch(16<<10, 1024, time.Now().UnixMilli())
 			buf := make([]byte, len(proto))
 			ctx := context.Background()
 			b.SetBytes(int64(len(proto)))
@@ -64,7 +64,7 @@ func BenchmarkPartitionRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer p.Close()
-	proto := kbatch.SizedBatch(1<<10, 100, time.Now().UnixMilli())
+	proto := testutil.SizedBatch(1<<10, 100, time.Now().UnixMilli())
 	for p.Log().Size() < 64<<20 {
 		if _, err := p.Append(append([]byte(nil), proto...)); err != nil {
 			b.Fatal(err)

@@ -8,14 +8,14 @@ import (
 	"testing"
 
 	"github.com/stratalog/strata/internal/batch"
-	"github.com/stratalog/strata/internal/testutil/kbatch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
 )
 
 // kb is a batch of n records (idempotent when pid > 0, from sequence seq).
 func kb(n int, pid int64, seq int32) []byte {
-	return kbatch.Batch(kbatch.BatchOptions{Records: n, ProducerID: pid, BaseSequence: seq, Seed: byte(seq)})
+	return testutil.Batch(testutil.BatchOptions{Records: n, ProducerID: pid, BaseSequence: seq, Seed: byte(seq)})
 }
 
 // stamped returns a copy of b with base offset off and leader epoch epoch: a batch as a
@@ -272,7 +272,7 @@ func TestPartitionAppendAtRefused(t *testing.T) {
 		})
 	}
 	// A gap (a compacted leader log), a newer epoch, control and empty batches: taken.
-	empty := kbatch.Batch(kbatch.BatchOptions{Records: 1, Attributes: batch.ControlBit})
+	empty := testutil.Batch(testutil.BatchOptions{Records: 1, Attributes: batch.ControlBit})
 	res, err := p.AppendAt(append(stamped(kb(2, 0, 0), 10, 5), stamped(empty, 12, 5)...))
 	if err != nil || res.BaseOffset != 10 || p.EndOffset() != 13 {
 		t.Fatalf("AppendAt with a gap: %+v, %v, end %d", res, err, p.EndOffset())
