@@ -44,35 +44,7 @@ func (m *memStore) Repair() (bool, error) { return false, nil }
 // AppendAtValidated appends batches keeping their offsets and epochs (the caller checked
 // that they follow the end).
 func (m *memStore) AppendAtValidated(b []byte) (log.AppendInfo, error) {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return log.AppendInfo{}, log.ErrClosed
-	}
-	info := log.AppendInfo{BaseOffset: -1}
-	for len(b) > 0 {
-		sz, err := batch.Next(b)
-		if err != nil {
-			m.mu.Unlock()
-			return log.AppendInfo{}, err
-		}
-		c := append([]byte(nil), b[:sz]...)
-		b = b[sz:]
-		h, _ := batch.ParseHeader(c)
-		if info.BaseOffset < 0 {
-			info.BaseOffset = h.BaseOffset
-		}
-		m.end = h.LastOffset() + 1
-		m.batches = append(m.batches, c)
-		info.Batches++
-		info.Bytes += sz
-	}
-	info.LastOffset = m.end - 1
-	m.mu.Unlock()
-	if m.autoFlush {
-		m.flush()
-	}
-	return info, nil
+	return m.append(b, 0, true)
 }
 
 // Truncate drops the batches whose last offset is >= off.
@@ -108,13 +80,18 @@ func (m *memStore) DurableEnd() int64 {
 }
 
 func (m *memStore) Append(b []byte, epoch int32) (log.AppendInfo, error) {
+	return m.append(b, epoch, false)
+}
+
+// append stores the batches b, stamping offsets from the end and epoch unless keep.
+func (m *memStore) append(b []byte, epoch int32, keep bool) (log.AppendInfo, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return log.AppendInfo{}, log.ErrClosed
 	}
 	info := log.AppendInfo{BaseOffset: m.end}
-	for len(b) > 0 {
+	for first := true; len(b) > 0; first = false {
 		sz, err := batch.Next(b)
 		if err != nil {
 			m.mu.Unlock()
@@ -122,9 +99,14 @@ func (m *memStore) Append(b []byte, epoch int32) (log.AppendInfo, error) {
 		}
 		c := append([]byte(nil), b[:sz]...)
 		b = b[sz:]
-		batch.SetBaseOffset(c, m.end)
-		batch.SetLeaderEpoch(c, epoch)
+		if !keep {
+			batch.SetBaseOffset(c, m.end)
+			batch.SetLeaderEpoch(c, epoch)
+		}
 		h, _ := batch.ParseHeader(c)
+		if first {
+			info.BaseOffset = h.BaseOffset
+		}
 		m.end = h.LastOffset() + 1
 		m.batches = append(m.batches, c)
 		info.Batches++
