@@ -55,9 +55,9 @@
 // leader-epoch-checkpoint file; docs/storage.md) records where each epoch starts and
 // answers OffsetForLeaderEpoch (EndOffsetForEpoch) as Kafka does. Entries are added by
 // the first batch of a newer epoch (Append, AppendAt) and by MakeLeader, removed by a
-// truncation, clamped to the log start. The file is written lazily; Open rebuilds what it
-// lacks from the batches' partitionLeaderEpoch during the scan it makes for the producer
-// state.
+// truncation, clamped to the log start. The file records an epoch before the batches that
+// start it are appended; Open rebuilds what it lacks (a log from before the file) from
+// the batches' partitionLeaderEpoch during the scan it makes for the producer state.
 //
 // # Idempotence
 //

@@ -32,14 +32,16 @@ type epochEntry struct {
 // epochCache is the partition's leader-epoch cache (Kafka's LeaderEpochFileCache): the
 // start offset of every leader epoch in the log, both strictly increasing.
 //
-// The checkpoint file is written lazily: when the partition closes cleanly (if the entries
-// changed since they were read or written), when MakeLeader assigns an epoch, and — before
-// the next append — whenever entries were removed from the end (a truncation, or stale
-// entries found at open), so that the file never holds an entry the log contradicts below
-// its end. An entry missing from the file is found again at open, when the partition scans
-// its batches (their PartitionLeaderEpoch) for the producer state: the file can only be
-// behind (rebuilt) or hold entries at or past the log end (dropped at open) or below the
-// log start (clamped at open).
+// The checkpoint file is written when an epoch starts (before an append writes the first
+// batches of a newer epoch, and by MakeLeader), when entries were removed from the end (by
+// Truncate, and before the next append after a repair or stale entries found at open),
+// and by a clean Close when the entries changed otherwise (clamped to a new log start,
+// rebuilt at open): see record. So it never lacks the start of an epoch whose batches
+// are in the log, nor holds an entry the log contradicts below its end. What it may hold
+// at open: entries at or past the log end (a crash took their batches: dropped, and the
+// file marked stale) or below the log start (clamped); what it may lack: the epochs of a
+// log written before the file existed, found again in the batches' PartitionLeaderEpoch
+// by the scan the partition makes for its producer state anyway.
 //
 // mu guards the entries; it is a leaf lock. Changes are made, and the file written, by the
 // partition's writers (amu held), which also serialises the writes.
@@ -142,16 +144,48 @@ func (c *epochCache) write() error {
 	return nil
 }
 
-// writeIfStale writes the file if entries were removed from the end since it was last
-// written: before an append, so that the file holds no entry the new batches contradict.
-func (c *epochCache) writeIfStale() error {
+// record assigns the entries add (see assignEntry), in order, and writes the file before
+// it returns when that changed the entries or the file is stale; on a write error nothing
+// changes. Appends call it before they write their batches, with the epochs those start
+// (a leader's at the log end, a follower's at the base offsets of the batches that carry
+// a newer epoch), MakeLeader with its new epoch, and Truncate with none: so the file
+// never lacks the start of an epoch whose batches are in the log (compaction could remove
+// them, and the scan at open could not find the epoch again), nor holds an entry that
+// the log contradicts below its end. The caller holds the partition's amu.
+func (c *epochCache) record(add ...epochEntry) error {
 	c.mu.Lock()
-	stale := c.mu.stale
+	es, changed := c.mu.entries, false
+	var removed []epochEntry
+	for _, e := range add {
+		if n := len(es); e.epoch < 0 || e.start < 0 || (n > 0 && es[n-1].epoch == e.epoch && es[n-1].start <= e.start) {
+			continue // nothing to change: the common case, without a copy
+		}
+		if !changed {
+			es, changed = slices.Clone(es), true
+		}
+		var r []epochEntry
+		es, r, _ = assignEntry(es, e)
+		removed = append(removed, r...)
+	}
+	write := changed || c.mu.stale
 	c.mu.Unlock()
-	if !stale {
+	if !write {
 		return nil
 	}
-	return c.write()
+	if len(removed) > 1 || (len(removed) == 1 && removed[0].start != add[len(add)-1].start) {
+		// Kafka warns likewise; one entry at the same start is a leader that never wrote.
+		c.logger.Warn("partition: new leader epoch entries truncate conflicting entries",
+			"new", fmt.Sprint(add), "removed", fmt.Sprint(removed))
+	}
+	if c.fs != nil {
+		if err := vfs.WriteFileAtomic(c.fs, c.path, formatEpochFile(es)); err != nil {
+			return fmt.Errorf("leader-epoch checkpoint: %w", err)
+		}
+	}
+	c.mu.Lock()
+	c.mu.entries, c.mu.file, c.mu.stale = es, slices.Clone(es), false
+	c.mu.Unlock()
+	return nil
 }
 
 // latest is the latest entry (ok false when the cache is empty).
@@ -171,22 +205,16 @@ func (c *epochCache) entries() []epochEntry {
 	return slices.Clone(c.mu.entries)
 }
 
-// assign records that epoch starts at start (see assignEntry). It reports whether the
-// entries changed.
-func (c *epochCache) assign(epoch int32, start int64) bool {
+// assign records in memory only that epoch starts at start (see assignEntry): an epoch
+// found in the log's batches at open, which the file lacks (written by a clean Close).
+func (c *epochCache) assign(epoch int32, start int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	es, removed, changed := assignEntry(c.mu.entries, epochEntry{epoch: epoch, start: start})
-	if len(removed) > 1 || (len(removed) == 1 && removed[0].start != start) {
-		// Kafka warns likewise; one entry at the same start is a leader that never wrote.
-		c.logger.Warn("partition: new leader epoch entry truncates conflicting entries",
-			"epoch", epoch, "start", start, "removed", fmt.Sprint(removed))
-	}
+	es, removed, _ := assignEntry(c.mu.entries, epochEntry{epoch: epoch, start: start})
 	if len(removed) > 0 {
 		c.mu.stale = true
 	}
 	c.mu.entries = es
-	return changed
 }
 
 // truncateFromEnd removes the entries starting at or after end (the log was truncated to

@@ -51,8 +51,9 @@ func checkEpochs(t *testing.T, p *Partition, where string) {
 	mustDo(t, "scan", err)
 }
 
-// TestPartitionEpochsRebuilt: a crash image whose checkpoint is missing or behind the log
-// (the file is written lazily) gets the entries back from the batches.
+// TestPartitionEpochsRebuilt: the entries of a checkpoint that is missing (a data
+// directory from before the file), behind the log or malformed are found again in the
+// batches at open, and a clean close writes them.
 func TestPartitionEpochsRebuilt(t *testing.T) {
 	fs := vfs.NewMem()
 	p := openFS(t, fs, "/p", 0)
@@ -60,18 +61,14 @@ func TestPartitionEpochsRebuilt(t *testing.T) {
 	for i := range 6 {
 		_, err := p.AppendAt(stamped(kb(2, 0, 0), int64(i*2), int32(i/2)*2)) // epochs 0, 2, 4
 		mustDo(t, "AppendAt", err)
-		if i == 1 { // a clean close writes the file: (0, 0)
-			mustDo(t, "close", p.Close())
-			p = openFS(t, fs, "/p", 0)
-			mustDo(t, "MakeFollower", p.MakeFollower(2))
-		}
 	}
 	mustDo(t, "flush", p.Log().Flush())
-	if got := readEpochFile(t, fs, "/p"); got != "0\n1\n0 0\n" {
-		t.Fatalf("checkpoint %q, want it behind the log", got)
+	if got := readEpochFile(t, fs, "/p"); got != "0\n3\n0 0\n2 4\n4 8\n" {
+		t.Fatalf("checkpoint %q: each epoch is recorded before its batches", got)
 	}
 	want := entriesOf(0, 0, 2, 4, 4, 8)
 	behind := fs.CrashClone()
+	mustDo(t, "write", vfs.WriteFileAtomic(behind, "/p/"+LeaderEpochFile, []byte("0\n1\n0 0\n")))
 	missing := fs.CrashClone()
 	mustDo(t, "remove", missing.Remove("/p/"+LeaderEpochFile))
 	malformed := fs.CrashClone()
@@ -246,4 +243,24 @@ func TestPartitionEpochsRepair(t *testing.T) {
 	mustDo(t, "wait", p.WaitDurable(ctx, res.LastOffset+1))
 	checkEpochs(t, p, "after the repair")
 	checkEpochs(t, openFS(t, mem.CrashClone(), "/p", 0), "crash image")
+}
+
+// TestPartitionEpochsRecordedFirst: the start of a new epoch is in the checkpoint (durably)
+// before the append that brings its first batches returns, for a leader's Append and a
+// follower's AppendAt alike: compaction may later remove every batch of an epoch, and the
+// scan at open could not find it again.
+func TestPartitionEpochsRecordedFirst(t *testing.T) {
+	fs := vfs.NewMem()
+	p := openFS(t, fs, "/p", 0)
+	mustAppendBatch(t, p, kb(2, 0, 0))
+	if got := readEpochFile(t, fs.CrashClone(), "/p"); got != "0\n1\n0 0\n" {
+		t.Fatalf("after the first append: %q", got)
+	}
+	mustAppendBatch(t, p, kb(2, 0, 0)) // same epoch: nothing to write
+	mustDo(t, "MakeFollower", p.MakeFollower(1))
+	_, err := p.AppendAt(append(stamped(kb(1, 0, 0), 4, 1), stamped(kb(1, 0, 0), 5, 3)...))
+	mustDo(t, "AppendAt", err)
+	if got := readEpochFile(t, fs.CrashClone(), "/p"); got != "0\n3\n0 0\n1 4\n3 5\n" {
+		t.Fatalf("after the follower's append: %q", got)
+	}
 }

@@ -21,8 +21,9 @@ import (
 // batches, one idempotent batch per append, re-compression), nor does idempotence refuse
 // anything: the producer state is updated from the batches instead, so that a follower
 // that becomes the leader refuses a producer's duplicates. A batch whose epoch is newer
-// than the cache's latest records that epoch at its base offset. The leader refuses
-// AppendAt (ErrNotFollower). AppendAt does not wait for durability (see DurableEnd).
+// than the cache's latest starts that epoch at its base offset, recorded in the
+// leader-epoch checkpoint before the batches are appended. The leader refuses AppendAt
+// (ErrNotFollower). AppendAt does not wait for durability (see DurableEnd).
 func (p *Partition) AppendAt(batches []byte) (AppendResult, error) {
 	p.amu.Lock()
 	defer p.amu.Unlock()
@@ -39,6 +40,7 @@ func (p *Partition) AppendAt(batches []byte) (AppendResult, error) {
 		latest = e.epoch
 	}
 	next, epoch := p.st.EndOffset(), latest
+	var starts []epochEntry // the epochs the batches start
 	for i, rest := 0, batches; len(rest) > 0; i++ {
 		sz, err := batch.Next(rest)
 		if err != nil {
@@ -58,26 +60,26 @@ func (p *Partition) AppendAt(batches []byte) (AppendResult, error) {
 		if h.LeaderEpoch < epoch {
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: batch %d at offset %d has leader epoch %d, below %d", ErrInvalidRecord, i, h.BaseOffset, h.LeaderEpoch, epoch))
 		}
+		if h.LeaderEpoch > epoch {
+			starts = append(starts, epochEntry{epoch: h.LeaderEpoch, start: h.BaseOffset})
+		}
 		next, epoch = h.LastOffset()+1, h.LeaderEpoch
 	}
 	if err := p.repairLocked(); err != nil {
 		return AppendResult{}, err
 	}
-	if err := p.epochs.writeIfStale(); err != nil {
+	if err := p.epochs.record(starts...); err != nil {
 		return AppendResult{}, p.wrap(err)
 	}
 	info, err := p.st.AppendAtValidated(batches)
 	if err != nil {
+		p.epochs.truncateFromEnd(p.st.EndOffset()) // the starts of batches not written
 		return AppendResult{}, p.wrap(err)
 	}
 	for rest := batches; len(rest) > 0; {
 		sz, _ := batch.Next(rest) // validated above
 		h, _ := batch.ParseHeader(rest[:sz])
 		rest = rest[sz:]
-		if h.LeaderEpoch > latest {
-			p.epochs.assign(h.LeaderEpoch, h.BaseOffset)
-			latest = h.LeaderEpoch
-		}
 		p.amu.producers.replay(&h)
 	}
 	if p.relaxed.Load() {
@@ -120,7 +122,7 @@ func (p *Partition) Truncate(offset int64) error {
 	// Also without a cut: a leader that assigned its epoch at the log end and wrote
 	// nothing in it leaves an entry the new leader's log contradicts (Kafka's truncateTo).
 	p.epochs.truncateFromEnd(newEnd)
-	err := p.epochs.writeIfStale()
+	err := p.epochs.record()
 	if newEnd < end {
 		err = errors.Join(err, p.rebuildProducersLocked())
 	}

@@ -23,10 +23,7 @@ func (p *Partition) MakeLeader(epoch int32) error {
 	if err != nil || !changed {
 		return err
 	}
-	if !p.epochs.assign(epoch, p.st.EndOffset()) {
-		return nil
-	}
-	if err := p.epochs.write(); err != nil {
+	if err := p.epochs.record(epochEntry{epoch: epoch, start: p.st.EndOffset()}); err != nil {
 		return p.wrap(err)
 	}
 	return nil

@@ -408,17 +408,16 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			return res, nil
 		}
 	}
-	if err := p.epochs.writeIfStale(); err != nil {
+	epoch := p.epoch.Load()
+	if err := p.epochs.record(epochEntry{epoch: epoch, start: p.st.EndOffset()}); err != nil {
 		return AppendResult{}, p.wrap(err)
 	}
 	// Every batch passed batch.Validate above (or was re-encoded by Recompress): the log
 	// does not check the CRCs a second time.
-	epoch := p.epoch.Load()
 	info, err := p.st.AppendValidated(batches, epoch)
 	if err != nil {
 		return AppendResult{}, p.wrap(err)
 	}
-	p.epochs.assign(epoch, info.BaseOffset) // the first append of a new leader epoch
 	if idem {
 		ts := first.MaxTimestamp
 		if p.amu.logAppendTime {
