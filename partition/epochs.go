@@ -174,8 +174,9 @@ func (c *epochCache) record(add ...epochEntry) error {
 	}
 	if len(removed) > 1 || (len(removed) == 1 && removed[0].start != add[len(add)-1].start) {
 		// Kafka warns likewise; one entry at the same start is a leader that never wrote.
+		// (add is copied so that it stays on the caller's stack: no allocation per append.)
 		c.logger.Warn("partition: new leader epoch entries truncate conflicting entries",
-			"new", fmt.Sprint(add), "removed", fmt.Sprint(removed))
+			"new", fmt.Sprint(slices.Clone(add)), "removed", fmt.Sprint(removed))
 	}
 	if c.fs != nil {
 		if err := vfs.WriteFileAtomic(c.fs, c.path, formatEpochFile(es)); err != nil {
