@@ -123,6 +123,9 @@ func (p *Partition) Truncate(offset int64) error {
 	// nothing in it leaves an entry the new leader's log contradicts (Kafka's truncateTo).
 	p.epochs.truncateFromEnd(newEnd)
 	err := p.epochs.record()
+	if err != nil {
+		err = p.wrap(err)
+	}
 	if newEnd < end {
 		err = errors.Join(err, p.rebuildProducersLocked())
 	}
@@ -130,8 +133,5 @@ func (p *Partition) Truncate(offset int64) error {
 	p.mu.local = min(p.mu.local, newEnd)
 	p.mu.hw = min(p.mu.hw, newEnd)
 	p.mu.Unlock()
-	if err != nil {
-		return p.wrap(err)
-	}
-	return nil
+	return err
 }
