@@ -91,7 +91,7 @@ func TestManagerCleanerRetention(t *testing.T) {
 	if got := p.Log().Segments(); len(got) != 1 || !got[0].Active {
 		t.Fatalf("segments after retention %+v", got)
 	}
-	if _, err := p.Read(0, 1000); !errors.Is(err, ErrOffsetOutOfRange) {
+	if _, err := p.Read(0, 1000, ReadHighWatermark); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("read below the log start: %v", err)
 	}
 }

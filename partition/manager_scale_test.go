@@ -73,7 +73,7 @@ func checkRecords(t *testing.T, tp *Topic, n int64) {
 		if n == 0 {
 			continue
 		}
-		r, err := p.Read(0, 1<<20)
+		r, err := p.Read(0, 1<<20, ReadHighWatermark)
 		if err != nil {
 			t.Fatalf("%s-%d: read: %v", p.Topic(), p.Index(), err)
 		}
