@@ -12,6 +12,16 @@
 //	c.WriteTo(conn)                              // sendfile for *net.TCPConn
 //	l.Close()
 //
+// A follower appends its leader's batches as they are (AppendAt: offsets and epochs kept,
+// increasing from EndOffset, gaps allowed) and cuts a divergent tail with Truncate.
+//
+// Source files by concern: log.go (types, Open, getters, Reconfigure), recover.go
+// (recovery and the offset checkpoints), append.go (validation, Append, AppendAt, roll),
+// flush.go (the group-commit flusher, WaitDurable, WhenDurable), repair.go (the failed
+// state after a storage error, Repair), read.go (Read, Scan, timestamp lookups),
+// truncate.go (Truncate, SetStartOffset), retention.go, compact.go (+ offsetmap.go,
+// throttle.go), chunk.go (zero-copy reads), close.go (Close, Delete, Check).
+//
 // Files in the partition directory: <base>.log/.index/.timeindex per segment (see package
 // segment), "recovery-point-offset" and "log-start-offset" checkpoints ("0\n<offset>\n",
 // written to a .tmp file, fsynced, renamed, directory fsynced), ".clean" (written by a
@@ -65,7 +75,7 @@
 // only by reopening. Close skips the clean marker while an error is unrepaired, so the
 // next Open rescans.
 //
-// Concurrency contract: Append, Truncate, SetStartOffset, EnforceRetention and
+// Concurrency contract: Append, AppendAt, Truncate, SetStartOffset, EnforceRetention and
 // Reconfigure are serialised by the log's writer mutex. Read, ReadCopy, Scan,
 // OffsetForTimestamp, MaxTimestamp and the getters run concurrently with them from any
 // goroutine. No lock is held across an fsync wait on the append path (SetStartOffset and

@@ -1,32 +1,63 @@
-// Package partition is one partition of a topic — its log plus the high watermark, the
-// log start offset, the leader epoch, the producer (idempotence) state and the fetch
-// waiters — and the Manager that opens the partitions of every topic (manager.go,
-// topic.go, config.go).
+// Package partition is one replica of a partition of a topic — its log plus the high
+// watermark, the log start offset, the role and leader epoch with the leader-epoch cache,
+// the producer (idempotence) state and the fetch waiters — and the Manager that opens the
+// partitions of every topic (manager.go, topic.go, config.go).
 //
 // # Usage
 //
 //	p, err := partition.Open(dir, &partition.Options{Topic: "t", Index: 0})
-//	res, err := p.Append(batches)              // validate, dedupe, stamp, append
-//	err = p.WaitDurable(ctx, res.LastOffset+1) // acks=all
-//	r, err := p.Read(offset, maxBytes)         // whole batches below the HW, copied
-//	r, err = p.ReadChunk(offset, maxBytes)     // the same, in place: r.Chunk.Release()
-//	stop := p.NotifyHW(offset, wake)           // long poll
+//	res, err := p.Append(batches)               // validate, dedupe, stamp, append
+//	err = p.WaitDurable(ctx, res.LastOffset+1)  // acks=all
+//	iso := partition.ReadHighWatermark          // consumers; ReadCommitted, ReadLogEnd
+//	r, err := p.Read(offset, maxBytes, iso)     // whole batches below the HW, copied
+//	r, err = p.ReadChunk(offset, maxBytes, iso) // the same, in place: r.Chunk.Release()
+//	stop := p.NotifyHW(offset, wake)            // long poll
 //	err = p.Close()
+//
+// A follower (replication; the replica manager sets roles from the metadata image):
+//
+//	err = p.MakeFollower(epoch)
+//	e, end, err := leader.EndOffsetForEpoch(latest) // asked over the network (KIP-101/279)
+//	err = p.Truncate(end)                           // drop the divergent tail
+//	res, err = p.AppendAt(fetched)                  // the leader's bytes, offsets and epochs kept
+//	durable := p.DurableEnd()                       // what the follower reports as fetched
 //
 // # High watermark
 //
-// The high watermark (HW) is the end of what consumers may read. Under the durable
-// default (flush.messages <= 0) it is the log's durable end: it advances when the group-
-// commit flusher has fsynced, through the log's OnDurable callback, so a consumer never
-// sees a record that a crash could take back. Under flush.messages > 0 (relaxed, Kafka's
-// page-cache durability) it follows the log end offset after every append. The HW never
-// moves down; at Open it starts at the log end left by recovery. Reads never return a
-// batch whose base offset is at or past the HW; an offset in [HW, LEO] reads nothing and
-// an offset below the log start or above the LEO is ErrOffsetOutOfRange.
+// The high watermark (HW) is the end of what consumers may read. It is set by a policy
+// (HWPolicy). Under HWLocal (the default, a single node) it is the local durable end:
+// under the durable default (flush.messages <= 0) the log's durable end, advanced when the
+// group-commit flusher has fsynced, through the log's OnDurable callback, so a consumer
+// never sees a record that a crash could take back; under flush.messages > 0 (relaxed,
+// Kafka's page-cache durability) the log end offset after every append. Under HWExternal
+// (replication) the replica manager sets it from the in-sync replicas
+// (SetHighWatermark), and it never passes the local durable end (DurableEnd): acks=all
+// then means on disk on every in-sync replica counted, the leader included. The HW never
+// moves down, except on a follower's Truncate; at Open it starts at the log end left by
+// recovery.
 //
-// LastStableOffset equals the HW (no transactions). The leader epoch is 0 on a single
-// node; it is stamped into every appended batch and checked against the epochs clients
-// send (ErrFencedLeaderEpoch, ErrUnknownLeaderEpoch).
+// Reads take an isolation level: ReadHighWatermark (consumers), ReadCommitted (the last
+// stable offset: the HW until transactions, which plug in at lastStable) and ReadLogEnd
+// (followers). They never return a batch whose base offset is at or past that end; an
+// offset in [end, LEO] reads nothing and an offset below the log start or above the LEO
+// is ErrOffsetOutOfRange. ListOffsets "latest" is ReadEnd of the request's isolation.
+//
+// # Leader epochs and roles
+//
+// A partition is the leader or a follower (MakeLeader, MakeFollower) at a leader epoch;
+// it opens as the leader of the latest epoch in its log (0 for a new one: a single node
+// stays there). The leader stamps its epoch into every appended batch; CheckLeaderEpoch
+// compares the epochs clients send (ErrFencedLeaderEpoch, ErrUnknownLeaderEpoch). A
+// follower refuses Append and DeleteRecords (ErrNotLeader), the leader AppendAt and
+// Truncate (ErrNotFollower).
+//
+// The leader-epoch cache (epochs.go, Kafka's LeaderEpochFileCache and its
+// leader-epoch-checkpoint file; docs/storage.md) records where each epoch starts and
+// answers OffsetForLeaderEpoch (EndOffsetForEpoch) as Kafka does. Entries are added by
+// the first batch of a newer epoch (Append, AppendAt) and by MakeLeader, removed by a
+// truncation, clamped to the log start. The file records an epoch before the batches that
+// start it are appended; Open rebuilds what it lacks (a log from before the file) from
+// the batches' partitionLeaderEpoch during the scan it makes for the producer state.
 //
 // # Idempotence
 //
@@ -44,7 +75,9 @@
 //
 // An idempotent batch must be alone in its append (Kafka allows one batch per partition
 // in a produce request). Transactional and control batches are refused
-// (ErrInvalidRecord): transactions are not supported yet.
+// (ErrInvalidRecord): transactions are not supported yet. A follower's AppendAt refuses
+// none of this: it updates the producer state from the leader's batches, so that it
+// refuses duplicates once it leads; Truncate rebuilds the state from what is left.
 //
 // The state is rebuilt at Open by scanning every batch header of the log (log.Scan):
 // the cost is one sequential read of the headers of the whole partition, paid on every
@@ -66,13 +99,15 @@
 //
 // # Concurrency
 //
-// A Partition is safe for concurrent use. Writers (Append, DeleteRecords, Reconfigure,
-// Close, Delete) are serialised by one mutex (amu) — one writer per partition — which
-// also guards the producer state. A second mutex (mu) guards the HW, the closed flag and
-// the waiters; nothing calls into the log while holding it, because the log's flusher
-// calls back into the partition (advanceHW). Lock order: amu, then mu, then the log's
-// locks. Read, HighWatermark, the ListOffsets helpers and NotifyHW take no writer lock
-// and run concurrently with appends.
+// A Partition is safe for concurrent use. Writers (Append, AppendAt, Truncate,
+// DeleteRecords, MakeLeader, MakeFollower, Reconfigure, Close, Delete) are serialised by
+// one mutex (amu) — one writer per partition — which also guards the producer state. A
+// second mutex (mu) guards the HW and its inputs, the closed flag and the waiters; nothing
+// calls into the log while holding it, because the log's flusher calls back into the
+// partition (advanceHW). The epoch cache has its own leaf mutex. Lock order: amu, then mu
+// or the log's locks (docs/LOCKING.md). Read, HighWatermark, the ListOffsets helpers,
+// EndOffsetForEpoch, CheckLeaderEpoch and NotifyHW take no writer lock and run
+// concurrently with appends; the role and epoch are atomics.
 //
 // Waiters: NotifyHW registers a channel that receives a non-blocking send once the HW
 // passes an offset (or the partition closes); a long-poll fetch registers one channel
@@ -82,7 +117,8 @@
 // WhenDurable registers a callback with the log's flusher (log.WhenDurable), called once
 // the records are durable and the high watermark covers them, or the wait fails: the
 // acks=all produce path completes its response from it, with no goroutine per request.
-// WaitDurable waits on it, or on ctx.
+// Under HWExternal the callback then waits among the HW waiters until the HW covers the
+// records (or the replica stops leading, or closes). WaitDurable waits on it, or on ctx.
 //
 // The Manager opens, closes, creates and deletes partitions num.recovery.threads.per.data.dir
 // at a time, with a number of fsyncs per operation that does not grow with the partition
@@ -91,7 +127,7 @@
 // metadata file is the commit point; docs/storage.md, "Topic metadata").
 //
 // Performance notes: Append validates each batch (CRC included) once and hands the log
-// pre-validated bytes (log.AppendValidated). ReadChunk returns where the bytes are (a
+// pre-validated bytes (log.AppendValidated), as AppendAt does (log.AppendAtValidated). ReadChunk returns where the bytes are (a
 // log.Chunk, released by the caller) for the fetch path, which writes them to the socket
 // with sendfile; Read copies them out (log.ReadCopy) for the callers that decode them.
 package partition

@@ -34,7 +34,7 @@ func TestPartitionOnLog(t *testing.T) {
 	if hw := p.HighWatermark(); hw != 3 {
 		t.Fatalf("HW = %d", hw)
 	}
-	r, err := p.Read(1, 1)
+	r, err := p.Read(1, 1, partition.ReadHighWatermark)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/stratalog/strata/internal/batch"
@@ -20,6 +21,12 @@ type memStore struct {
 	autoFlush bool
 	closed    bool
 	onDurable func(int64)
+	waiting   []memWaiter // WhenDurable callbacks not called yet
+}
+
+type memWaiter struct {
+	end int64
+	fn  func(error)
 }
 
 func newMemStore(autoFlush bool) *memStore {
@@ -34,14 +41,57 @@ func (m *memStore) AppendValidated(b []byte, epoch int32) (log.AppendInfo, error
 
 func (m *memStore) Repair() (bool, error) { return false, nil }
 
+// AppendAtValidated appends batches keeping their offsets and epochs (the caller checked
+// that they follow the end).
+func (m *memStore) AppendAtValidated(b []byte) (log.AppendInfo, error) {
+	return m.append(b, 0, true)
+}
+
+// Truncate drops the batches whose last offset is >= off.
+func (m *memStore) Truncate(off int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if off < m.start || off > m.end {
+		return log.ErrOffsetOutOfRange
+	}
+	for len(m.batches) > 0 {
+		h, _ := batch.ParseHeader(m.batches[len(m.batches)-1])
+		if h.LastOffset() < off {
+			m.end = h.LastOffset() + 1
+			break
+		}
+		m.batches = m.batches[:len(m.batches)-1]
+		m.end = h.BaseOffset
+	}
+	if len(m.batches) == 0 {
+		m.end = m.start
+	}
+	m.durable = min(m.durable, m.end)
+	return nil
+}
+
+func (m *memStore) DurableEnd() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.autoFlush {
+		return m.end
+	}
+	return m.durable
+}
+
 func (m *memStore) Append(b []byte, epoch int32) (log.AppendInfo, error) {
+	return m.append(b, epoch, false)
+}
+
+// append stores the batches b, stamping offsets from the end and epoch unless keep.
+func (m *memStore) append(b []byte, epoch int32, keep bool) (log.AppendInfo, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return log.AppendInfo{}, log.ErrClosed
 	}
 	info := log.AppendInfo{BaseOffset: m.end}
-	for len(b) > 0 {
+	for first := true; len(b) > 0; first = false {
 		sz, err := batch.Next(b)
 		if err != nil {
 			m.mu.Unlock()
@@ -49,9 +99,14 @@ func (m *memStore) Append(b []byte, epoch int32) (log.AppendInfo, error) {
 		}
 		c := append([]byte(nil), b[:sz]...)
 		b = b[sz:]
-		batch.SetBaseOffset(c, m.end)
-		batch.SetLeaderEpoch(c, epoch)
+		if !keep {
+			batch.SetBaseOffset(c, m.end)
+			batch.SetLeaderEpoch(c, epoch)
+		}
 		h, _ := batch.ParseHeader(c)
+		if first {
+			info.BaseOffset = h.BaseOffset
+		}
 		m.end = h.LastOffset() + 1
 		m.batches = append(m.batches, c)
 		info.Batches++
@@ -66,15 +121,27 @@ func (m *memStore) Append(b []byte, epoch int32) (log.AppendInfo, error) {
 	return info, nil
 }
 
-// flush makes everything appended durable and calls the OnDurable callback.
+// flush makes everything appended durable and calls the OnDurable callback, then the
+// WhenDurable callbacks it satisfies (in the log's order).
 func (m *memStore) flush() {
 	m.mu.Lock()
 	m.durable = m.end
 	end, fn := m.durable, m.onDurable
 	m.cond.Broadcast()
+	var due []memWaiter
+	m.waiting = slices.DeleteFunc(m.waiting, func(w memWaiter) bool {
+		if w.end <= end {
+			due = append(due, w)
+			return true
+		}
+		return false
+	})
 	m.mu.Unlock()
 	if fn != nil {
 		fn(end)
+	}
+	for _, w := range due {
+		w.fn(nil)
 	}
 }
 
@@ -90,8 +157,21 @@ func (m *memStore) WaitDurable(end int64) error {
 	return nil
 }
 
+// WhenDurable calls fn at once when end is durable or the store closed, else from
+// flush or Close, as the log does.
 func (m *memStore) WhenDurable(end int64, fn func(error)) {
-	go func() { fn(m.WaitDurable(end)) }()
+	m.mu.Lock()
+	durable, closed := m.durable >= end, m.closed
+	if !durable && !closed {
+		m.waiting = append(m.waiting, memWaiter{end: end, fn: fn})
+	}
+	m.mu.Unlock()
+	switch {
+	case durable:
+		fn(nil)
+	case closed:
+		fn(log.ErrClosed)
+	}
 }
 
 func (m *memStore) OnDurable(fn func(int64)) {
@@ -184,7 +264,12 @@ func (m *memStore) Close() error {
 	m.mu.Lock()
 	m.closed = true
 	m.cond.Broadcast()
+	waiting := m.waiting
+	m.waiting = nil
 	m.mu.Unlock()
+	for _, w := range waiting {
+		w.fn(log.ErrClosed)
+	}
 	return nil
 }
 

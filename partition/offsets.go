@@ -1,10 +1,6 @@
 package partition
 
 import (
-	"encoding/binary"
-
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
 )
@@ -15,7 +11,7 @@ const scanReadBytes = 64 << 10
 // OffsetForTimestamp returns the offset and timestamp of the first record at or below
 // the high watermark whose timestamp is >= ts (ListOffsets by timestamp), or -1, -1 when
 // there is none. The log answers with batch precision; the records of that batch are
-// decoded (decompressed if needed) to find the exact record.
+// decoded (decompressed if needed, records.Find) to find the exact record.
 func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, err error) {
 	hw := p.HighWatermark()
 	off, _, found, err := p.st.OffsetForTimestamp(ts)
@@ -51,7 +47,7 @@ func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, err e
 			if h.MaxTimestamp < ts || h.LastOffset() < 0 {
 				continue
 			}
-			if o, t, ok := findRecord(raw, &h, func(o, t int64) bool { return t >= ts }); ok {
+			if o, t, ok := records.Find(raw, func(_, t int64) bool { return t >= ts }); ok {
 				return o, t, nil
 			}
 		}
@@ -75,57 +71,8 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, err error) {
 	if err != nil || sz == 0 {
 		return off, ts, nil
 	}
-	h, err := batch.ParseHeader(b[:sz])
-	if err != nil {
-		return off, ts, nil
-	}
-	if o, t, ok := findRecord(b[:sz], &h, func(_, t int64) bool { return t >= ts }); ok {
+	if o, t, ok := records.Find(b[:sz], func(_, t int64) bool { return t >= ts }); ok {
 		return o, t, nil
 	}
 	return off, ts, nil
-}
-
-// findRecord returns the offset and timestamp of the first record of the batch raw (header
-// h) for which match is true. Compressed batches are decompressed (records.Reader);
-// LogAppendTime batches (whose records all carry the batch's max timestamp) answer with
-// the batch itself. Undecodable records end the search.
-func findRecord(raw []byte, h *batch.Header, match func(off, ts int64) bool) (int64, int64, bool) {
-	if h.LogAppendTime() {
-		return h.BaseOffset, h.MaxTimestamp, match(h.BaseOffset, h.MaxTimestamp)
-	}
-	if h.Codec() != batch.CodecNone {
-		// Decompress and walk the records (internal/records); an undecodable batch
-		// answers with the batch itself, as before.
-		r, err := records.NewReader(raw)
-		if err != nil {
-			return h.BaseOffset, h.MaxTimestamp, match(h.BaseOffset, h.MaxTimestamp)
-		}
-		defer r.Close()
-		for r.Next() {
-			if o, t := r.Offset(), r.Timestamp(); match(o, t) {
-				return o, t, true
-			}
-		}
-		if r.Err() != nil {
-			return h.BaseOffset, h.MaxTimestamp, match(h.BaseOffset, h.MaxTimestamp)
-		}
-		return 0, 0, false
-	}
-	recs := raw[batch.HeaderSize:]
-	for i := int32(0); i < h.RecordCount && len(recs) > 0; i++ {
-		l, n := binary.Varint(recs)
-		if n <= 0 || l < 0 || int64(len(recs)-n) < l {
-			break
-		}
-		var r kmsg.Record
-		if err := r.ReadFrom(recs[:n+int(l)]); err != nil {
-			break
-		}
-		recs = recs[n+int(l):]
-		o, t := h.BaseOffset+int64(r.OffsetDelta), h.BaseTimestamp+r.TimestampDelta64
-		if match(o, t) {
-			return o, t, true
-		}
-	}
-	return 0, 0, false
 }

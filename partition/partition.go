@@ -1,16 +1,17 @@
 package partition
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
+	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
 )
 
@@ -41,6 +42,14 @@ var (
 	ErrUnknownLeaderEpoch = errors.New("partition: unknown leader epoch")
 	// ErrFencedLeaderEpoch: a leader epoch older than this partition's.
 	ErrFencedLeaderEpoch = errors.New("partition: fenced leader epoch")
+	// ErrNotLeader: a leader's operation (Append, DeleteRecords) on a follower.
+	ErrNotLeader = errors.New("partition: not the leader")
+	// ErrNotFollower: a follower's operation (AppendAt, Truncate) on the leader.
+	ErrNotFollower = errors.New("partition: not a follower")
+	// ErrUnexpectedAppendOffset: AppendAt batches that do not continue the log: the first
+	// starts below the log end offset, or a batch does not start above the previous one
+	// (Kafka's UnexpectedAppendOffsetException; the follower truncates or refetches).
+	ErrUnexpectedAppendOffset = errors.New("partition: batch offsets do not follow the log end")
 )
 
 // Options configures a Partition. Open fills unset fields with defaults.
@@ -87,12 +96,17 @@ func (o *Options) EnsureDefaults() {
 type store interface {
 	// AppendValidated appends batches that Append has validated (batch.Validate) already.
 	AppendValidated(batches []byte, leaderEpoch int32) (log.AppendInfo, error)
+	// AppendAtValidated appends validated batches keeping their offsets and epochs.
+	AppendAtValidated(batches []byte) (log.AppendInfo, error)
+	// Truncate drops every batch at and above off (whole batches).
+	Truncate(off int64) error
 	// Repair makes the log writable again after a storage error (a no-op otherwise),
 	// reporting whether it dropped records.
 	Repair() (dropped bool, err error)
 	WaitDurable(end int64) error
 	WhenDurable(end int64, fn func(error))
 	OnDurable(fn func(end int64))
+	DurableEnd() int64
 	ReadCopy(offset int64, maxBytes int, maxOffset int64) ([]byte, error)
 	Scan(from int64, fn func(h batch.Header, b []byte) error) error
 	OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool, err error)
@@ -105,24 +119,31 @@ type store interface {
 	Delete() error
 }
 
-// Partition is one partition of a topic: its log, high watermark, log start offset,
-// leader epoch, producer (idempotence) state and fetch waiters. See the package
-// documentation for the concurrency contract.
+// Partition is one replica of one partition of a topic: its log, high watermark, log
+// start offset, role (leader or follower) and leader epoch, leader-epoch cache, producer
+// (idempotence) state and fetch waiters. See the package documentation for the
+// concurrency contract.
 type Partition struct {
 	topic   string
 	index   int32
 	topicID [16]byte
 	now     func() time.Time
 	logger  *slog.Logger
-	epoch   int32 // leader epoch; always 0 on a single node
 
-	lg *log.Log // nil for a fake store in tests
-	st store
+	lg     *log.Log // nil for a fake store in tests
+	st     store
+	epochs *epochCache
 
 	relaxed atomic.Bool // flush.messages > 0: HW follows the log end, not the durable end
 
-	// amu serialises writers (Append, DeleteRecords, Reconfigure, Close) and guards what
-	// only they touch. Lock order: amu before mu.
+	// leader and epoch are the replica's role and current leader epoch: changed by
+	// MakeLeader and MakeFollower with amu held, read without it.
+	leader atomic.Bool
+	epoch  atomic.Int32
+
+	// amu serialises writers (Append, AppendAt, Truncate, DeleteRecords, MakeLeader,
+	// MakeFollower, Reconfigure, Close) and guards what only they touch. Lock order: amu,
+	// then mu or the epoch cache's mutex (a leaf).
 	amu struct {
 		sync.Mutex
 		maxMessageBytes int32
@@ -136,11 +157,14 @@ type Partition struct {
 	cmu     sync.Mutex                     // held by Cleanup; Close takes it after setting quit
 	quit    atomic.Bool                    // closing: a running Cleanup stops
 
-	// mu guards the high watermark and the waiters. Nothing calls into the log while
-	// holding it (the log calls onDurable from its flusher).
+	// mu guards the high watermark, its inputs and the waiters. Nothing calls into the log
+	// while holding it (the log calls advanceHW from its flusher).
 	mu struct {
 		sync.Mutex
 		hw      int64
+		local   int64    // the local durable end as last reported (see advanceHW)
+		policy  HWPolicy // what moves hw
+		target  int64    // HWExternal: the high watermark set by SetHighWatermark
 		closed  bool
 		waiters map[*waiter]struct{}
 	}
@@ -159,7 +183,11 @@ func Open(dir string, opts *Options) (*Partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partition %s-%d: %w", o.Topic, o.Index, err)
 	}
-	p, err := open(l, o)
+	fsys := o.Log.FS
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	p, err := open(l, o, newEpochCache(fsys, filepath.Join(dir, LeaderEpochFile), o.Logger))
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -168,11 +196,14 @@ func Open(dir string, opts *Options) (*Partition, error) {
 	return p, nil
 }
 
-// open builds a partition on st; o has its defaults.
-func open(st store, o Options) (*Partition, error) {
+// open builds a partition on st, with the epoch cache ec; o has its defaults. The
+// partition is the leader, at the latest epoch of its log (0 for a new one): what a single
+// node is; the replica manager sets the role and epoch of the image (MakeLeader,
+// MakeFollower).
+func open(st store, o Options, ec *epochCache) (*Partition, error) {
 	p := &Partition{
 		topic: o.Topic, index: o.Index, topicID: o.TopicID,
-		now: o.Now, logger: o.Logger, st: st,
+		now: o.Now, logger: o.Logger, st: st, epochs: ec,
 	}
 	p.amu.maxMessageBytes = o.MaxMessageBytes
 	p.amu.logAppendTime = o.LogAppendTime
@@ -183,19 +214,36 @@ func open(st store, o Options) (*Partition, error) {
 	p.amu.producers = newProducers()
 	p.mu.waiters = make(map[*waiter]struct{})
 	p.relaxed.Store(o.Log.FlushMessages > 0)
-	if err := p.rebuildProducers(); err != nil {
+	p.epochs.load(st.StartOffset(), st.EndOffset())
+	if err := p.replayLog(); err != nil {
 		return nil, err
 	}
+	if e, ok := p.epochs.latest(); ok {
+		p.epoch.Store(e.epoch)
+	}
+	p.leader.Store(true)
 	// Whatever recovery left in the files is served: the HW starts at the log end.
 	p.mu.hw = st.EndOffset()
+	p.mu.local = p.mu.hw
 	st.OnDurable(p.advanceHW)
 	return p, nil
 }
 
-// rebuildProducers replays the batch headers of the log into the producer state.
-func (p *Partition) rebuildProducers() error {
-	err := p.st.Scan(p.st.StartOffset(), func(h batch.Header, _ []byte) error {
+// replayLog replays the batch headers of the log into the producer state, and into the
+// epoch cache the epochs newer than its latest (the checkpoint file is missing or behind
+// the log): one pass over the headers of the whole log.
+func (p *Partition) replayLog() error {
+	latest := int32(-1)
+	if e, ok := p.epochs.latest(); ok {
+		latest = e.epoch
+	}
+	start := p.st.StartOffset()
+	err := p.st.Scan(start, func(h batch.Header, _ []byte) error {
 		p.amu.producers.replay(&h)
+		if h.LeaderEpoch > latest {
+			p.epochs.assign(h.LeaderEpoch, max(h.BaseOffset, start))
+			latest = h.LeaderEpoch
+		}
 		return nil
 	})
 	if err != nil {
@@ -220,44 +268,11 @@ func (p *Partition) TopicID() [16]byte { return p.topicID }
 // Log is the partition's log (nil only for partitions built on a test store).
 func (p *Partition) Log() *log.Log { return p.lg }
 
-// LeaderEpoch is the current leader epoch (0 on a single node).
-func (p *Partition) LeaderEpoch() int32 { return p.epoch }
-
-// HighWatermark is the offset up to which records are visible to consumers.
-func (p *Partition) HighWatermark() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mu.hw
-}
-
 // LogStartOffset is the first offset still in the log.
 func (p *Partition) LogStartOffset() int64 { return p.st.StartOffset() }
 
 // EndOffset is the log end offset (LEO): the offset the next appended record gets.
 func (p *Partition) EndOffset() int64 { return p.st.EndOffset() }
-
-// CheckLeaderEpoch checks a leader epoch sent by a client: -1 (none) and the current
-// epoch pass; older epochs are ErrFencedLeaderEpoch, newer ones ErrUnknownLeaderEpoch.
-func (p *Partition) CheckLeaderEpoch(e int32) error {
-	switch {
-	case e < 0 || e == p.epoch:
-		return nil
-	case e < p.epoch:
-		return ErrFencedLeaderEpoch
-	default:
-		return ErrUnknownLeaderEpoch
-	}
-}
-
-// EndOffsetForEpoch answers OffsetForLeaderEpoch: the end offset of leader epoch e and
-// the epoch it belongs to. With a single epoch, every epoch up to the current one ends at
-// the log end offset; a newer epoch is ErrUnknownLeaderEpoch.
-func (p *Partition) EndOffsetForEpoch(e int32) (epoch int32, endOffset int64, err error) {
-	if e > p.epoch {
-		return -1, -1, ErrUnknownLeaderEpoch
-	}
-	return p.epoch, p.st.EndOffset(), nil
-}
 
 // AppendResult describes a successful Append.
 type AppendResult struct {
@@ -292,6 +307,9 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	defer p.amu.Unlock()
 	if p.isClosed() {
 		return AppendResult{}, p.wrap(ErrClosed)
+	}
+	if !p.leader.Load() {
+		return AppendResult{}, p.wrap(ErrNotLeader)
 	}
 	res := AppendResult{LogAppendTime: -1}
 	var (
@@ -390,9 +408,13 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			return res, nil
 		}
 	}
+	epoch := p.epoch.Load()
+	if err := p.epochs.record(epochEntry{epoch: epoch, start: p.st.EndOffset()}); err != nil {
+		return AppendResult{}, p.wrap(err)
+	}
 	// Every batch passed batch.Validate above (or was re-encoded by Recompress): the log
 	// does not check the CRCs a second time.
-	info, err := p.st.AppendValidated(batches, p.epoch)
+	info, err := p.st.AppendValidated(batches, epoch)
 	if err != nil {
 		return AppendResult{}, p.wrap(err)
 	}
@@ -414,158 +436,28 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 // repairLocked repairs the log after a storage error before the producer state is
 // consulted: a repair that drops records (written, never durable, after a failed fsync)
 // takes their batches out of the producer state too, so that a producer's retry of one
-// is appended again rather than answered as a duplicate. The caller holds amu.
+// is appended again rather than answered as a duplicate, and out of the leader-epoch
+// cache. The caller holds amu.
 func (p *Partition) repairLocked() error {
 	dropped, err := p.st.Repair()
 	if err != nil {
 		err = p.wrap(err)
 	}
 	if dropped {
-		maxID := p.amu.producers.maxID
-		p.amu.producers = newProducers()
-		rerr := p.rebuildProducers()
-		p.amu.producers.maxID = max(p.amu.producers.maxID, maxID)
-		err = errors.Join(err, rerr)
+		p.epochs.truncateFromEnd(p.st.EndOffset())
+		err = errors.Join(err, p.rebuildProducersLocked())
 	}
 	return err
 }
 
-// WaitDurable waits until the records before end are durable (fsynced) or ctx is done.
-// Under flush.messages > 0 (relaxed mode) it returns at once: the topic asked for
-// Kafka's page-cache durability. Errors of the flusher are returned wrapped.
-func (p *Partition) WaitDurable(ctx context.Context, end int64) error {
-	done := make(chan error, 1)
-	p.WhenDurable(end, func(err error) { done <- err })
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// WhenDurable is WaitDurable without the wait: fn is called exactly once with its result
-// (nil, or an error of the flusher, ErrClosed, wrapped), before WhenDurable returns when
-// that is known already, else from the log's flusher once the high watermark covers end
-// (fn then finds HighWatermark >= end) or the wait fails. fn must be quick and must not
-// block or call into the partition; it gets no context: a caller with a deadline stops
-// waiting on its own and ignores the later call.
-func (p *Partition) WhenDurable(end int64, fn func(error)) {
-	if p.relaxed.Load() {
-		fn(nil)
-		return
-	}
-	p.mu.Lock()
-	hw, closed := p.mu.hw, p.mu.closed
-	p.mu.Unlock()
-	switch {
-	case hw >= end:
-		fn(nil)
-	case closed:
-		fn(p.wrap(ErrClosed))
-	default:
-		p.st.WhenDurable(end, func(err error) {
-			if err != nil {
-				err = p.wrap(err)
-			}
-			fn(err)
-		})
-	}
-}
-
-// advanceHW moves the high watermark up to end (never down) and wakes the waiters it
-// passes. It is the log's OnDurable callback.
-func (p *Partition) advanceHW(end int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if end <= p.mu.hw {
-		return
-	}
-	p.mu.hw = end
-	p.wakeLocked()
-}
-
-func (p *Partition) isClosed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mu.closed
-}
-
-// ReadResult is what Read and ReadChunk return.
-type ReadResult struct {
-	// Records holds whole stored batches, verbatim, starting with the batch that holds
-	// the requested offset: a copy (Read, or ReadChunk on a store without files).
-	Records []byte
-	// Chunk is where the same bytes are in the segment file (ReadChunk on a file log),
-	// to be written to a connection without copying (log.Chunk.WriteTo: sendfile). The
-	// caller must Release it. Nil when Records is set or nothing was read.
-	Chunk          *log.Chunk
-	HighWatermark  int64
-	LogStartOffset int64
-}
-
-// Len is the number of record bytes read.
-func (r *ReadResult) Len() int {
-	if r.Chunk != nil {
-		return r.Chunk.Len()
-	}
-	return len(r.Records)
-}
-
-// Read returns stored batches from offset, up to maxBytes but at least one batch when
-// there is one (KIP-74), never past the high watermark. An offset below the log start or
-// above the log end is ErrOffsetOutOfRange; an offset in [HW, LEO] reads nothing.
-func (p *Partition) Read(offset int64, maxBytes int) (ReadResult, error) {
-	return p.read(offset, maxBytes, false)
-}
-
-// ReadChunk is Read returning where the bytes are (ReadResult.Chunk, to be released by
-// the caller) instead of a copy; on a partition without a file log it copies (Records).
-func (p *Partition) ReadChunk(offset int64, maxBytes int) (ReadResult, error) {
-	return p.read(offset, maxBytes, p.lg != nil)
-}
-
-func (p *Partition) read(offset int64, maxBytes int, chunk bool) (ReadResult, error) {
-	hw := p.HighWatermark()
-	res := ReadResult{HighWatermark: hw, LogStartOffset: p.st.StartOffset()}
-	if p.isClosed() {
-		return res, p.wrap(ErrClosed)
-	}
-	if offset < res.LogStartOffset || offset > p.st.EndOffset() {
-		return res, p.wrap(fmt.Errorf("%w: offset %d, log [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, p.st.EndOffset()))
-	}
-	if offset >= hw {
-		return res, nil
-	}
-	var (
-		b   []byte
-		c   *log.Chunk
-		err error
-	)
-	if chunk {
-		c, err = p.lg.Read(offset, max(maxBytes, 1), hw)
-		if err == nil && c.Len() == 0 {
-			c.Release()
-			c = nil
-		}
-	} else {
-		b, err = p.readBelow(offset, maxBytes, hw)
-	}
-	if err != nil {
-		if errors.Is(err, log.ErrOffsetOutOfRange) {
-			// Retention moved the log start meanwhile.
-			res.LogStartOffset = p.st.StartOffset()
-			return res, p.wrap(fmt.Errorf("%w: %w", ErrOffsetOutOfRange, err))
-		}
-		return res, p.wrap(err)
-	}
-	res.Records, res.Chunk = b, c
-	return res, nil
-}
-
-// readBelow reads whole batches from offset, none at or past hw.
-func (p *Partition) readBelow(offset int64, maxBytes int, hw int64) ([]byte, error) {
-	return p.st.ReadCopy(offset, max(maxBytes, 1), hw)
+// rebuildProducersLocked rebuilds the producer state from the log after records were
+// dropped from its end, keeping the largest producer id seen. The caller holds amu.
+func (p *Partition) rebuildProducersLocked() error {
+	maxID := p.amu.producers.maxID
+	p.amu.producers = newProducers()
+	err := p.replayLog()
+	p.amu.producers.maxID = max(p.amu.producers.maxID, maxID)
+	return err
 }
 
 // DeleteRecords moves the log start offset to off (-1: the high watermark), deleting the
@@ -577,6 +469,9 @@ func (p *Partition) DeleteRecords(off int64) (int64, error) {
 	defer p.amu.Unlock()
 	if p.isClosed() {
 		return -1, p.wrap(ErrClosed)
+	}
+	if !p.leader.Load() {
+		return -1, p.wrap(ErrNotLeader)
 	}
 	hw := p.HighWatermark()
 	if off == -1 {
@@ -591,6 +486,7 @@ func (p *Partition) DeleteRecords(off int64) (int64, error) {
 	if err := p.st.SetStartOffset(off); err != nil {
 		return -1, p.wrap(err)
 	}
+	p.epochs.truncateFromStart(p.st.StartOffset())
 	return p.st.StartOffset(), nil
 }
 
@@ -619,10 +515,10 @@ func (p *Partition) Reconfigure(opts Options) error {
 	return nil
 }
 
-// Close closes the partition cleanly: waiters wake, the log flushes and closes. It is
-// idempotent.
+// Close closes the partition cleanly: waiters wake, the leader-epoch checkpoint is
+// written if the cache changed, the log flushes and closes. It is idempotent.
 func (p *Partition) Close() error {
-	return p.shut(p.st.Close, false)
+	return p.shut(func() error { return errors.Join(p.epochs.write(), p.st.Close()) }, false)
 }
 
 // Delete closes the partition and removes its files; it may follow Close.
@@ -642,8 +538,9 @@ func (p *Partition) shut(fn func() error, always bool) error {
 		return nil
 	}
 	p.mu.closed = true
-	p.wakeAllLocked()
+	done := p.wakeAllLocked()
 	p.mu.Unlock()
+	runCallbacks(done, p.wrap(ErrClosed))
 	err := fn()
 	if err != nil {
 		return p.wrap(err)

@@ -43,14 +43,14 @@ func TestPartitionHighWatermarkDurable(t *testing.T) {
 	if hw := p.HighWatermark(); hw != 0 {
 		t.Fatalf("HW before flush = %d, want 0", hw)
 	}
-	if r, err := p.Read(0, 1<<20); err != nil || len(r.Records) != 0 || r.HighWatermark != 0 {
+	if r, err := p.Read(0, 1<<20, partition.ReadHighWatermark); err != nil || len(r.Records) != 0 || r.HighWatermark != 0 {
 		t.Fatalf("read before flush: %+v, %v", r, err)
 	}
 	st.Flush()
 	if hw := p.HighWatermark(); hw != 3 {
 		t.Fatalf("HW after flush = %d, want 3", hw)
 	}
-	r, err := p.Read(0, 1<<20)
+	r, err := p.Read(0, 1<<20, partition.ReadHighWatermark)
 	if err != nil || r.HighWatermark != 3 {
 		t.Fatalf("read: %+v, %v", r, err)
 	}
@@ -151,7 +151,7 @@ func TestPartitionLogAppendTime(t *testing.T) {
 	if res.LogAppendTime != now() {
 		t.Fatalf("LogAppendTime = %d, want %d", res.LogAppendTime, now())
 	}
-	r, err := p.Read(0, 1<<20)
+	r, err := p.Read(0, 1<<20, partition.ReadHighWatermark)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestPartitionReadRanges(t *testing.T) {
 		mustAppend(t, p, testutil.Batch(testutil.BatchOptions{Records: 5, ValueSize: 100}))
 	}
 	// KIP-74: at least one batch even with a tiny maxBytes.
-	r, err := p.Read(7, 1)
+	r, err := p.Read(7, 1, partition.ReadHighWatermark)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,16 +315,16 @@ func TestPartitionReadRanges(t *testing.T) {
 	if h, _ := batch.ParseHeader(r.Records); h.BaseOffset != 5 {
 		t.Fatalf("read at 7 starts at batch %d", h.BaseOffset)
 	}
-	if r, err := p.Read(20, 100); err != nil || len(r.Records) != 0 {
+	if r, err := p.Read(20, 100, partition.ReadHighWatermark); err != nil || len(r.Records) != 0 {
 		t.Fatalf("read at the end: %d bytes, %v", len(r.Records), err)
 	}
-	if _, err := p.Read(21, 100); !errors.Is(err, partition.ErrOffsetOutOfRange) {
+	if _, err := p.Read(21, 100, partition.ReadHighWatermark); !errors.Is(err, partition.ErrOffsetOutOfRange) {
 		t.Fatalf("read past the end: %v", err)
 	}
 	if low, err := p.DeleteRecords(10); err != nil || low != 10 {
 		t.Fatalf("delete records: %d, %v", low, err)
 	}
-	if _, err := p.Read(9, 100); !errors.Is(err, partition.ErrOffsetOutOfRange) {
+	if _, err := p.Read(9, 100, partition.ReadHighWatermark); !errors.Is(err, partition.ErrOffsetOutOfRange) {
 		t.Fatalf("read below the start: %v", err)
 	}
 	if low, err := p.DeleteRecords(3); err != nil || low != 10 {

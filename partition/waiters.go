@@ -1,9 +1,11 @@
 package partition
 
-// waiter is a registered interest in the high watermark passing an offset.
+// waiter is a registered interest in the high watermark passing an offset: a channel to
+// signal (NotifyHW) or, for WhenDurable under HWExternal, a callback to call.
 type waiter struct {
 	after int64
 	wake  chan<- struct{}
+	done  func(error)
 }
 
 // NotifyHW arranges a non-blocking send on wake as soon as the high watermark is above
@@ -35,20 +37,55 @@ func signal(c chan<- struct{}) {
 	}
 }
 
-// wakeLocked fires and drops the waiters the high watermark has passed. p.mu is held.
-func (p *Partition) wakeLocked() {
+// wakeLocked fires and drops the waiters the high watermark has passed; it returns the
+// callbacks among them, for the caller to run (runCallbacks) once it has released p.mu.
+func (p *Partition) wakeLocked() []func(error) {
+	var done []func(error)
 	for w := range p.mu.waiters {
 		if p.mu.hw > w.after {
-			signal(w.wake)
+			done = w.fire(done)
 			delete(p.mu.waiters, w)
 		}
 	}
+	return done
 }
 
-// wakeAllLocked fires and drops every waiter (the partition closes). p.mu is held.
-func (p *Partition) wakeAllLocked() {
+// wakeAllLocked fires and drops every waiter (the partition closes) and returns the
+// callbacks among them. p.mu is held.
+func (p *Partition) wakeAllLocked() []func(error) {
+	var done []func(error)
 	for w := range p.mu.waiters {
-		signal(w.wake)
+		done = w.fire(done)
 		delete(p.mu.waiters, w)
+	}
+	return done
+}
+
+// takeCallbacksLocked drops the callback waiters (the replica stops being the leader)
+// and returns their callbacks; channel waiters stay. p.mu is held.
+func (p *Partition) takeCallbacksLocked() []func(error) {
+	var done []func(error)
+	for w := range p.mu.waiters {
+		if w.done != nil {
+			done = append(done, w.done)
+			delete(p.mu.waiters, w)
+		}
+	}
+	return done
+}
+
+// fire signals w's channel, or appends its callback to done.
+func (w *waiter) fire(done []func(error)) []func(error) {
+	if w.done != nil {
+		return append(done, w.done)
+	}
+	signal(w.wake)
+	return done
+}
+
+// runCallbacks calls every callback with err; no lock of the partition may be held.
+func runCallbacks(done []func(error), err error) {
+	for _, fn := range done {
+		fn(err)
 	}
 }

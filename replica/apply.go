@@ -85,7 +85,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 					}
 				}
 			case r != nil:
-				m.setRole(ht, i, st, &events)
+				errs = append(errs, m.setRole(ht, i, st, &events))
 			}
 		}
 	}
@@ -93,7 +93,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 	for _, j := range opens {
 		if j.ht.parts[j.i].p != nil {
 			st, _ := j.ht.topic.Partition(j.i)
-			m.setRole(j.ht, j.i, st, &events)
+			errs = append(errs, m.setRole(j.ht, j.i, st, &events))
 		}
 	}
 	for _, rc := range reconfs {
@@ -151,13 +151,29 @@ func (m *Manager) open(jobs []openJob) []error {
 	return errs
 }
 
-// setRole makes partition i of ht take its role in state st (leader when st names this
-// broker) with st's leader epoch, and records a leadership event when that changes.
-func (m *Manager) setRole(ht *hostedTopic, i int32, st metadata.PartitionState, events *[]leadership) {
+// setRole makes partition i of ht take its role in state st — leader when st names this
+// broker, else follower — at st's leader epoch (partition.MakeLeader, MakeFollower), and
+// records a leadership event when that changes. The role is the image's even when the
+// partition refuses it (an epoch older than its own, a checkpoint it cannot write): the
+// error is returned.
+func (m *Manager) setRole(ht *hostedTopic, i int32, st metadata.PartitionState, events *[]leadership) error {
 	r := ht.parts[i]
 	nr := &replica{p: r.p, err: r.err, leader: r.p != nil && st.Leader == m.node, epoch: st.LeaderEpoch}
 	ht.parts[i] = nr
 	if events != nil && (nr.leader != r.leader || nr.leader && nr.epoch != r.epoch) {
 		*events = append(*events, leadership{ht.topic.Name, i, nr.epoch, nr.leader})
 	}
+	if r.p == nil {
+		return nil
+	}
+	var err error
+	if nr.leader {
+		err = r.p.MakeLeader(st.LeaderEpoch)
+	} else {
+		err = r.p.MakeFollower(st.LeaderEpoch)
+	}
+	if err != nil {
+		return fmt.Errorf("replica: %s-%d: leader %v at epoch %d: %w", ht.topic.Name, i, nr.leader, st.LeaderEpoch, err)
+	}
+	return nil
 }

@@ -47,7 +47,7 @@ func TestManagerCleanerRetention(t *testing.T) {
 	if got := p.Log().Segments(); len(got) != 1 || !got[0].Active {
 		t.Fatalf("segments after retention %+v", got)
 	}
-	if _, err := p.Read(0, 1000); !errors.Is(err, partition.ErrOffsetOutOfRange) {
+	if _, err := p.Read(0, 1000, partition.ReadHighWatermark); !errors.Is(err, partition.ErrOffsetOutOfRange) {
 		t.Fatalf("read below the log start: %v", err)
 	}
 }

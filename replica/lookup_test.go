@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
 	"github.com/stratalog/strata/metadata"
@@ -152,8 +153,9 @@ func (s *fakeStore) publish(t *testing.T, next *metadata.Image) {
 
 // TestReplicaFollowsLeadership drives the Manager with images of a cluster: it hosts
 // the partitions whose replicas name this broker, leads those whose leader it is
-// (NOT_LEADER_OR_FOLLOWER for the others), tells OnLeadership of every change, and
-// deletes a partition moved to other brokers.
+// (NOT_LEADER_OR_FOLLOWER for the others) at the image's leader epoch (the partition's
+// own: MakeLeader, MakeFollower), tells OnLeadership of every change, and deletes a
+// partition moved to other brokers.
 func TestReplicaFollowsLeadership(t *testing.T) {
 	const other = testNode + 1
 	mem := vfs.NewMem()
@@ -194,24 +196,39 @@ func TestReplicaFollowsLeadership(t *testing.T) {
 			t.Fatalf("partition %d: %v, want %v", i, err, want)
 		}
 	}
-	if got := m.Hosted(); len(got) != 2 || got[0].Index() != 0 || got[1].Index() != 1 {
-		t.Fatalf("hosted %v", got)
+	hosted := m.Hosted()
+	if len(hosted) != 2 || hosted[0].Index() != 0 || hosted[1].Index() != 1 {
+		t.Fatalf("hosted %v", hosted)
+	}
+	p0, p1 := hosted[0], hosted[1]
+	if p0.IsLeader() || !p1.IsLeader() {
+		t.Fatalf("roles: partition 0 leader %v, partition 1 leader %v", p0.IsLeader(), p1.IsLeader())
 	}
 
-	// Leadership of 0 comes here; 1 goes to the other broker; 1 later leaves this broker.
+	// Leadership of 0 comes here at epoch 2; 1 goes to the other broker at epoch 1; 1
+	// later leaves this broker.
 	events = nil
 	next := topic.Clone()
-	next.Partitions[0] = metadata.PartitionState{Replicas: []int32{other, testNode}, ISR: []int32{testNode}, Leader: testNode, LeaderEpoch: 0, PartitionEpoch: 1}
+	next.Partitions[0] = metadata.PartitionState{Replicas: []int32{other, testNode}, ISR: []int32{testNode}, Leader: testNode, LeaderEpoch: 2, PartitionEpoch: 1}
 	next.Partitions[1] = metadata.PartitionState{Replicas: []int32{testNode, other}, ISR: []int32{other}, Leader: other, LeaderEpoch: 1, PartitionEpoch: 1}
 	fs.publish(t, fs.im.Edit().PutTopic(next).Build())
-	if !slices.Equal(events, []event{{0, 0, true}, {1, 1, false}}) {
+	if !slices.Equal(events, []event{{0, 2, true}, {1, 1, false}}) {
 		t.Fatalf("events after the leader changes: %v", events)
 	}
-	if _, err := m.Lookup("t", 0, -1); err != nil {
-		t.Fatalf("partition 0 led here: %v", err)
+	if p, err := m.Lookup("t", 0, 2); err != nil || p != p0 || !p0.IsLeader() || p0.LeaderEpoch() != 2 {
+		t.Fatalf("partition 0 led here at epoch 2: %v", err)
+	}
+	if _, err := m.Lookup("t", 0, 1); !errors.Is(err, partition.ErrFencedLeaderEpoch) {
+		t.Fatalf("partition 0 with an older epoch: %v", err)
 	}
 	if _, err := m.Lookup("t", 1, -1); !errors.Is(err, ErrNotLeaderOrFollower) {
 		t.Fatalf("partition 1 led elsewhere: %v", err)
+	}
+	if p1.IsLeader() || p1.LeaderEpoch() != 1 {
+		t.Fatalf("partition 1: leader %v at epoch %d", p1.IsLeader(), p1.LeaderEpoch())
+	}
+	if _, err := p1.Append(testutil.Batch(testutil.BatchOptions{Records: 1})); !errors.Is(err, partition.ErrNotLeader) {
+		t.Fatalf("append to a follower: %v", err)
 	}
 	events = nil
 	moved := next.Clone()

@@ -173,7 +173,9 @@ func (m *Manager) openAll(im *metadata.Image, clean bool) (*hostedSet, error) {
 	}
 	for _, s := range slots {
 		st, _ := s.ht.topic.Partition(s.i)
-		m.setRole(s.ht, s.i, st, nil)
+		if err := m.setRole(s.ht, s.i, st, nil); err != nil {
+			m.log.Warn("a partition refused the role the metadata gives it", "err", err)
+		}
 	}
 	if len(slots) > 0 {
 		m.log.Info("opened topics", "topics", len(im.Topics()), "partitions", len(slots), "took", time.Since(start).Round(time.Millisecond), "clean", clean)

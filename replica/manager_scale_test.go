@@ -13,6 +13,7 @@ import (
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
 	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/partition"
 )
 
 // countingFS wraps fs and counts its Syncs (files and directories) and mutations.
@@ -73,7 +74,7 @@ func checkRecords(t *testing.T, tp *testTopic, n int64) {
 		if n == 0 {
 			continue
 		}
-		r, err := p.Read(0, 1<<20)
+		r, err := p.Read(0, 1<<20, partition.ReadHighWatermark)
 		if err != nil {
 			t.Fatalf("%s-%d: read: %v", p.Topic(), p.Index(), err)
 		}

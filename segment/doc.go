@@ -33,7 +33,14 @@
 // appends (ErrBroken) until Repair cuts the file back to its last whole batch and verifies
 // the tail.
 // Scan is the recovery scanner (length, magic, CRC-32C, offset order), usable on any
-// io.ReaderAt; it never panics on arbitrary bytes.
+// io.ReaderAt; it never panics on arbitrary bytes. Batch offsets increase with gaps
+// allowed (compaction, a follower's copy of a compacted log); the next offset is always
+// the end of the last batch.
+//
+// Source files: segment.go (types, getters, references), open.go (Create, Open, OpenCold,
+// recovery, the lazily opened files), append.go (Append, Truncate, Repair), read.go (Find,
+// ReadRegion, ScanFrom, FindTimestamp, Check), recent.go (the ring of recent headers),
+// seal.go (Seal, Unseal, Sync), scan.go (Scan), cache.go (Cache).
 //
 // Open files: Create and Open open a segment's files; OpenCold opens a trusted sealed
 // segment without opening them (size from the directory, next offset given by the log,

@@ -15,8 +15,9 @@ func init() { register(1, 4, 16, handleFetch) }
 //
 // No fetch sessions (KIP-227): SessionID is always 0 with no error, so clients send full
 // fetches. Partition MaxBytes and the response MaxBytes are honoured, but the first batch
-// found is always returned whole (KIP-74). LastStableOffset is the high watermark (no
-// transactions); the isolation level is accepted and changes nothing.
+// found is always returned whole (KIP-74). read_committed reads stop at the last stable
+// offset, read_uncommitted ones at the high watermark (the two are equal until
+// transactions).
 //
 // Long poll: when fewer than MinBytes are available and MaxWaitMillis > 0, the fetch parks
 // on the partitions' high-watermark waiters (one wake channel for all of them) and is
@@ -52,6 +53,15 @@ func (f *fetch) response() kmsg.Response {
 		return f.resp
 	}
 	return &chunkedFetch{FetchResponse: f.resp, chunks: chunks}
+}
+
+// isolation maps a Fetch or ListOffsets isolation level (0 read_uncommitted, 1
+// read_committed) to the partition's.
+func isolation(level int8) partition.Isolation {
+	if level == 1 {
+		return partition.ReadCommitted
+	}
+	return partition.ReadHighWatermark
 }
 
 // noRecords is the records field of a partition with nothing to return.
@@ -129,12 +139,12 @@ func (f *fetch) fill() (total int, hasErr bool) {
 		if total > 0 && limit <= 0 {
 			// Response full: report the offsets only; the client fetches again.
 			fp.hw = fp.p.HighWatermark()
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = fp.hw, fp.hw, fp.p.LogStartOffset()
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = fp.hw, fp.p.LastStableOffset(), fp.p.LogStartOffset()
 			continue
 		}
-		res, err := fp.p.ReadChunk(fp.offset, max(limit, 1))
+		res, err := fp.p.ReadChunk(fp.offset, max(limit, 1), isolation(f.req.IsolationLevel))
 		fp.hw = res.HighWatermark
-		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 		if err != nil {
 			sp.ErrorCode = errorCode(err)
 			hasErr = true

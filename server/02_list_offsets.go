@@ -9,7 +9,7 @@ func init() { register(2, 1, 8, handleListOffsets) }
 
 // Special ListOffsets timestamps.
 const (
-	listLatest      = -1 // the high watermark (= last stable offset: no transactions)
+	listLatest      = -1 // the high watermark; the last stable offset for read_committed
 	listEarliest    = -2 // the log start offset
 	listMaxTS       = -3 // the record with the largest timestamp (KIP-734, v7+)
 	listEarliestLoc = -4 // earliest local offset (KIP-405, v8+): the log start, no tiering
@@ -38,7 +38,7 @@ func handleListOffsets(s *Server, r *request) reply {
 			out.LeaderEpoch = p.LeaderEpoch()
 			switch rp.Timestamp {
 			case listLatest:
-				out.Offset = p.HighWatermark()
+				out.Offset = p.ReadEnd(isolation(req.IsolationLevel))
 			case listEarliest, listEarliestLoc:
 				out.Offset = p.LogStartOffset()
 			case listMaxTS:

@@ -17,6 +17,8 @@ func init() {
 		errMapping{partition.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 		errMapping{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
 		errMapping{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+		errMapping{partition.ErrNotLeader, kerr.NotLeaderForPartition},
+		errMapping{partition.ErrNotFollower, kerr.NotLeaderForPartition},
 		// A partition closed under a request (topic deleted, broker stopping): retriable,
 		// the client refreshes its metadata and learns what happened.
 		errMapping{partition.ErrClosed, kerr.NotLeaderForPartition},

@@ -109,7 +109,7 @@ func (l *offsetsPartition) Replay(fn func([]byte) error) error {
 	}
 	off := p.LogStartOffset()
 	for {
-		res, err := p.Read(off, 1<<20)
+		res, err := p.Read(off, 1<<20, partition.ReadHighWatermark)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,7 @@
 // internal/batch, which only reads and validates the 61-byte header; the broker stores
 // and serves batches verbatim and calls this package only where semantics need the
 // records: broker-side re-compression (compression.type), key validation on compacted
-// topics, compaction, and lookups by timestamp inside compressed batches.
+// topics, compaction, and lookups by timestamp inside a batch (Find, for ListOffsets).
 //
 // # Wire formats
 //

@@ -186,6 +186,37 @@ func (r *Reader) Close() {
 	r.kr = kmsg.Record{}
 }
 
+// Find returns the offset and timestamp of the first record of the batch b for which
+// match reports true (ListOffsets by timestamp: a batch's header gives only its maximum
+// timestamp). Compressed batches are decompressed. A LogAppendTime batch, whose records
+// all carry its max timestamp, answers with its base offset and max timestamp, as does a
+// batch whose records cannot be decoded (the best answer the header gives); found is
+// false when no record matches, or b has no valid header.
+func (p *Processor) Find(b []byte, match func(offset, timestamp int64) bool) (offset, timestamp int64, found bool) {
+	h, err := batch.ParseHeader(b)
+	if err != nil {
+		return 0, 0, false
+	}
+	whole := func() (int64, int64, bool) { return h.BaseOffset, h.MaxTimestamp, match(h.BaseOffset, h.MaxTimestamp) }
+	if h.LogAppendTime() {
+		return whole()
+	}
+	r, err := p.NewReader(b)
+	if err != nil {
+		return whole()
+	}
+	defer r.Close()
+	for r.Next() {
+		if o, t := r.Offset(), r.Timestamp(); match(o, t) {
+			return o, t, true
+		}
+	}
+	if r.Err() != nil {
+		return whole()
+	}
+	return 0, 0, false
+}
+
 // checkAll reads every record. With produced, offset deltas must be 0, 1, … as a producer
 // writes them; with keys, every record must have a non-null key.
 func (r *Reader) checkAll(produced, keys bool) error {

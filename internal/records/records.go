@@ -391,3 +391,8 @@ func Encode(dst []byte, bt *Batch, codec int) ([]byte, error) {
 
 // NewReader is Default().NewReader.
 func NewReader(b []byte) (*Reader, error) { return defaultProcessor.NewReader(b) }
+
+// Find is Default().Find.
+func Find(b []byte, match func(offset, timestamp int64) bool) (offset, timestamp int64, found bool) {
+	return defaultProcessor.Find(b, match)
+}
