@@ -124,9 +124,10 @@
 //
 // The replica manager opens, closes, creates and deletes partitions
 // num.recovery.threads.per.data.dir at a time, with a number of fsyncs per operation that
-// does not grow with the partition count: one clean-shutdown marker for the whole data directory stands for every log's
-// (log.Options.SharedMarker), new partitions are not fsynced one by one (the topic
-// metadata file is the commit point; docs/storage.md, "Topic metadata").
+// does not grow with the partition count: one clean-shutdown marker for the whole data
+// directory stands for every log's (log.Options.SharedMarker), new partitions are not
+// fsynced one by one (the topic metadata file is the commit point; docs/storage.md,
+// "Topic metadata").
 //
 // Performance notes: Append validates each batch (CRC included) once and hands the log
 // pre-validated bytes (log.AppendValidated), as AppendAt does (log.AppendAtValidated). ReadChunk returns where the bytes are (a
