@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
@@ -315,5 +316,21 @@ func TestManagerRepairsPartitionMetadata(t *testing.T) {
 	if m, err := openNode(mem, nil, nil); err == nil {
 		closeManager(t, m)
 		t.Fatal("opened a partition directory of another topic")
+	}
+}
+
+// TestManagerRecoveryThreads: num.recovery.threads.per.data.dir is how many partitions
+// the Manager opens, creates, closes or deletes at once (internal/parallel.ForEach bounds
+// it); 0 is refused.
+func TestManagerRecoveryThreads(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		m := openTestManager(t, vfs.NewMem(), map[string]string{"num.recovery.threads.per.data.dir": fmt.Sprint(workers)})
+		if m.workers != workers {
+			t.Errorf("num.recovery.threads.per.data.dir=%d: %d workers", workers, m.workers)
+		}
+		closeManager(t, m)
+	}
+	if err := config.ValidateBroker(map[string]string{"num.recovery.threads.per.data.dir": "0"}); err == nil {
+		t.Fatal("0 threads accepted")
 	}
 }
