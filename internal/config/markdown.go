@@ -55,6 +55,9 @@ be changed at runtime.
 			if s.Field != "" {
 				doc += " Set through " + s.Field + "."
 			}
+			if s.PerListener {
+				doc += " Also per listener: " + code("listener.name.<listener>."+s.Name) + "."
+			}
 			if s.Note != "" {
 				doc += " *" + s.Note + "*"
 			}

@@ -14,12 +14,12 @@ var settings = []Setting{
 	// Broker settings carried by server.Options fields.
 	{Name: "listeners", Type: String, Scope: Broker, Default: "127.0.0.1:9092", ReadOnly: true, Field: "Options.Listen (--listen) or Options.Listeners",
 		Doc:  "The listeners: NAME://host:port entries, comma-separated, or a plain host:port for one PLAINTEXT listener; an empty host binds every interface, port 0 picks a free port. Listeners named in controller.listener.names are left out.",
-		Note: "Only PLAINTEXT listeners are served so far (TLS and SASL come with the security work)."},
+		Note: "PLAINTEXT and SSL listeners are served so far (SASL comes with the security work)."},
 	{Name: "advertised.listeners", Type: String, Scope: Broker, Default: "", ReadOnly: true, Field: "Options.Advertised or Listener.Advertised",
 		Doc: "The address of each listener that clients coming in on it are told to connect to (Metadata, FindCoordinator, DescribeCluster): NAME://host:port entries (or a plain host:port with one listener); a listener left out advertises the address it bound."},
 	{Name: "listener.security.protocol.map", Type: String, Scope: Broker, Default: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", ReadOnly: true, Field: "Listener.SecurityProtocol",
 		Doc:  "The security protocol of each listener name, NAME:PROTOCOL pairs; every listener's name must be in it.",
-		Note: "Only PLAINTEXT is accepted so far: a listener mapped to SSL, SASL_PLAINTEXT or SASL_SSL stops the broker with an error."},
+		Note: "PLAINTEXT and SSL are accepted so far: a listener mapped to SASL_PLAINTEXT or SASL_SSL stops the broker with an error."},
 	{Name: "log.dirs", Type: String, Scope: Broker, Default: "./data", ReadOnly: true, Field: "Options.DataDir (--data-dir)",
 		Doc: "The data directory: meta.properties, topic metadata and one directory per partition."},
 	{Name: "node.id", Type: Int, Scope: Broker, Default: "0", ReadOnly: true, Field: "Options.NodeID",
@@ -74,6 +74,28 @@ var settings = []Setting{
 	{Name: "strata.log.open.segments.max", Type: Int, Scope: Broker, Default: "1000", ReadOnly: true, Min: 1, HasMin: true,
 		Doc:  "The most sealed segments, across all partitions, whose files (log, offset and time index: 3 descriptors) stay open; the least recently read are closed and reopened on their next read. Active segments are always open, and sealed segments of a cleanly closed log are opened on first read.",
 		Note: "Strata only: Kafka keeps every segment's log file open."},
+
+	// TLS of SSL listeners; each may be set for one listener as
+	// listener.name.<listener>.<setting>.
+	{Name: "ssl.keystore.type", Type: String, Scope: Broker, Default: "PEM", ReadOnly: true, PerListener: true, Enum: []string{"PEM"},
+		Doc:  "The format of ssl.keystore.location.",
+		Note: "Kafka's default is JKS; Strata reads PEM files only."},
+	{Name: "ssl.keystore.location", Type: String, Scope: Broker, Default: "", ReadOnly: true, PerListener: true,
+		Doc:  "The PEM file of a TLS listener (SSL): its private key (PKCS#8, PKCS#1 or SEC 1, not encrypted) and its certificate chain, leaf first. Required for every TLS listener. Each new connection uses the file as it is then: a changed file (new certificate) is read again, without a restart; a file that does not parse keeps the previous pair and logs a warning.",
+		Note: "Kafka reloads a keystore only when the setting is altered (AlterConfigs); Strata watches the file. Encrypted keys (ssl.key.password) are not supported."},
+	{Name: "ssl.truststore.type", Type: String, Scope: Broker, Default: "PEM", ReadOnly: true, PerListener: true, Enum: []string{"PEM"},
+		Doc:  "The format of ssl.truststore.location.",
+		Note: "Kafka's default is JKS; Strata reads PEM files only."},
+	{Name: "ssl.truststore.location", Type: String, Scope: Broker, Default: "", ReadOnly: true, PerListener: true,
+		Doc: "The PEM file of CA certificates that client certificates are verified against (ssl.client.auth); empty means the system's roots. Read again when it changes, like the keystore."},
+	{Name: "ssl.client.auth", Type: String, Scope: Broker, Default: "none", ReadOnly: true, PerListener: true, Enum: []string{"none", "requested", "required"},
+		Doc: "Whether a TLS listener asks clients for a certificate (mutual TLS): required refuses a client without a valid one; requested verifies one if the client sends it. A client that presented one acts as User:<the subject's common name> on an SSL listener (see ssl.principal.mapping.rules); any other as User:ANONYMOUS."},
+	{Name: "ssl.enabled.protocols", Type: List, Scope: Broker, Default: "TLSv1.2,TLSv1.3", ReadOnly: true, PerListener: true, Enum: []string{"TLSv1.2", "TLSv1.3"}, Check: nonEmptyList,
+		Doc:  "The TLS versions a TLS listener accepts.",
+		Note: "TLS 1.0 and 1.1 are not accepted."},
+	{Name: "strata.ssl.handshake.timeout.ms", Type: Long, Scope: Broker, Default: "10000", ReadOnly: true, PerListener: true, Min: 1, HasMin: true,
+		Doc:  "How long a TLS handshake may take; a client slower than that (or silent) is disconnected. Plaintext bytes sent to a TLS listener close the connection at once.",
+		Note: "Strata only: Kafka has no handshake timeout of its own."},
 
 	// Topic settings; Synonyms hold their broker-wide defaults.
 	{Name: "cleanup.policy", Type: List, Scope: Topic, Default: "delete", Enum: []string{"delete", "compact"},
@@ -202,6 +224,13 @@ func minusOneOrMore(v string) error {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < -1 {
 		return errors.New("must be -1 or more")
+	}
+	return nil
+}
+
+func nonEmptyList(v string) error {
+	if len(SplitList(v)) == 0 {
+		return errors.New("must not be empty")
 	}
 	return nil
 }
