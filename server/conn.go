@@ -126,6 +126,11 @@ func (c *conn) serve() {
 	// a read or write blocked on it.
 	stop := context.AfterFunc(c.s.ctx, func() { c.nc.Close() })
 	defer stop()
+	if !c.handshake() {
+		c.cancel()
+		c.nc.Close()
+		return
+	}
 	var wg sync.WaitGroup // handler goroutines of later replies
 	writerDone := make(chan struct{})
 	go func() {

@@ -16,8 +16,8 @@ import (
 // values.
 type SecurityProtocol string
 
-// Kafka's security protocols. Only Plaintext is served so far; the others are accepted by
-// ParseSecurityProtocol and refused by Options.Validate until TLS and SASL exist.
+// Kafka's security protocols. Plaintext and SSL are served so far; the SASL ones are
+// accepted by ParseSecurityProtocol and refused by Options.Validate until SASL exists.
 const (
 	Plaintext     SecurityProtocol = "PLAINTEXT"
 	SSL           SecurityProtocol = "SSL"
@@ -47,7 +47,7 @@ func ParseSecurityProtocol(s string) (SecurityProtocol, error) {
 func (p SecurityProtocol) usesSASL() bool { return p == SASLPlaintext || p == SASLSSL }
 
 // supported reports whether this broker can serve the protocol yet.
-func (p SecurityProtocol) supported() bool { return p == Plaintext }
+func (p SecurityProtocol) supported() bool { return p == Plaintext || p == SSL }
 
 // Listener is one address the broker accepts Kafka connections on: an entry of Kafka's
 // listeners setting, with its security protocol (listener.security.protocol.map) and the
@@ -60,7 +60,9 @@ type Listener struct {
 	// free port.
 	Addr string
 	// SecurityProtocol secures the connections; empty means the protocol named by Name
-	// when Name is a protocol name, else PLAINTEXT. Only PLAINTEXT is accepted so far.
+	// when Name is a protocol name, else PLAINTEXT. PLAINTEXT and SSL are accepted so
+	// far. An SSL listener takes its certificate and client authentication from the
+	// ssl.* settings (listener.name.<name>.ssl.* for this listener alone).
 	SecurityProtocol SecurityProtocol
 	// Advertised is the host:port given to clients that came in on this listener
 	// (Metadata, FindCoordinator, DescribeCluster); empty means the address bound.
@@ -96,7 +98,7 @@ func validateListeners(ls []Listener) error {
 		if !slices.Contains(securityProtocols, l.SecurityProtocol) {
 			errs = append(errs, fmt.Errorf("listener %s: unknown security protocol %q", l.Name, l.SecurityProtocol))
 		} else if !l.SecurityProtocol.supported() {
-			errs = append(errs, fmt.Errorf("listener %s: security protocol %s is not supported yet: Strata serves PLAINTEXT listeners only", l.Name, l.SecurityProtocol))
+			errs = append(errs, fmt.Errorf("listener %s: security protocol %s is not supported yet: Strata serves PLAINTEXT and SSL listeners only", l.Name, l.SecurityProtocol))
 		}
 		host, port, err := net.SplitHostPort(l.Addr)
 		if err != nil {
@@ -257,7 +259,8 @@ func parseProtocolMap(val string) (map[string]SecurityProtocol, error) {
 type listener struct {
 	Listener
 	ln   net.Listener
-	host string // advertised host and port
+	tls  *listenerTLS // nil unless the security protocol uses TLS
+	host string       // advertised host and port
 	port int32
 	// conns counts this listener's open connections (strata_kafka_connections).
 	conns atomic.Int64
@@ -265,8 +268,8 @@ type listener struct {
 	serving bool
 }
 
-func newListener(cfg Listener, ln net.Listener) *listener {
-	l := &listener{Listener: cfg, ln: ln}
+func (s *Server) newListener(cfg Listener, ln net.Listener) *listener {
+	l := &listener{Listener: cfg, ln: ln, tls: s.tls[cfg.Name]}
 	l.host, l.port = hostPort(cmp.Or(cfg.Advertised, ln.Addr().String()))
 	return l
 }

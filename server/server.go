@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,9 @@ type Server struct {
 	// quota is the quota seam (dispatch.go, throttle): how long the client must wait
 	// after the response to r. nil: no quotas (issue 18 adds them).
 	quota func(r *request, resp kmsg.Response) time.Duration
+	// tls holds the TLS side of each listener whose security protocol uses TLS, by
+	// listener name; set by New.
+	tls map[string]*listenerTLS
 
 	ctx    context.Context // cancelled by Shutdown: ends every connection
 	cancel context.CancelFunc
@@ -65,6 +69,19 @@ func New(opts *Options) (*Server, error) {
 	if err := s.openData(); err != nil {
 		s.cancel()
 		return nil, err
+	}
+	s.tls = map[string]*listenerTLS{}
+	for _, l := range o.listeners() {
+		if !l.SecurityProtocol.usesTLS() {
+			continue
+		}
+		t, err := newListenerTLS(l, o.Settings, s.log)
+		if err != nil {
+			s.closeData()
+			s.cancel()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.tls[l.Name] = t
 	}
 	return s, nil
 }
@@ -108,7 +125,7 @@ func (s *Server) Listen() error {
 				return fmt.Errorf("server: listen on %s (%s): %w", cfg.Addr, cfg.Name, err)
 			}
 		}
-		bound = append(bound, newListener(cfg, ln))
+		bound = append(bound, s.newListener(cfg, ln))
 	}
 	s.mu.Lock()
 	if s.mu.closing {
@@ -172,7 +189,7 @@ func (s *Server) serveBound() (errs chan error, err error) {
 // security protocol and advertised address), until Shutdown; it returns ErrServerClosed
 // then.
 func (s *Server) Serve(ln net.Listener) error {
-	l := newListener(s.opts.listeners()[0], ln)
+	l := s.newListener(s.opts.listeners()[0], ln)
 	l.serving = true
 	s.mu.Lock()
 	if s.mu.closing {
@@ -276,6 +293,9 @@ func (s *Server) startConn(nc net.Conn, l *listener) {
 		s.log.Warn("connection refused: max.connections reached", "remote", nc.RemoteAddr(), "max", s.opts.MaxConnections)
 		nc.Close()
 		return
+	}
+	if l.tls != nil {
+		nc = tls.Server(nc, l.tls.base)
 	}
 	c := newConn(s, nc, l)
 	s.mu.conns[c] = struct{}{}
