@@ -35,6 +35,7 @@ type listenerTLS struct {
 	minVersion       uint16
 	maxVersion       uint16
 	handshakeTimeout time.Duration
+	principals       principalMapper // ssl.principal.mapping.rules
 	log              *slog.Logger
 	// base is the configuration the listener's tls.Server starts from: it asks config
 	// for the one of each handshake.
@@ -80,6 +81,11 @@ func newListenerTLS(l Listener, settings map[string]string, log *slog.Logger) (*
 			t.minVersion = v
 		}
 		t.maxVersion = max(t.maxVersion, v)
+	}
+	rules := get("ssl.principal.mapping.rules")
+	var err error
+	if t.principals, err = parsePrincipalRules(rules.Value); err != nil {
+		return nil, fmt.Errorf("listener %s: %s: %w", l.Name, rules.From, err)
 	}
 	ms, _ := strconv.ParseInt(strings.TrimSpace(get("strata.ssl.handshake.timeout.ms").Value), 10, 64) // validated
 	t.handshakeTimeout = config.Millis(ms)
@@ -196,7 +202,8 @@ func parseTruststore(data []byte) (*x509.CertPool, error) {
 // handshake runs the TLS handshake of a connection on a TLS listener, bounded by
 // strata.ssl.handshake.timeout.ms, and reports whether it succeeded. Bytes that are not
 // TLS (a plaintext Kafka request) fail it at once. On an SSL listener a client
-// certificate makes the connection's principal (certPrincipal). Only the reader
+// certificate makes the connection's principal: User:<its subject, mapped by
+// ssl.principal.mapping.rules>; a subject no rule maps is refused, as Kafka does. Only the reader
 // goroutine calls it, before it reads any request.
 func (c *conn) handshake() bool {
 	tc, ok := c.nc.(*tls.Conn)
@@ -214,19 +221,15 @@ func (c *conn) handshake() bool {
 		return false
 	}
 	if st := tc.ConnectionState(); len(st.PeerCertificates) > 0 && c.listener.SecurityProtocol == SSL {
-		p := certPrincipal(st.PeerCertificates[0])
-		c.auth.principal = &p
+		dn := distinguishedName(st.PeerCertificates[0])
+		name, err := t.principals.name(dn)
+		if err != nil {
+			c.log.Info("closing connection: client certificate refused", "listener", c.listener.Name, "err", err)
+			return false
+		}
+		c.auth.principal = &Principal{Type: "User", Name: name}
 	}
 	return true
-}
-
-// certPrincipal is the principal of a client certificate: User:<the subject's common
-// name>, or User:<the whole subject> (RFC 2253, as Kafka writes it) when it has none.
-func certPrincipal(cert *x509.Certificate) Principal {
-	if cn := cert.Subject.CommonName; cn != "" {
-		return Principal{Type: "User", Name: cn}
-	}
-	return Principal{Type: "User", Name: distinguishedName(cert)}
 }
 
 // distinguishedName is a certificate's subject in RFC 2253 form ("CN=alice,OU=eng,O=Acme"),

@@ -473,3 +473,49 @@ func TestTLSConfigErrors(t *testing.T) {
 		t.Fatalf("SASL_SSL listener: %v, want not supported yet", err)
 	}
 }
+
+// TestTLSPrincipalMappingRules: ssl.principal.mapping.rules makes the principal of a
+// client certificate; a certificate no rule maps is refused.
+func TestTLSPrincipalMappingRules(t *testing.T) {
+	ca := testcerts.NewCA(t, "ca")
+	alice := ca.Client(t, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct{ rules, want string }{
+		{`RULE:^CN=(.*?),OU=tests,.*$/svc-$1/U`, "User:SVC-ALICE"},
+		{`DEFAULT`, "User:CN=alice,OU=tests,O=Strata tests"},
+		{`RULE:^CN=bob,.*$/bob/`, ""},
+	} {
+		auth := &principals{}
+		s := startTLS(t, map[string]string{
+			"ssl.keystore.location":       ca.Server(t).File,
+			"ssl.truststore.location":     ca.File,
+			"ssl.client.auth":             "required",
+			"ssl.principal.mapping.rules": tc.rules,
+		}, auth)
+		cl := tlsClient(t, s.ListenerAddr("SSL").String(), ca.ClientTLS(alice))
+		req := kmsg.NewPtrDescribeClusterRequest()
+		req.IncludeClusterAuthorizedOperations = true
+		_, err := req.RequestWith(ctx, cl)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("rules %q: a certificate no rule maps was served", tc.rules)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("rules %q: %v", tc.rules, err)
+		}
+		if got := auth.list(); !slices.Equal(got, []string{tc.want + "@SSL"}) {
+			t.Errorf("rules %q: principals %v, want %s", tc.rules, got, tc.want)
+		}
+	}
+	_, err := server.New(&server.Options{
+		DataDir:   t.TempDir(),
+		Listeners: []server.Listener{{Name: "SSL", Addr: "127.0.0.1:0"}},
+		Settings:  map[string]string{"ssl.keystore.location": ca.Server(t).File, "listener.name.ssl.ssl.principal.mapping.rules": "RULE:x"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "listener.name.ssl.ssl.principal.mapping.rules") {
+		t.Fatalf("bad rules: %v, want an error naming the setting", err)
+	}
+}
