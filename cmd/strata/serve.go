@@ -112,8 +112,11 @@ listeners, advertised.listeners, listener.security.protocol.map, log.dirs, node.
 socket.request.max.bytes, max.connections and connections.max.idle.ms configure the server
 itself; every other setting (auto.create.topics.enable, num.partitions, log.retention.ms
 ...) is passed to the broker. listeners takes a plain HOST:PORT or Kafka's list of
-NAME://HOST:PORT (only PLAINTEXT listeners so far); each listener advertises its own
-address (advertised.listeners) to the clients that come in on it. A Kafka setting Strata
+NAME://HOST:PORT (PLAINTEXT and SSL listeners so far); each listener advertises its own
+address (advertised.listeners) to the clients that come in on it. An SSL listener
+serves TLS from a PEM keystore (ssl.keystore.location: key and certificate chain),
+asks for client certificates with ssl.client.auth, and takes any ssl.* setting for
+itself alone as listener.name.<name>.ssl.* (docs/security.md). A Kafka setting Strata
 does not implement is accepted with a warning ("has no effect in Strata"); a name that is
 neither Strata's nor Kafka's, or an invalid value, stops it with an error naming the
 closest known names.`,
@@ -122,7 +125,9 @@ closest known names.`,
   strata serve --config strata.yaml --set auto.create.topics.enable=false
   strata serve --listen 127.0.0.1:0 --ready-file /tmp/strata.addr   # pick a free port
   strata serve --set listeners=PLAINTEXT://:9092,INTERNAL://10.0.0.5:9093 \
-    --set listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT`,
+    --set listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT
+  strata serve --set listeners=SSL://:9093 --set ssl.keystore.location=/etc/strata/broker.pem \
+    --set ssl.truststore.location=/etc/strata/ca.pem --set ssl.client.auth=required`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, &f)
