@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -79,6 +80,32 @@ func TestTLSProduceConsume(t *testing.T) {
 	sslAddr := s.ListenerAddr("SSL").String()
 	cl := tlsClient(t, sslAddr, ca.ClientTLS(nil), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	roundTrip(ctx, t, cl, "tls-roundtrip")
+
+	// Fetches large enough to be sent in chunks (sendfile on plaintext TCP) come whole
+	// over TLS too.
+	big := tlsClient(t, sslAddr, ca.ClientTLS(nil), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ProducerBatchMaxBytes(1<<20), kgo.ConsumeTopics("tls-big"), kgo.AllowAutoTopicCreation())
+	var sent [][]byte
+	for i := range 64 {
+		v := bytes.Repeat([]byte{byte(i)}, 64<<10)
+		sent = append(sent, v)
+		big.Produce(ctx, &kgo.Record{Topic: "tls-big", Value: v}, nil)
+	}
+	if err := big.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(sent); {
+		fs := big.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("consume: %v", err)
+		}
+		for _, r := range fs.Records() {
+			if !bytes.Equal(r.Value, sent[i]) {
+				t.Fatalf("record %d: %d bytes differ from those produced", i, len(r.Value))
+			}
+			i++
+		}
+	}
 
 	for _, tc := range []struct {
 		addr string
