@@ -120,13 +120,38 @@ func TestTLSProduceConsume(t *testing.T) {
 			t.Fatal(err)
 		}
 		md, err := kadm.NewClient(c).BrokerMetadata(ctx)
-		c.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, port, _ := net.SplitHostPort(tc.addr)
 		if len(md.Brokers) != 1 || strconv.Itoa(int(md.Brokers[0].Port)) != port {
 			t.Fatalf("metadata via %s: brokers %+v, want the port of that listener", tc.addr, md.Brokers)
+		}
+		// FindCoordinator, retried while the coordinator loads (a retriable error).
+		var got int32
+		for {
+			fc := kmsg.NewPtrFindCoordinatorRequest()
+			fc.CoordinatorKey, fc.CoordinatorKeys = "g", []string{"g"}
+			resp, err := fc.RequestWith(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code := resp.ErrorCode
+			got = resp.Port
+			if len(resp.Coordinators) > 0 {
+				code, got = resp.Coordinators[0].ErrorCode, resp.Coordinators[0].Port
+			}
+			if code == 0 {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("FindCoordinator: error %d", code)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		c.Close()
+		if strconv.Itoa(int(got)) != port {
+			t.Fatalf("FindCoordinator via %s: port %d, want that listener's", tc.addr, got)
 		}
 	}
 }
