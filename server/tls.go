@@ -115,7 +115,7 @@ func (t *listenerTLS) config() (*tls.Config, error) {
 		changed, err = changed || c, errors.Join(err, terr)
 	}
 	if err != nil {
-		if t.mu.cfg == nil || !t.mu.keystore.loaded() || t.mu.truststore != nil && !t.mu.truststore.loaded() {
+		if t.mu.cfg == nil {
 			return nil, err
 		}
 		if msg := err.Error(); msg != t.mu.lastErr {
@@ -152,8 +152,6 @@ type pemFile[T any] struct {
 	fi            os.FileInfo // of the contents in val; nil before the first good load
 	val           T
 }
-
-func (f *pemFile[T]) loaded() bool { return f.fi != nil }
 
 // load reads and parses the file if it changed since the last good load, and reports
 // whether it did; on an error val stays as it was.

@@ -425,10 +425,12 @@ func TestTLSReload(t *testing.T) {
 		t.Fatalf("after an in-place rewrite: serves %s, want the first certificate again", got)
 	}
 
-	// A new CA in the truststore: its clients are trusted from the next connection on.
+	// A new CA in the truststore: its clients are trusted from the next connection on;
+	// once it is removed, they are refused, even those that could resume a session.
 	ca2 := testcerts.NewCA(t, "ca2")
 	bob := ca2.Client(t, "bob")
 	bobCfg := ca.ClientTLS(bob)
+	bobCfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
 	refused := func() bool {
 		nc, err := tls.Dial("tcp", addr, bobCfg)
 		if err == nil {
@@ -443,6 +445,14 @@ func TestTLSReload(t *testing.T) {
 	replaceFile(t, truststore, append(append([]byte{}, ca.PEM...), ca2.PEM...))
 	if refused() {
 		t.Fatal("a client of a CA added to the truststore was refused")
+	}
+	replaceFile(t, truststore, ca.PEM)
+	if !refused() {
+		t.Fatal("a client of a CA removed from the truststore was served (a resumed session?)")
+	}
+	replaceFile(t, truststore, append(append([]byte{}, ca.PEM...), ca2.PEM...))
+	if refused() {
+		t.Fatal("a client of a CA added back to the truststore was refused")
 	}
 	if err := os.Remove(truststore); err != nil {
 		t.Fatal(err)
