@@ -10,7 +10,7 @@
 //     act on it (the replica manager opens, reconfigures and deletes partitions).
 //   - Store: the interface every implementation provides: Image, Watch, and commands
 //     (RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, AlterTopicConfigs,
-//     AllocateProducerIDs). Commands are plain data, so a replicated store can put them
+//     AllocateProducerIDs, AlterScramCredentials). Commands are plain data, so a replicated store can put them
 //     in a log. metadata/local is the single-node store; storetest is the conformance
 //     suite every implementation passes.
 //   - Rules: the checks and replica placement every store applies to commands.
@@ -23,7 +23,7 @@
 // # What it must not import
 //
 // Nothing of partitions, logs, the network or the server: metadata imports internal/*
-// only (internal/config for topic settings). The layers above (replica, server) depend on
+// only (internal/config for topic settings, internal/sasl for SCRAM credentials). The layers above (replica, server) depend on
 // it, never the reverse.
 //
 // # Concurrency

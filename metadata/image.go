@@ -111,6 +111,7 @@ type Image struct {
 	topics     map[string]*Topic
 	byID       map[TopicID]*Topic
 	sorted     []*Topic
+	scram      map[ScramKey]ScramCredential // SCRAM credentials (scram.go)
 }
 
 // NewImage returns the image of a cluster without topics, at version 0.
@@ -165,6 +166,7 @@ type Builder struct {
 	im      *Image
 	topics  bool // im.topics and im.byID are copies
 	brokers bool // im.brokers is a copy
+	scram   bool // im.scram is a copy
 }
 
 // Edit starts the image that follows im; im itself does not change.
