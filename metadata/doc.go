@@ -23,8 +23,8 @@
 // # What it must not import
 //
 // Nothing of partitions, logs, the network or the server: metadata imports internal/*
-// only (internal/config for topic settings, internal/sasl for SCRAM credentials). The layers above (replica, server) depend on
-// it, never the reverse.
+// only (internal/config for topic settings, internal/sasl for SCRAM credentials). The
+// layers above (replica, server) depend on it, never the reverse.
 //
 // # Concurrency
 //
