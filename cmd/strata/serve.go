@@ -439,7 +439,11 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if len(opts.Settings) > 0 {
 		keys := make([]string, 0, len(opts.Settings))
 		for k := range opts.Settings {
-			keys = append(keys, k+"="+opts.Settings[k])
+			v := opts.Settings[k]
+			if st, ok := registry.Lookup(k); ok && st.Sensitive {
+				v = "(hidden)"
+			}
+			keys = append(keys, k+"="+v)
 		}
 		sort.Strings(keys)
 		logger.Debug("broker settings", "settings", strings.Join(keys, " "))

@@ -112,6 +112,9 @@ type Setting struct {
 	// PerListener settings may also be set for one listener, as
 	// listener.name.<listener>.<setting> (ListenerValue).
 	PerListener bool
+	// Sensitive values (passwords) are never shown: DescribeConfigs answers null with
+	// is_sensitive, as Kafka does for its password settings, and logs leave them out.
+	Sensitive bool
 }
 
 // EnvName is the environment variable that sets s: STRATA_ and the upper-case name with
@@ -182,6 +185,9 @@ func TopicSettingFor(brokerName string) (*Setting, Synonym, bool) {
 // Validate checks one value of s.
 func (s *Setting) Validate(v string) error {
 	if err := s.validate(v); err != nil {
+		if s.Sensitive {
+			return fmt.Errorf("%w: %s (value hidden): %v", ErrInvalid, s.Name, err)
+		}
 		return fmt.Errorf("%w: %s=%q: %v", ErrInvalid, s.Name, v, err)
 	}
 	return nil

@@ -93,11 +93,23 @@ func TestConfigValidateBroker(t *testing.T) {
 		{map[string]string{"listener.name.internal.max.connections": "5"}, nil},                // Strata's, not per listener
 		{map[string]string{"listener.name.internal.no.such": "1"}, ErrUnknown},
 		{map[string]string{"listener.name.internal": "1"}, ErrUnknown},
+		// SASL.
+		{map[string]string{"sasl.enabled.mechanisms": "SCRAM-SHA-512", "listener.name.sasl_ssl.sasl.enabled.mechanisms": "PLAIN"}, nil},
+		{map[string]string{"sasl.enabled.mechanisms": "GSSAPI"}, ErrInvalid},
+		{map[string]string{"sasl.enabled.mechanisms": ""}, ErrInvalid},
+		{map[string]string{"bootstrap.user": "admin:pa:ss"}, nil},
+		{map[string]string{"bootstrap.user": "admin"}, ErrInvalid},
+		{map[string]string{"bootstrap.user": ":pw"}, ErrInvalid},
+		{map[string]string{"bootstrap.user": "admin:"}, ErrInvalid},
+		{map[string]string{"connection.failed.authentication.delay.ms": "-1"}, ErrInvalid},
 	} {
 		err := ValidateBroker(tc.settings)
 		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 			t.Errorf("ValidateBroker(%v) = %v, want %v", tc.settings, err, tc.want)
 		}
+	}
+	if err := ValidateBroker(map[string]string{"bootstrap.user": "secret-no-colon"}); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("a sensitive value in an error: %v", err)
 	}
 	err := ValidateBroker(map[string]string{"a.b": "1", "num.partitions": "-2"})
 	if err == nil || !strings.Contains(err.Error(), "a.b") || !strings.Contains(err.Error(), "num.partitions") {

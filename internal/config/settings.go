@@ -96,6 +96,15 @@ var settings = []Setting{
 	{Name: "ssl.principal.mapping.rules", Type: String, Scope: Broker, Default: `RULE:^(?:.*,)?CN=((?:\\.|[^,\\])*)(?:,.*)?$/$1/,DEFAULT`, ReadOnly: true, PerListener: true,
 		Doc:  "How the subject of a client certificate (its distinguished name, RFC 2253: CN=alice,OU=eng,O=Acme) becomes the principal User:<name> on an SSL listener: comma-separated rules tried in order, DEFAULT (the whole name) or RULE:pattern/replacement/ with an optional L or U (lower or upper case) after it, which applies when pattern matches the whole name. A certificate no rule applies to is refused. Patterns are Go regular expressions (RE2): Java's syntax without look-around or back references.",
 		Note: "Kafka's default is DEFAULT (User:CN=alice,OU=eng,O=Acme); Strata's takes the common name (User:alice), and the whole name when there is none."},
+	{Name: "sasl.enabled.mechanisms", Type: List, Scope: Broker, Default: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", ReadOnly: true, PerListener: true,
+		Enum: []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, Check: nonEmptyList,
+		Doc:  "The SASL mechanisms a SASL listener (SASL_PLAINTEXT, SASL_SSL) offers in SaslHandshake. PLAIN checks the password against the user's stored SCRAM credential.",
+		Note: "Kafka's default is GSSAPI, and Kafka's PLAIN checks passwords from JAAS files; Strata offers PLAIN and SCRAM, with the users of AlterUserScramCredentials and bootstrap.user."},
+	{Name: "connection.failed.authentication.delay.ms", Type: Int, Scope: Broker, Default: "100", ReadOnly: true, Min: 0, HasMin: true,
+		Doc: "How long the answer to a failed SASL authentication (SASL_AUTHENTICATION_FAILED) is held back before it is sent and the connection closed; other connections are not held up."},
+	{Name: "bootstrap.user", Type: String, Scope: Broker, Default: "", ReadOnly: true, Sensitive: true, Check: bootstrapUser,
+		Doc:  "NAME:PASSWORD of a user whose SCRAM-SHA-256 and SCRAM-SHA-512 credentials (4096 iterations) the broker creates at start when that user has none: the first admin of a new deployment. Existing credentials are left as they are.",
+		Note: "Strata only; Kafka's equivalent is kafka-storage format --add-scram."},
 	{Name: "strata.ssl.handshake.timeout.ms", Type: Long, Scope: Broker, Default: "10000", ReadOnly: true, PerListener: true, Min: 1, HasMin: true,
 		Doc:  "How long a TLS handshake may take; a client slower than that (or silent) is disconnected. Plaintext bytes sent to a TLS listener close the connection at once.",
 		Note: "Strata only: Kafka has no handshake timeout of its own."},
@@ -234,6 +243,16 @@ func minusOneOrMore(v string) error {
 func nonEmptyList(v string) error {
 	if len(SplitList(v)) == 0 {
 		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+func bootstrapUser(v string) error {
+	if v == "" {
+		return nil
+	}
+	if name, pw, ok := strings.Cut(v, ":"); !ok || name == "" || pw == "" {
+		return errors.New("want NAME:PASSWORD")
 	}
 	return nil
 }
