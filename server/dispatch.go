@@ -76,6 +76,11 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		}
 	}()
 	rep := a.handle(c.s, r)
+	defer func() {
+		if c.auth.closing {
+			ok = false // the reply is queued: written, then the connection closes
+		}
+	}()
 	switch {
 	case rep.none():
 		c.record(r, nil, 0)

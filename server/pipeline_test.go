@@ -441,8 +441,6 @@ func TestServerListenersInvalid(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Listeners: []Listener{{Name: "SASL_PLAINTEXT", Addr: "127.0.0.1:0"}}}, "security protocol SASL_PLAINTEXT is not supported yet"},
-		{Options{Listeners: []Listener{{Name: "A", Addr: "127.0.0.1:0", SecurityProtocol: SASLSSL}}}, "SASL_SSL is not supported"},
 		{Options{Listeners: []Listener{{Name: "A", Addr: "127.0.0.1:0"}, {Name: "a", Addr: "127.0.0.1:0"}}}, "different name"},
 		{Options{Listeners: []Listener{{Name: "A", Addr: ":9092"}, {Name: "B", Addr: ":9092"}}}, "different port"},
 		{Options{Listeners: []Listener{{Name: "A", Addr: "nohost"}}}, "address"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +35,8 @@ type Server struct {
 	// tls holds the TLS side of each listener whose security protocol uses TLS, by
 	// listener name; set by New.
 	tls map[string]*listenerTLS
+	// plainSlots bounds the SASL PLAIN logins verified at once (sasl.go).
+	plainSlots chan struct{}
 
 	ctx    context.Context // cancelled by Shutdown: ends every connection
 	cancel context.CancelFunc
@@ -63,7 +66,7 @@ func New(opts *Options) (*Server, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, metrics: newMetrics()}
+	s := &Server{opts: o, log: o.Logger, metrics: newMetrics(), plainSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	if err := s.openData(); err != nil {
@@ -82,6 +85,11 @@ func New(opts *Options) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		s.tls[l.Name] = t
+	}
+	if err := s.bootstrapUser(s.ctx); err != nil {
+		s.closeData()
+		s.cancel()
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	return s, nil
 }

@@ -112,11 +112,13 @@ listeners, advertised.listeners, listener.security.protocol.map, log.dirs, node.
 socket.request.max.bytes, max.connections and connections.max.idle.ms configure the server
 itself; every other setting (auto.create.topics.enable, num.partitions, log.retention.ms
 ...) is passed to the broker. listeners takes a plain HOST:PORT or Kafka's list of
-NAME://HOST:PORT (PLAINTEXT and SSL listeners so far); each listener advertises its own
-address (advertised.listeners) to the clients that come in on it. An SSL listener
-serves TLS from a PEM keystore (ssl.keystore.location: key and certificate chain),
-asks for client certificates with ssl.client.auth, and takes any ssl.* setting for
-itself alone as listener.name.<name>.ssl.* (docs/security.md). A Kafka setting Strata
+NAME://HOST:PORT (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); each listener advertises
+its own address (advertised.listeners) to the clients that come in on it. A TLS
+listener serves TLS from a PEM keystore (ssl.keystore.location: key and certificate
+chain) and asks for client certificates with ssl.client.auth; a SASL listener logs
+clients in with PLAIN or SCRAM (sasl.enabled.mechanisms), the first user coming from
+bootstrap.user=NAME:PASSWORD (or STRATA_BOOTSTRAP_USER). Any of these settings can be
+given for one listener alone as listener.name.<name>.<setting> (docs/security.md). A Kafka setting Strata
 does not implement is accepted with a warning ("has no effect in Strata"); a name that is
 neither Strata's nor Kafka's, or an invalid value, stops it with an error naming the
 closest known names.`,

@@ -1,0 +1,354 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/stratalog/strata/internal/testutil/testcerts"
+	"github.com/stratalog/strata/server"
+	"github.com/stratalog/strata/server/servertest"
+	"github.com/stratalog/strata/wire"
+)
+
+// startSASL starts a broker with PLAINTEXT, SASL_PLAINTEXT and SASL_SSL listeners and
+// bootstrap.user admin:admin-secret, plus the given settings.
+func startSASL(t *testing.T, settings map[string]string, auth server.Authorizer) (*server.Server, *testcerts.CA) {
+	t.Helper()
+	ca := testcerts.NewCA(t, "ca")
+	all := map[string]string{"bootstrap.user": "admin:admin-secret", "ssl.keystore.location": ca.Server(t).File}
+	for k, v := range settings {
+		all[k] = v
+	}
+	s := servertest.Start(t, &server.Options{
+		Listeners: []server.Listener{
+			{Name: "PLAINTEXT", Addr: "127.0.0.1:0"},
+			{Name: "SASL_PLAINTEXT", Addr: "127.0.0.1:0"},
+			{Name: "SASL_SSL", Addr: "127.0.0.1:0"},
+		},
+		Settings:   all,
+		Authorizer: auth,
+	})
+	return s, ca
+}
+
+func saslMechanisms(user, password string) map[string]sasl.Mechanism {
+	sc := scram.Auth{User: user, Pass: password}
+	return map[string]sasl.Mechanism{
+		"PLAIN":         plain.Auth{User: user, Pass: password}.AsMechanism(),
+		"SCRAM-SHA-256": sc.AsSha256Mechanism(),
+		"SCRAM-SHA-512": sc.AsSha512Mechanism(),
+	}
+}
+
+// TestSASLLogin: kgo logs in with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 as the
+// bootstrap user on the SASL_PLAINTEXT and SASL_SSL listeners, produces and consumes, and
+// its requests carry User:admin; a wrong password fails with SASL_AUTHENTICATION_FAILED.
+func TestSASLLogin(t *testing.T) {
+	auth := &principals{}
+	s, ca := startSASL(t, nil, auth)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, listener := range []string{"SASL_PLAINTEXT", "SASL_SSL"} {
+		for name, m := range saslMechanisms("admin", "admin-secret") {
+			t.Run(listener+"/"+name, func(t *testing.T) {
+				opts := []kgo.Opt{kgo.SeedBrokers(s.ListenerAddr(listener).String()), kgo.SASL(m),
+					kgo.FetchMaxWait(100 * time.Millisecond), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+				if listener == "SASL_SSL" {
+					opts = append(opts, kgo.DialTLSConfig(ca.ClientTLS(nil)))
+				}
+				cl, err := kgo.NewClient(opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cl.Close()
+				roundTrip(ctx, t, cl, "sasl-"+listener+"-"+name)
+				req := kmsg.NewPtrDescribeClusterRequest()
+				req.IncludeClusterAuthorizedOperations = true
+				if _, err := req.RequestWith(ctx, cl); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Contains(auth.list(), "User:admin@"+listener) {
+					t.Fatalf("principals %v, want User:admin on %s", auth.list(), listener)
+				}
+			})
+		}
+	}
+	for name, m := range saslMechanisms("admin", "wrong") {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(s.ListenerAddr("SASL_PLAINTEXT").String()), kgo.SASL(m), kgo.RequestRetries(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		cl.Close()
+		if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Errorf("%s with a wrong password: %v, want SASL_AUTHENTICATION_FAILED", name, err)
+		}
+	}
+}
+
+// rawConn speaks the Kafka protocol without a client library.
+type rawConn struct {
+	t    *testing.T
+	nc   net.Conn
+	br   *bufio.Reader
+	corr int32
+}
+
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+// send writes req at its version.
+func (c *rawConn) send(req kmsg.Request) {
+	c.t.Helper()
+	c.corr++
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.nc.Write(wire.AppendRequest(nil, c.corr, "raw", req)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read reads the response to the last request into resp.
+func (c *rawConn) read(resp kmsg.Response) {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	frame, err := wire.ReadFrame(c.br, nil, 1<<20)
+	if err != nil {
+		c.t.Fatalf("read response: %v", err)
+	}
+	body := frame[4:] // correlation id
+	if resp.IsFlexible() {
+		body = body[1:] // no tags
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// closed reports whether the broker closed the connection (within 10 s).
+func (c *rawConn) closed() bool {
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.br.ReadByte()
+	return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+func handshake(version int16, mechanism string) *kmsg.SASLHandshakeRequest {
+	req := kmsg.NewPtrSASLHandshakeRequest()
+	req.Version, req.Mechanism = version, mechanism
+	return req
+}
+
+func authenticate(version int16, msg string) *kmsg.SASLAuthenticateRequest {
+	req := kmsg.NewPtrSASLAuthenticateRequest()
+	req.Version, req.SASLAuthBytes = version, []byte(msg)
+	return req
+}
+
+// TestSASLProtocol: the SASL state machine as Kafka's: handshake answers with the
+// listener's mechanisms; an unoffered mechanism (UNSUPPORTED_SASL_MECHANISM), a second
+// handshake or an authenticate before the handshake (ILLEGAL_SASL_STATE) close the
+// connection; a failed login answers SASL_AUTHENTICATION_FAILED only after
+// connection.failed.authentication.delay.ms, then closes; SASL requests on a PLAINTEXT
+// listener answer ILLEGAL_SASL_STATE and go on.
+func TestSASLProtocol(t *testing.T) {
+	s, _ := startSASL(t, map[string]string{
+		"connection.failed.authentication.delay.ms":            "300",
+		"listener.name.sasl_plaintext.sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-512",
+	}, nil)
+	addr := s.ListenerAddr("SASL_PLAINTEXT").String()
+
+	t.Run("login", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.send(handshake(1, "PLAIN"))
+		hs := kmsg.NewPtrSASLHandshakeResponse()
+		hs.Version = 1
+		c.read(hs)
+		if hs.ErrorCode != 0 || !slices.Equal(hs.SupportedMechanisms, []string{"PLAIN", "SCRAM-SHA-512"}) {
+			t.Fatalf("handshake: %+v", hs)
+		}
+		c.send(authenticate(2, "\x00admin\x00admin-secret"))
+		ar := kmsg.NewPtrSASLAuthenticateResponse()
+		ar.Version = 2
+		c.read(ar)
+		if ar.ErrorCode != 0 {
+			t.Fatalf("authenticate: %v %v", kerr.ErrorForCode(ar.ErrorCode), ar.ErrorMessage)
+		}
+		c.send(kmsg.NewPtrMetadataRequest()) // logged in: any API runs
+		c.read(kmsg.NewPtrMetadataResponse())
+		c.send(handshake(1, "PLAIN")) // after login
+		hs = kmsg.NewPtrSASLHandshakeResponse()
+		hs.Version = 1
+		c.read(hs)
+		if hs.ErrorCode != kerr.IllegalSaslState.Code {
+			t.Fatalf("handshake after login: %v", kerr.ErrorForCode(hs.ErrorCode))
+		}
+	})
+	t.Run("unoffered mechanism", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.send(handshake(1, "SCRAM-SHA-256"))
+		hs := kmsg.NewPtrSASLHandshakeResponse()
+		hs.Version = 1
+		c.read(hs)
+		if hs.ErrorCode != kerr.UnsupportedSaslMechanism.Code || len(hs.SupportedMechanisms) != 2 || !c.closed() {
+			t.Fatalf("handshake for SCRAM-SHA-256: %+v; want UNSUPPORTED_SASL_MECHANISM and a close", hs)
+		}
+	})
+	for name, reqs := range map[string][]kmsg.Request{
+		"authenticate first": {authenticate(1, "\x00admin\x00admin-secret")},
+		"second handshake":   {handshake(1, "PLAIN"), handshake(1, "PLAIN")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := dialRaw(t, addr)
+			for _, req := range reqs {
+				c.send(req)
+			}
+			for i, req := range reqs {
+				resp := req.ResponseKind()
+				resp.SetVersion(req.GetVersion())
+				c.read(resp)
+				var code int16
+				switch r := resp.(type) {
+				case *kmsg.SASLHandshakeResponse:
+					code = r.ErrorCode
+				case *kmsg.SASLAuthenticateResponse:
+					code = r.ErrorCode
+				}
+				if last := i == len(reqs)-1; last && code != kerr.IllegalSaslState.Code {
+					t.Fatalf("%s: %v, want ILLEGAL_SASL_STATE", name, kerr.ErrorForCode(code))
+				}
+			}
+			if !c.closed() {
+				t.Fatal("the connection stayed open")
+			}
+		})
+	}
+	t.Run("failed login", func(t *testing.T) {
+		for _, msg := range []string{"\x00admin\x00wrong", "\x00nobody\x00admin-secret", "garbage"} {
+			c := dialRaw(t, addr)
+			c.send(handshake(1, "PLAIN"))
+			c.read(&kmsg.SASLHandshakeResponse{Version: 1})
+			start := time.Now()
+			c.send(authenticate(1, msg))
+			ar := kmsg.NewPtrSASLAuthenticateResponse()
+			ar.Version = 1
+			c.read(ar)
+			if d := time.Since(start); d < 300*time.Millisecond {
+				t.Errorf("%q: answered after %v, before the delay", msg, d)
+			}
+			if ar.ErrorCode != kerr.SaslAuthenticationFailed.Code || ar.ErrorMessage == nil || !c.closed() {
+				t.Fatalf("%q: %+v; want SASL_AUTHENTICATION_FAILED with a message, and a close", msg, ar)
+			}
+		}
+	})
+	t.Run("scram failure", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.send(handshake(1, "SCRAM-SHA-512"))
+		c.read(&kmsg.SASLHandshakeResponse{Version: 1})
+		c.send(authenticate(1, "n,,n=nobody,r=abc"))
+		ar := kmsg.NewPtrSASLAuthenticateResponse()
+		ar.Version = 1
+		c.read(ar)
+		if ar.ErrorCode != kerr.SaslAuthenticationFailed.Code || !c.closed() {
+			t.Fatalf("unknown SCRAM user: %+v", ar)
+		}
+	})
+	t.Run("plaintext listener", func(t *testing.T) {
+		c := dialRaw(t, s.ListenerAddr("PLAINTEXT").String())
+		c.send(handshake(1, "PLAIN"))
+		hs := kmsg.NewPtrSASLHandshakeResponse()
+		hs.Version = 1
+		c.read(hs)
+		c.send(authenticate(0, "\x00admin\x00admin-secret"))
+		ar := kmsg.NewPtrSASLAuthenticateResponse()
+		c.read(ar)
+		if hs.ErrorCode != kerr.IllegalSaslState.Code || ar.ErrorCode != kerr.IllegalSaslState.Code {
+			t.Fatalf("SASL on PLAINTEXT: %v %v", kerr.ErrorForCode(hs.ErrorCode), kerr.ErrorForCode(ar.ErrorCode))
+		}
+		c.send(kmsg.NewPtrMetadataRequest())
+		c.read(kmsg.NewPtrMetadataResponse())
+	})
+}
+
+// TestSASLFailedLoginsDoNotBlock: 200 failed logins (150 SCRAM, 50 PLAIN, whose
+// password checks cost a PBKDF2 each) held for their delay (5 s) do not hold up another
+// client, which logs in and is answered while they all wait.
+func TestSASLFailedLoginsDoNotBlock(t *testing.T) {
+	s, _ := startSASL(t, map[string]string{"connection.failed.authentication.delay.ms": "5000"}, nil)
+	addr := s.ListenerAddr("SASL_PLAINTEXT").String()
+	const n = 200
+	var wg sync.WaitGroup
+	answered := make(chan time.Time, n)
+	conns := make([]net.Conn, n)
+	for i := range n {
+		nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		conns[i] = nc
+	}
+	start := time.Now()
+	for i, nc := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			frames := wire.AppendRequest(nil, 1, "bad", handshake(1, "SCRAM-SHA-256"))
+			frames = wire.AppendRequest(frames, 2, "bad", authenticate(1, "n,,n=nobody,r=abc"))
+			if i%4 == 0 {
+				frames = wire.AppendRequest(nil, 1, "bad", handshake(1, "PLAIN"))
+				frames = wire.AppendRequest(frames, 2, "bad", authenticate(1, "\x00admin\x00wrong"))
+			}
+			nc.SetDeadline(time.Now().Add(30 * time.Second))
+			if _, err := nc.Write(frames); err != nil {
+				return
+			}
+			io.Copy(io.Discard, nc) // both answers, then the close
+			answered <- time.Now()
+		}()
+	}
+	// A good client, while the bad ones wait out their delay.
+	m := saslMechanisms("admin", "admin-secret")["SCRAM-SHA-256"]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+	good := time.Now()
+	wg.Wait()
+	close(answered)
+	first := time.Time{}
+	for at := range answered {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	if len(conns) == 0 || first.IsZero() || !good.Before(first) {
+		t.Fatalf("the good client was answered at +%v, the first failed login closed at +%v", good.Sub(start), first.Sub(start))
+	}
+}
