@@ -5,11 +5,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(17, 1, 1, handleSaslHandshake) }
+func init() { register(17, 0, 1, handleSaslHandshake) }
 
-// handleSaslHandshake answers SaslHandshake v1: on a SASL listener, before login, it
-// chooses the mechanism of the SaslAuthenticate requests that follow and lists the
-// listener's mechanisms. A mechanism the listener does not offer answers
+// handleSaslHandshake answers SaslHandshake v0-v1: on a SASL listener, before login, it
+// chooses the mechanism of the SaslAuthenticate requests (v1) or raw SASL token frames
+// (v0, sasl.go) that follow and lists the listener's mechanisms. A mechanism the listener does not offer answers
 // UNSUPPORTED_SASL_MECHANISM and closes the connection; a handshake on another listener,
 // after login or a second time answers ILLEGAL_SASL_STATE (and closes the connection when
 // before login), as Kafka does.
@@ -33,6 +33,7 @@ func handleSaslHandshake(s *Server, r *request) reply {
 		c.log.Info("closing connection: SASL mechanism not offered", "mechanism", req.Mechanism, "listener", c.listener.Name)
 	default:
 		c.auth.sasl.mechanism = req.Mechanism
+		c.auth.sasl.raw = req.Version == 0
 	}
 	return now(resp)
 }

@@ -32,6 +32,9 @@ import (
 // the connection must close.
 func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 	start := time.Now()
+	if c.auth.sasl.raw && !c.auth.authenticated {
+		return c.rawToken(frame, wg, start)
+	}
 	hdr, err := wire.ParseHeaderPrefix(frame)
 	if err != nil {
 		c.log.Info("closing connection: bad request header", "err", err)

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -13,6 +15,7 @@ import (
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/sasl"
 	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/wire"
 )
 
 // SASL authentication (SASL_PLAINTEXT and SASL_SSL listeners): a connection's state
@@ -37,6 +40,7 @@ func newListenerSASL(l Listener, settings map[string]string) *listenerSASL {
 type saslState struct {
 	mechanism string            // chosen by SaslHandshake; "" before
 	scram     *sasl.ScramServer // the SCRAM conversation, once started
+	raw       bool              // SaslHandshake v0: raw token frames follow (rawToken)
 }
 
 // scramLookup finds SCRAM credentials in the current metadata image.
@@ -85,6 +89,9 @@ func (c *conn) failAuthentication(resp kmsg.Response) reply {
 	c.auth.closing = true
 	d := c.s.data.broker.Millis("connection.failed.authentication.delay.ms")
 	if d <= 0 {
+		if resp == nil {
+			return noReply
+		}
 		return now(resp)
 	}
 	return later(func() kmsg.Response {
@@ -129,3 +136,58 @@ func (s *Server) bootstrapUser(ctx context.Context) error {
 
 // offers reports whether the listener offers mechanism.
 func (l *listenerSASL) offers(mechanism string) bool { return slices.Contains(l.mechanisms, mechanism) }
+
+// SaslHandshake v0 (clients older than Kafka 1.0): the SASL tokens that follow travel as
+// raw frames (a size, then the token; no request header), both ways, until the client
+// has logged in; a failure closes the connection without an answer, as Kafka does.
+
+// rawToken handles one raw SASL token frame of a connection after SaslHandshake v0. It
+// reports false when the connection must close.
+func (c *conn) rawToken(frame []byte, wg *sync.WaitGroup, start time.Time) bool {
+	hdr := wire.RequestHeader{APIKey: 36}
+	st := c.s.metrics.api(hdr.APIKey)
+	st.requests.Add(1)
+	st.bytesIn.Add(uint64(len(frame) + 4))
+	r := &request{ctx: c.ctx, hdr: hdr, conn: c, principal: c.auth.principal, start: start, size: len(frame) + 4}
+	out, user, done, err := c.authenticate(frame)
+	if err != nil {
+		c.log.Info("closing connection: SASL authentication failed", "listener", c.listener.Name, "err", err)
+		rep := c.failAuthentication(nil)
+		if rep.later == nil {
+			return false
+		}
+		f := &inflight{r: r, done: make(chan struct{})}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(f.done)
+			rep.later() // the delay; nothing is written
+		}()
+		c.enqueue(f)
+		return false
+	}
+	if done {
+		c.login(Principal{Type: "User", Name: user})
+	}
+	resp := kmsg.NewPtrSASLAuthenticateResponse()
+	resp.SASLAuthBytes = out
+	c.enqueue(&inflight{r: r, resp: rawSASLToken{resp}, done: closedChan, fixedVersion: true})
+	return true
+}
+
+// rawSASLToken is the answer to a raw SASL token: the server's token, size-prefixed,
+// without a response header.
+type rawSASLToken struct{ *kmsg.SASLAuthenticateResponse }
+
+func (t rawSASLToken) writeResponse(w *connWriter, _ wire.RequestHeader) (int, error) {
+	var size [4]byte
+	binary.BigEndian.PutUint32(size[:], uint32(len(t.SASLAuthBytes)))
+	if _, err := w.bw.Write(size[:]); err != nil {
+		return 0, err
+	}
+	n, err := w.bw.Write(t.SASLAuthBytes)
+	return 4 + n, err
+}
+
+func (rawSASLToken) release()                  {}
+func (t rawSASLToken) response() kmsg.Response { return t.SASLAuthenticateResponse }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -273,6 +274,63 @@ func TestSASLProtocol(t *testing.T) {
 			t.Fatalf("unknown SCRAM user: %+v", ar)
 		}
 	})
+	// SaslHandshake v0: raw token frames follow, both ways.
+	rawToken := func(c *rawConn, token []byte) {
+		c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.nc.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(token))), token...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readToken := func(c *rawConn) []byte {
+		c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var size [4]byte
+		if _, err := io.ReadFull(c.br, size[:]); err != nil {
+			t.Fatalf("read raw token: %v", err)
+		}
+		tok := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(c.br, tok); err != nil {
+			t.Fatalf("read raw token: %v", err)
+		}
+		return tok
+	}
+	t.Run("v0 raw PLAIN", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.send(handshake(0, "PLAIN"))
+		c.read(&kmsg.SASLHandshakeResponse{Version: 0})
+		rawToken(c, []byte("\x00admin\x00admin-secret"))
+		if tok := readToken(c); len(tok) != 0 {
+			t.Fatalf("PLAIN answer %q, want an empty token", tok)
+		}
+		c.send(kmsg.NewPtrMetadataRequest()) // logged in: Kafka requests again
+		c.read(kmsg.NewPtrMetadataResponse())
+	})
+	t.Run("v0 raw SCRAM", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.send(handshake(0, "SCRAM-SHA-512"))
+		c.read(&kmsg.SASLHandshakeResponse{Version: 0})
+		sess, msg, err := saslMechanisms("admin", "admin-secret")["SCRAM-SHA-512"].Authenticate(context.Background(), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for done := false; !done; {
+			rawToken(c, msg)
+			if done, msg, err = sess.Challenge(readToken(c)); err != nil {
+				t.Fatalf("the client refused the server: %v", err)
+			}
+		}
+		c.send(kmsg.NewPtrMetadataRequest())
+		c.read(kmsg.NewPtrMetadataResponse())
+	})
+	t.Run("v0 raw failure", func(t *testing.T) {
+		c := dialRaw(t, addr)
+		c.send(handshake(0, "PLAIN"))
+		c.read(&kmsg.SASLHandshakeResponse{Version: 0})
+		start := time.Now()
+		rawToken(c, []byte("\x00admin\x00wrong"))
+		if !c.closed() || time.Since(start) < 300*time.Millisecond {
+			t.Fatalf("a failed raw login: closed %v after %v; want a close, after the delay, without an answer", c.closed(), time.Since(start))
+		}
+	})
 	t.Run("plaintext listener", func(t *testing.T) {
 		c := dialRaw(t, s.ListenerAddr("PLAINTEXT").String())
 		c.send(handshake(1, "PLAIN"))
@@ -350,5 +408,62 @@ func TestSASLFailedLoginsDoNotBlock(t *testing.T) {
 	}
 	if len(conns) == 0 || first.IsZero() || !good.Before(first) {
 		t.Fatalf("the good client was answered at +%v, the first failed login closed at +%v", good.Sub(start), first.Sub(start))
+	}
+}
+
+// plainLogin logs in with PLAIN on a SASL listener and reports whether it succeeded.
+func plainLogin(t *testing.T, addr, user, password string) bool {
+	t.Helper()
+	c := dialRaw(t, addr)
+	c.send(handshake(1, "PLAIN"))
+	c.read(&kmsg.SASLHandshakeResponse{Version: 1})
+	c.send(authenticate(1, "\x00"+user+"\x00"+password))
+	ar := kmsg.NewPtrSASLAuthenticateResponse()
+	ar.Version = 1
+	c.read(ar)
+	return ar.ErrorCode == 0
+}
+
+// TestSASLBootstrapUser: bootstrap.user creates its user once: the credentials persist,
+// and a restart with another password leaves them as they are. DescribeConfigs never
+// shows the setting's value.
+func TestSASLBootstrapUser(t *testing.T) {
+	dir := t.TempDir()
+	start := func(user string) *server.Server {
+		return servertest.Start(t, &server.Options{
+			DataDir:   dir,
+			Listeners: []server.Listener{{Name: "PLAINTEXT", Addr: "127.0.0.1:0"}, {Name: "SASL_PLAINTEXT", Addr: "127.0.0.1:0"}},
+			Settings:  map[string]string{"bootstrap.user": user, "connection.failed.authentication.delay.ms": "0"},
+		})
+	}
+	s := start("admin:first")
+	addr := s.ListenerAddr("SASL_PLAINTEXT").String()
+	if !plainLogin(t, addr, "admin", "first") || plainLogin(t, addr, "admin", "second") {
+		t.Fatal("bootstrap user: first password refused or another accepted")
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.ListenerAddr("PLAINTEXT").String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	res := kmsg.NewDescribeConfigsRequestResource()
+	res.ResourceType, res.ResourceName, res.ConfigNames = kmsg.ConfigResourceTypeBroker, "0", []string{"bootstrap.user"}
+	req.Resources, req.IncludeSynonyms = append(req.Resources, res), true
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := resp.Resources[0].Configs; len(cs) != 1 || cs[0].Value != nil || !cs[0].IsSensitive || cs[0].ConfigSynonyms[0].Value != nil {
+		t.Fatalf("DescribeConfigs of bootstrap.user: %+v", cs)
+	}
+	cl.Close()
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s = start("admin:second")
+	addr = s.ListenerAddr("SASL_PLAINTEXT").String()
+	if !plainLogin(t, addr, "admin", "first") || plainLogin(t, addr, "admin", "second") {
+		t.Fatal("after a restart with another bootstrap password: the stored credentials changed")
 	}
 }

@@ -237,3 +237,38 @@ func TestSaslPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestSaslScramLibrdkafkaNonce: the client-final nonce may repeat the client's nonce
+// before the server's (librdkafka does), as Kafka accepts: only its end must be the
+// server's nonce, and the proof covers the message as sent.
+func TestSaslScramLibrdkafkaNonce(t *testing.T) {
+	creds := newStore(t, "alice", "s3cret")
+	cred := creds["alice/"+ScramSHA256]
+	srv, err := NewScramServer(ScramSHA256, creds.lookup, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const clientFirstBare = "n=alice,r=cnonce"
+	resp, _, err := srv.Step([]byte("n,," + clientFirstBare))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := strings.TrimPrefix(strings.Split(string(resp), ",")[0], "r=")
+	for _, tc := range []struct {
+		nonce string
+		ok    bool
+	}{{"cnonce" + nonce, true}, {nonce + "x", false}} {
+		s := *srv
+		withoutProof := "c=biws,r=" + tc.nonce
+		sp, _ := SaltedPassword(ScramSHA256, "s3cret", cred.Salt, int(cred.Iterations))
+		clientKey := hmacOf(sha256.New, sp, []byte("Client Key"))
+		sig := hmacOf(sha256.New, cred.StoredKey, []byte(clientFirstBare+","+string(resp)+","+withoutProof))
+		for i := range sig {
+			sig[i] ^= clientKey[i]
+		}
+		_, done, err := s.Step([]byte(withoutProof + ",p=" + base64.StdEncoding.EncodeToString(sig)))
+		if done != tc.ok || (err == nil) != tc.ok {
+			t.Errorf("final nonce %q: done %v, %v; want ok %v", tc.nonce, done, err, tc.ok)
+		}
+	}
+}
