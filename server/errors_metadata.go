@@ -21,6 +21,10 @@ func init() {
 		errMapping{metadata.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
 		errMapping{metadata.ErrInternalTopic, kerr.InvalidRequest},
 		errMapping{metadata.ErrInvalidBroker, kerr.InvalidRequest},
+		errMapping{metadata.ErrUnknownCredential, kerr.ResourceNotFound},
+		errMapping{metadata.ErrInvalidCredential, kerr.UnacceptableCredential},
+		errMapping{metadata.ErrUnsupportedMechanism, kerr.UnsupportedSaslMechanism},
+		errMapping{metadata.ErrDuplicateUser, kerr.DuplicateResource},
 		// The store cannot take commands (no controller, or shutting down): retriable.
 		errMapping{metadata.ErrNotController, kerr.NotController},
 		errMapping{metadata.ErrClosed, kerr.NotController},

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -465,5 +466,153 @@ func TestSASLBootstrapUser(t *testing.T) {
 	addr = s.ListenerAddr("SASL_PLAINTEXT").String()
 	if !plainLogin(t, addr, "admin", "first") || plainLogin(t, addr, "admin", "second") {
 		t.Fatal("after a restart with another bootstrap password: the stored credentials changed")
+	}
+}
+
+// denyAlter is an Authorizer that refuses ALTER and DESCRIBE on the cluster.
+type denyAlter struct{}
+
+func (denyAlter) Authorize(_ server.RequestContext, a server.Action) bool {
+	return a.ResourceType != kmsg.ACLResourceTypeCluster ||
+		a.Operation != kmsg.ACLOperationAlter && a.Operation != kmsg.ACLOperationDescribe
+}
+
+// TestSASLUserScramCredentials: kadm creates, describes and deletes users
+// (AlterUserScramCredentials, DescribeUserScramCredentials); a new user logs in with
+// SCRAM and PLAIN at once, a deleted one no more. The per-user errors are Kafka's.
+func TestSASLUserScramCredentials(t *testing.T) {
+	s, _ := startSASL(t, map[string]string{"connection.failed.authentication.delay.ms": "0"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr := s.ListenerAddr("SASL_PLAINTEXT").String()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(saslMechanisms("admin", "admin-secret")["SCRAM-SHA-512"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	altered, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{
+		{User: "alice", Mechanism: kadm.ScramSha256, Iterations: 8192, Password: "alice-pw"},
+		{User: "alice", Mechanism: kadm.ScramSha512, Password: "alice-pw"},
+		{User: "bob", Mechanism: kadm.ScramSha512, Password: "bob-pw"},
+	})
+	if err != nil || altered.Error() != nil {
+		t.Fatalf("create users: %v %v", err, altered.Error())
+	}
+	described, err := adm.DescribeUserSCRAMs(ctx)
+	if err != nil || described.Error() != nil {
+		t.Fatalf("describe: %v %v", err, described.Error())
+	}
+	got := map[string]string{}
+	for u, d := range described {
+		for _, ci := range d.CredInfos {
+			got[u] += ci.String() + ";"
+		}
+	}
+	want := map[string]string{
+		"admin": "SCRAM-SHA-256=iterations=4096;SCRAM-SHA-512=iterations=4096;",
+		"alice": "SCRAM-SHA-256=iterations=8192;SCRAM-SHA-512=iterations=4096;",
+		"bob":   "SCRAM-SHA-512=iterations=4096;",
+	}
+	if len(got) != len(want) || got["admin"] != want["admin"] || got["alice"] != want["alice"] || got["bob"] != want["bob"] {
+		t.Fatalf("described %v, want %v", got, want)
+	}
+	for name, m := range saslMechanisms("alice", "alice-pw") {
+		c, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = kmsg.NewPtrMetadataRequest().RequestWith(ctx, c)
+		c.Close()
+		if err != nil {
+			t.Fatalf("alice with %s: %v", name, err)
+		}
+	}
+	if !plainLogin(t, addr, "bob", "bob-pw") || plainLogin(t, addr, "bob", "alice-pw") {
+		t.Fatal("bob's PLAIN login")
+	}
+	altered, err = adm.AlterUserSCRAMs(ctx, []kadm.DeleteSCRAM{{User: "bob", Mechanism: kadm.ScramSha512}}, nil)
+	if err != nil || altered.Error() != nil {
+		t.Fatalf("delete bob: %v %v", err, altered.Error())
+	}
+	if plainLogin(t, addr, "bob", "bob-pw") {
+		t.Fatal("a deleted user logged in")
+	}
+
+	// Kafka's per-user errors; the valid users of a request are still applied.
+	req := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	up := func(user string, mech int8, iterations int32) {
+		u := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
+		u.Name, u.Mechanism, u.Iterations, u.Salt, u.SaltedPassword = user, mech, iterations, []byte("salt"), make([]byte, 32)
+		req.Upsertions = append(req.Upsertions, u)
+	}
+	del := func(user string, mech int8) {
+		d := kmsg.NewAlterUserSCRAMCredentialsRequestDeletion()
+		d.Name, d.Mechanism = user, mech
+		req.Deletions = append(req.Deletions, d)
+	}
+	up("low", 1, 1000)
+	up("high", 2, 20000)
+	up("", 1, 4096)
+	up("sha1", 3, 4096)
+	up("twice", 1, 4096)
+	del("twice", 1)
+	del("nobody", 1)
+	up("carol", 2, 4096)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]int16{}
+	for _, r := range resp.Results {
+		codes[r.User] = r.ErrorCode
+	}
+	wantCodes := map[string]int16{
+		"low": kerr.UnacceptableCredential.Code, "high": kerr.UnacceptableCredential.Code, "": kerr.UnacceptableCredential.Code,
+		"sha1": kerr.UnsupportedSaslMechanism.Code, "twice": kerr.DuplicateResource.Code,
+		"nobody": kerr.ResourceNotFound.Code, "carol": 0,
+	}
+	if len(codes) != len(wantCodes) {
+		t.Fatalf("results %v, want %v", codes, wantCodes)
+	}
+	for u, c := range wantCodes {
+		if codes[u] != c {
+			t.Errorf("user %q: %v, want %v", u, kerr.ErrorForCode(codes[u]), kerr.ErrorForCode(c))
+		}
+	}
+	dreq := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
+	for _, u := range []string{"carol", "nobody", "alice", "alice"} {
+		du := kmsg.NewDescribeUserSCRAMCredentialsRequestUser()
+		du.Name = u
+		dreq.Users = append(dreq.Users, du)
+	}
+	dresp, err := dreq.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dcodes := map[string]int16{}
+	for _, r := range dresp.Results {
+		dcodes[r.User] = r.ErrorCode
+	}
+	if dcodes["carol"] != 0 || dcodes["nobody"] != kerr.ResourceNotFound.Code || dcodes["alice"] != kerr.DuplicateResource.Code {
+		t.Fatalf("describe errors: %v", dcodes)
+	}
+
+	// Without ALTER / DESCRIBE on the cluster.
+	denied := servertest.Start(t, &server.Options{Listen: "127.0.0.1:0", Authorizer: denyAlter{}})
+	dcl, err := kgo.NewClient(kgo.SeedBrokers(denied.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dcl.Close()
+	if _, err := kadm.NewClient(dcl).DescribeUserSCRAMs(ctx); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("describe without DESCRIBE on the cluster: %v", err)
+	}
+	res, err := kadm.NewClient(dcl).AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "x", Mechanism: kadm.ScramSha256, Password: "p"}})
+	if err == nil {
+		err = res["x"].Err // kadm returns an error all users share as err
+	}
+	if !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("alter without ALTER on the cluster: %v %+v", err, res)
 	}
 }
