@@ -9,8 +9,8 @@ func init() { register(17, 0, 1, handleSaslHandshake) }
 
 // handleSaslHandshake answers SaslHandshake v0-v1: on a SASL listener, before login, it
 // chooses the mechanism of the SaslAuthenticate requests (v1) or raw SASL token frames
-// (v0, sasl.go) that follow and lists the listener's mechanisms. A mechanism the listener does not offer answers
-// UNSUPPORTED_SASL_MECHANISM and closes the connection; a handshake on another listener,
+// (v0, sasl.go) that follow and lists the listener's mechanisms. A mechanism the listener
+// does not offer answers UNSUPPORTED_SASL_MECHANISM and closes the connection; a handshake on another listener,
 // after login or a second time answers ILLEGAL_SASL_STATE (and closes the connection when
 // before login), as Kafka does.
 func handleSaslHandshake(s *Server, r *request) reply {
