@@ -72,6 +72,8 @@ type Store interface {
 	AllocateProducerIDs(ctx context.Context, cmd AllocateProducerIDs) (ProducerIDBlock, error)
 	// ScramStore: AlterScramCredentials (scram.go).
 	ScramStore
+	// ACLStore: CreateACLs, DeleteACLs (acls.go).
+	ACLStore
 
 	// Close stops the store; watchers are not called any more.
 	Close() error

@@ -3,7 +3,6 @@ package acl
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 )
 
@@ -93,9 +92,10 @@ type Binding struct {
 // ErrInvalid wraps every reason a binding or a filter is refused (INVALID_REQUEST).
 var ErrInvalid = errors.New("acl: invalid")
 
-// Validate applies CreateAcls' checks to a binding: a concrete resource type, pattern
-// type, operation and permission; a resource name (kafka-cluster for CLUSTER); a
-// principal "Type:Name"; a host "*" or an IP address.
+// Validate applies Kafka's CreateAcls checks to a binding: a concrete resource type,
+// pattern type, operation and permission; a resource name (kafka-cluster for CLUSTER);
+// a principal "Type:Name". The host is not checked (Kafka compares it as a string with
+// the client's address).
 func (b *Binding) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
@@ -111,16 +111,11 @@ func (b *Binding) Validate() error {
 		return bad("permission type %d: want ALLOW or DENY", b.Permission)
 	case b.ResourceName == "":
 		return bad("empty resource name")
-	case b.ResourceType == ResCluster && (b.ResourceName != ClusterName || b.PatternType != PatternLiteral):
-		return bad("the CLUSTER resource is LITERAL %s", ClusterName)
+	case b.ResourceType == ResCluster && b.ResourceName != ClusterName:
+		return bad("the only valid name for the CLUSTER resource is %s", ClusterName)
 	}
 	if typ, name, ok := strings.Cut(b.Principal, ":"); !ok || typ == "" || name == "" {
 		return bad("principal %q: want Type:Name", b.Principal)
-	}
-	if b.Host != WildcardHost {
-		if _, err := netip.ParseAddr(b.Host); err != nil {
-			return bad("host %q: want * or an IP address", b.Host)
-		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stratalog/strata/internal/acl"
 	"github.com/stratalog/strata/internal/sasl"
 	"github.com/stratalog/strata/metadata"
 )
@@ -56,6 +57,28 @@ func FuzzLocalScram(f *testing.F) {
 				bytes.Equal(a.StoredKey, b.StoredKey) && bytes.Equal(a.ServerKey, b.ServerKey)
 		}) {
 			t.Fatalf("round trip: %+v, then %+v", creds, again)
+		}
+	})
+}
+
+// FuzzLocalACLs fuzzes the decoder of the acls file. Invariants: no panic;
+// encode(decode(x)) decodes to the same bindings.
+func FuzzLocalACLs(f *testing.F) {
+	f.Add(string(encodeACLs([]acl.Binding{{ResourceType: acl.ResTopic, ResourceName: "a \"b\"\n", PatternType: acl.PatternLiteral,
+		Principal: "User:x", Host: "*", Operation: acl.OpRead, Permission: acl.PermAllow}})))
+	f.Add("version=0\nacl=2 4 3 3 \"User:*\" \"*\" \"logs-\"\n")
+	f.Add("version=0\nacl=2 4 3\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		bindings, err := decodeACLs([]byte(s))
+		if err != nil {
+			return
+		}
+		again, err := decodeACLs(encodeACLs(bindings))
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		if !slices.Equal(bindings, again) {
+			t.Fatalf("round trip: %+v, then %+v", bindings, again)
 		}
 	})
 }

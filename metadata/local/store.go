@@ -115,6 +115,13 @@ func Open(dir string, opts *Options) (st *Store, err error) {
 	for _, c := range creds {
 		b.PutScramCredential(c)
 	}
+	bindings, err := s.loadACLs()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range bindings {
+		b.PutACL(a)
+	}
 	for name, tm := range metas {
 		t := &metadata.Topic{Name: name, ID: tm.id, Configs: tm.overrides, Partitions: make([]metadata.PartitionState, tm.partitions)}
 		for i := range t.Partitions {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stratalog/strata/internal/acl"
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/sasl"
 	"github.com/stratalog/strata/metadata"
@@ -38,6 +39,7 @@ func Run(t *testing.T, node int32, newState func(t *testing.T) Opener) {
 		{"AlterTopicConfigs", s.testAlterTopicConfigs},
 		{"AllocateProducerIDs", s.testAllocateProducerIDs},
 		{"ScramCredentials", s.testScramCredentials},
+		{"ACLs", s.testACLs},
 		{"Watch", s.testWatch},
 		{"Concurrent", s.testConcurrent},
 		{"Restart", s.testRestart},
@@ -658,4 +660,59 @@ func (s *suite) testScramCredentials(t *testing.T) {
 	}
 	check(s.reopen(t, o))
 	wantErr(t, "alter after close", st.AlterScramCredentials(ctx, metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{carol}}), metadata.ErrClosed)
+}
+
+// testACLs: CreateACLs adds bindings once, all or nothing; DeleteACLs removes what its
+// filters select and returns it per filter (a binding under each filter that selects it);
+// they survive a restart.
+func (s *suite) testACLs(t *testing.T) {
+	st, o := s.open(t)
+	ctx := t.Context()
+	b := func(rt acl.ResourceType, name string, pt acl.PatternType, principal string, op acl.Operation, perm acl.Permission) acl.Binding {
+		return acl.Binding{ResourceType: rt, ResourceName: name, PatternType: pt, Principal: principal, Host: "*", Operation: op, Permission: perm}
+	}
+	read := b(acl.ResTopic, "orders", acl.PatternLiteral, "User:alice", acl.OpRead, acl.PermAllow)
+	write := b(acl.ResTopic, "orders", acl.PatternLiteral, "User:alice", acl.OpWrite, acl.PermAllow)
+	pre := b(acl.ResTopic, "logs-", acl.PatternPrefixed, "User:*", acl.OpRead, acl.PermAllow)
+	grp := b(acl.ResGroup, "g \"quoted\"", acl.PatternLiteral, "User:bob", acl.OpAll, acl.PermDeny)
+	if err := st.CreateACLs(ctx, metadata.CreateACLs{Bindings: []acl.Binding{grp, read, pre, write, read}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(st metadata.Store, want ...acl.Binding) {
+		t.Helper()
+		if got := st.Image().ACLs(); !slices.Equal(got, want) {
+			t.Fatalf("ACLs %+v, want %+v", got, want)
+		}
+	}
+	check(st, pre, read, write, grp) // sorted: topic before group, then name, then operation
+	bad := read
+	bad.Operation = acl.OpAny
+	wantErr(t, "create an invalid binding", st.CreateACLs(ctx, metadata.CreateACLs{Bindings: []acl.Binding{b(acl.ResTopic, "x", acl.PatternLiteral, "User:x", acl.OpRead, acl.PermAllow), bad}}), metadata.ErrInvalidACL)
+	_, err := st.DeleteACLs(ctx, metadata.DeleteACLs{Filters: []acl.Filter{{ResourceType: acl.ResUnknown}}})
+	wantErr(t, "delete with an invalid filter", err, metadata.ErrInvalidACL)
+	check(st, pre, read, write, grp)
+
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = s.reopen(t, o)
+	check(st, pre, read, write, grp)
+	name := "orders"
+	deleted, err := st.DeleteACLs(ctx, metadata.DeleteACLs{Filters: []acl.Filter{
+		{ResourceType: acl.ResTopic, ResourceName: &name, PatternType: acl.PatternMatch, Operation: acl.OpAny, Permission: acl.PermAny},
+		{ResourceType: acl.ResAny, PatternType: acl.PatternAny, Operation: acl.OpRead, Permission: acl.PermAny},
+		{ResourceType: acl.ResCluster, PatternType: acl.PatternAny, Operation: acl.OpAny, Permission: acl.PermAny},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deleted) != 3 || !slices.Equal(deleted[0], []acl.Binding{read, write}) || !slices.Equal(deleted[1], []acl.Binding{pre, read}) || len(deleted[2]) != 0 {
+		t.Fatalf("deleted %+v", deleted)
+	}
+	check(st, grp)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(s.reopen(t, o), grp)
+	wantErr(t, "create after close", st.CreateACLs(ctx, metadata.CreateACLs{Bindings: []acl.Binding{read}}), metadata.ErrClosed)
 }
