@@ -29,19 +29,16 @@ func ParsePlain(msg []byte) (user, password string, err error) {
 var errAuthzID = errors.New("client requested an authorization id that is different from username")
 
 // VerifyPlain checks a PLAIN login against the user's stored SCRAM credentials (Strata
-// keeps no other password; any of the user's mechanisms will do, SCRAM-SHA-512 first).
-// It returns the user on success.
+// keeps no other password): the password of either mechanism will do. It returns the
+// user on success.
 func VerifyPlain(msg []byte, lookup CredentialLookup) (string, error) {
 	user, password, err := ParsePlain(msg)
 	if err != nil {
 		return "", err
 	}
 	for _, m := range []string{ScramSHA512, ScramSHA256} {
-		if c, ok := lookup(user, m); ok && c.Mechanism == m {
-			if c.Verify(password) {
-				return user, nil
-			}
-			break
+		if c, ok := lookup(user, m); ok && c.Mechanism == m && c.Verify(password) {
+			return user, nil
 		}
 	}
 	return "", fmt.Errorf("%w: PLAIN: invalid username or password", ErrAuthenticationFailed)

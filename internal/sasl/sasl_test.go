@@ -209,6 +209,8 @@ func TestSaslScramProtocol(t *testing.T) {
 func TestSaslPlain(t *testing.T) {
 	creds := newStore(t, "alice", "s3cret")
 	only256 := store{"bob/" + ScramSHA256: creds["alice/"+ScramSHA256]}
+	other512 := newStore(t, "bob", "other")
+	only256["bob/"+ScramSHA512] = other512["bob/"+ScramSHA512] // bob's two mechanisms, two passwords
 	for _, tc := range []struct {
 		creds store
 		msg   string
@@ -217,6 +219,8 @@ func TestSaslPlain(t *testing.T) {
 		{creds, "\x00alice\x00s3cret", "alice"},
 		{creds, "alice\x00alice\x00s3cret", "alice"},
 		{only256, "\x00bob\x00s3cret", "bob"},
+		{only256, "\x00bob\x00other", "bob"},
+		{only256, "\x00bob\x00third", ""},
 		{creds, "bob\x00alice\x00s3cret", ""},
 		{creds, "\x00alice\x00wrong", ""},
 		{creds, "\x00mallory\x00s3cret", ""},
