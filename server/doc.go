@@ -24,7 +24,8 @@
 // listener.name.<name>.ssl.*) that are read again for new connections whenever they change;
 // with ssl.client.auth a client certificate makes the principal User:<its CN>. Then the
 // reader reads frames and passes each to dispatch (dispatch.go), the one door every
-// request goes through:
+// request goes through (on a SASL listener, SaslHandshake and SaslAuthenticate log the
+// connection in with PLAIN or SCRAM against the metadata's credentials: sasl.go):
 //
 //  1. the header is parsed and the API looked up in the dispatch table (handler.go; each
 //     API file registers itself in init); an unknown API or version closes the

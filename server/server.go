@@ -73,25 +73,29 @@ func New(opts *Options) (*Server, error) {
 		s.cancel()
 		return nil, err
 	}
-	s.tls = map[string]*listenerTLS{}
-	for _, l := range o.listeners() {
-		if !l.SecurityProtocol.usesTLS() {
-			continue
-		}
-		t, err := newListenerTLS(l, o.Settings, s.log)
-		if err != nil {
-			s.closeData()
-			s.cancel()
-			return nil, fmt.Errorf("server: %w", err)
-		}
-		s.tls[l.Name] = t
-	}
-	if err := s.bootstrapUser(s.ctx); err != nil {
+	if err := s.openSecurity(); err != nil {
 		s.closeData()
 		s.cancel()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	return s, nil
+}
+
+// openSecurity loads the TLS side of the TLS listeners (their PEM files) and creates the
+// credentials of bootstrap.user.
+func (s *Server) openSecurity() error {
+	s.tls = map[string]*listenerTLS{}
+	for _, l := range s.opts.listeners() {
+		if !l.SecurityProtocol.usesTLS() {
+			continue
+		}
+		t, err := newListenerTLS(l, s.opts.Settings, s.log)
+		if err != nil {
+			return err
+		}
+		s.tls[l.Name] = t
+	}
+	return s.bootstrapUser(s.ctx)
 }
 
 // Start is New followed by Listen and serving in the background; it returns once every
