@@ -55,22 +55,28 @@ func (a *Admin) SetUser(ctx context.Context, name, password string, iterations i
 	if len(mechanisms) == 0 {
 		mechanisms = []string{ScramSHA256, ScramSHA512}
 	}
-	var ups []kadm.UpsertSCRAM
+	var sms []kadm.ScramMechanism
 	for _, m := range mechanisms {
 		sm, err := scramMechanism(m)
 		if err != nil {
 			return err
 		}
-		ups = append(ups, kadm.UpsertSCRAM{User: name, Mechanism: sm, Iterations: iterations, Password: password})
+		sms = append(sms, sm)
 	}
-	res, err := a.adm.AlterUserSCRAMs(ctx, nil, ups)
-	if err == nil {
-		err = res[name].Err
+	// One request per mechanism: Kafka refuses a user named twice in one request.
+	for _, sm := range sms {
+		res, err := a.adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: name, Mechanism: sm, Iterations: iterations, Password: password}})
+		if err == nil {
+			err = res[name].Err
+		}
+		if errors.Is(err, kerr.UnacceptableCredential) || errors.Is(err, kerr.UnsupportedSaslMechanism) {
+			return &kindError{kind: ErrInvalid, msg: fmt.Sprintf("set user %q: %s", name, brokerReason(err)), err: err}
+		}
+		if err != nil {
+			return a.cfg.wrap(err, fmt.Sprintf("set user %q", name), "")
+		}
 	}
-	if errors.Is(err, kerr.UnacceptableCredential) || errors.Is(err, kerr.UnsupportedSaslMechanism) {
-		return &kindError{kind: ErrInvalid, msg: fmt.Sprintf("set user %q: %s", name, brokerReason(err)), err: err}
-	}
-	return a.cfg.wrap(err, fmt.Sprintf("set user %q", name), "")
+	return nil
 }
 
 // DeleteUser deletes every SCRAM credential of a user; a user without any is
@@ -84,22 +90,24 @@ func (a *Admin) DeleteUser(ctx context.Context, name string) error {
 	if i < 0 {
 		return kindf(ErrNotFound, "user %q does not exist", name)
 	}
-	var dels []kadm.DeleteSCRAM
+	// One request per mechanism: Kafka refuses a user named twice in one request.
 	for _, m := range users[i].Mechanisms {
 		sm, err := scramMechanism(m.Mechanism)
 		if err != nil {
 			return err
 		}
-		dels = append(dels, kadm.DeleteSCRAM{User: name, Mechanism: sm})
+		res, err := a.adm.AlterUserSCRAMs(ctx, []kadm.DeleteSCRAM{{User: name, Mechanism: sm}}, nil)
+		if err == nil {
+			err = res[name].Err
+		}
+		if errors.Is(err, kerr.ResourceNotFound) {
+			return kindf(ErrNotFound, "user %q does not exist", name)
+		}
+		if err != nil {
+			return a.cfg.wrap(err, fmt.Sprintf("delete user %q", name), "")
+		}
 	}
-	res, err := a.adm.AlterUserSCRAMs(ctx, dels, nil)
-	if err == nil {
-		err = res[name].Err
-	}
-	if errors.Is(err, kerr.ResourceNotFound) {
-		return kindf(ErrNotFound, "user %q does not exist", name)
-	}
-	return a.cfg.wrap(err, fmt.Sprintf("delete user %q", name), "")
+	return nil
 }
 
 // ListUsers returns every user, sorted by name, with its mechanisms.

@@ -15,78 +15,74 @@ func init() { register(51, 0, 0, handleAlterUserScramCredentials) }
 // handleAlterUserScramCredentials answers AlterUserScramCredentials v0: it stores the
 // credentials the client salted (salt, salted password, iterations; the broker derives
 // and keeps the stored and server keys) and deletes others, with one result per user, as
-// Kafka: ALTER on the cluster is required (CLUSTER_AUTHORIZATION_FAILED); an empty name
-// or iterations outside [4096, 16384] are UNACCEPTABLE_CREDENTIAL, a mechanism other than
-// SCRAM-SHA-256/512 UNSUPPORTED_SASL_MECHANISM, a user named twice for one mechanism
-// DUPLICATE_RESOURCE, the deletion of a missing credential RESOURCE_NOT_FOUND. A user
-// with an error changes nothing; the others' changes are applied together.
+// Kafka's controller: ALTER on the cluster is required (CLUSTER_AUTHORIZATION_FAILED); a
+// user named more than once in a request (deletions first, then upsertions) is
+// DUPLICATE_RESOURCE, an empty name or iterations outside [4096, 16384]
+// UNACCEPTABLE_CREDENTIAL, a mechanism other than SCRAM-SHA-256/512
+// UNSUPPORTED_SASL_MECHANISM, the deletion of a missing credential RESOURCE_NOT_FOUND; a
+// user's first error is its answer. The users without one are applied together.
 func handleAlterUserScramCredentials(s *Server, r *request) reply {
 	req := r.body.(*kmsg.AlterUserSCRAMCredentialsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
-	type userCmd struct {
-		cmd metadata.AlterScramCredentials
-		err error
-	}
-	var order []string
-	users := map[string]*userCmd{}
-	get := func(name string) *userCmd {
-		u, ok := users[name]
-		if !ok {
-			u = &userCmd{}
-			users[name] = u
-			order = append(order, name)
-		}
-		return u
-	}
-	for _, d := range req.Deletions {
-		u := get(d.Name)
-		u.cmd.Deletions = append(u.cmd.Deletions, metadata.ScramKey{User: d.Name, Mechanism: mechanismName(d.Mechanism)})
-	}
-	for _, up := range req.Upsertions {
-		u := get(up.Name)
-		mech := mechanismName(up.Mechanism)
-		c := sasl.Credential{Mechanism: mech, Iterations: up.Iterations, Salt: up.Salt}
-		if _, ok := scramMechanisms[up.Mechanism]; ok {
-			var err error
-			if c, err = sasl.NewCredential(mech, up.Salt, up.SaltedPassword, up.Iterations); err != nil && u.err == nil {
-				u.err = err
-			}
-		}
-		u.cmd.Upsertions = append(u.cmd.Upsertions, metadata.ScramCredential{User: up.Name, Credential: c})
-	}
-
 	authorized := r.authorized(kmsg.ACLOperationAlter, kmsg.ACLResourceTypeCluster, ClusterResource)
 	im := s.image()
-	var all metadata.AlterScramCredentials
-	var applied []string
-	for _, name := range order {
-		u := users[name]
-		switch {
-		case !authorized:
-			u.err = kerr.ClusterAuthorizationFailed
-		case u.err == nil:
-			// Each user's part is checked on its own, so that one user's error leaves the
-			// others be (the rules are pure: the store checks the whole again).
-			_, u.err = (&metadata.Rules{}).AlterScramCredentials(im, &u.cmd)
+	var order []string
+	errs := map[string]error{}
+	cmds := map[string]metadata.AlterScramCredentials{} // one entry per user
+	add := func(name string, cmd metadata.AlterScramCredentials, err error) {
+		if _, seen := errs[name]; seen {
+			return // the user's first error stands
 		}
-		if u.err == nil {
-			all.Upsertions = append(all.Upsertions, u.cmd.Upsertions...)
-			all.Deletions = append(all.Deletions, u.cmd.Deletions...)
-			applied = append(applied, name)
+		if _, dup := cmds[name]; dup {
+			delete(cmds, name)
+			errs[name] = fmt.Errorf("%w: a user credential cannot be altered twice in the same request", metadata.ErrDuplicateUser)
+			return
+		}
+		order = append(order, name)
+		if err == nil && !authorized {
+			err = kerr.ClusterAuthorizationFailed
+		}
+		if err == nil {
+			// The rules are pure: each user is checked alone, the store checks all again.
+			_, err = (&metadata.Rules{}).AlterScramCredentials(im, &cmd)
+		}
+		if err != nil {
+			errs[name] = err
+			return
+		}
+		cmds[name] = cmd
+	}
+	for _, d := range req.Deletions {
+		add(d.Name, metadata.AlterScramCredentials{Deletions: []metadata.ScramKey{{User: d.Name, Mechanism: mechanismName(d.Mechanism)}}}, nil)
+	}
+	for _, up := range req.Upsertions {
+		mech := mechanismName(up.Mechanism)
+		c := sasl.Credential{Mechanism: mech, Iterations: up.Iterations, Salt: up.Salt}
+		var err error
+		if _, ok := scramMechanisms[up.Mechanism]; ok {
+			c, err = sasl.NewCredential(mech, up.Salt, up.SaltedPassword, up.Iterations)
+		}
+		add(up.Name, metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{{User: up.Name, Credential: c}}}, err)
+	}
+	var all metadata.AlterScramCredentials
+	for _, name := range order {
+		if cmd, ok := cmds[name]; ok {
+			all.Upsertions = append(all.Upsertions, cmd.Upsertions...)
+			all.Deletions = append(all.Deletions, cmd.Deletions...)
 		}
 	}
 	return later(func() kmsg.Response {
-		if len(applied) > 0 {
+		if len(cmds) > 0 {
 			if err := s.data.store.AlterScramCredentials(r.ctx, all); err != nil {
-				for _, name := range applied {
-					users[name].err = err
+				for name := range cmds {
+					errs[name] = err
 				}
 			}
 		}
 		for _, name := range order {
 			res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
 			res.User = name
-			if err := users[name].err; err != nil {
+			if err := errs[name]; err != nil {
 				res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)
 			}
 			resp.Results = append(resp.Results, res)

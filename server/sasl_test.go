@@ -491,13 +491,14 @@ func TestSASLUserScramCredentials(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	altered, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{
-		{User: "alice", Mechanism: kadm.ScramSha256, Iterations: 8192, Password: "alice-pw"},
-		{User: "alice", Mechanism: kadm.ScramSha512, Password: "alice-pw"},
-		{User: "bob", Mechanism: kadm.ScramSha512, Password: "bob-pw"},
-	})
-	if err != nil || altered.Error() != nil {
-		t.Fatalf("create users: %v %v", err, altered.Error())
+	for _, ups := range [][]kadm.UpsertSCRAM{
+		{{User: "alice", Mechanism: kadm.ScramSha256, Iterations: 8192, Password: "alice-pw"}, {User: "bob", Mechanism: kadm.ScramSha512, Password: "bob-pw"}},
+		{{User: "alice", Mechanism: kadm.ScramSha512, Password: "alice-pw"}}, // one mention of a user per request
+	} {
+		altered, err := adm.AlterUserSCRAMs(ctx, nil, ups)
+		if err != nil || altered.Error() != nil {
+			t.Fatalf("create users: %v %v", err, altered.Error())
+		}
 	}
 	described, err := adm.DescribeUserSCRAMs(ctx)
 	if err != nil || described.Error() != nil {
@@ -531,7 +532,7 @@ func TestSASLUserScramCredentials(t *testing.T) {
 	if !plainLogin(t, addr, "bob", "bob-pw") || plainLogin(t, addr, "bob", "alice-pw") {
 		t.Fatal("bob's PLAIN login")
 	}
-	altered, err = adm.AlterUserSCRAMs(ctx, []kadm.DeleteSCRAM{{User: "bob", Mechanism: kadm.ScramSha512}}, nil)
+	altered, err := adm.AlterUserSCRAMs(ctx, []kadm.DeleteSCRAM{{User: "bob", Mechanism: kadm.ScramSha512}}, nil)
 	if err != nil || altered.Error() != nil {
 		t.Fatalf("delete bob: %v %v", err, altered.Error())
 	}
@@ -557,6 +558,9 @@ func TestSASLUserScramCredentials(t *testing.T) {
 	up("sha1", 3, 4096)
 	up("twice", 1, 4096)
 	del("twice", 1)
+	up("two-mechanisms", 1, 4096)
+	up("two-mechanisms", 2, 4096)
+	up("low", 2, 4096) // after its error: the first error stands
 	del("nobody", 1)
 	up("carol", 2, 4096)
 	resp, err := req.RequestWith(ctx, cl)
@@ -569,7 +573,7 @@ func TestSASLUserScramCredentials(t *testing.T) {
 	}
 	wantCodes := map[string]int16{
 		"low": kerr.UnacceptableCredential.Code, "high": kerr.UnacceptableCredential.Code, "": kerr.UnacceptableCredential.Code,
-		"sha1": kerr.UnsupportedSaslMechanism.Code, "twice": kerr.DuplicateResource.Code,
+		"sha1": kerr.UnsupportedSaslMechanism.Code, "twice": kerr.ResourceNotFound.Code /* deletions come first */, "two-mechanisms": kerr.DuplicateResource.Code,
 		"nobody": kerr.ResourceNotFound.Code, "carol": 0,
 	}
 	if len(codes) != len(wantCodes) {
