@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,6 +25,9 @@ import (
 	"github.com/stratalog/strata/server"
 	"github.com/stratalog/strata/server/servertest"
 )
+
+// quiet discards the logs of brokers that fail to start.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // startTLS starts a broker with a PLAINTEXT and an SSL listener (more with extra) and the
 // given settings.
@@ -517,6 +521,7 @@ func TestTLSConfigErrors(t *testing.T) {
 		{map[string]string{"listener.name.ssl.ssl.keystore.location": filepath.Join(dir, "missing.pem")}, "listener.name.ssl.ssl.keystore.location"},
 	} {
 		_, err := server.New(&server.Options{
+			Logger:    quiet,
 			DataDir:   t.TempDir(),
 			Listeners: []server.Listener{{Name: "SSL", Addr: "127.0.0.1:0"}},
 			Settings:  tc.settings,
@@ -527,6 +532,7 @@ func TestTLSConfigErrors(t *testing.T) {
 	}
 	// SASL_SSL is a TLS listener too.
 	_, err := server.New(&server.Options{
+		Logger:    quiet,
 		DataDir:   t.TempDir(),
 		Listeners: []server.Listener{{Name: "SASL_SSL", Addr: "127.0.0.1:0"}},
 	})
@@ -572,6 +578,7 @@ func TestTLSPrincipalMappingRules(t *testing.T) {
 		}
 	}
 	_, err := server.New(&server.Options{
+		Logger:    quiet,
 		DataDir:   t.TempDir(),
 		Listeners: []server.Listener{{Name: "SSL", Addr: "127.0.0.1:0"}},
 		Settings:  map[string]string{"ssl.keystore.location": ca.Server(t).File, "listener.name.ssl.ssl.principal.mapping.rules": "RULE:x"},
