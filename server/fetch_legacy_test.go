@@ -117,6 +117,29 @@ func trySendRaw(addr string, req kmsg.Request) (kmsg.Response, error) {
 	return resp, nil
 }
 
+// legacyConsume reads partition 0 of topic from offset 0 to n with Fetch v, as an old
+// client does: each fetch from the offset after the last message read.
+func legacyConsume(t *testing.T, s interface{ Addr() net.Addr }, v int16, topic string, n int, partMax, respMax int32) []legacyMessage {
+	t.Helper()
+	var got []legacyMessage
+	for off := int64(0); off < int64(n); {
+		sp := legacyFetch(t, s, v, topic, 0, off, partMax, respMax)
+		if sp.ErrorCode != 0 {
+			t.Fatalf("fetch v%d at %d: %v", v, off, kerr.ErrorForCode(sp.ErrorCode))
+		}
+		if sp.HighWatermark != int64(n) {
+			t.Fatalf("fetch v%d: high watermark %d, want %d", v, sp.HighWatermark, n)
+		}
+		ms := readLegacySet(t, sp.RecordBatches, off)
+		if len(ms) == 0 {
+			t.Fatalf("fetch v%d limits %d/%d: no message at %d (%d bytes)", v, partMax, respMax, off, len(sp.RecordBatches))
+		}
+		got = append(got, ms...)
+		off = ms[len(ms)-1].offset + 1
+	}
+	return got
+}
+
 // TestFetchLegacyDownConversion produces RecordBatch v2 with every codec of the old
 // formats and reads the partition back with Fetch v0-v3, as an old client does (from
 // each last offset + 1), under small and large partition limits and, for v3, a small
@@ -150,22 +173,7 @@ func TestFetchLegacyDownConversion(t *testing.T) {
 					if limits[1] != 1<<20 && v < 3 {
 						continue // the response limit came with v3
 					}
-					var got []legacyMessage
-					for off := int64(0); off < int64(len(want)); {
-						sp := legacyFetch(t, s, v, topic, 0, off, limits[0], limits[1])
-						if sp.ErrorCode != 0 {
-							t.Fatalf("v%d at %d: %v", v, off, kerr.ErrorForCode(sp.ErrorCode))
-						}
-						if sp.HighWatermark != int64(len(want)) {
-							t.Fatalf("v%d: high watermark %d, want %d", v, sp.HighWatermark, len(want))
-						}
-						ms := readLegacySet(t, sp.RecordBatches, off)
-						if len(ms) == 0 {
-							t.Fatalf("v%d limits %v: no message at %d (%d bytes)", v, limits, off, len(sp.RecordBatches))
-						}
-						got = append(got, ms...)
-						off = ms[len(ms)-1].offset + 1
-					}
+					got := legacyConsume(t, s, v, topic, len(want), limits[0], limits[1])
 					if len(got) != len(want) {
 						t.Fatalf("v%d limits %v: %d messages, want %d", v, limits, len(got), len(want))
 					}

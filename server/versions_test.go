@@ -40,8 +40,8 @@ func TestServerProtocolMinVersion(t *testing.T) {
 			if mins[1] != c.fetchMin || mins[2] != c.lsoMin || mins[3] != 0 || mins[18] != 0 {
 				t.Fatalf("advertised minimums %v: Fetch %d, want %d; ListOffsets %d, want %d", mins, mins[1], c.fetchMin, mins[2], c.lsoMin)
 			}
-			if mins[0] != 3 {
-				t.Fatalf("Produce advertised from v%d, want v3 whatever the floor", mins[0])
+			if mins[0] != 0 {
+				t.Fatalf("Produce advertised from v%d, want v0 whatever the floor", mins[0])
 			}
 			for v := int16(0); v <= 4; v++ {
 				req := kmsg.NewPtrFetchRequest()
