@@ -18,8 +18,8 @@ func TestServerProtocolMinVersion(t *testing.T) {
 		release          string
 		fetchMin, lsoMin int16 // advertised
 	}{
-		{"", 0, 1}, // the default, 0.8.0
-		{"0.10.0", 2, 1},
+		{"", 0, 0}, // the default, 0.8.0
+		{"0.10.0", 2, 0},
 		{"0.11.0", 4, 1},
 		{"2.1", 4, 1},
 	} {
