@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat soak
+.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat legacy-clients soak
 
 all: build
 
@@ -23,13 +23,20 @@ run: build
 
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
-# The kcat integration test (server, TestKcat*) needs kcat: installed first when missing.
-test: kcat vet race
+# The kcat integration tests (server, TestKcat*) need kcat, the kafka-python one
+# (TestKafkaPython*) Debian's python3-kafka: installed first when missing.
+test: kcat legacy-clients vet race
 
 # kcat (librdkafka's CLI) for the cross-client tests: apt-get install only when it is not
 # on PATH (as root or with sudo -n; apt-get update only if the first attempt fails).
 kcat:
 	@command -v kcat >/dev/null 2>&1 || ./scripts/install-kcat.sh
+
+# Old clients for the cross-client tests of old protocol versions (issue 21), from Debian:
+# kafka-python 2.0.2 with its lz4, snappy and xxhash codecs (PyPI is not used).
+legacy-clients:
+	@./scripts/install-debs.sh "/usr/bin/python3 -c 'import kafka, lz4, snappy, xxhash'" \
+		python3-kafka python3-lz4 python3-snappy python3-xxhash
 
 race:
 	$(GO) test $(GOFLAGS_TAGS) -race -count=1 -timeout 15m -run '$(TESTS)' $(PKG)
@@ -61,8 +68,8 @@ bench:
 crash:
 	$(GO) test -race -count=1 -run 'Crash|Fault' $(PKG)
 
-integ: kcat
-	$(GO) test -race -count=1 -run 'Integration|Kgo|Kcat' $(PKG)
+integ: kcat legacy-clients
+	$(GO) test -race -count=1 -run 'Integration|Kgo|Kcat|KafkaPython' $(PKG)
 
 # The compaction soak (server TestSoakCompaction) for SOAK (default 10m): compacted topics
 # rolling a segment every 100 ms, the cleaner every 50 ms, idempotent producers and
