@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat legacy-clients burrow soak
+.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat legacy-clients burrow sarama soak
 
 all: build
 
@@ -23,9 +23,10 @@ run: build
 
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
-# The kcat integration tests (server, TestKcat*) need kcat, the kafka-python one
-# (TestKafkaPython*) Debian's python3-kafka: installed first when missing.
-test: kcat legacy-clients vet race
+# The kcat integration tests (server, TestKcat*) need kcat, the kafka-python and Burrow
+# ones (TestKafkaPython*, TestBurrowLag) Debian's python3-kafka, burrow and zookeeper:
+# installed first when missing. Then the Sarama module's tests (compat/sarama).
+test: kcat legacy-clients vet race sarama
 
 # kcat (librdkafka's CLI) for the cross-client tests: apt-get install only when it is not
 # on PATH (as root or with sudo -n; apt-get update only if the first attempt fails).
@@ -40,6 +41,11 @@ legacy-clients:
 		python3-kafka python3-lz4 python3-snappy python3-xxhash
 	@./scripts/install-debs.sh "test -x /usr/bin/Burrow && test -f /usr/share/java/zookeeper.jar && command -v java" \
 		burrow zookeeper
+
+# Sarama (github.com/IBM/sarama) as a Kafka 0.10.0 and 2.0 client: a module of its own
+# (compat/sarama), so that Sarama stays out of Strata's go.mod.
+sarama:
+	cd compat/sarama && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # Burrow against the broker with every kafka-version its Sarama knows (0.8.2 to 2.0.0);
 # make test runs the short form (0.10.0 only, TestBurrowLag).
