@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/stratalog/strata/internal/batch"
 )
@@ -63,8 +64,12 @@ func (p *Processor) DownConvert(dst, b []byte, magic int8, fetchOffset int64) ([
 		}
 		return m
 	}
+	// At most each record's key and value (fewer bytes than the batch holds, uncompressed)
+	// plus a message's overhead each: room made once.
+	room := int(h.RecordCount)*(MessageLogOverhead+messageOverheadV1) + len(b)
 	if codec == batch.CodecNone {
 		start := len(dst)
+		dst = slices.Grow(dst, room)
 		for r.Next() {
 			if off := r.Offset(); off >= fetchOffset {
 				m := msg(off)
@@ -80,7 +85,7 @@ func (p *Processor) DownConvert(dst, b []byte, magic int8, fetchOffset int64) ([
 	// A wrapper: the inner messages first, then compressed into the wrapper's value.
 	raw := p.getBuf()
 	defer p.putBuf(raw)
-	inner := (*raw)[:0]
+	inner := slices.Grow((*raw)[:0], room)
 	var first, last int64 = -1, -1
 	maxTS := NoTimestamp
 	for r.Next() {
