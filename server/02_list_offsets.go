@@ -15,7 +15,7 @@ const (
 	listEarliestLoc = -4 // earliest local offset (KIP-405, v8+): the log start, no tiering
 )
 
-// handleListOffsets answers ListOffsets v1-v8: earliest, latest, max timestamp and
+// handleListOffsets answers ListOffsets v0-v8. v1+: earliest, latest, max timestamp and
 // lookup by timestamp (to the record, except in compressed batches where the answer is
 // the batch's base offset; see partition.OffsetForTimestamp). The leader epoch is 0.
 // v0 has Kafka 2.x's old semantics: up to MaxNumOffsets segment start offsets
