@@ -6,6 +6,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/server/servertest"
 )
 
@@ -31,6 +33,7 @@ func TestServerProtocolMinVersion(t *testing.T) {
 			s := servertest.StartBroker(t, "", settings)
 			addr := s.Addr().String()
 			createTopic(t, s, "t", 1, nil)
+			createTopic(t, s, "p", 1, nil)
 
 			av := sendRaw(t, addr, kmsg.NewPtrApiVersionsRequest()).(*kmsg.ApiVersionsResponse)
 			mins := map[int16]int16{}
@@ -59,6 +62,19 @@ func TestServerProtocolMinVersion(t *testing.T) {
 				if err == nil && resp.(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode != 0 {
 					t.Fatalf("Fetch v%d: %+v", v, resp)
 				}
+			}
+			// Produce v2 is advertised whatever the floor, but refused below it.
+			preq := kmsg.NewPtrProduceRequest()
+			preq.Version, preq.Acks, preq.TimeoutMillis = 2, 1, 5000
+			pt := kmsg.NewProduceRequestTopic()
+			pt.Topic = "p"
+			pp := kmsg.NewProduceRequestTopicPartition()
+			pp.Records = legacySet(t, records.MagicV1, batch.CodecNone, 1, 1)
+			pt.Partitions = append(pt.Partitions, pp)
+			preq.Topics = append(preq.Topics, pt)
+			_, err := trySendRaw(addr, preq)
+			if refused := c.fetchMin >= 4; (err != nil) != refused {
+				t.Fatalf("Produce v2: refused %v, want %v (%v)", err != nil, refused, err)
 			}
 			// Clients negotiate above the floor and work.
 			cl := newClient(t, s, kgo.DefaultProduceTopic("t"))
