@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
+	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/server/servertest"
 	"github.com/stratalog/strata/wire"
 )
@@ -225,5 +228,44 @@ func TestFetchLegacyZstd(t *testing.T) {
 	}
 	if sp := legacyFetch(t, s, 4, topic, 0, 1, 1<<20, 1<<20); sp.ErrorCode != 0 || len(sp.RecordBatches) == 0 {
 		t.Fatalf("fetch v4 of the zstd batch: error %d, %d bytes", sp.ErrorCode, len(sp.RecordBatches))
+	}
+}
+
+// TestFetchLegacyReadsPastEmptyBatches: batches that give no message in the old formats
+// (emptied by compaction, transaction markers) are read past within the same fetch, since
+// an old client cannot skip offsets that hold no message: a Fetch v2 at the first of them,
+// with a partition limit that reads one batch at a time, answers the messages after them.
+func TestFetchLegacyReadsPastEmptyBatches(t *testing.T) {
+	dir := t.TempDir()
+	s := servertest.StartBroker(t, dir, nil)
+	createTopic(t, s, "emptied", 1, nil)
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	l, err := log.Open(filepath.Join(dir, "emptied-0"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 { // offsets 0-14, no records
+		empty, err := records.Encode(nil, &records.Batch{Header: batch.Header{Magic: 2, LastOffsetDelta: 2, MaxTimestamp: 1,
+			ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, LeaderEpoch: -1}}, batch.CodecNone)
+		if err == nil {
+			_, err = l.Append(empty, 0)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Append(testutil.Batch(testutil.BatchOptions{Records: 2, Timestamp: 1000}), 0); err != nil { // 15-16
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = servertest.StartBroker(t, dir, nil)
+	sp := legacyFetch(t, s, 2, "emptied", 0, 0, 100, 1<<20)
+	ms := readLegacySet(t, sp.RecordBatches, 0)
+	if sp.ErrorCode != 0 || len(ms) == 0 || ms[0].offset != 15 {
+		t.Fatalf("fetch v2 at 0: error %d, messages %+v (%d bytes)", sp.ErrorCode, ms, len(sp.RecordBatches))
 	}
 }
