@@ -24,8 +24,9 @@ import (
 // stored bytes read and that first conversion; the writer cuts the conversions at that
 // size (an old client drops a partial last message and fetches it again), and fills what
 // they leave with an overflow message, a bare header claiming more bytes than follow,
-// which the client drops the same way. So no more than one stored batch and its
-// conversion are in memory at once, whatever the number of partitions and their sizes.
+// which the client drops the same way. So a response holds in memory, besides the
+// conversion being written, each partition's first converted batch (as Kafka's does):
+// about the bytes the fetch reads, never a whole segment.
 
 // downConvertMagic is the message format of a Fetch version below 4.
 func downConvertMagic(version int16) int8 {
