@@ -84,10 +84,10 @@ func TestBurrowLag(t *testing.T) {
 				var r struct{ Topics []string }
 				return b.get(t, "/v3/kafka/strata/topic", &r) && strings.Contains(strings.Join(r.Topics, ","), topic)
 			})
-			os := kadm.Offsets{}
-			os.Add(kadm.Offset{Topic: topic, Partition: 0, At: 3, LeaderEpoch: -1})
-			os.Add(kadm.Offset{Topic: topic, Partition: 1, At: 8, LeaderEpoch: -1})
-			if resp, err := kadm.NewClient(cl).CommitOffsets(ctx, group, os); err != nil || resp.Error() != nil {
+			commit := kadm.Offsets{}
+			commit.Add(kadm.Offset{Topic: topic, Partition: 0, At: 3, LeaderEpoch: -1})
+			commit.Add(kadm.Offset{Topic: topic, Partition: 1, At: 8, LeaderEpoch: -1})
+			if resp, err := kadm.NewClient(cl).CommitOffsets(ctx, group, commit); err != nil || resp.Error() != nil {
 				t.Fatalf("commit: %v, %v", err, resp.Error())
 			}
 			desc, err := adm.DescribeGroup(ctx, group)
