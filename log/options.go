@@ -31,7 +31,7 @@ type Options struct {
 	OpenSegments *segment.Cache
 
 	// SharedMarker hands the clean-shutdown marker to the caller, which keeps one for many
-	// logs (the partition Manager's <data.dir>/.clean-shutdown): Close writes no .clean
+	// logs (the replica manager's <data.dir>/.clean-shutdown): Close writes no .clean
 	// (the caller records the clean shutdown once every Close returned nil), and Open
 	// trusts the files when CleanShutdown is set (the caller found its marker). A .clean
 	// left in the directory is honoured (and removed) either way.

@@ -8,7 +8,7 @@ import (
 )
 
 // CleanupOptions is a partition's cleanup.policy and its settings, applied by the
-// Manager's cleaner.
+// replica manager's cleaner.
 type CleanupOptions struct {
 	Delete            bool          // cleanup.policy includes delete: retention.ms / retention.bytes
 	Compact           bool          // cleanup.policy includes compact

@@ -1,7 +1,9 @@
 // Package partition is one replica of a partition of a topic — its log plus the high
 // watermark, the log start offset, the role and leader epoch with the leader-epoch cache,
-// the producer (idempotence) state and the fetch waiters — and the Manager that opens the
-// partitions of every topic (manager.go, topic.go, config.go).
+// the producer (idempotence) state and the fetch waiters. The replica manager (package
+// replica) opens the partitions a broker hosts, gives them their role and epoch, and
+// runs their cleanup; this package must not import it (nor metadata, coord, group or the
+// server).
 //
 // # Usage
 //
@@ -120,11 +122,12 @@
 // Under HWExternal the callback then waits among the HW waiters until the HW covers the
 // records (or the replica stops leading, or closes). WaitDurable waits on it, or on ctx.
 //
-// The Manager opens, closes, creates and deletes partitions num.recovery.threads.per.data.dir
-// at a time, with a number of fsyncs per operation that does not grow with the partition
-// count: one clean-shutdown marker for the whole data directory stands for every log's
-// (log.Options.SharedMarker), new partitions are not fsynced one by one (the topic
-// metadata file is the commit point; docs/storage.md, "Topic metadata").
+// The replica manager opens, closes, creates and deletes partitions
+// num.recovery.threads.per.data.dir at a time, with a number of fsyncs per operation that
+// does not grow with the partition count: one clean-shutdown marker for the whole data
+// directory stands for every log's (log.Options.SharedMarker), new partitions are not
+// fsynced one by one (the topic metadata file is the commit point; docs/storage.md,
+// "Topic metadata").
 //
 // Performance notes: Append validates each batch (CRC included) once and hands the log
 // pre-validated bytes (log.AppendValidated), as AppendAt does (log.AppendAtValidated). ReadChunk returns where the bytes are (a

@@ -62,12 +62,12 @@ type Options struct {
 	LogAppendTime   bool        // message.timestamp.type=LogAppendTime
 	// Compression is the codec of compression.type (a batch.Codec* value), or
 	// records.Producer (the default, 0 is uncompressed) to store batches as produced.
-	// Open does not default it: the Manager resolves it from the topic config.
+	// Open does not default it: the replica manager resolves it from the topic config.
 	Compression int
 	// Compacted is set when cleanup.policy includes compact: records without a key are
 	// refused (ErrInvalidRecord).
 	Compacted bool
-	// Cleanup is the retention and compaction policy run by the Manager's cleaner.
+	// Cleanup is the retention and compaction policy run by the replica manager's cleaner.
 	Cleanup CleanupOptions
 	Now     func() time.Time // nil: time.Now
 	Logger  *slog.Logger     // nil: slog.Default()

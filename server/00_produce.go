@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 )
 
@@ -36,10 +37,10 @@ func handleProduce(s *Server, r *request) reply {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
-		var topic *partition.Topic
+		var topic *metadata.Topic
 		topicErr := error(nil)
 		if validAcks {
-			topic, topicErr = s.produceTopic(rt.Topic)
+			topic, topicErr = s.topicOrAutoCreate(r.ctx, rt.Topic)
 		}
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
@@ -56,9 +57,9 @@ func handleProduce(s *Server, r *request) reply {
 				// writes __consumer_offsets through the partition directly).
 				sp.ErrorCode = kerr.InvalidTopicException.Code
 			default:
-				p, ok := topic.Partition(rp.Partition)
-				if !ok {
-					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				p, err := s.data.replicas.Lookup(rt.Topic, rp.Partition, -1)
+				if err != nil {
+					sp.ErrorCode = errorCode(err)
 					break
 				}
 				res, err := p.Append(rp.Records)
@@ -182,16 +183,6 @@ func (pw *produceWait) sendLocked() {
 	}
 	pw.mu.Unlock()
 	pw.done(pw.resp)
-}
-
-// produceTopic finds the topic of a produce request, auto-creating it when the broker
-// allows.
-func (s *Server) produceTopic(name string) (*partition.Topic, error) {
-	m := s.data.parts
-	if t, ok := m.Topic(name); ok {
-		return t, nil
-	}
-	return m.AutoCreate(name)
 }
 
 // dataErrMessage is the error message of a data-plane response entry (nil for no error).

@@ -3,7 +3,6 @@ package server
 import (
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/log"
@@ -87,20 +86,10 @@ type fetchPart struct {
 // resolve builds the response skeleton and looks up the partitions.
 func (f *fetch) resolve(s *Server) {
 	byID := f.req.Version >= 13
-	m := s.data.parts
 	f.resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(f.req.Topics))
 	for ti, rt := range f.req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		var (
-			topic *partition.Topic
-			ok    bool
-		)
-		if byID {
-			topic, ok = m.TopicByID(rt.TopicID)
-		} else {
-			topic, ok = m.Topic(rt.Topic)
-		}
 		st.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
@@ -112,21 +101,16 @@ func (f *fetch) resolve(s *Server) {
 			sp.RecordBatches = noRecords
 			var (
 				p   *partition.Partition
-				pok bool
+				err error
 			)
-			if ok {
-				p, pok = topic.Partition(rp.Partition)
+			if byID {
+				p, err = s.data.replicas.LookupID(rt.TopicID, rp.Partition, rp.CurrentLeaderEpoch)
+			} else {
+				p, err = s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
 			}
-			switch {
-			case !ok && byID:
-				sp.ErrorCode = kerr.UnknownTopicID.Code
-			case !pok:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			default:
-				if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
-					sp.ErrorCode = errorCode(err)
-					break
-				}
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+			} else {
 				f.parts = append(f.parts, fetchPart{
 					p: p, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, ti: ti, pi: pi,
 				})

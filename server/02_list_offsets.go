@@ -21,32 +21,21 @@ const (
 func handleListOffsets(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	m := s.data.parts
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
-		topic, tok := m.Topic(rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			st.Partitions = append(st.Partitions, sp)
 			out := &st.Partitions[len(st.Partitions)-1]
-			if !tok {
-				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				continue
-			}
-			p, ok := topic.Partition(rp.Partition)
-			if !ok {
-				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				continue
-			}
-			if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+			p, err := s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+			if err != nil {
 				out.ErrorCode = errorCode(err)
 				continue
 			}
 			out.LeaderEpoch = p.LeaderEpoch()
-			var err error
 			switch rp.Timestamp {
 			case listLatest:
 				out.Offset = p.ReadEnd(isolation(req.IsolationLevel))

@@ -6,7 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/metadata"
 )
 
 func init() { register(3, 0, 12, handleMetadata) }
@@ -18,38 +18,39 @@ const authorizedOpsUnset = math.MinInt32
 // everything is allowed.
 const topicOpsAll int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11 // READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS
 
-// handleMetadata answers Metadata v0-v12: this broker is the only broker and controller
-// and leads every partition. Unknown topics are auto-created when both the request (v4+;
-// always before) and auto.create.topics.enable allow it.
+// handleMetadata answers Metadata v0-v12 from the metadata image: its live brokers, its
+// controller, and each topic's partitions with their leader, epoch, replicas and ISR (on
+// a single node: this broker, leading everything). Unknown topics are auto-created when
+// both the request (v4+; always before) and auto.create.topics.enable allow it.
 func handleMetadata(s *Server, r *request) reply {
 	req := r.body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	node := s.opts.NodeID
-	host, port := s.advertised(r)
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = node, host, port
-	resp.Brokers = []kmsg.MetadataResponseBroker{b}
-	resp.ClusterID = kmsg.StringPtr(s.data.clusterID)
-	resp.ControllerID = node
+	im := s.image()
+	for _, b := range liveBrokers(im, listenerName(r)) {
+		mb := kmsg.NewMetadataResponseBroker()
+		mb.NodeID, mb.Host, mb.Port, mb.Rack = b.id, b.Host, b.Port, b.rack
+		resp.Brokers = append(resp.Brokers, mb)
+	}
+	resp.ClusterID = kmsg.StringPtr(im.ClusterID())
+	resp.ControllerID = im.Controller()
 	resp.AuthorizedOperations = authorizedOpsUnset
 	if req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, ClusterResource, clusterOperations)
 	}
-	m := s.data.parts
 	topicOps := int32(authorizedOpsUnset)
 	if req.IncludeTopicAuthorizedOperations {
 		topicOps = topicOpsAll
 	}
 	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {
-		for _, t := range m.Topics() {
-			resp.Topics = append(resp.Topics, s.metadataTopic(t, topicOps))
+		for _, t := range im.Topics() {
+			resp.Topics = append(resp.Topics, metadataTopic(im, t, topicOps))
 		}
 		return now(resp)
 	}
 	allowAuto := req.Version < 4 || req.AllowAutoTopicCreation
 	for _, rt := range req.Topics {
 		if rt.Topic == nil { // v10+: by topic id
-			t, ok := m.TopicByID(rt.TopicID)
+			t, ok := im.TopicByID(rt.TopicID)
 			if !ok {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.TopicID = rt.TopicID
@@ -58,54 +59,106 @@ func handleMetadata(s *Server, r *request) reply {
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
-			resp.Topics = append(resp.Topics, s.metadataTopic(t, topicOps))
+			resp.Topics = append(resp.Topics, metadataTopic(im, t, topicOps))
 			continue
 		}
 		name := *rt.Topic
-		t, ok := m.Topic(name)
+		t, ok := im.Topic(name)
 		if !ok {
 			var err error
 			switch {
-			case partition.ValidateTopicName(name) != nil:
-				err = partition.ValidateTopicName(name)
-			case allowAuto && m.AutoCreateEnabled():
-				t, err = m.AutoCreate(name)
+			case metadata.ValidateTopicName(name) != nil:
+				err = metadata.ValidateTopicName(name)
+			case allowAuto && s.data.broker.Bool("auto.create.topics.enable"):
+				t, err = s.topicOrAutoCreate(r.ctx, name)
 			default:
-				err = partition.ErrUnknownTopic
+				err = metadata.ErrUnknownTopic
 			}
 			if err != nil {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.Topic = kmsg.StringPtr(name)
 				mt.ErrorCode = errorCode(err)
 				mt.AuthorizedOperations = topicOps
-				mt.IsInternal = partition.IsInternal(name)
+				mt.IsInternal = metadata.IsInternal(name)
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
 		}
-		resp.Topics = append(resp.Topics, s.metadataTopic(t, topicOps))
+		resp.Topics = append(resp.Topics, metadataTopic(s.image(), t, topicOps))
 	}
 	return now(resp)
 }
 
-func (s *Server) metadataTopic(t *partition.Topic, ops int32) kmsg.MetadataResponseTopic {
-	node := s.opts.NodeID
+// metadataTopic describes t as image im has it. A partition without a leader answers
+// LEADER_NOT_AVAILABLE; replicas on brokers that are not alive are offline.
+func metadataTopic(im *metadata.Image, t *metadata.Topic, ops int32) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = kmsg.StringPtr(t.Name)
 	mt.TopicID = t.ID
 	mt.IsInternal = t.Internal()
 	mt.AuthorizedOperations = ops
-	parts := t.Partitions()
-	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(parts))
-	// Every partition has the same replicas: share the (read-only) slices.
-	replicas, offline := []int32{node}, []int32{}
-	for i, p := range parts {
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(t.Partitions))
+	for i, st := range t.Partitions {
 		mp := &mt.Partitions[i]
 		mp.Default()
 		mp.Partition = int32(i)
-		mp.Leader = node
-		mp.LeaderEpoch = p.LeaderEpoch()
-		mp.Replicas, mp.ISR, mp.OfflineReplicas = replicas, replicas, offline
+		mp.Leader, mp.LeaderEpoch = st.Leader, st.LeaderEpoch
+		mp.Replicas, mp.ISR, mp.OfflineReplicas = st.Replicas, st.ISR, offlineReplicas(im, st.Replicas)
+		if st.Leader == metadata.NoLeader {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
 	}
 	return mt
+}
+
+// liveBroker is a broker as Metadata and DescribeCluster list it.
+type liveBroker struct {
+	id int32
+	metadata.Endpoint
+	rack *string
+}
+
+// liveBrokers lists the brokers of im that are not fenced and have an endpoint on the
+// named listener (the first one when empty), by id, with that endpoint: Kafka answers a
+// client with the addresses of the listener it came in on.
+func liveBrokers(im *metadata.Image, listener string) []liveBroker {
+	var out []liveBroker
+	for _, b := range im.Brokers() {
+		e, ok := b.Endpoint(listener)
+		if b.Fenced || !ok {
+			continue
+		}
+		lb := liveBroker{id: b.ID, Endpoint: e}
+		if b.Rack != "" {
+			lb.rack = kmsg.StringPtr(b.Rack)
+		}
+		out = append(out, lb)
+	}
+	return out
+}
+
+// listenerName is the name of the listener r came in on; empty (the broker's first
+// listener) for a request without a connection (handler tests).
+func listenerName(r *request) string {
+	if r.conn == nil || r.conn.listener == nil {
+		return ""
+	}
+	return r.conn.listener.Name
+}
+
+// noReplicas is the (read-only, shared) empty list of offline replicas.
+var noReplicas = []int32{}
+
+// offlineReplicas lists the replicas on brokers that are not registered or fenced.
+func offlineReplicas(im *metadata.Image, replicas []int32) []int32 {
+	out := noReplicas
+	for _, id := range replicas {
+		if b, ok := im.Broker(id); !ok || b.Fenced {
+			if len(out) == 0 {
+				out = nil
+			}
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -22,7 +22,7 @@ func handleOffsetCommit(s *Server, r *request) reply {
 	cr := &group.CommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID}
 	var unknown []bool // per request partition, in request order
 	for _, t := range req.Topics {
-		tp, ok := s.data.parts.Topic(t.Topic)
+		tp, ok := s.image().Topic(t.Topic)
 		for _, p := range t.Partitions {
 			if !ok || p.Partition < 0 || p.Partition >= tp.NumPartitions() {
 				unknown = append(unknown, true)

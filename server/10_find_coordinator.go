@@ -3,6 +3,9 @@ package server
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/metadata"
 )
 
 func init() { register(10, 0, 6, handleFindCoordinator) }
@@ -13,13 +16,17 @@ const (
 	coordinatorTransaction = 1
 )
 
-// handleFindCoordinator answers FindCoordinator v0-v6 (v4+: batched keys). This single
-// broker coordinates every group and every transactional ID.
+// handleFindCoordinator answers FindCoordinator v0-v6 (v4+: batched keys): the
+// coordinator of a group (or transactional id) is the leader of the partition of
+// __consumer_offsets (__transaction_state) its key hashes to, as the metadata image has
+// it. Before the topic exists (it is created on first use) this broker answers: on a
+// single node it coordinates every group and every transactional id.
 func handleFindCoordinator(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := s.advertised(r)
+	im := s.image()
 	answer := func(key string) (int16, int32, string, int32) {
+		topic := metadata.ConsumerOffsetsTopic
 		switch {
 		case req.CoordinatorType != coordinatorGroup && req.CoordinatorType != coordinatorTransaction:
 			return kerr.InvalidRequest.Code, -1, "", -1
@@ -27,8 +34,19 @@ func handleFindCoordinator(s *Server, r *request) reply {
 			if _, err := s.groups(); err != nil {
 				return errorCode(err), -1, "", -1
 			}
+		default:
+			topic = metadata.TransactionStateTopic
 		}
-		return 0, s.opts.NodeID, host, port
+		node := s.opts.NodeID
+		if t, ok := im.Topic(topic); ok && t.NumPartitions() > 0 {
+			node = t.Partitions[coord.PartitionFor(key, t.NumPartitions())].Leader
+		}
+		b, ok := im.Broker(node)
+		e, eok := b.Endpoint(listenerName(r))
+		if !ok || !eok || b.Fenced {
+			return kerr.CoordinatorNotAvailable.Code, -1, "", -1
+		}
+		return 0, node, e.Host, e.Port
 	}
 	if req.Version >= 4 {
 		for _, key := range req.CoordinatorKeys {

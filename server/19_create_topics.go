@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -8,14 +9,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/config"
-	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/metadata"
 )
 
 func init() { register(19, 2, 7, handleCreateTopics) }
 
-// handleCreateTopics answers CreateTopics v2-v7. The replication factor must be 1 or -1
-// (one broker); partitions -1 means num.partitions; a replica assignment must name only
-// this broker. v5+ returns the created topic's configs.
+// handleCreateTopics answers CreateTopics v2-v7 through the metadata store, whose rules
+// check the request: the replication factor must be -1 (default.replication.factor) or
+// at most the number of live brokers, partitions -1 means num.partitions, a replica
+// assignment must name registered brokers (on a single node: this broker). v5+ returns
+// the created topic's configs.
 func handleCreateTopics(s *Server, r *request) reply {
 	req := r.body.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
@@ -32,7 +35,7 @@ func handleCreateTopics(s *Server, r *request) reply {
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1
 		var err error
-		var t *partition.Topic
+		var t *metadata.Topic
 		if total > maxPartitionsPerRequest {
 			st.ErrorCode, st.ErrorMessage = errorCode(errTooManyPartitions), errMessage(errTooManyPartitions)
 			resp.Topics = append(resp.Topics, st)
@@ -45,7 +48,7 @@ func handleCreateTopics(s *Server, r *request) reply {
 			continue
 		}
 		var note *string
-		t, note, err = s.createTopic(rt, req.ValidateOnly)
+		t, note, err = s.createTopic(r.ctx, rt, req.ValidateOnly)
 		if err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errMessage(err)
@@ -55,11 +58,8 @@ func handleCreateTopics(s *Server, r *request) reply {
 		st.ErrorMessage = note
 		st.TopicID = t.ID
 		st.NumPartitions = t.NumPartitions()
-		if req.ValidateOnly {
-			st.NumPartitions = createPartitionCount(s, rt)
-		}
-		st.ReplicationFactor = 1
-		for _, d := range config.DescribeTopic(s.data.parts.BrokerSettings(), t.Overrides(), nil) {
+		st.ReplicationFactor = int16(len(t.Partitions[0].Replicas))
+		for _, d := range config.DescribeTopic(s.opts.Settings, t.Configs, nil) {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name = d.Setting.Name
 			c.Value = kmsg.StringPtr(d.Value.Value)
@@ -94,35 +94,30 @@ func createPartitionCount(s *Server, rt kmsg.CreateTopicsRequestTopic) int32 {
 
 // createTopic creates (or, validateOnly, checks) one topic of a CreateTopics request; note
 // says which of its configs Strata ignores or stores without effect.
-func (s *Server) createTopic(rt kmsg.CreateTopicsRequestTopic, validateOnly bool) (t *partition.Topic, note *string, err error) {
-	if err := partition.ValidateTopicName(rt.Topic); err != nil {
+func (s *Server) createTopic(ctx context.Context, rt kmsg.CreateTopicsRequestTopic, validateOnly bool) (t *metadata.Topic, note *string, err error) {
+	if err := metadata.ValidateTopicName(rt.Topic); err != nil {
 		return nil, nil, err
 	}
-	n := rt.NumPartitions
+	cmd := metadata.CreateTopic{Name: rt.Topic, Partitions: rt.NumPartitions, ReplicationFactor: rt.ReplicationFactor, ValidateOnly: validateOnly}
 	if len(rt.ReplicaAssignment) > 0 {
 		if rt.NumPartitions != -1 || rt.ReplicationFactor != -1 {
 			return nil, nil, fmt.Errorf("%w: both a replica assignment and partitions or replication factor were given", kerr.InvalidRequest)
 		}
-		n = int32(len(rt.ReplicaAssignment))
-		seen := make([]bool, n)
+		n := int32(len(rt.ReplicaAssignment))
+		cmd.Assignments = make([][]int32, n)
 		for _, a := range rt.ReplicaAssignment {
-			if a.Partition < 0 || a.Partition >= n || seen[a.Partition] {
+			if a.Partition < 0 || a.Partition >= n || cmd.Assignments[a.Partition] != nil {
 				return nil, nil, fmt.Errorf("%w: partitions of the assignment must be 0..%d, each once", kerr.InvalidReplicaAssignment, n-1)
 			}
-			seen[a.Partition] = true
-			if len(a.Replicas) != 1 || a.Replicas[0] != s.opts.NodeID {
-				return nil, nil, fmt.Errorf("%w: partition %d: replicas must be [%d], the only broker", kerr.InvalidReplicaAssignment, a.Partition, s.opts.NodeID)
-			}
+			cmd.Assignments[a.Partition] = append([]int32{}, a.Replicas...)
 		}
-	} else if rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1 {
-		return nil, nil, fmt.Errorf("%w: replication factor %d is larger than the 1 available broker", partition.ErrInvalidReplicationFactor, rt.ReplicationFactor)
 	}
-	configs := make(map[string]*string, len(rt.Configs))
+	cmd.Configs = make(map[string]*string, len(rt.Configs))
 	for _, c := range rt.Configs {
-		configs[c.Name] = c.Value
+		cmd.Configs[c.Name] = c.Value
 	}
-	note = s.topicConfigNote(rt.Topic, config.DropRemovedTopic(configs), config.NoEffectTopic(configs))
-	t, err = s.data.parts.CreateTopic(rt.Topic, n, configs, validateOnly)
+	note = s.topicConfigNote(rt.Topic, config.DropRemovedTopic(cmd.Configs), config.NoEffectTopic(cmd.Configs))
+	t, err = s.data.store.CreateTopic(ctx, cmd)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/metadata"
 )
 
 func init() { register(20, 1, 6, handleDeleteTopics) }
@@ -14,7 +18,6 @@ func init() { register(20, 1, 6, handleDeleteTopics) }
 func handleDeleteTopics(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
-	m := s.data.parts
 	topics := req.Topics
 	if req.Version < 6 {
 		topics = nil
@@ -31,7 +34,7 @@ func handleDeleteTopics(s *Server, r *request) reply {
 	for _, rt := range topics {
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		var name string
+		var t *metadata.Topic
 		switch {
 		case !s.data.broker.Bool("delete.topic.enable"):
 			st.ErrorCode = disabled.Code
@@ -44,21 +47,24 @@ func handleDeleteTopics(s *Server, r *request) reply {
 			resp.Topics = append(resp.Topics, st)
 			continue
 		case rt.Topic == nil:
-			t, ok := m.TopicByID(rt.TopicID)
-			if !ok {
+			var ok bool
+			if t, ok = s.image().TopicByID(rt.TopicID); !ok {
 				st.ErrorCode = kerr.UnknownTopicID.Code
 				resp.Topics = append(resp.Topics, st)
 				continue
 			}
-			name = t.Name
-			st.Topic = kmsg.StringPtr(name)
+			st.Topic = kmsg.StringPtr(t.Name)
 		default:
-			name = *rt.Topic
-			if t, ok := m.Topic(name); ok {
-				st.TopicID = t.ID
+			var ok bool
+			if t, ok = s.image().Topic(*rt.Topic); !ok {
+				err := fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, *rt.Topic)
+				st.ErrorCode, st.ErrorMessage = errorCode(err), errMessage(err)
+				resp.Topics = append(resp.Topics, st)
+				continue
 			}
+			st.TopicID = t.ID
 		}
-		if err := m.DeleteTopic(name); err != nil {
+		if err := s.data.store.DeleteTopic(r.ctx, t.ID); err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errMessage(err)
 		}

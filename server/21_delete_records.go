@@ -1,7 +1,6 @@
 package server
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -14,19 +13,15 @@ func init() { register(21, 0, 2, handleDeleteRecords) }
 func handleDeleteRecords(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
-	m := s.data.parts
 	for _, rt := range req.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
-		topic, tok := m.Topic(rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
-			if !tok {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else if p, ok := topic.Partition(rp.Partition); !ok {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if p, err := s.data.replicas.Lookup(rt.Topic, rp.Partition, -1); err != nil {
+				sp.ErrorCode = errorCode(err)
 			} else if low, err := p.DeleteRecords(rp.Offset); err != nil {
 				sp.ErrorCode = errorCode(err)
 			} else {

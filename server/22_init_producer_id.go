@@ -1,20 +1,14 @@
 package server
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
+	"context"
 	"math"
-	"path/filepath"
-	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 )
 
@@ -52,7 +46,7 @@ func handleInitProducerID(s *Server, r *request) reply {
 		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch+1
 		return now(resp)
 	}
-	id, err := ids.next()
+	id, err := ids.next(r.ctx)
 	if err != nil {
 		s.log.Warn("producer id allocation failed", "err", err)
 		resp.ErrorCode = kerr.KafkaStorageError.Code
@@ -62,75 +56,44 @@ func handleInitProducerID(s *Server, r *request) reply {
 	return now(resp)
 }
 
-// producerIDsFile holds the end of the last reserved block of producer ids (decimal).
-const producerIDsFile = "producer-ids"
-
-// producerIDBlock is how many ids are reserved per write of producerIDsFile.
-const producerIDBlock = 1000
-
-// producerIDs allocates producer ids that are never reused, across restarts too: ids are
-// reserved in blocks whose end is persisted (write, fsync, rename, dir fsync) before any
-// id of the block is handed out; at open, allocation resumes above both the persisted end
-// and the largest producer id found in any partition's log.
+// producerIDs hands out producer ids from blocks that the metadata store reserves
+// (AllocateProducerIDs, Kafka's blocks of 1000; metadata/local persists the end of the
+// last one before handing it over), so that no id is handed out twice, across restarts
+// too. Allocation starts above both the store's reserved end and the largest producer id
+// found in any hosted partition's log.
 type producerIDs struct {
-	fs   vfs.FS
-	path string
-	mu   struct {
+	store metadata.Store
+	node  int32
+	above int64 // the largest producer id in the logs at start
+	mu    struct {
 		sync.Mutex
-		next     int64 // next id to hand out
-		reserved int64 // ids below this are reserved on disk
+		next int64 // next id to hand out
+		end  int64 // the end of the current block
 	}
 }
 
-// openProducerIDs loads the allocator of the data directory dir.
-func openProducerIDs(fsys vfs.FS, dir string, parts *partition.Manager) (*producerIDs, error) {
-	ids := &producerIDs{fs: fsys, path: filepath.Join(dir, producerIDsFile)}
-	start, err := ids.load()
-	if err != nil {
-		return nil, err
+// newProducerIDs returns the allocator of a broker hosting parts.
+func newProducerIDs(store metadata.Store, node int32, parts []*partition.Partition) *producerIDs {
+	a := &producerIDs{store: store, node: node, above: -1}
+	for _, p := range parts {
+		a.above = max(a.above, p.MaxProducerID())
 	}
-	for _, t := range parts.Topics() {
-		for _, p := range t.Partitions() {
-			start = max(start, p.MaxProducerID()+1)
-		}
-	}
-	start = max(start, 1) // ids start at 1: 0 reads as "unset" too easily
-	ids.mu.next, ids.mu.reserved = start, start
-	return ids, nil
-}
-
-// load reads the persisted block end (0 when the file does not exist yet).
-func (a *producerIDs) load() (int64, error) {
-	f, err := a.fs.Open(a.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("server: open %s: %w", a.path, err)
-	}
-	defer f.Close()
-	buf := make([]byte, 32)
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, fmt.Errorf("server: read %s: %w", a.path, err)
-	}
-	v, err := strconv.ParseInt(string(bytes.TrimSpace(buf[:n])), 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("server: %s: bad content %q", a.path, buf[:n])
-	}
-	return v, nil
+	// Ids below the store's reserved end were (or may have been) handed out before.
+	a.mu.next = max(store.Image().NextProducerID(), a.above+1, 1)
+	a.mu.end = a.mu.next
+	return a
 }
 
 // next hands out a new producer id.
-func (a *producerIDs) next() (int64, error) {
+func (a *producerIDs) next(ctx context.Context) (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.mu.next >= a.mu.reserved {
-		end := a.mu.next + producerIDBlock
-		if err := a.persist(end); err != nil {
+	if a.mu.next >= a.mu.end {
+		b, err := a.store.AllocateProducerIDs(ctx, metadata.AllocateProducerIDs{Broker: a.node, Above: max(a.above, a.mu.next-1)})
+		if err != nil {
 			return -1, err
 		}
-		a.mu.reserved = end
+		a.mu.next, a.mu.end = b.Start, b.End()
 	}
 	id := a.mu.next
 	a.mu.next++
@@ -142,8 +105,4 @@ func (a *producerIDs) issued(id int64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return id < a.mu.next
-}
-
-func (a *producerIDs) persist(end int64) error {
-	return vfs.WriteFileAtomic(a.fs, a.path, []byte(strconv.FormatInt(end, 10)+"\n"))
 }

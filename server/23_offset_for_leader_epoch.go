@@ -1,10 +1,7 @@
 package server
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/stratalog/strata/partition"
 )
 
 func init() { register(23, 2, 4, handleOffsetForLeaderEpoch) }
@@ -17,33 +14,17 @@ func init() { register(23, 2, 4, handleOffsetForLeaderEpoch) }
 func handleOffsetForLeaderEpoch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
-	m := s.data.parts
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
-		topic, tok := m.Topic(rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			var (
-				p  *partition.Partition
-				ok bool
-			)
-			if tok {
-				p, ok = topic.Partition(rp.Partition)
-			}
-			switch {
-			case !ok:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			default:
-				if err := p.CheckLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
-					sp.ErrorCode = errorCode(err)
-					break
-				}
-				if e, end, err := p.EndOffsetForEpoch(rp.LeaderEpoch); err == nil {
-					sp.LeaderEpoch, sp.EndOffset = e, end
-				}
+			if p, err := s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch); err != nil {
+				sp.ErrorCode = errorCode(err)
+			} else if e, end, err := p.EndOffsetForEpoch(rp.LeaderEpoch); err == nil {
+				sp.LeaderEpoch, sp.EndOffset = e, end
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

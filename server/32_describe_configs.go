@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/config"
-	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/metadata"
 )
 
 func init() { register(32, 0, 4, handleDescribeConfigs) }
@@ -62,7 +62,7 @@ func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string, name
 		if err != nil {
 			return nil, err
 		}
-		return config.DescribeTopic(s.data.parts.BrokerSettings(), t.Overrides(), names), nil
+		return config.DescribeTopic(s.opts.Settings, t.Configs, names), nil
 	case kmsg.ConfigResourceTypeBroker:
 		if err := s.checkBrokerResource(name); err != nil {
 			return nil, err
@@ -74,13 +74,13 @@ func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string, name
 }
 
 // configTopic returns the topic a config resource names.
-func (s *Server) configTopic(name string) (*partition.Topic, error) {
-	if err := partition.ValidateTopicName(name); err != nil {
+func (s *Server) configTopic(name string) (*metadata.Topic, error) {
+	if err := metadata.ValidateTopicName(name); err != nil {
 		return nil, err
 	}
-	t, ok := s.data.parts.Topic(name)
+	t, ok := s.image().Topic(name)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", partition.ErrUnknownTopic, name)
+		return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
 	}
 	return t, nil
 }

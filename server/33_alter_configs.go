@@ -1,12 +1,16 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/metadata"
 )
 
 func init() { register(33, 0, 2, handleAlterConfigs) }
@@ -28,7 +32,7 @@ func handleAlterConfigs(s *Server, r *request) reply {
 		if dup[i] {
 			err = fmt.Errorf("%w: resource listed twice", kerr.InvalidRequest)
 		} else {
-			note, err = s.alterConfigs(rr, req.ValidateOnly)
+			note, err = s.alterConfigs(r.ctx, rr, req.ValidateOnly)
 		}
 		res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)
 		if err == nil {
@@ -41,7 +45,7 @@ func handleAlterConfigs(s *Server, r *request) reply {
 
 // alterConfigs applies one resource of an AlterConfigs request; note says which topic
 // configs Strata ignores or stores without effect.
-func (s *Server) alterConfigs(rr kmsg.AlterConfigsRequestResource, validateOnly bool) (note *string, err error) {
+func (s *Server) alterConfigs(ctx context.Context, rr kmsg.AlterConfigsRequestResource, validateOnly bool) (note *string, err error) {
 	set := map[string]string{}
 	names := map[string]bool{}
 	for _, c := range rr.Configs {
@@ -60,7 +64,11 @@ func (s *Server) alterConfigs(rr kmsg.AlterConfigsRequestResource, validateOnly 
 			return nil, err
 		}
 		ignored := config.DropRemovedTopic(set)
-		if err := s.data.parts.SetTopicConfig(rr.ResourceName, set, validateOnly); err != nil {
+		cmd := metadata.AlterTopicConfigs{Topic: rr.ResourceName, Replace: true, ValidateOnly: validateOnly}
+		for _, k := range slices.Sorted(maps.Keys(set)) {
+			cmd.Alters = append(cmd.Alters, config.Alter{Name: k, Op: config.OpSet, Value: set[k]})
+		}
+		if err := s.data.store.AlterTopicConfigs(ctx, cmd); err != nil {
 			return nil, err
 		}
 		return s.topicConfigNote(rr.ResourceName, ignored, config.NoEffectTopic(set)), nil

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -18,29 +20,32 @@ func handleDescribeLogDirs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
 	dir := kmsg.NewDescribeLogDirsResponseDir()
-	dir.Dir = s.data.dir
-	if abs, err := filepath.Abs(s.data.dir); err == nil {
+	dir.Dir = s.opts.DataDir
+	if abs, err := filepath.Abs(s.opts.DataDir); err == nil {
 		dir.Dir = abs
 	}
 	dir.TotalBytes, dir.UsableBytes = diskUsage(dir.Dir)
-	m := s.data.parts
-	add := func(t *partition.Topic, parts []int32, all bool) {
-		dt := kmsg.NewDescribeLogDirsResponseDirTopic()
-		dt.Topic = t.Name
-		ps := t.Partitions()
-		if all {
-			parts = nil
-			for i := range ps {
-				parts = append(parts, int32(i))
-			}
+	// The partitions hosted here, by topic (in name order) and index.
+	var names []string
+	hosted := map[string]map[int32]*partition.Partition{}
+	for _, p := range s.data.replicas.Hosted() {
+		if hosted[p.Topic()] == nil {
+			names = append(names, p.Topic())
+			hosted[p.Topic()] = map[int32]*partition.Partition{}
 		}
+		hosted[p.Topic()][p.Index()] = p
+	}
+	add := func(topic string, parts []int32) {
+		dt := kmsg.NewDescribeLogDirsResponseDirTopic()
+		dt.Topic = topic
 		for _, i := range parts {
-			if i < 0 || int(i) >= len(ps) {
+			p, ok := hosted[topic][i]
+			if !ok {
 				continue
 			}
 			dp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
 			dp.Partition = i
-			if l := ps[i].Log(); l != nil {
+			if l := p.Log(); l != nil {
 				dp.Size = l.Size()
 			}
 			dt.Partitions = append(dt.Partitions, dp)
@@ -50,14 +55,12 @@ func handleDescribeLogDirs(s *Server, r *request) reply {
 		}
 	}
 	if req.Topics == nil {
-		for _, t := range m.Topics() {
-			add(t, nil, true)
+		for _, name := range names {
+			add(name, slices.Sorted(maps.Keys(hosted[name])))
 		}
 	} else {
 		for _, rt := range req.Topics {
-			if t, ok := m.Topic(rt.Topic); ok {
-				add(t, rt.Partitions, false)
-			}
+			add(rt.Topic, rt.Partitions)
 		}
 	}
 	resp.Dirs = []kmsg.DescribeLogDirsResponseDir{dir}

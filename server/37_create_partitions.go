@@ -1,18 +1,20 @@
 package server
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/metadata"
 )
 
 func init() { register(37, 0, 3, handleCreatePartitions) }
 
-// handleCreatePartitions answers CreatePartitions v0-v3: a topic grows to Count partitions
-// (never shrinks); an assignment, if given, must name only this broker.
+// handleCreatePartitions answers CreatePartitions v0-v3 through the metadata store: a
+// topic grows to Count partitions (never shrinks); an assignment, if given, must name
+// registered brokers (on a single node: this broker), as many as the topic's replicas.
 func handleCreatePartitions(s *Server, r *request) reply {
 	req := r.body.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
@@ -22,7 +24,7 @@ func handleCreatePartitions(s *Server, r *request) reply {
 	}
 	var total int64
 	for _, rt := range req.Topics {
-		if t, ok := s.data.parts.Topic(rt.Topic); ok {
+		if t, ok := s.image().Topic(rt.Topic); ok {
 			total += int64(max(0, rt.Count-t.NumPartitions()))
 		}
 	}
@@ -35,7 +37,7 @@ func handleCreatePartitions(s *Server, r *request) reply {
 		} else if seen[rt.Topic] > 1 {
 			err = fmt.Errorf("%w: topic %s listed twice", kerr.InvalidRequest, rt.Topic)
 		} else {
-			err = s.createPartitions(rt, req.ValidateOnly)
+			err = s.createPartitions(r.ctx, rt, req.ValidateOnly)
 		}
 		st.ErrorCode, st.ErrorMessage = errorCode(err), errMessage(err)
 		resp.Topics = append(resp.Topics, st)
@@ -43,20 +45,13 @@ func handleCreatePartitions(s *Server, r *request) reply {
 	return now(resp)
 }
 
-func (s *Server) createPartitions(rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
-	t, ok := s.data.parts.Topic(rt.Topic)
-	if !ok {
-		return fmt.Errorf("%w: %s", partition.ErrUnknownTopic, rt.Topic)
-	}
+func (s *Server) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+	cmd := metadata.CreatePartitions{Topic: rt.Topic, Total: rt.Count, ValidateOnly: validateOnly}
 	if rt.Assignment != nil {
-		if add := rt.Count - t.NumPartitions(); add > 0 && int32(len(rt.Assignment)) != add {
-			return fmt.Errorf("%w: %d assignments for %d new partitions", kerr.InvalidReplicaAssignment, len(rt.Assignment), add)
-		}
+		cmd.Assignments = make([][]int32, 0, len(rt.Assignment))
 		for _, a := range rt.Assignment {
-			if len(a.Replicas) != 1 || a.Replicas[0] != s.opts.NodeID {
-				return fmt.Errorf("%w: replicas must be [%d], the only broker", kerr.InvalidReplicaAssignment, s.opts.NodeID)
-			}
+			cmd.Assignments = append(cmd.Assignments, append([]int32{}, a.Replicas...))
 		}
 	}
-	return s.data.parts.AddPartitions(rt.Topic, rt.Count, validateOnly)
+	return s.data.store.CreatePartitions(ctx, cmd)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/metadata"
 )
 
 func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
@@ -31,7 +33,7 @@ func handleIncrementalAlterConfigs(s *Server, r *request) reply {
 		if dup[i] {
 			err = fmt.Errorf("%w: resource listed twice", kerr.InvalidRequest)
 		} else {
-			note, err = s.incrementalAlter(rr, req.ValidateOnly)
+			note, err = s.incrementalAlter(r.ctx, rr, req.ValidateOnly)
 		}
 		res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)
 		if err == nil {
@@ -44,7 +46,7 @@ func handleIncrementalAlterConfigs(s *Server, r *request) reply {
 
 // incrementalAlter applies one resource of an IncrementalAlterConfigs request; note says
 // which topic configs Strata ignores or stores without effect.
-func (s *Server) incrementalAlter(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) (note *string, err error) {
+func (s *Server) incrementalAlter(ctx context.Context, rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) (note *string, err error) {
 	seen := map[string]bool{}
 	var alters []config.Alter
 	for _, c := range rr.Configs {
@@ -75,7 +77,8 @@ func (s *Server) incrementalAlter(rr kmsg.IncrementalAlterConfigsRequestResource
 		}
 		ignored := config.DropRemovedTopic(set)
 		alters = slices.DeleteFunc(alters, func(a config.Alter) bool { return config.TopicKind(a.Name) == config.KindRemoved })
-		if err := s.data.parts.AlterTopicConfig(rr.ResourceName, alters, validateOnly); err != nil {
+		cmd := metadata.AlterTopicConfigs{Topic: rr.ResourceName, Alters: alters, ValidateOnly: validateOnly}
+		if err := s.data.store.AlterTopicConfigs(ctx, cmd); err != nil {
 			return nil, err
 		}
 		maps.DeleteFunc(set, func(_ string, isSet bool) bool { return !isSet })

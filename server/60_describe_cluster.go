@@ -6,8 +6,8 @@ import (
 
 func init() { register(60, 0, 1, handleDescribeCluster) }
 
-// handleDescribeCluster answers DescribeCluster v0-v1: this broker is the whole cluster
-// and its controller, for either endpoint type.
+// handleDescribeCluster answers DescribeCluster v0-v1 from the metadata image: its live
+// brokers and its controller (on a single node: this broker), for either endpoint type.
 func handleDescribeCluster(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeClusterRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
@@ -15,12 +15,14 @@ func handleDescribeCluster(s *Server, r *request) reply {
 	if resp.EndpointType == 0 {
 		resp.EndpointType = 1 // brokers
 	}
-	resp.ClusterID = s.data.clusterID
-	resp.ControllerID = s.opts.NodeID
-	host, port := s.advertised(r)
-	b := kmsg.NewDescribeClusterResponseBroker()
-	b.NodeID, b.Host, b.Port = s.opts.NodeID, host, port
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
+	im := s.image()
+	resp.ClusterID = im.ClusterID()
+	resp.ControllerID = im.Controller()
+	for _, b := range liveBrokers(im, listenerName(r)) {
+		db := kmsg.NewDescribeClusterResponseBroker()
+		db.NodeID, db.Host, db.Port, db.Rack = b.id, b.Host, b.Port, b.rack
+		resp.Brokers = append(resp.Brokers, db)
+	}
 	resp.ClusterAuthorizedOperations = authorizedOpsUnset
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, ClusterResource, clusterOperations)

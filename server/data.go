@@ -1,40 +1,29 @@
 package server
 
 import (
-	"crypto/rand"
-	"encoding/base64"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"maps"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/internal/config"
-	"github.com/stratalog/strata/internal/vfs"
-	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/metadata/local"
+	"github.com/stratalog/strata/replica"
 )
 
-// Files of the data directory besides topics and partitions (docs/storage.md; the
-// partition Manager keeps the clean-shutdown marker).
-const (
-	lockFile         = ".lock"
-	metaPropsFile    = "meta.properties"
-	metaPropsVersion = "1"
-)
-
-// serverData is the broker's data directory state, set by openData and read-only after
-// it (closeData excepted).
+// serverData is the broker's metadata and storage, set by openData and read-only after it
+// (closeData excepted): the metadata store (metadata/local: the data directory's lock,
+// meta.properties, topic metadata, producer-id blocks), the replica manager (the
+// partitions and their clean-shutdown marker), the producer-id allocator and the group
+// coordinator. The server holds no storage code of its own.
 type serverData struct {
-	fs        vfs.FS
-	dir       string
-	lock      io.Closer
-	parts     *partition.Manager
-	clusterID string
+	store    metadata.Store
+	replicas *replica.Manager
 	// broker holds the effective broker settings (Settings plus the values of Options
 	// fields, and defaults) by Kafka name; read group.* and other settings from here.
 	broker config.Resolved
@@ -48,10 +37,10 @@ type serverData struct {
 	closeErr  error
 }
 
-// openData opens the data directory: lock, meta.properties, broker settings, topics.
+// openData opens the data directory: the metadata store (lock, meta.properties, topics),
+// then the partitions, then the producer-id allocator and the group coordinator.
 func (s *Server) openData() (err error) {
 	d := &s.data
-	d.fs, d.dir = s.opts.FS, s.opts.DataDir
 	if err := config.ValidateBroker(s.opts.Settings); err != nil {
 		return fmt.Errorf("server: invalid broker settings: %w", err)
 	}
@@ -60,52 +49,72 @@ func (s *Server) openData() (err error) {
 	}
 	d.broker = config.ResolveBroker(s.staticSettings())
 
-	if err := d.fs.MkdirAll(d.dir, 0o755); err != nil {
-		return fmt.Errorf("server: create data directory: %w", err)
-	}
-	lock, err := d.fs.Lock(filepath.Join(d.dir, lockFile))
+	store, err := local.Open(s.opts.DataDir, &local.Options{
+		FS:     s.opts.FS,
+		NodeID: s.opts.NodeID,
+		Logger: s.log,
+		Rules:  metadata.Rules{Broker: s.opts.Settings, ValidateConfigs: replica.ValidateTopicConfig(s.opts.Settings)},
+	})
 	if err != nil {
-		if errors.Is(err, vfs.ErrLocked) {
-			return fmt.Errorf("server: data directory %s is in use by another broker: %w", d.dir, err)
-		}
-		return fmt.Errorf("server: lock data directory %s: %w", d.dir, err)
+		return fmt.Errorf("server: %w", err)
 	}
-	d.lock = lock
+	d.store = store
 	defer func() {
 		if err != nil {
 			if d.groups != nil {
 				d.groups.Close()
 			}
-			if d.parts != nil {
-				d.parts.Close()
+			if d.replicas != nil {
+				d.replicas.Close()
 			}
-			lock.Close()
+			store.Close()
 		}
 	}()
-	created, err := s.loadMetaProperties()
-	if err != nil {
-		return err
+	if store.Created() {
+		s.log.Info("created data directory", "dir", s.opts.DataDir)
 	}
-	if created {
-		s.log.Info("created data directory", "dir", d.dir)
-	}
-	d.parts, err = partition.OpenManager(d.dir, &partition.ManagerOptions{
-		FS:     d.fs,
-		Logger: s.log,
+	s.registerBroker()
+	d.replicas, err = replica.Open(store, &replica.Options{
+		Dir:    s.opts.DataDir,
+		FS:     s.opts.FS,
+		NodeID: s.opts.NodeID,
 		Broker: s.opts.Settings,
+		Logger: s.log,
 	})
 	if err != nil {
 		return fmt.Errorf("server: open topics: %w", err)
 	}
-	if d.pids, err = openProducerIDs(d.fs, d.dir, d.parts); err != nil {
-		return err
-	}
+	d.pids = newProducerIDs(store, s.opts.NodeID, d.replicas.Hosted())
 	if d.groups, err = s.openGroups(); err != nil {
 		return fmt.Errorf("server: open group coordinator: %w", err)
 	}
-	s.log.Info("data directory open", "dir", d.dir, "cluster.id", d.clusterID, "node.id", s.opts.NodeID,
-		"topics", len(d.parts.Topics()), "clean", created || d.parts.CleanShutdown())
+	s.log.Info("data directory open", "dir", s.opts.DataDir, "cluster.id", store.Image().ClusterID(), "node.id", s.opts.NodeID,
+		"topics", len(store.Image().Topics()), "clean", store.Created() || d.replicas.CleanShutdown())
 	return nil
+}
+
+// image is the current metadata image.
+func (s *Server) image() *metadata.Image { return s.data.store.Image() }
+
+// registerBroker registers this broker in the metadata with an endpoint per listener:
+// the address clients that come in on it are to reach it at (its advertised address, else
+// the one bound, else the one configured). It runs at open and again once listeners are
+// bound (their ports may have been 0).
+func (s *Server) registerBroker() {
+	b := metadata.Broker{ID: s.opts.NodeID}
+	for _, cfg := range s.opts.listeners() {
+		var host string
+		var port int32
+		if l := s.listenerNamed(cfg.Name); l != nil {
+			host, port = l.advertised()
+		} else {
+			host, port = hostPort(cmp.Or(cfg.Advertised, cfg.Addr))
+		}
+		b.Endpoints = append(b.Endpoints, metadata.Endpoint{Listener: cfg.Name, SecurityProtocol: string(cfg.SecurityProtocol), Host: host, Port: port})
+	}
+	if err := s.data.store.RegisterBroker(context.Background(), b); err != nil {
+		s.log.Warn("registering this broker's listeners in the metadata failed", "node.id", s.opts.NodeID, "err", err)
+	}
 }
 
 // staticSettings returns the broker settings explicitly set: Settings plus the Options
@@ -139,12 +148,13 @@ func (s *Server) optionSettings() map[string]string {
 	}
 }
 
-// closeData closes every hook and partition (the partition Manager writes the
-// clean-shutdown marker if all closed cleanly) and releases the lock. It is idempotent.
+// closeData closes the group coordinator, the partitions (the replica manager writes the
+// clean-shutdown marker if all closed cleanly) and the metadata store (which releases the
+// data directory's lock). It is idempotent.
 func (s *Server) closeData() error {
 	d := &s.data
 	d.closeOnce.Do(func() {
-		if d.lock == nil {
+		if d.store == nil {
 			return
 		}
 		var errs []error
@@ -153,62 +163,18 @@ func (s *Server) closeData() error {
 				errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))
 			}
 		}
-		if d.parts != nil {
-			if err := d.parts.Close(); err != nil {
+		if d.replicas != nil {
+			if err := d.replicas.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close topics: %w", err))
 			}
 		}
 		if len(errs) > 0 {
 			s.log.Warn("closing the data directory failed", "err", errors.Join(errs...))
 		}
-		if err := d.lock.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("server: unlock data directory: %w", err))
+		if err := d.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: close metadata: %w", err))
 		}
 		d.closeErr = errors.Join(errs...)
 	})
 	return d.closeErr
-}
-
-// loadMetaProperties reads meta.properties, checking node.id, or creates it with a new
-// cluster id.
-//
-// It reports created when the file did not exist, that is, when the data directory is new.
-func (s *Server) loadMetaProperties() (created bool, err error) {
-	d := &s.data
-	path := filepath.Join(d.dir, metaPropsFile)
-	data, err := vfs.ReadSmallFile(d.fs, path, 64<<10)
-	if errors.Is(err, fs.ErrNotExist) {
-		var id [16]byte
-		if _, err := rand.Read(id[:]); err != nil {
-			return false, fmt.Errorf("server: cluster id: %w", err)
-		}
-		d.clusterID = base64.RawURLEncoding.EncodeToString(id[:])
-		content := fmt.Sprintf("#\n# Written by Strata when the data directory was created; do not edit.\nversion=%s\nnode.id=%d\ncluster.id=%s\n",
-			metaPropsVersion, s.opts.NodeID, d.clusterID)
-		return true, vfs.WriteFileAtomic(d.fs, path, []byte(content))
-	}
-	if err != nil {
-		return false, fmt.Errorf("server: read %s: %w", path, err)
-	}
-	props := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			props[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-	}
-	if v := props["version"]; v != metaPropsVersion {
-		return false, fmt.Errorf("server: %s: unsupported version %q", path, v)
-	}
-	if props["cluster.id"] == "" {
-		return false, fmt.Errorf("server: %s: no cluster.id", path)
-	}
-	if v := props["node.id"]; v != strconv.Itoa(int(s.opts.NodeID)) {
-		return false, fmt.Errorf("server: %s: stored node.id %s does not match configured node.id %d", path, v, s.opts.NodeID)
-	}
-	d.clusterID = props["cluster.id"]
-	return false, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
 	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 )
 
@@ -43,7 +44,7 @@ func TestErrorCodeStorage(t *testing.T) {
 		{"group coordinator write", fmt.Errorf("%w: __consumer_offsets-3: %v", group.ErrStorage, log.ErrStorage), kerr.NotCoordinator},
 		// Domain errors keep their own codes, also next to a file-system error.
 		{"corrupt batch", fmt.Errorf("%w: crc", partition.ErrCorrupt), kerr.CorruptMessage},
-		{"unknown topic", errors.Join(partition.ErrUnknownTopic, enospc), kerr.UnknownTopicOrPartition},
+		{"unknown topic", errors.Join(metadata.ErrUnknownTopic, enospc), kerr.UnknownTopicOrPartition},
 		{"other", errors.New("something else"), kerr.UnknownServerError},
 	} {
 		if got := errorCode(tc.err); got != tc.want.Code {

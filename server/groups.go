@@ -6,16 +6,20 @@ import (
 
 	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/metadata"
 )
 
 // Wiring of the consumer-group coordinator (package group, on the coordinator runtime of
 // package coord) into the Server: openData opens it once the topics are open
 // (openGroups); this broker leads every partition of __consumer_offsets, so it loads them
-// all, which replays them (partitions of the partition manager, groups_partition.go) to
+// all, which replays them (partitions of the replica manager, groups_partition.go) to
 // rebuild every group and committed offset; closeData closes it before the topics close.
 
 // openGroups creates the group coordinator and loads every partition of
-// __consumer_offsets as their leader (epoch 0, the single node's).
+// __consumer_offsets as their leader (epoch 0, the single node's, whether the topic
+// exists yet or not: it is created on first use), then has it follow the replica
+// manager's leadership changes of the topic (none on a single node; a Load at an epoch
+// already hosted changes nothing).
 func (s *Server) openGroups() (*group.Coordinator, error) {
 	c, err := group.New(s.groupOptions())
 	if err != nil {
@@ -27,6 +31,16 @@ func (s *Server) openGroups() (*group.Coordinator, error) {
 			return nil, err
 		}
 	}
+	s.data.replicas.OnLeadership(func(topic string, index, epoch int32, leader bool) {
+		if topic != metadata.ConsumerOffsetsTopic {
+			return
+		}
+		if !leader {
+			c.Unload(index, epoch)
+		} else if err := c.Load(index, epoch); err != nil {
+			s.log.Warn("loading groups of a partition led here failed", "partition", index, "epoch", epoch, "err", err)
+		}
+	})
 	return c, nil
 }
 

@@ -10,22 +10,24 @@ import (
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/replica"
 )
 
-// The group coordinator's storage: partition p of __consumer_offsets, from the partition
+// The group coordinator's storage: partition p of __consumer_offsets, from the replica
 // manager, adapted to coord.Log. The topic is created on the first write (with
 // offsets.topic.num.partitions partitions and cleanup.policy=compact), as Kafka creates it
 // on first use; a broker that never saw a group has no such topic. This adapter is the
-// one place that knows where the partitions come from (the replica manager, later).
+// one place that knows where the partitions come from.
 
 var offsetsTopicMu sync.Mutex // serialises the lazy creation of __consumer_offsets
 
 // offsetsPartitions is the partition count of __consumer_offsets: the existing topic's,
 // else the configured one.
 func (s *Server) offsetsPartitions(configured int32) int32 {
-	if s.data.parts != nil {
-		if t, ok := s.data.parts.Topic(partition.ConsumerOffsetsTopic); ok && t.NumPartitions() > 0 {
+	if s.data.store != nil {
+		if t, ok := s.image().Topic(metadata.ConsumerOffsetsTopic); ok && t.NumPartitions() > 0 {
 			return t.NumPartitions()
 		}
 	}
@@ -43,32 +45,34 @@ type offsetsPartition struct {
 	index int32
 }
 
+// partition returns the partition, creating the topic first when it does not exist and
+// create says so; without create, a missing topic is (nil, nil): nothing to replay. It
+// asks the replica manager, not the image: a Load on a leadership change runs while the
+// image that made the change is being published.
 func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) {
-	m := l.s.data.parts
-	t, ok := m.Topic(partition.ConsumerOffsetsTopic)
-	if !ok {
-		if !create {
-			return nil, nil
-		}
-		offsetsTopicMu.Lock()
-		t, ok = m.Topic(partition.ConsumerOffsetsTopic)
-		if !ok {
-			n := l.s.offsetsPartitions(int32(l.s.data.broker.Int64("offsets.topic.num.partitions")))
-			compact := "compact"
-			var err error
-			t, err = m.CreateTopic(partition.ConsumerOffsetsTopic, n, map[string]*string{"cleanup.policy": &compact}, false)
-			if err != nil {
-				offsetsTopicMu.Unlock()
-				return nil, fmt.Errorf("create %s: %w", partition.ConsumerOffsetsTopic, err)
-			}
-		}
-		offsetsTopicMu.Unlock()
+	lookup := func() (*partition.Partition, error) {
+		return l.s.data.replicas.Lookup(metadata.ConsumerOffsetsTopic, l.index, -1)
 	}
-	p, ok := t.Partition(l.index)
-	if !ok {
-		return nil, fmt.Errorf("%s has no partition %d", partition.ConsumerOffsetsTopic, l.index)
+	p, err := lookup()
+	if !errors.Is(err, replica.ErrUnknownTopicOrPartition) {
+		return p, err
 	}
-	return p, nil
+	if !create {
+		return nil, nil
+	}
+	offsetsTopicMu.Lock()
+	defer offsetsTopicMu.Unlock()
+	if p, err := lookup(); !errors.Is(err, replica.ErrUnknownTopicOrPartition) {
+		return p, err
+	}
+	n := l.s.offsetsPartitions(int32(l.s.data.broker.Int64("offsets.topic.num.partitions")))
+	compact := "compact"
+	_, err = l.s.data.store.CreateTopic(context.Background(), metadata.CreateTopic{Name: metadata.ConsumerOffsetsTopic,
+		Partitions: n, ReplicationFactor: -1, Configs: map[string]*string{"cleanup.policy": &compact}})
+	if err != nil && !errors.Is(err, metadata.ErrTopicExists) {
+		return nil, fmt.Errorf("create %s: %w", metadata.ConsumerOffsetsTopic, err)
+	}
+	return lookup()
 }
 
 // Append appends the batch and waits until it is fsynced (on a single node, committed).

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/wire"
 )
 
@@ -99,7 +100,7 @@ func joinReq(v int16, g, member string, instance *string, protos ...string) *kms
 
 func TestGroupAPIsSingleMemberLifecycle(t *testing.T) {
 	s := newGroupTestServer(t)
-	if _, err := s.data.parts.CreateTopic("t", 4, nil, false); err != nil {
+	if _, err := s.data.store.CreateTopic(t.Context(), metadata.CreateTopic{Name: "t", Partitions: 4, ReplicationFactor: -1}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -346,7 +347,7 @@ func TestGroupAPIsRebalanceAndStatic(t *testing.T) {
 // not reach the group. OffsetFetch of such partitions answers -1 without error, as Kafka's.
 func TestGroupOffsetCommitUnknownTopicOrPartition(t *testing.T) {
 	s := newGroupTestServer(t)
-	if _, err := s.data.parts.CreateTopic("t", 2, nil, false); err != nil {
+	if _, err := s.data.store.CreateTopic(t.Context(), metadata.CreateTopic{Name: "t", Partitions: 2, ReplicationFactor: -1}); err != nil {
 		t.Fatal(err)
 	}
 	commit := func(group string, generation int32, parts map[string][]int32, order ...string) *kmsg.OffsetCommitResponse {
@@ -405,7 +406,7 @@ func TestGroupOffsetCommitUnknownTopicOrPartition(t *testing.T) {
 // the other partitions are served as before.
 func TestGroupAPIsNotCoordinator(t *testing.T) {
 	s := newGroupTestServer(t)
-	if _, err := s.data.parts.CreateTopic("t", 1, nil, false); err != nil {
+	if _, err := s.data.store.CreateTopic(t.Context(), metadata.CreateTopic{Name: "t", Partitions: 1, ReplicationFactor: -1}); err != nil {
 		t.Fatal(err)
 	}
 	gone, kept := "g", ""

@@ -285,20 +285,6 @@ func hostPort(addr string) (string, int32) {
 // to.
 func (l *listener) advertised() (string, int32) { return l.host, l.port }
 
-// advertised returns the host and port of this broker on the listener r came in on: what
-// Metadata, FindCoordinator and DescribeCluster tell the client. A request without a
-// connection (handler tests) gets the first listener's.
-func (s *Server) advertised(r *request) (string, int32) {
-	if r.conn != nil {
-		return r.conn.listener.advertised()
-	}
-	if ls := s.boundListeners(); len(ls) > 0 {
-		return ls[0].advertised()
-	}
-	cfg := s.opts.listeners()[0]
-	return hostPort(cmp.Or(cfg.Advertised, cfg.Addr))
-}
-
 // protocolMapSetting is Kafka's listener.security.protocol.map.
 const protocolMapSetting = "listener.security.protocol.map"
 

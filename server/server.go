@@ -114,14 +114,16 @@ func (s *Server) Listen() error {
 		bound = append(bound, newListener(cfg, ln))
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.mu.closing {
+		s.mu.Unlock()
 		for _, l := range bound {
 			l.ln.Close()
 		}
 		return ErrServerClosed
 	}
 	s.mu.listeners = append(s.mu.listeners, bound...)
+	s.mu.Unlock()
+	s.registerBroker() // the addresses clients reach are known now (ports may have been 0)
 	return nil
 }
 
@@ -185,6 +187,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.listeners = append(s.mu.listeners, l)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	s.registerBroker()
 	return s.acceptLoop(l)
 }
 

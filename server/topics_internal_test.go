@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/metadata"
 )
 
 // TestTopicsDeleteDisabledVersions: with delete.topic.enable=false, DeleteTopics before v3
@@ -21,7 +23,7 @@ func TestTopicsDeleteDisabledVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if _, err := s.data.parts.CreateTopic("kept", 1, nil, false); err != nil {
+	if _, err := s.data.store.CreateTopic(t.Context(), metadata.CreateTopic{Name: "kept", Partitions: 1, ReplicationFactor: -1}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -43,7 +45,7 @@ func TestTopicsDeleteDisabledVersions(t *testing.T) {
 		}
 		wantCode(t, "delete", resp.Topics[0].ErrorCode, tc.want)
 	}
-	if _, ok := s.data.parts.Topic("kept"); !ok {
+	if _, ok := s.image().Topic("kept"); !ok {
 		t.Fatal("topic deleted")
 	}
 }

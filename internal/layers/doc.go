@@ -1,3 +1,4 @@
-// Package layers holds no code: its test checks that imports point down the layers only
-// (docs/architecture in ../shared/DESIGN.md, the redesign's import rules), with go list.
+// Package layers holds no code: its tests check, with go list, that imports point down the
+// layers only (docs/architecture.md, the redesign's import rules) and that every package
+// has a doc.go saying what it owns and what it must not import.
 package layers

@@ -1,7 +1,9 @@
 package layers
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -68,3 +70,22 @@ func TestLayersImportsPointDown(t *testing.T) {
 }
 
 func under(pkg, dir string) bool { return pkg == dir || strings.HasPrefix(pkg, dir+"/") }
+
+// TestLayersPackageDocs fails for every package of the module without a doc.go: each
+// package says there what it owns and what it must not import.
+func TestLayersPackageDocs(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{.Dir}}", module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, line := range lines {
+		pkg, dir, _ := strings.Cut(line, " ")
+		if _, err := os.Stat(filepath.Join(dir, "doc.go")); err != nil {
+			t.Errorf("%s has no doc.go", pkg)
+		}
+	}
+	if len(lines) < 10 {
+		t.Fatalf("go list found %d packages of the module", len(lines))
+	}
+}

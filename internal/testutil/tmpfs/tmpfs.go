@@ -1,5 +1,3 @@
-// Package tmpfs gives tests a small file system that really fills up: a tmpfs mounted on
-// a temporary directory (Linux, as root), and a filler that takes its free space.
 package tmpfs
 
 import (

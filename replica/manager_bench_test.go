@@ -1,4 +1,4 @@
-package partition
+package replica
 
 import (
 	"bytes"
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/internal/testutil"
-	"github.com/stratalog/strata/internal/vfs"
 )
 
 // BenchmarkManagerPartitions measures the lifecycle of one topic of many partitions on
@@ -25,7 +24,7 @@ import (
 // between the create and the close, so that the close has something to flush in each.
 // STRATA_BENCH_PARTITIONS (comma-separated) replaces the default count of 2000.
 //
-//	go test ./partition -run '^$' -bench BenchmarkManagerPartitions -benchtime 3x
+//	go test ./replica -run '^$' -bench BenchmarkManagerPartitions -benchtime 3x
 func BenchmarkManagerPartitions(b *testing.B) {
 	counts := []int{2000}
 	if s := os.Getenv("STRATA_BENCH_PARTITIONS"); s != "" {
@@ -59,12 +58,11 @@ func benchManagerLifecycle(b *testing.B, n int, written bool) {
 	}
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
-		opts := &ManagerOptions{FS: vfs.Default, Logger: quietLogger()}
-		m, err := OpenManager(dir, opts)
+		m, err := openNodeDir(dir)
 		if err != nil {
 			b.Fatal(err)
 		}
-		var tp *Topic
+		var tp *testTopic
 		timed(0, func() (err error) { tp, err = m.CreateTopic("many", int32(n), nil, false); return err })
 		if written {
 			errs := make([]error, n)
@@ -84,7 +82,7 @@ func benchManagerLifecycle(b *testing.B, n int, written bool) {
 			}
 		}
 		timed(1, m.Close)
-		timed(2, func() (err error) { m, err = OpenManager(dir, opts); return err })
+		timed(2, func() (err error) { m, err = openNodeDir(dir); return err })
 		timed(3, func() error { return m.DeleteTopic("many") })
 		if err := m.Close(); err != nil {
 			b.Fatal(err)

@@ -1,13 +1,14 @@
-package partition
+package replica
 
 import (
 	"sync"
 	"time"
 
 	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/partition"
 )
 
-// cleaner is the Manager's background goroutine that applies every partition's
+// cleaner is the Manager's background goroutine that applies every hosted partition's
 // cleanup.policy: retention every log.retention.check.interval.ms, compaction every
 // log.cleaner.backoff.ms (Kafka's cleaner looks for dirty logs that often), none when
 // log.cleaner.enable is false.
@@ -15,7 +16,7 @@ type cleaner struct {
 	m        *Manager
 	interval time.Duration // retention
 	backoff  time.Duration // compaction; 0: compaction off
-	res      CleanerResources
+	res      partition.CleanerResources
 	kick     chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -32,7 +33,7 @@ func (m *Manager) startCleaner() {
 	if m.broker.Bool("log.cleaner.enable") {
 		c.backoff = max(m.broker.Millis("log.cleaner.backoff.ms"), time.Millisecond)
 	}
-	c.res = CleanerResources{
+	c.res = partition.CleanerResources{
 		DedupeBufferBytes:  m.broker.Int64("log.cleaner.dedupe.buffer.size"),
 		Throttle:           log.NewThrottle(m.broker.Float("log.cleaner.io.max.bytes.per.second")),
 		Stopped:            c.stopped,
@@ -88,24 +89,22 @@ func (c *cleaner) run() {
 	}
 }
 
-// pass cleans every open partition once, as r says.
-func (c *cleaner) pass(r CleanerResources) {
-	for _, t := range c.m.Topics() {
-		for _, p := range t.Partitions() {
-			if c.stopped() {
-				return
-			}
-			res, err := p.Cleanup(r)
-			if err != nil {
-				c.m.log.Warn("cleaner: partition cleanup failed", "topic", p.Topic(), "partition", p.Index(), "err", err)
-				continue
-			}
-			if cr := res.Compaction; cr.Segments > 0 {
-				c.m.log.Info("cleaner: compacted", "topic", p.Topic(), "partition", p.Index(),
-					"segments", cr.Segments, "segments_after", cr.SegmentsAfter, "repaired", cr.Repaired,
-					"bytes_before", cr.BytesBefore, "bytes_after", cr.BytesAfter,
-					"records_removed", cr.RecordsRemoved, "cleaned_to", cr.CleanedTo)
-			}
+// pass cleans every hosted partition once, as r says.
+func (c *cleaner) pass(r partition.CleanerResources) {
+	for _, p := range c.m.Hosted() {
+		if c.stopped() {
+			return
+		}
+		res, err := p.Cleanup(r)
+		if err != nil {
+			c.m.log.Warn("cleaner: partition cleanup failed", "topic", p.Topic(), "partition", p.Index(), "err", err)
+			continue
+		}
+		if cr := res.Compaction; cr.Segments > 0 {
+			c.m.log.Info("cleaner: compacted", "topic", p.Topic(), "partition", p.Index(),
+				"segments", cr.Segments, "segments_after", cr.SegmentsAfter, "repaired", cr.Repaired,
+				"bytes_before", cr.BytesBefore, "bytes_after", cr.BytesAfter,
+				"records_removed", cr.RecordsRemoved, "cleaned_to", cr.CleanedTo)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package partition
+package replica
 
 import (
 	"errors"
@@ -13,6 +13,8 @@ import (
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/partition"
 )
 
 // countingFS wraps fs and counts its Syncs (files and directories) and mutations.
@@ -64,7 +66,7 @@ func record(seed byte) []byte {
 }
 
 // checkRecords checks that every partition of t holds n batches, readable and valid.
-func checkRecords(t *testing.T, tp *Topic, n int64) {
+func checkRecords(t *testing.T, tp *testTopic, n int64) {
 	t.Helper()
 	for _, p := range tp.Partitions() {
 		if got := p.EndOffset(); got != n {
@@ -73,7 +75,7 @@ func checkRecords(t *testing.T, tp *Topic, n int64) {
 		if n == 0 {
 			continue
 		}
-		r, err := p.Read(0, 1<<20, ReadHighWatermark)
+		r, err := p.Read(0, 1<<20, partition.ReadHighWatermark)
 		if err != nil {
 			t.Fatalf("%s-%d: read: %v", p.Topic(), p.Index(), err)
 		}
@@ -201,7 +203,7 @@ func TestManagerCrashCreateTopic(t *testing.T) {
 		mem := vfs.NewMem()
 		fs := newCountingFS(mem)
 		m := openTestManager(t, fs, small)
-		var tp *Topic
+		var tp *testTopic
 		var err error
 		img, where := crashImage(fs, mem, k, func() { tp, err = m.CreateTopic("t", parts, nil, false) })
 		if err != nil {
@@ -304,46 +306,27 @@ func TestManagerRepairsPartitionMetadata(t *testing.T) {
 		}
 		closeManager(t, m)
 		data, err := vfs.ReadSmallFile(mem, path, 1<<10)
-		if err != nil || string(data) != string(partitionMetadata(tp.ID)) {
+		if err != nil || string(data) != string(metadata.EncodePartitionMetadata(tp.ID)) {
 			t.Fatalf("partition.metadata after repair of %q: %q, %v", content, data, err)
 		}
 	}
-	if err := vfs.WriteFileAtomic(mem, path, partitionMetadata([16]byte{9})); err != nil {
+	if err := vfs.WriteFileAtomic(mem, path, metadata.EncodePartitionMetadata(metadata.TopicID{9})); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenManager("/data", &ManagerOptions{FS: mem, Logger: quietLogger()}); err == nil {
+	if m, err := openNode(mem, nil, nil); err == nil {
+		closeManager(t, m)
 		t.Fatal("opened a partition directory of another topic")
 	}
 }
 
-// TestManagerForEach: num.recovery.threads.per.data.dir bounds the partitions worked on at
-// once; every index is visited once and the errors come back in index order.
-func TestManagerForEach(t *testing.T) {
-	for _, workers := range []int64{1, 3} {
+// TestManagerRecoveryThreads: num.recovery.threads.per.data.dir is how many partitions
+// the Manager opens, creates, closes or deletes at once (internal/parallel.ForEach bounds
+// it); 0 is refused.
+func TestManagerRecoveryThreads(t *testing.T) {
+	for _, workers := range []int{1, 3} {
 		m := openTestManager(t, vfs.NewMem(), map[string]string{"num.recovery.threads.per.data.dir": fmt.Sprint(workers)})
-		var cur, peak atomic.Int64
-		visits := make([]atomic.Int32, 100)
-		errs := m.forEach(len(visits), func(i int) error {
-			n := cur.Add(1)
-			defer cur.Add(-1)
-			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-			}
-			visits[i].Add(1)
-			if i%10 == 3 {
-				return fmt.Errorf("e%d", i)
-			}
-			return nil
-		})
-		if got := peak.Load(); got > workers {
-			t.Errorf("workers %d: %d at once", workers, got)
-		}
-		for i := range visits {
-			if visits[i].Load() != 1 {
-				t.Fatalf("workers %d: index %d visited %d times", workers, i, visits[i].Load())
-			}
-		}
-		if len(errs) != 10 || errs[0].Error() != "e3" || errs[9].Error() != "e93" {
-			t.Fatalf("workers %d: errors %v", workers, errs)
+		if m.workers != workers {
+			t.Errorf("num.recovery.threads.per.data.dir=%d: %d workers", workers, m.workers)
 		}
 		closeManager(t, m)
 	}

@@ -1,0 +1,185 @@
+package metadata
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestMetadataTopicNames(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"orders", true}, {"a.b_c-D9", true}, {strings.Repeat("x", 249), true},
+		{"", false}, {".", false}, {"..", false}, {strings.Repeat("x", 250), false},
+		{"a/b", false}, {"a b", false}, {"ü", false}, {"a:b", false},
+	} {
+		err := ValidateTopicName(tc.name)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalidTopic)) {
+			t.Errorf("ValidateTopicName(%q) = %v", tc.name, err)
+		}
+	}
+}
+
+func TestMetadataTopicIDAndFiles(t *testing.T) {
+	id := TopicID{1, 2, 3}
+	if id.String() != "AQIDAAAAAAAAAAAAAAAAAA" {
+		t.Fatalf("String %q", id.String())
+	}
+	if got, err := ParseTopicID(id.String()); err != nil || got != id {
+		t.Fatalf("parse: %v %v", got, err)
+	}
+	for _, bad := range []string{"", "x", "AQID", "AQIDAAAAAAAAAAAAAAAAAAAA"} {
+		if _, err := ParseTopicID(bad); err == nil {
+			t.Errorf("parsed %q", bad)
+		}
+	}
+	taken := 0
+	nid, err := NewTopicID(func(TopicID) bool { taken++; return taken == 1 })
+	if err != nil || nid.IsZero() || taken != 2 {
+		t.Fatalf("NewTopicID: %v %v (asked %d times)", nid, err, taken)
+	}
+	if got, err := ParsePartitionMetadata(EncodePartitionMetadata(id)); err != nil || got != id {
+		t.Fatalf("partition.metadata round trip: %v", err)
+	}
+	if string(EncodePartitionMetadata(id)) != "version: 0\ntopic_id: AQIDAAAAAAAAAAAAAAAAAA\n" {
+		t.Fatal("partition.metadata format")
+	}
+	if _, err := ParsePartitionMetadata([]byte("version: 0\n")); err == nil {
+		t.Fatal("parsed a partition.metadata without topic_id")
+	}
+	for _, tc := range []struct {
+		dir   string
+		topic string
+		index int32
+		ok    bool
+	}{
+		{"t-0", "t", 0, true}, {"a-b-12", "a-b", 12, true}, {PartitionDir("x.y", 3), "x.y", 3, true},
+		{"t", "", 0, false}, {"-1", "", 0, false}, {"t-01", "", 0, false}, {"t--1", "t-", 1, true}, {"t-x", "", 0, false},
+		{".topics", "", 0, false}, {"a b-1", "", 0, false},
+	} {
+		topic, index, ok := ParsePartitionDir(tc.dir)
+		if ok != tc.ok || topic != tc.topic || index != tc.index {
+			t.Errorf("ParsePartitionDir(%q) = %q, %d, %v", tc.dir, topic, index, ok)
+		}
+	}
+	if !IsInternal(ConsumerOffsetsTopic) || !IsInternal(TransactionStateTopic) || IsInternal("t") {
+		t.Fatal("IsInternal")
+	}
+}
+
+func topic(name string, id byte, parts int, configs map[string]string) *Topic {
+	t := &Topic{Name: name, ID: TopicID{id}, Configs: configs}
+	for range parts {
+		t.Partitions = append(t.Partitions, newPartition([]int32{1}))
+	}
+	return t
+}
+
+// TestMetadataImage: images are immutable; Builder shares what it does not change; Diff
+// names what changed, by topic id.
+func TestMetadataImage(t *testing.T) {
+	im0 := NewImage("c", 1, Broker{ID: 2}, Broker{ID: 1, Endpoints: []Endpoint{{Host: "h", Port: 1, Listener: "L"}}})
+	if im0.Version() != 0 || im0.ClusterID() != "c" || im0.Controller() != 1 {
+		t.Fatalf("new image %d %q %d", im0.Version(), im0.ClusterID(), im0.Controller())
+	}
+	if bs := im0.Brokers(); len(bs) != 2 || bs[0].ID != 1 || bs[1].ID != 2 {
+		t.Fatalf("brokers %+v", bs)
+	}
+	b1, _ := im0.Broker(1)
+	if e, ok := b1.Endpoint("L"); !ok || e.Host != "h" {
+		t.Fatal("endpoint by listener")
+	}
+	if e, ok := b1.Endpoint(""); !ok || e.Port != 1 {
+		t.Fatal("first endpoint")
+	}
+	if _, ok := b1.Endpoint("other"); ok {
+		t.Fatal("endpoint of an unknown listener")
+	}
+	a, b := topic("a", 1, 2, nil), topic("b", 2, 1, map[string]string{"x": "1"})
+	im1 := im0.Edit().PutTopic(b).PutTopic(a).Build()
+	if len(im0.Topics()) != 0 || im1.Version() != 1 {
+		t.Fatal("Edit changed the old image")
+	}
+	if ts := im1.Topics(); len(ts) != 2 || ts[0] != a || ts[1] != b {
+		t.Fatalf("topics not sorted: %v", ts)
+	}
+	d := Diff(im0, im1)
+	if len(d.Created) != 2 || len(d.Deleted)+len(d.Changed) != 0 || d.BrokersChanged || d.Empty() {
+		t.Fatalf("diff of creation %+v", d)
+	}
+	// b grows and changes configs; a is deleted and created again under a new id.
+	b2 := b.Clone()
+	b2.Partitions = append(b2.Partitions, newPartition([]int32{1}))
+	b2.Configs["x"] = "2"
+	a2 := topic("a", 3, 1, nil)
+	im2 := im1.Edit().PutTopic(b2).RemoveTopic(a.ID).PutTopic(a2).Build()
+	if b.Configs["x"] != "1" || len(b.Partitions) != 1 {
+		t.Fatal("Clone shares state with its original")
+	}
+	d = Diff(im1, im2)
+	if len(d.Created) != 1 || d.Created[0] != a2 || len(d.Deleted) != 1 || d.Deleted[0] != a {
+		t.Fatalf("diff: created %v deleted %v", d.Created, d.Deleted)
+	}
+	if len(d.Changed) != 1 || d.Changed[0].New != b2 || !d.Changed[0].ConfigsChanged || !slices.Equal(d.Changed[0].Partitions, []int32{1}) {
+		t.Fatalf("diff: changed %+v", d.Changed)
+	}
+	if got, _ := im2.TopicByID(a.ID); got != nil {
+		t.Fatal("old id still found")
+	}
+	// A leader change is a partition change; a new endpoint a broker change.
+	b3 := b2.Clone()
+	b3.Partitions[0].LeaderEpoch++
+	im3 := im2.Edit().PutTopic(b3).PutBroker(Broker{ID: 2, Endpoints: []Endpoint{{Host: "x"}}}).Build()
+	d = Diff(im2, im3)
+	if len(d.Changed) != 1 || d.Changed[0].ConfigsChanged || !slices.Equal(d.Changed[0].Partitions, []int32{0}) || !d.BrokersChanged {
+		t.Fatalf("diff of a leader epoch and a registration: %+v", d)
+	}
+	if d := Diff(im3, im3.Edit().Build()); !d.Empty() {
+		t.Fatalf("diff of equal images %+v", d)
+	}
+	// A topic replaced by name (PutTopic with a new id) loses its old id.
+	im4 := im3.Edit().PutTopic(topic("b", 9, 1, nil)).Build()
+	if _, ok := im4.TopicByID(b.ID); ok || len(im4.Topics()) != 2 {
+		t.Fatal("PutTopic by name kept the old id")
+	}
+}
+
+// TestMetadataPlacement: replicas go round-robin over the live brokers, leaders spread
+// evenly, fenced brokers get nothing.
+func TestMetadataPlacement(t *testing.T) {
+	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2}, Broker{ID: 3}, Broker{ID: 4, Fenced: true})
+	r := &Rules{}
+	tp, err := r.CreateTopic(im, &CreateTopic{Name: "t", Partitions: 3, ReplicationFactor: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[int32]int{}
+	for i, p := range tp.Partitions {
+		if len(p.Replicas) != 2 || p.Replicas[0] == p.Replicas[1] || p.Leader != p.Replicas[0] || !slices.Equal(p.ISR, p.Replicas) {
+			t.Fatalf("partition %d: %+v", i, p)
+		}
+		for _, b := range p.Replicas {
+			if b == 4 {
+				t.Fatalf("partition %d on a fenced broker", i)
+			}
+		}
+		leaders[p.Leader]++
+	}
+	if len(leaders) != 3 {
+		t.Fatalf("leaders %v: not one each", leaders)
+	}
+	if _, err := r.CreateTopic(im, &CreateTopic{Name: "t", Partitions: 1, ReplicationFactor: 4}); !errors.Is(err, ErrInvalidReplicationFactor) {
+		t.Fatalf("rf above the live brokers: %v", err)
+	}
+	im = im.Edit().PutTopic(&Topic{Name: "t", ID: TopicID{1}, Partitions: tp.Partitions}).Build()
+	grown, err := r.CreatePartitions(im, &CreatePartitions{Topic: "t", Total: 5})
+	if err != nil || grown.NumPartitions() != 5 || len(grown.Partitions[4].Replicas) != 2 || grown.ID != (TopicID{1}) {
+		t.Fatalf("grown %+v: %v", grown, err)
+	}
+	if tp, _ := im.Topic("t"); tp.NumPartitions() != 3 {
+		t.Fatal("CreatePartitions changed the image's topic")
+	}
+}

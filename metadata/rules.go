@@ -1,0 +1,243 @@
+package metadata
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/stratalog/strata/internal/config"
+)
+
+// Rules decide what a command does to an image: the checks and the placement every Store
+// applies, the same way on every node (the part of Kafka's controller that turns a
+// request into records). They are pure: the store persists and publishes the result.
+type Rules struct {
+	// Broker holds the broker settings by Kafka name: num.partitions,
+	// default.replication.factor and the broker defaults of topic settings.
+	Broker map[string]string
+	// ValidateConfigs checks a topic's complete overrides beyond the config registry
+	// (the storage layer's own limits); nil: the registry only.
+	ValidateConfigs func(overrides map[string]string) error
+}
+
+// CreateTopic checks cmd against im and returns the topic it creates, with a zero id
+// (the store assigns one): partitions placed, each led by its first replica at leader
+// epoch 0 with every replica in sync. Errors wrap ErrInvalidTopic,
+// ErrInvalidReplicaAssignment, ErrInvalidReplicationFactor, ErrInvalidPartitions,
+// ErrInvalidConfig or ErrTopicExists, checked in that order.
+func (r *Rules) CreateTopic(im *Image, cmd *CreateTopic) (*Topic, error) {
+	if err := ValidateTopicName(cmd.Name); err != nil {
+		return nil, err
+	}
+	resolved := config.ResolveBroker(r.Broker)
+	var assign [][]int32
+	if len(cmd.Assignments) > 0 {
+		n := int32(len(cmd.Assignments))
+		if cmd.Partitions != -1 && cmd.Partitions != n {
+			return nil, fmt.Errorf("%w: %d assignments for %d partitions", ErrInvalidReplicaAssignment, n, cmd.Partitions)
+		}
+		rf := len(cmd.Assignments[0])
+		if cmd.ReplicationFactor != -1 && int(cmd.ReplicationFactor) != rf {
+			return nil, fmt.Errorf("%w: replicas of length %d, replication factor %d", ErrInvalidReplicaAssignment, rf, cmd.ReplicationFactor)
+		}
+		for i, replicas := range cmd.Assignments {
+			if err := validateReplicas(im, int32(i), replicas, rf); err != nil {
+				return nil, err
+			}
+		}
+		assign = cmd.Assignments
+	} else {
+		rf := int(cmd.ReplicationFactor)
+		if rf == -1 {
+			rf = int(resolved.Int64("default.replication.factor"))
+		}
+		live := liveBrokers(im)
+		switch {
+		case rf <= 0:
+			return nil, fmt.Errorf("%w: %d; must be larger than 0, or -1 for default.replication.factor", ErrInvalidReplicationFactor, cmd.ReplicationFactor)
+		case rf > len(live):
+			return nil, fmt.Errorf("%w: replication factor %d is larger than the %d available broker%s", ErrInvalidReplicationFactor, rf, len(live), plural(len(live)))
+		}
+		n := cmd.Partitions
+		if n == -1 {
+			n = int32(resolved.Int64("num.partitions"))
+		}
+		if n <= 0 {
+			return nil, fmt.Errorf("%w: %d; must be positive (or -1 for num.partitions)", ErrInvalidPartitions, cmd.Partitions)
+		}
+		assign = place(live, len(im.topics), 0, n, rf)
+	}
+	overrides := make(map[string]string, len(cmd.Configs))
+	for k, v := range cmd.Configs {
+		if v == nil {
+			return nil, fmt.Errorf("%w: null value for %s", ErrInvalidConfig, k)
+		}
+		overrides[k] = *v
+	}
+	if err := r.validateConfigs(overrides); err != nil {
+		return nil, err
+	}
+	if _, ok := im.Topic(cmd.Name); ok {
+		return nil, fmt.Errorf("%w: %s", ErrTopicExists, cmd.Name)
+	}
+	t := &Topic{Name: cmd.Name, Configs: overrides, Partitions: make([]PartitionState, len(assign))}
+	for i, replicas := range assign {
+		t.Partitions[i] = newPartition(replicas)
+	}
+	return t, nil
+}
+
+// CreatePartitions checks cmd against im and returns the grown topic. Errors wrap
+// ErrUnknownTopic, ErrInvalidReplicaAssignment or ErrInvalidPartitions (the new count not
+// above the current one).
+func (r *Rules) CreatePartitions(im *Image, cmd *CreatePartitions) (*Topic, error) {
+	t, ok := im.Topic(cmd.Topic)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownTopic, cmd.Topic)
+	}
+	cur := t.NumPartitions()
+	rf := 1
+	if cur > 0 {
+		rf = len(t.Partitions[0].Replicas)
+	}
+	if cmd.Assignments != nil {
+		if add := cmd.Total - cur; add > 0 && int32(len(cmd.Assignments)) != add {
+			return nil, fmt.Errorf("%w: %d assignments for %d new partitions", ErrInvalidReplicaAssignment, len(cmd.Assignments), add)
+		}
+		for i, replicas := range cmd.Assignments {
+			if err := validateReplicas(im, cur+int32(i), replicas, rf); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cmd.Total <= cur {
+		return nil, fmt.Errorf("%w: topic %s has %d partitions; the new count %d must be larger", ErrInvalidPartitions, cmd.Topic, cur, cmd.Total)
+	}
+	assign := cmd.Assignments
+	if assign == nil {
+		live := liveBrokers(im)
+		if rf > len(live) {
+			return nil, fmt.Errorf("%w: replication factor %d is larger than the %d available broker%s", ErrInvalidReplicationFactor, rf, len(live), plural(len(live)))
+		}
+		assign = place(live, len(im.topics), cur, cmd.Total-cur, rf)
+	}
+	next := &Topic{Name: t.Name, ID: t.ID, Configs: t.Configs, Partitions: slices.Clip(slices.Clone(t.Partitions))}
+	for _, replicas := range assign {
+		next.Partitions = append(next.Partitions, newPartition(replicas))
+	}
+	return next, nil
+}
+
+// AlterTopicConfigs checks cmd against im and returns the topic with its new overrides.
+// Errors wrap ErrUnknownTopic or ErrInvalidConfig.
+func (r *Rules) AlterTopicConfigs(im *Image, cmd *AlterTopicConfigs) (*Topic, error) {
+	t, ok := im.Topic(cmd.Topic)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownTopic, cmd.Topic)
+	}
+	base := t.Configs
+	if cmd.Replace {
+		base = nil
+	}
+	next, err := config.ApplyTopic(r.Broker, base, cmd.Alters)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if err := r.validateConfigs(next); err != nil {
+		return nil, err
+	}
+	return &Topic{Name: t.Name, ID: t.ID, Configs: next, Partitions: t.Partitions}, nil
+}
+
+// DeleteTopic checks that the topic with id may be deleted and returns it. Errors wrap
+// ErrUnknownTopicID or ErrInternalTopic.
+func (r *Rules) DeleteTopic(im *Image, id TopicID) (*Topic, error) {
+	t, ok := im.TopicByID(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownTopicID, id)
+	}
+	if t.Internal() {
+		return nil, fmt.Errorf("%w: %s cannot be deleted", ErrInternalTopic, t.Name)
+	}
+	return t, nil
+}
+
+// validateConfigs checks complete overrides; the error wraps ErrInvalidConfig.
+func (r *Rules) validateConfigs(overrides map[string]string) error {
+	if err := config.ValidateTopic(overrides); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if r.ValidateConfigs != nil {
+		if err := r.ValidateConfigs(maps.Clone(overrides)); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
+	return nil
+}
+
+// validateReplicas checks a manual assignment of partition index, as Kafka's controller
+// does: rf replicas, no duplicates, every one a registered broker.
+func validateReplicas(im *Image, index int32, replicas []int32, rf int) error {
+	switch {
+	case len(replicas) == 0:
+		return fmt.Errorf("%w: partition %d: empty replica list", ErrInvalidReplicaAssignment, index)
+	case len(replicas) != rf:
+		return fmt.Errorf("%w: partition %d: %d replicas, the replication factor is %d", ErrInvalidReplicaAssignment, index, len(replicas), rf)
+	}
+	for i, b := range replicas {
+		if slices.Contains(replicas[:i], b) {
+			return fmt.Errorf("%w: partition %d: broker %d listed twice", ErrInvalidReplicaAssignment, index, b)
+		}
+		if _, ok := im.Broker(b); !ok {
+			return fmt.Errorf("%w: partition %d: broker %d is not registered (brokers: %v)", ErrInvalidReplicaAssignment, index, b, brokerIDs(im))
+		}
+	}
+	return nil
+}
+
+// liveBrokers returns the ids of the unfenced brokers, ascending.
+func liveBrokers(im *Image) []int32 {
+	var out []int32
+	for _, b := range im.Brokers() {
+		if !b.Fenced {
+			out = append(out, b.ID)
+		}
+	}
+	return out
+}
+
+func brokerIDs(im *Image) []int32 {
+	out := make([]int32, 0, len(im.brokers))
+	for _, b := range im.Brokers() {
+		out = append(out, b.ID)
+	}
+	return out
+}
+
+// place assigns rf replicas to each of n partitions, Kafka's round-robin way: partition
+// from+i starts at broker (start+from+i) mod len(brokers) and takes the next rf-1 brokers,
+// so that leaders spread evenly; start moves with every topic.
+func place(brokers []int32, start int, from, n int32, rf int) [][]int32 {
+	out := make([][]int32, n)
+	for i := range out {
+		replicas := make([]int32, rf)
+		for j := range replicas {
+			replicas[j] = brokers[(start+int(from)+i+j)%len(brokers)]
+		}
+		out[i] = replicas
+	}
+	return out
+}
+
+// newPartition is the state of a new partition: led by its first replica at epoch 0,
+// every replica in sync.
+func newPartition(replicas []int32) PartitionState {
+	return PartitionState{Replicas: slices.Clone(replicas), ISR: slices.Clone(replicas), Leader: replicas[0]}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,562 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/metadata"
+)
+
+// Opener opens a store of the implementation under test with the given rules. The first
+// call of an Opener works on new, empty state; a later call (after the previous store was
+// closed) opens the state the earlier stores persisted, as a restart does.
+type Opener func(t *testing.T, rules metadata.Rules) metadata.Store
+
+// Run runs the suite. node is the id of the broker the stores serve (the suite registers
+// it); newState returns an Opener on fresh state for each subtest.
+func Run(t *testing.T, node int32, newState func(t *testing.T) Opener) {
+	s := &suite{node: node, newState: newState}
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"Empty", s.testEmpty},
+		{"RegisterBroker", s.testRegisterBroker},
+		{"CreateTopic", s.testCreateTopic},
+		{"CreateTopicErrors", s.testCreateTopicErrors},
+		{"CreateTopicValidateOnly", s.testCreateTopicValidateOnly},
+		{"DeleteTopic", s.testDeleteTopic},
+		{"CreatePartitions", s.testCreatePartitions},
+		{"AlterTopicConfigs", s.testAlterTopicConfigs},
+		{"AllocateProducerIDs", s.testAllocateProducerIDs},
+		{"Watch", s.testWatch},
+		{"Concurrent", s.testConcurrent},
+		{"Restart", s.testRestart},
+		{"Closed", s.testClosed},
+	} {
+		t.Run(tc.name, tc.fn)
+	}
+}
+
+type suite struct {
+	node     int32
+	newState func(t *testing.T) Opener
+}
+
+// rules are the suite's: 3 partitions by default, and a storage check that refuses
+// segment.bytes=12345 (standing for the storage layer's own limits).
+var errRefused = errors.New("storetest: refused by the storage check")
+
+func rules() metadata.Rules {
+	return metadata.Rules{
+		Broker: map[string]string{"num.partitions": "3", "log.retention.ms": "1000"},
+		ValidateConfigs: func(o map[string]string) error {
+			if o["segment.bytes"] == "12345" {
+				return errRefused
+			}
+			return nil
+		},
+	}
+}
+
+// open opens a store on fresh state and registers the node; the store is closed when the
+// test ends. It returns the Opener too, for restarts.
+func (s *suite) open(t *testing.T) (metadata.Store, Opener) {
+	t.Helper()
+	o := s.newState(t)
+	st := s.reopen(t, o)
+	return st, o
+}
+
+func (s *suite) reopen(t *testing.T, o Opener) metadata.Store {
+	t.Helper()
+	st := o(t, rules())
+	t.Cleanup(func() { st.Close() })
+	if err := st.RegisterBroker(t.Context(), s.broker()); err != nil {
+		t.Fatalf("register broker: %v", err)
+	}
+	return st
+}
+
+func (s *suite) broker() metadata.Broker {
+	return metadata.Broker{ID: s.node, Endpoints: []metadata.Endpoint{
+		{Listener: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: "127.0.0.1", Port: 9092},
+	}}
+}
+
+func ptr(s string) *string { return &s }
+
+func create(t *testing.T, st metadata.Store, name string, partitions int32, configs map[string]*string) *metadata.Topic {
+	t.Helper()
+	tp, err := st.CreateTopic(t.Context(), metadata.CreateTopic{Name: name, Partitions: partitions, ReplicationFactor: -1, Configs: configs})
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	return tp
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: error %v, want %v", what, err, want)
+	}
+}
+
+// checkTopic checks that the image holds t (by name and id) as a single-broker topic of
+// n partitions led by node at epoch 0.
+func (s *suite) checkTopic(t *testing.T, im *metadata.Image, name string, n int32) *metadata.Topic {
+	t.Helper()
+	tp, ok := im.Topic(name)
+	if !ok {
+		t.Fatalf("topic %s not in the image", name)
+	}
+	if byID, ok := im.TopicByID(tp.ID); !ok || byID != tp {
+		t.Fatalf("topic %s not found by its id %s", name, tp.ID)
+	}
+	if tp.ID.IsZero() || tp.NumPartitions() != n {
+		t.Fatalf("topic %s: id %s, %d partitions, want %d", name, tp.ID, tp.NumPartitions(), n)
+	}
+	for i, p := range tp.Partitions {
+		if p.Leader != s.node || p.LeaderEpoch != 0 || !slices.Equal(p.Replicas, []int32{s.node}) || !slices.Equal(p.ISR, []int32{s.node}) {
+			t.Fatalf("topic %s partition %d: %+v", name, i, p)
+		}
+	}
+	return tp
+}
+
+func (s *suite) testEmpty(t *testing.T) {
+	st, _ := s.open(t)
+	im := st.Image()
+	if im.ClusterID() == "" || im.Controller() != s.node || len(im.Topics()) != 0 {
+		t.Fatalf("new image: cluster %q, controller %d, %d topics", im.ClusterID(), im.Controller(), len(im.Topics()))
+	}
+	if b, ok := im.Broker(s.node); !ok || b.Fenced {
+		t.Fatalf("broker %d: %+v %v", s.node, b, ok)
+	}
+	if _, ok := im.Topic("none"); ok {
+		t.Fatal("found a topic in an empty image")
+	}
+}
+
+func (s *suite) testRegisterBroker(t *testing.T) {
+	st, _ := s.open(t)
+	im := st.Image()
+	b, ok := im.Broker(s.node)
+	if !ok || !slices.Equal(b.Endpoints, s.broker().Endpoints) {
+		t.Fatalf("registered broker: %+v", b)
+	}
+	if bs := im.Brokers(); len(bs) != 1 || bs[0].ID != s.node {
+		t.Fatalf("brokers %+v", bs)
+	}
+	var deltas []*metadata.Delta
+	_, cancel := st.Watch(func(d *metadata.Delta) error { deltas = append(deltas, d); return nil })
+	defer cancel()
+	nb := s.broker()
+	nb.Endpoints[0].Port = 9093
+	nb.Rack = "r1"
+	if err := st.RegisterBroker(t.Context(), nb); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := st.Image().Broker(s.node); b.Endpoints[0].Port != 9093 || b.Rack != "r1" {
+		t.Fatalf("re-registered broker: %+v", b)
+	}
+	if len(deltas) != 1 || !deltas[0].BrokersChanged {
+		t.Fatalf("deltas %+v", deltas)
+	}
+	if im.Version() >= st.Image().Version() {
+		t.Fatalf("version did not grow: %d then %d", im.Version(), st.Image().Version())
+	}
+}
+
+func (s *suite) testCreateTopic(t *testing.T) {
+	st, _ := s.open(t)
+	tp := create(t, st, "orders", 4, map[string]*string{"retention.bytes": ptr("4096")})
+	got := s.checkTopic(t, st.Image(), "orders", 4)
+	if got.ID != tp.ID || got.Configs["retention.bytes"] != "4096" || len(got.Configs) != 1 {
+		t.Fatalf("created %+v, image has %+v", tp, got)
+	}
+	create(t, st, "def", -1, nil)
+	s.checkTopic(t, st.Image(), "def", 3) // num.partitions
+	if _, err := st.CreateTopic(t.Context(), metadata.CreateTopic{Name: "assigned", Partitions: -1, ReplicationFactor: -1,
+		Assignments: [][]int32{{s.node}, {s.node}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.checkTopic(t, st.Image(), "assigned", 2)
+	internal := create(t, st, metadata.ConsumerOffsetsTopic, 2, map[string]*string{"cleanup.policy": ptr("compact")})
+	if !internal.Internal() {
+		t.Fatal("internal topic not internal")
+	}
+	if names := topicNames(st.Image()); !slices.Equal(names, []string{metadata.ConsumerOffsetsTopic, "assigned", "def", "orders"}) {
+		t.Fatalf("topics %v", names)
+	}
+}
+
+func topicNames(im *metadata.Image) []string {
+	var out []string
+	for _, t := range im.Topics() {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+func (s *suite) testCreateTopicErrors(t *testing.T) {
+	st, _ := s.open(t)
+	create(t, st, "exists", 1, nil)
+	before := st.Image()
+	other := s.node + 1
+	for _, tc := range []struct {
+		what string
+		cmd  metadata.CreateTopic
+		want error
+	}{
+		{"bad name", metadata.CreateTopic{Name: "bad/name", Partitions: 1, ReplicationFactor: -1}, metadata.ErrInvalidTopic},
+		{"empty name", metadata.CreateTopic{Name: "", Partitions: 1, ReplicationFactor: -1}, metadata.ErrInvalidTopic},
+		{"exists", metadata.CreateTopic{Name: "exists", Partitions: 1, ReplicationFactor: -1}, metadata.ErrTopicExists},
+		{"zero partitions", metadata.CreateTopic{Name: "z", Partitions: 0, ReplicationFactor: -1}, metadata.ErrInvalidPartitions},
+		{"negative partitions", metadata.CreateTopic{Name: "z", Partitions: -2, ReplicationFactor: -1}, metadata.ErrInvalidPartitions},
+		{"replication factor 0", metadata.CreateTopic{Name: "z", Partitions: 1, ReplicationFactor: 0}, metadata.ErrInvalidReplicationFactor},
+		{"replication factor above the brokers", metadata.CreateTopic{Name: "z", Partitions: 1, ReplicationFactor: 2}, metadata.ErrInvalidReplicationFactor},
+		{"unknown broker", metadata.CreateTopic{Name: "z", Partitions: -1, ReplicationFactor: -1, Assignments: [][]int32{{other}}}, metadata.ErrInvalidReplicaAssignment},
+		{"broker twice", metadata.CreateTopic{Name: "z", Partitions: -1, ReplicationFactor: -1, Assignments: [][]int32{{s.node, s.node}}}, metadata.ErrInvalidReplicaAssignment},
+		{"empty replicas", metadata.CreateTopic{Name: "z", Partitions: -1, ReplicationFactor: -1, Assignments: [][]int32{{}}}, metadata.ErrInvalidReplicaAssignment},
+		{"unknown setting", metadata.CreateTopic{Name: "z", Partitions: 1, ReplicationFactor: -1, Configs: map[string]*string{"nope": ptr("1")}}, metadata.ErrInvalidConfig},
+		{"bad value", metadata.CreateTopic{Name: "z", Partitions: 1, ReplicationFactor: -1, Configs: map[string]*string{"retention.ms": ptr("x")}}, metadata.ErrInvalidConfig},
+		{"null value", metadata.CreateTopic{Name: "z", Partitions: 1, ReplicationFactor: -1, Configs: map[string]*string{"retention.ms": nil}}, metadata.ErrInvalidConfig},
+		{"storage check", metadata.CreateTopic{Name: "z", Partitions: 1, ReplicationFactor: -1, Configs: map[string]*string{"segment.bytes": ptr("12345")}}, errRefused},
+	} {
+		tp, err := st.CreateTopic(t.Context(), tc.cmd)
+		wantErr(t, tc.what, err, tc.want)
+		if tp != nil {
+			t.Errorf("%s: returned a topic", tc.what)
+		}
+	}
+	if _, err := st.CreateTopic(t.Context(), metadata.CreateTopic{Name: "z", Partitions: 1, ReplicationFactor: -1,
+		Configs: map[string]*string{"segment.bytes": ptr("12345")}}); !errors.Is(err, metadata.ErrInvalidConfig) {
+		t.Errorf("storage check: %v, want it wrapped in ErrInvalidConfig", err)
+	}
+	if st.Image().Version() != before.Version() || len(st.Image().Topics()) != 1 {
+		t.Fatalf("failed commands changed the image: version %d -> %d, topics %v", before.Version(), st.Image().Version(), topicNames(st.Image()))
+	}
+}
+
+func (s *suite) testCreateTopicValidateOnly(t *testing.T) {
+	st, _ := s.open(t)
+	before := st.Image().Version()
+	tp, err := st.CreateTopic(t.Context(), metadata.CreateTopic{Name: "dry", Partitions: -1, ReplicationFactor: -1,
+		Configs: map[string]*string{"cleanup.policy": ptr("compact")}, ValidateOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.Name != "dry" || !tp.ID.IsZero() || tp.NumPartitions() != 3 || tp.Configs["cleanup.policy"] != "compact" {
+		t.Fatalf("validate only returned %+v", tp)
+	}
+	if _, ok := st.Image().Topic("dry"); ok || st.Image().Version() != before {
+		t.Fatal("validate only created the topic")
+	}
+	_, err = st.CreateTopic(t.Context(), metadata.CreateTopic{Name: "dry", Partitions: 0, ReplicationFactor: -1, ValidateOnly: true})
+	wantErr(t, "validate only, zero partitions", err, metadata.ErrInvalidPartitions)
+}
+
+func (s *suite) testDeleteTopic(t *testing.T) {
+	st, _ := s.open(t)
+	tp := create(t, st, "gone", 2, nil)
+	create(t, st, "kept", 1, nil)
+	if err := st.DeleteTopic(t.Context(), tp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.Image().Topic("gone"); ok {
+		t.Fatal("deleted topic in the image")
+	}
+	if _, ok := st.Image().TopicByID(tp.ID); ok {
+		t.Fatal("deleted topic found by id")
+	}
+	wantErr(t, "delete twice", st.DeleteTopic(t.Context(), tp.ID), metadata.ErrUnknownTopicID)
+	wantErr(t, "delete zero id", st.DeleteTopic(t.Context(), metadata.TopicID{}), metadata.ErrUnknownTopicID)
+	internal := create(t, st, metadata.ConsumerOffsetsTopic, 1, nil)
+	wantErr(t, "delete internal", st.DeleteTopic(t.Context(), internal.ID), metadata.ErrInternalTopic)
+	again := create(t, st, "gone", 1, nil)
+	if again.ID == tp.ID {
+		t.Fatal("a topic created again has its old id")
+	}
+	s.checkTopic(t, st.Image(), "kept", 1)
+}
+
+func (s *suite) testCreatePartitions(t *testing.T) {
+	st, _ := s.open(t)
+	tp := create(t, st, "grow", 2, map[string]*string{"retention.ms": ptr("5000")})
+	ctx := t.Context()
+	if err := st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "grow", Total: 5}); err != nil {
+		t.Fatal(err)
+	}
+	got := s.checkTopic(t, st.Image(), "grow", 5)
+	if got.ID != tp.ID || got.Configs["retention.ms"] != "5000" {
+		t.Fatalf("grown topic %+v", got)
+	}
+	if err := st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "grow", Total: 6, Assignments: [][]int32{{s.node}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.checkTopic(t, st.Image(), "grow", 6)
+	v := st.Image().Version()
+	wantErr(t, "same count", st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "grow", Total: 6}), metadata.ErrInvalidPartitions)
+	wantErr(t, "fewer", st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "grow", Total: 1}), metadata.ErrInvalidPartitions)
+	wantErr(t, "unknown topic", st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "none", Total: 9}), metadata.ErrUnknownTopic)
+	wantErr(t, "assignments for too few", st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "grow", Total: 8, Assignments: [][]int32{{s.node}}}), metadata.ErrInvalidReplicaAssignment)
+	wantErr(t, "unknown broker", st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "grow", Total: 7, Assignments: [][]int32{{s.node + 1}}}), metadata.ErrInvalidReplicaAssignment)
+	wantErr(t, "replication factor differs", st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "grow", Total: 7, Assignments: [][]int32{{s.node, s.node + 1}}}), metadata.ErrInvalidReplicaAssignment)
+	if err := st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "grow", Total: 9, ValidateOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st.Image().Version() != v {
+		t.Fatal("failed or validate-only commands changed the image")
+	}
+	s.checkTopic(t, st.Image(), "grow", 6)
+}
+
+func (s *suite) testAlterTopicConfigs(t *testing.T) {
+	st, _ := s.open(t)
+	create(t, st, "cfg", 1, map[string]*string{"retention.ms": ptr("5000"), "segment.ms": ptr("60000")})
+	ctx := t.Context()
+	alter := func(replace, validateOnly bool, alters ...config.Alter) error {
+		return st.AlterTopicConfigs(ctx, metadata.AlterTopicConfigs{Topic: "cfg", Alters: alters, Replace: replace, ValidateOnly: validateOnly})
+	}
+	configs := func() map[string]string { tp, _ := st.Image().Topic("cfg"); return tp.Configs }
+	if err := alter(false, false,
+		config.Alter{Name: "retention.bytes", Op: config.OpSet, Value: "4096"},
+		config.Alter{Name: "segment.ms", Op: config.OpDelete},
+		config.Alter{Name: "cleanup.policy", Op: config.OpAppend, Value: "compact"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := configs(); len(got) != 3 || got["retention.bytes"] != "4096" || got["retention.ms"] != "5000" || got["cleanup.policy"] != "delete,compact" {
+		t.Fatalf("after incremental alter: %v", got)
+	}
+	if err := alter(true, false, config.Alter{Name: "max.message.bytes", Op: config.OpSet, Value: "2000"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := configs(); len(got) != 1 || got["max.message.bytes"] != "2000" {
+		t.Fatalf("after replace: %v", got)
+	}
+	v := st.Image().Version()
+	wantErr(t, "unknown setting", alter(false, false, config.Alter{Name: "nope", Op: config.OpSet, Value: "1"}), metadata.ErrInvalidConfig)
+	wantErr(t, "bad value", alter(false, false, config.Alter{Name: "retention.ms", Op: config.OpSet, Value: "x"}), metadata.ErrInvalidConfig)
+	wantErr(t, "append to a non-list", alter(false, false, config.Alter{Name: "retention.ms", Op: config.OpAppend, Value: "1"}), metadata.ErrInvalidConfig)
+	wantErr(t, "storage check", alter(false, false, config.Alter{Name: "segment.bytes", Op: config.OpSet, Value: "12345"}), errRefused)
+	wantErr(t, "unknown topic", st.AlterTopicConfigs(ctx, metadata.AlterTopicConfigs{Topic: "none"}), metadata.ErrUnknownTopic)
+	if err := alter(false, true, config.Alter{Name: "retention.ms", Op: config.OpSet, Value: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if st.Image().Version() != v || configs()["retention.ms"] != "" {
+		t.Fatal("failed or validate-only alters changed the image")
+	}
+}
+
+func (s *suite) testAllocateProducerIDs(t *testing.T) {
+	st, o := s.open(t)
+	ctx := t.Context()
+	alloc := func(st metadata.Store, above int64) metadata.ProducerIDBlock {
+		t.Helper()
+		b, err := st.AllocateProducerIDs(ctx, metadata.AllocateProducerIDs{Broker: s.node, Above: above})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Len != metadata.ProducerIDBlockSize || b.Start < 1 {
+			t.Fatalf("block %+v", b)
+		}
+		return b
+	}
+	b1 := alloc(st, -1)
+	b2 := alloc(st, -1)
+	if b2.Start < b1.End() {
+		t.Fatalf("blocks overlap: %+v %+v", b1, b2)
+	}
+	b3 := alloc(st, 1_000_000)
+	if b3.Start <= 1_000_000 {
+		t.Fatalf("block %+v not above 1000000", b3)
+	}
+	if next := st.Image().NextProducerID(); next < b3.End() {
+		t.Fatalf("image: next producer id %d, below the block %+v", next, b3)
+	}
+	st.Close()
+	st = s.reopen(t, o)
+	if next := st.Image().NextProducerID(); next < b3.End() {
+		t.Fatalf("image after restart: next producer id %d, below the block %+v", next, b3)
+	}
+	if b4 := alloc(st, -1); b4.Start < b3.End() {
+		t.Fatalf("block after restart %+v reuses ids of %+v", b4, b3)
+	}
+}
+
+// testWatch: watchers see every change once, in order, as deltas between consecutive
+// images, the last of which is the store's image; Watch returns the image they start
+// from; cancel stops the calls.
+func (s *suite) testWatch(t *testing.T) {
+	st, _ := s.open(t)
+	create(t, st, "before", 1, nil)
+	var mu sync.Mutex
+	var deltas []*metadata.Delta
+	start, cancel := st.Watch(func(d *metadata.Delta) error {
+		mu.Lock()
+		deltas = append(deltas, d)
+		mu.Unlock()
+		return nil
+	})
+	if start != st.Image() {
+		t.Fatal("Watch did not return the current image")
+	}
+	ctx := t.Context()
+	a := create(t, st, "a", 2, nil)
+	if err := st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "a", Total: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AlterTopicConfigs(ctx, metadata.AlterTopicConfigs{Topic: "a", Alters: []config.Alter{{Name: "retention.ms", Op: config.OpSet, Value: "7"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteTopic(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := slices.Clone(deltas)
+	mu.Unlock()
+	if len(got) != 4 {
+		t.Fatalf("%d deltas, want 4", len(got))
+	}
+	prev := start
+	for i, d := range got {
+		if d.Old != prev || d.New.Version() <= d.Old.Version() {
+			t.Fatalf("delta %d does not follow the previous image (versions %d -> %d)", i, d.Old.Version(), d.New.Version())
+		}
+		prev = d.New
+	}
+	if prev != st.Image() {
+		t.Fatal("the last delta's image is not the store's")
+	}
+	if d := got[0]; len(d.Created) != 1 || d.Created[0].Name != "a" || len(d.Deleted)+len(d.Changed) != 0 {
+		t.Fatalf("create delta %+v", d)
+	}
+	if d := got[1]; len(d.Changed) != 1 || !slices.Equal(d.Changed[0].Partitions, []int32{2}) || d.Changed[0].ConfigsChanged {
+		t.Fatalf("create partitions delta %+v", d.Changed)
+	}
+	if d := got[2]; len(d.Changed) != 1 || !d.Changed[0].ConfigsChanged || len(d.Changed[0].Partitions) != 0 {
+		t.Fatalf("alter configs delta %+v", d.Changed)
+	}
+	if d := got[3]; len(d.Deleted) != 1 || d.Deleted[0].ID != a.ID || len(d.Created)+len(d.Changed) != 0 {
+		t.Fatalf("delete delta %+v", d)
+	}
+	cancel()
+	create(t, st, "after", 1, nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(deltas) != 4 {
+		t.Fatalf("a cancelled watcher was called: %d deltas", len(deltas))
+	}
+}
+
+// testConcurrent: commands from many goroutines are applied one at a time: every watcher
+// sees each exactly once, with growing versions.
+func (s *suite) testConcurrent(t *testing.T) {
+	st, _ := s.open(t)
+	var mu sync.Mutex
+	var versions []int64
+	created := map[string]int{}
+	_, cancel := st.Watch(func(d *metadata.Delta) error {
+		mu.Lock()
+		defer mu.Unlock()
+		versions = append(versions, d.New.Version())
+		for _, tp := range d.Created {
+			created[tp.Name]++
+		}
+		return nil
+	})
+	defer cancel()
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = st.CreateTopic(context.Background(), metadata.CreateTopic{Name: fmt.Sprint("t", i%(n/2)), Partitions: 1, ReplicationFactor: -1})
+		})
+	}
+	wg.Wait()
+	exists := 0
+	for _, err := range errs {
+		if errors.Is(err, metadata.ErrTopicExists) {
+			exists++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if exists != n/2 || len(created) != n/2 || len(st.Image().Topics()) != n/2 {
+		t.Fatalf("%d refused as existing, %d created, %d topics; want %d each", exists, len(created), len(st.Image().Topics()), n/2)
+	}
+	for name, c := range created {
+		if c != 1 {
+			t.Fatalf("topic %s seen created %d times", name, c)
+		}
+	}
+	if !slices.IsSorted(versions) || len(slices.Compact(slices.Clone(versions))) != len(versions) {
+		t.Fatalf("versions out of order: %v", versions)
+	}
+}
+
+// testRestart: everything a command changed is there after a restart: cluster id, topics
+// with their ids, partitions and configs; deleted topics stay deleted.
+func (s *suite) testRestart(t *testing.T) {
+	st, o := s.open(t)
+	ctx := t.Context()
+	a := create(t, st, "a", 2, map[string]*string{"retention.ms": ptr("5000")})
+	gone := create(t, st, "gone", 1, nil)
+	if err := st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "a", Total: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AlterTopicConfigs(ctx, metadata.AlterTopicConfigs{Topic: "a", Alters: []config.Alter{{Name: "cleanup.policy", Op: config.OpSet, Value: "compact"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteTopic(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	cluster := st.Image().ClusterID()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = s.reopen(t, o)
+	im := st.Image()
+	if im.ClusterID() != cluster {
+		t.Fatalf("cluster id %q after restart, was %q", im.ClusterID(), cluster)
+	}
+	got := s.checkTopic(t, im, "a", 4)
+	if got.ID != a.ID || len(got.Configs) != 2 || got.Configs["retention.ms"] != "5000" || got.Configs["cleanup.policy"] != "compact" {
+		t.Fatalf("after restart: %+v", got)
+	}
+	if names := topicNames(im); !slices.Equal(names, []string{"a"}) {
+		t.Fatalf("topics after restart: %v", names)
+	}
+}
+
+func (s *suite) testClosed(t *testing.T) {
+	st, _ := s.open(t)
+	tp := create(t, st, "t", 1, nil)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	ctx := t.Context()
+	_, err := st.CreateTopic(ctx, metadata.CreateTopic{Name: "u", Partitions: 1, ReplicationFactor: -1})
+	wantErr(t, "create", err, metadata.ErrClosed)
+	wantErr(t, "delete", st.DeleteTopic(ctx, tp.ID), metadata.ErrClosed)
+	wantErr(t, "create partitions", st.CreatePartitions(ctx, metadata.CreatePartitions{Topic: "t", Total: 2}), metadata.ErrClosed)
+	wantErr(t, "alter", st.AlterTopicConfigs(ctx, metadata.AlterTopicConfigs{Topic: "t"}), metadata.ErrClosed)
+	_, err = st.AllocateProducerIDs(ctx, metadata.AllocateProducerIDs{Broker: s.node})
+	wantErr(t, "producer ids", err, metadata.ErrClosed)
+	wantErr(t, "register", st.RegisterBroker(ctx, s.broker()), metadata.ErrClosed)
+	if _, ok := st.Image().Topic("t"); !ok {
+		t.Fatal("the image of a closed store lost its topics")
+	}
+}

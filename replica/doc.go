@@ -1,0 +1,50 @@
+// Package replica is the replica manager: it makes the partitions hosted on this broker
+// follow the metadata image, and answers every handler's "which partition, and am I its
+// leader".
+//
+// # What it owns
+//
+//   - The partitions of one data directory: partition i of topic t in <dir>/t-i, with
+//     Kafka's partition.metadata naming the topic id. Open opens every partition the
+//     image places on this node (num.recovery.threads.per.data.dir at a time, trusted or
+//     recovered); the watcher it registers with the store (apply) creates the partitions
+//     of new topics and new partitions, applies changed configs (Partition.Reconfigure),
+//     deletes the partitions of deleted topics, and gives every partition its role —
+//     leader, or (in a cluster) not — with the image's leader epoch. On the single-node
+//     store the watcher runs before the command returns, so a CreateTopic that returns
+//     has its partitions open.
+//   - The clean-shutdown marker (<dir>/.clean-shutdown): one marker for every hosted
+//     partition's log, written by a Close in which every partition closed cleanly and
+//     removed by Open before anything is opened (it is about the partition logs, which
+//     only this package opens and closes; see marker.go).
+//   - The one lookup every handler uses (Lookup, LookupID): topic and index (and the
+//     leader epoch the client sent) to the partition, or UNKNOWN_TOPIC_OR_PARTITION,
+//     UNKNOWN_TOPIC_ID, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR (offline),
+//     FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH, checked in Kafka's order.
+//   - Leadership notifications (OnLeadership) for the coordinators, whose state follows
+//     the leadership of their internal topics' partitions.
+//   - The cleaner: retention every log.retention.check.interval.ms and compaction every
+//     log.cleaner.backoff.ms over the hosted partitions, and the segment cache shared by
+//     them (strata.log.open.segments.max).
+//   - The mapping of topic settings to partition options (PartitionOptions) and the
+//     storage layer's checks of topic configs (ValidateTopicConfig, the metadata rules'
+//     hook).
+//
+// Later (the cluster issues): followers fetching from leaders, the ISR and the high
+// watermark set from it; they plug into apply (roles) and Lookup (followers).
+//
+// # What it must not import
+//
+// metadata (the Store interface, never an implementation), partition and below,
+// internal/*. Nothing of the server, the network, the coordinators or the clients.
+//
+// # Concurrency
+//
+// A Manager is safe for concurrent use. Lookup, LookupID and Hosted read an immutable
+// snapshot through an atomic pointer, with no lock: requests never wait for an admin
+// change. Changes are applied one at a time, on the goroutine of the store command that
+// makes them (under the store's lock, then the Manager's mu); the partitions' own locks
+// are taken under mu at most (open, close, delete, reconfigure). Lock order: the store's
+// lock, then Manager.mu, then a Partition's locks. Close cancels the watch before it
+// takes mu. The cleaner goroutine takes no Manager lock: it walks Hosted.
+package replica

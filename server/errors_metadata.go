@@ -1,0 +1,40 @@
+package server
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/metadata"
+)
+
+// Error codes of the metadata package's sentinels (admin requests, topic lookups) and of
+// the config registry's.
+func init() {
+	mapErrors(
+		errMapping{metadata.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+		errMapping{metadata.ErrUnknownTopicID, kerr.UnknownTopicID},
+		errMapping{metadata.ErrTopicExists, kerr.TopicAlreadyExists},
+		errMapping{metadata.ErrInvalidTopic, kerr.InvalidTopicException},
+		errMapping{metadata.ErrInvalidPartitions, kerr.InvalidPartitions},
+		errMapping{metadata.ErrInvalidConfig, kerr.InvalidConfig},
+		errMapping{metadata.ErrInvalidReplicationFactor, kerr.InvalidReplicationFactor},
+		errMapping{metadata.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
+		errMapping{metadata.ErrInternalTopic, kerr.InvalidRequest},
+		errMapping{metadata.ErrInvalidBroker, kerr.InvalidRequest},
+		// The store cannot take commands (no controller, or shutting down): retriable.
+		errMapping{metadata.ErrNotController, kerr.NotController},
+		errMapping{metadata.ErrClosed, kerr.NotController},
+		errMapping{config.ErrUnknown, kerr.InvalidConfig},
+		errMapping{config.ErrInvalid, kerr.InvalidConfig},
+		errMapping{config.ErrReadOnly, kerr.InvalidRequest},
+	)
+}
+
+// errMessage is the error message of a response entry: nil for no error.
+func errMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	m := err.Error()
+	return &m
+}

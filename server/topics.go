@@ -1,0 +1,32 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/stratalog/strata/metadata"
+)
+
+// topicOrAutoCreate returns the topic, creating it (num.partitions, no overrides, the
+// default replication factor) when auto.create.topics.enable allows, as Kafka's broker
+// does for Metadata and Produce. Internal topics are never auto-created (their owners
+// create them); otherwise a missing topic is metadata.ErrUnknownTopic.
+func (s *Server) topicOrAutoCreate(ctx context.Context, name string) (*metadata.Topic, error) {
+	if t, ok := s.image().Topic(name); ok {
+		return t, nil
+	}
+	if metadata.IsInternal(name) {
+		return nil, fmt.Errorf("%w: %s (internal topics are not auto-created)", metadata.ErrUnknownTopic, name)
+	}
+	if !s.data.broker.Bool("auto.create.topics.enable") {
+		return nil, fmt.Errorf("%w: %s (auto.create.topics.enable is false)", metadata.ErrUnknownTopic, name)
+	}
+	t, err := s.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: name, Partitions: -1, ReplicationFactor: -1})
+	if errors.Is(err, metadata.ErrTopicExists) {
+		if t, ok := s.image().Topic(name); ok {
+			return t, nil
+		}
+	}
+	return t, err
+}
