@@ -1,12 +1,15 @@
 package observe_test
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/testutil"
@@ -120,5 +123,101 @@ func TestObserveMetricsRequests(t *testing.T) {
 		if fams[std] == nil {
 			t.Errorf("standard metric %s missing", std)
 		}
+	}
+}
+
+// TestObserveMetricsState: after a known workload the per-topic, per-partition and
+// per-group metrics hold exact values: the records a client produced, the bytes stored
+// and fetched, the offsets, and the lag (end − committed, or end − start where nothing is
+// committed).
+func TestObserveMetricsState(t *testing.T) {
+	s := servertest.StartBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"})
+	_, url := startHTTP(t, s, nil)
+	ctx := ctxT(t)
+	cl := kgoClient(t, s, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ad := kadm.NewClient(cl)
+	if _, err := ad.CreateTopic(ctx, 3, 1, nil, "st"); err != nil {
+		t.Fatal(err)
+	}
+	// 10 records to partition 0, 20 to partition 1, none to 2 (kgo compresses its batches:
+	// bytes count as stored).
+	for p, n := range map[int32]int{0: 10, 1: 20} {
+		for i := range n {
+			r := &kgo.Record{Topic: "st", Partition: p, Value: []byte(fmt.Sprintf("value %d of partition %d", i, p))}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Everything stored, fetched once: the bytes the fetches got are the bytes stored.
+	nc := dialRaw(t, s)
+	var stored int
+	for p := range int32(3) {
+		req := kmsg.NewPtrFetchRequest()
+		req.MaxBytes, req.MinBytes = 1<<24, 0
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "st"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes = p, 1<<24
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := roundTrip[*kmsg.FetchResponse](t, nc, req)
+		stored += len(resp.Topics[0].Partitions[0].RecordBatches)
+	}
+	// Partition 1 loses its first 5 records; group g1 commits 4 on partition 0 only.
+	del := kadm.Offsets{}
+	del.AddOffset("st", 1, 5, -1)
+	if res, err := ad.DeleteRecords(ctx, del); err != nil || res.Error() != nil {
+		t.Fatalf("delete records: %v %v", err, res.Error())
+	}
+	commit := kadm.Offsets{}
+	commit.AddOffset("st", 0, 4, -1)
+	if res, err := ad.CommitOffsets(ctx, "g1", commit); err != nil || res.Error() != nil {
+		t.Fatalf("commit: %v %v", err, res.Error())
+	}
+	// g2 has one member, subscribed to st, and nothing committed.
+	consumer := kgoClient(t, s, kgo.ConsumerGroup("g2"), kgo.ConsumeTopics("st"), kgo.DisableAutoCommit())
+	for got := 0; got < 25; {
+		fs := consumer.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of 25: %v", got, err)
+		}
+		got += fs.NumRecords()
+	}
+
+	fams := scrape(t, url)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"strata_produced_records_total", []string{"topic", "st"}, 30},
+		{"strata_produced_bytes_total", []string{"topic", "st"}, float64(stored)},
+		{"strata_partition_log_end_offset", []string{"partition", "0", "topic", "st"}, 10},
+		{"strata_partition_log_end_offset", []string{"partition", "1", "topic", "st"}, 20},
+		{"strata_partition_log_end_offset", []string{"partition", "2", "topic", "st"}, 0},
+		{"strata_partition_high_watermark", []string{"partition", "1", "topic", "st"}, 20},
+		{"strata_partition_log_start_offset", []string{"partition", "1", "topic", "st"}, 5},
+		{"strata_partition_log_start_offset", []string{"partition", "0", "topic", "st"}, 0},
+		{"strata_partition_size_bytes", []string{"partition", "2", "topic", "st"}, 0},
+		{"strata_consumer_group_lag", []string{"group", "g1", "topic", "st"}, (10 - 4) + (20 - 5)},
+		{"strata_consumer_group_members", []string{"group", "g1"}, 0},
+		{"strata_consumer_group_lag", []string{"group", "g2", "topic", "st"}, 10 + 15},
+		{"strata_consumer_group_members", []string{"group", "g2"}, 1},
+	} {
+		if got := fams[c.name].value(c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	// The consumer fetched st too: its bytes come on top of the raw fetches'.
+	if got := fams["strata_fetched_bytes_total"].value("topic", "st"); got < float64(stored) {
+		t.Errorf("fetched bytes %v, want at least %d", got, stored)
+	}
+	var size float64
+	for _, p := range []string{"0", "1", "2"} {
+		size += fams["strata_partition_size_bytes"].value("partition", p, "topic", "st")
+	}
+	if size != float64(stored) {
+		t.Errorf("partition sizes add up to %v, want the %d bytes stored", size, stored)
 	}
 }

@@ -138,6 +138,12 @@ func scrape(t testing.TB, url string) map[string]*dtoFamily {
 	if code != 200 {
 		t.Fatalf("metrics: %d", code)
 	}
+	return parseMetrics(t, body)
+}
+
+// parseMetrics parses a text exposition.
+func parseMetrics(t testing.TB, body string) map[string]*dtoFamily {
+	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
