@@ -85,6 +85,10 @@ func (h *Handler) api(fn func(c *call) (any, error)) http.HandlerFunc {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), consoleTimeout)
 		defer cancel()
+		// Metadata as the broker has it now, never kgo's cache (which would list a topic
+		// just deleted, or miss one just created): kadm asks directly when authorized
+		// operations are wanted.
+		ctx = kadm.WithAuthorizedOps(ctx)
 		out, err := fn(&call{ctx: ctx, cl: cl, ad: ad, r: r, w: w})
 		if err != nil {
 			writeError(w, err)
@@ -372,6 +376,10 @@ func logSizes(c *call, topics []string) (map[topicPartition]int64, error) {
 		set = m.Topics.TopicsSet()
 	}
 	dirs, err := c.ad.DescribeAllLogDirs(c.ctx, set)
+	var se *kadm.ShardErrors
+	if errors.As(err, &se) && !slices.ContainsFunc(se.Errs, func(e kadm.ShardError) bool { return !errors.Is(e.Err, kerr.UnknownTopicOrPartition) }) {
+		err = nil // a topic deleted since the metadata was read: left out
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -479,6 +487,7 @@ func (h *Handler) createTopic(c *call) (any, error) {
 	if res.Err != nil {
 		return nil, kafkaErr(res.Err, res.ErrMessage)
 	}
+	c.cl.PurgeTopicsFromClient(res.Topic) // any cached metadata of an earlier topic of that name
 	return created{topicJSON{Name: res.Topic, TopicID: res.ID.String(), Partitions: int(res.NumPartitions), ReplicationFactor: int(res.ReplicationFactor)}}, nil
 }
 
@@ -502,6 +511,7 @@ func (h *Handler) deleteTopic(c *call) (any, error) {
 		}
 		return nil, kafkaErr(res.Err, res.ErrMessage)
 	}
+	c.cl.PurgeTopicsFromClient(name) // its cached metadata: the next page must not list it
 	return map[string]string{"deleted": name}, nil
 }
 

@@ -467,3 +467,26 @@ func TestObserveAPINotAttached(t *testing.T) {
 		t.Fatalf("unknown API: %d", code)
 	}
 }
+
+// TestObserveAPIDeleteThenList: a topic deleted (or created) through the API is gone from
+// (or in) the very next listing: the console's client does not answer from stale cached
+// metadata.
+func TestObserveAPIDeleteThenList(t *testing.T) {
+	s := servertest.StartBroker(t, "", nil)
+	_, url := startHTTP(t, s, nil)
+	for i := range 3 {
+		if code := do(t, "POST", url+"/api/v1/topics", `{"name":"x","partitions":2}`, nil); code != http.StatusCreated {
+			t.Fatalf("round %d: create %d", i, code)
+		}
+		var list []apiTopic
+		if code := do(t, "GET", url+"/api/v1/topics", "", &list); code != 200 || len(list) != 1 || list[0].Partitions != 2 {
+			t.Fatalf("round %d: after the create %d %+v", i, code, list)
+		}
+		if code := do(t, "DELETE", url+"/api/v1/topics/x", "", nil); code != 200 {
+			t.Fatalf("round %d: delete %d", i, code)
+		}
+		if code := do(t, "GET", url+"/api/v1/topics", "", &list); code != 200 || len(list) != 0 {
+			t.Fatalf("round %d: after the delete %d %+v", i, code, list)
+		}
+	}
+}

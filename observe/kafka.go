@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -51,6 +52,9 @@ func (k *kafkaClient) get() (*kgo.Client, *kadm.Client, error) {
 		kgo.ProducerLinger(0),
 		kgo.RequestRetries(2),
 		kgo.RetryTimeout(consoleTimeout),
+		// The console shows the broker as it is now: kadm's cached metadata (5 s by
+		// default) would list a topic just deleted, or miss one just created.
+		kgo.MetadataMinAge(10*time.Millisecond),
 	)
 	if err != nil {
 		return nil, nil, err
