@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat soak
+.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium soak
 
 all: build
 
@@ -23,13 +23,19 @@ run: build
 
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
-# The kcat integration test (server, TestKcat*) needs kcat: installed first when missing.
-test: kcat vet race
+# The kcat integration test (server, TestKcat*) needs kcat, the console's browser tests
+# (observe, TestConsole*) Chromium: installed first when missing.
+test: kcat chromium vet race
 
 # kcat (librdkafka's CLI) for the cross-client tests: apt-get install only when it is not
 # on PATH (as root or with sudo -n; apt-get update only if the first attempt fails).
 kcat:
 	@command -v kcat >/dev/null 2>&1 || ./scripts/install-kcat.sh
+
+# Chromium (Debian's package) for the console's browser tests, installed the same way.
+# Outside CI a failed install only makes those tests skip; with CI=true they fail.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ./scripts/install-chromium.sh || [ "$$CI" != true ]
 
 race:
 	$(GO) test $(GOFLAGS_TAGS) -race -count=1 -timeout 15m -run '$(TESTS)' $(PKG)

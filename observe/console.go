@@ -6,8 +6,8 @@ import (
 	"net/http"
 )
 
-// web holds the console's page (and, with the console, its script and style sheet).
-// Nothing else is loaded: no CDN, no font, no request beyond this listener.
+// web holds the console: one HTML page, its script and its style sheet. Nothing else is
+// loaded: no CDN, no font, no request beyond this listener.
 //
 //go:embed web
 var web embed.FS
@@ -27,10 +27,11 @@ func (h *Handler) routeConsole() {
 		w.Header().Set("Content-Security-Policy", csp)
 		w.Write(index)
 	}
-	// Until the console's script lands, the page lists the listener's endpoints; then every
-	// console route (/topics, /topics/{name}, /groups …) serves it and its script renders
-	// the route.
-	h.mux.HandleFunc("GET /{$}", page)
+	// The console's routes all serve the page; its script renders the route.
+	for _, route := range []string{"GET /{$}", "GET /topics", "GET /topics/{name}", "GET /topics/{name}/partitions/{p}",
+		"GET /groups", "GET /groups/{id}", "GET /brokers"} {
+		h.mux.HandleFunc(route, page)
+	}
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	h.mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
