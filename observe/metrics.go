@@ -12,8 +12,8 @@ import (
 
 // The broker's metrics (docs/metrics.md lists them with their meaning). Everything is
 // read at scrape time from the broker's own counters (server.Server.Metrics: plain atomics
-// updated by the request pipeline and the logs' flushers) and state; nothing here is
-// updated on a request or an append.
+// updated by the request pipeline and the logs' flushers) and state (state.go); nothing
+// here is updated on a request or an append.
 var (
 	descRequests = prometheus.NewDesc("strata_kafka_requests_total",
 		"Kafka requests received (decoded and dispatched), by API.", []string{"api"}, nil)
@@ -34,26 +34,6 @@ var (
 		"Bytes available to the broker on the file system of each data directory.", []string{"dir"}, nil)
 	descDiskTotal = prometheus.NewDesc("strata_disk_total_bytes",
 		"Size of the file system of each data directory.", []string{"dir"}, nil)
-	descProducedRecords = prometheus.NewDesc("strata_produced_records_total",
-		"Records appended to the topic's partitions hosted here since they were opened (by producers; by the broker for internal topics); an idempotent retry counts once.",
-		[]string{"topic"}, nil)
-	descProducedBytes = prometheus.NewDesc("strata_produced_bytes_total",
-		"Bytes of record batches appended to the topic, as stored (a compressed batch counts compressed).", []string{"topic"}, nil)
-	descFetchedBytes = prometheus.NewDesc("strata_fetched_bytes_total",
-		"Bytes of record batches sent to Fetch requests from the topic.", []string{"topic"}, nil)
-	descLogEnd = prometheus.NewDesc("strata_partition_log_end_offset",
-		"The partition's log end offset: the offset the next record gets.", []string{"topic", "partition"}, nil)
-	descLogStart = prometheus.NewDesc("strata_partition_log_start_offset",
-		"The partition's log start offset: the first offset still stored.", []string{"topic", "partition"}, nil)
-	descHighWatermark = prometheus.NewDesc("strata_partition_high_watermark",
-		"The partition's high watermark: the end of what consumers may read (durable records).", []string{"topic", "partition"}, nil)
-	descPartitionSize = prometheus.NewDesc("strata_partition_size_bytes",
-		"Bytes of the partition's log segments on disk.", []string{"topic", "partition"}, nil)
-	descGroupLag = prometheus.NewDesc("strata_consumer_group_lag",
-		"The group's lag on the topic: the sum over its partitions of high watermark - committed offset, or high watermark - log start offset where nothing is committed.",
-		[]string{"group", "topic"}, nil)
-	descGroupMembers = prometheus.NewDesc("strata_consumer_group_members",
-		"Members of the consumer group now.", []string{"group"}, nil)
 	descBuildInfo = prometheus.NewDesc("strata_build_info",
 		"Always 1; the labels give the broker's version and the Go version it was built with.", []string{"version", "go_version"}, nil)
 )
@@ -63,8 +43,7 @@ type collector struct{ h *Handler }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descErrors, descDuration, descRequestBytes, descResponseBytes,
-		descConnections, descFsync, descDiskFree, descDiskTotal, descProducedRecords, descProducedBytes, descFetchedBytes,
-		descLogEnd, descLogStart, descHighWatermark, descPartitionSize, descGroupLag, descGroupMembers, descBuildInfo} {
+		descConnections, descFsync, descDiskFree, descDiskTotal, descBuildInfo} {
 		ch <- d
 	}
 }
@@ -93,38 +72,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if d.FreeBytes >= 0 {
 			ch <- prometheus.MustNewConstMetric(descDiskFree, prometheus.GaugeValue, float64(d.FreeBytes), d.Dir)
 			ch <- prometheus.MustNewConstMetric(descDiskTotal, prometheus.GaugeValue, float64(d.TotalBytes), d.Dir)
-		}
-	}
-	collectState(ch, s.StateMetrics())
-}
-
-// collectState exports the partitions' and the groups' figures: per partition, then per
-// topic (the sum of its partitions: st.Partitions is sorted by topic), then per group.
-func collectState(ch chan<- prometheus.Metric, st server.StateMetrics) {
-	gauge := func(d *prometheus.Desc, v int64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
-	}
-	var records, bytes, fetched uint64
-	for i, p := range st.Partitions {
-		index := strconv.Itoa(int(p.Partition))
-		gauge(descLogEnd, p.EndOffset, p.Topic, index)
-		gauge(descLogStart, p.StartOffset, p.Topic, index)
-		gauge(descHighWatermark, p.HighWatermark, p.Topic, index)
-		gauge(descPartitionSize, p.SizeBytes, p.Topic, index)
-		records += p.ProducedRecords
-		bytes += p.ProducedBytes
-		fetched += p.FetchedBytes
-		if i+1 == len(st.Partitions) || st.Partitions[i+1].Topic != p.Topic {
-			ch <- prometheus.MustNewConstMetric(descProducedRecords, prometheus.CounterValue, float64(records), p.Topic)
-			ch <- prometheus.MustNewConstMetric(descProducedBytes, prometheus.CounterValue, float64(bytes), p.Topic)
-			ch <- prometheus.MustNewConstMetric(descFetchedBytes, prometheus.CounterValue, float64(fetched), p.Topic)
-			records, bytes, fetched = 0, 0, 0
-		}
-	}
-	for _, g := range st.Groups {
-		gauge(descGroupMembers, int64(g.Members), g.Group)
-		for _, l := range g.Lag {
-			gauge(descGroupLag, l.Lag, g.Group, l.Topic)
 		}
 	}
 }

@@ -68,7 +68,7 @@ func New(opts *Options) *Handler {
 	)
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
-	h.mux.Handle("GET /metrics", promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{
+	h.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer{h.reg, stateGatherer{h}}, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
