@@ -24,7 +24,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stratalog/strata/observe"
-	"github.com/stratalog/strata/server"
 	"github.com/stratalog/strata/server/servertest"
 )
 
@@ -203,20 +202,6 @@ func (p *page) screenshot(name string) {
 	}
 }
 
-// consoleBroker starts a broker (data in dir) and the HTTP handler on a loopback port.
-func consoleBroker(t *testing.T, dir string, settings map[string]string) (*server.Server, string) {
-	t.Helper()
-	s := servertest.StartBroker(t, dir, settings)
-	h := observe.New(&observe.Options{Version: "v0.0.0-test"})
-	h.Attach(s)
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		h.Close()
-	})
-	return s, ts.URL
-}
-
 // TestConsole renders every route of the console in Chromium against a broker with a
 // topic, records (text, JSON, binary, headers), an empty group with offsets and a group
 // with a member, and uses the create-topic, produce, delete-topic and reset-offsets
@@ -226,7 +211,8 @@ func TestConsole(t *testing.T) {
 		t.Skip("runs Chromium")
 	}
 	chromiumPath(t)
-	s, base := consoleBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"})
+	s := servertest.StartBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"})
+	_, base := startHTTP(t, s, &observe.Options{Version: "v0.0.0-test"})
 	ctx := ctxT(t)
 	cl := kgoClient(t, s, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	ad := kadm.NewClient(cl)
@@ -307,6 +293,19 @@ func TestConsole(t *testing.T) {
 	p.open("/topics/orders/partitions/0?offset=3&limit=1")
 	if got := p.column(0); !slices.Equal(got, []string{"3"}) {
 		t.Fatalf("offset 3 limit 1: %q", got)
+	}
+	// From a time: partition 1 holds records 1, 4, 7 and 10 (a second apart from ts), so
+	// ts + 4 s is its offset 1; the form takes UTC.
+	p.open(fmt.Sprintf("/topics/orders/partitions/1?timestamp=%d", ts.Add(4*time.Second).UnixMilli()))
+	if got := p.column(0); !slices.Equal(got, []string{"1", "2", "3"}) {
+		t.Fatalf("from ts + 4 s: %q", got)
+	}
+	p.run("seek by time", chromedp.SetValue(chromedp.CSS(`input[name="timestamp"]`), "2026-01-02T03:04:13"),
+		chromedp.Click(chromedp.Search(`//form[@id="seek"]/button[text()="Go"][2]`)),
+		chromedp.WaitNotPresent(chromedp.Search(`//td[.="order-07"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td[.="order-10"]`)))
+	if got := p.column(0); !slices.Equal(got, []string{"3"}) {
+		t.Fatalf("from 03:04:13 UTC (ts + 8 s): %q", got)
 	}
 	p.open("/topics/orders/partitions/2?offset=4")
 	p.mustContain("main", "No records at or after offset 4")
