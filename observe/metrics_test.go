@@ -221,3 +221,43 @@ func TestObserveMetricsState(t *testing.T) {
 		t.Errorf("partition sizes add up to %v, want the %d bytes stored", size, stored)
 	}
 }
+
+// TestObserveMetricsWhileTopicsChange: scrapes while topics are created, written and
+// deleted each answer a well-formed exposition (run under -race: the state is read while
+// the replica manager changes).
+func TestObserveMetricsWhileTopicsChange(t *testing.T) {
+	s := servertest.StartBroker(t, "", nil)
+	_, url := startHTTP(t, s, nil)
+	ctx := ctxT(t)
+	cl := kgoClient(t, s, kgo.AllowAutoTopicCreation())
+	ad := kadm.NewClient(cl)
+	done := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			name := fmt.Sprintf("churn-%d", i)
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: name, Value: []byte("v")}).FirstErr(); err != nil {
+				done <- err
+				return
+			}
+			if _, err := ad.DeleteTopic(ctx, name); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for scrapes := 0; ; scrapes++ {
+		fams := scrape(t, url) // fails the test on a bad status or exposition
+		select {
+		case err, ok := <-done:
+			if ok {
+				t.Fatal(err)
+			}
+			if scrapes == 0 || fams["strata_kafka_requests_total"] == nil {
+				t.Fatalf("%d scrapes during the churn", scrapes)
+			}
+			return
+		default:
+		}
+	}
+}
