@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat legacy-clients burrow sarama soak
+.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
 
 all: build
 
@@ -24,14 +24,20 @@ run: build
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
 # The kcat integration tests (server, TestKcat*) need kcat, the kafka-python and Burrow
-# ones (TestKafkaPython*, TestBurrowLag) Debian's python3-kafka, burrow and zookeeper:
-# installed first when missing. Then the Sarama module's tests (compat/sarama).
-test: kcat legacy-clients vet race sarama
+# ones (TestKafkaPython*, TestBurrowLag) Debian's python3-kafka, burrow and zookeeper, the
+# console's browser tests (observe, TestConsole*) Chromium: installed first when missing.
+# Then the Sarama module's tests (compat/sarama).
+test: kcat chromium legacy-clients vet race sarama
 
 # kcat (librdkafka's CLI) for the cross-client tests: apt-get install only when it is not
 # on PATH (as root or with sudo -n; apt-get update only if the first attempt fails).
 kcat:
 	@command -v kcat >/dev/null 2>&1 || ./scripts/install-kcat.sh
+
+# Chromium (Debian's package) for the console's browser tests, installed the same way.
+# Outside CI a failed install only makes those tests skip; with CI=true they fail.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ./scripts/install-chromium.sh || [ "$$CI" != true ]
 
 # Old clients for the cross-client tests of old protocol versions (issue 21), from Debian:
 # kafka-python 2.0.2 with its lz4, snappy and xxhash codecs (PyPI is not used), Burrow

@@ -105,6 +105,8 @@ type Log struct {
 	logger *slog.Logger
 	now    func() time.Time
 	lock   io.Closer
+	// onFlush is Options.OnFlush (nil: none); fixed at Open.
+	onFlush func(time.Duration)
 
 	mu struct {
 		sync.Mutex
@@ -187,7 +189,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, fs: o.FS, logger: o.Logger.With("dir", dir), now: o.Now,
+	l := &Log{dir: dir, fs: o.FS, logger: o.Logger.With("dir", dir), now: o.Now, onFlush: o.OnFlush,
 		kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	l.mu.opts = o
 	l.d.cond = sync.NewCond(&l.d)
@@ -276,6 +278,7 @@ func (l *Log) Reconfigure(opts Options) error {
 	defer l.mu.Unlock()
 	opts.FS, opts.Logger, opts.Now = l.mu.opts.FS, l.mu.opts.Logger, l.mu.opts.Now
 	opts.SharedMarker, opts.CleanShutdown = l.mu.opts.SharedMarker, l.mu.opts.CleanShutdown
+	opts.OnFlush = l.mu.opts.OnFlush
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return err

@@ -138,6 +138,8 @@ type Partition struct {
 
 	relaxed atomic.Bool // flush.messages > 0: HW follows the log end, not the durable end
 
+	traffic traffic // the metrics' counters (traffic.go)
+
 	// leader and epoch are the replica's role and current leader epoch: changed by
 	// MakeLeader and MakeFollower with amu held, read without it.
 	leader atomic.Bool
@@ -315,10 +317,11 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	}
 	res := AppendResult{LogAppendTime: -1}
 	var (
-		first   batch.Header
-		n       int
-		idem    bool
-		stampTS int64
+		first    batch.Header
+		n        int
+		nrecords int64 // in the batches
+		idem     bool
+		stampTS  int64
 		// recompressed collects the batches when compression.type re-encodes one of them.
 		recompressed []byte
 	)
@@ -354,6 +357,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		if h.ProducerID >= 0 && h.BaseSequence >= 0 {
 			idem = true
 		}
+		nrecords += int64(h.RecordCount)
 		if n == 0 {
 			first = h
 		}
@@ -427,6 +431,8 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		}
 		p.amu.producers.record(&first, info.BaseOffset, info.LastOffset, ts)
 	}
+	p.traffic.appendedRecords.Add(uint64(nrecords))
+	p.traffic.appendedBytes.Add(uint64(len(batches)))
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
 	}

@@ -41,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$BIN" serve --listen 127.0.0.1:0 --ready-file "$READY" --data-dir "$DATA" \
+"$BIN" serve --listen 127.0.0.1:0 --http off --ready-file "$READY" --data-dir "$DATA" \
 	--set group.initial.rebalance.delay.ms=0 --log-level info >"$LOGDIR/strata.log" 2>&1 &
 PID=$!
 

@@ -40,14 +40,18 @@ func handleFetch(s *Server, r *request) reply {
 }
 
 // response hands the response and its chunks to the connection writer, which sends the
-// chunks' bytes from the segment files and releases them.
+// chunks' bytes from the segment files and releases them. It counts each partition's
+// record bytes in its fetched bytes (strata_fetched_bytes_total).
 func (f *fetch) response() kmsg.Response {
 	var chunks []fetchChunk
 	for i := range f.parts {
 		fp := &f.parts[i]
 		if fp.chunk != nil {
+			fp.p.CountFetched(fp.chunk.Len())
 			chunks = append(chunks, fetchChunk{ti: fp.ti, pi: fp.pi, c: fp.chunk})
 			fp.chunk = nil
+		} else if n := len(f.resp.Topics[fp.ti].Partitions[fp.pi].RecordBatches); n > 0 {
+			fp.p.CountFetched(n)
 		}
 	}
 	if len(chunks) == 0 {

@@ -138,7 +138,7 @@ func (c *conn) throttle(f *inflight) {
 // (n, 0 when there is none) and the error codes resp carries.
 func (c *conn) record(r *request, resp kmsg.Response, n int) {
 	st := c.s.metrics.api(r.hdr.APIKey)
-	st.observe(time.Since(r.start))
+	st.latency.observe(time.Since(r.start))
 	if resp == nil {
 		return
 	}
