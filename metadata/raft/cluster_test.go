@@ -1,0 +1,202 @@
+package raft
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+	"go.uber.org/goleak"
+
+	"github.com/stratalog/strata/metadata"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// testCluster runs voters in process, on hashicorp/raft's in-memory transport, each
+// with its Raft files in a temporary directory; it is their Forwarder too. Nodes can be
+// stopped (as a crash: no leadership hand-off) and started again on their files.
+type testCluster struct {
+	t      *testing.T
+	voters []Voter
+	dirs   map[int32]string
+	rules  metadata.Rules
+	opts   func(*Options) // adjusts every node's options
+
+	mu     sync.Mutex
+	stores map[int32]*Store
+	trans  map[int32]*hraft.InmemTransport
+}
+
+func newTestCluster(t *testing.T, n int, rules metadata.Rules) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, dirs: map[int32]string{}, rules: rules, stores: map[int32]*Store{}, trans: map[int32]*hraft.InmemTransport{}}
+	for i := int32(1); i <= int32(n); i++ {
+		c.voters = append(c.voters, Voter{ID: i, Addr: fmt.Sprintf("node%d:9093", i)})
+		c.dirs[i] = t.TempDir()
+	}
+	t.Cleanup(func() {
+		for _, v := range c.voters {
+			c.stop(v.ID)
+		}
+	})
+	return c
+}
+
+// startAll starts every node that is not running.
+func (c *testCluster) startAll() {
+	for _, v := range c.voters {
+		if c.store(v.ID) == nil {
+			c.start(v.ID)
+		}
+	}
+}
+
+func (c *testCluster) start(id int32) *Store {
+	c.t.Helper()
+	addr, tr := hraft.NewInmemTransport(hraft.ServerAddress(c.voters[id-1].Addr))
+	c.mu.Lock()
+	for _, other := range c.trans {
+		tr.Connect(other.LocalAddr(), other)
+		other.Connect(addr, tr)
+	}
+	c.trans[id] = tr
+	c.mu.Unlock()
+	o := &Options{NodeID: id, Dir: c.dirs[id], Voters: c.voters, Transport: tr, Forwarder: c, Logger: quietLogger(), Rules: c.rules}
+	if c.opts != nil {
+		c.opts(o)
+	}
+	st, err := Open(o)
+	if err != nil {
+		c.t.Fatalf("open node %d: %v", id, err)
+	}
+	c.mu.Lock()
+	c.stores[id] = st
+	c.mu.Unlock()
+	return st
+}
+
+// stop closes node id's store and cuts it off its peers.
+func (c *testCluster) stop(id int32) {
+	c.mu.Lock()
+	st, tr := c.stores[id], c.trans[id]
+	delete(c.stores, id)
+	delete(c.trans, id)
+	for _, other := range c.trans {
+		if tr != nil {
+			other.Disconnect(tr.LocalAddr())
+		}
+	}
+	c.mu.Unlock()
+	if st != nil {
+		if err := st.Close(); err != nil {
+			c.t.Errorf("close node %d: %v", id, err)
+		}
+	}
+}
+
+func (c *testCluster) store(id int32) *Store {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stores[id]
+}
+
+// Forward delivers a forwarded command in process.
+func (c *testCluster) Forward(ctx context.Context, to Voter, req []byte) ([]byte, error) {
+	st := c.store(to.ID)
+	if st == nil {
+		return nil, fmt.Errorf("%w: node %d is down", ErrUnreachable, to.ID)
+	}
+	return st.ServeForward(req), nil
+}
+
+// waitFor polls cond until it holds, failing the test after a generous deadline (an
+// election on a loaded machine takes a few heartbeat timeouts).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// leader waits until a running node is the ready controller and returns it.
+func (c *testCluster) leader() *Store {
+	c.t.Helper()
+	var l *Store
+	waitFor(c.t, "a ready controller", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, st := range c.stores {
+			if st.ready() {
+				l = st
+				return true
+			}
+		}
+		return false
+	})
+	return l
+}
+
+// lead makes node id the ready controller (by a Raft leadership transfer).
+func (c *testCluster) lead(id int32) {
+	c.t.Helper()
+	for i := 0; ; i++ {
+		l := c.leader()
+		if l.node == id {
+			return
+		}
+		if err := l.raft.LeadershipTransferToServer(serverID(id), hraft.ServerAddress(c.voters[id-1].Addr)).Error(); err != nil && i > 20 {
+			c.t.Fatalf("leadership transfer to %d: %v", id, err)
+		}
+		waitFor(c.t, "the transfer to settle", func() bool {
+			st := c.store(id)
+			return st.ready() || st.raft.State() != hraft.Leader && c.anyReady()
+		})
+	}
+}
+
+func (c *testCluster) anyReady() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.stores {
+		if st.ready() {
+			return true
+		}
+	}
+	return false
+}
+
+// digest is an image's content, for comparing nodes.
+func digest(im *metadata.Image) []byte { return encodeVersioned(snapshotVersion, newSnapshot(im, 0)) }
+
+// converged waits until every running node has the same image, and returns it.
+func (c *testCluster) converged() *metadata.Image {
+	c.t.Helper()
+	var im *metadata.Image
+	waitFor(c.t, "the images to converge", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var first []byte
+		for _, st := range c.stores {
+			d := digest(st.Image())
+			if first == nil {
+				first, im = d, st.Image()
+			} else if !bytes.Equal(first, d) {
+				return false
+			}
+		}
+		return true
+	})
+	return im
+}

@@ -1,0 +1,63 @@
+// Package raft is the Raft-replicated metadata.Store of a Strata cluster (Kafka's KRaft
+// shape): the metadata image is the state machine of a log that every voter of the
+// controller quorum (controller.quorum.voters) holds, replicated by hashicorp/raft with
+// raft-boltdb as its log and stable store. docs/cluster.md has the design; this is its
+// code-level summary.
+//
+// # Files
+//
+//	<dir>/raft.db                   bolt: the Raft log and Raft's term and vote (fsync'd)
+//	<dir>/snapshots/<term-index-ms>/ the image at an index (state.bin: version byte + JSON)
+//
+// dir is <data.dir>/__cluster_metadata in a broker (a name that is not a partition
+// directory). hashicorp/raft and bolt do their own file I/O: this package does not go
+// through internal/vfs. A node without Raft state bootstraps the quorum from the voters
+// (identical on every node, which hashicorp/raft allows); a node with state ignores the
+// voters list (membership changes are Raft's).
+//
+// # Commands
+//
+// A command (RegisterBroker, CreateTopic, …) runs on the leader, one at a time: the
+// metadata.Rules decide against the leader's image, the outcome is appended as a record
+// (the changes, as data: brokers, topics put or removed, the producer-id high mark, the
+// controller and cluster id) with the image version it was computed on (Base), and
+// applied on every node in log order. A node whose image has another version than Base
+// applies nothing (a deposed leader's record committed after its successor's), the same
+// way everywhere. A command on another node is forwarded to the leader (Forwarder and
+// ServeForward, plain data); the node that received it returns once it has applied the
+// record itself (read-your-writes), so a topic created through any node is in that
+// node's image when CreateTopic returns. While there is no leader, commands retry until
+// their context ends (then ErrNotController). When the leader loses its leadership with
+// a record in flight, or a forward fails after it was sent, the outcome is unknown: the
+// command fails with ErrNotController saying so, and is not retried (a retried
+// CreateTopic would answer TOPIC_ALREADY_EXISTS to a creation that succeeded). Checks
+// that depend only on the command and the node's settings (topic name, configs and the
+// storage layer's limits on them) also run on the receiving node, with its own errors.
+//
+// A new leader first applies every earlier entry (a Raft barrier), then records itself
+// as the controller (and, in a new cluster, a random cluster id); only then does it
+// serve commands. The image's Controller is therefore the last leader that did so.
+//
+// # Snapshots
+//
+// hashicorp/raft snapshots the image (immutable: no lock) every SnapshotThreshold
+// entries and truncates the log behind it (keeping TrailingLogs); a node that lags
+// further gets the leader's snapshot. Restore replaces the image and calls the watchers
+// with one delta from the old image to the restored one.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Image is an atomic load. Records are applied, and
+// watchers called, on hashicorp/raft's FSM goroutine, under Store.mu (which Watch takes
+// too, so a watcher starts from exactly the image it gets every delta after); watchers
+// must not call commands and should not block for long (the node's apply waits). The
+// leader's ctrl mutex serialises commands from the image they are decided on to the
+// record applied. Goroutines: hashicorp/raft's own (stopped by Close), and two of the
+// Store (leadership notifications, and the take-over of a new leader), stopped by Close.
+//
+// # What it must not import
+//
+// metadata and internal/* only, besides hashicorp/raft and raft-boltdb: nothing of
+// partitions, logs, the server or the replica manager, which follows the image through
+// Watch as it does on a single node.
+package raft
