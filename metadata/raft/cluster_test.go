@@ -33,6 +33,33 @@ type testCluster struct {
 	mu     sync.Mutex
 	stores map[int32]*Store
 	trans  map[int32]*hraft.InmemTransport
+	tcp    bool               // nodes talk over TCP on loopback (Network), not in memory
+	nets   map[int32]*Network // tcp: the nodes' listeners
+}
+
+// newTCPCluster is newTestCluster with nodes on TCP listeners on loopback (free ports;
+// a restarted node listens on its port again).
+func newTCPCluster(t *testing.T, n int, rules metadata.Rules) *testCluster {
+	t.Helper()
+	c := newTestCluster(t, n, rules)
+	c.tcp, c.nets = true, map[int32]*Network{}
+	for i := range c.voters {
+		nw, err := Listen("127.0.0.1:0", &NetworkOptions{Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.voters[i].Addr = nw.Addr()
+		c.nets[c.voters[i].ID] = nw
+	}
+	t.Cleanup(func() {
+		for _, v := range c.voters {
+			c.stop(v.ID)
+		}
+		for _, nw := range c.nets { // the listeners of nodes never started
+			nw.Close()
+		}
+	})
+	return c
 }
 
 func newTestCluster(t *testing.T, n int, rules metadata.Rules) *testCluster {
@@ -61,15 +88,30 @@ func (c *testCluster) startAll() {
 
 func (c *testCluster) start(id int32) *Store {
 	c.t.Helper()
-	addr, tr := hraft.NewInmemTransport(hraft.ServerAddress(c.voters[id-1].Addr))
-	c.mu.Lock()
-	for _, other := range c.trans {
-		tr.Connect(other.LocalAddr(), other)
-		other.Connect(addr, tr)
+	o := &Options{NodeID: id, Dir: c.dirs[id], Voters: c.voters, Forwarder: c, Logger: quietLogger(), Rules: c.rules}
+	var nw *Network
+	if c.tcp {
+		c.mu.Lock()
+		nw = c.nets[id]
+		c.mu.Unlock()
+		if nw == nil {
+			var err error
+			if nw, err = Listen(c.voters[id-1].Addr, &NetworkOptions{Logger: quietLogger()}); err != nil {
+				c.t.Fatalf("node %d listens again: %v", id, err)
+			}
+		}
+		o.Transport, o.Forwarder = nw.Transport(), nw
+	} else {
+		addr, tr := hraft.NewInmemTransport(hraft.ServerAddress(c.voters[id-1].Addr))
+		c.mu.Lock()
+		for _, other := range c.trans {
+			tr.Connect(other.LocalAddr(), other)
+			other.Connect(addr, tr)
+		}
+		c.trans[id] = tr
+		c.mu.Unlock()
+		o.Transport = tr
 	}
-	c.trans[id] = tr
-	c.mu.Unlock()
-	o := &Options{NodeID: id, Dir: c.dirs[id], Voters: c.voters, Transport: tr, Forwarder: c, Logger: quietLogger(), Rules: c.rules}
 	if c.opts != nil {
 		c.opts(o)
 	}
@@ -77,8 +119,14 @@ func (c *testCluster) start(id int32) *Store {
 	if err != nil {
 		c.t.Fatalf("open node %d: %v", id, err)
 	}
+	if nw != nil {
+		nw.Handle(st.ServeForward)
+	}
 	c.mu.Lock()
 	c.stores[id] = st
+	if nw != nil {
+		c.nets[id] = nw
+	}
 	c.mu.Unlock()
 	return st
 }
@@ -89,6 +137,7 @@ func (c *testCluster) stop(id int32) {
 	st, tr := c.stores[id], c.trans[id]
 	delete(c.stores, id)
 	delete(c.trans, id)
+	delete(c.nets, id) // closed with the store's transport
 	for _, other := range c.trans {
 		if tr != nil {
 			other.Disconnect(tr.LocalAddr())

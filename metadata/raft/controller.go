@@ -6,7 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -190,12 +190,18 @@ func (s *Store) route(ctx context.Context, req *request) (*response, error) {
 	if s.ready() {
 		return s.serve(req), nil
 	}
-	addr, id := s.raft.LeaderWithID()
-	n, err := strconv.ParseInt(string(id), 10, 32)
-	if id == "" || err != nil || int32(n) == s.node {
+	n := s.Leader()
+	if n == metadata.NoLeader || n == s.node {
 		return nil, errNoLeader
 	}
-	data, err := s.fwd.Forward(ctx, Voter{ID: int32(n), Addr: string(addr)}, encodeMessage(req))
+	to := Voter{ID: n}
+	if i := slices.IndexFunc(s.voters, func(v Voter) bool { return v.ID == n }); i >= 0 {
+		to = s.voters[i]
+	} else {
+		addr, _ := s.raft.LeaderWithID() // a voter added since this node bootstrapped
+		to.Addr = string(addr)
+	}
+	data, err := s.fwd.Forward(ctx, to, encodeMessage(req))
 	if err != nil {
 		if errors.Is(err, ErrUnreachable) {
 			return nil, err

@@ -38,6 +38,16 @@
 // as the controller (and, in a new cluster, a random cluster id); only then does it
 // serve commands. The image's Controller is therefore the last leader that did so.
 //
+// # Network
+//
+// Network is a node's one TCP listener, on the address of its own voters entry: a
+// connection's first byte says what it carries — 'R' hashicorp/raft's NetworkTransport
+// protocol (Network.Transport is its StreamLayer), 'F' forwarded commands, each a frame
+// of a 4-byte big-endian length and the message (a version byte, then JSON), answered
+// by a frame. Network is the Store's Forwarder; its Handle takes the Store's
+// ServeForward. A forward that cannot connect or send wraps ErrUnreachable (retried);
+// one that fails later leaves its outcome unknown.
+//
 // # Snapshots
 //
 // hashicorp/raft snapshots the image (immutable: no lock) every SnapshotThreshold
@@ -54,6 +64,9 @@
 // leader's ctrl mutex serialises commands from the image they are decided on to the
 // record applied. Goroutines: hashicorp/raft's own (stopped by Close), and two of the
 // Store (leadership notifications, and the take-over of a new leader), stopped by Close.
+// A Network owns its accept goroutine and one per connection until routed; its Close
+// closes every connection it accepted or dialled (hashicorp/raft's transport does not
+// close the ones it serves) and waits for them.
 //
 // # What it must not import
 //

@@ -69,9 +69,13 @@ func TestRaftFormAndPlace(t *testing.T) {
 // TestRaftControllerFailover: the controller stops (as a crash) while every node creates
 // topics; a new controller is elected and records itself, commands through every live
 // node work again, no acknowledged creation is lost; the old controller restarts on its
-// files, catches up, and every node has the same image.
+// files (and port), catches up, and every node has the same image. In memory and on TCP.
 func TestRaftControllerFailover(t *testing.T) {
-	c := newTestCluster(t, 3, metadata.Rules{})
+	t.Run("InMemory", func(t *testing.T) { testControllerFailover(t, newTestCluster(t, 3, metadata.Rules{})) })
+	t.Run("TCP", func(t *testing.T) { testControllerFailover(t, newTCPCluster(t, 3, metadata.Rules{})) })
+}
+
+func testControllerFailover(t *testing.T, c *testCluster) {
 	c.startAll()
 	registerAll(t, c)
 	old := c.leader().node

@@ -9,19 +9,21 @@ import (
 
 // TestRaftStoreConformance runs the metadata.Store conformance suite over the Raft store
 // of an in-process 3-node cluster: on the controller itself, and on a follower that
-// forwards every command (and must see its result in its own image when it returns).
+// forwards every command (and must see its result in its own image when it returns),
+// with the nodes in memory and on TCP listeners on loopback (Network).
 // A restart in the suite stops and starts the node under test; the others keep running.
 func TestRaftStoreConformance(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		controller int32
-	}{{"Controller", 1}, {"Follower", 2}} {
+		newCluster func(*testing.T, int, metadata.Rules) *testCluster
+	}{{"Controller", 1, newTestCluster}, {"Follower", 2, newTestCluster}, {"FollowerTCP", 2, newTCPCluster}} {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.RunController(t, 1, tc.controller, func(t *testing.T) storetest.Opener {
 				var c *testCluster
 				return func(t *testing.T, rules metadata.Rules) metadata.Store {
 					if c == nil {
-						c = newTestCluster(t, 3, rules)
+						c = tc.newCluster(t, 3, rules)
 						c.startAll()
 						c.lead(tc.controller)
 						return c.store(1)
