@@ -35,6 +35,7 @@ type testCluster struct {
 	trans  map[int32]*hraft.InmemTransport
 	tcp    bool               // nodes talk over TCP on loopback (Network), not in memory
 	nets   map[int32]*Network // tcp: the nodes' listeners
+	cut    map[int32]bool     // in memory: nodes whose forwarded commands do not get through
 }
 
 // newTCPCluster is newTestCluster with nodes on TCP listeners on loopback (free ports;
@@ -88,7 +89,7 @@ func (c *testCluster) startAll() {
 
 func (c *testCluster) start(id int32) *Store {
 	c.t.Helper()
-	o := &Options{NodeID: id, Dir: c.dirs[id], Voters: c.voters, Forwarder: c, Logger: quietLogger(), Rules: c.rules}
+	o := &Options{NodeID: id, Dir: c.dirs[id], Voters: c.voters, Forwarder: nodeForwarder{c, id}, Logger: quietLogger(), Rules: c.rules}
 	var nw *Network
 	if c.tcp {
 		c.mu.Lock()
@@ -157,13 +158,48 @@ func (c *testCluster) store(id int32) *Store {
 	return c.stores[id]
 }
 
-// Forward delivers a forwarded command in process.
-func (c *testCluster) Forward(ctx context.Context, to Voter, req []byte) ([]byte, error) {
-	st := c.store(to.ID)
-	if st == nil {
-		return nil, fmt.Errorf("%w: node %d is down", ErrUnreachable, to.ID)
+// nodeForwarder delivers a node's forwarded commands in process.
+type nodeForwarder struct {
+	c    *testCluster
+	from int32
+}
+
+func (f nodeForwarder) Forward(ctx context.Context, to Voter, req []byte) ([]byte, error) {
+	f.c.mu.Lock()
+	st, cut := f.c.stores[to.ID], f.c.cut[f.from] || f.c.cut[to.ID]
+	f.c.mu.Unlock()
+	if st == nil || cut {
+		return nil, fmt.Errorf("%w: node %d is down or cut off", ErrUnreachable, to.ID)
 	}
 	return st.ServeForward(req), nil
+}
+
+// isolate cuts node id (in memory) off its peers, Raft and forwarded commands (raft:
+// false keeps its Raft connections: only its commands and heartbeats stop), or (heal)
+// reconnects it.
+func (c *testCluster) isolate(id int32, raft, heal bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cut == nil {
+		c.cut = map[int32]bool{}
+	}
+	c.cut[id] = !heal
+	if !raft {
+		return
+	}
+	tr := c.trans[id]
+	for oid, other := range c.trans {
+		if oid == id {
+			continue
+		}
+		if heal {
+			tr.Connect(other.LocalAddr(), other)
+			other.Connect(tr.LocalAddr(), tr)
+		} else {
+			tr.Disconnect(other.LocalAddr())
+			other.Disconnect(tr.LocalAddr())
+		}
+	}
 }
 
 // waitFor polls cond until it holds, failing the test after a generous deadline (an

@@ -155,12 +155,19 @@ type request struct {
 	CreatePartitions    *metadata.CreatePartitions    `json:"createPartitions,omitempty"`
 	AlterTopicConfigs   *metadata.AlterTopicConfigs   `json:"alterTopicConfigs,omitempty"`
 	AllocateProducerIDs *metadata.AllocateProducerIDs `json:"allocateProducerIds,omitempty"`
+	// Heartbeat: the broker is alive (kept in the leader's memory, not in the log,
+	// unless it unfences the broker).
+	Heartbeat *int32 `json:"heartbeat,omitempty"`
+	// FenceBroker: the broker's session expired (the leader's own command).
+	FenceBroker *int32 `json:"fenceBroker,omitempty"`
 }
 
 // idempotent reports whether the command may be made twice when the outcome of the
-// first attempt is unknown: a registration is the same twice; a second block of
-// producer ids only leaves the first unused.
-func (r *request) idempotent() bool { return r.RegisterBroker != nil || r.AllocateProducerIDs != nil }
+// first attempt is unknown: a registration, a heartbeat or a fencing is the same twice;
+// a second block of producer ids only leaves the first unused.
+func (r *request) idempotent() bool {
+	return r.RegisterBroker != nil || r.AllocateProducerIDs != nil || r.Heartbeat != nil || r.FenceBroker != nil
+}
 
 func decodeRequest(data []byte) (*request, error) {
 	r := &request{}
@@ -169,7 +176,7 @@ func decodeRequest(data []byte) (*request, error) {
 	}
 	n := 0
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
-		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil} {
+		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil} {
 		if set {
 			n++
 		}

@@ -69,6 +69,7 @@ func (s *Store) takeOver() {
 			}
 			continue
 		}
+		s.live.reset() // every broker gets a session from now
 		s.lead.Lock()
 		if s.lead.gen == gen {
 			s.lead.ready = gen
@@ -233,6 +234,12 @@ func (s *Store) serve(req *request) *response {
 	if !s.ready() {
 		return &response{NotLeader: true}
 	}
+	switch {
+	case req.Heartbeat != nil:
+		s.live.heard(*req.Heartbeat, time.Now())
+	case req.RegisterBroker != nil: // a new session
+		s.live.heard(req.RegisterBroker.ID, time.Now())
+	}
 	im := s.image.Load()
 	rec, resp := s.decide(im, req)
 	if resp.Err != nil || rec == nil {
@@ -270,7 +277,28 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 			return nil, nil, fmt.Errorf("%w: broker id %d", metadata.ErrInvalidBroker, b.ID)
 		}
 		b.Fenced = false
-		return &record{Brokers: []metadata.Broker{b}}, resp, nil
+		rec := &record{Brokers: []metadata.Broker{b}}
+		if old, ok := im.Broker(b.ID); ok && old.Fenced {
+			rec.Topics = s.rules.UnfenceBroker(im, b.ID)
+		}
+		return rec, resp, nil
+	case req.Heartbeat != nil:
+		b, ok := im.Broker(*req.Heartbeat)
+		switch {
+		case !ok:
+			return nil, nil, fmt.Errorf("%w: broker %d is not registered", metadata.ErrInvalidBroker, *req.Heartbeat)
+		case !b.Fenced:
+			return nil, resp, nil
+		}
+		b.Fenced = false
+		return &record{Brokers: []metadata.Broker{b}, Topics: s.rules.UnfenceBroker(im, b.ID)}, resp, nil
+	case req.FenceBroker != nil:
+		b, ok := im.Broker(*req.FenceBroker)
+		if !ok || b.Fenced {
+			return nil, resp, nil
+		}
+		b.Fenced = true
+		return &record{Brokers: []metadata.Broker{b}, Topics: s.rules.FenceBroker(im, b.ID)}, resp, nil
 	case req.CreateTopic != nil:
 		t, err := s.rules.CreateTopic(im, req.CreateTopic)
 		if err != nil {

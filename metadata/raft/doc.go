@@ -38,6 +38,16 @@
 // as the controller (and, in a new cluster, a random cluster id); only then does it
 // serve commands. The image's Controller is therefore the last leader that did so.
 //
+// # Liveness
+//
+// Once this node's broker registered, the Store heartbeats for it to the controller
+// every HeartbeatInterval (a forwarded request, not a log entry). The controller keeps
+// the last heartbeat of each broker in memory and fences (a record; metadata.Rules
+// FenceBroker moves or offlines its partitions) a broker unheard for SessionTimeout, or
+// for two intervals when Raft's own heartbeats to it fail; a new controller starts every
+// broker's session at its take-over. A heartbeat or registration of a fenced broker
+// unfences it (Rules.UnfenceBroker).
+//
 // # Network
 //
 // Network is a node's one TCP listener, on the address of its own voters entry: a
@@ -62,8 +72,9 @@
 // too, so a watcher starts from exactly the image it gets every delta after); watchers
 // must not call commands and should not block for long (the node's apply waits). The
 // leader's ctrl mutex serialises commands from the image they are decided on to the
-// record applied. Goroutines: hashicorp/raft's own (stopped by Close), and two of the
-// Store (leadership notifications, and the take-over of a new leader), stopped by Close.
+// record applied. Goroutines: hashicorp/raft's own (stopped by Close), and five of the
+// Store (leadership notifications, the take-over of a new leader, Raft's heartbeat
+// observations, the broker's heartbeats, the controller's fencing), stopped by Close.
 // A Network owns its accept goroutine and one per connection until routed; its Close
 // closes every connection it accepted or dialled (hashicorp/raft's transport does not
 // close the ones it serves) and waits for them.

@@ -122,16 +122,28 @@ func testControllerFailover(t *testing.T, c *testCluster) {
 	wg.Wait()
 	t.Logf("controller %d stopped; %d ready as controller after %v; %d creations acknowledged", old, next.node, elected, count())
 
+	waitFor(t, "the old controller's broker to be fenced", func() bool { return c.fenced(old) })
+	t.Logf("broker %d fenced %v after the crash", old, time.Since(killed))
 	for _, v := range c.voters {
 		if st := c.store(v.ID); st != nil {
-			mustCreate(t, st, fmt.Sprintf("after-%d", v.ID), 1)
+			for _, p := range mustCreate(t, st, fmt.Sprintf("after-%d", v.ID), 4).Partitions {
+				if p.HasReplica(old) {
+					t.Fatalf("a partition created after the crash placed on fenced broker %d", old)
+				}
+			}
 		}
 	}
 	c.start(old)
+	if err := c.store(old).RegisterBroker(t.Context(), metadata.Broker{ID: old}); err != nil {
+		t.Fatal(err)
+	}
 	mustCreate(t, c.store(old), "restarted", 1)
 	im := c.converged()
 	if im.Controller() != next.node || im.ClusterID() != cluster {
 		t.Fatalf("controller %d (want %d), cluster %q (was %q)", im.Controller(), next.node, im.ClusterID(), cluster)
+	}
+	if b, _ := im.Broker(old); b.Fenced {
+		t.Fatalf("broker %d still fenced after it registered again", old)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -58,6 +58,12 @@ type Options struct {
 	// down. Zero values take DefaultHeartbeatTimeout, DefaultElectionTimeout and
 	// DefaultLeaderLeaseTimeout.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+	// HeartbeatInterval is broker.heartbeat.interval.ms: how often this node's broker
+	// tells the controller it is alive; SessionTimeout is broker.session.timeout.ms:
+	// how long the controller waits for a broker's heartbeat before it fences it. Zero
+	// values take DefaultHeartbeatInterval and DefaultSessionTimeout.
+	HeartbeatInterval, SessionTimeout time.Duration
+
 	// SnapshotThreshold is the number of log entries after which a snapshot is taken
 	// (checked every SnapshotInterval); TrailingLogs the entries kept behind it, for
 	// followers that lag. Zero values take hashicorp/raft's defaults (8192, 120 s, 10240).
@@ -74,6 +80,14 @@ const (
 	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
 )
 
+// Defaults of broker liveness: a killed broker is fenced in about half a second (its
+// Raft connection fails at once), a stalled one in a second and a half. Kafka's are 2 s
+// and 9 s.
+const (
+	DefaultHeartbeatInterval = 250 * time.Millisecond
+	DefaultSessionTimeout    = 1500 * time.Millisecond
+)
+
 // Store is the Raft-replicated metadata.Store: the image is the state machine of a Raft
 // log that every voter of the controller quorum holds. See the package documentation.
 type Store struct {
@@ -84,6 +98,11 @@ type Store struct {
 	fwd    Forwarder
 	raft   *hraft.Raft
 	bolt   *raftboltdb.BoltStore
+
+	hbInterval, session time.Duration
+	registered          atomic.Bool // this node's broker registered: it heartbeats
+	live                liveness    // the leader's
+	observer            *hraft.Observer
 
 	image atomic.Pointer[metadata.Image]
 
@@ -144,6 +163,8 @@ func Open(opts *Options) (st *Store, err error) {
 		s.log = slog.Default()
 	}
 	s.rules.Broker = maps.Clone(s.rules.Broker)
+	s.hbInterval = orDefault(o.HeartbeatInterval, DefaultHeartbeatInterval)
+	s.session = orDefault(o.SessionTimeout, DefaultSessionTimeout)
 	s.applied.ch = make(chan struct{})
 	s.image.Store(metadata.NewImage("", metadata.NoLeader))
 
@@ -201,9 +222,21 @@ func Open(opts *Options) (st *Store, err error) {
 	if s.raft, err = hraft.NewRaft(conf, &fsm{s: s}, logs, s.bolt, snaps, o.Transport); err != nil {
 		return nil, fmt.Errorf("raft: start: %w", err)
 	}
-	s.wg.Add(2)
+	obs := make(chan hraft.Observation, 64)
+	s.observer = hraft.NewObserver(obs, false, func(o *hraft.Observation) bool {
+		switch o.Data.(type) {
+		case hraft.FailedHeartbeatObservation, hraft.ResumedHeartbeatObservation:
+			return true
+		}
+		return false
+	})
+	s.raft.RegisterObserver(s.observer)
+	s.wg.Add(5)
 	go s.followLeadership(notify)
 	go s.takeOver()
+	go s.followRaftHeartbeats(obs)
+	go s.sendHeartbeats()
+	go s.fenceExpired()
 	return s, nil
 }
 
@@ -250,9 +283,14 @@ func (s *Store) Leader() int32 {
 	return int32(n)
 }
 
-// RegisterBroker registers a broker (unfenced) or updates its registration.
+// RegisterBroker registers a broker (unfenced: the partitions left without a leader that
+// it is in sync for get it back) or updates its registration. Once this node's own
+// broker is registered, the Store heartbeats for it.
 func (s *Store) RegisterBroker(ctx context.Context, b metadata.Broker) error {
 	_, err := s.submit(ctx, &request{RegisterBroker: &b})
+	if err == nil && b.ID == s.node {
+		s.registered.Store(true)
+	}
 	return err
 }
 
@@ -305,6 +343,7 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.mu.watchers = nil
 		s.mu.Unlock()
+		s.raft.DeregisterObserver(s.observer)
 		if err := s.raft.Shutdown().Error(); err != nil {
 			s.closeErr = fmt.Errorf("raft: shutdown: %w", err)
 		}
