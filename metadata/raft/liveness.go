@@ -3,6 +3,7 @@ package raft
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -147,4 +148,34 @@ func (s *Store) followRaftHeartbeats(ch <-chan hraft.Observation) {
 			return
 		}
 	}
+}
+
+// ControlledShutdown prepares this node to stop (Kafka's controlled shutdown, on
+// SIGTERM): its broker stops heartbeating and asks the controller to fence it, which
+// moves its partitions' leadership away (or takes them offline, when no other in-sync
+// replica is live), and, if this node is the Raft leader, hands the leadership to
+// another voter, so that the quorum does not wait for an election timeout. Close
+// follows. A failure is returned, and the node may stop anyway (the others fence it
+// after its session).
+func (s *Store) ControlledShutdown(ctx context.Context) error {
+	var errs []error
+	if s.registered.Swap(false) {
+		if _, err := s.submit(ctx, &request{FenceBroker: &s.node}); err != nil {
+			errs = append(errs, fmt.Errorf("raft: fence this broker: %w", err))
+		}
+	}
+	if s.raft.State() == hraft.Leader && len(s.voters) > 1 {
+		f := s.raft.LeadershipTransfer()
+		done := make(chan error, 1)
+		go func() { done <- f.Error() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("raft: hand over the leadership: %w", err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("raft: hand over the leadership: %w", ctx.Err()))
+		}
+	}
+	return errors.Join(errs...)
 }

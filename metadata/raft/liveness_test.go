@@ -82,3 +82,45 @@ func TestRaftFencing(t *testing.T) {
 		checkBack(t, 3, "stalled", 4)
 	})
 }
+
+// TestRaftControlledShutdown: a controller that shuts down in a controlled way fences
+// its own broker first (its partitions' leadership moves or goes offline at once, not
+// after a session) and hands the Raft leadership over (no election timeout).
+func TestRaftControlledShutdown(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	rf3, err := c.store(2).CreateTopic(t.Context(), metadata.CreateTopic{Name: "rf3", Partitions: 3, ReplicationFactor: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, c.store(2), "rf1", 3)
+	start := time.Now()
+	if err := c.store(1).ControlledShutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(1)
+	next := c.leader()
+	t.Logf("controlled shutdown of the controller: %v until controller %d was ready", time.Since(start), next.node)
+	im := next.Image()
+	if b, _ := im.Broker(1); !b.Fenced {
+		t.Fatal("broker 1 not fenced by its controlled shutdown")
+	}
+	for _, name := range []string{"rf1", "rf3"} {
+		tp, _ := im.Topic(name)
+		for i, p := range tp.Partitions {
+			if p.Leader == 1 {
+				t.Fatalf("%s-%d still led by the broker that shut down", name, i)
+			}
+		}
+	}
+	// With the ISR the leader alone (no replication yet), a factor of 3 does not help.
+	for i, p := range rf3.Partitions {
+		if p.Leader == 1 {
+			if got, _ := im.Topic("rf3"); got.Partitions[i].Leader != metadata.NoLeader {
+				t.Fatalf("rf3-%d: %+v", i, got.Partitions[i])
+			}
+		}
+	}
+}
