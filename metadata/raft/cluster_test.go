@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,12 @@ import (
 	"github.com/stratalog/strata/metadata"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(crashNodeEnv) != "" {
+		os.Exit(runCrashNode()) // a node process of TestRaftCrash
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -24,7 +30,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 // with its Raft files in a temporary directory; it is their Forwarder too. Nodes can be
 // stopped (as a crash: no leadership hand-off) and started again on their files.
 type testCluster struct {
-	t      *testing.T
+	t      testing.TB
 	voters []Voter
 	dirs   map[int32]string
 	rules  metadata.Rules
@@ -40,7 +46,7 @@ type testCluster struct {
 
 // newTCPCluster is newTestCluster with nodes on TCP listeners on loopback (free ports;
 // a restarted node listens on its port again).
-func newTCPCluster(t *testing.T, n int, rules metadata.Rules) *testCluster {
+func newTCPCluster(t testing.TB, n int, rules metadata.Rules) *testCluster {
 	t.Helper()
 	c := newTestCluster(t, n, rules)
 	c.tcp, c.nets = true, map[int32]*Network{}
@@ -63,7 +69,7 @@ func newTCPCluster(t *testing.T, n int, rules metadata.Rules) *testCluster {
 	return c
 }
 
-func newTestCluster(t *testing.T, n int, rules metadata.Rules) *testCluster {
+func newTestCluster(t testing.TB, n int, rules metadata.Rules) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, dirs: map[int32]string{}, rules: rules, stores: map[int32]*Store{}, trans: map[int32]*hraft.InmemTransport{}}
 	for i := int32(1); i <= int32(n); i++ {
@@ -204,7 +210,7 @@ func (c *testCluster) isolate(id int32, raft, heal bool) {
 
 // waitFor polls cond until it holds, failing the test after a generous deadline (an
 // election on a loaded machine takes a few heartbeat timeouts).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -12,7 +12,7 @@ import (
 	"github.com/stratalog/strata/metadata"
 )
 
-func registerAll(t *testing.T, c *testCluster) {
+func registerAll(t testing.TB, c *testCluster) {
 	t.Helper()
 	for _, v := range c.voters {
 		if err := c.store(v.ID).RegisterBroker(t.Context(), metadata.Broker{ID: v.ID, Endpoints: []metadata.Endpoint{{Listener: "PLAINTEXT", Host: "127.0.0.1", Port: 9092 + v.ID}}}); err != nil {

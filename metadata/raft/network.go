@@ -73,7 +73,19 @@ var _ Forwarder = (*Network)(nil)
 // Listen listens on addr (host:port, the node's voters entry), which it also gives its
 // peers as its own address.
 func Listen(addr string, opts *NetworkOptions) (*Network, error) {
-	n := &Network{addr: addr, raftCh: make(chan net.Conn), closing: make(chan struct{})}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("raft: listen on %s: %w", addr, err)
+	}
+	if _, port, _ := net.SplitHostPort(addr); port == "0" {
+		addr = ln.Addr().String() // a test's free port
+	}
+	return Serve(ln, addr, opts), nil
+}
+
+// Serve is Listen on a listener already bound; addr is the node's voters address.
+func Serve(ln net.Listener, addr string, opts *NetworkOptions) *Network {
+	n := &Network{addr: addr, ln: ln, raftCh: make(chan net.Conn), closing: make(chan struct{})}
 	if opts != nil {
 		n.log, n.timeout, n.maxMsg = opts.Logger, opts.Timeout, opts.MaxMessageBytes
 	}
@@ -83,17 +95,9 @@ func Listen(addr string, opts *NetworkOptions) (*Network, error) {
 	n.timeout = orDefault(n.timeout, DefaultNetworkTimeout)
 	n.maxMsg = orDefault(n.maxMsg, DefaultMaxMessageBytes)
 	n.mu.conns = map[net.Conn]struct{}{}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("raft: listen on %s: %w", addr, err)
-	}
-	n.ln = ln
-	if _, port, _ := net.SplitHostPort(addr); port == "0" {
-		n.addr = ln.Addr().String() // a test's free port
-	}
 	n.wg.Add(1)
 	go n.accept()
-	return n, nil
+	return n
 }
 
 // Addr is the node's quorum address: the one Listen was given, with the port chosen for
