@@ -207,3 +207,28 @@ func TestRaftSnapshotCatchUp(t *testing.T) {
 		t.Fatalf("%d topics after restarting node 1, want %d", len(im2.Topics()), len(im.Topics())+1)
 	}
 }
+
+// TestRaftStatus: every node reports the same leader, term and voters; the leader is
+// ready and in contact with itself, followers heard from it; applied entries are
+// committed ones.
+func TestRaftStatus(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.startAll()
+	c.lead(2)
+	registerAll(t, c)
+	c.converged()
+	for _, v := range c.voters {
+		st, err := c.store(v.ID).Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		leader := v.ID == 2
+		if st.Node != v.ID || st.Leader != 2 || st.Ready != leader || (st.State == "Leader") != leader || st.Term == 0 ||
+			!slices.Equal(st.Voters, c.voters) || st.AppliedIndex == 0 || st.AppliedIndex > st.CommitIndex || st.CommitIndex > st.LastIndex {
+			t.Fatalf("node %d: %+v", v.ID, st)
+		}
+		if leader && st.LastContact != 0 || !leader && (st.LastContact < 0 || st.LastContact > 10*time.Second) {
+			t.Fatalf("node %d: last contact %v", v.ID, st.LastContact)
+		}
+	}
+}
