@@ -143,7 +143,9 @@ var errNoLeader = errors.New("raft: no controller")
 // submit runs a command: on this node when it is the ready leader, else forwarded to the
 // leader; it retries, until ctx ends, while there is no leader or the one it reached no
 // longer leads. It returns once this node has applied the command's record, so that what
-// a command did is in this node's image when it returns (read-your-writes).
+// a command did is in this node's image when it returns (read-your-writes) — unless ctx
+// ends or the store closes first: the change is made and the command succeeds, but this
+// node's image may not show it yet.
 func (s *Store) submit(ctx context.Context, req *request) (*response, error) {
 	if s.closed.Load() {
 		return nil, metadata.ErrClosed
@@ -166,7 +168,8 @@ func (s *Store) submit(ctx context.Context, req *request) (*response, error) {
 			return nil, resp.Err
 		case err == nil && !resp.NotLeader:
 			if err := s.waitApplied(ctx, resp.Index); err != nil {
-				return nil, err
+				// The change is made (committed): say so, whatever this node shows.
+				s.log.Warn("a committed metadata change is not applied on this node yet", "index", resp.Index, "err", err)
 			}
 			return resp, nil
 		case err != nil && !errors.Is(err, errNoLeader) && !errors.Is(err, ErrUnreachable):

@@ -26,7 +26,8 @@
 // way everywhere. A command on another node is forwarded to the leader (Forwarder and
 // ServeForward, plain data); the node that received it returns once it has applied the
 // record itself (read-your-writes), so a topic created through any node is in that
-// node's image when CreateTopic returns. While there is no leader, commands retry until
+// node's image when CreateTopic returns (if the command's context ends first, the
+// committed command still succeeds). While there is no leader, commands retry until
 // their context ends (then ErrNotController). When the leader loses its leadership with
 // a record in flight, or a forward fails after it was sent, the outcome is unknown: the
 // command fails with ErrNotController saying so, and is not retried (a retried

@@ -392,7 +392,7 @@ func (s *Store) waitApplied(ctx context.Context, index uint64) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("%w: waiting to apply the change (%w)", metadata.ErrNotController, ctx.Err())
+			return ctx.Err()
 		case <-s.closing:
 			return metadata.ErrClosed
 		}
