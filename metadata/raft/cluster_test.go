@@ -242,30 +242,17 @@ func (c *testCluster) leader() *Store {
 // lead makes node id the ready controller (by a Raft leadership transfer).
 func (c *testCluster) lead(id int32) {
 	c.t.Helper()
-	for i := 0; ; i++ {
+	waitFor(c.t, fmt.Sprintf("node %d to lead", id), func() bool {
 		l := c.leader()
 		if l.node == id {
-			return
-		}
-		if err := l.raft.LeadershipTransferToServer(serverID(id), hraft.ServerAddress(c.voters[id-1].Addr)).Error(); err != nil && i > 20 {
-			c.t.Fatalf("leadership transfer to %d: %v", id, err)
-		}
-		waitFor(c.t, "the transfer to settle", func() bool {
-			st := c.store(id)
-			return st.ready() || st.raft.State() != hraft.Leader && c.anyReady()
-		})
-	}
-}
-
-func (c *testCluster) anyReady() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.stores {
-		if st.ready() {
 			return true
 		}
-	}
-	return false
+		if l.raft.State() == hraft.Leader {
+			// An error: the leadership moved meanwhile; the next poll tries again.
+			l.raft.LeadershipTransferToServer(serverID(id), hraft.ServerAddress(c.voters[id-1].Addr)).Error()
+		}
+		return false
+	})
 }
 
 // digest is an image's content, for comparing nodes.

@@ -75,8 +75,10 @@ func TestRaftFencing(t *testing.T) {
 		now := time.Now()
 		c.isolate(3, false, false)
 		checkFenced(t, 3, "stalled", now, 3)
-		if d := time.Since(now); d < DefaultSessionTimeout-DefaultHeartbeatInterval {
-			t.Fatalf("fenced after %v, before the session timeout (from the last heartbeat)", d)
+		// Not the fast path of an unreachable voter (two heartbeat intervals), the session
+		// (counted from the last heartbeat, which a loaded machine may have delayed).
+		if d := time.Since(now); d < DefaultSessionTimeout/2 {
+			t.Fatalf("fenced after %v, before the session timeout", d)
 		}
 		c.isolate(3, false, true)
 		checkBack(t, 3, "stalled", 4)
