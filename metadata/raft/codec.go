@@ -27,7 +27,10 @@ var errCorrupt = errors.New("raft: corrupt metadata entry")
 // of a deposed leader committed after its successor's) applies nothing, the same way on
 // every node.
 type record struct {
-	Base           int64              `json:"base"`
+	Base int64 `json:"base"`
+	// Nonce tells the record from any other at its index: a leader that lost its
+	// leadership with the record in flight finds out from the log whether it committed.
+	Nonce          uint64             `json:"nonce,omitempty"`
 	ClusterID      string             `json:"clusterId,omitempty"`
 	Controller     *int32             `json:"controller,omitempty"`
 	Brokers        []metadata.Broker  `json:"brokers,omitempty"`
@@ -162,13 +165,6 @@ type request struct {
 	FenceBroker *int32 `json:"fenceBroker,omitempty"`
 }
 
-// idempotent reports whether the command may be made twice when the outcome of the
-// first attempt is unknown: a registration, a heartbeat or a fencing is the same twice;
-// a second block of producer ids only leaves the first unused.
-func (r *request) idempotent() bool {
-	return r.RegisterBroker != nil || r.AllocateProducerIDs != nil || r.Heartbeat != nil || r.FenceBroker != nil
-}
-
 func decodeRequest(data []byte) (*request, error) {
 	r := &request{}
 	if err := decodeVersioned(data, messageVersion, r); err != nil {
@@ -199,6 +195,11 @@ type response struct {
 	// Index is the log index of the command's record (0: no record, a validate-only
 	// command): the node that received the command answers once it has applied it.
 	Index uint64 `json:"index,omitempty"`
+	// Pending: the leader lost its leadership with the record (Nonce) at Index in
+	// flight; the node that received the command learns from its log whether it
+	// committed.
+	Pending bool   `json:"pending,omitempty"`
+	Nonce   uint64 `json:"nonce,omitempty"`
 	// Topic is the topic a CreateTopic created (or, validate-only, would create).
 	Topic *metadata.Topic `json:"topic,omitempty"`
 	// Block is the block of producer ids an AllocateProducerIDs reserved.

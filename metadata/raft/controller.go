@@ -2,10 +2,11 @@ package raft
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -106,29 +107,34 @@ func (s *Store) recordController() error {
 	rec := &record{Controller: &s.node}
 	if im.ClusterID() == "" {
 		var id [16]byte
-		if _, err := rand.Read(id[:]); err != nil {
+		if _, err := crand.Read(id[:]); err != nil {
 			return fmt.Errorf("raft: cluster id: %w", err)
 		}
 		rec.ClusterID = base64.RawURLEncoding.EncodeToString(id[:])
 	}
-	_, err := s.propose(im, rec)
+	_, _, err := s.propose(im, rec)
 	return err
 }
 
 // propose appends rec, computed on im, to the log and waits until this node applied it;
-// the caller holds ctrl. An error wrapping hraft.ErrNotLeader means the record was not
-// appended; any other error leaves its outcome unknown.
-func (s *Store) propose(im *metadata.Image, rec *record) (uint64, error) {
+// the caller holds ctrl. It returns the record's index and nonce. An error wrapping
+// hraft.ErrNotLeader means the record was not appended or applies nothing; after any
+// other error, the record at the index (0: none) may or may not commit (see outcome).
+func (s *Store) propose(im *metadata.Image, rec *record) (index, nonce uint64, err error) {
 	rec.Base = im.Version()
+	rec.Nonce = rand.Uint64() | 1
 	f := s.raft.Apply(encodeRecord(rec), 0)
 	if err := f.Error(); err != nil {
-		return 0, err
+		if f.Index() == 0 {
+			return 0, 0, fmt.Errorf("%w: %w", hraft.ErrNotLeader, err)
+		}
+		return f.Index(), rec.Nonce, err
 	}
 	if res, _ := f.Response().(applyResult); res.err != nil {
 		// Not applied anywhere: as good as not appended.
-		return 0, fmt.Errorf("%w: %w", hraft.ErrNotLeader, res.err)
+		return 0, 0, fmt.Errorf("%w: %w", hraft.ErrNotLeader, res.err)
 	}
-	return f.Index(), nil
+	return f.Index(), rec.Nonce, nil
 }
 
 func (s *Store) ready() bool {
@@ -166,6 +172,15 @@ func (s *Store) submit(ctx context.Context, req *request) (*response, error) {
 			return nil, resp.err
 		case err == nil && resp.Err != nil:
 			return nil, resp.Err
+		case err == nil && resp.Pending:
+			mine, err := s.resolve(ctx, resp.Index, resp.Nonce)
+			if err != nil {
+				return nil, err
+			}
+			if mine {
+				return resp, nil
+			}
+			// Not committed: nothing was done; try again.
 		case err == nil && !resp.NotLeader:
 			if err := s.waitApplied(ctx, resp.Index); err != nil {
 				// The change is made (committed): say so, whatever this node shows.
@@ -248,14 +263,16 @@ func (s *Store) serve(req *request) *response {
 	if resp.Err != nil || rec == nil {
 		return resp
 	}
-	index, err := s.propose(im, rec)
+	index, nonce, err := s.propose(im, rec)
 	switch {
-	case errors.Is(err, hraft.ErrNotLeader) || errors.Is(err, hraft.ErrRaftShutdown):
+	case errors.Is(err, hraft.ErrNotLeader):
 		return &response{NotLeader: true}
-	case err != nil && req.idempotent():
-		return &response{NotLeader: true} // made twice, it does no harm: try again
 	case err != nil:
-		return &response{Err: newRemoteError(fmt.Errorf("%w: the controller lost its leadership; the change may or may not be made: %w", metadata.ErrNotController, err))}
+		// The leadership was lost (or Raft stopped) with the record in flight: whether
+		// it commits, the log will tell every node (the receiving node resolves it).
+		resp.Index, resp.Nonce = index, nonce
+		resp.Pending = true
+		return resp
 	}
 	resp.Index = index
 	return resp
@@ -355,4 +372,19 @@ func (s *Store) precheck(req *request) error {
 		return err
 	}
 	return nil
+}
+
+// resolve waits until this node applied the log entry at index, and reports whether it
+// is the record with nonce (committed and applied: the command succeeded) or another
+// (the record was lost with the leadership: nothing was done). When this node cannot
+// tell (ctx ended; a snapshot covers the index) the outcome is unknown: an error.
+func (s *Store) resolve(ctx context.Context, index, nonce uint64) (bool, error) {
+	if err := s.waitApplied(ctx, index); err != nil {
+		return false, fmt.Errorf("%w: the controller lost its leadership; the change may or may not be made (%w)", metadata.ErrNotController, err)
+	}
+	mine, known := s.outcome(index, nonce)
+	if !known {
+		return false, fmt.Errorf("%w: the controller lost its leadership; the change may or may not be made", metadata.ErrNotController)
+	}
+	return mine, nil
 }

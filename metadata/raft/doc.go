@@ -29,11 +29,15 @@
 // node's image when CreateTopic returns (if the command's context ends first, the
 // committed command still succeeds). While there is no leader, commands retry until
 // their context ends (then ErrNotController). When the leader loses its leadership with
-// a record in flight, or a forward fails after it was sent, the outcome is unknown: the
-// command fails with ErrNotController saying so, and is not retried (a retried
-// CreateTopic would answer TOPIC_ALREADY_EXISTS to a creation that succeeded). Checks
-// that depend only on the command and the node's settings (topic name, configs and the
-// storage layer's limits on them) also run on the receiving node, with its own errors.
+// a record in flight, the node that received the command waits until its own log shows
+// whether the record committed (records carry a random nonce): if it did, the command
+// succeeded; if not, it is sent again. Only when a forward fails after it was sent, or
+// the node cannot tell (its context ends first, or a snapshot replaced that part of its
+// log), is the outcome unknown: the command fails with ErrNotController saying so, and
+// is not retried (a retried CreateTopic would answer TOPIC_ALREADY_EXISTS to a creation
+// that succeeded). Checks that depend only on the command and the node's settings (topic
+// name, configs and the storage layer's limits on them) also run on the receiving node,
+// with its own errors.
 //
 // A new leader first applies every earlier entry (a Raft barrier), then records itself
 // as the controller (and, in a new cluster, a random cluster id); only then does it

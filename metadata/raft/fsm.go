@@ -28,6 +28,7 @@ func (f *fsm) Apply(l *hraft.Log) any {
 	s := f.s
 	res := applyResult{}
 	rec, err := decodeRecord(l.Data)
+	var nonce uint64
 	switch {
 	case err != nil:
 		s.log.Error("metadata log entry does not decode; skipped", "index", l.Index, "err", err)
@@ -36,8 +37,9 @@ func (f *fsm) Apply(l *hraft.Log) any {
 		res.err = fmt.Errorf("%w: base version %d, image version %d", errConflict, rec.Base, s.image.Load().Version())
 	default:
 		s.publish(rec.apply(s.image.Load()))
+		nonce = rec.Nonce
 	}
-	s.setApplied(l.Index)
+	s.noteApplied(l.Index, nonce)
 	return res
 }
 
@@ -55,7 +57,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.s.publish(snap.image())
-	f.s.setApplied(snap.Applied)
+	f.s.restored(snap.Applied)
 	return nil
 }
 

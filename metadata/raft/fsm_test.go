@@ -134,3 +134,47 @@ func TestRaftFSMSnapshotRestore(t *testing.T) {
 		t.Fatal("a corrupt snapshot changed the image")
 	}
 }
+
+// TestRaftFSMOutcome: a node tells, from its applied log, whether the record a deposed
+// leader had in flight at an index committed (its nonce is there), did not (another
+// entry, a conflicting record, or Raft's own entry is there), or it cannot tell (not
+// applied yet, trimmed, or under a restored snapshot).
+func TestRaftFSMOutcome(t *testing.T) {
+	s := bareStore()
+	f := &fsm{s: s}
+	one := int32(1)
+	rec := &record{Base: 0, Nonce: 7, ClusterID: "c", Controller: &one}
+	if err := applyAt(f, 5, encodeRecord(rec)); err != nil {
+		t.Fatal(err)
+	}
+	stale := &record{Base: 0, Nonce: 9} // meets version 1: applies nothing
+	if err := applyAt(f, 6, encodeRecord(stale)); !errors.Is(err, errConflict) {
+		t.Fatal(err)
+	}
+	if err := applyAt(f, 8, encodeRecord(&record{Base: 1, Nonce: 11})); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		index, nonce uint64
+		mine, known  bool
+	}{
+		{5, 7, true, true}, {5, 8, false, true}, {6, 9, false, true}, {7, 7, false, true}, {8, 11, true, true}, {9, 11, false, false},
+	} {
+		if mine, known := s.outcome(tc.index, tc.nonce); mine != tc.mine || known != tc.known {
+			t.Errorf("index %d nonce %d: mine %v known %v, want %v %v", tc.index, tc.nonce, mine, known, tc.mine, tc.known)
+		}
+	}
+	for i := uint64(0); i < recentRecords; i++ {
+		s.noteApplied(100+i, 1)
+	}
+	if _, known := s.outcome(8, 11); known {
+		t.Error("a trimmed index is known")
+	}
+	if mine, known := s.outcome(100+recentRecords-1, 1); !mine || !known {
+		t.Error("the last applied record is not known")
+	}
+	s.restored(10_000)
+	if _, known := s.outcome(100+recentRecords-1, 1); known || s.appliedIndex() != 10_000 {
+		t.Errorf("an index under a restored snapshot is known (applied %d)", s.appliedIndex())
+	}
+}

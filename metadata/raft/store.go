@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,6 +122,11 @@ type Store struct {
 		sync.Mutex
 		index uint64        // the last log entry applied to the image
 		ch    chan struct{} // closed (and replaced) when index grows
+		// recent are the nonces of the last records applied (0: none, or not applied),
+		// by index, oldest first; entries at or below floor are unknown (trimmed, or
+		// covered by a restored snapshot).
+		recent []appliedRecord
+		floor  uint64
 	}
 	// lead tracks leadership: gen counts Raft's leadership notifications; ready is the
 	// gen at which this node, leader, had applied every earlier entry and recorded itself
@@ -363,15 +369,56 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// setApplied records that the image holds every entry up to index.
-func (s *Store) setApplied(index uint64) {
+type appliedRecord struct{ index, nonce uint64 }
+
+// recentRecords is how many applied records' nonces a node remembers: far more than a
+// leadership change leaves in flight.
+const recentRecords = 4096
+
+// noteApplied records that the image holds every entry up to index, the last a record
+// whose nonce it applied (0: it applied nothing).
+func (s *Store) noteApplied(index, nonce uint64) {
 	s.applied.Lock()
 	defer s.applied.Unlock()
+	s.applied.recent = append(s.applied.recent, appliedRecord{index, nonce})
+	if n := len(s.applied.recent); n > recentRecords {
+		s.applied.floor = s.applied.recent[n-recentRecords-1].index
+		s.applied.recent = slices.Delete(s.applied.recent, 0, n-recentRecords)
+	}
+	s.setAppliedLocked(index)
+}
+
+// restored records that the image is a snapshot's, holding every entry up to index.
+func (s *Store) restored(index uint64) {
+	s.applied.Lock()
+	defer s.applied.Unlock()
+	s.applied.recent, s.applied.floor = nil, max(s.applied.floor, index)
+	s.setAppliedLocked(index)
+}
+
+func (s *Store) setAppliedLocked(index uint64) {
 	if index > s.applied.index {
 		s.applied.index = index
 		close(s.applied.ch)
 		s.applied.ch = make(chan struct{})
 	}
+}
+
+// outcome reports, for an applied index, whether the record with nonce was applied
+// there (mine), and whether this node can tell (known).
+func (s *Store) outcome(index, nonce uint64) (mine, known bool) {
+	s.applied.Lock()
+	defer s.applied.Unlock()
+	if index > s.applied.index || index <= s.applied.floor {
+		return false, false
+	}
+	i, found := slices.BinarySearchFunc(s.applied.recent, index, func(r appliedRecord, idx uint64) int {
+		return cmp.Compare(r.index, idx)
+	})
+	if !found {
+		return false, true // not a record (Raft's own entry): not ours
+	}
+	return s.applied.recent[i].nonce == nonce, true
 }
 
 func (s *Store) appliedIndex() uint64 {
