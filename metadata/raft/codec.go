@@ -163,6 +163,10 @@ type request struct {
 	Heartbeat *int32 `json:"heartbeat,omitempty"`
 	// FenceBroker: the broker's session expired (the leader's own command).
 	FenceBroker *int32 `json:"fenceBroker,omitempty"`
+	// AddVoter and RemoveVoter change the quorum (Raft configuration entries, not
+	// records).
+	AddVoter    *Voter `json:"addVoter,omitempty"`
+	RemoveVoter *int32 `json:"removeVoter,omitempty"`
 }
 
 func decodeRequest(data []byte) (*request, error) {
@@ -172,7 +176,7 @@ func decodeRequest(data []byte) (*request, error) {
 	}
 	n := 0
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
-		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil} {
+		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil} {
 		if set {
 			n++
 		}

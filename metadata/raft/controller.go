@@ -258,6 +258,9 @@ func (s *Store) serve(req *request) *response {
 	case req.RegisterBroker != nil: // a new session
 		s.live.heard(req.RegisterBroker.ID, time.Now())
 	}
+	if req.AddVoter != nil || req.RemoveVoter != nil {
+		return s.changeQuorum(req)
+	}
 	im := s.image.Load()
 	rec, resp := s.decide(im, req)
 	if resp.Err != nil || rec == nil {
@@ -387,4 +390,22 @@ func (s *Store) resolve(ctx context.Context, index, nonce uint64) (bool, error) 
 		return false, fmt.Errorf("%w: the controller lost its leadership; the change may or may not be made", metadata.ErrNotController)
 	}
 	return mine, nil
+}
+
+// changeQuorum adds or removes a voter (on the leader; the caller holds ctrl). A
+// configuration entry is no record: the answer has no index to wait for.
+func (s *Store) changeQuorum(req *request) *response {
+	var f hraft.IndexFuture
+	if v := req.AddVoter; v != nil {
+		f = s.raft.AddVoter(serverID(v.ID), hraft.ServerAddress(v.Addr), 0, 0)
+	} else {
+		f = s.raft.RemoveServer(serverID(*req.RemoveVoter), 0, 0)
+	}
+	switch err := f.Error(); {
+	case errors.Is(err, hraft.ErrNotLeader):
+		return &response{NotLeader: true}
+	case err != nil:
+		return &response{Err: newRemoteError(fmt.Errorf("%w: changing the quorum: %w", metadata.ErrNotController, err))}
+	}
+	return &response{}
 }

@@ -232,3 +232,49 @@ func TestRaftStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestRaftReplaceVoter: a voter is removed from the quorum and a new node, started to
+// join (not to bootstrap), is added in its place; it receives the metadata, and the new
+// quorum survives the loss of its controller.
+func TestRaftReplaceVoter(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.startAll()
+	registerAll(t, c)
+	mustCreate(t, c.store(1), "before", 2)
+	c.voters = append(c.voters, Voter{ID: 4, Addr: "node4:9093"})
+	c.dirs[4] = t.TempDir()
+	c.opts = func(o *Options) { o.Join = o.NodeID == 4 }
+
+	if err := c.store(2).RemoveVoter(t.Context(), 3); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(3)
+	c.start(4)
+	if err := c.store(1).AddVoter(t.Context(), Voter{ID: 4, Addr: "node4:9093"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.store(4).RegisterBroker(t.Context(), metadata.Broker{ID: 4}); err != nil {
+		t.Fatal(err)
+	}
+	im := c.converged()
+	if _, ok := im.Topic("before"); !ok {
+		t.Fatal("the new voter did not get the metadata")
+	}
+	st, err := c.store(4).Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int32
+	for _, v := range st.Voters {
+		ids = append(ids, v.ID)
+	}
+	if slices.Sort(ids); !slices.Equal(ids, []int32{1, 2, 4}) {
+		t.Fatalf("voters %v", st.Voters)
+	}
+	c.stop(c.leader().node)
+	next := c.leader()
+	mustCreate(t, next, "after", 1)
+	if next.node != 4 {
+		mustCreate(t, c.store(4), "via-4", 1)
+	}
+}

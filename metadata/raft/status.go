@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"time"
@@ -59,4 +60,20 @@ func (s *Store) Status() (Status, error) {
 		st.Voters = append(st.Voters, Voter{ID: int32(id), Addr: string(sv.Address)})
 	}
 	return st, nil
+}
+
+// AddVoter adds a node to the controller quorum: a node started with Options.Join on
+// empty state, at v.Addr, which then receives the log (or a snapshot) from the leader.
+// To replace a voter, remove the old one first (RemoveVoter), so that the quorum never
+// counts a node that is gone.
+func (s *Store) AddVoter(ctx context.Context, v Voter) error {
+	_, err := s.submit(ctx, &request{AddVoter: &v})
+	return err
+}
+
+// RemoveVoter removes a node from the controller quorum; the removed node's Raft stops.
+// Its broker registration stays (fenced once its heartbeats stop).
+func (s *Store) RemoveVoter(ctx context.Context, id int32) error {
+	_, err := s.submit(ctx, &request{RemoveVoter: &id})
+	return err
 }

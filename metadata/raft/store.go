@@ -40,8 +40,11 @@ type Options struct {
 	// Dir holds the Raft files: raft.db (log and stable store) and snapshots/.
 	Dir string
 	// Voters are the controller quorum (controller.quorum.voters): every node lists the
-	// same.
+	// same. A node without Raft state bootstraps the quorum from them, unless Join.
 	Voters []Voter
+	// Join: this node, without Raft state, joins an existing quorum (a voter added with
+	// AddVoter, replacing one) instead of bootstrapping one.
+	Join bool
 	// Transport carries Raft's messages; the Store owns it from Open on (Close closes
 	// it, and so does a failed Open).
 	Transport hraft.Transport
@@ -223,7 +226,7 @@ func Open(opts *Options) (st *Store, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft: read state: %w", err)
 	}
-	if !exists {
+	if !exists && !o.Join {
 		var cfg hraft.Configuration
 		for _, v := range o.Voters {
 			cfg.Servers = append(cfg.Servers, hraft.Server{Suffrage: hraft.Voter, ID: serverID(v.ID), Address: hraft.ServerAddress(v.Addr)})
