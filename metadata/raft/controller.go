@@ -227,7 +227,11 @@ func (s *Store) route(ctx context.Context, req *request) (*response, error) {
 		}
 		return nil, fmt.Errorf("%w: forwarding to the controller %d failed; the change may or may not be made: %w", metadata.ErrNotController, n, err)
 	}
-	return decodeResponse(data)
+	resp, err := decodeResponse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the answer of the controller %d; the change may or may not be made: %w", metadata.ErrNotController, n, err)
+	}
+	return resp, nil
 }
 
 // ServeForward is the leader's side of forwarding: it runs an encoded request forwarded
