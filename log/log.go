@@ -93,6 +93,8 @@ type SegmentInfo struct {
 	Size                   int64
 	Active                 bool
 	MaxTimestamp           int64
+	// Created is when the segment was created (rolled) or, for one reopened, opened.
+	Created time.Time
 }
 
 // Log is the ordered segments of one partition directory. See the package documentation
@@ -240,7 +242,7 @@ func (l *Log) Segments() []SegmentInfo {
 	for i, s := range segs {
 		next, size := s.End()
 		ts, _, _ := s.MaxTimestamp()
-		out = append(out, SegmentInfo{BaseOffset: s.Base(), NextOffset: next, Size: size, Active: i == len(segs)-1, MaxTimestamp: ts})
+		out = append(out, SegmentInfo{BaseOffset: s.Base(), NextOffset: next, Size: size, Active: i == len(segs)-1, MaxTimestamp: ts, Created: s.Created()})
 	}
 	return out
 }

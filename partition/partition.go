@@ -111,6 +111,8 @@ type store interface {
 	Scan(from int64, fn func(h batch.Header, b []byte) error) error
 	OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool, err error)
 	MaxTimestamp() (ts int64, offset int64)
+	// Segments describes the segments, oldest first.
+	Segments() []log.SegmentInfo
 	StartOffset() int64
 	EndOffset() int64
 	SetStartOffset(off int64) error

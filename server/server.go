@@ -36,6 +36,10 @@ type Server struct {
 
 	data serverData // data directory, topics and partitions (data.go)
 
+	// floors are the lowest request version accepted per API key under
+	// strata.protocol.min.version (versions.go); read-only after New.
+	floors map[int16]int16
+
 	wg sync.WaitGroup // accept loops and connections
 
 	mu struct {
@@ -66,6 +70,7 @@ func New(opts *Options) (*Server, error) {
 		s.cancel()
 		return nil, err
 	}
+	s.floors = s.protocolFloors()
 	return s, nil
 }
 
