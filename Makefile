@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat soak
+.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
 
 all: build
 
@@ -23,13 +23,40 @@ run: build
 
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
-# The kcat integration test (server, TestKcat*) needs kcat: installed first when missing.
-test: kcat vet race
+# The kcat integration tests (server, TestKcat*) need kcat, the kafka-python and Burrow
+# ones (TestKafkaPython*, TestBurrowLag) Debian's python3-kafka, burrow and zookeeper, the
+# console's browser tests (observe, TestConsole*) Chromium: installed first when missing.
+# Then the Sarama module's tests (compat/sarama).
+test: kcat chromium legacy-clients vet race sarama
 
 # kcat (librdkafka's CLI) for the cross-client tests: apt-get install only when it is not
 # on PATH (as root or with sudo -n; apt-get update only if the first attempt fails).
 kcat:
 	@command -v kcat >/dev/null 2>&1 || ./scripts/install-kcat.sh
+
+# Chromium (Debian's package) for the console's browser tests, installed the same way.
+# Outside CI a failed install only makes those tests skip; with CI=true they fail.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ./scripts/install-chromium.sh || [ "$$CI" != true ]
+
+# Old clients for the cross-client tests of old protocol versions (issue 21), from Debian:
+# kafka-python 2.0.2 with its lz4, snappy and xxhash codecs (PyPI is not used), Burrow
+# 1.2.1 and the ZooKeeper it coordinates through (with a Java runtime).
+legacy-clients:
+	@./scripts/install-debs.sh "/usr/bin/python3 -c 'import kafka, lz4, snappy, xxhash'" \
+		python3-kafka python3-lz4 python3-snappy python3-xxhash
+	@./scripts/install-debs.sh "test -x /usr/bin/Burrow && test -f /usr/share/java/zookeeper.jar && command -v java" \
+		burrow zookeeper
+
+# Sarama (github.com/IBM/sarama) as a Kafka 0.10.0 and 2.0 client: a module of its own
+# (compat/sarama), so that Sarama stays out of Strata's go.mod.
+sarama:
+	cd compat/sarama && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+# Burrow against the broker with every kafka-version its Sarama knows (0.8.2 to 2.0.0);
+# make test runs the short form (0.10.0 only, TestBurrowLag).
+burrow: legacy-clients
+	STRATA_BURROW=long $(GO) test -race -count=1 -run '^TestBurrowLag$$' -v ./server
 
 race:
 	$(GO) test $(GOFLAGS_TAGS) -race -count=1 -timeout 15m -run '$(TESTS)' $(PKG)
@@ -61,8 +88,8 @@ bench:
 crash:
 	$(GO) test -race -count=1 -run 'Crash|Fault' $(PKG)
 
-integ: kcat
-	$(GO) test -race -count=1 -run 'Integration|Kgo|Kcat' $(PKG)
+integ: kcat legacy-clients
+	$(GO) test -race -count=1 -run 'Integration|Kgo|Kcat|KafkaPython|Burrow' $(PKG)
 
 # The compaction soak (server TestSoakCompaction) for SOAK (default 10m): compacted topics
 # rolling a segment every 100 ms, the cleaner every 50 ms, idempotent producers and

@@ -1,6 +1,8 @@
 package group
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/stratalog/strata/coord"
@@ -159,4 +161,48 @@ func (c *Coordinator) deleteGroup(id string) error {
 	}
 	sh.removeGroupLocked(g)
 	return nil
+}
+
+// Summary is one group's figures for the broker's metrics (strata_consumer_group_*).
+type Summary struct {
+	Group        string
+	State        State
+	ProtocolType string
+	Members      int
+	// Subscribed are the topics the members subscribe to (consumer protocol), sorted.
+	Subscribed []string
+	// Offsets are the group's committed offsets (Metadata left out), sorted.
+	Offsets []FetchedOffset
+}
+
+// Summaries describes every group of the loaded partitions but Dead ones, by id, each
+// read under its lock once. While a partition loads it fails with
+// ErrCoordinatorLoadInProgress (with the groups of the other partitions).
+func (c *Coordinator) Summaries() ([]Summary, error) {
+	groups, err := c.groupsSnapshot()
+	out := make([]Summary, 0, len(groups))
+	for _, g := range groups {
+		g.mu.Lock()
+		if g.state == StateDead {
+			g.mu.Unlock()
+			continue
+		}
+		s := Summary{Group: g.id, State: g.state, ProtocolType: g.protocolType, Members: len(g.members),
+			Offsets: make([]FetchedOffset, 0, len(g.offsets))}
+		if g.protocolType == "consumer" {
+			for t := range g.subscribedTopicsLocked() {
+				s.Subscribed = append(s.Subscribed, t)
+			}
+		}
+		for tp, o := range g.offsets {
+			s.Offsets = append(s.Offsets, FetchedOffset{Topic: tp.Topic, Partition: tp.Partition, Offset: o.offset, LeaderEpoch: o.leaderEpoch})
+		}
+		g.mu.Unlock()
+		slices.Sort(s.Subscribed)
+		slices.SortFunc(s.Offsets, func(a, b FetchedOffset) int {
+			return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+		})
+		out = append(out, s)
+	}
+	return out, err
 }

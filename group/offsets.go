@@ -26,6 +26,9 @@ type CommitOffset struct {
 	Offset      int64
 	LeaderEpoch int32 // -1: unknown
 	Metadata    *string
+	// CommitTime is the commit timestamp the client gave (OffsetCommit v1), in Unix
+	// milliseconds; 0 or -1: the time of the commit.
+	CommitTime int64
 }
 
 // FetchedOffset is one partition's committed offset; Offset is -1 when nothing is
@@ -80,7 +83,11 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 			errs[i] = ErrOffsetMetadataTooLarge
 			continue
 		}
-		vals[i] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitTime: now}
+		at := now
+		if o.CommitTime > 0 {
+			at = time.UnixMilli(o.CommitTime)
+		}
+		vals[i] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitTime: at}
 		recs = append(recs, coord.Record{Key: offsetKey(g.id, o.Topic, o.Partition), Value: offsetValue(vals[i])})
 	}
 	g.mu.Unlock()

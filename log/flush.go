@@ -103,6 +103,10 @@ func (l *Log) flushOnce() error {
 	l.mu.Unlock()
 
 	var err error
+	var began time.Time
+	if l.onFlush != nil {
+		began = time.Now()
+	}
 	rp := int64(-1)
 	for _, s := range pending {
 		if err == nil {
@@ -120,6 +124,9 @@ func (l *Log) flushOnce() error {
 		err = l.writeRecoveryPoint(rp, gen)
 	}
 	act.Release()
+	if err == nil && l.onFlush != nil {
+		l.onFlush(time.Since(began))
+	}
 	if err != nil {
 		// Appends stop until Repair. In durable mode it cuts the log back to the durable
 		// end: what was written after it may never reach the disk (a failed fsync may

@@ -93,6 +93,8 @@ type SegmentInfo struct {
 	Size                   int64
 	Active                 bool
 	MaxTimestamp           int64
+	// Created is when the segment was created (rolled) or, for one reopened, opened.
+	Created time.Time
 }
 
 // Log is the ordered segments of one partition directory. See the package documentation
@@ -103,6 +105,8 @@ type Log struct {
 	logger *slog.Logger
 	now    func() time.Time
 	lock   io.Closer
+	// onFlush is Options.OnFlush (nil: none); fixed at Open.
+	onFlush func(time.Duration)
 
 	mu struct {
 		sync.Mutex
@@ -185,7 +189,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, fs: o.FS, logger: o.Logger.With("dir", dir), now: o.Now,
+	l := &Log{dir: dir, fs: o.FS, logger: o.Logger.With("dir", dir), now: o.Now, onFlush: o.OnFlush,
 		kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	l.mu.opts = o
 	l.d.cond = sync.NewCond(&l.d)
@@ -240,7 +244,7 @@ func (l *Log) Segments() []SegmentInfo {
 	for i, s := range segs {
 		next, size := s.End()
 		ts, _, _ := s.MaxTimestamp()
-		out = append(out, SegmentInfo{BaseOffset: s.Base(), NextOffset: next, Size: size, Active: i == len(segs)-1, MaxTimestamp: ts})
+		out = append(out, SegmentInfo{BaseOffset: s.Base(), NextOffset: next, Size: size, Active: i == len(segs)-1, MaxTimestamp: ts, Created: s.Created()})
 	}
 	return out
 }
@@ -274,6 +278,7 @@ func (l *Log) Reconfigure(opts Options) error {
 	defer l.mu.Unlock()
 	opts.FS, opts.Logger, opts.Now = l.mu.opts.FS, l.mu.opts.Logger, l.mu.opts.Now
 	opts.SharedMarker, opts.CleanShutdown = l.mu.opts.SharedMarker, l.mu.opts.CleanShutdown
+	opts.OnFlush = l.mu.opts.OnFlush
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return err

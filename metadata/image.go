@@ -181,6 +181,10 @@ func (im *Image) Edit() *Builder {
 	return &Builder{im: &next}
 }
 
+// SetVersion sets the new image's version (Edit makes it one above the old one's): for a
+// store that rebuilds an image from a snapshot, whose version it must keep.
+func (b *Builder) SetVersion(v int64) *Builder { b.im.version = v; return b }
+
 // SetClusterID sets the cluster id.
 func (b *Builder) SetClusterID(id string) *Builder { b.im.clusterID = id; return b }
 

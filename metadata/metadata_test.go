@@ -158,7 +158,7 @@ func TestMetadataPlacement(t *testing.T) {
 	}
 	leaders := map[int32]int{}
 	for i, p := range tp.Partitions {
-		if len(p.Replicas) != 2 || p.Replicas[0] == p.Replicas[1] || p.Leader != p.Replicas[0] || !slices.Equal(p.ISR, p.Replicas) {
+		if len(p.Replicas) != 2 || p.Replicas[0] == p.Replicas[1] || p.Leader != p.Replicas[0] || !slices.Equal(p.ISR, p.Replicas[:1]) {
 			t.Fatalf("partition %d: %+v", i, p)
 		}
 		for _, b := range p.Replicas {
@@ -181,5 +181,45 @@ func TestMetadataPlacement(t *testing.T) {
 	}
 	if tp, _ := im.Topic("t"); tp.NumPartitions() != 3 {
 		t.Fatal("CreatePartitions changed the image's topic")
+	}
+}
+
+// TestMetadataFenceBroker: fencing a broker moves the leadership of the partitions it
+// leads to another live in-sync replica, or leaves them without a leader (keeping the
+// last in-sync replica); unfencing it gives it back the partitions without a leader that
+// it is in sync for; epochs grow with every change; the image is not modified.
+func TestMetadataFenceBroker(t *testing.T) {
+	p := func(leader int32, isr ...int32) PartitionState {
+		return PartitionState{Replicas: []int32{1, 2, 3}, ISR: isr, Leader: leader, LeaderEpoch: 4, PartitionEpoch: 6}
+	}
+	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2, Fenced: true}, Broker{ID: 3}).Edit().
+		PutTopic(&Topic{Name: "a", ID: TopicID{1}, Partitions: []PartitionState{p(1, 1), p(1, 1, 2, 3), p(3, 3)}}).
+		PutTopic(&Topic{Name: "b", ID: TopicID{2}, Partitions: []PartitionState{p(3, 3)}}).Build()
+	r := &Rules{}
+	fenced := r.FenceBroker(im, 1)
+	if len(fenced) != 1 || fenced[0].Name != "a" {
+		t.Fatalf("fencing 1 changed %d topics", len(fenced))
+	}
+	got := fenced[0].Partitions
+	want := []PartitionState{
+		{Replicas: []int32{1, 2, 3}, ISR: []int32{1}, Leader: NoLeader, LeaderEpoch: 5, PartitionEpoch: 7},
+		{Replicas: []int32{1, 2, 3}, ISR: []int32{2, 3}, Leader: 3, LeaderEpoch: 5, PartitionEpoch: 7}, // 2 is fenced
+		p(3, 3),
+	}
+	for i := range want {
+		if !got[i].equal(&want[i]) {
+			t.Fatalf("partition %d after fencing: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if a, _ := im.Topic("a"); a.Partitions[0].Leader != 1 || len(a.Partitions[1].ISR) != 3 {
+		t.Fatal("FenceBroker modified the image")
+	}
+	im = im.Edit().PutTopic(fenced[0]).Build()
+	back := r.UnfenceBroker(im, 1)
+	if len(back) != 1 || back[0].Partitions[0].Leader != 1 || back[0].Partitions[0].LeaderEpoch != 6 || back[0].Partitions[1].Leader != 3 {
+		t.Fatalf("unfencing 1: %+v", back)
+	}
+	if len(r.UnfenceBroker(im, 2)) != 0 {
+		t.Fatal("unfencing a broker in no ISR changed partitions")
 	}
 }

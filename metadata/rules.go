@@ -230,9 +230,76 @@ func place(brokers []int32, start int, from, n int32, rf int) [][]int32 {
 }
 
 // newPartition is the state of a new partition: led by its first replica at epoch 0,
-// every replica in sync.
+// which is its only in-sync replica (until partition replication exists, no other
+// replica holds its data: the ISR shown is honest).
 func newPartition(replicas []int32) PartitionState {
-	return PartitionState{Replicas: slices.Clone(replicas), ISR: slices.Clone(replicas), Leader: replicas[0]}
+	return PartitionState{Replicas: slices.Clone(replicas), ISR: []int32{replicas[0]}, Leader: replicas[0]}
+}
+
+// FenceBroker returns the topics of im whose partitions change when broker id is fenced
+// (its session expired): every partition it leads gets a new leader, the first of its
+// in-sync replicas (in replica order) that is neither id nor fenced, or none (NoLeader:
+// the partition is offline); id leaves the ISR unless it is its last member (Kafka keeps
+// the last one: the partition comes back with it). The leader epoch and the partition
+// epoch grow. The topics returned are new; im's are not modified.
+func (r *Rules) FenceBroker(im *Image, id int32) []*Topic {
+	return changePartitions(im, func(p *PartitionState) bool {
+		if p.Leader != id {
+			return false
+		}
+		p.Leader = NoLeader
+		for _, b := range p.Replicas {
+			if br, ok := im.Broker(b); ok && b != id && !br.Fenced && slices.Contains(p.ISR, b) {
+				p.Leader = b
+				break
+			}
+		}
+		if len(p.ISR) > 1 {
+			p.ISR = slices.DeleteFunc(p.ISR, func(b int32) bool { return b == id })
+		}
+		p.LeaderEpoch++
+		p.PartitionEpoch++
+		return true
+	})
+}
+
+// UnfenceBroker returns the topics of im whose partitions change when broker id is
+// unfenced (registered or heartbeating again): every partition without a leader whose
+// ISR holds id gets it as leader, with its epochs grown.
+func (r *Rules) UnfenceBroker(im *Image, id int32) []*Topic {
+	return changePartitions(im, func(p *PartitionState) bool {
+		if p.Leader != NoLeader || !slices.Contains(p.ISR, id) {
+			return false
+		}
+		p.Leader = id
+		p.LeaderEpoch++
+		p.PartitionEpoch++
+		return true
+	})
+}
+
+// changePartitions returns clones of the topics of im in which change changed a
+// partition (it reports whether it did).
+func changePartitions(im *Image, change func(p *PartitionState) bool) []*Topic {
+	var out []*Topic
+	for _, t := range im.Topics() {
+		var c *Topic
+		for i := range t.Partitions {
+			p := t.Partitions[i]
+			p.ISR = slices.Clone(p.ISR)
+			if !change(&p) {
+				continue
+			}
+			if c == nil {
+				c = t.Clone()
+			}
+			c.Partitions[i] = p
+		}
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func plural(n int) string {

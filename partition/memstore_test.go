@@ -241,6 +241,18 @@ func (m *memStore) MaxTimestamp() (int64, int64) {
 	return ts, off
 }
 
+// Segments describes the store as one active segment.
+func (m *memStore) Segments() []log.SegmentInfo {
+	ts, _ := m.MaxTimestamp()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var size int64
+	for _, b := range m.batches {
+		size += int64(len(b))
+	}
+	return []log.SegmentInfo{{BaseOffset: m.start, NextOffset: m.end, Size: size, Active: true, MaxTimestamp: ts}}
+}
+
 func (m *memStore) StartOffset() int64 { m.mu.Lock(); defer m.mu.Unlock(); return m.start }
 func (m *memStore) EndOffset() int64   { m.mu.Lock(); defer m.mu.Unlock(); return m.end }
 

@@ -1,6 +1,9 @@
 package partition
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
 )
@@ -75,4 +78,61 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, err error) {
 		return o, t, nil
 	}
 	return off, ts, nil
+}
+
+// OffsetsBefore answers ListOffsets v0 as Kafka 2.x does (Log.legacyFetchOffsetsBefore):
+// the start offsets of the segments last written at or before ts, newest first, at most
+// maxNum of them, the log end counting as the start of one more segment written now (when
+// the last segment holds anything). ts -1 (latest) starts from the log end, -2 (earliest)
+// gives the log start only. Offsets are never below the log start offset. For a consumer
+// (ReplicaId -1), offsets above the high watermark give way to the high watermark.
+//
+// Kafka dates a segment by its file's modification time; a segment here is dated by its
+// largest record timestamp or, when it has none (format 0 records, or empty), by when the
+// next segment was rolled (now for the last).
+func (p *Partition) OffsetsBefore(ts int64, maxNum int, consumer bool) ([]int64, error) {
+	if p.isClosed() {
+		return nil, p.wrap(ErrClosed)
+	}
+	segs := p.st.Segments()
+	start, end := p.st.StartOffset(), p.st.EndOffset()
+	now := p.now().UnixMilli()
+	type dated struct{ offset, ts int64 }
+	points := make([]dated, 0, len(segs)+1)
+	for i, s := range segs {
+		t := s.MaxTimestamp
+		if t < 0 {
+			t = now
+			if i+1 < len(segs) {
+				t = segs[i+1].Created.UnixMilli()
+			}
+		}
+		points = append(points, dated{max(s.BaseOffset, start), t})
+	}
+	if n := len(segs); n > 0 && segs[n-1].Size > 0 {
+		points = append(points, dated{end, now})
+	}
+	i := len(points) - 1
+	switch ts {
+	case -1: // latest
+	case -2: // earliest
+		i = min(i, 0)
+	default:
+		for i >= 0 && points[i].ts > ts {
+			i--
+		}
+	}
+	out := make([]int64, 0, max(min(maxNum, i+1), 0))
+	for ; i >= 0 && len(out) < maxNum; i-- {
+		out = append(out, points[i].offset)
+	}
+	slices.SortFunc(out, func(a, b int64) int { return cmp.Compare(b, a) })
+	if hw := p.HighWatermark(); consumer && len(out) > 0 && out[0] > hw {
+		k := 0
+		for k < len(out) && out[k] > hw {
+			k++
+		}
+		out = append([]int64{hw}, out[k:]...)
+	}
+	return out, nil
 }

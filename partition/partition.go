@@ -111,6 +111,8 @@ type store interface {
 	Scan(from int64, fn func(h batch.Header, b []byte) error) error
 	OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool, err error)
 	MaxTimestamp() (ts int64, offset int64)
+	// Segments describes the segments, oldest first.
+	Segments() []log.SegmentInfo
 	StartOffset() int64
 	EndOffset() int64
 	SetStartOffset(off int64) error
@@ -135,6 +137,8 @@ type Partition struct {
 	epochs *epochCache
 
 	relaxed atomic.Bool // flush.messages > 0: HW follows the log end, not the durable end
+
+	traffic traffic // the metrics' counters (traffic.go)
 
 	// leader and epoch are the replica's role and current leader epoch: changed by
 	// MakeLeader and MakeFollower with amu held, read without it.
@@ -313,10 +317,11 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	}
 	res := AppendResult{LogAppendTime: -1}
 	var (
-		first   batch.Header
-		n       int
-		idem    bool
-		stampTS int64
+		first    batch.Header
+		n        int
+		nrecords int64 // in the batches
+		idem     bool
+		stampTS  int64
 		// recompressed collects the batches when compression.type re-encodes one of them.
 		recompressed []byte
 	)
@@ -352,6 +357,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		if h.ProducerID >= 0 && h.BaseSequence >= 0 {
 			idem = true
 		}
+		nrecords += int64(h.RecordCount)
 		if n == 0 {
 			first = h
 		}
@@ -425,6 +431,8 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		}
 		p.amu.producers.record(&first, info.BaseOffset, info.LastOffset, ts)
 	}
+	p.traffic.appendedRecords.Add(uint64(nrecords))
+	p.traffic.appendedBytes.Add(uint64(len(batches)))
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
 	}

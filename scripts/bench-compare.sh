@@ -33,7 +33,7 @@ echo "building bin/strata and bin/kfakebroker ..." >&2
 "$GO" build -o bin/strata ./cmd/strata
 "$GO" build -o bin/kfakebroker ./cmd/strata/bench/kfakebroker
 
-STRATA_CMD="$ROOT/bin/strata serve --listen 127.0.0.1:0 --ready-file {ready} --data-dir {dir} --log-level warn"
+STRATA_CMD="$ROOT/bin/strata serve --listen 127.0.0.1:0 --http off --ready-file {ready} --data-dir {dir} --log-level warn"
 KFAKE_CMD="$ROOT/bin/kfakebroker --listen 127.0.0.1:0 --ready-file {ready} --data-dir {dir} --sync"
 
 # name | bench mode | flags

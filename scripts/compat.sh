@@ -42,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-STRATA_BOOTSTRAP_USER=compat:compat-secret "$BIN" serve --ready-file "$READY" --data-dir "$DATA" \
+STRATA_BOOTSTRAP_USER=compat:compat-secret "$BIN" serve --http off --ready-file "$READY" --data-dir "$DATA" \
 	--set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0 \
 	--set group.initial.rebalance.delay.ms=0 --log-level info >"$LOGDIR/strata.log" 2>&1 &
 PID=$!

@@ -9,13 +9,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 )
 
-func init() { register(0, 3, 11, handleProduce) }
+func init() { register(0, 0, 11, handleProduce) }
 
-// handleProduce answers Produce v3-v11 (RecordBatch v2 only).
+// handleProduce answers Produce v0-v11: RecordBatch v2, and for v0-v2 also the message
+// sets of formats 0 and 1, converted to one RecordBatch v2 before the append as Kafka's
+// LogValidator converts them (records.ConvertMessageSet: CRC-32 and structure checked,
+// CORRUPT_MESSAGE or INVALID_RECORD). Like Kafka 2.x, v0-v2 may also carry RecordBatch v2.
 //
 // Every partition's batches are appended synchronously, in request order, before the
 // handler returns (so a connection's produces land in the order sent). acks=0 gets no
@@ -62,7 +66,14 @@ func handleProduce(s *Server, r *request) reply {
 					sp.ErrorCode = errorCode(err)
 					break
 				}
-				res, err := p.Append(rp.Records)
+				recs := rp.Records
+				if req.Version < 3 && records.IsLegacy(recs) {
+					recs, err = records.ConvertMessageSet(nil, recs)
+				}
+				var res partition.AppendResult
+				if err == nil {
+					res, err = p.Append(recs)
+				}
 				if err != nil {
 					sp.ErrorCode = errorCode(err)
 					sp.ErrorMessage = dataErrMessage(err)

@@ -1,17 +1,18 @@
 package server
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/partition"
 )
 
-func init() { register(1, 4, 16, handleFetch) }
+func init() { register(1, 0, 16, handleFetch) }
 
-// handleFetch answers Fetch v4-v16.
+// handleFetch answers Fetch v0-v16; v0-v3 in message format 0 or 1, down-converted
+// (fetch_legacy.go).
 //
 // No fetch sessions (KIP-227): SessionID is always 0 with no error, so clients send full
 // fetches. Partition MaxBytes and the response MaxBytes are honoured, but the first batch
@@ -25,7 +26,7 @@ func init() { register(1, 4, 16, handleFetch) }
 // whichever comes first. A fetch with any partition error is answered at once.
 func handleFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FetchRequest)
-	f := &fetch{req: req, resp: req.ResponseKind().(*kmsg.FetchResponse)}
+	f := &fetch{req: req, resp: req.ResponseKind().(*kmsg.FetchResponse), log: s.log}
 	f.resolve(s)
 	n, hasErr := f.fill()
 	minBytes := int(req.MinBytes)
@@ -39,14 +40,18 @@ func handleFetch(s *Server, r *request) reply {
 }
 
 // response hands the response and its chunks to the connection writer, which sends the
-// chunks' bytes from the segment files and releases them.
+// chunks' bytes from the segment files and releases them. It counts each partition's
+// record bytes in its fetched bytes (strata_fetched_bytes_total).
 func (f *fetch) response() kmsg.Response {
 	var chunks []fetchChunk
 	for i := range f.parts {
 		fp := &f.parts[i]
 		if fp.chunk != nil {
+			fp.p.CountFetched(fp.chunk.Len())
 			chunks = append(chunks, fetchChunk{ti: fp.ti, pi: fp.pi, c: fp.chunk})
 			fp.chunk = nil
+		} else if n := len(f.resp.Topics[fp.ti].Partitions[fp.pi].RecordBatches); n > 0 {
+			fp.p.CountFetched(n)
 		}
 	}
 	if len(chunks) == 0 {
@@ -72,15 +77,16 @@ type fetch struct {
 	req   *kmsg.FetchRequest
 	resp  *kmsg.FetchResponse
 	parts []fetchPart // partitions without a lookup error, in request order
+	log   *slog.Logger
 }
 
 type fetchPart struct {
 	p        *partition.Partition
 	offset   int64
 	maxBytes int32
-	ti, pi   int        // index in resp
-	hw       int64      // high watermark seen by the last fill
-	chunk    *log.Chunk // the records of the last fill, in place of RecordBatches
+	ti, pi   int          // index in resp
+	hw       int64        // high watermark seen by the last fill
+	chunk    fetchRecords // the records of the last fill, in place of RecordBatches
 }
 
 // resolve builds the response skeleton and looks up the partitions.
@@ -133,8 +139,10 @@ func (f *fetch) fill() (total int, hasErr bool) {
 		sp := &f.resp.Topics[fp.ti].Partitions[fp.pi]
 		sp.ErrorCode = 0
 		sp.RecordBatches = noRecords
-		fp.chunk.Release()
-		fp.chunk = nil
+		if fp.chunk != nil {
+			fp.chunk.Release()
+			fp.chunk = nil
+		}
 		limit := min(int(fp.maxBytes), budget-total)
 		if total > 0 && limit <= 0 {
 			// Response full: report the offsets only; the client fetches again.
@@ -145,18 +153,31 @@ func (f *fetch) fill() (total int, hasErr bool) {
 		res, err := fp.p.ReadChunk(fp.offset, max(limit, 1), isolation(f.req.IsolationLevel))
 		fp.hw = res.HighWatermark
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+		n := res.Len()
+		var recs fetchRecords // nil: res.Records in memory, or nothing
+		if err == nil && f.req.Version < 4 {
+			// Message format 0 or 1: down-converted (fetch_legacy.go), which takes res over.
+			recs, err = f.downConvert(fp, res, limit)
+			n = 0
+		} else if res.Chunk != nil {
+			recs = segmentRecords{res.Chunk} // sent from the file by the connection writer
+		}
 		if err != nil {
 			sp.ErrorCode = errorCode(err)
 			hasErr = true
 			continue
 		}
-		n := res.Len()
+		if recs != nil {
+			n = recs.Len()
+		}
 		if total > 0 && n > budget-total || n == 0 {
-			res.Chunk.Release()
+			if recs != nil {
+				recs.Release()
+			}
 			continue // only the first batch of the response may exceed MaxBytes (KIP-74)
 		}
-		if res.Chunk != nil {
-			fp.chunk = res.Chunk // sent from the file by the connection writer
+		if recs != nil {
+			fp.chunk = recs
 		} else {
 			sp.RecordBatches = res.Records
 		}

@@ -5,7 +5,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(2, 1, 8, handleListOffsets) }
+func init() { register(2, 0, 8, handleListOffsets) }
 
 // Special ListOffsets timestamps.
 const (
@@ -15,9 +15,11 @@ const (
 	listEarliestLoc = -4 // earliest local offset (KIP-405, v8+): the log start, no tiering
 )
 
-// handleListOffsets answers ListOffsets v1-v8: earliest, latest, max timestamp and
+// handleListOffsets answers ListOffsets v0-v8. v1+: earliest, latest, max timestamp and
 // lookup by timestamp (to the record, except in compressed batches where the answer is
 // the batch's base offset; see partition.OffsetForTimestamp). The leader epoch is 0.
+// v0 has Kafka 2.x's old semantics: up to MaxNumOffsets segment start offsets
+// (partition.OffsetsBefore).
 func handleListOffsets(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
@@ -32,6 +34,11 @@ func handleListOffsets(s *Server, r *request) reply {
 			out := &st.Partitions[len(st.Partitions)-1]
 			p, err := s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
 			if err != nil {
+				out.ErrorCode = errorCode(err)
+				continue
+			}
+			if req.Version == 0 {
+				out.OldStyleOffsets, err = p.OffsetsBefore(rp.Timestamp, int(rp.MaxNumOffsets), req.ReplicaID == -1)
 				out.ErrorCode = errorCode(err)
 				continue
 			}

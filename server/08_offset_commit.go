@@ -7,10 +7,15 @@ import (
 	"github.com/stratalog/strata/group"
 )
 
-func init() { register(8, 2, 9, handleOffsetCommit) }
+func init() { register(8, 0, 9, handleOffsetCommit) }
 
-// handleOffsetCommit answers OffsetCommit v2-v9. The commit is durable (fsynced to
+// handleOffsetCommit answers OffsetCommit v0-v9. The commit is durable (fsynced to
 // __consumer_offsets) before the answer, which therefore comes later.
+//
+// v0 has no generation nor member: Kafka stored it in ZooKeeper, apart from the group;
+// here it is a generation-less commit (-1) to __consumer_offsets, refused while the group
+// has members (UNKNOWN_MEMBER_ID). v1 carries each partition's commit timestamp (-1: now),
+// which is stored as the commit's time, as in Kafka 2.x.
 //
 // Like Kafka (KafkaApis.handleOffsetCommitRequest), a partition of a topic that does not
 // exist, or beyond the topic's partition count, is answered UNKNOWN_TOPIC_OR_PARTITION
@@ -20,6 +25,9 @@ func handleOffsetCommit(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	cr := &group.CommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID}
+	if req.Version == 0 {
+		cr.Generation, cr.MemberID = -1, ""
+	}
 	var unknown []bool // per request partition, in request order
 	for _, t := range req.Topics {
 		tp, ok := s.image().Topic(t.Topic)
@@ -33,8 +41,12 @@ func handleOffsetCommit(s *Server, r *request) reply {
 			if req.Version < 6 {
 				le = -1
 			}
+			var at int64
+			if req.Version == 1 {
+				at = p.Timestamp
+			}
 			cr.Offsets = append(cr.Offsets, group.CommitOffset{Topic: t.Topic, Partition: p.Partition,
-				Offset: p.Offset, LeaderEpoch: le, Metadata: p.Metadata})
+				Offset: p.Offset, LeaderEpoch: le, Metadata: p.Metadata, CommitTime: at})
 		}
 	}
 	fill := func(errs []error, err error) kmsg.Response {

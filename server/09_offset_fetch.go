@@ -4,10 +4,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(9, 1, 9, handleOffsetFetch) }
+func init() { register(9, 0, 9, handleOffsetFetch) }
 
-// handleOffsetFetch answers OffsetFetch v1-v9 (v8+: several groups). Partitions without
+// handleOffsetFetch answers OffsetFetch v0-v9 (v8+: several groups). Partitions without
 // a commit, and groups that do not exist, read as offset -1 with no error, like Kafka.
+// v0-v1 have no group error field: a group error is set on every requested partition
+// (offset -1), as Kafka's OffsetFetchRequest.getErrorResponse does. v0 read ZooKeeper in
+// Kafka; here it reads the offsets committed to __consumer_offsets, as v1.
 func handleOffsetFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
@@ -79,8 +82,19 @@ func handleOffsetFetch(s *Server, r *request) reply {
 			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 		}
 	}
+	requested := order
 	parts, order, code := fetch(req.Group, topics, order)
 	resp.ErrorCode = code
+	if code != 0 && req.Version < 2 {
+		parts, order = map[string][]part{}, requested
+		for _, t := range order {
+			for _, p := range topics[t] {
+				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				rp.Partition, rp.Offset, rp.ErrorCode = p, -1, code
+				parts[t] = append(parts[t], rp)
+			}
+		}
+	}
 	for _, t := range order {
 		rt := kmsg.NewOffsetFetchResponseTopic()
 		rt.Topic = t

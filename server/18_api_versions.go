@@ -12,14 +12,17 @@ func init() { register(18, 0, 4, handleAPIVersions) }
 // (KIP-511), see apiVersionsFallback.
 func handleAPIVersions(s *Server, r *request) reply {
 	resp := r.body.ResponseKind().(*kmsg.ApiVersionsResponse)
-	fillAPIVersions(resp)
+	s.fillAPIVersions(resp)
 	return now(resp)
 }
 
-func fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
+// fillAPIVersions lists the dispatch table with each API's lowest version raised to its
+// floor (strata.protocol.min.version), except Produce, listed from its lowest version
+// whatever the floor (advertisedMin).
+func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
 		k := kmsg.NewApiVersionsResponseApiKey()
-		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.min, a.max
+		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, s.advertisedMin(a), a.max
 		resp.ApiKeys = append(resp.ApiKeys, k)
 	}
 }
@@ -27,10 +30,10 @@ func fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 // apiVersionsFallback is the KIP-511 answer to an ApiVersions request of a version this
 // broker does not support: a v0 body with UNSUPPORTED_VERSION and the supported ranges,
 // from which the client picks a version and asks again.
-func apiVersionsFallback() *kmsg.ApiVersionsResponse {
+func (s *Server) apiVersionsFallback() *kmsg.ApiVersionsResponse {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.SetVersion(0)
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	fillAPIVersions(resp)
+	s.fillAPIVersions(resp)
 	return resp
 }

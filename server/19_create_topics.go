@@ -12,9 +12,9 @@ import (
 	"github.com/stratalog/strata/metadata"
 )
 
-func init() { register(19, 2, 7, handleCreateTopics) }
+func init() { register(19, 0, 7, handleCreateTopics) }
 
-// handleCreateTopics answers CreateTopics v2-v7 through the metadata store, whose rules
+// handleCreateTopics answers CreateTopics v0-v7 (v1+ validate-only) through the metadata store, whose rules
 // check the request: the replication factor must be -1 (default.replication.factor) or
 // at most the number of live brokers, partitions -1 means num.partitions, a replica
 // assignment must name registered brokers (on a single node: this broker). v5+ returns

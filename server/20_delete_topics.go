@@ -9,9 +9,9 @@ import (
 	"github.com/stratalog/strata/metadata"
 )
 
-func init() { register(20, 1, 6, handleDeleteTopics) }
+func init() { register(20, 0, 6, handleDeleteTopics) }
 
-// handleDeleteTopics answers DeleteTopics v1-v6 (by name; v6 also by topic id). Deleting a
+// handleDeleteTopics answers DeleteTopics v0-v6 (by name; v6 also by topic id). Deleting a
 // topic closes its partitions and removes their files before the answer. With
 // delete.topic.enable=false every topic is refused, as Kafka's controller does:
 // TOPIC_DELETION_DISABLED, INVALID_REQUEST before v3.

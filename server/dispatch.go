@@ -13,8 +13,9 @@ import (
 // The request pipeline. Every request passes through dispatch, the one place that, in
 // order:
 //
-//  1. parses the header and finds the API (an unknown key or version closes the
-//     connection, but for the KIP-511 ApiVersions fallback);
+//  1. parses the header and finds the API (an unknown key or version, or one below
+//     strata.protocol.min.version's floor, closes the connection, but for the KIP-511
+//     ApiVersions fallback);
 //  2. gates what may run before authentication: on a SASL listener, only ApiVersions,
 //     SaslHandshake and SaslAuthenticate until the connection has logged in; anything
 //     else closes the connection, as Kafka does;
@@ -51,12 +52,12 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 	}
 	st := c.s.metrics.api(hdr.APIKey)
 	size := len(frame) + 4 // and the size prefix
-	if hdr.APIVersion < a.min || hdr.APIVersion > a.max {
+	if hdr.APIVersion < c.s.minVersion(a) || hdr.APIVersion > a.max {
 		if hdr.APIKey == 18 { // ApiVersions: KIP-511 fallback, v0 body, header v0
 			st.requests.Add(1)
 			st.bytesIn.Add(uint64(size))
 			r := &request{ctx: c.ctx, hdr: hdr, conn: c, principal: c.auth.principal, start: start, size: size}
-			c.enqueue(&inflight{r: r, resp: apiVersionsFallback(), done: closedChan, fixedVersion: true})
+			c.enqueue(&inflight{r: r, resp: c.s.apiVersionsFallback(), done: closedChan, fixedVersion: true})
 			return true
 		}
 		c.log.Info("closing connection: unsupported api version", "api", kmsg.NameForKey(hdr.APIKey), "version", hdr.APIVersion)
@@ -145,7 +146,7 @@ func (c *conn) throttle(f *inflight) {
 // (n, 0 when there is none) and the error codes resp carries.
 func (c *conn) record(r *request, resp kmsg.Response, n int) {
 	st := c.s.metrics.api(r.hdr.APIKey)
-	st.observe(time.Since(r.start))
+	st.latency.observe(time.Since(r.start))
 	if resp == nil {
 		return
 	}

@@ -28,8 +28,9 @@
 // connection in with PLAIN or SCRAM against the metadata's credentials: sasl.go):
 //
 //  1. the header is parsed and the API looked up in the dispatch table (handler.go; each
-//     API file registers itself in init); an unknown API or version closes the
-//     connection, except ApiVersions, answered with the KIP-511 fallback;
+//     API file registers itself in init); an unknown API or version, or one below the
+//     floor of strata.protocol.min.version (versions.go), closes the connection, except
+//     ApiVersions, answered with the KIP-511 fallback;
 //  2. the pre-authentication gate: on a listener whose security protocol uses SASL, only
 //     ApiVersions, SaslHandshake and SaslAuthenticate run until the connection has logged
 //     in (conn.login); anything else closes it, as Kafka does;
@@ -45,7 +46,8 @@
 // The connection's writer goroutine answers in request order. For each response it runs
 // the quota seam (throttle: the throttle time set in the response and the connection
 // muted, KIP-219; nothing until quotas exist), writes the response (a responseWriter such
-// as a chunked Fetch writes its own frame, sending record bytes from the segment files),
+// as a chunked Fetch writes its own frame, sending record bytes from the segment files,
+// or, for Fetch v0-v3, down-converting them batch by batch: fetch_legacy.go),
 // and records the latency, the bytes out and every error code the response carries
 // (errcounts.go, generated from kmsg's types: each code once per partition or resource).
 // Server.Metrics returns a snapshot for exporters.

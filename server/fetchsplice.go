@@ -24,8 +24,31 @@ type chunkedFetch struct {
 
 type fetchChunk struct {
 	ti, pi int
-	c      *log.Chunk
+	c      fetchRecords
 }
+
+// fetchRecords is the records of one partition of a chunked fetch response: stored
+// batches in a segment file (segmentRecords), or batches down-converted to an old
+// message format as they are written (downConversion, Fetch v0-v3).
+type fetchRecords interface {
+	// Len is the size of the records field, fixed before the frame is written.
+	Len() int
+	// writeTo writes exactly Len bytes to bw, or to nc after flushing bw.
+	writeTo(bw *bufio.Writer, nc io.Writer) error
+	// bytes returns the Len bytes in memory (the fallback when splicing fails).
+	bytes() ([]byte, error)
+	// Release frees what the records hold (idempotent).
+	Release()
+}
+
+// segmentRecords is a chunk of a segment file, sent as it is stored.
+type segmentRecords struct{ *log.Chunk }
+
+func (r segmentRecords) writeTo(bw *bufio.Writer, nc io.Writer) error {
+	return writeChunk(bw, nc, r.Chunk)
+}
+
+func (r segmentRecords) bytes() ([]byte, error) { return r.Bytes() }
 
 func (cf *chunkedFetch) release() {
 	for _, fc := range cf.chunks {
@@ -48,7 +71,7 @@ func (cf *chunkedFetch) copyRecords() error {
 	var err error
 	for _, fc := range cf.chunks {
 		sp := &cf.Topics[fc.ti].Partitions[fc.pi]
-		b, rerr := fc.c.Bytes()
+		b, rerr := fc.c.bytes()
 		if rerr != nil {
 			err = errors.Join(err, rerr)
 			continue
@@ -173,7 +196,7 @@ func (sp *splicer) writeChunked(bw *bufio.Writer, nc io.Writer, h wire.RequestHe
 			return 0, err
 		}
 		prev = cuts[j]
-		if err := writeChunk(bw, nc, fc.c); err != nil {
+		if err := fc.c.writeTo(bw, nc); err != nil {
 			return 0, err
 		}
 	}

@@ -94,7 +94,7 @@ func TestFetchSpliceGolden(t *testing.T) {
 							c := read(off % int64(len(sizes)))
 							offsets = append(offsets, off%int64(len(sizes)))
 							off++
-							chunks = append(chunks, fetchChunk{ti: ti, pi: len(st.Partitions), c: c})
+							chunks = append(chunks, fetchChunk{ti: ti, pi: len(st.Partitions), c: segmentRecords{c}})
 						default:
 							sp.RecordBatches = []byte("inline records")
 						}
@@ -110,7 +110,7 @@ func TestFetchSpliceGolden(t *testing.T) {
 					want.Topics = append(want.Topics, st)
 				}
 				for _, fc := range chunks {
-					b, err := fc.c.Bytes()
+					b, err := fc.c.bytes()
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -131,7 +131,7 @@ func TestFetchSpliceGolden(t *testing.T) {
 				for round := range 2 { // the splicer's buffers are reused across responses
 					if round > 0 {
 						for i := range chunks {
-							chunks[i].c = read(offsets[i])
+							chunks[i].c = segmentRecords{read(offsets[i])}
 						}
 						cf = &chunkedFetch{FetchResponse: resp, chunks: chunks}
 					}
@@ -147,7 +147,7 @@ func TestFetchSpliceGolden(t *testing.T) {
 					out.Reset()
 				}
 				for _, fc := range chunks {
-					if _, err := fc.c.ReadAt(make([]byte, 1), 0); err == nil {
+					if _, err := fc.c.(segmentRecords).ReadAt(make([]byte, 1), 0); err == nil {
 						t.Fatal("chunk not released after the write")
 					}
 				}
@@ -171,7 +171,7 @@ func TestFetchSpliceWriteError(t *testing.T) {
 		sp := kmsg.NewFetchResponseTopicPartition()
 		sp.Partition = int32(i)
 		st.Partitions = append(st.Partitions, sp)
-		chunks = append(chunks, fetchChunk{ti: 0, pi: i, c: c})
+		chunks = append(chunks, fetchChunk{ti: 0, pi: i, c: segmentRecords{c}})
 	}
 	resp.Topics = append(resp.Topics, st)
 	var sp splicer
@@ -181,7 +181,7 @@ func TestFetchSpliceWriteError(t *testing.T) {
 		t.Fatal("no error from a failing writer")
 	}
 	for _, fc := range chunks {
-		if _, err := fc.c.ReadAt(make([]byte, 1), 0); err == nil {
+		if _, err := fc.c.(segmentRecords).ReadAt(make([]byte, 1), 0); err == nil {
 			t.Fatal("chunk not released after a failed write")
 		}
 	}

@@ -450,6 +450,20 @@ func TestGroupAPIsNotCoordinator(t *testing.T) {
 	of := kmsg.NewPtrOffsetFetchRequest()
 	of.Version, of.Group = 7, gone
 	wantCode(t, "offset fetch", call[*kmsg.OffsetFetchResponse](t, s, of).ErrorCode, kerr.NotCoordinator)
+	// v0-v1 have no group error field: the error is each partition's (Kafka's
+	// OffsetFetchRequest.getErrorResponse).
+	for v := int16(0); v <= 1; v++ {
+		of := kmsg.NewPtrOffsetFetchRequest()
+		of.Version, of.Group = v, gone
+		ot := kmsg.NewOffsetFetchRequestTopic()
+		ot.Topic, ot.Partitions = "t", []int32{0}
+		of.Topics = append(of.Topics, ot)
+		r := call[*kmsg.OffsetFetchResponse](t, s, of)
+		if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 || r.Topics[0].Partitions[0].Offset != -1 {
+			t.Fatalf("offset fetch v%d: %+v", v, r)
+		}
+		wantCode(t, fmt.Sprintf("offset fetch v%d", v), r.Topics[0].Partitions[0].ErrorCode, kerr.NotCoordinator)
+	}
 	od := kmsg.NewPtrOffsetDeleteRequest()
 	od.Group = gone
 	wantCode(t, "offset delete", call[*kmsg.OffsetDeleteResponse](t, s, od).ErrorCode, kerr.NotCoordinator)

@@ -7,8 +7,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// latencyBounds are the upper bounds of the request latency histogram's buckets (the
-// last bucket, above the last bound, has none).
+// latencyBounds are the upper bounds of the buckets of the request latency and fsync
+// histograms (the last bucket, above the last bound, has none).
 var latencyBounds = [...]time.Duration{
 	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
@@ -23,12 +23,37 @@ const errorSlots = 256
 
 // apiStats are the counters of one API: plain atomics, updated by every connection.
 type apiStats struct {
-	requests   atomic.Uint64
-	bytesIn    atomic.Uint64
-	bytesOut   atomic.Uint64
-	latency    [len(latencyBounds) + 1]atomic.Uint64
-	latencySum atomic.Int64 // nanoseconds
-	errors     [errorSlots]atomic.Uint64
+	requests atomic.Uint64
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	latency  histogram
+	errors   [errorSlots]atomic.Uint64
+}
+
+// histogram counts durations in the buckets of latencyBounds: plain atomics.
+type histogram struct {
+	counts [len(latencyBounds) + 1]atomic.Uint64
+	sum    atomic.Int64 // nanoseconds
+}
+
+// observe records a duration.
+func (h *histogram) observe(d time.Duration) {
+	i := 0
+	for i < len(latencyBounds) && d > latencyBounds[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(int64(d))
+}
+
+// snapshot copies the histogram.
+func (h *histogram) snapshot() Histogram {
+	out := Histogram{Bounds: latencyBounds[:], Counts: make([]uint64, len(h.counts)), Sum: time.Duration(h.sum.Load())}
+	for i := range h.counts {
+		out.Counts[i] = h.counts[i].Load()
+		out.Count += out.Counts[i]
+	}
+	return out
 }
 
 // metrics is the server's registry of request metrics: per API, the requests received,
@@ -38,6 +63,8 @@ type apiStats struct {
 type metrics struct {
 	apis     [kmsg.MaxKey + 1]*apiStats // nil for an API not in the dispatch table
 	unlisted apiStats                   // counts of any other (never reported)
+	// fsync is the time of the logs' flushes (log.Options.OnFlush).
+	fsync histogram
 }
 
 func newMetrics() *metrics {
@@ -55,16 +82,6 @@ func (m *metrics) api(key int16) *apiStats {
 		return m.apis[key]
 	}
 	return &m.unlisted
-}
-
-// observe records a latency.
-func (a *apiStats) observe(d time.Duration) {
-	i := 0
-	for i < len(latencyBounds) && d > latencyBounds[i] {
-		i++
-	}
-	a.latency[i].Add(1)
-	a.latencySum.Add(int64(d))
 }
 
 // errTally gathers the error codes of one response before they are added to the
@@ -96,14 +113,28 @@ func (t *errTally) flush() {
 	t.n = 0
 }
 
-// MetricsSnapshot is a copy of the request metrics at one moment, for exporters
+// MetricsSnapshot is a copy of the broker's counters at one moment, for exporters
 // (Prometheus: strata_kafka_requests_total, strata_kafka_request_errors_total,
-// strata_kafka_request_duration_seconds, strata_kafka_connections).
+// strata_kafka_request_duration_seconds, strata_kafka_connections,
+// strata_fsync_duration_seconds, strata_disk_free_bytes; see docs/metrics.md).
 type MetricsSnapshot struct {
 	// APIs holds every API the broker serves, by key.
 	APIs []APIMetrics
 	// Listeners holds every bound listener, in configuration order.
 	Listeners []ListenerMetrics
+	// Fsync is the time each successful flush of a partition's log spent in fsync (the
+	// log's flusher, group commit: one flush covers every append that waited for it).
+	Fsync Histogram
+	// Disks holds the file system of each data directory.
+	Disks []DiskMetrics
+}
+
+// DiskMetrics describe the file system holding a data directory.
+type DiskMetrics struct {
+	Dir string
+	// TotalBytes and FreeBytes are the file system's size and the bytes available to
+	// the broker (not to root only); -1 each when the platform does not tell.
+	TotalBytes, FreeBytes int64
 }
 
 // APIMetrics are the counters of one API since the broker started.
@@ -158,15 +189,7 @@ func (s *Server) Metrics() MetricsSnapshot {
 		am := APIMetrics{
 			Key: a.key, Name: kmsg.NameForKey(a.key),
 			Requests: st.requests.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
-			Latency: Histogram{
-				Bounds: latencyBounds[:],
-				Counts: make([]uint64, len(st.latency)),
-				Sum:    time.Duration(st.latencySum.Load()),
-			},
-		}
-		for i := range st.latency {
-			am.Latency.Counts[i] = st.latency[i].Load()
-			am.Latency.Count += am.Latency.Counts[i]
+			Latency: st.latency.snapshot(),
 		}
 		for slot := range st.errors {
 			if n := st.errors[slot].Load(); n > 0 {
@@ -182,5 +205,8 @@ func (s *Server) Metrics() MetricsSnapshot {
 	for _, l := range s.boundListeners() {
 		snap.Listeners = append(snap.Listeners, ListenerMetrics{Name: l.Name, Connections: l.conns.Load()})
 	}
+	snap.Fsync = s.metrics.fsync.snapshot()
+	total, free := diskUsage(s.opts.DataDir)
+	snap.Disks = []DiskMetrics{{Dir: s.opts.DataDir, TotalBytes: total, FreeBytes: free}}
 	return snap
 }

@@ -19,6 +19,9 @@ import (
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("server: closed")
 
+// ErrTooManyConnections is returned by ServeConn when max.connections are open.
+var ErrTooManyConnections = errors.New("server: max.connections reached")
+
 // Server is a single-node Kafka-protocol broker.
 //
 // Concurrency: all exported methods are safe for concurrent use. Each listener has an
@@ -42,6 +45,10 @@ type Server struct {
 	cancel context.CancelFunc
 
 	data serverData // data directory, topics and partitions (data.go)
+
+	// floors are the lowest request version accepted per API key under
+	// strata.protocol.min.version (versions.go); read-only after New.
+	floors map[int16]int16
 
 	wg sync.WaitGroup // accept loops and connections
 
@@ -73,6 +80,7 @@ func New(opts *Options) (*Server, error) {
 		s.cancel()
 		return nil, err
 	}
+	s.floors = s.protocolFloors()
 	if err := s.openSecurity(); err != nil {
 		s.closeData()
 		s.cancel()
@@ -251,6 +259,39 @@ func (s *Server) ListenerAddr(name string) net.Addr {
 	return nil
 }
 
+// Ready reports whether the broker serves clients: its data directory is open (New
+// recovered the storage), every listener is bound and accepting, and Shutdown has not
+// begun (it turns false at Shutdown's first step, before the listeners close: the
+// HTTP listener's /readyz).
+func (s *Server) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closing || len(s.mu.listeners) < len(s.opts.listeners()) {
+		return false
+	}
+	for _, l := range s.mu.listeners {
+		if !l.serving {
+			return false
+		}
+	}
+	return true
+}
+
+// ServeConn serves nc, a connection made elsewhere (such as one end of a net.Pipe: the
+// HTTP console's in-process client), as if it had come in on the first listener: same
+// security protocol, principal and limits; it counts in that listener's connections.
+// It returns at once; the connection belongs to the Server from then on, which closes it
+// at Shutdown. It fails with ErrServerClosed once Shutdown has begun, and before a
+// listener is bound.
+func (s *Server) ServeConn(nc net.Conn) error {
+	ls := s.boundListeners()
+	if len(ls) == 0 || s.closing() {
+		nc.Close()
+		return ErrServerClosed
+	}
+	return s.startConn(nc, ls[0])
+}
+
 // acceptLoop accepts the connections of l until Shutdown or an accept error that is not
 // temporary.
 func (s *Server) acceptLoop(l *listener) error {
@@ -276,7 +317,7 @@ func (s *Server) acceptLoop(l *listener) error {
 			return fmt.Errorf("server: accept on %s: %w", l.Name, err)
 		}
 		backoff = 0
-		s.startConn(nc, l)
+		_ = s.startConn(nc, l) // a refused connection is closed and logged
 	}
 }
 
@@ -293,18 +334,21 @@ func (s *Server) closing() bool {
 	return s.mu.closing
 }
 
-func (s *Server) startConn(nc net.Conn, l *listener) {
+// startConn serves nc in a goroutine of its own. A connection refused is closed: the
+// error is ErrServerClosed once Shutdown has begun, ErrTooManyConnections when
+// max.connections are open.
+func (s *Server) startConn(nc net.Conn, l *listener) error {
 	s.mu.Lock()
 	if s.mu.closing {
 		s.mu.Unlock()
 		nc.Close()
-		return
+		return ErrServerClosed
 	}
 	if len(s.mu.conns) >= s.opts.MaxConnections {
 		s.mu.Unlock()
 		s.log.Warn("connection refused: max.connections reached", "remote", nc.RemoteAddr(), "max", s.opts.MaxConnections)
 		nc.Close()
-		return
+		return ErrTooManyConnections
 	}
 	if l.tls != nil {
 		nc = tls.Server(nc, l.tls.base)
@@ -322,6 +366,7 @@ func (s *Server) startConn(nc net.Conn, l *listener) {
 		delete(s.mu.conns, c)
 		s.mu.Unlock()
 	}()
+	return nil
 }
 
 // Shutdown stops the broker gracefully: it stops accepting, lets every connection finish

@@ -43,7 +43,7 @@ by a file the broker must write its HOST:PORT to once it listens, and {dir} by a
 data directory:
 
   strata bench produce --record-size 100 --partitions 8 --duration 15s \
-    --start-broker 'bin/strata serve --listen 127.0.0.1:0 --ready-file {ready} --data-dir {dir}'
+    --start-broker 'bin/strata serve --listen 127.0.0.1:0 --http off --ready-file {ready} --data-dir {dir}'
 
 On a small machine the load generator competes with the broker for cores: compare brokers
 by ratios measured in the same run (scripts/bench-compare.sh) and by broker CPU per GiB.`,

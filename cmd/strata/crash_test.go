@@ -67,7 +67,7 @@ type broker struct {
 func startStrata(t *testing.T, bin, dataDir string, extra ...string) *broker {
 	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--ready-file", ready}, extra...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--http", "off", "--data-dir", dataDir, "--ready-file", ready}, extra...)
 	b := &broker{cmd: exec.Command(bin, args...), ready: ready, log: new(bytes.Buffer), done: make(chan error, 1)}
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	if err := b.cmd.Start(); err != nil {

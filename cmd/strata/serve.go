@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/viper"
 
 	registry "github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/observe"
 	"github.com/stratalog/strata/server"
 )
 
@@ -39,6 +40,9 @@ const (
 	keyLogLevel  = "log-level"
 	keyLogFormat = "log-format"
 	keyReadyFile = "ready-file"
+	// keyHTTP is the HTTP listener (metrics, health, console): a Strata setting in the
+	// registry, served by package observe, not by the broker.
+	keyHTTP = "http.listener"
 )
 
 // Broker settings that map onto server.Options fields; every other key goes into
@@ -65,6 +69,7 @@ var aliases = map[string]string{
 	"log.level":  keyLogLevel,
 	"log.format": keyLogFormat,
 	"ready.file": keyReadyFile,
+	"http":       keyHTTP,
 }
 
 func canonicalKey(k string) string {
@@ -84,7 +89,8 @@ type serveFlags struct {
 	logLevel  string
 	logFormat string
 	readyFile string
-	pprof     string // HOST:PORT of the net/http/pprof listener; empty: none
+	http      string // HOST:PORT of the HTTP listener, or off
+	pprof     string // HOST:PORT of the net/http/pprof listener; empty: on the HTTP listener
 }
 
 func newServeCmd() *cobra.Command {
@@ -96,8 +102,8 @@ func newServeCmd() *cobra.Command {
 
 Settings use Kafka's broker configuration names. They come from, in order of precedence:
 
-  1. flags: --listen, --data-dir, --log-level, --log-format, --ready-file, and
-     --set NAME=VALUE for any setting (repeatable)
+  1. flags: --listen, --data-dir, --http, --log-level, --log-format, --ready-file,
+     and --set NAME=VALUE for any setting (repeatable)
   2. environment variables: STRATA_ and the name in upper case with '_' for '.',
      e.g. STRATA_LOG_RETENTION_MS=1000, STRATA_LISTENERS=0.0.0.0:9092
   3. a file given with --config (or STRATA_CONFIG), keys are Kafka names: YAML
@@ -121,11 +127,20 @@ bootstrap.user=NAME:PASSWORD (or STRATA_BOOTSTRAP_USER). Any of these settings c
 given for one listener alone as listener.name.<name>.<setting> (docs/security.md). A Kafka setting Strata
 does not implement is accepted with a warning ("has no effect in Strata"); a name that is
 neither Strata's nor Kafka's, or an invalid value, stops it with an error naming the
-closest known names.`,
+closest known names.
+
+The HTTP listener (--http, setting http.listener, default 127.0.0.1:9644; off disables it)
+serves Prometheus metrics (/metrics), health (/healthz, and /readyz: 200 once the storage
+is recovered and the Kafka listeners accept, 503 from SIGTERM on), the web console (/) and
+its JSON API (/api/v1/), and Go's profiles (/debug/pprof/) unless --pprof gives them a
+listener of their own. It has no authentication yet: keep it on loopback or behind a
+proxy that authenticates.`,
 		Example: `  strata serve
   strata serve --listen 0.0.0.0:9092 --data-dir /var/lib/strata
   strata serve --config strata.yaml --set auto.create.topics.enable=false
   strata serve --listen 127.0.0.1:0 --ready-file /tmp/strata.addr   # pick a free port
+  strata serve --http 0.0.0.0:9644      # metrics and console on every interface
+  strata serve --http off
   strata serve --set listeners=PLAINTEXT://:9092,INTERNAL://10.0.0.5:9093 \
     --set listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT
   strata serve --set listeners=SSL://:9093 --set ssl.keystore.location=/etc/strata/broker.pem \
@@ -143,7 +158,8 @@ closest known names.`,
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
 	fl.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
 	fl.StringVar(&f.readyFile, "ready-file", "", "once listening, write the bound HOST:PORT (of the first listener) to this file")
-	fl.StringVar(&f.pprof, "pprof", "", "HOST:PORT: serve Go profiles (net/http/pprof, /debug/pprof/) on a separate listener; off by default")
+	fl.StringVar(&f.http, "http", "", "HOST:PORT of the HTTP listener: metrics, health, web console (http.listener; default 127.0.0.1:9644, off disables it)")
+	fl.StringVar(&f.pprof, "pprof", "", "HOST:PORT: serve Go profiles (net/http/pprof, /debug/pprof/) on a separate listener; by default they are on the HTTP listener")
 	return cmd
 }
 
@@ -161,6 +177,7 @@ func loadConfig(f *serveFlags, changed func(string) bool) (*config, error) {
 	v.SetDefault(keyNodeID, "0")
 	v.SetDefault(keyLogLevel, "info")
 	v.SetDefault(keyLogFormat, "text")
+	v.SetDefault(keyHTTP, observe.DefaultListen)
 
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
@@ -209,7 +226,7 @@ func loadConfig(f *serveFlags, changed func(string) bool) (*config, error) {
 	}
 	for flag, val := range map[string]string{
 		"listen": f.listen, "data-dir": f.dataDir, "log-level": f.logLevel,
-		"log-format": f.logFormat, "ready-file": f.readyFile,
+		"log-format": f.logFormat, "ready-file": f.readyFile, "http": f.http,
 	} {
 		if changed(flag) {
 			v.Set(canonicalKey(flag), val)
@@ -297,7 +314,7 @@ func (c *config) options(logger *slog.Logger) (*server.Options, error) {
 	}
 	for k, val := range c.settings {
 		switch k {
-		case keyLogLevel, keyLogFormat, keyReadyFile, keyListeners, keyAdvertised, keyProtocolMap:
+		case keyLogLevel, keyLogFormat, keyReadyFile, keyHTTP, keyListeners, keyAdvertised, keyProtocolMap:
 		case keyLogDirs:
 			if strings.Contains(val, ",") {
 				bad(k, errors.New("only one data directory is supported"))
@@ -394,9 +411,27 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		}
 	}
 
+	// The HTTP listener comes first, so that /healthz and /readyz answer while the
+	// storage recovers; it closes last, so that /readyz reports the shutdown.
+	var web *observe.Handler
+	if addr := strings.TrimSpace(cfg.settings[keyHTTP]); !strings.EqualFold(addr, "off") {
+		web = observe.New(&observe.Options{Logger: logger, Pprof: f.pprof == "", Version: versionString()})
+		defer web.Close()
+		hl, err := observe.Listen(addr, web, logger)
+		if err != nil {
+			return err
+		}
+		defer hl.Close()
+		logger.Info("HTTP listening: metrics, health, console", "addr", hl.Addr().String())
+		fmt.Fprintf(cmd.OutOrStdout(), "strata HTTP listener (metrics, console) on http://%s/\n", hl.Addr())
+	}
+
 	s, err := server.New(opts)
 	if err != nil {
 		return err
+	}
+	if web != nil {
+		web.Attach(s)
 	}
 	if err := s.Listen(); err != nil {
 		s.Close()

@@ -38,31 +38,33 @@ auto.create.topics.enable: true
 		listen  string
 		dataDir string
 		idle    time.Duration
+		http    string // the HTTP listener's address (http.listener)
 	}{
 		{
-			name: "defaults", listen: "127.0.0.1:9092", dataDir: "./data",
+			name: "defaults", listen: "127.0.0.1:9092", dataDir: "./data", http: "127.0.0.1:9644",
 			want: map[string]string{},
 		},
 		{
 			name:  "file",
 			flags: serveFlags{config: file}, changed: []string{"config"},
-			listen: "127.0.0.1:7000", dataDir: "/from/file", idle: 5 * time.Second,
+			listen: "127.0.0.1:7000", dataDir: "/from/file", idle: 5 * time.Second, http: "127.0.0.1:9644",
 			want: map[string]string{"log.retention.ms": "1000", "num.partitions": "3", "auto.create.topics.enable": "true"},
 		},
 		{
 			name: "env over file",
 			env: []string{"STRATA_CONFIG=" + file, "STRATA_LOG_RETENTION_MS=2000", "STRATA_LISTENERS=127.0.0.1:7001",
-				"STRATA_DATA_DIR=/from/env", "OTHER=1"},
-			listen: "127.0.0.1:7001", dataDir: "/from/env", idle: 5 * time.Second,
+				"STRATA_DATA_DIR=/from/env", "STRATA_HTTP_LISTENER=127.0.0.1:7002", "OTHER=1"},
+			listen: "127.0.0.1:7001", dataDir: "/from/env", idle: 5 * time.Second, http: "127.0.0.1:7002",
 			want: map[string]string{"log.retention.ms": "2000", "num.partitions": "3", "auto.create.topics.enable": "true"},
 		},
 		{
 			name: "flags over env",
-			flags: serveFlags{config: file, listen: "127.0.0.1:0", dataDir: "/from/flag",
+			flags: serveFlags{config: file, listen: "127.0.0.1:0", dataDir: "/from/flag", http: "off",
 				set: []string{"log.retention.ms=3000", "auto.create.topics.enable=false", "connections.max.idle.ms=7"}},
-			changed: []string{"config", "listen", "data-dir", "set"},
-			env:     []string{"STRATA_LOG_RETENTION_MS=2000", "STRATA_LISTENERS=127.0.0.1:7001", "STRATA_LOG_DIRS=/from/env"},
-			listen:  "127.0.0.1:0", dataDir: "/from/flag", idle: 7 * time.Millisecond,
+			changed: []string{"config", "listen", "data-dir", "http", "set"},
+			env: []string{"STRATA_LOG_RETENTION_MS=2000", "STRATA_LISTENERS=127.0.0.1:7001", "STRATA_LOG_DIRS=/from/env",
+				"STRATA_HTTP_LISTENER=127.0.0.1:7002"},
+			listen: "127.0.0.1:0", dataDir: "/from/flag", idle: 7 * time.Millisecond, http: "off",
 			want: map[string]string{"log.retention.ms": "3000", "num.partitions": "3", "auto.create.topics.enable": "false"},
 		},
 	}
@@ -90,6 +92,9 @@ auto.create.topics.enable: true
 			}
 			if o.Listen != tt.listen || o.DataDir != tt.dataDir || o.IdleTimeout != tt.idle {
 				t.Errorf("listen %q data %q idle %v; want %q %q %v", o.Listen, o.DataDir, o.IdleTimeout, tt.listen, tt.dataDir, tt.idle)
+			}
+			if got := cfg.settings[keyHTTP]; got != tt.http {
+				t.Errorf("http.listener %q, want %q", got, tt.http)
 			}
 			if len(o.Settings) != len(tt.want) {
 				t.Errorf("settings %v, want %v", o.Settings, tt.want)
@@ -287,7 +292,7 @@ func TestServeProcessKafkaProperties(t *testing.T) {
 		t.Errorf("an implemented setting warned:\n%s", out)
 	}
 
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--set", "log.retention.msx=1")
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--http", "off", "--data-dir", t.TempDir(), "--set", "log.retention.msx=1")
 	msg, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || !strings.Contains(string(msg), "did you mean log.retention.ms?") {

@@ -70,9 +70,15 @@ var settings = []Setting{
 	{Name: "producer.id.expiration.ms", Type: Int, Scope: Broker, Default: "86400000", ReadOnly: true, Min: 1, HasMin: true,
 		Doc:  "A producer id whose last batch in a partition is older than this is expired there: compaction no longer keeps that batch (emptied of its records) for the producer's idempotence state.",
 		Note: "Kafka also forgets the expired producer's state in memory; Strata keeps it until the broker restarts."},
+	{Name: "http.listener", Type: String, Scope: Broker, Default: "127.0.0.1:9644", ReadOnly: true, Field: "strata serve --http (package observe)",
+		Doc:  "The HTTP listener: host:port of Prometheus metrics (/metrics), health (/healthz, /readyz), the web console (/) with its JSON API (/api/v1/) and Go's profiles (/debug/pprof/, unless --pprof gives them their own listener); off disables it. See docs/metrics.md and docs/console.md.",
+		Note: "Strata only: Kafka exports JMX. The listener has no authentication yet, hence its loopback default."},
 	{Name: "strata.log.open.segments.max", Type: Int, Scope: Broker, Default: "1000", ReadOnly: true, Min: 1, HasMin: true,
 		Doc:  "The most sealed segments, across all partitions, whose files (log, offset and time index: 3 descriptors) stay open; the least recently read are closed and reopened on their next read. Active segments are always open, and sealed segments of a cleanly closed log are opened on first read.",
 		Note: "Strata only: Kafka keeps every segment's log file open."},
+	{Name: ProtocolMinVersion, Type: String, Scope: Broker, Default: "0.8.0", ReadOnly: true, Check: protocolMinVersion,
+		Doc:  "The oldest Kafka client release served: requests of a version older than that release's clients send close the connection, and ApiVersions advertises the floor. 0.8.0 serves every version Strata knows; 0.10.0 refuses the clients of 0.9 and older (Produce and Fetch v0-v1, OffsetCommit v0-v1, OffsetFetch v0); 0.11.0 refuses message formats 0 and 1 altogether (Produce v0-v2, Fetch v0-v3) and ListOffsets v0; 2.1 is Kafka 4's floor (KIP-896): also CreateTopics v0-v1, DeleteTopics v0, DescribeConfigs v0, DescribeLogDirs v0, OffsetForLeaderEpoch v0-v1. Releases from 0.8.0 to 2.1 (0.8, 0.10.0, 0.11.0.3, 1.1, 2.1 …).",
+		Note: "Strata only: Kafka 4 has the 2.1 floor built in and Kafka 3 none. Like Kafka 4 (KAFKA-18659), ApiVersions keeps listing Produce from v0, since librdkafka enables compression only when v0 is listed, but Produce requests below the floor are refused."},
 
 	// TLS of SSL listeners; each may be set for one listener as
 	// listener.name.<listener>.<setting>.

@@ -11,22 +11,24 @@ import (
 const module = "github.com/stratalog/strata/"
 
 // forbidden maps a package (and everything under it) to the packages it must not import,
-// directly or not. Imports point down only: cmd → client, server → wire, metadata,
+// directly or not. Imports point down only: cmd → observe (the HTTP listener, a Kafka
+// client of its own broker) → client, server → wire, metadata,
 // replica, coord, group → partition → log → segment → index; internal/* is below them all.
 // Packages that do not exist yet are simply never matched.
 var forbidden = map[string][]string{
-	"internal":  {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "wire"},
-	"index":     {"segment", "log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd"},
-	"segment":   {"log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd"},
-	"log":       {"partition", "replica", "metadata", "coord", "group", "server", "client", "cmd"},
-	"partition": {"replica", "metadata", "coord", "group", "server", "client", "cmd"},
-	"metadata":  {"partition", "log", "segment", "index", "replica", "coord", "group", "server", "client", "cmd"},
-	"coord":     {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd"},
-	"group":     {"replica", "metadata", "server", "client", "cmd"},
-	"replica":   {"coord", "group", "server", "client", "cmd"},
-	"wire":      {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index"},
-	"client":    {"server", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index"},
-	"server":    {"client", "cmd"},
+	"internal":  {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "wire", "observe"},
+	"index":     {"segment", "log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "observe"},
+	"segment":   {"log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "observe"},
+	"log":       {"partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "observe"},
+	"partition": {"replica", "metadata", "coord", "group", "server", "client", "cmd", "observe"},
+	"metadata":  {"partition", "log", "segment", "index", "replica", "coord", "group", "server", "client", "cmd", "observe"},
+	"coord":     {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd", "observe"},
+	"group":     {"replica", "metadata", "server", "client", "cmd", "observe"},
+	"replica":   {"coord", "group", "server", "client", "cmd", "observe"},
+	"wire":      {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "observe"},
+	"client":    {"server", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "observe"},
+	"server":    {"client", "cmd", "observe"},
+	"observe":   {"cmd"},
 }
 
 // TestLayersImportsPointDown fails for every package that imports (directly or through

@@ -37,6 +37,34 @@
 // A record must be canonically encoded (re-encoding its fields gives back its bytes);
 // otherwise decoding would lose something, and the batch is reported corrupt.
 //
+// # Legacy message formats (magic 0 and 1)
+//
+// Produce v0-v2 carry, and Fetch v0-v3 expect, the message sets of Kafka 0.8-0.10: a
+// sequence of messages, big endian, the magic byte at offset 16 as in a RecordBatch v2
+// (IsLegacy tells them apart):
+//
+//	offset size field
+//	     0    8 offset          absolute; relative (0…n-1) inside a magic 1 wrapper
+//	     8    4 size            bytes after this field
+//	    12    4 crc             CRC-32 (IEEE) of the bytes after it
+//	    16    1 magic           0 or 1
+//	    17    1 attributes      bits 0-2 codec (none, gzip, snappy, lz4), bit 3 LogAppendTime (1)
+//	    18    8 timestamp       magic 1 only (-1: none)
+//	     …    4 key length      -1: null
+//	     …      key
+//	     …    4 value length    -1: null
+//	     …      value
+//
+// A compressed message (a wrapper) has a null key and holds, compressed in its value, the
+// message set of its inner messages; its offset is the absolute offset of the last one.
+// LZ4 frames of magic 0 carry a wrong header checksum (KAFKA-3160): it is ignored when
+// read and written so when down-converting, as Kafka's broker does (lz4legacy.go).
+//
+// The log holds RecordBatch v2 only: ConvertMessageSet turns a produced message set into
+// one batch (Kafka's LogValidator rules), DownConvert turns a stored batch into messages
+// for an old fetcher (Kafka's RecordsUtil.downConvert rules). DecodeMessageSet, Inner,
+// ReadMessage and AppendMessage are the codec underneath.
+//
 // # Limits and errors
 //
 // Decompression is bounded by Options.MaxDecompressedBytes (64 MiB by default) for every

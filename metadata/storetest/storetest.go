@@ -22,9 +22,17 @@ import (
 type Opener func(t *testing.T, rules metadata.Rules) metadata.Store
 
 // Run runs the suite. node is the id of the broker the stores serve (the suite registers
-// it); newState returns an Opener on fresh state for each subtest.
+// it) and the controller the image names; newState returns an Opener on fresh state for
+// each subtest.
 func Run(t *testing.T, node int32, newState func(t *testing.T) Opener) {
-	s := &suite{node: node, newState: newState}
+	RunController(t, node, node, newState)
+}
+
+// RunController runs the suite over stores whose image names controller as the active
+// controller, another node than the broker node the suite registers (a replicated store
+// tested on a node that forwards its commands to the controller).
+func RunController(t *testing.T, node, controller int32, newState func(t *testing.T) Opener) {
+	s := &suite{node: node, controller: controller, newState: newState}
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T)
@@ -50,8 +58,8 @@ func Run(t *testing.T, node int32, newState func(t *testing.T) Opener) {
 }
 
 type suite struct {
-	node     int32
-	newState func(t *testing.T) Opener
+	node, controller int32
+	newState         func(t *testing.T) Opener
 }
 
 // rules are the suite's: 3 partitions by default, and a storage check that refuses
@@ -138,7 +146,7 @@ func (s *suite) checkTopic(t *testing.T, im *metadata.Image, name string, n int3
 func (s *suite) testEmpty(t *testing.T) {
 	st, _ := s.open(t)
 	im := st.Image()
-	if im.ClusterID() == "" || im.Controller() != s.node || len(im.Topics()) != 0 {
+	if im.ClusterID() == "" || im.Controller() != s.controller || len(im.Topics()) != 0 {
 		t.Fatalf("new image: cluster %q, controller %d, %d topics", im.ClusterID(), im.Controller(), len(im.Topics()))
 	}
 	if b, ok := im.Broker(s.node); !ok || b.Fenced {

@@ -1,0 +1,181 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/stratalog/strata/metadata"
+)
+
+// Broker liveness (Kafka's broker.heartbeat.interval.ms and broker.session.timeout.ms):
+// every registered broker sends the controller a heartbeat each HeartbeatInterval (in
+// combined mode the Store does it for its own node, once the node registered); the
+// controller keeps the time it last heard each one in memory (not in the log) and fences
+// a broker it has not heard for SessionTimeout — or, for a voter that Raft itself cannot
+// reach (its heartbeats to it fail: a killed process refuses connections at once), for
+// two heartbeat intervals. A new controller gives every broker a full session from its
+// take-over. A fenced broker that heartbeats or registers again is unfenced.
+
+// liveness is the leader's memory of the brokers' heartbeats.
+type liveness struct {
+	sync.Mutex
+	seen    map[int32]time.Time // the last heartbeat (or the take-over) by broker
+	suspect map[int32]bool      // voters Raft fails to reach
+}
+
+// reset starts every broker's session afresh (a new controller).
+func (l *liveness) reset() {
+	l.Lock()
+	defer l.Unlock()
+	l.seen, l.suspect = map[int32]time.Time{}, map[int32]bool{}
+}
+
+func (l *liveness) heard(b int32, now time.Time) {
+	l.Lock()
+	defer l.Unlock()
+	if l.seen == nil {
+		l.seen = map[int32]time.Time{}
+	}
+	l.seen[b] = now
+}
+
+func (l *liveness) setSuspect(b int32, suspect bool) {
+	l.Lock()
+	defer l.Unlock()
+	if l.suspect == nil {
+		l.suspect = map[int32]bool{}
+	}
+	l.suspect[b] = suspect
+}
+
+// expired returns the unfenced brokers of im, other than self, whose session expired
+// at now; a broker not heard of yet starts its session now.
+func (l *liveness) expired(im *metadata.Image, self int32, now time.Time, session, suspectAfter time.Duration) []int32 {
+	l.Lock()
+	defer l.Unlock()
+	if l.seen == nil {
+		l.seen = map[int32]time.Time{}
+	}
+	var out []int32
+	for _, b := range im.Brokers() {
+		if b.Fenced || b.ID == self {
+			continue
+		}
+		last, ok := l.seen[b.ID]
+		if !ok {
+			l.seen[b.ID] = now
+			continue
+		}
+		if idle := now.Sub(last); idle > session || l.suspect[b.ID] && idle > suspectAfter {
+			out = append(out, b.ID)
+		}
+	}
+	return out
+}
+
+// sendHeartbeats is the broker side: once this node registered, it heartbeats every
+// interval.
+func (s *Store) sendHeartbeats() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.hbInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.closing:
+			return
+		}
+		if !s.registered.Load() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.session)
+		_, err := s.submit(ctx, &request{Heartbeat: &s.node})
+		cancel()
+		if err != nil && !errors.Is(err, metadata.ErrClosed) {
+			s.log.Debug("broker heartbeat", "err", err)
+		}
+	}
+}
+
+// fenceExpired is the controller side: it fences the brokers whose session expired.
+func (s *Store) fenceExpired() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.hbInterval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.closing:
+			return
+		}
+		if !s.ready() {
+			continue
+		}
+		for _, b := range s.live.expired(s.Image(), s.node, time.Now(), s.session, 2*s.hbInterval) {
+			resp := s.serve(&request{FenceBroker: &b})
+			if resp.Err != nil || resp.NotLeader {
+				break
+			}
+			s.log.Warn("fenced a broker: its session expired", "broker", b)
+		}
+	}
+}
+
+// followRaftHeartbeats marks the voters the leader's Raft heartbeats fail to reach as
+// suspect, and clears them when they resume.
+func (s *Store) followRaftHeartbeats(ch <-chan hraft.Observation) {
+	defer s.wg.Done()
+	for {
+		select {
+		case o := <-ch:
+			switch d := o.Data.(type) {
+			case hraft.FailedHeartbeatObservation:
+				if id, err := strconv.ParseInt(string(d.PeerID), 10, 32); err == nil {
+					s.live.setSuspect(int32(id), true)
+				}
+			case hraft.ResumedHeartbeatObservation:
+				if id, err := strconv.ParseInt(string(d.PeerID), 10, 32); err == nil {
+					s.live.setSuspect(int32(id), false)
+				}
+			}
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// ControlledShutdown prepares this node to stop (Kafka's controlled shutdown, on
+// SIGTERM): its broker stops heartbeating and asks the controller to fence it, which
+// moves its partitions' leadership away (or takes them offline, when no other in-sync
+// replica is live), and, if this node is the Raft leader, hands the leadership to
+// another voter, so that the quorum does not wait for an election timeout. Close
+// follows. A failure is returned, and the node may stop anyway (the others fence it
+// after its session).
+func (s *Store) ControlledShutdown(ctx context.Context) error {
+	var errs []error
+	if s.registered.Swap(false) {
+		if _, err := s.submit(ctx, &request{FenceBroker: &s.node}); err != nil {
+			errs = append(errs, fmt.Errorf("raft: fence this broker: %w", err))
+		}
+	}
+	if s.raft.State() == hraft.Leader && len(s.voters) > 1 {
+		f := s.raft.LeadershipTransfer()
+		done := make(chan error, 1)
+		go func() { done <- f.Error() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("raft: hand over the leadership: %w", err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("raft: hand over the leadership: %w", ctx.Err()))
+		}
+	}
+	return errors.Join(errs...)
+}

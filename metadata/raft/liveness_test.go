@@ -1,0 +1,128 @@
+package raft
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stratalog/strata/metadata"
+)
+
+// fenced reports whether the controller's image has broker b fenced.
+func (c *testCluster) fenced(b int32) bool {
+	br, ok := c.leader().Image().Broker(b)
+	return ok && br.Fenced
+}
+
+// TestRaftFencing: a broker that stops (crash), whose Raft connection fails (cut off),
+// or whose heartbeats stop (stalled) is fenced: the partitions it led go offline (leader
+// -1, epoch up, the ISR keeps it) and new partitions go to the live brokers only; when it
+// registers or heartbeats again it is unfenced and leads them again.
+func TestRaftFencing(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	tp := mustCreate(t, c.store(1), "t", 3)
+	led := func(b int32) int32 { // the index of t's partition led by b
+		return int32(slices.IndexFunc(tp.Partitions, func(p metadata.PartitionState) bool { return p.Leader == b }))
+	}
+	state := func(i int32) metadata.PartitionState {
+		cur, _ := c.leader().Image().Topic("t")
+		return cur.Partitions[i]
+	}
+	checkFenced := func(t *testing.T, b int32, what string, since time.Time, epoch int32) {
+		t.Helper()
+		waitFor(t, "broker to be fenced: "+what, func() bool { return c.fenced(b) })
+		t.Logf("%s: broker %d fenced after %v", what, b, time.Since(since))
+		if p := state(led(b)); p.Leader != metadata.NoLeader || p.LeaderEpoch != epoch || !slices.Equal(p.ISR, []int32{b}) {
+			t.Fatalf("%s: partition of fenced broker %d: %+v", what, b, p)
+		}
+		u := mustCreate(t, c.leader(), "u-"+what, 4)
+		for _, p := range u.Partitions {
+			if p.Leader == b {
+				t.Fatalf("%s: a new partition placed on fenced broker %d", what, b)
+			}
+		}
+	}
+	checkBack := func(t *testing.T, b int32, what string, epoch int32) {
+		t.Helper()
+		waitFor(t, "broker to be unfenced: "+what, func() bool { return !c.fenced(b) })
+		if p := state(led(b)); p.Leader != b || p.LeaderEpoch != epoch {
+			t.Fatalf("%s: partition of unfenced broker %d: %+v", what, b, p)
+		}
+	}
+
+	t.Run("Crash", func(t *testing.T) {
+		now := time.Now()
+		c.stop(3)
+		checkFenced(t, 3, "crash", now, 1)
+		st := c.start(3)
+		if err := st.RegisterBroker(t.Context(), metadata.Broker{ID: 3}); err != nil {
+			t.Fatal(err)
+		}
+		checkBack(t, 3, "crash", 2)
+	})
+	t.Run("CutOff", func(t *testing.T) {
+		now := time.Now()
+		c.isolate(2, true, false)
+		checkFenced(t, 2, "cut-off", now, 1)
+		c.isolate(2, true, true)
+		checkBack(t, 2, "cut-off", 2)
+	})
+	t.Run("Stalled", func(t *testing.T) {
+		// Raft still reaches it; its heartbeats do not reach the controller.
+		now := time.Now()
+		c.isolate(3, false, false)
+		checkFenced(t, 3, "stalled", now, 3)
+		// Not the fast path of an unreachable voter (two heartbeat intervals), the session
+		// (counted from the last heartbeat, which a loaded machine may have delayed).
+		if d := time.Since(now); d < DefaultSessionTimeout/2 {
+			t.Fatalf("fenced after %v, before the session timeout", d)
+		}
+		c.isolate(3, false, true)
+		checkBack(t, 3, "stalled", 4)
+	})
+}
+
+// TestRaftControlledShutdown: a controller that shuts down in a controlled way fences
+// its own broker first (its partitions' leadership moves or goes offline at once, not
+// after a session) and hands the Raft leadership over (no election timeout).
+func TestRaftControlledShutdown(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	rf3, err := c.store(2).CreateTopic(t.Context(), metadata.CreateTopic{Name: "rf3", Partitions: 3, ReplicationFactor: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, c.store(2), "rf1", 3)
+	start := time.Now()
+	if err := c.store(1).ControlledShutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(1)
+	next := c.leader()
+	t.Logf("controlled shutdown of the controller: %v until controller %d was ready", time.Since(start), next.node)
+	im := next.Image()
+	if b, _ := im.Broker(1); !b.Fenced {
+		t.Fatal("broker 1 not fenced by its controlled shutdown")
+	}
+	for _, name := range []string{"rf1", "rf3"} {
+		tp, _ := im.Topic(name)
+		for i, p := range tp.Partitions {
+			if p.Leader == 1 {
+				t.Fatalf("%s-%d still led by the broker that shut down", name, i)
+			}
+		}
+	}
+	// With the ISR the leader alone (no replication yet), a factor of 3 does not help.
+	for i, p := range rf3.Partitions {
+		if p.Leader == 1 {
+			if got, _ := im.Topic("rf3"); got.Partitions[i].Leader != metadata.NoLeader {
+				t.Fatalf("rf3-%d: %+v", i, got.Partitions[i])
+			}
+		}
+	}
+}
