@@ -279,7 +279,8 @@ func (s *Server) Ready() bool {
 
 // ServeConn serves nc, a connection made elsewhere (such as one end of a net.Pipe: the
 // HTTP console's in-process client), as if it had come in on the first listener: same
-// security protocol, principal and limits; it counts in that listener's connections.
+// security protocol, principal and limits (but no TLS: the connection is already in
+// process; on a SASL listener it must log in); it counts in that listener's connections.
 // It returns at once; the connection belongs to the Server from then on, which closes it
 // at Shutdown. It fails with ErrServerClosed once Shutdown has begun, and before a
 // listener is bound.
@@ -317,6 +318,9 @@ func (s *Server) acceptLoop(l *listener) error {
 			return fmt.Errorf("server: accept on %s: %w", l.Name, err)
 		}
 		backoff = 0
+		if l.tls != nil {
+			nc = tls.Server(nc, l.tls.base) // the handshake runs on the connection's goroutine
+		}
 		_ = s.startConn(nc, l) // a refused connection is closed and logged
 	}
 }
@@ -349,9 +353,6 @@ func (s *Server) startConn(nc net.Conn, l *listener) error {
 		s.log.Warn("connection refused: max.connections reached", "remote", nc.RemoteAddr(), "max", s.opts.MaxConnections)
 		nc.Close()
 		return ErrTooManyConnections
-	}
-	if l.tls != nil {
-		nc = tls.Server(nc, l.tls.base)
 	}
 	c := newConn(s, nc, l)
 	s.mu.conns[c] = struct{}{}

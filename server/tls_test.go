@@ -587,3 +587,21 @@ func TestTLSPrincipalMappingRules(t *testing.T) {
 		t.Fatalf("bad rules: %v, want an error naming the setting", err)
 	}
 }
+
+// TestTLSServeConn: a connection handed to ServeConn (the HTTP console's in-process
+// client) on a broker whose first listener is SSL is served without TLS.
+func TestTLSServeConn(t *testing.T) {
+	ca := testcerts.NewCA(t, "ca")
+	s := servertest.Start(t, &server.Options{
+		Listeners: []server.Listener{{Name: "SSL", Addr: "127.0.0.1:0"}},
+		Settings:  map[string]string{"ssl.keystore.location": ca.Server(t).File},
+	})
+	a, b := net.Pipe()
+	defer a.Close()
+	if err := s.ServeConn(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := apiVersions(a); err != nil {
+		t.Fatalf("ApiVersions over ServeConn: %v", err)
+	}
+}
