@@ -96,6 +96,12 @@ type CompactResult struct {
 // versions): the pass rewrites it. Compact must not run concurrently with itself on one
 // log (one cleaner owns it); appends, reads, retention and truncation run alongside, and
 // the log's writer lock is held only for the swaps.
+//
+// Transactions: control batches (markers) and transactional batches are kept whole and
+// their keys do not enter the key map, so an aborted or still open transaction never
+// supersedes a record (Kafka's cleaner removes aborted records and, after
+// delete.retention.ms, markers; Strata does not yet: transactional data is not
+// compacted). The .txnindex entries of a group's segments go to the cleaned segment.
 func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	var res CompactResult
 	if l.closed.Load() {
@@ -276,7 +282,7 @@ func (c *cleaner) buildMap(segs []*segment.Segment) (int64, error) {
 			if err := c.read(len(b)); err != nil {
 				return err
 			}
-			if !h.IsControl() {
+			if !h.IsControl() && !h.IsTransactional() {
 				r, err := c.o.Processor.NewReader(b)
 				if err != nil {
 					return fmt.Errorf("log: compaction: segment %d, batch %d: %w", s.Base(), h.BaseOffset, err)
@@ -451,7 +457,7 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 				return err
 			}
 			out := b
-			if !h.IsControl() {
+			if !h.IsControl() && !h.IsTransactional() {
 				var err error
 				if out, err = c.filter(b, &h, keepEmpty(&h)); err != nil {
 					return fmt.Errorf("log: compaction: segment %d, batch %d: %w", s.Base(), h.BaseOffset, err)
@@ -476,6 +482,17 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 		err = flush()
 	}
 	if err != nil || !changed {
+		return discard(err)
+	}
+	var aborted []segment.AbortedTxn
+	for _, s := range g {
+		es, err := s.AbortedTxns()
+		if err != nil {
+			return discard(err)
+		}
+		aborted = append(aborted, es...)
+	}
+	if _, err := ns.SetAbortedTxns(aborted); err != nil {
 		return discard(err)
 	}
 	if err := ns.Seal(); err != nil {
@@ -528,6 +545,9 @@ func (l *Log) swapSegments(old []*segment.Segment, stage string, hook func(strin
 		return nil
 	}
 	sufs := []string{segment.IndexSuffix, segment.TimeIndexSuffix, segment.LogSuffix}
+	if _, err := l.fs.Stat(filepath.Join(stage, name+segment.TxnIndexSuffix)); err == nil {
+		sufs = slices.Insert(sufs, 2, segment.TxnIndexSuffix)
+	}
 	l.mu.Lock()
 	i := slices.Index(l.segs, old[0])
 	switch {
@@ -658,7 +678,7 @@ func (l *Log) finishSwaps() error {
 		if err := l.removeSegmentFiles(merged); err != nil {
 			return err
 		}
-		for _, isuf := range []string{segment.IndexSuffix, segment.TimeIndexSuffix} {
+		for _, isuf := range []string{segment.IndexSuffix, segment.TimeIndexSuffix, segment.TxnIndexSuffix} {
 			if slices.Contains(names, name+isuf+SwapSuffix) {
 				err = l.fs.Rename(l.path(name+isuf+SwapSuffix), l.path(name+isuf))
 			} else if err = l.fs.Remove(l.path(name + isuf)); errors.Is(err, errNotExist) {

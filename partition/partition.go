@@ -13,6 +13,7 @@ import (
 	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/segment"
 )
 
 // DefaultMaxMessageBytes is Kafka's default max.message.bytes.
@@ -94,10 +95,15 @@ func (o *Options) EnsureDefaults() {
 
 // store is the part of *log.Log a partition uses; unit tests substitute a fake.
 type store interface {
-	// AppendValidated appends batches that Append has validated (batch.Validate) already.
-	AppendValidated(batches []byte, leaderEpoch int32) (log.AppendInfo, error)
+	// AppendValidated appends batches that Append has validated (batch.Validate) already,
+	// with the aborted-transaction index entries of the abort markers among them.
+	AppendValidated(batches []byte, leaderEpoch int32, aborted ...segment.AbortedTxn) (log.AppendInfo, error)
 	// AppendAtValidated appends validated batches keeping their offsets and epochs.
-	AppendAtValidated(batches []byte) (log.AppendInfo, error)
+	AppendAtValidated(batches []byte, aborted ...segment.AbortedTxn) (log.AppendInfo, error)
+	// AbortedTxns returns the aborted transactions a read of [from, upper) must report.
+	AbortedTxns(from, upper int64) ([]segment.AbortedTxn, error)
+	// ReconcileAbortedTxns makes es the aborted-transaction index of the log.
+	ReconcileAbortedTxns(es []segment.AbortedTxn) (int, error)
 	// Truncate drops every batch at and above off (whole batches).
 	Truncate(off int64) error
 	// Repair makes the log writable again after a storage error (a no-op otherwise),

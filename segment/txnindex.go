@@ -134,7 +134,9 @@ func (s *Segment) AbortedTxns() ([]AbortedTxn, error) {
 	return s.txn.entries[:len(s.txn.entries):len(s.txn.entries)], nil
 }
 
-// openTxnLocked opens the .txnindex file for writing. The caller holds s.txn.
+// openTxnLocked opens the .txnindex file for appending; with no entry yet it creates it
+// afresh (a leftover of an earlier segment with this base is dropped). The caller holds
+// s.txn.
 func (s *Segment) openTxnLocked() error {
 	if s.txn.f != nil {
 		return nil
@@ -142,7 +144,11 @@ func (s *Segment) openTxnLocked() error {
 	s.mu.RLock()
 	path := s.filePathLocked(TxnIndexSuffix)
 	s.mu.RUnlock()
-	f, err := s.fs.OpenReadWrite(path)
+	open := s.fs.OpenReadWrite // O_APPEND
+	if len(s.txn.entries) == 0 {
+		open = s.fs.Create
+	}
+	f, err := open(path)
 	if err != nil {
 		return fmt.Errorf("segment: open %s: %w", path, err)
 	}
@@ -173,12 +179,21 @@ func (s *Segment) AppendAbortedTxns(es ...AbortedTxn) error {
 	}
 	pos := int64(len(s.txn.entries)) * AbortedTxnSize
 	s.txn.dirty = true
-	if _, err := s.txn.f.Write(b); err != nil { // opened O_APPEND
+	if _, err := s.txn.f.Write(b); err != nil {
 		_ = s.txn.f.Truncate(pos)
+		s.txn.f.Close() // reopened to append at the end
+		s.txn.f = nil
 		return fmt.Errorf("segment: write %s: %w", s.path(TxnIndexSuffix), err)
 	}
 	s.txn.entries = append(s.txn.entries, es...)
 	return nil
+}
+
+// TruncateAbortedTxns drops the entries whose marker is at or above off.
+func (s *Segment) TruncateAbortedTxns(off int64) error {
+	s.txn.Lock()
+	defer s.txn.Unlock()
+	return s.truncateTxnLocked(off)
 }
 
 // truncateTxnLocked drops the entries whose marker is at or above off. The caller holds
@@ -229,20 +244,22 @@ func (s *Segment) writeTxnLocked(es []AbortedTxn) error {
 		s.txn.entries, s.txn.torn, s.txn.dirty = nil, false, false
 		return nil
 	}
-	if err := s.openTxnLocked(); err != nil {
-		return err
+	if s.txn.f != nil {
+		s.txn.f.Close()
+		s.txn.f = nil
 	}
 	var b []byte
 	for _, e := range es {
 		b = AppendAbortedTxn(b, e)
 	}
 	s.txn.dirty = true
-	err := s.txn.f.Truncate(0)
+	f, err := s.fs.Create(path)
 	if err == nil {
-		_, err = s.txn.f.Write(b)
+		s.txn.f = f
+		_, err = f.Write(b)
 	}
 	if err == nil {
-		err = s.txn.f.Sync()
+		err = f.Sync()
 	}
 	if err != nil {
 		// The file is in doubt: the in-memory entries are the truth for this process, the

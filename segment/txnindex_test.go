@@ -116,7 +116,7 @@ func TestSegmentTxnIndex(t *testing.T) {
 }
 
 // TestSegmentTxnIndexTorn: a torn file reads as its valid entries; the next append or
-// SetAbortedTxns rewrites it whole.
+// SetAbortedTxns rewrites it whole. Create ignores (and later replaces) a leftover file.
 func TestSegmentTxnIndexTorn(t *testing.T) {
 	fs := vfs.NewMem()
 	fs.MkdirAll("/d", 0o755)
@@ -124,17 +124,21 @@ func TestSegmentTxnIndexTorn(t *testing.T) {
 	e2 := AbortedTxn{ProducerID: 2, FirstOffset: 1, LastOffset: 5, LastStableOffset: 6}
 	raw := AppendAbortedTxn(nil, e1)
 	raw = append(raw, AppendAbortedTxn(nil, e2)[:20]...)
+	s, err := Create(fs, "/d", 0, opts, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 	f, err := fs.Create(txnPath(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.Write(raw)
 	f.Close()
-	s, err := Create(fs, "/d", 0, opts, time.Now())
+	s, _, err = Open(fs, "/d", 0, opts, false, true, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	if es, err := s.AbortedTxns(); err != nil || !slices.Equal(es, []AbortedTxn{e1}) {
 		t.Fatalf("torn: %+v %v", es, err)
 	}
@@ -147,5 +151,20 @@ func TestSegmentTxnIndexTorn(t *testing.T) {
 	got, _ := vfs.ReadSmallFile(fs, txnPath(0), 1<<20)
 	if want := AppendAbortedTxn(AppendAbortedTxn(nil, e1), e2); !bytes.Equal(got, want) {
 		t.Fatalf("file %x, want %x", got, want)
+	}
+	s.Close()
+	s, err = Create(fs, "/d", 0, opts, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if es, err := s.AbortedTxns(); err != nil || len(es) != 0 {
+		t.Fatalf("created over a leftover: %+v %v", es, err)
+	}
+	if err := s.AppendAbortedTxns(e2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := vfs.ReadSmallFile(fs, txnPath(0), 1<<20); !bytes.Equal(got, AppendAbortedTxn(nil, e2)) {
+		t.Fatalf("leftover kept: %x", got)
 	}
 }
