@@ -56,7 +56,7 @@ func (p *Partition) Cleanup(r CleanerResources) (CleanupResult, error) {
 	cl := p.cleanup.Load()
 	var errs []error
 	if cl.Delete && !r.SkipRetention {
-		n, err := p.lg.EnforceRetention()
+		n, err := p.lg.EnforceRetentionBelow(p.LastStableOffset())
 		res.SegmentsDeleted = n
 		errs = append(errs, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,12 @@ var (
 	ErrNotLeader = errors.New("partition: not the leader")
 	// ErrNotFollower: a follower's operation (AppendAt, Truncate) on the leader.
 	ErrNotFollower = errors.New("partition: not a follower")
+	// ErrInvalidTxnState: a non-transactional batch from a producer whose transaction is
+	// open in the partition (Kafka's InvalidTxnStateException).
+	ErrInvalidTxnState = errors.New("partition: invalid transaction state")
+	// ErrTransactionCoordinatorFenced: a marker from a coordinator epoch older than the
+	// producer's last marker's (a coordinator that lost its __transaction_state partition).
+	ErrTransactionCoordinatorFenced = errors.New("partition: transaction coordinator fenced")
 	// ErrUnexpectedAppendOffset: AppendAt batches that do not continue the log: the first
 	// starts below the log end offset, or a batch does not start above the previous one
 	// (Kafka's UnexpectedAppendOffsetException; the follower truncates or refetches).
@@ -68,6 +75,11 @@ type Options struct {
 	// Compacted is set when cleanup.policy includes compact: records without a key are
 	// refused (ErrInvalidRecord).
 	Compacted bool
+	// Transactional lets Append take transactional batches (the broker sets it once it
+	// runs the transaction coordinator that writes their markers); without it they are
+	// refused (ErrInvalidRecord). Markers (AppendMarker) and a follower's copies
+	// (AppendAt) are taken either way.
+	Transactional bool
 	// Cleanup is the retention and compaction policy run by the replica manager's cleaner.
 	Cleanup CleanupOptions
 	Now     func() time.Time // nil: time.Now
@@ -156,6 +168,7 @@ type Partition struct {
 		logAppendTime   bool
 		compression     int  // records codec or records.Producer
 		compacted       bool // refuse keyless records
+		transactional   bool // take transactional batches
 		producers       producers
 	}
 
@@ -173,6 +186,12 @@ type Partition struct {
 		target  int64    // HWExternal: the high watermark set by SetHighWatermark
 		closed  bool
 		waiters map[*waiter]struct{}
+		// open maps each producer with an open transaction to the offset of its first
+		// batch; completing holds the transactions whose marker is appended but not yet
+		// below the HW. Both bound the last stable offset (stableLocked). Changed with
+		// amu held too (txn.go).
+		open       map[int64]int64
+		completing []completedTxn
 	}
 }
 
@@ -215,13 +234,15 @@ func open(st store, o Options, ec *epochCache) (*Partition, error) {
 	p.amu.logAppendTime = o.LogAppendTime
 	p.amu.compression = o.Compression
 	p.amu.compacted = o.Compacted
+	p.amu.transactional = o.Transactional
 	cl := o.Cleanup
 	p.cleanup.Store(&cl)
 	p.amu.producers = newProducers()
 	p.mu.waiters = make(map[*waiter]struct{})
+	p.mu.open = make(map[int64]int64)
 	p.relaxed.Store(o.Log.FlushMessages > 0)
 	p.epochs.load(st.StartOffset(), st.EndOffset())
-	if err := p.replayLog(); err != nil {
+	if err := p.replayAndReconcile(); err != nil {
 		return nil, err
 	}
 	if e, ok := p.epochs.latest(); ok {
@@ -231,21 +252,57 @@ func open(st store, o Options, ec *epochCache) (*Partition, error) {
 	// Whatever recovery left in the files is served: the HW starts at the log end.
 	p.mu.hw = st.EndOffset()
 	p.mu.local = p.mu.hw
+	p.pruneCompletedLocked()
 	st.OnDurable(p.advanceHW)
 	return p, nil
 }
 
-// replayLog replays the batch headers of the log into the producer state, and into the
-// epoch cache the epochs newer than its latest (the checkpoint file is missing or behind
-// the log): one pass over the headers of the whole log.
-func (p *Partition) replayLog() error {
+// replayAndReconcile replays the log (replayLog) and makes the aborted-transaction index
+// agree with the abort markers found: entries missing (a crash between a marker and its
+// entry reaching the disk), stale (past a cut) or torn are rewritten. An entry already
+// stored for an abort whose transaction started below the log start is kept.
+func (p *Partition) replayAndReconcile() error {
+	have, err := p.st.AbortedTxns(p.st.StartOffset(), math.MaxInt64)
+	if err != nil {
+		return p.wrap(fmt.Errorf("read the aborted-transaction index: %w", err))
+	}
+	stored := make(map[int64]AbortedTxn, len(have))
+	for _, e := range have {
+		stored[e.LastOffset] = e
+	}
+	aborted, err := p.replayLog(stored)
+	if err != nil {
+		return err
+	}
+	n, err := p.st.ReconcileAbortedTxns(aborted)
+	if err != nil {
+		return p.wrap(fmt.Errorf("rebuild the aborted-transaction index: %w", err))
+	}
+	if n > 0 {
+		p.logger.Warn("partition: rebuilt the aborted-transaction index from the log's markers",
+			"topic", p.topic, "partition", p.index, "segments", n)
+	}
+	return nil
+}
+
+// replayLog replays the batch headers of the log (and the markers) into the producer and
+// transaction state, and into the epoch cache the epochs newer than its latest (the
+// checkpoint file is missing or behind the log): one pass over the headers of the whole
+// log. It returns the aborted-transaction entries of the abort markers (see applyLocked
+// for stored).
+func (p *Partition) replayLog(stored map[int64]AbortedTxn) ([]AbortedTxn, error) {
 	latest := int32(-1)
 	if e, ok := p.epochs.latest(); ok {
 		latest = e.epoch
 	}
 	start := p.st.StartOffset()
-	err := p.st.Scan(start, func(h batch.Header, _ []byte) error {
-		p.amu.producers.replay(&h)
+	var aborted []AbortedTxn
+	err := p.st.Scan(start, func(h batch.Header, b []byte) error {
+		es, err := p.applyLocked(&h, b, stored)
+		if err != nil {
+			p.logger.Warn("partition: skipping a control batch that does not decode", "topic", p.topic, "partition", p.index, "err", err)
+		}
+		aborted = append(aborted, es...)
 		if h.LeaderEpoch > latest {
 			p.epochs.assign(h.LeaderEpoch, max(h.BaseOffset, start))
 			latest = h.LeaderEpoch
@@ -253,9 +310,9 @@ func (p *Partition) replayLog() error {
 		return nil
 	})
 	if err != nil {
-		return p.wrap(fmt.Errorf("rebuild producer state: %w", err))
+		return nil, p.wrap(fmt.Errorf("rebuild producer state: %w", err))
 	}
-	return nil
+	return aborted, nil
 }
 
 func (p *Partition) wrap(err error) error {
@@ -322,6 +379,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		first   batch.Header
 		n       int
 		idem    bool
+		txn     bool
 		stampTS int64
 		// recompressed collects the batches when compression.type re-encodes one of them.
 		recompressed []byte
@@ -352,9 +410,12 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: batch without records", ErrInvalidRecord))
 		case h.IsControl():
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: control batch from a client", ErrInvalidRecord))
-		case h.IsTransactional():
+		case h.IsTransactional() && !p.amu.transactional:
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: transactions are not supported", ErrInvalidRecord))
+		case h.IsTransactional() && (h.ProducerID < 0 || h.BaseSequence < 0):
+			return AppendResult{}, p.wrap(fmt.Errorf("%w: transactional batch without producer id and sequence", ErrInvalidRecord))
 		}
+		txn = txn || h.IsTransactional()
 		if h.ProducerID >= 0 && h.BaseSequence >= 0 {
 			idem = true
 		}
@@ -413,6 +474,20 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			res.LogStartOffset = p.st.StartOffset()
 			return res, nil
 		}
+		if st := p.amu.producers.m[first.ProducerID]; !txn && st != nil && st.txnFirst >= 0 {
+			return AppendResult{}, p.wrap(fmt.Errorf("%w: non-transactional batch from producer %d, whose transaction is open", ErrInvalidTxnState, first.ProducerID))
+		}
+	}
+	// A transaction's first batch bounds the last stable offset before the high watermark
+	// can pass it.
+	begins := false
+	if txn {
+		st := p.amu.producers.m[first.ProducerID]
+		if begins = st == nil || st.txnFirst < 0; begins {
+			p.mu.Lock()
+			p.mu.open[first.ProducerID] = p.st.EndOffset()
+			p.mu.Unlock()
+		}
 	}
 	epoch := p.epoch.Load()
 	if err := p.epochs.record(epochEntry{epoch: epoch, start: p.st.EndOffset()}); err != nil {
@@ -422,6 +497,11 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	// does not check the CRCs a second time.
 	info, err := p.st.AppendValidated(batches, epoch)
 	if err != nil {
+		if begins {
+			p.mu.Lock()
+			delete(p.mu.open, first.ProducerID)
+			p.mu.Unlock()
+		}
 		return AppendResult{}, p.wrap(err)
 	}
 	if idem {
@@ -430,6 +510,9 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			ts = stampTS
 		}
 		p.amu.producers.record(&first, info.BaseOffset, info.LastOffset, ts)
+		if begins {
+			p.amu.producers.m[first.ProducerID].txnFirst = info.BaseOffset
+		}
 	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
@@ -456,12 +539,17 @@ func (p *Partition) repairLocked() error {
 	return err
 }
 
-// rebuildProducersLocked rebuilds the producer state from the log after records were
-// dropped from its end, keeping the largest producer id seen. The caller holds amu.
+// rebuildProducersLocked rebuilds the producer and transaction state from the log after
+// records were dropped from its end (or an append failed), keeping the largest producer
+// id seen. The caller holds amu.
 func (p *Partition) rebuildProducersLocked() error {
 	maxID := p.amu.producers.maxID
 	p.amu.producers = newProducers()
-	err := p.replayLog()
+	p.mu.Lock()
+	p.mu.open = make(map[int64]int64)
+	p.mu.completing = nil
+	p.mu.Unlock()
+	_, err := p.replayLog(nil)
 	p.amu.producers.maxID = max(p.amu.producers.maxID, maxID)
 	return err
 }
@@ -512,6 +600,7 @@ func (p *Partition) Reconfigure(opts Options) error {
 	p.amu.logAppendTime = opts.LogAppendTime
 	p.amu.compression = opts.Compression
 	p.amu.compacted = opts.Compacted
+	p.amu.transactional = opts.Transactional
 	cl := opts.Cleanup
 	p.cleanup.Store(&cl)
 	p.relaxed.Store(opts.Log.FlushMessages > 0)
