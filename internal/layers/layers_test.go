@@ -12,20 +12,22 @@ const module = "github.com/stratalog/strata/"
 
 // forbidden maps a package (and everything under it) to the packages it must not import,
 // directly or not. Imports point down only: cmd → client, server → wire, metadata,
-// replica, coord, group → partition → log → segment → index; internal/* is below them all.
+// replica, coord, group, txn → partition → log → segment → index; internal/* is below them all
+// (txn, like coord, knows no storage: it is wired to it by the server).
 // Packages that do not exist yet are simply never matched.
 var forbidden = map[string][]string{
-	"internal":  {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "wire"},
-	"index":     {"segment", "log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd"},
-	"segment":   {"log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd"},
-	"log":       {"partition", "replica", "metadata", "coord", "group", "server", "client", "cmd"},
-	"partition": {"replica", "metadata", "coord", "group", "server", "client", "cmd"},
-	"metadata":  {"partition", "log", "segment", "index", "replica", "coord", "group", "server", "client", "cmd"},
-	"coord":     {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd"},
-	"group":     {"replica", "metadata", "server", "client", "cmd"},
-	"replica":   {"coord", "group", "server", "client", "cmd"},
-	"wire":      {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index"},
-	"client":    {"server", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index"},
+	"internal":  {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "wire", "txn"},
+	"index":     {"segment", "log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "txn"},
+	"segment":   {"log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "txn"},
+	"log":       {"partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "txn"},
+	"partition": {"replica", "metadata", "coord", "group", "server", "client", "cmd", "txn"},
+	"metadata":  {"partition", "log", "segment", "index", "replica", "coord", "group", "server", "client", "cmd", "txn"},
+	"coord":     {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd", "txn"},
+	"group":     {"replica", "metadata", "server", "client", "cmd", "txn"},
+	"txn":       {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd"},
+	"replica":   {"coord", "group", "server", "client", "cmd", "txn"},
+	"wire":      {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "txn"},
+	"client":    {"server", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "txn"},
 	"server":    {"client", "cmd"},
 }
 
