@@ -12,12 +12,19 @@ func init() { register(18, 0, 4, handleAPIVersions) }
 // (KIP-511), see apiVersionsFallback.
 func handleAPIVersions(s *Server, r *request) reply {
 	resp := r.body.ResponseKind().(*kmsg.ApiVersionsResponse)
-	fillAPIVersions(resp)
+	s.fillAPIVersions(resp)
 	return now(resp)
 }
 
-func fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
+// txnAPIs are the APIs of transactions, advertised only when the broker runs the
+// transaction coordinator (Options.Transactions): AddPartitionsToTxn and EndTxn.
+var txnAPIs = map[int16]bool{24: true, 26: true}
+
+func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
+		if txnAPIs[a.key] && !s.opts.Transactions {
+			continue
+		}
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.min, a.max
 		resp.ApiKeys = append(resp.ApiKeys, k)
@@ -27,10 +34,10 @@ func fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 // apiVersionsFallback is the KIP-511 answer to an ApiVersions request of a version this
 // broker does not support: a v0 body with UNSUPPORTED_VERSION and the supported ranges,
 // from which the client picks a version and asks again.
-func apiVersionsFallback() *kmsg.ApiVersionsResponse {
+func (s *Server) apiVersionsFallback() *kmsg.ApiVersionsResponse {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.SetVersion(0)
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	fillAPIVersions(resp)
+	s.fillAPIVersions(resp)
 	return resp
 }

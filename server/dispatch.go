@@ -53,7 +53,7 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 			st.requests.Add(1)
 			st.bytesIn.Add(uint64(size))
 			r := &request{ctx: c.ctx, hdr: hdr, conn: c, principal: c.auth.principal, start: start, size: size}
-			c.enqueue(&inflight{r: r, resp: apiVersionsFallback(), done: closedChan, fixedVersion: true})
+			c.enqueue(&inflight{r: r, resp: c.s.apiVersionsFallback(), done: closedChan, fixedVersion: true})
 			return true
 		}
 		c.log.Info("closing connection: unsupported api version", "api", kmsg.NameForKey(hdr.APIKey), "version", hdr.APIVersion)

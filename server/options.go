@@ -52,6 +52,13 @@ type Options struct {
 	// FS is the file system holding DataDir; nil means vfs.Default (fault tests inject
 	// one, e.g. errorfs).
 	FS vfs.FS
+	// Transactions runs the transaction coordinator: transactional ids and transactional
+	// batches are served (InitProducerId with a transactional id, AddPartitionsToTxn,
+	// EndTxn, read_committed fetches). Experimental and off by default while issue 15 is
+	// in progress: AddOffsetsToTxn and TxnOffsetCommit (transactional offset commits)
+	// are not served yet. Off: transactional ids are refused with
+	// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+	Transactions bool
 }
 
 // Defaults of the connection-level settings.
