@@ -366,6 +366,20 @@ type AppendResult struct {
 //
 // Append does not wait for durability; see WaitDurable.
 func (p *Partition) Append(batches []byte) (AppendResult, error) {
+	return p.append(batches, false)
+}
+
+// AppendFromCoordinator is Append for a coordinator of this broker writing to its
+// internal topic (Kafka's AppendOrigin.COORDINATOR): a transactional batch (the group
+// coordinator's transactional offset commits) needs a producer id but no sequence, and
+// is not checked against the producer's sequences, only its epoch
+// (ErrInvalidProducerEpoch); it must come alone. Transactional batches are taken whatever
+// Options.Transactional says.
+func (p *Partition) AppendFromCoordinator(batches []byte) (AppendResult, error) {
+	return p.append(batches, true)
+}
+
+func (p *Partition) append(batches []byte, coordinator bool) (AppendResult, error) {
 	p.amu.Lock()
 	defer p.amu.Unlock()
 	if p.isClosed() {
@@ -410,9 +424,9 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: batch without records", ErrInvalidRecord))
 		case h.IsControl():
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: control batch from a client", ErrInvalidRecord))
-		case h.IsTransactional() && !p.amu.transactional:
+		case h.IsTransactional() && !p.amu.transactional && !coordinator:
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: transactions are not supported", ErrInvalidRecord))
-		case h.IsTransactional() && (h.ProducerID < 0 || h.BaseSequence < 0):
+		case h.IsTransactional() && (h.ProducerID < 0 || (h.BaseSequence < 0 && !coordinator)):
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: transactional batch without producer id and sequence", ErrInvalidRecord))
 		}
 		txn = txn || h.IsTransactional()
@@ -478,6 +492,12 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: non-transactional batch from producer %d, whose transaction is open", ErrInvalidTxnState, first.ProducerID))
 		}
 	}
+	if txn && n > 1 {
+		return AppendResult{}, p.wrap(fmt.Errorf("%w: a transactional batch must come alone", ErrInvalidRecord))
+	}
+	if st := p.amu.producers.m[first.ProducerID]; txn && !idem && st != nil && first.ProducerEpoch < st.epoch {
+		return AppendResult{}, p.wrap(fmt.Errorf("%w: producer %d epoch %d, current %d", ErrInvalidProducerEpoch, first.ProducerID, first.ProducerEpoch, st.epoch))
+	}
 	// A transaction's first batch bounds the last stable offset before the high watermark
 	// can pass it.
 	begins := false
@@ -510,9 +530,14 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			ts = stampTS
 		}
 		p.amu.producers.record(&first, info.BaseOffset, info.LastOffset, ts)
-		if begins {
-			p.amu.producers.m[first.ProducerID].txnFirst = info.BaseOffset
+	}
+	if txn && !idem { // a coordinator's: no sequence, but the epoch counts
+		if st := p.amu.producers.known(&first); first.ProducerEpoch > st.epoch {
+			st.epoch, st.batches = first.ProducerEpoch, st.batches[:0]
 		}
+	}
+	if begins {
+		p.amu.producers.known(&first).txnFirst = info.BaseOffset
 	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)

@@ -85,13 +85,20 @@ func (ps *producers) check(h *batch.Header) (*batchMeta, error) {
 	return nil, nil
 }
 
-// record remembers an appended idempotent batch.
-func (ps *producers) record(h *batch.Header, base, last, maxTS int64) {
+// known returns the state of h's producer, creating it (at h's epoch) if it is not known.
+func (ps *producers) known(h *batch.Header) *producerState {
 	st := ps.m[h.ProducerID]
 	if st == nil {
 		st = &producerState{epoch: h.ProducerEpoch, txnFirst: -1, coordEpoch: -1}
 		ps.m[h.ProducerID] = st
 	}
+	ps.maxID = max(ps.maxID, h.ProducerID)
+	return st
+}
+
+// record remembers an appended idempotent batch.
+func (ps *producers) record(h *batch.Header, base, last, maxTS int64) {
+	st := ps.known(h)
 	if h.ProducerEpoch != st.epoch {
 		st.epoch = h.ProducerEpoch
 		st.batches = st.batches[:0]

@@ -110,14 +110,14 @@ func (p *Partition) applyLocked(h *batch.Header, b []byte, stored map[int64]Abor
 		}
 		return p.applyMarkerLocked(h, m, stored), nil
 	}
-	if h.BaseSequence < 0 {
-		return nil, nil
-	}
 	if st := ps.m[h.ProducerID]; st != nil && h.ProducerEpoch < st.epoch {
 		return nil, nil // cannot happen in a log this broker wrote; keep the newest epoch
 	}
-	ps.record(h, h.BaseOffset, h.LastOffset(), h.MaxTimestamp)
-	if h.IsTransactional() {
+	if h.BaseSequence >= 0 {
+		ps.record(h, h.BaseOffset, h.LastOffset(), h.MaxTimestamp)
+	}
+	if h.IsTransactional() { // a coordinator's transactional batch has no sequence
+		ps.known(h)
 		p.beginTxnLocked(h.ProducerID, h.BaseOffset)
 	}
 	return nil, nil

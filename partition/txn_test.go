@@ -252,3 +252,38 @@ func TestPartitionTxnFollower(t *testing.T) {
 		t.Fatalf("index after truncation %+v", fg)
 	}
 }
+
+// TestPartitionTxnFromCoordinator: a coordinator's transactional batch (no sequence: the
+// group coordinator's transactional offset commits) opens a transaction, is refused from a
+// client and from an older epoch, and its transaction survives a reopen.
+func TestPartitionTxnFromCoordinator(t *testing.T) {
+	st := partition.NewMemStore(true)
+	p := openMem(t, st, partition.Options{})
+	b := testutil.Batch(testutil.BatchOptions{ProducerID: 4, ProducerEpoch: 2, BaseSequence: -1, Attributes: batch.TransactionalBit})
+	if _, err := p.Append(b); !errors.Is(err, partition.ErrInvalidRecord) {
+		t.Fatalf("from a client: %v", err)
+	}
+	res, err := p.AppendFromCoordinator(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lso := p.LastStableOffset(); lso != res.BaseOffset {
+		t.Fatalf("LSO %d", lso)
+	}
+	old := testutil.Batch(testutil.BatchOptions{ProducerID: 4, ProducerEpoch: 1, BaseSequence: -1, Attributes: batch.TransactionalBit})
+	if _, err := p.AppendFromCoordinator(old); !errors.Is(err, partition.ErrInvalidProducerEpoch) {
+		t.Fatalf("older epoch: %v", err)
+	}
+	if _, err := p.AppendFromCoordinator(append(append([]byte(nil), b...), b...)); !errors.Is(err, partition.ErrInvalidRecord) {
+		t.Fatalf("two transactional batches: %v", err)
+	}
+	p.Close()
+	p2 := openMem(t, st.Reopen(), partition.Options{})
+	if got := p2.OpenTxns(); len(got) != 1 || got[0].ProducerID != 4 {
+		t.Fatalf("after reopen: %+v", got)
+	}
+	mustMarker(t, p2, 4, 2, true)
+	if lso, end := p2.LastStableOffset(), p2.EndOffset(); lso != end {
+		t.Fatalf("LSO %d end %d", lso, end)
+	}
+}

@@ -84,7 +84,8 @@ func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) 
 	return lookup()
 }
 
-// Append appends the batch and waits until it is fsynced (on a single node, committed).
+// Append appends the batch (a transactional one as a coordinator's write, see
+// coord.Log) and waits until it is fsynced (on a single node, committed).
 // A storage failure (of the log, or of the files of the topic's creation) wraps
 // coord.ErrStorage.
 func (l *offsetsPartition) Append(b []byte) (int64, error) {
@@ -100,7 +101,11 @@ func (l *offsetsPartition) append(b []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := p.Append(b)
+	appendFn := p.Append
+	if h, err := batch.ParseHeader(b); err == nil && h.IsTransactional() {
+		appendFn = p.AppendFromCoordinator // a transactional offset commit: no sequence
+	}
+	res, err := appendFn(b)
 	if err != nil {
 		return 0, err
 	}
