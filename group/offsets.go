@@ -29,13 +29,15 @@ type CommitOffset struct {
 }
 
 // FetchedOffset is one partition's committed offset; Offset is -1 when nothing is
-// committed.
+// committed. Unstable: an open transaction has committed an offset of the partition
+// (KIP-447: an OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT).
 type FetchedOffset struct {
 	Topic       string
 	Partition   int32
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	Unstable    bool
 }
 
 // Commit handles OffsetCommit. A non-nil error applies to every partition of the request;
@@ -142,15 +144,16 @@ func (c *Coordinator) Fetch(groupID string, topics map[string][]int32) ([]Fetche
 	}
 	g := sh.lookup(groupID)
 	var offsets map[TopicPartition]committed
+	unstable := func(TopicPartition) bool { return false }
 	if g != nil {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		offsets = g.offsets
+		offsets, unstable = g.offsets, g.unstableLocked
 	}
 	var out []FetchedOffset
 	if topics == nil {
 		for tp, o := range offsets {
-			out = append(out, FetchedOffset{tp.Topic, tp.Partition, o.offset, o.leaderEpoch, o.metadata})
+			out = append(out, FetchedOffset{tp.Topic, tp.Partition, o.offset, o.leaderEpoch, o.metadata, unstable(tp)})
 		}
 		sort.Slice(out, func(i, j int) bool {
 			if out[i].Topic != out[j].Topic {
@@ -167,7 +170,7 @@ func (c *Coordinator) Fetch(groupID string, topics map[string][]int32) ([]Fetche
 	sort.Strings(names)
 	for _, t := range names {
 		for _, p := range topics[t] {
-			f := FetchedOffset{Topic: t, Partition: p, Offset: -1, LeaderEpoch: -1}
+			f := FetchedOffset{Topic: t, Partition: p, Offset: -1, LeaderEpoch: -1, Unstable: unstable(TopicPartition{t, p})}
 			if o, ok := offsets[TopicPartition{t, p}]; ok {
 				f.Offset, f.LeaderEpoch, f.Metadata = o.offset, o.leaderEpoch, o.metadata
 			}
