@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -8,6 +9,9 @@ func init() { register(9, 1, 9, handleOffsetFetch) }
 
 // handleOffsetFetch answers OffsetFetch v1-v9 (v8+: several groups). Partitions without
 // a commit, and groups that do not exist, read as offset -1 with no error, like Kafka.
+// With require_stable (v7+, KIP-447) a partition whose offset an open transaction has
+// committed answers UNSTABLE_OFFSET_COMMIT (retriable); without it, the last committed
+// offset.
 func handleOffsetFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
@@ -32,6 +36,9 @@ func handleOffsetFetch(s *Server, r *request) reply {
 			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset, f.LeaderEpoch
 			md := f.Metadata
 			p.Metadata = &md
+			if f.Unstable && req.RequireStable {
+				p.ErrorCode = kerr.UnstableOffsetCommit.Code
+			}
 			if _, seen := out[f.Topic]; !seen && topics == nil {
 				order = append(order, f.Topic)
 			}

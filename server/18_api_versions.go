@@ -17,8 +17,9 @@ func handleAPIVersions(s *Server, r *request) reply {
 }
 
 // txnAPIs are the APIs of transactions, advertised only when the broker runs the
-// transaction coordinator (Options.Transactions): AddPartitionsToTxn and EndTxn.
-var txnAPIs = map[int16]bool{24: true, 26: true}
+// transaction coordinator (Options.Transactions): AddPartitionsToTxn, AddOffsetsToTxn,
+// EndTxn and TxnOffsetCommit.
+var txnAPIs = map[int16]bool{24: true, 25: true, 26: true, 28: true}
 
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {

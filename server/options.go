@@ -54,10 +54,10 @@ type Options struct {
 	FS vfs.FS
 	// Transactions runs the transaction coordinator: transactional ids and transactional
 	// batches are served (InitProducerId with a transactional id, AddPartitionsToTxn,
-	// EndTxn, read_committed fetches). Experimental and off by default while issue 15 is
-	// in progress: AddOffsetsToTxn and TxnOffsetCommit (transactional offset commits)
-	// are not served yet. Off: transactional ids are refused with
-	// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+	// AddOffsetsToTxn, EndTxn, TxnOffsetCommit). Experimental and off by default while
+	// issue 15 is in progress (docs/compatibility.md, "Transactions"). Off: transactional
+	// ids are refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED and the transaction APIs
+	// are not advertised.
 	Transactions bool
 }
 

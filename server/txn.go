@@ -19,7 +19,8 @@ import (
 // the Server, as groups.go wires the group coordinator: openData opens it when
 // Options.Transactions is set (openTxn), loading every partition of __transaction_state
 // (created on first use, groups_partition.go); it writes the transactions' markers
-// through the replica manager's partitions (txnMarkers). Without it, transactional ids
+// through the replica manager's partitions (txnMarkers), telling the group coordinator
+// of the markers it writes to __consumer_offsets (KIP-447). Without it, transactional ids
 // are refused as before (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and so are
 // transactional batches.
 
@@ -104,7 +105,18 @@ func (w txnMarkers) WriteMarker(ctx context.Context, tp txn.TopicPartition, m tx
 	if err != nil {
 		return err
 	}
-	return p.WaitDurable(ctx, res.LastOffset+1)
+	if err := p.WaitDurable(ctx, res.LastOffset+1); err != nil {
+		return err
+	}
+	if tp.Topic == metadata.ConsumerOffsetsTopic {
+		// The group's transactional offsets become visible (or are dropped): KIP-447.
+		g, err := w.s.groups()
+		if err != nil {
+			return err
+		}
+		return g.CompleteTxn(tp.Partition, m.ProducerID, m.Commit)
+	}
+	return nil
 }
 
 // txnErrorCode is the error code of a transaction coordinator error for a request of

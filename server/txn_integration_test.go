@@ -22,6 +22,8 @@ import (
 // consumers, against the in-process broker with Options.Transactions.
 
 var txnSettings = map[string]string{
+	"group.initial.rebalance.delay.ms":                            "0",
+	"offsets.topic.num.partitions":                                "3",
 	"transaction.state.log.num.partitions":                        "3",
 	"transaction.abort.timed.out.transaction.cleanup.interval.ms": "100",
 }
@@ -329,6 +331,93 @@ func TestTxnOpenAcrossRestart(t *testing.T) {
 	}
 	if got := txnConsume(t, addr, true, 3); !slices.Equal(got, []string{"r0", "r1", "r2"}) {
 		t.Fatalf("read_committed after the commit: %q", got)
+	}
+}
+
+// TestTxnConsumeTransformProduce: franz-go's GroupTransactSession reads "in" as a group
+// (read_committed), writes each record to "out" and commits its input offsets in the same
+// transaction (AddOffsetsToTxn, TxnOffsetCommit); one transaction is aborted midway and
+// redone. Every input record is in "out" exactly once for read_committed readers, and the
+// committed offsets are the end of "in".
+func TestTxnConsumeTransformProduce(t *testing.T) {
+	s, _ := startTxnBroker(t, "")
+	addr := s.Addr().String()
+	txnTopic(t, addr, "in", 2)
+	txnTopic(t, addr, "t", 1) // the output ("t": what txnConsume reads)
+	const n = 200
+	in, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("in"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range n {
+		if err := in.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "%03d", i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(addr), kgo.TransactionalID("etl"), kgo.ConsumerGroup("etl-group"),
+		kgo.ConsumeTopics("in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.RequireStableFetchOffsets(),
+		kgo.DefaultProduceTopic("t"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxPartitionBytes(2000),
+		kgo.TransactionTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	done, aborted := 0, false
+	for done < n && ctx.Err() == nil {
+		fs := sess.PollFetches(ctx)
+		if err := fs.Err0(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("poll: %v", err)
+		}
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Value: append([]byte("out-"), r.Value...)}, nil)
+		})
+		abort := !aborted && done > 50
+		end := kgo.TryCommit
+		if abort {
+			end, aborted = kgo.TryAbort, true
+		}
+		committed, err := sess.End(ctx, end)
+		if err != nil {
+			t.Fatalf("end: %v", err)
+		}
+		if committed {
+			done += fs.NumRecords()
+		}
+	}
+	if !aborted {
+		t.Fatal("no transaction was aborted: the test checks less than it says")
+	}
+	got := txnConsume(t, addr, true, n)
+	seen := map[string]int{}
+	for _, v := range got {
+		seen[v]++
+	}
+	for i := range n {
+		if k := fmt.Sprintf("out-%03d", i); seen[k] != 1 {
+			t.Fatalf("%s seen %d times (read_committed %d records)", k, seen[k], len(got))
+		}
+	}
+	if extra := txnConsume(t, addr, true, -1); len(extra) != n {
+		t.Fatalf("read_committed has %d records, want %d", len(extra), n)
+	}
+	adm := kadm.NewClient(in)
+	offs, err := adm.FetchOffsets(ctx, "etl-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	offs.Each(func(o kadm.OffsetResponse) { total += o.At })
+	if total != n {
+		t.Fatalf("committed offsets sum to %d, want %d", total, n)
 	}
 }
 
