@@ -17,13 +17,13 @@ func handleAPIVersions(s *Server, r *request) reply {
 }
 
 // txnAPIs are the APIs of transactions, advertised only when the broker runs the
-// transaction coordinator (Options.Transactions): AddPartitionsToTxn, AddOffsetsToTxn,
-// EndTxn and TxnOffsetCommit.
+// transaction coordinator (strata.transactions.enable): AddPartitionsToTxn,
+// AddOffsetsToTxn, EndTxn and TxnOffsetCommit.
 var txnAPIs = map[int16]bool{24: true, 25: true, 26: true, 28: true}
 
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
-		if txnAPIs[a.key] && !s.opts.Transactions {
+		if txnAPIs[a.key] && s.data.txns == nil {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()

@@ -24,7 +24,7 @@ func init() {
 // A request with a transactional id goes to the transaction coordinator
 // (txn.Coordinator.InitProducerID: the id's producer id and a new epoch, fencing the
 // previous producer); PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v4, as Kafka
-// answers. Without the coordinator (Options.Transactions off) it is refused with
+// answers. Without the coordinator (strata.transactions.enable off) it is refused with
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a non-retriable error that clients (kgo,
 // librdkafka, the Java client) surface at once, as from a Kafka broker whose ACLs deny
 // the transactional id, instead of retrying until a timeout.

@@ -33,7 +33,7 @@ type serverData struct {
 	pids *producerIDs
 	// groups is the consumer-group coordinator (groups.go).
 	groups *group.Coordinator
-	// txns is the transaction coordinator (txn.go), nil unless Options.Transactions.
+	// txns is the transaction coordinator (txn.go), nil unless strata.transactions.enable.
 	txns *txn.Coordinator
 
 	closeOnce sync.Once
@@ -87,7 +87,7 @@ func (s *Server) openData() (err error) {
 		Broker: s.opts.Settings,
 		Logger: s.log,
 
-		Transactions: s.opts.Transactions,
+		Transactions: d.broker.Bool(txnEnableSetting),
 	})
 	if err != nil {
 		return fmt.Errorf("server: open topics: %w", err)
@@ -96,7 +96,7 @@ func (s *Server) openData() (err error) {
 	if d.groups, err = s.openGroups(); err != nil {
 		return fmt.Errorf("server: open group coordinator: %w", err)
 	}
-	if s.opts.Transactions {
+	if d.broker.Bool(txnEnableSetting) {
 		if d.txns, err = s.openTxn(); err != nil {
 			return fmt.Errorf("server: open transaction coordinator: %w", err)
 		}

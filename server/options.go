@@ -52,13 +52,6 @@ type Options struct {
 	// FS is the file system holding DataDir; nil means vfs.Default (fault tests inject
 	// one, e.g. errorfs).
 	FS vfs.FS
-	// Transactions runs the transaction coordinator: transactional ids and transactional
-	// batches are served (InitProducerId with a transactional id, AddPartitionsToTxn,
-	// AddOffsetsToTxn, EndTxn, TxnOffsetCommit). Experimental and off by default while
-	// issue 15 is in progress (docs/compatibility.md, "Transactions"). Off: transactional
-	// ids are refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED and the transaction APIs
-	// are not advertised.
-	Transactions bool
 }
 
 // Defaults of the connection-level settings.

@@ -17,7 +17,7 @@ import (
 
 // Wiring of the transaction coordinator (package txn, on the coordinator runtime) into
 // the Server, as groups.go wires the group coordinator: openData opens it when
-// Options.Transactions is set (openTxn), loading every partition of __transaction_state
+// strata.transactions.enable is set (openTxn), loading every partition of __transaction_state
 // (created on first use, groups_partition.go); it writes the transactions' markers
 // through the replica manager's partitions (txnMarkers), telling the group coordinator
 // of the markers it writes to __consumer_offsets (KIP-447). Without it, transactional ids
@@ -67,19 +67,22 @@ func (s *Server) openTxn() (*txn.Coordinator, error) {
 	return c, nil
 }
 
+// txnEnableSetting turns the transaction coordinator on.
+const txnEnableSetting = "strata.transactions.enable"
+
 // txns returns the transaction coordinator; errTxnDisabled when the broker does not run
 // one, coord.ErrNotAvailable while it shuts down.
 func (s *Server) txns() (*txn.Coordinator, error) {
 	switch {
-	case !s.opts.Transactions:
+	case s.data.txns == nil:
 		return nil, errTxnDisabled
-	case s.closing() || s.data.txns == nil:
+	case s.closing():
 		return nil, coord.ErrNotAvailable
 	}
 	return s.data.txns, nil
 }
 
-// errTxnDisabled: transactions are off (Options.Transactions); answered as Kafka answers a
+// errTxnDisabled: transactions are off (strata.transactions.enable); answered as Kafka answers a
 // transactional id its ACLs deny, a non-retriable error clients surface at once.
 var errTxnDisabled = errors.New("server: transactions are not enabled")
 

@@ -19,9 +19,10 @@ import (
 )
 
 // Transactions end to end with franz-go's transactional producer and read_committed
-// consumers, against the in-process broker with Options.Transactions.
+// consumers, against the in-process broker with strata.transactions.enable.
 
 var txnSettings = map[string]string{
+	"strata.transactions.enable":                                  "true",
 	"group.initial.rebalance.delay.ms":                            "0",
 	"offsets.topic.num.partitions":                                "3",
 	"transaction.state.log.num.partitions":                        "3",
@@ -36,7 +37,7 @@ func startTxnBroker(t *testing.T, dir string) (s *server.Server, stop func()) {
 		dir = t.TempDir()
 	}
 	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: txnSettings,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Transactions: true})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
@@ -421,7 +422,7 @@ func TestTxnConsumeTransformProduce(t *testing.T) {
 	}
 }
 
-// TestTxnDisabled: without Options.Transactions the transaction APIs are not advertised
+// TestTxnDisabled: without strata.transactions.enable the transaction APIs are not advertised
 // and a transactional id is refused, as before.
 func TestTxnDisabled(t *testing.T) {
 	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
