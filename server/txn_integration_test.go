@@ -19,10 +19,9 @@ import (
 )
 
 // Transactions end to end with franz-go's transactional producer and read_committed
-// consumers, against the in-process broker with strata.transactions.enable.
+// consumers, against the in-process broker.
 
 var txnSettings = map[string]string{
-	"strata.transactions.enable":                                  "true",
 	"group.initial.rebalance.delay.ms":                            "0",
 	"offsets.topic.num.partitions":                                "3",
 	"transaction.state.log.num.partitions":                        "3",
@@ -422,10 +421,11 @@ func TestTxnConsumeTransformProduce(t *testing.T) {
 	}
 }
 
-// TestTxnDisabled: without strata.transactions.enable the transaction APIs are not advertised
+// TestTxnDisabled: with strata.transactions.enable=false the transaction APIs are not advertised
 // and a transactional id is refused, as before.
 func TestTxnDisabled(t *testing.T) {
-	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Settings: map[string]string{"strata.transactions.enable": "false"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestServerCrashTxnETL(t *testing.T) {
 	}
 	bin := buildStrata(t)
 	dataDir := t.TempDir()
-	settings := []string{"--set", "strata.transactions.enable=true", "--set", "group.initial.rebalance.delay.ms=0",
+	settings := []string{"--set", "group.initial.rebalance.delay.ms=0",
 		"--set", "transaction.state.log.num.partitions=3", "--set", "offsets.topic.num.partitions=3"}
 	b := startStrata(t, bin, dataDir, settings...)
 	addr := b.addr
