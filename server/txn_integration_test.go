@@ -30,7 +30,7 @@ var txnSettings = map[string]string{
 
 // startTxnBroker starts a broker running the transaction coordinator, on dir (a new
 // temporary directory if empty); stop shuts it down (also at the end of the test).
-func startTxnBroker(t *testing.T, dir string) (s *server.Server, stop func()) {
+func startTxnBroker(t testing.TB, dir string) (s *server.Server, stop func()) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -67,7 +67,7 @@ func txnClient(t *testing.T, addr, id string, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-func txnTopic(t *testing.T, addr, topic string, partitions int32) {
+func txnTopic(t testing.TB, addr, topic string, partitions int32) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
