@@ -44,8 +44,10 @@ func (l *Log) close(keep bool) error {
 	if keep && err == nil && l.mu.err == nil {
 		act := l.activeLocked()
 		err = act.Seal()
-		if err == nil && written {
-			err = act.SyncIndexes() // the .log is durable: flushed above or before
+		if err == nil && written && !l.mu.opts.SharedMarker {
+			// The .log is durable (flushed above or before). With SharedMarker the caller
+			// syncs every log's files at once before it writes its marker.
+			err = act.SyncIndexes()
 		}
 		if end := l.end.Load(); err == nil && written && l.staleRecoveryPoint(l.recoveryPoint(), end) {
 			err = l.writeRecoveryPoint(end, l.gen.Load())

@@ -57,8 +57,10 @@
 // Cost with many logs: opening a new log or a trusted one fsyncs nothing (the directory
 // is fsynced by the first flush, before anything appended is durable); Close of a log that
 // nothing was appended to, rolled or truncated since Open fsyncs nothing either (with
-// SharedMarker), and otherwise fsyncs what changed: unflushed appends, the active
-// segment's indexes (trimmed by Close); Delete fsyncs nothing.
+// SharedMarker), and otherwise fsyncs what changed: unflushed appends, and, without
+// SharedMarker, the active segment's indexes (trimmed by Close; with SharedMarker the
+// caller makes them durable with everything else in one vfs.SyncTree before it writes its
+// marker, and until then a crash rescans the active segment anyway); Delete fsyncs nothing.
 //
 // Durability: with flush.messages <= 0 (the default, "durable mode") a flusher goroutine
 // fsyncs with group commit: Append kicks it; it snapshots EndOffset, fsyncs the rolled

@@ -1,11 +1,13 @@
 package log
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
+	"github.com/stratalog/strata/segment"
 )
 
 // syncCounter wraps fs so that every Sync (of a file or a directory) is counted.
@@ -211,4 +213,52 @@ func TestLogTrustedOpenRepairsDurably(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifyAcked(t, l, acked[:2])
+}
+
+// TestLogSharedMarkerCloseSyncs: with SharedMarker, Close does not fsync the active
+// segment's indexes (the caller syncs every log at once with vfs.SyncTree before it writes
+// its marker); a crash before that sync recovers every acknowledged batch, and after it
+// the files open trusted and consistent.
+func TestLogSharedMarkerCloseSyncs(t *testing.T) {
+	mem := vfs.NewMem()
+	var indexSyncs atomic.Int64
+	fs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op, name string) error {
+		if op == errorfs.OpSync && (strings.HasSuffix(name, segment.IndexSuffix) || strings.HasSuffix(name, segment.TimeIndexSuffix)) {
+			indexSyncs.Add(1)
+		}
+		return nil
+	}))
+	o := memOpts(fs)
+	o.SharedMarker = true
+	l := openLog(t, "/p", o)
+	var acked []ackedBatch
+	for i := range 20 { // several segments: the active one has index entries
+		b := mkBatch(2, 100, int64(i), byte(i))
+		acked = append(acked, ackedBatch{mustAppend(t, l, b).BaseOffset, b})
+	}
+	before := indexSyncs.Load()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexSyncs.Load() - before; got != 0 {
+		t.Fatalf("Close with SharedMarker: %d index syncs, want 0", got)
+	}
+
+	crashed := openLog(t, "/p", memOpts(mem.CrashClone())) // no marker: recovered
+	verifyAcked(t, crashed, acked)
+	if err := crashed.Check(); err != nil {
+		t.Fatal(err)
+	}
+	crashed.Close()
+
+	if err := vfs.SyncTree(mem, "/p"); err != nil {
+		t.Fatal(err)
+	}
+	trusted := memOpts(mem.CrashClone())
+	trusted.SharedMarker, trusted.CleanShutdown = true, true
+	l = openLog(t, "/p", trusted)
+	verifyAcked(t, l, acked)
+	if err := l.Check(); err != nil {
+		t.Fatalf("trusted open after SyncTree: %v", err)
+	}
 }

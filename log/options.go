@@ -34,7 +34,9 @@ type Options struct {
 	// logs (the replica manager's <data.dir>/.clean-shutdown): Close writes no .clean
 	// (the caller records the clean shutdown once every Close returned nil), and Open
 	// trusts the files when CleanShutdown is set (the caller found its marker). A .clean
-	// left in the directory is honoured (and removed) either way.
+	// left in the directory is honoured (and removed) either way. Close does not fsync
+	// the active segment's indexes either: the caller makes the whole directory durable
+	// (vfs.SyncTree, one syncfs(2)) before it writes its marker.
 	SharedMarker  bool
 	CleanShutdown bool // with SharedMarker: the caller's marker says the last Close was clean
 }

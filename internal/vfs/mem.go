@@ -488,3 +488,23 @@ func (d *memDir) Sync() error {
 	}
 	return nil
 }
+
+var _ FileSystemSyncer = (*MemFS)(nil)
+
+// SyncFileSystem implements FileSystemSyncer: every file's data and every directory entry
+// of the MemFS (one file system) becomes durable.
+func (m *MemFS) SyncFileSystem(dir string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.dirs[clean(dir)] {
+		return notExist("syncfs", dir)
+	}
+	clear(m.durable)
+	for p, n := range m.cur {
+		n.mu.Lock()
+		n.synced = append(n.synced[:0], n.data...)
+		n.mu.Unlock()
+		m.durable[p] = n
+	}
+	return nil
+}

@@ -248,6 +248,17 @@ func (e *FS) Lock(name string) (io.Closer, error) {
 	return e.fs.Lock(name)
 }
 
+var _ vfs.FileSystemSyncer = (*FS)(nil)
+
+// SyncFileSystem implements vfs.FileSystemSyncer: one OpSync named dir, then vfs.SyncTree
+// of the wrapped FS (one call where it has SyncFileSystem, one sync per file otherwise).
+func (e *FS) SyncFileSystem(dir string) error {
+	if err := e.inj.MaybeError(OpSync, dir); err != nil {
+		return err
+	}
+	return vfs.SyncTree(e.fs, dir)
+}
+
 // file deliberately does not implement vfs.OSFile, so callers use their portable paths.
 type file struct {
 	f    vfs.File
