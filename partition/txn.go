@@ -236,3 +236,30 @@ func (p *Partition) abortedFor(from, upper int64) ([]AbortedTxn, error) {
 	}
 	return p.st.AbortedTxns(from, upper)
 }
+
+// ProducerInfo is one producer's state in the partition (DescribeProducers).
+type ProducerInfo struct {
+	ProducerID            int64
+	ProducerEpoch         int16
+	LastSequence          int32 // of its last batch here; -1 if none
+	LastTimestamp         int64 // max timestamp of its last batch; -1 if none
+	CoordinatorEpoch      int32 // of its last marker; -1 if none
+	CurrentTxnStartOffset int64 // first offset of its open transaction; -1 if none
+}
+
+// Producers returns the state of every producer the partition knows (idempotent and
+// transactional), in no particular order.
+func (p *Partition) Producers() []ProducerInfo {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	out := make([]ProducerInfo, 0, len(p.amu.producers.m))
+	for pid, st := range p.amu.producers.m {
+		pi := ProducerInfo{ProducerID: pid, ProducerEpoch: st.epoch, LastSequence: -1, LastTimestamp: -1,
+			CoordinatorEpoch: st.coordEpoch, CurrentTxnStartOffset: st.txnFirst}
+		if n := len(st.batches); n > 0 {
+			pi.LastSequence, pi.LastTimestamp = st.batches[n-1].lastSeq, st.batches[n-1].maxTimestamp
+		}
+		out = append(out, pi)
+	}
+	return out
+}

@@ -287,3 +287,21 @@ func TestPartitionTxnFromCoordinator(t *testing.T) {
 		t.Fatalf("LSO %d end %d", lso, end)
 	}
 }
+
+// TestPartitionProducers: DescribeProducers' view of the producer state.
+func TestPartitionProducers(t *testing.T) {
+	p := openMem(t, partition.NewMemStore(true), txnOpts())
+	mustAppend(t, p, testutil.Batch(testutil.BatchOptions{Records: 3, ProducerID: 1, Timestamp: 50}))
+	a := mustAppend(t, p, txnBatch(2, 0, 0, 2))
+	mustMarker(t, p, 3, 1, false)
+	got := p.Producers()
+	slices.SortFunc(got, func(a, b partition.ProducerInfo) int { return int(a.ProducerID - b.ProducerID) })
+	want := []partition.ProducerInfo{
+		{ProducerID: 1, LastSequence: 2, LastTimestamp: 50, CoordinatorEpoch: -1, CurrentTxnStartOffset: -1},
+		{ProducerID: 2, LastSequence: 1, LastTimestamp: 0, CoordinatorEpoch: -1, CurrentTxnStartOffset: a.BaseOffset},
+		{ProducerID: 3, ProducerEpoch: 1, LastSequence: -1, LastTimestamp: -1, CoordinatorEpoch: 0, CurrentTxnStartOffset: -1},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("producers\n got %+v\nwant %+v", got, want)
+	}
+}

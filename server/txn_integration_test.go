@@ -454,3 +454,64 @@ func TestTxnDisabled(t *testing.T) {
 		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(resp.ErrorCode))
 	}
 }
+
+// TestTxnDescribe: DescribeTransactions, ListTransactions and DescribeProducers (kadm)
+// show an open transaction, then its completion.
+func TestTxnDescribe(t *testing.T) {
+	s, _ := startTxnBroker(t, "")
+	addr := s.Addr().String()
+	txnTopic(t, addr, "t", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := txnClient(t, addr, "tx-desc")
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(cl)
+	described, err := adm.DescribeTransactions(ctx, "tx-desc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := described["tx-desc"]
+	if !ok || d.Err != nil || d.State != "Ongoing" || d.TimeoutMillis != 10000 || len(d.Topics["t"]) != 1 {
+		t.Fatalf("described %+v", d)
+	}
+	listed, err := adm.ListTransactions(ctx, nil, []string{"Ongoing", "Bogus"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := listed["tx-desc"]; !ok || l.State != "Ongoing" || l.ProducerID != d.ProducerID {
+		t.Fatalf("listed %+v", listed)
+	}
+	producers, err := adm.DescribeProducers(ctx, kadm.TopicsSet{"t": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	producers.EachProducer(func(p kadm.DescribedProducer) {
+		found = found || (p.ProducerID == d.ProducerID && p.CurrentTxnStartOffset == 0)
+	})
+	if !found {
+		t.Fatalf("producers %+v", producers)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		described, err = adm.DescribeTransactions(ctx, "tx-desc")
+		if err == nil && described["tx-desc"].State == "CompleteCommit" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the commit: %+v %v", described, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if listed, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"}); err != nil || len(listed) != 0 {
+		t.Fatalf("ongoing after the commit: %+v %v", listed, err)
+	}
+}
