@@ -69,22 +69,7 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 		g.mu.Unlock()
 		return nil, err
 	}
-	now := c.clock.Now()
-	errs = make([]error, len(req.Offsets))
-	recs := make([]coord.Record, 0, len(req.Offsets))
-	vals := make([]committed, len(req.Offsets))
-	for i, o := range req.Offsets {
-		md := ""
-		if o.Metadata != nil {
-			md = *o.Metadata
-		}
-		if len(md) > c.opts.MaxMetadataBytes {
-			errs[i] = ErrOffsetMetadataTooLarge
-			continue
-		}
-		vals[i] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitTime: now}
-		recs = append(recs, coord.Record{Key: offsetKey(g.id, o.Topic, o.Partition), Value: offsetValue(vals[i])})
-	}
+	errs, recs, vals := c.commitRecords(g.id, req.Offsets)
 	g.mu.Unlock()
 
 	if err := sh.write(recs); err != nil {
@@ -103,6 +88,29 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 		}
 	}
 	return errs, nil
+}
+
+// commitRecords builds the records of a commit of offsets to group id: the values, the
+// records of those that fit offset.metadata.max.bytes, and ErrOffsetMetadataTooLarge for
+// the others.
+func (c *Coordinator) commitRecords(id string, offsets []CommitOffset) (errs []error, recs []coord.Record, vals []committed) {
+	now := c.clock.Now()
+	errs = make([]error, len(offsets))
+	recs = make([]coord.Record, 0, len(offsets))
+	vals = make([]committed, len(offsets))
+	for i, o := range offsets {
+		md := ""
+		if o.Metadata != nil {
+			md = *o.Metadata
+		}
+		if len(md) > c.opts.MaxMetadataBytes {
+			errs[i] = ErrOffsetMetadataTooLarge
+			continue
+		}
+		vals[i] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitTime: now}
+		recs = append(recs, coord.Record{Key: offsetKey(id, o.Topic, o.Partition), Value: offsetValue(vals[i])})
+	}
+	return errs, recs, vals
 }
 
 func (c *Coordinator) checkCommitLocked(g *group, req *CommitRequest, simple bool) error {

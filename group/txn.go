@@ -1,9 +1,5 @@
 package group
 
-import (
-	"github.com/stratalog/strata/coord"
-)
-
 // TxnCommitRequest is a TxnOffsetCommit request (KIP-98, KIP-447): offsets committed in
 // producer ProducerID's transaction. Generation < 0 with no member id and no instance id
 // (versions before 3, or a producer outside the group) skips the member check, as Kafka.
@@ -44,22 +40,7 @@ func (c *Coordinator) TxnCommit(req *TxnCommitRequest) (errs []error, err error)
 			return nil, err
 		}
 	}
-	now := c.clock.Now()
-	errs = make([]error, len(req.Offsets))
-	recs := make([]coord.Record, 0, len(req.Offsets))
-	vals := make([]committed, len(req.Offsets))
-	for i, o := range req.Offsets {
-		md := ""
-		if o.Metadata != nil {
-			md = *o.Metadata
-		}
-		if len(md) > c.opts.MaxMetadataBytes {
-			errs[i] = ErrOffsetMetadataTooLarge
-			continue
-		}
-		vals[i] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitTime: now}
-		recs = append(recs, coord.Record{Key: offsetKey(g.id, o.Topic, o.Partition), Value: offsetValue(vals[i])})
-	}
+	errs, recs, vals := c.commitRecords(g.id, req.Offsets)
 	g.mu.Unlock()
 
 	if err := sh.part.WriteTxn(req.ProducerID, req.ProducerEpoch, recs); err != nil {

@@ -48,22 +48,10 @@ func (s *Server) openTxn() (*txn.Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	for p := range c.NumPartitions() {
-		if err := c.Load(p, 0); err != nil {
-			c.Close()
-			return nil, err
-		}
+	if err := s.hostCoordinator(c, metadata.TransactionStateTopic); err != nil {
+		c.Close()
+		return nil, err
 	}
-	s.data.replicas.OnLeadership(func(topic string, index, epoch int32, leader bool) {
-		if topic != metadata.TransactionStateTopic {
-			return
-		}
-		if !leader {
-			c.Unload(index, epoch)
-		} else if err := c.Load(index, epoch); err != nil {
-			s.log.Warn("loading transactions of a partition led here failed", "partition", index, "epoch", epoch, "err", err)
-		}
-	})
 	return c, nil
 }
 
