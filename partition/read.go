@@ -14,8 +14,8 @@ type Isolation int
 const (
 	// ReadHighWatermark: up to the high watermark (consumers, read_uncommitted).
 	ReadHighWatermark Isolation = iota
-	// ReadCommitted: up to the last stable offset (read_committed consumers); it equals
-	// the high watermark until transactions.
+	// ReadCommitted: up to the last stable offset (read_committed consumers): the high
+	// watermark, or the first offset of the earliest open transaction if lower.
 	ReadCommitted
 	// ReadLogEnd: up to the log end offset (followers replicating from the leader).
 	ReadLogEnd
