@@ -56,6 +56,10 @@ type CompactOptions struct {
 	// segments. Nil (a bare log): the last batch of each producer id within each group is
 	// kept instead, which keeps at least what producer state needs.
 	ProducerLast func(pid int64) (lastOffset int64, active bool)
+	// StableOffset is the partition's last stable offset: only segments wholly below it
+	// are cleaned, so that every transaction they hold is decided (committed or aborted,
+	// its marker in the log). 0 means no bound (a log without open transactions).
+	StableOffset int64
 	// beforeSwapStep, when set (tests), is called before each file-system step of a
 	// segment swap; an error aborts the swap there, as a crash would.
 	beforeSwapStep func(step string) error
@@ -97,11 +101,12 @@ type CompactResult struct {
 // log (one cleaner owns it); appends, reads, retention and truncation run alongside, and
 // the log's writer lock is held only for the swaps.
 //
-// Transactions: control batches (markers) and transactional batches are kept whole and
-// their keys do not enter the key map, so an aborted or still open transaction never
-// supersedes a record (Kafka's cleaner removes aborted records and, after
-// delete.retention.ms, markers; Strata does not yet: transactional data is not
-// compacted). The .txnindex entries of a group's segments go to the cleaned segment.
+// Transactions, as Kafka's cleaner: only segments below StableOffset are cleaned; the
+// records of aborted transactions (the .txnindex entries say which) are removed and never
+// supersede a key; committed transactional records are compacted like any other; control
+// batches (markers) are kept (Kafka removes them after delete.retention.ms once their
+// transaction's records are gone; Strata keeps them). The .txnindex entries of a group's
+// segments go to the cleaned segment.
 func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	var res CompactResult
 	if l.closed.Load() {
@@ -115,7 +120,7 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	}
 	now := l.now()
 	nowMs := now.UnixMilli()
-	segs := l.cleanableSegments()
+	segs := l.cleanableSegments(o.StableOffset)
 	defer releaseAll(segs)
 	start := l.start.Load()
 	firstDirty, _ := l.readCheckpoint(CleanerOffsetFile)
@@ -165,6 +170,11 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	res.Cleaned = true
 	c := &cleaner{l: l, o: &o, m: newOffsetMap(o.DedupeBufferBytes), firstDirty: firstDirty,
 		horizon: nowMs - o.DeleteRetention.Milliseconds(), now: now, res: &res}
+	if len(segs) > 0 {
+		if err := c.loadAborted(start, segs[len(segs)-1].Next()); err != nil {
+			return res, err
+		}
+	}
 	err := c.clean(segs)
 	if err != nil && repair {
 		l.repair.Store(true) // try again next pass
@@ -233,8 +243,11 @@ func groupSegments(segs []*segment.Segment, segBytes int64, indexBytes, indexInt
 
 // cleanableSegments returns the closed segments (acquired): every segment but the active
 // one, up to the first one not yet fully durable.
-func (l *Log) cleanableSegments() []*segment.Segment {
+func (l *Log) cleanableSegments(stable int64) []*segment.Segment {
 	durable := l.DurableEnd()
+	if stable > 0 {
+		durable = min(durable, stable)
+	}
 	l.rmu.RLock()
 	defer l.rmu.RUnlock()
 	var out []*segment.Segment
@@ -257,6 +270,33 @@ type cleaner struct {
 	horizon    int64 // tombstones with a timestamp before this may go
 	now        time.Time
 	res        *CompactResult
+	aborted    map[int64][]segment.AbortedTxn // by producer id: the aborted transactions
+}
+
+// loadAborted reads the aborted transactions overlapping [from, upper).
+func (c *cleaner) loadAborted(from, upper int64) error {
+	es, err := c.l.AbortedTxns(from, upper)
+	if err != nil {
+		return fmt.Errorf("log: compaction: %w", err)
+	}
+	c.aborted = make(map[int64][]segment.AbortedTxn)
+	for _, e := range es {
+		c.aborted[e.ProducerID] = append(c.aborted[e.ProducerID], e)
+	}
+	return nil
+}
+
+// abortedBatch reports whether h is a batch of an aborted transaction.
+func (c *cleaner) abortedBatch(h *batch.Header) bool {
+	if !h.IsTransactional() || h.IsControl() {
+		return false
+	}
+	for _, e := range c.aborted[h.ProducerID] {
+		if e.FirstOffset <= h.BaseOffset && h.BaseOffset <= e.LastOffset {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *cleaner) stopped() bool { return c.o.Stopped != nil && c.o.Stopped() }
@@ -282,7 +322,7 @@ func (c *cleaner) buildMap(segs []*segment.Segment) (int64, error) {
 			if err := c.read(len(b)); err != nil {
 				return err
 			}
-			if !h.IsControl() && !h.IsTransactional() {
+			if !h.IsControl() && !c.abortedBatch(&h) {
 				r, err := c.o.Processor.NewReader(b)
 				if err != nil {
 					return fmt.Errorf("log: compaction: segment %d, batch %d: %w", s.Base(), h.BaseOffset, err)
@@ -457,7 +497,16 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 				return err
 			}
 			out := b
-			if !h.IsControl() && !h.IsTransactional() {
+			switch {
+			case h.IsControl():
+			case h.RecordCount > 0 && c.abortedBatch(&h):
+				c.res.RecordsRemoved += int64(h.RecordCount)
+				out = nil
+				if keepEmpty(&h) {
+					out = batch.AppendEmpty(nil, &h)
+				}
+				changed = true
+			default:
 				var err error
 				if out, err = c.filter(b, &h, keepEmpty(&h)); err != nil {
 					return fmt.Errorf("log: compaction: segment %d, batch %d: %w", s.Base(), h.BaseOffset, err)

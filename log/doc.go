@@ -27,7 +27,9 @@
 // not read markers; the partition, which keeps the producer state, passes the
 // aborted-transaction entries (segment .txnindex) of the abort markers it appends
 // (AppendValidated, AppendAtValidated), and reconciles the index with the markers when it
-// opens. Retention stops below a limit (EnforceRetentionBelow: the last stable offset).
+// opens. Retention stops below a limit (EnforceRetentionBelow: the last stable offset),
+// and so does compaction (CompactOptions.StableOffset), which drops the records of aborted
+// transactions (from the .txnindex entries) and keeps markers.
 //
 // Files in the partition directory: <base>.log/.index/.timeindex per segment (see package
 // segment), "recovery-point-offset" and "log-start-offset" checkpoints ("0\n<offset>\n",

@@ -207,47 +207,75 @@ func TestLogRetentionBelow(t *testing.T) {
 	}
 }
 
-// TestLogCompactTransactions: compaction keeps transactional and control batches whole,
-// their keys do not supersede others, and the .txnindex entries of merged segments move
-// to the cleaned segment (also across a reopen).
+// TestLogCompactTransactions: compaction follows Kafka's cleaner for transactions: an
+// aborted transaction's records are removed and supersede nothing, a committed one's are
+// compacted like any others, markers stay, nothing at or past the stable offset is
+// cleaned (an open transaction's records stay, and supersede nothing), and the .txnindex
+// entries of merged segments move to the cleaned segment (also across a reopen).
 func TestLogCompactTransactions(t *testing.T) {
 	fs := vfs.NewMem()
 	o := memOpts(fs)
 	o.RetentionMs = -1
 	l := openLog(t, "/p", o)
-	k := []byte("k")
+	k, c := []byte("k"), []byte("c")
+	txnRec := func(pid int64, key []byte, val string) {
+		t.Helper()
+		b := keyedBatch(t, []rec{{key: key, value: []byte(val), ts: 101}}, batch.CodecNone, pid)
+		setAttrs(b, batch.TransactionalBit)
+		mustAppend(t, l, b)
+	}
+	marker := func(pid int64, aborted ...segment.AbortedTxn) {
+		t.Helper()
+		if _, err := l.AppendValidated(txnBytes(pid, batch.TransactionalBit|batch.ControlBit, 4), 0, aborted...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mustAppend(t, l, keyedBatch(t, []rec{{key: k, value: []byte("committed"), ts: 100}}, batch.CodecNone, -1))
-	// An aborted transactional write of the same key, its marker, then more keyed data.
-	tb := keyedBatch(t, []rec{{key: k, value: []byte("aborted"), ts: 101}}, batch.CodecNone, 7)
-	setAttrs(tb, batch.TransactionalBit)
-	info := mustAppend(t, l, tb)
-	e := segment.AbortedTxn{ProducerID: 7, FirstOffset: info.BaseOffset, LastOffset: l.EndOffset(), LastStableOffset: l.EndOffset() + 1}
-	if _, err := l.AppendValidated(txnBytes(7, batch.TransactionalBit|batch.ControlBit, 4), 0, e); err != nil {
-		t.Fatal(err)
+	first := l.EndOffset()
+	txnRec(7, k, "aborted")
+	e := segment.AbortedTxn{ProducerID: 7, FirstOffset: first, LastOffset: l.EndOffset(), LastStableOffset: l.EndOffset() + 1}
+	marker(7, e)
+	txnRec(8, c, "c1") // committed, then superseded
+	marker(8)
+	mustAppend(t, l, keyedBatch(t, []rec{{key: c, value: []byte("c2"), ts: 102}}, batch.CodecNone, -1))
+	filler := func() {
+		for range 12 {
+			mustAppend(t, l, keyedBatch(t, []rec{{key: []byte("x"), value: make([]byte, 1000), ts: 102}}, batch.CodecNone, -1))
+		}
 	}
-	for range 12 {
-		mustAppend(t, l, keyedBatch(t, []rec{{key: []byte("x"), value: make([]byte, 1000), ts: 102}}, batch.CodecNone, -1))
-	}
+	filler()
 	firstNext := l.Segments()[0].NextOffset
 	for range 2 {
 		if _, err := l.Compact(CompactOptions{Force: true}); err != nil {
 			t.Fatal(err)
 		}
-		for range 12 {
-			mustAppend(t, l, keyedBatch(t, []rec{{key: []byte("x"), value: make([]byte, 1000), ts: 102}}, batch.CodecNone, -1))
-		}
+		filler()
 	}
 	if got := l.Segments()[0].NextOffset; got <= firstNext || got <= e.LastOffset {
 		t.Fatalf("first segment not merged: ends at %d (was %d)", got, firstNext)
 	}
-	var vals []string
-	for _, r := range readRecords(t, l) {
-		if string(r.key) == "k" {
-			vals = append(vals, string(r.value))
-		}
+	stable := l.EndOffset()
+	txnRec(9, k, "open") // open: at the stable offset
+	filler()
+	if _, err := l.Compact(CompactOptions{Force: true, StableOffset: stable}); err != nil {
+		t.Fatal(err)
 	}
-	if !slices.Equal(vals, []string{"committed", "aborted"}) {
-		t.Fatalf("values of k after compaction: %q", vals)
+	vals := map[string][]string{}
+	for _, r := range readRecords(t, l) {
+		vals[string(r.key)] = append(vals[string(r.key)], string(r.value))
+	}
+	if !slices.Equal(vals["k"], []string{"committed", "open"}) || !slices.Equal(vals["c"], []string{"c2"}) {
+		t.Fatalf("after compaction: k %q, c %q", vals["k"], vals["c"])
+	}
+	markers := 0
+	l.Scan(0, func(h batch.Header, _ []byte) error {
+		if h.IsControl() {
+			markers++
+		}
+		return nil
+	})
+	if markers != 2 {
+		t.Fatalf("%d markers after compaction, want 2", markers)
 	}
 	if got, _ := l.AbortedTxns(0, l.EndOffset()); !slices.Equal(got, []segment.AbortedTxn{e}) {
 		t.Fatalf("entries after compaction: %+v", got)

@@ -3,6 +3,7 @@ package partition_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
@@ -241,5 +244,83 @@ func TestPartitionTxnRetention(t *testing.T) {
 	}
 	if r, err := p.Cleanup(partition.CleanerResources{}); err != nil || r.SegmentsDeleted == 0 {
 		t.Fatalf("retention once committed: %+v, %v", r, err)
+	}
+}
+
+// TestPartitionTxnCompaction: the cleaner's compaction stops at the last stable offset:
+// an open transaction's record neither goes nor supersedes an older one of its key; once
+// it aborts, its record goes.
+func TestPartitionTxnCompaction(t *testing.T) {
+	fs := vfs.NewMem()
+	o := partition.Options{Topic: "t", Transactional: true, Compacted: true, Logger: quietLog,
+		Cleanup: partition.CleanupOptions{Compact: true},
+		Log:     log.Options{FS: fs, SegmentBytes: 1024, SegmentIndexBytes: 1024, IndexIntervalBytes: 256, RetentionMs: -1}}
+	p, err := partition.Open("/p", &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	keyed := func(pid int64, key, val string) []byte {
+		bt := records.NewBatch(100, []records.Record{{Key: []byte(key), Value: []byte(val)}})
+		if pid >= 0 {
+			bt.Header.ProducerID, bt.Header.ProducerEpoch, bt.Header.BaseSequence = pid, 0, 0
+			bt.Header.Attributes = batch.TransactionalBit
+		}
+		b, err := records.Encode(nil, bt, batch.CodecNone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	appendDurable := func(b []byte) {
+		t.Helper()
+		res := mustAppend(t, p, b)
+		if err := p.WaitDurable(ctx, res.LastOffset+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendDurable(keyed(-1, "k", "old"))
+	appendDurable(keyed(5, "k", "in-txn"))
+	filler := func() {
+		for i := range 20 {
+			appendDurable(keyed(-1, fmt.Sprint("f", i%3), string(make([]byte, 200))))
+		}
+	}
+	values := func() []string {
+		var out []string
+		r, err := p.Read(p.LogStartOffset(), 1<<20, partition.ReadLogEnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b := r.Records; len(b) > 0; {
+			sz, _ := batch.Next(b)
+			if bt, err := records.Decode(b[:sz]); err == nil && !bt.Header.IsControl() {
+				for _, rec := range bt.Records {
+					if string(rec.Key) == "k" {
+						out = append(out, string(rec.Value))
+					}
+				}
+			}
+			b = b[sz:]
+		}
+		return out
+	}
+	filler()
+	cleanup := func() {
+		t.Helper()
+		if _, err := p.Cleanup(partition.CleanerResources{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cleanup()
+	if got := values(); !slices.Equal(got, []string{"old", "in-txn"}) {
+		t.Fatalf("with the transaction open: %q", got)
+	}
+	mustMarker(t, p, 5, 0, false)
+	filler()
+	cleanup()
+	if got := values(); !slices.Equal(got, []string{"old"}) {
+		t.Fatalf("after the abort: %q", got)
 	}
 }
