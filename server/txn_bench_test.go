@@ -14,26 +14,19 @@ import (
 // operation, one transaction of n records (begin, produce, commit, the commit returning
 // once PrepareCommit is written; the markers follow), against the same n records produced
 // idempotently and acknowledged. ns/op is the latency of one transaction (or batch), and
-// records/s the throughput of one producer waiting for each. "transactional" uses kgo's
-// defaults: the next transaction's AddPartitionsToTxn meets CONCURRENT_TRANSACTIONS while
-// the previous one's markers are written and backs off 20 ms, as with Kafka;
-// "transactional-1ms" backs off 1 ms (kgo.ConcurrentTransactionsBackoff), which shows the
-// broker's own cost.
+// records/s the throughput of one producer waiting for each.
 func BenchmarkTxnProduce(b *testing.B) {
 	s, _ := startTxnBroker(b, "")
 	addr := s.Addr().String()
 	txnTopic(b, addr, "t", 1)
 	val := make([]byte, 100)
 	for _, n := range []int{1, 10, 100} {
-		for _, mode := range []string{"idempotent", "transactional", "transactional-1ms"} {
+		for _, mode := range []string{"idempotent", "transactional"} {
 			b.Run(fmt.Sprintf("%s/records=%d", mode, n), func(b *testing.B) {
 				opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("t"), kgo.ProducerLinger(0)}
 				txn := mode != "idempotent"
 				if txn {
 					opts = append(opts, kgo.TransactionalID(fmt.Sprintf("bench-%s-%d-%d", mode, n, b.N)), kgo.TransactionTimeout(time.Minute))
-				}
-				if mode == "transactional-1ms" {
-					opts = append(opts, kgo.ConcurrentTransactionsBackoff(time.Millisecond))
 				}
 				cl, err := kgo.NewClient(opts...)
 				if err != nil {

@@ -102,7 +102,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.mu.txns[id] != e {
+	if sh.awaitEndLocked(ctx, e) != e || sh.mu.txns[id] != e {
 		return -1, -1, ErrConcurrentTransactions // expired meanwhile: the client retries
 	}
 	if e.pending {
@@ -186,7 +186,7 @@ func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, e
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.mu.txns[id]
+	e := sh.awaitEndLocked(ctx, sh.mu.txns[id])
 	if err := checkProducerLocked(e, id, pid, epoch); err != nil {
 		return err
 	}

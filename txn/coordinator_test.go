@@ -263,10 +263,11 @@ func TestTxnCommitAbort(t *testing.T) {
 }
 
 // TestTxnConcurrentWhileEnding: while the markers are being written, the id's requests
-// get CONCURRENT_TRANSACTIONS (a retried EndTxn of the same outcome too).
+// get CONCURRENT_TRANSACTIONS (a retried EndTxn of the same outcome too), at once with
+// EndWait < 0 (Kafka's way).
 func TestTxnConcurrentWhileEnding(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, nil)
+		e := newEnv(t, func(o *Options) { o.EndWait = -1 })
 		ctx := context.Background()
 		pid, epoch := e.init("t")
 		block := make(chan struct{})
@@ -286,6 +287,47 @@ func TestTxnConcurrentWhileEnding(t *testing.T) {
 		if err := e.c.AddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpB}); err != nil {
 			t.Fatalf("after the markers: %v", err)
 		}
+	})
+}
+
+// TestTxnEndWait: AddPartitions and InitProducerId of an id whose markers are being
+// written wait for them (up to EndWait) instead of answering CONCURRENT_TRANSACTIONS.
+func TestTxnEndWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		ctx := context.Background()
+		pid, epoch := e.init("t")
+		block := make(chan struct{})
+		e.markers.set(func(w *markerLog) { w.block = block })
+		e.c.AddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpA})
+		if err := e.c.EndTxn(ctx, "t", pid, epoch, true); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			close(block)
+		}()
+		if err := e.c.AddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpB}); err != nil {
+			t.Fatalf("add after waiting for the markers: %v", err)
+		}
+		if waited := time.Since(start); waited != 300*time.Millisecond {
+			t.Fatalf("waited %v", waited)
+		}
+		// Markers that take longer than EndWait: CONCURRENT_TRANSACTIONS after it.
+		block = make(chan struct{})
+		e.markers.set(func(w *markerLog) { w.block = block })
+		if err := e.c.EndTxn(ctx, "t", pid, epoch, false); err != nil {
+			t.Fatal(err)
+		}
+		start = time.Now()
+		_, _, err := e.c.InitProducerID(ctx, "t", 1000, -1, -1)
+		expect(t, "init past EndWait", err, ErrConcurrentTransactions)
+		if waited := time.Since(start); waited != DefaultEndWait {
+			t.Fatalf("waited %v", waited)
+		}
+		close(block)
+		settle()
 	})
 }
 

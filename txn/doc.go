@@ -28,7 +28,10 @@
 //	expiration          Empty/Complete* unused for transactional.id.expiration.ms → tombstone
 //
 // While a state change of an id is being written, or its markers are, its requests get
-// ErrConcurrentTransactions (CONCURRENT_TRANSACTIONS: clients retry). A coordinator that
+// ErrConcurrentTransactions (CONCURRENT_TRANSACTIONS: clients retry), except that
+// InitProducerId and AddPartitions first wait up to Options.EndWait for the markers (a
+// deliberate difference from Kafka, which answers at once: the client's backoff would
+// cost more than the wait). A coordinator that
 // loads a partition resumes the markers of the transactions left in Prepare* (a restart
 // or a failover mid-commit), so a transaction whose end was acknowledged always
 // completes. Markers carry the coordinator epoch: the leader epoch of the

@@ -21,6 +21,7 @@ const (
 	DefaultIDExpiration       = 7 * 24 * time.Hour // transactional.id.expiration.ms (604800000)
 	DefaultExpirationInterval = time.Hour          // transaction.remove.expired.transaction.cleanup.interval.ms
 	DefaultRetryBackoff       = 100 * time.Millisecond
+	DefaultEndWait            = time.Second
 )
 
 // Marker is a transaction marker the coordinator has written to a partition of a
@@ -72,6 +73,11 @@ type Options struct {
 	// RetryBackoff is the wait before a failed marker or state write is retried.
 	// Default 100 ms.
 	RetryBackoff time.Duration
+	// EndWait is how long InitProducerId and AddPartitions of an id whose previous
+	// transaction's markers are being written wait for them (usually a few ms) before
+	// answering ErrConcurrentTransactions; Kafka answers at once, and clients back off
+	// (kgo 20 ms) and retry. Default 1 s; negative: no wait, as Kafka.
+	EndWait time.Duration
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock; nil means coord.RealClock.
@@ -97,6 +103,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.RetryBackoff == 0 {
 		o.RetryBackoff = DefaultRetryBackoff
+	}
+	if o.EndWait == 0 {
+		o.EndWait = DefaultEndWait
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

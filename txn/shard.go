@@ -14,9 +14,10 @@ import (
 // what is in flight.
 type entry struct {
 	Txn
-	pending   bool  // a state change is being written (requests get ErrConcurrentTransactions)
-	lastEpoch int16 // the epoch before the last bump (a retried InitProducerId); -1
-	markers   bool  // the markers of a Prepare* state are being written
+	pending   bool          // a state change is being written (requests get ErrConcurrentTransactions)
+	lastEpoch int16         // the epoch before the last bump (a retried InitProducerId); -1
+	markers   bool          // the markers of a Prepare* state are being written
+	ended     chan struct{} // closed once they are and Complete* is written (awaitEndLocked)
 	// written are the partitions whose marker of the current Prepare* state is written.
 	written map[TopicPartition]bool
 }
@@ -153,7 +154,7 @@ func (sh *shard) startMarkersLocked(e *entry) {
 	if e.markers {
 		return
 	}
-	e.markers, e.written = true, make(map[TopicPartition]bool)
+	e.markers, e.written, e.ended = true, make(map[TopicPartition]bool), make(chan struct{})
 	id := e.ID
 	sh.part.AfterFunc(0, func() { sh.completeTxn(id) })
 }
@@ -211,6 +212,31 @@ func (sh *shard) completeTxn(id string) {
 		return
 	}
 	e.markers, e.written = false, nil
+	close(e.ended)
+	e.ended = nil
+}
+
+// awaitEndLocked waits, if the markers of e's previous transaction are being written, until
+// they are (and Complete* is written), for at most Options.EndWait, ctx or the shard's
+// unload. It returns id's entry afterwards (nil if it is gone). The caller holds sh.mu,
+// which is released while waiting.
+func (sh *shard) awaitEndLocked(ctx context.Context, e *entry) *entry {
+	if e == nil || e.ended == nil || sh.c.opts.EndWait < 0 {
+		return e
+	}
+	ch, id := e.ended, e.ID
+	timeout := make(chan struct{})
+	timer := sh.c.opts.Clock.AfterFunc(sh.c.opts.EndWait, func() { close(timeout) })
+	sh.mu.Unlock()
+	select {
+	case <-ch:
+	case <-timeout:
+	case <-ctx.Done():
+	case <-sh.part.Done():
+	}
+	timer.Stop()
+	sh.mu.Lock()
+	return sh.mu.txns[id]
 }
 
 // context returns a context cancelled when the shard's handle stops (an unload).
