@@ -14,6 +14,7 @@ import (
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/replica"
+	"github.com/stratalog/strata/txn"
 )
 
 // serverData is the broker's metadata and storage, set by openData and read-only after it
@@ -32,6 +33,8 @@ type serverData struct {
 	pids *producerIDs
 	// groups is the consumer-group coordinator (groups.go).
 	groups *group.Coordinator
+	// txns is the transaction coordinator (txn.go), nil unless strata.transactions.enable.
+	txns *txn.Coordinator
 
 	closeOnce sync.Once
 	closeErr  error
@@ -61,6 +64,9 @@ func (s *Server) openData() (err error) {
 	d.store = store
 	defer func() {
 		if err != nil {
+			if d.txns != nil {
+				d.txns.Close()
+			}
 			if d.groups != nil {
 				d.groups.Close()
 			}
@@ -80,6 +86,8 @@ func (s *Server) openData() (err error) {
 		NodeID: s.opts.NodeID,
 		Broker: s.opts.Settings,
 		Logger: s.log,
+
+		Transactions: d.broker.Bool(txnEnableSetting),
 	})
 	if err != nil {
 		return fmt.Errorf("server: open topics: %w", err)
@@ -87,6 +95,11 @@ func (s *Server) openData() (err error) {
 	d.pids = newProducerIDs(store, s.opts.NodeID, d.replicas.Hosted())
 	if d.groups, err = s.openGroups(); err != nil {
 		return fmt.Errorf("server: open group coordinator: %w", err)
+	}
+	if d.broker.Bool(txnEnableSetting) {
+		if d.txns, err = s.openTxn(); err != nil {
+			return fmt.Errorf("server: open transaction coordinator: %w", err)
+		}
 	}
 	s.log.Info("data directory open", "dir", s.opts.DataDir, "cluster.id", store.Image().ClusterID(), "node.id", s.opts.NodeID,
 		"topics", len(store.Image().Topics()), "clean", store.Created() || d.replicas.CleanShutdown())
@@ -158,6 +171,11 @@ func (s *Server) closeData() error {
 			return
 		}
 		var errs []error
+		if d.txns != nil {
+			if err := d.txns.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("server: close transaction coordinator: %w", err))
+			}
+		}
 		if d.groups != nil {
 			if err := d.groups.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))
