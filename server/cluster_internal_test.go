@@ -1,0 +1,184 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/metadata/local"
+	"github.com/stratalog/strata/metadata/raft"
+)
+
+// testCluster is three cluster nodes in process, each with its quorum listener bound on
+// a free port of 127.0.0.1 and its own data directory.
+type testCluster struct {
+	voters []raft.Voter
+	dirs   []string
+	nodes  []*Server
+}
+
+func quorumListeners(t *testing.T, n int) ([]net.Listener, []raft.Voter) {
+	t.Helper()
+	var lns []net.Listener
+	var voters []raft.Voter
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		voters = append(voters, raft.Voter{ID: int32(i + 1), Addr: ln.Addr().String()})
+	}
+	return lns, voters
+}
+
+func clusterOptions(voters []raft.Voter, ln net.Listener, id int32, dir string) *Options {
+	return &Options{
+		Listen: "127.0.0.1:0", DataDir: dir, NodeID: id, Logger: slog.New(slog.DiscardHandler),
+		Cluster: &ClusterOptions{Voters: voters, Listener: ln},
+	}
+}
+
+// startCluster starts the three nodes at once (each waits in New for a quorum).
+func startCluster(t *testing.T) *testCluster {
+	t.Helper()
+	lns, voters := quorumListeners(t, 3)
+	c := &testCluster{voters: voters, nodes: make([]*Server, 3), dirs: []string{t.TempDir(), t.TempDir(), t.TempDir()}}
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.nodes[i], errs[i] = Start(clusterOptions(voters, lns[i], int32(i+1), c.dirs[i]))
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, s := range c.nodes {
+			if s != nil {
+				s.Close()
+			}
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+	}
+	return c
+}
+
+// TestClusterNodesForm: three brokers with Cluster options form one cluster: each has
+// registered with its client listener, they share one cluster id (recorded in each data
+// directory's meta.properties) and the Raft files are in __cluster_metadata; a topic
+// created through one node is in every node's image, its partitions spread over the
+// three brokers and open on the broker each is placed on.
+func TestClusterNodesForm(t *testing.T) {
+	c := startCluster(t)
+	cluster := c.nodes[0].image().ClusterID()
+	if cluster == "" {
+		t.Fatal("no cluster id")
+	}
+	for i, s := range c.nodes {
+		im := s.image()
+		if im.ClusterID() != cluster {
+			t.Errorf("node %d: cluster id %q, want %q", i+1, im.ClusterID(), cluster)
+		}
+		b, ok := im.Broker(int32(i + 1))
+		_, port, _ := net.SplitHostPort(s.Addr().String())
+		if !ok || len(b.Endpoints) != 1 || b.Endpoints[0].Host != "127.0.0.1" || b.Endpoints[0].Port == 0 {
+			t.Errorf("node %d: registration %+v (listening on port %s)", i+1, b, port)
+		}
+		mp, found, err := local.ReadMetaProperties(s.opts.FS, c.dirs[i])
+		if !found || err != nil || mp != (local.MetaProperties{NodeID: int32(i + 1), ClusterID: cluster}) {
+			t.Errorf("node %d: meta.properties %+v, %v, %v", i+1, mp, found, err)
+		}
+		if _, err := os.Stat(filepath.Join(c.dirs[i], clusterMetadataDir, "raft.db")); err != nil {
+			t.Errorf("node %d: %v", i+1, err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	tp, err := c.nodes[1].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "spread", Partitions: 3, ReplicationFactor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[int32]bool{}
+	for _, p := range tp.Partitions {
+		leaders[p.Leader] = true
+	}
+	if len(leaders) != 3 {
+		t.Errorf("partitions %+v: want one leader on each broker", tp.Partitions)
+	}
+	for i, s := range c.nodes {
+		waitFor(t, func() bool { _, ok := s.image().Topic("spread"); return ok })
+		hosted := len(s.data.replicas.Hosted())
+		want := 0
+		for _, p := range tp.Partitions {
+			if p.Leader == int32(i+1) {
+				want++
+			}
+		}
+		if hosted != want {
+			t.Errorf("node %d hosts %d partition(s), want %d partition(s) of %+v", i+1, hosted, want, tp.Partitions)
+		}
+	}
+}
+
+// TestClusterNodeDataDirChecks: a cluster node refuses a data directory of another node
+// id, and one of another cluster, naming both; a second broker on a node's data
+// directory fails on its lock.
+func TestClusterNodeDataDirChecks(t *testing.T) {
+	c := startCluster(t)
+	if _, err := New(clusterOptions(c.voters, nil, 1, c.dirs[0])); err == nil || !strings.Contains(err.Error(), "in use by another broker") {
+		t.Fatalf("second broker on node 1's data directory: %v", err)
+	}
+	cluster := c.nodes[0].image().ClusterID()
+	c.nodes[0].Close()
+
+	if _, err := New(clusterOptions(c.voters, nil, 2, c.dirs[0])); err == nil || !strings.Contains(err.Error(), "stored node.id 1 does not match configured node.id 2") {
+		t.Fatalf("node 2 on node 1's data directory: %v", err)
+	}
+	if err := local.WriteMetaProperties(c.nodes[0].opts.FS, c.dirs[0], local.MetaProperties{NodeID: 1, ClusterID: "another"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(clusterOptions(c.voters, nil, 1, c.dirs[0]))
+	if err == nil || !strings.Contains(err.Error(), "cluster another") || !strings.Contains(err.Error(), "cluster "+cluster) {
+		t.Fatalf("node 1 on a data directory of cluster %q: %v", "another", err)
+	}
+}
+
+// TestClusterNodeControlledShutdown: a node that shuts down asks the controller to fence
+// it first: the other nodes see it fenced at once, not after its session.
+func TestClusterNodeControlledShutdown(t *testing.T) {
+	c := startCluster(t)
+	if err := c.nodes[2].Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Broker 3's session is 1.5 s: fenced well within it, the fence was its own.
+	start := time.Now()
+	waitFor(t, func() bool { b, _ := c.nodes[0].image().Broker(3); return b.Fenced })
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("broker 3 fenced %v after its shutdown returned, want at once", d)
+	}
+}
+
+// waitFor polls cond until it holds, failing after 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
