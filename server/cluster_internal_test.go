@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/metadata/raft"
@@ -180,5 +184,49 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10 s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClusterNoControllerTimesOut: with its quorum lost, a cluster node answers admin
+// requests REQUEST_TIMED_OUT once the request's timeout has passed (KIP-590), never
+// NOT_CONTROLLER; a request without a timeout field is bounded the same way.
+func TestClusterNoControllerTimesOut(t *testing.T) {
+	c := startCluster(t)
+	c.nodes[1].Close()
+	c.nodes[2].Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[0].Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seed := cl.SeedBrokers()[0] // straight to node 1, whatever Metadata names the controller
+
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 300
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "late", 1, -1
+	req.Topics = append(req.Topics, rt)
+	start := time.Now()
+	resp, err := req.RequestWith(t.Context(), seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 5*time.Second {
+		t.Errorf("answered after %v, want about the request's timeout of 300 ms", d)
+	}
+	if got := resp.Topics[0].ErrorCode; got != kerr.RequestTimedOut.Code {
+		t.Errorf("CreateTopics without a quorum: error %v, want REQUEST_TIMED_OUT", kerr.ErrorForCode(got))
+	}
+
+	// A single node's store never waits for a controller: its commands are not bounded.
+	if ctx, cancel := (&Server{}).controllerCtx(&request{ctx: t.Context()}, 1); ctx != t.Context() {
+		t.Error("a single node's command context is not the request's")
+	} else {
+		cancel()
+	}
+	ctx, cancel := c.nodes[0].controllerCtx(&request{ctx: t.Context()}, 0)
+	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > defaultControllerTimeout || time.Until(dl) < defaultControllerTimeout-5*time.Second {
+		t.Errorf("cluster command without a timeout: deadline %v, %v; want %v from now", dl, ok, defaultControllerTimeout)
 	}
 }
