@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -228,5 +229,108 @@ func TestClusterNoControllerTimesOut(t *testing.T) {
 	defer cancel()
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > defaultControllerTimeout || time.Until(dl) < defaultControllerTimeout-5*time.Second {
 		t.Errorf("cluster command without a timeout: deadline %v, %v; want %v from now", dl, ok, defaultControllerTimeout)
+	}
+}
+
+// TestClusterClientsSeeOneCluster: every node's Metadata lists the three brokers at
+// their client listeners and the same controller (the Raft leader's node); a Produce
+// sent to a broker that does not lead the partition answers NOT_LEADER_OR_FOLLOWER, and
+// a client with every node as seed produces to and consumes from partitions led by
+// different nodes; producer ids are unique across the nodes.
+func TestClusterClientsSeeOneCluster(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "spread", Partitions: 3, ReplicationFactor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	controller := int32(-1)
+	pids := map[int64]int{}
+	for i, s := range c.nodes {
+		waitFor(t, func() bool { _, ok := s.image().Topic("spread"); return ok })
+		cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := cl.SeedBrokers()[0]
+		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, seed)
+		if err != nil {
+			cl.Close()
+			t.Fatal(err)
+		}
+		if len(resp.Brokers) != 3 {
+			t.Errorf("node %d: Metadata brokers %+v, want 3", i+1, resp.Brokers)
+		}
+		for _, b := range resp.Brokers {
+			if want := seeds[b.NodeID-1]; net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))) != want {
+				t.Errorf("node %d: broker %d at %s:%d, want %s", i+1, b.NodeID, b.Host, b.Port, want)
+			}
+		}
+		if controller == -1 {
+			controller = resp.ControllerID
+		}
+		if resp.ControllerID != controller || resp.ControllerID < 1 {
+			t.Errorf("node %d: controller %d, others %d", i+1, resp.ControllerID, controller)
+		}
+
+		// A partition this node does not lead.
+		for p, st := range tp.Partitions {
+			if st.Leader == int32(i+1) {
+				continue
+			}
+			preq := kmsg.NewPtrProduceRequest()
+			preq.Acks, preq.TimeoutMillis = 1, 5000
+			pt := kmsg.NewProduceRequestTopic()
+			pt.Topic = "spread"
+			pp := kmsg.NewProduceRequestTopicPartition()
+			pp.Partition = int32(p)
+			pt.Partitions = append(pt.Partitions, pp)
+			preq.Topics = append(preq.Topics, pt)
+			presp, err := preq.RequestWith(ctx, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := presp.Topics[0].Partitions[0].ErrorCode; got != kerr.NotLeaderForPartition.Code {
+				t.Errorf("node %d: Produce to partition %d led by %d: %v, want NOT_LEADER_OR_FOLLOWER", i+1, p, st.Leader, kerr.ErrorForCode(got))
+			}
+			break
+		}
+
+		ireq := kmsg.NewPtrInitProducerIDRequest()
+		ireq.TransactionTimeoutMillis = 60000
+		iresp, err := ireq.RequestWith(ctx, seed)
+		if err != nil || iresp.ErrorCode != 0 {
+			t.Errorf("node %d: InitProducerID: %v, %+v", i+1, err, iresp)
+		} else {
+			pids[iresp.ProducerID]++
+		}
+		cl.Close()
+	}
+	if len(pids) != 3 {
+		t.Errorf("producer ids of the three nodes: %v, want three different", pids)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics("spread"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for p := range int32(3) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "spread", Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
+			t.Fatalf("produce to partition %d (led by %d): %v", p, tp.Partitions[p].Leader, err)
+		}
+	}
+	got := map[int32]bool{}
+	for len(got) < 3 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
 	}
 }
