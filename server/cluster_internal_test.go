@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/metadata/raft"
@@ -47,7 +48,8 @@ func quorumListeners(t *testing.T, n int) ([]net.Listener, []raft.Voter) {
 func clusterOptions(voters []raft.Voter, ln net.Listener, id int32, dir string) *Options {
 	return &Options{
 		Listen: "127.0.0.1:0", DataDir: dir, NodeID: id, Logger: slog.New(slog.DiscardHandler),
-		Cluster: &ClusterOptions{Voters: voters, Listener: ln},
+		Cluster:  &ClusterOptions{Voters: voters, Listener: ln},
+		Settings: map[string]string{"group.initial.rebalance.delay.ms": "0"},
 	}
 }
 
@@ -332,5 +334,91 @@ func TestClusterClientsSeeOneCluster(t *testing.T) {
 			t.Fatalf("consumed %v: %v", got, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+}
+
+// TestClusterGroupsFollowLeadership: on a cluster, the first FindCoordinator creates
+// __consumer_offsets with offsets.topic.replication.factor replicas (3 here) spread over
+// the brokers, and names the leader of the group's partition; only that node
+// coordinates the group (another answers NOT_COORDINATOR); a group consumer with every
+// node as seed consumes partitions led by different nodes and commits its offsets.
+func TestClusterGroupsFollowLeadership(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "spread", Partitions: 3, ReplicationFactor: -1}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumerGroup("g"), kgo.ConsumeTopics("spread"), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for p := range int32(3) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "spread", Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[int32]bool{}
+	for len(got) < 3 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	im := c.nodes[0].image()
+	offsets, ok := im.Topic(metadata.ConsumerOffsetsTopic)
+	if !ok {
+		t.Fatal("no __consumer_offsets")
+	}
+	leaders := map[int32]bool{}
+	for _, p := range offsets.Partitions {
+		if len(p.Replicas) != 3 {
+			t.Fatalf("__consumer_offsets partition replicas %v, want 3", p.Replicas)
+		}
+		leaders[p.Leader] = true
+	}
+	if len(leaders) != 3 {
+		t.Errorf("__consumer_offsets leaders %v, want all three brokers", leaders)
+	}
+	coordinator := offsets.Partitions[coord.PartitionFor("g", offsets.NumPartitions())].Leader
+	for i, s := range c.nodes {
+		ocl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := kmsg.NewPtrOffsetFetchRequest() // v8+: by group
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = "g"
+		req.Groups = append(req.Groups, rg)
+		resp, err := req.RequestWith(ctx, ocl.SeedBrokers()[0])
+		ocl.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Groups) != 1 {
+			t.Fatalf("node %d: OffsetFetch %+v", i+1, resp)
+		}
+		g := resp.Groups[0]
+		want := kerr.NotCoordinator.Code
+		if int32(i+1) == coordinator {
+			want = 0
+		}
+		if g.ErrorCode != want {
+			t.Errorf("node %d (coordinator %d): OffsetFetch error %v, want %v", i+1, coordinator, kerr.ErrorForCode(g.ErrorCode), kerr.ErrorForCode(want))
+		}
+		if want == 0 && (len(g.Topics) != 1 || len(g.Topics[0].Partitions) != 3 || g.Topics[0].Partitions[0].Offset != 1) {
+			t.Errorf("committed offsets on the coordinator: %+v", g.Topics)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/stratalog/strata/coord"
@@ -65,14 +66,24 @@ func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) 
 	if p, err := lookup(); !errors.Is(err, replica.ErrUnknownTopicOrPartition) {
 		return p, err
 	}
-	n := l.s.offsetsPartitions(int32(l.s.data.broker.Int64("offsets.topic.num.partitions")))
-	compact := "compact"
-	_, err = l.s.data.store.CreateTopic(context.Background(), metadata.CreateTopic{Name: metadata.ConsumerOffsetsTopic,
-		Partitions: n, ReplicationFactor: -1, Configs: map[string]*string{"cleanup.policy": &compact}})
-	if err != nil && !errors.Is(err, metadata.ErrTopicExists) {
-		return nil, fmt.Errorf("create %s: %w", metadata.ConsumerOffsetsTopic, err)
+	if err := l.s.createOffsetsTopic(context.Background(), -1); err != nil {
+		return nil, err
 	}
 	return lookup()
+}
+
+// createOffsetsTopic creates __consumer_offsets (offsets.topic.num.partitions partitions,
+// compacted) with replication factor rf (-1: default.replication.factor); it is not an
+// error that it exists.
+func (s *Server) createOffsetsTopic(ctx context.Context, rf int16) error {
+	n := s.offsetsPartitions(int32(s.data.broker.Int64("offsets.topic.num.partitions")))
+	compact := "compact"
+	_, err := s.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: metadata.ConsumerOffsetsTopic,
+		Partitions: n, ReplicationFactor: rf, Configs: map[string]*string{"cleanup.policy": &compact}})
+	if err != nil && !errors.Is(err, metadata.ErrTopicExists) {
+		return fmt.Errorf("create %s: %w", metadata.ConsumerOffsetsTopic, err)
+	}
+	return nil
 }
 
 // Append appends the batch and waits until it is fsynced (on a single node, committed).
@@ -132,4 +143,26 @@ func (l *offsetsPartition) Replay(fn func([]byte) error) error {
 			b = b[n:]
 		}
 	}
+}
+
+// defaultOffsetsReplicationFactor is Kafka's offsets.topic.replication.factor default.
+const defaultOffsetsReplicationFactor = 3
+
+// offsetsReplicationFactor is the replication factor a cluster node creates
+// __consumer_offsets with: offsets.topic.replication.factor (Kafka's default 3), at most
+// the number of live brokers, so that a cluster smaller than it still gets its groups.
+func (s *Server) offsetsReplicationFactor() int16 {
+	rf := int64(defaultOffsetsReplicationFactor)
+	if v, ok := s.opts.Settings["offsets.topic.replication.factor"]; ok {
+		if n, err := strconv.ParseInt(v, 10, 16); err == nil && n > 0 {
+			rf = n
+		}
+	}
+	live := 0
+	for _, b := range s.image().Brokers() {
+		if !b.Fenced {
+			live++
+		}
+	}
+	return int16(max(1, min(rf, int64(live))))
 }
