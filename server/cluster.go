@@ -20,8 +20,9 @@ import (
 // controller): its metadata is the Raft-replicated store of metadata/raft instead of the
 // single node's metadata/local. docs/cluster.md has the design.
 //
-// Not yet wired into `strata serve` (issue 13): the coordinators, the Metadata answers
-// and the errors of a cluster come next.
+// New waits (logging every 30 s) until the controller quorum has registered this broker:
+// a node whose quorum never forms does not start. Not yet wired into `strata serve`
+// (issue 13): its settings, the CLI and the process-level tests come next.
 type ClusterOptions struct {
 	// Voters are the controller quorum (controller.quorum.voters); NodeID must be one of
 	// them, and the node's quorum listener is its own entry's address.

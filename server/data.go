@@ -113,20 +113,18 @@ func (s *Server) image() *metadata.Image { return s.data.store.Image() }
 // registerBroker registers this broker in the metadata with an endpoint per listener:
 // the address clients that come in on it are to reach it at (its advertised address, else
 // the one bound, else the one configured). It runs at open and again once listeners are
-// bound (their ports may have been 0). A failure is logged.
+// bound (their ports may have been 0). A failure (on a cluster node: no controller
+// within defaultControllerTimeout) is logged.
 func (s *Server) registerBroker() {
-	if err := s.registerBrokerCtx(context.Background(), 0); err != nil {
+	if err := s.registerBrokerCtx(context.Background(), defaultControllerTimeout); err != nil {
 		s.log.Warn("registering this broker's listeners in the metadata failed", "node.id", s.opts.NodeID, "err", err)
 	}
 }
 
-// registerBrokerCtx is registerBroker bounded by ctx and, if not 0, timeout.
+// registerBrokerCtx is registerBroker bounded by ctx and timeout.
 func (s *Server) registerBrokerCtx(ctx context.Context, timeout time.Duration) error {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	b := metadata.Broker{ID: s.opts.NodeID}
 	for _, cfg := range s.opts.listeners() {
 		var host string
