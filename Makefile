@@ -100,7 +100,8 @@ soak:
 	STRATA_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoakCompaction$$' -v ./server
 
 # Cross-client compatibility (kcat, KafkaJS, franz-go, the kgo suite) against a fresh
-# bin/strata on a free port; CHECKS picks some of them (e.g. CHECKS="kcat franz").
+# bin/strata on a free port; CHECKS picks some of them (e.g. CHECKS="kcat franz"); the kgo
+# suite runs its full profile (transactions included) unless PROFILE=core.
 compat: build
 	./scripts/compat.sh $(COMPAT_DIR) $(CHECKS)
 

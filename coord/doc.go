@@ -1,7 +1,7 @@
 // Package coord is the coordinator runtime: what every coordinator whose state lives in
-// an internal topic shares. Consumer groups (package group, in __consumer_offsets) are its
-// first user; transactions (__transaction_state) and share groups (__share_group_state)
-// are built on it the same way.
+// an internal topic shares. Consumer groups (package group, in __consumer_offsets) and
+// transactions (package txn, in __transaction_state) are built on it; share groups
+// (__share_group_state) will be the same way.
 //
 // # Model
 //

@@ -12,7 +12,9 @@ type Log interface {
 	// Append appends one RecordBatch v2 (base offset 0: the log stamps it) and returns its
 	// base offset once the batch is committed: durable on a single node; with replication,
 	// covered by the high watermark. The wiring decides; the runtime only waits. A failure
-	// of the storage returns an error wrapping ErrStorage.
+	// of the storage returns an error wrapping ErrStorage. A transactional batch
+	// (WriteTxn) has a producer id and epoch but no sequence: the log takes it as a
+	// coordinator's write (no sequence check), as Kafka's AppendOrigin.COORDINATOR.
 	Append(batch []byte) (baseOffset int64, err error)
 	// Replay calls fn with the stored batches from the start, in order, one or more whole
 	// batches per call. The bytes are valid only during the call. An error from fn stops

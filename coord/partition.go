@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
 )
 
@@ -102,6 +103,19 @@ func (p *Partition) Err() error {
 // error wrapping ErrStorage when the storage failed; otherwise one wrapping
 // ErrNotAvailable (logged here).
 func (p *Partition) Write(recs []Record) error {
+	return p.write(recs, -1, -1)
+}
+
+// WriteTxn is Write for records of producer pid's transaction at epoch (the group
+// coordinator's transactional offset commits, KIP-447): the batch carries the producer
+// id and epoch and the transactional attribute, with no sequence (the Log appends it as
+// a coordinator's: see Log). The records count only once a commit marker of the producer
+// follows them in the partition.
+func (p *Partition) WriteTxn(pid int64, epoch int16, recs []Record) error {
+	return p.write(recs, pid, epoch)
+}
+
+func (p *Partition) write(recs []Record, pid int64, epoch int16) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -112,7 +126,12 @@ func (p *Partition) Write(recs []Record) error {
 	for i, r := range recs {
 		rs[i] = records.Record{Key: r.Key, Value: r.Value}
 	}
-	b, err := records.Encode(nil, records.NewBatch(p.clock.Now().UnixMilli(), rs), p.codec)
+	bt := records.NewBatch(p.clock.Now().UnixMilli(), rs)
+	if pid >= 0 {
+		bt.Header.ProducerID, bt.Header.ProducerEpoch = pid, epoch
+		bt.Header.Attributes |= batch.TransactionalBit
+	}
+	b, err := records.Encode(nil, bt, p.codec)
 	if err == nil {
 		_, err = p.log.Append(b)
 	}

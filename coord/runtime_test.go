@@ -540,3 +540,27 @@ func TestCoordOptions(t *testing.T) {
 		t.Fatal("default MemLog lost the write across unload and load")
 	}
 }
+
+// TestCoordWriteTxn: WriteTxn's batch carries the producer id and epoch and the
+// transactional attribute, no sequence; replay tells its records apart.
+func TestCoordWriteTxn(t *testing.T) {
+	e := newTestEnv(t, 1, nil)
+	if err := e.rt.Load(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.shard(0).p.WriteTxn(7, 2, []Record{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
+	var h batch.Header
+	e.logs[0].Replay(func(b []byte) error { h, _ = batch.ParseHeader(b); return nil })
+	if !h.IsTransactional() || h.IsControl() || h.ProducerID != 7 || h.ProducerEpoch != 2 || h.BaseSequence != -1 {
+		t.Fatalf("header %+v", h)
+	}
+	e.rt.Unload(0, -1)
+	if err := e.rt.Load(0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if m := e.shard(0).metas; len(m) != 1 || !m[0].Transactional || m[0].ProducerID != 7 {
+		t.Fatalf("metas %+v", m)
+	}
+}

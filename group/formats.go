@@ -47,9 +47,10 @@ func groupKey(group string) []byte {
 	return k.AppendTo(nil)
 }
 
-// replayRecord applies one record of the partition to the shard's groups. key and value
-// are valid only during the call: what is kept is copied.
-func (sh *shard) replayRecord(key, value []byte) error {
+// replayRecord applies one record of the partition to the shard's groups; pid >= 0: the
+// record belongs to that producer's transaction (an offset commit kept pending until its
+// marker). key and value are valid only during the call: what is kept is copied.
+func (sh *shard) replayRecord(key, value []byte, pid int64) error {
 	if len(key) < 2 {
 		return errBadRecord
 	}
@@ -76,8 +77,12 @@ func (sh *shard) replayRecord(key, value []byte) error {
 			le = v.LeaderEpoch
 		}
 		g := sh.getOrCreate(k.Group)
-		g.offsets[tp] = committed{offset: v.Offset, leaderEpoch: le, metadata: v.Metadata,
-			commitTime: time.UnixMilli(v.CommitTimestamp)}
+		c := committed{offset: v.Offset, leaderEpoch: le, metadata: v.Metadata, commitTime: time.UnixMilli(v.CommitTimestamp)}
+		if pid >= 0 {
+			g.addPendingLocked(pid, tp, c)
+			return nil
+		}
+		g.offsets[tp] = c
 		return nil
 	case 2:
 		var k kmsg.GroupMetadataKey

@@ -119,7 +119,11 @@ type group struct {
 	pending      map[string]coord.Timer // member IDs handed out with MEMBER_ID_REQUIRED
 	joinOrder    []string               // members that joined in the current rebalance, in order
 	offsets      map[TopicPartition]committed
-	dirty        bool // group metadata changed since last persisted
+	// pendingTxn are the offsets committed in open transactions (TxnCommit), by producer
+	// id: they become offsets when the producer's commit marker reaches the group's
+	// partition (CompleteTxn), and are dropped by its abort marker (KIP-447).
+	pendingTxn map[int64]map[TopicPartition]committed
+	dirty      bool // group metadata changed since last persisted
 
 	joinTimer      coord.Timer
 	joinSeq        uint64

@@ -32,13 +32,15 @@ type CommitOffset struct {
 }
 
 // FetchedOffset is one partition's committed offset; Offset is -1 when nothing is
-// committed.
+// committed. Unstable: an open transaction has committed an offset of the partition
+// (KIP-447: an OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT).
 type FetchedOffset struct {
 	Topic       string
 	Partition   int32
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	Unstable    bool
 }
 
 // Commit handles OffsetCommit. A non-nil error applies to every partition of the request;
@@ -70,26 +72,7 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 		g.mu.Unlock()
 		return nil, err
 	}
-	now := c.clock.Now()
-	errs = make([]error, len(req.Offsets))
-	recs := make([]coord.Record, 0, len(req.Offsets))
-	vals := make([]committed, len(req.Offsets))
-	for i, o := range req.Offsets {
-		md := ""
-		if o.Metadata != nil {
-			md = *o.Metadata
-		}
-		if len(md) > c.opts.MaxMetadataBytes {
-			errs[i] = ErrOffsetMetadataTooLarge
-			continue
-		}
-		at := now
-		if o.CommitTime > 0 {
-			at = time.UnixMilli(o.CommitTime)
-		}
-		vals[i] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitTime: at}
-		recs = append(recs, coord.Record{Key: offsetKey(g.id, o.Topic, o.Partition), Value: offsetValue(vals[i])})
-	}
+	errs, recs, vals := c.commitRecords(g.id, req.Offsets)
 	g.mu.Unlock()
 
 	if err := sh.write(recs); err != nil {
@@ -108,6 +91,33 @@ func (c *Coordinator) Commit(req *CommitRequest) (errs []error, err error) {
 		}
 	}
 	return errs, nil
+}
+
+// commitRecords builds the records of a commit of offsets to group id: the values, the
+// records of those that fit offset.metadata.max.bytes, and ErrOffsetMetadataTooLarge for
+// the others.
+func (c *Coordinator) commitRecords(id string, offsets []CommitOffset) (errs []error, recs []coord.Record, vals []committed) {
+	now := c.clock.Now()
+	errs = make([]error, len(offsets))
+	recs = make([]coord.Record, 0, len(offsets))
+	vals = make([]committed, len(offsets))
+	for i, o := range offsets {
+		md := ""
+		if o.Metadata != nil {
+			md = *o.Metadata
+		}
+		if len(md) > c.opts.MaxMetadataBytes {
+			errs[i] = ErrOffsetMetadataTooLarge
+			continue
+		}
+		at := now
+		if o.CommitTime > 0 {
+			at = time.UnixMilli(o.CommitTime)
+		}
+		vals[i] = committed{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md, commitTime: at}
+		recs = append(recs, coord.Record{Key: offsetKey(id, o.Topic, o.Partition), Value: offsetValue(vals[i])})
+	}
+	return errs, recs, vals
 }
 
 func (c *Coordinator) checkCommitLocked(g *group, req *CommitRequest, simple bool) error {
@@ -149,15 +159,16 @@ func (c *Coordinator) Fetch(groupID string, topics map[string][]int32) ([]Fetche
 	}
 	g := sh.lookup(groupID)
 	var offsets map[TopicPartition]committed
+	unstable := func(TopicPartition) bool { return false }
 	if g != nil {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		offsets = g.offsets
+		offsets, unstable = g.offsets, g.unstableLocked
 	}
 	var out []FetchedOffset
 	if topics == nil {
 		for tp, o := range offsets {
-			out = append(out, FetchedOffset{tp.Topic, tp.Partition, o.offset, o.leaderEpoch, o.metadata})
+			out = append(out, FetchedOffset{tp.Topic, tp.Partition, o.offset, o.leaderEpoch, o.metadata, unstable(tp)})
 		}
 		sort.Slice(out, func(i, j int) bool {
 			if out[i].Topic != out[j].Topic {
@@ -174,7 +185,7 @@ func (c *Coordinator) Fetch(groupID string, topics map[string][]int32) ([]Fetche
 	sort.Strings(names)
 	for _, t := range names {
 		for _, p := range topics[t] {
-			f := FetchedOffset{Topic: t, Partition: p, Offset: -1, LeaderEpoch: -1}
+			f := FetchedOffset{Topic: t, Partition: p, Offset: -1, LeaderEpoch: -1, Unstable: unstable(TopicPartition{t, p})}
 			if o, ok := offsets[TopicPartition{t, p}]; ok {
 				f.Offset, f.LeaderEpoch, f.Metadata = o.offset, o.leaderEpoch, o.metadata
 			}

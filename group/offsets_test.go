@@ -66,7 +66,7 @@ func TestGroupOffsetsCommitFetch(t *testing.T) {
 			t.Fatalf("%v %v", errs, err)
 		}
 		got, _ = e.c.Fetch("g", map[string][]int32{"t": {0, 1}, "u": {2}})
-		want := []FetchedOffset{{"t", 0, 10, 3, "meta"}, {"t", 1, -1, -1, ""}, {"u", 2, 7, -1, ""}}
+		want := []FetchedOffset{{"t", 0, 10, 3, "meta", false}, {"t", 1, -1, -1, "", false}, {"u", 2, 7, -1, "", false}}
 		if len(got) != len(want) {
 			t.Fatalf("%+v", got)
 		}
@@ -137,7 +137,7 @@ func TestGroupPersistenceReplay(t *testing.T) {
 		e.reopen()
 
 		got, _ := e.c.Fetch("active", map[string][]int32{"t": {0}})
-		if got[0] != (FetchedOffset{"t", 0, 42, 1, "m"}) {
+		if got[0] != (FetchedOffset{"t", 0, 42, 1, "m", false}) {
 			t.Fatalf("active after replay: %+v", got)
 		}
 		got, _ = e.c.Fetch("simple", map[string][]int32{"t": {1}})

@@ -31,9 +31,17 @@ func (c *Coordinator) newShard(p *coord.Partition) *shard {
 // Replay applies one record of the partition (coord.Shard).
 func (sh *shard) Replay(m coord.Meta, r coord.Record) error {
 	if m.Control {
-		return nil // transaction markers: nothing writes them here yet
+		// A transaction marker (control key: version int16, type int16, 0 abort 1 commit).
+		if len(r.Key) >= 4 && r.Key[2] == 0 && r.Key[3] <= 1 {
+			sh.completeTxn(m.ProducerID, r.Key[3] == 1)
+		}
+		return nil
 	}
-	return sh.replayRecord(r.Key, r.Value)
+	pid := int64(-1)
+	if m.Transactional {
+		pid = m.ProducerID
+	}
+	return sh.replayRecord(r.Key, r.Value, pid)
 }
 
 // Loaded brings back the groups that had members as Stable, with fresh session timers,
@@ -104,7 +112,7 @@ func (sh *shard) removeGroupLocked(g *group) {
 
 // dropIfUnusedReplay removes a group that replay left with nothing.
 func (sh *shard) dropIfUnusedReplay(g *group) {
-	if len(g.offsets) == 0 && len(g.members) == 0 && g.protocolType == "" && g.generation == 0 {
+	if len(g.offsets) == 0 && len(g.pendingTxn) == 0 && len(g.members) == 0 && g.protocolType == "" && g.generation == 0 {
 		sh.mu.Lock()
 		delete(sh.mu.groups, g.id)
 		sh.mu.Unlock()

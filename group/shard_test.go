@@ -195,11 +195,11 @@ func TestGroupReplayPreCoordLog(t *testing.T) {
 			t.Fatalf("groups %+v", d)
 		}
 		got, err := e.c.Fetch("active", nil)
-		if err != nil || len(got) != 1 || got[0] != (FetchedOffset{"t", 0, 42, 1, "m"}) {
+		if err != nil || len(got) != 1 || got[0] != (FetchedOffset{"t", 0, 42, 1, "m", false}) {
 			t.Fatalf("active offsets %+v %v", got, err)
 		}
 		got, err = e.c.Fetch("simple", nil)
-		if err != nil || len(got) != 1 || got[0] != (FetchedOffset{"t", 1, 300, -1, ""}) {
+		if err != nil || len(got) != 1 || got[0] != (FetchedOffset{"t", 1, 300, -1, "", false}) {
 			t.Fatalf("simple offsets %+v %v", got, err)
 		}
 		if l := e.list(nil, nil); len(l) != 2 {
@@ -248,7 +248,7 @@ func TestGroupReplayCompressed(t *testing.T) {
 					}
 				}
 				got, err := e.c.Fetch("g", nil)
-				if err != nil || len(got) != 1 || got[0] != (FetchedOffset{"t", 2, 3, 5, "md"}) {
+				if err != nil || len(got) != 1 || got[0] != (FetchedOffset{"t", 2, 3, 5, "md", false}) {
 					t.Fatalf("offsets from compressed batches: %+v %v", got, err)
 				}
 			})

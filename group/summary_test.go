@@ -32,7 +32,7 @@ func TestSummaries(t *testing.T) {
 		}
 		want := []Summary{
 			{Group: "active", State: StateStable, ProtocolType: "consumer", Members: 2, Subscribed: []string{"t"}, Offsets: []FetchedOffset{}},
-			{Group: "idle", State: StateEmpty, Offsets: []FetchedOffset{{"t", 0, 10, 3, ""}, {"u", 1, 7, -1, ""}}},
+			{Group: "idle", State: StateEmpty, Offsets: []FetchedOffset{{Topic: "t", Offset: 10, LeaderEpoch: 3}, {Topic: "u", Partition: 1, Offset: 7, LeaderEpoch: -1}}},
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("summaries:\n%+v\nwant\n%+v", got, want)

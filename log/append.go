@@ -57,15 +57,20 @@ func validateBatches(b []byte, trusted bool) ([]segment.BatchInfo, error) {
 // the log in doubt (a failed fsync, a torn write that could not be cut off) Append first
 // repairs the log (see Repair).
 func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
-	return l.append(batches, leaderEpoch, false, false)
+	return l.append(batches, leaderEpoch, false, false, nil)
 }
 
 // AppendValidated is Append for batches the caller has already checked with
 // batch.Validate each (the partition does, before its producer-state checks): it reads
 // the batch framing and headers again but does not recompute the CRCs. A framing error
 // still writes nothing.
-func (l *Log) AppendValidated(batches []byte, leaderEpoch int32) (AppendInfo, error) {
-	return l.append(batches, leaderEpoch, true, false)
+//
+// aborted are the aborted-transaction index entries of the abort markers among batches
+// (the partition computes them from its producer state; each LastOffset is the offset the
+// marker gets): they are written to the .txnindex of the segment that takes the batches,
+// before the batches, and cut off again if the batches are not written.
+func (l *Log) AppendValidated(batches []byte, leaderEpoch int32, aborted ...segment.AbortedTxn) (AppendInfo, error) {
+	return l.append(batches, leaderEpoch, true, false, aborted)
 }
 
 // AppendAt appends batches that keep the offsets and leader epochs written in them (a
@@ -77,18 +82,18 @@ func (l *Log) AppendValidated(batches []byte, leaderEpoch int32) (AppendInfo, er
 // errors and durability are as for Append; AppendInfo.BaseOffset is the first batch's
 // base offset.
 func (l *Log) AppendAt(batches []byte) (AppendInfo, error) {
-	return l.append(batches, 0, false, true)
+	return l.append(batches, 0, false, true, nil)
 }
 
-// AppendAtValidated is AppendAt for batches the caller has validated (see
-// AppendValidated).
-func (l *Log) AppendAtValidated(batches []byte) (AppendInfo, error) {
-	return l.append(batches, 0, true, true)
+// AppendAtValidated is AppendAt for batches the caller has validated, with the
+// aborted-transaction entries of their abort markers (see AppendValidated).
+func (l *Log) AppendAtValidated(batches []byte, aborted ...segment.AbortedTxn) (AppendInfo, error) {
+	return l.append(batches, 0, true, true, aborted)
 }
 
 // append validates (unless trusted) and appends batches, stamping offsets and the leader
-// epoch unless keep is set (AppendAt).
-func (l *Log) append(batches []byte, leaderEpoch int32, trusted, keep bool) (AppendInfo, error) {
+// epoch unless keep is set (AppendAt), and the aborted-transaction entries.
+func (l *Log) append(batches []byte, leaderEpoch int32, trusted, keep bool, aborted []segment.AbortedTxn) (AppendInfo, error) {
 	infos, err := validateBatches(batches, trusted)
 	if err != nil {
 		return AppendInfo{}, err
@@ -97,7 +102,7 @@ func (l *Log) append(batches []byte, leaderEpoch int32, trusted, keep bool) (App
 		return AppendInfo{}, err
 	}
 	l.mu.Lock()
-	info, err := l.appendLocked(batches, leaderEpoch, infos, keep)
+	info, err := l.appendLocked(batches, leaderEpoch, infos, keep, aborted)
 	durable := l.mu.opts.durable()
 	// While failing, the flush that proves the storage writable again comes at once.
 	kick := err == nil && (durable || l.mu.unflushed >= l.mu.opts.FlushMessages || l.failing.Load())
@@ -114,7 +119,7 @@ func (l *Log) append(batches []byte, leaderEpoch int32, trusted, keep bool) (App
 	return info, nil
 }
 
-func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo, keep bool) (AppendInfo, error) {
+func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo, keep bool, aborted []segment.AbortedTxn) (AppendInfo, error) {
 	o := &l.mu.opts
 	if l.mu.closed {
 		return AppendInfo{}, ErrClosed
@@ -152,6 +157,12 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo, kee
 		}
 	}
 	info.LastOffset = off - 1
+	for _, a := range aborted {
+		if a.LastOffset < info.BaseOffset || a.LastOffset > info.LastOffset || a.FirstOffset > a.LastOffset {
+			return AppendInfo{}, fmt.Errorf("%w: aborted transaction %d..%d outside the appended offsets %d..%d",
+				ErrInvalidBatch, a.FirstOffset, a.LastOffset, info.BaseOffset, info.LastOffset)
+		}
+	}
 	act := l.activeLocked()
 	if act.Full(len(b), info.LastOffset, l.now(), o.SegmentBytes, o.SegmentMs) {
 		if err := l.rollLocked(); err != nil {
@@ -166,9 +177,16 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo, kee
 		// Only AppendAt gets here: a gap too wide for the index's relative offsets.
 		return AppendInfo{}, fmt.Errorf("%w: offsets %d..%d do not fit a segment at %d", ErrUnexpectedOffset, info.BaseOffset, info.LastOffset, act.Base())
 	}
+	if err := act.AppendAbortedTxns(aborted...); err != nil {
+		return AppendInfo{}, storageErr(err)
+	}
 	if err := act.Append(b, infos); err != nil {
 		// The segment cut the failed write off, unless that failed too (then it refuses
-		// appends until repaired).
+		// appends until repaired). The entries of its markers go too (or, failing that,
+		// the partition's reconciliation at the next open removes them).
+		if len(aborted) > 0 {
+			_ = act.TruncateAbortedTxns(end)
+		}
 		err = storageErr(err)
 		l.failLocked(err, act.Err() != nil, math.MaxInt64)
 		return AppendInfo{}, err

@@ -25,7 +25,16 @@ type Chunk struct {
 	pos      int64
 	n        int
 	mem      []byte // the chunk's bytes when it has no segment
+	next     int64  // the offset after the chunk's last batch
 	released atomic.Bool
+}
+
+// Next is the offset after the chunk's last batch (0 for an empty chunk).
+func (c *Chunk) Next() int64 {
+	if c.Len() == 0 {
+		return 0
+	}
+	return c.next
 }
 
 // Len is the size of the chunk in bytes.

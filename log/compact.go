@@ -56,6 +56,10 @@ type CompactOptions struct {
 	// segments. Nil (a bare log): the last batch of each producer id within each group is
 	// kept instead, which keeps at least what producer state needs.
 	ProducerLast func(pid int64) (lastOffset int64, active bool)
+	// StableOffset is the partition's last stable offset: only segments wholly below it
+	// are cleaned, so that every transaction they hold is decided (committed or aborted,
+	// its marker in the log). 0 means no bound (a log without open transactions).
+	StableOffset int64
 	// beforeSwapStep, when set (tests), is called before each file-system step of a
 	// segment swap; an error aborts the swap there, as a crash would.
 	beforeSwapStep func(step string) error
@@ -96,6 +100,13 @@ type CompactResult struct {
 // versions): the pass rewrites it. Compact must not run concurrently with itself on one
 // log (one cleaner owns it); appends, reads, retention and truncation run alongside, and
 // the log's writer lock is held only for the swaps.
+//
+// Transactions, as Kafka's cleaner: only segments below StableOffset are cleaned; the
+// records of aborted transactions (the .txnindex entries say which) are removed and never
+// supersede a key; committed transactional records are compacted like any other; control
+// batches (markers) are kept (Kafka removes them after delete.retention.ms once their
+// transaction's records are gone; Strata keeps them). The .txnindex entries of a group's
+// segments go to the cleaned segment.
 func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	var res CompactResult
 	if l.closed.Load() {
@@ -109,7 +120,7 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	}
 	now := l.now()
 	nowMs := now.UnixMilli()
-	segs := l.cleanableSegments()
+	segs := l.cleanableSegments(o.StableOffset)
 	defer releaseAll(segs)
 	start := l.start.Load()
 	firstDirty, _ := l.readCheckpoint(CleanerOffsetFile)
@@ -159,6 +170,11 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	res.Cleaned = true
 	c := &cleaner{l: l, o: &o, m: newOffsetMap(o.DedupeBufferBytes), firstDirty: firstDirty,
 		horizon: nowMs - o.DeleteRetention.Milliseconds(), now: now, res: &res}
+	if len(segs) > 0 {
+		if err := c.loadAborted(start, segs[len(segs)-1].Next()); err != nil {
+			return res, err
+		}
+	}
 	err := c.clean(segs)
 	if err != nil && repair {
 		l.repair.Store(true) // try again next pass
@@ -227,8 +243,11 @@ func groupSegments(segs []*segment.Segment, segBytes int64, indexBytes, indexInt
 
 // cleanableSegments returns the closed segments (acquired): every segment but the active
 // one, up to the first one not yet fully durable.
-func (l *Log) cleanableSegments() []*segment.Segment {
+func (l *Log) cleanableSegments(stable int64) []*segment.Segment {
 	durable := l.DurableEnd()
+	if stable > 0 {
+		durable = min(durable, stable)
+	}
 	l.rmu.RLock()
 	defer l.rmu.RUnlock()
 	var out []*segment.Segment
@@ -251,6 +270,33 @@ type cleaner struct {
 	horizon    int64 // tombstones with a timestamp before this may go
 	now        time.Time
 	res        *CompactResult
+	aborted    map[int64][]segment.AbortedTxn // by producer id: the aborted transactions
+}
+
+// loadAborted reads the aborted transactions overlapping [from, upper).
+func (c *cleaner) loadAborted(from, upper int64) error {
+	es, err := c.l.AbortedTxns(from, upper)
+	if err != nil {
+		return fmt.Errorf("log: compaction: %w", err)
+	}
+	c.aborted = make(map[int64][]segment.AbortedTxn)
+	for _, e := range es {
+		c.aborted[e.ProducerID] = append(c.aborted[e.ProducerID], e)
+	}
+	return nil
+}
+
+// abortedBatch reports whether h is a batch of an aborted transaction.
+func (c *cleaner) abortedBatch(h *batch.Header) bool {
+	if !h.IsTransactional() || h.IsControl() {
+		return false
+	}
+	for _, e := range c.aborted[h.ProducerID] {
+		if e.FirstOffset <= h.BaseOffset && h.BaseOffset <= e.LastOffset {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *cleaner) stopped() bool { return c.o.Stopped != nil && c.o.Stopped() }
@@ -276,7 +322,7 @@ func (c *cleaner) buildMap(segs []*segment.Segment) (int64, error) {
 			if err := c.read(len(b)); err != nil {
 				return err
 			}
-			if !h.IsControl() {
+			if !h.IsControl() && !c.abortedBatch(&h) {
 				r, err := c.o.Processor.NewReader(b)
 				if err != nil {
 					return fmt.Errorf("log: compaction: segment %d, batch %d: %w", s.Base(), h.BaseOffset, err)
@@ -451,7 +497,16 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 				return err
 			}
 			out := b
-			if !h.IsControl() {
+			switch {
+			case h.IsControl():
+			case h.RecordCount > 0 && c.abortedBatch(&h):
+				c.res.RecordsRemoved += int64(h.RecordCount)
+				out = nil
+				if keepEmpty(&h) {
+					out = batch.AppendEmpty(nil, &h)
+				}
+				changed = true
+			default:
 				var err error
 				if out, err = c.filter(b, &h, keepEmpty(&h)); err != nil {
 					return fmt.Errorf("log: compaction: segment %d, batch %d: %w", s.Base(), h.BaseOffset, err)
@@ -476,6 +531,17 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 		err = flush()
 	}
 	if err != nil || !changed {
+		return discard(err)
+	}
+	var aborted []segment.AbortedTxn
+	for _, s := range g {
+		es, err := s.AbortedTxns()
+		if err != nil {
+			return discard(err)
+		}
+		aborted = append(aborted, es...)
+	}
+	if _, err := ns.SetAbortedTxns(aborted); err != nil {
 		return discard(err)
 	}
 	if err := ns.Seal(); err != nil {
@@ -528,6 +594,9 @@ func (l *Log) swapSegments(old []*segment.Segment, stage string, hook func(strin
 		return nil
 	}
 	sufs := []string{segment.IndexSuffix, segment.TimeIndexSuffix, segment.LogSuffix}
+	if _, err := l.fs.Stat(filepath.Join(stage, name+segment.TxnIndexSuffix)); err == nil {
+		sufs = slices.Insert(sufs, 2, segment.TxnIndexSuffix)
+	}
 	l.mu.Lock()
 	i := slices.Index(l.segs, old[0])
 	switch {
@@ -658,7 +727,7 @@ func (l *Log) finishSwaps() error {
 		if err := l.removeSegmentFiles(merged); err != nil {
 			return err
 		}
-		for _, isuf := range []string{segment.IndexSuffix, segment.TimeIndexSuffix} {
+		for _, isuf := range []string{segment.IndexSuffix, segment.TimeIndexSuffix, segment.TxnIndexSuffix} {
 			if slices.Contains(names, name+isuf+SwapSuffix) {
 				err = l.fs.Rename(l.path(name+isuf+SwapSuffix), l.path(name+isuf))
 			} else if err = l.fs.Remove(l.path(name + isuf)); errors.Is(err, errNotExist) {

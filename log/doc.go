@@ -20,7 +20,16 @@
 // flush.go (the group-commit flusher, WaitDurable, WhenDurable), repair.go (the failed
 // state after a storage error, Repair), read.go (Read, Scan, timestamp lookups),
 // truncate.go (Truncate, SetStartOffset), retention.go, compact.go (+ offsetmap.go,
-// throttle.go), chunk.go (zero-copy reads), close.go (Close, Delete, Check).
+// throttle.go), chunk.go (zero-copy reads), close.go (Close, Delete, Check), txn.go (the
+// aborted-transaction index across segments: AbortedTxns, ReconcileAbortedTxns).
+//
+// Transactions: the log stores transactional and control batches like any other and does
+// not read markers; the partition, which keeps the producer state, passes the
+// aborted-transaction entries (segment .txnindex) of the abort markers it appends
+// (AppendValidated, AppendAtValidated), and reconciles the index with the markers when it
+// opens. Retention stops below a limit (EnforceRetentionBelow: the last stable offset),
+// and so does compaction (CompactOptions.StableOffset), which drops the records of aborted
+// transactions (from the .txnindex entries) and keeps markers.
 //
 // Files in the partition directory: <base>.log/.index/.timeindex per segment (see package
 // segment), "recovery-point-offset" and "log-start-offset" checkpoints ("0\n<offset>\n",

@@ -142,8 +142,14 @@ func TestLogAppendRead(t *testing.T) {
 			bb, _ := c.Bytes()
 			c.Release()
 			c.Release()
-			if h, _ := batch.ParseHeader(bb); h.BaseOffset > bases[10]+1 {
-				t.Fatalf("mid read got base %d", h.BaseOffset)
+			if h, _ := batch.ParseHeader(bb); h.BaseOffset > bases[10]+1 || c.Next() != h.LastOffset()+1 {
+				t.Fatalf("mid read got base %d, next %d", h.BaseOffset, c.Next())
+			}
+			// Next is the offset after the chunk's last batch.
+			if c, err := l.Read(bases[5], 1<<20, bases[7]); err != nil || c.Next() != bases[7] {
+				t.Fatalf("chunk of batches 5 and 6: next %d, want %d (%v)", c.Next(), bases[7], err)
+			} else {
+				c.Release()
 			}
 			// maxOffset bounds the read.
 			if c, err := l.Read(bases[5], 1<<20, bases[5]); err != nil || c.Len() != 0 {

@@ -66,14 +66,14 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*Chunk, error) 
 			var c *Chunk
 			if r.First.EmptyCompressed() {
 				l.noteRepair(s.Base(), &r.First)
-				c = &Chunk{mem: batch.AppendEmpty(nil, &r.First)}
+				c = &Chunk{mem: batch.AppendEmpty(nil, &r.First), next: r.First.LastOffset() + 1}
 			} else {
 				h, err := s.Handle()
 				if err != nil {
 					skipped.Release()
 					return nil, err
 				}
-				c = &Chunk{seg: s, h: h, pos: r.Pos, n: r.Len}
+				c = &Chunk{seg: s, h: h, pos: r.Pos, n: r.Len, next: r.Next}
 				segs[j] = nil
 			}
 			if !r.Records && r.Tail && j+1 < len(segs) {

@@ -39,7 +39,7 @@ func (l *Log) recover() error {
 	}
 	// Index files without a log are leftovers of a crash during roll or delete.
 	for _, n := range names {
-		if b, suf, ok := segment.ParseName(n); ok && (suf == segment.IndexSuffix || suf == segment.TimeIndexSuffix) && !slices.Contains(bases, b) {
+		if b, suf, ok := segment.ParseName(n); ok && (suf == segment.IndexSuffix || suf == segment.TimeIndexSuffix || suf == segment.TxnIndexSuffix) && !slices.Contains(bases, b) {
 			if err := l.fs.Remove(l.path(n)); err != nil {
 				return fmt.Errorf("log: remove orphan %s: %w", n, err)
 			}
@@ -77,6 +77,9 @@ func (l *Log) recover() error {
 			return fmt.Errorf("log: open segment %d: %w", b, err)
 		}
 		rescanned = rescanned || r.Rescanned
+		if !slices.Contains(names, segment.BaseName(b)+segment.TxnIndexSuffix) {
+			s.NoAbortedTxns()
+		}
 		if len(l.segs) > 0 {
 			if prev := l.segs[len(l.segs)-1]; prev.Next() != b {
 				l.logger.Warn("log: recovery: segment does not follow its predecessor; dropping it and later segments",
@@ -191,7 +194,7 @@ func (l *Log) staleRecoveryPoint(rp, end int64) bool {
 
 func (l *Log) removeSegmentFiles(bases []int64) error {
 	for _, b := range bases {
-		for _, suf := range []string{segment.LogSuffix, segment.IndexSuffix, segment.TimeIndexSuffix} {
+		for _, suf := range []string{segment.LogSuffix, segment.IndexSuffix, segment.TimeIndexSuffix, segment.TxnIndexSuffix} {
 			if err := l.fs.Remove(l.path(segment.BaseName(b) + suf)); err != nil && !errors.Is(err, errNotExist) {
 				return fmt.Errorf("log: remove segment %d: %w", b, err)
 			}

@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -18,6 +19,13 @@ import (
 // which recovery takes as the start whenever the checkpoint is lower; a crash before
 // the directory fsync brings deleted segments back, and the next run deletes them again.
 func (l *Log) EnforceRetention() (deleted int, err error) {
+	return l.EnforceRetentionBelow(math.MaxInt64)
+}
+
+// EnforceRetentionBelow is EnforceRetention deleting only segments whose offsets are all
+// below limit (the partition passes its last stable offset: retention never deletes a
+// record an open transaction, or a read_committed consumer, still needs).
+func (l *Log) EnforceRetentionBelow(limit int64) (deleted int, err error) {
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
@@ -31,7 +39,7 @@ func (l *Log) EnforceRetention() (deleted int, err error) {
 	}
 	n := 0
 	var tsErr error
-	for n < len(l.segs)-1 {
+	for n < len(l.segs)-1 && l.segs[n+1].Base() <= limit {
 		s := l.segs[n]
 		ts, _, err := s.MaxTimestamp()
 		if err != nil { // keep what cannot be judged

@@ -56,7 +56,7 @@ func (p *Partition) Cleanup(r CleanerResources) (CleanupResult, error) {
 	cl := p.cleanup.Load()
 	var errs []error
 	if cl.Delete && !r.SkipRetention {
-		n, err := p.lg.EnforceRetention()
+		n, err := p.lg.EnforceRetentionBelow(p.LastStableOffset())
 		res.SegmentsDeleted = n
 		errs = append(errs, err)
 	}
@@ -72,6 +72,7 @@ func (p *Partition) Cleanup(r CleanerResources) (CleanupResult, error) {
 				return p.quit.Load() || (r.Stopped != nil && r.Stopped())
 			},
 			ProducerLast: func(pid int64) (int64, bool) { return p.producerLast(pid, r.ProducerExpiration) },
+			StableOffset: max(p.LastStableOffset(), 1), // 0 would mean no bound
 		})
 		res.Compaction = cr
 		if errors.Is(err, log.ErrCompactAborted) {

@@ -39,8 +39,7 @@
 // recovery.
 //
 // Reads take an isolation level: ReadHighWatermark (consumers), ReadCommitted (the last
-// stable offset: the HW until transactions, which plug in at lastStable) and ReadLogEnd
-// (followers). They never return a batch whose base offset is at or past that end; an
+// stable offset, see Transactions) and ReadLogEnd (followers). They never return a batch whose base offset is at or past that end; an
 // offset in [end, LEO] reads nothing and an offset below the log start or above the LEO
 // is ErrOffsetOutOfRange. ListOffsets "latest" is ReadEnd of the request's isolation.
 //
@@ -76,10 +75,37 @@
 //     else ErrOutOfOrderSequence.
 //
 // An idempotent batch must be alone in its append (Kafka allows one batch per partition
-// in a produce request). Transactional and control batches are refused
-// (ErrInvalidRecord): transactions are not supported yet. A follower's AppendAt refuses
-// none of this: it updates the producer state from the leader's batches, so that it
+// in a produce request). Control batches from a client are refused (ErrInvalidRecord),
+// and so are transactional batches unless Options.Transactional is set (the broker sets
+// it once its transaction coordinator runs). A follower's AppendAt refuses none of this:
+// it updates the producer and transaction state from the leader's batches, so that it
 // refuses duplicates once it leads; Truncate rebuilds the state from what is left.
+//
+// # Transactions
+//
+// A transactional batch (attribute bit 0x10, idempotent) opens its producer's transaction
+// in the partition if none is open: its base offset is the transaction's first offset. A
+// non-transactional batch from a producer whose transaction is open is
+// ErrInvalidTxnState. The transaction coordinator ends it with a marker (AppendMarker: a
+// control batch, bit 0x20, key version 0, type 0 abort or 1 commit, value version 0 and
+// the coordinator epoch), refused from an older producer epoch (ErrInvalidProducerEpoch)
+// or an older coordinator epoch than the producer's last marker
+// (ErrTransactionCoordinatorFenced); a marker's epoch becomes the producer's (KIP-890
+// bumps it at every transaction end).
+//
+// The last stable offset (LSO) is the first offset of the earliest transaction still
+// open, or ended by a marker that is not yet below the high watermark (a crash could take
+// the marker back), else the HW (Kafka's firstUnstableOffset). ReadCommitted reads stop
+// there, and report (ReadResult.AbortedTxns) the aborted transactions that overlap the
+// batches they return, from the segments' aborted-transaction index (.txnindex, Kafka's
+// layout; package segment), to which every abort marker adds an entry, written with the
+// marker. NotifyStable wakes a read_committed long poll when the LSO moves; retention
+// never deletes a segment at or past it.
+//
+// The transaction state is rebuilt at Open with the producer state, from the same scan
+// (markers are decoded: one small control record each), and the aborted-transaction
+// index is reconciled with the abort markers found (ReconcileAbortedTxns): entries lost,
+// torn or stale after a crash are rewritten, so the index never has to be trusted.
 //
 // The state is rebuilt at Open by scanning every batch header of the log (log.Scan):
 // the cost is one sequential read of the headers of the whole partition, paid on every
@@ -104,7 +130,8 @@
 // A Partition is safe for concurrent use. Writers (Append, AppendAt, Truncate,
 // DeleteRecords, MakeLeader, MakeFollower, Reconfigure, Close, Delete) are serialised by
 // one mutex (amu) — one writer per partition — which also guards the producer state. A
-// second mutex (mu) guards the HW and its inputs, the closed flag and the waiters; nothing
+// second mutex (mu) guards the HW and its inputs, the open and completing transactions
+// (which bound the LSO; changed with amu held too), the closed flag and the waiters; nothing
 // calls into the log while holding it, because the log's flusher calls back into the
 // partition (advanceHW). The epoch cache has its own leaf mutex. Lock order: amu, then mu
 // or the log's locks (docs/LOCKING.md). Read, HighWatermark, the ListOffsets helpers,

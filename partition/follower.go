@@ -71,16 +71,25 @@ func (p *Partition) AppendAt(batches []byte) (AppendResult, error) {
 	if err := p.epochs.record(starts...); err != nil {
 		return AppendResult{}, p.wrap(err)
 	}
-	info, err := p.st.AppendAtValidated(batches)
-	if err != nil {
-		p.epochs.truncateFromEnd(p.st.EndOffset()) // the starts of batches not written
-		return AppendResult{}, p.wrap(err)
-	}
+	// The producer and transaction state move first: the aborted-transaction entries of
+	// the abort markers go to the log with them, and a transaction bounds the last stable
+	// offset before the high watermark can pass its first batch. A failed append rebuilds
+	// the state from the log.
+	var aborted []AbortedTxn
 	for rest := batches; len(rest) > 0; {
 		sz, _ := batch.Next(rest) // validated above
 		h, _ := batch.ParseHeader(rest[:sz])
+		es, err := p.applyLocked(&h, rest[:sz], nil)
+		if err != nil {
+			return AppendResult{}, errors.Join(p.wrap(err), p.rebuildProducersLocked())
+		}
+		aborted = append(aborted, es...)
 		rest = rest[sz:]
-		p.amu.producers.replay(&h)
+	}
+	info, err := p.st.AppendAtValidated(batches, aborted...)
+	if err != nil {
+		p.epochs.truncateFromEnd(p.st.EndOffset()) // the starts of batches not written
+		return AppendResult{}, errors.Join(p.wrap(err), p.rebuildProducersLocked())
 	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)

@@ -45,13 +45,20 @@ func (p *Partition) HighWatermark() int64 {
 	return p.mu.hw
 }
 
-// LastStableOffset is the offset up to which read_committed consumers read: the high
-// watermark until transactions (lastStable is where they will plug in).
-func (p *Partition) LastStableOffset() int64 { return p.lastStable(p.HighWatermark()) }
+// LastStableOffset is the offset up to which read_committed consumers read (LSO): the high
+// watermark, or the first offset of the earliest transaction still open (or whose marker
+// is not yet below the high watermark) if lower.
+func (p *Partition) LastStableOffset() int64 {
+	_, lso := p.bounds()
+	return lso
+}
 
-// lastStable is the last stable offset for the high watermark hw: hw while there are no
-// transactions; with them, the first offset of the oldest open transaction if lower.
-func (p *Partition) lastStable(hw int64) int64 { return hw }
+// bounds returns the high watermark and the last stable offset, consistently.
+func (p *Partition) bounds() (hw, lso int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.hw, p.stableLocked()
+}
 
 // DurableEnd is the local durable end: the offset below which the log is on disk
 // (flush.messages <= 0), or the log end offset (flush.messages > 0). A follower reports
@@ -82,6 +89,7 @@ func (p *Partition) updateHWLocked() []func(error) {
 		return nil
 	}
 	p.mu.hw = hw
+	p.pruneCompletedLocked()
 	return p.wakeLocked()
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/segment"
 )
 
 // memStore is an in-memory store for unit tests: it models the log's contract (offset
@@ -22,6 +23,7 @@ type memStore struct {
 	closed    bool
 	onDurable func(int64)
 	waiting   []memWaiter // WhenDurable callbacks not called yet
+	aborted   []segment.AbortedTxn
 }
 
 type memWaiter struct {
@@ -35,16 +37,51 @@ func newMemStore(autoFlush bool) *memStore {
 	return m
 }
 
-func (m *memStore) AppendValidated(b []byte, epoch int32) (log.AppendInfo, error) {
-	return m.Append(b, epoch)
+func (m *memStore) AppendValidated(b []byte, epoch int32, aborted ...segment.AbortedTxn) (log.AppendInfo, error) {
+	info, err := m.Append(b, epoch)
+	if err == nil {
+		m.mu.Lock()
+		m.aborted = append(m.aborted, aborted...)
+		m.mu.Unlock()
+	}
+	return info, err
+}
+
+// AbortedTxns models log.AbortedTxns without the segments: every entry that overlaps.
+func (m *memStore) AbortedTxns(from, upper int64) ([]segment.AbortedTxn, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []segment.AbortedTxn
+	for _, e := range m.aborted {
+		if e.LastOffset >= from && e.FirstOffset < upper {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) ReconcileAbortedTxns(es []segment.AbortedTxn) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if slices.Equal(es, m.aborted) {
+		return 0, nil
+	}
+	m.aborted = slices.Clone(es)
+	return 1, nil
 }
 
 func (m *memStore) Repair() (bool, error) { return false, nil }
 
 // AppendAtValidated appends batches keeping their offsets and epochs (the caller checked
 // that they follow the end).
-func (m *memStore) AppendAtValidated(b []byte) (log.AppendInfo, error) {
-	return m.append(b, 0, true)
+func (m *memStore) AppendAtValidated(b []byte, aborted ...segment.AbortedTxn) (log.AppendInfo, error) {
+	info, err := m.append(b, 0, true)
+	if err == nil {
+		m.mu.Lock()
+		m.aborted = append(m.aborted, aborted...)
+		m.mu.Unlock()
+	}
+	return info, err
 }
 
 // Truncate drops the batches whose last offset is >= off.
@@ -67,6 +104,7 @@ func (m *memStore) Truncate(off int64) error {
 		m.end = m.start
 	}
 	m.durable = min(m.durable, m.end)
+	m.aborted = slices.DeleteFunc(m.aborted, func(e segment.AbortedTxn) bool { return e.LastOffset >= m.end })
 	return nil
 }
 
@@ -294,5 +332,6 @@ func (m *memStore) reopen() *memStore {
 	n := newMemStore(m.autoFlush)
 	n.batches = append([][]byte(nil), m.batches...)
 	n.start, n.end, n.durable = m.start, m.end, m.end
+	n.aborted = slices.Clone(m.aborted)
 	return n
 }

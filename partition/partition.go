@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/segment"
 )
 
 // DefaultMaxMessageBytes is Kafka's default max.message.bytes.
@@ -46,6 +48,12 @@ var (
 	ErrNotLeader = errors.New("partition: not the leader")
 	// ErrNotFollower: a follower's operation (AppendAt, Truncate) on the leader.
 	ErrNotFollower = errors.New("partition: not a follower")
+	// ErrInvalidTxnState: a non-transactional batch from a producer whose transaction is
+	// open in the partition (Kafka's InvalidTxnStateException).
+	ErrInvalidTxnState = errors.New("partition: invalid transaction state")
+	// ErrTransactionCoordinatorFenced: a marker from a coordinator epoch older than the
+	// producer's last marker's (a coordinator that lost its __transaction_state partition).
+	ErrTransactionCoordinatorFenced = errors.New("partition: transaction coordinator fenced")
 	// ErrUnexpectedAppendOffset: AppendAt batches that do not continue the log: the first
 	// starts below the log end offset, or a batch does not start above the previous one
 	// (Kafka's UnexpectedAppendOffsetException; the follower truncates or refetches).
@@ -67,6 +75,11 @@ type Options struct {
 	// Compacted is set when cleanup.policy includes compact: records without a key are
 	// refused (ErrInvalidRecord).
 	Compacted bool
+	// Transactional lets Append take transactional batches (the broker sets it once it
+	// runs the transaction coordinator that writes their markers); without it they are
+	// refused (ErrInvalidRecord). Markers (AppendMarker) and a follower's copies
+	// (AppendAt) are taken either way.
+	Transactional bool
 	// Cleanup is the retention and compaction policy run by the replica manager's cleaner.
 	Cleanup CleanupOptions
 	Now     func() time.Time // nil: time.Now
@@ -94,10 +107,15 @@ func (o *Options) EnsureDefaults() {
 
 // store is the part of *log.Log a partition uses; unit tests substitute a fake.
 type store interface {
-	// AppendValidated appends batches that Append has validated (batch.Validate) already.
-	AppendValidated(batches []byte, leaderEpoch int32) (log.AppendInfo, error)
+	// AppendValidated appends batches that Append has validated (batch.Validate) already,
+	// with the aborted-transaction index entries of the abort markers among them.
+	AppendValidated(batches []byte, leaderEpoch int32, aborted ...segment.AbortedTxn) (log.AppendInfo, error)
 	// AppendAtValidated appends validated batches keeping their offsets and epochs.
-	AppendAtValidated(batches []byte) (log.AppendInfo, error)
+	AppendAtValidated(batches []byte, aborted ...segment.AbortedTxn) (log.AppendInfo, error)
+	// AbortedTxns returns the aborted transactions a read of [from, upper) must report.
+	AbortedTxns(from, upper int64) ([]segment.AbortedTxn, error)
+	// ReconcileAbortedTxns makes es the aborted-transaction index of the log.
+	ReconcileAbortedTxns(es []segment.AbortedTxn) (int, error)
 	// Truncate drops every batch at and above off (whole batches).
 	Truncate(off int64) error
 	// Repair makes the log writable again after a storage error (a no-op otherwise),
@@ -154,6 +172,7 @@ type Partition struct {
 		logAppendTime   bool
 		compression     int  // records codec or records.Producer
 		compacted       bool // refuse keyless records
+		transactional   bool // take transactional batches
 		producers       producers
 	}
 
@@ -171,6 +190,12 @@ type Partition struct {
 		target  int64    // HWExternal: the high watermark set by SetHighWatermark
 		closed  bool
 		waiters map[*waiter]struct{}
+		// open maps each producer with an open transaction to the offset of its first
+		// batch; completing holds the transactions whose marker is appended but not yet
+		// below the HW. Both bound the last stable offset (stableLocked). Changed with
+		// amu held too (txn.go).
+		open       map[int64]int64
+		completing []completedTxn
 	}
 }
 
@@ -213,13 +238,15 @@ func open(st store, o Options, ec *epochCache) (*Partition, error) {
 	p.amu.logAppendTime = o.LogAppendTime
 	p.amu.compression = o.Compression
 	p.amu.compacted = o.Compacted
+	p.amu.transactional = o.Transactional
 	cl := o.Cleanup
 	p.cleanup.Store(&cl)
 	p.amu.producers = newProducers()
 	p.mu.waiters = make(map[*waiter]struct{})
+	p.mu.open = make(map[int64]int64)
 	p.relaxed.Store(o.Log.FlushMessages > 0)
 	p.epochs.load(st.StartOffset(), st.EndOffset())
-	if err := p.replayLog(); err != nil {
+	if err := p.replayAndReconcile(); err != nil {
 		return nil, err
 	}
 	if e, ok := p.epochs.latest(); ok {
@@ -229,21 +256,57 @@ func open(st store, o Options, ec *epochCache) (*Partition, error) {
 	// Whatever recovery left in the files is served: the HW starts at the log end.
 	p.mu.hw = st.EndOffset()
 	p.mu.local = p.mu.hw
+	p.pruneCompletedLocked()
 	st.OnDurable(p.advanceHW)
 	return p, nil
 }
 
-// replayLog replays the batch headers of the log into the producer state, and into the
-// epoch cache the epochs newer than its latest (the checkpoint file is missing or behind
-// the log): one pass over the headers of the whole log.
-func (p *Partition) replayLog() error {
+// replayAndReconcile replays the log (replayLog) and makes the aborted-transaction index
+// agree with the abort markers found: entries missing (a crash between a marker and its
+// entry reaching the disk), stale (past a cut) or torn are rewritten. An entry already
+// stored for an abort whose transaction started below the log start is kept.
+func (p *Partition) replayAndReconcile() error {
+	have, err := p.st.AbortedTxns(p.st.StartOffset(), math.MaxInt64)
+	if err != nil {
+		return p.wrap(fmt.Errorf("read the aborted-transaction index: %w", err))
+	}
+	stored := make(map[int64]AbortedTxn, len(have))
+	for _, e := range have {
+		stored[e.LastOffset] = e
+	}
+	aborted, err := p.replayLog(stored)
+	if err != nil {
+		return err
+	}
+	n, err := p.st.ReconcileAbortedTxns(aborted)
+	if err != nil {
+		return p.wrap(fmt.Errorf("rebuild the aborted-transaction index: %w", err))
+	}
+	if n > 0 {
+		p.logger.Warn("partition: rebuilt the aborted-transaction index from the log's markers",
+			"topic", p.topic, "partition", p.index, "segments", n)
+	}
+	return nil
+}
+
+// replayLog replays the batch headers of the log (and the markers) into the producer and
+// transaction state, and into the epoch cache the epochs newer than its latest (the
+// checkpoint file is missing or behind the log): one pass over the headers of the whole
+// log. It returns the aborted-transaction entries of the abort markers (see applyLocked
+// for stored).
+func (p *Partition) replayLog(stored map[int64]AbortedTxn) ([]AbortedTxn, error) {
 	latest := int32(-1)
 	if e, ok := p.epochs.latest(); ok {
 		latest = e.epoch
 	}
 	start := p.st.StartOffset()
-	err := p.st.Scan(start, func(h batch.Header, _ []byte) error {
-		p.amu.producers.replay(&h)
+	var aborted []AbortedTxn
+	err := p.st.Scan(start, func(h batch.Header, b []byte) error {
+		es, err := p.applyLocked(&h, b, stored)
+		if err != nil {
+			p.logger.Warn("partition: skipping a control batch that does not decode", "topic", p.topic, "partition", p.index, "err", err)
+		}
+		aborted = append(aborted, es...)
 		if h.LeaderEpoch > latest {
 			p.epochs.assign(h.LeaderEpoch, max(h.BaseOffset, start))
 			latest = h.LeaderEpoch
@@ -251,9 +314,9 @@ func (p *Partition) replayLog() error {
 		return nil
 	})
 	if err != nil {
-		return p.wrap(fmt.Errorf("rebuild producer state: %w", err))
+		return nil, p.wrap(fmt.Errorf("rebuild producer state: %w", err))
 	}
-	return nil
+	return aborted, nil
 }
 
 func (p *Partition) wrap(err error) error {
@@ -307,6 +370,20 @@ type AppendResult struct {
 //
 // Append does not wait for durability; see WaitDurable.
 func (p *Partition) Append(batches []byte) (AppendResult, error) {
+	return p.append(batches, false)
+}
+
+// AppendFromCoordinator is Append for a coordinator of this broker writing to its
+// internal topic (Kafka's AppendOrigin.COORDINATOR): a transactional batch (the group
+// coordinator's transactional offset commits) needs a producer id but no sequence, and
+// is not checked against the producer's sequences, only its epoch
+// (ErrInvalidProducerEpoch); it must come alone. Transactional batches are taken whatever
+// Options.Transactional says.
+func (p *Partition) AppendFromCoordinator(batches []byte) (AppendResult, error) {
+	return p.append(batches, true)
+}
+
+func (p *Partition) append(batches []byte, coordinator bool) (AppendResult, error) {
 	p.amu.Lock()
 	defer p.amu.Unlock()
 	if p.isClosed() {
@@ -321,6 +398,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		n        int
 		nrecords int64 // in the batches
 		idem     bool
+		txn      bool
 		stampTS  int64
 		// recompressed collects the batches when compression.type re-encodes one of them.
 		recompressed []byte
@@ -351,9 +429,12 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: batch without records", ErrInvalidRecord))
 		case h.IsControl():
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: control batch from a client", ErrInvalidRecord))
-		case h.IsTransactional():
+		case h.IsTransactional() && !p.amu.transactional && !coordinator:
 			return AppendResult{}, p.wrap(fmt.Errorf("%w: transactions are not supported", ErrInvalidRecord))
+		case h.IsTransactional() && (h.ProducerID < 0 || (h.BaseSequence < 0 && !coordinator)):
+			return AppendResult{}, p.wrap(fmt.Errorf("%w: transactional batch without producer id and sequence", ErrInvalidRecord))
 		}
+		txn = txn || h.IsTransactional()
 		if h.ProducerID >= 0 && h.BaseSequence >= 0 {
 			idem = true
 		}
@@ -413,6 +494,26 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			res.LogStartOffset = p.st.StartOffset()
 			return res, nil
 		}
+		if st := p.amu.producers.m[first.ProducerID]; !txn && st != nil && st.txnFirst >= 0 {
+			return AppendResult{}, p.wrap(fmt.Errorf("%w: non-transactional batch from producer %d, whose transaction is open", ErrInvalidTxnState, first.ProducerID))
+		}
+	}
+	if txn && n > 1 {
+		return AppendResult{}, p.wrap(fmt.Errorf("%w: a transactional batch must come alone", ErrInvalidRecord))
+	}
+	if st := p.amu.producers.m[first.ProducerID]; txn && !idem && st != nil && first.ProducerEpoch < st.epoch {
+		return AppendResult{}, p.wrap(fmt.Errorf("%w: producer %d epoch %d, current %d", ErrInvalidProducerEpoch, first.ProducerID, first.ProducerEpoch, st.epoch))
+	}
+	// A transaction's first batch bounds the last stable offset before the high watermark
+	// can pass it.
+	begins := false
+	if txn {
+		st := p.amu.producers.m[first.ProducerID]
+		if begins = st == nil || st.txnFirst < 0; begins {
+			p.mu.Lock()
+			p.mu.open[first.ProducerID] = p.st.EndOffset()
+			p.mu.Unlock()
+		}
 	}
 	epoch := p.epoch.Load()
 	if err := p.epochs.record(epochEntry{epoch: epoch, start: p.st.EndOffset()}); err != nil {
@@ -422,6 +523,11 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	// does not check the CRCs a second time.
 	info, err := p.st.AppendValidated(batches, epoch)
 	if err != nil {
+		if begins {
+			p.mu.Lock()
+			delete(p.mu.open, first.ProducerID)
+			p.mu.Unlock()
+		}
 		return AppendResult{}, p.wrap(err)
 	}
 	if idem {
@@ -433,6 +539,14 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	}
 	p.traffic.appendedRecords.Add(uint64(nrecords))
 	p.traffic.appendedBytes.Add(uint64(len(batches)))
+	if txn && !idem { // a coordinator's: no sequence, but the epoch counts
+		if st := p.amu.producers.known(&first); first.ProducerEpoch > st.epoch {
+			st.epoch, st.batches = first.ProducerEpoch, st.batches[:0]
+		}
+	}
+	if begins {
+		p.amu.producers.known(&first).txnFirst = info.BaseOffset
+	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
 	}
@@ -458,12 +572,17 @@ func (p *Partition) repairLocked() error {
 	return err
 }
 
-// rebuildProducersLocked rebuilds the producer state from the log after records were
-// dropped from its end, keeping the largest producer id seen. The caller holds amu.
+// rebuildProducersLocked rebuilds the producer and transaction state from the log after
+// records were dropped from its end (or an append failed), keeping the largest producer
+// id seen. The caller holds amu.
 func (p *Partition) rebuildProducersLocked() error {
 	maxID := p.amu.producers.maxID
 	p.amu.producers = newProducers()
-	err := p.replayLog()
+	p.mu.Lock()
+	p.mu.open = make(map[int64]int64)
+	p.mu.completing = nil
+	p.mu.Unlock()
+	_, err := p.replayLog(nil)
 	p.amu.producers.maxID = max(p.amu.producers.maxID, maxID)
 	return err
 }
@@ -514,6 +633,7 @@ func (p *Partition) Reconfigure(opts Options) error {
 	p.amu.logAppendTime = opts.LogAppendTime
 	p.amu.compression = opts.Compression
 	p.amu.compacted = opts.Compacted
+	p.amu.transactional = opts.Transactional
 	cl := opts.Cleanup
 	p.cleanup.Store(&cl)
 	p.relaxed.Store(opts.Log.FlushMessages > 0)

@@ -22,6 +22,11 @@ type batchMeta struct {
 type producerState struct {
 	epoch   int16
 	batches []batchMeta // oldest first, at most producerBatches
+	// txnFirst is the offset of the first batch of the producer's open transaction, -1
+	// when none is open.
+	txnFirst int64
+	// coordEpoch is the coordinator epoch of the producer's last marker, -1 if none.
+	coordEpoch int32
 }
 
 // producers is the idempotence state of a partition, by producer id. It is guarded by
@@ -80,13 +85,20 @@ func (ps *producers) check(h *batch.Header) (*batchMeta, error) {
 	return nil, nil
 }
 
-// record remembers an appended idempotent batch.
-func (ps *producers) record(h *batch.Header, base, last, maxTS int64) {
+// known returns the state of h's producer, creating it (at h's epoch) if it is not known.
+func (ps *producers) known(h *batch.Header) *producerState {
 	st := ps.m[h.ProducerID]
 	if st == nil {
-		st = &producerState{epoch: h.ProducerEpoch}
+		st = &producerState{epoch: h.ProducerEpoch, txnFirst: -1, coordEpoch: -1}
 		ps.m[h.ProducerID] = st
 	}
+	ps.maxID = max(ps.maxID, h.ProducerID)
+	return st
+}
+
+// record remembers an appended idempotent batch.
+func (ps *producers) record(h *batch.Header, base, last, maxTS int64) {
+	st := ps.known(h)
 	if h.ProducerEpoch != st.epoch {
 		st.epoch = h.ProducerEpoch
 		st.batches = st.batches[:0]
@@ -100,21 +112,6 @@ func (ps *producers) record(h *batch.Header, base, last, maxTS int64) {
 		baseOffset: base, lastOffset: last, maxTimestamp: maxTS,
 	})
 	ps.maxID = max(ps.maxID, h.ProducerID)
-}
-
-// replay feeds a batch read back from the log (rebuilding the state at Open).
-func (ps *producers) replay(h *batch.Header) {
-	if h.ProducerID < 0 {
-		return
-	}
-	ps.maxID = max(ps.maxID, h.ProducerID)
-	if h.BaseSequence < 0 || h.IsControl() {
-		return
-	}
-	if st := ps.m[h.ProducerID]; st != nil && h.ProducerEpoch < st.epoch {
-		return // cannot happen in a log this broker wrote; keep the newest epoch
-	}
-	ps.record(h, h.BaseOffset, h.LastOffset(), h.MaxTimestamp)
 }
 
 // producerLast returns the last offset of producer pid's last batch in this partition and

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/log"
 )
 
@@ -13,8 +14,8 @@ type Isolation int
 const (
 	// ReadHighWatermark: up to the high watermark (consumers, read_uncommitted).
 	ReadHighWatermark Isolation = iota
-	// ReadCommitted: up to the last stable offset (read_committed consumers); it equals
-	// the high watermark until transactions.
+	// ReadCommitted: up to the last stable offset (read_committed consumers): the high
+	// watermark, or the first offset of the earliest open transaction if lower.
 	ReadCommitted
 	// ReadLogEnd: up to the log end offset (followers replicating from the leader).
 	ReadLogEnd
@@ -45,6 +46,10 @@ type ReadResult struct {
 	HighWatermark    int64
 	LastStableOffset int64
 	LogStartOffset   int64
+	// AbortedTxns are, for a ReadCommitted read that returned batches, the aborted
+	// transactions overlapping them (Fetch's AbortedTransactions), in the order of their
+	// markers.
+	AbortedTxns []AbortedTxn
 }
 
 // Len is the number of record bytes read.
@@ -71,8 +76,8 @@ func (p *Partition) ReadChunk(offset int64, maxBytes int, iso Isolation) (ReadRe
 }
 
 func (p *Partition) read(offset int64, maxBytes int, iso Isolation, chunk bool) (ReadResult, error) {
-	hw := p.HighWatermark()
-	res := ReadResult{HighWatermark: hw, LastStableOffset: p.lastStable(hw), LogStartOffset: p.st.StartOffset()}
+	hw, lso := p.bounds()
+	res := ReadResult{HighWatermark: hw, LastStableOffset: lso, LogStartOffset: p.st.StartOffset()}
 	if p.isClosed() {
 		return res, p.wrap(ErrClosed)
 	}
@@ -113,7 +118,34 @@ func (p *Partition) read(offset int64, maxBytes int, iso Isolation, chunk bool) 
 		return res, p.wrap(err)
 	}
 	res.Records, res.Chunk = b, c
+	if iso == ReadCommitted {
+		upper := batchesEnd(b)
+		if c != nil {
+			upper = c.Next()
+		}
+		if res.AbortedTxns, err = p.abortedFor(offset, upper); err != nil {
+			c.Release()
+			res.Chunk = nil
+			return res, p.wrap(err)
+		}
+	}
 	return res, nil
+}
+
+// batchesEnd is the offset after the last of the whole batches in b (0 if none).
+func batchesEnd(b []byte) int64 {
+	var end int64
+	for len(b) > 0 {
+		sz, err := batch.Next(b)
+		if err != nil {
+			break
+		}
+		if h, err := batch.ParseHeader(b[:sz]); err == nil {
+			end = h.LastOffset() + 1
+		}
+		b = b[sz:]
+	}
+	return end
 }
 
 // readBelow reads whole batches from offset, none at or past limit.

@@ -1,11 +1,13 @@
 package partition
 
-// waiter is a registered interest in the high watermark passing an offset: a channel to
-// signal (NotifyHW) or, for WhenDurable under HWExternal, a callback to call.
+// waiter is a registered interest in the high watermark (or, stable, the last stable
+// offset) passing an offset: a channel to signal (NotifyHW, NotifyStable) or, for
+// WhenDurable under HWExternal, a callback to call.
 type waiter struct {
-	after int64
-	wake  chan<- struct{}
-	done  func(error)
+	after  int64
+	stable bool
+	wake   chan<- struct{}
+	done   func(error)
 }
 
 // NotifyHW arranges a non-blocking send on wake as soon as the high watermark is above
@@ -15,13 +17,27 @@ type waiter struct {
 // its partitions. stop unregisters the waiter; it is safe to call at any time, also
 // after the waiter fired, and must be called to release a waiter that never fired.
 func (p *Partition) NotifyHW(after int64, wake chan<- struct{}) (stop func()) {
+	return p.notify(after, false, wake)
+}
+
+// NotifyStable is NotifyHW for the last stable offset (a read_committed long poll): wake
+// gets a send once the LSO is above after (or the partition closes).
+func (p *Partition) NotifyStable(after int64, wake chan<- struct{}) (stop func()) {
+	return p.notify(after, true, wake)
+}
+
+func (p *Partition) notify(after int64, stable bool, wake chan<- struct{}) (stop func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.mu.hw > after || p.mu.closed {
+	end := p.mu.hw
+	if stable {
+		end = p.stableLocked()
+	}
+	if end > after || p.mu.closed {
 		signal(wake)
 		return func() {}
 	}
-	w := &waiter{after: after, wake: wake}
+	w := &waiter{after: after, stable: stable, wake: wake}
 	p.mu.waiters[w] = struct{}{}
 	return func() {
 		p.mu.Lock()
@@ -37,12 +53,21 @@ func signal(c chan<- struct{}) {
 	}
 }
 
-// wakeLocked fires and drops the waiters the high watermark has passed; it returns the
-// callbacks among them, for the caller to run (runCallbacks) once it has released p.mu.
+// wakeLocked fires and drops the waiters the high watermark (or the last stable offset)
+// has passed; it returns the callbacks among them, for the caller to run (runCallbacks)
+// once it has released p.mu.
 func (p *Partition) wakeLocked() []func(error) {
 	var done []func(error)
+	lso := int64(-1)
 	for w := range p.mu.waiters {
-		if p.mu.hw > w.after {
+		end := p.mu.hw
+		if w.stable {
+			if lso < 0 {
+				lso = p.stableLocked()
+			}
+			end = lso
+		}
+		if end > w.after {
 			done = w.fire(done)
 			delete(p.mu.waiters, w)
 		}

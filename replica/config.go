@@ -20,6 +20,7 @@ func (m *Manager) partitionOptions(t *metadata.Topic, index int32) partition.Opt
 	o.Log.SharedMarker = true // the Manager's cleanShutdownFile
 	o.Index, o.TopicID = index, t.ID
 	o.Now, o.Logger = m.opts.Now, logger
+	o.Transactional = m.opts.Transactions
 	return o
 }
 

@@ -35,6 +35,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock handed to every partition; nil means time.Now.
 	Now func() time.Time
+	// Transactions lets the partitions take transactional batches from producers
+	// (partition.Options.Transactional): set when the broker runs the transaction
+	// coordinator that ends their transactions.
+	Transactions bool
 }
 
 // Manager makes the partitions hosted on this broker follow the metadata image: it opens

@@ -18,6 +18,8 @@ BIN=${STRATA_BIN:-$ROOT/bin/strata}
 COMPAT_DIR=$(cd "$COMPAT_DIR" && pwd)
 
 export LOGDIR=${LOGDIR:-$(mktemp -d -t strata-compat.XXXXXX)}
+# franz-go's whole suite, transactions included (TestTxnEtl): about 70 s on 2 cores.
+export PROFILE=${PROFILE:-full}
 mkdir -p "$LOGDIR"
 DATA=$(mktemp -d -t strata-compat-data.XXXXXX)
 READY="$LOGDIR/strata.addr"

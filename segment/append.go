@@ -106,8 +106,17 @@ func (s *Segment) Append(b []byte, infos []BatchInfo) error {
 // the last batch kept: the base offset of the batch containing off, or less when off falls
 // in a gap between batches (compaction, or a follower's copy of a compacted log): a
 // segment's next offset is always the end of its last batch (its base when empty). The
-// segment must be active.
+// segment must be active. The aborted-transaction entries whose markers were cut go too.
 func (s *Segment) Truncate(off int64) error {
+	if err := s.truncate(off); err != nil {
+		return err
+	}
+	s.txn.Lock()
+	defer s.txn.Unlock()
+	return s.truncateTxnLocked(s.Next())
+}
+
+func (s *Segment) truncate(off int64) error {
 	pos, h, err := s.Find(off)
 	if errors.Is(err, ErrNotFound) {
 		return nil

@@ -26,6 +26,22 @@
 //	 57  4 recordCount              yes
 //	 61  … records                  yes
 //
+// <base>.txnindex, the aborted-transaction index (Kafka's layout), exists only once a
+// transaction aborted by a marker in this segment: one 34-byte entry per such
+// transaction, in the order of the markers, nothing else:
+//
+//	0  2 version = 0
+//	2  8 producerId
+//	10 8 firstOffset       first batch of the transaction (maybe in an earlier segment)
+//	18 8 lastOffset        the abort marker, in this segment
+//	26 8 lastStableOffset  the partition's LSO once the marker was appended
+//
+// The writer appends entries (AppendAbortedTxns) before the markers' batches; Truncate
+// cuts the entries of the markers it cuts; Sync fsyncs the file with the log; the
+// partition reconciles it with the markers of the log when it opens (SetAbortedTxns), so
+// a torn or stale file is repaired then. Readers get the entries from memory
+// (AbortedTxns; the file is read once).
+//
 // Usage: Create (new active segment) or Open (existing; recover rescans and rebuilds),
 // Append stamped batches, Find/ReadRegion/ScanFrom/FindTimestamp to read, Seal at roll,
 // Truncate for torn tails and replication, Sync to fsync (fdatasync for OS files). A failed

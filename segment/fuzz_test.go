@@ -101,3 +101,33 @@ func FuzzSegmentOpenCold(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSegmentTxnIndex decodes arbitrary .txnindex bytes.
+//
+// Invariants: no panic; the entries decoded re-encode to a prefix of the input (valid
+// prefix <= input, encode(decode(x)) == x on it); the error is nil exactly when that
+// prefix is the whole input; re-parsing the prefix gives the same entries and no error.
+func FuzzSegmentTxnIndex(f *testing.F) {
+	e := AppendAbortedTxn(nil, AbortedTxn{ProducerID: 3, FirstOffset: 1, LastOffset: 9, LastStableOffset: 10})
+	f.Add(e)
+	f.Add(AppendAbortedTxn(e, AbortedTxn{ProducerID: 4, FirstOffset: 2, LastOffset: 12, LastStableOffset: 2}))
+	f.Add(e[:20])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		es, err := ParseTxnIndex(data)
+		var re []byte
+		for _, a := range es {
+			re = AppendAbortedTxn(re, a)
+		}
+		if len(re) > len(data) || !bytes.Equal(re, data[:len(re)]) {
+			t.Fatalf("entries do not re-encode to a prefix of the input")
+		}
+		if (err == nil) != (len(re) == len(data)) {
+			t.Fatalf("err %v with %d of %d bytes valid", err, len(re), len(data))
+		}
+		again, err := ParseTxnIndex(re)
+		if err != nil || len(again) != len(es) {
+			t.Fatalf("re-parse: %d entries, %v", len(again), err)
+		}
+	})
+}

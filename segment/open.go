@@ -30,6 +30,7 @@ func Create(fs vfs.FS, dir string, base int64, o Options, now time.Time) (*Segme
 		return nil, err
 	}
 	s.mu.f = f
+	s.txn.loaded = true // new: no aborted transaction (a leftover .txnindex is replaced)
 	return s, nil
 }
 

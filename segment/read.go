@@ -84,6 +84,8 @@ type Region struct {
 	Records bool
 	// Tail is true when the region runs to the end of the segment.
 	Tail bool
+	// Next is the offset after the region's last batch (0 when Len is 0).
+	Next int64
 }
 
 // ReadRegion returns the region of whole batches starting with the batch containing
@@ -134,6 +136,7 @@ func (s *Segment) ReadRegion(offset int64, maxBytes int, maxOffset int64) (Regio
 		}
 		total += bs
 		p += bs
+		r.Next = h.LastOffset() + 1
 		r.Records = r.Records || h.RecordCount > 0
 		if r.First.EmptyCompressed() {
 			break

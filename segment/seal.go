@@ -72,9 +72,13 @@ func (s *Segment) unsealLocked() error {
 	return nil
 }
 
-// Sync fsyncs the log; with indexes set, it also flushes the indexes (SyncIndexes). A
-// segment whose files are closed has nothing unsynced.
+// Sync fsyncs the log and the aborted-transaction index if it was written; with indexes
+// set, it also flushes the indexes (SyncIndexes). A segment whose files are closed has
+// nothing unsynced.
 func (s *Segment) Sync(indexes bool) error {
+	if err := s.syncTxn(); err != nil {
+		return err
+	}
 	f := s.openFiles()
 	if f == nil {
 		return nil

@@ -100,6 +100,8 @@ type Segment struct {
 	// cached: in opts.Cache's ring. Guarded by the Cache's mutex.
 	cached bool
 
+	txn txnIndex // the aborted-transaction index (txnindex.go)
+
 	mu struct {
 		sync.RWMutex
 		// f is the open files; nil while a sealed segment's files are closed (by the
@@ -184,9 +186,10 @@ func (s *Segment) filePathLocked(suffix string) string {
 	return s.path(suffix)
 }
 
-// Paths returns the paths of the segment's three files.
+// Paths returns the paths of the segment's files: the log, the two indexes and the
+// aborted-transaction index (which may not exist).
 func (s *Segment) Paths() []string {
-	return []string{s.path(LogSuffix), s.path(IndexSuffix), s.path(TimeIndexSuffix)}
+	return []string{s.path(LogSuffix), s.path(IndexSuffix), s.path(TimeIndexSuffix), s.path(TxnIndexSuffix)}
 }
 
 func newSegment(fs vfs.FS, dir string, base int64, o Options, now time.Time) *Segment {
@@ -312,7 +315,7 @@ func (s *Segment) Release() error {
 	s.mu.f, s.mu.closed = nil, true
 	s.mu.Unlock()
 	s.opts.Cache.remove(s)
-	err := f.release()
+	err := errors.Join(f.release(), s.closeTxn())
 	if deleted {
 		for _, p := range s.Paths() {
 			if rerr := s.fs.Remove(p + DeletedSuffix); rerr != nil && !isNotExist(rerr) {

@@ -17,11 +17,13 @@ func init() { register(1, 0, 16, handleFetch) }
 // No fetch sessions (KIP-227): SessionID is always 0 with no error, so clients send full
 // fetches. Partition MaxBytes and the response MaxBytes are honoured, but the first batch
 // found is always returned whole (KIP-74). read_committed reads stop at the last stable
-// offset, read_uncommitted ones at the high watermark (the two are equal until
-// transactions).
+// offset, with the aborted transactions overlapping the records returned
+// (AbortedTransactions, from the partitions' .txnindex), read_uncommitted ones at the
+// high watermark.
 //
 // Long poll: when fewer than MinBytes are available and MaxWaitMillis > 0, the fetch parks
-// on the partitions' high-watermark waiters (one wake channel for all of them) and is
+// on the partitions' high-watermark waiters (last-stable-offset waiters for read_committed;
+// one wake channel for all of them) and is
 // answered when enough bytes arrived, MaxWaitMillis passed, or the connection closes —
 // whichever comes first. A fetch with any partition error is answered at once.
 func handleFetch(s *Server, r *request) reply {
@@ -85,7 +87,7 @@ type fetchPart struct {
 	offset   int64
 	maxBytes int32
 	ti, pi   int          // index in resp
-	hw       int64        // high watermark seen by the last fill
+	hw       int64        // high watermark (read_committed: last stable offset) seen by the last fill
 	chunk    fetchRecords // the records of the last fill, in place of RecordBatches
 }
 
@@ -139,6 +141,7 @@ func (f *fetch) fill() (total int, hasErr bool) {
 		sp := &f.resp.Topics[fp.ti].Partitions[fp.pi]
 		sp.ErrorCode = 0
 		sp.RecordBatches = noRecords
+		sp.AbortedTransactions = nil
 		if fp.chunk != nil {
 			fp.chunk.Release()
 			fp.chunk = nil
@@ -146,13 +149,13 @@ func (f *fetch) fill() (total int, hasErr bool) {
 		limit := min(int(fp.maxBytes), budget-total)
 		if total > 0 && limit <= 0 {
 			// Response full: report the offsets only; the client fetches again.
-			fp.hw = fp.p.HighWatermark()
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = fp.hw, fp.p.LastStableOffset(), fp.p.LogStartOffset()
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = fp.p.HighWatermark(), fp.p.LastStableOffset(), fp.p.LogStartOffset()
+			fp.hw = f.end(sp)
 			continue
 		}
 		res, err := fp.p.ReadChunk(fp.offset, max(limit, 1), isolation(f.req.IsolationLevel))
-		fp.hw = res.HighWatermark
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+		fp.hw = f.end(sp)
 		n := res.Len()
 		var recs fetchRecords // nil: res.Records in memory, or nothing
 		if err == nil && f.req.Version < 4 {
@@ -181,9 +184,23 @@ func (f *fetch) fill() (total int, hasErr bool) {
 		} else {
 			sp.RecordBatches = res.Records
 		}
+		for _, a := range res.AbortedTxns {
+			at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+			at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+			sp.AbortedTransactions = append(sp.AbortedTransactions, at)
+		}
 		total += n
 	}
 	return total, hasErr
+}
+
+// end is where a partition's records end for this fetch's isolation level: the last
+// stable offset for read_committed, the high watermark otherwise.
+func (f *fetch) end(sp *kmsg.FetchResponseTopicPartition) int64 {
+	if f.req.IsolationLevel == 1 {
+		return sp.LastStableOffset
+	}
+	return sp.HighWatermark
 }
 
 // longPoll waits for MinBytes, MaxWait or the end of the connection, refilling the
@@ -196,7 +213,11 @@ func (f *fetch) longPoll(r *request, maxWait time.Duration, minBytes int) {
 	for {
 		for i := range f.parts {
 			fp := &f.parts[i]
-			stops[i] = fp.p.NotifyHW(max(fp.offset, fp.hw), wake)
+			if f.req.IsolationLevel == 1 {
+				stops[i] = fp.p.NotifyStable(max(fp.offset, fp.hw), wake)
+			} else {
+				stops[i] = fp.p.NotifyHW(max(fp.offset, fp.hw), wake)
+			}
 		}
 		var done bool
 		select {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -11,6 +12,9 @@ func init() { register(9, 0, 9, handleOffsetFetch) }
 // v0-v1 have no group error field: a group error is set on every requested partition
 // (offset -1), as Kafka's OffsetFetchRequest.getErrorResponse does. v0 read ZooKeeper in
 // Kafka; here it reads the offsets committed to __consumer_offsets, as v1.
+// With require_stable (v7+, KIP-447) a partition whose offset an open transaction has
+// committed answers UNSTABLE_OFFSET_COMMIT (retriable); without it, the last committed
+// offset.
 func handleOffsetFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
@@ -35,6 +39,9 @@ func handleOffsetFetch(s *Server, r *request) reply {
 			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset, f.LeaderEpoch
 			md := f.Metadata
 			p.Metadata = &md
+			if f.Unstable && req.RequireStable {
+				p.ErrorCode = kerr.UnstableOffsetCommit.Code
+			}
 			if _, seen := out[f.Topic]; !seen && topics == nil {
 				order = append(order, f.Topic)
 			}

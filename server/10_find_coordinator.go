@@ -29,7 +29,7 @@ func handleFindCoordinator(s *Server, r *request) reply {
 	var created error
 	if _, ok := s.image().Topic(metadata.ConsumerOffsetsTopic); !ok && s.opts.Cluster != nil && req.CoordinatorType == coordinatorGroup {
 		ctx, cancel := s.controllerCtx(r, 0)
-		created = s.createOffsetsTopic(ctx, s.offsetsReplicationFactor())
+		created = s.createInternalTopic(ctx, metadata.ConsumerOffsetsTopic, "offsets.topic.num.partitions", s.offsetsReplicationFactor())
 		cancel()
 	}
 	im := s.image()

@@ -16,11 +16,20 @@ func handleAPIVersions(s *Server, r *request) reply {
 	return now(resp)
 }
 
+// txnAPIs are the APIs of transactions, advertised only when the broker runs the
+// transaction coordinator (strata.transactions.enable): AddPartitionsToTxn,
+// AddOffsetsToTxn, EndTxn, TxnOffsetCommit, DescribeTransactions and ListTransactions.
+var txnAPIs = map[int16]bool{24: true, 25: true, 26: true, 28: true, 65: true, 66: true}
+
 // fillAPIVersions lists the dispatch table with each API's lowest version raised to its
 // floor (strata.protocol.min.version), except Produce, listed from its lowest version
-// whatever the floor (advertisedMin).
+// whatever the floor (advertisedMin), without the transaction APIs when transactions are
+// off.
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
+		if txnAPIs[a.key] && s.data.txns == nil {
+			continue
+		}
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, s.advertisedMin(a), a.max
 		resp.ApiKeys = append(resp.ApiKeys, k)

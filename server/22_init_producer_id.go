@@ -21,7 +21,10 @@ func init() {
 // KIP-360), the same id with the epoch bumped (a new id once the epoch is exhausted).
 // Partitions then require sequence 0 of the new epoch and fence the old one.
 //
-// Transactions are not supported: a request with a transactional id is refused with
+// A request with a transactional id goes to the transaction coordinator
+// (txn.Coordinator.InitProducerID: the id's producer id and a new epoch, fencing the
+// previous producer); PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v4, as Kafka
+// answers. Without the coordinator (strata.transactions.enable off) it is refused with
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a non-retriable error that clients (kgo,
 // librdkafka, the Java client) surface at once, as from a Kafka broker whose ACLs deny
 // the transactional id, instead of retrying until a timeout.
@@ -30,8 +33,20 @@ func handleInitProducerID(s *Server, r *request) reply {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return now(resp)
+		c, err := s.txns()
+		if err != nil {
+			resp.ErrorCode = txnErrorCode(err, req.Version, 4)
+			return now(resp)
+		}
+		return later(func() kmsg.Response {
+			pid, epoch, err := c.InitProducerID(r.ctx, *req.TransactionalID, req.TransactionTimeoutMillis, req.ProducerID, req.ProducerEpoch)
+			if err != nil {
+				resp.ErrorCode = txnErrorCode(err, req.Version, 4)
+				return resp
+			}
+			resp.ProducerID, resp.ProducerEpoch = pid, epoch
+			return resp
+		})
 	}
 	ids := s.data.pids
 	if ids == nil {

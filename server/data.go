@@ -16,6 +16,7 @@ import (
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/replica"
+	"github.com/stratalog/strata/txn"
 )
 
 // serverData is the broker's metadata and storage, set by openData and read-only after it
@@ -38,6 +39,8 @@ type serverData struct {
 	pids *producerIDs
 	// groups is the consumer-group coordinator (groups.go).
 	groups *group.Coordinator
+	// txns is the transaction coordinator (txn.go), nil unless strata.transactions.enable.
+	txns *txn.Coordinator
 
 	closeOnce sync.Once
 	closeErr  error
@@ -73,6 +76,9 @@ func (s *Server) openData() (err error) {
 	}
 	defer func() {
 		if err != nil {
+			if d.txns != nil {
+				d.txns.Close()
+			}
 			if d.groups != nil {
 				d.groups.Close()
 			}
@@ -94,6 +100,8 @@ func (s *Server) openData() (err error) {
 		NodeID: s.opts.NodeID,
 		Broker: s.opts.Settings,
 		Logger: s.log,
+
+		Transactions: d.broker.Bool(txnEnableSetting),
 	})
 	if err != nil {
 		return fmt.Errorf("server: open topics: %w", err)
@@ -101,6 +109,11 @@ func (s *Server) openData() (err error) {
 	d.pids = newProducerIDs(store, s.opts.NodeID, d.replicas.Hosted())
 	if d.groups, err = s.openGroups(); err != nil {
 		return fmt.Errorf("server: open group coordinator: %w", err)
+	}
+	if d.broker.Bool(txnEnableSetting) {
+		if d.txns, err = s.openTxn(); err != nil {
+			return fmt.Errorf("server: open transaction coordinator: %w", err)
+		}
 	}
 	s.log.Info("data directory open", "dir", s.opts.DataDir, "cluster.id", store.Image().ClusterID(), "node.id", s.opts.NodeID,
 		"topics", len(store.Image().Topics()), "clean", created || d.replicas.CleanShutdown())
@@ -181,6 +194,11 @@ func (s *Server) closeData() error {
 		}
 		s.controlledShutdown()
 		var errs []error
+		if d.txns != nil {
+			if err := d.txns.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("server: close transaction coordinator: %w", err))
+			}
+		}
 		if d.groups != nil {
 			if err := d.groups.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))

@@ -58,6 +58,15 @@
 // (errcounts.go, generated from kmsg's types: each code once per partition or resource).
 // Server.Metrics returns a snapshot for exporters.
 //
+// # Coordinators
+//
+// The group coordinator (groups.go) and the transaction coordinator (txn.go, on by
+// default: strata.transactions.enable) keep their state in __consumer_offsets and
+// __transaction_state, partitions of this broker adapted to coord.Log
+// (groups_partition.go). The transaction coordinator writes its markers through the
+// replica manager's partitions (AppendMarker) and tells the group coordinator of those it
+// writes to __consumer_offsets, which makes transactional offset commits visible.
+//
 // # Concurrency
 //
 // Server's exported methods are safe for concurrent use. Every goroutine has an owner:
@@ -70,7 +79,7 @@
 //
 // # Imports
 //
-// server imports the layers below it (wire, partition, group, log, metadata/local and
+// server imports the layers below it (wire, partition, group, txn, log, metadata/local and
 // metadata/raft, internal/...) and
 // never client or cmd; nothing below it imports server (internal/layers checks both).
 // Its test kit, server/servertest, is the only package besides cmd that may import it.

@@ -15,6 +15,8 @@ func init() {
 		errMapping{partition.ErrInvalidRecord, kerr.InvalidRecord},
 		errMapping{partition.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 		errMapping{partition.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+		errMapping{partition.ErrInvalidTxnState, kerr.InvalidTxnState},
+		errMapping{partition.ErrTransactionCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 		errMapping{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
 		errMapping{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 		errMapping{partition.ErrNotLeader, kerr.NotLeaderForPartition},

@@ -27,26 +27,44 @@ func (s *Server) openGroups() (*group.Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.hostCoordinator(c, metadata.ConsumerOffsetsTopic); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// hostedCoordinator is what hostCoordinator needs of a coordinator (group, txn).
+type hostedCoordinator interface {
+	NumPartitions() int32
+	Load(p, epoch int32) error
+	Unload(p, epoch int32)
+}
+
+// hostCoordinator loads every partition of c's internal topic as their leader (epoch 0,
+// the single node's, whether the topic exists yet or not: it is created on first use),
+// then has c follow the replica manager's leadership changes of the topic (none on a
+// single node; a Load at an epoch already hosted changes nothing).
+func (s *Server) hostCoordinator(c hostedCoordinator, topic string) error {
 	for p := range c.NumPartitions() {
 		if s.opts.Cluster != nil {
 			break
 		}
 		if err := c.Load(p, 0); err != nil {
-			c.Close()
-			return nil, err
+			return err
 		}
 	}
-	s.data.replicas.OnLeadership(func(topic string, index, epoch int32, leader bool) {
-		if topic != metadata.ConsumerOffsetsTopic {
+	s.data.replicas.OnLeadership(func(t string, index, epoch int32, leader bool) {
+		if t != topic {
 			return
 		}
 		if !leader {
 			c.Unload(index, epoch)
 		} else if err := c.Load(index, epoch); err != nil {
-			s.log.Warn("loading groups of a partition led here failed", "partition", index, "epoch", epoch, "err", err)
+			s.log.Warn("loading a coordinator partition led here failed", "topic", topic, "partition", index, "epoch", epoch, "err", err)
 		}
 	})
-	return c, nil
+	return nil
 }
 
 // groupOptions derives the coordinator's options from the broker settings.

@@ -16,34 +16,43 @@ import (
 	"github.com/stratalog/strata/replica"
 )
 
-// The group coordinator's storage: partition p of __consumer_offsets, from the replica
-// manager, adapted to coord.Log. The topic is created on the first write (with
-// offsets.topic.num.partitions partitions and cleanup.policy=compact), as Kafka creates it
-// on first use; a broker that never saw a group has no such topic. This adapter is the
-// one place that knows where the partitions come from.
+// The coordinators' storage: partition p of __consumer_offsets (the group coordinator)
+// or __transaction_state (the transaction coordinator), from the replica manager, adapted
+// to coord.Log. The topic is created on the first write (with offsets.topic.num.partitions
+// or transaction.state.log.num.partitions partitions and cleanup.policy=compact), as
+// Kafka creates it on first use; a broker that never saw a group (a transactional id) has
+// no such topic. This adapter is the one place that knows where the partitions come from.
 
-var offsetsTopicMu sync.Mutex // serialises the lazy creation of __consumer_offsets
+var internalTopicMu sync.Mutex // serialises the lazy creation of the internal topics
 
-// offsetsPartitions is the partition count of __consumer_offsets: the existing topic's,
+// internalPartitions is the partition count of internal topic name: the existing topic's,
 // else the configured one.
-func (s *Server) offsetsPartitions(configured int32) int32 {
+func (s *Server) internalPartitions(name string, configured int32) int32 {
 	if s.data.store != nil {
-		if t, ok := s.image().Topic(metadata.ConsumerOffsetsTopic); ok && t.NumPartitions() > 0 {
+		if t, ok := s.image().Topic(name); ok && t.NumPartitions() > 0 {
 			return t.NumPartitions()
 		}
 	}
 	return configured
 }
 
-// offsetsLog is group.Options.OpenLog.
-func (s *Server) offsetsLog(p int32) (coord.Log, error) {
-	return &offsetsPartition{s: s, index: p}, nil
+// offsetsPartitions is the partition count of __consumer_offsets.
+func (s *Server) offsetsPartitions(configured int32) int32 {
+	return s.internalPartitions(metadata.ConsumerOffsetsTopic, configured)
 }
 
-// offsetsPartition adapts one partition of __consumer_offsets to coord.Log.
+// offsetsLog is group.Options.OpenLog.
+func (s *Server) offsetsLog(p int32) (coord.Log, error) {
+	return &offsetsPartition{s: s, topic: metadata.ConsumerOffsetsTopic, setting: "offsets.topic.num.partitions", index: p}, nil
+}
+
+// offsetsPartition adapts one partition of an internal topic (named topic, its partition
+// count the broker setting named setting) to coord.Log.
 type offsetsPartition struct {
-	s     *Server
-	index int32
+	s       *Server
+	topic   string
+	setting string
+	index   int32
 }
 
 // partition returns the partition, creating the topic first when it does not exist and
@@ -52,7 +61,7 @@ type offsetsPartition struct {
 // image that made the change is being published.
 func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) {
 	lookup := func() (*partition.Partition, error) {
-		return l.s.data.replicas.Lookup(metadata.ConsumerOffsetsTopic, l.index, -1)
+		return l.s.data.replicas.Lookup(l.topic, l.index, -1)
 	}
 	p, err := lookup()
 	if !errors.Is(err, replica.ErrUnknownTopicOrPartition) {
@@ -61,32 +70,33 @@ func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) 
 	if !create {
 		return nil, nil
 	}
-	offsetsTopicMu.Lock()
-	defer offsetsTopicMu.Unlock()
+	internalTopicMu.Lock()
+	defer internalTopicMu.Unlock()
 	if p, err := lookup(); !errors.Is(err, replica.ErrUnknownTopicOrPartition) {
 		return p, err
 	}
-	if err := l.s.createOffsetsTopic(context.Background(), -1); err != nil {
+	if err := l.s.createInternalTopic(context.Background(), l.topic, l.setting, -1); err != nil {
 		return nil, err
 	}
 	return lookup()
 }
 
-// createOffsetsTopic creates __consumer_offsets (offsets.topic.num.partitions partitions,
-// compacted) with replication factor rf (-1: default.replication.factor); it is not an
-// error that it exists.
-func (s *Server) createOffsetsTopic(ctx context.Context, rf int16) error {
-	n := s.offsetsPartitions(int32(s.data.broker.Int64("offsets.topic.num.partitions")))
+// createInternalTopic creates internal topic name (compacted, with the partition count of
+// the broker setting named setting) with replication factor rf (-1:
+// default.replication.factor); it is not an error that it exists.
+func (s *Server) createInternalTopic(ctx context.Context, name, setting string, rf int16) error {
+	n := s.internalPartitions(name, int32(s.data.broker.Int64(setting)))
 	compact := "compact"
-	_, err := s.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: metadata.ConsumerOffsetsTopic,
+	_, err := s.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: name,
 		Partitions: n, ReplicationFactor: rf, Configs: map[string]*string{"cleanup.policy": &compact}})
 	if err != nil && !errors.Is(err, metadata.ErrTopicExists) {
-		return fmt.Errorf("create %s: %w", metadata.ConsumerOffsetsTopic, err)
+		return fmt.Errorf("create %s: %w", name, err)
 	}
 	return nil
 }
 
-// Append appends the batch and waits until it is fsynced (on a single node, committed).
+// Append appends the batch (a transactional one as a coordinator's write, see
+// coord.Log) and waits until it is fsynced (on a single node, committed).
 // A storage failure (of the log, or of the files of the topic's creation) wraps
 // coord.ErrStorage.
 func (l *offsetsPartition) Append(b []byte) (int64, error) {
@@ -102,7 +112,11 @@ func (l *offsetsPartition) append(b []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := p.Append(b)
+	appendFn := p.Append
+	if h, err := batch.ParseHeader(b); err == nil && h.IsTransactional() {
+		appendFn = p.AppendFromCoordinator // a transactional offset commit: no sequence
+	}
+	res, err := appendFn(b)
 	if err != nil {
 		return 0, err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stratalog/strata/client"
 	"github.com/stratalog/strata/server/servertest"
@@ -415,4 +416,34 @@ func TestCLIParsePosition(t *testing.T) {
 			t.Errorf("parsePosition(%q): %v, want a usage error", bad, err)
 		}
 	}
+}
+
+func TestCLITransactions(t *testing.T) {
+	eachCLIBroker(t, func(t *testing.T, addr string) {
+		cli(t, addr, codeOK, "", "topic", "create", "pay", "-p", "2")
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.TransactionalID("payments-etl"), kgo.DefaultProduceTopic("pay"),
+			kgo.TransactionTimeout(20*time.Second), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x"), Partition: 1}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		r := cli(t, addr, codeOK, "", "txn", "list")
+		mustContain(t, "txn list", r.stdout, "TRANSACTIONAL-ID", "payments-etl", "Ongoing")
+		r = cli(t, addr, codeOK, "", "txn", "describe", "payments-etl")
+		mustContain(t, "txn describe", r.stdout, "state             Ongoing", "timeout           20s", "partitions        pay[1]")
+		r = cli(t, addr, codeOK, "", "txn", "describe", "payments-etl", "-o", "json")
+		mustContain(t, "txn describe json", r.stdout, `"state": "Ongoing"`, `"timeout_ms": 20000`)
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		cli(t, addr, codeNotFound, "", "txn", "describe", "nobody")
+	})
 }

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/txn"
+)
+
+func init() { register(28, 0, 4, handleTxnOffsetCommit) }
+
+// handleTxnOffsetCommit answers TxnOffsetCommit v0-v4 (v3+: member id, generation and
+// instance id checked as OffsetCommit checks them, KIP-447): the offsets are written to
+// the group's partition in the producer's transaction and become visible with its commit
+// marker (group.Coordinator.TxnCommit). The producer must be the transactional id's
+// current one (INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING) and its transaction
+// must hold the group's partition (AddOffsetsToTxn first; INVALID_TXN_STATE otherwise). A
+// partition of a topic that does not exist answers UNKNOWN_TOPIC_OR_PARTITION and is not
+// committed, as OffsetCommit.
+func handleTxnOffsetCommit(s *Server, r *request) reply {
+	req := r.body.(*kmsg.TxnOffsetCommitRequest)
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	fill := func(code func(ti, pi int) int16) kmsg.Response {
+		for ti, t := range req.Topics {
+			rt := kmsg.NewTxnOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for pi, p := range t.Partitions {
+				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code(ti, pi)
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	}
+	all := func(code int16) kmsg.Response { return fill(func(int, int) int16 { return code }) }
+	tc, err := s.txns()
+	if err != nil {
+		if errors.Is(err, errTxnDisabled) {
+			return now(all(kerr.TransactionalIDAuthorizationFailed.Code))
+		}
+		return now(all(errorCode(err)))
+	}
+	gc, err := s.groups()
+	if err != nil {
+		return now(all(errorCode(err)))
+	}
+	in, err := tc.InTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch,
+		txn.TopicPartition{Topic: metadata.ConsumerOffsetsTopic, Partition: gc.Partition(req.Group)})
+	switch {
+	case errors.Is(err, txn.ErrProducerFenced): // no PRODUCER_FENCED in TxnOffsetCommit
+		return now(all(kerr.InvalidProducerEpoch.Code))
+	case err != nil:
+		return now(all(errorCode(err)))
+	case !in:
+		return now(all(kerr.InvalidTxnState.Code))
+	}
+	cr := &group.TxnCommitRequest{ProducerID: req.ProducerID, ProducerEpoch: req.ProducerEpoch,
+		CommitRequest: group.CommitRequest{Group: req.Group, Generation: -1}}
+	if req.Version >= 3 {
+		cr.Generation, cr.MemberID, cr.InstanceID = req.Generation, req.MemberID, req.InstanceID
+	}
+	unknown := map[[2]int]bool{}
+	var idx [][2]int // request position of each committed offset
+	for ti, t := range req.Topics {
+		tp, ok := s.image().Topic(t.Topic)
+		for pi, p := range t.Partitions {
+			if !ok || p.Partition < 0 || p.Partition >= tp.NumPartitions() {
+				unknown[[2]int{ti, pi}] = true
+				continue
+			}
+			le := p.LeaderEpoch
+			if req.Version < 2 {
+				le = -1
+			}
+			cr.Offsets = append(cr.Offsets, group.CommitOffset{Topic: t.Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: le, Metadata: p.Metadata})
+			idx = append(idx, [2]int{ti, pi})
+		}
+	}
+	if len(cr.Offsets) == 0 {
+		return now(all(kerr.UnknownTopicOrPartition.Code))
+	}
+	return later(func() kmsg.Response {
+		errs, err := gc.TxnCommit(cr)
+		codes := map[[2]int]int16{}
+		for i, at := range idx {
+			if err != nil {
+				codes[at] = errorCode(err)
+			} else {
+				codes[at] = errorCode(errs[i])
+			}
+		}
+		return fill(func(ti, pi int) int16 {
+			if unknown[[2]int{ti, pi}] {
+				return kerr.UnknownTopicOrPartition.Code
+			}
+			return codes[[2]int{ti, pi}]
+		})
+	})
+}
