@@ -10,8 +10,8 @@
 //     act on it (the replica manager opens, reconfigures and deletes partitions).
 //   - Store: the interface every implementation provides: Image, Watch, and commands
 //     (RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, AlterTopicConfigs,
-//     AllocateProducerIDs). Commands are plain data, so a replicated store can put them
-//     in a log. metadata/local is the single-node store; storetest is the conformance
+//     AllocateProducerIDs, AlterScramCredentials, CreateACLs, DeleteACLs). Commands are
+//     plain data, so a replicated store can put them in a log. metadata/local is the single-node store; storetest is the conformance
 //     suite every implementation passes.
 //   - Rules: the checks and replica placement every store applies to commands.
 //   - Topic names (ValidateTopicName), ids (TopicID, Kafka's base64url Uuid form), the
@@ -23,8 +23,9 @@
 // # What it must not import
 //
 // Nothing of partitions, logs, the network or the server: metadata imports internal/*
-// only (internal/config for topic settings). The layers above (replica, server) depend on
-// it, never the reverse.
+// only (internal/config for topic settings, internal/sasl for SCRAM credentials,
+// internal/acl for ACL bindings). The layers above (replica, server) depend on it, never
+// the reverse.
 //
 // # Concurrency
 //

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/stratalog/strata/internal/acl"
 )
 
 // Broker is a registered broker.
@@ -111,6 +113,9 @@ type Image struct {
 	topics     map[string]*Topic
 	byID       map[TopicID]*Topic
 	sorted     []*Topic
+	scram      map[ScramKey]ScramCredential // SCRAM credentials (scram.go)
+	acls       map[acl.Binding]struct{}     // ACL bindings (acls.go)
+	sortedACLs []acl.Binding
 }
 
 // NewImage returns the image of a cluster without topics, at version 0.
@@ -165,6 +170,8 @@ type Builder struct {
 	im      *Image
 	topics  bool // im.topics and im.byID are copies
 	brokers bool // im.brokers is a copy
+	scram   bool // im.scram is a copy
+	acls    bool // im.acls is a copy
 }
 
 // Edit starts the image that follows im; im itself does not change.
@@ -254,6 +261,9 @@ func (b *Builder) Build() *Image {
 			im.sorted = append(im.sorted, t)
 		}
 		sort.Slice(im.sorted, func(i, j int) bool { return strings.Compare(im.sorted[i].Name, im.sorted[j].Name) < 0 })
+	}
+	if b.acls {
+		im.sortedACLs = sortACLs(im.acls)
 	}
 	b.im = nil
 	return im

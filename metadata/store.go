@@ -70,6 +70,10 @@ type Store interface {
 	// AllocateProducerIDs reserves a block of producer ids for a broker (Kafka's
 	// AllocateProducerIds): ids are never handed out twice, across restarts too.
 	AllocateProducerIDs(ctx context.Context, cmd AllocateProducerIDs) (ProducerIDBlock, error)
+	// ScramStore: AlterScramCredentials (scram.go).
+	ScramStore
+	// ACLStore: CreateACLs, DeleteACLs (acls.go).
+	ACLStore
 
 	// Close stops the store; watchers are not called any more.
 	Close() error

@@ -5,7 +5,8 @@
 #   scripts/compat.sh COMPAT_DIR [CHECK...]          (make compat builds bin/strata first)
 #
 # The broker listens on a free loopback port (--ready-file tells which) with a new temporary
-# data directory. The exit status is run.sh's. The broker's log is kept in
+# data directory, and on a second one with SASL (SASL_PLAINTEXT, user compat, for the kgo
+# suite's SCRAM tests: KGO_TEST_SCRAM, KGO_TEST_SCRAM_SEEDS). The exit status is run.sh's. The broker's log is kept in
 # $LOGDIR/strata.log (LOGDIR defaults to a new temporary directory, shared with run.sh).
 set -uo pipefail
 
@@ -43,7 +44,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$BIN" serve --listen 127.0.0.1:0 --http off --ready-file "$READY" --data-dir "$DATA" \
+STRATA_BOOTSTRAP_USER=compat:compat-secret "$BIN" serve --http off --ready-file "$READY" --data-dir "$DATA" \
+	--set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0 \
 	--set group.initial.rebalance.delay.ms=0 --log-level info >"$LOGDIR/strata.log" 2>&1 &
 PID=$!
 
@@ -54,9 +56,11 @@ for _ in $(seq 1 300); do
 done
 [ -s "$READY" ] || { echo "compat: broker not ready after 30 s" >&2; exit 1; }
 ADDR=$(head -n1 "$READY")
-echo "compat: strata $ADDR, broker log $LOGDIR/strata.log"
+SASL=$(grep -o 'SASL_PLAINTEXT://[0-9.:]*' "$LOGDIR/strata.log" | head -n1 | sed 's|SASL_PLAINTEXT://||')
+echo "compat: strata $ADDR (SASL_PLAINTEXT $SASL), broker log $LOGDIR/strata.log"
 
-BROKER=$ADDR "$COMPAT_DIR/run.sh" "$@"
+BROKER=$ADDR KGO_TEST_SCRAM=${KGO_TEST_SCRAM:-compat:compat-secret:512} KGO_TEST_SCRAM_SEEDS=${KGO_TEST_SCRAM_SEEDS:-$SASL} \
+	"$COMPAT_DIR/run.sh" "$@"
 STATUS=$?
 kill -0 "$PID" 2>/dev/null || echo "compat: the broker died during the run (see $LOGDIR/strata.log)" >&2
 exit $STATUS

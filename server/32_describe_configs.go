@@ -33,6 +33,10 @@ func handleDescribeConfigs(s *Server, r *request) reply {
 			c := kmsg.NewDescribeConfigsResponseResourceConfig()
 			c.Name = d.Value.Name
 			c.Value = kmsg.StringPtr(d.Value.Value)
+			c.IsSensitive = d.Setting.Sensitive
+			if c.IsSensitive {
+				c.Value = nil
+			}
 			c.ReadOnly = d.Setting.ReadOnly
 			c.IsDefault = d.Value.Source == config.SourceDefault
 			c.Source = kmsg.ConfigSource(d.Value.Source)
@@ -40,6 +44,9 @@ func handleDescribeConfigs(s *Server, r *request) reply {
 				for _, syn := range d.Synonyms {
 					cs := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
 					cs.Name, cs.Value, cs.Source = syn.Name, kmsg.StringPtr(syn.Value), kmsg.ConfigSource(syn.Source)
+					if c.IsSensitive {
+						cs.Value = nil
+					}
 					c.ConfigSynonyms = append(c.ConfigSynonyms, cs)
 				}
 			}

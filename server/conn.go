@@ -49,6 +49,10 @@ type conn struct {
 	auth struct {
 		principal     *Principal // never modified: login replaces it
 		authenticated bool       // false on a SASL listener until the client logs in
+		sasl          saslState  // the SASL handshake and conversation (sasl.go)
+		// closing: the request just handled ends the connection (a failed
+		// authentication); its answer is written, no further request is read.
+		closing bool
 	}
 	// mutedUntil (unix nanoseconds) holds the reader back until then: the quota
 	// throttle (KIP-219) set by the writer.
@@ -126,6 +130,11 @@ func (c *conn) serve() {
 	// a read or write blocked on it.
 	stop := context.AfterFunc(c.s.ctx, func() { c.nc.Close() })
 	defer stop()
+	if !c.handshake() {
+		c.cancel()
+		c.nc.Close()
+		return
+	}
 	var wg sync.WaitGroup // handler goroutines of later replies
 	writerDone := make(chan struct{})
 	go func() {

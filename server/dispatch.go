@@ -33,6 +33,9 @@ import (
 // the connection must close.
 func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 	start := time.Now()
+	if c.auth.sasl.raw && !c.auth.authenticated {
+		return c.rawToken(frame, wg, start)
+	}
 	hdr, err := wire.ParseHeaderPrefix(frame)
 	if err != nil {
 		c.log.Info("closing connection: bad request header", "err", err)
@@ -77,6 +80,11 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		}
 	}()
 	rep := a.handle(c.s, r)
+	defer func() {
+		if c.auth.closing {
+			ok = false // the reply is queued: written, then the connection closes
+		}
+	}()
 	switch {
 	case rep.none():
 		c.record(r, nil, 0)

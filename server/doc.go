@@ -30,8 +30,15 @@
 //
 // # The request pipeline
 //
-// A connection (conn.go) has a reader goroutine that reads frames and passes each to
-// dispatch (dispatch.go), the one door every request goes through:
+// A connection (conn.go) has a reader goroutine. On a listener whose security protocol
+// uses TLS (SSL; tls.go) it first runs the TLS handshake, bounded by
+// strata.ssl.handshake.timeout.ms: the certificate and the trusted CAs come from PEM files
+// (ssl.keystore.location, ssl.truststore.location, per listener as
+// listener.name.<name>.ssl.*) that are read again for new connections whenever they change;
+// with ssl.client.auth a client certificate makes the principal User:<its CN>. Then the
+// reader reads frames and passes each to dispatch (dispatch.go), the one door every
+// request goes through (on a SASL listener, SaslHandshake and SaslAuthenticate log the
+// connection in with PLAIN or SCRAM against the metadata's credentials: sasl.go):
 //
 //  1. the header is parsed and the API looked up in the dispatch table (handler.go; each
 //     API file registers itself in init); an unknown API or version, or one below the

@@ -21,6 +21,10 @@ func init() {
 		errMapping{metadata.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
 		errMapping{metadata.ErrInternalTopic, kerr.InvalidRequest},
 		errMapping{metadata.ErrInvalidBroker, kerr.InvalidRequest},
+		errMapping{metadata.ErrUnknownCredential, kerr.ResourceNotFound},
+		errMapping{metadata.ErrInvalidCredential, kerr.UnacceptableCredential},
+		errMapping{metadata.ErrUnsupportedMechanism, kerr.UnsupportedSaslMechanism},
+		errMapping{metadata.ErrDuplicateUser, kerr.DuplicateResource},
 		// No controller answered within the request's timeout (a cluster store retries
 		// until then), or the outcome of a forwarded command is unknown: KIP-590's
 		// answer, never NOT_CONTROLLER. A store shutting down: retriable.

@@ -16,8 +16,7 @@ import (
 // values.
 type SecurityProtocol string
 
-// Kafka's security protocols. Only Plaintext is served so far; the others are accepted by
-// ParseSecurityProtocol and refused by Options.Validate until TLS and SASL exist.
+// Kafka's security protocols.
 const (
 	Plaintext     SecurityProtocol = "PLAINTEXT"
 	SSL           SecurityProtocol = "SSL"
@@ -46,9 +45,6 @@ func ParseSecurityProtocol(s string) (SecurityProtocol, error) {
 // ApiVersions, SaslHandshake and SaslAuthenticate.
 func (p SecurityProtocol) usesSASL() bool { return p == SASLPlaintext || p == SASLSSL }
 
-// supported reports whether this broker can serve the protocol yet.
-func (p SecurityProtocol) supported() bool { return p == Plaintext }
-
 // Listener is one address the broker accepts Kafka connections on: an entry of Kafka's
 // listeners setting, with its security protocol (listener.security.protocol.map) and the
 // address clients that come in on it are given (advertised.listeners).
@@ -60,7 +56,10 @@ type Listener struct {
 	// free port.
 	Addr string
 	// SecurityProtocol secures the connections; empty means the protocol named by Name
-	// when Name is a protocol name, else PLAINTEXT. Only PLAINTEXT is accepted so far.
+	// when Name is a protocol name, else PLAINTEXT. A TLS listener (SSL, SASL_SSL) takes
+	// its certificate and client authentication from the ssl.* settings, a SASL listener
+	// its mechanisms from sasl.enabled.mechanisms (listener.name.<name>.* for this
+	// listener alone).
 	SecurityProtocol SecurityProtocol
 	// Advertised is the host:port given to clients that came in on this listener
 	// (Metadata, FindCoordinator, DescribeCluster); empty means the address bound.
@@ -95,8 +94,6 @@ func validateListeners(ls []Listener) error {
 		}
 		if !slices.Contains(securityProtocols, l.SecurityProtocol) {
 			errs = append(errs, fmt.Errorf("listener %s: unknown security protocol %q", l.Name, l.SecurityProtocol))
-		} else if !l.SecurityProtocol.supported() {
-			errs = append(errs, fmt.Errorf("listener %s: security protocol %s is not supported yet: Strata serves PLAINTEXT listeners only", l.Name, l.SecurityProtocol))
 		}
 		host, port, err := net.SplitHostPort(l.Addr)
 		if err != nil {
@@ -257,7 +254,9 @@ func parseProtocolMap(val string) (map[string]SecurityProtocol, error) {
 type listener struct {
 	Listener
 	ln   net.Listener
-	host string // advertised host and port
+	tls  *listenerTLS  // nil unless the security protocol uses TLS
+	sasl *listenerSASL // nil unless the security protocol uses SASL
+	host string        // advertised host and port
 	port int32
 	// conns counts this listener's open connections (strata_kafka_connections).
 	conns atomic.Int64
@@ -265,8 +264,11 @@ type listener struct {
 	serving bool
 }
 
-func newListener(cfg Listener, ln net.Listener) *listener {
-	l := &listener{Listener: cfg, ln: ln}
+func (s *Server) newListener(cfg Listener, ln net.Listener) *listener {
+	l := &listener{Listener: cfg, ln: ln, tls: s.tls[cfg.Name]}
+	if cfg.SecurityProtocol.usesSASL() {
+		l.sasl = newListenerSASL(cfg, s.opts.Settings)
+	}
 	l.host, l.port = hostPort(cmp.Or(cfg.Advertised, ln.Addr().String()))
 	return l
 }

@@ -48,7 +48,7 @@ func serveTestListener(t *testing.T, s *Server, cfg Listener) net.Addr {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newListener(cfg.normalised(), ln)
+	l := s.newListener(cfg.normalised(), ln)
 	s.mu.Lock()
 	s.mu.listeners = append(s.mu.listeners, l)
 	s.mu.Unlock()
@@ -441,8 +441,6 @@ func TestServerListenersInvalid(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Listeners: []Listener{{Name: "SSL", Addr: "127.0.0.1:0"}}}, "security protocol SSL is not supported yet"},
-		{Options{Listeners: []Listener{{Name: "A", Addr: "127.0.0.1:0", SecurityProtocol: SASLSSL}}}, "SASL_SSL is not supported"},
 		{Options{Listeners: []Listener{{Name: "A", Addr: "127.0.0.1:0"}, {Name: "a", Addr: "127.0.0.1:0"}}}, "different name"},
 		{Options{Listeners: []Listener{{Name: "A", Addr: ":9092"}, {Name: "B", Addr: ":9092"}}}, "different port"},
 		{Options{Listeners: []Listener{{Name: "A", Addr: "nohost"}}}, "address"},

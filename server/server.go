@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +35,11 @@ type Server struct {
 	// quota is the quota seam (dispatch.go, throttle): how long the client must wait
 	// after the response to r. nil: no quotas (issue 18 adds them).
 	quota func(r *request, resp kmsg.Response) time.Duration
+	// tls holds the TLS side of each listener whose security protocol uses TLS, by
+	// listener name; set by New.
+	tls map[string]*listenerTLS
+	// plainSlots bounds the SASL PLAIN logins verified at once (sasl.go).
+	plainSlots chan struct{}
 
 	ctx    context.Context // cancelled by Shutdown: ends every connection
 	cancel context.CancelFunc
@@ -66,7 +73,7 @@ func New(opts *Options) (*Server, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger, metrics: newMetrics()}
+	s := &Server{opts: o, log: o.Logger, metrics: newMetrics(), plainSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	if err := s.openData(); err != nil {
@@ -74,7 +81,29 @@ func New(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.floors = s.protocolFloors()
+	if err := s.openSecurity(); err != nil {
+		s.closeData()
+		s.cancel()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	return s, nil
+}
+
+// openSecurity loads the TLS side of the TLS listeners (their PEM files) and creates the
+// credentials of bootstrap.user.
+func (s *Server) openSecurity() error {
+	s.tls = map[string]*listenerTLS{}
+	for _, l := range s.opts.listeners() {
+		if !l.SecurityProtocol.usesTLS() {
+			continue
+		}
+		t, err := newListenerTLS(l, s.opts.Settings, s.log)
+		if err != nil {
+			return err
+		}
+		s.tls[l.Name] = t
+	}
+	return s.bootstrapUser(s.ctx)
 }
 
 // Start is New followed by Listen and serving in the background; it returns once every
@@ -116,7 +145,7 @@ func (s *Server) Listen() error {
 				return fmt.Errorf("server: listen on %s (%s): %w", cfg.Addr, cfg.Name, err)
 			}
 		}
-		bound = append(bound, newListener(cfg, ln))
+		bound = append(bound, s.newListener(cfg, ln))
 	}
 	s.mu.Lock()
 	if s.mu.closing {
@@ -180,7 +209,7 @@ func (s *Server) serveBound() (errs chan error, err error) {
 // security protocol and advertised address), until Shutdown; it returns ErrServerClosed
 // then.
 func (s *Server) Serve(ln net.Listener) error {
-	l := newListener(s.opts.listeners()[0], ln)
+	l := s.newListener(s.opts.listeners()[0], ln)
 	l.serving = true
 	s.mu.Lock()
 	if s.mu.closing {
@@ -250,7 +279,8 @@ func (s *Server) Ready() bool {
 
 // ServeConn serves nc, a connection made elsewhere (such as one end of a net.Pipe: the
 // HTTP console's in-process client), as if it had come in on the first listener: same
-// security protocol, principal and limits; it counts in that listener's connections.
+// security protocol, principal and limits (but no TLS: the connection is already in
+// process; on a SASL listener it must log in); it counts in that listener's connections.
 // It returns at once; the connection belongs to the Server from then on, which closes it
 // at Shutdown. It fails with ErrServerClosed once Shutdown has begun, and before a
 // listener is bound.
@@ -288,6 +318,9 @@ func (s *Server) acceptLoop(l *listener) error {
 			return fmt.Errorf("server: accept on %s: %w", l.Name, err)
 		}
 		backoff = 0
+		if l.tls != nil {
+			nc = tls.Server(nc, l.tls.base) // the handshake runs on the connection's goroutine
+		}
 		_ = s.startConn(nc, l) // a refused connection is closed and logged
 	}
 }

@@ -36,7 +36,7 @@ const (
 // addClientCommands attaches the client-side commands to root.
 func addClientCommands(root *cobra.Command) {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newTopicCmd(), newProduceCmd(), newConsumeCmd(), newGroupCmd(), newTxnCmd(), newCompletionCmd(root))
+	root.AddCommand(newTopicCmd(), newProduceCmd(), newConsumeCmd(), newGroupCmd(), newTxnCmd(), newUserCmd(), newCompletionCmd(root))
 }
 
 // exitCode maps the error a command returned to the process exit status.
@@ -125,6 +125,8 @@ type globals struct {
 	output   string
 	timeout  time.Duration
 	progress bool
+	security securityFlags
+	secure   []client.Option // from security, set by load
 
 	v *viper.Viper
 }
@@ -137,6 +139,7 @@ func addGlobalFlags(cmd *cobra.Command) *globals {
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table, json or yaml (env "+envOutput+")")
 	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "give up on a request after this long")
 	pf.BoolVar(&g.progress, "progress", false, "show progress on stderr even when it is not a terminal")
+	g.security.register(cmd)
 	_ = g.v.BindEnv("brokers", envBrokers) // cannot fail with a key and a name
 	_ = g.v.BindEnv("output", envOutput)
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.load(cmd.Flags()) }
@@ -156,11 +159,14 @@ func (g *globals) load(fs *pflag.FlagSet) error {
 	if strings.TrimSpace(g.brokers) == "" {
 		return usagef("--brokers is empty")
 	}
-	return nil
+	var err error
+	g.secure, err = g.security.options()
+	return err
 }
 
 func (g *globals) opts(extra ...client.Option) []client.Option {
-	return append([]client.Option{client.Brokers(g.brokers), client.ClientID("strata-cli"), client.Timeout(g.timeout)}, extra...)
+	opts := append([]client.Option{client.Brokers(g.brokers), client.ClientID("strata-cli"), client.Timeout(g.timeout)}, g.secure...)
+	return append(opts, extra...)
 }
 
 // admin returns a connected admin client: a broker that cannot be reached fails here,

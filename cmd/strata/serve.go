@@ -118,8 +118,13 @@ listeners, advertised.listeners, listener.security.protocol.map, log.dirs, node.
 socket.request.max.bytes, max.connections and connections.max.idle.ms configure the server
 itself; every other setting (auto.create.topics.enable, num.partitions, log.retention.ms
 ...) is passed to the broker. listeners takes a plain HOST:PORT or Kafka's list of
-NAME://HOST:PORT (only PLAINTEXT listeners so far); each listener advertises its own
-address (advertised.listeners) to the clients that come in on it. A Kafka setting Strata
+NAME://HOST:PORT (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); each listener advertises
+its own address (advertised.listeners) to the clients that come in on it. A TLS
+listener serves TLS from a PEM keystore (ssl.keystore.location: key and certificate
+chain) and asks for client certificates with ssl.client.auth; a SASL listener logs
+clients in with PLAIN or SCRAM (sasl.enabled.mechanisms), the first user coming from
+bootstrap.user=NAME:PASSWORD (or STRATA_BOOTSTRAP_USER). Any of these settings can be
+given for one listener alone as listener.name.<name>.<setting> (docs/security.md). A Kafka setting Strata
 does not implement is accepted with a warning ("has no effect in Strata"); a name that is
 neither Strata's nor Kafka's, or an invalid value, stops it with an error naming the
 closest known names.
@@ -137,7 +142,9 @@ proxy that authenticates.`,
   strata serve --http 0.0.0.0:9644      # metrics and console on every interface
   strata serve --http off
   strata serve --set listeners=PLAINTEXT://:9092,INTERNAL://10.0.0.5:9093 \
-    --set listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT`,
+    --set listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT
+  strata serve --set listeners=SSL://:9093 --set ssl.keystore.location=/etc/strata/broker.pem \
+    --set ssl.truststore.location=/etc/strata/ca.pem --set ssl.client.auth=required`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, &f)
@@ -469,7 +476,11 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if len(opts.Settings) > 0 {
 		keys := make([]string, 0, len(opts.Settings))
 		for k := range opts.Settings {
-			keys = append(keys, k+"="+opts.Settings[k])
+			v := opts.Settings[k]
+			if st, ok := registry.Lookup(k); ok && st.Sensitive {
+				v = "(hidden)"
+			}
+			keys = append(keys, k+"="+v)
 		}
 		sort.Strings(keys)
 		logger.Debug("broker settings", "settings", strings.Join(keys, " "))

@@ -206,7 +206,7 @@ func TestServeListeners(t *testing.T) {
 }
 
 // TestServeListenersSeveral: Kafka's forms for several listeners, their protocols and
-// advertised addresses; protocols other than PLAINTEXT are refused with a clear message.
+// advertised addresses, with clear messages for what Kafka refuses.
 func TestServeListenersSeveral(t *testing.T) {
 	o := &server.Options{}
 	_, err := listenerOptions(o, map[string]string{
@@ -222,13 +222,36 @@ func TestServeListenersSeveral(t *testing.T) {
 	if err != nil || o.Listen != "" || !slices.Equal(o.Listeners, want) {
 		t.Fatalf("listeners %+v (listen %q), %v; want %+v", o.Listeners, o.Listen, err, want)
 	}
+	// The acceptance form: SSL (TLS) next to PLAINTEXT, and a custom name mapped
+	// to SSL, each advertising its own address; the ssl.* settings, per listener too,
+	// reach the broker settings.
+	cfg, err := loadConfig(&serveFlags{set: []string{
+		"listeners=PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093,INTERNAL://127.0.0.1:9094",
+		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,INTERNAL:SSL",
+		"advertised.listeners=SSL://kafka.example:9093",
+		"ssl.keystore.location=/etc/strata/broker.pem",
+		"listener.name.internal.ssl.client.auth=required",
+	}}, func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err = cfg.options(nil); err != nil {
+		t.Fatal(err)
+	}
+	want = []server.Listener{
+		{Name: "PLAINTEXT", Addr: "127.0.0.1:9092", SecurityProtocol: server.Plaintext},
+		{Name: "SSL", Addr: "127.0.0.1:9093", SecurityProtocol: server.SSL, Advertised: "kafka.example:9093"},
+		{Name: "INTERNAL", Addr: "127.0.0.1:9094", SecurityProtocol: server.SSL},
+	}
+	if !slices.Equal(o.Listeners, want) || o.Settings["ssl.keystore.location"] != "/etc/strata/broker.pem" ||
+		o.Settings["listener.name.internal.ssl.client.auth"] != "required" {
+		t.Fatalf("SSL listeners: %+v, settings %v; want %+v", o.Listeners, o.Settings, want)
+	}
 	o = &server.Options{}
 	if _, err := listenerOptions(o, map[string]string{keyListeners: "INTERNAL://:9093", keyProtocolMap: "INTERNAL:PLAINTEXT"}); err != nil || len(o.Listeners) != 1 || o.Listen != "" {
 		t.Fatalf("one listener with another name: %+v %v", o, err)
 	}
 	for _, tc := range []struct{ listeners, advertised, protocols, want string }{
-		{"PLAINTEXT://:9092,SSL://:9093", "", "", "security protocol SSL is not supported yet"},
-		{"SASL_PLAINTEXT://:9093", "", "", "SASL_PLAINTEXT is not supported yet"},
 		{"PLAINTEXT://:9092,PLAINTEXT2://:9093", "", "", "no security protocol defined for listener PLAINTEXT2"},
 		{"PLAINTEXT://:9092", "", "PLAINTEXT:TLS", "unknown security protocol"},
 		{"PLAINTEXT://:9092,A://:9093", "B://h:1", "PLAINTEXT:PLAINTEXT,A:PLAINTEXT", "subset of the ones defined in listeners"},

@@ -109,6 +109,12 @@ type Setting struct {
 	// NoEffect marks a Kafka setting Strata accepts, stores and describes (with Kafka's
 	// type, default and validation) but does not act on.
 	NoEffect bool
+	// PerListener settings may also be set for one listener, as
+	// listener.name.<listener>.<setting> (ListenerValue).
+	PerListener bool
+	// Sensitive values (passwords) are never shown: DescribeConfigs answers null with
+	// is_sensitive, as Kafka does for its password settings, and logs leave them out.
+	Sensitive bool
 }
 
 // EnvName is the environment variable that sets s: STRATA_ and the upper-case name with
@@ -179,6 +185,9 @@ func TopicSettingFor(brokerName string) (*Setting, Synonym, bool) {
 // Validate checks one value of s.
 func (s *Setting) Validate(v string) error {
 	if err := s.validate(v); err != nil {
+		if s.Sensitive {
+			return fmt.Errorf("%w: %s (value hidden): %v", ErrInvalid, s.Name, err)
+		}
 		return fmt.Errorf("%w: %s=%q: %v", ErrInvalid, s.Name, v, err)
 	}
 	return nil
@@ -259,6 +268,16 @@ func ValidateBroker(settings map[string]string) error {
 	var errs []error
 	for _, k := range sortedKeys(settings) {
 		v := settings[k]
+		if _, base, ok := SplitListenerSetting(k); ok {
+			if s, ok := byName[base]; ok && s.PerListener {
+				if err := s.Validate(v); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", k, err))
+				}
+			} else if BrokerKind(k) == KindUnknown {
+				errs = append(errs, fmt.Errorf("%w: %q: %q is not a setting Strata or Kafka takes per listener", ErrUnknown, k, base))
+			}
+			continue
+		}
 		if ts, syn, ok := TopicSettingFor(k); ok {
 			if err := ts.validateScaled(v, syn); err != nil {
 				errs = append(errs, fmt.Errorf("%w: %s=%q: %v", ErrInvalid, k, v, err))
@@ -286,6 +305,37 @@ func ValidateBroker(settings map[string]string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// listenerPrefix starts a setting set for one listener: listener.name.<listener>.<setting>.
+const listenerPrefix = "listener.name."
+
+// SplitListenerSetting splits a per-listener setting name, listener.name.<listener>.<name>,
+// into the listener name (upper case, as Kafka normalises listener names) and the
+// setting's name.
+func SplitListenerSetting(key string) (listener, name string, ok bool) {
+	rest, ok := strings.CutPrefix(key, listenerPrefix)
+	if !ok {
+		return "", "", false
+	}
+	listener, name, ok = strings.Cut(rest, ".")
+	if !ok || listener == "" || name == "" {
+		return "", "", false
+	}
+	return strings.ToUpper(listener), name, true
+}
+
+// ListenerValue resolves a PerListener setting for one listener: its
+// listener.name.<listener>.<name> value (the listener name in any case), else the broker
+// setting, else the built-in default.
+func ListenerValue(name, listener string, broker map[string]string) Value {
+	for _, k := range sortedKeys(broker) {
+		if l, n, ok := SplitListenerSetting(k); ok && n == name && strings.EqualFold(l, listener) {
+			return Value{Name: name, Value: broker[k], Source: SourceStaticBroker, From: k}
+		}
+	}
+	v, _ := BrokerValue(name, broker)
+	return v
 }
 
 // validateScaled validates a broker synonym's value as a value of s.

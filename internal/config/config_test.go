@@ -79,15 +79,77 @@ func TestConfigValidateBroker(t *testing.T) {
 		{map[string]string{"log.cleanup.policy": "delete,shred"}, ErrInvalid},
 		{map[string]string{"default.replication.factor": "3"}, ErrInvalid},
 		{map[string]string{"log.retention.hours": "x"}, ErrInvalid},
+		// TLS settings, broker-wide and per listener (listener.name.<listener>.<name>).
+		{map[string]string{"ssl.keystore.location": "/k.pem", "ssl.client.auth": "required", "ssl.enabled.protocols": "TLSv1.3"}, nil},
+		{map[string]string{"listener.name.internal.ssl.keystore.location": "/k.pem", "listener.name.SSL.ssl.client.auth": "requested"}, nil},
+		{map[string]string{"ssl.client.auth": "always"}, ErrInvalid},
+		{map[string]string{"ssl.keystore.type": "JKS"}, ErrInvalid},
+		{map[string]string{"ssl.enabled.protocols": "TLSv1.1,TLSv1.2"}, ErrInvalid},
+		{map[string]string{"ssl.enabled.protocols": ""}, ErrInvalid},
+		{map[string]string{"strata.ssl.handshake.timeout.ms": "0"}, ErrInvalid},
+		{map[string]string{"listener.name.internal.ssl.client.auth": "always"}, ErrInvalid},
+		{map[string]string{"listener.name.internal.ssl.keystore.password": "x"}, nil},          // Kafka's, no effect
+		{map[string]string{"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": "x"}, nil}, // Kafka's, per mechanism
+		{map[string]string{"listener.name.internal.max.connections": "5"}, nil},                // Strata's, not per listener
+		{map[string]string{"listener.name.internal.no.such": "1"}, ErrUnknown},
+		{map[string]string{"listener.name.internal": "1"}, ErrUnknown},
+		// SASL.
+		{map[string]string{"sasl.enabled.mechanisms": "SCRAM-SHA-512", "listener.name.sasl_ssl.sasl.enabled.mechanisms": "PLAIN"}, nil},
+		{map[string]string{"sasl.enabled.mechanisms": "GSSAPI"}, ErrInvalid},
+		{map[string]string{"sasl.enabled.mechanisms": ""}, ErrInvalid},
+		{map[string]string{"bootstrap.user": "admin:pa:ss"}, nil},
+		{map[string]string{"bootstrap.user": "admin"}, ErrInvalid},
+		{map[string]string{"bootstrap.user": ":pw"}, ErrInvalid},
+		{map[string]string{"bootstrap.user": "admin:"}, ErrInvalid},
+		{map[string]string{"connection.failed.authentication.delay.ms": "-1"}, ErrInvalid},
 	} {
 		err := ValidateBroker(tc.settings)
 		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 			t.Errorf("ValidateBroker(%v) = %v, want %v", tc.settings, err, tc.want)
 		}
 	}
+	if err := ValidateBroker(map[string]string{"bootstrap.user": "secret-no-colon"}); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("a sensitive value in an error: %v", err)
+	}
 	err := ValidateBroker(map[string]string{"a.b": "1", "num.partitions": "-2"})
 	if err == nil || !strings.Contains(err.Error(), "a.b") || !strings.Contains(err.Error(), "num.partitions") {
 		t.Fatalf("every problem named: %v", err)
+	}
+}
+
+// TestConfigListenerValue: a listener's own listener.name.<listener>.<name> (the listener
+// in any case) wins over the broker-wide setting, which wins over the default.
+func TestConfigListenerValue(t *testing.T) {
+	broker := map[string]string{
+		"ssl.client.auth":                           "requested",
+		"listener.name.internal.ssl.client.auth":    "required",
+		"listener.name.Other.ssl.keystore.location": "/other.pem",
+	}
+	for _, tc := range []struct{ name, listener, want, from string }{
+		{"ssl.client.auth", "INTERNAL", "required", "listener.name.internal.ssl.client.auth"},
+		{"ssl.client.auth", "SSL", "requested", "ssl.client.auth"},
+		{"ssl.keystore.location", "OTHER", "/other.pem", "listener.name.Other.ssl.keystore.location"},
+		{"ssl.keystore.location", "SSL", "", "ssl.keystore.location"},
+		{"ssl.enabled.protocols", "SSL", "TLSv1.2,TLSv1.3", "ssl.enabled.protocols"},
+	} {
+		if v := ListenerValue(tc.name, tc.listener, broker); v.Value != tc.want || v.From != tc.from {
+			t.Errorf("ListenerValue(%s, %s) = %+v, want %q from %s", tc.name, tc.listener, v, tc.want, tc.from)
+		}
+	}
+	for key, want := range map[string][3]string{
+		"listener.name.sasl_ssl.ssl.client.auth": {"SASL_SSL", "ssl.client.auth", "ok"},
+		"listener.name.x":                        {"", "", ""},
+		"listener.name..ssl.client.auth":         {"", "", ""},
+		"ssl.client.auth":                        {"", "", ""},
+	} {
+		l, n, ok := SplitListenerSetting(key)
+		if got := [3]string{l, n, map[bool]string{true: "ok"}[ok]}; got != want {
+			t.Errorf("SplitListenerSetting(%q) = %q, want %q", key, got, want)
+		}
+	}
+	ig := IgnoredBroker(map[string]string{"listener.name.internal.ssl.keystore.password": "x", "listener.name.internal.ssl.client.auth": "none"})
+	if len(ig) != 1 || ig[0].Name != "listener.name.internal.ssl.keystore.password" {
+		t.Fatalf("IgnoredBroker: %v, want only the Kafka setting without effect", ig)
 	}
 }
 

@@ -68,6 +68,9 @@ var clusterOnly = []string{
 // BrokerKind classifies a broker setting name (a broker setting, or the broker synonym of
 // a topic setting).
 func BrokerKind(name string) Kind {
+	if _, base, ok := SplitListenerSetting(name); ok {
+		return listenerKind(base)
+	}
 	if ts, _, ok := TopicSettingFor(name); ok {
 		if ts.NoEffect {
 			return KindNoEffect
@@ -84,6 +87,26 @@ func BrokerKind(name string) Kind {
 	case slices.Contains(kafkaNames.removed, name):
 		return KindRemoved
 	case slices.Contains(kafkaNames.broker, name):
+		return KindNoEffect
+	}
+	return KindUnknown
+}
+
+// listenerKind classifies the setting name of a listener.name.<listener>.<name> key:
+// Strata's PerListener settings are implemented; any other broker setting, Strata's or
+// Kafka's (Kafka takes most of them per listener; SASL ones also per mechanism, as
+// <mechanism>.sasl.*), has no effect per listener.
+func listenerKind(base string) Kind {
+	if s, ok := byName[base]; ok && s.Scope == Broker {
+		if s.PerListener && !s.NoEffect {
+			return KindImplemented
+		}
+		return KindNoEffect
+	}
+	if _, after, ok := strings.Cut(base, "."); ok && strings.HasPrefix(after, "sasl.") && slices.Contains(kafkaNames.broker, after) {
+		return KindNoEffect
+	}
+	if slices.Contains(kafkaNames.broker, base) {
 		return KindNoEffect
 	}
 	return KindUnknown

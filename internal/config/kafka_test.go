@@ -9,7 +9,7 @@ import (
 
 // strataNames are Strata's own settings named without the strata. prefix (the issue that
 // introduced each fixed its name).
-var strataNames = []string{"http.listener"}
+var strataNames = []string{"http.listener", "bootstrap.user"}
 
 // TestConfigKafkaNames checks the embedded list of Kafka's names against the registry:
 // every Kafka topic setting is a registry topic setting, every registry setting and broker

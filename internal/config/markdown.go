@@ -55,6 +55,12 @@ be changed at runtime.
 			if s.Field != "" {
 				doc += " Set through " + s.Field + "."
 			}
+			if s.Sensitive {
+				doc += " Sensitive: never shown (DescribeConfigs, logs)."
+			}
+			if s.PerListener {
+				doc += " Also per listener: " + code("listener.name.<listener>."+s.Name) + "."
+			}
 			if s.Note != "" {
 				doc += " *" + s.Note + "*"
 			}

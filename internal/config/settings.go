@@ -14,12 +14,11 @@ var settings = []Setting{
 	// Broker settings carried by server.Options fields.
 	{Name: "listeners", Type: String, Scope: Broker, Default: "127.0.0.1:9092", ReadOnly: true, Field: "Options.Listen (--listen) or Options.Listeners",
 		Doc:  "The listeners: NAME://host:port entries, comma-separated, or a plain host:port for one PLAINTEXT listener; an empty host binds every interface, port 0 picks a free port. Listeners named in controller.listener.names are left out.",
-		Note: "Only PLAINTEXT listeners are served so far (TLS and SASL come with the security work)."},
+		Note: "Every security protocol is served: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL."},
 	{Name: "advertised.listeners", Type: String, Scope: Broker, Default: "", ReadOnly: true, Field: "Options.Advertised or Listener.Advertised",
 		Doc: "The address of each listener that clients coming in on it are told to connect to (Metadata, FindCoordinator, DescribeCluster): NAME://host:port entries (or a plain host:port with one listener); a listener left out advertises the address it bound."},
 	{Name: "listener.security.protocol.map", Type: String, Scope: Broker, Default: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", ReadOnly: true, Field: "Listener.SecurityProtocol",
-		Doc:  "The security protocol of each listener name, NAME:PROTOCOL pairs; every listener's name must be in it.",
-		Note: "Only PLAINTEXT is accepted so far: a listener mapped to SSL, SASL_PLAINTEXT or SASL_SSL stops the broker with an error."},
+		Doc: "The security protocol of each listener name, NAME:PROTOCOL pairs; every listener's name must be in it."},
 	{Name: "log.dirs", Type: String, Scope: Broker, Default: "./data", ReadOnly: true, Field: "Options.DataDir (--data-dir)",
 		Doc: "The data directory: meta.properties, topic metadata and one directory per partition."},
 	{Name: "node.id", Type: Int, Scope: Broker, Default: "0", ReadOnly: true, Field: "Options.NodeID",
@@ -93,6 +92,40 @@ var settings = []Setting{
 	{Name: ProtocolMinVersion, Type: String, Scope: Broker, Default: "0.8.0", ReadOnly: true, Check: protocolMinVersion,
 		Doc:  "The oldest Kafka client release served: requests of a version older than that release's clients send close the connection, and ApiVersions advertises the floor. 0.8.0 serves every version Strata knows; 0.10.0 refuses the clients of 0.9 and older (Produce and Fetch v0-v1, OffsetCommit v0-v1, OffsetFetch v0); 0.11.0 refuses message formats 0 and 1 altogether (Produce v0-v2, Fetch v0-v3) and ListOffsets v0; 2.1 is Kafka 4's floor (KIP-896): also CreateTopics v0-v1, DeleteTopics v0, DescribeConfigs v0, DescribeLogDirs v0, OffsetForLeaderEpoch v0-v1. Releases from 0.8.0 to 2.1 (0.8, 0.10.0, 0.11.0.3, 1.1, 2.1 …).",
 		Note: "Strata only: Kafka 4 has the 2.1 floor built in and Kafka 3 none. Like Kafka 4 (KAFKA-18659), ApiVersions keeps listing Produce from v0, since librdkafka enables compression only when v0 is listed, but Produce requests below the floor are refused."},
+
+	// TLS of SSL listeners; each may be set for one listener as
+	// listener.name.<listener>.<setting>.
+	{Name: "ssl.keystore.type", Type: String, Scope: Broker, Default: "PEM", ReadOnly: true, PerListener: true, Enum: []string{"PEM"},
+		Doc:  "The format of ssl.keystore.location.",
+		Note: "Kafka's default is JKS; Strata reads PEM files only."},
+	{Name: "ssl.keystore.location", Type: String, Scope: Broker, Default: "", ReadOnly: true, PerListener: true,
+		Doc:  "The PEM file of a TLS listener (SSL): its private key (PKCS#8, PKCS#1 or SEC 1, not encrypted) and its certificate chain, leaf first. Required for every TLS listener. Each new connection uses the file as it is then: a changed file (new certificate) is read again, without a restart; a file that does not parse keeps the previous pair and logs a warning.",
+		Note: "Kafka reloads a keystore only when the setting is altered (AlterConfigs); Strata watches the file. Encrypted keys (ssl.key.password) are not supported."},
+	{Name: "ssl.truststore.type", Type: String, Scope: Broker, Default: "PEM", ReadOnly: true, PerListener: true, Enum: []string{"PEM"},
+		Doc:  "The format of ssl.truststore.location.",
+		Note: "Kafka's default is JKS; Strata reads PEM files only."},
+	{Name: "ssl.truststore.location", Type: String, Scope: Broker, Default: "", ReadOnly: true, PerListener: true,
+		Doc: "The PEM file of CA certificates that client certificates are verified against (ssl.client.auth); empty means the system's roots. Read again when it changes, like the keystore."},
+	{Name: "ssl.client.auth", Type: String, Scope: Broker, Default: "none", ReadOnly: true, PerListener: true, Enum: []string{"none", "requested", "required"},
+		Doc: "Whether a TLS listener asks clients for a certificate (mutual TLS): required refuses a client without a valid one; requested verifies one if the client sends it. A client that presented one acts as User:<the subject's common name> on an SSL listener (see ssl.principal.mapping.rules); any other as User:ANONYMOUS."},
+	{Name: "ssl.enabled.protocols", Type: List, Scope: Broker, Default: "TLSv1.2,TLSv1.3", ReadOnly: true, PerListener: true, Enum: []string{"TLSv1.2", "TLSv1.3"}, Check: nonEmptyList,
+		Doc:  "The TLS versions a TLS listener accepts.",
+		Note: "TLS 1.0 and 1.1 are not accepted."},
+	{Name: "ssl.principal.mapping.rules", Type: String, Scope: Broker, Default: `RULE:^(?:.*,)?CN=((?:\\.|[^,\\])*)(?:,.*)?$/$1/,DEFAULT`, ReadOnly: true, PerListener: true,
+		Doc:  "How the subject of a client certificate (its distinguished name, RFC 2253: CN=alice,OU=eng,O=Acme) becomes the principal User:<name> on an SSL listener: comma-separated rules tried in order, DEFAULT (the whole name) or RULE:pattern/replacement/ with an optional L or U (lower or upper case) after it, which applies when pattern matches the whole name. A certificate no rule applies to is refused. Patterns are Go regular expressions (RE2): Java's syntax without look-around or back references.",
+		Note: "Kafka's default is DEFAULT (User:CN=alice,OU=eng,O=Acme); Strata's takes the common name (User:alice), and the whole name when there is none."},
+	{Name: "sasl.enabled.mechanisms", Type: List, Scope: Broker, Default: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", ReadOnly: true, PerListener: true,
+		Enum: []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, Check: nonEmptyList,
+		Doc:  "The SASL mechanisms a SASL listener (SASL_PLAINTEXT, SASL_SSL) offers in SaslHandshake. PLAIN checks the password against the user's stored SCRAM credential.",
+		Note: "Kafka's default is GSSAPI, and Kafka's PLAIN checks passwords from JAAS files; Strata offers PLAIN and SCRAM, with the users of AlterUserScramCredentials and bootstrap.user."},
+	{Name: "connection.failed.authentication.delay.ms", Type: Int, Scope: Broker, Default: "100", ReadOnly: true, Min: 0, HasMin: true,
+		Doc: "How long the answer to a failed SASL authentication (SASL_AUTHENTICATION_FAILED) is held back before it is sent and the connection closed; other connections are not held up."},
+	{Name: "bootstrap.user", Type: String, Scope: Broker, Default: "", ReadOnly: true, Sensitive: true, Check: bootstrapUser,
+		Doc:  "NAME:PASSWORD of a user whose SCRAM-SHA-256 and SCRAM-SHA-512 credentials (4096 iterations) the broker creates at start when that user has none: the first admin of a new deployment. Existing credentials are left as they are.",
+		Note: "Strata only; Kafka's equivalent is kafka-storage format --add-scram."},
+	{Name: "strata.ssl.handshake.timeout.ms", Type: Long, Scope: Broker, Default: "10000", ReadOnly: true, PerListener: true, Min: 1, HasMin: true,
+		Doc:  "How long a TLS handshake may take; a client slower than that (or silent) is disconnected. Plaintext bytes sent to a TLS listener close the connection at once.",
+		Note: "Strata only: Kafka has no handshake timeout of its own."},
 
 	// Topic settings; Synonyms hold their broker-wide defaults.
 	{Name: "cleanup.policy", Type: List, Scope: Topic, Default: "delete", Enum: []string{"delete", "compact"},
@@ -221,6 +254,23 @@ func minusOneOrMore(v string) error {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < -1 {
 		return errors.New("must be -1 or more")
+	}
+	return nil
+}
+
+func nonEmptyList(v string) error {
+	if len(SplitList(v)) == 0 {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+func bootstrapUser(v string) error {
+	if v == "" {
+		return nil
+	}
+	if name, pw, ok := strings.Cut(v, ":"); !ok || name == "" || pw == "" {
+		return errors.New("want NAME:PASSWORD")
 	}
 	return nil
 }

@@ -1,9 +1,13 @@
 package local
 
 import (
+	"bytes"
 	"maps"
+	"slices"
 	"testing"
 
+	"github.com/stratalog/strata/internal/acl"
+	"github.com/stratalog/strata/internal/sasl"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -29,6 +33,52 @@ func FuzzLocalTopicMeta(f *testing.F) {
 		}
 		if again.id != tm.id || again.partitions != tm.partitions || again.deleted != tm.deleted || !maps.Equal(again.overrides, tm.overrides) {
 			t.Fatalf("round trip: %+v, then %+v", tm, again)
+		}
+	})
+}
+
+// FuzzLocalScram fuzzes the decoder of the scram-credentials file. Invariants: no panic;
+// encode(decode(x)) decodes to the same credentials.
+func FuzzLocalScram(f *testing.F) {
+	f.Add(string(encodeScram([]metadata.ScramCredential{{User: "a \"b\"\n", Credential: sasl.Credential{Mechanism: sasl.ScramSHA256, Iterations: 4096, Salt: []byte{1}, StoredKey: []byte{2}, ServerKey: []byte{3}}}})))
+	f.Add("version=0\nscram=SCRAM-SHA-512 8192 AQ== Ag== Aw== \"u\"\n")
+	f.Add("version=0\nscram=x 1 ! ! ! u\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		creds, err := decodeScram([]byte(s))
+		if err != nil {
+			return
+		}
+		again, err := decodeScram(encodeScram(creds))
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		if !slices.EqualFunc(creds, again, func(a, b metadata.ScramCredential) bool {
+			return a.Key() == b.Key() && a.Iterations == b.Iterations && bytes.Equal(a.Salt, b.Salt) &&
+				bytes.Equal(a.StoredKey, b.StoredKey) && bytes.Equal(a.ServerKey, b.ServerKey)
+		}) {
+			t.Fatalf("round trip: %+v, then %+v", creds, again)
+		}
+	})
+}
+
+// FuzzLocalACLs fuzzes the decoder of the acls file. Invariants: no panic;
+// encode(decode(x)) decodes to the same bindings.
+func FuzzLocalACLs(f *testing.F) {
+	f.Add(string(encodeACLs([]acl.Binding{{ResourceType: acl.ResTopic, ResourceName: "a \"b\"\n", PatternType: acl.PatternLiteral,
+		Principal: "User:x", Host: "*", Operation: acl.OpRead, Permission: acl.PermAllow}})))
+	f.Add("version=0\nacl=2 4 3 3 \"User:*\" \"*\" \"logs-\"\n")
+	f.Add("version=0\nacl=2 4 3\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		bindings, err := decodeACLs([]byte(s))
+		if err != nil {
+			return
+		}
+		again, err := decodeACLs(encodeACLs(bindings))
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		if !slices.Equal(bindings, again) {
+			t.Fatalf("round trip: %+v, then %+v", bindings, again)
 		}
 	})
 }

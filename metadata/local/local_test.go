@@ -2,11 +2,13 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stratalog/strata/internal/sasl"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/metadata"
 )
@@ -217,6 +219,34 @@ func TestLocalWatcherFailure(t *testing.T) {
 	}
 	if tp, _ := s.Image().Topic("u"); tp.NumPartitions() != 2 {
 		t.Fatalf("partitions after a failed watcher: %d", tp.NumPartitions())
+	}
+}
+
+// TestLocalScramCrash: credentials a command stored survive a crash right after it (the
+// file is written, synced and renamed before the command returns), and an unreadable
+// file stops the store from opening rather than losing every user.
+func TestLocalScramCrash(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openStore(t, fs, metadata.Rules{})
+	c, err := sasl.NewCredentialFromPassword(sasl.ScramSHA512, "pw", sasl.MinIterations, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AlterScramCredentials(t.Context(), metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{{User: "admin", Credential: c}}}); err != nil {
+		t.Fatal(err)
+	}
+	crashed := fs.CrashClone()
+	s.Close()
+	s = openStore(t, crashed, metadata.Rules{})
+	if got, ok := s.Image().ScramCredential("admin", sasl.ScramSHA512); !ok || !got.Verify("pw") {
+		t.Fatalf("after a crash: %+v, %v", got, ok)
+	}
+	s.Close()
+	if err := vfs.WriteFileAtomic(crashed, "/data/"+scramFile, []byte("version=0\nscram=broken\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open("/data", &Options{FS: crashed, NodeID: testNode, Logger: quietLogger()}); err == nil || !strings.Contains(err.Error(), scramFile) {
+		t.Fatalf("open with a corrupt %s: %v", scramFile, err)
 	}
 }
 

@@ -107,7 +107,21 @@ func Open(dir string, opts *Options) (st *Store, err error) {
 	if s.pidEnd, err = s.loadProducerIDs(); err != nil {
 		return nil, err
 	}
+	creds, err := s.loadScram()
+	if err != nil {
+		return nil, err
+	}
 	b := metadata.NewImage(clusterID, s.node, metadata.Broker{ID: s.node}).Edit().SetNextProducerID(s.pidEnd)
+	for _, c := range creds {
+		b.PutScramCredential(c)
+	}
+	bindings, err := s.loadACLs()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range bindings {
+		b.PutACL(a)
+	}
 	for name, tm := range metas {
 		t := &metadata.Topic{Name: name, ID: tm.id, Configs: tm.overrides, Partitions: make([]metadata.PartitionState, tm.partitions)}
 		for i := range t.Partitions {

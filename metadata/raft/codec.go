@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/stratalog/strata/internal/acl"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -37,6 +38,12 @@ type record struct {
 	Removed        []metadata.TopicID `json:"removed,omitempty"`
 	Topics         []*metadata.Topic  `json:"topics,omitempty"`
 	NextProducerID int64              `json:"nextProducerId,omitempty"`
+	// SCRAM credentials set and removed (AlterScramCredentials).
+	ScramPut     []metadata.ScramCredential `json:"scramPut,omitempty"`
+	ScramRemoved []metadata.ScramKey        `json:"scramRemoved,omitempty"`
+	// ACL bindings added and removed (CreateACLs, DeleteACLs).
+	ACLsPut     []acl.Binding `json:"aclsPut,omitempty"`
+	ACLsRemoved []acl.Binding `json:"aclsRemoved,omitempty"`
 }
 
 func encodeRecord(r *record) []byte { return encodeVersioned(recordVersion, r) }
@@ -75,6 +82,18 @@ func (r *record) apply(im *metadata.Image) *metadata.Image {
 	if r.NextProducerID > im.NextProducerID() {
 		b.SetNextProducerID(r.NextProducerID)
 	}
+	for _, c := range r.ScramPut {
+		b.PutScramCredential(c)
+	}
+	for _, k := range r.ScramRemoved {
+		b.RemoveScramCredential(k)
+	}
+	for _, a := range r.ACLsPut {
+		b.PutACL(a)
+	}
+	for _, a := range r.ACLsRemoved {
+		b.RemoveACL(a)
+	}
 	return b.Build()
 }
 
@@ -105,11 +124,15 @@ type snapshot struct {
 	NextProducerID int64             `json:"nextProducerId"`
 	Brokers        []metadata.Broker `json:"brokers"`
 	Topics         []*metadata.Topic `json:"topics"`
+	// Scram and ACLs: the SCRAM credentials and ACL bindings.
+	Scram []metadata.ScramCredential `json:"scram,omitempty"`
+	ACLs  []acl.Binding              `json:"acls,omitempty"`
 }
 
 func newSnapshot(im *metadata.Image, applied uint64) *snapshot {
 	return &snapshot{Applied: applied, Version: im.Version(), ClusterID: im.ClusterID(), Controller: im.Controller(),
-		NextProducerID: im.NextProducerID(), Brokers: im.Brokers(), Topics: im.Topics()}
+		NextProducerID: im.NextProducerID(), Brokers: im.Brokers(), Topics: im.Topics(),
+		Scram: im.ScramCredentials(), ACLs: im.ACLs()}
 }
 
 // image rebuilds the image the snapshot was taken of.
@@ -117,6 +140,12 @@ func (s *snapshot) image() *metadata.Image {
 	b := metadata.NewImage(s.ClusterID, s.Controller, s.Brokers...).Edit().SetNextProducerID(s.NextProducerID)
 	for _, t := range s.Topics {
 		b.PutTopic(t)
+	}
+	for _, c := range s.Scram {
+		b.PutScramCredential(c)
+	}
+	for _, a := range s.ACLs {
+		b.PutACL(a)
 	}
 	return b.SetVersion(s.Version).Build()
 }
@@ -152,12 +181,15 @@ func decodeSnapshot(r io.Reader) (*snapshot, error) {
 // request is a command, forwarded from the node that received it to the leader; exactly
 // one field is set.
 type request struct {
-	RegisterBroker      *metadata.Broker              `json:"registerBroker,omitempty"`
-	CreateTopic         *metadata.CreateTopic         `json:"createTopic,omitempty"`
-	DeleteTopic         *metadata.TopicID             `json:"deleteTopic,omitempty"`
-	CreatePartitions    *metadata.CreatePartitions    `json:"createPartitions,omitempty"`
-	AlterTopicConfigs   *metadata.AlterTopicConfigs   `json:"alterTopicConfigs,omitempty"`
-	AllocateProducerIDs *metadata.AllocateProducerIDs `json:"allocateProducerIds,omitempty"`
+	RegisterBroker        *metadata.Broker                `json:"registerBroker,omitempty"`
+	CreateTopic           *metadata.CreateTopic           `json:"createTopic,omitempty"`
+	DeleteTopic           *metadata.TopicID               `json:"deleteTopic,omitempty"`
+	CreatePartitions      *metadata.CreatePartitions      `json:"createPartitions,omitempty"`
+	AlterTopicConfigs     *metadata.AlterTopicConfigs     `json:"alterTopicConfigs,omitempty"`
+	AllocateProducerIDs   *metadata.AllocateProducerIDs   `json:"allocateProducerIds,omitempty"`
+	AlterScramCredentials *metadata.AlterScramCredentials `json:"alterScramCredentials,omitempty"`
+	CreateACLs            *metadata.CreateACLs            `json:"createAcls,omitempty"`
+	DeleteACLs            *metadata.DeleteACLs            `json:"deleteAcls,omitempty"`
 	// Heartbeat: the broker is alive (kept in the leader's memory, not in the log,
 	// unless it unfences the broker).
 	Heartbeat *int32 `json:"heartbeat,omitempty"`
@@ -176,7 +208,8 @@ func decodeRequest(data []byte) (*request, error) {
 	}
 	n := 0
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
-		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil} {
+		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil,
+		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil} {
 		if set {
 			n++
 		}
@@ -208,6 +241,8 @@ type response struct {
 	Topic *metadata.Topic `json:"topic,omitempty"`
 	// Block is the block of producer ids an AllocateProducerIDs reserved.
 	Block metadata.ProducerIDBlock `json:"block"`
+	// DeletedACLs are the bindings each filter of a DeleteACLs deleted.
+	DeletedACLs [][]acl.Binding `json:"deletedAcls,omitempty"`
 }
 
 func decodeResponse(data []byte) (*response, error) {
@@ -245,6 +280,11 @@ var sentinels = map[string]error{
 	"invalid_broker":             metadata.ErrInvalidBroker,
 	"not_controller":             metadata.ErrNotController,
 	"closed":                     metadata.ErrClosed,
+	"unknown_credential":         metadata.ErrUnknownCredential,
+	"invalid_credential":         metadata.ErrInvalidCredential,
+	"unsupported_mechanism":      metadata.ErrUnsupportedMechanism,
+	"duplicate_user":             metadata.ErrDuplicateUser,
+	"invalid_acl":                metadata.ErrInvalidACL,
 }
 
 func newRemoteError(err error) *remoteError {

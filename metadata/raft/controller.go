@@ -365,6 +365,28 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 		// Ids start at 1: 0 reads as "unset" too easily.
 		resp.Block = metadata.ProducerIDBlock{Start: max(im.NextProducerID(), cmd.Above+1, 1), Len: metadata.ProducerIDBlockSize}
 		return &record{NextProducerID: resp.Block.End()}, resp, nil
+	case req.AlterScramCredentials != nil:
+		cmd := req.AlterScramCredentials
+		if _, err := s.rules.AlterScramCredentials(im, cmd); err != nil {
+			return nil, nil, err
+		}
+		return &record{ScramPut: cmd.Upsertions, ScramRemoved: cmd.Deletions}, resp, nil
+	case req.CreateACLs != nil:
+		if _, err := s.rules.CreateACLs(im, req.CreateACLs); err != nil {
+			return nil, nil, err
+		}
+		return &record{ACLsPut: req.CreateACLs.Bindings}, resp, nil
+	case req.DeleteACLs != nil:
+		_, deleted, err := s.rules.DeleteACLs(im, req.DeleteACLs)
+		if err != nil {
+			return nil, nil, err
+		}
+		rec := &record{}
+		for _, d := range deleted {
+			rec.ACLsRemoved = append(rec.ACLsRemoved, d...)
+		}
+		resp.DeletedACLs = deleted
+		return rec, resp, nil
 	}
 	return nil, nil, fmt.Errorf("%w: empty request", errCorrupt)
 }

@@ -20,7 +20,8 @@
 // A command (RegisterBroker, CreateTopic, …) runs on the leader, one at a time: the
 // metadata.Rules decide against the leader's image, the outcome is appended as a record
 // (the changes, as data: brokers, topics put or removed, the producer-id high mark, the
-// controller and cluster id) with the image version it was computed on (Base), and
+// controller and cluster id, SCRAM credentials and ACL bindings put or removed) with the
+// image version it was computed on (Base), and
 // applied on every node in log order. A node whose image has another version than Base
 // applies nothing (a deposed leader's record committed after its successor's), the same
 // way everywhere. A command on another node is forwarded to the leader (Forwarder and

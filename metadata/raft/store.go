@@ -19,6 +19,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
+	"github.com/stratalog/strata/internal/acl"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -349,6 +350,27 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, cmd metadata.AllocatePr
 		return metadata.ProducerIDBlock{}, err
 	}
 	return resp.Block, nil
+}
+
+// AlterScramCredentials sets and deletes SCRAM credentials.
+func (s *Store) AlterScramCredentials(ctx context.Context, cmd metadata.AlterScramCredentials) error {
+	_, err := s.submit(ctx, &request{AlterScramCredentials: &cmd})
+	return err
+}
+
+// CreateACLs adds ACL bindings.
+func (s *Store) CreateACLs(ctx context.Context, cmd metadata.CreateACLs) error {
+	_, err := s.submit(ctx, &request{CreateACLs: &cmd})
+	return err
+}
+
+// DeleteACLs deletes the ACL bindings the filters select and returns them per filter.
+func (s *Store) DeleteACLs(ctx context.Context, cmd metadata.DeleteACLs) ([][]acl.Binding, error) {
+	resp, err := s.submit(ctx, &request{DeleteACLs: &cmd})
+	if err != nil {
+		return nil, err
+	}
+	return resp.DeletedACLs, nil
 }
 
 // Close stops the store: watchers are not called any more, commands fail with

@@ -1,14 +1,18 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
 
+	"github.com/stratalog/strata/internal/acl"
 	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/internal/sasl"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -42,6 +46,8 @@ func RunController(t *testing.T, node, controller int32, newState func(t *testin
 		{"CreatePartitions", s.testCreatePartitions},
 		{"AlterTopicConfigs", s.testAlterTopicConfigs},
 		{"AllocateProducerIDs", s.testAllocateProducerIDs},
+		{"ScramCredentials", s.testScramCredentials},
+		{"ACLs", s.testACLs},
 		{"Watch", s.testWatch},
 		{"Concurrent", s.testConcurrent},
 		{"Restart", s.testRestart},
@@ -567,4 +573,154 @@ func (s *suite) testClosed(t *testing.T) {
 	if _, ok := st.Image().Topic("t"); !ok {
 		t.Fatal("the image of a closed store lost its topics")
 	}
+}
+
+// scramCred makes a valid credential of user for mechanism (the lowest iterations).
+func scramCred(t *testing.T, user, mechanism, password string) metadata.ScramCredential {
+	t.Helper()
+	c, err := sasl.NewCredentialFromPassword(mechanism, password, sasl.MinIterations, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metadata.ScramCredential{User: user, Credential: c}
+}
+
+// testScramCredentials: AlterScramCredentials sets, replaces and deletes credentials,
+// all of a command or nothing, refuses what Kafka refuses, and they survive a restart.
+func (s *suite) testScramCredentials(t *testing.T) {
+	st, o := s.open(t)
+	ctx := t.Context()
+	alice256 := scramCred(t, "alice", sasl.ScramSHA256, "a")
+	alice512 := scramCred(t, "alice", sasl.ScramSHA512, "a")
+	bob := scramCred(t, "bob, the =builder", sasl.ScramSHA256, "b")
+	if err := st.AlterScramCredentials(ctx, metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{alice256, alice512, bob}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(st metadata.Store, want ...metadata.ScramCredential) {
+		t.Helper()
+		got := st.Image().ScramCredentials()
+		if len(got) != len(want) {
+			t.Fatalf("credentials %d, want %d", len(got), len(want))
+		}
+		for i, c := range want {
+			g, ok := st.Image().ScramCredential(c.User, c.Mechanism)
+			if !ok || got[i].Key() != c.Key() || g.Iterations != c.Iterations || !bytes.Equal(g.Salt, c.Salt) ||
+				!bytes.Equal(g.StoredKey, c.StoredKey) || !bytes.Equal(g.ServerKey, c.ServerKey) {
+				t.Fatalf("credential %d: %+v (%v), want %+v", i, got[i], ok, c)
+			}
+		}
+	}
+	check(st, alice256, alice512, bob) // sorted by user, then mechanism
+	if g, _ := st.Image().ScramCredential("alice", sasl.ScramSHA512); !g.Verify("a") || g.Verify("b") {
+		t.Fatal("the stored credential does not verify its password")
+	}
+
+	// Refused commands change nothing.
+	bad := alice256
+	bad.Iterations = sasl.MinIterations - 1
+	big := alice256
+	big.Iterations = sasl.MaxIterations + 1
+	short := alice256
+	short.StoredKey = short.StoredKey[:10]
+	noUser := alice256
+	noUser.User = ""
+	sha1 := alice256
+	sha1.Mechanism = "SCRAM-SHA-1"
+	carol := scramCred(t, "carol", sasl.ScramSHA256, "c")
+	for _, tc := range []struct {
+		cmd  metadata.AlterScramCredentials
+		want error
+	}{
+		{metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{carol, bad}}, metadata.ErrInvalidCredential},
+		{metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{big}}, metadata.ErrInvalidCredential},
+		{metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{short}}, metadata.ErrInvalidCredential},
+		{metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{noUser}}, metadata.ErrInvalidCredential},
+		{metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{sha1}}, metadata.ErrUnsupportedMechanism},
+		{metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{carol}, Deletions: []metadata.ScramKey{{User: "carol", Mechanism: sasl.ScramSHA256}}}, metadata.ErrDuplicateUser},
+		{metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{carol}, Deletions: []metadata.ScramKey{{User: "nobody", Mechanism: sasl.ScramSHA256}}}, metadata.ErrUnknownCredential},
+		{metadata.AlterScramCredentials{Deletions: []metadata.ScramKey{{User: "bob, the =builder", Mechanism: sasl.ScramSHA512}}}, metadata.ErrUnknownCredential},
+	} {
+		wantErr(t, fmt.Sprintf("alter %+v", tc.cmd), st.AlterScramCredentials(ctx, tc.cmd), tc.want)
+	}
+	check(st, alice256, alice512, bob)
+
+	// Replace one, delete another, in one command.
+	alice256b := scramCred(t, "alice", sasl.ScramSHA256, "new")
+	alice256b.Iterations = sasl.MaxIterations
+	if err := st.AlterScramCredentials(ctx, metadata.AlterScramCredentials{
+		Upsertions: []metadata.ScramCredential{alice256b},
+		Deletions:  []metadata.ScramKey{{User: "alice", Mechanism: sasl.ScramSHA512}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check(st, alice256b, bob)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = s.reopen(t, o)
+	check(st, alice256b, bob)
+	if err := st.AlterScramCredentials(ctx, metadata.AlterScramCredentials{Deletions: []metadata.ScramKey{{User: "alice", Mechanism: sasl.ScramSHA256}, {User: "bob, the =builder", Mechanism: sasl.ScramSHA256}}}); err != nil {
+		t.Fatal(err)
+	}
+	check(st)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(s.reopen(t, o))
+	wantErr(t, "alter after close", st.AlterScramCredentials(ctx, metadata.AlterScramCredentials{Upsertions: []metadata.ScramCredential{carol}}), metadata.ErrClosed)
+}
+
+// testACLs: CreateACLs adds bindings once, all or nothing; DeleteACLs removes what its
+// filters select and returns it per filter (a binding under each filter that selects it);
+// they survive a restart.
+func (s *suite) testACLs(t *testing.T) {
+	st, o := s.open(t)
+	ctx := t.Context()
+	b := func(rt acl.ResourceType, name string, pt acl.PatternType, principal string, op acl.Operation, perm acl.Permission) acl.Binding {
+		return acl.Binding{ResourceType: rt, ResourceName: name, PatternType: pt, Principal: principal, Host: "*", Operation: op, Permission: perm}
+	}
+	read := b(acl.ResTopic, "orders", acl.PatternLiteral, "User:alice", acl.OpRead, acl.PermAllow)
+	write := b(acl.ResTopic, "orders", acl.PatternLiteral, "User:alice", acl.OpWrite, acl.PermAllow)
+	pre := b(acl.ResTopic, "logs-", acl.PatternPrefixed, "User:*", acl.OpRead, acl.PermAllow)
+	grp := b(acl.ResGroup, "g \"quoted\"", acl.PatternLiteral, "User:bob", acl.OpAll, acl.PermDeny)
+	if err := st.CreateACLs(ctx, metadata.CreateACLs{Bindings: []acl.Binding{grp, read, pre, write, read}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(st metadata.Store, want ...acl.Binding) {
+		t.Helper()
+		if got := st.Image().ACLs(); !slices.Equal(got, want) {
+			t.Fatalf("ACLs %+v, want %+v", got, want)
+		}
+	}
+	check(st, pre, read, write, grp) // sorted: topic before group, then name, then operation
+	bad := read
+	bad.Operation = acl.OpAny
+	wantErr(t, "create an invalid binding", st.CreateACLs(ctx, metadata.CreateACLs{Bindings: []acl.Binding{b(acl.ResTopic, "x", acl.PatternLiteral, "User:x", acl.OpRead, acl.PermAllow), bad}}), metadata.ErrInvalidACL)
+	_, err := st.DeleteACLs(ctx, metadata.DeleteACLs{Filters: []acl.Filter{{ResourceType: acl.ResUnknown}}})
+	wantErr(t, "delete with an invalid filter", err, metadata.ErrInvalidACL)
+	check(st, pre, read, write, grp)
+
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = s.reopen(t, o)
+	check(st, pre, read, write, grp)
+	name := "orders"
+	deleted, err := st.DeleteACLs(ctx, metadata.DeleteACLs{Filters: []acl.Filter{
+		{ResourceType: acl.ResTopic, ResourceName: &name, PatternType: acl.PatternMatch, Operation: acl.OpAny, Permission: acl.PermAny},
+		{ResourceType: acl.ResAny, PatternType: acl.PatternAny, Operation: acl.OpRead, Permission: acl.PermAny},
+		{ResourceType: acl.ResCluster, PatternType: acl.PatternAny, Operation: acl.OpAny, Permission: acl.PermAny},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deleted) != 3 || !slices.Equal(deleted[0], []acl.Binding{read, write}) || !slices.Equal(deleted[1], []acl.Binding{pre, read}) || len(deleted[2]) != 0 {
+		t.Fatalf("deleted %+v", deleted)
+	}
+	check(st, grp)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(s.reopen(t, o), grp)
+	wantErr(t, "create after close", st.CreateACLs(ctx, metadata.CreateACLs{Bindings: []acl.Binding{read}}), metadata.ErrClosed)
 }
