@@ -30,6 +30,12 @@
 // ErrNotCoordinator. Writes go through the shard's coord.Partition (one batch per write,
 // returned once committed).
 //
+// KIP-848 (consumer protocol) groups: their records (Kafka's ConsumerGroup*Key/Value,
+// key versions 3–8 and 16; formats848.go) are replayed into the group's consumer state
+// (consumer.go: group epoch, assignment epoch, members with subscription, target and
+// current assignment, resolved regular expressions). No request writes or reads that
+// state yet: ConsumerGroupHeartbeat and ConsumerGroupDescribe are not served (issue 17).
+//
 // # Concurrency
 //
 // All Coordinator methods are safe for concurrent use. Each group has two mutexes: wmu

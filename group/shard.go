@@ -112,7 +112,8 @@ func (sh *shard) removeGroupLocked(g *group) {
 
 // dropIfUnusedReplay removes a group that replay left with nothing.
 func (sh *shard) dropIfUnusedReplay(g *group) {
-	if len(g.offsets) == 0 && len(g.pendingTxn) == 0 && len(g.members) == 0 && g.protocolType == "" && g.generation == 0 {
+	if len(g.offsets) == 0 && len(g.pendingTxn) == 0 && len(g.members) == 0 && g.protocolType == "" && g.generation == 0 &&
+		g.consumer == nil {
 		sh.mu.Lock()
 		delete(sh.mu.groups, g.id)
 		sh.mu.Unlock()
