@@ -11,7 +11,6 @@ import (
 	"github.com/stratalog/strata/coord"
 )
 
-
 var (
 	testTopicA = [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	testTopicB = [16]byte{0xb}
@@ -143,7 +142,6 @@ func TestConsumerGroupReplay(t *testing.T) {
 		t.Fatal("tombstone or partition metadata created a group")
 	}
 }
-
 
 // FuzzConsumerRecordDecode decodes arbitrary bytes as each KIP-848 value (and key).
 // Invariants: no panic; what decodes re-encodes to bytes that decode to the same value
