@@ -33,7 +33,10 @@
 // KIP-848 (consumer protocol) groups: their records (Kafka's ConsumerGroup*Key/Value,
 // key versions 3–8 and 16; formats848.go) are replayed into the group's consumer state
 // (consumer.go: group epoch, assignment epoch, members with subscription, target and
-// current assignment, resolved regular expressions). No request writes or reads that
+// current assignment, resolved regular expressions). reconcile.go moves a member towards
+// its target assignment the way Kafka's CurrentAssignmentBuilder does (member epochs,
+// revoke before assign) and checks heartbeat epochs; group/assign computes the targets
+// (uniform, range). No request writes or reads that
 // state yet: ConsumerGroupHeartbeat and ConsumerGroupDescribe are not served (issue 17).
 //
 // # Concurrency

@@ -49,6 +49,9 @@ var (
 	ErrGroupSubscribedToTopic = errors.New("group: group is subscribed to the topic")
 	// ErrInvalidGroupID: the group ID is empty.
 	ErrInvalidGroupID = errors.New("group: invalid group id")
+	// ErrFencedMemberEpoch: a KIP-848 member's epoch is not its current one (nor, with a
+	// subset of its assignment, its previous one); it must rejoin with epoch 0.
+	ErrFencedMemberEpoch = errors.New("group: fenced member epoch")
 	// ErrOffsetMetadataTooLarge: a commit's metadata string exceeds MaxMetadataBytes.
 	ErrOffsetMetadataTooLarge = errors.New("group: offset metadata too large")
 )

@@ -22,5 +22,6 @@ func init() {
 		errMapping{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
 		errMapping{group.ErrInvalidGroupID, kerr.InvalidGroupID},
 		errMapping{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
+		errMapping{group.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
 	)
 }
