@@ -52,6 +52,12 @@ var (
 	// ErrFencedMemberEpoch: a KIP-848 member's epoch is not its current one (nor, with a
 	// subset of its assignment, its previous one); it must rejoin with epoch 0.
 	ErrFencedMemberEpoch = errors.New("group: fenced member epoch")
+	// ErrUnsupportedAssignor: a KIP-848 member names a server-side assignor the broker
+	// does not have.
+	ErrUnsupportedAssignor = errors.New("group: unsupported assignor")
+	// ErrInvalidRequest: a request is malformed (a KIP-848 member joins without a
+	// subscription).
+	ErrInvalidRequest = errors.New("group: invalid request")
 	// ErrOffsetMetadataTooLarge: a commit's metadata string exceeds MaxMetadataBytes.
 	ErrOffsetMetadataTooLarge = errors.New("group: offset metadata too large")
 )

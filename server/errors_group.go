@@ -23,5 +23,7 @@ func init() {
 		errMapping{group.ErrInvalidGroupID, kerr.InvalidGroupID},
 		errMapping{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
 		errMapping{group.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
+		errMapping{group.ErrUnsupportedAssignor, kerr.UnsupportedAssignor},
+		errMapping{group.ErrInvalidRequest, kerr.InvalidRequest},
 	)
 }

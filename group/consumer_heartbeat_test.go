@@ -1,0 +1,101 @@
+package group
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/group/assign"
+)
+
+// TestConsumerHeartbeatFlow runs two members through the consumer group state machine:
+// join, a second member taking half the partitions only after the first revoked them,
+// epoch fencing, leaving; and the records it emits rebuild the same state on replay.
+func TestConsumerHeartbeatFlow(t *testing.T) {
+	topics := func(name string) (assign.TopicID, int32, bool) {
+		if name == "a" {
+			return rtA, 4, true
+		}
+		return assign.TopicID{}, 0, false
+	}
+	cg := newConsumerGroup()
+	var log []coord.Record
+	hb := func(h consumerHeartbeat) (int32, assign.Assignment, error) {
+		t.Helper()
+		e, a, recs, err := cg.heartbeatLocked("cg", h, topics, "uniform")
+		if err != nil && len(recs) > 0 {
+			t.Fatalf("records with an error: %v", err)
+		}
+		log = append(log, recs...)
+		return e, a, err
+	}
+	all := assign.Assignment{rtA: {0, 1, 2, 3}}
+	owns := func(ps ...int32) assign.Assignment { return assign.Assignment{rtA: ps} }
+
+	e, a, err := hb(consumerHeartbeat{memberID: "m1", topics: []string{"a", "missing"}, rebalanceTimeoutMs: 1000})
+	if err != nil || e != 1 || !sameAssignment(a, all) {
+		t.Fatalf("m1 join: %d %v %v", e, a, err)
+	}
+	e, a, err = hb(consumerHeartbeat{memberID: "m2", topics: []string{"a"}})
+	if err != nil || e != 2 || len(a[rtA]) != 0 {
+		t.Fatalf("m2 join: epoch %d, assigned %v (m1 still owns everything), %v", e, a, err)
+	}
+	if s := cg.members["m2"].current.State; s != memberUnreleasedPartitions {
+		t.Fatalf("m2 state %d, want unreleased", s)
+	}
+	e, a, err = hb(consumerHeartbeat{memberID: "m1", memberEpoch: 1, owned: all})
+	if err != nil || e != 1 || len(a[rtA]) != 2 {
+		t.Fatalf("m1 must revoke: epoch %d assigned %v %v", e, a, err)
+	}
+	kept := a
+	// m2 still gets nothing: m1 has not revoked yet.
+	if e, a, err = hb(consumerHeartbeat{memberID: "m2", memberEpoch: 2, owned: owns()}); err != nil || len(a[rtA]) != 0 {
+		t.Fatalf("m2 before the revocation: %d %v %v", e, a, err)
+	}
+	if e, a, err = hb(consumerHeartbeat{memberID: "m1", memberEpoch: 1, owned: kept}); err != nil || e != 2 || !sameAssignment(a, kept) {
+		t.Fatalf("m1 after revoking: %d %v %v", e, a, err)
+	}
+	e, a, err = hb(consumerHeartbeat{memberID: "m2", memberEpoch: 2, owned: owns()})
+	if err != nil || e != 2 || len(a[rtA]) != 2 || cg.members["m2"].current.State != memberStable {
+		t.Fatalf("m2 after m1 revoked: %d %v %v", e, a, err)
+	}
+	for _, p := range a[rtA] {
+		for _, q := range kept[rtA] {
+			if p == q {
+				t.Fatalf("m1 kept %v and m2 got %v", kept, a)
+			}
+		}
+	}
+
+	// Fencing and errors change nothing.
+	for _, c := range []struct {
+		h   consumerHeartbeat
+		err error
+	}{
+		{consumerHeartbeat{memberID: "m1", memberEpoch: 9, owned: kept}, ErrFencedMemberEpoch},
+		{consumerHeartbeat{memberID: "nobody", memberEpoch: 3}, ErrUnknownMemberID},
+		{consumerHeartbeat{memberID: "nobody", memberEpoch: -1}, ErrUnknownMemberID},
+		{consumerHeartbeat{memberID: "m3"}, ErrInvalidRequest},
+		{consumerHeartbeat{memberID: "m3", topics: []string{"a"}, serverAssignor: strp("sticky")}, ErrUnsupportedAssignor},
+		{consumerHeartbeat{memberID: "m1", topics: []string{"a"}, serverAssignor: strp("sticky")}, ErrUnsupportedAssignor}, // a rejoin
+	} {
+		if _, _, err := hb(c.h); !errors.Is(err, c.err) {
+			t.Errorf("%+v: %v, want %v", c.h, err, c.err)
+		}
+	}
+
+	// m2 leaves: m1 gets everything back at the next epoch.
+	if e, _, err = hb(consumerHeartbeat{memberID: "m2", memberEpoch: -1}); err != nil || e != -1 || cg.members["m2"] != nil {
+		t.Fatalf("m2 leave: %d %v", e, err)
+	}
+	if e, a, err = hb(consumerHeartbeat{memberID: "m1", memberEpoch: 2, owned: kept}); err != nil || e != 3 || !sameAssignment(a, all) {
+		t.Fatalf("m1 after m2 left: %d %v %v", e, a, err)
+	}
+
+	// Replaying what was emitted rebuilds the same group.
+	_, sh := loadRecords(t, log...)
+	if got := sh.lookup("cg").consumer; !reflect.DeepEqual(got, cg) {
+		t.Fatalf("replay differs:\n%+v\n%+v", got, cg)
+	}
+}
