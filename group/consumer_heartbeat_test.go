@@ -2,8 +2,12 @@ package group
 
 import (
 	"errors"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/group/assign"
@@ -98,4 +102,64 @@ func TestConsumerHeartbeatFlow(t *testing.T) {
 	if got := sh.lookup("cg").consumer; !reflect.DeepEqual(got, cg) {
 		t.Fatalf("replay differs:\n%+v\n%+v", got, cg)
 	}
+}
+
+// TestConsumerSessionExpiry (virtual time): a KIP-848 member that stops heartbeating is
+// removed after group.consumer.session.timeout.ms and the group epoch moves on, while one
+// that heartbeats stays; the group survives a restart (replay), and the reloaded members
+// get fresh session timers.
+func TestConsumerSessionExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.ConsumerSessionTimeout = 10 * time.Second })
+		topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+		join := func(id string) int32 {
+			epoch, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: id, topics: []string{"a"}}, topics)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return epoch
+		}
+		join("m1")
+		epoch := join("m2")
+		cg := func() *consumerGroup {
+			g := e.c.shardMust(t, "cg").lookup("cg")
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return g.consumer
+		}
+		beat := func(id string, epoch int32) int32 {
+			got, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: id, memberEpoch: epoch,
+				owned: toAssignment(cg().members[id].current.AssignedPartitions)}, topics)
+			if err != nil {
+				t.Fatalf("%s heartbeat: %v", id, err)
+			}
+			return got
+		}
+		for range 3 { // m2 heartbeats, m1 is silent
+			time.Sleep(4 * time.Second)
+			epoch = beat("m2", epoch)
+		}
+		if g := cg(); g.members["m1"] != nil || g.members["m2"] == nil || g.epoch != 3 {
+			t.Fatalf("after m1's session expired: epoch %d, members %v", g.epoch, slices.Collect(maps.Keys(g.members)))
+		}
+
+		before := cg()
+		e.reopen()
+		if got := cg(); !reflect.DeepEqual(got, before) {
+			t.Fatalf("after restart:\n%+v\nwant\n%+v", got, before)
+		}
+		time.Sleep(11 * time.Second)
+		if g := cg(); len(g.members) != 0 || g.epoch != 4 {
+			t.Fatalf("reloaded member did not expire: epoch %d, %d members", g.epoch, len(g.members))
+		}
+	})
+}
+
+func (c *Coordinator) shardMust(t *testing.T, group string) *shard {
+	t.Helper()
+	sh, err := c.shardOf(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh
 }

@@ -36,7 +36,10 @@
 // current assignment, resolved regular expressions). reconcile.go moves a member towards
 // its target assignment the way Kafka's CurrentAssignmentBuilder does (member epochs,
 // revoke before assign) and checks heartbeat epochs; group/assign computes the targets
-// (uniform, range). No request writes or reads that
+// (uniform, range); consumer_heartbeat.go is the group's state machine (it emits the
+// records and applies them with replay's functions) and consumer_coord.go runs it under
+// the group's locks, writes the records, and keeps the members' session timers
+// (group.consumer.session.timeout.ms, rearmed on load). No request writes or reads that
 // state yet: ConsumerGroupHeartbeat and ConsumerGroupDescribe are not served (issue 17).
 //
 // # Concurrency

@@ -126,6 +126,8 @@ type group struct {
 	dirty      bool // group metadata changed since last persisted
 	// consumer is the group's KIP-848 state if it is a consumer group (consumer.go).
 	consumer *consumerGroup
+	// consumerSessions are the session timers of the consumer group's members.
+	consumerSessions map[string]coord.Timer
 
 	joinTimer      coord.Timer
 	joinSeq        uint64

@@ -44,7 +44,8 @@ func (sh *shard) Replay(m coord.Meta, r coord.Record) error {
 	return sh.replayRecord(r.Key, r.Value, pid)
 }
 
-// Loaded brings back the groups that had members as Stable, with fresh session timers,
+// Loaded brings back the groups that had members as Stable, with fresh session timers
+// (consumer group members too),
 // and starts the offsets-retention checks (coord.Shard).
 func (sh *shard) Loaded() {
 	for _, g := range sh.groupsSnapshot() {
@@ -53,6 +54,11 @@ func (sh *shard) Loaded() {
 			g.state = StateStable
 			for _, m := range g.members {
 				sh.c.resetSessionLocked(g, m)
+			}
+		}
+		if g.consumer != nil {
+			for id := range g.consumer.members {
+				sh.c.resetConsumerSessionLocked(g, id)
 			}
 		}
 		g.mu.Unlock()
