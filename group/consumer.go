@@ -6,8 +6,9 @@ import "fmt"
 // __consumer_offsets rebuild it (formats848.go). A group is either classic (its classic
 // fields) or a consumer group (group.consumer != nil), never both with members.
 //
-// Not wired to any request yet: the records are replayed so that a partition written by
-// a later version (or by Kafka) loads; the heartbeat that writes them is still to come.
+// Not served yet: the server does not advertise ConsumerGroupHeartbeat, so only tests
+// (and a partition written by a later version) produce these records; replay restores
+// them either way.
 type consumerGroup struct {
 	epoch           int32 // the group epoch
 	metadataHash    int64
