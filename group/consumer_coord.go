@@ -63,9 +63,12 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat, topi
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.consumer = next
-	if hb.memberEpoch == -1 {
-		g.stopConsumerSessionLocked(hb.memberID)
-	} else {
+	for id := range g.consumerSessions {
+		if next.members[id] == nil { // left, or replaced by its static successor
+			g.stopConsumerSessionLocked(id)
+		}
+	}
+	if next.members[hb.memberID] != nil {
 		c.resetConsumerSessionLocked(g, hb.memberID)
 	}
 	return epoch, assigned, nil

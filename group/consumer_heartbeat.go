@@ -64,11 +64,40 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		}
 		bumpGroupEpoch()
 		return -1, nil, recs, nil
+	case hb.memberEpoch == -2:
+		// A static member's temporary leave: it keeps its assignment (until its session
+		// expires) for the member that comes back with its instance id.
+		if hb.instanceID == nil {
+			return 0, nil, nil, ErrInvalidRequest
+		}
+		if m == nil || !equalPtr(m.meta.InstanceID, hb.instanceID) {
+			return 0, nil, nil, ErrUnknownMemberID
+		}
+		v := m.current
+		v.MemberEpoch = -2
+		emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, v.appendTo(nil))
+		return -2, nil, recs, nil
 	case hb.memberEpoch == 0:
 		if hb.topics == nil && m == nil {
 			return 0, nil, nil, ErrInvalidRequest
 		}
-		if m != nil && (m.current.MemberEpoch != 0 || len(m.current.AssignedPartitions) > 0) {
+		if old := cg.staticMember(hb.instanceID); old != nil && old.id != hb.memberID {
+			// The static member comes back under a new member id: it takes the place
+			// of the one that left with epoch -2 (its assignment, no new group epoch).
+			if old.current.MemberEpoch != -2 {
+				return 0, nil, nil, ErrUnreleasedInstanceID
+			}
+			meta, target, current := old.meta, old.target, old.current
+			for _, v := range []int16{cgCurrentAssignmentKeyVersion, cgTargetMemberKeyVersion, cgMemberKeyVersion} {
+				emit(cgKey{version: v, group: group, sub: old.id}, nil)
+			}
+			emit(cgKey{version: cgMemberKeyVersion, group: group, sub: hb.memberID}, meta.appendTo(nil))
+			emit(cgKey{version: cgTargetMemberKeyVersion, group: group, sub: hb.memberID},
+				(&consumerTargetMember{TopicPartitions: target}).appendTo(nil))
+			current = consumerCurrentAssignment{State: memberStable, AssignedPartitions: current.AssignedPartitions}
+			emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, current.appendTo(nil))
+			m = cg.members[hb.memberID]
+		} else if m != nil && (m.current.MemberEpoch != 0 || len(m.current.AssignedPartitions) > 0) {
 			v := consumerCurrentAssignment{State: memberStable}
 			emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, v.appendTo(nil))
 		}
@@ -144,6 +173,19 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, nv.appendTo(nil))
 	}
 	return next.epoch, next.assigned, recs, nil
+}
+
+// staticMember returns the member with instance id, or nil.
+func (cg *consumerGroup) staticMember(instanceID *string) *consumerMember {
+	if instanceID == nil {
+		return nil
+	}
+	for _, m := range cg.members {
+		if equalPtr(m.meta.InstanceID, instanceID) {
+			return m
+		}
+	}
+	return nil
 }
 
 // partitionEpochExcept returns the epoch of the member (other than self) that holds a

@@ -163,3 +163,44 @@ func (c *Coordinator) shardMust(t *testing.T, group string) *shard {
 	}
 	return sh
 }
+
+// TestConsumerStaticMember: a static member leaving with epoch -2 keeps its partitions
+// (nobody else gets them, the group epoch stays); the member coming back with the same
+// instance id under a new member id gets them back at once; an instance id still in use
+// is refused with UNRELEASED_INSTANCE_ID.
+func TestConsumerStaticMember(t *testing.T) {
+	topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+	cg := newConsumerGroup()
+	hb := func(h consumerHeartbeat) (int32, assign.Assignment, error) {
+		t.Helper()
+		e, a, _, err := cg.heartbeatLocked("cg", h, topics, "uniform")
+		return e, a, err
+	}
+	i1 := strp("i1")
+	hb(consumerHeartbeat{memberID: "s1", instanceID: i1, topics: []string{"a"}})
+	e, _, _ := hb(consumerHeartbeat{memberID: "m2", topics: []string{"a"}})
+	_, mine, _ := hb(consumerHeartbeat{memberID: "s1", instanceID: i1, memberEpoch: 1, owned: assign.Assignment{rtA: {0, 1, 2, 3}}})
+	_, mine, _ = hb(consumerHeartbeat{memberID: "s1", instanceID: i1, memberEpoch: 1, owned: mine})
+	_, theirs, _ := hb(consumerHeartbeat{memberID: "m2", memberEpoch: e, owned: assign.Assignment{}})
+	if len(mine[rtA]) != 2 || len(theirs[rtA]) != 2 {
+		t.Fatalf("before: s1 %v m2 %v", mine, theirs)
+	}
+
+	if _, _, err := hb(consumerHeartbeat{memberID: "s1", memberEpoch: -2}); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("-2 without instance id: %v", err)
+	}
+	if got, _, err := hb(consumerHeartbeat{memberID: "s1", instanceID: i1, memberEpoch: -2}); err != nil || got != -2 {
+		t.Fatalf("static leave: %d %v", got, err)
+	}
+	groupEpoch := cg.epoch
+	if _, a, _ := hb(consumerHeartbeat{memberID: "m2", memberEpoch: e, owned: theirs}); !sameAssignment(a, theirs) {
+		t.Fatalf("m2 took the static member's partitions while it was away: %v", a)
+	}
+	got, a, err := hb(consumerHeartbeat{memberID: "s1b", instanceID: i1, topics: []string{"a"}})
+	if err != nil || got != groupEpoch || cg.epoch != groupEpoch || !sameAssignment(a, mine) || cg.members["s1"] != nil {
+		t.Fatalf("static rejoin: epoch %d (group %d->%d), %v, want %v: %v", got, groupEpoch, cg.epoch, a, mine, err)
+	}
+	if _, _, err := hb(consumerHeartbeat{memberID: "s1c", instanceID: i1, topics: []string{"a"}}); !errors.Is(err, ErrUnreleasedInstanceID) {
+		t.Fatalf("instance id in use: %v", err)
+	}
+}

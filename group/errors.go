@@ -55,6 +55,9 @@ var (
 	// ErrUnsupportedAssignor: a KIP-848 member names a server-side assignor the broker
 	// does not have.
 	ErrUnsupportedAssignor = errors.New("group: unsupported assignor")
+	// ErrUnreleasedInstanceID: a KIP-848 static member joins with an instance id that
+	// another member still uses (it has not left with epoch -2).
+	ErrUnreleasedInstanceID = errors.New("group: unreleased instance id")
 	// ErrInvalidRequest: a request is malformed (a KIP-848 member joins without a
 	// subscription).
 	ErrInvalidRequest = errors.New("group: invalid request")

@@ -25,5 +25,6 @@ func init() {
 		errMapping{group.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
 		errMapping{group.ErrUnsupportedAssignor, kerr.UnsupportedAssignor},
 		errMapping{group.ErrInvalidRequest, kerr.InvalidRequest},
+		errMapping{group.ErrUnreleasedInstanceID, kerr.UnreleasedInstanceID},
 	)
 }
