@@ -136,3 +136,21 @@ func consumerRecordApply(k cgKey, value []byte) (func(*consumerGroup), error) {
 	}
 	return nil, fmt.Errorf("%w: key version %d", errBadRecord, k.version)
 }
+
+// checkCommit validates an offset commit to the consumer group (Kafka's
+// ConsumerGroup.validateOffsetCommit): without a member epoch (< 0) only while the group
+// has no members; otherwise the member must exist (ErrUnknownMemberID) and give its
+// current epoch (ErrStaleMemberEpoch).
+func (cg *consumerGroup) checkCommit(memberID string, epoch int32) error {
+	if epoch < 0 && len(cg.members) == 0 {
+		return nil
+	}
+	m := cg.members[memberID]
+	if m == nil {
+		return ErrUnknownMemberID
+	}
+	if epoch != m.current.MemberEpoch {
+		return ErrStaleMemberEpoch
+	}
+	return nil
+}

@@ -204,3 +204,44 @@ func TestConsumerStaticMember(t *testing.T) {
 		t.Fatalf("instance id in use: %v", err)
 	}
 }
+
+// TestConsumerCommit (virtual time): offset commits to a consumer group carry the member
+// epoch in place of the generation: the current epoch commits, another is
+// STALE_MEMBER_EPOCH, an unknown member UNKNOWN_MEMBER_ID, and a commit without epoch
+// only succeeds once the group has no members.
+func TestConsumerCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+		epoch, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: "m1", topics: []string{"a"}}, topics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit := func(member string, epoch int32) error {
+			_, err := e.c.Commit(&CommitRequest{Group: "cg", Generation: epoch, MemberID: member,
+				Offsets: []CommitOffset{{Topic: "a", Offset: 5, LeaderEpoch: -1}}})
+			return err
+		}
+		for _, c := range []struct {
+			member string
+			epoch  int32
+			want   error
+		}{
+			{"m1", epoch, nil},
+			{"m1", epoch + 1, ErrStaleMemberEpoch},
+			{"m1", epoch - 1, ErrStaleMemberEpoch},
+			{"m9", epoch, ErrUnknownMemberID},
+			{"", -1, ErrUnknownMemberID},
+		} {
+			if err := commit(c.member, c.epoch); !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+				t.Errorf("commit %s epoch %d: %v, want %v", c.member, c.epoch, err, c.want)
+			}
+		}
+		if _, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: "m1", memberEpoch: -1}, topics); err != nil {
+			t.Fatal(err)
+		}
+		if err := commit("", -1); err != nil {
+			t.Fatalf("commit without epoch to the empty group: %v", err)
+		}
+	})
+}

@@ -55,6 +55,9 @@ var (
 	// ErrUnsupportedAssignor: a KIP-848 member names a server-side assignor the broker
 	// does not have.
 	ErrUnsupportedAssignor = errors.New("group: unsupported assignor")
+	// ErrStaleMemberEpoch: an offset commit of a KIP-848 member carries an epoch that is
+	// not its current one; it retries once its heartbeat gave it the new one.
+	ErrStaleMemberEpoch = errors.New("group: stale member epoch")
 	// ErrUnreleasedInstanceID: a KIP-848 static member joins with an instance id that
 	// another member still uses (it has not left with epoch -2).
 	ErrUnreleasedInstanceID = errors.New("group: unreleased instance id")

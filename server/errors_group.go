@@ -26,5 +26,6 @@ func init() {
 		errMapping{group.ErrUnsupportedAssignor, kerr.UnsupportedAssignor},
 		errMapping{group.ErrInvalidRequest, kerr.InvalidRequest},
 		errMapping{group.ErrUnreleasedInstanceID, kerr.UnreleasedInstanceID},
+		errMapping{group.ErrStaleMemberEpoch, kerr.StaleMemberEpoch},
 	)
 }
