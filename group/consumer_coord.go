@@ -65,11 +65,12 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat, topi
 	g.consumer = next
 	for id := range g.consumerSessions {
 		if next.members[id] == nil { // left, or replaced by its static successor
-			g.stopConsumerSessionLocked(id)
+			g.stopConsumerTimersLocked(id)
 		}
 	}
-	if next.members[hb.memberID] != nil {
+	if m := next.members[hb.memberID]; m != nil {
 		c.resetConsumerSessionLocked(g, hb.memberID)
+		c.checkRevocationLocked(g, m)
 	}
 	return epoch, assigned, nil
 }
@@ -79,6 +80,64 @@ func (g *group) stopConsumerSessionLocked(id string) {
 		t.Stop()
 		delete(g.consumerSessions, id)
 	}
+}
+
+// stopConsumerTimersLocked stops the timers of a member that is gone.
+func (g *group) stopConsumerTimersLocked(id string) {
+	g.stopConsumerSessionLocked(id)
+	if r, ok := g.consumerRevocations[id]; ok {
+		r.timer.Stop()
+		delete(g.consumerRevocations, id)
+	}
+}
+
+// revocation is the timer of a member that must revoke partitions at epoch.
+type revocation struct {
+	timer coord.Timer
+	epoch int32
+}
+
+// checkRevocationLocked arms the rebalance timeout of a member that has partitions to
+// revoke (Kafka: one that has not revoked them within its rebalance timeout is removed
+// from the group, so that the others get them), or stops it once the member moved on.
+// g.mu must be held.
+func (c *Coordinator) checkRevocationLocked(g *group, m *consumerMember) {
+	r, armed := g.consumerRevocations[m.id]
+	if m.current.State != memberUnrevokedPartitions {
+		if armed {
+			r.timer.Stop()
+			delete(g.consumerRevocations, m.id)
+		}
+		return
+	}
+	if armed && r.epoch == m.current.MemberEpoch {
+		return
+	}
+	if armed {
+		r.timer.Stop()
+	}
+	if g.consumerRevocations == nil {
+		g.consumerRevocations = make(map[string]revocation)
+	}
+	timeout := time.Duration(m.meta.RebalanceTimeoutMs) * time.Millisecond
+	if timeout <= 0 {
+		timeout = c.opts.ConsumerSessionTimeout
+	}
+	id, epoch := m.id, m.current.MemberEpoch
+	var t coord.Timer
+	t = g.shard.afterFunc(timeout, func() {
+		g.mu.Lock()
+		current := g.consumerRevocations[id].timer == t
+		g.mu.Unlock()
+		if !current {
+			return
+		}
+		c.logger.Info("consumer group member did not revoke its partitions in time", "group", g.id, "member", id, "epoch", epoch)
+		if _, _, err := c.consumerHeartbeat(g.id, consumerHeartbeat{memberID: id, memberEpoch: -1}, nil); err != nil {
+			c.logger.Warn("removing a consumer group member", "group", g.id, "member", id, "err", err)
+		}
+	})
+	g.consumerRevocations[id] = revocation{timer: t, epoch: epoch}
 }
 
 // resetConsumerSessionLocked (re)arms member id's session timer: when it fires, the

@@ -16,7 +16,7 @@ type consumerHeartbeat struct {
 	memberEpoch        int32   // 0 join, -1 leave, else the member's epoch
 	instanceID         *string // static membership (group.instance.id)
 	rackID             *string
-	rebalanceTimeoutMs int32
+	rebalanceTimeoutMs int32    // <= 0: unchanged
 	topics             []string // subscribed topic names; nil: unchanged
 	serverAssignor     *string  // nil: unchanged
 	owned              assign.Assignment
@@ -116,8 +116,20 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		old = m.meta
 	}
 	meta := old
-	meta.InstanceID, meta.RackID, meta.ClientID, meta.ClientHost = hb.instanceID, hb.rackID, hb.clientID, hb.clientHost
-	meta.RebalanceTimeoutMs = hb.rebalanceTimeoutMs
+	// Fields left out (nil, rebalance timeout <= 0) are unchanged, as the heartbeat sends
+	// them only when they change.
+	meta.ClientID, meta.ClientHost = hb.clientID, hb.clientHost
+	if hb.instanceID != nil {
+		meta.InstanceID = hb.instanceID
+	}
+	if hb.rackID != nil {
+		meta.RackID = hb.rackID
+	}
+	if hb.rebalanceTimeoutMs > 0 {
+		meta.RebalanceTimeoutMs = hb.rebalanceTimeoutMs
+	} else if m == nil {
+		meta.RebalanceTimeoutMs = -1 // none: the session timeout applies
+	}
 	if hb.topics != nil {
 		meta.SubscribedTopicNames = slices.Sorted(slices.Values(hb.topics))
 	}

@@ -245,3 +245,47 @@ func TestConsumerCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestConsumerRevocationTimeout (virtual time): a member that keeps heartbeating but does
+// not revoke what it must within its rebalance timeout is removed, and the partitions go
+// to the member waiting for them; one that revokes in time stays.
+func TestConsumerRevocationTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.ConsumerSessionTimeout = 10 * time.Second })
+		topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+		hb := func(h consumerHeartbeat) (int32, assign.Assignment, error) {
+			t.Helper()
+			return e.c.consumerHeartbeat("cg", h, topics)
+		}
+		all := assign.Assignment{rtA: {0, 1, 2, 3}}
+		hb(consumerHeartbeat{memberID: "m1", topics: []string{"a"}, rebalanceTimeoutMs: 5000})
+		e2, _, _ := hb(consumerHeartbeat{memberID: "m2", topics: []string{"a"}})
+		for range 3 { // m1 keeps everything past its rebalance timeout
+			hb(consumerHeartbeat{memberID: "m1", memberEpoch: 1, owned: all})
+			hb(consumerHeartbeat{memberID: "m2", memberEpoch: e2, owned: assign.Assignment{}})
+			time.Sleep(2 * time.Second)
+		}
+		if _, _, err := hb(consumerHeartbeat{memberID: "m1", memberEpoch: 1, owned: all}); !errors.Is(err, ErrUnknownMemberID) {
+			t.Fatalf("m1 after its rebalance timeout: %v", err)
+		}
+		e3, a, err := hb(consumerHeartbeat{memberID: "m2", memberEpoch: e2, owned: assign.Assignment{}})
+		if err != nil || !sameAssignment(a, all) {
+			t.Fatalf("m2 after m1 was removed: %d %v %v", e3, a, err)
+		}
+
+		// m3 joins; m2 revokes in time and stays past the timeout.
+		e4, _, _ := hb(consumerHeartbeat{memberID: "m3", topics: []string{"a"}})
+		_, kept, _ := hb(consumerHeartbeat{memberID: "m2", memberEpoch: e3, owned: all})
+		for range 4 {
+			time.Sleep(2 * time.Second)
+			e3, kept, err = hb(consumerHeartbeat{memberID: "m2", memberEpoch: e3, owned: kept})
+			if err != nil {
+				t.Fatalf("m2 revoked in time but: %v", err)
+			}
+			hb(consumerHeartbeat{memberID: "m3", memberEpoch: e4, owned: assign.Assignment{}})
+		}
+		if len(kept[rtA]) != 2 {
+			t.Fatalf("m2 keeps %v", kept)
+		}
+	})
+}

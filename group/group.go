@@ -128,6 +128,8 @@ type group struct {
 	consumer *consumerGroup
 	// consumerSessions are the session timers of the consumer group's members.
 	consumerSessions map[string]coord.Timer
+	// consumerRevocations time the members that must revoke partitions.
+	consumerRevocations map[string]revocation
 
 	joinTimer      coord.Timer
 	joinSeq        uint64

@@ -57,8 +57,9 @@ func (sh *shard) Loaded() {
 			}
 		}
 		if g.consumer != nil {
-			for id := range g.consumer.members {
+			for id, m := range g.consumer.members {
 				sh.c.resetConsumerSessionLocked(g, id)
+				sh.c.checkRevocationLocked(g, m)
 			}
 		}
 		g.mu.Unlock()
