@@ -213,7 +213,10 @@ func TestConsole(t *testing.T) {
 	chromiumPath(t)
 	s := servertest.StartBroker(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"})
 	_, base := startHTTP(t, s, &observe.Options{Version: "v0.0.0-test"})
-	ctx := ctxT(t)
+	// The whole browser session shares ctx: under -race on a loaded 2-core machine it
+	// takes ~25 s (8 s alone), so it gets more than ctxT's 20 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
 	cl := kgoClient(t, s, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	ad := kadm.NewClient(cl)
 	if _, err := ad.CreateTopic(ctx, 3, 1, map[string]*string{"retention.ms": kadm.StringPtr("86400000")}, "orders"); err != nil {

@@ -20,10 +20,18 @@ const (
 // coordinator of a group (or transactional id) is the leader of the partition of
 // __consumer_offsets (__transaction_state) its key hashes to, as the metadata image has
 // it. Before the topic exists (it is created on first use) this broker answers: on a
-// single node it coordinates every group and every transactional id.
+// single node it coordinates every group and every transactional id. A cluster node
+// creates __consumer_offsets first (offsetsReplicationFactor), so the group's
+// coordinator is the leader the controller placed its partition on.
 func handleFindCoordinator(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	var created error
+	if _, ok := s.image().Topic(metadata.ConsumerOffsetsTopic); !ok && s.opts.Cluster != nil && req.CoordinatorType == coordinatorGroup {
+		ctx, cancel := s.controllerCtx(r, 0)
+		created = s.createInternalTopic(ctx, metadata.ConsumerOffsetsTopic, "offsets.topic.num.partitions", s.offsetsReplicationFactor())
+		cancel()
+	}
 	im := s.image()
 	answer := func(key string) (int16, int32, string, int32) {
 		topic := metadata.ConsumerOffsetsTopic
@@ -33,6 +41,9 @@ func handleFindCoordinator(s *Server, r *request) reply {
 		case req.CoordinatorType == coordinatorGroup:
 			if _, err := s.groups(); err != nil {
 				return errorCode(err), -1, "", -1
+			}
+			if created != nil {
+				return kerr.CoordinatorNotAvailable.Code, -1, "", -1
 			}
 		default:
 			topic = metadata.TransactionStateTopic

@@ -26,6 +26,8 @@ func handleCreateTopics(s *Server, r *request) reply {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	ctx, cancel := s.controllerCtx(r, req.TimeoutMillis)
+	defer cancel()
 	var total int64
 	for _, rt := range req.Topics {
 		total += int64(max(0, createPartitionCount(s, rt)))
@@ -48,7 +50,7 @@ func handleCreateTopics(s *Server, r *request) reply {
 			continue
 		}
 		var note *string
-		t, note, err = s.createTopic(r.ctx, rt, req.ValidateOnly)
+		t, note, err = s.createTopic(ctx, rt, req.ValidateOnly)
 		if err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errMessage(err)

@@ -17,6 +17,8 @@ func init() { register(20, 0, 6, handleDeleteTopics) }
 // TOPIC_DELETION_DISABLED, INVALID_REQUEST before v3.
 func handleDeleteTopics(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DeleteTopicsRequest)
+	ctx, cancel := s.controllerCtx(r, req.TimeoutMillis)
+	defer cancel()
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	topics := req.Topics
 	if req.Version < 6 {
@@ -64,7 +66,7 @@ func handleDeleteTopics(s *Server, r *request) reply {
 			}
 			st.TopicID = t.ID
 		}
-		if err := s.data.store.DeleteTopic(r.ctx, t.ID); err != nil {
+		if err := s.data.store.DeleteTopic(ctx, t.ID); err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errMessage(err)
 		}

@@ -20,6 +20,8 @@ func init() { register(33, 0, 2, handleAlterConfigs) }
 // open partitions. Broker settings are static.
 func handleAlterConfigs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.AlterConfigsRequest)
+	ctx, cancel := s.controllerCtx(r, 0)
+	defer cancel()
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
 	dup := duplicateResources(len(req.Resources), func(i int) (kmsg.ConfigResourceType, string) {
 		return req.Resources[i].ResourceType, req.Resources[i].ResourceName
@@ -32,7 +34,7 @@ func handleAlterConfigs(s *Server, r *request) reply {
 		if dup[i] {
 			err = fmt.Errorf("%w: resource listed twice", kerr.InvalidRequest)
 		} else {
-			note, err = s.alterConfigs(r.ctx, rr, req.ValidateOnly)
+			note, err = s.alterConfigs(ctx, rr, req.ValidateOnly)
 		}
 		res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)
 		if err == nil {

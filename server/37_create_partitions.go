@@ -17,6 +17,8 @@ func init() { register(37, 0, 3, handleCreatePartitions) }
 // registered brokers (on a single node: this broker), as many as the topic's replicas.
 func handleCreatePartitions(s *Server, r *request) reply {
 	req := r.body.(*kmsg.CreatePartitionsRequest)
+	ctx, cancel := s.controllerCtx(r, req.TimeoutMillis)
+	defer cancel()
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	seen := map[string]int{}
 	for _, rt := range req.Topics {
@@ -37,7 +39,7 @@ func handleCreatePartitions(s *Server, r *request) reply {
 		} else if seen[rt.Topic] > 1 {
 			err = fmt.Errorf("%w: topic %s listed twice", kerr.InvalidRequest, rt.Topic)
 		} else {
-			err = s.createPartitions(r.ctx, rt, req.ValidateOnly)
+			err = s.createPartitions(ctx, rt, req.ValidateOnly)
 		}
 		st.ErrorCode, st.ErrorMessage = errorCode(err), errMessage(err)
 		resp.Topics = append(resp.Topics, st)

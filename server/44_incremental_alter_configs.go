@@ -21,6 +21,8 @@ func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 // open partitions; broker settings are static and cannot be altered.
 func handleIncrementalAlterConfigs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.IncrementalAlterConfigsRequest)
+	ctx, cancel := s.controllerCtx(r, 0)
+	defer cancel()
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	dup := duplicateResources(len(req.Resources), func(i int) (kmsg.ConfigResourceType, string) {
 		return req.Resources[i].ResourceType, req.Resources[i].ResourceName
@@ -33,7 +35,7 @@ func handleIncrementalAlterConfigs(s *Server, r *request) reply {
 		if dup[i] {
 			err = fmt.Errorf("%w: resource listed twice", kerr.InvalidRequest)
 		} else {
-			note, err = s.incrementalAlter(r.ctx, rr, req.ValidateOnly)
+			note, err = s.incrementalAlter(ctx, rr, req.ValidateOnly)
 		}
 		res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)
 		if err == nil {

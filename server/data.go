@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/internal/config"
@@ -19,11 +21,15 @@ import (
 
 // serverData is the broker's metadata and storage, set by openData and read-only after it
 // (closeData excepted): the metadata store (metadata/local: the data directory's lock,
-// meta.properties, topic metadata, producer-id blocks), the replica manager (the
-// partitions and their clean-shutdown marker), the producer-id allocator and the group
-// coordinator. The server holds no storage code of its own.
+// meta.properties, topic metadata, producer-id blocks; or, on a cluster node,
+// metadata/raft, with the lock and meta.properties taken here: cluster.go), the replica
+// manager (the partitions and their clean-shutdown marker), the producer-id allocator and
+// the group coordinator. The server holds no storage code of its own.
 type serverData struct {
-	store    metadata.Store
+	store metadata.Store
+	// lock is the data directory's lock on a cluster node (metadata/local holds it on a
+	// single node); released after the store closes.
+	lock     io.Closer
 	replicas *replica.Manager
 	// broker holds the effective broker settings (Settings plus the values of Options
 	// fields, and defaults) by Kafka name; read group.* and other settings from here.
@@ -52,16 +58,22 @@ func (s *Server) openData() (err error) {
 	}
 	d.broker = config.ResolveBroker(s.staticSettings())
 
-	store, err := local.Open(s.opts.DataDir, &local.Options{
-		FS:     s.opts.FS,
-		NodeID: s.opts.NodeID,
-		Logger: s.log,
-		Rules:  metadata.Rules{Broker: s.opts.Settings, ValidateConfigs: replica.ValidateTopicConfig(s.opts.Settings)},
-	})
-	if err != nil {
-		return fmt.Errorf("server: %w", err)
+	rules := metadata.Rules{Broker: s.opts.Settings, ValidateConfigs: replica.ValidateTopicConfig(s.opts.Settings)}
+	var store metadata.Store
+	var created bool
+	if s.opts.Cluster != nil {
+		if store, created, err = s.openClusterStore(rules); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	} else {
+		ls, err := local.Open(s.opts.DataDir, &local.Options{FS: s.opts.FS, NodeID: s.opts.NodeID, Logger: s.log, Rules: rules})
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		store, created = ls, ls.Created()
+		d.store = store
+		s.registerBroker()
 	}
-	d.store = store
 	defer func() {
 		if err != nil {
 			if d.txns != nil {
@@ -74,12 +86,14 @@ func (s *Server) openData() (err error) {
 				d.replicas.Close()
 			}
 			store.Close()
+			if d.lock != nil {
+				d.lock.Close()
+			}
 		}
 	}()
-	if store.Created() {
+	if created {
 		s.log.Info("created data directory", "dir", s.opts.DataDir)
 	}
-	s.registerBroker()
 	d.replicas, err = replica.Open(store, &replica.Options{
 		Dir:    s.opts.DataDir,
 		FS:     s.opts.FS,
@@ -102,7 +116,7 @@ func (s *Server) openData() (err error) {
 		}
 	}
 	s.log.Info("data directory open", "dir", s.opts.DataDir, "cluster.id", store.Image().ClusterID(), "node.id", s.opts.NodeID,
-		"topics", len(store.Image().Topics()), "clean", store.Created() || d.replicas.CleanShutdown())
+		"topics", len(store.Image().Topics()), "clean", created || d.replicas.CleanShutdown())
 	return nil
 }
 
@@ -112,8 +126,18 @@ func (s *Server) image() *metadata.Image { return s.data.store.Image() }
 // registerBroker registers this broker in the metadata with an endpoint per listener:
 // the address clients that come in on it are to reach it at (its advertised address, else
 // the one bound, else the one configured). It runs at open and again once listeners are
-// bound (their ports may have been 0).
+// bound (their ports may have been 0). A failure (on a cluster node: no controller
+// within defaultControllerTimeout) is logged.
 func (s *Server) registerBroker() {
+	if err := s.registerBrokerCtx(context.Background(), defaultControllerTimeout); err != nil {
+		s.log.Warn("registering this broker's listeners in the metadata failed", "node.id", s.opts.NodeID, "err", err)
+	}
+}
+
+// registerBrokerCtx is registerBroker bounded by ctx and timeout.
+func (s *Server) registerBrokerCtx(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	b := metadata.Broker{ID: s.opts.NodeID}
 	for _, cfg := range s.opts.listeners() {
 		var host string
@@ -125,9 +149,7 @@ func (s *Server) registerBroker() {
 		}
 		b.Endpoints = append(b.Endpoints, metadata.Endpoint{Listener: cfg.Name, SecurityProtocol: string(cfg.SecurityProtocol), Host: host, Port: port})
 	}
-	if err := s.data.store.RegisterBroker(context.Background(), b); err != nil {
-		s.log.Warn("registering this broker's listeners in the metadata failed", "node.id", s.opts.NodeID, "err", err)
-	}
+	return s.data.store.RegisterBroker(ctx, b)
 }
 
 // staticSettings returns the broker settings explicitly set: Settings plus the Options
@@ -163,13 +185,14 @@ func (s *Server) optionSettings() map[string]string {
 
 // closeData closes the group coordinator, the partitions (the replica manager writes the
 // clean-shutdown marker if all closed cleanly) and the metadata store (which releases the
-// data directory's lock). It is idempotent.
+// data directory's lock), after a cluster node's controlled shutdown. It is idempotent.
 func (s *Server) closeData() error {
 	d := &s.data
 	d.closeOnce.Do(func() {
 		if d.store == nil {
 			return
 		}
+		s.controlledShutdown()
 		var errs []error
 		if d.txns != nil {
 			if err := d.txns.Close(); err != nil {
@@ -191,6 +214,11 @@ func (s *Server) closeData() error {
 		}
 		if err := d.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("server: close metadata: %w", err))
+		}
+		if d.lock != nil {
+			if err := d.lock.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("server: unlock data directory: %w", err))
+			}
 		}
 		d.closeErr = errors.Join(errs...)
 	})

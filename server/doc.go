@@ -15,6 +15,19 @@
 // Start is the three at once. Shutdown stops accepting, lets every connection answer what
 // it has read, then closes the data.
 //
+// # A cluster node
+//
+// Options.Cluster (cluster.go) makes the broker a node of a cluster in combined mode:
+// its metadata store is metadata/raft on the node's own controller.quorum.voters address
+// (Raft files in <data.dir>/__cluster_metadata), with the data directory's lock and
+// meta.properties (node and cluster id, checked at every start) taken here; New returns
+// once the controller has registered this broker. Admin commands wait for a controller
+// within the request's timeout, then answer REQUEST_TIMED_OUT (controller.go); the group
+// coordinator loads the __consumer_offsets partitions this broker leads, and the first
+// FindCoordinator creates that topic; Shutdown is a controlled shutdown first. Without
+// Options.Cluster nothing of this runs (metadata/local). `strata serve` does not set it
+// yet.
+//
 // # The request pipeline
 //
 // A connection (conn.go) has a reader goroutine that reads frames and passes each to
@@ -66,7 +79,8 @@
 //
 // # Imports
 //
-// server imports the layers below it (wire, partition, group, txn, log, internal/...) and
+// server imports the layers below it (wire, partition, group, txn, log, metadata/local and
+// metadata/raft, internal/...) and
 // never client or cmd; nothing below it imports server (internal/layers checks both).
 // Its test kit, server/servertest, is the only package besides cmd that may import it.
 package server

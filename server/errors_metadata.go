@@ -21,8 +21,10 @@ func init() {
 		errMapping{metadata.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
 		errMapping{metadata.ErrInternalTopic, kerr.InvalidRequest},
 		errMapping{metadata.ErrInvalidBroker, kerr.InvalidRequest},
-		// The store cannot take commands (no controller, or shutting down): retriable.
-		errMapping{metadata.ErrNotController, kerr.NotController},
+		// No controller answered within the request's timeout (a cluster store retries
+		// until then), or the outcome of a forwarded command is unknown: KIP-590's
+		// answer, never NOT_CONTROLLER. A store shutting down: retriable.
+		errMapping{metadata.ErrNotController, kerr.RequestTimedOut},
 		errMapping{metadata.ErrClosed, kerr.NotController},
 		errMapping{config.ErrUnknown, kerr.InvalidConfig},
 		errMapping{config.ErrInvalid, kerr.InvalidConfig},

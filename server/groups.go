@@ -15,11 +15,13 @@ import (
 // all, which replays them (partitions of the replica manager, groups_partition.go) to
 // rebuild every group and committed offset; closeData closes it before the topics close.
 
-// openGroups creates the group coordinator and loads every partition of
-// __consumer_offsets as their leader (epoch 0, the single node's, whether the topic
+// openGroups creates the group coordinator and, on a single node, loads every partition
+// of __consumer_offsets as their leader (epoch 0, the single node's, whether the topic
 // exists yet or not: it is created on first use), then has it follow the replica
 // manager's leadership changes of the topic (none on a single node; a Load at an epoch
-// already hosted changes nothing).
+// already hosted changes nothing). A cluster node loads only the partitions it leads, as
+// the replica manager tells it (OnLeadership calls back at once for those led already);
+// FindCoordinator creates the topic there (10_find_coordinator.go).
 func (s *Server) openGroups() (*group.Coordinator, error) {
 	c, err := group.New(s.groupOptions())
 	if err != nil {
@@ -45,6 +47,9 @@ type hostedCoordinator interface {
 // single node; a Load at an epoch already hosted changes nothing).
 func (s *Server) hostCoordinator(c hostedCoordinator, topic string) error {
 	for p := range c.NumPartitions() {
+		if s.opts.Cluster != nil {
+			break
+		}
 		if err := c.Load(p, 0); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/stratalog/strata/coord"
@@ -74,14 +75,24 @@ func (l *offsetsPartition) partition(create bool) (*partition.Partition, error) 
 	if p, err := lookup(); !errors.Is(err, replica.ErrUnknownTopicOrPartition) {
 		return p, err
 	}
-	n := l.s.internalPartitions(l.topic, int32(l.s.data.broker.Int64(l.setting)))
-	compact := "compact"
-	_, err = l.s.data.store.CreateTopic(context.Background(), metadata.CreateTopic{Name: l.topic,
-		Partitions: n, ReplicationFactor: -1, Configs: map[string]*string{"cleanup.policy": &compact}})
-	if err != nil && !errors.Is(err, metadata.ErrTopicExists) {
-		return nil, fmt.Errorf("create %s: %w", l.topic, err)
+	if err := l.s.createInternalTopic(context.Background(), l.topic, l.setting, -1); err != nil {
+		return nil, err
 	}
 	return lookup()
+}
+
+// createInternalTopic creates internal topic name (compacted, with the partition count of
+// the broker setting named setting) with replication factor rf (-1:
+// default.replication.factor); it is not an error that it exists.
+func (s *Server) createInternalTopic(ctx context.Context, name, setting string, rf int16) error {
+	n := s.internalPartitions(name, int32(s.data.broker.Int64(setting)))
+	compact := "compact"
+	_, err := s.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: name,
+		Partitions: n, ReplicationFactor: rf, Configs: map[string]*string{"cleanup.policy": &compact}})
+	if err != nil && !errors.Is(err, metadata.ErrTopicExists) {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	return nil
 }
 
 // Append appends the batch (a transactional one as a coordinator's write, see
@@ -146,4 +157,26 @@ func (l *offsetsPartition) Replay(fn func([]byte) error) error {
 			b = b[n:]
 		}
 	}
+}
+
+// defaultOffsetsReplicationFactor is Kafka's offsets.topic.replication.factor default.
+const defaultOffsetsReplicationFactor = 3
+
+// offsetsReplicationFactor is the replication factor a cluster node creates
+// __consumer_offsets with: offsets.topic.replication.factor (Kafka's default 3), at most
+// the number of live brokers, so that a cluster smaller than it still gets its groups.
+func (s *Server) offsetsReplicationFactor() int16 {
+	rf := int64(defaultOffsetsReplicationFactor)
+	if v, ok := s.opts.Settings["offsets.topic.replication.factor"]; ok {
+		if n, err := strconv.ParseInt(v, 10, 16); err == nil && n > 0 {
+			rf = n
+		}
+	}
+	live := 0
+	for _, b := range s.image().Brokers() {
+		if !b.Fenced {
+			live++
+		}
+	}
+	return int16(max(1, min(rf, int64(live))))
 }

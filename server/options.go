@@ -52,6 +52,9 @@ type Options struct {
 	// FS is the file system holding DataDir; nil means vfs.Default (fault tests inject
 	// one, e.g. errorfs).
 	FS vfs.FS
+	// Cluster, if set, makes the broker a node of a cluster (cluster.go); nil is a single
+	// node (metadata/local).
+	Cluster *ClusterOptions
 }
 
 // Defaults of the connection-level settings.
@@ -116,6 +119,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("listeners: set either Listeners or Listen (with Advertised and Listener), not both"))
 	}
 	errs = append(errs, validateListeners(o.listeners()))
+	if o.Cluster != nil {
+		errs = append(errs, o.Cluster.validate(o))
+	}
 	return errors.Join(errs...)
 }
 

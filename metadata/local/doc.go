@@ -3,7 +3,9 @@
 // (docs/storage.md, "Topic metadata"):
 //
 //	<data.dir>/.lock                       exclusive lock: a second broker on the dir fails
-//	<data.dir>/meta.properties             version=1, node.id, cluster.id (generated once)
+//	                                       (LockDataDir; a cluster node takes it too)
+//	<data.dir>/meta.properties             version=1, node.id, cluster.id (generated once;
+//	                                       Read/WriteMetaProperties for a cluster node)
 //	<data.dir>/producer-ids                end of the last reserved block of producer ids
 //	<data.dir>/.topics/<topic>.properties  one per topic: id, partition count, overrides
 //

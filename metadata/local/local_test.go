@@ -219,3 +219,50 @@ func TestLocalWatcherFailure(t *testing.T) {
 		t.Fatalf("partitions after a failed watcher: %d", tp.NumPartitions())
 	}
 }
+
+// TestLocalMetaPropertiesCheck: meta.properties written for a cluster node reads back as
+// written; a node of another id or another cluster is refused with both ids named.
+func TestLocalMetaPropertiesCheck(t *testing.T) {
+	fs := vfs.NewMem()
+	if err := fs.MkdirAll("/data", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := ReadMetaProperties(fs, "/data"); ok || err != nil {
+		t.Fatalf("empty directory: ok %v, err %v", ok, err)
+	}
+	want := MetaProperties{NodeID: 3, ClusterID: "c-one"}
+	if err := WriteMetaProperties(fs, "/data", want); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := ReadMetaProperties(fs, "/data")
+	if !ok || err != nil || got != want {
+		t.Fatalf("read %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+	if err := got.Check("/data/meta.properties", 3, "c-one"); err != nil {
+		t.Fatalf("same node and cluster: %v", err)
+	}
+	if err := got.Check("/data/meta.properties", 3, ""); err != nil {
+		t.Fatalf("same node, cluster not known yet: %v", err)
+	}
+	for _, tc := range []struct {
+		node    int32
+		cluster string
+		names   []string
+	}{
+		{4, "c-one", []string{"node.id 3", "node.id 4"}},
+		{3, "c-two", []string{"cluster c-one", "cluster c-two"}},
+	} {
+		err := got.Check("/data/meta.properties", tc.node, tc.cluster)
+		for _, n := range tc.names {
+			if err == nil || !strings.Contains(err.Error(), n) {
+				t.Errorf("Check(%d, %q) = %v, want it to name %q", tc.node, tc.cluster, err, n)
+			}
+		}
+	}
+	if err := vfs.WriteFileAtomic(fs, "/data/meta.properties", []byte("version=1\nnode.id=x\ncluster.id=c\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadMetaProperties(fs, "/data"); err == nil {
+		t.Fatal("read a meta.properties with a bad node.id")
+	}
+}

@@ -81,7 +81,7 @@ func Open(dir string, opts *Options) (st *Store, err error) {
 	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("local: create data directory: %w", err)
 	}
-	if s.lock, err = lockDir(s.fs, dir); err != nil {
+	if s.lock, err = LockDataDir(s.fs, dir); err != nil {
 		return nil, err
 	}
 	defer func() {

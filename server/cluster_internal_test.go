@@ -1,0 +1,424 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/metadata/local"
+	"github.com/stratalog/strata/metadata/raft"
+)
+
+// testCluster is three cluster nodes in process, each with its quorum listener bound on
+// a free port of 127.0.0.1 and its own data directory.
+type testCluster struct {
+	voters []raft.Voter
+	dirs   []string
+	nodes  []*Server
+}
+
+func quorumListeners(t *testing.T, n int) ([]net.Listener, []raft.Voter) {
+	t.Helper()
+	var lns []net.Listener
+	var voters []raft.Voter
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		voters = append(voters, raft.Voter{ID: int32(i + 1), Addr: ln.Addr().String()})
+	}
+	return lns, voters
+}
+
+func clusterOptions(voters []raft.Voter, ln net.Listener, id int32, dir string) *Options {
+	return &Options{
+		Listen: "127.0.0.1:0", DataDir: dir, NodeID: id, Logger: slog.New(slog.DiscardHandler),
+		Cluster:  &ClusterOptions{Voters: voters, Listener: ln},
+		Settings: map[string]string{"group.initial.rebalance.delay.ms": "0"},
+	}
+}
+
+// startCluster starts the three nodes at once (each waits in New for a quorum).
+func startCluster(t *testing.T) *testCluster {
+	t.Helper()
+	lns, voters := quorumListeners(t, 3)
+	c := &testCluster{voters: voters, nodes: make([]*Server, 3), dirs: []string{t.TempDir(), t.TempDir(), t.TempDir()}}
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.nodes[i], errs[i] = Start(clusterOptions(voters, lns[i], int32(i+1), c.dirs[i]))
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, s := range c.nodes {
+			if s != nil {
+				s.Close()
+			}
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+	}
+	return c
+}
+
+// TestClusterNodesForm: three brokers with Cluster options form one cluster: each has
+// registered with its client listener, they share one cluster id (recorded in each data
+// directory's meta.properties) and the Raft files are in __cluster_metadata; a topic
+// created through one node is in every node's image, its partitions spread over the
+// three brokers and open on the broker each is placed on.
+func TestClusterNodesForm(t *testing.T) {
+	c := startCluster(t)
+	cluster := c.nodes[0].image().ClusterID()
+	if cluster == "" {
+		t.Fatal("no cluster id")
+	}
+	for i, s := range c.nodes {
+		im := s.image()
+		if im.ClusterID() != cluster {
+			t.Errorf("node %d: cluster id %q, want %q", i+1, im.ClusterID(), cluster)
+		}
+		b, ok := im.Broker(int32(i + 1))
+		_, port, _ := net.SplitHostPort(s.Addr().String())
+		if !ok || len(b.Endpoints) != 1 || b.Endpoints[0].Host != "127.0.0.1" || b.Endpoints[0].Port == 0 {
+			t.Errorf("node %d: registration %+v (listening on port %s)", i+1, b, port)
+		}
+		mp, found, err := local.ReadMetaProperties(s.opts.FS, c.dirs[i])
+		if !found || err != nil || mp != (local.MetaProperties{NodeID: int32(i + 1), ClusterID: cluster}) {
+			t.Errorf("node %d: meta.properties %+v, %v, %v", i+1, mp, found, err)
+		}
+		if _, err := os.Stat(filepath.Join(c.dirs[i], clusterMetadataDir, "raft.db")); err != nil {
+			t.Errorf("node %d: %v", i+1, err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	tp, err := c.nodes[1].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "spread", Partitions: 3, ReplicationFactor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[int32]bool{}
+	for _, p := range tp.Partitions {
+		leaders[p.Leader] = true
+	}
+	if len(leaders) != 3 {
+		t.Errorf("partitions %+v: want one leader on each broker", tp.Partitions)
+	}
+	for i, s := range c.nodes {
+		waitFor(t, func() bool { _, ok := s.image().Topic("spread"); return ok })
+		hosted := len(s.data.replicas.Hosted())
+		want := 0
+		for _, p := range tp.Partitions {
+			if p.Leader == int32(i+1) {
+				want++
+			}
+		}
+		if hosted != want {
+			t.Errorf("node %d hosts %d partition(s), want %d partition(s) of %+v", i+1, hosted, want, tp.Partitions)
+		}
+	}
+}
+
+// TestClusterNodeDataDirChecks: a cluster node refuses a data directory of another node
+// id, and one of another cluster, naming both; a second broker on a node's data
+// directory fails on its lock.
+func TestClusterNodeDataDirChecks(t *testing.T) {
+	c := startCluster(t)
+	if _, err := New(clusterOptions(c.voters, nil, 1, c.dirs[0])); err == nil || !strings.Contains(err.Error(), "in use by another broker") {
+		t.Fatalf("second broker on node 1's data directory: %v", err)
+	}
+	cluster := c.nodes[0].image().ClusterID()
+	c.nodes[0].Close()
+
+	if _, err := New(clusterOptions(c.voters, nil, 2, c.dirs[0])); err == nil || !strings.Contains(err.Error(), "stored node.id 1 does not match configured node.id 2") {
+		t.Fatalf("node 2 on node 1's data directory: %v", err)
+	}
+	if err := local.WriteMetaProperties(c.nodes[0].opts.FS, c.dirs[0], local.MetaProperties{NodeID: 1, ClusterID: "another"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(clusterOptions(c.voters, nil, 1, c.dirs[0]))
+	if err == nil || !strings.Contains(err.Error(), "cluster another") || !strings.Contains(err.Error(), "cluster "+cluster) {
+		t.Fatalf("node 1 on a data directory of cluster %q: %v", "another", err)
+	}
+}
+
+// TestClusterNodeControlledShutdown: a node that shuts down asks the controller to fence
+// it first: the other nodes see it fenced at once, not after its session.
+func TestClusterNodeControlledShutdown(t *testing.T) {
+	c := startCluster(t)
+	if err := c.nodes[2].Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Broker 3's session is 1.5 s: fenced well within it, the fence was its own.
+	start := time.Now()
+	waitFor(t, func() bool { b, _ := c.nodes[0].image().Broker(3); return b.Fenced })
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("broker 3 fenced %v after its shutdown returned, want at once", d)
+	}
+}
+
+// waitFor polls cond until it holds, failing after 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClusterNoControllerTimesOut: with its quorum lost, a cluster node answers admin
+// requests REQUEST_TIMED_OUT once the request's timeout has passed (KIP-590), never
+// NOT_CONTROLLER; a request without a timeout field is bounded the same way.
+func TestClusterNoControllerTimesOut(t *testing.T) {
+	c := startCluster(t)
+	c.nodes[1].Close()
+	c.nodes[2].Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[0].Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seed := cl.SeedBrokers()[0] // straight to node 1, whatever Metadata names the controller
+
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 300
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "late", 1, -1
+	req.Topics = append(req.Topics, rt)
+	start := time.Now()
+	resp, err := req.RequestWith(t.Context(), seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 5*time.Second {
+		t.Errorf("answered after %v, want about the request's timeout of 300 ms", d)
+	}
+	if got := resp.Topics[0].ErrorCode; got != kerr.RequestTimedOut.Code {
+		t.Errorf("CreateTopics without a quorum: error %v, want REQUEST_TIMED_OUT", kerr.ErrorForCode(got))
+	}
+
+	// A single node's store never waits for a controller: its commands are not bounded.
+	if ctx, cancel := (&Server{}).controllerCtx(&request{ctx: t.Context()}, 1); ctx != t.Context() {
+		t.Error("a single node's command context is not the request's")
+	} else {
+		cancel()
+	}
+	ctx, cancel := c.nodes[0].controllerCtx(&request{ctx: t.Context()}, 0)
+	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > defaultControllerTimeout || time.Until(dl) < defaultControllerTimeout-5*time.Second {
+		t.Errorf("cluster command without a timeout: deadline %v, %v; want %v from now", dl, ok, defaultControllerTimeout)
+	}
+}
+
+// TestClusterClientsSeeOneCluster: every node's Metadata lists the three brokers at
+// their client listeners and the same controller (the Raft leader's node); a Produce
+// sent to a broker that does not lead the partition answers NOT_LEADER_OR_FOLLOWER, and
+// a client with every node as seed produces to and consumes from partitions led by
+// different nodes; producer ids are unique across the nodes.
+func TestClusterClientsSeeOneCluster(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "spread", Partitions: 3, ReplicationFactor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	controller := int32(-1)
+	pids := map[int64]int{}
+	for i, s := range c.nodes {
+		waitFor(t, func() bool { _, ok := s.image().Topic("spread"); return ok })
+		cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := cl.SeedBrokers()[0]
+		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, seed)
+		if err != nil {
+			cl.Close()
+			t.Fatal(err)
+		}
+		if len(resp.Brokers) != 3 {
+			t.Errorf("node %d: Metadata brokers %+v, want 3", i+1, resp.Brokers)
+		}
+		for _, b := range resp.Brokers {
+			if want := seeds[b.NodeID-1]; net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))) != want {
+				t.Errorf("node %d: broker %d at %s:%d, want %s", i+1, b.NodeID, b.Host, b.Port, want)
+			}
+		}
+		if controller == -1 {
+			controller = resp.ControllerID
+		}
+		if resp.ControllerID != controller || resp.ControllerID < 1 {
+			t.Errorf("node %d: controller %d, others %d", i+1, resp.ControllerID, controller)
+		}
+
+		// A partition this node does not lead.
+		for p, st := range tp.Partitions {
+			if st.Leader == int32(i+1) {
+				continue
+			}
+			preq := kmsg.NewPtrProduceRequest()
+			preq.Acks, preq.TimeoutMillis = 1, 5000
+			pt := kmsg.NewProduceRequestTopic()
+			pt.Topic = "spread"
+			pp := kmsg.NewProduceRequestTopicPartition()
+			pp.Partition = int32(p)
+			pt.Partitions = append(pt.Partitions, pp)
+			preq.Topics = append(preq.Topics, pt)
+			presp, err := preq.RequestWith(ctx, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := presp.Topics[0].Partitions[0].ErrorCode; got != kerr.NotLeaderForPartition.Code {
+				t.Errorf("node %d: Produce to partition %d led by %d: %v, want NOT_LEADER_OR_FOLLOWER", i+1, p, st.Leader, kerr.ErrorForCode(got))
+			}
+			break
+		}
+
+		ireq := kmsg.NewPtrInitProducerIDRequest()
+		ireq.TransactionTimeoutMillis = 60000
+		iresp, err := ireq.RequestWith(ctx, seed)
+		if err != nil || iresp.ErrorCode != 0 {
+			t.Errorf("node %d: InitProducerID: %v, %+v", i+1, err, iresp)
+		} else {
+			pids[iresp.ProducerID]++
+		}
+		cl.Close()
+	}
+	if len(pids) != 3 {
+		t.Errorf("producer ids of the three nodes: %v, want three different", pids)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics("spread"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for p := range int32(3) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "spread", Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
+			t.Fatalf("produce to partition %d (led by %d): %v", p, tp.Partitions[p].Leader, err)
+		}
+	}
+	got := map[int32]bool{}
+	for len(got) < 3 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+}
+
+// TestClusterGroupsFollowLeadership: on a cluster, the first FindCoordinator creates
+// __consumer_offsets with offsets.topic.replication.factor replicas (3 here) spread over
+// the brokers, and names the leader of the group's partition; only that node
+// coordinates the group (another answers NOT_COORDINATOR); a group consumer with every
+// node as seed consumes partitions led by different nodes and commits its offsets.
+func TestClusterGroupsFollowLeadership(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "spread", Partitions: 3, ReplicationFactor: -1}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumerGroup("g"), kgo.ConsumeTopics("spread"), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for p := range int32(3) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "spread", Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[int32]bool{}
+	for len(got) < 3 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	im := c.nodes[0].image()
+	offsets, ok := im.Topic(metadata.ConsumerOffsetsTopic)
+	if !ok {
+		t.Fatal("no __consumer_offsets")
+	}
+	leaders := map[int32]bool{}
+	for _, p := range offsets.Partitions {
+		if len(p.Replicas) != 3 {
+			t.Fatalf("__consumer_offsets partition replicas %v, want 3", p.Replicas)
+		}
+		leaders[p.Leader] = true
+	}
+	if len(leaders) != 3 {
+		t.Errorf("__consumer_offsets leaders %v, want all three brokers", leaders)
+	}
+	coordinator := offsets.Partitions[coord.PartitionFor("g", offsets.NumPartitions())].Leader
+	for i, s := range c.nodes {
+		ocl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := kmsg.NewPtrOffsetFetchRequest() // v8+: by group
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = "g"
+		req.Groups = append(req.Groups, rg)
+		resp, err := req.RequestWith(ctx, ocl.SeedBrokers()[0])
+		ocl.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Groups) != 1 {
+			t.Fatalf("node %d: OffsetFetch %+v", i+1, resp)
+		}
+		g := resp.Groups[0]
+		want := kerr.NotCoordinator.Code
+		if int32(i+1) == coordinator {
+			want = 0
+		}
+		if g.ErrorCode != want {
+			t.Errorf("node %d (coordinator %d): OffsetFetch error %v, want %v", i+1, coordinator, kerr.ErrorForCode(g.ErrorCode), kerr.ErrorForCode(want))
+		}
+		if want == 0 && (len(g.Topics) != 1 || len(g.Topics[0].Partitions) != 3 || g.Topics[0].Partitions[0].Offset != 1) {
+			t.Errorf("committed offsets on the coordinator: %+v", g.Topics)
+		}
+	}
+}
