@@ -105,8 +105,11 @@ soak:
 compat: build
 	./scripts/compat.sh $(COMPAT_DIR) $(CHECKS)
 
+# Both modules: compat/sarama imports this one (replace ../..), so a new dependency here
+# needs its go.sum entries there too.
 tidy-check:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+	cd compat/sarama && $(GO) mod tidy && git diff --exit-code go.mod go.sum
 
 clean:
 	rm -rf bin
