@@ -30,6 +30,18 @@
 // ErrNotCoordinator. Writes go through the shard's coord.Partition (one batch per write,
 // returned once committed).
 //
+// KIP-848 (consumer protocol) groups: their records (Kafka's ConsumerGroup*Key/Value,
+// key versions 3–8 and 16; formats848.go) are replayed into the group's consumer state
+// (consumer.go: group epoch, assignment epoch, members with subscription, target and
+// current assignment, resolved regular expressions). reconcile.go moves a member towards
+// its target assignment the way Kafka's CurrentAssignmentBuilder does (member epochs,
+// revoke before assign) and checks heartbeat epochs; group/assign computes the targets
+// (uniform, range); consumer_heartbeat.go is the group's state machine (it emits the
+// records and applies them with replay's functions) and consumer_coord.go runs it under
+// the group's locks, writes the records, and keeps the members' session timers
+// (group.consumer.session.timeout.ms, rearmed on load). No request writes or reads that
+// state yet: ConsumerGroupHeartbeat and ConsumerGroupDescribe are not served (issue 17).
+//
 // # Concurrency
 //
 // All Coordinator methods are safe for concurrent use. Each group has two mutexes: wmu

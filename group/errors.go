@@ -49,6 +49,21 @@ var (
 	ErrGroupSubscribedToTopic = errors.New("group: group is subscribed to the topic")
 	// ErrInvalidGroupID: the group ID is empty.
 	ErrInvalidGroupID = errors.New("group: invalid group id")
+	// ErrFencedMemberEpoch: a KIP-848 member's epoch is not its current one (nor, with a
+	// subset of its assignment, its previous one); it must rejoin with epoch 0.
+	ErrFencedMemberEpoch = errors.New("group: fenced member epoch")
+	// ErrUnsupportedAssignor: a KIP-848 member names a server-side assignor the broker
+	// does not have.
+	ErrUnsupportedAssignor = errors.New("group: unsupported assignor")
+	// ErrStaleMemberEpoch: an offset commit of a KIP-848 member carries an epoch that is
+	// not its current one; it retries once its heartbeat gave it the new one.
+	ErrStaleMemberEpoch = errors.New("group: stale member epoch")
+	// ErrUnreleasedInstanceID: a KIP-848 static member joins with an instance id that
+	// another member still uses (it has not left with epoch -2).
+	ErrUnreleasedInstanceID = errors.New("group: unreleased instance id")
+	// ErrInvalidRequest: a request is malformed (a KIP-848 member joins without a
+	// subscription).
+	ErrInvalidRequest = errors.New("group: invalid request")
 	// ErrOffsetMetadataTooLarge: a commit's metadata string exceeds MaxMetadataBytes.
 	ErrOffsetMetadataTooLarge = errors.New("group: offset metadata too large")
 )

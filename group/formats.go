@@ -13,6 +13,7 @@ import (
 //
 //	key version 0/1  kmsg.OffsetCommitKey    value kmsg.OffsetCommitValue (written as v3)
 //	key version 2    kmsg.GroupMetadataKey   value kmsg.GroupMetadataValue (written as v3)
+//	key version 3-8, 16                      KIP-848 consumer groups (formats848.go)
 //
 // A nil value is a tombstone (offset deleted, group deleted). The coordinator runtime
 // (package coord) writes them in RecordBatch v2 batches (internal/records), one batch per
@@ -104,6 +105,9 @@ func (sh *shard) replayRecord(key, value []byte, pid int64) error {
 		g := sh.getOrCreate(k.Group)
 		g.loadMetadata(&v)
 		return nil
+	case cgMetadataKeyVersion, cgPartitionMetadataKeyVersion, cgMemberKeyVersion, cgTargetMetadataKeyVersion,
+		cgTargetMemberKeyVersion, cgCurrentAssignmentKeyVersion, cgRegexKeyVersion:
+		return sh.replayConsumerRecord(key, value)
 	default:
 		return fmt.Errorf("%w: key version %d", errBadRecord, version)
 	}

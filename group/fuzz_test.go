@@ -45,6 +45,11 @@ func FuzzGroupReplay(f *testing.F) {
 	f.Add(groupKey("g"), []byte{}, offsetKey("g", "t", 1), []byte{})
 	f.Add(offsetKey("zz", "t", 0), []byte{}, []byte{0, 2, 0, 1}, []byte{0, 3, 0})
 	f.Add([]byte{}, []byte{}, []byte{0, 9}, []byte{0})
+	cs := consumerRecordSeeds() // KIP-848 records
+	for i := 0; i+1 < len(cs); i += 2 {
+		f.Add(cs[i].Key, cs[i].Value, cs[i+1].Key, cs[i+1].Value)
+	}
+	f.Add(cs[1].Key, cs[1].Value, cs[1].Key, []byte{})
 	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 []byte) {
 		tomb := func(b []byte) []byte {
 			if len(b) == 0 {

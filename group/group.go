@@ -124,6 +124,12 @@ type group struct {
 	// partition (CompleteTxn), and are dropped by its abort marker (KIP-447).
 	pendingTxn map[int64]map[TopicPartition]committed
 	dirty      bool // group metadata changed since last persisted
+	// consumer is the group's KIP-848 state if it is a consumer group (consumer.go).
+	consumer *consumerGroup
+	// consumerSessions are the session timers of the consumer group's members.
+	consumerSessions map[string]coord.Timer
+	// consumerRevocations time the members that must revoke partitions.
+	consumerRevocations map[string]revocation
 
 	joinTimer      coord.Timer
 	joinSeq        uint64

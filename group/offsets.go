@@ -124,6 +124,8 @@ func (c *Coordinator) checkCommitLocked(g *group, req *CommitRequest, simple boo
 	switch {
 	case g.state == StateDead:
 		return ErrCoordinatorNotAvailable
+	case g.consumer != nil:
+		return g.consumer.checkCommit(req.MemberID, req.Generation)
 	case simple:
 		if g.state != StateEmpty {
 			// Kafka: a generation-less commit to an active group.

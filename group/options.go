@@ -39,6 +39,9 @@ type Options struct {
 	RetentionCheckInterval time.Duration
 	// MaxMetadataBytes is offset.metadata.max.bytes. Default 4096.
 	MaxMetadataBytes int
+	// ConsumerSessionTimeout is group.consumer.session.timeout.ms: how long a KIP-848
+	// member stays without heartbeating. Default 45s.
+	ConsumerSessionTimeout time.Duration
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock; nil means coord.RealClock.
@@ -66,6 +69,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.RetentionCheckInterval == 0 {
 		o.RetentionCheckInterval = DefaultRetentionCheckInterval
+	}
+	if o.ConsumerSessionTimeout == 0 {
+		o.ConsumerSessionTimeout = DefaultConsumerSessionTimeout
 	}
 	if o.MaxMetadataBytes == 0 {
 		o.MaxMetadataBytes = DefaultMaxMetadataBytes

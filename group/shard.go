@@ -44,7 +44,8 @@ func (sh *shard) Replay(m coord.Meta, r coord.Record) error {
 	return sh.replayRecord(r.Key, r.Value, pid)
 }
 
-// Loaded brings back the groups that had members as Stable, with fresh session timers,
+// Loaded brings back the groups that had members as Stable, with fresh session timers
+// (consumer group members too),
 // and starts the offsets-retention checks (coord.Shard).
 func (sh *shard) Loaded() {
 	for _, g := range sh.groupsSnapshot() {
@@ -53,6 +54,12 @@ func (sh *shard) Loaded() {
 			g.state = StateStable
 			for _, m := range g.members {
 				sh.c.resetSessionLocked(g, m)
+			}
+		}
+		if g.consumer != nil {
+			for id, m := range g.consumer.members {
+				sh.c.resetConsumerSessionLocked(g, id)
+				sh.c.checkRevocationLocked(g, m)
 			}
 		}
 		g.mu.Unlock()
@@ -112,7 +119,8 @@ func (sh *shard) removeGroupLocked(g *group) {
 
 // dropIfUnusedReplay removes a group that replay left with nothing.
 func (sh *shard) dropIfUnusedReplay(g *group) {
-	if len(g.offsets) == 0 && len(g.pendingTxn) == 0 && len(g.members) == 0 && g.protocolType == "" && g.generation == 0 {
+	if len(g.offsets) == 0 && len(g.pendingTxn) == 0 && len(g.members) == 0 && g.protocolType == "" && g.generation == 0 &&
+		g.consumer == nil {
 		sh.mu.Lock()
 		delete(sh.mu.groups, g.id)
 		sh.mu.Unlock()

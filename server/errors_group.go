@@ -22,5 +22,10 @@ func init() {
 		errMapping{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
 		errMapping{group.ErrInvalidGroupID, kerr.InvalidGroupID},
 		errMapping{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
+		errMapping{group.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
+		errMapping{group.ErrUnsupportedAssignor, kerr.UnsupportedAssignor},
+		errMapping{group.ErrInvalidRequest, kerr.InvalidRequest},
+		errMapping{group.ErrUnreleasedInstanceID, kerr.UnreleasedInstanceID},
+		errMapping{group.ErrStaleMemberEpoch, kerr.StaleMemberEpoch},
 	)
 }

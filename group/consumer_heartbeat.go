@@ -1,0 +1,276 @@
+package group
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+
+	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/group/assign"
+)
+
+// consumerHeartbeat is one ConsumerGroupHeartbeat of a member, as the group state
+// machine sees it (topics already checked against the metadata by the caller).
+type consumerHeartbeat struct {
+	memberID           string
+	memberEpoch        int32   // 0 join, -1 leave, else the member's epoch
+	instanceID         *string // static membership (group.instance.id)
+	rackID             *string
+	rebalanceTimeoutMs int32    // <= 0: unchanged
+	topics             []string // subscribed topic names; nil: unchanged
+	serverAssignor     *string  // nil: unchanged
+	owned              assign.Assignment
+	clientID           string
+	clientHost         string
+}
+
+// topicInfo is a topic's id and partition count; ok false if it does not exist.
+type topicInfo func(name string) (id assign.TopicID, partitions int32, ok bool)
+
+// heartbeatLocked runs one heartbeat through the consumer group's state machine (Kafka's
+// consumerGroupHeartbeat, without timers and without regular expressions yet): it
+// returns the records that carry the change, already applied to cg (through the same
+// apply functions replay uses, so that replaying them rebuilds the same state), and the
+// member's epoch and assignment to answer. defaultAssignor names the assignor when the
+// member names none. The caller writes the records before answering. On error nothing
+// is emitted or changed.
+func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, topics topicInfo, defaultAssignor string) (epoch int32, assigned assign.Assignment, recs []coord.Record, err error) {
+	emit := func(k cgKey, value []byte) {
+		apply, decodeErr := consumerRecordApply(k, value)
+		if decodeErr != nil {
+			panic("group: a record the heartbeat encoded does not decode: " + decodeErr.Error())
+		}
+		apply(cg)
+		recs = append(recs, coord.Record{Key: k.appendTo(nil), Value: value})
+	}
+	bumpGroupEpoch := func() {
+		v := consumerGroupMetadata{Epoch: cg.epoch + 1, MetadataHash: cg.metadataHash, CreationTimeMs: cg.creationTimeMs}
+		emit(cgKey{version: cgMetadataKeyVersion, group: group}, v.appendTo(nil))
+	}
+
+	if hb.serverAssignor != nil && hb.memberEpoch != -1 {
+		if _, ok := assign.ByName[*hb.serverAssignor]; !ok {
+			return 0, nil, nil, ErrUnsupportedAssignor
+		}
+	}
+	m := cg.members[hb.memberID]
+	switch {
+	case hb.memberEpoch == -1:
+		if m == nil {
+			return -1, nil, nil, ErrUnknownMemberID
+		}
+		for _, v := range []int16{cgCurrentAssignmentKeyVersion, cgTargetMemberKeyVersion, cgMemberKeyVersion} {
+			emit(cgKey{version: v, group: group, sub: hb.memberID}, nil)
+		}
+		bumpGroupEpoch()
+		return -1, nil, recs, nil
+	case hb.memberEpoch == -2:
+		// A static member's temporary leave: it keeps its assignment (until its session
+		// expires) for the member that comes back with its instance id.
+		if hb.instanceID == nil {
+			return 0, nil, nil, ErrInvalidRequest
+		}
+		if m == nil || !equalPtr(m.meta.InstanceID, hb.instanceID) {
+			return 0, nil, nil, ErrUnknownMemberID
+		}
+		v := m.current
+		v.MemberEpoch = -2
+		emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, v.appendTo(nil))
+		return -2, nil, recs, nil
+	case hb.memberEpoch == 0:
+		if hb.topics == nil && m == nil {
+			return 0, nil, nil, ErrInvalidRequest
+		}
+		if old := cg.staticMember(hb.instanceID); old != nil && old.id != hb.memberID {
+			// The static member comes back under a new member id: it takes the place
+			// of the one that left with epoch -2 (its assignment, no new group epoch).
+			if old.current.MemberEpoch != -2 {
+				return 0, nil, nil, ErrUnreleasedInstanceID
+			}
+			meta, target, current := old.meta, old.target, old.current
+			for _, v := range []int16{cgCurrentAssignmentKeyVersion, cgTargetMemberKeyVersion, cgMemberKeyVersion} {
+				emit(cgKey{version: v, group: group, sub: old.id}, nil)
+			}
+			emit(cgKey{version: cgMemberKeyVersion, group: group, sub: hb.memberID}, meta.appendTo(nil))
+			emit(cgKey{version: cgTargetMemberKeyVersion, group: group, sub: hb.memberID},
+				(&consumerTargetMember{TopicPartitions: target}).appendTo(nil))
+			current = consumerCurrentAssignment{State: memberStable, AssignedPartitions: current.AssignedPartitions}
+			emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, current.appendTo(nil))
+			m = cg.members[hb.memberID]
+		} else if m != nil && (m.current.MemberEpoch != 0 || len(m.current.AssignedPartitions) > 0) {
+			v := consumerCurrentAssignment{State: memberStable}
+			emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, v.appendTo(nil))
+		}
+	default:
+		if m == nil {
+			return 0, nil, nil, ErrUnknownMemberID
+		}
+		if err := checkMemberEpoch(toMemberAssignment(m.current), hb.memberEpoch, hb.owned); err != nil {
+			return 0, nil, nil, err
+		}
+	}
+
+	// The member's metadata: a change of subscription or assignor bumps the group epoch.
+	var old consumerMemberMetadata
+	if m != nil {
+		old = m.meta
+	}
+	meta := old
+	// Fields left out (nil, rebalance timeout <= 0) are unchanged, as the heartbeat sends
+	// them only when they change.
+	meta.ClientID, meta.ClientHost = hb.clientID, hb.clientHost
+	if hb.instanceID != nil {
+		meta.InstanceID = hb.instanceID
+	}
+	if hb.rackID != nil {
+		meta.RackID = hb.rackID
+	}
+	if hb.rebalanceTimeoutMs > 0 {
+		meta.RebalanceTimeoutMs = hb.rebalanceTimeoutMs
+	} else if m == nil {
+		meta.RebalanceTimeoutMs = -1 // none: the session timeout applies
+	}
+	if hb.topics != nil {
+		meta.SubscribedTopicNames = slices.Sorted(slices.Values(hb.topics))
+	}
+	if hb.serverAssignor != nil {
+		meta.ServerAssignor = hb.serverAssignor
+	}
+	if m == nil || !sameMemberMetadata(old, meta) {
+		emit(cgKey{version: cgMemberKeyVersion, group: group, sub: hb.memberID}, meta.appendTo(nil))
+		if m == nil || !slices.Equal(old.SubscribedTopicNames, meta.SubscribedTopicNames) || !equalPtr(old.ServerAssignor, meta.ServerAssignor) {
+			bumpGroupEpoch()
+		}
+	}
+	m = cg.members[hb.memberID]
+
+	// A new target assignment when the group epoch moved past it.
+	if cg.assignmentEpoch < cg.epoch {
+		name := defaultAssignor
+		for _, id := range slices.Sorted(maps.Keys(cg.members)) {
+			if a := cg.members[id].meta.ServerAssignor; a != nil {
+				name = *a // Kafka: the assignor most members name; here the first by id
+				break
+			}
+		}
+		parts := map[assign.TopicID]int32{}
+		var members []assign.Member
+		for _, id := range slices.Sorted(maps.Keys(cg.members)) {
+			mm := cg.members[id]
+			am := assign.Member{ID: id, Owned: toAssignment(mm.target)}
+			for _, name := range mm.meta.SubscribedTopicNames {
+				if tid, n, ok := topics(name); ok {
+					parts[tid] = n
+					am.Topics = append(am.Topics, tid)
+				}
+			}
+			members = append(members, am)
+		}
+		targets := assign.ByName[name](members, parts)
+		for _, id := range slices.Sorted(maps.Keys(targets)) {
+			tps := toTopicPartitions(targets[id])
+			if !slices.EqualFunc(tps, cg.members[id].target, equalTopicPartitions) || cg.members[id].target == nil {
+				v := consumerTargetMember{TopicPartitions: tps}
+				emit(cgKey{version: cgTargetMemberKeyVersion, group: group, sub: id}, v.appendTo(nil))
+			}
+		}
+		v := consumerTargetMetadata{AssignmentEpoch: cg.epoch}
+		emit(cgKey{version: cgTargetMetadataKeyVersion, group: group}, v.appendTo(nil))
+	}
+
+	// Reconcile the member towards its target.
+	cur := toMemberAssignment(m.current)
+	next := reconcile(cur, cg.assignmentEpoch, toAssignment(m.target), hb.owned, cg.partitionEpochExcept(hb.memberID))
+	if nv := fromMemberAssignment(next); !equalCurrent(nv, m.current) {
+		emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, nv.appendTo(nil))
+	}
+	return next.epoch, next.assigned, recs, nil
+}
+
+// staticMember returns the member with instance id, or nil.
+func (cg *consumerGroup) staticMember(instanceID *string) *consumerMember {
+	if instanceID == nil {
+		return nil
+	}
+	for _, m := range cg.members {
+		if equalPtr(m.meta.InstanceID, instanceID) {
+			return m
+		}
+	}
+	return nil
+}
+
+// partitionEpochExcept returns the epoch of the member (other than self) that holds a
+// partition, assigned or being revoked; -1 if none.
+func (cg *consumerGroup) partitionEpochExcept(self string) func(assign.TopicID, int32) int32 {
+	return func(t assign.TopicID, p int32) int32 {
+		for id, m := range cg.members {
+			if id == self {
+				continue
+			}
+			for _, tps := range [][]topicPartitions{m.current.AssignedPartitions, m.current.PartitionsPendingRevocation} {
+				for _, tp := range tps {
+					if tp.TopicID == t && slices.Contains(tp.Partitions, p) {
+						return m.current.MemberEpoch
+					}
+				}
+			}
+		}
+		return -1
+	}
+}
+
+func toAssignment(tps []topicPartitions) assign.Assignment {
+	a := make(assign.Assignment, len(tps))
+	for _, tp := range tps {
+		a[tp.TopicID] = append(a[tp.TopicID], tp.Partitions...)
+	}
+	for _, ps := range a {
+		slices.Sort(ps)
+	}
+	return a
+}
+
+// toTopicPartitions lists a by topic id, leaving out topics without partitions.
+func toTopicPartitions(a assign.Assignment) []topicPartitions {
+	out := []topicPartitions{}
+	for _, t := range slices.SortedFunc(maps.Keys(a), func(x, y assign.TopicID) int { return bytes.Compare(x[:], y[:]) }) {
+		if len(a[t]) > 0 {
+			out = append(out, topicPartitions{TopicID: t, Partitions: slices.Sorted(slices.Values(a[t]))})
+		}
+	}
+	return out
+}
+
+func toMemberAssignment(c consumerCurrentAssignment) memberAssignment {
+	state := c.State
+	if state == 0 {
+		state = memberStable
+	}
+	return memberAssignment{state: state, epoch: c.MemberEpoch, prevEpoch: c.PreviousMemberEpoch,
+		assigned: toAssignment(c.AssignedPartitions), revoking: toAssignment(c.PartitionsPendingRevocation)}
+}
+
+func fromMemberAssignment(m memberAssignment) consumerCurrentAssignment {
+	return consumerCurrentAssignment{MemberEpoch: m.epoch, PreviousMemberEpoch: m.prevEpoch, State: m.state,
+		AssignedPartitions: toTopicPartitions(m.assigned), PartitionsPendingRevocation: toTopicPartitions(m.revoking)}
+}
+
+func equalTopicPartitions(a, b topicPartitions) bool {
+	return a.TopicID == b.TopicID && slices.Equal(a.Partitions, b.Partitions)
+}
+
+func equalCurrent(a, b consumerCurrentAssignment) bool {
+	return a.MemberEpoch == b.MemberEpoch && a.PreviousMemberEpoch == b.PreviousMemberEpoch && a.State == b.State &&
+		slices.EqualFunc(a.AssignedPartitions, b.AssignedPartitions, equalTopicPartitions) &&
+		slices.EqualFunc(a.PartitionsPendingRevocation, b.PartitionsPendingRevocation, equalTopicPartitions)
+}
+
+func equalPtr(a, b *string) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+func sameMemberMetadata(a, b consumerMemberMetadata) bool {
+	return equalPtr(a.InstanceID, b.InstanceID) && equalPtr(a.RackID, b.RackID) && a.ClientID == b.ClientID &&
+		a.ClientHost == b.ClientHost && slices.Equal(a.SubscribedTopicNames, b.SubscribedTopicNames) &&
+		equalPtr(a.SubscribedTopicRegex, b.SubscribedTopicRegex) && a.RebalanceTimeoutMs == b.RebalanceTimeoutMs &&
+		equalPtr(a.ServerAssignor, b.ServerAssignor) && a.Classic == nil && b.Classic == nil
+}

@@ -1,0 +1,291 @@
+package group
+
+import (
+	"errors"
+	"maps"
+	"reflect"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/group/assign"
+)
+
+// TestConsumerHeartbeatFlow runs two members through the consumer group state machine:
+// join, a second member taking half the partitions only after the first revoked them,
+// epoch fencing, leaving; and the records it emits rebuild the same state on replay.
+func TestConsumerHeartbeatFlow(t *testing.T) {
+	topics := func(name string) (assign.TopicID, int32, bool) {
+		if name == "a" {
+			return rtA, 4, true
+		}
+		return assign.TopicID{}, 0, false
+	}
+	cg := newConsumerGroup()
+	var log []coord.Record
+	hb := func(h consumerHeartbeat) (int32, assign.Assignment, error) {
+		t.Helper()
+		e, a, recs, err := cg.heartbeatLocked("cg", h, topics, "uniform")
+		if err != nil && len(recs) > 0 {
+			t.Fatalf("records with an error: %v", err)
+		}
+		log = append(log, recs...)
+		return e, a, err
+	}
+	all := assign.Assignment{rtA: {0, 1, 2, 3}}
+	owns := func(ps ...int32) assign.Assignment { return assign.Assignment{rtA: ps} }
+
+	e, a, err := hb(consumerHeartbeat{memberID: "m1", topics: []string{"a", "missing"}, rebalanceTimeoutMs: 1000})
+	if err != nil || e != 1 || !sameAssignment(a, all) {
+		t.Fatalf("m1 join: %d %v %v", e, a, err)
+	}
+	e, a, err = hb(consumerHeartbeat{memberID: "m2", topics: []string{"a"}})
+	if err != nil || e != 2 || len(a[rtA]) != 0 {
+		t.Fatalf("m2 join: epoch %d, assigned %v (m1 still owns everything), %v", e, a, err)
+	}
+	if s := cg.members["m2"].current.State; s != memberUnreleasedPartitions {
+		t.Fatalf("m2 state %d, want unreleased", s)
+	}
+	e, a, err = hb(consumerHeartbeat{memberID: "m1", memberEpoch: 1, owned: all})
+	if err != nil || e != 1 || len(a[rtA]) != 2 {
+		t.Fatalf("m1 must revoke: epoch %d assigned %v %v", e, a, err)
+	}
+	kept := a
+	// m2 still gets nothing: m1 has not revoked yet.
+	if e, a, err = hb(consumerHeartbeat{memberID: "m2", memberEpoch: 2, owned: owns()}); err != nil || len(a[rtA]) != 0 {
+		t.Fatalf("m2 before the revocation: %d %v %v", e, a, err)
+	}
+	if e, a, err = hb(consumerHeartbeat{memberID: "m1", memberEpoch: 1, owned: kept}); err != nil || e != 2 || !sameAssignment(a, kept) {
+		t.Fatalf("m1 after revoking: %d %v %v", e, a, err)
+	}
+	e, a, err = hb(consumerHeartbeat{memberID: "m2", memberEpoch: 2, owned: owns()})
+	if err != nil || e != 2 || len(a[rtA]) != 2 || cg.members["m2"].current.State != memberStable {
+		t.Fatalf("m2 after m1 revoked: %d %v %v", e, a, err)
+	}
+	for _, p := range a[rtA] {
+		for _, q := range kept[rtA] {
+			if p == q {
+				t.Fatalf("m1 kept %v and m2 got %v", kept, a)
+			}
+		}
+	}
+
+	// Fencing and errors change nothing.
+	for _, c := range []struct {
+		h   consumerHeartbeat
+		err error
+	}{
+		{consumerHeartbeat{memberID: "m1", memberEpoch: 9, owned: kept}, ErrFencedMemberEpoch},
+		{consumerHeartbeat{memberID: "nobody", memberEpoch: 3}, ErrUnknownMemberID},
+		{consumerHeartbeat{memberID: "nobody", memberEpoch: -1}, ErrUnknownMemberID},
+		{consumerHeartbeat{memberID: "m3"}, ErrInvalidRequest},
+		{consumerHeartbeat{memberID: "m3", topics: []string{"a"}, serverAssignor: strp("sticky")}, ErrUnsupportedAssignor},
+		{consumerHeartbeat{memberID: "m1", topics: []string{"a"}, serverAssignor: strp("sticky")}, ErrUnsupportedAssignor}, // a rejoin
+	} {
+		if _, _, err := hb(c.h); !errors.Is(err, c.err) {
+			t.Errorf("%+v: %v, want %v", c.h, err, c.err)
+		}
+	}
+
+	// m2 leaves: m1 gets everything back at the next epoch.
+	if e, _, err = hb(consumerHeartbeat{memberID: "m2", memberEpoch: -1}); err != nil || e != -1 || cg.members["m2"] != nil {
+		t.Fatalf("m2 leave: %d %v", e, err)
+	}
+	if e, a, err = hb(consumerHeartbeat{memberID: "m1", memberEpoch: 2, owned: kept}); err != nil || e != 3 || !sameAssignment(a, all) {
+		t.Fatalf("m1 after m2 left: %d %v %v", e, a, err)
+	}
+
+	// Replaying what was emitted rebuilds the same group.
+	_, sh := loadRecords(t, log...)
+	if got := sh.lookup("cg").consumer; !reflect.DeepEqual(got, cg) {
+		t.Fatalf("replay differs:\n%+v\n%+v", got, cg)
+	}
+}
+
+// TestConsumerSessionExpiry (virtual time): a KIP-848 member that stops heartbeating is
+// removed after group.consumer.session.timeout.ms and the group epoch moves on, while one
+// that heartbeats stays; the group survives a restart (replay), and the reloaded members
+// get fresh session timers.
+func TestConsumerSessionExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.ConsumerSessionTimeout = 10 * time.Second })
+		topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+		join := func(id string) int32 {
+			epoch, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: id, topics: []string{"a"}}, topics)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return epoch
+		}
+		join("m1")
+		epoch := join("m2")
+		cg := func() *consumerGroup {
+			g := e.c.shardMust(t, "cg").lookup("cg")
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return g.consumer
+		}
+		beat := func(id string, epoch int32) int32 {
+			got, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: id, memberEpoch: epoch,
+				owned: toAssignment(cg().members[id].current.AssignedPartitions)}, topics)
+			if err != nil {
+				t.Fatalf("%s heartbeat: %v", id, err)
+			}
+			return got
+		}
+		for range 3 { // m2 heartbeats, m1 is silent
+			time.Sleep(4 * time.Second)
+			epoch = beat("m2", epoch)
+		}
+		if g := cg(); g.members["m1"] != nil || g.members["m2"] == nil || g.epoch != 3 {
+			t.Fatalf("after m1's session expired: epoch %d, members %v", g.epoch, slices.Collect(maps.Keys(g.members)))
+		}
+
+		before := cg()
+		e.reopen()
+		if got := cg(); !reflect.DeepEqual(got, before) {
+			t.Fatalf("after restart:\n%+v\nwant\n%+v", got, before)
+		}
+		time.Sleep(11 * time.Second)
+		if g := cg(); len(g.members) != 0 || g.epoch != 4 {
+			t.Fatalf("reloaded member did not expire: epoch %d, %d members", g.epoch, len(g.members))
+		}
+	})
+}
+
+func (c *Coordinator) shardMust(t *testing.T, group string) *shard {
+	t.Helper()
+	sh, err := c.shardOf(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh
+}
+
+// TestConsumerStaticMember: a static member leaving with epoch -2 keeps its partitions
+// (nobody else gets them, the group epoch stays); the member coming back with the same
+// instance id under a new member id gets them back at once; an instance id still in use
+// is refused with UNRELEASED_INSTANCE_ID.
+func TestConsumerStaticMember(t *testing.T) {
+	topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+	cg := newConsumerGroup()
+	hb := func(h consumerHeartbeat) (int32, assign.Assignment, error) {
+		t.Helper()
+		e, a, _, err := cg.heartbeatLocked("cg", h, topics, "uniform")
+		return e, a, err
+	}
+	i1 := strp("i1")
+	hb(consumerHeartbeat{memberID: "s1", instanceID: i1, topics: []string{"a"}})
+	e, _, _ := hb(consumerHeartbeat{memberID: "m2", topics: []string{"a"}})
+	_, mine, _ := hb(consumerHeartbeat{memberID: "s1", instanceID: i1, memberEpoch: 1, owned: assign.Assignment{rtA: {0, 1, 2, 3}}})
+	_, mine, _ = hb(consumerHeartbeat{memberID: "s1", instanceID: i1, memberEpoch: 1, owned: mine})
+	_, theirs, _ := hb(consumerHeartbeat{memberID: "m2", memberEpoch: e, owned: assign.Assignment{}})
+	if len(mine[rtA]) != 2 || len(theirs[rtA]) != 2 {
+		t.Fatalf("before: s1 %v m2 %v", mine, theirs)
+	}
+
+	if _, _, err := hb(consumerHeartbeat{memberID: "s1", memberEpoch: -2}); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("-2 without instance id: %v", err)
+	}
+	if got, _, err := hb(consumerHeartbeat{memberID: "s1", instanceID: i1, memberEpoch: -2}); err != nil || got != -2 {
+		t.Fatalf("static leave: %d %v", got, err)
+	}
+	groupEpoch := cg.epoch
+	if _, a, _ := hb(consumerHeartbeat{memberID: "m2", memberEpoch: e, owned: theirs}); !sameAssignment(a, theirs) {
+		t.Fatalf("m2 took the static member's partitions while it was away: %v", a)
+	}
+	got, a, err := hb(consumerHeartbeat{memberID: "s1b", instanceID: i1, topics: []string{"a"}})
+	if err != nil || got != groupEpoch || cg.epoch != groupEpoch || !sameAssignment(a, mine) || cg.members["s1"] != nil {
+		t.Fatalf("static rejoin: epoch %d (group %d->%d), %v, want %v: %v", got, groupEpoch, cg.epoch, a, mine, err)
+	}
+	if _, _, err := hb(consumerHeartbeat{memberID: "s1c", instanceID: i1, topics: []string{"a"}}); !errors.Is(err, ErrUnreleasedInstanceID) {
+		t.Fatalf("instance id in use: %v", err)
+	}
+}
+
+// TestConsumerCommit (virtual time): offset commits to a consumer group carry the member
+// epoch in place of the generation: the current epoch commits, another is
+// STALE_MEMBER_EPOCH, an unknown member UNKNOWN_MEMBER_ID, and a commit without epoch
+// only succeeds once the group has no members.
+func TestConsumerCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+		epoch, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: "m1", topics: []string{"a"}}, topics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit := func(member string, epoch int32) error {
+			_, err := e.c.Commit(&CommitRequest{Group: "cg", Generation: epoch, MemberID: member,
+				Offsets: []CommitOffset{{Topic: "a", Offset: 5, LeaderEpoch: -1}}})
+			return err
+		}
+		for _, c := range []struct {
+			member string
+			epoch  int32
+			want   error
+		}{
+			{"m1", epoch, nil},
+			{"m1", epoch + 1, ErrStaleMemberEpoch},
+			{"m1", epoch - 1, ErrStaleMemberEpoch},
+			{"m9", epoch, ErrUnknownMemberID},
+			{"", -1, ErrUnknownMemberID},
+		} {
+			if err := commit(c.member, c.epoch); !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+				t.Errorf("commit %s epoch %d: %v, want %v", c.member, c.epoch, err, c.want)
+			}
+		}
+		if _, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: "m1", memberEpoch: -1}, topics); err != nil {
+			t.Fatal(err)
+		}
+		if err := commit("", -1); err != nil {
+			t.Fatalf("commit without epoch to the empty group: %v", err)
+		}
+	})
+}
+
+// TestConsumerRevocationTimeout (virtual time): a member that keeps heartbeating but does
+// not revoke what it must within its rebalance timeout is removed, and the partitions go
+// to the member waiting for them; one that revokes in time stays.
+func TestConsumerRevocationTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.ConsumerSessionTimeout = 10 * time.Second })
+		topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+		hb := func(h consumerHeartbeat) (int32, assign.Assignment, error) {
+			t.Helper()
+			return e.c.consumerHeartbeat("cg", h, topics)
+		}
+		all := assign.Assignment{rtA: {0, 1, 2, 3}}
+		hb(consumerHeartbeat{memberID: "m1", topics: []string{"a"}, rebalanceTimeoutMs: 5000})
+		e2, _, _ := hb(consumerHeartbeat{memberID: "m2", topics: []string{"a"}})
+		for range 3 { // m1 keeps everything past its rebalance timeout
+			hb(consumerHeartbeat{memberID: "m1", memberEpoch: 1, owned: all})
+			hb(consumerHeartbeat{memberID: "m2", memberEpoch: e2, owned: assign.Assignment{}})
+			time.Sleep(2 * time.Second)
+		}
+		if _, _, err := hb(consumerHeartbeat{memberID: "m1", memberEpoch: 1, owned: all}); !errors.Is(err, ErrUnknownMemberID) {
+			t.Fatalf("m1 after its rebalance timeout: %v", err)
+		}
+		e3, a, err := hb(consumerHeartbeat{memberID: "m2", memberEpoch: e2, owned: assign.Assignment{}})
+		if err != nil || !sameAssignment(a, all) {
+			t.Fatalf("m2 after m1 was removed: %d %v %v", e3, a, err)
+		}
+
+		// m3 joins; m2 revokes in time and stays past the timeout.
+		e4, _, _ := hb(consumerHeartbeat{memberID: "m3", topics: []string{"a"}})
+		_, kept, _ := hb(consumerHeartbeat{memberID: "m2", memberEpoch: e3, owned: all})
+		for range 4 {
+			time.Sleep(2 * time.Second)
+			e3, kept, err = hb(consumerHeartbeat{memberID: "m2", memberEpoch: e3, owned: kept})
+			if err != nil {
+				t.Fatalf("m2 revoked in time but: %v", err)
+			}
+			hb(consumerHeartbeat{memberID: "m3", memberEpoch: e4, owned: assign.Assignment{}})
+		}
+		if len(kept[rtA]) != 2 {
+			t.Fatalf("m2 keeps %v", kept)
+		}
+	})
+}
