@@ -158,6 +158,8 @@
 //
 // Performance notes: Append validates each batch (CRC included) once and hands the log
 // pre-validated bytes (log.AppendValidated), as AppendAt does (log.AppendAtValidated). ReadChunk returns where the bytes are (a
-// log.Chunk, released by the caller) for the fetch path, which writes them to the socket
+// Chunk, log.Chunk under the partition's name, released by the caller) for the fetch path, which writes them to the socket
 // with sendfile; Read copies them out (log.ReadCopy) for the callers that decode them.
+// logexports.go gives the log's errors that pass through unchanged partition names, so
+// that the server never imports package log.
 package partition

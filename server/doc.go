@@ -86,8 +86,10 @@
 //
 // # Imports
 //
-// server imports the layers below it (wire, partition, group, txn, log, metadata/local and
-// metadata/raft, internal/...) and
-// never client or cmd; nothing below it imports server (internal/layers checks both).
+// server imports the layers below it (wire, metadata/local and metadata/raft, replica,
+// partition, coord, group, txn, internal/...) and never client or cmd; storage it reaches
+// only through replica and partition (partition exports the log's errors and Chunk), never
+// log, segment or index directly; nothing below it imports server (internal/layers checks
+// all three).
 // Its test kit, server/servertest, is the only package besides cmd that may import it.
 package server

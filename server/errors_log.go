@@ -3,20 +3,20 @@ package server
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/partition"
 )
 
-// Error codes of the log package's sentinels, as they reach the data-plane handlers
-// wrapped by the partition.
+// Error codes of the log's sentinels, as they reach the data-plane handlers through the
+// partition (which exports them under its name: server does not import package log).
 func init() {
 	mapErrors(
-		errMapping{log.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
-		errMapping{log.ErrCorrupt, kerr.CorruptMessage},
-		errMapping{log.ErrInvalidBatch, kerr.InvalidRecord},
-		errMapping{log.ErrRecordTooLarge, kerr.RecordListTooLarge},
+		errMapping{partition.ErrLogOffsetOutOfRange, kerr.OffsetOutOfRange},
+		errMapping{partition.ErrLogCorrupt, kerr.CorruptMessage},
+		errMapping{partition.ErrInvalidBatch, kerr.InvalidRecord},
+		errMapping{partition.ErrRecordTooLarge, kerr.RecordListTooLarge},
 		// Every failed write, fsync, roll or checkpoint of a log (ErrBroken too wraps it).
-		errMapping{log.ErrStorage, kerr.KafkaStorageError},
-		errMapping{log.ErrTruncated, kerr.NotLeaderForPartition},
-		errMapping{log.ErrClosed, kerr.NotLeaderForPartition},
+		errMapping{partition.ErrStorage, kerr.KafkaStorageError},
+		errMapping{partition.ErrTruncated, kerr.NotLeaderForPartition},
+		errMapping{partition.ErrLogClosed, kerr.NotLeaderForPartition},
 	)
 }

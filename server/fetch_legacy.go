@@ -11,7 +11,6 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
-	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/partition"
 )
 
@@ -61,7 +60,7 @@ func (f *fetch) downConvert(fp *fetchPart, res partition.ReadResult, limit int) 
 type downConversion struct {
 	magic       int8
 	fetchOffset int64
-	chunk       *log.Chunk // released by Release; nil when src is a copy
+	chunk       *partition.Chunk // released by Release; nil when src is a copy
 	src         io.ReaderAt
 	srcLen      int
 	pos         int    // in src: the first batch not converted yet

@@ -9,7 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/partition"
 	"github.com/stratalog/strata/wire"
 )
 
@@ -42,7 +42,7 @@ type fetchRecords interface {
 }
 
 // segmentRecords is a chunk of a segment file, sent as it is stored.
-type segmentRecords struct{ *log.Chunk }
+type segmentRecords struct{ *partition.Chunk }
 
 func (r segmentRecords) writeTo(bw *bufio.Writer, nc io.Writer) error {
 	return writeChunk(bw, nc, r.Chunk)
@@ -208,7 +208,7 @@ func (sp *splicer) writeChunked(bw *bufio.Writer, nc io.Writer, h wire.RequestHe
 
 // writeChunk writes c to bw, or to nc after flushing bw when it is large enough for
 // sendfile to pay off.
-func writeChunk(bw *bufio.Writer, nc io.Writer, c *log.Chunk) error {
+func writeChunk(bw *bufio.Writer, nc io.Writer, c *partition.Chunk) error {
 	n := c.Len()
 	if n < spliceMin && n <= bw.Size() {
 		if bw.Available() < n {

@@ -10,7 +10,6 @@ import (
 	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/vfs"
-	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 	"github.com/stratalog/strata/replica"
@@ -101,7 +100,7 @@ func (s *Server) createInternalTopic(ctx context.Context, name, setting string, 
 // coord.ErrStorage.
 func (l *offsetsPartition) Append(b []byte) (int64, error) {
 	off, err := l.append(b)
-	if err != nil && (errors.Is(err, log.ErrStorage) || vfs.IsIOError(err)) {
+	if err != nil && (errors.Is(err, partition.ErrStorage) || vfs.IsIOError(err)) {
 		err = fmt.Errorf("%w: %w", coord.ErrStorage, err)
 	}
 	return off, err

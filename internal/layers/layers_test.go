@@ -71,6 +71,46 @@ func TestLayersImportsPointDown(t *testing.T) {
 	}
 }
 
+// notDirect maps a package (and everything under it) to packages it may depend on only
+// through others: the server reaches storage through replica and partition, never the log,
+// its segments or their indexes themselves.
+var notDirect = map[string][]string{
+	"server":  {"log", "segment", "index"},
+	"observe": {"log", "segment", "index"},
+}
+
+// TestLayersNoDirectImports fails for every package that imports directly what it may
+// reach only through the layers between (notDirect). Test files are not checked.
+func TestLayersNoDirectImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, ok := strings.CutPrefix(fields[0], module)
+		if !ok {
+			continue
+		}
+		for layer, bad := range notDirect {
+			if !under(pkg, layer) {
+				continue
+			}
+			for _, imp := range fields[1:] {
+				d, ok := strings.CutPrefix(imp, module)
+				if !ok {
+					continue
+				}
+				for _, b := range bad {
+					if under(d, b) {
+						t.Errorf("%s imports %s directly: %s reaches %s only through the layers below it", pkg, d, layer, b)
+					}
+				}
+			}
+		}
+	}
+}
+
 func under(pkg, dir string) bool { return pkg == dir || strings.HasPrefix(pkg, dir+"/") }
 
 // TestLayersPackageDocs fails for every package of the module without a doc.go: each
