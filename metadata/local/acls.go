@@ -1,11 +1,9 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,47 +25,15 @@ const aclsFile = "acls"
 const aclsFileVersion = 0
 
 func encodeACLs(bindings []acl.Binding) []byte {
-	var b bytes.Buffer
-	b.WriteString("# Strata ACL bindings, written atomically by the broker; do not edit while it runs.\n")
-	fmt.Fprintf(&b, "version=%d\n", aclsFileVersion)
-	for _, a := range bindings {
-		fmt.Fprintf(&b, "acl=%d %d %d %d %s %s %s\n", a.ResourceType, a.PatternType, a.Operation, a.Permission,
-			strconv.Quote(a.Principal), strconv.Quote(a.Host), strconv.Quote(a.ResourceName))
-	}
-	return b.Bytes()
+	return encodeLineFile("Strata ACL bindings, written atomically by the broker; do not edit while it runs.",
+		aclsFileVersion, "acl", bindings, func(a acl.Binding) string {
+			return fmt.Sprintf("%d %d %d %d %s %s %s", a.ResourceType, a.PatternType, a.Operation, a.Permission,
+				strconv.Quote(a.Principal), strconv.Quote(a.Host), strconv.Quote(a.ResourceName))
+		})
 }
 
 func decodeACLs(data []byte) ([]acl.Binding, error) {
-	var out []acl.Binding
-	sawVersion := false
-	for n, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("line %d: no '='", n+1)
-		case k == "version":
-			if v != strconv.Itoa(aclsFileVersion) {
-				return nil, fmt.Errorf("unsupported version %q", v)
-			}
-			sawVersion = true
-		case k == "acl":
-			a, err := decodeACLLine(v)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", n+1, err)
-			}
-			out = append(out, a)
-		default:
-			return nil, fmt.Errorf("line %d: unknown key %q", n+1, k)
-		}
-	}
-	if !sawVersion {
-		return nil, errors.New("no version")
-	}
-	return out, nil
+	return decodeLineFile(data, aclsFileVersion, "acl", decodeACLLine)
 }
 
 func decodeACLLine(v string) (acl.Binding, error) {
@@ -106,19 +72,7 @@ func decodeACLLine(v string) (acl.Binding, error) {
 
 // loadACLs reads the bindings (none when the file does not exist yet).
 func (s *Store) loadACLs() ([]acl.Binding, error) {
-	path := filepath.Join(s.dir, aclsFile)
-	data, err := vfs.ReadSmallFile(s.fs, path, 256<<20)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("local: read %s: %w", path, err)
-	}
-	bindings, err := decodeACLs(data)
-	if err != nil {
-		return nil, fmt.Errorf("local: %s: %w", path, err)
-	}
-	return bindings, nil
+	return loadLineFile(s, aclsFile, 256<<20, decodeACLs)
 }
 
 // persistACLsLocked writes the bindings of next (the commit point of an ACL change), then

@@ -1,12 +1,10 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,47 +26,15 @@ const scramFile = "scram-credentials"
 const scramFileVersion = 0
 
 func encodeScram(creds []metadata.ScramCredential) []byte {
-	var b bytes.Buffer
-	b.WriteString("# Strata SCRAM credentials (salted, never passwords), written atomically by the broker; do not edit while it runs.\n")
-	fmt.Fprintf(&b, "version=%d\n", scramFileVersion)
 	enc := base64.StdEncoding.EncodeToString
-	for _, c := range creds {
-		fmt.Fprintf(&b, "scram=%s %d %s %s %s %s\n", c.Mechanism, c.Iterations, enc(c.Salt), enc(c.StoredKey), enc(c.ServerKey), strconv.Quote(c.User))
-	}
-	return b.Bytes()
+	return encodeLineFile("Strata SCRAM credentials (salted, never passwords), written atomically by the broker; do not edit while it runs.",
+		scramFileVersion, "scram", creds, func(c metadata.ScramCredential) string {
+			return fmt.Sprintf("%s %d %s %s %s %s", c.Mechanism, c.Iterations, enc(c.Salt), enc(c.StoredKey), enc(c.ServerKey), strconv.Quote(c.User))
+		})
 }
 
 func decodeScram(data []byte) ([]metadata.ScramCredential, error) {
-	var out []metadata.ScramCredential
-	sawVersion := false
-	for n, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("line %d: no '='", n+1)
-		case k == "version":
-			if v != strconv.Itoa(scramFileVersion) {
-				return nil, fmt.Errorf("unsupported version %q", v)
-			}
-			sawVersion = true
-		case k == "scram":
-			c, err := decodeScramLine(v)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", n+1, err)
-			}
-			out = append(out, c)
-		default:
-			return nil, fmt.Errorf("line %d: unknown key %q", n+1, k)
-		}
-	}
-	if !sawVersion {
-		return nil, errors.New("no version")
-	}
-	return out, nil
+	return decodeLineFile(data, scramFileVersion, "scram", decodeScramLine)
 }
 
 func decodeScramLine(v string) (metadata.ScramCredential, error) {
@@ -96,19 +62,7 @@ func decodeScramLine(v string) (metadata.ScramCredential, error) {
 
 // loadScram reads the credentials (none when the file does not exist yet).
 func (s *Store) loadScram() ([]metadata.ScramCredential, error) {
-	path := filepath.Join(s.dir, scramFile)
-	data, err := vfs.ReadSmallFile(s.fs, path, 64<<20)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("local: read %s: %w", path, err)
-	}
-	creds, err := decodeScram(data)
-	if err != nil {
-		return nil, fmt.Errorf("local: %s: %w", path, err)
-	}
-	return creds, nil
+	return loadLineFile(s, scramFile, 64<<20, decodeScram)
 }
 
 // AlterScramCredentials applies cmd: the whole credential file is written (the commit
