@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -257,4 +258,31 @@ func (g *globals) runAdmin(cmd *cobra.Command, fn func(ctx context.Context, a *c
 	}
 	defer a.Close()
 	return g.explain(fn(ctx, a))
+}
+
+// deleteEach calls del for each name and renders the names it deleted ("deleted <kind>
+// NAME" lines, or {"deleted": [...]} with --output); with ifExists a name that does not
+// exist (client.ErrNotFound) is skipped quietly. The other failures are joined, after the
+// output.
+func (g *globals) deleteEach(w io.Writer, kind string, names []string, ifExists bool, del func(name string) error) error {
+	deleted := []string{}
+	var errs []error
+	for _, name := range names {
+		err := del(name)
+		switch {
+		case errors.Is(err, client.ErrNotFound) && ifExists:
+		case err != nil:
+			errs = append(errs, g.explain(err))
+		default:
+			deleted = append(deleted, name)
+		}
+	}
+	if err := g.render(w, map[string]any{"deleted": deleted}, func(w io.Writer) {
+		for _, n := range deleted {
+			fmt.Fprintf(w, "deleted %s %s\n", kind, n)
+		}
+	}); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }

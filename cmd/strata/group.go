@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -187,23 +186,7 @@ func newGroupDeleteCmd(g *globals) *cobra.Command {
 		ValidArgsFunction: g.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
-				deleted := []string{}
-				var errs []error
-				for _, name := range args {
-					if err := a.DeleteGroup(ctx, name); err != nil {
-						errs = append(errs, g.explain(err))
-						continue
-					}
-					deleted = append(deleted, name)
-				}
-				if err := g.render(cmd.OutOrStdout(), map[string]any{"deleted": deleted}, func(w io.Writer) {
-					for _, n := range deleted {
-						fmt.Fprintf(w, "deleted group %s\n", n)
-					}
-				}); err != nil {
-					return err
-				}
-				return errors.Join(errs...)
+				return g.deleteEach(cmd.OutOrStdout(), "group", args, false, func(name string) error { return a.DeleteGroup(ctx, name) })
 			})
 		},
 	}

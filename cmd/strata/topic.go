@@ -235,29 +235,7 @@ func newTopicDeleteCmd(g *globals) *cobra.Command {
 		ValidArgsFunction: g.completeTopics,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
-				var deleted []string
-				var errs []error
-				for _, name := range args {
-					err := a.DeleteTopics(ctx, name)
-					switch {
-					case errors.Is(err, client.ErrNotFound) && ifExists:
-					case err != nil:
-						errs = append(errs, g.explain(err))
-					default:
-						deleted = append(deleted, name)
-					}
-				}
-				if deleted == nil {
-					deleted = []string{}
-				}
-				if err := g.render(cmd.OutOrStdout(), map[string]any{"deleted": deleted}, func(w io.Writer) {
-					for _, n := range deleted {
-						fmt.Fprintf(w, "deleted topic %s\n", n)
-					}
-				}); err != nil {
-					return err
-				}
-				return errors.Join(errs...)
+				return g.deleteEach(cmd.OutOrStdout(), "topic", args, ifExists, func(name string) error { return a.DeleteTopics(ctx, name) })
 			})
 		},
 	}

@@ -112,26 +112,7 @@ func newUserDeleteCmd(g *globals) *cobra.Command {
 		Args:    minArgs(1, "at least one user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
-				deleted := []string{}
-				var errs []error
-				for _, name := range args {
-					err := a.DeleteUser(ctx, name)
-					switch {
-					case errors.Is(err, client.ErrNotFound) && ifExists:
-					case err != nil:
-						errs = append(errs, g.explain(err))
-					default:
-						deleted = append(deleted, name)
-					}
-				}
-				if err := g.render(cmd.OutOrStdout(), map[string]any{"deleted": deleted}, func(w io.Writer) {
-					for _, n := range deleted {
-						fmt.Fprintf(w, "deleted user %s\n", n)
-					}
-				}); err != nil {
-					return err
-				}
-				return errors.Join(errs...)
+				return g.deleteEach(cmd.OutOrStdout(), "user", args, ifExists, func(name string) error { return a.DeleteUser(ctx, name) })
 			})
 		},
 	}
