@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -54,7 +55,10 @@ func clusterOptions(voters []raft.Voter, ln net.Listener, id int32, dir string) 
 }
 
 // startCluster starts the three nodes at once (each waits in New for a quorum).
-func startCluster(t *testing.T) *testCluster {
+func startCluster(t *testing.T) *testCluster { t.Helper(); return startClusterWith(t, nil) }
+
+// startClusterWith is startCluster with more broker settings on every node.
+func startClusterWith(t *testing.T, settings map[string]string) *testCluster {
 	t.Helper()
 	lns, voters := quorumListeners(t, 3)
 	c := &testCluster{voters: voters, nodes: make([]*Server, 3), dirs: []string{t.TempDir(), t.TempDir(), t.TempDir()}}
@@ -64,7 +68,9 @@ func startCluster(t *testing.T) *testCluster {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.nodes[i], errs[i] = Start(clusterOptions(voters, lns[i], int32(i+1), c.dirs[i]))
+			o := clusterOptions(voters, lns[i], int32(i+1), c.dirs[i])
+			maps.Copy(o.Settings, settings)
+			c.nodes[i], errs[i] = Start(o)
 		}()
 	}
 	wg.Wait()
@@ -419,6 +425,138 @@ func TestClusterGroupsFollowLeadership(t *testing.T) {
 		}
 		if want == 0 && (len(g.Topics) != 1 || len(g.Topics[0].Partitions) != 3 || g.Topics[0].Partitions[0].Offset != 1) {
 			t.Errorf("committed offsets on the coordinator: %+v", g.Topics)
+		}
+	}
+}
+
+// TestClusterTransactions: on a cluster, the first FindCoordinator of a transactional id
+// creates __transaction_state with transaction.state.log.replication.factor replicas
+// (capped at the three brokers) and names the leader of the id's partition, whose
+// coordinator loads it (it follows the topic's leadership, as the group coordinator
+// does): a transactional producer with every node as seed commits, and a
+// read_committed consumer reads what it committed. The partitions written are led by
+// the coordinator's node: markers to partitions of other brokers (WriteTxnMarkers) are
+// not sent yet.
+func TestClusterTransactions(t *testing.T) {
+	c := startClusterWith(t, map[string]string{"transaction.state.log.replication.factor": "5", "transaction.state.log.num.partitions": "6"})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(seeds[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorType, fc.CoordinatorKeys = coordinatorTransaction, []string{"tid"}
+	fresp, err := fc.RequestWith(ctx, adm.SeedBrokers()[0])
+	if err != nil || len(fresp.Coordinators) != 1 || fresp.Coordinators[0].ErrorCode != 0 {
+		t.Fatalf("FindCoordinator: %v %+v", err, fresp)
+	}
+	co := fresp.Coordinators[0].NodeID
+	if _, err := c.nodes[1].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "tx", Partitions: -1, ReplicationFactor: -1,
+		Assignments: [][]int32{{co}, {co}, {co}}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.TransactionalID("tid"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for part := range int32(3) {
+		if err := p.ProduceSync(ctx, &kgo.Record{Topic: "tx", Partition: part, Value: []byte{byte(part)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	ts, ok := c.nodes[2].image().Topic(metadata.TransactionStateTopic)
+	if !ok || ts.NumPartitions() != 6 {
+		t.Fatalf("__transaction_state: %v %+v", ok, ts)
+	}
+	for _, tp := range ts.Partitions {
+		if len(tp.Replicas) != 3 {
+			t.Fatalf("__transaction_state replicas %v, want 3 (the live brokers)", tp.Replicas)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics("tx"), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got := map[int32]bool{}
+	for len(got) < 3 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+}
+
+// TestClusterDefaultReplicationFactor: a cluster node takes default.replication.factor
+// above 1 (placed over the live brokers; the ISR the leader alone until partitions
+// replicate), and refuses one above the broker count with INVALID_REPLICATION_FACTOR;
+// a single node refuses any value but 1 at start. The cluster settings are described as
+// the node runs them.
+func TestClusterDefaultReplicationFactor(t *testing.T) {
+	if _, err := New(&Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		Settings: map[string]string{"default.replication.factor": "2"}}); err == nil || !strings.Contains(err.Error(), "default.replication.factor=2") {
+		t.Fatalf("a single node with default.replication.factor=2: %v", err)
+	}
+	c := startClusterWith(t, map[string]string{"default.replication.factor": "2"})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[2].Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	for name, rf := range map[string]int16{"two": -1, "four": 4} {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 3, rf
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, adm.SeedBrokers()[0]) // through node 3, not the controller
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Topics {
+		want := int16(0)
+		if rt.Topic == "four" {
+			want = kerr.InvalidReplicationFactor.Code
+		}
+		if rt.ErrorCode != want {
+			t.Errorf("%s: %v, want %v", rt.Topic, kerr.ErrorForCode(rt.ErrorCode), kerr.ErrorForCode(want))
+		}
+	}
+	tp, ok := c.nodes[2].image().Topic("two")
+	if !ok {
+		t.Fatal("topic two not in node 3's image")
+	}
+	for i, p := range tp.Partitions {
+		if len(p.Replicas) != 2 || len(p.ISR) != 1 || p.ISR[0] != p.Leader {
+			t.Errorf("partition %d: replicas %v ISR %v leader %d", i, p.Replicas, p.ISR, p.Leader)
+		}
+	}
+	got := c.nodes[0].optionSettings()
+	want := map[string]string{
+		"controller.quorum.voters":     c.voters[0].String() + "," + c.voters[1].String() + "," + c.voters[2].String(),
+		"process.roles":                "broker,controller",
+		"broker.heartbeat.interval.ms": "250",
+		"broker.session.timeout.ms":    "1500",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
 }

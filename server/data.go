@@ -57,6 +57,9 @@ func (s *Server) openData() (err error) {
 		s.log.Warn(ig.String(), "setting", ig.Name)
 	}
 	d.broker = config.ResolveBroker(s.staticSettings())
+	if rf := d.broker.Int64("default.replication.factor"); s.opts.Cluster == nil && rf != 1 {
+		return fmt.Errorf("server: invalid broker settings: default.replication.factor=%d: a single node (no controller.quorum.voters) takes only 1", rf)
+	}
 
 	rules := metadata.Rules{Broker: s.opts.Settings, ValidateConfigs: replica.ValidateTopicConfig(s.opts.Settings)}
 	var store metadata.Store
@@ -171,7 +174,7 @@ func (s *Server) staticSettings() map[string]string {
 // optionSettings returns the settings carried by Options fields, by Kafka name.
 func (s *Server) optionSettings() map[string]string {
 	listeners, adv, protocols := s.listenerSettings()
-	return map[string]string{
+	out := map[string]string{
 		"listeners":                listeners,
 		"advertised.listeners":     adv,
 		protocolMapSetting:         protocols,
@@ -181,6 +184,10 @@ func (s *Server) optionSettings() map[string]string {
 		"max.connections":          strconv.Itoa(s.opts.MaxConnections),
 		"connections.max.idle.ms":  strconv.FormatInt(s.opts.IdleTimeout.Milliseconds(), 10),
 	}
+	if c := s.opts.Cluster; c != nil {
+		maps.Copy(out, c.settings())
+	}
+	return out
 }
 
 // closeData closes the group coordinator, the partitions (the replica manager writes the
