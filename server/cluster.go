@@ -23,8 +23,8 @@ import (
 // single node's metadata/local. docs/cluster.md has the design.
 //
 // New waits (logging every 30 s) until the controller quorum has registered this broker:
-// a node whose quorum never forms does not start. Not yet wired into `strata serve`
-// (issue 13): its settings, the CLI and the process-level tests come next.
+// a node whose quorum never forms does not start. `strata serve` sets it from
+// controller.quorum.voters, broker.heartbeat.interval.ms and broker.session.timeout.ms.
 type ClusterOptions struct {
 	// Voters are the controller quorum (controller.quorum.voters); NodeID must be one of
 	// them, and the node's quorum listener is its own entry's address.
