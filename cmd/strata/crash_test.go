@@ -66,8 +66,17 @@ type broker struct {
 // startStrata runs the binary on a free port over dataDir and waits for its ready file.
 func startStrata(t *testing.T, bin, dataDir string, extra ...string) *broker {
 	t.Helper()
+	b := launchStrata(t, bin, append([]string{"--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
+	b.waitReady(t)
+	return b
+}
+
+// launchStrata starts `strata serve` with args (and no HTTP listener, a ready file) and
+// kills it when the test ends; waitReady waits until it listens.
+func launchStrata(t *testing.T, bin string, args ...string) *broker {
+	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--http", "off", "--data-dir", dataDir, "--ready-file", ready}, extra...)
+	args = append([]string{"serve", "--http", "off", "--ready-file", ready}, args...)
 	b := &broker{cmd: exec.Command(bin, args...), ready: ready, log: new(bytes.Buffer), done: make(chan error, 1)}
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	if err := b.cmd.Start(); err != nil {
@@ -81,11 +90,16 @@ func startStrata(t *testing.T, bin, dataDir string, extra ...string) *broker {
 			t.Logf("broker log:\n%s", b.log)
 		}
 	})
+	return b
+}
+
+func (b *broker) waitReady(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if data, err := os.ReadFile(ready); err == nil && len(data) > 0 {
+		if data, err := os.ReadFile(b.ready); err == nil && len(data) > 0 {
 			b.addr = strings.TrimSpace(string(data))
-			return b
+			return
 		}
 		select {
 		case err := <-b.done:
