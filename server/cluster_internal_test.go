@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -557,6 +558,83 @@ func TestClusterDefaultReplicationFactor(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+// TestClusterDescribeQuorum: every cluster node answers DescribeQuorum with its view of
+// the quorum (the same leader and term on every node once formed, its own log end
+// offset, the three voters and their quorum addresses); a single node does not advertise
+// it and answers INVALID_REQUEST; another topic is UNKNOWN_TOPIC_OR_PARTITION.
+func TestClusterDescribeQuorum(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	describe := func(addr string) *kmsg.DescribeQuorumResponse {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		req := kmsg.NewPtrDescribeQuorumRequest()
+		for _, name := range []string{"__cluster_metadata", "other"} {
+			rt := kmsg.NewDescribeQuorumRequestTopic()
+			rt.Topic = name
+			rt.Partitions = append(rt.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	var leader int32 = -1
+	for i, s := range c.nodes {
+		var resp *kmsg.DescribeQuorumResponse
+		waitFor(t, func() bool {
+			resp = describe(s.Addr().String())
+			return resp.ErrorCode == 0 && len(resp.Topics) == 2 && resp.Topics[0].Partitions[0].LeaderID == s.image().Controller()
+		})
+		p := resp.Topics[0].Partitions[0]
+		if leader != -1 && p.LeaderID != leader {
+			t.Errorf("node %d: leader %d, another node said %d", i+1, p.LeaderID, leader)
+		}
+		leader = p.LeaderID
+		if p.LeaderEpoch < 1 || p.HighWatermark < 1 || len(p.CurrentVoters) != 3 || len(resp.Nodes) != 3 {
+			t.Errorf("node %d: %+v nodes %+v", i+1, p, resp.Nodes)
+		}
+		for _, v := range p.CurrentVoters {
+			if (v.ReplicaID == int32(i+1)) != (v.LogEndOffset >= p.HighWatermark) {
+				t.Errorf("node %d: voter %d log end offset %d (high watermark %d)", i+1, v.ReplicaID, v.LogEndOffset, p.HighWatermark)
+			}
+		}
+		if n := resp.Nodes[i]; n.NodeID != int32(i+1) || len(n.Listeners) != 1 || net.JoinHostPort(n.Listeners[0].Host, strconv.Itoa(int(n.Listeners[0].Port))) != c.voters[i].Addr {
+			t.Errorf("node %d: quorum address %+v, want %s", i+1, n, c.voters[i].Addr)
+		}
+		if code := resp.Topics[1].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+			t.Errorf("node %d: another topic: %v", i+1, kerr.ErrorForCode(code))
+		}
+	}
+
+	single, err := Start(&Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	body := kmsg.NewPtrDescribeQuorumRequest()
+	body.SetVersion(2)
+	rep := handleDescribeQuorum(single, &request{ctx: ctx, body: body})
+	if resp := rep.now.(*kmsg.DescribeQuorumResponse); resp.ErrorCode != kerr.InvalidRequest.Code { // kgo does not send what is not advertised
+		t.Errorf("single node: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	for _, n := range []*Server{single, c.nodes[0]} {
+		resp := kmsg.NewPtrApiVersionsResponse()
+		n.fillAPIVersions(resp)
+		has := slices.ContainsFunc(resp.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == describeQuorumKey })
+		if has != (n.opts.Cluster != nil) {
+			t.Errorf("cluster node %v: DescribeQuorum advertised %v", n.opts.Cluster != nil, has)
 		}
 	}
 }
