@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/client"
 )
 
 // Process-level tests of a cluster: three `strata serve` processes (the binary built
@@ -179,6 +182,17 @@ func (c *procCluster) waitMetadata(t *testing.T, ctx context.Context, i int, wha
 	}
 }
 
+// status runs `strata cluster status -o json` against node i+1.
+func (c *procCluster) status(t *testing.T, i int) *client.ClusterStatus {
+	t.Helper()
+	r := cli(t, c.addrs[i], 0, "", "cluster", "status", "-o", "json")
+	var st client.ClusterStatus
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, r.stdout)
+	}
+	return &st
+}
+
 func brokerIDs(m *kmsg.MetadataResponse) []int32 {
 	var ids []int32
 	for _, b := range m.Brokers {
@@ -218,6 +232,19 @@ func TestClusterProcess(t *testing.T) {
 		controller = m.ControllerID
 	}
 	t.Logf("formed, controller %d, digest %s", controller, c.converge(t, ctx, []int{0, 1, 2}))
+	st := c.status(t, 1)
+	if !st.Quorum || st.Controller != controller || len(st.Nodes) != 3 || len(st.OfflinePartitions) != 0 {
+		t.Fatalf("cluster status: %+v", st)
+	}
+	for _, n := range st.Nodes {
+		want := "Follower"
+		if n.ID == controller {
+			want = "Leader"
+		}
+		if strings.Join(n.Roles, ",") != "broker,controller" || n.Fenced || n.Raft == nil || n.Raft.State != want || n.Raft.Leader != controller || n.Raft.LastIndex < 1 {
+			t.Errorf("cluster status of node %d: %+v raft %+v", n.ID, n, n.Raft)
+		}
+	}
 
 	// Topics through each node: in that node's Metadata at once, one leader per broker.
 	for i := range 3 {
@@ -359,6 +386,26 @@ func TestClusterProcess(t *testing.T) {
 			if slices.Contains(p.Replicas, controller) || p.Leader == controller {
 				t.Errorf("%s partition %d on the dead broker %d: replicas %v leader %d", name, p.Partition, controller, p.Replicas, p.Leader)
 			}
+		}
+	}
+
+	// cluster status names the new controller, the dead node fenced and (with a factor
+	// of 1) its partitions offline.
+	st = c.status(t, other)
+	offline := 0
+	for _, tp := range m.Topics {
+		for _, p := range tp.Partitions {
+			if p.Leader < 0 {
+				offline++
+			}
+		}
+	}
+	if st.Controller == controller || len(st.OfflinePartitions) != offline || offline == 0 {
+		t.Errorf("cluster status after the kill: controller %d, offline %v (Metadata: %d)", st.Controller, st.OfflinePartitions, offline)
+	}
+	for _, n := range st.Nodes {
+		if n.Fenced != (n.ID == controller) || n.Fenced && n.Raft != nil || !n.Fenced && n.Raft == nil {
+			t.Errorf("cluster status after the kill, node %d: %+v", n.ID, n)
 		}
 	}
 
