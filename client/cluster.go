@@ -30,7 +30,8 @@ type ClusterStatus struct {
 // NodeStatus is one node of a ClusterStatus.
 type NodeStatus struct {
 	ID int32 `json:"id" yaml:"id"`
-	// Roles: broker, controller (a voter of the quorum) or both.
+	// Roles: broker (a live broker in Metadata, or a node holding replicas), controller
+	// (a voter of the quorum) or both.
 	Roles []string `json:"roles" yaml:"roles"`
 	// Address is the broker's listener as Metadata gives it, or for a voter that is not
 	// a live broker its quorum address.
@@ -124,6 +125,9 @@ func (a *Admin) ClusterStatus(ctx context.Context) (*ClusterStatus, error) {
 		node(b.NodeID).Raft = rs
 	}
 	for _, n := range nodes {
+		if n.Replicas > 0 && !slices.Contains(n.Roles, "broker") { // a fenced broker: only brokers hold replicas
+			n.Roles = append([]string{"broker"}, n.Roles...)
+		}
 		out.Nodes = append(out.Nodes, *n)
 	}
 	slices.SortFunc(out.Nodes, func(x, y NodeStatus) int { return cmp.Compare(x.ID, y.ID) })

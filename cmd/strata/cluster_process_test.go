@@ -404,7 +404,7 @@ func TestClusterProcess(t *testing.T) {
 		t.Errorf("cluster status after the kill: controller %d, offline %v (Metadata: %d)", st.Controller, st.OfflinePartitions, offline)
 	}
 	for _, n := range st.Nodes {
-		if n.Fenced != (n.ID == controller) || n.Fenced && n.Raft != nil || !n.Fenced && n.Raft == nil {
+		if n.Fenced != (n.ID == controller) || n.Fenced && n.Raft != nil || !n.Fenced && n.Raft == nil || strings.Join(n.Roles, ",") != "broker,controller" {
 			t.Errorf("cluster status after the kill, node %d: %+v", n.ID, n)
 		}
 	}
