@@ -469,6 +469,18 @@ func TestClusterProcess(t *testing.T) {
 		return true
 	})
 	c.converge(t, ctx, []int{0, 1, 2})
+
+	// Replace a node (a new machine, same node.id and addresses, an empty data
+	// directory): it receives the metadata from the quorum and rejoins.
+	c.nodes[via].kill(t)
+	if err := os.RemoveAll(c.dirs[via]); err != nil {
+		t.Fatal(err)
+	}
+	replaced := time.Now()
+	c.nodes[via] = c.launch(t, via)
+	c.nodes[via].waitReady(t)
+	d = c.converge(t, ctx, []int{0, 1, 2})
+	t.Logf("node %d replaced on an empty data directory, caught up after %v, digest %s", via+1, time.Since(replaced), d)
 }
 
 // TestClusterProcessDataDirChecks: a node refuses a data directory of another node id,
