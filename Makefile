@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run cluster cluster-soak test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
+.PHONY: all build run cluster cluster-soak compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
 
 all: build
 
@@ -112,10 +112,17 @@ soak:
 	STRATA_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoakCompaction$$' -v ./server
 
 # Cross-client compatibility (kcat, KafkaJS, franz-go, the kgo suite) against a fresh
-# bin/strata on a free port; CHECKS picks some of them (e.g. CHECKS="kcat franz"); the kgo
-# suite runs its full profile (transactions included) unless PROFILE=core.
-compat: build
+# bin/strata on a free port, then against a fresh three-node cluster (compat-cluster);
+# CHECKS picks some of them (e.g. CHECKS="kcat franz"); the kgo suite runs its full
+# profile (transactions included) on the single node unless PROFILE=core, its core
+# profile on the cluster.
+compat: compat-single compat-cluster
+
+compat-single: build
 	./scripts/compat.sh $(COMPAT_DIR) $(CHECKS)
+
+compat-cluster: build
+	NODES=3 ./scripts/compat.sh $(COMPAT_DIR) $(CHECKS)
 
 # Both modules: compat/sarama imports this one (replace ../..), so a new dependency here
 # needs its go.sum entries there too.
