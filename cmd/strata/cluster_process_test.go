@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ type procCluster struct {
 
 // freeAddrs returns n free addresses of 127.0.0.1 (bound, then released for the
 // process to bind).
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	var out []string
 	var lns []net.Listener
@@ -59,7 +60,7 @@ func freeAddrs(t *testing.T, n int) []string {
 
 // startProcCluster starts three nodes at once and waits until each listens (which it
 // does once the quorum has registered it).
-func startProcCluster(t *testing.T) *procCluster {
+func startProcCluster(t testing.TB) *procCluster {
 	t.Helper()
 	addrs := freeAddrs(t, 6)
 	var voters []string
@@ -78,14 +79,14 @@ func startProcCluster(t *testing.T) *procCluster {
 }
 
 // launch starts node i+1 with its command (the same every time).
-func (c *procCluster) launch(t *testing.T, i int) *broker {
+func (c *procCluster) launch(t testing.TB, i int) *broker {
 	return launchStrata(t, c.bin, "--listen", c.addrs[i], "--data-dir", c.dirs[i],
 		"--set", "node.id="+strconv.Itoa(i+1), "--set", "controller.quorum.voters="+c.voters)
 }
 
 // client returns a client of node i+1 alone; req sends to that node, not to the
 // controller.
-func (c *procCluster) client(t *testing.T, i int) *kgo.Client {
+func (c *procCluster) client(t testing.TB, i int) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs[i]), kgo.RequestRetries(0))
 	if err != nil {
@@ -524,5 +525,36 @@ func TestClusterProcessDataDirChecks(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("node.id %s on another node's data directory still running", tc.node)
 		}
+	}
+}
+
+// benchTopics numbers the topics of BenchmarkClusterProcessCreateTopic (-count runs its
+// sub-benchmarks again on the same cluster).
+var benchTopics atomic.Int64
+
+// BenchmarkClusterProcessCreateTopic creates one-partition topics one at a time through
+// the controller's node and through another node (forwarded to the controller, answered
+// once that node applied the record) of a three-process cluster.
+func BenchmarkClusterProcessCreateTopic(b *testing.B) {
+	c := startProcCluster(b)
+	ctx := b.Context()
+	m, err := c.metadata(ctx, c.client(b, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	leader := int(m.ControllerID - 1)
+	for _, bc := range []struct {
+		name string
+		node int
+	}{{"leader", leader}, {"follower", (leader + 1) % 3}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cl := c.client(b, bc.node)
+			for b.Loop() {
+				if code, err := createTopic(ctx, cl, fmt.Sprintf("bench-%d", benchTopics.Add(1)), 1); err != nil || code != 0 {
+					b.Fatalf("create: %v %v", err, kerr.ErrorForCode(code))
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
+		})
 	}
 }

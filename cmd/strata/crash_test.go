@@ -34,7 +34,7 @@ var crashBinary = struct {
 	err  error
 }{}
 
-func buildStrata(t *testing.T) string {
+func buildStrata(t testing.TB) string {
 	t.Helper()
 	crashBinary.once.Do(func() {
 		dir, err := os.MkdirTemp("", "strata-crash-bin")
@@ -73,7 +73,7 @@ func startStrata(t *testing.T, bin, dataDir string, extra ...string) *broker {
 
 // launchStrata starts `strata serve` with args (and no HTTP listener, a ready file) and
 // kills it when the test ends; waitReady waits until it listens.
-func launchStrata(t *testing.T, bin string, args ...string) *broker {
+func launchStrata(t testing.TB, bin string, args ...string) *broker {
 	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
 	args = append([]string{"serve", "--http", "off", "--ready-file", ready}, args...)
@@ -93,7 +93,7 @@ func launchStrata(t *testing.T, bin string, args ...string) *broker {
 	return b
 }
 
-func (b *broker) waitReady(t *testing.T) {
+func (b *broker) waitReady(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -113,7 +113,7 @@ func (b *broker) waitReady(t *testing.T) {
 	}
 }
 
-func (b *broker) kill(t *testing.T) {
+func (b *broker) kill(t testing.TB) {
 	t.Helper()
 	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
