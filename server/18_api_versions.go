@@ -18,8 +18,9 @@ func handleAPIVersions(s *Server, r *request) reply {
 
 // txnAPIs are the APIs of transactions, advertised only when the broker runs the
 // transaction coordinator (strata.transactions.enable): AddPartitionsToTxn,
-// AddOffsetsToTxn, EndTxn, TxnOffsetCommit, DescribeTransactions and ListTransactions.
-var txnAPIs = map[int16]bool{24: true, 25: true, 26: true, 28: true, 65: true, 66: true}
+// AddOffsetsToTxn, EndTxn, WriteTxnMarkers, TxnOffsetCommit, DescribeTransactions and
+// ListTransactions.
+var txnAPIs = map[int16]bool{24: true, 25: true, 26: true, 27: true, 28: true, 65: true, 66: true}
 
 // describeQuorumKey is DescribeQuorum, advertised on a cluster node only.
 const describeQuorumKey = 55

@@ -434,10 +434,9 @@ func TestClusterGroupsFollowLeadership(t *testing.T) {
 // creates __transaction_state with transaction.state.log.replication.factor replicas
 // (capped at the three brokers) and names the leader of the id's partition, whose
 // coordinator loads it (it follows the topic's leadership, as the group coordinator
-// does): a transactional producer with every node as seed commits, and a
-// read_committed consumer reads what it committed. The partitions written are led by
-// the coordinator's node: markers to partitions of other brokers (WriteTxnMarkers) are
-// not sent yet.
+// does); a transactional producer with every node as seed commits a transaction over
+// partitions led by the three brokers (the coordinator writes the markers of the others'
+// partitions with WriteTxnMarkers), and a read_committed consumer reads all of it.
 func TestClusterTransactions(t *testing.T) {
 	c := startClusterWith(t, map[string]string{"transaction.state.log.replication.factor": "5", "transaction.state.log.num.partitions": "6"})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -446,21 +445,16 @@ func TestClusterTransactions(t *testing.T) {
 	for _, s := range c.nodes {
 		seeds = append(seeds, s.Addr().String())
 	}
-	adm, err := kgo.NewClient(kgo.SeedBrokers(seeds[1]))
+	tp, err := c.nodes[1].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "tx", Partitions: 3, ReplicationFactor: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer adm.Close()
-	fc := kmsg.NewPtrFindCoordinatorRequest()
-	fc.CoordinatorType, fc.CoordinatorKeys = coordinatorTransaction, []string{"tid"}
-	fresp, err := fc.RequestWith(ctx, adm.SeedBrokers()[0])
-	if err != nil || len(fresp.Coordinators) != 1 || fresp.Coordinators[0].ErrorCode != 0 {
-		t.Fatalf("FindCoordinator: %v %+v", err, fresp)
+	leaders := map[int32]bool{}
+	for _, p := range tp.Partitions {
+		leaders[p.Leader] = true
 	}
-	co := fresp.Coordinators[0].NodeID
-	if _, err := c.nodes[1].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "tx", Partitions: -1, ReplicationFactor: -1,
-		Assignments: [][]int32{{co}, {co}, {co}}}); err != nil {
-		t.Fatal(err)
+	if len(leaders) != 3 {
+		t.Fatalf("leaders %v, want the three brokers", leaders)
 	}
 	p, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.TransactionalID("tid"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -499,6 +493,52 @@ func TestClusterTransactions(t *testing.T) {
 			t.Fatalf("consumed %v: %v", got, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+}
+
+// TestClusterWriteTxnMarkers: a broker answers WriteTxnMarkers for each partition:
+// NOT_LEADER_OR_FOLLOWER for one another broker leads, UNKNOWN_TOPIC_OR_PARTITION for
+// one that does not exist, and writes the marker to one it leads.
+func TestClusterWriteTxnMarkers(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "m", Partitions: 3, ReplicationFactor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := c.nodes[0]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(node.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	rm := kmsg.NewWriteTxnMarkersRequestMarker()
+	rm.ProducerID, rm.ProducerEpoch, rm.Committed = 7, 0, false
+	for _, name := range []string{"m", "nope"} {
+		rt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+		rt.Topic, rt.Partitions = name, []int32{0, 1, 2}
+		rm.Topics = append(rm.Topics, rt)
+	}
+	req.Markers = append(req.Markers, rm)
+	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Markers[0].Topics {
+		for _, p := range rt.Partitions {
+			want := kerr.UnknownTopicOrPartition.Code
+			if rt.Topic == "m" {
+				want = kerr.NotLeaderForPartition.Code
+				if tp.Partitions[p.Partition].Leader == node.opts.NodeID {
+					want = 0
+				}
+			}
+			if p.ErrorCode != want {
+				t.Errorf("%s-%d: %v, want %v", rt.Topic, p.Partition, kerr.ErrorForCode(p.ErrorCode), kerr.ErrorForCode(want))
+			}
+		}
 	}
 }
 

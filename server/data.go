@@ -41,6 +41,8 @@ type serverData struct {
 	groups *group.Coordinator
 	// txns is the transaction coordinator (txn.go), nil unless strata.transactions.enable.
 	txns *txn.Coordinator
+	// peers are the clients of the other brokers of a cluster (27_write_txn_markers.go).
+	peers peerClients
 
 	closeOnce sync.Once
 	closeErr  error
@@ -206,6 +208,7 @@ func (s *Server) closeData() error {
 				errs = append(errs, fmt.Errorf("server: close transaction coordinator: %w", err))
 			}
 		}
+		d.peers.close() // after the transaction coordinator, their only user
 		if d.groups != nil {
 			if err := d.groups.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))
