@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/metadata/raft"
@@ -496,6 +498,93 @@ func TestClusterTransactions(t *testing.T) {
 	}
 }
 
+// TestClusterTxnOffsetCommit: a transaction commits a group's offsets when the group's
+// coordinator and the transactional id's are different brokers (the group coordinator
+// takes TxnOffsetCommit without asking the transaction's coordinator, as Kafka's), and
+// they become visible with the commit marker the transaction coordinator sends over.
+func TestClusterTxnOffsetCommit(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "in", Partitions: 1, ReplicationFactor: -1}); err != nil {
+		t.Fatal(err)
+	}
+	clients := map[int32]*kgo.Client{}
+	for _, s := range c.nodes {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		clients[s.opts.NodeID] = cl
+	}
+	send := func(node int32, req kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := clients[node].SeedBrokers()[0].Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for _, typ := range []int8{coordinatorGroup, coordinatorTransaction} { // creates both topics
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorType, fc.CoordinatorKeys = typ, []string{"k"}
+		if r := send(1, fc).(*kmsg.FindCoordinatorResponse); r.Coordinators[0].ErrorCode != 0 {
+			t.Fatalf("FindCoordinator %d: %v", typ, kerr.ErrorForCode(r.Coordinators[0].ErrorCode))
+		}
+	}
+	im := c.nodes[0].image()
+	leaderOf := func(topic, key string) int32 {
+		tp, _ := im.Topic(topic)
+		return tp.Partitions[coord.PartitionFor(key, tp.NumPartitions())].Leader
+	}
+	tc := leaderOf(metadata.TransactionStateTopic, "tid")
+	group := ""
+	for i := 0; group == ""; i++ {
+		if g := fmt.Sprint("g", i); leaderOf(metadata.ConsumerOffsetsTopic, g) != tc {
+			group = g
+		}
+	}
+	gc := leaderOf(metadata.ConsumerOffsetsTopic, group)
+	waitFor(t, func() bool { // both coordinators have loaded their partitions
+		init := kmsg.NewPtrInitProducerIDRequest()
+		init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tid"), 30000
+		return send(tc, init).(*kmsg.InitProducerIDResponse).ErrorCode == 0
+	})
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tid"), 30000
+	ir := send(tc, init).(*kmsg.InitProducerIDResponse)
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = "tid", ir.ProducerID, ir.ProducerEpoch, group
+	if r := send(tc, ao).(*kmsg.AddOffsetsToTxnResponse); r.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	oc := kmsg.NewPtrTxnOffsetCommitRequest()
+	oc.TransactionalID, oc.Group, oc.ProducerID, oc.ProducerEpoch = "tid", group, ir.ProducerID, ir.ProducerEpoch
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = "in"
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset = 0, 42
+	rt.Partitions = append(rt.Partitions, rp)
+	oc.Topics = append(oc.Topics, rt)
+	if r := send(gc, oc).(*kmsg.TxnOffsetCommitResponse); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("TxnOffsetCommit on group coordinator %d (transaction coordinator %d): %v", gc, tc, kerr.ErrorForCode(r.Topics[0].Partitions[0].ErrorCode))
+	}
+	et := kmsg.NewPtrEndTxnRequest()
+	et.TransactionalID, et.ProducerID, et.ProducerEpoch, et.Commit = "tid", ir.ProducerID, ir.ProducerEpoch, true
+	if r := send(tc, et).(*kmsg.EndTxnResponse); r.ErrorCode != 0 {
+		t.Fatalf("EndTxn: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	waitFor(t, func() bool {
+		of := kmsg.NewPtrOffsetFetchRequest() // v8+: by group
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = group
+		of.Groups = append(of.Groups, rg)
+		r := send(gc, of).(*kmsg.OffsetFetchResponse)
+		return len(r.Groups) == 1 && len(r.Groups[0].Topics) == 1 && r.Groups[0].Topics[0].Partitions[0].Offset == 42
+	})
+}
+
 // TestClusterWriteTxnMarkers: a broker answers WriteTxnMarkers for each partition:
 // NOT_LEADER_OR_FOLLOWER for one another broker leads, UNKNOWN_TOPIC_OR_PARTITION for
 // one that does not exist, and writes the marker to one it leads.
@@ -598,6 +687,10 @@ func TestClusterDefaultReplicationFactor(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+		// metadata/raft's defaults are the registry's (docs/configuration.md).
+		if st, ok := config.Lookup(k); !ok || k != "controller.quorum.voters" && st.Default != v {
+			t.Errorf("%s: registry default %+v, the node runs %q", k, st, v)
 		}
 	}
 }
