@@ -114,8 +114,7 @@ soak:
 # Cross-client compatibility (kcat, KafkaJS, franz-go, the kgo suite) against a fresh
 # bin/strata on a free port, then against a fresh three-node cluster (compat-cluster);
 # CHECKS picks some of them (e.g. CHECKS="kcat franz"); the kgo suite runs its full
-# profile (transactions included) on the single node unless PROFILE=core, its core
-# profile on the cluster.
+# profile (transactions included) unless PROFILE=core.
 compat: compat-single compat-cluster
 
 compat-single: build

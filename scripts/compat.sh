@@ -9,9 +9,8 @@
 # data directory, and on a second one with SASL (SASL_PLAINTEXT, user compat, for the kgo
 # suite's SCRAM tests: KGO_TEST_SCRAM, KGO_TEST_SCRAM_SEEDS). With NODES=3 the three are one
 # cluster (node.id 1-3, controller.quorum.voters on three more free ports) and the checks
-# get all three as seeds (BROKER, hence KGO_SEEDS); the kgo suite runs its core profile
-# there (transactions over partitions led by several brokers are not completed yet: see
-# docs/cluster.md). The exit status is run.sh's. Broker N's log is kept in
+# get all three as seeds (BROKER, hence KGO_SEEDS; KGO_TEST_RF stays 1 until partitions
+# replicate). The exit status is run.sh's. Broker N's log is kept in
 # $LOGDIR/strata[-N].log (LOGDIR defaults to a new temporary directory, shared with run.sh).
 set -uo pipefail
 
@@ -26,9 +25,8 @@ COMPAT_DIR=$(cd "$COMPAT_DIR" && pwd)
 export LOGDIR=${LOGDIR:-$(mktemp -d -t strata-compat.XXXXXX)}
 NODES=${NODES:-1}
 [ "$NODES" = 1 ] || [ "$NODES" = 3 ] || { echo "compat: NODES must be 1 or 3" >&2; exit 1; }
-# franz-go's whole suite, transactions included (TestTxnEtl): about 70 s on 2 cores; on a
-# cluster the core profile (see above).
-if [ "$NODES" = 1 ]; then export PROFILE=${PROFILE:-full}; else export PROFILE=${PROFILE:-core}; fi
+# franz-go's whole suite, transactions included (TestTxnEtl): about 70 s on 2 cores.
+export PROFILE=${PROFILE:-full}
 mkdir -p "$LOGDIR"
 DATA=$(mktemp -d -t strata-compat-data.XXXXXX)
 PIDS=()
