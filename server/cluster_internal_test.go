@@ -529,9 +529,9 @@ func TestClusterTxnOffsetCommit(t *testing.T) {
 	for _, typ := range []int8{coordinatorGroup, coordinatorTransaction} { // creates both topics
 		fc := kmsg.NewPtrFindCoordinatorRequest()
 		fc.CoordinatorType, fc.CoordinatorKeys = typ, []string{"k"}
-		if r := send(1, fc).(*kmsg.FindCoordinatorResponse); r.Coordinators[0].ErrorCode != 0 {
-			t.Fatalf("FindCoordinator %d: %v", typ, kerr.ErrorForCode(r.Coordinators[0].ErrorCode))
-		}
+		waitFor(t, func() bool { // COORDINATOR_NOT_AVAILABLE (retriable) while the topic is being created
+			return send(1, fc).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode == 0
+		})
 	}
 	im := c.nodes[0].image()
 	leaderOf := func(topic, key string) int32 {
