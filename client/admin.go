@@ -81,9 +81,11 @@ type PartitionInfo struct {
 	LeaderEpoch int32   `json:"leader_epoch" yaml:"leader_epoch"`
 	Replicas    []int32 `json:"replicas" yaml:"replicas"`
 	ISR         []int32 `json:"isr" yaml:"isr"`
-	StartOffset int64   `json:"start_offset" yaml:"start_offset"`
-	EndOffset   int64   `json:"end_offset" yaml:"end_offset"`
-	Size        int64   `json:"size" yaml:"size"` // bytes on disk, -1 if unknown
+	// OfflineReplicas are the replicas on brokers that are down (fenced).
+	OfflineReplicas []int32 `json:"offline_replicas" yaml:"offline_replicas"`
+	StartOffset     int64   `json:"start_offset" yaml:"start_offset"`
+	EndOffset       int64   `json:"end_offset" yaml:"end_offset"`
+	Size            int64   `json:"size" yaml:"size"` // bytes on disk, -1 if unknown
 }
 
 // ConfigEntry is one topic configuration value.
@@ -202,14 +204,15 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (*TopicDescripti
 	sizes := a.sizes(ctx, name, d.Partitions.Numbers())
 	for _, p := range d.Partitions.Sorted() {
 		pi := PartitionInfo{
-			Partition:   p.Partition,
-			Leader:      p.Leader,
-			LeaderEpoch: p.LeaderEpoch,
-			Replicas:    p.Replicas,
-			ISR:         p.ISR,
-			StartOffset: -1,
-			EndOffset:   -1,
-			Size:        -1,
+			Partition:       p.Partition,
+			Leader:          p.Leader,
+			LeaderEpoch:     p.LeaderEpoch,
+			Replicas:        p.Replicas,
+			ISR:             p.ISR,
+			OfflineReplicas: p.OfflineReplicas,
+			StartOffset:     -1,
+			EndOffset:       -1,
+			Size:            -1,
 		}
 		if o, ok := starts.Lookup(name, p.Partition); ok && o.Err == nil {
 			pi.StartOffset = o.Offset

@@ -41,6 +41,8 @@ type serverData struct {
 	groups *group.Coordinator
 	// txns is the transaction coordinator (txn.go), nil unless strata.transactions.enable.
 	txns *txn.Coordinator
+	// peers are the clients of the other brokers of a cluster (27_write_txn_markers.go).
+	peers peerClients
 
 	closeOnce sync.Once
 	closeErr  error
@@ -57,6 +59,9 @@ func (s *Server) openData() (err error) {
 		s.log.Warn(ig.String(), "setting", ig.Name)
 	}
 	d.broker = config.ResolveBroker(s.staticSettings())
+	if rf := d.broker.Int64("default.replication.factor"); s.opts.Cluster == nil && rf != 1 {
+		return fmt.Errorf("server: invalid broker settings: default.replication.factor=%d: a single node (no controller.quorum.voters) takes only 1", rf)
+	}
 
 	rules := metadata.Rules{Broker: s.opts.Settings, ValidateConfigs: replica.ValidateTopicConfig(s.opts.Settings)}
 	var store metadata.Store
@@ -171,7 +176,7 @@ func (s *Server) staticSettings() map[string]string {
 // optionSettings returns the settings carried by Options fields, by Kafka name.
 func (s *Server) optionSettings() map[string]string {
 	listeners, adv, protocols := s.listenerSettings()
-	return map[string]string{
+	out := map[string]string{
 		"listeners":                listeners,
 		"advertised.listeners":     adv,
 		protocolMapSetting:         protocols,
@@ -181,6 +186,10 @@ func (s *Server) optionSettings() map[string]string {
 		"max.connections":          strconv.Itoa(s.opts.MaxConnections),
 		"connections.max.idle.ms":  strconv.FormatInt(s.opts.IdleTimeout.Milliseconds(), 10),
 	}
+	if c := s.opts.Cluster; c != nil {
+		maps.Copy(out, c.settings())
+	}
+	return out
 }
 
 // closeData closes the group coordinator, the partitions (the replica manager writes the
@@ -199,6 +208,7 @@ func (s *Server) closeData() error {
 				errs = append(errs, fmt.Errorf("server: close transaction coordinator: %w", err))
 			}
 		}
+		d.peers.close() // after the transaction coordinator, their only user
 		if d.groups != nil {
 			if err := d.groups.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))

@@ -27,9 +27,10 @@ func init() {
 		errMapping{metadata.ErrDuplicateUser, kerr.DuplicateResource},
 		// No controller answered within the request's timeout (a cluster store retries
 		// until then), or the outcome of a forwarded command is unknown: KIP-590's
-		// answer, never NOT_CONTROLLER. A store shutting down: retriable.
+		// answer, never NOT_CONTROLLER. A store shutting down: retriable, the same (a
+		// client retries it on another broker).
 		errMapping{metadata.ErrNotController, kerr.RequestTimedOut},
-		errMapping{metadata.ErrClosed, kerr.NotController},
+		errMapping{metadata.ErrClosed, kerr.RequestTimedOut},
 		errMapping{config.ErrUnknown, kerr.InvalidConfig},
 		errMapping{config.ErrInvalid, kerr.InvalidConfig},
 		errMapping{config.ErrReadOnly, kerr.InvalidRequest},

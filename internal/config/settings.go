@@ -30,6 +30,19 @@ var settings = []Setting{
 	{Name: "connections.max.idle.ms", Type: Long, Scope: Broker, Default: "600000", ReadOnly: true, Field: "Options.IdleTimeout",
 		Doc: "Connections that send nothing for this long are closed."},
 
+	// Cluster settings carried by server.Options.Cluster (docs/cluster.md).
+	{Name: "controller.quorum.voters", Type: List, Scope: Broker, Default: "", ReadOnly: true, Field: "Options.Cluster.Voters",
+		Doc: "The controller quorum, id@host:port entries (comma-separated, the same on every node): set, it makes this node a node of a cluster, node.id being its own entry, whose address is its quorum listener (Raft and the forwarding of commands to the controller). Empty: a single node."},
+	{Name: "process.roles", Type: List, Scope: Broker, Default: "broker,controller", ReadOnly: true, Field: "Options.Cluster", Enum: []string{"broker", "controller"},
+		Doc:  "The roles of a cluster node: broker,controller (combined mode: it hosts partitions and is a voter of the controller quorum). Read only with controller.quorum.voters.",
+		Note: "Kafka has no default (KRaft requires it); Strata supports combined mode only and refuses broker or controller alone."},
+	{Name: "broker.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "250", ReadOnly: true, Field: "Options.Cluster.HeartbeatInterval", Min: 1, HasMin: true,
+		Doc:  "How often a cluster node's broker heartbeats to the controller.",
+		Note: "Kafka's default is 2000: Strata's fences a dead broker within about a second (docs/cluster.md)."},
+	{Name: "broker.session.timeout.ms", Type: Int, Scope: Broker, Default: "1500", ReadOnly: true, Field: "Options.Cluster.SessionTimeout", Min: 1, HasMin: true,
+		Doc:  "How long the controller waits for a broker's heartbeat before it fences the broker (its partitions get new leaders, or go offline); a broker the controller's Raft cannot reach is fenced after two heartbeat intervals. Must exceed broker.heartbeat.interval.ms.",
+		Note: "Kafka's default is 9000."},
+
 	// Other broker settings (server.Options.Settings).
 	{Name: "auto.create.topics.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
 		Doc: "Create a topic when a client asks for metadata of an unknown topic and allows auto-creation."},
@@ -37,8 +50,15 @@ var settings = []Setting{
 		Doc: "Allow DeleteTopics; false answers every topic TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3), as Kafka."},
 	{Name: "num.partitions", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of auto-created topics and of CreateTopics requests that leave it to the broker (-1)."},
-	{Name: "default.replication.factor", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Check: onlyOne,
-		Doc: "The replication factor of new topics; a single broker supports only 1."},
+	{Name: "default.replication.factor", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
+		Doc:  "The replication factor of new topics that leave it to the broker (auto-created, or CreateTopics with -1); a factor above the number of live brokers is refused (INVALID_REPLICATION_FACTOR). A single node (no controller.quorum.voters) takes only 1.",
+		Note: "Until partitions replicate (issue 14), the ISR of a partition is its leader alone."},
+	{Name: "offsets.topic.replication.factor", Type: Short, Scope: Broker, Default: "3", ReadOnly: true, Min: 1, HasMin: true,
+		Doc:  "The replication factor of the internal __consumer_offsets topic, created on a cluster by the first FindCoordinator of a group; fixed once the topic exists. A single node creates it with 1.",
+		Note: "Kafka refuses to create the topic (COORDINATOR_NOT_AVAILABLE) while fewer brokers are alive than the factor; Strata creates it with as many replicas as there are live brokers, at most the factor."},
+	{Name: "transaction.state.log.replication.factor", Type: Short, Scope: Broker, Default: "3", ReadOnly: true, Min: 1, HasMin: true,
+		Doc:  "The replication factor of the internal __transaction_state topic, created on a cluster by the first FindCoordinator of a transactional id; fixed once the topic exists. A single node creates it with 1.",
+		Note: "As offsets.topic.replication.factor: at most the number of live brokers when it is created."},
 	{Name: "offsets.topic.num.partitions", Type: Int, Scope: Broker, Default: "50", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of the internal __consumer_offsets topic; fixed once the topic exists."},
 	{Name: "offsets.retention.minutes", Type: Int, Scope: Broker, Default: "10080", ReadOnly: true, Min: 1, HasMin: true,
@@ -80,6 +100,9 @@ var settings = []Setting{
 	{Name: "producer.id.expiration.ms", Type: Int, Scope: Broker, Default: "86400000", ReadOnly: true, Min: 1, HasMin: true,
 		Doc:  "A producer id whose last batch in a partition is older than this is expired there: compaction no longer keeps that batch (emptied of its records) for the producer's idempotence state.",
 		Note: "Kafka also forgets the expired producer's state in memory; Strata keeps it until the broker restarts."},
+	{Name: "replica.lag.time.max.ms", Type: Long, Scope: Broker, Default: "30000", ReadOnly: true, NoEffect: true, Min: 0, HasMin: true,
+		Doc:  "How long a follower may lag behind its leader before it leaves the ISR.",
+		Note: "Accepted and validated; partitions do not replicate yet (issue 14)."},
 	{Name: "http.listener", Type: String, Scope: Broker, Default: "127.0.0.1:9644", ReadOnly: true, Field: "strata serve --http (package observe)",
 		Doc:  "The HTTP listener: host:port of Prometheus metrics (/metrics), health (/healthz, /readyz), the web console (/) with its JSON API (/api/v1/) and Go's profiles (/debug/pprof/, unless --pprof gives them their own listener); off disables it. See docs/metrics.md and docs/console.md.",
 		Note: "Strata only: Kafka exports JMX. The listener has no authentication yet, hence its loopback default."},
@@ -233,13 +256,6 @@ var settings = []Setting{
 	{Name: "unclean.leader.election.enable", Type: Boolean, Scope: Topic, Default: "false", NoEffect: true,
 		Synonyms: []Synonym{{Name: "unclean.leader.election.enable"}},
 		Doc:      "Elect an out-of-sync replica as leader as a last resort; a single node has no other replica."},
-}
-
-func onlyOne(v string) error {
-	if v != "1" {
-		return errors.New("a single broker supports only 1")
-	}
-	return nil
 }
 
 func gzipLevel(v string) error {
