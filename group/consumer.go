@@ -69,9 +69,10 @@ func (sh *shard) replayConsumerRecord(key, value []byte) error {
 		g = sh.getOrCreate(k.group)
 	}
 	if g.consumer == nil {
-		if len(g.members) > 0 || g.protocolType != "" {
-			return fmt.Errorf("%w: consumer group record for classic group %q", errBadRecord, k.group)
+		if len(g.members) > 0 {
+			return fmt.Errorf("%w: consumer group record for classic group %q with members", errBadRecord, k.group)
 		}
+		g.resetMetadata() // an empty classic group becomes a consumer group
 		g.consumer = newConsumerGroup()
 	}
 	if k.version == cgMetadataKeyVersion && value == nil {

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/group/assign"
 )
 
 // Defaults, with Kafka's names.
@@ -18,6 +20,9 @@ const (
 	DefaultOffsetsRetention       = 7 * 24 * time.Hour // offsets.retention.minutes (10080)
 	DefaultRetentionCheckInterval = 10 * time.Minute   // offsets.retention.check.interval.ms
 	DefaultMaxMetadataBytes       = 4096               // offset.metadata.max.bytes
+
+	DefaultConsumerSessionTimeout    = 45 * time.Second // group.consumer.session.timeout.ms
+	DefaultConsumerHeartbeatInterval = 5 * time.Second  // group.consumer.heartbeat.interval.ms
 )
 
 // Options configures a Coordinator. A nil *Options passed to New means defaults, which
@@ -42,6 +47,18 @@ type Options struct {
 	// ConsumerSessionTimeout is group.consumer.session.timeout.ms: how long a KIP-848
 	// member stays without heartbeating. Default 45s.
 	ConsumerSessionTimeout time.Duration
+	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms: how often KIP-848
+	// members are told to heartbeat. Default 5s.
+	ConsumerHeartbeatInterval time.Duration
+	// ConsumerAssignors is group.consumer.assignors: the server-side assignors members may
+	// name (assign.ByName), the first being the default. Default uniform, range.
+	ConsumerAssignors []string
+	// ConsumerMaxSize is group.consumer.max.size: the most members of a consumer group; a
+	// member joining a full group gets ErrGroupMaxSizeReached. Default math.MaxInt32.
+	ConsumerMaxSize int
+	// Topics resolves the topics KIP-848 members subscribe to (by name or by regular
+	// expression) against the broker's metadata. nil: no topic exists.
+	Topics TopicResolver
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock; nil means coord.RealClock.
@@ -73,6 +90,18 @@ func (o *Options) EnsureDefaults() {
 	if o.ConsumerSessionTimeout == 0 {
 		o.ConsumerSessionTimeout = DefaultConsumerSessionTimeout
 	}
+	if o.ConsumerHeartbeatInterval == 0 {
+		o.ConsumerHeartbeatInterval = DefaultConsumerHeartbeatInterval
+	}
+	if len(o.ConsumerAssignors) == 0 {
+		o.ConsumerAssignors = []string{"uniform", "range"}
+	}
+	if o.ConsumerMaxSize == 0 {
+		o.ConsumerMaxSize = math.MaxInt32
+	}
+	if o.Topics == nil {
+		o.Topics = noTopics{}
+	}
 	if o.MaxMetadataBytes == 0 {
 		o.MaxMetadataBytes = DefaultMaxMetadataBytes
 	}
@@ -95,6 +124,15 @@ func (o *Options) Validate() error {
 		return errors.New("group: offsets.retention.minutes must not be negative")
 	case o.RetentionCheckInterval < 0:
 		return errors.New("group: offsets.retention.check.interval.ms must not be negative")
+	case o.ConsumerMaxSize < 1:
+		return fmt.Errorf("group: group.consumer.max.size %d < 1", o.ConsumerMaxSize)
+	case o.ConsumerSessionTimeout <= o.ConsumerHeartbeatInterval:
+		return errors.New("group: group.consumer.heartbeat.interval.ms must be less than group.consumer.session.timeout.ms")
+	}
+	for _, a := range o.ConsumerAssignors {
+		if _, ok := assign.ByName[a]; !ok {
+			return fmt.Errorf("group: group.consumer.assignors: unknown assignor %q (want uniform or range)", a)
+		}
 	}
 	return nil
 }
