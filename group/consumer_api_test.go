@@ -214,8 +214,8 @@ func TestConsumerConvertsEmptyClassicGroup(t *testing.T) {
 			if d := e.c.DescribeConsumerGroups([]string{"g"})[0]; d.Err != nil || len(d.Members) != 1 {
 				t.Fatalf("%s: %+v", when, d)
 			}
-			if d := e.c.DescribeGroups([]string{"g"})[0]; d.ProtocolType != "" || len(d.Members) != 0 {
-				t.Fatalf("%s: classic side %+v", when, d)
+			if d := e.c.DescribeGroups([]string{"g"})[0]; d.ProtocolType != "consumer" || d.StateName != "Stable" || len(d.Members) != 1 {
+				t.Fatalf("%s: DescribeGroups %+v", when, d)
 			}
 			if o, err := e.c.Fetch("g", map[string][]int32{"a": {0}}); err != nil || o[0].Offset != 7 {
 				t.Fatalf("%s: offsets %+v %v", when, o, err)
@@ -224,5 +224,58 @@ func TestConsumerConvertsEmptyClassicGroup(t *testing.T) {
 		check("converted")
 		e.reopen()
 		check("after restart")
+	})
+}
+
+// TestConsumerGroupLifecycle: ListGroups tells consumer groups by type and state;
+// DeleteGroups refuses a consumer group with members and deletes an empty one for good; a
+// classic member cannot join a consumer group with members, but turns an empty one
+// classic; an empty consumer group without offsets is removed by the retention check.
+func TestConsumerGroupLifecycle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := &testTopics{}
+		tt.set("a", 1)
+		e := newEnv(t, func(o *Options) { o.Topics = tt })
+		ctx := context.Background()
+		e.stableGroup(ctx, "classic", 1)
+		for _, g := range []string{"c1", "c2", "c3"} {
+			if _, err := e.c.ConsumerHeartbeat(join(g, "m", "a")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if l := e.list(nil, []string{"CONSUMER"}); len(l) != 3 || l[0].Type != "consumer" || l[0].State != "Stable" || l[0].ProtocolType != "consumer" {
+			t.Fatalf("consumer groups: %+v", l)
+		}
+		if l := e.list([]string{"stable"}, []string{"classic"}); len(l) != 1 || l[0].Group != "classic" {
+			t.Fatalf("classic groups: %+v", l)
+		}
+		if errs := e.c.DeleteGroups([]string{"c1"}); !errors.Is(errs[0], ErrNonEmptyGroup) {
+			t.Fatalf("delete a consumer group with members: %v", errs[0])
+		}
+		if _, err := e.c.Join(ctx, jreq("c1", "")); !errors.Is(err, ErrInconsistentGroupProtocol) {
+			t.Fatalf("classic member joining a consumer group with members: %v", err)
+		}
+		for _, g := range []string{"c1", "c2", "c3"} {
+			if _, err := e.c.ConsumerHeartbeat(&ConsumerHeartbeatRequest{Group: g, MemberID: "m", MemberEpoch: -1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if l := e.list([]string{"Empty"}, []string{"consumer"}); len(l) != 3 {
+			t.Fatalf("empty consumer groups: %+v", l)
+		}
+		if errs := e.c.DeleteGroups([]string{"c1"}); errs[0] != nil {
+			t.Fatalf("delete the empty consumer group: %v", errs[0])
+		}
+		e.stableGroup(ctx, "c2", 1) // a classic member turns the empty consumer group classic
+		e.reopen()
+		e.c.ExpireOffsets(time.Now()) // c3: empty, no offsets
+		l := e.list(nil, nil)
+		if len(l) != 2 || l[0].Group != "c2" || l[0].Type != "classic" || l[1].Group != "classic" {
+			t.Fatalf("after delete, classic join, restart and expiry: %+v", l)
+		}
+		e.reopen()
+		if l := e.list(nil, nil); len(l) != 2 {
+			t.Fatalf("after another restart: %+v", l)
+		}
 	})
 }

@@ -297,7 +297,7 @@ func (sh *shard) expireGroup(g *group, now time.Time) {
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
-	if g.state != StateEmpty {
+	if g.activeLocked() {
 		g.mu.Unlock()
 		return
 	}
@@ -317,9 +317,10 @@ func (sh *shard) expireGroup(g *group, now time.Time) {
 		}
 	}
 	removeGroup := len(del) == len(g.offsets) && len(g.pending) == 0 &&
-		(len(del) > 0 || (g.protocolType != "" && !now.Before(g.stateSince.Add(retention))))
+		(len(del) > 0 || (g.protocolType != "" && !now.Before(g.stateSince.Add(retention))) || g.consumer != nil)
 	if removeGroup {
 		recs = append(recs, coord.Record{Key: groupKey(g.id)})
+		recs = append(recs, g.consumerTombstonesLocked()...)
 	}
 	g.mu.Unlock()
 	if len(recs) == 0 {
@@ -333,8 +334,9 @@ func (sh *shard) expireGroup(g *group, now time.Time) {
 	for _, tp := range del {
 		delete(g.offsets, tp)
 	}
-	if removeGroup && g.state == StateEmpty && len(g.offsets) == 0 && len(g.members) == 0 {
+	if removeGroup && !g.activeLocked() && len(g.offsets) == 0 {
 		sh.c.logger.Info("group expired", "group", g.id, "offsets", len(del))
+		g.consumer = nil
 		sh.removeGroupLocked(g)
 	}
 }
