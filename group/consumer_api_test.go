@@ -279,3 +279,42 @@ func TestConsumerGroupLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// TestConsumerMigrationPolicy: without upgrades an empty classic group refuses KIP-848
+// members, without downgrades an empty consumer group refuses classic members, both with
+// GROUP_ID_NOT_FOUND as Kafka answers.
+func TestConsumerMigrationPolicy(t *testing.T) {
+	for _, c := range []struct {
+		policy             MigrationPolicy
+		upgrade, downgrade bool
+	}{
+		{MigrationBidirectional, true, true},
+		{MigrationDisabled, false, false},
+		{MigrationUpgrade, true, false},
+		{MigrationDowngrade, false, true},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			tt := &testTopics{}
+			tt.set("a", 1)
+			e := newEnv(t, func(o *Options) { o.Topics = tt; o.ConsumerMigration = c.policy })
+			ctx := context.Background()
+			ids, _ := e.stableGroup(ctx, "classic", 1)
+			if _, err := e.c.Leave("classic", []LeaveMember{{MemberID: ids[0]}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.c.ConsumerHeartbeat(join("classic", "m", "a")); (err == nil) != c.upgrade || err != nil && !errors.Is(err, ErrGroupIDNotFound) {
+				t.Errorf("policy %d: upgrade: %v", c.policy, err)
+			}
+			if _, err := e.c.ConsumerHeartbeat(join("consumer", "m", "a")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.c.ConsumerHeartbeat(&ConsumerHeartbeatRequest{Group: "consumer", MemberID: "m", MemberEpoch: -1}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := e.c.Join(ctx, jreq("consumer", "x"))
+			if c.downgrade != !errors.Is(err, ErrGroupIDNotFound) {
+				t.Errorf("policy %d: downgrade: %v", c.policy, err)
+			}
+		})
+	}
+}

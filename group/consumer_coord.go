@@ -1,6 +1,7 @@
 package group
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -45,6 +46,11 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 		g.mu.Unlock()
 		return 0, nil, false, ErrInconsistentGroupProtocol // classic → consumer migration: to come
 	}
+	convert := g.consumer == nil && (g.protocolType != "" || g.generation != 0)
+	if convert && !c.opts.ConsumerMigration.upgrade() {
+		g.mu.Unlock()
+		return 0, nil, false, fmt.Errorf("%w: group %s is not a consumer group", ErrGroupIDNotFound, group)
+	}
 	next := newConsumerGroup()
 	if g.consumer != nil {
 		next = g.consumer.clone()
@@ -64,7 +70,6 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 		g.mu.Unlock()
 		return 0, nil, false, err
 	}
-	convert := g.consumer == nil && (g.protocolType != "" || g.generation != 0)
 	if convert {
 		// An empty classic group becomes a consumer group (Kafka: the classic group's
 		// metadata is deleted; its committed offsets stay).

@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"time"
 )
@@ -747,7 +748,7 @@ func sortStrings(s []string) { sort.Strings(s) }
 // dropEmptyConsumerGroup lets a classic member join group g: a consumer group with
 // members refuses it (ErrInconsistentGroupProtocol: classic members in a consumer group
 // are not supported yet); an empty one becomes a classic group (its records deleted, its
-// offsets kept), as Kafka's bidirectional migration policy does.
+// offsets kept) if the migration policy allows downgrades, as Kafka's does.
 func (c *Coordinator) dropEmptyConsumerGroup(g *group) error {
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
@@ -758,6 +759,8 @@ func (c *Coordinator) dropEmptyConsumerGroup(g *group) error {
 		return nil
 	case len(g.consumer.members) > 0:
 		return ErrInconsistentGroupProtocol
+	case !c.opts.ConsumerMigration.downgrade():
+		return fmt.Errorf("%w: group %s is not a classic group", ErrGroupIDNotFound, g.id)
 	}
 	recs := g.consumerTombstonesLocked()
 	g.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/stratalog/strata/coord"
@@ -50,6 +51,15 @@ type Options struct {
 	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms: how often KIP-848
 	// members are told to heartbeat. Default 5s.
 	ConsumerHeartbeatInterval time.Duration
+	// The bounds of ConsumerSessionTimeout and ConsumerHeartbeatInterval:
+	// group.consumer.{min,max}.session.timeout.ms and
+	// group.consumer.{min,max}.heartbeat.interval.ms. Zero: no bound.
+	ConsumerMinSessionTimeout, ConsumerMaxSessionTimeout       time.Duration
+	ConsumerMinHeartbeatInterval, ConsumerMaxHeartbeatInterval time.Duration
+	// ConsumerMigration is group.consumer.migration.policy: whether an empty classic group
+	// becomes a consumer group when a KIP-848 member joins (upgrade), and back (downgrade).
+	// Default bidirectional.
+	ConsumerMigration MigrationPolicy
 	// ConsumerAssignors is group.consumer.assignors: the server-side assignors members may
 	// name (assign.ByName), the first being the default. Default uniform, range.
 	ConsumerAssignors []string
@@ -128,6 +138,12 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("group: group.consumer.max.size %d < 1", o.ConsumerMaxSize)
 	case o.ConsumerSessionTimeout <= o.ConsumerHeartbeatInterval:
 		return errors.New("group: group.consumer.heartbeat.interval.ms must be less than group.consumer.session.timeout.ms")
+	case !within(o.ConsumerSessionTimeout, o.ConsumerMinSessionTimeout, o.ConsumerMaxSessionTimeout):
+		return errors.New("group: group.consumer.session.timeout.ms must be between group.consumer.min.session.timeout.ms and group.consumer.max.session.timeout.ms")
+	case !within(o.ConsumerHeartbeatInterval, o.ConsumerMinHeartbeatInterval, o.ConsumerMaxHeartbeatInterval):
+		return errors.New("group: group.consumer.heartbeat.interval.ms must be between group.consumer.min.heartbeat.interval.ms and group.consumer.max.heartbeat.interval.ms")
+	case o.ConsumerMigration > MigrationDowngrade || o.ConsumerMigration < 0:
+		return fmt.Errorf("group: group.consumer.migration.policy %d unknown", o.ConsumerMigration)
 	}
 	for _, a := range o.ConsumerAssignors {
 		if _, ok := assign.ByName[a]; !ok {
@@ -135,4 +151,38 @@ func (o *Options) Validate() error {
 		}
 	}
 	return nil
+}
+
+// within reports whether min <= d <= max, a zero bound being none.
+func within(d, lo, hi time.Duration) bool { return (lo == 0 || d >= lo) && (hi == 0 || d <= hi) }
+
+// MigrationPolicy is group.consumer.migration.policy.
+type MigrationPolicy int8
+
+// The migration policies; the zero value is Kafka's default.
+const (
+	MigrationBidirectional MigrationPolicy = iota // default
+	MigrationDisabled
+	MigrationUpgrade
+	MigrationDowngrade
+)
+
+// ParseMigrationPolicy reads Kafka's name of a migration policy.
+func ParseMigrationPolicy(s string) (MigrationPolicy, error) {
+	switch strings.ToLower(s) {
+	case "bidirectional":
+		return MigrationBidirectional, nil
+	case "disabled":
+		return MigrationDisabled, nil
+	case "upgrade":
+		return MigrationUpgrade, nil
+	case "downgrade":
+		return MigrationDowngrade, nil
+	}
+	return 0, fmt.Errorf("group: group.consumer.migration.policy %q unknown", s)
+}
+
+func (p MigrationPolicy) upgrade() bool { return p == MigrationBidirectional || p == MigrationUpgrade }
+func (p MigrationPolicy) downgrade() bool {
+	return p == MigrationBidirectional || p == MigrationDowngrade
 }
