@@ -92,10 +92,10 @@ func checkConsumerHeartbeat(req *ConsumerHeartbeatRequest) error {
 		switch {
 		case req.RebalanceTimeout <= 0:
 			return invalid("RebalanceTimeoutMs must be provided in first request.")
-		case len(req.Owned) > 0:
+		case req.Owned == nil || len(req.Owned) > 0:
 			return invalid("TopicPartitions must be empty when (re-)joining.")
 		case req.Topics == nil && req.Regex == nil:
-			return invalid("SubscribedTopicNames or SubscribedTopicRegex must be set in first request.")
+			return invalid("Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.")
 		}
 	case req.MemberEpoch == -2:
 		if req.InstanceID == nil {

@@ -58,7 +58,8 @@ func (tt *testTopics) Names() []string {
 }
 
 func join(group, member string, topics ...string) *ConsumerHeartbeatRequest {
-	return &ConsumerHeartbeatRequest{Group: group, MemberID: member, RebalanceTimeout: time.Minute, Topics: topics}
+	return &ConsumerHeartbeatRequest{Group: group, MemberID: member, RebalanceTimeout: time.Minute, Topics: topics,
+		Owned: map[assign.TopicID][]int32{}}
 }
 
 // TestConsumerHeartbeatChecks: requests Kafka refuses are refused the same way, before
@@ -69,22 +70,24 @@ func TestConsumerHeartbeatChecks(t *testing.T) {
 		tt.set("a", 2)
 		e := newEnv(t, func(o *Options) { o.Topics = tt; o.ConsumerAssignors = []string{"range"} })
 		uniform, bad, empty := "uniform", "(", ""
+		none := map[assign.TopicID][]int32{}
 		for _, c := range []struct {
 			name string
 			req  ConsumerHeartbeatRequest
 			want error
 		}{
 			{"no group", ConsumerHeartbeatRequest{MemberID: "m", RebalanceTimeout: time.Second, Topics: []string{"a"}}, ErrInvalidGroupID},
+			{"join without owned partitions", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", RebalanceTimeout: time.Second, Topics: []string{"a"}}, ErrInvalidRequest},
 			{"no member id", ConsumerHeartbeatRequest{Group: "g", RebalanceTimeout: time.Second, Topics: []string{"a"}}, ErrInvalidRequest},
 			{"join without rebalance timeout", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", Topics: []string{"a"}}, ErrInvalidRequest},
-			{"join without subscription", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", RebalanceTimeout: time.Second}, ErrInvalidRequest},
+			{"join without subscription", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", RebalanceTimeout: time.Second, Owned: none}, ErrInvalidRequest},
 			{"join owning partitions", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", RebalanceTimeout: time.Second, Topics: []string{"a"},
 				Owned: map[assign.TopicID][]int32{topicID("a"): {0}}}, ErrInvalidRequest},
 			{"static leave without instance id", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: -2}, ErrInvalidRequest},
 			{"epoch below -2", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: -3}, ErrInvalidRequest},
 			{"empty instance id", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", InstanceID: &empty, RebalanceTimeout: time.Second, Topics: []string{"a"}}, ErrInvalidRequest},
-			{"assignor not configured", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", RebalanceTimeout: time.Second, Topics: []string{"a"}, ServerAssignor: &uniform}, ErrUnsupportedAssignor},
-			{"bad regex", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", RebalanceTimeout: time.Second, Regex: &bad}, ErrInvalidRegularExpression},
+			{"assignor not configured", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", RebalanceTimeout: time.Second, Topics: []string{"a"}, ServerAssignor: &uniform, Owned: none}, ErrUnsupportedAssignor},
+			{"bad regex", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", RebalanceTimeout: time.Second, Regex: &bad, Owned: none}, ErrInvalidRegularExpression},
 			{"unknown member", ConsumerHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: 3}, ErrUnknownMemberID},
 		} {
 			if _, err := e.c.ConsumerHeartbeat(&c.req); !errors.Is(err, c.want) {
@@ -162,7 +165,7 @@ func TestConsumerTopicChanges(t *testing.T) {
 			}
 			return r
 		}
-		r := beat(0, nil)
+		r := beat(0, map[assign.TopicID][]int32{})
 		if r.MemberEpoch != 1 || !reflect.DeepEqual(r.Assignment, map[assign.TopicID][]int32{topicID("t1"): {0}}) {
 			t.Fatalf("join: %+v", r)
 		}

@@ -109,7 +109,7 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, v.appendTo(nil))
 		return -2, nil, recs, nil
 	case hb.memberEpoch == 0:
-		if hb.topics == nil && m == nil {
+		if hb.topics == nil && hb.regex == nil && m == nil {
 			return 0, nil, nil, ErrInvalidRequest
 		}
 		if old := cg.staticMember(hb.instanceID); old != nil && old.id != hb.memberID {

@@ -1,8 +1,13 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
 	"maps"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -84,6 +89,7 @@ func TestConsumerProtocolWire(t *testing.T) {
 		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
 		req.SetVersion(version)
 		req.Group, req.RebalanceTimeoutMillis, req.SubscribedTopicNames = "g", 30000, []string{"wire"}
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
 		f(req)
 		return wireRequest(t, s, req).(*kmsg.ConsumerGroupHeartbeatResponse)
 	}
@@ -148,4 +154,235 @@ func TestConsumerProtocolWire(t *testing.T) {
 	if r := hb(1, func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID, r.MemberEpoch = member, -1 }); r.ErrorCode != 0 || r.MemberEpoch != -1 {
 		t.Fatalf("leave: %+v", r)
 	}
+}
+
+// describeConsumer is ConsumerGroupDescribe of group: its state and each member's
+// assigned partitions (all topics together), by member id.
+func describeConsumer(t *testing.T, addr, group string) (string, map[string][]int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 {
+		return kerr.ErrorForCode(g.ErrorCode).Error(), nil
+	}
+	out := map[string][]int32{}
+	for _, m := range g.Members {
+		out[m.MemberID] = []int32{}
+		for _, tp := range m.Assignment.TopicPartitions {
+			out[m.MemberID] = append(out[m.MemberID], tp.Partitions...)
+		}
+		slices.Sort(out[m.MemberID])
+	}
+	return g.State, out
+}
+
+// revocations records, per member, the partitions it was told to give up or lost.
+type revocations struct {
+	mu      sync.Mutex
+	revoked map[string][]int32
+	lost    map[string]int
+}
+
+func (r *revocations) opts(member string) []kgo.Opt {
+	add := func(ps map[string][]int32) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.revoked == nil {
+			r.revoked = map[string][]int32{}
+		}
+		for _, p := range ps {
+			r.revoked[member] = append(r.revoked[member], p...)
+		}
+	}
+	return []kgo.Opt{
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { add(ps) }),
+		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.lost == nil {
+				r.lost = map[string]int{}
+			}
+			r.lost[member]++
+		}),
+	}
+}
+
+func (r *revocations) of(member string) ([]int32, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.revoked[member]), r.lost[member]
+}
+
+// consumer848Opts are groupOpts with the consumer group protocol (KIP-848).
+func consumer848Opts(addr, group, topic string, extra ...kgo.Opt) []kgo.Opt {
+	return groupOpts(addr, group, topic, append([]kgo.Opt{kgo.ServerSideBalancer()}, extra...)...)
+}
+
+// stableWith waits for the consumer group to be Stable with members whose partition
+// counts are counts (in any order), and returns the assignment.
+func stableWith(t *testing.T, addr, group string, counts ...int) map[string][]int32 {
+	t.Helper()
+	var a map[string][]int32
+	var last string
+	defer func() {
+		if t.Failed() {
+			t.Logf("group %s last seen: %s", group, last)
+		}
+	}()
+	slices.Sort(counts)
+	waitFor(t, fmt.Sprintf("group %s stable with partition counts %v", group, counts), 30*time.Second, func() bool {
+		var st string
+		st, a = describeConsumer(t, addr, group)
+		var got []int
+		for _, ps := range a {
+			got = append(got, len(ps))
+		}
+		slices.Sort(got)
+		last = fmt.Sprintf("%s %v", st, a)
+		return st == "Stable" && slices.Equal(got, counts)
+	})
+	return a
+}
+
+// TestConsumerProtocolKgoScale (franz-go, kgo.ServerSideBalancer): one member takes all
+// six partitions; two more join while it consumes and each ends with two, the first
+// member giving up only the partitions that move (it keeps the others throughout, nobody
+// loses partitions); one leaves and the others share its partitions; one dies and after
+// the session timeout the survivor owns everything; every record is processed once.
+func TestConsumerProtocolKgoScale(t *testing.T) {
+	s := servertest.StartBroker(t, "", consumerSettings(map[string]string{"group.consumer.session.timeout.ms": "2000"}))
+	addr := s.Addr().String()
+	groupTopic(t, addr, "k848", 6, 300)
+	tr, rv := &tracker{}, &revocations{}
+	startConsumer(t, "m1", tr, consumer848Opts(addr, "g", "k848", rv.opts("m1")...)...)
+	first := stableWith(t, addr, "g", 6)
+	m1 := firstKey(first)
+	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+
+	d := &cutDialer{}
+	m2 := startConsumer(t, "m2", tr, consumer848Opts(addr, "g", "k848", rv.opts("m2")...)...)
+	victim := startConsumer(t, "m3", tr, consumer848Opts(addr, "g", "k848", append(rv.opts("m3"), kgo.Dialer(d.dial))...)...)
+	a := stableWith(t, addr, "g", 2, 2, 2)
+	revoked, lost := rv.of("m1")
+	if len(revoked) != 4 || lost != 0 {
+		t.Fatalf("m1 revoked %v (want the 4 partitions that moved), lost %d times", revoked, lost)
+	}
+	for _, p := range a[m1] {
+		if slices.Contains(revoked, p) {
+			t.Fatalf("m1 keeps %v but revoked %d on the way", a[m1], p)
+		}
+	}
+
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("k848"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	produce(t, pcl, 300, 300)
+	waitFor(t, "600 records", 30*time.Second, func() bool { return tr.count() == 600 })
+
+	m2.close() // leaves: the two others share its partitions
+	stableWith(t, addr, "g", 3, 3)
+	d.sever() // m3 dies: m1 gets everything once its session expires
+	stableWith(t, addr, "g", 6)
+	produce(t, pcl, 300, 600)
+	waitFor(t, "900 records", 30*time.Second, func() bool { return tr.count() == 900 })
+	if _, lost := rv.of("m1"); lost != 0 {
+		t.Errorf("m1 lost partitions %d times", lost)
+	}
+	tr.mu.Lock()
+	for k, ms := range tr.seen {
+		if len(ms) != 1 {
+			t.Errorf("record %s processed by %v", k, ms)
+		}
+	}
+	tr.mu.Unlock()
+	go victim.close()
+}
+
+// TestConsumerProtocolKgoRegexRestart (franz-go, kgo.ServerSideBalancer): a regular
+// expression subscription picks up a topic created later; the group, its epoch and its
+// members survive a broker restart.
+func TestConsumerProtocolKgoRegexRestart(t *testing.T) {
+	dir := t.TempDir()
+	settings := consumerSettings(nil)
+	s := servertest.StartBroker(t, dir, settings)
+	addr := s.Addr().String()
+	groupTopic(t, addr, "rx-a", 4, 100)
+	tr := &tracker{}
+	regex := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("rx-.*"), kgo.ConsumeRegex(),
+		kgo.ServerSideBalancer(), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200 * time.Millisecond), kgo.MetadataMaxAge(time.Second), kgo.MetadataMinAge(100 * time.Millisecond)}
+	startConsumer(t, "r1", tr, regex...)
+	r2 := startConsumer(t, "r2", tr, regex...)
+	stableWith(t, addr, "g", 2, 2)
+	waitFor(t, "100 records", 30*time.Second, func() bool { return tr.count() == 100 })
+
+	groupTopic(t, addr, "rx-b", 2, 0) // matches the regex: the group takes it up
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("rx-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	produce(t, pcl, 50, 100)
+	stableWith(t, addr, "g", 3, 3)
+	waitFor(t, "150 records", 30*time.Second, func() bool { return tr.count() == 150 })
+
+	// The broker restarts: the group comes back with its epoch and members.
+	epoch := func() int32 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		req := kmsg.NewPtrConsumerGroupDescribeRequest()
+		req.Groups = []string{"g"}
+		resp, err := req.RequestWith(testCtx(t), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Groups[0].Epoch
+	}
+	e := epoch()
+	_, before := describeConsumer(t, addr, "g")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = servertest.StartBroker(t, dir, settings)
+	addr = s.Addr().String()
+	if st, after := describeConsumer(t, addr, "g"); st != "Stable" || !maps.EqualFunc(before, after, slices.Equal) {
+		t.Fatalf("after restart: %s %v, was %v", st, after, before)
+	}
+	if e2 := epoch(); e2 != e {
+		t.Fatalf("group epoch %d after restart, was %d", e2, e)
+	}
+	go r2.close() // its broker is gone: Close runs out in the background
+}
+
+// sameAssignments reports whether a and b hold the same partition sets, whatever the
+// member ids.
+func sameAssignments(a, b map[string][]int32) bool {
+	key := func(m map[string][]int32) []string {
+		var out []string
+		for _, ps := range m {
+			out = append(out, fmt.Sprint(ps))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
 }
