@@ -198,3 +198,34 @@ func (cg *consumerGroup) assignor(def string) string {
 	}
 	return def
 }
+
+// CheckFetchMember validates the member of an OffsetFetch v9+ (Kafka's
+// ConsumerGroup.validateOffsetFetch): for a consumer group, a request with a member id or
+// an epoch must come from a member (ErrUnknownMemberID) at its current epoch
+// (ErrStaleMemberEpoch). Classic groups, and groups that do not exist, accept any.
+func (c *Coordinator) CheckFetchMember(groupID string, memberID *string, epoch int32) error {
+	sh, err := c.shardOf(groupID)
+	if err != nil {
+		return err
+	}
+	g := sh.lookup(groupID)
+	if g == nil || memberID == nil && epoch < 0 {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.consumer == nil {
+		return nil
+	}
+	var m *consumerMember
+	if memberID != nil {
+		m = g.consumer.members[*memberID]
+	}
+	switch {
+	case m == nil:
+		return ErrUnknownMemberID
+	case m.current.MemberEpoch != epoch:
+		return ErrStaleMemberEpoch
+	}
+	return nil
+}

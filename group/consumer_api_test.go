@@ -321,3 +321,37 @@ func TestConsumerMigrationPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumerFetchMember: OffsetFetch v9 checks the member of a consumer group (unknown
+// member, stale epoch), accepts a request without member, and never checks classic groups.
+func TestConsumerFetchMember(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := &testTopics{}
+		tt.set("a", 1)
+		e := newEnv(t, func(o *Options) { o.Topics = tt })
+		r, err := e.c.ConsumerHeartbeat(join("g", "m", "a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.stableGroup(context.Background(), "classic", 1)
+		m, x := "m", "x"
+		for _, c := range []struct {
+			group  string
+			member *string
+			epoch  int32
+			want   error
+		}{
+			{"g", &m, r.MemberEpoch, nil},
+			{"g", nil, -1, nil},
+			{"g", &m, r.MemberEpoch + 1, ErrStaleMemberEpoch},
+			{"g", &x, r.MemberEpoch, ErrUnknownMemberID},
+			{"g", nil, 3, ErrUnknownMemberID},
+			{"classic", &x, 7, nil},
+			{"missing", &x, 7, nil},
+		} {
+			if err := e.c.CheckFetchMember(c.group, c.member, c.epoch); !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+				t.Errorf("%s %v %d: %v, want %v", c.group, c.member, c.epoch, err, c.want)
+			}
+		}
+	})
+}

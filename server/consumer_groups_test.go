@@ -150,6 +150,40 @@ func TestConsumerProtocolWire(t *testing.T) {
 		t.Fatalf("list consumer groups: %+v", lr.Groups)
 	}
 
+	// OffsetCommit and OffsetFetch v9 carry the member epoch.
+	commit := func(epoch int32) int16 {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.SetVersion(9)
+		req.Group, req.MemberID, req.Generation = "g", member, epoch
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "wire"
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Offset = 3
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return wireRequest(t, s, req).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	fetch := func(epoch int32) int16 {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.SetVersion(9)
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group, rg.MemberID, rg.MemberEpoch = "g", &member, epoch
+		req.Groups = append(req.Groups, rg)
+		return wireRequest(t, s, req).(*kmsg.OffsetFetchResponse).Groups[0].ErrorCode
+	}
+	if c := commit(1); c != 0 {
+		t.Errorf("commit at the member's epoch: %d", c)
+	}
+	if c := commit(2); c != kerr.StaleMemberEpoch.Code {
+		t.Errorf("commit at another epoch: %d", c)
+	}
+	if c := fetch(1); c != 0 {
+		t.Errorf("fetch at the member's epoch: %d", c)
+	}
+	if c := fetch(0); c != kerr.StaleMemberEpoch.Code {
+		t.Errorf("fetch at another epoch: %d", c)
+	}
+
 	// Leaving answers epoch -1.
 	if r := hb(1, func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID, r.MemberEpoch = member, -1 }); r.ErrorCode != 0 || r.MemberEpoch != -1 {
 		t.Fatalf("leave: %+v", r)
