@@ -355,3 +355,35 @@ func TestConsumerFetchMember(t *testing.T) {
 		}
 	})
 }
+
+// TestConsumerTxnCommit: TxnOffsetCommit to a consumer group checks the member epoch as
+// OffsetCommit does (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID), and a request without member
+// information is accepted (KIP-447: the member fields are optional).
+func TestConsumerTxnCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := &testTopics{}
+		tt.set("a", 1)
+		e := newEnv(t, func(o *Options) { o.Topics = tt })
+		r, err := e.c.ConsumerHeartbeat(join("g", "m", "a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range []struct {
+			member string
+			epoch  int32
+			want   error
+		}{
+			{"m", r.MemberEpoch, nil},
+			{"m", r.MemberEpoch + 1, ErrStaleMemberEpoch},
+			{"x", r.MemberEpoch, ErrUnknownMemberID},
+			{"", -1, nil},
+		} {
+			_, err := e.c.TxnCommit(&TxnCommitRequest{ProducerID: int64(i + 1), ProducerEpoch: 1,
+				CommitRequest: CommitRequest{Group: "g", MemberID: c.member, Generation: c.epoch,
+					Offsets: []CommitOffset{{Topic: "a", Offset: 1, LeaderEpoch: -1}}}})
+			if !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+				t.Errorf("%q epoch %d: %v, want %v", c.member, c.epoch, err, c.want)
+			}
+		}
+	})
+}
