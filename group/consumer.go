@@ -5,10 +5,6 @@ import "fmt"
 // consumerGroup is the KIP-848 (consumer protocol) state of a group, as its records in
 // __consumer_offsets rebuild it (formats848.go). A group is either classic (its classic
 // fields) or a consumer group (group.consumer != nil), never both with members.
-//
-// Not served yet: the server does not advertise ConsumerGroupHeartbeat, so only tests
-// (and a partition written by a later version) produce these records; replay restores
-// them either way.
 type consumerGroup struct {
 	epoch           int32 // the group epoch
 	metadataHash    int64

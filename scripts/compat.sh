@@ -46,7 +46,7 @@ trap 'exit 130' INT TERM
 
 STRATA_BOOTSTRAP_USER=compat:compat-secret "$BIN" serve --http off --ready-file "$READY" --data-dir "$DATA" \
 	--set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0 \
-	--set group.initial.rebalance.delay.ms=0 --log-level info >"$LOGDIR/strata.log" 2>&1 &
+	--set group.initial.rebalance.delay.ms=0 --set group.coordinator.rebalance.protocols=classic,consumer --log-level info >"$LOGDIR/strata.log" 2>&1 &
 PID=$!
 
 for _ in $(seq 1 300); do
