@@ -192,7 +192,7 @@ func TestConsumerProtocolWire(t *testing.T) {
 
 // describeConsumer is ConsumerGroupDescribe of group: its state and each member's
 // assigned partitions (all topics together), by member id.
-func describeConsumer(t *testing.T, addr, group string) (string, map[string][]int32) {
+func describeConsumer(t testing.TB, addr, group string) (string, map[string][]int32) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
