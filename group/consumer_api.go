@@ -188,15 +188,25 @@ func (cg *consumerGroup) state() string {
 	return "Stable"
 }
 
-// assignor is the server-side assignor the group uses: the one the first member (by id)
-// names, else def.
+// assignor is the server-side assignor the group uses: the one most members name (Kafka's
+// computePreferredServerAssignor; a tie goes to the first name in byte order), else def.
 func (cg *consumerGroup) assignor(def string) string {
-	for _, id := range slices.Sorted(maps.Keys(cg.members)) {
-		if a := cg.members[id].meta.ServerAssignor; a != nil {
-			return *a
+	votes := map[string]int{}
+	for _, m := range cg.members {
+		if a := m.meta.ServerAssignor; a != nil {
+			votes[*a]++
 		}
 	}
-	return def
+	best := ""
+	for _, a := range slices.Sorted(maps.Keys(votes)) {
+		if votes[a] > votes[best] {
+			best = a
+		}
+	}
+	if best == "" {
+		return def
+	}
+	return best
 }
 
 // CheckFetchMember validates the member of an OffsetFetch v9+ (Kafka's

@@ -387,3 +387,23 @@ func TestConsumerTxnCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestConsumerAssignorVote: the group uses the assignor most members name, the default
+// (the first of group.consumer.assignors) when none names one.
+func TestConsumerAssignorVote(t *testing.T) {
+	uniform, rng := "uniform", "range"
+	cg := newConsumerGroup()
+	if a := cg.assignor("range"); a != "range" {
+		t.Fatalf("no members: %s", a)
+	}
+	for id, a := range map[string]*string{"a": &rng, "b": &uniform, "c": &uniform, "d": nil} {
+		cg.member(id).meta.ServerAssignor = a
+	}
+	if a := cg.assignor("range"); a != "uniform" {
+		t.Fatalf("two members name uniform, one range: %s", a)
+	}
+	cg.member("e").meta.ServerAssignor = &rng
+	if a := cg.assignor("uniform"); a != "range" {
+		t.Fatalf("a tie goes to the first name: %s", a)
+	}
+}

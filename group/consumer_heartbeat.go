@@ -186,7 +186,7 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 
 	// A new target assignment when the group epoch moved past it.
 	if cg.assignmentEpoch < cg.epoch {
-		name := cg.assignor(defaultAssignor) // Kafka: the one most members name; here the first by id
+		name := cg.assignor(defaultAssignor)
 		parts := map[assign.TopicID]int32{}
 		var members []assign.Member
 		for _, id := range slices.Sorted(maps.Keys(cg.members)) {
