@@ -227,7 +227,7 @@ func (c *Coordinator) deleteGroup(id string) error {
 // Summary is one group's figures for the broker's metrics (strata_consumer_group_*).
 type Summary struct {
 	Group        string
-	State        State
+	State        string // Kafka's name of the group's state
 	ProtocolType string
 	Members      int
 	// Subscribed are the topics the members subscribe to (consumer protocol), sorted.
@@ -248,9 +248,12 @@ func (c *Coordinator) Summaries() ([]Summary, error) {
 			g.mu.Unlock()
 			continue
 		}
-		s := Summary{Group: g.id, State: g.state, ProtocolType: g.protocolType, Members: len(g.members),
+		s := Summary{Group: g.id, State: g.state.String(), ProtocolType: g.protocolType, Members: len(g.members),
 			Offsets: make([]FetchedOffset, 0, len(g.offsets))}
-		if g.protocolType == "consumer" {
+		if g.consumer != nil {
+			s.State, s.ProtocolType, s.Members = g.consumer.state(), "consumer", len(g.consumer.members)
+		}
+		if s.ProtocolType == "consumer" {
 			for t := range g.subscribedTopicsLocked() {
 				s.Subscribed = append(s.Subscribed, t)
 			}

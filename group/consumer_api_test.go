@@ -407,3 +407,35 @@ func TestConsumerAssignorVote(t *testing.T) {
 		t.Fatalf("a tie goes to the first name: %s", a)
 	}
 }
+
+// TestConsumerGroupSummaryAndOffsetDelete: the metrics' summary counts a consumer
+// group's members and subscribed topics (regular expressions resolved); OffsetDelete
+// refuses the topics they subscribe to and deletes the others.
+func TestConsumerGroupSummaryAndOffsetDelete(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := &testTopics{}
+		tt.set("a", 1)
+		tt.set("b", 1)
+		e := newEnv(t, func(o *Options) { o.Topics = tt })
+		re := "a"
+		req := join("g", "m", "x")
+		req.Regex = &re
+		r, err := e.c.ConsumerHeartbeat(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.c.Commit(&CommitRequest{Group: "g", MemberID: "m", Generation: r.MemberEpoch,
+			Offsets: []CommitOffset{{Topic: "a", Offset: 1, LeaderEpoch: -1}, {Topic: "b", Offset: 1, LeaderEpoch: -1}}}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := e.c.Summaries()
+		if err != nil || len(s) != 1 || s[0].State != "Stable" || s[0].Members != 1 || s[0].ProtocolType != "consumer" ||
+			!slices.Equal(s[0].Subscribed, []string{"a", "x"}) {
+			t.Fatalf("summaries: %+v %v", s, err)
+		}
+		errs, err := e.c.DeleteOffsets("g", []TopicPartition{{Topic: "a"}, {Topic: "b"}})
+		if err != nil || !errors.Is(errs[0], ErrGroupSubscribedToTopic) || errs[1] != nil {
+			t.Fatalf("offset delete: %v %v", errs, err)
+		}
+	})
+}

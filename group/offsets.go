@@ -220,8 +220,8 @@ func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) ([]err
 		return nil, ErrGroupIDNotFound
 	}
 	var subscribed map[string]bool
-	if g.state != StateEmpty {
-		if g.protocolType != "consumer" {
+	if g.activeLocked() {
+		if g.protocolType != "consumer" && g.consumer == nil {
 			g.mu.Unlock()
 			return nil, ErrNonEmptyGroup
 		}
@@ -252,9 +252,18 @@ func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) ([]err
 	return errs, nil
 }
 
-// subscribedTopicsLocked decodes the members' consumer subscriptions.
+// subscribedTopicsLocked are the topics the members subscribe to: a consumer group's
+// (names and regular expressions resolved), or a classic group's consumer subscriptions.
 func (g *group) subscribedTopicsLocked() map[string]bool {
 	out := map[string]bool{}
+	if g.consumer != nil {
+		for _, m := range g.consumer.members {
+			for _, t := range subscribedTopics(m.meta, g.shard.c.opts.Topics) {
+				out[t] = true
+			}
+		}
+		return out
+	}
 	for _, m := range g.members {
 		md := m.metadataFor(g.protocol)
 		if md == nil && len(m.protocols) > 0 {
