@@ -53,8 +53,9 @@ func clusterOptions(voters []raft.Voter, ln net.Listener, id int32, dir string) 
 	}
 }
 
-// startCluster starts the three nodes at once (each waits in New for a quorum).
-func startCluster(t *testing.T) *testCluster {
+// startCluster starts the three nodes at once (each waits in New for a quorum); mods
+// change each node's options.
+func startCluster(t *testing.T, mods ...func(*Options)) *testCluster {
 	t.Helper()
 	lns, voters := quorumListeners(t, 3)
 	c := &testCluster{voters: voters, nodes: make([]*Server, 3), dirs: []string{t.TempDir(), t.TempDir(), t.TempDir()}}
@@ -64,7 +65,11 @@ func startCluster(t *testing.T) *testCluster {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.nodes[i], errs[i] = Start(clusterOptions(voters, lns[i], int32(i+1), c.dirs[i]))
+			o := clusterOptions(voters, lns[i], int32(i+1), c.dirs[i])
+			for _, mod := range mods {
+				mod(o)
+			}
+			c.nodes[i], errs[i] = Start(o)
 		}()
 	}
 	wg.Wait()
@@ -420,5 +425,54 @@ func TestClusterGroupsFollowLeadership(t *testing.T) {
 		if want == 0 && (len(g.Topics) != 1 || len(g.Topics[0].Partitions) != 3 || g.Topics[0].Partitions[0].Offset != 1) {
 			t.Errorf("committed offsets on the coordinator: %+v", g.Topics)
 		}
+	}
+}
+
+// TestClusterConsumerGroup: a KIP-848 consumer group on a cluster: the coordinator (the
+// leader of the group's partition of __consumer_offsets) serves ConsumerGroupHeartbeat to
+// a franz-go member seeded with every node, which consumes partitions led by different
+// nodes and commits with its member epoch; ConsumerGroupDescribe shows it Stable.
+func TestClusterConsumerGroup(t *testing.T) {
+	c := startCluster(t, func(o *Options) { o.Settings["group.coordinator.rebalance.protocols"] = "classic,consumer" })
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "spread848", Partitions: 3, ReplicationFactor: -1}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumerGroup("g848"), kgo.ConsumeTopics("spread848"), kgo.ServerSideBalancer(), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for p := range int32(3) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "spread848", Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[int32]bool{}
+	for len(got) < 3 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{"g848"}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := resp.Groups[0]; g.ErrorCode != 0 || g.State != "Stable" || len(g.Members) != 1 ||
+		len(g.Members[0].Assignment.TopicPartitions) != 1 || len(g.Members[0].Assignment.TopicPartitions[0].Partitions) != 3 {
+		t.Fatalf("describe: %+v", g)
 	}
 }
