@@ -406,17 +406,3 @@ func TestConsumerProtocolKgoRegexRestart(t *testing.T) {
 	}
 	go r2.close() // its broker is gone: Close runs out in the background
 }
-
-// sameAssignments reports whether a and b hold the same partition sets, whatever the
-// member ids.
-func sameAssignments(a, b map[string][]int32) bool {
-	key := func(m map[string][]int32) []string {
-		var out []string
-		for _, ps := range m {
-			out = append(out, fmt.Sprint(ps))
-		}
-		slices.Sort(out)
-		return out
-	}
-	return slices.Equal(key(a), key(b))
-}
