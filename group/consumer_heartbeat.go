@@ -8,6 +8,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"sync"
 
 	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/group/assign"
@@ -69,8 +70,8 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 	// The group epoch moves on when a member's subscription changes, and when the topics
 	// the members subscribe to change (created, deleted, more partitions: the hash of
 	// their metadata, Kafka 4.1's ConsumerGroupMetadataValue.MetadataHash).
-	bumpGroupEpoch := func() {
-		v := consumerGroupMetadata{Epoch: cg.epoch + 1, MetadataHash: cg.subscriptionHash(topics), CreationTimeMs: cg.creationTimeMs}
+	bumpGroupEpoch := func(hash int64) {
+		v := consumerGroupMetadata{Epoch: cg.epoch + 1, MetadataHash: hash, CreationTimeMs: cg.creationTimeMs}
 		emit(cgKey{version: cgMetadataKeyVersion, group: group}, v.appendTo(nil))
 	}
 
@@ -93,7 +94,7 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		for _, v := range []int16{cgCurrentAssignmentKeyVersion, cgTargetMemberKeyVersion, cgMemberKeyVersion} {
 			emit(cgKey{version: v, group: group, sub: hb.memberID}, nil)
 		}
-		bumpGroupEpoch()
+		bumpGroupEpoch(cg.subscriptionHash(topics))
 		return -1, nil, recs, nil
 	case hb.memberEpoch == -2:
 		// A static member's temporary leave: it keeps its assignment (until its session
@@ -179,8 +180,8 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		bump = m == nil || !slices.Equal(old.SubscribedTopicNames, meta.SubscribedTopicNames) ||
 			!equalPtr(old.SubscribedTopicRegex, meta.SubscribedTopicRegex) || !equalPtr(old.ServerAssignor, meta.ServerAssignor)
 	}
-	if bump || cg.subscriptionHash(topics) != cg.metadataHash {
-		bumpGroupEpoch()
+	if hash := cg.subscriptionHash(topics); bump || hash != cg.metadataHash {
+		bumpGroupEpoch(hash)
 	}
 	m = cg.members[hb.memberID]
 
@@ -313,8 +314,27 @@ func sameMemberMetadata(a, b consumerMemberMetadata) bool {
 // topic name (Java's Matcher.matches, as Kafka resolves it; Go's regexp is RE2, the
 // syntax KIP-848 specifies).
 func compileSubscription(re string) (*regexp.Regexp, error) {
-	return regexp.Compile(`^(?:` + re + `)$`)
+	subscriptions.mu.Lock()
+	defer subscriptions.mu.Unlock()
+	if c, ok := subscriptions.compiled[re]; ok {
+		return c, nil
+	}
+	c, err := regexp.Compile(`^(?:` + re + `)$`)
+	if err != nil {
+		return nil, err
+	}
+	if len(subscriptions.compiled) >= 1024 { // bounded: start over rather than grow
+		clear(subscriptions.compiled)
+	}
+	subscriptions.compiled[re] = c
+	return c, nil
 }
+
+// subscriptions caches compiled subscriptions: every heartbeat resolves every member's.
+var subscriptions = struct {
+	mu       sync.Mutex
+	compiled map[string]*regexp.Regexp
+}{compiled: map[string]*regexp.Regexp{}}
 
 // subscribedTopics are the names of the topics a member subscribes to: those it names and
 // those its regular expression matches, sorted, without duplicates.
