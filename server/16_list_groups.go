@@ -22,7 +22,7 @@ func handleListGroups(s *Server, r *request) reply {
 	}
 	for _, l := range groups {
 		rg := kmsg.NewListGroupsResponseGroup()
-		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = l.Group, l.ProtocolType, l.State.String(), "classic"
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = l.Group, l.ProtocolType, l.State, l.Type
 		resp.Groups = append(resp.Groups, rg)
 	}
 	return now(resp)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -73,6 +74,29 @@ var settings = []Setting{
 		Doc: "The smallest session timeout a group member may ask for."},
 	{Name: "group.max.session.timeout.ms", Type: Int, Scope: Broker, Default: "1800000", ReadOnly: true, Min: 0, HasMin: true,
 		Doc: "The largest session timeout a group member may ask for."},
+	{Name: "group.coordinator.rebalance.protocols", Type: List, Scope: Broker, Default: "classic", ReadOnly: true, Enum: []string{"classic", "consumer"}, Check: withClassic,
+		Doc:  "The group protocols served: classic (JoinGroup, SyncGroup, Heartbeat) and consumer (KIP-848: ConsumerGroupHeartbeat and ConsumerGroupDescribe, advertised in ApiVersions only when listed; otherwise they answer UNSUPPORTED_VERSION). classic cannot be left out.",
+		Note: "Kafka 4's default is classic,consumer; Strata's stays classic until its KIP-848 support is complete (issue 17: classic members in consumer groups and online migration of groups with members are missing)."},
+	{Name: "group.consumer.assignors", Type: List, Scope: Broker, Default: "uniform,range", ReadOnly: true, Check: consumerAssignors,
+		Doc:  "The server-side assignors of consumer groups (KIP-848), by name (uniform: sticky and balanced; range: co-partitioned ranges) or by Kafka's class name; a member may name one of them (else UNSUPPORTED_ASSIGNOR), the first is the default.",
+		Note: "Kafka's default lists the class names (org.apache.kafka.coordinator.group.assignor.UniformAssignor, …RangeAssignor); custom assignor classes are not supported."},
+	{Name: "group.consumer.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "5000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "How often consumer group (KIP-848) members heartbeat; between group.consumer.min.heartbeat.interval.ms and group.consumer.max.heartbeat.interval.ms, and less than group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.max.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "15000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The largest group.consumer.heartbeat.interval.ms."},
+	{Name: "group.consumer.max.session.timeout.ms", Type: Int, Scope: Broker, Default: "60000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The largest group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.max.size", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The most members of a consumer group (KIP-848); a member joining a full group gets GROUP_MAX_SIZE_REACHED."},
+	{Name: "group.consumer.migration.policy", Type: String, Scope: Broker, Default: "bidirectional", ReadOnly: true, Enum: []string{"disabled", "downgrade", "upgrade", "bidirectional"},
+		Doc:  "Whether an empty classic group becomes a consumer group when a KIP-848 member joins it (upgrade) and an empty consumer group a classic one when a classic member joins it (downgrade); otherwise the member gets GROUP_ID_NOT_FOUND. Offsets are kept.",
+		Note: "Kafka also converts groups with members (online migration); Strata answers INCONSISTENT_GROUP_PROTOCOL to a member of the other protocol while the group has members (issue 17)."},
+	{Name: "group.consumer.min.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "5000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The smallest group.consumer.heartbeat.interval.ms."},
+	{Name: "group.consumer.min.session.timeout.ms", Type: Int, Scope: Broker, Default: "45000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The smallest group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.session.timeout.ms", Type: Int, Scope: Broker, Default: "45000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "How long a consumer group (KIP-848) member may go without heartbeating before it is removed and its partitions reassigned; between group.consumer.min.session.timeout.ms and group.consumer.max.session.timeout.ms."},
 	{Name: "transaction.state.log.num.partitions", Type: Int, Scope: Broker, Default: "50", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of the internal __transaction_state topic; fixed once the topic exists."},
 	{Name: "transaction.max.timeout.ms", Type: Int, Scope: Broker, Default: "900000", ReadOnly: true, Min: 1, HasMin: true,
@@ -270,6 +294,40 @@ func minusOneOrMore(v string) error {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < -1 {
 		return errors.New("must be -1 or more")
+	}
+	return nil
+}
+
+func withClassic(v string) error {
+	for _, p := range SplitList(v) {
+		if p == "classic" {
+			return nil
+		}
+	}
+	return errors.New("disabling the classic protocol is not supported")
+}
+
+// ConsumerAssignor is the short name (uniform, range) of a group.consumer.assignors entry
+// given by name or by Kafka's class name; "" if it is neither.
+func ConsumerAssignor(v string) string {
+	switch v {
+	case "uniform", "org.apache.kafka.coordinator.group.assignor.UniformAssignor":
+		return "uniform"
+	case "range", "org.apache.kafka.coordinator.group.assignor.RangeAssignor":
+		return "range"
+	}
+	return ""
+}
+
+func consumerAssignors(v string) error {
+	l := SplitList(v)
+	if len(l) == 0 {
+		return errors.New("must not be empty")
+	}
+	for _, a := range l {
+		if ConsumerAssignor(a) == "" {
+			return fmt.Errorf("unknown assignor %q (uniform, range or their Kafka class names)", a)
+		}
 	}
 	return nil
 }
