@@ -81,6 +81,9 @@ func New(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.floors = s.protocolFloors()
+	if b, ok := s.opts.Authorizer.(interface{ bind(*Server) Authorizer }); ok {
+		s.opts.Authorizer = b.bind(s) // an ACLAuthorizer decides with this broker's ACLs
+	}
 	if err := s.openSecurity(); err != nil {
 		s.closeData()
 		s.cancel()

@@ -27,6 +27,8 @@ func TestACLAuthorize(t *testing.T) {
 		allow(ResGroup, "g", PatternLiteral, "User:alice", "*", OpAll),
 		allow(ResCluster, ClusterName, PatternLiteral, "User:admin2", "*", OpAlterConfigs),
 		allow(ResTopic, "conf", PatternLiteral, "User:carol", "10.0.0.1", OpAlter),
+		allow(ResTopic, "v6", PatternLiteral, "User:dave", "0:0:0:0:0:0:0:1", OpRead),
+		allow(ResTopic, "v6", PatternLiteral, "User:dave", "10.0.0.9", OpRead),
 	}
 	a := NewAuthorizer(bindings, []string{"User:root"}, false)
 	open := NewAuthorizer(bindings, nil, true)
@@ -57,6 +59,9 @@ func TestACLAuthorize(t *testing.T) {
 		{"User:carol", "10.0.0.2", OpDescribe, ResTopic, "conf", false, false}, // from another host
 		{"User:root", "10.0.0.66", OpDelete, ResTopic, "orders", true, false},  // a super user
 		{"User:nobody", "10.0.0.1", OpCreate, ResTransactionalID, "tx", false, true},
+		{"User:dave", "::1", OpRead, ResTopic, "v6", true, true},             // the same address written in full
+		{"User:dave", "::ffff:10.0.0.9", OpRead, ResTopic, "v6", true, true}, // an IPv4-mapped address
+		{"User:dave", "::2", OpRead, ResTopic, "v6", false, false},
 	} {
 		if got := a.Authorize(tc.principal, tc.host, tc.op, tc.rt, tc.name); got != tc.want {
 			t.Errorf("%s@%s op %d on %d %q: %v, want %v", tc.principal, tc.host, tc.op, tc.rt, tc.name, got, tc.want)

@@ -1,6 +1,9 @@
 package acl
 
-import "slices"
+import (
+	"net/netip"
+	"slices"
+)
 
 // Authorizer decides with a set of bindings, as Kafka's StandardAuthorizer: a super user
 // may do anything; otherwise a DENY binding that applies (resource, principal or
@@ -47,7 +50,7 @@ func (a *Authorizer) Authorize(principal, host string, op Operation, rt Resource
 			continue
 		}
 		found = true
-		if b.Principal != principal && b.Principal != WildcardPrincipal || b.Host != host && b.Host != WildcardHost {
+		if b.Principal != principal && b.Principal != WildcardPrincipal || !hostMatches(b.Host, host) {
 			continue
 		}
 		switch {
@@ -61,4 +64,16 @@ func (a *Authorizer) Authorize(principal, host string, op Operation, rt Resource
 		return a.allowEveryoneIfNoACL
 	}
 	return allowed
+}
+
+// hostMatches reports whether a binding's host applies to a client's address: the
+// wildcard, the same string, or the same IP address written another way (Java writes
+// IPv6 addresses in full: 0:0:0:0:0:0:0:1 is ::1).
+func hostMatches(bindingHost, host string) bool {
+	if bindingHost == WildcardHost || bindingHost == host {
+		return true
+	}
+	x, err1 := netip.ParseAddr(bindingHost)
+	y, err2 := netip.ParseAddr(host)
+	return err1 == nil && err2 == nil && x.Unmap() == y.Unmap()
 }
