@@ -170,3 +170,35 @@ func TestACLValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestACLAuthorizeByResourceType: Kafka's authorizeByResourceType, one case per rule.
+func TestACLAuthorizeByResourceType(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		bindings []Binding
+		open     bool
+		want     bool
+	}{
+		{"no bindings", nil, false, false},
+		{"no bindings, allow everyone", nil, true, true},
+		{"a literal allow", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpWrite)}, false, true},
+		{"another operation", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpRead)}, false, false},
+		{"ALL", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpAll)}, false, true},
+		{"another principal", []Binding{allow(ResTopic, "t", PatternLiteral, "User:b", "*", OpWrite)}, false, false},
+		{"another host", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "10.0.0.2", OpWrite)}, false, false},
+		{"another type", []Binding{allow(ResGroup, "t", PatternLiteral, "User:a", "*", OpWrite)}, false, false},
+		{"literal allow, literal deny", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpWrite), deny(ResTopic, "t", PatternLiteral, "User:a", "*", OpWrite)}, false, false},
+		{"literal allow, prefix deny", []Binding{allow(ResTopic, "team-t", PatternLiteral, "User:a", "*", OpWrite), deny(ResTopic, "team-", PatternPrefixed, "User:*", "*", OpWrite)}, false, false},
+		{"prefix allow, longer prefix deny", []Binding{allow(ResTopic, "team-", PatternPrefixed, "User:a", "*", OpWrite), deny(ResTopic, "team-x", PatternPrefixed, "User:a", "*", OpWrite)}, false, true},
+		{"wildcard deny", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpWrite), deny(ResTopic, "*", PatternLiteral, "User:a", "*", OpAll)}, false, false},
+		{"wildcard allow", []Binding{allow(ResTopic, "*", PatternLiteral, "User:*", "*", OpWrite)}, false, true},
+	} {
+		a := NewAuthorizer(tc.bindings, []string{"User:root"}, tc.open)
+		if got := a.AuthorizeByResourceType("User:a", "10.0.0.1", OpWrite, ResTopic); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+		if !a.AuthorizeByResourceType("User:root", "10.0.0.1", OpWrite, ResTopic) {
+			t.Errorf("%s: a super user is refused", tc.name)
+		}
+	}
+}

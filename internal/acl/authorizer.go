@@ -77,3 +77,50 @@ func hostMatches(bindingHost, host string) bool {
 	y, err2 := netip.ParseAddr(host)
 	return err1 == nil && err2 == nil && x.Unmap() == y.Unmap()
 }
+
+// AuthorizeByResourceType reports whether principal, connected from host, may perform op
+// on some resource of type rt: Kafka's Authorizer.authorizeByResourceType, which
+// InitProducerId asks of idempotent producers (WRITE on any topic). A principal allowed
+// op on a resource no binding applies to (a super user, or allowEveryoneIfNoACL) may;
+// a DENY on every resource (LITERAL "*") refuses; an ALLOW on every resource allows;
+// else some LITERAL or PREFIXED ALLOW must not be covered by a DENY: a LITERAL one on
+// the same name, or a PREFIXED one on a prefix of its name.
+func (a *Authorizer) AuthorizeByResourceType(principal, host string, op Operation, rt ResourceType) bool {
+	if a.Authorize(principal, host, op, rt, "hardcode") { // Kafka's own probe name
+		return true
+	}
+	denyLiteral, denyPrefixed := map[string]bool{}, map[string]bool{}
+	var allows []*Binding
+	for i := range a.byType[rt] {
+		b := &a.byType[rt][i]
+		if b.Principal != principal && b.Principal != WildcardPrincipal || !hostMatches(b.Host, host) ||
+			b.Operation != op && b.Operation != OpAll {
+			continue
+		}
+		switch {
+		case b.Permission == PermDeny && b.PatternType == PatternLiteral && b.ResourceName == WildcardResource:
+			return false
+		case b.Permission == PermDeny && b.PatternType == PatternLiteral:
+			denyLiteral[b.ResourceName] = true
+		case b.Permission == PermDeny:
+			denyPrefixed[b.ResourceName] = true
+		case b.PatternType == PatternLiteral && b.ResourceName == WildcardResource:
+			return true
+		default:
+			allows = append(allows, b)
+		}
+	}
+	for _, b := range allows {
+		if b.PatternType == PatternLiteral && denyLiteral[b.ResourceName] {
+			continue
+		}
+		denied := false
+		for i := 1; i <= len(b.ResourceName) && !denied; i++ {
+			denied = denyPrefixed[b.ResourceName[:i]]
+		}
+		if !denied {
+			return true
+		}
+	}
+	return false
+}
