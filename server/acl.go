@@ -45,12 +45,21 @@ type aclSnapshot struct {
 }
 
 func (ia *imageAuthorizer) Authorize(rc RequestContext, a Action) bool {
-	host := ""
-	if addr := rc.ClientAddr(); addr.IsValid() {
-		host = addr.Unmap().String()
-	}
-	return ia.authorizer().Authorize(rc.Principal().String(), host,
+	return ia.authorizer().Authorize(rc.Principal().String(), aclHost(rc),
 		acl.Operation(a.Operation), acl.ResourceType(a.ResourceType), a.Name)
+}
+
+// AuthorizeByResourceType answers Kafka's authorizeByResourceType (resourceTypeAuthorizer).
+func (ia *imageAuthorizer) AuthorizeByResourceType(rc RequestContext, op kmsg.ACLOperation, rt kmsg.ACLResourceType) bool {
+	return ia.authorizer().AuthorizeByResourceType(rc.Principal().String(), aclHost(rc), acl.Operation(op), acl.ResourceType(rt))
+}
+
+// aclHost is the host an ACL binding names for the client of rc: its IP address.
+func aclHost(rc RequestContext) string {
+	if addr := rc.ClientAddr(); addr.IsValid() {
+		return addr.Unmap().String()
+	}
+	return ""
 }
 
 func (ia *imageAuthorizer) authorizer() *acl.Authorizer {
