@@ -15,6 +15,7 @@ func init() { register(37, 0, 3, handleCreatePartitions) }
 // handleCreatePartitions answers CreatePartitions v0-v3 through the metadata store: a
 // topic grows to Count partitions (never shrinks); an assignment, if given, must name
 // registered brokers (on a single node: this broker), as many as the topic's replicas.
+// Each topic needs ALTER (TOPIC_AUTHORIZATION_FAILED), as in Kafka.
 func handleCreatePartitions(s *Server, r *request) reply {
 	req := r.body.(*kmsg.CreatePartitionsRequest)
 	ctx, cancel := s.controllerCtx(r, req.TimeoutMillis)
@@ -38,7 +39,7 @@ func handleCreatePartitions(s *Server, r *request) reply {
 			err = errTooManyPartitions
 		} else if seen[rt.Topic] > 1 {
 			err = fmt.Errorf("%w: topic %s listed twice", kerr.InvalidRequest, rt.Topic)
-		} else {
+		} else if err = r.topicErr(kmsg.ACLOperationAlter, rt.Topic); err == nil {
 			err = s.createPartitions(ctx, rt, req.ValidateOnly)
 		}
 		st.ErrorCode, st.ErrorMessage = errorCode(err), errMessage(err)

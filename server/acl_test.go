@@ -642,3 +642,75 @@ func TestACLTransactions(t *testing.T) {
 	wantCode(t, "describe producers of w", dpResp.Topics[0].Partitions[0].ErrorCode, nil)
 	wantCode(t, "describe producers of secret", dpResp.Topics[1].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
 }
+
+// TestACLAdmin: the admin APIs check what Kafka checks: CreateTopics CREATE on the
+// cluster or topic (and DESCRIBE_CONFIGS to see the configs), CreatePartitions ALTER,
+// DeleteRecords and DeleteTopics DELETE (a topic id of a topic the principal may not
+// DESCRIBE answered without its name), DescribeConfigs DESCRIBE_CONFIGS and AlterConfigs
+// and IncrementalAlterConfigs ALTER_CONFIGS (on the cluster for a broker:
+// CLUSTER_AUTHORIZATION_FAILED), DescribeLogDirs DESCRIBE on the cluster.
+func TestACLAdmin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := startACL(t, ctx, server.ACLAuthorizer{})
+	b.topics(ctx, t, "secret")
+
+	ct := kmsg.NewPtrCreateTopicsRequest()
+	ct.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "a-1", NumPartitions: 1, ReplicationFactor: -1}}
+	ct.TimeoutMillis = 10000
+	wantCode(t, "create a-1", direct[*kmsg.CreateTopicsResponse](ctx, t, b.alice, ct).Topics[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	b.grant(ctx, t, kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("a-").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpCreate))
+	ctResp := direct[*kmsg.CreateTopicsResponse](ctx, t, b.alice, ct)
+	wantCode(t, "create a-1 with CREATE", ctResp.Topics[0].ErrorCode, nil)
+	wantCode(t, "a-1's configs without DESCRIBE_CONFIGS", ctResp.Topics[0].ConfigErrorCode, kerr.TopicAuthorizationFailed)
+	if len(ctResp.Topics[0].Configs) != 0 {
+		t.Errorf("a-1's configs shown without DESCRIBE_CONFIGS: %v", ctResp.Topics[0].Configs)
+	}
+
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	cp.Topics, cp.TimeoutMillis = []kmsg.CreatePartitionsRequestTopic{{Topic: "a-1", Count: 2}}, 10000
+	wantCode(t, "create partitions of a-1", direct[*kmsg.CreatePartitionsResponse](ctx, t, b.alice, cp).Topics[0].ErrorCode, kerr.TopicAuthorizationFailed)
+
+	dc := kmsg.NewPtrDescribeConfigsRequest()
+	dc.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "a-1"}, {ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: ""}}
+	dcResp := direct[*kmsg.DescribeConfigsResponse](ctx, t, b.alice, dc)
+	wantCode(t, "describe a-1's configs", dcResp.Resources[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	wantCode(t, "describe the broker's configs", dcResp.Resources[1].ErrorCode, kerr.ClusterAuthorizationFailed)
+	iac := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	iac.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "a-1",
+		Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: kmsg.StringPtr("1000")}}}}
+	wantCode(t, "alter a-1's configs", direct[*kmsg.IncrementalAlterConfigsResponse](ctx, t, b.alice, iac).Resources[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	ac := kmsg.NewPtrAlterConfigsRequest()
+	ac.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: ""}}
+	wantCode(t, "alter the broker's configs", direct[*kmsg.AlterConfigsResponse](ctx, t, b.alice, ac).Resources[0].ErrorCode, kerr.ClusterAuthorizationFailed)
+	b.grant(ctx, t, kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("a-1").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpAlterConfigs))
+	wantCode(t, "describe a-1's configs with ALTER_CONFIGS", direct[*kmsg.DescribeConfigsResponse](ctx, t, b.alice, dc).Resources[0].ErrorCode, nil)
+	wantCode(t, "alter a-1's configs with ALTER_CONFIGS", direct[*kmsg.IncrementalAlterConfigsResponse](ctx, t, b.alice, iac).Resources[0].ErrorCode, nil)
+
+	dr := kmsg.NewPtrDeleteRecordsRequest()
+	dr.Topics, dr.TimeoutMillis = []kmsg.DeleteRecordsRequestTopic{{Topic: "a-1", Partitions: []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: 0}}}}, 10000
+	wantCode(t, "delete records of a-1", direct[*kmsg.DeleteRecordsResponse](ctx, t, b.alice, dr).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	ld := direct[*kmsg.DescribeLogDirsResponse](ctx, t, b.alice, kmsg.NewPtrDescribeLogDirsRequest())
+	if ld.ErrorCode != kerr.ClusterAuthorizationFailed.Code || len(ld.Dirs) != 0 {
+		t.Errorf("describe log dirs: %v %+v, want CLUSTER_AUTHORIZATION_FAILED", kerr.ErrorForCode(ld.ErrorCode), ld.Dirs)
+	}
+
+	td, err := b.adm.ListTopics(ctx, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.TimeoutMillis = 10000
+	dt.Topics = []kmsg.DeleteTopicsRequestTopic{{Topic: kmsg.StringPtr("a-1")}, {Topic: kmsg.StringPtr("missing")}, {TopicID: td["secret"].ID}}
+	dtResp := direct[*kmsg.DeleteTopicsResponse](ctx, t, b.alice, dt)
+	wantCode(t, "delete a-1", dtResp.Topics[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	wantCode(t, "delete missing", dtResp.Topics[1].ErrorCode, kerr.TopicAuthorizationFailed)
+	wantCode(t, "delete secret by id", dtResp.Topics[2].ErrorCode, kerr.TopicAuthorizationFailed)
+	if dtResp.Topics[2].Topic != nil {
+		t.Errorf("the name of a topic alice may not describe: %q", *dtResp.Topics[2].Topic)
+	}
+	b.grant(ctx, t, kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("a-").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpDelete))
+	wantCode(t, "delete records of a-1 with DELETE", direct[*kmsg.DeleteRecordsResponse](ctx, t, b.alice, dr).Topics[0].Partitions[0].ErrorCode, nil)
+	dt.Topics = dt.Topics[:1]
+	wantCode(t, "delete a-1 with DELETE", direct[*kmsg.DeleteTopicsResponse](ctx, t, b.alice, dt).Topics[0].ErrorCode, nil)
+}

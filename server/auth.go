@@ -143,6 +143,22 @@ func (r *request) coordinatorKeyAuthorized(keyType int8, key string) bool {
 	return true
 }
 
+// configResourceErr is Kafka's authorization of a config resource: op (DESCRIBE_CONFIGS
+// or ALTER_CONFIGS) on the cluster for a broker (CLUSTER_AUTHORIZATION_FAILED), on the
+// topic for a topic (TOPIC_AUTHORIZATION_FAILED). Other types are not checked here (the
+// handlers refuse them).
+func (r *request) configResourceErr(op kmsg.ACLOperation, typ kmsg.ConfigResourceType, name string) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		if !r.authorized(op, kmsg.ACLResourceTypeCluster, ClusterResource) {
+			return kerr.ClusterAuthorizationFailed
+		}
+	case kmsg.ConfigResourceTypeTopic:
+		return r.topicErr(op, name)
+	}
+	return nil
+}
+
 // mayCreateTopic reports whether the request may create the topic: CREATE on the
 // cluster or on the topic, as Kafka's CreateTopics and auto-creation ask.
 func (r *request) mayCreateTopic(topic string) bool {
