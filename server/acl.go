@@ -1,11 +1,13 @@
 package server
 
 import (
+	"errors"
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/acl"
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -28,6 +30,25 @@ func (ACLAuthorizer) Authorize(RequestContext, Action) bool { return false }
 // bind returns the authorizer over the image of s.
 func (a ACLAuthorizer) bind(s *Server) Authorizer {
 	return &imageAuthorizer{cfg: a, image: s.image}
+}
+
+// configureAuthorizer makes an ACLAuthorizer of authorizer.class.name, super.users and
+// allow.everyone.if.no.acl.found when the setting asks for one, and binds an
+// ACLAuthorizer to this broker's metadata.
+func (s *Server) configureAuthorizer() error {
+	if s.data.broker.String("authorizer.class.name") != "" {
+		if _, isDefault := s.opts.Authorizer.(AllowAll); !isDefault {
+			return errors.New("authorizer.class.name is set and so is Options.Authorizer: set one")
+		}
+		s.opts.Authorizer = ACLAuthorizer{
+			SuperUsers:           config.SuperUsers(s.data.broker.String("super.users")),
+			AllowEveryoneIfNoACL: s.data.broker.Bool("allow.everyone.if.no.acl.found"),
+		}
+	}
+	if b, ok := s.opts.Authorizer.(interface{ bind(*Server) Authorizer }); ok {
+		s.opts.Authorizer = b.bind(s)
+	}
+	return nil
 }
 
 // imageAuthorizer decides with the ACL bindings of the current metadata image. It keeps

@@ -3,6 +3,9 @@ package server_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"maps"
 	"testing"
 	"time"
 
@@ -713,4 +716,85 @@ func TestACLAdmin(t *testing.T) {
 	wantCode(t, "delete records of a-1 with DELETE", direct[*kmsg.DeleteRecordsResponse](ctx, t, b.alice, dr).Topics[0].Partitions[0].ErrorCode, nil)
 	dt.Topics = dt.Topics[:1]
 	wantCode(t, "delete a-1 with DELETE", direct[*kmsg.DeleteTopicsResponse](ctx, t, b.alice, dt).Topics[0].ErrorCode, nil)
+}
+
+// TestACLSettings: authorizer.class.name (Kafka's class names) turns ACL authorization
+// on, with super.users and allow.everyone.if.no.acl.found; ACLs persist across a
+// restart; an unknown class, a bad super.users, or the setting together with
+// Options.Authorizer stop the broker at start.
+func TestACLSettings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	settings := map[string]string{
+		"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"super.users":           "User:ops; User:admin",
+		"bootstrap.user":        "admin:admin-secret",
+	}
+	start := func(settings map[string]string) (*server.Server, *kadm.Client, *kadm.Client) {
+		s, err := server.Start(&server.Options{Listeners: []server.Listener{{Name: "SASL_PLAINTEXT", Addr: "127.0.0.1:0"}},
+			DataDir: dir, Settings: settings, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &aclBroker{s: s}
+		_, adm := b.client(t, "admin", "admin-secret")
+		if altered, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "alice", Mechanism: kadm.ScramSha512, Password: "alice-pw"}}); err != nil || altered.Error() != nil {
+			t.Fatalf("create alice: %v %v", err, altered.Error())
+		}
+		_, alice := b.client(t, "alice", "alice-pw")
+		return s, adm, alice
+	}
+	create := func(adm *kadm.Client, topic string) error {
+		res, err := adm.CreateTopic(ctx, 1, 1, nil, topic)
+		if err != nil {
+			return err
+		}
+		return res.Err
+	}
+
+	s, adm, alice := start(settings)
+	if err := create(alice, "t1"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("alice creates a topic: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	if err := create(adm, "t1"); err != nil {
+		t.Fatalf("a super user creates a topic: %v", err)
+	}
+	created, err := adm.CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("t2").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpCreate))
+	if err != nil || created[0].Err != nil {
+		t.Fatalf("create an ACL: %v %+v", err, created)
+	}
+	s.Close()
+
+	s, _, alice = start(settings) // the ACL survives the restart
+	if err := create(alice, "t2"); err != nil {
+		t.Fatalf("alice creates t2 after a restart: %v", err)
+	}
+	if err := create(alice, "t3"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("alice creates t3: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	s.Close()
+
+	open := maps.Clone(settings)
+	open["allow.everyone.if.no.acl.found"] = "true"
+	s, _, alice = start(open)
+	if err := create(alice, "t3"); err != nil { // no ACL applies to t3 nor to the cluster's CREATE
+		t.Fatalf("alice creates t3 with allow.everyone.if.no.acl.found: %v", err)
+	}
+	s.Close()
+
+	for _, bad := range []map[string]string{
+		{"authorizer.class.name": "com.example.MyAuthorizer"},
+		{"authorizer.class.name": "strata", "super.users": "admin"},
+	} {
+		if s, err := server.New(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: bad}); err == nil {
+			s.Close()
+			t.Errorf("settings %v accepted", bad)
+		}
+	}
+	if s, err := server.New(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Authorizer: server.ACLAuthorizer{},
+		Settings: map[string]string{"authorizer.class.name": "strata"}}); err == nil {
+		s.Close()
+		t.Error("authorizer.class.name accepted with Options.Authorizer")
+	}
 }

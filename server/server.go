@@ -81,8 +81,10 @@ func New(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.floors = s.protocolFloors()
-	if b, ok := s.opts.Authorizer.(interface{ bind(*Server) Authorizer }); ok {
-		s.opts.Authorizer = b.bind(s) // an ACLAuthorizer decides with this broker's ACLs
+	if err := s.configureAuthorizer(); err != nil {
+		s.closeData()
+		s.cancel()
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	if err := s.openSecurity(); err != nil {
 		s.closeData()

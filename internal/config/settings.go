@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -123,6 +124,14 @@ var settings = []Setting{
 	{Name: "bootstrap.user", Type: String, Scope: Broker, Default: "", ReadOnly: true, Sensitive: true, Check: bootstrapUser,
 		Doc:  "NAME:PASSWORD of a user whose SCRAM-SHA-256 and SCRAM-SHA-512 credentials (4096 iterations) the broker creates at start when that user has none: the first admin of a new deployment. Existing credentials are left as they are.",
 		Note: "Strata only; Kafka's equivalent is kafka-storage format --add-scram."},
+	{Name: "authorizer.class.name", Type: String, Scope: Broker, Default: "", ReadOnly: true,
+		Enum: []string{"", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer", "strata"},
+		Doc:  "Authorization with ACLs (CreateAcls, DescribeAcls, DeleteAcls) as Kafka's StandardAuthorizer decides: every request is checked against the ACL bindings of the cluster's metadata, for its principal and client address. Empty: no authorization, every principal may do everything, and the ACL APIs answer SECURITY_DISABLED.",
+		Note: "Kafka's class names select Strata's built-in authorizer (ACLs kept in the metadata, like StandardAuthorizer's); strata is its short name. Other classes cannot be loaded."},
+	{Name: "super.users", Type: String, Scope: Broker, Default: "", ReadOnly: true, Check: superUsers,
+		Doc: "Principals allowed everything whatever the ACLs say, separated by semicolons: User:admin;User:ops."},
+	{Name: "allow.everyone.if.no.acl.found", Type: Boolean, Scope: Broker, Default: "false", ReadOnly: true,
+		Doc: "With ACL authorization, whether an action on a resource that no ACL binding applies to is allowed (true) or refused (false)."},
 	{Name: "strata.ssl.handshake.timeout.ms", Type: Long, Scope: Broker, Default: "10000", ReadOnly: true, PerListener: true, Min: 1, HasMin: true,
 		Doc:  "How long a TLS handshake may take; a client slower than that (or silent) is disconnected. Plaintext bytes sent to a TLS listener close the connection at once.",
 		Note: "Strata only: Kafka has no handshake timeout of its own."},
@@ -261,6 +270,26 @@ func minusOneOrMore(v string) error {
 func nonEmptyList(v string) error {
 	if len(SplitList(v)) == 0 {
 		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// SuperUsers splits super.users: principals separated by semicolons.
+func SuperUsers(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ";") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func superUsers(v string) error {
+	for _, p := range SuperUsers(v) {
+		if typ, name, ok := strings.Cut(p, ":"); !ok || typ == "" || name == "" {
+			return fmt.Errorf("%q: want Type:Name, e.g. User:admin", p)
+		}
 	}
 	return nil
 }
