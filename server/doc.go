@@ -51,8 +51,11 @@
 //     registry (metrics.go);
 //  4. the handler runs with a request carrying the principal (User:ANONYMOUS until TLS or
 //     SASL say otherwise), the listener, the start time and the frame size; it asks the
-//     Authorizer (auth.go; Options.Authorizer, AllowAll by default) about each resource it
-//     touches with r.authorized(operation, resource type, name), Kafka's ACL enums;
+//     Authorizer (auth.go; Options.Authorizer, AllowAll by default, or the ACLAuthorizer
+//     of authorizer.class.name: acl.go) about each resource it touches with
+//     r.authorized(operation, resource type, name), Kafka's ACL enums, and its helpers
+//     (topicErr, groupErr, txnIDErr ...) that answer Kafka's error codes; each API checks
+//     what Kafka's KafkaApis checks, in the same order;
 //  5. its reply is queued: a response now, a function run later on a goroutine of its
 //     own, an async registration completed by a callback, or nothing (acks=0).
 //
