@@ -581,10 +581,17 @@ func TestACLTransactions(t *testing.T) {
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
-	if fetched, err := b.adm.FetchOffsets(ctx, "g"); err != nil || fetched.Error() != nil {
-		t.Fatalf("fetch g's offsets: %v", err)
-	} else if o, _ := fetched.Lookup("w", 0); o.At != 1 {
-		t.Fatalf("g's committed offset %d, want 1", o.At)
+	for { // the commit marker reaches the offsets partition after EndTxn's answer
+		fetched, err := b.adm.FetchOffsets(ctx, "g")
+		if err != nil || fetched.Error() != nil {
+			t.Fatalf("fetch g's offsets: %v", err)
+		}
+		if o, _ := fetched.Lookup("w", 0); o.At == 1 {
+			break
+		} else if ctx.Err() != nil {
+			t.Fatalf("g's committed offset %d, want 1", o.At)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	// Without WRITE on the transactional id.
