@@ -145,6 +145,9 @@ func (im *Image) ClientQuotas() []ClientQuota {
 	return out
 }
 
+// HasClientQuotas reports whether any entity has a quota.
+func (im *Image) HasClientQuotas() bool { return len(im.quotas) > 0 }
+
 // ClientQuota returns the quotas of exactly entity (not those it inherits); nil for none.
 // The map belongs to the image.
 func (im *Image) ClientQuota(e QuotaEntity) map[string]float64 { return im.quotas[e] }

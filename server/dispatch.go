@@ -86,7 +86,8 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		}
 	}()
 	switch {
-	case rep.none():
+	case rep.none(): // acks=0: no response, but a quota still mutes the connection
+		c.throttle(&inflight{r: r})
 		c.record(r, nil, 0)
 	case rep.now != nil:
 		c.enqueue(&inflight{r: r, resp: rep.now, done: closedChan})
@@ -122,7 +123,8 @@ func (c *conn) logPanic(hdr wire.RequestHeader, p any) {
 		"version", hdr.APIVersion, "panic", p, "stack", string(debug.Stack()))
 }
 
-// throttle is the quota seam, run by the writer just before f's response is written:
+// throttle is the quota seam, run by the writer just before f's response is written (by
+// dispatch for a request answered with nothing, acks=0):
 // when Server.quota asks for a delay, the response carries it as its throttle time
 // (the larger of the two) and the connection reads no further request until it has
 // passed (KIP-219: respond at once, then mute). Without quotas it does nothing.

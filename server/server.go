@@ -33,7 +33,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics // request metrics (metrics.go)
 	// quota is the quota seam (dispatch.go, throttle): how long the client must wait
-	// after the response to r. nil: no quotas (issue 18 adds them).
+	// after the response to r (quotas.go); nil: no quotas.
 	quota func(r *request, resp kmsg.Response) time.Duration
 	// tls holds the TLS side of each listener whose security protocol uses TLS, by
 	// listener name; set by New.
@@ -81,6 +81,7 @@ func New(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.floors = s.protocolFloors()
+	s.quota = s.newQuotas()
 	if err := s.configureAuthorizer(); err != nil {
 		s.closeData()
 		s.cancel()

@@ -1,0 +1,138 @@
+package server
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/wire"
+)
+
+// roundTripAs is roundTripTest with another client id.
+func roundTripAs[R kmsg.Response](t *testing.T, nc net.Conn, clientID string, req kmsg.Request) R {
+	t.Helper()
+	if _, err := nc.Write(wire.AppendRequest(nil, 1, clientID, req)); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var sz [4]byte
+	if _, err := io.ReadFull(nc, sz[:]); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, binary.BigEndian.Uint32(sz[:]))
+	if _, err := io.ReadFull(nc, b); err != nil {
+		t.Fatal(err)
+	}
+	b = b[4:]
+	if req.IsFlexible() && req.Key() != 18 {
+		b = b[1:]
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if err := resp.ReadFrom(b); err != nil {
+		t.Fatal(err)
+	}
+	return resp.(R)
+}
+
+// produceOf is a Produce (acks) of one record of n bytes to partition 0 of topic.
+func produceOf(t *testing.T, topic string, n int, acks int16) *kmsg.ProduceRequest {
+	t.Helper()
+	b, err := records.Encode(nil, &records.Batch{Header: batch.Header{Magic: 2, ProducerID: -1, BaseSequence: -1},
+		Records: []records.Record{{Value: []byte(strings.Repeat("v", n))}}}, batch.CodecNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 9, acks, 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = b
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// TestQuotaThrottle: a producer over its producer_byte_rate, and a consumer over its
+// consumer_byte_rate, get a throttle time in the response and their connection is
+// muted for it (KIP-219), acks=0 producers too; a client without a quota is not
+// throttled. Rates over quota.window.num=2 windows of 1 s: the rate of one request is
+// its bytes over 1 s.
+func TestQuotaThrottle(t *testing.T) {
+	s := startTest(t, func(o *Options) {
+		o.Settings = map[string]string{"quota.window.num": "2", "quota.window.size.seconds": "1"}
+	})
+	ctx := t.Context()
+	if _, err := s.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "q", Partitions: 1, ReplicationFactor: -1}); err != nil {
+		t.Fatal(err)
+	}
+	limit := func(client, key string) metadata.QuotaAlteration {
+		return metadata.QuotaAlteration{Entity: metadata.QuotaEntity{ClientID: metadata.QuotaName{Set: true, Name: client}},
+			Ops: []metadata.QuotaOp{{Key: key, Value: 1000}}}
+	}
+	if err := s.data.store.AlterClientQuotas(ctx, metadata.AlterClientQuotas{Alterations: []metadata.QuotaAlteration{
+		limit("fast", metadata.QuotaProducerByteRate), limit("zero", metadata.QuotaProducerByteRate), limit("reader", metadata.QuotaConsumerByteRate)}}); err != nil {
+		t.Fatal(err)
+	}
+	apiVersions := kmsg.NewPtrApiVersionsRequest()
+	apiVersions.Version = 3
+
+	t.Run("produce", func(t *testing.T) {
+		nc := dialTest(t, s)
+		start := time.Now()
+		resp := roundTripAs[*kmsg.ProduceResponse](t, nc, "fast", produceOf(t, "q", 1500, 1))
+		d := time.Duration(resp.ThrottleMillis) * time.Millisecond
+		if resp.Topics[0].Partitions[0].ErrorCode != 0 || d < 100*time.Millisecond || d > 2*time.Second {
+			t.Fatalf("produce over quota: error %d, throttle %v", resp.Topics[0].Partitions[0].ErrorCode, d)
+		}
+		roundTripAs[*kmsg.ApiVersionsResponse](t, nc, "fast", apiVersions)
+		if el := time.Since(start); el < d {
+			t.Fatalf("next answer after %v, throttled for %v", el, d)
+		}
+		other := roundTripAs[*kmsg.ProduceResponse](t, dialTest(t, s), "other", produceOf(t, "q", 1500, 1))
+		if other.ThrottleMillis != 0 {
+			t.Fatalf("a client without a quota throttled %d ms", other.ThrottleMillis)
+		}
+	})
+	t.Run("acks=0", func(t *testing.T) {
+		nc := dialTest(t, s)
+		start := time.Now()
+		if _, err := nc.Write(wire.AppendRequest(nil, 1, "zero", produceOf(t, "q", 1800, 0))); err != nil {
+			t.Fatal(err)
+		}
+		roundTripAs[*kmsg.ApiVersionsResponse](t, nc, "zero", apiVersions)
+		if el := time.Since(start); el < 500*time.Millisecond { // about 800 ms over 1000 B/s
+			t.Fatalf("answered after %v: an acks=0 produce over quota did not mute the connection", el)
+		}
+	})
+	t.Run("fetch", func(t *testing.T) {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.MaxBytes = 12, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "q"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		nc := dialTest(t, s)
+		start := time.Now()
+		resp := roundTripAs[*kmsg.FetchResponse](t, nc, "reader", req)
+		d := time.Duration(resp.ThrottleMillis) * time.Millisecond
+		if n := len(resp.Topics[0].Partitions[0].RecordBatches); n < 3000 || d < 500*time.Millisecond {
+			t.Fatalf("fetch of %d bytes over quota: throttled %v", n, d)
+		}
+		roundTripAs[*kmsg.ApiVersionsResponse](t, nc, "reader", apiVersions)
+		if el := time.Since(start); el < d {
+			t.Fatalf("next answer after %v, throttled for %v", el, d)
+		}
+	})
+}
