@@ -136,3 +136,40 @@ func TestQuotaThrottle(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectionsPerIP: max.connections.per.ip closes, on accept, a connection beyond the
+// limit from one address; one that closes makes room; max.connections.per.ip.overrides
+// sets another limit for an address (with a limit of 0 for the others).
+func TestConnectionsPerIP(t *testing.T) {
+	apiVersions := kmsg.NewPtrApiVersionsRequest()
+	apiVersions.Version = 3
+	for _, settings := range []map[string]string{
+		{"max.connections.per.ip": "2"},
+		{"max.connections.per.ip": "0", "max.connections.per.ip.overrides": "127.0.0.1:2,10.0.0.1:5"},
+	} {
+		s := startTest(t, func(o *Options) { o.Settings = settings })
+		a, b := dialTest(t, s), dialTest(t, s)
+		roundTripAs[*kmsg.ApiVersionsResponse](t, a, "t", apiVersions)
+		roundTripAs[*kmsg.ApiVersionsResponse](t, b, "t", apiVersions)
+		expectClosed(t, dialTest(t, s))
+		a.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for { // once the server has seen a close, a new connection is served
+			if time.Now().After(deadline) {
+				t.Fatal("no connection served after one closed")
+			}
+			c := dialTest(t, s)
+			if _, err := c.Write(wire.AppendRequest(nil, 1, "t", apiVersions)); err == nil {
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Read(make([]byte, 1)); err == nil {
+					break
+				}
+			}
+			c.Close()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if _, err := New(&Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: map[string]string{"max.connections.per.ip.overrides": "host.example:5"}}); err == nil {
+		t.Fatal("a host name in max.connections.per.ip.overrides accepted")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/config"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -56,10 +59,15 @@ type Server struct {
 		sync.Mutex
 		listeners []*listener // bound, in the order bound
 		conns     map[*conn]struct{}
+		perIP     map[netip.Addr]int // open connections by client address
 		closing   bool
 	}
-	shutdownOnce sync.Once
-	shutdownErr  error
+	// perIP and perIPOverrides are max.connections.per.ip and its overrides; read-only
+	// after New.
+	perIP          int
+	perIPOverrides map[netip.Addr]int
+	shutdownOnce   sync.Once
+	shutdownErr    error
 }
 
 // New opens the data directory and prepares a broker; Start, Listen and ListenAndServe,
@@ -76,12 +84,15 @@ func New(opts *Options) (*Server, error) {
 	s := &Server{opts: o, log: o.Logger, metrics: newMetrics(), plainSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
+	s.mu.perIP = make(map[netip.Addr]int)
 	if err := s.openData(); err != nil {
 		s.cancel()
 		return nil, err
 	}
 	s.floors = s.protocolFloors()
 	s.quota = s.newQuotas()
+	s.perIP = int(s.data.broker.Int64("max.connections.per.ip"))
+	s.perIPOverrides, _ = config.PerIPOverrides(s.data.broker.String("max.connections.per.ip.overrides")) // validated with the settings
 	if err := s.configureAuthorizer(); err != nil {
 		s.closeData()
 		s.cancel()
@@ -346,7 +357,7 @@ func (s *Server) closing() bool {
 
 // startConn serves nc in a goroutine of its own. A connection refused is closed: the
 // error is ErrServerClosed once Shutdown has begun, ErrTooManyConnections when
-// max.connections are open.
+// max.connections are open, or max.connections.per.ip from its address.
 func (s *Server) startConn(nc net.Conn, l *listener) error {
 	s.mu.Lock()
 	if s.mu.closing {
@@ -361,6 +372,14 @@ func (s *Server) startConn(nc net.Conn, l *listener) error {
 		return ErrTooManyConnections
 	}
 	c := newConn(s, nc, l)
+	if limit := s.perIPLimit(c.client); s.mu.perIP[c.client] >= limit {
+		s.mu.Unlock()
+		s.log.Warn("connection refused: max.connections.per.ip reached", "remote", nc.RemoteAddr(), "max", limit)
+		c.cancel()
+		nc.Close()
+		return ErrTooManyConnections
+	}
+	s.mu.perIP[c.client]++
 	s.mu.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -371,6 +390,9 @@ func (s *Server) startConn(nc net.Conn, l *listener) error {
 		l.conns.Add(-1)
 		s.mu.Lock()
 		delete(s.mu.conns, c)
+		if s.mu.perIP[c.client]--; s.mu.perIP[c.client] == 0 {
+			delete(s.mu.perIP, c.client)
+		}
 		s.mu.Unlock()
 	}()
 	return nil
@@ -419,4 +441,13 @@ func (s *Server) shutdown(ctx context.Context) error {
 	s.cancel() // ends waits of in-flight handlers and every connection
 	<-done
 	return s.closeData()
+}
+
+// perIPLimit is how many connections may be open from addr at once
+// (max.connections.per.ip and its overrides).
+func (s *Server) perIPLimit(addr netip.Addr) int {
+	if n, ok := s.perIPOverrides[addr]; ok {
+		return n
+	}
+	return s.perIP
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -32,6 +33,11 @@ var settings = []Setting{
 		Doc: "Connections that send nothing for this long are closed."},
 
 	// Other broker settings (server.Options.Settings).
+	{Name: "max.connections.per.ip", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 0, HasMin: true,
+		Doc: "The most connections open at once from one IP address (on every listener together); more are closed on accept. 0 admits only the addresses of max.connections.per.ip.overrides."},
+	{Name: "max.connections.per.ip.overrides", Type: String, Scope: Broker, Default: "", ReadOnly: true, Check: perIPOverrides,
+		Doc:  "Limits for particular addresses in place of max.connections.per.ip: comma-separated ADDRESS:COUNT, e.g. 10.0.0.5:200,::1:50.",
+		Note: "Kafka also takes host names here; Strata takes IP addresses only."},
 	{Name: "auto.create.topics.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
 		Doc: "Create a topic when a client asks for metadata of an unknown topic and allows auto-creation."},
 	{Name: "delete.topic.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
@@ -276,6 +282,32 @@ func nonEmptyList(v string) error {
 		return errors.New("must not be empty")
 	}
 	return nil
+}
+
+// PerIPOverrides parses max.connections.per.ip.overrides: ADDRESS:COUNT entries.
+func PerIPOverrides(v string) (map[netip.Addr]int, error) {
+	out := map[netip.Addr]int{}
+	for _, e := range SplitList(v) {
+		i := strings.LastIndex(e, ":")
+		if i < 0 {
+			return nil, fmt.Errorf("%q: want ADDRESS:COUNT", e)
+		}
+		addr, err := netip.ParseAddr(strings.Trim(e[:i], "[]"))
+		if err != nil {
+			return nil, fmt.Errorf("%q: %q is not an IP address", e, e[:i])
+		}
+		n, err := strconv.Atoi(e[i+1:])
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: the count must be a number, at least 0", e)
+		}
+		out[addr.Unmap()] = n
+	}
+	return out, nil
+}
+
+func perIPOverrides(v string) error {
+	_, err := PerIPOverrides(v)
+	return err
 }
 
 // SuperUsers splits super.users: principals separated by semicolons.
