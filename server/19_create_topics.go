@@ -20,7 +20,9 @@ func init() { register(19, 0, 7, handleCreateTopics) }
 // assignment must name registered brokers (on a single node: this broker). v5+ returns
 // the created topic's configs. Authorization is Kafka's: CREATE on the cluster or the
 // topic (TOPIC_AUTHORIZATION_FAILED); the configs only with DESCRIBE_CONFIGS on the topic
-// (else its config error code is TOPIC_AUTHORIZATION_FAILED).
+// (else its config error code is TOPIC_AUTHORIZATION_FAILED). Created partitions count
+// toward controller_mutation_rate (KIP-599; v6+ refused with THROTTLING_QUOTA_EXCEEDED
+// while over it).
 func handleCreateTopics(s *Server, r *request) reply {
 	req := r.body.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
@@ -57,12 +59,17 @@ func handleCreateTopics(s *Server, r *request) reply {
 			continue
 		}
 		var note *string
-		t, note, err = s.createTopic(ctx, rt, req.ValidateOnly)
+		if err = s.quotas.mutationErr(r, req.Version >= 6); err == nil {
+			t, note, err = s.createTopic(ctx, rt, req.ValidateOnly)
+		}
 		if err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errMessage(err)
 			resp.Topics = append(resp.Topics, st)
 			continue
+		}
+		if !req.ValidateOnly {
+			s.quotas.mutated(r, t.NumPartitions())
 		}
 		st.ErrorMessage = note
 		st.TopicID = t.ID

@@ -16,7 +16,9 @@ func init() { register(20, 0, 6, handleDeleteTopics) }
 // delete.topic.enable=false every topic is refused, as Kafka's controller does:
 // TOPIC_DELETION_DISABLED, INVALID_REQUEST before v3. Authorization is Kafka's: DELETE on
 // the topic (TOPIC_AUTHORIZATION_FAILED, before its existence); a topic id whose topic
-// the principal may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED without its name.
+// the principal may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED without its name. Deleted
+// partitions count toward controller_mutation_rate (KIP-599; v5+ refused with
+// THROTTLING_QUOTA_EXCEEDED while over it).
 func handleDeleteTopics(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DeleteTopicsRequest)
 	ctx, cancel := s.controllerCtx(r, req.TimeoutMillis)
@@ -83,9 +85,15 @@ func handleDeleteTopics(s *Server, r *request) reply {
 			}
 			st.TopicID = t.ID
 		}
-		if err := s.data.store.DeleteTopic(ctx, t.ID); err != nil {
+		err := s.quotas.mutationErr(r, req.Version >= 5)
+		if err == nil {
+			err = s.data.store.DeleteTopic(ctx, t.ID)
+		}
+		if err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errMessage(err)
+		} else {
+			s.quotas.mutated(r, t.NumPartitions())
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

@@ -1,50 +1,98 @@
 package server
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/quota"
 	"github.com/stratalog/strata/metadata"
 )
 
-// Client quotas (KIP-13, KIP-55, KIP-219): the byte rates of producers and consumers,
-// measured per user and client id as Kafka measures them (package quota) against the
-// quotas of the metadata image (AlterClientQuotas), enforced through the pipeline's
-// throttle seam: the response carries the throttle time and the connection reads
-// nothing more until it has passed.
+// Client quotas (KIP-13, KIP-55, KIP-219, KIP-599): the byte rates of producers and
+// consumers and the partition-mutation rate of admin clients, measured per user and
+// client id as Kafka measures them (package quota) against the quotas of the metadata
+// image (AlterClientQuotas), enforced through the pipeline's throttle seam: the response
+// carries the throttle time and the connection reads nothing more until it has passed.
 
-// newQuotas returns the quota seam of s (Server.quota).
-func (s *Server) newQuotas() func(r *request, resp kmsg.Response) time.Duration {
-	m := quota.NewManager(quota.Config{
-		Samples: int(s.data.broker.Int64("quota.window.num")),
-		Window:  time.Duration(s.data.broker.Int64("quota.window.size.seconds")) * time.Second,
-	})
-	return func(r *request, resp kmsg.Response) time.Duration {
-		var key string
-		var n int
-		switch r.hdr.APIKey {
-		case 0: // Produce: the request's size, as Kafka records it
-			key, n = metadata.QuotaProducerByteRate, r.size
-		case 1: // Fetch: the records it returns
-			key, n = metadata.QuotaConsumerByteRate, fetchedBytes(resp)
-		default:
-			return 0
+// quotas are a broker's quota rates.
+type quotas struct {
+	s         *Server
+	bytes     *quota.Manager // producer_byte_rate, consumer_byte_rate
+	mutations *quota.Manager // controller_mutation_rate
+}
+
+func (s *Server) newQuotas() *quotas {
+	window := func(prefix string) quota.Config {
+		return quota.Config{
+			Samples: int(s.data.broker.Int64(prefix + "quota.window.num")),
+			Window:  time.Duration(s.data.broker.Int64(prefix+"quota.window.size.seconds")) * time.Second,
 		}
-		im := s.image()
-		if !im.HasClientQuotas() {
-			return 0
-		}
-		return m.Record(key, r.principal.Name, r.hdr.ClientID, float64(n), time.Now(), func(user, clientID quota.Part) (float64, bool) {
-			v, ok := im.ClientQuota(metadata.QuotaEntity{User: quotaName(user), ClientID: quotaName(clientID)})[key]
-			return v, ok
-		})
+	}
+	return &quotas{s: s, bytes: quota.NewManager(window("")), mutations: quota.NewManager(window("controller."))}
+}
+
+// lookup finds a key's quotas in im.
+func lookup(im *metadata.Image, key string) quota.Lookup {
+	return func(user, clientID quota.Part) (float64, bool) {
+		v, ok := im.ClientQuota(metadata.QuotaEntity{User: quotaName(user), ClientID: quotaName(clientID)})[key]
+		return v, ok
 	}
 }
 
 func quotaName(p quota.Part) metadata.QuotaName {
 	return metadata.QuotaName{Set: p.Kind != quota.Absent, Default: p.Kind == quota.Default, Name: p.Name}
+}
+
+// throttle is the quota seam (Server.quota): the bytes of a Produce request and of the
+// records of a Fetch response are recorded; CreateTopics, CreatePartitions and
+// DeleteTopics, whose partitions the handlers record (mutations), are throttled while
+// the mutation rate is over its quota.
+func (q *quotas) throttle(r *request, resp kmsg.Response) time.Duration {
+	im := q.s.image()
+	if !im.HasClientQuotas() {
+		return 0
+	}
+	var n int
+	switch r.hdr.APIKey {
+	case 0: // Produce: the request's size, as Kafka records it
+		n = r.size
+	case 1: // Fetch: the records it returns
+		n = fetchedBytes(resp)
+	case 19, 20, 37:
+		return q.mutations.Throttle(metadata.QuotaControllerMutationRate, r.principal.Name, r.hdr.ClientID, time.Now(), lookup(im, metadata.QuotaControllerMutationRate))
+	default:
+		return 0
+	}
+	key := metadata.QuotaProducerByteRate
+	if r.hdr.APIKey == 1 {
+		key = metadata.QuotaConsumerByteRate
+	}
+	return q.bytes.Record(key, r.principal.Name, r.hdr.ClientID, float64(n), time.Now(), lookup(im, key))
+}
+
+// mutationErr is KIP-599's strict check of a request that creates or deletes partitions
+// (CreateTopics v6+, CreatePartitions v3+, DeleteTopics v5+): while the principal's
+// mutation rate is over its controller_mutation_rate, THROTTLING_QUOTA_EXCEEDED. Older
+// versions are not refused (only throttled afterwards).
+func (q *quotas) mutationErr(r *request, strict bool) error {
+	im := q.s.image()
+	if !strict || !im.HasClientQuotas() {
+		return nil
+	}
+	if d := q.mutations.Throttle(metadata.QuotaControllerMutationRate, r.principal.Name, r.hdr.ClientID, time.Now(), lookup(im, metadata.QuotaControllerMutationRate)); d > 0 {
+		return fmt.Errorf("%w: the partition mutation rate is over its quota for %v", kerr.ThrottlingQuotaExceeded, d.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// mutated records n partitions created or deleted by the request.
+func (q *quotas) mutated(r *request, n int32) {
+	if im := q.s.image(); im.HasClientQuotas() {
+		q.mutations.Record(metadata.QuotaControllerMutationRate, r.principal.Name, r.hdr.ClientID, float64(n), time.Now(), lookup(im, metadata.QuotaControllerMutationRate))
+	}
 }
 
 // fetchedBytes is the size of the records a Fetch response carries.

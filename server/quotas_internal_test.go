@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/batch"
@@ -171,5 +172,66 @@ func TestConnectionsPerIP(t *testing.T) {
 	}
 	if _, err := New(&Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: map[string]string{"max.connections.per.ip.overrides": "host.example:5"}}); err == nil {
 		t.Fatal("a host name in max.connections.per.ip.overrides accepted")
+	}
+}
+
+// TestQuotaControllerMutations: KIP-599. Partitions created or deleted count toward the
+// client's controller_mutation_rate: a CreateTopics over it is answered with a throttle
+// time and mutes the connection; meanwhile a strict request (CreateTopics v6+,
+// CreatePartitions v3+, DeleteTopics v5+) from another connection of the same client is
+// THROTTLING_QUOTA_EXCEEDED (and mutes that connection too) and changes nothing, an
+// older version is served.
+func TestQuotaControllerMutations(t *testing.T) {
+	s := startTest(t, func(o *Options) {
+		o.Settings = map[string]string{"controller.quota.window.num": "2", "controller.quota.window.size.seconds": "1"}
+	})
+	if err := s.data.store.AlterClientQuotas(t.Context(), metadata.AlterClientQuotas{Alterations: []metadata.QuotaAlteration{{
+		Entity: metadata.QuotaEntity{ClientID: metadata.QuotaName{Set: true, Name: "admin"}},
+		Ops:    []metadata.QuotaOp{{Key: metadata.QuotaControllerMutationRate, Value: 1}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(nc net.Conn, version int16, topic string, partitions int32) *kmsg.CreateTopicsResponse {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version, req.TimeoutMillis = version, 10000
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, -1
+		req.Topics = append(req.Topics, rt)
+		return roundTripAs[*kmsg.CreateTopicsResponse](t, nc, "admin", req)
+	}
+	a := dialTest(t, s)
+	start := time.Now()
+	resp := create(a, 7, "m1", 4) // the first burst is allowed: 4 partitions over 1 s
+	d := time.Duration(resp.ThrottleMillis) * time.Millisecond
+	if resp.Topics[0].ErrorCode != 0 || d < time.Second {
+		t.Fatalf("create m1: %d, throttle %v", resp.Topics[0].ErrorCode, d)
+	}
+	b := dialTest(t, s)
+	if resp := create(b, 7, "m2", 1); resp.Topics[0].ErrorCode != kerr.ThrottlingQuotaExceeded.Code {
+		t.Fatalf("strict create while over the quota: %v", kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+	}
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	cp.Version, cp.TimeoutMillis = 3, 10000
+	cp.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: "m1", Count: 5}}
+	if resp := roundTripAs[*kmsg.CreatePartitionsResponse](t, dialTest(t, s), "admin", cp); resp.Topics[0].ErrorCode != kerr.ThrottlingQuotaExceeded.Code {
+		t.Fatalf("strict create partitions while over the quota: %v", kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+	}
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.Version, dt.TimeoutMillis, dt.TopicNames = 5, 10000, []string{"m1"}
+	if resp := roundTripAs[*kmsg.DeleteTopicsResponse](t, dialTest(t, s), "admin", dt); resp.Topics[0].ErrorCode != kerr.ThrottlingQuotaExceeded.Code {
+		t.Fatalf("strict delete while over the quota: %v", kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+	}
+	if _, ok := s.image().Topic("m2"); ok {
+		t.Fatal("a refused topic was created")
+	}
+	if tp, _ := s.image().Topic("m1"); tp.NumPartitions() != 4 {
+		t.Fatalf("m1 has %d partitions after a refused CreatePartitions", tp.NumPartitions())
+	}
+	c := dialTest(t, s)
+	if resp := create(c, 5, "m3", 1); resp.Topics[0].ErrorCode != 0 { // permissive before v6
+		t.Fatalf("create v5 while over the quota: %v", kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+	}
+	roundTripAs[*kmsg.ApiVersionsResponse](t, a, "admin", kmsg.NewPtrApiVersionsRequest())
+	if el := time.Since(start); el < d {
+		t.Fatalf("the throttled connection answered after %v, muted for %v", el, d)
 	}
 }

@@ -37,7 +37,8 @@ type Server struct {
 	metrics *metrics // request metrics (metrics.go)
 	// quota is the quota seam (dispatch.go, throttle): how long the client must wait
 	// after the response to r (quotas.go); nil: no quotas.
-	quota func(r *request, resp kmsg.Response) time.Duration
+	quota  func(r *request, resp kmsg.Response) time.Duration
+	quotas *quotas // the client quotas; read-only after New
 	// tls holds the TLS side of each listener whose security protocol uses TLS, by
 	// listener name; set by New.
 	tls map[string]*listenerTLS
@@ -90,7 +91,8 @@ func New(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.floors = s.protocolFloors()
-	s.quota = s.newQuotas()
+	s.quotas = s.newQuotas()
+	s.quota = s.quotas.throttle
 	s.perIP = int(s.data.broker.Int64("max.connections.per.ip"))
 	s.perIPOverrides, _ = config.PerIPOverrides(s.data.broker.String("max.connections.per.ip.overrides")) // validated with the settings
 	if err := s.configureAuthorizer(); err != nil {

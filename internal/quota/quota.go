@@ -174,6 +174,17 @@ func NewManager(cfg Config) *Manager {
 // rate's window. A negative v takes back what was recorded (Kafka's unrecord of a fetch
 // answered empty because it was throttled).
 func (m *Manager) Record(key, user, clientID string, v float64, now time.Time, lookup Lookup) time.Duration {
+	return m.measure(key, user, clientID, v, true, now, lookup)
+}
+
+// Throttle is how long to throttle the client now, without recording anything: Kafka's
+// strict check of controller mutations (KIP-599), which refuses a request while the
+// rate is already over the quota.
+func (m *Manager) Throttle(key, user, clientID string, now time.Time, lookup Lookup) time.Duration {
+	return m.measure(key, user, clientID, 0, false, now, lookup)
+}
+
+func (m *Manager) measure(key, user, clientID string, v float64, record bool, now time.Time, lookup Lookup) time.Duration {
 	bound, tagUser, tagClient, ok := Resolve(user, clientID, lookup)
 	if !ok {
 		return 0
@@ -183,12 +194,17 @@ func (m *Manager) Record(key, user, clientID string, v float64, now time.Time, l
 	m.sweep(now)
 	k := sensorKey{key, tagUser, tagClient}
 	s := m.sensors[k]
+	if s == nil && !record {
+		return 0
+	}
 	if s == nil {
 		s = &sensor{}
 		m.sensors[k] = s
 	}
 	s.used = now
-	s.r.record(m.cfg, v, now)
+	if record {
+		s.r.record(m.cfg, v, now)
+	}
 	value, window := s.r.measure(m.cfg, now)
 	if value <= bound || bound <= 0 {
 		return 0

@@ -84,11 +84,17 @@ func TestQuotaThrottle(t *testing.T) {
 	if d := m.Record("producer_byte_rate", "alice", "other-app", 1000, t0, lookup); d != 10*time.Second {
 		t.Fatalf("twice the bound over 10 s: throttled %v, want 10s (alice's clients share her quota)", d)
 	}
+	if d := m.Throttle("producer_byte_rate", "alice", "app", t0, lookup); d != 10*time.Second {
+		t.Fatalf("Throttle, recording nothing: %v, want 10s", d)
+	}
 	if d := m.Record("producer_byte_rate", "alice", "app", -1000, t0, lookup); d != 0 {
 		t.Fatalf("after taking 1000 back: throttled %v", d)
 	}
 	if d := m.Record("consumer_byte_rate", "alice", "app", 1e6, t0, lookup); d <= 0 {
 		t.Fatal("another key of the same quota entity not throttled")
+	}
+	if d := m.Throttle("consumer_byte_rate", "carol", "app", t0, entities(map[string]float64{"*/-": 1})); d != 0 {
+		t.Fatalf("Throttle of a client that recorded nothing: %v", d)
 	}
 	if d := m.Record("producer_byte_rate", "bob", "app", 1e9, t0, lookup); d != 0 {
 		t.Fatalf("bob has no quota: throttled %v", d)
