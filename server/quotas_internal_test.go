@@ -1,8 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -23,25 +21,8 @@ func roundTripAs[R kmsg.Response](t *testing.T, nc net.Conn, clientID string, re
 	if _, err := nc.Write(wire.AppendRequest(nil, 1, clientID, req)); err != nil {
 		t.Fatal(err)
 	}
-	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	var sz [4]byte
-	if _, err := io.ReadFull(nc, sz[:]); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, binary.BigEndian.Uint32(sz[:]))
-	if _, err := io.ReadFull(nc, b); err != nil {
-		t.Fatal(err)
-	}
-	b = b[4:]
-	if req.IsFlexible() && req.Key() != 18 {
-		b = b[1:]
-	}
-	resp := req.ResponseKind()
-	resp.SetVersion(req.GetVersion())
-	if err := resp.ReadFrom(b); err != nil {
-		t.Fatal(err)
-	}
-	return resp.(R)
+	resp, _ := readResponseTest[R](t, nc, 1, req)
+	return resp
 }
 
 // produceOf is a Produce (acks) of one record of n bytes to partition 0 of topic.
