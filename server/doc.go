@@ -61,8 +61,8 @@
 //
 // The connection's writer goroutine answers in request order. For each response it runs
 // the quota seam (throttle: the throttle time set in the response and the connection
-// muted, KIP-219; nothing until quotas exist), writes the response (a responseWriter such
-// as a chunked Fetch writes its own frame, sending record bytes from the segment files,
+// muted, KIP-219; the client quotas of quotas.go), writes the response (a
+// responseWriter such as a chunked Fetch writes its own frame, sending record bytes from the segment files,
 // or, for Fetch v0-v3, down-converting them batch by batch: fetch_legacy.go),
 // and records the latency, the bytes out and every error code the response carries
 // (errcounts.go, generated from kmsg's types: each code once per partition or resource).
