@@ -50,6 +50,10 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		c.log.Info("closing connection: request before authentication", "api", kmsg.NameForKey(hdr.APIKey), "listener", c.listener.Name)
 		return false
 	}
+	if !c.auth.expires.IsZero() && start.After(c.auth.expires) && !preAuthAPI(hdr.APIKey) {
+		c.log.Info("closing connection: SASL session expired (connections.max.reauth.ms)", "api", kmsg.NameForKey(hdr.APIKey), "principal", c.auth.principal.String())
+		return false
+	}
 	st := c.s.metrics.api(hdr.APIKey)
 	size := len(frame) + 4 // and the size prefix
 	if hdr.APIVersion < c.s.minVersion(a) || hdr.APIVersion > a.max {
