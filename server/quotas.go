@@ -25,13 +25,16 @@ type quotas struct {
 }
 
 func (s *Server) newQuotas() *quotas {
-	window := func(prefix string) quota.Config {
-		return quota.Config{
-			Samples: int(s.data.broker.Int64(prefix + "quota.window.num")),
-			Window:  time.Duration(s.data.broker.Int64(prefix+"quota.window.size.seconds")) * time.Second,
-		}
+	return &quotas{s: s, bytes: quota.NewManager(s.quotaWindow("")), mutations: quota.NewManager(s.quotaWindow("controller."))}
+}
+
+// quotaWindow is the sampling of rates: quota.window.num and quota.window.size.seconds
+// (with prefix "controller." those of controller mutations).
+func (s *Server) quotaWindow(prefix string) quota.Config {
+	return quota.Config{
+		Samples: int(s.data.broker.Int64(prefix + "quota.window.num")),
+		Window:  time.Duration(s.data.broker.Int64(prefix+"quota.window.size.seconds")) * time.Second,
 	}
-	return &quotas{s: s, bytes: quota.NewManager(window("")), mutations: quota.NewManager(window("controller."))}
 }
 
 // lookup finds a key's quotas in im.

@@ -216,3 +216,29 @@ func TestQuotaControllerMutations(t *testing.T) {
 		t.Fatalf("the throttled connection answered after %v, muted for %v", el, d)
 	}
 }
+
+// TestConnectionCreationRate: KIP-612. Beyond max.connection.creation.rate (here 5 per
+// second over 2 windows of 1 s) the listener waits before accepting the next connection,
+// so 15 connections opened at once are all served, the last no sooner than a second
+// after the first; per listener as listener.name.<listener>.max.connection.creation.rate.
+func TestConnectionCreationRate(t *testing.T) {
+	apiVersions := kmsg.NewPtrApiVersionsRequest()
+	apiVersions.Version = 3
+	for _, settings := range []map[string]string{
+		{"max.connection.creation.rate": "5", "quota.window.num": "2"},
+		{"listener.name.plaintext.max.connection.creation.rate": "5", "quota.window.num": "2"},
+	} {
+		s := startTest(t, func(o *Options) { o.Settings = settings })
+		start := time.Now()
+		var conns []net.Conn
+		for range 15 {
+			conns = append(conns, dialTest(t, s))
+		}
+		for _, nc := range conns {
+			roundTripAs[*kmsg.ApiVersionsResponse](t, nc, "t", apiVersions)
+		}
+		if el := time.Since(start); el < time.Second {
+			t.Fatalf("%v: 15 connections served within %v", settings, el)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/internal/quota"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -67,6 +68,10 @@ type Server struct {
 	// after New.
 	perIP          int
 	perIPOverrides map[netip.Addr]int
+	// created is the rate of connections accepted on every listener, and createdMax its
+	// limit (max.connection.creation.rate, KIP-612).
+	created    *quota.Rate
+	createdMax float64
 	shutdownOnce   sync.Once
 	shutdownErr    error
 }
@@ -93,6 +98,7 @@ func New(opts *Options) (*Server, error) {
 	s.floors = s.protocolFloors()
 	s.quotas = s.newQuotas()
 	s.quota = s.quotas.throttle
+	s.created, s.createdMax = quota.NewRate(s.quotaWindow("")), float64(s.data.broker.Int64("max.connection.creation.rate"))
 	s.perIP = int(s.data.broker.Int64("max.connections.per.ip"))
 	s.perIPOverrides, _ = config.PerIPOverrides(s.data.broker.String("max.connections.per.ip.overrides")) // validated with the settings
 	if err := s.configureAuthorizer(); err != nil {
@@ -341,7 +347,22 @@ func (s *Server) acceptLoop(l *listener) error {
 			nc = tls.Server(nc, l.tls.base) // the handshake runs on the connection's goroutine
 		}
 		_ = s.startConn(nc, l) // a refused connection is closed and logged
+		if d := s.creationThrottle(l); d > 0 { // KIP-612: the next accept waits
+			select {
+			case <-time.After(d):
+			case <-s.ctx.Done():
+				return ErrServerClosed
+			}
+		}
 	}
+}
+
+// creationThrottle records a connection accepted on l and returns how long to wait
+// before the next accept: the longer of what max.connection.creation.rate, over all
+// listeners, and l's own limit ask.
+func (s *Server) creationThrottle(l *listener) time.Duration {
+	now := time.Now()
+	return max(s.created.Record(1, s.createdMax, now), l.created.Record(1, l.createdMax, now))
 }
 
 // isTemporary reports a temporary accept error (such as EMFILE), which the accept loop
@@ -374,7 +395,7 @@ func (s *Server) startConn(nc net.Conn, l *listener) error {
 		return ErrTooManyConnections
 	}
 	c := newConn(s, nc, l)
-	if limit := s.perIPLimit(c.client); s.mu.perIP[c.client] >= limit {
+	if limit := s.perIPLimit(c.client); c.client.IsValid() && s.mu.perIP[c.client] >= limit { // not in-process ones (ServeConn)
 		s.mu.Unlock()
 		s.log.Warn("connection refused: max.connections.per.ip reached", "remote", nc.RemoteAddr(), "max", limit)
 		c.cancel()

@@ -35,6 +35,8 @@ var settings = []Setting{
 	// Other broker settings (server.Options.Settings).
 	{Name: "max.connections.per.ip", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 0, HasMin: true,
 		Doc: "The most connections open at once from one IP address (on every listener together); more are closed on accept. 0 admits only the addresses of max.connections.per.ip.overrides."},
+	{Name: "max.connection.creation.rate", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 0, HasMin: true, PerListener: true,
+		Doc: "The most connections accepted per second (KIP-612), over all listeners, and per listener as listener.name.<listener>.max.connection.creation.rate: beyond it, the listener waits before accepting the next connection (Kafka's throttle: (rate - limit) / limit × the rate's window, quota.window.num samples of quota.window.size.seconds)."},
 	{Name: "max.connections.per.ip.overrides", Type: String, Scope: Broker, Default: "", ReadOnly: true, Check: perIPOverrides,
 		Doc:  "Limits for particular addresses in place of max.connections.per.ip: comma-separated ADDRESS:COUNT, e.g. 10.0.0.5:200,::1:50.",
 		Note: "Kafka also takes host names here; Strata takes IP addresses only."},

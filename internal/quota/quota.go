@@ -140,6 +140,39 @@ func (r *rate) measure(cfg Config, now time.Time) (perSecond float64, window tim
 	return sum / window.Seconds(), window
 }
 
+// Rate is one windowed rate (Kafka's Rate): the connection creation rate of a broker or a
+// listener (KIP-612). It is safe for concurrent use.
+type Rate struct {
+	cfg Config
+	mu  sync.Mutex
+	r   rate
+}
+
+// NewRate returns a Rate sampling with cfg.
+func NewRate(cfg Config) *Rate {
+	cfg.Samples = max(cfg.Samples, 1)
+	cfg.Window = max(cfg.Window, time.Millisecond)
+	return &Rate{cfg: cfg}
+}
+
+// Record adds v and returns how long to wait for the rate to come back to bound: Kafka's
+// (rate - bound) / bound × window, 0 within it.
+func (r *Rate) Record(v, bound float64, now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.r.record(r.cfg, v, now)
+	value, window := r.r.measure(r.cfg, now)
+	return throttleTime(value, bound, window)
+}
+
+func throttleTime(value, bound float64, window time.Duration) time.Duration {
+	if value <= bound || bound <= 0 {
+		return 0
+	}
+	ms := math.Round((value - bound) / bound * float64(window.Milliseconds()))
+	return time.Duration(min(ms, math.MaxInt32)) * time.Millisecond
+}
+
 // Manager measures the rates of clients against their quotas. It is safe for concurrent
 // use.
 type Manager struct {
@@ -206,11 +239,7 @@ func (m *Manager) measure(key, user, clientID string, v float64, record bool, no
 		s.r.record(m.cfg, v, now)
 	}
 	value, window := s.r.measure(m.cfg, now)
-	if value <= bound || bound <= 0 {
-		return 0
-	}
-	ms := math.Round((value - bound) / bound * float64(window.Milliseconds()))
-	return time.Duration(min(ms, math.MaxInt32)) * time.Millisecond
+	return throttleTime(value, bound, window)
 }
 
 func (m *Manager) sweep(now time.Time) {

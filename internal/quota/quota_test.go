@@ -141,3 +141,20 @@ func TestQuotaConvergence(t *testing.T) {
 		})
 	}
 }
+
+// TestQuotaRateThrottle: a Rate's throttle time, as a Manager's.
+func TestQuotaRateThrottle(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := NewRate(Config{Samples: 2, Window: time.Second})
+	for i := range 5 {
+		if d := r.Record(1, 5, t0); d != 0 {
+			t.Fatalf("connection %d of 5 in 1 s throttled %v", i+1, d)
+		}
+	}
+	if d := r.Record(1, 5, t0); d != 200*time.Millisecond {
+		t.Fatalf("the sixth: %v, want 200ms ((6-5)/5 × 1 s)", d)
+	}
+	if d := r.Record(1, 5, t0.Add(3*time.Second)); d != 0 {
+		t.Fatalf("after a quiet 3 s: %v", d)
+	}
+}
