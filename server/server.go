@@ -70,10 +70,10 @@ type Server struct {
 	perIPOverrides map[netip.Addr]int
 	// created is the rate of connections accepted on every listener, and createdMax its
 	// limit (max.connection.creation.rate, KIP-612).
-	created    *quota.Rate
-	createdMax float64
-	shutdownOnce   sync.Once
-	shutdownErr    error
+	created      *quota.Rate
+	createdMax   float64
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // New opens the data directory and prepares a broker; Start, Listen and ListenAndServe,
@@ -346,7 +346,7 @@ func (s *Server) acceptLoop(l *listener) error {
 		if l.tls != nil {
 			nc = tls.Server(nc, l.tls.base) // the handshake runs on the connection's goroutine
 		}
-		_ = s.startConn(nc, l) // a refused connection is closed and logged
+		_ = s.startConn(nc, l)                 // a refused connection is closed and logged
 		if d := s.creationThrottle(l); d > 0 { // KIP-612: the next accept waits
 			select {
 			case <-time.After(d):
