@@ -84,6 +84,7 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		}
 	}()
 	rep := a.handle(c.s, r)
+	r.handled = time.Since(start)
 	defer func() {
 		if c.auth.closing {
 			ok = false // the reply is queued: written, then the connection closes

@@ -21,11 +21,13 @@ import (
 type quotas struct {
 	s         *Server
 	bytes     *quota.Manager // producer_byte_rate, consumer_byte_rate
+	requests  *quota.Manager // request_percentage
 	mutations *quota.Manager // controller_mutation_rate
 }
 
 func (s *Server) newQuotas() *quotas {
-	return &quotas{s: s, bytes: quota.NewManager(s.quotaWindow("")), mutations: quota.NewManager(s.quotaWindow("controller."))}
+	return &quotas{s: s, bytes: quota.NewManager(s.quotaWindow("")), requests: quota.NewManager(s.quotaWindow("")),
+		mutations: quota.NewManager(s.quotaWindow("controller."))}
 }
 
 // quotaWindow is the sampling of rates: quota.window.num and quota.window.size.seconds
@@ -49,31 +51,31 @@ func quotaName(p quota.Part) metadata.QuotaName {
 	return metadata.QuotaName{Set: p.Kind != quota.Absent, Default: p.Kind == quota.Default, Name: p.Name}
 }
 
-// throttle is the quota seam (Server.quota): the bytes of a Produce request and of the
+// throttle is the quota seam (Server.quota): the time every request's handler ran
+// (request_percentage; not the SASL ones), the bytes of a Produce request and of the
 // records of a Fetch response are recorded; CreateTopics, CreatePartitions and
 // DeleteTopics, whose partitions the handlers record (mutations), are throttled while
-// the mutation rate is over its quota.
+// the mutation rate is over its quota. The longest throttle time wins.
 func (q *quotas) throttle(r *request, resp kmsg.Response) time.Duration {
 	im := q.s.image()
 	if !im.HasClientQuotas() {
 		return 0
 	}
-	var n int
+	now, user, client := time.Now(), r.principal.Name, r.hdr.ClientID
+	var d time.Duration
+	if r.hdr.APIKey != 17 && r.hdr.APIKey != 36 { // SASL is not throttled
+		// request_percentage: the handler's time as a percentage of a second.
+		d = q.requests.Record(metadata.QuotaRequestPercentage, user, client, r.handled.Seconds()*100, now, lookup(im, metadata.QuotaRequestPercentage))
+	}
 	switch r.hdr.APIKey {
 	case 0: // Produce: the request's size, as Kafka records it
-		n = r.size
+		d = max(d, q.bytes.Record(metadata.QuotaProducerByteRate, user, client, float64(r.size), now, lookup(im, metadata.QuotaProducerByteRate)))
 	case 1: // Fetch: the records it returns
-		n = fetchedBytes(resp)
+		d = max(d, q.bytes.Record(metadata.QuotaConsumerByteRate, user, client, float64(fetchedBytes(resp)), now, lookup(im, metadata.QuotaConsumerByteRate)))
 	case 19, 20, 37:
-		return q.mutations.Throttle(metadata.QuotaControllerMutationRate, r.principal.Name, r.hdr.ClientID, time.Now(), lookup(im, metadata.QuotaControllerMutationRate))
-	default:
-		return 0
+		d = max(d, q.mutations.Throttle(metadata.QuotaControllerMutationRate, user, client, now, lookup(im, metadata.QuotaControllerMutationRate)))
 	}
-	key := metadata.QuotaProducerByteRate
-	if r.hdr.APIKey == 1 {
-		key = metadata.QuotaConsumerByteRate
-	}
-	return q.bytes.Record(key, r.principal.Name, r.hdr.ClientID, float64(n), time.Now(), lookup(im, key))
+	return d
 }
 
 // mutationErr is KIP-599's strict check of a request that creates or deletes partitions

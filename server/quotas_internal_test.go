@@ -242,3 +242,28 @@ func TestConnectionCreationRate(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaRequestPercentage: request_percentage counts the time each request's handler
+// ran (here 10 ms: 1% of a second) against the client's share of a second (0.5%), and
+// throttles by Kafka's formula, (1 - 0.5) / 0.5 × the 1 s window; SASL requests and
+// clients without the quota are not throttled.
+func TestQuotaRequestPercentage(t *testing.T) {
+	s := startTest(t, func(o *Options) { o.Settings = map[string]string{"quota.window.num": "2"} })
+	if err := s.data.store.AlterClientQuotas(t.Context(), metadata.AlterClientQuotas{Alterations: []metadata.QuotaAlteration{{
+		Entity: metadata.QuotaEntity{ClientID: metadata.QuotaName{Set: true, Name: "busy"}},
+		Ops:    []metadata.QuotaOp{{Key: metadata.QuotaRequestPercentage, Value: 0.5}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	req := func(key int16, client string) *request {
+		return &request{hdr: wire.RequestHeader{APIKey: key, ClientID: client}, principal: anonymous, handled: 10 * time.Millisecond}
+	}
+	if d := s.quota(req(36, "busy"), nil); d != 0 {
+		t.Fatalf("SaslAuthenticate throttled %v", d)
+	}
+	if d := s.quota(req(3, "busy"), nil); d != time.Second {
+		t.Fatalf("10 ms of a 0.5%% share: throttled %v, want 1s", d)
+	}
+	if d := s.quota(req(3, "idle"), nil); d != 0 {
+		t.Fatalf("a client without the quota throttled %v", d)
+	}
+}
