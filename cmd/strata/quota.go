@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -66,6 +67,7 @@ func (f *quotaEntityFlags) quota() (client.Quota, error) {
 func newQuotaSetCmd(g *globals) *cobra.Command {
 	var f quotaEntityFlags
 	var produce, consume int64
+	var requestPct, mutations float64
 	var remove []string
 	cmd := &cobra.Command{
 		Use:   "set",
@@ -82,8 +84,14 @@ func newQuotaSetCmd(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("consumer-byte-rate") {
 				q.Values["consumer_byte_rate"] = float64(consume)
 			}
+			if cmd.Flags().Changed("request-percentage") {
+				q.Values["request_percentage"] = requestPct
+			}
+			if cmd.Flags().Changed("controller-mutation-rate") {
+				q.Values["controller_mutation_rate"] = mutations
+			}
 			if len(q.Values) == 0 && len(remove) == 0 {
-				return usagef("nothing to set: --producer-byte-rate, --consumer-byte-rate or --remove")
+				return usagef("nothing to set: a quota flag or --remove")
 			}
 			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
 				if err := a.SetQuotas(ctx, q, remove...); err != nil {
@@ -96,7 +104,9 @@ func newQuotaSetCmd(g *globals) *cobra.Command {
 	f.add(cmd.Flags())
 	cmd.Flags().Int64Var(&produce, "producer-byte-rate", 0, "bytes per second the entity may produce")
 	cmd.Flags().Int64Var(&consume, "consumer-byte-rate", 0, "bytes per second the entity may fetch")
-	cmd.Flags().StringSliceVar(&remove, "remove", nil, "quota keys to remove (producer_byte_rate, consumer_byte_rate)")
+	cmd.Flags().Float64Var(&requestPct, "request-percentage", 0, "the share of a second the broker may spend on the entity's requests, in percent")
+	cmd.Flags().Float64Var(&mutations, "controller-mutation-rate", 0, "partitions per second the entity may create or delete")
+	cmd.Flags().StringSliceVar(&remove, "remove", nil, "quota keys to remove (producer_byte_rate, consumer_byte_rate, request_percentage, controller_mutation_rate)")
 	return cmd
 }
 
@@ -163,7 +173,7 @@ func renderQuotas(g *globals, w io.Writer, quotas []client.Quota) error {
 			}
 			sort.Strings(keys)
 			for _, k := range keys {
-				t.row(orDash(q.User), orDash(q.ClientID), k, fmt.Sprintf("%.0f", q.Values[k]))
+				t.row(orDash(q.User), orDash(q.ClientID), k, strconv.FormatFloat(q.Values[k], 'f', -1, 64))
 			}
 		}
 		t.flush()
