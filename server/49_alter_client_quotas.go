@@ -14,7 +14,7 @@ func init() { register(49, 0, 1, handleAlterClientQuotas) }
 // enforcedQuotas are the quota keys Strata enforces; AlterClientQuotas refuses to set the
 // others (INVALID_REQUEST) rather than store limits that would not hold.
 var enforcedQuotas = map[string]bool{metadata.QuotaProducerByteRate: true, metadata.QuotaConsumerByteRate: true,
-	metadata.QuotaRequestPercentage: true, metadata.QuotaControllerMutationRate: true}
+	metadata.QuotaRequestPercentage: true, metadata.QuotaControllerMutationRate: true, metadata.QuotaConnectionCreationRate: true}
 
 // handleAlterClientQuotas answers AlterClientQuotas v0-v1, as Kafka's
 // ClientQuotaControlManager: each entry's entity (user, client id, both; a null name is
@@ -53,7 +53,7 @@ func handleAlterClientQuotas(s *Server, r *request) reply {
 		default:
 			for _, op := range qa.Ops {
 				if !op.Remove && !enforcedQuotas[op.Key] {
-					errs[i] = fmt.Errorf("%w: %s is not enforced by Strata (producer_byte_rate, consumer_byte_rate, request_percentage and controller_mutation_rate are)", kerr.InvalidRequest, op.Key)
+					errs[i] = fmt.Errorf("%w: %s is not enforced by Strata (producer_byte_rate, consumer_byte_rate, request_percentage, controller_mutation_rate and connection_creation_rate are)", kerr.InvalidRequest, op.Key)
 				}
 			}
 		}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,11 +25,12 @@ type quotas struct {
 	bytes     *quota.Manager // producer_byte_rate, consumer_byte_rate
 	requests  *quota.Manager // request_percentage
 	mutations *quota.Manager // controller_mutation_rate
+	ips       ipRates        // connection_creation_rate
 }
 
 func (s *Server) newQuotas() *quotas {
 	return &quotas{s: s, bytes: quota.NewManager(s.quotaWindow("")), requests: quota.NewManager(s.quotaWindow("")),
-		mutations: quota.NewManager(s.quotaWindow("controller."))}
+		mutations: quota.NewManager(s.quotaWindow("controller.")), ips: ipRates{rates: map[netip.Addr]*ipRate{}}}
 }
 
 // quotaWindow is the sampling of rates: quota.window.num and quota.window.size.seconds
@@ -121,4 +124,51 @@ func fetchedBytes(resp kmsg.Response) int {
 		}
 	}
 	return n
+}
+
+// ipRates are the connection creation rates of client addresses, for the
+// connection_creation_rate quotas of IP entities (KIP-612); one idle for an hour is
+// dropped.
+type ipRates struct {
+	mu    sync.Mutex
+	rates map[netip.Addr]*ipRate
+	sweep time.Time
+}
+
+type ipRate struct {
+	r    *quota.Rate
+	used time.Time
+}
+
+// connectionThrottle records a connection from addr and returns how long its address is
+// over its connection_creation_rate (the quota of the IP entity of addr, else of the
+// default IP entity): 0 when within it or without one.
+func (q *quotas) connectionThrottle(addr netip.Addr, now time.Time) time.Duration {
+	im := q.s.image()
+	if !im.HasClientQuotas() || !addr.IsValid() {
+		return 0
+	}
+	bound, ok := im.ClientQuota(metadata.QuotaEntity{IP: metadata.QuotaName{Set: true, Name: addr.String()}})[metadata.QuotaConnectionCreationRate]
+	if !ok {
+		if bound, ok = im.ClientQuota(metadata.QuotaEntity{IP: metadata.QuotaName{Set: true, Default: true}})[metadata.QuotaConnectionCreationRate]; !ok {
+			return 0
+		}
+	}
+	q.ips.mu.Lock()
+	defer q.ips.mu.Unlock()
+	if now.Sub(q.ips.sweep) >= time.Minute {
+		q.ips.sweep = now
+		for a, r := range q.ips.rates {
+			if now.Sub(r.used) >= time.Hour {
+				delete(q.ips.rates, a)
+			}
+		}
+	}
+	r := q.ips.rates[addr]
+	if r == nil {
+		r = &ipRate{r: quota.NewRate(q.s.quotaWindow(""))}
+		q.ips.rates[addr] = r
+	}
+	r.used = now
+	return r.r.Record(1, bound, now)
 }

@@ -267,3 +267,25 @@ func TestQuotaRequestPercentage(t *testing.T) {
 		t.Fatalf("a client without the quota throttled %v", d)
 	}
 }
+
+// TestQuotaConnectionCreationRate: an address over its connection_creation_rate (the IP
+// entity's quota, here 2 per second) has its next connection closed unanswered (after
+// the throttle time), as Kafka's KIP-612.
+func TestQuotaConnectionCreationRate(t *testing.T) {
+	s := startTest(t, func(o *Options) { o.Settings = map[string]string{"quota.window.num": "2"} })
+	if err := s.data.store.AlterClientQuotas(t.Context(), metadata.AlterClientQuotas{Alterations: []metadata.QuotaAlteration{{
+		Entity: metadata.QuotaEntity{IP: metadata.QuotaName{Set: true, Name: "127.0.0.1"}},
+		Ops:    []metadata.QuotaOp{{Key: metadata.QuotaConnectionCreationRate, Value: 2}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	apiVersions := kmsg.NewPtrApiVersionsRequest()
+	apiVersions.Version = 3
+	for range 2 {
+		roundTripAs[*kmsg.ApiVersionsResponse](t, dialTest(t, s), "t", apiVersions)
+	}
+	nc := dialTest(t, s)
+	if _, err := nc.Write(wire.AppendRequest(nil, 1, "t", apiVersions)); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, nc)
+}

@@ -70,7 +70,8 @@ func TestClientQuotaAPIs(t *testing.T) {
 		t.Fatalf("alter: %+v", res)
 	}
 	res := alter(b.adm, false,
-		kadm.AlterClientQuotaEntry{Entity: kadm.ClientQuotaEntity{{Type: "ip", Name: strp("10.0.0.1")}}, Ops: []kadm.AlterClientQuotaOp{set("connection_creation_rate", 5)}},
+		kadm.AlterClientQuotaEntry{Entity: kadm.ClientQuotaEntity{{Type: "ip", Name: strp("10.0.0.1")}, {Type: "user", Name: strp("alice")}}, Ops: []kadm.AlterClientQuotaOp{set("connection_creation_rate", 5)}},
+		kadm.AlterClientQuotaEntry{Entity: kadm.ClientQuotaEntity{{Type: "ip", Name: strp("10.0.0.1")}}, Ops: []kadm.AlterClientQuotaOp{set("producer_byte_rate", 5)}},
 		kadm.AlterClientQuotaEntry{Entity: aliceApp, Ops: []kadm.AlterClientQuotaOp{set("producer_byte_rate", 1.5)}},
 		kadm.AlterClientQuotaEntry{Entity: defaultClient, Ops: []kadm.AlterClientQuotaOp{set("nope", 1)}},
 		kadm.AlterClientQuotaEntry{Entity: kadm.ClientQuotaEntity{{Type: "group", Name: strp("g")}}, Ops: []kadm.AlterClientQuotaOp{set("producer_byte_rate", 1)}},

@@ -402,6 +402,15 @@ func (s *Server) startConn(nc net.Conn, l *listener) error {
 		nc.Close()
 		return ErrTooManyConnections
 	}
+	if d := s.quotas.connectionThrottle(c.client, time.Now()); d > 0 {
+		// Over its address's connection_creation_rate (KIP-612): held open, unread, for
+		// the throttle time, then closed, which slows a client reconnecting in a loop.
+		s.mu.Unlock()
+		s.log.Info("connection refused: connection_creation_rate exceeded", "remote", nc.RemoteAddr(), "throttle", d)
+		c.cancel()
+		time.AfterFunc(min(d, 10*time.Second), func() { nc.Close() })
+		return ErrTooManyConnections
+	}
 	s.mu.perIP[c.client]++
 	s.mu.conns[c] = struct{}{}
 	s.wg.Add(1)
