@@ -16,7 +16,9 @@ func init() { register(9, 0, 9, handleOffsetFetch) }
 // Kafka checks them (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; group.CheckFetchMember).
 // With require_stable (v7+, KIP-447) a partition whose offset an open transaction has
 // committed answers UNSTABLE_OFFSET_COMMIT (retriable); without it, the last committed
-// offset.
+// offset. Authorization is Kafka's: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED),
+// DESCRIBE on each topic (TOPIC_AUTHORIZATION_FAILED for a named one, left out of all
+// topics).
 func handleOffsetFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
@@ -25,9 +27,13 @@ func handleOffsetFetch(s *Server, r *request) reply {
 	// fetch answers one group: topics nil means all (v2+ null topics).
 	type part = kmsg.OffsetFetchResponseGroupTopicPartition
 	fetch := func(g string, topics map[string][]int32, order []string) (map[string][]part, []string, int16) {
+		if err := r.groupErr(kmsg.ACLOperationDescribe, g); err != nil {
+			return nil, nil, errorCode(err)
+		}
 		if cerr != nil {
 			return nil, nil, errorCode(cerr)
 		}
+		topics, denied := r.describableTopics(topics)
 		got, err := c.Fetch(g, topics)
 		if err != nil {
 			return nil, nil, errorCode(err)
@@ -36,7 +42,18 @@ func handleOffsetFetch(s *Server, r *request) reply {
 		if topics == nil {
 			order = nil
 		}
+		for t, ps := range denied {
+			for _, pi := range ps {
+				p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				p.Partition, p.Offset, p.LeaderEpoch, p.Metadata = pi, -1, -1, kmsg.StringPtr("")
+				p.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				out[t] = append(out[t], p)
+			}
+		}
 		for _, f := range got {
+			if topics == nil && r.topicErr(kmsg.ACLOperationDescribe, f.Topic) != nil {
+				continue // all topics: those the principal may not describe are left out
+			}
 			p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset, f.LeaderEpoch
 			md := f.Metadata

@@ -21,6 +21,8 @@ func init() { register(68, 0, 1, handleConsumerGroupHeartbeat) }
 // client makes its member id, SubscribedTopicRegex). Served only when
 // group.coordinator.rebalance.protocols lists consumer, UNSUPPORTED_VERSION otherwise, as
 // Kafka answers. A v0 member joining without a member id gets one made here, as Kafka's.
+// The group needs READ (GROUP_AUTHORIZATION_FAILED) and each subscribed topic name
+// DESCRIBE (TOPIC_AUTHORIZATION_FAILED).
 func handleConsumerGroupHeartbeat(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ConsumerGroupHeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
@@ -34,6 +36,14 @@ func handleConsumerGroupHeartbeat(s *Server, r *request) reply {
 	if !s.consumerProtocol() {
 		resp.ErrorCode = kerr.UnsupportedVersion.Code
 		return now(resp)
+	}
+	if err := r.groupErr(kmsg.ACLOperationRead, req.Group); err != nil {
+		return fail(err)
+	}
+	for _, t := range req.SubscribedTopicNames { // every subscribed topic needs DESCRIBE, as Kafka's
+		if err := r.topicErr(kmsg.ACLOperationDescribe, t); err != nil {
+			return fail(err)
+		}
 	}
 	c, err := s.groups()
 	if err != nil {

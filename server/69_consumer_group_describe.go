@@ -11,14 +11,11 @@ import (
 
 func init() { register(69, 0, 1, handleConsumerGroupDescribe) }
 
-// groupOperations are the operations Kafka reports in a group's authorized-operations
-// field.
-var groupOperations = []kmsg.ACLOperation{kmsg.ACLOperationRead, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete}
-
 // handleConsumerGroupDescribe answers ConsumerGroupDescribe v0-v1 (KIP-848; v1: the
 // members' type). A group that does not exist, or is classic, answers GROUP_ID_NOT_FOUND;
 // assignments name each topic by id and by name (a topic deleted since has no name).
-// UNSUPPORTED_VERSION unless group.coordinator.rebalance.protocols lists consumer.
+// UNSUPPORTED_VERSION unless group.coordinator.rebalance.protocols lists consumer. Each
+// group needs DESCRIBE (GROUP_AUTHORIZATION_FAILED).
 func handleConsumerGroupDescribe(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ConsumerGroupDescribeRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
@@ -54,6 +51,9 @@ func handleConsumerGroupDescribe(s *Server, r *request) reply {
 		rg := kmsg.NewConsumerGroupDescribeResponseGroup()
 		rg.Group = d.Group
 		rg.AuthorizedOperations = math.MinInt32
+		if err := r.groupErr(kmsg.ACLOperationDescribe, d.Group); err != nil {
+			d.Err = err
+		}
 		if d.Err != nil {
 			rg.ErrorCode = errorCode(d.Err)
 			msg := d.Err.Error()
