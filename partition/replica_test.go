@@ -463,3 +463,68 @@ func TestPartitionHWExternalRelaxed(t *testing.T) {
 		t.Fatalf("after SetHighWatermark: %v, HW %d", err, p.HighWatermark())
 	}
 }
+
+// TestPartitionFollowerDurability: a follower under HWExternal learns that what it
+// appended is on disk (WhenFlushed) whatever its high watermark, the leader's long poll
+// for a follower's fetch wakes on the local durable end (NotifyDurable) while the high
+// watermark waits for the followers, and LatestEpoch is the epoch cache's latest.
+func TestPartitionFollowerDurability(t *testing.T) {
+	st := newMemStore(false)
+	f := openMemStore(t, st)
+	if e := f.LatestEpoch(); e != -1 {
+		t.Fatalf("LatestEpoch of an empty log %d, want -1", e)
+	}
+	mustDo(t, "MakeFollower", f.MakeFollower(3))
+	f.SetHWPolicy(HWExternal)
+	if _, err := f.AppendAt(stamped(kb(4, 0, 0), 0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if e := f.LatestEpoch(); e != 2 {
+		t.Fatalf("LatestEpoch %d, want 2 (the fetched batch's)", e)
+	}
+	var flushed []error
+	f.WhenFlushed(4, func(err error) { flushed = append(flushed, err) })
+	if len(flushed) != 0 {
+		t.Fatalf("called before the flush: %v", flushed)
+	}
+	st.flush()
+	if len(flushed) != 1 || flushed[0] != nil || f.HighWatermark() != 0 {
+		t.Fatalf("after the flush: %v, HW %d (no target yet)", flushed, f.HighWatermark())
+	}
+
+	l := openMemStore(t, newMemStore(false))
+	mustDo(t, "MakeLeader", l.MakeLeader(5))
+	if e := l.LatestEpoch(); e != 5 {
+		t.Fatalf("leader's LatestEpoch %d, want 5", e)
+	}
+	l.SetHWPolicy(HWExternal)
+	wake := make(chan struct{}, 1)
+	stop := l.NotifyDurable(0, wake)
+	defer stop()
+	hwWake := make(chan struct{}, 1)
+	stopHW := l.NotifyHW(0, hwWake)
+	defer stopHW()
+	mustAppendBatch(t, l, kb(3, 0, 0))
+	select {
+	case <-wake:
+		t.Fatal("woken before the append is durable")
+	default:
+	}
+	l.st.(*memStore).flush()
+	select {
+	case <-wake:
+	default:
+		t.Fatal("NotifyDurable not woken by the flush")
+	}
+	select {
+	case <-hwWake:
+		t.Fatal("NotifyHW woken while the high watermark waits for the followers")
+	default:
+	}
+	l.NotifyDurable(2, wake) // already durable past 2: signalled at once
+	select {
+	case <-wake:
+	default:
+		t.Fatal("NotifyDurable below the durable end not signalled at once")
+	}
+}
