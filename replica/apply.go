@@ -35,6 +35,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 			continue
 		}
 		for i, r := range ht.parts {
+			m.unfollowLocked(tp{t.ID, int32(i)})
 			if r != nil && r.p != nil {
 				deleted = append(deleted, r.p)
 				if r.leader {
@@ -78,6 +79,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 				opens = append(opens, openJob{ht, i, int(i) >= len(c.Old.Partitions)})
 			case r != nil && !st.HasReplica(m.node): // moved to other brokers
 				ht.parts[i] = nil
+				m.unfollowLocked(tp{c.New.ID, i})
 				if r.p != nil {
 					deleted = append(deleted, r.p)
 					if r.leader {
@@ -166,14 +168,61 @@ func (m *Manager) setRole(ht *hostedTopic, i int32, st metadata.PartitionState, 
 	if r.p == nil {
 		return nil
 	}
+	k := tp{ht.topic.ID, i}
 	var err error
 	if nr.leader {
+		m.unfollowLocked(k)
 		err = r.p.MakeLeader(st.LeaderEpoch)
+		r.p.SetHWPolicy(partition.HWLocal)
 	} else {
 		err = r.p.MakeFollower(st.LeaderEpoch)
+		if err == nil && m.opts.Transport != nil && st.Leader != metadata.NoLeader {
+			r.p.SetHWPolicy(partition.HWExternal) // the leader's, from its fetch answers
+			m.followLocked(k, st.Leader, ht.topic.Name, r.p, st.LeaderEpoch)
+		} else {
+			m.unfollowLocked(k)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("replica: %s-%d: leader %v at epoch %d: %w", ht.topic.Name, i, nr.leader, st.LeaderEpoch, err)
 	}
 	return nil
+}
+
+// followLocked makes the fetcher of source replicate partition k (starting it if
+// needed) at epoch, and no other fetcher. m.mu is held.
+func (m *Manager) followLocked(k tp, source int32, topic string, p *partition.Partition, epoch int32) {
+	if cur, ok := m.mu.following[k]; ok && cur != source {
+		m.unfollowLocked(k)
+	}
+	f := m.mu.fetchers[source]
+	if f == nil {
+		f = newFetcher(source, m.node, m.opts.Transport, m.opts.Fetch, m.log)
+		m.mu.fetchers[source] = f
+	}
+	m.mu.following[k] = source
+	f.set(k, topic, p, epoch)
+}
+
+// unfollowLocked stops replicating partition k, and stops its fetcher when that was its
+// last partition. m.mu is held.
+func (m *Manager) unfollowLocked(k tp) {
+	source, ok := m.mu.following[k]
+	if !ok {
+		return
+	}
+	delete(m.mu.following, k)
+	if f := m.mu.fetchers[source]; f != nil && f.remove(k) {
+		delete(m.mu.fetchers, source)
+		f.close()
+	}
+}
+
+// stopFetchersLocked stops every fetcher. m.mu is held.
+func (m *Manager) stopFetchersLocked() {
+	for source, f := range m.mu.fetchers {
+		f.close()
+		delete(m.mu.fetchers, source)
+	}
+	clear(m.mu.following)
 }

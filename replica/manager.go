@@ -39,6 +39,11 @@ type Options struct {
 	// (partition.Options.Transactional): set when the broker runs the transaction
 	// coordinator that ends their transactions.
 	Transactions bool
+	// Transport, when set (a cluster node), makes the partitions this broker follows
+	// replicate from their leaders (fetcher.go); nil: followers stay as they are.
+	Transport Transport
+	// Fetch tunes the follower fetchers.
+	Fetch FetchOptions
 }
 
 // Manager makes the partitions hosted on this broker follow the metadata image: it opens
@@ -73,6 +78,8 @@ type Manager struct {
 		sync.Mutex
 		closed     bool
 		leadership []LeadershipFunc
+		fetchers   map[int32]*fetcher // by source broker (Options.Transport set)
+		following  map[tp]int32       // the source broker of each partition followed
 	}
 }
 
@@ -99,6 +106,8 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	if m.opts.Now == nil {
 		m.opts.Now = time.Now
 	}
+	m.opts.Fetch.ensureDefaults()
+	m.mu.fetchers, m.mu.following = map[int32]*fetcher{}, map[tp]int32{}
 	m.dir, m.fs, m.log, m.node = m.opts.Dir, m.opts.FS, m.opts.Logger, m.opts.NodeID
 	m.broker = config.ResolveBroker(m.opts.Broker)
 	m.segs = segment.NewCache(int(m.broker.Int64("strata.log.open.segments.max")))
@@ -119,6 +128,7 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	if err != nil {
 		m.mu.Lock()
 		m.mu.closed = true
+		m.stopFetchersLocked()
 		m.mu.Unlock()
 		close(m.ready) // a change waiting (under the store's lock) returns before cancel takes it
 		cancel()
@@ -297,6 +307,7 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.mu.closed = true
+	m.stopFetchersLocked() // before the partitions close: no append in flight
 	hs := m.hosted.Load()
 	m.hosted.Store(closedSet)
 	if err := m.closeParts(hs.partitions()); err != nil {
