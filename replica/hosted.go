@@ -190,6 +190,17 @@ func (ht *hostedTopic) lookup(index, epoch int32) (*partition.Partition, error) 
 	return r.p, nil
 }
 
+// IsReplica reports whether broker holds a replica of partition index of the topic with
+// id, as of the image this Manager follows (a leader checks the follower's fetches).
+func (m *Manager) IsReplica(id metadata.TopicID, index, broker int32) bool {
+	ht, ok := m.hosted.Load().byID[id]
+	if !ok {
+		return false
+	}
+	st, ok := ht.topic.Partition(index)
+	return ok && st.HasReplica(broker)
+}
+
 // Hosted returns every partition open on this broker (leader or not), sorted by topic
 // name and index. The slice is shared: do not modify it.
 func (m *Manager) Hosted() []*partition.Partition {

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/partition"
+)
+
+// hostedPartition returns node s's replica of partition index of topic, or nil.
+func hostedPartition(s *Server, topic string, index int32) *partition.Partition {
+	for _, p := range s.data.replicas.Hosted() {
+		if p.Topic() == topic && p.Index() == index {
+			return p
+		}
+	}
+	return nil
+}
+
+// wholeLog returns p's log from its start to its log end offset.
+func wholeLog(t *testing.T, p *partition.Partition) []byte {
+	t.Helper()
+	var out []byte
+	for off := p.LogStartOffset(); off < p.EndOffset(); {
+		res, err := p.Read(off, 1<<20, partition.ReadLogEnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Records) == 0 {
+			break
+		}
+		out = append(out, res.Records...)
+		for rest := res.Records; len(rest) > 0; {
+			sz, _ := batch.Next(rest)
+			h, _ := batch.ParseHeader(rest[:sz])
+			off, rest = h.LastOffset()+1, rest[sz:]
+		}
+	}
+	return out
+}
+
+// TestClusterFollowersReplicate: the followers of a topic with replication factor 3
+// replicate its leaders' logs byte for byte (offsets, leader epochs, producer ids kept)
+// through follower fetches, with the leader's high watermark; the leader answers a
+// follower fetch from a broker that holds no replica with UNKNOWN_LEADER_EPOCH.
+func TestClusterFollowersReplicate(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "repl", Partitions: 2, ReplicationFactor: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 200 {
+		r := &kgo.Record{Topic: "repl", Partition: int32(i % 2), Value: fmt.Appendf(nil, "record %d", i)}
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("produce: %v", err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	for i, st := range tp.Partitions {
+		leader := hostedPartition(c.nodes[st.Leader-1], "repl", int32(i))
+		if leader == nil || !leader.IsLeader() || leader.EndOffset() != 100 {
+			t.Fatalf("partition %d: leader %d's replica %v", i, st.Leader, leader)
+		}
+		want := wholeLog(t, leader)
+		for n, s := range c.nodes {
+			f := hostedPartition(s, "repl", int32(i))
+			if f == leader {
+				continue
+			}
+			if f == nil || f.IsLeader() {
+				t.Fatalf("partition %d: node %d has no follower replica", i, n+1)
+			}
+			waitFor(t, func() bool {
+				return f.DurableEnd() == leader.EndOffset() && f.HighWatermark() == leader.HighWatermark()
+			})
+			if !bytes.Equal(wholeLog(t, f), want) {
+				t.Errorf("partition %d: node %d's log differs from the leader's", i, n+1)
+			}
+			if e := f.LatestEpoch(); e != leader.LeaderEpoch() {
+				t.Errorf("partition %d: node %d's latest epoch %d, want the leader's %d", i, n+1, e, leader.LeaderEpoch())
+			}
+		}
+	}
+
+	// A broker that holds no replica of the partition.
+	st := tp.Partitions[0]
+	ocl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[st.Leader-1].Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ocl.Close()
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaState.ID, req.MaxBytes = 15, 99, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = tp.ID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = 0, st.LeaderEpoch, 1<<20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, ocl.SeedBrokers()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Topics[0].Partitions[0].ErrorCode; got != kerr.UnknownLeaderEpoch.Code {
+		t.Errorf("follower fetch from broker 99: %v, want UNKNOWN_LEADER_EPOCH", kerr.ErrorForCode(got))
+	}
+}
