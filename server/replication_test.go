@@ -3,7 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +132,69 @@ func TestClusterFollowersReplicate(t *testing.T) {
 	if got := resp.Topics[0].Partitions[0].ErrorCode; got != kerr.UnknownLeaderEpoch.Code {
 		t.Errorf("follower fetch from broker 99: %v, want UNKNOWN_LEADER_EPOCH", kerr.ErrorForCode(got))
 	}
+}
+
+// TestReplicaTransport: the follower's transport finds a broker by its registration,
+// answers a request, fails for a broker that is not registered, and a cancelled context
+// interrupts a request whose answer never comes (the connection is dialled again after).
+func TestReplicaTransport(t *testing.T) {
+	s := startTest(t, nil)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() { // accepts and never answers
+		for {
+			nc, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer nc.Close()
+		}
+	}()
+	host, port := hostPort(silent.Addr().String())
+	im := s.image().Edit().PutBroker(metadata.Broker{ID: 7, Endpoints: []metadata.Endpoint{
+		{Listener: "SSL", SecurityProtocol: "SSL", Host: "127.0.0.1", Port: 1},
+		{Listener: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: host, Port: port},
+	}}).Build()
+	tr := newReplicaTransport(1, func() *metadata.Image { return im })
+	defer tr.Close()
+	ctx := t.Context()
+
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.Version, req.ReplicaID = 4, 1
+	resp, err := tr.Request(ctx, s.opts.NodeID, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := resp.(*kmsg.OffsetForLeaderEpochResponse); !ok {
+		t.Fatalf("answer %T", resp)
+	}
+	if _, err := tr.Request(ctx, 42, req); err == nil || !strings.Contains(err.Error(), "not registered") {
+		t.Fatalf("unregistered broker: %v", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := tr.Request(cctx, 7, req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("silent broker: %v, want the context's deadline", err)
+	}
+	tr.Close()
+	if _, err := tr.Request(ctx, s.opts.NodeID, req); !errors.Is(err, errTransportClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// FuzzSkipTaggedFields: a response header's tagged fields are skipped without a panic,
+// leaving a suffix of the input.
+func FuzzSkipTaggedFields(f *testing.F) {
+	f.Add([]byte{0, 1, 2})
+	f.Add([]byte{1, 5, 2, 0xaa, 0xbb, 9})
+	f.Add([]byte{2, 1, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rest, err := skipTaggedFields(b)
+		if err == nil && !bytes.HasSuffix(b, rest) {
+			t.Fatalf("%x: rest %x is not a suffix", b, rest)
+		}
+	})
 }
