@@ -223,3 +223,38 @@ func TestMetadataFenceBroker(t *testing.T) {
 		t.Fatal("unfencing a broker in no ISR changed partitions")
 	}
 }
+
+// TestMetadataAlterPartition: the leader shrinks and expands the ISR (kept in replica
+// order, the partition epoch grown, the image not modified); adding a fenced broker is
+// ErrIneligibleReplica, while a fenced broker already in the ISR may stay.
+func TestMetadataAlterPartition(t *testing.T) {
+	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2, Fenced: true}, Broker{ID: 3}).Edit().
+		PutTopic(&Topic{Name: "a", ID: TopicID{1}, Partitions: []PartitionState{
+			{Replicas: []int32{3, 1, 2}, ISR: []int32{3, 2}, Leader: 3, LeaderEpoch: 4, PartitionEpoch: 6},
+		}}).Build()
+	r := &Rules{}
+	alter := func(isr ...int32) (*Topic, error) {
+		return r.AlterPartition(im, &AlterPartition{Topic: TopicID{1}, Broker: 3, LeaderEpoch: 4, PartitionEpoch: 6, ISR: isr})
+	}
+	got, err := alter(1, 2, 3) // expand with 1; the fenced 2 stays
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := PartitionState{Replicas: []int32{3, 1, 2}, ISR: []int32{3, 1, 2}, Leader: 3, LeaderEpoch: 4, PartitionEpoch: 7}
+	if st := got.Partitions[0]; !st.equal(&want) {
+		t.Fatalf("expanded: %+v, want %+v", st, want)
+	}
+	if got, err = alter(3); err != nil || !slices.Equal(got.Partitions[0].ISR, []int32{3}) || got.Partitions[0].PartitionEpoch != 7 {
+		t.Fatalf("shrunk: %+v, %v", got, err)
+	}
+	if a, _ := im.Topic("a"); !slices.Equal(a.Partitions[0].ISR, []int32{3, 2}) || a.Partitions[0].PartitionEpoch != 6 {
+		t.Fatal("AlterPartition modified the image")
+	}
+	if got, err = alter(2, 3); got != nil || err != nil {
+		t.Fatalf("the same ISR in another order: %+v, %v; want no change", got, err)
+	}
+	im = im.Edit().PutTopic(func() *Topic { c, _ := alter(3); return c }()).Build() // 2 out
+	if _, err := r.AlterPartition(im, &AlterPartition{Topic: TopicID{1}, Broker: 3, LeaderEpoch: 4, PartitionEpoch: 7, ISR: []int32{3, 2}}); !errors.Is(err, ErrIneligibleReplica) {
+		t.Fatalf("adding the fenced broker 2: %v, want ErrIneligibleReplica", err)
+	}
+}

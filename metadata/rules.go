@@ -162,6 +162,55 @@ func (r *Rules) DeleteTopic(im *Image, id TopicID) (*Topic, error) {
 	return t, nil
 }
 
+// AlterPartition checks cmd against im as Kafka's controller checks an AlterPartition
+// (ReplicationControlManager): the partition exists (ErrUnknownTopicID,
+// ErrUnknownTopic), the leader epoch is the partition's (ErrFencedLeaderEpoch), the
+// sender leads it (ErrInvalidRequest), the partition epoch is current
+// (ErrInvalidUpdateVersion), the new ISR is a set of its replicas that holds the leader
+// (ErrInvalidRequest) and adds only unfenced brokers (ErrIneligibleReplica). It returns
+// a new topic with the ISR (in replica order) and the partition epoch grown, or nil when
+// the ISR is unchanged.
+func (r *Rules) AlterPartition(im *Image, cmd *AlterPartition) (*Topic, error) {
+	t, ok := im.TopicByID(cmd.Topic)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownTopicID, cmd.Topic)
+	}
+	st, ok := t.Partition(cmd.Partition)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: %s-%d", ErrUnknownTopic, t.Name, cmd.Partition)
+	case cmd.LeaderEpoch != st.LeaderEpoch:
+		return nil, fmt.Errorf("%w: %s-%d: leader epoch %d, current %d", ErrFencedLeaderEpoch, t.Name, cmd.Partition, cmd.LeaderEpoch, st.LeaderEpoch)
+	case cmd.Broker != st.Leader:
+		return nil, fmt.Errorf("%w: %s-%d: broker %d is not the leader (%d)", ErrInvalidRequest, t.Name, cmd.Partition, cmd.Broker, st.Leader)
+	case cmd.PartitionEpoch != st.PartitionEpoch:
+		return nil, fmt.Errorf("%w: %s-%d: partition epoch %d, current %d", ErrInvalidUpdateVersion, t.Name, cmd.Partition, cmd.PartitionEpoch, st.PartitionEpoch)
+	case !slices.Contains(cmd.ISR, st.Leader):
+		return nil, fmt.Errorf("%w: %s-%d: ISR %v without the leader %d", ErrInvalidRequest, t.Name, cmd.Partition, cmd.ISR, st.Leader)
+	}
+	isr := make([]int32, 0, len(cmd.ISR))
+	for _, b := range st.Replicas {
+		if slices.Contains(cmd.ISR, b) {
+			isr = append(isr, b)
+		}
+	}
+	for i, b := range cmd.ISR {
+		if !slices.Contains(isr, b) || slices.Contains(cmd.ISR[i+1:], b) {
+			return nil, fmt.Errorf("%w: %s-%d: ISR %v is not a set of the replicas %v", ErrInvalidRequest, t.Name, cmd.Partition, cmd.ISR, st.Replicas)
+		}
+		if br, ok := im.Broker(b); !slices.Contains(st.ISR, b) && (!ok || br.Fenced) {
+			return nil, fmt.Errorf("%w: %s-%d: broker %d is fenced or not registered", ErrIneligibleReplica, t.Name, cmd.Partition, b)
+		}
+	}
+	if slices.Equal(isr, st.ISR) {
+		return nil, nil
+	}
+	c := t.Clone()
+	c.Partitions[cmd.Partition].ISR = isr
+	c.Partitions[cmd.Partition].PartitionEpoch++
+	return c, nil
+}
+
 // validateConfigs checks complete overrides; the error wraps ErrInvalidConfig.
 func (r *Rules) validateConfigs(overrides map[string]string) error {
 	if err := config.ValidateTopic(overrides); err != nil {

@@ -190,6 +190,7 @@ type request struct {
 	AlterScramCredentials *metadata.AlterScramCredentials `json:"alterScramCredentials,omitempty"`
 	CreateACLs            *metadata.CreateACLs            `json:"createAcls,omitempty"`
 	DeleteACLs            *metadata.DeleteACLs            `json:"deleteAcls,omitempty"`
+	AlterPartition        *metadata.AlterPartition        `json:"alterPartition,omitempty"`
 	// Heartbeat: the broker is alive (kept in the leader's memory, not in the log,
 	// unless it unfences the broker).
 	Heartbeat *int32 `json:"heartbeat,omitempty"`
@@ -209,7 +210,7 @@ func decodeRequest(data []byte) (*request, error) {
 	n := 0
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
 		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil,
-		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil} {
+		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterPartition != nil} {
 		if set {
 			n++
 		}
@@ -285,6 +286,10 @@ var sentinels = map[string]error{
 	"unsupported_mechanism":      metadata.ErrUnsupportedMechanism,
 	"duplicate_user":             metadata.ErrDuplicateUser,
 	"invalid_acl":                metadata.ErrInvalidACL,
+	"fenced_leader_epoch":        metadata.ErrFencedLeaderEpoch,
+	"invalid_update_version":     metadata.ErrInvalidUpdateVersion,
+	"ineligible_replica":         metadata.ErrIneligibleReplica,
+	"invalid_request":            metadata.ErrInvalidRequest,
 }
 
 func newRemoteError(err error) *remoteError {
