@@ -29,10 +29,11 @@ func (p *Partition) SetHWPolicy(pol HWPolicy) {
 
 // SetHighWatermark sets the target of the high watermark under HWExternal: the HW becomes
 // min(hw, local durable end) when that is above it, now or when the local durable end
-// catches up. The target only moves forward; under HWLocal it is recorded but unused.
+// catches up. The target may move down (an ISR that grows bounds it lower) but the HW
+// never does; under HWLocal the target is recorded but unused.
 func (p *Partition) SetHighWatermark(hw int64) {
 	p.mu.Lock()
-	p.mu.target = max(p.mu.target, hw)
+	p.mu.target = hw
 	done := p.updateHWLocked()
 	p.mu.Unlock()
 	runCallbacks(done, nil)

@@ -405,11 +405,13 @@ func TestPartitionHWExternal(t *testing.T) {
 	if p.HighWatermark() != 5 || len(got) != 1 || got[0] != nil {
 		t.Fatalf("target 8: HW %d, callbacks %v", p.HighWatermark(), got)
 	}
-	p.SetHighWatermark(2) // never back
+	p.SetHighWatermark(2) // the target comes down, the HW does not
 	mustAppendBatch(t, p, kb(5, 0, 0))
+	st.flush()
 	if p.HighWatermark() != 5 {
-		t.Fatalf("HW %d", p.HighWatermark())
+		t.Fatalf("target 2: HW %d, want 5", p.HighWatermark())
 	}
+	p.SetHighWatermark(8)
 	st.flush() // the local durable end catches up with the target
 	if p.HighWatermark() != 8 {
 		t.Fatalf("after the flush: HW %d, want the target 8", p.HighWatermark())

@@ -170,14 +170,24 @@ func (m *Manager) setRole(ht *hostedTopic, i int32, st metadata.PartitionState, 
 	}
 	k := tp{ht.topic.ID, i}
 	var err error
-	if nr.leader {
+	switch {
+	case nr.leader && m.opts.Transport != nil: // the ISR bounds the high watermark
 		m.unfollowLocked(k)
 		err = r.p.MakeLeader(st.LeaderEpoch)
-		r.p.SetHWPolicy(partition.HWLocal)
-	} else {
+		if r.lead != nil && r.leader && r.epoch == st.LeaderEpoch {
+			nr.lead = r.lead
+			nr.lead.update(st, m.opts.Now())
+		} else {
+			nr.lead = newLeaderState(r.p, ht.topic.ID, i, st, m.opts.Now())
+		}
+		r.p.SetHWPolicy(partition.HWExternal)
+	case nr.leader:
+		err = r.p.MakeLeader(st.LeaderEpoch)
+	default:
 		err = r.p.MakeFollower(st.LeaderEpoch)
 		if err == nil && m.opts.Transport != nil && st.Leader != metadata.NoLeader {
-			r.p.SetHWPolicy(partition.HWExternal) // the leader's, from its fetch answers
+			r.p.SetHighWatermark(r.p.HighWatermark()) // until the leader's arrives
+			r.p.SetHWPolicy(partition.HWExternal)
 			m.followLocked(k, st.Leader, ht.topic.Name, r.p, st.LeaderEpoch)
 		} else {
 			m.unfollowLocked(k)

@@ -36,6 +36,9 @@ type FetchOptions struct {
 	// Backoff is the pause after a failed request or a partition error
 	// (replica.fetch.backoff.ms); default 1 s.
 	Backoff time.Duration
+	// LagTimeMax is how long a follower of the ISR may stay behind the leader's log end
+	// before the leader removes it from the ISR (replica.lag.time.max.ms); default 30 s.
+	LagTimeMax time.Duration
 }
 
 func (o *FetchOptions) ensureDefaults() {
@@ -50,6 +53,9 @@ func (o *FetchOptions) ensureDefaults() {
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = time.Second
+	}
+	if o.LagTimeMax <= 0 {
+		o.LagTimeMax = 30 * time.Second
 	}
 }
 

@@ -47,7 +47,8 @@ type replica struct {
 	p      *partition.Partition // nil: offline
 	err    error                // why it is offline
 	leader bool
-	epoch  int32 // the leader epoch of the image
+	epoch  int32        // the leader epoch of the image
+	lead   *leaderState // a leader on a cluster node: its followers (isr.go)
 }
 
 func newHostedSet(im *metadata.Image) *hostedSet {
@@ -188,17 +189,6 @@ func (ht *hostedTopic) lookup(index, epoch int32) (*partition.Partition, error) 
 		return nil, fmt.Errorf("%w: %s-%d", ErrNotLeaderOrFollower, ht.topic.Name, index)
 	}
 	return r.p, nil
-}
-
-// IsReplica reports whether broker holds a replica of partition index of the topic with
-// id, as of the image this Manager follows (a leader checks the follower's fetches).
-func (m *Manager) IsReplica(id metadata.TopicID, index, broker int32) bool {
-	ht, ok := m.hosted.Load().byID[id]
-	if !ok {
-		return false
-	}
-	st, ok := ht.topic.Partition(index)
-	return ok && st.HasReplica(broker)
 }
 
 // Hosted returns every partition open on this broker (leader or not), sorted by topic

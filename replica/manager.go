@@ -74,6 +74,12 @@ type Manager struct {
 	ready  chan struct{} // closed once Open has opened the partitions (watch calls wait)
 	cancel func()        // stops the store's watcher calls
 
+	// The ISR loop of a cluster node (isr.go): woken by follower fetches, stopped by
+	// closing isrStop; isrDone is closed when it returns. nil on a single node.
+	isrWake chan struct{}
+	isrStop chan struct{}
+	isrDone chan struct{}
+
 	mu struct {
 		sync.Mutex
 		closed     bool
@@ -137,6 +143,10 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	m.hosted.Store(hs.seal())
 	close(m.ready)
 	m.startCleaner()
+	if m.opts.Transport != nil {
+		m.isrWake, m.isrStop, m.isrDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go m.isrLoop(m.isrStop, m.isrDone)
+	}
 	return m, nil
 }
 
@@ -293,11 +303,28 @@ func (m *Manager) OnLeadership(fn LeadershipFunc) {
 	}
 }
 
+// stopISRLoop stops the ISR loop (without mu: its command may wait for the watcher,
+// which takes mu) and waits for it; idempotent.
+func (m *Manager) stopISRLoop() {
+	if m.isrStop == nil {
+		return
+	}
+	m.mu.Lock()
+	select {
+	case <-m.isrStop:
+	default:
+		close(m.isrStop)
+	}
+	m.mu.Unlock()
+	<-m.isrDone
+}
+
 // Close stops following the store and the cleaner, then closes every hosted partition
 // cleanly and, when all of them did, writes the clean-shutdown marker. Later calls
 // return nil; lookups then fail with ErrClosed.
 func (m *Manager) Close() error {
 	m.cancel() // first, without mu: a change in progress holds the store's lock and waits for mu
+	m.stopISRLoop()
 	if m.cleaner != nil {
 		m.cleaner.close() // before the partitions close: a compaction in progress aborts
 	}

@@ -128,7 +128,7 @@ func (f *fetch) resolve(s *Server) {
 			} else {
 				p, err = s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
 			}
-			if err == nil && f.follower >= 0 && !s.data.replicas.IsReplica(p.TopicID(), rp.Partition, f.follower) {
+			if err == nil && f.follower >= 0 && !s.data.replicas.FollowerFetch(p.TopicID(), rp.Partition, f.follower, rp.FetchOffset) {
 				err = replica.ErrNotLeaderOrFollower
 				if rp.CurrentLeaderEpoch >= 0 {
 					err = partition.ErrUnknownLeaderEpoch

@@ -112,6 +112,7 @@ func (s *Server) openData() (err error) {
 	if s.opts.Cluster != nil { // followers replicate from their leaders
 		d.transport = newReplicaTransport(s.opts.NodeID, store.Image)
 		ropts.Transport = d.transport
+		ropts.Fetch.LagTimeMax = s.opts.Cluster.ReplicaLagTimeMax
 	}
 	d.replicas, err = replica.Open(store, ropts)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,19 @@ func TestClusterFollowersReplicate(t *testing.T) {
 		}
 	}
 
+	// Caught up, the followers join the ISR, on every node's image.
+	waitFor(t, func() bool {
+		for _, s := range c.nodes {
+			tp, _ := s.image().TopicByID(tp.ID)
+			for _, st := range tp.Partitions {
+				if len(st.ISR) != 3 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+
 	// A broker that holds no replica of the partition.
 	st := tp.Partitions[0]
 	ocl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[st.Leader-1].Addr().String()))
@@ -197,4 +211,91 @@ func FuzzSkipTaggedFields(f *testing.F) {
 			t.Fatalf("%x: rest %x is not a suffix", b, rest)
 		}
 	})
+}
+
+// TestClusterFailover: with the ISR full, acks=all records are on every replica when
+// acknowledged; when the leader of a partition shuts down its leadership moves to an
+// in-sync follower with a new leader epoch, which has every acknowledged record; produce
+// and consume go on through it, and the remaining follower replicates from the new
+// leader.
+func TestClusterFailover(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "fo", Partitions: 1, ReplicationFactor: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { // the followers fetch, catch up and join
+		tp, _ := c.nodes[0].image().TopicByID(tp.ID)
+		return len(tp.Partitions[0].ISR) == 3
+	})
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic("fo"), kgo.ConsumeTopics("fo"),
+		kgo.RetryTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
+				t.Fatalf("produce %d: %v", i, err)
+			}
+		}
+	}
+	produce(0, 50)
+	cur, _ := c.nodes[0].image().TopicByID(tp.ID)
+	old := cur.Partitions[0]
+	for _, s := range c.nodes { // acks=all: on disk on every in-sync replica
+		if p := hostedPartition(s, "fo", 0); p.DurableEnd() < 50 {
+			t.Fatalf("node %d: durable end %d after 50 acknowledged records", s.opts.NodeID, p.DurableEnd())
+		}
+	}
+
+	if err := c.nodes[old.Leader-1].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var live []*Server
+	for _, s := range c.nodes {
+		if s.opts.NodeID != old.Leader {
+			live = append(live, s)
+		}
+	}
+	var now metadata.PartitionState
+	waitFor(t, func() bool {
+		tp, _ := live[0].image().TopicByID(tp.ID)
+		now = tp.Partitions[0]
+		return now.Leader != old.Leader && now.Leader != metadata.NoLeader
+	})
+	if now.LeaderEpoch <= old.LeaderEpoch || !slices.Contains(old.ISR, now.Leader) {
+		t.Fatalf("after the leader's shutdown: %+v, was %+v", now, old)
+	}
+	produce(50, 100)
+	leader := hostedPartition(c.nodes[now.Leader-1], "fo", 0)
+	for _, s := range live {
+		f := hostedPartition(s, "fo", 0)
+		waitFor(t, func() bool { return f.DurableEnd() == leader.EndOffset() })
+		if !bytes.Equal(wholeLog(t, f), wholeLog(t, leader)) {
+			t.Errorf("node %d's log differs from the new leader's", s.opts.NodeID)
+		}
+	}
+	seen := map[string]bool{}
+	for len(seen) < 100 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of 100: %v", len(seen), err)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("consume: %v", err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if seen[string(r.Value)] {
+				t.Errorf("record %s twice", r.Value)
+			}
+			seen[string(r.Value)] = true
+		})
+	}
 }
