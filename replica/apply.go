@@ -59,7 +59,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 	}
 	var reconfs []reconf
 	for _, c := range d.Changed {
-		ht := &hostedTopic{topic: c.New, parts: make([]*replica, len(c.New.Partitions))}
+		ht := m.newHostedTopic(c.New)
 		if old, ok := next.byID[c.New.ID]; ok {
 			copy(ht.parts, old.parts)
 		}

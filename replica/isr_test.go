@@ -1,11 +1,14 @@
 package replica
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 )
@@ -94,5 +97,35 @@ func TestISRLeaderState(t *testing.T) {
 	}
 	if l.HighWatermark() != 10 {
 		t.Fatalf("ISR [1 2] with 2 at 10: HW %d, want 10", l.HighWatermark())
+	}
+}
+
+// TestISRCheckInSync: CheckInSync compares a partition's ISR with its topic's
+// min.insync.replicas (an override, else the broker's setting), before and after the
+// append.
+func TestISRCheckInSync(t *testing.T) {
+	n := openTestManager(t, vfs.NewMem(), map[string]string{"min.insync.replicas": "2"})
+	defer closeManager(t, n)
+	one := "1"
+	if _, err := n.CreateTopic("strict", 1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.CreateTopic("loose", 1, map[string]*string{"min.insync.replicas": &one}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.CheckInSync("strict", 0, false); !errors.Is(err, ErrNotEnoughReplicas) {
+		t.Fatalf("before the append: %v, want ErrNotEnoughReplicas", err)
+	}
+	if err := n.CheckInSync("strict", 0, true); !errors.Is(err, ErrNotEnoughReplicasAfterAppend) {
+		t.Fatalf("after the append: %v, want ErrNotEnoughReplicasAfterAppend", err)
+	}
+	if err := n.CheckInSync("loose", 0, false); err != nil {
+		t.Fatalf("min.insync.replicas=1: %v", err)
+	}
+	if err := n.AlterTopicConfig("loose", []config.Alter{{Name: "min.insync.replicas", Op: config.OpSet, Value: "3"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.CheckInSync("loose", 0, false); !errors.Is(err, ErrNotEnoughReplicas) {
+		t.Fatalf("after raising min.insync.replicas: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 )
@@ -297,5 +298,37 @@ func TestClusterFailover(t *testing.T) {
 			}
 			seen[string(r.Value)] = true
 		})
+	}
+}
+
+// TestMinInsyncReplicas: an acks=all produce to a partition whose ISR is smaller than
+// the topic's min.insync.replicas is refused with NOT_ENOUGH_REPLICAS and appends
+// nothing; acks=1 is not concerned (a single broker's ISR is itself).
+func TestMinInsyncReplicas(t *testing.T) {
+	s := newGroupTestServer(t)
+	two := "2"
+	if _, err := s.data.store.CreateTopic(t.Context(), metadata.CreateTopic{Name: "mir", Partitions: 1, ReplicationFactor: -1,
+		Configs: map[string]*string{"min.insync.replicas": &two}}); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(acks int16) int16 {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = 9, acks, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "mir"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = testutil.Batch(testutil.BatchOptions{Records: 2})
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return call[*kmsg.ProduceResponse](t, s, req).Topics[0].Partitions[0].ErrorCode
+	}
+	if got := produce(-1); got != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("acks=all: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(got))
+	}
+	if p := hostedPartition(s, "mir", 0); p.EndOffset() != 0 {
+		t.Fatalf("refused produce appended: end %d", p.EndOffset())
+	}
+	if got := produce(1); got != 0 {
+		t.Fatalf("acks=1: %v", kerr.ErrorForCode(got))
 	}
 }
