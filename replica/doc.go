@@ -29,7 +29,6 @@
 //   - The mapping of topic settings to partition options (PartitionOptions) and the
 //     storage layer's checks of topic configs (ValidateTopicConfig, the metadata rules'
 //     hook).
-//
 //   - Replication, on a cluster node (Options.Transport set; docs/cluster.md): the
 //     follower fetchers (fetcher.go: one per source broker; truncation by
 //     OffsetForLeaderEpoch, Fetch from the log end, AppendAt, fsync before the next
