@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/metadata"
@@ -330,5 +332,104 @@ func TestMinInsyncReplicas(t *testing.T) {
 	}
 	if got := produce(1); got != 0 {
 		t.Fatalf("acks=1: %v", kerr.ErrorForCode(got))
+	}
+}
+
+// TestClusterGroupCoordinatorFailover: __consumer_offsets replicates like any topic;
+// when the group coordinator's node shuts down, the leadership of the group's partition
+// moves to an in-sync follower, whose coordinator rebuilds the group from the
+// replicated log: the committed offsets survive, and commits go on there.
+func TestClusterGroupCoordinatorFailover(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "gt", Partitions: 2, ReplicationFactor: 3}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { // on every node (a commit to a topic a node lacks is refused)
+		for _, s := range c.nodes {
+			if _, ok := s.image().Topic("gt"); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RetryTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	commit := func(offset int64) {
+		t.Helper()
+		offs := kadm.Offsets{}
+		offs.AddOffset("gt", 0, offset, -1)
+		offs.AddOffset("gt", 1, offset+1, -1)
+		resp, err := adm.CommitOffsets(ctx, "g", offs)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatalf("commit %d: %v", offset, err)
+		}
+	}
+	fetched := func() (int64, int64) {
+		t.Helper()
+		resp, err := adm.FetchOffsets(ctx, "g")
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatalf("fetch offsets: %v", err)
+		}
+		a, _ := resp.Lookup("gt", 0)
+		b, _ := resp.Lookup("gt", 1)
+		return a.At, b.At
+	}
+	commit(7)
+
+	im := c.nodes[0].image()
+	offsets, _ := im.Topic(metadata.ConsumerOffsetsTopic)
+	idx := coord.PartitionFor("g", offsets.NumPartitions())
+	var st metadata.PartitionState
+	waitFor(t, func() bool { // the commit is on every replica, all in sync
+		tp, _ := c.nodes[0].image().Topic(metadata.ConsumerOffsetsTopic)
+		st = tp.Partitions[idx]
+		if len(st.ISR) != 3 {
+			return false
+		}
+		end := hostedPartition(c.nodes[st.Leader-1], metadata.ConsumerOffsetsTopic, idx).EndOffset()
+		for _, s := range c.nodes {
+			if hostedPartition(s, metadata.ConsumerOffsetsTopic, idx).DurableEnd() != end {
+				return false
+			}
+		}
+		return true
+	})
+	if err := c.nodes[st.Leader-1].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var live []string // a client that never met the old coordinator
+	for _, s := range c.nodes {
+		if s.opts.NodeID != st.Leader {
+			live = append(live, s.Addr().String())
+		}
+	}
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(live...), kgo.RetryTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	adm = kadm.NewClient(cl2)
+	if a, b := fetched(); a != 7 || b != 8 {
+		t.Fatalf("after the coordinator's shutdown: offsets %d, %d; want 7, 8", a, b)
+	}
+	commit(20)
+	if a, b := fetched(); a != 20 || b != 21 {
+		t.Fatalf("committed on the new coordinator: offsets %d, %d; want 20, 21", a, b)
 	}
 }
