@@ -220,7 +220,8 @@ func FuzzSkipTaggedFields(f *testing.F) {
 // acknowledged; when the leader of a partition shuts down its leadership moves to an
 // in-sync follower with a new leader epoch, which has every acknowledged record; produce
 // and consume go on through it, and the remaining follower replicates from the new
-// leader.
+// leader; the old leader, restarted, truncates to the new leader's log, catches up and
+// rejoins the ISR.
 func TestClusterFailover(t *testing.T) {
 	c := startCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -287,11 +288,29 @@ func TestClusterFailover(t *testing.T) {
 			t.Errorf("node %d's log differs from the new leader's", s.opts.NodeID)
 		}
 	}
+	// The old leader comes back as a follower of the new one: it truncates to the new
+	// leader's log, catches up and rejoins the ISR.
+	back, err := Start(clusterOptions(c.voters, nil, old.Leader, c.dirs[old.Leader-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[old.Leader-1] = back // closed by the cluster's cleanup
+	produce(100, 110)
+	waitFor(t, func() bool {
+		tp, _ := live[0].image().TopicByID(tp.ID)
+		return len(tp.Partitions[0].ISR) == 3
+	})
+	f := hostedPartition(back, "fo", 0)
+	waitFor(t, func() bool { return f.DurableEnd() == leader.EndOffset() })
+	if f.IsLeader() || !bytes.Equal(wholeLog(t, f), wholeLog(t, leader)) {
+		t.Errorf("the old leader, back: leader %v, its log differs from the new leader's", f.IsLeader())
+	}
+
 	seen := map[string]bool{}
-	for len(seen) < 100 {
+	for len(seen) < 110 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %d of 100: %v", len(seen), err)
+			t.Fatalf("consumed %d of 110: %v", len(seen), err)
 		}
 		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("consume: %v", err) })
 		fs.EachRecord(func(r *kgo.Record) {
