@@ -530,3 +530,28 @@ func TestPartitionFollowerDurability(t *testing.T) {
 		t.Fatal("NotifyDurable below the durable end not signalled at once")
 	}
 }
+
+// TestPartitionFollowLogStart: a follower moves its log start offset up to the leader's,
+// never past its own high watermark nor back; the leader refuses it.
+func TestPartitionFollowLogStart(t *testing.T) {
+	st := newMemStore(true)
+	f := openMemStore(t, st)
+	mustDo(t, "MakeFollower", f.MakeFollower(1))
+	f.SetHWPolicy(HWExternal)
+	if _, err := f.AppendAt(stamped(kb(10, 0, 0), 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	f.SetHighWatermark(6)
+	mustDo(t, "FollowLogStart", f.FollowLogStart(8))
+	if got := f.LogStartOffset(); got != 6 {
+		t.Fatalf("log start %d, want 6 (the follower's HW)", got)
+	}
+	mustDo(t, "FollowLogStart back", f.FollowLogStart(2))
+	if got := f.LogStartOffset(); got != 6 {
+		t.Fatalf("log start moved back to %d", got)
+	}
+	mustDo(t, "MakeLeader", f.MakeLeader(2))
+	if err := f.FollowLogStart(9); !errors.Is(err, ErrNotFollower) {
+		t.Fatalf("on the leader: %v, want ErrNotFollower", err)
+	}
+}

@@ -93,7 +93,8 @@ type follow struct {
 // (partition.AppendAt), and waits until it is on disk before the next round: the fetch
 // offset a follower reports is durable (group commit: the partitions of one round are
 // fsynced together by their logs' flushers). The leader's high watermark in the answer
-// becomes the follower's (SetHighWatermark: never past its durable end).
+// becomes the follower's (SetHighWatermark: never past its durable end), and its log
+// start offset too (FollowLogStart: never past that high watermark).
 //
 // Concurrency: the Manager adds and removes partitions (set, remove) under its mu; the
 // fetcher's goroutine holds f.mu while it truncates and appends, so a partition removed
@@ -386,6 +387,11 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 				ends[fl.p] = res.LastOffset + 1
 			}
 			fl.p.SetHighWatermark(rp.HighWatermark)
+			if rp.LogStartOffset > fl.p.LogStartOffset() {
+				if err := fl.p.FollowLogStart(rp.LogStartOffset); err != nil {
+					f.log.Warn("following the leader's log start offset failed", "topic", fl.topic, "partition", k.index, "err", err)
+				}
+			}
 		}
 	}
 	return ends, nil

@@ -82,7 +82,7 @@ func (l *fakeLeader) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.Fe
 						sp.ErrorCode = kerr.OffsetOutOfRange.Code
 						break
 					}
-					sp.HighWatermark, sp.RecordBatches = res.HighWatermark, res.Records
+					sp.HighWatermark, sp.LogStartOffset, sp.RecordBatches = res.HighWatermark, res.LogStartOffset, res.Records
 					n += len(res.Records)
 					stops = append(stops, p.NotifyDurable(rp.FetchOffset, wake))
 				}
@@ -257,6 +257,13 @@ func TestFetcherReplicates(t *testing.T) {
 		defer leader.mu.Unlock()
 		return leader.fetched[tp{idA, 0}] == la.EndOffset()
 	})
+
+	// Records the leader deletes go on the follower too.
+	if _, err := la.DeleteRecords(10); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, la, 1, 1, 50)
+	waitFor(t, "the follower's log start to follow the leader's", func() bool { return fa.LogStartOffset() == 10 })
 
 	// A partition removed is no longer written.
 	f.remove(tp{idB, 3})
