@@ -173,7 +173,9 @@ func (m *Manager) setRole(ht *hostedTopic, i int32, st metadata.PartitionState, 
 	switch {
 	case nr.leader && m.opts.Transport != nil: // the ISR bounds the high watermark
 		m.unfollowLocked(k)
-		err = r.p.MakeLeader(st.LeaderEpoch)
+		if err = r.p.MakeLeader(st.LeaderEpoch); err != nil {
+			break
+		}
 		if r.lead != nil && r.leader && r.epoch == st.LeaderEpoch {
 			nr.lead = r.lead
 			nr.lead.update(st, m.opts.Now())

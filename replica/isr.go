@@ -77,7 +77,7 @@ func (ls *leaderState) fetched(follower int32, offset int64, now time.Time) (joi
 	end := ls.p.EndOffset()
 	ls.mu.Lock()
 	f, ok := ls.mu.followers[follower]
-	if !ok {
+	if !ok || offset > end { // past the log end: the fetch is OFFSET_OUT_OF_RANGE, not a position
 		ls.mu.Unlock()
 		return false
 	}

@@ -62,6 +62,9 @@ func TestISRLeaderState(t *testing.T) {
 		return cmd.ISR
 	}
 
+	if join := ls.fetched(2, 11, t0); join || l.HighWatermark() != 0 {
+		t.Fatalf("member 2 past the log end: join %v, HW %d; want it ignored", join, l.HighWatermark())
+	}
 	if join := ls.fetched(2, 4, t0); join || l.HighWatermark() != 4 {
 		t.Fatalf("member 2 at 4: join %v, HW %d, want 4", join, l.HighWatermark())
 	}
