@@ -271,6 +271,14 @@ func (f *fetcher) truncate(ps map[tp]*follow) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	answered := map[tp]bool{}
+	defer func() {
+		for k, fl := range ps {
+			if !answered[k] && f.currentLocked(k, fl) {
+				f.backoffLocked(fl, "the leader did not answer OffsetForLeaderEpoch for the partition", nil)
+			}
+		}
+	}()
 	for _, rt := range r.Topics {
 		for _, rp := range rt.Partitions {
 			k, ok := sent[rt.Topic][rp.Partition]
@@ -278,6 +286,7 @@ func (f *fetcher) truncate(ps map[tp]*follow) error {
 			if !ok || !f.currentLocked(k, fl) {
 				continue
 			}
+			answered[k] = true
 			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
 				f.backoffLocked(fl, "the leader refused OffsetForLeaderEpoch", err)
 				continue

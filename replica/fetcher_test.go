@@ -28,6 +28,8 @@ type fakeLeader struct {
 	parts   map[tp]*partition.Partition
 	fetched map[tp]int64 // the last fetch offset of each partition
 	fail    error        // every request fails with it while set
+	omit    bool         // OffsetForLeaderEpoch answers no partition
+	asked   int          // OffsetForLeaderEpoch requests received
 }
 
 func (l *fakeLeader) Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error) {
@@ -115,6 +117,13 @@ func (l *fakeLeader) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.Fe
 
 func (l *fakeLeader) offsetForEpoch(req *kmsg.OffsetForLeaderEpochRequest) *kmsg.OffsetForLeaderEpochResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	l.mu.Lock()
+	l.asked++
+	omit := l.omit
+	l.mu.Unlock()
+	if omit {
+		return resp
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
@@ -364,4 +373,32 @@ func TestFetcherLeaderRefuses(t *testing.T) {
 	if stale.EndOffset() != 0 {
 		t.Fatalf("a partition its source does not lead got records: end %d", stale.EndOffset())
 	}
+}
+
+// TestFetcherUnansweredTruncation: a partition the leader leaves out of its
+// OffsetForLeaderEpoch answer backs off like a refused one (no busy loop of requests),
+// and is truncated and replicated once the leader answers.
+func TestFetcherUnansweredTruncation(t *testing.T) {
+	l, f := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+	if err := l.MakeLeader(1); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 2, 2, 1)
+	if err := f.MakeFollower(1); err != nil {
+		t.Fatal(err)
+	}
+	f.SetHWPolicy(partition.HWExternal)
+	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l}, fetched: map[tp]int64{}, omit: true}
+	fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 50 * time.Millisecond}, quietLogger())
+	defer fe.close()
+	fe.set(tp{idA, 0}, "a", f, 1)
+	time.Sleep(200 * time.Millisecond)
+	leader.mu.Lock()
+	asked := leader.asked
+	leader.omit = false
+	leader.mu.Unlock()
+	if asked > 20 { // about 4 with the backoff; a busy loop sends thousands
+		t.Fatalf("%d OffsetForLeaderEpoch requests in 200 ms with a 50 ms backoff", asked)
+	}
+	caughtUp(t, l, f)
 }
