@@ -258,3 +258,40 @@ func TestMetadataAlterPartition(t *testing.T) {
 		t.Fatalf("adding the fenced broker 2: %v, want ErrIneligibleReplica", err)
 	}
 }
+
+// TestMetadataUncleanElection: under unclean.leader.election.enable (topic override or
+// broker setting) a partition whose in-sync replicas are all gone gets a live replica out
+// of the ISR as leader, alone in the ISR, when its leader is fenced or when such a
+// replica comes back; without it the partition stays offline.
+func TestMetadataUncleanElection(t *testing.T) {
+	yes := map[string]string{"unclean.leader.election.enable": "true"}
+	p := func(leader int32, isr ...int32) PartitionState {
+		return PartitionState{Replicas: []int32{1, 2, 3}, ISR: isr, Leader: leader, LeaderEpoch: 4, PartitionEpoch: 6}
+	}
+	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2, Fenced: true}, Broker{ID: 3}).Edit().
+		PutTopic(&Topic{Name: "clean", ID: TopicID{1}, Partitions: []PartitionState{p(1, 1)}}).
+		PutTopic(&Topic{Name: "unclean", ID: TopicID{2}, Configs: yes, Partitions: []PartitionState{p(1, 1)}}).Build()
+	fenced := (&Rules{}).FenceBroker(im, 1)
+	got := map[string]PartitionState{}
+	for _, tp := range fenced {
+		got[tp.Name] = tp.Partitions[0]
+	}
+	if st := got["clean"]; st.Leader != NoLeader || !slices.Equal(st.ISR, []int32{1}) || st.LeaderEpoch != 5 {
+		t.Errorf("clean topic after fencing its only in-sync replica: %+v, want offline", st)
+	}
+	if st := got["unclean"]; st.Leader != 3 || !slices.Equal(st.ISR, []int32{3}) || st.LeaderEpoch != 5 || st.PartitionEpoch != 7 {
+		t.Errorf("unclean topic after fencing its only in-sync replica: %+v, want leader 3 alone in the ISR", st)
+	}
+	if fenced := (&Rules{Broker: yes}).FenceBroker(im, 1); len(fenced) != 2 || fenced[0].Partitions[0].Leader != 3 {
+		t.Errorf("broker default unclean.leader.election.enable=true: %+v", fenced)
+	}
+
+	// Offline partitions: a replica out of the ISR comes back.
+	off := NewImage("c", 1, Broker{ID: 1, Fenced: true}, Broker{ID: 2}, Broker{ID: 3}).Edit().
+		PutTopic(&Topic{Name: "clean", ID: TopicID{1}, Partitions: []PartitionState{p(NoLeader, 1)}}).
+		PutTopic(&Topic{Name: "unclean", ID: TopicID{2}, Configs: yes, Partitions: []PartitionState{p(NoLeader, 1)}}).Build()
+	back := (&Rules{}).UnfenceBroker(off, 2)
+	if len(back) != 1 || back[0].Name != "unclean" || back[0].Partitions[0].Leader != 2 || !slices.Equal(back[0].Partitions[0].ISR, []int32{2}) {
+		t.Fatalf("unfencing 2, out of the ISR: %+v, want only the unclean topic led by 2", back)
+	}
+}

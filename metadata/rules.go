@@ -287,20 +287,28 @@ func newPartition(replicas []int32) PartitionState {
 
 // FenceBroker returns the topics of im whose partitions change when broker id is fenced
 // (its session expired): every partition it leads gets a new leader, the first of its
-// in-sync replicas (in replica order) that is neither id nor fenced, or none (NoLeader:
-// the partition is offline); id leaves the ISR unless it is its last member (Kafka keeps
-// the last one: the partition comes back with it). The leader epoch and the partition
-// epoch grow. The topics returned are new; im's are not modified.
+// in-sync replicas (in replica order) that is neither id nor fenced, or — when none is
+// and the topic's unclean.leader.election.enable is true — the first live replica out of
+// the ISR, which becomes the ISR alone (records only the old ISR had may be lost), or
+// none (NoLeader: the partition is offline); id leaves the ISR unless it is its last
+// member (Kafka keeps the last one: the partition comes back with it). The leader epoch
+// and the partition epoch grow. The topics returned are new; im's are not modified.
 func (r *Rules) FenceBroker(im *Image, id int32) []*Topic {
-	return changePartitions(im, func(p *PartitionState) bool {
+	live := func(b int32) bool { br, ok := im.Broker(b); return ok && b != id && !br.Fenced }
+	return changePartitions(im, func(t *Topic, p *PartitionState) bool {
 		if p.Leader != id {
 			return false
 		}
 		p.Leader = NoLeader
 		for _, b := range p.Replicas {
-			if br, ok := im.Broker(b); ok && b != id && !br.Fenced && slices.Contains(p.ISR, b) {
+			if live(b) && slices.Contains(p.ISR, b) {
 				p.Leader = b
 				break
+			}
+		}
+		if p.Leader == NoLeader && r.unclean(t) {
+			if i := slices.IndexFunc(p.Replicas, live); i >= 0 {
+				p.Leader, p.ISR = p.Replicas[i], []int32{p.Replicas[i]}
 			}
 		}
 		if len(p.ISR) > 1 {
@@ -314,11 +322,18 @@ func (r *Rules) FenceBroker(im *Image, id int32) []*Topic {
 
 // UnfenceBroker returns the topics of im whose partitions change when broker id is
 // unfenced (registered or heartbeating again): every partition without a leader whose
-// ISR holds id gets it as leader, with its epochs grown.
+// ISR holds id — or, under unclean.leader.election.enable, that id holds a replica of,
+// id then being the ISR alone — gets it as leader, with its epochs grown.
 func (r *Rules) UnfenceBroker(im *Image, id int32) []*Topic {
-	return changePartitions(im, func(p *PartitionState) bool {
-		if p.Leader != NoLeader || !slices.Contains(p.ISR, id) {
+	return changePartitions(im, func(t *Topic, p *PartitionState) bool {
+		switch {
+		case p.Leader != NoLeader || !p.HasReplica(id):
 			return false
+		case !slices.Contains(p.ISR, id):
+			if !r.unclean(t) {
+				return false
+			}
+			p.ISR = []int32{id}
 		}
 		p.Leader = id
 		p.LeaderEpoch++
@@ -327,16 +342,22 @@ func (r *Rules) UnfenceBroker(im *Image, id int32) []*Topic {
 	})
 }
 
+// unclean reports whether topic t allows an out-of-sync replica to lead
+// (unclean.leader.election.enable: the topic's override, else the broker setting).
+func (r *Rules) unclean(t *Topic) bool {
+	return config.ResolveTopic(r.Broker, t.Configs).Bool("unclean.leader.election.enable")
+}
+
 // changePartitions returns clones of the topics of im in which change changed a
 // partition (it reports whether it did).
-func changePartitions(im *Image, change func(p *PartitionState) bool) []*Topic {
+func changePartitions(im *Image, change func(t *Topic, p *PartitionState) bool) []*Topic {
 	var out []*Topic
 	for _, t := range im.Topics() {
 		var c *Topic
 		for i := range t.Partitions {
 			p := t.Partitions[i]
 			p.ISR = slices.Clone(p.ISR)
-			if !change(&p) {
+			if !change(t, &p) {
 				continue
 			}
 			if c == nil {

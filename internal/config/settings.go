@@ -230,9 +230,9 @@ var settings = []Setting{
 	{Name: "segment.jitter.ms", Type: Long, Scope: Topic, Default: "0", NoEffect: true, Min: 0, HasMin: true,
 		Synonyms: []Synonym{{Name: "log.roll.jitter.ms"}, {Name: "log.roll.jitter.hours", Scale: 3600000}},
 		Doc:      "Random jitter subtracted from segment.ms."},
-	{Name: "unclean.leader.election.enable", Type: Boolean, Scope: Topic, Default: "false", NoEffect: true,
+	{Name: "unclean.leader.election.enable", Type: Boolean, Scope: Topic, Default: "false",
 		Synonyms: []Synonym{{Name: "unclean.leader.election.enable"}},
-		Doc:      "Elect an out-of-sync replica as leader as a last resort; a single node has no other replica."},
+		Doc:      "When no in-sync replica is left, elect an out-of-sync replica as leader (records only the lost ones had are gone); a single node has no other replica."},
 }
 
 func onlyOne(v string) error {
