@@ -30,7 +30,7 @@ type testCluster struct {
 	nodes  []*Server
 }
 
-func quorumListeners(t *testing.T, n int) ([]net.Listener, []raft.Voter) {
+func quorumListeners(t testing.TB, n int) ([]net.Listener, []raft.Voter) {
 	t.Helper()
 	var lns []net.Listener
 	var voters []raft.Voter
@@ -54,7 +54,7 @@ func clusterOptions(voters []raft.Voter, ln net.Listener, id int32, dir string) 
 }
 
 // startCluster starts the three nodes at once (each waits in New for a quorum).
-func startCluster(t *testing.T) *testCluster {
+func startCluster(t testing.TB) *testCluster {
 	t.Helper()
 	lns, voters := quorumListeners(t, 3)
 	c := &testCluster{voters: voters, nodes: make([]*Server, 3), dirs: []string{t.TempDir(), t.TempDir(), t.TempDir()}}
