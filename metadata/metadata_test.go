@@ -186,7 +186,7 @@ func TestMetadataPlacement(t *testing.T) {
 
 // TestMetadataFenceBroker: fencing a broker moves the leadership of the partitions it
 // leads to another live in-sync replica, or leaves them without a leader (keeping the
-// last in-sync replica); unfencing it gives it back the partitions without a leader that
+// last in-sync replica), and takes it out of the ISR of the partitions it follows; unfencing it gives it back the partitions without a leader that
 // it is in sync for; epochs grow with every change; the image is not modified.
 func TestMetadataFenceBroker(t *testing.T) {
 	p := func(leader int32, isr ...int32) PartitionState {
@@ -194,11 +194,16 @@ func TestMetadataFenceBroker(t *testing.T) {
 	}
 	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2, Fenced: true}, Broker{ID: 3}).Edit().
 		PutTopic(&Topic{Name: "a", ID: TopicID{1}, Partitions: []PartitionState{p(1, 1), p(1, 1, 2, 3), p(3, 3)}}).
-		PutTopic(&Topic{Name: "b", ID: TopicID{2}, Partitions: []PartitionState{p(3, 3)}}).Build()
+		PutTopic(&Topic{Name: "b", ID: TopicID{2}, Partitions: []PartitionState{p(3, 3)}}).
+		PutTopic(&Topic{Name: "c", ID: TopicID{3}, Partitions: []PartitionState{p(3, 1, 3)}}).Build()
 	r := &Rules{}
 	fenced := r.FenceBroker(im, 1)
-	if len(fenced) != 1 || fenced[0].Name != "a" {
+	if len(fenced) != 2 || fenced[0].Name != "a" || fenced[1].Name != "c" {
 		t.Fatalf("fencing 1 changed %d topics", len(fenced))
+	}
+	// A partition 1 follows in sync: 1 leaves the ISR, the leadership stays.
+	if st, want := fenced[1].Partitions[0], (PartitionState{Replicas: []int32{1, 2, 3}, ISR: []int32{3}, Leader: 3, LeaderEpoch: 4, PartitionEpoch: 7}); !st.equal(&want) {
+		t.Fatalf("partition followed by 1 after fencing: %+v, want %+v", st, want)
 	}
 	got := fenced[0].Partitions
 	want := []PartitionState{

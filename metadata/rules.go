@@ -286,7 +286,8 @@ func newPartition(replicas []int32) PartitionState {
 }
 
 // FenceBroker returns the topics of im whose partitions change when broker id is fenced
-// (its session expired): every partition it leads gets a new leader, the first of its
+// (its session expired): it leaves the ISR of every partition it follows in sync (their
+// partition epoch grows), and every partition it leads gets a new leader, the first of its
 // in-sync replicas (in replica order) that is neither id nor fenced, or — when none is
 // and the topic's unclean.leader.election.enable is true — the first live replica out of
 // the ISR, which becomes the ISR alone (records only the old ISR had may be lost), or
@@ -296,7 +297,12 @@ func newPartition(replicas []int32) PartitionState {
 func (r *Rules) FenceBroker(im *Image, id int32) []*Topic {
 	live := func(b int32) bool { br, ok := im.Broker(b); return ok && b != id && !br.Fenced }
 	return changePartitions(im, func(t *Topic, p *PartitionState) bool {
-		if p.Leader != id {
+		switch {
+		case p.Leader != id && slices.Contains(p.ISR, id): // Kafka's controller: out at once
+			p.ISR = slices.DeleteFunc(p.ISR, func(b int32) bool { return b == id })
+			p.PartitionEpoch++
+			return true
+		case p.Leader != id:
 			return false
 		}
 		p.Leader = NoLeader

@@ -571,3 +571,45 @@ func BenchmarkClusterProduce(b *testing.B) {
 		})
 	}
 }
+
+// TestClusterFollowerFenced: a follower that shuts down leaves the ISR at once (the
+// controller's fencing record, not after replica.lag.time.max.ms), so acks=all goes on
+// with the others; back, it catches up and rejoins.
+func TestClusterFollowerFenced(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "ff", Partitions: -1, ReplicationFactor: -1,
+		Assignments: [][]int32{{1, 2, 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	isr := func() []int32 { cur, _ := c.nodes[0].image().TopicByID(tp.ID); return cur.Partitions[0].ISR }
+	waitFor(t, func() bool { return len(isr()) == 3 })
+	if err := c.nodes[2].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return slices.Equal(isr(), []int32{1, 2}) })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[0].Addr().String()), kgo.DefaultProduceTopic("ff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 20 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back, err := Start(clusterOptions(c.voters, nil, 3, c.dirs[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[2] = back
+	waitFor(t, func() bool { return len(isr()) == 3 })
+	leader := hostedPartition(c.nodes[0], "ff", 0)
+	f := hostedPartition(back, "ff", 0)
+	waitFor(t, func() bool { return f.DurableEnd() == leader.EndOffset() })
+	if !bytes.Equal(wholeLog(t, f), wholeLog(t, leader)) {
+		t.Error("the returned follower's log differs from the leader's")
+	}
+}
