@@ -437,6 +437,13 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 	for _, s := range c.nodes {
 		if s.opts.NodeID != st.Leader {
 			live = append(live, s.Addr().String())
+			// Every live node knows the new coordinator (else one may still name the old
+			// one in FindCoordinator while another's Metadata no longer lists it).
+			waitFor(t, func() bool {
+				tp, _ := s.image().Topic(metadata.ConsumerOffsetsTopic)
+				l := tp.Partitions[idx].Leader
+				return l != st.Leader && l != metadata.NoLeader
+			})
 		}
 	}
 	cl2, err := kgo.NewClient(kgo.SeedBrokers(live...), kgo.RetryTimeout(30*time.Second))
