@@ -35,6 +35,9 @@ type ClusterOptions struct {
 	// HeartbeatInterval (broker.heartbeat.interval.ms) and SessionTimeout
 	// (broker.session.timeout.ms); zero values take metadata/raft's defaults.
 	HeartbeatInterval, SessionTimeout time.Duration
+	// ReplicaLagTimeMax (replica.lag.time.max.ms): how long a follower may stay behind
+	// its leader's log end before it leaves the ISR; zero: 30 s (Kafka's default).
+	ReplicaLagTimeMax time.Duration
 }
 
 func (c *ClusterOptions) heartbeatInterval() time.Duration {

@@ -31,6 +31,9 @@ type serverData struct {
 	// single node); released after the store closes.
 	lock     io.Closer
 	replicas *replica.Manager
+	// transport carries the follower fetchers' requests to other brokers (a cluster
+	// node; nil on a single node): replication.go.
+	transport *replicaTransport
 	// broker holds the effective broker settings (Settings plus the values of Options
 	// fields, and defaults) by Kafka name; read group.* and other settings from here.
 	broker config.Resolved
@@ -90,6 +93,9 @@ func (s *Server) openData() (err error) {
 			if d.replicas != nil {
 				d.replicas.Close()
 			}
+			if d.transport != nil {
+				d.transport.Close()
+			}
 			store.Close()
 			if d.lock != nil {
 				d.lock.Close()
@@ -99,7 +105,7 @@ func (s *Server) openData() (err error) {
 	if created {
 		s.log.Info("created data directory", "dir", s.opts.DataDir)
 	}
-	d.replicas, err = replica.Open(store, &replica.Options{
+	ropts := &replica.Options{
 		Dir:    s.opts.DataDir,
 		FS:     s.opts.FS,
 		NodeID: s.opts.NodeID,
@@ -107,7 +113,13 @@ func (s *Server) openData() (err error) {
 		Logger: s.log,
 
 		Transactions: d.broker.Bool(txnEnableSetting),
-	})
+	}
+	if s.opts.Cluster != nil { // followers replicate from their leaders
+		d.transport = newReplicaTransport(s.opts.NodeID, store.Image)
+		ropts.Transport = d.transport
+		ropts.Fetch.LagTimeMax = s.opts.Cluster.ReplicaLagTimeMax
+	}
+	d.replicas, err = replica.Open(store, ropts)
 	if err != nil {
 		return fmt.Errorf("server: open topics: %w", err)
 	}
@@ -218,6 +230,9 @@ func (s *Server) closeData() error {
 			if err := d.replicas.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close topics: %w", err))
 			}
+		}
+		if d.transport != nil {
+			d.transport.Close() // after the fetchers stopped
 		}
 		if len(errs) > 0 {
 			s.log.Warn("closing the data directory failed", "err", errors.Join(errs...))

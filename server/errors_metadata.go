@@ -12,6 +12,10 @@ import (
 func init() {
 	mapErrors(
 		errMapping{metadata.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+		errMapping{metadata.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+		errMapping{metadata.ErrInvalidUpdateVersion, kerr.InvalidUpdateVersion},
+		errMapping{metadata.ErrIneligibleReplica, kerr.IneligibleReplica},
+		errMapping{metadata.ErrInvalidRequest, kerr.InvalidRequest},
 		errMapping{metadata.ErrUnknownTopicID, kerr.UnknownTopicID},
 		errMapping{metadata.ErrTopicExists, kerr.TopicAlreadyExists},
 		errMapping{metadata.ErrInvalidTopic, kerr.InvalidTopicException},

@@ -81,7 +81,7 @@ func TestConfigValidateBroker(t *testing.T) {
 		{map[string]string{"default.replication.factor": "0"}, ErrInvalid},
 		{map[string]string{"offsets.topic.replication.factor": "32768"}, ErrInvalid}, // a short
 		{map[string]string{"transaction.state.log.replication.factor": "0"}, ErrInvalid},
-		{map[string]string{"replica.lag.time.max.ms": "-1"}, ErrInvalid},
+		{map[string]string{"replica.lag.time.max.ms": "1000"}, ErrUnknown},   // Options.Cluster
 		{map[string]string{"controller.quorum.voters": "1@h:1"}, ErrUnknown}, // Options.Cluster
 		{map[string]string{"broker.session.timeout.ms": "1000"}, ErrUnknown},
 		{map[string]string{"log.retention.hours": "x"}, ErrInvalid},

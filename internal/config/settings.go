@@ -60,8 +60,7 @@ var settings = []Setting{
 	{Name: "num.partitions", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of auto-created topics and of CreateTopics requests that leave it to the broker (-1)."},
 	{Name: "default.replication.factor", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
-		Doc:  "The replication factor of new topics that leave it to the broker (auto-created, or CreateTopics with -1); a factor above the number of live brokers is refused (INVALID_REPLICATION_FACTOR). A single node (no controller.quorum.voters) takes only 1.",
-		Note: "Until partitions replicate (issue 14), the ISR of a partition is its leader alone."},
+		Doc: "The replication factor of new topics that leave it to the broker (auto-created, or CreateTopics with -1); a factor above the number of live brokers is refused (INVALID_REPLICATION_FACTOR). A single node (no controller.quorum.voters) takes only 1."},
 	{Name: "offsets.topic.replication.factor", Type: Short, Scope: Broker, Default: "3", ReadOnly: true, Min: 1, HasMin: true,
 		Doc:  "The replication factor of the internal __consumer_offsets topic, created on a cluster by the first FindCoordinator of a group; fixed once the topic exists. A single node creates it with 1.",
 		Note: "Kafka refuses to create the topic (COORDINATOR_NOT_AVAILABLE) while fewer brokers are alive than the factor; Strata creates it with as many replicas as there are live brokers, at most the factor."},
@@ -132,9 +131,8 @@ var settings = []Setting{
 	{Name: "producer.id.expiration.ms", Type: Int, Scope: Broker, Default: "86400000", ReadOnly: true, Min: 1, HasMin: true,
 		Doc:  "A producer id whose last batch in a partition is older than this is expired there: compaction no longer keeps that batch (emptied of its records) for the producer's idempotence state.",
 		Note: "Kafka also forgets the expired producer's state in memory; Strata keeps it until the broker restarts."},
-	{Name: "replica.lag.time.max.ms", Type: Long, Scope: Broker, Default: "30000", ReadOnly: true, NoEffect: true, Min: 0, HasMin: true,
-		Doc:  "How long a follower may lag behind its leader before it leaves the ISR.",
-		Note: "Accepted and validated; partitions do not replicate yet (issue 14)."},
+	{Name: "replica.lag.time.max.ms", Type: Long, Scope: Broker, Default: "30000", ReadOnly: true, Field: "Options.Cluster.ReplicaLagTimeMax", Min: 0, HasMin: true,
+		Doc: "How long a follower of a cluster node's partition may stay behind its leader's log end before the leader removes it from the ISR (a fenced broker leaves at once)."},
 	{Name: "http.listener", Type: String, Scope: Broker, Default: "127.0.0.1:9644", ReadOnly: true, Field: "strata serve --http (package observe)",
 		Doc:  "The HTTP listener: host:port of Prometheus metrics (/metrics), health (/healthz, /readyz), the web console (/) with its JSON API (/api/v1/) and Go's profiles (/debug/pprof/, unless --pprof gives them their own listener); off disables it. See docs/metrics.md and docs/console.md.",
 		Note: "Strata only: Kafka exports JMX. The listener has no authentication yet, hence its loopback default."},
@@ -304,9 +302,9 @@ var settings = []Setting{
 	{Name: "segment.jitter.ms", Type: Long, Scope: Topic, Default: "0", NoEffect: true, Min: 0, HasMin: true,
 		Synonyms: []Synonym{{Name: "log.roll.jitter.ms"}, {Name: "log.roll.jitter.hours", Scale: 3600000}},
 		Doc:      "Random jitter subtracted from segment.ms."},
-	{Name: "unclean.leader.election.enable", Type: Boolean, Scope: Topic, Default: "false", NoEffect: true,
+	{Name: "unclean.leader.election.enable", Type: Boolean, Scope: Topic, Default: "false",
 		Synonyms: []Synonym{{Name: "unclean.leader.election.enable"}},
-		Doc:      "Elect an out-of-sync replica as leader as a last resort; a single node has no other replica."},
+		Doc:      "When no in-sync replica is left, elect an out-of-sync replica as leader (records only the lost ones had are gone); a single node has no other replica."},
 }
 
 func gzipLevel(v string) error {
