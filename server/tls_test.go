@@ -290,12 +290,12 @@ func TestTLSRefusesPlaintextAndStalls(t *testing.T) {
 	}, nil, server.Listener{Name: "SLOW", Addr: "127.0.0.1:0", SecurityProtocol: server.SSL})
 	addr := s.ListenerAddr("SSL").String()
 
+	start := time.Now() // before the dial: the broker's timer starts at its accept, which a loaded machine may run before Dial returns
 	stalled, err := net.Dial("tcp", s.ListenerAddr("SLOW").String()) // sends nothing
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stalled.Close()
-	start := time.Now()
 	stalledOnSSL, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
