@@ -70,7 +70,7 @@ func (s *Store) takeOver() {
 			}
 			continue
 		}
-		s.live.reset() // every broker gets a session from now
+		s.live.reset(time.Now()) // every broker gets a session from now
 		s.lead.Lock()
 		if s.lead.gen == gen {
 			s.lead.ready = gen
@@ -251,6 +251,9 @@ func (s *Store) ServeForward(req []byte) []byte {
 // appended and applied. Commands run one at a time, so each meets the image its
 // predecessor left.
 func (s *Store) serve(req *request) *response {
+	if placesReplicas(req) {
+		s.awaitBrokers() // before ctrl: the heartbeats it waits for are commands too
+	}
 	s.ctrl.Lock()
 	defer s.ctrl.Unlock()
 	if !s.ready() {
@@ -283,6 +286,18 @@ func (s *Store) serve(req *request) *response {
 	}
 	resp.Index = index
 	return resp
+}
+
+// placesReplicas reports whether req places new replicas by the rules (not by explicit
+// assignments).
+func placesReplicas(req *request) bool {
+	switch {
+	case req.CreateTopic != nil:
+		return len(req.CreateTopic.Assignments) == 0
+	case req.CreatePartitions != nil:
+		return req.CreatePartitions.Assignments == nil
+	}
+	return false
 }
 
 // decide applies the rules of req to im: the record to append (nil: none) and the

@@ -54,7 +54,7 @@ type Options struct {
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Rules are the command checks and placement the controller applies (this node's
-	// when it leads).
+	// when it leads). The Store sets Rules.Usable (brokers heard since the take-over).
 	Rules metadata.Rules
 
 	// Raft's timing: a follower that hears nothing from the leader for HeartbeatTimeout
@@ -180,6 +180,7 @@ func Open(opts *Options) (st *Store, err error) {
 		s.log = slog.Default()
 	}
 	s.rules.Broker = maps.Clone(s.rules.Broker)
+	s.rules.Usable = s.usable
 	s.hbInterval = orDefault(o.HeartbeatInterval, DefaultHeartbeatInterval)
 	s.session = orDefault(o.SessionTimeout, DefaultSessionTimeout)
 	s.applied.ch = make(chan struct{})
