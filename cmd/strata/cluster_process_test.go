@@ -208,10 +208,11 @@ func brokerIDs(m *kmsg.MetadataResponse) []int32 {
 // topics are created through each node and are in that node's Metadata at once, their
 // leaders spread one per broker; the controller is killed (SIGKILL) while a node keeps
 // creating topics: no acknowledged creation is lost, a new controller is named within
-// 5 s, creation works again, and topics created once the dead broker is fenced have
-// partitions on live brokers only; the killed node restarts with the same command and
-// catches up; a stopped node (SIGSTOP) is fenced and its partitions go offline, and
-// rejoins on SIGCONT; after each step every live node answers the same metadata digest.
+// 5 s, creation works again, and topics created from the new controller's election on
+// (not only once the dead broker is fenced) have partitions on live brokers only; the
+// killed node restarts with the same command and catches up; a stopped node (SIGSTOP)
+// is fenced and its partitions go offline, and rejoins on SIGCONT; after each step every
+// live node answers the same metadata digest.
 func TestClusterProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three strata processes")
@@ -279,8 +280,8 @@ func TestClusterProcess(t *testing.T) {
 	var (
 		mu         sync.Mutex
 		acked      []string // acknowledged creations
-		afterFence []string // creations started once the dead broker was out of Metadata
-		fenced     bool
+		afterElect []string // creations started once a new controller was named
+		elected    bool
 		firstOK    time.Time // the first acknowledged creation after the kill
 		killedAt   time.Time
 	)
@@ -302,7 +303,7 @@ func TestClusterProcess(t *testing.T) {
 			}
 			name := fmt.Sprintf("during-%d", n)
 			mu.Lock()
-			started := fenced
+			started := elected
 			mu.Unlock()
 			code, err := createTopic(ctx, cl, name, 2)
 			if err != nil || code != 0 {
@@ -311,7 +312,7 @@ func TestClusterProcess(t *testing.T) {
 			mu.Lock()
 			acked = append(acked, name)
 			if started {
-				afterFence = append(afterFence, name)
+				afterElect = append(afterElect, name)
 			}
 			if !killedAt.IsZero() && firstOK.IsZero() {
 				firstOK = time.Now()
@@ -335,23 +336,23 @@ func TestClusterProcess(t *testing.T) {
 	m := c.waitMetadata(t, ctx, other, "a new controller", func(m *kmsg.MetadataResponse) bool {
 		return m.ControllerID > 0 && m.ControllerID != controller
 	})
-	elected := time.Since(killedAt)
+	electedAfter := time.Since(killedAt)
+	mu.Lock()
+	elected = true
+	mu.Unlock()
 	c.waitMetadata(t, ctx, other, "the dead broker fenced", func(m *kmsg.MetadataResponse) bool {
 		return !slices.Contains(brokerIDs(m), controller)
 	})
 	fencedAfter := time.Since(killedAt)
-	mu.Lock()
-	fenced = true
-	mu.Unlock()
 	for {
 		mu.Lock()
-		n := len(afterFence)
+		n := len(afterElect)
 		mu.Unlock()
 		if n >= 3 {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatal("no creation acknowledged after the fencing")
+			t.Fatal("no creation acknowledged after the election")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -363,9 +364,9 @@ func TestClusterProcess(t *testing.T) {
 	recovered := firstOK.Sub(killedAt)
 	mu.Unlock()
 	t.Logf("controller %d killed: controller %d named after %v, broker fenced after %v, first creation acknowledged after %v (%d acknowledged)",
-		controller, m.ControllerID, elected, fencedAfter, recovered, len(acked))
-	if elected > 5*time.Second || recovered > 5*time.Second {
-		t.Errorf("new controller after %v, creation again after %v: want both within 5 s", elected, recovered)
+		controller, m.ControllerID, electedAfter, fencedAfter, recovered, len(acked))
+	if electedAfter > 5*time.Second || recovered > 5*time.Second {
+		t.Errorf("new controller after %v, creation again after %v: want both within 5 s", electedAfter, recovered)
 	}
 	live := []int{via, other}
 	c.converge(t, ctx, live)
@@ -382,7 +383,7 @@ func TestClusterProcess(t *testing.T) {
 			t.Errorf("acknowledged topic %s lost", name)
 		}
 	}
-	for _, name := range afterFence {
+	for _, name := range afterElect {
 		for _, p := range topics[name].Partitions {
 			if slices.Contains(p.Replicas, controller) || p.Leader == controller {
 				t.Errorf("%s partition %d on the dead broker %d: replicas %v leader %d", name, p.Partition, controller, p.Replicas, p.Leader)
