@@ -285,6 +285,8 @@ var sentinels = map[string]error{
 	"unsupported_mechanism":      metadata.ErrUnsupportedMechanism,
 	"duplicate_user":             metadata.ErrDuplicateUser,
 	"invalid_acl":                metadata.ErrInvalidACL,
+	"duplicate_voter":            ErrDuplicateVoter,
+	"voter_not_found":            ErrVoterNotFound,
 }
 
 func newRemoteError(err error) *remoteError {

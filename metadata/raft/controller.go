@@ -433,9 +433,28 @@ func (s *Store) resolve(ctx context.Context, index, nonce uint64) (bool, error) 
 	return mine, nil
 }
 
-// changeQuorum adds or removes a voter (on the leader; the caller holds ctrl). A
-// configuration entry is no record: the answer has no index to wait for.
+// changeQuorum adds or removes a voter (on the leader; the caller holds ctrl): adding a
+// voter already in the configuration fails with ErrDuplicateVoter, removing one not in
+// it with ErrVoterNotFound. A configuration entry is no record: the answer has no index
+// to wait for.
 func (s *Store) changeQuorum(req *request) *response {
+	cf := s.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return &response{NotLeader: true}
+	}
+	voter := func(id int32) bool {
+		return slices.ContainsFunc(cf.Configuration().Servers, func(sv hraft.Server) bool { return sv.ID == serverID(id) })
+	}
+	var err error
+	switch {
+	case req.AddVoter != nil && voter(req.AddVoter.ID):
+		err = fmt.Errorf("%w: node %d", ErrDuplicateVoter, req.AddVoter.ID)
+	case req.RemoveVoter != nil && !voter(*req.RemoveVoter):
+		err = fmt.Errorf("%w: node %d", ErrVoterNotFound, *req.RemoveVoter)
+	}
+	if err != nil {
+		return &response{Err: newRemoteError(err), err: err}
+	}
 	var f hraft.IndexFuture
 	if v := req.AddVoter; v != nil {
 		f = s.raft.AddVoter(serverID(v.ID), hraft.ServerAddress(v.Addr), 0, 0)
