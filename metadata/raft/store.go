@@ -109,6 +109,7 @@ type Store struct {
 	rules  metadata.Rules
 	fwd    Forwarder
 	raft   *hraft.Raft
+	trans  hraft.Transport
 	bolt   *raftboltdb.BoltStore
 
 	hbInterval, session time.Duration
@@ -174,7 +175,7 @@ func Open(opts *Options) (st *Store, err error) {
 	if o.Forwarder == nil && len(o.Voters) > 1 {
 		return nil, errors.New("raft: a quorum of several voters needs a forwarder")
 	}
-	s := &Store{node: o.NodeID, voters: slices.Clone(o.Voters), log: o.Logger, rules: o.Rules, fwd: o.Forwarder,
+	s := &Store{node: o.NodeID, voters: slices.Clone(o.Voters), log: o.Logger, rules: o.Rules, fwd: o.Forwarder, trans: o.Transport,
 		kick: make(chan struct{}, 1), closing: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -386,6 +387,11 @@ func (s *Store) Close() error {
 		s.raft.DeregisterObserver(s.observer)
 		if err := s.raft.Shutdown().Error(); err != nil {
 			s.closeErr = fmt.Errorf("raft: shutdown: %w", err)
+		}
+		// Shutdown closes the transport, unless Raft had shut itself down already (this
+		// node was removed from the quorum): then nothing did.
+		if c, ok := s.trans.(hraft.WithClose); ok {
+			c.Close()
 		}
 		s.wg.Wait()
 		if err := s.bolt.Close(); err != nil && s.closeErr == nil {
