@@ -485,6 +485,68 @@ func TestClusterProcess(t *testing.T) {
 	t.Logf("node %d replaced on an empty data directory, caught up after %v, digest %s", via+1, time.Since(replaced), d)
 }
 
+// TestClusterProcessReplaceNode: node 3 is replaced by a node 4 with another id and
+// addresses: `strata cluster remove-voter 3`, node 3 stopped, node 4 started with
+// strata.cluster.join=true on an empty data directory and added with `strata cluster
+// add-voter 4@HOST:PORT`; node 4 catches up and registers, topics are created through
+// it, `strata cluster status` shows the voters 1, 2 and 4, and when the controller is
+// killed the two others (a majority of the new quorum only) elect a new one.
+func TestClusterProcessReplaceNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs four strata processes")
+	}
+	c := startProcCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	c.waitMetadata(t, ctx, 0, "three brokers and a controller", func(m *kmsg.MetadataResponse) bool {
+		return len(m.Brokers) == 3 && m.ControllerID > 0
+	})
+	if code, err := createTopic(ctx, c.client(t, 0), "before", 3); err != nil || code != 0 {
+		t.Fatalf("create before: %v %v", err, kerr.ErrorForCode(code))
+	}
+
+	r := cli(t, c.addrs[0], codeOK, "", "cluster", "remove-voter", "3")
+	mustContain(t, "remove-voter", r.stdout, "removed voter 3")
+	c.nodes[2].kill(t)
+	addrs := freeAddrs(t, 2)
+	voters := strings.Split(c.voters, ",")
+	voters[2] = "4@" + addrs[1]
+	n4 := launchStrata(t, c.bin, "--listen", addrs[0], "--data-dir", t.TempDir(), "--set", "node.id=4",
+		"--set", "controller.quorum.voters="+strings.Join(voters, ","), "--set", "strata.cluster.join=true")
+	r = cli(t, c.addrs[1], codeOK, "", "cluster", "add-voter", voters[2])
+	mustContain(t, "add-voter", r.stdout, "added voter "+voters[2])
+	n4.waitReady(t)
+	c.addrs = append(c.addrs, addrs[0])
+	c.nodes = append(c.nodes, n4)
+	if code, err := createTopic(ctx, c.client(t, 3), "via-4", 3); err != nil || code != 0 {
+		t.Fatalf("create through node 4: %v %v", err, kerr.ErrorForCode(code))
+	}
+	d := c.converge(t, ctx, []int{0, 1, 3})
+	st := c.status(t, 3)
+	var quorum []int32
+	for _, n := range st.Nodes {
+		if slices.Contains(n.Roles, "controller") {
+			quorum = append(quorum, n.ID)
+		}
+	}
+	if !slices.Equal(quorum, []int32{1, 2, 4}) || !st.Quorum {
+		t.Fatalf("cluster status: voters %v, want [1 2 4]: %+v", quorum, st)
+	}
+	t.Logf("node 3 replaced by node 4, digest %s", d)
+
+	controller := st.Controller
+	dead := slices.IndexFunc([]int32{1, 2, 0, 4}, func(id int32) bool { return id == controller })
+	c.nodes[dead].kill(t)
+	live := slices.DeleteFunc([]int{0, 1, 3}, func(i int) bool { return i == dead })
+	c.waitMetadata(t, ctx, live[0], "a new controller", func(m *kmsg.MetadataResponse) bool {
+		return m.ControllerID > 0 && m.ControllerID != controller
+	})
+	if code, err := createTopic(ctx, c.client(t, live[1]), "after", 2); err != nil || code != 0 {
+		t.Fatalf("create after the controller was killed: %v %v", err, kerr.ErrorForCode(code))
+	}
+	c.converge(t, ctx, live)
+}
+
 // TestClusterProcessDataDirChecks: a node refuses a data directory of another node id,
 // and one of another cluster (here a single node's), naming both.
 func TestClusterProcessDataDirChecks(t *testing.T) {
