@@ -179,10 +179,10 @@ func (a *Admin) AddVoter(ctx context.Context, id int32, addr string) error {
 	req.Listeners = append(req.Listeners, l)
 	r, err := a.cl.Request(ctx, req)
 	if err != nil {
-		return err
+		return a.cfg.wrap(err, fmt.Sprintf("add voter %d", id), "")
 	}
 	resp := r.(*kmsg.AddRaftVoterResponse)
-	return quorumError("add voter", id, resp.ErrorCode, resp.ErrorMessage)
+	return a.quorumError("add voter", id, resp.ErrorCode, resp.ErrorMessage)
 }
 
 // RemoveVoter removes node id from the controller quorum (RemoveRaftVoter, KIP-853).
@@ -191,19 +191,16 @@ func (a *Admin) RemoveVoter(ctx context.Context, id int32) error {
 	req.VoterID = id
 	r, err := a.cl.Request(ctx, req)
 	if err != nil {
-		return err
+		return a.cfg.wrap(err, fmt.Sprintf("remove voter %d", id), "")
 	}
 	resp := r.(*kmsg.RemoveRaftVoterResponse)
-	return quorumError("remove voter", id, resp.ErrorCode, resp.ErrorMessage)
+	return a.quorumError("remove voter", id, resp.ErrorCode, resp.ErrorMessage)
 }
 
-func quorumError(what string, id int32, code int16, msg *string) error {
+func (a *Admin) quorumError(what string, id int32, code int16, msg *string) error {
 	err := kerr.ErrorForCode(code)
-	if err == nil {
-		return nil
+	if err != nil && msg != nil {
+		err = withBrokerMessage(err, *msg)
 	}
-	if msg != nil && *msg != "" {
-		return fmt.Errorf("%s %d: %w: %s", what, id, err, *msg)
-	}
-	return fmt.Errorf("%s %d: %w", what, id, err)
+	return a.cfg.wrap(err, fmt.Sprintf("%s %d", what, id), fmt.Sprintf("voter %d", id))
 }

@@ -488,7 +488,8 @@ func TestClusterProcess(t *testing.T) {
 // TestClusterProcessReplaceNode: node 3 is replaced by a node 4 with another id and
 // addresses: `strata cluster remove-voter 3`, node 3 stopped, node 4 started with
 // strata.cluster.join=true on an empty data directory and added with `strata cluster
-// add-voter 4@HOST:PORT`; node 4 catches up and registers, topics are created through
+// add-voter 4@HOST:PORT` (removing node 3 again exits 3, not found; adding voter 1
+// again exits 4, conflict); node 4 catches up and registers, topics are created through
 // it, `strata cluster status` shows the voters 1, 2 and 4, and when the controller is
 // killed the two others (a majority of the new quorum only) elect a new one.
 func TestClusterProcessReplaceNode(t *testing.T) {
@@ -507,6 +508,9 @@ func TestClusterProcessReplaceNode(t *testing.T) {
 
 	r := cli(t, c.addrs[0], codeOK, "", "cluster", "remove-voter", "3")
 	mustContain(t, "remove-voter", r.stdout, "removed voter 3")
+	r = cli(t, c.addrs[1], codeNotFound, "", "cluster", "remove-voter", "3")
+	mustContain(t, "remove-voter again", r.stderr, "voter 3 does not exist")
+	cli(t, c.addrs[1], codeConflict, "", "cluster", "add-voter", "1@"+strings.Split(c.voters, ",")[0][2:])
 	c.nodes[2].kill(t)
 	addrs := freeAddrs(t, 2)
 	voters := strings.Split(c.voters, ",")
