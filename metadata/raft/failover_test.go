@@ -235,8 +235,8 @@ func TestRaftStatus(t *testing.T) {
 
 // TestRaftReplaceVoter: a voter is removed from the quorum and a new node, started to
 // join (not to bootstrap), is added in its place (adding a voter twice, or removing a
-// node that is not one, fails with ErrDuplicateVoter or ErrVoterNotFound); it receives the metadata, and the new
-// quorum survives the loss of its controller.
+// node that is not one, fails with ErrDuplicateVoter or ErrVoterNotFound); it receives
+// the metadata, and the new quorum survives the loss of its controller.
 func TestRaftReplaceVoter(t *testing.T) {
 	c := newTestCluster(t, 3, metadata.Rules{})
 	c.startAll()

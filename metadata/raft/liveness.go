@@ -75,7 +75,7 @@ func (l *liveness) heardSince(b int32) bool {
 // unheard reports whether a broker of im other than self, unfenced, was not heard since
 // the take-over; if so, it returns the take-over time and a channel closed when another
 // broker is heard.
-func (l *liveness) unheard(im *metadata.Image, self int32) (since time.Time, news <-chan struct{}, any bool) {
+func (l *liveness) unheard(im *metadata.Image, self int32) (since time.Time, news <-chan struct{}, ok bool) {
 	l.Lock()
 	defer l.Unlock()
 	for _, b := range im.Brokers() {
@@ -159,8 +159,8 @@ func (s *Store) usable(b int32) bool {
 // the store closes): the live brokers heartbeat within one.
 func (s *Store) awaitBrokers() {
 	for {
-		since, news, any := s.live.unheard(s.Image(), s.node)
-		if !any {
+		since, news, ok := s.live.unheard(s.Image(), s.node)
+		if !ok {
 			return
 		}
 		left := time.Until(since.Add(2 * s.hbInterval))
