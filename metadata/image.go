@@ -116,6 +116,7 @@ type Image struct {
 	scram      map[ScramKey]ScramCredential // SCRAM credentials (scram.go)
 	acls       map[acl.Binding]struct{}     // ACL bindings (acls.go)
 	sortedACLs []acl.Binding
+	quotas     map[QuotaEntity]map[string]float64 // client quotas (quotas.go)
 }
 
 // NewImage returns the image of a cluster without topics, at version 0.
@@ -172,6 +173,7 @@ type Builder struct {
 	brokers bool // im.brokers is a copy
 	scram   bool // im.scram is a copy
 	acls    bool // im.acls is a copy
+	quotas  bool // im.quotas is a copy
 }
 
 // Edit starts the image that follows im; im itself does not change.

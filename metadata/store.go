@@ -74,6 +74,8 @@ type Store interface {
 	ScramStore
 	// ACLStore: CreateACLs, DeleteACLs (acls.go).
 	ACLStore
+	// QuotaStore: AlterClientQuotas (quotas.go).
+	QuotaStore
 
 	// Close stops the store; watchers are not called any more.
 	Close() error

@@ -70,7 +70,8 @@ for n in $(seq 1 "$NODES"); do
 	mkdir -p "$DATA/node-$n"
 	STRATA_BOOTSTRAP_USER=compat:compat-secret "$BIN" serve --http off --ready-file "$LOGDIR/strata$sfx.addr" --data-dir "$DATA/node-$n" \
 		--set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0 \
-		--set group.initial.rebalance.delay.ms=0 --log-level info "${CLUSTER_ARGS[@]}" >"$LOGDIR/strata$sfx.log" 2>&1 &
+		--set group.initial.rebalance.delay.ms=0 --set group.coordinator.rebalance.protocols=classic,consumer \
+		--log-level info "${CLUSTER_ARGS[@]}" >"$LOGDIR/strata$sfx.log" 2>&1 &
 	PIDS+=($!)
 done
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -29,12 +30,14 @@ func init() { register(0, 0, 11, handleProduce) }
 // for Kafka's page-cache durability. A wait longer than the request's timeout answers
 // REQUEST_TIMED_OUT for that partition (the records stay appended, as in Kafka).
 // Unknown topics are auto-created when auto.create.topics.enable is on; internal topics
-// refuse client writes (INVALID_TOPIC_EXCEPTION).
+// refuse client writes (INVALID_TOPIC_EXCEPTION). Authorization is Kafka's: WRITE on
+// the transactional id for transactional records, WRITE on each topic.
 func handleProduce(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 
+	txnErr := r.produceTxnErr(req)
 	var waits []produceWaitPart
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
 	for ti, rt := range req.Topics {
@@ -42,9 +45,9 @@ func handleProduce(s *Server, r *request) reply {
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
 		var topic *metadata.Topic
-		topicErr := error(nil)
-		if validAcks {
-			topic, topicErr = s.topicOrAutoCreate(r.ctx, rt.Topic)
+		topicErr := cmp.Or(txnErr, r.topicErr(kmsg.ACLOperationWrite, rt.Topic))
+		if validAcks && topicErr == nil {
+			topic, topicErr = s.topicOrAutoCreate(r, rt.Topic)
 		}
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()

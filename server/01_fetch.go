@@ -28,7 +28,7 @@ func init() { register(1, 0, 16, handleFetch) }
 // whichever comes first. A fetch with any partition error is answered at once.
 func handleFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FetchRequest)
-	f := &fetch{req: req, resp: req.ResponseKind().(*kmsg.FetchResponse), log: s.log}
+	f := &fetch{req: req, resp: req.ResponseKind().(*kmsg.FetchResponse), log: s.log, readErr: r.fetchReadErr(req)}
 	f.resolve(s)
 	n, hasErr := f.fill()
 	minBytes := int(req.MinBytes)
@@ -80,6 +80,8 @@ type fetch struct {
 	resp  *kmsg.FetchResponse
 	parts []fetchPart // partitions without a lookup error, in request order
 	log   *slog.Logger
+	// readErr is the authorization of reading a topic (nil: allowed).
+	readErr func(topic string) error
 }
 
 type fetchPart struct {
@@ -111,9 +113,11 @@ func (f *fetch) resolve(s *Server) {
 				p   *partition.Partition
 				err error
 			)
-			if byID {
-				p, err = s.data.replicas.LookupID(rt.TopicID, rp.Partition, rp.CurrentLeaderEpoch)
-			} else {
+			if byID { // an unknown id is UNKNOWN_TOPIC_ID, then authorization
+				if p, err = s.data.replicas.LookupID(rt.TopicID, rp.Partition, rp.CurrentLeaderEpoch); err == nil {
+					err = f.readErr(p.Topic())
+				}
+			} else if err = f.readErr(rt.Topic); err == nil { // authorization, then existence
 				p, err = s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
 			}
 			if err != nil {

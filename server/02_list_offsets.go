@@ -32,6 +32,10 @@ func handleListOffsets(s *Server, r *request) reply {
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			st.Partitions = append(st.Partitions, sp)
 			out := &st.Partitions[len(st.Partitions)-1]
+			if err := r.topicErr(kmsg.ACLOperationDescribe, rt.Topic); err != nil {
+				out.ErrorCode = errorCode(err)
+				continue
+			}
 			p, err := s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
 			if err != nil {
 				out.ErrorCode = errorCode(err)

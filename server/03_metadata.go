@@ -14,14 +14,14 @@ func init() { register(3, 0, 12, handleMetadata) }
 // authorizedOpsUnset is the authorized-operations value when the client did not ask.
 const authorizedOpsUnset = math.MinInt32
 
-// Kafka ACL operation bits (AclOperation) granted on every topic: with no authorizer,
-// everything is allowed.
-const topicOpsAll int32 = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11 // READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS
-
 // handleMetadata answers Metadata v0-v12 from the metadata image: its live brokers, its
 // controller, and each topic's partitions with their leader, epoch, replicas and ISR (on
 // a single node: this broker, leading everything). Unknown topics are auto-created when
 // both the request (v4+; always before) and auto.create.topics.enable allow it.
+// Authorization is Kafka's: a topic the principal may not DESCRIBE is left out of an
+// all-topics answer and is TOPIC_AUTHORIZATION_FAILED when named (whether it exists or
+// not); auto-creation needs CREATE on the cluster or the topic; the cluster's authorized
+// operations need DESCRIBE on the cluster (else 0).
 func handleMetadata(s *Server, r *request) reply {
 	req := r.body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
@@ -35,15 +35,22 @@ func handleMetadata(s *Server, r *request) reply {
 	resp.ControllerID = im.Controller()
 	resp.AuthorizedOperations = authorizedOpsUnset
 	if req.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, ClusterResource, clusterOperations)
+		resp.AuthorizedOperations = r.clusterAuthorizedOperations()
 	}
-	topicOps := int32(authorizedOpsUnset)
-	if req.IncludeTopicAuthorizedOperations {
-		topicOps = topicOpsAll
+	topicOps := func(name string) int32 {
+		if !req.IncludeTopicAuthorizedOperations {
+			return authorizedOpsUnset
+		}
+		return r.authorizedOperations(kmsg.ACLResourceTypeTopic, name, topicOperations)
+	}
+	describable := func(name string) bool {
+		return r.authorized(kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name)
 	}
 	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {
 		for _, t := range im.Topics() {
-			resp.Topics = append(resp.Topics, metadataTopic(im, t, topicOps))
+			if describable(t.Name) { // the others are left out
+				resp.Topics = append(resp.Topics, metadataTopic(im, t, topicOps(t.Name)))
+			}
 		}
 		return now(resp)
 	}
@@ -51,18 +58,27 @@ func handleMetadata(s *Server, r *request) reply {
 	for _, rt := range req.Topics {
 		if rt.Topic == nil { // v10+: by topic id
 			t, ok := im.TopicByID(rt.TopicID)
-			if !ok {
+			if !ok || !describable(t.Name) {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.TopicID = rt.TopicID
 				mt.ErrorCode = kerr.UnknownTopicID.Code
-				mt.AuthorizedOperations = topicOps
+				if ok { // ids are not secret: TOPIC_AUTHORIZATION_FAILED, without the name
+					mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				}
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
-			resp.Topics = append(resp.Topics, metadataTopic(im, t, topicOps))
+			resp.Topics = append(resp.Topics, metadataTopic(im, t, topicOps(t.Name)))
 			continue
 		}
 		name := *rt.Topic
+		if !describable(name) { // whether it exists is not told
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic = kmsg.StringPtr(name)
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
 		t, ok := im.Topic(name)
 		if !ok {
 			var err error
@@ -70,7 +86,7 @@ func handleMetadata(s *Server, r *request) reply {
 			case metadata.ValidateTopicName(name) != nil:
 				err = metadata.ValidateTopicName(name)
 			case allowAuto && s.data.broker.Bool("auto.create.topics.enable"):
-				t, err = s.topicOrAutoCreate(r.ctx, name)
+				t, err = s.topicOrAutoCreate(r, name)
 			default:
 				err = metadata.ErrUnknownTopic
 			}
@@ -78,13 +94,15 @@ func handleMetadata(s *Server, r *request) reply {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.Topic = kmsg.StringPtr(name)
 				mt.ErrorCode = errorCode(err)
-				mt.AuthorizedOperations = topicOps
+				if mt.ErrorCode != kerr.TopicAuthorizationFailed.Code {
+					mt.AuthorizedOperations = topicOps(name)
+				}
 				mt.IsInternal = metadata.IsInternal(name)
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
 		}
-		resp.Topics = append(resp.Topics, metadataTopic(s.image(), t, topicOps))
+		resp.Topics = append(resp.Topics, metadataTopic(s.image(), t, topicOps(name)))
 	}
 	return now(resp)
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -20,7 +22,9 @@ func init() { register(8, 0, 9, handleOffsetCommit) }
 // Like Kafka (KafkaApis.handleOffsetCommitRequest), a partition of a topic that does not
 // exist, or beyond the topic's partition count, is answered UNKNOWN_TOPIC_OR_PARTITION
 // without reaching the group: no offset is stored for it. The other partitions are
-// committed; when none is left, the group is not consulted at all.
+// committed; when none is left, the group is not consulted at all. Authorization is
+// Kafka's: READ on the group (GROUP_AUTHORIZATION_FAILED for every partition), READ on
+// each topic (TOPIC_AUTHORIZATION_FAILED, before its existence).
 func handleOffsetCommit(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
@@ -28,15 +32,21 @@ func handleOffsetCommit(s *Server, r *request) reply {
 	if req.Version == 0 {
 		cr.Generation, cr.MemberID = -1, ""
 	}
-	var unknown []bool // per request partition, in request order
+	groupErr := r.groupErr(kmsg.ACLOperationRead, req.Group)
+	var refused []int16 // per request partition, in request order: why it is not committed
 	for _, t := range req.Topics {
 		tp, ok := s.image().Topic(t.Topic)
+		authErr := cmp.Or(groupErr, r.topicErr(kmsg.ACLOperationRead, t.Topic))
 		for _, p := range t.Partitions {
-			if !ok || p.Partition < 0 || p.Partition >= tp.NumPartitions() {
-				unknown = append(unknown, true)
+			switch {
+			case authErr != nil:
+				refused = append(refused, errorCode(authErr))
+				continue
+			case !ok || p.Partition < 0 || p.Partition >= tp.NumPartitions():
+				refused = append(refused, kerr.UnknownTopicOrPartition.Code)
 				continue
 			}
-			unknown = append(unknown, false)
+			refused = append(refused, 0)
 			le := p.LeaderEpoch
 			if req.Version < 6 {
 				le = -1
@@ -58,8 +68,8 @@ func handleOffsetCommit(s *Server, r *request) reply {
 				rp := kmsg.NewOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
 				switch {
-				case unknown[i]:
-					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				case refused[i] != 0:
+					rp.ErrorCode = refused[i]
 				case err != nil:
 					rp.ErrorCode = errorCode(err)
 					j++

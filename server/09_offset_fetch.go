@@ -12,9 +12,13 @@ func init() { register(9, 0, 9, handleOffsetFetch) }
 // v0-v1 have no group error field: a group error is set on every requested partition
 // (offset -1), as Kafka's OffsetFetchRequest.getErrorResponse does. v0 read ZooKeeper in
 // Kafka; here it reads the offsets committed to __consumer_offsets, as v1.
+// v9+ (KIP-848): a member of a consumer group gives its member id and epoch, checked as
+// Kafka checks them (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; group.CheckFetchMember).
 // With require_stable (v7+, KIP-447) a partition whose offset an open transaction has
 // committed answers UNSTABLE_OFFSET_COMMIT (retriable); without it, the last committed
-// offset.
+// offset. Authorization is Kafka's: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED),
+// DESCRIBE on each topic (TOPIC_AUTHORIZATION_FAILED for a named one, left out of all
+// topics).
 func handleOffsetFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
@@ -23,9 +27,13 @@ func handleOffsetFetch(s *Server, r *request) reply {
 	// fetch answers one group: topics nil means all (v2+ null topics).
 	type part = kmsg.OffsetFetchResponseGroupTopicPartition
 	fetch := func(g string, topics map[string][]int32, order []string) (map[string][]part, []string, int16) {
+		if err := r.groupErr(kmsg.ACLOperationDescribe, g); err != nil {
+			return nil, nil, errorCode(err)
+		}
 		if cerr != nil {
 			return nil, nil, errorCode(cerr)
 		}
+		topics, denied := r.describableTopics(topics)
 		got, err := c.Fetch(g, topics)
 		if err != nil {
 			return nil, nil, errorCode(err)
@@ -34,7 +42,18 @@ func handleOffsetFetch(s *Server, r *request) reply {
 		if topics == nil {
 			order = nil
 		}
+		for t, ps := range denied {
+			for _, pi := range ps {
+				p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				p.Partition, p.Offset, p.LeaderEpoch, p.Metadata = pi, -1, -1, kmsg.StringPtr("")
+				p.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				out[t] = append(out[t], p)
+			}
+		}
 		for _, f := range got {
+			if topics == nil && r.topicErr(kmsg.ACLOperationDescribe, f.Topic) != nil {
+				continue // all topics: those the principal may not describe are left out
+			}
 			p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset, f.LeaderEpoch
 			md := f.Metadata
@@ -65,6 +84,13 @@ func handleOffsetFetch(s *Server, r *request) reply {
 			}
 			rg := kmsg.NewOffsetFetchResponseGroup()
 			rg.Group = g.Group
+			if cerr == nil && req.Version >= 9 {
+				if err := c.CheckFetchMember(g.Group, g.MemberID, g.MemberEpoch); err != nil {
+					rg.ErrorCode = errorCode(err)
+					resp.Groups = append(resp.Groups, rg)
+					continue
+				}
+			}
 			parts, order, code := fetch(g.Group, topics, order)
 			rg.ErrorCode = code
 			for _, t := range order {

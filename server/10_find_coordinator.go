@@ -16,7 +16,9 @@ const (
 	coordinatorTransaction = 1
 )
 
-// handleFindCoordinator answers FindCoordinator v0-v6 (v4+: batched keys): the
+// handleFindCoordinator answers FindCoordinator v0-v6 (v4+: batched keys), after
+// Kafka's authorization (DESCRIBE on the group, or on the transactional id: GROUP_ or
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED). The
 // coordinator of a group (or transactional id) is the leader of the partition of
 // __consumer_offsets (__transaction_state) its key hashes to, as the metadata image has
 // it. Before the topic exists (it is created on first use) this broker answers: on a
@@ -40,6 +42,11 @@ func handleFindCoordinator(s *Server, r *request) reply {
 	im := s.image()
 	answer := func(key string) (int16, int32, string, int32) {
 		switch {
+		case !r.coordinatorKeyAuthorized(req.CoordinatorType, key):
+			if req.CoordinatorType == coordinatorGroup {
+				return kerr.GroupAuthorizationFailed.Code, -1, "", -1
+			}
+			return kerr.TransactionalIDAuthorizationFailed.Code, -1, "", -1
 		case req.CoordinatorType != coordinatorGroup && req.CoordinatorType != coordinatorTransaction:
 			return kerr.InvalidRequest.Code, -1, "", -1
 		case req.CoordinatorType == coordinatorGroup:

@@ -18,6 +18,9 @@ func handleJoinGroup(s *Server, r *request) reply {
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
 	resp.Generation = -1
 	c, err := s.groups()
+	if err == nil {
+		err = r.groupErr(kmsg.ACLOperationRead, req.Group)
+	}
 	if err != nil {
 		resp.ErrorCode = errorCode(err)
 		return now(resp)

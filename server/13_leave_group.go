@@ -14,6 +14,9 @@ func handleLeaveGroup(s *Server, r *request) reply {
 	req := r.body.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
 	c, err := s.groups()
+	if err == nil {
+		err = r.groupErr(kmsg.ACLOperationRead, req.Group)
+	}
 	if err != nil {
 		resp.ErrorCode = errorCode(err)
 		return now(resp)

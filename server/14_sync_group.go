@@ -15,6 +15,9 @@ func handleSyncGroup(s *Server, r *request) reply {
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 	resp.MemberAssignment = []byte{}
 	c, err := s.groups()
+	if err == nil {
+		err = r.groupErr(kmsg.ACLOperationRead, req.Group)
+	}
 	if err != nil {
 		resp.ErrorCode = errorCode(err)
 		return now(resp)

@@ -12,11 +12,16 @@ func init() { register(17, 0, 1, handleSaslHandshake) }
 // (v0, sasl.go) that follow and lists the listener's mechanisms. A mechanism the listener
 // does not offer answers UNSUPPORTED_SASL_MECHANISM and closes the connection; a handshake on another listener,
 // after login or a second time answers ILLEGAL_SASL_STATE (and closes the connection when
-// before login), as Kafka does.
+// before login), as Kafka does. With connections.max.reauth.ms, a logged-in connection
+// may hand-shake again, with the same mechanism, to re-authenticate (KIP-368).
 func handleSaslHandshake(s *Server, r *request) reply {
 	req := r.body.(*kmsg.SASLHandshakeRequest)
 	resp := req.ResponseKind().(*kmsg.SASLHandshakeResponse)
 	c := r.conn
+	if c != nil && c.auth.authenticated && c.reauthenticating(req.Mechanism, req.Version) {
+		resp.SupportedMechanisms = c.listener.sasl.mechanisms
+		return now(resp)
+	}
 	if c == nil || c.listener.sasl == nil || c.auth.authenticated {
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		return now(resp)

@@ -29,13 +29,20 @@ const describeQuorumKey = 55
 // DescribeQuorum, AddRaftVoter and RemoveRaftVoter.
 var quorumAPIs = map[int16]bool{describeQuorumKey: true, addRaftVoterKey: true, removeRaftVoterKey: true}
 
+// consumerAPIs are the APIs of the consumer group protocol (KIP-848), advertised only when
+// group.coordinator.rebalance.protocols lists consumer, as Kafka advertises them:
+// ConsumerGroupHeartbeat and ConsumerGroupDescribe.
+var consumerAPIs = map[int16]bool{68: true, 69: true}
+
 // fillAPIVersions lists the dispatch table with each API's lowest version raised to its
 // floor (strata.protocol.min.version), except Produce, listed from its lowest version
 // whatever the floor (advertisedMin), without the transaction APIs when transactions are
-// off, nor the quorum APIs on a single node.
+// off, nor the quorum APIs on a single node, nor the consumer group protocol's when it
+// is not served.
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
-		if txnAPIs[a.key] && s.data.txns == nil || quorumAPIs[a.key] && s.opts.Cluster == nil {
+		if txnAPIs[a.key] && s.data.txns == nil || quorumAPIs[a.key] && s.opts.Cluster == nil ||
+			consumerAPIs[a.key] && !s.consumerProtocol() {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()

@@ -18,7 +18,11 @@ func init() { register(19, 0, 7, handleCreateTopics) }
 // check the request: the replication factor must be -1 (default.replication.factor) or
 // at most the number of live brokers, partitions -1 means num.partitions, a replica
 // assignment must name registered brokers (on a single node: this broker). v5+ returns
-// the created topic's configs.
+// the created topic's configs. Authorization is Kafka's: CREATE on the cluster or the
+// topic (TOPIC_AUTHORIZATION_FAILED); the configs only with DESCRIBE_CONFIGS on the topic
+// (else its config error code is TOPIC_AUTHORIZATION_FAILED). Created partitions count
+// toward controller_mutation_rate (KIP-599; v6+ refused with THROTTLING_QUOTA_EXCEEDED
+// while over it).
 func handleCreateTopics(s *Server, r *request) reply {
 	req := r.body.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
@@ -49,18 +53,33 @@ func handleCreateTopics(s *Server, r *request) reply {
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
+		if !r.mayCreateTopic(rt.Topic) {
+			st.ErrorCode, st.ErrorMessage = kerr.TopicAuthorizationFailed.Code, kmsg.StringPtr("Authorization failed.")
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		var note *string
-		t, note, err = s.createTopic(ctx, rt, req.ValidateOnly)
+		if err = s.quotas.mutationErr(r, req.Version >= 6); err == nil {
+			t, note, err = s.createTopic(ctx, rt, req.ValidateOnly)
+		}
 		if err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errMessage(err)
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
+		if !req.ValidateOnly {
+			s.quotas.mutated(r, t.NumPartitions())
+		}
 		st.ErrorMessage = note
 		st.TopicID = t.ID
 		st.NumPartitions = t.NumPartitions()
 		st.ReplicationFactor = int16(len(t.Partitions[0].Replicas))
+		if r.topicErr(kmsg.ACLOperationDescribeConfigs, rt.Topic) != nil { // created, its configs not shown
+			st.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		for _, d := range config.DescribeTopic(s.opts.Settings, t.Configs, nil) {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name = d.Setting.Name

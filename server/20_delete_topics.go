@@ -14,7 +14,11 @@ func init() { register(20, 0, 6, handleDeleteTopics) }
 // handleDeleteTopics answers DeleteTopics v0-v6 (by name; v6 also by topic id). Deleting a
 // topic closes its partitions and removes their files before the answer. With
 // delete.topic.enable=false every topic is refused, as Kafka's controller does:
-// TOPIC_DELETION_DISABLED, INVALID_REQUEST before v3.
+// TOPIC_DELETION_DISABLED, INVALID_REQUEST before v3. Authorization is Kafka's: DELETE on
+// the topic (TOPIC_AUTHORIZATION_FAILED, before its existence); a topic id whose topic
+// the principal may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED without its name. Deleted
+// partitions count toward controller_mutation_rate (KIP-599; v5+ refused with
+// THROTTLING_QUOTA_EXCEEDED while over it).
 func handleDeleteTopics(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DeleteTopicsRequest)
 	ctx, cancel := s.controllerCtx(r, req.TimeoutMillis)
@@ -55,9 +59,24 @@ func handleDeleteTopics(s *Server, r *request) reply {
 				resp.Topics = append(resp.Topics, st)
 				continue
 			}
+			if err := r.topicErr(kmsg.ACLOperationDescribe, t.Name); err != nil { // ids are not secret, names are
+				st.ErrorCode = errorCode(err)
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
 			st.Topic = kmsg.StringPtr(t.Name)
+			if err := r.topicErr(kmsg.ACLOperationDelete, t.Name); err != nil {
+				st.ErrorCode = errorCode(err)
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
 		default:
 			var ok bool
+			if err := r.topicErr(kmsg.ACLOperationDelete, *rt.Topic); err != nil { // before existence
+				st.ErrorCode = errorCode(err)
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
 			if t, ok = s.image().Topic(*rt.Topic); !ok {
 				err := fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, *rt.Topic)
 				st.ErrorCode, st.ErrorMessage = errorCode(err), errMessage(err)
@@ -66,9 +85,15 @@ func handleDeleteTopics(s *Server, r *request) reply {
 			}
 			st.TopicID = t.ID
 		}
-		if err := s.data.store.DeleteTopic(ctx, t.ID); err != nil {
+		err := s.quotas.mutationErr(r, req.Version >= 5)
+		if err == nil {
+			err = s.data.store.DeleteTopic(ctx, t.ID)
+		}
+		if err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errMessage(err)
+		} else {
+			s.quotas.mutated(r, t.NumPartitions())
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

@@ -28,10 +28,17 @@ func init() {
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a non-retriable error that clients (kgo,
 // librdkafka, the Java client) surface at once, as from a Kafka broker whose ACLs deny
 // the transactional id, instead of retrying until a timeout.
+//
+// Authorization is Kafka's (initProducerIDErr): WRITE on the transactional id, or for an
+// idempotent producer IDEMPOTENT_WRITE on the cluster or WRITE on some topic.
 func handleInitProducerID(s *Server, r *request) reply {
 	req := r.body.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if err := r.initProducerIDErr(req.TransactionalID); err != nil {
+		resp.ErrorCode = errorCode(err)
+		return now(resp)
+	}
 	if req.TransactionalID != nil {
 		c, err := s.txns()
 		if err != nil {

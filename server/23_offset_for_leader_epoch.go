@@ -14,14 +14,18 @@ func init() { register(23, 2, 4, handleOffsetForLeaderEpoch) }
 func handleOffsetForLeaderEpoch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	replica := r.authorized(kmsg.ACLOperationClusterAction, kmsg.ACLResourceTypeCluster, ClusterResource)
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
+		authErr := r.topicErr(kmsg.ACLOperationDescribe, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			if p, err := s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch); err != nil {
+			if !replica && authErr != nil {
+				sp.ErrorCode = errorCode(authErr)
+			} else if p, err := s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch); err != nil {
 				sp.ErrorCode = errorCode(err)
 			} else if e, end, err := p.EndOffsetForEpoch(rp.LeaderEpoch); err == nil {
 				sp.LeaderEpoch, sp.EndOffset = e, end

@@ -14,7 +14,10 @@ func init() { register(24, 0, 3, handleAddPartitionsToTxn) }
 // transactional id (txn.Coordinator.AddPartitions). As Kafka does, a partition of a topic
 // that does not exist fails the request: it gets UNKNOWN_TOPIC_OR_PARTITION and the
 // others OPERATION_NOT_ATTEMPTED, and nothing is added; a coordinator error is every
-// partition's error (PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v2).
+// partition's error (PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v2). Authorization
+// is Kafka's: WRITE on the transactional id (every partition
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED), WRITE on each topic, never an internal one
+// (TOPIC_AUTHORIZATION_FAILED, the others OPERATION_NOT_ATTEMPTED).
 func handleAddPartitionsToTxn(s *Server, r *request) reply {
 	req := r.body.(*kmsg.AddPartitionsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
@@ -32,6 +35,9 @@ func handleAddPartitionsToTxn(s *Server, r *request) reply {
 		return resp
 	}
 	c, err := s.txns()
+	if err == nil {
+		err = r.txnIDErr(kmsg.ACLOperationWrite, req.TransactionalID)
+	}
 	if err != nil {
 		code := txnErrorCode(err, req.Version, 2)
 		return now(fill(func(string, int32) int16 { return code }))
@@ -42,12 +48,15 @@ func handleAddPartitionsToTxn(s *Server, r *request) reply {
 	for _, t := range req.Topics {
 		tp, ok := im.Topic(t.Topic)
 		for _, p := range t.Partitions {
-			missing = missing || !ok || p < 0 || p >= tp.NumPartitions()
+			missing = missing || r.txnTopicErr(t.Topic) != nil || !ok || p < 0 || p >= tp.NumPartitions()
 			parts = append(parts, txn.TopicPartition{Topic: t.Topic, Partition: p})
 		}
 	}
 	if missing {
 		return now(fill(func(topic string, p int32) int16 {
+			if err := r.txnTopicErr(topic); err != nil {
+				return errorCode(err)
+			}
 			if tp, ok := im.Topic(topic); !ok || p < 0 || p >= tp.NumPartitions() {
 				return kerr.UnknownTopicOrPartition.Code
 			}

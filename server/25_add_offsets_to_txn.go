@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/metadata"
@@ -11,13 +13,17 @@ func init() { register(25, 0, 4, handleAddOffsetsToTxn) }
 
 // handleAddOffsetsToTxn answers AddOffsetsToTxn v0-v4: the group's __consumer_offsets
 // partition joins the transaction (so that its marker makes the TxnOffsetCommit offsets
-// visible, KIP-447). PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v2.
+// visible, KIP-447). PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v2. It needs
+// WRITE on the transactional id and READ on the group, as Kafka.
 func handleAddOffsetsToTxn(s *Server, r *request) reply {
 	req := r.body.(*kmsg.AddOffsetsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 	c, err := s.txns()
 	if err == nil {
 		_, err = s.groups()
+	}
+	if err == nil {
+		err = cmp.Or(r.txnIDErr(kmsg.ACLOperationWrite, req.TransactionalID), r.groupErr(kmsg.ACLOperationRead, req.Group))
 	}
 	if err != nil {
 		resp.ErrorCode = txnErrorCode(err, req.Version, 2)

@@ -10,11 +10,14 @@ func init() { register(26, 0, 4, handleEndTxn) }
 // aborts (txn.Coordinator.EndTxn), answered once PrepareCommit or PrepareAbort is
 // written; the markers follow in the background. PRODUCER_FENCED is
 // INVALID_PRODUCER_EPOCH before v2. (v5, KIP-890's epoch bump at every end, comes with
-// transactions v2.)
+// transactions v2.) It needs WRITE on the transactional id, as Kafka.
 func handleEndTxn(s *Server, r *request) reply {
 	req := r.body.(*kmsg.EndTxnRequest)
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 	c, err := s.txns()
+	if err == nil {
+		err = r.txnIDErr(kmsg.ACLOperationWrite, req.TransactionalID)
+	}
 	if err != nil {
 		resp.ErrorCode = txnErrorCode(err, req.Version, 2)
 		return now(resp)

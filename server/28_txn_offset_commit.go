@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,7 +24,9 @@ func init() { register(28, 0, 4, handleTxnOffsetCommit) }
 // checked when this broker coordinates the transactional id too, not when another broker
 // of the cluster does (as Kafka's group coordinator, which asks nothing of it). A
 // partition of a topic that does not exist answers UNKNOWN_TOPIC_OR_PARTITION and is not
-// committed, as OffsetCommit.
+// committed, as OffsetCommit. Authorization is Kafka's: WRITE on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group (GROUP_AUTHORIZATION_FAILED),
+// READ on each topic (TOPIC_AUTHORIZATION_FAILED).
 func handleTxnOffsetCommit(s *Server, r *request) reply {
 	req := r.body.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
@@ -41,6 +44,9 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 		return resp
 	}
 	all := func(code int16) kmsg.Response { return fill(func(int, int) int16 { return code }) }
+	if err := cmp.Or(r.txnIDErr(kmsg.ACLOperationWrite, req.TransactionalID), r.groupErr(kmsg.ACLOperationRead, req.Group)); err != nil {
+		return now(all(errorCode(err)))
+	}
 	tc, err := s.txns()
 	if err != nil {
 		if errors.Is(err, errTxnDisabled) {
@@ -73,13 +79,18 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 	if req.Version >= 3 {
 		cr.Generation, cr.MemberID, cr.InstanceID = req.Generation, req.MemberID, req.InstanceID
 	}
-	unknown := map[[2]int]bool{}
-	var idx [][2]int // request position of each committed offset
+	refused := map[[2]int]int16{} // request position of each offset not committed: why
+	var idx [][2]int              // request position of each committed offset
 	for ti, t := range req.Topics {
 		tp, ok := s.image().Topic(t.Topic)
+		authErr := r.topicErr(kmsg.ACLOperationRead, t.Topic)
 		for pi, p := range t.Partitions {
-			if !ok || p.Partition < 0 || p.Partition >= tp.NumPartitions() {
-				unknown[[2]int{ti, pi}] = true
+			switch {
+			case authErr != nil:
+				refused[[2]int{ti, pi}] = errorCode(authErr)
+				continue
+			case !ok || p.Partition < 0 || p.Partition >= tp.NumPartitions():
+				refused[[2]int{ti, pi}] = kerr.UnknownTopicOrPartition.Code
 				continue
 			}
 			le := p.LeaderEpoch
@@ -91,7 +102,7 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 		}
 	}
 	if len(cr.Offsets) == 0 {
-		return now(all(kerr.UnknownTopicOrPartition.Code))
+		return now(fill(func(ti, pi int) int16 { return refused[[2]int{ti, pi}] }))
 	}
 	return later(func() kmsg.Response {
 		errs, err := gc.TxnCommit(cr)
@@ -104,8 +115,8 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 			}
 		}
 		return fill(func(ti, pi int) int16 {
-			if unknown[[2]int{ti, pi}] {
-				return kerr.UnknownTopicOrPartition.Code
+			if code, ok := refused[[2]int{ti, pi}]; ok {
+				return code
 			}
 			return codes[[2]int{ti, pi}]
 		})

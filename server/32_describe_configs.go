@@ -15,14 +15,18 @@ func init() { register(32, 0, 4, handleDescribeConfigs) }
 
 // handleDescribeConfigs answers DescribeConfigs v0-v4 for topic and broker resources:
 // effective values with their source, synonyms (v1+, when asked) and type and
-// documentation (v3+).
+// documentation (v3+). Each resource needs DESCRIBE_CONFIGS (configResourceErr).
 func handleDescribeConfigs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	for _, rr := range req.Resources {
 		res := kmsg.NewDescribeConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
-		descs, err := s.describeResource(rr.ResourceType, rr.ResourceName, rr.ConfigNames)
+		var descs []config.Describe
+		err := r.configResourceErr(kmsg.ACLOperationDescribeConfigs, rr.ResourceType, rr.ResourceName)
+		if err == nil {
+			descs, err = s.describeResource(rr.ResourceType, rr.ResourceName, rr.ConfigNames)
+		}
 		if err != nil {
 			res.ErrorCode = errorCode(err)
 			res.ErrorMessage = errMessage(err)

@@ -17,7 +17,8 @@ func init() { register(33, 0, 2, handleAlterConfigs) }
 
 // handleAlterConfigs answers AlterConfigs v0-v2: a topic's overrides are replaced by the
 // given set (settings left out return to their defaults), persisted and applied to the
-// open partitions. Broker settings are static.
+// open partitions. Broker settings are static. Each resource needs ALTER_CONFIGS
+// (configResourceErr).
 func handleAlterConfigs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.AlterConfigsRequest)
 	ctx, cancel := s.controllerCtx(r, 0)
@@ -33,7 +34,7 @@ func handleAlterConfigs(s *Server, r *request) reply {
 		var note *string
 		if dup[i] {
 			err = fmt.Errorf("%w: resource listed twice", kerr.InvalidRequest)
-		} else {
+		} else if err = r.configResourceErr(kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); err == nil {
 			note, err = s.alterConfigs(ctx, rr, req.ValidateOnly)
 		}
 		res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/partition"
@@ -15,10 +16,14 @@ func init() { register(35, 1, 4, handleDescribeLogDirs) }
 // handleDescribeLogDirs answers DescribeLogDirs v1-v4: the one data directory, the size of
 // each requested partition (all when Topics is null), and, v4+, the file system's total
 // and usable bytes (-1 where unknown). Unknown topics and partitions are left out, as Kafka
-// does.
+// does. It needs DESCRIBE on the cluster (CLUSTER_AUTHORIZATION_FAILED), as Kafka.
 func handleDescribeLogDirs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if !r.authorized(kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeCluster, ClusterResource) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code // v3+; before, only no directories
+		return now(resp)
+	}
 	dir := kmsg.NewDescribeLogDirsResponseDir()
 	dir.Dir = s.opts.DataDir
 	if abs, err := filepath.Abs(s.opts.DataDir); err == nil {

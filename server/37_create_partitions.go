@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -15,6 +16,9 @@ func init() { register(37, 0, 3, handleCreatePartitions) }
 // handleCreatePartitions answers CreatePartitions v0-v3 through the metadata store: a
 // topic grows to Count partitions (never shrinks); an assignment, if given, must name
 // registered brokers (on a single node: this broker), as many as the topic's replicas.
+// Each topic needs ALTER (TOPIC_AUTHORIZATION_FAILED), as in Kafka; the partitions added
+// count toward controller_mutation_rate (KIP-599; v3+ refused with
+// THROTTLING_QUOTA_EXCEEDED while over it).
 func handleCreatePartitions(s *Server, r *request) reply {
 	req := r.body.(*kmsg.CreatePartitionsRequest)
 	ctx, cancel := s.controllerCtx(r, req.TimeoutMillis)
@@ -38,8 +42,14 @@ func handleCreatePartitions(s *Server, r *request) reply {
 			err = errTooManyPartitions
 		} else if seen[rt.Topic] > 1 {
 			err = fmt.Errorf("%w: topic %s listed twice", kerr.InvalidRequest, rt.Topic)
-		} else {
-			err = s.createPartitions(ctx, rt, req.ValidateOnly)
+		} else if err = cmp.Or(r.topicErr(kmsg.ACLOperationAlter, rt.Topic), s.quotas.mutationErr(r, req.Version >= 3)); err == nil {
+			before := int32(0)
+			if t, ok := s.image().Topic(rt.Topic); ok {
+				before = t.NumPartitions()
+			}
+			if err = s.createPartitions(ctx, rt, req.ValidateOnly); err == nil && !req.ValidateOnly {
+				s.quotas.mutated(r, rt.Count-before)
+			}
 		}
 		st.ErrorCode, st.ErrorMessage = errorCode(err), errMessage(err)
 		resp.Topics = append(resp.Topics, st)

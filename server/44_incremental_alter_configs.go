@@ -18,7 +18,8 @@ func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 
 // handleIncrementalAlterConfigs answers IncrementalAlterConfigs v0-v1. Topic configs are
 // altered (SET, DELETE, APPEND and SUBTRACT on list settings), persisted and applied to the
-// open partitions; broker settings are static and cannot be altered.
+// open partitions; broker settings are static and cannot be altered. Each resource needs
+// ALTER_CONFIGS (configResourceErr).
 func handleIncrementalAlterConfigs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.IncrementalAlterConfigsRequest)
 	ctx, cancel := s.controllerCtx(r, 0)
@@ -34,7 +35,7 @@ func handleIncrementalAlterConfigs(s *Server, r *request) reply {
 		var note *string
 		if dup[i] {
 			err = fmt.Errorf("%w: resource listed twice", kerr.InvalidRequest)
-		} else {
+		} else if err = r.configResourceErr(kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); err == nil {
 			note, err = s.incrementalAlter(ctx, rr, req.ValidateOnly)
 		}
 		res.ErrorCode, res.ErrorMessage = errorCode(err), errMessage(err)

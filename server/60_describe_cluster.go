@@ -25,7 +25,7 @@ func handleDescribeCluster(s *Server, r *request) reply {
 	}
 	resp.ClusterAuthorizedOperations = authorizedOpsUnset
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = r.authorizedOperations(kmsg.ACLResourceTypeCluster, ClusterResource, clusterOperations)
+		resp.ClusterAuthorizedOperations = r.clusterAuthorizedOperations()
 	}
 	return now(resp)
 }

@@ -16,7 +16,7 @@ func init() { register(61, 0, 0, handleDescribeProducers) }
 // with its epoch, the last sequence and timestamp of its last batch, the coordinator
 // epoch of its last marker and the first offset of its open transaction (-1 for those it
 // does not have). Partition errors are the lookup's (UNKNOWN_TOPIC_OR_PARTITION,
-// NOT_LEADER_OR_FOLLOWER).
+// NOT_LEADER_OR_FOLLOWER), after Kafka's READ on the topic (TOPIC_AUTHORIZATION_FAILED).
 func handleDescribeProducers(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeProducersRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
@@ -26,7 +26,11 @@ func handleDescribeProducers(s *Server, r *request) reply {
 		for _, pi := range t.Partitions {
 			rp := kmsg.NewDescribeProducersResponseTopicPartition()
 			rp.Partition = pi
-			p, err := s.data.replicas.Lookup(t.Topic, pi, -1)
+			err := r.topicErr(kmsg.ACLOperationRead, t.Topic)
+			var p *partition.Partition
+			if err == nil {
+				p, err = s.data.replicas.Lookup(t.Topic, pi, -1)
+			}
 			if err != nil {
 				rp.ErrorCode = errorCode(err)
 			} else {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -9,7 +11,9 @@ func init() { register(65, 0, 0, handleDescribeTransactions) }
 // handleDescribeTransactions answers DescribeTransactions v0 (KIP-664) from the
 // transaction coordinator: each id's state (Kafka's names), timeout, start time (-1
 // without a transaction), producer id and epoch and the partitions of its transaction;
-// TRANSACTIONAL_ID_NOT_FOUND for an unknown id.
+// TRANSACTIONAL_ID_NOT_FOUND for an unknown id. As Kafka, each id needs DESCRIBE
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and only the partitions of topics the principal
+// may DESCRIBE are listed.
 func handleDescribeTransactions(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeTransactionsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeTransactionsResponse)
@@ -18,8 +22,8 @@ func handleDescribeTransactions(s *Server, r *request) reply {
 		st := kmsg.NewDescribeTransactionsResponseTransactionState()
 		st.TransactionalID = id
 		st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
-		if cerr != nil {
-			st.ErrorCode = txnErrorCode(cerr, 0, 0)
+		if err := cmp.Or(r.txnIDErr(kmsg.ACLOperationDescribe, id), cerr); err != nil {
+			st.ErrorCode = txnErrorCode(err, 0, 0)
 			resp.TransactionStates = append(resp.TransactionStates, st)
 			continue
 		}
@@ -37,7 +41,9 @@ func handleDescribeTransactions(s *Server, r *request) reply {
 			for ; i < len(tx.Partitions) && tx.Partitions[i].Topic == t.Topic; i++ {
 				t.Partitions = append(t.Partitions, tx.Partitions[i].Partition)
 			}
-			st.Topics = append(st.Topics, t)
+			if r.topicErr(kmsg.ACLOperationDescribe, t.Topic) == nil { // only those it may describe
+				st.Topics = append(st.Topics, t)
+			}
 		}
 		resp.TransactionStates = append(resp.TransactionStates, st)
 	}

@@ -43,6 +43,7 @@ func handleListTransactions(s *Server, r *request) reply {
 		case len(req.StateFilters) > 0 && !slices.Contains(states, tx.State):
 		case len(req.ProducerIDFilters) > 0 && !slices.Contains(req.ProducerIDFilters, tx.ProducerID):
 		case req.Version >= 1 && req.DurationFilterMillis >= 0 && (tx.StartMs < 0 || nowMs-tx.StartMs <= req.DurationFilterMillis):
+		case r.txnIDErr(kmsg.ACLOperationDescribe, tx.ID) != nil: // only the ids it may describe, as Kafka
 		default:
 			ts := kmsg.NewListTransactionsResponseTransactionState()
 			ts.TransactionalID, ts.ProducerID, ts.TransactionState = tx.ID, tx.ProducerID, tx.State.String()

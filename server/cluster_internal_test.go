@@ -355,35 +355,7 @@ func TestClusterGroupsFollowLeadership(t *testing.T) {
 	c := startCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	var seeds []string
-	for _, s := range c.nodes {
-		seeds = append(seeds, s.Addr().String())
-	}
-	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "spread", Partitions: 3, ReplicationFactor: -1}); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ConsumerGroup("g"), kgo.ConsumeTopics("spread"), kgo.DisableAutoCommit())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for p := range int32(3) {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "spread", Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := map[int32]bool{}
-	for len(got) < 3 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %v: %v", got, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
-	}
-	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c.consumeSpread(ctx, t, "spread", "g")
 
 	im := c.nodes[0].image()
 	offsets, ok := im.Topic(metadata.ConsumerOffsetsTopic)
@@ -771,6 +743,64 @@ func TestClusterDescribeQuorum(t *testing.T) {
 			t.Errorf("cluster node %v: DescribeQuorum advertised %v", n.opts.Cluster != nil, has)
 		}
 	}
+}
+
+// TestClusterConsumerGroup: a KIP-848 consumer group on a cluster: the coordinator (the
+// leader of the group's partition of __consumer_offsets) serves ConsumerGroupHeartbeat to
+// a franz-go member seeded with every node, which consumes partitions led by different
+// nodes and commits with its member epoch; ConsumerGroupDescribe shows it Stable.
+func TestClusterConsumerGroup(t *testing.T) {
+	c := startClusterWith(t, map[string]string{"group.coordinator.rebalance.protocols": "classic,consumer"})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cl := c.consumeSpread(ctx, t, "spread848", "g848", kgo.ServerSideBalancer())
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{"g848"}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := resp.Groups[0]; g.ErrorCode != 0 || g.State != "Stable" || len(g.Members) != 1 ||
+		len(g.Members[0].Assignment.TopicPartitions) != 1 || len(g.Members[0].Assignment.TopicPartitions[0].Partitions) != 3 {
+		t.Fatalf("describe: %+v", g)
+	}
+}
+
+// consumeSpread creates topic with three partitions spread over the nodes, produces a
+// record to each, has a member of group (seeded with every node, options extra) consume
+// the three and commit them, and returns its client (closed when the test ends).
+func (c *testCluster) consumeSpread(ctx context.Context, t *testing.T, topic, group string, extra ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: topic, Partitions: 3, ReplicationFactor: -1}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit()}, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	for p := range int32(3) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[int32]bool{}
+	for len(got) < 3 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }
 
 // TestClusterRaftVoters: AddRaftVoter and RemoveRaftVoter (KIP-853) change the quorum

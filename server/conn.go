@@ -50,6 +50,10 @@ type conn struct {
 		principal     *Principal // never modified: login replaces it
 		authenticated bool       // false on a SASL listener until the client logs in
 		sasl          saslState  // the SASL handshake and conversation (sasl.go)
+		// expires is when the SASL login ends (connections.max.reauth.ms, KIP-368);
+		// zero: never. reauth: a re-authentication is under way.
+		expires time.Time
+		reauth  bool
 		// closing: the request just handled ends the connection (a failed
 		// authentication); its answer is written, no further request is read.
 		closing bool

@@ -50,6 +50,10 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		c.log.Info("closing connection: request before authentication", "api", kmsg.NameForKey(hdr.APIKey), "listener", c.listener.Name)
 		return false
 	}
+	if !c.auth.expires.IsZero() && start.After(c.auth.expires) && !preAuthAPI(hdr.APIKey) {
+		c.log.Info("closing connection: SASL session expired (connections.max.reauth.ms)", "api", kmsg.NameForKey(hdr.APIKey), "principal", c.auth.principal.String())
+		return false
+	}
 	st := c.s.metrics.api(hdr.APIKey)
 	size := len(frame) + 4 // and the size prefix
 	if hdr.APIVersion < c.s.minVersion(a) || hdr.APIVersion > a.max {
@@ -80,13 +84,15 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		}
 	}()
 	rep := a.handle(c.s, r)
+	r.handled = time.Since(start)
 	defer func() {
 		if c.auth.closing {
 			ok = false // the reply is queued: written, then the connection closes
 		}
 	}()
 	switch {
-	case rep.none():
+	case rep.none(): // acks=0: no response, but a quota still mutes the connection
+		c.throttle(&inflight{r: r})
 		c.record(r, nil, 0)
 	case rep.now != nil:
 		c.enqueue(&inflight{r: r, resp: rep.now, done: closedChan})
@@ -122,7 +128,8 @@ func (c *conn) logPanic(hdr wire.RequestHeader, p any) {
 		"version", hdr.APIVersion, "panic", p, "stack", string(debug.Stack()))
 }
 
-// throttle is the quota seam, run by the writer just before f's response is written:
+// throttle is the quota seam, run by the writer just before f's response is written (by
+// dispatch for a request answered with nothing, acks=0):
 // when Server.quota asks for a delay, the response carries it as its throttle time
 // (the larger of the two) and the connection reads no further request until it has
 // passed (KIP-219: respond at once, then mute). Without quotas it does nothing.

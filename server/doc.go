@@ -51,15 +51,18 @@
 //     registry (metrics.go);
 //  4. the handler runs with a request carrying the principal (User:ANONYMOUS until TLS or
 //     SASL say otherwise), the listener, the start time and the frame size; it asks the
-//     Authorizer (auth.go; Options.Authorizer, AllowAll by default) about each resource it
-//     touches with r.authorized(operation, resource type, name), Kafka's ACL enums;
+//     Authorizer (auth.go; Options.Authorizer, AllowAll by default, or the ACLAuthorizer
+//     of authorizer.class.name: acl.go) about each resource it touches with
+//     r.authorized(operation, resource type, name), Kafka's ACL enums, and its helpers
+//     (topicErr, groupErr, txnIDErr ...) that answer Kafka's error codes; each API checks
+//     what Kafka's KafkaApis checks, in the same order;
 //  5. its reply is queued: a response now, a function run later on a goroutine of its
 //     own, an async registration completed by a callback, or nothing (acks=0).
 //
 // The connection's writer goroutine answers in request order. For each response it runs
 // the quota seam (throttle: the throttle time set in the response and the connection
-// muted, KIP-219; nothing until quotas exist), writes the response (a responseWriter such
-// as a chunked Fetch writes its own frame, sending record bytes from the segment files,
+// muted, KIP-219; the client quotas of quotas.go), writes the response (a
+// responseWriter such as a chunked Fetch writes its own frame, sending record bytes from the segment files,
 // or, for Fetch v0-v3, down-converting them batch by batch: fetch_legacy.go),
 // and records the latency, the bytes out and every error code the response carries
 // (errcounts.go, generated from kmsg's types: each code once per partition or resource).
@@ -72,7 +75,11 @@
 // __transaction_state, partitions of this broker adapted to coord.Log
 // (groups_partition.go). The transaction coordinator writes its markers through the
 // replica manager's partitions (AppendMarker) and tells the group coordinator of those it
-// writes to __consumer_offsets, which makes transactional offset commits visible.
+// writes to __consumer_offsets, which makes transactional offset commits visible. The
+// group coordinator serves the consumer protocol of KIP-848 (68_…, 69_…) only when
+// group.coordinator.rebalance.protocols lists consumer (consumerProtocol; ApiVersions
+// lists them then, UNSUPPORTED_VERSION otherwise); it resolves subscriptions against the
+// metadata image (imageTopics).
 //
 // # Concurrency
 //

@@ -24,6 +24,9 @@ type request struct {
 	principal *Principal
 	start     time.Time // when its frame was read
 	size      int       // bytes of its frame, size prefix included
+	// handled is how long its handler ran on the connection's reader goroutine (its
+	// synchronous part): what request_percentage quotas count.
+	handled time.Duration
 }
 
 // A reply is a handler's answer: a response ready now, a function that produces it later,

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/internal/quota"
 )
 
 // SecurityProtocol is how a listener secures its connections: Kafka's security.protocol
@@ -262,10 +265,15 @@ type listener struct {
 	conns atomic.Int64
 	// serving is set once an accept loop runs for the listener; guarded by Server.mu.
 	serving bool
+	// created is the rate of accepted connections, and createdMax its limit
+	// (listener.name.<listener>.max.connection.creation.rate, KIP-612).
+	created    *quota.Rate
+	createdMax float64
 }
 
 func (s *Server) newListener(cfg Listener, ln net.Listener) *listener {
-	l := &listener{Listener: cfg, ln: ln, tls: s.tls[cfg.Name]}
+	l := &listener{Listener: cfg, ln: ln, tls: s.tls[cfg.Name], created: quota.NewRate(s.quotaWindow(""))}
+	l.createdMax, _ = strconv.ParseFloat(config.ListenerValue("max.connection.creation.rate", cfg.Name, s.opts.Settings).Value, 64)
 	if cfg.SecurityProtocol.usesSASL() {
 		l.sasl = newListenerSASL(cfg, s.opts.Settings)
 	}

@@ -191,3 +191,17 @@ func (t rawSASLToken) writeResponse(w *connWriter, _ wire.RequestHeader) (int, e
 
 func (rawSASLToken) release()                  {}
 func (t rawSASLToken) response() kmsg.Response { return t.SASLAuthenticateResponse }
+
+// reauthenticating starts a re-authentication (KIP-368) of a logged-in connection when
+// connections.max.reauth.ms allows it: a SaslHandshake v1 with the mechanism it logged
+// in with. The SaslAuthenticate requests that follow log it in again; meanwhile it keeps
+// its principal.
+func (c *conn) reauthenticating(mechanism string, version int16) bool {
+	if c.s.data.broker.Millis("connections.max.reauth.ms") <= 0 || version < 1 || c.auth.sasl.raw ||
+		mechanism != c.auth.sasl.mechanism {
+		return false
+	}
+	c.auth.sasl = saslState{mechanism: mechanism}
+	c.auth.reauth = true
+	return true
+}

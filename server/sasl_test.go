@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -619,4 +620,103 @@ func TestSASLUserScramCredentials(t *testing.T) {
 	if !errors.Is(err, kerr.ClusterAuthorizationFailed) {
 		t.Fatalf("alter without ALTER on the cluster: %v %+v", err, res)
 	}
+}
+
+// TestSASLReauthentication: KIP-368 with connections.max.reauth.ms. SaslAuthenticate
+// v1+ answers the session lifetime; before it ends the client hand-shakes and logs in
+// again on the same connection (same mechanism, same user) and goes on; a request after
+// it ends closes the connection; a re-authentication as another user fails and closes
+// it. kgo, which re-authenticates by itself, keeps producing across several lifetimes.
+func TestSASLReauthentication(t *testing.T) {
+	const lifetime = time.Second // long enough for a loaded machine to log in and send a request
+	s, _ := startSASL(t, map[string]string{"connections.max.reauth.ms": "1000", "connection.failed.authentication.delay.ms": "0"}, nil)
+	addr := s.ListenerAddr("SASL_PLAINTEXT").String()
+	login := func(c *rawConn, user, password string) *kmsg.SASLAuthenticateResponse {
+		t.Helper()
+		c.send(handshake(1, "PLAIN"))
+		hs := kmsg.NewPtrSASLHandshakeResponse()
+		hs.Version = 1
+		c.read(hs)
+		if hs.ErrorCode != 0 {
+			t.Fatalf("handshake: %v", kerr.ErrorForCode(hs.ErrorCode))
+		}
+		c.send(authenticate(2, "\x00"+user+"\x00"+password))
+		ar := kmsg.NewPtrSASLAuthenticateResponse()
+		ar.Version = 2
+		c.read(ar)
+		return ar
+	}
+	metadata := func(c *rawConn) {
+		t.Helper()
+		c.send(kmsg.NewPtrMetadataRequest())
+		c.read(kmsg.NewPtrMetadataResponse())
+	}
+
+	c := dialRaw(t, addr)
+	if ar := login(c, "admin", "admin-secret"); ar.ErrorCode != 0 || ar.SessionLifetimeMillis != lifetime.Milliseconds() {
+		t.Fatalf("login: %v, session lifetime %d", kerr.ErrorForCode(ar.ErrorCode), ar.SessionLifetimeMillis)
+	}
+	metadata(c)
+	if ar := login(c, "admin", "admin-secret"); ar.ErrorCode != 0 { // re-authentication
+		t.Fatalf("re-authentication: %v", kerr.ErrorForCode(ar.ErrorCode))
+	}
+	metadata(c)
+	time.Sleep(lifetime + 100*time.Millisecond) // let the session end
+	c.send(kmsg.NewPtrMetadataRequest())
+	if !c.closed() {
+		t.Fatal("a request after the session ended was served")
+	}
+
+	if altered, err := kadm.NewClient(mustClient(t, addr, "admin", "admin-secret")).AlterUserSCRAMs(context.Background(), nil,
+		[]kadm.UpsertSCRAM{{User: "bob", Mechanism: kadm.ScramSha256, Password: "bob-pw"}}); err != nil || altered.Error() != nil {
+		t.Fatalf("create bob: %v %v", err, altered.Error())
+	}
+	c = dialRaw(t, addr)
+	login(c, "admin", "admin-secret")
+	if ar := login(c, "bob", "bob-pw"); ar.ErrorCode != kerr.SaslAuthenticationFailed.Code || !c.closed() {
+		t.Fatalf("re-authentication as bob: %v, want SASL_AUTHENTICATION_FAILED and the connection closed", kerr.ErrorForCode(ar.ErrorCode))
+	}
+
+	handshakes := func() (n int64) {
+		for _, a := range s.Metrics().APIs {
+			if a.Key == 17 {
+				n = int64(a.Requests)
+			}
+		}
+		return n
+	}
+	before := handshakes()
+	var connects atomic.Int64
+	cl := mustClient(t, addr, "admin", "admin-secret", kgo.WithHooks(connectHook{&connects}))
+	for i := range 6 { // 6 × 500 ms: three lifetimes
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "reauth", Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+		time.Sleep(lifetime / 2)
+	}
+	n, hs := connects.Load(), handshakes()-before
+	t.Logf("kgo: %d connections, %d handshakes", n, hs)
+	if n > 3 || hs <= n {
+		t.Fatalf("kgo opened %d connections and sent %d handshakes: want it to re-authenticate on its connections", n, hs)
+	}
+}
+
+// connectHook counts the connections a kgo client opens.
+type connectHook struct{ n *atomic.Int64 }
+
+func (h connectHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err == nil {
+		h.n.Add(1)
+	}
+}
+
+// mustClient is a kgo client logged in with SCRAM-SHA-512 as user.
+func mustClient(t *testing.T, addr, user, password string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.SASL(saslMechanisms(user, password)["SCRAM-SHA-512"]), kgo.AllowAutoTopicCreation()}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -14,6 +15,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/internal/quota"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -33,8 +37,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics // request metrics (metrics.go)
 	// quota is the quota seam (dispatch.go, throttle): how long the client must wait
-	// after the response to r. nil: no quotas (issue 18 adds them).
-	quota func(r *request, resp kmsg.Response) time.Duration
+	// after the response to r (quotas.go); nil: no quotas.
+	quota  func(r *request, resp kmsg.Response) time.Duration
+	quotas *quotas // the client quotas; read-only after New
 	// tls holds the TLS side of each listener whose security protocol uses TLS, by
 	// listener name; set by New.
 	tls map[string]*listenerTLS
@@ -56,8 +61,17 @@ type Server struct {
 		sync.Mutex
 		listeners []*listener // bound, in the order bound
 		conns     map[*conn]struct{}
+		perIP     map[netip.Addr]int // open connections by client address
 		closing   bool
 	}
+	// perIP and perIPOverrides are max.connections.per.ip and its overrides; read-only
+	// after New.
+	perIP          int
+	perIPOverrides map[netip.Addr]int
+	// created is the rate of connections accepted on every listener, and createdMax its
+	// limit (max.connection.creation.rate, KIP-612).
+	created      *quota.Rate
+	createdMax   float64
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -76,11 +90,22 @@ func New(opts *Options) (*Server, error) {
 	s := &Server{opts: o, log: o.Logger, metrics: newMetrics(), plainSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
+	s.mu.perIP = make(map[netip.Addr]int)
 	if err := s.openData(); err != nil {
 		s.cancel()
 		return nil, err
 	}
 	s.floors = s.protocolFloors()
+	s.quotas = s.newQuotas()
+	s.quota = s.quotas.throttle
+	s.created, s.createdMax = quota.NewRate(s.quotaWindow("")), float64(s.data.broker.Int64("max.connection.creation.rate"))
+	s.perIP = int(s.data.broker.Int64("max.connections.per.ip"))
+	s.perIPOverrides, _ = config.PerIPOverrides(s.data.broker.String("max.connections.per.ip.overrides")) // validated with the settings
+	if err := s.configureAuthorizer(); err != nil {
+		s.closeData()
+		s.cancel()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := s.openSecurity(); err != nil {
 		s.closeData()
 		s.cancel()
@@ -321,8 +346,23 @@ func (s *Server) acceptLoop(l *listener) error {
 		if l.tls != nil {
 			nc = tls.Server(nc, l.tls.base) // the handshake runs on the connection's goroutine
 		}
-		_ = s.startConn(nc, l) // a refused connection is closed and logged
+		_ = s.startConn(nc, l)                 // a refused connection is closed and logged
+		if d := s.creationThrottle(l); d > 0 { // KIP-612: the next accept waits
+			select {
+			case <-time.After(d):
+			case <-s.ctx.Done():
+				return ErrServerClosed
+			}
+		}
 	}
+}
+
+// creationThrottle records a connection accepted on l and returns how long to wait
+// before the next accept: the longer of what max.connection.creation.rate, over all
+// listeners, and l's own limit ask.
+func (s *Server) creationThrottle(l *listener) time.Duration {
+	now := time.Now()
+	return max(s.created.Record(1, s.createdMax, now), l.created.Record(1, l.createdMax, now))
 }
 
 // isTemporary reports a temporary accept error (such as EMFILE), which the accept loop
@@ -340,7 +380,7 @@ func (s *Server) closing() bool {
 
 // startConn serves nc in a goroutine of its own. A connection refused is closed: the
 // error is ErrServerClosed once Shutdown has begun, ErrTooManyConnections when
-// max.connections are open.
+// max.connections are open, or max.connections.per.ip from its address.
 func (s *Server) startConn(nc net.Conn, l *listener) error {
 	s.mu.Lock()
 	if s.mu.closing {
@@ -355,6 +395,23 @@ func (s *Server) startConn(nc net.Conn, l *listener) error {
 		return ErrTooManyConnections
 	}
 	c := newConn(s, nc, l)
+	if limit := s.perIPLimit(c.client); c.client.IsValid() && s.mu.perIP[c.client] >= limit { // not in-process ones (ServeConn)
+		s.mu.Unlock()
+		s.log.Warn("connection refused: max.connections.per.ip reached", "remote", nc.RemoteAddr(), "max", limit)
+		c.cancel()
+		nc.Close()
+		return ErrTooManyConnections
+	}
+	if d := s.quotas.connectionThrottle(c.client, time.Now()); d > 0 {
+		// Over its address's connection_creation_rate (KIP-612): held open, unread, for
+		// the throttle time, then closed, which slows a client reconnecting in a loop.
+		s.mu.Unlock()
+		s.log.Info("connection refused: connection_creation_rate exceeded", "remote", nc.RemoteAddr(), "throttle", d)
+		c.cancel()
+		time.AfterFunc(min(d, 10*time.Second), func() { nc.Close() })
+		return ErrTooManyConnections
+	}
+	s.mu.perIP[c.client]++
 	s.mu.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -365,6 +422,9 @@ func (s *Server) startConn(nc net.Conn, l *listener) error {
 		l.conns.Add(-1)
 		s.mu.Lock()
 		delete(s.mu.conns, c)
+		if s.mu.perIP[c.client]--; s.mu.perIP[c.client] == 0 {
+			delete(s.mu.perIP, c.client)
+		}
 		s.mu.Unlock()
 	}()
 	return nil
@@ -413,4 +473,13 @@ func (s *Server) shutdown(ctx context.Context) error {
 	s.cancel() // ends waits of in-flight handlers and every connection
 	<-done
 	return s.closeData()
+}
+
+// perIPLimit is how many connections may be open from addr at once
+// (max.connections.per.ip and its overrides).
+func (s *Server) perIPLimit(addr netip.Addr) int {
+	if n, ok := s.perIPOverrides[addr]; ok {
+		return n
+	}
+	return s.perIP
 }

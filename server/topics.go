@@ -1,9 +1,10 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/stratalog/strata/metadata"
 )
@@ -11,8 +12,9 @@ import (
 // topicOrAutoCreate returns the topic, creating it (num.partitions, no overrides, the
 // default replication factor) when auto.create.topics.enable allows, as Kafka's broker
 // does for Metadata and Produce. Internal topics are never auto-created (their owners
-// create them); otherwise a missing topic is metadata.ErrUnknownTopic.
-func (s *Server) topicOrAutoCreate(ctx context.Context, name string) (*metadata.Topic, error) {
+// create them); otherwise a missing topic is metadata.ErrUnknownTopic. Creating needs
+// CREATE on the cluster or the topic (TOPIC_AUTHORIZATION_FAILED), as Kafka's Metadata.
+func (s *Server) topicOrAutoCreate(r *request, name string) (*metadata.Topic, error) {
 	if t, ok := s.image().Topic(name); ok {
 		return t, nil
 	}
@@ -22,7 +24,10 @@ func (s *Server) topicOrAutoCreate(ctx context.Context, name string) (*metadata.
 	if !s.data.broker.Bool("auto.create.topics.enable") {
 		return nil, fmt.Errorf("%w: %s (auto.create.topics.enable is false)", metadata.ErrUnknownTopic, name)
 	}
-	t, err := s.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: name, Partitions: -1, ReplicationFactor: -1})
+	if !r.mayCreateTopic(name) {
+		return nil, kerr.TopicAuthorizationFailed
+	}
+	t, err := s.data.store.CreateTopic(r.ctx, metadata.CreateTopic{Name: name, Partitions: -1, ReplicationFactor: -1})
 	if errors.Is(err, metadata.ErrTopicExists) {
 		if t, ok := s.image().Topic(name); ok {
 			return t, nil

@@ -27,6 +27,8 @@ func TestACLAuthorize(t *testing.T) {
 		allow(ResGroup, "g", PatternLiteral, "User:alice", "*", OpAll),
 		allow(ResCluster, ClusterName, PatternLiteral, "User:admin2", "*", OpAlterConfigs),
 		allow(ResTopic, "conf", PatternLiteral, "User:carol", "10.0.0.1", OpAlter),
+		allow(ResTopic, "v6", PatternLiteral, "User:dave", "0:0:0:0:0:0:0:1", OpRead),
+		allow(ResTopic, "v6", PatternLiteral, "User:dave", "10.0.0.9", OpRead),
 	}
 	a := NewAuthorizer(bindings, []string{"User:root"}, false)
 	open := NewAuthorizer(bindings, nil, true)
@@ -57,6 +59,9 @@ func TestACLAuthorize(t *testing.T) {
 		{"User:carol", "10.0.0.2", OpDescribe, ResTopic, "conf", false, false}, // from another host
 		{"User:root", "10.0.0.66", OpDelete, ResTopic, "orders", true, false},  // a super user
 		{"User:nobody", "10.0.0.1", OpCreate, ResTransactionalID, "tx", false, true},
+		{"User:dave", "::1", OpRead, ResTopic, "v6", true, true},             // the same address written in full
+		{"User:dave", "::ffff:10.0.0.9", OpRead, ResTopic, "v6", true, true}, // an IPv4-mapped address
+		{"User:dave", "::2", OpRead, ResTopic, "v6", false, false},
 	} {
 		if got := a.Authorize(tc.principal, tc.host, tc.op, tc.rt, tc.name); got != tc.want {
 			t.Errorf("%s@%s op %d on %d %q: %v, want %v", tc.principal, tc.host, tc.op, tc.rt, tc.name, got, tc.want)
@@ -162,6 +167,38 @@ func TestACLValidate(t *testing.T) {
 		mod(&b)
 		if err := b.Validate(); err != nil {
 			t.Errorf("%+v: %v", b, err)
+		}
+	}
+}
+
+// TestACLAuthorizeByResourceType: Kafka's authorizeByResourceType, one case per rule.
+func TestACLAuthorizeByResourceType(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		bindings []Binding
+		open     bool
+		want     bool
+	}{
+		{"no bindings", nil, false, false},
+		{"no bindings, allow everyone", nil, true, true},
+		{"a literal allow", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpWrite)}, false, true},
+		{"another operation", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpRead)}, false, false},
+		{"ALL", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpAll)}, false, true},
+		{"another principal", []Binding{allow(ResTopic, "t", PatternLiteral, "User:b", "*", OpWrite)}, false, false},
+		{"another host", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "10.0.0.2", OpWrite)}, false, false},
+		{"another type", []Binding{allow(ResGroup, "t", PatternLiteral, "User:a", "*", OpWrite)}, false, false},
+		{"literal allow, literal deny", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpWrite), deny(ResTopic, "t", PatternLiteral, "User:a", "*", OpWrite)}, false, false},
+		{"literal allow, prefix deny", []Binding{allow(ResTopic, "team-t", PatternLiteral, "User:a", "*", OpWrite), deny(ResTopic, "team-", PatternPrefixed, "User:*", "*", OpWrite)}, false, false},
+		{"prefix allow, longer prefix deny", []Binding{allow(ResTopic, "team-", PatternPrefixed, "User:a", "*", OpWrite), deny(ResTopic, "team-x", PatternPrefixed, "User:a", "*", OpWrite)}, false, true},
+		{"wildcard deny", []Binding{allow(ResTopic, "t", PatternLiteral, "User:a", "*", OpWrite), deny(ResTopic, "*", PatternLiteral, "User:a", "*", OpAll)}, false, false},
+		{"wildcard allow", []Binding{allow(ResTopic, "*", PatternLiteral, "User:*", "*", OpWrite)}, false, true},
+	} {
+		a := NewAuthorizer(tc.bindings, []string{"User:root"}, tc.open)
+		if got := a.AuthorizeByResourceType("User:a", "10.0.0.1", OpWrite, ResTopic); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+		if !a.AuthorizeByResourceType("User:root", "10.0.0.1", OpWrite, ResTopic) {
+			t.Errorf("%s: a super user is refused", tc.name)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package acl
 
-import "slices"
+import (
+	"net/netip"
+	"slices"
+)
 
 // Authorizer decides with a set of bindings, as Kafka's StandardAuthorizer: a super user
 // may do anything; otherwise a DENY binding that applies (resource, principal or
@@ -47,7 +50,7 @@ func (a *Authorizer) Authorize(principal, host string, op Operation, rt Resource
 			continue
 		}
 		found = true
-		if b.Principal != principal && b.Principal != WildcardPrincipal || b.Host != host && b.Host != WildcardHost {
+		if b.Principal != principal && b.Principal != WildcardPrincipal || !hostMatches(b.Host, host) {
 			continue
 		}
 		switch {
@@ -61,4 +64,63 @@ func (a *Authorizer) Authorize(principal, host string, op Operation, rt Resource
 		return a.allowEveryoneIfNoACL
 	}
 	return allowed
+}
+
+// hostMatches reports whether a binding's host applies to a client's address: the
+// wildcard, the same string, or the same IP address written another way (Java writes
+// IPv6 addresses in full: 0:0:0:0:0:0:0:1 is ::1).
+func hostMatches(bindingHost, host string) bool {
+	if bindingHost == WildcardHost || bindingHost == host {
+		return true
+	}
+	x, err1 := netip.ParseAddr(bindingHost)
+	y, err2 := netip.ParseAddr(host)
+	return err1 == nil && err2 == nil && x.Unmap() == y.Unmap()
+}
+
+// AuthorizeByResourceType reports whether principal, connected from host, may perform op
+// on some resource of type rt: Kafka's Authorizer.authorizeByResourceType, which
+// InitProducerId asks of idempotent producers (WRITE on any topic). A principal allowed
+// op on a resource no binding applies to (a super user, or allowEveryoneIfNoACL) may;
+// a DENY on every resource (LITERAL "*") refuses; an ALLOW on every resource allows;
+// else some LITERAL or PREFIXED ALLOW must not be covered by a DENY: a LITERAL one on
+// the same name, or a PREFIXED one on a prefix of its name.
+func (a *Authorizer) AuthorizeByResourceType(principal, host string, op Operation, rt ResourceType) bool {
+	if a.Authorize(principal, host, op, rt, "hardcode") { // Kafka's own probe name
+		return true
+	}
+	denyLiteral, denyPrefixed := map[string]bool{}, map[string]bool{}
+	var allows []*Binding
+	for i := range a.byType[rt] {
+		b := &a.byType[rt][i]
+		if b.Principal != principal && b.Principal != WildcardPrincipal || !hostMatches(b.Host, host) ||
+			b.Operation != op && b.Operation != OpAll {
+			continue
+		}
+		switch {
+		case b.Permission == PermDeny && b.PatternType == PatternLiteral && b.ResourceName == WildcardResource:
+			return false
+		case b.Permission == PermDeny && b.PatternType == PatternLiteral:
+			denyLiteral[b.ResourceName] = true
+		case b.Permission == PermDeny:
+			denyPrefixed[b.ResourceName] = true
+		case b.PatternType == PatternLiteral && b.ResourceName == WildcardResource:
+			return true
+		default:
+			allows = append(allows, b)
+		}
+	}
+	for _, b := range allows {
+		if b.PatternType == PatternLiteral && denyLiteral[b.ResourceName] {
+			continue
+		}
+		denied := false
+		for i := 1; i <= len(b.ResourceName) && !denied; i++ {
+			denied = denyPrefixed[b.ResourceName[:i]]
+		}
+		if !denied {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -47,6 +49,13 @@ var settings = []Setting{
 		Note: "Strata's own: Kafka's dynamic quorum (KIP-853) formats such a controller with --no-initial-controllers and controller.quorum.bootstrap.servers."},
 
 	// Other broker settings (server.Options.Settings).
+	{Name: "max.connections.per.ip", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 0, HasMin: true,
+		Doc: "The most connections open at once from one IP address (on every listener together); more are closed on accept. 0 admits only the addresses of max.connections.per.ip.overrides."},
+	{Name: "max.connection.creation.rate", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 0, HasMin: true, PerListener: true,
+		Doc: "The most connections accepted per second (KIP-612), over all listeners, and per listener as listener.name.<listener>.max.connection.creation.rate: beyond it, the listener waits before accepting the next connection (Kafka's throttle: (rate - limit) / limit × the rate's window, quota.window.num samples of quota.window.size.seconds)."},
+	{Name: "max.connections.per.ip.overrides", Type: String, Scope: Broker, Default: "", ReadOnly: true, Check: perIPOverrides,
+		Doc:  "Limits for particular addresses in place of max.connections.per.ip: comma-separated ADDRESS:COUNT, e.g. 10.0.0.5:200,::1:50.",
+		Note: "Kafka also takes host names here; Strata takes IP addresses only."},
 	{Name: "auto.create.topics.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
 		Doc: "Create a topic when a client asks for metadata of an unknown topic and allows auto-creation."},
 	{Name: "delete.topic.enable", Type: Boolean, Scope: Broker, Default: "true", ReadOnly: true,
@@ -76,6 +85,29 @@ var settings = []Setting{
 		Doc: "The smallest session timeout a group member may ask for."},
 	{Name: "group.max.session.timeout.ms", Type: Int, Scope: Broker, Default: "1800000", ReadOnly: true, Min: 0, HasMin: true,
 		Doc: "The largest session timeout a group member may ask for."},
+	{Name: "group.coordinator.rebalance.protocols", Type: List, Scope: Broker, Default: "classic", ReadOnly: true, Enum: []string{"classic", "consumer"}, Check: withClassic,
+		Doc:  "The group protocols served: classic (JoinGroup, SyncGroup, Heartbeat) and consumer (KIP-848: ConsumerGroupHeartbeat and ConsumerGroupDescribe, advertised in ApiVersions only when listed; otherwise they answer UNSUPPORTED_VERSION). classic cannot be left out.",
+		Note: "Kafka 4's default is classic,consumer; Strata's stays classic until its KIP-848 support is complete (issue 17: classic members in consumer groups and online migration of groups with members are missing)."},
+	{Name: "group.consumer.assignors", Type: List, Scope: Broker, Default: "uniform,range", ReadOnly: true, Check: consumerAssignors,
+		Doc:  "The server-side assignors of consumer groups (KIP-848), by name (uniform: sticky and balanced; range: co-partitioned ranges) or by Kafka's class name; a member may name one of them (else UNSUPPORTED_ASSIGNOR), the first is the default.",
+		Note: "Kafka's default lists the class names (org.apache.kafka.coordinator.group.assignor.UniformAssignor, …RangeAssignor); custom assignor classes are not supported."},
+	{Name: "group.consumer.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "5000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "How often consumer group (KIP-848) members heartbeat; between group.consumer.min.heartbeat.interval.ms and group.consumer.max.heartbeat.interval.ms, and less than group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.max.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "15000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The largest group.consumer.heartbeat.interval.ms."},
+	{Name: "group.consumer.max.session.timeout.ms", Type: Int, Scope: Broker, Default: "60000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The largest group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.max.size", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The most members of a consumer group (KIP-848); a member joining a full group gets GROUP_MAX_SIZE_REACHED."},
+	{Name: "group.consumer.migration.policy", Type: String, Scope: Broker, Default: "bidirectional", ReadOnly: true, Enum: []string{"disabled", "downgrade", "upgrade", "bidirectional"},
+		Doc:  "Whether an empty classic group becomes a consumer group when a KIP-848 member joins it (upgrade) and an empty consumer group a classic one when a classic member joins it (downgrade); otherwise the member gets GROUP_ID_NOT_FOUND. Offsets are kept.",
+		Note: "Kafka also converts groups with members (online migration); Strata answers INCONSISTENT_GROUP_PROTOCOL to a member of the other protocol while the group has members (issue 17)."},
+	{Name: "group.consumer.min.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "5000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The smallest group.consumer.heartbeat.interval.ms."},
+	{Name: "group.consumer.min.session.timeout.ms", Type: Int, Scope: Broker, Default: "45000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The smallest group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.session.timeout.ms", Type: Int, Scope: Broker, Default: "45000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "How long a consumer group (KIP-848) member may go without heartbeating before it is removed and its partitions reassigned; between group.consumer.min.session.timeout.ms and group.consumer.max.session.timeout.ms."},
 	{Name: "transaction.state.log.num.partitions", Type: Int, Scope: Broker, Default: "50", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of the internal __transaction_state topic; fixed once the topic exists."},
 	{Name: "transaction.max.timeout.ms", Type: Int, Scope: Broker, Default: "900000", ReadOnly: true, Min: 1, HasMin: true,
@@ -146,9 +178,28 @@ var settings = []Setting{
 		Note: "Kafka's default is GSSAPI, and Kafka's PLAIN checks passwords from JAAS files; Strata offers PLAIN and SCRAM, with the users of AlterUserScramCredentials and bootstrap.user."},
 	{Name: "connection.failed.authentication.delay.ms", Type: Int, Scope: Broker, Default: "100", ReadOnly: true, Min: 0, HasMin: true,
 		Doc: "How long the answer to a failed SASL authentication (SASL_AUTHENTICATION_FAILED) is held back before it is sent and the connection closed; other connections are not held up."},
+	{Name: "connections.max.reauth.ms", Type: Long, Scope: Broker, Default: "0", ReadOnly: true, Min: 0, HasMin: true,
+		Doc:  "The lifetime of a SASL login (KIP-368): SaslAuthenticate v1+ tells the client, which logs in again on the same connection before it ends (same mechanism, same user); a request other than ApiVersions, SaslHandshake and SaslAuthenticate after it ends closes the connection. 0: a login lasts as long as the connection.",
+		Note: "Kafka also takes it per listener and mechanism (listener.name.<listener>.<mechanism>.connections.max.reauth.ms); Strata takes the broker-wide setting only."},
 	{Name: "bootstrap.user", Type: String, Scope: Broker, Default: "", ReadOnly: true, Sensitive: true, Check: bootstrapUser,
 		Doc:  "NAME:PASSWORD of a user whose SCRAM-SHA-256 and SCRAM-SHA-512 credentials (4096 iterations) the broker creates at start when that user has none: the first admin of a new deployment. Existing credentials are left as they are.",
 		Note: "Strata only; Kafka's equivalent is kafka-storage format --add-scram."},
+	{Name: "authorizer.class.name", Type: String, Scope: Broker, Default: "", ReadOnly: true,
+		Enum: []string{"", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer", "strata"},
+		Doc:  "Authorization with ACLs (CreateAcls, DescribeAcls, DeleteAcls) as Kafka's StandardAuthorizer decides: every request is checked against the ACL bindings of the cluster's metadata, for its principal and client address. Empty: no authorization, every principal may do everything, and the ACL APIs answer SECURITY_DISABLED.",
+		Note: "Kafka's class names select Strata's built-in authorizer (ACLs kept in the metadata, like StandardAuthorizer's); strata is its short name. Other classes cannot be loaded."},
+	{Name: "super.users", Type: String, Scope: Broker, Default: "", ReadOnly: true, Check: superUsers,
+		Doc: "Principals allowed everything whatever the ACLs say, separated by semicolons: User:admin;User:ops."},
+	{Name: "allow.everyone.if.no.acl.found", Type: Boolean, Scope: Broker, Default: "false", ReadOnly: true,
+		Doc: "With ACL authorization, whether an action on a resource that no ACL binding applies to is allowed (true) or refused (false)."},
+	{Name: "quota.window.num", Type: Int, Scope: Broker, Default: "11", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The number of samples of a client's byte rate kept for its quota: the rate is what the samples hold over the time they cover (at least quota.window.num - 1 windows)."},
+	{Name: "quota.window.size.seconds", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The time span of each sample of a client's byte rate (quota.window.num)."},
+	{Name: "controller.quota.window.num", Type: Int, Scope: Broker, Default: "11", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The number of samples of a client's partition mutation rate kept for its controller_mutation_rate quota."},
+	{Name: "controller.quota.window.size.seconds", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The time span of each sample of a client's partition mutation rate (controller.quota.window.num)."},
 	{Name: "strata.ssl.handshake.timeout.ms", Type: Long, Scope: Broker, Default: "10000", ReadOnly: true, PerListener: true, Min: 1, HasMin: true,
 		Doc:  "How long a TLS handshake may take; a client slower than that (or silent) is disconnected. Plaintext bytes sent to a TLS listener close the connection at once.",
 		Note: "Strata only: Kafka has no handshake timeout of its own."},
@@ -277,9 +328,89 @@ func minusOneOrMore(v string) error {
 	return nil
 }
 
+func withClassic(v string) error {
+	for _, p := range SplitList(v) {
+		if p == "classic" {
+			return nil
+		}
+	}
+	return errors.New("disabling the classic protocol is not supported")
+}
+
+// ConsumerAssignor is the short name (uniform, range) of a group.consumer.assignors entry
+// given by name or by Kafka's class name; "" if it is neither.
+func ConsumerAssignor(v string) string {
+	switch v {
+	case "uniform", "org.apache.kafka.coordinator.group.assignor.UniformAssignor":
+		return "uniform"
+	case "range", "org.apache.kafka.coordinator.group.assignor.RangeAssignor":
+		return "range"
+	}
+	return ""
+}
+
+func consumerAssignors(v string) error {
+	l := SplitList(v)
+	if len(l) == 0 {
+		return errors.New("must not be empty")
+	}
+	for _, a := range l {
+		if ConsumerAssignor(a) == "" {
+			return fmt.Errorf("unknown assignor %q (uniform, range or their Kafka class names)", a)
+		}
+	}
+	return nil
+}
+
 func nonEmptyList(v string) error {
 	if len(SplitList(v)) == 0 {
 		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// PerIPOverrides parses max.connections.per.ip.overrides: ADDRESS:COUNT entries.
+func PerIPOverrides(v string) (map[netip.Addr]int, error) {
+	out := map[netip.Addr]int{}
+	for _, e := range SplitList(v) {
+		i := strings.LastIndex(e, ":")
+		if i < 0 {
+			return nil, fmt.Errorf("%q: want ADDRESS:COUNT", e)
+		}
+		addr, err := netip.ParseAddr(strings.Trim(e[:i], "[]"))
+		if err != nil {
+			return nil, fmt.Errorf("%q: %q is not an IP address", e, e[:i])
+		}
+		n, err := strconv.Atoi(e[i+1:])
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: the count must be a number, at least 0", e)
+		}
+		out[addr.Unmap()] = n
+	}
+	return out, nil
+}
+
+func perIPOverrides(v string) error {
+	_, err := PerIPOverrides(v)
+	return err
+}
+
+// SuperUsers splits super.users: principals separated by semicolons.
+func SuperUsers(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ";") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func superUsers(v string) error {
+	for _, p := range SuperUsers(v) {
+		if typ, name, ok := strings.Cut(p, ":"); !ok || typ == "" || name == "" {
+			return fmt.Errorf("%q: want Type:Name, e.g. User:admin", p)
+		}
 	}
 	return nil
 }

@@ -82,3 +82,27 @@ func FuzzLocalACLs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLocalQuotas fuzzes the decoder of the quotas file. Invariants: no panic;
+// encode(decode(x)) decodes to the same quotas.
+func FuzzLocalQuotas(f *testing.F) {
+	f.Add(string(encodeQuotas([]metadata.ClientQuota{
+		{Entity: metadata.QuotaEntity{User: metadata.QuotaName{Set: true, Name: "a \"b\"\n"}, ClientID: metadata.QuotaName{Set: true, Default: true}},
+			Values: map[string]float64{metadata.QuotaProducerByteRate: 1024, metadata.QuotaRequestPercentage: 12.5}},
+	})))
+	f.Add("version=0\nquota=- - \"10.0.0.1\" connection_creation_rate=10\n")
+	f.Add("version=0\nquota=default -\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		quotas, err := decodeQuotas([]byte(s))
+		if err != nil {
+			return
+		}
+		again, err := decodeQuotas(encodeQuotas(quotas))
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		if !slices.EqualFunc(quotas, again, func(a, b metadata.ClientQuota) bool { return a.Entity == b.Entity && maps.Equal(a.Values, b.Values) }) {
+			t.Fatalf("round trip: %+v, then %+v", quotas, again)
+		}
+	})
+}

@@ -122,6 +122,13 @@ func Open(dir string, opts *Options) (st *Store, err error) {
 	for _, a := range bindings {
 		b.PutACL(a)
 	}
+	quotas, err := s.loadQuotas()
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range quotas {
+		b.PutClientQuota(q)
+	}
 	for name, tm := range metas {
 		t := &metadata.Topic{Name: name, ID: tm.id, Configs: tm.overrides, Partitions: make([]metadata.PartitionState, tm.partitions)}
 		for i := range t.Partitions {

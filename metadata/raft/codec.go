@@ -44,6 +44,9 @@ type record struct {
 	// ACL bindings added and removed (CreateACLs, DeleteACLs).
 	ACLsPut     []acl.Binding `json:"aclsPut,omitempty"`
 	ACLsRemoved []acl.Binding `json:"aclsRemoved,omitempty"`
+	// Quotas are the entities whose client quotas changed, with all their quotas now
+	// (none: the entity has no quota left) (AlterClientQuotas).
+	Quotas []metadata.ClientQuota `json:"quotas,omitempty"`
 }
 
 func encodeRecord(r *record) []byte { return encodeVersioned(recordVersion, r) }
@@ -94,6 +97,9 @@ func (r *record) apply(im *metadata.Image) *metadata.Image {
 	for _, a := range r.ACLsRemoved {
 		b.RemoveACL(a)
 	}
+	for _, q := range r.Quotas {
+		b.PutClientQuota(q)
+	}
 	return b.Build()
 }
 
@@ -127,12 +133,14 @@ type snapshot struct {
 	// Scram and ACLs: the SCRAM credentials and ACL bindings.
 	Scram []metadata.ScramCredential `json:"scram,omitempty"`
 	ACLs  []acl.Binding              `json:"acls,omitempty"`
+	// Quotas: the client quotas.
+	Quotas []metadata.ClientQuota `json:"quotas,omitempty"`
 }
 
 func newSnapshot(im *metadata.Image, applied uint64) *snapshot {
 	return &snapshot{Applied: applied, Version: im.Version(), ClusterID: im.ClusterID(), Controller: im.Controller(),
 		NextProducerID: im.NextProducerID(), Brokers: im.Brokers(), Topics: im.Topics(),
-		Scram: im.ScramCredentials(), ACLs: im.ACLs()}
+		Scram: im.ScramCredentials(), ACLs: im.ACLs(), Quotas: im.ClientQuotas()}
 }
 
 // image rebuilds the image the snapshot was taken of.
@@ -146,6 +154,9 @@ func (s *snapshot) image() *metadata.Image {
 	}
 	for _, a := range s.ACLs {
 		b.PutACL(a)
+	}
+	for _, q := range s.Quotas {
+		b.PutClientQuota(q)
 	}
 	return b.SetVersion(s.Version).Build()
 }
@@ -190,6 +201,7 @@ type request struct {
 	AlterScramCredentials *metadata.AlterScramCredentials `json:"alterScramCredentials,omitempty"`
 	CreateACLs            *metadata.CreateACLs            `json:"createAcls,omitempty"`
 	DeleteACLs            *metadata.DeleteACLs            `json:"deleteAcls,omitempty"`
+	AlterClientQuotas     *metadata.AlterClientQuotas     `json:"alterClientQuotas,omitempty"`
 	// Heartbeat: the broker is alive (kept in the leader's memory, not in the log,
 	// unless it unfences the broker).
 	Heartbeat *int32 `json:"heartbeat,omitempty"`
@@ -209,7 +221,7 @@ func decodeRequest(data []byte) (*request, error) {
 	n := 0
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
 		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil,
-		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil} {
+		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil} {
 		if set {
 			n++
 		}
@@ -285,6 +297,7 @@ var sentinels = map[string]error{
 	"unsupported_mechanism":      metadata.ErrUnsupportedMechanism,
 	"duplicate_user":             metadata.ErrDuplicateUser,
 	"invalid_acl":                metadata.ErrInvalidACL,
+	"invalid_quota":              metadata.ErrInvalidQuota,
 	"duplicate_voter":            ErrDuplicateVoter,
 	"voter_not_found":            ErrVoterNotFound,
 }

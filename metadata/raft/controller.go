@@ -402,6 +402,12 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 		}
 		resp.DeletedACLs = deleted
 		return rec, resp, nil
+	case req.AlterClientQuotas != nil:
+		_, changed, err := s.rules.AlterClientQuotas(im, req.AlterClientQuotas)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &record{Quotas: changed}, resp, nil
 	}
 	return nil, nil, fmt.Errorf("%w: empty request", errCorrupt)
 }

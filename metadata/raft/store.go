@@ -375,6 +375,12 @@ func (s *Store) DeleteACLs(ctx context.Context, cmd metadata.DeleteACLs) ([][]ac
 	return resp.DeletedACLs, nil
 }
 
+// AlterClientQuotas changes client quotas.
+func (s *Store) AlterClientQuotas(ctx context.Context, cmd metadata.AlterClientQuotas) error {
+	_, err := s.submit(ctx, &request{AlterClientQuotas: &cmd})
+	return err
+}
+
 // Close stops the store: watchers are not called any more, commands fail with
 // ErrClosed, Raft stops and its files are closed. Later calls return the first's result.
 func (s *Store) Close() error {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -48,6 +49,7 @@ func RunController(t *testing.T, node, controller int32, newState func(t *testin
 		{"AllocateProducerIDs", s.testAllocateProducerIDs},
 		{"ScramCredentials", s.testScramCredentials},
 		{"ACLs", s.testACLs},
+		{"ClientQuotas", s.testClientQuotas},
 		{"Watch", s.testWatch},
 		{"Concurrent", s.testConcurrent},
 		{"Restart", s.testRestart},
@@ -723,4 +725,96 @@ func (s *suite) testACLs(t *testing.T) {
 	}
 	check(s.reopen(t, o), grp)
 	wantErr(t, "create after close", st.CreateACLs(ctx, metadata.CreateACLs{Bindings: []acl.Binding{read}}), metadata.ErrClosed)
+}
+
+// testClientQuotas: AlterClientQuotas sets and removes quotas per entity (user, client
+// id, both, defaults, IP), all or nothing; an entity without quotas is gone; they survive
+// a restart.
+func (s *suite) testClientQuotas(t *testing.T) {
+	st, o := s.open(t)
+	ctx := t.Context()
+	name := func(n string) metadata.QuotaName { return metadata.QuotaName{Set: true, Name: n} }
+	def := metadata.QuotaName{Set: true, Default: true}
+	alice := metadata.QuotaEntity{User: name("alice \"q\" ")}
+	aliceApp := metadata.QuotaEntity{User: name("alice \"q\" "), ClientID: name("app")}
+	users := metadata.QuotaEntity{User: def}
+	userClients := metadata.QuotaEntity{User: def, ClientID: def}
+	ip := metadata.QuotaEntity{IP: name("10.0.0.1")}
+	set := func(key string, v float64) metadata.QuotaOp { return metadata.QuotaOp{Key: key, Value: v} }
+	if err := st.AlterClientQuotas(ctx, metadata.AlterClientQuotas{Alterations: []metadata.QuotaAlteration{
+		{Entity: alice, Ops: []metadata.QuotaOp{set(metadata.QuotaProducerByteRate, 1048576), set(metadata.QuotaRequestPercentage, 12.5)}},
+		{Entity: aliceApp, Ops: []metadata.QuotaOp{set(metadata.QuotaConsumerByteRate, 2048)}},
+		{Entity: users, Ops: []metadata.QuotaOp{set(metadata.QuotaControllerMutationRate, 0.5)}},
+		{Entity: userClients, Ops: []metadata.QuotaOp{set(metadata.QuotaProducerByteRate, 100)}},
+		{Entity: ip, Ops: []metadata.QuotaOp{set(metadata.QuotaConnectionCreationRate, 10)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(st metadata.Store, want ...metadata.ClientQuota) {
+		t.Helper()
+		got := st.Image().ClientQuotas()
+		if len(got) != len(want) {
+			t.Fatalf("quotas %+v, want %+v", got, want)
+		}
+		for i := range got {
+			if got[i].Entity != want[i].Entity || !maps.Equal(got[i].Values, want[i].Values) {
+				t.Fatalf("quota %d: %+v, want %+v", i, got[i], want[i])
+			}
+		}
+	}
+	q := func(e metadata.QuotaEntity, kv ...any) metadata.ClientQuota {
+		v := map[string]float64{}
+		for i := 0; i < len(kv); i += 2 {
+			v[kv[i].(string)] = kv[i+1].(float64)
+		}
+		return metadata.ClientQuota{Entity: e, Values: v}
+	}
+	all := []metadata.ClientQuota{ // sorted: by user (none, default, names), client id, IP
+		q(ip, metadata.QuotaConnectionCreationRate, 10.0),
+		q(users, metadata.QuotaControllerMutationRate, 0.5),
+		q(userClients, metadata.QuotaProducerByteRate, 100.0),
+		q(alice, metadata.QuotaProducerByteRate, 1048576.0, metadata.QuotaRequestPercentage, 12.5),
+		q(aliceApp, metadata.QuotaConsumerByteRate, 2048.0),
+	}
+	check(st, all...)
+	for _, bad := range []metadata.QuotaAlteration{
+		{Entity: metadata.QuotaEntity{}, Ops: []metadata.QuotaOp{set(metadata.QuotaProducerByteRate, 1)}},
+		{Entity: alice, Ops: []metadata.QuotaOp{set("no_such_quota", 1)}},
+		{Entity: alice, Ops: []metadata.QuotaOp{set(metadata.QuotaProducerByteRate, 0)}},
+		{Entity: alice, Ops: []metadata.QuotaOp{set(metadata.QuotaProducerByteRate, 1.5)}},
+		{Entity: alice, Ops: []metadata.QuotaOp{set(metadata.QuotaConnectionCreationRate, 1)}},
+		{Entity: alice, Ops: []metadata.QuotaOp{set(metadata.QuotaProducerByteRate, 1), set(metadata.QuotaProducerByteRate, 2)}},
+		{Entity: metadata.QuotaEntity{User: name("")}, Ops: []metadata.QuotaOp{set(metadata.QuotaProducerByteRate, 1)}},
+		{Entity: metadata.QuotaEntity{User: def, IP: def}, Ops: []metadata.QuotaOp{set(metadata.QuotaConnectionCreationRate, 1)}},
+		{Entity: metadata.QuotaEntity{IP: name("not-an-ip")}, Ops: []metadata.QuotaOp{set(metadata.QuotaConnectionCreationRate, 1)}},
+	} {
+		err := st.AlterClientQuotas(ctx, metadata.AlterClientQuotas{Alterations: []metadata.QuotaAlteration{
+			{Entity: users, Ops: []metadata.QuotaOp{set(metadata.QuotaProducerByteRate, 5)}}, bad}})
+		wantErr(t, fmt.Sprintf("alter %+v", bad), err, metadata.ErrInvalidQuota)
+	}
+	check(st, all...)
+
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = s.reopen(t, o)
+	check(st, all...)
+	if err := st.AlterClientQuotas(ctx, metadata.AlterClientQuotas{Alterations: []metadata.QuotaAlteration{
+		{Entity: alice, Ops: []metadata.QuotaOp{{Key: metadata.QuotaProducerByteRate, Remove: true}, set(metadata.QuotaRequestPercentage, 50)}},
+		{Entity: aliceApp, Ops: []metadata.QuotaOp{{Key: metadata.QuotaConsumerByteRate, Remove: true}}},
+		{Entity: ip, Ops: []metadata.QuotaOp{{Key: metadata.QuotaConnectionCreationRate, Remove: true}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	left := []metadata.ClientQuota{all[1], all[2], q(alice, metadata.QuotaRequestPercentage, 50.0)}
+	check(st, left...)
+	if got := st.Image().ClientQuota(aliceApp); got != nil {
+		t.Fatalf("quotas of an entity left without any: %v", got)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(s.reopen(t, o), left...)
+	wantErr(t, "alter after close", st.AlterClientQuotas(ctx, metadata.AlterClientQuotas{Alterations: []metadata.QuotaAlteration{
+		{Entity: alice, Ops: []metadata.QuotaOp{set(metadata.QuotaRequestPercentage, 5)}}}}), metadata.ErrClosed)
 }
