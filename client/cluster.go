@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -157,4 +158,49 @@ func describeQuorum(ctx context.Context, a *Admin, id int32) (*kmsg.DescribeQuor
 		return nil, err
 	}
 	return resp, nil
+}
+
+// AddVoter adds node id, at the address of its quorum listener (host:port), to the
+// controller quorum (AddRaftVoter, KIP-853); a Strata node must have been started to
+// join (strata.cluster.join=true). Any node of the cluster takes it.
+func (a *Admin) AddVoter(ctx context.Context, id int32, addr string) error {
+	host, portStr, err := net.SplitHostPort(addr)
+	port, perr := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || perr != nil || host == "" || port == 0 {
+		return fmt.Errorf("voter %d: bad address %q, want host:port", id, addr)
+	}
+	req := kmsg.NewPtrAddRaftVoterRequest()
+	req.VoterID, req.TimeoutMillis = id, 30000 // the request's timeout: ctx's, else 30 s
+	if d, ok := ctx.Deadline(); ok {
+		req.TimeoutMillis = int32(max(1, time.Until(d).Milliseconds()))
+	}
+	l := kmsg.NewAddRaftVoterRequestListener()
+	l.Name, l.Host, l.Port = "CONTROLLER", host, uint16(port)
+	req.Listeners = append(req.Listeners, l)
+	r, err := a.cl.Request(ctx, req)
+	if err != nil {
+		return a.cfg.wrap(err, fmt.Sprintf("add voter %d", id), "")
+	}
+	resp := r.(*kmsg.AddRaftVoterResponse)
+	return a.quorumError("add voter", id, resp.ErrorCode, resp.ErrorMessage)
+}
+
+// RemoveVoter removes node id from the controller quorum (RemoveRaftVoter, KIP-853).
+func (a *Admin) RemoveVoter(ctx context.Context, id int32) error {
+	req := kmsg.NewPtrRemoveRaftVoterRequest()
+	req.VoterID = id
+	r, err := a.cl.Request(ctx, req)
+	if err != nil {
+		return a.cfg.wrap(err, fmt.Sprintf("remove voter %d", id), "")
+	}
+	resp := r.(*kmsg.RemoveRaftVoterResponse)
+	return a.quorumError("remove voter", id, resp.ErrorCode, resp.ErrorMessage)
+}
+
+func (a *Admin) quorumError(what string, id int32, code int16, msg *string) error {
+	err := kerr.ErrorForCode(code)
+	if err != nil && msg != nil {
+		err = withBrokerMessage(err, *msg)
+	}
+	return a.cfg.wrap(err, fmt.Sprintf("%s %d", what, id), fmt.Sprintf("voter %d", id))
 }

@@ -80,9 +80,9 @@ func (c *config) wrap(err error, op, subject string) error {
 	switch {
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
 		return &kindError{kind: ErrNotFound, msg: about("does not exist", "unknown topic or partition"), err: err}
-	case errors.Is(err, kerr.GroupIDNotFound), errors.Is(err, kerr.UnknownTopicID):
+	case errors.Is(err, kerr.GroupIDNotFound), errors.Is(err, kerr.UnknownTopicID), errors.Is(err, kerr.VoterNotFound):
 		return &kindError{kind: ErrNotFound, msg: about("does not exist", "not found"), err: err}
-	case errors.Is(err, kerr.TopicAlreadyExists):
+	case errors.Is(err, kerr.TopicAlreadyExists), errors.Is(err, kerr.DuplicateVoter):
 		return &kindError{kind: ErrExists, msg: about("already exists", "already exists"), err: err}
 	case errors.Is(err, kerr.NonEmptyGroup):
 		return &kindError{kind: ErrGroupNotEmpty, msg: about("has active members", "group has active members"), err: err}

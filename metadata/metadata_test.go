@@ -184,6 +184,35 @@ func TestMetadataPlacement(t *testing.T) {
 	}
 }
 
+// TestMetadataPlacementUsable: with Usable set, new replicas go to the unfenced brokers
+// it accepts only, and the replication factor is checked against those.
+func TestMetadataPlacementUsable(t *testing.T) {
+	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2}, Broker{ID: 3}, Broker{ID: 4, Fenced: true})
+	r := &Rules{Usable: func(b int32) bool { return b != 2 }}
+	check := func(what string, ps []PartitionState) {
+		t.Helper()
+		for i, p := range ps {
+			if p.HasReplica(2) || p.HasReplica(4) {
+				t.Fatalf("%s: partition %d on an unusable broker: %+v", what, i, p)
+			}
+		}
+	}
+	tp, err := r.CreateTopic(im, &CreateTopic{Name: "t", Partitions: 4, ReplicationFactor: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("create", tp.Partitions)
+	if _, err := r.CreateTopic(im, &CreateTopic{Name: "u", Partitions: 1, ReplicationFactor: 3}); !errors.Is(err, ErrInvalidReplicationFactor) {
+		t.Fatalf("rf above the usable brokers: %v", err)
+	}
+	im = im.Edit().PutTopic(&Topic{Name: "t", ID: TopicID{1}, Partitions: tp.Partitions}).Build()
+	grown, err := r.CreatePartitions(im, &CreatePartitions{Topic: "t", Total: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("grow", grown.Partitions)
+}
+
 // TestMetadataFenceBroker: fencing a broker moves the leadership of the partitions it
 // leads to another live in-sync replica, or leaves them without a leader (keeping the
 // last in-sync replica), and takes it out of the ISR of the partitions it follows; unfencing it gives it back the partitions without a leader that

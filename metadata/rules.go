@@ -18,6 +18,11 @@ type Rules struct {
 	// ValidateConfigs checks a topic's complete overrides beyond the config registry
 	// (the storage layer's own limits); nil: the registry only.
 	ValidateConfigs func(overrides map[string]string) error
+	// Usable, when set, narrows the brokers that get new replicas (placement by
+	// CreateTopic and CreatePartitions without explicit assignments) to the unfenced ones
+	// it accepts: a new controller's brokers that have heartbeated to it. nil: every
+	// unfenced broker.
+	Usable func(broker int32) bool
 }
 
 // CreateTopic checks cmd against im and returns the topic it creates, with a zero id
@@ -51,7 +56,7 @@ func (r *Rules) CreateTopic(im *Image, cmd *CreateTopic) (*Topic, error) {
 		if rf == -1 {
 			rf = int(resolved.Int64("default.replication.factor"))
 		}
-		live := liveBrokers(im)
+		live := r.placeable(im)
 		switch {
 		case rf <= 0:
 			return nil, fmt.Errorf("%w: %d; must be larger than 0, or -1 for default.replication.factor", ErrInvalidReplicationFactor, cmd.ReplicationFactor)
@@ -115,7 +120,7 @@ func (r *Rules) CreatePartitions(im *Image, cmd *CreatePartitions) (*Topic, erro
 	}
 	assign := cmd.Assignments
 	if assign == nil {
-		live := liveBrokers(im)
+		live := r.placeable(im)
 		if rf > len(live) {
 			return nil, fmt.Errorf("%w: replication factor %d is larger than the %d available broker%s", ErrInvalidReplicationFactor, rf, len(live), plural(len(live)))
 		}
@@ -244,11 +249,12 @@ func validateReplicas(im *Image, index int32, replicas []int32, rf int) error {
 	return nil
 }
 
-// liveBrokers returns the ids of the unfenced brokers, ascending.
-func liveBrokers(im *Image) []int32 {
+// placeable returns the ids of the brokers that may get new replicas (unfenced, and
+// usable), ascending.
+func (r *Rules) placeable(im *Image) []int32 {
 	var out []int32
 	for _, b := range im.Brokers() {
-		if !b.Fenced {
+		if !b.Fenced && (r.Usable == nil || r.Usable(b.ID)) {
 			out = append(out, b.ID)
 		}
 	}

@@ -25,6 +25,10 @@ var txnAPIs = map[int16]bool{24: true, 25: true, 26: true, 27: true, 28: true, 6
 // describeQuorumKey is DescribeQuorum, advertised on a cluster node only.
 const describeQuorumKey = 55
 
+// quorumAPIs are the APIs of the controller quorum, advertised on a cluster node only:
+// DescribeQuorum, AddRaftVoter and RemoveRaftVoter.
+var quorumAPIs = map[int16]bool{describeQuorumKey: true, addRaftVoterKey: true, removeRaftVoterKey: true}
+
 // consumerAPIs are the APIs of the consumer group protocol (KIP-848), advertised only when
 // group.coordinator.rebalance.protocols lists consumer, as Kafka advertises them:
 // ConsumerGroupHeartbeat and ConsumerGroupDescribe.
@@ -33,11 +37,11 @@ var consumerAPIs = map[int16]bool{68: true, 69: true}
 // fillAPIVersions lists the dispatch table with each API's lowest version raised to its
 // floor (strata.protocol.min.version), except Produce, listed from its lowest version
 // whatever the floor (advertisedMin), without the transaction APIs when transactions are
-// off, nor DescribeQuorum on a single node, nor the consumer group protocol's when it is
-// not served.
+// off, nor the quorum APIs on a single node, nor the consumer group protocol's when it
+// is not served.
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
-		if txnAPIs[a.key] && s.data.txns == nil || a.key == describeQuorumKey && s.opts.Cluster == nil ||
+		if txnAPIs[a.key] && s.data.txns == nil || quorumAPIs[a.key] && s.opts.Cluster == nil ||
 			consumerAPIs[a.key] && !s.consumerProtocol() {
 			continue
 		}

@@ -32,6 +32,10 @@ type ClusterOptions struct {
 	// Listener, if set, is the quorum listener already bound (tests bind 127.0.0.1:0);
 	// it must be reachable at this node's voters address.
 	Listener net.Listener
+	// Join: a node without Raft state joins the existing quorum (it waits until a voter
+	// adds it: AddRaftVoter, `strata cluster add-voter`) instead of bootstrapping one
+	// from Voters. Its Voters list the quorum it joins, itself included.
+	Join bool
 	// HeartbeatInterval (broker.heartbeat.interval.ms) and SessionTimeout
 	// (broker.session.timeout.ms); zero values take metadata/raft's defaults.
 	HeartbeatInterval, SessionTimeout time.Duration
@@ -59,6 +63,7 @@ func (c *ClusterOptions) settings() map[string]string {
 		"process.roles":                "broker,controller",
 		"broker.heartbeat.interval.ms": strconv.FormatInt(c.heartbeatInterval().Milliseconds(), 10),
 		"broker.session.timeout.ms":    strconv.FormatInt(c.sessionTimeout().Milliseconds(), 10),
+		"strata.cluster.join":          strconv.FormatBool(c.Join),
 	}
 }
 
@@ -127,7 +132,7 @@ func (s *Server) openClusterStore(rules metadata.Rules) (_ *raft.Store, created 
 		return nil, false, err
 	}
 	st, err := raft.Open(&raft.Options{
-		NodeID: s.opts.NodeID, Dir: filepath.Join(dir, clusterMetadataDir), Voters: c.Voters,
+		NodeID: s.opts.NodeID, Dir: filepath.Join(dir, clusterMetadataDir), Voters: c.Voters, Join: c.Join,
 		Transport: nw.Transport(), Forwarder: nw, Logger: s.log, Rules: rules,
 		HeartbeatInterval: c.HeartbeatInterval, SessionTimeout: c.SessionTimeout,
 	})

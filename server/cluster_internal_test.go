@@ -655,6 +655,7 @@ func TestClusterDefaultReplicationFactor(t *testing.T) {
 		"process.roles":                "broker,controller",
 		"broker.heartbeat.interval.ms": "250",
 		"broker.session.timeout.ms":    "1500",
+		"strata.cluster.join":          "false",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -800,4 +801,106 @@ func (c *testCluster) consumeSpread(ctx context.Context, t *testing.T, topic, gr
 		t.Fatal(err)
 	}
 	return cl
+}
+
+// TestClusterRaftVoters: AddRaftVoter and RemoveRaftVoter (KIP-853) change the quorum
+// through any node: node 3 is removed, and node 4, on a new quorum address and started
+// to join, is added in its place; it gets the metadata, registers, serves admin requests
+// and shows in DescribeQuorum. Removing a node that is not a voter answers
+// VOTER_NOT_FOUND, adding a voter again DUPLICATE_VOTER, another cluster id
+// INCONSISTENT_CLUSTER_ID; a single node does not advertise them.
+func TestClusterRaftVoters(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	send := func(i int, req kmsg.Request) kmsg.Response {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[i].Addr().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		resp, err := cl.Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	remove := func(via int, id int32, cluster *string) int16 {
+		req := kmsg.NewPtrRemoveRaftVoterRequest()
+		req.VoterID, req.ClusterID = id, cluster
+		return send(via, req).(*kmsg.RemoveRaftVoterResponse).ErrorCode
+	}
+	add := func(via int, id int32, addr string) int16 {
+		host, port, _ := net.SplitHostPort(addr)
+		p, _ := strconv.Atoi(port)
+		req := kmsg.NewPtrAddRaftVoterRequest()
+		req.VoterID, req.TimeoutMillis = id, 30000
+		l := kmsg.NewAddRaftVoterRequestListener()
+		l.Name, l.Host, l.Port = "CONTROLLER", host, uint16(p)
+		req.Listeners = append(req.Listeners, l)
+		return send(via, req).(*kmsg.AddRaftVoterResponse).ErrorCode
+	}
+
+	if code := remove(0, 3, kmsg.StringPtr("another-cluster")); code != kerr.InconsistentClusterID.Code {
+		t.Fatalf("another cluster id: %v", kerr.ErrorForCode(code))
+	}
+	if code := remove(0, 3, nil); code != 0 {
+		t.Fatalf("remove node 3: %v", kerr.ErrorForCode(code))
+	}
+	if code := remove(1, 3, nil); code != kerr.VoterNotFound.Code {
+		t.Fatalf("remove node 3 again: %v", kerr.ErrorForCode(code))
+	}
+	if code := add(1, 1, c.voters[0].Addr); code != kerr.DuplicateVoter.Code {
+		t.Fatalf("add voter 1 again: %v", kerr.ErrorForCode(code))
+	}
+	c.nodes[2].Close()
+
+	lns, four := quorumListeners(t, 1)
+	four[0].ID = 4
+	voters := []raft.Voter{c.voters[0], c.voters[1], four[0]}
+	o := clusterOptions(voters, lns[0], 4, t.TempDir())
+	o.Cluster.Join = true
+	started := make(chan error, 1)
+	var n4 *Server
+	go func() {
+		var err error
+		n4, err = Start(o)
+		started <- err
+	}()
+	if code := add(1, 4, four[0].Addr); code != 0 {
+		t.Fatalf("add node 4: %v", kerr.ErrorForCode(code))
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("node 4: %v", err)
+	}
+	defer n4.Close()
+	if _, err := n4.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "via-4", Partitions: 1, ReplicationFactor: -1}); err != nil {
+		t.Fatal(err)
+	}
+	status, err := n4.data.store.(*raft.Store).Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int32
+	for _, v := range status.Voters {
+		ids = append(ids, v.ID)
+	}
+	if slices.Sort(ids); !slices.Equal(ids, []int32{1, 2, 4}) {
+		t.Fatalf("voters %v", status.Voters)
+	}
+	if _, ok := c.nodes[0].image().Broker(4); !ok {
+		t.Fatal("node 4's broker is not registered")
+	}
+
+	single, err := Start(&Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	resp := kmsg.NewPtrApiVersionsResponse()
+	single.fillAPIVersions(resp)
+	if slices.ContainsFunc(resp.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return quorumAPIs[k.ApiKey] }) {
+		t.Error("a single node advertises the quorum APIs")
+	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/metadata/raft"
 )
 
 // Error codes of the metadata package's sentinels (admin requests, topic lookups) and of
@@ -37,6 +38,8 @@ func init() {
 		// client retries it on another broker).
 		errMapping{metadata.ErrNotController, kerr.RequestTimedOut},
 		errMapping{metadata.ErrClosed, kerr.RequestTimedOut},
+		errMapping{raft.ErrDuplicateVoter, kerr.DuplicateVoter},
+		errMapping{raft.ErrVoterNotFound, kerr.VoterNotFound},
 		errMapping{config.ErrUnknown, kerr.InvalidConfig},
 		errMapping{config.ErrInvalid, kerr.InvalidConfig},
 		errMapping{config.ErrReadOnly, kerr.InvalidRequest},

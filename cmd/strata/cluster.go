@@ -4,24 +4,28 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stratalog/strata/client"
+	"github.com/stratalog/strata/metadata/raft"
 )
 
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Show the state of a cluster",
-		Long: `Inspect a cluster (docs/cluster.md).
+		Short: "Show the state of a cluster, change its controller quorum",
+		Long: `Inspect a cluster and change its controller quorum (docs/cluster.md).
 
-  strata cluster status -b 127.0.0.1:9092`,
+  strata cluster status -b 127.0.0.1:9092
+  strata cluster remove-voter 3 -b 127.0.0.1:9092
+  strata cluster add-voter 4@10.0.0.4:9093 -b 127.0.0.1:9092`,
 	}
 	cmd.Args, cmd.RunE = cobra.ArbitraryArgs, groupRunE
 	g := addGlobalFlags(cmd)
-	cmd.AddCommand(newClusterStatusCmd(g))
+	cmd.AddCommand(newClusterStatusCmd(g), newClusterAddVoterCmd(g), newClusterRemoveVoterCmd(g))
 	return cmd
 }
 
@@ -78,4 +82,54 @@ func renderClusterStatus(w io.Writer, st *client.ClusterStatus) {
 		return
 	}
 	fmt.Fprintf(w, "offline partitions (%d): %s\n", len(st.OfflinePartitions), strings.Join(st.OfflinePartitions, " "))
+}
+
+func newClusterAddVoterCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "add-voter ID@HOST:PORT",
+		Short: "Add a node to the controller quorum (AddRaftVoter)",
+		Long: `Add node ID, whose quorum listener (its controller.quorum.voters entry) is HOST:PORT,
+to the controller quorum. The node must be running, started with
+strata.cluster.join=true on an empty data directory; it receives the metadata, then
+registers its broker. To replace a node, remove it first (remove-voter). Any node of the
+cluster takes the request (docs/cluster.md, "Replace a node").`,
+		Args: exactArgs(1, "one voter, ID@HOST:PORT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vs, err := raft.ParseVoters(args[0])
+			if err != nil || len(vs) != 1 {
+				return fmt.Errorf("add-voter %q: want ID@HOST:PORT (%v)", args[0], err)
+			}
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				if err := a.AddVoter(ctx, vs[0].ID, vs[0].Addr); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "added voter %s\n", vs[0])
+				return nil
+			})
+		},
+	}
+}
+
+func newClusterRemoveVoterCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove-voter ID",
+		Short: "Remove a node from the controller quorum (RemoveRaftVoter)",
+		Long: `Remove node ID from the controller quorum: its Raft stops (stop its process); its
+broker stays registered and is fenced once its heartbeats stop. Keep a majority of the
+remaining voters running (docs/cluster.md, "Replace a node").`,
+		Args: exactArgs(1, "one node id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 32)
+			if err != nil || id < 0 {
+				return fmt.Errorf("remove-voter %q: want a node id", args[0])
+			}
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				if err := a.RemoveVoter(ctx, int32(id)); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "removed voter %d\n", id)
+				return nil
+			})
+		},
+	}
 }

@@ -208,10 +208,11 @@ func brokerIDs(m *kmsg.MetadataResponse) []int32 {
 // topics are created through each node and are in that node's Metadata at once, their
 // leaders spread one per broker; the controller is killed (SIGKILL) while a node keeps
 // creating topics: no acknowledged creation is lost, a new controller is named within
-// 5 s, creation works again, and topics created once the dead broker is fenced have
-// partitions on live brokers only; the killed node restarts with the same command and
-// catches up; a stopped node (SIGSTOP) is fenced and its partitions go offline, and
-// rejoins on SIGCONT; after each step every live node answers the same metadata digest.
+// 5 s, creation works again, and topics created from the new controller's election on
+// (not only once the dead broker is fenced) have partitions on live brokers only; the
+// killed node restarts with the same command and catches up; a stopped node (SIGSTOP)
+// is fenced and its partitions go offline, and rejoins on SIGCONT; after each step every
+// live node answers the same metadata digest.
 func TestClusterProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three strata processes")
@@ -279,8 +280,8 @@ func TestClusterProcess(t *testing.T) {
 	var (
 		mu         sync.Mutex
 		acked      []string // acknowledged creations
-		afterFence []string // creations started once the dead broker was out of Metadata
-		fenced     bool
+		afterElect []string // creations started once a new controller was named
+		elected    bool
 		firstOK    time.Time // the first acknowledged creation after the kill
 		killedAt   time.Time
 	)
@@ -302,7 +303,7 @@ func TestClusterProcess(t *testing.T) {
 			}
 			name := fmt.Sprintf("during-%d", n)
 			mu.Lock()
-			started := fenced
+			started := elected
 			mu.Unlock()
 			code, err := createTopic(ctx, cl, name, 2)
 			if err != nil || code != 0 {
@@ -311,7 +312,7 @@ func TestClusterProcess(t *testing.T) {
 			mu.Lock()
 			acked = append(acked, name)
 			if started {
-				afterFence = append(afterFence, name)
+				afterElect = append(afterElect, name)
 			}
 			if !killedAt.IsZero() && firstOK.IsZero() {
 				firstOK = time.Now()
@@ -335,23 +336,23 @@ func TestClusterProcess(t *testing.T) {
 	m := c.waitMetadata(t, ctx, other, "a new controller", func(m *kmsg.MetadataResponse) bool {
 		return m.ControllerID > 0 && m.ControllerID != controller
 	})
-	elected := time.Since(killedAt)
+	electedAfter := time.Since(killedAt)
+	mu.Lock()
+	elected = true
+	mu.Unlock()
 	c.waitMetadata(t, ctx, other, "the dead broker fenced", func(m *kmsg.MetadataResponse) bool {
 		return !slices.Contains(brokerIDs(m), controller)
 	})
 	fencedAfter := time.Since(killedAt)
-	mu.Lock()
-	fenced = true
-	mu.Unlock()
 	for {
 		mu.Lock()
-		n := len(afterFence)
+		n := len(afterElect)
 		mu.Unlock()
 		if n >= 3 {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatal("no creation acknowledged after the fencing")
+			t.Fatal("no creation acknowledged after the election")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -363,9 +364,9 @@ func TestClusterProcess(t *testing.T) {
 	recovered := firstOK.Sub(killedAt)
 	mu.Unlock()
 	t.Logf("controller %d killed: controller %d named after %v, broker fenced after %v, first creation acknowledged after %v (%d acknowledged)",
-		controller, m.ControllerID, elected, fencedAfter, recovered, len(acked))
-	if elected > 5*time.Second || recovered > 5*time.Second {
-		t.Errorf("new controller after %v, creation again after %v: want both within 5 s", elected, recovered)
+		controller, m.ControllerID, electedAfter, fencedAfter, recovered, len(acked))
+	if electedAfter > 5*time.Second || recovered > 5*time.Second {
+		t.Errorf("new controller after %v, creation again after %v: want both within 5 s", electedAfter, recovered)
 	}
 	live := []int{via, other}
 	c.converge(t, ctx, live)
@@ -382,7 +383,7 @@ func TestClusterProcess(t *testing.T) {
 			t.Errorf("acknowledged topic %s lost", name)
 		}
 	}
-	for _, name := range afterFence {
+	for _, name := range afterElect {
 		for _, p := range topics[name].Partitions {
 			if slices.Contains(p.Replicas, controller) || p.Leader == controller {
 				t.Errorf("%s partition %d on the dead broker %d: replicas %v leader %d", name, p.Partition, controller, p.Replicas, p.Leader)
@@ -482,6 +483,74 @@ func TestClusterProcess(t *testing.T) {
 	c.nodes[via].waitReady(t)
 	d = c.converge(t, ctx, []int{0, 1, 2})
 	t.Logf("node %d replaced on an empty data directory, caught up after %v, digest %s", via+1, time.Since(replaced), d)
+}
+
+// TestClusterProcessReplaceNode: node 3 is replaced by a node 4 with another id and
+// addresses: `strata cluster remove-voter 3`, node 3 stopped, node 4 started with
+// strata.cluster.join=true on an empty data directory and added with `strata cluster
+// add-voter 4@HOST:PORT` (removing node 3 again exits 3, not found; adding voter 1
+// again exits 4, conflict); node 4 catches up and registers, topics are created through
+// it, `strata cluster status` shows the voters 1, 2 and 4, and when the controller is
+// killed the two others (a majority of the new quorum only) elect a new one.
+func TestClusterProcessReplaceNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs four strata processes")
+	}
+	c := startProcCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	c.waitMetadata(t, ctx, 0, "three brokers and a controller", func(m *kmsg.MetadataResponse) bool {
+		return len(m.Brokers) == 3 && m.ControllerID > 0
+	})
+	if code, err := createTopic(ctx, c.client(t, 0), "before", 3); err != nil || code != 0 {
+		t.Fatalf("create before: %v %v", err, kerr.ErrorForCode(code))
+	}
+
+	r := cli(t, c.addrs[0], codeOK, "", "cluster", "remove-voter", "3")
+	mustContain(t, "remove-voter", r.stdout, "removed voter 3")
+	// Stopped at once, as the operator does: a removed node still running has no quorum
+	// and answers what a client routes to it (the voter requests too) REQUEST_TIMED_OUT.
+	c.nodes[2].kill(t)
+	r = cli(t, c.addrs[1], codeNotFound, "", "cluster", "remove-voter", "3")
+	mustContain(t, "remove-voter again", r.stderr, "voter 3 does not exist")
+	cli(t, c.addrs[1], codeConflict, "", "cluster", "add-voter", "1@"+strings.Split(c.voters, ",")[0][2:])
+	addrs := freeAddrs(t, 2)
+	voters := strings.Split(c.voters, ",")
+	voters[2] = "4@" + addrs[1]
+	n4 := launchStrata(t, c.bin, "--listen", addrs[0], "--data-dir", t.TempDir(), "--set", "node.id=4",
+		"--set", "controller.quorum.voters="+strings.Join(voters, ","), "--set", "strata.cluster.join=true")
+	r = cli(t, c.addrs[1], codeOK, "", "cluster", "add-voter", voters[2])
+	mustContain(t, "add-voter", r.stdout, "added voter "+voters[2])
+	n4.waitReady(t)
+	c.addrs = append(c.addrs, addrs[0])
+	c.nodes = append(c.nodes, n4)
+	if code, err := createTopic(ctx, c.client(t, 3), "via-4", 3); err != nil || code != 0 {
+		t.Fatalf("create through node 4: %v %v", err, kerr.ErrorForCode(code))
+	}
+	d := c.converge(t, ctx, []int{0, 1, 3})
+	st := c.status(t, 3)
+	var quorum []int32
+	for _, n := range st.Nodes {
+		if slices.Contains(n.Roles, "controller") {
+			quorum = append(quorum, n.ID)
+		}
+	}
+	if !slices.Equal(quorum, []int32{1, 2, 4}) || !st.Quorum {
+		t.Fatalf("cluster status: voters %v, want [1 2 4]: %+v", quorum, st)
+	}
+	t.Logf("node 3 replaced by node 4, digest %s", d)
+
+	controller := st.Controller
+	dead := slices.IndexFunc([]int32{1, 2, 0, 4}, func(id int32) bool { return id == controller })
+	c.nodes[dead].kill(t)
+	live := slices.DeleteFunc([]int{0, 1, 3}, func(i int) bool { return i == dead })
+	c.waitMetadata(t, ctx, live[0], "a new controller", func(m *kmsg.MetadataResponse) bool {
+		return m.ControllerID > 0 && m.ControllerID != controller
+	})
+	if code, err := createTopic(ctx, c.client(t, live[1]), "after", 2); err != nil || code != 0 {
+		t.Fatalf("create after the controller was killed: %v %v", err, kerr.ErrorForCode(code))
+	}
+	c.converge(t, ctx, live)
 }
 
 // TestClusterProcessDataDirChecks: a node refuses a data directory of another node id,

@@ -66,6 +66,7 @@ const (
 	keyHeartbeatMs = "broker.heartbeat.interval.ms"
 	keySessionMs   = "broker.session.timeout.ms"
 	keyLagMs       = "replica.lag.time.max.ms"
+	keyJoin        = "strata.cluster.join"
 )
 
 // aliases maps other spellings (from the flag names, or from environment variables, where
@@ -336,7 +337,7 @@ func (c *config) options(logger *slog.Logger) (*server.Options, error) {
 	for k, val := range c.settings {
 		switch k {
 		case keyLogLevel, keyLogFormat, keyReadyFile, keyHTTP, keyListeners, keyAdvertised, keyProtocolMap,
-			keyVoters, keyRoles, keyHeartbeatMs, keySessionMs, keyLagMs:
+			keyVoters, keyRoles, keyHeartbeatMs, keySessionMs, keyLagMs, keyJoin:
 		case keyLogDirs:
 			if strings.Contains(val, ",") {
 				bad(k, errors.New("only one data directory is supported"))
@@ -397,11 +398,11 @@ func listenerOptions(o *server.Options, settings map[string]string) (skipped []s
 
 // clusterOptions sets o.Cluster from controller.quorum.voters (a cluster node; none
 // without it) and the other cluster settings: process.roles (combined mode only),
-// broker.heartbeat.interval.ms, broker.session.timeout.ms and replica.lag.time.max.ms.
-// Without voters, the others are ignored with a warning.
+// broker.heartbeat.interval.ms, broker.session.timeout.ms, replica.lag.time.max.ms and
+// strata.cluster.join. Without voters, the others are ignored with a warning.
 func clusterOptions(o *server.Options, settings map[string]string, logger *slog.Logger) error {
 	var errs []error
-	for _, k := range []string{keyVoters, keyRoles, keyHeartbeatMs, keySessionMs, keyLagMs} {
+	for _, k := range []string{keyVoters, keyRoles, keyHeartbeatMs, keySessionMs, keyLagMs, keyJoin} {
 		if v, ok := settings[k]; ok {
 			if st, _ := registry.Lookup(k); st != nil {
 				errs = append(errs, st.Validate(v))
@@ -412,7 +413,7 @@ func clusterOptions(o *server.Options, settings map[string]string, logger *slog.
 		return err
 	}
 	if strings.TrimSpace(settings[keyVoters]) == "" {
-		for _, k := range []string{keyRoles, keyHeartbeatMs, keySessionMs, keyLagMs} {
+		for _, k := range []string{keyRoles, keyHeartbeatMs, keySessionMs, keyLagMs, keyJoin} {
 			if _, ok := settings[k]; ok && logger != nil {
 				logger.Warn(k+" has no effect without controller.quorum.voters: this is a single node", "setting", k)
 			}
@@ -433,7 +434,8 @@ func clusterOptions(o *server.Options, settings map[string]string, logger *slog.
 		n, _ := strconv.Atoi(settings[k]) // validated; absent: 0, the default
 		return time.Duration(n) * time.Millisecond
 	}
-	o.Cluster = &server.ClusterOptions{Voters: voters, HeartbeatInterval: ms(keyHeartbeatMs), SessionTimeout: ms(keySessionMs),
+	join, _ := strconv.ParseBool(settings[keyJoin]) // validated; absent: false
+	o.Cluster = &server.ClusterOptions{Voters: voters, Join: join, HeartbeatInterval: ms(keyHeartbeatMs), SessionTimeout: ms(keySessionMs),
 		ReplicaLagTimeMax: ms(keyLagMs)}
 	return nil
 }

@@ -312,7 +312,7 @@ func TestServeProcessKafkaProperties(t *testing.T) {
 }
 
 // TestServeClusterSettings: controller.quorum.voters makes a cluster node (the other
-// cluster settings onto ClusterOptions, none of them left in Settings); process.roles
+// cluster settings, strata.cluster.join among them, onto ClusterOptions, none of them left in Settings); process.roles
 // other than combined mode, bad voters or timings stop it with an error; without voters
 // the node is single (Cluster nil).
 func TestServeClusterSettings(t *testing.T) {
@@ -328,13 +328,13 @@ func TestServeClusterSettings(t *testing.T) {
 		return o, err
 	}
 	o, err := opts("node.id=2", "controller.quorum.voters=2@127.0.0.1:9193, 1@127.0.0.1:9093,3@127.0.0.1:9293",
-		"process.roles=controller,broker", "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=900")
+		"process.roles=controller,broker", "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=900", "strata.cluster.join=true")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := o.Cluster
 	if c == nil || o.NodeID != 2 || len(c.Voters) != 3 || c.Voters[0].String() != "1@127.0.0.1:9093" ||
-		c.HeartbeatInterval != 100*time.Millisecond || c.SessionTimeout != 900*time.Millisecond {
+		c.HeartbeatInterval != 100*time.Millisecond || c.SessionTimeout != 900*time.Millisecond || !c.Join {
 		t.Fatalf("cluster %+v node %d", c, o.NodeID)
 	}
 	if len(o.Settings) != 0 {
@@ -343,7 +343,7 @@ func TestServeClusterSettings(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if o, err = opts("controller.quorum.voters=1@127.0.0.1:9093"); err != nil || o.Cluster == nil || o.Cluster.HeartbeatInterval != 0 {
+	if o, err = opts("controller.quorum.voters=1@127.0.0.1:9093"); err != nil || o.Cluster == nil || o.Cluster.HeartbeatInterval != 0 || o.Cluster.Join {
 		t.Fatalf("defaults: %v %+v", err, o)
 	}
 	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "node.id 0 is not in controller.quorum.voters") {
@@ -360,6 +360,7 @@ func TestServeClusterSettings(t *testing.T) {
 		{"controller.quorum.voters=1@h:1,1@h:2", "listed twice"},
 		{"broker.heartbeat.interval.ms=0", "at least 1"},
 		{"broker.session.timeout.ms=x", "not a 32-bit integer"},
+		{"strata.cluster.join=maybe", "strata.cluster.join"},
 	} {
 		set := []string{"node.id=1", "controller.quorum.voters=1@127.0.0.1:9093", tc.set}
 		if _, err := opts(set...); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -44,6 +44,9 @@ var settings = []Setting{
 	{Name: "broker.session.timeout.ms", Type: Int, Scope: Broker, Default: "1500", ReadOnly: true, Field: "Options.Cluster.SessionTimeout", Min: 1, HasMin: true,
 		Doc:  "How long the controller waits for a broker's heartbeat before it fences the broker (its partitions get new leaders, or go offline); a broker the controller's Raft cannot reach is fenced after two heartbeat intervals. Must exceed broker.heartbeat.interval.ms.",
 		Note: "Kafka's default is 9000."},
+	{Name: "strata.cluster.join", Type: Boolean, Scope: Broker, Default: "false", ReadOnly: true, Field: "Options.Cluster.Join",
+		Doc:  "A cluster node without metadata (an empty data directory) joins the existing controller quorum, waiting until a voter adds it (AddRaftVoter: strata cluster add-voter), instead of bootstrapping a quorum from controller.quorum.voters, which then lists the quorum it joins, itself included. Used to replace a node with another node id or address (docs/cluster.md). Ignored by a node that has metadata.",
+		Note: "Strata's own: Kafka's dynamic quorum (KIP-853) formats such a controller with --no-initial-controllers and controller.quorum.bootstrap.servers."},
 
 	// Other broker settings (server.Options.Settings).
 	{Name: "max.connections.per.ip", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 0, HasMin: true,

@@ -303,6 +303,8 @@ var sentinels = map[string]error{
 	"invalid_update_version":     metadata.ErrInvalidUpdateVersion,
 	"ineligible_replica":         metadata.ErrIneligibleReplica,
 	"invalid_request":            metadata.ErrInvalidRequest,
+	"duplicate_voter":            ErrDuplicateVoter,
+	"voter_not_found":            ErrVoterNotFound,
 }
 
 func newRemoteError(err error) *remoteError {

@@ -70,7 +70,7 @@ func (s *Store) takeOver() {
 			}
 			continue
 		}
-		s.live.reset() // every broker gets a session from now
+		s.live.reset(time.Now()) // every broker gets a session from now
 		s.lead.Lock()
 		if s.lead.gen == gen {
 			s.lead.ready = gen
@@ -251,6 +251,9 @@ func (s *Store) ServeForward(req []byte) []byte {
 // appended and applied. Commands run one at a time, so each meets the image its
 // predecessor left.
 func (s *Store) serve(req *request) *response {
+	if placesReplicas(req) {
+		s.awaitBrokers() // before ctrl: the heartbeats it waits for are commands too
+	}
 	s.ctrl.Lock()
 	defer s.ctrl.Unlock()
 	if !s.ready() {
@@ -283,6 +286,18 @@ func (s *Store) serve(req *request) *response {
 	}
 	resp.Index = index
 	return resp
+}
+
+// placesReplicas reports whether req places new replicas by the rules (not by explicit
+// assignments).
+func placesReplicas(req *request) bool {
+	switch {
+	case req.CreateTopic != nil:
+		return len(req.CreateTopic.Assignments) == 0
+	case req.CreatePartitions != nil:
+		return req.CreatePartitions.Assignments == nil
+	}
+	return false
 }
 
 // decide applies the rules of req to im: the record to append (nil: none) and the
@@ -430,9 +445,28 @@ func (s *Store) resolve(ctx context.Context, index, nonce uint64) (bool, error) 
 	return mine, nil
 }
 
-// changeQuorum adds or removes a voter (on the leader; the caller holds ctrl). A
-// configuration entry is no record: the answer has no index to wait for.
+// changeQuorum adds or removes a voter (on the leader; the caller holds ctrl): adding a
+// voter already in the configuration fails with ErrDuplicateVoter, removing one not in
+// it with ErrVoterNotFound. A configuration entry is no record: the answer has no index
+// to wait for.
 func (s *Store) changeQuorum(req *request) *response {
+	cf := s.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return &response{NotLeader: true}
+	}
+	voter := func(id int32) bool {
+		return slices.ContainsFunc(cf.Configuration().Servers, func(sv hraft.Server) bool { return sv.ID == serverID(id) })
+	}
+	var err error
+	switch {
+	case req.AddVoter != nil && voter(req.AddVoter.ID):
+		err = fmt.Errorf("%w: node %d", ErrDuplicateVoter, req.AddVoter.ID)
+	case req.RemoveVoter != nil && !voter(*req.RemoveVoter):
+		err = fmt.Errorf("%w: node %d", ErrVoterNotFound, *req.RemoveVoter)
+	}
+	if err != nil {
+		return &response{Err: newRemoteError(err), err: err}
+	}
 	var f hraft.IndexFuture
 	if v := req.AddVoter; v != nil {
 		f = s.raft.AddVoter(serverID(v.ID), hraft.ServerAddress(v.Addr), 0, 0)

@@ -51,8 +51,10 @@
 // the last heartbeat of each broker in memory and fences (a record; metadata.Rules
 // FenceBroker moves or offlines its partitions) a broker unheard for SessionTimeout, or
 // for two intervals when Raft's own heartbeats to it fail; a new controller starts every
-// broker's session at its take-over. A heartbeat or registration of a fenced broker
-// unfences it (Rules.UnfenceBroker).
+// broker's session at its take-over, and places new replicas (Rules.Usable) only on the
+// brokers heard since then: a placement in the first two heartbeat intervals waits, at
+// most until then, for every unfenced broker to heartbeat. A heartbeat or registration
+// of a fenced broker unfences it (Rules.UnfenceBroker).
 //
 // # Network
 //

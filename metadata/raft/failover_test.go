@@ -234,8 +234,9 @@ func TestRaftStatus(t *testing.T) {
 }
 
 // TestRaftReplaceVoter: a voter is removed from the quorum and a new node, started to
-// join (not to bootstrap), is added in its place; it receives the metadata, and the new
-// quorum survives the loss of its controller.
+// join (not to bootstrap), is added in its place (adding a voter twice, or removing a
+// node that is not one, fails with ErrDuplicateVoter or ErrVoterNotFound); it receives
+// the metadata, and the new quorum survives the loss of its controller.
 func TestRaftReplaceVoter(t *testing.T) {
 	c := newTestCluster(t, 3, metadata.Rules{})
 	c.startAll()
@@ -245,8 +246,14 @@ func TestRaftReplaceVoter(t *testing.T) {
 	c.dirs[4] = t.TempDir()
 	c.opts = func(o *Options) { o.Join = o.NodeID == 4 }
 
+	if err := c.store(2).AddVoter(t.Context(), Voter{ID: 1, Addr: "elsewhere:9093"}); !errors.Is(err, ErrDuplicateVoter) {
+		t.Fatalf("adding voter 1 again: %v", err)
+	}
 	if err := c.store(2).RemoveVoter(t.Context(), 3); err != nil {
 		t.Fatal(err)
+	}
+	if err := c.store(1).RemoveVoter(t.Context(), 3); !errors.Is(err, ErrVoterNotFound) {
+		t.Fatalf("removing voter 3 again: %v", err)
 	}
 	c.stop(3)
 	c.start(4)

@@ -20,20 +20,30 @@ import (
 // a broker it has not heard for SessionTimeout — or, for a voter that Raft itself cannot
 // reach (its heartbeats to it fail: a killed process refuses connections at once), for
 // two heartbeat intervals. A new controller gives every broker a full session from its
-// take-over. A fenced broker that heartbeats or registers again is unfenced.
+// take-over before it fences it, but places new replicas only on the brokers that have
+// heartbeated (or registered) to it since: a broker that died with the old controller
+// is not fenced yet, and must not get new partitions meanwhile. A placement in the first
+// two heartbeat intervals after the take-over waits (at most until then) for every
+// unfenced broker to be heard, so that creating a topic right after an election still
+// spreads it over every live broker. A fenced broker that heartbeats or registers again
+// is unfenced.
 
 // liveness is the leader's memory of the brokers' heartbeats.
 type liveness struct {
 	sync.Mutex
 	seen    map[int32]time.Time // the last heartbeat (or the take-over) by broker
 	suspect map[int32]bool      // voters Raft fails to reach
+	since   time.Time           // the take-over
+	heardOf map[int32]bool      // the brokers heard since the take-over
+	news    chan struct{}       // closed (and replaced) when heardOf grows
 }
 
-// reset starts every broker's session afresh (a new controller).
-func (l *liveness) reset() {
+// reset starts every broker's session afresh (a new controller, at now).
+func (l *liveness) reset(now time.Time) {
 	l.Lock()
 	defer l.Unlock()
-	l.seen, l.suspect = map[int32]time.Time{}, map[int32]bool{}
+	l.seen, l.suspect, l.heardOf = map[int32]time.Time{}, map[int32]bool{}, map[int32]bool{}
+	l.since = now
 }
 
 func (l *liveness) heard(b int32, now time.Time) {
@@ -43,6 +53,40 @@ func (l *liveness) heard(b int32, now time.Time) {
 		l.seen = map[int32]time.Time{}
 	}
 	l.seen[b] = now
+	if l.heardOf == nil {
+		l.heardOf = map[int32]bool{}
+	}
+	if !l.heardOf[b] {
+		l.heardOf[b] = true
+		if l.news != nil {
+			close(l.news)
+			l.news = nil
+		}
+	}
+}
+
+// heardSince reports whether broker b was heard since the take-over.
+func (l *liveness) heardSince(b int32) bool {
+	l.Lock()
+	defer l.Unlock()
+	return l.heardOf[b]
+}
+
+// unheard reports whether a broker of im other than self, unfenced, was not heard since
+// the take-over; if so, it returns the take-over time and a channel closed when another
+// broker is heard.
+func (l *liveness) unheard(im *metadata.Image, self int32) (since time.Time, news <-chan struct{}, ok bool) {
+	l.Lock()
+	defer l.Unlock()
+	for _, b := range im.Brokers() {
+		if !b.Fenced && b.ID != self && !l.heardOf[b.ID] {
+			if l.news == nil {
+				l.news = make(chan struct{})
+			}
+			return l.since, l.news, true
+		}
+	}
+	return time.Time{}, nil, false
 }
 
 func (l *liveness) setSuspect(b int32, suspect bool) {
@@ -99,6 +143,39 @@ func (s *Store) sendHeartbeats() {
 		cancel()
 		if err != nil && !errors.Is(err, metadata.ErrClosed) {
 			s.log.Debug("broker heartbeat", "err", err)
+		}
+	}
+}
+
+// usable is the controller's Rules.Usable: new replicas go to this node's broker and to
+// the brokers heard since the take-over. On a node that does not lead (its rules only
+// precheck commands it forwards), every broker is usable.
+func (s *Store) usable(b int32) bool {
+	return b == s.node || !s.ready() || s.live.heardSince(b)
+}
+
+// awaitBrokers holds a placement on a new controller until every unfenced broker has
+// been heard since the take-over, or two heartbeat intervals have passed since it (or
+// the store closes): the live brokers heartbeat within one.
+func (s *Store) awaitBrokers() {
+	for {
+		since, news, ok := s.live.unheard(s.Image(), s.node)
+		if !ok {
+			return
+		}
+		left := time.Until(since.Add(2 * s.hbInterval))
+		if left <= 0 {
+			return
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-news:
+			t.Stop()
+		case <-t.C:
+			return
+		case <-s.closing:
+			t.Stop()
+			return
 		}
 	}
 }

@@ -126,3 +126,54 @@ func TestRaftControlledShutdown(t *testing.T) {
 		}
 	}
 }
+
+// TestRaftPlacementAfterTakeOver: a new controller places new partitions only on the
+// brokers that have heartbeated to it, from its election on (not only once it fenced
+// the others): a broker whose heartbeats stopped before the election, not fenced yet
+// (the session is long here), gets nothing; a creation right after the election waits
+// for the live brokers' first heartbeats and spreads over all of them; once the broker
+// heartbeats again it gets partitions again.
+func TestRaftPlacementAfterTakeOver(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = 400*time.Millisecond, time.Minute }
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	leaders := func(tp *metadata.Topic) []int32 {
+		var out []int32
+		for _, p := range tp.Partitions {
+			if !slices.Contains(out, p.Leader) {
+				out = append(out, p.Leader)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	c.isolate(3, false, false) // its heartbeats stop; Raft still reaches it
+	c.lead(2)
+	start := time.Now()
+	tp := mustCreate(t, c.store(2), "right-after", 4)
+	t.Logf("created %v after the new controller was ready", time.Since(start))
+	if c.fenced(3) {
+		t.Fatal("broker 3 fenced: the session should outlast the test")
+	}
+	if got := leaders(tp); !slices.Equal(got, []int32{1, 2}) {
+		t.Fatalf("leaders right after the election %v, want [1 2] (broker 3 unheard)", got)
+	}
+	if err := c.store(1).CreatePartitions(t.Context(), metadata.CreatePartitions{Topic: "right-after", Total: 6}); err != nil {
+		t.Fatal(err)
+	}
+	grown, _ := c.store(1).Image().Topic("right-after")
+	for _, p := range grown.Partitions[4:] {
+		if p.HasReplica(3) {
+			t.Fatalf("a new partition placed on unheard broker 3: %+v", p)
+		}
+	}
+
+	c.isolate(3, false, true)
+	waitFor(t, "broker 3 to heartbeat to the new controller", func() bool { return c.store(2).live.heardSince(3) })
+	if got := leaders(mustCreate(t, c.store(3), "heard-again", 3)); !slices.Equal(got, []int32{1, 2, 3}) {
+		t.Fatalf("leaders once broker 3 heartbeats again %v, want one each", got)
+	}
+}

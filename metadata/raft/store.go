@@ -54,7 +54,7 @@ type Options struct {
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Rules are the command checks and placement the controller applies (this node's
-	// when it leads).
+	// when it leads). The Store sets Rules.Usable (brokers heard since the take-over).
 	Rules metadata.Rules
 
 	// Raft's timing: a follower that hears nothing from the leader for HeartbeatTimeout
@@ -109,6 +109,7 @@ type Store struct {
 	rules  metadata.Rules
 	fwd    Forwarder
 	raft   *hraft.Raft
+	trans  hraft.Transport
 	bolt   *raftboltdb.BoltStore
 
 	hbInterval, session time.Duration
@@ -174,12 +175,13 @@ func Open(opts *Options) (st *Store, err error) {
 	if o.Forwarder == nil && len(o.Voters) > 1 {
 		return nil, errors.New("raft: a quorum of several voters needs a forwarder")
 	}
-	s := &Store{node: o.NodeID, voters: slices.Clone(o.Voters), log: o.Logger, rules: o.Rules, fwd: o.Forwarder,
+	s := &Store{node: o.NodeID, voters: slices.Clone(o.Voters), log: o.Logger, rules: o.Rules, fwd: o.Forwarder, trans: o.Transport,
 		kick: make(chan struct{}, 1), closing: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	s.rules.Broker = maps.Clone(s.rules.Broker)
+	s.rules.Usable = s.usable
 	s.hbInterval = orDefault(o.HeartbeatInterval, DefaultHeartbeatInterval)
 	s.session = orDefault(o.SessionTimeout, DefaultSessionTimeout)
 	s.applied.ch = make(chan struct{})
@@ -405,6 +407,11 @@ func (s *Store) Close() error {
 		s.raft.DeregisterObserver(s.observer)
 		if err := s.raft.Shutdown().Error(); err != nil {
 			s.closeErr = fmt.Errorf("raft: shutdown: %w", err)
+		}
+		// Shutdown closes the transport, unless Raft had shut itself down already (this
+		// node was removed from the quorum): then nothing did.
+		if c, ok := s.trans.(hraft.WithClose); ok {
+			c.Close()
 		}
 		s.wg.Wait()
 		if err := s.bolt.Close(); err != nil && s.closeErr == nil {

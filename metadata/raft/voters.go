@@ -1,11 +1,19 @@
 package raft
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+)
+
+// Errors of a quorum change (AddVoter, RemoveVoter), Kafka's DUPLICATE_VOTER and
+// VOTER_NOT_FOUND.
+var (
+	ErrDuplicateVoter = errors.New("raft: the node is a voter already")
+	ErrVoterNotFound  = errors.New("raft: the node is not a voter")
 )
 
 // Voter is one entry of controller.quorum.voters: a node id and the address of its Raft
