@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -71,6 +72,7 @@ func newTCPCluster(t testing.TB, n int, rules metadata.Rules) *testCluster {
 
 func newTestCluster(t testing.TB, n int, rules metadata.Rules) *testCluster {
 	t.Helper()
+	watchHang(t)
 	c := &testCluster{t: t, dirs: map[int32]string{}, rules: rules, stores: map[int32]*Store{}, trans: map[int32]*hraft.InmemTransport{}}
 	for i := int32(1); i <= int32(n); i++ {
 		c.voters = append(c.voters, Voter{ID: i, Addr: fmt.Sprintf("node%d:9093", i)})
@@ -82,6 +84,32 @@ func newTestCluster(t testing.TB, n int, rules metadata.Rules) *testCluster {
 		}
 	})
 	return c
+}
+
+// hangAfter bounds a test cluster's life: its tests take seconds even on a loaded
+// machine, so one still running after this is hung.
+const hangAfter = 2 * time.Minute
+
+// watchHang makes a hung test fail within hangAfter, with every goroutine's stack,
+// rather than block until go test's timeout (15 minutes in make test). Cleanups run last
+// first: registered before the cluster's, it covers stopping the nodes too. Benchmarks
+// may run longer and are not watched.
+func watchHang(t testing.TB) {
+	if _, ok := t.(*testing.T); !ok {
+		return
+	}
+	name := t.Name()
+	fired := make(chan struct{})
+	timer := time.AfterFunc(hangAfter, func() {
+		defer close(fired)
+		debug.SetTraceback("all")
+		panic(fmt.Sprintf("%s: hung: its Raft cluster is still running after %v (the stacks below show where it blocks)", name, hangAfter))
+	})
+	t.Cleanup(func() {
+		if !timer.Stop() {
+			<-fired
+		}
+	})
 }
 
 // startAll starts every node that is not running.

@@ -62,7 +62,9 @@
 // connection's first byte says what it carries — 'R' hashicorp/raft's NetworkTransport
 // protocol (Network.Transport is its StreamLayer), 'F' forwarded commands, each a frame
 // of a 4-byte big-endian length and the message (a version byte, then JSON), answered
-// by a frame. Network is the Store's Forwarder; its Handle takes the Store's
+// by a frame. Raft's transport sends each follower one AppendEntries at a time
+// (hashicorp/raft's pipelining can deadlock a leader's replication: see
+// Network.Transport). Network is the Store's Forwarder; its Handle takes the Store's
 // ServeForward. A forward that cannot connect or send wraps ErrUnreachable (retried);
 // one that fails later leaves its outcome unknown.
 //

@@ -106,9 +106,19 @@ func (n *Network) Addr() string { return n.addr }
 
 // Transport returns hashicorp/raft's NetworkTransport on this listener, for Options.
 // The Network must be created with the voters address the peers know it by.
+//
+// It does not pipeline AppendEntries (MaxRPCsInFlight 1: one request in flight per
+// follower). hashicorp/raft v1.7's pipeline can deadlock when a pipelined append fails
+// (the follower stops, or rejects it): its decoder stops reading while the sender,
+// which only looks for that between two sends, blocks handing over one more request. The leader then never sends
+// that follower another entry, while its heartbeats keep the follower from starting an
+// election, and Raft's Shutdown waits for the stuck sender forever (hashicorp/raft
+// issue 612). Commands run one at a time anyway: a forwarded one takes about 2 ms more
+// without pipelining (docs/benchmarks.md).
 func (n *Network) Transport() hraft.Transport {
 	return hraft.NewNetworkTransportWithConfig(&hraft.NetworkTransportConfig{
 		Stream: &streamLayer{n: n}, MaxPool: 3, Timeout: n.timeout, Logger: newHCLogger(n.log),
+		MaxRPCsInFlight: 1,
 	})
 }
 

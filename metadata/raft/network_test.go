@@ -9,6 +9,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	hraft "github.com/hashicorp/raft"
 )
 
 func listen(t *testing.T) *Network {
@@ -125,4 +127,21 @@ func FuzzRaftFrame(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// TestRaftNetworkNoPipeline: the transport does not pipeline AppendEntries, whose
+// hashicorp/raft implementation can deadlock the leader's replication to a follower
+// that answered a failure (a restarted follower: TestRaftStoreConformance/FollowerTCP/
+// Restart hung until the test timeout under load); see Network.Transport.
+func TestRaftNetworkNoPipeline(t *testing.T) {
+	tr := listen(t).Transport()
+	defer tr.(hraft.WithClose).Close()
+	peer := listen(t)
+	p, err := tr.AppendEntriesPipeline("2", hraft.ServerAddress(peer.Addr()))
+	if p != nil {
+		p.Close()
+	}
+	if !errors.Is(err, hraft.ErrPipelineReplicationNotSupported) {
+		t.Fatalf("AppendEntriesPipeline: %v, want %v (no pipelining)", err, hraft.ErrPipelineReplicationNotSupported)
+	}
 }

@@ -20,6 +20,7 @@ func TestRaftStoreConformance(t *testing.T) {
 		newCluster func(testing.TB, int, metadata.Rules) *testCluster
 	}{{"Controller", 1, newTestCluster}, {"Follower", 2, newTestCluster}, {"FollowerTCP", 2, newTCPCluster}} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // three clusters of their own; most of their time is Raft's timers
 			storetest.RunController(t, 1, tc.controller, func(t *testing.T) storetest.Opener {
 				var c *testCluster
 				return func(t *testing.T, rules metadata.Rules) metadata.Store {
