@@ -232,8 +232,9 @@ func TestConsumerConvertsEmptyClassicGroup(t *testing.T) {
 
 // TestConsumerGroupLifecycle: ListGroups tells consumer groups by type and state;
 // DeleteGroups refuses a consumer group with members and deletes an empty one for good; a
-// classic member cannot join a consumer group with members, but turns an empty one
-// classic; an empty consumer group without offsets is removed by the retention check.
+// classic member joins a consumer group with members (it stays a consumer group), and
+// turns an empty one classic; an empty consumer group without offsets is removed by the
+// retention check.
 func TestConsumerGroupLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tt := &testTopics{}
@@ -255,8 +256,15 @@ func TestConsumerGroupLifecycle(t *testing.T) {
 		if errs := e.c.DeleteGroups([]string{"c1"}); !errors.Is(errs[0], ErrNonEmptyGroup) {
 			t.Fatalf("delete a consumer group with members: %v", errs[0])
 		}
-		if _, err := e.c.Join(ctx, jreq("c1", "")); !errors.Is(err, ErrInconsistentGroupProtocol) {
+		res, err := e.c.Join(ctx, jreq("c1", ""))
+		if err != nil {
 			t.Fatalf("classic member joining a consumer group with members: %v", err)
+		}
+		if l := e.list(nil, []string{"consumer"}); len(l) != 3 {
+			t.Fatalf("consumer groups with a classic member: %+v", l)
+		}
+		if errs, err := e.c.Leave("c1", []LeaveMember{{MemberID: res.MemberID}}); err != nil || errs[0] != nil {
+			t.Fatalf("classic member leaving the consumer group: %v %v", errs, err)
 		}
 		for _, g := range []string{"c1", "c2", "c3"} {
 			if _, err := e.c.ConsumerHeartbeat(&ConsumerHeartbeatRequest{Group: g, MemberID: "m", MemberEpoch: -1}); err != nil {

@@ -46,6 +46,10 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 		g.mu.Unlock()
 		return 0, nil, false, ErrInconsistentGroupProtocol // classic → consumer migration: to come
 	}
+	if g.consumer == nil && hb.classic != nil {
+		g.mu.Unlock() // the consumer group became classic since the caller looked: rejoin
+		return 0, nil, false, ErrRebalanceInProgress
+	}
 	convert := g.consumer == nil && (g.protocolType != "" || g.generation != 0)
 	if convert && !c.opts.ConsumerMigration.upgrade() {
 		g.mu.Unlock()
@@ -58,7 +62,7 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 	var before assign.Assignment
 	if m := next.members[hb.memberID]; m != nil {
 		before = toAssignment(m.current.AssignedPartitions)
-	} else if hb.memberEpoch == 0 && len(next.members) >= c.opts.ConsumerMaxSize && next.staticMember(hb.instanceID) == nil {
+	} else if (hb.memberEpoch == 0 || hb.classic != nil) && len(next.members) >= c.opts.ConsumerMaxSize && next.staticMember(hb.instanceID) == nil {
 		g.mu.Unlock()
 		return 0, nil, false, ErrGroupMaxSizeReached
 	}
@@ -162,15 +166,20 @@ func (c *Coordinator) checkRevocationLocked(g *group, m *consumerMember) {
 	g.consumerRevocations[id] = revocation{timer: t, epoch: epoch}
 }
 
-// resetConsumerSessionLocked (re)arms member id's session timer: when it fires, the
-// member is removed as if it had left. g.mu must be held.
+// resetConsumerSessionLocked (re)arms member id's session timer (a classic member's
+// session timeout is its own): when it fires, the member is removed as if it had left.
+// g.mu must be held and g.consumer set.
 func (c *Coordinator) resetConsumerSessionLocked(g *group, id string) {
 	g.stopConsumerSessionLocked(id)
 	if g.consumerSessions == nil {
 		g.consumerSessions = make(map[string]coord.Timer)
 	}
+	timeout := c.opts.ConsumerSessionTimeout
+	if m := g.consumer.members[id]; m != nil && m.meta.Classic != nil {
+		timeout = time.Duration(m.meta.Classic.SessionTimeoutMs) * time.Millisecond // its JoinGroup's
+	}
 	var t coord.Timer
-	t = g.shard.afterFunc(c.opts.ConsumerSessionTimeout, func() {
+	t = g.shard.afterFunc(timeout, func() {
 		g.mu.Lock()
 		current := g.consumerSessions[id] == t
 		g.mu.Unlock()

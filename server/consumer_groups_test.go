@@ -406,3 +406,56 @@ func TestConsumerProtocolKgoRegexRestart(t *testing.T) {
 	}
 	go r2.close() // its broker is gone: Close runs out in the background
 }
+
+// TestConsumerProtocolKgoClassicMember (franz-go): a classic member (cooperative-sticky,
+// JoinGroup/SyncGroup) joins a consumer group whose KIP-848 member consumes: the broker
+// assigns it half the partitions, the KIP-848 member giving up only those; both consume,
+// and when the classic member leaves the other takes its partitions back; every record
+// is processed once.
+func TestConsumerProtocolKgoClassicMember(t *testing.T) {
+	s := servertest.StartBroker(t, "", consumerSettings(nil))
+	addr := s.Addr().String()
+	groupTopic(t, addr, "mixed", 6, 300)
+	tr, rv := &tracker{}, &revocations{}
+	startConsumer(t, "m848", tr, consumer848Opts(addr, "g", "mixed", rv.opts("m848")...)...)
+	m848 := firstKey(stableWith(t, addr, "g", 6))
+	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+
+	classic := startConsumer(t, "classic", tr, groupOpts(addr, "g", "mixed", rv.opts("classic")...)...)
+	a := stableWith(t, addr, "g", 3, 3)
+	if revoked, lost := rv.of("m848"); len(revoked) != 3 || lost != 0 {
+		t.Fatalf("the KIP-848 member revoked %v (want the 3 partitions that moved), lost %d times", revoked, lost)
+	}
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("mixed"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	produce(t, pcl, 300, 300)
+	waitFor(t, "600 records", 30*time.Second, func() bool { return tr.count() == 600 })
+	tr.mu.Lock()
+	byClassic := 0
+	for _, ms := range tr.seen {
+		if slices.Contains(ms, "classic") {
+			byClassic++
+		}
+	}
+	tr.mu.Unlock()
+	if byClassic == 0 {
+		t.Fatalf("the classic member processed no record (assignment %v)", a)
+	}
+
+	classic.close() // LeaveGroup: the KIP-848 member gets its partitions back
+	if got := stableWith(t, addr, "g", 6); got[m848] == nil {
+		t.Fatalf("after the classic member left: %v", got)
+	}
+	produce(t, pcl, 300, 600)
+	waitFor(t, "900 records", 30*time.Second, func() bool { return tr.count() == 900 })
+	tr.mu.Lock()
+	for k, ms := range tr.seen {
+		if len(ms) != 1 {
+			t.Errorf("record %s processed by %v", k, ms)
+		}
+	}
+	tr.mu.Unlock()
+}

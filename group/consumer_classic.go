@@ -1,0 +1,208 @@
+package group
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/group/assign"
+)
+
+// Classic members of a consumer group (Kafka's classicGroupJoinToConsumerGroup,
+// classicGroupSyncToConsumerGroup, classicGroupHeartbeatToConsumerGroup and
+// classicGroupLeaveToConsumerGroup): a member using JoinGroup/SyncGroup/Heartbeat/
+// LeaveGroup in a group whose members use the consumer protocol. The broker assigns: its
+// JoinGroup is a heartbeat of the state machine (its subscription and owned partitions
+// from the consumer protocol's metadata, ClassicMemberMetadata kept in its record), the
+// generation it gets is its member epoch, nobody is leader, and SyncGroup hands it its
+// current assignment. Its Heartbeat answers REBALANCE_IN_PROGRESS when it must rejoin to
+// move on: the group epoch passed it, it has partitions to revoke, or partitions it
+// waits for are free.
+
+// consumerProtocolType is the protocol type of Kafka consumers, the only one a consumer
+// group accepts from classic members.
+const consumerProtocolType = "consumer"
+
+// joinConsumerGroup runs a JoinGroup of a classic member into consumer group g.
+func (c *Coordinator) joinConsumerGroup(g *group, req *JoinRequest) (JoinResult, error) {
+	if req.ProtocolType != consumerProtocolType {
+		return JoinResult{}, ErrInconsistentGroupProtocol
+	}
+	var sub kmsg.ConsumerMemberMetadata
+	if err := sub.ReadFrom(req.Protocols[0].Metadata); err != nil {
+		return JoinResult{}, ErrInconsistentGroupProtocol
+	}
+	classic := &classicMemberMetadata{SessionTimeoutMs: int32(req.SessionTimeout.Milliseconds())}
+	for _, p := range req.Protocols {
+		classic.SupportedProtocols = append(classic.SupportedProtocols, classicProtocol{Name: p.Name, Metadata: p.Metadata})
+	}
+	id := req.MemberID
+	if id == "" {
+		prefix := req.ClientID
+		if req.InstanceID != nil {
+			prefix = *req.InstanceID
+		} else if prefix == "" {
+			prefix = "member"
+		}
+		id = newMemberID(prefix)
+		if req.InstanceID == nil && req.RequireKnownMemberID {
+			g.mu.Lock()
+			ok := g.consumer == nil || g.consumer.supportsClassic(id, classic.SupportedProtocols)
+			g.mu.Unlock()
+			if !ok {
+				return JoinResult{}, ErrInconsistentGroupProtocol
+			}
+			return JoinResult{MemberID: id, Generation: -1}, ErrMemberIDRequired
+		}
+	}
+	topics := slices.Clone(sub.Topics)
+	if topics == nil {
+		topics = []string{}
+	}
+	hb := consumerHeartbeat{memberID: id, instanceID: req.InstanceID, rackID: sub.Rack,
+		rebalanceTimeoutMs: int32(req.RebalanceTimeout.Milliseconds()), topics: topics,
+		owned: assign.Assignment{}, clientID: req.ClientID, clientHost: req.ClientHost, classic: classic}
+	for _, op := range sub.OwnedPartitions {
+		if tid, _, ok := c.opts.Topics.Topic(op.Topic); ok {
+			hb.owned[tid] = append(hb.owned[tid], op.Partitions...)
+		}
+	}
+	for _, ps := range hb.owned {
+		slices.Sort(ps)
+	}
+	epoch, _, _, err := c.consumerHeartbeat(g.id, hb)
+	if err != nil {
+		return JoinResult{}, err
+	}
+	return JoinResult{Generation: epoch, ProtocolType: consumerProtocolType, Protocol: req.Protocols[0].Name, MemberID: id}, nil
+}
+
+// supportsClassic reports whether a classic member with these protocols may join: one
+// of them must be supported by every other classic member.
+func (cg *consumerGroup) supportsClassic(self string, protocols []classicProtocol) bool {
+	for _, p := range protocols {
+		all := true
+		for id, m := range cg.members {
+			if id != self && m.meta.Classic != nil && !slices.ContainsFunc(m.meta.Classic.SupportedProtocols,
+				func(q classicProtocol) bool { return q.Name == p.Name }) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// classicMemberLocked finds the classic member of consumer group g that a SyncGroup or
+// Heartbeat comes from, as Kafka validates it: FENCED_INSTANCE_ID, UNKNOWN_MEMBER_ID (also
+// for a member using the consumer protocol), ILLEGAL_GENERATION (not its member epoch).
+func (g *group) classicMemberLocked(memberID string, instanceID *string, generation int32) (*consumerMember, error) {
+	if g.consumer == nil {
+		return nil, ErrUnknownMemberID
+	}
+	if instanceID != nil {
+		if sm := g.consumer.staticMember(instanceID); sm != nil && sm.id != memberID {
+			return nil, ErrFencedInstanceID
+		}
+	}
+	m := g.consumer.members[memberID]
+	if m == nil || m.meta.Classic == nil {
+		return nil, ErrUnknownMemberID
+	}
+	if generation != m.current.MemberEpoch {
+		return nil, ErrIllegalGeneration
+	}
+	return m, nil
+}
+
+// syncConsumerGroup answers a SyncGroup of a classic member of consumer group g with its
+// current assignment (the leader's assignments, if any, are ignored: the broker assigns).
+func (c *Coordinator) syncConsumerGroup(g *group, req *SyncRequest) (SyncResult, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m, err := g.classicMemberLocked(req.MemberID, req.InstanceID, req.Generation)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	protocol := m.meta.Classic.SupportedProtocols[0]
+	if req.ProtocolType != nil && *req.ProtocolType != consumerProtocolType || req.Protocol != nil && *req.Protocol != protocol.Name {
+		return SyncResult{}, ErrInconsistentGroupProtocol
+	}
+	c.resetConsumerSessionLocked(g, m.id)
+	a := kmsg.NewConsumerMemberAssignment()
+	if sub := kmsg.NewConsumerMemberMetadata(); sub.ReadFrom(protocol.Metadata) == nil {
+		a.Version = min(sub.Version, 3)
+	}
+	for _, tp := range m.current.AssignedPartitions {
+		if name, ok := c.opts.Topics.TopicName(tp.TopicID); ok {
+			a.Topics = append(a.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: name, Partitions: slices.Clone(tp.Partitions)})
+		}
+	}
+	return SyncResult{ProtocolType: consumerProtocolType, Protocol: protocol.Name, Assignment: a.AppendTo(nil)}, nil
+}
+
+// heartbeatConsumerGroup runs a Heartbeat of a classic member of consumer group g: its
+// session is renewed; ErrRebalanceInProgress asks it to rejoin when the group epoch passed
+// its epoch, it must revoke partitions, or partitions it waits for have been released.
+func (c *Coordinator) heartbeatConsumerGroup(g *group, req *HeartbeatRequest) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m, err := g.classicMemberLocked(req.MemberID, req.InstanceID, req.Generation)
+	if err != nil {
+		return err
+	}
+	c.resetConsumerSessionLocked(g, m.id)
+	switch {
+	case m.current.MemberEpoch < g.consumer.epoch, m.current.State == memberUnrevokedPartitions,
+		m.current.State == memberUnreleasedPartitions && g.consumer.released(m):
+		return ErrRebalanceInProgress
+	}
+	return nil
+}
+
+// released reports whether a partition of m's target that m does not have yet is owned by
+// no other member any more.
+func (cg *consumerGroup) released(m *consumerMember) bool {
+	owner := cg.partitionEpochExcept(m.id)
+	assigned := toAssignment(m.current.AssignedPartitions)
+	for _, tp := range m.target {
+		for _, p := range tp.Partitions {
+			if !slices.Contains(assigned[tp.TopicID], p) && owner(tp.TopicID, p) == -1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// leaveConsumerGroup removes classic members of consumer group g (LeaveGroup), each as if
+// it had left with member epoch -1. It returns one error per member.
+func (c *Coordinator) leaveConsumerGroup(g *group, members []LeaveMember) []error {
+	errs := make([]error, len(members))
+	for i, lm := range members {
+		g.mu.Lock()
+		id := lm.MemberID
+		var m *consumerMember
+		if g.consumer != nil {
+			if lm.InstanceID != nil {
+				m = g.consumer.staticMember(lm.InstanceID)
+				if m != nil && id != "" && m.id != id {
+					errs[i] = ErrFencedInstanceID
+				}
+			} else {
+				m = g.consumer.members[id]
+			}
+		}
+		if errs[i] == nil && (m == nil || m.meta.Classic == nil) {
+			errs[i] = ErrUnknownMemberID
+		}
+		g.mu.Unlock()
+		if errs[i] == nil {
+			_, _, _, errs[i] = c.consumerHeartbeat(g.id, consumerHeartbeat{memberID: m.id, memberEpoch: -1})
+		}
+	}
+	return errs
+}
