@@ -132,6 +132,7 @@ type ConsumerMemberDescription struct {
 	Regex            *string
 	Assignment       map[assign.TopicID][]int32 // current
 	TargetAssignment map[assign.TopicID][]int32
+	Classic          bool // uses the classic protocol (JoinGroup …), not ConsumerGroupHeartbeat
 }
 
 // DescribeConsumerGroups describes each named consumer group (ConsumerGroupDescribe).
@@ -163,7 +164,7 @@ func (c *Coordinator) DescribeConsumerGroups(ids []string) []ConsumerGroupDescri
 					RackID: m.meta.RackID, MemberEpoch: m.current.MemberEpoch, ClientID: m.meta.ClientID,
 					ClientHost: m.meta.ClientHost, Topics: slices.Clone(m.meta.SubscribedTopicNames),
 					Regex: m.meta.SubscribedTopicRegex, Assignment: toAssignment(m.current.AssignedPartitions),
-					TargetAssignment: toAssignment(m.target)})
+					TargetAssignment: toAssignment(m.target), Classic: m.meta.Classic != nil})
 			}
 		}
 		g.mu.Unlock()

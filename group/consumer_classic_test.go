@@ -145,6 +145,10 @@ func TestClassicMemberInConsumerGroup(t *testing.T) {
 		}
 
 		e.reopen()
+		if d := e.c.DescribeConsumerGroups([]string{"g"})[0]; len(d.Members) != 2 || d.Members[0].Classic == (d.Members[0].MemberID == "m") ||
+			d.Members[1].Classic == (d.Members[1].MemberID == "m") {
+			t.Fatalf("described after restart: %+v", d.Members)
+		}
 		if got, err := sync(2); err != nil || !reflect.DeepEqual(got, map[string][]int32{"a": {2, 3}}) {
 			t.Fatalf("sync after restart: %v %v", got, err)
 		}

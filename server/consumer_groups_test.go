@@ -426,6 +426,16 @@ func TestConsumerProtocolKgoClassicMember(t *testing.T) {
 	if revoked, lost := rv.of("m848"); len(revoked) != 3 || lost != 0 {
 		t.Fatalf("the KIP-848 member revoked %v (want the 3 partitions that moved), lost %d times", revoked, lost)
 	}
+	dreq := kmsg.NewPtrConsumerGroupDescribeRequest()
+	dreq.Version, dreq.Groups = 1, []string{"g"}
+	dresp := wireRequest(t, s, dreq).(*kmsg.ConsumerGroupDescribeResponse)
+	types := map[string]int8{}
+	for _, m := range dresp.Groups[0].Members {
+		types[m.MemberID] = m.MemberType
+	}
+	if len(types) != 2 || types[m848] != 1 || slices.Index(slices.Collect(maps.Values(types)), 0) < 0 {
+		t.Fatalf("member types (0 classic, 1 consumer): %v", types)
+	}
 	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("mixed"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	if err != nil {
 		t.Fatal(err)
