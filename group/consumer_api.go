@@ -45,7 +45,7 @@ type ConsumerHeartbeatResult struct {
 // assignment; the change is written to __consumer_offsets before the answer. Errors:
 // ErrUnknownMemberID, ErrFencedMemberEpoch, ErrUnreleasedInstanceID,
 // ErrUnsupportedAssignor, ErrInvalidRegularExpression, ErrGroupMaxSizeReached,
-// ErrInconsistentGroupProtocol (a classic group with members), and those of the runtime.
+// ErrGroupIDNotFound (a classic group that cannot be upgraded), and those of the runtime.
 func (c *Coordinator) ConsumerHeartbeat(req *ConsumerHeartbeatRequest) (ConsumerHeartbeatResult, error) {
 	if err := checkConsumerHeartbeat(req); err != nil {
 		return ConsumerHeartbeatResult{}, err

@@ -191,7 +191,8 @@ func TestConsumerTopicChanges(t *testing.T) {
 
 // TestConsumerConvertsEmptyClassicGroup: a classic group without members becomes a
 // consumer group when a KIP-848 member joins, keeping its committed offsets, and the
-// conversion survives a restart; a classic group with members refuses KIP-848 members.
+// conversion survives a restart; a classic group with members whose assignments are not
+// the consumer protocol's refuses KIP-848 members (GROUP_ID_NOT_FOUND, as Kafka).
 func TestConsumerConvertsEmptyClassicGroup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tt := &testTopics{}
@@ -199,8 +200,8 @@ func TestConsumerConvertsEmptyClassicGroup(t *testing.T) {
 		e := newEnv(t, func(o *Options) { o.Topics = tt })
 		ctx := context.Background()
 		ids, gen := e.stableGroup(ctx, "g", 1)
-		if _, err := e.c.ConsumerHeartbeat(join("g", "m", "a")); !errors.Is(err, ErrInconsistentGroupProtocol) {
-			t.Fatalf("KIP-848 member joining a classic group with members: %v", err)
+		if _, err := e.c.ConsumerHeartbeat(join("g", "m", "a")); !errors.Is(err, ErrGroupIDNotFound) {
+			t.Fatalf("KIP-848 member joining a classic group whose assignments do not decode: %v", err)
 		}
 		if _, err := e.c.Commit(&CommitRequest{Group: "g", Generation: gen, MemberID: ids[0],
 			Offsets: []CommitOffset{{Topic: "a", Offset: 7, LeaderEpoch: -1}}}); err != nil {

@@ -1,10 +1,12 @@
 package group
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/group/assign"
 )
 
@@ -205,4 +207,101 @@ func (c *Coordinator) leaveConsumerGroup(g *group, members []LeaveMember) []erro
 		}
 	}
 	return errs
+}
+
+// upgradeLocked converts classic group g, which has members, into a consumer group for a
+// KIP-848 member joining it (Kafka's validateOnlineUpgrade and convertToConsumerGroup):
+// the group epoch and every member's epoch are the classic generation, each member keeps
+// its subscription, its assignment (as target and current) and its protocols and
+// session timeout (ClassicMemberMetadata). It returns the consumer group and its records,
+// the classic group's tombstone first, already applied to it; g is unchanged. Kafka
+// refuses with GROUP_ID_NOT_FOUND when the migration policy does not allow upgrades, the
+// group's protocol type is not consumer, it has more members than group.consumer.max.size
+// or a member's subscription or assignment does not decode. g.mu must be held.
+func (c *Coordinator) upgradeLocked(g *group) (*consumerGroup, []coord.Record, error) {
+	refuse := func(why string) error {
+		return fmt.Errorf("%w: cannot upgrade classic group %s to a consumer group: %s", ErrGroupIDNotFound, g.id, why)
+	}
+	switch {
+	case !c.opts.ConsumerMigration.upgrade():
+		return nil, nil, refuse("group.consumer.migration.policy")
+	case g.protocolType != consumerProtocolType:
+		return nil, nil, refuse("protocol type " + g.protocolType)
+	case len(g.members) > c.opts.ConsumerMaxSize:
+		return nil, nil, refuse("more members than group.consumer.max.size")
+	}
+	cg := newConsumerGroup()
+	recs := []coord.Record{{Key: groupKey(g.id)}}
+	emit := func(k cgKey, value []byte) {
+		apply, err := consumerRecordApply(k, value)
+		if err != nil {
+			panic("group: a record the upgrade encoded does not decode: " + err.Error())
+		}
+		apply(cg)
+		recs = append(recs, coord.Record{Key: k.appendTo(nil), Value: value})
+	}
+	epoch := g.generation
+	for _, id := range g.sortedMemberIDs() {
+		m := g.members[id]
+		subscription := m.metadataFor(g.protocol)
+		if g.protocol == "" && len(m.protocols) > 0 {
+			subscription = m.protocols[0].Metadata
+		}
+		var sub kmsg.ConsumerMemberMetadata
+		if err := sub.ReadFrom(subscription); err != nil {
+			return nil, nil, refuse("a member's subscription does not decode")
+		}
+		var asg kmsg.ConsumerMemberAssignment
+		if len(m.assignment) > 0 {
+			if err := asg.ReadFrom(m.assignment); err != nil {
+				return nil, nil, refuse("a member's assignment does not decode")
+			}
+		}
+		assigned := assign.Assignment{}
+		for _, t := range asg.Topics {
+			if tid, _, ok := c.opts.Topics.Topic(t.Topic); ok {
+				assigned[tid] = append(assigned[tid], t.Partitions...)
+			}
+		}
+		classic := &classicMemberMetadata{SessionTimeoutMs: int32(m.sessionTimeout.Milliseconds())}
+		for _, p := range m.protocols {
+			classic.SupportedProtocols = append(classic.SupportedProtocols, classicProtocol{Name: p.Name, Metadata: p.Metadata})
+		}
+		meta := consumerMemberMetadata{InstanceID: m.instanceID, RackID: sub.Rack, ClientID: m.clientID, ClientHost: m.clientHost,
+			SubscribedTopicNames: slices.Sorted(slices.Values(sub.Topics)), RebalanceTimeoutMs: int32(m.rebalanceTimeout.Milliseconds()),
+			Classic: classic}
+		if meta.SubscribedTopicNames == nil {
+			meta.SubscribedTopicNames = []string{}
+		}
+		tps := toTopicPartitions(assigned)
+		emit(cgKey{version: cgMemberKeyVersion, group: g.id, sub: id}, meta.appendTo(nil))
+		emit(cgKey{version: cgTargetMemberKeyVersion, group: g.id, sub: id}, (&consumerTargetMember{TopicPartitions: tps}).appendTo(nil))
+		cur := consumerCurrentAssignment{MemberEpoch: epoch, PreviousMemberEpoch: epoch, State: memberStable, AssignedPartitions: tps}
+		emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: g.id, sub: id}, cur.appendTo(nil))
+	}
+	emit(cgKey{version: cgTargetMetadataKeyVersion, group: g.id}, (&consumerTargetMetadata{AssignmentEpoch: epoch}).appendTo(nil))
+	v := consumerGroupMetadata{Epoch: epoch, MetadataHash: cg.subscriptionHash(c.opts.Topics), CreationTimeMs: c.clock.Now().UnixMilli()}
+	emit(cgKey{version: cgMetadataKeyVersion, group: g.id}, v.appendTo(nil))
+	return cg, recs, nil
+}
+
+// endClassicLocked ends group g's classic life once it became a consumer group: its
+// timers stop, its members' pending JoinGroup and SyncGroup calls get
+// ErrRebalanceInProgress (they rejoin, as classic members of the consumer group), its
+// classic metadata goes. g.mu must be held.
+func (g *group) endClassicLocked() {
+	for _, m := range g.members {
+		if m.joinCh != nil {
+			m.joinCh <- joinOutcome{err: ErrRebalanceInProgress}
+			m.joinCh = nil
+		}
+		if m.syncCh != nil {
+			m.syncCh <- syncOutcome{err: ErrRebalanceInProgress}
+			m.syncCh = nil
+		}
+	}
+	g.stopTimersLocked()
+	g.joinOrder = nil
+	g.dirty = false
+	g.resetMetadata()
 }

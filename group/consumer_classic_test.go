@@ -199,3 +199,148 @@ func TestClassicMemberSessionInConsumerGroup(t *testing.T) {
 		}
 	})
 }
+
+// classicSim is a classic consumer (cooperative, it reports what it owns) of a test.
+type classicSim struct {
+	id    string
+	gen   int32
+	owned map[string][]int32
+}
+
+// classicStableGroup forms classic group g of two classic consumers of topic a (4
+// partitions), the leader giving each two.
+func (e *testEnv) classicStableGroup(ctx context.Context, g string) []*classicSim {
+	e.t.Helper()
+	ch1, ch2 := e.joinNew(ctx, classicJoin(g, "", nil, "a")), e.joinNew(ctx, classicJoin(g, "", nil, "a"))
+	r1, r2 := recv(e.t, ch1), recv(e.t, ch2)
+	if r1.err != nil || r2.err != nil {
+		e.t.Fatalf("classic joins: %v %v", r1.err, r2.err)
+	}
+	leader, other := r1.res, r2.res
+	if other.MemberID == other.LeaderID {
+		leader, other = other, leader
+	}
+	enc := func(ps ...int32) []byte {
+		a := kmsg.NewConsumerMemberAssignment()
+		a.Topics = []kmsg.ConsumerMemberAssignmentTopic{{Topic: "a", Partitions: ps}}
+		return a.AppendTo(nil)
+	}
+	sch := e.syncAsync(ctx, &SyncRequest{Group: g, Generation: other.Generation, MemberID: other.MemberID})
+	if _, err := e.c.Sync(ctx, &SyncRequest{Group: g, Generation: leader.Generation, MemberID: leader.MemberID,
+		Assignments: map[string][]byte{leader.MemberID: enc(0, 1), other.MemberID: enc(2, 3)}}); err != nil {
+		e.t.Fatal(err)
+	}
+	if r := recv(e.t, sch); r.err != nil {
+		e.t.Fatal(r.err)
+	}
+	return []*classicSim{{leader.MemberID, leader.Generation, map[string][]int32{"a": {0, 1}}},
+		{other.MemberID, other.Generation, map[string][]int32{"a": {2, 3}}}}
+}
+
+// step runs one heartbeat of classic member s, rejoining and syncing when told to
+// (REBALANCE_IN_PROGRESS), and gives up what SyncGroup no longer assigns it.
+func (e *testEnv) step(ctx context.Context, g string, s *classicSim) {
+	e.t.Helper()
+	err := e.c.Heartbeat(&HeartbeatRequest{Group: g, MemberID: s.id, Generation: s.gen})
+	if err == nil {
+		return
+	}
+	if !errors.Is(err, ErrRebalanceInProgress) {
+		e.t.Fatalf("heartbeat of %s: %v", s.id, err)
+	}
+	res, err := e.c.Join(ctx, classicJoin(g, s.id, s.owned, "a"))
+	if err != nil {
+		e.t.Fatalf("rejoin of %s: %v", s.id, err)
+	}
+	sr, err := e.c.Sync(ctx, &SyncRequest{Group: g, MemberID: s.id, Generation: res.Generation})
+	if err != nil {
+		e.t.Fatalf("sync of %s: %v", s.id, err)
+	}
+	s.gen, s.owned = res.Generation, classicAssignment(e.t, sr.Assignment)
+}
+
+// TestConsumerUpgradesClassicGroupOnline: a KIP-848 member joining a classic group of
+// consumers converts it online (Kafka's convertToConsumerGroup): the classic members keep
+// their generation as member epoch and their partitions, are told to rejoin, and the three
+// converge on a balanced assignment without any partition owned by two members at once;
+// the conversion survives a restart. Without upgrades in the migration policy the
+// KIP-848 member gets GROUP_ID_NOT_FOUND.
+func TestConsumerUpgradesClassicGroupOnline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := &testTopics{}
+		tt.set("a", 4)
+		e := newEnv(t, func(o *Options) { o.Topics = tt; o.ConsumerMigration = MigrationDowngrade })
+		ctx := context.Background()
+		e.classicStableGroup(ctx, "g")
+		if _, err := e.c.ConsumerHeartbeat(join("g", "m", "a")); !errors.Is(err, ErrGroupIDNotFound) {
+			t.Fatalf("upgrade without the policy: %v", err)
+		}
+
+		e = newEnv(t, func(o *Options) { o.Topics = tt })
+		sims := e.classicStableGroup(ctx, "g")
+		gen := sims[0].gen
+		r, err := e.c.ConsumerHeartbeat(join("g", "m", "a"))
+		if err != nil || r.MemberEpoch != gen+1 || len(r.Assignment[topicID("a")]) != 0 {
+			t.Fatalf("KIP-848 member joining the classic group: %+v %v", r, err)
+		}
+		d := e.c.DescribeConsumerGroups([]string{"g"})[0]
+		if d.Err != nil || d.Epoch != gen+1 || len(d.Members) != 3 {
+			t.Fatalf("after the upgrade: %+v", d)
+		}
+		for _, m := range d.Members {
+			if m.MemberID != "m" && (!m.Classic || m.MemberEpoch != gen || len(m.Assignment[topicID("a")]) != 2) {
+				t.Fatalf("classic member after the upgrade: %+v", m)
+			}
+		}
+		owned848 := r.Assignment[topicID("a")]
+		check := func(when string) {
+			t.Helper()
+			seen := map[int32]string{}
+			owners := map[string][]int32{"m": owned848}
+			for _, s := range sims {
+				owners[s.id] = s.owned["a"]
+			}
+			for id, ps := range owners {
+				for _, p := range ps {
+					if o, ok := seen[p]; ok {
+						t.Fatalf("%s: partition %d owned by %s and %s", when, p, o, id)
+					}
+					seen[p] = id
+				}
+			}
+		}
+		for round := 0; round < 6; round++ {
+			for _, s := range sims {
+				e.step(ctx, "g", s)
+				check("classic step")
+			}
+			r, err = e.c.ConsumerHeartbeat(&ConsumerHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: r.MemberEpoch,
+				Owned: map[assign.TopicID][]int32{topicID("a"): owned848}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Assignment != nil {
+				owned848 = r.Assignment[topicID("a")]
+			}
+			check("KIP-848 heartbeat")
+		}
+		d = e.c.DescribeConsumerGroups([]string{"g"})[0]
+		total := 0
+		for _, m := range d.Members {
+			n := len(m.Assignment[topicID("a")])
+			if m.MemberEpoch != d.Epoch || n < 1 || n > 2 {
+				t.Fatalf("not converged: %+v", d)
+			}
+			total += n
+		}
+		if d.State != "Stable" || total != 4 || len(owned848) == 0 {
+			t.Fatalf("converged to %+v (KIP-848 member owns %v)", d, owned848)
+		}
+		e.reopen()
+		for _, s := range sims {
+			if err := e.c.Heartbeat(&HeartbeatRequest{Group: "g", MemberID: s.id, Generation: s.gen}); err != nil {
+				t.Fatalf("classic member after restart: %v", err)
+			}
+		}
+	})
+}

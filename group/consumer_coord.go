@@ -42,20 +42,27 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
-	if g.consumer == nil && len(g.members) > 0 {
-		g.mu.Unlock()
-		return 0, nil, false, ErrInconsistentGroupProtocol // classic → consumer migration: to come
-	}
 	if g.consumer == nil && hb.classic != nil {
 		g.mu.Unlock() // the consumer group became classic since the caller looked: rejoin
 		return 0, nil, false, ErrRebalanceInProgress
 	}
-	convert := g.consumer == nil && (g.protocolType != "" || g.generation != 0)
+	next := newConsumerGroup()
+	var upgrade []coord.Record // a classic group with members becoming a consumer group
+	if g.consumer == nil && len(g.members) > 0 {
+		err := fmt.Errorf("%w: group %s is not a consumer group", ErrGroupIDNotFound, group)
+		if hb.memberEpoch == 0 {
+			next, upgrade, err = c.upgradeLocked(g)
+		}
+		if err != nil {
+			g.mu.Unlock()
+			return 0, nil, false, err
+		}
+	}
+	convert := upgrade == nil && g.consumer == nil && (g.protocolType != "" || g.generation != 0)
 	if convert && !c.opts.ConsumerMigration.upgrade() {
 		g.mu.Unlock()
 		return 0, nil, false, fmt.Errorf("%w: group %s is not a consumer group", ErrGroupIDNotFound, group)
 	}
-	next := newConsumerGroup()
 	if g.consumer != nil {
 		next = g.consumer.clone()
 	}
@@ -79,6 +86,7 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 		// metadata is deleted; its committed offsets stay).
 		recs = append([]coord.Record{{Key: groupKey(g.id)}}, recs...)
 	}
+	recs = append(upgrade, recs...)
 	g.mu.Unlock()
 	if err := sh.write(recs); err != nil {
 		return 0, nil, false, err
@@ -88,15 +96,24 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 	if convert {
 		g.resetMetadata()
 	}
+	if upgrade != nil {
+		g.endClassicLocked()
+	}
 	g.consumer = next
 	for id := range g.consumerSessions {
 		if next.members[id] == nil { // left, or replaced by its static successor
 			g.stopConsumerTimersLocked(id)
 		}
 	}
-	if m := next.members[hb.memberID]; m != nil {
-		c.resetConsumerSessionLocked(g, hb.memberID)
-		c.checkRevocationLocked(g, m)
+	armed := []string{hb.memberID}
+	if upgrade != nil {
+		armed = slices.Collect(maps.Keys(next.members)) // every classic member's too
+	}
+	for _, id := range armed {
+		if m := next.members[id]; m != nil {
+			c.resetConsumerSessionLocked(g, id)
+			c.checkRevocationLocked(g, m)
+		}
 	}
 	return epoch, assigned, !sameAssignment(before, assigned), nil
 }
