@@ -469,3 +469,47 @@ func TestConsumerProtocolKgoClassicMember(t *testing.T) {
 	}
 	tr.mu.Unlock()
 }
+
+// TestConsumerProtocolKgoRollingUpgrade (franz-go): two classic consumers
+// (cooperative-sticky) share a topic; they are replaced one by one by KIP-848 members
+// (kgo.ServerSideBalancer): the first KIP-848 member converts the group online, and no
+// record is processed twice or lost (commit after process) while records keep coming.
+func TestConsumerProtocolKgoRollingUpgrade(t *testing.T) {
+	s := servertest.StartBroker(t, "", consumerSettings(nil))
+	addr := s.Addr().String()
+	groupTopic(t, addr, "roll", 6, 300)
+	tr := &tracker{}
+	c1 := startConsumer(t, "c1", tr, groupOpts(addr, "g", "roll")...)
+	c2 := startConsumer(t, "c2", tr, groupOpts(addr, "g", "roll")...)
+	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("roll"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	next := 300
+	more := func(what string) {
+		t.Helper()
+		produce(t, pcl, 150, next)
+		next += 150
+		waitFor(t, fmt.Sprintf("%d records (%s)", next, what), 30*time.Second, func() bool { return tr.count() == next })
+	}
+
+	startConsumer(t, "n1", tr, consumer848Opts(addr, "g", "roll")...)
+	stableWith(t, addr, "g", 2, 2, 2) // converted: two classic members and a KIP-848 one
+	more("after the upgrade")
+	c1.close()
+	startConsumer(t, "n2", tr, consumer848Opts(addr, "g", "roll")...)
+	stableWith(t, addr, "g", 2, 2, 2)
+	more("one classic member left")
+	c2.close()
+	stableWith(t, addr, "g", 3, 3)
+	more("KIP-848 members only")
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for k, ms := range tr.seen {
+		if len(ms) != 1 {
+			t.Errorf("record %s processed by %v", k, ms)
+		}
+	}
+}
