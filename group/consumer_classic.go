@@ -2,7 +2,9 @@ package group
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -134,8 +136,14 @@ func (c *Coordinator) syncConsumerGroup(g *group, req *SyncRequest) (SyncResult,
 		return SyncResult{}, ErrInconsistentGroupProtocol
 	}
 	c.resetConsumerSessionLocked(g, m.id)
+	return SyncResult{ProtocolType: consumerProtocolType, Protocol: protocol.Name, Assignment: c.classicAssignment(m)}, nil
+}
+
+// classicAssignment encodes classic member m's current assignment as the consumer
+// protocol's assignment (the version of its subscription's, at most 3).
+func (c *Coordinator) classicAssignment(m *consumerMember) []byte {
 	a := kmsg.NewConsumerMemberAssignment()
-	if sub := kmsg.NewConsumerMemberMetadata(); sub.ReadFrom(protocol.Metadata) == nil {
+	if sub := kmsg.NewConsumerMemberMetadata(); sub.ReadFrom(m.meta.Classic.SupportedProtocols[0].Metadata) == nil {
 		a.Version = min(sub.Version, 3)
 	}
 	for _, tp := range m.current.AssignedPartitions {
@@ -143,7 +151,7 @@ func (c *Coordinator) syncConsumerGroup(g *group, req *SyncRequest) (SyncResult,
 			a.Topics = append(a.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: name, Partitions: slices.Clone(tp.Partitions)})
 		}
 	}
-	return SyncResult{ProtocolType: consumerProtocolType, Protocol: protocol.Name, Assignment: a.AppendTo(nil)}, nil
+	return a.AppendTo(nil)
 }
 
 // heartbeatConsumerGroup runs a Heartbeat of a classic member of consumer group g: its
@@ -304,4 +312,90 @@ func (g *group) endClassicLocked() {
 	g.joinOrder = nil
 	g.dirty = false
 	g.resetMetadata()
+}
+
+// downgradeIfLeft returns the classic group consumer group cg becomes, and the records
+// that carry the change, when a member left it (memberEpoch -1) and it is downgradable;
+// nil otherwise.
+func (c *Coordinator) downgradeIfLeft(g *group, cg *consumerGroup, memberEpoch int32) (*group, []coord.Record) {
+	if memberEpoch != -1 || !c.downgradable(cg) {
+		return nil, nil
+	}
+	return c.downgrade(g, cg)
+}
+
+// downgradable reports whether consumer group cg, after a member left, becomes a classic
+// group (Kafka's validateOnlineDowngrade): it still has members, all of them classic, and
+// the migration policy allows downgrades.
+func (c *Coordinator) downgradable(cg *consumerGroup) bool {
+	if len(cg.members) == 0 || !c.opts.ConsumerMigration.downgrade() {
+		return false
+	}
+	for _, m := range cg.members {
+		if m.meta.Classic == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// downgrade builds the classic group that consumer group cg of group id becomes (Kafka's
+// ClassicGroup.fromConsumerGroup): generation the group epoch, Stable, each member with
+// its protocols, timeouts and current assignment, the protocol by vote, a leader; and the
+// records that carry the change (cg's tombstones, then the classic group's metadata).
+func (c *Coordinator) downgrade(g *group, cg *consumerGroup) (*group, []coord.Record) {
+	now := c.clock.Now()
+	cl := newGroup(g.id, g.shard, now)
+	cl.protocolType, cl.generation, cl.state = consumerProtocolType, cg.epoch, StateStable
+	var recs []coord.Record
+	ids := slices.Sorted(maps.Keys(cg.members))
+	for _, id := range ids {
+		m := cg.members[id]
+		for _, v := range []int16{cgCurrentAssignmentKeyVersion, cgTargetMemberKeyVersion, cgMemberKeyVersion} {
+			recs = append(recs, coord.Record{Key: cgKey{version: v, group: g.id, sub: id}.appendTo(nil)})
+		}
+		mm := &member{id: id, instanceID: m.meta.InstanceID, clientID: m.meta.ClientID, clientHost: m.meta.ClientHost,
+			sessionTimeout:   time.Duration(m.meta.Classic.SessionTimeoutMs) * time.Millisecond,
+			rebalanceTimeout: time.Duration(m.meta.RebalanceTimeoutMs) * time.Millisecond, assignment: c.classicAssignment(m)}
+		if mm.rebalanceTimeout <= 0 {
+			mm.rebalanceTimeout = mm.sessionTimeout
+		}
+		for _, p := range m.meta.Classic.SupportedProtocols {
+			mm.protocols = append(mm.protocols, Protocol{Name: p.Name, Metadata: p.Metadata})
+		}
+		cl.members[id] = mm
+		if mm.instanceID != nil {
+			cl.static[*mm.instanceID] = id
+		}
+	}
+	cl.protocol, cl.leader = cl.selectProtocolLocked(ids), ids[0]
+	for _, re := range slices.Sorted(maps.Keys(cg.regexes)) {
+		recs = append(recs, coord.Record{Key: cgKey{version: cgRegexKeyVersion, group: g.id, sub: re}.appendTo(nil)})
+	}
+	recs = append(recs, coord.Record{Key: cgKey{version: cgTargetMetadataKeyVersion, group: g.id}.appendTo(nil)},
+		coord.Record{Key: cgKey{version: cgMetadataKeyVersion, group: g.id}.appendTo(nil)},
+		coord.Record{Key: groupKey(g.id), Value: cl.metadataValueLocked()})
+	return cl, recs
+}
+
+// becomeClassicLocked makes g the classic group cl (from downgrade) once its records are
+// written: the consumer timers stop, the members' sessions start, and a rebalance begins
+// (the members rejoin with JoinGroup, as Kafka's downgrade on a member's leave does).
+// g.mu must be held.
+func (c *Coordinator) becomeClassicLocked(g *group, cl *group) {
+	for id := range g.consumerSessions {
+		g.stopConsumerTimersLocked(id)
+	}
+	for id := range g.consumerRevocations {
+		g.stopConsumerTimersLocked(id)
+	}
+	g.consumer = nil
+	g.protocolType, g.protocol, g.generation, g.leader = cl.protocolType, cl.protocol, cl.generation, cl.leader
+	g.members, g.static, g.joinOrder = cl.members, cl.static, nil
+	now := c.clock.Now()
+	g.setStateLocked(StateStable, now)
+	for _, m := range g.members {
+		c.resetSessionLocked(g, m)
+	}
+	c.prepareRebalanceLocked(g, now)
 }

@@ -344,3 +344,76 @@ func TestConsumerUpgradesClassicGroupOnline(t *testing.T) {
 		}
 	})
 }
+
+// TestConsumerDowngradesOnline: when the last KIP-848 member leaves a consumer group whose
+// other members are classic, it becomes a classic group (Kafka's convertToClassicGroup):
+// generation the group epoch, the classic member's assignment kept, a rebalance begun that
+// the classic member completes by rejoining; the classic group survives a restart.
+// Without downgrades in the migration policy the group stays a consumer group.
+func TestConsumerDowngradesOnline(t *testing.T) {
+	for _, policy := range []MigrationPolicy{MigrationBidirectional, MigrationUpgrade} {
+		synctest.Test(t, func(t *testing.T) {
+			tt := &testTopics{}
+			tt.set("a", 2)
+			e := newEnv(t, func(o *Options) { o.Topics = tt; o.ConsumerMigration = policy })
+			ctx := context.Background()
+			if _, err := e.c.ConsumerHeartbeat(join("g", "m", "a")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.c.Join(ctx, classicJoin("g", "c", nil, "a")); err != nil {
+				t.Fatal(err)
+			}
+			// m gives up a partition, which c gets when it rejoins.
+			r, err := e.c.ConsumerHeartbeat(&ConsumerHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: 1,
+				Owned: map[assign.TopicID][]int32{topicID("a"): {0, 1}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err = e.c.ConsumerHeartbeat(&ConsumerHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: 1, Owned: r.Assignment}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.c.Join(ctx, classicJoin("g", "c", nil, "a"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.c.ConsumerHeartbeat(&ConsumerHeartbeatRequest{Group: "g", MemberID: "m", MemberEpoch: -1}); err != nil {
+				t.Fatal(err)
+			}
+			if policy == MigrationUpgrade {
+				if d := e.c.DescribeConsumerGroups([]string{"g"})[0]; d.Err != nil || len(d.Members) != 1 {
+					t.Fatalf("without downgrades: %+v", d)
+				}
+				return
+			}
+			if l := e.list(nil, []string{"classic"}); len(l) != 1 || l[0].State != "PreparingRebalance" {
+				t.Fatalf("after the downgrade: %+v", l)
+			}
+			sh, _ := e.c.shardOf("g")
+			g := sh.lookup("g")
+			g.mu.Lock()
+			kept := classicAssignment(t, g.members["c"].assignment)
+			g.mu.Unlock()
+			if len(kept["a"]) != 1 {
+				t.Fatalf("the classic member's assignment after the downgrade: %v", kept)
+			}
+			if err := e.c.Heartbeat(&HeartbeatRequest{Group: "g", MemberID: "c", Generation: res.Generation}); !errors.Is(err, ErrIllegalGeneration) {
+				t.Fatalf("heartbeat with the member epoch before the leave: %v", err)
+			}
+			jr, err := e.c.Join(ctx, classicJoin("g", "c", map[string][]int32{"a": {0, 1}}, "a"))
+			if err != nil || jr.LeaderID != "c" || len(jr.Members) != 1 || jr.Generation <= res.Generation {
+				t.Fatalf("classic rejoin after the downgrade: %+v %v", jr, err)
+			}
+			if _, err := e.c.Sync(ctx, &SyncRequest{Group: "g", MemberID: "c", Generation: jr.Generation,
+				Assignments: map[string][]byte{"c": []byte("x")}}); err != nil {
+				t.Fatal(err)
+			}
+			e.reopen()
+			if err := e.c.Heartbeat(&HeartbeatRequest{Group: "g", MemberID: "c", Generation: jr.Generation}); err != nil {
+				t.Fatalf("classic member after restart: %v", err)
+			}
+			if l := e.list(nil, []string{"classic"}); len(l) != 1 || l[0].State != "Stable" {
+				t.Fatalf("after restart: %+v", l)
+			}
+		})
+	}
+}

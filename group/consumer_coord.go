@@ -87,6 +87,9 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 		recs = append([]coord.Record{{Key: groupKey(g.id)}}, recs...)
 	}
 	recs = append(upgrade, recs...)
+	// After a member left, the consumer group may become the classic group classic.
+	classic, more := c.downgradeIfLeft(g, next, hb.memberEpoch)
+	recs = append(recs, more...)
 	g.mu.Unlock()
 	if err := sh.write(recs); err != nil {
 		return 0, nil, false, err
@@ -98,6 +101,10 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 	}
 	if upgrade != nil {
 		g.endClassicLocked()
+	}
+	if classic != nil {
+		c.becomeClassicLocked(g, classic)
+		return epoch, assigned, false, nil
 	}
 	g.consumer = next
 	for id := range g.consumerSessions {
