@@ -513,3 +513,57 @@ func TestConsumerProtocolKgoRollingUpgrade(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerProtocolKgoRollingDowngrade (franz-go): the reverse of the rolling upgrade:
+// two KIP-848 members are replaced one by one by classic consumers; when the last KIP-848
+// member leaves, the group becomes a classic group online, and no record is processed
+// twice or lost.
+func TestConsumerProtocolKgoRollingDowngrade(t *testing.T) {
+	s := servertest.StartBroker(t, "", consumerSettings(nil))
+	addr := s.Addr().String()
+	groupTopic(t, addr, "down", 6, 300)
+	tr := &tracker{}
+	n1 := startConsumer(t, "n1", tr, consumer848Opts(addr, "g", "down")...)
+	n2 := startConsumer(t, "n2", tr, consumer848Opts(addr, "g", "down")...)
+	stableWith(t, addr, "g", 3, 3)
+	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("down"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	next := 300
+	more := func(what string) {
+		t.Helper()
+		produce(t, pcl, 150, next)
+		next += 150
+		waitFor(t, fmt.Sprintf("%d records (%s)", next, what), 30*time.Second, func() bool { return tr.count() == next })
+	}
+
+	startConsumer(t, "c1", tr, groupOpts(addr, "g", "down")...)
+	stableWith(t, addr, "g", 2, 2, 2)
+	more("a classic member joined")
+	n1.close()
+	startConsumer(t, "c2", tr, groupOpts(addr, "g", "down")...)
+	stableWith(t, addr, "g", 2, 2, 2)
+	more("one KIP-848 member left")
+	n2.close() // the last KIP-848 member: the group becomes classic
+	waitFor(t, "a classic group", 30*time.Second, func() bool {
+		st, _ := describeConsumer(t, addr, "g")
+		return st == kerr.GroupIDNotFound.Error()
+	})
+	waitFor(t, "the classic group stable with both members", 30*time.Second, func() bool {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{"g"}
+		g := wireRequest(t, s, req).(*kmsg.DescribeGroupsResponse).Groups[0]
+		return g.State == "Stable" && len(g.Members) == 2 && g.ProtocolType == "consumer"
+	})
+	more("classic members only")
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for k, ms := range tr.seen {
+		if len(ms) != 1 {
+			t.Errorf("record %s processed by %v", k, ms)
+		}
+	}
+}
