@@ -41,11 +41,16 @@ func advertised(t *testing.T, s *server.Server) map[int16][2]int16 {
 	return out
 }
 
-// TestConsumerProtocolOff: without consumer in group.coordinator.rebalance.protocols (the
-// default for now) ConsumerGroupHeartbeat and ConsumerGroupDescribe are not advertised and
-// answer UNSUPPORTED_VERSION, as Kafka's broker does.
+// TestConsumerProtocolOff: by default (classic,consumer, as Kafka 4) ConsumerGroupHeartbeat
+// and ConsumerGroupDescribe are advertised v0-v1; without consumer in
+// group.coordinator.rebalance.protocols they are not, and answer UNSUPPORTED_VERSION, as
+// Kafka's broker does.
 func TestConsumerProtocolOff(t *testing.T) {
-	s := servertest.StartBroker(t, t.TempDir(), groupSettings)
+	def := servertest.StartBroker(t, t.TempDir(), groupSettings)
+	if apis := advertised(t, def); apis[68] != [2]int16{0, 1} || apis[69] != [2]int16{0, 1} {
+		t.Errorf("by default: ConsumerGroupHeartbeat %v, ConsumerGroupDescribe %v advertised", apis[68], apis[69])
+	}
+	s := servertest.StartBroker(t, t.TempDir(), consumerSettings(map[string]string{"group.coordinator.rebalance.protocols": "classic"}))
 	apis := advertised(t, s)
 	if _, ok := apis[68]; ok {
 		t.Error("ConsumerGroupHeartbeat advertised")
