@@ -36,10 +36,7 @@ func (c *Coordinator) joinConsumerGroup(g *group, req *JoinRequest) (JoinResult,
 	if err := sub.ReadFrom(req.Protocols[0].Metadata); err != nil {
 		return JoinResult{}, ErrInconsistentGroupProtocol
 	}
-	classic := &classicMemberMetadata{SessionTimeoutMs: int32(req.SessionTimeout.Milliseconds())}
-	for _, p := range req.Protocols {
-		classic.SupportedProtocols = append(classic.SupportedProtocols, classicProtocol{Name: p.Name, Metadata: p.Metadata})
-	}
+	classic := classicMetadata(req.SessionTimeout, req.Protocols)
 	id := req.MemberID
 	if id == "" {
 		prefix := req.ClientID
@@ -79,6 +76,15 @@ func (c *Coordinator) joinConsumerGroup(g *group, req *JoinRequest) (JoinResult,
 		return JoinResult{}, err
 	}
 	return JoinResult{Generation: epoch, ProtocolType: consumerProtocolType, Protocol: req.Protocols[0].Name, MemberID: id}, nil
+}
+
+// classicMetadata is what a classic member of a consumer group keeps of its JoinGroup.
+func classicMetadata(session time.Duration, protocols []Protocol) *classicMemberMetadata {
+	c := &classicMemberMetadata{SessionTimeoutMs: int32(session.Milliseconds())}
+	for _, p := range protocols {
+		c.SupportedProtocols = append(c.SupportedProtocols, classicProtocol(p))
+	}
+	return c
 }
 
 // supportsClassic reports whether a classic member with these protocols may join: one
@@ -271,13 +277,9 @@ func (c *Coordinator) upgradeLocked(g *group) (*consumerGroup, []coord.Record, e
 				assigned[tid] = append(assigned[tid], t.Partitions...)
 			}
 		}
-		classic := &classicMemberMetadata{SessionTimeoutMs: int32(m.sessionTimeout.Milliseconds())}
-		for _, p := range m.protocols {
-			classic.SupportedProtocols = append(classic.SupportedProtocols, classicProtocol{Name: p.Name, Metadata: p.Metadata})
-		}
 		meta := consumerMemberMetadata{InstanceID: m.instanceID, RackID: sub.Rack, ClientID: m.clientID, ClientHost: m.clientHost,
 			SubscribedTopicNames: slices.Sorted(slices.Values(sub.Topics)), RebalanceTimeoutMs: int32(m.rebalanceTimeout.Milliseconds()),
-			Classic: classic}
+			Classic: classicMetadata(m.sessionTimeout, m.protocols)}
 		if meta.SubscribedTopicNames == nil {
 			meta.SubscribedTopicNames = []string{}
 		}
@@ -361,7 +363,7 @@ func (c *Coordinator) downgrade(g *group, cg *consumerGroup) (*group, []coord.Re
 			mm.rebalanceTimeout = mm.sessionTimeout
 		}
 		for _, p := range m.meta.Classic.SupportedProtocols {
-			mm.protocols = append(mm.protocols, Protocol{Name: p.Name, Metadata: p.Metadata})
+			mm.protocols = append(mm.protocols, Protocol(p))
 		}
 		cl.members[id] = mm
 		if mm.instanceID != nil {

@@ -417,3 +417,32 @@ func TestConsumerDowngradesOnline(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumerUpgradeAnswersPendingJoin: a classic member waiting in JoinGroup (its group
+// rebalancing) gets REBALANCE_IN_PROGRESS when a KIP-848 member upgrades the group, and
+// its rejoin makes it a classic member of the consumer group.
+func TestConsumerUpgradeAnswersPendingJoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := &testTopics{}
+		tt.set("a", 4)
+		tt.set("b", 1)
+		e := newEnv(t, func(o *Options) { o.Topics = tt })
+		ctx := context.Background()
+		sims := e.classicStableGroup(ctx, "g")
+		ch := e.joinAsync(ctx, classicJoin("g", sims[0].id, sims[0].owned, "a", "b")) // new subscription: a rebalance
+		synctest.Wait()
+		mustNotBeReady(t, ch)
+		if _, err := e.c.ConsumerHeartbeat(join("g", "m", "a")); err != nil {
+			t.Fatal(err)
+		}
+		if r := recv(t, ch); !errors.Is(r.err, ErrRebalanceInProgress) {
+			t.Fatalf("pending join after the upgrade: %+v", r)
+		}
+		if res, err := e.c.Join(ctx, classicJoin("g", sims[0].id, sims[0].owned, "a", "b")); err != nil || res.LeaderID != "" {
+			t.Fatalf("rejoin as a classic member of the consumer group: %+v %v", res, err)
+		}
+		if d := e.c.DescribeConsumerGroups([]string{"g"})[0]; len(d.Members) != 3 {
+			t.Fatalf("members: %+v", d.Members)
+		}
+	})
+}
