@@ -147,6 +147,9 @@ func (cg *consumerGroup) checkCommit(memberID string, epoch int32) error {
 		return ErrUnknownMemberID
 	}
 	if epoch != m.current.MemberEpoch {
+		if m.meta.Classic != nil {
+			return ErrIllegalGeneration // a classic member commits with its generation
+		}
 		return ErrStaleMemberEpoch
 	}
 	return nil

@@ -45,7 +45,7 @@ type ConsumerHeartbeatResult struct {
 // assignment; the change is written to __consumer_offsets before the answer. Errors:
 // ErrUnknownMemberID, ErrFencedMemberEpoch, ErrUnreleasedInstanceID,
 // ErrUnsupportedAssignor, ErrInvalidRegularExpression, ErrGroupMaxSizeReached,
-// ErrInconsistentGroupProtocol (a classic group with members), and those of the runtime.
+// ErrGroupIDNotFound (a classic group that cannot be upgraded), and those of the runtime.
 func (c *Coordinator) ConsumerHeartbeat(req *ConsumerHeartbeatRequest) (ConsumerHeartbeatResult, error) {
 	if err := checkConsumerHeartbeat(req); err != nil {
 		return ConsumerHeartbeatResult{}, err
@@ -132,6 +132,7 @@ type ConsumerMemberDescription struct {
 	Regex            *string
 	Assignment       map[assign.TopicID][]int32 // current
 	TargetAssignment map[assign.TopicID][]int32
+	Classic          bool // uses the classic protocol (JoinGroup …), not ConsumerGroupHeartbeat
 }
 
 // DescribeConsumerGroups describes each named consumer group (ConsumerGroupDescribe).
@@ -163,7 +164,7 @@ func (c *Coordinator) DescribeConsumerGroups(ids []string) []ConsumerGroupDescri
 					RackID: m.meta.RackID, MemberEpoch: m.current.MemberEpoch, ClientID: m.meta.ClientID,
 					ClientHost: m.meta.ClientHost, Topics: slices.Clone(m.meta.SubscribedTopicNames),
 					Regex: m.meta.SubscribedTopicRegex, Assignment: toAssignment(m.current.AssignedPartitions),
-					TargetAssignment: toAssignment(m.target)})
+					TargetAssignment: toAssignment(m.target), Classic: m.meta.Classic != nil})
 			}
 		}
 		g.mu.Unlock()

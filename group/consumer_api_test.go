@@ -191,7 +191,8 @@ func TestConsumerTopicChanges(t *testing.T) {
 
 // TestConsumerConvertsEmptyClassicGroup: a classic group without members becomes a
 // consumer group when a KIP-848 member joins, keeping its committed offsets, and the
-// conversion survives a restart; a classic group with members refuses KIP-848 members.
+// conversion survives a restart; a classic group with members whose assignments are not
+// the consumer protocol's refuses KIP-848 members (GROUP_ID_NOT_FOUND, as Kafka).
 func TestConsumerConvertsEmptyClassicGroup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tt := &testTopics{}
@@ -199,8 +200,8 @@ func TestConsumerConvertsEmptyClassicGroup(t *testing.T) {
 		e := newEnv(t, func(o *Options) { o.Topics = tt })
 		ctx := context.Background()
 		ids, gen := e.stableGroup(ctx, "g", 1)
-		if _, err := e.c.ConsumerHeartbeat(join("g", "m", "a")); !errors.Is(err, ErrInconsistentGroupProtocol) {
-			t.Fatalf("KIP-848 member joining a classic group with members: %v", err)
+		if _, err := e.c.ConsumerHeartbeat(join("g", "m", "a")); !errors.Is(err, ErrGroupIDNotFound) {
+			t.Fatalf("KIP-848 member joining a classic group whose assignments do not decode: %v", err)
 		}
 		if _, err := e.c.Commit(&CommitRequest{Group: "g", Generation: gen, MemberID: ids[0],
 			Offsets: []CommitOffset{{Topic: "a", Offset: 7, LeaderEpoch: -1}}}); err != nil {
@@ -232,8 +233,9 @@ func TestConsumerConvertsEmptyClassicGroup(t *testing.T) {
 
 // TestConsumerGroupLifecycle: ListGroups tells consumer groups by type and state;
 // DeleteGroups refuses a consumer group with members and deletes an empty one for good; a
-// classic member cannot join a consumer group with members, but turns an empty one
-// classic; an empty consumer group without offsets is removed by the retention check.
+// classic member joins a consumer group with members (it stays a consumer group), and
+// turns an empty one classic; an empty consumer group without offsets is removed by the
+// retention check.
 func TestConsumerGroupLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tt := &testTopics{}
@@ -255,8 +257,15 @@ func TestConsumerGroupLifecycle(t *testing.T) {
 		if errs := e.c.DeleteGroups([]string{"c1"}); !errors.Is(errs[0], ErrNonEmptyGroup) {
 			t.Fatalf("delete a consumer group with members: %v", errs[0])
 		}
-		if _, err := e.c.Join(ctx, jreq("c1", "")); !errors.Is(err, ErrInconsistentGroupProtocol) {
+		res, err := e.c.Join(ctx, jreq("c1", ""))
+		if err != nil {
 			t.Fatalf("classic member joining a consumer group with members: %v", err)
+		}
+		if l := e.list(nil, []string{"consumer"}); len(l) != 3 {
+			t.Fatalf("consumer groups with a classic member: %+v", l)
+		}
+		if errs, err := e.c.Leave("c1", []LeaveMember{{MemberID: res.MemberID}}); err != nil || errs[0] != nil {
+			t.Fatalf("classic member leaving the consumer group: %v %v", errs, err)
 		}
 		for _, g := range []string{"c1", "c2", "c3"} {
 			if _, err := e.c.ConsumerHeartbeat(&ConsumerHeartbeatRequest{Group: g, MemberID: "m", MemberEpoch: -1}); err != nil {

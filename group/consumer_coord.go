@@ -42,23 +42,34 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
-	if g.consumer == nil && len(g.members) > 0 {
-		g.mu.Unlock()
-		return 0, nil, false, ErrInconsistentGroupProtocol // classic → consumer migration: to come
+	if g.consumer == nil && hb.classic != nil {
+		g.mu.Unlock() // the consumer group became classic since the caller looked: rejoin
+		return 0, nil, false, ErrRebalanceInProgress
 	}
-	convert := g.consumer == nil && (g.protocolType != "" || g.generation != 0)
+	next := newConsumerGroup()
+	var upgrade []coord.Record // a classic group with members becoming a consumer group
+	if g.consumer == nil && len(g.members) > 0 {
+		err := fmt.Errorf("%w: group %s is not a consumer group", ErrGroupIDNotFound, group)
+		if hb.memberEpoch == 0 {
+			next, upgrade, err = c.upgradeLocked(g)
+		}
+		if err != nil {
+			g.mu.Unlock()
+			return 0, nil, false, err
+		}
+	}
+	convert := upgrade == nil && g.consumer == nil && (g.protocolType != "" || g.generation != 0)
 	if convert && !c.opts.ConsumerMigration.upgrade() {
 		g.mu.Unlock()
 		return 0, nil, false, fmt.Errorf("%w: group %s is not a consumer group", ErrGroupIDNotFound, group)
 	}
-	next := newConsumerGroup()
 	if g.consumer != nil {
 		next = g.consumer.clone()
 	}
 	var before assign.Assignment
 	if m := next.members[hb.memberID]; m != nil {
 		before = toAssignment(m.current.AssignedPartitions)
-	} else if hb.memberEpoch == 0 && len(next.members) >= c.opts.ConsumerMaxSize && next.staticMember(hb.instanceID) == nil {
+	} else if (hb.memberEpoch == 0 || hb.classic != nil) && len(next.members) >= c.opts.ConsumerMaxSize && next.staticMember(hb.instanceID) == nil {
 		g.mu.Unlock()
 		return 0, nil, false, ErrGroupMaxSizeReached
 	}
@@ -75,6 +86,10 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 		// metadata is deleted; its committed offsets stay).
 		recs = append([]coord.Record{{Key: groupKey(g.id)}}, recs...)
 	}
+	recs = append(upgrade, recs...)
+	// After a member left, the consumer group may become the classic group classic.
+	classic, more := c.downgradeIfLeft(g, next, hb.memberEpoch)
+	recs = append(recs, more...)
 	g.mu.Unlock()
 	if err := sh.write(recs); err != nil {
 		return 0, nil, false, err
@@ -84,15 +99,28 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int
 	if convert {
 		g.resetMetadata()
 	}
+	if upgrade != nil {
+		g.endClassicLocked()
+	}
+	if classic != nil {
+		c.becomeClassicLocked(g, classic)
+		return epoch, assigned, false, nil
+	}
 	g.consumer = next
 	for id := range g.consumerSessions {
 		if next.members[id] == nil { // left, or replaced by its static successor
 			g.stopConsumerTimersLocked(id)
 		}
 	}
-	if m := next.members[hb.memberID]; m != nil {
-		c.resetConsumerSessionLocked(g, hb.memberID)
-		c.checkRevocationLocked(g, m)
+	armed := []string{hb.memberID}
+	if upgrade != nil {
+		armed = slices.Collect(maps.Keys(next.members)) // every classic member's too
+	}
+	for _, id := range armed {
+		if m := next.members[id]; m != nil {
+			c.resetConsumerSessionLocked(g, id)
+			c.checkRevocationLocked(g, m)
+		}
 	}
 	return epoch, assigned, !sameAssignment(before, assigned), nil
 }
@@ -162,15 +190,20 @@ func (c *Coordinator) checkRevocationLocked(g *group, m *consumerMember) {
 	g.consumerRevocations[id] = revocation{timer: t, epoch: epoch}
 }
 
-// resetConsumerSessionLocked (re)arms member id's session timer: when it fires, the
-// member is removed as if it had left. g.mu must be held.
+// resetConsumerSessionLocked (re)arms member id's session timer (a classic member's
+// session timeout is its own): when it fires, the member is removed as if it had left.
+// g.mu must be held and g.consumer set.
 func (c *Coordinator) resetConsumerSessionLocked(g *group, id string) {
 	g.stopConsumerSessionLocked(id)
 	if g.consumerSessions == nil {
 		g.consumerSessions = make(map[string]coord.Timer)
 	}
+	timeout := c.opts.ConsumerSessionTimeout
+	if m := g.consumer.members[id]; m != nil && m.meta.Classic != nil {
+		timeout = time.Duration(m.meta.Classic.SessionTimeoutMs) * time.Millisecond // its JoinGroup's
+	}
 	var t coord.Timer
-	t = g.shard.afterFunc(c.opts.ConsumerSessionTimeout, func() {
+	t = g.shard.afterFunc(timeout, func() {
 		g.mu.Lock()
 		current := g.consumerSessions[id] == t
 		g.mu.Unlock()

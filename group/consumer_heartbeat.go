@@ -28,6 +28,10 @@ type consumerHeartbeat struct {
 	owned              assign.Assignment
 	clientID           string
 	clientHost         string
+	// classic is set for a JoinGroup of a classic-protocol member (Kafka's
+	// classicGroupJoinToConsumerGroup): memberEpoch is not checked, a new member joins, a
+	// known one keeps its assignment and reconciles with owned (from its subscription).
+	classic *classicMemberMetadata
 }
 
 // TopicResolver is what a consumer group needs of the broker's topics: KIP-848 members
@@ -87,6 +91,16 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 	}
 	m := cg.members[hb.memberID]
 	switch {
+	case hb.classic != nil:
+		if !cg.supportsClassic(hb.memberID, hb.classic.SupportedProtocols) {
+			return 0, nil, nil, ErrInconsistentGroupProtocol
+		}
+		if old := cg.staticMember(hb.instanceID); old != nil && old.id != hb.memberID {
+			// A classic static member comes back under a new member id (classic clients
+			// send no temporary leave): it takes the old one's place and assignment.
+			cg.replaceStatic(group, old, hb.memberID, emit)
+			m = cg.members[hb.memberID]
+		}
 	case hb.memberEpoch == -1:
 		if m == nil {
 			return -1, nil, nil, ErrUnknownMemberID
@@ -119,15 +133,7 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 			if old.current.MemberEpoch != -2 {
 				return 0, nil, nil, ErrUnreleasedInstanceID
 			}
-			meta, target, current := old.meta, old.target, old.current
-			for _, v := range []int16{cgCurrentAssignmentKeyVersion, cgTargetMemberKeyVersion, cgMemberKeyVersion} {
-				emit(cgKey{version: v, group: group, sub: old.id}, nil)
-			}
-			emit(cgKey{version: cgMemberKeyVersion, group: group, sub: hb.memberID}, meta.appendTo(nil))
-			emit(cgKey{version: cgTargetMemberKeyVersion, group: group, sub: hb.memberID},
-				(&consumerTargetMember{TopicPartitions: target}).appendTo(nil))
-			current = consumerCurrentAssignment{State: memberStable, AssignedPartitions: current.AssignedPartitions}
-			emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, current.appendTo(nil))
+			cg.replaceStatic(group, old, hb.memberID, emit)
 			m = cg.members[hb.memberID]
 		} else if m != nil && (m.current.MemberEpoch != 0 || len(m.current.AssignedPartitions) > 0) {
 			v := consumerCurrentAssignment{State: memberStable}
@@ -174,6 +180,7 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 	if hb.serverAssignor != nil {
 		meta.ServerAssignor = hb.serverAssignor
 	}
+	meta.Classic = hb.classic // only a classic member's joins carry it
 	bump := false
 	if m == nil || !sameMemberMetadata(old, meta) {
 		emit(cgKey{version: cgMemberKeyVersion, group: group, sub: hb.memberID}, meta.appendTo(nil))
@@ -220,6 +227,20 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, nv.appendTo(nil))
 	}
 	return next.epoch, next.assigned, recs, nil
+}
+
+// replaceStatic moves static member old's metadata and assignments to member id (no new
+// group epoch), emitting the records through emit.
+func (cg *consumerGroup) replaceStatic(group string, old *consumerMember, id string, emit func(cgKey, []byte)) {
+	meta, target, current := old.meta, old.target, old.current
+	for _, v := range []int16{cgCurrentAssignmentKeyVersion, cgTargetMemberKeyVersion, cgMemberKeyVersion} {
+		emit(cgKey{version: v, group: group, sub: old.id}, nil)
+	}
+	emit(cgKey{version: cgMemberKeyVersion, group: group, sub: id}, meta.appendTo(nil))
+	emit(cgKey{version: cgTargetMemberKeyVersion, group: group, sub: id},
+		(&consumerTargetMember{TopicPartitions: target}).appendTo(nil))
+	current = consumerCurrentAssignment{State: memberStable, AssignedPartitions: current.AssignedPartitions}
+	emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: id}, current.appendTo(nil))
 }
 
 // staticMember returns the member with instance id, or nil.
@@ -307,7 +328,15 @@ func sameMemberMetadata(a, b consumerMemberMetadata) bool {
 	return equalPtr(a.InstanceID, b.InstanceID) && equalPtr(a.RackID, b.RackID) && a.ClientID == b.ClientID &&
 		a.ClientHost == b.ClientHost && slices.Equal(a.SubscribedTopicNames, b.SubscribedTopicNames) &&
 		equalPtr(a.SubscribedTopicRegex, b.SubscribedTopicRegex) && a.RebalanceTimeoutMs == b.RebalanceTimeoutMs &&
-		equalPtr(a.ServerAssignor, b.ServerAssignor) && a.Classic == nil && b.Classic == nil
+		equalPtr(a.ServerAssignor, b.ServerAssignor) && sameClassic(a.Classic, b.Classic)
+}
+
+func sameClassic(a, b *classicMemberMetadata) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.SessionTimeoutMs == b.SessionTimeoutMs && slices.EqualFunc(a.SupportedProtocols, b.SupportedProtocols,
+		func(x, y classicProtocol) bool { return x.Name == y.Name && bytes.Equal(x.Metadata, y.Metadata) })
 }
 
 // compileSubscription compiles a subscribed regular expression, which must match a whole

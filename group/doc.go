@@ -46,8 +46,12 @@
 // expressions) are resolved through Options.Topics at each heartbeat; a change of the
 // subscribed topics' metadata (its hash) bumps the group epoch. A classic group without
 // members becomes a consumer group when a KIP-848 member joins, and back
-// (group.consumer.migration.policy); a group with members refuses the other protocol's
-// members (ErrInconsistentGroupProtocol).
+// (group.consumer.migration.policy). Classic members (JoinGroup …) may join a consumer
+// group with members (consumer_classic.go): the state machine assigns them like the
+// others, they keep their supported protocols and session timeout (ClassicMemberMetadata
+// in their member record), their generation is their member epoch. Groups with members
+// convert online too: a classic group when a KIP-848 member joins (upgradeLocked), a
+// consumer group left with classic members only (downgrade).
 //
 // # Concurrency
 //

@@ -109,8 +109,10 @@ func (c *Coordinator) Join(ctx context.Context, req *JoinRequest) (JoinResult, e
 	} else if g = sh.lookup(req.Group); g == nil {
 		return JoinResult{}, ErrUnknownMemberID
 	}
-	if err := c.dropEmptyConsumerGroup(g); err != nil {
+	if active, err := c.dropEmptyConsumerGroup(g); err != nil {
 		return JoinResult{}, err
+	} else if active {
+		return c.joinConsumerGroup(g, req)
 	}
 
 	g.mu.Lock()
@@ -580,6 +582,10 @@ func (c *Coordinator) Sync(ctx context.Context, req *SyncRequest) (SyncResult, e
 		return SyncResult{}, ErrUnknownMemberID
 	}
 	g.mu.Lock()
+	if g.consumer != nil {
+		g.mu.Unlock()
+		return c.syncConsumerGroup(g, req)
+	}
 	m, err := g.checkMemberLocked(req.MemberID, req.InstanceID, req.Generation)
 	if err != nil {
 		g.mu.Unlock()
@@ -669,6 +675,10 @@ func (c *Coordinator) Heartbeat(req *HeartbeatRequest) error {
 		return ErrUnknownMemberID
 	}
 	g.mu.Lock()
+	if g.consumer != nil {
+		g.mu.Unlock()
+		return c.heartbeatConsumerGroup(g, req)
+	}
 	defer g.mu.Unlock()
 	if g.state == StateEmpty || g.state == StateDead {
 		return ErrUnknownMemberID
@@ -705,6 +715,10 @@ func (c *Coordinator) Leave(groupID string, members []LeaveMember) ([]error, err
 		return errs, nil
 	}
 	g.mu.Lock()
+	if g.consumer != nil {
+		g.mu.Unlock()
+		return c.leaveConsumerGroup(g, members), nil
+	}
 	now := c.clock.Now()
 	left := false
 	for i, lm := range members {
@@ -745,30 +759,30 @@ func (c *Coordinator) Leave(groupID string, members []LeaveMember) ([]error, err
 
 func sortStrings(s []string) { sort.Strings(s) }
 
-// dropEmptyConsumerGroup lets a classic member join group g: a consumer group with
-// members refuses it (ErrInconsistentGroupProtocol: classic members in a consumer group
-// are not supported yet); an empty one becomes a classic group (its records deleted, its
+// dropEmptyConsumerGroup lets a classic member join group g: it reports whether g is a
+// consumer group with members (the member joins it as a classic member, consumer_
+// classic.go); an empty consumer group becomes a classic group (its records deleted, its
 // offsets kept) if the migration policy allows downgrades, as Kafka's does.
-func (c *Coordinator) dropEmptyConsumerGroup(g *group) error {
+func (c *Coordinator) dropEmptyConsumerGroup(g *group) (active bool, err error) {
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
 	case g.consumer == nil:
-		return nil
+		return false, nil
 	case len(g.consumer.members) > 0:
-		return ErrInconsistentGroupProtocol
+		return true, nil
 	case !c.opts.ConsumerMigration.downgrade():
-		return fmt.Errorf("%w: group %s is not a classic group", ErrGroupIDNotFound, g.id)
+		return false, fmt.Errorf("%w: group %s is not a classic group", ErrGroupIDNotFound, g.id)
 	}
 	recs := g.consumerTombstonesLocked()
 	g.mu.Unlock()
-	err := g.shard.write(recs) // g.wmu held: no heartbeat changes the group meanwhile
+	err = g.shard.write(recs) // g.wmu held: no heartbeat changes the group meanwhile
 	g.mu.Lock()
 	if err != nil {
-		return err
+		return false, err
 	}
 	g.consumer = nil
-	return nil
+	return false, nil
 }

@@ -152,7 +152,7 @@ func (sh *shard) persistGroup(g *group) error {
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
-	if !g.dirty || g.state == StateDead {
+	if !g.dirty || g.state == StateDead || g.consumer != nil {
 		g.mu.Unlock()
 		return nil
 	}

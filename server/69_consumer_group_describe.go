@@ -74,7 +74,10 @@ func handleConsumerGroupDescribe(s *Server, r *request) reply {
 				rm.SubscribedTopics = []string{}
 			}
 			rm.Assignment, rm.TargetAssignment = assignment(m.Assignment), assignment(m.TargetAssignment)
-			rm.MemberType = 1 // a consumer-protocol member
+			rm.MemberType = 1 // a consumer-protocol member (v1+)
+			if m.Classic {
+				rm.MemberType = 0
+			}
 			rg.Members = append(rg.Members, rm)
 		}
 		resp.Groups = append(resp.Groups, rg)

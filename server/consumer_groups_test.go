@@ -41,11 +41,16 @@ func advertised(t *testing.T, s *server.Server) map[int16][2]int16 {
 	return out
 }
 
-// TestConsumerProtocolOff: without consumer in group.coordinator.rebalance.protocols (the
-// default for now) ConsumerGroupHeartbeat and ConsumerGroupDescribe are not advertised and
-// answer UNSUPPORTED_VERSION, as Kafka's broker does.
+// TestConsumerProtocolOff: by default (classic,consumer, as Kafka 4) ConsumerGroupHeartbeat
+// and ConsumerGroupDescribe are advertised v0-v1; without consumer in
+// group.coordinator.rebalance.protocols they are not, and answer UNSUPPORTED_VERSION, as
+// Kafka's broker does.
 func TestConsumerProtocolOff(t *testing.T) {
-	s := servertest.StartBroker(t, t.TempDir(), groupSettings)
+	def := servertest.StartBroker(t, t.TempDir(), groupSettings)
+	if apis := advertised(t, def); apis[68] != [2]int16{0, 1} || apis[69] != [2]int16{0, 1} {
+		t.Errorf("by default: ConsumerGroupHeartbeat %v, ConsumerGroupDescribe %v advertised", apis[68], apis[69])
+	}
+	s := servertest.StartBroker(t, t.TempDir(), consumerSettings(map[string]string{"group.coordinator.rebalance.protocols": "classic"}))
 	apis := advertised(t, s)
 	if _, ok := apis[68]; ok {
 		t.Error("ConsumerGroupHeartbeat advertised")
@@ -405,4 +410,165 @@ func TestConsumerProtocolKgoRegexRestart(t *testing.T) {
 		t.Fatalf("group epoch %d after restart, was %d", e2, e)
 	}
 	go r2.close() // its broker is gone: Close runs out in the background
+}
+
+// TestConsumerProtocolKgoClassicMember (franz-go): a classic member (cooperative-sticky,
+// JoinGroup/SyncGroup) joins a consumer group whose KIP-848 member consumes: the broker
+// assigns it half the partitions, the KIP-848 member giving up only those; both consume,
+// and when the classic member leaves the other takes its partitions back; every record
+// is processed once.
+func TestConsumerProtocolKgoClassicMember(t *testing.T) {
+	s := servertest.StartBroker(t, "", consumerSettings(nil))
+	addr := s.Addr().String()
+	groupTopic(t, addr, "mixed", 6, 300)
+	tr, rv := &tracker{}, &revocations{}
+	startConsumer(t, "m848", tr, consumer848Opts(addr, "g", "mixed", rv.opts("m848")...)...)
+	m848 := firstKey(stableWith(t, addr, "g", 6))
+	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+
+	classic := startConsumer(t, "classic", tr, groupOpts(addr, "g", "mixed", rv.opts("classic")...)...)
+	a := stableWith(t, addr, "g", 3, 3)
+	if revoked, lost := rv.of("m848"); len(revoked) != 3 || lost != 0 {
+		t.Fatalf("the KIP-848 member revoked %v (want the 3 partitions that moved), lost %d times", revoked, lost)
+	}
+	dreq := kmsg.NewPtrConsumerGroupDescribeRequest()
+	dreq.Version, dreq.Groups = 1, []string{"g"}
+	dresp := wireRequest(t, s, dreq).(*kmsg.ConsumerGroupDescribeResponse)
+	types := map[string]int8{}
+	for _, m := range dresp.Groups[0].Members {
+		types[m.MemberID] = m.MemberType
+	}
+	if len(types) != 2 || types[m848] != 1 || slices.Index(slices.Collect(maps.Values(types)), 0) < 0 {
+		t.Fatalf("member types (0 classic, 1 consumer): %v", types)
+	}
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("mixed"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	produce(t, pcl, 300, 300)
+	waitFor(t, "600 records", 30*time.Second, func() bool { return tr.count() == 600 })
+	tr.mu.Lock()
+	byClassic := 0
+	for _, ms := range tr.seen {
+		if slices.Contains(ms, "classic") {
+			byClassic++
+		}
+	}
+	tr.mu.Unlock()
+	if byClassic == 0 {
+		t.Fatalf("the classic member processed no record (assignment %v)", a)
+	}
+
+	classic.close() // LeaveGroup: the KIP-848 member gets its partitions back
+	if got := stableWith(t, addr, "g", 6); got[m848] == nil {
+		t.Fatalf("after the classic member left: %v", got)
+	}
+	produce(t, pcl, 300, 600)
+	waitFor(t, "900 records", 30*time.Second, func() bool { return tr.count() == 900 })
+	tr.mu.Lock()
+	for k, ms := range tr.seen {
+		if len(ms) != 1 {
+			t.Errorf("record %s processed by %v", k, ms)
+		}
+	}
+	tr.mu.Unlock()
+}
+
+// TestConsumerProtocolKgoRollingUpgrade (franz-go): two classic consumers
+// (cooperative-sticky) share a topic; they are replaced one by one by KIP-848 members
+// (kgo.ServerSideBalancer): the first KIP-848 member converts the group online, and no
+// record is processed twice or lost (commit after process) while records keep coming.
+func TestConsumerProtocolKgoRollingUpgrade(t *testing.T) {
+	s := servertest.StartBroker(t, "", consumerSettings(nil))
+	addr := s.Addr().String()
+	groupTopic(t, addr, "roll", 6, 300)
+	tr := &tracker{}
+	c1 := startConsumer(t, "c1", tr, groupOpts(addr, "g", "roll")...)
+	c2 := startConsumer(t, "c2", tr, groupOpts(addr, "g", "roll")...)
+	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("roll"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	next := 300
+	more := func(what string) {
+		t.Helper()
+		produce(t, pcl, 150, next)
+		next += 150
+		waitFor(t, fmt.Sprintf("%d records (%s)", next, what), 30*time.Second, func() bool { return tr.count() == next })
+	}
+
+	startConsumer(t, "n1", tr, consumer848Opts(addr, "g", "roll")...)
+	stableWith(t, addr, "g", 2, 2, 2) // converted: two classic members and a KIP-848 one
+	more("after the upgrade")
+	c1.close()
+	startConsumer(t, "n2", tr, consumer848Opts(addr, "g", "roll")...)
+	stableWith(t, addr, "g", 2, 2, 2)
+	more("one classic member left")
+	c2.close()
+	stableWith(t, addr, "g", 3, 3)
+	more("KIP-848 members only")
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for k, ms := range tr.seen {
+		if len(ms) != 1 {
+			t.Errorf("record %s processed by %v", k, ms)
+		}
+	}
+}
+
+// TestConsumerProtocolKgoRollingDowngrade (franz-go): the reverse of the rolling upgrade:
+// two KIP-848 members are replaced one by one by classic consumers; when the last KIP-848
+// member leaves, the group becomes a classic group online, and no record is processed
+// twice or lost.
+func TestConsumerProtocolKgoRollingDowngrade(t *testing.T) {
+	s := servertest.StartBroker(t, "", consumerSettings(nil))
+	addr := s.Addr().String()
+	groupTopic(t, addr, "down", 6, 300)
+	tr := &tracker{}
+	n1 := startConsumer(t, "n1", tr, consumer848Opts(addr, "g", "down")...)
+	n2 := startConsumer(t, "n2", tr, consumer848Opts(addr, "g", "down")...)
+	stableWith(t, addr, "g", 3, 3)
+	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("down"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	next := 300
+	more := func(what string) {
+		t.Helper()
+		produce(t, pcl, 150, next)
+		next += 150
+		waitFor(t, fmt.Sprintf("%d records (%s)", next, what), 30*time.Second, func() bool { return tr.count() == next })
+	}
+
+	startConsumer(t, "c1", tr, groupOpts(addr, "g", "down")...)
+	stableWith(t, addr, "g", 2, 2, 2)
+	more("a classic member joined")
+	n1.close()
+	startConsumer(t, "c2", tr, groupOpts(addr, "g", "down")...)
+	stableWith(t, addr, "g", 2, 2, 2)
+	more("one KIP-848 member left")
+	n2.close() // the last KIP-848 member: the group becomes classic
+	waitFor(t, "a classic group", 30*time.Second, func() bool {
+		st, _ := describeConsumer(t, addr, "g")
+		return st == kerr.GroupIDNotFound.Error()
+	})
+	waitFor(t, "the classic group stable with both members", 30*time.Second, func() bool {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{"g"}
+		g := wireRequest(t, s, req).(*kmsg.DescribeGroupsResponse).Groups[0]
+		return g.State == "Stable" && len(g.Members) == 2 && g.ProtocolType == "consumer"
+	})
+	more("classic members only")
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for k, ms := range tr.seen {
+		if len(ms) != 1 {
+			t.Errorf("record %s processed by %v", k, ms)
+		}
+	}
 }
