@@ -290,7 +290,9 @@ func TestTLSRefusesPlaintextAndStalls(t *testing.T) {
 	}, nil, server.Listener{Name: "SLOW", Addr: "127.0.0.1:0", SecurityProtocol: server.SSL})
 	addr := s.ListenerAddr("SSL").String()
 
-	start := time.Now()                                              // before the dial: the broker's timer starts at its accept, which a loaded machine may run before Dial returns
+	// The clock starts before the dial: the broker's timer starts at its accept, which a
+	// loaded machine may run before Dial returns.
+	start := time.Now()
 	stalled, err := net.Dial("tcp", s.ListenerAddr("SLOW").String()) // sends nothing
 	if err != nil {
 		t.Fatal(err)
