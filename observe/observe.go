@@ -21,7 +21,7 @@ import (
 )
 
 // DefaultListen is the default address of the HTTP listener (http.listener): loopback
-// only, until the HTTP listener authenticates its users.
+// only, since it authenticates its users only with Options.BasicAuth.
 const DefaultListen = "127.0.0.1:9644"
 
 // Options configures a Handler. The zero value (or nil) is valid.

@@ -43,6 +43,9 @@ const (
 	// keyHTTP is the HTTP listener (metrics, health, console): a Strata setting in the
 	// registry, served by package observe, not by the broker.
 	keyHTTP = "http.listener"
+	// keyHTTPAuth is the HTTP listener's authentication (none or basic): also a broker
+	// setting, which the broker validates and reports.
+	keyHTTPAuth = "http.authentication"
 )
 
 // Broker settings that map onto server.Options fields; every other key goes into
@@ -301,6 +304,19 @@ func readConfigFile(path string) (map[string]any, error) {
 	return flat, nil
 }
 
+// httpOptions is the HTTP listener's configuration: http.authentication (none or basic).
+func (c *config) httpOptions(logger *slog.Logger, pprof bool) (*observe.Options, error) {
+	o := &observe.Options{Logger: logger, Pprof: pprof, Version: versionString()}
+	switch auth := strings.TrimSpace(c.settings[keyHTTPAuth]); auth {
+	case "", "none":
+	case "basic":
+		o.BasicAuth = true
+	default:
+		return nil, fmt.Errorf("%s: %q is not none or basic", keyHTTPAuth, auth)
+	}
+	return o, nil
+}
+
 // options maps the merged configuration onto server.Options: the connection-level
 // settings onto their fields, every other broker setting into Options.Settings.
 func (c *config) options(logger *slog.Logger) (*server.Options, error) {
@@ -415,7 +431,11 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	// storage recovers; it closes last, so that /readyz reports the shutdown.
 	var web *observe.Handler
 	if addr := strings.TrimSpace(cfg.settings[keyHTTP]); !strings.EqualFold(addr, "off") {
-		web = observe.New(&observe.Options{Logger: logger, Pprof: f.pprof == "", Version: versionString()})
+		o, err := cfg.httpOptions(logger, f.pprof == "")
+		if err != nil {
+			return err
+		}
+		web = observe.New(o)
 		defer web.Close()
 		hl, err := observe.Listen(addr, web, logger)
 		if err != nil {
