@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
+.PHONY: all build run cluster cluster-soak compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
 
 all: build
 
@@ -20,6 +20,18 @@ build:
 
 run: build
 	./$(BIN) serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+# A local three-node cluster on loopback (clients on 127.0.0.1:9092, 9192, 9292; data
+# under $(DATA_DIR)/node-N); Ctrl-C stops it. docs/cluster.md has a walk-through.
+cluster: build
+	DATA=$(DATA_DIR) ./scripts/cluster.sh ./$(BIN)
+
+# The process-level cluster tests (cmd/strata TestClusterProcess*: three strata serve
+# processes, kill -9 of the controller, restart, SIGSTOP) CLUSTER_COUNT times (default
+# 10); make test runs them once.
+CLUSTER_COUNT ?= 10
+cluster-soak:
+	$(GO) test -count=$(CLUSTER_COUNT) -timeout 0 -run '^TestClusterProcess' -v ./cmd/strata
 
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
@@ -100,10 +112,16 @@ soak:
 	STRATA_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoakCompaction$$' -v ./server
 
 # Cross-client compatibility (kcat, KafkaJS, franz-go, the kgo suite) against a fresh
-# bin/strata on a free port; CHECKS picks some of them (e.g. CHECKS="kcat franz"); the kgo
-# suite runs its full profile (transactions included) unless PROFILE=core.
-compat: build
+# bin/strata on a free port, then against a fresh three-node cluster (compat-cluster);
+# CHECKS picks some of them (e.g. CHECKS="kcat franz"); the kgo suite runs its full
+# profile (transactions included) unless PROFILE=core.
+compat: compat-single compat-cluster
+
+compat-single: build
 	./scripts/compat.sh $(COMPAT_DIR) $(CHECKS)
+
+compat-cluster: build
+	NODES=3 ./scripts/compat.sh $(COMPAT_DIR) $(CHECKS)
 
 # Both modules: compat/sarama imports this one (replace ../..), so a new dependency here
 # needs its go.sum entries there too.

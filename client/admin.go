@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // An Admin manages topics and consumer groups. It is safe for concurrent use.
@@ -81,9 +82,11 @@ type PartitionInfo struct {
 	LeaderEpoch int32   `json:"leader_epoch" yaml:"leader_epoch"`
 	Replicas    []int32 `json:"replicas" yaml:"replicas"`
 	ISR         []int32 `json:"isr" yaml:"isr"`
-	StartOffset int64   `json:"start_offset" yaml:"start_offset"`
-	EndOffset   int64   `json:"end_offset" yaml:"end_offset"`
-	Size        int64   `json:"size" yaml:"size"` // bytes on disk, -1 if unknown
+	// OfflineReplicas are the replicas on brokers that are down (fenced).
+	OfflineReplicas []int32 `json:"offline_replicas" yaml:"offline_replicas"`
+	StartOffset     int64   `json:"start_offset" yaml:"start_offset"`
+	EndOffset       int64   `json:"end_offset" yaml:"end_offset"`
+	Size            int64   `json:"size" yaml:"size"` // bytes on disk, -1 if unknown
 }
 
 // ConfigEntry is one topic configuration value.
@@ -202,14 +205,15 @@ func (a *Admin) DescribeTopic(ctx context.Context, name string) (*TopicDescripti
 	sizes := a.sizes(ctx, name, d.Partitions.Numbers())
 	for _, p := range d.Partitions.Sorted() {
 		pi := PartitionInfo{
-			Partition:   p.Partition,
-			Leader:      p.Leader,
-			LeaderEpoch: p.LeaderEpoch,
-			Replicas:    p.Replicas,
-			ISR:         p.ISR,
-			StartOffset: -1,
-			EndOffset:   -1,
-			Size:        -1,
+			Partition:       p.Partition,
+			Leader:          p.Leader,
+			LeaderEpoch:     p.LeaderEpoch,
+			Replicas:        p.Replicas,
+			ISR:             p.ISR,
+			OfflineReplicas: p.OfflineReplicas,
+			StartOffset:     -1,
+			EndOffset:       -1,
+			Size:            -1,
 		}
 		if o, ok := starts.Lookup(name, p.Partition); ok && o.Err == nil {
 			pi.StartOffset = o.Offset
@@ -432,14 +436,19 @@ type GroupSummary struct {
 
 // GroupDescription is everything DescribeGroup knows about a consumer group.
 type GroupDescription struct {
-	Name         string        `json:"name" yaml:"name"`
-	State        string        `json:"state" yaml:"state"` // Empty, Stable, PreparingRebalance …
-	Protocol     string        `json:"protocol" yaml:"protocol"`
-	ProtocolType string        `json:"protocol_type" yaml:"protocol_type"`
-	Coordinator  int32         `json:"coordinator" yaml:"coordinator"`
-	Members      []GroupMember `json:"members" yaml:"members"`
-	Offsets      []GroupOffset `json:"offsets" yaml:"offsets"`
-	TotalLag     int64         `json:"total_lag" yaml:"total_lag"`
+	Name         string `json:"name" yaml:"name"`
+	State        string `json:"state" yaml:"state"` // Empty, Stable, PreparingRebalance … (consumer groups: Assigning, Reconciling …)
+	Protocol     string `json:"protocol" yaml:"protocol"`
+	ProtocolType string `json:"protocol_type" yaml:"protocol_type"`
+	// Type is the group protocol: classic, or consumer (KIP-848: the broker assigns;
+	// Epoch and AssignmentEpoch are then the group epoch and its target assignment's).
+	Type            string        `json:"type" yaml:"type"`
+	Epoch           int32         `json:"epoch,omitempty" yaml:"epoch,omitempty"`
+	AssignmentEpoch int32         `json:"assignment_epoch,omitempty" yaml:"assignment_epoch,omitempty"`
+	Coordinator     int32         `json:"coordinator" yaml:"coordinator"`
+	Members         []GroupMember `json:"members" yaml:"members"`
+	Offsets         []GroupOffset `json:"offsets" yaml:"offsets"`
+	TotalLag        int64         `json:"total_lag" yaml:"total_lag"`
 }
 
 // GroupMember is one member of a group and the partitions assigned to it.
@@ -449,6 +458,10 @@ type GroupMember struct {
 	ClientID   string            `json:"client_id" yaml:"client_id"`
 	Host       string            `json:"host" yaml:"host"`
 	Assigned   []TopicPartitions `json:"assigned" yaml:"assigned"`
+	// Epoch and Target are a consumer group member's epoch and the assignment it moves
+	// towards (equal to Assigned once it has reconciled).
+	Epoch  int32             `json:"epoch,omitempty" yaml:"epoch,omitempty"`
+	Target []TopicPartitions `json:"target,omitempty" yaml:"target,omitempty"`
 }
 
 // TopicPartitions is a topic and some of its partitions.
@@ -497,7 +510,7 @@ func (a *Admin) DescribeGroup(ctx context.Context, name string) (*GroupDescripti
 		return nil, a.cfg.wrap(err, op, subj)
 	}
 	out := &GroupDescription{
-		Name: name, State: l.State, Protocol: l.Protocol, ProtocolType: l.ProtocolType,
+		Name: name, State: l.State, Protocol: l.Protocol, ProtocolType: l.ProtocolType, Type: "classic",
 		Coordinator: l.Coordinator.NodeID,
 		Members:     []GroupMember{},
 		Offsets:     []GroupOffset{},
@@ -516,6 +529,11 @@ func (a *Admin) DescribeGroup(ctx context.Context, name string) (*GroupDescripti
 			sort.Slice(gm.Assigned, func(i, j int) bool { return gm.Assigned[i].Topic < gm.Assigned[j].Topic })
 		}
 		out.Members = append(out.Members, gm)
+	}
+	if l.ProtocolType == "consumer" {
+		if err := a.describeConsumerGroup(ctx, out); err != nil {
+			return nil, a.cfg.wrap(err, op, subj)
+		}
 	}
 	for _, ml := range l.Lag.Sorted() {
 		o := GroupOffset{
@@ -618,4 +636,55 @@ func (a *Admin) DeleteGroup(ctx context.Context, name string) error {
 		err = r.Err
 	}
 	return a.cfg.wrap(err, fmt.Sprintf("delete group %q", name), fmt.Sprintf("group %q", name))
+}
+
+// describeConsumerGroup adds what ConsumerGroupDescribe tells of a consumer group
+// (KIP-848) to d: the epochs and each member's epoch and target assignment. A classic
+// group of protocol type consumer is left as it is.
+func (a *Admin) describeConsumerGroup(ctx context.Context, d *GroupDescription) error {
+	vs, err := a.adm.ApiVersions(ctx)
+	if err != nil {
+		return err
+	}
+	served := false
+	vs.Each(func(v kadm.BrokerApiVersions) {
+		_, ok := v.KeyMaxVersion(69)
+		served = served || ok && v.Err == nil
+	})
+	if !served {
+		return nil // a broker without KIP-848
+	}
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{d.Name}
+	resp, err := req.RequestWith(ctx, a.cl)
+	if err != nil {
+		return err
+	}
+	if len(resp.Groups) != 1 {
+		return fmt.Errorf("ConsumerGroupDescribe answered %d groups", len(resp.Groups))
+	}
+	g := resp.Groups[0]
+	switch err := kerr.ErrorForCode(g.ErrorCode); {
+	case errors.Is(err, kerr.GroupIDNotFound), errors.Is(err, kerr.UnsupportedVersion):
+		return nil // a classic group
+	case err != nil:
+		return err
+	}
+	d.Type, d.State, d.Protocol, d.Epoch, d.AssignmentEpoch = "consumer", g.State, g.AssignorName, g.Epoch, g.AssignmentEpoch
+	topics := func(a kmsg.Assignment) []TopicPartitions {
+		out := []TopicPartitions{}
+		for _, tp := range a.TopicPartitions {
+			out = append(out, TopicPartitions{Topic: tp.Topic, Partitions: slices.Sorted(slices.Values(tp.Partitions))})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
+		return out
+	}
+	for _, m := range g.Members {
+		for i := range d.Members {
+			if d.Members[i].ID == m.MemberID {
+				d.Members[i].Epoch, d.Members[i].Assigned, d.Members[i].Target = m.MemberEpoch, topics(m.Assignment), topics(m.TargetAssignment)
+			}
+		}
+	}
+	return nil
 }

@@ -5,10 +5,6 @@ import "fmt"
 // consumerGroup is the KIP-848 (consumer protocol) state of a group, as its records in
 // __consumer_offsets rebuild it (formats848.go). A group is either classic (its classic
 // fields) or a consumer group (group.consumer != nil), never both with members.
-//
-// Not served yet: the server does not advertise ConsumerGroupHeartbeat, so only tests
-// (and a partition written by a later version) produce these records; replay restores
-// them either way.
 type consumerGroup struct {
 	epoch           int32 // the group epoch
 	metadataHash    int64
@@ -69,9 +65,10 @@ func (sh *shard) replayConsumerRecord(key, value []byte) error {
 		g = sh.getOrCreate(k.group)
 	}
 	if g.consumer == nil {
-		if len(g.members) > 0 || g.protocolType != "" {
-			return fmt.Errorf("%w: consumer group record for classic group %q", errBadRecord, k.group)
+		if len(g.members) > 0 {
+			return fmt.Errorf("%w: consumer group record for classic group %q with members", errBadRecord, k.group)
 		}
+		g.resetMetadata() // an empty classic group becomes a consumer group
 		g.consumer = newConsumerGroup()
 	}
 	if k.version == cgMetadataKeyVersion && value == nil {

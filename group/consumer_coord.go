@@ -1,15 +1,14 @@
 package group
 
 import (
+	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/group/assign"
 )
-
-// DefaultConsumerSessionTimeout is group.consumer.session.timeout.ms (Kafka's default).
-const DefaultConsumerSessionTimeout = 45 * time.Second
 
 // clone returns a copy of cg that the heartbeat can change without touching cg: members
 // are copied (the apply functions replace their fields, never modify them in place).
@@ -26,42 +25,65 @@ func (cg *consumerGroup) clone() *consumerGroup {
 
 // consumerHeartbeat runs a ConsumerGroupHeartbeat of group: the state machine on a copy
 // of the group, the records written to __consumer_offsets, then the copy made current and
-// the member's session timer (re)armed — or, for a leave, stopped. Not served yet (the
-// server does not advertise ConsumerGroupHeartbeat): the next step wires it.
-func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat, topics topicInfo) (int32, assign.Assignment, error) {
+// the member's session timer (re)armed — or, for a leave, stopped. It returns the member's
+// epoch and assignment, and whether that assignment differs from the one it had.
+func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat) (int32, assign.Assignment, bool, error) {
 	if c.closed() {
-		return 0, nil, ErrCoordinatorNotAvailable
+		return 0, nil, false, ErrCoordinatorNotAvailable
+	}
+	if hb.serverAssignor != nil && hb.memberEpoch != -1 && !slices.Contains(c.opts.ConsumerAssignors, *hb.serverAssignor) {
+		return 0, nil, false, ErrUnsupportedAssignor
 	}
 	sh, err := c.shardOf(group)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	g := sh.getOrCreate(group)
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
-	if g.consumer == nil && (len(g.members) > 0 || g.protocolType != "") {
+	if g.consumer == nil && len(g.members) > 0 {
 		g.mu.Unlock()
-		return 0, nil, ErrInconsistentGroupProtocol // classic → consumer migration: to come
+		return 0, nil, false, ErrInconsistentGroupProtocol // classic → consumer migration: to come
+	}
+	convert := g.consumer == nil && (g.protocolType != "" || g.generation != 0)
+	if convert && !c.opts.ConsumerMigration.upgrade() {
+		g.mu.Unlock()
+		return 0, nil, false, fmt.Errorf("%w: group %s is not a consumer group", ErrGroupIDNotFound, group)
 	}
 	next := newConsumerGroup()
 	if g.consumer != nil {
 		next = g.consumer.clone()
 	}
-	epoch, assigned, recs, err := next.heartbeatLocked(group, hb, topics, "uniform")
+	var before assign.Assignment
+	if m := next.members[hb.memberID]; m != nil {
+		before = toAssignment(m.current.AssignedPartitions)
+	} else if hb.memberEpoch == 0 && len(next.members) >= c.opts.ConsumerMaxSize && next.staticMember(hb.instanceID) == nil {
+		g.mu.Unlock()
+		return 0, nil, false, ErrGroupMaxSizeReached
+	}
+	epoch, assigned, recs, err := next.heartbeatLocked(group, hb, c.opts.Topics, c.opts.ConsumerAssignors[0])
 	if err != nil {
 		if g.consumer == nil {
 			sh.dropIfUnusedReplay(g) // created for this call
 		}
 		g.mu.Unlock()
-		return 0, nil, err
+		return 0, nil, false, err
+	}
+	if convert {
+		// An empty classic group becomes a consumer group (Kafka: the classic group's
+		// metadata is deleted; its committed offsets stay).
+		recs = append([]coord.Record{{Key: groupKey(g.id)}}, recs...)
 	}
 	g.mu.Unlock()
 	if err := sh.write(recs); err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if convert {
+		g.resetMetadata()
+	}
 	g.consumer = next
 	for id := range g.consumerSessions {
 		if next.members[id] == nil { // left, or replaced by its static successor
@@ -72,7 +94,7 @@ func (c *Coordinator) consumerHeartbeat(group string, hb consumerHeartbeat, topi
 		c.resetConsumerSessionLocked(g, hb.memberID)
 		c.checkRevocationLocked(g, m)
 	}
-	return epoch, assigned, nil
+	return epoch, assigned, !sameAssignment(before, assigned), nil
 }
 
 func (g *group) stopConsumerSessionLocked(id string) {
@@ -133,7 +155,7 @@ func (c *Coordinator) checkRevocationLocked(g *group, m *consumerMember) {
 			return
 		}
 		c.logger.Info("consumer group member did not revoke its partitions in time", "group", g.id, "member", id, "epoch", epoch)
-		if _, _, err := c.consumerHeartbeat(g.id, consumerHeartbeat{memberID: id, memberEpoch: -1}, nil); err != nil {
+		if _, _, _, err := c.consumerHeartbeat(g.id, consumerHeartbeat{memberID: id, memberEpoch: -1}); err != nil {
 			c.logger.Warn("removing a consumer group member", "group", g.id, "member", id, "err", err)
 		}
 	})
@@ -156,7 +178,7 @@ func (c *Coordinator) resetConsumerSessionLocked(g *group, id string) {
 			return
 		}
 		c.logger.Info("consumer group member session expired", "group", g.id, "member", id)
-		if _, _, err := c.consumerHeartbeat(g.id, consumerHeartbeat{memberID: id, memberEpoch: -1}, nil); err != nil {
+		if _, _, _, err := c.consumerHeartbeat(g.id, consumerHeartbeat{memberID: id, memberEpoch: -1}); err != nil {
 			c.logger.Warn("removing an expired consumer group member", "group", g.id, "member", id, "err", err)
 		}
 	})

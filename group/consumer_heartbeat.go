@@ -2,8 +2,13 @@ package group
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
 	"maps"
+	"regexp"
 	"slices"
+	"sync"
 
 	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/group/assign"
@@ -18,23 +23,42 @@ type consumerHeartbeat struct {
 	rackID             *string
 	rebalanceTimeoutMs int32    // <= 0: unchanged
 	topics             []string // subscribed topic names; nil: unchanged
+	regex              *string  // subscribed regular expression (RE2); nil: unchanged, "": none
 	serverAssignor     *string  // nil: unchanged
 	owned              assign.Assignment
 	clientID           string
 	clientHost         string
 }
 
-// topicInfo is a topic's id and partition count; ok false if it does not exist.
-type topicInfo func(name string) (id assign.TopicID, partitions int32, ok bool)
+// TopicResolver is what a consumer group needs of the broker's topics: KIP-848 members
+// subscribe by name or regular expression, assignments name topics by id.
+type TopicResolver interface {
+	// Topic returns a topic's id and partition count; ok false if it does not exist.
+	Topic(name string) (id assign.TopicID, partitions int32, ok bool)
+	// TopicName returns the name of the topic with id; ok false if there is none.
+	TopicName(id assign.TopicID) (name string, ok bool)
+	// Names lists every topic's name (what regular expressions are matched against).
+	Names() []string
+}
+
+// noTopics is the TopicResolver of a coordinator without topics.
+type noTopics struct{}
+
+func (noTopics) Topic(string) (assign.TopicID, int32, bool) { return assign.TopicID{}, 0, false }
+func (noTopics) TopicName(assign.TopicID) (string, bool)    { return "", false }
+func (noTopics) Names() []string                            { return nil }
 
 // heartbeatLocked runs one heartbeat through the consumer group's state machine (Kafka's
-// consumerGroupHeartbeat, without timers and without regular expressions yet): it
+// consumerGroupHeartbeat, without timers): it
 // returns the records that carry the change, already applied to cg (through the same
 // apply functions replay uses, so that replaying them rebuilds the same state), and the
 // member's epoch and assignment to answer. defaultAssignor names the assignor when the
 // member names none. The caller writes the records before answering. On error nothing
 // is emitted or changed.
-func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, topics topicInfo, defaultAssignor string) (epoch int32, assigned assign.Assignment, recs []coord.Record, err error) {
+func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, topics TopicResolver, defaultAssignor string) (epoch int32, assigned assign.Assignment, recs []coord.Record, err error) {
+	if topics == nil {
+		topics = noTopics{}
+	}
 	emit := func(k cgKey, value []byte) {
 		apply, decodeErr := consumerRecordApply(k, value)
 		if decodeErr != nil {
@@ -43,14 +67,22 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		apply(cg)
 		recs = append(recs, coord.Record{Key: k.appendTo(nil), Value: value})
 	}
-	bumpGroupEpoch := func() {
-		v := consumerGroupMetadata{Epoch: cg.epoch + 1, MetadataHash: cg.metadataHash, CreationTimeMs: cg.creationTimeMs}
+	// The group epoch moves on when a member's subscription changes, and when the topics
+	// the members subscribe to change (created, deleted, more partitions: the hash of
+	// their metadata, Kafka 4.1's ConsumerGroupMetadataValue.MetadataHash).
+	bumpGroupEpoch := func(hash int64) {
+		v := consumerGroupMetadata{Epoch: cg.epoch + 1, MetadataHash: hash, CreationTimeMs: cg.creationTimeMs}
 		emit(cgKey{version: cgMetadataKeyVersion, group: group}, v.appendTo(nil))
 	}
 
 	if hb.serverAssignor != nil && hb.memberEpoch != -1 {
 		if _, ok := assign.ByName[*hb.serverAssignor]; !ok {
 			return 0, nil, nil, ErrUnsupportedAssignor
+		}
+	}
+	if hb.regex != nil && *hb.regex != "" {
+		if _, err := compileSubscription(*hb.regex); err != nil {
+			return 0, nil, nil, fmt.Errorf("%w: %v", ErrInvalidRegularExpression, err)
 		}
 	}
 	m := cg.members[hb.memberID]
@@ -62,7 +94,7 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		for _, v := range []int16{cgCurrentAssignmentKeyVersion, cgTargetMemberKeyVersion, cgMemberKeyVersion} {
 			emit(cgKey{version: v, group: group, sub: hb.memberID}, nil)
 		}
-		bumpGroupEpoch()
+		bumpGroupEpoch(cg.subscriptionHash(topics))
 		return -1, nil, recs, nil
 	case hb.memberEpoch == -2:
 		// A static member's temporary leave: it keeps its assignment (until its session
@@ -78,7 +110,7 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		emit(cgKey{version: cgCurrentAssignmentKeyVersion, group: group, sub: hb.memberID}, v.appendTo(nil))
 		return -2, nil, recs, nil
 	case hb.memberEpoch == 0:
-		if hb.topics == nil && m == nil {
+		if hb.topics == nil && hb.regex == nil && m == nil {
 			return 0, nil, nil, ErrInvalidRequest
 		}
 		if old := cg.staticMember(hb.instanceID); old != nil && old.id != hb.memberID {
@@ -133,33 +165,36 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 	if hb.topics != nil {
 		meta.SubscribedTopicNames = slices.Sorted(slices.Values(hb.topics))
 	}
+	if hb.regex != nil {
+		meta.SubscribedTopicRegex = hb.regex
+		if *hb.regex == "" {
+			meta.SubscribedTopicRegex = nil
+		}
+	}
 	if hb.serverAssignor != nil {
 		meta.ServerAssignor = hb.serverAssignor
 	}
+	bump := false
 	if m == nil || !sameMemberMetadata(old, meta) {
 		emit(cgKey{version: cgMemberKeyVersion, group: group, sub: hb.memberID}, meta.appendTo(nil))
-		if m == nil || !slices.Equal(old.SubscribedTopicNames, meta.SubscribedTopicNames) || !equalPtr(old.ServerAssignor, meta.ServerAssignor) {
-			bumpGroupEpoch()
-		}
+		bump = m == nil || !slices.Equal(old.SubscribedTopicNames, meta.SubscribedTopicNames) ||
+			!equalPtr(old.SubscribedTopicRegex, meta.SubscribedTopicRegex) || !equalPtr(old.ServerAssignor, meta.ServerAssignor)
+	}
+	if hash := cg.subscriptionHash(topics); bump || hash != cg.metadataHash {
+		bumpGroupEpoch(hash)
 	}
 	m = cg.members[hb.memberID]
 
 	// A new target assignment when the group epoch moved past it.
 	if cg.assignmentEpoch < cg.epoch {
-		name := defaultAssignor
-		for _, id := range slices.Sorted(maps.Keys(cg.members)) {
-			if a := cg.members[id].meta.ServerAssignor; a != nil {
-				name = *a // Kafka: the assignor most members name; here the first by id
-				break
-			}
-		}
+		name := cg.assignor(defaultAssignor)
 		parts := map[assign.TopicID]int32{}
 		var members []assign.Member
 		for _, id := range slices.Sorted(maps.Keys(cg.members)) {
 			mm := cg.members[id]
 			am := assign.Member{ID: id, Owned: toAssignment(mm.target)}
-			for _, name := range mm.meta.SubscribedTopicNames {
-				if tid, n, ok := topics(name); ok {
+			for _, name := range subscribedTopics(mm.meta, topics) {
+				if tid, n, ok := topics.Topic(name); ok {
 					parts[tid] = n
 					am.Topics = append(am.Topics, tid)
 				}
@@ -273,4 +308,69 @@ func sameMemberMetadata(a, b consumerMemberMetadata) bool {
 		a.ClientHost == b.ClientHost && slices.Equal(a.SubscribedTopicNames, b.SubscribedTopicNames) &&
 		equalPtr(a.SubscribedTopicRegex, b.SubscribedTopicRegex) && a.RebalanceTimeoutMs == b.RebalanceTimeoutMs &&
 		equalPtr(a.ServerAssignor, b.ServerAssignor) && a.Classic == nil && b.Classic == nil
+}
+
+// compileSubscription compiles a subscribed regular expression, which must match a whole
+// topic name (Java's Matcher.matches, as Kafka resolves it; Go's regexp is RE2, the
+// syntax KIP-848 specifies).
+func compileSubscription(re string) (*regexp.Regexp, error) {
+	subscriptions.mu.Lock()
+	defer subscriptions.mu.Unlock()
+	if c, ok := subscriptions.compiled[re]; ok {
+		return c, nil
+	}
+	c, err := regexp.Compile(`^(?:` + re + `)$`)
+	if err != nil {
+		return nil, err
+	}
+	if len(subscriptions.compiled) >= 1024 { // bounded: start over rather than grow
+		clear(subscriptions.compiled)
+	}
+	subscriptions.compiled[re] = c
+	return c, nil
+}
+
+// subscriptions caches compiled subscriptions: every heartbeat resolves every member's.
+var subscriptions = struct {
+	mu       sync.Mutex
+	compiled map[string]*regexp.Regexp
+}{compiled: map[string]*regexp.Regexp{}}
+
+// subscribedTopics are the names of the topics a member subscribes to: those it names and
+// those its regular expression matches, sorted, without duplicates.
+func subscribedTopics(meta consumerMemberMetadata, topics TopicResolver) []string {
+	names := slices.Clone(meta.SubscribedTopicNames)
+	if meta.SubscribedTopicRegex != nil {
+		if re, err := compileSubscription(*meta.SubscribedTopicRegex); err == nil {
+			for _, t := range topics.Names() {
+				if re.MatchString(t) {
+					names = append(names, t)
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// subscriptionHash hashes the metadata of the topics the members subscribe to (name, id,
+// partition count): it changes when one of them is created, deleted or grows, and the
+// group epoch with it, so that the next heartbeat computes a new target assignment.
+func (cg *consumerGroup) subscriptionHash(topics TopicResolver) int64 {
+	var names []string
+	for _, m := range cg.members {
+		names = append(names, subscribedTopics(m.meta, topics)...)
+	}
+	slices.Sort(names)
+	h := fnv.New64a()
+	for _, name := range slices.Compact(names) {
+		id, n, ok := topics.Topic(name)
+		if !ok {
+			continue
+		}
+		h.Write([]byte(name))
+		h.Write(id[:])
+		h.Write(binary.BigEndian.AppendUint32([]byte{0}, uint32(n)))
+	}
+	return int64(h.Sum64())
 }

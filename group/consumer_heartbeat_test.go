@@ -27,7 +27,7 @@ func TestConsumerHeartbeatFlow(t *testing.T) {
 	var log []coord.Record
 	hb := func(h consumerHeartbeat) (int32, assign.Assignment, error) {
 		t.Helper()
-		e, a, recs, err := cg.heartbeatLocked("cg", h, topics, "uniform")
+		e, a, recs, err := cg.heartbeatLocked("cg", h, topicFunc(topics), "uniform")
 		if err != nil && len(recs) > 0 {
 			t.Fatalf("records with an error: %v", err)
 		}
@@ -110,10 +110,9 @@ func TestConsumerHeartbeatFlow(t *testing.T) {
 // get fresh session timers.
 func TestConsumerSessionExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, func(o *Options) { o.ConsumerSessionTimeout = 10 * time.Second })
-		topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+		e := newEnv(t, func(o *Options) { o.ConsumerSessionTimeout = 10 * time.Second; o.Topics = topicA4 })
 		join := func(id string) int32 {
-			epoch, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: id, topics: []string{"a"}}, topics)
+			epoch, _, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: id, topics: []string{"a"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,8 +127,8 @@ func TestConsumerSessionExpiry(t *testing.T) {
 			return g.consumer
 		}
 		beat := func(id string, epoch int32) int32 {
-			got, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: id, memberEpoch: epoch,
-				owned: toAssignment(cg().members[id].current.AssignedPartitions)}, topics)
+			got, _, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: id, memberEpoch: epoch,
+				owned: toAssignment(cg().members[id].current.AssignedPartitions)})
 			if err != nil {
 				t.Fatalf("%s heartbeat: %v", id, err)
 			}
@@ -173,7 +172,7 @@ func TestConsumerStaticMember(t *testing.T) {
 	cg := newConsumerGroup()
 	hb := func(h consumerHeartbeat) (int32, assign.Assignment, error) {
 		t.Helper()
-		e, a, _, err := cg.heartbeatLocked("cg", h, topics, "uniform")
+		e, a, _, err := cg.heartbeatLocked("cg", h, topicFunc(topics), "uniform")
 		return e, a, err
 	}
 	i1 := strp("i1")
@@ -211,9 +210,8 @@ func TestConsumerStaticMember(t *testing.T) {
 // only succeeds once the group has no members.
 func TestConsumerCommit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, nil)
-		topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
-		epoch, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: "m1", topics: []string{"a"}}, topics)
+		e := newEnv(t, func(o *Options) { o.Topics = topicA4 })
+		epoch, _, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: "m1", topics: []string{"a"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +235,7 @@ func TestConsumerCommit(t *testing.T) {
 				t.Errorf("commit %s epoch %d: %v, want %v", c.member, c.epoch, err, c.want)
 			}
 		}
-		if _, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: "m1", memberEpoch: -1}, topics); err != nil {
+		if _, _, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: "m1", memberEpoch: -1}); err != nil {
 			t.Fatal(err)
 		}
 		if err := commit("", -1); err != nil {
@@ -251,11 +249,11 @@ func TestConsumerCommit(t *testing.T) {
 // to the member waiting for them; one that revokes in time stays.
 func TestConsumerRevocationTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, func(o *Options) { o.ConsumerSessionTimeout = 10 * time.Second })
-		topics := func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" }
+		e := newEnv(t, func(o *Options) { o.ConsumerSessionTimeout = 10 * time.Second; o.Topics = topicA4 })
 		hb := func(h consumerHeartbeat) (int32, assign.Assignment, error) {
 			t.Helper()
-			return e.c.consumerHeartbeat("cg", h, topics)
+			epoch, a, _, err := e.c.consumerHeartbeat("cg", h)
+			return epoch, a, err
 		}
 		all := assign.Assignment{rtA: {0, 1, 2, 3}}
 		hb(consumerHeartbeat{memberID: "m1", topics: []string{"a"}, rebalanceTimeoutMs: 5000})

@@ -1,6 +1,7 @@
 // Package group is Strata's consumer-group coordinator for the classic group protocol
 // (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups,
-// DescribeGroups, DeleteGroups, OffsetDelete).
+// DescribeGroups, DeleteGroups, OffsetDelete) and the consumer protocol of KIP-848
+// (ConsumerGroupHeartbeat, ConsumerGroupDescribe).
 //
 // # State machine
 //
@@ -39,8 +40,14 @@
 // (uniform, range); consumer_heartbeat.go is the group's state machine (it emits the
 // records and applies them with replay's functions) and consumer_coord.go runs it under
 // the group's locks, writes the records, and keeps the members' session timers
-// (group.consumer.session.timeout.ms, rearmed on load). No request writes or reads that
-// state yet: ConsumerGroupHeartbeat and ConsumerGroupDescribe are not served (issue 17).
+// (group.consumer.session.timeout.ms, rearmed on load). consumer_api.go is what the
+// server calls: ConsumerHeartbeat (Kafka's request checks, then the state machine),
+// DescribeConsumerGroups and CheckFetchMember. Subscriptions (names and RE2 regular
+// expressions) are resolved through Options.Topics at each heartbeat; a change of the
+// subscribed topics' metadata (its hash) bumps the group epoch. A classic group without
+// members becomes a consumer group when a KIP-848 member joins, and back
+// (group.consumer.migration.policy); a group with members refuses the other protocol's
+// members (ErrInconsistentGroupProtocol).
 //
 // # Concurrency
 //

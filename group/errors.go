@@ -64,6 +64,12 @@ var (
 	// ErrInvalidRequest: a request is malformed (a KIP-848 member joins without a
 	// subscription).
 	ErrInvalidRequest = errors.New("group: invalid request")
+	// ErrInvalidRegularExpression: a KIP-848 member subscribes with a regular expression
+	// that does not compile (RE2 syntax).
+	ErrInvalidRegularExpression = errors.New("group: invalid regular expression")
+	// ErrGroupMaxSizeReached: a member joins a consumer group that has
+	// group.consumer.max.size members already.
+	ErrGroupMaxSizeReached = errors.New("group: group max size reached")
 	// ErrOffsetMetadataTooLarge: a commit's metadata string exceeds MaxMetadataBytes.
 	ErrOffsetMetadataTooLarge = errors.New("group: offset metadata too large")
 )

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/group/assign"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -223,3 +224,14 @@ func (e *testEnv) state(g string) State {
 	d := e.c.DescribeGroups([]string{g})
 	return d[0].State
 }
+
+// topicFunc is a TopicResolver over a lookup function (no names to match regular
+// expressions against, no ids to resolve).
+type topicFunc func(name string) (assign.TopicID, int32, bool)
+
+func (f topicFunc) Topic(name string) (assign.TopicID, int32, bool) { return f(name) }
+func (topicFunc) TopicName(assign.TopicID) (string, bool)           { return "", false }
+func (topicFunc) Names() []string                                   { return nil }
+
+// topicA4 resolves topic "a" (id rtA) with 4 partitions.
+var topicA4 = topicFunc(func(name string) (assign.TopicID, int32, bool) { return rtA, 4, name == "a" })

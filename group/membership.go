@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"time"
 )
@@ -107,6 +108,9 @@ func (c *Coordinator) Join(ctx context.Context, req *JoinRequest) (JoinResult, e
 		g = sh.getOrCreate(req.Group)
 	} else if g = sh.lookup(req.Group); g == nil {
 		return JoinResult{}, ErrUnknownMemberID
+	}
+	if err := c.dropEmptyConsumerGroup(g); err != nil {
+		return JoinResult{}, err
 	}
 
 	g.mu.Lock()
@@ -740,3 +744,31 @@ func (c *Coordinator) Leave(groupID string, members []LeaveMember) ([]error, err
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// dropEmptyConsumerGroup lets a classic member join group g: a consumer group with
+// members refuses it (ErrInconsistentGroupProtocol: classic members in a consumer group
+// are not supported yet); an empty one becomes a classic group (its records deleted, its
+// offsets kept) if the migration policy allows downgrades, as Kafka's does.
+func (c *Coordinator) dropEmptyConsumerGroup(g *group) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.consumer == nil:
+		return nil
+	case len(g.consumer.members) > 0:
+		return ErrInconsistentGroupProtocol
+	case !c.opts.ConsumerMigration.downgrade():
+		return fmt.Errorf("%w: group %s is not a classic group", ErrGroupIDNotFound, g.id)
+	}
+	recs := g.consumerTombstonesLocked()
+	g.mu.Unlock()
+	err := g.shard.write(recs) // g.wmu held: no heartbeat changes the group meanwhile
+	g.mu.Lock()
+	if err != nil {
+		return err
+	}
+	g.consumer = nil
+	return nil
+}

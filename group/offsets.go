@@ -220,8 +220,8 @@ func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) ([]err
 		return nil, ErrGroupIDNotFound
 	}
 	var subscribed map[string]bool
-	if g.state != StateEmpty {
-		if g.protocolType != "consumer" {
+	if g.activeLocked() {
+		if g.protocolType != "consumer" && g.consumer == nil {
 			g.mu.Unlock()
 			return nil, ErrNonEmptyGroup
 		}
@@ -252,9 +252,18 @@ func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) ([]err
 	return errs, nil
 }
 
-// subscribedTopicsLocked decodes the members' consumer subscriptions.
+// subscribedTopicsLocked are the topics the members subscribe to: a consumer group's
+// (names and regular expressions resolved), or a classic group's consumer subscriptions.
 func (g *group) subscribedTopicsLocked() map[string]bool {
 	out := map[string]bool{}
+	if g.consumer != nil {
+		for _, m := range g.consumer.members {
+			for _, t := range subscribedTopics(m.meta, g.shard.c.opts.Topics) {
+				out[t] = true
+			}
+		}
+		return out
+	}
 	for _, m := range g.members {
 		md := m.metadataFor(g.protocol)
 		if md == nil && len(m.protocols) > 0 {
@@ -297,7 +306,7 @@ func (sh *shard) expireGroup(g *group, now time.Time) {
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
-	if g.state != StateEmpty {
+	if g.activeLocked() {
 		g.mu.Unlock()
 		return
 	}
@@ -317,9 +326,10 @@ func (sh *shard) expireGroup(g *group, now time.Time) {
 		}
 	}
 	removeGroup := len(del) == len(g.offsets) && len(g.pending) == 0 &&
-		(len(del) > 0 || (g.protocolType != "" && !now.Before(g.stateSince.Add(retention))))
+		(len(del) > 0 || (g.protocolType != "" && !now.Before(g.stateSince.Add(retention))) || g.consumer != nil)
 	if removeGroup {
 		recs = append(recs, coord.Record{Key: groupKey(g.id)})
+		recs = append(recs, g.consumerTombstonesLocked()...)
 	}
 	g.mu.Unlock()
 	if len(recs) == 0 {
@@ -333,8 +343,9 @@ func (sh *shard) expireGroup(g *group, now time.Time) {
 	for _, tp := range del {
 		delete(g.offsets, tp)
 	}
-	if removeGroup && g.state == StateEmpty && len(g.offsets) == 0 && len(g.members) == 0 {
+	if removeGroup && !g.activeLocked() && len(g.offsets) == 0 {
 		sh.c.logger.Info("group expired", "group", g.id, "offsets", len(del))
+		g.consumer = nil
 		sh.removeGroupLocked(g)
 	}
 }

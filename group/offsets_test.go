@@ -79,7 +79,7 @@ func TestGroupOffsetsCommitFetch(t *testing.T) {
 		if len(all) != 2 {
 			t.Fatalf("%+v", all)
 		}
-		if l := e.list(nil, nil); len(l) != 1 || l[0].Group != "g" || l[0].State != StateEmpty {
+		if l := e.list(nil, nil); len(l) != 1 || l[0].Group != "g" || l[0].State != "Empty" {
 			t.Fatalf("list %+v", l)
 		}
 		// The commit is durable: its batch is in the group's partition.

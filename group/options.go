@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/group/assign"
 )
 
 // Defaults, with Kafka's names.
@@ -18,6 +21,9 @@ const (
 	DefaultOffsetsRetention       = 7 * 24 * time.Hour // offsets.retention.minutes (10080)
 	DefaultRetentionCheckInterval = 10 * time.Minute   // offsets.retention.check.interval.ms
 	DefaultMaxMetadataBytes       = 4096               // offset.metadata.max.bytes
+
+	DefaultConsumerSessionTimeout    = 45 * time.Second // group.consumer.session.timeout.ms
+	DefaultConsumerHeartbeatInterval = 5 * time.Second  // group.consumer.heartbeat.interval.ms
 )
 
 // Options configures a Coordinator. A nil *Options passed to New means defaults, which
@@ -42,6 +48,27 @@ type Options struct {
 	// ConsumerSessionTimeout is group.consumer.session.timeout.ms: how long a KIP-848
 	// member stays without heartbeating. Default 45s.
 	ConsumerSessionTimeout time.Duration
+	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms: how often KIP-848
+	// members are told to heartbeat. Default 5s.
+	ConsumerHeartbeatInterval time.Duration
+	// The bounds of ConsumerSessionTimeout and ConsumerHeartbeatInterval:
+	// group.consumer.{min,max}.session.timeout.ms and
+	// group.consumer.{min,max}.heartbeat.interval.ms. Zero: no bound.
+	ConsumerMinSessionTimeout, ConsumerMaxSessionTimeout       time.Duration
+	ConsumerMinHeartbeatInterval, ConsumerMaxHeartbeatInterval time.Duration
+	// ConsumerMigration is group.consumer.migration.policy: whether an empty classic group
+	// becomes a consumer group when a KIP-848 member joins (upgrade), and back (downgrade).
+	// Default bidirectional.
+	ConsumerMigration MigrationPolicy
+	// ConsumerAssignors is group.consumer.assignors: the server-side assignors members may
+	// name (assign.ByName), the first being the default. Default uniform, range.
+	ConsumerAssignors []string
+	// ConsumerMaxSize is group.consumer.max.size: the most members of a consumer group; a
+	// member joining a full group gets ErrGroupMaxSizeReached. Default math.MaxInt32.
+	ConsumerMaxSize int
+	// Topics resolves the topics KIP-848 members subscribe to (by name or by regular
+	// expression) against the broker's metadata. nil: no topic exists.
+	Topics TopicResolver
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock; nil means coord.RealClock.
@@ -73,6 +100,18 @@ func (o *Options) EnsureDefaults() {
 	if o.ConsumerSessionTimeout == 0 {
 		o.ConsumerSessionTimeout = DefaultConsumerSessionTimeout
 	}
+	if o.ConsumerHeartbeatInterval == 0 {
+		o.ConsumerHeartbeatInterval = DefaultConsumerHeartbeatInterval
+	}
+	if len(o.ConsumerAssignors) == 0 {
+		o.ConsumerAssignors = []string{"uniform", "range"}
+	}
+	if o.ConsumerMaxSize == 0 {
+		o.ConsumerMaxSize = math.MaxInt32
+	}
+	if o.Topics == nil {
+		o.Topics = noTopics{}
+	}
 	if o.MaxMetadataBytes == 0 {
 		o.MaxMetadataBytes = DefaultMaxMetadataBytes
 	}
@@ -95,6 +134,55 @@ func (o *Options) Validate() error {
 		return errors.New("group: offsets.retention.minutes must not be negative")
 	case o.RetentionCheckInterval < 0:
 		return errors.New("group: offsets.retention.check.interval.ms must not be negative")
+	case o.ConsumerMaxSize < 1:
+		return fmt.Errorf("group: group.consumer.max.size %d < 1", o.ConsumerMaxSize)
+	case o.ConsumerSessionTimeout <= o.ConsumerHeartbeatInterval:
+		return errors.New("group: group.consumer.heartbeat.interval.ms must be less than group.consumer.session.timeout.ms")
+	case !within(o.ConsumerSessionTimeout, o.ConsumerMinSessionTimeout, o.ConsumerMaxSessionTimeout):
+		return errors.New("group: group.consumer.session.timeout.ms must be between group.consumer.min.session.timeout.ms and group.consumer.max.session.timeout.ms")
+	case !within(o.ConsumerHeartbeatInterval, o.ConsumerMinHeartbeatInterval, o.ConsumerMaxHeartbeatInterval):
+		return errors.New("group: group.consumer.heartbeat.interval.ms must be between group.consumer.min.heartbeat.interval.ms and group.consumer.max.heartbeat.interval.ms")
+	case o.ConsumerMigration > MigrationDowngrade || o.ConsumerMigration < 0:
+		return fmt.Errorf("group: group.consumer.migration.policy %d unknown", o.ConsumerMigration)
+	}
+	for _, a := range o.ConsumerAssignors {
+		if _, ok := assign.ByName[a]; !ok {
+			return fmt.Errorf("group: group.consumer.assignors: unknown assignor %q (want uniform or range)", a)
+		}
 	}
 	return nil
+}
+
+// within reports whether min <= d <= max, a zero bound being none.
+func within(d, lo, hi time.Duration) bool { return (lo == 0 || d >= lo) && (hi == 0 || d <= hi) }
+
+// MigrationPolicy is group.consumer.migration.policy.
+type MigrationPolicy int8
+
+// The migration policies; the zero value is Kafka's default.
+const (
+	MigrationBidirectional MigrationPolicy = iota // default
+	MigrationDisabled
+	MigrationUpgrade
+	MigrationDowngrade
+)
+
+// ParseMigrationPolicy reads Kafka's name of a migration policy.
+func ParseMigrationPolicy(s string) (MigrationPolicy, error) {
+	switch strings.ToLower(s) {
+	case "bidirectional":
+		return MigrationBidirectional, nil
+	case "disabled":
+		return MigrationDisabled, nil
+	case "upgrade":
+		return MigrationUpgrade, nil
+	case "downgrade":
+		return MigrationDowngrade, nil
+	}
+	return 0, fmt.Errorf("group: group.consumer.migration.policy %q unknown", s)
+}
+
+func (p MigrationPolicy) upgrade() bool { return p == MigrationBidirectional || p == MigrationUpgrade }
+func (p MigrationPolicy) downgrade() bool {
+	return p == MigrationBidirectional || p == MigrationDowngrade
 }

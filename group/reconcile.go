@@ -143,3 +143,16 @@ func checkMemberEpoch(m memberAssignment, received int32, owned assign.Assignmen
 	}
 	return nil
 }
+
+// sameAssignment reports whether a and b hold the same partitions (topics without
+// partitions count as absent).
+func sameAssignment(a, b assign.Assignment) bool {
+	for _, x := range []struct{ a, b assign.Assignment }{{a, b}, {b, a}} {
+		for t, ps := range x.a {
+			if len(ps) > 0 && !slices.Equal(ps, x.b[t]) {
+				return false
+			}
+		}
+	}
+	return true
+}

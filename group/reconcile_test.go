@@ -223,16 +223,3 @@ func cloneAssignment(a assign.Assignment) assign.Assignment {
 	}
 	return out
 }
-
-func sameAssignment(a, b assign.Assignment) bool {
-	n := func(x assign.Assignment) map[assign.TopicID][]int32 {
-		out := map[assign.TopicID][]int32{}
-		for t, ps := range x {
-			if len(ps) > 0 {
-				out[t] = ps
-			}
-		}
-		return out
-	}
-	return reflect.DeepEqual(n(a), n(b))
-}

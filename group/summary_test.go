@@ -31,8 +31,8 @@ func TestSummaries(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []Summary{
-			{Group: "active", State: StateStable, ProtocolType: "consumer", Members: 2, Subscribed: []string{"t"}, Offsets: []FetchedOffset{}},
-			{Group: "idle", State: StateEmpty, Offsets: []FetchedOffset{{Topic: "t", Offset: 10, LeaderEpoch: 3}, {Topic: "u", Partition: 1, Offset: 7, LeaderEpoch: -1}}},
+			{Group: "active", State: "Stable", ProtocolType: "consumer", Members: 2, Subscribed: []string{"t"}, Offsets: []FetchedOffset{}},
+			{Group: "idle", State: "Empty", Offsets: []FetchedOffset{{Topic: "t", Offset: 10, LeaderEpoch: 3}, {Topic: "u", Partition: 1, Offset: 7, LeaderEpoch: -1}}},
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("summaries:\n%+v\nwant\n%+v", got, want)

@@ -186,7 +186,7 @@ func TestMetadataPlacement(t *testing.T) {
 
 // TestMetadataFenceBroker: fencing a broker moves the leadership of the partitions it
 // leads to another live in-sync replica, or leaves them without a leader (keeping the
-// last in-sync replica); unfencing it gives it back the partitions without a leader that
+// last in-sync replica), and takes it out of the ISR of the partitions it follows; unfencing it gives it back the partitions without a leader that
 // it is in sync for; epochs grow with every change; the image is not modified.
 func TestMetadataFenceBroker(t *testing.T) {
 	p := func(leader int32, isr ...int32) PartitionState {
@@ -194,11 +194,16 @@ func TestMetadataFenceBroker(t *testing.T) {
 	}
 	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2, Fenced: true}, Broker{ID: 3}).Edit().
 		PutTopic(&Topic{Name: "a", ID: TopicID{1}, Partitions: []PartitionState{p(1, 1), p(1, 1, 2, 3), p(3, 3)}}).
-		PutTopic(&Topic{Name: "b", ID: TopicID{2}, Partitions: []PartitionState{p(3, 3)}}).Build()
+		PutTopic(&Topic{Name: "b", ID: TopicID{2}, Partitions: []PartitionState{p(3, 3)}}).
+		PutTopic(&Topic{Name: "c", ID: TopicID{3}, Partitions: []PartitionState{p(3, 1, 3)}}).Build()
 	r := &Rules{}
 	fenced := r.FenceBroker(im, 1)
-	if len(fenced) != 1 || fenced[0].Name != "a" {
+	if len(fenced) != 2 || fenced[0].Name != "a" || fenced[1].Name != "c" {
 		t.Fatalf("fencing 1 changed %d topics", len(fenced))
+	}
+	// A partition 1 follows in sync: 1 leaves the ISR, the leadership stays.
+	if st, want := fenced[1].Partitions[0], (PartitionState{Replicas: []int32{1, 2, 3}, ISR: []int32{3}, Leader: 3, LeaderEpoch: 4, PartitionEpoch: 7}); !st.equal(&want) {
+		t.Fatalf("partition followed by 1 after fencing: %+v, want %+v", st, want)
 	}
 	got := fenced[0].Partitions
 	want := []PartitionState{
@@ -221,5 +226,77 @@ func TestMetadataFenceBroker(t *testing.T) {
 	}
 	if len(r.UnfenceBroker(im, 2)) != 0 {
 		t.Fatal("unfencing a broker in no ISR changed partitions")
+	}
+}
+
+// TestMetadataAlterPartition: the leader shrinks and expands the ISR (kept in replica
+// order, the partition epoch grown, the image not modified); adding a fenced broker is
+// ErrIneligibleReplica, while a fenced broker already in the ISR may stay.
+func TestMetadataAlterPartition(t *testing.T) {
+	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2, Fenced: true}, Broker{ID: 3}).Edit().
+		PutTopic(&Topic{Name: "a", ID: TopicID{1}, Partitions: []PartitionState{
+			{Replicas: []int32{3, 1, 2}, ISR: []int32{3, 2}, Leader: 3, LeaderEpoch: 4, PartitionEpoch: 6},
+		}}).Build()
+	r := &Rules{}
+	alter := func(isr ...int32) (*Topic, error) {
+		return r.AlterPartition(im, &AlterPartition{Topic: TopicID{1}, Broker: 3, LeaderEpoch: 4, PartitionEpoch: 6, ISR: isr})
+	}
+	got, err := alter(1, 2, 3) // expand with 1; the fenced 2 stays
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := PartitionState{Replicas: []int32{3, 1, 2}, ISR: []int32{3, 1, 2}, Leader: 3, LeaderEpoch: 4, PartitionEpoch: 7}
+	if st := got.Partitions[0]; !st.equal(&want) {
+		t.Fatalf("expanded: %+v, want %+v", st, want)
+	}
+	if got, err = alter(3); err != nil || !slices.Equal(got.Partitions[0].ISR, []int32{3}) || got.Partitions[0].PartitionEpoch != 7 {
+		t.Fatalf("shrunk: %+v, %v", got, err)
+	}
+	if a, _ := im.Topic("a"); !slices.Equal(a.Partitions[0].ISR, []int32{3, 2}) || a.Partitions[0].PartitionEpoch != 6 {
+		t.Fatal("AlterPartition modified the image")
+	}
+	if got, err = alter(2, 3); got != nil || err != nil {
+		t.Fatalf("the same ISR in another order: %+v, %v; want no change", got, err)
+	}
+	im = im.Edit().PutTopic(func() *Topic { c, _ := alter(3); return c }()).Build() // 2 out
+	if _, err := r.AlterPartition(im, &AlterPartition{Topic: TopicID{1}, Broker: 3, LeaderEpoch: 4, PartitionEpoch: 7, ISR: []int32{3, 2}}); !errors.Is(err, ErrIneligibleReplica) {
+		t.Fatalf("adding the fenced broker 2: %v, want ErrIneligibleReplica", err)
+	}
+}
+
+// TestMetadataUncleanElection: under unclean.leader.election.enable (topic override or
+// broker setting) a partition whose in-sync replicas are all gone gets a live replica out
+// of the ISR as leader, alone in the ISR, when its leader is fenced or when such a
+// replica comes back; without it the partition stays offline.
+func TestMetadataUncleanElection(t *testing.T) {
+	yes := map[string]string{"unclean.leader.election.enable": "true"}
+	p := func(leader int32, isr ...int32) PartitionState {
+		return PartitionState{Replicas: []int32{1, 2, 3}, ISR: isr, Leader: leader, LeaderEpoch: 4, PartitionEpoch: 6}
+	}
+	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2, Fenced: true}, Broker{ID: 3}).Edit().
+		PutTopic(&Topic{Name: "clean", ID: TopicID{1}, Partitions: []PartitionState{p(1, 1)}}).
+		PutTopic(&Topic{Name: "unclean", ID: TopicID{2}, Configs: yes, Partitions: []PartitionState{p(1, 1)}}).Build()
+	fenced := (&Rules{}).FenceBroker(im, 1)
+	got := map[string]PartitionState{}
+	for _, tp := range fenced {
+		got[tp.Name] = tp.Partitions[0]
+	}
+	if st := got["clean"]; st.Leader != NoLeader || !slices.Equal(st.ISR, []int32{1}) || st.LeaderEpoch != 5 {
+		t.Errorf("clean topic after fencing its only in-sync replica: %+v, want offline", st)
+	}
+	if st := got["unclean"]; st.Leader != 3 || !slices.Equal(st.ISR, []int32{3}) || st.LeaderEpoch != 5 || st.PartitionEpoch != 7 {
+		t.Errorf("unclean topic after fencing its only in-sync replica: %+v, want leader 3 alone in the ISR", st)
+	}
+	if fenced := (&Rules{Broker: yes}).FenceBroker(im, 1); len(fenced) != 2 || fenced[0].Partitions[0].Leader != 3 {
+		t.Errorf("broker default unclean.leader.election.enable=true: %+v", fenced)
+	}
+
+	// Offline partitions: a replica out of the ISR comes back.
+	off := NewImage("c", 1, Broker{ID: 1, Fenced: true}, Broker{ID: 2}, Broker{ID: 3}).Edit().
+		PutTopic(&Topic{Name: "clean", ID: TopicID{1}, Partitions: []PartitionState{p(NoLeader, 1)}}).
+		PutTopic(&Topic{Name: "unclean", ID: TopicID{2}, Configs: yes, Partitions: []PartitionState{p(NoLeader, 1)}}).Build()
+	back := (&Rules{}).UnfenceBroker(off, 2)
+	if len(back) != 1 || back[0].Name != "unclean" || back[0].Partitions[0].Leader != 2 || !slices.Equal(back[0].Partitions[0].ISR, []int32{2}) {
+		t.Fatalf("unfencing 2, out of the ISR: %+v, want only the unclean topic led by 2", back)
 	}
 }

@@ -162,6 +162,55 @@ func (r *Rules) DeleteTopic(im *Image, id TopicID) (*Topic, error) {
 	return t, nil
 }
 
+// AlterPartition checks cmd against im as Kafka's controller checks an AlterPartition
+// (ReplicationControlManager): the partition exists (ErrUnknownTopicID,
+// ErrUnknownTopic), the leader epoch is the partition's (ErrFencedLeaderEpoch), the
+// sender leads it (ErrInvalidRequest), the partition epoch is current
+// (ErrInvalidUpdateVersion), the new ISR is a set of its replicas that holds the leader
+// (ErrInvalidRequest) and adds only unfenced brokers (ErrIneligibleReplica). It returns
+// a new topic with the ISR (in replica order) and the partition epoch grown, or nil when
+// the ISR is unchanged.
+func (r *Rules) AlterPartition(im *Image, cmd *AlterPartition) (*Topic, error) {
+	t, ok := im.TopicByID(cmd.Topic)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownTopicID, cmd.Topic)
+	}
+	st, ok := t.Partition(cmd.Partition)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: %s-%d", ErrUnknownTopic, t.Name, cmd.Partition)
+	case cmd.LeaderEpoch != st.LeaderEpoch:
+		return nil, fmt.Errorf("%w: %s-%d: leader epoch %d, current %d", ErrFencedLeaderEpoch, t.Name, cmd.Partition, cmd.LeaderEpoch, st.LeaderEpoch)
+	case cmd.Broker != st.Leader:
+		return nil, fmt.Errorf("%w: %s-%d: broker %d is not the leader (%d)", ErrInvalidRequest, t.Name, cmd.Partition, cmd.Broker, st.Leader)
+	case cmd.PartitionEpoch != st.PartitionEpoch:
+		return nil, fmt.Errorf("%w: %s-%d: partition epoch %d, current %d", ErrInvalidUpdateVersion, t.Name, cmd.Partition, cmd.PartitionEpoch, st.PartitionEpoch)
+	case !slices.Contains(cmd.ISR, st.Leader):
+		return nil, fmt.Errorf("%w: %s-%d: ISR %v without the leader %d", ErrInvalidRequest, t.Name, cmd.Partition, cmd.ISR, st.Leader)
+	}
+	isr := make([]int32, 0, len(cmd.ISR))
+	for _, b := range st.Replicas {
+		if slices.Contains(cmd.ISR, b) {
+			isr = append(isr, b)
+		}
+	}
+	for i, b := range cmd.ISR {
+		if !slices.Contains(isr, b) || slices.Contains(cmd.ISR[i+1:], b) {
+			return nil, fmt.Errorf("%w: %s-%d: ISR %v is not a set of the replicas %v", ErrInvalidRequest, t.Name, cmd.Partition, cmd.ISR, st.Replicas)
+		}
+		if br, ok := im.Broker(b); !slices.Contains(st.ISR, b) && (!ok || br.Fenced) {
+			return nil, fmt.Errorf("%w: %s-%d: broker %d is fenced or not registered", ErrIneligibleReplica, t.Name, cmd.Partition, b)
+		}
+	}
+	if slices.Equal(isr, st.ISR) {
+		return nil, nil
+	}
+	c := t.Clone()
+	c.Partitions[cmd.Partition].ISR = isr
+	c.Partitions[cmd.Partition].PartitionEpoch++
+	return c, nil
+}
+
 // validateConfigs checks complete overrides; the error wraps ErrInvalidConfig.
 func (r *Rules) validateConfigs(overrides map[string]string) error {
 	if err := config.ValidateTopic(overrides); err != nil {
@@ -237,21 +286,35 @@ func newPartition(replicas []int32) PartitionState {
 }
 
 // FenceBroker returns the topics of im whose partitions change when broker id is fenced
-// (its session expired): every partition it leads gets a new leader, the first of its
-// in-sync replicas (in replica order) that is neither id nor fenced, or none (NoLeader:
-// the partition is offline); id leaves the ISR unless it is its last member (Kafka keeps
-// the last one: the partition comes back with it). The leader epoch and the partition
-// epoch grow. The topics returned are new; im's are not modified.
+// (its session expired): it leaves the ISR of every partition it follows in sync (their
+// partition epoch grows), and every partition it leads gets a new leader, the first of its
+// in-sync replicas (in replica order) that is neither id nor fenced, or — when none is
+// and the topic's unclean.leader.election.enable is true — the first live replica out of
+// the ISR, which becomes the ISR alone (records only the old ISR had may be lost), or
+// none (NoLeader: the partition is offline); id leaves the ISR unless it is its last
+// member (Kafka keeps the last one: the partition comes back with it). The leader epoch
+// and the partition epoch grow. The topics returned are new; im's are not modified.
 func (r *Rules) FenceBroker(im *Image, id int32) []*Topic {
-	return changePartitions(im, func(p *PartitionState) bool {
-		if p.Leader != id {
+	live := func(b int32) bool { br, ok := im.Broker(b); return ok && b != id && !br.Fenced }
+	return changePartitions(im, func(t *Topic, p *PartitionState) bool {
+		switch {
+		case p.Leader != id && slices.Contains(p.ISR, id): // Kafka's controller: out at once
+			p.ISR = slices.DeleteFunc(p.ISR, func(b int32) bool { return b == id })
+			p.PartitionEpoch++
+			return true
+		case p.Leader != id:
 			return false
 		}
 		p.Leader = NoLeader
 		for _, b := range p.Replicas {
-			if br, ok := im.Broker(b); ok && b != id && !br.Fenced && slices.Contains(p.ISR, b) {
+			if live(b) && slices.Contains(p.ISR, b) {
 				p.Leader = b
 				break
+			}
+		}
+		if p.Leader == NoLeader && r.unclean(t) {
+			if i := slices.IndexFunc(p.Replicas, live); i >= 0 {
+				p.Leader, p.ISR = p.Replicas[i], []int32{p.Replicas[i]}
 			}
 		}
 		if len(p.ISR) > 1 {
@@ -265,11 +328,18 @@ func (r *Rules) FenceBroker(im *Image, id int32) []*Topic {
 
 // UnfenceBroker returns the topics of im whose partitions change when broker id is
 // unfenced (registered or heartbeating again): every partition without a leader whose
-// ISR holds id gets it as leader, with its epochs grown.
+// ISR holds id — or, under unclean.leader.election.enable, that id holds a replica of,
+// id then being the ISR alone — gets it as leader, with its epochs grown.
 func (r *Rules) UnfenceBroker(im *Image, id int32) []*Topic {
-	return changePartitions(im, func(p *PartitionState) bool {
-		if p.Leader != NoLeader || !slices.Contains(p.ISR, id) {
+	return changePartitions(im, func(t *Topic, p *PartitionState) bool {
+		switch {
+		case p.Leader != NoLeader || !p.HasReplica(id):
 			return false
+		case !slices.Contains(p.ISR, id):
+			if !r.unclean(t) {
+				return false
+			}
+			p.ISR = []int32{id}
 		}
 		p.Leader = id
 		p.LeaderEpoch++
@@ -278,16 +348,22 @@ func (r *Rules) UnfenceBroker(im *Image, id int32) []*Topic {
 	})
 }
 
+// unclean reports whether topic t allows an out-of-sync replica to lead
+// (unclean.leader.election.enable: the topic's override, else the broker setting).
+func (r *Rules) unclean(t *Topic) bool {
+	return config.ResolveTopic(r.Broker, t.Configs).Bool("unclean.leader.election.enable")
+}
+
 // changePartitions returns clones of the topics of im in which change changed a
 // partition (it reports whether it did).
-func changePartitions(im *Image, change func(p *PartitionState) bool) []*Topic {
+func changePartitions(im *Image, change func(t *Topic, p *PartitionState) bool) []*Topic {
 	var out []*Topic
 	for _, t := range im.Topics() {
 		var c *Topic
 		for i := range t.Partitions {
 			p := t.Partitions[i]
 			p.ISR = slices.Clone(p.ISR)
-			if !change(&p) {
+			if !change(t, &p) {
 				continue
 			}
 			if c == nil {

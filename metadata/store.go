@@ -29,6 +29,21 @@ var (
 	ErrNotController = errors.New("metadata: not the controller")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("metadata: store closed")
+
+	// Errors of AlterPartition (Kafka's AlterPartition answers).
+
+	// ErrFencedLeaderEpoch: the command carries another leader epoch than the
+	// partition's (FENCED_LEADER_EPOCH).
+	ErrFencedLeaderEpoch = errors.New("metadata: fenced leader epoch")
+	// ErrInvalidUpdateVersion: the command carries another partition epoch than the
+	// partition's: it was computed on an older state (INVALID_UPDATE_VERSION).
+	ErrInvalidUpdateVersion = errors.New("metadata: invalid partition epoch")
+	// ErrIneligibleReplica: the new ISR adds a broker that is fenced or not registered
+	// (INELIGIBLE_REPLICA).
+	ErrIneligibleReplica = errors.New("metadata: ineligible replica")
+	// ErrInvalidRequest: the sender is not the partition's leader, or the new ISR is not
+	// a set of its replicas that holds the leader (INVALID_REQUEST).
+	ErrInvalidRequest = errors.New("metadata: invalid request")
 )
 
 // Store is the one source of cluster metadata: a consistent Image, commands that change
@@ -70,6 +85,10 @@ type Store interface {
 	// AllocateProducerIDs reserves a block of producer ids for a broker (Kafka's
 	// AllocateProducerIds): ids are never handed out twice, across restarts too.
 	AllocateProducerIDs(ctx context.Context, cmd AllocateProducerIDs) (ProducerIDBlock, error)
+	// AlterPartition changes a partition's in-sync replicas on behalf of its leader
+	// (Kafka's AlterPartition) and returns the partition's new state; an unchanged ISR
+	// changes nothing and returns the current state.
+	AlterPartition(ctx context.Context, cmd AlterPartition) (PartitionState, error)
 	// ScramStore: AlterScramCredentials (scram.go).
 	ScramStore
 	// ACLStore: CreateACLs, DeleteACLs (acls.go).
@@ -125,6 +144,19 @@ type AllocateProducerIDs struct {
 	// Above: the block starts above this id (the largest producer id the broker found in
 	// its logs: ids are not reused even when the store's own record of them is lost).
 	Above int64
+}
+
+// AlterPartition is the command with which a partition's leader shrinks or expands its
+// in-sync replicas (Kafka's AlterPartition, KIP-497): the leader epoch and partition epoch
+// are those of the state the leader computed it on; the command fails if either moved.
+type AlterPartition struct {
+	Topic     TopicID
+	Partition int32
+	// Broker is the sender, the partition's leader.
+	Broker                      int32
+	LeaderEpoch, PartitionEpoch int32
+	// ISR is the new set of in-sync replicas; it holds the leader.
+	ISR []int32
 }
 
 // ProducerIDBlock is a block of producer ids: [Start, Start+Len).

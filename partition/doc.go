@@ -22,7 +22,8 @@
 //	e, end, err := leader.EndOffsetForEpoch(latest) // asked over the network (KIP-101/279)
 //	err = p.Truncate(end)                           // drop the divergent tail
 //	res, err = p.AppendAt(fetched)                  // the leader's bytes, offsets and epochs kept
-//	durable := p.DurableEnd()                       // what the follower reports as fetched
+//	p.WhenFlushed(res.LastOffset+1, fn)             // on disk: fetch further (durable offset)
+//	p.SetHighWatermark(leaderHW)                    // under HWExternal, capped at DurableEnd
 //
 // # High watermark
 //
@@ -33,10 +34,13 @@
 // never sees a record that a crash could take back; under flush.messages > 0 (relaxed,
 // Kafka's page-cache durability) the log end offset after every append. Under HWExternal
 // (replication) the replica manager sets it from the in-sync replicas
-// (SetHighWatermark), and it never passes the local durable end (DurableEnd): acks=all
-// then means on disk on every in-sync replica counted, the leader included. The HW never
-// moves down, except on a follower's Truncate; at Open it starts at the log end left by
-// recovery.
+// (SetHighWatermark, a target that may come down when the ISR grows), and it never
+// passes the local durable end (DurableEnd): acks=all then means on disk on every
+// in-sync replica counted, the leader included. The HW never moves down, except on a
+// follower's Truncate; at Open it starts at the log end left by recovery. A leader
+// answers a follower's fetch past the HW (ReadLogEnd) and long-polls it on the local
+// durable end (NotifyDurable); LatestEpoch is what the follower asks the leader about
+// (OffsetForLeaderEpoch).
 //
 // Reads take an isolation level: ReadHighWatermark (consumers), ReadCommitted (the last
 // stable offset, see Transactions) and ReadLogEnd (followers). They never return a batch whose base offset is at or past that end; an

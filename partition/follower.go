@@ -100,6 +100,32 @@ func (p *Partition) AppendAt(batches []byte) (AppendResult, error) {
 	}, nil
 }
 
+// FollowLogStart moves a follower's log start offset up to the leader's (the
+// LogStartOffset of a fetch answer: records the leader's retention or DeleteRecords
+// removed), never past the follower's high watermark, as Kafka's follower does; the
+// start is checkpointed before it returns and whole segments below it are deleted. An
+// offset at or below the current start changes nothing; the leader refuses it
+// (ErrNotFollower).
+func (p *Partition) FollowLogStart(off int64) error {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	switch {
+	case p.isClosed():
+		return p.wrap(ErrClosed)
+	case p.leader.Load():
+		return p.wrap(ErrNotFollower)
+	}
+	off = min(off, p.HighWatermark())
+	if off <= p.st.StartOffset() {
+		return nil
+	}
+	if err := p.st.SetStartOffset(off); err != nil {
+		return p.wrap(err)
+	}
+	p.epochs.truncateFromStart(p.st.StartOffset())
+	return nil
+}
+
 // Truncate drops every record at and above offset (a follower whose log diverged from
 // the new leader's, KIP-101/279: offset is the end offset the leader gave for the
 // follower's latest epoch). Batches are atomic: a batch holding offset goes whole, so the

@@ -29,10 +29,11 @@ func (p *Partition) SetHWPolicy(pol HWPolicy) {
 
 // SetHighWatermark sets the target of the high watermark under HWExternal: the HW becomes
 // min(hw, local durable end) when that is above it, now or when the local durable end
-// catches up. The target only moves forward; under HWLocal it is recorded but unused.
+// catches up. The target may move down (an ISR that grows bounds it lower) but the HW
+// never does; under HWLocal the target is recorded but unused.
 func (p *Partition) SetHighWatermark(hw int64) {
 	p.mu.Lock()
-	p.mu.target = max(p.mu.target, hw)
+	p.mu.target = hw
 	done := p.updateHWLocked()
 	p.mu.Unlock()
 	runCallbacks(done, nil)
@@ -66,13 +67,30 @@ func (p *Partition) bounds() (hw, lso int64) {
 // copies.
 func (p *Partition) DurableEnd() int64 { return p.st.DurableEnd() }
 
+// WhenFlushed calls fn once the log is durable (fsynced) below end, or with the
+// flusher's error or ErrClosed, wrapped: a follower waits for it before it reports end as
+// its fetch offset, whatever the high watermark. Under flush.messages > 0 it calls fn at
+// once. fn must be quick and must not call into the partition.
+func (p *Partition) WhenFlushed(end int64, fn func(error)) {
+	p.st.WhenDurable(end, func(err error) {
+		if err != nil {
+			err = p.wrap(err)
+		}
+		fn(err)
+	})
+}
+
 // advanceHW records that the local durable end moved to end and moves the high watermark
 // as the policy allows. It is the log's OnDurable callback (called from its flusher, or
 // after every append under flush.messages > 0, possibly out of order: the maximum counts).
 func (p *Partition) advanceHW(end int64) {
 	p.mu.Lock()
+	moved := end > p.mu.local
 	p.mu.local = max(p.mu.local, end)
 	done := p.updateHWLocked()
+	if moved && len(p.mu.waiters) > 0 {
+		done = append(done, p.wakeLocked()...) // NotifyDurable's waiters
+	}
 	p.mu.Unlock()
 	runCallbacks(done, nil)
 }

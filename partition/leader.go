@@ -9,6 +9,17 @@ func (p *Partition) IsLeader() bool { return p.leader.Load() }
 // opened (0 for a new one, and on a single node), then what MakeLeader or MakeFollower set.
 func (p *Partition) LeaderEpoch() int32 { return p.epoch.Load() }
 
+// LatestEpoch is the latest leader epoch of the log's leader-epoch cache (the epoch of
+// its last batch, or the one MakeLeader assigned at the log end), -1 if none: a follower
+// asks the new leader where that epoch ends (OffsetForLeaderEpoch) to find where its log
+// diverges.
+func (p *Partition) LatestEpoch() int32 {
+	if e, ok := p.epochs.latest(); ok {
+		return e.epoch
+	}
+	return -1
+}
+
 // MakeLeader makes this replica the leader at epoch (the replica manager calls it when the
 // metadata image says so). An epoch older than the current one is ErrFencedLeaderEpoch and
 // changes nothing; the current epoch on a leader is a no-op. Otherwise the leader-epoch

@@ -405,11 +405,13 @@ func TestPartitionHWExternal(t *testing.T) {
 	if p.HighWatermark() != 5 || len(got) != 1 || got[0] != nil {
 		t.Fatalf("target 8: HW %d, callbacks %v", p.HighWatermark(), got)
 	}
-	p.SetHighWatermark(2) // never back
+	p.SetHighWatermark(2) // the target comes down, the HW does not
 	mustAppendBatch(t, p, kb(5, 0, 0))
+	st.flush()
 	if p.HighWatermark() != 5 {
-		t.Fatalf("HW %d", p.HighWatermark())
+		t.Fatalf("target 2: HW %d, want 5", p.HighWatermark())
 	}
+	p.SetHighWatermark(8)
 	st.flush() // the local durable end catches up with the target
 	if p.HighWatermark() != 8 {
 		t.Fatalf("after the flush: HW %d, want the target 8", p.HighWatermark())
@@ -461,5 +463,95 @@ func TestPartitionHWExternalRelaxed(t *testing.T) {
 	p.SetHighWatermark(2)
 	if err := <-done; err != nil || p.HighWatermark() != 2 {
 		t.Fatalf("after SetHighWatermark: %v, HW %d", err, p.HighWatermark())
+	}
+}
+
+// TestPartitionFollowerDurability: a follower under HWExternal learns that what it
+// appended is on disk (WhenFlushed) whatever its high watermark, the leader's long poll
+// for a follower's fetch wakes on the local durable end (NotifyDurable) while the high
+// watermark waits for the followers, and LatestEpoch is the epoch cache's latest.
+func TestPartitionFollowerDurability(t *testing.T) {
+	st := newMemStore(false)
+	f := openMemStore(t, st)
+	if e := f.LatestEpoch(); e != -1 {
+		t.Fatalf("LatestEpoch of an empty log %d, want -1", e)
+	}
+	mustDo(t, "MakeFollower", f.MakeFollower(3))
+	f.SetHWPolicy(HWExternal)
+	if _, err := f.AppendAt(stamped(kb(4, 0, 0), 0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if e := f.LatestEpoch(); e != 2 {
+		t.Fatalf("LatestEpoch %d, want 2 (the fetched batch's)", e)
+	}
+	var flushed []error
+	f.WhenFlushed(4, func(err error) { flushed = append(flushed, err) })
+	if len(flushed) != 0 {
+		t.Fatalf("called before the flush: %v", flushed)
+	}
+	st.flush()
+	if len(flushed) != 1 || flushed[0] != nil || f.HighWatermark() != 0 {
+		t.Fatalf("after the flush: %v, HW %d (no target yet)", flushed, f.HighWatermark())
+	}
+
+	l := openMemStore(t, newMemStore(false))
+	mustDo(t, "MakeLeader", l.MakeLeader(5))
+	if e := l.LatestEpoch(); e != 5 {
+		t.Fatalf("leader's LatestEpoch %d, want 5", e)
+	}
+	l.SetHWPolicy(HWExternal)
+	wake := make(chan struct{}, 1)
+	stop := l.NotifyDurable(0, wake)
+	defer stop()
+	hwWake := make(chan struct{}, 1)
+	stopHW := l.NotifyHW(0, hwWake)
+	defer stopHW()
+	mustAppendBatch(t, l, kb(3, 0, 0))
+	select {
+	case <-wake:
+		t.Fatal("woken before the append is durable")
+	default:
+	}
+	l.st.(*memStore).flush()
+	select {
+	case <-wake:
+	default:
+		t.Fatal("NotifyDurable not woken by the flush")
+	}
+	select {
+	case <-hwWake:
+		t.Fatal("NotifyHW woken while the high watermark waits for the followers")
+	default:
+	}
+	l.NotifyDurable(2, wake) // already durable past 2: signalled at once
+	select {
+	case <-wake:
+	default:
+		t.Fatal("NotifyDurable below the durable end not signalled at once")
+	}
+}
+
+// TestPartitionFollowLogStart: a follower moves its log start offset up to the leader's,
+// never past its own high watermark nor back; the leader refuses it.
+func TestPartitionFollowLogStart(t *testing.T) {
+	st := newMemStore(true)
+	f := openMemStore(t, st)
+	mustDo(t, "MakeFollower", f.MakeFollower(1))
+	f.SetHWPolicy(HWExternal)
+	if _, err := f.AppendAt(stamped(kb(10, 0, 0), 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	f.SetHighWatermark(6)
+	mustDo(t, "FollowLogStart", f.FollowLogStart(8))
+	if got := f.LogStartOffset(); got != 6 {
+		t.Fatalf("log start %d, want 6 (the follower's HW)", got)
+	}
+	mustDo(t, "FollowLogStart back", f.FollowLogStart(2))
+	if got := f.LogStartOffset(); got != 6 {
+		t.Fatalf("log start moved back to %d", got)
+	}
+	mustDo(t, "MakeLeader", f.MakeLeader(2))
+	if err := f.FollowLogStart(9); !errors.Is(err, ErrNotFollower) {
+		t.Fatalf("on the leader: %v, want ErrNotFollower", err)
 	}
 }

@@ -4,11 +4,20 @@ package partition
 // offset) passing an offset: a channel to signal (NotifyHW, NotifyStable) or, for
 // WhenDurable under HWExternal, a callback to call.
 type waiter struct {
-	after  int64
-	stable bool
-	wake   chan<- struct{}
-	done   func(error)
+	after int64
+	kind  waitKind
+	wake  chan<- struct{}
+	done  func(error)
 }
+
+// waitKind is the end a waiter waits on.
+type waitKind uint8
+
+const (
+	waitHW      waitKind = iota // the high watermark
+	waitStable                  // the last stable offset
+	waitDurable                 // the local durable end (a follower's fetch on the leader)
+)
 
 // NotifyHW arranges a non-blocking send on wake as soon as the high watermark is above
 // after (new records at offset after are visible), or the partition closes; if that is
@@ -17,27 +26,30 @@ type waiter struct {
 // its partitions. stop unregisters the waiter; it is safe to call at any time, also
 // after the waiter fired, and must be called to release a waiter that never fired.
 func (p *Partition) NotifyHW(after int64, wake chan<- struct{}) (stop func()) {
-	return p.notify(after, false, wake)
+	return p.notify(after, waitHW, wake)
 }
 
 // NotifyStable is NotifyHW for the last stable offset (a read_committed long poll): wake
 // gets a send once the LSO is above after (or the partition closes).
 func (p *Partition) NotifyStable(after int64, wake chan<- struct{}) (stop func()) {
-	return p.notify(after, true, wake)
+	return p.notify(after, waitStable, wake)
 }
 
-func (p *Partition) notify(after int64, stable bool, wake chan<- struct{}) (stop func()) {
+// NotifyDurable is NotifyHW for the local durable end (DurableEnd): the leader's long
+// poll for a follower's fetch, which reads past the high watermark (ReadLogEnd) and
+// whose own fetch moves the high watermark.
+func (p *Partition) NotifyDurable(after int64, wake chan<- struct{}) (stop func()) {
+	return p.notify(after, waitDurable, wake)
+}
+
+func (p *Partition) notify(after int64, kind waitKind, wake chan<- struct{}) (stop func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	end := p.mu.hw
-	if stable {
-		end = p.stableLocked()
-	}
-	if end > after || p.mu.closed {
+	if p.endLocked(kind) > after || p.mu.closed {
 		signal(wake)
 		return func() {}
 	}
-	w := &waiter{after: after, stable: stable, wake: wake}
+	w := &waiter{after: after, kind: kind, wake: wake}
 	p.mu.waiters[w] = struct{}{}
 	return func() {
 		p.mu.Lock()
@@ -61,11 +73,14 @@ func (p *Partition) wakeLocked() []func(error) {
 	lso := int64(-1)
 	for w := range p.mu.waiters {
 		end := p.mu.hw
-		if w.stable {
+		switch w.kind {
+		case waitStable:
 			if lso < 0 {
 				lso = p.stableLocked()
 			}
 			end = lso
+		case waitDurable:
+			end = p.mu.local
 		}
 		if end > w.after {
 			done = w.fire(done)
@@ -73,6 +88,18 @@ func (p *Partition) wakeLocked() []func(error) {
 		}
 	}
 	return done
+}
+
+// endLocked is the end a waiter of kind waits on. p.mu is held.
+func (p *Partition) endLocked(kind waitKind) int64 {
+	switch kind {
+	case waitStable:
+		return p.stableLocked()
+	case waitDurable:
+		return p.mu.local
+	default:
+		return p.mu.hw
+	}
 }
 
 // wakeAllLocked fires and drops every waiter (the partition closes) and returns the

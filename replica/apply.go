@@ -35,6 +35,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 			continue
 		}
 		for i, r := range ht.parts {
+			m.unfollowLocked(tp{t.ID, int32(i)})
 			if r != nil && r.p != nil {
 				deleted = append(deleted, r.p)
 				if r.leader {
@@ -58,7 +59,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 	}
 	var reconfs []reconf
 	for _, c := range d.Changed {
-		ht := &hostedTopic{topic: c.New, parts: make([]*replica, len(c.New.Partitions))}
+		ht := m.newHostedTopic(c.New)
 		if old, ok := next.byID[c.New.ID]; ok {
 			copy(ht.parts, old.parts)
 		}
@@ -78,6 +79,7 @@ func (m *Manager) apply(d *metadata.Delta) error {
 				opens = append(opens, openJob{ht, i, int(i) >= len(c.Old.Partitions)})
 			case r != nil && !st.HasReplica(m.node): // moved to other brokers
 				ht.parts[i] = nil
+				m.unfollowLocked(tp{c.New.ID, i})
 				if r.p != nil {
 					deleted = append(deleted, r.p)
 					if r.leader {
@@ -166,14 +168,73 @@ func (m *Manager) setRole(ht *hostedTopic, i int32, st metadata.PartitionState, 
 	if r.p == nil {
 		return nil
 	}
+	k := tp{ht.topic.ID, i}
 	var err error
-	if nr.leader {
+	switch {
+	case nr.leader && m.opts.Transport != nil: // the ISR bounds the high watermark
+		m.unfollowLocked(k)
+		if err = r.p.MakeLeader(st.LeaderEpoch); err != nil {
+			break
+		}
+		if r.lead != nil && r.leader && r.epoch == st.LeaderEpoch {
+			nr.lead = r.lead
+			nr.lead.update(st, m.opts.Now())
+		} else {
+			nr.lead = newLeaderState(r.p, ht.topic.ID, i, st, m.opts.Now())
+		}
+		r.p.SetHWPolicy(partition.HWExternal)
+	case nr.leader:
 		err = r.p.MakeLeader(st.LeaderEpoch)
-	} else {
+	default:
 		err = r.p.MakeFollower(st.LeaderEpoch)
+		if err == nil && m.opts.Transport != nil && st.Leader != metadata.NoLeader {
+			r.p.SetHighWatermark(r.p.HighWatermark()) // until the leader's arrives
+			r.p.SetHWPolicy(partition.HWExternal)
+			m.followLocked(k, st.Leader, ht.topic.Name, r.p, st.LeaderEpoch)
+		} else {
+			m.unfollowLocked(k)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("replica: %s-%d: leader %v at epoch %d: %w", ht.topic.Name, i, nr.leader, st.LeaderEpoch, err)
 	}
 	return nil
+}
+
+// followLocked makes the fetcher of source replicate partition k (starting it if
+// needed) at epoch, and no other fetcher. m.mu is held.
+func (m *Manager) followLocked(k tp, source int32, topic string, p *partition.Partition, epoch int32) {
+	if cur, ok := m.mu.following[k]; ok && cur != source {
+		m.unfollowLocked(k)
+	}
+	f := m.mu.fetchers[source]
+	if f == nil {
+		f = newFetcher(source, m.node, m.opts.Transport, m.opts.Fetch, m.log)
+		m.mu.fetchers[source] = f
+	}
+	m.mu.following[k] = source
+	f.set(k, topic, p, epoch)
+}
+
+// unfollowLocked stops replicating partition k, and stops its fetcher when that was its
+// last partition. m.mu is held.
+func (m *Manager) unfollowLocked(k tp) {
+	source, ok := m.mu.following[k]
+	if !ok {
+		return
+	}
+	delete(m.mu.following, k)
+	if f := m.mu.fetchers[source]; f != nil && f.remove(k) {
+		delete(m.mu.fetchers, source)
+		f.close()
+	}
+}
+
+// stopFetchersLocked stops every fetcher. m.mu is held.
+func (m *Manager) stopFetchersLocked() {
+	for source, f := range m.mu.fetchers {
+		f.close()
+		delete(m.mu.fetchers, source)
+	}
+	clear(m.mu.following)
 }

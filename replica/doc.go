@@ -29,9 +29,15 @@
 //   - The mapping of topic settings to partition options (PartitionOptions) and the
 //     storage layer's checks of topic configs (ValidateTopicConfig, the metadata rules'
 //     hook).
-//
-// Later (the cluster issues): followers fetching from leaders, the ISR and the high
-// watermark set from it; they plug into apply (roles) and Lookup (followers).
+//   - Replication, on a cluster node (Options.Transport set; docs/cluster.md): the
+//     follower fetchers (fetcher.go: one per source broker; truncation by
+//     OffsetForLeaderEpoch, Fetch from the log end, AppendAt, fsync before the next
+//     fetch offset, the leader's high watermark), and for each partition led here the
+//     leader's view of its followers (isr.go: FollowerFetch records their fetch offsets,
+//     the high watermark is the smallest over the ISR, the ISR loop asks the controller
+//     for ISR changes with AlterPartition). CheckInSync enforces min.insync.replicas.
+//     On a single node (no Transport) none of this runs: leaders keep the local high
+//     watermark.
 //
 // # What it must not import
 //
@@ -45,6 +51,9 @@
 // change. Changes are applied one at a time, on the goroutine of the store command that
 // makes them (under the store's lock, then the Manager's mu); the partitions' own locks
 // are taken under mu at most (open, close, delete, reconfigure). Lock order: the store's
-// lock, then Manager.mu, then a Partition's locks. Close cancels the watch before it
-// takes mu. The cleaner goroutine takes no Manager lock: it walks Hosted.
+// lock, then Manager.mu, then a fetcher's mu, then a Partition's locks; a leader
+// state's mu before its Partition's mu (docs/LOCKING.md). Close cancels the watch and
+// stops the ISR loop before it takes mu. The cleaner goroutine takes no Manager lock: it
+// walks Hosted. Each fetcher runs one goroutine, and a cluster node one ISR loop, started
+// and waited for by the Manager.
 package replica

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 )
@@ -22,6 +23,12 @@ var (
 	ErrOffline = errors.New("replica: partition offline")
 	// ErrClosed: the Manager is closed.
 	ErrClosed = errors.New("replica: closed")
+	// ErrNotEnoughReplicas: an acks=all produce to a partition whose ISR is smaller than
+	// the topic's min.insync.replicas, refused before the append (NOT_ENOUGH_REPLICAS).
+	ErrNotEnoughReplicas = errors.New("replica: not enough in-sync replicas")
+	// ErrNotEnoughReplicasAfterAppend: the ISR fell below min.insync.replicas while an
+	// acks=all produce waited; the records are appended (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+	ErrNotEnoughReplicasAfterAppend = errors.New("replica: not enough in-sync replicas after the append")
 )
 
 // hostedSet is what the Manager hosts, as of one image: immutable once published (a
@@ -38,8 +45,9 @@ var closedSet = &hostedSet{closed: true}
 
 // hostedTopic is a topic of the image with the replicas hosted here.
 type hostedTopic struct {
-	topic *metadata.Topic
-	parts []*replica // by index; nil where this broker holds no replica
+	topic  *metadata.Topic
+	parts  []*replica // by index; nil where this broker holds no replica
+	minISR int        // the topic's min.insync.replicas
 }
 
 // replica is one partition hosted here; immutable (a change of role makes a new one).
@@ -47,7 +55,8 @@ type replica struct {
 	p      *partition.Partition // nil: offline
 	err    error                // why it is offline
 	leader bool
-	epoch  int32 // the leader epoch of the image
+	epoch  int32        // the leader epoch of the image
+	lead   *leaderState // a leader on a cluster node: its followers (isr.go)
 }
 
 func newHostedSet(im *metadata.Image) *hostedSet {
@@ -55,7 +64,28 @@ func newHostedSet(im *metadata.Image) *hostedSet {
 }
 
 func (m *Manager) newHostedTopic(t *metadata.Topic) *hostedTopic {
-	return &hostedTopic{topic: t, parts: make([]*replica, len(t.Partitions))}
+	minISR := int(config.ResolveTopic(m.opts.Broker, t.Configs).Int64("min.insync.replicas"))
+	return &hostedTopic{topic: t, parts: make([]*replica, len(t.Partitions)), minISR: minISR}
+}
+
+// CheckInSync checks, for an acks=all produce to partition index of topic, that its ISR
+// (as of the image) has at least min.insync.replicas members: ErrNotEnoughReplicas
+// before the append, ErrNotEnoughReplicasAfterAppend (afterAppend) once the records are
+// covered by the high watermark, as Kafka checks both.
+func (m *Manager) CheckInSync(topic string, index int32, afterAppend bool) error {
+	ht, ok := m.hosted.Load().byName[topic]
+	if !ok {
+		return nil // the lookup reports it
+	}
+	st, ok := ht.topic.Partition(index)
+	if !ok || len(st.ISR) >= ht.minISR {
+		return nil
+	}
+	err := ErrNotEnoughReplicas
+	if afterAppend {
+		err = ErrNotEnoughReplicasAfterAppend
+	}
+	return fmt.Errorf("%w: %s-%d has %d, min.insync.replicas is %d", err, topic, index, len(st.ISR), ht.minISR)
 }
 
 // clone returns a copy of the set's maps, to build the next set.

@@ -39,6 +39,11 @@ type Options struct {
 	// (partition.Options.Transactional): set when the broker runs the transaction
 	// coordinator that ends their transactions.
 	Transactions bool
+	// Transport, when set (a cluster node), makes the partitions this broker follows
+	// replicate from their leaders (fetcher.go); nil: followers stay as they are.
+	Transport Transport
+	// Fetch tunes the follower fetchers.
+	Fetch FetchOptions
 }
 
 // Manager makes the partitions hosted on this broker follow the metadata image: it opens
@@ -69,10 +74,18 @@ type Manager struct {
 	ready  chan struct{} // closed once Open has opened the partitions (watch calls wait)
 	cancel func()        // stops the store's watcher calls
 
+	// The ISR loop of a cluster node (isr.go): woken by follower fetches, stopped by
+	// closing isrStop; isrDone is closed when it returns. nil on a single node.
+	isrWake chan struct{}
+	isrStop chan struct{}
+	isrDone chan struct{}
+
 	mu struct {
 		sync.Mutex
 		closed     bool
 		leadership []LeadershipFunc
+		fetchers   map[int32]*fetcher // by source broker (Options.Transport set)
+		following  map[tp]int32       // the source broker of each partition followed
 	}
 }
 
@@ -99,6 +112,8 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	if m.opts.Now == nil {
 		m.opts.Now = time.Now
 	}
+	m.opts.Fetch.ensureDefaults()
+	m.mu.fetchers, m.mu.following = map[int32]*fetcher{}, map[tp]int32{}
 	m.dir, m.fs, m.log, m.node = m.opts.Dir, m.opts.FS, m.opts.Logger, m.opts.NodeID
 	m.broker = config.ResolveBroker(m.opts.Broker)
 	m.segs = segment.NewCache(int(m.broker.Int64("strata.log.open.segments.max")))
@@ -119,6 +134,7 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	if err != nil {
 		m.mu.Lock()
 		m.mu.closed = true
+		m.stopFetchersLocked()
 		m.mu.Unlock()
 		close(m.ready) // a change waiting (under the store's lock) returns before cancel takes it
 		cancel()
@@ -127,6 +143,10 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	m.hosted.Store(hs.seal())
 	close(m.ready)
 	m.startCleaner()
+	if m.opts.Transport != nil {
+		m.isrWake, m.isrStop, m.isrDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go m.isrLoop(m.isrStop, m.isrDone)
+	}
 	return m, nil
 }
 
@@ -283,11 +303,28 @@ func (m *Manager) OnLeadership(fn LeadershipFunc) {
 	}
 }
 
+// stopISRLoop stops the ISR loop (without mu: its command may wait for the watcher,
+// which takes mu) and waits for it; idempotent.
+func (m *Manager) stopISRLoop() {
+	if m.isrStop == nil {
+		return
+	}
+	m.mu.Lock()
+	select {
+	case <-m.isrStop:
+	default:
+		close(m.isrStop)
+	}
+	m.mu.Unlock()
+	<-m.isrDone
+}
+
 // Close stops following the store and the cleaner, then closes every hosted partition
 // cleanly and, when all of them did, writes the clean-shutdown marker. Later calls
 // return nil; lookups then fail with ErrClosed.
 func (m *Manager) Close() error {
 	m.cancel() // first, without mu: a change in progress holds the store's lock and waits for mu
+	m.stopISRLoop()
 	if m.cleaner != nil {
 		m.cleaner.close() // before the partitions close: a compaction in progress aborts
 	}
@@ -297,6 +334,7 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.mu.closed = true
+	m.stopFetchersLocked() // before the partitions close: no append in flight
 	hs := m.hosted.Load()
 	m.hosted.Store(closedSet)
 	if err := m.closeParts(hs.partitions()); err != nil {

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs the cross-client compatibility checks (shared/compat/run.sh: kcat, KafkaJS, franz-go,
-# franz-go's kgo suite) against a fresh bin/strata, and stops the broker whatever happens.
+# franz-go's kgo suite) against a fresh bin/strata, and stops the brokers whatever happens.
 #
 #   scripts/compat.sh COMPAT_DIR [CHECK...]          (make compat builds bin/strata first)
+#   NODES=3 scripts/compat.sh COMPAT_DIR [CHECK...]  against a three-node cluster
 #
-# The broker listens on a free loopback port (--ready-file tells which) with a new temporary
+# Each broker listens on a free loopback port (--ready-file tells which) with a new temporary
 # data directory, and on a second one with SASL (SASL_PLAINTEXT, user compat, for the kgo
-# suite's SCRAM tests: KGO_TEST_SCRAM, KGO_TEST_SCRAM_SEEDS). The exit status is run.sh's. The broker's log is kept in
-# $LOGDIR/strata.log (LOGDIR defaults to a new temporary directory, shared with run.sh).
+# suite's SCRAM tests: KGO_TEST_SCRAM, KGO_TEST_SCRAM_SEEDS). With NODES=3 the three are one
+# cluster (node.id 1-3, controller.quorum.voters on three more free ports) and the checks
+# get all three as seeds (BROKER, hence KGO_SEEDS; KGO_TEST_RF stays 1 until partitions
+# replicate). The exit status is run.sh's. Broker N's log is kept in
+# $LOGDIR/strata[-N].log (LOGDIR defaults to a new temporary directory, shared with run.sh).
 set -uo pipefail
 
 COMPAT_DIR=${1:?usage: scripts/compat.sh COMPAT_DIR [CHECK...]}
@@ -19,12 +23,13 @@ BIN=${STRATA_BIN:-$ROOT/bin/strata}
 COMPAT_DIR=$(cd "$COMPAT_DIR" && pwd)
 
 export LOGDIR=${LOGDIR:-$(mktemp -d -t strata-compat.XXXXXX)}
+NODES=${NODES:-1}
+[ "$NODES" = 1 ] || [ "$NODES" = 3 ] || { echo "compat: NODES must be 1 or 3" >&2; exit 1; }
 # franz-go's whole suite, transactions included (TestTxnEtl): about 70 s on 2 cores.
 export PROFILE=${PROFILE:-full}
 mkdir -p "$LOGDIR"
 DATA=$(mktemp -d -t strata-compat-data.XXXXXX)
-READY="$LOGDIR/strata.addr"
-PID=
+PIDS=()
 
 # run.sh builds into and installs under its own directory; a read-only copy (as shared/ may
 # be) is copied to a writable place first.
@@ -33,34 +38,64 @@ if [ ! -w "$COMPAT_DIR" ]; then
 fi
 
 cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -TERM "$PID" 2>/dev/null
-		for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
+	local pid
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	rm -rf "$DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-STRATA_BOOTSTRAP_USER=compat:compat-secret "$BIN" serve --http off --ready-file "$READY" --data-dir "$DATA" \
-	--set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0 \
-	--set group.initial.rebalance.delay.ms=0 --log-level info >"$LOGDIR/strata.log" 2>&1 &
-PID=$!
+# The log and ready file of broker n: strata.log for a single broker, strata-n.log in a
+# cluster.
+suffix() { [ "$NODES" = 1 ] && echo "" || echo "-$1"; }
 
-for _ in $(seq 1 300); do
-	[ -s "$READY" ] && break
-	kill -0 "$PID" 2>/dev/null || { echo "compat: broker exited at start:" >&2; tail -20 "$LOGDIR/strata.log" >&2; exit 1; }
-	sleep 0.1
+CLUSTER_ARGS=()
+if [ "$NODES" = 3 ]; then
+	# Three free ports for the quorum (bound, then released for the brokers to bind).
+	mapfile -t QPORTS < <(python3 -c 'import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+for s in ss: print(s.getsockname()[1])')
+	VOTERS="1@127.0.0.1:${QPORTS[0]},2@127.0.0.1:${QPORTS[1]},3@127.0.0.1:${QPORTS[2]}"
+fi
+
+for n in $(seq 1 "$NODES"); do
+	sfx=$(suffix "$n")
+	[ "$NODES" = 3 ] && CLUSTER_ARGS=(--set node.id="$n" --set controller.quorum.voters="$VOTERS")
+	mkdir -p "$DATA/node-$n"
+	STRATA_BOOTSTRAP_USER=compat:compat-secret "$BIN" serve --http off --ready-file "$LOGDIR/strata$sfx.addr" --data-dir "$DATA/node-$n" \
+		--set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0 \
+		--set group.initial.rebalance.delay.ms=0 --set group.coordinator.rebalance.protocols=classic,consumer \
+		--log-level info "${CLUSTER_ARGS[@]}" >"$LOGDIR/strata$sfx.log" 2>&1 &
+	PIDS+=($!)
 done
-[ -s "$READY" ] || { echo "compat: broker not ready after 30 s" >&2; exit 1; }
-ADDR=$(head -n1 "$READY")
-SASL=$(grep -o 'SASL_PLAINTEXT://[0-9.:]*' "$LOGDIR/strata.log" | head -n1 | sed 's|SASL_PLAINTEXT://||')
-echo "compat: strata $ADDR (SASL_PLAINTEXT $SASL), broker log $LOGDIR/strata.log"
+
+ADDRS=() SASLS=()
+for n in $(seq 1 "$NODES"); do
+	sfx=$(suffix "$n")
+	pid=${PIDS[$((n - 1))]}
+	for _ in $(seq 1 300); do
+		[ -s "$LOGDIR/strata$sfx.addr" ] && break
+		kill -0 "$pid" 2>/dev/null || { echo "compat: broker $n exited at start:" >&2; tail -20 "$LOGDIR/strata$sfx.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	[ -s "$LOGDIR/strata$sfx.addr" ] || { echo "compat: broker $n not ready after 30 s" >&2; exit 1; }
+	ADDRS+=("$(head -n1 "$LOGDIR/strata$sfx.addr")")
+	SASLS+=("$(grep -o 'SASL_PLAINTEXT://[0-9.:]*' "$LOGDIR/strata$sfx.log" | head -n1 | sed 's|SASL_PLAINTEXT://||')")
+done
+ADDR=$(IFS=,; echo "${ADDRS[*]}")
+SASL=$(IFS=,; echo "${SASLS[*]}")
+echo "compat: strata $ADDR (SASL_PLAINTEXT $SASL), $NODES node(s), broker logs $LOGDIR/strata*.log"
 
 BROKER=$ADDR KGO_TEST_SCRAM=${KGO_TEST_SCRAM:-compat:compat-secret:512} KGO_TEST_SCRAM_SEEDS=${KGO_TEST_SCRAM_SEEDS:-$SASL} \
 	"$COMPAT_DIR/run.sh" "$@"
 STATUS=$?
-kill -0 "$PID" 2>/dev/null || echo "compat: the broker died during the run (see $LOGDIR/strata.log)" >&2
+for n in $(seq 1 "$NODES"); do
+	kill -0 "${PIDS[$((n - 1))]}" 2>/dev/null || echo "compat: broker $n died during the run (see $LOGDIR/strata$(suffix "$n").log)" >&2
+done
 exit $STATUS

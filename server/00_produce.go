@@ -28,7 +28,11 @@ func init() { register(0, 0, 11, handleProduce) }
 // waits (an async reply completed by the log's flusher, so the connection keeps reading and no goroutine waits) until the records are durable
 // (fsynced, group commit) — or immediately under flush.messages > 0, where the topic asked
 // for Kafka's page-cache durability. A wait longer than the request's timeout answers
-// REQUEST_TIMED_OUT for that partition (the records stay appended, as in Kafka).
+// REQUEST_TIMED_OUT for that partition (the records stay appended, as in Kafka). On a
+// cluster node the wait is for the high watermark, which the in-sync replicas move with
+// their durable fetch offsets (package replica). acks=all to a partition whose ISR is
+// smaller than min.insync.replicas is NOT_ENOUGH_REPLICAS before the append, and
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below it during the wait.
 // Unknown topics are auto-created when auto.create.topics.enable is on; internal topics
 // refuse client writes (INVALID_TOPIC_EXCEPTION). Authorization is Kafka's: WRITE on
 // the transactional id for transactional records, WRITE on each topic.
@@ -65,6 +69,9 @@ func handleProduce(s *Server, r *request) reply {
 				sp.ErrorCode = kerr.InvalidTopicException.Code
 			default:
 				p, err := s.data.replicas.Lookup(rt.Topic, rp.Partition, -1)
+				if err == nil && req.Acks == -1 {
+					err = s.data.replicas.CheckInSync(rt.Topic, rp.Partition, false)
+				}
 				if err != nil {
 					sp.ErrorCode = errorCode(err)
 					break
@@ -111,7 +118,12 @@ func handleProduce(s *Server, r *request) reply {
 		pw.mu.Unlock()
 		for i := range pw.waits {
 			w := &pw.waits[i]
-			w.p.WhenDurable(w.end, func(err error) { pw.finish(w, err) })
+			w.p.WhenDurable(w.end, func(err error) {
+				if err == nil {
+					err = s.data.replicas.CheckInSync(w.p.Topic(), w.p.Index(), true)
+				}
+				pw.finish(w, err)
+			})
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/replica"
 )
 
 func init() { register(1, 0, 16, handleFetch) }
@@ -26,9 +27,18 @@ func init() { register(1, 0, 16, handleFetch) }
 // one wake channel for all of them) and is
 // answered when enough bytes arrived, MaxWaitMillis passed, or the connection closes —
 // whichever comes first. A fetch with any partition error is answered at once.
+//
+// A follower's fetch (a replica id >= 0: ReplicaID up to v14, ReplicaState from v15)
+// reads up to the log end offset, not the high watermark, and long-polls on the leader's
+// durable end; a broker that holds no replica of the partition gets UNKNOWN_LEADER_EPOCH
+// when it sent a leader epoch, NOT_LEADER_OR_FOLLOWER otherwise (as Kafka's leader).
 func handleFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FetchRequest)
-	f := &fetch{req: req, resp: req.ResponseKind().(*kmsg.FetchResponse), log: s.log, readErr: r.fetchReadErr(req)}
+	follower := req.ReplicaID
+	if req.Version >= 15 {
+		follower = req.ReplicaState.ID
+	}
+	f := &fetch{req: req, resp: req.ResponseKind().(*kmsg.FetchResponse), log: s.log, follower: follower, readErr: r.fetchReadErr(req)}
 	f.resolve(s)
 	n, hasErr := f.fill()
 	minBytes := int(req.MinBytes)
@@ -82,6 +92,8 @@ type fetch struct {
 	log   *slog.Logger
 	// readErr is the authorization of reading a topic (nil: allowed).
 	readErr func(topic string) error
+	// follower is the broker id of a follower's fetch (replica id), -1 for a consumer.
+	follower int32
 }
 
 type fetchPart struct {
@@ -89,7 +101,7 @@ type fetchPart struct {
 	offset   int64
 	maxBytes int32
 	ti, pi   int          // index in resp
-	hw       int64        // high watermark (read_committed: last stable offset) seen by the last fill
+	hw       int64        // high watermark (read_committed: last stable offset; a follower: durable end) seen by the last fill
 	chunk    fetchRecords // the records of the last fill, in place of RecordBatches
 }
 
@@ -119,6 +131,12 @@ func (f *fetch) resolve(s *Server) {
 				}
 			} else if err = f.readErr(rt.Topic); err == nil { // authorization, then existence
 				p, err = s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+			}
+			if err == nil && f.follower >= 0 && !s.data.replicas.FollowerFetch(p.TopicID(), rp.Partition, f.follower, rp.FetchOffset) {
+				err = replica.ErrNotLeaderOrFollower
+				if rp.CurrentLeaderEpoch >= 0 {
+					err = partition.ErrUnknownLeaderEpoch
+				}
 			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
@@ -157,9 +175,16 @@ func (f *fetch) fill() (total int, hasErr bool) {
 			fp.hw = f.end(sp)
 			continue
 		}
-		res, err := fp.p.ReadChunk(fp.offset, max(limit, 1), isolation(f.req.IsolationLevel))
+		iso, durable := isolation(f.req.IsolationLevel), int64(0)
+		if f.follower >= 0 {
+			iso, durable = partition.ReadLogEnd, fp.p.DurableEnd() // before the read: no wake missed
+		}
+		res, err := fp.p.ReadChunk(fp.offset, max(limit, 1), iso)
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 		fp.hw = f.end(sp)
+		if f.follower >= 0 {
+			fp.hw = durable
+		}
 		n := res.Len()
 		var recs fetchRecords // nil: res.Records in memory, or nothing
 		if err == nil && f.req.Version < 4 {
@@ -217,9 +242,12 @@ func (f *fetch) longPoll(r *request, maxWait time.Duration, minBytes int) {
 	for {
 		for i := range f.parts {
 			fp := &f.parts[i]
-			if f.req.IsolationLevel == 1 {
+			switch {
+			case f.follower >= 0:
+				stops[i] = fp.p.NotifyDurable(max(fp.offset, fp.hw), wake)
+			case f.req.IsolationLevel == 1:
 				stops[i] = fp.p.NotifyStable(max(fp.offset, fp.hw), wake)
-			} else {
+			default:
 				stops[i] = fp.p.NotifyHW(max(fp.offset, fp.hw), wake)
 			}
 		}

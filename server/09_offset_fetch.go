@@ -12,6 +12,8 @@ func init() { register(9, 0, 9, handleOffsetFetch) }
 // v0-v1 have no group error field: a group error is set on every requested partition
 // (offset -1), as Kafka's OffsetFetchRequest.getErrorResponse does. v0 read ZooKeeper in
 // Kafka; here it reads the offsets committed to __consumer_offsets, as v1.
+// v9+ (KIP-848): a member of a consumer group gives its member id and epoch, checked as
+// Kafka checks them (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; group.CheckFetchMember).
 // With require_stable (v7+, KIP-447) a partition whose offset an open transaction has
 // committed answers UNSTABLE_OFFSET_COMMIT (retriable); without it, the last committed
 // offset. Authorization is Kafka's: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED),
@@ -82,6 +84,13 @@ func handleOffsetFetch(s *Server, r *request) reply {
 			}
 			rg := kmsg.NewOffsetFetchResponseGroup()
 			rg.Group = g.Group
+			if cerr == nil && req.Version >= 9 {
+				if err := c.CheckFetchMember(g.Group, g.MemberID, g.MemberEpoch); err != nil {
+					rg.ErrorCode = errorCode(err)
+					resp.Groups = append(resp.Groups, rg)
+					continue
+				}
+			}
 			parts, order, code := fetch(g.Group, topics, order)
 			rg.ErrorCode = code
 			for _, t := range order {

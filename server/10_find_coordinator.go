@@ -23,20 +23,24 @@ const (
 // __consumer_offsets (__transaction_state) its key hashes to, as the metadata image has
 // it. Before the topic exists (it is created on first use) this broker answers: on a
 // single node it coordinates every group and every transactional id. A cluster node
-// creates __consumer_offsets first (offsetsReplicationFactor), so the group's
-// coordinator is the leader the controller placed its partition on.
+// creates the topic first (__consumer_offsets with offsets.topic.replication.factor,
+// __transaction_state with transaction.state.log.replication.factor: at most the live
+// brokers), so the coordinator is the leader the controller placed its partition on.
 func handleFindCoordinator(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	topic, partitions, rf := metadata.ConsumerOffsetsTopic, "offsets.topic.num.partitions", "offsets.topic.replication.factor"
+	if req.CoordinatorType == coordinatorTransaction {
+		topic, partitions, rf = metadata.TransactionStateTopic, "transaction.state.log.num.partitions", "transaction.state.log.replication.factor"
+	}
 	var created error
-	if _, ok := s.image().Topic(metadata.ConsumerOffsetsTopic); !ok && s.opts.Cluster != nil && req.CoordinatorType == coordinatorGroup {
+	if _, ok := s.image().Topic(topic); !ok && s.opts.Cluster != nil && coordinatorRunning(s, req.CoordinatorType) {
 		ctx, cancel := s.controllerCtx(r, 0)
-		created = s.createInternalTopic(ctx, metadata.ConsumerOffsetsTopic, "offsets.topic.num.partitions", s.offsetsReplicationFactor())
+		created = s.createInternalTopic(ctx, topic, partitions, s.internalReplicationFactor(rf))
 		cancel()
 	}
 	im := s.image()
 	answer := func(key string) (int16, int32, string, int32) {
-		topic := metadata.ConsumerOffsetsTopic
 		switch {
 		case !r.coordinatorKeyAuthorized(req.CoordinatorType, key):
 			if req.CoordinatorType == coordinatorGroup {
@@ -49,11 +53,9 @@ func handleFindCoordinator(s *Server, r *request) reply {
 			if _, err := s.groups(); err != nil {
 				return errorCode(err), -1, "", -1
 			}
-			if created != nil {
-				return kerr.CoordinatorNotAvailable.Code, -1, "", -1
-			}
-		default:
-			topic = metadata.TransactionStateTopic
+		}
+		if created != nil {
+			return kerr.CoordinatorNotAvailable.Code, -1, "", -1
 		}
 		node := s.opts.NodeID
 		if t, ok := im.Topic(topic); ok && t.NumPartitions() > 0 {
@@ -77,4 +79,18 @@ func handleFindCoordinator(s *Server, r *request) reply {
 	}
 	resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = answer(req.CoordinatorKey)
 	return now(resp)
+}
+
+// coordinatorRunning reports whether this broker runs the coordinator of the type (the
+// group coordinator while open; the transaction coordinator when enabled).
+func coordinatorRunning(s *Server, typ int8) bool {
+	switch typ {
+	case coordinatorGroup:
+		_, err := s.groups()
+		return err == nil
+	case coordinatorTransaction:
+		_, err := s.txns()
+		return err == nil
+	}
+	return false
 }

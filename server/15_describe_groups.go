@@ -34,7 +34,7 @@ func handleDescribeGroups(s *Server, r *request) reply {
 			resp.Groups = append(resp.Groups, rg)
 			continue
 		}
-		rg.State = d.State.String()
+		rg.State = d.StateName
 		rg.ProtocolType = d.ProtocolType
 		rg.Protocol = d.Protocol
 		for _, m := range d.Members {

@@ -28,7 +28,7 @@ func handleListGroups(s *Server, r *request) reply {
 			continue // without DESCRIBE on the cluster, the groups the principal may describe
 		}
 		rg := kmsg.NewListGroupsResponseGroup()
-		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = l.Group, l.ProtocolType, l.State.String(), "classic"
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = l.Group, l.ProtocolType, l.State, l.Type
 		resp.Groups = append(resp.Groups, rg)
 	}
 	return now(resp)

@@ -18,16 +18,27 @@ func handleAPIVersions(s *Server, r *request) reply {
 
 // txnAPIs are the APIs of transactions, advertised only when the broker runs the
 // transaction coordinator (strata.transactions.enable): AddPartitionsToTxn,
-// AddOffsetsToTxn, EndTxn, TxnOffsetCommit, DescribeTransactions and ListTransactions.
-var txnAPIs = map[int16]bool{24: true, 25: true, 26: true, 28: true, 65: true, 66: true}
+// AddOffsetsToTxn, EndTxn, WriteTxnMarkers, TxnOffsetCommit, DescribeTransactions and
+// ListTransactions.
+var txnAPIs = map[int16]bool{24: true, 25: true, 26: true, 27: true, 28: true, 65: true, 66: true}
+
+// describeQuorumKey is DescribeQuorum, advertised on a cluster node only.
+const describeQuorumKey = 55
+
+// consumerAPIs are the APIs of the consumer group protocol (KIP-848), advertised only when
+// group.coordinator.rebalance.protocols lists consumer, as Kafka advertises them:
+// ConsumerGroupHeartbeat and ConsumerGroupDescribe.
+var consumerAPIs = map[int16]bool{68: true, 69: true}
 
 // fillAPIVersions lists the dispatch table with each API's lowest version raised to its
 // floor (strata.protocol.min.version), except Produce, listed from its lowest version
 // whatever the floor (advertisedMin), without the transaction APIs when transactions are
-// off.
+// off, nor DescribeQuorum on a single node, nor the consumer group protocol's when it is
+// not served.
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
-		if txnAPIs[a.key] && s.data.txns == nil {
+		if txnAPIs[a.key] && s.data.txns == nil || a.key == describeQuorumKey && s.opts.Cluster == nil ||
+			consumerAPIs[a.key] && !s.consumerProtocol() {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/txn"
@@ -19,7 +20,9 @@ func init() { register(28, 0, 4, handleTxnOffsetCommit) }
 // the group's partition in the producer's transaction and become visible with its commit
 // marker (group.Coordinator.TxnCommit). The producer must be the transactional id's
 // current one (INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING) and its transaction
-// must hold the group's partition (AddOffsetsToTxn first; INVALID_TXN_STATE otherwise). A
+// must hold the group's partition (AddOffsetsToTxn first; INVALID_TXN_STATE otherwise):
+// checked when this broker coordinates the transactional id too, not when another broker
+// of the cluster does (as Kafka's group coordinator, which asks nothing of it). A
 // partition of a topic that does not exist answers UNKNOWN_TOPIC_OR_PARTITION and is not
 // committed, as OffsetCommit. Authorization is Kafka's: WRITE on the transactional id
 // (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group (GROUP_AUTHORIZATION_FAILED),
@@ -57,6 +60,12 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 	}
 	in, err := tc.InTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch,
 		txn.TopicPartition{Topic: metadata.ConsumerOffsetsTopic, Partition: gc.Partition(req.Group)})
+	if errors.Is(err, coord.ErrNotCoordinator) && s.opts.Cluster != nil {
+		// The transaction's coordinator is another broker of the cluster: as Kafka's group
+		// coordinator, trust the producer (its AddOffsetsToTxn put the group's partition in
+		// the transaction; the markers make these offsets visible or drop them).
+		in, err = true, nil
+	}
 	switch {
 	case errors.Is(err, txn.ErrProducerFenced): // no PRODUCER_FENCED in TxnOffsetCommit
 		return now(all(kerr.InvalidProducerEpoch.Code))

@@ -33,7 +33,7 @@ type aclBroker struct {
 func startACL(t *testing.T, ctx context.Context, auth server.ACLAuthorizer) *aclBroker {
 	t.Helper()
 	auth.SuperUsers = append(auth.SuperUsers, "User:admin")
-	s, _ := startSASL(t, nil, auth)
+	s, _ := startSASL(t, map[string]string{"group.coordinator.rebalance.protocols": "classic,consumer"}, auth)
 	b := &aclBroker{s: s}
 	b.admin, b.adm = b.client(t, "admin", "admin-secret")
 	if altered, err := b.adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "alice", Mechanism: kadm.ScramSha512, Password: "alice-pw"}}); err != nil || altered.Error() != nil {
@@ -454,6 +454,15 @@ func TestACLGroups(t *testing.T) {
 	hb := kmsg.NewPtrHeartbeatRequest()
 	hb.Group = "other"
 	wantCode(t, "heartbeat other", direct[*kmsg.HeartbeatResponse](ctx, t, b.alice, hb).ErrorCode, kerr.GroupAuthorizationFailed)
+	chb := kmsg.NewPtrConsumerGroupHeartbeatRequest() // KIP-848: READ on the group, DESCRIBE on each subscribed topic
+	chb.Group, chb.MemberID, chb.RebalanceTimeoutMillis, chb.SubscribedTopicNames = "other", "m1", 10000, []string{"t"}
+	chb.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	wantCode(t, "consumer heartbeat other", direct[*kmsg.ConsumerGroupHeartbeatResponse](ctx, t, b.alice, chb).ErrorCode, kerr.GroupAuthorizationFailed)
+	chb.Group, chb.SubscribedTopicNames = "g", []string{"t", "secret"}
+	wantCode(t, "consumer heartbeat g subscribing to secret", direct[*kmsg.ConsumerGroupHeartbeatResponse](ctx, t, b.alice, chb).ErrorCode, kerr.TopicAuthorizationFailed)
+	cgd := kmsg.NewPtrConsumerGroupDescribeRequest()
+	cgd.Groups = []string{"other"}
+	wantCode(t, "consumer describe other", direct[*kmsg.ConsumerGroupDescribeResponse](ctx, t, b.alice, cgd).Groups[0].ErrorCode, kerr.GroupAuthorizationFailed)
 
 	commit := func(g string) map[string]int16 {
 		req := kmsg.NewPtrOffsetCommitRequest()

@@ -8,6 +8,8 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stratalog/strata/internal/vfs"
@@ -21,8 +23,8 @@ import (
 // single node's metadata/local. docs/cluster.md has the design.
 //
 // New waits (logging every 30 s) until the controller quorum has registered this broker:
-// a node whose quorum never forms does not start. Not yet wired into `strata serve`
-// (issue 13): its settings, the CLI and the process-level tests come next.
+// a node whose quorum never forms does not start. `strata serve` sets it from
+// controller.quorum.voters, broker.heartbeat.interval.ms and broker.session.timeout.ms.
 type ClusterOptions struct {
 	// Voters are the controller quorum (controller.quorum.voters); NodeID must be one of
 	// them, and the node's quorum listener is its own entry's address.
@@ -33,6 +35,31 @@ type ClusterOptions struct {
 	// HeartbeatInterval (broker.heartbeat.interval.ms) and SessionTimeout
 	// (broker.session.timeout.ms); zero values take metadata/raft's defaults.
 	HeartbeatInterval, SessionTimeout time.Duration
+	// ReplicaLagTimeMax (replica.lag.time.max.ms): how long a follower may stay behind
+	// its leader's log end before it leaves the ISR; zero: 30 s (Kafka's default).
+	ReplicaLagTimeMax time.Duration
+}
+
+func (c *ClusterOptions) heartbeatInterval() time.Duration {
+	return cmp.Or(c.HeartbeatInterval, raft.DefaultHeartbeatInterval)
+}
+
+func (c *ClusterOptions) sessionTimeout() time.Duration {
+	return cmp.Or(c.SessionTimeout, raft.DefaultSessionTimeout)
+}
+
+// settings returns the cluster settings by Kafka name, as the node runs them.
+func (c *ClusterOptions) settings() map[string]string {
+	voters := make([]string, len(c.Voters))
+	for i, v := range c.Voters {
+		voters[i] = v.String()
+	}
+	return map[string]string{
+		"controller.quorum.voters":     strings.Join(voters, ","),
+		"process.roles":                "broker,controller",
+		"broker.heartbeat.interval.ms": strconv.FormatInt(c.heartbeatInterval().Milliseconds(), 10),
+		"broker.session.timeout.ms":    strconv.FormatInt(c.sessionTimeout().Milliseconds(), 10),
+	}
 }
 
 // clusterMetadataDir is the directory of the Raft files in the data directory (Kafka's
@@ -42,6 +69,12 @@ const clusterMetadataDir = "__cluster_metadata"
 func (c *ClusterOptions) validate(o *Options) error {
 	if !slices.ContainsFunc(c.Voters, func(v raft.Voter) bool { return v.ID == o.NodeID }) {
 		return fmt.Errorf("node.id %d is not in controller.quorum.voters %v (only combined mode, process.roles=broker,controller, is supported)", o.NodeID, c.Voters)
+	}
+	if c.HeartbeatInterval < 0 || c.SessionTimeout < 0 {
+		return errors.New("broker.heartbeat.interval.ms and broker.session.timeout.ms must not be negative")
+	}
+	if hb, st := c.heartbeatInterval(), c.sessionTimeout(); st <= hb {
+		return fmt.Errorf("broker.session.timeout.ms %d must exceed broker.heartbeat.interval.ms %d", st.Milliseconds(), hb.Milliseconds())
 	}
 	if o.FS != nil && o.FS != vfs.Default {
 		return errors.New("a cluster node's data directory must be on the operating system's file system (Options.FS unset)")
@@ -137,7 +170,7 @@ func (s *Server) controlledShutdown() {
 	}
 	// Waiting longer than a session gains nothing: the controller fences the broker then
 	// (and the last node of a quorum cannot reach a majority at all).
-	ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(s.opts.Cluster.SessionTimeout, raft.DefaultSessionTimeout))
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Cluster.sessionTimeout())
 	defer cancel()
 	if err := st.ControlledShutdown(ctx); err != nil {
 		s.log.Warn("controlled shutdown failed; the controller fences this broker after its session", "node.id", s.opts.NodeID, "err", err)

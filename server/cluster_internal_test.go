@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/metadata/raft"
@@ -30,7 +34,7 @@ type testCluster struct {
 	nodes  []*Server
 }
 
-func quorumListeners(t *testing.T, n int) ([]net.Listener, []raft.Voter) {
+func quorumListeners(t testing.TB, n int) ([]net.Listener, []raft.Voter) {
 	t.Helper()
 	var lns []net.Listener
 	var voters []raft.Voter
@@ -54,7 +58,10 @@ func clusterOptions(voters []raft.Voter, ln net.Listener, id int32, dir string) 
 }
 
 // startCluster starts the three nodes at once (each waits in New for a quorum).
-func startCluster(t *testing.T) *testCluster {
+func startCluster(t testing.TB) *testCluster { t.Helper(); return startClusterWith(t, nil) }
+
+// startClusterWith is startCluster with more broker settings on every node.
+func startClusterWith(t testing.TB, settings map[string]string) *testCluster {
 	t.Helper()
 	lns, voters := quorumListeners(t, 3)
 	c := &testCluster{voters: voters, nodes: make([]*Server, 3), dirs: []string{t.TempDir(), t.TempDir(), t.TempDir()}}
@@ -64,7 +71,9 @@ func startCluster(t *testing.T) *testCluster {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.nodes[i], errs[i] = Start(clusterOptions(voters, lns[i], int32(i+1), c.dirs[i]))
+			o := clusterOptions(voters, lns[i], int32(i+1), c.dirs[i])
+			maps.Copy(o.Settings, settings)
+			c.nodes[i], errs[i] = Start(o)
 		}()
 	}
 	wg.Wait()
@@ -346,35 +355,7 @@ func TestClusterGroupsFollowLeadership(t *testing.T) {
 	c := startCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	var seeds []string
-	for _, s := range c.nodes {
-		seeds = append(seeds, s.Addr().String())
-	}
-	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "spread", Partitions: 3, ReplicationFactor: -1}); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ConsumerGroup("g"), kgo.ConsumeTopics("spread"), kgo.DisableAutoCommit())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for p := range int32(3) {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "spread", Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := map[int32]bool{}
-	for len(got) < 3 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %v: %v", got, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
-	}
-	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c.consumeSpread(ctx, t, "spread", "g")
 
 	im := c.nodes[0].image()
 	offsets, ok := im.Topic(metadata.ConsumerOffsetsTopic)
@@ -421,4 +402,402 @@ func TestClusterGroupsFollowLeadership(t *testing.T) {
 			t.Errorf("committed offsets on the coordinator: %+v", g.Topics)
 		}
 	}
+}
+
+// TestClusterTransactions: on a cluster, the first FindCoordinator of a transactional id
+// creates __transaction_state with transaction.state.log.replication.factor replicas
+// (capped at the three brokers) and names the leader of the id's partition, whose
+// coordinator loads it (it follows the topic's leadership, as the group coordinator
+// does); a transactional producer with every node as seed commits a transaction over
+// partitions led by the three brokers (the coordinator writes the markers of the others'
+// partitions with WriteTxnMarkers), and a read_committed consumer reads all of it.
+func TestClusterTransactions(t *testing.T) {
+	c := startClusterWith(t, map[string]string{"transaction.state.log.replication.factor": "5", "transaction.state.log.num.partitions": "6"})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	tp, err := c.nodes[1].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "tx", Partitions: 3, ReplicationFactor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[int32]bool{}
+	for _, p := range tp.Partitions {
+		leaders[p.Leader] = true
+	}
+	if len(leaders) != 3 {
+		t.Fatalf("leaders %v, want the three brokers", leaders)
+	}
+	p, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.TransactionalID("tid"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for part := range int32(3) {
+		if err := p.ProduceSync(ctx, &kgo.Record{Topic: "tx", Partition: part, Value: []byte{byte(part)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	ts, ok := c.nodes[2].image().Topic(metadata.TransactionStateTopic)
+	if !ok || ts.NumPartitions() != 6 {
+		t.Fatalf("__transaction_state: %v %+v", ok, ts)
+	}
+	for _, tp := range ts.Partitions {
+		if len(tp.Replicas) != 3 {
+			t.Fatalf("__transaction_state replicas %v, want 3 (the live brokers)", tp.Replicas)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics("tx"), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got := map[int32]bool{}
+	for len(got) < 3 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+}
+
+// TestClusterTxnOffsetCommit: a transaction commits a group's offsets when the group's
+// coordinator and the transactional id's are different brokers (the group coordinator
+// takes TxnOffsetCommit without asking the transaction's coordinator, as Kafka's), and
+// they become visible with the commit marker the transaction coordinator sends over.
+func TestClusterTxnOffsetCommit(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "in", Partitions: 1, ReplicationFactor: -1}); err != nil {
+		t.Fatal(err)
+	}
+	clients := map[int32]*kgo.Client{}
+	for _, s := range c.nodes {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		clients[s.opts.NodeID] = cl
+	}
+	send := func(node int32, req kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := clients[node].SeedBrokers()[0].Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for _, typ := range []int8{coordinatorGroup, coordinatorTransaction} { // creates both topics
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorType, fc.CoordinatorKeys = typ, []string{"k"}
+		waitFor(t, func() bool { // COORDINATOR_NOT_AVAILABLE (retriable) while the topic is being created
+			return send(1, fc).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode == 0
+		})
+	}
+	im := c.nodes[0].image()
+	leaderOf := func(topic, key string) int32 {
+		tp, _ := im.Topic(topic)
+		return tp.Partitions[coord.PartitionFor(key, tp.NumPartitions())].Leader
+	}
+	tc := leaderOf(metadata.TransactionStateTopic, "tid")
+	group := ""
+	for i := 0; group == ""; i++ {
+		if g := fmt.Sprint("g", i); leaderOf(metadata.ConsumerOffsetsTopic, g) != tc {
+			group = g
+		}
+	}
+	gc := leaderOf(metadata.ConsumerOffsetsTopic, group)
+	waitFor(t, func() bool { // both coordinators have loaded their partitions
+		init := kmsg.NewPtrInitProducerIDRequest()
+		init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tid"), 30000
+		return send(tc, init).(*kmsg.InitProducerIDResponse).ErrorCode == 0
+	})
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tid"), 30000
+	ir := send(tc, init).(*kmsg.InitProducerIDResponse)
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = "tid", ir.ProducerID, ir.ProducerEpoch, group
+	if r := send(tc, ao).(*kmsg.AddOffsetsToTxnResponse); r.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	oc := kmsg.NewPtrTxnOffsetCommitRequest()
+	oc.TransactionalID, oc.Group, oc.ProducerID, oc.ProducerEpoch = "tid", group, ir.ProducerID, ir.ProducerEpoch
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = "in"
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset = 0, 42
+	rt.Partitions = append(rt.Partitions, rp)
+	oc.Topics = append(oc.Topics, rt)
+	if r := send(gc, oc).(*kmsg.TxnOffsetCommitResponse); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("TxnOffsetCommit on group coordinator %d (transaction coordinator %d): %v", gc, tc, kerr.ErrorForCode(r.Topics[0].Partitions[0].ErrorCode))
+	}
+	et := kmsg.NewPtrEndTxnRequest()
+	et.TransactionalID, et.ProducerID, et.ProducerEpoch, et.Commit = "tid", ir.ProducerID, ir.ProducerEpoch, true
+	if r := send(tc, et).(*kmsg.EndTxnResponse); r.ErrorCode != 0 {
+		t.Fatalf("EndTxn: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	waitFor(t, func() bool {
+		of := kmsg.NewPtrOffsetFetchRequest() // v8+: by group
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = group
+		of.Groups = append(of.Groups, rg)
+		r := send(gc, of).(*kmsg.OffsetFetchResponse)
+		return len(r.Groups) == 1 && len(r.Groups[0].Topics) == 1 && r.Groups[0].Topics[0].Partitions[0].Offset == 42
+	})
+}
+
+// TestClusterWriteTxnMarkers: a broker answers WriteTxnMarkers for each partition:
+// NOT_LEADER_OR_FOLLOWER for one another broker leads, UNKNOWN_TOPIC_OR_PARTITION for
+// one that does not exist, and writes the marker to one it leads.
+func TestClusterWriteTxnMarkers(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "m", Partitions: 3, ReplicationFactor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := c.nodes[0]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(node.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	rm := kmsg.NewWriteTxnMarkersRequestMarker()
+	rm.ProducerID, rm.ProducerEpoch, rm.Committed = 7, 0, false
+	for _, name := range []string{"m", "nope"} {
+		rt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+		rt.Topic, rt.Partitions = name, []int32{0, 1, 2}
+		rm.Topics = append(rm.Topics, rt)
+	}
+	req.Markers = append(req.Markers, rm)
+	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Markers[0].Topics {
+		for _, p := range rt.Partitions {
+			want := kerr.UnknownTopicOrPartition.Code
+			if rt.Topic == "m" {
+				want = kerr.NotLeaderForPartition.Code
+				if tp.Partitions[p.Partition].Leader == node.opts.NodeID {
+					want = 0
+				}
+			}
+			if p.ErrorCode != want {
+				t.Errorf("%s-%d: %v, want %v", rt.Topic, p.Partition, kerr.ErrorForCode(p.ErrorCode), kerr.ErrorForCode(want))
+			}
+		}
+	}
+}
+
+// TestClusterDefaultReplicationFactor: a cluster node takes default.replication.factor
+// above 1 (placed over the live brokers; the followers join the ISR once they catch up),
+// and refuses one above the broker count with INVALID_REPLICATION_FACTOR; a single node
+// refuses any value but 1 at start. The cluster settings are described as
+// the node runs them.
+func TestClusterDefaultReplicationFactor(t *testing.T) {
+	if _, err := New(&Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		Settings: map[string]string{"default.replication.factor": "2"}}); err == nil || !strings.Contains(err.Error(), "default.replication.factor=2") {
+		t.Fatalf("a single node with default.replication.factor=2: %v", err)
+	}
+	c := startClusterWith(t, map[string]string{"default.replication.factor": "2"})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[2].Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	for name, rf := range map[string]int16{"two": -1, "four": 4} {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 3, rf
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, adm.SeedBrokers()[0]) // through node 3, not the controller
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Topics {
+		want := int16(0)
+		if rt.Topic == "four" {
+			want = kerr.InvalidReplicationFactor.Code
+		}
+		if rt.ErrorCode != want {
+			t.Errorf("%s: %v, want %v", rt.Topic, kerr.ErrorForCode(rt.ErrorCode), kerr.ErrorForCode(want))
+		}
+	}
+	tp, ok := c.nodes[2].image().Topic("two")
+	if !ok {
+		t.Fatal("topic two not in node 3's image")
+	}
+	for i, p := range tp.Partitions {
+		if len(p.Replicas) != 2 || !slices.Contains(p.ISR, p.Leader) || len(p.ISR) > 2 || !slices.Contains(p.Replicas, p.ISR[len(p.ISR)-1]) {
+			t.Errorf("partition %d: replicas %v ISR %v leader %d", i, p.Replicas, p.ISR, p.Leader)
+		}
+	}
+	got := c.nodes[0].optionSettings()
+	want := map[string]string{
+		"controller.quorum.voters":     c.voters[0].String() + "," + c.voters[1].String() + "," + c.voters[2].String(),
+		"process.roles":                "broker,controller",
+		"broker.heartbeat.interval.ms": "250",
+		"broker.session.timeout.ms":    "1500",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+		// metadata/raft's defaults are the registry's (docs/configuration.md).
+		if st, ok := config.Lookup(k); !ok || k != "controller.quorum.voters" && st.Default != v {
+			t.Errorf("%s: registry default %+v, the node runs %q", k, st, v)
+		}
+	}
+}
+
+// TestClusterDescribeQuorum: every cluster node answers DescribeQuorum with its view of
+// the quorum (the same leader and term on every node once formed, its own log end
+// offset, the three voters and their quorum addresses); a single node does not advertise
+// it and answers INVALID_REQUEST; another topic is UNKNOWN_TOPIC_OR_PARTITION.
+func TestClusterDescribeQuorum(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	describe := func(addr string) *kmsg.DescribeQuorumResponse {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		req := kmsg.NewPtrDescribeQuorumRequest()
+		for _, name := range []string{"__cluster_metadata", "other"} {
+			rt := kmsg.NewDescribeQuorumRequestTopic()
+			rt.Topic = name
+			rt.Partitions = append(rt.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	var leader int32 = -1
+	for i, s := range c.nodes {
+		var resp *kmsg.DescribeQuorumResponse
+		waitFor(t, func() bool {
+			resp = describe(s.Addr().String())
+			return resp.ErrorCode == 0 && len(resp.Topics) == 2 && resp.Topics[0].Partitions[0].LeaderID == s.image().Controller()
+		})
+		p := resp.Topics[0].Partitions[0]
+		if leader != -1 && p.LeaderID != leader {
+			t.Errorf("node %d: leader %d, another node said %d", i+1, p.LeaderID, leader)
+		}
+		leader = p.LeaderID
+		if p.LeaderEpoch < 1 || p.HighWatermark < 1 || len(p.CurrentVoters) != 3 || len(resp.Nodes) != 3 {
+			t.Errorf("node %d: %+v nodes %+v", i+1, p, resp.Nodes)
+		}
+		for _, v := range p.CurrentVoters {
+			if (v.ReplicaID == int32(i+1)) != (v.LogEndOffset >= p.HighWatermark) {
+				t.Errorf("node %d: voter %d log end offset %d (high watermark %d)", i+1, v.ReplicaID, v.LogEndOffset, p.HighWatermark)
+			}
+		}
+		if n := resp.Nodes[i]; n.NodeID != int32(i+1) || len(n.Listeners) != 1 || net.JoinHostPort(n.Listeners[0].Host, strconv.Itoa(int(n.Listeners[0].Port))) != c.voters[i].Addr {
+			t.Errorf("node %d: quorum address %+v, want %s", i+1, n, c.voters[i].Addr)
+		}
+		if code := resp.Topics[1].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+			t.Errorf("node %d: another topic: %v", i+1, kerr.ErrorForCode(code))
+		}
+	}
+
+	single, err := Start(&Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	body := kmsg.NewPtrDescribeQuorumRequest()
+	body.SetVersion(2)
+	rep := handleDescribeQuorum(single, &request{ctx: ctx, body: body})
+	if resp := rep.now.(*kmsg.DescribeQuorumResponse); resp.ErrorCode != kerr.InvalidRequest.Code { // kgo does not send what is not advertised
+		t.Errorf("single node: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	for _, n := range []*Server{single, c.nodes[0]} {
+		resp := kmsg.NewPtrApiVersionsResponse()
+		n.fillAPIVersions(resp)
+		has := slices.ContainsFunc(resp.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == describeQuorumKey })
+		if has != (n.opts.Cluster != nil) {
+			t.Errorf("cluster node %v: DescribeQuorum advertised %v", n.opts.Cluster != nil, has)
+		}
+	}
+}
+
+// TestClusterConsumerGroup: a KIP-848 consumer group on a cluster: the coordinator (the
+// leader of the group's partition of __consumer_offsets) serves ConsumerGroupHeartbeat to
+// a franz-go member seeded with every node, which consumes partitions led by different
+// nodes and commits with its member epoch; ConsumerGroupDescribe shows it Stable.
+func TestClusterConsumerGroup(t *testing.T) {
+	c := startClusterWith(t, map[string]string{"group.coordinator.rebalance.protocols": "classic,consumer"})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cl := c.consumeSpread(ctx, t, "spread848", "g848", kgo.ServerSideBalancer())
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{"g848"}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := resp.Groups[0]; g.ErrorCode != 0 || g.State != "Stable" || len(g.Members) != 1 ||
+		len(g.Members[0].Assignment.TopicPartitions) != 1 || len(g.Members[0].Assignment.TopicPartitions[0].Partitions) != 3 {
+		t.Fatalf("describe: %+v", g)
+	}
+}
+
+// consumeSpread creates topic with three partitions spread over the nodes, produces a
+// record to each, has a member of group (seeded with every node, options extra) consume
+// the three and commit them, and returns its client (closed when the test ends).
+func (c *testCluster) consumeSpread(ctx context.Context, t *testing.T, topic, group string, extra ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	if _, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: topic, Partitions: 3, ReplicationFactor: -1}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit()}, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	for p := range int32(3) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: []byte{byte(p)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[int32]bool{}
+	for len(got) < 3 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }

@@ -31,6 +31,9 @@ type serverData struct {
 	// single node); released after the store closes.
 	lock     io.Closer
 	replicas *replica.Manager
+	// transport carries the follower fetchers' requests to other brokers (a cluster
+	// node; nil on a single node): replication.go.
+	transport *replicaTransport
 	// broker holds the effective broker settings (Settings plus the values of Options
 	// fields, and defaults) by Kafka name; read group.* and other settings from here.
 	broker config.Resolved
@@ -41,6 +44,8 @@ type serverData struct {
 	groups *group.Coordinator
 	// txns is the transaction coordinator (txn.go), nil unless strata.transactions.enable.
 	txns *txn.Coordinator
+	// peers are the clients of the other brokers of a cluster (27_write_txn_markers.go).
+	peers peerClients
 
 	closeOnce sync.Once
 	closeErr  error
@@ -57,6 +62,9 @@ func (s *Server) openData() (err error) {
 		s.log.Warn(ig.String(), "setting", ig.Name)
 	}
 	d.broker = config.ResolveBroker(s.staticSettings())
+	if rf := d.broker.Int64("default.replication.factor"); s.opts.Cluster == nil && rf != 1 {
+		return fmt.Errorf("server: invalid broker settings: default.replication.factor=%d: a single node (no controller.quorum.voters) takes only 1", rf)
+	}
 
 	rules := metadata.Rules{Broker: s.opts.Settings, ValidateConfigs: replica.ValidateTopicConfig(s.opts.Settings)}
 	var store metadata.Store
@@ -85,6 +93,9 @@ func (s *Server) openData() (err error) {
 			if d.replicas != nil {
 				d.replicas.Close()
 			}
+			if d.transport != nil {
+				d.transport.Close()
+			}
 			store.Close()
 			if d.lock != nil {
 				d.lock.Close()
@@ -94,7 +105,7 @@ func (s *Server) openData() (err error) {
 	if created {
 		s.log.Info("created data directory", "dir", s.opts.DataDir)
 	}
-	d.replicas, err = replica.Open(store, &replica.Options{
+	ropts := &replica.Options{
 		Dir:    s.opts.DataDir,
 		FS:     s.opts.FS,
 		NodeID: s.opts.NodeID,
@@ -102,7 +113,13 @@ func (s *Server) openData() (err error) {
 		Logger: s.log,
 
 		Transactions: d.broker.Bool(txnEnableSetting),
-	})
+	}
+	if s.opts.Cluster != nil { // followers replicate from their leaders
+		d.transport = newReplicaTransport(s.opts.NodeID, store.Image)
+		ropts.Transport = d.transport
+		ropts.Fetch.LagTimeMax = s.opts.Cluster.ReplicaLagTimeMax
+	}
+	d.replicas, err = replica.Open(store, ropts)
 	if err != nil {
 		return fmt.Errorf("server: open topics: %w", err)
 	}
@@ -171,7 +188,7 @@ func (s *Server) staticSettings() map[string]string {
 // optionSettings returns the settings carried by Options fields, by Kafka name.
 func (s *Server) optionSettings() map[string]string {
 	listeners, adv, protocols := s.listenerSettings()
-	return map[string]string{
+	out := map[string]string{
 		"listeners":                listeners,
 		"advertised.listeners":     adv,
 		protocolMapSetting:         protocols,
@@ -181,6 +198,10 @@ func (s *Server) optionSettings() map[string]string {
 		"max.connections":          strconv.Itoa(s.opts.MaxConnections),
 		"connections.max.idle.ms":  strconv.FormatInt(s.opts.IdleTimeout.Milliseconds(), 10),
 	}
+	if c := s.opts.Cluster; c != nil {
+		maps.Copy(out, c.settings())
+	}
+	return out
 }
 
 // closeData closes the group coordinator, the partitions (the replica manager writes the
@@ -199,6 +220,7 @@ func (s *Server) closeData() error {
 				errs = append(errs, fmt.Errorf("server: close transaction coordinator: %w", err))
 			}
 		}
+		d.peers.close() // after the transaction coordinator, their only user
 		if d.groups != nil {
 			if err := d.groups.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))
@@ -208,6 +230,9 @@ func (s *Server) closeData() error {
 			if err := d.replicas.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close topics: %w", err))
 			}
+		}
+		if d.transport != nil {
+			d.transport.Close() // after the fetchers stopped
 		}
 		if len(errs) > 0 {
 			s.log.Warn("closing the data directory failed", "err", errors.Join(errs...))

@@ -75,7 +75,11 @@
 // __transaction_state, partitions of this broker adapted to coord.Log
 // (groups_partition.go). The transaction coordinator writes its markers through the
 // replica manager's partitions (AppendMarker) and tells the group coordinator of those it
-// writes to __consumer_offsets, which makes transactional offset commits visible.
+// writes to __consumer_offsets, which makes transactional offset commits visible. The
+// group coordinator serves the consumer protocol of KIP-848 (68_…, 69_…) only when
+// group.coordinator.rebalance.protocols lists consumer (consumerProtocol; ApiVersions
+// lists them then, UNSUPPORTED_VERSION otherwise); it resolves subscriptions against the
+// metadata image (imageTopics).
 //
 // # Concurrency
 //

@@ -27,5 +27,7 @@ func init() {
 		errMapping{group.ErrInvalidRequest, kerr.InvalidRequest},
 		errMapping{group.ErrUnreleasedInstanceID, kerr.UnreleasedInstanceID},
 		errMapping{group.ErrStaleMemberEpoch, kerr.StaleMemberEpoch},
+		errMapping{group.ErrInvalidRegularExpression, kerr.InvalidRegularExpression},
+		errMapping{group.ErrGroupMaxSizeReached, kerr.GroupMaxSizeReached},
 	)
 }

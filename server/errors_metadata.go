@@ -12,6 +12,10 @@ import (
 func init() {
 	mapErrors(
 		errMapping{metadata.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+		errMapping{metadata.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+		errMapping{metadata.ErrInvalidUpdateVersion, kerr.InvalidUpdateVersion},
+		errMapping{metadata.ErrIneligibleReplica, kerr.IneligibleReplica},
+		errMapping{metadata.ErrInvalidRequest, kerr.InvalidRequest},
 		errMapping{metadata.ErrUnknownTopicID, kerr.UnknownTopicID},
 		errMapping{metadata.ErrTopicExists, kerr.TopicAlreadyExists},
 		errMapping{metadata.ErrInvalidTopic, kerr.InvalidTopicException},
@@ -29,9 +33,10 @@ func init() {
 		errMapping{metadata.ErrInvalidQuota, kerr.InvalidRequest},
 		// No controller answered within the request's timeout (a cluster store retries
 		// until then), or the outcome of a forwarded command is unknown: KIP-590's
-		// answer, never NOT_CONTROLLER. A store shutting down: retriable.
+		// answer, never NOT_CONTROLLER. A store shutting down: retriable, the same (a
+		// client retries it on another broker).
 		errMapping{metadata.ErrNotController, kerr.RequestTimedOut},
-		errMapping{metadata.ErrClosed, kerr.NotController},
+		errMapping{metadata.ErrClosed, kerr.RequestTimedOut},
 		errMapping{config.ErrUnknown, kerr.InvalidConfig},
 		errMapping{config.ErrInvalid, kerr.InvalidConfig},
 		errMapping{config.ErrReadOnly, kerr.InvalidRequest},

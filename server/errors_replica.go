@@ -16,5 +16,7 @@ func init() {
 		errMapping{replica.ErrOffline, kerr.KafkaStorageError},
 		// The broker is stopping: retriable, like a partition closed under a request.
 		errMapping{replica.ErrClosed, kerr.NotLeaderForPartition},
+		errMapping{replica.ErrNotEnoughReplicas, kerr.NotEnoughReplicas},
+		errMapping{replica.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},
 	)
 }

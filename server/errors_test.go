@@ -46,6 +46,9 @@ func TestErrorCodeStorage(t *testing.T) {
 		{"corrupt batch", fmt.Errorf("%w: crc", partition.ErrCorrupt), kerr.CorruptMessage},
 		{"unknown topic", errors.Join(metadata.ErrUnknownTopic, enospc), kerr.UnknownTopicOrPartition},
 		{"other", errors.New("something else"), kerr.UnknownServerError},
+		// KIP-590: a client never sees NOT_CONTROLLER, whatever the metadata store says.
+		{"no controller in time", fmt.Errorf("raft: %w: no leader", metadata.ErrNotController), kerr.RequestTimedOut},
+		{"metadata store closed", fmt.Errorf("create topic: %w", metadata.ErrClosed), kerr.RequestTimedOut},
 	} {
 		if got := errorCode(tc.err); got != tc.want.Code {
 			t.Errorf("%s (%v): code %d (%v), want %d (%v)", tc.name, tc.err, got, kerr.ErrorForCode(got), tc.want.Code, tc.want)

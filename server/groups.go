@@ -2,9 +2,11 @@ package server
 
 import (
 	"net"
+	"slices"
 	"time"
 
 	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/group/assign"
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 )
@@ -82,6 +84,18 @@ func (s *Server) groupOptions() *group.Options {
 		RetentionCheckInterval: r.Millis("offsets.retention.check.interval.ms"),
 		Logger:                 s.log,
 	}
+	o.ConsumerSessionTimeout = r.Millis("group.consumer.session.timeout.ms")
+	o.ConsumerMinSessionTimeout = r.Millis("group.consumer.min.session.timeout.ms")
+	o.ConsumerMaxSessionTimeout = r.Millis("group.consumer.max.session.timeout.ms")
+	o.ConsumerHeartbeatInterval = r.Millis("group.consumer.heartbeat.interval.ms")
+	o.ConsumerMinHeartbeatInterval = r.Millis("group.consumer.min.heartbeat.interval.ms")
+	o.ConsumerMaxHeartbeatInterval = r.Millis("group.consumer.max.heartbeat.interval.ms")
+	o.ConsumerMaxSize = int(r.Int64("group.consumer.max.size"))
+	for _, a := range r.List("group.consumer.assignors") {
+		o.ConsumerAssignors = append(o.ConsumerAssignors, config.ConsumerAssignor(a))
+	}
+	o.ConsumerMigration, _ = group.ParseMigrationPolicy(r.String("group.consumer.migration.policy")) // validated
+	o.Topics = imageTopics{s}
 	if o.InitialRebalanceDelay == 0 {
 		o.InitialRebalanceDelay = -1 // explicit 0: no delay (group.Options treats 0 as unset)
 	}
@@ -111,4 +125,36 @@ func clientHost(r *request) string {
 		return "/" + r.conn.nc.RemoteAddr().String()
 	}
 	return "/" + host
+}
+
+// consumerProtocol reports whether the consumer group protocol (KIP-848) is served
+// (group.coordinator.rebalance.protocols lists consumer).
+func (s *Server) consumerProtocol() bool {
+	return slices.Contains(s.data.broker.List("group.coordinator.rebalance.protocols"), "consumer")
+}
+
+// imageTopics resolves consumer groups' subscriptions against the current metadata image.
+type imageTopics struct{ s *Server }
+
+func (t imageTopics) Topic(name string) (assign.TopicID, int32, bool) {
+	if tp, ok := t.s.image().Topic(name); ok {
+		return assign.TopicID(tp.ID), tp.NumPartitions(), true
+	}
+	return assign.TopicID{}, 0, false
+}
+
+func (t imageTopics) TopicName(id assign.TopicID) (string, bool) {
+	if tp, ok := t.s.image().TopicByID(metadata.TopicID(id)); ok {
+		return tp.Name, true
+	}
+	return "", false
+}
+
+func (t imageTopics) Names() []string {
+	topics := t.s.image().Topics()
+	names := make([]string, len(topics))
+	for i, tp := range topics {
+		names[i] = tp.Name
+	}
+	return names
 }

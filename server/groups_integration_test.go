@@ -22,7 +22,7 @@ var groupSettings = map[string]string{
 	"offsets.topic.num.partitions":     "5",
 }
 
-func groupTopic(t *testing.T, addr, topic string, partitions int32, n int) {
+func groupTopic(t testing.TB, addr, topic string, partitions int32, n int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	if err != nil {
@@ -37,7 +37,7 @@ func groupTopic(t *testing.T, addr, topic string, partitions int32, n int) {
 	produce(t, cl, n, 0)
 }
 
-func produce(t *testing.T, cl *kgo.Client, n, from int) {
+func produce(t testing.TB, cl *kgo.Client, n, from int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -132,7 +132,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 // describe returns the group's state and per-member assigned partitions.
-func describe(t *testing.T, addr, group string) (string, map[string][]int32) {
+func describe(t testing.TB, addr, group string) (string, map[string][]int32) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/stratalog/strata/coord"
@@ -158,24 +157,16 @@ func (l *offsetsPartition) Replay(fn func([]byte) error) error {
 	}
 }
 
-// defaultOffsetsReplicationFactor is Kafka's offsets.topic.replication.factor default.
-const defaultOffsetsReplicationFactor = 3
-
-// offsetsReplicationFactor is the replication factor a cluster node creates
-// __consumer_offsets with: offsets.topic.replication.factor (Kafka's default 3), at most
-// the number of live brokers, so that a cluster smaller than it still gets its groups.
-func (s *Server) offsetsReplicationFactor() int16 {
-	rf := int64(defaultOffsetsReplicationFactor)
-	if v, ok := s.opts.Settings["offsets.topic.replication.factor"]; ok {
-		if n, err := strconv.ParseInt(v, 10, 16); err == nil && n > 0 {
-			rf = n
-		}
-	}
+// internalReplicationFactor is the replication factor a cluster node creates an internal
+// topic with: the broker setting named setting (offsets.topic.replication.factor,
+// transaction.state.log.replication.factor; Kafka's default 3), at most the number of
+// live brokers, so that a cluster smaller than it still gets its coordinators.
+func (s *Server) internalReplicationFactor(setting string) int16 {
 	live := 0
 	for _, b := range s.image().Brokers() {
 		if !b.Fenced {
 			live++
 		}
 	}
-	return int16(max(1, min(rf, int64(live))))
+	return int16(max(1, min(s.data.broker.Int64(setting), int64(live))))
 }

@@ -79,7 +79,7 @@ func (s *Server) StateMetrics() StateMetrics {
 	summaries, _ := gc.Summaries()
 	out.Groups = make([]GroupMetrics, 0, len(summaries))
 	for _, g := range summaries {
-		out.Groups = append(out.Groups, GroupMetrics{Group: g.Group, State: g.State.String(), Members: g.Members, Lag: groupLag(out.Partitions, g)})
+		out.Groups = append(out.Groups, GroupMetrics{Group: g.Group, State: g.State, Members: g.Members, Lag: groupLag(out.Partitions, g)})
 	}
 	return out
 }

@@ -74,25 +74,54 @@ func (s *Server) txns() (*txn.Coordinator, error) {
 // transactional id its ACLs deny, a non-retriable error clients surface at once.
 var errTxnDisabled = errors.New("server: transactions are not enabled")
 
-// txnMarkers writes the transaction coordinator's markers to the partitions of this
-// broker (txn.MarkerWriter): AppendMarker, then the wait until the marker is committed.
+// txnMarkers writes the transaction coordinator's markers (txn.MarkerWriter): to a
+// partition this broker leads itself (writeMarker), to one another broker of the cluster
+// leads with WriteTxnMarkers (sendMarker). A marker the partition refuses as stale (a
+// newer epoch of the producer, or a newer coordinator) has nothing left to do: skipped.
 type txnMarkers struct{ s *Server }
 
 func (w txnMarkers) WriteMarker(ctx context.Context, tp txn.TopicPartition, m txn.Marker) error {
-	p, err := w.s.data.replicas.Lookup(tp.Topic, tp.Partition, -1)
-	if errors.Is(err, replica.ErrUnknownTopicOrPartition) {
-		return fmt.Errorf("%w: %w", txn.ErrUnknownPartition, err)
+	var err error
+	if leader := w.s.partitionLeader(tp); leader >= 0 && leader != w.s.opts.NodeID {
+		err = w.s.sendMarker(ctx, leader, tp, m)
+		if errors.Is(err, kerr.UnknownTopicOrPartition) && w.s.partitionLeader(tp) == -2 {
+			err = fmt.Errorf("%w: %w", txn.ErrUnknownPartition, err) // deleted meanwhile
+		}
+	} else {
+		err = w.s.writeMarker(ctx, tp, m)
+		if errors.Is(err, replica.ErrUnknownTopicOrPartition) {
+			err = fmt.Errorf("%w: %w", txn.ErrUnknownPartition, err)
+		}
 	}
-	if err != nil {
-		return err
-	}
-	res, err := p.AppendMarker(partition.Marker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, Commit: m.Commit, CoordinatorEpoch: m.CoordinatorEpoch})
-	if errors.Is(err, partition.ErrInvalidProducerEpoch) || errors.Is(err, partition.ErrTransactionCoordinatorFenced) {
+	if errors.Is(err, partition.ErrInvalidProducerEpoch) || errors.Is(err, partition.ErrTransactionCoordinatorFenced) ||
+		errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionCoordinatorFenced) {
 		// The partition has seen a newer epoch of the producer (a later transaction ended
 		// there already) or a newer coordinator: this marker has nothing left to do.
 		w.s.log.Warn("transaction marker refused by the partition; skipped", "topic", tp.Topic, "partition", tp.Partition, "producer_id", m.ProducerID, "err", err)
 		return nil
 	}
+	return err
+}
+
+// partitionLeader is the leader of tp in the metadata image: -1 when it has none
+// (offline), -2 when the partition does not exist.
+func (s *Server) partitionLeader(tp txn.TopicPartition) int32 {
+	t, ok := s.image().Topic(tp.Topic)
+	if !ok || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
+		return -2
+	}
+	return t.Partitions[tp.Partition].Leader
+}
+
+// writeMarker appends m to tp, a partition of this broker, and waits until it is
+// committed; for __consumer_offsets the group coordinator then makes the transaction's
+// offsets visible (or drops them): KIP-447.
+func (s *Server) writeMarker(ctx context.Context, tp txn.TopicPartition, m txn.Marker) error {
+	p, err := s.data.replicas.Lookup(tp.Topic, tp.Partition, -1)
+	if err != nil {
+		return err
+	}
+	res, err := p.AppendMarker(partition.Marker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, Commit: m.Commit, CoordinatorEpoch: m.CoordinatorEpoch})
 	if err != nil {
 		return err
 	}
@@ -100,8 +129,7 @@ func (w txnMarkers) WriteMarker(ctx context.Context, tp txn.TopicPartition, m tx
 		return err
 	}
 	if tp.Topic == metadata.ConsumerOffsetsTopic {
-		// The group's transactional offsets become visible (or are dropped): KIP-447.
-		g, err := w.s.groups()
+		g, err := s.groups()
 		if err != nil {
 			return err
 		}

@@ -33,10 +33,10 @@ type Marker struct {
 	CoordinatorEpoch int32 // the leader epoch of the coordinator's __transaction_state partition
 }
 
-// MarkerWriter writes markers to the partitions of transactions (Kafka's WriteTxnMarkers,
-// done inside the broker). The server implements it with the replica manager: the
+// MarkerWriter writes markers to the partitions of transactions (Kafka's WriteTxnMarkers).
+// The server implements it with the replica manager for the partitions it leads: the
 // partition's AppendMarker, then the wait until the marker is committed (durable, covered
-// by the high watermark). For a __consumer_offsets partition it also tells the group
+// by the high watermark); on a cluster, with WriteTxnMarkers to the leader of another's. For a __consumer_offsets partition it also tells the group
 // coordinator, which makes the transaction's offsets visible or drops them.
 type MarkerWriter interface {
 	// WriteMarker appends m to tp and returns once it is committed. ErrUnknownPartition

@@ -233,7 +233,7 @@ func TestCLIGroups(t *testing.T) {
 		r = cli(t, addr, codeOK, "", "group", "list")
 		mustContain(t, "group list", r.stdout, "GROUP", "billing", "Empty")
 		r = cli(t, addr, codeOK, "", "group", "describe", "billing")
-		mustContain(t, "group describe", r.stdout, "state        Empty", "total lag    0", "COMMITTED", "jobs")
+		mustContain(t, "group describe", r.stdout, "protocol     classic", "state        Empty", "total lag    0", "COMMITTED", "jobs")
 
 		r = cli(t, addr, codeOK, "", "group", "reset-offsets", "billing", "--to", "earliest", "--dry-run")
 		mustContain(t, "dry run", r.stdout, "FROM", "TO", "-4", "-2", "dry run: nothing changed")
@@ -446,4 +446,34 @@ func TestCLITransactions(t *testing.T) {
 		}
 		cli(t, addr, codeNotFound, "", "txn", "describe", "nobody")
 	})
+}
+
+// TestCLIConsumerGroupDescribe: group describe of a KIP-848 consumer group shows the
+// protocol, the group and target assignment epochs, and each member's epoch, assignment
+// and target.
+func TestCLIConsumerGroupDescribe(t *testing.T) {
+	addr := servertest.StartBroker(t, "", map[string]string{
+		"group.coordinator.rebalance.protocols": "classic,consumer",
+	}).Addr().String()
+	cli(t, addr, codeOK, "", "topic", "create", "kip848", "-p", "2")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("nextgen"), kgo.ConsumeTopics("kip848"), kgo.ServerSideBalancer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		// Until the member's first heartbeat the group does not exist (exit 3).
+		r := runCLI(t, "", "group", "describe", "nextgen", "--brokers", addr)
+		if r.code == codeOK && strings.Contains(r.stdout, "kip848[0,1]  kip848[0,1]") {
+			mustContain(t, "group describe", r.stdout, "protocol     consumer", "state        Stable", "epoch        1 (target assignment 1)",
+				"assignor     uniform", "EPOCH", "TARGET")
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the member never got both partitions: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		time.Sleep(50 * time.Millisecond) // the client joins in the background
+	}
 }

@@ -37,7 +37,7 @@ const (
 // addClientCommands attaches the client-side commands to root.
 func addClientCommands(root *cobra.Command) {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newTopicCmd(), newProduceCmd(), newConsumeCmd(), newGroupCmd(), newTxnCmd(), newUserCmd(), newACLCmd(), newQuotaCmd(), newCompletionCmd(root))
+	root.AddCommand(newTopicCmd(), newClusterCmd(), newProduceCmd(), newConsumeCmd(), newGroupCmd(), newTxnCmd(), newUserCmd(), newACLCmd(), newQuotaCmd(), newCompletionCmd(root))
 }
 
 // exitCode maps the error a command returned to the process exit status.

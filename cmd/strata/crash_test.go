@@ -34,7 +34,7 @@ var crashBinary = struct {
 	err  error
 }{}
 
-func buildStrata(t *testing.T) string {
+func buildStrata(t testing.TB) string {
 	t.Helper()
 	crashBinary.once.Do(func() {
 		dir, err := os.MkdirTemp("", "strata-crash-bin")
@@ -66,8 +66,17 @@ type broker struct {
 // startStrata runs the binary on a free port over dataDir and waits for its ready file.
 func startStrata(t *testing.T, bin, dataDir string, extra ...string) *broker {
 	t.Helper()
+	b := launchStrata(t, bin, append([]string{"--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
+	b.waitReady(t)
+	return b
+}
+
+// launchStrata starts `strata serve` with args (and no HTTP listener, a ready file) and
+// kills it when the test ends; waitReady waits until it listens.
+func launchStrata(t testing.TB, bin string, args ...string) *broker {
+	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--http", "off", "--data-dir", dataDir, "--ready-file", ready}, extra...)
+	args = append([]string{"serve", "--http", "off", "--ready-file", ready}, args...)
 	b := &broker{cmd: exec.Command(bin, args...), ready: ready, log: new(bytes.Buffer), done: make(chan error, 1)}
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	if err := b.cmd.Start(); err != nil {
@@ -81,11 +90,16 @@ func startStrata(t *testing.T, bin, dataDir string, extra ...string) *broker {
 			t.Logf("broker log:\n%s", b.log)
 		}
 	})
+	return b
+}
+
+func (b *broker) waitReady(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if data, err := os.ReadFile(ready); err == nil && len(data) > 0 {
+		if data, err := os.ReadFile(b.ready); err == nil && len(data) > 0 {
 			b.addr = strings.TrimSpace(string(data))
-			return b
+			return
 		}
 		select {
 		case err := <-b.done:
@@ -99,7 +113,7 @@ func startStrata(t *testing.T, bin, dataDir string, extra ...string) *broker {
 	}
 }
 
-func (b *broker) kill(t *testing.T) {
+func (b *broker) kill(t testing.TB) {
 	t.Helper()
 	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

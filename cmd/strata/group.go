@@ -82,21 +82,35 @@ func newGroupDescribeCmd(g *globals) *cobra.Command {
 					return err
 				}
 				return g.render(cmd.OutOrStdout(), d, func(w io.Writer) {
-					fmt.Fprintf(w, "group        %s\nstate        %s\n", d.Name, d.State)
+					fmt.Fprintf(w, "group        %s\nprotocol     %s\nstate        %s\n", d.Name, d.Type, d.State)
+					if d.Type == "consumer" {
+						fmt.Fprintf(w, "epoch        %d (target assignment %d)\n", d.Epoch, d.AssignmentEpoch)
+					}
 					if d.Protocol != "" {
 						fmt.Fprintf(w, "assignor     %s\n", d.Protocol)
 					}
 					fmt.Fprintf(w, "coordinator  %d\nmembers      %d\ntotal lag    %d\n\n", d.Coordinator, len(d.Members), d.TotalLag)
 					if len(d.Members) > 0 {
-						t := newTable(w, "MEMBER", "CLIENT-ID", "HOST", "ASSIGNED")
-						for _, m := range d.Members {
+						partitions := func(tps []client.TopicPartitions) string {
 							var as []string
-							for _, tp := range m.Assigned {
+							for _, tp := range tps {
 								as = append(as, tp.Topic+"["+joinInt32(tp.Partitions)+"]")
 							}
-							t.row(m.ID, m.ClientID, m.Host, strings.Join(as, " "))
+							return strings.Join(as, " ")
 						}
-						t.flush()
+						if d.Type == "consumer" {
+							t := newTable(w, "MEMBER", "EPOCH", "CLIENT-ID", "HOST", "ASSIGNED", "TARGET")
+							for _, m := range d.Members {
+								t.row(m.ID, m.Epoch, m.ClientID, m.Host, partitions(m.Assigned), partitions(m.Target))
+							}
+							t.flush()
+						} else {
+							t := newTable(w, "MEMBER", "CLIENT-ID", "HOST", "ASSIGNED")
+							for _, m := range d.Members {
+								t.row(m.ID, m.ClientID, m.Host, partitions(m.Assigned))
+							}
+							t.flush()
+						}
 						fmt.Fprintln(w)
 					}
 					if len(d.Offsets) == 0 {

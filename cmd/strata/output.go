@@ -87,7 +87,19 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
+// leaderString shows a partition's leader, "none" when it has none (offline).
+func leaderString(id int32) string {
+	if id < 0 {
+		return "none"
+	}
+	return strconv.Itoa(int(id))
+}
+
+// joinInt32 joins node ids with commas; "-" for none.
 func joinInt32(ps []int32) string {
+	if len(ps) == 0 {
+		return "-"
+	}
 	s := make([]string, len(ps))
 	for i, p := range ps {
 		s[i] = strconv.Itoa(int(p))

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/spf13/viper"
 
 	registry "github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/metadata/raft"
 	"github.com/stratalog/strata/observe"
 	"github.com/stratalog/strata/server"
 )
@@ -60,6 +62,13 @@ const (
 	keyMaxRequest     = "socket.request.max.bytes"
 	keyMaxConnections = "max.connections"
 	keyIdleMs         = "connections.max.idle.ms"
+
+	// Cluster settings (server.Options.Cluster).
+	keyVoters      = "controller.quorum.voters"
+	keyRoles       = "process.roles"
+	keyHeartbeatMs = "broker.heartbeat.interval.ms"
+	keySessionMs   = "broker.session.timeout.ms"
+	keyLagMs       = "replica.lag.time.max.ms"
 )
 
 // aliases maps other spellings (from the flag names, or from environment variables, where
@@ -132,6 +141,13 @@ does not implement is accepted with a warning ("has no effect in Strata"); a nam
 neither Strata's nor Kafka's, or an invalid value, stops it with an error naming the
 closest known names.
 
+node.id and controller.quorum.voters (id@host:port entries, the same on every node) make
+the broker a node of a cluster (docs/cluster.md): broker and controller at once
+(process.roles=broker,controller), its quorum (Raft) listening on the address of its own
+voters entry; broker.heartbeat.interval.ms and broker.session.timeout.ms set how fast
+the controller fences a broker it no longer hears from. The broker starts serving once
+a quorum of voters has formed and registered it.
+
 The HTTP listener (--http, setting http.listener, default 127.0.0.1:9644; off disables it)
 serves Prometheus metrics (/metrics), health (/healthz, and /readyz: 200 once the storage
 is recovered and the Kafka listeners accept, 503 from SIGTERM on), the web console (/) and
@@ -144,6 +160,8 @@ proxy that authenticates.`,
   strata serve --listen 127.0.0.1:0 --ready-file /tmp/strata.addr   # pick a free port
   strata serve --http 0.0.0.0:9644      # metrics and console on every interface
   strata serve --http off
+  strata serve --listen 127.0.0.1:9092 --data-dir d1 --set node.id=1 \
+    --set controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293
   strata serve --set listeners=PLAINTEXT://:9092,INTERNAL://10.0.0.5:9093 \
     --set listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT
   strata serve --set listeners=SSL://:9093 --set ssl.keystore.location=/etc/strata/broker.pem \
@@ -326,11 +344,15 @@ func (c *config) options(logger *slog.Logger) (*server.Options, error) {
 	if skipped, err := listenerOptions(o, c.settings); err != nil {
 		errs = append(errs, err)
 	} else if len(skipped) > 0 && logger != nil {
-		logger.Warn(keyListeners+": controller listeners are ignored; Strata runs a single node for now", "ignored", strings.Join(skipped, ","))
+		logger.Warn(keyListeners+": controller listeners are ignored; a cluster node's quorum listens on its own controller.quorum.voters entry", "ignored", strings.Join(skipped, ","))
+	}
+	if err := clusterOptions(o, c.settings, logger); err != nil {
+		errs = append(errs, err)
 	}
 	for k, val := range c.settings {
 		switch k {
-		case keyLogLevel, keyLogFormat, keyReadyFile, keyHTTP, keyListeners, keyAdvertised, keyProtocolMap:
+		case keyLogLevel, keyLogFormat, keyReadyFile, keyHTTP, keyListeners, keyAdvertised, keyProtocolMap,
+			keyVoters, keyRoles, keyHeartbeatMs, keySessionMs, keyLagMs:
 		case keyLogDirs:
 			if strings.Contains(val, ",") {
 				bad(k, errors.New("only one data directory is supported"))
@@ -387,6 +409,49 @@ func listenerOptions(o *server.Options, settings map[string]string) (skipped []s
 		o.Listeners = ls
 	}
 	return skipped, nil
+}
+
+// clusterOptions sets o.Cluster from controller.quorum.voters (a cluster node; none
+// without it) and the other cluster settings: process.roles (combined mode only),
+// broker.heartbeat.interval.ms, broker.session.timeout.ms and replica.lag.time.max.ms.
+// Without voters, the others are ignored with a warning.
+func clusterOptions(o *server.Options, settings map[string]string, logger *slog.Logger) error {
+	var errs []error
+	for _, k := range []string{keyVoters, keyRoles, keyHeartbeatMs, keySessionMs, keyLagMs} {
+		if v, ok := settings[k]; ok {
+			if st, _ := registry.Lookup(k); st != nil {
+				errs = append(errs, st.Validate(v))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if strings.TrimSpace(settings[keyVoters]) == "" {
+		for _, k := range []string{keyRoles, keyHeartbeatMs, keySessionMs, keyLagMs} {
+			if _, ok := settings[k]; ok && logger != nil {
+				logger.Warn(k+" has no effect without controller.quorum.voters: this is a single node", "setting", k)
+			}
+		}
+		return nil
+	}
+	voters, err := raft.ParseVoters(settings[keyVoters])
+	if err != nil {
+		return err
+	}
+	if roles, ok := settings[keyRoles]; ok {
+		rs := registry.SplitList(roles)
+		if !slices.Contains(rs, "broker") || !slices.Contains(rs, "controller") {
+			return fmt.Errorf("%s=%s: only combined mode is supported, every cluster node being broker and controller (process.roles=broker,controller, the default)", keyRoles, roles)
+		}
+	}
+	ms := func(k string) time.Duration {
+		n, _ := strconv.Atoi(settings[k]) // validated; absent: 0, the default
+		return time.Duration(n) * time.Millisecond
+	}
+	o.Cluster = &server.ClusterOptions{Voters: voters, HeartbeatInterval: ms(keyHeartbeatMs), SessionTimeout: ms(keySessionMs),
+		ReplicaLagTimeMax: ms(keyLagMs)}
+	return nil
 }
 
 // newLogger builds the slog logger of the --log-level and --log-format settings.
@@ -493,6 +558,9 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	dataDir, _ := filepath.Abs(opts.DataDir)
 	logger.Info("strata started", "version", versionString(), "listen", listening, "data_dir", dataDir, "node_id", opts.NodeID)
 	fmt.Fprintf(cmd.OutOrStdout(), "strata %s listening on %s, data in %s\n", versionString(), listening, dataDir)
+	if opts.Cluster != nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "cluster node %d of controller.quorum.voters %s\n", opts.NodeID, cfg.settings[keyVoters])
+	}
 	if len(opts.Settings) > 0 {
 		keys := make([]string, 0, len(opts.Settings))
 		for k := range opts.Settings {

@@ -186,8 +186,18 @@ func TestServeConfigKafkaProperties(t *testing.T) {
 		if o.Listen != ":9092" || o.Advertised != "localhost:9092" || o.DataDir != "/tmp/kraft-combined-logs" || o.NodeID != 1 {
 			t.Fatalf("%s: options %+v", file, o)
 		}
-		if o.Settings["num.network.threads"] != "3" || o.Settings["log.retention.hours"] != "168" || o.Settings["process.roles"] != "broker,controller" {
+		if o.Settings["num.network.threads"] != "3" || o.Settings["log.retention.hours"] != "168" || o.Settings["process.roles"] != "" {
 			t.Fatalf("%s: settings %v", file, o.Settings)
+		}
+		// Kafka's server.properties with controller.quorum.voters is a one-voter cluster;
+		// with controller.quorum.bootstrap.servers (KIP-853), which Strata does not have,
+		// a single node.
+		if file == kafkaServerProperties {
+			if o.Cluster != nil {
+				t.Fatalf("%s: a cluster node: %+v", file, o.Cluster)
+			}
+		} else if o.Cluster == nil || len(o.Cluster.Voters) != 1 || o.Cluster.Voters[0].String() != "1@localhost:9093" {
+			t.Fatalf("%s: cluster %+v", file, o.Cluster)
 		}
 		if err := registry.ValidateBroker(o.Settings); err != nil {
 			t.Fatalf("%s: %v", file, err)
@@ -196,7 +206,7 @@ func TestServeConfigKafkaProperties(t *testing.T) {
 		for _, ig := range registry.IgnoredBroker(o.Settings) {
 			ignored[ig.Name] = true
 		}
-		for _, n := range []string{"num.network.threads", "process.roles", "controller.listener.names", "offsets.topic.replication.factor"} {
+		for _, n := range []string{"num.network.threads", "controller.listener.names", "transaction.state.log.min.isr"} {
 			if !ignored[n] {
 				t.Errorf("%s: %s not reported as ignored (%v)", file, n, ignored)
 			}
@@ -313,7 +323,8 @@ func TestServeProcessKafkaProperties(t *testing.T) {
 	}
 	b.done <- nil
 	out := b.log.String()
-	for _, w := range []string{"num.network.threads has no effect in Strata", "process.roles configures Kafka's cluster mode", "controller listeners are ignored"} {
+	for _, w := range []string{"num.network.threads has no effect in Strata", "process.roles has no effect without controller.quorum.voters",
+		"controller.quorum.bootstrap.servers configures a part of Kafka's cluster mode", "controller listeners are ignored"} {
 		if n := strings.Count(out, w); n != 1 {
 			t.Errorf("%q logged %d times:\n%s", w, n, out)
 		}
@@ -327,5 +338,69 @@ func TestServeProcessKafkaProperties(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || !strings.Contains(string(msg), "did you mean log.retention.ms?") {
 		t.Fatalf("made-up setting: %v\n%s", err, msg)
+	}
+}
+
+// TestServeClusterSettings: controller.quorum.voters makes a cluster node (the other
+// cluster settings onto ClusterOptions, none of them left in Settings); process.roles
+// other than combined mode, bad voters or timings stop it with an error; without voters
+// the node is single (Cluster nil).
+func TestServeClusterSettings(t *testing.T) {
+	opts := func(set ...string) (*server.Options, error) {
+		cfg, err := loadConfig(&serveFlags{set: set}, func(string) bool { return false })
+		if err != nil {
+			return nil, err
+		}
+		o, err := cfg.options(nil)
+		if err == nil {
+			o.EnsureDefaults()
+		}
+		return o, err
+	}
+	o, err := opts("node.id=2", "controller.quorum.voters=2@127.0.0.1:9193, 1@127.0.0.1:9093,3@127.0.0.1:9293",
+		"process.roles=controller,broker", "broker.heartbeat.interval.ms=100", "broker.session.timeout.ms=900")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.Cluster
+	if c == nil || o.NodeID != 2 || len(c.Voters) != 3 || c.Voters[0].String() != "1@127.0.0.1:9093" ||
+		c.HeartbeatInterval != 100*time.Millisecond || c.SessionTimeout != 900*time.Millisecond {
+		t.Fatalf("cluster %+v node %d", c, o.NodeID)
+	}
+	if len(o.Settings) != 0 {
+		t.Errorf("cluster settings left in Settings: %v", o.Settings)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if o, err = opts("controller.quorum.voters=1@127.0.0.1:9093"); err != nil || o.Cluster == nil || o.Cluster.HeartbeatInterval != 0 {
+		t.Fatalf("defaults: %v %+v", err, o)
+	}
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "node.id 0 is not in controller.quorum.voters") {
+		t.Fatalf("node.id outside the voters: %v", err)
+	}
+	if o, err = opts("process.roles=broker", "broker.session.timeout.ms=100"); err != nil || o.Cluster != nil {
+		t.Fatalf("no voters: %v %+v", err, o)
+	}
+	for _, tc := range []struct{ set, want string }{
+		{"process.roles=broker", "only combined mode"},
+		{"process.roles=controller", "only combined mode"},
+		{"process.roles=observer", "not one of broker, controller"},
+		{"controller.quorum.voters=1@nohost", "bad address"},
+		{"controller.quorum.voters=1@h:1,1@h:2", "listed twice"},
+		{"broker.heartbeat.interval.ms=0", "at least 1"},
+		{"broker.session.timeout.ms=x", "not a 32-bit integer"},
+	} {
+		set := []string{"node.id=1", "controller.quorum.voters=1@127.0.0.1:9093", tc.set}
+		if _, err := opts(set...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.set, err, tc.want)
+		}
+	}
+	o, err = opts("node.id=1", "controller.quorum.voters=1@127.0.0.1:9093", "broker.heartbeat.interval.ms=2000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "must exceed broker.heartbeat.interval.ms") {
+		t.Fatalf("session timeout (default 1500) under the heartbeat interval: %v", err)
 	}
 }

@@ -110,7 +110,7 @@ func newTopicDescribeCmd(g *globals) *cobra.Command {
 	var allConfigs bool
 	cmd := &cobra.Command{
 		Use:               "describe TOPIC",
-		Short:             "Show a topic's partitions (offsets, sizes, leaders) and its configuration",
+		Short:             "Show a topic's partitions (leaders, replicas, ISR, offline replicas, offsets, sizes) and its configuration",
 		Args:              exactArgs(1, "one topic name"),
 		ValidArgsFunction: g.completeTopics,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -126,13 +126,13 @@ func newTopicDescribeCmd(g *globals) *cobra.Command {
 					}
 					fmt.Fprintf(w, "partitions  %d\nreplicas    %d\nrecords     %d\nsize        %s\n\n",
 						len(d.Partitions), d.ReplicationFactor, d.Records, humanBytes(d.Size))
-					t := newTable(w, "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "START", "END", "RECORDS", "SIZE")
+					t := newTable(w, "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "OFFLINE", "START", "END", "RECORDS", "SIZE")
 					for _, p := range d.Partitions {
 						recs := "-"
 						if p.StartOffset >= 0 && p.EndOffset >= p.StartOffset {
 							recs = fmt.Sprint(p.EndOffset - p.StartOffset)
 						}
-						t.row(p.Partition, p.Leader, p.LeaderEpoch, joinInt32(p.Replicas), joinInt32(p.ISR),
+						t.row(p.Partition, leaderString(p.Leader), p.LeaderEpoch, joinInt32(p.Replicas), joinInt32(p.ISR), joinInt32(p.OfflineReplicas),
 							offsetString(p.StartOffset), offsetString(p.EndOffset), recs, humanBytes(p.Size))
 					}
 					t.flush()

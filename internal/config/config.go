@@ -19,6 +19,7 @@ const (
 	Boolean Type = 1
 	String  Type = 2
 	Int     Type = 3
+	Short   Type = 4
 	Long    Type = 5
 	Double  Type = 6
 	List    Type = 7
@@ -32,6 +33,8 @@ func (t Type) String() string {
 		return "string"
 	case Int:
 		return "int"
+	case Short:
+		return "short"
 	case Long:
 		return "long"
 	case Double:
@@ -199,11 +202,8 @@ func (s *Setting) validate(v string) error {
 		if v != "true" && v != "false" {
 			return errors.New("must be true or false")
 		}
-	case Int, Long:
-		bits := 64
-		if s.Type == Int {
-			bits = 32
-		}
+	case Short, Int, Long:
+		bits := map[Type]int{Short: 16, Int: 32, Long: 64}[s.Type]
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, bits)
 		if err != nil {
 			return fmt.Errorf("not a %d-bit integer", bits)

@@ -77,7 +77,13 @@ func TestConfigValidateBroker(t *testing.T) {
 		{map[string]string{"num.partitions": "many"}, ErrInvalid},
 		{map[string]string{"auto.create.topics.enable": "yes"}, ErrInvalid},
 		{map[string]string{"log.cleanup.policy": "delete,shred"}, ErrInvalid},
-		{map[string]string{"default.replication.factor": "3"}, ErrInvalid},
+		{map[string]string{"default.replication.factor": "3", "offsets.topic.replication.factor": "32767"}, nil},
+		{map[string]string{"default.replication.factor": "0"}, ErrInvalid},
+		{map[string]string{"offsets.topic.replication.factor": "32768"}, ErrInvalid}, // a short
+		{map[string]string{"transaction.state.log.replication.factor": "0"}, ErrInvalid},
+		{map[string]string{"replica.lag.time.max.ms": "1000"}, ErrUnknown},   // Options.Cluster
+		{map[string]string{"controller.quorum.voters": "1@h:1"}, ErrUnknown}, // Options.Cluster
+		{map[string]string{"broker.session.timeout.ms": "1000"}, ErrUnknown},
 		{map[string]string{"log.retention.hours": "x"}, ErrInvalid},
 		// TLS settings, broker-wide and per listener (listener.name.<listener>.<name>).
 		{map[string]string{"ssl.keystore.location": "/k.pem", "ssl.client.auth": "required", "ssl.enabled.protocols": "TLSv1.3"}, nil},

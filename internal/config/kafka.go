@@ -57,12 +57,13 @@ const (
 	KindRemoved
 )
 
-// clusterOnly are Kafka broker settings of KRaft's cluster mode (roles, controller
-// quorum, inter-broker listeners). A single Strata node has nothing to do with them yet.
+// clusterOnly are Kafka broker settings of KRaft's cluster mode that Strata does not
+// take: a dynamic quorum (controller.quorum.bootstrap.servers; Strata's quorum is
+// controller.quorum.voters), controller and inter-broker listeners (a cluster node's
+// quorum listener is its own voters entry).
 var clusterOnly = []string{
-	"process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers",
-	"controller.listener.names", "inter.broker.listener.name", "early.start.listeners",
-	"security.inter.broker.protocol",
+	"controller.quorum.bootstrap.servers", "controller.listener.names",
+	"inter.broker.listener.name", "early.start.listeners", "security.inter.broker.protocol",
 }
 
 // BrokerKind classifies a broker setting name (a broker setting, or the broker synonym of
@@ -138,7 +139,7 @@ func (ig Ignored) String() string { return ig.Name + " " + ig.Reason }
 const (
 	reasonNoEffect = "has no effect in Strata"
 	reasonRemoved  = "was removed in Kafka 4.0 and is ignored"
-	reasonCluster  = "configures Kafka's cluster mode (KRaft); Strata runs a single node and ignores it for now"
+	reasonCluster  = "configures a part of Kafka's cluster mode (KRaft) that Strata does not have: its quorum is controller.quorum.voters, listening on each node's own entry"
 )
 
 // IgnoredBroker returns the broker settings that ValidateBroker accepts but Strata does not

@@ -62,7 +62,7 @@ func TestConfigKafkaNames(t *testing.T) {
 func TestConfigBrokerKafkaNames(t *testing.T) {
 	settings := map[string]string{
 		"num.network.threads":        "3",
-		"process.roles":              "broker,controller",
+		"controller.listener.names":  "CONTROLLER",
 		"log.message.format.version": "2.8",
 		"log.preallocate":            "true", // the broker synonym of a topic setting without effect
 		"log.cleaner.backoff.ms":     "100",
@@ -73,15 +73,15 @@ func TestConfigBrokerKafkaNames(t *testing.T) {
 	}
 	got := IgnoredBroker(settings)
 	want := []Ignored{
+		{"controller.listener.names", reasonCluster},
 		{"log.message.format.version", reasonRemoved},
 		{"log.preallocate", reasonNoEffect},
 		{"num.network.threads", reasonNoEffect},
-		{"process.roles", reasonCluster},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("ignored:\n got %v\nwant %v", got, want)
 	}
-	if s := got[2].String(); s != "num.network.threads has no effect in Strata" {
+	if s := got[3].String(); s != "num.network.threads has no effect in Strata" {
 		t.Fatal(s)
 	}
 	// A typed Kafka setting known to the registry is still validated.

@@ -32,6 +32,19 @@ var settings = []Setting{
 	{Name: "connections.max.idle.ms", Type: Long, Scope: Broker, Default: "600000", ReadOnly: true, Field: "Options.IdleTimeout",
 		Doc: "Connections that send nothing for this long are closed."},
 
+	// Cluster settings carried by server.Options.Cluster (docs/cluster.md).
+	{Name: "controller.quorum.voters", Type: List, Scope: Broker, Default: "", ReadOnly: true, Field: "Options.Cluster.Voters",
+		Doc: "The controller quorum, id@host:port entries (comma-separated, the same on every node): set, it makes this node a node of a cluster, node.id being its own entry, whose address is its quorum listener (Raft and the forwarding of commands to the controller). Empty: a single node."},
+	{Name: "process.roles", Type: List, Scope: Broker, Default: "broker,controller", ReadOnly: true, Field: "Options.Cluster", Enum: []string{"broker", "controller"},
+		Doc:  "The roles of a cluster node: broker,controller (combined mode: it hosts partitions and is a voter of the controller quorum). Read only with controller.quorum.voters.",
+		Note: "Kafka has no default (KRaft requires it); Strata supports combined mode only and refuses broker or controller alone."},
+	{Name: "broker.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "250", ReadOnly: true, Field: "Options.Cluster.HeartbeatInterval", Min: 1, HasMin: true,
+		Doc:  "How often a cluster node's broker heartbeats to the controller.",
+		Note: "Kafka's default is 2000: Strata's fences a dead broker within about a second (docs/cluster.md)."},
+	{Name: "broker.session.timeout.ms", Type: Int, Scope: Broker, Default: "1500", ReadOnly: true, Field: "Options.Cluster.SessionTimeout", Min: 1, HasMin: true,
+		Doc:  "How long the controller waits for a broker's heartbeat before it fences the broker (its partitions get new leaders, or go offline); a broker the controller's Raft cannot reach is fenced after two heartbeat intervals. Must exceed broker.heartbeat.interval.ms.",
+		Note: "Kafka's default is 9000."},
+
 	// Other broker settings (server.Options.Settings).
 	{Name: "max.connections.per.ip", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 0, HasMin: true,
 		Doc: "The most connections open at once from one IP address (on every listener together); more are closed on accept. 0 admits only the addresses of max.connections.per.ip.overrides."},
@@ -46,8 +59,14 @@ var settings = []Setting{
 		Doc: "Allow DeleteTopics; false answers every topic TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3), as Kafka."},
 	{Name: "num.partitions", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of auto-created topics and of CreateTopics requests that leave it to the broker (-1)."},
-	{Name: "default.replication.factor", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Check: onlyOne,
-		Doc: "The replication factor of new topics; a single broker supports only 1."},
+	{Name: "default.replication.factor", Type: Int, Scope: Broker, Default: "1", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The replication factor of new topics that leave it to the broker (auto-created, or CreateTopics with -1); a factor above the number of live brokers is refused (INVALID_REPLICATION_FACTOR). A single node (no controller.quorum.voters) takes only 1."},
+	{Name: "offsets.topic.replication.factor", Type: Short, Scope: Broker, Default: "3", ReadOnly: true, Min: 1, HasMin: true,
+		Doc:  "The replication factor of the internal __consumer_offsets topic, created on a cluster by the first FindCoordinator of a group; fixed once the topic exists. A single node creates it with 1.",
+		Note: "Kafka refuses to create the topic (COORDINATOR_NOT_AVAILABLE) while fewer brokers are alive than the factor; Strata creates it with as many replicas as there are live brokers, at most the factor."},
+	{Name: "transaction.state.log.replication.factor", Type: Short, Scope: Broker, Default: "3", ReadOnly: true, Min: 1, HasMin: true,
+		Doc:  "The replication factor of the internal __transaction_state topic, created on a cluster by the first FindCoordinator of a transactional id; fixed once the topic exists. A single node creates it with 1.",
+		Note: "As offsets.topic.replication.factor: at most the number of live brokers when it is created."},
 	{Name: "offsets.topic.num.partitions", Type: Int, Scope: Broker, Default: "50", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of the internal __consumer_offsets topic; fixed once the topic exists."},
 	{Name: "offsets.retention.minutes", Type: Int, Scope: Broker, Default: "10080", ReadOnly: true, Min: 1, HasMin: true,
@@ -62,6 +81,29 @@ var settings = []Setting{
 		Doc: "The smallest session timeout a group member may ask for."},
 	{Name: "group.max.session.timeout.ms", Type: Int, Scope: Broker, Default: "1800000", ReadOnly: true, Min: 0, HasMin: true,
 		Doc: "The largest session timeout a group member may ask for."},
+	{Name: "group.coordinator.rebalance.protocols", Type: List, Scope: Broker, Default: "classic", ReadOnly: true, Enum: []string{"classic", "consumer"}, Check: withClassic,
+		Doc:  "The group protocols served: classic (JoinGroup, SyncGroup, Heartbeat) and consumer (KIP-848: ConsumerGroupHeartbeat and ConsumerGroupDescribe, advertised in ApiVersions only when listed; otherwise they answer UNSUPPORTED_VERSION). classic cannot be left out.",
+		Note: "Kafka 4's default is classic,consumer; Strata's stays classic until its KIP-848 support is complete (issue 17: classic members in consumer groups and online migration of groups with members are missing)."},
+	{Name: "group.consumer.assignors", Type: List, Scope: Broker, Default: "uniform,range", ReadOnly: true, Check: consumerAssignors,
+		Doc:  "The server-side assignors of consumer groups (KIP-848), by name (uniform: sticky and balanced; range: co-partitioned ranges) or by Kafka's class name; a member may name one of them (else UNSUPPORTED_ASSIGNOR), the first is the default.",
+		Note: "Kafka's default lists the class names (org.apache.kafka.coordinator.group.assignor.UniformAssignor, …RangeAssignor); custom assignor classes are not supported."},
+	{Name: "group.consumer.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "5000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "How often consumer group (KIP-848) members heartbeat; between group.consumer.min.heartbeat.interval.ms and group.consumer.max.heartbeat.interval.ms, and less than group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.max.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "15000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The largest group.consumer.heartbeat.interval.ms."},
+	{Name: "group.consumer.max.session.timeout.ms", Type: Int, Scope: Broker, Default: "60000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The largest group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.max.size", Type: Int, Scope: Broker, Default: "2147483647", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The most members of a consumer group (KIP-848); a member joining a full group gets GROUP_MAX_SIZE_REACHED."},
+	{Name: "group.consumer.migration.policy", Type: String, Scope: Broker, Default: "bidirectional", ReadOnly: true, Enum: []string{"disabled", "downgrade", "upgrade", "bidirectional"},
+		Doc:  "Whether an empty classic group becomes a consumer group when a KIP-848 member joins it (upgrade) and an empty consumer group a classic one when a classic member joins it (downgrade); otherwise the member gets GROUP_ID_NOT_FOUND. Offsets are kept.",
+		Note: "Kafka also converts groups with members (online migration); Strata answers INCONSISTENT_GROUP_PROTOCOL to a member of the other protocol while the group has members (issue 17)."},
+	{Name: "group.consumer.min.heartbeat.interval.ms", Type: Int, Scope: Broker, Default: "5000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The smallest group.consumer.heartbeat.interval.ms."},
+	{Name: "group.consumer.min.session.timeout.ms", Type: Int, Scope: Broker, Default: "45000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "The smallest group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.session.timeout.ms", Type: Int, Scope: Broker, Default: "45000", ReadOnly: true, Min: 1, HasMin: true,
+		Doc: "How long a consumer group (KIP-848) member may go without heartbeating before it is removed and its partitions reassigned; between group.consumer.min.session.timeout.ms and group.consumer.max.session.timeout.ms."},
 	{Name: "transaction.state.log.num.partitions", Type: Int, Scope: Broker, Default: "50", ReadOnly: true, Min: 1, HasMin: true,
 		Doc: "The number of partitions of the internal __transaction_state topic; fixed once the topic exists."},
 	{Name: "transaction.max.timeout.ms", Type: Int, Scope: Broker, Default: "900000", ReadOnly: true, Min: 1, HasMin: true,
@@ -89,6 +131,8 @@ var settings = []Setting{
 	{Name: "producer.id.expiration.ms", Type: Int, Scope: Broker, Default: "86400000", ReadOnly: true, Min: 1, HasMin: true,
 		Doc:  "A producer id whose last batch in a partition is older than this is expired there: compaction no longer keeps that batch (emptied of its records) for the producer's idempotence state.",
 		Note: "Kafka also forgets the expired producer's state in memory; Strata keeps it until the broker restarts."},
+	{Name: "replica.lag.time.max.ms", Type: Long, Scope: Broker, Default: "30000", ReadOnly: true, Field: "Options.Cluster.ReplicaLagTimeMax", Min: 0, HasMin: true,
+		Doc: "How long a follower of a cluster node's partition may stay behind its leader's log end before the leader removes it from the ISR (a fenced broker leaves at once)."},
 	{Name: "http.listener", Type: String, Scope: Broker, Default: "127.0.0.1:9644", ReadOnly: true, Field: "strata serve --http (package observe)",
 		Doc:  "The HTTP listener: host:port of Prometheus metrics (/metrics), health (/healthz, /readyz), the web console (/) with its JSON API (/api/v1/) and Go's profiles (/debug/pprof/, unless --pprof gives them their own listener); off disables it. See docs/metrics.md and docs/console.md.",
 		Note: "Strata only: Kafka exports JMX. Without http.authentication anyone who reaches the listener may use it, hence its loopback default."},
@@ -261,16 +305,9 @@ var settings = []Setting{
 	{Name: "segment.jitter.ms", Type: Long, Scope: Topic, Default: "0", NoEffect: true, Min: 0, HasMin: true,
 		Synonyms: []Synonym{{Name: "log.roll.jitter.ms"}, {Name: "log.roll.jitter.hours", Scale: 3600000}},
 		Doc:      "Random jitter subtracted from segment.ms."},
-	{Name: "unclean.leader.election.enable", Type: Boolean, Scope: Topic, Default: "false", NoEffect: true,
+	{Name: "unclean.leader.election.enable", Type: Boolean, Scope: Topic, Default: "false",
 		Synonyms: []Synonym{{Name: "unclean.leader.election.enable"}},
-		Doc:      "Elect an out-of-sync replica as leader as a last resort; a single node has no other replica."},
-}
-
-func onlyOne(v string) error {
-	if v != "1" {
-		return errors.New("a single broker supports only 1")
-	}
-	return nil
+		Doc:      "When no in-sync replica is left, elect an out-of-sync replica as leader (records only the lost ones had are gone); a single node has no other replica."},
 }
 
 func gzipLevel(v string) error {
@@ -285,6 +322,40 @@ func minusOneOrMore(v string) error {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < -1 {
 		return errors.New("must be -1 or more")
+	}
+	return nil
+}
+
+func withClassic(v string) error {
+	for _, p := range SplitList(v) {
+		if p == "classic" {
+			return nil
+		}
+	}
+	return errors.New("disabling the classic protocol is not supported")
+}
+
+// ConsumerAssignor is the short name (uniform, range) of a group.consumer.assignors entry
+// given by name or by Kafka's class name; "" if it is neither.
+func ConsumerAssignor(v string) string {
+	switch v {
+	case "uniform", "org.apache.kafka.coordinator.group.assignor.UniformAssignor":
+		return "uniform"
+	case "range", "org.apache.kafka.coordinator.group.assignor.RangeAssignor":
+		return "range"
+	}
+	return ""
+}
+
+func consumerAssignors(v string) error {
+	l := SplitList(v)
+	if len(l) == 0 {
+		return errors.New("must not be empty")
+	}
+	for _, a := range l {
+		if ConsumerAssignor(a) == "" {
+			return fmt.Errorf("unknown assignor %q (uniform, range or their Kafka class names)", a)
+		}
 	}
 	return nil
 }

@@ -311,6 +311,32 @@ func (s *Store) AlterTopicConfigs(ctx context.Context, cmd metadata.AlterTopicCo
 	return err
 }
 
+// AlterPartition changes a partition's ISR (metadata.Rules.AlterPartition); on a single
+// node the only valid ISR is the node itself, so a command that passes the rules
+// changes nothing.
+func (s *Store) AlterPartition(ctx context.Context, cmd metadata.AlterPartition) (metadata.PartitionState, error) {
+	if err := s.begin(ctx); err != nil {
+		return metadata.PartitionState{}, err
+	}
+	defer s.admin.Unlock()
+	im := s.image.Load()
+	t, err := s.rules.AlterPartition(im, &cmd)
+	if err != nil {
+		return metadata.PartitionState{}, err
+	}
+	if t != nil {
+		if err := s.writeTopic(t); err != nil {
+			return metadata.PartitionState{}, err
+		}
+		if err := s.publishLocked(im.Edit().PutTopic(t).Build()); err != nil {
+			return metadata.PartitionState{}, err
+		}
+	}
+	tp, _ := s.image.Load().TopicByID(cmd.Topic)
+	st, _ := tp.Partition(cmd.Partition)
+	return st, nil
+}
+
 // AllocateProducerIDs reserves the next block of producer ids, starting above both the
 // persisted end of the last block and cmd.Above, and persists its end before returning.
 func (s *Store) AllocateProducerIDs(ctx context.Context, cmd metadata.AllocateProducerIDs) (metadata.ProducerIDBlock, error) {

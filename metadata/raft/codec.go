@@ -202,6 +202,7 @@ type request struct {
 	CreateACLs            *metadata.CreateACLs            `json:"createAcls,omitempty"`
 	DeleteACLs            *metadata.DeleteACLs            `json:"deleteAcls,omitempty"`
 	AlterClientQuotas     *metadata.AlterClientQuotas     `json:"alterClientQuotas,omitempty"`
+	AlterPartition        *metadata.AlterPartition        `json:"alterPartition,omitempty"`
 	// Heartbeat: the broker is alive (kept in the leader's memory, not in the log,
 	// unless it unfences the broker).
 	Heartbeat *int32 `json:"heartbeat,omitempty"`
@@ -221,7 +222,7 @@ func decodeRequest(data []byte) (*request, error) {
 	n := 0
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
 		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil,
-		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil} {
+		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil, r.AlterPartition != nil} {
 		if set {
 			n++
 		}
@@ -298,6 +299,10 @@ var sentinels = map[string]error{
 	"duplicate_user":             metadata.ErrDuplicateUser,
 	"invalid_acl":                metadata.ErrInvalidACL,
 	"invalid_quota":              metadata.ErrInvalidQuota,
+	"fenced_leader_epoch":        metadata.ErrFencedLeaderEpoch,
+	"invalid_update_version":     metadata.ErrInvalidUpdateVersion,
+	"ineligible_replica":         metadata.ErrIneligibleReplica,
+	"invalid_request":            metadata.ErrInvalidRequest,
 }
 
 func newRemoteError(err error) *remoteError {

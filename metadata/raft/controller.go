@@ -376,6 +376,12 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 			return nil, nil, err
 		}
 		return &record{ACLsPut: req.CreateACLs.Bindings}, resp, nil
+	case req.AlterPartition != nil:
+		t, err := s.rules.AlterPartition(im, req.AlterPartition)
+		if err != nil || t == nil {
+			return nil, resp, err
+		}
+		return &record{Topics: []*metadata.Topic{t}}, resp, nil
 	case req.DeleteACLs != nil:
 		_, deleted, err := s.rules.DeleteACLs(im, req.DeleteACLs)
 		if err != nil {

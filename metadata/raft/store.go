@@ -352,6 +352,20 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, cmd metadata.AllocatePr
 	return resp.Block, nil
 }
 
+// AlterPartition changes a partition's ISR on behalf of its leader; see metadata.Store.
+// It returns the partition's state in this node's image once the change is applied.
+func (s *Store) AlterPartition(ctx context.Context, cmd metadata.AlterPartition) (metadata.PartitionState, error) {
+	if _, err := s.submit(ctx, &request{AlterPartition: &cmd}); err != nil {
+		return metadata.PartitionState{}, err
+	}
+	t, ok := s.Image().TopicByID(cmd.Topic)
+	if !ok {
+		return metadata.PartitionState{}, fmt.Errorf("%w: %s", metadata.ErrUnknownTopicID, cmd.Topic)
+	}
+	st, _ := t.Partition(cmd.Partition)
+	return st, nil
+}
+
 // AlterScramCredentials sets and deletes SCRAM credentials.
 func (s *Store) AlterScramCredentials(ctx context.Context, cmd metadata.AlterScramCredentials) error {
 	_, err := s.submit(ctx, &request{AlterScramCredentials: &cmd})

@@ -47,6 +47,7 @@ func RunController(t *testing.T, node, controller int32, newState func(t *testin
 		{"CreatePartitions", s.testCreatePartitions},
 		{"AlterTopicConfigs", s.testAlterTopicConfigs},
 		{"AllocateProducerIDs", s.testAllocateProducerIDs},
+		{"AlterPartition", s.testAlterPartition},
 		{"ScramCredentials", s.testScramCredentials},
 		{"ACLs", s.testACLs},
 		{"ClientQuotas", s.testClientQuotas},
@@ -367,6 +368,53 @@ func (s *suite) testAlterTopicConfigs(t *testing.T) {
 	}
 	if st.Image().Version() != v || configs()["retention.ms"] != "" {
 		t.Fatal("failed or validate-only alters changed the image")
+	}
+}
+
+// testAlterPartition: AlterPartition refuses what Kafka's controller refuses, and an
+// unchanged ISR changes nothing (the suite's single broker is every partition's only
+// replica; ISR changes on several brokers are the replicated store's tests).
+func (s *suite) testAlterPartition(t *testing.T) {
+	st, _ := s.open(t)
+	create(t, st, "isr", 2, nil)
+	ctx := t.Context()
+	tp, _ := st.Image().Topic("isr")
+	p1 := tp.Partitions[1]
+	cmd := func(edit func(c *metadata.AlterPartition)) metadata.AlterPartition {
+		c := metadata.AlterPartition{Topic: tp.ID, Partition: 1, Broker: p1.Leader, LeaderEpoch: p1.LeaderEpoch, PartitionEpoch: p1.PartitionEpoch, ISR: []int32{p1.Leader}}
+		if edit != nil {
+			edit(&c)
+		}
+		return c
+	}
+	v := st.Image().Version()
+	for _, tc := range []struct {
+		name string
+		edit func(c *metadata.AlterPartition)
+		want error
+	}{
+		{"unknown topic id", func(c *metadata.AlterPartition) { c.Topic = metadata.TopicID{9} }, metadata.ErrUnknownTopicID},
+		{"unknown partition", func(c *metadata.AlterPartition) { c.Partition = 2 }, metadata.ErrUnknownTopic},
+		{"older leader epoch", func(c *metadata.AlterPartition) { c.LeaderEpoch-- }, metadata.ErrFencedLeaderEpoch},
+		{"newer leader epoch", func(c *metadata.AlterPartition) { c.LeaderEpoch++ }, metadata.ErrFencedLeaderEpoch},
+		{"not the leader", func(c *metadata.AlterPartition) { c.Broker = s.node + 1 }, metadata.ErrInvalidRequest},
+		{"older partition epoch", func(c *metadata.AlterPartition) { c.PartitionEpoch-- }, metadata.ErrInvalidUpdateVersion},
+		{"ISR without the leader", func(c *metadata.AlterPartition) { c.ISR = nil }, metadata.ErrInvalidRequest},
+		{"ISR beyond the replicas", func(c *metadata.AlterPartition) { c.ISR = append(c.ISR, s.node+1) }, metadata.ErrInvalidRequest},
+		{"ISR with a duplicate", func(c *metadata.AlterPartition) { c.ISR = append(c.ISR, c.ISR[0]) }, metadata.ErrInvalidRequest},
+	} {
+		_, err := st.AlterPartition(ctx, cmd(tc.edit))
+		wantErr(t, tc.name, err, tc.want)
+	}
+	got, err := st.AlterPartition(ctx, cmd(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PartitionEpoch != p1.PartitionEpoch || !slices.Equal(got.ISR, p1.ISR) || got.Leader != p1.Leader {
+		t.Fatalf("unchanged ISR: state %+v, was %+v", got, p1)
+	}
+	if st.Image().Version() != v {
+		t.Fatal("refused or unchanged AlterPartition commands changed the image")
 	}
 }
 

@@ -1,0 +1,404 @@
+package replica
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/log"
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/partition"
+)
+
+// fakeLeader is a leader broker for the fetcher's tests: it answers Fetch and
+// OffsetForLeaderEpoch from its partitions as the server does (a follower's fetch reads
+// to the log end, long-polls on the durable end, and checks the leader epoch), and
+// records the fetch offsets followers send.
+type fakeLeader struct {
+	mu      sync.Mutex
+	parts   map[tp]*partition.Partition
+	fetched map[tp]int64 // the last fetch offset of each partition
+	fail    error        // every request fails with it while set
+	omit    bool         // OffsetForLeaderEpoch answers no partition
+	asked   int          // OffsetForLeaderEpoch requests received
+}
+
+func (l *fakeLeader) Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error) {
+	l.mu.Lock()
+	fail := l.fail
+	l.mu.Unlock()
+	if fail != nil {
+		return nil, fail
+	}
+	switch r := req.(type) {
+	case *kmsg.FetchRequest:
+		return l.fetch(ctx, r), nil
+	case *kmsg.OffsetForLeaderEpochRequest:
+		return l.offsetForEpoch(r), nil
+	}
+	return nil, fmt.Errorf("unexpected %T", req)
+}
+
+func (l *fakeLeader) part(id metadata.TopicID, index int32) *partition.Partition {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.parts[tp{id, index}]
+}
+
+func (l *fakeLeader) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchResponse {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	wake := make(chan struct{}, 1)
+	timer := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	defer timer.Stop()
+	for {
+		resp.Topics = nil
+		var n int
+		var stops []func()
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.TopicID = rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				p := l.part(rt.TopicID, rp.Partition)
+				switch {
+				case p == nil || !p.IsLeader():
+					sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				case p.CheckLeaderEpoch(rp.CurrentLeaderEpoch) != nil:
+					sp.ErrorCode = kerr.FencedLeaderEpoch.Code
+				default:
+					l.mu.Lock()
+					l.fetched[tp{rt.TopicID, rp.Partition}] = rp.FetchOffset
+					l.mu.Unlock()
+					res, err := p.Read(rp.FetchOffset, int(rp.PartitionMaxBytes), partition.ReadLogEnd)
+					if err != nil {
+						sp.ErrorCode = kerr.OffsetOutOfRange.Code
+						break
+					}
+					sp.HighWatermark, sp.LogStartOffset, sp.RecordBatches = res.HighWatermark, res.LogStartOffset, res.Records
+					n += len(res.Records)
+					stops = append(stops, p.NotifyDurable(rp.FetchOffset, wake))
+				}
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		if n > 0 {
+			for _, stop := range stops {
+				stop()
+			}
+			return resp
+		}
+		done := false
+		select {
+		case <-wake:
+		case <-timer.C:
+			done = true
+		case <-ctx.Done():
+			done = true
+		}
+		for _, stop := range stops {
+			stop()
+		}
+		if done {
+			return resp
+		}
+	}
+}
+
+func (l *fakeLeader) offsetForEpoch(req *kmsg.OffsetForLeaderEpochRequest) *kmsg.OffsetForLeaderEpochResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	l.mu.Lock()
+	l.asked++
+	omit := l.omit
+	l.mu.Unlock()
+	if omit {
+		return resp
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			sp.Partition, sp.LeaderEpoch, sp.EndOffset = rp.Partition, -1, -1
+			var p *partition.Partition
+			l.mu.Lock()
+			for k, q := range l.parts {
+				if q.Topic() == rt.Topic && k.index == rp.Partition {
+					p = q
+				}
+			}
+			l.mu.Unlock()
+			if p == nil || !p.IsLeader() {
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			} else if e, end, err := p.EndOffsetForEpoch(rp.LeaderEpoch); err == nil {
+				sp.LeaderEpoch, sp.EndOffset = e, end
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+// openTestPartition opens a durable partition of topic t in memory.
+func openTestPartition(t *testing.T, topic string, index int32) *partition.Partition {
+	t.Helper()
+	fs := vfs.NewMem()
+	p, err := partition.Open("/p", &partition.Options{Topic: topic, Index: index, Logger: quietLogger(),
+		Log: log.Options{FS: fs, Logger: quietLogger(), SegmentBytes: 1 << 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// readAll returns the partition's whole log.
+func readAll(t *testing.T, p *partition.Partition) []byte {
+	t.Helper()
+	var out []byte
+	for off := p.LogStartOffset(); off < p.EndOffset(); {
+		res, err := p.Read(off, 1<<20, partition.ReadLogEnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Records) == 0 {
+			break
+		}
+		out = append(out, res.Records...)
+		for rest := res.Records; len(rest) > 0; {
+			sz, _ := batch.Next(rest)
+			h, _ := batch.ParseHeader(rest[:sz])
+			off = h.LastOffset() + 1
+			rest = rest[sz:]
+		}
+	}
+	return out
+}
+
+func appendN(t *testing.T, p *partition.Partition, batches, records int, seed byte) {
+	t.Helper()
+	for i := range batches {
+		res, err := p.Append(testutil.Batch(testutil.BatchOptions{Records: records, Seed: seed + byte(i)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WaitDurable(context.Background(), res.LastOffset+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// caughtUp waits until follower f holds leader l's log byte for byte, its durable end
+// is the log end and its high watermark the leader's.
+func caughtUp(t *testing.T, l, f *partition.Partition) {
+	t.Helper()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("follower end %d durable %d HW %d, leader end %d HW %d", f.EndOffset(), f.DurableEnd(), f.HighWatermark(), l.EndOffset(), l.HighWatermark())
+		}
+	})
+	waitFor(t, "the follower to catch up", func() bool {
+		return f.EndOffset() == l.EndOffset() && f.DurableEnd() == f.EndOffset() && f.HighWatermark() == l.HighWatermark()
+	})
+	if !bytes.Equal(readAll(t, f), readAll(t, l)) {
+		t.Fatal("the follower's log differs from the leader's")
+	}
+}
+
+var (
+	idA = metadata.TopicID{1}
+	idB = metadata.TopicID{2}
+)
+
+// TestFetcherReplicates: one fetcher replicates two partitions of two topics from their
+// leader byte for byte, offsets and leader epochs kept, with the leader's high
+// watermark; it reports durable fetch offsets; new appends arrive through the leader's
+// long poll; a failing transport is retried after the backoff.
+func TestFetcherReplicates(t *testing.T) {
+	la, lb := openTestPartition(t, "a", 0), openTestPartition(t, "b", 3)
+	fa, fb := openTestPartition(t, "a", 0), openTestPartition(t, "b", 3)
+	for _, p := range []*partition.Partition{la, lb} {
+		if err := p.MakeLeader(2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []*partition.Partition{fa, fb} {
+		if err := p.MakeFollower(2); err != nil {
+			t.Fatal(err)
+		}
+		p.SetHWPolicy(partition.HWExternal)
+	}
+	appendN(t, la, 20, 5, 1)
+	appendN(t, lb, 3, 100, 7)
+	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la, {idB, 3}: lb}, fetched: map[tp]int64{}}
+	f := newFetcher(1, 2, leader, FetchOptions{MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond, PartitionMaxBytes: 512}, quietLogger())
+	defer f.close()
+	f.set(tp{idA, 0}, "a", fa, 2)
+	f.set(tp{idB, 3}, "b", fb, 2)
+	caughtUp(t, la, fa)
+	caughtUp(t, lb, fb)
+	if e := fa.LatestEpoch(); e != 2 {
+		t.Fatalf("follower's latest epoch %d, want the leader's 2", e)
+	}
+
+	leader.mu.Lock()
+	leader.fail = fmt.Errorf("connection refused")
+	leader.mu.Unlock()
+	appendN(t, la, 2, 1, 40)
+	time.Sleep(50 * time.Millisecond) // a few failed rounds
+	leader.mu.Lock()
+	leader.fail = nil
+	leader.mu.Unlock()
+	caughtUp(t, la, fa)
+	waitFor(t, "the follower's durable end as its fetch offset", func() bool {
+		leader.mu.Lock()
+		defer leader.mu.Unlock()
+		return leader.fetched[tp{idA, 0}] == la.EndOffset()
+	})
+
+	// Records the leader deletes go on the follower too.
+	if _, err := la.DeleteRecords(10); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, la, 1, 1, 50)
+	waitFor(t, "the follower's log start to follow the leader's", func() bool { return fa.LogStartOffset() == 10 })
+
+	// A partition removed is no longer written.
+	f.remove(tp{idB, 3})
+	end := fb.EndOffset()
+	appendN(t, lb, 2, 1, 90)
+	appendN(t, la, 1, 1, 91)
+	caughtUp(t, la, fa)
+	if fb.EndOffset() != end {
+		t.Fatalf("a removed partition was appended to: end %d, was %d", fb.EndOffset(), end)
+	}
+}
+
+// TestFetcherTruncates: a follower whose log diverges from the new leader's (records of
+// the old epoch the new leader never got) cuts its tail at the leader's epoch boundary
+// (OffsetForLeaderEpoch) before it fetches, and ends up with the leader's log. Also the
+// case where the follower does not know the epoch the leader answers (KIP-279: two
+// requests).
+func TestFetcherTruncates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// followerEpochs: the epochs of the follower's divergent batches after the
+		// common prefix (at epoch 1).
+		followerEpochs []int32
+	}{
+		{"same epoch", []int32{1, 1}},
+		{"unknown to the leader", []int32{1, 3, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, f := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+			if err := l.MakeLeader(1); err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, l, 4, 5, 1) // offsets 0-19 at epoch 1
+			common := readAll(t, l)
+			if err := f.MakeFollower(1); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.AppendAt(common); err != nil {
+				t.Fatal(err)
+			}
+			off := l.EndOffset()
+			for i, e := range tc.followerEpochs { // the divergent tail
+				b := testutil.Batch(testutil.BatchOptions{Records: 3, Seed: 100 + byte(i)})
+				batch.SetBaseOffset(b, off)
+				batch.SetLeaderEpoch(b, e)
+				if _, err := f.AppendAt(b); err != nil {
+					t.Fatal(err)
+				}
+				off += 3
+			}
+			if err := l.MakeLeader(4); err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, l, 2, 2, 50) // offsets 20-23 at epoch 4
+			if err := f.MakeFollower(4); err != nil {
+				t.Fatal(err)
+			}
+			f.SetHWPolicy(partition.HWExternal)
+
+			leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l}, fetched: map[tp]int64{}}
+			fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond}, quietLogger())
+			defer fe.close()
+			fe.set(tp{idA, 0}, "a", f, 4)
+			caughtUp(t, l, f)
+			if e, end, err := f.EndOffsetForEpoch(1); err != nil || e != 1 || end != 20 {
+				t.Fatalf("follower's epoch 1 ends at %d (epoch %d, %v), want 20", end, e, err)
+			}
+		})
+	}
+}
+
+// TestFetcherLeaderRefuses: a partition the source refuses (not its leader, or a fenced
+// epoch) backs off and is retried; the others keep replicating.
+func TestFetcherLeaderRefuses(t *testing.T) {
+	l, f := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+	if err := l.MakeLeader(3); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 2, 2, 1)
+	stale := openTestPartition(t, "b", 0)
+	if err := stale.MakeFollower(1); err != nil {
+		t.Fatal(err)
+	}
+	notLeader := openTestPartition(t, "b", 0)
+	if err := notLeader.MakeFollower(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.MakeFollower(3); err != nil {
+		t.Fatal(err)
+	}
+	f.SetHWPolicy(partition.HWExternal)
+	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l, {idB, 0}: notLeader}, fetched: map[tp]int64{}}
+	fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 10 * time.Millisecond}, quietLogger())
+	defer fe.close()
+	fe.set(tp{idB, 0}, "b", stale, 1)
+	fe.set(tp{idA, 0}, "a", f, 3)
+	caughtUp(t, l, f)
+	if stale.EndOffset() != 0 {
+		t.Fatalf("a partition its source does not lead got records: end %d", stale.EndOffset())
+	}
+}
+
+// TestFetcherUnansweredTruncation: a partition the leader leaves out of its
+// OffsetForLeaderEpoch answer backs off like a refused one (no busy loop of requests),
+// and is truncated and replicated once the leader answers.
+func TestFetcherUnansweredTruncation(t *testing.T) {
+	l, f := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+	if err := l.MakeLeader(1); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 2, 2, 1)
+	if err := f.MakeFollower(1); err != nil {
+		t.Fatal(err)
+	}
+	f.SetHWPolicy(partition.HWExternal)
+	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l}, fetched: map[tp]int64{}, omit: true}
+	fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 50 * time.Millisecond}, quietLogger())
+	defer fe.close()
+	fe.set(tp{idA, 0}, "a", f, 1)
+	time.Sleep(200 * time.Millisecond)
+	leader.mu.Lock()
+	asked := leader.asked
+	leader.omit = false
+	leader.mu.Unlock()
+	if asked > 20 { // about 4 with the backoff; a busy loop sends thousands
+		t.Fatalf("%d OffsetForLeaderEpoch requests in 200 ms with a 50 ms backoff", asked)
+	}
+	caughtUp(t, l, f)
+}

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/txn"
+)
+
+func init() { register(27, 0, 1, handleWriteTxnMarkers) }
+
+// handleWriteTxnMarkers answers WriteTxnMarkers v0-v1: the transaction coordinator of
+// another broker of the cluster writes a transaction's markers to partitions this broker
+// leads (writeMarker: AppendMarker, then the wait until the marker is committed; for
+// __consumer_offsets the group coordinator completes the transactional offsets). Each
+// partition answers its own error: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
+// INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED for a marker the partition
+// refuses as stale, KAFKA_STORAGE_ERROR... Needs CLUSTER_ACTION on the cluster, as Kafka.
+// With strata.transactions.enable=false (not advertised): INVALID_REQUEST.
+func handleWriteTxnMarkers(s *Server, r *request) reply {
+	req := r.body.(*kmsg.WriteTxnMarkersRequest)
+	allowed := r.authorized(kmsg.ACLOperationClusterAction, kmsg.ACLResourceTypeCluster, ClusterResource)
+	return later(func() kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+		for _, rm := range req.Markers {
+			mk := kmsg.NewWriteTxnMarkersResponseMarker()
+			mk.ProducerID = rm.ProducerID
+			m := txn.Marker{ProducerID: rm.ProducerID, ProducerEpoch: rm.ProducerEpoch, Commit: rm.Committed, CoordinatorEpoch: rm.CoordinatorEpoch}
+			for _, rt := range rm.Topics {
+				mt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+				mt.Topic = rt.Topic
+				for _, p := range rt.Partitions {
+					mp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+					mp.Partition = p
+					switch {
+					case !allowed:
+						mp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+					case s.data.txns == nil: // strata.transactions.enable=false: no markers
+						mp.ErrorCode = kerr.InvalidRequest.Code
+					default:
+						mp.ErrorCode = errorCode(s.writeMarker(r.ctx, txn.TopicPartition{Topic: rt.Topic, Partition: p}, m))
+					}
+					mt.Partitions = append(mt.Partitions, mp)
+				}
+				mk.Topics = append(mk.Topics, mt)
+			}
+			resp.Markers = append(resp.Markers, mk)
+		}
+		return resp
+	})
+}
+
+// sendMarker writes m to tp through its leader, broker leader, with WriteTxnMarkers on
+// the listener of this broker's first listener's name (PLAINTEXT only: the brokers have
+// no credentials of their own yet). The partition's error comes back as the kerr error
+// of its code.
+func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicPartition, m txn.Marker) error {
+	l := s.opts.listeners()[0]
+	if l.SecurityProtocol != Plaintext {
+		return fmt.Errorf("server: transaction markers for %s-%d, led by broker %d: the first listener %s is %s; markers to other brokers need a PLAINTEXT one",
+			tp.Topic, tp.Partition, leader, l.Name, l.SecurityProtocol)
+	}
+	b, ok := s.image().Broker(leader)
+	e, eok := b.Endpoint(l.Name)
+	if !ok || !eok {
+		return fmt.Errorf("server: transaction markers for %s-%d: broker %d has no %s endpoint", tp.Topic, tp.Partition, leader, l.Name)
+	}
+	cl, err := s.data.peers.client(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+	if err != nil {
+		return err
+	}
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	rm := kmsg.NewWriteTxnMarkersRequestMarker()
+	rm.ProducerID, rm.ProducerEpoch, rm.Committed, rm.CoordinatorEpoch = m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch
+	rt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+	rt.Topic, rt.Partitions = tp.Topic, []int32{tp.Partition}
+	rm.Topics = append(rm.Topics, rt)
+	req.Markers = append(req.Markers, rm)
+	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	if err != nil {
+		return fmt.Errorf("server: transaction markers for %s-%d to broker %d: %w", tp.Topic, tp.Partition, leader, err)
+	}
+	if len(resp.Markers) != 1 || len(resp.Markers[0].Topics) != 1 || len(resp.Markers[0].Topics[0].Partitions) != 1 {
+		return fmt.Errorf("server: transaction markers for %s-%d to broker %d: malformed answer", tp.Topic, tp.Partition, leader)
+	}
+	return kerr.ErrorForCode(resp.Markers[0].Topics[0].Partitions[0].ErrorCode)
+}
+
+// peerClients are this broker's clients of the other brokers of its cluster (for
+// WriteTxnMarkers), one per address, created on first use and closed with the data.
+type peerClients struct {
+	mu     sync.Mutex
+	byAddr map[string]*kgo.Client
+	closed bool
+}
+
+var errPeersClosed = errors.New("server: shutting down: no more requests to other brokers")
+
+func (p *peerClients) client(addr string) (*kgo.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errPeersClosed
+	}
+	if cl, ok := p.byAddr[addr]; ok {
+		return cl, nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("strata-broker"))
+	if err != nil {
+		return nil, err
+	}
+	if p.byAddr == nil {
+		p.byAddr = map[string]*kgo.Client{}
+	}
+	p.byAddr[addr] = cl
+	return cl, nil
+}
+
+func (p *peerClients) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, cl := range p.byAddr {
+		cl.Close()
+	}
+}

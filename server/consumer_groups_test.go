@@ -1,0 +1,408 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/server"
+	"github.com/stratalog/strata/server/servertest"
+)
+
+// consumerSettings serve the consumer group protocol (KIP-848) with short timings.
+func consumerSettings(extra map[string]string) map[string]string {
+	s := map[string]string{
+		"group.coordinator.rebalance.protocols":    "classic,consumer",
+		"group.consumer.min.heartbeat.interval.ms": "100",
+		"group.consumer.heartbeat.interval.ms":     "250",
+		"group.consumer.min.session.timeout.ms":    "1000",
+		"group.consumer.session.timeout.ms":        "6000",
+	}
+	maps.Copy(s, groupSettings)
+	maps.Copy(s, extra)
+	return s
+}
+
+func advertised(t *testing.T, s *server.Server) map[int16][2]int16 {
+	t.Helper()
+	resp := wireRequest(t, s, kmsg.NewPtrApiVersionsRequest()).(*kmsg.ApiVersionsResponse)
+	out := map[int16][2]int16{}
+	for _, k := range resp.ApiKeys {
+		out[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
+	}
+	return out
+}
+
+// TestConsumerProtocolOff: without consumer in group.coordinator.rebalance.protocols (the
+// default for now) ConsumerGroupHeartbeat and ConsumerGroupDescribe are not advertised and
+// answer UNSUPPORTED_VERSION, as Kafka's broker does.
+func TestConsumerProtocolOff(t *testing.T) {
+	s := servertest.StartBroker(t, t.TempDir(), groupSettings)
+	apis := advertised(t, s)
+	if _, ok := apis[68]; ok {
+		t.Error("ConsumerGroupHeartbeat advertised")
+	}
+	if _, ok := apis[69]; ok {
+		t.Error("ConsumerGroupDescribe advertised")
+	}
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.SetVersion(1)
+	hb.Group, hb.MemberID, hb.RebalanceTimeoutMillis, hb.SubscribedTopicNames = "g", "m", 1000, []string{"t"}
+	if r := wireRequest(t, s, hb).(*kmsg.ConsumerGroupHeartbeatResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Errorf("heartbeat: error %d", r.ErrorCode)
+	}
+	d := kmsg.NewPtrConsumerGroupDescribeRequest()
+	d.Groups = []string{"g"}
+	if r := wireRequest(t, s, d).(*kmsg.ConsumerGroupDescribeResponse); len(r.Groups) != 1 || r.Groups[0].ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Errorf("describe: %+v", r.Groups)
+	}
+}
+
+// TestConsumerProtocolWire: ConsumerGroupHeartbeat and ConsumerGroupDescribe on the wire:
+// advertised v0-v1; v0 gets a member id made by the broker, v1 must bring one; the join
+// answers the assignment by topic id; Kafka's errors for a bad request, an unknown
+// assignor, a bad regular expression, an unknown member and a classic or unknown group;
+// ConsumerGroupDescribe names assigned topics by id and name; ListGroups types the group.
+func TestConsumerProtocolWire(t *testing.T) {
+	s := servertest.StartBroker(t, t.TempDir(), consumerSettings(map[string]string{"group.consumer.assignors": "range"}))
+	if apis := advertised(t, s); apis[68] != [2]int16{0, 1} || apis[69] != [2]int16{0, 1} {
+		t.Fatalf("advertised: 68 %v, 69 %v", apis[68], apis[69])
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	createTopic(t, s, "wire", 2, nil)
+	id := topicID(t, cl, "wire")
+
+	hb := func(version int16, f func(*kmsg.ConsumerGroupHeartbeatRequest)) *kmsg.ConsumerGroupHeartbeatResponse {
+		t.Helper()
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.SetVersion(version)
+		req.Group, req.RebalanceTimeoutMillis, req.SubscribedTopicNames = "g", 30000, []string{"wire"}
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		f(req)
+		return wireRequest(t, s, req).(*kmsg.ConsumerGroupHeartbeatResponse)
+	}
+	r := hb(0, func(*kmsg.ConsumerGroupHeartbeatRequest) {})
+	if r.ErrorCode != 0 || r.MemberID == nil || len(*r.MemberID) != 22 || r.MemberEpoch != 1 || r.HeartbeatIntervalMillis != 250 ||
+		r.Assignment == nil || len(r.Assignment.Topics) != 1 || r.Assignment.Topics[0].TopicID != id {
+		t.Fatalf("v0 join: %+v", r)
+	}
+	member := *r.MemberID
+
+	bad, unknown := "(", "uniform"
+	for _, c := range []struct {
+		name string
+		f    func(*kmsg.ConsumerGroupHeartbeatRequest)
+		want *kerr.Error
+	}{
+		{"v1 without member id", func(*kmsg.ConsumerGroupHeartbeatRequest) {}, kerr.InvalidRequest},
+		{"no rebalance timeout", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID, r.RebalanceTimeoutMillis = "x", -1 }, kerr.InvalidRequest},
+		{"assignor not configured", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID, r.ServerAssignor = "x", &unknown }, kerr.UnsupportedAssignor},
+		{"bad regex", func(r *kmsg.ConsumerGroupHeartbeatRequest) {
+			r.MemberID, r.SubscribedTopicNames, r.SubscribedTopicRegex = "x", nil, &bad
+		}, kerr.InvalidRegularExpression},
+		{"unknown member", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID, r.MemberEpoch = "x", 5 }, kerr.UnknownMemberID},
+		{"newer epoch", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID, r.MemberEpoch = member, 5 }, kerr.FencedMemberEpoch},
+	} {
+		if r := hb(1, c.f); r.ErrorCode != c.want.Code || r.ErrorMessage == nil {
+			t.Errorf("%s: error %d (%v), want %s", c.name, r.ErrorCode, r.ErrorMessage, c.want.Message)
+		}
+	}
+
+	d := kmsg.NewPtrConsumerGroupDescribeRequest()
+	d.SetVersion(1)
+	d.Groups = []string{"g", "nope"}
+	dr := wireRequest(t, s, d).(*kmsg.ConsumerGroupDescribeResponse)
+	if len(dr.Groups) != 2 {
+		t.Fatalf("describe: %+v", dr)
+	}
+	g := dr.Groups[0]
+	if g.ErrorCode != 0 || g.State != "Stable" || g.Epoch != 1 || g.AssignmentEpoch != 1 || g.AssignorName != "range" || len(g.Members) != 1 {
+		t.Fatalf("describe g: %+v", g)
+	}
+	m := g.Members[0]
+	if m.MemberID != member || m.MemberEpoch != 1 || m.MemberType != 1 || m.ClientID != "raw" || len(m.Assignment.TopicPartitions) != 1 ||
+		m.Assignment.TopicPartitions[0].Topic != "wire" || m.Assignment.TopicPartitions[0].TopicID != id ||
+		len(m.TargetAssignment.TopicPartitions) != 1 {
+		t.Fatalf("describe member: %+v", m)
+	}
+	if dr.Groups[1].ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Errorf("describe an unknown group: %d", dr.Groups[1].ErrorCode)
+	}
+
+	lg := kmsg.NewPtrListGroupsRequest()
+	lg.SetVersion(5)
+	lg.TypesFilter = []string{"consumer"}
+	lr := wireRequest(t, s, lg).(*kmsg.ListGroupsResponse)
+	if len(lr.Groups) != 1 || lr.Groups[0].Group != "g" || lr.Groups[0].GroupType != "consumer" || lr.Groups[0].GroupState != "Stable" ||
+		lr.Groups[0].ProtocolType != "consumer" {
+		t.Fatalf("list consumer groups: %+v", lr.Groups)
+	}
+
+	// OffsetCommit and OffsetFetch v9 carry the member epoch.
+	commit := func(epoch int32) int16 {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.SetVersion(9)
+		req.Group, req.MemberID, req.Generation = "g", member, epoch
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "wire"
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Offset = 3
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return wireRequest(t, s, req).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	fetch := func(epoch int32) int16 {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.SetVersion(9)
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group, rg.MemberID, rg.MemberEpoch = "g", &member, epoch
+		req.Groups = append(req.Groups, rg)
+		return wireRequest(t, s, req).(*kmsg.OffsetFetchResponse).Groups[0].ErrorCode
+	}
+	if c := commit(1); c != 0 {
+		t.Errorf("commit at the member's epoch: %d", c)
+	}
+	if c := commit(2); c != kerr.StaleMemberEpoch.Code {
+		t.Errorf("commit at another epoch: %d", c)
+	}
+	if c := fetch(1); c != 0 {
+		t.Errorf("fetch at the member's epoch: %d", c)
+	}
+	if c := fetch(0); c != kerr.StaleMemberEpoch.Code {
+		t.Errorf("fetch at another epoch: %d", c)
+	}
+
+	// Leaving answers epoch -1.
+	if r := hb(1, func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID, r.MemberEpoch = member, -1 }); r.ErrorCode != 0 || r.MemberEpoch != -1 {
+		t.Fatalf("leave: %+v", r)
+	}
+}
+
+// describeConsumer is ConsumerGroupDescribe of group: its state and each member's
+// assigned partitions (all topics together), by member id.
+func describeConsumer(t testing.TB, addr, group string) (string, map[string][]int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 {
+		return kerr.ErrorForCode(g.ErrorCode).Error(), nil
+	}
+	out := map[string][]int32{}
+	for _, m := range g.Members {
+		out[m.MemberID] = []int32{}
+		for _, tp := range m.Assignment.TopicPartitions {
+			out[m.MemberID] = append(out[m.MemberID], tp.Partitions...)
+		}
+		slices.Sort(out[m.MemberID])
+	}
+	return g.State, out
+}
+
+// revocations records, per member, the partitions it was told to give up or lost.
+type revocations struct {
+	mu      sync.Mutex
+	revoked map[string][]int32
+	lost    map[string]int
+}
+
+func (r *revocations) opts(member string) []kgo.Opt {
+	add := func(ps map[string][]int32) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.revoked == nil {
+			r.revoked = map[string][]int32{}
+		}
+		for _, p := range ps {
+			r.revoked[member] = append(r.revoked[member], p...)
+		}
+	}
+	return []kgo.Opt{
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) { add(ps) }),
+		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.lost == nil {
+				r.lost = map[string]int{}
+			}
+			r.lost[member]++
+		}),
+	}
+}
+
+func (r *revocations) of(member string) ([]int32, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.revoked[member]), r.lost[member]
+}
+
+// consumer848Opts are groupOpts with the consumer group protocol (KIP-848).
+func consumer848Opts(addr, group, topic string, extra ...kgo.Opt) []kgo.Opt {
+	return groupOpts(addr, group, topic, append([]kgo.Opt{kgo.ServerSideBalancer()}, extra...)...)
+}
+
+// stableWith waits for the consumer group to be Stable with members whose partition
+// counts are counts (in any order), and returns the assignment.
+func stableWith(t *testing.T, addr, group string, counts ...int) map[string][]int32 {
+	t.Helper()
+	var a map[string][]int32
+	var last string
+	defer func() {
+		if t.Failed() {
+			t.Logf("group %s last seen: %s", group, last)
+		}
+	}()
+	slices.Sort(counts)
+	waitFor(t, fmt.Sprintf("group %s stable with partition counts %v", group, counts), 30*time.Second, func() bool {
+		var st string
+		st, a = describeConsumer(t, addr, group)
+		var got []int
+		for _, ps := range a {
+			got = append(got, len(ps))
+		}
+		slices.Sort(got)
+		last = fmt.Sprintf("%s %v", st, a)
+		return st == "Stable" && slices.Equal(got, counts)
+	})
+	return a
+}
+
+// TestConsumerProtocolKgoScale (franz-go, kgo.ServerSideBalancer): one member takes all
+// six partitions; two more join while it consumes and each ends with two, the first
+// member giving up only the partitions that move (it keeps the others throughout, nobody
+// loses partitions); one leaves and the others share its partitions; one dies and after
+// the session timeout the survivor owns everything; every record is processed once.
+func TestConsumerProtocolKgoScale(t *testing.T) {
+	s := servertest.StartBroker(t, "", consumerSettings(map[string]string{"group.consumer.session.timeout.ms": "2000"}))
+	addr := s.Addr().String()
+	groupTopic(t, addr, "k848", 6, 300)
+	tr, rv := &tracker{}, &revocations{}
+	startConsumer(t, "m1", tr, consumer848Opts(addr, "g", "k848", rv.opts("m1")...)...)
+	first := stableWith(t, addr, "g", 6)
+	m1 := firstKey(first)
+	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+
+	d := &cutDialer{}
+	m2 := startConsumer(t, "m2", tr, consumer848Opts(addr, "g", "k848", rv.opts("m2")...)...)
+	victim := startConsumer(t, "m3", tr, consumer848Opts(addr, "g", "k848", append(rv.opts("m3"), kgo.Dialer(d.dial))...)...)
+	a := stableWith(t, addr, "g", 2, 2, 2)
+	revoked, lost := rv.of("m1")
+	if len(revoked) != 4 || lost != 0 {
+		t.Fatalf("m1 revoked %v (want the 4 partitions that moved), lost %d times", revoked, lost)
+	}
+	for _, p := range a[m1] {
+		if slices.Contains(revoked, p) {
+			t.Fatalf("m1 keeps %v but revoked %d on the way", a[m1], p)
+		}
+	}
+
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("k848"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	produce(t, pcl, 300, 300)
+	waitFor(t, "600 records", 30*time.Second, func() bool { return tr.count() == 600 })
+
+	m2.close() // leaves: the two others share its partitions
+	stableWith(t, addr, "g", 3, 3)
+	d.sever() // m3 dies: m1 gets everything once its session expires
+	stableWith(t, addr, "g", 6)
+	produce(t, pcl, 300, 600)
+	waitFor(t, "900 records", 30*time.Second, func() bool { return tr.count() == 900 })
+	if _, lost := rv.of("m1"); lost != 0 {
+		t.Errorf("m1 lost partitions %d times", lost)
+	}
+	tr.mu.Lock()
+	for k, ms := range tr.seen {
+		if len(ms) != 1 {
+			t.Errorf("record %s processed by %v", k, ms)
+		}
+	}
+	tr.mu.Unlock()
+	go victim.close()
+}
+
+// TestConsumerProtocolKgoRegexRestart (franz-go, kgo.ServerSideBalancer): a regular
+// expression subscription picks up a topic created later; the group, its epoch and its
+// members survive a broker restart.
+func TestConsumerProtocolKgoRegexRestart(t *testing.T) {
+	dir := t.TempDir()
+	settings := consumerSettings(nil)
+	s := servertest.StartBroker(t, dir, settings)
+	addr := s.Addr().String()
+	groupTopic(t, addr, "rx-a", 4, 100)
+	tr := &tracker{}
+	regex := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("rx-.*"), kgo.ConsumeRegex(),
+		kgo.ServerSideBalancer(), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200 * time.Millisecond), kgo.MetadataMaxAge(time.Second), kgo.MetadataMinAge(100 * time.Millisecond)}
+	startConsumer(t, "r1", tr, regex...)
+	r2 := startConsumer(t, "r2", tr, regex...)
+	stableWith(t, addr, "g", 2, 2)
+	waitFor(t, "100 records", 30*time.Second, func() bool { return tr.count() == 100 })
+
+	groupTopic(t, addr, "rx-b", 2, 0) // matches the regex: the group takes it up
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("rx-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	produce(t, pcl, 50, 100)
+	stableWith(t, addr, "g", 3, 3)
+	waitFor(t, "150 records", 30*time.Second, func() bool { return tr.count() == 150 })
+
+	// The broker restarts: the group comes back with its epoch and members.
+	epoch := func() int32 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		req := kmsg.NewPtrConsumerGroupDescribeRequest()
+		req.Groups = []string{"g"}
+		resp, err := req.RequestWith(testCtx(t), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Groups[0].Epoch
+	}
+	e := epoch()
+	_, before := describeConsumer(t, addr, "g")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = servertest.StartBroker(t, dir, settings)
+	addr = s.Addr().String()
+	if st, after := describeConsumer(t, addr, "g"); st != "Stable" || !maps.EqualFunc(before, after, slices.Equal) {
+		t.Fatalf("after restart: %s %v, was %v", st, after, before)
+	}
+	if e2 := epoch(); e2 != e {
+		t.Fatalf("group epoch %d after restart, was %d", e2, e)
+	}
+	go r2.close() // its broker is gone: Close runs out in the background
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/wire"
+)
+
+// replicaTransport carries the follower fetchers' requests (replica.Transport) to the
+// other brokers of a cluster: one connection per broker, to the first PLAINTEXT
+// endpoint of its registration in the metadata image, one request at a time (the
+// replica manager runs one fetcher per source broker, which waits for each answer),
+// dialled again after any error. Replication over TLS or SASL listeners is not
+// supported yet: a broker without a PLAINTEXT listener cannot be replicated from.
+//
+// Concurrency: safe for concurrent use; Close closes every connection and makes later
+// requests fail.
+type replicaTransport struct {
+	image    func() *metadata.Image
+	clientID string
+	dialer   net.Dialer
+
+	mu struct {
+		sync.Mutex
+		conns  map[int32]*brokerConn
+		closed bool
+	}
+}
+
+// brokerConn is the connection to one broker; mu serialises its requests.
+type brokerConn struct {
+	mu   sync.Mutex
+	nc   net.Conn // nil: dial at the next request
+	corr int32
+}
+
+// maxReplicaResponse bounds a response frame a follower reads (a fetch answer is bounded
+// by its MaxBytes, plus one batch of up to max.message.bytes).
+const maxReplicaResponse = 1 << 30
+
+var errTransportClosed = errors.New("server: replication transport closed")
+
+func newReplicaTransport(node int32, image func() *metadata.Image) *replicaTransport {
+	t := &replicaTransport{image: image, clientID: "strata-replica-" + strconv.Itoa(int(node))}
+	t.mu.conns = map[int32]*brokerConn{}
+	return t
+}
+
+// Request implements replica.Transport.
+func (t *replicaTransport) Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error) {
+	t.mu.Lock()
+	if t.mu.closed {
+		t.mu.Unlock()
+		return nil, errTransportClosed
+	}
+	bc := t.mu.conns[broker]
+	if bc == nil {
+		bc = &brokerConn{}
+		t.mu.conns[broker] = bc
+	}
+	t.mu.Unlock()
+
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if bc.nc == nil {
+		addr, err := t.addr(broker)
+		if err != nil {
+			return nil, err
+		}
+		nc, err := t.dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("server: replication: dial broker %d at %s: %w", broker, addr, err)
+		}
+		t.mu.Lock()
+		closed := t.mu.closed
+		if !closed {
+			bc.nc = nc
+		}
+		t.mu.Unlock()
+		if closed {
+			nc.Close()
+			return nil, errTransportClosed
+		}
+	}
+	resp, err := bc.roundTrip(ctx, t.clientID, req)
+	if err != nil {
+		t.mu.Lock()
+		bc.nc.Close()
+		bc.nc = nil
+		t.mu.Unlock()
+		return nil, fmt.Errorf("server: replication: broker %d: %w", broker, err)
+	}
+	return resp, nil
+}
+
+// addr is the address of broker's first PLAINTEXT endpoint in the current image.
+func (t *replicaTransport) addr(broker int32) (string, error) {
+	b, ok := t.image().Broker(broker)
+	if !ok {
+		return "", fmt.Errorf("server: replication: broker %d is not registered", broker)
+	}
+	for _, ep := range b.Endpoints {
+		if ep.SecurityProtocol == "" || ep.SecurityProtocol == "PLAINTEXT" {
+			return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), nil
+		}
+	}
+	return "", fmt.Errorf("server: replication: broker %d has no PLAINTEXT listener (replication over TLS or SASL is not supported yet)", broker)
+}
+
+// roundTrip writes req and reads its answer; ctx interrupts both. bc.mu is held.
+func (bc *brokerConn) roundTrip(ctx context.Context, clientID string, req kmsg.Request) (kmsg.Response, error) {
+	nc := bc.nc
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	bc.corr++
+	_, err := nc.Write(wire.AppendRequest(nil, bc.corr, clientID, req))
+	var frame []byte
+	if err == nil {
+		frame, err = wire.ReadFrame(nc, nil, maxReplicaResponse)
+	}
+	if !stop() { // ctx is done: the deadline is set, or being set
+		return nil, errors.Join(err, ctx.Err())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if corr := int32(binary.BigEndian.Uint32(frame)); corr != bc.corr {
+		return nil, fmt.Errorf("response to correlation id %d, want %d", corr, bc.corr)
+	}
+	body := frame[4:]
+	if req.IsFlexible() {
+		if body, err = skipTaggedFields(body); err != nil {
+			return nil, err
+		}
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("decode %T: %w", resp, err)
+	}
+	return resp, nil
+}
+
+// skipTaggedFields skips a response header's tagged fields (header v1).
+func skipTaggedFields(b []byte) ([]byte, error) {
+	n, sz := binary.Uvarint(b)
+	if sz <= 0 {
+		return nil, wire.ErrMalformed
+	}
+	b = b[sz:]
+	for range n {
+		_, sz := binary.Uvarint(b) // tag
+		if sz <= 0 {
+			return nil, wire.ErrMalformed
+		}
+		b = b[sz:]
+		l, sz := binary.Uvarint(b)
+		if sz <= 0 || l > uint64(len(b)-sz) {
+			return nil, wire.ErrMalformed
+		}
+		b = b[sz+int(l):]
+	}
+	return b, nil
+}
+
+// Close closes every connection; later requests fail.
+func (t *replicaTransport) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.mu.closed = true
+	for _, bc := range t.mu.conns {
+		if bc.nc != nil { // read under t.mu: set and cleared under it too
+			bc.nc.Close()
+		}
+	}
+}
