@@ -152,8 +152,10 @@ The HTTP listener (--http, setting http.listener, default 127.0.0.1:9644; off di
 serves Prometheus metrics (/metrics), health (/healthz, and /readyz: 200 once the storage
 is recovered and the Kafka listeners accept, 503 from SIGTERM on), the web console (/) and
 its JSON API (/api/v1/), and Go's profiles (/debug/pprof/) unless --pprof gives them a
-listener of their own. It has no authentication yet: keep it on loopback or behind a
-proxy that authenticates.`,
+listener of their own. http.authentication=basic makes every endpoint but the probes
+want a user and password of the broker's SCRAM users (HTTP basic authentication), and the
+console act as that user under the ACLs; without it there is no login: keep it on
+loopback or behind a proxy that authenticates.`,
 		Example: `  strata serve
   strata serve --listen 0.0.0.0:9092 --data-dir /var/lib/strata
   strata serve --config strata.yaml --set auto.create.topics.enable=false
