@@ -309,26 +309,22 @@ func (s *Server) Ready() bool {
 // It returns at once; the connection belongs to the Server from then on, which closes it
 // at Shutdown. It fails with ErrServerClosed once Shutdown has begun, and before a
 // listener is bound.
-func (s *Server) ServeConn(nc net.Conn) error {
-	ls := s.boundListeners()
-	if len(ls) == 0 || s.closing() {
-		nc.Close()
-		return ErrServerClosed
-	}
-	return s.startConn(nc, ls[0], nil)
-}
+func (s *Server) ServeConn(nc net.Conn) error { return s.serveConn(nc, nil) }
 
 // ServeConnAs is ServeConn with the connection already logged in as p, whatever the first
 // listener's protocol: no SASL exchange is needed (nor possible) on it. It is for
 // in-process clients whose user the host has authenticated itself (the HTTP console acts
 // for its logged-in user, see CheckPassword); the ACLs check p as any client's principal.
-func (s *Server) ServeConnAs(nc net.Conn, p Principal) error {
+func (s *Server) ServeConnAs(nc net.Conn, p Principal) error { return s.serveConn(nc, &p) }
+
+// serveConn serves nc on the first listener, logged in as *as if not nil.
+func (s *Server) serveConn(nc net.Conn, as *Principal) error {
 	ls := s.boundListeners()
 	if len(ls) == 0 || s.closing() {
 		nc.Close()
 		return ErrServerClosed
 	}
-	return s.startConn(nc, ls[0], &p)
+	return s.startConn(nc, ls[0], as)
 }
 
 // acceptLoop accepts the connections of l until Shutdown or an accept error that is not
