@@ -14,18 +14,19 @@ import (
 // it.
 const DefaultEntity = "<default>"
 
-// Quota is the quotas of one entity: a user, a client id or both (DefaultEntity for the
-// default; empty for not part of the entity), each key's value (producer_byte_rate,
-// consumer_byte_rate …).
+// Quota is the quotas of one entity: a user, a client id or both, or an IP address
+// (DefaultEntity for the default; empty for not part of the entity), each key's value
+// (producer_byte_rate, consumer_byte_rate …; connection_creation_rate for an IP).
 type Quota struct {
 	User     string             `json:"user,omitempty" yaml:"user,omitempty"`
 	ClientID string             `json:"client_id,omitempty" yaml:"client_id,omitempty"`
+	IP       string             `json:"ip,omitempty" yaml:"ip,omitempty"`
 	Values   map[string]float64 `json:"values" yaml:"values"`
 }
 
 func (q *Quota) entity() (kadm.ClientQuotaEntity, error) {
 	var e kadm.ClientQuotaEntity
-	for _, p := range []struct{ typ, name string }{{"user", q.User}, {"client-id", q.ClientID}} {
+	for _, p := range []struct{ typ, name string }{{"user", q.User}, {"client-id", q.ClientID}, {"ip", q.IP}} {
 		switch p.name {
 		case "":
 		case DefaultEntity:
@@ -36,7 +37,7 @@ func (q *Quota) entity() (kadm.ClientQuotaEntity, error) {
 		}
 	}
 	if len(e) == 0 {
-		return nil, kindf(ErrInvalid, "a quota needs a user or a client id")
+		return nil, kindf(ErrInvalid, "a quota needs a user, a client id or an IP address")
 	}
 	return e, nil
 }
@@ -65,7 +66,7 @@ func (a *Admin) SetQuotas(ctx context.Context, q Quota, remove ...string) error 
 	return nil
 }
 
-// ListQuotas returns every entity's quotas, sorted by user, then client id.
+// ListQuotas returns every entity's quotas, sorted by user, then client id, then IP.
 func (a *Admin) ListQuotas(ctx context.Context) ([]Quota, error) {
 	d, err := a.adm.DescribeClientQuotas(ctx, false, nil)
 	if err != nil {
@@ -84,6 +85,8 @@ func (a *Admin) ListQuotas(ctx context.Context) ([]Quota, error) {
 				q.User = name
 			case "client-id":
 				q.ClientID = name
+			case "ip":
+				q.IP = name
 			}
 		}
 		for _, v := range dq.Values {
@@ -95,7 +98,10 @@ func (a *Admin) ListQuotas(ctx context.Context) ([]Quota, error) {
 		if out[i].User != out[j].User {
 			return out[i].User < out[j].User
 		}
-		return out[i].ClientID < out[j].ClientID
+		if out[i].ClientID != out[j].ClientID {
+			return out[i].ClientID < out[j].ClientID
+		}
+		return out[i].IP < out[j].IP
 	})
 	return out, nil
 }

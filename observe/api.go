@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/server"
 )
 
 // The JSON API of the console, /api/v1 (docs/console.md). Fields are snake_case. Errors
@@ -78,7 +80,8 @@ type call struct {
 // (status 200, or the status fn set with created) or its error as JSON.
 func (h *Handler) api(fn func(c *call) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cl, ad, err := h.kc.get()
+		p, _ := r.Context().Value(principalKey{}).(server.Principal)
+		cl, ad, err := h.kc.get(p)
 		if err != nil {
 			writeError(w, &apiError{status: http.StatusServiceUnavailable, msg: err.Error()})
 			return
@@ -365,7 +368,8 @@ func partitionFigures(c *call, topics []string) (starts, ends kadm.ListedOffsets
 }
 
 // logSizes returns the size of each partition of the topics (all topics when nil), from
-// DescribeLogDirs.
+// DescribeLogDirs. A user who may not DESCRIBE the cluster (which DescribeLogDirs needs)
+// gets no sizes (0) rather than no answer.
 func logSizes(c *call, topics []string) (map[topicPartition]int64, error) {
 	var set kadm.TopicsSet
 	if topics != nil {
@@ -377,8 +381,10 @@ func logSizes(c *call, topics []string) (map[topicPartition]int64, error) {
 	}
 	dirs, err := c.ad.DescribeAllLogDirs(c.ctx, set)
 	var se *kadm.ShardErrors
-	if errors.As(err, &se) && !slices.ContainsFunc(se.Errs, func(e kadm.ShardError) bool { return !errors.Is(e.Err, kerr.UnknownTopicOrPartition) }) {
-		err = nil // a topic deleted since the metadata was read: left out
+	if errors.As(err, &se) && !slices.ContainsFunc(se.Errs, func(e kadm.ShardError) bool {
+		return !errors.Is(e.Err, kerr.UnknownTopicOrPartition) && !errors.Is(e.Err, kerr.ClusterAuthorizationFailed)
+	}) || errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		err = nil // a topic deleted since the metadata was read: left out; not authorized: no sizes
 	}
 	if err != nil {
 		return nil, err
@@ -418,16 +424,19 @@ func (h *Handler) getTopic(c *call) (any, error) {
 		}
 		d.Partitions = append(d.Partitions, pj)
 	}
+	var rc kadm.ResourceConfig
 	rcs, err := c.ad.DescribeTopicConfigs(c.ctx, name)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		rc, err = rcs.On(name, nil)
 	}
-	rc, err := rcs.On(name, nil)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = rc.Err
 	}
-	if rc.Err != nil {
-		return nil, rc.Err
+	switch {
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		// A user who may not DESCRIBE_CONFIGS the topic sees it without its configs.
+	case err != nil:
+		return nil, err
 	}
 	for _, cf := range rc.Configs {
 		d.Configs = append(d.Configs, configJSON{Name: cf.Key, Value: cf.Value, Source: cf.Source.String(),

@@ -30,12 +30,20 @@
 // per-partition and per-group figures from the broker's state. The console's JSON API is
 // a Kafka client of the broker it runs in (franz-go's kgo and kadm over in-process
 // connections, Server.ServeConn): every action goes through the request pipeline with
-// Kafka's semantics, errors and, once the security work lands, authorization.
+// Kafka's semantics, errors and authorization.
+//
+// # Authentication
+//
+// With Options.BasicAuth (http.authentication=basic) every endpoint but /healthz and
+// /readyz wants HTTP basic authentication, checked by Server.CheckPassword against the
+// SCRAM credentials, and the console has a Kafka client per logged-in user whose
+// connections are logged in as User:<name> (Server.ServeConnAs): the ACLs judge the user's
+// actions, whatever the first listener's protocol.
 //
 // # Concurrency
 //
-// Handler is safe for concurrent use; Attach may be called at any time. The Kafka client
-// is created on the first API request and closed by Close.
+// Handler is safe for concurrent use; Attach may be called at any time. The Kafka clients
+// are created on the first API request (of each user) and closed by Close.
 //
 // # Imports
 //

@@ -10,27 +10,45 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/server"
 )
 
 // errNotAttached is the answer of the JSON API before the broker is open.
 var errNotAttached = errors.New("the broker is starting: its data directory is not open yet")
 
-// kafkaClient is the console's Kafka client: franz-go over in-process connections to the
-// attached broker (Server.ServeConn on one end of a net.Pipe), so every console action is
-// a Kafka request through the broker's pipeline. Created on first use.
+// kafkaClient is the console's Kafka clients: franz-go over in-process connections to
+// the attached broker (Server.ServeConn on one end of a net.Pipe), so every console action
+// is a Kafka request through the broker's pipeline. With basic authentication
+// (Options.BasicAuth) each logged-in user has a client of its own whose connections are
+// logged in as that user (Server.ServeConnAs), so the ACLs judge the user's actions, on a
+// SASL first listener too. Created on first use; at most maxConsoleClients, the least
+// recently used closed beyond.
 type kafkaClient struct {
 	h  *Handler
 	mu sync.Mutex
-	cl *kgo.Client
-	ad *kadm.Client
+	// clients by principal; the zero Principal is the client of ServeConn's connections
+	// (the first listener's own principal, and no login: no basic authentication).
+	clients map[server.Principal]*consoleClient
 }
 
-// get returns the client, creating it on first use.
-func (k *kafkaClient) get() (*kgo.Client, *kadm.Client, error) {
+type consoleClient struct {
+	cl   *kgo.Client
+	ad   *kadm.Client
+	used time.Time
+}
+
+// maxConsoleClients bounds the console's Kafka clients (one per logged-in user).
+const maxConsoleClients = 32
+
+// get returns the client of principal p (the zero Principal: no login), creating it on
+// first use.
+func (k *kafkaClient) get(p server.Principal) (*kgo.Client, *kadm.Client, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.cl != nil {
-		return k.cl, k.ad, nil
+	if c := k.clients[p]; c != nil {
+		c.used = time.Now()
+		return c.cl, c.ad, nil
 	}
 	s := k.h.server()
 	if s == nil {
@@ -41,7 +59,11 @@ func (k *kafkaClient) get() (*kgo.Client, *kadm.Client, error) {
 		kgo.SeedBrokers("strata-console.invalid:9092"),
 		kgo.Dialer(func(context.Context, string, string) (net.Conn, error) {
 			c, b := net.Pipe()
-			if err := s.ServeConn(b); err != nil {
+			serve := s.ServeConn
+			if p != (server.Principal{}) {
+				serve = func(nc net.Conn) error { return s.ServeConnAs(nc, p) }
+			}
+			if err := serve(b); err != nil {
 				c.Close()
 				return nil, err
 			}
@@ -59,16 +81,31 @@ func (k *kafkaClient) get() (*kgo.Client, *kadm.Client, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	k.cl, k.ad = cl, kadm.NewClient(cl)
-	return k.cl, k.ad, nil
+	if len(k.clients) >= maxConsoleClients {
+		var oldest server.Principal
+		var at time.Time
+		for q, c := range k.clients {
+			if at.IsZero() || c.used.Before(at) {
+				oldest, at = q, c.used
+			}
+		}
+		k.clients[oldest].cl.Close()
+		delete(k.clients, oldest)
+	}
+	if k.clients == nil {
+		k.clients = map[server.Principal]*consoleClient{}
+	}
+	c := &consoleClient{cl: cl, ad: kadm.NewClient(cl), used: time.Now()}
+	k.clients[p] = c
+	return c.cl, c.ad, nil
 }
 
 func (k *kafkaClient) close() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.cl != nil {
-		k.cl.Close()
-		k.cl, k.ad = nil, nil
+	for p, c := range k.clients {
+		c.cl.Close()
+		delete(k.clients, p)
 	}
 }
 

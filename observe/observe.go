@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,7 @@ import (
 )
 
 // DefaultListen is the default address of the HTTP listener (http.listener): loopback
-// only, until the HTTP listener authenticates its users.
+// only, since it authenticates its users only with Options.BasicAuth.
 const DefaultListen = "127.0.0.1:9644"
 
 // Options configures a Handler. The zero value (or nil) is valid.
@@ -32,6 +33,11 @@ type Options struct {
 	Pprof bool
 	// Version is the broker's version, reported by strata_build_info and the console.
 	Version string
+	// BasicAuth makes every endpoint but /healthz and /readyz (left open for probes)
+	// require HTTP basic authentication with a user's SCRAM credentials
+	// (Server.CheckPassword: the password of SASL PLAIN), and the console act as the
+	// logged-in user, User:<name>, checked against the ACLs.
+	BasicAuth bool
 }
 
 // Handler serves the broker's HTTP endpoints. It is created before the broker (so that
@@ -94,7 +100,44 @@ func (h *Handler) server() *server.Server { return h.srv.Load() }
 // ServeHTTP serves the endpoints.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if h.opts.BasicAuth && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+		p, err := h.login(r)
+		if err != nil {
+			if err.status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Basic realm="strata", charset="UTF-8"`)
+			}
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				writeError(w, err)
+			} else {
+				http.Error(w, err.msg, err.status)
+			}
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// principalKey is the context key of the logged-in user's principal (basic
+// authentication).
+type principalKey struct{}
+
+// login checks the request's basic authentication against the broker's credentials.
+func (h *Handler) login(r *http.Request) (server.Principal, *apiError) {
+	user, password, ok := r.BasicAuth()
+	if !ok {
+		return server.Principal{}, apiErr(http.StatusUnauthorized, "authentication required: a user and password (HTTP basic authentication)")
+	}
+	s := h.server()
+	if s == nil {
+		return server.Principal{}, &apiError{status: http.StatusServiceUnavailable, msg: errNotAttached.Error()}
+	}
+	p, ok := s.CheckPassword(r.Context(), user, password)
+	if !ok {
+		h.log.Info("HTTP login failed", "user", user, "remote", r.RemoteAddr)
+		return server.Principal{}, apiErr(http.StatusUnauthorized, "invalid user or password")
+	}
+	return p, nil
 }
 
 // Close releases what the Handler holds: the console's Kafka client.

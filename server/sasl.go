@@ -49,17 +49,42 @@ func (s *Server) scramLookup(user, mechanism string) (sasl.Credential, bool) {
 	return c.Credential, ok
 }
 
+// acquirePlainSlot waits for a slot to verify a password in (release: <-s.plainSlots). A
+// password check costs a PBKDF2 of the stored credential: a burst of them (failed ones
+// included) takes at most half the CPUs, leaving the rest to the others. It reports false
+// if ctx ends first.
+func (s *Server) acquirePlainSlot(ctx context.Context) bool {
+	select {
+	case s.plainSlots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// CheckPassword reports whether password is user's, as a SASL PLAIN login would (against
+// the user's stored SCRAM credentials, sharing PLAIN's bound on checks at once), and
+// returns the principal it logs in as, User:<user>. It is for the hosts of in-process
+// clients (ServeConnAs), such as the HTTP console's basic authentication. It reports
+// false too if ctx ends before the check runs.
+func (s *Server) CheckPassword(ctx context.Context, user, password string) (Principal, bool) {
+	if !s.acquirePlainSlot(ctx) {
+		return Principal{}, false
+	}
+	defer func() { <-s.plainSlots }()
+	if !sasl.VerifyPassword(user, password, s.scramLookup) {
+		return Principal{}, false
+	}
+	return Principal{Type: "User", Name: user}, true
+}
+
 // authenticate runs one SaslAuthenticate message of the connection's mechanism: the
 // answer to send and, once the client has proved who it is, the user (done).
 func (c *conn) authenticate(msg []byte) (resp []byte, user string, done bool, err error) {
 	st := &c.auth.sasl
 	switch st.mechanism {
 	case sasl.Plain:
-		// A PLAIN login costs a PBKDF2 of the stored credential: a burst of them (failed
-		// ones included) takes at most half the CPUs, leaving the rest to the others.
-		select {
-		case c.s.plainSlots <- struct{}{}:
-		case <-c.ctx.Done():
+		if !c.s.acquirePlainSlot(c.ctx) {
 			return nil, "", false, fmt.Errorf("%w: connection closed", sasl.ErrAuthenticationFailed)
 		}
 		user, err := sasl.VerifyPlain(msg, c.s.scramLookup)

@@ -720,3 +720,56 @@ func mustClient(t *testing.T, addr, user, password string, opts ...kgo.Opt) *kgo
 	t.Cleanup(cl.Close)
 	return cl
 }
+
+// TestSASLServeConnAs: on a broker whose first listener is SASL_PLAINTEXT, a connection
+// handed over with ServeConnAs runs requests as the principal given, without a SASL
+// exchange, while one handed over with ServeConn must still log in (a Metadata request
+// closes it). CheckPassword accepts the stored password only.
+func TestSASLServeConnAs(t *testing.T) {
+	auth := &principals{}
+	s := servertest.Start(t, &server.Options{
+		Listeners:  []server.Listener{{Name: "SASL_PLAINTEXT", Addr: "127.0.0.1:0"}},
+		Settings:   map[string]string{"bootstrap.user": "admin:admin-secret"},
+		Authorizer: auth,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	p, ok := s.CheckPassword(ctx, "admin", "admin-secret")
+	if !ok || p != (server.Principal{Type: "User", Name: "admin"}) {
+		t.Fatalf("CheckPassword(admin, admin-secret) = %v, %v", p, ok)
+	}
+	for _, up := range [][2]string{{"admin", "wrong"}, {"nobody", "admin-secret"}, {"admin", ""}} {
+		if _, ok := s.CheckPassword(ctx, up[0], up[1]); ok {
+			t.Errorf("CheckPassword(%q, %q) accepted", up[0], up[1])
+		}
+	}
+
+	serve := func(as *server.Principal) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers("in-process.invalid:9092"), kgo.RequestRetries(0),
+			kgo.Dialer(func(context.Context, string, string) (net.Conn, error) {
+				c, b := net.Pipe()
+				if as != nil {
+					return c, s.ServeConnAs(b, *as)
+				}
+				return c, s.ServeConn(b)
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	alice := server.Principal{Type: "User", Name: "alice"}
+	req := kmsg.NewPtrDescribeClusterRequest()
+	req.IncludeClusterAuthorizedOperations = true
+	if _, err := req.RequestWith(ctx, serve(&alice)); err != nil {
+		t.Fatalf("DescribeCluster over ServeConnAs: %v", err)
+	}
+	if got := auth.list(); !slices.Contains(got, "User:alice@SASL_PLAINTEXT") {
+		t.Fatalf("principals %v, want User:alice on SASL_PLAINTEXT", got)
+	}
+	if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, serve(nil)); err == nil {
+		t.Fatal("Metadata over ServeConn on a SASL listener without a login succeeded")
+	}
+}

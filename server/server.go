@@ -309,13 +309,22 @@ func (s *Server) Ready() bool {
 // It returns at once; the connection belongs to the Server from then on, which closes it
 // at Shutdown. It fails with ErrServerClosed once Shutdown has begun, and before a
 // listener is bound.
-func (s *Server) ServeConn(nc net.Conn) error {
+func (s *Server) ServeConn(nc net.Conn) error { return s.serveConn(nc, nil) }
+
+// ServeConnAs is ServeConn with the connection already logged in as p, whatever the first
+// listener's protocol: no SASL exchange is needed (nor possible) on it. It is for
+// in-process clients whose user the host has authenticated itself (the HTTP console acts
+// for its logged-in user, see CheckPassword); the ACLs check p as any client's principal.
+func (s *Server) ServeConnAs(nc net.Conn, p Principal) error { return s.serveConn(nc, &p) }
+
+// serveConn serves nc on the first listener, logged in as *as if not nil.
+func (s *Server) serveConn(nc net.Conn, as *Principal) error {
 	ls := s.boundListeners()
 	if len(ls) == 0 || s.closing() {
 		nc.Close()
 		return ErrServerClosed
 	}
-	return s.startConn(nc, ls[0])
+	return s.startConn(nc, ls[0], as)
 }
 
 // acceptLoop accepts the connections of l until Shutdown or an accept error that is not
@@ -346,7 +355,7 @@ func (s *Server) acceptLoop(l *listener) error {
 		if l.tls != nil {
 			nc = tls.Server(nc, l.tls.base) // the handshake runs on the connection's goroutine
 		}
-		_ = s.startConn(nc, l)                 // a refused connection is closed and logged
+		_ = s.startConn(nc, l, nil)            // a refused connection is closed and logged
 		if d := s.creationThrottle(l); d > 0 { // KIP-612: the next accept waits
 			select {
 			case <-time.After(d):
@@ -381,7 +390,7 @@ func (s *Server) closing() bool {
 // startConn serves nc in a goroutine of its own. A connection refused is closed: the
 // error is ErrServerClosed once Shutdown has begun, ErrTooManyConnections when
 // max.connections are open, or max.connections.per.ip from its address.
-func (s *Server) startConn(nc net.Conn, l *listener) error {
+func (s *Server) startConn(nc net.Conn, l *listener, as *Principal) error {
 	s.mu.Lock()
 	if s.mu.closing {
 		s.mu.Unlock()
@@ -395,6 +404,9 @@ func (s *Server) startConn(nc net.Conn, l *listener) error {
 		return ErrTooManyConnections
 	}
 	c := newConn(s, nc, l)
+	if as != nil {
+		c.login(*as)
+	}
 	if limit := s.perIPLimit(c.client); c.client.IsValid() && s.mu.perIP[c.client] >= limit { // not in-process ones (ServeConn)
 		s.mu.Unlock()
 		s.log.Warn("connection refused: max.connections.per.ip reached", "remote", nc.RemoteAddr(), "max", limit)

@@ -45,3 +45,29 @@ func TestCLIQuotas(t *testing.T) {
 		t.Fatalf("after a delete: %+v", quotas)
 	}
 }
+
+// TestCLIQuotaIP: strata quota --ip and --ip-default set, list and delete the
+// connection_creation_rate of IP entities; an IP with a user, or a bad address, is a
+// usage error.
+func TestCLIQuotaIP(t *testing.T) {
+	s := servertest.StartBroker(t, "", nil)
+	addr := s.Addr().String()
+	mustContain(t, "set", cli(t, addr, codeOK, "", "quota", "set", "--ip", "10.0.0.7", "--connection-creation-rate", "5").stdout,
+		"10.0.0.7", "connection_creation_rate", "5")
+	cli(t, addr, codeOK, "", "quota", "set", "--ip-default", "--connection-creation-rate", "20")
+	cli(t, addr, codeUsage, "", "quota", "set", "--ip", "10.0.0.7", "--user", "alice", "--connection-creation-rate", "1")
+	cli(t, addr, codeUsage, "", "quota", "set", "--ip", "not-an-ip", "--connection-creation-rate", "1")
+	cli(t, addr, codeUsage, "", "quota", "set", "--ip", "10.0.0.7", "--ip-default", "--connection-creation-rate", "1")
+	r := cli(t, addr, codeOK, "", "quota", "list", "-o", "json")
+	var quotas []client.Quota
+	if err := json.Unmarshal([]byte(r.stdout), &quotas); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if len(quotas) != 2 || quotas[0].IP != "10.0.0.7" || quotas[0].Values["connection_creation_rate"] != 5 ||
+		quotas[1].IP != client.DefaultEntity || quotas[1].Values["connection_creation_rate"] != 20 || quotas[1].User != "" {
+		t.Fatalf("quotas %+v", quotas)
+	}
+	mustContain(t, "table", cli(t, addr, codeOK, "", "quota", "list").stdout, "IP", "10.0.0.7", "<default>")
+	cli(t, addr, codeOK, "", "quota", "delete", "--ip", "10.0.0.7")
+	cli(t, addr, codeNotFound, "", "quota", "delete", "--ip", "10.0.0.7")
+}

@@ -45,6 +45,9 @@ const (
 	// keyHTTP is the HTTP listener (metrics, health, console): a Strata setting in the
 	// registry, served by package observe, not by the broker.
 	keyHTTP = "http.listener"
+	// keyHTTPAuth is the HTTP listener's authentication (none or basic): also a broker
+	// setting, which the broker validates and reports.
+	keyHTTPAuth = "http.authentication"
 )
 
 // Broker settings that map onto server.Options fields; every other key goes into
@@ -150,8 +153,10 @@ The HTTP listener (--http, setting http.listener, default 127.0.0.1:9644; off di
 serves Prometheus metrics (/metrics), health (/healthz, and /readyz: 200 once the storage
 is recovered and the Kafka listeners accept, 503 from SIGTERM on), the web console (/) and
 its JSON API (/api/v1/), and Go's profiles (/debug/pprof/) unless --pprof gives them a
-listener of their own. It has no authentication yet: keep it on loopback or behind a
-proxy that authenticates.`,
+listener of their own. http.authentication=basic makes every endpoint but the probes
+want a user and password of the broker's SCRAM users (HTTP basic authentication), and the
+console act as that user under the ACLs; without it there is no login: keep it on
+loopback or behind a proxy that authenticates.`,
 		Example: `  strata serve
   strata serve --listen 0.0.0.0:9092 --data-dir /var/lib/strata
   strata serve --config strata.yaml --set auto.create.topics.enable=false
@@ -320,6 +325,19 @@ func readConfigFile(path string) (map[string]any, error) {
 	return flat, nil
 }
 
+// httpOptions is the HTTP listener's configuration: http.authentication (none or basic).
+func (c *config) httpOptions(logger *slog.Logger, pprof bool) (*observe.Options, error) {
+	o := &observe.Options{Logger: logger, Pprof: pprof, Version: versionString()}
+	switch auth := strings.TrimSpace(c.settings[keyHTTPAuth]); auth {
+	case "", "none":
+	case "basic":
+		o.BasicAuth = true
+	default:
+		return nil, fmt.Errorf("%s: %q is not none or basic", keyHTTPAuth, auth)
+	}
+	return o, nil
+}
+
 // options maps the merged configuration onto server.Options: the connection-level
 // settings onto their fields, every other broker setting into Options.Settings.
 func (c *config) options(logger *slog.Logger) (*server.Options, error) {
@@ -482,7 +500,11 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	// storage recovers; it closes last, so that /readyz reports the shutdown.
 	var web *observe.Handler
 	if addr := strings.TrimSpace(cfg.settings[keyHTTP]); !strings.EqualFold(addr, "off") {
-		web = observe.New(&observe.Options{Logger: logger, Pprof: f.pprof == "", Version: versionString()})
+		o, err := cfg.httpOptions(logger, f.pprof == "")
+		if err != nil {
+			return err
+		}
+		web = observe.New(o)
 		defer web.Close()
 		hl, err := observe.Listen(addr, web, logger)
 		if err != nil {

@@ -137,6 +137,36 @@ func TestServeConfigErrors(t *testing.T) {
 	}
 }
 
+// TestServeHTTPAuthentication: http.authentication=basic turns the HTTP listener's basic
+// authentication on (observe.Options.BasicAuth, tested in package observe); none or
+// unset leaves it off; another value is an error before anything listens.
+func TestServeHTTPAuthentication(t *testing.T) {
+	for set, want := range map[string]bool{"": false, "http.authentication=none": false, "http.authentication=basic": true} {
+		var sets []string
+		if set != "" {
+			sets = []string{set}
+		}
+		cfg, err := loadConfig(&serveFlags{set: sets}, func(string) bool { return false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := cfg.httpOptions(nil, false)
+		if err != nil || o.BasicAuth != want {
+			t.Errorf("%q: BasicAuth %v, %v; want %v", set, o != nil && o.BasicAuth, err, want)
+		}
+		if _, err := cfg.options(nil); err != nil {
+			t.Errorf("%q: the broker refuses the setting: %v", set, err)
+		}
+	}
+	cfg, err := loadConfig(&serveFlags{set: []string{"http.authentication=Basic"}}, func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.httpOptions(nil, false); err == nil || !strings.Contains(err.Error(), "http.authentication") {
+		t.Errorf("Basic (the values are lower case, as the broker checks): %v, want an error", err)
+	}
+}
+
 // kafkaServerProperties is Kafka 4's own KRaft server.properties (see its header).
 const kafkaServerProperties = "../../internal/config/testdata/kafka-reconfig-server.properties"
 

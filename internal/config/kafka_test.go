@@ -9,7 +9,7 @@ import (
 
 // strataNames are Strata's own settings named without the strata. prefix (the issue that
 // introduced each fixed its name).
-var strataNames = []string{"http.listener", "bootstrap.user"}
+var strataNames = []string{"http.listener", "http.authentication", "bootstrap.user"}
 
 // authorizerNames are Kafka's settings that its StandardAuthorizer reads itself
 // (StandardAuthorizer.configure), not KafkaConfig, so its generated reference leaves them

@@ -36,10 +36,19 @@ func VerifyPlain(msg []byte, lookup CredentialLookup) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if !VerifyPassword(user, password, lookup) {
+		return "", fmt.Errorf("%w: PLAIN: invalid username or password", ErrAuthenticationFailed)
+	}
+	return user, nil
+}
+
+// VerifyPassword reports whether password is the user's, checked against its stored
+// SCRAM credentials (either mechanism's will do).
+func VerifyPassword(user, password string, lookup CredentialLookup) bool {
 	for _, m := range []string{ScramSHA512, ScramSHA256} {
 		if c, ok := lookup(user, m); ok && c.Mechanism == m && c.Verify(password) {
-			return user, nil
+			return true
 		}
 	}
-	return "", fmt.Errorf("%w: PLAIN: invalid username or password", ErrAuthenticationFailed)
+	return false
 }
