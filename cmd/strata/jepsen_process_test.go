@@ -381,7 +381,7 @@ func TestJepsenProcessKillLeader(t *testing.T) {
 	l.h.setMark()
 	c.nodes[dead].kill(t)
 	window := l.waitWindow(t, 30*time.Second)
-	t.Logf("leader %d killed: every partition acknowledged an acks=all produce after %v", leader, window)
+	t.Logf("leader %d (controller %d) killed: every partition acknowledged an acks=all produce after %v", leader, m.ControllerID, window)
 	if window > 5*time.Second {
 		t.Errorf("failover window %v, want < 2 s (5 s allowed on a shared machine)", window)
 	}
