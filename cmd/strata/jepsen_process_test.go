@@ -92,10 +92,11 @@ func (h *history) window(partitions int32) (time.Duration, bool) {
 // load is a set of idempotent acks=all producers, one goroutine each, every producer
 // writing "producer-partition-seq" values to every partition in turn.
 type load struct {
-	h      *history
-	cls    []*kgo.Client
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	h       *history
+	cls     []*kgo.Client
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped bool
 }
 
 func startLoad(t *testing.T, c *procCluster, topic string, partitions int32, producers int) *load {
@@ -124,12 +125,23 @@ func startLoad(t *testing.T, c *procCluster, topic string, partitions int32, pro
 			}
 		}()
 	}
+	t.Cleanup(func() { // a test that failed before stop
+		if !l.stopped {
+			l.cancel()
+			l.wg.Wait()
+			for _, cl := range l.cls {
+				cl.Close()
+			}
+		}
+	})
 	return l
 }
 
-// stop ends the load: no new record; buffered ones get until the deadline of ctx.
+// stop ends the load: no new record, records not yet sent fail (canceled, never
+// acknowledged), and those in flight get until the deadline of ctx.
 func (l *load) stop(t *testing.T, ctx context.Context) {
 	t.Helper()
+	l.stopped = true
 	l.cancel()
 	l.wg.Wait()
 	for _, cl := range l.cls {
