@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run cluster cluster-soak compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
+.PHONY: all build run cluster cluster-soak jepsen compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
 
 all: build
 
@@ -32,6 +32,15 @@ cluster: build
 CLUSTER_COUNT ?= 10
 cluster-soak:
 	$(GO) test -count=$(CLUSTER_COUNT) -timeout 0 -run '^TestClusterProcess' -v ./cmd/strata
+
+# The Jepsen-style replication tests (cmd/strata TestJepsenProcess*: idempotent acks=all
+# load on an RF 3 topic of three processes; kill -9 of a leader, of every node, SIGSTOP
+# of one and of two nodes; a checker of every acknowledged record) JEPSEN_COUNT times
+# (default 10; JEPSEN_RUN narrows the tests); make test runs them once.
+JEPSEN_COUNT ?= 10
+JEPSEN_RUN ?= ^TestJepsenProcess
+jepsen:
+	$(GO) test -count=$(JEPSEN_COUNT) -timeout 0 -run '$(JEPSEN_RUN)' -v ./cmd/strata
 
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
