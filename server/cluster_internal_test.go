@@ -336,14 +336,7 @@ func TestClusterClientsSeeOneCluster(t *testing.T) {
 			t.Fatalf("produce to partition %d (led by %d): %v", p, tp.Partitions[p].Leader, err)
 		}
 	}
-	got := map[int32]bool{}
-	for len(got) < 3 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %v: %v", got, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
-	}
+	consumeEach(ctx, t, cl, 3)
 }
 
 // TestClusterGroupsFollowLeadership: on a cluster, the first FindCoordinator creates
@@ -460,14 +453,7 @@ func TestClusterTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	got := map[int32]bool{}
-	for len(got) < 3 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %v: %v", got, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
-	}
+	consumeEach(ctx, t, cl, 3)
 }
 
 // TestClusterTxnOffsetCommit: a transaction commits a group's offsets when the group's
@@ -789,14 +775,7 @@ func (c *testCluster) consumeSpread(ctx context.Context, t *testing.T, topic, gr
 			t.Fatal(err)
 		}
 	}
-	got := map[int32]bool{}
-	for len(got) < 3 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %v: %v", got, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
-	}
+	consumeEach(ctx, t, cl, 3)
 	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -902,5 +881,18 @@ func TestClusterRaftVoters(t *testing.T) {
 	single.fillAPIVersions(resp)
 	if slices.ContainsFunc(resp.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return quorumAPIs[k.ApiKey] }) {
 		t.Error("a single node advertises the quorum APIs")
+	}
+}
+
+// consumeEach polls cl until it has consumed a record of each of partitions 0..n-1.
+func consumeEach(ctx context.Context, t *testing.T, cl *kgo.Client, n int) {
+	t.Helper()
+	got := map[int32]bool{}
+	for len(got) < n {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %v: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
 	}
 }
