@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -331,6 +332,7 @@ func TestConsumerProtocolKgoScale(t *testing.T) {
 	defer pcl.Close()
 	produce(t, pcl, 300, 300)
 	waitFor(t, "600 records", 30*time.Second, func() bool { return tr.count() == 600 })
+	waitCommitted(t, pcl, "g", 600)
 
 	m2.close() // leaves: the two others share its partitions
 	stableWith(t, addr, "g", 3, 3)
@@ -498,6 +500,7 @@ func TestConsumerProtocolKgoRollingUpgrade(t *testing.T) {
 		produce(t, pcl, 150, next)
 		next += 150
 		waitFor(t, fmt.Sprintf("%d records (%s)", next, what), 30*time.Second, func() bool { return tr.count() == next })
+		waitCommitted(t, pcl, "g", next) // a member closed next must not leave processed records uncommitted
 	}
 
 	startConsumer(t, "n1", tr, consumer848Opts(addr, "g", "roll")...)
@@ -543,6 +546,7 @@ func TestConsumerProtocolKgoRollingDowngrade(t *testing.T) {
 		produce(t, pcl, 150, next)
 		next += 150
 		waitFor(t, fmt.Sprintf("%d records (%s)", next, what), 30*time.Second, func() bool { return tr.count() == next })
+		waitCommitted(t, pcl, "g", next) // a member closed next must not leave processed records uncommitted
 	}
 
 	startConsumer(t, "c1", tr, groupOpts(addr, "g", "down")...)
@@ -571,4 +575,21 @@ func TestConsumerProtocolKgoRollingDowngrade(t *testing.T) {
 			t.Errorf("record %s processed by %v", k, ms)
 		}
 	}
+}
+
+// waitCommitted waits until group's committed offsets add up to total (its members
+// commit after they process: a member closed between the two would leave processed
+// records to be processed again by the next owner, which at-least-once allows).
+func waitCommitted(t *testing.T, cl *kgo.Client, group string, total int) {
+	t.Helper()
+	adm := kadm.NewClient(cl)
+	waitFor(t, fmt.Sprintf("%d records committed by %s", total, group), 30*time.Second, func() bool {
+		resp, err := adm.FetchOffsets(context.Background(), group)
+		if err != nil {
+			return false
+		}
+		var n int64
+		resp.Each(func(o kadm.OffsetResponse) { n += o.At })
+		return n == int64(total)
+	})
 }

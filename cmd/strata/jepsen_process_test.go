@@ -458,8 +458,11 @@ func TestJepsenProcessStopFollower(t *testing.T) {
 	l.h.setMark()
 	window := l.waitWindow(t, 40*time.Second)
 	t.Logf("node %d stopped: every partition acknowledged a produce after %v", stopped+1, window)
-	if window > 10*time.Second {
-		t.Errorf("produce stalled %v with one node stopped, want < 10 s (fencing + the client's 5 s request timeout)", window)
+	// Fencing takes ~1.5 s; the client may then spend up to two of its 5 s request
+	// timeouts on the stopped node (the produce in flight, then a metadata or produce
+	// retry sent there before it learns the new leader): 11 s was seen in CI.
+	if window > 16*time.Second {
+		t.Errorf("produce stalled %v with one node stopped, want < 16 s (fencing + at most two of the client's 5 s request timeouts)", window)
 	}
 	c.waitMetadata(t, ctx, watch, "the stopped node out of every ISR", func(m *kmsg.MetadataResponse) bool {
 		for _, p := range partitionsOf(m, jepsenTopic) {
