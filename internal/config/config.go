@@ -54,11 +54,18 @@ const (
 	// Topic settings are set per topic; their broker-level synonyms (Setting.Synonyms)
 	// hold the broker-wide default.
 	Topic
+	// Group settings are set per group id (Kafka's GroupConfig: ConfigResource type
+	// GROUP); their broker-level synonyms hold the default, and Bounds name the broker
+	// settings that bound them.
+	Group
 )
 
 func (s Scope) String() string {
-	if s == Topic {
+	switch s {
+	case Topic:
 		return "topic"
+	case Group:
+		return "group"
 	}
 	return "broker"
 }
@@ -69,6 +76,7 @@ type Source int8
 
 const (
 	SourceDynamicTopic  Source = 1 // DYNAMIC_TOPIC_CONFIG: a topic override
+	SourceGroup         Source = 8 // GROUP_CONFIG: a group's own setting
 	SourceStaticBroker  Source = 4 // STATIC_BROKER_CONFIG: broker settings at start
 	SourceDefault       Source = 5 // DEFAULT_CONFIG: built-in default
 	SourceUnknownConfig Source = 0
@@ -99,6 +107,9 @@ type Setting struct {
 	// Min and Max bound numeric values (inclusive) when HasMin / HasMax.
 	Min, Max       float64
 	HasMin, HasMax bool
+	// Bounds name the broker settings holding the smallest and largest value a group
+	// may set (group settings only; empty: none).
+	Bounds [2]string
 	// Enum lists the legal values (of each element for lists), case-sensitive.
 	Enum []string
 	// Check validates further; nil means none.
@@ -152,7 +163,9 @@ func init() {
 		byName[s.Name] = s
 		table = append(table, s)
 		for _, syn := range s.Synonyms {
-			synonymOf[syn.Name] = s
+			if s.Scope == Topic { // a group setting's synonyms are broker settings of their own
+				synonymOf[syn.Name] = s
+			}
 		}
 		if err := s.validate(s.Default); err != nil {
 			panic(fmt.Sprintf("config: bad default of %s: %v", s.Name, err))
