@@ -118,6 +118,7 @@ func GroupValue(s *Setting, broker, overrides map[string]string) Value {
 	}
 	for _, syn := range s.Synonyms {
 		if v, ok := BrokerValue(syn.Name, broker); ok {
+			v.Name = s.Name
 			return v
 		}
 	}
