@@ -167,3 +167,24 @@ func TestGroupConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupConfigsConsumerGroup: a consumer group's own consumer.heartbeat.interval.ms
+// (IncrementalAlterConfigs on its GROUP resource) is what ConsumerGroupHeartbeat tells
+// its members; another group keeps the broker's.
+func TestGroupConfigsConsumerGroup(t *testing.T) {
+	s := servertest.StartBroker(t, t.TempDir(), consumerSettings(nil))
+	_, cl, _ := adminFor(t, s)
+	createTopic(t, s, "hb", 1, nil)
+	if r := alterGroupConfigs(t, cl, "own", false, setCfg("consumer.heartbeat.interval.ms", "400")); r.ErrorCode != 0 {
+		t.Fatalf("alter: %v %v", kerr.ErrorForCode(r.ErrorCode), r.ErrorMessage)
+	}
+	for group, want := range map[string]int32{"own": 400, "other": 250} {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.RebalanceTimeoutMillis, req.SubscribedTopicNames = group, "m-"+group, 30000, []string{"hb"}
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		r := wireRequest(t, s, req).(*kmsg.ConsumerGroupHeartbeatResponse)
+		if r.ErrorCode != 0 || r.HeartbeatIntervalMillis != want {
+			t.Errorf("%s: error %d, heartbeat interval %d, want %d", group, r.ErrorCode, r.HeartbeatIntervalMillis, want)
+		}
+	}
+}
