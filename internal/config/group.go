@@ -245,3 +245,40 @@ func ParseISODuration(v string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// ShareGroup is a share group's effective settings (ResolveShareGroup): its group
+// settings over the broker's group.share.* defaults, within the broker's bounds.
+type ShareGroup struct {
+	// AutoOffsetReset is share.auto.offset.reset (ParseShareAutoOffsetReset reads it).
+	AutoOffsetReset string
+	// ReadCommitted is share.isolation.level=read_committed.
+	ReadCommitted           bool
+	RecordLockDuration      time.Duration // share.record.lock.duration.ms
+	DeliveryCountLimit      int16         // share.delivery.count.limit
+	PartitionMaxRecordLocks int           // share.partition.max.record.locks
+	SessionTimeout          time.Duration // share.session.timeout.ms
+	HeartbeatInterval       time.Duration // share.heartbeat.interval.ms
+	RenewAcknowledge        bool          // share.renew.acknowledge.enable
+	// DLQTopic is errors.deadletterqueue.topic.name (empty: none) and DLQCopyRecord
+	// errors.deadletterqueue.copy.record.enable.
+	DLQTopic      string
+	DLQCopyRecord bool
+}
+
+// ResolveShareGroup returns the effective settings of a share group whose own settings
+// are overrides (nil: none), with the broker settings broker.
+func ResolveShareGroup(broker, overrides map[string]string) ShareGroup {
+	r := ResolveGroup(broker, overrides)
+	return ShareGroup{
+		AutoOffsetReset:         r.String("share.auto.offset.reset"),
+		ReadCommitted:           r.String("share.isolation.level") == "read_committed",
+		RecordLockDuration:      r.Millis("share.record.lock.duration.ms"),
+		DeliveryCountLimit:      int16(r.Int64("share.delivery.count.limit")),
+		PartitionMaxRecordLocks: int(r.Int64("share.partition.max.record.locks")),
+		SessionTimeout:          r.Millis("share.session.timeout.ms"),
+		HeartbeatInterval:       r.Millis("share.heartbeat.interval.ms"),
+		RenewAcknowledge:        r.Bool("share.renew.acknowledge.enable"),
+		DLQTopic:                r.String("errors.deadletterqueue.topic.name"),
+		DLQCopyRecord:           r.Bool("errors.deadletterqueue.copy.record.enable"),
+	}
+}

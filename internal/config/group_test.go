@@ -127,3 +127,21 @@ func TestConfigGroupISODuration(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 }
+
+// TestConfigGroupShare: a share group's typed settings: Kafka's defaults, the broker's
+// group.share.* over them, the group's own over those.
+func TestConfigGroupShare(t *testing.T) {
+	def := ResolveShareGroup(nil, nil)
+	want := ShareGroup{AutoOffsetReset: "latest", RecordLockDuration: 30 * time.Second, DeliveryCountLimit: 5, PartitionMaxRecordLocks: 2000,
+		SessionTimeout: 45 * time.Second, HeartbeatInterval: 5 * time.Second, RenewAcknowledge: true}
+	if def != want {
+		t.Fatalf("defaults %+v, want %+v", def, want)
+	}
+	got := ResolveShareGroup(map[string]string{"group.share.delivery.count.limit": "3", "group.share.record.lock.duration.ms": "20000"},
+		map[string]string{"share.record.lock.duration.ms": "45000", "share.isolation.level": "read_committed",
+			"errors.deadletterqueue.topic.name": "dlq.x", "errors.deadletterqueue.copy.record.enable": "true", "share.auto.offset.reset": "earliest"})
+	want.DeliveryCountLimit, want.RecordLockDuration, want.ReadCommitted, want.DLQTopic, want.DLQCopyRecord, want.AutoOffsetReset = 3, 45*time.Second, true, "dlq.x", true, "earliest"
+	if got != want {
+		t.Fatalf("%+v, want %+v", got, want)
+	}
+}
