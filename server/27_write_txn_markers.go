@@ -102,7 +102,8 @@ func (s *Server) peer(broker int32, what string) (*kgo.Client, error) {
 }
 
 // peerClients are this broker's clients of the other brokers of its cluster (for
-// WriteTxnMarkers, and Produce of dead letters), one per address, created on first use and closed with the data.
+// WriteTxnMarkers, and Produce of dead letters), one per address, created on first use
+// and closed with the data.
 type peerClients struct {
 	mu     sync.Mutex
 	byAddr map[string]*kgo.Client

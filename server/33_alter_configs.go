@@ -18,8 +18,7 @@ func init() { register(33, 0, 2, handleAlterConfigs) }
 // handleAlterConfigs answers AlterConfigs v0-v2: a topic's overrides are replaced by the
 // given set (settings left out return to their defaults), persisted and applied to the
 // open partitions; a group's settings (resource type GROUP) likewise. Broker settings are
-// static. Each resource needs ALTER_CONFIGS
-// (configResourceErr).
+// static. Each resource needs ALTER_CONFIGS (configResourceErr).
 func handleAlterConfigs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.AlterConfigsRequest)
 	ctx, cancel := s.controllerCtx(r, 0)
