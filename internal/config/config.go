@@ -317,6 +317,37 @@ func ValidateBroker(settings map[string]string) error {
 			}
 		}
 	}
+	if len(errs) == 0 {
+		errs = append(errs, checkShareBroker(settings))
+	}
+	return errors.Join(errs...)
+}
+
+// checkShareBroker applies Kafka's start-up checks of the share group settings
+// (ShareGroupConfig and GroupCoordinatorConfig): each default within its bounds, the
+// heartbeat interval below the session timeout, group.share.max.share.sessions at least
+// group.share.max.size.
+func checkShareBroker(settings map[string]string) error {
+	r := Resolved{}
+	for _, s := range table {
+		if s.Scope == Broker && strings.HasPrefix(s.Name, "group.share.") {
+			v, _ := BrokerValue(s.Name, settings)
+			r[s.Name] = v.Value
+		}
+	}
+	var errs []error
+	for _, name := range []string{"record.lock.duration.ms", "delivery.count.limit", "partition.max.record.locks", "session.timeout.ms", "heartbeat.interval.ms"} {
+		v, lo, hi := "group.share."+name, "group.share.min."+name, "group.share.max."+name
+		if r.Int64(v) < r.Int64(lo) || r.Int64(v) > r.Int64(hi) {
+			errs = append(errs, fmt.Errorf("%w: %s=%d must be between %s=%d and %s=%d", ErrInvalid, v, r.Int64(v), lo, r.Int64(lo), hi, r.Int64(hi)))
+		}
+	}
+	if r.Int64("group.share.heartbeat.interval.ms") >= r.Int64("group.share.session.timeout.ms") {
+		errs = append(errs, fmt.Errorf("%w: group.share.heartbeat.interval.ms must be less than group.share.session.timeout.ms", ErrInvalid))
+	}
+	if r.Int64("group.share.max.share.sessions") < r.Int64("group.share.max.size") {
+		errs = append(errs, fmt.Errorf("%w: group.share.max.share.sessions must be greater than or equal to group.share.max.size", ErrInvalid))
+	}
 	return errors.Join(errs...)
 }
 
