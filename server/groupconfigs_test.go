@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -60,8 +61,8 @@ func setCfg(name, value string) kmsg.IncrementalAlterConfigsRequestResourceConfi
 // TestGroupConfigs: group settings (resource type GROUP) in DescribeConfigs (the group's
 // value, else the broker synonym's, else the default), IncrementalAlterConfigs (SET,
 // DELETE, validate-only, Kafka's refusals with INVALID_CONFIG and the reason, KIP-1191's
-// dead-letter topic rules) and AlterConfigs (the whole set replaced); they survive a
-// restart.
+// dead-letter topic rules) and AlterConfigs (the whole set replaced); they outlive
+// DeleteGroups and survive a restart.
 func TestGroupConfigs(t *testing.T) {
 	dir := t.TempDir()
 	broker := map[string]string{"group.consumer.session.timeout.ms": "50000", "group.share.record.lock.duration.ms": "20000"}
@@ -145,6 +146,20 @@ func TestGroupConfigs(t *testing.T) {
 	if r := alterGroupConfigs(t, cl, "workers", false, setCfg("errors.deadletterqueue.topic.name", "dlq.workers"),
 		kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: "consumer.heartbeat.interval.ms", Op: kmsg.IncrementalAlterConfigOpDelete}); r.ErrorCode != 0 {
 		t.Fatalf("set the DLQ: %v %v", kerr.ErrorForCode(r.ErrorCode), r.ErrorMessage)
+	}
+
+	// The settings outlive the group (Kafka keeps them in the metadata, not in the group
+	// coordinator): DeleteGroups of the emptied group leaves them.
+	offs := kadm.Offsets{}
+	offs.AddOffset("dlq.workers", 0, 0, -1)
+	if r, err := adm.CommitOffsets(ctx, "workers", offs); err != nil || r.Error() != nil {
+		t.Fatal(err, r.Error())
+	}
+	if r, err := adm.DeleteGroup(ctx, "workers"); err != nil || r.Err != nil {
+		t.Fatal(err, r.Err)
+	}
+	if c := groupConfigValue(t, describeGroupConfigs(t, cl, "workers"), "errors.deadletterqueue.topic.name"); *c.Value != "dlq.workers" {
+		t.Fatalf("after DeleteGroups: %+v", c)
 	}
 
 	// AlterConfigs replaces the whole set.
