@@ -51,8 +51,9 @@ func (r Reason) Message() string {
 }
 
 // Record is one dead record of a share group: where it came from, how often it was
-// delivered and why it is dead, and its key and value (used only when the group copies
-// records; nil is null).
+// delivered and why it is dead, and its key and value (nil is null), used only when the
+// group copies records: when both are nil the Writer reads them from the source partition
+// (Cluster.Sources).
 type Record struct {
 	Topic         string
 	Partition     int32
@@ -60,6 +61,11 @@ type Record struct {
 	DeliveryCount int16
 	Reason        Reason
 	Key, Value    []byte
+}
+
+// Source is the key and value of a source record (nil: null).
+type Source struct {
+	Key, Value []byte
 }
 
 // Target is a group's dead-letter topic as the cluster resolved it.
@@ -83,6 +89,11 @@ type Cluster interface {
 	// Append appends batch (a RecordBatch v2 without producer) to a partition of topic
 	// through its leader and returns once it is committed (acks=all).
 	Append(ctx context.Context, topic string, partition int32, batch []byte) error
+	// Sources returns the keys and values of the records of a source partition at
+	// offsets (sorted, distinct) that this broker can read, by offset; a record it cannot
+	// read (not here, deleted by retention) is left out, and its dead letter goes without
+	// key and value, as Kafka's writer sends headers only.
+	Sources(ctx context.Context, topic string, partition int32, offsets []int64) (map[int64]Source, error)
 }
 
 // Writer writes dead letters to the groups' dead-letter topics.
@@ -116,6 +127,11 @@ func (w *Writer) Write(ctx context.Context, group string, recs []Record) error {
 	if t.Partitions < 1 {
 		return fmt.Errorf("dlq: dead-letter topic %s has no partitions", t.Topic)
 	}
+	if t.CopyRecord {
+		if recs, err = w.withSources(ctx, recs); err != nil {
+			return err
+		}
+	}
 	var errs []error
 	for _, pb := range Batches(group, t, recs, w.now()) {
 		if err := w.c.Append(ctx, t.Topic, pb.Partition, pb.Batch); err != nil {
@@ -123,6 +139,42 @@ func (w *Writer) Write(ctx context.Context, group string, recs []Record) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// withSources returns recs with the key and value of those that have neither read from
+// their source partitions (one Sources call per partition, with the offsets needed).
+func (w *Writer) withSources(ctx context.Context, recs []Record) ([]Record, error) {
+	type tp struct {
+		topic string
+		part  int32
+	}
+	need := map[tp][]int64{}
+	for _, r := range recs {
+		if r.Key == nil && r.Value == nil {
+			k := tp{r.Topic, r.Partition}
+			need[k] = append(need[k], r.Offset)
+		}
+	}
+	if len(need) == 0 {
+		return recs, nil
+	}
+	found := map[tp]map[int64]Source{}
+	for k, offs := range need {
+		slices.Sort(offs)
+		src, err := w.c.Sources(ctx, k.topic, k.part, slices.Compact(offs))
+		if err != nil {
+			return nil, fmt.Errorf("dlq: read the source records of %s-%d: %w", k.topic, k.part, err)
+		}
+		found[k] = src
+	}
+	out := slices.Clone(recs)
+	for i := range out {
+		if r := &out[i]; r.Key == nil && r.Value == nil {
+			src := found[tp{r.Topic, r.Partition}][r.Offset]
+			r.Key, r.Value = src.Key, src.Value
+		}
+	}
+	return out, nil
 }
 
 // PartitionBatch is one batch for one partition of a dead-letter topic.

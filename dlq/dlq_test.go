@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -20,8 +21,19 @@ type fakeCluster struct {
 	err       error
 	appendErr map[int32]error
 
+	sources    map[int32]map[int64]Source // by source partition
+	sourcesErr error
+
 	mu      sync.Mutex
 	appends []PartitionBatch
+	reads   []string // Sources calls: topic-partition offsets
+}
+
+func (c *fakeCluster) Sources(_ context.Context, topic string, p int32, offsets []int64) (map[int64]Source, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads = append(c.reads, fmt.Sprintf("%s-%d %v", topic, p, offsets))
+	return c.sources[p], c.sourcesErr
 }
 
 func (c *fakeCluster) Target(_ context.Context, group string) (Target, error) {
@@ -187,5 +199,50 @@ func TestDLQWriteErrors(t *testing.T) {
 	c = &fakeCluster{target: Target{Topic: "d"}}
 	if err := New(c, nil).Write(t.Context(), "g", recs); err == nil {
 		t.Fatal("a topic without partitions")
+	}
+}
+
+// TestDLQWriteSources: a group that copies records gets the key and value of records the
+// caller gave without them read from their source partitions (one read per partition,
+// over the offsets needed); one that cannot be read goes with headers only; a group that
+// does not copy reads nothing.
+func TestDLQWriteSources(t *testing.T) {
+	c := &fakeCluster{target: Target{Topic: "d", Partitions: 1, CopyRecord: true}, sources: map[int32]map[int64]Source{
+		0: {5: {Key: []byte("k5"), Value: []byte("v5")}, 9: {Value: []byte("v9")}},
+		1: {2: {Key: []byte("k2")}},
+	}}
+	recs := []Record{
+		{Topic: "t", Partition: 0, Offset: 9, Reason: Rejected},
+		{Topic: "t", Partition: 1, Offset: 2, Reason: Rejected},
+		{Topic: "t", Partition: 0, Offset: 5, Reason: Rejected},
+		{Topic: "t", Partition: 0, Offset: 7, Reason: Rejected},                                          // not readable
+		{Topic: "t", Partition: 1, Offset: 3, Reason: Rejected, Key: []byte("given"), Value: []byte("")}, // given by the caller
+	}
+	if err := New(c, nil).Write(t.Context(), "g", recs); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(c.reads)
+	if fmt.Sprint(c.reads) != "[t-0 [5 7 9] t-1 [2]]" {
+		t.Fatalf("reads %v", c.reads)
+	}
+	_, got := decode(t, c.appends[0].Batch)
+	want := []struct{ key, value []byte }{{nil, []byte("v9")}, {[]byte("k2"), nil}, {[]byte("k5"), []byte("v5")}, {nil, nil}, {[]byte("given"), []byte{}}}
+	for i, r := range got {
+		if !bytes.Equal(r.Key, want[i].key) || !bytes.Equal(r.Value, want[i].value) || (r.Key == nil) != (want[i].key == nil) || (r.Value == nil) != (want[i].value == nil) {
+			t.Errorf("record %d: key %q value %q, want %q %q", i, r.Key, r.Value, want[i].key, want[i].value)
+		}
+	}
+	if recs[0].Value != nil {
+		t.Fatal("Write changed the caller's records")
+	}
+
+	c.target.CopyRecord, c.reads, c.appends = false, nil, nil
+	if err := New(c, nil).Write(t.Context(), "g", recs); err != nil || len(c.reads) != 0 {
+		t.Fatalf("a group that does not copy: %v, reads %v", err, c.reads)
+	}
+	boom := errors.New("boom")
+	c.target.CopyRecord, c.sourcesErr, c.appends = true, boom, nil
+	if err := New(c, nil).Write(t.Context(), "g", recs); !errors.Is(err, boom) || len(c.appends) != 0 {
+		t.Fatalf("a failed read: %v, %d appends", err, len(c.appends))
 	}
 }

@@ -1,17 +1,22 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/dlq"
+	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/partition"
 )
 
 // deadLetters returns the writer of share groups' dead letters (KIP-1191) over this
@@ -110,4 +115,63 @@ func (s *Server) produceTo(ctx context.Context, leader int32, topic string, part
 		return fmt.Errorf("server: dead letters for %s-%d to broker %d: malformed answer", topic, partition, leader)
 	}
 	return kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)
+}
+
+// maxSourceBytes bounds what one Sources call reads of a source partition (Kafka's
+// writer reads 1 MiB per fetch): dead records far apart are read one batch at a time.
+const maxSourceBytes = 1 << 20
+
+// Sources reads the records at offsets of a partition this broker hosts: from the first
+// offset not yet found, the batches of one read (up to maxSourceBytes), then on from the
+// next offset not found. Offsets below the log start, at or past the high watermark, or of
+// a partition not hosted here are left out (headers only); so is everything after a read
+// error, which is logged.
+func (c dlqCluster) Sources(_ context.Context, topic string, part int32, offsets []int64) (map[int64]dlq.Source, error) {
+	out := map[int64]dlq.Source{}
+	p, err := c.s.data.replicas.Lookup(topic, part, -1)
+	if err != nil {
+		return out, nil
+	}
+	for i := 0; i < len(offsets); {
+		off := max(offsets[i], p.LogStartOffset())
+		res, err := p.Read(off, maxSourceBytes, partition.ReadHighWatermark)
+		if err != nil || len(res.Records) == 0 {
+			if err != nil && !errors.Is(err, partition.ErrOffsetOutOfRange) {
+				c.s.log.Warn("reading dead records to copy them to the dead-letter topic", "topic", topic, "partition", part, "offset", off, "err", err)
+			}
+			return out, nil
+		}
+		end := off
+		for b := res.Records; len(b) > 0; {
+			h, err := batch.ParseHeader(b)
+			if err != nil || h.Size() > len(b) {
+				return out, nil
+			}
+			end = h.BaseOffset + int64(h.LastOffsetDelta) + 1
+			if !h.IsControl() {
+				c.collectSources(b[:h.Size()], offsets[i:], out)
+			}
+			b = b[h.Size():]
+		}
+		for i < len(offsets) && offsets[i] < end {
+			i++
+		}
+	}
+	return out, nil
+}
+
+// collectSources adds to out the key and value of the records of the batch b at offsets.
+func (c dlqCluster) collectSources(b []byte, offsets []int64, out map[int64]dlq.Source) {
+	r, err := records.NewReader(b)
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	for r.Next() {
+		o := r.Offset()
+		if _, want := slices.BinarySearch(offsets, o); want {
+			rec := r.Record()
+			out[o] = dlq.Source{Key: bytes.Clone(rec.Key), Value: bytes.Clone(rec.Value)}
+		}
+	}
 }

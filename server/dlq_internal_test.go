@@ -160,3 +160,67 @@ func TestDLQServerAutoCreate(t *testing.T) {
 		t.Fatalf("records %+v", rs)
 	}
 }
+
+// TestDLQServerSources: a group that copies records gets the key and value of each dead
+// record read from the source partition on this broker (compressed batches too, records
+// far apart); an offset past the end goes with headers only.
+func TestDLQServerSources(t *testing.T) {
+	s := newGroupTestServer(t)
+	ctx := t.Context()
+	for _, name := range []string{"orders", "dlq.g"} {
+		cfg := map[string]*string{}
+		if name == "dlq.g" {
+			cfg[metadata.DLQGroupEnableConfig] = kmsg.StringPtr("true")
+		}
+		if _, err := s.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: name, Partitions: 1, ReplicationFactor: -1, Configs: cfg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := s.data.replicas.Lookup("orders", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, codec := range []int{batch.CodecNone, batch.CodecLZ4, batch.CodecNone} { // offsets 0-99, 100-199, 200-299
+		var recs []records.Record
+		for j := range 100 {
+			n := strconv.Itoa(i*100 + j)
+			recs = append(recs, records.Record{Key: []byte("k" + n), Value: bytes.Repeat([]byte(n), 2000)})
+		}
+		b, err := records.Encode(nil, records.NewBatch(1, recs), codec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.Append(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WaitDurable(ctx, res.LastOffset+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.data.store.AlterGroupConfigs(ctx, metadata.AlterGroupConfigs{Group: "g", Alters: []config.Alter{
+		{Name: metadata.DLQTopicConfig, Value: "dlq.g"}, {Name: metadata.DLQCopyRecordConfig, Value: "true"}}}); err != nil {
+		t.Fatal(err)
+	}
+	dead := []int64{3, 150, 299, 5000}
+	var recs []dlq.Record
+	for _, o := range dead {
+		recs = append(recs, dlq.Record{Topic: "orders", Partition: 0, Offset: o, DeliveryCount: 1, Reason: dlq.Rejected})
+	}
+	if err := s.deadLetters().Write(ctx, "g", recs); err != nil {
+		t.Fatal(err)
+	}
+	got := fetchDLQ(t, s, "dlq.g", 0)
+	if len(got) != len(dead) {
+		t.Fatalf("%d dead letters", len(got))
+	}
+	for i, r := range got[:3] {
+		n := strconv.FormatInt(dead[i], 10)
+		if string(r.Key) != "k"+n || !bytes.Equal(r.Value, bytes.Repeat([]byte(n), 2000)) {
+			t.Errorf("dead letter of offset %d: key %q, value of %d bytes", dead[i], r.Key, len(r.Value))
+		}
+	}
+	if r := got[3]; r.Key != nil || r.Value != nil || dlqHeader(r, dlq.HeaderOffset) != "5000" {
+		t.Errorf("an offset past the end: %+v", r)
+	}
+}
