@@ -63,7 +63,8 @@ func (c *Coordinator) ConsumerHeartbeat(req *ConsumerHeartbeatRequest) (Consumer
 	if err != nil {
 		return ConsumerHeartbeatResult{}, err
 	}
-	res := ConsumerHeartbeatResult{MemberEpoch: epoch, HeartbeatInterval: c.opts.ConsumerHeartbeatInterval}
+	_, interval := c.opts.consumerSettings(req.Group)
+	res := ConsumerHeartbeatResult{MemberEpoch: epoch, HeartbeatInterval: interval}
 	full := req.MemberEpoch == 0 || req.RebalanceTimeout > 0 && (req.Topics != nil || req.Regex != nil) && req.Owned != nil
 	if epoch >= 0 && (full || changed) {
 		res.Assignment = maps.Clone(assigned)

@@ -171,7 +171,7 @@ func (c *Coordinator) checkRevocationLocked(g *group, m *consumerMember) {
 	}
 	timeout := time.Duration(m.meta.RebalanceTimeoutMs) * time.Millisecond
 	if timeout <= 0 {
-		timeout = c.opts.ConsumerSessionTimeout
+		timeout, _ = c.opts.consumerSettings(g.id)
 	}
 	id, epoch := m.id, m.current.MemberEpoch
 	var t coord.Timer
@@ -198,7 +198,7 @@ func (c *Coordinator) resetConsumerSessionLocked(g *group, id string) {
 	if g.consumerSessions == nil {
 		g.consumerSessions = make(map[string]coord.Timer)
 	}
-	timeout := c.opts.ConsumerSessionTimeout
+	timeout, _ := c.opts.consumerSettings(g.id)
 	if m := g.consumer.members[id]; m != nil && m.meta.Classic != nil {
 		timeout = time.Duration(m.meta.Classic.SessionTimeoutMs) * time.Millisecond // its JoinGroup's
 	}

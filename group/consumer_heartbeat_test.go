@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -284,6 +285,62 @@ func TestConsumerRevocationTimeout(t *testing.T) {
 		}
 		if len(kept[rtA]) != 2 {
 			t.Fatalf("m2 keeps %v", kept)
+		}
+	})
+}
+
+// TestConsumerGroupSettings (virtual time): a group's own consumer.session.timeout.ms and
+// consumer.heartbeat.interval.ms (Options.GroupSettings) take the place of the broker's,
+// within the broker's bounds, read at each heartbeat; other groups keep the broker's.
+func TestConsumerGroupSettings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		own := map[string]GroupSettings{"slow": {SessionTimeout: 30 * time.Second, HeartbeatInterval: 8 * time.Second}}
+		e := newEnv(t, func(o *Options) {
+			o.ConsumerSessionTimeout, o.ConsumerMaxSessionTimeout = 10*time.Second, time.Minute
+			o.Topics = topicA4
+			o.GroupSettings = func(g string) GroupSettings { mu.Lock(); defer mu.Unlock(); return own[g] }
+		})
+		join := func(g string) time.Duration {
+			r, err := e.c.ConsumerHeartbeat(&ConsumerHeartbeatRequest{Group: g, MemberID: "m1", RebalanceTimeout: time.Minute,
+				Topics: []string{"a"}, Owned: map[assign.TopicID][]int32{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.HeartbeatInterval
+		}
+		if got := join("slow"); got != 8*time.Second {
+			t.Fatalf("the group's heartbeat interval: %v", got)
+		}
+		if got := join("plain"); got != DefaultConsumerHeartbeatInterval {
+			t.Fatalf("the broker's heartbeat interval: %v", got)
+		}
+		members := func(g string) int {
+			grp := e.c.shardMust(t, g).lookup(g)
+			grp.mu.Lock()
+			defer grp.mu.Unlock()
+			return len(grp.consumer.members)
+		}
+		time.Sleep(20 * time.Second)
+		if members("slow") != 1 || members("plain") != 0 {
+			t.Fatalf("after 20s: slow %d, plain %d members", members("slow"), members("plain"))
+		}
+		time.Sleep(11 * time.Second)
+		if members("slow") != 0 {
+			t.Fatal("the group's 30s session timeout did not expire its member")
+		}
+		// A value beyond the broker's bounds is brought within them.
+		mu.Lock()
+		own["slow"] = GroupSettings{SessionTimeout: time.Hour}
+		mu.Unlock()
+		join("slow")
+		time.Sleep(59 * time.Second)
+		if members("slow") != 1 {
+			t.Fatal("expired before the broker's 60s maximum")
+		}
+		time.Sleep(2 * time.Second)
+		if members("slow") != 0 {
+			t.Fatal("an hour's session timeout was not capped at the broker's 60s maximum")
 		}
 	})
 }

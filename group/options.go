@@ -56,6 +56,12 @@ type Options struct {
 	// group.consumer.{min,max}.heartbeat.interval.ms. Zero: no bound.
 	ConsumerMinSessionTimeout, ConsumerMaxSessionTimeout       time.Duration
 	ConsumerMinHeartbeatInterval, ConsumerMaxHeartbeatInterval time.Duration
+	// GroupSettings returns a group's own consumer.session.timeout.ms and
+	// consumer.heartbeat.interval.ms (its group configs, Kafka's GroupConfig), read at
+	// every heartbeat so that a change applies from the next one; a zero field (or nil
+	// GroupSettings) means the broker's (ConsumerSessionTimeout, ConsumerHeartbeatInterval).
+	// It must not block: it is called with a group's lock held.
+	GroupSettings func(group string) GroupSettings
 	// ConsumerMigration is group.consumer.migration.policy: whether an empty classic group
 	// becomes a consumer group when a KIP-848 member joins (upgrade), and back (downgrade).
 	// Default bidirectional.
@@ -151,6 +157,40 @@ func (o *Options) Validate() error {
 		}
 	}
 	return nil
+}
+
+// GroupSettings are a consumer group's own settings (KIP-848 group configs); zero fields
+// take the broker's.
+type GroupSettings struct {
+	SessionTimeout, HeartbeatInterval time.Duration
+}
+
+// consumerSettings returns the session timeout and heartbeat interval of consumer group
+// id: its own settings (within the broker's bounds), else the broker's.
+func (o *Options) consumerSettings(id string) (session, heartbeat time.Duration) {
+	session, heartbeat = o.ConsumerSessionTimeout, o.ConsumerHeartbeatInterval
+	if o.GroupSettings == nil {
+		return session, heartbeat
+	}
+	gs := o.GroupSettings(id)
+	if gs.SessionTimeout > 0 {
+		session = clamp(gs.SessionTimeout, o.ConsumerMinSessionTimeout, o.ConsumerMaxSessionTimeout)
+	}
+	if gs.HeartbeatInterval > 0 {
+		heartbeat = clamp(gs.HeartbeatInterval, o.ConsumerMinHeartbeatInterval, o.ConsumerMaxHeartbeatInterval)
+	}
+	return session, heartbeat
+}
+
+// clamp brings d within [lo, hi], a zero bound being none.
+func clamp(d, lo, hi time.Duration) time.Duration {
+	if lo > 0 && d < lo {
+		return lo
+	}
+	if hi > 0 && d > hi {
+		return hi
+	}
+	return d
 }
 
 // within reports whether min <= d <= max, a zero bound being none.

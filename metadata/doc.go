@@ -10,7 +10,8 @@
 //     act on it (the replica manager opens, reconfigures and deletes partitions).
 //   - Store: the interface every implementation provides: Image, Watch, and commands
 //     (RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, AlterTopicConfigs,
-//     AllocateProducerIDs, AlterPartition, AlterScramCredentials, CreateACLs, DeleteACLs). Commands are
+//     AllocateProducerIDs, AlterPartition, AlterScramCredentials, CreateACLs, DeleteACLs,
+//     AlterClientQuotas, AlterGroupConfigs). Commands are
 //     plain data, so a replicated store can put them in a log. metadata/local is the single-node store; storetest is the conformance
 //     suite every implementation passes.
 //   - Rules: the checks and replica placement every store applies to commands.

@@ -117,6 +117,7 @@ type Image struct {
 	acls       map[acl.Binding]struct{}     // ACL bindings (acls.go)
 	sortedACLs []acl.Binding
 	quotas     map[QuotaEntity]map[string]float64 // client quotas (quotas.go)
+	groupCfgs  map[string]map[string]string       // group settings by group id (groupconfigs.go)
 }
 
 // NewImage returns the image of a cluster without topics, at version 0.
@@ -174,6 +175,7 @@ type Builder struct {
 	scram   bool // im.scram is a copy
 	acls    bool // im.acls is a copy
 	quotas  bool // im.quotas is a copy
+	groups  bool // im.groupCfgs is a copy
 }
 
 // Edit starts the image that follows im; im itself does not change.

@@ -95,6 +95,8 @@ type Store interface {
 	ACLStore
 	// QuotaStore: AlterClientQuotas (quotas.go).
 	QuotaStore
+	// GroupConfigStore: AlterGroupConfigs (groupconfigs.go).
+	GroupConfigStore
 
 	// Close stops the store; watchers are not called any more.
 	Close() error

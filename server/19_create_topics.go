@@ -137,7 +137,7 @@ func (s *Server) createTopic(ctx context.Context, rt kmsg.CreateTopicsRequestTop
 	for _, c := range rt.Configs {
 		cmd.Configs[c.Name] = c.Value
 	}
-	note = s.topicConfigNote(rt.Topic, config.DropRemovedTopic(cmd.Configs), config.NoEffectTopic(cmd.Configs))
+	note = s.configNote("topic", rt.Topic, config.DropRemovedTopic(cmd.Configs), config.NoEffectTopic(cmd.Configs))
 	t, err = s.data.store.CreateTopic(ctx, cmd)
 	if err != nil {
 		return nil, nil, err
@@ -145,18 +145,18 @@ func (s *Server) createTopic(ctx context.Context, rt kmsg.CreateTopicsRequestTop
 	return t, note, nil
 }
 
-// topicConfigNote logs one warning per topic config that Strata ignores (removed from
-// Kafka) or stores without effect, and returns them as the note a successful answer
-// carries in its error message (Kafka's answers have room for one); nil when there are
-// none.
-func (s *Server) topicConfigNote(topic string, ignored, noEffect []config.Ignored) *string {
+// configNote logs one warning per topic or group config (kind) of resource name that
+// Strata ignores (removed from Kafka) or stores without effect, and returns them as the
+// note a successful answer carries in its error message (Kafka's answers have room for
+// one); nil when there are none.
+func (s *Server) configNote(kind, name string, ignored, noEffect []config.Ignored) *string {
 	var parts []string
 	for _, ig := range ignored {
-		s.log.Warn(ig.String(), "topic", topic, "setting", ig.Name)
+		s.log.Warn(ig.String(), kind, name, "setting", ig.Name)
 		parts = append(parts, ig.String())
 	}
 	for _, ig := range noEffect {
-		s.log.Warn(ig.String(), "topic", topic, "setting", ig.Name)
+		s.log.Warn(ig.String(), kind, name, "setting", ig.Name)
 		parts = append(parts, ig.Name+" is stored but "+ig.Reason)
 	}
 	if len(parts) == 0 {

@@ -63,17 +63,7 @@ func handleWriteTxnMarkers(s *Server, r *request) reply {
 // no credentials of their own yet). The partition's error comes back as the kerr error
 // of its code.
 func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicPartition, m txn.Marker) error {
-	l := s.opts.listeners()[0]
-	if l.SecurityProtocol != Plaintext {
-		return fmt.Errorf("server: transaction markers for %s-%d, led by broker %d: the first listener %s is %s; markers to other brokers need a PLAINTEXT one",
-			tp.Topic, tp.Partition, leader, l.Name, l.SecurityProtocol)
-	}
-	b, ok := s.image().Broker(leader)
-	e, eok := b.Endpoint(l.Name)
-	if !ok || !eok {
-		return fmt.Errorf("server: transaction markers for %s-%d: broker %d has no %s endpoint", tp.Topic, tp.Partition, leader, l.Name)
-	}
-	cl, err := s.data.peers.client(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+	cl, err := s.peer(leader, fmt.Sprintf("transaction markers for %s-%d", tp.Topic, tp.Partition))
 	if err != nil {
 		return err
 	}
@@ -94,8 +84,26 @@ func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicParti
 	return kerr.ErrorForCode(resp.Markers[0].Topics[0].Partitions[0].ErrorCode)
 }
 
+// peer returns the client of another broker of the cluster, on the listener of this
+// broker's first listener's name (PLAINTEXT only: the brokers have no credentials of their
+// own yet); what says what it is for, in errors.
+func (s *Server) peer(broker int32, what string) (*kgo.Client, error) {
+	l := s.opts.listeners()[0]
+	if l.SecurityProtocol != Plaintext {
+		return nil, fmt.Errorf("server: %s, led by broker %d: the first listener %s is %s; requests to other brokers need a PLAINTEXT one",
+			what, broker, l.Name, l.SecurityProtocol)
+	}
+	b, ok := s.image().Broker(broker)
+	e, eok := b.Endpoint(l.Name)
+	if !ok || !eok {
+		return nil, fmt.Errorf("server: %s: broker %d has no %s endpoint", what, broker, l.Name)
+	}
+	return s.data.peers.client(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+}
+
 // peerClients are this broker's clients of the other brokers of its cluster (for
-// WriteTxnMarkers), one per address, created on first use and closed with the data.
+// WriteTxnMarkers, and Produce of dead letters), one per address, created on first use
+// and closed with the data.
 type peerClients struct {
 	mu     sync.Mutex
 	byAddr map[string]*kgo.Client

@@ -13,7 +13,7 @@ import (
 
 func init() { register(32, 0, 4, handleDescribeConfigs) }
 
-// handleDescribeConfigs answers DescribeConfigs v0-v4 for topic and broker resources:
+// handleDescribeConfigs answers DescribeConfigs v0-v4 for topic, broker and group resources:
 // effective values with their source, synonyms (v1+, when asked) and type and
 // documentation (v3+). Each resource needs DESCRIBE_CONFIGS (configResourceErr).
 func handleDescribeConfigs(s *Server, r *request) reply {
@@ -65,7 +65,8 @@ func handleDescribeConfigs(s *Server, r *request) reply {
 	return now(resp)
 }
 
-// describeResource describes a topic or this broker.
+// describeResource describes a topic, this broker or a group (whether it exists or not,
+// as Kafka).
 func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string, names []string) ([]config.Describe, error) {
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
@@ -79,6 +80,11 @@ func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string, name
 			return nil, err
 		}
 		return config.DescribeBroker(s.staticSettings(), names), nil
+	case kmsg.ConfigResourceTypeGroupConfig:
+		if name == "" {
+			return nil, fmt.Errorf("%w: group name must not be empty", kerr.InvalidRequest)
+		}
+		return config.DescribeGroup(s.opts.Settings, s.image().GroupConfigs(name), names), nil
 	default:
 		return nil, fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, typ)
 	}

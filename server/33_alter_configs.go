@@ -17,8 +17,8 @@ func init() { register(33, 0, 2, handleAlterConfigs) }
 
 // handleAlterConfigs answers AlterConfigs v0-v2: a topic's overrides are replaced by the
 // given set (settings left out return to their defaults), persisted and applied to the
-// open partitions. Broker settings are static. Each resource needs ALTER_CONFIGS
-// (configResourceErr).
+// open partitions; a group's settings (resource type GROUP) likewise. Broker settings are
+// static. Each resource needs ALTER_CONFIGS (configResourceErr).
 func handleAlterConfigs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.AlterConfigsRequest)
 	ctx, cancel := s.controllerCtx(r, 0)
@@ -74,7 +74,16 @@ func (s *Server) alterConfigs(ctx context.Context, rr kmsg.AlterConfigsRequestRe
 		if err := s.data.store.AlterTopicConfigs(ctx, cmd); err != nil {
 			return nil, err
 		}
-		return s.topicConfigNote(rr.ResourceName, ignored, config.NoEffectTopic(set)), nil
+		return s.configNote("topic", rr.ResourceName, ignored, config.NoEffectTopic(set)), nil
+	case kmsg.ConfigResourceTypeGroupConfig:
+		cmd := metadata.AlterGroupConfigs{Group: rr.ResourceName, Replace: true, ValidateOnly: validateOnly}
+		for _, k := range slices.Sorted(maps.Keys(set)) {
+			cmd.Alters = append(cmd.Alters, config.Alter{Name: k, Op: config.OpSet, Value: set[k]})
+		}
+		if err := s.data.store.AlterGroupConfigs(ctx, cmd); err != nil {
+			return nil, err
+		}
+		return s.configNote("group", rr.ResourceName, nil, config.NoEffectGroup(set)), nil
 	case kmsg.ConfigResourceTypeBroker:
 		if err := s.checkBrokerResource(rr.ResourceName); err != nil {
 			return nil, err

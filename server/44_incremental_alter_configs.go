@@ -18,7 +18,8 @@ func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 
 // handleIncrementalAlterConfigs answers IncrementalAlterConfigs v0-v1. Topic configs are
 // altered (SET, DELETE, APPEND and SUBTRACT on list settings), persisted and applied to the
-// open partitions; broker settings are static and cannot be altered. Each resource needs
+// open partitions; group settings (resource type GROUP: SET and DELETE) are persisted in
+// the metadata; broker settings are static and cannot be altered. Each resource needs
 // ALTER_CONFIGS (configResourceErr).
 func handleIncrementalAlterConfigs(s *Server, r *request) reply {
 	req := r.body.(*kmsg.IncrementalAlterConfigsRequest)
@@ -85,7 +86,19 @@ func (s *Server) incrementalAlter(ctx context.Context, rr kmsg.IncrementalAlterC
 			return nil, err
 		}
 		maps.DeleteFunc(set, func(_ string, isSet bool) bool { return !isSet })
-		return s.topicConfigNote(rr.ResourceName, ignored, config.NoEffectTopic(set)), nil
+		return s.configNote("topic", rr.ResourceName, ignored, config.NoEffectTopic(set)), nil
+	case kmsg.ConfigResourceTypeGroupConfig:
+		cmd := metadata.AlterGroupConfigs{Group: rr.ResourceName, Alters: alters, ValidateOnly: validateOnly}
+		if err := s.data.store.AlterGroupConfigs(ctx, cmd); err != nil {
+			return nil, err
+		}
+		set := map[string]bool{}
+		for _, a := range alters {
+			if a.Op != config.OpDelete {
+				set[a.Name] = true
+			}
+		}
+		return s.configNote("group", rr.ResourceName, nil, config.NoEffectGroup(set)), nil
 	case kmsg.ConfigResourceTypeBroker:
 		if err := s.checkBrokerResource(rr.ResourceName); err != nil {
 			return nil, err

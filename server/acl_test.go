@@ -669,7 +669,8 @@ func TestACLTransactions(t *testing.T) {
 // DeleteRecords and DeleteTopics DELETE (a topic id of a topic the principal may not
 // DESCRIBE answered without its name), DescribeConfigs DESCRIBE_CONFIGS and AlterConfigs
 // and IncrementalAlterConfigs ALTER_CONFIGS (on the cluster for a broker:
-// CLUSTER_AUTHORIZATION_FAILED), DescribeLogDirs DESCRIBE on the cluster.
+// CLUSTER_AUTHORIZATION_FAILED; on the group for a group: GROUP_AUTHORIZATION_FAILED),
+// DescribeLogDirs DESCRIBE on the cluster.
 func TestACLAdmin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -707,6 +708,18 @@ func TestACLAdmin(t *testing.T) {
 	b.grant(ctx, t, kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("a-1").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpAlterConfigs))
 	wantCode(t, "describe a-1's configs with ALTER_CONFIGS", direct[*kmsg.DescribeConfigsResponse](ctx, t, b.alice, dc).Resources[0].ErrorCode, nil)
 	wantCode(t, "alter a-1's configs with ALTER_CONFIGS", direct[*kmsg.IncrementalAlterConfigsResponse](ctx, t, b.alice, iac).Resources[0].ErrorCode, nil)
+
+	// Group settings: DESCRIBE_CONFIGS and ALTER_CONFIGS on the group.
+	dc.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeGroupConfig, ResourceName: "g-1"}}
+	wantCode(t, "describe g-1's configs", direct[*kmsg.DescribeConfigsResponse](ctx, t, b.alice, dc).Resources[0].ErrorCode, kerr.GroupAuthorizationFailed)
+	iac.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeGroupConfig, ResourceName: "g-1",
+		Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "consumer.session.timeout.ms", Value: kmsg.StringPtr("50000")}}}}
+	wantCode(t, "alter g-1's configs", direct[*kmsg.IncrementalAlterConfigsResponse](ctx, t, b.alice, iac).Resources[0].ErrorCode, kerr.GroupAuthorizationFailed)
+	ac.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeGroupConfig, ResourceName: "g-1"}}
+	wantCode(t, "replace g-1's configs", direct[*kmsg.AlterConfigsResponse](ctx, t, b.alice, ac).Resources[0].ErrorCode, kerr.GroupAuthorizationFailed)
+	b.grant(ctx, t, kadm.NewACLs().Allow("User:alice").AllowHosts().Groups("g-1").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpAlterConfigs))
+	wantCode(t, "describe g-1's configs with ALTER_CONFIGS", direct[*kmsg.DescribeConfigsResponse](ctx, t, b.alice, dc).Resources[0].ErrorCode, nil)
+	wantCode(t, "alter g-1's configs with ALTER_CONFIGS", direct[*kmsg.IncrementalAlterConfigsResponse](ctx, t, b.alice, iac).Resources[0].ErrorCode, nil)
 
 	dr := kmsg.NewPtrDeleteRecordsRequest()
 	dr.Topics, dr.TimeoutMillis = []kmsg.DeleteRecordsRequestTopic{{Topic: "a-1", Partitions: []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: 0}}}}, 10000

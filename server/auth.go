@@ -145,8 +145,9 @@ func (r *request) coordinatorKeyAuthorized(keyType int8, key string) bool {
 
 // configResourceErr is Kafka's authorization of a config resource: op (DESCRIBE_CONFIGS
 // or ALTER_CONFIGS) on the cluster for a broker (CLUSTER_AUTHORIZATION_FAILED), on the
-// topic for a topic (TOPIC_AUTHORIZATION_FAILED). Other types are not checked here (the
-// handlers refuse them).
+// topic for a topic (TOPIC_AUTHORIZATION_FAILED), on the group for a group
+// (GROUP_AUTHORIZATION_FAILED). Other types are not checked here (the handlers refuse
+// them).
 func (r *request) configResourceErr(op kmsg.ACLOperation, typ kmsg.ConfigResourceType, name string) error {
 	switch typ {
 	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
@@ -155,6 +156,10 @@ func (r *request) configResourceErr(op kmsg.ACLOperation, typ kmsg.ConfigResourc
 		}
 	case kmsg.ConfigResourceTypeTopic:
 		return r.topicErr(op, name)
+	case kmsg.ConfigResourceTypeGroupConfig:
+		if !r.authorized(op, kmsg.ACLResourceTypeGroup, name) {
+			return kerr.GroupAuthorizationFailed
+		}
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/dlq"
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
@@ -894,5 +895,45 @@ func consumeEach(ctx context.Context, t *testing.T, cl *kgo.Client, n int) {
 			t.Fatalf("consumed %v: %v", got, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+}
+
+// TestClusterDeadLetters: a broker writes a share group's dead letters to each
+// dead-letter partition through its leader: itself, or another broker with Produce.
+func TestClusterDeadLetters(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	node := c.nodes[0]
+	tp, err := node.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "dlq.c", Partitions: 3, ReplicationFactor: -1,
+		Configs: map[string]*string{metadata.DLQGroupEnableConfig: kmsg.StringPtr("true")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node.data.store.AlterGroupConfigs(ctx, metadata.AlterGroupConfigs{Group: "g",
+		Alters: []config.Alter{{Name: metadata.DLQTopicConfig, Value: "dlq.c"}}}); err != nil {
+		t.Fatal(err)
+	}
+	remote := 0
+	for _, p := range tp.Partitions {
+		if p.Leader != node.opts.NodeID {
+			remote++
+		}
+	}
+	if remote == 0 {
+		t.Fatalf("every partition led by node %d: %+v", node.opts.NodeID, tp.Partitions)
+	}
+	var recs []dlq.Record
+	for p := range int32(3) {
+		recs = append(recs, dlq.Record{Topic: "src", Partition: p, Offset: int64(10 + p), DeliveryCount: 2, Reason: dlq.Rejected})
+	}
+	if err := node.deadLetters().Write(ctx, "g", recs); err != nil {
+		t.Fatal(err)
+	}
+	for p, st := range tp.Partitions {
+		rs := fetchDLQ(t, c.nodes[st.Leader-1], "dlq.c", int32(p))
+		if len(rs) != 1 || dlqHeader(rs[0], dlq.HeaderOffset) != strconv.Itoa(10+p) {
+			t.Errorf("partition %d (leader %d): %+v", p, st.Leader, rs)
+		}
 	}
 }

@@ -220,7 +220,7 @@ func (s *Server) closeData() error {
 				errs = append(errs, fmt.Errorf("server: close transaction coordinator: %w", err))
 			}
 		}
-		d.peers.close() // after the transaction coordinator, their only user
+		d.peers.close() // after their users: the transaction coordinator (and the share coordinator's dead letters)
 		if d.groups != nil {
 			if err := d.groups.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))

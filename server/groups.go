@@ -90,6 +90,7 @@ func (s *Server) groupOptions() *group.Options {
 	o.ConsumerHeartbeatInterval = r.Millis("group.consumer.heartbeat.interval.ms")
 	o.ConsumerMinHeartbeatInterval = r.Millis("group.consumer.min.heartbeat.interval.ms")
 	o.ConsumerMaxHeartbeatInterval = r.Millis("group.consumer.max.heartbeat.interval.ms")
+	o.GroupSettings = s.consumerGroupSettings
 	o.ConsumerMaxSize = int(r.Int64("group.consumer.max.size"))
 	for _, a := range r.List("group.consumer.assignors") {
 		o.ConsumerAssignors = append(o.ConsumerAssignors, config.ConsumerAssignor(a))
@@ -104,6 +105,17 @@ func (s *Server) groupOptions() *group.Options {
 	}
 	o.OpenLog = s.offsetsLog
 	return o
+}
+
+// consumerGroupSettings returns a consumer group's own session timeout and heartbeat
+// interval (its group configs, from the metadata image; zero: the broker's).
+func (s *Server) consumerGroupSettings(id string) group.GroupSettings {
+	own := s.image().GroupConfigs(id)
+	if own == nil {
+		return group.GroupSettings{}
+	}
+	r := config.ResolveGroup(s.opts.Settings, own)
+	return group.GroupSettings{SessionTimeout: r.Millis("consumer.session.timeout.ms"), HeartbeatInterval: r.Millis("consumer.heartbeat.interval.ms")}
 }
 
 // groups returns the server's group coordinator, or ErrCoordinatorNotAvailable while

@@ -54,11 +54,18 @@ const (
 	// Topic settings are set per topic; their broker-level synonyms (Setting.Synonyms)
 	// hold the broker-wide default.
 	Topic
+	// Group settings are set per group id (Kafka's GroupConfig: ConfigResource type
+	// GROUP); their broker-level synonyms hold the default, and Bounds name the broker
+	// settings that bound them.
+	Group
 )
 
 func (s Scope) String() string {
-	if s == Topic {
+	switch s {
+	case Topic:
 		return "topic"
+	case Group:
+		return "group"
 	}
 	return "broker"
 }
@@ -69,6 +76,7 @@ type Source int8
 
 const (
 	SourceDynamicTopic  Source = 1 // DYNAMIC_TOPIC_CONFIG: a topic override
+	SourceGroup         Source = 8 // GROUP_CONFIG: a group's own setting
 	SourceStaticBroker  Source = 4 // STATIC_BROKER_CONFIG: broker settings at start
 	SourceDefault       Source = 5 // DEFAULT_CONFIG: built-in default
 	SourceUnknownConfig Source = 0
@@ -99,6 +107,9 @@ type Setting struct {
 	// Min and Max bound numeric values (inclusive) when HasMin / HasMax.
 	Min, Max       float64
 	HasMin, HasMax bool
+	// Bounds name the broker settings holding the smallest and largest value a group
+	// may set (group settings only; empty: none).
+	Bounds [2]string
 	// Enum lists the legal values (of each element for lists), case-sensitive.
 	Enum []string
 	// Check validates further; nil means none.
@@ -152,7 +163,9 @@ func init() {
 		byName[s.Name] = s
 		table = append(table, s)
 		for _, syn := range s.Synonyms {
-			synonymOf[syn.Name] = s
+			if s.Scope == Topic { // a group setting's synonyms are broker settings of their own
+				synonymOf[syn.Name] = s
+			}
 		}
 		if err := s.validate(s.Default); err != nil {
 			panic(fmt.Sprintf("config: bad default of %s: %v", s.Name, err))
@@ -303,6 +316,37 @@ func ValidateBroker(settings map[string]string) error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, checkShareBroker(settings))
+	}
+	return errors.Join(errs...)
+}
+
+// checkShareBroker applies Kafka's start-up checks of the share group settings
+// (ShareGroupConfig and GroupCoordinatorConfig): each default within its bounds, the
+// heartbeat interval below the session timeout, group.share.max.share.sessions at least
+// group.share.max.size.
+func checkShareBroker(settings map[string]string) error {
+	r := Resolved{}
+	for _, s := range table {
+		if s.Scope == Broker && strings.HasPrefix(s.Name, "group.share.") {
+			v, _ := BrokerValue(s.Name, settings)
+			r[s.Name] = v.Value
+		}
+	}
+	var errs []error
+	for _, name := range []string{"record.lock.duration.ms", "delivery.count.limit", "partition.max.record.locks", "session.timeout.ms", "heartbeat.interval.ms"} {
+		v, lo, hi := "group.share."+name, "group.share.min."+name, "group.share.max."+name
+		if r.Int64(v) < r.Int64(lo) || r.Int64(v) > r.Int64(hi) {
+			errs = append(errs, fmt.Errorf("%w: %s=%d must be between %s=%d and %s=%d", ErrInvalid, v, r.Int64(v), lo, r.Int64(lo), hi, r.Int64(hi)))
+		}
+	}
+	if r.Int64("group.share.heartbeat.interval.ms") >= r.Int64("group.share.session.timeout.ms") {
+		errs = append(errs, fmt.Errorf("%w: group.share.heartbeat.interval.ms must be less than group.share.session.timeout.ms", ErrInvalid))
+	}
+	if r.Int64("group.share.max.share.sessions") < r.Int64("group.share.max.size") {
+		errs = append(errs, fmt.Errorf("%w: group.share.max.share.sessions must be greater than or equal to group.share.max.size", ErrInvalid))
 	}
 	return errors.Join(errs...)
 }

@@ -108,6 +108,12 @@ func TestConfigValidateBroker(t *testing.T) {
 		{map[string]string{"bootstrap.user": ":pw"}, ErrInvalid},
 		{map[string]string{"bootstrap.user": "admin:"}, ErrInvalid},
 		{map[string]string{"connection.failed.authentication.delay.ms": "-1"}, ErrInvalid},
+		// Share groups: each default within its bounds (Kafka's start-up checks).
+		{map[string]string{"group.share.record.lock.duration.ms": "20000", "group.share.delivery.count.limit": "2"}, nil},
+		{map[string]string{"group.share.record.lock.duration.ms": "10000"}, ErrInvalid}, // below group.share.min.record.lock.duration.ms
+		{map[string]string{"group.share.max.delivery.count.limit": "6", "group.share.delivery.count.limit": "7"}, ErrInvalid},
+		{map[string]string{"group.share.min.session.timeout.ms": "1000", "group.share.session.timeout.ms": "5000"}, ErrInvalid}, // not above the heartbeat interval
+		{map[string]string{"group.share.max.share.sessions": "100"}, ErrInvalid},                                                // below group.share.max.size
 	} {
 		err := ValidateBroker(tc.settings)
 		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {

@@ -16,6 +16,21 @@ var strataNames = []string{"http.listener", "http.authentication", "bootstrap.us
 // out.
 var authorizerNames = []string{"super.users", "allow.everyone.if.no.acl.found"}
 
+// groupNames are the names of Kafka's GroupConfig (group settings, not in the broker and
+// topic reference), and laterNames Kafka's settings newer than the 4.1 list: the share
+// group bounds of Kafka 4.2/4.3 (ShareGroupConfig) and KIP-1191's dead-letter settings.
+var (
+	groupNames = []string{"consumer.session.timeout.ms", "consumer.heartbeat.interval.ms",
+		"share.session.timeout.ms", "share.heartbeat.interval.ms", "share.record.lock.duration.ms",
+		"share.delivery.count.limit", "share.partition.max.record.locks", "share.auto.offset.reset",
+		"share.isolation.level", "share.renew.acknowledge.enable",
+		"errors.deadletterqueue.topic.name", "errors.deadletterqueue.copy.record.enable"}
+	laterNames = []string{"group.share.min.delivery.count.limit", "group.share.max.delivery.count.limit",
+		"group.share.min.partition.max.record.locks", "group.share.max.partition.max.record.locks",
+		"errors.deadletterqueue.topic.name.prefix", "errors.deadletterqueue.auto.create.topics.enable",
+		"errors.deadletterqueue.group.enable"}
+)
+
 // TestConfigKafkaNames checks the embedded list of Kafka's names against the registry:
 // every Kafka topic setting is a registry topic setting, every registry setting and broker
 // synonym is a Kafka name (so a typo on either side fails), and no name is listed twice.
@@ -43,7 +58,11 @@ func TestConfigKafkaNames(t *testing.T) {
 		}
 	}
 	for _, s := range All() {
-		if !slices.Contains(all, s.Name) && !strings.HasPrefix(s.Name, "strata.") && !slices.Contains(strataNames, s.Name) && !slices.Contains(authorizerNames, s.Name) {
+		if s.Scope == Group != slices.Contains(groupNames, s.Name) {
+			t.Errorf("registry setting %s: scope %s, but Kafka's group settings are %v", s.Name, s.Scope, groupNames)
+		}
+		if !slices.Contains(all, s.Name) && !strings.HasPrefix(s.Name, "strata.") && !slices.Contains(strataNames, s.Name) &&
+			!slices.Contains(authorizerNames, s.Name) && !slices.Contains(groupNames, s.Name) && !slices.Contains(laterNames, s.Name) {
 			t.Errorf("registry setting %s is not a Kafka name", s.Name)
 		}
 		for _, syn := range s.Synonyms {

@@ -35,7 +35,9 @@ be changed at runtime.
 
 `)
 	section := func(title string, pick func(*Setting) bool, topic bool) {
-		fmt.Fprintf(&b, "%s\n\n", title)
+		if title != "" {
+			fmt.Fprintf(&b, "%s\n\n", title)
+		}
 		if topic {
 			b.WriteString("| Setting | Type | Default | Broker synonyms | Environment (broker default) | Description |\n|---|---|---|---|---|---|\n")
 		} else {
@@ -51,6 +53,12 @@ be changed at runtime.
 			}
 			if r := rangeDoc(s); r != "" {
 				doc += " " + r
+			}
+			if s.Bounds[0] != "" {
+				doc += " Within " + code(s.Bounds[0]) + " and " + code(s.Bounds[1]) + "."
+			}
+			if s.Scope == Group && s.NoEffect {
+				doc += " No effect until share groups are served."
 			}
 			if s.Field != "" {
 				doc += " Set through " + s.Field + "."
@@ -87,6 +95,20 @@ be changed at runtime.
 	}
 	section("## Broker settings", func(s *Setting) bool { return s.Scope == Broker && !s.NoEffect }, false)
 	section("## Topic settings", func(s *Setting) bool { return s.Scope == Topic && !s.NoEffect }, true)
+	b.WriteString(`## Group settings
+
+Group settings are Kafka's group configs (KIP-848, KIP-932, KIP-1191): set per group id with
+IncrementalAlterConfigs or AlterConfigs on resource type GROUP (` + "`kafka-configs.sh --entity-type groups`" + `,
+kadm's ` + "`AlterGroupConfigs`" + `-style calls), shown by DescribeConfigs, kept in the cluster metadata
+(they outlive the group, as in Kafka). A group without its own value takes its broker
+synonym's, else the default; a value must lie within the broker settings that bound it
+(the range is given), and each session timeout must exceed its heartbeat interval. An
+unknown name or a value out of range is refused with INVALID_CONFIG and the reason.
+Settings of share groups are stored and described but have no effect until share groups
+are served (issue 16).
+
+`)
+	section("", func(s *Setting) bool { return s.Scope == Group }, true)
 
 	b.WriteString(`## Kafka settings without effect
 

@@ -12,7 +12,7 @@ const module = "github.com/stratalog/strata/"
 
 // forbidden maps a package (and everything under it) to the packages it must not import,
 // directly or not. Imports point down only: cmd → observe (the HTTP listener, a Kafka
-// client of its own broker) → client, server → wire, metadata, replica, coord, group, txn
+// client of its own broker) → client, server → wire, metadata, replica, coord, group, txn, dlq
 // → partition → log → segment → index; internal/* is below them all (txn, like coord,
 // knows no storage: it is wired to it by the server).
 // Packages that do not exist yet are simply never matched.
@@ -26,6 +26,7 @@ var forbidden = map[string][]string{
 	"coord":     {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd", "txn", "observe"},
 	"group":     {"replica", "metadata", "server", "client", "cmd", "txn", "observe"},
 	"txn":       {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd", "observe"},
+	"dlq":       {"replica", "metadata", "partition", "log", "segment", "index", "coord", "group", "txn", "server", "client", "cmd", "observe"},
 	"replica":   {"coord", "group", "server", "client", "cmd", "txn", "observe"},
 	"wire":      {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "txn", "observe"},
 	"client":    {"server", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "txn", "observe"},

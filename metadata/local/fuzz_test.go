@@ -106,3 +106,31 @@ func FuzzLocalQuotas(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLocalGroupConfigs fuzzes the decoder of the group-configs file. Invariants: no panic;
+// every decoded group has an id and settings; encode(decode(x)) decodes to the same
+// settings.
+func FuzzLocalGroupConfigs(f *testing.F) {
+	f.Add(string(encodeGroupConfigs([]metadata.GroupConfig{{Group: "g \"1\"\n", Configs: map[string]string{"share.auto.offset.reset": "by_duration:PT1H", "x": "a b=\"c\""}}})))
+	f.Add("version=0\ngroup=\"g\" consumer.session.timeout.ms=\"50000\"\n")
+	f.Add("version=0\ngroup=\"g\" k=\"v\" k=\"w\"\n")
+	f.Add("version=0\ngroup=g k=v\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		groups, err := decodeGroupConfigs([]byte(s))
+		if err != nil {
+			return
+		}
+		for _, g := range groups {
+			if g.Group == "" || len(g.Configs) == 0 {
+				t.Fatalf("decoded %+v", g)
+			}
+		}
+		again, err := decodeGroupConfigs(encodeGroupConfigs(groups))
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		if !slices.EqualFunc(groups, again, func(a, b metadata.GroupConfig) bool { return a.Group == b.Group && maps.Equal(a.Configs, b.Configs) }) {
+			t.Fatalf("round trip: %+v, then %+v", groups, again)
+		}
+	})
+}

@@ -129,6 +129,13 @@ func Open(dir string, opts *Options) (st *Store, err error) {
 	for _, q := range quotas {
 		b.PutClientQuota(q)
 	}
+	groupConfigs, err := s.loadGroupConfigs()
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groupConfigs {
+		b.PutGroupConfig(g)
+	}
 	for name, tm := range metas {
 		t := &metadata.Topic{Name: name, ID: tm.id, Configs: tm.overrides, Partitions: make([]metadata.PartitionState, tm.partitions)}
 		for i := range t.Partitions {

@@ -47,6 +47,9 @@ type record struct {
 	// Quotas are the entities whose client quotas changed, with all their quotas now
 	// (none: the entity has no quota left) (AlterClientQuotas).
 	Quotas []metadata.ClientQuota `json:"quotas,omitempty"`
+	// GroupConfigs are the groups whose settings changed, with all their settings now
+	// (none: the group has none left) (AlterGroupConfigs).
+	GroupConfigs []metadata.GroupConfig `json:"groupConfigs,omitempty"`
 }
 
 func encodeRecord(r *record) []byte { return encodeVersioned(recordVersion, r) }
@@ -100,6 +103,9 @@ func (r *record) apply(im *metadata.Image) *metadata.Image {
 	for _, q := range r.Quotas {
 		b.PutClientQuota(q)
 	}
+	for _, g := range r.GroupConfigs {
+		b.PutGroupConfig(g)
+	}
 	return b.Build()
 }
 
@@ -135,12 +141,14 @@ type snapshot struct {
 	ACLs  []acl.Binding              `json:"acls,omitempty"`
 	// Quotas: the client quotas.
 	Quotas []metadata.ClientQuota `json:"quotas,omitempty"`
+	// GroupConfigs: the settings of every group that has some.
+	GroupConfigs []metadata.GroupConfig `json:"groupConfigs,omitempty"`
 }
 
 func newSnapshot(im *metadata.Image, applied uint64) *snapshot {
 	return &snapshot{Applied: applied, Version: im.Version(), ClusterID: im.ClusterID(), Controller: im.Controller(),
 		NextProducerID: im.NextProducerID(), Brokers: im.Brokers(), Topics: im.Topics(),
-		Scram: im.ScramCredentials(), ACLs: im.ACLs(), Quotas: im.ClientQuotas()}
+		Scram: im.ScramCredentials(), ACLs: im.ACLs(), Quotas: im.ClientQuotas(), GroupConfigs: im.AllGroupConfigs()}
 }
 
 // image rebuilds the image the snapshot was taken of.
@@ -157,6 +165,9 @@ func (s *snapshot) image() *metadata.Image {
 	}
 	for _, q := range s.Quotas {
 		b.PutClientQuota(q)
+	}
+	for _, g := range s.GroupConfigs {
+		b.PutGroupConfig(g)
 	}
 	return b.SetVersion(s.Version).Build()
 }
@@ -202,6 +213,7 @@ type request struct {
 	CreateACLs            *metadata.CreateACLs            `json:"createAcls,omitempty"`
 	DeleteACLs            *metadata.DeleteACLs            `json:"deleteAcls,omitempty"`
 	AlterClientQuotas     *metadata.AlterClientQuotas     `json:"alterClientQuotas,omitempty"`
+	AlterGroupConfigs     *metadata.AlterGroupConfigs     `json:"alterGroupConfigs,omitempty"`
 	AlterPartition        *metadata.AlterPartition        `json:"alterPartition,omitempty"`
 	// Heartbeat: the broker is alive (kept in the leader's memory, not in the log,
 	// unless it unfences the broker).
@@ -222,7 +234,7 @@ func decodeRequest(data []byte) (*request, error) {
 	n := 0
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
 		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil,
-		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil, r.AlterPartition != nil} {
+		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil, r.AlterPartition != nil, r.AlterGroupConfigs != nil} {
 		if set {
 			n++
 		}
@@ -299,6 +311,7 @@ var sentinels = map[string]error{
 	"duplicate_user":             metadata.ErrDuplicateUser,
 	"invalid_acl":                metadata.ErrInvalidACL,
 	"invalid_quota":              metadata.ErrInvalidQuota,
+	"invalid_group_config":       metadata.ErrInvalidGroupConfig,
 	"fenced_leader_epoch":        metadata.ErrFencedLeaderEpoch,
 	"invalid_update_version":     metadata.ErrInvalidUpdateVersion,
 	"ineligible_replica":         metadata.ErrIneligibleReplica,

@@ -54,6 +54,7 @@ func seedRequests() [][]byte {
 		{CreatePartitions: &metadata.CreatePartitions{Topic: "t", Total: 3}},
 		{AlterTopicConfigs: &metadata.AlterTopicConfigs{Topic: "t", Alters: []config.Alter{{Name: "a", Op: config.OpAppend, Value: "x"}}}},
 		{AllocateProducerIDs: &metadata.AllocateProducerIDs{Broker: 1, Above: 7}},
+		{AlterGroupConfigs: &metadata.AlterGroupConfigs{Group: "g", Alters: []config.Alter{{Name: "share.delivery.count.limit", Value: "3"}}, Replace: true}},
 	} {
 		out = append(out, encodeMessage(r))
 	}
@@ -88,6 +89,7 @@ func FuzzRaftRecord(f *testing.F) {
 	f.Add(encodeRecord(topicRec(0, "a", 1, 2)))
 	f.Add(encodeRecord(&record{ClusterID: "c", Controller: &one, Brokers: []metadata.Broker{{ID: 1}}, Removed: []metadata.TopicID{{2}}, NextProducerID: 9}))
 	f.Add([]byte{1, '{', '"', 't', 'o', 'p', 'i', 'c', 's', '"', ':', '[', 'n', 'u', 'l', 'l', ']', '}'})
+	f.Add(encodeRecord(&record{GroupConfigs: []metadata.GroupConfig{{Group: "g", Configs: map[string]string{"consumer.session.timeout.ms": "50000"}}, {Group: "h"}}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := decodeRecord(data)
 		if err != nil {
@@ -114,6 +116,7 @@ func FuzzRaftSnapshot(f *testing.F) {
 	one := int32(1)
 	s.image.Store((&record{ClusterID: "c", Controller: &one, Brokers: []metadata.Broker{{ID: 1}}}).apply(s.Image()))
 	s.image.Store(topicRec(1, "a", 1, 2).apply(s.Image()))
+	s.image.Store((&record{GroupConfigs: []metadata.GroupConfig{{Group: "g", Configs: map[string]string{"share.isolation.level": "read_committed"}}}}).apply(s.Image()))
 	f.Add(encodeVersioned(snapshotVersion, newSnapshot(s.Image(), 5)))
 	f.Add([]byte(strings.Replace(string(encodeVersioned(snapshotVersion, newSnapshot(s.Image(), 5))), `"a"`, `"b"`, 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {

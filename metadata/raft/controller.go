@@ -414,6 +414,12 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 			return nil, nil, err
 		}
 		return &record{Quotas: changed}, resp, nil
+	case req.AlterGroupConfigs != nil:
+		g, err := s.rules.AlterGroupConfigs(im, req.AlterGroupConfigs)
+		if err != nil || req.AlterGroupConfigs.ValidateOnly {
+			return nil, resp, err
+		}
+		return &record{GroupConfigs: []metadata.GroupConfig{g}}, resp, nil
 	}
 	return nil, nil, fmt.Errorf("%w: empty request", errCorrupt)
 }

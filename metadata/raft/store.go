@@ -395,6 +395,12 @@ func (s *Store) AlterClientQuotas(ctx context.Context, cmd metadata.AlterClientQ
 	return err
 }
 
+// AlterGroupConfigs changes a group's settings.
+func (s *Store) AlterGroupConfigs(ctx context.Context, cmd metadata.AlterGroupConfigs) error {
+	_, err := s.submit(ctx, &request{AlterGroupConfigs: &cmd})
+	return err
+}
+
 // Close stops the store: watchers are not called any more, commands fail with
 // ErrClosed, Raft stops and its files are closed. Later calls return the first's result.
 func (s *Store) Close() error {

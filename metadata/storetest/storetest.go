@@ -51,6 +51,7 @@ func RunController(t *testing.T, node, controller int32, newState func(t *testin
 		{"ScramCredentials", s.testScramCredentials},
 		{"ACLs", s.testACLs},
 		{"ClientQuotas", s.testClientQuotas},
+		{"GroupConfigs", s.testGroupConfigs},
 		{"Watch", s.testWatch},
 		{"Concurrent", s.testConcurrent},
 		{"Restart", s.testRestart},
@@ -865,4 +866,88 @@ func (s *suite) testClientQuotas(t *testing.T) {
 	check(s.reopen(t, o), left...)
 	wantErr(t, "alter after close", st.AlterClientQuotas(ctx, metadata.AlterClientQuotas{Alterations: []metadata.QuotaAlteration{
 		{Entity: alice, Ops: []metadata.QuotaOp{set(metadata.QuotaRequestPercentage, 5)}}}}), metadata.ErrClosed)
+}
+
+// testGroupConfigs: AlterGroupConfigs sets, deletes and replaces a group's settings, checked
+// against the registry and the broker's bounds and, for a dead-letter topic, KIP-1191's
+// rules against the image; a refused or validate-only command changes nothing; a group
+// left without settings is gone; they survive a restart.
+func (s *suite) testGroupConfigs(t *testing.T) {
+	st, o := s.open(t)
+	ctx := t.Context()
+	set := func(k, v string) config.Alter { return config.Alter{Name: k, Op: config.OpSet, Value: v} }
+	alter := func(st metadata.Store, group string, replace bool, alters ...config.Alter) error {
+		return st.AlterGroupConfigs(ctx, metadata.AlterGroupConfigs{Group: group, Alters: alters, Replace: replace})
+	}
+	check := func(st metadata.Store, want ...metadata.GroupConfig) {
+		t.Helper()
+		got := st.Image().AllGroupConfigs()
+		if !slices.EqualFunc(got, want, func(a, b metadata.GroupConfig) bool { return a.Group == b.Group && maps.Equal(a.Configs, b.Configs) }) {
+			t.Fatalf("group configs %v, want %v", got, want)
+		}
+	}
+	if err := alter(st, "g1", false, set("consumer.session.timeout.ms", "50000"), set("share.delivery.count.limit", "3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := alter(st, "g \"2\"", false, set("share.auto.offset.reset", "by_duration:PT1H")); err != nil {
+		t.Fatal(err)
+	}
+	g1 := metadata.GroupConfig{Group: "g1", Configs: map[string]string{"consumer.session.timeout.ms": "50000", "share.delivery.count.limit": "3"}}
+	g2 := metadata.GroupConfig{Group: "g \"2\"", Configs: map[string]string{"share.auto.offset.reset": "by_duration:PT1H"}}
+	all := []metadata.GroupConfig{g2, g1} // sorted by group id
+	check(st, all...)
+	if got := st.Image().GroupConfigs("g1"); got["share.delivery.count.limit"] != "3" {
+		t.Fatalf("GroupConfigs(g1) = %v", got)
+	}
+	if err := st.AlterGroupConfigs(ctx, metadata.AlterGroupConfigs{Group: "g1", Alters: []config.Alter{set("share.delivery.count.limit", "4")}, ValidateOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	for i, bad := range [][]config.Alter{
+		{set("no.such.setting", "1")},
+		{set("consumer.session.timeout.ms", "30000")}, // below group.consumer.min.session.timeout.ms
+		{set("share.heartbeat.interval.ms", "x")},
+		{set("share.delivery.count.limit", "4"), {Name: "share.isolation.level", Op: config.OpAppend, Value: "read_committed"}},
+		{set(metadata.DLQTopicConfig, "__consumer_offsets")},
+		{set(metadata.DLQTopicConfig, "dlq.missing")}, // auto-creation is off
+	} {
+		wantErr(t, fmt.Sprintf("bad alter %d", i), alter(st, "g1", false, bad...), metadata.ErrInvalidGroupConfig)
+	}
+	wantErr(t, "empty group id", alter(st, "", false, set("share.delivery.count.limit", "4")), metadata.ErrInvalidRequest)
+	check(st, all...)
+
+	// KIP-1191: the dead-letter topic must exist with errors.deadletterqueue.group.enable
+	// and start with the prefix (dlq.).
+	create(t, st, "dlq.plain", 1, nil)
+	create(t, st, "dlq.ok", 2, map[string]*string{metadata.DLQGroupEnableConfig: ptr("true")})
+	create(t, st, "noprefix", 1, map[string]*string{metadata.DLQGroupEnableConfig: ptr("true")})
+	wantErr(t, "a topic without the enable setting", alter(st, "g1", false, set(metadata.DLQTopicConfig, "dlq.plain")), metadata.ErrInvalidGroupConfig)
+	wantErr(t, "a name without the prefix", alter(st, "g1", false, set(metadata.DLQTopicConfig, "noprefix")), metadata.ErrInvalidGroupConfig)
+	if err := alter(st, "g1", false, set(metadata.DLQTopicConfig, "dlq.ok"), config.Alter{Name: "share.delivery.count.limit", Op: config.OpDelete}); err != nil {
+		t.Fatal(err)
+	}
+	g1 = metadata.GroupConfig{Group: "g1", Configs: map[string]string{"consumer.session.timeout.ms": "50000", metadata.DLQTopicConfig: "dlq.ok"}}
+	check(st, g2, g1)
+
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = s.reopen(t, o)
+	check(st, g2, g1)
+	// Replace (AlterConfigs): every setting not given goes; a group left with none is gone.
+	if err := alter(st, "g1", true, set("share.record.lock.duration.ms", "20000")); err != nil {
+		t.Fatal(err)
+	}
+	if err := alter(st, "g \"2\"", false, config.Alter{Name: "share.auto.offset.reset", Op: config.OpDelete}); err != nil {
+		t.Fatal(err)
+	}
+	left := metadata.GroupConfig{Group: "g1", Configs: map[string]string{"share.record.lock.duration.ms": "20000"}}
+	check(st, left)
+	if got := st.Image().GroupConfigs("g \"2\""); got != nil {
+		t.Fatalf("settings of a group left without any: %v", got)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(s.reopen(t, o), left)
+	wantErr(t, "alter after close", alter(st, "g1", false, set("share.delivery.count.limit", "4")), metadata.ErrClosed)
 }
