@@ -1,0 +1,42 @@
+// Package share is the share-group coordinator of KIP-932 (queues on the log): groups
+// whose members share the records of the partitions they read, each record delivered to
+// one member at a time under a lock and acknowledged one by one.
+//
+// # Share-partition state
+//
+// PartitionState is one group's view of one topic partition: the share-partition start
+// offset (SPSO; every record below it is done) and the in-flight window up to the end
+// offset (SPEO), each record Available, Acquired (by a member until its lock deadline,
+// with a delivery count), Acknowledged or Archived.
+//
+//	Acquire      Available records of the window first, then new offsets from the end,
+//	             up to max records, below the partition's high watermark (or LSO), the
+//	             window no longer than Limits.MaxRecordLocks; delivery count + 1
+//	Acknowledge  all or none: Accept → Acknowledged, Release → Available (count kept),
+//	             Reject and Gap → Archived, Renew → lock extended (KIP-1222)
+//	Expire       locks past their deadline → Available; ReleaseMember likewise for a
+//	             member that left or closed its share session
+//	delivery limit  a record released or expired after Limits.DeliveryLimit deliveries
+//	             is Archived instead
+//
+// The start moves past the done records at the front of the window; AdvanceTo moves it
+// when the log start offset passes it. Malformed acknowledgements are ErrInvalidRequest,
+// acknowledgements of records the member does not hold ErrInvalidRecordState; either
+// leaves the state unchanged.
+//
+// # Persistence
+//
+// What is stored is Kafka's: state batches (first offset, last offset, state, delivery
+// count) of Available, Acknowledged and Archived records. Acquisitions are not stored: an
+// acquired record is stored as it was before (Available, one delivery less), so after a
+// restart or a failover it is delivered again, while an accepted record never is.
+// TakeUpdate returns what changed since the last call, coalesced into batches (a
+// ShareUpdate); Snapshot the whole state (a ShareSnapshot); ApplyUpdate and ApplySnapshot
+// replay them.
+//
+// # Concurrency
+//
+// PartitionState is not safe for concurrent use: its owner locks it.
+//
+// This package must not import server, replica, metadata, partition, group or txn.
+package share
