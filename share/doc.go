@@ -34,9 +34,28 @@
 // ShareUpdate); Snapshot the whole state (a ShareSnapshot); ApplyUpdate and ApplySnapshot
 // replay them.
 //
+// # Kafka's split
+//
+// As in Kafka, the state lives in two places. Manager (Kafka's SharePartitionManager)
+// holds the share-partitions of the topic partitions this broker leads: their in-flight
+// state, lock-expiry timers on the runtime's clock, and the storing of their changes in
+// group commits (one StateStore.Write for every share-partition changed since the last
+// one; an acknowledgement returns once stored). Store (Kafka's share coordinator) is a
+// coord runtime on __share_group_state: the stored state of each share-partition whose
+// coordinator key ("group:topicId:partition") hashes to a partition it leads, ShareUpdate
+// records for changes (one batch per partition and Write) and a ShareSnapshot every
+// StoreOptions.SnapshotEvery updates, rebuilt by replay. On one node the Manager writes
+// to the Store directly; on a cluster the two may be on different brokers (Kafka's
+// Read/WriteShareGroupState between them).
+//
+// Group settings come through GroupConfigs (Config: share.record.lock.duration.ms,
+// share.delivery.count.limit, share.auto.offset.reset …); StaticConfigs gives every group
+// the broker's defaults.
+//
 // # Concurrency
 //
-// PartitionState is not safe for concurrent use: its owner locks it.
+// PartitionState is not safe for concurrent use: its owner locks it. Manager and Store
+// are safe for concurrent use (see each).
 //
 // This package must not import server, replica, metadata, partition, group or txn.
 package share
