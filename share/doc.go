@@ -48,6 +48,11 @@
 // to the Store directly; on a cluster the two may be on different brokers (Kafka's
 // Read/WriteShareGroupState between them).
 //
+// Groups is the membership half (Kafka's group coordinator for share groups):
+// ShareGroupHeartbeat joins, heartbeats and leaves, group epochs, server-side assignment
+// in which every member gets work (partitions shared when members outnumber them),
+// session timeouts; kept in memory (members rejoin after a restart).
+//
 // Group settings come through GroupConfigs (Config: share.record.lock.duration.ms,
 // share.delivery.count.limit, share.auto.offset.reset …); StaticConfigs gives every group
 // the broker's defaults.
