@@ -53,6 +53,10 @@
 // in which every member gets work (partitions shared when members outnumber them),
 // session timeouts; kept in memory (members rejoin after a restart).
 //
+// Sessions are KIP-932's share sessions (one per group and member on a broker: its
+// partitions, built up incrementally, and the epoch ordering its requests); a closed or
+// replaced session's acquired records are released (Manager.ReleaseIn).
+//
 // Group settings come through GroupConfigs (Config: share.record.lock.duration.ms,
 // share.delivery.count.limit, share.auto.offset.reset …); StaticConfigs gives every group
 // the broker's defaults.

@@ -209,7 +209,7 @@ func (m *Manager) Acknowledge(ctx context.Context, k Key, member string, batches
 }
 
 // ReleaseMember releases the records member holds in every share-partition of its group
-// (it left the group, or its share session closed).
+// (it left the group, or its session expired).
 func (m *Manager) ReleaseMember(group, member string) {
 	m.mu.Lock()
 	var parts []*sharePart
@@ -219,6 +219,24 @@ func (m *Manager) ReleaseMember(group, member string) {
 		}
 	}
 	m.mu.Unlock()
+	m.release(group, member, parts)
+}
+
+// ReleaseIn releases the records member of group holds in the share-partitions of parts
+// (its share session on this broker closed, or was replaced).
+func (m *Manager) ReleaseIn(group, member string, parts []TopicPartition) {
+	m.mu.Lock()
+	var held []*sharePart
+	for _, tp := range parts {
+		if p := m.mu.parts[Key{Group: group, TopicID: tp.TopicID, Partition: tp.Partition}]; p != nil {
+			held = append(held, p)
+		}
+	}
+	m.mu.Unlock()
+	m.release(group, member, held)
+}
+
+func (m *Manager) release(group, member string, parts []*sharePart) {
 	l := m.opts.Configs.ShareConfig(group).Limits()
 	for _, p := range parts {
 		p.mu.Lock()

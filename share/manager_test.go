@@ -213,3 +213,18 @@ func TestShareManagerAckUnknownPartition(t *testing.T) {
 		t.Fatalf("ack of a share-partition never fetched: %v", err)
 	}
 }
+
+func TestShareManagerReleaseIn(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	m := newTestManager(t, s, DefaultConfig(), nil)
+	other := Key{Group: "g", TopicID: [16]byte{7}, Partition: 1}
+	m.Acquire(testKey, "a", 2, 10, startAt(0))
+	m.Acquire(other, "a", 2, 10, startAt(0))
+	m.ReleaseIn("g", "a", []TopicPartition{{TopicID: other.TopicID, Partition: other.Partition}, {Partition: 9}})
+	if _, _, n, _ := m.Stats(testKey); n != 2 {
+		t.Fatalf("%d in flight outside the session's partitions, want 2", n)
+	}
+	if _, _, n, _ := m.Stats(other); n != 0 {
+		t.Fatalf("%d in flight in the session's partition, want 0", n)
+	}
+}
