@@ -152,11 +152,12 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	return p, nil
 }
 
-// Acquire acquires for member up to maxRecords records of k below limit (the partition's
-// high watermark, or its last stable offset under read_committed); start gives the start
-// offset of a share-partition the group never read (from share.auto.offset.reset). See
-// PartitionState.Acquire.
-func (m *Manager) Acquire(k Key, member string, limit int64, maxRecords int, start func() (int64, error)) ([]AcquiredRange, error) {
+// Acquire acquires for member up to maxRecords records of k from logStart (the
+// partition's log start offset: the state moves past records retention deleted) to
+// limit (its high watermark, or its last stable offset under read_committed); start
+// gives the start offset of a share-partition the group never read (from
+// share.auto.offset.reset). See PartitionState.Acquire.
+func (m *Manager) Acquire(k Key, member string, logStart, limit int64, maxRecords int, start func() (int64, error)) ([]AcquiredRange, error) {
 	p, err := m.part(k, start)
 	if err != nil {
 		return nil, err
@@ -164,6 +165,7 @@ func (m *Manager) Acquire(k Key, member string, limit int64, maxRecords int, sta
 	l := m.opts.Configs.ShareConfig(k.Group).Limits()
 	now := m.opts.Clock.Now()
 	p.mu.Lock()
+	p.state.AdvanceTo(logStart)
 	got := p.state.Acquire(member, limit, maxRecords, now, l)
 	dirty := p.state.Dirty()
 	m.armLocked(p)

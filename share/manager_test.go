@@ -54,7 +54,7 @@ func TestShareManagerAcksBatched(t *testing.T) {
 		s, _ := newTestStore(t, 500)
 		cs := &countingStore{StateStore: s}
 		m := newTestManager(t, cs, DefaultConfig(), nil)
-		got, err := m.Acquire(testKey, "a", 100, 100, startAt(0))
+		got, err := m.Acquire(testKey, "a", 0, 100, 100, startAt(0))
 		if err != nil || !reflect.DeepEqual(got, []AcquiredRange{{0, 99, 1}}) {
 			t.Fatalf("acquired %v %v", got, err)
 		}
@@ -91,7 +91,7 @@ func TestShareManagerAcksBatched(t *testing.T) {
 func TestShareManagerRestart(t *testing.T) {
 	s, _ := newTestStore(t, 3)
 	m := NewManager(ManagerOptions{Store: s})
-	m.Acquire(testKey, "a", 10, 10, startAt(0))
+	m.Acquire(testKey, "a", 0, 10, 10, startAt(0))
 	for _, b := range []AckBatch{{0, 1, []AckType{Accept}}, {2, 2, []AckType{Release}}, {3, 3, []AckType{Reject}}, {4, 4, []AckType{Accept}}} {
 		if err := m.Acknowledge(context.Background(), testKey, "a", []AckBatch{b}); err != nil {
 			t.Fatal(err)
@@ -100,7 +100,7 @@ func TestShareManagerRestart(t *testing.T) {
 	// 5-9 are still acquired by a; 2 was released.
 	reload(t, s) // the store's partitions replayed: nothing held in memory survives
 	m2 := newTestManager(t, s, DefaultConfig(), nil)
-	got, err := m2.Acquire(testKey, "b", 10, 100, startAt(99))
+	got, err := m2.Acquire(testKey, "b", 0, 10, 100, startAt(99))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestShareManagerLockExpiry(t *testing.T) {
 		cfg.RecordLockDuration = 15 * time.Second
 		var available atomic.Int32
 		m := newTestManager(t, s, cfg, func(Key) { available.Add(1) })
-		m.Acquire(testKey, "a", 3, 10, startAt(0))
+		m.Acquire(testKey, "a", 0, 3, 10, startAt(0))
 		time.Sleep(10 * time.Second)
 		if err := m.Acknowledge(t.Context(), testKey, "a", acks(2, 2, Renew)); err != nil {
 			t.Fatal(err)
@@ -131,7 +131,7 @@ func TestShareManagerLockExpiry(t *testing.T) {
 		if available.Load() != 1 {
 			t.Fatalf("OnAvailable called %d times, want 1", available.Load())
 		}
-		got, _ := m.Acquire(testKey, "b", 3, 10, startAt(0))
+		got, _ := m.Acquire(testKey, "b", 0, 3, 10, startAt(0))
 		if want := []AcquiredRange{{0, 1, 2}}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("acquired %v after expiry, want %v", got, want)
 		}
@@ -155,7 +155,7 @@ func TestShareManagerReleaseMember(t *testing.T) {
 	s, _ := newTestStore(t, 500)
 	var available atomic.Int32
 	m := newTestManager(t, s, DefaultConfig(), func(Key) { available.Add(1) })
-	m.Acquire(testKey, "a", 2, 10, startAt(0))
+	m.Acquire(testKey, "a", 0, 2, 10, startAt(0))
 	m.ReleaseMember("other", "a") // another group: nothing
 	if available.Load() != 0 {
 		t.Fatal("a member of another group released records")
@@ -164,7 +164,7 @@ func TestShareManagerReleaseMember(t *testing.T) {
 	if available.Load() != 1 {
 		t.Fatal("OnAvailable not called")
 	}
-	if got, _ := m.Acquire(testKey, "b", 2, 10, startAt(0)); !reflect.DeepEqual(got, []AcquiredRange{{0, 1, 2}}) {
+	if got, _ := m.Acquire(testKey, "b", 0, 2, 10, startAt(0)); !reflect.DeepEqual(got, []AcquiredRange{{0, 1, 2}}) {
 		t.Fatalf("acquired %v", got)
 	}
 }
@@ -175,7 +175,7 @@ func TestShareManagerWriteFails(t *testing.T) {
 	s, _ := newTestStore(t, 500)
 	cs := &countingStore{StateStore: s}
 	m := newTestManager(t, cs, DefaultConfig(), nil)
-	m.Acquire(testKey, "a", 4, 10, startAt(0))
+	m.Acquire(testKey, "a", 0, 4, 10, startAt(0))
 	if err := m.Acknowledge(context.Background(), testKey, "a", acks(1, 1, Accept)); err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +195,10 @@ func TestShareManagerWriteFails(t *testing.T) {
 func TestShareManagerClosed(t *testing.T) {
 	s, _ := newTestStore(t, 500)
 	m := NewManager(ManagerOptions{Store: s})
-	m.Acquire(testKey, "a", 1, 1, startAt(0))
+	m.Acquire(testKey, "a", 0, 1, 1, startAt(0))
 	m.Close()
 	m.Close()
-	if _, err := m.Acquire(testKey, "a", 1, 1, startAt(0)); !errors.Is(err, ErrClosed) {
+	if _, err := m.Acquire(testKey, "a", 0, 1, 1, startAt(0)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("acquire after close: %v", err)
 	}
 	if err := m.Acknowledge(context.Background(), testKey, "a", acks(0, 0, Accept)); !errors.Is(err, ErrClosed) {
@@ -218,13 +218,25 @@ func TestShareManagerReleaseIn(t *testing.T) {
 	s, _ := newTestStore(t, 500)
 	m := newTestManager(t, s, DefaultConfig(), nil)
 	other := Key{Group: "g", TopicID: [16]byte{7}, Partition: 1}
-	m.Acquire(testKey, "a", 2, 10, startAt(0))
-	m.Acquire(other, "a", 2, 10, startAt(0))
+	m.Acquire(testKey, "a", 0, 2, 10, startAt(0))
+	m.Acquire(other, "a", 0, 2, 10, startAt(0))
 	m.ReleaseIn("g", "a", []TopicPartition{{TopicID: other.TopicID, Partition: other.Partition}, {Partition: 9}})
 	if _, _, n, _ := m.Stats(testKey); n != 2 {
 		t.Fatalf("%d in flight outside the session's partitions, want 2", n)
 	}
 	if _, _, n, _ := m.Stats(other); n != 0 {
 		t.Fatalf("%d in flight in the session's partition, want 0", n)
+	}
+}
+
+func TestShareManagerLogStartMoves(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	m := newTestManager(t, s, DefaultConfig(), nil)
+	m.Acquire(testKey, "a", 0, 3, 10, startAt(0))
+	m.ReleaseMember("g", "a")
+	// Retention deleted offsets 0-1: only 2 is delivered again, then new ones.
+	got, _ := m.Acquire(testKey, "b", 2, 5, 10, startAt(0))
+	if want := []AcquiredRange{{2, 2, 2}, {3, 4, 1}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("acquired %v, want %v", got, want)
 	}
 }
