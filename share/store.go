@@ -97,6 +97,9 @@ func NewStore(opts *StoreOptions) (*Store, error) {
 	return s, nil
 }
 
+// NumPartitions is __share_group_state's partition count.
+func (s *Store) NumPartitions() int32 { return s.rt.NumPartitions() }
+
 // Load makes this broker the share coordinator of partition p of __share_group_state, at
 // leader epoch epoch, replaying it (coord.Runtime.Load).
 func (s *Store) Load(p, epoch int32) error { return s.rt.Load(p, epoch) }
