@@ -430,3 +430,64 @@ func TestShareGroupWire(t *testing.T) {
 		t.Fatalf("leave: %+v", r)
 	}
 }
+
+// TestShareGroupListDelete: share groups in ListGroups (type share, its filter) and
+// DeleteGroups: NON_EMPTY_GROUP with members; once empty, deleted with their
+// share-partition states, so the group starts again from share.auto.offset.reset.
+func TestShareGroupListDelete(t *testing.T) {
+	s := startShareBroker(t, t.TempDir(), 30*time.Second)
+	createTopic(t, s, "ld", 1, nil)
+	produceTo(t, newClient(t, s), "ld", 0, 5)
+	cl := shareConsumer(t, s, "sg", "ld")
+	if seen := consumeShare(t, cl, 5, 5*time.Second, nil); len(seen) != 5 {
+		t.Fatalf("consumed %d", len(seen))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cl.FlushAcks(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	list := func(types ...string) map[string]string {
+		req := kmsg.NewPtrListGroupsRequest()
+		req.SetVersion(5)
+		req.TypesFilter = types
+		out := map[string]string{}
+		for _, g := range wireRequest(t, s, req).(*kmsg.ListGroupsResponse).Groups {
+			out[g.Group] = g.GroupType + "/" + g.ProtocolType + "/" + g.GroupState
+		}
+		return out
+	}
+	del := func() int16 {
+		req := kmsg.NewPtrDeleteGroupsRequest()
+		req.Groups = []string{"sg"}
+		return wireRequest(t, s, req).(*kmsg.DeleteGroupsResponse).Groups[0].ErrorCode
+	}
+	if got := list("share"); got["sg"] != "share/share/Stable" || len(got) != 1 {
+		t.Fatalf("listed share groups %v", got)
+	}
+	if got := list("classic"); len(got) != 0 {
+		t.Fatalf("listed classic groups %v", got)
+	}
+	if ec := del(); ec != kerr.NonEmptyGroup.Code {
+		t.Fatalf("deleting a group with a member: %d", ec)
+	}
+	cl.Close() // leaves the group
+	if got := list(); got["sg"] != "share/share/Empty" {
+		t.Fatalf("listed %v after the member left", got)
+	}
+	if ec := del(); ec != 0 {
+		t.Fatalf("deleting the empty group: %d", ec)
+	}
+	if got := list(); len(got) != 0 {
+		t.Fatalf("listed %v after the delete", got)
+	}
+	if ec := del(); ec != kerr.GroupIDNotFound.Code {
+		t.Fatalf("deleting it again: %d", ec)
+	}
+	again := shareConsumer(t, s, "sg", "ld")
+	defer again.Close()
+	if seen := consumeShare(t, again, 5, 5*time.Second, nil); len(seen) != 5 {
+		t.Fatalf("after the delete, %d records delivered again from the earliest offset, want 5", len(seen))
+	}
+}

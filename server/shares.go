@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"sync"
 
@@ -106,6 +108,28 @@ func (sh *shares) availableCh() <-chan struct{} {
 	sh.avail.Lock()
 	defer sh.avail.Unlock()
 	return sh.avail.ch
+}
+
+// deleteGroup deletes share group id (DeleteGroups): NON_EMPTY_GROUP while it has
+// members; its share-partition states are tombstoned. found is false when id is no share
+// group (neither members nor stored states): the group coordinator answers for it.
+func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err error) {
+	err = sh.groups.Delete(id)
+	if errors.Is(err, share.ErrNonEmptyGroup) {
+		return true, err
+	}
+	known := err == nil
+	keys, err := sh.store.GroupKeys(id)
+	if err != nil {
+		return true, err
+	}
+	if !known && len(keys) == 0 {
+		return false, nil
+	}
+	if err := sh.mgr.DropGroup(ctx, id); err != nil {
+		return true, err
+	}
+	return true, sh.store.Delete(keys)
 }
 
 // shareService returns the share-group service, or COORDINATOR_NOT_AVAILABLE while the

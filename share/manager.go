@@ -254,6 +254,36 @@ func (m *Manager) release(group, member string, parts []*sharePart) {
 	}
 }
 
+// DropGroup forgets the share-partitions of group (it was deleted: its stored states are
+// the caller's to delete, Store.Delete), stopping their timers; records still acquired
+// are forgotten with them. It returns once a flush begun after them is over, so no
+// write of theirs still in progress can follow the caller's deletion.
+func (m *Manager) DropGroup(ctx context.Context, group string) error {
+	m.mu.Lock()
+	var parts []*sharePart
+	for k, p := range m.mu.parts {
+		if k.Group == group {
+			parts = append(parts, p)
+			delete(m.mu.parts, k)
+		}
+	}
+	m.mu.Unlock()
+	m.fmu.Lock()
+	for _, p := range parts {
+		delete(m.fmu.dirty, p.key)
+	}
+	m.fmu.Unlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		if p.timer != nil {
+			p.timer.Stop()
+			p.timer = nil
+		}
+		p.mu.Unlock()
+	}
+	return m.waitStored(ctx, m.markDirty(nil))
+}
+
 // Stats reports k's start offset, end offset and acquired records; ok is false when the
 // manager does not hold k.
 func (m *Manager) Stats(k Key) (start, end int64, inFlight int, ok bool) {
@@ -304,10 +334,12 @@ type flushWait struct {
 	err  *error
 }
 
-// markDirty queues p for the next flush and returns what to wait on for it.
+// markDirty queues p (if not nil) for the next flush and returns what to wait on for it.
 func (m *Manager) markDirty(p *sharePart) flushWait {
 	m.fmu.Lock()
-	m.fmu.dirty[p.key] = p
+	if p != nil {
+		m.fmu.dirty[p.key] = p
+	}
 	w := flushWait{done: m.fmu.done, err: m.fmu.err}
 	m.fmu.Unlock()
 	select {

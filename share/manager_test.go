@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,7 @@ func startAt(o int64) func() (int64, error) { return func() (int64, error) { ret
 
 func newTestManager(t *testing.T, st StateStore, cfg Config, onAvailable func(Key)) *Manager {
 	t.Helper()
-	m := NewManager(ManagerOptions{Store: st, Configs: StaticConfigs(cfg), OnAvailable: onAvailable})
+	m := NewManager(ManagerOptions{Store: st, Configs: StaticConfigs(cfg), OnAvailable: onAvailable, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { m.Close() })
 	return m
 }
@@ -238,5 +239,39 @@ func TestShareManagerLogStartMoves(t *testing.T) {
 	got, _ := m.Acquire(testKey, "b", 2, 5, 10, startAt(0))
 	if want := []AcquiredRange{{2, 2, 2}, {3, 4, 1}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("acquired %v, want %v", got, want)
+	}
+}
+
+func TestShareManagerDropGroup(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	m := newTestManager(t, s, DefaultConfig(), nil)
+	other := Key{Group: "h", Partition: 0}
+	m.Acquire(testKey, "a", 0, 3, 10, startAt(0))
+	m.Acquire(other, "a", 0, 3, 10, startAt(0))
+	if err := m.Acknowledge(context.Background(), testKey, "a", acks(0, 0, Accept)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DropGroup(context.Background(), "g"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, ok := m.Stats(testKey); ok {
+		t.Fatal("a dropped group's share-partition is still held")
+	}
+	if _, _, _, ok := m.Stats(other); !ok {
+		t.Fatal("another group's share-partition was dropped")
+	}
+	keys, err := s.GroupKeys("g")
+	if err != nil || !reflect.DeepEqual(keys, []Key{testKey}) {
+		t.Fatalf("stored keys of g: %v %v", keys, err)
+	}
+	if err := s.Delete(keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := s.GroupKeys("g"); len(keys) != 0 {
+		t.Fatalf("stored keys of g after the delete: %v", keys)
+	}
+	// The group starts afresh from share.auto.offset.reset.
+	if got, _ := m.Acquire(testKey, "b", 0, 3, 10, startAt(2)); !reflect.DeepEqual(got, []AcquiredRange{{2, 2, 1}}) {
+		t.Fatalf("acquired %v after the delete", got)
 	}
 }

@@ -1,9 +1,12 @@
 package share
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -178,6 +181,32 @@ func (s *Store) Delete(keys []Key) error {
 		}
 	}
 	return first
+}
+
+// GroupKeys returns the share-partitions of group that have a stored state in the
+// partitions this broker leads, sorted. Errors: the runtime's.
+func (s *Store) GroupKeys(group string) ([]Key, error) {
+	shards, err := s.rt.Shards()
+	if err != nil {
+		return nil, err
+	}
+	var out []Key
+	for _, sh := range shards {
+		sh.mu.Lock()
+		for k := range sh.mu.states {
+			if k.Group == group {
+				out = append(out, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b Key) int {
+		if c := bytes.Compare(a.TopicID[:], b.TopicID[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Partition, b.Partition)
+	})
+	return out, nil
 }
 
 // storeShard is the Store's state of one partition of __share_group_state (coord.Shard).
