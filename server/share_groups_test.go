@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -490,4 +491,93 @@ func TestShareGroupListDelete(t *testing.T) {
 	if seen := consumeShare(t, again, 5, 5*time.Second, nil); len(seen) != 5 {
 		t.Fatalf("after the delete, %d records delivered again from the earliest offset, want 5", len(seen))
 	}
+}
+
+// TestShareGroupFindCoordinator: FindCoordinator key type share (2, v6) names this broker
+// for a well-formed share-partition key ("group:topicId:partition") and answers
+// INVALID_REQUEST for a malformed one, or while share groups are not served.
+func TestShareGroupFindCoordinator(t *testing.T) {
+	find := func(s *server.Server, keys ...string) []int16 {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.SetVersion(6)
+		req.CoordinatorType, req.CoordinatorKeys = 2, keys
+		var out []int16
+		for _, c := range wireRequest(t, s, req).(*kmsg.FindCoordinatorResponse).Coordinators {
+			out = append(out, c.ErrorCode)
+		}
+		return out
+	}
+	good := "g:AAAAAAAAAAAAAAAAAAAAAQ:3"
+	s := startShareBroker(t, t.TempDir(), 30*time.Second)
+	got := find(s, good, "a:b:c:AAAAAAAAAAAAAAAAAAAAAQ:0", "g:AAAA:3", ":AAAAAAAAAAAAAAAAAAAAAQ:3", "g:AAAAAAAAAAAAAAAAAAAAAQ:-1", "nocolon")
+	if want := []int16{0, 0, 42, 42, 42, 42}; !slices.Equal(got, want) {
+		t.Fatalf("share coordinator keys answered %v, want %v", got, want)
+	}
+	off := servertest.StartBroker(t, t.TempDir(), groupSettings)
+	if got := find(off, good); !slices.Equal(got, []int16{kerr.InvalidRequest.Code}) {
+		t.Fatalf("without share groups: %v", got)
+	}
+}
+
+// TestACLShareGroups: the share group APIs check what Kafka checks: ShareGroupHeartbeat
+// READ on the group and DESCRIBE on each subscribed topic, ShareGroupDescribe DESCRIBE on
+// the group, ShareFetch and ShareAcknowledge READ on the group (the whole request) and on
+// each topic (per partition), FindCoordinator of a share coordinator key CLUSTER_ACTION.
+func TestACLShareGroups(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := startACLWith(t, ctx, server.ACLAuthorizer{}, shareSettings())
+	b.topics(ctx, t, "t", "secret")
+	b.grant(ctx, t, kadm.NewACLs().Allow("User:alice").AllowHosts().Groups("g").Topics("t").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpRead))
+	td, err := b.adm.ListTopics(ctx, "t", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string][16]byte{"t": td["t"].ID, "secret": td["secret"].ID}
+
+	hb := kmsg.NewPtrShareGroupHeartbeatRequest()
+	hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = "other", "m1", []string{"t"}
+	wantCode(t, "share heartbeat other", direct[*kmsg.ShareGroupHeartbeatResponse](ctx, t, b.alice, hb).ErrorCode, kerr.GroupAuthorizationFailed)
+	hb.GroupID, hb.SubscribedTopicNames = "g", []string{"t", "secret"}
+	wantCode(t, "share heartbeat g subscribing to secret", direct[*kmsg.ShareGroupHeartbeatResponse](ctx, t, b.alice, hb).ErrorCode, kerr.TopicAuthorizationFailed)
+	hb.SubscribedTopicNames = []string{"t"}
+	wantCode(t, "share heartbeat g", direct[*kmsg.ShareGroupHeartbeatResponse](ctx, t, b.alice, hb).ErrorCode, nil)
+
+	d := kmsg.NewPtrShareGroupDescribeRequest()
+	d.GroupIDs = []string{"other", "g"}
+	dr := direct[*kmsg.ShareGroupDescribeResponse](ctx, t, b.alice, d)
+	wantCode(t, "share describe other", dr.Groups[0].ErrorCode, kerr.GroupAuthorizationFailed)
+	wantCode(t, "share describe g", dr.Groups[1].ErrorCode, nil)
+
+	fetch := func(group string) *kmsg.ShareFetchResponse {
+		req := kmsg.NewPtrShareFetchRequest()
+		m := "m1"
+		req.GroupID, req.MemberID, req.MaxRecords = &group, &m, 10
+		for _, name := range []string{"t", "secret"} {
+			rt := kmsg.NewShareFetchRequestTopic()
+			rt.TopicID = ids[name]
+			rt.Partitions = []kmsg.ShareFetchRequestTopicPartition{{Partition: 0, PartitionMaxBytes: 1 << 20}}
+			req.Topics = append(req.Topics, rt)
+		}
+		return direct[*kmsg.ShareFetchResponse](ctx, t, b.alice, req)
+	}
+	wantCode(t, "share fetch other", fetch("other").ErrorCode, kerr.GroupAuthorizationFailed)
+	fr := fetch("g")
+	wantCode(t, "share fetch g", fr.ErrorCode, nil)
+	codes := map[[16]byte]int16{}
+	for _, rt := range fr.Topics {
+		codes[rt.TopicID] = rt.Partitions[0].ErrorCode
+	}
+	wantCode(t, "share fetch g from t", codes[ids["t"]], nil)
+	wantCode(t, "share fetch g from secret", codes[ids["secret"]], kerr.TopicAuthorizationFailed)
+
+	ack := kmsg.NewPtrShareAcknowledgeRequest()
+	g, m := "other", "m1"
+	ack.GroupID, ack.MemberID, ack.ShareSessionEpoch = &g, &m, 1
+	wantCode(t, "share acknowledge other", direct[*kmsg.ShareAcknowledgeResponse](ctx, t, b.alice, ack).ErrorCode, kerr.GroupAuthorizationFailed)
+
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorType, fc.CoordinatorKeys = 2, []string{"g:AAAAAAAAAAAAAAAAAAAAAQ:0"}
+	wantCode(t, "find a share coordinator", direct[*kmsg.FindCoordinatorResponse](ctx, t, b.alice, fc).Coordinators[0].ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "find a share coordinator as admin", direct[*kmsg.FindCoordinatorResponse](ctx, t, b.admin, fc).Coordinators[0].ErrorCode, nil)
 }
