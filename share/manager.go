@@ -29,8 +29,9 @@ type ManagerOptions struct {
 	Clock   coord.Clock  // nil: coord.RealClock
 	Logger  *slog.Logger // nil: slog.Default()
 	// OnAvailable, if set, is called (without locks held) when records of a
-	// share-partition became Available again (released, or their lock expired): the
-	// place to wake ShareFetch requests waiting for records.
+	// share-partition became Available again (released, or their lock expired) or its
+	// start offset moved (room in a window full of record locks): the place to wake
+	// ShareFetch requests waiting for records.
 	OnAvailable func(k Key)
 }
 
@@ -191,14 +192,17 @@ func (m *Manager) Acknowledge(ctx context.Context, k Key, member string, batches
 	}
 	l := m.opts.Configs.ShareConfig(k.Group).Limits()
 	p.mu.Lock()
+	start := p.state.Start()
 	err := p.state.Acknowledge(member, batches, m.opts.Clock.Now(), l)
-	dirty := p.state.Dirty()
+	dirty, moved := p.state.Dirty(), p.state.Start() != start
 	m.armLocked(p)
 	p.mu.Unlock()
 	if err != nil || !dirty {
 		return err
 	}
-	released := false
+	// Released records are available again; a start that moved makes room in a window
+	// full of record locks.
+	released := moved
 	for _, b := range batches {
 		for _, t := range b.Types {
 			released = released || t == Release

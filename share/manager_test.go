@@ -275,3 +275,32 @@ func TestShareManagerDropGroup(t *testing.T) {
 		t.Fatalf("acquired %v after the delete", got)
 	}
 }
+
+// TestShareManagerWindowRoom: with the window full of record locks, an acceptance that
+// moves the start offset makes room: OnAvailable tells waiting fetches.
+func TestShareManagerWindowRoom(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	cfg := DefaultConfig()
+	cfg.PartitionMaxRecordLocks = 2
+	var available atomic.Int32
+	m := newTestManager(t, s, cfg, func(Key) { available.Add(1) })
+	m.Acquire(testKey, "a", 0, 10, 10, startAt(0))
+	if got, _ := m.Acquire(testKey, "b", 0, 10, 10, startAt(0)); got != nil {
+		t.Fatalf("acquired %v from a full window", got)
+	}
+	if err := m.Acknowledge(context.Background(), testKey, "a", acks(1, 1, Accept)); err != nil {
+		t.Fatal(err)
+	}
+	if available.Load() != 0 {
+		t.Fatal("OnAvailable called though the start did not move")
+	}
+	if err := m.Acknowledge(context.Background(), testKey, "a", acks(0, 0, Accept)); err != nil {
+		t.Fatal(err)
+	}
+	if available.Load() != 1 {
+		t.Fatalf("OnAvailable called %d times after the start moved, want 1", available.Load())
+	}
+	if got, _ := m.Acquire(testKey, "b", 0, 10, 10, startAt(0)); !reflect.DeepEqual(got, []AcquiredRange{{2, 3, 1}}) {
+		t.Fatalf("acquired %v after the window moved", got)
+	}
+}
