@@ -140,22 +140,35 @@ func (s *Store) Read(k Key) (st Stored, ok bool, err error) {
 	return Stored{StateEpoch: e.stateEpoch, Start: start, Batches: batches}, true, nil
 }
 
-// Write stores updates, those of one partition of __share_group_state as one batch, and
-// returns once they are committed (the first error otherwise; updates of other partitions
-// may have been stored). The first update of a share-partition must carry its start.
+// Write stores updates, those of one partition of __share_group_state as one batch (the
+// partitions written concurrently), and returns once they are committed (an error
+// otherwise; updates of other partitions may have been stored). The first update of a
+// share-partition must carry its start.
 func (s *Store) Write(updates []Update) error {
 	byPart := make(map[int32][]Update)
 	for _, u := range updates {
 		p := s.PartitionFor(u.Key)
 		byPart[p] = append(byPart[p], u)
 	}
-	var first error
-	for p, us := range byPart {
+	write := func(p int32, us []Update) error {
 		sh, err := s.rt.Shard(p)
-		if err == nil {
-			err = sh.write(us)
+		if err != nil {
+			return err
 		}
-		if err != nil && first == nil {
+		return sh.write(us)
+	}
+	if len(byPart) == 1 {
+		for p, us := range byPart {
+			return write(p, us)
+		}
+	}
+	errs := make(chan error, len(byPart))
+	for p, us := range byPart {
+		go func() { errs <- write(p, us) }()
+	}
+	var first error
+	for range byPart {
+		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
 	}
