@@ -33,6 +33,7 @@ const shareReadBytes = 1 << 20
 //     acknowledgements are then INVALID_REQUEST), releasing what the member acquired
 //     through the session it replaces; epoch n adds the request's partitions and drops
 //     the forgotten ones; -1 closes it after its acknowledgements, releasing the rest;
+//     so does the end of the connection that opened it, as Kafka's;
 //   - piggy-backed acknowledgements, each partition's result in AcknowledgeErrorCode,
 //     answered once stored (share.Manager);
 //   - acquisition: for each partition of the session, up to MaxRecords in all, records
@@ -88,7 +89,12 @@ func handleShareFetch(s *Server, r *request) reply {
 			return sf.fail(err)
 		}
 	case 0:
-		replaced, err := sh.sessions.Open(group, member, requested)
+		var owner any
+		if r.conn != nil {
+			owner = r.conn
+			r.conn.shareSessions.Store(true)
+		}
+		replaced, err := sh.sessions.Open(group, member, owner, requested)
 		if err != nil {
 			return sf.fail(err)
 		}

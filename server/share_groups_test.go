@@ -314,9 +314,19 @@ func TestShareGroupRestart(t *testing.T) {
 
 // TestShareGroupWire: ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch and
 // ShareAcknowledge on the wire: Kafka's errors for bad requests, sessions and
-// acknowledgements.
+// acknowledgements; a session closes with its connection, releasing what it held.
 func TestShareGroupWire(t *testing.T) {
 	s := startShareBroker(t, t.TempDir(), 30*time.Second)
+	// One connection for all requests: a share session closes with its connection.
+	cl := newClient(t, s)
+	send := func(req kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := cl.Broker(0).Request(testCtx(t), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
 	createTopic(t, s, "w", 2, nil)
 	pcl := newClient(t, s, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for i := range 3 {
@@ -330,13 +340,13 @@ func TestShareGroupWire(t *testing.T) {
 	name := "w"
 	mt.Topic = &name
 	md.Topics = append(md.Topics, mt)
-	tid := wireRequest(t, s, md).(*kmsg.MetadataResponse).Topics[0].TopicID
+	tid := send(md).(*kmsg.MetadataResponse).Topics[0].TopicID
 
 	hb := func(member string, epoch int32, topics ...string) *kmsg.ShareGroupHeartbeatResponse {
 		req := kmsg.NewPtrShareGroupHeartbeatRequest()
 		req.SetVersion(1)
 		req.GroupID, req.MemberID, req.MemberEpoch, req.SubscribedTopicNames = "g", member, epoch, topics
-		return wireRequest(t, s, req).(*kmsg.ShareGroupHeartbeatResponse)
+		return send(req).(*kmsg.ShareGroupHeartbeatResponse)
 	}
 	if r := hb("a", 0); r.ErrorCode != kerr.InvalidRequest.Code {
 		t.Errorf("join without topics: %d", r.ErrorCode)
@@ -354,7 +364,7 @@ func TestShareGroupWire(t *testing.T) {
 	}
 	d := kmsg.NewPtrShareGroupDescribeRequest()
 	d.GroupIDs = []string{"g", "nope"}
-	dr := wireRequest(t, s, d).(*kmsg.ShareGroupDescribeResponse)
+	dr := send(d).(*kmsg.ShareGroupDescribeResponse)
 	if len(dr.Groups) != 2 || dr.Groups[0].GroupState != "Stable" || len(dr.Groups[0].Members) != 1 ||
 		dr.Groups[0].Members[0].Assignment.TopicPartitions[0].Topic != "w" || dr.Groups[1].ErrorCode != kerr.GroupIDNotFound.Code {
 		t.Fatalf("describe: %+v", dr.Groups)
@@ -371,7 +381,7 @@ func TestShareGroupWire(t *testing.T) {
 		rp.Partition, rp.PartitionMaxBytes, rp.AcknowledgementBatches = 0, 1<<20, acks
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		return wireRequest(t, s, req).(*kmsg.ShareFetchResponse)
+		return send(req).(*kmsg.ShareFetchResponse)
 	}
 	ack := func(first, last int64, typ int8) kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch {
 		b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
@@ -414,7 +424,7 @@ func TestShareGroupWire(t *testing.T) {
 	}
 	at.Partitions = append(at.Partitions, ap)
 	ar.Topics = append(ar.Topics, at)
-	if r := wireRequest(t, s, ar).(*kmsg.ShareAcknowledgeResponse); r.ErrorCode != 0 || r.Topics[0].Partitions[0].ErrorCode != kerr.InvalidRequest.Code {
+	if r := send(ar).(*kmsg.ShareAcknowledgeResponse); r.ErrorCode != 0 || r.Topics[0].Partitions[0].ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("acknowledgement past the end: %+v", r)
 	}
 	// Nothing was applied: 0 is still held, and the session moved to epoch 2.
@@ -580,4 +590,49 @@ func TestACLShareGroups(t *testing.T) {
 	fc.CoordinatorType, fc.CoordinatorKeys = 2, []string{"g:AAAAAAAAAAAAAAAAAAAAAQ:0"}
 	wantCode(t, "find a share coordinator", direct[*kmsg.FindCoordinatorResponse](ctx, t, b.alice, fc).Coordinators[0].ErrorCode, kerr.ClusterAuthorizationFailed)
 	wantCode(t, "find a share coordinator as admin", direct[*kmsg.FindCoordinatorResponse](ctx, t, b.admin, fc).Coordinators[0].ErrorCode, nil)
+}
+
+// TestShareGroupSessionClosesWithConnection: the records a member acquired through a
+// share session come back as soon as the connection that opened the session closes (as
+// Kafka's broker releases them), not when their locks expire.
+func TestShareGroupSessionClosesWithConnection(t *testing.T) {
+	s := startShareBroker(t, t.TempDir(), time.Minute)
+	createTopic(t, s, "cc", 1, nil)
+	produceTo(t, newClient(t, s), "cc", 0, 3)
+	md := kmsg.NewPtrMetadataRequest()
+	md.SetVersion(12)
+	md.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("cc")}}
+	tid := wireRequest(t, s, md).(*kmsg.MetadataResponse).Topics[0].TopicID
+
+	fetch := func(cl *kgo.Client, member string, epoch, wait int32) []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord {
+		t.Helper()
+		g := "g"
+		req := kmsg.NewPtrShareFetchRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch, req.MaxRecords, req.MaxWaitMillis = &g, &member, epoch, 100, wait
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = tid
+		rt.Partitions = []kmsg.ShareFetchRequestTopicPartition{{Partition: 0, PartitionMaxBytes: 1 << 20}}
+		req.Topics = append(req.Topics, rt)
+		resp, err := cl.Broker(0).Request(testCtx(t), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := resp.(*kmsg.ShareFetchResponse)
+		if r.ErrorCode != 0 || len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
+			t.Fatalf("share fetch of %s: %+v", member, r)
+		}
+		return r.Topics[0].Partitions[0].AcquiredRecords
+	}
+	a, b := newClient(t, s), newClient(t, s)
+	if got := fetch(a, "a", 0, 0); len(got) != 1 || got[0].FirstOffset != 0 || got[0].LastOffset != 2 {
+		t.Fatalf("a acquired %+v", got)
+	}
+	if got := fetch(b, "b", 0, 0); len(got) != 0 {
+		t.Fatalf("b acquired %+v while a holds everything", got)
+	}
+	a.Close()
+	got := fetch(b, "b", 1, 10000)
+	if len(got) != 1 || got[0].FirstOffset != 0 || got[0].LastOffset != 2 || got[0].DeliveryCount != 2 {
+		t.Fatalf("after a's connection closed b acquired %+v, want 0-2 delivered a second time", got)
+	}
 }

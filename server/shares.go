@@ -132,6 +132,18 @@ func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err e
 	return true, sh.store.Delete(keys)
 }
 
+// closeShareSessions closes the share sessions connection c opened and releases what
+// their members acquired through them (as Kafka's broker does when a connection closes).
+func (s *Server) closeShareSessions(c *conn) {
+	sh := s.data.shares
+	if sh == nil {
+		return
+	}
+	for _, cs := range sh.sessions.CloseOwnedBy(c) {
+		sh.mgr.ReleaseIn(cs.Group, cs.Member, cs.Parts)
+	}
+}
+
 // shareService returns the share-group service, or COORDINATOR_NOT_AVAILABLE while the
 // server shuts down.
 func (s *Server) shareService() (*shares, error) {

@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,7 +32,7 @@ func (l *slowLog) Append(b []byte) (int64, error) {
 // (fsyncs) per acknowledgement: group commits share one write among the acks pending.
 func BenchmarkShareManagerAcks(b *testing.B) {
 	for _, members := range []int{1, 64} {
-		b.Run("members="+itoa(members), func(b *testing.B) {
+		b.Run("members="+strconv.Itoa(members), func(b *testing.B) {
 			logs := make([]*slowLog, 8)
 			for i := range logs {
 				logs[i] = &slowLog{MemLog: coord.NewMemLog(), delay: time.Millisecond}
@@ -79,15 +80,4 @@ func BenchmarkShareManagerAcks(b *testing.B) {
 			b.ReportMetric(float64(appends)/float64(b.N), "appends/ack")
 		})
 	}
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }

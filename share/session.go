@@ -54,6 +54,13 @@ type sessionKey struct{ group, member string }
 type session struct {
 	next  int32 // the epoch the next request must carry
 	parts map[TopicPartition]struct{}
+	owner any // what opened it (the connection)
+}
+
+// ClosedSession is a session CloseOwnedBy closed.
+type ClosedSession struct {
+	Group, Member string
+	Parts         []TopicPartition
 }
 
 // NewSessions returns Sessions allowing max open sessions
@@ -67,11 +74,11 @@ func NewSessions(max int) *Sessions {
 	return s
 }
 
-// Open opens member's session with partitions (a ShareFetch at epoch 0), replacing the
-// member's session if it had one (whose partitions are returned: the caller releases
-// what the member acquired through it). ErrShareSessionLimitReached when the broker has
-// its maximum of sessions.
-func (s *Sessions) Open(group, member string, parts []TopicPartition) (replaced []TopicPartition, err error) {
+// Open opens member's session with partitions (a ShareFetch at epoch 0) for owner (the
+// connection it came on: CloseOwnedBy), replacing the member's session if it had one
+// (whose partitions are returned: the caller releases what the member acquired through
+// it). ErrShareSessionLimitReached when the broker has its maximum of sessions.
+func (s *Sessions) Open(group, member string, owner any, parts []TopicPartition) (replaced []TopicPartition, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := sessionKey{group, member}
@@ -79,7 +86,7 @@ func (s *Sessions) Open(group, member string, parts []TopicPartition) (replaced 
 	if old == nil && len(s.mu.sessions) >= s.max {
 		return nil, fmt.Errorf("%w: %d sessions", ErrShareSessionLimitReached, len(s.mu.sessions))
 	}
-	ns := &session{next: 1, parts: make(map[TopicPartition]struct{}, len(parts))}
+	ns := &session{next: 1, parts: make(map[TopicPartition]struct{}, len(parts)), owner: owner}
 	for _, p := range parts {
 		ns.parts[p] = struct{}{}
 	}
@@ -122,6 +129,22 @@ func (s *Sessions) Close(group, member string) ([]TopicPartition, error) {
 	}
 	delete(s.mu.sessions, k)
 	return sortedParts(ss.parts), nil
+}
+
+// CloseOwnedBy closes the sessions owner opened (its connection closed, as Kafka closes a
+// connection's share sessions) and returns them: the caller releases what their members
+// acquired through them. A session reopened since by another owner is kept.
+func (s *Sessions) CloseOwnedBy(owner any) []ClosedSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ClosedSession
+	for k, ss := range s.mu.sessions {
+		if ss.owner == owner {
+			delete(s.mu.sessions, k)
+			out = append(out, ClosedSession{Group: k.group, Member: k.member, Parts: sortedParts(ss.parts)})
+		}
+	}
+	return out
 }
 
 // Drop forgets member's session, if any, without checks (the member left the group).

@@ -20,7 +20,7 @@ func TestShareSessionEpochs(t *testing.T) {
 	if _, err := s.Update("g", "a", 1, nil, nil); !errors.Is(err, ErrShareSessionNotFound) {
 		t.Fatalf("update without a session: %v", err)
 	}
-	if _, err := s.Open("g", "a", tps(0, 1)); err != nil {
+	if _, err := s.Open("g", "a", nil, tps(0, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Update("g", "a", 2, nil, nil); !errors.Is(err, ErrInvalidShareSessionEpoch) {
@@ -37,7 +37,7 @@ func TestShareSessionEpochs(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reopening replaces the session and reports the old one's partitions.
-	replaced, err := s.Open("g", "a", tps(5))
+	replaced, err := s.Open("g", "a", nil, tps(5))
 	if err != nil || !reflect.DeepEqual(replaced, tps(1, 2)) {
 		t.Fatalf("reopen: replaced %v %v", replaced, err)
 	}
@@ -55,28 +55,44 @@ func TestShareSessionEpochs(t *testing.T) {
 
 func TestShareSessionLimit(t *testing.T) {
 	s := NewSessions(2)
-	s.Open("g", "a", nil)
-	s.Open("h", "a", nil) // another group: another session
-	if _, err := s.Open("g", "b", nil); !errors.Is(err, ErrShareSessionLimitReached) {
+	s.Open("g", "a", nil, nil)
+	s.Open("h", "a", nil, nil) // another group: another session
+	if _, err := s.Open("g", "b", nil, nil); !errors.Is(err, ErrShareSessionLimitReached) {
 		t.Fatalf("third session: %v", err)
 	}
-	if _, err := s.Open("g", "a", nil); err != nil { // replacing one is always allowed
+	if _, err := s.Open("g", "a", nil, nil); err != nil { // replacing one is always allowed
 		t.Fatalf("reopening at the limit: %v", err)
 	}
 	s.Drop("h", "a")
-	if _, err := s.Open("g", "b", nil); err != nil || s.Len() != 2 {
+	if _, err := s.Open("g", "b", nil, nil); err != nil || s.Len() != 2 {
 		t.Fatalf("after a drop: %v, %d sessions", err, s.Len())
 	}
 }
 
 func TestShareSessionEpochWraps(t *testing.T) {
 	s := NewSessions(1)
-	s.Open("g", "a", nil)
+	s.Open("g", "a", nil, nil)
 	s.mu.sessions[sessionKey{"g", "a"}].next = math.MaxInt32
 	if _, err := s.Update("g", "a", math.MaxInt32, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Update("g", "a", 1, nil, nil); err != nil {
 		t.Fatalf("the epoch after MaxInt32: %v", err)
+	}
+}
+
+func TestShareSessionCloseOwnedBy(t *testing.T) {
+	s := NewSessions(10)
+	c1, c2 := new(int), new(int)
+	s.Open("g", "a", c1, tps(0))
+	s.Open("g", "b", c1, tps(1))
+	s.Open("h", "a", c2, tps(2))
+	s.Open("g", "b", c2, tps(3)) // b reopened on another connection: c1 no longer owns it
+	closed := s.CloseOwnedBy(c1)
+	if want := []ClosedSession{{Group: "g", Member: "a", Parts: tps(0)}}; !reflect.DeepEqual(closed, want) {
+		t.Fatalf("closed %v, want %v", closed, want)
+	}
+	if s.Len() != 2 || s.CloseOwnedBy(c1) != nil {
+		t.Fatalf("%d sessions left", s.Len())
 	}
 }
