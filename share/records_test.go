@@ -4,6 +4,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/stratalog/strata/coord"
 )
 
 func recordSeeds() (keys, values [][]byte) {
@@ -122,6 +124,44 @@ func FuzzShareRecords(f *testing.F) {
 			if v2, err := decodeUpdateValue(v.appendTo(nil)); err != nil || !reflect.DeepEqual(v2, v) {
 				t.Fatalf("update %+v re-decoded %+v %v", v, v2, err)
 			}
+		}
+	})
+}
+
+// FuzzShareReplay replays two arbitrary records of __share_group_state, then a
+// well-formed snapshot of another share-partition, into a shard. Invariants: no panic, no
+// unbounded work (a state's window stays within maxReplayWindow), a record that cannot be
+// read is refused with errBadRecord, and the well-formed snapshot takes effect.
+func FuzzShareReplay(f *testing.F) {
+	keys, values := recordSeeds()
+	for i := range keys {
+		f.Add(keys[i], values[i], keys[(i+1)%len(keys)], values[(i+1)%len(values)])
+	}
+	huge := snapshotValue{SnapshotEpoch: 0, StartOffset: -1 << 62, DeliveryCompleteCount: -1, Batches: []StateBatch{{0, 1 << 62, Acknowledged, 1}}}
+	f.Add(keys[0], huge.appendTo(nil), keys[1], values[1])
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 []byte) {
+		s := &Store{opts: StoreOptions{SnapshotEvery: 10}}
+		sh := s.newShard(nil)
+		for _, r := range []coord.Record{{Key: k1, Value: v1}, {Key: k2, Value: v2}} {
+			if len(r.Value) == 0 {
+				r.Value = nil
+			}
+			if err := sh.Replay(coord.Meta{}, r); err != nil && !errors.Is(err, errBadRecord) {
+				t.Fatalf("replay: %v", err)
+			}
+		}
+		for k, e := range sh.mu.states {
+			if n := e.state.End() - e.state.Start(); n < 0 || n > maxReplayWindow {
+				t.Fatalf("%v: window %d-%d", k, e.state.Start(), e.state.End())
+			}
+		}
+		good := Key{Group: "\x00fuzz", Partition: 1}
+		v := snapshotValue{SnapshotEpoch: 3, StartOffset: 7, DeliveryCompleteCount: -1, Batches: []StateBatch{{8, 8, Archived, 2}}}
+		if err := sh.Replay(coord.Meta{}, coord.Record{Key: appendKey(nil, snapshotType, good), Value: v.appendTo(nil)}); err != nil {
+			t.Fatal(err)
+		}
+		if st, c := sh.mu.states[good].state.State(8); st != Archived || c != 2 || sh.mu.states[good].state.Start() != 7 {
+			t.Fatalf("the well-formed snapshot replayed as %s %d", st, c)
 		}
 	})
 }

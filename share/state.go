@@ -412,11 +412,12 @@ func (s *PartitionState) Snapshot() (start int64, batches []StateBatch) {
 	return s.start, batches
 }
 
-// ApplySnapshot replaces the state with a stored snapshot (replay). Batches that are not
-// in ascending order, lie below start, or store a state other than Available,
-// Acknowledged or Archived are ignored.
+// ApplySnapshot replaces the state with a stored snapshot (replay). Batches that lie
+// below start, reach more than a million offsets past it, have a negative delivery count
+// or store a state other than Available, Acknowledged or Archived are ignored; a negative
+// start is taken as 0.
 func (s *PartitionState) ApplySnapshot(start int64, batches []StateBatch) {
-	*s = PartitionState{start: start}
+	*s = PartitionState{start: max(start, 0)}
 	s.applyBatches(batches)
 }
 

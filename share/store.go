@@ -267,6 +267,9 @@ func (sh *storeShard) Replay(_ coord.Meta, r coord.Record) error {
 	switch typ {
 	case snapshotType:
 		v, err := decodeSnapshotValue(r.Value)
+		if err == nil && v.StartOffset < 0 {
+			err = fmt.Errorf("%w: start offset %d", errBadRecord, v.StartOffset)
+		}
 		if err != nil {
 			return fmt.Errorf("%v: %w", k, err)
 		}
