@@ -1,15 +1,18 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/partition"
 	"github.com/stratalog/strata/share"
 )
@@ -45,8 +48,9 @@ const shareReadBytes = 1 << 20
 // high watermark moves, records are released or their locks expire, MaxWait passes or
 // the connection closes, and tries again. A full response (a new session) lists every
 // partition of the session; later ones those with records, errors or acknowledgements.
-// read_committed (share.isolation.level) is not applied yet: records are read up to the
-// high watermark. UNSUPPORTED_VERSION while share groups are not served.
+// Under share.isolation.level=read_committed records are acquired up to the last stable
+// offset and those of aborted transactions are archived, not delivered.
+// UNSUPPORTED_VERSION while share groups are not served.
 func handleShareFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ShareFetchRequest)
 	resp := req.ResponseKind().(*kmsg.ShareFetchResponse)
@@ -272,7 +276,10 @@ func (sf *shareFetch) acquireOnce(targets []sharePart, maxRecords int) int {
 		if total >= maxRecords {
 			break
 		}
-		logStart, hw := t.p.LogStartOffset(), t.p.HighWatermark()
+		logStart, hw, iso := t.p.LogStartOffset(), t.p.HighWatermark(), partition.ReadHighWatermark
+		if cfg.ReadCommitted { // share.isolation.level=read_committed: up to the last stable offset
+			hw, iso = t.p.LastStableOffset(), partition.ReadCommitted
+		}
 		t.hw = hw
 		start := func() (int64, error) {
 			if cfg.AutoOffsetReset == "earliest" {
@@ -290,7 +297,18 @@ func (sf *shareFetch) acquireOnce(targets []sharePart, maxRecords int) int {
 			continue
 		}
 		first, last := ranges[0].First, ranges[len(ranges)-1].Last
-		recs, err := readCovering(t.p, first, last)
+		recs, aborted, err := readCovering(t.p, first, last, iso)
+		if err == nil && len(aborted) > 0 {
+			// Records of aborted transactions are archived, never delivered (Kafka's
+			// SharePartition does the same under read_committed).
+			if ranges, err = sf.archive(key, ranges, aborted); err != nil {
+				sf.part(t.tp).ErrorCode = errorCode(err)
+				continue
+			}
+			if len(ranges) == 0 {
+				continue
+			}
+		}
 		if err != nil {
 			// Give the records back at once rather than when their lock expires.
 			release := []share.AckBatch{{First: first, Last: last, Types: []share.AckType{share.Release}}}
@@ -312,35 +330,82 @@ func (sf *shareFetch) acquireOnce(targets []sharePart, maxRecords int) int {
 	return total
 }
 
-// readCovering returns the stored batches of p that hold offsets first…last.
-func readCovering(p *partition.Partition, first, last int64) ([]byte, error) {
-	var out []byte
+// readCovering returns the stored batches of p that hold offsets first…last, read with
+// iso, and (under ReadCommitted) the offset ranges of the batches of aborted transactions
+// among them, found as a read_committed consumer finds them: a producer's transactional
+// batches from the first offset of one of its aborted transactions up to its abort
+// marker.
+func readCovering(p *partition.Partition, first, last int64, iso partition.Isolation) (out []byte, aborted [][2]int64, err error) {
+	var txns []partition.AbortedTxn // not yet reached, by first offset
+	abortedPIDs := map[int64]bool{}
 	for off := first; off <= last; {
-		res, err := p.Read(off, shareReadBytes, partition.ReadHighWatermark)
+		res, err := p.Read(off, shareReadBytes, iso)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		txns = append(txns, res.AbortedTxns...)
+		slices.SortFunc(txns, func(a, b partition.AbortedTxn) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
 		b := res.Records
 		if len(b) == 0 {
-			return out, nil // the rest was compacted away (or is not readable yet)
+			return out, aborted, nil // the rest was compacted away (or is not readable yet)
 		}
 		for len(b) > 0 {
 			h, err := batch.ParseHeader(b)
 			if err != nil || h.Size() > len(b) {
-				return nil, fmt.Errorf("%w: reading the batches of offsets %d-%d: %v", partition.ErrCorrupt, first, last, err)
+				return nil, nil, fmt.Errorf("%w: reading the batches of offsets %d-%d: %v", partition.ErrCorrupt, first, last, err)
 			}
 			if h.BaseOffset > last {
-				return out, nil
+				return out, aborted, nil
+			}
+			for len(txns) > 0 && txns[0].FirstOffset <= h.LastOffset() {
+				abortedPIDs[txns[0].ProducerID] = true
+				txns = txns[1:]
+			}
+			switch {
+			case h.IsControl():
+				if m, ok, err := records.ParseMarker(b[:h.Size()]); err == nil && ok && !m.Commit {
+					delete(abortedPIDs, h.ProducerID)
+				}
+			case h.IsTransactional() && abortedPIDs[h.ProducerID]:
+				aborted = append(aborted, [2]int64{h.BaseOffset, h.LastOffset()})
 			}
 			out = append(out, b[:h.Size()]...)
 			b = b[h.Size():]
 			off = h.LastOffset() + 1
 			if off > last {
-				return out, nil
+				return out, aborted, nil
 			}
 		}
 	}
-	return out, nil
+	return out, aborted, nil
+}
+
+// archive archives the acquired offsets of ranges that lie in aborted (Gap
+// acknowledgements of the member's) and returns what remains of ranges.
+func (sf *shareFetch) archive(key share.Key, ranges []share.AcquiredRange, aborted [][2]int64) ([]share.AcquiredRange, error) {
+	var gaps []share.AckBatch
+	var kept []share.AcquiredRange
+	for _, r := range ranges {
+		from := r.First
+		for _, a := range aborted {
+			lo, hi := max(a[0], from), min(a[1], r.Last)
+			if lo > hi {
+				continue
+			}
+			if lo > from {
+				kept = append(kept, share.AcquiredRange{First: from, Last: lo - 1, DeliveryCount: r.DeliveryCount})
+			}
+			gaps = append(gaps, share.AckBatch{First: lo, Last: hi, Types: []share.AckType{share.Gap}})
+			from = hi + 1
+		}
+		if from <= r.Last {
+			kept = append(kept, share.AcquiredRange{First: from, Last: r.Last, DeliveryCount: r.DeliveryCount})
+		}
+	}
+	if len(gaps) == 0 {
+		return ranges, nil
+	}
+	return kept, sf.sh.mgr.Acknowledge(context.Background(), key, sf.member, gaps)
 }
 
 // shareAck applies member's acknowledgement batches of a topic partition: the topic must

@@ -636,3 +636,50 @@ func TestShareGroupSessionClosesWithConnection(t *testing.T) {
 		t.Fatalf("after a's connection closed b acquired %+v, want 0-2 delivered a second time", got)
 	}
 }
+
+// TestShareGroupReadCommitted: with share.isolation.level=read_committed a share group
+// gets the committed records only — those of an aborted transaction are archived, never
+// delivered — while a read_uncommitted group gets them all.
+func TestShareGroupReadCommitted(t *testing.T) {
+	rc := share.DefaultConfig()
+	rc.AutoOffsetReset, rc.ReadCommitted = "earliest", true
+	ru := rc
+	ru.ReadCommitted = false
+	cfgs := groupConfigs{"rc": rc, "ru": ru}
+	s := servertest.Start(t, &server.Options{Listen: "127.0.0.1:0", Settings: shareSettings(), ShareConfigs: cfgs})
+	createTopic(t, s, "tx", 1, nil)
+	ctx := testCtx(t)
+	txn := newClient(t, s, kgo.TransactionalID("share-tx"), kgo.DefaultProduceTopic("tx"))
+	for i, commit := range []kgo.TransactionEndTry{kgo.TryAbort, kgo.TryCommit, kgo.TryAbort} {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 5 {
+			if err := txn.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(10*i + j))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := txn.EndTransaction(ctx, commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produceTo(t, newClient(t, s), "tx", 100, 2) // not transactional
+
+	committed := shareConsumer(t, s, "rc", "tx")
+	defer committed.Close()
+	got := consumeShare(t, committed, 8, 3*time.Second, nil) // 7 exist: wait to see that no other comes
+	want := []string{"10", "100", "101", "11", "12", "13", "14"}
+	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
+		t.Fatalf("read_committed share group got %v, want %v", keys, want)
+	}
+	all := shareConsumer(t, s, "ru", "tx")
+	defer all.Close()
+	if got := consumeShare(t, all, 17, 5*time.Second, nil); len(got) != 17 {
+		t.Fatalf("read_uncommitted share group got %d records, want 17", len(got))
+	}
+}
+
+// groupConfigs gives each group its settings.
+type groupConfigs map[string]share.Config
+
+func (g groupConfigs) ShareConfig(group string) share.Config { return g[group] }
