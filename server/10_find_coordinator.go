@@ -41,10 +41,10 @@ func handleFindCoordinator(s *Server, r *request) reply {
 	case coordinatorTransaction:
 		topic, partitions, rf = metadata.TransactionStateTopic, "transaction.state.log.num.partitions", "transaction.state.log.replication.factor"
 	case coordinatorShare:
-		topic = metadata.ShareGroupStateTopic // served on a single node only: never created here
+		topic = metadata.ShareGroupStateTopic // never created here (coordinatorRunning: false)
 	}
 	var created error
-	if _, ok := s.image().Topic(topic); !ok && s.opts.Cluster != nil && req.CoordinatorType != coordinatorShare && coordinatorRunning(s, req.CoordinatorType) {
+	if _, ok := s.image().Topic(topic); !ok && s.opts.Cluster != nil && coordinatorRunning(s, req.CoordinatorType) {
 		ctx, cancel := s.controllerCtx(r, 0)
 		created = s.createInternalTopic(ctx, topic, partitions, s.internalReplicationFactor(rf))
 		cancel()
