@@ -37,12 +37,12 @@ var consumerAPIs = map[int16]bool{68: true, 69: true}
 // fillAPIVersions lists the dispatch table with each API's lowest version raised to its
 // floor (strata.protocol.min.version), except Produce, listed from its lowest version
 // whatever the floor (advertisedMin), without the transaction APIs when transactions are
-// off, nor the quorum APIs on a single node, nor the consumer group protocol's when it
-// is not served.
+// off, nor the quorum APIs on a single node, nor the consumer group protocol's or share
+// groups' when they are not served.
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
 		if txnAPIs[a.key] && s.data.txns == nil || quorumAPIs[a.key] && s.opts.Cluster == nil ||
-			consumerAPIs[a.key] && !s.consumerProtocol() {
+			consumerAPIs[a.key] && !s.consumerProtocol() || shareAPIs[a.key] && !s.shareProtocol() {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()

@@ -32,8 +32,14 @@ type aclBroker struct {
 
 func startACL(t *testing.T, ctx context.Context, auth server.ACLAuthorizer) *aclBroker {
 	t.Helper()
+	return startACLWith(t, ctx, auth, map[string]string{"group.coordinator.rebalance.protocols": "classic,consumer"})
+}
+
+// startACLWith is startACL with the broker settings settings.
+func startACLWith(t *testing.T, ctx context.Context, auth server.ACLAuthorizer, settings map[string]string) *aclBroker {
+	t.Helper()
 	auth.SuperUsers = append(auth.SuperUsers, "User:admin")
-	s, _ := startSASL(t, map[string]string{"group.coordinator.rebalance.protocols": "classic,consumer"}, auth)
+	s, _ := startSASL(t, settings, auth)
 	b := &aclBroker{s: s}
 	b.admin, b.adm = b.client(t, "admin", "admin-secret")
 	if altered, err := b.adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "alice", Mechanism: kadm.ScramSha512, Password: "alice-pw"}}); err != nil || altered.Error() != nil {
