@@ -87,6 +87,33 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 	return AppendResult{BaseOffset: info.BaseOffset, LastOffset: info.LastOffset, LogAppendTime: -1, LogStartOffset: p.st.StartOffset()}, nil
 }
 
+// TxnGuard is a verification guard (Kafka's VerificationGuard, KIP-890 part 1): the
+// partition's token that producer ProducerID's transactional produce is being verified
+// with the coordinator. A marker of the producer, or the start of its transaction here,
+// drops it, so a produce verified before its transaction ended cannot open a new one.
+type TxnGuard struct{ pid int64 }
+
+// noGuard is StartTxnVerification's answer for a producer whose transaction is open here:
+// nothing to verify, but should it end before the append, the batch is refused.
+var noGuard = &TxnGuard{pid: -1}
+
+// StartTxnVerification starts the verification of a transactional produce of producer
+// pid: it returns the guard to give AppendVerified, and whether the coordinator must be
+// asked (false when the producer's transaction is already open here).
+func (p *Partition) StartTxnVerification(pid int64) (*TxnGuard, bool) {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	if st := p.amu.producers.m[pid]; st != nil && st.txnFirst >= 0 {
+		return noGuard, false
+	}
+	g := &TxnGuard{pid: pid}
+	if p.amu.guards == nil {
+		p.amu.guards = make(map[int64]*TxnGuard)
+	}
+	p.amu.guards[pid] = g
+	return g, true
+}
+
 // applyLocked updates the producer and transaction state with a batch about to be
 // appended, or read back from the log (b is the batch's bytes, needed for a control
 // batch's marker), and returns the aborted-transaction entry of an abort marker. stored,
@@ -145,6 +172,7 @@ func (p *Partition) applyMarkerLocked(h *batch.Header, m records.Marker, stored 
 	ps := &p.amu.producers
 	pid, off := h.ProducerID, h.BaseOffset
 	ps.maxID = max(ps.maxID, pid)
+	delete(p.amu.guards, pid)
 	st := ps.m[pid]
 	if st == nil {
 		st = &producerState{txnFirst: -1, coordEpoch: -1, epoch: h.ProducerEpoch}

@@ -58,24 +58,12 @@ func handleWriteTxnMarkers(s *Server, r *request) reply {
 	})
 }
 
-// sendMarker writes m to tp through its leader, broker leader, with WriteTxnMarkers on
-// the listener of this broker's first listener's name (PLAINTEXT only: the brokers have
-// no credentials of their own yet). The partition's error comes back as the kerr error
-// of its code.
+// sendMarker writes m to tp through its leader, broker leader, with WriteTxnMarkers
+// (peer). The partition's error comes back as the kerr error of its code.
 func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicPartition, m txn.Marker) error {
-	l := s.opts.listeners()[0]
-	if l.SecurityProtocol != Plaintext {
-		return fmt.Errorf("server: transaction markers for %s-%d, led by broker %d: the first listener %s is %s; markers to other brokers need a PLAINTEXT one",
-			tp.Topic, tp.Partition, leader, l.Name, l.SecurityProtocol)
-	}
-	b, ok := s.image().Broker(leader)
-	e, eok := b.Endpoint(l.Name)
-	if !ok || !eok {
-		return fmt.Errorf("server: transaction markers for %s-%d: broker %d has no %s endpoint", tp.Topic, tp.Partition, leader, l.Name)
-	}
-	cl, err := s.data.peers.client(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+	br, err := s.peer(leader)
 	if err != nil {
-		return err
+		return fmt.Errorf("server: transaction markers for %s-%d: %w", tp.Topic, tp.Partition, err)
 	}
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	rm := kmsg.NewWriteTxnMarkersRequestMarker()
@@ -84,7 +72,7 @@ func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicParti
 	rt.Topic, rt.Partitions = tp.Topic, []int32{tp.Partition}
 	rm.Topics = append(rm.Topics, rt)
 	req.Markers = append(req.Markers, rm)
-	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	resp, err := req.RequestWith(ctx, br)
 	if err != nil {
 		return fmt.Errorf("server: transaction markers for %s-%d to broker %d: %w", tp.Topic, tp.Partition, leader, err)
 	}
@@ -92,6 +80,25 @@ func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicParti
 		return fmt.Errorf("server: transaction markers for %s-%d to broker %d: malformed answer", tp.Topic, tp.Partition, leader)
 	}
 	return kerr.ErrorForCode(resp.Markers[0].Topics[0].Partitions[0].ErrorCode)
+}
+
+// peer is a client of broker node of the cluster, on the listener of this broker's first
+// listener's name (PLAINTEXT only: the brokers have no credentials of their own yet).
+func (s *Server) peer(node int32) (*kgo.Broker, error) {
+	l := s.opts.listeners()[0]
+	if l.SecurityProtocol != Plaintext {
+		return nil, fmt.Errorf("server: the first listener %s is %s; requests to broker %d need a PLAINTEXT one", l.Name, l.SecurityProtocol, node)
+	}
+	b, ok := s.image().Broker(node)
+	e, eok := b.Endpoint(l.Name)
+	if !ok || !eok {
+		return nil, fmt.Errorf("server: broker %d has no %s endpoint", node, l.Name)
+	}
+	cl, err := s.data.peers.client(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+	if err != nil {
+		return nil, err
+	}
+	return cl.SeedBrokers()[0], nil
 }
 
 // peerClients are this broker's clients of the other brokers of its cluster (for

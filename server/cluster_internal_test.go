@@ -20,7 +20,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/metadata/raft"
@@ -894,5 +896,63 @@ func consumeEach(ctx context.Context, t *testing.T, cl *kgo.Client, n int) {
 			t.Fatalf("consumed %v: %v", got, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+}
+
+// TestClusterTxnProduceVerification: KIP-890 part 1 on a cluster. A transactional batch to
+// a partition the producer did not add to its transaction is refused by its leader,
+// whichever broker coordinates the transactional id (the leaders that do not ask it with
+// AddPartitionsToTxn v4+ VerifyOnly); once added, each leader takes it.
+func TestClusterTxnProduceVerification(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "tx", Partitions: 3, ReplicationFactor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	id := "verified"
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.TransactionalID, ip.TransactionTimeoutMillis = &id, 60000
+	ipr, err := ip.RequestWith(ctx, cl)
+	if err != nil || ipr.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ipr.ErrorCode))
+	}
+	produce := func(part int32) int16 {
+		t.Helper()
+		req := kmsg.NewPtrProduceRequest()
+		req.TransactionID, req.Acks, req.TimeoutMillis = &id, 1, 10000 // acks=1: no wait for the ISR to form
+		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "tx", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: part,
+			Records: testutil.Batch(testutil.BatchOptions{ProducerID: ipr.ProducerID, ProducerEpoch: ipr.ProducerEpoch, Attributes: batch.TransactionalBit})}}}}
+		resp, err := cl.Broker(int(tp.Partitions[part].Leader)).RetriableRequest(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	for part := range int32(3) {
+		if code := produce(part); code != kerr.TransactionAbortable.Code {
+			t.Fatalf("tx-%d (leader %d) not added: %v, want TRANSACTION_ABORTABLE", part, tp.Partitions[part].Leader, kerr.ErrorForCode(code))
+		}
+	}
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, ipr.ProducerID, ipr.ProducerEpoch
+	add.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "tx", Partitions: []int32{0, 1, 2}}}
+	if resp, err := add.RequestWith(ctx, cl); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitionsToTxn: %v %+v", err, resp)
+	}
+	for part := range int32(3) {
+		if code := produce(part); code != 0 {
+			t.Fatalf("tx-%d (leader %d) added: %v", part, tp.Partitions[part].Leader, kerr.ErrorForCode(code))
+		}
 	}
 }

@@ -44,6 +44,9 @@ type serverData struct {
 	groups *group.Coordinator
 	// txns is the transaction coordinator (txn.go), nil unless strata.transactions.enable.
 	txns *txn.Coordinator
+	// verifyTxn: transactional produces are verified with the coordinator
+	// (transaction.partition.verification.enable, txn_verify.go).
+	verifyTxn bool
 	// peers are the clients of the other brokers of a cluster (27_write_txn_markers.go).
 	peers peerClients
 
@@ -131,6 +134,7 @@ func (s *Server) openData() (err error) {
 		if d.txns, err = s.openTxn(); err != nil {
 			return fmt.Errorf("server: open transaction coordinator: %w", err)
 		}
+		d.verifyTxn = d.broker.Bool(txnVerificationSetting)
 	}
 	s.log.Info("data directory open", "dir", s.opts.DataDir, "cluster.id", store.Image().ClusterID(), "node.id", s.opts.NodeID,
 		"topics", len(store.Image().Topics()), "clean", created || d.replicas.CleanShutdown())

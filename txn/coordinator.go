@@ -214,9 +214,8 @@ func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, e
 	return sh.writeLocked(e, next)
 }
 
-// InTxn reports whether tp is in the open transaction of id by producer pid at epoch (the
-// check KIP-890 part 1 makes before a transactional produce, and AddPartitionsToTxn v4's
-// verify-only form). The errors are AddPartitions'.
+// InTxn reports whether tp is in the open transaction of id by producer pid at epoch
+// (TxnOffsetCommit's check of its group's partition). The errors are AddPartitions'.
 func (c *Coordinator) InTxn(id string, pid int64, epoch int16, tp TopicPartition) (bool, error) {
 	sh, err := c.shardOf(id)
 	if err != nil {
@@ -230,6 +229,36 @@ func (c *Coordinator) InTxn(id string, pid int64, epoch int16, tp TopicPartition
 	}
 	_, found := slices.BinarySearchFunc(e.Partitions, tp, compareTP)
 	return e.State == Ongoing && found, nil
+}
+
+// Verify is KIP-890 part 1's check before a transactional produce (AddPartitionsToTxn
+// v4+ with VerifyOnly, Kafka's handleVerifyPartitionsInTransaction): it returns, for each
+// of parts, nil when it is in the open transaction of id by producer pid at epoch, else
+// ErrTransactionAbortable. The error for the whole request is
+// ErrInvalidProducerIDMapping (unknown id, other producer), ErrProducerFenced (other
+// epoch) or ErrConcurrentTransactions (a state change is being written, or the markers
+// of the previous transaction).
+func (c *Coordinator) Verify(id string, pid int64, epoch int16, parts []TopicPartition) ([]error, error) {
+	sh, err := c.shardOf(id)
+	if err != nil {
+		return nil, err
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.mu.txns[id]
+	if err := checkProducerLocked(e, id, pid, epoch); err != nil {
+		return nil, err
+	}
+	if e.State == PrepareCommit || e.State == PrepareAbort {
+		return nil, fmt.Errorf("%w: %q is %s", ErrConcurrentTransactions, id, e.State)
+	}
+	errs := make([]error, len(parts))
+	for i, tp := range parts {
+		if _, found := slices.BinarySearchFunc(e.Partitions, tp, compareTP); !found || e.State != Ongoing {
+			errs[i] = fmt.Errorf("%w: %s-%d is not in the transaction of %q", ErrTransactionAbortable, tp.Topic, tp.Partition, id)
+		}
+	}
+	return errs, nil
 }
 
 // EndTxn commits or aborts the open transaction of id (EndTxn): once the PrepareCommit or

@@ -453,3 +453,48 @@ func TestTxnNotCoordinator(t *testing.T) {
 	_, err = e.c.Describe("t")
 	expect(t, "closed", err, coord.ErrNotAvailable)
 }
+
+// TestTxnVerify: KIP-890 part 1's verification (Kafka's handleVerifyPartitionsInTransaction):
+// per partition whether it is in the open transaction, the producer's errors for the whole
+// request, CONCURRENT_TRANSACTIONS while the transaction ends.
+func TestTxnVerify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.EndWait = -1 })
+		ctx := context.Background()
+		pid, epoch := e.init("t")
+		errs, err := e.c.Verify("t", pid, epoch, []TopicPartition{tpA})
+		if err != nil || len(errs) != 1 {
+			t.Fatalf("no transaction: %v %v", errs, err)
+		}
+		expect(t, "no transaction", errs[0], ErrTransactionAbortable)
+		if err := e.c.AddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpA}); err != nil {
+			t.Fatal(err)
+		}
+		errs, err = e.c.Verify("t", pid, epoch, []TopicPartition{tpA, tpB})
+		if err != nil || len(errs) != 2 || errs[0] != nil {
+			t.Fatalf("verify: %v %v", errs, err)
+		}
+		expect(t, "not added", errs[1], ErrTransactionAbortable)
+		_, err = e.c.Verify("t", pid+1, epoch, []TopicPartition{tpA})
+		expect(t, "other producer", err, ErrInvalidProducerIDMapping)
+		_, err = e.c.Verify("t", pid, epoch+1, []TopicPartition{tpA})
+		expect(t, "other epoch", err, ErrProducerFenced)
+		_, err = e.c.Verify("nope", pid, epoch, []TopicPartition{tpA})
+		expect(t, "unknown id", err, ErrInvalidProducerIDMapping)
+
+		block := make(chan struct{})
+		e.markers.set(func(w *markerLog) { w.block = block })
+		if err := e.c.EndTxn(ctx, "t", pid, epoch, true); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.c.Verify("t", pid, epoch, []TopicPartition{tpA})
+		expect(t, "ending", err, ErrConcurrentTransactions)
+		close(block)
+		settle()
+		errs, err = e.c.Verify("t", pid, epoch, []TopicPartition{tpA})
+		if err != nil || len(errs) != 1 {
+			t.Fatalf("after commit: %v %v", errs, err)
+		}
+		expect(t, "after commit", errs[0], ErrTransactionAbortable)
+	})
+}

@@ -39,8 +39,8 @@
 // are refused).
 //
 // Transactions v2 (KIP-890 part 2: EndTxn v5 bumping the epoch at every end, Produce v12
-// adding partitions implicitly) is not implemented yet; InTxn is the verification
-// KIP-890 part 1 needs.
+// adding partitions implicitly) is not implemented yet. Verify is KIP-890 part 1's check
+// of a transactional produce (the partition is in the ongoing transaction).
 //
 // # Concurrency
 //
