@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 
@@ -310,6 +311,94 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 	default:
 		return fmt.Errorf("%w: %s of %q, which is %s", ErrInvalidTxnState, outcome(commit), id, e.State)
 	}
+}
+
+// EndTxnV2 is EndTxn of transactions v2 (KIP-890 part 2, EndTxn v5): every end bumps the
+// producer epoch, so that no batch of the ended transaction can join the next one, and
+// returns the producer id and epoch the producer continues with (a new producer id at
+// epoch 0 once the epoch is exhausted; the markers still carry the old id and the bumped
+// epoch). As Kafka's: aborting with no transaction open (Empty, Complete*) is allowed
+// and bumps the epoch too; a retry of an end whose answer was lost (the request's epoch
+// is the one before the bump, or the last of the previous producer id) gets the current
+// id and epoch once the markers are written, ErrConcurrentTransactions meanwhile; any
+// other epoch is ErrProducerFenced; committing without a transaction, or the other outcome
+// of a retry, ErrInvalidTxnState.
+func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch int16, commit bool) (int64, int16, error) {
+	sh, err := c.shardOf(id)
+	if err != nil {
+		return -1, -1, err
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.mu.txns[id]
+	if e == nil {
+		return -1, -1, fmt.Errorf("%w: %q unknown", ErrInvalidProducerIDMapping, id)
+	}
+	retryOnOverflow := e.PrevProducerID == pid && epoch == math.MaxInt16-1 && e.ProducerEpoch == 0
+	retryOnBump := e.ProducerID == pid && int32(e.ProducerEpoch) == int32(epoch)+1
+	retry := retryOnBump || retryOnOverflow
+	var valid bool
+	switch e.State {
+	case PrepareCommit, PrepareAbort:
+		valid = retryOnBump
+	case CompleteCommit, CompleteAbort:
+		valid = retry || epoch == e.ProducerEpoch
+	default:
+		valid = epoch == e.ProducerEpoch
+	}
+	switch {
+	case e.ProducerID != pid && !retryOnOverflow:
+		return -1, -1, fmt.Errorf("%w: %q has producer %d, not %d", ErrInvalidProducerIDMapping, id, e.ProducerID, pid)
+	case !valid:
+		return -1, -1, fmt.Errorf("%w: %q producer %d epoch %d, current %d", ErrProducerFenced, id, pid, epoch, e.ProducerEpoch)
+	case e.pending:
+		return -1, -1, fmt.Errorf("%w: a state change of %q is being written", ErrConcurrentTransactions, id)
+	}
+	invalid := func() (int64, int16, error) {
+		return -1, -1, fmt.Errorf("%w: %s of %q, which is %s", ErrInvalidTxnState, outcome(commit), id, e.State)
+	}
+	switch {
+	case e.State == Ongoing:
+	case e.State == PrepareCommit && commit, e.State == PrepareAbort && !commit:
+		return -1, -1, fmt.Errorf("%w: the markers of %q are being written", ErrConcurrentTransactions, id)
+	case e.State == CompleteCommit && commit, e.State == CompleteAbort && !commit:
+		if !retry {
+			if commit {
+				return invalid()
+			}
+			break // a new, empty transaction aborted
+		}
+		return e.ProducerID, e.ProducerEpoch, nil
+	case (e.State == Empty || e.State == CompleteCommit) && !commit && !retry:
+	default:
+		return invalid()
+	}
+	next := e.Txn
+	next.State, next.UpdateMs = PrepareAbort, sh.nowMs()
+	if commit {
+		next.State = PrepareCommit
+	}
+	if e.State != Ongoing { // no partition: the start is now (Kafka's noPartitionAdded)
+		next.StartMs, next.Partitions = next.UpdateMs, nil
+	}
+	if epochExhausted(e.ProducerEpoch) {
+		npid, err := c.opts.NewProducerID(ctx)
+		if err != nil {
+			return -1, -1, err
+		}
+		next.NextProducerID = npid
+	}
+	if e.ProducerEpoch < math.MaxInt16 { // MaxInt16 only after a fence: the new id follows
+		next.ProducerEpoch++
+	}
+	if err := sh.writeLocked(e, next); err != nil {
+		return -1, -1, err
+	}
+	sh.startMarkersLocked(e)
+	if next.NextProducerID >= 0 {
+		return next.NextProducerID, 0, nil
+	}
+	return next.ProducerID, next.ProducerEpoch, nil
 }
 
 func outcome(commit bool) string {
