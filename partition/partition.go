@@ -521,6 +521,11 @@ func (p *Partition) append(batches []byte, coordinator bool, guard *TxnGuard) (A
 	begins := false
 	if txn {
 		st := p.amu.producers.m[first.ProducerID]
+		if guard != nil && st != nil && st.txnFirst >= 0 && first.ProducerEpoch > st.epoch {
+			// A verified batch of a newer epoch while the producer's previous
+			// transaction is still open here: its marker has not come yet.
+			return AppendResult{}, p.wrap(fmt.Errorf("%w: producer %d epoch %d: the transaction of epoch %d is still open", ErrInvalidTxnState, first.ProducerID, first.ProducerEpoch, st.epoch))
+		}
 		if begins = st == nil || st.txnFirst < 0; begins {
 			if guard != nil && (guard == noGuard || p.amu.guards[first.ProducerID] != guard) {
 				return AppendResult{}, p.wrap(fmt.Errorf("%w: producer %d: the batch is not part of an ongoing transaction", ErrInvalidTxnState, first.ProducerID))

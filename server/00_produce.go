@@ -15,9 +15,9 @@ import (
 	"github.com/stratalog/strata/partition"
 )
 
-func init() { register(0, 0, 11, handleProduce) }
+func init() { register(0, 0, 12, handleProduce) }
 
-// handleProduce answers Produce v0-v11: RecordBatch v2, and for v0-v2 also the message
+// handleProduce answers Produce v0-v12 (v12: transactions v2, see txn_verify.go): RecordBatch v2, and for v0-v2 also the message
 // sets of formats 0 and 1, converted to one RecordBatch v2 before the append as Kafka's
 // LogValidator converts them (records.ConvertMessageSet: CRC-32 and structure checked,
 // CORRUPT_MESSAGE or INVALID_RECORD). Like Kafka 2.x, v0-v2 may also carry RecordBatch v2.
@@ -37,7 +37,8 @@ func init() { register(0, 0, 11, handleProduce) }
 // refuse client writes (INVALID_TOPIC_EXCEPTION). Authorization is Kafka's: WRITE on
 // the transactional id for transactional records, WRITE on each topic. A transactional
 // batch that would open a transaction in its partition is verified with the transaction
-// coordinator first (KIP-890 part 1, txn_verify.go).
+// coordinator first (KIP-890 part 1), from v12 added to the transaction (KIP-890 part 2):
+// txn_verify.go.
 func handleProduce(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)

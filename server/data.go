@@ -47,6 +47,8 @@ type serverData struct {
 	// verifyTxn: transactional produces are verified with the coordinator
 	// (transaction.partition.verification.enable, txn_verify.go).
 	verifyTxn bool
+	// txnVersion is the transaction.version feature advertised (strata.transaction.version).
+	txnVersion int16
 	// peers are the clients of the other brokers of a cluster (27_write_txn_markers.go).
 	peers peerClients
 
@@ -135,6 +137,7 @@ func (s *Server) openData() (err error) {
 			return fmt.Errorf("server: open transaction coordinator: %w", err)
 		}
 		d.verifyTxn = d.broker.Bool(txnVerificationSetting)
+		d.txnVersion = int16(d.broker.Int64(txnVersionSetting))
 	}
 	s.log.Info("data directory open", "dir", s.opts.DataDir, "cluster.id", store.Image().ClusterID(), "node.id", s.opts.NodeID,
 		"topics", len(store.Image().Topics()), "clean", created || d.replicas.CleanShutdown())

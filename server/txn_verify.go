@@ -24,6 +24,11 @@ import (
 // consumer, until its timeout). The partition's verification guard
 // (partition.StartTxnVerification) makes sure the transaction did not end between the
 // answer and the append.
+//
+// Produce v12 and newer (transactions v2, KIP-890 part 2) do not verify: the broker adds
+// the partition to the transaction itself (AddPartitions, locally or with
+// AddPartitionsToTxn v4+ without VerifyOnly), whatever
+// transaction.partition.verification.enable says.
 
 // txnVerificationSetting turns the verification on.
 const txnVerificationSetting = "transaction.partition.verification.enable"
@@ -35,12 +40,14 @@ type txnVerdict struct {
 	err   error
 }
 
-// verifyTxnProduce verifies the transactional partitions of req, by request position
-// (topic index, partition index). Partitions that are not transactional, not hosted here
-// or not authorized have no verdict (the produce answers them as usual); nil when
-// verification is off or req is not transactional.
+// verifyTxnProduce verifies (or, v12+, adds) the transactional partitions of req, by
+// request position (topic index, partition index). Partitions that are not
+// transactional, not hosted here or not authorized have no verdict (the produce answers
+// them as usual); nil when verification is off (before v12), or req is not
+// transactional.
 func (s *Server) verifyTxnProduce(r *request, req *kmsg.ProduceRequest) map[[2]int]txnVerdict {
-	if !s.data.verifyTxn || req.TransactionID == nil || *req.TransactionID == "" {
+	v2 := req.Version >= 12
+	if !(s.data.verifyTxn || v2 && s.data.txns != nil) || req.TransactionID == nil || *req.TransactionID == "" {
 		return nil
 	}
 	var (
@@ -63,7 +70,7 @@ func (s *Server) verifyTxnProduce(r *request, req *kmsg.ProduceRequest) map[[2]i
 			if err != nil {
 				continue
 			}
-			g, need := p.StartTxnVerification(h.ProducerID)
+			g, need := p.StartTxnVerification(h.ProducerID, h.ProducerEpoch, v2)
 			if out == nil {
 				out = make(map[[2]int]txnVerdict)
 			}
@@ -78,7 +85,7 @@ func (s *Server) verifyTxnProduce(r *request, req *kmsg.ProduceRequest) map[[2]i
 	if len(ask) == 0 {
 		return out
 	}
-	for i, code := range s.verifyTxn(r.ctx, *req.TransactionID, pid, epoch, ask) {
+	for i, code := range s.txnPartitions(r.ctx, *req.TransactionID, pid, epoch, ask, !v2) {
 		if code != 0 {
 			out[at[i]] = txnVerdict{err: produceVerifyErr(code, req.Version)}
 		}
@@ -86,10 +93,10 @@ func (s *Server) verifyTxnProduce(r *request, req *kmsg.ProduceRequest) map[[2]i
 	return out
 }
 
-// verifyTxn asks the coordinator of transactional id id whether tps are in the ongoing
-// transaction of producer pid at epoch: an error code per partition (0: it is), as the
-// coordinator answers AddPartitionsToTxn's VerifyOnly form.
-func (s *Server) verifyTxn(ctx context.Context, id string, pid int64, epoch int16, tps []txn.TopicPartition) []int16 {
+// txnPartitions asks the coordinator of transactional id id whether tps are in the
+// ongoing transaction of producer pid at epoch (verify), else to add them to it: an error
+// code per partition (0: they are), as the coordinator answers AddPartitionsToTxn v4+.
+func (s *Server) txnPartitions(ctx context.Context, id string, pid int64, epoch int16, tps []txn.TopicPartition, verify bool) []int16 {
 	codes := make([]int16, len(tps))
 	all := func(code int16) []int16 {
 		for i := range codes {
@@ -101,9 +108,15 @@ func (s *Server) verifyTxn(ctx context.Context, id string, pid int64, epoch int1
 	if err != nil {
 		return all(kerr.CoordinatorNotAvailable.Code)
 	}
-	errs, err := c.Verify(id, pid, epoch, tps)
+	var errs []error
+	if verify {
+		errs, err = c.Verify(id, pid, epoch, tps)
+	} else {
+		err = c.AddPartitions(ctx, id, pid, epoch, tps)
+		errs = make([]error, len(tps))
+	}
 	if errors.Is(err, coord.ErrNotCoordinator) && s.opts.Cluster != nil {
-		return s.verifyTxnRemote(ctx, c.Partition(id), id, pid, epoch, tps)
+		return s.txnPartitionsRemote(ctx, c.Partition(id), id, pid, epoch, tps, verify)
 	}
 	if err != nil {
 		return all(errorCode(err))
@@ -114,11 +127,11 @@ func (s *Server) verifyTxn(ctx context.Context, id string, pid int64, epoch int1
 	return codes
 }
 
-// verifyTxnRemote is verifyTxn through the broker leading partition part of
-// __transaction_state: AddPartitionsToTxn v4+ with VerifyOnly. The errors are Kafka's
+// txnPartitionsRemote is txnPartitions through the broker leading partition part of
+// __transaction_state: AddPartitionsToTxn v4+. The errors are Kafka's
 // AddPartitionsToTxnManager's: no leader is COORDINATOR_NOT_AVAILABLE, no answer
 // NETWORK_EXCEPTION, a refused CLUSTER_ACTION INVALID_TXN_STATE.
-func (s *Server) verifyTxnRemote(ctx context.Context, part int32, id string, pid int64, epoch int16, tps []txn.TopicPartition) []int16 {
+func (s *Server) txnPartitionsRemote(ctx context.Context, part int32, id string, pid int64, epoch int16, tps []txn.TopicPartition, verify bool) []int16 {
 	codes := make([]int16, len(tps))
 	all := func(code int16) []int16 {
 		for i := range codes {
@@ -132,12 +145,12 @@ func (s *Server) verifyTxnRemote(ctx context.Context, part int32, id string, pid
 	}
 	br, err := s.peer(leader)
 	if err != nil {
-		s.log.Warn("transaction verification: no client of the coordinator", "transactional_id", id, "broker", leader, "err", err)
+		s.log.Warn("transactional produce: no client of the coordinator", "transactional_id", id, "broker", leader, "err", err)
 		return all(kerr.CoordinatorNotAvailable.Code)
 	}
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	t := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	t.TransactionalID, t.ProducerID, t.ProducerEpoch, t.VerifyOnly = id, pid, epoch, true
+	t.TransactionalID, t.ProducerID, t.ProducerEpoch, t.VerifyOnly = id, pid, epoch, verify
 	for _, tp := range tps {
 		if n := len(t.Topics); n == 0 || t.Topics[n-1].Topic != tp.Topic {
 			rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
@@ -151,7 +164,7 @@ func (s *Server) verifyTxnRemote(ctx context.Context, part int32, id string, pid
 	resp, err := req.RequestWith(ctx, br)
 	switch {
 	case err != nil:
-		s.log.Warn("transaction verification: no answer from the coordinator", "transactional_id", id, "broker", leader, "err", err)
+		s.log.Warn("transactional produce: no answer from the coordinator", "transactional_id", id, "broker", leader, "err", err)
 		return all(kerr.NetworkException.Code)
 	case resp.ErrorCode == kerr.ClusterAuthorizationFailed.Code:
 		return all(kerr.InvalidTxnState.Code)

@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -104,7 +106,7 @@ func TestTxnProduceVerification(t *testing.T) {
 	addr := s.Addr().String()
 	txnTopic(t, addr, "t", 2)
 
-	x := newRawTxn(t, addr, "v")
+	x := newRawTxn(t, addr, "v", produceVersion(11))
 	if p := x.produce(0); p.ErrorCode != kerr.TransactionAbortable.Code {
 		t.Fatalf("v11 produce to a partition not added: %v, want TRANSACTION_ABORTABLE", kerr.ErrorForCode(p.ErrorCode))
 	}
@@ -160,6 +162,18 @@ func TestTxnProduceVerification(t *testing.T) {
 		t.Fatalf("VerifyOnly added t-1: %v", kerr.ErrorForCode(p.ErrorCode))
 	}
 
+	// Produce v12 (transactions v2) adds the partition to the transaction itself.
+	v12 := newRawTxn(t, addr, "v12")
+	if p := v12.produce(1); p.ErrorCode != 0 {
+		t.Fatalf("v12 produce: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	dt := kmsg.NewPtrDescribeTransactionsRequest()
+	dt.TransactionalIDs = []string{"v12"}
+	if resp, err := dt.RequestWith(t.Context(), v12.cl); err != nil || len(resp.TransactionStates) != 1 ||
+		resp.TransactionStates[0].State != "Ongoing" || len(resp.TransactionStates[0].Topics) != 1 {
+		t.Fatalf("after a v12 produce: %v %+v", err, resp)
+	}
+
 	off, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Settings: map[string]string{"transaction.partition.verification.enable": "false", "transaction.state.log.num.partitions": "1"}})
 	if err != nil {
@@ -174,5 +188,61 @@ func TestTxnProduceVerification(t *testing.T) {
 	y := newRawTxn(t, off.Addr().String(), "w")
 	if p := y.produce(0); p.ErrorCode != 0 {
 		t.Fatalf("verification off: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+}
+
+// TestTxnV2Kgo: ApiVersions finalizes transaction.version 2 (strata.transaction.version),
+// so kgo runs transactions v2: its producer epoch moves at every end (EndTxn v5, which
+// kgo sends only once it opted in to KIP-890 part 2, with Produce v12 and TxnOffsetCommit
+// v5 in place of AddPartitionsToTxn and AddOffsetsToTxn), and committed and aborted
+// transactions read as before. With strata.transaction.version=1 kgo stays on v1 (the
+// epoch does not move).
+func TestTxnV2Kgo(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		bump    int16
+	}{{"2", 1}, {"1", 0}} {
+		t.Run("transaction.version="+tc.version, func(t *testing.T) {
+			settings := map[string]string{"strata.transaction.version": tc.version}
+			for k, v := range txnSettings {
+				settings[k] = v
+			}
+			s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: settings,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Shutdown(context.Background())
+			addr := s.Addr().String()
+			txnTopic(t, addr, "t", 2)
+			cl := txnClient(t, addr, "kgo-v2")
+			av, err := kmsg.NewPtrApiVersionsRequest().RequestWith(t.Context(), cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(av.FinalizedFeatures) != 1 || av.FinalizedFeatures[0].Name != "transaction.version" ||
+				fmt.Sprint(av.FinalizedFeatures[0].MaxVersionLevel) != tc.version || av.FinalizedFeaturesEpoch < 0 {
+				t.Fatalf("finalized features %+v epoch %d", av.FinalizedFeatures, av.FinalizedFeaturesEpoch)
+			}
+			txnProduce(t, cl, true, "a", "b")
+			_, e1, err := cl.ProducerID(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			txnProduce(t, cl, false, "x")
+			txnProduce(t, cl, true, "c")
+			_, e3, err := cl.ProducerID(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e3-e1 != 2*tc.bump {
+				t.Fatalf("producer epoch %d after the first commit, %d two ends later: want a bump of %d per end", e1, e3, tc.bump)
+			}
+			got := txnConsume(t, addr, true, 3)
+			slices.Sort(got)
+			if !slices.Equal(got, []string{"a", "b", "c"}) {
+				t.Fatalf("read_committed: %v", got)
+			}
+		})
 	}
 }

@@ -320,7 +320,8 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 // epoch). As Kafka's: aborting with no transaction open (Empty, Complete*) is allowed
 // and bumps the epoch too; a retry of an end whose answer was lost (the request's epoch
 // is the one before the bump, or the last of the previous producer id) gets the current
-// id and epoch once the markers are written, ErrConcurrentTransactions meanwhile; any
+// id and epoch once the markers are written, ErrConcurrentTransactions meanwhile (it
+// first waits for them up to Options.EndWait, like any end, unlike Kafka); any
 // other epoch is ErrProducerFenced; committing without a transaction, or the other outcome
 // of a retry, ErrInvalidTxnState.
 func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch int16, commit bool) (int64, int16, error) {
@@ -330,7 +331,9 @@ func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch 
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.mu.txns[id]
+	// The next transaction's end may come while the previous one's markers are written
+	// (its answer does not wait for them): wait for them, as AddPartitions does.
+	e := sh.awaitEndLocked(ctx, sh.mu.txns[id])
 	if e == nil {
 		return -1, -1, fmt.Errorf("%w: %q unknown", ErrInvalidProducerIDMapping, id)
 	}

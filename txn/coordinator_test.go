@@ -575,6 +575,7 @@ func TestTxnEndTxnV2(t *testing.T) {
 		if err != nil || npid == pid || nepoch != 0 {
 			t.Fatalf("abort at an exhausted epoch: %d %d %v", npid, nepoch, err)
 		}
+		settle() // the marker write is blocked
 		e.markers.set(func(w *markerLog) { w.block = nil })
 		e.reopen()
 		settle()
@@ -589,6 +590,29 @@ func TestTxnEndTxnV2(t *testing.T) {
 		}
 		if err := e.c.AddPartitions(ctx, "t", npid, 0, []TopicPartition{tpA}); err != nil {
 			t.Fatalf("the new id: %v", err)
+		}
+	})
+}
+
+// TestTxnEndTxnV2Waits: the next transaction's EndTxn v5 that comes while the previous
+// transaction's markers are written waits for them (EndWait) instead of answering
+// PRODUCER_FENCED, as Kafka would (its epoch is the bumped one, which Prepare* only
+// takes as a retry).
+func TestTxnEndTxnV2Waits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		ctx := context.Background()
+		pid, epoch := e.init("t")
+		e.c.AddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpA})
+		block := make(chan struct{})
+		e.markers.set(func(w *markerLog) { w.block = block })
+		_, epoch, err := e.c.EndTxnV2(ctx, "t", pid, epoch, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(100*time.Millisecond, func() { close(block) })
+		if p, ep, err := e.c.EndTxnV2(ctx, "t", pid, epoch, false); err != nil || p != pid || ep != epoch+1 {
+			t.Fatalf("the next transaction's abort: %d %d %v", p, ep, err)
 		}
 	})
 }
