@@ -143,7 +143,7 @@ func (s *Server) txnPartitionsRemote(ctx context.Context, part int32, id string,
 	if leader < 0 {
 		return all(kerr.CoordinatorNotAvailable.Code)
 	}
-	br, err := s.peer(leader)
+	br, err := s.peer(leader, peerTxn)
 	if err != nil {
 		s.log.Warn("transactional produce: no client of the coordinator", "transactional_id", id, "broker", leader, "err", err)
 		return all(kerr.CoordinatorNotAvailable.Code)

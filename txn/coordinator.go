@@ -321,7 +321,8 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 // and bumps the epoch too; a retry of an end whose answer was lost (the request's epoch
 // is the one before the bump, or the last of the previous producer id) gets the current
 // id and epoch once the markers are written, ErrConcurrentTransactions meanwhile (it
-// first waits for them up to Options.EndWait, like any end, unlike Kafka); any
+// first waits for them up to Options.EndWait, like any end, unlike Kafka; and so is the
+// next transaction's end while they are: Kafka's PRODUCER_FENCED); any
 // other epoch is ErrProducerFenced; committing without a transaction, or the other outcome
 // of a retry, ErrInvalidTxnState.
 func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch int16, commit bool) (int64, int16, error) {
@@ -343,7 +344,7 @@ func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch 
 	var valid bool
 	switch e.State {
 	case PrepareCommit, PrepareAbort:
-		valid = retryOnBump
+		valid = retry || epoch == e.ProducerEpoch
 	case CompleteCommit, CompleteAbort:
 		valid = retry || epoch == e.ProducerEpoch
 	default:
@@ -362,6 +363,10 @@ func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch 
 	}
 	switch {
 	case e.State == Ongoing:
+	case (e.State == PrepareCommit || e.State == PrepareAbort) && !retry:
+		// The next transaction's end, and the previous one's markers still being written
+		// after EndWait: the client retries (Kafka answers PRODUCER_FENCED, having no wait).
+		return -1, -1, fmt.Errorf("%w: the markers of %q are being written", ErrConcurrentTransactions, id)
 	case e.State == PrepareCommit && commit, e.State == PrepareAbort && !commit:
 		return -1, -1, fmt.Errorf("%w: the markers of %q are being written", ErrConcurrentTransactions, id)
 	case e.State == CompleteCommit && commit, e.State == CompleteAbort && !commit:

@@ -526,7 +526,9 @@ func TestTxnEndTxnV2(t *testing.T) {
 		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch, false)
 		expect(t, "abort while the commit's markers are written", err, ErrInvalidTxnState)
 		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch+1, true)
-		expect(t, "the new epoch while the markers are written", err, ErrProducerFenced)
+		expect(t, "the new epoch while the markers are written", err, ErrConcurrentTransactions)
+		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch+2, true)
+		expect(t, "a newer epoch while the markers are written", err, ErrProducerFenced)
 		close(block)
 		settle()
 		if got := e.markers.take(); !slices.Equal(got, []written{{tpA, Marker{pid, epoch + 1, true, 3}}}) {
