@@ -143,7 +143,11 @@ func (s *Server) addPartitionsToTxn(r *request, t *kmsg.AddPartitionsToTxnReques
 			return fill(func(string, int32) int16 { i++; return errorCode(errs[i-1]) })
 		}
 	}
+	add := c.AddPartitions
+	if version >= 4 { // from another broker: answer at once (it retries), its connection is shared
+		add = c.TryAddPartitions
+	}
 	return func() [][]int16 {
-		return all(txnErrorCode(c.AddPartitions(r.ctx, t.TransactionalID, t.ProducerID, t.ProducerEpoch, parts), version, 2))()
+		return all(txnErrorCode(add(r.ctx, t.TransactionalID, t.ProducerID, t.ProducerEpoch, parts), version, 2))()
 	}
 }

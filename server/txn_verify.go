@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -162,6 +163,16 @@ func (s *Server) txnPartitionsRemote(ctx context.Context, part int32, id string,
 	}
 	req.Transactions = append(req.Transactions, t)
 	resp, err := req.RequestWith(ctx, br)
+	// The coordinator answers an add at once (TryAddPartitions), CONCURRENT_TRANSACTIONS
+	// while the previous transaction's markers are written: ask again for a while, as a
+	// local AddPartitions would wait.
+	for deadline := time.Now().Add(remoteTxnWait); !verify && err == nil && concurrent(resp) && time.Now().Before(deadline); {
+		select {
+		case <-time.After(remoteTxnBackoff):
+		case <-ctx.Done():
+		}
+		resp, err = req.RequestWith(ctx, br)
+	}
 	switch {
 	case err != nil:
 		s.log.Warn("transactional produce: no answer from the coordinator", "transactional_id", id, "broker", leader, "err", err)
@@ -188,6 +199,28 @@ func (s *Server) txnPartitionsRemote(ctx context.Context, part int32, id string,
 	}
 	return codes
 }
+
+// concurrent reports whether an AddPartitionsToTxn v4+ answer is CONCURRENT_TRANSACTIONS.
+func concurrent(resp *kmsg.AddPartitionsToTxnResponse) bool {
+	for _, t := range resp.Transactions {
+		for _, tt := range t.Topics {
+			for _, p := range tt.Partitions {
+				if p.ErrorCode == kerr.ConcurrentTransactions.Code {
+					return true
+				}
+			}
+		}
+	}
+	return resp.ErrorCode == kerr.ConcurrentTransactions.Code
+}
+
+// remoteTxnWait bounds how long a broker asks the coordinator again to add partitions
+// while the previous transaction's markers are written (the coordinator's own wait for a
+// local add, txn.Options.EndWait's default); remoteTxnBackoff is the pause between asks.
+const (
+	remoteTxnWait    = time.Second
+	remoteTxnBackoff = 5 * time.Millisecond
+)
 
 // produceVerifyErr is the Produce error of a verification's error code, as Kafka's
 // ReplicaManager and AddPartitionsToTxnManager translate them for each Produce version:

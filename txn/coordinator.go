@@ -181,13 +181,27 @@ func matchProducerLocked(e *entry, id string, pid int64, epoch int16) error {
 // open; the markers will go to them. Partitions already in the transaction change
 // nothing.
 func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition) error {
+	return c.addPartitions(ctx, id, pid, epoch, parts, true)
+}
+
+// TryAddPartitions is AddPartitions without the wait for the previous transaction's
+// markers: ErrConcurrentTransactions at once while they are written, as Kafka answers
+// (for AddPartitionsToTxn from other brokers, whose connection must not be held up).
+func (c *Coordinator) TryAddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition) error {
+	return c.addPartitions(ctx, id, pid, epoch, parts, false)
+}
+
+func (c *Coordinator) addPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition, wait bool) error {
 	sh, err := c.shardOf(id)
 	if err != nil {
 		return err
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.awaitEndLocked(ctx, sh.mu.txns[id])
+	e := sh.mu.txns[id]
+	if wait {
+		e = sh.awaitEndLocked(ctx, e)
+	}
 	if err := checkProducerLocked(e, id, pid, epoch); err != nil {
 		return err
 	}

@@ -292,7 +292,8 @@ func TestTxnConcurrentWhileEnding(t *testing.T) {
 }
 
 // TestTxnEndWait: AddPartitions and InitProducerId of an id whose markers are being
-// written wait for them (up to EndWait) instead of answering CONCURRENT_TRANSACTIONS.
+// written wait for them (up to EndWait) instead of answering CONCURRENT_TRANSACTIONS;
+// TryAddPartitions (other brokers' adds) does not.
 func TestTxnEndWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, nil)
@@ -305,6 +306,10 @@ func TestTxnEndWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
+		expect(t, "TryAddPartitions does not wait", e.c.TryAddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpB}), ErrConcurrentTransactions)
+		if time.Since(start) != 0 {
+			t.Fatalf("TryAddPartitions waited %v", time.Since(start))
+		}
 		go func() {
 			time.Sleep(300 * time.Millisecond)
 			close(block)
