@@ -17,10 +17,11 @@ import (
 
 func init() { register(0, 0, 12, handleProduce) }
 
-// handleProduce answers Produce v0-v12 (v12: transactions v2, see txn_verify.go): RecordBatch v2, and for v0-v2 also the message
-// sets of formats 0 and 1, converted to one RecordBatch v2 before the append as Kafka's
-// LogValidator converts them (records.ConvertMessageSet: CRC-32 and structure checked,
-// CORRUPT_MESSAGE or INVALID_RECORD). Like Kafka 2.x, v0-v2 may also carry RecordBatch v2.
+// handleProduce answers Produce v0-v12 (v12: transactions v2, see txn_verify.go):
+// RecordBatch v2, and for v0-v2 also the message sets of formats 0 and 1, converted to
+// one RecordBatch v2 before the append as Kafka's LogValidator converts them
+// (records.ConvertMessageSet: CRC-32 and structure checked, CORRUPT_MESSAGE or
+// INVALID_RECORD). Like Kafka 2.x, v0-v2 may also carry RecordBatch v2.
 //
 // Every partition's batches are appended synchronously, in request order, before the
 // handler returns (so a connection's produces land in the order sent). acks=0 gets no

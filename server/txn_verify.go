@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -98,13 +99,7 @@ func (s *Server) verifyTxnProduce(r *request, req *kmsg.ProduceRequest) map[[2]i
 // ongoing transaction of producer pid at epoch (verify), else to add them to it: an error
 // code per partition (0: they are), as the coordinator answers AddPartitionsToTxn v4+.
 func (s *Server) txnPartitions(ctx context.Context, id string, pid int64, epoch int16, tps []txn.TopicPartition, verify bool) []int16 {
-	codes := make([]int16, len(tps))
-	all := func(code int16) []int16 {
-		for i := range codes {
-			codes[i] = code
-		}
-		return codes
-	}
+	all := func(code int16) []int16 { return slices.Repeat([]int16{code}, len(tps)) }
 	c, err := s.txns()
 	if err != nil {
 		return all(kerr.CoordinatorNotAvailable.Code)
@@ -122,6 +117,7 @@ func (s *Server) txnPartitions(ctx context.Context, id string, pid int64, epoch 
 	if err != nil {
 		return all(errorCode(err))
 	}
+	codes := make([]int16, len(tps))
 	for i, err := range errs {
 		codes[i] = errorCode(err)
 	}
@@ -133,13 +129,7 @@ func (s *Server) txnPartitions(ctx context.Context, id string, pid int64, epoch 
 // AddPartitionsToTxnManager's: no leader is COORDINATOR_NOT_AVAILABLE, no answer
 // NETWORK_EXCEPTION, a refused CLUSTER_ACTION INVALID_TXN_STATE.
 func (s *Server) txnPartitionsRemote(ctx context.Context, part int32, id string, pid int64, epoch int16, tps []txn.TopicPartition, verify bool) []int16 {
-	codes := make([]int16, len(tps))
-	all := func(code int16) []int16 {
-		for i := range codes {
-			codes[i] = code
-		}
-		return codes
-	}
+	all := func(code int16) []int16 { return slices.Repeat([]int16{code}, len(tps)) }
 	leader := s.partitionLeader(txn.TopicPartition{Topic: metadata.TransactionStateTopic, Partition: part})
 	if leader < 0 {
 		return all(kerr.CoordinatorNotAvailable.Code)
@@ -190,6 +180,7 @@ func (s *Server) txnPartitionsRemote(ctx context.Context, part int32, id string,
 			}
 		}
 	}
+	codes := make([]int16, len(tps))
 	for i, tp := range tps {
 		code, ok := got[tp]
 		if !ok {
