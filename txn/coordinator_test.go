@@ -564,7 +564,6 @@ func TestTxnEndTxnV2(t *testing.T) {
 		if p, ep, err := e.c.EndTxnV2(ctx, "t", pid, epoch, false); err != nil || ep != epoch+1 || p != pid {
 			t.Fatalf("retried abort: %d %d %v", p, ep, err)
 		}
-		epoch++
 
 		// An exhausted epoch: the markers carry the old id at MaxInt16, the producer goes
 		// on with a new id at epoch 0, also when the coordinator restarts between the
