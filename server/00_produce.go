@@ -15,12 +15,13 @@ import (
 	"github.com/stratalog/strata/partition"
 )
 
-func init() { register(0, 0, 11, handleProduce) }
+func init() { register(0, 0, 12, handleProduce) }
 
-// handleProduce answers Produce v0-v11: RecordBatch v2, and for v0-v2 also the message
-// sets of formats 0 and 1, converted to one RecordBatch v2 before the append as Kafka's
-// LogValidator converts them (records.ConvertMessageSet: CRC-32 and structure checked,
-// CORRUPT_MESSAGE or INVALID_RECORD). Like Kafka 2.x, v0-v2 may also carry RecordBatch v2.
+// handleProduce answers Produce v0-v12 (v12: transactions v2, see txn_verify.go):
+// RecordBatch v2, and for v0-v2 also the message sets of formats 0 and 1, converted to
+// one RecordBatch v2 before the append as Kafka's LogValidator converts them
+// (records.ConvertMessageSet: CRC-32 and structure checked, CORRUPT_MESSAGE or
+// INVALID_RECORD). Like Kafka 2.x, v0-v2 may also carry RecordBatch v2.
 //
 // Every partition's batches are appended synchronously, in request order, before the
 // handler returns (so a connection's produces land in the order sent). acks=0 gets no
@@ -35,13 +36,20 @@ func init() { register(0, 0, 11, handleProduce) }
 // NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below it during the wait.
 // Unknown topics are auto-created when auto.create.topics.enable is on; internal topics
 // refuse client writes (INVALID_TOPIC_EXCEPTION). Authorization is Kafka's: WRITE on
-// the transactional id for transactional records, WRITE on each topic.
+// the transactional id for transactional records, WRITE on each topic. A transactional
+// batch that would open a transaction in its partition is verified with the transaction
+// coordinator first (KIP-890 part 1), from v12 added to the transaction (KIP-890 part 2):
+// txn_verify.go.
 func handleProduce(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 
 	txnErr := r.produceTxnErr(req)
+	var verdicts map[[2]int]txnVerdict
+	if validAcks && txnErr == nil {
+		verdicts = s.verifyTxnProduce(r, req)
+	}
 	var waits []produceWaitPart
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
 	for ti, rt := range req.Topics {
@@ -81,7 +89,11 @@ func handleProduce(s *Server, r *request) reply {
 					recs, err = records.ConvertMessageSet(nil, recs)
 				}
 				var res partition.AppendResult
-				if err == nil {
+				if v, ok := verdicts[[2]int{ti, pi}]; ok && err == nil {
+					if err = v.err; err == nil {
+						res, err = p.AppendVerified(recs, v.guard)
+					}
+				} else if err == nil {
 					res, err = p.Append(recs)
 				}
 				if err != nil {

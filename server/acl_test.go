@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
@@ -622,14 +623,23 @@ func TestACLTransactions(t *testing.T) {
 	toc.TransactionalID, toc.Group = "tx", "other"
 	wantCode(t, "txn offset commit to other", direct[*kmsg.TxnOffsetCommitResponse](ctx, t, b.alice, toc).Topics[0].Partitions[0].ErrorCode, kerr.GroupAuthorizationFailed)
 
+	// AddPartitionsToTxn v4+ is the brokers' (KIP-890): CLUSTER_ACTION on the cluster.
 	apt := kmsg.NewPtrAddPartitionsToTxnRequest()
-	apt.Version = 3
+	apt.Transactions = []kmsg.AddPartitionsToTxnRequestTransaction{{TransactionalID: "tx", ProducerID: pid, ProducerEpoch: epoch, VerifyOnly: true,
+		Topics: []kmsg.AddPartitionsToTxnRequestTransactionTopic{{Topic: "w", Partitions: []int32{0}}}}}
+	wantCode(t, "add partitions v5 without CLUSTER_ACTION", direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, b.alice, apt).ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "add partitions v5 as the admin", direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, b.admin, apt).Transactions[0].Topics[0].Partitions[0].ErrorCode, kerr.TransactionAbortable)
+
+	v3 := kversion.Stable()
+	v3.SetMaxKeyVersion(24, 3)
+	alice3, _ := b.client(t, "alice", "alice-pw", kgo.MaxVersions(v3))
+	apt = kmsg.NewPtrAddPartitionsToTxnRequest()
 	apt.TransactionalID = "other-tx"
 	apt.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "w", Partitions: []int32{0}}, {Topic: "secret", Partitions: []int32{0}}}
-	aptResp := direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, b.alice, apt)
+	aptResp := direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, alice3, apt)
 	wantCode(t, "add partitions other-tx", aptResp.Topics[0].Partitions[0].ErrorCode, kerr.TransactionalIDAuthorizationFailed)
 	apt.TransactionalID = "tx"
-	aptResp = direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, b.alice, apt)
+	aptResp = direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, alice3, apt)
 	got := map[string]int16{}
 	for _, rt := range aptResp.Topics {
 		got[rt.Topic] = rt.Partitions[0].ErrorCode

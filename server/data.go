@@ -47,6 +47,11 @@ type serverData struct {
 	// shares is the share-group service (shares.go), nil unless
 	// group.coordinator.rebalance.protocols lists share (on a single node).
 	shares *shares
+	// verifyTxn: transactional produces are verified with the coordinator
+	// (transaction.partition.verification.enable, txn_verify.go).
+	verifyTxn bool
+	// txnVersion is the transaction.version feature advertised (strata.transaction.version).
+	txnVersion int16
 	// peers are the clients of the other brokers of a cluster (27_write_txn_markers.go).
 	peers peerClients
 
@@ -134,6 +139,8 @@ func (s *Server) openData() (err error) {
 		if d.txns, err = s.openTxn(); err != nil {
 			return fmt.Errorf("server: open transaction coordinator: %w", err)
 		}
+		d.verifyTxn = d.broker.Bool(txnVerificationSetting)
+		d.txnVersion = int16(d.broker.Int64(txnVersionSetting))
 	}
 	switch {
 	case !shareProtocolListed(d.broker):
