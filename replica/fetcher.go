@@ -25,10 +25,14 @@ type Transport interface {
 	Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error)
 }
 
-// FetchOptions tune the follower fetchers (Kafka's replica.fetch.* settings).
+// FetchOptions tune the follower fetchers (Kafka's replica.fetch.* settings); zero
+// fields take the defaults (Kafka's).
 type FetchOptions struct {
 	// MaxWait is the leader's long poll (replica.fetch.wait.max.ms); default 500 ms.
 	MaxWait time.Duration
+	// MinBytes is what the leader waits for, up to MaxWait (replica.fetch.min.bytes);
+	// default 1.
+	MinBytes int32
 	// PartitionMaxBytes (replica.fetch.max.bytes, default 1 MiB) and ResponseMaxBytes
 	// (replica.fetch.response.max.bytes, default 10 MiB) bound a fetch; the first batch
 	// is returned whole whatever its size (KIP-74).
@@ -41,9 +45,15 @@ type FetchOptions struct {
 	LagTimeMax time.Duration
 }
 
+// DefaultLagTimeMax is replica.lag.time.max.ms's default (Kafka's).
+const DefaultLagTimeMax = 30 * time.Second
+
 func (o *FetchOptions) ensureDefaults() {
 	if o.MaxWait <= 0 {
 		o.MaxWait = 500 * time.Millisecond
+	}
+	if o.MinBytes <= 0 {
+		o.MinBytes = 1
 	}
 	if o.PartitionMaxBytes <= 0 {
 		o.PartitionMaxBytes = 1 << 20
@@ -55,7 +65,7 @@ func (o *FetchOptions) ensureDefaults() {
 		o.Backoff = time.Second
 	}
 	if o.LagTimeMax <= 0 {
-		o.LagTimeMax = 30 * time.Second
+		o.LagTimeMax = DefaultLagTimeMax
 	}
 }
 
@@ -338,7 +348,7 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 	req := kmsg.NewPtrFetchRequest()
 	req.Version = fetchVersion
 	req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = f.node, f.node, followerBrokerEpochAny
-	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = int32(f.opts.MaxWait.Milliseconds()), 1, f.opts.ResponseMaxBytes
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = int32(f.opts.MaxWait.Milliseconds()), f.opts.MinBytes, f.opts.ResponseMaxBytes
 	req.SessionEpoch = -1 // full fetches, no session (KIP-227)
 	for _, id := range byTopic(ps) {
 		rt := kmsg.NewFetchRequestTopic()

@@ -30,6 +30,7 @@ type fakeLeader struct {
 	fail    error        // every request fails with it while set
 	omit    bool         // OffsetForLeaderEpoch answers no partition
 	asked   int          // OffsetForLeaderEpoch requests received
+	last    *kmsg.FetchRequest
 }
 
 func (l *fakeLeader) Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error) {
@@ -41,6 +42,9 @@ func (l *fakeLeader) Request(ctx context.Context, broker int32, req kmsg.Request
 	}
 	switch r := req.(type) {
 	case *kmsg.FetchRequest:
+		l.mu.Lock()
+		l.last = r
+		l.mu.Unlock()
 		return l.fetch(ctx, r), nil
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return l.offsetForEpoch(r), nil
@@ -401,4 +405,38 @@ func TestFetcherUnansweredTruncation(t *testing.T) {
 		t.Fatalf("%d OffsetForLeaderEpoch requests in 200 ms with a 50 ms backoff", asked)
 	}
 	caughtUp(t, l, f)
+}
+
+// TestFetcherRequestSettings: the fetcher's Fetch requests carry its options
+// (replica.fetch.wait.max.ms, replica.fetch.min.bytes, replica.fetch.response.max.bytes,
+// replica.fetch.max.bytes), and the defaults are Kafka's.
+func TestFetcherRequestSettings(t *testing.T) {
+	for _, tc := range []struct {
+		opts                    FetchOptions
+		wait, min, max, partMax int32
+	}{
+		{FetchOptions{}, 500, 1, 10 << 20, 1 << 20},
+		{FetchOptions{MaxWait: 40 * time.Millisecond, MinBytes: 3000, ResponseMaxBytes: 9000, PartitionMaxBytes: 700}, 40, 3000, 9000, 700},
+	} {
+		l, fl := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+		if err := l.MakeLeader(1); err != nil {
+			t.Fatal(err)
+		}
+		if err := fl.MakeFollower(1); err != nil {
+			t.Fatal(err)
+		}
+		fl.SetHWPolicy(partition.HWExternal)
+		leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l}, fetched: map[tp]int64{}}
+		tc.opts.ensureDefaults()
+		f := newFetcher(1, 2, leader, tc.opts, quietLogger())
+		f.set(tp{idA, 0}, "a", fl, 1)
+		appendN(t, l, 1, 1, 1)
+		caughtUp(t, l, fl)
+		f.close()
+		r := leader.last
+		if r == nil || r.MaxWaitMillis != tc.wait || r.MinBytes != tc.min || r.MaxBytes != tc.max ||
+			len(r.Topics) != 1 || r.Topics[0].Partitions[0].PartitionMaxBytes != tc.partMax {
+			t.Errorf("%+v: request %+v", tc.opts, r)
+		}
+	}
 }
