@@ -30,6 +30,7 @@ type fakeLeader struct {
 	fail    error        // every request fails with it while set
 	omit    bool         // OffsetForLeaderEpoch answers no partition
 	asked   int          // OffsetForLeaderEpoch requests received
+	listed  int          // ListOffsets requests received
 	last    *kmsg.FetchRequest
 }
 
@@ -48,6 +49,8 @@ func (l *fakeLeader) Request(ctx context.Context, broker int32, req kmsg.Request
 		return l.fetch(ctx, r), nil
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return l.offsetForEpoch(r), nil
+	case *kmsg.ListOffsetsRequest:
+		return l.earliest(r), nil
 	}
 	return nil, fmt.Errorf("unexpected %T", req)
 }
@@ -146,6 +149,36 @@ func (l *fakeLeader) offsetForEpoch(req *kmsg.OffsetForLeaderEpochRequest) *kmsg
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			} else if e, end, err := p.EndOffsetForEpoch(rp.LeaderEpoch); err == nil {
 				sp.LeaderEpoch, sp.EndOffset = e, end
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+// earliest answers a ListOffsets request for the earliest offsets (the log starts).
+func (l *fakeLeader) earliest(req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	l.mu.Lock()
+	l.listed++
+	l.mu.Unlock()
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition, sp.Timestamp, sp.Offset = rp.Partition, -1, -1
+			var p *partition.Partition
+			for k, lp := range l.parts {
+				if lp.Topic() == rt.Topic && k.index == rp.Partition {
+					p = lp
+				}
+			}
+			if p == nil || rp.Timestamp != -2 {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else {
+				sp.Offset = p.LogStartOffset()
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -439,4 +472,46 @@ func TestFetcherRequestSettings(t *testing.T) {
 			t.Errorf("%+v: request %+v", tc.opts, r)
 		}
 	}
+}
+
+// TestFetcherBehindLogStart: a follower whose log ends below the leader's log start
+// (records the leader deleted while the follower was away) gets OFFSET_OUT_OF_RANGE,
+// asks the leader for its log start (ListOffsets), empties its log and fetches from
+// there (Kafka's truncateFullyAndStartAt): it catches up byte for byte and its log start
+// follows the leader's. A follower whose fetch offset is in range is not affected.
+func TestFetcherBehindLogStart(t *testing.T) {
+	la, fa := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+	if err := la.MakeLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := fa.MakeFollower(2); err != nil {
+		t.Fatal(err)
+	}
+	fa.SetHWPolicy(partition.HWExternal)
+	appendN(t, la, 5, 2, 1) // offsets 0-9
+	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}}
+	opts := FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 20 * time.Millisecond}
+	f := newFetcher(1, 2, leader, opts, quietLogger())
+	f.set(tp{idA, 0}, "a", fa, 2)
+	caughtUp(t, la, fa)
+	f.close()
+	if leader.listed != 0 {
+		t.Errorf("%d ListOffsets requests while in range", leader.listed)
+	}
+
+	appendN(t, la, 10, 2, 20) // 10-29
+	if _, err := la.DeleteRecords(24); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, la, 2, 2, 40) // 30-33
+	f = newFetcher(1, 2, leader, opts, quietLogger())
+	defer f.close()
+	f.set(tp{idA, 0}, "a", fa, 2)
+	caughtUp(t, la, fa)
+	waitFor(t, "the follower's log start to follow the leader's", func() bool { return fa.LogStartOffset() == 24 })
+	if !bytes.Equal(readAll(t, fa), readAll(t, la)) {
+		t.Fatal("the follower's log differs from the leader's")
+	}
+	appendN(t, la, 1, 1, 50)
+	caughtUp(t, la, fa)
 }
