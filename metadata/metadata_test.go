@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stratalog/strata/internal/config"
 )
 
 func TestMetadataTopicNames(t *testing.T) {
@@ -327,5 +329,36 @@ func TestMetadataUncleanElection(t *testing.T) {
 	back := (&Rules{}).UnfenceBroker(off, 2)
 	if len(back) != 1 || back[0].Name != "unclean" || back[0].Partitions[0].Leader != 2 || !slices.Equal(back[0].Partitions[0].ISR, []int32{2}) {
 		t.Fatalf("unfencing 2, out of the ISR: %+v, want only the unclean topic led by 2", back)
+	}
+
+	// Offline partitions of a topic whose unclean.leader.election.enable is turned on
+	// get the first live replica as leader, alone in the ISR; other changes, and
+	// partitions with a leader, are left alone; the image is not modified.
+	twoOff := NewImage("c", 1, Broker{ID: 1, Fenced: true}, Broker{ID: 2, Fenced: true}, Broker{ID: 3}).Edit().
+		PutTopic(&Topic{Name: "t", ID: TopicID{1}, Partitions: []PartitionState{p(NoLeader, 1), p(3, 3), p(NoLeader, 2)}}).Build()
+	alter := func(r *Rules, name, value string) *Topic {
+		t.Helper()
+		got, err := r.AlterTopicConfigs(twoOff, &AlterTopicConfigs{Topic: "t", Alters: []config.Alter{{Name: name, Op: config.OpSet, Value: value}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := alter(&Rules{}, "retention.ms", "1000"); got.Partitions[0].Leader != NoLeader || got.Partitions[2].Leader != NoLeader {
+		t.Errorf("another config change elected: %+v", got.Partitions)
+	}
+	for _, r := range []*Rules{{}, {Broker: yes}} { // turned on, or on by default and altered
+		got := alter(r, "unclean.leader.election.enable", "true")
+		for _, i := range []int{0, 2} {
+			if st := got.Partitions[i]; st.Leader != 3 || !slices.Equal(st.ISR, []int32{3}) || st.LeaderEpoch != 5 || st.PartitionEpoch != 7 {
+				t.Errorf("partition %d after unclean.leader.election.enable=true: %+v, want leader 3 alone in the ISR", i, st)
+			}
+		}
+		if st := got.Partitions[1]; st.Leader != 3 || st.LeaderEpoch != 4 {
+			t.Errorf("a partition with a leader changed: %+v", st)
+		}
+	}
+	if cur, _ := twoOff.Topic("t"); cur.Partitions[0].Leader != NoLeader {
+		t.Fatal("AlterTopicConfigs modified the image")
 	}
 }

@@ -133,8 +133,9 @@ func (r *Rules) CreatePartitions(im *Image, cmd *CreatePartitions) (*Topic, erro
 	return next, nil
 }
 
-// AlterTopicConfigs checks cmd against im and returns the topic with its new overrides.
-// Errors wrap ErrUnknownTopic or ErrInvalidConfig.
+// AlterTopicConfigs checks cmd against im and returns the topic with its new overrides;
+// when the topic's unclean.leader.election.enable is then true, its offline partitions
+// get a leader (electOffline). Errors wrap ErrUnknownTopic or ErrInvalidConfig.
 func (r *Rules) AlterTopicConfigs(im *Image, cmd *AlterTopicConfigs) (*Topic, error) {
 	t, ok := im.Topic(cmd.Topic)
 	if !ok {
@@ -151,7 +152,37 @@ func (r *Rules) AlterTopicConfigs(im *Image, cmd *AlterTopicConfigs) (*Topic, er
 	if err := r.validateConfigs(next); err != nil {
 		return nil, err
 	}
-	return &Topic{Name: t.Name, ID: t.ID, Configs: next, Partitions: t.Partitions}, nil
+	nt := &Topic{Name: t.Name, ID: t.ID, Configs: next, Partitions: t.Partitions}
+	if r.unclean(nt) {
+		r.electOffline(im, nt)
+	}
+	return nt, nil
+}
+
+// electOffline gives every partition of t without a leader (offline: no in-sync replica
+// is live) the first live replica as leader, alone in the ISR, with its epochs grown —
+// the unclean election Kafka's controller makes when unclean.leader.election.enable is
+// turned on for a topic with offline partitions. t's partitions are copied before the
+// first change (they may be shared with im).
+func (r *Rules) electOffline(im *Image, t *Topic) {
+	live := func(b int32) bool { br, ok := im.Broker(b); return ok && !br.Fenced }
+	copied := false
+	for i, p := range t.Partitions {
+		if p.Leader != NoLeader {
+			continue
+		}
+		j := slices.IndexFunc(p.Replicas, live)
+		if j < 0 {
+			continue
+		}
+		if !copied {
+			t.Partitions, copied = slices.Clone(t.Partitions), true
+		}
+		p.Leader, p.ISR = p.Replicas[j], []int32{p.Replicas[j]}
+		p.LeaderEpoch++
+		p.PartitionEpoch++
+		t.Partitions[i] = p
+	}
 }
 
 // DeleteTopic checks that the topic with id may be deleted and returns it. Errors wrap

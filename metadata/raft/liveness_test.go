@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -176,4 +177,41 @@ func TestRaftPlacementAfterTakeOver(t *testing.T) {
 	if got := leaders(mustCreate(t, c.store(3), "heard-again", 3)); !slices.Equal(got, []int32{1, 2, 3}) {
 		t.Fatalf("leaders once broker 3 heartbeats again %v, want one each", got)
 	}
+}
+
+// TestRaftUncleanElectionOnConfigChange: a partition whose only in-sync replica is fenced
+// stays offline while a live replica out of its ISR could lead it; once its topic's
+// unclean.leader.election.enable is turned on (AlterTopicConfigs through any node) the
+// controller elects that replica at once, alone in the ISR, as Kafka's controller does
+// on the config change.
+func TestRaftUncleanElectionOnConfigChange(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	if _, err := c.store(1).CreateTopic(t.Context(), metadata.CreateTopic{Name: "u", Partitions: -1, ReplicationFactor: -1,
+		Assignments: [][]int32{{2, 3}}}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() metadata.PartitionState {
+		cur, _ := c.leader().Image().Topic("u")
+		return cur.Partitions[0]
+	}
+	if p := state(); p.Leader != 2 || !slices.Equal(p.ISR, []int32{2}) {
+		t.Fatalf("new partition: %+v, want leader 2 alone in the ISR", p)
+	}
+	c.isolate(2, false, false) // its heartbeats stop: fenced
+	waitFor(t, "broker 2 to be fenced", func() bool { return c.fenced(2) })
+	if p := state(); p.Leader != metadata.NoLeader {
+		t.Fatalf("partition whose only in-sync replica is fenced: %+v, want offline", p)
+	}
+	yes := "true"
+	if err := c.store(3).AlterTopicConfigs(t.Context(), metadata.AlterTopicConfigs{Topic: "u",
+		Alters: []config.Alter{{Name: "unclean.leader.election.enable", Op: config.OpSet, Value: yes}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := state(); p.Leader != 3 || !slices.Equal(p.ISR, []int32{3}) || p.LeaderEpoch != 2 {
+		t.Fatalf("after unclean.leader.election.enable=true: %+v, want leader 3 alone in the ISR at epoch 2", p)
+	}
+	c.isolate(2, false, true)
 }
