@@ -362,3 +362,54 @@ func TestMetadataUncleanElection(t *testing.T) {
 		t.Fatal("AlterTopicConfigs modified the image")
 	}
 }
+
+// TestMetadataElectLeaders: preferred elections move leadership back to a partition's
+// first replica when it is live and in sync (ELECTION_NOT_NEEDED when it leads already,
+// PREFERRED_LEADER_NOT_AVAILABLE when it is fenced or out of the ISR); unclean elections
+// give an offline partition an in-sync replica, else the first live replica alone in the
+// ISR (ELIGIBLE_LEADERS_NOT_AVAILABLE when none is live); unknown topics and partitions
+// are UNKNOWN_TOPIC_OR_PARTITION; asked for every partition, the results leave out those
+// that need no election. The image is not modified.
+func TestMetadataElectLeaders(t *testing.T) {
+	p := func(leader int32, isr ...int32) PartitionState {
+		return PartitionState{Replicas: []int32{1, 2, 3}, ISR: isr, Leader: leader, LeaderEpoch: 4, PartitionEpoch: 6}
+	}
+	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2}, Broker{ID: 3}, Broker{ID: 4, Fenced: true}).Edit().
+		PutTopic(&Topic{Name: "a", ID: TopicID{1}, Partitions: []PartitionState{
+			p(2, 1, 2, 3),  // 0: 1 is back in sync: elected
+			p(1, 1, 2),     // 1: led by 1 already
+			p(2, 2, 3),     // 2: 1 out of the ISR
+			p(NoLeader, 4), // 3: offline, its ISR fenced
+			{Replicas: []int32{4}, ISR: []int32{4}, Leader: NoLeader}, // 4: no live replica
+		}}).Build()
+	r := &Rules{}
+	changed, res := r.ElectLeaders(im, &ElectLeaders{Type: ElectPreferred, Partitions: map[string][]int32{"a": {0, 1, 2, 4, 9}, "nope": {0}}})
+	want := []ElectionResult{{"a", 0, Elected}, {"a", 1, ElectionNotNeeded}, {"a", 2, PreferredLeaderNotAvailable},
+		{"a", 4, PreferredLeaderNotAvailable}, {"a", 9, UnknownPartition}, {"nope", 0, UnknownPartition}}
+	if !slices.Equal(res, want) {
+		t.Errorf("preferred: %+v, want %+v", res, want)
+	}
+	if len(changed) != 1 || changed[0].Partitions[0].Leader != 1 || changed[0].Partitions[0].LeaderEpoch != 5 ||
+		changed[0].Partitions[0].PartitionEpoch != 7 || changed[0].Partitions[1].Leader != 1 || changed[0].Partitions[2].Leader != 2 {
+		t.Errorf("preferred: changed %+v", changed)
+	}
+	if a, _ := im.Topic("a"); a.Partitions[0].Leader != 2 {
+		t.Fatal("ElectLeaders modified the image")
+	}
+
+	changed, res = r.ElectLeaders(im, &ElectLeaders{Type: ElectUnclean, Partitions: map[string][]int32{"a": {1, 3, 4}}})
+	want = []ElectionResult{{"a", 1, ElectionNotNeeded}, {"a", 3, Elected}, {"a", 4, EligibleLeadersNotAvailable}}
+	if !slices.Equal(res, want) {
+		t.Errorf("unclean: %+v, want %+v", res, want)
+	}
+	if len(changed) != 1 || changed[0].Partitions[3].Leader != 1 || !slices.Equal(changed[0].Partitions[3].ISR, []int32{1}) {
+		t.Errorf("unclean: changed %+v", changed)
+	}
+
+	_, res = r.ElectLeaders(im, &ElectLeaders{Type: ElectPreferred})
+	want = []ElectionResult{{"a", 0, Elected}, {"a", 2, PreferredLeaderNotAvailable}, {"a", 3, PreferredLeaderNotAvailable},
+		{"a", 4, PreferredLeaderNotAvailable}}
+	if !slices.Equal(res, want) {
+		t.Errorf("every partition: %+v, want %+v", res, want)
+	}
+}

@@ -421,3 +421,77 @@ func plural(n int) string {
 	}
 	return "s"
 }
+
+// ElectLeaders runs the elections of cmd on im, as Kafka's controller does
+// (ReplicationControlManager.electLeaders): it returns the topics whose partitions got a
+// new leader (new topics, epochs grown; im's are not modified) and each partition's
+// outcome, in topic name and partition order.
+func (r *Rules) ElectLeaders(im *Image, cmd *ElectLeaders) ([]*Topic, []ElectionResult) {
+	live := func(b int32) bool { br, ok := im.Broker(b); return ok && !br.Fenced }
+	want := cmd.Partitions
+	all := want == nil
+	if all {
+		want = map[string][]int32{}
+		for _, t := range im.Topics() {
+			for i := range t.Partitions {
+				want[t.Name] = append(want[t.Name], int32(i))
+			}
+		}
+	}
+	var changed []*Topic
+	var results []ElectionResult
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		t, ok := im.Topic(name)
+		var c *Topic
+		for _, i := range want[name] {
+			res := ElectionResult{Topic: name, Partition: i}
+			if !ok || i < 0 || int(i) >= len(t.Partitions) {
+				res.Outcome = UnknownPartition
+				results = append(results, res)
+				continue
+			}
+			p := t.Partitions[i]
+			res.Outcome = elect(cmd.Type, &p, live)
+			if res.Outcome == Elected {
+				if c == nil {
+					c = t.Clone()
+				}
+				c.Partitions[i] = p
+			}
+			if !all || res.Outcome != ElectionNotNeeded {
+				results = append(results, res)
+			}
+		}
+		if c != nil {
+			changed = append(changed, c)
+		}
+	}
+	return changed, results
+}
+
+// elect runs one election of type typ on p (changed only when Elected).
+func elect(typ ElectionType, p *PartitionState, live func(int32) bool) ElectionOutcome {
+	inSync := func(b int32) bool { return live(b) && slices.Contains(p.ISR, b) }
+	switch {
+	case typ == ElectUnclean && p.Leader != NoLeader,
+		typ != ElectUnclean && len(p.Replicas) > 0 && p.Leader == p.Replicas[0]:
+		return ElectionNotNeeded
+	case typ != ElectUnclean:
+		if len(p.Replicas) == 0 || !inSync(p.Replicas[0]) {
+			return PreferredLeaderNotAvailable
+		}
+		p.Leader = p.Replicas[0]
+	default:
+		if i := slices.IndexFunc(p.Replicas, inSync); i >= 0 {
+			p.Leader = p.Replicas[i]
+		} else if i := slices.IndexFunc(p.Replicas, live); i >= 0 {
+			p.Leader, p.ISR = p.Replicas[i], []int32{p.Replicas[i]}
+		} else {
+			return EligibleLeadersNotAvailable
+		}
+	}
+	p.ISR = slices.Clone(p.ISR)
+	p.LeaderEpoch++
+	p.PartitionEpoch++
+	return Elected
+}

@@ -397,6 +397,13 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 			return nil, resp, err
 		}
 		return &record{Topics: []*metadata.Topic{t}}, resp, nil
+	case req.ElectLeaders != nil:
+		changed, results := s.rules.ElectLeaders(im, req.ElectLeaders)
+		resp.Elections = results
+		if len(changed) == 0 {
+			return nil, resp, nil
+		}
+		return &record{Topics: changed}, resp, nil
 	case req.DeleteACLs != nil:
 		_, deleted, err := s.rules.DeleteACLs(im, req.DeleteACLs)
 		if err != nil {

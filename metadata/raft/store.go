@@ -368,6 +368,15 @@ func (s *Store) AlterPartition(ctx context.Context, cmd metadata.AlterPartition)
 	return st, nil
 }
 
+// ElectLeaders elects partitions' leaders; see metadata.Store.
+func (s *Store) ElectLeaders(ctx context.Context, cmd metadata.ElectLeaders) ([]metadata.ElectionResult, error) {
+	resp, err := s.submit(ctx, &request{ElectLeaders: &cmd})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Elections, nil
+}
+
 // AlterScramCredentials sets and deletes SCRAM credentials.
 func (s *Store) AlterScramCredentials(ctx context.Context, cmd metadata.AlterScramCredentials) error {
 	_, err := s.submit(ctx, &request{AlterScramCredentials: &cmd})
