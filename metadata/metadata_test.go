@@ -406,6 +406,13 @@ func TestMetadataElectLeaders(t *testing.T) {
 		t.Errorf("unclean: changed %+v", changed)
 	}
 
+	if ps, more := Imbalanced(im, 10); !slices.Equal(ps["a"], []int32{0}) || len(ps) != 1 || more {
+		t.Errorf("imbalanced: %v %v, want a-0 only", ps, more)
+	}
+	if ps, more := Imbalanced(im, 0); len(ps) != 0 || !more {
+		t.Errorf("imbalanced, limit 0: %v %v", ps, more)
+	}
+
 	_, res = r.ElectLeaders(im, &ElectLeaders{Type: ElectPreferred})
 	want = []ElectionResult{{"a", 0, Elected}, {"a", 2, PreferredLeaderNotAvailable}, {"a", 3, PreferredLeaderNotAvailable},
 		{"a", 4, PreferredLeaderNotAvailable}}

@@ -495,3 +495,28 @@ func elect(typ ElectionType, p *PartitionState, live func(int32) bool) ElectionO
 	p.PartitionEpoch++
 	return Elected
 }
+
+// Imbalanced returns up to limit partitions of im whose preferred replica (the first) is
+// live and in sync but does not lead (Kafka's imbalanced partitions, which
+// auto.leader.rebalance.enable gives back to their preferred replica), by topic name,
+// and whether more are left.
+func Imbalanced(im *Image, limit int) (map[string][]int32, bool) {
+	out := map[string][]int32{}
+	n := 0
+	for _, t := range im.Topics() {
+		for i, p := range t.Partitions {
+			if len(p.Replicas) == 0 || p.Leader == p.Replicas[0] || !slices.Contains(p.ISR, p.Replicas[0]) {
+				continue
+			}
+			if b, ok := im.Broker(p.Replicas[0]); !ok || b.Fenced {
+				continue
+			}
+			if n == limit {
+				return out, true
+			}
+			out[t.Name] = append(out[t.Name], int32(i))
+			n++
+		}
+	}
+	return out, false
+}

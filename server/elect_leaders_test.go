@@ -31,7 +31,10 @@ func TestClusterElectLeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := func() metadata.PartitionState {
-		cur, _ := c.nodes[1].image().TopicByID(tp.ID)
+		cur, ok := c.nodes[1].image().TopicByID(tp.ID)
+		if !ok { // not applied on node 2 yet
+			return metadata.PartitionState{Leader: metadata.NoLeader}
+		}
 		return cur.Partitions[0]
 	}
 	waitFor(t, func() bool { return len(state().ISR) == 3 })
@@ -132,4 +135,45 @@ func TestElectLeadersSingleNode(t *testing.T) {
 	if resp := call[*kmsg.ElectLeadersResponse](t, s, req); resp.ErrorCode != kerr.InvalidRequest.Code {
 		t.Errorf("election type 2: %v, want INVALID_REQUEST", kerr.ErrorForCode(resp.ErrorCode))
 	}
+}
+
+// TestClusterAutoLeaderRebalance: with auto.leader.rebalance.enable (the default) the
+// controller gives a partition back to its preferred replica by itself once that replica
+// is back in the ISR after a failover, at the next leader.imbalance.check.interval.seconds
+// (1 s here).
+func TestClusterAutoLeaderRebalance(t *testing.T) {
+	c := startClusterWith(t, map[string]string{"leader.imbalance.check.interval.seconds": "1"})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "ar", Partitions: -1, ReplicationFactor: -1,
+		Assignments: [][]int32{{1, 2, 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() metadata.PartitionState {
+		cur, ok := c.nodes[1].image().TopicByID(tp.ID)
+		if !ok { // not applied on node 2 yet
+			return metadata.PartitionState{Leader: metadata.NoLeader}
+		}
+		return cur.Partitions[0]
+	}
+	waitFor(t, func() bool { return len(state().ISR) == 3 })
+	if err := c.nodes[0].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { l := state().Leader; return l != 1 && l != metadata.NoLeader })
+	moved := state()
+	o := clusterOptions(c.voters, nil, 1, c.dirs[0])
+	o.Settings["leader.imbalance.check.interval.seconds"] = "1"
+	back, err := Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[0] = back
+	waitFor(t, func() bool { return state().Leader == 1 })
+	if p := state(); p.LeaderEpoch <= moved.LeaderEpoch || len(p.ISR) != 3 {
+		t.Fatalf("after the rebalance: %+v, was %+v", p, moved)
+	}
+	p := hostedPartition(back, "ar", 0)
+	waitFor(t, func() bool { return p.IsLeader() })
 }

@@ -10,6 +10,7 @@ import (
 
 	hraft "github.com/hashicorp/raft"
 
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -255,4 +256,50 @@ func (s *Store) ControlledShutdown(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxElectionsPerBalance bounds the elections of one record of balanceLeaders (Kafka's
+// maxElectionsPerImbalance); the rest follow at once in further records.
+const maxElectionsPerBalance = 1000
+
+// balanceLeaders is the controller side of auto.leader.rebalance.enable (Kafka's
+// QuorumController.maybeBalancePartitionLeaders): every
+// leader.imbalance.check.interval.seconds it gives every partition whose preferred
+// replica is live and in sync but does not lead back to that replica (a preferred
+// ElectLeaders).
+func (s *Store) balanceLeaders() {
+	defer s.wg.Done()
+	broker := config.ResolveBroker(s.rules.Broker)
+	if !broker.Bool("auto.leader.rebalance.enable") {
+		return
+	}
+	t := time.NewTicker(time.Duration(broker.Int64("leader.imbalance.check.interval.seconds")) * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.closing:
+			return
+		}
+		for more := s.ready(); more; {
+			var ps map[string][]int32
+			if ps, more = metadata.Imbalanced(s.Image(), maxElectionsPerBalance); len(ps) == 0 {
+				break
+			}
+			resp := s.serve(&request{ElectLeaders: &metadata.ElectLeaders{Type: metadata.ElectPreferred, Partitions: ps}})
+			if resp.Err != nil || resp.NotLeader {
+				break
+			}
+			n := 0
+			for _, r := range resp.Elections {
+				if r.Outcome == metadata.Elected {
+					n++
+				}
+			}
+			if n == 0 {
+				break
+			}
+			s.log.Info("moved partition leadership back to the preferred replicas", "partitions", n)
+		}
+	}
 }

@@ -251,12 +251,13 @@ func Open(opts *Options) (st *Store, err error) {
 		return false
 	})
 	s.raft.RegisterObserver(s.observer)
-	s.wg.Add(5)
+	s.wg.Add(6)
 	go s.followLeadership(notify)
 	go s.takeOver()
 	go s.followRaftHeartbeats(obs)
 	go s.sendHeartbeats()
 	go s.fenceExpired()
+	go s.balanceLeaders()
 	return s, nil
 }
 
