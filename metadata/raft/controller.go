@@ -59,7 +59,11 @@ func (s *Store) takeOver() {
 		if s.raft.State() != hraft.Leader {
 			continue
 		}
+		// The last time this node, a follower until now, heard the previous leader
+		// (hashicorp/raft updates it only as a follower).
+		lastContact := s.raft.LastContact()
 		err := s.raft.Barrier(0).Error()
+		prev := s.Image().Controller()
 		if err == nil {
 			err = s.recordController()
 		}
@@ -70,7 +74,13 @@ func (s *Store) takeOver() {
 			}
 			continue
 		}
-		s.live.reset(time.Now()) // every broker gets a session from now
+		s.live.reset(time.Now()) // every broker gets a session from now …
+		if prev != s.node {
+			// … but the previous controller's counts from when this node last heard it:
+			// a dead controller (its Raft unreachable from here too) is fenced at once
+			// instead of two heartbeat intervals after the take-over.
+			s.live.heardAt(prev, lastContact)
+		}
 		s.lead.Lock()
 		if s.lead.gen == gen {
 			s.lead.ready = gen

@@ -66,6 +66,21 @@ func (l *liveness) heard(b int32, now time.Time) {
 	}
 }
 
+// heardAt records that broker b was last heard at t, when t is set and before its
+// session started (a new controller's predecessor: the last contact of its Raft); it
+// does not count as heard since the take-over.
+func (l *liveness) heardAt(b int32, t time.Time) {
+	l.Lock()
+	defer l.Unlock()
+	if t.IsZero() || !t.Before(l.since) {
+		return
+	}
+	if l.seen == nil {
+		l.seen = map[int32]time.Time{}
+	}
+	l.seen[b] = t
+}
+
 // heardSince reports whether broker b was heard since the take-over.
 func (l *liveness) heardSince(b int32) bool {
 	l.Lock()

@@ -215,3 +215,31 @@ func TestRaftUncleanElectionOnConfigChange(t *testing.T) {
 	}
 	c.isolate(2, false, true)
 }
+
+// TestRaftLivenessPredecessor: a new controller counts its predecessor's silence from its
+// Raft's last contact with it, not from the take-over: unreachable by Raft (suspect), it
+// is fenced at the first check, where any other broker first gets two heartbeat
+// intervals; reachable, it keeps its session; a contact after the take-over is ignored.
+func TestRaftLivenessPredecessor(t *testing.T) {
+	im := metadata.NewImage("c", 1, metadata.Broker{ID: 1}, metadata.Broker{ID: 2}, metadata.Broker{ID: 3})
+	hb, session := 250*time.Millisecond, 1500*time.Millisecond
+	now := time.Now()
+	var l liveness
+	l.reset(now)
+	l.heardAt(3, now.Add(-700*time.Millisecond)) // the old controller, last heard 0.7 s ago
+	l.heardAt(2, now.Add(time.Second))           // not before the take-over: ignored
+	if got := l.expired(im, 1, now, session, 2*hb); len(got) != 0 {
+		t.Fatalf("expired %v with no broker suspect", got)
+	}
+	l.setSuspect(3, true)
+	l.setSuspect(2, true)
+	if got := l.expired(im, 1, now.Add(10*time.Millisecond), session, 2*hb); !slices.Equal(got, []int32{3}) {
+		t.Fatalf("expired %v, want the unreachable predecessor 3 at once", got)
+	}
+	if got := l.expired(im, 1, now.Add(2*hb+20*time.Millisecond), session, 2*hb); !slices.Equal(got, []int32{2, 3}) {
+		t.Fatalf("expired %v, want 2 too after two heartbeat intervals", got)
+	}
+	if l.heardSince(3) {
+		t.Error("the predecessor counts as heard since the take-over")
+	}
+}
