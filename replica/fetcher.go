@@ -93,8 +93,10 @@ type follow struct {
 	// truncated: the follower has cut its log where it diverges from this leader's
 	// (OffsetForLeaderEpoch, KIP-101/279) and fetches from its log end.
 	truncated bool
-	// retryAt: after an error, the partition waits until then.
+	// retryAt: after an error, the partition waits until then; errors counts the
+	// errors since its last success (the backoff grows with it).
 	retryAt time.Time
+	errors  int
 	// outOfRange: the leader answered OFFSET_OUT_OF_RANGE to the last fetch; the fetcher
 	// asks it for its log start offset before the next (resetOutOfRange).
 	outOfRange bool
@@ -249,9 +251,19 @@ func (f *fetcher) due() (ready, truncate, reset map[tp]*follow, wait time.Durati
 // current reports whether fl is still what the fetcher replicates for k. f.mu is held.
 func (f *fetcher) currentLocked(k tp, fl *follow) bool { return f.mu.parts[k] == fl }
 
-// backoffLocked puts fl in backoff after an error. f.mu is held.
+// firstBackoff is the pause after a partition's first error; it doubles with each
+// further error, up to FetchOptions.Backoff. A new leader that has not applied its
+// leadership yet refuses a follower for a few milliseconds (NOT_LEADER_OR_FOLLOWER,
+// UNKNOWN_LEADER_EPOCH): a full replica.fetch.backoff.ms after that would hold the
+// high watermark, and acks=all, back that long.
+const firstBackoff = 25 * time.Millisecond
+
+// backoffLocked puts fl in backoff after an error: firstBackoff, doubled with each error
+// since its last success, at most Backoff. f.mu is held.
 func (f *fetcher) backoffLocked(fl *follow, msg string, err error) {
-	fl.retryAt = time.Now().Add(f.opts.Backoff)
+	d := firstBackoff << min(fl.errors, 16)
+	fl.errors++
+	fl.retryAt = time.Now().Add(min(d, f.opts.Backoff))
 	f.log.Warn(msg, "topic", fl.topic, "partition", fl.p.Index(), "leader.epoch", fl.epoch, "err", err)
 }
 
@@ -329,7 +341,7 @@ func (f *fetcher) truncate(ps map[tp]*follow) error {
 				f.backoffLocked(fl, "truncating to the leader's log failed", err)
 				continue
 			}
-			fl.truncated = done
+			fl.truncated, fl.errors = done, 0
 		}
 	}
 	return nil
@@ -503,6 +515,7 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 				}
 				ends[fl.p] = res.LastOffset + 1
 			}
+			fl.errors = 0
 			fl.p.SetHighWatermark(rp.HighWatermark)
 			if rp.LogStartOffset > fl.p.LogStartOffset() {
 				if err := fl.p.FollowLogStart(rp.LogStartOffset); err != nil {

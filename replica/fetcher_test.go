@@ -515,3 +515,24 @@ func TestFetcherBehindLogStart(t *testing.T) {
 	appendN(t, la, 1, 1, 50)
 	caughtUp(t, la, fa)
 }
+
+// TestFetcherBackoffGrows: a partition's first error is retried after 25 ms (a new leader
+// that has not applied its leadership yet refuses for milliseconds only), each further
+// one after twice as long, up to replica.fetch.backoff.ms; a success starts over.
+func TestFetcherBackoffGrows(t *testing.T) {
+	f := &fetcher{opts: FetchOptions{Backoff: time.Second}, log: quietLogger()}
+	fl := &follow{p: openTestPartition(t, "a", 0), topic: "a"}
+	for _, want := range []time.Duration{25, 50, 100, 200, 400, 800, 1000, 1000} {
+		before := time.Now()
+		f.backoffLocked(fl, "refused", nil)
+		if got := fl.retryAt.Sub(before); got < want*time.Millisecond || got > want*time.Millisecond+time.Second/10 {
+			t.Fatalf("backoff %v after %d errors, want %v ms", got, fl.errors, want)
+		}
+	}
+	fl.errors = 0 // what a successful round does
+	before := time.Now()
+	f.backoffLocked(fl, "refused", nil)
+	if got := fl.retryAt.Sub(before); got > 25*time.Millisecond+time.Second/10 {
+		t.Fatalf("backoff %v after a success, want 25 ms", got)
+	}
+}
