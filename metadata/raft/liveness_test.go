@@ -189,31 +189,37 @@ func TestRaftUncleanElectionOnConfigChange(t *testing.T) {
 	c.startAll()
 	c.lead(1)
 	registerAll(t, c)
-	if _, err := c.store(1).CreateTopic(t.Context(), metadata.CreateTopic{Name: "u", Partitions: -1, ReplicationFactor: -1,
-		Assignments: [][]int32{{2, 3}}}); err != nil {
+	// Two brokers other than the controller: the first leads, alone in the ISR.
+	var b []int32
+	for _, v := range c.voters {
+		if v.ID != c.leader().node {
+			b = append(b, v.ID)
+		}
+	}
+	if _, err := c.store(b[1]).CreateTopic(t.Context(), metadata.CreateTopic{Name: "u", Partitions: -1, ReplicationFactor: -1,
+		Assignments: [][]int32{b}}); err != nil {
 		t.Fatal(err)
 	}
 	state := func() metadata.PartitionState {
 		cur, _ := c.leader().Image().Topic("u")
 		return cur.Partitions[0]
 	}
-	if p := state(); p.Leader != 2 || !slices.Equal(p.ISR, []int32{2}) {
-		t.Fatalf("new partition: %+v, want leader 2 alone in the ISR", p)
+	if p := state(); p.Leader != b[0] || !slices.Equal(p.ISR, b[:1]) {
+		t.Fatalf("new partition: %+v, want leader %d alone in the ISR", p, b[0])
 	}
-	c.isolate(2, false, false) // its heartbeats stop: fenced
-	waitFor(t, "broker 2 to be fenced", func() bool { return c.fenced(2) })
+	c.isolate(b[0], false, false) // its heartbeats stop: fenced
+	defer c.isolate(b[0], false, true)
+	waitFor(t, "the leader's broker to be fenced", func() bool { return c.fenced(b[0]) })
 	if p := state(); p.Leader != metadata.NoLeader {
 		t.Fatalf("partition whose only in-sync replica is fenced: %+v, want offline", p)
 	}
-	yes := "true"
-	if err := c.store(3).AlterTopicConfigs(t.Context(), metadata.AlterTopicConfigs{Topic: "u",
-		Alters: []config.Alter{{Name: "unclean.leader.election.enable", Op: config.OpSet, Value: yes}}}); err != nil {
+	if err := c.store(b[1]).AlterTopicConfigs(t.Context(), metadata.AlterTopicConfigs{Topic: "u",
+		Alters: []config.Alter{{Name: "unclean.leader.election.enable", Op: config.OpSet, Value: "true"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if p := state(); p.Leader != 3 || !slices.Equal(p.ISR, []int32{3}) || p.LeaderEpoch != 2 {
-		t.Fatalf("after unclean.leader.election.enable=true: %+v, want leader 3 alone in the ISR at epoch 2", p)
+	if p := state(); p.Leader != b[1] || !slices.Equal(p.ISR, b[1:]) || p.LeaderEpoch != 2 {
+		t.Fatalf("after unclean.leader.election.enable=true: %+v, want leader %d alone in the ISR at epoch 2", p, b[1])
 	}
-	c.isolate(2, false, true)
 }
 
 // TestRaftLivenessPredecessor: a new controller counts its predecessor's silence from its
