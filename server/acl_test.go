@@ -740,6 +740,11 @@ func TestACLAdmin(t *testing.T) {
 	dr := kmsg.NewPtrDeleteRecordsRequest()
 	dr.Topics, dr.TimeoutMillis = []kmsg.DeleteRecordsRequestTopic{{Topic: "a-1", Partitions: []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: 0}}}}, 10000
 	wantCode(t, "delete records of a-1", direct[*kmsg.DeleteRecordsResponse](ctx, t, b.alice, dr).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	el := kmsg.NewPtrElectLeadersRequest()
+	el.Topics, el.TimeoutMillis = []kmsg.ElectLeadersRequestTopic{{Topic: "a-1", Partitions: []int32{0}}}, 10000
+	elResp := direct[*kmsg.ElectLeadersResponse](ctx, t, b.alice, el)
+	wantCode(t, "elect leaders", elResp.ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "elect leaders of a-1", elResp.Topics[0].Partitions[0].ErrorCode, kerr.ClusterAuthorizationFailed)
 	ld := direct[*kmsg.DescribeLogDirsResponse](ctx, t, b.alice, kmsg.NewPtrDescribeLogDirsRequest())
 	if ld.ErrorCode != kerr.ClusterAuthorizationFailed.Code || len(ld.Dirs) != 0 {
 		t.Errorf("describe log dirs: %v %+v, want CLUSTER_AUTHORIZATION_FAILED", kerr.ErrorForCode(ld.ErrorCode), ld.Dirs)

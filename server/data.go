@@ -125,7 +125,9 @@ func (s *Server) openData() (err error) {
 	if s.opts.Cluster != nil { // followers replicate from their leaders
 		d.transport = newReplicaTransport(s.opts.NodeID, store.Image)
 		ropts.Transport = d.transport
-		ropts.Fetch.LagTimeMax = s.opts.Cluster.ReplicaLagTimeMax
+		if ropts.Fetch, err = fetchOptions(d.broker); err != nil {
+			return err
+		}
 	}
 	d.replicas, err = replica.Open(store, ropts)
 	if err != nil {
