@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -59,21 +57,14 @@ func handleWriteTxnMarkers(s *Server, r *request) reply {
 }
 
 // sendMarker writes m to tp through its leader, broker leader, with WriteTxnMarkers on
-// the listener of this broker's first listener's name (PLAINTEXT only: the brokers have
-// no credentials of their own yet). The partition's error comes back as the kerr error
-// of its code.
+// the inter-broker listener (interbroker.go). The partition's error comes back as the
+// kerr error of its code.
 func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicPartition, m txn.Marker) error {
-	l := s.opts.listeners()[0]
-	if l.SecurityProtocol != Plaintext {
-		return fmt.Errorf("server: transaction markers for %s-%d, led by broker %d: the first listener %s is %s; markers to other brokers need a PLAINTEXT one",
-			tp.Topic, tp.Partition, leader, l.Name, l.SecurityProtocol)
+	addr, err := s.data.interBroker.addr(s.image(), leader)
+	if err != nil {
+		return fmt.Errorf("server: transaction markers for %s-%d: %w", tp.Topic, tp.Partition, err)
 	}
-	b, ok := s.image().Broker(leader)
-	e, eok := b.Endpoint(l.Name)
-	if !ok || !eok {
-		return fmt.Errorf("server: transaction markers for %s-%d: broker %d has no %s endpoint", tp.Topic, tp.Partition, leader, l.Name)
-	}
-	cl, err := s.data.peers.client(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+	cl, err := s.data.peers.client(addr)
 	if err != nil {
 		return err
 	}
@@ -97,6 +88,7 @@ func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicParti
 // peerClients are this broker's clients of the other brokers of its cluster (for
 // WriteTxnMarkers), one per address, created on first use and closed with the data.
 type peerClients struct {
+	ib     *interBroker // set by openData before any use
 	mu     sync.Mutex
 	byAddr map[string]*kgo.Client
 	closed bool
@@ -113,7 +105,7 @@ func (p *peerClients) client(addr string) (*kgo.Client, error) {
 	if cl, ok := p.byAddr[addr]; ok {
 		return cl, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("strata-broker"))
+	cl, err := kgo.NewClient(append(p.ib.kgoOptions(), kgo.SeedBrokers(addr), kgo.ClientID("strata-broker"))...)
 	if err != nil {
 		return nil, err
 	}

@@ -63,6 +63,12 @@ func startCluster(t testing.TB) *testCluster { t.Helper(); return startClusterWi
 // startClusterWith is startCluster with more broker settings on every node.
 func startClusterWith(t testing.TB, settings map[string]string) *testCluster {
 	t.Helper()
+	return startClusterFunc(t, func(o *Options) { maps.Copy(o.Settings, settings) })
+}
+
+// startClusterFunc is startCluster with each node's options changed by edit first.
+func startClusterFunc(t testing.TB, edit func(*Options)) *testCluster {
+	t.Helper()
 	lns, voters := quorumListeners(t, 3)
 	c := &testCluster{voters: voters, nodes: make([]*Server, 3), dirs: []string{t.TempDir(), t.TempDir(), t.TempDir()}}
 	errs := make([]error, 3)
@@ -72,7 +78,7 @@ func startClusterWith(t testing.TB, settings map[string]string) *testCluster {
 		go func() {
 			defer wg.Done()
 			o := clusterOptions(voters, lns[i], int32(i+1), c.dirs[i])
-			maps.Copy(o.Settings, settings)
+			edit(o)
 			c.nodes[i], errs[i] = Start(o)
 		}()
 	}
