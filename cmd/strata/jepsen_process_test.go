@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/metadata"
 )
 
 // Jepsen-style checks of replication with real processes: idempotent acks=all producers
@@ -22,7 +27,8 @@ import (
 // injected; a history records every acknowledged record; after recovery the checker
 // reads every partition back and verifies that each acknowledged record is present
 // exactly once, that no record at all is duplicated, and that each producer's records
-// are in its produce order within their partition.
+// are in its produce order within their partition; then that the three replicas of each
+// partition are the same byte for byte (their segment files: diffReplicas).
 
 // history is what the producers were told: every acknowledged record by value.
 type history struct {
@@ -340,6 +346,53 @@ func (l *load) finish(t *testing.T, ctx context.Context, c *procCluster, i int) 
 	c.waitInSync(t, ctx, i, jepsenTopic, jepsenPartitions)
 	check(t, ctx, c, jepsenTopic, jepsenPartitions, l.h)
 	c.sameReplicas(t, ctx, jepsenTopic)
+	for p := range int32(jepsenPartitions) {
+		if diff, err := diffReplicas(c.dirs, jepsenTopic, p); err != nil || diff != "" {
+			t.Errorf("replicas of %s-%d: %s%v", jepsenTopic, p, diff, err)
+		}
+	}
+}
+
+// diffReplicas compares the replicas of partition p of topic in the data directories
+// dirs byte for byte: each one's segment files (<base>.log, batches back to back with
+// nothing else, in base-offset order) concatenated, which is the partition's log from
+// its start. It returns "" when they are all equal, else where the first one that
+// differs from the first directory's does. Called when the replicas are quiescent and of
+// one size (sameReplicas), the high watermark being every log's end, it checks that
+// every replica equals the leader's log up to the high watermark.
+func diffReplicas(dirs []string, topic string, p int32) (string, error) {
+	var first []byte
+	for i, dir := range dirs {
+		pdir := filepath.Join(dir, metadata.PartitionDir(topic, p))
+		names, err := filepath.Glob(filepath.Join(pdir, "*.log"))
+		if err != nil {
+			return "", err
+		}
+		if len(names) == 0 {
+			return "", fmt.Errorf("%s: no segment", pdir)
+		}
+		slices.Sort(names) // 20-digit base offsets: name order is offset order
+		var log []byte
+		for _, n := range names {
+			b, err := os.ReadFile(n)
+			if err != nil {
+				return "", err
+			}
+			log = append(log, b...)
+		}
+		if i == 0 {
+			first = log
+			continue
+		}
+		if !bytes.Equal(log, first) {
+			at := 0
+			for at < min(len(log), len(first)) && log[at] == first[at] {
+				at++
+			}
+			return fmt.Sprintf("the log in %s (%d bytes) differs from the one in %s (%d bytes) from byte %d", dir, len(log), dirs[0], len(first), at), nil
+		}
+	}
+	return "", nil
 }
 
 // sameReplicas waits until the three brokers report the same size for each partition of
@@ -382,7 +435,8 @@ func (c *procCluster) sameReplicas(t *testing.T, ctx context.Context, topic stri
 // controller (a Raft election comes first) — : a new leader serves produce within the
 // failover goal (2 s at default settings; the test allows 5 s on a shared machine, and
 // logs the window), the killed node restarts and rejoins the ISR, and the checker finds
-// every acknowledged record exactly once, in order, and the same size on every replica.
+// every acknowledged record exactly once, in order, and every replica's log the same byte
+// for byte.
 func TestJepsenProcessKillLeader(t *testing.T) {
 	for _, controller := range []bool{false, true} {
 		t.Run(fmt.Sprintf("controller=%v", controller), func(t *testing.T) {
@@ -513,4 +567,44 @@ func TestJepsenProcessStopTwo(t *testing.T) {
 	t.Logf("two nodes continued: every partition acknowledged a produce after %v", l.waitWindow(t, 30*time.Second))
 	l.waitAcks(t, ctx, 300)
 	l.finish(t, ctx, c, 2)
+}
+
+// TestJepsenDiffReplicas: the replica comparison finds equal logs equal whatever their
+// segments, and reports the first byte where one replica's log differs, or where one is
+// shorter.
+func TestJepsenDiffReplicas(t *testing.T) {
+	write := func(segments map[string]string) string {
+		dir := t.TempDir()
+		pdir := filepath.Join(dir, metadata.PartitionDir("j", 0))
+		if err := os.MkdirAll(pdir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range segments {
+			if err := os.WriteFile(filepath.Join(pdir, name), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	const a, b = "00000000000000000000.log", "00000000000000000100.log"
+	one := write(map[string]string{a: "abc", b: "def", "00000000000000000000.index": "x"})
+	rolled := write(map[string]string{a: "abcdef"}) // the same bytes in one segment
+	flipped := write(map[string]string{a: "abc", b: "dXf"})
+	short := write(map[string]string{a: "abc", b: "de"})
+	for _, tc := range []struct {
+		dirs []string
+		want string // "" : equal
+	}{
+		{[]string{one, rolled, one}, ""},
+		{[]string{one, one, flipped}, "from byte 4"},
+		{[]string{one, short}, "(5 bytes) differs from the one in " + one + " (6 bytes) from byte 5"},
+	} {
+		diff, err := diffReplicas(tc.dirs, "j", 0)
+		if err != nil || (tc.want == "") != (diff == "") || !strings.Contains(diff, tc.want) {
+			t.Errorf("%v: %q %v, want %q", tc.dirs, diff, err, tc.want)
+		}
+	}
+	if _, err := diffReplicas([]string{one, t.TempDir()}, "j", 0); err == nil {
+		t.Error("a replica without segments: no error")
+	}
 }
