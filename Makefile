@@ -34,8 +34,9 @@ cluster-soak:
 	$(GO) test -count=$(CLUSTER_COUNT) -timeout 0 -run '^TestClusterProcess' -v ./cmd/strata
 
 # The Jepsen-style replication tests (cmd/strata TestJepsenProcess*: idempotent acks=all
-# load on an RF 3 topic of three processes; kill -9 of a leader, of every node, SIGSTOP
-# of one and of two nodes; a checker of every acknowledged record) JEPSEN_COUNT times
+# load on an RF 3 topic of three processes; kill -9 of a leader, of every node, of a
+# committing group's coordinator, SIGSTOP of one and of two nodes; a checker of every
+# acknowledged record and of the replicas byte for byte) JEPSEN_COUNT times
 # (default 10; JEPSEN_RUN narrows the tests); make test runs them once.
 JEPSEN_COUNT ?= 10
 JEPSEN_RUN ?= ^TestJepsenProcess

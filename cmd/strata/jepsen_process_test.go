@@ -608,3 +608,135 @@ func TestJepsenDiffReplicas(t *testing.T) {
 		t.Error("a replica without segments: no error")
 	}
 }
+
+// commits is what the members of a group were told about their offset commits: the
+// highest offset acknowledged per partition, and how many commits succeeded since the
+// mark.
+type commits struct {
+	mu        sync.Mutex
+	max       map[int32]int64
+	sinceMark int
+	marked    bool
+}
+
+// note records the partitions of an OffsetCommit answer that succeeded.
+func (c *commits) note(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sent := map[int32]int64{}
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			sent[rp.Partition] = rp.Offset
+		}
+	}
+	ok := false
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if rp.ErrorCode == 0 {
+				ok = true
+				c.max[rp.Partition] = max(c.max[rp.Partition], sent[rp.Partition])
+			}
+		}
+	}
+	if ok && c.marked {
+		c.sinceMark++
+	}
+}
+
+func (c *commits) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.sinceMark }
+
+// TestJepsenProcessKillCoordinator kills -9 the coordinator of a consumer group while two
+// members of the group consume the RF 3 topic under acks=all load and commit what they
+// polled after each poll: the group's partition of __consumer_offsets (RF 3) moves to an
+// in-sync replica, whose broker rebuilds the group by replay; the members find the new
+// coordinator and go on committing; after the killed node's restart the committed offset
+// of every partition (OffsetFetch) is at least the highest commit acknowledged to a
+// member — an acknowledged commit is never lost — and the checker passes.
+func TestJepsenProcessKillCoordinator(t *testing.T) {
+	c, ctx, l := jepsenStart(t)
+	const group = "jepsen-group"
+	acked := &commits{max: map[int32]int64{}}
+	cctx, stopMembers := context.WithCancel(ctx)
+	defer stopMembers()
+	var wg sync.WaitGroup
+	for range 2 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(jepsenTopic),
+			kgo.DisableAutoCommit(), kgo.MetadataMinAge(100*time.Millisecond), kgo.FetchMaxWait(100*time.Millisecond),
+			kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cl.CloseAllowingRebalance()
+			for cctx.Err() == nil {
+				fs := cl.PollFetches(cctx)
+				next := map[int32]kgo.EpochOffset{}
+				fs.EachRecord(func(r *kgo.Record) {
+					next[r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+				})
+				if len(next) == 0 {
+					continue
+				}
+				cl.CommitOffsetsSync(cctx, map[string]map[int32]kgo.EpochOffset{jepsenTopic: next},
+					func(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+						if err == nil {
+							acked.note(req, resp)
+						}
+					})
+			}
+		}()
+	}
+	waitCommits := func(what string) {
+		t.Helper()
+		acked.mu.Lock()
+		acked.marked, acked.sinceMark = true, 0
+		acked.mu.Unlock()
+		for start := time.Now(); acked.count() < 20; time.Sleep(10 * time.Millisecond) {
+			if time.Since(start) > 60*time.Second {
+				t.Fatalf("%s: %d commits acknowledged in 60 s", what, acked.count())
+			}
+		}
+	}
+	waitCommits("before the kill")
+
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorKey = group
+	resp, err := fc.RequestWith(ctx, c.client(t, 0))
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("FindCoordinator: %v %+v", err, resp)
+	}
+	dead := int(resp.NodeID - 1)
+	c.nodes[dead].kill(t)
+	start := time.Now()
+	waitCommits("after the coordinator's kill")
+	t.Logf("coordinator %d killed: 20 commits acknowledged again after %v", resp.NodeID, time.Since(start))
+	c.nodes[dead] = c.launch(t, dead)
+	c.nodes[dead].waitReady(t)
+	waitCommits("after the restart")
+	stopMembers()
+	wg.Wait()
+
+	adm := kadm.NewClient(c.client(t, (dead+1)%3))
+	var offs kadm.OffsetResponses
+	for ctx.Err() == nil { // the coordinator may be moving still
+		if offs, err = adm.FetchOffsets(ctx, group); err == nil && offs.Error() == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || offs.Error() != nil {
+		t.Fatalf("OffsetFetch: %v %v", err, offs.Error())
+	}
+	acked.mu.Lock()
+	for p, want := range acked.max {
+		got, ok := offs.Lookup(jepsenTopic, p)
+		if !ok || got.At < want {
+			t.Errorf("partition %d: committed offset %d, behind the acknowledged commit of %d", p, got.At, want)
+		}
+	}
+	t.Logf("acknowledged commits up to %v; committed %v", acked.max, offs)
+	acked.mu.Unlock()
+	l.finish(t, ctx, c, (dead+1)%3)
+}
