@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run cluster cluster-soak jepsen compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
+.PHONY: all build run cluster cluster-soak jepsen bench-replication compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
 
 all: build
 
@@ -42,6 +42,11 @@ JEPSEN_COUNT ?= 10
 JEPSEN_RUN ?= ^TestJepsenProcess
 jepsen:
 	$(GO) test -count=$(JEPSEN_COUNT) -timeout 0 -run '$(JEPSEN_RUN)' -v ./cmd/strata
+
+# RF 3 against RF 1 acks=all throughput, replication bytes and CPU through three strata
+# serve processes (docs/benchmarks.md); ROUNDS, DURATION, RATE tune it.
+bench-replication: build
+	./scripts/bench-replication.sh ./$(BIN)
 
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
