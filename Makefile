@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run cluster cluster-soak jepsen bench-replication compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
+.PHONY: all build run cluster cluster-soak jepsen bench-replication confluent-kafka compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
 
 all: build
 
@@ -50,16 +50,22 @@ bench-replication: build
 
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
-# The kcat integration tests (server, TestKcat*) need kcat, the kafka-python and Burrow
+# The kcat integration tests (server, TestKcat*) need kcat, TestClusterProcessLibrdkafka
+# (cmd/strata) python3-confluent-kafka, the kafka-python and Burrow
 # ones (TestKafkaPython*, TestBurrowLag) Debian's python3-kafka, burrow and zookeeper, the
 # console's browser tests (observe, TestConsole*) Chromium: installed first when missing.
 # Then the Sarama module's tests (compat/sarama).
-test: kcat chromium legacy-clients vet race sarama
+test: kcat confluent-kafka chromium legacy-clients vet race sarama
 
 # kcat (librdkafka's CLI) for the cross-client tests: apt-get install only when it is not
 # on PATH (as root or with sudo -n; apt-get update only if the first attempt fails).
 kcat:
 	@command -v kcat >/dev/null 2>&1 || ./scripts/install-kcat.sh
+
+# Debian's python3-confluent-kafka (librdkafka 2.0.2, as kcat) for the librdkafka
+# transactions against a three-node cluster (cmd/strata TestClusterProcessLibrdkafka).
+confluent-kafka:
+	@./scripts/install-debs.sh "/usr/bin/python3 -c 'import confluent_kafka'" python3-confluent-kafka
 
 # Chromium (Debian's package) for the console's browser tests, installed the same way.
 # Outside CI a failed install only makes those tests skip; with CI=true they fail.
