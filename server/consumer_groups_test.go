@@ -310,6 +310,14 @@ func TestConsumerProtocolKgoScale(t *testing.T) {
 	first := stableWith(t, addr, "g", 6)
 	m1 := firstKey(first)
 	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("k848"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	// Partitions move to the new members from the committed offsets: m1 must have
+	// committed what it processed, or the new owners process it again (at least once).
+	waitCommitted(t, pcl, "g", 300)
 
 	d := &cutDialer{}
 	m2 := startConsumer(t, "m2", tr, consumer848Opts(addr, "g", "k848", rv.opts("m2")...)...)
@@ -325,11 +333,6 @@ func TestConsumerProtocolKgoScale(t *testing.T) {
 		}
 	}
 
-	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("k848"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pcl.Close()
 	produce(t, pcl, 300, 300)
 	waitFor(t, "600 records", 30*time.Second, func() bool { return tr.count() == 600 })
 	waitCommitted(t, pcl, "g", 600)
