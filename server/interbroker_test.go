@@ -290,3 +290,39 @@ func TestInterBrokerSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestInterBrokerTransportSecurity: the replication transport on a SASL_SSL inter-broker
+// listener verifies the other broker's certificate against the listener's truststore and
+// logs in; a certificate of another CA, or a wrong password, fails the request.
+func TestInterBrokerTransportSecurity(t *testing.T) {
+	ca, other := testcerts.NewCA(t, "ca"), testcerts.NewCA(t, "other")
+	l := Listener{Name: "SASL_SSL", Addr: "127.0.0.1:0", SecurityProtocol: SASLSSL}
+	s := startTest(t, func(o *Options) {
+		o.Listen, o.Listeners = "", []Listener{l}
+		o.Settings = map[string]string{"ssl.keystore.location": ca.Server(t).File, "bootstrap.user": "broker:broker-secret"}
+	})
+	keystore := ca.Broker(t, "broker").File
+	for _, tc := range []struct {
+		name, truststore, password, want string // want "": the request succeeds
+	}{
+		{"trusted", ca.File, "broker-secret", ""},
+		{"another CA", other.File, "broker-secret", "certificate signed by unknown authority"},
+		{"wrong password", ca.File, "wrong", "SASL_AUTHENTICATION_FAILED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lt, err := newListenerTLS(l, map[string]string{"ssl.keystore.location": keystore, "ssl.truststore.location": tc.truststore}, s.log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ib := &interBroker{listener: l, tls: lt, mechanism: scram.Auth{User: "broker", Pass: tc.password}.AsSha512Mechanism()}
+			tr := newReplicaTransport(1, s.image, ib)
+			defer tr.Close()
+			req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+			req.Version, req.ReplicaID = 4, 1
+			_, err = tr.Request(t.Context(), s.opts.NodeID, req)
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("request: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
