@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run cluster cluster-soak jepsen bench-replication confluent-kafka compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
+.PHONY: all build run cluster cluster-soak jepsen bench-replication confluent-kafka librdkafka-tests compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
 
 all: build
 
@@ -42,6 +42,12 @@ JEPSEN_COUNT ?= 10
 JEPSEN_RUN ?= ^TestJepsenProcess
 jepsen:
 	$(GO) test -count=$(JEPSEN_COUNT) -timeout 0 -run '$(JEPSEN_RUN)' -v ./cmd/strata
+
+# librdkafka's own tests (RDK_TESTS, default 0103,0129) against a three-node cluster;
+# not in CI: LIBRDKAFKA_SRC is a librdkafka v2.0.2 source tree (scripts/librdkafka-tests.sh).
+RDK_TESTS ?= 0103,0129
+librdkafka-tests: build
+	./scripts/librdkafka-tests.sh $(LIBRDKAFKA_SRC) $(RDK_TESTS)
 
 # RF 3 against RF 1 acks=all throughput, replication bytes and CPU through three strata
 # serve processes (docs/benchmarks.md); ROUNDS, DURATION, RATE tune it.
