@@ -902,3 +902,38 @@ func consumeEach(ctx context.Context, t *testing.T, cl *kgo.Client, n int) {
 		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
 	}
 }
+
+// TestClusterFindCoordinatorCreates: on a cluster, the FindCoordinator that creates
+// __consumer_offsets answers COORDINATOR_NOT_AVAILABLE, as Kafka's (the leaders have not
+// taken the partitions up yet: librdkafka's committed() failed on the NOT_COORDINATOR a
+// coordinator named at once answered); asked again, it names the leader of the group's
+// partition.
+func TestClusterFindCoordinatorCreates(t *testing.T) {
+	c := startCluster(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[0].Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	find := func() *kmsg.FindCoordinatorResponseCoordinator {
+		t.Helper()
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKeys = []string{"g"}
+		resp, err := req.RequestWith(t.Context(), cl.SeedBrokers()[0])
+		if err != nil || len(resp.Coordinators) != 1 {
+			t.Fatalf("FindCoordinator: %v %+v", err, resp)
+		}
+		return &resp.Coordinators[0]
+	}
+	if got := find(); got.ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("the FindCoordinator that creates __consumer_offsets: %v, want COORDINATOR_NOT_AVAILABLE", kerr.ErrorForCode(got.ErrorCode))
+	}
+	offsets, ok := c.nodes[0].image().Topic(metadata.ConsumerOffsetsTopic)
+	if !ok {
+		t.Fatal("__consumer_offsets not created")
+	}
+	leader := offsets.Partitions[coord.PartitionFor("g", offsets.NumPartitions())].Leader
+	if got := find(); got.ErrorCode != 0 || got.NodeID != leader {
+		t.Fatalf("asked again: %v node %d, want the leader %d", kerr.ErrorForCode(got.ErrorCode), got.NodeID, leader)
+	}
+}
