@@ -1,0 +1,123 @@
+package server_test
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/server"
+	"github.com/stratalog/strata/server/servertest"
+)
+
+// startShareSettingsBroker serves share groups with their settings from the group
+// configs (no Options.ShareConfigs), with bounds that let tests use short locks and
+// heartbeats.
+func startShareSettingsBroker(t *testing.T) *server.Server {
+	t.Helper()
+	st := shareSettings()
+	st["group.share.min.record.lock.duration.ms"] = "1000"
+	st["group.share.min.heartbeat.interval.ms"] = "100"
+	st["group.share.heartbeat.interval.ms"] = "200"
+	return servertest.Start(t, &server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: st})
+}
+
+// setGroupConfigs sets group's settings with IncrementalAlterConfigs (resource GROUP).
+func setGroupConfigs(t *testing.T, cl *kgo.Client, group string, kv ...string) {
+	t.Helper()
+	var cfgs []kmsg.IncrementalAlterConfigsRequestResourceConfig
+	for i := 0; i < len(kv); i += 2 {
+		cfgs = append(cfgs, setCfg(kv[i], kv[i+1]))
+	}
+	if r := alterGroupConfigs(t, cl, group, false, cfgs...); r.ErrorCode != 0 {
+		t.Fatalf("setting %v on %s: %v", kv, group, kerr.ErrorForCode(r.ErrorCode))
+	}
+}
+
+// TestShareGroupAutoOffsetReset: share.auto.offset.reset set on a group takes effect:
+// latest (the default) starts past the existing records, earliest at the first,
+// by_duration:PT1H at the first record at most an hour old.
+func TestShareGroupAutoOffsetReset(t *testing.T) {
+	s := startShareSettingsBroker(t)
+	createTopic(t, s, "ar", 1, nil)
+	cl := newClient(t, s)
+	old := time.Now().Add(-2 * time.Hour)
+	var recs []*kgo.Record
+	for i := range 5 {
+		r := &kgo.Record{Topic: "ar", Value: []byte(strconv.Itoa(i))}
+		if i < 3 {
+			r.Timestamp = old
+		}
+		recs = append(recs, r)
+	}
+	if err := cl.ProduceSync(testCtx(t), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	setGroupConfigs(t, cl, "earliest", "share.auto.offset.reset", "earliest")
+	setGroupConfigs(t, cl, "recent", "share.auto.offset.reset", "by_duration:PT1H")
+	for group, want := range map[string][]string{"latest": nil, "earliest": {"0", "1", "2", "3", "4"}, "recent": {"3", "4"}} {
+		c := shareConsumer(t, s, group, "ar")
+		got := slices.Sorted(maps.Keys(consumeShare(t, c, len(want)+1, 2*time.Second, nil))) // wait to see no other comes
+		c.Close()
+		if !slices.Equal(got, want) {
+			t.Errorf("group %s (share.auto.offset.reset) got %v, want %v", group, got, want)
+		}
+	}
+}
+
+// TestShareGroupLockDurationSetting: a group's share.record.lock.duration.ms takes
+// effect: records a member holds without acknowledging go to another member after 1s
+// (the default, 30s, would outlast the test's wait).
+func TestShareGroupLockDurationSetting(t *testing.T) {
+	s := startShareSettingsBroker(t)
+	createTopic(t, s, "ld", 1, nil)
+	cl := newClient(t, s)
+	produceTo(t, cl, "ld", 0, 5)
+	setGroupConfigs(t, cl, "sg", "share.auto.offset.reset", "earliest", "share.record.lock.duration.ms", "1000")
+
+	stuck := shareConsumer(t, s, "sg", "ld")
+	defer stuck.Close()
+	if seen := consumeShare(t, stuck, 5, 5*time.Second, func(*kgo.Record) {}); len(seen) != 5 {
+		t.Fatalf("first member got %d records", len(seen))
+	}
+	other := shareConsumer(t, s, "sg", "ld")
+	defer other.Close()
+	seen := consumeShare(t, other, 5, 8*time.Second, nil)
+	if len(seen) != 5 {
+		t.Fatalf("after 1s locks expired the other member got %d records, want 5", len(seen))
+	}
+}
+
+// TestShareGroupDeliveryLimitSetting: a group's share.delivery.count.limit takes effect:
+// with 2, a record released every time is delivered twice, then archived.
+func TestShareGroupDeliveryLimitSetting(t *testing.T) {
+	s := startShareSettingsBroker(t)
+	createTopic(t, s, "dl", 1, nil)
+	cl := newClient(t, s)
+	produceTo(t, cl, "dl", 0, 3)
+	setGroupConfigs(t, cl, "sg", "share.auto.offset.reset", "earliest", "share.delivery.count.limit", "2")
+
+	c := shareConsumer(t, s, "sg", "dl")
+	defer c.Close()
+	// 6 deliveries expected; wait for a 7th to see that none comes.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	seen := map[string][]int32{}
+	for ctx.Err() == nil {
+		c.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			seen[string(r.Value)] = append(seen[string(r.Value)], r.DeliveryCount())
+			r.Ack(kgo.AckRelease)
+		})
+	}
+	for i := range 3 {
+		if dcs := seen[strconv.Itoa(i)]; !slices.Equal(dcs, []int32{1, 2}) {
+			t.Errorf("record %d delivered with counts %v, want [1 2] (share.delivery.count.limit=2)", i, dcs)
+		}
+	}
+}
