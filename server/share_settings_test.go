@@ -121,3 +121,98 @@ func TestShareGroupDeliveryLimitSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestShareGroupDeadLetters: with a dead-letter topic (KIP-1191), the records a franz-go
+// share consumer rejects and those released until the delivery limit land there, one
+// each, with Kafka's headers, on source partition mod the topic's partitions; the key
+// and value only when the group copies records; accepted records never.
+func TestShareGroupDeadLetters(t *testing.T) {
+	s := startShareSettingsBroker(t)
+	createTopic(t, s, "work", 3, nil)
+	enable := map[string]*string{"errors.deadletterqueue.group.enable": kmsg.StringPtr("true")}
+	createTopic(t, s, "dlq.plain", 2, enable)
+	createTopic(t, s, "dlq.copy", 2, enable)
+	cl := newClient(t, s)
+	var recs []*kgo.Record
+	for i := range 30 {
+		recs = append(recs, &kgo.Record{Topic: "work", Partition: int32(i % 3), Key: []byte("k" + strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))})
+	}
+	if err := newClient(t, s, kgo.RecordPartitioner(kgo.ManualPartitioner())).ProduceSync(testCtx(t), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	for group, dlqTopic := range map[string]string{"plain": "dlq.plain", "copy": "dlq.copy"} {
+		setGroupConfigs(t, cl, group, "share.auto.offset.reset", "earliest", "share.delivery.count.limit", "2",
+			"errors.deadletterqueue.topic.name", dlqTopic, "errors.deadletterqueue.copy.record.enable", strconv.FormatBool(group == "copy"))
+		c := shareConsumer(t, s, group, "work")
+		// 0-9 rejected, 10-19 released every time (archived at the second delivery), the
+		// rest accepted.
+		consumeShare(t, c, 40, 10*time.Second, func(r *kgo.Record) {
+			switch i, _ := strconv.Atoi(string(r.Value)); {
+			case i < 10:
+				r.Ack(kgo.AckReject)
+			case i < 20:
+				r.Ack(kgo.AckRelease)
+			default:
+				r.Ack(kgo.AckAccept)
+			}
+		})
+		c.Close()
+
+		dead := map[string]*kgo.Record{}
+		rd := newClient(t, s, kgo.ConsumeTopics(dlqTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for len(dead) < 20 && ctx.Err() == nil {
+			rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				h := map[string]string{}
+				for _, x := range r.Headers {
+					h[x.Key] = string(x.Value)
+				}
+				if _, dup := dead[h["__dlq.errors.offset"]+"@"+h["__dlq.errors.partition"]]; dup {
+					t.Errorf("%s: dead letter %v twice", group, h)
+				}
+				dead[h["__dlq.errors.offset"]+"@"+h["__dlq.errors.partition"]] = r
+			})
+		}
+		cancel()
+		if len(dead) != 20 {
+			t.Fatalf("%s: %d dead letters in %s, want 20", group, len(dead), dlqTopic)
+		}
+		for i := range 30 {
+			src := recs[i]
+			r, ok := dead[strconv.FormatInt(src.Offset, 10)+"@"+strconv.Itoa(int(src.Partition))]
+			if i >= 20 {
+				if ok {
+					t.Errorf("%s: accepted record %d in the dead-letter topic", group, i)
+				}
+				continue
+			}
+			if !ok {
+				t.Errorf("%s: record %d (partition %d offset %d) not in the dead-letter topic", group, i, src.Partition, src.Offset)
+				continue
+			}
+			h := map[string]string{}
+			for _, x := range r.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			want := map[string]string{"__dlq.errors.topic": "work", "__dlq.errors.partition": strconv.Itoa(int(src.Partition)),
+				"__dlq.errors.offset": strconv.FormatInt(src.Offset, 10), "__dlq.errors.group": group,
+				"__dlq.errors.delivery.count": "1", "__dlq.errors.message": "Offset rejected by client."}
+			if i >= 10 {
+				want["__dlq.errors.delivery.count"], want["__dlq.errors.message"] = "2", "Offset delivery count exceeded the threshold."
+			}
+			if !maps.Equal(h, want) {
+				t.Errorf("%s: record %d: headers %v, want %v", group, i, h, want)
+			}
+			if r.Partition != src.Partition%2 {
+				t.Errorf("%s: record %d (partition %d) dead-lettered to partition %d", group, i, src.Partition, r.Partition)
+			}
+			wantKey, wantValue := []byte(nil), []byte(nil)
+			if group == "copy" {
+				wantKey, wantValue = src.Key, src.Value
+			}
+			if !slices.Equal(r.Key, wantKey) || !slices.Equal(r.Value, wantValue) || (group == "plain") != (r.Key == nil && r.Value == nil) {
+				t.Errorf("%s: record %d: key %q value %q, want %q %q", group, i, r.Key, r.Value, wantKey, wantValue)
+			}
+		}
+	}
+}

@@ -77,7 +77,14 @@ func (s *Server) openShares() (*shares, error) {
 		sh.configs = groupShareConfigs{s: s, dflt: shareConfig(config.ResolveShareGroup(s.opts.Settings, nil))}
 	}
 	sh.avail.ch = make(chan struct{})
-	sh.mgr = share.NewManager(share.ManagerOptions{Store: st, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() }})
+	sh.mgr = share.NewManager(share.ManagerOptions{Store: st, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() },
+		DeadLetters: s.deadLetters(), TopicName: func(id [16]byte) (string, bool) {
+			t, ok := s.image().TopicByID(id)
+			if !ok {
+				return "", false
+			}
+			return t.Name, true
+		}})
 	sh.groups = share.NewGroups(share.GroupsOptions{Topics: shareTopics{s}, Configs: sh.configs, MaxSize: int(r.Int64("group.share.max.size")), OnLeave: func(group, member string) {
 		sh.sessions.Drop(group, member)
 		sh.mgr.ReleaseMember(group, member)
@@ -118,6 +125,7 @@ func shareConfig(g config.ShareGroup) share.Config {
 		PartitionMaxRecordLocks: g.PartitionMaxRecordLocks,
 		SessionTimeout:          g.SessionTimeout,
 		HeartbeatInterval:       g.HeartbeatInterval,
+		DeadLetterTopic:         g.DLQTopic,
 	}
 }
 
