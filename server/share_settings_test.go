@@ -216,3 +216,24 @@ func TestShareGroupDeadLetters(t *testing.T) {
 		}
 	}
 }
+
+// TestShareGroupMaxSizeSetting: group.share.max.size takes effect: with 1, a second member
+// joining gets GROUP_MAX_SIZE_REACHED.
+func TestShareGroupMaxSizeSetting(t *testing.T) {
+	st := shareSettings()
+	st["group.share.max.size"] = "1"
+	s := servertest.Start(t, &server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: st})
+	createTopic(t, s, "ms", 1, nil)
+	hb := func(member string) int16 {
+		req := kmsg.NewPtrShareGroupHeartbeatRequest()
+		req.SetVersion(1)
+		req.GroupID, req.MemberID, req.SubscribedTopicNames = "g", member, []string{"ms"}
+		return wireRequest(t, s, req).(*kmsg.ShareGroupHeartbeatResponse).ErrorCode
+	}
+	if code := hb("a"); code != 0 {
+		t.Fatalf("first member: %v", kerr.ErrorForCode(code))
+	}
+	if code := hb("b"); code != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("second member of a group of at most 1: %v, want GROUP_MAX_SIZE_REACHED", kerr.ErrorForCode(code))
+	}
+}
