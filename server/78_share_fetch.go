@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/records"
 	"github.com/stratalog/strata/partition"
 	"github.com/stratalog/strata/share"
@@ -281,12 +282,7 @@ func (sf *shareFetch) acquireOnce(targets []sharePart, maxRecords int) int {
 			hw, iso = t.p.LastStableOffset(), partition.ReadCommitted
 		}
 		t.hw = hw
-		start := func() (int64, error) {
-			if cfg.AutoOffsetReset == "earliest" {
-				return logStart, nil
-			}
-			return hw, nil
-		}
+		start := func() (int64, error) { return shareStartOffset(t.p, cfg.AutoOffsetReset, logStart, hw) }
 		key := shareKey(sf.group, t.tp.TopicID, t.tp.Partition)
 		ranges, err := sf.sh.mgr.Acquire(key, sf.member, logStart, hw, maxRecords-total, start)
 		if err != nil {
@@ -456,4 +452,26 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// shareStartOffset is where a share group starts on partition p when it has no state for
+// it, by share.auto.offset.reset: the log start (earliest), the high watermark (latest),
+// or the first record at most by_duration's duration old — the high watermark when none
+// is that recent (Kafka's broker fails the fetch with OFFSET_NOT_AVAILABLE then).
+func shareStartOffset(p *partition.Partition, reset string, logStart, hw int64) (int64, error) {
+	r, err := config.ParseShareAutoOffsetReset(reset)
+	if err != nil { // validated when set: not reached
+		return hw, nil
+	}
+	switch r.Strategy {
+	case "earliest":
+		return logStart, nil
+	case "by_duration":
+		off, _, err := p.OffsetForTimestamp(time.Now().Add(-r.Duration).UnixMilli())
+		if err != nil || off < 0 {
+			return hw, err
+		}
+		return min(off, hw), nil
+	}
+	return hw, nil
 }

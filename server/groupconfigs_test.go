@@ -88,11 +88,13 @@ func TestGroupConfigs(t *testing.T) {
 		}
 	}
 
-	r := alterGroupConfigs(t, cl, "workers", false, setCfg("consumer.heartbeat.interval.ms", "6000"), setCfg("share.delivery.count.limit", "3"))
+	r := alterGroupConfigs(t, cl, "workers", false, setCfg("consumer.heartbeat.interval.ms", "6000"), setCfg("share.delivery.count.limit", "3"),
+		setCfg("share.renew.acknowledge.enable", "false"))
 	if r.ErrorCode != 0 {
 		t.Fatalf("alter: %v %v", kerr.ErrorForCode(r.ErrorCode), r.ErrorMessage)
 	}
-	if r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "share.delivery.count.limit is stored but has no effect") {
+	if r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "share.renew.acknowledge.enable is stored but has no effect") ||
+		strings.Contains(*r.ErrorMessage, "share.delivery.count.limit") {
 		t.Errorf("note: %v", r.ErrorMessage)
 	}
 	res = describeGroupConfigs(t, cl, "workers", "consumer.heartbeat.interval.ms", "share.delivery.count.limit")

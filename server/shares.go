@@ -72,13 +72,20 @@ func (s *Server) openShares() (*shares, error) {
 		st.Close()
 		return nil, err
 	}
-	sh := &shares{configs: s.opts.ShareConfigs, store: st, sessions: share.NewSessions(0)}
+	sh := &shares{configs: s.opts.ShareConfigs, store: st, sessions: share.NewSessions(int(r.Int64("group.share.max.share.sessions")))}
 	if sh.configs == nil {
-		sh.configs = share.StaticConfigs(share.DefaultConfig())
+		sh.configs = groupShareConfigs{s: s, dflt: shareConfig(config.ResolveShareGroup(s.opts.Settings, nil))}
 	}
 	sh.avail.ch = make(chan struct{})
-	sh.mgr = share.NewManager(share.ManagerOptions{Store: st, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() }})
-	sh.groups = share.NewGroups(share.GroupsOptions{Topics: shareTopics{s}, Configs: sh.configs, OnLeave: func(group, member string) {
+	sh.mgr = share.NewManager(share.ManagerOptions{Store: st, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() },
+		DeadLetters: s.deadLetters(), TopicName: func(id [16]byte) (string, bool) {
+			t, ok := s.image().TopicByID(id)
+			if !ok {
+				return "", false
+			}
+			return t.Name, true
+		}})
+	sh.groups = share.NewGroups(share.GroupsOptions{Topics: shareTopics{s}, Configs: sh.configs, MaxSize: int(r.Int64("group.share.max.size")), OnLeave: func(group, member string) {
 		sh.sessions.Drop(group, member)
 		sh.mgr.ReleaseMember(group, member)
 	}})
@@ -90,6 +97,36 @@ func (sh *shares) close() error {
 	sh.groups.Close()
 	sh.mgr.Close()
 	return sh.store.Close()
+}
+
+// groupShareConfigs gives each share group its settings: its group configs (resource
+// type GROUP, from the metadata image, so a change applies to the next operation) over
+// the broker's group.share.* settings.
+type groupShareConfigs struct {
+	s    *Server
+	dflt share.Config // a group without settings of its own
+}
+
+func (c groupShareConfigs) ShareConfig(group string) share.Config {
+	own := c.s.image().GroupConfigs(group)
+	if own == nil {
+		return c.dflt
+	}
+	return shareConfig(config.ResolveShareGroup(c.s.opts.Settings, own))
+}
+
+// shareConfig converts resolved settings to the share package's.
+func shareConfig(g config.ShareGroup) share.Config {
+	return share.Config{
+		AutoOffsetReset:         g.AutoOffsetReset,
+		ReadCommitted:           g.ReadCommitted,
+		RecordLockDuration:      g.RecordLockDuration,
+		DeliveryCountLimit:      g.DeliveryCountLimit,
+		PartitionMaxRecordLocks: g.PartitionMaxRecordLocks,
+		SessionTimeout:          g.SessionTimeout,
+		HeartbeatInterval:       g.HeartbeatInterval,
+		DeadLetterTopic:         g.DLQTopic,
+	}
 }
 
 // config is group's settings.

@@ -23,6 +23,10 @@ type Config struct {
 	SessionTimeout time.Duration
 	// HeartbeatInterval is share.heartbeat.interval.ms (5000).
 	HeartbeatInterval time.Duration
+	// DeadLetterTopic is errors.deadletterqueue.topic.name (KIP-1191): when not empty,
+	// rejected records and records archived at the delivery limit are written there
+	// (ManagerOptions.DeadLetters).
+	DeadLetterTopic string
 }
 
 // DefaultConfig is Kafka 4.2's defaults.

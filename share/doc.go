@@ -57,6 +57,12 @@
 // partitions, built up incrementally, and the epoch ordering its requests); a closed or
 // replaced session's acquired records are released (Manager.ReleaseIn).
 //
+// Dead letters (KIP-1191): a record archived because a consumer rejected it or it reached
+// the delivery limit is a DeadRecord (PartitionState.TakeDead); for a group with a
+// dead-letter topic (Config.DeadLetterTopic) the Manager queues them and one goroutine
+// hands them to ManagerOptions.DeadLetters (dlq.Writer) after the archiving, not
+// atomically with it.
+//
 // Group settings come through GroupConfigs (Config: share.record.lock.duration.ms,
 // share.delivery.count.limit, share.auto.offset.reset …); StaticConfigs gives every group
 // the broker's defaults.
@@ -66,5 +72,6 @@
 // PartitionState is not safe for concurrent use: its owner locks it. Manager and Store
 // are safe for concurrent use (see each).
 //
-// This package must not import server, replica, metadata, partition, group or txn.
+// This package must not import server, replica, metadata, partition, group or txn (dlq,
+// which imports none of them, it may).
 package share

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/dlq"
 )
 
 // ErrClosed: the manager is closed (the broker shuts down).
@@ -33,7 +34,22 @@ type ManagerOptions struct {
 	// start offset moved (room in a window full of record locks): the place to wake
 	// ShareFetch requests waiting for records.
 	OnAvailable func(k Key)
+	// DeadLetters, if set, gets the records of groups with a dead-letter topic
+	// (Config.DeadLetterTopic) archived because a consumer rejected them or they reached
+	// the delivery limit, after the archiving, from one goroutine; TopicName names their
+	// topics (a record of a topic it does not name is dropped).
+	DeadLetters DeadLetters
+	TopicName   func(id [16]byte) (string, bool)
 }
+
+// DeadLetters writes a share group's dead records to its dead-letter topic (KIP-1191):
+// dlq.Writer. Write returns once they are committed.
+type DeadLetters interface {
+	Write(ctx context.Context, group string, recs []dlq.Record) error
+}
+
+// deadLetterTimeout bounds one write of dead letters.
+const deadLetterTimeout = 30 * time.Second
 
 // Manager holds the share-partitions of the topic partitions this broker leads (Kafka's
 // SharePartitionManager): their in-flight state, lock-expiry timers, and the storing of
@@ -64,8 +80,21 @@ type Manager struct {
 		err   *error             // that flush's result
 	}
 	kick chan struct{} // 1-buffered: a flush is wanted
+
+	dmu struct {
+		sync.Mutex
+		queue []deadBatch // dead records waiting for the dead-letter writer
+	}
+	dkick chan struct{} // 1-buffered: dead records are queued
+
 	stop chan struct{}
 	wg   sync.WaitGroup
+}
+
+// deadBatch is dead records of one share-partition.
+type deadBatch struct {
+	key  Key
+	recs []DeadRecord
 }
 
 // sharePart is one share-partition of the manager.
@@ -90,13 +119,14 @@ func NewManager(opts ManagerOptions) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Manager{opts: opts, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	m := &Manager{opts: opts, kick: make(chan struct{}, 1), dkick: make(chan struct{}, 1), stop: make(chan struct{})}
 	m.mu.parts = make(map[Key]*sharePart)
 	m.fmu.dirty = make(map[Key]*sharePart)
 	m.fmu.done = make(chan struct{})
 	m.fmu.err = new(error)
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.flushLoop()
+	go m.deadLoop()
 	return m
 }
 
@@ -168,9 +198,10 @@ func (m *Manager) Acquire(k Key, member string, logStart, limit int64, maxRecord
 	p.mu.Lock()
 	p.state.AdvanceTo(logStart)
 	got := p.state.Acquire(member, limit, maxRecords, now, l)
-	dirty := p.state.Dirty()
+	dirty, dead := p.state.Dirty(), p.state.TakeDead()
 	m.armLocked(p)
 	p.mu.Unlock()
+	m.queueDead(k, dead)
 	if dirty { // expired locks released on the way
 		m.markDirty(p)
 	}
@@ -194,9 +225,10 @@ func (m *Manager) Acknowledge(ctx context.Context, k Key, member string, batches
 	p.mu.Lock()
 	start := p.state.Start()
 	err := p.state.Acknowledge(member, batches, m.opts.Clock.Now(), l)
-	dirty, moved := p.state.Dirty(), p.state.Start() != start
+	dirty, moved, dead := p.state.Dirty(), p.state.Start() != start, p.state.TakeDead()
 	m.armLocked(p)
 	p.mu.Unlock()
+	m.queueDead(k, dead)
 	if err != nil || !dirty {
 		return err
 	}
@@ -246,9 +278,10 @@ func (m *Manager) release(group, member string, parts []*sharePart) {
 	l := m.opts.Configs.ShareConfig(group).Limits()
 	for _, p := range parts {
 		p.mu.Lock()
-		released := p.state.ReleaseMember(member, l)
+		released, dead := p.state.ReleaseMember(member, l), p.state.TakeDead()
 		m.armLocked(p)
 		p.mu.Unlock()
+		m.queueDead(p.key, dead)
 		if released {
 			m.markDirty(p)
 			if m.opts.OnAvailable != nil {
@@ -322,8 +355,10 @@ func (m *Manager) expire(p *sharePart) {
 	p.mu.Lock()
 	p.timer = nil
 	expired := p.state.Expire(m.opts.Clock.Now(), l)
+	dead := p.state.TakeDead()
 	m.armLocked(p)
 	p.mu.Unlock()
+	m.queueDead(p.key, dead)
 	if expired {
 		m.markDirty(p)
 		if m.opts.OnAvailable != nil {
@@ -424,4 +459,63 @@ func (m *Manager) flush() {
 	}
 	*errp = err
 	close(done)
+}
+
+// queueDead queues k's dead records for the dead-letter writer when its group has a
+// dead-letter topic.
+func (m *Manager) queueDead(k Key, dead []DeadRecord) {
+	if len(dead) == 0 || m.opts.DeadLetters == nil || m.opts.TopicName == nil || m.opts.Configs.ShareConfig(k.Group).DeadLetterTopic == "" {
+		return
+	}
+	m.dmu.Lock()
+	m.dmu.queue = append(m.dmu.queue, deadBatch{key: k, recs: dead})
+	m.dmu.Unlock()
+	select {
+	case m.dkick <- struct{}{}:
+	default:
+	}
+}
+
+// deadLoop writes the queued dead records, one group's at a time; at Close it writes what
+// is queued, then returns.
+func (m *Manager) deadLoop() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.dkick:
+			m.writeDead()
+		case <-m.stop:
+			m.writeDead()
+			return
+		}
+	}
+}
+
+func (m *Manager) writeDead() {
+	m.dmu.Lock()
+	queue := m.dmu.queue
+	m.dmu.queue = nil
+	m.dmu.Unlock()
+	byGroup := map[string][]dlq.Record{}
+	var groups []string
+	for _, b := range queue {
+		topic, ok := m.opts.TopicName(b.key.TopicID)
+		if !ok {
+			continue // the topic was deleted
+		}
+		if _, seen := byGroup[b.key.Group]; !seen {
+			groups = append(groups, b.key.Group)
+		}
+		for _, d := range b.recs {
+			byGroup[b.key.Group] = append(byGroup[b.key.Group], dlq.Record{Topic: topic, Partition: b.key.Partition, Offset: d.Offset, DeliveryCount: d.DeliveryCount, Reason: d.Reason})
+		}
+	}
+	for _, g := range groups {
+		ctx, cancel := context.WithTimeout(context.Background(), deadLetterTimeout)
+		err := m.opts.DeadLetters.Write(ctx, g, byGroup[g])
+		cancel()
+		if err != nil && !errors.Is(err, dlq.ErrNotConfigured) {
+			m.opts.Logger.Warn("writing dead letters failed: the records are archived without them", "group", g, "records", len(byGroup[g]), "err", err)
+		}
+	}
 }

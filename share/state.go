@@ -3,6 +3,8 @@ package share
 import (
 	"fmt"
 	"time"
+
+	"github.com/stratalog/strata/dlq"
 )
 
 // RecordState is the delivery state of one record of a share-partition, with Kafka's
@@ -96,6 +98,24 @@ type PartitionState struct {
 	startDirty   bool     // start moved since the last TakeUpdate
 	acquired     int      // records in state Acquired
 	dirtyRecords int
+	dead         []DeadRecord // archived by Reject or the delivery limit since TakeDead
+}
+
+// DeadRecord is a record archived because a consumer rejected it or it reached the
+// delivery limit: what goes to the group's dead-letter topic (KIP-1191).
+type DeadRecord struct {
+	Offset        int64
+	DeliveryCount int16
+	Reason        dlq.Reason
+}
+
+// TakeDead returns the records archived by Reject or the delivery limit since the last
+// call, in the order they were archived, and forgets them. (Gaps, and records archived
+// otherwise, are not dead letters.)
+func (s *PartitionState) TakeDead() []DeadRecord {
+	d := s.dead
+	s.dead = nil
+	return d
 }
 
 // NewPartitionState returns the state of a share-partition starting at offset start (from
@@ -207,12 +227,15 @@ func (s *PartitionState) Acknowledge(member string, batches []AckBatch, now time
 			}
 			r := &s.recs[o-s.start]
 			switch t {
-			case Gap, Reject:
+			case Gap:
 				s.settle(r, Archived)
+			case Reject:
+				s.settle(r, Archived)
+				s.dead = append(s.dead, DeadRecord{Offset: o, DeliveryCount: r.count, Reason: dlq.Rejected})
 			case Accept:
 				s.settle(r, Acknowledged)
 			case Release:
-				s.release(r, l)
+				s.release(r, o, l)
 			case Renew:
 				r.deadline = now.Add(l.LockDuration)
 			}
@@ -231,7 +254,7 @@ func (s *PartitionState) Expire(now time.Time, l Limits) bool {
 	n := 0
 	for i := range s.recs {
 		if r := &s.recs[i]; r.state == Acquired && !now.Before(r.deadline) {
-			s.release(r, l)
+			s.release(r, s.start+int64(i), l)
 			n++
 		}
 	}
@@ -264,7 +287,7 @@ func (s *PartitionState) ReleaseMember(member string, l Limits) bool {
 	n := 0
 	for i := range s.recs {
 		if r := &s.recs[i]; r.state == Acquired && r.member == member {
-			s.release(r, l)
+			s.release(r, s.start+int64(i), l)
 			n++
 		}
 	}
@@ -290,11 +313,12 @@ func (s *PartitionState) AdvanceTo(o int64) {
 	s.advance()
 }
 
-// release makes the acquired record r Available, or Archived once delivered
+// release makes the acquired record r (offset o) Available, or Archived once delivered
 // l.DeliveryLimit times.
-func (s *PartitionState) release(r *record, l Limits) {
+func (s *PartitionState) release(r *record, o int64, l Limits) {
 	if r.count >= l.DeliveryLimit {
 		s.settle(r, Archived)
+		s.dead = append(s.dead, DeadRecord{Offset: o, DeliveryCount: r.count, Reason: dlq.DeliveryLimit})
 		return
 	}
 	s.settle(r, Available)
