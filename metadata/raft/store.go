@@ -221,6 +221,11 @@ func Open(opts *Options) (st *Store, err error) {
 	conf.TrailingLogs = orDefault(o.TrailingLogs, conf.TrailingLogs)
 	notify := make(chan bool, 16)
 	conf.NotifyCh = notify
+	// A leader that removes itself from the quorum stays up as a follower outside it
+	// (as a removed node does anyway) rather than shut its Raft down: such a shutdown
+	// leaves nothing to wait on for Raft's goroutines, and Close then closed the stable
+	// store under them.
+	conf.ShutdownOnRemove = false
 	if err := hraft.ValidateConfig(conf); err != nil {
 		return nil, fmt.Errorf("raft: %w", err)
 	}
@@ -411,11 +416,14 @@ func (s *Store) Close() error {
 		s.mu.watchers = nil
 		s.mu.Unlock()
 		s.raft.DeregisterObserver(s.observer)
+		// The order matters: Raft's goroutines, then the transport's (whose heartbeat
+		// handler writes the term too: the Network's Close waits for it), and only then
+		// the files they use. Shutdown waits for Raft's goroutines and closes the
+		// transport (Raft never shuts itself down: ShutdownOnRemove is off); closing it
+		// again is harmless.
 		if err := s.raft.Shutdown().Error(); err != nil {
 			s.closeErr = fmt.Errorf("raft: shutdown: %w", err)
 		}
-		// Shutdown closes the transport, unless Raft had shut itself down already (this
-		// node was removed from the quorum): then nothing did.
 		if c, ok := s.trans.(hraft.WithClose); ok {
 			c.Close()
 		}
