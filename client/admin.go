@@ -1,12 +1,14 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -342,6 +344,66 @@ func (a *Admin) AddPartitions(ctx context.Context, name string, n int) (int, err
 		return 0, a.cfg.wrap(err, op, subj)
 	}
 	return len(td[name].Partitions), nil
+}
+
+// Election is the outcome of a leader election for one partition (ElectLeaders).
+type Election struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// Err is nil when the partition got a new leader; kerr.ElectionNotNeeded when its
+	// leader is the one the election would pick already; else why it failed
+	// (kerr.PreferredLeaderNotAvailable, kerr.EligibleLeadersNotAvailable, ErrNotFound).
+	Err error `json:"-"`
+}
+
+// ElectLeaders moves the leadership of the topics' partitions (every partition of the
+// cluster when topics is empty) back to their preferred replicas, or, unclean, gives
+// partitions without a leader one (an in-sync replica, else any live replica, whose
+// records may lack some the lost replicas had). Elections that were not needed are left
+// out when topics is empty. It needs ALTER on the cluster.
+func (a *Admin) ElectLeaders(ctx context.Context, unclean bool, topics ...string) ([]Election, error) {
+	how := kadm.ElectPreferredReplica
+	if unclean {
+		how = kadm.ElectLiveReplica
+	}
+	var set kadm.TopicsSet
+	if len(topics) > 0 {
+		td, err := a.adm.ListTopics(ctx, topics...)
+		if err != nil {
+			return nil, a.cfg.wrap(err, "elect leaders", "")
+		}
+		set = kadm.TopicsSet{}
+		for _, name := range topics {
+			t, ok := td[name]
+			if !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
+				return nil, kindf(ErrNotFound, "topic %q does not exist", name)
+			}
+			if t.Err != nil {
+				return nil, a.cfg.wrap(t.Err, "elect leaders", fmt.Sprintf("topic %q", name))
+			}
+			set.Add(name, t.Partitions.Numbers()...)
+		}
+	}
+	res, err := a.adm.ElectLeaders(ctx, how, set)
+	if err != nil {
+		return nil, a.cfg.wrap(err, "elect leaders", "")
+	}
+	var out []Election
+	for _, ps := range res {
+		for _, r := range ps {
+			out = append(out, Election{Topic: r.Topic, Partition: r.Partition, Err: r.Err})
+		}
+	}
+	slices.SortFunc(out, func(x, y Election) int {
+		return cmp.Or(strings.Compare(x.Topic, y.Topic), cmp.Compare(x.Partition, y.Partition))
+	})
+	for i := range out {
+		e := &out[i]
+		if errors.Is(e.Err, kerr.UnknownTopicOrPartition) {
+			e.Err = kindf(ErrNotFound, "partition %d of topic %q does not exist", e.Partition, e.Topic)
+		}
+	}
+	return out, nil
 }
 
 // DeleteTopics deletes topics and their data. It deletes what it can and returns

@@ -103,10 +103,11 @@ type CompactResult struct {
 //
 // Transactions, as Kafka's cleaner: only segments below StableOffset are cleaned; the
 // records of aborted transactions (the .txnindex entries say which) are removed and never
-// supersede a key; committed transactional records are compacted like any other; control
-// batches (markers) are kept (Kafka removes them after delete.retention.ms once their
-// transaction's records are gone; Strata keeps them). The .txnindex entries of a group's
-// segments go to the cleaned segment.
+// supersede a key; committed transactional records are compacted like any other; a
+// control batch (marker) is removed once its transaction's records are gone, it was
+// cleaned once and it is older than DeleteRetention (dropMarker; not while it is its
+// producer's last batch). The .txnindex entries of a group's segments go to the cleaned
+// segment, but those of removed markers.
 func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	var res CompactResult
 	if l.closed.Load() {
@@ -169,7 +170,7 @@ func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	}
 	res.Cleaned = true
 	c := &cleaner{l: l, o: &o, m: newOffsetMap(o.DedupeBufferBytes), firstDirty: firstDirty,
-		horizon: nowMs - o.DeleteRetention.Milliseconds(), now: now, res: &res}
+		horizon: nowMs - o.DeleteRetention.Milliseconds(), now: now, res: &res, txnData: map[int64]bool{}}
 	if len(segs) > 0 {
 		if err := c.loadAborted(start, segs[len(segs)-1].Next()); err != nil {
 			return res, err
@@ -271,6 +272,23 @@ type cleaner struct {
 	now        time.Time
 	res        *CompactResult
 	aborted    map[int64][]segment.AbortedTxn // by producer id: the aborted transactions
+	// txnData holds the producers whose transaction has a batch with records in what
+	// this pass has read so far, from the log start (Kafka's ongoing transactions of the
+	// cleaner): its marker must stay.
+	txnData map[int64]bool
+}
+
+// dropMarker reads marker h (a control batch) and reports whether it goes, as Kafka's
+// cleaner removes markers: no batch of its transaction is left before it (an aborted
+// transaction's records went in an earlier pass; a committed one's were all compacted
+// away), it was cleaned once already (below the first dirty offset) and is older than
+// delete.retention.ms. Unlike Kafka, a marker that must stay as an empty batch would
+// (keepEmpty: its producer's last batch, which the producer state is rebuilt from at
+// open, or the group's last) stays.
+func (c *cleaner) dropMarker(h *batch.Header, keepEmpty bool) bool {
+	data := c.txnData[h.ProducerID]
+	delete(c.txnData, h.ProducerID)
+	return !data && !keepEmpty && h.LastOffset() < c.firstDirty && h.MaxTimestamp < c.horizon
 }
 
 // loadAborted reads the aborted transactions overlapping [from, upper).
@@ -478,9 +496,10 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 	}
 	changed := len(g) > 1
 	var (
-		buf   []byte
-		infos []segment.BatchInfo
-		after int64
+		buf     []byte
+		infos   []segment.BatchInfo
+		after   int64
+		removed = map[int64]bool{} // the offsets of the markers removed
 	)
 	flush := func() error {
 		if len(buf) == 0 {
@@ -497,8 +516,14 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 				return err
 			}
 			out := b
+			if h.IsTransactional() && !h.IsControl() && h.RecordCount > 0 {
+				c.txnData[h.ProducerID] = true
+			}
 			switch {
 			case h.IsControl():
+				if c.dropMarker(&h, keepEmpty(&h)) {
+					out, changed, removed[h.LastOffset()] = nil, true, true
+				}
 			case h.RecordCount > 0 && c.abortedBatch(&h):
 				c.res.RecordsRemoved += int64(h.RecordCount)
 				out = nil
@@ -541,6 +566,7 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 		}
 		aborted = append(aborted, es...)
 	}
+	aborted = slices.DeleteFunc(aborted, func(e segment.AbortedTxn) bool { return removed[e.LastOffset] })
 	if _, err := ns.SetAbortedTxns(aborted); err != nil {
 		return discard(err)
 	}

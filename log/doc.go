@@ -29,7 +29,8 @@
 // (AppendValidated, AppendAtValidated), and reconciles the index with the markers when it
 // opens. Retention stops below a limit (EnforceRetentionBelow: the last stable offset),
 // and so does compaction (CompactOptions.StableOffset), which drops the records of aborted
-// transactions (from the .txnindex entries) and keeps markers.
+// transactions (from the .txnindex entries), and a marker once its transaction's records
+// are gone and delete.retention.ms has passed (with its .txnindex entry).
 //
 // Files in the partition directory: <base>.log/.index/.timeindex per segment (see package
 // segment), "recovery-point-offset" and "log-start-offset" checkpoints ("0\n<offset>\n",

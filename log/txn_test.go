@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/testutil"
@@ -283,6 +284,95 @@ func TestLogCompactTransactions(t *testing.T) {
 	l.Close()
 	l2 := openLog(t, "/p", o)
 	if got, _ := l2.AbortedTxns(0, l2.EndOffset()); !slices.Equal(got, []segment.AbortedTxn{e}) {
+		t.Fatalf("entries after reopen: %+v", got)
+	}
+}
+
+// TestLogCompactRemovesMarkers: as Kafka's cleaner, a marker goes once its transaction's
+// records are gone (an aborted transaction's removed by an earlier pass, a committed
+// one's all compacted away), it was cleaned once and it is older than delete.retention.ms;
+// the .txnindex entry of a removed abort marker goes with it. A committed transaction
+// whose records stay keeps its marker; a marker that is its producer's last batch (an
+// active producer) stays.
+func TestLogCompactRemovesMarkers(t *testing.T) {
+	fs := vfs.NewMem()
+	o := memOpts(fs)
+	o.RetentionMs = -1
+	l := openLog(t, "/p", o)
+	txnRec := func(pid int64, key, val string) {
+		t.Helper()
+		b := keyedBatch(t, []rec{{key: []byte(key), value: []byte(val), ts: 101}}, batch.CodecNone, pid)
+		setAttrs(b, batch.TransactionalBit)
+		mustAppend(t, l, b)
+	}
+	marker := func(pid int64, aborted ...segment.AbortedTxn) {
+		t.Helper()
+		if _, err := l.AppendValidated(txnBytes(pid, batch.TransactionalBit|batch.ControlBit, 4), 0, aborted...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := l.EndOffset()
+	txnRec(7, "k", "aborted")
+	e := segment.AbortedTxn{ProducerID: 7, FirstOffset: first, LastOffset: l.EndOffset(), LastStableOffset: l.EndOffset() + 1}
+	marker(7, e)
+	txnRec(8, "c", "c1") // committed, then superseded: its marker goes
+	marker(8)
+	txnRec(9, "d", "d1") // committed and kept: its marker stays
+	marker(9)
+	txnRec(10, "e", "e1") // superseded, but the marker is producer 10's last batch
+	marker(10)
+	lastOf10 := l.EndOffset() - 1
+	mustAppend(t, l, keyedBatch(t, []rec{{key: []byte("c"), value: []byte("c2"), ts: 102}, {key: []byte("e"), value: []byte("e2"), ts: 102}}, batch.CodecNone, -1))
+	filler := func() {
+		for range 12 {
+			mustAppend(t, l, keyedBatch(t, []rec{{key: []byte("x"), value: make([]byte, 1000), ts: 102}}, batch.CodecNone, -1))
+		}
+	}
+	markers := func() []int64 {
+		var pids []int64
+		l.Scan(0, func(h batch.Header, _ []byte) error {
+			if h.IsControl() {
+				pids = append(pids, h.ProducerID)
+			}
+			return nil
+		})
+		return pids
+	}
+	active := func(pid int64) (int64, bool) { // producer 10 is active, the others expired
+
+		if pid == 10 {
+			return lastOf10, true
+		}
+		return 0, false
+	}
+	filler()
+	for _, retention := range []time.Duration{100 * 365 * 24 * time.Hour, 100 * 365 * 24 * time.Hour, 0, 0} {
+		if _, err := l.Compact(CompactOptions{Force: true, DeleteRetention: retention, ProducerLast: active}); err != nil {
+			t.Fatal(err)
+		}
+		if retention > 0 {
+			if got := markers(); !slices.Equal(got, []int64{7, 8, 9, 10}) {
+				t.Fatalf("markers %v within delete.retention.ms, want all", got)
+			}
+		}
+		filler()
+	}
+	if got := markers(); !slices.Equal(got, []int64{9, 10}) {
+		t.Fatalf("markers %v after delete.retention.ms, want 9 (records left) and 10 (its producer's last batch)", got)
+	}
+	if got, _ := l.AbortedTxns(0, l.EndOffset()); len(got) != 0 {
+		t.Fatalf("entries after the abort marker went: %+v", got)
+	}
+	vals := map[string][]string{}
+	for _, r := range readRecords(t, l) {
+		vals[string(r.key)] = append(vals[string(r.key)], string(r.value))
+	}
+	if !slices.Equal(vals["k"], nil) || !slices.Equal(vals["c"], []string{"c2"}) || !slices.Equal(vals["d"], []string{"d1"}) {
+		t.Fatalf("after compaction: %q", vals)
+	}
+	l.Close()
+	l2 := openLog(t, "/p", o)
+	if got, _ := l2.AbortedTxns(0, l2.EndOffset()); len(got) != 0 {
 		t.Fatalf("entries after reopen: %+v", got)
 	}
 }

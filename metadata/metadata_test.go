@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stratalog/strata/internal/config"
 )
 
 func TestMetadataTopicNames(t *testing.T) {
@@ -327,5 +329,94 @@ func TestMetadataUncleanElection(t *testing.T) {
 	back := (&Rules{}).UnfenceBroker(off, 2)
 	if len(back) != 1 || back[0].Name != "unclean" || back[0].Partitions[0].Leader != 2 || !slices.Equal(back[0].Partitions[0].ISR, []int32{2}) {
 		t.Fatalf("unfencing 2, out of the ISR: %+v, want only the unclean topic led by 2", back)
+	}
+
+	// Offline partitions of a topic whose unclean.leader.election.enable is turned on
+	// get the first live replica as leader, alone in the ISR; other changes, and
+	// partitions with a leader, are left alone; the image is not modified.
+	twoOff := NewImage("c", 1, Broker{ID: 1, Fenced: true}, Broker{ID: 2, Fenced: true}, Broker{ID: 3}).Edit().
+		PutTopic(&Topic{Name: "t", ID: TopicID{1}, Partitions: []PartitionState{p(NoLeader, 1), p(3, 3), p(NoLeader, 2)}}).Build()
+	alter := func(r *Rules, name, value string) *Topic {
+		t.Helper()
+		got, err := r.AlterTopicConfigs(twoOff, &AlterTopicConfigs{Topic: "t", Alters: []config.Alter{{Name: name, Op: config.OpSet, Value: value}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := alter(&Rules{}, "retention.ms", "1000"); got.Partitions[0].Leader != NoLeader || got.Partitions[2].Leader != NoLeader {
+		t.Errorf("another config change elected: %+v", got.Partitions)
+	}
+	for _, r := range []*Rules{{}, {Broker: yes}} { // turned on, or on by default and altered
+		got := alter(r, "unclean.leader.election.enable", "true")
+		for _, i := range []int{0, 2} {
+			if st := got.Partitions[i]; st.Leader != 3 || !slices.Equal(st.ISR, []int32{3}) || st.LeaderEpoch != 5 || st.PartitionEpoch != 7 {
+				t.Errorf("partition %d after unclean.leader.election.enable=true: %+v, want leader 3 alone in the ISR", i, st)
+			}
+		}
+		if st := got.Partitions[1]; st.Leader != 3 || st.LeaderEpoch != 4 {
+			t.Errorf("a partition with a leader changed: %+v", st)
+		}
+	}
+	if cur, _ := twoOff.Topic("t"); cur.Partitions[0].Leader != NoLeader {
+		t.Fatal("AlterTopicConfigs modified the image")
+	}
+}
+
+// TestMetadataElectLeaders: preferred elections move leadership back to a partition's
+// first replica when it is live and in sync (ELECTION_NOT_NEEDED when it leads already,
+// PREFERRED_LEADER_NOT_AVAILABLE when it is fenced or out of the ISR); unclean elections
+// give an offline partition an in-sync replica, else the first live replica alone in the
+// ISR (ELIGIBLE_LEADERS_NOT_AVAILABLE when none is live); unknown topics and partitions
+// are UNKNOWN_TOPIC_OR_PARTITION; asked for every partition, the results leave out those
+// that need no election. The image is not modified.
+func TestMetadataElectLeaders(t *testing.T) {
+	p := func(leader int32, isr ...int32) PartitionState {
+		return PartitionState{Replicas: []int32{1, 2, 3}, ISR: isr, Leader: leader, LeaderEpoch: 4, PartitionEpoch: 6}
+	}
+	im := NewImage("c", 1, Broker{ID: 1}, Broker{ID: 2}, Broker{ID: 3}, Broker{ID: 4, Fenced: true}).Edit().
+		PutTopic(&Topic{Name: "a", ID: TopicID{1}, Partitions: []PartitionState{
+			p(2, 1, 2, 3),  // 0: 1 is back in sync: elected
+			p(1, 1, 2),     // 1: led by 1 already
+			p(2, 2, 3),     // 2: 1 out of the ISR
+			p(NoLeader, 4), // 3: offline, its ISR fenced
+			{Replicas: []int32{4}, ISR: []int32{4}, Leader: NoLeader}, // 4: no live replica
+		}}).Build()
+	r := &Rules{}
+	changed, res := r.ElectLeaders(im, &ElectLeaders{Type: ElectPreferred, Partitions: map[string][]int32{"a": {0, 1, 2, 4, 9}, "nope": {0}}})
+	want := []ElectionResult{{"a", 0, Elected}, {"a", 1, ElectionNotNeeded}, {"a", 2, PreferredLeaderNotAvailable},
+		{"a", 4, PreferredLeaderNotAvailable}, {"a", 9, UnknownPartition}, {"nope", 0, UnknownPartition}}
+	if !slices.Equal(res, want) {
+		t.Errorf("preferred: %+v, want %+v", res, want)
+	}
+	if len(changed) != 1 || changed[0].Partitions[0].Leader != 1 || changed[0].Partitions[0].LeaderEpoch != 5 ||
+		changed[0].Partitions[0].PartitionEpoch != 7 || changed[0].Partitions[1].Leader != 1 || changed[0].Partitions[2].Leader != 2 {
+		t.Errorf("preferred: changed %+v", changed)
+	}
+	if a, _ := im.Topic("a"); a.Partitions[0].Leader != 2 {
+		t.Fatal("ElectLeaders modified the image")
+	}
+
+	changed, res = r.ElectLeaders(im, &ElectLeaders{Type: ElectUnclean, Partitions: map[string][]int32{"a": {1, 3, 4}}})
+	want = []ElectionResult{{"a", 1, ElectionNotNeeded}, {"a", 3, Elected}, {"a", 4, EligibleLeadersNotAvailable}}
+	if !slices.Equal(res, want) {
+		t.Errorf("unclean: %+v, want %+v", res, want)
+	}
+	if len(changed) != 1 || changed[0].Partitions[3].Leader != 1 || !slices.Equal(changed[0].Partitions[3].ISR, []int32{1}) {
+		t.Errorf("unclean: changed %+v", changed)
+	}
+
+	if ps, more := Imbalanced(im, 10); !slices.Equal(ps["a"], []int32{0}) || len(ps) != 1 || more {
+		t.Errorf("imbalanced: %v %v, want a-0 only", ps, more)
+	}
+	if ps, more := Imbalanced(im, 0); len(ps) != 0 || !more {
+		t.Errorf("imbalanced, limit 0: %v %v", ps, more)
+	}
+
+	_, res = r.ElectLeaders(im, &ElectLeaders{Type: ElectPreferred})
+	want = []ElectionResult{{"a", 0, Elected}, {"a", 2, PreferredLeaderNotAvailable}, {"a", 3, PreferredLeaderNotAvailable},
+		{"a", 4, PreferredLeaderNotAvailable}}
+	if !slices.Equal(res, want) {
+		t.Errorf("every partition: %+v, want %+v", res, want)
 	}
 }

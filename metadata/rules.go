@@ -133,8 +133,9 @@ func (r *Rules) CreatePartitions(im *Image, cmd *CreatePartitions) (*Topic, erro
 	return next, nil
 }
 
-// AlterTopicConfigs checks cmd against im and returns the topic with its new overrides.
-// Errors wrap ErrUnknownTopic or ErrInvalidConfig.
+// AlterTopicConfigs checks cmd against im and returns the topic with its new overrides;
+// when the topic's unclean.leader.election.enable is then true, its offline partitions
+// get a leader (electOffline). Errors wrap ErrUnknownTopic or ErrInvalidConfig.
 func (r *Rules) AlterTopicConfigs(im *Image, cmd *AlterTopicConfigs) (*Topic, error) {
 	t, ok := im.Topic(cmd.Topic)
 	if !ok {
@@ -151,7 +152,37 @@ func (r *Rules) AlterTopicConfigs(im *Image, cmd *AlterTopicConfigs) (*Topic, er
 	if err := r.validateConfigs(next); err != nil {
 		return nil, err
 	}
-	return &Topic{Name: t.Name, ID: t.ID, Configs: next, Partitions: t.Partitions}, nil
+	nt := &Topic{Name: t.Name, ID: t.ID, Configs: next, Partitions: t.Partitions}
+	if r.unclean(nt) {
+		r.electOffline(im, nt)
+	}
+	return nt, nil
+}
+
+// electOffline gives every partition of t without a leader (offline: no in-sync replica
+// is live) the first live replica as leader, alone in the ISR, with its epochs grown —
+// the unclean election Kafka's controller makes when unclean.leader.election.enable is
+// turned on for a topic with offline partitions. t's partitions are copied before the
+// first change (they may be shared with im).
+func (r *Rules) electOffline(im *Image, t *Topic) {
+	live := func(b int32) bool { br, ok := im.Broker(b); return ok && !br.Fenced }
+	copied := false
+	for i, p := range t.Partitions {
+		if p.Leader != NoLeader {
+			continue
+		}
+		j := slices.IndexFunc(p.Replicas, live)
+		if j < 0 {
+			continue
+		}
+		if !copied {
+			t.Partitions, copied = slices.Clone(t.Partitions), true
+		}
+		p.Leader, p.ISR = p.Replicas[j], []int32{p.Replicas[j]}
+		p.LeaderEpoch++
+		p.PartitionEpoch++
+		t.Partitions[i] = p
+	}
 }
 
 // DeleteTopic checks that the topic with id may be deleted and returns it. Errors wrap
@@ -389,4 +420,103 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// ElectLeaders runs the elections of cmd on im, as Kafka's controller does
+// (ReplicationControlManager.electLeaders): it returns the topics whose partitions got a
+// new leader (new topics, epochs grown; im's are not modified) and each partition's
+// outcome, in topic name and partition order.
+func (r *Rules) ElectLeaders(im *Image, cmd *ElectLeaders) ([]*Topic, []ElectionResult) {
+	live := func(b int32) bool { br, ok := im.Broker(b); return ok && !br.Fenced }
+	want := cmd.Partitions
+	all := want == nil
+	if all {
+		want = map[string][]int32{}
+		for _, t := range im.Topics() {
+			for i := range t.Partitions {
+				want[t.Name] = append(want[t.Name], int32(i))
+			}
+		}
+	}
+	var changed []*Topic
+	var results []ElectionResult
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		t, ok := im.Topic(name)
+		var c *Topic
+		for _, i := range want[name] {
+			res := ElectionResult{Topic: name, Partition: i}
+			if !ok || i < 0 || int(i) >= len(t.Partitions) {
+				res.Outcome = UnknownPartition
+				results = append(results, res)
+				continue
+			}
+			p := t.Partitions[i]
+			res.Outcome = elect(cmd.Type, &p, live)
+			if res.Outcome == Elected {
+				if c == nil {
+					c = t.Clone()
+				}
+				c.Partitions[i] = p
+			}
+			if !all || res.Outcome != ElectionNotNeeded {
+				results = append(results, res)
+			}
+		}
+		if c != nil {
+			changed = append(changed, c)
+		}
+	}
+	return changed, results
+}
+
+// elect runs one election of type typ on p (changed only when Elected).
+func elect(typ ElectionType, p *PartitionState, live func(int32) bool) ElectionOutcome {
+	inSync := func(b int32) bool { return live(b) && slices.Contains(p.ISR, b) }
+	switch {
+	case typ == ElectUnclean && p.Leader != NoLeader,
+		typ != ElectUnclean && len(p.Replicas) > 0 && p.Leader == p.Replicas[0]:
+		return ElectionNotNeeded
+	case typ != ElectUnclean:
+		if len(p.Replicas) == 0 || !inSync(p.Replicas[0]) {
+			return PreferredLeaderNotAvailable
+		}
+		p.Leader = p.Replicas[0]
+	default:
+		if i := slices.IndexFunc(p.Replicas, inSync); i >= 0 {
+			p.Leader = p.Replicas[i]
+		} else if i := slices.IndexFunc(p.Replicas, live); i >= 0 {
+			p.Leader, p.ISR = p.Replicas[i], []int32{p.Replicas[i]}
+		} else {
+			return EligibleLeadersNotAvailable
+		}
+	}
+	p.ISR = slices.Clone(p.ISR)
+	p.LeaderEpoch++
+	p.PartitionEpoch++
+	return Elected
+}
+
+// Imbalanced returns up to limit partitions of im whose preferred replica (the first) is
+// live and in sync but does not lead (Kafka's imbalanced partitions, which
+// auto.leader.rebalance.enable gives back to their preferred replica), by topic name,
+// and whether more are left.
+func Imbalanced(im *Image, limit int) (map[string][]int32, bool) {
+	out := map[string][]int32{}
+	n := 0
+	for _, t := range im.Topics() {
+		for i, p := range t.Partitions {
+			if len(p.Replicas) == 0 || p.Leader == p.Replicas[0] || !slices.Contains(p.ISR, p.Replicas[0]) {
+				continue
+			}
+			if b, ok := im.Broker(p.Replicas[0]); !ok || b.Fenced {
+				continue
+			}
+			if n == limit {
+				return out, true
+			}
+			out[t.Name] = append(out[t.Name], int32(i))
+			n++
+		}
+	}
+	return out, false
 }

@@ -89,6 +89,9 @@ type Store interface {
 	// (Kafka's AlterPartition) and returns the partition's new state; an unchanged ISR
 	// changes nothing and returns the current state.
 	AlterPartition(ctx context.Context, cmd AlterPartition) (PartitionState, error)
+	// ElectLeaders elects the leaders of partitions (Kafka's ElectLeaders, KIP-460:
+	// preferred or unclean) and returns each partition's outcome.
+	ElectLeaders(ctx context.Context, cmd ElectLeaders) ([]ElectionResult, error)
 	// ScramStore: AlterScramCredentials (scram.go).
 	ScramStore
 	// ACLStore: CreateACLs, DeleteACLs (acls.go).
@@ -159,6 +162,53 @@ type AlterPartition struct {
 	LeaderEpoch, PartitionEpoch int32
 	// ISR is the new set of in-sync replicas; it holds the leader.
 	ISR []int32
+}
+
+// ElectionType is the kind of an ElectLeaders election (Kafka's ElectionType).
+type ElectionType int8
+
+const (
+	// ElectPreferred makes each partition's preferred replica (its first) the leader,
+	// when it is live and in sync.
+	ElectPreferred ElectionType = 0
+	// ElectUnclean gives a partition without a leader one: an in-sync replica if one is
+	// live, else the first live replica, alone in the ISR.
+	ElectUnclean ElectionType = 1
+)
+
+// ElectLeaders is the command that elects partitions' leaders (Kafka's ElectLeaders).
+type ElectLeaders struct {
+	Type ElectionType
+	// Partitions are the partitions to elect, by topic name; nil means every partition
+	// of every topic, and the results then leave out the partitions whose election was
+	// not needed, as Kafka's controller does.
+	Partitions map[string][]int32
+}
+
+// ElectionOutcome is what an election did for one partition.
+type ElectionOutcome int8
+
+const (
+	// Elected: the partition has a new leader.
+	Elected ElectionOutcome = iota
+	// ElectionNotNeeded: the preferred replica leads already (preferred), or the
+	// partition has a leader (unclean): ELECTION_NOT_NEEDED.
+	ElectionNotNeeded
+	// PreferredLeaderNotAvailable: the preferred replica is fenced or out of the ISR
+	// (PREFERRED_LEADER_NOT_AVAILABLE).
+	PreferredLeaderNotAvailable
+	// EligibleLeadersNotAvailable: no replica of the partition is live
+	// (ELIGIBLE_LEADERS_NOT_AVAILABLE).
+	EligibleLeadersNotAvailable
+	// UnknownPartition: no such topic or partition (UNKNOWN_TOPIC_OR_PARTITION).
+	UnknownPartition
+)
+
+// ElectionResult is one partition's outcome of ElectLeaders.
+type ElectionResult struct {
+	Topic     string
+	Partition int32
+	Outcome   ElectionOutcome
 }
 
 // ProducerIDBlock is a block of producer ids: [Start, Start+Len).

@@ -49,12 +49,14 @@ const MaxTopicNameLen = 249
 const (
 	ConsumerOffsetsTopic  = "__consumer_offsets"
 	TransactionStateTopic = "__transaction_state"
+	ShareGroupStateTopic  = "__share_group_state"
 )
 
 // IsInternal reports whether name is one of Kafka's internal topics (__consumer_offsets,
-// __transaction_state): clients may not write to them or delete them.
+// __transaction_state, __share_group_state): clients may not write to them or delete
+// them.
 func IsInternal(name string) bool {
-	return name == ConsumerOffsetsTopic || name == TransactionStateTopic
+	return name == ConsumerOffsetsTopic || name == TransactionStateTopic || name == ShareGroupStateTopic
 }
 
 // ValidateTopicName reports whether name is a legal topic name, like Kafka: 1 to 249

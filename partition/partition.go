@@ -174,6 +174,9 @@ type Partition struct {
 		compacted       bool // refuse keyless records
 		transactional   bool // take transactional batches
 		producers       producers
+		// guards holds the verification guard of each producer whose transactional
+		// produce is being verified with the coordinator (StartTxnVerification).
+		guards map[int64]*TxnGuard
 	}
 
 	cleanup atomic.Pointer[CleanupOptions] // the cleaner's policy (Reconfigure swaps it)
@@ -370,7 +373,16 @@ type AppendResult struct {
 //
 // Append does not wait for durability; see WaitDurable.
 func (p *Partition) Append(batches []byte) (AppendResult, error) {
-	return p.append(batches, false)
+	return p.append(batches, false, nil)
+}
+
+// AppendVerified is Append of a transactional produce verified with the transaction
+// coordinator (KIP-890 part 1): g is what StartTxnVerification returned before the
+// verification. A transactional batch that would open a transaction here is refused
+// (ErrInvalidTxnState) unless g is still the producer's guard: a marker written since
+// (the transaction ended) or another verification replaced it.
+func (p *Partition) AppendVerified(batches []byte, g *TxnGuard) (AppendResult, error) {
+	return p.append(batches, false, g)
 }
 
 // AppendFromCoordinator is Append for a coordinator of this broker writing to its
@@ -380,10 +392,10 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 // (ErrInvalidProducerEpoch); it must come alone. Transactional batches are taken whatever
 // Options.Transactional says.
 func (p *Partition) AppendFromCoordinator(batches []byte) (AppendResult, error) {
-	return p.append(batches, true)
+	return p.append(batches, true, nil)
 }
 
-func (p *Partition) append(batches []byte, coordinator bool) (AppendResult, error) {
+func (p *Partition) append(batches []byte, coordinator bool, guard *TxnGuard) (AppendResult, error) {
 	p.amu.Lock()
 	defer p.amu.Unlock()
 	if p.isClosed() {
@@ -509,7 +521,16 @@ func (p *Partition) append(batches []byte, coordinator bool) (AppendResult, erro
 	begins := false
 	if txn {
 		st := p.amu.producers.m[first.ProducerID]
+		if guard != nil && st != nil && st.txnFirst >= 0 && first.ProducerEpoch > st.epoch {
+			// A verified batch of a newer epoch while the producer's previous
+			// transaction is still open here: its marker has not come yet.
+			return AppendResult{}, p.wrap(fmt.Errorf("%w: producer %d epoch %d: the transaction of epoch %d is still open", ErrInvalidTxnState, first.ProducerID, first.ProducerEpoch, st.epoch))
+		}
 		if begins = st == nil || st.txnFirst < 0; begins {
+			if guard != nil && (guard == noGuard || p.amu.guards[first.ProducerID] != guard) {
+				return AppendResult{}, p.wrap(fmt.Errorf("%w: producer %d: the batch is not part of an ongoing transaction", ErrInvalidTxnState, first.ProducerID))
+			}
+			delete(p.amu.guards, first.ProducerID)
 			p.mu.Lock()
 			p.mu.open[first.ProducerID] = p.st.EndOffset()
 			p.mu.Unlock()

@@ -87,6 +87,41 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 	return AppendResult{BaseOffset: info.BaseOffset, LastOffset: info.LastOffset, LogAppendTime: -1, LogStartOffset: p.st.StartOffset()}, nil
 }
 
+// TxnGuard is a verification guard (Kafka's VerificationGuard, KIP-890 part 1): the
+// partition's token that producer ProducerID's transactional produce is being verified
+// with the coordinator. The start of the producer's transaction here drops it, and so
+// does a marker that could end the transaction being verified: one of a newer epoch, or
+// of the same epoch under transactions v1 (under v2 the marker of the previous
+// transaction carries the new transaction's epoch, since EndTxn bumped it). So a produce
+// verified before its transaction ended cannot open a new one.
+type TxnGuard struct {
+	epoch int16
+	v2    bool
+}
+
+// noGuard is StartTxnVerification's answer for a producer whose transaction is open here:
+// nothing to verify, but should it end before the append, the batch is refused.
+var noGuard = &TxnGuard{epoch: -1}
+
+// StartTxnVerification starts the verification of a transactional produce of producer
+// pid at epoch (v2: a Produce v12 or newer, whose producer bumps its epoch at every
+// transaction's end): it returns the guard to give AppendVerified, and whether the
+// coordinator must be asked (false when the producer's transaction of that epoch is
+// already open here).
+func (p *Partition) StartTxnVerification(pid int64, epoch int16, v2 bool) (*TxnGuard, bool) {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	if st := p.amu.producers.m[pid]; st != nil && st.txnFirst >= 0 && st.epoch == epoch {
+		return noGuard, false
+	}
+	g := &TxnGuard{epoch: epoch, v2: v2}
+	if p.amu.guards == nil {
+		p.amu.guards = make(map[int64]*TxnGuard)
+	}
+	p.amu.guards[pid] = g
+	return g, true
+}
+
 // applyLocked updates the producer and transaction state with a batch about to be
 // appended, or read back from the log (b is the batch's bytes, needed for a control
 // batch's marker), and returns the aborted-transaction entry of an abort marker. stored,
@@ -145,6 +180,9 @@ func (p *Partition) applyMarkerLocked(h *batch.Header, m records.Marker, stored 
 	ps := &p.amu.producers
 	pid, off := h.ProducerID, h.BaseOffset
 	ps.maxID = max(ps.maxID, pid)
+	if g := p.amu.guards[pid]; g != nil && (h.ProducerEpoch > g.epoch || h.ProducerEpoch == g.epoch && !g.v2) {
+		delete(p.amu.guards, pid)
+	}
 	st := ps.m[pid]
 	if st == nil {
 		st = &producerState{txnFirst: -1, coordEpoch: -1, epoch: h.ProducerEpoch}

@@ -305,3 +305,73 @@ func TestPartitionProducers(t *testing.T) {
 		t.Fatalf("producers\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestPartitionTxnVerificationGuard: KIP-890 part 1's verification guard. A transactional
+// batch opening a transaction needs the producer's current guard; a marker written
+// between the verification and the append (the transaction ended) drops it, so the late
+// batch cannot open a hanging transaction; once the transaction is open, no
+// verification is needed, but the batch is refused if it ended meanwhile.
+func TestPartitionTxnVerificationGuard(t *testing.T) {
+	p := openMem(t, partition.NewMemStore(true), txnOpts())
+	g, need := p.StartTxnVerification(1, 0, false)
+	if !need {
+		t.Fatal("no transaction open: verification needed")
+	}
+	mustMarker(t, p, 1, 0, false) // the coordinator ended the transaction meanwhile
+	if _, err := p.AppendVerified(txnBatch(1, 0, 0, 1), g); !errors.Is(err, partition.ErrInvalidTxnState) {
+		t.Fatalf("append after a marker: %v, want ErrInvalidTxnState", err)
+	}
+	g1, _ := p.StartTxnVerification(1, 0, false)
+	g2, _ := p.StartTxnVerification(1, 0, false)
+	if _, err := p.AppendVerified(txnBatch(1, 0, 0, 1), g1); !errors.Is(err, partition.ErrInvalidTxnState) {
+		t.Fatalf("append with a replaced guard: %v, want ErrInvalidTxnState", err)
+	}
+	if _, err := p.AppendVerified(txnBatch(1, 0, 0, 1), g2); err != nil {
+		t.Fatalf("verified append: %v", err)
+	}
+	g3, need := p.StartTxnVerification(1, 0, false)
+	if need {
+		t.Fatal("transaction open here: no verification needed")
+	}
+	if _, err := p.AppendVerified(txnBatch(1, 0, 1, 1), g3); err != nil {
+		t.Fatalf("append to the open transaction: %v", err)
+	}
+	g4, _ := p.StartTxnVerification(1, 0, false)
+	mustMarker(t, p, 1, 0, true)
+	if _, err := p.AppendVerified(txnBatch(1, 0, 2, 1), g4); !errors.Is(err, partition.ErrInvalidTxnState) {
+		t.Fatalf("append after the transaction ended: %v, want ErrInvalidTxnState", err)
+	}
+	if _, err := p.Append(txnBatch(1, 0, 2, 1)); err != nil {
+		t.Fatalf("unverified append (verification off): %v", err)
+	}
+}
+
+// TestPartitionTxnVerificationGuardV2: under transactions v2 the marker of the previous
+// transaction carries the epoch EndTxn bumped, which the next transaction's batches use:
+// it does not drop their guard (v1's would), and a batch of the new epoch is not taken
+// into the previous transaction while its marker has not come.
+func TestPartitionTxnVerificationGuardV2(t *testing.T) {
+	p := openMem(t, partition.NewMemStore(true), txnOpts())
+	g, _ := p.StartTxnVerification(1, 0, true)
+	if _, err := p.AppendVerified(txnBatch(1, 0, 0, 1), g); err != nil {
+		t.Fatal(err)
+	}
+	g, need := p.StartTxnVerification(1, 1, true) // the next transaction, epoch bumped by EndTxn
+	if !need {
+		t.Fatal("a batch of the next epoch while the previous transaction is open: verification needed")
+	}
+	if _, err := p.AppendVerified(txnBatch(1, 1, 0, 1), g); !errors.Is(err, partition.ErrInvalidTxnState) {
+		t.Fatalf("batch of the next epoch before the previous marker: %v, want ErrInvalidTxnState", err)
+	}
+	g, _ = p.StartTxnVerification(1, 1, true)
+	mustMarker(t, p, 1, 1, true) // the previous transaction's marker, at the bumped epoch
+	if _, err := p.AppendVerified(txnBatch(1, 1, 0, 1), g); err != nil {
+		t.Fatalf("v2 guard after the previous transaction's marker: %v", err)
+	}
+	g, _ = p.StartTxnVerification(1, 2, true)
+	mustMarker(t, p, 1, 2, false) // this transaction's own end: epoch 2
+	mustMarker(t, p, 1, 3, false)
+	if _, err := p.AppendVerified(txnBatch(1, 2, 0, 1), g); !errors.Is(err, partition.ErrInvalidTxnState) && !errors.Is(err, partition.ErrInvalidProducerEpoch) {
+		t.Fatalf("v2 guard after a marker of a newer epoch: %v", err)
+	}
+}

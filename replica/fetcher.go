@@ -25,10 +25,14 @@ type Transport interface {
 	Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error)
 }
 
-// FetchOptions tune the follower fetchers (Kafka's replica.fetch.* settings).
+// FetchOptions tune the follower fetchers (Kafka's replica.fetch.* settings); zero
+// fields take the defaults (Kafka's).
 type FetchOptions struct {
 	// MaxWait is the leader's long poll (replica.fetch.wait.max.ms); default 500 ms.
 	MaxWait time.Duration
+	// MinBytes is what the leader waits for, up to MaxWait (replica.fetch.min.bytes);
+	// default 1.
+	MinBytes int32
 	// PartitionMaxBytes (replica.fetch.max.bytes, default 1 MiB) and ResponseMaxBytes
 	// (replica.fetch.response.max.bytes, default 10 MiB) bound a fetch; the first batch
 	// is returned whole whatever its size (KIP-74).
@@ -41,9 +45,15 @@ type FetchOptions struct {
 	LagTimeMax time.Duration
 }
 
+// DefaultLagTimeMax is replica.lag.time.max.ms's default (Kafka's).
+const DefaultLagTimeMax = 30 * time.Second
+
 func (o *FetchOptions) ensureDefaults() {
 	if o.MaxWait <= 0 {
 		o.MaxWait = 500 * time.Millisecond
+	}
+	if o.MinBytes <= 0 {
+		o.MinBytes = 1
 	}
 	if o.PartitionMaxBytes <= 0 {
 		o.PartitionMaxBytes = 1 << 20
@@ -55,7 +65,7 @@ func (o *FetchOptions) ensureDefaults() {
 		o.Backoff = time.Second
 	}
 	if o.LagTimeMax <= 0 {
-		o.LagTimeMax = 30 * time.Second
+		o.LagTimeMax = DefaultLagTimeMax
 	}
 }
 
@@ -64,6 +74,7 @@ func (o *FetchOptions) ensureDefaults() {
 const (
 	fetchVersion           = 15
 	offsetForEpochVersion  = 4
+	listOffsetsVersion     = 4  // CurrentLeaderEpoch
 	followerBrokerEpochAny = -1 // ReplicaState.Epoch: no broker epoch check
 )
 
@@ -82,8 +93,16 @@ type follow struct {
 	// truncated: the follower has cut its log where it diverges from this leader's
 	// (OffsetForLeaderEpoch, KIP-101/279) and fetches from its log end.
 	truncated bool
-	// retryAt: after an error, the partition waits until then.
+	// retryAt: after an error, the partition waits until then; errors counts the
+	// errors since its last success (the backoff grows with it).
 	retryAt time.Time
+	errors  int
+	// outOfRange: the leader answered OFFSET_OUT_OF_RANGE to the last fetch; the fetcher
+	// asks it for its log start offset before the next (resetOutOfRange).
+	outOfRange bool
+	// startAt: the follower's log was behind the leader's log start and was emptied; it
+	// fetches from here (the leader's log start) until its log end passes it.
+	startAt int64
 }
 
 // fetcher replicates, from one source broker, every partition this broker follows there
@@ -172,13 +191,21 @@ func (f *fetcher) run() {
 // round runs one truncation and fetch round; it returns how long to wait before the
 // next (0: at once).
 func (f *fetcher) round() time.Duration {
-	ready, truncate, wait := f.due()
+	ready, truncate, reset, wait := f.due()
+	if len(reset) > 0 {
+		if err := f.resetOutOfRange(reset); err != nil {
+			f.logErr("ListOffsets to the leader failed", err)
+			return f.opts.Backoff
+		}
+	}
 	if len(truncate) > 0 {
 		if err := f.truncate(truncate); err != nil {
 			f.logErr("OffsetForLeaderEpoch to the leader failed", err)
 			return f.opts.Backoff
 		}
-		ready, _, wait = f.due()
+	}
+	if len(reset) > 0 || len(truncate) > 0 {
+		ready, _, _, wait = f.due()
 	}
 	if len(ready) == 0 {
 		return wait
@@ -198,32 +225,45 @@ func (f *fetcher) logErr(msg string, err error) {
 	}
 }
 
-// due returns the partitions ready to fetch and those to truncate first (not in
-// backoff), and how long until the next one leaves its backoff (1 h when none waits).
-func (f *fetcher) due() (ready, truncate map[tp]*follow, wait time.Duration) {
+// due returns the partitions ready to fetch, those to truncate first and those whose
+// last fetch was out of range (not in backoff), and how long until the next one leaves
+// its backoff (1 h when none waits).
+func (f *fetcher) due() (ready, truncate, reset map[tp]*follow, wait time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ready, truncate, wait = map[tp]*follow{}, map[tp]*follow{}, time.Hour
+	ready, truncate, reset, wait = map[tp]*follow{}, map[tp]*follow{}, map[tp]*follow{}, time.Hour
 	now := time.Now()
 	for k, fl := range f.mu.parts {
 		switch {
 		case now.Before(fl.retryAt):
 			wait = min(wait, fl.retryAt.Sub(now))
+		case fl.outOfRange:
+			reset[k] = fl
 		case fl.truncated:
 			ready[k] = fl
 		default:
 			truncate[k] = fl
 		}
 	}
-	return ready, truncate, wait
+	return ready, truncate, reset, wait
 }
 
 // current reports whether fl is still what the fetcher replicates for k. f.mu is held.
 func (f *fetcher) currentLocked(k tp, fl *follow) bool { return f.mu.parts[k] == fl }
 
-// backoffLocked puts fl in backoff after an error. f.mu is held.
+// firstBackoff is the pause after a partition's first error; it doubles with each
+// further error, up to FetchOptions.Backoff. A new leader that has not applied its
+// leadership yet refuses a follower for a few milliseconds (NOT_LEADER_OR_FOLLOWER,
+// UNKNOWN_LEADER_EPOCH): a full replica.fetch.backoff.ms after that would hold the
+// high watermark, and acks=all, back that long.
+const firstBackoff = 25 * time.Millisecond
+
+// backoffLocked puts fl in backoff after an error: firstBackoff, doubled with each error
+// since its last success, at most Backoff. f.mu is held.
 func (f *fetcher) backoffLocked(fl *follow, msg string, err error) {
-	fl.retryAt = time.Now().Add(f.opts.Backoff)
+	d := firstBackoff << min(fl.errors, 16)
+	fl.errors++
+	fl.retryAt = time.Now().Add(min(d, f.opts.Backoff))
 	f.log.Warn(msg, "topic", fl.topic, "partition", fl.p.Index(), "leader.epoch", fl.epoch, "err", err)
 }
 
@@ -294,13 +334,90 @@ func (f *fetcher) truncate(ps map[tp]*follow) error {
 			to, done, err := truncationOffset(fl.p, fl.p.LatestEpoch(), rp.LeaderEpoch, rp.EndOffset)
 			if err == nil && to < fl.p.EndOffset() {
 				err = fl.p.Truncate(to)
+				fl.startAt = 0 // fetch from the new log end
 				f.log.Info("truncated a diverging follower log", "topic", fl.topic, "partition", k.index, "offset", to, "err", err)
 			}
 			if err != nil {
 				f.backoffLocked(fl, "truncating to the leader's log failed", err)
 				continue
 			}
-			fl.truncated = done
+			fl.truncated, fl.errors = done, 0
+		}
+	}
+	return nil
+}
+
+// resetOutOfRange handles partitions whose fetch the leader answered OFFSET_OUT_OF_RANGE
+// (Kafka's AbstractFetcherThread.handleOutOfRangeError): it asks the leader for their log
+// start offsets (ListOffsets, earliest, as the follower), and a follower whose log ends
+// below the leader's start — records the leader's retention or DeleteRecords removed
+// while the follower was away — empties its log (truncateFullyAndStartAt) and fetches
+// from the leader's start; its log start follows the leader's once its high watermark
+// passes it (FollowLogStart). Any other partition (its fetch offset above the leader's
+// log end: the logs diverge) truncates again by leader epoch, after a backoff.
+func (f *fetcher) resetOutOfRange(ps map[tp]*follow) error {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version, req.ReplicaID = listOffsetsVersion, f.node
+	sent := map[string]map[int32]tp{}
+	for _, id := range byTopic(ps) {
+		rt := kmsg.NewListOffsetsRequestTopic()
+		for k, fl := range ps {
+			if k.id != id {
+				continue
+			}
+			rt.Topic = fl.topic
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.CurrentLeaderEpoch, rp.Timestamp = k.index, fl.epoch, -2 // earliest
+			rt.Partitions = append(rt.Partitions, rp)
+			if sent[fl.topic] == nil {
+				sent[fl.topic] = map[int32]tp{}
+			}
+			sent[fl.topic][k.index] = k
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := f.transport.Request(f.ctx, f.source, req)
+	if err != nil {
+		return err
+	}
+	r, ok := resp.(*kmsg.ListOffsetsResponse)
+	if !ok {
+		return fmt.Errorf("replica: ListOffsets answered with %T", resp)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, rt := range r.Topics {
+		for _, rp := range rt.Partitions {
+			k, ok := sent[rt.Topic][rp.Partition]
+			fl := ps[k]
+			if !ok || !f.currentLocked(k, fl) {
+				continue
+			}
+			fl.outOfRange = false
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				f.backoffLocked(fl, "the leader refused ListOffsets", err)
+				continue
+			}
+			end := fl.p.EndOffset()
+			if rp.Offset <= max(end, fl.startAt) {
+				fl.truncated = false
+				f.backoffLocked(fl, "the leader answered a follower fetch out of range", kerr.OffsetOutOfRange)
+				continue
+			}
+			err := fl.p.Truncate(fl.p.LogStartOffset())
+			f.log.Info("a follower behind the leader's log start emptied its log and fetches from the leader's log start",
+				"topic", fl.topic, "partition", k.index, "log.end", end, "leader.log.start", rp.Offset, "err", err)
+			if err != nil {
+				f.backoffLocked(fl, "emptying the follower's log failed", err)
+				continue
+			}
+			fl.startAt = rp.Offset
+		}
+	}
+	for k, fl := range ps {
+		if fl.outOfRange && f.currentLocked(k, fl) {
+			fl.outOfRange = false
+			f.backoffLocked(fl, "the leader did not answer ListOffsets for the partition", nil)
 		}
 	}
 	return nil
@@ -338,7 +455,7 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 	req := kmsg.NewPtrFetchRequest()
 	req.Version = fetchVersion
 	req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = f.node, f.node, followerBrokerEpochAny
-	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = int32(f.opts.MaxWait.Milliseconds()), 1, f.opts.ResponseMaxBytes
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = int32(f.opts.MaxWait.Milliseconds()), f.opts.MinBytes, f.opts.ResponseMaxBytes
 	req.SessionEpoch = -1 // full fetches, no session (KIP-227)
 	for _, id := range byTopic(ps) {
 		rt := kmsg.NewFetchRequestTopic()
@@ -350,7 +467,7 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 			rt.Topic = fl.topic
 			rp := kmsg.NewFetchRequestTopicPartition()
 			rp.Partition, rp.CurrentLeaderEpoch = k.index, fl.epoch
-			rp.FetchOffset, rp.LogStartOffset = fl.p.EndOffset(), fl.p.LogStartOffset()
+			rp.FetchOffset, rp.LogStartOffset = max(fl.p.EndOffset(), fl.startAt), fl.p.LogStartOffset()
 			rp.LastFetchedEpoch, rp.PartitionMaxBytes = -1, f.opts.PartitionMaxBytes
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -377,10 +494,13 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 			if !ok || !f.currentLocked(k, fl) {
 				continue
 			}
+			if rp.ErrorCode == kerr.OffsetOutOfRange.Code {
+				fl.outOfRange = true // resetOutOfRange, at the next round
+				continue
+			}
 			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
 				// NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH: the
-				// metadata moves the partition; OFFSET_OUT_OF_RANGE: not handled yet
-				// (a follower behind the leader's log start).
+				// metadata moves the partition.
 				f.backoffLocked(fl, "the leader refused a follower fetch", err)
 				continue
 			}
@@ -395,6 +515,7 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 				}
 				ends[fl.p] = res.LastOffset + 1
 			}
+			fl.errors = 0
 			fl.p.SetHighWatermark(rp.HighWatermark)
 			if rp.LogStartOffset > fl.p.LogStartOffset() {
 				if err := fl.p.FollowLogStart(rp.LogStartOffset); err != nil {

@@ -30,6 +30,8 @@ type fakeLeader struct {
 	fail    error        // every request fails with it while set
 	omit    bool         // OffsetForLeaderEpoch answers no partition
 	asked   int          // OffsetForLeaderEpoch requests received
+	listed  int          // ListOffsets requests received
+	last    *kmsg.FetchRequest
 }
 
 func (l *fakeLeader) Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error) {
@@ -41,9 +43,14 @@ func (l *fakeLeader) Request(ctx context.Context, broker int32, req kmsg.Request
 	}
 	switch r := req.(type) {
 	case *kmsg.FetchRequest:
+		l.mu.Lock()
+		l.last = r
+		l.mu.Unlock()
 		return l.fetch(ctx, r), nil
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return l.offsetForEpoch(r), nil
+	case *kmsg.ListOffsetsRequest:
+		return l.earliest(r), nil
 	}
 	return nil, fmt.Errorf("unexpected %T", req)
 }
@@ -142,6 +149,36 @@ func (l *fakeLeader) offsetForEpoch(req *kmsg.OffsetForLeaderEpochRequest) *kmsg
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			} else if e, end, err := p.EndOffsetForEpoch(rp.LeaderEpoch); err == nil {
 				sp.LeaderEpoch, sp.EndOffset = e, end
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+// earliest answers a ListOffsets request for the earliest offsets (the log starts).
+func (l *fakeLeader) earliest(req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	l.mu.Lock()
+	l.listed++
+	l.mu.Unlock()
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition, sp.Timestamp, sp.Offset = rp.Partition, -1, -1
+			var p *partition.Partition
+			for k, lp := range l.parts {
+				if lp.Topic() == rt.Topic && k.index == rp.Partition {
+					p = lp
+				}
+			}
+			if p == nil || rp.Timestamp != -2 {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else {
+				sp.Offset = p.LogStartOffset()
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -401,4 +438,101 @@ func TestFetcherUnansweredTruncation(t *testing.T) {
 		t.Fatalf("%d OffsetForLeaderEpoch requests in 200 ms with a 50 ms backoff", asked)
 	}
 	caughtUp(t, l, f)
+}
+
+// TestFetcherRequestSettings: the fetcher's Fetch requests carry its options
+// (replica.fetch.wait.max.ms, replica.fetch.min.bytes, replica.fetch.response.max.bytes,
+// replica.fetch.max.bytes), and the defaults are Kafka's.
+func TestFetcherRequestSettings(t *testing.T) {
+	for _, tc := range []struct {
+		opts                    FetchOptions
+		wait, min, max, partMax int32
+	}{
+		{FetchOptions{}, 500, 1, 10 << 20, 1 << 20},
+		{FetchOptions{MaxWait: 40 * time.Millisecond, MinBytes: 3000, ResponseMaxBytes: 9000, PartitionMaxBytes: 700}, 40, 3000, 9000, 700},
+	} {
+		l, fl := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+		if err := l.MakeLeader(1); err != nil {
+			t.Fatal(err)
+		}
+		if err := fl.MakeFollower(1); err != nil {
+			t.Fatal(err)
+		}
+		fl.SetHWPolicy(partition.HWExternal)
+		leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l}, fetched: map[tp]int64{}}
+		tc.opts.ensureDefaults()
+		f := newFetcher(1, 2, leader, tc.opts, quietLogger())
+		f.set(tp{idA, 0}, "a", fl, 1)
+		appendN(t, l, 1, 1, 1)
+		caughtUp(t, l, fl)
+		f.close()
+		r := leader.last
+		if r == nil || r.MaxWaitMillis != tc.wait || r.MinBytes != tc.min || r.MaxBytes != tc.max ||
+			len(r.Topics) != 1 || r.Topics[0].Partitions[0].PartitionMaxBytes != tc.partMax {
+			t.Errorf("%+v: request %+v", tc.opts, r)
+		}
+	}
+}
+
+// TestFetcherBehindLogStart: a follower whose log ends below the leader's log start
+// (records the leader deleted while the follower was away) gets OFFSET_OUT_OF_RANGE,
+// asks the leader for its log start (ListOffsets), empties its log and fetches from
+// there (Kafka's truncateFullyAndStartAt): it catches up byte for byte and its log start
+// follows the leader's. A follower whose fetch offset is in range is not affected.
+func TestFetcherBehindLogStart(t *testing.T) {
+	la, fa := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+	if err := la.MakeLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := fa.MakeFollower(2); err != nil {
+		t.Fatal(err)
+	}
+	fa.SetHWPolicy(partition.HWExternal)
+	appendN(t, la, 5, 2, 1) // offsets 0-9
+	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}}
+	opts := FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 20 * time.Millisecond}
+	f := newFetcher(1, 2, leader, opts, quietLogger())
+	f.set(tp{idA, 0}, "a", fa, 2)
+	caughtUp(t, la, fa)
+	f.close()
+	if leader.listed != 0 {
+		t.Errorf("%d ListOffsets requests while in range", leader.listed)
+	}
+
+	appendN(t, la, 10, 2, 20) // 10-29
+	if _, err := la.DeleteRecords(24); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, la, 2, 2, 40) // 30-33
+	f = newFetcher(1, 2, leader, opts, quietLogger())
+	defer f.close()
+	f.set(tp{idA, 0}, "a", fa, 2)
+	caughtUp(t, la, fa)
+	waitFor(t, "the follower's log start to follow the leader's", func() bool { return fa.LogStartOffset() == 24 })
+	if !bytes.Equal(readAll(t, fa), readAll(t, la)) {
+		t.Fatal("the follower's log differs from the leader's")
+	}
+	appendN(t, la, 1, 1, 50)
+	caughtUp(t, la, fa)
+}
+
+// TestFetcherBackoffGrows: a partition's first error is retried after 25 ms (a new leader
+// that has not applied its leadership yet refuses for milliseconds only), each further
+// one after twice as long, up to replica.fetch.backoff.ms; a success starts over.
+func TestFetcherBackoffGrows(t *testing.T) {
+	f := &fetcher{opts: FetchOptions{Backoff: time.Second}, log: quietLogger()}
+	fl := &follow{p: openTestPartition(t, "a", 0), topic: "a"}
+	for _, want := range []time.Duration{25, 50, 100, 200, 400, 800, 1000, 1000} {
+		before := time.Now()
+		f.backoffLocked(fl, "refused", nil)
+		if got := fl.retryAt.Sub(before); got < want*time.Millisecond || got > want*time.Millisecond+time.Second/10 {
+			t.Fatalf("backoff %v after %d errors, want %v ms", got, fl.errors, want)
+		}
+	}
+	fl.errors = 0 // what a successful round does
+	before := time.Now()
+	f.backoffLocked(fl, "refused", nil)
+	if got := fl.retryAt.Sub(before); got > 25*time.Millisecond+time.Second/10 {
+		t.Fatalf("backoff %v after a success, want 25 ms", got)
+	}
 }

@@ -15,33 +15,43 @@ import (
 	"github.com/stratalog/strata/partition"
 )
 
-func init() { register(0, 0, 11, handleProduce) }
+func init() { register(0, 0, 12, handleProduce) }
 
-// handleProduce answers Produce v0-v11: RecordBatch v2, and for v0-v2 also the message
-// sets of formats 0 and 1, converted to one RecordBatch v2 before the append as Kafka's
-// LogValidator converts them (records.ConvertMessageSet: CRC-32 and structure checked,
-// CORRUPT_MESSAGE or INVALID_RECORD). Like Kafka 2.x, v0-v2 may also carry RecordBatch v2.
+// handleProduce answers Produce v0-v12 (v12: transactions v2, see txn_verify.go):
+// RecordBatch v2, and for v0-v2 also the message sets of formats 0 and 1, converted to
+// one RecordBatch v2 before the append as Kafka's LogValidator converts them
+// (records.ConvertMessageSet: CRC-32 and structure checked, CORRUPT_MESSAGE or
+// INVALID_RECORD). Like Kafka 2.x, v0-v2 may also carry RecordBatch v2.
 //
 // Every partition's batches are appended synchronously, in request order, before the
 // handler returns (so a connection's produces land in the order sent). acks=0 gets no
-// response; acks=1 is answered once appended (Kafka's leader ack, page cache); acks=-1
-// waits (an async reply completed by the log's flusher, so the connection keeps reading and no goroutine waits) until the records are durable
-// (fsynced, group commit) — or immediately under flush.messages > 0, where the topic asked
-// for Kafka's page-cache durability. A wait longer than the request's timeout answers
+// response. acks=1 and acks=-1 wait (an async reply completed by the log's flusher, so
+// the connection keeps reading and no goroutine waits) until the records are durable on
+// the leader (fsynced, group commit) — or not at all under flush.messages > 0, where the
+// topic asked for Kafka's page-cache durability; Kafka answers acks=1 from the page
+// cache (docs/compatibility.md). A wait longer than the request's timeout answers
 // REQUEST_TIMED_OUT for that partition (the records stay appended, as in Kafka). On a
-// cluster node the wait is for the high watermark, which the in-sync replicas move with
-// their durable fetch offsets (package replica). acks=all to a partition whose ISR is
+// cluster node acks=-1 waits for the high watermark, which the in-sync replicas move with
+// their durable fetch offsets (package replica); acks=1 only for the leader's own fsync
+// (WhenFlushed). acks=all to a partition whose ISR is
 // smaller than min.insync.replicas is NOT_ENOUGH_REPLICAS before the append, and
 // NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below it during the wait.
 // Unknown topics are auto-created when auto.create.topics.enable is on; internal topics
 // refuse client writes (INVALID_TOPIC_EXCEPTION). Authorization is Kafka's: WRITE on
-// the transactional id for transactional records, WRITE on each topic.
+// the transactional id for transactional records, WRITE on each topic. A transactional
+// batch that would open a transaction in its partition is verified with the transaction
+// coordinator first (KIP-890 part 1), from v12 added to the transaction (KIP-890 part 2):
+// txn_verify.go.
 func handleProduce(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 
 	txnErr := r.produceTxnErr(req)
+	var verdicts map[[2]int]txnVerdict
+	if validAcks && txnErr == nil {
+		verdicts = s.verifyTxnProduce(r, req)
+	}
 	var waits []produceWaitPart
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
 	for ti, rt := range req.Topics {
@@ -81,7 +91,11 @@ func handleProduce(s *Server, r *request) reply {
 					recs, err = records.ConvertMessageSet(nil, recs)
 				}
 				var res partition.AppendResult
-				if err == nil {
+				if v, ok := verdicts[[2]int{ti, pi}]; ok && err == nil {
+					if err = v.err; err == nil {
+						res, err = p.AppendVerified(recs, v.guard)
+					}
+				} else if err == nil {
 					res, err = p.Append(recs)
 				}
 				if err != nil {
@@ -93,8 +107,10 @@ func handleProduce(s *Server, r *request) reply {
 				sp.BaseOffset = res.BaseOffset
 				sp.LogAppendTime = res.LogAppendTime
 				sp.LogStartOffset = res.LogStartOffset
-				if req.Acks == -1 {
-					waits = append(waits, produceWaitPart{p: p, end: res.LastOffset + 1, ti: ti, pi: pi})
+				// acks=1 waits only for the leader's fsync: none when it is done already
+				// (flush.messages > 0: DurableEnd is the log end).
+				if end := res.LastOffset + 1; req.Acks == -1 || (req.Acks == 1 && p.DurableEnd() < end) {
+					waits = append(waits, produceWaitPart{p: p, end: end, ti: ti, pi: pi})
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -118,6 +134,10 @@ func handleProduce(s *Server, r *request) reply {
 		pw.mu.Unlock()
 		for i := range pw.waits {
 			w := &pw.waits[i]
+			if req.Acks == 1 {
+				w.p.WhenFlushed(w.end, func(err error) { pw.finish(w, err) })
+				continue
+			}
 			w.p.WhenDurable(w.end, func(err error) {
 				if err == nil {
 					err = s.data.replicas.CheckInSync(w.p.Topic(), w.p.Index(), true)
@@ -128,8 +148,8 @@ func handleProduce(s *Server, r *request) reply {
 	})
 }
 
-// produceWait is an acks=all produce response waiting for its partitions' records to be
-// durable. The log's flusher completes each partition (WhenDurable); the request's
+// produceWait is an acks=1 or acks=all produce response waiting for its partitions'
+// records to be durable. The log's flusher completes each partition (WhenDurable); the request's
 // timeout or the end of the connection completes the rest with REQUEST_TIMED_OUT (the
 // records stay appended, as in Kafka). The response is handed to done exactly once.
 type produceWait struct {

@@ -1,6 +1,10 @@
 package server
 
 import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -14,11 +18,14 @@ func init() { register(10, 0, 6, handleFindCoordinator) }
 const (
 	coordinatorGroup       = 0
 	coordinatorTransaction = 1
+	coordinatorShare       = 2 // KIP-932: a share-partition's share coordinator
 )
 
 // handleFindCoordinator answers FindCoordinator v0-v6 (v4+: batched keys), after
 // Kafka's authorization (DESCRIBE on the group, or on the transactional id: GROUP_ or
-// TRANSACTIONAL_ID_AUTHORIZATION_FAILED). The
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED; CLUSTER_ACTION on the cluster for a share
+// coordinator key, v6 and while share groups are served: "group:topicId:partition",
+// INVALID_REQUEST when malformed). The
 // coordinator of a group (or transactional id) is the leader of the partition of
 // __consumer_offsets (__transaction_state) its key hashes to, as the metadata image has
 // it. Before the topic exists (it is created on first use) this broker answers: on a
@@ -30,8 +37,11 @@ func handleFindCoordinator(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	topic, partitions, rf := metadata.ConsumerOffsetsTopic, "offsets.topic.num.partitions", "offsets.topic.replication.factor"
-	if req.CoordinatorType == coordinatorTransaction {
+	switch req.CoordinatorType {
+	case coordinatorTransaction:
 		topic, partitions, rf = metadata.TransactionStateTopic, "transaction.state.log.num.partitions", "transaction.state.log.replication.factor"
+	case coordinatorShare:
+		topic = metadata.ShareGroupStateTopic // never created here (coordinatorRunning: false)
 	}
 	var created error
 	if _, ok := s.image().Topic(topic); !ok && s.opts.Cluster != nil && coordinatorRunning(s, req.CoordinatorType) {
@@ -43,11 +53,18 @@ func handleFindCoordinator(s *Server, r *request) reply {
 	answer := func(key string) (int16, int32, string, int32) {
 		switch {
 		case !r.coordinatorKeyAuthorized(req.CoordinatorType, key):
-			if req.CoordinatorType == coordinatorGroup {
+			switch req.CoordinatorType {
+			case coordinatorGroup:
 				return kerr.GroupAuthorizationFailed.Code, -1, "", -1
+			case coordinatorShare:
+				return kerr.ClusterAuthorizationFailed.Code, -1, "", -1
 			}
 			return kerr.TransactionalIDAuthorizationFailed.Code, -1, "", -1
-		case req.CoordinatorType != coordinatorGroup && req.CoordinatorType != coordinatorTransaction:
+		case req.CoordinatorType == coordinatorShare && (!s.shareProtocol() || req.Version < 6):
+			return kerr.InvalidRequest.Code, -1, "", -1
+		case req.CoordinatorType == coordinatorShare && !validShareCoordinatorKey(key):
+			return kerr.InvalidRequest.Code, -1, "", -1
+		case req.CoordinatorType != coordinatorGroup && req.CoordinatorType != coordinatorTransaction && req.CoordinatorType != coordinatorShare:
 			return kerr.InvalidRequest.Code, -1, "", -1
 		case req.CoordinatorType == coordinatorGroup:
 			if _, err := s.groups(); err != nil {
@@ -93,4 +110,21 @@ func coordinatorRunning(s *Server, typ int8) bool {
 		return err == nil
 	}
 	return false
+}
+
+// validShareCoordinatorKey reports whether key is a share-partition's coordinator key,
+// "group:topicId:partition" (Kafka's SharePartitionKey): a group, a topic id in Kafka's
+// text form and a partition number.
+func validShareCoordinatorKey(key string) bool {
+	i := strings.LastIndexByte(key, ':')
+	if i < 0 {
+		return false
+	}
+	j := strings.LastIndexByte(key[:i], ':')
+	if j <= 0 { // no topic id, or no group
+		return false
+	}
+	id, err := base64.RawURLEncoding.DecodeString(key[j+1 : i])
+	n, perr := strconv.ParseInt(key[i+1:], 10, 32)
+	return err == nil && len(id) == 16 && perr == nil && n >= 0
 }

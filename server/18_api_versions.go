@@ -13,7 +13,31 @@ func init() { register(18, 0, 4, handleAPIVersions) }
 func handleAPIVersions(s *Server, r *request) reply {
 	resp := r.body.ResponseKind().(*kmsg.ApiVersionsResponse)
 	s.fillAPIVersions(resp)
+	s.fillFeatures(resp)
 	return now(resp)
+}
+
+// txnVersionSetting is the transaction.version feature advertised.
+const txnVersionSetting = "strata.transaction.version"
+
+// fillFeatures lists the features (KIP-584, ApiVersions v3+) the broker supports and has
+// finalized: transaction.version (KIP-890) when it runs the transaction coordinator,
+// supported from 0 to 2 and finalized at strata.transaction.version (not listed at 0, as
+// Kafka lists no feature at level 0). kgo and librdkafka use transactions v2 when it is
+// finalized at 2. The epoch is the metadata image's version.
+func (s *Server) fillFeatures(resp *kmsg.ApiVersionsResponse) {
+	if s.data.txns == nil {
+		return
+	}
+	sf := kmsg.NewApiVersionsResponseSupportedFeature()
+	sf.Name, sf.MinVersion, sf.MaxVersion = "transaction.version", 0, 2
+	resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+	if v := s.data.txnVersion; v > 0 {
+		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = "transaction.version", v, v
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		resp.FinalizedFeaturesEpoch = max(s.image().Version(), 0)
+	}
 }
 
 // txnAPIs are the APIs of transactions, advertised only when the broker runs the
@@ -37,12 +61,12 @@ var consumerAPIs = map[int16]bool{68: true, 69: true}
 // fillAPIVersions lists the dispatch table with each API's lowest version raised to its
 // floor (strata.protocol.min.version), except Produce, listed from its lowest version
 // whatever the floor (advertisedMin), without the transaction APIs when transactions are
-// off, nor the quorum APIs on a single node, nor the consumer group protocol's when it
-// is not served.
+// off, nor the quorum APIs on a single node, nor the consumer group protocol's or share
+// groups' when they are not served.
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
 		if txnAPIs[a.key] && s.data.txns == nil || quorumAPIs[a.key] && s.opts.Cluster == nil ||
-			consumerAPIs[a.key] && !s.consumerProtocol() {
+			consumerAPIs[a.key] && !s.consumerProtocol() || shareAPIs[a.key] && !s.shareProtocol() {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()

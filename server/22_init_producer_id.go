@@ -13,10 +13,11 @@ import (
 )
 
 func init() {
-	register(22, 0, 4, handleInitProducerID)
+	register(22, 0, 5, handleInitProducerID)
 }
 
-// handleInitProducerID answers InitProducerId v0-v4 for idempotent producers: a new
+// handleInitProducerID answers InitProducerId v0-v5 (v5 only says the client knows
+// TRANSACTION_ABORTABLE, KIP-890) for idempotent producers: a new
 // producer id with epoch 0, or, when the request carries its current id and epoch (v3+,
 // KIP-360), the same id with the epoch bumped (a new id once the epoch is exhausted).
 // Partitions then require sequence 0 of the new epoch and fence the old one.

@@ -58,14 +58,12 @@ func handleWriteTxnMarkers(s *Server, r *request) reply {
 	})
 }
 
-// sendMarker writes m to tp through its leader, broker leader, with WriteTxnMarkers on
-// the listener of this broker's first listener's name (PLAINTEXT only: the brokers have
-// no credentials of their own yet). The partition's error comes back as the kerr error
-// of its code.
+// sendMarker writes m to tp through its leader, broker leader, with WriteTxnMarkers
+// (peer). The partition's error comes back as the kerr error of its code.
 func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicPartition, m txn.Marker) error {
-	cl, err := s.peer(leader, fmt.Sprintf("transaction markers for %s-%d", tp.Topic, tp.Partition))
+	br, err := s.peer(leader, peerMarkers)
 	if err != nil {
-		return err
+		return fmt.Errorf("server: transaction markers for %s-%d: %w", tp.Topic, tp.Partition, err)
 	}
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	rm := kmsg.NewWriteTxnMarkersRequestMarker()
@@ -74,7 +72,7 @@ func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicParti
 	rt.Topic, rt.Partitions = tp.Topic, []int32{tp.Partition}
 	rm.Topics = append(rm.Topics, rt)
 	req.Markers = append(req.Markers, rm)
-	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	resp, err := req.RequestWith(ctx, br)
 	if err != nil {
 		return fmt.Errorf("server: transaction markers for %s-%d to broker %d: %w", tp.Topic, tp.Partition, leader, err)
 	}
@@ -84,26 +82,40 @@ func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicParti
 	return kerr.ErrorForCode(resp.Markers[0].Topics[0].Partitions[0].ErrorCode)
 }
 
-// peer returns the client of another broker of the cluster, on the listener of this
-// broker's first listener's name (PLAINTEXT only: the brokers have no credentials of their
-// own yet); what says what it is for, in errors.
-func (s *Server) peer(broker int32, what string) (*kgo.Client, error) {
+// Kinds of requests to other brokers, each on clients (connections) of its own: a broker
+// answers a connection's requests in order, so an AddPartitionsToTxn waiting for a
+// transaction's markers must not hold up the WriteTxnMarkers answers behind it (two
+// brokers each waiting for the other's markers would wait until the coordinator's
+// EndWait).
+const (
+	peerMarkers = "markers" // WriteTxnMarkers
+	peerTxn     = "txn"     // AddPartitionsToTxn v4+ (verification, implicit adds)
+	peerDLQ     = "dlq"     // Produce of a share group's dead letters
+)
+
+// peer is a client of broker node of the cluster for requests of kind, on the listener of
+// this broker's first listener's name (PLAINTEXT only: the brokers have no credentials of
+// their own yet).
+func (s *Server) peer(node int32, kind string) (*kgo.Broker, error) {
 	l := s.opts.listeners()[0]
 	if l.SecurityProtocol != Plaintext {
-		return nil, fmt.Errorf("server: %s, led by broker %d: the first listener %s is %s; requests to other brokers need a PLAINTEXT one",
-			what, broker, l.Name, l.SecurityProtocol)
+		return nil, fmt.Errorf("server: the first listener %s is %s; requests to broker %d need a PLAINTEXT one", l.Name, l.SecurityProtocol, node)
 	}
-	b, ok := s.image().Broker(broker)
+	b, ok := s.image().Broker(node)
 	e, eok := b.Endpoint(l.Name)
 	if !ok || !eok {
-		return nil, fmt.Errorf("server: %s: broker %d has no %s endpoint", what, broker, l.Name)
+		return nil, fmt.Errorf("server: broker %d has no %s endpoint", node, l.Name)
 	}
-	return s.data.peers.client(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+	cl, err := s.data.peers.client(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), kind)
+	if err != nil {
+		return nil, err
+	}
+	return cl.SeedBrokers()[0], nil
 }
 
 // peerClients are this broker's clients of the other brokers of its cluster (for
-// WriteTxnMarkers, and Produce of dead letters), one per address, created on first use
-// and closed with the data.
+// WriteTxnMarkers, AddPartitionsToTxn and dead letters' Produce), one per kind of request
+// and address, created on first use and closed with the data.
 type peerClients struct {
 	mu     sync.Mutex
 	byAddr map[string]*kgo.Client
@@ -112,13 +124,14 @@ type peerClients struct {
 
 var errPeersClosed = errors.New("server: shutting down: no more requests to other brokers")
 
-func (p *peerClients) client(addr string) (*kgo.Client, error) {
+func (p *peerClients) client(addr, kind string) (*kgo.Client, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, errPeersClosed
 	}
-	if cl, ok := p.byAddr[addr]; ok {
+	key := kind + "@" + addr
+	if cl, ok := p.byAddr[key]; ok {
 		return cl, nil
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("strata-broker"))
@@ -128,7 +141,7 @@ func (p *peerClients) client(addr string) (*kgo.Client, error) {
 	if p.byAddr == nil {
 		p.byAddr = map[string]*kgo.Client{}
 	}
-	p.byAddr[addr] = cl
+	p.byAddr[key] = cl
 	return cl, nil
 }
 

@@ -13,16 +13,19 @@ import (
 	"github.com/stratalog/strata/txn"
 )
 
-func init() { register(28, 0, 4, handleTxnOffsetCommit) }
+func init() { register(28, 0, 5, handleTxnOffsetCommit) }
 
-// handleTxnOffsetCommit answers TxnOffsetCommit v0-v4 (v3+: member id, generation and
+// handleTxnOffsetCommit answers TxnOffsetCommit v0-v5 (v3+: member id, generation and
 // instance id checked as OffsetCommit checks them, KIP-447): the offsets are written to
 // the group's partition in the producer's transaction and become visible with its commit
 // marker (group.Coordinator.TxnCommit). The producer must be the transactional id's
 // current one (INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING) and its transaction
 // must hold the group's partition (AddOffsetsToTxn first; INVALID_TXN_STATE otherwise):
 // checked when this broker coordinates the transactional id too, not when another broker
-// of the cluster does (as Kafka's group coordinator, which asks nothing of it). A
+// of the cluster does (as Kafka's group coordinator, which asks nothing of it). From v5
+// (transactions v2, KIP-890 part 2) the group's partition is added to the transaction
+// instead (AddOffsetsToTxn is not sent), with the transaction coordinator wherever it
+// is (txnPartitions). A
 // partition of a topic that does not exist answers UNKNOWN_TOPIC_OR_PARTITION and is not
 // committed, as OffsetCommit. Authorization is Kafka's: WRITE on the transactional id
 // (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group (GROUP_AUTHORIZATION_FAILED),
@@ -58,8 +61,11 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 	if err != nil {
 		return now(all(errorCode(err)))
 	}
-	in, err := tc.InTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch,
-		txn.TopicPartition{Topic: metadata.ConsumerOffsetsTopic, Partition: gc.Partition(req.Group)})
+	offsetsTP := txn.TopicPartition{Topic: metadata.ConsumerOffsetsTopic, Partition: gc.Partition(req.Group)}
+	in, err := true, error(nil)
+	if req.Version < 5 {
+		in, err = tc.InTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsetsTP)
+	}
 	if errors.Is(err, coord.ErrNotCoordinator) && s.opts.Cluster != nil {
 		// The transaction's coordinator is another broker of the cluster: as Kafka's group
 		// coordinator, trust the producer (its AddOffsetsToTxn put the group's partition in
@@ -105,6 +111,20 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 		return now(fill(func(ti, pi int) int16 { return refused[[2]int{ti, pi}] }))
 	}
 	return later(func() kmsg.Response {
+		if req.Version >= 5 {
+			code := s.txnPartitions(r.ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{offsetsTP}, false)[0]
+			if code == kerr.ProducerFenced.Code { // no PRODUCER_FENCED in TxnOffsetCommit
+				code = kerr.InvalidProducerEpoch.Code
+			}
+			if code != 0 {
+				return fill(func(ti, pi int) int16 {
+					if c, ok := refused[[2]int{ti, pi}]; ok {
+						return c
+					}
+					return code
+				})
+			}
+		}
 		errs, err := gc.TxnCommit(cr)
 		codes := map[[2]int]int16{}
 		for i, at := range idx {

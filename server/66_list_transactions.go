@@ -1,21 +1,25 @@
 package server
 
 import (
+	"regexp"
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/txn"
 )
 
-func init() { register(66, 0, 1, handleListTransactions) }
+func init() { register(66, 0, 2, handleListTransactions) }
 
-// handleListTransactions answers ListTransactions v0-v1 (KIP-664) from the transaction
+// handleListTransactions answers ListTransactions v0-v2 (KIP-664) from the transaction
 // coordinator: every transactional id, filtered by state (Kafka's names; unknown ones are
-// returned in UnknownStateFilters and match nothing), by producer id and (v1) by how long
+// returned in UnknownStateFilters and match nothing), by producer id, (v1) by how long
 // the transaction has been running (DurationFilterMillis >= 0: only transactions started
-// longer ago than that). COORDINATOR_LOAD_IN_PROGRESS while a partition loads.
+// longer ago than that) and (v2, KIP-1152) by a regular expression the whole id must
+// match (RE2 syntax, as Kafka's RE2/J; one that does not compile is
+// INVALID_REGULAR_EXPRESSION). COORDINATOR_LOAD_IN_PROGRESS while a partition loads.
 func handleListTransactions(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ListTransactionsRequest)
 	resp := req.ResponseKind().(*kmsg.ListTransactionsResponse)
@@ -32,6 +36,13 @@ func handleListTransactions(s *Server, r *request) reply {
 			resp.UnknownStateFilters = append(resp.UnknownStateFilters, name)
 		}
 	}
+	var pattern *regexp.Regexp
+	if req.Version >= 2 && req.TransactionalIDPattern != nil && *req.TransactionalIDPattern != "" {
+		if pattern, err = regexp.Compile(`^(?:` + *req.TransactionalIDPattern + `)$`); err != nil {
+			resp.ErrorCode = kerr.InvalidRegularExpression.Code
+			return now(resp)
+		}
+	}
 	list, err := c.List()
 	if err != nil {
 		resp.ErrorCode = errorCode(err)
@@ -43,6 +54,7 @@ func handleListTransactions(s *Server, r *request) reply {
 		case len(req.StateFilters) > 0 && !slices.Contains(states, tx.State):
 		case len(req.ProducerIDFilters) > 0 && !slices.Contains(req.ProducerIDFilters, tx.ProducerID):
 		case req.Version >= 1 && req.DurationFilterMillis >= 0 && (tx.StartMs < 0 || nowMs-tx.StartMs <= req.DurationFilterMillis):
+		case pattern != nil && !pattern.MatchString(tx.ID):
 		case r.txnIDErr(kmsg.ACLOperationDescribe, tx.ID) != nil: // only the ids it may describe, as Kafka
 		default:
 			ts := kmsg.NewListTransactionsResponseTransactionState()

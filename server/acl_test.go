@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/records"
@@ -32,8 +33,14 @@ type aclBroker struct {
 
 func startACL(t *testing.T, ctx context.Context, auth server.ACLAuthorizer) *aclBroker {
 	t.Helper()
+	return startACLWith(t, ctx, auth, map[string]string{"group.coordinator.rebalance.protocols": "classic,consumer"})
+}
+
+// startACLWith is startACL with the broker settings settings.
+func startACLWith(t *testing.T, ctx context.Context, auth server.ACLAuthorizer, settings map[string]string) *aclBroker {
+	t.Helper()
 	auth.SuperUsers = append(auth.SuperUsers, "User:admin")
-	s, _ := startSASL(t, map[string]string{"group.coordinator.rebalance.protocols": "classic,consumer"}, auth)
+	s, _ := startSASL(t, settings, auth)
 	b := &aclBroker{s: s}
 	b.admin, b.adm = b.client(t, "admin", "admin-secret")
 	if altered, err := b.adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "alice", Mechanism: kadm.ScramSha512, Password: "alice-pw"}}); err != nil || altered.Error() != nil {
@@ -616,14 +623,23 @@ func TestACLTransactions(t *testing.T) {
 	toc.TransactionalID, toc.Group = "tx", "other"
 	wantCode(t, "txn offset commit to other", direct[*kmsg.TxnOffsetCommitResponse](ctx, t, b.alice, toc).Topics[0].Partitions[0].ErrorCode, kerr.GroupAuthorizationFailed)
 
+	// AddPartitionsToTxn v4+ is the brokers' (KIP-890): CLUSTER_ACTION on the cluster.
 	apt := kmsg.NewPtrAddPartitionsToTxnRequest()
-	apt.Version = 3
+	apt.Transactions = []kmsg.AddPartitionsToTxnRequestTransaction{{TransactionalID: "tx", ProducerID: pid, ProducerEpoch: epoch, VerifyOnly: true,
+		Topics: []kmsg.AddPartitionsToTxnRequestTransactionTopic{{Topic: "w", Partitions: []int32{0}}}}}
+	wantCode(t, "add partitions v5 without CLUSTER_ACTION", direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, b.alice, apt).ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "add partitions v5 as the admin", direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, b.admin, apt).Transactions[0].Topics[0].Partitions[0].ErrorCode, kerr.TransactionAbortable)
+
+	v3 := kversion.Stable()
+	v3.SetMaxKeyVersion(24, 3)
+	alice3, _ := b.client(t, "alice", "alice-pw", kgo.MaxVersions(v3))
+	apt = kmsg.NewPtrAddPartitionsToTxnRequest()
 	apt.TransactionalID = "other-tx"
 	apt.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "w", Partitions: []int32{0}}, {Topic: "secret", Partitions: []int32{0}}}
-	aptResp := direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, b.alice, apt)
+	aptResp := direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, alice3, apt)
 	wantCode(t, "add partitions other-tx", aptResp.Topics[0].Partitions[0].ErrorCode, kerr.TransactionalIDAuthorizationFailed)
 	apt.TransactionalID = "tx"
-	aptResp = direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, b.alice, apt)
+	aptResp = direct[*kmsg.AddPartitionsToTxnResponse](ctx, t, alice3, apt)
 	got := map[string]int16{}
 	for _, rt := range aptResp.Topics {
 		got[rt.Topic] = rt.Partitions[0].ErrorCode
@@ -724,6 +740,11 @@ func TestACLAdmin(t *testing.T) {
 	dr := kmsg.NewPtrDeleteRecordsRequest()
 	dr.Topics, dr.TimeoutMillis = []kmsg.DeleteRecordsRequestTopic{{Topic: "a-1", Partitions: []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: 0}}}}, 10000
 	wantCode(t, "delete records of a-1", direct[*kmsg.DeleteRecordsResponse](ctx, t, b.alice, dr).Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	el := kmsg.NewPtrElectLeadersRequest()
+	el.Topics, el.TimeoutMillis = []kmsg.ElectLeadersRequestTopic{{Topic: "a-1", Partitions: []int32{0}}}, 10000
+	elResp := direct[*kmsg.ElectLeadersResponse](ctx, t, b.alice, el)
+	wantCode(t, "elect leaders", elResp.ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "elect leaders of a-1", elResp.Topics[0].Partitions[0].ErrorCode, kerr.ClusterAuthorizationFailed)
 	ld := direct[*kmsg.DescribeLogDirsResponse](ctx, t, b.alice, kmsg.NewPtrDescribeLogDirsRequest())
 	if ld.ErrorCode != kerr.ClusterAuthorizationFailed.Code || len(ld.Dirs) != 0 {
 		t.Errorf("describe log dirs: %v %+v, want CLUSTER_AUTHORIZATION_FAILED", kerr.ErrorForCode(ld.ErrorCode), ld.Dirs)

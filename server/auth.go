@@ -139,6 +139,8 @@ func (r *request) coordinatorKeyAuthorized(keyType int8, key string) bool {
 		return r.authorized(kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, key)
 	case coordinatorTransaction:
 		return r.authorized(kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, key)
+	case coordinatorShare: // only brokers look share coordinators up
+		return r.authorized(kmsg.ACLOperationClusterAction, kmsg.ACLResourceTypeCluster, ClusterResource)
 	}
 	return true
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -61,14 +63,15 @@ func (c *benchConn) roundTrip(b *testing.B, frame []byte, flexible bool) []byte 
 	return body
 }
 
-// BenchmarkServerProduce sends ~1 MiB produce requests (one partition, acks=1: the
-// request path without the fsync wait) over loopback, one at a time, and waits for each
-// response: frame read, decode, validate, append, respond.
+// BenchmarkServerProduce sends ~1 MiB produce requests (one partition, acks=1 to a
+// topic with Kafka's page-cache durability: the request path without the fsync wait)
+// over loopback, one at a time, and waits for each response: frame read, decode,
+// validate, append, respond.
 func BenchmarkServerProduce(b *testing.B) {
 	for _, rs := range []int{100, 1024} {
 		b.Run(fmt.Sprintf("rec=%dB", rs), func(b *testing.B) {
 			s := servertest.StartBroker(b, "", nil)
-			createTopicTB(b, s, newClientTB(b, s), "bench")
+			createPageCacheTopic(b, s, "bench")
 			c := dialBench(b, s)
 			req := kmsg.NewPtrProduceRequest()
 			req.Version = 9
@@ -109,17 +112,36 @@ func BenchmarkServerProduceDurable(b *testing.B) {
 // BenchmarkServerProduceSmall sends small acks=1 produce requests (one batch of one
 // 100-byte record, one partition) over loopback with 8 requests in flight: the fixed cost
 // of one request through the connection, the pipeline (dispatch, metrics) and the produce
-// handler, without the fsync wait. One op is one request.
+// handler, without the fsync wait (a topic with Kafka's page-cache durability). One op is
+// one request.
 func BenchmarkServerProduceSmall(b *testing.B) {
 	benchProducePipelined(b, 1, testutil.Batch(testutil.BatchOptions{ValueSize: 100, Timestamp: time.Now().UnixMilli()}))
 }
 
+// createPageCacheTopic creates a topic of one partition with flush.messages at Kafka's
+// default (Long.MAX_VALUE): acks=1 and acks=all are answered without an fsync wait.
+func createPageCacheTopic(b *testing.B, s *server.Server, name string) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	never := strconv.FormatInt(math.MaxInt64, 10)
+	resp, err := kadm.NewClient(newClientTB(b, s)).CreateTopic(ctx, 1, 1, map[string]*string{"flush.messages": &never}, name)
+	if err != nil || resp.Err != nil {
+		b.Fatalf("create topic %s: %v, %v", name, err, resp.Err)
+	}
+}
+
 // benchProducePipelined sends produce requests of records to partition 0 of a new topic
-// with acks, keeping 8 requests in flight; one op is one request.
+// with acks, keeping 8 requests in flight; one op is one request. acks=1 goes to a topic
+// with page-cache durability (the request path), acks=-1 to a durable one (the fsync).
 func benchProducePipelined(b *testing.B, acks int16, records []byte) {
 	const window = 8
 	s := servertest.StartBroker(b, "", nil)
-	createTopicTB(b, s, newClientTB(b, s), "bench")
+	if acks == 1 {
+		createPageCacheTopic(b, s, "bench")
+	} else {
+		createTopicTB(b, s, newClientTB(b, s), "bench")
+	}
 	c := dialBench(b, s)
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = 9

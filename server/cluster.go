@@ -16,6 +16,7 @@ import (
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/metadata/raft"
+	"github.com/stratalog/strata/replica"
 )
 
 // ClusterOptions make the broker a node of a cluster (combined mode: broker and
@@ -64,6 +65,7 @@ func (c *ClusterOptions) settings() map[string]string {
 		"broker.heartbeat.interval.ms": strconv.FormatInt(c.heartbeatInterval().Milliseconds(), 10),
 		"broker.session.timeout.ms":    strconv.FormatInt(c.sessionTimeout().Milliseconds(), 10),
 		"strata.cluster.join":          strconv.FormatBool(c.Join),
+		"replica.lag.time.max.ms":      strconv.FormatInt(cmp.Or(c.ReplicaLagTimeMax, replica.DefaultLagTimeMax).Milliseconds(), 10),
 	}
 }
 

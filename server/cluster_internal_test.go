@@ -18,10 +18,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/dlq"
+	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/metadata/raft"
@@ -935,5 +938,93 @@ func TestClusterDeadLetters(t *testing.T) {
 		if len(rs) != 1 || dlqHeader(rs[0], dlq.HeaderOffset) != strconv.Itoa(10+p) {
 			t.Errorf("partition %d (leader %d): %+v", p, st.Leader, rs)
 		}
+	}
+}
+
+// TestClusterTxnProduceVerification: KIP-890 part 1 on a cluster. A transactional batch to
+// a partition the producer did not add to its transaction is refused by its leader,
+// whichever broker coordinates the transactional id (the leaders that do not ask it with
+// AddPartitionsToTxn v4+ VerifyOnly); once added, each leader takes it. With Produce v12
+// (KIP-890 part 2) each leader adds its partition to the transaction itself.
+func TestClusterTxnProduceVerification(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "tx", Partitions: 3, ReplicationFactor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeds []string
+	for _, s := range c.nodes {
+		seeds = append(seeds, s.Addr().String())
+	}
+	v11 := kversion.Stable()
+	v11.SetMaxKeyVersion(0, 11)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MaxVersions(v11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v12, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v12.Close()
+	var id string
+	var ipr *kmsg.InitProducerIDResponse
+	initID := func(txnID string) {
+		t.Helper()
+		id = txnID
+		ip := kmsg.NewPtrInitProducerIDRequest()
+		ip.TransactionalID, ip.TransactionTimeoutMillis = &id, 60000
+		var err error
+		if ipr, err = ip.RequestWith(ctx, cl); err != nil || ipr.ErrorCode != 0 {
+			t.Fatalf("InitProducerId: %v %+v", err, ipr)
+		}
+	}
+	initID("verified")
+	produce := func(part int32) int16 {
+		t.Helper()
+		req := kmsg.NewPtrProduceRequest()
+		req.TransactionID, req.Acks, req.TimeoutMillis = &id, 1, 10000 // acks=1: no wait for the ISR to form
+		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "tx", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: part,
+			Records: testutil.Batch(testutil.BatchOptions{ProducerID: ipr.ProducerID, ProducerEpoch: ipr.ProducerEpoch, Attributes: batch.TransactionalBit})}}}}
+		resp, err := cl.Broker(int(tp.Partitions[part].Leader)).RetriableRequest(ctx, req)
+		if id == "implicit" {
+			resp, err = v12.Broker(int(tp.Partitions[part].Leader)).RetriableRequest(ctx, req)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	for part := range int32(3) {
+		if code := produce(part); code != kerr.TransactionAbortable.Code {
+			t.Fatalf("tx-%d (leader %d) not added: %v, want TRANSACTION_ABORTABLE", part, tp.Partitions[part].Leader, kerr.ErrorForCode(code))
+		}
+	}
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, ipr.ProducerID, ipr.ProducerEpoch
+	add.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "tx", Partitions: []int32{0, 1, 2}}}
+	if resp, err := add.RequestWith(ctx, cl); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitionsToTxn: %v %+v", err, resp)
+	}
+	for part := range int32(3) {
+		if code := produce(part); code != 0 {
+			t.Fatalf("tx-%d (leader %d) added: %v", part, tp.Partitions[part].Leader, kerr.ErrorForCode(code))
+		}
+	}
+	// Produce v12 (transactions v2): each leader adds its partition to the transaction.
+	initID("implicit")
+	for part := range int32(3) {
+		if code := produce(part); code != 0 {
+			t.Fatalf("v12 to tx-%d (leader %d): %v", part, tp.Partitions[part].Leader, kerr.ErrorForCode(code))
+		}
+	}
+	dt := kmsg.NewPtrDescribeTransactionsRequest()
+	dt.TransactionalIDs = []string{id}
+	if resp, err := dt.RequestWith(ctx, cl); err != nil || len(resp.TransactionStates) != 1 || len(resp.TransactionStates[0].Topics) != 1 ||
+		len(resp.TransactionStates[0].Topics[0].Partitions) != 3 {
+		t.Fatalf("after v12 produces: %v %+v", err, resp)
 	}
 }

@@ -66,6 +66,9 @@ type conn struct {
 		sync.Mutex
 		draining bool // set by drain: read no new request
 	}
+	// shareSessions is set once the connection opened a share session: they close with
+	// it (shares.go).
+	shareSessions atomic.Bool
 }
 
 // inflight is a request whose response has not been written yet.
@@ -158,6 +161,9 @@ func (c *conn) serve() {
 	c.cancel()
 	wg.Wait()
 	c.nc.Close()
+	if c.shareSessions.Load() {
+		c.s.closeShareSessions(c)
+	}
 }
 
 func (c *conn) readLoop(wg *sync.WaitGroup) {

@@ -44,6 +44,14 @@ type serverData struct {
 	groups *group.Coordinator
 	// txns is the transaction coordinator (txn.go), nil unless strata.transactions.enable.
 	txns *txn.Coordinator
+	// shares is the share-group service (shares.go), nil unless
+	// group.coordinator.rebalance.protocols lists share (on a single node).
+	shares *shares
+	// verifyTxn: transactional produces are verified with the coordinator
+	// (transaction.partition.verification.enable, txn_verify.go).
+	verifyTxn bool
+	// txnVersion is the transaction.version feature advertised (strata.transaction.version).
+	txnVersion int16
 	// peers are the clients of the other brokers of a cluster (27_write_txn_markers.go).
 	peers peerClients
 
@@ -117,7 +125,9 @@ func (s *Server) openData() (err error) {
 	if s.opts.Cluster != nil { // followers replicate from their leaders
 		d.transport = newReplicaTransport(s.opts.NodeID, store.Image)
 		ropts.Transport = d.transport
-		ropts.Fetch.LagTimeMax = s.opts.Cluster.ReplicaLagTimeMax
+		if ropts.Fetch, err = fetchOptions(d.broker); err != nil {
+			return err
+		}
 	}
 	d.replicas, err = replica.Open(store, ropts)
 	if err != nil {
@@ -130,6 +140,17 @@ func (s *Server) openData() (err error) {
 	if d.broker.Bool(txnEnableSetting) {
 		if d.txns, err = s.openTxn(); err != nil {
 			return fmt.Errorf("server: open transaction coordinator: %w", err)
+		}
+		d.verifyTxn = d.broker.Bool(txnVerificationSetting)
+		d.txnVersion = int16(d.broker.Int64(txnVersionSetting))
+	}
+	switch {
+	case !shareProtocolListed(d.broker):
+	case s.opts.Cluster != nil:
+		s.log.Warn("share groups are not served on a cluster yet: group.coordinator.rebalance.protocols lists share, ignored")
+	default:
+		if d.shares, err = s.openShares(); err != nil {
+			return fmt.Errorf("server: open share groups: %w", err)
 		}
 	}
 	s.log.Info("data directory open", "dir", s.opts.DataDir, "cluster.id", store.Image().ClusterID(), "node.id", s.opts.NodeID,
@@ -220,7 +241,12 @@ func (s *Server) closeData() error {
 				errs = append(errs, fmt.Errorf("server: close transaction coordinator: %w", err))
 			}
 		}
-		d.peers.close() // after their users: the transaction coordinator (and the share coordinator's dead letters)
+		if d.shares != nil {
+			if err := d.shares.close(); err != nil {
+				errs = append(errs, fmt.Errorf("server: close share groups: %w", err))
+			}
+		}
+		d.peers.close() // after their users: the transaction coordinator and the share groups' dead letters
 		if d.groups != nil {
 			if err := d.groups.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("server: close group coordinator: %w", err))

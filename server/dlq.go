@@ -92,9 +92,9 @@ func (s *Server) produceTo(ctx context.Context, leader int32, topic string, part
 	if leader < 0 {
 		return fmt.Errorf("%w: %s-%d has no leader", kerr.LeaderNotAvailable, topic, partition)
 	}
-	cl, err := s.peer(leader, fmt.Sprintf("dead letters for %s-%d", topic, partition))
+	br, err := s.peer(leader, peerDLQ)
 	if err != nil {
-		return err
+		return fmt.Errorf("server: dead letters for %s-%d: %w", topic, partition, err)
 	}
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks, req.TimeoutMillis = -1, 30000
@@ -107,7 +107,7 @@ func (s *Server) produceTo(ctx context.Context, leader int32, topic string, part
 	rp.Partition, rp.Records = partition, batch
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	resp, err := req.RequestWith(ctx, br)
 	if err != nil {
 		return fmt.Errorf("server: dead letters for %s-%d to broker %d: %w", topic, partition, leader, err)
 	}

@@ -17,6 +17,7 @@ func init() {
 		errMapping{txn.ErrConcurrentTransactions, kerr.ConcurrentTransactions},
 		errMapping{txn.ErrInvalidTxnState, kerr.InvalidTxnState},
 		errMapping{txn.ErrTransactionalIDNotFound, kerr.TransactionalIDNotFound},
+		errMapping{txn.ErrTransactionAbortable, kerr.TransactionAbortable},
 		errMapping{txn.ErrUnknownPartition, kerr.UnknownTopicOrPartition},
 	)
 }

@@ -44,9 +44,14 @@ func call[R kmsg.Response](t *testing.T, s *Server, body kmsg.Request) R {
 	r := &request{ctx: context.Background(), hdr: wire.RequestHeader{APIKey: body.Key(), APIVersion: body.GetVersion(), ClientID: "test"}, body: body}
 	rep := a.handle(s, r)
 	var resp kmsg.Response
-	if rep.now != nil {
+	switch {
+	case rep.now != nil:
 		resp = rep.now
-	} else {
+	case rep.async != nil:
+		done := make(chan kmsg.Response, 1)
+		rep.async(func(r kmsg.Response) { done <- r })
+		resp = <-done
+	default:
 		resp = rep.later()
 	}
 	resp.SetVersion(body.GetVersion())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/share"
 	"github.com/stratalog/strata/wire"
 )
 
@@ -30,6 +31,10 @@ type Options struct {
 	// Authorizer decides what each principal may do (Kafka's authorizer.class.name);
 	// nil means AllowAll.
 	Authorizer Authorizer
+	// ShareConfigs gives share groups their settings (share.auto.offset.reset,
+	// share.record.lock.duration.ms …); nil means Kafka's defaults for every group
+	// (share.DefaultConfig).
+	ShareConfigs share.GroupConfigs
 	// DataDir is the data directory (log.dirs).
 	DataDir string
 	// NodeID is this broker's node id (node.id).

@@ -12,9 +12,31 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/replica"
 	"github.com/stratalog/strata/wire"
 )
+
+// fetchOptions are the follower fetchers' settings: replica.fetch.* and
+// replica.lag.time.max.ms, from the effective broker settings. As Kafka requires,
+// replica.fetch.wait.max.ms may not exceed replica.lag.time.max.ms: a caught-up follower
+// must fetch often enough to stay in the ISR.
+func fetchOptions(broker config.Resolved) (replica.FetchOptions, error) {
+	lag := broker.Millis("replica.lag.time.max.ms")
+	o := replica.FetchOptions{
+		MaxWait:           broker.Millis("replica.fetch.wait.max.ms"),
+		MinBytes:          int32(broker.Int64("replica.fetch.min.bytes")),
+		PartitionMaxBytes: int32(broker.Int64("replica.fetch.max.bytes")),
+		ResponseMaxBytes:  int32(broker.Int64("replica.fetch.response.max.bytes")),
+		Backoff:           broker.Millis("replica.fetch.backoff.ms"),
+		LagTimeMax:        lag,
+	}
+	if o.MaxWait > lag {
+		return o, fmt.Errorf("server: replica.fetch.wait.max.ms (%d) must not exceed replica.lag.time.max.ms (%d)", o.MaxWait.Milliseconds(), lag.Milliseconds())
+	}
+	return o, nil
+}
 
 // replicaTransport carries the follower fetchers' requests (replica.Transport) to the
 // other brokers of a cluster: one connection per broker, to the first PLAINTEXT

@@ -623,3 +623,61 @@ func TestClusterFollowerFenced(t *testing.T) {
 		t.Error("the returned follower's log differs from the leader's")
 	}
 }
+
+// TestClusterFollowerBehindLogStart: records deleted on the leader (DeleteRecords) while
+// a follower is down leave the follower's log end below the leader's log start; back, it
+// gets OFFSET_OUT_OF_RANGE, empties its log and fetches from the leader's log start
+// (Kafka's truncateFullyAndStartAt) instead of retrying forever: it catches up, its log
+// start follows the leader's, and it rejoins the ISR.
+func TestClusterFollowerBehindLogStart(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	tp, err := c.nodes[0].data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "ls", Partitions: -1, ReplicationFactor: -1,
+		Assignments: [][]int32{{1, 2, 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	isr := func() []int32 { cur, _ := c.nodes[0].image().TopicByID(tp.ID); return cur.Partitions[0].ISR }
+	waitFor(t, func() bool { return len(isr()) == 3 })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[0].Addr().String()), kgo.DefaultProduceTopic("ls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(n int) {
+		t.Helper()
+		for i := range n {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	produce(10)
+	leader := hostedPartition(c.nodes[0], "ls", 0)
+	waitFor(t, func() bool {
+		f := hostedPartition(c.nodes[2], "ls", 0)
+		return f != nil && f.DurableEnd() == leader.EndOffset()
+	})
+	if err := c.nodes[2].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return slices.Equal(isr(), []int32{1, 2}) })
+	produce(20)
+	del, err := kadm.NewClient(cl).DeleteRecords(ctx, kadm.Offsets{"ls": {0: {At: 25}}})
+	if err != nil || del.Error() != nil {
+		t.Fatalf("DeleteRecords: %v %v", err, del.Error())
+	}
+	produce(5)
+	back, err := Start(clusterOptions(c.voters, nil, 3, c.dirs[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[2] = back
+	waitFor(t, func() bool { return len(isr()) == 3 })
+	f := hostedPartition(back, "ls", 0)
+	waitFor(t, func() bool { return f.DurableEnd() == leader.EndOffset() && f.LogStartOffset() == 25 })
+	if !bytes.Equal(wholeLog(t, f), wholeLog(t, leader)) {
+		t.Error("the returned follower's log differs from the leader's")
+	}
+}

@@ -486,6 +486,21 @@ func TestTxnDescribe(t *testing.T) {
 	if l, ok := listed["tx-desc"]; !ok || l.State != "Ongoing" || l.ProducerID != d.ProducerID {
 		t.Fatalf("listed %+v", listed)
 	}
+	// ListTransactions v2 (KIP-1152): the whole id must match the pattern.
+	for pattern, want := range map[string]int{"": 1, "tx-.*": 1, "tx-": 0, "desc": 0, ".*desc": 1, "other|tx-desc": 1} {
+		lt := kmsg.NewPtrListTransactionsRequest()
+		lt.TransactionalIDPattern = &pattern
+		resp, err := lt.RequestWith(ctx, cl)
+		if err != nil || resp.Version != 2 || resp.ErrorCode != 0 || len(resp.TransactionStates) != want {
+			t.Fatalf("ListTransactions pattern %q: %v %+v, want %d", pattern, err, resp, want)
+		}
+	}
+	bad := "(ab(cd"
+	lt := kmsg.NewPtrListTransactionsRequest()
+	lt.TransactionalIDPattern = &bad
+	if resp, err := lt.RequestWith(ctx, cl); err != nil || resp.ErrorCode != kerr.InvalidRegularExpression.Code {
+		t.Fatalf("ListTransactions with a bad pattern: %v %+v", err, resp)
+	}
 	producers, err := adm.DescribeProducers(ctx, kadm.TopicsSet{"t": {0: {}}})
 	if err != nil {
 		t.Fatal(err)

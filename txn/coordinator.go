@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 
@@ -180,13 +181,27 @@ func matchProducerLocked(e *entry, id string, pid int64, epoch int16) error {
 // open; the markers will go to them. Partitions already in the transaction change
 // nothing.
 func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition) error {
+	return c.addPartitions(ctx, id, pid, epoch, parts, true)
+}
+
+// TryAddPartitions is AddPartitions without the wait for the previous transaction's
+// markers: ErrConcurrentTransactions at once while they are written, as Kafka answers
+// (for AddPartitionsToTxn from other brokers, whose connection must not be held up).
+func (c *Coordinator) TryAddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition) error {
+	return c.addPartitions(ctx, id, pid, epoch, parts, false)
+}
+
+func (c *Coordinator) addPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition, wait bool) error {
 	sh, err := c.shardOf(id)
 	if err != nil {
 		return err
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.awaitEndLocked(ctx, sh.mu.txns[id])
+	e := sh.mu.txns[id]
+	if wait {
+		e = sh.awaitEndLocked(ctx, e)
+	}
 	if err := checkProducerLocked(e, id, pid, epoch); err != nil {
 		return err
 	}
@@ -214,9 +229,8 @@ func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, e
 	return sh.writeLocked(e, next)
 }
 
-// InTxn reports whether tp is in the open transaction of id by producer pid at epoch (the
-// check KIP-890 part 1 makes before a transactional produce, and AddPartitionsToTxn v4's
-// verify-only form). The errors are AddPartitions'.
+// InTxn reports whether tp is in the open transaction of id by producer pid at epoch
+// (TxnOffsetCommit's check of its group's partition). The errors are AddPartitions'.
 func (c *Coordinator) InTxn(id string, pid int64, epoch int16, tp TopicPartition) (bool, error) {
 	sh, err := c.shardOf(id)
 	if err != nil {
@@ -230,6 +244,36 @@ func (c *Coordinator) InTxn(id string, pid int64, epoch int16, tp TopicPartition
 	}
 	_, found := slices.BinarySearchFunc(e.Partitions, tp, compareTP)
 	return e.State == Ongoing && found, nil
+}
+
+// Verify is KIP-890 part 1's check before a transactional produce (AddPartitionsToTxn
+// v4+ with VerifyOnly, Kafka's handleVerifyPartitionsInTransaction): it returns, for each
+// of parts, nil when it is in the open transaction of id by producer pid at epoch, else
+// ErrTransactionAbortable. The error for the whole request is
+// ErrInvalidProducerIDMapping (unknown id, other producer), ErrProducerFenced (other
+// epoch) or ErrConcurrentTransactions (a state change is being written, or the markers
+// of the previous transaction).
+func (c *Coordinator) Verify(id string, pid int64, epoch int16, parts []TopicPartition) ([]error, error) {
+	sh, err := c.shardOf(id)
+	if err != nil {
+		return nil, err
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.mu.txns[id]
+	if err := checkProducerLocked(e, id, pid, epoch); err != nil {
+		return nil, err
+	}
+	if e.State == PrepareCommit || e.State == PrepareAbort {
+		return nil, fmt.Errorf("%w: %q is %s", ErrConcurrentTransactions, id, e.State)
+	}
+	errs := make([]error, len(parts))
+	for i, tp := range parts {
+		if _, found := slices.BinarySearchFunc(e.Partitions, tp, compareTP); !found || e.State != Ongoing {
+			errs[i] = fmt.Errorf("%w: %s-%d is not in the transaction of %q", ErrTransactionAbortable, tp.Topic, tp.Partition, id)
+		}
+	}
+	return errs, nil
 }
 
 // EndTxn commits or aborts the open transaction of id (EndTxn): once the PrepareCommit or
@@ -281,6 +325,102 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 	default:
 		return fmt.Errorf("%w: %s of %q, which is %s", ErrInvalidTxnState, outcome(commit), id, e.State)
 	}
+}
+
+// EndTxnV2 is EndTxn of transactions v2 (KIP-890 part 2, EndTxn v5): every end bumps the
+// producer epoch, so that no batch of the ended transaction can join the next one, and
+// returns the producer id and epoch the producer continues with (a new producer id at
+// epoch 0 once the epoch is exhausted; the markers still carry the old id and the bumped
+// epoch). As Kafka's: aborting with no transaction open (Empty, Complete*) is allowed
+// and bumps the epoch too; a retry of an end whose answer was lost (the request's epoch
+// is the one before the bump, or the last of the previous producer id) gets the current
+// id and epoch once the markers are written, ErrConcurrentTransactions meanwhile (it
+// first waits for them up to Options.EndWait, like any end, unlike Kafka; and so is the
+// next transaction's end while they are: Kafka's PRODUCER_FENCED); any
+// other epoch is ErrProducerFenced; committing without a transaction, or the other outcome
+// of a retry, ErrInvalidTxnState.
+func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch int16, commit bool) (int64, int16, error) {
+	sh, err := c.shardOf(id)
+	if err != nil {
+		return -1, -1, err
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	// The next transaction's end may come while the previous one's markers are written
+	// (its answer does not wait for them): wait for them, as AddPartitions does.
+	e := sh.awaitEndLocked(ctx, sh.mu.txns[id])
+	if e == nil {
+		return -1, -1, fmt.Errorf("%w: %q unknown", ErrInvalidProducerIDMapping, id)
+	}
+	retryOnOverflow := e.PrevProducerID == pid && epoch == math.MaxInt16-1 && e.ProducerEpoch == 0
+	retryOnBump := e.ProducerID == pid && int32(e.ProducerEpoch) == int32(epoch)+1
+	retry := retryOnBump || retryOnOverflow
+	var valid bool
+	switch e.State {
+	case PrepareCommit, PrepareAbort:
+		valid = retry || epoch == e.ProducerEpoch
+	case CompleteCommit, CompleteAbort:
+		valid = retry || epoch == e.ProducerEpoch
+	default:
+		valid = epoch == e.ProducerEpoch
+	}
+	switch {
+	case e.ProducerID != pid && !retryOnOverflow:
+		return -1, -1, fmt.Errorf("%w: %q has producer %d, not %d", ErrInvalidProducerIDMapping, id, e.ProducerID, pid)
+	case !valid:
+		return -1, -1, fmt.Errorf("%w: %q producer %d epoch %d, current %d", ErrProducerFenced, id, pid, epoch, e.ProducerEpoch)
+	case e.pending:
+		return -1, -1, fmt.Errorf("%w: a state change of %q is being written", ErrConcurrentTransactions, id)
+	}
+	invalid := func() (int64, int16, error) {
+		return -1, -1, fmt.Errorf("%w: %s of %q, which is %s", ErrInvalidTxnState, outcome(commit), id, e.State)
+	}
+	switch {
+	case e.State == Ongoing:
+	case (e.State == PrepareCommit || e.State == PrepareAbort) && !retry:
+		// The next transaction's end, and the previous one's markers still being written
+		// after EndWait: the client retries (Kafka answers PRODUCER_FENCED, having no wait).
+		return -1, -1, fmt.Errorf("%w: the markers of %q are being written", ErrConcurrentTransactions, id)
+	case e.State == PrepareCommit && commit, e.State == PrepareAbort && !commit:
+		return -1, -1, fmt.Errorf("%w: the markers of %q are being written", ErrConcurrentTransactions, id)
+	case e.State == CompleteCommit && commit, e.State == CompleteAbort && !commit:
+		if !retry {
+			if commit {
+				return invalid()
+			}
+			break // a new, empty transaction aborted
+		}
+		return e.ProducerID, e.ProducerEpoch, nil
+	case (e.State == Empty || e.State == CompleteCommit) && !commit && !retry:
+	default:
+		return invalid()
+	}
+	next := e.Txn
+	next.State, next.UpdateMs = PrepareAbort, sh.nowMs()
+	if commit {
+		next.State = PrepareCommit
+	}
+	if e.State != Ongoing { // no partition: the start is now (Kafka's noPartitionAdded)
+		next.StartMs, next.Partitions = next.UpdateMs, nil
+	}
+	if epochExhausted(e.ProducerEpoch) {
+		npid, err := c.opts.NewProducerID(ctx)
+		if err != nil {
+			return -1, -1, err
+		}
+		next.NextProducerID = npid
+	}
+	if e.ProducerEpoch < math.MaxInt16 { // MaxInt16 only after a fence: the new id follows
+		next.ProducerEpoch++
+	}
+	if err := sh.writeLocked(e, next); err != nil {
+		return -1, -1, err
+	}
+	sh.startMarkersLocked(e)
+	if next.NextProducerID >= 0 {
+		return next.NextProducerID, 0, nil
+	}
+	return next.ProducerID, next.ProducerEpoch, nil
 }
 
 func outcome(commit bool) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -291,7 +292,8 @@ func TestTxnConcurrentWhileEnding(t *testing.T) {
 }
 
 // TestTxnEndWait: AddPartitions and InitProducerId of an id whose markers are being
-// written wait for them (up to EndWait) instead of answering CONCURRENT_TRANSACTIONS.
+// written wait for them (up to EndWait) instead of answering CONCURRENT_TRANSACTIONS;
+// TryAddPartitions (other brokers' adds) does not.
 func TestTxnEndWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, nil)
@@ -304,6 +306,10 @@ func TestTxnEndWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
+		expect(t, "TryAddPartitions does not wait", e.c.TryAddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpB}), ErrConcurrentTransactions)
+		if time.Since(start) != 0 {
+			t.Fatalf("TryAddPartitions waited %v", time.Since(start))
+		}
 		go func() {
 			time.Sleep(300 * time.Millisecond)
 			close(block)
@@ -452,4 +458,167 @@ func TestTxnNotCoordinator(t *testing.T) {
 	e.c.Close()
 	_, err = e.c.Describe("t")
 	expect(t, "closed", err, coord.ErrNotAvailable)
+}
+
+// TestTxnVerify: KIP-890 part 1's verification (Kafka's handleVerifyPartitionsInTransaction):
+// per partition whether it is in the open transaction, the producer's errors for the whole
+// request, CONCURRENT_TRANSACTIONS while the transaction ends.
+func TestTxnVerify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.EndWait = -1 })
+		ctx := context.Background()
+		pid, epoch := e.init("t")
+		errs, err := e.c.Verify("t", pid, epoch, []TopicPartition{tpA})
+		if err != nil || len(errs) != 1 {
+			t.Fatalf("no transaction: %v %v", errs, err)
+		}
+		expect(t, "no transaction", errs[0], ErrTransactionAbortable)
+		if err := e.c.AddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpA}); err != nil {
+			t.Fatal(err)
+		}
+		errs, err = e.c.Verify("t", pid, epoch, []TopicPartition{tpA, tpB})
+		if err != nil || len(errs) != 2 || errs[0] != nil {
+			t.Fatalf("verify: %v %v", errs, err)
+		}
+		expect(t, "not added", errs[1], ErrTransactionAbortable)
+		_, err = e.c.Verify("t", pid+1, epoch, []TopicPartition{tpA})
+		expect(t, "other producer", err, ErrInvalidProducerIDMapping)
+		_, err = e.c.Verify("t", pid, epoch+1, []TopicPartition{tpA})
+		expect(t, "other epoch", err, ErrProducerFenced)
+		_, err = e.c.Verify("nope", pid, epoch, []TopicPartition{tpA})
+		expect(t, "unknown id", err, ErrInvalidProducerIDMapping)
+
+		block := make(chan struct{})
+		e.markers.set(func(w *markerLog) { w.block = block })
+		if err := e.c.EndTxn(ctx, "t", pid, epoch, true); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.c.Verify("t", pid, epoch, []TopicPartition{tpA})
+		expect(t, "ending", err, ErrConcurrentTransactions)
+		close(block)
+		settle()
+		errs, err = e.c.Verify("t", pid, epoch, []TopicPartition{tpA})
+		if err != nil || len(errs) != 1 {
+			t.Fatalf("after commit: %v %v", errs, err)
+		}
+		expect(t, "after commit", errs[0], ErrTransactionAbortable)
+	})
+}
+
+// TestTxnEndTxnV2: transactions v2 (KIP-890 part 2). Every end bumps the epoch, the
+// markers carry the bumped epoch, the answer is the epoch the producer continues with;
+// Kafka's table for ends without an open transaction (an empty abort bumps; a retry of
+// the last end gets the current epoch; other epochs are fenced); at an exhausted epoch
+// the producer continues with a new id, at epoch 0, and a retry from the old id works.
+func TestTxnEndTxnV2(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.EndWait = -1 })
+		ctx := context.Background()
+		pid, epoch := e.init("t")
+		_, _, err := e.c.EndTxnV2(ctx, "t", pid, epoch, true)
+		expect(t, "commit in Empty", err, ErrInvalidTxnState)
+		if err := e.c.AddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpA}); err != nil {
+			t.Fatal(err)
+		}
+		block := make(chan struct{})
+		e.markers.set(func(w *markerLog) { w.block = block })
+		npid, nepoch, err := e.c.EndTxnV2(ctx, "t", pid, epoch, true)
+		if err != nil || npid != pid || nepoch != epoch+1 {
+			t.Fatalf("commit: %d %d %v, want %d %d", npid, nepoch, err, pid, epoch+1)
+		}
+		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch, true)
+		expect(t, "retried commit while the markers are written", err, ErrConcurrentTransactions)
+		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch, false)
+		expect(t, "abort while the commit's markers are written", err, ErrInvalidTxnState)
+		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch+1, true)
+		expect(t, "the new epoch while the markers are written", err, ErrConcurrentTransactions)
+		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch+2, true)
+		expect(t, "a newer epoch while the markers are written", err, ErrProducerFenced)
+		close(block)
+		settle()
+		if got := e.markers.take(); !slices.Equal(got, []written{{tpA, Marker{pid, epoch + 1, true, 3}}}) {
+			t.Fatalf("markers %+v, want the bumped epoch", got)
+		}
+		if tx := e.describe("t"); tx.State != CompleteCommit || tx.ProducerEpoch != epoch+1 {
+			t.Fatalf("after commit: %+v", tx)
+		}
+		if p, ep, err := e.c.EndTxnV2(ctx, "t", pid, epoch, true); err != nil || p != pid || ep != epoch+1 {
+			t.Fatalf("retried commit: %d %d %v", p, ep, err)
+		}
+		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch, false)
+		expect(t, "abort retried after a commit", err, ErrInvalidTxnState)
+		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch+1, true)
+		expect(t, "commit without a transaction", err, ErrInvalidTxnState)
+		_, _, err = e.c.EndTxnV2(ctx, "t", pid, epoch-1, false)
+		expect(t, "an older epoch", err, ErrProducerFenced)
+
+		// An empty abort bumps the epoch and writes no marker.
+		epoch++
+		if p, ep, err := e.c.EndTxnV2(ctx, "t", pid, epoch, false); err != nil || p != pid || ep != epoch+1 {
+			t.Fatalf("empty abort: %d %d %v", p, ep, err)
+		}
+		settle()
+		if tx := e.describe("t"); tx.State != CompleteAbort || len(e.markers.take()) != 0 {
+			t.Fatalf("after an empty abort: %+v", tx)
+		}
+		if p, ep, err := e.c.EndTxnV2(ctx, "t", pid, epoch, false); err != nil || ep != epoch+1 || p != pid {
+			t.Fatalf("retried abort: %d %d %v", p, ep, err)
+		}
+
+		// An exhausted epoch: the markers carry the old id at MaxInt16, the producer goes
+		// on with a new id at epoch 0, also when the coordinator restarts between the
+		// PrepareAbort and the markers.
+		sh, _ := e.c.shardOf("t")
+		sh.mu.Lock()
+		sh.mu.txns["t"].ProducerEpoch = math.MaxInt16 - 1
+		sh.mu.Unlock()
+		epoch = math.MaxInt16 - 1
+		if err := e.c.AddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpB}); err != nil {
+			t.Fatal(err)
+		}
+		e.markers.set(func(w *markerLog) { w.block = make(chan struct{}) })
+		npid, nepoch, err = e.c.EndTxnV2(ctx, "t", pid, epoch, false)
+		if err != nil || npid == pid || nepoch != 0 {
+			t.Fatalf("abort at an exhausted epoch: %d %d %v", npid, nepoch, err)
+		}
+		settle() // the marker write is blocked
+		e.markers.set(func(w *markerLog) { w.block = nil })
+		e.reopen()
+		settle()
+		if got := e.markers.take(); !slices.Equal(got, []written{{tpB, Marker{pid, math.MaxInt16, false, 3}}}) {
+			t.Fatalf("markers %+v", got)
+		}
+		if tx := e.describe("t"); tx.State != CompleteAbort || tx.ProducerID != npid || tx.ProducerEpoch != 0 || tx.PrevProducerID != pid || tx.NextProducerID != -1 {
+			t.Fatalf("after the overflow: %+v", tx)
+		}
+		if p, ep, err := e.c.EndTxnV2(ctx, "t", pid, epoch, false); err != nil || p != npid || ep != 0 {
+			t.Fatalf("retry from the old id: %d %d %v", p, ep, err)
+		}
+		if err := e.c.AddPartitions(ctx, "t", npid, 0, []TopicPartition{tpA}); err != nil {
+			t.Fatalf("the new id: %v", err)
+		}
+	})
+}
+
+// TestTxnEndTxnV2Waits: the next transaction's EndTxn v5 that comes while the previous
+// transaction's markers are written waits for them (EndWait) instead of answering
+// PRODUCER_FENCED, as Kafka would (its epoch is the bumped one, which Prepare* only
+// takes as a retry).
+func TestTxnEndTxnV2Waits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		ctx := context.Background()
+		pid, epoch := e.init("t")
+		e.c.AddPartitions(ctx, "t", pid, epoch, []TopicPartition{tpA})
+		block := make(chan struct{})
+		e.markers.set(func(w *markerLog) { w.block = block })
+		_, epoch, err := e.c.EndTxnV2(ctx, "t", pid, epoch, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(100*time.Millisecond, func() { close(block) })
+		if p, ep, err := e.c.EndTxnV2(ctx, "t", pid, epoch, false); err != nil || p != pid || ep != epoch+1 {
+			t.Fatalf("the next transaction's abort: %d %d %v", p, ep, err)
+		}
+	})
 }

@@ -23,6 +23,8 @@
 //	AddPartitions       Empty/Complete*/Ongoing → Ongoing, partitions added (none new: no write)
 //	EndTxn              Ongoing → PrepareCommit/PrepareAbort, answered once written; then the
 //	                    markers in the background, then CompleteCommit/CompleteAbort
+//	EndTxnV2            likewise with epoch+1 (and Empty/Complete* → PrepareAbort, an empty
+//	                    abort); Complete* moves to NextProducerID at epoch 0 if set
 //	timeout             Ongoing past transaction.timeout.ms → PrepareAbort with epoch+1
 //	                    (transaction.abort.timed.out.transaction.cleanup.interval.ms)
 //	expiration          Empty/Complete* unused for transactional.id.expiration.ms → tombstone
@@ -38,9 +40,10 @@
 // __transaction_state partition, which partitions check (a deposed coordinator's markers
 // are refused).
 //
-// Transactions v2 (KIP-890 part 2: EndTxn v5 bumping the epoch at every end, Produce v12
-// adding partitions implicitly) is not implemented yet; InTxn is the verification
-// KIP-890 part 1 needs.
+// Transactions v2 (KIP-890 part 2): EndTxnV2 (EndTxn v5) bumps the epoch at every end
+// (NextProducerID past an exhausted epoch); Produce v12 and TxnOffsetCommit v5 add their
+// partitions with AddPartitions. Verify is KIP-890 part 1's check of a transactional
+// produce (the partition is in the ongoing transaction).
 //
 // # Concurrency
 //

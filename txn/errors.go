@@ -30,6 +30,10 @@ var (
 	// ErrTransactionalIDNotFound: DescribeTransactions of an unknown id
 	// (TRANSACTIONAL_ID_NOT_FOUND).
 	ErrTransactionalIDNotFound = errors.New("txn: transactional id not found")
+	// ErrTransactionAbortable: a partition a transactional produce writes to is not in
+	// the transaction (Verify; TRANSACTION_ABORTABLE, which Produce v10 and older answer as
+	// INVALID_TXN_STATE).
+	ErrTransactionAbortable = errors.New("txn: partition not in the transaction")
 	// ErrUnknownPartition is what a MarkerWriter returns for a partition that does not
 	// exist (its topic was deleted): the coordinator skips it, as Kafka's does.
 	ErrUnknownPartition = errors.New("txn: unknown topic or partition")

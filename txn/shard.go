@@ -105,7 +105,7 @@ func (sh *shard) getOrCreate(ctx context.Context, id string) (*entry, error) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if e = sh.mu.txns[id]; e == nil {
-		e = &entry{Txn: Txn{ID: id, ProducerID: pid, PrevProducerID: -1, ProducerEpoch: -1, State: Empty, StartMs: -1, UpdateMs: sh.nowMs()}, lastEpoch: -1}
+		e = &entry{Txn: Txn{ID: id, ProducerID: pid, PrevProducerID: -1, NextProducerID: -1, ProducerEpoch: -1, State: Empty, StartMs: -1, UpdateMs: sh.nowMs()}, lastEpoch: -1}
 		sh.mu.txns[id] = e
 	}
 	return e, nil
@@ -203,6 +203,9 @@ func (sh *shard) completeTxn(id string) {
 	next.State, next.Partitions, next.UpdateMs = CompleteAbort, nil, sh.nowMs()
 	if t.State == PrepareCommit {
 		next.State = CompleteCommit
+	}
+	if t.NextProducerID >= 0 { // EndTxnV2 exhausted the epoch: the producer continues with a new id
+		next.PrevProducerID, next.ProducerID, next.ProducerEpoch, next.NextProducerID = t.ProducerID, t.NextProducerID, 0, -1
 	}
 	if err := sh.writeLocked(e, next); err != nil {
 		if sh.part.Err() == nil {

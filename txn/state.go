@@ -66,6 +66,9 @@ type Txn struct {
 	ID             string
 	ProducerID     int64
 	PrevProducerID int64 // the id before an epoch exhaustion gave a new one; -1
+	// NextProducerID is the producer id a transaction ended with EndTxnV2 at an exhausted
+	// epoch continues with once its markers are written (Kafka's nextProducerId); -1.
+	NextProducerID int64
 	ProducerEpoch  int16
 	TimeoutMs      int32
 	State          State
@@ -93,6 +96,7 @@ func valueOf(t *Txn) []byte {
 	v.State = kmsg.TransactionState(t.State)
 	v.LastUpdateTimestamp, v.StartTimestamp = t.UpdateMs, t.StartMs
 	v.PreviousProducerID = t.PrevProducerID
+	v.NextProducerID = t.NextProducerID
 	for i := 0; i < len(t.Partitions); {
 		j := i
 		topic := kmsg.TxnMetadataValueTopic{Topic: t.Partitions[i].Topic}
@@ -132,7 +136,7 @@ func decodeValue(id string, b []byte) (Txn, error) {
 		return Txn{}, fmt.Errorf("txn: record value version %d", version)
 	}
 	flexible := version >= 1
-	t := Txn{ID: id, PrevProducerID: -1}
+	t := Txn{ID: id, PrevProducerID: -1, NextProducerID: -1}
 	t.ProducerID, t.ProducerEpoch, t.TimeoutMs, t.State = r.Int64(), r.Int16(), r.Int32(), State(r.Int8())
 	arrayLen := func() int {
 		if flexible {
@@ -160,8 +164,11 @@ func decodeValue(id string, b []byte) (Txn, error) {
 	t.UpdateMs, t.StartMs = r.Int64(), r.Int64()
 	if flexible {
 		skipTags(&r, func(tag uint32, v *kbin.Reader) {
-			if tag == 0 {
+			switch tag {
+			case 0:
 				t.PrevProducerID = v.Int64()
+			case 1:
+				t.NextProducerID = v.Int64()
 			}
 		})
 	}

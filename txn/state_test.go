@@ -51,9 +51,9 @@ func TestTxnRecordFormat(t *testing.T) {
 	// A previous producer id (tagged field 0) is read; a tag count beyond the bytes is not
 	// looped over.
 	v = kmsg.NewTxnMetadataValue()
-	v.Version, v.ProducerID, v.PreviousProducerID = 1, 5, 4
-	if got, err := decodeValue("x", v.AppendTo(nil)); err != nil || got.PrevProducerID != 4 {
-		t.Fatalf("previous producer id: %+v %v", got, err)
+	v.Version, v.ProducerID, v.PreviousProducerID, v.NextProducerID = 1, 5, 4, 9
+	if got, err := decodeValue("x", v.AppendTo(nil)); err != nil || got.PrevProducerID != 4 || got.NextProducerID != 9 {
+		t.Fatalf("previous and next producer ids: %+v %v", got, err)
 	}
 	bad := []byte("\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00.\x00\x00\x00\x01\x02\x02\x02\x00\x00\xe3\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00")
 	if _, err := decodeValue("x", bad); err == nil {
@@ -92,7 +92,7 @@ func FuzzTxnRecord(f *testing.F) {
 		again, err := decodeValue(id, valueOf(&got))
 		if err != nil || again.ProducerID != got.ProducerID || again.ProducerEpoch != got.ProducerEpoch || again.State != got.State ||
 			again.TimeoutMs != got.TimeoutMs || again.StartMs != got.StartMs || again.UpdateMs != got.UpdateMs ||
-			again.PrevProducerID != got.PrevProducerID || !slices.Equal(again.Partitions, got.Partitions) {
+			again.PrevProducerID != got.PrevProducerID || again.NextProducerID != got.NextProducerID || !slices.Equal(again.Partitions, got.Partitions) {
 			t.Fatalf("value re-decode %+v %v, want %+v", again, err, got)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/stratalog/strata/client"
 )
@@ -23,12 +24,13 @@ func newTopicCmd() *cobra.Command {
   strata topic describe orders
   strata topic alter-config orders --set retention.ms=3600000 --delete cleanup.policy
   strata topic add-partitions orders --count 3
+  strata topic elect-leaders orders
   strata topic delete orders`,
 	}
 	cmd.Args, cmd.RunE = cobra.ArbitraryArgs, groupRunE
 	g := addGlobalFlags(cmd)
 	cmd.AddCommand(newTopicCreateCmd(g), newTopicListCmd(g), newTopicDescribeCmd(g),
-		newTopicAlterConfigCmd(g), newTopicAddPartitionsCmd(g), newTopicDeleteCmd(g))
+		newTopicAlterConfigCmd(g), newTopicAddPartitionsCmd(g), newTopicElectLeadersCmd(g), newTopicDeleteCmd(g))
 	return cmd
 }
 
@@ -222,6 +224,62 @@ func newTopicAddPartitionsCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVarP(&count, "count", "n", 0, "how many partitions to add")
+	return cmd
+}
+
+func newTopicElectLeadersCmd(g *globals) *cobra.Command {
+	var unclean bool
+	cmd := &cobra.Command{
+		Use:   "elect-leaders [TOPIC...] [--unclean]",
+		Short: "Move partition leadership back to the preferred replicas (ElectLeaders)",
+		Long: `Move the leadership of the topics' partitions (every partition when no topic is given)
+back to their preferred replicas, the first of each partition's replicas, where it is live
+and in sync: after a failover, leadership stays with the new leader until this (or the
+broker's auto.leader.rebalance.enable) moves it back. With --unclean, give partitions
+without a leader one instead: an in-sync replica, else any live replica (records only the
+lost replicas had are then gone). Needs ALTER on the cluster.`,
+		Example: `  strata topic elect-leaders
+  strata topic elect-leaders orders payments
+  strata topic elect-leaders orders --unclean`,
+		ValidArgsFunction: g.completeTopics,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				es, err := a.ElectLeaders(ctx, unclean, args...)
+				if err != nil {
+					return err
+				}
+				type row struct {
+					Topic     string `json:"topic"`
+					Partition int32  `json:"partition"`
+					Result    string `json:"result"`
+				}
+				rows := make([]row, 0, len(es))
+				var errs []error
+				for _, e := range es {
+					r := row{e.Topic, e.Partition, "elected"}
+					switch {
+					case errors.Is(e.Err, kerr.ElectionNotNeeded):
+						r.Result = "not needed"
+					case e.Err != nil:
+						r.Result = e.Err.Error()
+						errs = append(errs, fmt.Errorf("%s-%d: %w", e.Topic, e.Partition, e.Err))
+					}
+					rows = append(rows, r)
+				}
+				if err := g.render(cmd.OutOrStdout(), rows, func(w io.Writer) {
+					t := newTable(w, "TOPIC", "PARTITION", "RESULT")
+					for _, r := range rows {
+						t.row(r.Topic, r.Partition, r.Result)
+					}
+					t.flush()
+				}); err != nil {
+					return err
+				}
+				return errors.Join(errs...)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&unclean, "unclean", false, "elect a leader for partitions without one, from out of sync replicas if need be")
 	return cmd
 }
 

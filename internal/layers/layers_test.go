@@ -12,24 +12,25 @@ const module = "github.com/stratalog/strata/"
 
 // forbidden maps a package (and everything under it) to the packages it must not import,
 // directly or not. Imports point down only: cmd → observe (the HTTP listener, a Kafka
-// client of its own broker) → client, server → wire, metadata, replica, coord, group, txn, dlq
-// → partition → log → segment → index; internal/* is below them all (txn, like coord,
-// knows no storage: it is wired to it by the server).
+// client of its own broker) → client, server → wire, metadata, replica, coord, group, txn,
+// share, dlq → partition → log → segment → index; internal/* is below them all (txn, like coord,
+// and share, knows no storage: it is wired to it by the server).
 // Packages that do not exist yet are simply never matched.
 var forbidden = map[string][]string{
-	"internal":  {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "wire", "txn", "observe"},
-	"index":     {"segment", "log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "txn", "observe"},
-	"segment":   {"log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "txn", "observe"},
-	"log":       {"partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "txn", "observe"},
-	"partition": {"replica", "metadata", "coord", "group", "server", "client", "cmd", "txn", "observe"},
-	"metadata":  {"partition", "log", "segment", "index", "replica", "coord", "group", "server", "client", "cmd", "txn", "observe"},
-	"coord":     {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd", "txn", "observe"},
-	"group":     {"replica", "metadata", "server", "client", "cmd", "txn", "observe"},
-	"txn":       {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd", "observe"},
-	"dlq":       {"replica", "metadata", "partition", "log", "segment", "index", "coord", "group", "txn", "server", "client", "cmd", "observe"},
-	"replica":   {"coord", "group", "server", "client", "cmd", "txn", "observe"},
-	"wire":      {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "txn", "observe"},
-	"client":    {"server", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "txn", "observe"},
+	"internal":  {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "wire", "txn", "observe", "share"},
+	"index":     {"segment", "log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "txn", "observe", "share"},
+	"segment":   {"log", "partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "txn", "observe", "share"},
+	"log":       {"partition", "replica", "metadata", "coord", "group", "server", "client", "cmd", "txn", "observe", "share"},
+	"partition": {"replica", "metadata", "coord", "group", "server", "client", "cmd", "txn", "observe", "share"},
+	"metadata":  {"partition", "log", "segment", "index", "replica", "coord", "group", "server", "client", "cmd", "txn", "observe", "share"},
+	"coord":     {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd", "txn", "observe", "share"},
+	"group":     {"replica", "metadata", "server", "client", "cmd", "txn", "observe", "share"},
+	"txn":       {"replica", "metadata", "partition", "log", "segment", "index", "group", "server", "client", "cmd", "observe", "share"},
+	"share":     {"replica", "metadata", "partition", "log", "segment", "index", "group", "txn", "server", "client", "cmd", "observe"},
+	"dlq":       {"replica", "metadata", "partition", "log", "segment", "index", "coord", "group", "txn", "share", "server", "client", "cmd", "observe"},
+	"replica":   {"coord", "group", "server", "client", "cmd", "txn", "observe", "share"},
+	"wire":      {"server", "client", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "txn", "observe", "share"},
+	"client":    {"server", "cmd", "replica", "metadata", "coord", "group", "partition", "log", "segment", "index", "txn", "observe", "share"},
 	"server":    {"client", "cmd", "observe"},
 	"observe":   {"cmd"},
 }

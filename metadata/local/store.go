@@ -344,6 +344,28 @@ func (s *Store) AlterPartition(ctx context.Context, cmd metadata.AlterPartition)
 	return st, nil
 }
 
+// ElectLeaders elects partitions' leaders (metadata.Rules.ElectLeaders); on a single
+// node every partition's only replica leads it, so no election is ever needed.
+func (s *Store) ElectLeaders(ctx context.Context, cmd metadata.ElectLeaders) ([]metadata.ElectionResult, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.admin.Unlock()
+	im := s.image.Load()
+	changed, results := s.rules.ElectLeaders(im, &cmd)
+	if len(changed) == 0 {
+		return results, nil
+	}
+	b := im.Edit()
+	for _, t := range changed {
+		if err := s.writeTopic(t); err != nil {
+			return nil, err
+		}
+		b.PutTopic(t)
+	}
+	return results, s.publishLocked(b.Build())
+}
+
 // AllocateProducerIDs reserves the next block of producer ids, starting above both the
 // persisted end of the last block and cmd.Above, and persists its end before returning.
 func (s *Store) AllocateProducerIDs(ctx context.Context, cmd metadata.AllocateProducerIDs) (metadata.ProducerIDBlock, error) {

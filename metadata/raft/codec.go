@@ -215,6 +215,7 @@ type request struct {
 	AlterClientQuotas     *metadata.AlterClientQuotas     `json:"alterClientQuotas,omitempty"`
 	AlterGroupConfigs     *metadata.AlterGroupConfigs     `json:"alterGroupConfigs,omitempty"`
 	AlterPartition        *metadata.AlterPartition        `json:"alterPartition,omitempty"`
+	ElectLeaders          *metadata.ElectLeaders          `json:"electLeaders,omitempty"`
 	// Heartbeat: the broker is alive (kept in the leader's memory, not in the log,
 	// unless it unfences the broker).
 	Heartbeat *int32 `json:"heartbeat,omitempty"`
@@ -234,7 +235,7 @@ func decodeRequest(data []byte) (*request, error) {
 	n := 0
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
 		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil,
-		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil, r.AlterPartition != nil, r.AlterGroupConfigs != nil} {
+		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil, r.AlterPartition != nil, r.AlterGroupConfigs != nil, r.ElectLeaders != nil} {
 		if set {
 			n++
 		}
@@ -268,6 +269,8 @@ type response struct {
 	Block metadata.ProducerIDBlock `json:"block"`
 	// DeletedACLs are the bindings each filter of a DeleteACLs deleted.
 	DeletedACLs [][]acl.Binding `json:"deletedAcls,omitempty"`
+	// Elections are the outcomes of an ElectLeaders.
+	Elections []metadata.ElectionResult `json:"elections,omitempty"`
 }
 
 func decodeResponse(data []byte) (*response, error) {

@@ -59,7 +59,11 @@ func (s *Store) takeOver() {
 		if s.raft.State() != hraft.Leader {
 			continue
 		}
+		// The last time this node, a follower until now, heard the previous leader
+		// (hashicorp/raft updates it only as a follower).
+		lastContact := s.raft.LastContact()
 		err := s.raft.Barrier(0).Error()
+		prev := s.Image().Controller()
 		if err == nil {
 			err = s.recordController()
 		}
@@ -70,7 +74,13 @@ func (s *Store) takeOver() {
 			}
 			continue
 		}
-		s.live.reset(time.Now()) // every broker gets a session from now
+		s.live.reset(time.Now()) // every broker gets a session from now …
+		if prev != s.node {
+			// … but the previous controller's counts from when this node last heard it:
+			// a dead controller (its Raft unreachable from here too) is fenced at once
+			// instead of two heartbeat intervals after the take-over.
+			s.live.heardAt(prev, lastContact)
+		}
 		s.lead.Lock()
 		if s.lead.gen == gen {
 			s.lead.ready = gen
@@ -397,6 +407,13 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 			return nil, resp, err
 		}
 		return &record{Topics: []*metadata.Topic{t}}, resp, nil
+	case req.ElectLeaders != nil:
+		changed, results := s.rules.ElectLeaders(im, req.ElectLeaders)
+		resp.Elections = results
+		if len(changed) == 0 {
+			return nil, resp, nil
+		}
+		return &record{Topics: changed}, resp, nil
 	case req.DeleteACLs != nil:
 		_, deleted, err := s.rules.DeleteACLs(im, req.DeleteACLs)
 		if err != nil {

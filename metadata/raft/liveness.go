@@ -10,6 +10,7 @@ import (
 
 	hraft "github.com/hashicorp/raft"
 
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -63,6 +64,21 @@ func (l *liveness) heard(b int32, now time.Time) {
 			l.news = nil
 		}
 	}
+}
+
+// heardAt records that broker b was last heard at t, when t is set and before its
+// session started (a new controller's predecessor: the last contact of its Raft); it
+// does not count as heard since the take-over.
+func (l *liveness) heardAt(b int32, t time.Time) {
+	l.Lock()
+	defer l.Unlock()
+	if t.IsZero() || !t.Before(l.since) {
+		return
+	}
+	if l.seen == nil {
+		l.seen = map[int32]time.Time{}
+	}
+	l.seen[b] = t
 }
 
 // heardSince reports whether broker b was heard since the take-over.
@@ -255,4 +271,50 @@ func (s *Store) ControlledShutdown(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxElectionsPerBalance bounds the elections of one record of balanceLeaders (Kafka's
+// maxElectionsPerImbalance); the rest follow at once in further records.
+const maxElectionsPerBalance = 1000
+
+// balanceLeaders is the controller side of auto.leader.rebalance.enable (Kafka's
+// QuorumController.maybeBalancePartitionLeaders): every
+// leader.imbalance.check.interval.seconds it gives every partition whose preferred
+// replica is live and in sync but does not lead back to that replica (a preferred
+// ElectLeaders).
+func (s *Store) balanceLeaders() {
+	defer s.wg.Done()
+	broker := config.ResolveBroker(s.rules.Broker)
+	if !broker.Bool("auto.leader.rebalance.enable") {
+		return
+	}
+	t := time.NewTicker(time.Duration(broker.Int64("leader.imbalance.check.interval.seconds")) * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.closing:
+			return
+		}
+		for more := s.ready(); more; {
+			var ps map[string][]int32
+			if ps, more = metadata.Imbalanced(s.Image(), maxElectionsPerBalance); len(ps) == 0 {
+				break
+			}
+			resp := s.serve(&request{ElectLeaders: &metadata.ElectLeaders{Type: metadata.ElectPreferred, Partitions: ps}})
+			if resp.Err != nil || resp.NotLeader {
+				break
+			}
+			n := 0
+			for _, r := range resp.Elections {
+				if r.Outcome == metadata.Elected {
+					n++
+				}
+			}
+			if n == 0 {
+				break
+			}
+			s.log.Info("moved partition leadership back to the preferred replicas", "partitions", n)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -175,5 +176,76 @@ func TestRaftPlacementAfterTakeOver(t *testing.T) {
 	waitFor(t, "broker 3 to heartbeat to the new controller", func() bool { return c.store(2).live.heardSince(3) })
 	if got := leaders(mustCreate(t, c.store(3), "heard-again", 3)); !slices.Equal(got, []int32{1, 2, 3}) {
 		t.Fatalf("leaders once broker 3 heartbeats again %v, want one each", got)
+	}
+}
+
+// TestRaftUncleanElectionOnConfigChange: a partition whose only in-sync replica is fenced
+// stays offline while a live replica out of its ISR could lead it; once its topic's
+// unclean.leader.election.enable is turned on (AlterTopicConfigs through any node) the
+// controller elects that replica at once, alone in the ISR, as Kafka's controller does
+// on the config change.
+func TestRaftUncleanElectionOnConfigChange(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	// Two brokers other than the controller: the first leads, alone in the ISR.
+	var b []int32
+	for _, v := range c.voters {
+		if v.ID != c.leader().node {
+			b = append(b, v.ID)
+		}
+	}
+	if _, err := c.store(b[1]).CreateTopic(t.Context(), metadata.CreateTopic{Name: "u", Partitions: -1, ReplicationFactor: -1,
+		Assignments: [][]int32{b}}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() metadata.PartitionState {
+		cur, _ := c.leader().Image().Topic("u")
+		return cur.Partitions[0]
+	}
+	if p := state(); p.Leader != b[0] || !slices.Equal(p.ISR, b[:1]) {
+		t.Fatalf("new partition: %+v, want leader %d alone in the ISR", p, b[0])
+	}
+	c.isolate(b[0], false, false) // its heartbeats stop: fenced
+	defer c.isolate(b[0], false, true)
+	waitFor(t, "the leader's broker to be fenced", func() bool { return c.fenced(b[0]) })
+	if p := state(); p.Leader != metadata.NoLeader {
+		t.Fatalf("partition whose only in-sync replica is fenced: %+v, want offline", p)
+	}
+	if err := c.store(b[1]).AlterTopicConfigs(t.Context(), metadata.AlterTopicConfigs{Topic: "u",
+		Alters: []config.Alter{{Name: "unclean.leader.election.enable", Op: config.OpSet, Value: "true"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p := state(); p.Leader != b[1] || !slices.Equal(p.ISR, b[1:]) || p.LeaderEpoch != 2 {
+		t.Fatalf("after unclean.leader.election.enable=true: %+v, want leader %d alone in the ISR at epoch 2", p, b[1])
+	}
+}
+
+// TestRaftLivenessPredecessor: a new controller counts its predecessor's silence from its
+// Raft's last contact with it, not from the take-over: unreachable by Raft (suspect), it
+// is fenced at the first check, where any other broker first gets two heartbeat
+// intervals; reachable, it keeps its session; a contact after the take-over is ignored.
+func TestRaftLivenessPredecessor(t *testing.T) {
+	im := metadata.NewImage("c", 1, metadata.Broker{ID: 1}, metadata.Broker{ID: 2}, metadata.Broker{ID: 3})
+	hb, session := 250*time.Millisecond, 1500*time.Millisecond
+	now := time.Now()
+	var l liveness
+	l.reset(now)
+	l.heardAt(3, now.Add(-700*time.Millisecond)) // the old controller, last heard 0.7 s ago
+	l.heardAt(2, now.Add(time.Second))           // not before the take-over: ignored
+	if got := l.expired(im, 1, now, session, 2*hb); len(got) != 0 {
+		t.Fatalf("expired %v with no broker suspect", got)
+	}
+	l.setSuspect(3, true)
+	l.setSuspect(2, true)
+	if got := l.expired(im, 1, now.Add(10*time.Millisecond), session, 2*hb); !slices.Equal(got, []int32{3}) {
+		t.Fatalf("expired %v, want the unreachable predecessor 3 at once", got)
+	}
+	if got := l.expired(im, 1, now.Add(2*hb+20*time.Millisecond), session, 2*hb); !slices.Equal(got, []int32{2, 3}) {
+		t.Fatalf("expired %v, want 2 too after two heartbeat intervals", got)
+	}
+	if l.heardSince(3) {
+		t.Error("the predecessor counts as heard since the take-over")
 	}
 }

@@ -256,12 +256,13 @@ func Open(opts *Options) (st *Store, err error) {
 		return false
 	})
 	s.raft.RegisterObserver(s.observer)
-	s.wg.Add(5)
+	s.wg.Add(6)
 	go s.followLeadership(notify)
 	go s.takeOver()
 	go s.followRaftHeartbeats(obs)
 	go s.sendHeartbeats()
 	go s.fenceExpired()
+	go s.balanceLeaders()
 	return s, nil
 }
 
@@ -371,6 +372,15 @@ func (s *Store) AlterPartition(ctx context.Context, cmd metadata.AlterPartition)
 	}
 	st, _ := t.Partition(cmd.Partition)
 	return st, nil
+}
+
+// ElectLeaders elects partitions' leaders; see metadata.Store.
+func (s *Store) ElectLeaders(ctx context.Context, cmd metadata.ElectLeaders) ([]metadata.ElectionResult, error) {
+	resp, err := s.submit(ctx, &request{ElectLeaders: &cmd})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Elections, nil
 }
 
 // AlterScramCredentials sets and deletes SCRAM credentials.

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/internal/config"
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/share"
+)
+
+// Wiring of share groups (KIP-932, package share) into the Server. They are served when
+// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access),
+// on a single node only for now: the share-partition states live in __share_group_state
+// through share.Store on this broker's coordinator runtime, every partition of it loaded
+// here (hostCoordinator), and share.Manager stores to it directly. (A cluster needs
+// Kafka's Read/WriteShareGroupState between the partition leaders and the share
+// coordinators: not built yet, so a cluster node does not serve share groups.)
+
+// shareAPIs are the APIs of share groups, advertised only while they are served:
+// ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch and ShareAcknowledge.
+var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true}
+
+// shareStateSetting is the broker setting of __share_group_state's partition count.
+const shareStateSetting = "share.coordinator.state.topic.num.partitions"
+
+// shares is the broker's share-group service.
+type shares struct {
+	configs  share.GroupConfigs
+	store    *share.Store
+	mgr      *share.Manager
+	groups   *share.Groups
+	sessions *share.Sessions
+
+	avail struct {
+		sync.Mutex
+		ch chan struct{} // closed (and replaced) when records became available again
+	}
+}
+
+// shareProtocol reports whether share groups are served.
+func (s *Server) shareProtocol() bool {
+	return s.data.shares != nil
+}
+
+// shareProtocolListed reports whether group.coordinator.rebalance.protocols lists share.
+func shareProtocolListed(r config.Resolved) bool {
+	return slices.Contains(r.List("group.coordinator.rebalance.protocols"), "share")
+}
+
+// openShares opens the share-group service: the Store on __share_group_state (every
+// partition loaded: this single node leads them all), the Manager storing to it, the
+// membership and the share sessions.
+func (s *Server) openShares() (*shares, error) {
+	r := s.data.broker
+	st, err := share.NewStore(&share.StoreOptions{
+		NumPartitions: s.internalPartitions(metadata.ShareGroupStateTopic, int32(r.Int64(shareStateSetting))),
+		OpenLog: func(p int32) (coord.Log, error) {
+			return &offsetsPartition{s: s, topic: metadata.ShareGroupStateTopic, setting: shareStateSetting, index: p}, nil
+		},
+		Logger: s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.hostCoordinator(st, metadata.ShareGroupStateTopic); err != nil {
+		st.Close()
+		return nil, err
+	}
+	sh := &shares{configs: s.opts.ShareConfigs, store: st, sessions: share.NewSessions(0)}
+	if sh.configs == nil {
+		sh.configs = share.StaticConfigs(share.DefaultConfig())
+	}
+	sh.avail.ch = make(chan struct{})
+	sh.mgr = share.NewManager(share.ManagerOptions{Store: st, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() }})
+	sh.groups = share.NewGroups(share.GroupsOptions{Topics: shareTopics{s}, Configs: sh.configs, OnLeave: func(group, member string) {
+		sh.sessions.Drop(group, member)
+		sh.mgr.ReleaseMember(group, member)
+	}})
+	return sh, nil
+}
+
+// close closes the membership, the manager (which stores its last changes) and the store.
+func (sh *shares) close() error {
+	sh.groups.Close()
+	sh.mgr.Close()
+	return sh.store.Close()
+}
+
+// config is group's settings.
+func (sh *shares) config(group string) share.Config { return sh.configs.ShareConfig(group) }
+
+// wake tells waiting ShareFetch requests that records became available again.
+func (sh *shares) wake() {
+	sh.avail.Lock()
+	close(sh.avail.ch)
+	sh.avail.ch = make(chan struct{})
+	sh.avail.Unlock()
+}
+
+// availableCh is closed the next time records become available again.
+func (sh *shares) availableCh() <-chan struct{} {
+	sh.avail.Lock()
+	defer sh.avail.Unlock()
+	return sh.avail.ch
+}
+
+// deleteGroup deletes share group id (DeleteGroups): NON_EMPTY_GROUP while it has
+// members; its share-partition states are tombstoned. found is false when id is no share
+// group (neither members nor stored states): the group coordinator answers for it.
+func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err error) {
+	err = sh.groups.Delete(id)
+	if errors.Is(err, share.ErrNonEmptyGroup) {
+		return true, err
+	}
+	known := err == nil
+	keys, err := sh.store.GroupKeys(id)
+	if err != nil {
+		return true, err
+	}
+	if !known && len(keys) == 0 {
+		return false, nil
+	}
+	if err := sh.mgr.DropGroup(ctx, id); err != nil {
+		return true, err
+	}
+	return true, sh.store.Delete(keys)
+}
+
+// closeShareSessions closes the share sessions connection c opened and releases what
+// their members acquired through them (as Kafka's broker does when a connection closes).
+func (s *Server) closeShareSessions(c *conn) {
+	sh := s.data.shares
+	if sh == nil {
+		return
+	}
+	for _, cs := range sh.sessions.CloseOwnedBy(c) {
+		sh.mgr.ReleaseIn(cs.Group, cs.Member, cs.Parts)
+	}
+}
+
+// shareService returns the share-group service, or COORDINATOR_NOT_AVAILABLE while the
+// server shuts down.
+func (s *Server) shareService() (*shares, error) {
+	if s.closing() || s.data.shares == nil {
+		return nil, kerr.CoordinatorNotAvailable
+	}
+	return s.data.shares, nil
+}
+
+// shareTopics resolves share groups' subscriptions against the current metadata image.
+type shareTopics struct{ s *Server }
+
+func (t shareTopics) Topic(name string) ([16]byte, int32, bool) {
+	if tp, ok := t.s.image().Topic(name); ok {
+		return tp.ID, tp.NumPartitions(), true
+	}
+	return [16]byte{}, 0, false
+}
+
+// shareKey is the share-partition of group on a topic partition.
+func shareKey(group string, topicID [16]byte, partition int32) share.Key {
+	return share.Key{Group: group, TopicID: topicID, Partition: partition}
+}
+
+// ackBatches converts acknowledgement batches of ShareFetch or ShareAcknowledge.
+func ackBatch(first, last int64, types []int8) share.AckBatch {
+	b := share.AckBatch{First: first, Last: last, Types: make([]share.AckType, len(types))}
+	for i, t := range types {
+		b.Types[i] = share.AckType(t)
+	}
+	return b
+}
+
+func init() {
+	mapErrors(
+		errMapping{share.ErrInvalidRequest, kerr.InvalidRequest},
+		errMapping{share.ErrInvalidRecordState, kerr.InvalidRecordState},
+		errMapping{share.ErrUnknownMemberID, kerr.UnknownMemberID},
+		errMapping{share.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
+		errMapping{share.ErrGroupMaxSize, kerr.GroupMaxSizeReached},
+		errMapping{share.ErrNonEmptyGroup, kerr.NonEmptyGroup},
+		errMapping{share.ErrGroupNotFound, kerr.GroupIDNotFound},
+		errMapping{share.ErrShareSessionNotFound, kerr.ShareSessionNotFound},
+		errMapping{share.ErrInvalidShareSessionEpoch, kerr.InvalidShareSessionEpoch},
+		errMapping{share.ErrShareSessionLimitReached, kerr.ShareSessionLimitReached},
+		errMapping{share.ErrClosed, kerr.CoordinatorNotAvailable},
+	)
+}

@@ -1,0 +1,70 @@
+// Package share is the share-group coordinator of KIP-932 (queues on the log): groups
+// whose members share the records of the partitions they read, each record delivered to
+// one member at a time under a lock and acknowledged one by one.
+//
+// # Share-partition state
+//
+// PartitionState is one group's view of one topic partition: the share-partition start
+// offset (SPSO; every record below it is done) and the in-flight window up to the end
+// offset (SPEO), each record Available, Acquired (by a member until its lock deadline,
+// with a delivery count), Acknowledged or Archived.
+//
+//	Acquire      Available records of the window first, then new offsets from the end,
+//	             up to max records, below the partition's high watermark (or LSO), the
+//	             window no longer than Limits.MaxRecordLocks; delivery count + 1
+//	Acknowledge  all or none: Accept → Acknowledged, Release → Available (count kept),
+//	             Reject and Gap → Archived, Renew → lock extended (KIP-1222)
+//	Expire       locks past their deadline → Available; ReleaseMember likewise for a
+//	             member that left or closed its share session
+//	delivery limit  a record released or expired after Limits.DeliveryLimit deliveries
+//	             is Archived instead
+//
+// The start moves past the done records at the front of the window; AdvanceTo moves it
+// when the log start offset passes it. Malformed acknowledgements are ErrInvalidRequest,
+// acknowledgements of records the member does not hold ErrInvalidRecordState; either
+// leaves the state unchanged.
+//
+// # Persistence
+//
+// What is stored is Kafka's: state batches (first offset, last offset, state, delivery
+// count) of Available, Acknowledged and Archived records. Acquisitions are not stored: an
+// acquired record is stored as it was before (Available, one delivery less), so after a
+// restart or a failover it is delivered again, while an accepted record never is.
+// TakeUpdate returns what changed since the last call, coalesced into batches (a
+// ShareUpdate); Snapshot the whole state (a ShareSnapshot); ApplyUpdate and ApplySnapshot
+// replay them.
+//
+// # Kafka's split
+//
+// As in Kafka, the state lives in two places. Manager (Kafka's SharePartitionManager)
+// holds the share-partitions of the topic partitions this broker leads: their in-flight
+// state, lock-expiry timers on the runtime's clock, and the storing of their changes in
+// group commits (one StateStore.Write for every share-partition changed since the last
+// one; an acknowledgement returns once stored). Store (Kafka's share coordinator) is a
+// coord runtime on __share_group_state: the stored state of each share-partition whose
+// coordinator key ("group:topicId:partition") hashes to a partition it leads, ShareUpdate
+// records for changes (one batch per partition and Write) and a ShareSnapshot every
+// StoreOptions.SnapshotEvery updates, rebuilt by replay. On one node the Manager writes
+// to the Store directly; on a cluster the two may be on different brokers (Kafka's
+// Read/WriteShareGroupState between them).
+//
+// Groups is the membership half (Kafka's group coordinator for share groups):
+// ShareGroupHeartbeat joins, heartbeats and leaves, group epochs, server-side assignment
+// in which every member gets work (partitions shared when members outnumber them),
+// session timeouts; kept in memory (members rejoin after a restart).
+//
+// Sessions are KIP-932's share sessions (one per group and member on a broker: its
+// partitions, built up incrementally, and the epoch ordering its requests); a closed or
+// replaced session's acquired records are released (Manager.ReleaseIn).
+//
+// Group settings come through GroupConfigs (Config: share.record.lock.duration.ms,
+// share.delivery.count.limit, share.auto.offset.reset …); StaticConfigs gives every group
+// the broker's defaults.
+//
+// # Concurrency
+//
+// PartitionState is not safe for concurrent use: its owner locks it. Manager and Store
+// are safe for concurrent use (see each).
+//
+// This package must not import server, replica, metadata, partition, group or txn.
+package share

@@ -1,0 +1,15 @@
+package share
+
+import "errors"
+
+// Sentinel errors of the share coordinator. The server maps them to Kafka error codes.
+var (
+	// ErrInvalidRequest: a malformed acknowledgement (overlapping or unordered batches,
+	// a wrong count of types, an unknown type, offsets past the end). Kafka's
+	// INVALID_REQUEST.
+	ErrInvalidRequest = errors.New("share: invalid request")
+	// ErrInvalidRecordState: an acknowledgement of a record the member does not hold
+	// (never acquired, already acknowledged, acquired by another member, or its lock
+	// expired). Kafka's INVALID_RECORD_STATE.
+	ErrInvalidRecordState = errors.New("share: invalid record state")
+)

@@ -1,0 +1,400 @@
+package share
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stratalog/strata/coord"
+)
+
+// Membership errors (ShareGroupHeartbeat); the server maps them to Kafka's codes.
+var (
+	// ErrUnknownMemberID: the member is not in the group (never joined, left, or its
+	// session expired). Kafka's UNKNOWN_MEMBER_ID: the client joins again at epoch 0.
+	ErrUnknownMemberID = errors.New("share: unknown member id")
+	// ErrFencedMemberEpoch: the member's epoch is not its current one. Kafka's
+	// FENCED_MEMBER_EPOCH: the client joins again at epoch 0.
+	ErrFencedMemberEpoch = errors.New("share: fenced member epoch")
+	// ErrGroupMaxSize: the group has group.share.max.size members. Kafka's
+	// GROUP_MAX_SIZE_REACHED.
+	ErrGroupMaxSize = errors.New("share: group max size reached")
+	// ErrNonEmptyGroup: a group with members cannot be deleted. Kafka's NON_EMPTY_GROUP.
+	ErrNonEmptyGroup = errors.New("share: group not empty")
+	// ErrGroupNotFound: no share group of that name. Kafka's GROUP_ID_NOT_FOUND.
+	ErrGroupNotFound = errors.New("share: group not found")
+)
+
+// Topics resolves subscribed topic names for the assignment: the topic's id and
+// partition count, ok false when it does not exist. The server's metadata image.
+type Topics interface {
+	Topic(name string) (id [16]byte, partitions int32, ok bool)
+}
+
+// GroupsOptions configures Groups.
+type GroupsOptions struct {
+	Topics  Topics
+	Configs GroupConfigs // nil: StaticConfigs(DefaultConfig())
+	Clock   coord.Clock  // nil: coord.RealClock
+	// MaxSize is group.share.max.size (default 200).
+	MaxSize int
+	// OnLeave, if set, is called (without locks held) when a member leaves the group or
+	// its session expires: the place to release the records it holds
+	// (Manager.ReleaseMember).
+	OnLeave func(group, member string)
+}
+
+// HeartbeatRequest is a ShareGroupHeartbeat.
+type HeartbeatRequest struct {
+	Group, MemberID string
+	// MemberEpoch: 0 joins, -1 leaves, otherwise the member's current epoch.
+	MemberEpoch int32
+	RackID      *string
+	// Topics is the subscription: nil when unchanged since the last heartbeat
+	// (required when joining).
+	Topics     []string
+	ClientID   string
+	ClientHost string
+}
+
+// Assignment maps topic ids to the partitions a member may fetch from.
+type Assignment map[[16]byte][]int32
+
+// HeartbeatResult is the answer to a heartbeat.
+type HeartbeatResult struct {
+	MemberEpoch       int32
+	HeartbeatInterval time.Duration
+	// Assignment is the member's assignment when it changed (or the member joined), nil
+	// otherwise.
+	Assignment Assignment
+}
+
+// GroupState is a share group's state as DescribeShareGroups and ListGroups show it.
+type GroupState string
+
+// Share group states (Kafka's names).
+const (
+	GroupEmpty  GroupState = "Empty"
+	GroupStable GroupState = "Stable"
+)
+
+// MemberDescription describes a member (ShareGroupDescribe).
+type MemberDescription struct {
+	MemberID, ClientID, ClientHost string
+	RackID                         *string
+	MemberEpoch                    int32
+	Topics                         []string
+	Assignment                     Assignment
+}
+
+// GroupDescription describes a share group (ShareGroupDescribe).
+type GroupDescription struct {
+	Group      string
+	State      GroupState
+	GroupEpoch int32
+	// AssignmentEpoch is the epoch of the members' assignments (the group epoch: share
+	// groups move to a new assignment at once).
+	AssignmentEpoch int32
+	Members         []MemberDescription
+}
+
+// Groups is the membership of share groups: members join, heartbeat and leave with
+// ShareGroupHeartbeat (KIP-932) and get their assignment from the server. Every change of
+// the members, of their subscriptions or of the subscribed topics' partitions bumps the
+// group epoch and recomputes the assignment; as share groups own no offsets there is no
+// revocation: each member moves to its new assignment, and to the group epoch, on its
+// next heartbeat. A member whose session times out (share.session.timeout.ms) is removed.
+//
+// Assignment: per topic, with n subscribers (sorted by member id) and p partitions, each
+// partition goes to ceil(n/p) members, the slots dealt round-robin, so that with more
+// members than partitions every member gets work and partitions are shared.
+//
+// Membership is kept in memory: after a restart members get ErrUnknownMemberID and join
+// again (Kafka stores it in __consumer_offsets; clients rejoin either way).
+//
+// Concurrency: every method is safe for concurrent use; one mutex guards the groups, never
+// held across a callback.
+type Groups struct {
+	opts GroupsOptions
+
+	mu struct {
+		sync.Mutex
+		groups map[string]*shareGroup
+		closed bool
+	}
+}
+
+type shareGroup struct {
+	name    string
+	epoch   int32
+	members map[string]*shareMember
+}
+
+type shareMember struct {
+	id, clientID, clientHost string
+	rackID                   *string
+	epoch                    int32
+	topics                   []string // sorted
+	assignment               Assignment
+	timer                    coord.Timer
+}
+
+// NewGroups returns an empty Groups.
+func NewGroups(opts GroupsOptions) *Groups {
+	if opts.Configs == nil {
+		opts.Configs = StaticConfigs(DefaultConfig())
+	}
+	if opts.Clock == nil {
+		opts.Clock = coord.RealClock
+	}
+	if opts.MaxSize == 0 {
+		opts.MaxSize = 200
+	}
+	g := &Groups{opts: opts}
+	g.mu.groups = make(map[string]*shareGroup)
+	return g
+}
+
+// Close stops every session timer; later heartbeats get ErrClosed. It is idempotent.
+func (g *Groups) Close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.mu.closed = true
+	for _, sg := range g.mu.groups {
+		for _, m := range sg.members {
+			if m.timer != nil {
+				m.timer.Stop()
+			}
+		}
+	}
+}
+
+// Heartbeat handles a ShareGroupHeartbeat. Errors: ErrInvalidRequest (no member id, a
+// join without a subscription, a negative epoch other than -1), ErrUnknownMemberID,
+// ErrFencedMemberEpoch, ErrGroupMaxSize, ErrClosed.
+func (g *Groups) Heartbeat(req HeartbeatRequest) (HeartbeatResult, error) {
+	switch {
+	case req.Group == "":
+		return HeartbeatResult{}, fmt.Errorf("%w: no group id", ErrInvalidRequest)
+	case req.MemberID == "":
+		return HeartbeatResult{}, fmt.Errorf("%w: no member id", ErrInvalidRequest)
+	case req.MemberEpoch < -1:
+		return HeartbeatResult{}, fmt.Errorf("%w: member epoch %d", ErrInvalidRequest, req.MemberEpoch)
+	case req.MemberEpoch == 0 && len(req.Topics) == 0:
+		return HeartbeatResult{}, fmt.Errorf("%w: a joining member subscribes to no topic", ErrInvalidRequest)
+	}
+	cfg := g.opts.Configs.ShareConfig(req.Group)
+	var left, bump bool
+	defer func() {
+		if left && g.opts.OnLeave != nil {
+			g.opts.OnLeave(req.Group, req.MemberID)
+		}
+	}()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mu.closed {
+		return HeartbeatResult{}, ErrClosed
+	}
+	sg := g.mu.groups[req.Group]
+	var m *shareMember
+	if sg != nil {
+		m = sg.members[req.MemberID]
+	}
+	switch {
+	case req.MemberEpoch == -1:
+		if m == nil {
+			return HeartbeatResult{}, fmt.Errorf("%w: %s", ErrUnknownMemberID, req.MemberID)
+		}
+		g.removeLocked(sg, m)
+		left = true
+		return HeartbeatResult{MemberEpoch: -1}, nil
+	case req.MemberEpoch == 0 && m == nil:
+		if sg == nil {
+			sg = &shareGroup{name: req.Group, members: make(map[string]*shareMember)}
+			g.mu.groups[req.Group] = sg
+		}
+		if len(sg.members) >= g.opts.MaxSize {
+			return HeartbeatResult{}, fmt.Errorf("%w: %d members", ErrGroupMaxSize, len(sg.members))
+		}
+		m = &shareMember{id: req.MemberID}
+		sg.members[m.id] = m
+		bump = true // a new member
+	case m == nil:
+		return HeartbeatResult{}, fmt.Errorf("%w: %s", ErrUnknownMemberID, req.MemberID)
+	case req.MemberEpoch != 0 && req.MemberEpoch != m.epoch:
+		return HeartbeatResult{}, fmt.Errorf("%w: %d, the member's is %d", ErrFencedMemberEpoch, req.MemberEpoch, m.epoch)
+	}
+	// A member that rejoins at epoch 0 (it lost its state) gets its assignment again.
+	resend := req.MemberEpoch == 0
+	m.clientID, m.clientHost, m.rackID = req.ClientID, req.ClientHost, req.RackID
+	if req.Topics != nil {
+		topics := slices.Sorted(slices.Values(req.Topics))
+		topics = slices.Compact(topics)
+		if !slices.Equal(topics, m.topics) {
+			m.topics = topics
+			bump = true
+		}
+	}
+	if g.reassignLocked(sg) || bump {
+		sg.epoch++
+	}
+	res := HeartbeatResult{MemberEpoch: m.epoch, HeartbeatInterval: cfg.HeartbeatInterval}
+	if m.epoch != sg.epoch || resend {
+		m.epoch = sg.epoch
+		res.MemberEpoch = m.epoch
+		res.Assignment = cloneAssignment(m.assignment)
+	}
+	g.resetSessionLocked(sg, m, cfg.SessionTimeout)
+	return res, nil
+}
+
+// reassignLocked recomputes the group's assignment and reports whether any member's
+// changed (members, subscriptions, or the topics' partitions changed). g.mu must be held.
+func (g *Groups) reassignLocked(sg *shareGroup) bool {
+	ids := slices.Sorted(maps.Keys(sg.members))
+	subs := make(map[string][]string) // topic → sorted subscribers
+	for _, id := range ids {
+		for _, t := range sg.members[id].topics {
+			subs[t] = append(subs[t], id)
+		}
+	}
+	target := make(map[string]Assignment, len(ids))
+	for _, id := range ids {
+		target[id] = Assignment{}
+	}
+	for t, members := range subs {
+		tid, parts, ok := g.opts.Topics.Topic(t)
+		if !ok || parts <= 0 {
+			continue
+		}
+		n, p := len(members), int(parts)
+		sharing := (n + p - 1) / p
+		for k := range sharing * p {
+			a := target[members[k%n]]
+			if part := int32(k % p); !slices.Contains(a[tid], part) {
+				a[tid] = append(a[tid], part)
+			}
+		}
+	}
+	changed := false
+	for _, id := range ids {
+		a := target[id]
+		for tid := range a {
+			slices.Sort(a[tid])
+		}
+		m := sg.members[id]
+		if !maps.EqualFunc(a, m.assignment, slices.Equal) {
+			m.assignment = a
+			changed = true
+		}
+	}
+	return changed
+}
+
+// resetSessionLocked (re)starts m's session timer. g.mu must be held.
+func (g *Groups) resetSessionLocked(sg *shareGroup, m *shareMember, timeout time.Duration) {
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	var t coord.Timer
+	t = g.opts.Clock.AfterFunc(timeout, func() {
+		g.mu.Lock()
+		cur := g.mu.groups[sg.name]
+		expired := !g.mu.closed && cur == sg && sg.members[m.id] == m && m.timer == t
+		if expired {
+			g.removeLocked(sg, m)
+		}
+		g.mu.Unlock()
+		if expired && g.opts.OnLeave != nil {
+			g.opts.OnLeave(sg.name, m.id)
+		}
+	})
+	m.timer = t
+}
+
+// removeLocked removes m from its group and reassigns. g.mu must be held.
+func (g *Groups) removeLocked(sg *shareGroup, m *shareMember) {
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	delete(sg.members, m.id)
+	g.reassignLocked(sg)
+	sg.epoch++
+}
+
+// Member returns member's epoch and assignment; ok is false when it is not a member of
+// group (ShareFetch and ShareAcknowledge check it).
+func (g *Groups) Member(group, member string) (epoch int32, assignment Assignment, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	sg := g.mu.groups[group]
+	if sg == nil || sg.members[member] == nil {
+		return 0, nil, false
+	}
+	m := sg.members[member]
+	return m.epoch, cloneAssignment(m.assignment), true
+}
+
+// Describe describes group; ok is false when there is no such share group.
+func (g *Groups) Describe(group string) (d GroupDescription, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	sg := g.mu.groups[group]
+	if sg == nil {
+		return GroupDescription{}, false
+	}
+	d = GroupDescription{Group: group, State: sg.state(), GroupEpoch: sg.epoch, AssignmentEpoch: sg.epoch}
+	for _, id := range slices.Sorted(maps.Keys(sg.members)) {
+		m := sg.members[id]
+		d.Members = append(d.Members, MemberDescription{MemberID: id, ClientID: m.clientID, ClientHost: m.clientHost,
+			RackID: m.rackID, MemberEpoch: m.epoch, Topics: slices.Clone(m.topics), Assignment: cloneAssignment(m.assignment)})
+	}
+	return d, true
+}
+
+// List returns every share group's name and state, sorted by name.
+func (g *Groups) List() []GroupDescription {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]GroupDescription, 0, len(g.mu.groups))
+	for _, name := range slices.Sorted(maps.Keys(g.mu.groups)) {
+		sg := g.mu.groups[name]
+		out = append(out, GroupDescription{Group: name, State: sg.state(), GroupEpoch: sg.epoch})
+	}
+	return out
+}
+
+// Delete deletes an empty share group: ErrGroupNotFound when there is none,
+// ErrNonEmptyGroup when it has members. (Its share-partition states are the caller's to
+// delete: Store.Delete.)
+func (g *Groups) Delete(group string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	sg := g.mu.groups[group]
+	switch {
+	case sg == nil:
+		return ErrGroupNotFound
+	case len(sg.members) > 0:
+		return ErrNonEmptyGroup
+	}
+	delete(g.mu.groups, group)
+	return nil
+}
+
+func (sg *shareGroup) state() GroupState {
+	if len(sg.members) == 0 {
+		return GroupEmpty
+	}
+	return GroupStable
+}
+
+func cloneAssignment(a Assignment) Assignment {
+	out := make(Assignment, len(a))
+	for k, v := range a {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}

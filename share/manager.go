@@ -1,0 +1,427 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stratalog/strata/coord"
+)
+
+// ErrClosed: the manager is closed (the broker shuts down).
+var ErrClosed = errors.New("share: closed")
+
+// StateStore is where the manager stores share-partition states: the Store on a single
+// node; on a cluster, the broker coordinating each key's partition of
+// __share_group_state (Kafka's Read/WriteShareGroupState).
+type StateStore interface {
+	Read(k Key) (Stored, bool, error)
+	Write(us []Update) error
+}
+
+// ManagerOptions configures a Manager.
+type ManagerOptions struct {
+	Store   StateStore
+	Configs GroupConfigs // nil: StaticConfigs(DefaultConfig())
+	Clock   coord.Clock  // nil: coord.RealClock
+	Logger  *slog.Logger // nil: slog.Default()
+	// OnAvailable, if set, is called (without locks held) when records of a
+	// share-partition became Available again (released, or their lock expired) or its
+	// start offset moved (room in a window full of record locks): the place to wake
+	// ShareFetch requests waiting for records.
+	OnAvailable func(k Key)
+}
+
+// Manager holds the share-partitions of the topic partitions this broker leads (Kafka's
+// SharePartitionManager): their in-flight state, lock-expiry timers, and the storing of
+// their changes. Changes are stored in group commits: one goroutine takes the changes of
+// every share-partition changed since its last write and stores them with one
+// StateStore.Write (one batch per partition of __share_group_state), while later changes
+// gather for the next; an acknowledgement returns once a write holding it is committed,
+// so acknowledging thousands of records per second costs a few writes, not thousands.
+//
+// Concurrency: every method is safe for concurrent use. Manager.mu (the map) and
+// sharePart.mu are never held together; the flusher takes one sharePart.mu at a time and
+// holds none across a Write. Close sets closed before it stops the timers under each
+// sharePart.mu, and a timer is armed under sharePart.mu only while not closed: none
+// survives Close.
+type Manager struct {
+	opts ManagerOptions
+
+	closed atomic.Bool
+	mu     struct {
+		sync.Mutex
+		parts map[Key]*sharePart
+	}
+
+	fmu struct {
+		sync.Mutex
+		dirty map[Key]*sharePart // changed since the flush in progress took its set
+		done  chan struct{}      // closed when the flush storing dirty completes
+		err   *error             // that flush's result
+	}
+	kick chan struct{} // 1-buffered: a flush is wanted
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// sharePart is one share-partition of the manager.
+type sharePart struct {
+	key Key
+
+	mu     sync.Mutex
+	state  *PartitionState
+	resync bool        // a write failed: the next one stores the whole state
+	timer  coord.Timer // lock expiry; nil when none is armed
+	armed  time.Time   // the timer's deadline
+}
+
+// NewManager returns a Manager and starts its flusher; Close stops it.
+func NewManager(opts ManagerOptions) *Manager {
+	if opts.Configs == nil {
+		opts.Configs = StaticConfigs(DefaultConfig())
+	}
+	if opts.Clock == nil {
+		opts.Clock = coord.RealClock
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	m := &Manager{opts: opts, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	m.mu.parts = make(map[Key]*sharePart)
+	m.fmu.dirty = make(map[Key]*sharePart)
+	m.fmu.done = make(chan struct{})
+	m.fmu.err = new(error)
+	m.wg.Add(1)
+	go m.flushLoop()
+	return m
+}
+
+// Close stops the flusher (after a last flush of pending changes) and the timers; later
+// operations return ErrClosed. It is idempotent.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed.Load() {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed.Store(true)
+	parts := m.mu.parts
+	m.mu.Unlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		if p.timer != nil {
+			p.timer.Stop()
+			p.timer = nil
+		}
+		p.mu.Unlock()
+	}
+	close(m.stop)
+	m.wg.Wait()
+	return nil
+}
+
+// part returns k's share-partition, loading its stored state, or creating it at the
+// offset start returns (share.auto.offset.reset) when none is stored.
+func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed.Load() {
+		return nil, ErrClosed
+	}
+	if p := m.mu.parts[k]; p != nil {
+		return p, nil
+	}
+	st, ok, err := m.opts.Store.Read(k)
+	if err != nil {
+		return nil, err
+	}
+	p := &sharePart{key: k, state: &PartitionState{}}
+	if ok {
+		p.state.ApplySnapshot(st.Start, st.Batches)
+	} else {
+		s, err := start()
+		if err != nil {
+			return nil, err
+		}
+		p.state = NewPartitionState(s)
+	}
+	m.mu.parts[k] = p
+	return p, nil
+}
+
+// Acquire acquires for member up to maxRecords records of k from logStart (the
+// partition's log start offset: the state moves past records retention deleted) to
+// limit (its high watermark, or its last stable offset under read_committed); start
+// gives the start offset of a share-partition the group never read (from
+// share.auto.offset.reset). See PartitionState.Acquire.
+func (m *Manager) Acquire(k Key, member string, logStart, limit int64, maxRecords int, start func() (int64, error)) ([]AcquiredRange, error) {
+	p, err := m.part(k, start)
+	if err != nil {
+		return nil, err
+	}
+	l := m.opts.Configs.ShareConfig(k.Group).Limits()
+	now := m.opts.Clock.Now()
+	p.mu.Lock()
+	p.state.AdvanceTo(logStart)
+	got := p.state.Acquire(member, limit, maxRecords, now, l)
+	dirty := p.state.Dirty()
+	m.armLocked(p)
+	p.mu.Unlock()
+	if dirty { // expired locks released on the way
+		m.markDirty(p)
+	}
+	return got, nil
+}
+
+// Acknowledge applies member's acknowledgements of k (PartitionState.Acknowledge) and
+// returns once they are stored, or ctx is done (they are stored later). A share-partition
+// this manager does not hold has nothing acquired: ErrInvalidRecordState.
+func (m *Manager) Acknowledge(ctx context.Context, k Key, member string, batches []AckBatch) error {
+	m.mu.Lock()
+	p := m.mu.parts[k]
+	m.mu.Unlock()
+	switch {
+	case m.closed.Load():
+		return ErrClosed
+	case p == nil:
+		return ErrInvalidRecordState
+	}
+	l := m.opts.Configs.ShareConfig(k.Group).Limits()
+	p.mu.Lock()
+	start := p.state.Start()
+	err := p.state.Acknowledge(member, batches, m.opts.Clock.Now(), l)
+	dirty, moved := p.state.Dirty(), p.state.Start() != start
+	m.armLocked(p)
+	p.mu.Unlock()
+	if err != nil || !dirty {
+		return err
+	}
+	// Released records are available again; a start that moved makes room in a window
+	// full of record locks.
+	released := moved
+	for _, b := range batches {
+		for _, t := range b.Types {
+			released = released || t == Release
+		}
+	}
+	if released && m.opts.OnAvailable != nil {
+		m.opts.OnAvailable(k)
+	}
+	return m.waitStored(ctx, m.markDirty(p))
+}
+
+// ReleaseMember releases the records member holds in every share-partition of its group
+// (it left the group, or its session expired).
+func (m *Manager) ReleaseMember(group, member string) {
+	m.mu.Lock()
+	var parts []*sharePart
+	for k, p := range m.mu.parts {
+		if k.Group == group {
+			parts = append(parts, p)
+		}
+	}
+	m.mu.Unlock()
+	m.release(group, member, parts)
+}
+
+// ReleaseIn releases the records member of group holds in the share-partitions of parts
+// (its share session on this broker closed, or was replaced).
+func (m *Manager) ReleaseIn(group, member string, parts []TopicPartition) {
+	m.mu.Lock()
+	var held []*sharePart
+	for _, tp := range parts {
+		if p := m.mu.parts[Key{Group: group, TopicID: tp.TopicID, Partition: tp.Partition}]; p != nil {
+			held = append(held, p)
+		}
+	}
+	m.mu.Unlock()
+	m.release(group, member, held)
+}
+
+func (m *Manager) release(group, member string, parts []*sharePart) {
+	l := m.opts.Configs.ShareConfig(group).Limits()
+	for _, p := range parts {
+		p.mu.Lock()
+		released := p.state.ReleaseMember(member, l)
+		m.armLocked(p)
+		p.mu.Unlock()
+		if released {
+			m.markDirty(p)
+			if m.opts.OnAvailable != nil {
+				m.opts.OnAvailable(p.key)
+			}
+		}
+	}
+}
+
+// DropGroup forgets the share-partitions of group (it was deleted: its stored states are
+// the caller's to delete, Store.Delete), stopping their timers; records still acquired
+// are forgotten with them. It returns once a flush begun after them is over, so no
+// write of theirs still in progress can follow the caller's deletion.
+func (m *Manager) DropGroup(ctx context.Context, group string) error {
+	m.mu.Lock()
+	var parts []*sharePart
+	for k, p := range m.mu.parts {
+		if k.Group == group {
+			parts = append(parts, p)
+			delete(m.mu.parts, k)
+		}
+	}
+	m.mu.Unlock()
+	m.fmu.Lock()
+	for _, p := range parts {
+		delete(m.fmu.dirty, p.key)
+	}
+	m.fmu.Unlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		if p.timer != nil {
+			p.timer.Stop()
+			p.timer = nil
+		}
+		p.mu.Unlock()
+	}
+	return m.waitStored(ctx, m.markDirty(nil))
+}
+
+// Stats reports k's start offset, end offset and acquired records; ok is false when the
+// manager does not hold k.
+func (m *Manager) Stats(k Key) (start, end int64, inFlight int, ok bool) {
+	m.mu.Lock()
+	p := m.mu.parts[k]
+	m.mu.Unlock()
+	if p == nil {
+		return 0, 0, 0, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state.Start(), p.state.End(), p.state.InFlight(), true
+}
+
+// armLocked sets p's timer to its next lock expiry. p.mu must be held.
+func (m *Manager) armLocked(p *sharePart) {
+	d, ok := p.state.NextDeadline()
+	if p.timer != nil && (!ok || !d.Equal(p.armed)) {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	if !ok || p.timer != nil || m.closed.Load() {
+		return
+	}
+	p.armed = d
+	p.timer = m.opts.Clock.AfterFunc(d.Sub(m.opts.Clock.Now()), func() { m.expire(p) })
+}
+
+// expire runs when p's earliest lock is due: expired records become Available.
+func (m *Manager) expire(p *sharePart) {
+	l := m.opts.Configs.ShareConfig(p.key.Group).Limits()
+	p.mu.Lock()
+	p.timer = nil
+	expired := p.state.Expire(m.opts.Clock.Now(), l)
+	m.armLocked(p)
+	p.mu.Unlock()
+	if expired {
+		m.markDirty(p)
+		if m.opts.OnAvailable != nil {
+			m.opts.OnAvailable(p.key)
+		}
+	}
+}
+
+// flushWait is what a change waits on: the flush that will store it.
+type flushWait struct {
+	done <-chan struct{}
+	err  *error
+}
+
+// markDirty queues p (if not nil) for the next flush and returns what to wait on for it.
+func (m *Manager) markDirty(p *sharePart) flushWait {
+	m.fmu.Lock()
+	if p != nil {
+		m.fmu.dirty[p.key] = p
+	}
+	w := flushWait{done: m.fmu.done, err: m.fmu.err}
+	m.fmu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+	return w
+}
+
+func (m *Manager) waitStored(ctx context.Context, w flushWait) error {
+	select {
+	case <-w.done:
+		return *w.err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.stop:
+		select {
+		case <-w.done:
+			return *w.err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// flushLoop stores the changed share-partitions, one flush at a time; changes made during
+// a flush wait for the next one.
+func (m *Manager) flushLoop() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.kick:
+			m.flush()
+		case <-m.stop:
+			m.flush()
+			return
+		}
+	}
+}
+
+func (m *Manager) flush() {
+	m.fmu.Lock()
+	dirty, done, errp := m.fmu.dirty, m.fmu.done, m.fmu.err
+	m.fmu.dirty = make(map[Key]*sharePart)
+	m.fmu.done, m.fmu.err = make(chan struct{}), new(error)
+	m.fmu.Unlock()
+	if len(dirty) == 0 {
+		close(done)
+		return
+	}
+	us := make([]Update, 0, len(dirty))
+	for k, p := range dirty {
+		p.mu.Lock()
+		u := Update{Key: k}
+		if p.resync {
+			u.Start, u.Batches = p.state.Snapshot()
+		} else {
+			var ok bool
+			if u.Start, u.Batches, ok = p.state.TakeUpdate(); !ok {
+				p.mu.Unlock()
+				continue
+			}
+		}
+		p.resync = false
+		p.mu.Unlock()
+		us = append(us, u)
+	}
+	err := m.opts.Store.Write(us)
+	if err != nil {
+		m.opts.Logger.Warn("storing share-partition states failed", "partitions", len(us), "err", err)
+		// The store holds none of these changes: store each state whole next time.
+		for _, u := range us {
+			p := dirty[u.Key]
+			p.mu.Lock()
+			p.resync = true
+			p.mu.Unlock()
+		}
+	}
+	*errp = err
+	close(done)
+}
