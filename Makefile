@@ -11,7 +11,7 @@ FUZZTIME  ?= 20s
 COMPAT_DIR ?= ../shared/compat
 GOFLAGS_TAGS := $(if $(TAGS),-tags '$(TAGS)',)
 
-.PHONY: all build run cluster cluster-soak jepsen compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
+.PHONY: all build run cluster cluster-soak jepsen bench-replication confluent-kafka librdkafka-tests compat-single compat-cluster test race unit fuzz bench lint vet compat crash integ tidy-check clean kcat chromium legacy-clients burrow sarama soak
 
 all: build
 
@@ -34,26 +34,44 @@ cluster-soak:
 	$(GO) test -count=$(CLUSTER_COUNT) -timeout 0 -run '^TestClusterProcess' -v ./cmd/strata
 
 # The Jepsen-style replication tests (cmd/strata TestJepsenProcess*: idempotent acks=all
-# load on an RF 3 topic of three processes; kill -9 of a leader, of every node, SIGSTOP
-# of one and of two nodes; a checker of every acknowledged record) JEPSEN_COUNT times
+# load on an RF 3 topic of three processes; kill -9 of a leader, of every node, of a
+# committing group's coordinator, SIGSTOP of one and of two nodes; a checker of every
+# acknowledged record and of the replicas byte for byte) JEPSEN_COUNT times
 # (default 10; JEPSEN_RUN narrows the tests); make test runs them once.
 JEPSEN_COUNT ?= 10
 JEPSEN_RUN ?= ^TestJepsenProcess
 jepsen:
 	$(GO) test -count=$(JEPSEN_COUNT) -timeout 0 -run '$(JEPSEN_RUN)' -v ./cmd/strata
 
+# librdkafka's own tests (RDK_TESTS, default 0103,0129) against a three-node cluster;
+# not in CI: LIBRDKAFKA_SRC is a librdkafka v2.0.2 source tree (scripts/librdkafka-tests.sh).
+RDK_TESTS ?= 0103,0129
+librdkafka-tests: build
+	./scripts/librdkafka-tests.sh $(LIBRDKAFKA_SRC) $(RDK_TESTS)
+
+# RF 3 against RF 1 acks=all throughput, replication bytes and CPU through three strata
+# serve processes (docs/benchmarks.md); ROUNDS, DURATION, RATE tune it.
+bench-replication: build
+	./scripts/bench-replication.sh ./$(BIN)
+
 # The full suite: vet, unit and integration tests under the race detector, and a short
 # pass of every fuzz target over its seed corpus (go test runs seeds as plain tests).
-# The kcat integration tests (server, TestKcat*) need kcat, the kafka-python and Burrow
+# The kcat integration tests (server, TestKcat*) need kcat, TestClusterProcessLibrdkafka
+# (cmd/strata) python3-confluent-kafka, the kafka-python and Burrow
 # ones (TestKafkaPython*, TestBurrowLag) Debian's python3-kafka, burrow and zookeeper, the
 # console's browser tests (observe, TestConsole*) Chromium: installed first when missing.
 # Then the Sarama module's tests (compat/sarama).
-test: kcat chromium legacy-clients vet race sarama
+test: kcat confluent-kafka chromium legacy-clients vet race sarama
 
 # kcat (librdkafka's CLI) for the cross-client tests: apt-get install only when it is not
 # on PATH (as root or with sudo -n; apt-get update only if the first attempt fails).
 kcat:
 	@command -v kcat >/dev/null 2>&1 || ./scripts/install-kcat.sh
+
+# Debian's python3-confluent-kafka (librdkafka 2.0.2, as kcat) for the librdkafka
+# transactions against a three-node cluster (cmd/strata TestClusterProcessLibrdkafka).
+confluent-kafka:
+	@./scripts/install-debs.sh "/usr/bin/python3 -c 'import confluent_kafka'" python3-confluent-kafka
 
 # Chromium (Debian's package) for the console's browser tests, installed the same way.
 # Outside CI a failed install only makes those tests skip; with CI=true they fail.

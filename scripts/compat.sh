@@ -9,8 +9,13 @@
 # data directory, and on a second one with SASL (SASL_PLAINTEXT, user compat, for the kgo
 # suite's SCRAM tests: KGO_TEST_SCRAM, KGO_TEST_SCRAM_SEEDS). With NODES=3 the three are one
 # cluster (node.id 1-3, controller.quorum.voters on three more free ports) and the checks
-# get all three as seeds (BROKER, hence KGO_SEEDS; KGO_TEST_RF stays 1 until partitions
-# replicate). The exit status is run.sh's. Broker N's log is kept in
+# get all three as seeds (BROKER, hence KGO_SEEDS), and the kgo suite creates its topics
+# with replication factor 3 (KGO_TEST_RF=3; 1 on a single broker). On the cluster the
+# suite's Test848RegexBrokerResolves is skipped (KGO_SKIP): its loop stops once it has
+# records of as many topics as it wants, __consumer_offsets (which it also subscribes to,
+# holding the other tests' commits) counted, so when that topic's records come before
+# those of one of its two topics (another broker's fetch answer) it fails; one fetch
+# answer brings them all from a single broker. The exit status is run.sh's. Broker N's log is kept in
 # $LOGDIR/strata[-N].log (LOGDIR defaults to a new temporary directory, shared with run.sh).
 set -uo pipefail
 
@@ -92,7 +97,8 @@ ADDR=$(IFS=,; echo "${ADDRS[*]}")
 SASL=$(IFS=,; echo "${SASLS[*]}")
 echo "compat: strata $ADDR (SASL_PLAINTEXT $SASL), $NODES node(s), broker logs $LOGDIR/strata*.log"
 
-BROKER=$ADDR KGO_TEST_SCRAM=${KGO_TEST_SCRAM:-compat:compat-secret:512} KGO_TEST_SCRAM_SEEDS=${KGO_TEST_SCRAM_SEEDS:-$SASL} \
+[ "$NODES" = 3 ] && export KGO_SKIP=${KGO_SKIP:-^Test848RegexBrokerResolves$}
+KGO_TEST_RF=${KGO_TEST_RF:-$NODES} BROKER=$ADDR KGO_TEST_SCRAM=${KGO_TEST_SCRAM:-compat:compat-secret:512} KGO_TEST_SCRAM_SEEDS=${KGO_TEST_SCRAM_SEEDS:-$SASL} \
 	"$COMPAT_DIR/run.sh" "$@"
 STATUS=$?
 for n in $(seq 1 "$NODES"); do

@@ -125,12 +125,19 @@ func (f *fetch) resolve(s *Server) {
 				p   *partition.Partition
 				err error
 			)
-			if byID { // an unknown id is UNKNOWN_TOPIC_ID, then authorization
+			if f.follower >= 0 { // CLUSTER_ACTION first: a follower without it learns nothing (Kafka)
+				err = f.readErr(rt.Topic)
+			}
+			switch {
+			case err != nil:
+			case byID: // an unknown id is UNKNOWN_TOPIC_ID, then authorization
 				if p, err = s.data.replicas.LookupID(rt.TopicID, rp.Partition, rp.CurrentLeaderEpoch); err == nil {
 					err = f.readErr(p.Topic())
 				}
-			} else if err = f.readErr(rt.Topic); err == nil { // authorization, then existence
-				p, err = s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+			default: // authorization, then existence
+				if err = f.readErr(rt.Topic); err == nil {
+					p, err = s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
+				}
 			}
 			if err == nil && f.follower >= 0 && !s.data.replicas.FollowerFetch(p.TopicID(), rp.Partition, f.follower, rp.FetchOffset) {
 				err = replica.ErrNotLeaderOrFollower

@@ -32,7 +32,11 @@ const (
 // single node it coordinates every group and every transactional id. A cluster node
 // creates the topic first (__consumer_offsets with offsets.topic.replication.factor,
 // __transaction_state with transaction.state.log.replication.factor: at most the live
-// brokers), so the coordinator is the leader the controller placed its partition on.
+// brokers), so the coordinator is the leader the controller placed its partition on, and
+// answers that request COORDINATOR_NOT_AVAILABLE, as Kafka's KafkaApis does: the leaders
+// have not taken the partitions up yet (a request sent to one at once would get
+// NOT_COORDINATOR, which librdkafka's committed() does not retry); the client asks
+// again after its backoff.
 func handleFindCoordinator(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
@@ -43,11 +47,14 @@ func handleFindCoordinator(s *Server, r *request) reply {
 	case coordinatorShare:
 		topic = metadata.ShareGroupStateTopic // never created here (coordinatorRunning: false)
 	}
-	var created error
+	creating := false
 	if _, ok := s.image().Topic(topic); !ok && s.opts.Cluster != nil && coordinatorRunning(s, req.CoordinatorType) {
 		ctx, cancel := s.controllerCtx(r, 0)
-		created = s.createInternalTopic(ctx, topic, partitions, s.internalReplicationFactor(rf))
+		if err := s.createInternalTopic(ctx, topic, partitions, s.internalReplicationFactor(rf)); err != nil {
+			s.log.Debug("creating an internal topic for FindCoordinator", "topic", topic, "err", err)
+		}
 		cancel()
+		creating = true
 	}
 	im := s.image()
 	answer := func(key string) (int16, int32, string, int32) {
@@ -71,7 +78,7 @@ func handleFindCoordinator(s *Server, r *request) reply {
 				return errorCode(err), -1, "", -1
 			}
 		}
-		if created != nil {
+		if creating {
 			return kerr.CoordinatorNotAvailable.Code, -1, "", -1
 		}
 		node := s.opts.NodeID

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -58,8 +56,9 @@ func handleWriteTxnMarkers(s *Server, r *request) reply {
 	})
 }
 
-// sendMarker writes m to tp through its leader, broker leader, with WriteTxnMarkers
-// (peer). The partition's error comes back as the kerr error of its code.
+// sendMarker writes m to tp through its leader, broker leader, with WriteTxnMarkers on
+// the inter-broker listener (peer). The partition's error comes back as the kerr error
+// of its code.
 func (s *Server) sendMarker(ctx context.Context, leader int32, tp txn.TopicPartition, m txn.Marker) error {
 	br, err := s.peer(leader, peerMarkers)
 	if err != nil {
@@ -93,20 +92,14 @@ const (
 	peerDLQ     = "dlq"     // Produce of a share group's dead letters
 )
 
-// peer is a client of broker node of the cluster for requests of kind, on the listener of
-// this broker's first listener's name (PLAINTEXT only: the brokers have no credentials of
-// their own yet).
+// peer is a client of broker node of the cluster for requests of kind, on the
+// inter-broker listener (interbroker.go).
 func (s *Server) peer(node int32, kind string) (*kgo.Broker, error) {
-	l := s.opts.listeners()[0]
-	if l.SecurityProtocol != Plaintext {
-		return nil, fmt.Errorf("server: the first listener %s is %s; requests to broker %d need a PLAINTEXT one", l.Name, l.SecurityProtocol, node)
+	addr, err := s.data.interBroker.addr(s.image(), node)
+	if err != nil {
+		return nil, err
 	}
-	b, ok := s.image().Broker(node)
-	e, eok := b.Endpoint(l.Name)
-	if !ok || !eok {
-		return nil, fmt.Errorf("server: broker %d has no %s endpoint", node, l.Name)
-	}
-	cl, err := s.data.peers.client(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), kind)
+	cl, err := s.data.peers.client(addr, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +110,7 @@ func (s *Server) peer(node int32, kind string) (*kgo.Broker, error) {
 // WriteTxnMarkers, AddPartitionsToTxn and dead letters' Produce), one per kind of request
 // and address, created on first use and closed with the data.
 type peerClients struct {
+	ib     *interBroker // set by openData before any use
 	mu     sync.Mutex
 	byAddr map[string]*kgo.Client
 	closed bool
@@ -134,7 +128,7 @@ func (p *peerClients) client(addr, kind string) (*kgo.Client, error) {
 	if cl, ok := p.byAddr[key]; ok {
 		return cl, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("strata-broker"))
+	cl, err := kgo.NewClient(append(p.ib.kgoOptions(), kgo.SeedBrokers(addr), kgo.ClientID("strata-broker"))...)
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,12 @@ func startCluster(t testing.TB) *testCluster { t.Helper(); return startClusterWi
 // startClusterWith is startCluster with more broker settings on every node.
 func startClusterWith(t testing.TB, settings map[string]string) *testCluster {
 	t.Helper()
+	return startClusterFunc(t, func(o *Options) { maps.Copy(o.Settings, settings) })
+}
+
+// startClusterFunc is startCluster with each node's options changed by edit first.
+func startClusterFunc(t testing.TB, edit func(*Options)) *testCluster {
+	t.Helper()
 	lns, voters := quorumListeners(t, 3)
 	c := &testCluster{voters: voters, nodes: make([]*Server, 3), dirs: []string{t.TempDir(), t.TempDir(), t.TempDir()}}
 	errs := make([]error, 3)
@@ -76,7 +82,7 @@ func startClusterWith(t testing.TB, settings map[string]string) *testCluster {
 		go func() {
 			defer wg.Done()
 			o := clusterOptions(voters, lns[i], int32(i+1), c.dirs[i])
-			maps.Copy(o.Settings, settings)
+			edit(o)
 			c.nodes[i], errs[i] = Start(o)
 		}()
 	}
@@ -1026,5 +1032,40 @@ func TestClusterTxnProduceVerification(t *testing.T) {
 	if resp, err := dt.RequestWith(ctx, cl); err != nil || len(resp.TransactionStates) != 1 || len(resp.TransactionStates[0].Topics) != 1 ||
 		len(resp.TransactionStates[0].Topics[0].Partitions) != 3 {
 		t.Fatalf("after v12 produces: %v %+v", err, resp)
+	}
+}
+
+// TestClusterFindCoordinatorCreates: on a cluster, the FindCoordinator that creates
+// __consumer_offsets answers COORDINATOR_NOT_AVAILABLE, as Kafka's (the leaders have not
+// taken the partitions up yet: librdkafka's committed() failed on the NOT_COORDINATOR a
+// coordinator named at once answered); asked again, it names the leader of the group's
+// partition.
+func TestClusterFindCoordinatorCreates(t *testing.T) {
+	c := startCluster(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[0].Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	find := func() *kmsg.FindCoordinatorResponseCoordinator {
+		t.Helper()
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKeys = []string{"g"}
+		resp, err := req.RequestWith(t.Context(), cl.SeedBrokers()[0])
+		if err != nil || len(resp.Coordinators) != 1 {
+			t.Fatalf("FindCoordinator: %v %+v", err, resp)
+		}
+		return &resp.Coordinators[0]
+	}
+	if got := find(); got.ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("the FindCoordinator that creates __consumer_offsets: %v, want COORDINATOR_NOT_AVAILABLE", kerr.ErrorForCode(got.ErrorCode))
+	}
+	offsets, ok := c.nodes[0].image().Topic(metadata.ConsumerOffsetsTopic)
+	if !ok {
+		t.Fatal("__consumer_offsets not created")
+	}
+	leader := offsets.Partitions[coord.PartitionFor("g", offsets.NumPartitions())].Leader
+	if got := find(); got.ErrorCode != 0 || got.NodeID != leader {
+		t.Fatalf("asked again: %v node %d, want the leader %d", kerr.ErrorForCode(got.ErrorCode), got.NodeID, leader)
 	}
 }

@@ -52,6 +52,9 @@ type serverData struct {
 	verifyTxn bool
 	// txnVersion is the transaction.version feature advertised (strata.transaction.version).
 	txnVersion int16
+	// interBroker is how to connect to the other brokers of a cluster (nil on a single
+	// node without an inter-broker listener): interbroker.go.
+	interBroker *interBroker
 	// peers are the clients of the other brokers of a cluster (27_write_txn_markers.go).
 	peers peerClients
 
@@ -72,6 +75,13 @@ func (s *Server) openData() (err error) {
 	d.broker = config.ResolveBroker(s.staticSettings())
 	if rf := d.broker.Int64("default.replication.factor"); s.opts.Cluster == nil && rf != 1 {
 		return fmt.Errorf("server: invalid broker settings: default.replication.factor=%d: a single node (no controller.quorum.voters) takes only 1", rf)
+	}
+
+	if err := s.loadTLS(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if d.interBroker, err = s.newInterBroker(); err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 
 	rules := metadata.Rules{Broker: s.opts.Settings, ValidateConfigs: replica.ValidateTopicConfig(s.opts.Settings)}
@@ -123,7 +133,7 @@ func (s *Server) openData() (err error) {
 		Transactions: d.broker.Bool(txnEnableSetting),
 	}
 	if s.opts.Cluster != nil { // followers replicate from their leaders
-		d.transport = newReplicaTransport(s.opts.NodeID, store.Image)
+		d.transport = newReplicaTransport(s.opts.NodeID, store.Image, d.interBroker)
 		ropts.Transport = d.transport
 		if ropts.Fetch, err = fetchOptions(d.broker); err != nil {
 			return err
@@ -133,6 +143,7 @@ func (s *Server) openData() (err error) {
 	if err != nil {
 		return fmt.Errorf("server: open topics: %w", err)
 	}
+	d.peers.ib = d.interBroker
 	d.pids = newProducerIDs(store, s.opts.NodeID, d.replicas.Hosted())
 	if d.groups, err = s.openGroups(); err != nil {
 		return fmt.Errorf("server: open group coordinator: %w", err)

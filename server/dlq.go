@@ -65,7 +65,26 @@ func (c dlqCluster) Target(ctx context.Context, group string) (dlq.Target, error
 	}, nil
 }
 
+// Append retries what Kafka calls retriable (a leader that has not applied the topic or
+// its leadership yet, a leader moving), with a growing backoff, until ctx ends: dead
+// letters are written right after the topic's creation or during a failover.
 func (c dlqCluster) Append(ctx context.Context, topic string, partition int32, batch []byte) error {
+	backoff := 25 * time.Millisecond
+	for {
+		err := c.appendOnce(ctx, topic, partition, batch)
+		if err == nil || !kerr.IsRetriable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func (c dlqCluster) appendOnce(ctx context.Context, topic string, partition int32, batch []byte) error {
 	s := c.s
 	t, ok := s.image().Topic(topic)
 	if !ok || partition < 0 || partition >= t.NumPartitions() {

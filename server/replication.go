@@ -39,16 +39,16 @@ func fetchOptions(broker config.Resolved) (replica.FetchOptions, error) {
 }
 
 // replicaTransport carries the follower fetchers' requests (replica.Transport) to the
-// other brokers of a cluster: one connection per broker, to the first PLAINTEXT
-// endpoint of its registration in the metadata image, one request at a time (the
-// replica manager runs one fetcher per source broker, which waits for each answer),
-// dialled again after any error. Replication over TLS or SASL listeners is not
-// supported yet: a broker without a PLAINTEXT listener cannot be replicated from.
+// other brokers of a cluster: one connection per broker, to its endpoint of the
+// inter-broker listener in the metadata image, secured and logged in as that listener
+// asks (interbroker.go), one request at a time (the replica manager runs one fetcher per
+// source broker, which waits for each answer), dialled again after any error.
 //
 // Concurrency: safe for concurrent use; Close closes every connection and makes later
 // requests fail.
 type replicaTransport struct {
 	image    func() *metadata.Image
+	ib       *interBroker
 	clientID string
 	dialer   net.Dialer
 
@@ -72,8 +72,8 @@ const maxReplicaResponse = 1 << 30
 
 var errTransportClosed = errors.New("server: replication transport closed")
 
-func newReplicaTransport(node int32, image func() *metadata.Image) *replicaTransport {
-	t := &replicaTransport{image: image, clientID: "strata-replica-" + strconv.Itoa(int(node))}
+func newReplicaTransport(node int32, image func() *metadata.Image, ib *interBroker) *replicaTransport {
+	t := &replicaTransport{image: image, ib: ib, clientID: "strata-replica-" + strconv.Itoa(int(node))}
 	t.mu.conns = map[int32]*brokerConn{}
 	return t
 }
@@ -95,23 +95,8 @@ func (t *replicaTransport) Request(ctx context.Context, broker int32, req kmsg.R
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	if bc.nc == nil {
-		addr, err := t.addr(broker)
-		if err != nil {
+		if err := t.connect(ctx, broker, bc); err != nil {
 			return nil, err
-		}
-		nc, err := t.dialer.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("server: replication: dial broker %d at %s: %w", broker, addr, err)
-		}
-		t.mu.Lock()
-		closed := t.mu.closed
-		if !closed {
-			bc.nc = nc
-		}
-		t.mu.Unlock()
-		if closed {
-			nc.Close()
-			return nil, errTransportClosed
 		}
 	}
 	resp, err := bc.roundTrip(ctx, t.clientID, req)
@@ -125,18 +110,37 @@ func (t *replicaTransport) Request(ctx context.Context, broker int32, req kmsg.R
 	return resp, nil
 }
 
-// addr is the address of broker's first PLAINTEXT endpoint in the current image.
-func (t *replicaTransport) addr(broker int32) (string, error) {
-	b, ok := t.image().Broker(broker)
-	if !ok {
-		return "", fmt.Errorf("server: replication: broker %d is not registered", broker)
+// connect dials broker's endpoint of the inter-broker listener and logs in; bc.mu is held.
+func (t *replicaTransport) connect(ctx context.Context, broker int32, bc *brokerConn) error {
+	addr, err := t.ib.addr(t.image(), broker)
+	if err != nil {
+		return fmt.Errorf("server: replication: %w", err)
 	}
-	for _, ep := range b.Endpoints {
-		if ep.SecurityProtocol == "" || ep.SecurityProtocol == "PLAINTEXT" {
-			return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), nil
-		}
+	nc, err := t.ib.dial(ctx, &t.dialer, addr)
+	if err != nil {
+		return fmt.Errorf("server: replication: dial broker %d at %s: %w", broker, addr, err)
 	}
-	return "", fmt.Errorf("server: replication: broker %d has no PLAINTEXT listener (replication over TLS or SASL is not supported yet)", broker)
+	t.mu.Lock()
+	closed := t.mu.closed
+	if !closed {
+		bc.nc = nc
+	}
+	t.mu.Unlock()
+	if closed {
+		nc.Close()
+		return errTransportClosed
+	}
+	err = t.ib.authenticate(ctx, addr, func(req kmsg.Request) (kmsg.Response, error) {
+		return bc.roundTrip(ctx, t.clientID, req)
+	})
+	if err != nil {
+		t.mu.Lock()
+		bc.nc.Close()
+		bc.nc = nil
+		t.mu.Unlock()
+		return fmt.Errorf("server: replication: broker %d at %s: %w", broker, addr, err)
+	}
+	return nil
 }
 
 // roundTrip writes req and reads its answer; ctx interrupts both. bc.mu is held.

@@ -152,8 +152,8 @@ func TestClusterFollowersReplicate(t *testing.T) {
 	}
 }
 
-// TestReplicaTransport: the follower's transport finds a broker by its registration,
-// answers a request, fails for a broker that is not registered, and a cancelled context
+// TestReplicaTransport: the follower's transport finds a broker by its registration (the
+// endpoint of the inter-broker listener's name), answers a request, fails for a broker that is not registered, and a cancelled context
 // interrupts a request whose answer never comes (the connection is dialled again after).
 func TestReplicaTransport(t *testing.T) {
 	s := startTest(t, nil)
@@ -176,7 +176,7 @@ func TestReplicaTransport(t *testing.T) {
 		{Listener: "SSL", SecurityProtocol: "SSL", Host: "127.0.0.1", Port: 1},
 		{Listener: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: host, Port: port},
 	}}).Build()
-	tr := newReplicaTransport(1, func() *metadata.Image { return im })
+	tr := newReplicaTransport(1, func() *metadata.Image { return im }, &interBroker{listener: Listener{Name: "PLAINTEXT", SecurityProtocol: Plaintext}})
 	defer tr.Close()
 	ctx := t.Context()
 

@@ -130,10 +130,11 @@ func (c *conn) failAuthentication(resp kmsg.Response) reply {
 	})
 }
 
-// bootstrapUser creates the SCRAM-SHA-256 and SCRAM-SHA-512 credentials of bootstrap.user
-// (NAME:PASSWORD) that do not exist yet.
-func (s *Server) bootstrapUser(ctx context.Context) error {
-	v := s.opts.Settings["bootstrap.user"]
+// bootstrapUser creates the SCRAM-SHA-256 and SCRAM-SHA-512 credentials of the user of
+// setting (bootstrap.user or strata.inter.broker.sasl.user: NAME:PASSWORD) that do not
+// exist yet.
+func (s *Server) bootstrapUser(ctx context.Context, setting string) error {
+	v := s.opts.Settings[setting]
 	if v == "" {
 		return nil
 	}
@@ -153,9 +154,9 @@ func (s *Server) bootstrapUser(ctx context.Context) error {
 		return nil
 	}
 	if err := s.data.store.AlterScramCredentials(ctx, cmd); err != nil {
-		return fmt.Errorf("bootstrap.user: %w", err)
+		return fmt.Errorf("%s: %w", setting, err)
 	}
-	s.log.Info("created the SCRAM credentials of bootstrap.user", "user", name, "mechanisms", len(cmd.Upsertions))
+	s.log.Info("created the SCRAM credentials of "+setting, "user", name, "mechanisms", len(cmd.Upsertions))
 	return nil
 }
 

@@ -114,9 +114,9 @@ func New(opts *Options) (*Server, error) {
 	return s, nil
 }
 
-// openSecurity loads the TLS side of the TLS listeners (their PEM files) and creates the
-// credentials of bootstrap.user.
-func (s *Server) openSecurity() error {
+// loadTLS loads the TLS side of the TLS listeners (their PEM files); openData calls it,
+// before the replication that may connect through them starts.
+func (s *Server) loadTLS() error {
 	s.tls = map[string]*listenerTLS{}
 	for _, l := range s.opts.listeners() {
 		if !l.SecurityProtocol.usesTLS() {
@@ -128,7 +128,16 @@ func (s *Server) openSecurity() error {
 		}
 		s.tls[l.Name] = t
 	}
-	return s.bootstrapUser(s.ctx)
+	return nil
+}
+
+// openSecurity creates the SCRAM credentials of bootstrap.user and of
+// strata.inter.broker.sasl.user.
+func (s *Server) openSecurity() error {
+	if err := s.bootstrapUser(s.ctx, "bootstrap.user"); err != nil {
+		return err
+	}
+	return s.bootstrapUser(s.ctx, "strata.inter.broker.sasl.user")
 }
 
 // Start is New followed by Listen and serving in the background; it returns once every

@@ -143,6 +143,24 @@ func (t *listenerTLS) config() (*tls.Config, error) {
 	return t.mu.cfg, nil
 }
 
+// clientConfig is the TLS configuration of this broker as a client of another broker's
+// listener of the same name (interbroker.go): the keystore as it is now is its client
+// certificate, the truststore (or the system's roots) verifies the server, whose
+// certificate must be for serverName.
+func (t *listenerTLS) clientConfig(serverName string) (*tls.Config, error) {
+	cfg, err := t.config()
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: cfg.Certificates,
+		RootCAs:      cfg.ClientCAs,
+		ServerName:   serverName,
+		MinVersion:   t.minVersion,
+		MaxVersion:   t.maxVersion,
+	}, nil
+}
+
 // pemFile is a PEM file and its parsed contents, read again when the file changes
 // (another file at the path, or another modification time or size). It is guarded by its
 // owner's lock.

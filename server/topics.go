@@ -14,6 +14,10 @@ import (
 // does for Metadata and Produce. Internal topics are never auto-created (their owners
 // create them); otherwise a missing topic is metadata.ErrUnknownTopic. Creating needs
 // CREATE on the cluster or the topic (TOPIC_AUTHORIZATION_FAILED), as Kafka's Metadata.
+// On a cluster node the topic may exist already without this broker having applied its
+// creation yet (a client produces right after CreateTopics through another broker):
+// that is metadata.ErrUnknownTopic too (UNKNOWN_TOPIC_OR_PARTITION, which clients
+// retry), never TOPIC_ALREADY_EXISTS, which a Produce or Metadata answer cannot carry.
 func (s *Server) topicOrAutoCreate(r *request, name string) (*metadata.Topic, error) {
 	if t, ok := s.image().Topic(name); ok {
 		return t, nil
@@ -32,6 +36,7 @@ func (s *Server) topicOrAutoCreate(r *request, name string) (*metadata.Topic, er
 		if t, ok := s.image().Topic(name); ok {
 			return t, nil
 		}
+		return nil, fmt.Errorf("%w: %s (created, not applied on this broker yet)", metadata.ErrUnknownTopic, name)
 	}
 	return t, err
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -47,5 +49,28 @@ func TestTopicsDeleteDisabledVersions(t *testing.T) {
 	}
 	if _, ok := s.image().Topic("kept"); !ok {
 		t.Fatal("topic deleted")
+	}
+}
+
+// existsElsewhere is a metadata store whose controller already has every topic it is
+// asked to create, while this broker's image has not applied them yet.
+type existsElsewhere struct{ metadata.Store }
+
+func (existsElsewhere) CreateTopic(context.Context, metadata.CreateTopic) (*metadata.Topic, error) {
+	return nil, metadata.ErrTopicExists
+}
+
+// TestTopicsAutoCreateNotAppliedYet: auto-creation (Produce, Metadata) of a topic that
+// another broker's client created a moment ago, not in this broker's image yet, answers
+// UNKNOWN_TOPIC_OR_PARTITION (retriable), not TOPIC_ALREADY_EXISTS — librdkafka's
+// 0103-transactions producing right after its CreateTopics on a cluster failed on it.
+func TestTopicsAutoCreateNotAppliedYet(t *testing.T) {
+	s := startTest(t, nil)
+	real := s.data.store
+	s.data.store = existsElsewhere{real}
+	defer func() { s.data.store = real }()
+	_, err := s.topicOrAutoCreate(&request{ctx: t.Context()}, "fresh")
+	if !errors.Is(err, metadata.ErrUnknownTopic) || errorCode(err) != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("auto-create of a topic created elsewhere: %v (code %d), want UNKNOWN_TOPIC_OR_PARTITION", err, errorCode(err))
 	}
 }

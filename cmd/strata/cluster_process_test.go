@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -625,5 +626,33 @@ func BenchmarkClusterProcessCreateTopic(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
 		})
+	}
+}
+
+// TestClusterProcessLibrdkafka drives librdkafka (Debian's python3-confluent-kafka, a
+// client written by others) against three strata processes: it creates a topic of
+// replication factor 3 with the AdminClient and waits until its ISR is full, commits two
+// transactions and aborts one in between with a transactional producer (acks=all), and a
+// read_committed consumer group reads exactly the committed records, once each
+// (testdata/librdkafka_txn.py). make test installs the package; the test fails, not
+// skips, without it.
+func TestClusterProcessLibrdkafka(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs three strata processes")
+	}
+	const python = "/usr/bin/python3" // Debian's, with Debian's confluent_kafka
+	if err := exec.Command(python, "-c", "import confluent_kafka").Run(); err != nil {
+		t.Fatalf("python3-confluent-kafka is not installed (make test installs it: apt-get install -y python3-confluent-kafka): %v", err)
+	}
+	c := startProcCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
+	defer cancel()
+	c.waitMetadata(t, ctx, 0, "three brokers", func(m *kmsg.MetadataResponse) bool { return len(m.Brokers) == 3 })
+	cmd := exec.CommandContext(ctx, python, "testdata/librdkafka_txn.py")
+	cmd.Env = append(os.Environ(), "BROKERS="+strings.Join(c.addrs, ","))
+	out, err := cmd.CombinedOutput()
+	t.Logf("librdkafka: %s", out)
+	if err != nil || !strings.Contains(string(out), "OK ") {
+		t.Fatalf("librdkafka against the cluster: %v", err)
 	}
 }

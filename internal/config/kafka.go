@@ -59,11 +59,10 @@ const (
 
 // clusterOnly are Kafka broker settings of KRaft's cluster mode that Strata does not
 // take: a dynamic quorum (controller.quorum.bootstrap.servers; Strata's quorum is
-// controller.quorum.voters), controller and inter-broker listeners (a cluster node's
-// quorum listener is its own voters entry).
+// controller.quorum.voters), controller listeners (a cluster node's quorum listener is
+// its own voters entry).
 var clusterOnly = []string{
-	"controller.quorum.bootstrap.servers", "controller.listener.names",
-	"inter.broker.listener.name", "early.start.listeners", "security.inter.broker.protocol",
+	"controller.quorum.bootstrap.servers", "controller.listener.names", "early.start.listeners",
 }
 
 // BrokerKind classifies a broker setting name (a broker setting, or the broker synonym of

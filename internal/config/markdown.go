@@ -122,7 +122,7 @@ described (DescribeConfigs) like any other, with Kafka's defaults:
 	section("### Broker settings without effect", func(s *Setting) bool { return s.Scope == Broker && s.NoEffect }, false)
 	b.WriteString(`Kafka's other broker settings are accepted, unchecked. Settings of Kafka's cluster mode
 that Strata does not have are among them (` + "`controller.quorum.bootstrap.servers`" + `,
-` + "`controller.listener.names`" + `, ` + "`inter.broker.listener.name`" + ` ...): a cluster's quorum is
+` + "`controller.listener.names`" + ` ...): a cluster's quorum is
 ` + "`controller.quorum.voters`" + `, each node listening on its own entry (docs/cluster.md). Of
 ` + "`listeners`" + ` and ` + "`advertised.listeners`" + `, Strata takes the listeners that are not
 controller listeners.

@@ -74,6 +74,19 @@ func (ca *CA) Server(t testing.TB) *Pair {
 	})
 }
 
+// Broker issues a certificate for a broker of a cluster, which is both a server (for
+// 127.0.0.1, ::1 and localhost) and a client of the other brokers: its subject is CN=cn,
+// OU=tests, O=Strata tests.
+func (ca *CA) Broker(t testing.TB, cn string) *Pair {
+	t.Helper()
+	return ca.issue(t, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: cn, OrganizationalUnit: []string{"tests"}, Organization: []string{"Strata tests"}},
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	})
+}
+
 // Client issues a client certificate whose subject is CN=cn, OU=tests, O=Strata tests.
 func (ca *CA) Client(t testing.TB, cn string) *Pair {
 	t.Helper()

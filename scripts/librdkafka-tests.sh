@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# librdkafka's own integration tests against a fresh three-node Strata cluster (issue 14;
+# not in CI). SRC is a librdkafka source tree at the version Debian ships (v2.0.2, as
+# kcat and python3-confluent-kafka: e.g. `git archive v2.0.2 | tar -x -C SRC` from a
+# clone of confluentinc/librdkafka); it is built once (./configure, make libs, make -C
+# tests build: about 6 min on 2 cores; gcc, g++, libssl-dev and zlib1g-dev needed).
+# TESTS (default 0103,0129: transactions, fetching aborted messages) selects the tests,
+# as librdkafka's test-runner takes them. The nodes listen on free loopback ports, with
+# a temporary data directory each, and are stopped at the end; the exit status is the
+# test-runner's, whose log is $LOG (default a new temporary file).
+#
+#   scripts/librdkafka-tests.sh SRC [TESTS]     (make librdkafka-tests LIBRDKAFKA_SRC=SRC)
+set -uo pipefail
+
+SRC=$(cd "${1:?usage: scripts/librdkafka-tests.sh SRC [TESTS]}" && pwd)
+TESTS=${2:-0103,0129}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${STRATA_BIN:-$ROOT/bin/strata}
+LOG=${LOG:-$(mktemp -t strata-librdkafka.XXXXXX)}
+[ -x "$BIN" ] || { echo "librdkafka-tests: $BIN not built (run make build)" >&2; exit 1; }
+if [ ! -x "$SRC/tests/test-runner" ]; then
+	echo "librdkafka-tests: building $SRC" >&2
+	(cd "$SRC" && ./configure >/dev/null && make -j2 libs >/dev/null && make -j2 -C tests build >/dev/null) ||
+		{ echo "librdkafka-tests: build failed" >&2; exit 1; }
+fi
+
+W=$(mktemp -d -t strata-librdkafka-cluster.XXXXXX)
+PIDS=()
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mapfile -t P < <(python3 -c 'import socket
+ss = [socket.socket() for _ in range(6)]
+for s in ss: s.bind(("127.0.0.1", 0))
+for s in ss: print(s.getsockname()[1])')
+VOTERS="1@127.0.0.1:${P[3]},2@127.0.0.1:${P[4]},3@127.0.0.1:${P[5]}"
+for n in 1 2 3; do
+	"$BIN" serve --http off --listen "127.0.0.1:${P[$((n - 1))]}" --data-dir "$W/node-$n" --ready-file "$W/ready-$n" \
+		--set node.id="$n" --set controller.quorum.voters="$VOTERS" --set group.initial.rebalance.delay.ms=0 \
+		>"$W/strata-$n.log" 2>&1 &
+	PIDS+=($!)
+done
+for n in 1 2 3; do
+	for _ in $(seq 1 300); do [ -s "$W/ready-$n" ] && break; sleep 0.1; done
+	[ -s "$W/ready-$n" ] || { echo "librdkafka-tests: node $n not ready" >&2; tail "$W/strata-$n.log" >&2; exit 1; }
+done
+echo "metadata.broker.list=127.0.0.1:${P[0]},127.0.0.1:${P[1]},127.0.0.1:${P[2]}" >"$W/test.conf"
+
+cd "$SRC/tests" || exit 1
+LD_LIBRARY_PATH="$SRC/src:$SRC/src-cpp" RDKAFKA_TEST_CONF="$W/test.conf" TEST_KAFKA_VERSION=3.6.0 TESTS=$TESTS \
+	timeout 900 ./test-runner >"$LOG" 2>&1
+rc=$?
+sed 's/\x1b\[[0-9;]*m//g' "$LOG" | grep -E 'Test .* (PASSED|FAILED)|TEST FAILURE|failed at' | tail -20
+echo "librdkafka-tests: $TESTS: exit $rc (log $LOG)"
+exit $rc
