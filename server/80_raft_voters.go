@@ -76,8 +76,8 @@ func handleAddRaftVoter(s *Server, r *request) reply {
 
 // handleRemoveRaftVoter answers RemoveRaftVoter v0 (KIP-853): the node leaves the
 // controller quorum (metadata/raft's RemoveVoter, forwarded to the controller); its Raft
-// stops, its broker registration stays (fenced once its heartbeats stop). The directory
-// id is not used. VOTER_NOT_FOUND if the id is not a voter; INVALID_REQUEST on a single
+// stays up outside the quorum until the node stops, its broker registration stays
+// (fenced once its heartbeats stop). The directory id is not used. VOTER_NOT_FOUND if the id is not a voter; INVALID_REQUEST on a single
 // node; INCONSISTENT_CLUSTER_ID; REQUEST_TIMED_OUT when no controller answered in time
 // (Kafka's default controller timeout: the request has none). Needs ALTER on the
 // cluster.

@@ -114,7 +114,7 @@ func newClusterRemoveVoterCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove-voter ID",
 		Short: "Remove a node from the controller quorum (RemoveRaftVoter)",
-		Long: `Remove node ID from the controller quorum: its Raft stops (stop its process); its
+		Long: `Remove node ID from the controller quorum: its Raft leaves the quorum (then stop its process); its
 broker stays registered and is fenced once its heartbeats stop. Keep a majority of the
 remaining voters running (docs/cluster.md, "Replace a node").`,
 		Args: exactArgs(1, "one node id"),

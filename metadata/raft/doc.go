@@ -87,7 +87,11 @@
 // observations, the broker's heartbeats, the controller's fencing), stopped by Close.
 // A Network owns its accept goroutine and one per connection until routed; its Close
 // closes every connection it accepted or dialled (hashicorp/raft's transport does not
-// close the ones it serves) and waits for them.
+// close the ones it serves) and waits for them, and for the transport's goroutines that
+// served the accepted ones (they run Raft's heartbeat handler, which writes the term).
+// Close's order: Raft's Shutdown (which waits for Raft's goroutines and closes the
+// transport, so the Network), the Store's goroutines, and only then the Raft files. Raft
+// never shuts itself down (ShutdownOnRemove off), so that its Shutdown always waits.
 //
 // # What it must not import
 //

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	hraft "github.com/hashicorp/raft"
+
 	"github.com/stratalog/strata/metadata"
 )
 
@@ -284,4 +286,26 @@ func TestRaftReplaceVoter(t *testing.T) {
 	if next.node != 4 {
 		mustCreate(t, c.store(4), "via-4", 1)
 	}
+}
+
+// TestRaftRemoveLeaderVoter: a controller that removes itself from the quorum steps
+// down and stays up as a follower outside it (Raft does not shut itself down: Close
+// could not wait for its goroutines then, and closed the stable store under them); the
+// other voters elect a controller, and the removed node closes cleanly.
+func TestRaftRemoveLeaderVoter(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.startAll()
+	registerAll(t, c)
+	old := c.leader()
+	if err := old.RemoveVoter(t.Context(), old.node); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the removed controller to step down", func() bool { return old.raft.State() != hraft.Leader })
+	if st := old.raft.State(); st != hraft.Follower {
+		t.Fatalf("the removed controller is %v, want Follower", st)
+	}
+	var next *Store
+	waitFor(t, "another controller", func() bool { next = c.leader(); return next != old })
+	mustCreate(t, next, "after", 1)
+	c.stop(old.node)
 }

@@ -48,7 +48,8 @@ const (
 // Concurrency: safe for concurrent use. It owns an accept goroutine and one goroutine
 // per accepted connection until it is routed (Raft's connections then belong to
 // hashicorp/raft's transport, forwarding ones stay with their goroutine); Close closes
-// the listener and every connection, accepted or dialled, and waits for them.
+// the listener and every connection, accepted or dialled, and waits for them, and for
+// the transport's handlers of the accepted Raft connections to close theirs.
 type Network struct {
 	addr    string
 	ln      net.Listener
@@ -61,6 +62,11 @@ type Network struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+	// raftConns counts the accepted Raft connections not yet closed by their owner,
+	// hashicorp/raft's handler goroutine. That goroutine runs Raft's heartbeat handler,
+	// which can write the term to the Store's stable store: Close waits for it, so
+	// that the Store closes its files only once no handler can use them.
+	raftConns sync.WaitGroup
 	mu        struct {
 		sync.Mutex
 		conns  map[net.Conn]struct{}
@@ -158,7 +164,10 @@ func (n *Network) Forward(ctx context.Context, to Voter, req []byte) ([]byte, er
 	return resp, nil
 }
 
-// Close closes the listener and every connection, and waits for the goroutines.
+// Close closes the listener and every connection, and waits for the goroutines: its
+// own, and hashicorp/raft's handlers of the accepted Raft connections (they return
+// once their connection fails; the transport, which calls Close, has stopped
+// dispatching to Raft by then).
 func (n *Network) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
@@ -171,6 +180,7 @@ func (n *Network) Close() error {
 		}
 		n.mu.Unlock()
 		n.wg.Wait()
+		n.raftConns.Wait()
 	})
 	return err
 }
@@ -211,6 +221,8 @@ func (n *Network) route(c net.Conn) {
 	c.SetReadDeadline(time.Time{})
 	switch kind[0] {
 	case kindRaft:
+		n.raftConns.Add(1)
+		c.(*trackedConn).owned = &n.raftConns
 		select {
 		case n.raftCh <- c:
 		case <-n.closing:
@@ -283,13 +295,20 @@ func (n *Network) track(c net.Conn) net.Conn {
 
 type trackedConn struct {
 	net.Conn
-	n *Network
+	n     *Network
+	owned *sync.WaitGroup // an accepted Raft connection's: Done at the first Close
+	once  sync.Once
 }
 
 func (t *trackedConn) Close() error {
-	t.n.mu.Lock()
-	delete(t.n.mu.conns, t.Conn)
-	t.n.mu.Unlock()
+	t.once.Do(func() {
+		t.n.mu.Lock()
+		delete(t.n.mu.conns, t.Conn)
+		t.n.mu.Unlock()
+		if t.owned != nil {
+			t.owned.Done()
+		}
+	})
 	return t.Conn.Close()
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,5 +144,36 @@ func TestRaftNetworkNoPipeline(t *testing.T) {
 	}
 	if !errors.Is(err, hraft.ErrPipelineReplicationNotSupported) {
 		t.Fatalf("AppendEntriesPipeline: %v, want %v (no pipelining)", err, hraft.ErrPipelineReplicationNotSupported)
+	}
+}
+
+// TestRaftNetworkCloseWaitsForHeartbeatHandler: closing the transport waits for
+// hashicorp/raft's heartbeat handler, which runs on the connection's goroutine and can
+// write the term to the stable store: the Store closes its files after the transport,
+// and a handler still running then panicked ("failed to save current term: database
+// not open").
+func TestRaftNetworkCloseWaitsForHeartbeatHandler(t *testing.T) {
+	srv := listen(t)
+	tr := srv.Transport()
+	entered := make(chan struct{})
+	var done atomic.Bool
+	tr.SetHeartbeatHandler(func(rpc hraft.RPC) {
+		close(entered)
+		<-srv.closing
+		time.Sleep(50 * time.Millisecond) // a Close that does not wait returns meanwhile
+		done.Store(true)
+		rpc.Respond(&hraft.AppendEntriesResponse{}, nil)
+	})
+	cli := listen(t).Transport()
+	defer cli.(hraft.WithClose).Close()
+	go cli.AppendEntries("1", hraft.ServerAddress(srv.Addr()), &hraft.AppendEntriesRequest{
+		RPCHeader: hraft.RPCHeader{ID: []byte("2"), Addr: []byte("peer")}, Term: 1,
+	}, &hraft.AppendEntriesResponse{})
+	<-entered
+	if err := tr.(hraft.WithClose).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !done.Load() {
+		t.Fatal("the transport closed while its heartbeat handler still ran")
 	}
 }

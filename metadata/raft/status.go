@@ -71,8 +71,9 @@ func (s *Store) AddVoter(ctx context.Context, v Voter) error {
 	return err
 }
 
-// RemoveVoter removes a node from the controller quorum; the removed node's Raft stops.
-// Its broker registration stays (fenced once its heartbeats stop).
+// RemoveVoter removes a node from the controller quorum; the removed node's Raft stays
+// up outside the quorum (it neither votes nor stands for election) until the node
+// stops. Its broker registration stays (fenced once its heartbeats stop).
 func (s *Store) RemoveVoter(ctx context.Context, id int32) error {
 	_, err := s.submit(ctx, &request{RemoveVoter: &id})
 	return err

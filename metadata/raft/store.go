@@ -109,7 +109,6 @@ type Store struct {
 	rules  metadata.Rules
 	fwd    Forwarder
 	raft   *hraft.Raft
-	trans  hraft.Transport
 	bolt   *raftboltdb.BoltStore
 
 	hbInterval, session time.Duration
@@ -175,7 +174,7 @@ func Open(opts *Options) (st *Store, err error) {
 	if o.Forwarder == nil && len(o.Voters) > 1 {
 		return nil, errors.New("raft: a quorum of several voters needs a forwarder")
 	}
-	s := &Store{node: o.NodeID, voters: slices.Clone(o.Voters), log: o.Logger, rules: o.Rules, fwd: o.Forwarder, trans: o.Transport,
+	s := &Store{node: o.NodeID, voters: slices.Clone(o.Voters), log: o.Logger, rules: o.Rules, fwd: o.Forwarder,
 		kick: make(chan struct{}, 1), closing: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -221,6 +220,11 @@ func Open(opts *Options) (st *Store, err error) {
 	conf.TrailingLogs = orDefault(o.TrailingLogs, conf.TrailingLogs)
 	notify := make(chan bool, 16)
 	conf.NotifyCh = notify
+	// A leader that removes itself from the quorum stays up as a follower outside it
+	// (as a removed node does anyway) rather than shut its Raft down: such a shutdown
+	// leaves nothing to wait on for Raft's goroutines, and Close then closed the stable
+	// store under them.
+	conf.ShutdownOnRemove = false
 	if err := hraft.ValidateConfig(conf); err != nil {
 		return nil, fmt.Errorf("raft: %w", err)
 	}
@@ -421,13 +425,13 @@ func (s *Store) Close() error {
 		s.mu.watchers = nil
 		s.mu.Unlock()
 		s.raft.DeregisterObserver(s.observer)
+		// The order matters: Raft's goroutines, then the transport's (whose heartbeat
+		// handler writes the term too: the Network's Close waits for it), and only then
+		// the files they use. Shutdown's Error waits for Raft's goroutines, then closes
+		// the transport: Raft never shut itself down before (ShutdownOnRemove is off),
+		// which would leave this Shutdown nothing to wait for.
 		if err := s.raft.Shutdown().Error(); err != nil {
 			s.closeErr = fmt.Errorf("raft: shutdown: %w", err)
-		}
-		// Shutdown closes the transport, unless Raft had shut itself down already (this
-		// node was removed from the quorum): then nothing did.
-		if c, ok := s.trans.(hraft.WithClose); ok {
-			c.Close()
 		}
 		s.wg.Wait()
 		if err := s.bolt.Close(); err != nil && s.closeErr == nil {
