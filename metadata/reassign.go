@@ -14,6 +14,9 @@ type AlterReassignments struct {
 	// replicas (preferred leader first); a nil target cancels the partition's ongoing
 	// reassignment.
 	Partitions map[string]map[int32][]int32
+	// KeepReplicationFactor refuses a target whose length is not the partition's
+	// replication factor (AllowReplicationFactorChange false, KIP-860).
+	KeepReplicationFactor bool
 }
 
 // ReassignmentOutcome is what AlterReassignments did for one partition.
@@ -33,6 +36,10 @@ const (
 	// ReassignmentUnknownPartition: no such topic or partition
 	// (UNKNOWN_TOPIC_OR_PARTITION).
 	ReassignmentUnknownPartition
+	// ReassignmentChangesReplicationFactor: KeepReplicationFactor and a target of
+	// another length than the replicas the partition had before any move
+	// (INVALID_REPLICATION_FACTOR).
+	ReassignmentChangesReplicationFactor
 )
 
 // ReassignmentResult is one partition's outcome of AlterReassignments; Message says why
@@ -78,6 +85,10 @@ func (r *Rules) AlterReassignments(im *Image, cmd *AlterReassignments) ([]*Topic
 			var err error
 			if target := cmd.Partitions[name][i]; target == nil {
 				err = r.cancelReassignment(im, t, &p)
+			} else if rf := len(p.Replicas) - len(p.Adding); cmd.KeepReplicationFactor && len(target) != rf {
+				res.Outcome, res.Message = ReassignmentChangesReplicationFactor, fmt.Sprintf("%d target replicas for %s-%d of replication factor %d", len(target), name, i, rf)
+				results = append(results, res)
+				continue
 			} else {
 				err = reassign(im, i, &p, target)
 			}

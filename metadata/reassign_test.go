@@ -62,6 +62,14 @@ func TestMetadataReassignment(t *testing.T) {
 		t.Errorf("list named: %+v", got)
 	}
 
+	// A change of replication factor, refused on request: against the factor before the move.
+	for target, want := range map[int]ReassignmentOutcome{2: ReassignmentChangesReplicationFactor, 3: Reassigned} {
+		_, res := r.AlterReassignments(im2, &AlterReassignments{KeepReplicationFactor: true, Partitions: map[string]map[int32][]int32{"a": {0: []int32{4, 3, 2}[:target]}}})
+		if len(res) != 1 || res[0].Outcome != want {
+			t.Errorf("%d replicas, keeping the replication factor: %+v, want outcome %d", target, res, want)
+		}
+	}
+
 	// Bad targets.
 	for _, target := range [][]int32{{}, {2, 2, 3}, {2, 3, 8}} {
 		_, res := r.AlterReassignments(im2, &AlterReassignments{Partitions: map[string]map[int32][]int32{"a": {0: target}}})
