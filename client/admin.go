@@ -750,3 +750,62 @@ func (a *Admin) describeConsumerGroup(ctx context.Context, d *GroupDescription) 
 	}
 	return nil
 }
+
+// Reassignment is an ongoing move of one partition's replicas (KIP-455): its replicas
+// while it moves (the target followed by the removing ones), the replicas being added
+// and those being removed.
+type Reassignment struct {
+	Topic     string  `json:"topic"`
+	Partition int32   `json:"partition"`
+	Replicas  []int32 `json:"replicas"`
+	Adding    []int32 `json:"adding"`
+	Removing  []int32 `json:"removing"`
+}
+
+// Reassign moves a partition's replicas onto the brokers given (preferred leader first;
+// AlterPartitionReassignments): the new ones copy the partition from its leader, and once
+// they are in sync the others drop theirs. Nil replicas cancel the partition's ongoing
+// move. It needs ALTER on the cluster.
+func (a *Admin) Reassign(ctx context.Context, topic string, partition int32, replicas []int32) error {
+	op, subj := "reassign", fmt.Sprintf("partition %d of topic %q", partition, topic)
+	req := kadm.AlterPartitionAssignmentsReq{}
+	req.Assign(topic, partition, replicas)
+	res, err := a.adm.AlterPartitionAssignments(ctx, req)
+	if err != nil {
+		return a.cfg.wrap(err, op, subj)
+	}
+	r, ok := res[topic][partition]
+	if !ok {
+		return fmt.Errorf("%s: no answer for %s", op, subj)
+	}
+	return a.cfg.wrap(withBrokerMessage(r.Err, r.ErrMessage), op, subj)
+}
+
+// Reassignments lists the ongoing partition moves of the topics (of every topic when
+// none is given), by topic and partition. It needs DESCRIBE on the cluster.
+func (a *Admin) Reassignments(ctx context.Context, topics ...string) ([]Reassignment, error) {
+	td, err := a.adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, a.cfg.wrap(err, "list reassignments", "")
+	}
+	set := kadm.TopicsSet{}
+	for _, name := range topics {
+		if t, ok := td[name]; !ok || t.Err != nil {
+			return nil, kindf(ErrNotFound, "topic %q does not exist", name)
+		}
+	}
+	for name, t := range td {
+		if t.Err == nil {
+			set.Add(name, t.Partitions.Numbers()...)
+		}
+	}
+	res, err := a.adm.ListPartitionReassignments(ctx, set)
+	if err != nil {
+		return nil, a.cfg.wrap(err, "list reassignments", "")
+	}
+	var out []Reassignment
+	for _, r := range res.Sorted() {
+		out = append(out, Reassignment{Topic: r.Topic, Partition: r.Partition, Replicas: r.Replicas, Adding: r.AddingReplicas, Removing: r.RemovingReplicas})
+	}
+	return out, nil
+}

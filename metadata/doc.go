@@ -10,8 +10,9 @@
 //     act on it (the replica manager opens, reconfigures and deletes partitions).
 //   - Store: the interface every implementation provides: Image, Watch, and commands
 //     (RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, AlterTopicConfigs,
-//     AllocateProducerIDs, AlterPartition, AlterScramCredentials, CreateACLs, DeleteACLs,
-//     AlterClientQuotas, AlterGroupConfigs). Commands are
+//     AllocateProducerIDs, AlterPartition, ElectLeaders, AlterReassignments,
+//     AlterScramCredentials, CreateACLs, DeleteACLs, AlterClientQuotas, AlterGroupConfigs;
+//     ListReassignments reads the ongoing reassignments of an image). Commands are
 //     plain data, so a replicated store can put them in a log. metadata/local is the single-node store; storetest is the conformance
 //     suite every implementation passes.
 //   - Rules: the checks and replica placement every store applies to commands.

@@ -46,14 +46,23 @@ type PartitionState struct {
 	// LeaderEpoch grows with every change of leader; PartitionEpoch with every change of
 	// the state (leader, ISR or replicas).
 	LeaderEpoch, PartitionEpoch int32
+	// Adding and Removing are the replicas an ongoing reassignment (KIP-455) moves onto
+	// and off the partition, as Kafka's PartitionRecord carries them: while it runs,
+	// Replicas is the target followed by Removing, and Adding are target replicas not yet
+	// in the ISR. Both empty: no reassignment.
+	Adding, Removing []int32
 }
+
+// Reassigning reports whether a reassignment of the partition is in progress.
+func (p *PartitionState) Reassigning() bool { return len(p.Adding) > 0 || len(p.Removing) > 0 }
 
 // NoLeader is PartitionState.Leader of a partition without a leader.
 const NoLeader = -1
 
 func (p *PartitionState) equal(q *PartitionState) bool {
 	return p.Leader == q.Leader && p.LeaderEpoch == q.LeaderEpoch && p.PartitionEpoch == q.PartitionEpoch &&
-		slices.Equal(p.Replicas, q.Replicas) && slices.Equal(p.ISR, q.ISR)
+		slices.Equal(p.Replicas, q.Replicas) && slices.Equal(p.ISR, q.ISR) &&
+		slices.Equal(p.Adding, q.Adding) && slices.Equal(p.Removing, q.Removing)
 }
 
 // HasReplica reports whether broker holds a replica of the partition.
@@ -92,7 +101,8 @@ func (t *Topic) Clone() *Topic {
 	}
 	for i, p := range t.Partitions {
 		c.Partitions[i] = PartitionState{Replicas: slices.Clone(p.Replicas), ISR: slices.Clone(p.ISR),
-			Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
+			Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+			Adding: slices.Clone(p.Adding), Removing: slices.Clone(p.Removing)}
 	}
 	return c
 }

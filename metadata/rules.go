@@ -205,7 +205,8 @@ func (r *Rules) DeleteTopic(im *Image, id TopicID) (*Topic, error) {
 // (ErrInvalidUpdateVersion), the new ISR is a set of its replicas that holds the leader
 // (ErrInvalidRequest) and adds only unfenced brokers (ErrIneligibleReplica). It returns
 // a new topic with the ISR (in replica order) and the partition epoch grown, or nil when
-// the ISR is unchanged.
+// the ISR is unchanged. An ISR that brings in the last adding replica of a reassignment
+// completes it (completeReassignment; the leader moves if it was removed).
 func (r *Rules) AlterPartition(im *Image, cmd *AlterPartition) (*Topic, error) {
 	t, ok := im.TopicByID(cmd.Topic)
 	if !ok {
@@ -242,8 +243,12 @@ func (r *Rules) AlterPartition(im *Image, cmd *AlterPartition) (*Topic, error) {
 		return nil, nil
 	}
 	c := t.Clone()
-	c.Partitions[cmd.Partition].ISR = isr
-	c.Partitions[cmd.Partition].PartitionEpoch++
+	p := &c.Partitions[cmd.Partition]
+	p.ISR = isr
+	if completeReassignment(p) {
+		reelect(im, p)
+	}
+	p.PartitionEpoch++
 	return c, nil
 }
 

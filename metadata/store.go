@@ -92,6 +92,10 @@ type Store interface {
 	// ElectLeaders elects the leaders of partitions (Kafka's ElectLeaders, KIP-460:
 	// preferred or unclean) and returns each partition's outcome.
 	ElectLeaders(ctx context.Context, cmd ElectLeaders) ([]ElectionResult, error)
+	// AlterReassignments starts, changes or cancels partition reassignments (Kafka's
+	// AlterPartitionReassignments, KIP-455; Rules.AlterReassignments) and returns each
+	// partition's outcome. ListReassignments reads the ongoing ones from an image.
+	AlterReassignments(ctx context.Context, cmd AlterReassignments) ([]ReassignmentResult, error)
 	// ScramStore: AlterScramCredentials (scram.go).
 	ScramStore
 	// ACLStore: CreateACLs, DeleteACLs (acls.go).

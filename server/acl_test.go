@@ -745,6 +745,10 @@ func TestACLAdmin(t *testing.T) {
 	elResp := direct[*kmsg.ElectLeadersResponse](ctx, t, b.alice, el)
 	wantCode(t, "elect leaders", elResp.ErrorCode, kerr.ClusterAuthorizationFailed)
 	wantCode(t, "elect leaders of a-1", elResp.Topics[0].Partitions[0].ErrorCode, kerr.ClusterAuthorizationFailed)
+	apa := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	apa.Topics, apa.TimeoutMillis = []kmsg.AlterPartitionAssignmentsRequestTopic{{Topic: "a-1", Partitions: []kmsg.AlterPartitionAssignmentsRequestTopicPartition{{Partition: 0}}}}, 10000
+	wantCode(t, "alter partition reassignments", direct[*kmsg.AlterPartitionAssignmentsResponse](ctx, t, b.alice, apa).ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "list partition reassignments", direct[*kmsg.ListPartitionReassignmentsResponse](ctx, t, b.alice, kmsg.NewPtrListPartitionReassignmentsRequest()).ErrorCode, kerr.ClusterAuthorizationFailed)
 	ld := direct[*kmsg.DescribeLogDirsResponse](ctx, t, b.alice, kmsg.NewPtrDescribeLogDirsRequest())
 	if ld.ErrorCode != kerr.ClusterAuthorizationFailed.Code || len(ld.Dirs) != 0 {
 		t.Errorf("describe log dirs: %v %+v, want CLUSTER_AUTHORIZATION_FAILED", kerr.ErrorForCode(ld.ErrorCode), ld.Dirs)

@@ -137,6 +137,22 @@ func TestCLITopicLifecycle(t *testing.T) {
 		}
 		cli(t, addr, codeNotFound, "", "topic", "elect-leaders", "nope")
 
+		// Reassignment: nothing is moving, so a cancel is refused (kfake too); on a
+		// single Strata node the only valid target is the node itself.
+		r = cli(t, addr, codeError, "", "topic", "reassign", "orders", "--partition", "0", "--cancel")
+		mustContain(t, "reassign --cancel", r.stderr, "reassign", "NO_REASSIGNMENT_IN_PROGRESS")
+		cli(t, addr, codeUsage, "", "topic", "reassign", "orders", "--partition", "0")
+		cli(t, addr, codeUsage, "", "topic", "reassign", "orders", "--replicas", "1", "--cancel")
+		r = cli(t, addr, codeOK, "", "topic", "reassignments", "-o", "json")
+		mustContain(t, "reassignments", r.stdout, "[]")
+		cli(t, addr, codeNotFound, "", "topic", "reassignments", "nope")
+		if strings.HasSuffix(t.Name(), "/strata") {
+			r = cli(t, addr, codeUsage, "", "topic", "reassign", "orders", "--partition", "0", "--replicas", "0,99")
+			mustContain(t, "reassign to an unknown broker", r.stderr, "broker 99")
+			r = cli(t, addr, codeOK, "", "topic", "reassign", "orders", "--partition", "0", "--replicas", "0")
+			mustContain(t, "reassign to the node itself", r.stdout, "reassigning partition 0 of topic orders to [0]")
+		}
+
 		r = cli(t, addr, codeOK, "", "topic", "delete", "orders", "payments")
 		mustContain(t, "delete", r.stdout, "deleted topic orders", "deleted topic payments")
 		r = cli(t, addr, codeNotFound, "", "topic", "describe", "orders")

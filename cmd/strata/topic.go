@@ -25,12 +25,15 @@ func newTopicCmd() *cobra.Command {
   strata topic alter-config orders --set retention.ms=3600000 --delete cleanup.policy
   strata topic add-partitions orders --count 3
   strata topic elect-leaders orders
+  strata topic reassign orders --partition 0 --replicas 2,3,4
+  strata topic reassignments
   strata topic delete orders`,
 	}
 	cmd.Args, cmd.RunE = cobra.ArbitraryArgs, groupRunE
 	g := addGlobalFlags(cmd)
 	cmd.AddCommand(newTopicCreateCmd(g), newTopicListCmd(g), newTopicDescribeCmd(g),
-		newTopicAlterConfigCmd(g), newTopicAddPartitionsCmd(g), newTopicElectLeadersCmd(g), newTopicDeleteCmd(g))
+		newTopicAlterConfigCmd(g), newTopicAddPartitionsCmd(g), newTopicElectLeadersCmd(g),
+		newTopicReassignCmd(g), newTopicReassignmentsCmd(g), newTopicDeleteCmd(g))
 	return cmd
 }
 
@@ -281,6 +284,77 @@ lost replicas had are then gone). Needs ALTER on the cluster.`,
 	}
 	cmd.Flags().BoolVar(&unclean, "unclean", false, "elect a leader for partitions without one, from out of sync replicas if need be")
 	return cmd
+}
+
+func newTopicReassignCmd(g *globals) *cobra.Command {
+	var (
+		partition int32
+		replicas  []int32
+		cancel    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "reassign TOPIC --partition P (--replicas B,B,... | --cancel)",
+		Short: "Move a partition's replicas to other brokers (AlterPartitionReassignments)",
+		Long: `Move a partition's replicas onto the brokers given, preferred leader first: the new
+brokers copy the partition from its leader, and once they are in sync the brokers left out
+drop their copies (the leader moves if it was one of them). The command returns when the
+move has started; follow it with 'strata topic reassignments'. --cancel stops an ongoing
+move: the partition keeps the replicas it had. Needs ALTER on the cluster.`,
+		Example: `  strata topic reassign orders --partition 0 --replicas 2,3,4
+  strata topic reassign orders --partition 0 --cancel`,
+		Args:              exactArgs(1, "a topic name"),
+		ValidArgsFunction: g.completeTopics,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cancel == (len(replicas) > 0) {
+				return usagef("give either --replicas or --cancel")
+			}
+			if cancel {
+				replicas = nil
+			}
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				if err := a.Reassign(ctx, args[0], partition, replicas); err != nil {
+					return err
+				}
+				what := fmt.Sprintf("reassigning partition %d of topic %s to %v", partition, args[0], replicas)
+				if cancel {
+					what = fmt.Sprintf("cancelled the reassignment of partition %d of topic %s", partition, args[0])
+				}
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), what)
+				return err
+			})
+		},
+	}
+	cmd.Flags().Int32VarP(&partition, "partition", "p", 0, "the partition to move")
+	cmd.Flags().Int32SliceVar(&replicas, "replicas", nil, "the target brokers, preferred leader first, comma-separated")
+	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the partition's ongoing move")
+	return cmd
+}
+
+func newTopicReassignmentsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:               "reassignments [TOPIC...]",
+		Short:             "List ongoing partition moves (ListPartitionReassignments)",
+		Long:              `List the partitions being moved (of the topics given, or of every topic), with their replicas and the brokers being added and removed. Needs DESCRIBE on the cluster.`,
+		ValidArgsFunction: g.completeTopics,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				rs, err := a.Reassignments(ctx, args...)
+				if err != nil {
+					return err
+				}
+				if rs == nil {
+					rs = []client.Reassignment{}
+				}
+				return g.render(cmd.OutOrStdout(), rs, func(w io.Writer) {
+					t := newTable(w, "TOPIC", "PARTITION", "REPLICAS", "ADDING", "REMOVING")
+					for _, r := range rs {
+						t.row(r.Topic, r.Partition, fmt.Sprint(r.Replicas), fmt.Sprint(r.Adding), fmt.Sprint(r.Removing))
+					}
+					t.flush()
+				})
+			})
+		},
+	}
 }
 
 func newTopicDeleteCmd(g *globals) *cobra.Command {

@@ -366,6 +366,22 @@ func (s *Store) ElectLeaders(ctx context.Context, cmd metadata.ElectLeaders) ([]
 	return results, s.publishLocked(b.Build())
 }
 
+// AlterReassignments runs metadata.Rules.AlterReassignments. On a single node the only
+// valid target is the node itself, which every partition has already (nothing to do);
+// any other broker is not registered (INVALID_REPLICA_ASSIGNMENT), and no reassignment is
+// ever in progress to cancel (NO_REASSIGNMENT_IN_PROGRESS).
+func (s *Store) AlterReassignments(ctx context.Context, cmd metadata.AlterReassignments) ([]metadata.ReassignmentResult, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.admin.Unlock()
+	changed, results := s.rules.AlterReassignments(s.image.Load(), &cmd)
+	if len(changed) != 0 { // cannot happen: the node's files do not record replicas
+		return nil, fmt.Errorf("metadata/local: a reassignment changed %s on a single node", changed[0].Name)
+	}
+	return results, nil
+}
+
 // AllocateProducerIDs reserves the next block of producer ids, starting above both the
 // persisted end of the last block and cmd.Above, and persists its end before returning.
 func (s *Store) AllocateProducerIDs(ctx context.Context, cmd metadata.AllocateProducerIDs) (metadata.ProducerIDBlock, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/stratalog/strata/internal/acl"
 	"github.com/stratalog/strata/metadata"
@@ -119,6 +120,11 @@ func validTopic(t *metadata.Topic, dryRun bool) error {
 		if len(p.Replicas) == 0 {
 			return fmt.Errorf("%w: topic %s: a partition without replicas", errCorrupt, t.Name)
 		}
+		for _, b := range slices.Concat(p.Adding, p.Removing) {
+			if !p.HasReplica(b) {
+				return fmt.Errorf("%w: topic %s: a reassignment of broker %d that holds no replica", errCorrupt, t.Name, b)
+			}
+		}
 	}
 	if t.Configs == nil {
 		t.Configs = map[string]string{}
@@ -216,6 +222,7 @@ type request struct {
 	AlterGroupConfigs     *metadata.AlterGroupConfigs     `json:"alterGroupConfigs,omitempty"`
 	AlterPartition        *metadata.AlterPartition        `json:"alterPartition,omitempty"`
 	ElectLeaders          *metadata.ElectLeaders          `json:"electLeaders,omitempty"`
+	AlterReassignments    *metadata.AlterReassignments    `json:"alterReassignments,omitempty"`
 	// Heartbeat: the broker is alive (kept in the leader's memory, not in the log,
 	// unless it unfences the broker).
 	Heartbeat *int32 `json:"heartbeat,omitempty"`
@@ -235,7 +242,8 @@ func decodeRequest(data []byte) (*request, error) {
 	n := 0
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
 		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil,
-		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil, r.AlterPartition != nil, r.AlterGroupConfigs != nil, r.ElectLeaders != nil} {
+		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil, r.AlterPartition != nil, r.AlterGroupConfigs != nil, r.ElectLeaders != nil,
+		r.AlterReassignments != nil} {
 		if set {
 			n++
 		}
@@ -271,6 +279,8 @@ type response struct {
 	DeletedACLs [][]acl.Binding `json:"deletedAcls,omitempty"`
 	// Elections are the outcomes of an ElectLeaders.
 	Elections []metadata.ElectionResult `json:"elections,omitempty"`
+	// Reassignments are the outcomes of an AlterReassignments.
+	Reassignments []metadata.ReassignmentResult `json:"reassignments,omitempty"`
 }
 
 func decodeResponse(data []byte) (*response, error) {

@@ -55,6 +55,7 @@ func seedRequests() [][]byte {
 		{AlterTopicConfigs: &metadata.AlterTopicConfigs{Topic: "t", Alters: []config.Alter{{Name: "a", Op: config.OpAppend, Value: "x"}}}},
 		{AllocateProducerIDs: &metadata.AllocateProducerIDs{Broker: 1, Above: 7}},
 		{AlterGroupConfigs: &metadata.AlterGroupConfigs{Group: "g", Alters: []config.Alter{{Name: "share.delivery.count.limit", Value: "3"}}, Replace: true}},
+		{AlterReassignments: &metadata.AlterReassignments{Partitions: map[string]map[int32][]int32{"t": {0: {2, 3}, 1: nil}}}},
 	} {
 		out = append(out, encodeMessage(r))
 	}
@@ -90,6 +91,8 @@ func FuzzRaftRecord(f *testing.F) {
 	f.Add(encodeRecord(&record{ClusterID: "c", Controller: &one, Brokers: []metadata.Broker{{ID: 1}}, Removed: []metadata.TopicID{{2}}, NextProducerID: 9}))
 	f.Add([]byte{1, '{', '"', 't', 'o', 'p', 'i', 'c', 's', '"', ':', '[', 'n', 'u', 'l', 'l', ']', '}'})
 	f.Add(encodeRecord(&record{GroupConfigs: []metadata.GroupConfig{{Group: "g", Configs: map[string]string{"consumer.session.timeout.ms": "50000"}}, {Group: "h"}}}))
+	f.Add(encodeRecord(&record{Topics: []*metadata.Topic{{Name: "m", ID: metadata.TopicID{3}, Partitions: []metadata.PartitionState{
+		{Replicas: []int32{2, 3, 1}, ISR: []int32{1, 2}, Leader: 1, Adding: []int32{3}, Removing: []int32{1}}}}}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := decodeRecord(data)
 		if err != nil {

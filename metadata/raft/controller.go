@@ -414,6 +414,13 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 			return nil, resp, nil
 		}
 		return &record{Topics: changed}, resp, nil
+	case req.AlterReassignments != nil:
+		changed, results := s.rules.AlterReassignments(im, req.AlterReassignments)
+		resp.Reassignments = results
+		if len(changed) == 0 {
+			return nil, resp, nil
+		}
+		return &record{Topics: changed}, resp, nil
 	case req.DeleteACLs != nil:
 		_, deleted, err := s.rules.DeleteACLs(im, req.DeleteACLs)
 		if err != nil {

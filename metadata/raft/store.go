@@ -382,6 +382,15 @@ func (s *Store) ElectLeaders(ctx context.Context, cmd metadata.ElectLeaders) ([]
 	return resp.Elections, nil
 }
 
+// AlterReassignments starts, changes or cancels reassignments; see metadata.Store.
+func (s *Store) AlterReassignments(ctx context.Context, cmd metadata.AlterReassignments) ([]metadata.ReassignmentResult, error) {
+	resp, err := s.submit(ctx, &request{AlterReassignments: &cmd})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Reassignments, nil
+}
+
 // AlterScramCredentials sets and deletes SCRAM credentials.
 func (s *Store) AlterScramCredentials(ctx context.Context, cmd metadata.AlterScramCredentials) error {
 	_, err := s.submit(ctx, &request{AlterScramCredentials: &cmd})

@@ -48,6 +48,7 @@ func RunController(t *testing.T, node, controller int32, newState func(t *testin
 		{"AlterTopicConfigs", s.testAlterTopicConfigs},
 		{"AllocateProducerIDs", s.testAllocateProducerIDs},
 		{"AlterPartition", s.testAlterPartition},
+		{"Reassignments", s.testReassignments},
 		{"ScramCredentials", s.testScramCredentials},
 		{"ACLs", s.testACLs},
 		{"ClientQuotas", s.testClientQuotas},
@@ -416,6 +417,46 @@ func (s *suite) testAlterPartition(t *testing.T) {
 	}
 	if st.Image().Version() != v {
 		t.Fatal("refused or unchanged AlterPartition commands changed the image")
+	}
+}
+
+// testReassignments: AlterReassignments answers per partition through the store (the
+// Raft store forwards it): a target of the partition's own replica changes nothing,
+// an unregistered or repeated broker is INVALID_REPLICA_ASSIGNMENT, a cancel without a
+// move is NO_REASSIGNMENT_IN_PROGRESS, an unknown topic or partition
+// UNKNOWN_TOPIC_OR_PARTITION. Moves between brokers are the replicated store's tests.
+func (s *suite) testReassignments(t *testing.T) {
+	st, _ := s.open(t)
+	create(t, st, "mv", 2, nil)
+	v := st.Image().Version()
+	got, err := st.AlterReassignments(t.Context(), metadata.AlterReassignments{Partitions: map[string]map[int32][]int32{
+		"mv":   {0: {s.node}, 1: {s.node, s.node + 1}, 2: {s.node}},
+		"nope": {0: nil},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []metadata.ReassignmentOutcome{metadata.Reassigned, metadata.ReassignmentInvalid, metadata.ReassignmentUnknownPartition, metadata.ReassignmentUnknownPartition}
+	if len(got) != len(want) {
+		t.Fatalf("results %+v, want outcomes %v", got, want)
+	}
+	for i, w := range want {
+		if got[i].Outcome != w {
+			t.Errorf("result %d: %+v, want outcome %d", i, got[i], w)
+		}
+	}
+	for _, target := range [][]int32{{s.node, s.node}, {}} {
+		got, err = st.AlterReassignments(t.Context(), metadata.AlterReassignments{Partitions: map[string]map[int32][]int32{"mv": {0: target}}})
+		if err != nil || len(got) != 1 || got[0].Outcome != metadata.ReassignmentInvalid {
+			t.Errorf("target %v: %+v %v, want invalid", target, got, err)
+		}
+	}
+	got, err = st.AlterReassignments(t.Context(), metadata.AlterReassignments{Partitions: map[string]map[int32][]int32{"mv": {1: nil}}})
+	if err != nil || len(got) != 1 || got[0].Outcome != metadata.NoReassignmentInProgress {
+		t.Errorf("cancel: %+v %v, want no reassignment in progress", got, err)
+	}
+	if st.Image().Version() != v || len(metadata.ListReassignments(st.Image(), nil)) != 0 {
+		t.Fatal("reassignments that change nothing changed the image")
 	}
 }
 
