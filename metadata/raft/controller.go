@@ -259,11 +259,26 @@ func (s *Store) ServeForward(req []byte) []byte {
 
 // serve runs a command on the leader: the rules decide against the image, the record is
 // appended and applied. Commands run one at a time, so each meets the image its
-// predecessor left.
+// predecessor left. A placement waits for the brokers outside ctrl (the heartbeats it
+// waits for are commands too): first as awaitBrokers says, then, while it fails for
+// want of brokers (INVALID_REPLICATION_FACTOR) and an unfenced broker has not been heard
+// since the take-over, for that broker (awaitHeard), so that a creation right after an
+// election does not fail on one late heartbeat.
 func (s *Store) serve(req *request) *response {
-	if placesReplicas(req) {
-		s.awaitBrokers() // before ctrl: the heartbeats it waits for are commands too
+	if !placesReplicas(req) {
+		return s.serveOnce(req)
 	}
+	s.awaitBrokers()
+	for {
+		resp := s.serveOnce(req)
+		if !errors.Is(resp.err, metadata.ErrInvalidReplicationFactor) || !s.awaitHeard() {
+			return resp
+		}
+	}
+}
+
+// serveOnce runs req under ctrl: serve without its waits.
+func (s *Store) serveOnce(req *request) *response {
 	s.ctrl.Lock()
 	defer s.ctrl.Unlock()
 	if !s.ready() {

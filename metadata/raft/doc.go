@@ -53,7 +53,9 @@
 // for two intervals when Raft's own heartbeats to it fail; a new controller starts every
 // broker's session at its take-over, and places new replicas (Rules.Usable) only on the
 // brokers heard since then: a placement in the first two heartbeat intervals waits, at
-// most until then, for every unfenced broker to heartbeat. A heartbeat or registration
+// most until then, for every unfenced broker to heartbeat, and one that would fail for
+// want of brokers (INVALID_REPLICATION_FACTOR) waits on for the unheard ones, at most a
+// session from the take-over (a broker unheard so long is fenced). A heartbeat or registration
 // of a fenced broker unfences it (Rules.UnfenceBroker).
 //
 // # Network

@@ -26,7 +26,9 @@ import (
 // is not fenced yet, and must not get new partitions meanwhile. A placement in the first
 // two heartbeat intervals after the take-over waits (at most until then) for every
 // unfenced broker to be heard, so that creating a topic right after an election still
-// spreads it over every live broker. A fenced broker that heartbeats or registers again
+// spreads it over every live broker; one that would fail for want of brokers
+// (INVALID_REPLICATION_FACTOR) waits longer, for the unheard brokers, at most until a
+// session has passed since the take-over. A fenced broker that heartbeats or registers again
 // is unfenced.
 
 // liveness is the leader's memory of the brokers' heartbeats.
@@ -194,6 +196,30 @@ func (s *Store) awaitBrokers() {
 			return
 		}
 	}
+}
+
+// awaitHeard waits for an unfenced broker not heard since the take-over to be heard, at
+// most until a session has passed since the take-over: it reports whether one was (false:
+// none is unheard, the session is over, or the store closes). A broker still unheard a
+// session after the take-over is expired (fenceExpired fences it): it does not count.
+func (s *Store) awaitHeard() bool {
+	since, news, ok := s.live.unheard(s.Image(), s.node)
+	if !ok {
+		return false
+	}
+	left := time.Until(since.Add(s.session))
+	if left <= 0 {
+		return false
+	}
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case <-news:
+		return true
+	case <-t.C:
+	case <-s.closing:
+	}
+	return false
 }
 
 // fenceExpired is the controller side: it fences the brokers whose session expired.

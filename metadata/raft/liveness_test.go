@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -247,5 +248,55 @@ func TestRaftLivenessPredecessor(t *testing.T) {
 	}
 	if l.heardSince(3) {
 		t.Error("the predecessor counts as heard since the take-over")
+	}
+}
+
+// TestRaftPlacementLateHeartbeat: a creation of replication factor 3 right after an
+// election, while one of the three brokers has not heartbeated to the new controller yet,
+// waits for it past the first two heartbeat intervals (it is late, not dead) and places a
+// replica on every broker, rather than failing with INVALID_REPLICATION_FACTOR.
+func TestRaftPlacementLateHeartbeat(t *testing.T) {
+	const hb = 200 * time.Millisecond
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = hb, time.Minute }
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+
+	c.isolate(3, false, false) // its heartbeats stop; Raft still reaches it
+	c.lead(2)
+	late := time.AfterFunc(4*hb, func() { c.isolate(3, false, true) })
+	defer late.Stop()
+	tp, err := c.store(2).CreateTopic(t.Context(), metadata.CreateTopic{Name: "late", Partitions: 3, ReplicationFactor: 3})
+	if err != nil {
+		t.Fatalf("create with factor 3 while broker 3's heartbeat is late: %v", err)
+	}
+	for _, p := range tp.Partitions {
+		if len(p.Replicas) != 3 {
+			t.Fatalf("partition placed on %v, want the three brokers", p.Replicas)
+		}
+	}
+}
+
+// TestRaftPlacementUnheardForASession: the wait for brokers not heard since the take-over
+// is bounded by the session: a broker that never heartbeats to the new controller does
+// not count, and a creation of replication factor 3 fails with
+// INVALID_REPLICATION_FACTOR once the session since the take-over is over.
+func TestRaftPlacementUnheardForASession(t *testing.T) {
+	const hb, session = 100 * time.Millisecond, time.Second
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = hb, session }
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+
+	c.isolate(3, false, false)
+	c.lead(2)
+	_, err := c.store(2).CreateTopic(t.Context(), metadata.CreateTopic{Name: "dead", Partitions: 3, ReplicationFactor: 3})
+	if !errors.Is(err, metadata.ErrInvalidReplicationFactor) {
+		t.Fatalf("create with factor 3, broker 3 unheard for a session: %v, want %v", err, metadata.ErrInvalidReplicationFactor)
+	}
+	if _, ok := c.store(2).Image().Topic("dead"); ok {
+		t.Fatal("the topic was created")
 	}
 }
