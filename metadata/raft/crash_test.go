@@ -153,9 +153,17 @@ func TestRaftCrash(t *testing.T) {
 		t.Helper()
 		ln := lns[i]
 		if ln == nil {
+			// The port came from the ephemeral range: while the node was down another
+			// test's outgoing connection may have taken it as its local port. Such
+			// connections are short-lived here; retry for a while.
 			var err error
-			if ln, err = net.Listen("tcp", voters[i].Addr); err != nil {
-				t.Fatalf("node %d listens again: %v", i+1, err)
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				if ln, err = net.Listen("tcp", voters[i].Addr); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("node %d listens again: %v", i+1, err)
+				}
 			}
 		}
 		f, err := ln.(*net.TCPListener).File()
