@@ -143,7 +143,9 @@ func (s *Store) Read(k Key) (st Stored, ok bool, err error) {
 // Write stores updates, those of one partition of __share_group_state as one batch (the
 // partitions written concurrently), and returns once they are committed (an error
 // otherwise; updates of other partitions may have been stored). The first update of a
-// share-partition must carry its start.
+// share-partition must carry its start. An update at a leader epoch below the one its
+// share-partition was last written at fails its whole batch with ErrFencedLeaderEpoch
+// (as Kafka's share coordinator fences a former leader of the topic partition).
 func (s *Store) Write(updates []Update) error {
 	byPart := make(map[int32][]Update)
 	for _, u := range updates {
@@ -317,6 +319,10 @@ func (sh *storeShard) write(us []Update) error {
 					return fmt.Errorf("%w: first state of %v has no start offset", ErrInvalidRequest, u.Key)
 				}
 				e = &storedState{state: &PartitionState{}, snapshotEpoch: -1, created: now, updates: sh.s.opts.SnapshotEvery}
+			}
+			if u.LeaderEpoch < e.leaderEpoch {
+				sh.mu.Unlock()
+				return fmt.Errorf("%w: %v written at leader epoch %d, stored at %d", ErrFencedLeaderEpoch, u.Key, u.LeaderEpoch, e.leaderEpoch)
 			}
 			e = e.clone()
 			next[u.Key] = e

@@ -208,3 +208,26 @@ func TestShareStoreOneBatchPerWrite(t *testing.T) {
 		wantStored(t, s, u.Key, Stored{Start: 1})
 	}
 }
+
+// TestShareStoreFencesOldLeader: once a share-partition is written at a leader epoch, a
+// write at an older one (a former leader of the topic partition) fails with
+// ErrFencedLeaderEpoch and changes nothing, also after a replay.
+func TestShareStoreFencesOldLeader(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	k := Key{Group: "g", Partition: 1}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 3, Start: 0, Batches: []StateBatch{{0, 0, Acknowledged, 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		err := s.Write([]Update{{Key: k, LeaderEpoch: 2, Start: -1, Batches: []StateBatch{{0, 0, Available, 1}}}})
+		if !errors.Is(err, ErrFencedLeaderEpoch) {
+			t.Fatalf("write at an older leader epoch: %v", err)
+		}
+		wantStored(t, s, k, Stored{Start: 1})
+		reload(t, s)
+	}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 4, Start: -1, Batches: []StateBatch{{1, 1, Archived, 1}}}}); err != nil {
+		t.Fatalf("write at a newer leader epoch: %v", err)
+	}
+	wantStored(t, s, k, Stored{Start: 2})
+}
