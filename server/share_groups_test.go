@@ -102,7 +102,7 @@ func consumeShare(t *testing.T, cl *kgo.Client, want int, d time.Duration, ack f
 func TestShareGroupsOff(t *testing.T) {
 	def := servertest.StartBroker(t, t.TempDir(), groupSettings)
 	apis := advertised(t, def)
-	for _, k := range []int16{76, 77, 78, 79} {
+	for _, k := range []int16{76, 77, 78, 79, 84, 85, 86, 87} {
 		if v, ok := apis[k]; ok {
 			t.Errorf("%s advertised %v by default", kmsg.NameForKey(k), v)
 		}
@@ -120,7 +120,7 @@ func TestShareGroupsOff(t *testing.T) {
 	}
 	on := startShareBroker(t, t.TempDir(), 30*time.Second)
 	apis = advertised(t, on)
-	for k, want := range map[int16][2]int16{76: {0, 1}, 77: {0, 1}, 78: {0, 2}, 79: {0, 2}} {
+	for k, want := range map[int16][2]int16{76: {0, 1}, 77: {0, 1}, 78: {0, 2}, 79: {0, 2}, 84: {0, 0}, 85: {0, 1}, 86: {0, 0}, 87: {0, 1}} {
 		if apis[k] != want {
 			t.Errorf("%s advertised %v, want %v", kmsg.NameForKey(k), apis[k], want)
 		}
@@ -590,6 +590,17 @@ func TestACLShareGroups(t *testing.T) {
 	fc.CoordinatorType, fc.CoordinatorKeys = 2, []string{"g:AAAAAAAAAAAAAAAAAAAAAQ:0"}
 	wantCode(t, "find a share coordinator", direct[*kmsg.FindCoordinatorResponse](ctx, t, b.alice, fc).Coordinators[0].ErrorCode, kerr.ClusterAuthorizationFailed)
 	wantCode(t, "find a share coordinator as admin", direct[*kmsg.FindCoordinatorResponse](ctx, t, b.admin, fc).Coordinators[0].ErrorCode, nil)
+
+	// The share coordinator's inter-broker APIs need CLUSTER_ACTION.
+	rs := kmsg.NewPtrReadShareGroupStateRequest()
+	rs.GroupID = "g"
+	rs.Topics = []kmsg.ReadShareGroupStateRequestTopic{{TopicID: ids["t"], Partitions: []kmsg.ReadShareGroupStateRequestTopicPartition{{Partition: 0}}}}
+	wantCode(t, "read a share-partition's state", direct[*kmsg.ReadShareGroupStateResponse](ctx, t, b.alice, rs).Topics[0].Partitions[0].ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "read a share-partition's state as admin", direct[*kmsg.ReadShareGroupStateResponse](ctx, t, b.admin, rs).Topics[0].Partitions[0].ErrorCode, nil)
+	ws := kmsg.NewPtrWriteShareGroupStateRequest()
+	ws.GroupID = "g"
+	ws.Topics = []kmsg.WriteShareGroupStateRequestTopic{{TopicID: ids["t"], Partitions: []kmsg.WriteShareGroupStateRequestTopicPartition{{Partition: 0, StartOffset: 0}}}}
+	wantCode(t, "write a share-partition's state", direct[*kmsg.WriteShareGroupStateResponse](ctx, t, b.alice, ws).Topics[0].Partitions[0].ErrorCode, kerr.ClusterAuthorizationFailed)
 }
 
 // TestShareGroupSessionClosesWithConnection: the records a member acquired through a
@@ -683,3 +694,53 @@ func TestShareGroupReadCommitted(t *testing.T) {
 type groupConfigs map[string]share.Config
 
 func (g groupConfigs) ShareConfig(group string) share.Config { return g[group] }
+
+// TestShareGroupStateAPIs: the share coordinator's inter-broker APIs on one node (what a
+// topic partition's leader on another broker sends it): a state written with
+// WriteShareGroupState reads back with ReadShareGroupState and
+// ReadShareGroupStateSummary (start offset -1 before any), a former leader's write is
+// FENCED_LEADER_EPOCH, a first state without a start offset INVALID_REQUEST, and
+// DeleteShareGroupState removes it.
+func TestShareGroupStateAPIs(t *testing.T) {
+	s := startShareBroker(t, t.TempDir(), 30*time.Second)
+	id := [16]byte{1, 2, 3}
+	read := func() kmsg.ReadShareGroupStateResponseTopicPartition {
+		req := kmsg.NewPtrReadShareGroupStateRequest()
+		req.GroupID = "g"
+		req.Topics = []kmsg.ReadShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.ReadShareGroupStateRequestTopicPartition{{Partition: 4, LeaderEpoch: -1}}}}
+		return wireRequest(t, s, req).(*kmsg.ReadShareGroupStateResponse).Topics[0].Partitions[0]
+	}
+	summary := func() kmsg.ReadShareGroupStateSummaryResponseTopicPartition {
+		req := kmsg.NewPtrReadShareGroupStateSummaryRequest()
+		req.GroupID = "g"
+		req.Topics = []kmsg.ReadShareGroupStateSummaryRequestTopic{{TopicID: id, Partitions: []kmsg.ReadShareGroupStateSummaryRequestTopicPartition{{Partition: 4, LeaderEpoch: -1}}}}
+		return wireRequest(t, s, req).(*kmsg.ReadShareGroupStateSummaryResponse).Topics[0].Partitions[0]
+	}
+	write := func(epoch int32, start int64, batches ...kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch) int16 {
+		req := kmsg.NewPtrWriteShareGroupStateRequest()
+		req.GroupID = "g"
+		req.Topics = []kmsg.WriteShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.WriteShareGroupStateRequestTopicPartition{{Partition: 4, LeaderEpoch: epoch, StartOffset: start, StateBatches: batches}}}}
+		return wireRequest(t, s, req).(*kmsg.WriteShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	if p := read(); p.ErrorCode != 0 || p.StartOffset != -1 || len(p.StateBatches) != 0 {
+		t.Fatalf("read before any write: %+v", p)
+	}
+	wantCode(t, "first write without a start", write(1, -1), kerr.InvalidRequest)
+	wantCode(t, "write", write(2, 10, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 10, LastOffset: 12, DeliveryState: 2, DeliveryCount: 1},
+		kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 13, LastOffset: 13, DeliveryState: 0, DeliveryCount: 2}), nil)
+	wantCode(t, "a former leader's write", write(1, -1, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 13, LastOffset: 13, DeliveryState: 2, DeliveryCount: 2}), kerr.FencedLeaderEpoch)
+	p := read()
+	if p.ErrorCode != 0 || p.StartOffset != 13 || len(p.StateBatches) != 1 || p.StateBatches[0].FirstOffset != 13 || p.StateBatches[0].DeliveryState != 0 || p.StateBatches[0].DeliveryCount != 2 {
+		t.Fatalf("read back: %+v", p)
+	}
+	if p := summary(); p.ErrorCode != 0 || p.StartOffset != 13 {
+		t.Fatalf("summary: %+v", p)
+	}
+	del := kmsg.NewPtrDeleteShareGroupStateRequest()
+	del.GroupID = "g"
+	del.Topics = []kmsg.DeleteShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.DeleteShareGroupStateRequestTopicPartition{{Partition: 4}}}}
+	wantCode(t, "delete", wireRequest(t, s, del).(*kmsg.DeleteShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode, nil)
+	if p := read(); p.ErrorCode != 0 || p.StartOffset != -1 {
+		t.Fatalf("read after the delete: %+v", p)
+	}
+}

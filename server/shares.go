@@ -23,16 +23,24 @@ import (
 // coordinators: not built yet, so a cluster node does not serve share groups.)
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
-// ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch and ShareAcknowledge.
-var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true}
+// ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch and ShareAcknowledge, and the share
+// coordinator's inter-broker ReadShareGroupState, WriteShareGroupState,
+// DeleteShareGroupState and ReadShareGroupStateSummary (Kafka lists its broker-listener
+// APIs in ApiVersions, as WriteTxnMarkers).
+var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 84: true, 85: true, 86: true, 87: true}
 
-// shareStateSetting is the broker setting of __share_group_state's partition count.
-const shareStateSetting = "share.coordinator.state.topic.num.partitions"
+// shareStateSetting and shareStateRFSetting are the broker settings of
+// __share_group_state's partition count and replication factor.
+const (
+	shareStateSetting   = "share.coordinator.state.topic.num.partitions"
+	shareStateRFSetting = "share.coordinator.state.topic.replication.factor"
+)
 
 // shares is the broker's share-group service.
 type shares struct {
 	configs  share.GroupConfigs
-	store    *share.Store
+	store    *share.Store // the share coordinator of the partitions of __share_group_state led here
+	states   *shareStates // every share-partition's coordinator, local or another broker
 	mgr      *share.Manager
 	groups   *share.Groups
 	sessions *share.Sessions
@@ -72,12 +80,12 @@ func (s *Server) openShares() (*shares, error) {
 		st.Close()
 		return nil, err
 	}
-	sh := &shares{configs: s.opts.ShareConfigs, store: st, sessions: share.NewSessions(int(r.Int64("group.share.max.share.sessions")))}
+	sh := &shares{configs: s.opts.ShareConfigs, store: st, states: &shareStates{s: s, local: st}, sessions: share.NewSessions(int(r.Int64("group.share.max.share.sessions")))}
 	if sh.configs == nil {
 		sh.configs = groupShareConfigs{s: s, dflt: shareConfig(config.ResolveShareGroup(s.opts.Settings, nil))}
 	}
 	sh.avail.ch = make(chan struct{})
-	sh.mgr = share.NewManager(share.ManagerOptions{Store: st, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() },
+	sh.mgr = share.NewManager(share.ManagerOptions{Store: sh.states, LeaderEpoch: s.shareLeaderEpoch, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() },
 		DeadLetters: s.deadLetters(), TopicName: func(id [16]byte) (string, bool) {
 			t, ok := s.image().TopicByID(id)
 			if !ok {
@@ -89,7 +97,25 @@ func (s *Server) openShares() (*shares, error) {
 		sh.sessions.Drop(group, member)
 		sh.mgr.ReleaseMember(group, member)
 	}})
+	// A topic partition whose leadership moved: its share-partitions are read again from
+	// their coordinators by the next leader (this broker again, at a new epoch, or
+	// another), so those held here are dropped.
+	s.data.replicas.OnLeadership(func(topic string, index, _ int32, _ bool) {
+		if t, ok := s.image().Topic(topic); ok {
+			sh.mgr.DropPartition(t.ID, index)
+		}
+	})
 	return sh, nil
+}
+
+// shareLeaderEpoch is this broker's leader epoch of a topic partition (-1 when it does
+// not host it): the epoch of the Manager's writes of its share-partitions.
+func (s *Server) shareLeaderEpoch(topicID [16]byte, index int32) int32 {
+	p, err := s.data.replicas.LookupID(topicID, index, -1)
+	if err != nil {
+		return -1
+	}
+	return p.LeaderEpoch()
 }
 
 // close closes the membership, the manager (which stores its last changes) and the store.
@@ -148,8 +174,9 @@ func (sh *shares) availableCh() <-chan struct{} {
 }
 
 // deleteGroup deletes share group id (DeleteGroups): NON_EMPTY_GROUP while it has
-// members; its share-partition states are tombstoned. found is false when id is no share
-// group (neither members nor stored states): the group coordinator answers for it.
+// members; its share-partition states are tombstoned at their coordinators. found is
+// false when id is no share group known here (neither members nor states stored here):
+// the group coordinator answers for it.
 func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err error) {
 	err = sh.groups.Delete(id)
 	if errors.Is(err, share.ErrNonEmptyGroup) {
@@ -166,7 +193,7 @@ func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err e
 	if err := sh.mgr.DropGroup(ctx, id); err != nil {
 		return true, err
 	}
-	return true, sh.store.Delete(keys)
+	return true, sh.states.Delete(sh.states.groupKeys(id, keys))
 }
 
 // closeShareSessions closes the share sessions connection c opened and releases what
@@ -218,6 +245,7 @@ func init() {
 	mapErrors(
 		errMapping{share.ErrInvalidRequest, kerr.InvalidRequest},
 		errMapping{share.ErrInvalidRecordState, kerr.InvalidRecordState},
+		errMapping{share.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 		errMapping{share.ErrUnknownMemberID, kerr.UnknownMemberID},
 		errMapping{share.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
 		errMapping{share.ErrGroupMaxSize, kerr.GroupMaxSizeReached},

@@ -162,23 +162,26 @@ func (m *Manager) Close() error {
 }
 
 // part returns k's share-partition, loading its stored state, or creating it at the
-// offset start returns (share.auto.offset.reset) when none is stored.
+// offset start returns (share.auto.offset.reset) when none is stored. The store is read
+// without m.mu held (on a cluster it may be another broker, retried while its
+// coordinator moves): two first uses of k may both read it, the first to finish wins.
 func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed.Load() {
+	p := m.mu.parts[k]
+	m.mu.Unlock()
+	switch {
+	case m.closed.Load():
 		return nil, ErrClosed
-	}
-	if p := m.mu.parts[k]; p != nil {
+	case p != nil:
 		return p, nil
+	}
+	p = &sharePart{key: k, state: &PartitionState{}}
+	if m.opts.LeaderEpoch != nil {
+		p.epoch = m.opts.LeaderEpoch(k.TopicID, k.Partition)
 	}
 	st, ok, err := m.opts.Store.Read(k)
 	if err != nil {
 		return nil, err
-	}
-	p := &sharePart{key: k, state: &PartitionState{}}
-	if m.opts.LeaderEpoch != nil {
-		p.epoch = m.opts.LeaderEpoch(k.TopicID, k.Partition)
 	}
 	if ok {
 		p.state.ApplySnapshot(st.Start, st.Batches)
@@ -188,6 +191,14 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 			return nil, err
 		}
 		p.state = NewPartitionState(s)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed.Load() {
+		return nil, ErrClosed
+	}
+	if q := m.mu.parts[k]; q != nil {
+		return q, nil
 	}
 	m.mu.parts[k] = p
 	return p, nil

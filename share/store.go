@@ -178,7 +178,7 @@ func (s *Store) Write(updates []Update) error {
 }
 
 // Delete removes the stored states of keys (the group was deleted, or its offsets): they
-// are tombstoned in the topic.
+// are tombstoned in the topic. Keys without a stored state are skipped (nothing written).
 func (s *Store) Delete(keys []Key) error {
 	byPart := make(map[int32][]Key)
 	for _, k := range keys {
@@ -359,8 +359,15 @@ func (sh *storeShard) delete(ks []Key) error {
 	sh.writeMu.Lock()
 	defer sh.writeMu.Unlock()
 	recs := make([]coord.Record, 0, 2*len(ks))
+	sh.mu.Lock()
 	for _, k := range ks {
-		recs = append(recs, coord.Record{Key: appendKey(nil, updateType, k)}, coord.Record{Key: appendKey(nil, snapshotType, k)})
+		if sh.mu.states[k] != nil {
+			recs = append(recs, coord.Record{Key: appendKey(nil, updateType, k)}, coord.Record{Key: appendKey(nil, snapshotType, k)})
+		}
+	}
+	sh.mu.Unlock()
+	if len(recs) == 0 {
+		return nil
 	}
 	if err := sh.part.Write(recs); err != nil {
 		return err

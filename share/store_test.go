@@ -231,3 +231,21 @@ func TestShareStoreFencesOldLeader(t *testing.T) {
 	}
 	wantStored(t, s, k, Stored{Start: 2})
 }
+
+// TestShareStoreDeleteUnknown: deleting keys without a stored state writes nothing (a
+// deleted group's keys on a cluster are every partition of every topic).
+func TestShareStoreDeleteUnknown(t *testing.T) {
+	s, logs := newTestStore(t, 500)
+	var keys []Key
+	for p := range int32(20) {
+		keys = append(keys, Key{Group: "gone", Partition: p})
+	}
+	if err := s.Delete(keys); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range logs {
+		if n := l.Len(); n != 0 {
+			t.Fatalf("partition %d: %d batches written for keys without a state", i, n)
+		}
+	}
+}
