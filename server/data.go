@@ -155,11 +155,7 @@ func (s *Server) openData() (err error) {
 		d.verifyTxn = d.broker.Bool(txnVerificationSetting)
 		d.txnVersion = int16(d.broker.Int64(txnVersionSetting))
 	}
-	switch {
-	case !shareProtocolListed(d.broker):
-	case s.opts.Cluster != nil:
-		s.log.Warn("share groups are not served on a cluster yet: group.coordinator.rebalance.protocols lists share, ignored")
-	default:
+	if shareProtocolListed(d.broker) {
 		if d.shares, err = s.openShares(); err != nil {
 			return fmt.Errorf("server: open share groups: %w", err)
 		}

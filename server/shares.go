@@ -15,12 +15,22 @@ import (
 )
 
 // Wiring of share groups (KIP-932, package share) into the Server. They are served when
-// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access),
-// on a single node only for now: the share-partition states live in __share_group_state
-// through share.Store on this broker's coordinator runtime, every partition of it loaded
-// here (hostCoordinator), and share.Manager stores to it directly. (A cluster needs
-// Kafka's Read/WriteShareGroupState between the partition leaders and the share
-// coordinators: not built yet, so a cluster node does not serve share groups.)
+// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access), on a
+// single node and on a cluster, split as Kafka's:
+//
+//   - membership (share.Groups: ShareGroupHeartbeat, ShareGroupDescribe) on the group's
+//     coordinator, the leader of its partition of __consumer_offsets (NOT_COORDINATOR
+//     elsewhere); kept in memory, so it is dropped when that leadership moves and the
+//     members join the next coordinator;
+//   - share-partitions (share.Manager: ShareFetch, ShareAcknowledge) on the leader of
+//     their topic partition (NOT_LEADER_OR_FOLLOWER elsewhere), dropped when that
+//     leadership moves (the next leader reads them again);
+//   - their stored states (share.Store) on the share coordinator, the leader of the
+//     partition of __share_group_state the key "group:topicId:partition" hashes to,
+//     loaded and unloaded as that leadership moves (hostCoordinator); the Manager reaches
+//     it through shareStates (locally, or ReadShareGroupState/WriteShareGroupState).
+//
+// On a single node all three are this broker.
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
 // ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch and ShareAcknowledge, and the share
@@ -99,8 +109,15 @@ func (s *Server) openShares() (*shares, error) {
 	}})
 	// A topic partition whose leadership moved: its share-partitions are read again from
 	// their coordinators by the next leader (this broker again, at a new epoch, or
-	// another), so those held here are dropped.
+	// another), so those held here are dropped. A partition of __consumer_offsets whose
+	// leadership moved takes the share groups it coordinates along (their members join
+	// the next coordinator).
 	s.data.replicas.OnLeadership(func(topic string, index, _ int32, _ bool) {
+		if topic == metadata.ConsumerOffsetsTopic {
+			if c, err := s.groups(); err == nil {
+				sh.groups.Forget(func(group string) bool { return c.Partition(group) == index })
+			}
+		}
 		if t, ok := s.image().Topic(topic); ok {
 			sh.mgr.DropPartition(t.ID, index)
 		}
@@ -215,6 +232,24 @@ func (s *Server) shareService() (*shares, error) {
 		return nil, kerr.CoordinatorNotAvailable
 	}
 	return s.data.shares, nil
+}
+
+// shareCoordinatorErr is nil when this broker coordinates share group id: always on a
+// single node; on a cluster when it leads (and has loaded) the group's partition of
+// __consumer_offsets, as Kafka's group coordinator hosts share groups. Otherwise the
+// group coordinator's error: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS...
+func (s *Server) shareCoordinatorErr(id string) error {
+	if s.opts.Cluster == nil {
+		return nil
+	}
+	c, err := s.groups()
+	if err != nil {
+		return err
+	}
+	if d := c.DescribeGroups([]string{id}); len(d) == 1 {
+		return d[0].Err
+	}
+	return nil
 }
 
 // shareTopics resolves share groups' subscriptions against the current metadata image.
