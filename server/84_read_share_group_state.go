@@ -11,7 +11,9 @@ func init() { register(84, 0, 0, handleReadShareGroupState) }
 // handleReadShareGroupState answers ReadShareGroupState v0 (KIP-932, inter-broker: the
 // leader of a topic partition reads a share-partition's state from its share
 // coordinator, shareStates): the stored start offset, state epoch and state batches, or
-// start offset -1 when none is stored (Kafka's uninitialized share-partition).
+// start offset -1 when none is stored (Kafka's uninitialized share-partition);
+// FENCED_LEADER_EPOCH for a LeaderEpoch older than the share-partition's, which
+// otherwise becomes its epoch (share.Store.ReadAt; -1 reads without).
 // NOT_COORDINATOR when this broker does not lead the key's partition of
 // __share_group_state, COORDINATOR_LOAD_IN_PROGRESS while it replays it; see
 // shareStateStore for the rest. Not advertised to clients.
@@ -29,7 +31,7 @@ func handleReadShareGroupState(s *Server, r *request) reply {
 			if err == nil {
 				var st share.Stored
 				var ok bool
-				st, ok, err = store.Read(shareKey(req.GroupID, t.TopicID, p.Partition))
+				st, ok, err = store.ReadAt(shareKey(req.GroupID, t.TopicID, p.Partition), p.LeaderEpoch)
 				if err == nil && ok {
 					rp.StartOffset, rp.StateEpoch = st.Start, st.StateEpoch
 					for _, b := range st.Batches {

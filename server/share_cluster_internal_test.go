@@ -261,7 +261,7 @@ func TestClusterShareGroupFailover(t *testing.T) {
 			if p, err := s.data.replicas.Lookup("q", 0, -1); err == nil {
 				t.Logf("node %d leads q-0 (%+v): high watermark %d", s.opts.NodeID, tq.Partitions[0], p.HighWatermark())
 			}
-			st, ok, err := s.data.shares.states.Read(share.Key{Group: group, TopicID: q.ID, Partition: 0})
+			st, ok, err := s.data.shares.states.ReadAt(share.Key{Group: group, TopicID: q.ID, Partition: 0}, -1)
 			t.Logf("node %d reads the state of q-0: %+v %v %v", s.opts.NodeID, st, ok, err)
 		}
 	}

@@ -698,8 +698,8 @@ func (g groupConfigs) ShareConfig(group string) share.Config { return g[group] }
 // TestShareGroupStateAPIs: the share coordinator's inter-broker APIs on one node (what a
 // topic partition's leader on another broker sends it): a state written with
 // WriteShareGroupState reads back with ReadShareGroupState and
-// ReadShareGroupStateSummary (start offset -1 before any), a former leader's write is
-// FENCED_LEADER_EPOCH, a first state without a start offset INVALID_REQUEST, and
+// ReadShareGroupStateSummary (start offset -1 before any), a former leader's read or write
+// is FENCED_LEADER_EPOCH, a first state without a start offset INVALID_REQUEST, and
 // DeleteShareGroupState removes it.
 func TestShareGroupStateAPIs(t *testing.T) {
 	s := startShareBroker(t, t.TempDir(), 30*time.Second)
@@ -728,6 +728,13 @@ func TestShareGroupStateAPIs(t *testing.T) {
 	wantCode(t, "first write without a start", write(1, -1), kerr.InvalidRequest)
 	wantCode(t, "write", write(2, 10, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 10, LastOffset: 12, DeliveryState: 2, DeliveryCount: 1},
 		kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 13, LastOffset: 13, DeliveryState: 0, DeliveryCount: 2}), nil)
+	readAt := func(epoch int32) int16 {
+		req := kmsg.NewPtrReadShareGroupStateRequest()
+		req.GroupID = "g"
+		req.Topics = []kmsg.ReadShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.ReadShareGroupStateRequestTopicPartition{{Partition: 4, LeaderEpoch: epoch}}}}
+		return wireRequest(t, s, req).(*kmsg.ReadShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	wantCode(t, "a former leader's read", readAt(1), kerr.FencedLeaderEpoch)
 	wantCode(t, "a former leader's write", write(1, -1, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 13, LastOffset: 13, DeliveryState: 2, DeliveryCount: 2}), kerr.FencedLeaderEpoch)
 	p := read()
 	if p.ErrorCode != 0 || p.StartOffset != 13 || len(p.StateBatches) != 1 || p.StateBatches[0].FirstOffset != 13 || p.StateBatches[0].DeliveryState != 0 || p.StateBatches[0].DeliveryCount != 2 {

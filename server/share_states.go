@@ -170,12 +170,13 @@ func errorWithMessage(err error, msg *string) error {
 	return fmt.Errorf("%w: %s", err, *msg)
 }
 
-// Read returns k's stored state from its coordinator (share.StateStore).
-func (st *shareStates) Read(k share.Key) (share.Stored, bool, error) {
+// ReadAt returns k's stored state from its coordinator, read as the topic partition's
+// leader at leaderEpoch (share.StateStore).
+func (st *shareStates) ReadAt(k share.Key, leaderEpoch int32) (share.Stored, bool, error) {
 	var out share.Stored
 	var found bool
 	err := routeShare(st, []share.Key{k}, shareKeyOf, func([]share.Key) (err error) {
-		out, found, err = st.local.Read(k)
+		out, found, err = st.local.ReadAt(k, leaderEpoch)
 		return err
 	}, func(ctx context.Context, node int32, group string, _ []share.Key) error {
 		br, err := st.s.peer(node, peerShare)
@@ -187,7 +188,7 @@ func (st *shareStates) Read(k share.Key) (share.Stored, bool, error) {
 		rt := kmsg.NewReadShareGroupStateRequestTopic()
 		rt.TopicID = k.TopicID
 		rp := kmsg.NewReadShareGroupStateRequestTopicPartition()
-		rp.Partition, rp.LeaderEpoch = k.Partition, -1
+		rp.Partition, rp.LeaderEpoch = k.Partition, leaderEpoch
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
 		resp, err := req.RequestWith(ctx, br)

@@ -19,7 +19,7 @@ var ErrClosed = errors.New("share: closed")
 // node; on a cluster, the broker coordinating each key's partition of
 // __share_group_state (Kafka's Read/WriteShareGroupState).
 type StateStore interface {
-	Read(k Key) (Stored, bool, error)
+	ReadAt(k Key, leaderEpoch int32) (Stored, bool, error)
 	Write(us []Update) error
 }
 
@@ -179,7 +179,7 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	if m.opts.LeaderEpoch != nil {
 		p.epoch = m.opts.LeaderEpoch(k.TopicID, k.Partition)
 	}
-	st, ok, err := m.opts.Store.Read(k)
+	st, ok, err := m.opts.Store.ReadAt(k, p.epoch)
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,14 @@ func (s *Store) PartitionFor(k Key) int32 { return s.rt.PartitionFor(k.Coordinat
 
 // Read returns the stored state of k; ok is false when none is stored. Errors: the
 // runtime's (coord.ErrNotCoordinator, ErrLoadInProgress, ErrNotAvailable).
-func (s *Store) Read(k Key) (st Stored, ok bool, err error) {
+func (s *Store) Read(k Key) (st Stored, ok bool, err error) { return s.ReadAt(k, -1) }
+
+// ReadAt is Read by the leader of k's topic partition at leaderEpoch, as Kafka's
+// ReadShareGroupState: ErrFencedLeaderEpoch when k was last written or read at a newer
+// epoch; otherwise the epoch is recorded (in memory: a replay forgets it), so that from
+// now on the writes of older leaders are fenced, even before this one's first write. A
+// negative leaderEpoch reads without either.
+func (s *Store) ReadAt(k Key, leaderEpoch int32) (st Stored, ok bool, err error) {
 	sh, err := s.rt.Shard(s.PartitionFor(k))
 	if err != nil {
 		return Stored{}, false, err
@@ -135,6 +142,12 @@ func (s *Store) Read(k Key) (st Stored, ok bool, err error) {
 	e := sh.mu.states[k]
 	if e == nil {
 		return Stored{}, false, nil
+	}
+	if leaderEpoch >= 0 {
+		if leaderEpoch < e.leaderEpoch {
+			return Stored{}, false, fmt.Errorf("%w: %v read at leader epoch %d, stored at %d", ErrFencedLeaderEpoch, k, leaderEpoch, e.leaderEpoch)
+		}
+		e.leaderEpoch = leaderEpoch
 	}
 	start, batches := e.state.Snapshot()
 	return Stored{StateEpoch: e.stateEpoch, Start: start, Batches: batches}, true, nil
@@ -349,6 +362,9 @@ func (sh *storeShard) write(us []Update) error {
 	}
 	sh.mu.Lock()
 	for k, e := range next {
+		if cur := sh.mu.states[k]; cur != nil { // a ReadAt during the write may have raised it
+			e.leaderEpoch = max(e.leaderEpoch, cur.leaderEpoch)
+		}
 		sh.mu.states[k] = e
 	}
 	sh.mu.Unlock()

@@ -249,3 +249,28 @@ func TestShareStoreDeleteUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestShareStoreReadAtFences: a read by a new leader fences the writes of older ones
+// before its own first write (as Kafka's ReadShareGroupState), and a read by an older
+// leader is refused.
+func TestShareStoreReadAtFences(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	k := Key{Group: "g", Partition: 2}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.ReadAt(k, 2); !ok || err != nil {
+		t.Fatalf("read by the new leader: %v %v", ok, err)
+	}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 5}}); !errors.Is(err, ErrFencedLeaderEpoch) {
+		t.Fatalf("the old leader's write after the new one's read: %v", err)
+	}
+	if _, _, err := s.ReadAt(k, 1); !errors.Is(err, ErrFencedLeaderEpoch) {
+		t.Fatalf("read by the old leader: %v", err)
+	}
+	wantStored(t, s, k, Stored{Start: 0})
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 2, Start: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	wantStored(t, s, k, Stored{Start: 3})
+}
