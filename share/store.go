@@ -128,14 +128,22 @@ func (s *Store) PartitionFor(k Key) int32 { return s.rt.PartitionFor(k.Coordinat
 func (s *Store) Read(k Key) (st Stored, ok bool, err error) { return s.ReadAt(k, -1) }
 
 // ReadAt is Read by the leader of k's topic partition at leaderEpoch, as Kafka's
-// ReadShareGroupState: ErrFencedLeaderEpoch when k was last written or read at a newer
-// epoch; otherwise the epoch is recorded (in memory: a replay forgets it), so that from
-// now on the writes of older leaders are fenced, even before this one's first write. A
-// negative leaderEpoch reads without either.
+// ReadShareGroupState: it waits for the writes to k's partition of the topic in progress,
+// then fails with ErrFencedLeaderEpoch when k was last written or read at a newer epoch,
+// or else records the epoch (in memory: a replay forgets it), so that from now on the
+// writes of older leaders are fenced, even before this one's first write. A negative
+// leaderEpoch reads without any of these.
 func (s *Store) ReadAt(k Key, leaderEpoch int32) (st Stored, ok bool, err error) {
 	sh, err := s.rt.Shard(s.PartitionFor(k))
 	if err != nil {
 		return Stored{}, false, err
+	}
+	if leaderEpoch >= 0 {
+		// After the writes in progress: one of the former leader's, committed later,
+		// would be missing from what this leader reads (an accepted record delivered
+		// again); the ones that start later are fenced.
+		sh.writeMu.Lock()
+		defer sh.writeMu.Unlock()
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/coord"
 )
@@ -273,4 +274,58 @@ func TestShareStoreReadAtFences(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStored(t, s, k, Stored{Start: 3})
+}
+
+// holdLog is a coord.Log whose appends wait while held.
+type holdLog struct {
+	*coord.MemLog
+	held    chan struct{} // closed when an append waits
+	release chan struct{}
+}
+
+func (l *holdLog) Append(b []byte) (int64, error) {
+	if l.release != nil {
+		close(l.held)
+		<-l.release
+		l.release = nil
+	}
+	return l.MemLog.Append(b)
+}
+
+// TestShareStoreReadAtAfterWrites: a leader's read waits for a write in progress (a
+// former leader's accept committed after the read began is in what it reads).
+func TestShareStoreReadAtAfterWrites(t *testing.T) {
+	l := &holdLog{MemLog: coord.NewMemLog()}
+	s, err := NewStore(&StoreOptions{NumPartitions: 1, SnapshotEvery: 500, Logger: slog.New(slog.DiscardHandler),
+		OpenLog: func(int32) (coord.Log, error) { return l, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Load(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	k := Key{Group: "g"}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	l.held, l.release = make(chan struct{}), make(chan struct{})
+	release := l.release
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 10}}) }()
+	<-l.held
+	read := make(chan Stored, 1)
+	go func() {
+		st, _, _ := s.ReadAt(k, 2)
+		read <- st
+	}()
+	// A read that did not wait returns the state without the write (start 0) meanwhile.
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if st := <-read; st.Start != 10 {
+		t.Fatalf("the new leader read start %d, want 10 (the write in progress)", st.Start)
+	}
 }
