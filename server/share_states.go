@@ -158,12 +158,10 @@ func routeShare[T any](st *shareStates, items []T, key func(T) share.Key,
 
 func shareKeyOf(k share.Key) share.Key        { return k }
 func shareUpdateKey(u share.Update) share.Key { return u.Key }
-func shareErrFor(code int16, msg *string) error {
-	return errorWithMessage(kerr.ErrorForCode(code), msg)
-}
 
-// errorWithMessage is err with the peer's message, if any.
-func errorWithMessage(err error, msg *string) error {
+// shareErrFor is a partition's error in a peer's answer, with its message if any.
+func shareErrFor(code int16, msg *string) error {
+	err := kerr.ErrorForCode(code)
 	if err == nil || msg == nil || *msg == "" {
 		return err
 	}
