@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strconv"
 	"testing"
@@ -12,7 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/partition"
 	"github.com/stratalog/strata/share"
 )
 
@@ -301,4 +305,43 @@ func rawRequest(ctx context.Context, t *testing.T, s *Server, req kmsg.Request) 
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// TestCoordinatorReplayToLogEnd: a coordinator partition's replay (at a Load, when this
+// broker becomes its leader) reads up to the log end, also above a high watermark that
+// lags it (a follower just made leader learned the former leader's high watermark only
+// with its next fetch): the former leader's last acknowledged writes are in the rebuilt
+// state.
+func TestCoordinatorReplayToLogEnd(t *testing.T) {
+	s, err := Start(&Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := &offsetsPartition{s: s, topic: metadata.ShareGroupStateTopic, setting: shareStateSetting, index: 0}
+	p, err := l.partition(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(testutil.Batch(testutil.BatchOptions{Records: 2, KeySize: 4})); err != nil {
+		t.Fatal(err)
+	}
+	p.SetHWPolicy(partition.HWExternal) // the high watermark stays at 2 from now on
+	if _, err := p.Append(testutil.Batch(testutil.BatchOptions{Records: 3, KeySize: 4})); err != nil {
+		t.Fatal(err)
+	}
+	if hw := p.HighWatermark(); hw != 2 {
+		t.Fatalf("high watermark %d, want 2", hw)
+	}
+	var records int
+	if err := l.Replay(func(b []byte) error {
+		h, err := batch.ParseHeader(b)
+		records += int(h.LastOffset() - h.BaseOffset + 1)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if records != 5 {
+		t.Fatalf("replayed %d records, want the log's 5", records)
+	}
 }
