@@ -102,7 +102,7 @@ func consumeShare(t *testing.T, cl *kgo.Client, want int, d time.Duration, ack f
 func TestShareGroupsOff(t *testing.T) {
 	def := servertest.StartBroker(t, t.TempDir(), groupSettings)
 	apis := advertised(t, def)
-	for _, k := range []int16{76, 77, 78, 79} {
+	for _, k := range []int16{76, 77, 78, 79, 90, 91, 92} {
 		if v, ok := apis[k]; ok {
 			t.Errorf("%s advertised %v by default", kmsg.NameForKey(k), v)
 		}
@@ -118,9 +118,14 @@ func TestShareGroupsOff(t *testing.T) {
 	if r := wireRequest(t, def, sf).(*kmsg.ShareFetchResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
 		t.Errorf("share fetch: error %d", r.ErrorCode)
 	}
+	alter := kmsg.NewPtrAlterShareGroupOffsetsRequest()
+	alter.GroupID = "g"
+	if r := wireRequest(t, def, alter).(*kmsg.AlterShareGroupOffsetsResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Errorf("alter share group offsets: error %d", r.ErrorCode)
+	}
 	on := startShareBroker(t, t.TempDir(), 30*time.Second)
 	apis = advertised(t, on)
-	for k, want := range map[int16][2]int16{76: {0, 1}, 77: {0, 1}, 78: {0, 2}, 79: {0, 2}} {
+	for k, want := range map[int16][2]int16{76: {0, 1}, 77: {0, 1}, 78: {0, 2}, 79: {0, 2}, 90: {0, 1}, 91: {0, 0}, 92: {0, 0}} {
 		if apis[k] != want {
 			t.Errorf("%s advertised %v, want %v", kmsg.NameForKey(k), apis[k], want)
 		}
@@ -585,6 +590,36 @@ func TestACLShareGroups(t *testing.T) {
 	g, m := "other", "m1"
 	ack.GroupID, ack.MemberID, ack.ShareSessionEpoch = &g, &m, 1
 	wantCode(t, "share acknowledge other", direct[*kmsg.ShareAcknowledgeResponse](ctx, t, b.alice, ack).ErrorCode, kerr.GroupAuthorizationFailed)
+
+	// The offsets APIs: Describe DESCRIBE on the group and topic, Alter READ on both,
+	// Delete DELETE on the group and READ on the topic.
+	dso := kmsg.NewPtrDescribeShareGroupOffsetsRequest()
+	for _, id := range []string{"other", "g"} {
+		rg := kmsg.NewDescribeShareGroupOffsetsRequestGroup()
+		rg.GroupID = id
+		rg.Topics = []kmsg.DescribeShareGroupOffsetsRequestGroupTopic{{Topic: "secret", Partitions: []int32{0}}, {Topic: "t", Partitions: []int32{0}}}
+		dso.Groups = append(dso.Groups, rg)
+	}
+	dsr := direct[*kmsg.DescribeShareGroupOffsetsResponse](ctx, t, b.alice, dso)
+	wantCode(t, "describe share offsets of other", dsr.Groups[0].ErrorCode, kerr.GroupAuthorizationFailed)
+	wantCode(t, "describe share offsets of g", dsr.Groups[1].ErrorCode, nil)
+	wantCode(t, "describe share offsets of g on secret", dsr.Groups[1].Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	wantCode(t, "describe share offsets of g on t", dsr.Groups[1].Topics[1].Partitions[0].ErrorCode, nil)
+	aso := kmsg.NewPtrAlterShareGroupOffsetsRequest()
+	aso.GroupID = "other"
+	wantCode(t, "alter share offsets of other", direct[*kmsg.AlterShareGroupOffsetsResponse](ctx, t, b.alice, aso).ErrorCode, kerr.GroupAuthorizationFailed)
+	aso.GroupID = "g"
+	aso.Topics = []kmsg.AlterShareGroupOffsetsRequestTopic{{Topic: "secret", Partitions: []kmsg.AlterShareGroupOffsetsRequestTopicPartition{{Partition: 0}}}}
+	asr := direct[*kmsg.AlterShareGroupOffsetsResponse](ctx, t, b.alice, aso)
+	wantCode(t, "alter share offsets of g (a member)", asr.ErrorCode, kerr.NonEmptyGroup)
+	dlo := kmsg.NewPtrDeleteShareGroupOffsetsRequest()
+	dlo.GroupID = "g"
+	wantCode(t, "delete share offsets of g without DELETE", direct[*kmsg.DeleteShareGroupOffsetsResponse](ctx, t, b.alice, dlo).ErrorCode, kerr.GroupAuthorizationFailed)
+	aso.GroupID = "empty"
+	b.grant(ctx, t, kadm.NewACLs().Allow("User:alice").AllowHosts().Groups("empty").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpRead))
+	asr = direct[*kmsg.AlterShareGroupOffsetsResponse](ctx, t, b.alice, aso)
+	wantCode(t, "alter share offsets of empty", asr.ErrorCode, nil)
+	wantCode(t, "alter share offsets of empty on secret", asr.Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
 
 	fc := kmsg.NewPtrFindCoordinatorRequest()
 	fc.CoordinatorType, fc.CoordinatorKeys = 2, []string{"g:AAAAAAAAAAAAAAAAAAAAAQ:0"}

@@ -23,8 +23,9 @@ import (
 // coordinators: not built yet, so a cluster node does not serve share groups.)
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
-// ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch and ShareAcknowledge.
-var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true}
+// ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge and the offsets
+// APIs DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets.
+var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 90: true, 91: true, 92: true}
 
 // shareStateSetting is the broker setting of __share_group_state's partition count.
 const shareStateSetting = "share.coordinator.state.topic.num.partitions"
@@ -167,6 +168,53 @@ func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err e
 		return true, err
 	}
 	return true, sh.store.Delete(keys)
+}
+
+// groupKeys are the share-partitions of group with a state: stored, or held by the
+// manager (not stored yet), sorted.
+func (sh *shares) groupKeys(group string) ([]share.Key, error) {
+	keys, err := sh.store.GroupKeys(group)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range sh.mgr.GroupKeys(group) {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	share.SortKeys(keys)
+	return keys, nil
+}
+
+// resetOffsets gives the share-partitions of starts fresh states at those start offsets
+// (AlterShareGroupOffsets). The manager forgets them before the write, so none of its
+// writes follows it, and after, so a fetch that loaded the old state in between (a
+// member that joined meanwhile) loads the new one next.
+func (sh *shares) resetOffsets(r *request, starts map[share.Key]int64) error {
+	in := func(k share.Key) bool { _, ok := starts[k]; return ok }
+	if err := sh.mgr.Forget(r.ctx, in); err != nil {
+		return err
+	}
+	if err := sh.store.Reset(starts); err != nil {
+		return err
+	}
+	return sh.mgr.Forget(r.ctx, in)
+}
+
+// deleteOffsets deletes the states of keys (DeleteShareGroupOffsets), as resetOffsets
+// changes them.
+func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	in := func(k share.Key) bool { return slices.Contains(keys, k) }
+	if err := sh.mgr.Forget(r.ctx, in); err != nil {
+		return err
+	}
+	if err := sh.store.Delete(keys); err != nil {
+		return err
+	}
+	return sh.mgr.Forget(r.ctx, in)
 }
 
 // closeShareSessions closes the share sessions connection c opened and releases what
