@@ -206,3 +206,47 @@ func TestShareGroupOffsetsErrors(t *testing.T) {
 		t.Fatalf("deleting again (no state left) answered %+v, want no row", dl)
 	}
 }
+
+// TestShareGroupTypeConflicts: a share group's id is no other group's, as Kafka answers:
+// JoinGroup INCONSISTENT_GROUP_PROTOCOL, a consumer group joining GROUP_ID_NOT_FOUND,
+// ConsumerGroupDescribe GROUP_ID_NOT_FOUND, DescribeGroups (classic groups only) Dead;
+// so is a share group known only by its stored state (after an alteration, no member).
+func TestShareGroupTypeConflicts(t *testing.T) {
+	s := startShareBroker(t, t.TempDir(), 30*time.Second)
+	createTopic(t, s, "tc", 1, nil)
+	hb := kmsg.NewPtrShareGroupHeartbeatRequest()
+	hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = "sg", "m1", []string{"tc"}
+	wantCode(t, "share heartbeat", wireRequest(t, s, hb).(*kmsg.ShareGroupHeartbeatResponse).ErrorCode, nil)
+	alter := kmsg.NewPtrAlterShareGroupOffsetsRequest()
+	alter.GroupID = "stored"
+	alter.Topics = []kmsg.AlterShareGroupOffsetsRequestTopic{{Topic: "tc", Partitions: []kmsg.AlterShareGroupOffsetsRequestTopicPartition{{Partition: 0, StartOffset: 0}}}}
+	wantCode(t, "alter", wireRequest(t, s, alter).(*kmsg.AlterShareGroupOffsetsResponse).Topics[0].Partitions[0].ErrorCode, nil)
+
+	for _, id := range []string{"sg", "stored"} {
+		join := kmsg.NewPtrJoinGroupRequest()
+		join.SetVersion(5)
+		join.Group, join.ProtocolType, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = id, "consumer", 10000, 10000
+		join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+		jr := wireRequest(t, s, join).(*kmsg.JoinGroupResponse)
+		wantCode(t, "join "+id, jr.ErrorCode, kerr.InconsistentGroupProtocol)
+
+		chb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		chb.Group, chb.MemberID, chb.RebalanceTimeoutMillis, chb.SubscribedTopicNames = id, "c1", 10000, []string{"tc"}
+		chb.SetVersion(1)
+		wantCode(t, "consumer heartbeat "+id, wireRequest(t, s, chb).(*kmsg.ConsumerGroupHeartbeatResponse).ErrorCode, kerr.GroupIDNotFound)
+
+		cgd := kmsg.NewPtrConsumerGroupDescribeRequest()
+		cgd.Groups = []string{id}
+		wantCode(t, "consumer group describe "+id, wireRequest(t, s, cgd).(*kmsg.ConsumerGroupDescribeResponse).Groups[0].ErrorCode, kerr.GroupIDNotFound)
+
+		dg := kmsg.NewPtrDescribeGroupsRequest()
+		dg.SetVersion(5)
+		dg.Groups = []string{id}
+		if g := wireRequest(t, s, dg).(*kmsg.DescribeGroupsResponse).Groups[0]; g.ErrorCode != 0 || g.State != "Dead" || len(g.Members) != 0 {
+			t.Errorf("describe groups %s: %+v, want Dead as Kafka (not a classic group)", id, g)
+		}
+	}
+	// The share group is untouched: its member still heartbeats.
+	hb.MemberEpoch = 1
+	wantCode(t, "share heartbeat after the conflicts", wireRequest(t, s, hb).(*kmsg.ShareGroupHeartbeatResponse).ErrorCode, nil)
+}

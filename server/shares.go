@@ -217,6 +217,21 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	return sh.mgr.Forget(r.ctx, in)
 }
 
+// isShareGroup reports whether id is a share group on this broker: one with members or
+// created empty (share.Groups), or with a stored share-partition state (a group whose
+// members have not joined again since a restart).
+func (s *Server) isShareGroup(id string) bool {
+	sh := s.data.shares
+	if sh == nil {
+		return false
+	}
+	if _, ok := sh.groups.Describe(id); ok {
+		return true
+	}
+	keys, err := sh.groupKeys(id)
+	return err == nil && len(keys) > 0
+}
+
 // closeShareSessions closes the share sessions connection c opened and releases what
 // their members acquired through them (as Kafka's broker does when a connection closes).
 func (s *Server) closeShareSessions(c *conn) {
