@@ -15,6 +15,7 @@ import (
 )
 
 // Wiring of share groups (KIP-932, package share) into the Server. They are served when
+// strata.share.version is 1 (the default, as Kafka 4.2's share.version) or
 // group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access),
 // on a single node only for now: the share-partition states live in __share_group_state
 // through share.Store on this broker's coordinator runtime, every partition of it loaded
@@ -49,9 +50,21 @@ func (s *Server) shareProtocol() bool {
 	return s.data.shares != nil
 }
 
-// shareProtocolListed reports whether group.coordinator.rebalance.protocols lists share.
+// shareVersionSetting is the share.version feature (1: share groups served).
+const shareVersionSetting = "strata.share.version"
+
+// shareProtocolListed reports whether group.coordinator.rebalance.protocols lists share
+// (Kafka 4.0's early-access switch, which serves share groups whatever
+// strata.share.version says).
 func shareProtocolListed(r config.Resolved) bool {
 	return slices.Contains(r.List("group.coordinator.rebalance.protocols"), "share")
+}
+
+// shareWanted reports whether the settings ask for share groups: strata.share.version
+// is 1 (the default, as Kafka 4.2's share.version on a new cluster) or
+// group.coordinator.rebalance.protocols lists share.
+func shareWanted(r config.Resolved) bool {
+	return r.Int64(shareVersionSetting) >= 1 || shareProtocolListed(r)
 }
 
 // openShares opens the share-group service: the Store on __share_group_state (every
@@ -127,6 +140,7 @@ func shareConfig(g config.ShareGroup) share.Config {
 		SessionTimeout:          g.SessionTimeout,
 		HeartbeatInterval:       g.HeartbeatInterval,
 		DeadLetterTopic:         g.DLQTopic,
+		NoRenew:                 !g.RenewAcknowledge,
 	}
 }
 
