@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"encoding/binary"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,7 +22,8 @@ func init() { register(90, 0, 1, handleDescribeShareGroupOffsets) }
 // -1, no error (absence of data, as Kafka). Named topics need DESCRIBE
 // (TOPIC_AUTHORIZATION_FAILED per partition); Topics null describes every partition the
 // group has state for, leaving out the topics the principal may not describe.
-// UNSUPPORTED_VERSION while share groups are not served.
+// UNSUPPORTED_VERSION while share groups are not served. Each partition with state also
+// carries Strata's tagged fields 10000 and 10001: its records in flight and archived.
 func handleDescribeShareGroupOffsets(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeShareGroupOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeShareGroupOffsetsResponse)
@@ -119,11 +121,21 @@ func (sh *shares) describeOffsets(s *Server, r *request, group string, rt kmsg.D
 				break
 			}
 			rp.Lag = shareLag(part.HighWatermark(), sum)
+			rp.UnknownTags.Set(shareInFlightTag, binary.BigEndian.AppendUint32(nil, uint32(sum.InFlight)))
+			rp.UnknownTags.Set(shareArchivedTag, binary.BigEndian.AppendUint32(nil, uint32(sum.Archived)))
 		}
 		out.Partitions = append(out.Partitions, rp)
 	}
 	return out
 }
+
+// Strata's tagged fields of a response partition (ignored by other clients; client/
+// reads them for `strata group describe`): the records acquired now and the archived
+// records above the start offset, each a 4-byte big-endian count.
+const (
+	shareInFlightTag = 10000
+	shareArchivedTag = 10001
+)
 
 // shareLag is Kafka's lag of a share-partition (KIP-1226): the records from the start
 // offset to the high watermark not yet acknowledged or archived.
