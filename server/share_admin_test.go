@@ -100,6 +100,13 @@ func TestShareGroupOffsetsAdmin(t *testing.T) {
 	if start, _ := describeShareOffset(t, adm, "sg", "ao"); start != 5 {
 		t.Fatalf("after a restart: start offset %d, want 5", start)
 	}
+	// Known by its stored state only (no member since the restart), sg is still no
+	// classic group's.
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.SetVersion(5)
+	join.Group, join.ProtocolType, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = "sg", "consumer", 10000, 10000
+	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+	wantCode(t, "join after a restart", wireRequest(t, s, join).(*kmsg.JoinGroupResponse).ErrorCode, kerr.InconsistentGroupProtocol)
 	cl = shareConsumer(t, s, "sg", "ao")
 	seen := consumeShare(t, cl, 15, 10*time.Second, nil)
 	cl.Close()
@@ -209,8 +216,9 @@ func TestShareGroupOffsetsErrors(t *testing.T) {
 
 // TestShareGroupTypeConflicts: a share group's id is no other group's, as Kafka answers:
 // JoinGroup INCONSISTENT_GROUP_PROTOCOL, a consumer group joining GROUP_ID_NOT_FOUND,
-// ConsumerGroupDescribe GROUP_ID_NOT_FOUND, DescribeGroups (classic groups only) Dead;
-// so is a share group known only by its stored state (after an alteration, no member).
+// OffsetCommit GROUP_ID_NOT_FOUND, ConsumerGroupDescribe GROUP_ID_NOT_FOUND,
+// DescribeGroups (classic groups only) Dead;
+// so is an empty share group an alteration created.
 func TestShareGroupTypeConflicts(t *testing.T) {
 	s := startShareBroker(t, t.TempDir(), 30*time.Second)
 	createTopic(t, s, "tc", 1, nil)
@@ -238,6 +246,12 @@ func TestShareGroupTypeConflicts(t *testing.T) {
 		cgd := kmsg.NewPtrConsumerGroupDescribeRequest()
 		cgd.Groups = []string{id}
 		wantCode(t, "consumer group describe "+id, wireRequest(t, s, cgd).(*kmsg.ConsumerGroupDescribeResponse).Groups[0].ErrorCode, kerr.GroupIDNotFound)
+
+		oc := kmsg.NewPtrOffsetCommitRequest()
+		oc.SetVersion(8)
+		oc.Group, oc.Generation = id, -1
+		oc.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "tc", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
+		wantCode(t, "offset commit "+id, wireRequest(t, s, oc).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode, kerr.GroupIDNotFound)
 
 		dg := kmsg.NewPtrDescribeGroupsRequest()
 		dg.SetVersion(5)

@@ -232,15 +232,16 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 }
 
 // isShareGroup reports whether id is a share group on this broker: one with members or
-// created empty (share.Groups), or with a stored share-partition state (a group whose
-// members have not joined again since a restart).
-func (s *Server) isShareGroup(id string) bool {
+// created empty (share.Groups), or, when stored is set, one with a stored
+// share-partition state (a group whose members have not joined again since a restart:
+// a scan of the stored states, for the rare requests only).
+func (s *Server) isShareGroup(id string, stored bool) bool {
 	sh := s.data.shares
 	if sh == nil {
 		return false
 	}
-	if _, ok := sh.groups.Describe(id); ok {
-		return true
+	if _, ok := sh.groups.Describe(id); ok || !stored {
+		return ok
 	}
 	keys, err := sh.groupKeys(id)
 	return err == nil && len(keys) > 0
