@@ -34,7 +34,7 @@ func handleOffsetCommit(s *Server, r *request) reply {
 		cr.Generation, cr.MemberID = -1, ""
 	}
 	groupErr := r.groupErr(kmsg.ACLOperationRead, req.Group)
-	if groupErr == nil && s.isShareGroup(req.Group, false) { // a share group holds no committed offsets, as Kafka's
+	if groupErr == nil && s.isShareGroup(req.Group) { // a share group holds no committed offsets, as Kafka's
 		groupErr = group.ErrGroupIDNotFound
 	}
 	var refused []int16 // per request partition, in request order: why it is not committed

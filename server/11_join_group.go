@@ -23,7 +23,7 @@ func handleJoinGroup(s *Server, r *request) reply {
 	if err == nil {
 		err = r.groupErr(kmsg.ACLOperationRead, req.Group)
 	}
-	if err == nil && s.isShareGroup(req.Group, true) {
+	if err == nil && s.isShareGroup(req.Group) {
 		// As Kafka's: a share group's id is no classic group's.
 		err, resp.MemberID = kerr.InconsistentGroupProtocol, ""
 	}

@@ -51,7 +51,7 @@ func handleConsumerGroupHeartbeat(s *Server, r *request) reply {
 	if err != nil {
 		return fail(err)
 	}
-	if req.MemberEpoch == 0 && s.isShareGroup(req.Group, true) { // joining a share group's id, as Kafka's
+	if req.MemberEpoch == 0 && s.isShareGroup(req.Group) { // joining a share group's id, as Kafka's
 		return fail(fmt.Errorf("%w: group %s is not a consumer group", group.ErrGroupIDNotFound, req.Group))
 	}
 	memberID := req.MemberID

@@ -100,8 +100,18 @@ func TestShareGroupOffsetsAdmin(t *testing.T) {
 	if start, _ := describeShareOffset(t, adm, "sg", "ao"); start != 5 {
 		t.Fatalf("after a restart: start offset %d, want 5", start)
 	}
-	// Known by its stored state only (no member since the restart), sg is still no
-	// classic group's.
+	// With no member since the restart, sg exists (Empty, from its stored state) and is
+	// no classic group's.
+	lg := kmsg.NewPtrListGroupsRequest()
+	lg.SetVersion(5)
+	if gs := wireRequest(t, s, lg).(*kmsg.ListGroupsResponse).Groups; len(gs) != 1 || gs[0].Group != "sg" || gs[0].GroupType != "share" || gs[0].GroupState != "Empty" {
+		t.Fatalf("after a restart listed %+v, want sg, share, Empty", gs)
+	}
+	sgd := kmsg.NewPtrShareGroupDescribeRequest()
+	sgd.GroupIDs = []string{"sg"}
+	if g := wireRequest(t, s, sgd).(*kmsg.ShareGroupDescribeResponse).Groups[0]; g.ErrorCode != 0 || g.GroupState != "Empty" {
+		t.Fatalf("after a restart described %+v", g)
+	}
 	join := kmsg.NewPtrJoinGroupRequest()
 	join.SetVersion(5)
 	join.Group, join.ProtocolType, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = "sg", "consumer", 10000, 10000

@@ -103,6 +103,17 @@ func (s *Server) openShares() (*shares, error) {
 		sh.sessions.Drop(group, member)
 		sh.mgr.ReleaseMember(group, member)
 	}})
+	// The groups with stored states exist (Empty) until their members join again:
+	// membership is not stored (Kafka stores it; its groups come back Empty too once their
+	// members' sessions time out).
+	groups, err := st.Groups()
+	if err != nil {
+		sh.close()
+		return nil, err
+	}
+	for _, g := range groups {
+		sh.groups.CreateEmpty(g)
+	}
 	return sh, nil
 }
 
@@ -231,20 +242,15 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	return sh.mgr.Forget(r.ctx, in)
 }
 
-// isShareGroup reports whether id is a share group on this broker: one with members or
-// created empty (share.Groups), or, when stored is set, one with a stored
-// share-partition state (a group whose members have not joined again since a restart:
-// a scan of the stored states, for the rare requests only).
-func (s *Server) isShareGroup(id string, stored bool) bool {
+// isShareGroup reports whether id is a share group on this broker (share.Groups: with
+// members, created empty by an alteration, or with stored states at start).
+func (s *Server) isShareGroup(id string) bool {
 	sh := s.data.shares
 	if sh == nil {
 		return false
 	}
-	if _, ok := sh.groups.Describe(id); ok || !stored {
-		return ok
-	}
-	keys, err := sh.groupKeys(id)
-	return err == nil && len(keys) > 0
+	_, ok := sh.groups.Describe(id)
+	return ok
 }
 
 // closeShareSessions closes the share sessions connection c opened and releases what

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/stratalog/strata/coord"
@@ -145,8 +146,28 @@ func (sh *storeShard) reset(starts map[Key]int64) error {
 	return nil
 }
 
+// Groups returns the groups with a stored share-partition state in the partitions this
+// broker leads, sorted (the share groups that exist after a restart, before their
+// members join again). Errors: the runtime's.
+func (s *Store) Groups() ([]string, error) {
+	shards, err := s.rt.Shards()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, sh := range shards {
+		sh.mu.Lock()
+		for k := range sh.mu.states {
+			seen[k.Group] = true
+		}
+		sh.mu.Unlock()
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
+}
+
 // CreateEmpty makes group an empty share group unless it exists (AlterShareGroupOffsets
-// creates the group it alters, as Kafka's): ErrNonEmptyGroup when it has members.
+// creates the group it alters, as Kafka's; the server recreates the groups with stored
+// states at start, Store.Groups): ErrNonEmptyGroup when it has members.
 func (g *Groups) CreateEmpty(group string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -39,7 +39,7 @@ func TestShareSummary(t *testing.T) {
 // TestShareStoreReset: a reset replaces a share-partition's state with a fresh one at the
 // new start (any offset, below the old start too), nothing in flight, at the next state
 // epoch; it survives a replay, and a manager that forgot the partition delivers from
-// there with fresh delivery counts.
+// there with fresh delivery counts. Store.Groups lists the groups with stored states.
 func TestShareStoreReset(t *testing.T) {
 	s, _ := newTestStore(t, 500)
 	m := newTestManager(t, s, DefaultConfig(), nil)
@@ -81,6 +81,9 @@ func TestShareStoreReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStored(t, s, fresh, Stored{Start: 4})
+	if gs, err := s.Groups(); err != nil || !reflect.DeepEqual(gs, []string{"g", "h"}) {
+		t.Fatalf("groups with stored states: %v %v", gs, err)
+	}
 }
 
 // TestShareGroupsCreateEmpty: an alteration creates an empty share group, listed and
