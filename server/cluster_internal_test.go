@@ -1069,3 +1069,23 @@ func TestClusterFindCoordinatorCreates(t *testing.T) {
 		t.Fatalf("asked again: %v node %d, want the leader %d", kerr.ErrorForCode(got.ErrorCode), got.NodeID, leader)
 	}
 }
+
+// TestClusterShareGroupsOff: a cluster node does not serve share groups yet (their
+// Read/WriteShareGroupState between brokers is not built), whatever strata.share.version
+// (1 by default) or group.coordinator.rebalance.protocols says: their APIs are not
+// advertised.
+func TestClusterShareGroupsOff(t *testing.T) {
+	c := startClusterWith(t, map[string]string{"group.coordinator.rebalance.protocols": "classic,consumer,share"})
+	for _, n := range c.nodes {
+		if n.shareProtocol() {
+			t.Fatalf("node %d serves share groups", n.opts.NodeID)
+		}
+		resp := kmsg.NewPtrApiVersionsResponse()
+		n.fillAPIVersions(resp)
+		for _, k := range resp.ApiKeys {
+			if shareAPIs[k.ApiKey] {
+				t.Fatalf("node %d advertises %s", n.opts.NodeID, kmsg.NameForKey(k.ApiKey))
+			}
+		}
+	}
+}
