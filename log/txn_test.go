@@ -167,16 +167,16 @@ func TestLogReconcileAbortedTxns(t *testing.T) {
 		all = append(all, appendAborted(t, l, int64(i+1), 2))
 		mustAppend(t, l, mkBatch(1, 900, 100, byte(i)))
 	}
-	if n, err := l.ReconcileAbortedTxns(all); err != nil || n != 0 {
+	if n, err := l.ReconcileAbortedTxns(0, all); err != nil || n != 0 {
 		t.Fatalf("same: %d %v", n, err)
 	}
 	// Lose the second entry, alter the third.
 	want := slices.Clone(all)
 	want[2].LastStableOffset = want[2].FirstOffset
-	if n, err := l.ReconcileAbortedTxns(slices.Delete(slices.Clone(want), 1, 2)); err != nil || n == 0 {
+	if n, err := l.ReconcileAbortedTxns(0, slices.Delete(slices.Clone(want), 1, 2)); err != nil || n == 0 {
 		t.Fatalf("changed: %d %v", n, err)
 	}
-	if n, err := l.ReconcileAbortedTxns(want); err != nil || n == 0 {
+	if n, err := l.ReconcileAbortedTxns(0, want); err != nil || n == 0 {
 		t.Fatalf("restored: %d %v", n, err)
 	}
 	l.Close()
@@ -184,7 +184,7 @@ func TestLogReconcileAbortedTxns(t *testing.T) {
 	if got, _ := l2.AbortedTxns(0, l2.EndOffset()); !slices.Equal(got, want) {
 		t.Fatalf("reopened: %+v, want %+v", got, want)
 	}
-	if _, err := l2.ReconcileAbortedTxns([]segment.AbortedTxn{{LastOffset: l2.EndOffset()}}); err == nil {
+	if _, err := l2.ReconcileAbortedTxns(0, []segment.AbortedTxn{{LastOffset: l2.EndOffset()}}); err == nil {
 		t.Fatal("entry past the end accepted")
 	}
 }
@@ -374,5 +374,68 @@ func TestLogCompactRemovesMarkers(t *testing.T) {
 	l2 := openLog(t, "/p", o)
 	if got, _ := l2.AbortedTxns(0, l2.EndOffset()); len(got) != 0 {
 		t.Fatalf("entries after reopen: %+v", got)
+	}
+}
+
+// TestLogReconcileAbortedTxnsFrom: reconciling from an offset keeps the entries of the
+// markers below it (in earlier segments and in the segment holding it) and replaces
+// those at or after it.
+func TestLogReconcileAbortedTxnsFrom(t *testing.T) {
+	l := openLog(t, "/p", memOpts(vfs.NewMem()))
+	var all []segment.AbortedTxn
+	for i := range 6 {
+		all = append(all, appendAborted(t, l, int64(i+1), 4))
+	}
+	if len(l.Segments()) < 3 {
+		t.Fatalf("want several segments, have %d", len(l.Segments()))
+	}
+	// From just after the fourth marker, which shares its segment with later ones or not.
+	from := all[3].LastOffset + 1
+	if n, err := l.ReconcileAbortedTxns(from, all[4:5]); err != nil || n == 0 {
+		t.Fatalf("reconcile from %d: %d %v", from, n, err)
+	}
+	want := slices.Delete(slices.Clone(all), 5, 6)
+	if got, _ := l.AbortedTxns(0, l.EndOffset()); !slices.Equal(got, want) {
+		t.Fatalf("entries %+v, want %+v", got, want)
+	}
+	if _, err := l.ReconcileAbortedTxns(from, all[3:4]); err == nil {
+		t.Fatal("entry below from accepted")
+	}
+}
+
+// TestLogTrustedEnd: a clean open trusts the whole log, a crashed one only the segments
+// before the first it rescans; an append that rolls says so.
+func TestLogTrustedEnd(t *testing.T) {
+	fs := vfs.NewMem()
+	l := openLog(t, "/p", memOpts(fs))
+	rolled := 0
+	for i := range 40 {
+		info := mustAppend(t, l, mkBatch(1, 300, int64(i), byte(i)))
+		if info.Rolled {
+			rolled++
+			if segs := l.Segments(); segs[len(segs)-1].BaseOffset != info.BaseOffset {
+				t.Fatalf("rolled at %d, active segment at %d", info.BaseOffset, segs[len(segs)-1].BaseOffset)
+			}
+		}
+	}
+	if n := len(l.Segments()); rolled != n-1 || n < 3 {
+		t.Fatalf("%d rolls reported, %d segments", rolled, n)
+	}
+	if err := l.WaitDurable(l.EndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	crashed := fs.CrashClone()
+	end := l.EndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openLog(t, "/p", memOpts(fs))
+	if got := l2.TrustedEnd(); got != end {
+		t.Fatalf("clean: trusted end %d, want %d", got, end)
+	}
+	l3 := openLog(t, "/p", memOpts(crashed))
+	segs := l3.Segments()
+	if got := l3.TrustedEnd(); got > segs[len(segs)-1].BaseOffset || got < segs[1].BaseOffset {
+		t.Fatalf("crashed: trusted end %d, segments %+v", got, segs)
 	}
 }

@@ -81,6 +81,9 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, errors.Join(p.wrap(err), p.rebuildProducersLocked())
 	}
+	if info.Rolled {
+		p.snapshotLocked()
+	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
 	}
@@ -185,9 +188,10 @@ func (p *Partition) applyMarkerLocked(h *batch.Header, m records.Marker, stored 
 	}
 	st := ps.m[pid]
 	if st == nil {
-		st = &producerState{txnFirst: -1, coordEpoch: -1, epoch: h.ProducerEpoch}
+		st = &producerState{txnFirst: -1, coordEpoch: -1, epoch: h.ProducerEpoch, lastTS: -1}
 		ps.m[pid] = st
 	}
+	st.lastTS = max(st.lastTS, h.MaxTimestamp)
 	if h.ProducerEpoch != st.epoch {
 		st.epoch = h.ProducerEpoch
 		st.batches = st.batches[:0]
