@@ -135,6 +135,24 @@ func (p *Partition) producerLast(pid int64, expiration time.Duration) (int64, bo
 	return last.lastOffset, active
 }
 
+// expireProducers forgets the producers without an open transaction here whose last
+// batch or marker is older than expiration (producer.id.expiration.ms), as Kafka's
+// removeExpiredProducers: a later batch of one is that of an unknown producer. It
+// returns how many it forgot.
+func (p *Partition) expireProducers(expiration time.Duration) int {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	limit := p.now().Add(-expiration).UnixMilli()
+	n := 0
+	for pid, st := range p.amu.producers.m {
+		if st.txnFirst < 0 && st.lastTS < limit {
+			delete(p.amu.producers.m, pid)
+			n++
+		}
+	}
+	return n
+}
+
 // MaxProducerID is the largest producer id found in the partition's log or appended
 // since it opened, -1 if none; the broker's producer id allocator starts above it.
 func (p *Partition) MaxProducerID() int64 {
