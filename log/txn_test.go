@@ -246,8 +246,10 @@ func TestLogCompactTransactions(t *testing.T) {
 	}
 	filler()
 	firstNext := l.Segments()[0].NextOffset
+	// Markers stay within delete.retention.ms (TestLogCompactRemovesMarkers: after it).
+	keep := 100 * 365 * 24 * time.Hour
 	for range 2 {
-		if _, err := l.Compact(CompactOptions{Force: true}); err != nil {
+		if _, err := l.Compact(CompactOptions{Force: true, DeleteRetention: keep}); err != nil {
 			t.Fatal(err)
 		}
 		filler()
@@ -258,7 +260,7 @@ func TestLogCompactTransactions(t *testing.T) {
 	stable := l.EndOffset()
 	txnRec(9, k, "open") // open: at the stable offset
 	filler()
-	if _, err := l.Compact(CompactOptions{Force: true, StableOffset: stable}); err != nil {
+	if _, err := l.Compact(CompactOptions{Force: true, StableOffset: stable, DeleteRetention: keep}); err != nil {
 		t.Fatal(err)
 	}
 	vals := map[string][]string{}
@@ -293,7 +295,7 @@ func TestLogCompactTransactions(t *testing.T) {
 // one's all compacted away), it was cleaned once and it is older than delete.retention.ms;
 // the .txnindex entry of a removed abort marker goes with it. A committed transaction
 // whose records stay keeps its marker; a marker that is its producer's last batch (an
-// active producer) stays.
+// active producer) stays as an empty batch, header-only as Kafka's RETAIN_EMPTY.
 func TestLogCompactRemovesMarkers(t *testing.T) {
 	fs := vfs.NewMem()
 	o := memOpts(fs)
@@ -358,8 +360,14 @@ func TestLogCompactRemovesMarkers(t *testing.T) {
 		filler()
 	}
 	if got := markers(); !slices.Equal(got, []int64{9, 10}) {
-		t.Fatalf("markers %v after delete.retention.ms, want 9 (records left) and 10 (its producer's last batch)", got)
+		t.Fatalf("control batches %v after delete.retention.ms, want 9 (records left) and 10 (its producer's last batch)", got)
 	}
+	l.Scan(0, func(h batch.Header, _ []byte) error {
+		if h.IsControl() && (h.RecordCount == 0) != (h.ProducerID == 10) {
+			t.Errorf("producer %d's marker at %d has %d records; only 10's is emptied (header-only, as Kafka's RETAIN_EMPTY)", h.ProducerID, h.BaseOffset, h.RecordCount)
+		}
+		return nil
+	})
 	if got, _ := l.AbortedTxns(0, l.EndOffset()); len(got) != 0 {
 		t.Fatalf("entries after the abort marker went: %+v", got)
 	}

@@ -138,6 +138,9 @@ func (p *Partition) applyLocked(h *batch.Header, b []byte, stored map[int64]Abor
 		return nil, nil
 	}
 	ps.maxID = max(ps.maxID, h.ProducerID)
+	if h.IsControl() && h.RecordCount == 0 {
+		return nil, nil // a marker compaction emptied (Kafka's too): no marker any more
+	}
 	if h.IsControl() {
 		m, ok, err := records.ParseMarker(b)
 		if err != nil {
