@@ -7,6 +7,11 @@ import (
 	"math/rand"
 	"reflect"
 	"testing"
+
+	"github.com/stratalog/strata/internal/batch"
+	"github.com/stratalog/strata/internal/records"
+	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/internal/vfs"
 )
 
 // randomProducers returns a producer state as the partition keeps it: up to five batches
@@ -123,4 +128,27 @@ func FuzzPartitionSnapshot(f *testing.F) {
 			t.Fatalf("re-parsed %+v, want %+v", again, m)
 		}
 	})
+}
+
+// TestPartitionEmptiedMarker: a control batch compaction emptied (header-only, Kafka's
+// RETAIN_EMPTY) is no marker: a follower copies it from a compacted leader and a replay
+// passes it, without an error and without ending the producer's transaction.
+func TestPartitionEmptiedMarker(t *testing.T) {
+	p := openFS(t, vfs.NewMem(), "/p", 0)
+	mustDo(t, "MakeFollower", p.MakeFollower(0))
+	txn := testutil.Batch(testutil.BatchOptions{ProducerID: 5, BaseSequence: 0, Attributes: 0x10})
+	if _, err := p.AppendAt(txn); err != nil {
+		t.Fatal(err)
+	}
+	h, err := batch.ParseHeader(records.AppendMarker(nil, 5, 0, records.Marker{Commit: true}, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.BaseOffset, h.LeaderEpoch = 1, 0
+	if _, err := p.AppendAt(batch.AppendEmpty(nil, &h)); err != nil {
+		t.Fatalf("emptied marker: %v", err)
+	}
+	if open := p.OpenTxns(); len(open) != 1 || open[0].ProducerID != 5 {
+		t.Fatalf("open transactions %+v, want producer 5's", open)
+	}
 }
