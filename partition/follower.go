@@ -92,7 +92,7 @@ func (p *Partition) AppendAt(batches []byte) (AppendResult, error) {
 		return AppendResult{}, errors.Join(p.wrap(err), p.rebuildProducersLocked())
 	}
 	if info.Rolled {
-		p.snapshotLocked()
+		p.snapshotLocked(true)
 	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)

@@ -577,7 +577,7 @@ func (p *Partition) append(batches []byte, coordinator bool, guard *TxnGuard) (A
 		p.amu.producers.known(&first).txnFirst = info.BaseOffset
 	}
 	if info.Rolled {
-		p.snapshotLocked()
+		p.snapshotLocked(true)
 	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
@@ -681,7 +681,7 @@ func (p *Partition) Reconfigure(opts Options) error {
 // flushes and closes. It is idempotent.
 func (p *Partition) Close() error {
 	return p.shut(func() error {
-		p.snapshotLocked()
+		p.snapshotLocked(false)
 		return errors.Join(p.epochs.write(), p.st.Close())
 	}, false)
 }

@@ -215,10 +215,27 @@ func (s *snapshots) list() ([]int64, error) {
 	return offs, nil
 }
 
-// write writes the snapshot of m as of offset off (atomically: a crash leaves the old
-// file set or the new one).
-func (s *snapshots) write(off int64, m map[int64]*producerState) error {
-	if err := vfs.WriteFileAtomic(s.fs, filepath.Join(s.dir, snapshotName(off)), encodeSnapshot(m)); err != nil {
+// write writes the snapshot of m as of offset off: with sync atomically and durably
+// (vfs.WriteFileAtomic), else through a renamed temporary file without an fsync (a clean
+// Close: the broker fsyncs its data directory once for every partition before it writes
+// its clean-shutdown marker; a crash before that may leave the file empty or torn, which
+// its CRC tells).
+func (s *snapshots) write(off int64, m map[int64]*producerState, sync bool) error {
+	name := filepath.Join(s.dir, snapshotName(off))
+	var err error
+	if sync {
+		err = vfs.WriteFileAtomic(s.fs, name, encodeSnapshot(m))
+	} else {
+		var f vfs.File
+		if f, err = s.fs.Create(name + vfs.TmpSuffix); err == nil {
+			_, err = f.Write(encodeSnapshot(m))
+			err = errors.Join(err, f.Close())
+		}
+		if err == nil {
+			err = s.fs.Rename(name+vfs.TmpSuffix, name)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("write producer-state snapshot: %w", err)
 	}
 	return nil
@@ -246,14 +263,14 @@ func (s *snapshots) remove(off int64) error {
 }
 
 // snapshotLocked writes the producer state as of the log end to a snapshot file (Kafka
-// takes one at every segment roll and at a clean shutdown). A failure is logged, not
-// returned: the log stays the source of truth, and Open falls back to an older snapshot
-// or the log. The caller holds amu.
-func (p *Partition) snapshotLocked() {
+// takes one at every segment roll and at a clean shutdown), fsynced if sync is set (see
+// snapshots.write). A failure is logged, not returned: the log stays the source of
+// truth, and Open falls back to an older snapshot or the log. The caller holds amu.
+func (p *Partition) snapshotLocked(sync bool) {
 	if p.snaps == nil {
 		return
 	}
-	if err := p.snaps.write(p.st.EndOffset(), p.amu.producers.m); err != nil {
+	if err := p.snaps.write(p.st.EndOffset(), p.amu.producers.m, sync); err != nil {
 		p.logger.Warn("partition: producer-state snapshot not written", "topic", p.topic, "partition", p.index, "err", err)
 	}
 }
@@ -266,7 +283,7 @@ func (p *Partition) startMovedLocked() {
 	if p.snaps == nil {
 		return
 	}
-	p.snapshotLocked()
+	p.snapshotLocked(true)
 	offs, err := p.snaps.list()
 	if err == nil {
 		start := p.st.StartOffset()

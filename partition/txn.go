@@ -82,7 +82,7 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 		return AppendResult{}, errors.Join(p.wrap(err), p.rebuildProducersLocked())
 	}
 	if info.Rolled {
-		p.snapshotLocked()
+		p.snapshotLocked(true)
 	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
