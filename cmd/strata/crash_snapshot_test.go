@@ -25,23 +25,25 @@ func TestServerCrashProducerSnapshot(t *testing.T) {
 	}
 	bin := buildStrata(t)
 	dataDir := t.TempDir()
-	const topic = "snap"
+	const name = "snap"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	b := startStrata(t, bin, dataDir)
 	cl := newRawClient(t, b.addr)
 	segBytes := "8192"
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": &segBytes}, topic); err != nil {
-		t.Fatal(err)
+	created, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": &segBytes}, name)
+	if err != nil || created.Err != nil {
+		t.Fatal(err, created.Err)
 	}
+	topic := topicRef{name: name, id: created.ID}
 	pid1, epoch1 := initProducerID(ctx, t, cl)
 	var last int64
 	for seq := range int32(10) {
 		last = produceRaw(ctx, t, cl, topic, testutil.BatchOptions{ProducerID: pid1, ProducerEpoch: epoch1, BaseSequence: seq})
 	}
 	var offs kadm.Offsets
-	offs.Add(kadm.Offset{Topic: topic, Partition: 0, At: last + 1})
+	offs.Add(kadm.Offset{Topic: topic.name, Partition: 0, At: last + 1})
 	if res, err := kadm.NewClient(cl).DeleteRecords(ctx, offs); err != nil || res.Error() != nil {
 		t.Fatalf("delete records: %v %v", err, res.Error())
 	}
@@ -60,6 +62,13 @@ func TestServerCrashProducerSnapshot(t *testing.T) {
 	if got := produceRaw(ctx, t, cl, topic, testutil.BatchOptions{ProducerID: pid1, ProducerEpoch: epoch1, BaseSequence: 10}); got <= last {
 		t.Fatalf("next batch at offset %d, want above %d", got, last)
 	}
+}
+
+// topicRef names a topic for a raw request at any version: by name, and by id from the
+// versions that use ids.
+type topicRef struct {
+	name string
+	id   [16]byte
 }
 
 func newRawClient(t *testing.T, addr string) *kgo.Client {
@@ -88,14 +97,13 @@ func initProducerID(ctx context.Context, t *testing.T, cl *kgo.Client) (int64, i
 
 // produceRaw produces one batch (acks=all) to partition 0 of topic and returns its base
 // offset; an error code fails the test.
-func produceRaw(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, o testutil.BatchOptions) int64 {
+func produceRaw(ctx context.Context, t *testing.T, cl *kgo.Client, topic topicRef, o testutil.BatchOptions) int64 {
 	t.Helper()
 	req := kmsg.NewPtrProduceRequest()
-	req.Version = 9
 	req.Acks = -1
 	req.TimeoutMillis = 10000
 	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
+	rt.Topic, rt.TopicID = topic.name, topic.id // by id from v13 (kgo picks the version)
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Records = testutil.Batch(o)
 	rt.Partitions = append(rt.Partitions, rp)
