@@ -264,31 +264,23 @@ func (s *snapshots) remove(off int64) error {
 
 // snapshotLocked writes the producer state as of the log end to a snapshot file (Kafka
 // takes one at every segment roll and at a clean shutdown), fsynced if sync is set (see
-// snapshots.write). A failure is logged, not returned: the log stays the source of
-// truth, and Open falls back to an older snapshot or the log. The caller holds amu.
+// snapshots.write), then deletes the snapshots no longer needed: those below the log
+// start and those past the newest keptSnapshots, but never the newest. A failure is
+// logged, not returned: the log stays the source of truth, and Open falls back to an
+// older snapshot or the log. The caller holds amu.
 func (p *Partition) snapshotLocked(sync bool) {
 	if p.snaps == nil {
 		return
 	}
 	if err := p.snaps.write(p.st.EndOffset(), p.amu.producers.m, sync); err != nil {
 		p.logger.Warn("partition: producer-state snapshot not written", "topic", p.topic, "partition", p.index, "err", err)
-	}
-}
-
-// startMovedLocked follows a move of the log start offset (DeleteRecords, a follower
-// following its leader's start, retention): a snapshot at the log end keeps the state of
-// the producers whose batches went, and the snapshots below the new start are deleted
-// but the newest. The caller holds amu.
-func (p *Partition) startMovedLocked() {
-	if p.snaps == nil {
 		return
 	}
-	p.snapshotLocked(true)
 	offs, err := p.snaps.list()
 	if err == nil {
 		start := p.st.StartOffset()
 		for i, off := range offs {
-			if i > 0 && off < start {
+			if i > 0 && (off < start || i >= keptSnapshots) {
 				err = errors.Join(err, p.snaps.remove(off))
 			}
 		}
@@ -297,6 +289,17 @@ func (p *Partition) startMovedLocked() {
 		p.logger.Warn("partition: old producer-state snapshots not deleted", "topic", p.topic, "partition", p.index, "err", err)
 	}
 }
+
+// keptSnapshots is how many snapshots a partition keeps at most: the newest, and older
+// ones for when a crash leaves the newer ones above what recovery trusts (in the segments
+// it rescans) or damaged.
+const keptSnapshots = 5
+
+// startMovedLocked follows a move of the log start offset (DeleteRecords, a follower
+// following its leader's start, retention): a snapshot at the log end keeps the state of
+// the producers whose batches went, and the snapshots below the new start go. The
+// caller holds amu.
+func (p *Partition) startMovedLocked() { p.snapshotLocked(true) }
 
 // loadSnapshotLocked replaces the producer and transaction state by the newest snapshot
 // usable with the log and returns the offset from which the log must be replayed on top
@@ -316,7 +319,7 @@ func (p *Partition) loadSnapshotLocked(trusted int64) int64 {
 		return start
 	}
 	for _, off := range offs {
-		if off < start || off > trusted && off <= end {
+		if off < start || (off > trusted && off <= end) {
 			continue
 		}
 		var m map[int64]*producerState

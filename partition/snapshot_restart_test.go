@@ -326,3 +326,29 @@ func TestPartitionProducerExpiration(t *testing.T) {
 		t.Fatalf("producers after restart %v, want [2 3]", pids)
 	}
 }
+
+// TestPartitionSnapshotsBounded: a partition keeps at most a few snapshots however many
+// segments it rolls (a compacted log's start never moves), and none below its log start
+// but the newest.
+func TestPartitionSnapshotsBounded(t *testing.T) {
+	fs := vfs.NewMem()
+	p := openSnapPartition(t, fs, nil)
+	for i := range 80 {
+		mustAppend(t, p, idemBatch(3, int32(i), 1))
+	}
+	if n := len(p.Log().Segments()); n < 10 {
+		t.Fatalf("%d segments, want many rolls", n)
+	}
+	if got := snapshotFiles(t, fs); len(got) > 5 || len(got) == 0 {
+		t.Fatalf("%d snapshots: %v", len(got), got)
+	}
+	if err := p.WaitDurable(context.Background(), p.EndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DeleteRecords(-1); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshotFiles(t, fs); len(got) != 1 {
+		t.Fatalf("after DeleteRecords to the end: snapshots %v, want the newest only", got)
+	}
+}
