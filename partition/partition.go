@@ -278,6 +278,11 @@ func open(st store, o Options, ec *epochCache, sn *snapshots) (*Partition, error
 // the snapshot) is kept.
 func (p *Partition) replayAndReconcile() error {
 	from := p.loadSnapshotLocked(p.st.TrustedEnd())
+	if !p.epochs.fromFile() {
+		if err := p.replayEpochs(from); err != nil {
+			return err
+		}
+	}
 	have, err := p.st.AbortedTxns(from, math.MaxInt64)
 	if err != nil {
 		return p.wrap(fmt.Errorf("read the aborted-transaction index: %w", err))
@@ -328,6 +333,35 @@ func (p *Partition) replayLog(from int64, stored map[int64]AbortedTxn) ([]Aborte
 		return nil, p.wrap(fmt.Errorf("rebuild producer state: %w", err))
 	}
 	return aborted, nil
+}
+
+// replayEpochs adds to the epoch cache the epochs of the batches below the offset to
+// (where the replay after a producer-state snapshot starts) newer than its latest: the
+// checkpoint file was missing or unreadable.
+func (p *Partition) replayEpochs(to int64) error {
+	latest := int32(-1)
+	if e, ok := p.epochs.latest(); ok {
+		latest = e.epoch
+	}
+	start := p.st.StartOffset()
+	if to <= start {
+		return nil
+	}
+	done := errors.New("done")
+	err := p.st.Scan(start, func(h batch.Header, _ []byte) error {
+		if h.BaseOffset >= to {
+			return done
+		}
+		if h.LeaderEpoch > latest {
+			p.epochs.assign(h.LeaderEpoch, max(h.BaseOffset, start))
+			latest = h.LeaderEpoch
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, done) {
+		return p.wrap(fmt.Errorf("rebuild the leader-epoch cache: %w", err))
+	}
+	return nil
 }
 
 func (p *Partition) wrap(err error) error {

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"math/rand"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/stratalog/strata/internal/batch"
@@ -150,5 +151,40 @@ func TestPartitionEmptiedMarker(t *testing.T) {
 	}
 	if open := p.OpenTxns(); len(open) != 1 || open[0].ProducerID != 5 {
 		t.Fatalf("open transactions %+v, want producer 5's", open)
+	}
+}
+
+// TestPartitionEpochsRebuiltWithSnapshot: a leader-epoch checkpoint that is missing is
+// rebuilt from the batches of the whole log, also below the producer-state snapshot the
+// partition starts its replay from.
+func TestPartitionEpochsRebuiltWithSnapshot(t *testing.T) {
+	fs := vfs.NewMem()
+	p := openFS(t, fs, "/p", 0)
+	mustDo(t, "MakeFollower", p.MakeFollower(0))
+	var want []epochEntry
+	for i := range 30 {
+		epoch := int32(i/10) * 2 // epochs 0, 2, 4
+		b := testutil.Batch(testutil.BatchOptions{Records: 2, ValueSize: 300, Seed: byte(i)})
+		if i%10 == 0 {
+			want = append(want, epochEntry{epoch: epoch, start: int64(i * 2)})
+		}
+		_, err := p.AppendAt(stamped(b, int64(i*2), epoch))
+		mustDo(t, "AppendAt", err)
+	}
+	mustDo(t, "close", p.Close())
+	names, _ := fs.List("/p")
+	snaps := 0
+	for _, n := range names {
+		if off, ok := parseSnapshotName(n); ok && off > want[1].start {
+			snaps++
+		}
+	}
+	if snaps == 0 {
+		t.Fatalf("no snapshot above epoch 2's start: %v", names)
+	}
+	mustDo(t, "remove", fs.Remove("/p/"+LeaderEpochFile))
+	q := openFS(t, fs, "/p", 0)
+	if got := q.epochs.entries(); !slices.Equal(got, want) {
+		t.Fatalf("rebuilt %v, want %v", got, want)
 	}
 }
