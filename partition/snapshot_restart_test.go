@@ -3,12 +3,14 @@ package partition_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/log"
@@ -350,5 +352,85 @@ func TestPartitionSnapshotsBounded(t *testing.T) {
 	}
 	if got := snapshotFiles(t, fs); len(got) != 1 {
 		t.Fatalf("after DeleteRecords to the end: snapshots %v, want the newest only", got)
+	}
+}
+
+// TestPartitionSnapshotCompactedMarker: compaction removes a committed transaction's
+// marker once its records are superseded (Kafka's rule, no exception for a producer's
+// last batch): the producer's epoch, which the marker bumped (transactions v2), survives
+// a restart in the snapshot, so its old epoch stays fenced. Rebuilt from the log alone
+// (snapshots deleted), the transactional batch compaction emptied and kept (its
+// producer's last batch, transactions v1: no epoch bump) opens no transaction.
+func TestPartitionSnapshotCompactedMarker(t *testing.T) {
+	for _, tc := range []struct {
+		keep        bool
+		markerEpoch int16
+	}{{true, 1}, {false, 1}, {true, 0}, {false, 0}} {
+		keep := tc.keep
+		t.Run(fmt.Sprintf("snapshots=%v/marker-epoch=%d", keep, tc.markerEpoch), func(t *testing.T) {
+			fs := vfs.NewMem()
+			clock := time.UnixMilli(1_000_000_000_000)
+			now := func() time.Time { return clock }
+			open := func() *partition.Partition {
+				t.Helper()
+				p, err := partition.Open("/p", &partition.Options{Topic: "t", Transactional: true, Compacted: true, Now: now,
+					Cleanup: partition.CleanupOptions{Compact: true},
+					Log:     log.Options{FS: fs, SegmentBytes: 2048, SegmentIndexBytes: 1024, IndexIntervalBytes: 256}, Logger: quietLog})
+				if err != nil {
+					t.Fatalf("open: %v", err)
+				}
+				t.Cleanup(func() { p.Close() })
+				return p
+			}
+			p := open()
+			filler := func() {
+				for i := range 20 {
+					mustAppend(t, p, testutil.Batch(testutil.BatchOptions{KeySize: 4, ValueSize: 200, Seed: byte(i), Timestamp: clock.UnixMilli()}))
+				}
+				if err := p.WaitDurable(context.Background(), p.EndOffset()); err != nil {
+					t.Fatal(err)
+				}
+				clock = clock.Add(time.Minute)
+			}
+			mustAppend(t, p, testutil.Batch(testutil.BatchOptions{ProducerID: 9, BaseSequence: 0, Attributes: 0x10, KeySize: 4, Timestamp: clock.UnixMilli()}))
+			if _, err := p.AppendMarker(partition.Marker{ProducerID: 9, ProducerEpoch: tc.markerEpoch, Commit: true}); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				filler()
+				if _, err := p.Cleanup(partition.CleanerResources{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			markers := 0
+			p.Log().Scan(0, func(h batch.Header, _ []byte) error {
+				if h.IsControl() && h.RecordCount > 0 {
+					markers++
+				}
+				return nil
+			})
+			if markers != 0 {
+				t.Fatalf("%d markers left after compaction", markers)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !keep {
+				for _, n := range snapshotFiles(t, fs) {
+					fs.Remove("/p/" + n)
+				}
+			}
+			p2 := open()
+			if lso, end := p2.LastStableOffset(), p2.EndOffset(); lso != end || len(p2.OpenTxns()) != 0 {
+				t.Fatalf("open transactions %+v, LSO %d, end %d", p2.OpenTxns(), lso, end)
+			}
+			if !keep || tc.markerEpoch == 0 {
+				return
+			}
+			_, err := p2.Append(testutil.Batch(testutil.BatchOptions{ProducerID: 9, ProducerEpoch: 0, BaseSequence: 1, Attributes: 0x10, KeySize: 4}))
+			if !errors.Is(err, partition.ErrInvalidProducerEpoch) {
+				t.Fatalf("the fenced epoch's batch after the restart: %v, want ErrInvalidProducerEpoch", err)
+			}
+		})
 	}
 }

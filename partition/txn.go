@@ -157,7 +157,10 @@ func (p *Partition) applyLocked(h *batch.Header, b []byte, stored map[int64]Abor
 	if h.BaseSequence >= 0 {
 		ps.record(h, h.BaseOffset, h.LastOffset(), h.MaxTimestamp)
 	}
-	if h.IsTransactional() { // a coordinator's transactional batch has no sequence
+	// A transactional batch compaction emptied (header-only, kept as its producer's last)
+	// belongs to a decided transaction (compaction works below the LSO) whose marker may
+	// be gone since: it opens none. A coordinator's transactional batch has no sequence.
+	if h.IsTransactional() && h.RecordCount > 0 {
 		ps.known(h)
 		p.beginTxnLocked(h.ProducerID, h.BaseOffset)
 	}
