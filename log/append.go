@@ -171,6 +171,7 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo, kee
 			l.failLocked(err, false, 0)
 			return AppendInfo{}, err
 		}
+		info.Rolled = l.activeLocked() != act
 		act = l.activeLocked()
 	}
 	if !segment.FitsOffsets(act.Base(), info.LastOffset) {

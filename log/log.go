@@ -85,6 +85,9 @@ type AppendInfo struct {
 	MaxTimestamp           int64 // max of the batches' MaxTimestamp
 	Batches                int
 	Bytes                  int
+	// Rolled reports that the append rolled a new active segment (at the log end before
+	// it): the partition snapshots its producer state then.
+	Rolled bool
 }
 
 // SegmentInfo describes one segment.
@@ -137,8 +140,11 @@ type Log struct {
 	failed  atomic.Bool
 	failing atomic.Bool
 
-	start   atomic.Int64
-	end     atomic.Int64
+	start atomic.Int64
+	end   atomic.Int64
+	// trusted is the offset below which Open trusted the files without rescanning them
+	// (TrustedEnd); set by Open.
+	trusted int64
 	gen     atomic.Int64 // bumped by every truncation
 	closed  atomic.Bool
 	durable atomic.Bool
@@ -220,6 +226,12 @@ func (l *Log) activeLocked() *segment.Segment { return l.segs[len(l.segs)-1] }
 
 // StartOffset is the log start offset.
 func (l *Log) StartOffset() int64 { return l.start.Load() }
+
+// TrustedEnd is the offset below which Open trusted the segments' files as they were
+// (the end after a clean shutdown, else the base of the first segment it rescanned):
+// what lies below was durable before the last shutdown, indexes and aborted-transaction
+// indexes included. The partition uses a producer-state snapshot only at or below it.
+func (l *Log) TrustedEnd() int64 { return l.trusted }
 
 // EndOffset is the log end offset (the next offset to assign).
 func (l *Log) EndOffset() int64 { return l.end.Load() }

@@ -75,6 +75,7 @@ func (x *rawTxn) produce(part int32) kmsg.ProduceResponseTopicPartition {
 	rp.Records = testutil.Batch(testutil.BatchOptions{ProducerID: x.pid, ProducerEpoch: x.epoch, BaseSequence: x.seq[part], Attributes: batch.TransactionalBit})
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic, rt.Partitions = "t", []kmsg.ProduceRequestTopicPartition{rp}
+	rt.TopicID = topicID(x.t, x.cl, "t") // by id from Produce v13
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(x.t.Context(), x.cl)
 	if err != nil {
