@@ -22,6 +22,9 @@ func (m *Manager) apply(d *metadata.Delta) error {
 	if m.mu.closed || d.Empty() {
 		return nil
 	}
+	if d.BrokerConfigsChanged {
+		m.setThrottleRates(d.New)
+	}
 	next := m.hosted.Load().clone()
 	var (
 		errs    []error
@@ -209,7 +212,8 @@ func (m *Manager) followLocked(k tp, source int32, topic string, p *partition.Pa
 	}
 	f := m.mu.fetchers[source]
 	if f == nil {
-		f = newFetcher(source, m.node, m.opts.Transport, m.opts.Fetch, m.log)
+		f = newFetcher(source, m.node, m.opts.Transport, m.opts.Fetch,
+			fetchThrottle{quota: m.followerQuota, throttled: m.followerThrottled, now: m.opts.Now}, m.log)
 		m.mu.fetchers[source] = f
 	}
 	m.mu.following[k] = source

@@ -67,6 +67,9 @@ type Manager struct {
 	workers int
 	clean   bool // Open found the clean-shutdown marker
 
+	// The replication throttles (throttle.go): as leader and as follower.
+	leaderQuota, followerQuota *quota
+
 	segs    *segment.Cache // open sealed segments of every partition (strata.log.open.segments.max)
 	cleaner *cleaner
 
@@ -118,6 +121,8 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	m.broker = config.ResolveBroker(m.opts.Broker)
 	m.segs = segment.NewCache(int(m.broker.Int64("strata.log.open.segments.max")))
 	m.workers = int(m.broker.Int64("num.recovery.threads.per.data.dir"))
+	qnum, qsize := int(m.broker.Int64("replication.quota.window.num")), time.Duration(m.broker.Int64("replication.quota.window.size.seconds"))*time.Second
+	m.leaderQuota, m.followerQuota = newQuota(qnum, qsize), newQuota(qnum, qsize)
 
 	if err := m.fs.MkdirAll(m.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create %s: %w", m.dir, err)
@@ -130,6 +135,7 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	// Changes wait for ready: the first one applies on top of the partitions opened here.
 	im, cancel := store.Watch(m.apply)
 	m.cancel = cancel
+	m.setThrottleRates(im)
 	hs, err := m.openAll(im, clean)
 	if err != nil {
 		m.mu.Lock()
