@@ -57,6 +57,12 @@ func (q *quota) setBound(b int64) {
 	q.mu.Unlock()
 }
 
+func (q *quota) bound() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.mu.bound
+}
+
 // purgeLocked drops the samples that ended before the window. q.mu is held.
 func (q *quota) purgeLocked(now time.Time) {
 	cut := now.Add(-time.Duration(q.num) * q.size)
@@ -143,4 +149,10 @@ func (m *Manager) RecordLeaderThrottled(n int) {
 func (m *Manager) followerThrottled(k tp) bool {
 	ht, ok := m.hosted.Load().byID[k.id]
 	return ok && ht.followerThrottled.Has(k.index, m.node)
+}
+
+// ThrottleRates returns the bounds in force of leader.replication.throttled.rate and
+// follower.replication.throttled.rate, in bytes per second.
+func (m *Manager) ThrottleRates() (leader, follower int64) {
+	return m.leaderQuota.bound(), m.followerQuota.bound()
 }

@@ -68,8 +68,8 @@ func TestThrottleManager(t *testing.T) {
 	}
 	im := n.store.Image()
 	top, _ := im.Topic("t")
-	if n.leaderQuota.mu.bound != 1 || n.followerQuota.mu.bound != math.MaxInt64 {
-		t.Fatalf("static rates %d %d", n.leaderQuota.mu.bound, n.followerQuota.mu.bound)
+	if l, f := n.ThrottleRates(); l != 1 || f != math.MaxInt64 {
+		t.Fatalf("static rates %d %d", l, f)
 	}
 	alter := func(broker, name, value string) {
 		t.Helper()
@@ -83,7 +83,7 @@ func TestThrottleManager(t *testing.T) {
 	alter("", "follower.replication.throttled.rate", "2000")
 	alter("1", "follower.replication.throttled.rate", "7") // another broker's
 	waitFor(t, "the dynamic rates", func() bool {
-		return n.leaderQuota.exceeded(clock.Now()) == false && boundOf(n.leaderQuota) == 1000 && boundOf(n.followerQuota) == 2000
+		return n.leaderQuota.exceeded(clock.Now()) == false && n.leaderQuota.bound() == 1000 && n.followerQuota.bound() == 2000
 	})
 	if !n.followerThrottled(tp{top.ID, 0}) || n.followerThrottled(tp{metadata.TopicID{1}, 0}) {
 		t.Fatal("follower.replication.throttled.replicas=* does not throttle partition 0")
@@ -105,12 +105,6 @@ func TestThrottleManager(t *testing.T) {
 	if _, hold := n.LeaderThrottle(top.ID, 1, 1); hold {
 		t.Fatal("held back once the window passed")
 	}
-}
-
-func boundOf(q *quota) int64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.mu.bound
 }
 
 // TestThrottleFollowerHold: the follower leaves out of its fetch the throttled replicas
