@@ -82,19 +82,6 @@ func ApplyBroker(overrides map[string]string, alters []Alter) (map[string]string
 	return out, nil
 }
 
-// ValidateDynamicBroker checks dynamic broker settings read back from the metadata.
-func ValidateDynamicBroker(overrides map[string]string) error {
-	for _, k := range sortedKeys(overrides) {
-		if s, ok := byName[k]; !ok || s.Scope != Broker || s.ReadOnly {
-			return fmt.Errorf("%w: %s is not a dynamic broker setting", ErrUnknown, k)
-		}
-		if err := byName[k].Validate(overrides[k]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ThrottledReplicas is a parsed leader.replication.throttled.replicas or
 // follower.replication.throttled.replicas: every replica ("*"), or partition:broker pairs.
 type ThrottledReplicas struct {
