@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 
 	"github.com/stratalog/strata/internal/config"
@@ -58,28 +56,13 @@ func (im *Image) BrokerLayers(id int32, static map[string]string) config.BrokerL
 // AllBrokerConfigs returns the dynamic settings of every broker resource that has some,
 // sorted by name.
 func (im *Image) AllBrokerConfigs() []BrokerConfig {
-	out := make([]BrokerConfig, 0, len(im.brokerCfgs))
-	for _, b := range slices.Sorted(maps.Keys(im.brokerCfgs)) {
-		out = append(out, BrokerConfig{Broker: b, Configs: im.brokerCfgs[b]})
-	}
-	return out
+	return sortedConfigs(im.brokerCfgs, func(b string, c map[string]string) BrokerConfig { return BrokerConfig{Broker: b, Configs: c} })
 }
 
 // PutBrokerConfig sets a broker resource's dynamic settings (replacing them); none
 // removes its entry.
 func (b *Builder) PutBrokerConfig(c BrokerConfig) *Builder {
-	if !b.bcfgs {
-		b.im.brokerCfgs = maps.Clone(b.im.brokerCfgs)
-		if b.im.brokerCfgs == nil {
-			b.im.brokerCfgs = map[string]map[string]string{}
-		}
-		b.bcfgs = true
-	}
-	if len(c.Configs) == 0 {
-		delete(b.im.brokerCfgs, c.Broker)
-	} else {
-		b.im.brokerCfgs[c.Broker] = maps.Clone(c.Configs)
-	}
+	putConfigs(&b.im.brokerCfgs, &b.bcfgs, c.Broker, c.Configs)
 	return b
 }
 

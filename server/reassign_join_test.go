@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,31 +48,8 @@ func TestClusterReassignmentFourthBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var (
-		mu    sync.Mutex
-		acked []string
-		wg    sync.WaitGroup
-	)
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() { // produce until stopped, recording what is acknowledged
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			v := strconv.Itoa(i)
-			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err == nil {
-				mu.Lock()
-				acked = append(acked, v)
-				mu.Unlock()
-			}
-		}
-	}()
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-	waitFor(t, func() bool { return count() >= 100 })
+	load := startAckedLoad(ctx, cl, 0)
+	waitFor(t, func() bool { return load.count() >= 100 })
 
 	// The fourth node joins the quorum (combined mode: every node is a voter too).
 	lns, four := quorumListeners(t, 1)
@@ -118,10 +93,9 @@ func TestClusterReassignmentFourthBroker(t *testing.T) {
 			}
 		}
 	}
-	at := count()
-	waitFor(t, func() bool { return count() >= at+100 }) // produce goes on, partition 0 at broker 4
-	close(stop)
-	wg.Wait()
+	at := load.count()
+	waitFor(t, func() bool { return load.count() >= at+100 }) // produce goes on, partition 0 at broker 4
+	acked := load.finish()
 
 	for i := range int32(2) {
 		waitFor(t, func() bool { return hostedPartition(c.nodes[0], "grow", i) == nil })
@@ -139,22 +113,5 @@ func TestClusterReassignmentFourthBroker(t *testing.T) {
 		}
 	}
 
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(n4.Addr().String()), kgo.ConsumeTopics("grow"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	missing := map[string]bool{}
-	mu.Lock()
-	for _, v := range acked {
-		missing[v] = true
-	}
-	mu.Unlock()
-	for len(missing) > 0 {
-		fetches := consumer.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("%d acknowledged records not consumed: %v", len(missing), err)
-		}
-		fetches.EachRecord(func(r *kgo.Record) { delete(missing, string(r.Value)) })
-	}
+	consumeAcked(ctx, t, n4, "grow", acked)
 }

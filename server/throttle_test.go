@@ -94,28 +94,7 @@ func TestClusterReassignmentThrottled(t *testing.T) {
 		waitFor(t, func() bool { l, f := c.nodes[i].data.replicas.ThrottleRates(); return l == rate && f == rate })
 	}
 
-	var (
-		mu    sync.Mutex
-		acked []string
-	)
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() { // a trickle of acks=all produce during the move
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			v := strconv.Itoa(i)
-			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err == nil {
-				mu.Lock()
-				acked = append(acked, v)
-				mu.Unlock()
-			}
-		}
-	}()
+	load := startAckedLoad(ctx, cl, 5*time.Millisecond) // a trickle of acks=all produce during the move
 	start := time.Now()
 	res, err := c.nodes[1].data.store.AlterReassignments(ctx, metadata.AlterReassignments{Partitions: map[string]map[int32][]int32{"th": {0: {1, 3}}}})
 	if err != nil || len(res) != 1 || res[0].Outcome != metadata.Reassigned {
@@ -126,21 +105,17 @@ func TestClusterReassignmentThrottled(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	took := time.Since(start)
-	mu.Lock()
-	during := len(acked)
-	mu.Unlock()
-	close(stop)
-	wg.Wait()
+	acked := load.finish()
 	if ctx.Err() != nil {
 		t.Fatalf("the move did not complete: %v", ctx.Err())
 	}
 	if min := time.Duration(float64(total) / rate * 0.5 * float64(time.Second)); took < min {
 		t.Fatalf("a throttled move of %d bytes at %d B/s took %v, less than %v", total, rate, took, min)
 	}
-	if during == 0 {
+	if len(acked) == 0 {
 		t.Fatal("no acks=all produce acknowledged during the move")
 	}
-	t.Logf("moved %d bytes at %d B/s in %v; %d records acknowledged meanwhile", total, rate, took, during)
+	t.Logf("moved %d bytes at %d B/s in %v; %d records acknowledged meanwhile", total, rate, took, len(acked))
 
 	leader, added := hostedPartition(c.nodes[0], "th", 0), hostedPartition(c.nodes[2], "th", 0)
 	if leader == nil || added == nil {
@@ -150,24 +125,5 @@ func TestClusterReassignmentThrottled(t *testing.T) {
 	if a, b := wholeLog(t, leader), wholeLog(t, added); !bytes.Equal(a, b) || len(a) < total {
 		t.Fatalf("broker 3's log (%d bytes) differs from the leader's (%d bytes, at least %d)", len(b), len(a), total)
 	}
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[2].Addr().String()), kgo.ConsumeTopics("th"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	seen := map[string]bool{}
-	for n, end := int64(0), leader.EndOffset(); n < end; {
-		fetches := consumer.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %d of %d records: %v", n, end, err)
-		}
-		fetches.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true; n++ })
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, v := range acked {
-		if !seen[v] {
-			t.Fatalf("acknowledged record %s lost", v)
-		}
-	}
+	consumeAcked(ctx, t, c.nodes[2], "th", acked)
 }
