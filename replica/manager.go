@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,9 @@ type Manager struct {
 	workers int
 	clean   bool // Open found the clean-shutdown marker
 
+	// The replication throttles (throttle.go): as leader and as follower.
+	leaderQuota, followerQuota *quota
+
 	segs    *segment.Cache // open sealed segments of every partition (strata.log.open.segments.max)
 	cleaner *cleaner
 
@@ -118,6 +122,8 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	m.broker = config.ResolveBroker(m.opts.Broker)
 	m.segs = segment.NewCache(int(m.broker.Int64("strata.log.open.segments.max")))
 	m.workers = int(m.broker.Int64("num.recovery.threads.per.data.dir"))
+	qnum, qsize := int(m.broker.Int64("replication.quota.window.num")), time.Duration(m.broker.Int64("replication.quota.window.size.seconds"))*time.Second
+	m.leaderQuota, m.followerQuota = newQuota(qnum, qsize), newQuota(qnum, qsize)
 
 	if err := m.fs.MkdirAll(m.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create %s: %w", m.dir, err)
@@ -130,6 +136,7 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	// Changes wait for ready: the first one applies on top of the partitions opened here.
 	im, cancel := store.Watch(m.apply)
 	m.cancel = cancel
+	m.setThrottleRates(im)
 	hs, err := m.openAll(im, clean)
 	if err != nil {
 		m.mu.Lock()
@@ -179,6 +186,19 @@ func (m *Manager) openAll(im *metadata.Image, clean bool) (*hostedSet, error) {
 	errs := parallel.ForEach(len(slots), m.workers, func(k int) error {
 		s := slots[k]
 		p, err := m.openPartition(s.ht.topic, s.i, false, clean)
+		if st, _ := s.ht.topic.Partition(s.i); errors.Is(err, errForeignTopic) && !slices.Contains(st.ISR, m.node) {
+			// A directory of a deleted topic of the same name, left while this broker
+			// was down, where the image places a replica out of the ISR (a reassignment's
+			// adding replica): no acknowledged record depends on it (apply.go does the
+			// same at run time). In the ISR it stops the open: the metadata and the data
+			// directory disagree.
+			m.log.Warn("replacing the directory of another topic with a new replica", "err", err)
+			if p, err = m.openPartition(s.ht.topic, s.i, true, false); err == nil {
+				if err = vfs.SyncDir(m.fs, m.dir); err != nil {
+					err = errors.Join(err, p.Close())
+				}
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -247,6 +267,10 @@ func (m *Manager) openPartition(t *metadata.Topic, i int32, fresh, clean bool) (
 	return p, nil
 }
 
+// errForeignTopic: a partition directory's partition.metadata names another topic id
+// than the image's topic of that name.
+var errForeignTopic = errors.New("replica: partition directory of another topic")
+
 // checkPartitionMetadata checks that the partition.metadata at path names topic id, and
 // writes it (durably) when it is missing or unreadable: the topic's metadata is the
 // source of truth, and a crash while a partition was created can leave the copy empty.
@@ -257,7 +281,7 @@ func (m *Manager) checkPartitionMetadata(path string, id metadata.TopicID) error
 		got, perr := metadata.ParsePartitionMetadata(data)
 		if perr == nil {
 			if got != id {
-				return fmt.Errorf("replica: %s: topic id %s, want %s", path, got, id)
+				return fmt.Errorf("%w: %s: topic id %s, want %s", errForeignTopic, path, got, id)
 			}
 			return nil
 		}
