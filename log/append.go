@@ -223,7 +223,13 @@ func (l *Log) rollLocked() error {
 	return nil
 }
 
+// kickFlusher asks the log's flusher (its own, or the shared Options.Flusher) for a
+// flush. It takes no lock of the log and may be called holding them.
 func (l *Log) kickFlusher() {
+	if l.shared != nil {
+		l.shared.enqueue(l)
+		return
+	}
 	select {
 	case l.kick <- struct{}{}:
 	default:

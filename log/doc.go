@@ -73,7 +73,9 @@
 // moved); appends that arrive during an fsync share the next one, and while they keep
 // arriving (sustained load) the flusher waits groupCommitDelay (500 µs) before cutting the
 // next group, so that it covers more of them; a writer waiting for each ack is flushed at once. With flush.messages > 0 it flushes
-// every flush.messages messages or flush.ms, and DurableEnd equals EndOffset.
+// every flush.messages messages or flush.ms, and DurableEnd equals EndOffset. With
+// Options.Flusher the flusher is shared by the logs of a data directory (flusher.go): one
+// goroutine flushes every log queued in one round, and the log has no goroutine.
 //
 // Storage errors: every failed write, fsync, roll, truncation or checkpoint returns an
 // error wrapping ErrStorage. A failed write whose bytes the segment cut off again leaves

@@ -34,6 +34,33 @@ func (l *Log) OnDurable(fn func(end int64)) {
 	}
 }
 
+// armFlushTimer (re)starts the flush.ms timer of a log on a shared Flusher: in
+// non-durable mode with flush.ms > 0 it queues the log every flush.ms; otherwise it is
+// stopped.
+func (l *Log) armFlushTimer() {
+	l.tmu.Lock()
+	defer l.tmu.Unlock()
+	d := time.Duration(l.flushMs.Load())
+	switch {
+	case d <= 0 || l.durable.Load() || l.closed.Load():
+		if l.tmr != nil {
+			l.tmr.Stop()
+		}
+	case l.tmr == nil:
+		l.tmr = time.AfterFunc(d, l.flushTimer)
+	default:
+		l.tmr.Reset(d)
+	}
+}
+
+func (l *Log) flushTimer() {
+	if l.closed.Load() {
+		return
+	}
+	l.kickFlusher()
+	l.armFlushTimer()
+}
+
 func (l *Log) flushLoop() {
 	defer l.wg.Done()
 	busy := false // appends arrived during the last flush
@@ -57,20 +84,24 @@ func (l *Log) flushLoop() {
 			t.Stop()
 		}
 		if l.durable.Load() {
-			if busy {
-				// Sustained load: appends kept arriving while the last fsync ran. Let this
-				// group take in more of them before it is cut: fewer fsyncs (each one costs
-				// the broker more CPU than the appends it covers at small requests) for at
-				// most groupCommitDelay of ack latency.
-				time.Sleep(groupCommitDelay)
-			} else {
-				// A lone or synchronous writer is flushed at once; only let appenders
-				// woken by the previous flush (runnable, not yet appended) join.
-				runtime.Gosched()
-			}
+			groupWait(busy)
 		}
 		_ = l.flushOnce()
 		busy = l.durable.Load() && l.end.Load() > l.DurableEnd()
+	}
+}
+
+// groupWait is the wait of a flusher before it cuts a group. busy: appends kept arriving
+// while the last flush ran (sustained load); then let this group take in more of them
+// before it is cut: fewer fsyncs (each one costs the broker more CPU than the appends it
+// covers at small requests) for at most groupCommitDelay of ack latency. Otherwise a lone
+// or synchronous writer is flushed at once; only the appenders woken by the previous
+// flush (runnable, not yet appended) may join.
+func groupWait(busy bool) {
+	if busy {
+		time.Sleep(groupCommitDelay)
+	} else {
+		runtime.Gosched()
 	}
 }
 
@@ -85,6 +116,38 @@ const groupCommitDelay = 500 * time.Microsecond
 func (l *Log) flushOnce() error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
+	return l.flushLocked()
+}
+
+// flushQueued is the flush a shared Flusher runs for this log: flushOnce, unless the log
+// is closing (Close does its own last flush, and then closes the files).
+func (l *Log) flushQueued() {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	if !l.closed.Load() {
+		_ = l.flushLocked()
+	}
+}
+
+// startWriteback starts the writeback of the active segment (segment.StartWriteback) for
+// a shared Flusher about to sync many logs.
+func (l *Log) startWriteback() {
+	l.rmu.RLock()
+	if len(l.segs) == 0 || l.closed.Load() {
+		l.rmu.RUnlock()
+		return
+	}
+	act := l.activeLocked()
+	ok := act.Acquire()
+	l.rmu.RUnlock()
+	if ok {
+		act.StartWriteback()
+		act.Release()
+	}
+}
+
+// flushLocked is flushOnce with flushMu held.
+func (l *Log) flushLocked() error {
 	l.mu.Lock()
 	if l.mu.err != nil {
 		err := l.mu.err

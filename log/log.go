@@ -170,6 +170,14 @@ type Log struct {
 	kick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// shared is Options.Flusher (fixed at Open); then the log has no flusher goroutine:
+	// kicks queue it on shared (queued: in its queue), and flush.ms in non-durable mode is
+	// a timer (tmr, under tmu) that queues it.
+	shared *Flusher
+	queued atomic.Bool
+	tmu    sync.Mutex
+	tmr    *time.Timer
 }
 
 func (l *Log) segOpts(o *Options) segment.Options {
@@ -190,7 +198,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{dir: dir, fs: o.FS, logger: o.Logger.With("dir", dir), now: o.Now, onFlush: o.OnFlush,
-		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), shared: o.Flusher}
 	l.mu.opts = o
 	l.d.cond = sync.NewCond(&l.d)
 	l.durable.Store(o.durable())
@@ -210,8 +218,12 @@ func Open(dir string, opts *Options) (*Log, error) {
 		lk.Close()
 		return nil, err
 	}
-	l.wg.Add(1)
-	go l.flushLoop()
+	if l.shared != nil {
+		l.armFlushTimer()
+	} else {
+		l.wg.Add(1)
+		go l.flushLoop()
+	}
 	return l, nil
 }
 
@@ -278,7 +290,7 @@ func (l *Log) Reconfigure(opts Options) error {
 	defer l.mu.Unlock()
 	opts.FS, opts.Logger, opts.Now = l.mu.opts.FS, l.mu.opts.Logger, l.mu.opts.Now
 	opts.SharedMarker, opts.CleanShutdown = l.mu.opts.SharedMarker, l.mu.opts.CleanShutdown
-	opts.OnFlush = l.mu.opts.OnFlush
+	opts.OnFlush, opts.Flusher = l.mu.opts.OnFlush, l.mu.opts.Flusher
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return err
@@ -294,5 +306,8 @@ func (l *Log) Reconfigure(opts Options) error {
 	l.durable.Store(opts.durable())
 	l.flushMs.Store(int64(opts.FlushMs))
 	l.kickFlusher()
+	if l.shared != nil {
+		l.armFlushTimer()
+	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/parallel"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 	"github.com/stratalog/strata/segment"
@@ -68,6 +69,7 @@ type Manager struct {
 	clean   bool // Open found the clean-shutdown marker
 
 	segs    *segment.Cache // open sealed segments of every partition (strata.log.open.segments.max)
+	flusher *log.Flusher   // the group-commit flusher of the data directory, shared by every partition; closed after them
 	cleaner *cleaner
 
 	hosted atomic.Pointer[hostedSet]
@@ -127,6 +129,7 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 		return nil, err
 	}
 	m.clean = clean
+	m.flusher = log.NewFlusher()
 	// Changes wait for ready: the first one applies on top of the partitions opened here.
 	im, cancel := store.Watch(m.apply)
 	m.cancel = cancel
@@ -138,6 +141,7 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 		m.mu.Unlock()
 		close(m.ready) // a change waiting (under the store's lock) returns before cancel takes it
 		cancel()
+		m.flusher.Close() // openAll closed the partitions it opened
 		return nil, err
 	}
 	m.hosted.Store(hs.seal())
@@ -337,7 +341,9 @@ func (m *Manager) Close() error {
 	m.stopFetchersLocked() // before the partitions close: no append in flight
 	hs := m.hosted.Load()
 	m.hosted.Store(closedSet)
-	if err := m.closeParts(hs.partitions()); err != nil {
+	err := m.closeParts(hs.partitions())
+	m.flusher.Close()
+	if err != nil {
 		m.log.Warn("unclean shutdown: partitions will be recovered at the next open", "err", err)
 		return err
 	}
