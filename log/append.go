@@ -110,7 +110,10 @@ func (l *Log) append(batches []byte, leaderEpoch int32, trusted, keep bool, abor
 	if err != nil {
 		return AppendInfo{}, err
 	}
-	if kick {
+	switch {
+	case kick && durable && l.shared != nil:
+		l.shared.enqueue(l, false) // woken by its first waiter, see Flusher
+	case kick:
 		l.kickFlusher()
 	}
 	if !durable {
@@ -227,9 +230,10 @@ func (l *Log) rollLocked() error {
 // flush. It takes no lock of the log and may be called holding them.
 func (l *Log) kickFlusher() {
 	if l.shared != nil {
-		l.shared.enqueue(l)
+		l.shared.enqueue(l, true)
 		return
 	}
+	l.gc.arrive()
 	select {
 	case l.kick <- struct{}{}:
 	default:

@@ -71,8 +71,10 @@
 // segment, calls OnDurable, then publishes DurableEnd and wakes WaitDurable callers (so a
 // woken caller finds the OnDurable observers, the partition's high watermark, already
 // moved); appends that arrive during an fsync share the next one, and while they keep
-// arriving (sustained load) the flusher waits groupCommitDelay (500 µs) before cutting the
-// next group, so that it covers more of them; a writer waiting for each ack is flushed at once. With flush.messages > 0 it flushes
+// arriving (sustained load) the flusher waits before cutting the next group, so that it
+// covers more of them: half a recent flush's duration, at most 2 ms, and only when at the
+// recent arrival rate another append comes in meanwhile (groupcommit.go); a writer
+// waiting for each ack is flushed at once. With flush.messages > 0 it flushes
 // every flush.messages messages or flush.ms, and DurableEnd equals EndOffset. With
 // Options.Flusher the flusher is shared by the logs of a data directory (flusher.go): one
 // goroutine flushes every log queued in one round, and the log has no goroutine.

@@ -3,7 +3,6 @@ package log
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"time"
 )
 
@@ -84,32 +83,15 @@ func (l *Log) flushLoop() {
 			t.Stop()
 		}
 		if l.durable.Load() {
-			groupWait(busy)
+			l.gc.wait(busy)
 		}
+		began := time.Now()
+		l.gc.cut(began)
 		_ = l.flushOnce()
+		l.gc.done(time.Since(began))
 		busy = l.durable.Load() && l.end.Load() > l.DurableEnd()
 	}
 }
-
-// groupWait is the wait of a flusher before it cuts a group. busy: appends kept arriving
-// while the last flush ran (sustained load); then let this group take in more of them
-// before it is cut: fewer fsyncs (each one costs the broker more CPU than the appends it
-// covers at small requests) for at most groupCommitDelay of ack latency. Otherwise a lone
-// or synchronous writer is flushed at once; only the appenders woken by the previous
-// flush (runnable, not yet appended) may join.
-func groupWait(busy bool) {
-	if busy {
-		time.Sleep(groupCommitDelay)
-	} else {
-		runtime.Gosched()
-	}
-}
-
-// groupCommitDelay is how long the flusher waits before cutting a group while appends
-// arrive faster than it fsyncs (see flushLoop). At 10,000 one-record produce requests
-// per second it halves the broker's CPU (one fsync per request before) for ~1 ms of
-// ack latency; a writer that waits for each ack never sees it.
-const groupCommitDelay = 500 * time.Microsecond
 
 // flushOnce syncs the rolled segments (then the directory and the recovery point) and
 // the active segment, then publishes the new durable end and wakes the waiters.
@@ -129,20 +111,11 @@ func (l *Log) flushQueued() {
 	}
 }
 
-// startWriteback starts the writeback of the active segment (segment.StartWriteback) for
-// a shared Flusher about to sync many logs.
-func (l *Log) startWriteback() {
-	l.rmu.RLock()
-	if len(l.segs) == 0 || l.closed.Load() {
-		l.rmu.RUnlock()
-		return
-	}
-	act := l.activeLocked()
-	ok := act.Acquire()
-	l.rmu.RUnlock()
-	if ok {
-		act.StartWriteback()
-		act.Release()
+// wakeShared tells a shared Flusher that an append of this log is waited for: the round
+// starts now rather than after unwaitedDelay.
+func (l *Log) wakeShared() {
+	if l.shared != nil {
+		l.shared.wake()
 	}
 }
 
@@ -310,6 +283,7 @@ func (l *Log) WhenDurable(end int64, fn func(error)) {
 	default:
 		l.d.cbs = append(l.d.cbs, durableCB{end: end, fn: fn})
 		l.d.Unlock()
+		l.wakeShared()
 		return
 	}
 	l.d.Unlock()
@@ -329,6 +303,9 @@ func (l *Log) WaitDurable(end int64) error {
 	l.d.Lock()
 	defer l.d.Unlock()
 	fails := l.d.fails
+	if l.d.end < end {
+		l.wakeShared()
+	}
 	for l.d.end < end {
 		switch {
 		case l.d.err != nil:

@@ -18,7 +18,7 @@ import (
 // runs after the logs' cleanups: logs close before their flusher).
 func newTestFlusher(t testing.TB, testRound func()) *Flusher {
 	t.Helper()
-	f := newFlusher(testRound)
+	f := newFlusher(testRound, unwaitedDelay)
 	t.Cleanup(f.Close)
 	return f
 }
@@ -77,6 +77,50 @@ func TestLogFlusherOneRound(t *testing.T) {
 	}
 	if n := f.rounds.Load(); n != 1 {
 		t.Fatalf("%d rounds for 8 logs queued together, want 1", n)
+	}
+}
+
+// TestLogFlusherWokenByWaiter: durable appends to 8 logs wake nobody; the first wait
+// does, and one round covers all 8 (an 8-partition produce request: one sync wait). An
+// append nobody waits for is flushed unwaitedDelay later.
+func TestLogFlusherWokenByWaiter(t *testing.T) {
+	f := newFlusher(nil, time.Hour)
+	t.Cleanup(f.Close)
+	logs := openShared(t, vfs.NewMem(), f, 8, nil)
+	ends := make([]int64, len(logs))
+	for i, l := range logs {
+		info, err := l.Append(mkBatch(2, 100, int64(i), byte(i)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends[i] = info.LastOffset + 1
+	}
+	time.Sleep(10 * time.Millisecond) // a round now would be wrong, and be counted
+	done := make(chan error, len(logs))
+	for i, l := range logs {
+		l.WhenDurable(ends[i], func(err error) { done <- err })
+	}
+	for range logs {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.rounds.Load(); n != 1 {
+		t.Fatalf("%d rounds for 8 appends waited for together, want 1", n)
+	}
+
+	f2 := newTestFlusher(t, nil)
+	l := openShared(t, vfs.NewMem(), f2, 1, nil)[0]
+	info, err := l.Append(mkBatch(1, 10, 1, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for l.DurableEnd() <= info.LastOffset {
+		if time.Now().After(deadline) {
+			t.Fatal("an append nobody waits for was not flushed in 10 s")
+		}
+		time.Sleep(time.Millisecond) // unwaitedDelay is 1 ms
 	}
 }
 
@@ -176,7 +220,7 @@ func runFlusherSyncFailure(t *testing.T, k int64) bool {
 	})
 	efs := errorfs.Wrap(fs, inj)
 	const nlogs = 4
-	f := newFlusher(nil)
+	f := newFlusher(nil, unwaitedDelay)
 	defer f.Close()
 	logs := make([]*Log, nlogs)
 	for p := range logs {

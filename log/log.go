@@ -170,6 +170,7 @@ type Log struct {
 	kick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
+	gc   groupCommit // the own flusher's group sizing (not with shared)
 
 	// shared is Options.Flusher (fixed at Open); then the log has no flusher goroutine:
 	// kicks queue it on shared (queued: in its queue), and flush.ms in non-durable mode is

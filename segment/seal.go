@@ -93,23 +93,6 @@ func (s *Segment) Sync(indexes bool) error {
 	return s.syncIndexes(f)
 }
 
-// StartWriteback starts writing the .log's unsynced pages to disk without waiting for
-// them (Linux: sync_file_range(2) SYNC_FILE_RANGE_WRITE), so that a Sync soon after
-// waits for less: a flusher syncing many segments starts the writeback of all of them
-// first, and their fsyncs then share the disk's work. A hint only: it does nothing for
-// files that are not OS files or on other systems, and it reports no error (the Sync
-// that follows does).
-func (s *Segment) StartWriteback() {
-	f := s.openFiles()
-	if f == nil {
-		return
-	}
-	defer f.release()
-	if osf, ok := f.log.(vfs.OSFile); ok {
-		startWriteback(osf)
-	}
-}
-
 // SyncIndexes flushes the indexes (msync or write, then fsync), not the log.
 func (s *Segment) SyncIndexes() error {
 	f := s.openFiles()

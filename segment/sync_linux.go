@@ -24,17 +24,3 @@ func fdatasync(f vfs.OSFile) error {
 	}
 	return serr
 }
-
-// startWriteback starts the writeback of f's dirty pages without waiting
-// (sync_file_range(SYNC_FILE_RANGE_WRITE)). A hint: errors are left to the fdatasync that
-// follows.
-func startWriteback(f vfs.OSFile) {
-	rc, err := f.OSFile().SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
-		const syncFileRangeWrite = 2 // SYNC_FILE_RANGE_WRITE
-		_ = syscall.SyncFileRange(int(fd), 0, 0, syncFileRangeWrite)
-	})
-}

@@ -5,5 +5,3 @@ package segment
 import "github.com/stratalog/strata/internal/vfs"
 
 func fdatasync(f vfs.OSFile) error { return f.OSFile().Sync() }
-
-func startWriteback(vfs.OSFile) {}
