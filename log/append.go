@@ -111,8 +111,10 @@ func (l *Log) append(batches []byte, leaderEpoch int32, trusted, keep bool, abor
 		return AppendInfo{}, err
 	}
 	switch {
-	case kick && durable && l.shared != nil:
-		l.shared.enqueue(l, false) // woken by its first waiter, see Flusher
+	case kick && durable && l.shared != nil && !keep:
+		// Woken by its first waiter (see Flusher). A follower's append (keep) is
+		// flushed at once: its fetcher reports only durable offsets to the leader.
+		l.shared.enqueue(l, false)
 	case kick:
 		l.kickFlusher()
 	}
