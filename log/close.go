@@ -42,8 +42,7 @@ func (l *Log) close(keep bool) error {
 	l.wg.Wait()
 	l.d.Lock()
 	l.d.closed = true
-	l.d.cond.Broadcast()
-	ready := l.takeDurableLocked(func(*durableCB) (bool, error) { return true, ErrClosed })
+	ready := l.takeDurableLocked(nil, func(*durableCB) (bool, error) { return true, ErrClosed })
 	l.d.Unlock()
 	runDurable(ready)
 

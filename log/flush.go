@@ -3,6 +3,7 @@ package log
 import (
 	"fmt"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -206,10 +207,10 @@ func (l *Log) flushLocked() error {
 	if l.gen.Load() == gen && end > l.d.end {
 		l.d.end = end
 	}
-	l.d.cond.Broadcast()
-	ready := l.takeDurableLocked(func(cb *durableCB) (bool, error) { return cb.end <= l.d.end, nil })
+	l.ready = l.takeDurableLocked(l.ready, func(cb *durableCB) (bool, error) { return cb.end <= l.d.end, nil })
 	l.d.Unlock()
-	runDurable(ready)
+	runDurable(l.ready)
+	clear(l.ready)
 	return nil
 }
 
@@ -219,33 +220,35 @@ func (l *Log) failDurable(err error) {
 		l.d.err, l.d.last = err, err
 		l.d.fails++
 	}
-	l.d.cond.Broadcast()
 	werr := fmt.Errorf("%w: %w", ErrBroken, l.d.err)
-	ready := l.takeDurableLocked(func(*durableCB) (bool, error) { return true, werr })
+	ready := l.takeDurableLocked(nil, func(*durableCB) (bool, error) { return true, werr })
 	l.d.Unlock()
 	runDurable(ready)
 }
 
-// durableCB is a WhenDurable registration; err is set when it is taken.
+// durableCB is a WhenDurable registration (fn) or a WaitDurable one (ch); err is set
+// when it is taken.
 type durableCB struct {
 	end int64
 	fn  func(error)
+	ch  chan error
 	err error
 }
 
-// takeDurableLocked removes and returns the callbacks for which due reports true, with
-// the error it gives. l.d is held.
-func (l *Log) takeDurableLocked(due func(*durableCB) (bool, error)) []durableCB {
-	var ready []durableCB
+// takeDurableLocked removes the callbacks for which due reports true and returns them in
+// dst[:0], with the error it gives. l.d is held.
+func (l *Log) takeDurableLocked(dst []durableCB, due func(*durableCB) (bool, error)) []durableCB {
+	ready := dst[:0]
 	keep := l.d.cbs[:0]
-	for _, cb := range l.d.cbs {
-		ok, err := due(&cb)
+	for i := range l.d.cbs {
+		cb := &l.d.cbs[i] // by index: a loop variable's address would escape
+		ok, err := due(cb)
 		if !ok {
-			keep = append(keep, cb)
+			keep = append(keep, *cb)
 			continue
 		}
 		cb.err = err
-		ready = append(ready, cb)
+		ready = append(ready, *cb)
 	}
 	clear(l.d.cbs[len(keep):])
 	l.d.cbs = keep
@@ -255,7 +258,11 @@ func (l *Log) takeDurableLocked(due func(*durableCB) (bool, error)) []durableCB 
 // runDurable calls the taken callbacks, outside the log's locks.
 func runDurable(ready []durableCB) {
 	for _, cb := range ready {
-		cb.fn(cb.err)
+		if cb.ch != nil {
+			cb.ch <- cb.err
+		} else {
+			cb.fn(cb.err)
+		}
 	}
 }
 
@@ -298,29 +305,37 @@ func (l *Log) WaitDurable(end int64) error {
 	if !l.durable.Load() {
 		return nil
 	}
-	end = min(end, l.end.Load())
 	gen := l.gen.Load()
+	end = min(end, l.end.Load())
 	l.d.Lock()
-	defer l.d.Unlock()
-	fails := l.d.fails
-	if l.d.end < end {
-		l.wakeShared()
+	switch {
+	case l.d.end >= end:
+		l.d.Unlock()
+		return nil
+	case l.d.err != nil:
+		err := fmt.Errorf("%w: %w", ErrBroken, l.d.err)
+		l.d.Unlock()
+		return err
+	case l.gen.Load() != gen && end > l.d.truncEnd:
+		l.d.Unlock()
+		return ErrTruncated
+	case l.d.closed:
+		l.d.Unlock()
+		return ErrClosed
 	}
-	for l.d.end < end {
-		switch {
-		case l.d.err != nil:
-			return fmt.Errorf("%w: %w", ErrBroken, l.d.err)
-		case l.d.fails != fails: // failed, and repaired already
-			return fmt.Errorf("%w: %w", ErrBroken, l.d.last)
-		case l.gen.Load() != gen && end > l.d.truncEnd:
-			return ErrTruncated
-		case l.d.closed:
-			return ErrClosed
-		}
-		l.d.cond.Wait()
-	}
-	return nil
+	// A registration like WhenDurable's, answered on a channel: the flusher wakes only
+	// the waiters its flush covers (a failure, truncation or Close wakes all it concerns).
+	ch := waitChans.Get().(chan error)
+	l.d.cbs = append(l.d.cbs, durableCB{end: end, ch: ch})
+	l.d.Unlock()
+	l.wakeShared()
+	err := <-ch
+	waitChans.Put(ch)
+	return err
 }
+
+// waitChans are WaitDurable's channels (buffered, empty when put back).
+var waitChans = sync.Pool{New: func() any { return make(chan error, 1) }}
 
 // DurableEnd is the offset below which everything is on disk (durable mode); in
 // non-durable mode it equals EndOffset.

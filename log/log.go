@@ -150,7 +150,6 @@ type Log struct {
 	// d is the durability state, shared by the flusher and WaitDurable.
 	d struct {
 		sync.Mutex
-		cond     *sync.Cond
 		end      int64
 		err      error // the failed flush's error until Repair; last keeps it after
 		last     error
@@ -161,9 +160,10 @@ type Log struct {
 		cbs []durableCB
 	}
 
-	flushMu sync.Mutex // serialises flushes (flusher goroutine, Flush, Close)
-	ckMu    sync.Mutex // serialises checkpoint writes
-	ckRP    int64      // last recovery point written (ckMu)
+	flushMu sync.Mutex  // serialises flushes (flusher goroutine, Flush, Close)
+	ready   []durableCB // flushMu: the registrations a flush answers (reused)
+	ckMu    sync.Mutex  // serialises checkpoint writes
+	ckRP    int64       // last recovery point written (ckMu)
 
 	cbs atomic.Pointer[[]func(int64)]
 
@@ -201,7 +201,6 @@ func Open(dir string, opts *Options) (*Log, error) {
 	l := &Log{dir: dir, fs: o.FS, logger: o.Logger.With("dir", dir), now: o.Now, onFlush: o.OnFlush,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), shared: o.Flusher}
 	l.mu.opts = o
-	l.d.cond = sync.NewCond(&l.d)
 	l.durable.Store(o.durable())
 	l.flushMs.Store(int64(o.FlushMs))
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
