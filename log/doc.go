@@ -98,6 +98,7 @@
 // Truncate do fsync checkpoints under the writer mutex: rare admin operations;
 // EnforceRetention does its file work after releasing it; a compaction swap holds it
 // across a few renames and one directory fsync, see compact.go).
-// Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu (Repair takes
-// both, in that order); ckMu and the durability mutex are leaves. OnDurable callbacks run with no log lock held.
+// Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu (Repair and
+// Close take both, in that order); ckMu, the durability mutex and a shared Flusher's mu
+// are leaves (a roll queues the log on its Flusher holding mu). OnDurable callbacks run with no log lock held.
 package log
