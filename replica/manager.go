@@ -69,7 +69,7 @@ type Manager struct {
 	clean   bool // Open found the clean-shutdown marker
 
 	segs    *segment.Cache // open sealed segments of every partition (strata.log.open.segments.max)
-	flusher *log.Flusher   // the group-commit flusher of the data directory, shared by every partition; closed after them
+	flusher *log.Flusher   // the group-commit flusher of the data directory, shared by every partition; closed after them (nil: strata.log.flusher.shared false)
 	cleaner *cleaner
 
 	hosted atomic.Pointer[hostedSet]
@@ -129,7 +129,9 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 		return nil, err
 	}
 	m.clean = clean
-	m.flusher = log.NewFlusher()
+	if m.broker.Bool("strata.log.flusher.shared") {
+		m.flusher = log.NewFlusher()
+	}
 	// Changes wait for ready: the first one applies on top of the partitions opened here.
 	im, cancel := store.Watch(m.apply)
 	m.cancel = cancel
@@ -141,7 +143,7 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 		m.mu.Unlock()
 		close(m.ready) // a change waiting (under the store's lock) returns before cancel takes it
 		cancel()
-		m.flusher.Close() // openAll closed the partitions it opened
+		m.closeFlusher() // openAll closed the partitions it opened
 		return nil, err
 	}
 	m.hosted.Store(hs.seal())
@@ -323,6 +325,13 @@ func (m *Manager) stopISRLoop() {
 	<-m.isrDone
 }
 
+// closeFlusher stops the shared flusher, once every partition is closed.
+func (m *Manager) closeFlusher() {
+	if m.flusher != nil {
+		m.flusher.Close()
+	}
+}
+
 // Close stops following the store and the cleaner, then closes every hosted partition
 // cleanly and, when all of them did, writes the clean-shutdown marker. Later calls
 // return nil; lookups then fail with ErrClosed.
@@ -342,7 +351,7 @@ func (m *Manager) Close() error {
 	hs := m.hosted.Load()
 	m.hosted.Store(closedSet)
 	err := m.closeParts(hs.partitions())
-	m.flusher.Close()
+	m.closeFlusher()
 	if err != nil {
 		m.log.Warn("unclean shutdown: partitions will be recovered at the next open", "err", err)
 		return err
