@@ -76,8 +76,8 @@
 // recent arrival rate another append comes in meanwhile (groupcommit.go); a writer
 // waiting for each ack is flushed at once. With flush.messages > 0 it flushes
 // every flush.messages messages or flush.ms, and DurableEnd equals EndOffset. With
-// Options.Flusher the flusher is shared by the logs of a data directory (flusher.go): one
-// goroutine flushes every log queued in one round, and the log has no goroutine.
+// Options.Flusher the flusher is shared by the logs of a data directory (flusher.go): a
+// round hands every log queued to 8 flush workers, and the log has no goroutine.
 //
 // Storage errors: every failed write, fsync, roll, truncation or checkpoint returns an
 // error wrapping ErrStorage. A failed write whose bytes the segment cut off again leaves

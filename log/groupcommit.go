@@ -25,9 +25,10 @@ const maxGroupDelay = 2 * time.Millisecond
 type groupCommit struct {
 	arrivals atomic.Int64 // appends asked for since the last cut
 
+	flush atomic.Int64 // moving average of the flushes' durations, ns (done: any goroutine)
+
 	// The flusher goroutine's own state.
-	flush   time.Duration // moving average of the flushes' durations
-	rate    float64       // moving average of the arrival rate, appends per second
+	rate    float64 // moving average of the arrival rate, appends per second
 	lastCut time.Time
 }
 
@@ -36,7 +37,7 @@ func (g *groupCommit) arrive() { g.arrivals.Add(1) }
 
 // wait waits before a group is cut; busy: appends arrived during the last flush.
 func (g *groupCommit) wait(busy bool) {
-	if d := delayFor(busy, g.flush, g.rate); d > 0 {
+	if d := delayFor(busy, time.Duration(g.flush.Load()), g.rate); d > 0 {
 		time.Sleep(d)
 	} else {
 		// Only let the appenders woken by the previous flush (runnable, not yet
@@ -68,9 +69,9 @@ func (g *groupCommit) cut(now time.Time) {
 	g.lastCut = now
 }
 
-// done records a flush's duration.
+// done records a flush's duration. Concurrent calls may lose one another's sample.
 func (g *groupCommit) done(d time.Duration) {
-	g.flush = time.Duration(ewma(float64(g.flush), float64(d)))
+	g.flush.Store(int64(ewma(float64(g.flush.Load()), float64(d))))
 }
 
 // ewma moves avg a quarter of the way to x (x alone when avg is 0).

@@ -43,16 +43,16 @@ func TestLogGroupCommitRate(t *testing.T) {
 	if g.rate < 9000 || g.rate > 11000 {
 		t.Fatalf("rate %v/s, want ~10000", g.rate)
 	}
-	if g.flush != 400*time.Microsecond {
-		t.Fatalf("flush %v, want 400µs", g.flush)
+	if f := time.Duration(g.flush.Load()); f != 400*time.Microsecond {
+		t.Fatalf("flush %v, want 400µs", f)
 	}
-	if d := delayFor(true, g.flush, g.rate); d != 200*time.Microsecond {
+	if d := delayFor(true, time.Duration(g.flush.Load()), g.rate); d != 200*time.Microsecond {
 		t.Fatalf("delay %v, want 200µs", d)
 	}
 	for i := 21; i <= 60; i++ { // appends stop: the rate decays, the wait goes
 		g.cut(t0.Add(time.Duration(i) * time.Millisecond))
 	}
-	if d := delayFor(true, g.flush, g.rate); d != 0 {
+	if d := delayFor(true, time.Duration(g.flush.Load()), g.rate); d != 0 {
 		t.Fatalf("delay %v after the appends stopped (rate %v/s), want 0", d, g.rate)
 	}
 }

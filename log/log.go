@@ -175,10 +175,12 @@ type Log struct {
 	// shared is Options.Flusher (fixed at Open); then the log has no flusher goroutine:
 	// kicks queue it on shared (queued: in its queue), and flush.ms in non-durable mode is
 	// a timer (tmr, under tmu) that queues it.
-	shared *Flusher
-	queued atomic.Bool
-	tmu    sync.Mutex
-	tmr    *time.Timer
+	shared   *Flusher
+	queued   atomic.Bool
+	flushing atomic.Bool // a worker of shared is flushing the log
+	rerun    atomic.Bool // flush again: requested while flushing
+	tmu      sync.Mutex
+	tmr      *time.Timer
 }
 
 func (l *Log) segOpts(o *Options) segment.Options {
