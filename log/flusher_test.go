@@ -316,3 +316,59 @@ func TestLogFlusherFlushMs(t *testing.T) {
 		t.Fatal("flush.ms timer running in durable mode")
 	}
 }
+
+// TestLogFlusherNoBarrier: while one log's flush is held (its OnFlush blocks), another
+// log's appends are flushed, and the held log's append queued meanwhile is flushed by
+// its worker once the first flush ends (no second flush of it runs in parallel).
+func TestLogFlusherNoBarrier(t *testing.T) {
+	f := newTestFlusher(t, nil)
+	fs := vfs.NewMem()
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var hold atomic.Bool
+	oa := memOpts(fs)
+	oa.Flusher = f
+	oa.OnFlush = func(time.Duration) {
+		if hold.CompareAndSwap(true, false) {
+			close(held)
+			<-release
+		}
+	}
+	a := openLog(t, "/a", oa)
+	b := openShared(t, fs, f, 1, nil)[0]
+
+	hold.Store(true)
+	info, err := a.Append(mkBatch(1, 10, 1, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { first <- a.WaitDurable(info.LastOffset + 1) }()
+	<-held // a's first flush has synced and waits in OnFlush
+
+	info2, err := a.Append(mkBatch(1, 10, 2, 2), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- a.WaitDurable(info2.LastOffset + 1) }()
+	for i := range 3 { // b goes on while a's flush is held
+		mustAppend(t, b, mkBatch(1, 10, int64(i), byte(i)))
+	}
+	select {
+	case err := <-second:
+		t.Fatalf("a's second append durable while its first flush is held: %v", err)
+	default:
+	}
+	close(release)
+	for _, c := range []chan error{first, second} {
+		select {
+		case err := <-c:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a's appends not durable 10 s after its flush was released")
+		}
+	}
+}
