@@ -64,7 +64,7 @@ func newFlusher(testRound func(), unwaited time.Duration) *Flusher {
 	return f
 }
 
-// Close stops the flusher and waits for its goroutine; it is idempotent.
+// Close stops the flusher and waits for its goroutines; it is idempotent.
 func (f *Flusher) Close() {
 	f.mu.Lock()
 	if f.mu.closed {
@@ -125,8 +125,7 @@ func (f *Flusher) take() []*Log {
 	return q
 }
 
-// busy reports whether logs are queued (after a round: queued while it ran, sustained
-// load).
+// busy reports whether logs are queued.
 func (f *Flusher) busy() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
