@@ -156,7 +156,6 @@ type Log struct {
 	// d is the durability state, shared by the flusher and WaitDurable.
 	d struct {
 		sync.Mutex
-		cond     *sync.Cond
 		end      int64
 		err      error // the failed flush's error until Repair; last keeps it after
 		last     error
@@ -167,15 +166,27 @@ type Log struct {
 		cbs []durableCB
 	}
 
-	flushMu sync.Mutex // serialises flushes (flusher goroutine, Flush, Close)
-	ckMu    sync.Mutex // serialises checkpoint writes
-	ckRP    int64      // last recovery point written (ckMu)
+	flushMu sync.Mutex  // serialises flushes (flusher goroutine, Flush, Close)
+	ready   []durableCB // flushMu: the registrations a flush answers (reused)
+	ckMu    sync.Mutex  // serialises checkpoint writes
+	ckRP    int64       // last recovery point written (ckMu)
 
 	cbs atomic.Pointer[[]func(int64)]
 
 	kick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
+	gc   groupCommit // the own flusher's group sizing (not with shared)
+
+	// shared is Options.Flusher (fixed at Open); then the log has no flusher goroutine:
+	// kicks queue it on shared (queued: in its queue), and flush.ms in non-durable mode is
+	// a timer (tmr, under tmu) that queues it.
+	shared   *Flusher
+	queued   atomic.Bool
+	flushing atomic.Bool // a worker of shared is flushing the log
+	rerun    atomic.Bool // flush again: requested while flushing
+	tmu      sync.Mutex
+	tmr      *time.Timer
 }
 
 func (l *Log) segOpts(o *Options) segment.Options {
@@ -196,9 +207,8 @@ func Open(dir string, opts *Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{dir: dir, fs: o.FS, logger: o.Logger.With("dir", dir), now: o.Now, onFlush: o.OnFlush,
-		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), shared: o.Flusher}
 	l.mu.opts = o
-	l.d.cond = sync.NewCond(&l.d)
 	l.durable.Store(o.durable())
 	l.flushMs.Store(int64(o.FlushMs))
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
@@ -216,8 +226,12 @@ func Open(dir string, opts *Options) (*Log, error) {
 		lk.Close()
 		return nil, err
 	}
-	l.wg.Add(1)
-	go l.flushLoop()
+	if l.shared != nil {
+		l.armFlushTimer()
+	} else {
+		l.wg.Add(1)
+		go l.flushLoop()
+	}
 	return l, nil
 }
 
@@ -290,7 +304,7 @@ func (l *Log) Reconfigure(opts Options) error {
 	defer l.mu.Unlock()
 	opts.FS, opts.Logger, opts.Now = l.mu.opts.FS, l.mu.opts.Logger, l.mu.opts.Now
 	opts.SharedMarker, opts.CleanShutdown = l.mu.opts.SharedMarker, l.mu.opts.CleanShutdown
-	opts.OnFlush = l.mu.opts.OnFlush
+	opts.OnFlush, opts.Flusher = l.mu.opts.OnFlush, l.mu.opts.Flusher
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return err
@@ -306,5 +320,8 @@ func (l *Log) Reconfigure(opts Options) error {
 	l.durable.Store(opts.durable())
 	l.flushMs.Store(int64(opts.FlushMs))
 	l.kickFlusher()
+	if l.shared != nil {
+		l.armFlushTimer()
+	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/parallel"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 	"github.com/stratalog/strata/segment"
@@ -72,6 +73,7 @@ type Manager struct {
 	leaderQuota, followerQuota *quota
 
 	segs    *segment.Cache // open sealed segments of every partition (strata.log.open.segments.max)
+	flusher *log.Flusher   // the group-commit flusher of the data directory, shared by every partition; closed after them (nil: strata.log.flusher.shared false)
 	cleaner *cleaner
 
 	hosted atomic.Pointer[hostedSet]
@@ -133,6 +135,9 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 		return nil, err
 	}
 	m.clean = clean
+	if m.broker.Bool("strata.log.flusher.shared") {
+		m.flusher = log.NewFlusher()
+	}
 	// Changes wait for ready: the first one applies on top of the partitions opened here.
 	im, cancel := store.Watch(m.apply)
 	m.cancel = cancel
@@ -145,6 +150,7 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 		m.mu.Unlock()
 		close(m.ready) // a change waiting (under the store's lock) returns before cancel takes it
 		cancel()
+		m.closeFlusher() // openAll closed the partitions it opened
 		return nil, err
 	}
 	m.hosted.Store(hs.seal())
@@ -343,6 +349,13 @@ func (m *Manager) stopISRLoop() {
 	<-m.isrDone
 }
 
+// closeFlusher stops the shared flusher, once every partition is closed.
+func (m *Manager) closeFlusher() {
+	if m.flusher != nil {
+		m.flusher.Close()
+	}
+}
+
 // Close stops following the store and the cleaner, then closes every hosted partition
 // cleanly and, when all of them did, writes the clean-shutdown marker. Later calls
 // return nil; lookups then fail with ErrClosed.
@@ -361,7 +374,9 @@ func (m *Manager) Close() error {
 	m.stopFetchersLocked() // before the partitions close: no append in flight
 	hs := m.hosted.Load()
 	m.hosted.Store(closedSet)
-	if err := m.closeParts(hs.partitions()); err != nil {
+	err := m.closeParts(hs.partitions())
+	m.closeFlusher()
+	if err != nil {
 		m.log.Warn("unclean shutdown: partitions will be recovered at the next open", "err", err)
 		return err
 	}
