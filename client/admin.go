@@ -502,14 +502,16 @@ type GroupDescription struct {
 	State        string `json:"state" yaml:"state"` // Empty, Stable, PreparingRebalance … (consumer groups: Assigning, Reconciling …)
 	Protocol     string `json:"protocol" yaml:"protocol"`
 	ProtocolType string `json:"protocol_type" yaml:"protocol_type"`
-	// Type is the group protocol: classic, or consumer (KIP-848: the broker assigns;
-	// Epoch and AssignmentEpoch are then the group epoch and its target assignment's).
+	// Type is the group protocol: classic, consumer (KIP-848: the broker assigns; Epoch
+	// and AssignmentEpoch are then the group epoch and its target assignment's) or share
+	// (KIP-932: likewise; ShareOffsets instead of Offsets).
 	Type            string        `json:"type" yaml:"type"`
 	Epoch           int32         `json:"epoch,omitempty" yaml:"epoch,omitempty"`
 	AssignmentEpoch int32         `json:"assignment_epoch,omitempty" yaml:"assignment_epoch,omitempty"`
 	Coordinator     int32         `json:"coordinator" yaml:"coordinator"`
 	Members         []GroupMember `json:"members" yaml:"members"`
 	Offsets         []GroupOffset `json:"offsets" yaml:"offsets"`
+	ShareOffsets    []ShareOffset `json:"share_offsets,omitempty" yaml:"share_offsets,omitempty"` // a share group's
 	TotalLag        int64         `json:"total_lag" yaml:"total_lag"`
 }
 
@@ -557,7 +559,9 @@ func (a *Admin) ListGroups(ctx context.Context) ([]GroupSummary, error) {
 
 // DescribeGroup returns a group's members and their assignments, and its
 // committed offset and lag in every partition it has committed to or is
-// assigned. It fails with ErrNotFound if the group does not exist.
+// assigned; for a share group (KIP-932), its start offset, lag and (from Strata) the
+// records in flight and archived in every partition it has state for. It fails with
+// ErrNotFound if the group does not exist.
 func (a *Admin) DescribeGroup(ctx context.Context, name string) (*GroupDescription, error) {
 	op, subj := fmt.Sprintf("describe group %q", name), fmt.Sprintf("group %q", name)
 	lags, err := a.adm.Lag(ctx, name)
@@ -566,7 +570,19 @@ func (a *Admin) DescribeGroup(ctx context.Context, name string) (*GroupDescripti
 	}
 	l, ok := lags[name]
 	if !ok || l.State == "Dead" || errors.Is(l.DescribeErr, kerr.GroupIDNotFound) {
-		return nil, kindf(ErrNotFound, "%s does not exist", subj)
+		// Not a classic group (DescribeGroups answers Dead): a share group?
+		d := &GroupDescription{Name: name, Members: []GroupMember{}, Offsets: []GroupOffset{}}
+		if ok {
+			d.Coordinator = l.Coordinator.NodeID
+		}
+		share, err := a.describeShareGroup(ctx, d)
+		switch {
+		case err != nil:
+			return nil, a.cfg.wrap(err, op, subj)
+		case !share:
+			return nil, kindf(ErrNotFound, "%s does not exist", subj)
+		}
+		return d, nil
 	}
 	if err := l.Error(); err != nil {
 		return nil, a.cfg.wrap(err, op, subj)

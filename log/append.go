@@ -110,7 +110,12 @@ func (l *Log) append(batches []byte, leaderEpoch int32, trusted, keep bool, abor
 	if err != nil {
 		return AppendInfo{}, err
 	}
-	if kick {
+	switch {
+	case kick && durable && l.shared != nil && !keep:
+		// Woken by its first waiter (see Flusher). A follower's append (keep) is
+		// flushed at once: its fetcher reports only durable offsets to the leader.
+		l.shared.enqueue(l, false)
+	case kick:
 		l.kickFlusher()
 	}
 	if !durable {
@@ -171,6 +176,7 @@ func (l *Log) appendLocked(b []byte, epoch int32, infos []segment.BatchInfo, kee
 			l.failLocked(err, false, 0)
 			return AppendInfo{}, err
 		}
+		info.Rolled = l.activeLocked() != act
 		act = l.activeLocked()
 	}
 	if !segment.FitsOffsets(act.Base(), info.LastOffset) {
@@ -223,7 +229,14 @@ func (l *Log) rollLocked() error {
 	return nil
 }
 
+// kickFlusher asks the log's flusher (its own, or the shared Options.Flusher) for a
+// flush. It takes no lock of the log and may be called holding them.
 func (l *Log) kickFlusher() {
+	if l.shared != nil {
+		l.shared.enqueue(l, true)
+		return
+	}
+	l.gc.arrive()
 	select {
 	case l.kick <- struct{}{}:
 	default:

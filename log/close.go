@@ -16,15 +16,23 @@ func (l *Log) Close() error { return l.close(true) }
 
 // close stops the log; with keep unset (Delete) it neither flushes nor syncs anything.
 func (l *Log) close(keep bool) error {
+	// Under flushMu too: a flush in progress (a shared Flusher's round) ends before the
+	// files close, and later rounds skip the log (flushQueued).
+	l.flushMu.Lock()
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
+		l.flushMu.Unlock()
 		return nil
 	}
 	l.mu.closed = true
 	l.closed.Store(true)
 	written := l.mu.written
 	l.mu.Unlock()
+	l.flushMu.Unlock()
+	if l.shared != nil {
+		l.armFlushTimer() // stops it
+	}
 
 	var err error
 	if keep && written && l.needsFlush() {
@@ -34,8 +42,7 @@ func (l *Log) close(keep bool) error {
 	l.wg.Wait()
 	l.d.Lock()
 	l.d.closed = true
-	l.d.cond.Broadcast()
-	ready := l.takeDurableLocked(func(*durableCB) (bool, error) { return true, ErrClosed })
+	ready := l.takeDurableLocked(nil, func(*durableCB) (bool, error) { return true, ErrClosed })
 	l.d.Unlock()
 	runDurable(ready)
 

@@ -105,8 +105,8 @@ type CompactResult struct {
 // records of aborted transactions (the .txnindex entries say which) are removed and never
 // supersede a key; committed transactional records are compacted like any other; a
 // control batch (marker) is removed once its transaction's records are gone, it was
-// cleaned once and it is older than DeleteRetention (dropMarker; not while it is its
-// producer's last batch). The .txnindex entries of a group's segments go to the cleaned
+// cleaned once and it is older than DeleteRetention (dropMarker; header-only if it must
+// stay as an empty batch). The .txnindex entries of a group's segments go to the cleaned
 // segment, but those of removed markers.
 func (l *Log) Compact(o CompactOptions) (CompactResult, error) {
 	var res CompactResult
@@ -278,17 +278,17 @@ type cleaner struct {
 	txnData map[int64]bool
 }
 
-// dropMarker reads marker h (a control batch) and reports whether it goes, as Kafka's
-// cleaner removes markers: no batch of its transaction is left before it (an aborted
-// transaction's records went in an earlier pass; a committed one's were all compacted
-// away), it was cleaned once already (below the first dirty offset) and is older than
-// delete.retention.ms. Unlike Kafka, a marker that must stay as an empty batch would
-// (keepEmpty: its producer's last batch, which the producer state is rebuilt from at
-// open, or the group's last) stays.
-func (c *cleaner) dropMarker(h *batch.Header, keepEmpty bool) bool {
+// dropMarker reads marker h (a control batch with its record) and reports whether it
+// goes, as Kafka's cleaner removes markers: no batch of its transaction is left before it
+// (an aborted transaction's records went in an earlier pass; a committed one's were all
+// compacted away), it was cleaned once already (below the first dirty offset) and is
+// older than delete.retention.ms. A marker that goes but must stay as an empty batch
+// (keepEmpty) stays header-only, its record gone, as any other batch (Kafka's
+// RETAIN_EMPTY): the partition keeps its producers' state in snapshots, not in the log.
+func (c *cleaner) dropMarker(h *batch.Header) bool {
 	data := c.txnData[h.ProducerID]
 	delete(c.txnData, h.ProducerID)
-	return !data && !keepEmpty && h.LastOffset() < c.firstDirty && h.MaxTimestamp < c.horizon
+	return !data && h.LastOffset() < c.firstDirty && h.MaxTimestamp < c.horizon
 }
 
 // loadAborted reads the aborted transactions overlapping [from, upper).
@@ -520,9 +520,17 @@ func (c *cleaner) cleanGroup(g []*segment.Segment) error {
 				c.txnData[h.ProducerID] = true
 			}
 			switch {
+			case h.IsControl() && h.RecordCount == 0: // a marker an earlier pass emptied
+				delete(c.txnData, h.ProducerID)
+				if !keepEmpty(&h) {
+					out, changed = nil, true
+				}
 			case h.IsControl():
-				if c.dropMarker(&h, keepEmpty(&h)) {
+				if c.dropMarker(&h) {
 					out, changed, removed[h.LastOffset()] = nil, true, true
+					if keepEmpty(&h) {
+						out = batch.AppendEmpty(nil, &h)
+					}
 				}
 			case h.RecordCount > 0 && c.abortedBatch(&h):
 				c.res.RecordsRemoved += int64(h.RecordCount)

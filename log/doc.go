@@ -71,9 +71,13 @@
 // segment, calls OnDurable, then publishes DurableEnd and wakes WaitDurable callers (so a
 // woken caller finds the OnDurable observers, the partition's high watermark, already
 // moved); appends that arrive during an fsync share the next one, and while they keep
-// arriving (sustained load) the flusher waits groupCommitDelay (500 µs) before cutting the
-// next group, so that it covers more of them; a writer waiting for each ack is flushed at once. With flush.messages > 0 it flushes
-// every flush.messages messages or flush.ms, and DurableEnd equals EndOffset.
+// arriving (sustained load) the flusher waits before cutting the next group, so that it
+// covers more of them: half a recent flush's duration, at most 2 ms, and only when at the
+// recent arrival rate another append comes in meanwhile (groupcommit.go); a writer
+// waiting for each ack is flushed at once. With flush.messages > 0 it flushes
+// every flush.messages messages or flush.ms, and DurableEnd equals EndOffset. With
+// Options.Flusher the flusher is shared by the logs of a data directory (flusher.go): a
+// round hands every log queued to 8 flush workers, and the log has no goroutine.
 //
 // Storage errors: every failed write, fsync, roll, truncation or checkpoint returns an
 // error wrapping ErrStorage. A failed write whose bytes the segment cut off again leaves
@@ -94,6 +98,7 @@
 // Truncate do fsync checkpoints under the writer mutex: rare admin operations;
 // EnforceRetention does its file work after releasing it; a compaction swap holds it
 // across a few renames and one directory fsync, see compact.go).
-// Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu (Repair takes
-// both, in that order); ckMu and the durability mutex are leaves. OnDurable callbacks run with no log lock held.
+// Lock order: writer mu → rmu (segment list) → segment mu; flushMu → mu (Repair and
+// Close take both, in that order); ckMu, the durability mutex and a shared Flusher's mu
+// are leaves (a roll queues the log on its Flusher holding mu). OnDurable callbacks run with no log lock held.
 package log

@@ -3,7 +3,7 @@ package log
 import (
 	"fmt"
 	"math"
-	"runtime"
+	"sync"
 	"time"
 )
 
@@ -34,6 +34,33 @@ func (l *Log) OnDurable(fn func(end int64)) {
 	}
 }
 
+// armFlushTimer (re)starts the flush.ms timer of a log on a shared Flusher: in
+// non-durable mode with flush.ms > 0 it queues the log every flush.ms; otherwise it is
+// stopped.
+func (l *Log) armFlushTimer() {
+	l.tmu.Lock()
+	defer l.tmu.Unlock()
+	d := time.Duration(l.flushMs.Load())
+	switch {
+	case d <= 0 || l.durable.Load() || l.closed.Load():
+		if l.tmr != nil {
+			l.tmr.Stop()
+		}
+	case l.tmr == nil:
+		l.tmr = time.AfterFunc(d, l.flushTimer)
+	default:
+		l.tmr.Reset(d)
+	}
+}
+
+func (l *Log) flushTimer() {
+	if l.closed.Load() {
+		return
+	}
+	l.kickFlusher()
+	l.armFlushTimer()
+}
+
 func (l *Log) flushLoop() {
 	defer l.wg.Done()
 	busy := false // appends arrived during the last flush
@@ -57,34 +84,44 @@ func (l *Log) flushLoop() {
 			t.Stop()
 		}
 		if l.durable.Load() {
-			if busy {
-				// Sustained load: appends kept arriving while the last fsync ran. Let this
-				// group take in more of them before it is cut: fewer fsyncs (each one costs
-				// the broker more CPU than the appends it covers at small requests) for at
-				// most groupCommitDelay of ack latency.
-				time.Sleep(groupCommitDelay)
-			} else {
-				// A lone or synchronous writer is flushed at once; only let appenders
-				// woken by the previous flush (runnable, not yet appended) join.
-				runtime.Gosched()
-			}
+			l.gc.wait(busy)
 		}
+		began := time.Now()
+		l.gc.cut(began)
 		_ = l.flushOnce()
+		l.gc.done(time.Since(began))
 		busy = l.durable.Load() && l.end.Load() > l.DurableEnd()
 	}
 }
-
-// groupCommitDelay is how long the flusher waits before cutting a group while appends
-// arrive faster than it fsyncs (see flushLoop). At 10,000 one-record produce requests
-// per second it halves the broker's CPU (one fsync per request before) for ~1 ms of
-// ack latency; a writer that waits for each ack never sees it.
-const groupCommitDelay = 500 * time.Microsecond
 
 // flushOnce syncs the rolled segments (then the directory and the recovery point) and
 // the active segment, then publishes the new durable end and wakes the waiters.
 func (l *Log) flushOnce() error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
+	return l.flushLocked()
+}
+
+// flushQueued is the flush a shared Flusher runs for this log: flushOnce, unless the log
+// is closing (Close does its own last flush, and then closes the files).
+func (l *Log) flushQueued() {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	if !l.closed.Load() {
+		_ = l.flushLocked()
+	}
+}
+
+// wakeShared tells a shared Flusher that an append of this log is waited for: the round
+// starts now rather than after unwaitedDelay.
+func (l *Log) wakeShared() {
+	if l.shared != nil {
+		l.shared.wake()
+	}
+}
+
+// flushLocked is flushOnce with flushMu held.
+func (l *Log) flushLocked() error {
 	l.mu.Lock()
 	if l.mu.err != nil {
 		err := l.mu.err
@@ -170,10 +207,10 @@ func (l *Log) flushOnce() error {
 	if l.gen.Load() == gen && end > l.d.end {
 		l.d.end = end
 	}
-	l.d.cond.Broadcast()
-	ready := l.takeDurableLocked(func(cb *durableCB) (bool, error) { return cb.end <= l.d.end, nil })
+	l.ready = l.takeDurableLocked(l.ready, func(cb *durableCB) (bool, error) { return cb.end <= l.d.end, nil })
 	l.d.Unlock()
-	runDurable(ready)
+	runDurable(l.ready)
+	clear(l.ready)
 	return nil
 }
 
@@ -183,33 +220,35 @@ func (l *Log) failDurable(err error) {
 		l.d.err, l.d.last = err, err
 		l.d.fails++
 	}
-	l.d.cond.Broadcast()
 	werr := fmt.Errorf("%w: %w", ErrBroken, l.d.err)
-	ready := l.takeDurableLocked(func(*durableCB) (bool, error) { return true, werr })
+	ready := l.takeDurableLocked(nil, func(*durableCB) (bool, error) { return true, werr })
 	l.d.Unlock()
 	runDurable(ready)
 }
 
-// durableCB is a WhenDurable registration; err is set when it is taken.
+// durableCB is a WhenDurable registration (fn) or a WaitDurable one (ch); err is set
+// when it is taken.
 type durableCB struct {
 	end int64
 	fn  func(error)
+	ch  chan error
 	err error
 }
 
-// takeDurableLocked removes and returns the callbacks for which due reports true, with
-// the error it gives. l.d is held.
-func (l *Log) takeDurableLocked(due func(*durableCB) (bool, error)) []durableCB {
-	var ready []durableCB
+// takeDurableLocked removes the callbacks for which due reports true and returns them in
+// dst[:0], with the error it gives. l.d is held.
+func (l *Log) takeDurableLocked(dst []durableCB, due func(*durableCB) (bool, error)) []durableCB {
+	ready := dst[:0]
 	keep := l.d.cbs[:0]
-	for _, cb := range l.d.cbs {
-		ok, err := due(&cb)
+	for i := range l.d.cbs {
+		cb := &l.d.cbs[i] // by index: a loop variable's address would escape
+		ok, err := due(cb)
 		if !ok {
-			keep = append(keep, cb)
+			keep = append(keep, *cb)
 			continue
 		}
 		cb.err = err
-		ready = append(ready, cb)
+		ready = append(ready, *cb)
 	}
 	clear(l.d.cbs[len(keep):])
 	l.d.cbs = keep
@@ -219,7 +258,11 @@ func (l *Log) takeDurableLocked(due func(*durableCB) (bool, error)) []durableCB 
 // runDurable calls the taken callbacks, outside the log's locks.
 func runDurable(ready []durableCB) {
 	for _, cb := range ready {
-		cb.fn(cb.err)
+		if cb.ch != nil {
+			cb.ch <- cb.err
+		} else {
+			cb.fn(cb.err)
+		}
 	}
 }
 
@@ -247,6 +290,7 @@ func (l *Log) WhenDurable(end int64, fn func(error)) {
 	default:
 		l.d.cbs = append(l.d.cbs, durableCB{end: end, fn: fn})
 		l.d.Unlock()
+		l.wakeShared()
 		return
 	}
 	l.d.Unlock()
@@ -261,26 +305,37 @@ func (l *Log) WaitDurable(end int64) error {
 	if !l.durable.Load() {
 		return nil
 	}
-	end = min(end, l.end.Load())
 	gen := l.gen.Load()
+	end = min(end, l.end.Load())
 	l.d.Lock()
-	defer l.d.Unlock()
-	fails := l.d.fails
-	for l.d.end < end {
-		switch {
-		case l.d.err != nil:
-			return fmt.Errorf("%w: %w", ErrBroken, l.d.err)
-		case l.d.fails != fails: // failed, and repaired already
-			return fmt.Errorf("%w: %w", ErrBroken, l.d.last)
-		case l.gen.Load() != gen && end > l.d.truncEnd:
-			return ErrTruncated
-		case l.d.closed:
-			return ErrClosed
-		}
-		l.d.cond.Wait()
+	switch {
+	case l.d.end >= end:
+		l.d.Unlock()
+		return nil
+	case l.d.err != nil:
+		err := fmt.Errorf("%w: %w", ErrBroken, l.d.err)
+		l.d.Unlock()
+		return err
+	case l.gen.Load() != gen && end > l.d.truncEnd:
+		l.d.Unlock()
+		return ErrTruncated
+	case l.d.closed:
+		l.d.Unlock()
+		return ErrClosed
 	}
-	return nil
+	// A registration like WhenDurable's, answered on a channel: the flusher wakes only
+	// the waiters its flush covers (a failure, truncation or Close wakes all it concerns).
+	ch := waitChans.Get().(chan error)
+	l.d.cbs = append(l.d.cbs, durableCB{end: end, ch: ch})
+	l.d.Unlock()
+	l.wakeShared()
+	err := <-ch
+	waitChans.Put(ch)
+	return err
 }
+
+// waitChans are WaitDurable's channels (buffered, empty when put back).
+var waitChans = sync.Pool{New: func() any { return make(chan error, 1) }}
 
 // DurableEnd is the offset below which everything is on disk (durable mode); in
 // non-durable mode it equals EndOffset.

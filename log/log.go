@@ -85,6 +85,9 @@ type AppendInfo struct {
 	MaxTimestamp           int64 // max of the batches' MaxTimestamp
 	Batches                int
 	Bytes                  int
+	// Rolled reports that the append rolled a new active segment (at the log end before
+	// it): the partition snapshots its producer state then.
+	Rolled bool
 }
 
 // SegmentInfo describes one segment.
@@ -137,8 +140,11 @@ type Log struct {
 	failed  atomic.Bool
 	failing atomic.Bool
 
-	start   atomic.Int64
-	end     atomic.Int64
+	start atomic.Int64
+	end   atomic.Int64
+	// trusted is the offset below which Open trusted the files without rescanning them
+	// (TrustedEnd); set by Open.
+	trusted int64
 	gen     atomic.Int64 // bumped by every truncation
 	closed  atomic.Bool
 	durable atomic.Bool
@@ -150,7 +156,6 @@ type Log struct {
 	// d is the durability state, shared by the flusher and WaitDurable.
 	d struct {
 		sync.Mutex
-		cond     *sync.Cond
 		end      int64
 		err      error // the failed flush's error until Repair; last keeps it after
 		last     error
@@ -161,15 +166,27 @@ type Log struct {
 		cbs []durableCB
 	}
 
-	flushMu sync.Mutex // serialises flushes (flusher goroutine, Flush, Close)
-	ckMu    sync.Mutex // serialises checkpoint writes
-	ckRP    int64      // last recovery point written (ckMu)
+	flushMu sync.Mutex  // serialises flushes (flusher goroutine, Flush, Close)
+	ready   []durableCB // flushMu: the registrations a flush answers (reused)
+	ckMu    sync.Mutex  // serialises checkpoint writes
+	ckRP    int64       // last recovery point written (ckMu)
 
 	cbs atomic.Pointer[[]func(int64)]
 
 	kick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
+	gc   groupCommit // the own flusher's group sizing (not with shared)
+
+	// shared is Options.Flusher (fixed at Open); then the log has no flusher goroutine:
+	// kicks queue it on shared (queued: in its queue), and flush.ms in non-durable mode is
+	// a timer (tmr, under tmu) that queues it.
+	shared   *Flusher
+	queued   atomic.Bool
+	flushing atomic.Bool // a worker of shared is flushing the log
+	rerun    atomic.Bool // flush again: requested while flushing
+	tmu      sync.Mutex
+	tmr      *time.Timer
 }
 
 func (l *Log) segOpts(o *Options) segment.Options {
@@ -190,9 +207,8 @@ func Open(dir string, opts *Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{dir: dir, fs: o.FS, logger: o.Logger.With("dir", dir), now: o.Now, onFlush: o.OnFlush,
-		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), shared: o.Flusher}
 	l.mu.opts = o
-	l.d.cond = sync.NewCond(&l.d)
 	l.durable.Store(o.durable())
 	l.flushMs.Store(int64(o.FlushMs))
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
@@ -210,8 +226,12 @@ func Open(dir string, opts *Options) (*Log, error) {
 		lk.Close()
 		return nil, err
 	}
-	l.wg.Add(1)
-	go l.flushLoop()
+	if l.shared != nil {
+		l.armFlushTimer()
+	} else {
+		l.wg.Add(1)
+		go l.flushLoop()
+	}
 	return l, nil
 }
 
@@ -220,6 +240,12 @@ func (l *Log) activeLocked() *segment.Segment { return l.segs[len(l.segs)-1] }
 
 // StartOffset is the log start offset.
 func (l *Log) StartOffset() int64 { return l.start.Load() }
+
+// TrustedEnd is the offset below which Open trusted the segments' files as they were
+// (the end after a clean shutdown, else the base of the first segment it rescanned):
+// what lies below was durable before the last shutdown, indexes and aborted-transaction
+// indexes included. The partition uses a producer-state snapshot only at or below it.
+func (l *Log) TrustedEnd() int64 { return l.trusted }
 
 // EndOffset is the log end offset (the next offset to assign).
 func (l *Log) EndOffset() int64 { return l.end.Load() }
@@ -278,7 +304,7 @@ func (l *Log) Reconfigure(opts Options) error {
 	defer l.mu.Unlock()
 	opts.FS, opts.Logger, opts.Now = l.mu.opts.FS, l.mu.opts.Logger, l.mu.opts.Now
 	opts.SharedMarker, opts.CleanShutdown = l.mu.opts.SharedMarker, l.mu.opts.CleanShutdown
-	opts.OnFlush = l.mu.opts.OnFlush
+	opts.OnFlush, opts.Flusher = l.mu.opts.OnFlush, l.mu.opts.Flusher
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return err
@@ -294,5 +320,8 @@ func (l *Log) Reconfigure(opts Options) error {
 	l.durable.Store(opts.durable())
 	l.flushMs.Store(int64(opts.FlushMs))
 	l.kickFlusher()
+	if l.shared != nil {
+		l.armFlushTimer()
+	}
 	return nil
 }

@@ -29,6 +29,10 @@ type Options struct {
 	// of a broker (strata.log.open.segments.max); nil: every segment's files stay open.
 	// Sealed segments of a log closed cleanly are opened on first use either way.
 	OpenSegments *segment.Cache
+	// Flusher, if set, is the flusher this log shares with the other logs of its data
+	// directory (one fsync round for all of them; see Flusher); nil: the log runs its own
+	// flusher goroutine. It must outlive the log.
+	Flusher *Flusher
 
 	// SharedMarker hands the clean-shutdown marker to the caller, which keeps one for many
 	// logs (the replica manager's <data.dir>/.clean-shutdown): Close writes no .clean

@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -59,6 +60,7 @@ func (l *Log) recover() error {
 	fresh := len(bases) == 0 && !hasRP && !ownMarker
 	now := l.now()
 	rescanned := false
+	trusted := int64(math.MaxInt64)
 	for i, b := range bases {
 		last := i == len(bases)-1
 		rec := !clean && (last || bases[i+1] > rp)
@@ -77,6 +79,9 @@ func (l *Log) recover() error {
 			return fmt.Errorf("log: open segment %d: %w", b, err)
 		}
 		rescanned = rescanned || r.Rescanned
+		if rec || r.Rescanned {
+			trusted = min(trusted, b)
+		}
 		if !slices.Contains(names, segment.BaseName(b)+segment.TxnIndexSuffix) {
 			s.NoAbortedTxns()
 		}
@@ -143,6 +148,7 @@ func (l *Log) recover() error {
 	}
 	l.start.Store(logStart)
 	l.end.Store(end)
+	l.trusted = min(trusted, end)
 	l.d.end = end
 	if fresh {
 		l.mu.dirDirty = true

@@ -174,8 +174,7 @@ func (l *Log) truncateLocked(off int64) error {
 	l.d.Lock()
 	l.d.end = min(l.d.end, newEnd)
 	l.d.truncEnd = newEnd
-	l.d.cond.Broadcast()
-	ready := l.takeDurableLocked(func(cb *durableCB) (bool, error) { return cb.end > newEnd, ErrTruncated })
+	ready := l.takeDurableLocked(nil, func(cb *durableCB) (bool, error) { return cb.end > newEnd, ErrTruncated })
 	l.d.Unlock()
 	runDurable(ready)
 	return err

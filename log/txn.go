@@ -2,6 +2,7 @@ package log
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/stratalog/strata/segment"
@@ -40,30 +41,44 @@ func (l *Log) AbortedTxns(from, upper int64) ([]segment.AbortedTxn, error) {
 }
 
 // ReconcileAbortedTxns makes es (ordered by LastOffset: every aborted transaction whose
-// marker is in the log, as the partition finds them when it replays the log) the content
-// of the segments' .txnindex files: each entry goes to the segment holding its marker,
-// and only the files that differ are rewritten (a crash left them torn, stale or
-// missing). It returns how many files it rewrote. An entry whose marker is not in the log
-// is an error.
-func (l *Log) ReconcileAbortedTxns(es []segment.AbortedTxn) (int, error) {
+// marker is at or after from, as the partition finds them when it replays the log from
+// there) the content of the segments' .txnindex files from the offset from on: each entry
+// goes to the segment holding its marker; the entries of markers below from are kept; and
+// only the files that differ are rewritten (a crash left them torn, stale or missing). It
+// returns how many files it rewrote. An entry whose marker is not in the log at or after
+// from is an error.
+func (l *Log) ReconcileAbortedTxns(from int64, es []segment.AbortedTxn) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.mu.closed {
 		return 0, ErrClosed
 	}
 	start, end := l.start.Load(), l.end.Load()
+	from = max(from, start)
+	if len(es) > 0 && es[0].LastOffset < from {
+		return 0, fmt.Errorf("log: aborted transaction with marker %d below %d (log start %d)", es[0].LastOffset, from, start)
+	}
 	n := 0
 	for i, s := range l.segs {
 		next := end
 		if i+1 < len(l.segs) {
 			next = l.segs[i+1].Base()
 		}
+		if next <= from && i+1 < len(l.segs) {
+			continue
+		}
 		lo := sort.Search(len(es), func(j int) bool { return es[j].LastOffset >= s.Base() })
 		hi := sort.Search(len(es), func(j int) bool { return es[j].LastOffset >= next })
-		if i == 0 && lo > 0 && es[0].LastOffset < start {
-			return n, fmt.Errorf("log: aborted transaction with marker %d below the log start %d", es[0].LastOffset, start)
+		want := es[lo:hi]
+		if s.Base() < from {
+			have, err := s.AbortedTxns()
+			if err != nil {
+				return n, storageErr(err)
+			}
+			k := sort.Search(len(have), func(j int) bool { return have[j].LastOffset >= from })
+			want = append(slices.Clone(have[:k]), want...)
 		}
-		changed, err := s.SetAbortedTxns(es[lo:hi])
+		changed, err := s.SetAbortedTxns(want)
 		if err != nil {
 			return n, storageErr(err)
 		}
@@ -73,6 +88,13 @@ func (l *Log) ReconcileAbortedTxns(es []segment.AbortedTxn) (int, error) {
 	}
 	if len(es) > 0 && es[len(es)-1].LastOffset >= end {
 		return n, fmt.Errorf("log: aborted transaction with marker %d at or past the log end %d", es[len(es)-1].LastOffset, end)
+	}
+	if n > 0 {
+		// A rewritten file may be new: its directory entry must be durable too, or a
+		// crash could lose it below the recovery point, where the next Open trusts it.
+		if err := l.syncDir(); err != nil {
+			return n, storageErr(err)
+		}
 	}
 	return n, nil
 }

@@ -167,16 +167,16 @@ func TestLogReconcileAbortedTxns(t *testing.T) {
 		all = append(all, appendAborted(t, l, int64(i+1), 2))
 		mustAppend(t, l, mkBatch(1, 900, 100, byte(i)))
 	}
-	if n, err := l.ReconcileAbortedTxns(all); err != nil || n != 0 {
+	if n, err := l.ReconcileAbortedTxns(0, all); err != nil || n != 0 {
 		t.Fatalf("same: %d %v", n, err)
 	}
 	// Lose the second entry, alter the third.
 	want := slices.Clone(all)
 	want[2].LastStableOffset = want[2].FirstOffset
-	if n, err := l.ReconcileAbortedTxns(slices.Delete(slices.Clone(want), 1, 2)); err != nil || n == 0 {
+	if n, err := l.ReconcileAbortedTxns(0, slices.Delete(slices.Clone(want), 1, 2)); err != nil || n == 0 {
 		t.Fatalf("changed: %d %v", n, err)
 	}
-	if n, err := l.ReconcileAbortedTxns(want); err != nil || n == 0 {
+	if n, err := l.ReconcileAbortedTxns(0, want); err != nil || n == 0 {
 		t.Fatalf("restored: %d %v", n, err)
 	}
 	l.Close()
@@ -184,7 +184,7 @@ func TestLogReconcileAbortedTxns(t *testing.T) {
 	if got, _ := l2.AbortedTxns(0, l2.EndOffset()); !slices.Equal(got, want) {
 		t.Fatalf("reopened: %+v, want %+v", got, want)
 	}
-	if _, err := l2.ReconcileAbortedTxns([]segment.AbortedTxn{{LastOffset: l2.EndOffset()}}); err == nil {
+	if _, err := l2.ReconcileAbortedTxns(0, []segment.AbortedTxn{{LastOffset: l2.EndOffset()}}); err == nil {
 		t.Fatal("entry past the end accepted")
 	}
 }
@@ -246,8 +246,10 @@ func TestLogCompactTransactions(t *testing.T) {
 	}
 	filler()
 	firstNext := l.Segments()[0].NextOffset
+	// Markers stay within delete.retention.ms (TestLogCompactRemovesMarkers: after it).
+	keep := 100 * 365 * 24 * time.Hour
 	for range 2 {
-		if _, err := l.Compact(CompactOptions{Force: true}); err != nil {
+		if _, err := l.Compact(CompactOptions{Force: true, DeleteRetention: keep}); err != nil {
 			t.Fatal(err)
 		}
 		filler()
@@ -258,7 +260,7 @@ func TestLogCompactTransactions(t *testing.T) {
 	stable := l.EndOffset()
 	txnRec(9, k, "open") // open: at the stable offset
 	filler()
-	if _, err := l.Compact(CompactOptions{Force: true, StableOffset: stable}); err != nil {
+	if _, err := l.Compact(CompactOptions{Force: true, StableOffset: stable, DeleteRetention: keep}); err != nil {
 		t.Fatal(err)
 	}
 	vals := map[string][]string{}
@@ -293,7 +295,7 @@ func TestLogCompactTransactions(t *testing.T) {
 // one's all compacted away), it was cleaned once and it is older than delete.retention.ms;
 // the .txnindex entry of a removed abort marker goes with it. A committed transaction
 // whose records stay keeps its marker; a marker that is its producer's last batch (an
-// active producer) stays.
+// active producer) stays as an empty batch, header-only as Kafka's RETAIN_EMPTY.
 func TestLogCompactRemovesMarkers(t *testing.T) {
 	fs := vfs.NewMem()
 	o := memOpts(fs)
@@ -358,8 +360,14 @@ func TestLogCompactRemovesMarkers(t *testing.T) {
 		filler()
 	}
 	if got := markers(); !slices.Equal(got, []int64{9, 10}) {
-		t.Fatalf("markers %v after delete.retention.ms, want 9 (records left) and 10 (its producer's last batch)", got)
+		t.Fatalf("control batches %v after delete.retention.ms, want 9 (records left) and 10 (its producer's last batch)", got)
 	}
+	l.Scan(0, func(h batch.Header, _ []byte) error {
+		if h.IsControl() && (h.RecordCount == 0) != (h.ProducerID == 10) {
+			t.Errorf("producer %d's marker at %d has %d records; only 10's is emptied (header-only, as Kafka's RETAIN_EMPTY)", h.ProducerID, h.BaseOffset, h.RecordCount)
+		}
+		return nil
+	})
 	if got, _ := l.AbortedTxns(0, l.EndOffset()); len(got) != 0 {
 		t.Fatalf("entries after the abort marker went: %+v", got)
 	}
@@ -374,5 +382,68 @@ func TestLogCompactRemovesMarkers(t *testing.T) {
 	l2 := openLog(t, "/p", o)
 	if got, _ := l2.AbortedTxns(0, l2.EndOffset()); len(got) != 0 {
 		t.Fatalf("entries after reopen: %+v", got)
+	}
+}
+
+// TestLogReconcileAbortedTxnsFrom: reconciling from an offset keeps the entries of the
+// markers below it (in earlier segments and in the segment holding it) and replaces
+// those at or after it.
+func TestLogReconcileAbortedTxnsFrom(t *testing.T) {
+	l := openLog(t, "/p", memOpts(vfs.NewMem()))
+	var all []segment.AbortedTxn
+	for i := range 6 {
+		all = append(all, appendAborted(t, l, int64(i+1), 4))
+	}
+	if len(l.Segments()) < 3 {
+		t.Fatalf("want several segments, have %d", len(l.Segments()))
+	}
+	// From just after the fourth marker, which shares its segment with later ones or not.
+	from := all[3].LastOffset + 1
+	if n, err := l.ReconcileAbortedTxns(from, all[4:5]); err != nil || n == 0 {
+		t.Fatalf("reconcile from %d: %d %v", from, n, err)
+	}
+	want := slices.Delete(slices.Clone(all), 5, 6)
+	if got, _ := l.AbortedTxns(0, l.EndOffset()); !slices.Equal(got, want) {
+		t.Fatalf("entries %+v, want %+v", got, want)
+	}
+	if _, err := l.ReconcileAbortedTxns(from, all[3:4]); err == nil {
+		t.Fatal("entry below from accepted")
+	}
+}
+
+// TestLogTrustedEnd: a clean open trusts the whole log, a crashed one only the segments
+// before the first it rescans; an append that rolls says so.
+func TestLogTrustedEnd(t *testing.T) {
+	fs := vfs.NewMem()
+	l := openLog(t, "/p", memOpts(fs))
+	rolled := 0
+	for i := range 40 {
+		info := mustAppend(t, l, mkBatch(1, 300, int64(i), byte(i)))
+		if info.Rolled {
+			rolled++
+			if segs := l.Segments(); segs[len(segs)-1].BaseOffset != info.BaseOffset {
+				t.Fatalf("rolled at %d, active segment at %d", info.BaseOffset, segs[len(segs)-1].BaseOffset)
+			}
+		}
+	}
+	if n := len(l.Segments()); rolled != n-1 || n < 3 {
+		t.Fatalf("%d rolls reported, %d segments", rolled, n)
+	}
+	if err := l.WaitDurable(l.EndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	crashed := fs.CrashClone()
+	end := l.EndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openLog(t, "/p", memOpts(fs))
+	if got := l2.TrustedEnd(); got != end {
+		t.Fatalf("clean: trusted end %d, want %d", got, end)
+	}
+	l3 := openLog(t, "/p", memOpts(crashed))
+	segs := l3.Segments()
+	if got := l3.TrustedEnd(); got > segs[len(segs)-1].BaseOffset || got < segs[1].BaseOffset {
+		t.Fatalf("crashed: trusted end %d, segments %+v", got, segs)
 	}
 }

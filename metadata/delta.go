@@ -16,6 +16,8 @@ type Delta struct {
 	// BrokersChanged: a broker registered, changed its registration or its fencing, or
 	// the controller changed.
 	BrokersChanged bool
+	// BrokerConfigsChanged: a dynamic broker setting changed (AlterBrokerConfigs).
+	BrokerConfigsChanged bool
 }
 
 // TopicChange is one topic in both images of a Delta that differs between them.
@@ -30,7 +32,7 @@ type TopicChange struct {
 
 // Empty reports whether the delta changes nothing a watcher acts on.
 func (d *Delta) Empty() bool {
-	return len(d.Created) == 0 && len(d.Deleted) == 0 && len(d.Changed) == 0 && !d.BrokersChanged
+	return len(d.Created) == 0 && len(d.Deleted) == 0 && len(d.Changed) == 0 && !d.BrokersChanged && !d.BrokerConfigsChanged
 }
 
 // Diff computes the delta from old to next. Topics shared by both images (the same
@@ -61,6 +63,7 @@ func Diff(old, next *Image) *Delta {
 		o, ok := old.brokers[id]
 		d.BrokersChanged = !ok || o.Rack != b.Rack || o.Fenced != b.Fenced || !slices.Equal(o.Endpoints, b.Endpoints)
 	}
+	d.BrokerConfigsChanged = !maps.EqualFunc(old.brokerCfgs, next.brokerCfgs, maps.Equal)
 	return d
 }
 

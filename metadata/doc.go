@@ -11,7 +11,8 @@
 //   - Store: the interface every implementation provides: Image, Watch, and commands
 //     (RegisterBroker, CreateTopic, DeleteTopic, CreatePartitions, AlterTopicConfigs,
 //     AllocateProducerIDs, AlterPartition, ElectLeaders, AlterReassignments,
-//     AlterScramCredentials, CreateACLs, DeleteACLs, AlterClientQuotas, AlterGroupConfigs;
+//     AlterScramCredentials, CreateACLs, DeleteACLs, AlterClientQuotas, AlterGroupConfigs,
+//     AlterBrokerConfigs;
 //     ListReassignments reads the ongoing reassignments of an image). Commands are
 //     plain data, so a replicated store can put them in a log. metadata/local is the single-node store; storetest is the conformance
 //     suite every implementation passes.

@@ -63,28 +63,39 @@ func (im *Image) GroupConfigs(group string) map[string]string { return im.groupC
 
 // AllGroupConfigs returns the settings of every group that has some, sorted by group id.
 func (im *Image) AllGroupConfigs() []GroupConfig {
-	out := make([]GroupConfig, 0, len(im.groupCfgs))
-	for _, g := range slices.Sorted(maps.Keys(im.groupCfgs)) {
-		out = append(out, GroupConfig{Group: g, Configs: im.groupCfgs[g]})
-	}
-	return out
+	return sortedConfigs(im.groupCfgs, func(g string, c map[string]string) GroupConfig { return GroupConfig{Group: g, Configs: c} })
 }
 
 // PutGroupConfig sets a group's settings (replacing them); none removes the group's entry.
 func (b *Builder) PutGroupConfig(g GroupConfig) *Builder {
-	if !b.groups {
-		b.im.groupCfgs = maps.Clone(b.im.groupCfgs)
-		if b.im.groupCfgs == nil {
-			b.im.groupCfgs = map[string]map[string]string{}
-		}
-		b.groups = true
-	}
-	if len(g.Configs) == 0 {
-		delete(b.im.groupCfgs, g.Group)
-	} else {
-		b.im.groupCfgs[g.Group] = maps.Clone(g.Configs)
-	}
+	putConfigs(&b.im.groupCfgs, &b.groups, g.Group, g.Configs)
 	return b
+}
+
+// sortedConfigs lists the settings of each key of cfgs, sorted by key.
+func sortedConfigs[T any](cfgs map[string]map[string]string, entry func(string, map[string]string) T) []T {
+	out := make([]T, 0, len(cfgs))
+	for _, k := range slices.Sorted(maps.Keys(cfgs)) {
+		out = append(out, entry(k, cfgs[k]))
+	}
+	return out
+}
+
+// putConfigs sets key's settings in *cfgs (replacing them; none removes key), copying
+// the map first unless *copied says a Builder did already.
+func putConfigs(cfgs *map[string]map[string]string, copied *bool, key string, configs map[string]string) {
+	if !*copied {
+		*cfgs = maps.Clone(*cfgs)
+		if *cfgs == nil {
+			*cfgs = map[string]map[string]string{}
+		}
+		*copied = true
+	}
+	if len(configs) == 0 {
+		delete(*cfgs, key)
+	} else {
+		(*cfgs)[key] = maps.Clone(configs)
+	}
 }
 
 // AlterGroupConfigs checks cmd against im (config.ApplyGroup with the broker settings, and

@@ -128,6 +128,7 @@ type Image struct {
 	sortedACLs []acl.Binding
 	quotas     map[QuotaEntity]map[string]float64 // client quotas (quotas.go)
 	groupCfgs  map[string]map[string]string       // group settings by group id (groupconfigs.go)
+	brokerCfgs map[string]map[string]string       // dynamic broker settings by resource name (brokerconfigs.go)
 }
 
 // NewImage returns the image of a cluster without topics, at version 0.
@@ -186,6 +187,7 @@ type Builder struct {
 	acls    bool // im.acls is a copy
 	quotas  bool // im.quotas is a copy
 	groups  bool // im.groupCfgs is a copy
+	bcfgs   bool // im.brokerCfgs is a copy
 }
 
 // Edit starts the image that follows im; im itself does not change.

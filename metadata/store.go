@@ -104,6 +104,8 @@ type Store interface {
 	QuotaStore
 	// GroupConfigStore: AlterGroupConfigs (groupconfigs.go).
 	GroupConfigStore
+	// BrokerConfigStore: AlterBrokerConfigs (brokerconfigs.go).
+	BrokerConfigStore
 
 	// Close stops the store; watchers are not called any more.
 	Close() error

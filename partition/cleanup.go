@@ -20,8 +20,9 @@ type CleanupOptions struct {
 
 // CleanupResult is what one Cleanup did.
 type CleanupResult struct {
-	SegmentsDeleted int
-	Compaction      log.CompactResult
+	SegmentsDeleted  int
+	ProducersExpired int // forgotten (producer.id.expiration.ms)
+	Compaction       log.CompactResult
 }
 
 // CleanerResources are shared by the cleanups of one broker.
@@ -29,9 +30,10 @@ type CleanerResources struct {
 	DedupeBufferBytes int64         // log.cleaner.dedupe.buffer.size
 	Throttle          *log.Throttle // log.cleaner.io.max.bytes.per.second
 	Stopped           func() bool   // the cleaner is stopping
-	// ProducerExpiration is producer.id.expiration.ms: compaction keeps a producer's last
-	// batch (for its idempotence state) only while it is younger than this. 0: never
-	// expires.
+	// ProducerExpiration is producer.id.expiration.ms: a producer whose last batch or
+	// marker is older than this, without an open transaction, is forgotten by the
+	// retention pass, and compaction keeps a producer's last batch (emptied of its
+	// records) only while it is younger. 0: never expires.
 	ProducerExpiration time.Duration
 	// SkipRetention and SkipCompaction leave out one half of the policy in this pass
 	// (they run on their own schedules: log.retention.check.interval.ms and
@@ -39,8 +41,9 @@ type CleanerResources struct {
 	SkipRetention, SkipCompaction bool
 }
 
-// Cleanup applies the partition's cleanup policy once: retention (delete policy), then
-// compaction (compact policy) when the dirty ratio or the max compaction lag calls for it.
+// Cleanup applies the partition's cleanup policy once: producer expiration and retention
+// (delete policy), then compaction (compact policy) when the dirty ratio or the max
+// compaction lag calls for it.
 // It never blocks appends or fetches for long (see log.EnforceRetention, log.Compact);
 // Close waits for a running Cleanup, which it asks to stop.
 func (p *Partition) Cleanup(r CleanerResources) (CleanupResult, error) {
@@ -55,10 +58,18 @@ func (p *Partition) Cleanup(r CleanerResources) (CleanupResult, error) {
 	}
 	cl := p.cleanup.Load()
 	var errs []error
+	if !r.SkipRetention && r.ProducerExpiration > 0 {
+		res.ProducersExpired = p.expireProducers(r.ProducerExpiration)
+	}
 	if cl.Delete && !r.SkipRetention {
 		n, err := p.lg.EnforceRetentionBelow(p.LastStableOffset())
 		res.SegmentsDeleted = n
 		errs = append(errs, err)
+		if n > 0 {
+			p.amu.Lock()
+			p.startMovedLocked()
+			p.amu.Unlock()
+		}
 	}
 	if cl.Compact && !r.SkipCompaction {
 		cr, err := p.lg.Compact(log.CompactOptions{

@@ -108,19 +108,22 @@
 //
 // The transaction state is rebuilt at Open with the producer state, from the same scan
 // (markers are decoded: one small control record each), and the aborted-transaction
-// index is reconciled with the abort markers found (ReconcileAbortedTxns): entries lost,
-// torn or stale after a crash are rewritten, so the index never has to be trusted.
+// index from there on is reconciled with the abort markers found (ReconcileAbortedTxns):
+// entries lost, torn or stale after a crash are rewritten.
 //
-// The state is rebuilt at Open by scanning every batch header of the log (log.Scan):
-// the cost is one sequential read of the headers of the whole partition, paid on every
-// open. No snapshot is written yet; a producer whose batches were all removed by
-// retention or DeleteRecords is forgotten across a restart (its next batch must then
-// start at sequence 0, like a producer unknown to the partition). A producer-state
-// snapshot at Close (as Kafka's .snapshot files) would bound both. Append first lets the
-// log repair itself after a storage error (log.Repair); when the repair drops records
-// (written after the last successful fsync, never acknowledged as durable) the state is
-// rebuilt the same way, so a producer's retry of a dropped batch is stored again instead
-// of being answered as a duplicate.
+// Producer-state snapshots (snapshot.go, Kafka's ProducerStateManager; docs/storage.md):
+// <offset>.snapshot holds the producer and transaction state as of an offset; one is
+// written after every append that rolls a segment, at Close and when the log start
+// moves, and at most five are kept. Open loads the newest usable one (not past the log
+// end, not below its start, not above log.TrustedEnd, decoding with its CRC) and scans
+// the batch headers from its offset only (log.Scan); without one, the whole log. So a
+// restart costs a read of the tail, and a producer whose batches retention, compaction
+// or DeleteRecords removed keeps its state. producer.id.expiration.ms forgets producers
+// idle that long (Cleanup). Append first lets the log repair itself after a storage error
+// (log.Repair); when the repair drops records (written after the last successful fsync,
+// never acknowledged as durable) the state is rebuilt the same way (snapshots past the
+// new end deleted), so a producer's retry of a dropped batch is stored again instead of
+// being answered as a duplicate.
 //
 // # Errors
 //

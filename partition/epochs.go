@@ -88,6 +88,15 @@ func (c *epochCache) load(start, end int64) {
 	c.truncateFromStartLocked(start)
 }
 
+// fromFile reports whether load found the checkpoint file (or there is none to find, a
+// partition on a test store): a missing or unreadable one is rebuilt from every batch
+// of the log, not only those after a producer-state snapshot.
+func (c *epochCache) fromFile() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fs == nil || c.mu.file != nil
+}
+
 // parseEpochFile parses the checkpoint text; entries must increase in epoch and offset.
 func parseEpochFile(data []byte) ([]epochEntry, error) {
 	lines := bytes.Split(data, []byte("\n"))

@@ -19,5 +19,5 @@ func (m *memStore) Reopen() *MemStore { return m.reopen() }
 // OpenStore opens a partition on an in-memory store.
 func OpenStore(st *MemStore, o Options) (*Partition, error) {
 	o.EnsureDefaults()
-	return open(st, o, newEpochCache(nil, "", o.Logger))
+	return open(st, o, newEpochCache(nil, "", o.Logger), nil)
 }

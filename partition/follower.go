@@ -91,6 +91,9 @@ func (p *Partition) AppendAt(batches []byte) (AppendResult, error) {
 		p.epochs.truncateFromEnd(p.st.EndOffset()) // the starts of batches not written
 		return AppendResult{}, errors.Join(p.wrap(err), p.rebuildProducersLocked())
 	}
+	if info.Rolled {
+		p.snapshotLocked(true)
+	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
 	}
@@ -123,6 +126,7 @@ func (p *Partition) FollowLogStart(off int64) error {
 		return p.wrap(err)
 	}
 	p.epochs.truncateFromStart(p.st.StartOffset())
+	p.startMovedLocked()
 	return nil
 }
 

@@ -60,15 +60,22 @@ func (m *memStore) AbortedTxns(from, upper int64) ([]segment.AbortedTxn, error) 
 	return out, nil
 }
 
-func (m *memStore) ReconcileAbortedTxns(es []segment.AbortedTxn) (int, error) {
+func (m *memStore) ReconcileAbortedTxns(from int64, es []segment.AbortedTxn) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if slices.Equal(es, m.aborted) {
+	k := 0
+	for k < len(m.aborted) && m.aborted[k].LastOffset < from {
+		k++
+	}
+	if slices.Equal(es, m.aborted[k:]) {
 		return 0, nil
 	}
-	m.aborted = slices.Clone(es)
+	m.aborted = append(slices.Clone(m.aborted[:k]), es...)
 	return 1, nil
 }
+
+// TrustedEnd: the in-memory store has no snapshots to trust or not.
+func (m *memStore) TrustedEnd() int64 { return m.EndOffset() }
 
 func (m *memStore) Repair() (bool, error) { return false, nil }
 

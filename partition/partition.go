@@ -114,8 +114,11 @@ type store interface {
 	AppendAtValidated(batches []byte, aborted ...segment.AbortedTxn) (log.AppendInfo, error)
 	// AbortedTxns returns the aborted transactions a read of [from, upper) must report.
 	AbortedTxns(from, upper int64) ([]segment.AbortedTxn, error)
-	// ReconcileAbortedTxns makes es the aborted-transaction index of the log.
-	ReconcileAbortedTxns(es []segment.AbortedTxn) (int, error)
+	// ReconcileAbortedTxns makes es the aborted-transaction index of the log from the
+	// offset from on.
+	ReconcileAbortedTxns(from int64, es []segment.AbortedTxn) (int, error)
+	// TrustedEnd is the offset below which Open trusted the files without a rescan.
+	TrustedEnd() int64
 	// Truncate drops every batch at and above off (whole batches).
 	Truncate(off int64) error
 	// Repair makes the log writable again after a storage error (a no-op otherwise),
@@ -153,6 +156,7 @@ type Partition struct {
 	lg     *log.Log // nil for a fake store in tests
 	st     store
 	epochs *epochCache
+	snaps  *snapshots // producer-state snapshots; nil for a fake store in tests
 
 	relaxed atomic.Bool // flush.messages > 0: HW follows the log end, not the durable end
 
@@ -203,7 +207,8 @@ type Partition struct {
 }
 
 // Open opens (or creates) the partition stored in dir and rebuilds its producer state
-// by scanning the log (cost: one pass over the batch headers of the whole log).
+// from the newest usable producer-state snapshot and the log after it (without one, one
+// pass over the batch headers of the whole log).
 func Open(dir string, opts *Options) (*Partition, error) {
 	var o Options
 	if opts != nil {
@@ -219,7 +224,7 @@ func Open(dir string, opts *Options) (*Partition, error) {
 	if fsys == nil {
 		fsys = vfs.Default
 	}
-	p, err := open(l, o, newEpochCache(fsys, filepath.Join(dir, LeaderEpochFile), o.Logger))
+	p, err := open(l, o, newEpochCache(fsys, filepath.Join(dir, LeaderEpochFile), o.Logger), &snapshots{fs: fsys, dir: dir})
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -228,14 +233,15 @@ func Open(dir string, opts *Options) (*Partition, error) {
 	return p, nil
 }
 
-// open builds a partition on st, with the epoch cache ec; o has its defaults. The
+// open builds a partition on st, with the epoch cache ec and the snapshots sn (nil:
+// none); o has its defaults. The
 // partition is the leader, at the latest epoch of its log (0 for a new one): what a single
 // node is; the replica manager sets the role and epoch of the image (MakeLeader,
 // MakeFollower).
-func open(st store, o Options, ec *epochCache) (*Partition, error) {
+func open(st store, o Options, ec *epochCache, sn *snapshots) (*Partition, error) {
 	p := &Partition{
 		topic: o.Topic, index: o.Index, topicID: o.TopicID,
-		now: o.Now, logger: o.Logger, st: st, epochs: ec,
+		now: o.Now, logger: o.Logger, st: st, epochs: ec, snaps: sn,
 	}
 	p.amu.maxMessageBytes = o.MaxMessageBytes
 	p.amu.logAppendTime = o.LogAppendTime
@@ -264,12 +270,20 @@ func open(st store, o Options, ec *epochCache) (*Partition, error) {
 	return p, nil
 }
 
-// replayAndReconcile replays the log (replayLog) and makes the aborted-transaction index
-// agree with the abort markers found: entries missing (a crash between a marker and its
-// entry reaching the disk), stale (past a cut) or torn are rewritten. An entry already
-// stored for an abort whose transaction started below the log start is kept.
+// replayAndReconcile loads the newest usable producer-state snapshot (loadSnapshotLocked),
+// replays the log after it (replayLog) and makes the aborted-transaction index from there
+// on agree with the abort markers found: entries missing (a crash between a marker and
+// its entry reaching the disk), stale (past a cut) or torn are rewritten. An entry
+// already stored for an abort whose transaction started below the replay (and is not in
+// the snapshot) is kept.
 func (p *Partition) replayAndReconcile() error {
-	have, err := p.st.AbortedTxns(p.st.StartOffset(), math.MaxInt64)
+	from := p.loadSnapshotLocked(p.st.TrustedEnd())
+	if !p.epochs.fromFile() {
+		if err := p.replayEpochs(from); err != nil {
+			return err
+		}
+	}
+	have, err := p.st.AbortedTxns(from, math.MaxInt64)
 	if err != nil {
 		return p.wrap(fmt.Errorf("read the aborted-transaction index: %w", err))
 	}
@@ -277,11 +291,11 @@ func (p *Partition) replayAndReconcile() error {
 	for _, e := range have {
 		stored[e.LastOffset] = e
 	}
-	aborted, err := p.replayLog(stored)
+	aborted, err := p.replayLog(from, stored)
 	if err != nil {
 		return err
 	}
-	n, err := p.st.ReconcileAbortedTxns(aborted)
+	n, err := p.st.ReconcileAbortedTxns(from, aborted)
 	if err != nil {
 		return p.wrap(fmt.Errorf("rebuild the aborted-transaction index: %w", err))
 	}
@@ -292,19 +306,18 @@ func (p *Partition) replayAndReconcile() error {
 	return nil
 }
 
-// replayLog replays the batch headers of the log (and the markers) into the producer and
-// transaction state, and into the epoch cache the epochs newer than its latest (the
-// checkpoint file is missing or behind the log): one pass over the headers of the whole
-// log. It returns the aborted-transaction entries of the abort markers (see applyLocked
-// for stored).
-func (p *Partition) replayLog(stored map[int64]AbortedTxn) ([]AbortedTxn, error) {
+// replayLog replays the batch headers of the log from the offset from (and the markers)
+// into the producer and transaction state, and into the epoch cache the epochs newer than
+// its latest (the checkpoint file is missing or behind the log). It returns the
+// aborted-transaction entries of the abort markers (see applyLocked for stored).
+func (p *Partition) replayLog(from int64, stored map[int64]AbortedTxn) ([]AbortedTxn, error) {
 	latest := int32(-1)
 	if e, ok := p.epochs.latest(); ok {
 		latest = e.epoch
 	}
 	start := p.st.StartOffset()
 	var aborted []AbortedTxn
-	err := p.st.Scan(start, func(h batch.Header, b []byte) error {
+	err := p.st.Scan(max(from, start), func(h batch.Header, b []byte) error {
 		es, err := p.applyLocked(&h, b, stored)
 		if err != nil {
 			p.logger.Warn("partition: skipping a control batch that does not decode", "topic", p.topic, "partition", p.index, "err", err)
@@ -320,6 +333,35 @@ func (p *Partition) replayLog(stored map[int64]AbortedTxn) ([]AbortedTxn, error)
 		return nil, p.wrap(fmt.Errorf("rebuild producer state: %w", err))
 	}
 	return aborted, nil
+}
+
+// replayEpochs adds to the epoch cache the epochs of the batches below the offset to
+// (where the replay after a producer-state snapshot starts) newer than its latest: the
+// checkpoint file was missing or unreadable.
+func (p *Partition) replayEpochs(to int64) error {
+	latest := int32(-1)
+	if e, ok := p.epochs.latest(); ok {
+		latest = e.epoch
+	}
+	start := p.st.StartOffset()
+	if to <= start {
+		return nil
+	}
+	done := errors.New("done")
+	err := p.st.Scan(start, func(h batch.Header, _ []byte) error {
+		if h.BaseOffset >= to {
+			return done
+		}
+		if h.LeaderEpoch > latest {
+			p.epochs.assign(h.LeaderEpoch, max(h.BaseOffset, start))
+			latest = h.LeaderEpoch
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, done) {
+		return p.wrap(fmt.Errorf("rebuild the leader-epoch cache: %w", err))
+	}
+	return nil
 }
 
 func (p *Partition) wrap(err error) error {
@@ -568,6 +610,9 @@ func (p *Partition) append(batches []byte, coordinator bool, guard *TxnGuard) (A
 	if begins {
 		p.amu.producers.known(&first).txnFirst = info.BaseOffset
 	}
+	if info.Rolled {
+		p.snapshotLocked(true)
+	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
 	}
@@ -593,9 +638,9 @@ func (p *Partition) repairLocked() error {
 	return err
 }
 
-// rebuildProducersLocked rebuilds the producer and transaction state from the log after
-// records were dropped from its end (or an append failed), keeping the largest producer
-// id seen. The caller holds amu.
+// rebuildProducersLocked rebuilds the producer and transaction state from the newest
+// snapshot and the log after records were dropped from its end (or an append failed),
+// keeping the largest producer id seen. The caller holds amu.
 func (p *Partition) rebuildProducersLocked() error {
 	maxID := p.amu.producers.maxID
 	p.amu.producers = newProducers()
@@ -603,7 +648,7 @@ func (p *Partition) rebuildProducersLocked() error {
 	p.mu.open = make(map[int64]int64)
 	p.mu.completing = nil
 	p.mu.Unlock()
-	_, err := p.replayLog(nil)
+	_, err := p.replayLog(p.loadSnapshotLocked(p.st.EndOffset()), nil)
 	p.amu.producers.maxID = max(p.amu.producers.maxID, maxID)
 	return err
 }
@@ -635,6 +680,7 @@ func (p *Partition) DeleteRecords(off int64) (int64, error) {
 		return -1, p.wrap(err)
 	}
 	p.epochs.truncateFromStart(p.st.StartOffset())
+	p.startMovedLocked()
 	return p.st.StartOffset(), nil
 }
 
@@ -664,10 +710,14 @@ func (p *Partition) Reconfigure(opts Options) error {
 	return nil
 }
 
-// Close closes the partition cleanly: waiters wake, the leader-epoch checkpoint is
-// written if the cache changed, the log flushes and closes. It is idempotent.
+// Close closes the partition cleanly: waiters wake, the producer state is snapshotted at
+// the log end, the leader-epoch checkpoint is written if the cache changed, the log
+// flushes and closes. It is idempotent.
 func (p *Partition) Close() error {
-	return p.shut(func() error { return errors.Join(p.epochs.write(), p.st.Close()) }, false)
+	return p.shut(func() error {
+		p.snapshotLocked(false)
+		return errors.Join(p.epochs.write(), p.st.Close())
+	}, false)
 }
 
 // Delete closes the partition and removes its files; it may follow Close.

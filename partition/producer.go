@@ -27,6 +27,9 @@ type producerState struct {
 	txnFirst int64
 	// coordEpoch is the coordinator epoch of the producer's last marker, -1 if none.
 	coordEpoch int32
+	// lastTS is the max timestamp of the producer's last batch or marker here (Kafka's
+	// lastTimestamp), -1 if unknown: producer.id.expiration.ms counts from it.
+	lastTS int64
 }
 
 // producers is the idempotence state of a partition, by producer id. It is guarded by
@@ -89,10 +92,11 @@ func (ps *producers) check(h *batch.Header) (*batchMeta, error) {
 func (ps *producers) known(h *batch.Header) *producerState {
 	st := ps.m[h.ProducerID]
 	if st == nil {
-		st = &producerState{epoch: h.ProducerEpoch, txnFirst: -1, coordEpoch: -1}
+		st = &producerState{epoch: h.ProducerEpoch, txnFirst: -1, coordEpoch: -1, lastTS: -1}
 		ps.m[h.ProducerID] = st
 	}
 	ps.maxID = max(ps.maxID, h.ProducerID)
+	st.lastTS = max(st.lastTS, h.MaxTimestamp)
 	return st
 }
 
@@ -111,6 +115,7 @@ func (ps *producers) record(h *batch.Header, base, last, maxTS int64) {
 		firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
 		baseOffset: base, lastOffset: last, maxTimestamp: maxTS,
 	})
+	st.lastTS = maxTS
 	ps.maxID = max(ps.maxID, h.ProducerID)
 }
 
@@ -128,6 +133,24 @@ func (p *Partition) producerLast(pid int64, expiration time.Duration) (int64, bo
 	last := st.batches[len(st.batches)-1]
 	active := expiration <= 0 || last.maxTimestamp >= p.now().Add(-expiration).UnixMilli()
 	return last.lastOffset, active
+}
+
+// expireProducers forgets the producers without an open transaction here whose last
+// batch or marker is older than expiration (producer.id.expiration.ms), as Kafka's
+// removeExpiredProducers: a later batch of one is that of an unknown producer. It
+// returns how many it forgot.
+func (p *Partition) expireProducers(expiration time.Duration) int {
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	limit := p.now().Add(-expiration).UnixMilli()
+	n := 0
+	for pid, st := range p.amu.producers.m {
+		if st.txnFirst < 0 && st.lastTS < limit {
+			delete(p.amu.producers.m, pid)
+			n++
+		}
+	}
+	return n
 }
 
 // MaxProducerID is the largest producer id found in the partition's log or appended

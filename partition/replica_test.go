@@ -44,7 +44,7 @@ func openMemStore(t *testing.T, st *memStore) *Partition {
 	t.Helper()
 	o := Options{Topic: "t", Logger: quietLogger()}
 	o.EnsureDefaults()
-	p, err := open(st, o, newEpochCache(nil, "", o.Logger))
+	p, err := open(st, o, newEpochCache(nil, "", o.Logger), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

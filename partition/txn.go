@@ -81,6 +81,9 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, errors.Join(p.wrap(err), p.rebuildProducersLocked())
 	}
+	if info.Rolled {
+		p.snapshotLocked(true)
+	}
 	if p.relaxed.Load() {
 		p.advanceHW(info.LastOffset + 1)
 	}
@@ -135,6 +138,9 @@ func (p *Partition) applyLocked(h *batch.Header, b []byte, stored map[int64]Abor
 		return nil, nil
 	}
 	ps.maxID = max(ps.maxID, h.ProducerID)
+	if h.IsControl() && h.RecordCount == 0 {
+		return nil, nil // a marker compaction emptied (Kafka's too): no marker any more
+	}
 	if h.IsControl() {
 		m, ok, err := records.ParseMarker(b)
 		if err != nil {
@@ -151,7 +157,10 @@ func (p *Partition) applyLocked(h *batch.Header, b []byte, stored map[int64]Abor
 	if h.BaseSequence >= 0 {
 		ps.record(h, h.BaseOffset, h.LastOffset(), h.MaxTimestamp)
 	}
-	if h.IsTransactional() { // a coordinator's transactional batch has no sequence
+	// A transactional batch compaction emptied (header-only, kept as its producer's last)
+	// belongs to a decided transaction (compaction works below the LSO) whose marker may
+	// be gone since: it opens none. A coordinator's transactional batch has no sequence.
+	if h.IsTransactional() && h.RecordCount > 0 {
 		ps.known(h)
 		p.beginTxnLocked(h.ProducerID, h.BaseOffset)
 	}
@@ -185,9 +194,10 @@ func (p *Partition) applyMarkerLocked(h *batch.Header, m records.Marker, stored 
 	}
 	st := ps.m[pid]
 	if st == nil {
-		st = &producerState{txnFirst: -1, coordEpoch: -1, epoch: h.ProducerEpoch}
+		st = &producerState{txnFirst: -1, coordEpoch: -1, epoch: h.ProducerEpoch, lastTS: -1}
 		ps.m[pid] = st
 	}
+	st.lastTS = max(st.lastTS, h.MaxTimestamp)
 	if h.ProducerEpoch != st.epoch {
 		st.epoch = h.ProducerEpoch
 		st.batches = st.batches[:0]

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,11 +147,31 @@ func TestPartitionCrashTxn(t *testing.T) {
 			crashed = fs.CrashClone()
 		}
 		p.Close()
-		// Damage the aborted-transaction index at random.
+		// Damage at random the aborted-transaction index of the segments the recovery
+		// rescans (the last one, and those ending past the recovery point): below the
+		// recovery point a segment's .txnindex was synced with it (its directory entry
+		// too), so a crash cannot damage it, and recovery trusts it as Kafka does.
 		names, _ := crashed.List("/p")
+		rp := int64(0)
+		if b, err := vfs.ReadSmallFile(crashed, "/p/"+log.RecoveryPointFile, 64); err == nil {
+			if ls := strings.Split(string(b), "\n"); len(ls) > 1 {
+				rp, _ = strconv.ParseInt(ls[1], 10, 64)
+			}
+		}
+		var bases []int64
 		for _, n := range names {
-			if !strings.HasSuffix(n, segment.TxnIndexSuffix) {
+			if b, suf, ok := segment.ParseName(n); ok && suf == segment.LogSuffix {
+				bases = append(bases, b)
+			}
+		}
+		slices.Sort(bases)
+		for _, n := range names {
+			b, suf, ok := segment.ParseName(n)
+			if !ok || suf != segment.TxnIndexSuffix {
 				continue
+			}
+			if i := slices.Index(bases, b); i >= 0 && i+1 < len(bases) && bases[i+1] <= rp {
+				continue // trusted
 			}
 			switch rng.Intn(3) {
 			case 0:

@@ -191,7 +191,7 @@ func TestPartitionTxnReopen(t *testing.T) {
 	p.Close()
 
 	st2 := st.Reopen()
-	st2.ReconcileAbortedTxns(nil) // the index lost
+	st2.ReconcileAbortedTxns(0, nil) // the index lost
 	p2 := openMem(t, st2, txnOpts())
 	if lso := p2.LastStableOffset(); lso != a.BaseOffset {
 		t.Fatalf("LSO after reopen %d, want %d", lso, a.BaseOffset)

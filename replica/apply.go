@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/stratalog/strata/internal/parallel"
 	"github.com/stratalog/strata/internal/vfs"
@@ -21,6 +22,9 @@ func (m *Manager) apply(d *metadata.Delta) error {
 	defer m.mu.Unlock()
 	if m.mu.closed || d.Empty() {
 		return nil
+	}
+	if d.BrokerConfigsChanged {
+		m.setThrottleRates(d.New)
 	}
 	next := m.hosted.Load().clone()
 	var (
@@ -76,7 +80,16 @@ func (m *Manager) apply(d *metadata.Delta) error {
 			r := ht.parts[i]
 			switch {
 			case r == nil && st.HasReplica(m.node):
-				opens = append(opens, openJob{ht, i, int(i) >= len(c.Old.Partitions)})
+				// Newly placed here (a new partition, or a reassignment's adding
+				// replica): created fresh, removing what a directory of that name holds —
+				// a copy left by an earlier replica of the partition, or by a deleted
+				// topic of the same name whose directory this broker did not remove (down
+				// at the time, or a failed delete), which would otherwise keep the new
+				// replica offline (another topic id). An adding replica is out of the ISR,
+				// so no acknowledged record depends on such a copy; it fetches everything
+				// from the leader. A replica already in the ISR keeps its directory.
+				fresh := int(i) >= len(c.Old.Partitions) || !slices.Contains(st.ISR, m.node)
+				opens = append(opens, openJob{ht, i, fresh})
 			case r != nil && !st.HasReplica(m.node): // moved to other brokers
 				ht.parts[i] = nil
 				m.unfollowLocked(tp{c.New.ID, i})
@@ -209,7 +222,8 @@ func (m *Manager) followLocked(k tp, source int32, topic string, p *partition.Pa
 	}
 	f := m.mu.fetchers[source]
 	if f == nil {
-		f = newFetcher(source, m.node, m.opts.Transport, m.opts.Fetch, m.log)
+		f = newFetcher(source, m.node, m.opts.Transport, m.opts.Fetch,
+			fetchThrottle{quota: m.followerQuota, throttled: m.followerThrottled, now: m.opts.Now}, m.log)
 		m.mu.fetchers[source] = f
 	}
 	m.mu.following[k] = source

@@ -17,6 +17,7 @@ func (m *Manager) partitionOptions(t *metadata.Topic, index int32) partition.Opt
 	logger := m.log.With("topic", t.Name, "partition", index)
 	o.Log.FS, o.Log.Logger, o.Log.Now = m.fs, logger, m.opts.Now
 	o.Log.OpenSegments = m.segs
+	o.Log.Flusher = m.flusher
 	o.Log.SharedMarker = true // the Manager's cleanShutdownFile
 	o.Index, o.TopicID = index, t.ID
 	o.Now, o.Logger = m.opts.Now, logger

@@ -37,6 +37,10 @@
 //     leader's view of its followers (isr.go: FollowerFetch records their fetch offsets,
 //     the high watermark is the smallest over the ISR, the ISR loop asks the controller
 //     for ISR changes with AlterPartition). CheckInSync enforces min.insync.replicas.
+//     The replication throttles (throttle.go, KIP-73) bound what a leader sends to
+//     followers out of the ISR (LeaderThrottle) and what a follower fetches for its
+//     replicas behind the leader, for the replicas topics list, at the rates of the
+//     image's dynamic broker settings.
 //     On a single node (no Transport) none of this runs: leaders keep the local high
 //     watermark.
 //

@@ -103,7 +103,21 @@ type follow struct {
 	// startAt: the follower's log was behind the leader's log start and was emptied; it
 	// fetches from here (the leader's log start) until its log end passes it.
 	startAt int64
+	// leaderHW is the leader's high watermark in its last answer (-1: none yet): a
+	// replica whose log end reaches it is in sync and never throttled.
+	leaderHW int64
 }
+
+// fetchThrottle is the follower side of the replication throttle (throttle.go).
+type fetchThrottle struct {
+	quota     *quota
+	throttled func(tp) bool // the replica is in follower.replication.throttled.replicas
+	now       func() time.Time
+}
+
+// throttleWait is how long a fetcher whose every ready partition is held back by the
+// follower throttle waits before it looks again.
+const throttleWait = 100 * time.Millisecond
 
 // fetcher replicates, from one source broker, every partition this broker follows there
 // (Kafka's ReplicaFetcherThread): each round truncates the partitions that need it with
@@ -123,6 +137,7 @@ type fetcher struct {
 	node      int32
 	transport Transport
 	opts      FetchOptions
+	throttle  fetchThrottle
 	log       *slog.Logger
 
 	mu struct {
@@ -135,8 +150,8 @@ type fetcher struct {
 	done   chan struct{}
 }
 
-func newFetcher(source, node int32, t Transport, opts FetchOptions, logger *slog.Logger) *fetcher {
-	f := &fetcher{source: source, node: node, transport: t, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{}),
+func newFetcher(source, node int32, t Transport, opts FetchOptions, throttle fetchThrottle, logger *slog.Logger) *fetcher {
+	f := &fetcher{source: source, node: node, transport: t, opts: opts, throttle: throttle, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		log: logger.With("source.broker", source)}
 	f.mu.parts = map[tp]*follow{}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
@@ -148,7 +163,7 @@ func newFetcher(source, node int32, t Transport, opts FetchOptions, logger *slog
 func (f *fetcher) set(k tp, topic string, p *partition.Partition, epoch int32) {
 	f.mu.Lock()
 	if cur, ok := f.mu.parts[k]; !ok || cur.p != p || cur.epoch != epoch {
-		f.mu.parts[k] = &follow{p: p, topic: topic, epoch: epoch}
+		f.mu.parts[k] = &follow{p: p, topic: topic, epoch: epoch, leaderHW: -1}
 	}
 	f.mu.Unlock()
 	select {
@@ -210,6 +225,9 @@ func (f *fetcher) round() time.Duration {
 	if len(ready) == 0 {
 		return wait
 	}
+	if f.holdThrottled(ready) {
+		return min(wait, throttleWait)
+	}
 	ends, err := f.fetch(ready)
 	if err != nil {
 		f.logErr("fetch from the leader failed", err)
@@ -246,6 +264,25 @@ func (f *fetcher) due() (ready, truncate, reset map[tp]*follow, wait time.Durati
 		}
 	}
 	return ready, truncate, reset, wait
+}
+
+// holdThrottled leaves out of ready the partitions the follower throttle holds back
+// (Kafka's ReplicaFetcherThread.shouldFollowerThrottle): throttled replicas behind the
+// leader's high watermark while the rate is above follower.replication.throttled.rate.
+// It reports whether none is left.
+func (f *fetcher) holdThrottled(ready map[tp]*follow) (none bool) {
+	if f.throttle.quota == nil || !f.throttle.quota.exceeded(f.throttle.now()) {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, fl := range ready {
+		inSync := fl.leaderHW >= 0 && fl.p.EndOffset() >= fl.leaderHW
+		if !inSync && f.throttle.throttled(k) {
+			delete(ready, k)
+		}
+	}
+	return len(ready) == 0
 }
 
 // current reports whether fl is still what the fetcher replicates for k. f.mu is held.
@@ -516,6 +553,10 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 				ends[fl.p] = res.LastOffset + 1
 			}
 			fl.errors = 0
+			fl.leaderHW = rp.HighWatermark
+			if f.throttle.quota != nil && f.throttle.throttled(k) {
+				f.throttle.quota.record(int64(len(rp.RecordBatches)), f.throttle.now())
+			}
 			fl.p.SetHighWatermark(rp.HighWatermark)
 			if rp.LogStartOffset > fl.p.LogStartOffset() {
 				if err := fl.p.FollowLogStart(rp.LogStartOffset); err != nil {

@@ -279,7 +279,7 @@ func TestFetcherReplicates(t *testing.T) {
 	appendN(t, la, 20, 5, 1)
 	appendN(t, lb, 3, 100, 7)
 	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la, {idB, 3}: lb}, fetched: map[tp]int64{}}
-	f := newFetcher(1, 2, leader, FetchOptions{MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond, PartitionMaxBytes: 512}, quietLogger())
+	f := newFetcher(1, 2, leader, FetchOptions{MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond, PartitionMaxBytes: 512}, fetchThrottle{}, quietLogger())
 	defer f.close()
 	f.set(tp{idA, 0}, "a", fa, 2)
 	f.set(tp{idB, 3}, "b", fb, 2)
@@ -370,7 +370,7 @@ func TestFetcherTruncates(t *testing.T) {
 			f.SetHWPolicy(partition.HWExternal)
 
 			leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l}, fetched: map[tp]int64{}}
-			fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond}, quietLogger())
+			fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 50 * time.Millisecond, Backoff: 20 * time.Millisecond}, fetchThrottle{}, quietLogger())
 			defer fe.close()
 			fe.set(tp{idA, 0}, "a", f, 4)
 			caughtUp(t, l, f)
@@ -402,7 +402,7 @@ func TestFetcherLeaderRefuses(t *testing.T) {
 	}
 	f.SetHWPolicy(partition.HWExternal)
 	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l, {idB, 0}: notLeader}, fetched: map[tp]int64{}}
-	fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 10 * time.Millisecond}, quietLogger())
+	fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 10 * time.Millisecond}, fetchThrottle{}, quietLogger())
 	defer fe.close()
 	fe.set(tp{idB, 0}, "b", stale, 1)
 	fe.set(tp{idA, 0}, "a", f, 3)
@@ -426,7 +426,7 @@ func TestFetcherUnansweredTruncation(t *testing.T) {
 	}
 	f.SetHWPolicy(partition.HWExternal)
 	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l}, fetched: map[tp]int64{}, omit: true}
-	fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 50 * time.Millisecond}, quietLogger())
+	fe := newFetcher(1, 2, leader, FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 50 * time.Millisecond}, fetchThrottle{}, quietLogger())
 	defer fe.close()
 	fe.set(tp{idA, 0}, "a", f, 1)
 	time.Sleep(200 * time.Millisecond)
@@ -461,7 +461,7 @@ func TestFetcherRequestSettings(t *testing.T) {
 		fl.SetHWPolicy(partition.HWExternal)
 		leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: l}, fetched: map[tp]int64{}}
 		tc.opts.ensureDefaults()
-		f := newFetcher(1, 2, leader, tc.opts, quietLogger())
+		f := newFetcher(1, 2, leader, tc.opts, fetchThrottle{}, quietLogger())
 		f.set(tp{idA, 0}, "a", fl, 1)
 		appendN(t, l, 1, 1, 1)
 		caughtUp(t, l, fl)
@@ -491,7 +491,7 @@ func TestFetcherBehindLogStart(t *testing.T) {
 	appendN(t, la, 5, 2, 1) // offsets 0-9
 	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}}
 	opts := FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 20 * time.Millisecond}
-	f := newFetcher(1, 2, leader, opts, quietLogger())
+	f := newFetcher(1, 2, leader, opts, fetchThrottle{}, quietLogger())
 	f.set(tp{idA, 0}, "a", fa, 2)
 	caughtUp(t, la, fa)
 	f.close()
@@ -504,7 +504,7 @@ func TestFetcherBehindLogStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, la, 2, 2, 40) // 30-33
-	f = newFetcher(1, 2, leader, opts, quietLogger())
+	f = newFetcher(1, 2, leader, opts, fetchThrottle{}, quietLogger())
 	defer f.close()
 	f.set(tp{idA, 0}, "a", fa, 2)
 	caughtUp(t, la, fa)

@@ -48,6 +48,8 @@ type hostedTopic struct {
 	topic  *metadata.Topic
 	parts  []*replica // by index; nil where this broker holds no replica
 	minISR int        // the topic's min.insync.replicas
+	// The replicas the topic's *.replication.throttled.replicas throttle (throttle.go).
+	leaderThrottled, followerThrottled config.ThrottledReplicas
 }
 
 // replica is one partition hosted here; immutable (a change of role makes a new one).
@@ -64,8 +66,10 @@ func newHostedSet(im *metadata.Image) *hostedSet {
 }
 
 func (m *Manager) newHostedTopic(t *metadata.Topic) *hostedTopic {
-	minISR := int(config.ResolveTopic(m.opts.Broker, t.Configs).Int64("min.insync.replicas"))
-	return &hostedTopic{topic: t, parts: make([]*replica, len(t.Partitions)), minISR: minISR}
+	r := config.ResolveTopic(m.opts.Broker, t.Configs)
+	return &hostedTopic{topic: t, parts: make([]*replica, len(t.Partitions)), minISR: int(r.Int64("min.insync.replicas")),
+		leaderThrottled:   throttledReplicas(r, "leader.replication.throttled.replicas"),
+		followerThrottled: throttledReplicas(r, "follower.replication.throttled.replicas")}
 }
 
 // CheckInSync checks, for an acks=all produce to partition index of topic, that its ISR

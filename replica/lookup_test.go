@@ -246,3 +246,74 @@ func TestReplicaFollowsLeadership(t *testing.T) {
 		t.Fatalf("after deletion: events %v, hosted %v", events, m.Hosted())
 	}
 }
+
+// TestReplicaPlacedOverLeftover: a replica newly placed here (a reassignment's adding
+// replica, out of the ISR) is created fresh over whatever directory of that name is left:
+// one of a deleted topic of the same name (another topic id) would otherwise keep it
+// offline, and a stale copy of the partition itself is fetched again from the leader.
+// At start likewise for a directory of another topic, where the image places an adding
+// replica; in the ISR such a directory stops the start.
+func TestReplicaPlacedOverLeftover(t *testing.T) {
+	const other = testNode + 1
+	topic := &metadata.Topic{Name: "t", ID: metadata.TopicID{1}, Configs: map[string]string{}, Partitions: []metadata.PartitionState{
+		{Replicas: []int32{other}, ISR: []int32{other}, Leader: other}}}
+	moved := *topic
+	moved.Partitions = []metadata.PartitionState{{Replicas: []int32{other, testNode}, ISR: []int32{other}, Leader: other,
+		LeaderEpoch: 1, Adding: []int32{testNode}}}
+	inISR := *topic
+	inISR.Partitions = []metadata.PartitionState{{Replicas: []int32{other, testNode}, ISR: []int32{other, testNode}, Leader: other}}
+	for _, tc := range []struct {
+		name    string
+		id      metadata.TopicID // the leftover's topic id
+		at      *metadata.Topic  // the image at Open
+		refused bool
+	}{
+		{"another topic", metadata.TopicID{9}, topic, false},
+		{"the same topic", metadata.TopicID{1}, topic, false},
+		{"another topic at start", metadata.TopicID{9}, &moved, false},
+		{"another topic in the ISR at start", metadata.TopicID{9}, &inISR, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := vfs.NewMem()
+			leftover := &partition.Options{Topic: "t", Logger: quietLogger()}
+			leftover.Log.FS = mem
+			p, err := partition.Open("/data/t-0", leftover)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendDurable(t, p, testutil.Batch(testutil.BatchOptions{Records: 3, ValueSize: 10}))
+			if err := errors.Join(p.Close(), vfs.WriteFileAtomic(mem, "/data/t-0/partition.metadata", metadata.EncodePartitionMetadata(tc.id))); err != nil {
+				t.Fatal(err)
+			}
+
+			fs := &fakeStore{im: metadata.NewImage("c", other, metadata.Broker{ID: testNode}, metadata.Broker{ID: other})}
+			fs.im = fs.im.Edit().PutTopic(tc.at).Build()
+			m, err := Open(fs, &Options{Dir: "/data", FS: mem, NodeID: testNode, Logger: quietLogger()})
+			if tc.refused {
+				if !errors.Is(err, errForeignTopic) {
+					t.Fatalf("open with another topic's directory in the ISR: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := m.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}()
+			if tc.at == topic {
+				fs.publish(t, fs.im.Edit().PutTopic(&moved).Build())
+			}
+			hosted := m.Hosted()
+			if len(hosted) != 1 || hosted[0].EndOffset() != 0 {
+				t.Fatalf("hosted %v (a fresh, empty replica wanted)", hosted)
+			}
+			data, err := vfs.ReadSmallFile(mem, "/data/t-0/partition.metadata", 1<<10)
+			if err != nil || string(data) != string(metadata.EncodePartitionMetadata(topic.ID)) {
+				t.Fatalf("partition.metadata %q, %v", data, err)
+			}
+		})
+	}
+}

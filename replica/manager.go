@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stratalog/strata/internal/config"
 	"github.com/stratalog/strata/internal/parallel"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
 	"github.com/stratalog/strata/segment"
@@ -67,7 +69,11 @@ type Manager struct {
 	workers int
 	clean   bool // Open found the clean-shutdown marker
 
+	// The replication throttles (throttle.go): as leader and as follower.
+	leaderQuota, followerQuota *quota
+
 	segs    *segment.Cache // open sealed segments of every partition (strata.log.open.segments.max)
+	flusher *log.Flusher   // the group-commit flusher of the data directory, shared by every partition; closed after them (nil: strata.log.flusher.shared false)
 	cleaner *cleaner
 
 	hosted atomic.Pointer[hostedSet]
@@ -118,6 +124,8 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	m.broker = config.ResolveBroker(m.opts.Broker)
 	m.segs = segment.NewCache(int(m.broker.Int64("strata.log.open.segments.max")))
 	m.workers = int(m.broker.Int64("num.recovery.threads.per.data.dir"))
+	qnum, qsize := int(m.broker.Int64("replication.quota.window.num")), time.Duration(m.broker.Int64("replication.quota.window.size.seconds"))*time.Second
+	m.leaderQuota, m.followerQuota = newQuota(qnum, qsize), newQuota(qnum, qsize)
 
 	if err := m.fs.MkdirAll(m.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("replica: create %s: %w", m.dir, err)
@@ -127,9 +135,13 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 		return nil, err
 	}
 	m.clean = clean
+	if m.broker.Bool("strata.log.flusher.shared") {
+		m.flusher = log.NewFlusher()
+	}
 	// Changes wait for ready: the first one applies on top of the partitions opened here.
 	im, cancel := store.Watch(m.apply)
 	m.cancel = cancel
+	m.setThrottleRates(im)
 	hs, err := m.openAll(im, clean)
 	if err != nil {
 		m.mu.Lock()
@@ -138,6 +150,7 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 		m.mu.Unlock()
 		close(m.ready) // a change waiting (under the store's lock) returns before cancel takes it
 		cancel()
+		m.closeFlusher() // openAll closed the partitions it opened
 		return nil, err
 	}
 	m.hosted.Store(hs.seal())
@@ -179,6 +192,19 @@ func (m *Manager) openAll(im *metadata.Image, clean bool) (*hostedSet, error) {
 	errs := parallel.ForEach(len(slots), m.workers, func(k int) error {
 		s := slots[k]
 		p, err := m.openPartition(s.ht.topic, s.i, false, clean)
+		if st, _ := s.ht.topic.Partition(s.i); errors.Is(err, errForeignTopic) && !slices.Contains(st.ISR, m.node) {
+			// A directory of a deleted topic of the same name, left while this broker
+			// was down, where the image places a replica out of the ISR (a reassignment's
+			// adding replica): no acknowledged record depends on it (apply.go does the
+			// same at run time). In the ISR it stops the open: the metadata and the data
+			// directory disagree.
+			m.log.Warn("replacing the directory of another topic with a new replica", "err", err)
+			if p, err = m.openPartition(s.ht.topic, s.i, true, false); err == nil {
+				if err = vfs.SyncDir(m.fs, m.dir); err != nil {
+					err = errors.Join(err, p.Close())
+				}
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -247,6 +273,10 @@ func (m *Manager) openPartition(t *metadata.Topic, i int32, fresh, clean bool) (
 	return p, nil
 }
 
+// errForeignTopic: a partition directory's partition.metadata names another topic id
+// than the image's topic of that name.
+var errForeignTopic = errors.New("replica: partition directory of another topic")
+
 // checkPartitionMetadata checks that the partition.metadata at path names topic id, and
 // writes it (durably) when it is missing or unreadable: the topic's metadata is the
 // source of truth, and a crash while a partition was created can leave the copy empty.
@@ -257,7 +287,7 @@ func (m *Manager) checkPartitionMetadata(path string, id metadata.TopicID) error
 		got, perr := metadata.ParsePartitionMetadata(data)
 		if perr == nil {
 			if got != id {
-				return fmt.Errorf("replica: %s: topic id %s, want %s", path, got, id)
+				return fmt.Errorf("%w: %s: topic id %s, want %s", errForeignTopic, path, got, id)
 			}
 			return nil
 		}
@@ -319,6 +349,13 @@ func (m *Manager) stopISRLoop() {
 	<-m.isrDone
 }
 
+// closeFlusher stops the shared flusher, once every partition is closed.
+func (m *Manager) closeFlusher() {
+	if m.flusher != nil {
+		m.flusher.Close()
+	}
+}
+
 // Close stops following the store and the cleaner, then closes every hosted partition
 // cleanly and, when all of them did, writes the clean-shutdown marker. Later calls
 // return nil; lookups then fail with ErrClosed.
@@ -337,7 +374,9 @@ func (m *Manager) Close() error {
 	m.stopFetchersLocked() // before the partitions close: no append in flight
 	hs := m.hosted.Load()
 	m.hosted.Store(closedSet)
-	if err := m.closeParts(hs.partitions()); err != nil {
+	err := m.closeParts(hs.partitions())
+	m.closeFlusher()
+	if err != nil {
 		m.log.Warn("unclean shutdown: partitions will be recovered at the next open", "err", err)
 		return err
 	}

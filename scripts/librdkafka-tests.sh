@@ -5,7 +5,11 @@
 # clone of confluentinc/librdkafka); it is built once (./configure, make libs, make -C
 # tests build: about 6 min on 2 cores; gcc, g++, libssl-dev and zlib1g-dev needed).
 # TESTS (default 0103,0129: transactions, fetching aborted messages) selects the tests,
-# as librdkafka's test-runner takes them. The nodes listen on free loopback ports, with
+# as librdkafka's test-runner takes them. The brokers run as librdkafka's own test
+# clusters do (trivup's KafkaBrokerApp): auto-created topics get 3 partitions, and groups
+# wait Kafka's default group.initial.rebalance.delay.ms (3 s) before their first
+# rebalance; 0118-commit_rebalance relies on both (its two consumers join one rebalance
+# and each gets a partition, though only one of them polls at a time). The nodes listen on free loopback ports, with
 # a temporary data directory each, and are stopped at the end; the exit status is the
 # test-runner's, whose log is $LOG (default a new temporary file).
 #
@@ -42,7 +46,7 @@ for s in ss: print(s.getsockname()[1])')
 VOTERS="1@127.0.0.1:${P[3]},2@127.0.0.1:${P[4]},3@127.0.0.1:${P[5]}"
 for n in 1 2 3; do
 	"$BIN" serve --http off --listen "127.0.0.1:${P[$((n - 1))]}" --data-dir "$W/node-$n" --ready-file "$W/ready-$n" \
-		--set node.id="$n" --set controller.quorum.voters="$VOTERS" --set group.initial.rebalance.delay.ms=0 \
+		--set node.id="$n" --set controller.quorum.voters="$VOTERS" --set num.partitions=3 \
 		>"$W/strata-$n.log" 2>&1 &
 	PIDS+=($!)
 done

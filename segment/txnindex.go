@@ -2,7 +2,9 @@ package segment
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 
@@ -114,7 +116,9 @@ func (s *Segment) loadTxnLocked() error {
 		return fmt.Errorf("segment: size %s: %w", path, err)
 	}
 	b := make([]byte, size)
-	if _, err := f.ReadAt(b, 0); err != nil {
+	// io.ReaderAt may answer io.EOF with every byte read (an empty file, as a crash
+	// leaves one created but never synced).
+	if n, err := f.ReadAt(b, 0); err != nil && (!errors.Is(err, io.EOF) || n < len(b)) {
 		return fmt.Errorf("segment: read %s: %w", path, err)
 	}
 	es, err := ParseTxnIndex(b)

@@ -168,3 +168,28 @@ func TestSegmentTxnIndexTorn(t *testing.T) {
 		t.Fatalf("leftover kept: %x", got)
 	}
 }
+
+// TestSegmentTxnIndexEmptyFile: an empty .txnindex (created, never synced, before a
+// crash) reads as no entries, not as an error (MemFS's ReadAt answers io.EOF for it).
+func TestSegmentTxnIndexEmptyFile(t *testing.T) {
+	fs := vfs.NewMem()
+	fs.MkdirAll("/d", 0o755)
+	s, err := Create(fs, "/d", 0, opts, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	f, err := fs.Create(txnPath(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	s, _, err = Open(fs, "/d", 0, opts, false, true, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if es, err := s.AbortedTxns(); err != nil || len(es) != 0 {
+		t.Fatalf("empty file: %+v %v", es, err)
+	}
+}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -15,9 +14,11 @@ import (
 	"github.com/stratalog/strata/partition"
 )
 
-func init() { register(0, 0, 12, handleProduce) }
+func init() { register(0, 0, 13, handleProduce) }
 
-// handleProduce answers Produce v0-v12 (v12: transactions v2, see txn_verify.go):
+// handleProduce answers Produce v0-v13 (v12: transactions v2, see txn_verify.go; v13:
+// topics by id, KIP-516, as Kafka 4.1: an unknown id is UNKNOWN_TOPIC_ID, checked before
+// the topic's authorization, and is never auto-created):
 // RecordBatch v2, and for v0-v2 also the message sets of formats 0 and 1, converted to
 // one RecordBatch v2 before the append as Kafka's LogValidator converts them
 // (records.ConvertMessageSet: CRC-32 and structure checked, CORRUPT_MESSAGE or
@@ -48,6 +49,23 @@ func handleProduce(s *Server, r *request) reply {
 	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 
 	txnErr := r.produceTxnErr(req)
+	// v13 names topics by id: resolved to names here, the rest works on names.
+	var unknownID map[int]bool
+	if req.Version >= 13 {
+		im := s.image()
+		for ti := range req.Topics {
+			rt := &req.Topics[ti]
+			rt.Topic = ""
+			if t, ok := im.TopicByID(rt.TopicID); ok {
+				rt.Topic = t.Name
+			} else {
+				if unknownID == nil {
+					unknownID = make(map[int]bool)
+				}
+				unknownID[ti] = true
+			}
+		}
+	}
 	var verdicts map[[2]int]txnVerdict
 	if validAcks && txnErr == nil {
 		verdicts = s.verifyTxnProduce(r, req)
@@ -56,10 +74,16 @@ func handleProduce(s *Server, r *request) reply {
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
 	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
-		st.Topic = rt.Topic
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
 		var topic *metadata.Topic
-		topicErr := cmp.Or(txnErr, r.topicErr(kmsg.ACLOperationWrite, rt.Topic))
+		topicErr := txnErr
+		if topicErr == nil && unknownID[ti] {
+			topicErr = kerr.UnknownTopicID
+		}
+		if topicErr == nil {
+			topicErr = r.topicErr(kmsg.ACLOperationWrite, rt.Topic)
+		}
 		if validAcks && topicErr == nil {
 			topic, topicErr = s.topicOrAutoCreate(r, rt.Topic)
 		}

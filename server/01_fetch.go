@@ -32,13 +32,16 @@ func init() { register(1, 0, 16, handleFetch) }
 // reads up to the log end offset, not the high watermark, and long-polls on the leader's
 // durable end; a broker that holds no replica of the partition gets UNKNOWN_LEADER_EPOCH
 // when it sent a leader epoch, NOT_LEADER_OR_FOLLOWER otherwise (as Kafka's leader).
+// The replication throttle (replica.Manager.LeaderThrottle) answers a held-back follower
+// no records for the partition, and counts what throttled replicas are sent.
 func handleFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.FetchRequest)
 	follower := req.ReplicaID
 	if req.Version >= 15 {
 		follower = req.ReplicaState.ID
 	}
-	f := &fetch{req: req, resp: req.ResponseKind().(*kmsg.FetchResponse), log: s.log, follower: follower, readErr: r.fetchReadErr(req)}
+	f := &fetch{req: req, resp: req.ResponseKind().(*kmsg.FetchResponse), log: s.log, follower: follower, readErr: r.fetchReadErr(req),
+		replicas: s.data.replicas}
 	f.resolve(s)
 	n, hasErr := f.fill()
 	minBytes := int(req.MinBytes)
@@ -56,15 +59,24 @@ func handleFetch(s *Server, r *request) reply {
 // record bytes in its fetched bytes (strata_fetched_bytes_total).
 func (f *fetch) response() kmsg.Response {
 	var chunks []fetchChunk
+	throttled := 0
 	for i := range f.parts {
 		fp := &f.parts[i]
+		n := len(f.resp.Topics[fp.ti].Partitions[fp.pi].RecordBatches)
 		if fp.chunk != nil {
-			fp.p.CountFetched(fp.chunk.Len())
+			n = fp.chunk.Len()
 			chunks = append(chunks, fetchChunk{ti: fp.ti, pi: fp.pi, c: fp.chunk})
 			fp.chunk = nil
-		} else if n := len(f.resp.Topics[fp.ti].Partitions[fp.pi].RecordBatches); n > 0 {
+		}
+		if n > 0 {
 			fp.p.CountFetched(n)
 		}
+		if fp.throttled {
+			throttled += n
+		}
+	}
+	if throttled > 0 {
+		f.replicas.RecordLeaderThrottled(throttled)
 	}
 	if len(chunks) == 0 {
 		return f.resp
@@ -94,6 +106,7 @@ type fetch struct {
 	readErr func(topic string) error
 	// follower is the broker id of a follower's fetch (replica id), -1 for a consumer.
 	follower int32
+	replicas *replica.Manager
 }
 
 type fetchPart struct {
@@ -103,6 +116,9 @@ type fetchPart struct {
 	ti, pi   int          // index in resp
 	hw       int64        // high watermark (read_committed: last stable offset; a follower: durable end) seen by the last fill
 	chunk    fetchRecords // the records of the last fill, in place of RecordBatches
+	// throttled: a follower's fetch of a replica the leader throttles; its bytes count
+	// against leader.replication.throttled.rate.
+	throttled bool
 }
 
 // resolve builds the response skeleton and looks up the partitions.
@@ -176,10 +192,18 @@ func (f *fetch) fill() (total int, hasErr bool) {
 			fp.chunk = nil
 		}
 		limit := min(int(fp.maxBytes), budget-total)
-		if total > 0 && limit <= 0 {
-			// Response full: report the offsets only; the client fetches again.
+		hold := false
+		if f.follower >= 0 {
+			fp.throttled, hold = f.replicas.LeaderThrottle(fp.p.TopicID(), fp.p.Index(), f.follower)
+		}
+		if total > 0 && limit <= 0 || hold {
+			// Response full, or a throttled follower held back: report the offsets only;
+			// the client fetches again.
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = fp.p.HighWatermark(), fp.p.LastStableOffset(), fp.p.LogStartOffset()
 			fp.hw = f.end(sp)
+			if f.follower >= 0 {
+				fp.hw = fp.p.DurableEnd()
+			}
 			continue
 		}
 		iso, durable := isolation(f.req.IsolationLevel), int64(0)

@@ -24,7 +24,8 @@ func init() { register(8, 0, 9, handleOffsetCommit) }
 // without reaching the group: no offset is stored for it. The other partitions are
 // committed; when none is left, the group is not consulted at all. Authorization is
 // Kafka's: READ on the group (GROUP_AUTHORIZATION_FAILED for every partition), READ on
-// each topic (TOPIC_AUTHORIZATION_FAILED, before its existence).
+// each topic (TOPIC_AUTHORIZATION_FAILED, before its existence). A share group's id is
+// GROUP_ID_NOT_FOUND for every partition, as Kafka's.
 func handleOffsetCommit(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
@@ -33,6 +34,9 @@ func handleOffsetCommit(s *Server, r *request) reply {
 		cr.Generation, cr.MemberID = -1, ""
 	}
 	groupErr := r.groupErr(kmsg.ACLOperationRead, req.Group)
+	if groupErr == nil && s.isShareGroup(req.Group) { // a share group holds no committed offsets, as Kafka's
+		groupErr = group.ErrGroupIDNotFound
+	}
 	var refused []int16 // per request partition, in request order: why it is not committed
 	for _, t := range req.Topics {
 		tp, ok := s.image().Topic(t.Topic)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/group"
@@ -12,7 +13,8 @@ import (
 func init() { register(11, 0, 9, handleJoinGroup) }
 
 // handleJoinGroup answers JoinGroup v0-v9. The join waits for the rebalance, so the
-// answer comes later, off the connection's read loop.
+// answer comes later, off the connection's read loop. A share group's id is
+// INCONSISTENT_GROUP_PROTOCOL, as Kafka's.
 func handleJoinGroup(s *Server, r *request) reply {
 	req := r.body.(*kmsg.JoinGroupRequest)
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
@@ -20,6 +22,10 @@ func handleJoinGroup(s *Server, r *request) reply {
 	c, err := s.groups()
 	if err == nil {
 		err = r.groupErr(kmsg.ACLOperationRead, req.Group)
+	}
+	if err == nil && s.isShareGroup(req.Group) {
+		// As Kafka's: a share group's id is no classic group's.
+		err, resp.MemberID = kerr.InconsistentGroupProtocol, ""
 	}
 	if err != nil {
 		resp.ErrorCode = errorCode(err)

@@ -23,20 +23,26 @@ const txnVersionSetting = "strata.transaction.version"
 // fillFeatures lists the features (KIP-584, ApiVersions v3+) the broker supports and has
 // finalized: transaction.version (KIP-890) when it runs the transaction coordinator,
 // supported from 0 to 2 and finalized at strata.transaction.version (not listed at 0, as
-// Kafka lists no feature at level 0). kgo and librdkafka use transactions v2 when it is
-// finalized at 2. The epoch is the metadata image's version.
+// Kafka lists no feature at level 0; kgo and librdkafka use transactions v2 when it is
+// finalized at 2); share.version (KIP-932) when it serves share groups, supported from 0
+// to 1 and finalized at 1. The epoch is the metadata image's version.
 func (s *Server) fillFeatures(resp *kmsg.ApiVersionsResponse) {
-	if s.data.txns == nil {
-		return
+	feature := func(name string, maxSupported, finalized int16) {
+		sf := kmsg.NewApiVersionsResponseSupportedFeature()
+		sf.Name, sf.MinVersion, sf.MaxVersion = name, 0, maxSupported
+		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		if finalized > 0 {
+			ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+			ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = name, finalized, finalized
+			resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+			resp.FinalizedFeaturesEpoch = max(s.image().Version(), 0)
+		}
 	}
-	sf := kmsg.NewApiVersionsResponseSupportedFeature()
-	sf.Name, sf.MinVersion, sf.MaxVersion = "transaction.version", 0, 2
-	resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
-	if v := s.data.txnVersion; v > 0 {
-		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
-		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = "transaction.version", v, v
-		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
-		resp.FinalizedFeaturesEpoch = max(s.image().Version(), 0)
+	if s.data.shares != nil {
+		feature("share.version", 1, 1)
+	}
+	if s.data.txns != nil {
+		feature("transaction.version", 2, s.data.txnVersion)
 	}
 }
 
@@ -66,7 +72,8 @@ var consumerAPIs = map[int16]bool{68: true, 69: true}
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
 		if txnAPIs[a.key] && s.data.txns == nil || quorumAPIs[a.key] && s.opts.Cluster == nil ||
-			consumerAPIs[a.key] && !s.consumerProtocol() || shareAPIs[a.key] && !s.shareProtocol() {
+			consumerAPIs[a.key] && !s.consumerProtocol() || shareAPIs[a.key] && !s.shareProtocol() ||
+			shareAdminAPIs[a.key] && !s.shareAdmin() {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()

@@ -13,33 +13,56 @@ import (
 	"github.com/stratalog/strata/txn"
 )
 
-func init() { register(28, 0, 5, handleTxnOffsetCommit) }
+func init() { register(28, 0, 6, handleTxnOffsetCommit) }
 
-// handleTxnOffsetCommit answers TxnOffsetCommit v0-v5 (v3+: member id, generation and
+// handleTxnOffsetCommit answers TxnOffsetCommit v0-v6 (v3+: member id, generation and
 // instance id checked as OffsetCommit checks them, KIP-447): the offsets are written to
 // the group's partition in the producer's transaction and become visible with its commit
 // marker (group.Coordinator.TxnCommit). The producer must be the transactional id's
 // current one (INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING) and its transaction
 // must hold the group's partition (AddOffsetsToTxn first; INVALID_TXN_STATE otherwise):
-// checked when this broker coordinates the transactional id too, not when another broker
-// of the cluster does (as Kafka's group coordinator, which asks nothing of it). From v5
+// checked by this broker's transaction coordinator when it coordinates the id, else, with
+// transaction.partition.verification.enable, by the coordinator on its broker
+// (AddPartitionsToTxn v4+ VerifyOnly, as Kafka's group coordinator verifies, KIP-890
+// part 1; without the setting the producer is trusted). From v5
 // (transactions v2, KIP-890 part 2) the group's partition is added to the transaction
 // instead (AddOffsetsToTxn is not sent), with the transaction coordinator wherever it
 // is (txnPartitions). A
 // partition of a topic that does not exist answers UNKNOWN_TOPIC_OR_PARTITION and is not
 // committed, as OffsetCommit. Authorization is Kafka's: WRITE on the transactional id
 // (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group (GROUP_AUTHORIZATION_FAILED),
-// READ on each topic (TOPIC_AUTHORIZATION_FAILED).
+// READ on each topic (TOPIC_AUTHORIZATION_FAILED). v6 names topics by id: an unknown id
+// answers UNKNOWN_TOPIC_ID for its partitions, whatever else is wrong (as kfake; Kafka
+// resolves the ids first too).
 func handleTxnOffsetCommit(s *Server, r *request) reply {
 	req := r.body.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	var unknownID map[int]bool
+	if req.Version >= 6 {
+		im := s.image()
+		for ti := range req.Topics {
+			t := &req.Topics[ti]
+			t.Topic = ""
+			if tp, ok := im.TopicByID(t.TopicID); ok {
+				t.Topic = tp.Name
+			} else {
+				if unknownID == nil {
+					unknownID = make(map[int]bool)
+				}
+				unknownID[ti] = true
+			}
+		}
+	}
 	fill := func(code func(ti, pi int) int16) kmsg.Response {
 		for ti, t := range req.Topics {
 			rt := kmsg.NewTxnOffsetCommitResponseTopic()
-			rt.Topic = t.Topic
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
 			for pi, p := range t.Partitions {
 				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 				rp.Partition, rp.ErrorCode = p.Partition, code(ti, pi)
+				if unknownID[ti] {
+					rp.ErrorCode = kerr.UnknownTopicID.Code
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
@@ -66,11 +89,9 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 	if req.Version < 5 {
 		in, err = tc.InTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsetsTP)
 	}
+	remote := false // verify with the coordinator on another broker (below, off the connection)
 	if errors.Is(err, coord.ErrNotCoordinator) && s.opts.Cluster != nil {
-		// The transaction's coordinator is another broker of the cluster: as Kafka's group
-		// coordinator, trust the producer (its AddOffsetsToTxn put the group's partition in
-		// the transaction; the markers make these offsets visible or drop them).
-		in, err = true, nil
+		in, err, remote = true, nil, s.data.verifyTxn
 	}
 	switch {
 	case errors.Is(err, txn.ErrProducerFenced): // no PRODUCER_FENCED in TxnOffsetCommit
@@ -88,6 +109,12 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 	refused := map[[2]int]int16{} // request position of each offset not committed: why
 	var idx [][2]int              // request position of each committed offset
 	for ti, t := range req.Topics {
+		if unknownID[ti] {
+			for pi := range t.Partitions {
+				refused[[2]int{ti, pi}] = kerr.UnknownTopicID.Code
+			}
+			continue
+		}
 		tp, ok := s.image().Topic(t.Topic)
 		authErr := r.topicErr(kmsg.ACLOperationRead, t.Topic)
 		for pi, p := range t.Partitions {
@@ -111,10 +138,14 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 		return now(fill(func(ti, pi int) int16 { return refused[[2]int{ti, pi}] }))
 	}
 	return later(func() kmsg.Response {
-		if req.Version >= 5 {
-			code := s.txnPartitions(r.ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{offsetsTP}, false)[0]
-			if code == kerr.ProducerFenced.Code { // no PRODUCER_FENCED in TxnOffsetCommit
+		if req.Version >= 5 || remote {
+			// v5: add the group's partition to the transaction; before, verify it is in.
+			code := s.txnPartitions(r.ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{offsetsTP}, remote)[0]
+			switch {
+			case code == kerr.ProducerFenced.Code: // no PRODUCER_FENCED in TxnOffsetCommit
 				code = kerr.InvalidProducerEpoch.Code
+			case code == kerr.TransactionAbortable.Code && remote: // not in it: as a local check answers
+				code = kerr.InvalidTxnState.Code
 			}
 			if code != 0 {
 				return fill(func(ti, pi int) int16 {

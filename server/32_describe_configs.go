@@ -79,7 +79,11 @@ func (s *Server) describeResource(typ kmsg.ConfigResourceType, name string, name
 		if err := s.checkBrokerResource(name); err != nil {
 			return nil, err
 		}
-		return config.DescribeBroker(s.staticSettings(), names), nil
+		l := s.image().BrokerLayers(s.opts.NodeID, s.staticSettings())
+		if name == "" {
+			l.Broker = nil // the cluster-wide resource: its values, not this broker's own
+		}
+		return config.DescribeBroker(l, names), nil
 	case kmsg.ConfigResourceTypeGroupConfig:
 		if name == "" {
 			return nil, fmt.Errorf("%w: group name must not be empty", kerr.InvalidRequest)

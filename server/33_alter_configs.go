@@ -88,7 +88,14 @@ func (s *Server) alterConfigs(ctx context.Context, rr kmsg.AlterConfigsRequestRe
 		if err := s.checkBrokerResource(rr.ResourceName); err != nil {
 			return nil, err
 		}
-		return nil, brokerAlterError(names)
+		if err := brokerAlterError(names); err != nil {
+			return nil, err
+		}
+		cmd := metadata.AlterBrokerConfigs{Broker: rr.ResourceName, Replace: true, ValidateOnly: validateOnly}
+		for _, k := range slices.Sorted(maps.Keys(set)) {
+			cmd.Alters = append(cmd.Alters, config.Alter{Name: k, Op: config.OpSet, Value: set[k]})
+		}
+		return nil, s.data.store.AlterBrokerConfigs(ctx, cmd)
 	default:
 		return nil, fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
 	}

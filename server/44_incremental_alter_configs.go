@@ -103,20 +103,30 @@ func (s *Server) incrementalAlter(ctx context.Context, rr kmsg.IncrementalAlterC
 		if err := s.checkBrokerResource(rr.ResourceName); err != nil {
 			return nil, err
 		}
-		return nil, brokerAlterError(seen)
+		if err := brokerAlterError(seen); err != nil {
+			return nil, err
+		}
+		return nil, s.data.store.AlterBrokerConfigs(ctx, metadata.AlterBrokerConfigs{Broker: rr.ResourceName, Alters: alters, ValidateOnly: validateOnly})
 	default:
 		return nil, fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
 	}
 }
 
-// brokerAlterError explains why broker settings cannot be altered.
+// brokerAlterError refuses a change of broker settings that are not all dynamic (Kafka's
+// dynamic broker configs that Strata implements: the replication throttles), before the
+// command goes to the controller.
 func brokerAlterError(names map[string]bool) error {
 	for _, k := range sortedKeys(names) {
 		if config.BrokerKind(k) == config.KindUnknown {
 			return fmt.Errorf("%w: %q", config.ErrUnknown, k)
 		}
 	}
-	return fmt.Errorf("%w: broker settings are static in Strata; set them in the configuration and restart", config.ErrReadOnly)
+	for _, k := range sortedKeys(names) {
+		if s, ok := config.Lookup(k); !ok || s.Scope != config.Broker || s.ReadOnly {
+			return fmt.Errorf("%w: %s is static in Strata; set it in the configuration and restart (dynamic: leader.replication.throttled.rate, follower.replication.throttled.rate)", config.ErrReadOnly, k)
+		}
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]bool) []string {

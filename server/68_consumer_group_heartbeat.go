@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -22,7 +23,8 @@ func init() { register(68, 0, 1, handleConsumerGroupHeartbeat) }
 // group.coordinator.rebalance.protocols lists consumer, UNSUPPORTED_VERSION otherwise, as
 // Kafka answers. A v0 member joining without a member id gets one made here, as Kafka's.
 // The group needs READ (GROUP_AUTHORIZATION_FAILED) and each subscribed topic name
-// DESCRIBE (TOPIC_AUTHORIZATION_FAILED).
+// DESCRIBE (TOPIC_AUTHORIZATION_FAILED). Joining under a share group's id is
+// GROUP_ID_NOT_FOUND, as Kafka's.
 func handleConsumerGroupHeartbeat(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ConsumerGroupHeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
@@ -48,6 +50,9 @@ func handleConsumerGroupHeartbeat(s *Server, r *request) reply {
 	c, err := s.groups()
 	if err != nil {
 		return fail(err)
+	}
+	if req.MemberEpoch == 0 && s.isShareGroup(req.Group) { // joining a share group's id, as Kafka's
+		return fail(fmt.Errorf("%w: group %s is not a consumer group", group.ErrGroupIDNotFound, req.Group))
 	}
 	memberID := req.MemberID
 	if memberID == "" && req.MemberEpoch == 0 && req.Version == 0 {

@@ -406,7 +406,9 @@ func (sf *shareFetch) archive(key share.Key, ranges []share.AcquiredRange, abort
 
 // shareAck applies member's acknowledgement batches of a topic partition: the topic must
 // exist (UNKNOWN_TOPIC_ID) and be readable (TOPIC_AUTHORIZATION_FAILED); Renew only with
-// renew (ShareFetch and ShareAcknowledge v2 with IsRenewAck), INVALID_REQUEST otherwise.
+// renew (ShareFetch and ShareAcknowledge v2 with IsRenewAck), INVALID_REQUEST otherwise,
+// and in a group whose share.renew.acknowledge.enable is true, INVALID_RECORD_STATE
+// otherwise (Kafka's answer).
 func (s *Server) shareAck(r *request, sh *shares, group, member string, topicID [16]byte, index int32, batches []share.AckBatch, renew bool) error {
 	t, ok := s.image().TopicByID(topicID)
 	if !ok {
@@ -418,10 +420,14 @@ func (s *Server) shareAck(r *request, sh *shares, group, member string, topicID 
 	if _, err := s.data.replicas.LookupID(topicID, index, -1); err != nil {
 		return err
 	}
+	noRenew := sh.config(group).NoRenew
 	for _, b := range batches {
 		for _, typ := range b.Types {
-			if typ == share.Renew && !renew {
+			switch {
+			case typ == share.Renew && !renew:
 				return fmt.Errorf("%w: renew acknowledgement without IsRenewAck", share.ErrInvalidRequest)
+			case typ == share.Renew && noRenew: // as Kafka's: the partition's acknowledgements refused
+				return fmt.Errorf("%w: renew acknowledgements are disabled for group %s (share.renew.acknowledge.enable=false)", share.ErrInvalidRecordState, group)
 			}
 		}
 	}

@@ -304,26 +304,31 @@ func TestACLTopicData(t *testing.T) {
 			}
 		}
 	}
-	t.Run("produce", func(t *testing.T) {
+	t.Run("produce", func(t *testing.T) { // kgo produces by topic id (v13+)
+		td, err := b.adm.ListTopics(ctx, "r", "w-1")
+		if err != nil {
+			t.Fatal(err)
+		}
 		req := kmsg.NewPtrProduceRequest()
 		req.Acks, req.TimeoutMillis = -1, 10000
-		for _, topic := range []string{"w-1", "r", "missing"} {
+		topics := []string{"w-1", "r", "missing"}
+		for _, topic := range topics {
 			rt := kmsg.NewProduceRequestTopic()
-			rt.Topic = topic
+			rt.Topic, rt.TopicID = topic, td[topic].ID // "missing": no id, UNKNOWN_TOPIC_ID
 			rp := kmsg.NewProduceRequestTopicPartition()
 			rp.Records = oneBatch(t)
 			rt.Partitions = append(rt.Partitions, rp)
 			req.Topics = append(req.Topics, rt)
 		}
 		resp, err := req.RequestWith(ctx, b.alice)
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || resp.Version < 13 || len(resp.Topics) != len(topics) {
+			t.Fatalf("produce: %v %+v", err, resp)
 		}
 		got := map[string]int16{}
-		for _, rt := range resp.Topics {
-			got[rt.Topic] = rt.Partitions[0].ErrorCode
+		for i, rt := range resp.Topics {
+			got[topics[i]] = rt.Partitions[0].ErrorCode
 		}
-		partErr(t, "produce", got, map[string]int16{"w-1": 0, "r": kerr.TopicAuthorizationFailed.Code, "missing": kerr.TopicAuthorizationFailed.Code})
+		partErr(t, "produce", got, map[string]int16{"w-1": 0, "r": kerr.TopicAuthorizationFailed.Code, "missing": kerr.UnknownTopicID.Code})
 	})
 	t.Run("fetch", func(t *testing.T) { // kgo fetches by topic id (v13+)
 		td, err := b.adm.ListTopics(ctx, "r", "w-1")
@@ -592,7 +597,12 @@ func TestACLTransactions(t *testing.T) {
 	wantCode(t, "add offsets", direct[*kmsg.AddOffsetsToTxnResponse](ctx, t, b.alice, addOffsets).ErrorCode, nil)
 	toc := kmsg.NewPtrTxnOffsetCommitRequest()
 	toc.TransactionalID, toc.Group, toc.ProducerID, toc.ProducerEpoch, toc.Generation = "tx", "g", pid, epoch, -1
-	toc.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "w", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1, LeaderEpoch: -1}}}}
+	wtd, err := b.adm.ListTopics(ctx, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toc.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "w", TopicID: wtd["w"].ID, // by id from v6
+		Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1, LeaderEpoch: -1}}}}
 	wantCode(t, "txn offset commit", direct[*kmsg.TxnOffsetCommitResponse](ctx, t, b.alice, toc).Topics[0].Partitions[0].ErrorCode, nil)
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatalf("commit: %v", err)

@@ -166,6 +166,35 @@ func TestConfigsBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantErr(t, "alter broker", resps[0].Err, kerr.InvalidRequest)
+
+	// The replication throttles are dynamic: per broker over cluster-wide over static.
+	rate := "leader.replication.throttled.rate"
+	if resps, err = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: rate, Value: kmsg.StringPtr("1000")}}, 0); err != nil || resps[0].Err != nil {
+		t.Fatal(err, resps)
+	}
+	if resps, err = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: rate, Value: kmsg.StringPtr("-5")}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "a negative rate", resps[0].Err, kerr.InvalidConfig)
+	if resps, err = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: rate, Value: kmsg.StringPtr("2000")}}); err != nil || resps[0].Err != nil {
+		t.Fatal(err, resps) // no broker: the cluster-wide resource ""
+	}
+	rcs, err = adm.DescribeBrokerConfigs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := topicConfig(t, rcs, rate); *c.Value != "1000" || c.Source != kmsg.ConfigSourceDynamicBrokerConfig || len(c.Synonyms) != 3 {
+		t.Fatalf("%s on broker 0: %+v", rate, c)
+	}
+	if rcs, err = adm.DescribeBrokerConfigs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := topicConfig(t, rcs, rate); *c.Value != "2000" || c.Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Fatalf("%s cluster-wide: %+v", rate, c)
+	}
+	if c := topicConfig(t, rcs, "follower.replication.throttled.rate"); *c.Value != "9223372036854775807" || c.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("follower rate: %+v", c)
+	}
 }
 
 func TestConfigsCreatePartitions(t *testing.T) {

@@ -44,8 +44,8 @@ type serverData struct {
 	groups *group.Coordinator
 	// txns is the transaction coordinator (txn.go), nil unless strata.transactions.enable.
 	txns *txn.Coordinator
-	// shares is the share-group service (shares.go), nil unless
-	// group.coordinator.rebalance.protocols lists share (on a single node).
+	// shares is the share-group service (shares.go), nil unless strata.share.version is 1
+	// or group.coordinator.rebalance.protocols lists share (on a single node only).
 	shares *shares
 	// verifyTxn: transactional produces are verified with the coordinator
 	// (transaction.partition.verification.enable, txn_verify.go).
@@ -155,7 +155,11 @@ func (s *Server) openData() (err error) {
 		d.verifyTxn = d.broker.Bool(txnVerificationSetting)
 		d.txnVersion = int16(d.broker.Int64(txnVersionSetting))
 	}
-	if shareProtocolListed(d.broker) {
+	switch {
+	case !shareWanted(d.broker):
+	case s.opts.Cluster != nil && !shareProtocolListed(d.broker):
+		s.log.Info("share groups are served on a cluster only when group.coordinator.rebalance.protocols lists share, for now: their APIs are not advertised (strata.share.version ignored)")
+	default:
 		if d.shares, err = s.openShares(); err != nil {
 			return fmt.Errorf("server: open share groups: %w", err)
 		}

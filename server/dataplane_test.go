@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/server"
@@ -103,13 +104,15 @@ func topicID(t *testing.T, cl *kgo.Client, topic string) [16]byte {
 	return td[topic].ID
 }
 
-// rawProduce sends one batch to one partition with a raw ProduceRequest.
+// rawProduce sends one batch to one partition with a raw ProduceRequest, at the version
+// kgo picks: v13 names the topic by id (zero for a topic that does not exist: a client
+// capped below v13, kgo.MaxVersions, produces to it by name).
 func rawProduce(t *testing.T, cl *kgo.Client, topic string, part int32, acks int16, records []byte) kmsg.ProduceResponseTopicPartition {
 	t.Helper()
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks, req.TimeoutMillis = acks, 10000
 	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
+	rt.Topic, rt.TopicID = topic, topicID(t, cl, topic)
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Partition, rp.Records = part, records
 	rt.Partitions = append(rt.Partitions, rp)
@@ -343,7 +346,7 @@ func TestProduceIdempotentKgo(t *testing.T) {
 func TestProduceErrors(t *testing.T) {
 	s := servertest.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "false"})
 	createTopic(t, s, "errs", 2, map[string]*string{"max.message.bytes": kmsg.StringPtr("2000")})
-	cl := newClient(t, s)
+	cl := newClient(t, s, kgo.MaxVersions(kversion.V4_0_0())) // Produce v12: by name (TestProduceV13TopicIDs: by id)
 	good := testutil.Batch(testutil.BatchOptions{Records: 2})
 	bad := append([]byte(nil), good...)
 	bad[len(bad)-1] ^= 0x55
@@ -403,7 +406,7 @@ func TestProduceErrors(t *testing.T) {
 
 func TestProduceAutoCreate(t *testing.T) {
 	s := servertest.StartBroker(t, "", map[string]string{"auto.create.topics.enable": "true"})
-	cl := newClient(t, s)
+	cl := newClient(t, s, kgo.MaxVersions(kversion.V4_0_0())) // Produce v12: by name
 	if r := rawProduce(t, cl, "auto-created", 0, -1, testutil.Batch(testutil.BatchOptions{})); r.ErrorCode != 0 {
 		t.Fatalf("produce to a new topic: error %d", r.ErrorCode)
 	}

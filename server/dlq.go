@@ -122,6 +122,9 @@ func (s *Server) produceTo(ctx context.Context, leader int32, topic string, part
 	}
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
+	if t, ok := s.image().Topic(topic); ok {
+		rt.TopicID = t.ID // kgo speaks the peer's newest Produce: v13 names the topic by id
+	}
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Partition, rp.Records = partition, batch
 	rt.Partitions = append(rt.Partitions, rp)

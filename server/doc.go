@@ -79,8 +79,9 @@
 // group coordinator serves the consumer protocol of KIP-848 (68_…, 69_…) only when
 // group.coordinator.rebalance.protocols lists consumer (consumerProtocol; ApiVersions
 // lists them then, UNSUPPORTED_VERSION otherwise); it resolves subscriptions against the
-// metadata image (imageTopics). Share groups (shares.go, KIP-932: 76_… to 79_…) are
-// served on a single node when the same setting lists share: package share's Store on
+// metadata image (imageTopics). Share groups (shares.go, KIP-932: 76_… to 79_…, and
+// the offsets APIs 90_… to 92_…) are served on a single node by default
+// (strata.share.version=1) or when the same setting lists share: package share's Store on
 // __share_group_state (hosted like the others), its Manager and the membership and share
 // sessions; a share session closes with the connection that opened it.
 //

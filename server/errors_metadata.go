@@ -33,6 +33,7 @@ func init() {
 		errMapping{metadata.ErrInvalidACL, kerr.InvalidRequest},
 		errMapping{metadata.ErrInvalidQuota, kerr.InvalidRequest},
 		errMapping{metadata.ErrInvalidGroupConfig, kerr.InvalidConfig},
+		errMapping{metadata.ErrInvalidBrokerConfig, kerr.InvalidConfig},
 		// No controller answered within the request's timeout (a cluster store retries
 		// until then), or the outcome of a forwarded command is unknown: KIP-590's
 		// answer, never NOT_CONTROLLER. A store shutting down: retriable, the same (a

@@ -132,6 +132,14 @@ func TestClusterShareGroup(t *testing.T) {
 	defer cancel()
 	c, q := startShareCluster(t, ctx)
 	n := c.nodes[0]
+	// The offsets APIs are not served on a cluster yet.
+	resp := kmsg.NewPtrApiVersionsResponse()
+	n.fillAPIVersions(resp)
+	for _, k := range resp.ApiKeys {
+		if shareAdminAPIs[k.ApiKey] {
+			t.Errorf("advertises %s on a cluster", kmsg.NameForKey(k.ApiKey))
+		}
+	}
 	group := ""
 	for i := 0; group == ""; i++ {
 		g := "sg" + strconv.Itoa(i)

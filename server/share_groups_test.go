@@ -96,35 +96,74 @@ func consumeShare(t *testing.T, cl *kgo.Client, want int, d time.Duration, ack f
 	return seen
 }
 
-// TestShareGroupsOff: by default share groups are not served: their APIs are not
-// advertised and answer UNSUPPORTED_VERSION; listing share serves them, advertised with
-// kfake's versions (what franz-go tests against).
-func TestShareGroupsOff(t *testing.T) {
-	def := servertest.StartBroker(t, t.TempDir(), groupSettings)
-	apis := advertised(t, def)
-	for _, k := range []int16{76, 77, 78, 79, 84, 85, 86, 87} {
-		if v, ok := apis[k]; ok {
-			t.Errorf("%s advertised %v by default", kmsg.NameForKey(k), v)
+// TestShareGroupsDefault: share groups are served by default (strata.share.version=1, as
+// Kafka 4.2's share.version on a new cluster): their APIs advertised with kfake's
+// versions (what franz-go tests against) and share.version finalized at 1; with
+// strata.share.version=0 they are not advertised and answer UNSUPPORTED_VERSION, unless
+// group.coordinator.rebalance.protocols lists share (Kafka 4.0's switch).
+func TestShareGroupsDefault(t *testing.T) {
+	wantServed := func(what string, s *server.Server) {
+		t.Helper()
+		apis := advertised(t, s)
+		for k, want := range map[int16][2]int16{76: {0, 1}, 77: {0, 1}, 78: {0, 2}, 79: {0, 2}, 84: {0, 0}, 85: {0, 1}, 86: {0, 0}, 87: {0, 1}, 90: {0, 1}, 91: {0, 0}, 92: {0, 0}} {
+			if apis[k] != want {
+				t.Errorf("%s: %s advertised %v, want %v", what, kmsg.NameForKey(k), apis[k], want)
+			}
 		}
+		av := featuresOf(t, s)
+		if v, ok := finalizedFeature(av, "share.version"); !ok || v != 1 {
+			t.Errorf("%s: finalized features %+v, want share.version 1", what, av.FinalizedFeatures)
+		}
+	}
+	wantServed("default", servertest.StartBroker(t, t.TempDir(), groupSettings))
+	listed := maps.Clone(groupSettings)
+	listed["strata.share.version"], listed["group.coordinator.rebalance.protocols"] = "0", "classic,consumer,share"
+	wantServed("share listed", servertest.StartBroker(t, t.TempDir(), listed))
+
+	off := servertest.StartBroker(t, t.TempDir(), shareOffSettings())
+	apis := advertised(t, off)
+	for _, k := range []int16{76, 77, 78, 79, 84, 85, 86, 87, 90, 91, 92} {
+		if v, ok := apis[k]; ok {
+			t.Errorf("%s advertised %v with strata.share.version=0", kmsg.NameForKey(k), v)
+		}
+	}
+	av := featuresOf(t, off)
+	if _, ok := finalizedFeature(av, "share.version"); ok {
+		t.Errorf("share.version finalized with strata.share.version=0: %+v", av.FinalizedFeatures)
 	}
 	hb := kmsg.NewPtrShareGroupHeartbeatRequest()
 	hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = "g", "m", []string{"t"}
-	if r := wireRequest(t, def, hb).(*kmsg.ShareGroupHeartbeatResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
+	if r := wireRequest(t, off, hb).(*kmsg.ShareGroupHeartbeatResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
 		t.Errorf("heartbeat: error %d", r.ErrorCode)
 	}
 	sf := kmsg.NewPtrShareFetchRequest()
 	g, m := "g", "m"
 	sf.GroupID, sf.MemberID = &g, &m
-	if r := wireRequest(t, def, sf).(*kmsg.ShareFetchResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
+	if r := wireRequest(t, off, sf).(*kmsg.ShareFetchResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
 		t.Errorf("share fetch: error %d", r.ErrorCode)
 	}
-	on := startShareBroker(t, t.TempDir(), 30*time.Second)
-	apis = advertised(t, on)
-	for k, want := range map[int16][2]int16{76: {0, 1}, 77: {0, 1}, 78: {0, 2}, 79: {0, 2}, 84: {0, 0}, 85: {0, 1}, 86: {0, 0}, 87: {0, 1}} {
-		if apis[k] != want {
-			t.Errorf("%s advertised %v, want %v", kmsg.NameForKey(k), apis[k], want)
-		}
+	alter := kmsg.NewPtrAlterShareGroupOffsetsRequest()
+	alter.GroupID = "g"
+	if r := wireRequest(t, off, alter).(*kmsg.AlterShareGroupOffsetsResponse); r.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Errorf("alter share group offsets: error %d", r.ErrorCode)
 	}
+}
+
+// featuresOf asks s for its ApiVersions at the client's version (v3+: with features).
+func featuresOf(t *testing.T, s *server.Server) *kmsg.ApiVersionsResponse {
+	t.Helper()
+	av, err := kmsg.NewPtrApiVersionsRequest().RequestWith(testCtx(t), newClient(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return av
+}
+
+// shareOffSettings do not serve share groups.
+func shareOffSettings() map[string]string {
+	s := maps.Clone(groupSettings)
+	s["strata.share.version"] = "0"
+	return s
 }
 
 // TestShareGroupKgoShared: two franz-go share consumers of one group on a one-partition
@@ -523,7 +562,7 @@ func TestShareGroupFindCoordinator(t *testing.T) {
 	if want := []int16{0, 0, 42, 42, 42, 42}; !slices.Equal(got, want) {
 		t.Fatalf("share coordinator keys answered %v, want %v", got, want)
 	}
-	off := servertest.StartBroker(t, t.TempDir(), groupSettings)
+	off := servertest.StartBroker(t, t.TempDir(), shareOffSettings())
 	if got := find(off, good); !slices.Equal(got, []int16{kerr.InvalidRequest.Code}) {
 		t.Fatalf("without share groups: %v", got)
 	}
@@ -585,6 +624,36 @@ func TestACLShareGroups(t *testing.T) {
 	g, m := "other", "m1"
 	ack.GroupID, ack.MemberID, ack.ShareSessionEpoch = &g, &m, 1
 	wantCode(t, "share acknowledge other", direct[*kmsg.ShareAcknowledgeResponse](ctx, t, b.alice, ack).ErrorCode, kerr.GroupAuthorizationFailed)
+
+	// The offsets APIs: Describe DESCRIBE on the group and topic, Alter READ on both,
+	// Delete DELETE on the group and READ on the topic.
+	dso := kmsg.NewPtrDescribeShareGroupOffsetsRequest()
+	for _, id := range []string{"other", "g"} {
+		rg := kmsg.NewDescribeShareGroupOffsetsRequestGroup()
+		rg.GroupID = id
+		rg.Topics = []kmsg.DescribeShareGroupOffsetsRequestGroupTopic{{Topic: "secret", Partitions: []int32{0}}, {Topic: "t", Partitions: []int32{0}}}
+		dso.Groups = append(dso.Groups, rg)
+	}
+	dsr := direct[*kmsg.DescribeShareGroupOffsetsResponse](ctx, t, b.alice, dso)
+	wantCode(t, "describe share offsets of other", dsr.Groups[0].ErrorCode, kerr.GroupAuthorizationFailed)
+	wantCode(t, "describe share offsets of g", dsr.Groups[1].ErrorCode, nil)
+	wantCode(t, "describe share offsets of g on secret", dsr.Groups[1].Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
+	wantCode(t, "describe share offsets of g on t", dsr.Groups[1].Topics[1].Partitions[0].ErrorCode, nil)
+	aso := kmsg.NewPtrAlterShareGroupOffsetsRequest()
+	aso.GroupID = "other"
+	wantCode(t, "alter share offsets of other", direct[*kmsg.AlterShareGroupOffsetsResponse](ctx, t, b.alice, aso).ErrorCode, kerr.GroupAuthorizationFailed)
+	aso.GroupID = "g"
+	aso.Topics = []kmsg.AlterShareGroupOffsetsRequestTopic{{Topic: "secret", Partitions: []kmsg.AlterShareGroupOffsetsRequestTopicPartition{{Partition: 0}}}}
+	asr := direct[*kmsg.AlterShareGroupOffsetsResponse](ctx, t, b.alice, aso)
+	wantCode(t, "alter share offsets of g (a member)", asr.ErrorCode, kerr.NonEmptyGroup)
+	dlo := kmsg.NewPtrDeleteShareGroupOffsetsRequest()
+	dlo.GroupID = "g"
+	wantCode(t, "delete share offsets of g without DELETE", direct[*kmsg.DeleteShareGroupOffsetsResponse](ctx, t, b.alice, dlo).ErrorCode, kerr.GroupAuthorizationFailed)
+	aso.GroupID = "empty"
+	b.grant(ctx, t, kadm.NewACLs().Allow("User:alice").AllowHosts().Groups("empty").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpRead))
+	asr = direct[*kmsg.AlterShareGroupOffsetsResponse](ctx, t, b.alice, aso)
+	wantCode(t, "alter share offsets of empty", asr.ErrorCode, nil)
+	wantCode(t, "alter share offsets of empty on secret", asr.Topics[0].Partitions[0].ErrorCode, kerr.TopicAuthorizationFailed)
 
 	fc := kmsg.NewPtrFindCoordinatorRequest()
 	fc.CoordinatorType, fc.CoordinatorKeys = 2, []string{"g:AAAAAAAAAAAAAAAAAAAAAQ:0"}

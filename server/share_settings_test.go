@@ -237,3 +237,56 @@ func TestShareGroupMaxSizeSetting(t *testing.T) {
 		t.Fatalf("second member of a group of at most 1: %v, want GROUP_MAX_SIZE_REACHED", kerr.ErrorForCode(code))
 	}
 }
+
+// TestShareGroupRenewDisabled: with share.renew.acknowledge.enable=false a partition's
+// acknowledgements that include RENEW are refused with INVALID_RECORD_STATE (Kafka's
+// answer) and none is applied; a group with the default renews.
+func TestShareGroupRenewDisabled(t *testing.T) {
+	s := startShareSettingsBroker(t)
+	createTopic(t, s, "rn", 1, nil)
+	cl := newClient(t, s)
+	produceTo(t, cl, "rn", 0, 2)
+	setGroupConfigs(t, cl, "off", "share.auto.offset.reset", "earliest", "share.renew.acknowledge.enable", "false")
+	setGroupConfigs(t, cl, "on", "share.auto.offset.reset", "earliest")
+	tid := topicID(t, cl, "rn")
+	send := func(req kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := cl.Broker(0).Request(testCtx(t), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for group, want := range map[string]*kerr.Error{"off": kerr.InvalidRecordState, "on": nil} {
+		hb := kmsg.NewPtrShareGroupHeartbeatRequest()
+		hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = group, "m", []string{"rn"}
+		wantCode(t, group+" join", send(hb).(*kmsg.ShareGroupHeartbeatResponse).ErrorCode, nil)
+		g, m := group, "m"
+		fr := kmsg.NewPtrShareFetchRequest()
+		fr.SetVersion(2)
+		fr.GroupID, fr.MemberID, fr.MaxRecords, fr.MaxBytes = &g, &m, 10, 1<<20
+		fr.Topics = []kmsg.ShareFetchRequestTopic{{TopicID: tid, Partitions: []kmsg.ShareFetchRequestTopicPartition{{Partition: 0, PartitionMaxBytes: 1 << 20}}}}
+		if r := send(fr).(*kmsg.ShareFetchResponse); r.ErrorCode != 0 || len(r.Topics) != 1 || len(r.Topics[0].Partitions[0].AcquiredRecords) != 1 {
+			t.Fatalf("%s fetch: %+v", group, r)
+		}
+		ack := func(isRenew bool, typ int8) int16 {
+			ar := kmsg.NewPtrShareAcknowledgeRequest()
+			ar.SetVersion(2)
+			ar.GroupID, ar.MemberID, ar.ShareSessionEpoch, ar.IsRenewAck = &g, &m, 1, isRenew
+			if !isRenew {
+				ar.ShareSessionEpoch = 2
+			}
+			ar.Topics = []kmsg.ShareAcknowledgeRequestTopic{{TopicID: tid, Partitions: []kmsg.ShareAcknowledgeRequestTopicPartition{{Partition: 0,
+				AcknowledgementBatches: []kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch{{FirstOffset: 0, LastOffset: 1, AcknowledgeTypes: []int8{1, typ}}}}}}}
+			r := send(ar).(*kmsg.ShareAcknowledgeResponse)
+			if r.ErrorCode != 0 {
+				t.Fatalf("%s acknowledge: %v", group, kerr.ErrorForCode(r.ErrorCode))
+			}
+			return r.Topics[0].Partitions[0].ErrorCode
+		}
+		wantCode(t, group+": accept 0 and renew 1", ack(true, 4), want)
+		if want != nil { // nothing applied: both still held, accepted now
+			wantCode(t, group+": accept both after the refusal", ack(false, 1), nil)
+		}
+	}
+}

@@ -15,8 +15,9 @@ import (
 )
 
 // Wiring of share groups (KIP-932, package share) into the Server. They are served when
-// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access), on a
-// single node and on a cluster, split as Kafka's:
+// strata.share.version is 1 (the default, as Kafka 4.2's share.version) or
+// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access); on a
+// cluster only the latter for now (see openData). They are split as Kafka's:
 //
 //   - membership (share.Groups: ShareGroupHeartbeat, ShareGroupDescribe) on the group's
 //     coordinator, the leader of its partition of __consumer_offsets (NOT_COORDINATOR
@@ -30,14 +31,21 @@ import (
 //     loaded and unloaded as that leadership moves (hostCoordinator); the Manager reaches
 //     it through shareStates (locally, or ReadShareGroupState/WriteShareGroupState).
 //
-// On a single node all three are this broker.
+// On a single node all three are this broker. The offsets APIs (90-92) read and change
+// the local store and manager: served on a single node only (shareAdminAPIs).
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
-// ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch and ShareAcknowledge, and the share
-// coordinator's inter-broker ReadShareGroupState, WriteShareGroupState,
-// DeleteShareGroupState and ReadShareGroupStateSummary (Kafka lists its broker-listener
-// APIs in ApiVersions, as WriteTxnMarkers).
-var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 84: true, 85: true, 86: true, 87: true}
+// ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, the offsets
+// APIs DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets
+// (shareAdminAPIs), and the share coordinator's inter-broker ReadShareGroupState,
+// WriteShareGroupState, DeleteShareGroupState and ReadShareGroupStateSummary (Kafka
+// lists its broker-listener APIs in ApiVersions, as WriteTxnMarkers).
+var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 84: true, 85: true, 86: true, 87: true, 90: true, 91: true, 92: true}
+
+// shareAdminAPIs are the offsets APIs of share groups, served (and advertised) on a
+// single node only: on a cluster they would need the share coordinators' states
+// (ReadShareGroupStateSummary, InitializeShareGroupState), not built yet.
+var shareAdminAPIs = map[int16]bool{90: true, 91: true, 92: true}
 
 // shareStateSetting and shareStateRFSetting are the broker settings of
 // __share_group_state's partition count and replication factor.
@@ -66,9 +74,21 @@ func (s *Server) shareProtocol() bool {
 	return s.data.shares != nil
 }
 
-// shareProtocolListed reports whether group.coordinator.rebalance.protocols lists share.
+// shareVersionSetting is the share.version feature (1: share groups served).
+const shareVersionSetting = "strata.share.version"
+
+// shareProtocolListed reports whether group.coordinator.rebalance.protocols lists share
+// (Kafka 4.0's early-access switch, which serves share groups whatever
+// strata.share.version says).
 func shareProtocolListed(r config.Resolved) bool {
 	return slices.Contains(r.List("group.coordinator.rebalance.protocols"), "share")
+}
+
+// shareWanted reports whether the settings ask for share groups: strata.share.version
+// is 1 (the default, as Kafka 4.2's share.version on a new cluster) or
+// group.coordinator.rebalance.protocols lists share.
+func shareWanted(r config.Resolved) bool {
+	return r.Int64(shareVersionSetting) >= 1 || shareProtocolListed(r)
 }
 
 // openShares opens the share-group service: the Store on __share_group_state (every
@@ -122,6 +142,17 @@ func (s *Server) openShares() (*shares, error) {
 			sh.mgr.DropPartition(t.ID, index)
 		}
 	})
+	// The groups with stored states exist (Empty) until their members join again:
+	// membership is not stored (Kafka stores it; its groups come back Empty too once their
+	// members' sessions time out).
+	groups, err := st.Groups()
+	if err != nil {
+		sh.close()
+		return nil, err
+	}
+	for _, g := range groups {
+		sh.groups.CreateEmpty(g)
+	}
 	return sh, nil
 }
 
@@ -169,6 +200,7 @@ func shareConfig(g config.ShareGroup) share.Config {
 		SessionTimeout:          g.SessionTimeout,
 		HeartbeatInterval:       g.HeartbeatInterval,
 		DeadLetterTopic:         g.DLQTopic,
+		NoRenew:                 !g.RenewAcknowledge,
 	}
 }
 
@@ -211,6 +243,64 @@ func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err e
 		return true, err
 	}
 	return true, sh.states.Delete(sh.states.groupKeys(id, keys))
+}
+
+// groupKeys are the share-partitions of group with a state: stored, or held by the
+// manager (not stored yet), sorted.
+func (sh *shares) groupKeys(group string) ([]share.Key, error) {
+	keys, err := sh.store.GroupKeys(group)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range sh.mgr.GroupKeys(group) {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	share.SortKeys(keys)
+	return keys, nil
+}
+
+// resetOffsets gives the share-partitions of starts fresh states at those start offsets
+// (AlterShareGroupOffsets). The manager forgets them before the write, so none of its
+// writes follows it, and after, so a fetch that loaded the old state in between (a
+// member that joined meanwhile) loads the new one next.
+func (sh *shares) resetOffsets(r *request, starts map[share.Key]int64) error {
+	in := func(k share.Key) bool { _, ok := starts[k]; return ok }
+	if err := sh.mgr.Forget(r.ctx, in); err != nil {
+		return err
+	}
+	if err := sh.store.Reset(starts); err != nil {
+		return err
+	}
+	return sh.mgr.Forget(r.ctx, in)
+}
+
+// deleteOffsets deletes the states of keys (DeleteShareGroupOffsets), as resetOffsets
+// changes them.
+func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	in := func(k share.Key) bool { return slices.Contains(keys, k) }
+	if err := sh.mgr.Forget(r.ctx, in); err != nil {
+		return err
+	}
+	if err := sh.store.Delete(keys); err != nil {
+		return err
+	}
+	return sh.mgr.Forget(r.ctx, in)
+}
+
+// isShareGroup reports whether id is a share group on this broker (share.Groups: with
+// members, created empty by an alteration, or with stored states at start).
+func (s *Server) isShareGroup(id string) bool {
+	sh := s.data.shares
+	if sh == nil {
+		return false
+	}
+	_, ok := sh.groups.Describe(id)
+	return ok
 }
 
 // closeShareSessions closes the share sessions connection c opened and releases what
@@ -291,4 +381,10 @@ func init() {
 		errMapping{share.ErrShareSessionLimitReached, kerr.ShareSessionLimitReached},
 		errMapping{share.ErrClosed, kerr.CoordinatorNotAvailable},
 	)
+}
+
+// shareAdmin reports whether the offsets APIs of share groups (shareAdminAPIs) are
+// served: while share groups are, on a single node.
+func (s *Server) shareAdmin() bool {
+	return s.shareProtocol() && s.opts.Cluster == nil
 }

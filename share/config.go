@@ -27,6 +27,9 @@ type Config struct {
 	// rejected records and records archived at the delivery limit are written there
 	// (ManagerOptions.DeadLetters).
 	DeadLetterTopic string
+	// NoRenew is share.renew.acknowledge.enable=false: members may not extend their
+	// locks (acknowledge type Renew, KIP-1222); the server refuses such acknowledgements.
+	NoRenew bool
 }
 
 // DefaultConfig is Kafka 4.2's defaults.

@@ -52,6 +52,13 @@
 // partition's leadership drops its share-partitions (DropPartition), which the next
 // leader reads again.
 //
+// The admin APIs (admin.go): Summary reports a share-partition's start offset and its
+// records in flight, acknowledged and archived (DescribeShareGroupOffsets); Store.Reset
+// replaces stored states with fresh ones at given start offsets, as a ShareSnapshot of
+// the next state epoch (AlterShareGroupOffsets), and Store.Delete tombstones them
+// (DeleteShareGroupOffsets), the Manager forgetting them first (Manager.Forget) so it
+// loads the new state; Groups.CreateEmpty makes the empty group an alteration creates.
+//
 // Groups is the membership half (Kafka's group coordinator for share groups):
 // ShareGroupHeartbeat joins, heartbeats and leaves, group epochs, server-side assignment
 // in which every member gets work (partitions shared when members outnumber them),

@@ -317,10 +317,17 @@ func (m *Manager) release(group, member string, parts []*sharePart) {
 // are forgotten with them. It returns once a flush begun after them is over, so no
 // write of theirs still in progress can follow the caller's deletion.
 func (m *Manager) DropGroup(ctx context.Context, group string) error {
+	return m.Forget(ctx, func(k Key) bool { return k.Group == group })
+}
+
+// Forget forgets the share-partitions whose key match reports, as DropGroup does: the
+// next operation on one loads its stored state again (AlterShareGroupOffsets and
+// DeleteShareGroupOffsets change it under the manager).
+func (m *Manager) Forget(ctx context.Context, match func(Key) bool) error {
 	m.mu.Lock()
 	var parts []*sharePart
 	for k, p := range m.mu.parts {
-		if k.Group == group {
+		if match(k) {
 			parts = append(parts, p)
 			delete(m.mu.parts, k)
 		}

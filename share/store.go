@@ -1,12 +1,9 @@
 package share
 
 import (
-	"bytes"
-	"cmp"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"sync"
 
@@ -236,12 +233,7 @@ func (s *Store) GroupKeys(group string) ([]Key, error) {
 		}
 		sh.mu.Unlock()
 	}
-	slices.SortFunc(out, func(a, b Key) int {
-		if c := bytes.Compare(a.TopicID[:], b.TopicID[:]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Partition, b.Partition)
-	})
+	SortKeys(out)
 	return out, nil
 }
 

@@ -151,6 +151,20 @@ func TestCLITopicLifecycle(t *testing.T) {
 			mustContain(t, "reassign to an unknown broker", r.stderr, "broker 99")
 			r = cli(t, addr, codeOK, "", "topic", "reassign", "orders", "--partition", "0", "--replicas", "0")
 			mustContain(t, "reassign to the node itself", r.stdout, "reassigning partition 0 of topic orders to [0]")
+
+			// --throttle: the rates cluster-wide, the replicas on the topic; cleared once
+			// nothing moves (--clear-throttle).
+			cli(t, addr, codeUsage, "", "topic", "reassign", "orders", "--partition", "0", "--replicas", "0", "--throttle", "0")
+			r = cli(t, addr, codeOK, "", "topic", "reassign", "orders", "--partition", "1", "--replicas", "0", "--throttle", "1048576")
+			mustContain(t, "reassign --throttle", r.stdout, "reassigning partition 1 of topic orders to [0]")
+			r = cli(t, addr, codeOK, "", "topic", "describe", "orders", "-o", "json")
+			mustContain(t, "throttled replicas", r.stdout, `"name": "leader.replication.throttled.replicas"`, `"value": "1:0"`)
+			r = cli(t, addr, codeOK, "", "topic", "reassignments", "--clear-throttle")
+			mustContain(t, "reassignments --clear-throttle", r.stderr, "removed the replication throttle")
+			r = cli(t, addr, codeOK, "", "topic", "describe", "orders", "-o", "json")
+			if strings.Contains(r.stdout, `"value": "1:0"`) {
+				t.Fatalf("throttled replicas left after --clear-throttle:\n%s", r.stdout)
+			}
 		}
 
 		r = cli(t, addr, codeOK, "", "topic", "delete", "orders", "payments")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -33,15 +34,16 @@ func newGroupCmd() *cobra.Command {
 // groupRow is one line of `group list`.
 type groupRow struct {
 	client.GroupSummary `yaml:",inline"`
-	Members             int   `json:"members" yaml:"members"`
-	Lag                 int64 `json:"lag" yaml:"lag"`
+	Type                string `json:"type" yaml:"type"` // classic, consumer or share
+	Members             int    `json:"members" yaml:"members"`
+	Lag                 int64  `json:"lag" yaml:"lag"`
 }
 
 func newGroupListCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
-		Short:   "List consumer groups with their state, member count and total lag",
+		Short:   "List groups (classic, consumer and share) with their type, state, member count and total lag",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
@@ -53,14 +55,14 @@ func newGroupListCmd(g *globals) *cobra.Command {
 				for _, s := range gs {
 					row := groupRow{GroupSummary: s, Lag: -1}
 					if d, err := a.DescribeGroup(ctx, s.Name); err == nil {
-						row.Members, row.Lag = len(d.Members), d.TotalLag
+						row.Type, row.Members, row.Lag = d.Type, len(d.Members), d.TotalLag
 					}
 					rows = append(rows, row)
 				}
 				return g.render(cmd.OutOrStdout(), rows, func(w io.Writer) {
-					t := newTable(w, "GROUP", "STATE", "MEMBERS", "LAG")
+					t := newTable(w, "GROUP", "TYPE", "STATE", "MEMBERS", "LAG")
 					for _, r := range rows {
-						t.row(r.Name, r.State, r.Members, offsetString(r.Lag))
+						t.row(r.Name, cmp.Or(r.Type, "-"), r.State, r.Members, offsetString(r.Lag))
 					}
 					t.flush()
 				})
@@ -72,7 +74,7 @@ func newGroupListCmd(g *globals) *cobra.Command {
 func newGroupDescribeCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:               "describe GROUP",
-		Short:             "Show a group's members, their assignments, and committed offsets and lag per partition",
+		Short:             "Show a group's members, their assignments, and committed offsets and lag per partition (a share group's start offsets, lag, records in flight and archived)",
 		Args:              exactArgs(1, "one group name"),
 		ValidArgsFunction: g.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -83,7 +85,7 @@ func newGroupDescribeCmd(g *globals) *cobra.Command {
 				}
 				return g.render(cmd.OutOrStdout(), d, func(w io.Writer) {
 					fmt.Fprintf(w, "group        %s\nprotocol     %s\nstate        %s\n", d.Name, d.Type, d.State)
-					if d.Type == "consumer" {
+					if d.Type == "consumer" || d.Type == "share" {
 						fmt.Fprintf(w, "epoch        %d (target assignment %d)\n", d.Epoch, d.AssignmentEpoch)
 					}
 					if d.Protocol != "" {
@@ -104,6 +106,12 @@ func newGroupDescribeCmd(g *globals) *cobra.Command {
 								t.row(m.ID, m.Epoch, m.ClientID, m.Host, partitions(m.Assigned), partitions(m.Target))
 							}
 							t.flush()
+						} else if d.Type == "share" {
+							t := newTable(w, "MEMBER", "EPOCH", "CLIENT-ID", "HOST", "ASSIGNED")
+							for _, m := range d.Members {
+								t.row(m.ID, m.Epoch, m.ClientID, m.Host, partitions(m.Assigned))
+							}
+							t.flush()
 						} else {
 							t := newTable(w, "MEMBER", "CLIENT-ID", "HOST", "ASSIGNED")
 							for _, m := range d.Members {
@@ -112,6 +120,10 @@ func newGroupDescribeCmd(g *globals) *cobra.Command {
 							t.flush()
 						}
 						fmt.Fprintln(w)
+					}
+					if d.Type == "share" {
+						printShareOffsets(w, d.ShareOffsets)
+						return
 					}
 					if len(d.Offsets) == 0 {
 						fmt.Fprintln(w, "no committed offsets")
@@ -130,6 +142,20 @@ func newGroupDescribeCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// printShareOffsets prints a share group's partitions: start offset, lag, and the
+// records in flight and archived (Strata's counts; "-" from other brokers).
+func printShareOffsets(w io.Writer, os []client.ShareOffset) {
+	if len(os) == 0 {
+		fmt.Fprintln(w, "no share-partition state")
+		return
+	}
+	t := newTable(w, "TOPIC", "PARTITION", "START", "LAG", "IN-FLIGHT", "ARCHIVED")
+	for _, o := range os {
+		t.row(o.Topic, o.Partition, offsetString(o.Start), offsetString(o.Lag), offsetString(o.InFlight), offsetString(o.Archived))
+	}
+	t.flush()
 }
 
 func newGroupResetCmd(g *globals) *cobra.Command {

@@ -291,6 +291,7 @@ func newTopicReassignCmd(g *globals) *cobra.Command {
 		partition int32
 		replicas  []int32
 		cancel    bool
+		throttle  int64
 	)
 	cmd := &cobra.Command{
 		Use:   "reassign TOPIC --partition P (--replicas B,B,... | --cancel)",
@@ -299,8 +300,16 @@ func newTopicReassignCmd(g *globals) *cobra.Command {
 brokers copy the partition from its leader, and once they are in sync the brokers left out
 drop their copies (the leader moves if it was one of them). The command returns when the
 move has started; follow it with 'strata topic reassignments'. --cancel stops an ongoing
-move: the partition keeps the replicas it had. Needs ALTER on the cluster.`,
+move: the partition keeps the replicas it had. Needs ALTER on the cluster.
+
+--throttle limits the copy to that many bytes per second, as kafka-reassign-partitions
+does: it sets leader.replication.throttled.rate and follower.replication.throttled.rate
+cluster-wide and lists the partition's replicas in the topic's
+leader.replication.throttled.replicas and follower.replication.throttled.replicas (so
+that in-sync replicas and other partitions are not slowed). Remove the throttle once the
+moves are done with 'strata topic reassignments --clear-throttle'.`,
 		Example: `  strata topic reassign orders --partition 0 --replicas 2,3,4
+  strata topic reassign orders --partition 0 --replicas 2,3,4 --throttle 10485760
   strata topic reassign orders --partition 0 --cancel`,
 		Args:              exactArgs(1, "a topic name"),
 		ValidArgsFunction: g.completeTopics,
@@ -311,7 +320,15 @@ move: the partition keeps the replicas it had. Needs ALTER on the cluster.`,
 			if cancel {
 				replicas = nil
 			}
+			if cmd.Flags().Changed("throttle") && (cancel || throttle < 1) {
+				return usagef("--throttle takes a rate of at least 1 byte per second, with --replicas")
+			}
 			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				if throttle > 0 {
+					if err := a.ThrottleReassignment(ctx, args[0], partition, replicas, throttle); err != nil {
+						return err
+					}
+				}
 				if err := a.Reassign(ctx, args[0], partition, replicas); err != nil {
 					return err
 				}
@@ -327,17 +344,34 @@ move: the partition keeps the replicas it had. Needs ALTER on the cluster.`,
 	cmd.Flags().Int32VarP(&partition, "partition", "p", 0, "the partition to move")
 	cmd.Flags().Int32SliceVar(&replicas, "replicas", nil, "the target brokers, preferred leader first, comma-separated")
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the partition's ongoing move")
+	cmd.Flags().Int64Var(&throttle, "throttle", 0, "limit the move's replication to this many bytes per second (cluster-wide)")
 	return cmd
 }
 
 func newTopicReassignmentsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:               "reassignments [TOPIC...]",
-		Short:             "List ongoing partition moves (ListPartitionReassignments)",
-		Long:              `List the partitions being moved (of the topics given, or of every topic), with their replicas and the brokers being added and removed. Needs DESCRIBE on the cluster.`,
+	var clearThrottle bool
+	cmd := &cobra.Command{
+		Use:   "reassignments [TOPIC...]",
+		Short: "List ongoing partition moves (ListPartitionReassignments)",
+		Long: `List the partitions being moved (of the topics given, or of every topic), with their replicas and the brokers being added and removed. Needs DESCRIBE on the cluster.
+
+--clear-throttle removes the replication throttle of 'strata topic reassign --throttle' when no partition is moving any more (as kafka-reassign-partitions --verify): the cluster-wide throttle rates and every topic's throttled replicas; while some partition moves it keeps them.`,
 		ValidArgsFunction: g.completeTopics,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				if clearThrottle {
+					cleared, err := a.ClearReassignmentThrottle(ctx)
+					if err != nil {
+						return err
+					}
+					what := "partitions are still moving: the replication throttle stays"
+					if cleared {
+						what = "no partition is moving: removed the replication throttle"
+					}
+					if _, err := fmt.Fprintln(cmd.ErrOrStderr(), what); err != nil {
+						return err
+					}
+				}
 				rs, err := a.Reassignments(ctx, args...)
 				if err != nil {
 					return err
@@ -355,6 +389,8 @@ func newTopicReassignmentsCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&clearThrottle, "clear-throttle", false, "remove the reassignment throttle if no partition is moving")
+	return cmd
 }
 
 func newTopicDeleteCmd(g *globals) *cobra.Command {

@@ -75,11 +75,13 @@ func (s Scope) String() string {
 type Source int8
 
 const (
-	SourceDynamicTopic  Source = 1 // DYNAMIC_TOPIC_CONFIG: a topic override
-	SourceGroup         Source = 8 // GROUP_CONFIG: a group's own setting
-	SourceStaticBroker  Source = 4 // STATIC_BROKER_CONFIG: broker settings at start
-	SourceDefault       Source = 5 // DEFAULT_CONFIG: built-in default
-	SourceUnknownConfig Source = 0
+	SourceDynamicTopic         Source = 1 // DYNAMIC_TOPIC_CONFIG: a topic override
+	SourceDynamicBroker        Source = 2 // DYNAMIC_BROKER_CONFIG: set at run time for one broker
+	SourceDynamicDefaultBroker Source = 3 // DYNAMIC_DEFAULT_BROKER_CONFIG: set at run time for every broker
+	SourceGroup                Source = 8 // GROUP_CONFIG: a group's own setting
+	SourceStaticBroker         Source = 4 // STATIC_BROKER_CONFIG: broker settings at start
+	SourceDefault              Source = 5 // DEFAULT_CONFIG: built-in default
+	SourceUnknownConfig        Source = 0
 )
 
 // Synonym is a broker setting that holds the broker-wide default of a topic setting;
@@ -97,8 +99,9 @@ type Setting struct {
 	Scope   Scope
 	Default string
 	Doc     string
-	// ReadOnly settings cannot be changed at runtime (AlterConfigs); broker settings are
-	// all read-only today.
+	// ReadOnly settings cannot be changed at runtime (AlterConfigs). Broker settings that
+	// are not read-only are Kafka's dynamic broker configs: set per broker or cluster-wide
+	// in the cluster metadata (ApplyBroker, BrokerLayers).
 	ReadOnly bool
 	// Synonyms of a topic setting: broker settings that hold its default, in order of
 	// precedence (Kafka's order: log.retention.ms before log.retention.minutes before
@@ -593,19 +596,21 @@ func defaultSynonym(s *Setting) Value {
 }
 
 // DescribeBroker describes the broker settings (or only names, when not empty): the broker
-// settings themselves and the broker synonyms of topic settings. static holds the values
-// the broker runs with (Settings plus those of Options fields).
-func DescribeBroker(static map[string]string, names []string) []Describe {
+// settings themselves and the broker synonyms of topic settings, with the values of l.
+func DescribeBroker(l BrokerLayers, names []string) []Describe {
 	var out []Describe
 	for _, s := range selected(Broker, names) {
-		v, _ := BrokerValue(s.Name, static)
+		v, _ := l.Value(s.Name)
 		d := Describe{Setting: s, Value: v}
-		if v.Source == SourceStaticBroker {
-			d.Synonyms = append(d.Synonyms, v)
+		for _, layer := range l.layers() {
+			if lv, ok := layer.values[s.Name]; ok {
+				d.Synonyms = append(d.Synonyms, Value{Name: s.Name, Value: lv, Source: layer.source, From: s.Name})
+			}
 		}
 		d.Synonyms = append(d.Synonyms, Value{Name: s.Name, Value: s.Default, Source: SourceDefault, From: s.Name})
 		out = append(out, d)
 	}
+	static := l.Static
 	// Broker synonyms of topic settings (log.retention.ms, ...), by the synonym's name.
 	for _, ts := range table {
 		if ts.Scope != Topic {

@@ -220,7 +220,7 @@ func TestConfigDescribe(t *testing.T) {
 			}
 		}
 	}
-	bs := DescribeBroker(map[string]string{"num.partitions": "2", "log.retention.ms": "9"}, nil)
+	bs := DescribeBroker(BrokerLayers{Static: map[string]string{"num.partitions": "2", "log.retention.ms": "9"}}, nil)
 	var names []string
 	for _, d := range bs {
 		names = append(names, d.Value.Name)

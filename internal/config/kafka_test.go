@@ -16,6 +16,10 @@ var strataNames = []string{"http.listener", "http.authentication", "bootstrap.us
 // out.
 var authorizerNames = []string{"super.users", "allow.everyone.if.no.acl.found"}
 
+// dynamicOnlyNames are Kafka's dynamic-only broker settings (DynamicConfig.Broker: the
+// replication throttles of KIP-73), not in the static broker reference.
+var dynamicOnlyNames = []string{"leader.replication.throttled.rate", "follower.replication.throttled.rate"}
+
 // groupNames are the names of Kafka's GroupConfig (group settings, not in the broker and
 // topic reference), and laterNames Kafka's settings newer than the 4.1 list: the share
 // group bounds of Kafka 4.2/4.3 (ShareGroupConfig) and KIP-1191's dead-letter settings.
@@ -62,7 +66,8 @@ func TestConfigKafkaNames(t *testing.T) {
 			t.Errorf("registry setting %s: scope %s, but Kafka's group settings are %v", s.Name, s.Scope, groupNames)
 		}
 		if !slices.Contains(all, s.Name) && !strings.HasPrefix(s.Name, "strata.") && !slices.Contains(strataNames, s.Name) &&
-			!slices.Contains(authorizerNames, s.Name) && !slices.Contains(groupNames, s.Name) && !slices.Contains(laterNames, s.Name) {
+			!slices.Contains(authorizerNames, s.Name) && !slices.Contains(groupNames, s.Name) && !slices.Contains(laterNames, s.Name) &&
+			!slices.Contains(dynamicOnlyNames, s.Name) {
 			t.Errorf("registry setting %s is not a Kafka name", s.Name)
 		}
 		for _, syn := range s.Synonyms {

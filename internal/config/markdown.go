@@ -31,7 +31,12 @@ Topic settings are set per topic (CreateTopics, IncrementalAlterConfigs, AlterCo
 of its broker synonym (e.g. ` + "`log.retention.ms`" + ` for ` + "`retention.ms`" + `), else the built-in default.
 DescribeConfigs reports each value's source: DYNAMIC_TOPIC_CONFIG (a topic override),
 STATIC_BROKER_CONFIG (broker settings at start) or DEFAULT_CONFIG. Broker settings cannot
-be changed at runtime.
+be changed at runtime, except Kafka's dynamic replication throttles
+(` + "`leader.replication.throttled.rate`" + `, ` + "`follower.replication.throttled.rate`" + `): IncrementalAlterConfigs
+or AlterConfigs on a BROKER resource sets them for that broker (its id) or for every broker
+(the name ""), kept in the cluster metadata; DescribeConfigs reports them as
+DYNAMIC_BROKER_CONFIG and DYNAMIC_DEFAULT_BROKER_CONFIG, which take precedence, in that
+order, over the static value.
 
 `)
 	section := func(title string, pick func(*Setting) bool, topic bool) {

@@ -136,6 +136,13 @@ func Open(dir string, opts *Options) (st *Store, err error) {
 	for _, g := range groupConfigs {
 		b.PutGroupConfig(g)
 	}
+	brokerConfigs, err := s.loadBrokerConfigs()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range brokerConfigs {
+		b.PutBrokerConfig(c)
+	}
 	for name, tm := range metas {
 		t := &metadata.Topic{Name: name, ID: tm.id, Configs: tm.overrides, Partitions: make([]metadata.PartitionState, tm.partitions)}
 		for i := range t.Partitions {

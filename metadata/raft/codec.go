@@ -51,6 +51,9 @@ type record struct {
 	// GroupConfigs are the groups whose settings changed, with all their settings now
 	// (none: the group has none left) (AlterGroupConfigs).
 	GroupConfigs []metadata.GroupConfig `json:"groupConfigs,omitempty"`
+	// BrokerConfigs are the broker resources whose dynamic settings changed, with all
+	// their settings now (AlterBrokerConfigs).
+	BrokerConfigs []metadata.BrokerConfig `json:"brokerConfigs,omitempty"`
 }
 
 func encodeRecord(r *record) []byte { return encodeVersioned(recordVersion, r) }
@@ -107,6 +110,9 @@ func (r *record) apply(im *metadata.Image) *metadata.Image {
 	for _, g := range r.GroupConfigs {
 		b.PutGroupConfig(g)
 	}
+	for _, c := range r.BrokerConfigs {
+		b.PutBrokerConfig(c)
+	}
 	return b.Build()
 }
 
@@ -149,12 +155,15 @@ type snapshot struct {
 	Quotas []metadata.ClientQuota `json:"quotas,omitempty"`
 	// GroupConfigs: the settings of every group that has some.
 	GroupConfigs []metadata.GroupConfig `json:"groupConfigs,omitempty"`
+	// BrokerConfigs: the dynamic settings of every broker resource that has some.
+	BrokerConfigs []metadata.BrokerConfig `json:"brokerConfigs,omitempty"`
 }
 
 func newSnapshot(im *metadata.Image, applied uint64) *snapshot {
 	return &snapshot{Applied: applied, Version: im.Version(), ClusterID: im.ClusterID(), Controller: im.Controller(),
 		NextProducerID: im.NextProducerID(), Brokers: im.Brokers(), Topics: im.Topics(),
-		Scram: im.ScramCredentials(), ACLs: im.ACLs(), Quotas: im.ClientQuotas(), GroupConfigs: im.AllGroupConfigs()}
+		Scram: im.ScramCredentials(), ACLs: im.ACLs(), Quotas: im.ClientQuotas(), GroupConfigs: im.AllGroupConfigs(),
+		BrokerConfigs: im.AllBrokerConfigs()}
 }
 
 // image rebuilds the image the snapshot was taken of.
@@ -174,6 +183,9 @@ func (s *snapshot) image() *metadata.Image {
 	}
 	for _, g := range s.GroupConfigs {
 		b.PutGroupConfig(g)
+	}
+	for _, c := range s.BrokerConfigs {
+		b.PutBrokerConfig(c)
 	}
 	return b.SetVersion(s.Version).Build()
 }
@@ -220,6 +232,7 @@ type request struct {
 	DeleteACLs            *metadata.DeleteACLs            `json:"deleteAcls,omitempty"`
 	AlterClientQuotas     *metadata.AlterClientQuotas     `json:"alterClientQuotas,omitempty"`
 	AlterGroupConfigs     *metadata.AlterGroupConfigs     `json:"alterGroupConfigs,omitempty"`
+	AlterBrokerConfigs    *metadata.AlterBrokerConfigs    `json:"alterBrokerConfigs,omitempty"`
 	AlterPartition        *metadata.AlterPartition        `json:"alterPartition,omitempty"`
 	ElectLeaders          *metadata.ElectLeaders          `json:"electLeaders,omitempty"`
 	AlterReassignments    *metadata.AlterReassignments    `json:"alterReassignments,omitempty"`
@@ -243,7 +256,7 @@ func decodeRequest(data []byte) (*request, error) {
 	for _, set := range []bool{r.RegisterBroker != nil, r.CreateTopic != nil, r.DeleteTopic != nil,
 		r.CreatePartitions != nil, r.AlterTopicConfigs != nil, r.AllocateProducerIDs != nil, r.Heartbeat != nil, r.FenceBroker != nil, r.AddVoter != nil, r.RemoveVoter != nil,
 		r.AlterScramCredentials != nil, r.CreateACLs != nil, r.DeleteACLs != nil, r.AlterClientQuotas != nil, r.AlterPartition != nil, r.AlterGroupConfigs != nil, r.ElectLeaders != nil,
-		r.AlterReassignments != nil} {
+		r.AlterReassignments != nil, r.AlterBrokerConfigs != nil} {
 		if set {
 			n++
 		}
@@ -325,6 +338,7 @@ var sentinels = map[string]error{
 	"invalid_acl":                metadata.ErrInvalidACL,
 	"invalid_quota":              metadata.ErrInvalidQuota,
 	"invalid_group_config":       metadata.ErrInvalidGroupConfig,
+	"invalid_broker_config":      metadata.ErrInvalidBrokerConfig,
 	"fenced_leader_epoch":        metadata.ErrFencedLeaderEpoch,
 	"invalid_update_version":     metadata.ErrInvalidUpdateVersion,
 	"ineligible_replica":         metadata.ErrIneligibleReplica,

@@ -459,6 +459,12 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 			return nil, resp, err
 		}
 		return &record{GroupConfigs: []metadata.GroupConfig{g}}, resp, nil
+	case req.AlterBrokerConfigs != nil:
+		c, err := s.rules.AlterBrokerConfigs(im, req.AlterBrokerConfigs)
+		if err != nil || req.AlterBrokerConfigs.ValidateOnly {
+			return nil, resp, err
+		}
+		return &record{BrokerConfigs: []metadata.BrokerConfig{c}}, resp, nil
 	}
 	return nil, nil, fmt.Errorf("%w: empty request", errCorrupt)
 }

@@ -424,6 +424,12 @@ func (s *Store) AlterGroupConfigs(ctx context.Context, cmd metadata.AlterGroupCo
 	return err
 }
 
+// AlterBrokerConfigs changes a broker resource's dynamic settings.
+func (s *Store) AlterBrokerConfigs(ctx context.Context, cmd metadata.AlterBrokerConfigs) error {
+	_, err := s.submit(ctx, &request{AlterBrokerConfigs: &cmd})
+	return err
+}
+
 // Close stops the store: watchers are not called any more, commands fail with
 // ErrClosed, Raft stops and its files are closed. Later calls return the first's result.
 func (s *Store) Close() error {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/internal/acl"
 	"github.com/stratalog/strata/internal/config"
@@ -53,6 +54,7 @@ func RunController(t *testing.T, node, controller int32, newState func(t *testin
 		{"ACLs", s.testACLs},
 		{"ClientQuotas", s.testClientQuotas},
 		{"GroupConfigs", s.testGroupConfigs},
+		{"BrokerConfigs", s.testBrokerConfigs},
 		{"Watch", s.testWatch},
 		{"Concurrent", s.testConcurrent},
 		{"Restart", s.testRestart},
@@ -991,4 +993,71 @@ func (s *suite) testGroupConfigs(t *testing.T) {
 	}
 	check(s.reopen(t, o), left)
 	wantErr(t, "alter after close", alter(st, "g1", false, set("share.delivery.count.limit", "4")), metadata.ErrClosed)
+}
+
+// testBrokerConfigs: dynamic broker settings per broker and cluster-wide (""), only
+// dynamic ones, validated; watchers see the change; they survive a restart.
+func (s *suite) testBrokerConfigs(t *testing.T) {
+	st, o := s.open(t)
+	ctx := t.Context()
+	seen := make(chan bool, 16)
+	_, cancel := st.Watch(func(d *metadata.Delta) error {
+		if d.BrokerConfigsChanged {
+			seen <- true
+		}
+		return nil
+	})
+	defer cancel()
+	set := func(k, v string) config.Alter { return config.Alter{Name: k, Op: config.OpSet, Value: v} }
+	alter := func(st metadata.Store, broker string, alters ...config.Alter) error {
+		return st.AlterBrokerConfigs(ctx, metadata.AlterBrokerConfigs{Broker: broker, Alters: alters})
+	}
+	if err := alter(st, "", set("leader.replication.throttled.rate", "1000")); err != nil {
+		t.Fatal(err)
+	}
+	if err := alter(st, "2", set("follower.replication.throttled.rate", "2000"), set("leader.replication.throttled.rate", "3000")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delta with BrokerConfigsChanged")
+	}
+	want := []metadata.BrokerConfig{
+		{Broker: "", Configs: map[string]string{"leader.replication.throttled.rate": "1000"}},
+		{Broker: "2", Configs: map[string]string{"follower.replication.throttled.rate": "2000", "leader.replication.throttled.rate": "3000"}},
+	}
+	check := func(st metadata.Store) {
+		t.Helper()
+		got := st.Image().AllBrokerConfigs()
+		if !slices.EqualFunc(got, want, func(a, b metadata.BrokerConfig) bool { return a.Broker == b.Broker && maps.Equal(a.Configs, b.Configs) }) {
+			t.Fatalf("broker configs %v, want %v", got, want)
+		}
+	}
+	check(st)
+	l := st.Image().BrokerLayers(2, map[string]string{"leader.replication.throttled.rate": "5"})
+	if v, _ := l.Value("leader.replication.throttled.rate"); v.Value != "3000" || v.Source != config.SourceDynamicBroker {
+		t.Fatalf("broker 2's leader rate %+v", v)
+	}
+	if v, _ := st.Image().BrokerLayers(1, nil).Value("leader.replication.throttled.rate"); v.Value != "1000" || v.Source != config.SourceDynamicDefaultBroker {
+		t.Fatalf("broker 1's leader rate %+v", v)
+	}
+	for i, bad := range [][]config.Alter{
+		{set("num.partitions", "3")},                     // not dynamic
+		{set("leader.replication.throttled.rate", "-1")}, // below 0
+		{set("no.such.setting", "1")},
+	} {
+		wantErr(t, fmt.Sprintf("bad alter %d", i), alter(st, "1", bad...), metadata.ErrInvalidBrokerConfig)
+	}
+	wantErr(t, "a bad broker resource", alter(st, "x", set("leader.replication.throttled.rate", "1")), metadata.ErrInvalidRequest)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = s.reopen(t, o)
+	check(st)
+	if err := alter(st, "2", config.Alter{Name: "follower.replication.throttled.rate", Op: config.OpDelete}, config.Alter{Name: "leader.replication.throttled.rate", Op: config.OpDelete}); err != nil {
+		t.Fatal(err)
+	}
+	want = want[:1]
+	check(st)
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/client"
+)
+
+// TestCLIShareGroups: `strata group list` and `group describe` show a share group
+// (KIP-932): its type, state, members with their epochs and assignments, and per
+// partition the start offset and lag; against Strata also the records in flight and
+// archived (Strata's own counts; "-" from another broker).
+func TestCLIShareGroups(t *testing.T) {
+	eachCLIBroker(t, func(t *testing.T, addr string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cli(t, addr, codeOK, "", "topic", "create", "work", "-p", "1")
+		cli(t, addr, codeOK, "0\n1\n2\n", "produce", "work", "--partition", "0")
+		admin, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		iac := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		res := kmsg.NewIncrementalAlterConfigsRequestResource()
+		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, "workers"
+		res.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "share.auto.offset.reset", Value: kmsg.StringPtr("earliest")}}
+		iac.Resources = append(iac.Resources, res)
+		if r, err := iac.RequestWith(ctx, admin); err != nil || r.Resources[0].ErrorCode != 0 {
+			t.Fatalf("setting share.auto.offset.reset: %v %v", err, r)
+		}
+
+		// 0 stays acquired, 1 accepted, 2 rejected.
+		sc, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("work"), kgo.ShareGroup("workers"), kgo.FetchMaxWait(200*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close()
+		for n := 0; n < 3 && ctx.Err() == nil; {
+			sc.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				n++
+				switch string(r.Value) {
+				case "0":
+					r.Ack(kgo.AckRenew)
+				case "1":
+					r.Ack(kgo.AckAccept)
+				default:
+					r.Ack(kgo.AckReject)
+				}
+			})
+		}
+		if err := sc.FlushAcks(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		r := cli(t, addr, codeOK, "", "group", "list")
+		mustContain(t, "group list", r.stdout, "TYPE", "workers", "share", "Stable")
+		r = cli(t, addr, codeOK, "", "group", "describe", "workers")
+		mustContain(t, "group describe", r.stdout, "protocol     share", "state        Stable", "members      1", "EPOCH", "work[0]",
+			"START", "IN-FLIGHT", "ARCHIVED")
+		r = cli(t, addr, codeOK, "", "group", "describe", "workers", "-o", "json")
+		var d client.GroupDescription
+		if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+			t.Fatalf("%v in %s", err, r.stdout)
+		}
+		want := client.ShareOffset{Topic: "work", Partition: 0, Start: 0, Lag: 1, InFlight: -1, Archived: -1}
+		if strings.HasSuffix(t.Name(), "/strata") {
+			want.InFlight, want.Archived = 1, 1
+		}
+		if d.Type != "share" || len(d.ShareOffsets) != 1 || d.ShareOffsets[0] != want || d.TotalLag != 1 {
+			t.Fatalf("described %+v, want share offsets [%+v]", d, want)
+		}
+	})
+}

@@ -1,0 +1,109 @@
+package share
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+// TestShareSummary: the admin summary counts the window's acquired, acknowledged and
+// archived records, live from the manager and, once it forgot the partition, as stored
+// (acquisitions are not stored).
+func TestShareSummary(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	m := newTestManager(t, s, DefaultConfig(), nil)
+	if _, ok, err := m.Summary(testKey); ok || err != nil {
+		t.Fatalf("summary of a partition never read: %v %v", ok, err)
+	}
+	m.Acquire(testKey, "a", 0, 10, 10, startAt(0))
+	if err := m.Acknowledge(context.Background(), testKey, "a", []AckBatch{{0, 0, []AckType{Accept}}, {2, 2, []AckType{Accept}}, {3, 4, []AckType{Reject}}}); err != nil {
+		t.Fatal(err)
+	}
+	sum, ok, err := m.Summary(testKey)
+	if want := (Summary{Start: 1, End: 10, InFlight: 6, Done: 3, Archived: 2}); !ok || err != nil || sum != want {
+		t.Fatalf("live summary %+v %v %v, want %+v", sum, ok, err, want)
+	}
+	if err := m.Forget(context.Background(), func(Key) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	sum, ok, err = m.Summary(testKey)
+	if want := (Summary{Start: 1, End: 5, Done: 3, Archived: 2}); !ok || err != nil || sum != want {
+		t.Fatalf("stored summary %+v %v %v, want %+v", sum, ok, err, want)
+	}
+	if got := m.GroupKeys("g"); len(got) != 0 {
+		t.Fatalf("forgotten keys still held: %v", got)
+	}
+}
+
+// TestShareStoreReset: a reset replaces a share-partition's state with a fresh one at the
+// new start (any offset, below the old start too), nothing in flight, at the next state
+// epoch; it survives a replay, and a manager that forgot the partition delivers from
+// there with fresh delivery counts. Store.Groups lists the groups with stored states.
+func TestShareStoreReset(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	m := newTestManager(t, s, DefaultConfig(), nil)
+	other := Key{Group: "g", TopicID: [16]byte{8}, Partition: 1}
+	m.Acquire(testKey, "a", 0, 10, 10, startAt(5))
+	m.Acquire(other, "a", 0, 10, 10, startAt(0))
+	if err := m.Acknowledge(context.Background(), testKey, "a", acks(5, 6, Accept)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Acknowledge(context.Background(), testKey, "a", acks(7, 7, Release)); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GroupKeys("g"); !reflect.DeepEqual(got, []Key{testKey, other}) {
+		t.Fatalf("held keys %v", got)
+	}
+	if err := m.Forget(context.Background(), func(k Key) bool { return k == testKey }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reset(map[Key]int64{testKey: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reset(map[Key]int64{testKey: -1}); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("negative start: %v", err)
+	}
+	want := Stored{StateEpoch: 1, Start: 2}
+	wantStored(t, s, testKey, want)
+	reload(t, s)
+	wantStored(t, s, testKey, want)
+	got, err := m.Acquire(testKey, "b", 0, 10, 3, startAt(99))
+	if err != nil || !reflect.DeepEqual(got, []AcquiredRange{{2, 4, 1}}) {
+		t.Fatalf("acquired %v %v after the reset", got, err)
+	}
+	if _, _, n, ok := m.Stats(other); !ok || n != 10 {
+		t.Fatalf("another partition of the group changed: %v %d", ok, n)
+	}
+	// A reset of a partition never stored starts it at state epoch 0.
+	fresh := Key{Group: "h", Partition: 3}
+	if err := s.Reset(map[Key]int64{fresh: 4}); err != nil {
+		t.Fatal(err)
+	}
+	wantStored(t, s, fresh, Stored{Start: 4})
+	if gs, err := s.Groups(); err != nil || !reflect.DeepEqual(gs, []string{"g", "h"}) {
+		t.Fatalf("groups with stored states: %v %v", gs, err)
+	}
+}
+
+// TestShareGroupsCreateEmpty: an alteration creates an empty share group, listed and
+// described Empty; one with members is refused; a member may join it afterwards.
+func TestShareGroupsCreateEmpty(t *testing.T) {
+	g, _ := newTestGroups(t, map[string]int32{"t": 1}, nil)
+	if err := g.CreateEmpty("g"); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := g.Describe("g"); !ok || d.State != GroupEmpty || len(d.Members) != 0 {
+		t.Fatalf("created group: %+v %v", d, ok)
+	}
+	join(t, g, "g", "m1", "t")
+	if err := g.CreateEmpty("g"); !errors.Is(err, ErrNonEmptyGroup) {
+		t.Fatalf("create over a group with members: %v", err)
+	}
+	if err := g.CreateEmpty("g2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.List(); len(got) != 2 || got[1].Group != "g2" || got[1].State != GroupEmpty {
+		t.Fatalf("listed %+v", got)
+	}
+}
