@@ -18,7 +18,8 @@
 # answer brings them all from a single broker. The exit status is run.sh's. Broker N's log is kept in
 # $LOGDIR/strata[-N].log (LOGDIR defaults to a new temporary directory, shared with run.sh).
 # GROUP_PROTOCOLS sets group.coordinator.rebalance.protocols (default classic,consumer), e.g.
-# classic,consumer,share for franz-go's share-group tests (KGO_RUN='^TestShareGroup').
+# classic,consumer,share for franz-go's share-group tests on a cluster (KGO_RUN='^TestShareGroup'; a single
+# node serves share groups by default, strata.share.version=1; a cluster node only when listed, for now).
 set -uo pipefail
 
 COMPAT_DIR=${1:?usage: scripts/compat.sh COMPAT_DIR [CHECK...]}
