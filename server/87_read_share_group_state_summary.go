@@ -8,8 +8,9 @@ func init() { register(87, 0, 1, handleReadShareGroupStateSummary) }
 
 // handleReadShareGroupStateSummary answers ReadShareGroupStateSummary v0-v1 (KIP-932,
 // inter-broker: what DescribeShareGroupOffsets reports of a share-partition): its
-// stored start offset and state epoch, start offset -1 when none is stored; leader
-// epoch and (v1) delivery complete count -1: not kept. Errors as ReadShareGroupState's.
+// stored start offset and state epoch, start offset -1 when none is stored; (v1) the
+// delivery complete count, its records above the start offset Acknowledged or Archived
+// (KIP-1226); leader epoch -1: not kept. Errors as ReadShareGroupState's.
 // Not advertised to clients.
 func handleReadShareGroupStateSummary(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ReadShareGroupStateSummaryRequest)
@@ -25,7 +26,7 @@ func handleReadShareGroupStateSummary(s *Server, r *request) reply {
 			if err == nil {
 				st, ok, rerr := store.Read(shareKey(req.GroupID, t.TopicID, p.Partition))
 				if err = rerr; err == nil && ok {
-					rp.StartOffset, rp.StateEpoch = st.Start, st.StateEpoch
+					rp.StartOffset, rp.StateEpoch, rp.DeliveryCompleteCount = st.Start, st.StateEpoch, int32(st.Summary().Done)
 				}
 			}
 			rp.ErrorCode, rp.ErrorMessage = shareStateErr(err)

@@ -781,7 +781,7 @@ func TestShareGroupStateAPIs(t *testing.T) {
 	}
 	summary := func() kmsg.ReadShareGroupStateSummaryResponseTopicPartition {
 		req := kmsg.NewPtrReadShareGroupStateSummaryRequest()
-		req.GroupID = "g"
+		req.Version, req.GroupID = 1, "g"
 		req.Topics = []kmsg.ReadShareGroupStateSummaryRequestTopic{{TopicID: id, Partitions: []kmsg.ReadShareGroupStateSummaryRequestTopicPartition{{Partition: 4, LeaderEpoch: -1}}}}
 		return wireRequest(t, s, req).(*kmsg.ReadShareGroupStateSummaryResponse).Topics[0].Partitions[0]
 	}
@@ -809,7 +809,9 @@ func TestShareGroupStateAPIs(t *testing.T) {
 	if p.ErrorCode != 0 || p.StartOffset != 13 || len(p.StateBatches) != 1 || p.StateBatches[0].FirstOffset != 13 || p.StateBatches[0].DeliveryState != 0 || p.StateBatches[0].DeliveryCount != 2 {
 		t.Fatalf("read back: %+v", p)
 	}
-	if p := summary(); p.ErrorCode != 0 || p.StartOffset != 13 {
+	// Two acknowledged above the start offset: its delivery complete count (v1).
+	wantCode(t, "write above the start", write(2, -1, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 14, LastOffset: 15, DeliveryState: 2, DeliveryCount: 1}), nil)
+	if p := summary(); p.ErrorCode != 0 || p.StartOffset != 13 || p.DeliveryCompleteCount != 2 {
 		t.Fatalf("summary: %+v", p)
 	}
 	del := kmsg.NewPtrDeleteShareGroupStateRequest()
