@@ -716,21 +716,26 @@ func (a *Admin) DeleteGroup(ctx context.Context, name string) error {
 	return a.cfg.wrap(err, fmt.Sprintf("delete group %q", name), fmt.Sprintf("group %q", name))
 }
 
+// served reports whether a broker of the cluster advertises API key in ApiVersions.
+func (a *Admin) served(ctx context.Context, key int16) (bool, error) {
+	vs, err := a.adm.ApiVersions(ctx)
+	if err != nil {
+		return false, err
+	}
+	served := false
+	vs.Each(func(v kadm.BrokerApiVersions) {
+		_, ok := v.KeyMaxVersion(key)
+		served = served || ok && v.Err == nil
+	})
+	return served, nil
+}
+
 // describeConsumerGroup adds what ConsumerGroupDescribe tells of a consumer group
 // (KIP-848) to d: the epochs and each member's epoch and target assignment. A classic
 // group of protocol type consumer is left as it is.
 func (a *Admin) describeConsumerGroup(ctx context.Context, d *GroupDescription) error {
-	vs, err := a.adm.ApiVersions(ctx)
-	if err != nil {
-		return err
-	}
-	served := false
-	vs.Each(func(v kadm.BrokerApiVersions) {
-		_, ok := v.KeyMaxVersion(69)
-		served = served || ok && v.Err == nil
-	})
-	if !served {
-		return nil // a broker without KIP-848
+	if served, err := a.served(ctx, 69); err != nil || !served {
+		return err // !served: a broker without KIP-848
 	}
 	req := kmsg.NewPtrConsumerGroupDescribeRequest()
 	req.Groups = []string{d.Name}

@@ -35,8 +35,9 @@ const (
 )
 
 // describeShareGroup fills d (named) from ShareGroupDescribe and
-// DescribeShareGroupOffsets; ok is false when the broker knows no share group of that
-// name (or serves none).
+// DescribeShareGroupOffsets (no ShareOffsets from a broker that does not serve it: a
+// Strata cluster node, for now); ok is false when the broker knows no share group of
+// that name (or serves none).
 func (a *Admin) describeShareGroup(ctx context.Context, d *GroupDescription) (ok bool, err error) {
 	req := kmsg.NewPtrShareGroupDescribeRequest()
 	req.GroupIDs = []string{d.Name}
@@ -64,6 +65,9 @@ func (a *Admin) describeShareGroup(ctx context.Context, d *GroupDescription) (ok
 		}
 		slices.SortFunc(gm.Assigned, func(x, y TopicPartitions) int { return cmp.Compare(x.Topic, y.Topic) })
 		d.Members = append(d.Members, gm)
+	}
+	if served, err := a.served(ctx, 90); err != nil || !served {
+		return err == nil, err // !served: a cluster node serves no DescribeShareGroupOffsets yet
 	}
 	oreq := kmsg.NewPtrDescribeShareGroupOffsetsRequest()
 	rg := kmsg.NewDescribeShareGroupOffsetsRequestGroup()

@@ -17,6 +17,9 @@
 # those of one of its two topics (another broker's fetch answer) it fails; one fetch
 # answer brings them all from a single broker. The exit status is run.sh's. Broker N's log is kept in
 # $LOGDIR/strata[-N].log (LOGDIR defaults to a new temporary directory, shared with run.sh).
+# GROUP_PROTOCOLS sets group.coordinator.rebalance.protocols (default classic,consumer), e.g.
+# classic,consumer,share for franz-go's share-group tests on a cluster (KGO_RUN='^TestShareGroup'; a single
+# node serves share groups by default, strata.share.version=1; a cluster node only when listed, for now).
 set -uo pipefail
 
 COMPAT_DIR=${1:?usage: scripts/compat.sh COMPAT_DIR [CHECK...]}
@@ -75,7 +78,7 @@ for n in $(seq 1 "$NODES"); do
 	mkdir -p "$DATA/node-$n"
 	STRATA_BOOTSTRAP_USER=compat:compat-secret "$BIN" serve --http off --ready-file "$LOGDIR/strata$sfx.addr" --data-dir "$DATA/node-$n" \
 		--set listeners=PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0 \
-		--set group.initial.rebalance.delay.ms=0 --set group.coordinator.rebalance.protocols=classic,consumer \
+		--set group.initial.rebalance.delay.ms=0 --set group.coordinator.rebalance.protocols="${GROUP_PROTOCOLS:-classic,consumer}" \
 		--log-level info "${CLUSTER_ARGS[@]}" >"$LOGDIR/strata$sfx.log" 2>&1 &
 	PIDS+=($!)
 done

@@ -31,8 +31,8 @@ const (
 // it. Before the topic exists (it is created on first use) this broker answers: on a
 // single node it coordinates every group and every transactional id. A cluster node
 // creates the topic first (__consumer_offsets with offsets.topic.replication.factor,
-// __transaction_state with transaction.state.log.replication.factor: at most the live
-// brokers), so the coordinator is the leader the controller placed its partition on, and
+// __transaction_state with transaction.state.log.replication.factor, __share_group_state
+// with share.coordinator.state.topic.replication.factor: at most the live brokers), so the coordinator is the leader the controller placed its partition on, and
 // answers that request COORDINATOR_NOT_AVAILABLE, as Kafka's KafkaApis does: the leaders
 // have not taken the partitions up yet (a request sent to one at once would get
 // NOT_COORDINATOR, which librdkafka's committed() does not retry); the client asks
@@ -45,7 +45,7 @@ func handleFindCoordinator(s *Server, r *request) reply {
 	case coordinatorTransaction:
 		topic, partitions, rf = metadata.TransactionStateTopic, "transaction.state.log.num.partitions", "transaction.state.log.replication.factor"
 	case coordinatorShare:
-		topic = metadata.ShareGroupStateTopic // never created here (coordinatorRunning: false)
+		topic, partitions, rf = metadata.ShareGroupStateTopic, shareStateSetting, shareStateRFSetting
 	}
 	creating := false
 	if _, ok := s.image().Topic(topic); !ok && s.opts.Cluster != nil && coordinatorRunning(s, req.CoordinatorType) {
@@ -106,7 +106,8 @@ func handleFindCoordinator(s *Server, r *request) reply {
 }
 
 // coordinatorRunning reports whether this broker runs the coordinator of the type (the
-// group coordinator while open; the transaction coordinator when enabled).
+// group coordinator while open; the transaction coordinator when enabled; the share
+// coordinator while share groups are served).
 func coordinatorRunning(s *Server, typ int8) bool {
 	switch typ {
 	case coordinatorGroup:
@@ -115,6 +116,8 @@ func coordinatorRunning(s *Server, typ int8) bool {
 	case coordinatorTransaction:
 		_, err := s.txns()
 		return err == nil
+	case coordinatorShare:
+		return s.shareProtocol()
 	}
 	return false
 }

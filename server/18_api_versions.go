@@ -72,7 +72,8 @@ var consumerAPIs = map[int16]bool{68: true, 69: true}
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
 		if txnAPIs[a.key] && s.data.txns == nil || quorumAPIs[a.key] && s.opts.Cluster == nil ||
-			consumerAPIs[a.key] && !s.consumerProtocol() || shareAPIs[a.key] && !s.shareProtocol() {
+			consumerAPIs[a.key] && !s.consumerProtocol() || shareAPIs[a.key] && !s.shareProtocol() ||
+			shareAdminAPIs[a.key] && !s.shareAdmin() {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()

@@ -20,8 +20,9 @@ func init() { register(76, 0, 1, handleShareGroupHeartbeat) }
 // (epoch -1), and gets its assignment from the server (share.Groups). The group needs
 // READ (GROUP_AUTHORIZATION_FAILED) and each subscribed topic DESCRIBE
 // (TOPIC_AUTHORIZATION_FAILED), as Kafka checks. A group id that names a classic or
-// consumer group answers GROUP_ID_NOT_FOUND, as Kafka's. UNSUPPORTED_VERSION while share
-// groups are not served.
+// consumer group answers GROUP_ID_NOT_FOUND, as Kafka's. On a cluster, NOT_COORDINATOR
+// unless this broker coordinates the group (shareCoordinatorErr). UNSUPPORTED_VERSION
+// while share groups are not served.
 func handleShareGroupHeartbeat(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ShareGroupHeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
@@ -44,6 +45,9 @@ func handleShareGroupHeartbeat(s *Server, r *request) reply {
 		}
 	}
 	sh, err := s.shareService()
+	if err == nil {
+		err = s.shareCoordinatorErr(req.GroupID)
+	}
 	if err != nil {
 		return fail(err)
 	}

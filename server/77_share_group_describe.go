@@ -15,6 +15,7 @@ func init() { register(77, 0, 1, handleShareGroupDescribe) }
 // members with their subscriptions and assignments. A group that is not a share group
 // answers GROUP_ID_NOT_FOUND; each group needs DESCRIBE (GROUP_AUTHORIZATION_FAILED).
 // The assignor is Strata's (share.Groups), named "simple" as Kafka's default.
+// NOT_COORDINATOR on a cluster broker that does not coordinate the group.
 // UNSUPPORTED_VERSION while share groups are not served.
 func handleShareGroupDescribe(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ShareGroupDescribeRequest)
@@ -31,6 +32,9 @@ func handleShareGroupDescribe(s *Server, r *request) reply {
 		gerr := err
 		if gerr == nil {
 			gerr = r.groupErr(kmsg.ACLOperationDescribe, id)
+		}
+		if gerr == nil {
+			gerr = s.shareCoordinatorErr(id)
 		}
 		if gerr == nil {
 			if d, ok = sh.groups.Describe(id); !ok {

@@ -28,7 +28,7 @@ func handleDescribeShareGroupOffsets(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeShareGroupOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeShareGroupOffsetsResponse)
 	sh, err := s.shareService()
-	if !s.shareProtocol() {
+	if !s.shareAdmin() {
 		err = kerr.UnsupportedVersion
 	}
 	for _, g := range req.Groups {

@@ -27,7 +27,7 @@ func handleAlterShareGroupOffsets(s *Server, r *request) reply {
 		resp.ErrorCode, resp.ErrorMessage = errorCode(err), errMessage(err)
 		return now(resp)
 	}
-	if !s.shareProtocol() {
+	if !s.shareAdmin() {
 		return fail(kerr.UnsupportedVersion)
 	}
 	sh, err := s.shareService()

@@ -28,7 +28,7 @@ func handleDeleteShareGroupOffsets(s *Server, r *request) reply {
 		resp.Topics = nil
 		return resp
 	}
-	if !s.shareProtocol() {
+	if !s.shareAdmin() {
 		return now(fail(kerr.UnsupportedVersion))
 	}
 	sh, err := s.shareService()

@@ -1096,12 +1096,12 @@ func TestClusterFindCoordinatorCreates(t *testing.T) {
 	}
 }
 
-// TestClusterShareGroupsOff: a cluster node does not serve share groups yet (their
-// Read/WriteShareGroupState between brokers is not built), whatever strata.share.version
-// (1 by default) or group.coordinator.rebalance.protocols says: their APIs are not
-// advertised.
+// TestClusterShareGroupsOff: a cluster node serves share groups only when
+// group.coordinator.rebalance.protocols lists share, for now (strata.share.version,
+// 1 by default, is not enough): otherwise their APIs are not advertised. Listed, the
+// offsets APIs (90-92) are still neither advertised nor served on a cluster.
 func TestClusterShareGroupsOff(t *testing.T) {
-	c := startClusterWith(t, map[string]string{"group.coordinator.rebalance.protocols": "classic,consumer,share"})
+	c := startCluster(t)
 	for _, n := range c.nodes {
 		if n.shareProtocol() {
 			t.Fatalf("node %d serves share groups", n.opts.NodeID)

@@ -157,10 +157,8 @@ func (s *Server) openData() (err error) {
 	}
 	switch {
 	case !shareWanted(d.broker):
-	case s.opts.Cluster != nil && shareProtocolListed(d.broker):
-		s.log.Warn("share groups are not served on a cluster yet: group.coordinator.rebalance.protocols lists share, ignored")
-	case s.opts.Cluster != nil:
-		s.log.Info("share groups are not served on a cluster yet: their APIs are not advertised (strata.share.version ignored)")
+	case s.opts.Cluster != nil && !shareProtocolListed(d.broker):
+		s.log.Info("share groups are served on a cluster only when group.coordinator.rebalance.protocols lists share, for now: their APIs are not advertised (strata.share.version ignored)")
 	default:
 		if d.shares, err = s.openShares(); err != nil {
 			return fmt.Errorf("server: open share groups: %w", err)

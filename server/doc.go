@@ -81,9 +81,11 @@
 // lists them then, UNSUPPORTED_VERSION otherwise); it resolves subscriptions against the
 // metadata image (imageTopics). Share groups (shares.go, KIP-932: 76_… to 79_…, and
 // the offsets APIs 90_… to 92_…) are served on a single node by default
-// (strata.share.version=1) or when the same setting lists share: package share's Store on
-// __share_group_state (hosted like the others), its Manager and the membership and share
-// sessions; a share session closes with the connection that opened it.
+// (strata.share.version=1) or when the same setting lists share (on a cluster only then,
+// without 90-92): package share's Store on __share_group_state (hosted like the others),
+// its Manager (reaching the share coordinators through shareStates, 84_… to 87_… between
+// brokers) and the membership and share sessions; a share session closes with the
+// connection that opened it.
 //
 // # Concurrency
 //

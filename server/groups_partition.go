@@ -124,7 +124,12 @@ func (l *offsetsPartition) append(b []byte) (int64, error) {
 	return res.BaseOffset, nil
 }
 
-// Replay reads every batch below the high watermark, one batch per call of fn.
+// Replay reads every batch of the log, up to its end, one batch per call of fn. It runs
+// when this broker becomes the partition's leader (coord.Runtime.Load), whose log is the
+// partition's from then on: as Kafka's coordinator loader, it reads up to the log end, not
+// the high watermark, which on a follower just made leader may still lag the former
+// leader's (the records a coordinator wrote and acknowledged last would be missing from
+// the rebuilt state).
 func (l *offsetsPartition) Replay(fn func([]byte) error) error {
 	p, err := l.partition(false)
 	if err != nil || p == nil {
@@ -132,7 +137,7 @@ func (l *offsetsPartition) Replay(fn func([]byte) error) error {
 	}
 	off := p.LogStartOffset()
 	for {
-		res, err := p.Read(off, 1<<20, partition.ReadHighWatermark)
+		res, err := p.Read(off, 1<<20, partition.ReadLogEnd)
 		if err != nil {
 			return err
 		}

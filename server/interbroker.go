@@ -26,8 +26,9 @@ import (
 // that listener's security — TLS with the listener's keystore as client certificate and
 // its truststore as the trusted CAs (the peer's host name verified, as Kafka's default
 // ssl.endpoint.identification.algorithm=https), SASL as strata.inter.broker.sasl.user with
-// sasl.mechanism.inter.broker.protocol. Replication (replication.go) and transaction
-// markers (27_write_txn_markers.go) connect through it.
+// sasl.mechanism.inter.broker.protocol. Replication (replication.go), transaction
+// markers (27_write_txn_markers.go) and share-partition states (share_states.go) connect
+// through it.
 //
 // Concurrency: read-only after newInterBroker; safe for concurrent use.
 type interBroker struct {

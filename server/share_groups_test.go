@@ -105,7 +105,7 @@ func TestShareGroupsDefault(t *testing.T) {
 	wantServed := func(what string, s *server.Server) {
 		t.Helper()
 		apis := advertised(t, s)
-		for k, want := range map[int16][2]int16{76: {0, 1}, 77: {0, 1}, 78: {0, 2}, 79: {0, 2}, 90: {0, 1}, 91: {0, 0}, 92: {0, 0}} {
+		for k, want := range map[int16][2]int16{76: {0, 1}, 77: {0, 1}, 78: {0, 2}, 79: {0, 2}, 84: {0, 0}, 85: {0, 1}, 86: {0, 0}, 87: {0, 1}, 90: {0, 1}, 91: {0, 0}, 92: {0, 0}} {
 			if apis[k] != want {
 				t.Errorf("%s: %s advertised %v, want %v", what, kmsg.NameForKey(k), apis[k], want)
 			}
@@ -122,7 +122,7 @@ func TestShareGroupsDefault(t *testing.T) {
 
 	off := servertest.StartBroker(t, t.TempDir(), shareOffSettings())
 	apis := advertised(t, off)
-	for _, k := range []int16{76, 77, 78, 79, 90, 91, 92} {
+	for _, k := range []int16{76, 77, 78, 79, 84, 85, 86, 87, 90, 91, 92} {
 		if v, ok := apis[k]; ok {
 			t.Errorf("%s advertised %v with strata.share.version=0", kmsg.NameForKey(k), v)
 		}
@@ -659,6 +659,17 @@ func TestACLShareGroups(t *testing.T) {
 	fc.CoordinatorType, fc.CoordinatorKeys = 2, []string{"g:AAAAAAAAAAAAAAAAAAAAAQ:0"}
 	wantCode(t, "find a share coordinator", direct[*kmsg.FindCoordinatorResponse](ctx, t, b.alice, fc).Coordinators[0].ErrorCode, kerr.ClusterAuthorizationFailed)
 	wantCode(t, "find a share coordinator as admin", direct[*kmsg.FindCoordinatorResponse](ctx, t, b.admin, fc).Coordinators[0].ErrorCode, nil)
+
+	// The share coordinator's inter-broker APIs need CLUSTER_ACTION.
+	rs := kmsg.NewPtrReadShareGroupStateRequest()
+	rs.GroupID = "g"
+	rs.Topics = []kmsg.ReadShareGroupStateRequestTopic{{TopicID: ids["t"], Partitions: []kmsg.ReadShareGroupStateRequestTopicPartition{{Partition: 0}}}}
+	wantCode(t, "read a share-partition's state", direct[*kmsg.ReadShareGroupStateResponse](ctx, t, b.alice, rs).Topics[0].Partitions[0].ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "read a share-partition's state as admin", direct[*kmsg.ReadShareGroupStateResponse](ctx, t, b.admin, rs).Topics[0].Partitions[0].ErrorCode, nil)
+	ws := kmsg.NewPtrWriteShareGroupStateRequest()
+	ws.GroupID = "g"
+	ws.Topics = []kmsg.WriteShareGroupStateRequestTopic{{TopicID: ids["t"], Partitions: []kmsg.WriteShareGroupStateRequestTopicPartition{{Partition: 0, StartOffset: 0}}}}
+	wantCode(t, "write a share-partition's state", direct[*kmsg.WriteShareGroupStateResponse](ctx, t, b.alice, ws).Topics[0].Partitions[0].ErrorCode, kerr.ClusterAuthorizationFailed)
 }
 
 // TestShareGroupSessionClosesWithConnection: the records a member acquired through a
@@ -752,3 +763,62 @@ func TestShareGroupReadCommitted(t *testing.T) {
 type groupConfigs map[string]share.Config
 
 func (g groupConfigs) ShareConfig(group string) share.Config { return g[group] }
+
+// TestShareGroupStateAPIs: the share coordinator's inter-broker APIs on one node (what a
+// topic partition's leader on another broker sends it): a state written with
+// WriteShareGroupState reads back with ReadShareGroupState and
+// ReadShareGroupStateSummary (start offset -1 before any), a former leader's read or write
+// is FENCED_LEADER_EPOCH, a first state without a start offset INVALID_REQUEST, and
+// DeleteShareGroupState removes it.
+func TestShareGroupStateAPIs(t *testing.T) {
+	s := startShareBroker(t, t.TempDir(), 30*time.Second)
+	id := [16]byte{1, 2, 3}
+	read := func() kmsg.ReadShareGroupStateResponseTopicPartition {
+		req := kmsg.NewPtrReadShareGroupStateRequest()
+		req.GroupID = "g"
+		req.Topics = []kmsg.ReadShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.ReadShareGroupStateRequestTopicPartition{{Partition: 4, LeaderEpoch: -1}}}}
+		return wireRequest(t, s, req).(*kmsg.ReadShareGroupStateResponse).Topics[0].Partitions[0]
+	}
+	summary := func() kmsg.ReadShareGroupStateSummaryResponseTopicPartition {
+		req := kmsg.NewPtrReadShareGroupStateSummaryRequest()
+		req.Version, req.GroupID = 1, "g"
+		req.Topics = []kmsg.ReadShareGroupStateSummaryRequestTopic{{TopicID: id, Partitions: []kmsg.ReadShareGroupStateSummaryRequestTopicPartition{{Partition: 4, LeaderEpoch: -1}}}}
+		return wireRequest(t, s, req).(*kmsg.ReadShareGroupStateSummaryResponse).Topics[0].Partitions[0]
+	}
+	write := func(epoch int32, start int64, batches ...kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch) int16 {
+		req := kmsg.NewPtrWriteShareGroupStateRequest()
+		req.GroupID = "g"
+		req.Topics = []kmsg.WriteShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.WriteShareGroupStateRequestTopicPartition{{Partition: 4, LeaderEpoch: epoch, StartOffset: start, StateBatches: batches}}}}
+		return wireRequest(t, s, req).(*kmsg.WriteShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	if p := read(); p.ErrorCode != 0 || p.StartOffset != -1 || len(p.StateBatches) != 0 {
+		t.Fatalf("read before any write: %+v", p)
+	}
+	wantCode(t, "first write without a start", write(1, -1), kerr.InvalidRequest)
+	wantCode(t, "write", write(2, 10, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 10, LastOffset: 12, DeliveryState: 2, DeliveryCount: 1},
+		kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 13, LastOffset: 13, DeliveryState: 0, DeliveryCount: 2}), nil)
+	readAt := func(epoch int32) int16 {
+		req := kmsg.NewPtrReadShareGroupStateRequest()
+		req.GroupID = "g"
+		req.Topics = []kmsg.ReadShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.ReadShareGroupStateRequestTopicPartition{{Partition: 4, LeaderEpoch: epoch}}}}
+		return wireRequest(t, s, req).(*kmsg.ReadShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	wantCode(t, "a former leader's read", readAt(1), kerr.FencedLeaderEpoch)
+	wantCode(t, "a former leader's write", write(1, -1, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 13, LastOffset: 13, DeliveryState: 2, DeliveryCount: 2}), kerr.FencedLeaderEpoch)
+	p := read()
+	if p.ErrorCode != 0 || p.StartOffset != 13 || len(p.StateBatches) != 1 || p.StateBatches[0].FirstOffset != 13 || p.StateBatches[0].DeliveryState != 0 || p.StateBatches[0].DeliveryCount != 2 {
+		t.Fatalf("read back: %+v", p)
+	}
+	// Two acknowledged above the start offset: its delivery complete count (v1).
+	wantCode(t, "write above the start", write(2, -1, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 14, LastOffset: 15, DeliveryState: 2, DeliveryCount: 1}), nil)
+	if p := summary(); p.ErrorCode != 0 || p.StartOffset != 13 || p.DeliveryCompleteCount != 2 {
+		t.Fatalf("summary: %+v", p)
+	}
+	del := kmsg.NewPtrDeleteShareGroupStateRequest()
+	del.GroupID = "g"
+	del.Topics = []kmsg.DeleteShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.DeleteShareGroupStateRequestTopicPartition{{Partition: 4}}}}
+	wantCode(t, "delete", wireRequest(t, s, del).(*kmsg.DeleteShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode, nil)
+	if p := read(); p.ErrorCode != 0 || p.StartOffset != -1 {
+		t.Fatalf("read after the delete: %+v", p)
+	}
+}

@@ -16,25 +16,49 @@ import (
 
 // Wiring of share groups (KIP-932, package share) into the Server. They are served when
 // strata.share.version is 1 (the default, as Kafka 4.2's share.version) or
-// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access),
-// on a single node only for now: the share-partition states live in __share_group_state
-// through share.Store on this broker's coordinator runtime, every partition of it loaded
-// here (hostCoordinator), and share.Manager stores to it directly. (A cluster needs
-// Kafka's Read/WriteShareGroupState between the partition leaders and the share
-// coordinators: not built yet, so a cluster node does not serve share groups.)
+// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access); on a
+// cluster only the latter for now (see openData). They are split as Kafka's:
+//
+//   - membership (share.Groups: ShareGroupHeartbeat, ShareGroupDescribe) on the group's
+//     coordinator, the leader of its partition of __consumer_offsets (NOT_COORDINATOR
+//     elsewhere); kept in memory, so it is dropped when that leadership moves and the
+//     members join the next coordinator;
+//   - share-partitions (share.Manager: ShareFetch, ShareAcknowledge) on the leader of
+//     their topic partition (NOT_LEADER_OR_FOLLOWER elsewhere), dropped when that
+//     leadership moves (the next leader reads them again);
+//   - their stored states (share.Store) on the share coordinator, the leader of the
+//     partition of __share_group_state the key "group:topicId:partition" hashes to,
+//     loaded and unloaded as that leadership moves (hostCoordinator); the Manager reaches
+//     it through shareStates (locally, or ReadShareGroupState/WriteShareGroupState).
+//
+// On a single node all three are this broker. The offsets APIs (90-92) read and change
+// the local store and manager: served on a single node only (shareAdminAPIs).
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
-// ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge and the offsets
-// APIs DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets.
-var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 90: true, 91: true, 92: true}
+// ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, the offsets
+// APIs DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets
+// (shareAdminAPIs), and the share coordinator's inter-broker ReadShareGroupState,
+// WriteShareGroupState, DeleteShareGroupState and ReadShareGroupStateSummary (Kafka
+// lists its broker-listener APIs in ApiVersions, as WriteTxnMarkers).
+var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 84: true, 85: true, 86: true, 87: true, 90: true, 91: true, 92: true}
 
-// shareStateSetting is the broker setting of __share_group_state's partition count.
-const shareStateSetting = "share.coordinator.state.topic.num.partitions"
+// shareAdminAPIs are the offsets APIs of share groups, served (and advertised) on a
+// single node only: on a cluster they would need the share coordinators' states
+// (ReadShareGroupStateSummary, InitializeShareGroupState), not built yet.
+var shareAdminAPIs = map[int16]bool{90: true, 91: true, 92: true}
+
+// shareStateSetting and shareStateRFSetting are the broker settings of
+// __share_group_state's partition count and replication factor.
+const (
+	shareStateSetting   = "share.coordinator.state.topic.num.partitions"
+	shareStateRFSetting = "share.coordinator.state.topic.replication.factor"
+)
 
 // shares is the broker's share-group service.
 type shares struct {
 	configs  share.GroupConfigs
-	store    *share.Store
+	store    *share.Store // the share coordinator of the partitions of __share_group_state led here
+	states   *shareStates // every share-partition's coordinator, local or another broker
 	mgr      *share.Manager
 	groups   *share.Groups
 	sessions *share.Sessions
@@ -86,12 +110,12 @@ func (s *Server) openShares() (*shares, error) {
 		st.Close()
 		return nil, err
 	}
-	sh := &shares{configs: s.opts.ShareConfigs, store: st, sessions: share.NewSessions(int(r.Int64("group.share.max.share.sessions")))}
+	sh := &shares{configs: s.opts.ShareConfigs, store: st, states: &shareStates{s: s, local: st}, sessions: share.NewSessions(int(r.Int64("group.share.max.share.sessions")))}
 	if sh.configs == nil {
 		sh.configs = groupShareConfigs{s: s, dflt: shareConfig(config.ResolveShareGroup(s.opts.Settings, nil))}
 	}
 	sh.avail.ch = make(chan struct{})
-	sh.mgr = share.NewManager(share.ManagerOptions{Store: st, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() },
+	sh.mgr = share.NewManager(share.ManagerOptions{Store: sh.states, LeaderEpoch: s.shareLeaderEpoch, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() },
 		DeadLetters: s.deadLetters(), TopicName: func(id [16]byte) (string, bool) {
 			t, ok := s.image().TopicByID(id)
 			if !ok {
@@ -103,6 +127,21 @@ func (s *Server) openShares() (*shares, error) {
 		sh.sessions.Drop(group, member)
 		sh.mgr.ReleaseMember(group, member)
 	}})
+	// A topic partition whose leadership moved: its share-partitions are read again from
+	// their coordinators by the next leader (this broker again, at a new epoch, or
+	// another), so those held here are dropped. A partition of __consumer_offsets whose
+	// leadership moved takes the share groups it coordinates along (their members join
+	// the next coordinator).
+	s.data.replicas.OnLeadership(func(topic string, index, _ int32, _ bool) {
+		if topic == metadata.ConsumerOffsetsTopic {
+			if c, err := s.groups(); err == nil {
+				sh.groups.Forget(func(group string) bool { return c.Partition(group) == index })
+			}
+		}
+		if t, ok := s.image().Topic(topic); ok {
+			sh.mgr.DropPartition(t.ID, index)
+		}
+	})
 	// The groups with stored states exist (Empty) until their members join again:
 	// membership is not stored (Kafka stores it; its groups come back Empty too once their
 	// members' sessions time out).
@@ -115,6 +154,16 @@ func (s *Server) openShares() (*shares, error) {
 		sh.groups.CreateEmpty(g)
 	}
 	return sh, nil
+}
+
+// shareLeaderEpoch is this broker's leader epoch of a topic partition (-1 when it does
+// not host it): the epoch of the Manager's writes of its share-partitions.
+func (s *Server) shareLeaderEpoch(topicID [16]byte, index int32) int32 {
+	p, err := s.data.replicas.LookupID(topicID, index, -1)
+	if err != nil {
+		return -1
+	}
+	return p.LeaderEpoch()
 }
 
 // close closes the membership, the manager (which stores its last changes) and the store.
@@ -174,8 +223,9 @@ func (sh *shares) availableCh() <-chan struct{} {
 }
 
 // deleteGroup deletes share group id (DeleteGroups): NON_EMPTY_GROUP while it has
-// members; its share-partition states are tombstoned. found is false when id is no share
-// group (neither members nor stored states): the group coordinator answers for it.
+// members; its share-partition states are tombstoned at their coordinators. found is
+// false when id is no share group known here (neither members nor states stored here):
+// the group coordinator answers for it.
 func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err error) {
 	err = sh.groups.Delete(id)
 	if errors.Is(err, share.ErrNonEmptyGroup) {
@@ -192,7 +242,7 @@ func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err e
 	if err := sh.mgr.DropGroup(ctx, id); err != nil {
 		return true, err
 	}
-	return true, sh.store.Delete(keys)
+	return true, sh.states.Delete(sh.states.groupKeys(id, keys))
 }
 
 // groupKeys are the share-partitions of group with a state: stored, or held by the
@@ -274,6 +324,24 @@ func (s *Server) shareService() (*shares, error) {
 	return s.data.shares, nil
 }
 
+// shareCoordinatorErr is nil when this broker coordinates share group id: always on a
+// single node; on a cluster when it leads (and has loaded) the group's partition of
+// __consumer_offsets, as Kafka's group coordinator hosts share groups. Otherwise the
+// group coordinator's error: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS...
+func (s *Server) shareCoordinatorErr(id string) error {
+	if s.opts.Cluster == nil {
+		return nil
+	}
+	c, err := s.groups()
+	if err != nil {
+		return err
+	}
+	if d := c.DescribeGroups([]string{id}); len(d) == 1 {
+		return d[0].Err
+	}
+	return nil
+}
+
 // shareTopics resolves share groups' subscriptions against the current metadata image.
 type shareTopics struct{ s *Server }
 
@@ -302,6 +370,7 @@ func init() {
 	mapErrors(
 		errMapping{share.ErrInvalidRequest, kerr.InvalidRequest},
 		errMapping{share.ErrInvalidRecordState, kerr.InvalidRecordState},
+		errMapping{share.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 		errMapping{share.ErrUnknownMemberID, kerr.UnknownMemberID},
 		errMapping{share.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
 		errMapping{share.ErrGroupMaxSize, kerr.GroupMaxSizeReached},
@@ -312,4 +381,10 @@ func init() {
 		errMapping{share.ErrShareSessionLimitReached, kerr.ShareSessionLimitReached},
 		errMapping{share.ErrClosed, kerr.CoordinatorNotAvailable},
 	)
+}
+
+// shareAdmin reports whether the offsets APIs of share groups (shareAdminAPIs) are
+// served: while share groups are, on a single node.
+func (s *Server) shareAdmin() bool {
+	return s.shareProtocol() && s.opts.Cluster == nil
 }

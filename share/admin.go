@@ -53,13 +53,18 @@ func (m *Manager) Summary(k Key) (sum Summary, ok bool, err error) {
 		defer p.mu.Unlock()
 		return p.state.Summary(), true, nil
 	}
-	st, ok, err := m.opts.Store.Read(k)
+	st, ok, err := m.opts.Store.ReadAt(k, -1)
 	if err != nil || !ok {
 		return Summary{}, false, err
 	}
+	return st.Summary(), true, nil
+}
+
+// Summary summarises a stored state (nothing in flight: acquisitions are not stored).
+func (st Stored) Summary() Summary {
 	var ps PartitionState
 	ps.ApplySnapshot(st.Start, st.Batches)
-	return ps.Summary(), true, nil
+	return ps.Summary()
 }
 
 // GroupKeys returns the share-partitions of group the manager holds, sorted.

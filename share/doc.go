@@ -46,7 +46,11 @@
 // records for changes (one batch per partition and Write) and a ShareSnapshot every
 // StoreOptions.SnapshotEvery updates, rebuilt by replay. On one node the Manager writes
 // to the Store directly; on a cluster the two may be on different brokers (Kafka's
-// Read/WriteShareGroupState between them).
+// Read/WriteShareGroupState between them, the server's). Reads and writes carry the topic
+// partition's leader epoch (ManagerOptions.LeaderEpoch): the Store refuses one older than
+// the last it stored or was read at (ErrFencedLeaderEpoch; StateStore.ReadAt); a Manager whose broker lost (or re-took) a
+// partition's leadership drops its share-partitions (DropPartition), which the next
+// leader reads again.
 //
 // The admin APIs (admin.go): Summary reports a share-partition's start offset and its
 // records in flight, acknowledged and archived (DescribeShareGroupOffsets); Store.Reset

@@ -12,4 +12,8 @@ var (
 	// (never acquired, already acknowledged, acquired by another member, or its lock
 	// expired). Kafka's INVALID_RECORD_STATE.
 	ErrInvalidRecordState = errors.New("share: invalid record state")
+	// ErrFencedLeaderEpoch: a write of a share-partition's state by a leader of its topic
+	// partition older than the one that last wrote it (leadership moved on). Kafka's
+	// FENCED_LEADER_EPOCH.
+	ErrFencedLeaderEpoch = errors.New("share: fenced leader epoch")
 )

@@ -384,6 +384,26 @@ func (g *Groups) Delete(group string) error {
 	return nil
 }
 
+// Forget drops the groups match selects, stopping their members' session timers without
+// calling OnLeave: this broker no longer coordinates them (their partition of
+// __consumer_offsets moved), their members carry on with the next coordinator (and join
+// it again: ErrUnknownMemberID there, as membership is not stored).
+func (g *Groups) Forget(match func(group string) bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for name, sg := range g.mu.groups {
+		if !match(name) {
+			continue
+		}
+		for _, m := range sg.members {
+			if m.timer != nil {
+				m.timer.Stop()
+			}
+		}
+		delete(g.mu.groups, name)
+	}
+}
+
 func (sg *shareGroup) state() GroupState {
 	if len(sg.members) == 0 {
 		return GroupEmpty

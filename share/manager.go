@@ -19,7 +19,7 @@ var ErrClosed = errors.New("share: closed")
 // node; on a cluster, the broker coordinating each key's partition of
 // __share_group_state (Kafka's Read/WriteShareGroupState).
 type StateStore interface {
-	Read(k Key) (Stored, bool, error)
+	ReadAt(k Key, leaderEpoch int32) (Stored, bool, error)
 	Write(us []Update) error
 }
 
@@ -40,6 +40,11 @@ type ManagerOptions struct {
 	// topics (a record of a topic it does not name is dropped).
 	DeadLetters DeadLetters
 	TopicName   func(id [16]byte) (string, bool)
+	// LeaderEpoch, if set, is the leader epoch of this broker's leadership of a topic
+	// partition, asked when the manager takes up one of its share-partitions: the epoch
+	// its writes carry, by which the store fences a former leader's (ErrFencedLeaderEpoch).
+	// Unset: 0 (a single node).
+	LeaderEpoch func(topicID [16]byte, partition int32) int32
 }
 
 // DeadLetters writes a share group's dead records to its dead-letter topic (KIP-1191):
@@ -99,13 +104,15 @@ type deadBatch struct {
 
 // sharePart is one share-partition of the manager.
 type sharePart struct {
-	key Key
+	key   Key
+	epoch int32 // the topic partition's leader epoch when the manager took it up
 
-	mu     sync.Mutex
-	state  *PartitionState
-	resync bool        // a write failed: the next one stores the whole state
-	timer  coord.Timer // lock expiry; nil when none is armed
-	armed  time.Time   // the timer's deadline
+	mu      sync.Mutex
+	state   *PartitionState
+	resync  bool        // a write failed: the next one stores the whole state
+	dropped bool        // no longer held (DropPartition): no timer is armed
+	timer   coord.Timer // lock expiry; nil when none is armed
+	armed   time.Time   // the timer's deadline
 }
 
 // NewManager returns a Manager and starts its flusher; Close stops it.
@@ -155,21 +162,27 @@ func (m *Manager) Close() error {
 }
 
 // part returns k's share-partition, loading its stored state, or creating it at the
-// offset start returns (share.auto.offset.reset) when none is stored.
+// offset start returns (share.auto.offset.reset) when none is stored. The store is read
+// without m.mu held (on a cluster it may be another broker, retried while its
+// coordinator moves): two first uses of k may both read it, the first to finish wins.
 func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed.Load() {
+	p := m.mu.parts[k]
+	m.mu.Unlock()
+	switch {
+	case m.closed.Load():
 		return nil, ErrClosed
-	}
-	if p := m.mu.parts[k]; p != nil {
+	case p != nil:
 		return p, nil
 	}
-	st, ok, err := m.opts.Store.Read(k)
+	p = &sharePart{key: k, state: &PartitionState{}}
+	if m.opts.LeaderEpoch != nil {
+		p.epoch = m.opts.LeaderEpoch(k.TopicID, k.Partition)
+	}
+	st, ok, err := m.opts.Store.ReadAt(k, p.epoch)
 	if err != nil {
 		return nil, err
 	}
-	p := &sharePart{key: k, state: &PartitionState{}}
 	if ok {
 		p.state.ApplySnapshot(st.Start, st.Batches)
 	} else {
@@ -178,6 +191,14 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 			return nil, err
 		}
 		p.state = NewPartitionState(s)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed.Load() {
+		return nil, ErrClosed
+	}
+	if q := m.mu.parts[k]; q != nil {
+		return q, nil
 	}
 	m.mu.parts[k] = p
 	return p, nil
@@ -328,6 +349,33 @@ func (m *Manager) Forget(ctx context.Context, match func(Key) bool) error {
 	return m.waitStored(ctx, m.markDirty(nil))
 }
 
+// DropPartition forgets the share-partitions of every group on a topic partition this
+// broker no longer leads (or leads at a new epoch: the next operation reads the stored
+// state again), stopping their timers. Changes of theirs not stored yet are still
+// written by the next flush, at their old leader epoch (the store fences them once the
+// new leader wrote), so an acknowledgement waiting for its write gets that write's
+// answer; records still acquired are forgotten, so delivered again by the next leader.
+func (m *Manager) DropPartition(topicID [16]byte, partition int32) {
+	m.mu.Lock()
+	var parts []*sharePart
+	for k, p := range m.mu.parts {
+		if k.TopicID == topicID && k.Partition == partition {
+			parts = append(parts, p)
+			delete(m.mu.parts, k)
+		}
+	}
+	m.mu.Unlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		p.dropped = true
+		if p.timer != nil {
+			p.timer.Stop()
+			p.timer = nil
+		}
+		p.mu.Unlock()
+	}
+}
+
 // Stats reports k's start offset, end offset and acquired records; ok is false when the
 // manager does not hold k.
 func (m *Manager) Stats(k Key) (start, end int64, inFlight int, ok bool) {
@@ -349,7 +397,7 @@ func (m *Manager) armLocked(p *sharePart) {
 		p.timer.Stop()
 		p.timer = nil
 	}
-	if !ok || p.timer != nil || m.closed.Load() {
+	if !ok || p.timer != nil || p.dropped || m.closed.Load() {
 		return
 	}
 	p.armed = d
@@ -439,7 +487,7 @@ func (m *Manager) flush() {
 	us := make([]Update, 0, len(dirty))
 	for k, p := range dirty {
 		p.mu.Lock()
-		u := Update{Key: k}
+		u := Update{Key: k, LeaderEpoch: p.epoch}
 		if p.resync {
 			u.Start, u.Batches = p.state.Snapshot()
 		} else {

@@ -304,3 +304,45 @@ func TestShareManagerWindowRoom(t *testing.T) {
 		t.Fatalf("acquired %v after the window moved", got)
 	}
 }
+
+// TestShareManagerLeadershipMoves: a topic partition's leadership moves from one manager
+// to another (the new leader reads the stored state): accepted records are never
+// delivered again, those in flight on the old leader are; the old leader's late write
+// is fenced by the new leader's epoch.
+func TestShareManagerLeadershipMoves(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	epoch := func(e int32) func([16]byte, int32) int32 { return func([16]byte, int32) int32 { return e } }
+	old := NewManager(ManagerOptions{Store: s, LeaderEpoch: epoch(1), Logger: slog.New(slog.DiscardHandler)})
+	defer old.Close()
+	if _, err := old.Acquire(testKey, "a", 0, 10, 10, startAt(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Acknowledge(context.Background(), testKey, "a", acks(0, 3, Accept, Accept, Accept, Accept)); err != nil {
+		t.Fatal(err)
+	}
+	old.DropPartition(testKey.TopicID, testKey.Partition)
+	if _, _, _, ok := old.Stats(testKey); ok {
+		t.Fatal("the old leader still holds the share-partition")
+	}
+	if err := old.Acknowledge(context.Background(), testKey, "a", acks(4, 4, Accept)); !errors.Is(err, ErrInvalidRecordState) {
+		t.Fatalf("acknowledgement on the old leader after the move: %v", err)
+	}
+
+	m := NewManager(ManagerOptions{Store: s, LeaderEpoch: epoch(2), Logger: slog.New(slog.DiscardHandler)})
+	defer m.Close()
+	got, err := m.Acquire(testKey, "b", 0, 10, 100, startAt(99))
+	// Acquisitions are not stored: 4-9 come back as they were before (first delivery).
+	if want := []AcquiredRange{{4, 9, 1}}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("the new leader acquired %v %v, want %v", got, err, want)
+	}
+	if err := m.Acknowledge(context.Background(), testKey, "b", acks(4, 4, Accept)); err != nil {
+		t.Fatal(err)
+	}
+	// A write of the old leader's that comes late is refused.
+	if err := s.Write([]Update{{Key: testKey, LeaderEpoch: 1, Start: -1, Batches: []StateBatch{{4, 4, Available, 1}}}}); !errors.Is(err, ErrFencedLeaderEpoch) {
+		t.Fatalf("the old leader's late write: %v", err)
+	}
+	if st, _, _ := s.Read(testKey); st.Start != 5 {
+		t.Fatalf("stored start %d, want 5", st.Start)
+	}
+}

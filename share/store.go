@@ -122,16 +122,37 @@ func (s *Store) PartitionFor(k Key) int32 { return s.rt.PartitionFor(k.Coordinat
 
 // Read returns the stored state of k; ok is false when none is stored. Errors: the
 // runtime's (coord.ErrNotCoordinator, ErrLoadInProgress, ErrNotAvailable).
-func (s *Store) Read(k Key) (st Stored, ok bool, err error) {
+func (s *Store) Read(k Key) (st Stored, ok bool, err error) { return s.ReadAt(k, -1) }
+
+// ReadAt is Read by the leader of k's topic partition at leaderEpoch, as Kafka's
+// ReadShareGroupState: it waits for the writes to k's partition of the topic in progress,
+// then fails with ErrFencedLeaderEpoch when k was last written or read at a newer epoch,
+// or else records the epoch (in memory: a replay forgets it), so that from now on the
+// writes of older leaders are fenced, even before this one's first write. A negative
+// leaderEpoch reads without any of these.
+func (s *Store) ReadAt(k Key, leaderEpoch int32) (st Stored, ok bool, err error) {
 	sh, err := s.rt.Shard(s.PartitionFor(k))
 	if err != nil {
 		return Stored{}, false, err
+	}
+	if leaderEpoch >= 0 {
+		// After the writes in progress: one of the former leader's, committed later,
+		// would be missing from what this leader reads (an accepted record delivered
+		// again); the ones that start later are fenced.
+		sh.writeMu.Lock()
+		defer sh.writeMu.Unlock()
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e := sh.mu.states[k]
 	if e == nil {
 		return Stored{}, false, nil
+	}
+	if leaderEpoch >= 0 {
+		if leaderEpoch < e.leaderEpoch {
+			return Stored{}, false, fmt.Errorf("%w: %v read at leader epoch %d, stored at %d", ErrFencedLeaderEpoch, k, leaderEpoch, e.leaderEpoch)
+		}
+		e.leaderEpoch = leaderEpoch
 	}
 	start, batches := e.state.Snapshot()
 	return Stored{StateEpoch: e.stateEpoch, Start: start, Batches: batches}, true, nil
@@ -140,7 +161,9 @@ func (s *Store) Read(k Key) (st Stored, ok bool, err error) {
 // Write stores updates, those of one partition of __share_group_state as one batch (the
 // partitions written concurrently), and returns once they are committed (an error
 // otherwise; updates of other partitions may have been stored). The first update of a
-// share-partition must carry its start.
+// share-partition must carry its start. An update at a leader epoch below the one its
+// share-partition was last written at fails its whole batch with ErrFencedLeaderEpoch
+// (as Kafka's share coordinator fences a former leader of the topic partition).
 func (s *Store) Write(updates []Update) error {
 	byPart := make(map[int32][]Update)
 	for _, u := range updates {
@@ -173,7 +196,7 @@ func (s *Store) Write(updates []Update) error {
 }
 
 // Delete removes the stored states of keys (the group was deleted, or its offsets): they
-// are tombstoned in the topic.
+// are tombstoned in the topic. Keys without a stored state are skipped (nothing written).
 func (s *Store) Delete(keys []Key) error {
 	byPart := make(map[int32][]Key)
 	for _, k := range keys {
@@ -310,6 +333,10 @@ func (sh *storeShard) write(us []Update) error {
 				}
 				e = &storedState{state: &PartitionState{}, snapshotEpoch: -1, created: now, updates: sh.s.opts.SnapshotEvery}
 			}
+			if u.LeaderEpoch < e.leaderEpoch {
+				sh.mu.Unlock()
+				return fmt.Errorf("%w: %v written at leader epoch %d, stored at %d", ErrFencedLeaderEpoch, u.Key, u.LeaderEpoch, e.leaderEpoch)
+			}
 			e = e.clone()
 			next[u.Key] = e
 		}
@@ -335,6 +362,9 @@ func (sh *storeShard) write(us []Update) error {
 	}
 	sh.mu.Lock()
 	for k, e := range next {
+		if cur := sh.mu.states[k]; cur != nil { // a ReadAt during the write may have raised it
+			e.leaderEpoch = max(e.leaderEpoch, cur.leaderEpoch)
+		}
 		sh.mu.states[k] = e
 	}
 	sh.mu.Unlock()
@@ -345,8 +375,15 @@ func (sh *storeShard) delete(ks []Key) error {
 	sh.writeMu.Lock()
 	defer sh.writeMu.Unlock()
 	recs := make([]coord.Record, 0, 2*len(ks))
+	sh.mu.Lock()
 	for _, k := range ks {
-		recs = append(recs, coord.Record{Key: appendKey(nil, updateType, k)}, coord.Record{Key: appendKey(nil, snapshotType, k)})
+		if sh.mu.states[k] != nil {
+			recs = append(recs, coord.Record{Key: appendKey(nil, updateType, k)}, coord.Record{Key: appendKey(nil, snapshotType, k)})
+		}
+	}
+	sh.mu.Unlock()
+	if len(recs) == 0 {
+		return nil
 	}
 	if err := sh.part.Write(recs); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/coord"
 )
@@ -206,5 +207,125 @@ func TestShareStoreOneBatchPerWrite(t *testing.T) {
 	}
 	for _, u := range us {
 		wantStored(t, s, u.Key, Stored{Start: 1})
+	}
+}
+
+// TestShareStoreFencesOldLeader: once a share-partition is written at a leader epoch, a
+// write at an older one (a former leader of the topic partition) fails with
+// ErrFencedLeaderEpoch and changes nothing, also after a replay.
+func TestShareStoreFencesOldLeader(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	k := Key{Group: "g", Partition: 1}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 3, Start: 0, Batches: []StateBatch{{0, 0, Acknowledged, 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		err := s.Write([]Update{{Key: k, LeaderEpoch: 2, Start: -1, Batches: []StateBatch{{0, 0, Available, 1}}}})
+		if !errors.Is(err, ErrFencedLeaderEpoch) {
+			t.Fatalf("write at an older leader epoch: %v", err)
+		}
+		wantStored(t, s, k, Stored{Start: 1})
+		reload(t, s)
+	}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 4, Start: -1, Batches: []StateBatch{{1, 1, Archived, 1}}}}); err != nil {
+		t.Fatalf("write at a newer leader epoch: %v", err)
+	}
+	wantStored(t, s, k, Stored{Start: 2})
+}
+
+// TestShareStoreDeleteUnknown: deleting keys without a stored state writes nothing (a
+// deleted group's keys on a cluster are every partition of every topic).
+func TestShareStoreDeleteUnknown(t *testing.T) {
+	s, logs := newTestStore(t, 500)
+	var keys []Key
+	for p := range int32(20) {
+		keys = append(keys, Key{Group: "gone", Partition: p})
+	}
+	if err := s.Delete(keys); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range logs {
+		if n := l.Len(); n != 0 {
+			t.Fatalf("partition %d: %d batches written for keys without a state", i, n)
+		}
+	}
+}
+
+// TestShareStoreReadAtFences: a read by a new leader fences the writes of older ones
+// before its own first write (as Kafka's ReadShareGroupState), and a read by an older
+// leader is refused.
+func TestShareStoreReadAtFences(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	k := Key{Group: "g", Partition: 2}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.ReadAt(k, 2); !ok || err != nil {
+		t.Fatalf("read by the new leader: %v %v", ok, err)
+	}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 5}}); !errors.Is(err, ErrFencedLeaderEpoch) {
+		t.Fatalf("the old leader's write after the new one's read: %v", err)
+	}
+	if _, _, err := s.ReadAt(k, 1); !errors.Is(err, ErrFencedLeaderEpoch) {
+		t.Fatalf("read by the old leader: %v", err)
+	}
+	wantStored(t, s, k, Stored{Start: 0})
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 2, Start: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	wantStored(t, s, k, Stored{Start: 3})
+}
+
+// holdLog is a coord.Log whose appends wait while held.
+type holdLog struct {
+	*coord.MemLog
+	held    chan struct{} // closed when an append waits
+	release chan struct{}
+}
+
+func (l *holdLog) Append(b []byte) (int64, error) {
+	if l.release != nil {
+		close(l.held)
+		<-l.release
+		l.release = nil
+	}
+	return l.MemLog.Append(b)
+}
+
+// TestShareStoreReadAtAfterWrites: a leader's read waits for a write in progress (a
+// former leader's accept committed after the read began is in what it reads).
+func TestShareStoreReadAtAfterWrites(t *testing.T) {
+	l := &holdLog{MemLog: coord.NewMemLog()}
+	s, err := NewStore(&StoreOptions{NumPartitions: 1, SnapshotEvery: 500, Logger: slog.New(slog.DiscardHandler),
+		OpenLog: func(int32) (coord.Log, error) { return l, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Load(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	k := Key{Group: "g"}
+	if err := s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	l.held, l.release = make(chan struct{}), make(chan struct{})
+	release := l.release
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 10}}) }()
+	<-l.held
+	read := make(chan Stored, 1)
+	go func() {
+		st, _, _ := s.ReadAt(k, 2)
+		read <- st
+	}()
+	// A read that did not wait returns the state without the write (start 0) meanwhile.
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if st := <-read; st.Start != 10 {
+		t.Fatalf("the new leader read start %d, want 10 (the write in progress)", st.Start)
 	}
 }

@@ -37,6 +37,7 @@ type procCluster struct {
 	addrs  []string // client listener of node i+1
 	dirs   []string
 	nodes  []*broker // the current process of node i+1
+	extra  []string  // more arguments of every node's command
 }
 
 // freeAddrs returns n free addresses of 127.0.0.1 (bound, then released for the
@@ -63,12 +64,18 @@ func freeAddrs(t testing.TB, n int) []string {
 // does once the quorum has registered it).
 func startProcCluster(t testing.TB) *procCluster {
 	t.Helper()
+	return startProcClusterWith(t)
+}
+
+// startProcClusterWith is startProcCluster with extra arguments to every node's command.
+func startProcClusterWith(t testing.TB, extra ...string) *procCluster {
+	t.Helper()
 	addrs := freeAddrs(t, 6)
 	var voters []string
 	for i, a := range addrs[3:] {
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, a))
 	}
-	c := &procCluster{bin: buildStrata(t), voters: strings.Join(voters, ","), addrs: addrs[:3], nodes: make([]*broker, 3)}
+	c := &procCluster{bin: buildStrata(t), voters: strings.Join(voters, ","), addrs: addrs[:3], nodes: make([]*broker, 3), extra: extra}
 	for i := range 3 {
 		c.dirs = append(c.dirs, t.TempDir())
 		c.nodes[i] = c.launch(t, i)
@@ -81,8 +88,8 @@ func startProcCluster(t testing.TB) *procCluster {
 
 // launch starts node i+1 with its command (the same every time).
 func (c *procCluster) launch(t testing.TB, i int) *broker {
-	return launchStrata(t, c.bin, "--listen", c.addrs[i], "--data-dir", c.dirs[i],
-		"--set", "node.id="+strconv.Itoa(i+1), "--set", "controller.quorum.voters="+c.voters)
+	return launchStrata(t, c.bin, append([]string{"--listen", c.addrs[i], "--data-dir", c.dirs[i],
+		"--set", "node.id=" + strconv.Itoa(i+1), "--set", "controller.quorum.voters=" + c.voters}, c.extra...)...)
 }
 
 // client returns a client of node i+1 alone; req sends to that node, not to the
