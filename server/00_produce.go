@@ -52,19 +52,9 @@ func handleProduce(s *Server, r *request) reply {
 	// v13 names topics by id: resolved to names here, the rest works on names.
 	var unknownID map[int]bool
 	if req.Version >= 13 {
-		im := s.image()
-		for ti := range req.Topics {
-			rt := &req.Topics[ti]
-			rt.Topic = ""
-			if t, ok := im.TopicByID(rt.TopicID); ok {
-				rt.Topic = t.Name
-			} else {
-				if unknownID == nil {
-					unknownID = make(map[int]bool)
-				}
-				unknownID[ti] = true
-			}
-		}
+		unknownID = s.namesByID(len(req.Topics), func(i int) (*string, [16]byte) {
+			return &req.Topics[i].Topic, req.Topics[i].TopicID
+		})
 	}
 	var verdicts map[[2]int]txnVerdict
 	if validAcks && txnErr == nil {
@@ -262,4 +252,26 @@ func dataErrMessage(err error) *string {
 	}
 	m := err.Error()
 	return &m
+}
+
+// namesByID resolves the n topics of a request that names them by id (Produce v13,
+// TxnOffsetCommit v6): topic(i) gives the i-th topic's name field, set here to the name
+// ("" when unknown), and its id. It returns the indexes of the unknown ids (nil if none),
+// whose partitions answer UNKNOWN_TOPIC_ID.
+func (s *Server) namesByID(n int, topic func(i int) (*string, [16]byte)) map[int]bool {
+	im := s.image()
+	var unknown map[int]bool
+	for i := range n {
+		name, id := topic(i)
+		*name = ""
+		if t, ok := im.TopicByID(id); ok {
+			*name = t.Name
+		} else {
+			if unknown == nil {
+				unknown = make(map[int]bool)
+			}
+			unknown[i] = true
+		}
+	}
+	return unknown
 }

@@ -39,19 +39,9 @@ func handleTxnOffsetCommit(s *Server, r *request) reply {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	var unknownID map[int]bool
 	if req.Version >= 6 {
-		im := s.image()
-		for ti := range req.Topics {
-			t := &req.Topics[ti]
-			t.Topic = ""
-			if tp, ok := im.TopicByID(t.TopicID); ok {
-				t.Topic = tp.Name
-			} else {
-				if unknownID == nil {
-					unknownID = make(map[int]bool)
-				}
-				unknownID[ti] = true
-			}
-		}
+		unknownID = s.namesByID(len(req.Topics), func(i int) (*string, [16]byte) {
+			return &req.Topics[i].Topic, req.Topics[i].TopicID
+		})
 	}
 	fill := func(code func(ti, pi int) int16) kmsg.Response {
 		for ti, t := range req.Topics {
