@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +245,39 @@ func TestTxnProducerCLIExitLeavesOpen(t *testing.T) {
 	if got := keys(t, addr, topic, 0, kgo.ReadUncommitted(), 0x22); !bytes.Equal(got, []byte{0x10, 0x20, 0x21, 0x22}) {
 		t.Fatalf("read_uncommitted keys %x", got)
 	}
+}
+
+// FuzzTxnProducerCLICommand: a command's fields never panic the parsers; a number decode
+// accepts prints back to itself in its base, and a producer command parsed keeps its
+// fields.
+func FuzzTxnProducerCLICommand(f *testing.F) {
+	for _, s := range []string{
+		"producer1, -1, 0x0, 5, BeginCommit, DoFlush", "producer3, 0, 0x70, 1, None, DoFlush",
+		"producer1, 1, 0x20, 3, ContinueOpen, DontFlush", "producer1,0,#10,010,BeginAbort,DoFlush",
+		"sleep,200", "exit,0", "producer1, 0, 0x, -, None", "producer1,,,,,", " , ",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fields := fieldSep.Split(s, -1)
+		for _, field := range fields {
+			n, err := decode(field)
+			if err != nil {
+				continue
+			}
+			if back, err := decode(strconv.FormatInt(int64(n), 10)); err != nil || back != n {
+				t.Fatalf("decode(%q) = %d, but its decimal decodes to %d, %v", field, n, back, err)
+			}
+		}
+		cmd, err := parseProducer(fields)
+		if err != nil {
+			return
+		}
+		ends := cmd.commits || cmd.aborts
+		open := fields[4] == "None" || strings.HasSuffix(fields[4], "Open")
+		if cmd.producer != fields[0] || cmd.transactional != (fields[4] != "None") ||
+			cmd.flush != (fields[5] == "DoFlush") || ends == open || cmd.begins != strings.HasPrefix(fields[4], "Begin") {
+			t.Fatalf("parseProducer(%q) = %+v", fields, cmd)
+		}
+	})
 }
