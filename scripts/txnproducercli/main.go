@@ -43,6 +43,9 @@
 // The producers speak Kafka 3.6's protocol versions (kversion.V3_6_0): transactions v1,
 // AddPartitionsToTxn before the first record to a partition, as the Java client of the
 // Kafka release librdkafka-tests.sh names as the broker version (TEST_KAFKA_VERSION).
+// With TXNPRODUCERCLI_VERSIONS=latest in the environment they speak kgo's own newest
+// versions instead: transactions v2 (KIP-890 part 2: Produce v12 adds a partition to the
+// transaction) where the brokers advertise transaction.version 2, as Strata does.
 package main
 
 import (
@@ -82,7 +85,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: txnproducercli BOOTSTRAP COMMAND...")
 		return 1
 	}
-	c := cli{bootstrap: strings.Split(args[0], ","), testid: "null", producers: map[string]*producer{}, stderr: stderr}
+	c := cli{
+		bootstrap: strings.Split(args[0], ","), testid: "null", producers: map[string]*producer{},
+		versions: os.Getenv("TXNPRODUCERCLI_VERSIONS"), stderr: stderr,
+	}
+	if c.versions != "" && c.versions != "latest" {
+		fmt.Fprintf(stderr, "txnproducercli: TXNPRODUCERCLI_VERSIONS is %q: empty or latest\n", c.versions)
+		return 1
+	}
 	for _, arg := range args[1:] {
 		fmt.Fprintf(stdout, "txnproducercli: command: '%s'\n", arg)
 		if err := c.do(arg); err != nil {
@@ -109,6 +119,7 @@ type cli struct {
 	topic     string
 	testid    string
 	producers map[string]*producer
+	versions  string // TXNPRODUCERCLI_VERSIONS
 	stderr    io.Writer
 }
 
@@ -278,10 +289,12 @@ type producer struct {
 func (c *cli) newProducer(name string, transactional bool) (*producer, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.bootstrap...),
-		kgo.MaxVersions(kversion.V3_6_0()),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.RecordDeliveryTimeout(2 * time.Minute), // delivery.timeout.ms
 		kgo.RecordPartitioner(partitioner()),
+	}
+	if c.versions != "latest" {
+		opts = append(opts, kgo.MaxVersions(kversion.V3_6_0()))
 	}
 	if !transactional {
 		opts = append(opts, kgo.ClientID("producer-"+name))

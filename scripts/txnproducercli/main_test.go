@@ -60,6 +60,7 @@ func TestTxnProducerCLIBadCommands(t *testing.T) {
 		{"127.0.0.1:1", "sleep,-5"},
 		{"127.0.0.1:1", ""},
 	} {
+		t.Setenv("TXNPRODUCERCLI_VERSIONS", "")
 		var out, errOut bytes.Buffer
 		if got := run(args, &out, &errOut); got != 1 || errOut.Len() == 0 {
 			t.Errorf("run(%q) = %d, stderr %q; want 1 and a message", args, got, errOut.String())
@@ -76,11 +77,11 @@ func TestTxnProducerCLIBadCommands(t *testing.T) {
 
 // runCLI runs the program as a process against addr, as librdkafka's 0098 runs
 // TransactionProducerCli, and answers its exit status.
-func runCLI(t *testing.T, addr, topic string, cmds ...string) int {
+func runCLI(t *testing.T, versions, addr, topic string, cmds ...string) int {
 	t.Helper()
 	args := append([]string{addr, "topic," + topic, "testid," + t.Name()}, cmds...)
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "TXNPRODUCERCLI_MAIN=1")
+	cmd.Env = append(os.Environ(), "TXNPRODUCERCLI_MAIN=1", "TXNPRODUCERCLI_VERSIONS="+versions)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -123,8 +124,15 @@ func keys(t *testing.T, addr, topic string, p int32, iso kgo.IsolationLevel, end
 }
 
 // TestTxnProducerCLIScenarios runs some of 0098's command lists and checks what
-// read_committed and read_uncommitted consumers see, as 0098 does with its own consumer.
+// read_committed and read_uncommitted consumers see, as 0098 does with its own consumer:
+// with Kafka 3.6's versions (transactions v1) and kgo's newest (transactions v2).
 func TestTxnProducerCLIScenarios(t *testing.T) {
+	for _, versions := range []string{"", "latest"} {
+		t.Run("versions="+versions, func(t *testing.T) { testTxnProducerCLIScenarios(t, versions) })
+	}
+}
+
+func testTxnProducerCLIScenarios(t *testing.T, versions string) {
 	s := servertest.StartBroker(t, "", nil)
 	addr := s.Addr().String()
 	adm, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -182,7 +190,7 @@ func TestTxnProducerCLIScenarios(t *testing.T) {
 			if _, err := admin.CreateTopic(ctx, tc.partitions, 1, nil, topic); err != nil {
 				t.Fatal(err)
 			}
-			if st := runCLI(t, addr, topic, tc.cmds...); st != 0 {
+			if st := runCLI(t, versions, addr, topic, tc.cmds...); st != 0 {
 				t.Fatalf("exit status %d", st)
 			}
 			for p := range tc.partitions {
@@ -221,7 +229,7 @@ func TestTxnProducerCLIExitLeavesOpen(t *testing.T) {
 	if _, err := admin.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
-	if st := runCLI(t, addr, topic,
+	if st := runCLI(t, "", addr, topic,
 		"producer3, 0, 0x10, 1, None, DoFlush",
 		"producer1, 0, 0x20, 3, BeginOpen, DoFlush",
 		"exit,7",
