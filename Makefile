@@ -44,7 +44,8 @@ jepsen:
 	$(GO) test -count=$(JEPSEN_COUNT) -timeout 0 -run '$(JEPSEN_RUN)' -v ./cmd/strata
 
 # librdkafka's own tests (RDK_TESTS, default 0103,0129) against a three-node cluster;
-# not in CI: LIBRDKAFKA_SRC is a librdkafka v2.0.2 source tree (scripts/librdkafka-tests.sh).
+# not in CI: LIBRDKAFKA_SRC is a librdkafka v2.0.2 source tree (scripts/librdkafka-tests.sh;
+# 0098 runs its Java producer as scripts/txnproducercli and needs RapidJSON in the tree).
 RDK_TESTS ?= 0103,0129
 librdkafka-tests: build
 	./scripts/librdkafka-tests.sh $(LIBRDKAFKA_SRC) $(RDK_TESTS)

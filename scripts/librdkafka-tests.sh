@@ -13,6 +13,14 @@
 # a temporary data directory each, and are stopped at the end; the exit status is the
 # test-runner's, whose log is $LOG (default a new temporary file).
 #
+# 0098-consumer-txn needs the tree configured with RapidJSON (Debian's rapidjson-dev;
+# without it the test skips itself) and runs Kafka's Java TransactionProducerCli through
+# tests/java/run-class.sh, which calls $KAFKA_PATH/bin/kafka-run-class.sh: KAFKA_PATH is a
+# temporary directory whose kafka-run-class.sh runs scripts/txnproducercli (the Go
+# stand-in, built here) for that class and fails for any other (0113's
+# IncrementalRebalanceCli has none), and a javac first on the test-runner's PATH does
+# nothing, so its `make java` (javac against Kafka's jars) passes without the jars.
+#
 #   scripts/librdkafka-tests.sh SRC [TESTS]     (make librdkafka-tests LIBRDKAFKA_SRC=SRC)
 set -uo pipefail
 
@@ -39,6 +47,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+if [[ ",$TESTS," == *,0098,* ]] && ! grep -Eq '^WITH_RAPIDJSON=[[:space:]]*y' "$SRC/Makefile.config"; then
+	echo "librdkafka-tests: $SRC is configured without RapidJSON and 0098 would skip itself:" \
+		"install rapidjson-dev, then ./configure and make -C tests build there" >&2
+	exit 1
+fi
+mkdir -p "$W/kafka/bin" "$W/bin"
+(cd "$ROOT" && go build -o "$W/txnproducercli" ./scripts/txnproducercli) ||
+	{ echo "librdkafka-tests: building scripts/txnproducercli failed" >&2; exit 1; }
+{
+	echo '#!/usr/bin/env bash'
+	echo '# Kafka'"'"'s kafka-run-class.sh for librdkafka'"'"'s tests (scripts/librdkafka-tests.sh).'
+	echo 'case "$1" in'
+	echo "TransactionProducerCli) shift; exec '$W/txnproducercli' \"\$@\" ;;"
+	echo '*) echo "kafka-run-class.sh: no stand-in for $1 (Kafka'"'"'s jars are not here)" >&2; exit 1 ;;'
+	echo 'esac'
+} >"$W/kafka/bin/kafka-run-class.sh"
+printf '#!/bin/sh\n# Kafka'"'"'s jars are not here: its Java test programs are not compiled.\nexit 0\n' >"$W/bin/javac"
+chmod +x "$W/kafka/bin/kafka-run-class.sh" "$W/bin/javac"
+
 mapfile -t P < <(python3 -c 'import socket
 ss = [socket.socket() for _ in range(6)]
 for s in ss: s.bind(("127.0.0.1", 0))
@@ -57,7 +84,7 @@ done
 echo "metadata.broker.list=127.0.0.1:${P[0]},127.0.0.1:${P[1]},127.0.0.1:${P[2]}" >"$W/test.conf"
 
 cd "$SRC/tests" || exit 1
-LD_LIBRARY_PATH="$SRC/src:$SRC/src-cpp" RDKAFKA_TEST_CONF="$W/test.conf" TEST_KAFKA_VERSION=3.6.0 TESTS=$TESTS \
+KAFKA_PATH="$W/kafka" PATH="$W/bin:$PATH" LD_LIBRARY_PATH="$SRC/src:$SRC/src-cpp" RDKAFKA_TEST_CONF="$W/test.conf" TEST_KAFKA_VERSION=3.6.0 TESTS=$TESTS \
 	timeout 900 ./test-runner >"$LOG" 2>&1
 rc=$?
 sed 's/\x1b\[[0-9;]*m//g' "$LOG" | grep -E 'Test .* (PASSED|FAILED)|TEST FAILURE|failed at' | tail -20
