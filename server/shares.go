@@ -37,10 +37,11 @@ import (
 // shareAPIs are the APIs of share groups, advertised only while they are served:
 // ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, the offsets
 // APIs DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets
-// (shareAdminAPIs), and the share coordinator's inter-broker ReadShareGroupState,
-// WriteShareGroupState, DeleteShareGroupState and ReadShareGroupStateSummary (Kafka
-// lists its broker-listener APIs in ApiVersions, as WriteTxnMarkers).
-var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 84: true, 85: true, 86: true, 87: true, 90: true, 91: true, 92: true}
+// (shareAdminAPIs), and the share coordinator's inter-broker InitializeShareGroupState,
+// ReadShareGroupState, WriteShareGroupState, DeleteShareGroupState and
+// ReadShareGroupStateSummary (Kafka lists its broker-listener APIs in ApiVersions, as
+// WriteTxnMarkers).
+var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 83: true, 84: true, 85: true, 86: true, 87: true, 90: true, 91: true, 92: true}
 
 // shareAdminAPIs are the offsets APIs of share groups, served (and advertised) on a
 // single node only: on a cluster they would need the share coordinators' states
@@ -261,6 +262,27 @@ func (sh *shares) groupKeys(group string) ([]share.Key, error) {
 	return keys, nil
 }
 
+// stateKeys are the share-partitions of group with a state anywhere: on a single node
+// groupKeys; on a cluster those of every partition of every topic whose coordinator has
+// a state (shareStates.Summaries), or that the manager holds, sorted.
+func (sh *shares) stateKeys(group string) ([]share.Key, error) {
+	keys, err := sh.groupKeys(group)
+	if err != nil || sh.states.s.opts.Cluster == nil {
+		return keys, err
+	}
+	sums, err := sh.states.Summaries(sh.states.groupKeys(group, keys))
+	if err != nil {
+		return nil, err
+	}
+	for k := range sums {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	share.SortKeys(keys)
+	return keys, nil
+}
+
 // resetOffsets gives the share-partitions of starts fresh states at those start offsets
 // (AlterShareGroupOffsets). The manager forgets them before the write, so none of its
 // writes follows it, and after, so a fetch that loaded the old state in between (a
@@ -270,7 +292,7 @@ func (sh *shares) resetOffsets(r *request, starts map[share.Key]int64) error {
 	if err := sh.mgr.Forget(r.ctx, in); err != nil {
 		return err
 	}
-	if err := sh.store.Reset(starts); err != nil {
+	if err := sh.states.Reset(starts); err != nil {
 		return err
 	}
 	return sh.mgr.Forget(r.ctx, in)
@@ -286,7 +308,7 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	if err := sh.mgr.Forget(r.ctx, in); err != nil {
 		return err
 	}
-	if err := sh.store.Delete(keys); err != nil {
+	if err := sh.states.Delete(keys); err != nil {
 		return err
 	}
 	return sh.mgr.Forget(r.ctx, in)

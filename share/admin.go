@@ -45,19 +45,27 @@ func (s *PartitionState) Summary() Summary {
 // otherwise; ok is false when there is neither (the group never read the partition, or
 // its offsets were deleted).
 func (m *Manager) Summary(k Key) (sum Summary, ok bool, err error) {
-	m.mu.Lock()
-	p := m.mu.parts[k]
-	m.mu.Unlock()
-	if p != nil {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.state.Summary(), true, nil
+	if sum, ok := m.LiveSummary(k); ok {
+		return sum, true, nil
 	}
 	st, ok, err := m.opts.Store.ReadAt(k, -1)
 	if err != nil || !ok {
 		return Summary{}, false, err
 	}
 	return st.Summary(), true, nil
+}
+
+// LiveSummary summarises k's live state; ok is false when the manager does not hold k.
+func (m *Manager) LiveSummary(k Key) (sum Summary, ok bool) {
+	m.mu.Lock()
+	p := m.mu.parts[k]
+	m.mu.Unlock()
+	if p == nil {
+		return Summary{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state.Summary(), true
 }
 
 // Summary summarises a stored state (nothing in flight: acquisitions are not stored).
