@@ -82,7 +82,8 @@ func retriableShareState(err error) bool {
 		return true
 	case errors.As(err, &ke):
 		return ke == kerr.NotCoordinator || ke == kerr.CoordinatorLoadInProgress || ke == kerr.CoordinatorNotAvailable
-	case errors.Is(err, share.ErrInvalidRequest), errors.Is(err, share.ErrFencedLeaderEpoch), errors.Is(err, errPeersClosed):
+	case errors.Is(err, share.ErrInvalidRequest), errors.Is(err, share.ErrFencedLeaderEpoch), errors.Is(err, share.ErrFencedStateEpoch),
+		errors.Is(err, errPeersClosed):
 		return false
 	}
 	return true // the peer's connection failed: it may be down, its partitions moving
@@ -160,9 +161,13 @@ func routeShare[T any](st *shareStates, items []T, key func(T) share.Key,
 func shareKeyOf(k share.Key) share.Key        { return k }
 func shareUpdateKey(u share.Update) share.Key { return u.Key }
 
-// shareErrFor is a partition's error in a peer's answer, with its message if any.
+// shareErrFor is a partition's error in a peer's answer, with its message if any;
+// FENCED_STATE_EPOCH is share.ErrFencedStateEpoch (the Manager drops what was fenced).
 func shareErrFor(code int16, msg *string) error {
 	err := kerr.ErrorForCode(code)
+	if err == kerr.FencedStateEpoch {
+		err = share.ErrFencedStateEpoch
+	}
 	if err == nil || msg == nil || *msg == "" {
 		return err
 	}
@@ -201,8 +206,8 @@ func (st *shareStates) ReadAt(k share.Key, leaderEpoch int32) (share.Stored, boo
 		if err := shareErrFor(p.ErrorCode, p.ErrorMessage); err != nil {
 			return err
 		}
-		if p.StartOffset < 0 { // none stored
-			out, found = share.Stored{}, false
+		if p.StartOffset < 0 { // none stored: the state epoch of a first state
+			out, found = share.Stored{StateEpoch: p.StateEpoch}, false
 			return nil
 		}
 		out, found = share.Stored{StateEpoch: p.StateEpoch, Start: p.StartOffset}, true
@@ -234,7 +239,7 @@ func (st *shareStates) Write(us []share.Update) error {
 				req.Topics = append(req.Topics, t)
 			}
 			p := kmsg.NewWriteShareGroupStateRequestTopicPartition()
-			p.Partition, p.StateEpoch, p.LeaderEpoch, p.StartOffset, p.DeliveryCompleteCount = u.Key.Partition, 0, u.LeaderEpoch, u.Start, -1
+			p.Partition, p.StateEpoch, p.LeaderEpoch, p.StartOffset, p.DeliveryCompleteCount = u.Key.Partition, u.StateEpoch, u.LeaderEpoch, u.Start, -1
 			for _, b := range u.Batches {
 				sb := kmsg.NewWriteShareGroupStateRequestTopicPartitionStateBatch()
 				sb.FirstOffset, sb.LastOffset, sb.DeliveryState, sb.DeliveryCount = b.First, b.Last, int8(b.State), b.DeliveryCount

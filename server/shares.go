@@ -393,6 +393,7 @@ func init() {
 		errMapping{share.ErrInvalidRequest, kerr.InvalidRequest},
 		errMapping{share.ErrInvalidRecordState, kerr.InvalidRecordState},
 		errMapping{share.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+		errMapping{share.ErrFencedStateEpoch, kerr.FencedStateEpoch},
 		errMapping{share.ErrUnknownMemberID, kerr.UnknownMemberID},
 		errMapping{share.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
 		errMapping{share.ErrGroupMaxSize, kerr.GroupMaxSizeReached},

@@ -104,8 +104,9 @@ type deadBatch struct {
 
 // sharePart is one share-partition of the manager.
 type sharePart struct {
-	key   Key
-	epoch int32 // the topic partition's leader epoch when the manager took it up
+	key        Key
+	epoch      int32 // the topic partition's leader epoch when the manager took it up
+	stateEpoch int32 // the stored state's (Stored.StateEpoch) when the manager read it
 
 	mu      sync.Mutex
 	state   *PartitionState
@@ -183,6 +184,7 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.stateEpoch = st.StateEpoch
 	if ok {
 		p.state.ApplySnapshot(st.Start, st.Batches)
 	} else {
@@ -487,7 +489,7 @@ func (m *Manager) flush() {
 	us := make([]Update, 0, len(dirty))
 	for k, p := range dirty {
 		p.mu.Lock()
-		u := Update{Key: k, LeaderEpoch: p.epoch}
+		u := Update{Key: k, StateEpoch: p.stateEpoch, LeaderEpoch: p.epoch}
 		if p.resync {
 			u.Start, u.Batches = p.state.Snapshot()
 		} else {
@@ -502,6 +504,9 @@ func (m *Manager) flush() {
 		us = append(us, u)
 	}
 	err := m.opts.Store.Write(us)
+	if errors.Is(err, ErrFencedStateEpoch) {
+		m.dropFenced(us)
+	}
 	if err != nil {
 		m.opts.Logger.Warn("storing share-partition states failed", "partitions", len(us), "err", err)
 		// The store holds none of these changes: store each state whole next time.
@@ -514,6 +519,40 @@ func (m *Manager) flush() {
 	}
 	*errp = err
 	close(done)
+}
+
+// dropFenced drops the share-partitions of a write refused with ErrFencedStateEpoch whose
+// stored state epoch is no longer the one they were read at (the state was reset or
+// deleted under the manager, on another broker: AlterShareGroupOffsets,
+// DeleteShareGroupOffsets), as DropPartition: the next operation on one reads it again;
+// their records in flight are forgotten (delivered again). The others are stored whole
+// by the next flush.
+func (m *Manager) dropFenced(us []Update) {
+	for _, u := range us {
+		st, _, err := m.opts.Store.ReadAt(u.Key, -1)
+		if err != nil || st.StateEpoch == u.StateEpoch {
+			continue
+		}
+		m.mu.Lock()
+		p := m.mu.parts[u.Key]
+		if p != nil && p.stateEpoch == u.StateEpoch {
+			delete(m.mu.parts, u.Key)
+		} else {
+			p = nil
+		}
+		m.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		m.opts.Logger.Info("share-partition state reset or deleted under this leader: read again", "key", u.Key, "state.epoch", u.StateEpoch, "stored", st.StateEpoch)
+		p.mu.Lock()
+		p.dropped = true
+		if p.timer != nil {
+			p.timer.Stop()
+			p.timer = nil
+		}
+		p.mu.Unlock()
+	}
 }
 
 // queueDead queues k's dead records for the dead-letter writer when its group has a
