@@ -36,7 +36,7 @@ func handleDescribeShareGroupOffsets(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeShareGroupOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeShareGroupOffsetsResponse)
 	sh, err := s.shareService()
-	if !s.shareAdmin() {
+	if !s.shareProtocol() {
 		err = kerr.UnsupportedVersion
 	}
 	return later(func() kmsg.Response {

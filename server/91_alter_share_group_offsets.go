@@ -29,7 +29,7 @@ func handleAlterShareGroupOffsets(s *Server, r *request) reply {
 		resp.ErrorCode, resp.ErrorMessage = errorCode(err), errMessage(err)
 		return now(resp)
 	}
-	if !s.shareAdmin() {
+	if !s.shareProtocol() {
 		return fail(kerr.UnsupportedVersion)
 	}
 	sh, err := s.shareService()

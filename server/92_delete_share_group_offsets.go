@@ -30,7 +30,7 @@ func handleDeleteShareGroupOffsets(s *Server, r *request) reply {
 		resp.Topics = nil
 		return resp
 	}
-	if !s.shareAdmin() {
+	if !s.shareProtocol() {
 		return now(fail(kerr.UnsupportedVersion))
 	}
 	sh, err := s.shareService()

@@ -2,12 +2,17 @@ package server
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/coord"
+	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/share"
 )
 
@@ -82,5 +87,77 @@ func TestClusterShareStatesAdmin(t *testing.T) {
 				t.Errorf("InitializeShareGroupState of q-%d on node %d, not its coordinator %d: error %v", p, s.opts.NodeID, coordinator, kerr.ErrorForCode(got.ErrorCode))
 			}
 		}
+	}
+}
+
+// TestClusterShareGroupOffsetsAdmin: DescribeShareGroupOffsets, AlterShareGroupOffsets
+// and DeleteShareGroupOffsets through kadm on a three-broker cluster, the group's
+// coordinator not leading q-0: start offsets and lags of a consumed group; after an
+// alteration to offset 5 the next member gets offsets 5-9 of each partition once (the
+// partition leaders, holding the share-partitions at 10, read them again); after a
+// delete the next member gets every record again (share.auto.offset.reset earliest).
+func TestClusterShareGroupOffsetsAdmin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	c, q := startShareCluster(t, ctx)
+	n := c.nodes[0]
+	group := ""
+	for i := 0; group == ""; i++ {
+		g := "ag" + strconv.Itoa(i)
+		o, _ := n.image().Topic(metadata.ConsumerOffsetsTopic)
+		if o.Partitions[coord.PartitionFor(g, o.NumPartitions())].Leader != q.Partitions[0].Leader {
+			group = g
+		}
+	}
+	cl, _ := consumeShareCluster(ctx, t, c.addrs(), group, 30, func(r *kgo.Record) { r.Ack(kgo.AckAccept) }, nil)
+	cl.Close()
+	acl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acl.Close()
+	adm := kadm.NewClient(acl)
+	describe := func(wantStart, wantLag int64) {
+		t.Helper()
+		d, err := adm.DescribeShareGroupOffsets(ctx, group)
+		if err != nil || d[group].Err != nil {
+			t.Fatalf("describe: %v %v", err, d[group].Err)
+		}
+		for p := range int32(3) {
+			o, ok := d[group].Offsets["q"][p]
+			switch {
+			case wantStart < 0 && ok:
+				t.Errorf("q-%d described %+v, want no row", p, o)
+			case wantStart >= 0 && (!ok || o.Err != nil || o.StartOffset != wantStart || o.Lag != wantLag):
+				t.Errorf("q-%d described %+v (%v), want start offset %d, lag %d", p, o, ok, wantStart, wantLag)
+			}
+		}
+	}
+	describe(10, 0)
+	to := kadm.Offsets{}
+	for p := range int32(3) {
+		to.AddOffset("q", p, 5, -1)
+	}
+	res, err := adm.AlterShareGroupOffsets(ctx, group, to)
+	if err != nil || res.Error() != nil {
+		t.Fatalf("alter: %v %v", err, res)
+	}
+	describe(5, 5)
+	cl, seen := consumeShareCluster(ctx, t, c.addrs(), group, 15, func(r *kgo.Record) { r.Ack(kgo.AckAccept) }, nil)
+	cl.Close()
+	for i := range 30 {
+		if want := 0; i >= 15 && seen[strconv.Itoa(i)] != 1 || i < 15 && seen[strconv.Itoa(i)] != want {
+			t.Fatalf("after the alteration record %d delivered %d times (seen %v), want once from offset 5", i, seen[strconv.Itoa(i)], seen)
+		}
+	}
+	dres, err := adm.DeleteShareGroupOffsets(ctx, group, "q")
+	if err != nil || dres.Error() != nil {
+		t.Fatalf("delete: %v %v", err, dres)
+	}
+	describe(-1, -1)
+	cl, seen = consumeShareCluster(ctx, t, c.addrs(), group, 30, func(r *kgo.Record) { r.Ack(kgo.AckAccept) }, nil)
+	defer cl.Close()
+	if len(seen) != 30 {
+		t.Fatalf("after the delete %d records delivered, want all 30 again: %v", len(seen), seen)
 	}
 }

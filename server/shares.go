@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -31,22 +32,19 @@ import (
 //     loaded and unloaded as that leadership moves (hostCoordinator); the Manager reaches
 //     it through shareStates (locally, or ReadShareGroupState/WriteShareGroupState).
 //
-// On a single node all three are this broker. The offsets APIs (90-92) read and change
-// the local store and manager: served on a single node only (shareAdminAPIs).
+// On a single node all three are this broker.
+// On a cluster the offsets APIs (90-92) are served by the group's coordinator, which
+// reads and changes the states at their share coordinators; a partition leader holding
+// a share-partition whose state they reset or deleted is fenced at its next write
+// (FENCED_STATE_EPOCH) and reads it again.
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
 // ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, the offsets
-// APIs DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets
-// (shareAdminAPIs), and the share coordinator's inter-broker InitializeShareGroupState,
+// APIs DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets, and the share coordinator's inter-broker InitializeShareGroupState,
 // ReadShareGroupState, WriteShareGroupState, DeleteShareGroupState and
 // ReadShareGroupStateSummary (Kafka lists its broker-listener APIs in ApiVersions, as
 // WriteTxnMarkers).
 var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 83: true, 84: true, 85: true, 86: true, 87: true, 90: true, 91: true, 92: true}
-
-// shareAdminAPIs are the offsets APIs of share groups, served (and advertised) on a
-// single node only: on a cluster they would need the share coordinators' states
-// (ReadShareGroupStateSummary, InitializeShareGroupState), not built yet.
-var shareAdminAPIs = map[int16]bool{90: true, 91: true, 92: true}
 
 // shareStateSetting and shareStateRFSetting are the broker settings of
 // __share_group_state's partition count and replication factor.
@@ -116,7 +114,11 @@ func (s *Server) openShares() (*shares, error) {
 		sh.configs = groupShareConfigs{s: s, dflt: shareConfig(config.ResolveShareGroup(s.opts.Settings, nil))}
 	}
 	sh.avail.ch = make(chan struct{})
-	sh.mgr = share.NewManager(share.ManagerOptions{Store: sh.states, LeaderEpoch: s.shareLeaderEpoch, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() },
+	idleCheck := time.Duration(-1) // a single node's offsets APIs make the manager forget what they change
+	if s.opts.Cluster != nil {
+		idleCheck = share.DefaultIdleCheck
+	}
+	sh.mgr = share.NewManager(share.ManagerOptions{Store: sh.states, LeaderEpoch: s.shareLeaderEpoch, Configs: sh.configs, Logger: s.log, IdleCheck: idleCheck, OnAvailable: func(share.Key) { sh.wake() },
 		DeadLetters: s.deadLetters(), TopicName: func(id [16]byte) (string, bool) {
 			t, ok := s.image().TopicByID(id)
 			if !ok {
@@ -404,10 +406,4 @@ func init() {
 		errMapping{share.ErrShareSessionLimitReached, kerr.ShareSessionLimitReached},
 		errMapping{share.ErrClosed, kerr.CoordinatorNotAvailable},
 	)
-}
-
-// shareAdmin reports whether the offsets APIs of share groups (shareAdminAPIs) are
-// served: while share groups are, on a single node.
-func (s *Server) shareAdmin() bool {
-	return s.shareProtocol() && s.opts.Cluster == nil
 }

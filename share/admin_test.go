@@ -5,6 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // TestShareSummary: the admin summary counts the window's acquired, acknowledged and
@@ -193,4 +195,30 @@ func TestShareManagerFencedStateEpoch(t *testing.T) {
 	if err := m.Acknowledge(ctx, testKey, "b", acks(3, 3, Accept)); err != nil {
 		t.Fatalf("first state after the delete: %v", err)
 	}
+}
+
+// TestShareManagerIdleCheck: a share-partition with nothing acquired whose state was
+// reset under the manager (by another broker) writes nothing, so is not fenced; its
+// first acquisition IdleCheck later reads the state epoch, finds it changed and
+// acquires from the reset's start offset.
+func TestShareManagerIdleCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := newTestStore(t, 500)
+		m := newTestManager(t, s, DefaultConfig(), nil)
+		ctx := context.Background()
+		if _, err := m.Acquire(testKey, "a", 0, 10, 2, startAt(0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Acknowledge(ctx, testKey, "a", acks(0, 1, Accept)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Reset(map[Key]int64{testKey: 6}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(DefaultIdleCheck)
+		got, err := m.Acquire(testKey, "b", 0, 10, 2, startAt(0))
+		if err != nil || !reflect.DeepEqual(got, []AcquiredRange{{6, 7, 1}}) {
+			t.Fatalf("acquired %v %v an idle check after the reset, want 6-7", got, err)
+		}
+	})
 }

@@ -45,7 +45,17 @@ type ManagerOptions struct {
 	// its writes carry, by which the store fences a former leader's (ErrFencedLeaderEpoch).
 	// Unset: 0 (a single node).
 	LeaderEpoch func(topicID [16]byte, partition int32) int32
+	// IdleCheck is how long a share-partition with nothing acquired is used without its
+	// stored state epoch being checked: the next acquisition after that reads it, and
+	// reads the share-partition again when it changed (reset or deleted by another
+	// broker: AlterShareGroupOffsets, DeleteShareGroupOffsets; an idle share-partition
+	// writes nothing, so is not fenced). 0: DefaultIdleCheck; negative: never (a single
+	// node, where Forget does it).
+	IdleCheck time.Duration
 }
+
+// DefaultIdleCheck is ManagerOptions.IdleCheck's default.
+const DefaultIdleCheck = time.Second
 
 // DeadLetters writes a share group's dead records to its dead-letter topic (KIP-1191):
 // dlq.Writer. Write returns once they are committed.
@@ -105,8 +115,9 @@ type deadBatch struct {
 // sharePart is one share-partition of the manager.
 type sharePart struct {
 	key        Key
-	epoch      int32 // the topic partition's leader epoch when the manager took it up
-	stateEpoch int32 // the stored state's (Stored.StateEpoch) when the manager read it
+	epoch      int32     // the topic partition's leader epoch when the manager took it up
+	stateEpoch int32     // the stored state's (Stored.StateEpoch) when the manager read it
+	checked    time.Time // when stateEpoch was last read (ManagerOptions.IdleCheck)
 
 	mu      sync.Mutex
 	state   *PartitionState
@@ -126,6 +137,9 @@ func NewManager(opts ManagerOptions) *Manager {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.IdleCheck == 0 {
+		opts.IdleCheck = DefaultIdleCheck
 	}
 	m := &Manager{opts: opts, kick: make(chan struct{}, 1), dkick: make(chan struct{}, 1), stop: make(chan struct{})}
 	m.mu.parts = make(map[Key]*sharePart)
@@ -173,10 +187,23 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	switch {
 	case m.closed.Load():
 		return nil, ErrClosed
-	case p != nil:
+	case p != nil && !m.dueCheck(p):
 		return p, nil
+	case p != nil:
+		st, _, err := m.opts.Store.ReadAt(k, -1)
+		if err != nil {
+			return nil, err
+		}
+		if st.StateEpoch == p.stateEpoch {
+			p.mu.Lock()
+			p.checked = m.opts.Clock.Now()
+			p.mu.Unlock()
+			return p, nil
+		}
+		m.drop(k, p.stateEpoch, st.StateEpoch)
+		return m.part(k, start)
 	}
-	p = &sharePart{key: k, state: &PartitionState{}}
+	p = &sharePart{key: k, state: &PartitionState{}, checked: m.opts.Clock.Now()}
 	if m.opts.LeaderEpoch != nil {
 		p.epoch = m.opts.LeaderEpoch(k.TopicID, k.Partition)
 	}
@@ -530,29 +557,45 @@ func (m *Manager) flush() {
 func (m *Manager) dropFenced(us []Update) {
 	for _, u := range us {
 		st, _, err := m.opts.Store.ReadAt(u.Key, -1)
-		if err != nil || st.StateEpoch == u.StateEpoch {
-			continue
+		if err == nil && st.StateEpoch != u.StateEpoch {
+			m.drop(u.Key, u.StateEpoch, st.StateEpoch)
 		}
-		m.mu.Lock()
-		p := m.mu.parts[u.Key]
-		if p != nil && p.stateEpoch == u.StateEpoch {
-			delete(m.mu.parts, u.Key)
-		} else {
-			p = nil
-		}
-		m.mu.Unlock()
-		if p == nil {
-			continue
-		}
-		m.opts.Logger.Info("share-partition state reset or deleted under this leader: read again", "key", u.Key, "state.epoch", u.StateEpoch, "stored", st.StateEpoch)
-		p.mu.Lock()
-		p.dropped = true
-		if p.timer != nil {
-			p.timer.Stop()
-			p.timer = nil
-		}
-		p.mu.Unlock()
 	}
+}
+
+// dueCheck reports whether p has nothing acquired and its state epoch was last read
+// ManagerOptions.IdleCheck ago or more.
+func (m *Manager) dueCheck(p *sharePart) bool {
+	if m.opts.IdleCheck < 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state.acquired == 0 && m.opts.Clock.Now().Sub(p.checked) >= m.opts.IdleCheck
+}
+
+// drop drops k's share-partition if it is still the one read at stateEpoch (the store
+// is at stored now), as DropPartition.
+func (m *Manager) drop(k Key, stateEpoch, stored int32) {
+	m.mu.Lock()
+	p := m.mu.parts[k]
+	if p != nil && p.stateEpoch == stateEpoch {
+		delete(m.mu.parts, k)
+	} else {
+		p = nil
+	}
+	m.mu.Unlock()
+	if p == nil {
+		return
+	}
+	m.opts.Logger.Info("share-partition state reset or deleted under this leader: read again", "key", k, "state.epoch", stateEpoch, "stored", stored)
+	p.mu.Lock()
+	p.dropped = true
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	p.mu.Unlock()
 }
 
 // queueDead queues k's dead records for the dead-letter writer when its group has a
