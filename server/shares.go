@@ -17,8 +17,8 @@ import (
 
 // Wiring of share groups (KIP-932, package share) into the Server. They are served when
 // strata.share.version is 1 (the default, as Kafka 4.2's share.version) or
-// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access); on a
-// cluster only the latter for now (see openData). They are split as Kafka's:
+// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access), on a
+// single node and on a cluster. They are split as Kafka's:
 //
 //   - membership (share.Groups: ShareGroupHeartbeat, ShareGroupDescribe) on the group's
 //     coordinator, the leader of its partition of __consumer_offsets (NOT_COORDINATOR
