@@ -36,7 +36,8 @@ const (
 
 // describeShareGroup fills d (named) from ShareGroupDescribe and
 // DescribeShareGroupOffsets (no ShareOffsets from a broker that does not serve it: a
-// Strata cluster node, for now); ok is false when the broker knows no share group of
+// Strata cluster node before share groups' offsets APIs were served there, or another
+// broker); ok is false when the broker knows no share group of
 // that name (or serves none).
 func (a *Admin) describeShareGroup(ctx context.Context, d *GroupDescription) (ok bool, err error) {
 	req := kmsg.NewPtrShareGroupDescribeRequest()

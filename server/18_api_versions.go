@@ -72,8 +72,7 @@ var consumerAPIs = map[int16]bool{68: true, 69: true}
 func (s *Server) fillAPIVersions(resp *kmsg.ApiVersionsResponse) {
 	for _, a := range sortedAPIs() {
 		if txnAPIs[a.key] && s.data.txns == nil || quorumAPIs[a.key] && s.opts.Cluster == nil ||
-			consumerAPIs[a.key] && !s.consumerProtocol() || shareAPIs[a.key] && !s.shareProtocol() ||
-			shareAdminAPIs[a.key] && !s.shareAdmin() {
+			consumerAPIs[a.key] && !s.consumerProtocol() || shareAPIs[a.key] && !s.shareProtocol() {
 			continue
 		}
 		k := kmsg.NewApiVersionsResponseApiKey()

@@ -12,7 +12,9 @@ func init() { register(85, 0, 1, handleWriteShareGroupState) }
 // a topic partition's leader stores changes of its share-partitions, shareStates):
 // every partition of the request is stored with one share.Store.Write (one batch per
 // partition of __share_group_state) and answered once committed, every partition with
-// the write's error: FENCED_LEADER_EPOCH for a former leader's write, INVALID_REQUEST
+// the write's error: FENCED_LEADER_EPOCH for a former leader's write,
+// FENCED_STATE_EPOCH for a write of a state reset or deleted since it was read,
+// INVALID_REQUEST
 // for a share-partition's first state without a start offset, NOT_COORDINATOR,
 // COORDINATOR_LOAD_IN_PROGRESS (see shareStateStore for the rest). Not advertised to
 // clients.
@@ -22,7 +24,7 @@ func handleWriteShareGroupState(s *Server, r *request) reply {
 	var us []share.Update
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
-			u := share.Update{Key: shareKey(req.GroupID, t.TopicID, p.Partition), LeaderEpoch: p.LeaderEpoch, Start: p.StartOffset}
+			u := share.Update{Key: shareKey(req.GroupID, t.TopicID, p.Partition), StateEpoch: p.StateEpoch, LeaderEpoch: p.LeaderEpoch, Start: p.StartOffset}
 			for _, b := range p.StateBatches {
 				u.Batches = append(u.Batches, share.StateBatch{First: b.FirstOffset, Last: b.LastOffset, State: share.RecordState(b.DeliveryState), DeliveryCount: b.DeliveryCount})
 			}

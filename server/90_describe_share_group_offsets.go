@@ -2,12 +2,17 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/metadata"
+	"github.com/stratalog/strata/replica"
 	"github.com/stratalog/strata/share"
 )
 
@@ -22,49 +27,52 @@ func init() { register(90, 0, 1, handleDescribeShareGroupOffsets) }
 // -1, no error (absence of data, as Kafka). Named topics need DESCRIBE
 // (TOPIC_AUTHORIZATION_FAILED per partition); Topics null describes every partition the
 // group has state for, leaving out the topics the principal may not describe.
-// UNSUPPORTED_VERSION while share groups are not served. Each partition with state also
-// carries Strata's tagged fields 10000 and 10001: its records in flight and archived.
+// UNSUPPORTED_VERSION while share groups are not served. Each partition with a state
+// this broker holds (leads) carries Strata's tagged fields 10000 and 10001: its records
+// in flight and archived. On a cluster a group is described by its coordinator
+// (NOT_COORDINATOR elsewhere, as Kafka's), from the stored states at their share
+// coordinators (ReadShareGroupStateSummary) and the partition leaders' high watermarks.
 func handleDescribeShareGroupOffsets(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DescribeShareGroupOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeShareGroupOffsetsResponse)
 	sh, err := s.shareService()
-	if !s.shareAdmin() {
+	if !s.shareProtocol() {
 		err = kerr.UnsupportedVersion
 	}
-	for _, g := range req.Groups {
-		rg := kmsg.NewDescribeShareGroupOffsetsResponseGroup()
-		rg.GroupID = g.GroupID
-		gerr := err
-		if gerr == nil {
-			gerr = r.groupErr(kmsg.ACLOperationDescribe, g.GroupID)
-		}
-		if gerr != nil {
-			rg.ErrorCode, rg.ErrorMessage = errorCode(gerr), errMessage(gerr)
-			resp.Groups = append(resp.Groups, rg)
-			continue
-		}
-		topics := g.Topics
-		if topics == nil {
-			topics, gerr = sh.describableStateTopics(s, r, g.GroupID)
+	return later(func() kmsg.Response {
+		for _, g := range req.Groups {
+			rg := kmsg.NewDescribeShareGroupOffsetsResponseGroup()
+			rg.GroupID = g.GroupID
+			gerr := err
+			if gerr == nil {
+				gerr = r.groupErr(kmsg.ACLOperationDescribe, g.GroupID)
+			}
+			if gerr == nil {
+				gerr = s.shareCoordinatorErr(g.GroupID)
+			}
+			topics := g.Topics
+			if gerr == nil && topics == nil {
+				topics, gerr = sh.describableStateTopics(s, r, g.GroupID)
+			}
 			if gerr != nil {
 				rg.ErrorCode, rg.ErrorMessage = errorCode(gerr), errMessage(gerr)
 				resp.Groups = append(resp.Groups, rg)
 				continue
 			}
+			rg.Topics = []kmsg.DescribeShareGroupOffsetsResponseGroupTopic{}
+			for _, t := range topics {
+				rg.Topics = append(rg.Topics, sh.describeOffsets(s, r, g.GroupID, t))
+			}
+			resp.Groups = append(resp.Groups, rg)
 		}
-		rg.Topics = []kmsg.DescribeShareGroupOffsetsResponseGroupTopic{}
-		for _, t := range topics {
-			rg.Topics = append(rg.Topics, sh.describeOffsets(s, r, g.GroupID, t))
-		}
-		resp.Groups = append(resp.Groups, rg)
-	}
-	return now(resp)
+		return resp
+	})
 }
 
 // describableStateTopics are the topics (and partitions) group has share-partition state
 // for, the principal may describe, by name.
 func (sh *shares) describableStateTopics(s *Server, r *request, group string) ([]kmsg.DescribeShareGroupOffsetsRequestGroupTopic, error) {
-	keys, err := sh.groupKeys(group)
+	keys, err := sh.stateKeys(group)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +95,10 @@ func (sh *shares) describableStateTopics(s *Server, r *request, group string) ([
 	return out, nil
 }
 
-// describeOffsets describes group's share-partitions of one topic.
+// describeOffsets describes group's share-partitions of one topic: the live state where
+// this broker holds the share-partition (with the in-flight and archived tags), the
+// stored summary from its coordinator otherwise; the lag from the partition leader's
+// high watermark (shareHighWatermarks).
 func (sh *shares) describeOffsets(s *Server, r *request, group string, rt kmsg.DescribeShareGroupOffsetsRequestGroupTopic) kmsg.DescribeShareGroupOffsetsResponseGroupTopic {
 	out := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopic()
 	out.Topic = rt.Topic
@@ -99,32 +110,130 @@ func (sh *shares) describeOffsets(s *Server, r *request, group string, rt kmsg.D
 	for _, p := range rt.Partitions {
 		rp := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopicPartition()
 		rp.Partition, rp.StartOffset, rp.Lag = p, -1, -1
-		switch {
-		case terr != nil:
+		if terr != nil {
 			rp.ErrorCode, rp.ErrorMessage = errorCode(terr), errMessage(terr)
-		case known:
-			if ps, ok := t.Partition(p); ok {
-				rp.LeaderEpoch = ps.LeaderEpoch
+		}
+		out.Partitions = append(out.Partitions, rp)
+	}
+	if terr != nil || !known {
+		return out
+	}
+	live := map[int32]share.Summary{}
+	var stored []share.Key
+	for _, p := range rt.Partitions {
+		if _, ok := t.Partition(p); !ok {
+			continue
+		}
+		k := shareKey(group, t.ID, p)
+		if sum, ok := sh.mgr.LiveSummary(k); ok {
+			live[p] = sum
+		} else {
+			stored = append(stored, k)
+		}
+	}
+	sums, err := sh.states.Summaries(stored)
+	var withState []int32
+	for i := range out.Partitions {
+		rp := &out.Partitions[i]
+		if ps, ok := t.Partition(rp.Partition); ok {
+			rp.LeaderEpoch = ps.LeaderEpoch
+		}
+		if _, ok := live[rp.Partition]; ok {
+			withState = append(withState, rp.Partition)
+			continue
+		}
+		if err != nil && slices.Contains(stored, shareKey(group, t.ID, rp.Partition)) {
+			rp.ErrorCode, rp.ErrorMessage = errorCode(err), errMessage(err)
+			continue
+		}
+		if _, ok := sums[shareKey(group, t.ID, rp.Partition)]; ok {
+			withState = append(withState, rp.Partition)
+		}
+	}
+	hws := s.shareHighWatermarks(r.ctx, t, withState)
+	for i := range out.Partitions {
+		rp := &out.Partitions[i]
+		sum, isLive := live[rp.Partition]
+		if !isLive {
+			var ok bool
+			if sum, ok = sums[shareKey(group, t.ID, rp.Partition)]; !ok {
+				continue
 			}
-			sum, ok, err := sh.mgr.Summary(shareKey(group, t.ID, p))
-			if err != nil {
-				rp.ErrorCode, rp.ErrorMessage = errorCode(err), errMessage(err)
-				break
-			}
-			if !ok {
-				break
-			}
-			rp.StartOffset = sum.Start
-			part, err := s.data.replicas.LookupID(t.ID, p, -1)
-			if err != nil {
-				rp.ErrorCode, rp.ErrorMessage = errorCode(err), errMessage(err)
-				break
-			}
-			rp.Lag = shareLag(part.HighWatermark(), sum)
+		}
+		rp.StartOffset = sum.Start
+		hw, herr := hws[rp.Partition].hw, hws[rp.Partition].err
+		if herr != nil {
+			rp.ErrorCode, rp.ErrorMessage = errorCode(herr), errMessage(herr)
+			continue
+		}
+		rp.Lag = shareLag(hw, sum)
+		if isLive {
 			rp.UnknownTags.Set(shareInFlightTag, binary.BigEndian.AppendUint32(nil, uint32(sum.InFlight)))
 			rp.UnknownTags.Set(shareArchivedTag, binary.BigEndian.AppendUint32(nil, uint32(sum.Archived)))
 		}
-		out.Partitions = append(out.Partitions, rp)
+	}
+	return out
+}
+
+// highWatermark is a partition's high watermark, or why it is not known.
+type highWatermark struct {
+	hw  int64
+	err error
+}
+
+// shareHighWatermarks are the high watermarks of partitions of t: this broker's where it
+// leads the partition, otherwise its leader's (ListOffsets latest, read_uncommitted).
+func (s *Server) shareHighWatermarks(ctx context.Context, t *metadata.Topic, partitions []int32) map[int32]highWatermark {
+	out := map[int32]highWatermark{}
+	remote := map[int32][]int32{} // by leader
+	for _, p := range partitions {
+		part, err := s.data.replicas.LookupID(t.ID, p, -1)
+		switch {
+		case err == nil:
+			out[p] = highWatermark{hw: part.HighWatermark()}
+		case s.opts.Cluster != nil && errors.Is(err, replica.ErrNotLeaderOrFollower):
+			ps, _ := t.Partition(p)
+			remote[ps.Leader] = append(remote[ps.Leader], p)
+		default:
+			out[p] = highWatermark{err: err}
+		}
+	}
+	for leader, ps := range remote {
+		fail := func(err error) {
+			for _, p := range ps {
+				out[p] = highWatermark{err: err}
+			}
+		}
+		br, err := s.peer(leader, peerShare)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.Version, req.ReplicaID = 4, -1
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = t.Name
+		for _, p := range ps {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.CurrentLeaderEpoch, rp.Timestamp = p, -1, listLatest
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, br)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		fail(fmt.Errorf("%w: ListOffsets from broker %d: no answer", kerr.UnknownServerError, leader))
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					out[p.Partition] = highWatermark{err: err}
+				} else {
+					out[p.Partition] = highWatermark{hw: p.Offset}
+				}
+			}
+		}
 	}
 	return out
 }

@@ -19,7 +19,9 @@ func init() { register(91, 0, 0, handleAlterShareGroupOffsets) }
 // UNKNOWN_TOPIC_OR_PARTITION, a negative start offset INVALID_REQUEST (Strata's check);
 // the others get a fresh state at the start offset, nothing in flight, delivery counts
 // reset, stored in __share_group_state (share.Store.Reset), answered once stored.
-// UNSUPPORTED_VERSION while share groups are not served.
+// UNSUPPORTED_VERSION while share groups are not served. On a cluster it is served by
+// the group's coordinator (NOT_COORDINATOR elsewhere, as Kafka's), which stores the new
+// states at their share coordinators (InitializeShareGroupState).
 func handleAlterShareGroupOffsets(s *Server, r *request) reply {
 	req := r.body.(*kmsg.AlterShareGroupOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterShareGroupOffsetsResponse)
@@ -27,14 +29,18 @@ func handleAlterShareGroupOffsets(s *Server, r *request) reply {
 		resp.ErrorCode, resp.ErrorMessage = errorCode(err), errMessage(err)
 		return now(resp)
 	}
-	if !s.shareAdmin() {
+	if !s.shareProtocol() {
 		return fail(kerr.UnsupportedVersion)
 	}
 	sh, err := s.shareService()
+	if err == nil && r.groupErr(kmsg.ACLOperationRead, req.GroupID) != nil {
+		err = kerr.GroupAuthorizationFailed
+	}
+	if err == nil {
+		err = s.shareCoordinatorErr(req.GroupID)
+	}
 	switch {
 	case err != nil:
-	case r.groupErr(kmsg.ACLOperationRead, req.GroupID) != nil:
-		err = kerr.GroupAuthorizationFailed
 	case s.isOtherGroup(req.GroupID):
 		err = fmt.Errorf("%w: group %s is not a share group", share.ErrGroupNotFound, req.GroupID)
 	default:

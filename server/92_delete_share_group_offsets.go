@@ -19,7 +19,9 @@ func init() { register(92, 0, 0, handleDeleteShareGroupOffsets) }
 // of each of its partitions is deleted from __share_group_state (tombstones), so the
 // group's next member starts there from share.auto.offset.reset; a topic the group has
 // no state for gets no row (as Kafka's). UNSUPPORTED_VERSION while share groups are not
-// served.
+// served. On a cluster it is served by the group's coordinator (NOT_COORDINATOR
+// elsewhere, as Kafka's), which deletes the states at their share coordinators
+// (DeleteShareGroupState).
 func handleDeleteShareGroupOffsets(s *Server, r *request) reply {
 	req := r.body.(*kmsg.DeleteShareGroupOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteShareGroupOffsetsResponse)
@@ -28,18 +30,21 @@ func handleDeleteShareGroupOffsets(s *Server, r *request) reply {
 		resp.Topics = nil
 		return resp
 	}
-	if !s.shareAdmin() {
+	if !s.shareProtocol() {
 		return now(fail(kerr.UnsupportedVersion))
 	}
 	sh, err := s.shareService()
 	if err == nil && r.groupErr(kmsg.ACLOperationDelete, req.GroupID) != nil {
 		err = kerr.GroupAuthorizationFailed
 	}
+	if err == nil {
+		err = s.shareCoordinatorErr(req.GroupID)
+	}
 	if err != nil {
 		return now(fail(err))
 	}
 	return later(func() kmsg.Response {
-		keys, err := sh.groupKeys(req.GroupID)
+		keys, err := sh.stateKeys(req.GroupID)
 		if err != nil {
 			return fail(err)
 		}

@@ -1096,21 +1096,27 @@ func TestClusterFindCoordinatorCreates(t *testing.T) {
 	}
 }
 
-// TestClusterShareGroupsOff: a cluster node serves share groups only when
-// group.coordinator.rebalance.protocols lists share, for now (strata.share.version,
-// 1 by default, is not enough): otherwise their APIs are not advertised. Listed, the
-// offsets APIs (90-92) are still neither advertised nor served on a cluster.
-func TestClusterShareGroupsOff(t *testing.T) {
-	c := startCluster(t)
-	for _, n := range c.nodes {
-		if n.shareProtocol() {
-			t.Fatalf("node %d serves share groups", n.opts.NodeID)
-		}
-		resp := kmsg.NewPtrApiVersionsResponse()
-		n.fillAPIVersions(resp)
-		for _, k := range resp.ApiKeys {
-			if shareAPIs[k.ApiKey] {
-				t.Fatalf("node %d advertises %s", n.opts.NodeID, kmsg.NameForKey(k.ApiKey))
+// TestClusterShareGroupsOn: a cluster node serves share groups by default
+// (strata.share.version 1, as on a single node) and advertises every API of theirs, the
+// offsets APIs (90-92) too; with strata.share.version 0 and share not listed in
+// group.coordinator.rebalance.protocols it advertises none.
+func TestClusterShareGroupsOn(t *testing.T) {
+	for _, version := range []string{"1", "0"} {
+		c := startClusterFunc(t, func(o *Options) { o.Settings[shareVersionSetting] = version })
+		for _, n := range c.nodes {
+			if n.shareProtocol() != (version == "1") {
+				t.Fatalf("strata.share.version %s: node %d serves share groups: %v", version, n.opts.NodeID, n.shareProtocol())
+			}
+			resp := kmsg.NewPtrApiVersionsResponse()
+			n.fillAPIVersions(resp)
+			advertised := 0
+			for _, k := range resp.ApiKeys {
+				if shareAPIs[k.ApiKey] {
+					advertised++
+				}
+			}
+			if want := map[string]int{"1": len(shareAPIs), "0": 0}[version]; advertised != want {
+				t.Fatalf("strata.share.version %s: node %d advertises %d APIs of share groups, want %d", version, n.opts.NodeID, advertised, want)
 			}
 		}
 	}

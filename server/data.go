@@ -155,11 +155,7 @@ func (s *Server) openData() (err error) {
 		d.verifyTxn = d.broker.Bool(txnVerificationSetting)
 		d.txnVersion = int16(d.broker.Int64(txnVersionSetting))
 	}
-	switch {
-	case !shareWanted(d.broker):
-	case s.opts.Cluster != nil && !shareProtocolListed(d.broker):
-		s.log.Info("share groups are served on a cluster only when group.coordinator.rebalance.protocols lists share, for now: their APIs are not advertised (strata.share.version ignored)")
-	default:
+	if shareWanted(d.broker) {
 		if d.shares, err = s.openShares(); err != nil {
 			return fmt.Errorf("server: open share groups: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -81,7 +82,8 @@ func retriableShareState(err error) bool {
 		return true
 	case errors.As(err, &ke):
 		return ke == kerr.NotCoordinator || ke == kerr.CoordinatorLoadInProgress || ke == kerr.CoordinatorNotAvailable
-	case errors.Is(err, share.ErrInvalidRequest), errors.Is(err, share.ErrFencedLeaderEpoch), errors.Is(err, errPeersClosed):
+	case errors.Is(err, share.ErrInvalidRequest), errors.Is(err, share.ErrFencedLeaderEpoch), errors.Is(err, share.ErrFencedStateEpoch),
+		errors.Is(err, errPeersClosed):
 		return false
 	}
 	return true // the peer's connection failed: it may be down, its partitions moving
@@ -159,9 +161,13 @@ func routeShare[T any](st *shareStates, items []T, key func(T) share.Key,
 func shareKeyOf(k share.Key) share.Key        { return k }
 func shareUpdateKey(u share.Update) share.Key { return u.Key }
 
-// shareErrFor is a partition's error in a peer's answer, with its message if any.
+// shareErrFor is a partition's error in a peer's answer, with its message if any;
+// FENCED_STATE_EPOCH is share.ErrFencedStateEpoch (the Manager drops what was fenced).
 func shareErrFor(code int16, msg *string) error {
 	err := kerr.ErrorForCode(code)
+	if err == kerr.FencedStateEpoch {
+		err = share.ErrFencedStateEpoch
+	}
 	if err == nil || msg == nil || *msg == "" {
 		return err
 	}
@@ -200,8 +206,8 @@ func (st *shareStates) ReadAt(k share.Key, leaderEpoch int32) (share.Stored, boo
 		if err := shareErrFor(p.ErrorCode, p.ErrorMessage); err != nil {
 			return err
 		}
-		if p.StartOffset < 0 { // none stored
-			out, found = share.Stored{}, false
+		if p.StartOffset < 0 { // none stored: the state epoch of a first state
+			out, found = share.Stored{StateEpoch: p.StateEpoch}, false
 			return nil
 		}
 		out, found = share.Stored{StateEpoch: p.StateEpoch, Start: p.StartOffset}, true
@@ -233,7 +239,7 @@ func (st *shareStates) Write(us []share.Update) error {
 				req.Topics = append(req.Topics, t)
 			}
 			p := kmsg.NewWriteShareGroupStateRequestTopicPartition()
-			p.Partition, p.StateEpoch, p.LeaderEpoch, p.StartOffset, p.DeliveryCompleteCount = u.Key.Partition, 0, u.LeaderEpoch, u.Start, -1
+			p.Partition, p.StateEpoch, p.LeaderEpoch, p.StartOffset, p.DeliveryCompleteCount = u.Key.Partition, u.StateEpoch, u.LeaderEpoch, u.Start, -1
 			for _, b := range u.Batches {
 				sb := kmsg.NewWriteShareGroupStateRequestTopicPartitionStateBatch()
 				sb.FirstOffset, sb.LastOffset, sb.DeliveryState, sb.DeliveryCount = b.First, b.Last, int8(b.State), b.DeliveryCount
@@ -334,4 +340,122 @@ func shareStateErr(err error) (int16, *string) {
 	}
 	msg := err.Error()
 	return errorCode(err), &msg
+}
+
+// Summaries returns the summaries of the stored states of keys (of one group) that
+// have one, from their coordinators: the local store, or ReadShareGroupStateSummary
+// (87) v1, which answers the start offset and the delivery complete count (nothing is
+// in flight in a stored state; End and Archived are not known there and left 0).
+func (st *shareStates) Summaries(keys []share.Key) (map[share.Key]share.Summary, error) {
+	var mu sync.Mutex
+	out := map[share.Key]share.Summary{}
+	err := routeShare(st, keys, shareKeyOf, func(keys []share.Key) error {
+		for _, k := range keys {
+			stored, ok, err := st.local.Read(k)
+			if err != nil {
+				return err
+			}
+			if ok {
+				mu.Lock()
+				out[k] = stored.Summary()
+				mu.Unlock()
+			}
+		}
+		return nil
+	}, func(ctx context.Context, node int32, group string, keys []share.Key) error {
+		br, err := st.s.peer(node, peerShare)
+		if err != nil {
+			return err
+		}
+		req := kmsg.NewPtrReadShareGroupStateSummaryRequest()
+		req.Version = 1
+		req.GroupID = group
+		topics := map[[16]byte]int{}
+		for _, k := range keys {
+			i, ok := topics[k.TopicID]
+			if !ok {
+				i = len(req.Topics)
+				topics[k.TopicID] = i
+				t := kmsg.NewReadShareGroupStateSummaryRequestTopic()
+				t.TopicID = k.TopicID
+				req.Topics = append(req.Topics, t)
+			}
+			p := kmsg.NewReadShareGroupStateSummaryRequestTopicPartition()
+			p.Partition, p.LeaderEpoch = k.Partition, -1
+			req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+		}
+		resp, err := req.RequestWith(ctx, br)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := shareErrFor(p.ErrorCode, p.ErrorMessage); err != nil {
+					return err
+				}
+				if p.StartOffset >= 0 {
+					out[shareKey(group, t.TopicID, p.Partition)] = share.Summary{Start: p.StartOffset, Done: int(max(0, p.DeliveryCompleteCount))}
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// shareStart is a share-partition's new start offset (Reset).
+type shareStart struct {
+	key   share.Key
+	start int64
+}
+
+// Reset gives the share-partitions of starts fresh states at those start offsets at
+// their coordinators: the local store's Reset, or InitializeShareGroupState (83).
+func (st *shareStates) Reset(starts map[share.Key]int64) error {
+	items := make([]shareStart, 0, len(starts))
+	for k, o := range starts {
+		items = append(items, shareStart{k, o})
+	}
+	return routeShare(st, items, func(s shareStart) share.Key { return s.key }, func(items []shareStart) error {
+		m := make(map[share.Key]int64, len(items))
+		for _, it := range items {
+			m[it.key] = it.start
+		}
+		return st.local.Reset(m)
+	}, func(ctx context.Context, node int32, group string, items []shareStart) error {
+		br, err := st.s.peer(node, peerShare)
+		if err != nil {
+			return err
+		}
+		req := kmsg.NewPtrInitializeShareGroupStateRequest()
+		req.GroupID = group
+		topics := map[[16]byte]int{}
+		for _, it := range items {
+			i, ok := topics[it.key.TopicID]
+			if !ok {
+				i = len(req.Topics)
+				topics[it.key.TopicID] = i
+				t := kmsg.NewInitializeShareGroupStateRequestTopic()
+				t.TopicID = it.key.TopicID
+				req.Topics = append(req.Topics, t)
+			}
+			p := kmsg.NewInitializeShareGroupStateRequestTopicPartition()
+			p.Partition, p.StateEpoch, p.StartOffset = it.key.Partition, -1, it.start
+			req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+		}
+		resp, err := req.RequestWith(ctx, br)
+		if err != nil {
+			return err
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := shareErrFor(p.ErrorCode, p.ErrorMessage); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }

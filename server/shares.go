@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -16,8 +17,8 @@ import (
 
 // Wiring of share groups (KIP-932, package share) into the Server. They are served when
 // strata.share.version is 1 (the default, as Kafka 4.2's share.version) or
-// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access); on a
-// cluster only the latter for now (see openData). They are split as Kafka's:
+// group.coordinator.rebalance.protocols lists share (as Kafka 4.0's early access), on a
+// single node and on a cluster. They are split as Kafka's:
 //
 //   - membership (share.Groups: ShareGroupHeartbeat, ShareGroupDescribe) on the group's
 //     coordinator, the leader of its partition of __consumer_offsets (NOT_COORDINATOR
@@ -31,21 +32,19 @@ import (
 //     loaded and unloaded as that leadership moves (hostCoordinator); the Manager reaches
 //     it through shareStates (locally, or ReadShareGroupState/WriteShareGroupState).
 //
-// On a single node all three are this broker. The offsets APIs (90-92) read and change
-// the local store and manager: served on a single node only (shareAdminAPIs).
+// On a single node all three are this broker.
+// On a cluster the offsets APIs (90-92) are served by the group's coordinator, which
+// reads and changes the states at their share coordinators; a partition leader holding
+// a share-partition whose state they reset or deleted is fenced at its next write
+// (FENCED_STATE_EPOCH) and reads it again.
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
 // ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, the offsets
-// APIs DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets
-// (shareAdminAPIs), and the share coordinator's inter-broker ReadShareGroupState,
-// WriteShareGroupState, DeleteShareGroupState and ReadShareGroupStateSummary (Kafka
-// lists its broker-listener APIs in ApiVersions, as WriteTxnMarkers).
-var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 84: true, 85: true, 86: true, 87: true, 90: true, 91: true, 92: true}
-
-// shareAdminAPIs are the offsets APIs of share groups, served (and advertised) on a
-// single node only: on a cluster they would need the share coordinators' states
-// (ReadShareGroupStateSummary, InitializeShareGroupState), not built yet.
-var shareAdminAPIs = map[int16]bool{90: true, 91: true, 92: true}
+// APIs DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets, and the share coordinator's inter-broker InitializeShareGroupState,
+// ReadShareGroupState, WriteShareGroupState, DeleteShareGroupState and
+// ReadShareGroupStateSummary (Kafka lists its broker-listener APIs in ApiVersions, as
+// WriteTxnMarkers).
+var shareAPIs = map[int16]bool{76: true, 77: true, 78: true, 79: true, 83: true, 84: true, 85: true, 86: true, 87: true, 90: true, 91: true, 92: true}
 
 // shareStateSetting and shareStateRFSetting are the broker settings of
 // __share_group_state's partition count and replication factor.
@@ -115,7 +114,11 @@ func (s *Server) openShares() (*shares, error) {
 		sh.configs = groupShareConfigs{s: s, dflt: shareConfig(config.ResolveShareGroup(s.opts.Settings, nil))}
 	}
 	sh.avail.ch = make(chan struct{})
-	sh.mgr = share.NewManager(share.ManagerOptions{Store: sh.states, LeaderEpoch: s.shareLeaderEpoch, Configs: sh.configs, Logger: s.log, OnAvailable: func(share.Key) { sh.wake() },
+	idleCheck := time.Duration(-1) // a single node's offsets APIs make the manager forget what they change
+	if s.opts.Cluster != nil {
+		idleCheck = share.DefaultIdleCheck
+	}
+	sh.mgr = share.NewManager(share.ManagerOptions{Store: sh.states, LeaderEpoch: s.shareLeaderEpoch, Configs: sh.configs, Logger: s.log, IdleCheck: idleCheck, OnAvailable: func(share.Key) { sh.wake() },
 		DeadLetters: s.deadLetters(), TopicName: func(id [16]byte) (string, bool) {
 			t, ok := s.image().TopicByID(id)
 			if !ok {
@@ -261,6 +264,27 @@ func (sh *shares) groupKeys(group string) ([]share.Key, error) {
 	return keys, nil
 }
 
+// stateKeys are the share-partitions of group with a state anywhere: on a single node
+// groupKeys; on a cluster those of every partition of every topic whose coordinator has
+// a state (shareStates.Summaries), or that the manager holds, sorted.
+func (sh *shares) stateKeys(group string) ([]share.Key, error) {
+	keys, err := sh.groupKeys(group)
+	if err != nil || sh.states.s.opts.Cluster == nil {
+		return keys, err
+	}
+	sums, err := sh.states.Summaries(sh.states.groupKeys(group, keys))
+	if err != nil {
+		return nil, err
+	}
+	for k := range sums {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	share.SortKeys(keys)
+	return keys, nil
+}
+
 // resetOffsets gives the share-partitions of starts fresh states at those start offsets
 // (AlterShareGroupOffsets). The manager forgets them before the write, so none of its
 // writes follows it, and after, so a fetch that loaded the old state in between (a
@@ -270,7 +294,7 @@ func (sh *shares) resetOffsets(r *request, starts map[share.Key]int64) error {
 	if err := sh.mgr.Forget(r.ctx, in); err != nil {
 		return err
 	}
-	if err := sh.store.Reset(starts); err != nil {
+	if err := sh.states.Reset(starts); err != nil {
 		return err
 	}
 	return sh.mgr.Forget(r.ctx, in)
@@ -286,7 +310,7 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	if err := sh.mgr.Forget(r.ctx, in); err != nil {
 		return err
 	}
-	if err := sh.store.Delete(keys); err != nil {
+	if err := sh.states.Delete(keys); err != nil {
 		return err
 	}
 	return sh.mgr.Forget(r.ctx, in)
@@ -371,6 +395,7 @@ func init() {
 		errMapping{share.ErrInvalidRequest, kerr.InvalidRequest},
 		errMapping{share.ErrInvalidRecordState, kerr.InvalidRecordState},
 		errMapping{share.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+		errMapping{share.ErrFencedStateEpoch, kerr.FencedStateEpoch},
 		errMapping{share.ErrUnknownMemberID, kerr.UnknownMemberID},
 		errMapping{share.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
 		errMapping{share.ErrGroupMaxSize, kerr.GroupMaxSizeReached},
@@ -381,10 +406,4 @@ func init() {
 		errMapping{share.ErrShareSessionLimitReached, kerr.ShareSessionLimitReached},
 		errMapping{share.ErrClosed, kerr.CoordinatorNotAvailable},
 	)
-}
-
-// shareAdmin reports whether the offsets APIs of share groups (shareAdminAPIs) are
-// served: while share groups are, on a single node.
-func (s *Server) shareAdmin() bool {
-	return s.shareProtocol() && s.opts.Cluster == nil
 }

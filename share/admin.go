@@ -45,19 +45,27 @@ func (s *PartitionState) Summary() Summary {
 // otherwise; ok is false when there is neither (the group never read the partition, or
 // its offsets were deleted).
 func (m *Manager) Summary(k Key) (sum Summary, ok bool, err error) {
-	m.mu.Lock()
-	p := m.mu.parts[k]
-	m.mu.Unlock()
-	if p != nil {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.state.Summary(), true, nil
+	if sum, ok := m.LiveSummary(k); ok {
+		return sum, true, nil
 	}
 	st, ok, err := m.opts.Store.ReadAt(k, -1)
 	if err != nil || !ok {
 		return Summary{}, false, err
 	}
 	return st.Summary(), true, nil
+}
+
+// LiveSummary summarises k's live state; ok is false when the manager does not hold k.
+func (m *Manager) LiveSummary(k Key) (sum Summary, ok bool) {
+	m.mu.Lock()
+	p := m.mu.parts[k]
+	m.mu.Unlock()
+	if p == nil {
+		return Summary{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state.Summary(), true
 }
 
 // Summary summarises a stored state (nothing in flight: acquisitions are not stored).
@@ -93,7 +101,8 @@ func SortKeys(ks []Key) {
 
 // Reset replaces the stored states of the share-partitions of starts with fresh ones
 // starting at the given offsets, nothing in flight (AlterShareGroupOffsets; Kafka's
-// InitializeShareGroupState): each is stored as a ShareSnapshot of the next state epoch,
+// InitializeShareGroupState): each is stored as a ShareSnapshot of the next state epoch
+// (at least 1; the writers of the former state are fenced, ErrFencedStateEpoch),
 // those of one partition of __share_group_state in one batch. A manager holding one of
 // them must forget it (Manager.Forget) so it loads the new state. Errors: a negative
 // start is ErrInvalidRequest; otherwise the runtime's.
@@ -130,7 +139,8 @@ func (sh *storeShard) reset(starts map[Key]int64) error {
 	recs := make([]coord.Record, 0, len(starts))
 	sh.mu.Lock()
 	for k, o := range starts {
-		e := &storedState{state: &PartitionState{start: o}, created: now}
+		// At least 1: a writer that read no state (at 0) before the reset is fenced.
+		e := &storedState{state: &PartitionState{start: o}, stateEpoch: max(1, sh.nextStateEpochLocked(k)), created: now}
 		if old := sh.mu.states[k]; old != nil {
 			e.snapshotEpoch, e.stateEpoch, e.leaderEpoch = old.snapshotEpoch+1, old.stateEpoch+1, old.leaderEpoch
 		}
@@ -146,6 +156,7 @@ func (sh *storeShard) reset(starts map[Key]int64) error {
 	sh.mu.Lock()
 	for k, e := range next {
 		sh.mu.states[k] = e
+		delete(sh.mu.deleted, k)
 	}
 	sh.mu.Unlock()
 	return nil

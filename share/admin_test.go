@@ -5,6 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // TestShareSummary: the admin summary counts the window's acquired, acknowledged and
@@ -75,12 +77,13 @@ func TestShareStoreReset(t *testing.T) {
 	if _, _, n, ok := m.Stats(other); !ok || n != 10 {
 		t.Fatalf("another partition of the group changed: %v %d", ok, n)
 	}
-	// A reset of a partition never stored starts it at state epoch 0.
+	// A reset of a partition never stored starts it at state epoch 1 (a writer that read
+	// no state, at 0, is fenced).
 	fresh := Key{Group: "h", Partition: 3}
 	if err := s.Reset(map[Key]int64{fresh: 4}); err != nil {
 		t.Fatal(err)
 	}
-	wantStored(t, s, fresh, Stored{Start: 4})
+	wantStored(t, s, fresh, Stored{StateEpoch: 1, Start: 4})
 	if gs, err := s.Groups(); err != nil || !reflect.DeepEqual(gs, []string{"g", "h"}) {
 		t.Fatalf("groups with stored states: %v %v", gs, err)
 	}
@@ -106,4 +109,116 @@ func TestShareGroupsCreateEmpty(t *testing.T) {
 	if got := g.List(); len(got) != 2 || got[1].Group != "g2" || got[1].State != GroupEmpty {
 		t.Fatalf("listed %+v", got)
 	}
+}
+
+// TestShareStoreFencedStateEpoch: the store refuses a write at a state epoch older than
+// the stored state's (reset since), a write of a deleted state at its epoch (or older),
+// and a first state written at 0 after a reset created one; a read of a deleted state
+// answers the epoch above it, at which a first state is accepted.
+func TestShareStoreFencedStateEpoch(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	write := func(epoch int32, start int64) error {
+		return s.Write([]Update{{Key: testKey, StateEpoch: epoch, Start: start, Batches: []StateBatch{{start, start, Acknowledged, 1}}}})
+	}
+	if err := write(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reset(map[Key]int64{testKey: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(0, 1); !errors.Is(err, ErrFencedStateEpoch) {
+		t.Fatalf("write at the state epoch before the reset: %v", err)
+	}
+	wantStored(t, s, testKey, Stored{StateEpoch: 1, Start: 5})
+	if err := write(1, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete([]Key{testKey}); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(1, 6); !errors.Is(err, ErrFencedStateEpoch) {
+		t.Fatalf("write of a deleted state at its state epoch: %v", err)
+	}
+	st, ok, err := s.Read(testKey)
+	if ok || err != nil || st.StateEpoch != 2 {
+		t.Fatalf("read of the deleted state: %+v %v %v, want none at state epoch 2", st, ok, err)
+	}
+	if err := write(2, 8); err != nil {
+		t.Fatal(err)
+	}
+	fresh := Key{Group: "h", Partition: 3}
+	if err := s.Reset(map[Key]int64{fresh: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write([]Update{{Key: fresh, Start: 0}}); !errors.Is(err, ErrFencedStateEpoch) {
+		t.Fatalf("first state at 0 after a reset created one: %v", err)
+	}
+}
+
+// TestShareManagerFencedStateEpoch: a manager whose share-partition's state was reset
+// or deleted under it (by another broker: no Forget here) gets ErrFencedStateEpoch for
+// its next write, drops the partition, and the next acquisition reads it again: from
+// the reset's start offset, or from the start offset of a new share-partition.
+func TestShareManagerFencedStateEpoch(t *testing.T) {
+	s, _ := newTestStore(t, 500)
+	m := newTestManager(t, s, DefaultConfig(), nil)
+	ctx := context.Background()
+	if _, err := m.Acquire(testKey, "a", 0, 10, 2, startAt(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Acknowledge(ctx, testKey, "a", acks(0, 1, Accept)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Acquire(testKey, "a", 0, 10, 2, startAt(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reset(map[Key]int64{testKey: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Acknowledge(ctx, testKey, "a", acks(2, 3, Accept)); !errors.Is(err, ErrFencedStateEpoch) {
+		t.Fatalf("acknowledgement after a reset under the manager: %v", err)
+	}
+	got, err := m.Acquire(testKey, "b", 0, 10, 2, startAt(0))
+	if err != nil || !reflect.DeepEqual(got, []AcquiredRange{{6, 7, 1}}) {
+		t.Fatalf("acquired %v %v after the reset, want 6-7", got, err)
+	}
+	if err := s.Delete([]Key{testKey}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Acknowledge(ctx, testKey, "b", acks(6, 6, Accept)); !errors.Is(err, ErrFencedStateEpoch) {
+		t.Fatalf("acknowledgement after a delete under the manager: %v", err)
+	}
+	got, err = m.Acquire(testKey, "b", 0, 10, 2, startAt(3))
+	if err != nil || !reflect.DeepEqual(got, []AcquiredRange{{3, 4, 1}}) {
+		t.Fatalf("acquired %v %v after the delete, want 3-4 (a new share-partition)", got, err)
+	}
+	if err := m.Acknowledge(ctx, testKey, "b", acks(3, 3, Accept)); err != nil {
+		t.Fatalf("first state after the delete: %v", err)
+	}
+}
+
+// TestShareManagerIdleCheck: a share-partition with nothing acquired whose state was
+// reset under the manager (by another broker) writes nothing, so is not fenced; its
+// first acquisition IdleCheck later reads the state epoch, finds it changed and
+// acquires from the reset's start offset.
+func TestShareManagerIdleCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := newTestStore(t, 500)
+		m := newTestManager(t, s, DefaultConfig(), nil)
+		ctx := context.Background()
+		if _, err := m.Acquire(testKey, "a", 0, 10, 2, startAt(0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Acknowledge(ctx, testKey, "a", acks(0, 1, Accept)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Reset(map[Key]int64{testKey: 6}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(DefaultIdleCheck)
+		got, err := m.Acquire(testKey, "b", 0, 10, 2, startAt(0))
+		if err != nil || !reflect.DeepEqual(got, []AcquiredRange{{6, 7, 1}}) {
+			t.Fatalf("acquired %v %v an idle check after the reset, want 6-7", got, err)
+		}
+	})
 }

@@ -16,4 +16,8 @@ var (
 	// partition older than the one that last wrote it (leadership moved on). Kafka's
 	// FENCED_LEADER_EPOCH.
 	ErrFencedLeaderEpoch = errors.New("share: fenced leader epoch")
+	// ErrFencedStateEpoch: a write of a share-partition's state read at a state epoch
+	// older than the stored one (AlterShareGroupOffsets reset it since), or of a state
+	// that was deleted since (DeleteShareGroupOffsets). Kafka's FENCED_STATE_EPOCH.
+	ErrFencedStateEpoch = errors.New("share: fenced state epoch")
 )

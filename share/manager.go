@@ -45,7 +45,17 @@ type ManagerOptions struct {
 	// its writes carry, by which the store fences a former leader's (ErrFencedLeaderEpoch).
 	// Unset: 0 (a single node).
 	LeaderEpoch func(topicID [16]byte, partition int32) int32
+	// IdleCheck is how long a share-partition with nothing acquired is used without its
+	// stored state epoch being checked: the next acquisition after that reads it, and
+	// reads the share-partition again when it changed (reset or deleted by another
+	// broker: AlterShareGroupOffsets, DeleteShareGroupOffsets; an idle share-partition
+	// writes nothing, so is not fenced). 0: DefaultIdleCheck; negative: never (a single
+	// node, where Forget does it).
+	IdleCheck time.Duration
 }
+
+// DefaultIdleCheck is ManagerOptions.IdleCheck's default.
+const DefaultIdleCheck = time.Second
 
 // DeadLetters writes a share group's dead records to its dead-letter topic (KIP-1191):
 // dlq.Writer. Write returns once they are committed.
@@ -104,8 +114,10 @@ type deadBatch struct {
 
 // sharePart is one share-partition of the manager.
 type sharePart struct {
-	key   Key
-	epoch int32 // the topic partition's leader epoch when the manager took it up
+	key        Key
+	epoch      int32     // the topic partition's leader epoch when the manager took it up
+	stateEpoch int32     // the stored state's (Stored.StateEpoch) when the manager read it
+	checked    time.Time // when stateEpoch was last read (ManagerOptions.IdleCheck)
 
 	mu      sync.Mutex
 	state   *PartitionState
@@ -125,6 +137,9 @@ func NewManager(opts ManagerOptions) *Manager {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.IdleCheck == 0 {
+		opts.IdleCheck = DefaultIdleCheck
 	}
 	m := &Manager{opts: opts, kick: make(chan struct{}, 1), dkick: make(chan struct{}, 1), stop: make(chan struct{})}
 	m.mu.parts = make(map[Key]*sharePart)
@@ -172,10 +187,23 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	switch {
 	case m.closed.Load():
 		return nil, ErrClosed
-	case p != nil:
+	case p != nil && !m.dueCheck(p):
 		return p, nil
+	case p != nil:
+		st, _, err := m.opts.Store.ReadAt(k, -1)
+		if err != nil {
+			return nil, err
+		}
+		if st.StateEpoch == p.stateEpoch {
+			p.mu.Lock()
+			p.checked = m.opts.Clock.Now()
+			p.mu.Unlock()
+			return p, nil
+		}
+		m.drop(k, p.stateEpoch, st.StateEpoch)
+		return m.part(k, start)
 	}
-	p = &sharePart{key: k, state: &PartitionState{}}
+	p = &sharePart{key: k, state: &PartitionState{}, checked: m.opts.Clock.Now()}
 	if m.opts.LeaderEpoch != nil {
 		p.epoch = m.opts.LeaderEpoch(k.TopicID, k.Partition)
 	}
@@ -183,6 +211,7 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.stateEpoch = st.StateEpoch
 	if ok {
 		p.state.ApplySnapshot(st.Start, st.Batches)
 	} else {
@@ -487,7 +516,7 @@ func (m *Manager) flush() {
 	us := make([]Update, 0, len(dirty))
 	for k, p := range dirty {
 		p.mu.Lock()
-		u := Update{Key: k, LeaderEpoch: p.epoch}
+		u := Update{Key: k, StateEpoch: p.stateEpoch, LeaderEpoch: p.epoch}
 		if p.resync {
 			u.Start, u.Batches = p.state.Snapshot()
 		} else {
@@ -502,6 +531,9 @@ func (m *Manager) flush() {
 		us = append(us, u)
 	}
 	err := m.opts.Store.Write(us)
+	if errors.Is(err, ErrFencedStateEpoch) {
+		m.dropFenced(us)
+	}
 	if err != nil {
 		m.opts.Logger.Warn("storing share-partition states failed", "partitions", len(us), "err", err)
 		// The store holds none of these changes: store each state whole next time.
@@ -514,6 +546,56 @@ func (m *Manager) flush() {
 	}
 	*errp = err
 	close(done)
+}
+
+// dropFenced drops the share-partitions of a write refused with ErrFencedStateEpoch whose
+// stored state epoch is no longer the one they were read at (the state was reset or
+// deleted under the manager, on another broker: AlterShareGroupOffsets,
+// DeleteShareGroupOffsets), as DropPartition: the next operation on one reads it again;
+// their records in flight are forgotten (delivered again). The others are stored whole
+// by the next flush.
+func (m *Manager) dropFenced(us []Update) {
+	for _, u := range us {
+		st, _, err := m.opts.Store.ReadAt(u.Key, -1)
+		if err == nil && st.StateEpoch != u.StateEpoch {
+			m.drop(u.Key, u.StateEpoch, st.StateEpoch)
+		}
+	}
+}
+
+// dueCheck reports whether p has nothing acquired and its state epoch was last read
+// ManagerOptions.IdleCheck ago or more.
+func (m *Manager) dueCheck(p *sharePart) bool {
+	if m.opts.IdleCheck < 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state.acquired == 0 && m.opts.Clock.Now().Sub(p.checked) >= m.opts.IdleCheck
+}
+
+// drop drops k's share-partition if it is still the one read at stateEpoch (the store
+// is at stored now), as DropPartition.
+func (m *Manager) drop(k Key, stateEpoch, stored int32) {
+	m.mu.Lock()
+	p := m.mu.parts[k]
+	if p != nil && p.stateEpoch == stateEpoch {
+		delete(m.mu.parts, k)
+	} else {
+		p = nil
+	}
+	m.mu.Unlock()
+	if p == nil {
+		return
+	}
+	m.opts.Logger.Info("share-partition state reset or deleted under this leader: read again", "key", k, "state.epoch", stateEpoch, "stored", stored)
+	p.mu.Lock()
+	p.dropped = true
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	p.mu.Unlock()
 }
 
 // queueDead queues k's dead records for the dead-letter writer when its group has a

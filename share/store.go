@@ -40,7 +40,10 @@ func (o *StoreOptions) EnsureDefaults() {
 }
 
 // Stored is the stored state of a share-partition: its start offset and the state batches
-// of its window (acquisitions are never stored).
+// of its window (acquisitions are never stored), and its state epoch, which a reset
+// (Store.Reset) raises. When none is stored, StateEpoch is the one the first state is
+// to be written at (Update.StateEpoch): above that of a state deleted here since this
+// broker led the partition of __share_group_state (or since its replay), 0 otherwise.
 type Stored struct {
 	StateEpoch int32
 	Start      int64
@@ -48,9 +51,13 @@ type Stored struct {
 }
 
 // Update is a change of one share-partition's state to store: the start offset (-1 when
-// it did not move) and the changed state batches (PartitionState.TakeUpdate).
+// it did not move) and the changed state batches (PartitionState.TakeUpdate), by a
+// writer that read the state at StateEpoch (Stored.StateEpoch, also when none was
+// stored): a write at an older state epoch than the stored state's, or at one not above
+// that of a deleted state, fails with ErrFencedStateEpoch.
 type Update struct {
 	Key         Key
+	StateEpoch  int32
 	LeaderEpoch int32
 	Start       int64
 	Batches     []StateBatch
@@ -146,7 +153,7 @@ func (s *Store) ReadAt(k Key, leaderEpoch int32) (st Stored, ok bool, err error)
 	defer sh.mu.Unlock()
 	e := sh.mu.states[k]
 	if e == nil {
-		return Stored{}, false, nil
+		return Stored{StateEpoch: sh.nextStateEpochLocked(k)}, false, nil
 	}
 	if leaderEpoch >= 0 {
 		if leaderEpoch < e.leaderEpoch {
@@ -246,6 +253,7 @@ type storeShard struct {
 	mu      struct {
 		sync.Mutex // the states; never held across a Write
 		states     map[Key]*storedState
+		deleted    map[Key]int32 // the state epochs of deleted states (fencing their writers)
 	}
 }
 
@@ -262,6 +270,7 @@ type storedState struct {
 func (s *Store) newShard(p *coord.Partition) *storeShard {
 	sh := &storeShard{s: s, part: p}
 	sh.mu.states = make(map[Key]*storedState)
+	sh.mu.deleted = make(map[Key]int32)
 	return sh
 }
 
@@ -274,7 +283,8 @@ func (sh *storeShard) Replay(_ coord.Meta, r coord.Record) error {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if r.Value == nil {
-		if typ == snapshotType {
+		if e := sh.mu.states[k]; typ == snapshotType && e != nil {
+			sh.mu.deleted[k] = e.stateEpoch
 			delete(sh.mu.states, k)
 		}
 		return nil
@@ -292,6 +302,7 @@ func (sh *storeShard) Replay(_ coord.Meta, r coord.Record) error {
 			leaderEpoch: v.LeaderEpoch, created: v.CreateTimestamp}
 		e.state.ApplySnapshot(v.StartOffset, v.Batches)
 		sh.mu.states[k] = e
+		delete(sh.mu.deleted, k)
 	default:
 		v, err := decodeUpdateValue(r.Value)
 		if err != nil {
@@ -331,7 +342,14 @@ func (sh *storeShard) write(us []Update) error {
 					sh.mu.Unlock()
 					return fmt.Errorf("%w: first state of %v has no start offset", ErrInvalidRequest, u.Key)
 				}
-				e = &storedState{state: &PartitionState{}, snapshotEpoch: -1, created: now, updates: sh.s.opts.SnapshotEvery}
+				if next := sh.nextStateEpochLocked(u.Key); u.StateEpoch < next {
+					sh.mu.Unlock()
+					return fmt.Errorf("%w: %v written at state epoch %d, deleted at %d", ErrFencedStateEpoch, u.Key, u.StateEpoch, next-1)
+				}
+				e = &storedState{state: &PartitionState{}, snapshotEpoch: -1, stateEpoch: u.StateEpoch, created: now, updates: sh.s.opts.SnapshotEvery}
+			} else if u.StateEpoch < e.stateEpoch {
+				sh.mu.Unlock()
+				return fmt.Errorf("%w: %v written at state epoch %d, stored at %d", ErrFencedStateEpoch, u.Key, u.StateEpoch, e.stateEpoch)
 			}
 			if u.LeaderEpoch < e.leaderEpoch {
 				sh.mu.Unlock()
@@ -366,9 +384,19 @@ func (sh *storeShard) write(us []Update) error {
 			e.leaderEpoch = max(e.leaderEpoch, cur.leaderEpoch)
 		}
 		sh.mu.states[k] = e
+		delete(sh.mu.deleted, k)
 	}
 	sh.mu.Unlock()
 	return nil
+}
+
+// nextStateEpochLocked is the state epoch of a first state of k, none being stored:
+// above that of k's deleted state, if any. sh.mu is held.
+func (sh *storeShard) nextStateEpochLocked(k Key) int32 {
+	if d, ok := sh.mu.deleted[k]; ok {
+		return d + 1
+	}
+	return 0
 }
 
 func (sh *storeShard) delete(ks []Key) error {
@@ -390,7 +418,10 @@ func (sh *storeShard) delete(ks []Key) error {
 	}
 	sh.mu.Lock()
 	for _, k := range ks {
-		delete(sh.mu.states, k)
+		if e := sh.mu.states[k]; e != nil {
+			sh.mu.deleted[k] = e.stateEpoch
+			delete(sh.mu.states, k)
+		}
 	}
 	sh.mu.Unlock()
 	return nil

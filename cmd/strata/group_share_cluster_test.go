@@ -10,8 +10,8 @@ import (
 )
 
 // TestCLIShareGroupCluster: `strata group describe` shows a share group served by a
-// cluster (its type, state and members), where DescribeShareGroupOffsets is not served
-// yet: no partition table instead of an error.
+// cluster (its type, state and members) and its partitions (DescribeShareGroupOffsets
+// at the group's coordinator).
 func TestCLIShareGroupCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three strata processes")
@@ -46,5 +46,5 @@ func TestCLIShareGroupCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cli(t, addr, codeOK, "", "group", "describe", "workers")
-	mustContain(t, "group describe", r.stdout, "protocol     share", "state        Stable", "members      1", "work[0]")
+	mustContain(t, "group describe", r.stdout, "protocol     share", "state        Stable", "members      1", "work[0]", "START", "LAG")
 }
