@@ -79,7 +79,8 @@ type RetryConsumer struct {
 	mu struct {
 		sync.Mutex
 		classic *Consumer
-		cl      *kgo.Client // share mode
+		cl      *kgo.Client             // share mode
+		cancel  context.CancelCauseFunc // share mode: ends Run's context (Close)
 		running bool
 		closed  bool
 	}
@@ -113,7 +114,10 @@ func NewRetryConsumer(group string, topics []string, p *Producer, h Handler, opt
 
 // Mode returns the mode Run uses, and why, deciding it the first time it is called
 // (Run calls it): with RetryAuto it asks the brokers (ApiVersions: ShareGroupHeartbeat,
-// ShareFetch v2, ShareAcknowledge v2) and sets the group's settings, and the mode is
+// ShareFetch v2, ShareAcknowledge v2, IncrementalAlterConfigs), creates the
+// dead-letter topic if asked to (CreateDeadLetterTopic) and sets the group's settings
+// (share.auto.offset.reset, share.delivery.count.limit and KIP-1191's
+// errors.deadletterqueue.*, validated before anything is created), and the mode is
 // RetryClassic if the brokers lack an API, refuse a setting, or an option has no
 // share-group equivalent (StopAtEnd, AtMostOnce, StartAt(AtOffset), several
 // dead-letter topics). An error (the brokers unreachable, RetryShare impossible)
@@ -167,11 +171,11 @@ func (rc *RetryConsumer) setupShare(ctx context.Context) (refused string, err er
 		key, min int16
 		name     string
 	}{{76, 0, "ShareGroupHeartbeat"}, {78, 2, "ShareFetch v2"}, {79, 2, "ShareAcknowledge v2"}, {44, 0, "IncrementalAlterConfigs"}} {
-		max, ok, err := rc.admin.apiMax(ctx, api.key)
+		v, ok, err := rc.admin.apiMax(ctx, api.key)
 		if err != nil {
 			return "", cfg.wrap(err, "api versions", "")
 		}
-		if !ok || max < api.min {
+		if !ok || v < api.min {
 			return "the brokers do not all serve " + api.name, nil
 		}
 	}
@@ -286,7 +290,9 @@ func (rc *RetryConsumer) runShare(ctx context.Context) error {
 		}
 		return ErrClosed
 	}
-	rc.mu.cl, rc.mu.running = cl, true
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rc.mu.cl, rc.mu.running, rc.mu.cancel = cl, true, cancel
 	rc.mu.Unlock()
 	defer func() {
 		cl.MarkAcks(kgo.AckRelease) // the records of the last poll not handled go back to the group
@@ -300,7 +306,7 @@ func (rc *RetryConsumer) runShare(ctx context.Context) error {
 	handled := 0
 	for {
 		fs := cl.PollRecords(ctx, cfg.maxPoll)
-		if fs.IsClientClosed() {
+		if fs.IsClientClosed() || errors.Is(context.Cause(ctx), ErrClosed) {
 			return ErrClosed
 		}
 		if err := ctx.Err(); err != nil {
@@ -311,6 +317,9 @@ func (rc *RetryConsumer) runShare(ctx context.Context) error {
 		}
 		for _, kr := range fs.Records() {
 			if err := rc.handleShared(ctx, kr, attempts); err != nil {
+				if errors.Is(context.Cause(ctx), ErrClosed) {
+					return ErrClosed
+				}
 				return err
 			}
 			if handled++; cfg.maxRecords > 0 && handled >= cfg.maxRecords {
@@ -344,10 +353,11 @@ func (rc *RetryConsumer) handleShared(ctx context.Context, kr *kgo.Record, attem
 		return nil
 	}
 	if n < attempts {
-		wait := rc.cfg.backoffMin << min(max(n-1, 0), 30)
-		if wait <= 0 || wait > rc.cfg.backoffMax {
-			wait = rc.cfg.backoffMax
+		wait := rc.cfg.backoffMin // doubled for each delivery before this one, as Retry does
+		for i := int32(1); i < n && wait < rc.cfg.backoffMax; i++ {
+			wait *= 2
 		}
+		wait = min(wait, rc.cfg.backoffMax)
 		// Hold the record under its lock (lest another member take it at once),
 		// releasing it a little before the lock would expire.
 		if until := time.Until(kr.AcquisitionDeadline()) - 2*time.Second; wait > until {
@@ -365,15 +375,19 @@ func (rc *RetryConsumer) handleShared(ctx context.Context, kr *kgo.Record, attem
 }
 
 // Close stops the RetryConsumer and makes a running Run return ErrClosed; in share
-// mode the records it holds go back to the group. Close is idempotent.
+// mode it also ends the handler's context, and the records it holds go back to the
+// group. Close is idempotent.
 func (rc *RetryConsumer) Close() {
 	rc.mu.Lock()
 	already := rc.mu.closed
 	rc.mu.closed = true
-	classic, cl := rc.mu.classic, rc.mu.cl
+	classic, cl, cancel := rc.mu.classic, rc.mu.cl, rc.mu.cancel
 	rc.mu.Unlock()
 	if already {
 		return
+	}
+	if cancel != nil {
+		cancel(ErrClosed) // the handler's context: a handler that waits on it returns
 	}
 	if classic != nil {
 		classic.Close()

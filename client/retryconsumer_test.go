@@ -412,3 +412,32 @@ func TestNewRetryConsumerInvalid(t *testing.T) {
 		}
 	}
 }
+
+// Close stops a share-mode Run at once (ErrClosed) and gives back the records it
+// holds: another member gets them.
+func TestRetryConsumerShareClose(t *testing.T) {
+	addr := startShareStrata(t)
+	createTopic(t, addr, "tasks", 1)
+	produce(t, addr, "tasks", "a", "b", "c")
+	holding := make(chan struct{})
+	first := newRetryConsumer(t, addr, "crew", []string{"tasks"}, func(ctx context.Context, _ *client.Record) error {
+		close(holding)
+		<-ctx.Done() // holds its first record until Run ends
+		return ctx.Err()
+	}, client.CreateDeadLetterTopic())
+	errc := make(chan error, 1)
+	go func() { errc <- first.Run(context.Background()) }()
+	select {
+	case <-holding:
+	case <-testCtx(t).Done():
+		t.Fatal("no record delivered")
+	}
+	first.Close()
+	if err := <-errc; !errors.Is(err, client.ErrClosed) {
+		t.Errorf("Run after Close: %v", err)
+	}
+	ty := newTally()
+	second := newRetryConsumer(t, addr, "crew", []string{"tasks"}, ty.failing)
+	runInBackground(t, second)
+	ty.waitAccepted(t, testCtx(t), 3)
+}
