@@ -343,6 +343,7 @@ func TestRetryConsumerClassic(t *testing.T) {
 func TestRetryConsumerModeChoice(t *testing.T) {
 	strata := startShareStrata(t)
 	noShare := startShareStrata(t, "strata.share.version", "0")
+	fewDeliveries := startShareStrata(t, "group.share.max.delivery.count.limit", "5")
 	kfake := startKfake(t)
 	for _, tc := range []struct {
 		name, addr string
@@ -356,6 +357,7 @@ func TestRetryConsumerModeChoice(t *testing.T) {
 		{"no prefix", strata, []client.Option{client.DeadLetterTopic(func(string) string { return "parked" }), client.CreateDeadLetterTopic()}, "dlq."},
 		{"no dead-letter topic", strata, nil, "does not exist"},
 		{"share groups off", noShare, nil, "ShareGroupHeartbeat"},
+		{"attempts above the broker's bound", fewDeliveries, []client.Option{client.MaxAttempts(7), client.CreateDeadLetterTopic()}, "share.delivery.count.limit"},
 		{"kfake", kfake, nil, "refuse"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -440,4 +442,26 @@ func TestRetryConsumerShareClose(t *testing.T) {
 	second := newRetryConsumer(t, addr, "crew", []string{"tasks"}, ty.failing)
 	runInBackground(t, second)
 	ty.waitAccepted(t, testCtx(t), 3)
+}
+
+// MaxAttempts(1) in share mode: the broker's limit cannot be 1, so the helper rejects
+// the record at its first failure.
+func TestRetryConsumerShareOneAttempt(t *testing.T) {
+	addr := startShareStrata(t)
+	createTopic(t, addr, "once", 1)
+	produce(t, addr, "once", "doomed", "ok")
+	ty := newTally()
+	rc := newRetryConsumer(t, addr, "single", []string{"once"}, ty.failing, client.MaxAttempts(1), client.CreateDeadLetterTopic())
+	stop := runInBackground(t, rc)
+	ty.waitAccepted(t, testCtx(t), 1)
+	dead := readN(t, addr, "dlq.once", 1)
+	_ = stop()
+	if ty.tries["doomed"] != 1 {
+		t.Errorf("doomed tried %d times", ty.tries["doomed"])
+	}
+	for k, want := range map[string]string{"__dlq.errors.message": "Offset rejected by client.", "__dlq.errors.delivery.count": "1"} {
+		if v, _ := dead[0].Header(k); string(v) != want {
+			t.Errorf("%s = %q, want %q", k, v, want)
+		}
+	}
 }
