@@ -30,7 +30,8 @@
 // # Errors
 //
 // Conditions callers branch on are sentinels tested with errors.Is: ErrNotFound,
-// ErrExists, ErrGroupNotEmpty, ErrUnreachable, ErrTimeout, ErrClosed, ErrInvalid.
+// ErrExists, ErrGroupNotEmpty, ErrUnreachable, ErrTimeout, ErrClosed, ErrInvalid;
+// a handler marks an error that retrying cannot fix with Permanent (ErrPermanent).
 // Errors wrap the underlying Kafka error (a kerr.Error) too.
 //
 // # Concurrency
