@@ -163,13 +163,7 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var fetchErr error
-		fs.EachError(func(t string, p int32, err error) {
-			if fetchErr == nil && !errors.Is(err, context.Canceled) {
-				fetchErr = cfg.wrap(err, fmt.Sprintf("fetch %s[%d]", t, p), fmt.Sprintf("topic %q partition %d", t, p))
-			}
-		})
-		if fetchErr != nil {
+		if fetchErr := cfg.fetchErr(fs); fetchErr != nil {
 			cl.AllowRebalance()
 			return fetchErr
 		}
@@ -221,6 +215,17 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 			return nil
 		}
 	}
+}
+
+// fetchErr is the first error of fs other than a cancellation, wrapped.
+func (c *config) fetchErr(fs kgo.Fetches) error {
+	var first error
+	fs.EachError(func(t string, p int32, err error) {
+		if first == nil && !errors.Is(err, context.Canceled) {
+			first = c.wrap(err, fmt.Sprintf("fetch %s[%d]", t, p), fmt.Sprintf("topic %q partition %d", t, p))
+		}
+	})
+	return first
 }
 
 // pending returns the partitions whose position is before their end.

@@ -1,9 +1,10 @@
 // Package client is the Go library for applications that use Strata, or any other
 // Kafka-protocol broker: a Producer, a Consumer (alone or in a consumer group), an
 // Admin for topics and groups, and messaging patterns built on the log —
-// request-reply (Requester, Responder), retries with a dead-letter topic (Retry) and
-// filtering (Filter). It is a small layer over franz-go's kgo and kadm with sane
-// defaults; KgoOptions reaches everything else (TLS, SASL, tuning).
+// request-reply (Requester, Responder), retries with a dead-letter topic
+// (RetryConsumer, Retry) and filtering (Filter). It is a small layer over franz-go's
+// kgo and kadm with sane defaults; KgoOptions reaches everything else (TLS, SASL,
+// tuning).
 //
 // # Connecting
 //
@@ -29,7 +30,8 @@
 // # Errors
 //
 // Conditions callers branch on are sentinels tested with errors.Is: ErrNotFound,
-// ErrExists, ErrGroupNotEmpty, ErrUnreachable, ErrTimeout, ErrClosed, ErrInvalid.
+// ErrExists, ErrGroupNotEmpty, ErrUnreachable, ErrTimeout, ErrClosed, ErrInvalid;
+// a handler marks an error that retrying cannot fix with Permanent (ErrPermanent).
 // Errors wrap the underlying Kafka error (a kerr.Error) too.
 //
 // # Concurrency
@@ -43,10 +45,17 @@
 //   - Request-reply: a Requester sends a record with HeaderCorrelationID and
 //     HeaderReplyTo and waits for the reply on its reply topic; the service runs a
 //     Consumer whose handler is Responder(producer, fn).
-//   - Retries and dead letters: Retry(producer, handler) retries a failing handler
-//     with exponential backoff and, after MaxAttempts, writes the record to
-//     "<topic>.dlq" with HeaderDLQ* headers and moves on, so a poison message never
-//     blocks its partition.
+//   - Retries and dead letters: a RetryConsumer retries a failing handler up to
+//     MaxAttempts times and then parks the record in a dead-letter topic, so a poison
+//     message never blocks the others. Where the broker has share groups (KIP-932)
+//     and their dead-letter topics (KIP-1191), as Strata does, it is a share-group
+//     member: it accepts a handled record, releases a failed one (after Backoff) and
+//     rejects a Permanent failure, and the broker archives a record at the group's
+//     delivery count limit and writes it to the dead-letter topic with __dlq.errors.*
+//     headers. Elsewhere, or with RetryWith(RetryClassic), it is a consumer-group
+//     member whose handler is wrapped with Retry: retries with exponential backoff,
+//     then the record is written to "<topic>.dlq" with HeaderDLQ* headers and
+//     committed. Mode says which mode runs and why.
 //   - Filtering: Filter(predicate, handler) hands the handler only matching records;
 //     KeyEquals, KeyPrefix, HasHeader, HeaderEquals, All, Any and Not build predicates.
 //

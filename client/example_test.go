@@ -292,6 +292,38 @@ func ExampleRetry() {
 	// dead letter "not a number" after 3 attempts: bad amount "not a number"
 }
 
+func ExampleRetryConsumer() {
+	mustTopic("shipments", 1)
+	ctx := context.Background()
+	p, _ := client.NewProducer(client.Brokers(brokers))
+	defer p.Close()
+	for _, v := range []string{"parcel 1", "", "parcel 2"} {
+		_ = p.Send(ctx, &client.Record{Topic: "shipments", Value: []byte(v)})
+	}
+
+	ship := func(_ context.Context, r *client.Record) error {
+		if len(r.Value) == 0 {
+			return client.Permanent(errors.New("empty shipment")) // no retry: dead-lettered at once
+		}
+		fmt.Println("shipped", string(r.Value))
+		return nil
+	}
+	// A share group and the broker's dead-letter topic where the broker has them
+	// (Strata), a consumer group with Retry otherwise (the in-memory broker here).
+	rc, _ := client.NewRetryConsumer("shipping", []string{"shipments"}, p, ship, client.Brokers(brokers),
+		client.MaxAttempts(5), client.CreateDeadLetterTopic(), client.MaxRecords(3))
+	defer rc.Close()
+	mode, _, _ := rc.Mode(ctx)
+	fmt.Println("mode:", mode)
+	if err := rc.Run(ctx); err != nil {
+		panic(err)
+	}
+	// Output:
+	// mode: classic
+	// shipped parcel 1
+	// shipped parcel 2
+}
+
 func ExampleFilter() {
 	mustTopic("orders-by-region", 1)
 	ctx := context.Background()

@@ -67,6 +67,9 @@ type config struct {
 	backoffMin  time.Duration
 	backoffMax  time.Duration
 	dlqTopic    func(topic string) string
+	dlqNamed    bool // DeadLetterTopic was given
+	createDLQ   bool
+	retryMode   RetryMode
 
 	// request-reply
 	requestTimeout time.Duration
@@ -188,14 +191,27 @@ func Backoff(minWait, maxWait time.Duration) Option {
 }
 
 // DeadLetterTopic names the dead-letter topic for records read from a topic
-// (default topic + ".dlq").
+// (default topic + ".dlq"; in a RetryConsumer's share mode "dlq." + topic, or
+// "dlq." + group when it reads several topics). In share mode every topic must map
+// to the same name, starting with the broker's errors.deadletterqueue.topic.name.prefix.
 func DeadLetterTopic(name func(topic string) string) Option {
 	return optFunc(func(c *config) {
 		if name != nil {
-			c.dlqTopic = name
+			c.dlqTopic, c.dlqNamed = name, true
 		}
 	})
 }
+
+// CreateDeadLetterTopic makes a RetryConsumer create its dead-letter topics when
+// they do not exist, with the broker's default partitions and replication factor
+// (in share mode with errors.deadletterqueue.group.enable=true). By default they
+// must exist (or, in share mode, the broker must create them:
+// errors.deadletterqueue.auto.create.topics.enable).
+func CreateDeadLetterTopic() Option { return optFunc(func(c *config) { c.createDLQ = true }) }
+
+// RetryWith chooses a RetryConsumer's mode: RetryAuto (the default), RetryClassic
+// or RetryShare.
+func RetryWith(m RetryMode) Option { return optFunc(func(c *config) { c.retryMode = m }) }
 
 // RequestTimeout bounds how long Requester.Request waits for a reply when ctx has
 // no earlier deadline (default 30s).

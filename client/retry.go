@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -18,11 +19,16 @@ const (
 )
 
 // Retry wraps h so that a failing record is retried with exponential backoff and,
-// after MaxAttempts failures, written to the dead-letter topic (DeadLetterTopic,
-// by default "<topic>.dlq") through p, with the original key, value and headers
-// plus the HeaderDLQ* headers, and then skipped: a poison message never blocks
-// its partition. The wrapped handler fails only if ctx is done or the
-// dead-letter write fails, so the record is not committed and comes back.
+// after MaxAttempts failures (or at once if h's error is Permanent), written to
+// the dead-letter topic (DeadLetterTopic, by default "<topic>.dlq") through p, with
+// the original key, value and headers plus the HeaderDLQ* headers, and then
+// skipped: a poison message never blocks its partition. The wrapped handler fails
+// only if ctx is done or the dead-letter write fails, so the record is not
+// committed and comes back.
+//
+// Retry is the classic mode of a RetryConsumer, which uses a share group and the
+// broker's dead-letter topic instead where the broker has them; use Retry directly
+// to wrap a handler of a Consumer you run yourself.
 //
 // Options: MaxAttempts, Backoff, DeadLetterTopic.
 func Retry(p *Producer, h Handler, opts ...Option) Handler {
@@ -38,7 +44,7 @@ func Retry(p *Producer, h Handler, opts ...Option) Handler {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if n >= attempts {
+			if n >= attempts || errors.Is(err, ErrPermanent) {
 				return deadLetter(ctx, p, cfg.dlqTopic(r.Topic), r, n, err)
 			}
 			t := time.NewTimer(wait)
@@ -52,6 +58,26 @@ func Retry(p *Producer, h Handler, opts ...Option) Handler {
 		}
 	}
 }
+
+// ErrPermanent marks a handler's error as permanent: retrying cannot help (a record
+// that does not parse, a request the downstream refuses for good), so Retry and
+// RetryConsumer dead-letter the record at once. Wrap an error with Permanent.
+var ErrPermanent = errors.New("client: permanent failure")
+
+// Permanent marks err as permanent (errors.Is(Permanent(err), ErrPermanent)); its
+// text is err's. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string        { return e.err.Error() }
+func (e permanentError) Unwrap() error        { return e.err }
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
 
 func deadLetter(ctx context.Context, p *Producer, topic string, r *Record, attempts int, cause error) error {
 	dl := &Record{
