@@ -138,6 +138,9 @@ func Open(store metadata.Store, opts *Options) (*Manager, error) {
 	if m.broker.Bool("strata.log.flusher.shared") {
 		m.flusher = log.NewFlusher()
 	}
+	// Nothing is hosted until openAll's set is published, but the fetchers openAll starts
+	// for follower replicas already ask about throttles (throttle.go): they see no topic.
+	m.hosted.Store(&hostedSet{})
 	// Changes wait for ready: the first one applies on top of the partitions opened here.
 	im, cancel := store.Watch(m.apply)
 	m.cancel = cancel
