@@ -67,6 +67,19 @@ func shareConsumer(t *testing.T, s *server.Server, group, topic string, opts ...
 	return cl
 }
 
+// sender sends requests through cl's connection to broker 0 (one connection: a share
+// session closes with its connection), failing t on a transport error.
+func sender(t *testing.T, cl *kgo.Client) func(kmsg.Request) kmsg.Response {
+	return func(req kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := cl.Broker(0).Request(testCtx(t), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+}
+
 // consumeShare polls cl until want records arrived or the deadline, handing each to ack
 // (nil: accepted; a record not acknowledged when the client closes is released), and
 // returns the values seen with their delivery counts.
@@ -358,14 +371,7 @@ func TestShareGroupWire(t *testing.T) {
 	s := startShareBroker(t, t.TempDir(), 30*time.Second)
 	// One connection for all requests: a share session closes with its connection.
 	cl := newClient(t, s)
-	send := func(req kmsg.Request) kmsg.Response {
-		t.Helper()
-		resp, err := cl.Broker(0).Request(testCtx(t), req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
+	send := sender(t, cl)
 	createTopic(t, s, "w", 2, nil)
 	pcl := newClient(t, s, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for i := range 3 {
@@ -830,14 +836,7 @@ func TestShareGroupStateAPIs(t *testing.T) {
 func TestShareFetchAcquireModes(t *testing.T) {
 	s := startShareBroker(t, t.TempDir(), 30*time.Second)
 	cl := newClient(t, s) // one connection: a share session closes with its connection
-	send := func(req kmsg.Request) kmsg.Response {
-		t.Helper()
-		resp, err := cl.Broker(0).Request(testCtx(t), req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
+	send := sender(t, cl)
 	createTopic(t, s, "m", 1, nil)
 	var recs []*kgo.Record
 	for i := range 10 {

@@ -13,6 +13,24 @@ import (
 	"github.com/stratalog/strata/client"
 )
 
+// shareFromEarliest sets share.auto.offset.reset=earliest on share group group.
+func shareFromEarliest(t *testing.T, ctx context.Context, addr, group string) {
+	t.Helper()
+	admin, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	iac := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, group
+	res.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "share.auto.offset.reset", Value: kmsg.StringPtr("earliest")}}
+	iac.Resources = append(iac.Resources, res)
+	if r, err := iac.RequestWith(ctx, admin); err != nil || r.Resources[0].ErrorCode != 0 {
+		t.Fatalf("setting share.auto.offset.reset: %v %v", err, r)
+	}
+}
+
 // TestCLIShareGroups: `strata group list` and `group describe` show a share group
 // (KIP-932): its type, state, members with their epochs and assignments, and per
 // partition the start offset and lag; against Strata also the records in flight and
@@ -23,19 +41,7 @@ func TestCLIShareGroups(t *testing.T) {
 		defer cancel()
 		cli(t, addr, codeOK, "", "topic", "create", "work", "-p", "1")
 		cli(t, addr, codeOK, "0\n1\n2\n", "produce", "work", "--partition", "0")
-		admin, err := kgo.NewClient(kgo.SeedBrokers(addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		iac := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		res := kmsg.NewIncrementalAlterConfigsRequestResource()
-		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, "workers"
-		res.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "share.auto.offset.reset", Value: kmsg.StringPtr("earliest")}}
-		iac.Resources = append(iac.Resources, res)
-		if r, err := iac.RequestWith(ctx, admin); err != nil || r.Resources[0].ErrorCode != 0 {
-			t.Fatalf("setting share.auto.offset.reset: %v %v", err, r)
-		}
+		shareFromEarliest(t, ctx, addr, "workers")
 
 		// 0 stays acquired, 1 accepted, 2 rejected.
 		sc, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("work"), kgo.ShareGroup("workers"), kgo.FetchMaxWait(200*time.Millisecond))
@@ -116,19 +122,7 @@ func TestCLIShareGroupResetOffsets(t *testing.T) {
 			}
 			return got
 		}
-		admin, err := kgo.NewClient(kgo.SeedBrokers(addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		iac := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		res := kmsg.NewIncrementalAlterConfigsRequestResource()
-		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, "resetters"
-		res.Configs = []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "share.auto.offset.reset", Value: kmsg.StringPtr("earliest")}}
-		iac.Resources = append(iac.Resources, res)
-		if r, err := iac.RequestWith(ctx, admin); err != nil || r.Resources[0].ErrorCode != 0 {
-			t.Fatalf("setting share.auto.offset.reset: %v %v", err, r)
-		}
+		shareFromEarliest(t, ctx, addr, "resetters")
 		if got := shareConsume(5); len(got) != 5 {
 			t.Fatalf("first member got %v", got)
 		}
