@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -650,7 +651,10 @@ type OffsetChange struct {
 // has committed to, if topics is empty) to pos, and returns the plan. With dryRun
 // it only computes the plan. The group must have no active members
 // (ErrGroupNotEmpty), except on a dry run; a group that does not exist yet is
-// created by the commit, so a new consumer group can start anywhere.
+// created by the commit, so a new consumer group can start anywhere. For a share group
+// (KIP-932) it moves the start offset of each partition (AlterShareGroupOffsets, as
+// Kafka's kafka-share-groups.sh --reset-offsets; every topic the group has state for, if
+// topics is empty): the group must be Empty.
 func (a *Admin) ResetOffsets(ctx context.Context, group string, topics []string, pos Position, dryRun bool) (*ResetPlan, error) {
 	op, subj := fmt.Sprintf("reset offsets of group %q", group), fmt.Sprintf("group %q", group)
 	plan := &ResetPlan{Group: group, To: pos.String(), DryRun: dryRun, State: "Dead", Changes: []OffsetChange{}}
@@ -661,18 +665,43 @@ func (a *Admin) ResetOffsets(ctx context.Context, group string, topics []string,
 	if g, ok := dg[group]; ok && g.Err == nil {
 		plan.State = g.State
 	}
-	if !dryRun && plan.State != "Empty" && plan.State != "Dead" {
+	from := map[string]map[int32]int64{} // the current committed (or start) offsets
+	var share *GroupDescription
+	if plan.State == "Dead" { // not a classic or consumer group: a share group?
+		d := &GroupDescription{Name: group}
+		ok, err := a.describeShareGroup(ctx, d)
+		if err != nil {
+			return nil, a.cfg.wrap(err, op, subj)
+		}
+		if ok {
+			share, plan.State = d, d.State
+			for _, o := range d.ShareOffsets {
+				if from[o.Topic] == nil {
+					from[o.Topic] = map[int32]int64{}
+				}
+				from[o.Topic][o.Partition] = o.Start
+			}
+		}
+	}
+	if !dryRun && plan.State != "Empty" && (share != nil || plan.State != "Dead") {
 		return plan, kindf(ErrGroupNotEmpty, "%s has active members (state %s)", subj, plan.State)
 	}
-	committed, err := a.adm.FetchOffsets(ctx, group)
-	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
-		return nil, a.cfg.wrap(err, op, subj)
+	if share == nil {
+		committed, err := a.adm.FetchOffsets(ctx, group)
+		if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+			return nil, a.cfg.wrap(err, op, subj)
+		}
+		committed.Each(func(o kadm.OffsetResponse) {
+			if o.Err == nil {
+				if from[o.Topic] == nil {
+					from[o.Topic] = map[int32]int64{}
+				}
+				from[o.Topic][o.Partition] = o.At
+			}
+		})
 	}
 	if len(topics) == 0 {
-		for t := range committed {
-			topics = append(topics, t)
-		}
-		sort.Strings(topics)
+		topics = slices.Sorted(maps.Keys(from))
 		if len(topics) == 0 {
 			return nil, kindf(ErrInvalid, "%s: the group has no committed offsets; name the topics", op)
 		}
@@ -681,26 +710,26 @@ func (a *Admin) ResetOffsets(ctx context.Context, group string, topics []string,
 	if err != nil {
 		return nil, err
 	}
-	commit := make(kadm.Offsets)
+	offsets := make(kadm.Offsets)
 	for _, t := range topics {
-		ps := make([]int32, 0, len(at[t]))
-		for p := range at[t] {
-			ps = append(ps, p)
-		}
-		slices.Sort(ps)
-		for _, p := range ps {
+		for _, p := range slices.Sorted(maps.Keys(at[t])) {
 			ch := OffsetChange{Topic: t, Partition: p, From: -1, To: at[t][p]}
-			if c, ok := committed.Lookup(t, p); ok && c.Err == nil {
-				ch.From = c.At
+			if c, ok := from[t][p]; ok {
+				ch.From = c
 			}
 			plan.Changes = append(plan.Changes, ch)
-			commit.Add(kadm.Offset{Topic: t, Partition: p, At: ch.To, LeaderEpoch: -1})
+			offsets.Add(kadm.Offset{Topic: t, Partition: p, At: ch.To, LeaderEpoch: -1})
 		}
 	}
-	if dryRun {
-		return plan, nil
+	switch {
+	case dryRun:
+	case share != nil:
+		rs, aerr := a.adm.AlterShareGroupOffsets(ctx, group, offsets)
+		err = cmp.Or(aerr, rs.Error())
+	default:
+		err = a.adm.CommitAllOffsets(ctx, group, offsets)
 	}
-	if err := a.adm.CommitAllOffsets(ctx, group, commit); err != nil {
+	if err != nil {
 		return nil, a.cfg.wrap(err, op, subj)
 	}
 	return plan, nil

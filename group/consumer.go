@@ -134,23 +134,39 @@ func consumerRecordApply(k cgKey, value []byte) (func(*consumerGroup), error) {
 	return nil, fmt.Errorf("%w: key version %d", errBadRecord, k.version)
 }
 
-// checkCommit validates an offset commit to the consumer group (Kafka's
-// ConsumerGroup.validateOffsetCommit): without a member epoch (< 0) only while the group
-// has no members; otherwise the member must exist (ErrUnknownMemberID) and give its
-// current epoch (ErrStaleMemberEpoch).
-func (cg *consumerGroup) checkCommit(memberID string, epoch int32) error {
+// checkCommit validates an offset commit of offsets to the consumer group (Kafka's
+// ConsumerGroup.validateOffsetCommit, KIP-1251): without a member epoch (< 0) only while
+// the group has no members; otherwise the member must exist (ErrUnknownMemberID). A
+// classic member gives its current epoch (ErrIllegalGeneration). A KIP-848 member may
+// give an epoch below its current one, as long as each committed partition is still
+// its own (assigned or being revoked) and was assigned to it at that epoch or before:
+// assignment epoch ≤ epoch ≤ member epoch, ErrStaleMemberEpoch otherwise. Its
+// heartbeat may have moved it to a new epoch while its commit at the previous one was
+// on its way.
+func (cg *consumerGroup) checkCommit(memberID string, epoch int32, offsets []CommitOffset, topics TopicResolver) error {
 	if epoch < 0 && len(cg.members) == 0 {
 		return nil
 	}
 	m := cg.members[memberID]
-	if m == nil {
+	switch {
+	case m == nil:
 		return ErrUnknownMemberID
-	}
-	if epoch != m.current.MemberEpoch {
-		if m.meta.Classic != nil {
-			return ErrIllegalGeneration // a classic member commits with its generation
-		}
+	case epoch == m.current.MemberEpoch:
+		return nil
+	case m.meta.Classic != nil:
+		return ErrIllegalGeneration // a classic member commits with its generation
+	case epoch > m.current.MemberEpoch:
 		return ErrStaleMemberEpoch
+	}
+	since := m.current.assignmentEpochs()
+	for _, o := range offsets {
+		tid, _, ok := topics.Topic(o.Topic)
+		if !ok {
+			return ErrStaleMemberEpoch
+		}
+		if at, ok := since[partitionKey{tid, o.Partition}]; !ok || epoch < at {
+			return ErrStaleMemberEpoch
+		}
 	}
 	return nil
 }

@@ -214,7 +214,8 @@ func (cg *consumerGroup) assignor(def string) string {
 // CheckFetchMember validates the member of an OffsetFetch v9+ (Kafka's
 // ConsumerGroup.validateOffsetFetch): for a consumer group, a request with a member id or
 // an epoch must come from a member (ErrUnknownMemberID) at its current epoch
-// (ErrStaleMemberEpoch). Classic groups, and groups that do not exist, accept any.
+// (ErrStaleMemberEpoch; KIP-1251 relaxes commits only, as in Kafka 4.3). Classic groups,
+// and groups that do not exist, accept any.
 func (c *Coordinator) CheckFetchMember(groupID string, memberID *string, epoch int32) error {
 	sh, err := c.shardOf(groupID)
 	if err != nil {

@@ -283,7 +283,7 @@ func (c *Coordinator) upgradeLocked(g *group) (*consumerGroup, []coord.Record, e
 		if meta.SubscribedTopicNames == nil {
 			meta.SubscribedTopicNames = []string{}
 		}
-		tps := toTopicPartitions(assigned)
+		tps := toTopicPartitions(assigned, nil)
 		emit(cgKey{version: cgMemberKeyVersion, group: g.id, sub: id}, meta.appendTo(nil))
 		emit(cgKey{version: cgTargetMemberKeyVersion, group: g.id, sub: id}, (&consumerTargetMember{TopicPartitions: tps}).appendTo(nil))
 		cur := consumerCurrentAssignment{MemberEpoch: epoch, PreviousMemberEpoch: epoch, State: memberStable, AssignedPartitions: tps}

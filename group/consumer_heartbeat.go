@@ -210,7 +210,7 @@ func (cg *consumerGroup) heartbeatLocked(group string, hb consumerHeartbeat, top
 		}
 		targets := assign.ByName[name](members, parts)
 		for _, id := range slices.Sorted(maps.Keys(targets)) {
-			tps := toTopicPartitions(targets[id])
+			tps := toTopicPartitions(targets[id], nil)
 			if !slices.EqualFunc(tps, cg.members[id].target, equalTopicPartitions) || cg.members[id].target == nil {
 				v := consumerTargetMember{TopicPartitions: tps}
 				emit(cgKey{version: cgTargetMemberKeyVersion, group: group, sub: id}, v.appendTo(nil))
@@ -287,13 +287,22 @@ func toAssignment(tps []topicPartitions) assign.Assignment {
 	return a
 }
 
-// toTopicPartitions lists a by topic id, leaving out topics without partitions.
-func toTopicPartitions(a assign.Assignment) []topicPartitions {
+// toTopicPartitions lists a by topic id, leaving out topics without partitions; with
+// since, each partition's assignment epoch too.
+func toTopicPartitions(a assign.Assignment, since map[partitionKey]int32) []topicPartitions {
 	out := []topicPartitions{}
 	for _, t := range slices.SortedFunc(maps.Keys(a), func(x, y assign.TopicID) int { return bytes.Compare(x[:], y[:]) }) {
-		if len(a[t]) > 0 {
-			out = append(out, topicPartitions{TopicID: t, Partitions: slices.Sorted(slices.Values(a[t]))})
+		if len(a[t]) == 0 {
+			continue
 		}
+		tp := topicPartitions{TopicID: t, Partitions: slices.Sorted(slices.Values(a[t]))}
+		if since != nil {
+			tp.Epochs = make([]int32, len(tp.Partitions))
+			for i, p := range tp.Partitions {
+				tp.Epochs[i] = since[partitionKey{t, p}]
+			}
+		}
+		out = append(out, tp)
 	}
 	return out
 }
@@ -304,16 +313,36 @@ func toMemberAssignment(c consumerCurrentAssignment) memberAssignment {
 		state = memberStable
 	}
 	return memberAssignment{state: state, epoch: c.MemberEpoch, prevEpoch: c.PreviousMemberEpoch,
-		assigned: toAssignment(c.AssignedPartitions), revoking: toAssignment(c.PartitionsPendingRevocation)}
+		assigned: toAssignment(c.AssignedPartitions), revoking: toAssignment(c.PartitionsPendingRevocation),
+		since: c.assignmentEpochs()}
+}
+
+// assignmentEpochs maps each partition of the assignment to the epoch at which it was
+// assigned; a record without them (written before KIP-1251) gives every partition the
+// member epoch (at least 0), as Kafka reads such records.
+func (c consumerCurrentAssignment) assignmentEpochs() map[partitionKey]int32 {
+	since := map[partitionKey]int32{}
+	for _, tps := range [][]topicPartitions{c.AssignedPartitions, c.PartitionsPendingRevocation} {
+		for _, tp := range tps {
+			for i, p := range tp.Partitions {
+				e := max(c.MemberEpoch, 0)
+				if tp.Epochs != nil {
+					e = tp.Epochs[i]
+				}
+				since[partitionKey{tp.TopicID, p}] = e
+			}
+		}
+	}
+	return since
 }
 
 func fromMemberAssignment(m memberAssignment) consumerCurrentAssignment {
 	return consumerCurrentAssignment{MemberEpoch: m.epoch, PreviousMemberEpoch: m.prevEpoch, State: m.state,
-		AssignedPartitions: toTopicPartitions(m.assigned), PartitionsPendingRevocation: toTopicPartitions(m.revoking)}
+		AssignedPartitions: toTopicPartitions(m.assigned, m.since), PartitionsPendingRevocation: toTopicPartitions(m.revoking, m.since)}
 }
 
 func equalTopicPartitions(a, b topicPartitions) bool {
-	return a.TopicID == b.TopicID && slices.Equal(a.Partitions, b.Partitions)
+	return a.TopicID == b.TopicID && slices.Equal(a.Partitions, b.Partitions) && slices.Equal(a.Epochs, b.Epochs)
 }
 
 func equalCurrent(a, b consumerCurrentAssignment) bool {

@@ -245,6 +245,83 @@ func TestConsumerCommit(t *testing.T) {
 	})
 }
 
+// TestConsumerCommitAssignmentEpochs (virtual time): KIP-1251. A member may commit at
+// an epoch below its current one the partitions it held at that epoch: assignment epoch
+// ≤ commit epoch ≤ member epoch. A partition given to it at a later epoch, or no longer
+// its own, is STALE_MEMBER_EPOCH; so is an epoch above the member's. OffsetCommit and
+// TxnOffsetCommit alike, and the assignment epochs survive a restart.
+func TestConsumerCommitAssignmentEpochs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.Topics = topicA4 })
+		hb := func(h consumerHeartbeat) (int32, assign.Assignment) {
+			t.Helper()
+			epoch, a, _, err := e.c.consumerHeartbeat("cg", h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return epoch, a
+		}
+		pid := int64(0)
+		check := func(what, member string, epoch int32, p int32, want error) {
+			t.Helper()
+			offsets := []CommitOffset{{Topic: "a", Partition: p, Offset: 5, LeaderEpoch: -1}}
+			_, err := e.c.Commit(&CommitRequest{Group: "cg", Generation: epoch, MemberID: member, Offsets: offsets})
+			pid++
+			_, terr := e.c.TxnCommit(&TxnCommitRequest{ProducerID: pid, ProducerEpoch: 1,
+				CommitRequest: CommitRequest{Group: "cg", Generation: epoch, MemberID: member, Offsets: offsets}})
+			for _, err := range []error{err, terr} {
+				if !errors.Is(err, want) || (err == nil) != (want == nil) {
+					t.Errorf("%s: %s commits a/%d at epoch %d: %v, want %v", what, member, p, epoch, err, want)
+				}
+			}
+		}
+
+		e1, _ := hb(consumerHeartbeat{memberID: "m1", topics: []string{"a"}})
+		hb(consumerHeartbeat{memberID: "m1", memberEpoch: e1, owned: assign.Assignment{rtA: {0, 1, 2, 3}}})
+		hb(consumerHeartbeat{memberID: "m2", topics: []string{"a"}})
+		// m1 gives up half of its partitions at once: it moves to the new epoch keeping the
+		// others, assigned at e1.
+		e2, kept := hb(consumerHeartbeat{memberID: "m1", memberEpoch: e1, owned: assign.Assignment{rtA: {0, 1, 2, 3}}})
+		if e2 != e1 {
+			t.Fatalf("m1 moved to epoch %d before revoking", e2)
+		}
+		e2, kept = hb(consumerHeartbeat{memberID: "m1", memberEpoch: e1, owned: kept})
+		if e2 <= e1 || len(kept[rtA]) != 2 {
+			t.Fatalf("m1 after revoking: epoch %d, %v", e2, kept)
+		}
+		var gone int32
+		for p := range int32(4) {
+			if !slices.Contains(kept[rtA], p) {
+				gone = p
+			}
+		}
+		mine := kept[rtA][0]
+		check("still owned", "m1", e1, mine, nil)
+		check("current epoch", "m1", e2, gone, nil) // as Kafka: the current epoch checks no partition
+		check("revoked", "m1", e1, gone, ErrStaleMemberEpoch)
+		check("above the member's", "m1", e2+1, mine, ErrStaleMemberEpoch)
+		check("below the assignment", "m1", e1-1, mine, ErrStaleMemberEpoch)
+
+		// m2 leaves: m1 gets its partitions at a later epoch e3.
+		e2b, _ := hb(consumerHeartbeat{memberID: "m2", memberEpoch: e2, owned: assign.Assignment{}})
+		hb(consumerHeartbeat{memberID: "m2", memberEpoch: e2b, owned: assign.Assignment{}})
+		if _, _, _, err := e.c.consumerHeartbeat("cg", consumerHeartbeat{memberID: "m2", memberEpoch: -1}); err != nil {
+			t.Fatal(err)
+		}
+		e3, all := hb(consumerHeartbeat{memberID: "m1", memberEpoch: e2, owned: kept})
+		if e3 <= e2 || len(all[rtA]) != 4 {
+			t.Fatalf("m1 after m2 left: epoch %d, %v", e3, all)
+		}
+		for _, when := range []string{"before restart", "after restart"} {
+			check(when+", kept since e1", "m1", e2, mine, nil)
+			check(when+", kept since e1, at e1", "m1", e1, mine, nil)
+			check(when+", assigned at e3", "m1", e2, gone, ErrStaleMemberEpoch)
+			check(when+", assigned at e3, at e3", "m1", e3, gone, nil)
+			e.reopen()
+		}
+	})
+}
+
 // TestConsumerRevocationTimeout (virtual time): a member that keeps heartbeating but does
 // not revoke what it must within its rebalance timeout is removed, and the partitions go
 // to the member waiting for them; one that revokes in time stays.

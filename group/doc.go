@@ -36,7 +36,9 @@
 // (consumer.go: group epoch, assignment epoch, members with subscription, target and
 // current assignment, resolved regular expressions). reconcile.go moves a member towards
 // its target assignment the way Kafka's CurrentAssignmentBuilder does (member epochs,
-// revoke before assign) and checks heartbeat epochs; group/assign computes the targets
+// revoke before assign, and the epoch at which each partition was assigned: KIP-1251's
+// assignment epochs, which let a member commit at an older epoch the partitions it held
+// then, consumer.go checkCommit) and checks heartbeat epochs; group/assign computes the targets
 // (uniform, range); consumer_heartbeat.go is the group's state machine (it emits the
 // records and applies them with replay's functions) and consumer_coord.go runs it under
 // the group's locks, writes the records, and keeps the members' session timers

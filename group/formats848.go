@@ -73,10 +73,13 @@ func decodeCGKey(b []byte) (cgKey, error) {
 }
 
 // topicPartitions are the partitions of one topic, by topic id, as assignments are
-// stored.
+// stored. Epochs, in a member's current assignment, are the member epochs at which each
+// partition was assigned (KIP-1251), in a tagged field (tag 0) so that records written
+// before them still read; nil when not known.
 type topicPartitions struct {
 	TopicID    [16]byte
 	Partitions []int32
+	Epochs     []int32
 }
 
 // consumerGroupMetadata is ConsumerGroupMetadataValue v0.
@@ -167,7 +170,14 @@ func appendTopicPartitions(dst []byte, tps []topicPartitions) []byte {
 		for _, p := range tp.Partitions {
 			dst = kbin.AppendInt32(dst, p)
 		}
-		dst = appendTags(dst)
+		var epochs []byte
+		if tp.Epochs != nil {
+			epochs = kbin.AppendCompactArrayLen(nil, len(tp.Epochs))
+			for _, e := range tp.Epochs {
+				epochs = kbin.AppendInt32(epochs, e)
+			}
+		}
+		dst = appendTags(dst, epochs)
 	}
 	return dst
 }
@@ -299,7 +309,20 @@ func readTopicPartitions(r *kbin.Reader) []topicPartitions {
 		for range np {
 			tp.Partitions = append(tp.Partitions, r.Int32())
 		}
-		skipTags(r, nil)
+		skipTags(r, func(tag uint32, v *kbin.Reader) {
+			if tag == 0 {
+				readTag(r, v, func() {
+					n := readCompactArrayLen(v)
+					tp.Epochs = make([]int32, 0, n)
+					for range n {
+						tp.Epochs = append(tp.Epochs, v.Int32())
+					}
+				})
+			}
+		})
+		if tp.Epochs != nil && len(tp.Epochs) != len(tp.Partitions) {
+			r.Span(len(r.Src) + 1) // an epoch for each partition, or none
+		}
 		if !r.Ok() {
 			return nil
 		}

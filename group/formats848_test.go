@@ -32,11 +32,11 @@ func consumerRecordSeeds() []coord.Record {
 		{Key: cgKey{version: cgTargetMetadataKeyVersion, group: "cg"}.appendTo(nil),
 			Value: (&consumerTargetMetadata{AssignmentEpoch: 7}).appendTo(nil)},
 		{Key: cgKey{version: cgTargetMemberKeyVersion, group: "cg", sub: "m1"}.appendTo(nil),
-			Value: (&consumerTargetMember{TopicPartitions: []topicPartitions{{testTopicA, []int32{0, 1}}}}).appendTo(nil)},
+			Value: (&consumerTargetMember{TopicPartitions: []topicPartitions{{testTopicA, []int32{0, 1}, nil}}}).appendTo(nil)},
 		{Key: cgKey{version: cgCurrentAssignmentKeyVersion, group: "cg", sub: "m1"}.appendTo(nil),
 			Value: (&consumerCurrentAssignment{MemberEpoch: 7, PreviousMemberEpoch: 6, State: 2,
-				AssignedPartitions:          []topicPartitions{{testTopicA, []int32{0}}},
-				PartitionsPendingRevocation: []topicPartitions{{testTopicB, []int32{3}}}}).appendTo(nil)},
+				AssignedPartitions:          []topicPartitions{{testTopicA, []int32{0}, []int32{5}}},
+				PartitionsPendingRevocation: []topicPartitions{{testTopicB, []int32{3}, []int32{2}}}}).appendTo(nil)},
 		{Key: cgKey{version: cgRegexKeyVersion, group: "cg", sub: "t.*"}.appendTo(nil),
 			Value: (&consumerRegex{Topics: []string{"t1", "t2"}, Version: 3, Timestamp: 5}).appendTo(nil)},
 	}
@@ -51,7 +51,7 @@ func TestConsumerRecordBytes(t *testing.T) {
 		t.Errorf("group metadata key: %s, want %s", got, want)
 	}
 	v := (&consumerCurrentAssignment{MemberEpoch: 7, PreviousMemberEpoch: 6, State: 1,
-		AssignedPartitions: []topicPartitions{{testTopicA, []int32{2}}}}).appendTo(nil)
+		AssignedPartitions: []topicPartitions{{testTopicA, []int32{2}, nil}}}).appendTo(nil)
 	// version 0 | epoch 7 | previous 6 | state 1 | 1 topic: uuid, 1 partition: 2, no tags |
 	// no pending revocation | no tags
 	want := "0000" + "00000007" + "00000006" + "01" + "02" + hex.EncodeToString(testTopicA[:]) + "02" + "00000002" + "00" +
@@ -107,12 +107,12 @@ func TestConsumerGroupReplay(t *testing.T) {
 		*m1.meta.SubscribedTopicRegex != "t.*" || m1.meta.RebalanceTimeoutMs != 30000 || m1.meta.Classic != nil {
 		t.Fatalf("member m1 metadata: %+v", m1.meta)
 	}
-	if !reflect.DeepEqual(m1.target, []topicPartitions{{testTopicA, []int32{0, 1}}}) {
+	if !reflect.DeepEqual(m1.target, []topicPartitions{{testTopicA, []int32{0, 1}, nil}}) {
 		t.Fatalf("m1 target: %+v", m1.target)
 	}
 	if c := m1.current; c.MemberEpoch != 7 || c.PreviousMemberEpoch != 6 || c.State != 2 ||
-		!reflect.DeepEqual(c.AssignedPartitions, []topicPartitions{{testTopicA, []int32{0}}}) ||
-		!reflect.DeepEqual(c.PartitionsPendingRevocation, []topicPartitions{{testTopicB, []int32{3}}}) {
+		!reflect.DeepEqual(c.AssignedPartitions, []topicPartitions{{testTopicA, []int32{0}, []int32{5}}}) ||
+		!reflect.DeepEqual(c.PartitionsPendingRevocation, []topicPartitions{{testTopicB, []int32{3}, []int32{2}}}) {
 		t.Fatalf("m1 current: %+v", c)
 	}
 	m2 := cg.members["m2"].meta.Classic

@@ -125,7 +125,7 @@ func (c *Coordinator) checkCommitLocked(g *group, req *CommitRequest, simple boo
 	case g.state == StateDead:
 		return ErrCoordinatorNotAvailable
 	case g.consumer != nil:
-		return g.consumer.checkCommit(req.MemberID, req.Generation)
+		return g.consumer.checkCommit(req.MemberID, req.Generation, req.Offsets, c.opts.Topics)
 	case simple:
 		if g.state != StateEmpty {
 			// Kafka: a generation-less commit to an active group.

@@ -23,6 +23,15 @@ type memberAssignment struct {
 	prevEpoch int32
 	assigned  assign.Assignment
 	revoking  assign.Assignment
+	// since is the member epoch at which each partition of assigned and revoking was
+	// assigned to the member (KIP-1251's assignment epochs).
+	since map[partitionKey]int32
+}
+
+// partitionKey names a partition by topic id.
+type partitionKey struct {
+	topic     assign.TopicID
+	partition int32
 }
 
 // reconcile moves a member one step towards its target assignment (of epoch
@@ -84,13 +93,26 @@ func nextAssignment(m memberAssignment, epoch, targetEpoch int32, target, owned 
 			add[t] = append(add[t], p)
 		}
 	}
-	next := memberAssignment{prevEpoch: m.epoch, assigned: keep, revoking: assign.Assignment{}}
+	next := memberAssignment{prevEpoch: m.epoch, assigned: keep, revoking: assign.Assignment{}, since: map[partitionKey]int32{}}
+	for t, ps := range keep {
+		for _, p := range ps {
+			next.since[partitionKey{t, p}] = m.since[partitionKey{t, p}]
+		}
+	}
 	switch {
 	case len(revoke) > 0 && ownsAny(owned, revoke):
 		next.state, next.epoch, next.revoking = memberUnrevokedPartitions, epoch, revoke
+		for t, ps := range revoke {
+			for _, p := range ps {
+				next.since[partitionKey{t, p}] = m.since[partitionKey{t, p}]
+			}
+		}
 	default:
 		for t, ps := range add {
 			next.assigned[t] = append(next.assigned[t], ps...)
+			for _, p := range ps {
+				next.since[partitionKey{t, p}] = targetEpoch
+			}
 		}
 		next.state, next.epoch = memberStable, targetEpoch
 		if unreleased {

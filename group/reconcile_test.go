@@ -22,7 +22,11 @@ func free(assign.TopicID, int32) int32 { return -1 }
 // TestReconcileSteps walks one member through Kafka's reconciliation states.
 func TestReconcileSteps(t *testing.T) {
 	a := func(ps ...int32) assign.Assignment { return assign.Assignment{rtA: ps} }
-	stable := memberAssignment{state: memberStable, epoch: 5, prevEpoch: 4, assigned: a(0, 1), revoking: assign.Assignment{}}
+	// since: the epochs at which partitions were assigned (KIP-1251); A0 at 3, A1 at 5.
+	type pk = partitionKey
+	a0, a1, a2, b0 := pk{rtA, 0}, pk{rtA, 1}, pk{rtA, 2}, pk{rtB, 0}
+	stable := memberAssignment{state: memberStable, epoch: 5, prevEpoch: 4, assigned: a(0, 1), revoking: assign.Assignment{},
+		since: map[pk]int32{a0: 3, a1: 5}}
 
 	if got := reconcile(stable, 5, a(0, 1, 2), a(0, 1), free); !reflect.DeepEqual(got, stable) {
 		t.Fatalf("stable at the target epoch changed: %+v", got)
@@ -30,7 +34,8 @@ func TestReconcileSteps(t *testing.T) {
 
 	// Only additions, free partitions: straight to the target epoch.
 	got := reconcile(stable, 7, a(0, 1, 2), a(0, 1), free)
-	want := memberAssignment{state: memberStable, epoch: 7, prevEpoch: 5, assigned: a(0, 1, 2), revoking: assign.Assignment{}}
+	want := memberAssignment{state: memberStable, epoch: 7, prevEpoch: 5, assigned: a(0, 1, 2), revoking: assign.Assignment{},
+		since: map[pk]int32{a0: 3, a1: 5, a2: 7}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("additions: %+v, want %+v", got, want)
 	}
@@ -38,7 +43,8 @@ func TestReconcileSteps(t *testing.T) {
 	// A revocation (the member owns 1) holds back the addition of 2 and the epoch.
 	target := assign.Assignment{rtA: {0, 2}, rtB: {0}}
 	unrevoked := reconcile(stable, 7, target, a(0, 1), free)
-	want = memberAssignment{state: memberUnrevokedPartitions, epoch: 5, prevEpoch: 5, assigned: a(0), revoking: a(1)}
+	want = memberAssignment{state: memberUnrevokedPartitions, epoch: 5, prevEpoch: 5, assigned: a(0), revoking: a(1),
+		since: map[pk]int32{a0: 3, a1: 5}}
 	if !reflect.DeepEqual(unrevoked, want) {
 		t.Fatalf("revocation: %+v, want %+v", unrevoked, want)
 	}
@@ -49,7 +55,8 @@ func TestReconcileSteps(t *testing.T) {
 	}
 	// Revoked: the member gets the rest, at the target epoch.
 	got = reconcile(unrevoked, 7, target, a(0), free)
-	want = memberAssignment{state: memberStable, epoch: 7, prevEpoch: 5, assigned: target, revoking: assign.Assignment{}}
+	want = memberAssignment{state: memberStable, epoch: 7, prevEpoch: 5, assigned: target, revoking: assign.Assignment{},
+		since: map[pk]int32{a0: 3, a2: 7, b0: 7}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("after revocation: %+v, want %+v", got, want)
 	}
@@ -69,12 +76,14 @@ func TestReconcileSteps(t *testing.T) {
 		return -1
 	}
 	unreleased := reconcile(stable, 7, assign.Assignment{rtA: {0, 1, 2}, rtB: {0}}, a(0, 1), ownedByOther)
-	want = memberAssignment{state: memberUnreleasedPartitions, epoch: 7, prevEpoch: 5, assigned: a(0, 1, 2), revoking: assign.Assignment{}}
+	want = memberAssignment{state: memberUnreleasedPartitions, epoch: 7, prevEpoch: 5, assigned: a(0, 1, 2), revoking: assign.Assignment{},
+		since: map[pk]int32{a0: 3, a1: 5, a2: 7}}
 	if !reflect.DeepEqual(unreleased, want) {
 		t.Fatalf("unreleased: %+v, want %+v", unreleased, want)
 	}
 	got = reconcile(unreleased, 7, assign.Assignment{rtA: {0, 1, 2}, rtB: {0}}, a(0, 1, 2), free)
-	if got.state != memberStable || !reflect.DeepEqual(got.assigned, assign.Assignment{rtA: {0, 1, 2}, rtB: {0}}) {
+	if got.state != memberStable || !reflect.DeepEqual(got.assigned, assign.Assignment{rtA: {0, 1, 2}, rtB: {0}}) ||
+		!maps.Equal(got.since, map[pk]int32{a0: 3, a1: 5, a2: 7, b0: 7}) {
 		t.Fatalf("released: %+v", got)
 	}
 }

@@ -23,16 +23,23 @@ func init() { register(78, 0, 2, handleShareFetch) }
 // defShareMaxRecords is the records a ShareFetch acquires when it names no maximum (v0).
 const defShareMaxRecords = 500
 
+// The acquire modes of ShareFetch v2 (KIP-1206).
+const (
+	shareBatchOptimized int8 = 0 // AcquiredRecords ranges of at most BatchSize records
+	shareRecordLimit    int8 = 1 // one range per run of records, MaxRecords strictly
+)
+
 // shareReadBytes is the size of each read of a partition's batches that cover the
 // offsets a ShareFetch acquired.
 const shareReadBytes = 1 << 20
 
 // handleShareFetch answers ShareFetch v0-v2 (KIP-932; v1 MaxRecords and BatchSize, v2
-// IsRenewAck of KIP-1222). In order:
+// ShareAcquireMode of KIP-1206 and IsRenewAck of KIP-1222). In order:
 //
 //   - the group needs READ (top-level GROUP_AUTHORIZATION_FAILED), the member id must be
 //     set (at most 36 characters), and a group id naming a classic or consumer group is
-//     GROUP_ID_NOT_FOUND;
+//     GROUP_ID_NOT_FOUND; an acquire mode other than 0 (batch_optimized) and 1
+//     (record_limit) is INVALID_REQUEST;
 //   - the share session (share.Sessions): epoch 0 opens one (piggy-backed
 //     acknowledgements are then INVALID_REQUEST), releasing what the member acquired
 //     through the session it replaces; epoch n adds the request's partitions and drops
@@ -44,6 +51,9 @@ const shareReadBytes = 1 << 20
 //     below the high watermark are acquired under the group's lock and returned with the
 //     batches that hold them (AcquiredRecords: the offsets the member owns; other
 //     records of those batches are not its to process). The topic needs READ.
+//     MaxRecords is a strict limit in both acquire modes (Kafka's batch_optimized may
+//     exceed it to finish a batch); batch_optimized cuts AcquiredRecords into ranges of
+//     at most BatchSize records, record_limit does not.
 //
 // Long poll: when nothing was acquired and MaxWaitMillis > 0, the fetch waits until a
 // high watermark moves, records are released or their locks expire, MaxWait passes or
@@ -69,6 +79,8 @@ func handleShareFetch(s *Server, r *request) reply {
 		err = kerr.GroupAuthorizationFailed
 	case member == "" || len(member) > 36:
 		err = fmt.Errorf("%w: member id %q", share.ErrInvalidRequest, member)
+	case req.Version >= 2 && req.ShareAcquireMode != shareBatchOptimized && req.ShareAcquireMode != shareRecordLimit:
+		err = fmt.Errorf("%w: unknown share acquire mode %d", share.ErrInvalidRequest, req.ShareAcquireMode)
 	case renew && (req.MaxBytes != 0 || req.MinBytes != 0 || req.MaxRecords != 0 || req.MaxWaitMillis != 0):
 		err = fmt.Errorf("%w: a renewal fetches nothing", share.ErrInvalidRequest)
 	case s.isOtherGroup(group):
@@ -317,13 +329,31 @@ func (sf *shareFetch) acquireOnce(targets []sharePart, maxRecords int) int {
 		sp := sf.part(t.tp)
 		sp.Records = recs
 		for _, a := range ranges {
-			ar := kmsg.NewShareFetchResponseTopicPartitionAcquiredRecord()
-			ar.FirstOffset, ar.LastOffset, ar.DeliveryCount = a.First, a.Last, a.DeliveryCount
-			sp.AcquiredRecords = append(sp.AcquiredRecords, ar)
 			total += int(a.Last - a.First + 1)
+			for _, a := range sf.split(a) {
+				ar := kmsg.NewShareFetchResponseTopicPartitionAcquiredRecord()
+				ar.FirstOffset, ar.LastOffset, ar.DeliveryCount = a.First, a.Last, a.DeliveryCount
+				sp.AcquiredRecords = append(sp.AcquiredRecords, ar)
+			}
 		}
 	}
 	return total
+}
+
+// split cuts an acquired range into ranges of at most BatchSize records when the fetch
+// is batch-optimized (KIP-1206; kfake cuts the same way, Kafka's SharePartition at the
+// first batch boundary past BatchSize records). Under record_limit, or without a
+// BatchSize (v0), the range stays whole.
+func (sf *shareFetch) split(a share.AcquiredRange) []share.AcquiredRange {
+	size := int64(sf.req.BatchSize)
+	if sf.req.ShareAcquireMode != shareBatchOptimized || size <= 0 || a.Last-a.First < size {
+		return []share.AcquiredRange{a}
+	}
+	var out []share.AcquiredRange
+	for first := a.First; first <= a.Last; first += size {
+		out = append(out, share.AcquiredRange{First: first, Last: min(first+size-1, a.Last), DeliveryCount: a.DeliveryCount})
+	}
+	return out
 }
 
 // readCovering returns the stored batches of p that hold offsets first…last, read with

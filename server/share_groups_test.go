@@ -67,6 +67,19 @@ func shareConsumer(t *testing.T, s *server.Server, group, topic string, opts ...
 	return cl
 }
 
+// sender sends requests through cl's connection to broker 0 (one connection: a share
+// session closes with its connection), failing t on a transport error.
+func sender(t *testing.T, cl *kgo.Client) func(kmsg.Request) kmsg.Response {
+	return func(req kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := cl.Broker(0).Request(testCtx(t), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+}
+
 // consumeShare polls cl until want records arrived or the deadline, handing each to ack
 // (nil: accepted; a record not acknowledged when the client closes is released), and
 // returns the values seen with their delivery counts.
@@ -358,14 +371,7 @@ func TestShareGroupWire(t *testing.T) {
 	s := startShareBroker(t, t.TempDir(), 30*time.Second)
 	// One connection for all requests: a share session closes with its connection.
 	cl := newClient(t, s)
-	send := func(req kmsg.Request) kmsg.Response {
-		t.Helper()
-		resp, err := cl.Broker(0).Request(testCtx(t), req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
+	send := sender(t, cl)
 	createTopic(t, s, "w", 2, nil)
 	pcl := newClient(t, s, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for i := range 3 {
@@ -820,5 +826,97 @@ func TestShareGroupStateAPIs(t *testing.T) {
 	wantCode(t, "delete", wireRequest(t, s, del).(*kmsg.DeleteShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode, nil)
 	if p := read(); p.ErrorCode != 0 || p.StartOffset != -1 {
 		t.Fatalf("read after the delete: %+v", p)
+	}
+}
+
+// TestShareFetchAcquireModes: ShareFetch v2's acquire modes (KIP-1206) on one batch of
+// ten records: record_limit acquires MaxRecords at most, in one range;
+// batch_optimized cuts the acquired records into ranges of at most BatchSize; an
+// unknown mode is INVALID_REQUEST and acquires nothing.
+func TestShareFetchAcquireModes(t *testing.T) {
+	s := startShareBroker(t, t.TempDir(), 30*time.Second)
+	cl := newClient(t, s) // one connection: a share session closes with its connection
+	send := sender(t, cl)
+	createTopic(t, s, "m", 1, nil)
+	var recs []*kgo.Record
+	for i := range 10 {
+		recs = append(recs, &kgo.Record{Topic: "m", Value: []byte{byte(i)}})
+	}
+	if err := newClient(t, s).ProduceSync(testCtx(t), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.SetVersion(12)
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("m")
+	md.Topics = append(md.Topics, mt)
+	tid := send(md).(*kmsg.MetadataResponse).Topics[0].TopicID
+	hb := kmsg.NewPtrShareGroupHeartbeatRequest()
+	hb.SetVersion(1)
+	hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = "g", "a", []string{"m"}
+	if r := send(hb).(*kmsg.ShareGroupHeartbeatResponse); r.ErrorCode != 0 {
+		t.Fatalf("join: %+v", r)
+	}
+	fetch := func(epoch int32, mode int8, maxRecords, batchSize int32) *kmsg.ShareFetchResponse {
+		req := kmsg.NewPtrShareFetchRequest()
+		req.SetVersion(2)
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr("g"), kmsg.StringPtr("a"), epoch
+		req.MaxRecords, req.BatchSize, req.ShareAcquireMode, req.MaxBytes = maxRecords, batchSize, mode, 1<<20
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = tid
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return send(req).(*kmsg.ShareFetchResponse)
+	}
+	ranges := func(r *kmsg.ShareFetchResponse) [][2]int64 {
+		t.Helper()
+		if r.ErrorCode != 0 || len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
+			t.Fatalf("fetch: %+v", r)
+		}
+		var out [][2]int64
+		for _, a := range r.Topics[0].Partitions[0].AcquiredRecords {
+			out = append(out, [2]int64{a.FirstOffset, a.LastOffset})
+		}
+		return out
+	}
+	if r := fetch(0, 2, 3, 3); r.ErrorCode != kerr.InvalidRequest.Code || len(r.Topics) != 0 {
+		t.Fatalf("unknown acquire mode: %+v", r)
+	}
+	if got := ranges(fetch(0, 1, 3, 3)); !slices.Equal(got, [][2]int64{{0, 2}}) {
+		t.Errorf("record_limit, 3 of a batch of 10: %v", got)
+	}
+	if got := ranges(fetch(1, 0, 6, 2)); !slices.Equal(got, [][2]int64{{3, 4}, {5, 6}, {7, 8}}) {
+		t.Errorf("batch_optimized, 6 by 2: %v", got)
+	}
+	if got := ranges(fetch(2, 1, 6, 2)); !slices.Equal(got, [][2]int64{{9, 9}}) {
+		t.Errorf("record_limit, the last record: %v", got)
+	}
+}
+
+// TestShareGroupKgoMaxRecordsStrict: franz-go's kgo.ShareMaxRecordsStrict (record_limit)
+// never gets more than its ShareMaxRecords in one poll, and gets every record.
+func TestShareGroupKgoMaxRecordsStrict(t *testing.T) {
+	s := startShareBroker(t, t.TempDir(), 30*time.Second)
+	createTopic(t, s, "strict", 1, nil)
+	produceTo(t, newClient(t, s), "strict", 0, 20)
+	cl := shareConsumer(t, s, "g", "strict", kgo.ShareMaxRecords(3), kgo.ShareMaxRecordsStrict())
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seen := map[string]bool{}
+	for len(seen) < 20 && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		if n := fs.NumRecords(); n > 3 {
+			t.Fatalf("a poll of %d records, more than ShareMaxRecords 3", n)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			seen[string(r.Value)] = true
+			r.Ack(kgo.AckAccept)
+		})
+	}
+	if len(seen) != 20 {
+		t.Fatalf("%d of 20 records consumed", len(seen))
 	}
 }

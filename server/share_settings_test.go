@@ -249,14 +249,7 @@ func TestShareGroupRenewDisabled(t *testing.T) {
 	setGroupConfigs(t, cl, "off", "share.auto.offset.reset", "earliest", "share.renew.acknowledge.enable", "false")
 	setGroupConfigs(t, cl, "on", "share.auto.offset.reset", "earliest")
 	tid := topicID(t, cl, "rn")
-	send := func(req kmsg.Request) kmsg.Response {
-		t.Helper()
-		resp, err := cl.Broker(0).Request(testCtx(t), req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
+	send := sender(t, cl)
 	for group, want := range map[string]*kerr.Error{"off": kerr.InvalidRecordState, "on": nil} {
 		hb := kmsg.NewPtrShareGroupHeartbeatRequest()
 		hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = group, "m", []string{"rn"}

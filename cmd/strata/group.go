@@ -173,7 +173,12 @@ partition's range), a time (2026-11-21T10:00, RFC 3339, @<unix ms>) or a time ag
 For a time, each partition moves to its first record at or after it.
 
 --dry-run prints the plan without changing anything. A group that does not exist yet is
-created, so a new group can be made to start anywhere.`,
+created, so a new group can be made to start anywhere.
+
+For a share group (KIP-932) it moves the group's start offset in each partition (every
+topic the group has state for, or those given with --topic) with AlterShareGroupOffsets,
+as kafka-share-groups.sh --reset-offsets does: records below it are never delivered,
+those from it on are delivered again. The share group must be Empty.`,
 		Example: `  strata group reset-offsets billing --to earliest --dry-run
   strata group reset-offsets billing --to -2h --topic orders
   strata group reset-offsets billing --to 2026-11-21T10:00`,

@@ -11,7 +11,9 @@ import (
 
 // TestCLIShareGroupCluster: `strata group describe` shows a share group served by a
 // cluster (its type, state and members) and its partitions (DescribeShareGroupOffsets
-// at the group's coordinator).
+// at the group's coordinator); once the group is empty, `strata group reset-offsets`
+// moves its start offset back (AlterShareGroupOffsets) and the next member gets the
+// records again.
 func TestCLIShareGroupCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three strata processes")
@@ -38,7 +40,6 @@ func TestCLIShareGroupCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sc.Close()
 	for n := 0; n < 2 && ctx.Err() == nil; {
 		sc.PollFetches(ctx).EachRecord(func(r *kgo.Record) { n++; r.Ack(kgo.AckAccept) })
 	}
@@ -47,4 +48,21 @@ func TestCLIShareGroupCluster(t *testing.T) {
 	}
 	r := cli(t, addr, codeOK, "", "group", "describe", "workers")
 	mustContain(t, "group describe", r.stdout, "protocol     share", "state        Stable", "members      1", "work[0]", "START", "LAG")
+	cli(t, addr, codeConflict, "", "group", "reset-offsets", "workers", "--to", "earliest")
+	sc.Close()
+
+	r = cli(t, c.addrs[1], codeOK, "", "group", "reset-offsets", "workers", "--to", "earliest")
+	mustContain(t, "group reset-offsets", r.stdout, "work   0          2     0   -2", "reset 1 partition of group workers")
+	again, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ConsumeTopics("work"), kgo.ShareGroup("workers"), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	seen := map[string]bool{}
+	for len(seen) < 2 && ctx.Err() == nil {
+		again.PollFetches(ctx).EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true; r.Ack(kgo.AckAccept) })
+	}
+	if !seen["0"] || !seen["1"] {
+		t.Fatalf("after the reset the next member got %v, want 0 and 1", seen)
+	}
 }
