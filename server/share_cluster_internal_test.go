@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -355,5 +356,163 @@ func TestCoordinatorReplayToLogEnd(t *testing.T) {
 	}
 	if records != 5 {
 		t.Fatalf("replayed %d records, want the log's 5", records)
+	}
+}
+
+// TestClusterShareGroupCoordinatorMoves: two franz-go share consumers of a group whose
+// coordinator (the leader of its partition of __consumer_offsets) leads no partition of
+// the topic they read; that broker shuts down while they consume, so only the group's
+// coordinator (and partitions of __share_group_state) move. The next coordinator knows
+// the group from its records: the members heartbeat on with their epochs (no
+// UNKNOWN_MEMBER_ID or FENCED_MEMBER_EPOCH anywhere), ShareGroupDescribe shows the same
+// members, and every record, before and after the move, is delivered once. Once the
+// members left, DeleteGroups on the new coordinator deletes the group's share-partition
+// states at their coordinators.
+func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	c, _ := startShareCluster(t, ctx)
+	n := c.nodes[0]
+	offsets, _ := n.image().Topic(metadata.ConsumerOffsetsTopic)
+	victim := offsets.Partitions[0].Leader
+	group := ""
+	for i := 0; group == ""; i++ {
+		if g := "sg" + strconv.Itoa(i); coord.PartitionFor(g, offsets.NumPartitions()) == 0 {
+			group = g
+		}
+	}
+	var others []int32
+	for _, s := range c.nodes {
+		if s.opts.NodeID != victim {
+			others = append(others, s.opts.NodeID)
+		}
+	}
+	w, err := n.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "w", Partitions: -1, ReplicationFactor: -1, Assignments: [][]int32{{others[0], others[1]}, {others[1], others[0]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		for _, s := range c.nodes {
+			o, _ := s.image().Topic(metadata.ConsumerOffsetsTopic)
+			tw, ok := s.image().Topic("w")
+			if !ok || len(o.Partitions[0].ISR) != 3 || slices.ContainsFunc(tw.Partitions, func(p metadata.PartitionState) bool { return len(p.ISR) != 2 }) {
+				return false
+			}
+		}
+		return true
+	})
+	produce := func(from, to int) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		for i := from; i < to; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "w", Partition: int32(i % 2), Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	total := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	cctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var consumers []*kgo.Client
+	for range 2 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...), kgo.ConsumeTopics("w"), kgo.ShareGroup(group), kgo.FetchMaxWait(200*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		consumers = append(consumers, cl)
+		wg.Go(func() {
+			for cctx.Err() == nil {
+				cl.PollFetches(cctx).EachRecord(func(r *kgo.Record) {
+					mu.Lock()
+					seen[string(r.Value)]++
+					mu.Unlock()
+					r.Ack(kgo.AckAccept)
+				})
+			}
+		})
+	}
+	describe := func(s *Server) kmsg.ShareGroupDescribeResponseGroup {
+		d := kmsg.NewPtrShareGroupDescribeRequest()
+		d.GroupIDs = []string{group}
+		return rawRequest(ctx, t, s, d).(*kmsg.ShareGroupDescribeResponse).Groups[0]
+	}
+	memberIDs := func(g kmsg.ShareGroupDescribeResponseGroup) []string {
+		var ids []string
+		for _, m := range g.Members {
+			ids = append(ids, m.MemberID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	vi := slices.IndexFunc(c.nodes, func(s *Server) bool { return s.opts.NodeID == victim })
+	produce(0, 40)
+	waitFor(t, func() bool { return total() == 40 && len(describe(c.nodes[vi]).Members) == 2 })
+	before := memberIDs(describe(c.nodes[vi]))
+
+	if err := c.nodes[vi].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[vi] = nil
+	produce(40, 80)
+	waitFor(t, func() bool { return total() == 80 })
+	var next *Server
+	waitFor(t, func() bool {
+		o, _ := n.image().Topic(metadata.ConsumerOffsetsTopic)
+		i := slices.IndexFunc(c.nodes, func(s *Server) bool { return s != nil && s.opts.NodeID == o.Partitions[0].Leader })
+		if i < 0 {
+			return false
+		}
+		next = c.nodes[i]
+		d := describe(next)
+		return d.ErrorCode == 0 && len(d.Members) == 2
+	})
+	if after := memberIDs(describe(next)); !slices.Equal(after, before) {
+		t.Errorf("members %v after the move, %v before", after, before)
+	}
+	for _, s := range c.nodes {
+		if s == nil {
+			continue
+		}
+		hb := s.metrics.api(76)
+		for _, code := range []int16{kerr.UnknownMemberID.Code, kerr.FencedMemberEpoch.Code} {
+			if got := hb.errors[code+1].Load(); got != 0 {
+				t.Errorf("node %d answered %d ShareGroupHeartbeats %v", s.opts.NodeID, got, kerr.ErrorForCode(code))
+			}
+		}
+	}
+	stop()
+	wg.Wait()
+	for _, cl := range consumers {
+		cl.Close() // leaves the group
+	}
+	mu.Lock()
+	for i := range 80 {
+		if got := seen[strconv.Itoa(i)]; got != 1 {
+			t.Errorf("record %d delivered %d times", i, got)
+		}
+	}
+	mu.Unlock()
+
+	// DeleteGroups on the new coordinator, which knows the group from its records only:
+	// its states go at their coordinators.
+	waitFor(t, func() bool { return len(describe(next).Members) == 0 })
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Groups = []string{group}
+	if got := rawRequest(ctx, t, next, del).(*kmsg.DeleteGroupsResponse).Groups[0]; got.ErrorCode != 0 {
+		t.Fatalf("DeleteGroups on the new coordinator: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	for p := range int32(2) {
+		if st, ok, err := next.data.shares.states.ReadAt(share.Key{Group: group, TopicID: w.ID, Partition: p}, -1); ok || err != nil {
+			t.Errorf("w-%d's state after DeleteGroups: %+v %v %v", p, st, ok, err)
+		}
 	}
 }
