@@ -462,11 +462,21 @@ func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.nodes[vi] = nil
+	live := c.nodes[(vi+1)%len(c.nodes)]
+	// Until the controller sees the broker gone and elects new leaders: bounded by ctx.
+	waitCtx := func(cond func() bool) {
+		for !cond() {
+			if ctx.Err() != nil {
+				t.Fatalf("not within the deadline: %d records of 80", total())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	produce(40, 80)
-	waitFor(t, func() bool { return total() == 80 })
+	waitCtx(func() bool { return total() == 80 })
 	var next *Server
-	waitFor(t, func() bool {
-		o, _ := n.image().Topic(metadata.ConsumerOffsetsTopic)
+	waitCtx(func() bool {
+		o, _ := live.image().Topic(metadata.ConsumerOffsetsTopic)
 		i := slices.IndexFunc(c.nodes, func(s *Server) bool { return s != nil && s.opts.NodeID == o.Partitions[0].Leader })
 		if i < 0 {
 			return false
@@ -504,7 +514,7 @@ func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
 
 	// DeleteGroups on the new coordinator, which knows the group from its records only:
 	// its states go at their coordinators.
-	waitFor(t, func() bool { return len(describe(next).Members) == 0 })
+	waitCtx(func() bool { return len(describe(next).Members) == 0 })
 	del := kmsg.NewPtrDeleteGroupsRequest()
 	del.Groups = []string{group}
 	if got := rawRequest(ctx, t, next, del).(*kmsg.DeleteGroupsResponse).Groups[0]; got.ErrorCode != 0 {
