@@ -22,8 +22,9 @@ import (
 //
 //   - membership (share.Groups: ShareGroupHeartbeat, ShareGroupDescribe) on the group's
 //     coordinator, the leader of its partition of __consumer_offsets (NOT_COORDINATOR
-//     elsewhere); kept in memory, so it is dropped when that leadership moves and the
-//     members join the next coordinator;
+//     elsewhere); stored in that partition beside the consumer groups (the group
+//     coordinator loads and unloads it: newShareGroups, group.Options.Shares), so the
+//     next coordinator, or this one after a restart, knows the members;
 //   - share-partitions (share.Manager: ShareFetch, ShareAcknowledge) on the leader of
 //     their topic partition (NOT_LEADER_OR_FOLLOWER elsewhere), dropped when that
 //     leadership moves (the next leader reads them again);
