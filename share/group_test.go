@@ -215,4 +215,3 @@ func TestShareGroupSessionTimeout(t *testing.T) {
 		}
 	})
 }
-
