@@ -254,6 +254,12 @@ func storedRecords(t *testing.T, group string) []records.Record {
 	g := openStored(t, log, map[string]int32{"t": 1})
 	join(t, g.Groups, group, "m", "t")
 	g.close()
+	return logRecords(t, log)
+}
+
+// logRecords are the records of log, in order.
+func logRecords(t *testing.T, log *coord.MemLog) []records.Record {
+	t.Helper()
 	var out []records.Record
 	err := log.Replay(func(b []byte) error {
 		rd, err := records.NewReader(b)
@@ -314,5 +320,71 @@ func FuzzShareGroupRecords(f *testing.F) {
 			g.Describe(d.Group)
 		}
 		g.close()
+	})
+}
+
+// TestShareGroupStoredCompacted: what compaction keeps of __consumer_offsets (the last
+// record of each key, tombstones gone) rebuilds the same groups: every record of a group
+// has a key of its own (version, group, member).
+func TestShareGroupStoredCompacted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := coord.NewMemLog()
+		topics := map[string]int32{"t": 3}
+		g := openStored(t, log, topics)
+		for _, m := range []string{"a", "b", "c"} {
+			join(t, g.Groups, "g", m, "t")
+			join(t, g.Groups, "gone", m, "t")
+		}
+		beat(t, g.Groups, "g", "a", 1)
+		beat(t, g.Groups, "g", "b", 2)
+		for _, m := range []string{"a", "b", "c"} {
+			if _, err := g.Heartbeat(HeartbeatRequest{Group: "gone", MemberID: m, MemberEpoch: -1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := g.Delete("gone"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Heartbeat(HeartbeatRequest{Group: "g", MemberID: "b", MemberEpoch: -1}); err != nil {
+			t.Fatal(err)
+		}
+		want := []GroupDescription{}
+		for _, d := range g.List() {
+			full, _ := g.Describe(d.Group)
+			want = append(want, full)
+		}
+		g.close()
+
+		last := map[string][]byte{}
+		var order []string
+		for _, r := range logRecords(t, log) {
+			if _, ok := last[string(r.Key)]; !ok {
+				order = append(order, string(r.Key))
+			}
+			last[string(r.Key)] = r.Value
+		}
+		var kept []records.Record
+		for _, k := range order {
+			if last[k] != nil {
+				kept = append(kept, records.Record{Key: []byte(k), Value: last[k]})
+			}
+		}
+		compacted := coord.NewMemLog()
+		b, err := records.Encode(nil, records.NewBatch(0, kept), batch.CodecNone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := compacted.Append(b); err != nil {
+			t.Fatal(err)
+		}
+		g = openStored(t, compacted, topics)
+		got := []GroupDescription{}
+		for _, d := range g.List() {
+			full, _ := g.Describe(d.Group)
+			got = append(got, full)
+		}
+		if !reflect.DeepEqual(got, want) || len(want) != 1 {
+			t.Fatalf("from the compacted log %+v, want %+v", got, want)
+		}
 	})
 }
