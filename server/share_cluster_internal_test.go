@@ -27,11 +27,18 @@ import (
 // 30 records (10 a partition, values 0-29).
 func startShareCluster(t *testing.T, ctx context.Context) (*testCluster, metadata.Topic) {
 	t.Helper()
+	return startShareClusterWith(t, ctx, 3)
+}
+
+// startShareClusterWith is startShareCluster with statePartitions partitions of
+// __share_group_state.
+func startShareClusterWith(t *testing.T, ctx context.Context, statePartitions int32) (*testCluster, metadata.Topic) {
+	t.Helper()
 	cfg := share.DefaultConfig()
 	cfg.AutoOffsetReset, cfg.RecordLockDuration, cfg.HeartbeatInterval = "earliest", 30*time.Second, 200*time.Millisecond
 	c := startClusterFunc(t, func(o *Options) {
 		o.Settings["group.coordinator.rebalance.protocols"] = "classic,consumer,share"
-		o.Settings[shareStateSetting] = "3"
+		o.Settings[shareStateSetting] = strconv.Itoa(int(statePartitions))
 		o.Settings["offsets.topic.num.partitions"] = "3"
 		o.ShareConfigs = share.StaticConfigs(cfg)
 	})
@@ -361,8 +368,8 @@ func TestCoordinatorReplayToLogEnd(t *testing.T) {
 
 // TestClusterShareGroupCoordinatorMoves: two franz-go share consumers of a group whose
 // coordinator (the leader of its partition of __consumer_offsets) leads no partition of
-// the topic they read; that broker shuts down while they consume, so only the group's
-// coordinator (and partitions of __share_group_state) move. The next coordinator knows
+// the topic they read nor of __share_group_state (one partition here); that broker shuts
+// down while they consume, so only the group's coordinator moves. The next coordinator knows
 // the group from its records: the members heartbeat on with their epochs (no
 // UNKNOWN_MEMBER_ID or FENCED_MEMBER_EPOCH anywhere), ShareGroupDescribe shows the same
 // members, and every record, before and after the move, is delivered once. Once the
@@ -371,13 +378,18 @@ func TestCoordinatorReplayToLogEnd(t *testing.T) {
 func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
-	c, _ := startShareCluster(t, ctx)
+	c, _ := startShareClusterWith(t, ctx, 1)
 	n := c.nodes[0]
 	offsets, _ := n.image().Topic(metadata.ConsumerOffsetsTopic)
-	victim := offsets.Partitions[0].Leader
+	states, _ := n.image().Topic(metadata.ShareGroupStateTopic)
+	p := slices.IndexFunc(offsets.Partitions, func(p metadata.PartitionState) bool { return p.Leader != states.Partitions[0].Leader })
+	if p < 0 {
+		t.Fatalf("the share coordinator leads every partition of __consumer_offsets: %+v", offsets.Partitions)
+	}
+	victim := offsets.Partitions[p].Leader
 	group := ""
 	for i := 0; group == ""; i++ {
-		if g := "sg" + strconv.Itoa(i); coord.PartitionFor(g, offsets.NumPartitions()) == 0 {
+		if g := "sg" + strconv.Itoa(i); coord.PartitionFor(g, offsets.NumPartitions()) == int32(p) {
 			group = g
 		}
 	}
@@ -395,7 +407,7 @@ func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
 		for _, s := range c.nodes {
 			o, _ := s.image().Topic(metadata.ConsumerOffsetsTopic)
 			tw, ok := s.image().Topic("w")
-			if !ok || len(o.Partitions[0].ISR) != 3 || slices.ContainsFunc(tw.Partitions, func(p metadata.PartitionState) bool { return len(p.ISR) != 2 }) {
+			if !ok || len(o.Partitions[p].ISR) != 3 || slices.ContainsFunc(tw.Partitions, func(p metadata.PartitionState) bool { return len(p.ISR) != 2 }) {
 				return false
 			}
 		}
@@ -453,6 +465,13 @@ func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
 		slices.Sort(ids)
 		return ids
 	}
+	defer func() { // on a failure too: the consumers stop before the cluster
+		stop()
+		wg.Wait()
+		for _, cl := range consumers {
+			cl.Close()
+		}
+	}()
 	vi := slices.IndexFunc(c.nodes, func(s *Server) bool { return s.opts.NodeID == victim })
 	produce(0, 40)
 	waitFor(t, func() bool { return total() == 40 && len(describe(c.nodes[vi]).Members) == 2 })
@@ -467,6 +486,13 @@ func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
 	waitCtx := func(cond func() bool) {
 		for !cond() {
 			if ctx.Err() != nil {
+				for _, name := range []string{metadata.ConsumerOffsetsTopic, metadata.ShareGroupStateTopic, "w"} {
+					tp, _ := live.image().Topic(name)
+					t.Logf("%s: %+v", name, tp.Partitions)
+				}
+				mu.Lock()
+				t.Logf("delivered %v", seen)
+				mu.Unlock()
 				t.Fatalf("not within the deadline: %d records of 80", total())
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -477,7 +503,7 @@ func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
 	var next *Server
 	waitCtx(func() bool {
 		o, _ := live.image().Topic(metadata.ConsumerOffsetsTopic)
-		i := slices.IndexFunc(c.nodes, func(s *Server) bool { return s != nil && s.opts.NodeID == o.Partitions[0].Leader })
+		i := slices.IndexFunc(c.nodes, func(s *Server) bool { return s != nil && s.opts.NodeID == o.Partitions[p].Leader })
 		if i < 0 {
 			return false
 		}
@@ -504,6 +530,7 @@ func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
 	for _, cl := range consumers {
 		cl.Close() // leaves the group
 	}
+	consumers = nil
 	mu.Lock()
 	for i := range 80 {
 		if got := seen[strconv.Itoa(i)]; got != 1 {
