@@ -388,3 +388,43 @@ func TestShareGroupStoredCompacted(t *testing.T) {
 		}
 	})
 }
+
+// TestShareGroupStoredHalfWritten: what a log left half written is dropped at the load: a
+// member with assignment records but no metadata record, a group with neither its metadata
+// record nor members; a member with its metadata is kept, at its epoch.
+func TestShareGroupStoredHalfWritten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		key := func(v int16, group, member string) []byte {
+			return groupKey{version: v, group: group, member: member}.appendTo(nil)
+		}
+		cv := currentValue{MemberEpoch: 4, State: memberStable, Assigned: Assignment{topicID("t"): {0}}}
+		mv := memberValue{ClientID: "c", Topics: []string{"t"}}
+		recs := []records.Record{
+			{Key: key(sgMetadataKey, "g", ""), Value: appendEpochValue(nil, 4)},
+			{Key: key(sgMemberKey, "g", "kept"), Value: mv.appendTo(nil)},
+			{Key: key(sgCurrentAssignmentKey, "g", "kept"), Value: cv.appendTo(nil)},
+			{Key: key(sgCurrentAssignmentKey, "g", "half"), Value: cv.appendTo(nil)},
+			{Key: key(sgTargetMemberKey, "orphan", "x"), Value: appendTargetValue(nil, cv.Assigned)},
+		}
+		log := coord.NewMemLog()
+		b, err := records.Encode(nil, records.NewBatch(0, recs), batch.CodecNone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := log.Append(b); err != nil {
+			t.Fatal(err)
+		}
+		g := openStored(t, log, map[string]int32{"t": 1})
+		if _, ok := g.Describe("orphan"); ok {
+			t.Fatal("a group without records of its own or members is described")
+		}
+		d, ok := g.Describe("g")
+		if !ok || d.GroupEpoch != 4 || len(d.Members) != 1 || d.Members[0].MemberID != "kept" || d.Members[0].MemberEpoch != 4 {
+			t.Fatalf("described %+v %v", d, ok)
+		}
+		// Its target assignment was not stored: it gets one, at the next group epoch.
+		if res := beat(t, g.Groups, "g", "kept", 4); res.MemberEpoch != 5 || !reflect.DeepEqual(res.Assignment, cv.Assigned) {
+			t.Fatalf("the kept member's heartbeat: %+v", res)
+		}
+	})
+}
