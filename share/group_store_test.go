@@ -302,16 +302,9 @@ func FuzzShareGroupRecords(f *testing.F) {
 			value = nil
 		}
 		// Replayed before a well-formed group: no panic, and the group comes back.
-		log := coord.NewMemLog()
 		good := storedRecords(t, "\x00fuzz")
 		recs := append([]records.Record{{Key: key, Value: value}}, good...)
-		b, err := records.Encode(nil, records.NewBatch(0, recs), batch.CodecNone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := log.Append(b); err != nil {
-			t.Fatal(err)
-		}
+		log := memLogOf(t, recs)
 		g := openStored(t, log, map[string]int32{"t": 1})
 		if d, ok := g.Describe("\x00fuzz"); !ok || len(d.Members) != 1 || d.GroupEpoch != 1 {
 			t.Fatalf("the well-formed group replayed as %+v %v", d, ok)
@@ -369,14 +362,7 @@ func TestShareGroupStoredCompacted(t *testing.T) {
 				kept = append(kept, records.Record{Key: []byte(k), Value: last[k]})
 			}
 		}
-		compacted := coord.NewMemLog()
-		b, err := records.Encode(nil, records.NewBatch(0, kept), batch.CodecNone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := compacted.Append(b); err != nil {
-			t.Fatal(err)
-		}
+		compacted := memLogOf(t, kept)
 		g = openStored(t, compacted, topics)
 		got := []GroupDescription{}
 		for _, d := range g.List() {
@@ -406,14 +392,7 @@ func TestShareGroupStoredHalfWritten(t *testing.T) {
 			{Key: key(sgCurrentAssignmentKey, "g", "half"), Value: cv.appendTo(nil)},
 			{Key: key(sgTargetMemberKey, "orphan", "x"), Value: appendTargetValue(nil, cv.Assigned)},
 		}
-		log := coord.NewMemLog()
-		b, err := records.Encode(nil, records.NewBatch(0, recs), batch.CodecNone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := log.Append(b); err != nil {
-			t.Fatal(err)
-		}
+		log := memLogOf(t, recs)
 		g := openStored(t, log, map[string]int32{"t": 1})
 		if _, ok := g.Describe("orphan"); ok {
 			t.Fatal("a group without records of its own or members is described")
@@ -427,4 +406,18 @@ func TestShareGroupStoredHalfWritten(t *testing.T) {
 			t.Fatalf("the kept member's heartbeat: %+v", res)
 		}
 	})
+}
+
+// memLogOf is a log holding recs, in one batch.
+func memLogOf(t *testing.T, recs []records.Record) *coord.MemLog {
+	t.Helper()
+	b, err := records.Encode(nil, records.NewBatch(0, recs), batch.CodecNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := coord.NewMemLog()
+	if _, err := log.Append(b); err != nil {
+		t.Fatal(err)
+	}
+	return log
 }
