@@ -67,6 +67,10 @@
 // Options.Clock; they stop with the shard, and its unload (or Close) waits for running
 // callbacks.
 //
+// Share groups' records (key versions 9–15) are not this package's: Options.Shares gives
+// each loaded partition a second coord.Shard (package share's Groups, through the server)
+// that replays them and is told of the load and unload.
+//
 // This package must not import server, replica, metadata or partition: it stores through
 // the coord.Log the server gives in Options.OpenLog.
 package group

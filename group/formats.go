@@ -14,6 +14,7 @@ import (
 //	key version 0/1  kmsg.OffsetCommitKey    value kmsg.OffsetCommitValue (written as v3)
 //	key version 2    kmsg.GroupMetadataKey   value kmsg.GroupMetadataValue (written as v3)
 //	key version 3-8, 16                      KIP-848 consumer groups (formats848.go)
+//	key version 9-15                         share groups (Options.Shares: package share)
 //
 // A nil value is a tombstone (offset deleted, group deleted). The coordinator runtime
 // (package coord) writes them in RecordBatch v2 batches (internal/records), one batch per
@@ -46,6 +47,16 @@ func offsetValue(o committed) []byte {
 func groupKey(group string) []byte {
 	k := kmsg.GroupMetadataKey{Version: groupKeyVersion, Group: group}
 	return k.AppendTo(nil)
+}
+
+// isShareRecord reports whether key is a share group's (key versions 9–15, Kafka's
+// ShareGroup* records): Options.Shares replays them.
+func isShareRecord(key []byte) bool {
+	if len(key) < 2 {
+		return false
+	}
+	v := int16(key[0])<<8 | int16(key[1])
+	return v >= 9 && v <= 15
 }
 
 // replayRecord applies one record of the partition to the shard's groups; pid >= 0: the

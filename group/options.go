@@ -75,6 +75,11 @@ type Options struct {
 	// Topics resolves the topics KIP-848 members subscribe to (by name or by regular
 	// expression) against the broker's metadata. nil: no topic exists.
 	Topics TopicResolver
+	// Shares, if set, returns the share groups' shard of a partition being loaded (Kafka
+	// keeps share groups in __consumer_offsets too; package share's Groups.OpenPartition):
+	// the partition's share group records (key versions 9–15) are replayed into it, its
+	// Loaded and Unloaded run with the consumer groups'. nil: those records are skipped.
+	Shares func(p *coord.Partition) coord.Shard
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock; nil means coord.RealClock.

@@ -13,8 +13,9 @@ import (
 // is unloaded. Its timers (sessions, rebalances, pending members, offsets retention) are
 // set through part, so they stop with it.
 type shard struct {
-	c    *Coordinator
-	part *coord.Partition
+	c      *Coordinator
+	part   *coord.Partition
+	shares coord.Shard // the share groups of the partition (Options.Shares), or nil
 
 	mu struct {
 		sync.Mutex // the group map; innermost (under group.mu at most)
@@ -25,6 +26,9 @@ type shard struct {
 func (c *Coordinator) newShard(p *coord.Partition) *shard {
 	sh := &shard{c: c, part: p}
 	sh.mu.groups = make(map[string]*group)
+	if c.opts.Shares != nil {
+		sh.shares = c.opts.Shares(p)
+	}
 	return sh
 }
 
@@ -36,6 +40,12 @@ func (sh *shard) Replay(m coord.Meta, r coord.Record) error {
 			sh.completeTxn(m.ProducerID, r.Key[3] == 1)
 		}
 		return nil
+	}
+	if isShareRecord(r.Key) {
+		if sh.shares == nil {
+			return nil
+		}
+		return sh.shares.Replay(m, r)
 	}
 	pid := int64(-1)
 	if m.Transactional {
@@ -65,6 +75,9 @@ func (sh *shard) Loaded() {
 		g.mu.Unlock()
 	}
 	sh.scheduleExpiry()
+	if sh.shares != nil {
+		sh.shares.Loaded()
+	}
 }
 
 // Unloaded forgets the groups (coord.Shard). Their timers are stopped and their blocked
@@ -74,6 +87,9 @@ func (sh *shard) Unloaded() {
 	n := len(sh.mu.groups)
 	sh.mu.groups = make(map[string]*group)
 	sh.mu.Unlock()
+	if sh.shares != nil {
+		sh.shares.Unloaded()
+	}
 	sh.c.logger.Info("unloaded groups", "partition", sh.part.Index(), "groups", n)
 }
 

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stratalog/strata/group"
@@ -16,6 +17,7 @@ import (
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/replica"
+	"github.com/stratalog/strata/share"
 	"github.com/stratalog/strata/txn"
 )
 
@@ -47,6 +49,11 @@ type serverData struct {
 	// shares is the share-group service (shares.go), nil unless strata.share.version is 1
 	// or group.coordinator.rebalance.protocols lists share (on a single node only).
 	shares *shares
+	// shareGroups is the share groups' membership (shares.groups), made before the group
+	// coordinator, which loads it with the partitions of __consumer_offsets; sharesOpen is
+	// shares once open, for its members' session timers (which may fire before).
+	shareGroups *share.Groups
+	sharesOpen  atomic.Pointer[shares]
 	// verifyTxn: transactional produces are verified with the coordinator
 	// (transaction.partition.verification.enable, txn_verify.go).
 	verifyTxn bool

@@ -25,7 +25,12 @@ import (
 // the replica manager tells it (OnLeadership calls back at once for those led already);
 // FindCoordinator creates the topic there (10_find_coordinator.go).
 func (s *Server) openGroups() (*group.Coordinator, error) {
-	c, err := group.New(s.groupOptions())
+	o := s.groupOptions()
+	if shareWanted(s.data.broker) {
+		s.data.shareGroups = s.newShareGroups(o.NumPartitions)
+		o.Shares = s.data.shareGroups.OpenPartition
+	}
+	c, err := group.New(o)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,11 +27,18 @@ import (
 // 30 records (10 a partition, values 0-29).
 func startShareCluster(t *testing.T, ctx context.Context) (*testCluster, metadata.Topic) {
 	t.Helper()
+	return startShareClusterWith(t, ctx, 3)
+}
+
+// startShareClusterWith is startShareCluster with statePartitions partitions of
+// __share_group_state.
+func startShareClusterWith(t *testing.T, ctx context.Context, statePartitions int32) (*testCluster, metadata.Topic) {
+	t.Helper()
 	cfg := share.DefaultConfig()
 	cfg.AutoOffsetReset, cfg.RecordLockDuration, cfg.HeartbeatInterval = "earliest", 30*time.Second, 200*time.Millisecond
 	c := startClusterFunc(t, func(o *Options) {
 		o.Settings["group.coordinator.rebalance.protocols"] = "classic,consumer,share"
-		o.Settings[shareStateSetting] = "3"
+		o.Settings[shareStateSetting] = strconv.Itoa(int(statePartitions))
 		o.Settings["offsets.topic.num.partitions"] = "3"
 		o.ShareConfigs = share.StaticConfigs(cfg)
 	})
@@ -355,5 +363,193 @@ func TestCoordinatorReplayToLogEnd(t *testing.T) {
 	}
 	if records != 5 {
 		t.Fatalf("replayed %d records, want the log's 5", records)
+	}
+}
+
+// TestClusterShareGroupCoordinatorMoves: two franz-go share consumers of a group whose
+// coordinator (the leader of its partition of __consumer_offsets) leads no partition of
+// the topic they read nor of __share_group_state (one partition here); that broker shuts
+// down while they consume, so only the group's coordinator moves. The next coordinator knows
+// the group from its records: the members heartbeat on with their epochs (no
+// UNKNOWN_MEMBER_ID or FENCED_MEMBER_EPOCH anywhere), ShareGroupDescribe shows the same
+// members, and every record, before and after the move, is delivered once. Once the
+// members left, DeleteGroups on the new coordinator deletes the group's share-partition
+// states at their coordinators.
+func TestClusterShareGroupCoordinatorMoves(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	c, _ := startShareClusterWith(t, ctx, 1)
+	n := c.nodes[0]
+	offsets, _ := n.image().Topic(metadata.ConsumerOffsetsTopic)
+	states, _ := n.image().Topic(metadata.ShareGroupStateTopic)
+	p := slices.IndexFunc(offsets.Partitions, func(p metadata.PartitionState) bool { return p.Leader != states.Partitions[0].Leader })
+	if p < 0 {
+		t.Fatalf("the share coordinator leads every partition of __consumer_offsets: %+v", offsets.Partitions)
+	}
+	victim := offsets.Partitions[p].Leader
+	group := ""
+	for i := 0; group == ""; i++ {
+		if g := "sg" + strconv.Itoa(i); coord.PartitionFor(g, offsets.NumPartitions()) == int32(p) {
+			group = g
+		}
+	}
+	var others []int32
+	for _, s := range c.nodes {
+		if s.opts.NodeID != victim {
+			others = append(others, s.opts.NodeID)
+		}
+	}
+	w, err := n.data.store.CreateTopic(ctx, metadata.CreateTopic{Name: "w", Partitions: -1, ReplicationFactor: -1, Assignments: [][]int32{{others[0], others[1]}, {others[1], others[0]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		for _, s := range c.nodes {
+			o, _ := s.image().Topic(metadata.ConsumerOffsetsTopic)
+			tw, ok := s.image().Topic("w")
+			if !ok || len(o.Partitions[p].ISR) != 3 || slices.ContainsFunc(tw.Partitions, func(p metadata.PartitionState) bool { return len(p.ISR) != 2 }) {
+				return false
+			}
+		}
+		return true
+	})
+	produce := func(from, to int) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		for i := from; i < to; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "w", Partition: int32(i % 2), Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	total := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	cctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var consumers []*kgo.Client
+	for range 2 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...), kgo.ConsumeTopics("w"), kgo.ShareGroup(group), kgo.FetchMaxWait(200*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		consumers = append(consumers, cl)
+		wg.Go(func() {
+			for cctx.Err() == nil {
+				cl.PollFetches(cctx).EachRecord(func(r *kgo.Record) {
+					mu.Lock()
+					seen[string(r.Value)]++
+					mu.Unlock()
+					r.Ack(kgo.AckAccept)
+				})
+			}
+		})
+	}
+	describe := func(s *Server) kmsg.ShareGroupDescribeResponseGroup {
+		d := kmsg.NewPtrShareGroupDescribeRequest()
+		d.GroupIDs = []string{group}
+		return rawRequest(ctx, t, s, d).(*kmsg.ShareGroupDescribeResponse).Groups[0]
+	}
+	memberIDs := func(g kmsg.ShareGroupDescribeResponseGroup) []string {
+		var ids []string
+		for _, m := range g.Members {
+			ids = append(ids, m.MemberID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	defer func() { // on a failure too: the consumers stop before the cluster
+		stop()
+		wg.Wait()
+		for _, cl := range consumers {
+			cl.Close()
+		}
+	}()
+	vi := slices.IndexFunc(c.nodes, func(s *Server) bool { return s.opts.NodeID == victim })
+	produce(0, 40)
+	waitFor(t, func() bool { return total() == 40 && len(describe(c.nodes[vi]).Members) == 2 })
+	before := memberIDs(describe(c.nodes[vi]))
+
+	if err := c.nodes[vi].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[vi] = nil
+	live := c.nodes[(vi+1)%len(c.nodes)]
+	// Until the controller sees the broker gone and elects new leaders: bounded by ctx.
+	waitCtx := func(cond func() bool) {
+		for !cond() {
+			if ctx.Err() != nil {
+				for _, name := range []string{metadata.ConsumerOffsetsTopic, metadata.ShareGroupStateTopic, "w"} {
+					tp, _ := live.image().Topic(name)
+					t.Logf("%s: %+v", name, tp.Partitions)
+				}
+				mu.Lock()
+				t.Logf("delivered %v", seen)
+				mu.Unlock()
+				t.Fatalf("not within the deadline: %d records of 80", total())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	produce(40, 80)
+	waitCtx(func() bool { return total() == 80 })
+	var next *Server
+	waitCtx(func() bool {
+		o, _ := live.image().Topic(metadata.ConsumerOffsetsTopic)
+		i := slices.IndexFunc(c.nodes, func(s *Server) bool { return s != nil && s.opts.NodeID == o.Partitions[p].Leader })
+		if i < 0 {
+			return false
+		}
+		next = c.nodes[i]
+		d := describe(next)
+		return d.ErrorCode == 0 && len(d.Members) == 2
+	})
+	if after := memberIDs(describe(next)); !slices.Equal(after, before) {
+		t.Errorf("members %v after the move, %v before", after, before)
+	}
+	for _, s := range c.nodes {
+		if s == nil {
+			continue
+		}
+		hb := s.metrics.api(76)
+		for _, code := range []int16{kerr.UnknownMemberID.Code, kerr.FencedMemberEpoch.Code} {
+			if got := hb.errors[code+1].Load(); got != 0 {
+				t.Errorf("node %d answered %d ShareGroupHeartbeats %v", s.opts.NodeID, got, kerr.ErrorForCode(code))
+			}
+		}
+	}
+	stop()
+	wg.Wait()
+	for _, cl := range consumers {
+		cl.Close() // leaves the group
+	}
+	consumers = nil
+	mu.Lock()
+	for i := range 80 {
+		if got := seen[strconv.Itoa(i)]; got != 1 {
+			t.Errorf("record %d delivered %d times", i, got)
+		}
+	}
+	mu.Unlock()
+
+	// DeleteGroups on the new coordinator, which knows the group from its records only:
+	// its states go at their coordinators.
+	waitCtx(func() bool { return len(describe(next).Members) == 0 })
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Groups = []string{group}
+	if got := rawRequest(ctx, t, next, del).(*kmsg.DeleteGroupsResponse).Groups[0]; got.ErrorCode != 0 {
+		t.Fatalf("DeleteGroups on the new coordinator: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	for p := range int32(2) {
+		if st, ok, err := next.data.shares.states.ReadAt(share.Key{Group: group, TopicID: w.ID, Partition: p}, -1); ok || err != nil {
+			t.Errorf("w-%d's state after DeleteGroups: %+v %v %v", p, st, ok, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -361,6 +362,76 @@ func TestShareGroupRestart(t *testing.T) {
 	slices.SortFunc(got, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
 	if want := []string{"10", "11", "12", "13", "14", "15", "16", "17", "18", "19"}; !slices.Equal(got, want) {
 		t.Fatalf("after a restart delivered %v, want %v", got, want)
+	}
+}
+
+// TestShareGroupRestartKeepsMembers: share group membership is stored in
+// __consumer_offsets, so after a restart of the broker a member heartbeats at its epoch
+// (no UNKNOWN_MEMBER_ID), gets no new assignment, and ShareGroupDescribe shows the members
+// as before; DeleteGroups, once they left, deletes the group for good.
+func TestShareGroupRestartKeepsMembers(t *testing.T) {
+	dir := t.TempDir()
+	opts := func() *server.Options {
+		return &server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: shareSettings(), ShareConfigs: shareConfig(30 * time.Second),
+			Logger: slog.New(slog.DiscardHandler)}
+	}
+	s, err := server.Start(opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	createTopic(t, s, "rk", 2, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	heartbeat := func(cl *kgo.Client, member string, epoch int32, topics ...string) *kmsg.ShareGroupHeartbeatResponse {
+		t.Helper()
+		req := kmsg.NewPtrShareGroupHeartbeatRequest()
+		req.GroupID, req.MemberID, req.MemberEpoch, req.SubscribedTopicNames = "rkg", member, epoch, topics
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	describe := func(cl *kgo.Client) kmsg.ShareGroupDescribeResponseGroup {
+		t.Helper()
+		req := kmsg.NewPtrShareGroupDescribeRequest()
+		req.GroupIDs = []string{"rkg"}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Groups) != 1 {
+			t.Fatalf("describe: %+v %v", resp, err)
+		}
+		return resp.Groups[0]
+	}
+	cl := newClient(t, s)
+	heartbeat(cl, "m1", 0, "rk")
+	heartbeat(cl, "m2", 0, "rk")
+	if resp := heartbeat(cl, "m1", 1); resp.ErrorCode != 0 || resp.MemberEpoch != 2 {
+		t.Fatalf("m1 moves to epoch 2: %+v", resp)
+	}
+	before := describe(cl)
+	cl.Close()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := servertest.Start(t, opts())
+	cl2 := newClient(t, s2)
+	for _, m := range []string{"m1", "m2"} {
+		if resp := heartbeat(cl2, m, 2); resp.ErrorCode != 0 || resp.MemberEpoch != 2 || resp.Assignment != nil {
+			t.Fatalf("%s after the restart: %v %+v", m, kerr.ErrorForCode(resp.ErrorCode), resp)
+		}
+	}
+	if after := describe(cl2); !reflect.DeepEqual(after, before) || after.GroupEpoch != 2 || len(after.Members) != 2 {
+		t.Fatalf("after the restart:\n%+v\nbefore:\n%+v", after, before)
+	}
+	heartbeat(cl2, "m1", -1)
+	heartbeat(cl2, "m2", -1)
+	adm := kadm.NewClient(cl2)
+	if res, err := adm.DeleteGroups(ctx, "rkg"); err != nil || res["rkg"].Err != nil {
+		t.Fatalf("delete: %+v %v", res, err)
+	}
+	if got := describe(cl2); got.ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Fatalf("described after its deletion: %+v", got)
 	}
 }
 

@@ -22,8 +22,9 @@ import (
 //
 //   - membership (share.Groups: ShareGroupHeartbeat, ShareGroupDescribe) on the group's
 //     coordinator, the leader of its partition of __consumer_offsets (NOT_COORDINATOR
-//     elsewhere); kept in memory, so it is dropped when that leadership moves and the
-//     members join the next coordinator;
+//     elsewhere); stored in that partition beside the consumer groups (the group
+//     coordinator loads and unloads it: newShareGroups, group.Options.Shares), so the
+//     next coordinator, or this one after a restart, knows the members;
 //   - share-partitions (share.Manager: ShareFetch, ShareAcknowledge) on the leader of
 //     their topic partition (NOT_LEADER_OR_FOLLOWER elsewhere), dropped when that
 //     leadership moves (the next leader reads them again);
@@ -109,10 +110,8 @@ func (s *Server) openShares() (*shares, error) {
 		st.Close()
 		return nil, err
 	}
-	sh := &shares{configs: s.opts.ShareConfigs, store: st, states: &shareStates{s: s, local: st}, sessions: share.NewSessions(int(r.Int64("group.share.max.share.sessions")))}
-	if sh.configs == nil {
-		sh.configs = groupShareConfigs{s: s, dflt: shareConfig(config.ResolveShareGroup(s.opts.Settings, nil))}
-	}
+	sh := &shares{configs: s.shareConfigs(), store: st, states: &shareStates{s: s, local: st}, groups: s.data.shareGroups,
+		sessions: share.NewSessions(int(r.Int64("group.share.max.share.sessions")))}
 	sh.avail.ch = make(chan struct{})
 	idleCheck := time.Duration(-1) // a single node's offsets APIs make the manager forget what they change
 	if s.opts.Cluster != nil {
@@ -126,37 +125,54 @@ func (s *Server) openShares() (*shares, error) {
 			}
 			return t.Name, true
 		}})
-	sh.groups = share.NewGroups(share.GroupsOptions{Topics: shareTopics{s}, Configs: sh.configs, MaxSize: int(r.Int64("group.share.max.size")), OnLeave: func(group, member string) {
-		sh.sessions.Drop(group, member)
-		sh.mgr.ReleaseMember(group, member)
-	}})
 	// A topic partition whose leadership moved: its share-partitions are read again from
 	// their coordinators by the next leader (this broker again, at a new epoch, or
-	// another), so those held here are dropped. A partition of __consumer_offsets whose
-	// leadership moved takes the share groups it coordinates along (their members join
-	// the next coordinator).
+	// another), so those held here are dropped. (The share groups of a partition of
+	// __consumer_offsets move with it: the group coordinator unloads and loads them.)
 	s.data.replicas.OnLeadership(func(topic string, index, _ int32, _ bool) {
-		if topic == metadata.ConsumerOffsetsTopic {
-			if c, err := s.groups(); err == nil {
-				sh.groups.Forget(func(group string) bool { return c.Partition(group) == index })
-			}
-		}
 		if t, ok := s.image().Topic(topic); ok {
 			sh.mgr.DropPartition(t.ID, index)
 		}
 	})
-	// The groups with stored states exist (Empty) until their members join again:
-	// membership is not stored (Kafka stores it; its groups come back Empty too once their
-	// members' sessions time out).
+	s.data.sharesOpen.Store(sh)
+	if s.opts.Cluster != nil {
+		return sh, nil
+	}
+	// A single node's groups with stored states exist (Empty): those stored before their
+	// membership was (their records in __consumer_offsets) get them now.
 	groups, err := st.Groups()
 	if err != nil {
 		sh.close()
 		return nil, err
 	}
 	for _, g := range groups {
-		sh.groups.CreateEmpty(g)
+		if err := sh.groups.CreateEmpty(g); err != nil {
+			s.log.Warn("storing a share group with stored states", "group", g, "err", err)
+		}
 	}
 	return sh, nil
+}
+
+// newShareGroups makes the share groups' membership, stored in the partitions of
+// __consumer_offsets (numPartitions of them) the group coordinator loads.
+func (s *Server) newShareGroups(numPartitions int32) *share.Groups {
+	return share.NewGroups(share.GroupsOptions{Topics: shareTopics{s}, Configs: s.shareConfigs(), MaxSize: int(s.data.broker.Int64("group.share.max.size")),
+		Partition: func(group string) int32 { return coord.PartitionFor(group, numPartitions) }, Logger: s.log,
+		OnLeave: func(group, member string) {
+			if sh := s.data.sharesOpen.Load(); sh != nil {
+				sh.sessions.Drop(group, member)
+				sh.mgr.ReleaseMember(group, member)
+			}
+		}})
+}
+
+// shareConfigs are the share groups' settings: Options.ShareConfigs, or each group's
+// group configs over the broker's group.share.* settings.
+func (s *Server) shareConfigs() share.GroupConfigs {
+	if s.opts.ShareConfigs != nil {
+		return s.opts.ShareConfigs
+	}
+	return groupShareConfigs{s: s, dflt: shareConfig(config.ResolveShareGroup(s.opts.Settings, nil))}
 }
 
 // shareLeaderEpoch is this broker's leader epoch of a topic partition (-1 when it does
@@ -226,21 +242,20 @@ func (sh *shares) availableCh() <-chan struct{} {
 }
 
 // deleteGroup deletes share group id (DeleteGroups): NON_EMPTY_GROUP while it has
-// members; its share-partition states are tombstoned at their coordinators. found is
-// false when id is no share group known here (neither members nor states stored here):
-// the group coordinator answers for it.
+// members; its records in __consumer_offsets and its share-partition states (on a cluster
+// those of every topic partition, at their coordinators) are tombstoned. found is false
+// when id is no share group this broker coordinates: the group coordinator answers for it
+// (GROUP_ID_NOT_FOUND, NOT_COORDINATOR …).
 func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err error) {
-	err = sh.groups.Delete(id)
-	if errors.Is(err, share.ErrNonEmptyGroup) {
+	switch err := sh.groups.Delete(id); {
+	case errors.Is(err, share.ErrGroupNotFound), errors.Is(err, coord.ErrNotCoordinator), errors.Is(err, coord.ErrLoadInProgress):
+		return false, nil
+	case err != nil:
 		return true, err
 	}
-	known := err == nil
 	keys, err := sh.store.GroupKeys(id)
 	if err != nil {
 		return true, err
-	}
-	if !known && len(keys) == 0 {
-		return false, nil
 	}
 	if err := sh.mgr.DropGroup(ctx, id); err != nil {
 		return true, err

@@ -182,17 +182,25 @@ func (s *Store) Groups() ([]string, error) {
 }
 
 // CreateEmpty makes group an empty share group unless it exists (AlterShareGroupOffsets
-// creates the group it alters, as Kafka's; the server recreates the groups with stored
-// states at start, Store.Groups): ErrNonEmptyGroup when it has members.
+// creates the group it alters, as Kafka's; a single node recreates the groups with stored
+// states at start, Store.Groups), stored when membership is: ErrNonEmptyGroup when it has
+// members; with stored membership also coord's errors.
 func (g *Groups) CreateEmpty(group string) error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if sg := g.mu.groups[group]; sg != nil {
-		if len(sg.members) > 0 {
+		n := len(sg.members)
+		g.mu.Unlock()
+		if n > 0 {
 			return ErrNonEmptyGroup
 		}
-		return nil
+		return g.persist(sg) // written unless done
 	}
-	g.mu.groups[group] = &shareGroup{name: group, members: map[string]*shareMember{}}
-	return nil
+	part, err := g.partLocked(group)
+	if err != nil {
+		g.mu.Unlock()
+		return err
+	}
+	sg := g.newGroupLocked(group, part)
+	g.mu.Unlock()
+	return g.persist(sg)
 }

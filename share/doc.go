@@ -48,7 +48,8 @@
 // to the Store directly; on a cluster the two may be on different brokers (Kafka's
 // Read/WriteShareGroupState between them, the server's). Reads and writes carry the topic
 // partition's leader epoch (ManagerOptions.LeaderEpoch): the Store refuses one older than
-// the last it stored or was read at (ErrFencedLeaderEpoch; StateStore.ReadAt); a Manager whose broker lost (or re-took) a
+// the last it stored or was read at (ErrFencedLeaderEpoch; StateStore.ReadAt, which stores a
+// newer epoch in a ShareUpdate, as Kafka's share coordinator); a Manager whose broker lost (or re-took) a
 // partition's leadership drops its share-partitions (DropPartition), which the next
 // leader reads again.
 //
@@ -62,7 +63,12 @@
 // Groups is the membership half (Kafka's group coordinator for share groups):
 // ShareGroupHeartbeat joins, heartbeats and leaves, group epochs, server-side assignment
 // in which every member gets work (partitions shared when members outnumber them),
-// session timeouts; kept in memory (members rejoin after a restart).
+// session timeouts. With GroupsOptions.Partition it is stored in __consumer_offsets as
+// Kafka's (group_records.go: the ShareGroup* records; group_store.go): the group
+// coordinator's runtime opens each partition it loads (OpenPartition, beside the consumer
+// groups' shard: group.Options.Shares), which replays the records, so after a restart or
+// on the next coordinator members keep their epochs and assignments; every change is
+// written (the difference to what was written last) before its heartbeat is answered.
 //
 // Sessions are KIP-932's share sessions (one per group and member on a broker: its
 // partitions, built up incrementally, and the epoch ordering its requests); a closed or

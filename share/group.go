@@ -3,6 +3,7 @@ package share
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"sync"
@@ -45,6 +46,12 @@ type GroupsOptions struct {
 	// its session expires: the place to release the records it holds
 	// (Manager.ReleaseMember).
 	OnLeave func(group, member string)
+	// Partition, if set, is the partition of __consumer_offsets of a group (the group
+	// coordinator's): membership is then stored there (group_store.go), and a group is
+	// served only while its partition is open here (OpenPartition). nil: in memory only.
+	Partition func(group string) int32
+	// Logger, if set, logs what fails in the background (an expired member's removal).
+	Logger *slog.Logger
 }
 
 // HeartbeatRequest is a ShareGroupHeartbeat.
@@ -112,8 +119,9 @@ type GroupDescription struct {
 // partition goes to ceil(n/p) members, the slots dealt round-robin, so that with more
 // members than partitions every member gets work and partitions are shared.
 //
-// Membership is kept in memory: after a restart members get ErrUnknownMemberID and join
-// again (Kafka stores it in __consumer_offsets; clients rejoin either way).
+// Membership is stored in __consumer_offsets as Kafka's when GroupsOptions.Partition is
+// set (group_store.go): after a restart, or on the next coordinator, members keep their
+// epochs and assignments. Otherwise it is kept in memory.
 //
 // Concurrency: every method is safe for concurrent use; one mutex guards the groups, never
 // held across a callback.
@@ -123,6 +131,7 @@ type Groups struct {
 	mu struct {
 		sync.Mutex
 		groups map[string]*shareGroup
+		parts  map[int32]*groupsPart // the open partitions of __consumer_offsets
 		closed bool
 	}
 }
@@ -131,15 +140,24 @@ type shareGroup struct {
 	name    string
 	epoch   int32
 	members map[string]*shareMember
+
+	// Stored membership (group_store.go); part is nil when membership is not stored.
+	part    *groupsPart
+	stored  bool // replay: its metadata record was read
+	dirty   bool // changed since the last write
+	deleted bool
+	wmu     sync.Mutex        // serialises the group's writes; taken before Groups.mu
+	written map[string][]byte // the records last written (or replayed); guarded by wmu
 }
 
 type shareMember struct {
 	id, clientID, clientHost string
 	rackID                   *string
-	epoch                    int32
+	epoch, prevEpoch         int32
 	topics                   []string // sorted
 	assignment               Assignment
 	timer                    coord.Timer
+	stored                   bool // replay: its metadata record was read
 }
 
 // NewGroups returns an empty Groups.
@@ -155,6 +173,7 @@ func NewGroups(opts GroupsOptions) *Groups {
 	}
 	g := &Groups{opts: opts}
 	g.mu.groups = make(map[string]*shareGroup)
+	g.mu.parts = make(map[int32]*groupsPart)
 	return g
 }
 
@@ -174,7 +193,9 @@ func (g *Groups) Close() {
 
 // Heartbeat handles a ShareGroupHeartbeat. Errors: ErrInvalidRequest (no member id, a
 // join without a subscription, a negative epoch other than -1), ErrUnknownMemberID,
-// ErrFencedMemberEpoch, ErrGroupMaxSize, ErrClosed.
+// ErrFencedMemberEpoch, ErrGroupMaxSize, ErrClosed; with stored membership also coord's
+// ErrNotCoordinator, ErrLoadInProgress and the write's errors (the change stays, and is
+// written with the group's next one).
 func (g *Groups) Heartbeat(req HeartbeatRequest) (HeartbeatResult, error) {
 	switch {
 	case req.Group == "":
@@ -187,49 +208,66 @@ func (g *Groups) Heartbeat(req HeartbeatRequest) (HeartbeatResult, error) {
 		return HeartbeatResult{}, fmt.Errorf("%w: a joining member subscribes to no topic", ErrInvalidRequest)
 	}
 	cfg := g.opts.Configs.ShareConfig(req.Group)
-	var left, bump bool
-	defer func() {
-		if left && g.opts.OnLeave != nil {
-			g.opts.OnLeave(req.Group, req.MemberID)
-		}
-	}()
+	res, sg, err := g.heartbeat(req, cfg)
+	if err != nil {
+		return HeartbeatResult{}, err
+	}
+	if res.MemberEpoch == -1 && g.opts.OnLeave != nil {
+		defer g.opts.OnLeave(req.Group, req.MemberID)
+	}
+	if err := g.persist(sg); err != nil {
+		return HeartbeatResult{}, err
+	}
+	return res, nil
+}
+
+// heartbeat is Heartbeat's change of the group in memory.
+func (g *Groups) heartbeat(req HeartbeatRequest, cfg Config) (HeartbeatResult, *shareGroup, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.mu.closed {
-		return HeartbeatResult{}, ErrClosed
+		return HeartbeatResult{}, nil, ErrClosed
+	}
+	part, err := g.partLocked(req.Group)
+	if err != nil {
+		return HeartbeatResult{}, nil, err
 	}
 	sg := g.mu.groups[req.Group]
 	var m *shareMember
 	if sg != nil {
 		m = sg.members[req.MemberID]
 	}
+	bump := false
 	switch {
 	case req.MemberEpoch == -1:
 		if m == nil {
-			return HeartbeatResult{}, fmt.Errorf("%w: %s", ErrUnknownMemberID, req.MemberID)
+			return HeartbeatResult{}, nil, fmt.Errorf("%w: %s", ErrUnknownMemberID, req.MemberID)
 		}
 		g.removeLocked(sg, m)
-		left = true
-		return HeartbeatResult{MemberEpoch: -1}, nil
+		return HeartbeatResult{MemberEpoch: -1}, sg, nil
 	case req.MemberEpoch == 0 && m == nil:
 		if sg == nil {
-			sg = &shareGroup{name: req.Group, members: make(map[string]*shareMember)}
-			g.mu.groups[req.Group] = sg
+			sg = g.newGroupLocked(req.Group, part)
 		}
 		if len(sg.members) >= g.opts.MaxSize {
-			return HeartbeatResult{}, fmt.Errorf("%w: %d members", ErrGroupMaxSize, len(sg.members))
+			return HeartbeatResult{}, nil, fmt.Errorf("%w: %d members", ErrGroupMaxSize, len(sg.members))
 		}
 		m = &shareMember{id: req.MemberID}
 		sg.members[m.id] = m
 		bump = true // a new member
 	case m == nil:
-		return HeartbeatResult{}, fmt.Errorf("%w: %s", ErrUnknownMemberID, req.MemberID)
-	case req.MemberEpoch != 0 && req.MemberEpoch != m.epoch:
-		return HeartbeatResult{}, fmt.Errorf("%w: %d, the member's is %d", ErrFencedMemberEpoch, req.MemberEpoch, m.epoch)
+		return HeartbeatResult{}, nil, fmt.Errorf("%w: %s", ErrUnknownMemberID, req.MemberID)
+	case req.MemberEpoch != 0 && req.MemberEpoch != m.epoch && (req.MemberEpoch != m.prevEpoch || m.prevEpoch == 0):
+		return HeartbeatResult{}, nil, fmt.Errorf("%w: %d, the member's is %d", ErrFencedMemberEpoch, req.MemberEpoch, m.epoch)
 	}
-	// A member that rejoins at epoch 0 (it lost its state) gets its assignment again.
-	resend := req.MemberEpoch == 0
-	m.clientID, m.clientHost, m.rackID = req.ClientID, req.ClientHost, req.RackID
+	// A member that rejoins at epoch 0 (it lost its state), or heartbeats at its previous
+	// epoch (the answer that moved it on was lost, as when the coordinator moved), gets its
+	// assignment again.
+	resend := req.MemberEpoch != m.epoch
+	if m.clientID != req.ClientID || m.clientHost != req.ClientHost || !equalPtr(m.rackID, req.RackID) {
+		m.clientID, m.clientHost, m.rackID = req.ClientID, req.ClientHost, req.RackID
+		sg.dirty = true
+	}
 	if req.Topics != nil {
 		topics := slices.Sorted(slices.Values(req.Topics))
 		topics = slices.Compact(topics)
@@ -240,15 +278,30 @@ func (g *Groups) Heartbeat(req HeartbeatRequest) (HeartbeatResult, error) {
 	}
 	if g.reassignLocked(sg) || bump {
 		sg.epoch++
+		sg.dirty = true
 	}
 	res := HeartbeatResult{MemberEpoch: m.epoch, HeartbeatInterval: cfg.HeartbeatInterval}
 	if m.epoch != sg.epoch || resend {
-		m.epoch = sg.epoch
+		if m.epoch != sg.epoch {
+			m.prevEpoch, m.epoch = m.epoch, sg.epoch
+			sg.dirty = true
+		}
 		res.MemberEpoch = m.epoch
 		res.Assignment = cloneAssignment(m.assignment)
 	}
 	g.resetSessionLocked(sg, m, cfg.SessionTimeout)
-	return res, nil
+	return res, sg, nil
+}
+
+// newGroupLocked adds an empty group stored in part (nil: in memory). g.mu must be held.
+func (g *Groups) newGroupLocked(name string, part *groupsPart) *shareGroup {
+	sg := &shareGroup{name: name, members: make(map[string]*shareMember), part: part, dirty: true, written: map[string][]byte{}}
+	g.mu.groups[name] = sg
+	return sg
+}
+
+func equalPtr(a, b *string) bool {
+	return a == b || a != nil && b != nil && *a == *b
 }
 
 // reassignLocked recomputes the group's assignment and reports whether any member's
@@ -294,13 +347,18 @@ func (g *Groups) reassignLocked(sg *shareGroup) bool {
 	return changed
 }
 
-// resetSessionLocked (re)starts m's session timer. g.mu must be held.
+// resetSessionLocked (re)starts m's session timer (on the partition's clock when stored,
+// so it stops with it). g.mu must be held.
 func (g *Groups) resetSessionLocked(sg *shareGroup, m *shareMember, timeout time.Duration) {
 	if m.timer != nil {
 		m.timer.Stop()
 	}
+	afterFunc := g.opts.Clock.AfterFunc
+	if sg.part != nil {
+		afterFunc = sg.part.p.AfterFunc
+	}
 	var t coord.Timer
-	t = g.opts.Clock.AfterFunc(timeout, func() {
+	t = afterFunc(timeout, func() {
 		g.mu.Lock()
 		cur := g.mu.groups[sg.name]
 		expired := !g.mu.closed && cur == sg && sg.members[m.id] == m && m.timer == t
@@ -308,7 +366,13 @@ func (g *Groups) resetSessionLocked(sg *shareGroup, m *shareMember, timeout time
 			g.removeLocked(sg, m)
 		}
 		g.mu.Unlock()
-		if expired && g.opts.OnLeave != nil {
+		if !expired {
+			return
+		}
+		if err := g.persist(sg); err != nil && g.opts.Logger != nil {
+			g.opts.Logger.Warn("storing the removal of an expired share group member", "group", sg.name, "member", m.id, "err", err)
+		}
+		if g.opts.OnLeave != nil {
 			g.opts.OnLeave(sg.name, m.id)
 		}
 	})
@@ -323,6 +387,7 @@ func (g *Groups) removeLocked(sg *shareGroup, m *shareMember) {
 	delete(sg.members, m.id)
 	g.reassignLocked(sg)
 	sg.epoch++
+	sg.dirty = true
 }
 
 // Member returns member's epoch and assignment; ok is false when it is not a member of
@@ -368,40 +433,42 @@ func (g *Groups) List() []GroupDescription {
 }
 
 // Delete deletes an empty share group: ErrGroupNotFound when there is none,
-// ErrNonEmptyGroup when it has members. (Its share-partition states are the caller's to
-// delete: Store.Delete.)
+// ErrNonEmptyGroup when it has members; when stored, its records are tombstoned first
+// (coord's errors). (Its share-partition states are the caller's to delete: Store.Delete.)
 func (g *Groups) Delete(group string) error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	sg := g.mu.groups[group]
 	switch {
 	case sg == nil:
+		g.mu.Unlock()
+		if _, err := g.partOf(group); err != nil {
+			return err
+		}
 		return ErrGroupNotFound
 	case len(sg.members) > 0:
+		g.mu.Unlock()
 		return ErrNonEmptyGroup
 	}
 	delete(g.mu.groups, group)
+	sg.deleted, sg.dirty = true, true
+	g.mu.Unlock()
+	if err := g.persist(sg); err != nil {
+		g.mu.Lock()
+		if g.mu.groups[group] == nil && g.mu.parts[g.opts.Partition(group)] == sg.part {
+			sg.deleted = false // still there: the tombstones are written with its next change
+			g.mu.groups[group] = sg
+		}
+		g.mu.Unlock()
+		return err
+	}
 	return nil
 }
 
-// Forget drops the groups match selects, stopping their members' session timers without
-// calling OnLeave: this broker no longer coordinates them (their partition of
-// __consumer_offsets moved), their members carry on with the next coordinator (and join
-// it again: ErrUnknownMemberID there, as membership is not stored).
-func (g *Groups) Forget(match func(group string) bool) {
+// partOf is partLocked taking g.mu.
+func (g *Groups) partOf(group string) (*groupsPart, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for name, sg := range g.mu.groups {
-		if !match(name) {
-			continue
-		}
-		for _, m := range sg.members {
-			if m.timer != nil {
-				m.timer.Stop()
-			}
-		}
-		delete(g.mu.groups, name)
-	}
+	return g.partLocked(group)
 }
 
 func (sg *shareGroup) state() GroupState {

@@ -215,29 +215,3 @@ func TestShareGroupSessionTimeout(t *testing.T) {
 		}
 	})
 }
-
-// TestShareGroupForget: forgotten groups (their coordinator moved) are gone without
-// OnLeave calls, their session timers stopped; the others stay.
-func TestShareGroupForget(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var left []string
-		g, _ := newTestGroups(t, map[string]int32{"t": 1}, func(group, member string) { left = append(left, group+"/"+member) })
-		join(t, g, "moved", "a", "t")
-		b := join(t, g, "kept", "b", "t")
-		g.Forget(func(group string) bool { return group == "moved" })
-		if _, ok := g.Describe("moved"); ok {
-			t.Fatal("a forgotten group is still described")
-		}
-		if _, err := g.Heartbeat(HeartbeatRequest{Group: "moved", MemberID: "a", MemberEpoch: 1}); !errors.Is(err, ErrUnknownMemberID) {
-			t.Fatalf("heartbeat of a forgotten group's member: %v", err)
-		}
-		for range 3 {
-			time.Sleep(30 * time.Second)
-			b = beat(t, g, "kept", "b", b.MemberEpoch)
-		}
-		synctest.Wait()
-		if len(left) != 0 {
-			t.Fatalf("OnLeave called for %v", left)
-		}
-	})
-}

@@ -134,9 +134,10 @@ func (s *Store) Read(k Key) (st Stored, ok bool, err error) { return s.ReadAt(k,
 // ReadAt is Read by the leader of k's topic partition at leaderEpoch, as Kafka's
 // ReadShareGroupState: it waits for the writes to k's partition of the topic in progress,
 // then fails with ErrFencedLeaderEpoch when k was last written or read at a newer epoch,
-// or else records the epoch (in memory: a replay forgets it), so that from now on the
-// writes of older leaders are fenced, even before this one's first write. A negative
-// leaderEpoch reads without any of these.
+// or else records the epoch (a newer one is stored first, in a ShareUpdate, as Kafka's
+// share coordinator does: a replay keeps it), so that from now on the writes of older
+// leaders are fenced, even before this one's first write. A negative leaderEpoch reads
+// without any of these. Errors: the runtime's, and the write's.
 func (s *Store) ReadAt(k Key, leaderEpoch int32) (st Stored, ok bool, err error) {
 	sh, err := s.rt.Shard(s.PartitionFor(k))
 	if err != nil {
@@ -150,19 +151,34 @@ func (s *Store) ReadAt(k Key, leaderEpoch int32) (st Stored, ok bool, err error)
 		defer sh.writeMu.Unlock()
 	}
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	e := sh.mu.states[k]
 	if e == nil {
+		defer sh.mu.Unlock()
 		return Stored{StateEpoch: sh.nextStateEpochLocked(k)}, false, nil
 	}
-	if leaderEpoch >= 0 {
-		if leaderEpoch < e.leaderEpoch {
-			return Stored{}, false, fmt.Errorf("%w: %v read at leader epoch %d, stored at %d", ErrFencedLeaderEpoch, k, leaderEpoch, e.leaderEpoch)
-		}
-		e.leaderEpoch = leaderEpoch
+	if leaderEpoch >= 0 && leaderEpoch < e.leaderEpoch {
+		sh.mu.Unlock()
+		return Stored{}, false, fmt.Errorf("%w: %v read at leader epoch %d, stored at %d", ErrFencedLeaderEpoch, k, leaderEpoch, e.leaderEpoch)
 	}
 	start, batches := e.state.Snapshot()
-	return Stored{StateEpoch: e.stateEpoch, Start: start, Batches: batches}, true, nil
+	st = Stored{StateEpoch: e.stateEpoch, Start: start, Batches: batches}
+	if leaderEpoch <= e.leaderEpoch {
+		sh.mu.Unlock()
+		return st, true, nil
+	}
+	// A new leader: its epoch is stored (a ShareUpdate changing nothing else, as Kafka's
+	// share coordinator writes), so a coordinator that replays the partition fences the
+	// former leader too. The write lock, held, keeps other writes out meanwhile.
+	v := updateValue{SnapshotEpoch: e.snapshotEpoch, LeaderEpoch: leaderEpoch, StartOffset: -1, DeliveryCompleteCount: -1}
+	sh.mu.Unlock()
+	if err := sh.part.Write([]coord.Record{{Key: appendKey(nil, updateType, k), Value: v.appendTo(nil)}}); err != nil {
+		return Stored{}, false, err
+	}
+	sh.mu.Lock()
+	e.leaderEpoch = max(e.leaderEpoch, leaderEpoch)
+	e.updates++
+	sh.mu.Unlock()
+	return st, true, nil
 }
 
 // Write stores updates, those of one partition of __share_group_state as one batch (the

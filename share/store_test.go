@@ -252,7 +252,8 @@ func TestShareStoreDeleteUnknown(t *testing.T) {
 }
 
 // TestShareStoreReadAtFences: a read by a new leader fences the writes of older ones
-// before its own first write (as Kafka's ReadShareGroupState), and a read by an older
+// before its own first write (as Kafka's ReadShareGroupState), also after a replay (the
+// new epoch is stored: a coordinator that moved fences them too), and a read by an older
 // leader is refused.
 func TestShareStoreReadAtFences(t *testing.T) {
 	s, _ := newTestStore(t, 500)
@@ -263,8 +264,9 @@ func TestShareStoreReadAtFences(t *testing.T) {
 	if _, ok, err := s.ReadAt(k, 2); !ok || err != nil {
 		t.Fatalf("read by the new leader: %v %v", ok, err)
 	}
+	reload(t, s)
 	if err := s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 5}}); !errors.Is(err, ErrFencedLeaderEpoch) {
-		t.Fatalf("the old leader's write after the new one's read: %v", err)
+		t.Fatalf("the old leader's write after the new one's read and a replay: %v", err)
 	}
 	if _, _, err := s.ReadAt(k, 1); !errors.Is(err, ErrFencedLeaderEpoch) {
 		t.Fatalf("read by the old leader: %v", err)
