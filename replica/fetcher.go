@@ -228,13 +228,35 @@ func (f *fetcher) round() time.Duration {
 	if f.holdThrottled(ready) {
 		return min(wait, throttleWait)
 	}
-	ends, err := f.fetch(ready)
+	unflushed := unflushedEnds(ready)
+	ends, err := f.fetch(ready, len(unflushed) > 0)
 	if err != nil {
 		f.logErr("fetch from the leader failed", err)
 		return f.opts.Backoff
 	}
-	f.waitFlushed(ends)
+	if len(ends) > 0 {
+		f.flushSoon(ends)
+		return 0 // more to fetch, likely: at once, while the flush runs
+	}
+	// Nothing new: once the appends are on disk, the next fetch reports them and waits
+	// for the leader's data (long poll).
+	f.waitFlushed(unflushed)
 	return 0
+}
+
+// unflushedEnds returns the log end offsets of the partitions of ps whose log is not on
+// disk up to it (appended by an earlier round, the flush still running).
+func unflushedEnds(ps map[tp]*follow) map[*partition.Partition]int64 {
+	var ends map[*partition.Partition]int64
+	for _, fl := range ps {
+		if end := fl.p.EndOffset(); fl.p.DurableEnd() < end {
+			if ends == nil {
+				ends = map[*partition.Partition]int64{}
+			}
+			ends[fl.p] = end
+		}
+	}
+	return ends
 }
 
 func (f *fetcher) logErr(msg string, err error) {
@@ -486,13 +508,19 @@ func truncationOffset(p *partition.Partition, asked, leaderEpoch int32, leaderEn
 	}
 }
 
-// fetch sends one Fetch for ps from their log end offsets, appends what comes back and
-// returns, for each partition appended to, the end offset to wait for on disk.
-func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, error) {
+// fetch sends one Fetch for ps from their log end offsets, each with its durable offset
+// (DurableOffsetTag), appends what comes back and returns, for each partition appended
+// to, its new end offset. With flushing set (some partition's appends are not on disk
+// yet) the leader answers at once, without its long poll: the follower reports its
+// durable offsets as soon as the flush is done rather than when the leader has new data.
+func (f *fetcher) fetch(ps map[tp]*follow, flushing bool) (map[*partition.Partition]int64, error) {
 	req := kmsg.NewPtrFetchRequest()
 	req.Version = fetchVersion
 	req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = f.node, f.node, followerBrokerEpochAny
 	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = int32(f.opts.MaxWait.Milliseconds()), f.opts.MinBytes, f.opts.ResponseMaxBytes
+	if flushing {
+		req.MaxWaitMillis = 0
+	}
 	req.SessionEpoch = -1 // full fetches, no session (KIP-227)
 	for _, id := range byTopic(ps) {
 		rt := kmsg.NewFetchRequestTopic()
@@ -506,6 +534,7 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 			rp.Partition, rp.CurrentLeaderEpoch = k.index, fl.epoch
 			rp.FetchOffset, rp.LogStartOffset = max(fl.p.EndOffset(), fl.startAt), fl.p.LogStartOffset()
 			rp.LastFetchedEpoch, rp.PartitionMaxBytes = -1, f.opts.PartitionMaxBytes
+			setDurableOffset(&rp, min(fl.p.DurableEnd(), rp.FetchOffset))
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		req.Topics = append(req.Topics, rt)
@@ -566,6 +595,18 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 		}
 	}
 	return ends, nil
+}
+
+// flushSoon asks the logs of ends to flush up to their ends without waiting for it (a
+// flush error is logged; the next append to the log fails with it).
+func (f *fetcher) flushSoon(ends map[*partition.Partition]int64) {
+	for p, end := range ends {
+		p.WhenFlushed(end, func(err error) {
+			if err != nil {
+				f.logErr("a follower's log failed to flush", err)
+			}
+		})
+	}
 }
 
 // waitFlushed waits until every partition of ends is durable up to its end (or the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/internal/vfs/errorfs"
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
@@ -27,6 +29,7 @@ type fakeLeader struct {
 	mu      sync.Mutex
 	parts   map[tp]*partition.Partition
 	fetched map[tp]int64 // the last fetch offset of each partition
+	durable map[tp]int64 // the last durable offset (DurableOffset) of each partition
 	fail    error        // every request fails with it while set
 	omit    bool         // OffsetForLeaderEpoch answers no partition
 	asked   int          // OffsetForLeaderEpoch requests received
@@ -85,6 +88,9 @@ func (l *fakeLeader) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.Fe
 				default:
 					l.mu.Lock()
 					l.fetched[tp{rt.TopicID, rp.Partition}] = rp.FetchOffset
+					if l.durable != nil {
+						l.durable[tp{rt.TopicID, rp.Partition}] = DurableOffset(&rp)
+					}
 					l.mu.Unlock()
 					res, err := p.Read(rp.FetchOffset, int(rp.PartitionMaxBytes), partition.ReadLogEnd)
 					if err != nil {
@@ -535,4 +541,69 @@ func TestFetcherBackoffGrows(t *testing.T) {
 	if got := fl.retryAt.Sub(before); got > 25*time.Millisecond+time.Second/10 {
 		t.Fatalf("backoff %v after a success, want 25 ms", got)
 	}
+}
+
+// TestFetcherPipelinesFlush: a follower fetches further as soon as it has appended, while
+// its flush runs, and reports in each fetch only what is on disk (DurableOffsetTag, below
+// the fetch offset): with its log's fsyncs held, it appends the leader's whole log (many
+// rounds of PartitionMaxBytes) but reports none of it durable; once the fsyncs go, it
+// reports the log end durable without waiting for new data on the leader.
+func TestFetcherPipelinesFlush(t *testing.T) {
+	la := openTestPartition(t, "a", 0)
+	if err := la.MakeLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	var gate sync.RWMutex // write-locked: the follower's segment fsyncs wait
+	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op, name string) error {
+		if op == errorfs.OpSync && strings.HasSuffix(name, ".log") {
+			gate.RLock()
+			gate.RUnlock() //nolint:staticcheck // an empty critical section: wait for the gate
+		}
+		return nil
+	}))
+	fa, err := partition.Open("/p", &partition.Options{Topic: "a", Index: 0, Logger: quietLogger(),
+		Log: log.Options{FS: fs, Logger: quietLogger(), SegmentBytes: 1 << 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fa.Close() })
+	if err := fa.MakeFollower(2); err != nil {
+		t.Fatal(err)
+	}
+	fa.SetHWPolicy(partition.HWExternal)
+	appendN(t, la, 20, 5, 1)
+
+	gate.Lock()
+	held := true
+	release := func() {
+		if held {
+			held = false
+			gate.Unlock()
+		}
+	}
+	defer release()
+	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}, durable: map[tp]int64{}}
+	f := newFetcher(1, 2, leader, FetchOptions{MaxWait: time.Hour, PartitionMaxBytes: 512}, fetchThrottle{}, quietLogger())
+	defer f.close()
+	f.set(tp{idA, 0}, "a", fa, 2)
+	waitFor(t, "the follower to append the leader's log with its fsyncs held", func() bool {
+		return fa.EndOffset() == la.EndOffset()
+	})
+	leader.mu.Lock()
+	fetched, durable := leader.fetched[tp{idA, 0}], leader.durable[tp{idA, 0}]
+	leader.mu.Unlock()
+	if fetched != la.EndOffset() || durable != 0 || fa.DurableEnd() != 0 {
+		t.Fatalf("fsyncs held: fetch offset %d (want %d), reported durable %d, durable end %d (want 0)",
+			fetched, la.EndOffset(), durable, fa.DurableEnd())
+	}
+
+	release()
+	// The leader gets no new data and its long poll is an hour: the report comes from the
+	// follower's flush.
+	waitFor(t, "the follower to report its log end durable", func() bool {
+		leader.mu.Lock()
+		defer leader.mu.Unlock()
+		return leader.durable[tp{idA, 0}] == la.EndOffset()
+	})
+	caughtUp(t, la, fa)
 }

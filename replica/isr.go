@@ -13,12 +13,12 @@ import (
 
 // leaderState is what the leader of a partition on a cluster node (Options.Transport
 // set) knows of its followers, as Kafka's Partition keeps its remote replicas: each one's
-// last fetch offset (what it has on disk: a follower fsyncs before it fetches further)
-// and when it was last caught up. From it the leader sets the high watermark — the
-// smallest fetch offset over the ISR, its own durable end included (the partition caps
-// the HW there, policy HWExternal) — and decides the ISR changes it asks the controller
-// for (AlterPartition): a follower joins when its fetch offset reaches the HW, and leaves
-// when it has not been caught up with the leader's log end for LagTimeMax.
+// durable offset (what it has on disk, as its last fetch reported: DurableOffset) and
+// when it was last caught up. From it the leader sets the high watermark — the smallest
+// durable offset over the ISR, its own durable end included (the partition caps the HW
+// there, policy HWExternal) — and decides the ISR changes it asks the controller for
+// (AlterPartition): a follower joins when its durable offset reaches the HW, and leaves
+// when it has not been caught up with the leader's log end (durably) for LagTimeMax.
 //
 // Concurrency: mu guards the state; the partition's high watermark target is set under
 // it (so that targets arrive in order), nothing else of the partition.
@@ -38,7 +38,7 @@ type leaderState struct {
 
 // followerState is one follower replica as its leader sees it.
 type followerState struct {
-	offset        int64     // its last fetch offset; -1: none since this leader's epoch began
+	offset        int64     // its durable offset at its last fetch; -1: none since this leader's epoch began
 	lastCaughtUp  time.Time // when it last fetched at (or past) the leader's log end of its previous fetch
 	lastFetch     time.Time
 	lastLeaderEnd int64 // the leader's log end offset at its previous fetch
@@ -71,13 +71,14 @@ func (ls *leaderState) update(st metadata.PartitionState, now time.Time) {
 	ls.mu.Unlock()
 }
 
-// fetched records a fetch of follower at offset and moves the high watermark; it reports
-// whether the follower should join the ISR (it is out of it and has reached the HW).
-func (ls *leaderState) fetched(follower int32, offset int64, now time.Time) (join bool) {
+// fetched records a fetch of follower at fetchOffset reporting offset durable (at most
+// fetchOffset) and moves the high watermark; it reports whether the follower should join
+// the ISR (it is out of it and has reached the HW durably).
+func (ls *leaderState) fetched(follower int32, fetchOffset, offset int64, now time.Time) (join bool) {
 	end := ls.p.EndOffset()
 	ls.mu.Lock()
 	f, ok := ls.mu.followers[follower]
-	if !ok || offset > end { // past the log end: the fetch is OFFSET_OUT_OF_RANGE, not a position
+	if !ok || fetchOffset > end { // past the log end: the fetch is OFFSET_OUT_OF_RANGE, not a position
 		ls.mu.Unlock()
 		return false
 	}
@@ -96,7 +97,7 @@ func (ls *leaderState) fetched(follower int32, offset int64, now time.Time) (joi
 	return join && offset >= max(ls.p.HighWatermark(), ls.epochStart)
 }
 
-// targetLocked is the high watermark the ISR allows: the smallest fetch offset of its
+// targetLocked is the high watermark the ISR allows: the smallest durable offset of its
 // followers (none while one has not fetched in this epoch), no bound for the leader
 // alone. ls.mu is held.
 func (ls *leaderState) targetLocked() int64 {
@@ -189,10 +190,10 @@ func (m *Manager) isrLoop(stop <-chan struct{}, done chan<- struct{}) {
 }
 
 // FollowerFetch records a follower's fetch of partition index of the topic with id at
-// offset (what the follower has on disk), which moves the high watermark and may let the
-// follower join the ISR. It reports false when follower holds no replica of the
-// partition (the leader refuses its fetch).
-func (m *Manager) FollowerFetch(id metadata.TopicID, index, follower int32, offset int64) bool {
+// fetchOffset, reporting durable (what the follower has on disk: DurableOffset), which
+// moves the high watermark and may let the follower join the ISR. It reports false when
+// follower holds no replica of the partition (the leader refuses its fetch).
+func (m *Manager) FollowerFetch(id metadata.TopicID, index, follower int32, fetchOffset, durable int64) bool {
 	ht, ok := m.hosted.Load().byID[id]
 	if !ok {
 		return false
@@ -201,7 +202,7 @@ func (m *Manager) FollowerFetch(id metadata.TopicID, index, follower int32, offs
 	if !ok || !st.HasReplica(follower) || follower == m.node {
 		return false
 	}
-	if r := ht.parts[index]; r != nil && r.lead != nil && r.lead.fetched(follower, offset, time.Now()) {
+	if r := ht.parts[index]; r != nil && r.lead != nil && r.lead.fetched(follower, fetchOffset, durable, time.Now()) {
 		select {
 		case m.isrWake <- struct{}{}:
 		default:

@@ -31,8 +31,9 @@ func appendFlushed(t *testing.T, p *partition.Partition, n int) {
 }
 
 // TestISRLeaderState: the leader's view of its followers: the high watermark is the
-// smallest fetch offset over the ISR (none before every member fetched in this epoch);
-// a follower out of the ISR joins once its fetch offset reaches the HW; a member leaves
+// smallest durable offset (DurableOffset, not the fetch offset) over the ISR (none before
+// every member fetched in this epoch); a follower out of the ISR joins once its durable
+// offset reaches the HW; a member leaves
 // after LagTimeMax without being caught up with the leader's log end, not before, and a
 // member at the log end never leaves; one command at a time.
 func TestISRLeaderState(t *testing.T) {
@@ -62,16 +63,19 @@ func TestISRLeaderState(t *testing.T) {
 		return cmd.ISR
 	}
 
-	if join := ls.fetched(2, 11, t0); join || l.HighWatermark() != 0 {
+	if join := ls.fetched(2, 11, 11, t0); join || l.HighWatermark() != 0 {
 		t.Fatalf("member 2 past the log end: join %v, HW %d; want it ignored", join, l.HighWatermark())
 	}
-	if join := ls.fetched(2, 4, t0); join || l.HighWatermark() != 4 {
-		t.Fatalf("member 2 at 4: join %v, HW %d, want 4", join, l.HighWatermark())
+	if join := ls.fetched(2, 9, 4, t0); join || l.HighWatermark() != 4 {
+		t.Fatalf("member 2 at 9, durable to 4: join %v, HW %d, want 4", join, l.HighWatermark())
 	}
-	if join := ls.fetched(3, 2, t0); join || propose(t0) != nil {
+	if join := ls.fetched(3, 2, 2, t0); join || propose(t0) != nil {
 		t.Fatal("3 below the HW: no change wanted")
 	}
-	if join := ls.fetched(3, 6, t0); !join {
+	if join := ls.fetched(3, 10, 3, t0); join || propose(t0) != nil {
+		t.Fatal("3 at 10 but durable to 3, below the HW 4: no change wanted")
+	}
+	if join := ls.fetched(3, 6, 6, t0); !join {
 		t.Fatal("3 at 6, above the HW 4: join wanted")
 	}
 	cmd, ok := ls.proposal(1, lag, t0)
@@ -84,7 +88,7 @@ func TestISRLeaderState(t *testing.T) {
 	ls.done()
 	st.ISR, st.PartitionEpoch = []int32{1, 2, 3}, 4
 	ls.update(st, t0)
-	if join := ls.fetched(2, 10, t0.Add(time.Second)); join || l.HighWatermark() != 6 {
+	if join := ls.fetched(2, 10, 10, t0.Add(time.Second)); join || l.HighWatermark() != 6 {
 		t.Fatalf("2 at the log end, 3 at 6: HW %d, want 6", l.HighWatermark())
 	}
 	if got := propose(t0.Add(lag - time.Second)); got != nil {
