@@ -95,7 +95,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		[ ${#PROFS[@]} -eq 0 ] || wait "${PROFS[@]}"
 		f1=$(($(bytes strata_kafka_request_bytes_total Fetch) + $(bytes strata_kafka_response_bytes_total Fetch)))
 		echo "$line" | tee -a "$OUT"
-		echo "{\"round\":$r,\"rf\":$rf,\"cpu_s\":$(echo "$c1 - $c0" | bc),\"client_cpu_s\":$(echo "$cu + $cs" | bc),\"fetch_bytes\":$((f1 - f0))}" | tee -a "$WORK/cost.jsonl"
+		echo "{\"round\":$r,\"rf\":$rf,\"cpu_s\":$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }'),\"client_cpu_s\":$(awk -v u="$cu" -v s="$cs" 'BEGIN { printf "%.3f", u + s }'),\"fetch_bytes\":$((f1 - f0))}" | tee -a "$WORK/cost.jsonl"
 	done
 done
 
