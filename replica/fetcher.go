@@ -25,6 +25,19 @@ type Transport interface {
 	Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error)
 }
 
+// BufferTransport is a Transport that reads an answer into the caller's buffer: a
+// fetcher reuses one buffer for its Fetch answers (it is done with each, appended,
+// before it sends the next) instead of allocating an answer's size at every fetch —
+// allocations, zeroing and returning the memory to the OS were a quarter of a
+// follower's CPU (docs/benchmarks.md).
+type BufferTransport interface {
+	Transport
+	// RequestBuffer is Request reading the answer into buf when it is large enough (else
+	// into a new buffer); it returns the buffer read into, which the response's byte
+	// fields alias.
+	RequestBuffer(ctx context.Context, broker int32, req kmsg.Request, buf []byte) (kmsg.Response, []byte, error)
+}
+
 // FetchOptions tune the follower fetchers (Kafka's replica.fetch.* settings); zero
 // fields take the defaults (Kafka's).
 type FetchOptions struct {
@@ -144,6 +157,7 @@ type fetcher struct {
 		sync.Mutex
 		parts map[tp]*follow
 	}
+	buf    []byte        // the last Fetch answer's frame, reused (BufferTransport)
 	wake   chan struct{} // capacity 1: partitions were added
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -539,7 +553,15 @@ func (f *fetcher) fetch(ps map[tp]*follow, flushing bool) (map[*partition.Partit
 		}
 		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := f.transport.Request(f.ctx, f.source, req)
+	var (
+		resp kmsg.Response
+		err  error
+	)
+	if bt, ok := f.transport.(BufferTransport); ok {
+		resp, f.buf, err = bt.RequestBuffer(f.ctx, f.source, req, f.buf[:0])
+	} else {
+		resp, err = f.transport.Request(f.ctx, f.source, req)
+	}
 	if err != nil {
 		return nil, err
 	}

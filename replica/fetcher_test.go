@@ -607,3 +607,51 @@ func TestFetcherPipelinesFlush(t *testing.T) {
 	})
 	caughtUp(t, la, fa)
 }
+
+// bufferLeader is a fakeLeader behind a BufferTransport: it records the buffer of each
+// request and answers with a new one.
+type bufferLeader struct {
+	*fakeLeader
+	mu       sync.Mutex
+	given    [][]byte // the buffer passed with each request
+	returned [][]byte // the buffer returned with each answer
+}
+
+func (l *bufferLeader) RequestBuffer(ctx context.Context, broker int32, req kmsg.Request, buf []byte) (kmsg.Response, []byte, error) {
+	resp, err := l.Request(ctx, broker, req)
+	out := make([]byte, 0, 64)
+	l.mu.Lock()
+	l.given, l.returned = append(l.given, buf), append(l.returned, out)
+	l.mu.Unlock()
+	return resp, out, err
+}
+
+// TestFetcherReusesBuffer: over a BufferTransport a fetcher gives each Fetch the buffer
+// the previous answer was read into.
+func TestFetcherReusesBuffer(t *testing.T) {
+	la, fa := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+	if err := la.MakeLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := fa.MakeFollower(2); err != nil {
+		t.Fatal(err)
+	}
+	fa.SetHWPolicy(partition.HWExternal)
+	appendN(t, la, 10, 5, 1)
+	leader := &bufferLeader{fakeLeader: &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}}}
+	f := newFetcher(1, 2, leader, FetchOptions{MaxWait: 10 * time.Millisecond, PartitionMaxBytes: 512}, fetchThrottle{}, quietLogger())
+	defer f.close()
+	f.set(tp{idA, 0}, "a", fa, 2)
+	caughtUp(t, la, fa)
+	f.close()
+	leader.mu.Lock()
+	defer leader.mu.Unlock()
+	if len(leader.given) < 3 {
+		t.Fatalf("%d fetches through RequestBuffer, want several", len(leader.given))
+	}
+	for i := 1; i < len(leader.given); i++ {
+		if g, r := leader.given[i], leader.returned[i-1]; cap(g) != cap(r) || &g[:1][0] != &r[:1][0] {
+			t.Fatalf("fetch %d was given another buffer than the one fetch %d returned", i, i-1)
+		}
+	}
+}
