@@ -28,7 +28,7 @@ func setDurableOffset(rp *kmsg.FetchRequestTopicPartition, durable int64) {
 // DurableOffset is what the follower's fetch of partition rp reports durable: the
 // DurableOffsetTag (an int64, big-endian, as Kafka encodes an int64 tagged field) capped
 // at the fetch offset, or the fetch offset when the tag is absent. A malformed tag (not
-// 8 bytes, or negative) reports nothing durable beyond what the leader knew: -1, which
+// 8 bytes, or negative) or a negative fetch offset report nothing durable: -1, which
 // never moves a high watermark.
 func DurableOffset(rp *kmsg.FetchRequestTopicPartition) int64 {
 	durable, found := rp.FetchOffset, false
@@ -40,7 +40,7 @@ func DurableOffset(rp *kmsg.FetchRequestTopicPartition) int64 {
 		durable = -1
 		if len(val) == 8 {
 			if v := int64(binary.BigEndian.Uint64(val)); v >= 0 {
-				durable = min(v, rp.FetchOffset)
+				durable = max(min(v, rp.FetchOffset), -1)
 			}
 		}
 	})
