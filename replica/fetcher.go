@@ -136,9 +136,10 @@ const throttleWait = 100 * time.Millisecond
 // (Kafka's ReplicaFetcherThread): each round truncates the partitions that need it with
 // one OffsetForLeaderEpoch request, then sends one Fetch for all of them from their log
 // end offsets, appends what comes back with the leader's offsets and epochs
-// (partition.AppendAt), and waits until it is on disk before the next round: the fetch
-// offset a follower reports is durable (group commit: the partitions of one round are
-// fsynced together by their logs' flushers). The leader's high watermark in the answer
+// (partition.AppendAt), and sends the next round at once while its logs' flushers sync
+// (group commit): each fetch reports, apart from its fetch offset, what is on disk
+// (DurableOffsetTag), and only that counts on the leader. A round that brings nothing
+// waits for the flushes, so that the next fetch reports them before it long-polls. The leader's high watermark in the answer
 // becomes the follower's (SetHighWatermark: never past its durable end), and its log
 // start offset too (FollowLogStart: never past that high watermark).
 //
