@@ -38,11 +38,25 @@ type leaderState struct {
 
 // followerState is one follower replica as its leader sees it.
 type followerState struct {
-	offset        int64     // its durable offset at its last fetch; -1: none since this leader's epoch began
-	lastCaughtUp  time.Time // when it last fetched at (or past) the leader's log end of its previous fetch
-	lastFetch     time.Time
-	lastLeaderEnd int64 // the leader's log end offset at its previous fetch
+	offset       int64     // its durable offset at its last fetch; -1: none since this leader's epoch began
+	lastCaughtUp time.Time // the latest time as of which it has (durably) every record the leader then had
+	// recent: the leader's log end offset at its last fetches (at most recentFetches,
+	// oldest first).
+	recent []fetchMark
 }
+
+// fetchMark is the leader's log end offset at a follower's fetch.
+type fetchMark struct {
+	at  time.Time
+	end int64
+}
+
+// recentFetches is how many of a follower's fetches the leader remembers to decide when it
+// was last caught up. Kafka looks one fetch back (the follower's fetch offset reaches the
+// leader's end at its previous fetch); a follower that fetches while it fsyncs reports
+// as durable what it fetched one or two fetches before, so one fetch back would not see
+// a follower keeping up under steady load as caught up, and it would leave the ISR.
+const recentFetches = 4
 
 func newLeaderState(p *partition.Partition, id metadata.TopicID, index int32, st metadata.PartitionState, now time.Time) *leaderState {
 	ls := &leaderState{p: p, id: id, index: index, epochStart: p.EndOffset()}
@@ -59,7 +73,7 @@ func (ls *leaderState) update(st metadata.PartitionState, now time.Time) {
 	ls.mu.st = st
 	for _, b := range st.Replicas {
 		if _, ok := ls.mu.followers[b]; !ok && b != st.Leader {
-			ls.mu.followers[b] = &followerState{offset: -1, lastCaughtUp: now, lastLeaderEnd: -1}
+			ls.mu.followers[b] = &followerState{offset: -1, lastCaughtUp: now}
 		}
 	}
 	for b := range ls.mu.followers {
@@ -82,15 +96,25 @@ func (ls *leaderState) fetched(follower int32, fetchOffset, offset int64, now ti
 		ls.mu.Unlock()
 		return false
 	}
-	// Kafka's Replica.updateFetchState: caught up at this fetch, or at the previous one
-	// when this one reaches the leader's end as of then.
-	switch {
-	case offset >= end:
+	// Kafka's Replica.updateFetchState, over the last recentFetches fetches: caught up at
+	// this fetch, or at the latest earlier one whose leader's end this one reaches.
+	if offset >= end {
 		f.lastCaughtUp = now
-	case f.lastLeaderEnd >= 0 && offset >= f.lastLeaderEnd && f.lastFetch.After(f.lastCaughtUp):
-		f.lastCaughtUp = f.lastFetch
+	} else {
+		for i := len(f.recent) - 1; i >= 0; i-- {
+			if m := f.recent[i]; offset >= m.end {
+				if m.at.After(f.lastCaughtUp) {
+					f.lastCaughtUp = m.at
+				}
+				break
+			}
+		}
 	}
-	f.offset, f.lastFetch, f.lastLeaderEnd = offset, now, end
+	if len(f.recent) == recentFetches {
+		f.recent = append(f.recent[:0], f.recent[1:]...)
+	}
+	f.recent = append(f.recent, fetchMark{at: now, end: end})
+	f.offset = offset
 	ls.p.SetHighWatermark(ls.targetLocked())
 	join = !slices.Contains(ls.mu.st.ISR, follower) && !ls.mu.pending
 	ls.mu.Unlock()

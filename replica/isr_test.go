@@ -136,3 +136,37 @@ func TestISRCheckInSync(t *testing.T) {
 		t.Fatalf("after raising min.insync.replicas: %v", err)
 	}
 }
+
+// TestISRPipelinedFollowerCaughtUp: under steady appends a follower that fetches while it
+// fsyncs reports durable what the leader had two fetches before; it is caught up and
+// stays in the ISR past the lag time. A follower whose durable offset stops (its disk
+// stalls) while it goes on fetching leaves after the lag time.
+func TestISRPipelinedFollowerCaughtUp(t *testing.T) {
+	l := openTestPartition(t, "a", 0)
+	if err := l.MakeLeader(1); err != nil {
+		t.Fatal(err)
+	}
+	l.SetHWPolicy(partition.HWExternal)
+	t0 := time.Unix(1000, 0)
+	const lag = 10 * time.Second
+	st := metadata.PartitionState{Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}, Leader: 1, LeaderEpoch: 1, PartitionEpoch: 3}
+	ls := newLeaderState(l, idA, 0, st, t0)
+	var ends []int64 // the leader's end at each fetch
+	now := t0
+	for range 30 { // a fetch per second, a new record between fetches
+		appendFlushed(t, l, 1)
+		end := l.EndOffset()
+		durable2 := int64(0) // follower 2: durable what the leader had two fetches before
+		if len(ends) >= 2 {
+			durable2 = ends[len(ends)-2]
+		}
+		ls.fetched(2, end, durable2, now)
+		ls.fetched(3, end, 0, now) // follower 3: fetches on, nothing durable
+		ends = append(ends, end)
+		now = now.Add(time.Second)
+	}
+	cmd, ok := ls.proposal(1, lag, now)
+	if !ok || !slices.Equal(cmd.ISR, []int32{1, 2}) {
+		t.Fatalf("proposal %+v, %v; want ISR [1 2]: 2 keeps up durably, 3 does not", cmd, ok)
+	}
+}
