@@ -67,7 +67,7 @@ cpu() { # CPU seconds of the three processes
 bytes() { # sum over the nodes of metric $1 for api $2
 	local n total=0 v
 	for n in 1 2 3; do
-		v=$(curl -s "http://127.0.0.1:${PORTS[$((n + 5))]}/metrics" | awk -v m="$1" -v a="api=\"$2\"" '$1 ~ "^"m"\\{" && index($1, a) { s += $2 } END { printf "%d", s }')
+		v=$(curl -s "http://127.0.0.1:${PORTS[$((n + 5))]}/metrics" | awk -v m="$1" -v a="api=\"$2\"" '$1 ~ "^"m"\\{" && index($1, a) { s += $2 } END { printf "%.0f", s }')
 		total=$((total + v))
 	done
 	echo "$total"
