@@ -206,6 +206,21 @@ func openTestPartition(t *testing.T, topic string, index int32) *partition.Parti
 	return p
 }
 
+// openLeaderFollower opens partition 0 of topic a twice: a leader and a follower (HW
+// from the leader), both at leader epoch 2.
+func openLeaderFollower(t *testing.T) (leader, follower *partition.Partition) {
+	t.Helper()
+	leader, follower = openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+	if err := leader.MakeLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.MakeFollower(2); err != nil {
+		t.Fatal(err)
+	}
+	follower.SetHWPolicy(partition.HWExternal)
+	return leader, follower
+}
+
 // readAll returns the partition's whole log.
 func readAll(t *testing.T, p *partition.Partition) []byte {
 	t.Helper()
@@ -486,14 +501,7 @@ func TestFetcherRequestSettings(t *testing.T) {
 // there (Kafka's truncateFullyAndStartAt): it catches up byte for byte and its log start
 // follows the leader's. A follower whose fetch offset is in range is not affected.
 func TestFetcherBehindLogStart(t *testing.T) {
-	la, fa := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
-	if err := la.MakeLeader(2); err != nil {
-		t.Fatal(err)
-	}
-	if err := fa.MakeFollower(2); err != nil {
-		t.Fatal(err)
-	}
-	fa.SetHWPolicy(partition.HWExternal)
+	la, fa := openLeaderFollower(t)
 	appendN(t, la, 5, 2, 1) // offsets 0-9
 	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}}
 	opts := FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 20 * time.Millisecond}
@@ -629,14 +637,7 @@ func (l *bufferLeader) RequestBuffer(ctx context.Context, broker int32, req kmsg
 // TestFetcherReusesBuffer: over a BufferTransport a fetcher gives each Fetch the buffer
 // the previous answer was read into.
 func TestFetcherReusesBuffer(t *testing.T) {
-	la, fa := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
-	if err := la.MakeLeader(2); err != nil {
-		t.Fatal(err)
-	}
-	if err := fa.MakeFollower(2); err != nil {
-		t.Fatal(err)
-	}
-	fa.SetHWPolicy(partition.HWExternal)
+	la, fa := openLeaderFollower(t)
 	appendN(t, la, 10, 5, 1)
 	leader := &bufferLeader{fakeLeader: &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}}}
 	f := newFetcher(1, 2, leader, FetchOptions{MaxWait: 10 * time.Millisecond, PartitionMaxBytes: 512}, fetchThrottle{}, quietLogger())

@@ -13,6 +13,23 @@ import (
 	"github.com/stratalog/strata/partition"
 )
 
+// t0 and lag are the leader-state tests' start time and replica.lag.time.max.ms.
+var t0 = time.Unix(1000, 0)
+
+const lag = 10 * time.Second
+
+// openLeaderState opens a partition led by broker 1 (HW from its followers) and its
+// leader state for st, as of t0.
+func openLeaderState(t *testing.T, st metadata.PartitionState) (*partition.Partition, *leaderState) {
+	t.Helper()
+	l := openTestPartition(t, "a", 0)
+	if err := l.MakeLeader(1); err != nil {
+		t.Fatal(err)
+	}
+	l.SetHWPolicy(partition.HWExternal)
+	return l, newLeaderState(l, idA, 0, st, t0)
+}
+
 // appendFlushed appends n one-record batches to p and waits until they are on disk (not
 // for the high watermark).
 func appendFlushed(t *testing.T, p *partition.Partition, n int) {
@@ -37,15 +54,8 @@ func appendFlushed(t *testing.T, p *partition.Partition, n int) {
 // after LagTimeMax without being caught up with the leader's log end, not before, and a
 // member at the log end never leaves; one command at a time.
 func TestISRLeaderState(t *testing.T) {
-	l := openTestPartition(t, "a", 0)
-	if err := l.MakeLeader(1); err != nil {
-		t.Fatal(err)
-	}
-	l.SetHWPolicy(partition.HWExternal)
-	t0 := time.Unix(1000, 0)
-	const lag = 10 * time.Second
 	st := metadata.PartitionState{Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 1, PartitionEpoch: 3}
-	ls := newLeaderState(l, idA, 0, st, t0)
+	l, ls := openLeaderState(t, st)
 	appendFlushed(t, l, 10)
 	if hw := l.HighWatermark(); hw != 0 {
 		t.Fatalf("member 2 has not fetched: HW %d, want 0", hw)
@@ -142,15 +152,8 @@ func TestISRCheckInSync(t *testing.T) {
 // stays in the ISR past the lag time. A follower whose durable offset stops (its disk
 // stalls) while it goes on fetching leaves after the lag time.
 func TestISRPipelinedFollowerCaughtUp(t *testing.T) {
-	l := openTestPartition(t, "a", 0)
-	if err := l.MakeLeader(1); err != nil {
-		t.Fatal(err)
-	}
-	l.SetHWPolicy(partition.HWExternal)
-	t0 := time.Unix(1000, 0)
-	const lag = 10 * time.Second
 	st := metadata.PartitionState{Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}, Leader: 1, LeaderEpoch: 1, PartitionEpoch: 3}
-	ls := newLeaderState(l, idA, 0, st, t0)
+	l, ls := openLeaderState(t, st)
 	var ends []int64 // the leader's end at each fetch
 	now := t0
 	for range 30 { // a fetch per second, a new record between fetches
