@@ -139,9 +139,10 @@ const throttleWait = 100 * time.Millisecond
 // (partition.AppendAt), and sends the next round at once while its logs' flushers sync
 // (group commit): each fetch reports, apart from its fetch offset, what is on disk
 // (DurableOffsetTag), and only that counts on the leader. A round that brings nothing
-// waits for the flushes, so that the next fetch reports them before it long-polls. The leader's high watermark in the answer
-// becomes the follower's (SetHighWatermark: never past its durable end), and its log
-// start offset too (FollowLogStart: never past that high watermark).
+// waits for the flushes, so that the next fetch reports them before it long-polls. The
+// leader's high watermark in the answer becomes the follower's (SetHighWatermark: never
+// past its durable end), and its log start offset too (FollowLogStart: never past that
+// high watermark).
 //
 // Concurrency: the Manager adds and removes partitions (set, remove) under its mu; the
 // fetcher's goroutine holds f.mu while it truncates and appends, so a partition removed
