@@ -31,11 +31,12 @@
 //     hook).
 //   - Replication, on a cluster node (Options.Transport set; docs/cluster.md): the
 //     follower fetchers (fetcher.go: one per source broker; truncation by
-//     OffsetForLeaderEpoch, Fetch from the log end, AppendAt, fsync before the next
-//     fetch offset, the leader's high watermark; a log ending below the leader's log
+//     OffsetForLeaderEpoch, Fetch from the log end, AppendAt, the next fetch at once
+//     while the flush runs, reporting the durable offset apart (durable.go), the
+//     leader's high watermark; a log ending below the leader's log
 //     start restarts there, after ListOffsets), and for each partition led here the
-//     leader's view of its followers (isr.go: FollowerFetch records their fetch offsets,
-//     the high watermark is the smallest over the ISR, the ISR loop asks the controller
+//     leader's view of its followers (isr.go: FollowerFetch records their durable
+//     offsets, the high watermark is the smallest over the ISR, the ISR loop asks the controller
 //     for ISR changes with AlterPartition). CheckInSync enforces min.insync.replicas.
 //     The replication throttles (throttle.go, KIP-73) bound what a leader sends to
 //     followers out of the ISR (LeaderThrottle) and what a follower fetches for its

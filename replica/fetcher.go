@@ -25,6 +25,19 @@ type Transport interface {
 	Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error)
 }
 
+// BufferTransport is a Transport that reads an answer into the caller's buffer: a
+// fetcher reuses one buffer for its Fetch answers (it is done with each, appended,
+// before it sends the next) instead of allocating an answer's size at every fetch —
+// allocations, zeroing and returning the memory to the OS were a quarter of a
+// follower's CPU (docs/benchmarks.md).
+type BufferTransport interface {
+	Transport
+	// RequestBuffer is Request reading the answer into buf when it is large enough (else
+	// into a new buffer); it returns the buffer read into, which the response's byte
+	// fields alias.
+	RequestBuffer(ctx context.Context, broker int32, req kmsg.Request, buf []byte) (kmsg.Response, []byte, error)
+}
+
 // FetchOptions tune the follower fetchers (Kafka's replica.fetch.* settings); zero
 // fields take the defaults (Kafka's).
 type FetchOptions struct {
@@ -123,11 +136,13 @@ const throttleWait = 100 * time.Millisecond
 // (Kafka's ReplicaFetcherThread): each round truncates the partitions that need it with
 // one OffsetForLeaderEpoch request, then sends one Fetch for all of them from their log
 // end offsets, appends what comes back with the leader's offsets and epochs
-// (partition.AppendAt), and waits until it is on disk before the next round: the fetch
-// offset a follower reports is durable (group commit: the partitions of one round are
-// fsynced together by their logs' flushers). The leader's high watermark in the answer
-// becomes the follower's (SetHighWatermark: never past its durable end), and its log
-// start offset too (FollowLogStart: never past that high watermark).
+// (partition.AppendAt), and sends the next round at once while its logs' flushers sync
+// (group commit): each fetch reports, apart from its fetch offset, what is on disk
+// (DurableOffsetTag), and only that counts on the leader. A round that brings nothing
+// waits for the flushes, so that the next fetch reports them before it long-polls. The
+// leader's high watermark in the answer becomes the follower's (SetHighWatermark: never
+// past its durable end), and its log start offset too (FollowLogStart: never past that
+// high watermark).
 //
 // Concurrency: the Manager adds and removes partitions (set, remove) under its mu; the
 // fetcher's goroutine holds f.mu while it truncates and appends, so a partition removed
@@ -144,6 +159,7 @@ type fetcher struct {
 		sync.Mutex
 		parts map[tp]*follow
 	}
+	buf    []byte        // the last Fetch answer's frame, reused (BufferTransport)
 	wake   chan struct{} // capacity 1: partitions were added
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -228,13 +244,35 @@ func (f *fetcher) round() time.Duration {
 	if f.holdThrottled(ready) {
 		return min(wait, throttleWait)
 	}
-	ends, err := f.fetch(ready)
+	unflushed := unflushedEnds(ready)
+	ends, err := f.fetch(ready, len(unflushed) > 0)
 	if err != nil {
 		f.logErr("fetch from the leader failed", err)
 		return f.opts.Backoff
 	}
-	f.waitFlushed(ends)
+	if len(ends) > 0 {
+		f.flushSoon(ends)
+		return 0 // more to fetch, likely: at once, while the flush runs
+	}
+	// Nothing new: once the appends are on disk, the next fetch reports them and waits
+	// for the leader's data (long poll).
+	f.waitFlushed(unflushed)
 	return 0
+}
+
+// unflushedEnds returns the log end offsets of the partitions of ps whose log is not on
+// disk up to it (appended by an earlier round, the flush still running).
+func unflushedEnds(ps map[tp]*follow) map[*partition.Partition]int64 {
+	var ends map[*partition.Partition]int64
+	for _, fl := range ps {
+		if end := fl.p.EndOffset(); fl.p.DurableEnd() < end {
+			if ends == nil {
+				ends = map[*partition.Partition]int64{}
+			}
+			ends[fl.p] = end
+		}
+	}
+	return ends
 }
 
 func (f *fetcher) logErr(msg string, err error) {
@@ -486,13 +524,19 @@ func truncationOffset(p *partition.Partition, asked, leaderEpoch int32, leaderEn
 	}
 }
 
-// fetch sends one Fetch for ps from their log end offsets, appends what comes back and
-// returns, for each partition appended to, the end offset to wait for on disk.
-func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, error) {
+// fetch sends one Fetch for ps from their log end offsets, each with its durable offset
+// (DurableOffsetTag), appends what comes back and returns, for each partition appended
+// to, its new end offset. With flushing set (some partition's appends are not on disk
+// yet) the leader answers at once, without its long poll: the follower reports its
+// durable offsets as soon as the flush is done rather than when the leader has new data.
+func (f *fetcher) fetch(ps map[tp]*follow, flushing bool) (map[*partition.Partition]int64, error) {
 	req := kmsg.NewPtrFetchRequest()
 	req.Version = fetchVersion
 	req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = f.node, f.node, followerBrokerEpochAny
 	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = int32(f.opts.MaxWait.Milliseconds()), f.opts.MinBytes, f.opts.ResponseMaxBytes
+	if flushing {
+		req.MaxWaitMillis = 0
+	}
 	req.SessionEpoch = -1 // full fetches, no session (KIP-227)
 	for _, id := range byTopic(ps) {
 		rt := kmsg.NewFetchRequestTopic()
@@ -506,11 +550,20 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 			rp.Partition, rp.CurrentLeaderEpoch = k.index, fl.epoch
 			rp.FetchOffset, rp.LogStartOffset = max(fl.p.EndOffset(), fl.startAt), fl.p.LogStartOffset()
 			rp.LastFetchedEpoch, rp.PartitionMaxBytes = -1, f.opts.PartitionMaxBytes
+			setDurableOffset(&rp, min(fl.p.DurableEnd(), rp.FetchOffset))
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := f.transport.Request(f.ctx, f.source, req)
+	var (
+		resp kmsg.Response
+		err  error
+	)
+	if bt, ok := f.transport.(BufferTransport); ok {
+		resp, f.buf, err = bt.RequestBuffer(f.ctx, f.source, req, f.buf[:0])
+	} else {
+		resp, err = f.transport.Request(f.ctx, f.source, req)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -566,6 +619,18 @@ func (f *fetcher) fetch(ps map[tp]*follow) (map[*partition.Partition]int64, erro
 		}
 	}
 	return ends, nil
+}
+
+// flushSoon asks the logs of ends to flush up to their ends without waiting for it (a
+// flush error is logged; the next append to the log fails with it).
+func (f *fetcher) flushSoon(ends map[*partition.Partition]int64) {
+	for p, end := range ends {
+		p.WhenFlushed(end, func(err error) {
+			if err != nil {
+				f.logErr("a follower's log failed to flush", err)
+			}
+		})
+	}
 }
 
 // waitFlushed waits until every partition of ends is durable up to its end (or the

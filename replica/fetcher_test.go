@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/internal/vfs/errorfs"
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
@@ -27,6 +29,7 @@ type fakeLeader struct {
 	mu      sync.Mutex
 	parts   map[tp]*partition.Partition
 	fetched map[tp]int64 // the last fetch offset of each partition
+	durable map[tp]int64 // the last durable offset (DurableOffset) of each partition
 	fail    error        // every request fails with it while set
 	omit    bool         // OffsetForLeaderEpoch answers no partition
 	asked   int          // OffsetForLeaderEpoch requests received
@@ -85,6 +88,9 @@ func (l *fakeLeader) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.Fe
 				default:
 					l.mu.Lock()
 					l.fetched[tp{rt.TopicID, rp.Partition}] = rp.FetchOffset
+					if l.durable != nil {
+						l.durable[tp{rt.TopicID, rp.Partition}] = DurableOffset(&rp)
+					}
 					l.mu.Unlock()
 					res, err := p.Read(rp.FetchOffset, int(rp.PartitionMaxBytes), partition.ReadLogEnd)
 					if err != nil {
@@ -198,6 +204,21 @@ func openTestPartition(t *testing.T, topic string, index int32) *partition.Parti
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
+}
+
+// openLeaderFollower opens partition 0 of topic a twice: a leader and a follower (HW
+// from the leader), both at leader epoch 2.
+func openLeaderFollower(t *testing.T) (leader, follower *partition.Partition) {
+	t.Helper()
+	leader, follower = openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
+	if err := leader.MakeLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.MakeFollower(2); err != nil {
+		t.Fatal(err)
+	}
+	follower.SetHWPolicy(partition.HWExternal)
+	return leader, follower
 }
 
 // readAll returns the partition's whole log.
@@ -480,14 +501,7 @@ func TestFetcherRequestSettings(t *testing.T) {
 // there (Kafka's truncateFullyAndStartAt): it catches up byte for byte and its log start
 // follows the leader's. A follower whose fetch offset is in range is not affected.
 func TestFetcherBehindLogStart(t *testing.T) {
-	la, fa := openTestPartition(t, "a", 0), openTestPartition(t, "a", 0)
-	if err := la.MakeLeader(2); err != nil {
-		t.Fatal(err)
-	}
-	if err := fa.MakeFollower(2); err != nil {
-		t.Fatal(err)
-	}
-	fa.SetHWPolicy(partition.HWExternal)
+	la, fa := openLeaderFollower(t)
 	appendN(t, la, 5, 2, 1) // offsets 0-9
 	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}}
 	opts := FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 20 * time.Millisecond}
@@ -534,5 +548,111 @@ func TestFetcherBackoffGrows(t *testing.T) {
 	f.backoffLocked(fl, "refused", nil)
 	if got := fl.retryAt.Sub(before); got > 25*time.Millisecond+time.Second/10 {
 		t.Fatalf("backoff %v after a success, want 25 ms", got)
+	}
+}
+
+// TestFetcherPipelinesFlush: a follower fetches further as soon as it has appended, while
+// its flush runs, and reports in each fetch only what is on disk (DurableOffsetTag, below
+// the fetch offset): with its log's fsyncs held, it appends the leader's whole log (many
+// rounds of PartitionMaxBytes) but reports none of it durable; once the fsyncs go, it
+// reports the log end durable without waiting for new data on the leader.
+func TestFetcherPipelinesFlush(t *testing.T) {
+	la := openTestPartition(t, "a", 0)
+	if err := la.MakeLeader(2); err != nil {
+		t.Fatal(err)
+	}
+	var gate sync.RWMutex // write-locked: the follower's segment fsyncs wait
+	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op, name string) error {
+		if op == errorfs.OpSync && strings.HasSuffix(name, ".log") {
+			gate.RLock()
+			gate.RUnlock() //nolint:staticcheck // an empty critical section: wait for the gate
+		}
+		return nil
+	}))
+	fa, err := partition.Open("/p", &partition.Options{Topic: "a", Index: 0, Logger: quietLogger(),
+		Log: log.Options{FS: fs, Logger: quietLogger(), SegmentBytes: 1 << 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fa.Close() })
+	if err := fa.MakeFollower(2); err != nil {
+		t.Fatal(err)
+	}
+	fa.SetHWPolicy(partition.HWExternal)
+	appendN(t, la, 20, 5, 1)
+
+	gate.Lock()
+	held := true
+	release := func() {
+		if held {
+			held = false
+			gate.Unlock()
+		}
+	}
+	defer release()
+	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}, durable: map[tp]int64{}}
+	f := newFetcher(1, 2, leader, FetchOptions{MaxWait: time.Hour, PartitionMaxBytes: 512}, fetchThrottle{}, quietLogger())
+	defer f.close()
+	f.set(tp{idA, 0}, "a", fa, 2)
+	waitFor(t, "the follower to append the leader's log with its fsyncs held", func() bool {
+		return fa.EndOffset() == la.EndOffset()
+	})
+	leader.mu.Lock()
+	fetched, durable := leader.fetched[tp{idA, 0}], leader.durable[tp{idA, 0}]
+	leader.mu.Unlock()
+	if fetched != la.EndOffset() || durable != 0 || fa.DurableEnd() != 0 {
+		t.Fatalf("fsyncs held: fetch offset %d (want %d), reported durable %d, durable end %d (want 0)",
+			fetched, la.EndOffset(), durable, fa.DurableEnd())
+	}
+
+	release()
+	// The leader gets no new data and its long poll is an hour: the report comes from the
+	// follower's flush.
+	waitFor(t, "the follower to report its log end durable", func() bool {
+		leader.mu.Lock()
+		defer leader.mu.Unlock()
+		return leader.durable[tp{idA, 0}] == la.EndOffset()
+	})
+	caughtUp(t, la, fa)
+}
+
+// bufferLeader is a fakeLeader behind a BufferTransport: it records the buffer of each
+// request and answers with a new one.
+type bufferLeader struct {
+	*fakeLeader
+	mu       sync.Mutex
+	given    [][]byte // the buffer passed with each request
+	returned [][]byte // the buffer returned with each answer
+}
+
+func (l *bufferLeader) RequestBuffer(ctx context.Context, broker int32, req kmsg.Request, buf []byte) (kmsg.Response, []byte, error) {
+	resp, err := l.Request(ctx, broker, req)
+	out := make([]byte, 0, 64)
+	l.mu.Lock()
+	l.given, l.returned = append(l.given, buf), append(l.returned, out)
+	l.mu.Unlock()
+	return resp, out, err
+}
+
+// TestFetcherReusesBuffer: over a BufferTransport a fetcher gives each Fetch the buffer
+// the previous answer was read into.
+func TestFetcherReusesBuffer(t *testing.T) {
+	la, fa := openLeaderFollower(t)
+	appendN(t, la, 10, 5, 1)
+	leader := &bufferLeader{fakeLeader: &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}}}
+	f := newFetcher(1, 2, leader, FetchOptions{MaxWait: 10 * time.Millisecond, PartitionMaxBytes: 512}, fetchThrottle{}, quietLogger())
+	defer f.close()
+	f.set(tp{idA, 0}, "a", fa, 2)
+	caughtUp(t, la, fa)
+	f.close()
+	leader.mu.Lock()
+	defer leader.mu.Unlock()
+	if len(leader.given) < 3 {
+		t.Fatalf("%d fetches through RequestBuffer, want several", len(leader.given))
+	}
+	for i := 1; i < len(leader.given); i++ {
+		if g, r := leader.given[i], leader.returned[i-1]; cap(g) != cap(r) || &g[:1][0] != &r[:1][0] {
+			t.Fatalf("fetch %d was given another buffer than the one fetch %d returned", i, i-1)
+		}
 	}
 }

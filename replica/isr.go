@@ -13,12 +13,12 @@ import (
 
 // leaderState is what the leader of a partition on a cluster node (Options.Transport
 // set) knows of its followers, as Kafka's Partition keeps its remote replicas: each one's
-// last fetch offset (what it has on disk: a follower fsyncs before it fetches further)
-// and when it was last caught up. From it the leader sets the high watermark — the
-// smallest fetch offset over the ISR, its own durable end included (the partition caps
-// the HW there, policy HWExternal) — and decides the ISR changes it asks the controller
-// for (AlterPartition): a follower joins when its fetch offset reaches the HW, and leaves
-// when it has not been caught up with the leader's log end for LagTimeMax.
+// durable offset (what it has on disk, as its last fetch reported: DurableOffset) and
+// when it was last caught up. From it the leader sets the high watermark — the smallest
+// durable offset over the ISR, its own durable end included (the partition caps the HW
+// there, policy HWExternal) — and decides the ISR changes it asks the controller for
+// (AlterPartition): a follower joins when its durable offset reaches the HW, and leaves
+// when it has not been caught up with the leader's log end (durably) for LagTimeMax.
 //
 // Concurrency: mu guards the state; the partition's high watermark target is set under
 // it (so that targets arrive in order), nothing else of the partition.
@@ -38,11 +38,25 @@ type leaderState struct {
 
 // followerState is one follower replica as its leader sees it.
 type followerState struct {
-	offset        int64     // its last fetch offset; -1: none since this leader's epoch began
-	lastCaughtUp  time.Time // when it last fetched at (or past) the leader's log end of its previous fetch
-	lastFetch     time.Time
-	lastLeaderEnd int64 // the leader's log end offset at its previous fetch
+	offset       int64     // its durable offset at its last fetch; -1: none since this leader's epoch began
+	lastCaughtUp time.Time // the latest time as of which it has (durably) every record the leader then had
+	// recent: the leader's log end offset at its last fetches (at most recentFetches,
+	// oldest first).
+	recent []fetchMark
 }
+
+// fetchMark is the leader's log end offset at a follower's fetch.
+type fetchMark struct {
+	at  time.Time
+	end int64
+}
+
+// recentFetches is how many of a follower's fetches the leader remembers to decide when it
+// was last caught up. Kafka looks one fetch back (the follower's fetch offset reaches the
+// leader's end at its previous fetch); a follower that fetches while it fsyncs reports
+// as durable what it fetched one or two fetches before, so one fetch back would not see
+// a follower keeping up under steady load as caught up, and it would leave the ISR.
+const recentFetches = 4
 
 func newLeaderState(p *partition.Partition, id metadata.TopicID, index int32, st metadata.PartitionState, now time.Time) *leaderState {
 	ls := &leaderState{p: p, id: id, index: index, epochStart: p.EndOffset()}
@@ -59,7 +73,7 @@ func (ls *leaderState) update(st metadata.PartitionState, now time.Time) {
 	ls.mu.st = st
 	for _, b := range st.Replicas {
 		if _, ok := ls.mu.followers[b]; !ok && b != st.Leader {
-			ls.mu.followers[b] = &followerState{offset: -1, lastCaughtUp: now, lastLeaderEnd: -1}
+			ls.mu.followers[b] = &followerState{offset: -1, lastCaughtUp: now}
 		}
 	}
 	for b := range ls.mu.followers {
@@ -71,32 +85,43 @@ func (ls *leaderState) update(st metadata.PartitionState, now time.Time) {
 	ls.mu.Unlock()
 }
 
-// fetched records a fetch of follower at offset and moves the high watermark; it reports
-// whether the follower should join the ISR (it is out of it and has reached the HW).
-func (ls *leaderState) fetched(follower int32, offset int64, now time.Time) (join bool) {
+// fetched records a fetch of follower at fetchOffset reporting offset durable (at most
+// fetchOffset) and moves the high watermark; it reports whether the follower should join
+// the ISR (it is out of it and has reached the HW durably).
+func (ls *leaderState) fetched(follower int32, fetchOffset, offset int64, now time.Time) (join bool) {
 	end := ls.p.EndOffset()
 	ls.mu.Lock()
 	f, ok := ls.mu.followers[follower]
-	if !ok || offset > end { // past the log end: the fetch is OFFSET_OUT_OF_RANGE, not a position
+	if !ok || fetchOffset > end { // past the log end: the fetch is OFFSET_OUT_OF_RANGE, not a position
 		ls.mu.Unlock()
 		return false
 	}
-	// Kafka's Replica.updateFetchState: caught up at this fetch, or at the previous one
-	// when this one reaches the leader's end as of then.
-	switch {
-	case offset >= end:
+	// Kafka's Replica.updateFetchState, over the last recentFetches fetches: caught up at
+	// this fetch, or at the latest earlier one whose leader's end this one reaches.
+	if offset >= end {
 		f.lastCaughtUp = now
-	case f.lastLeaderEnd >= 0 && offset >= f.lastLeaderEnd && f.lastFetch.After(f.lastCaughtUp):
-		f.lastCaughtUp = f.lastFetch
+	} else {
+		for i := len(f.recent) - 1; i >= 0; i-- {
+			if m := f.recent[i]; offset >= m.end {
+				if m.at.After(f.lastCaughtUp) {
+					f.lastCaughtUp = m.at
+				}
+				break
+			}
+		}
 	}
-	f.offset, f.lastFetch, f.lastLeaderEnd = offset, now, end
+	if len(f.recent) == recentFetches {
+		f.recent = append(f.recent[:0], f.recent[1:]...)
+	}
+	f.recent = append(f.recent, fetchMark{at: now, end: end})
+	f.offset = offset
 	ls.p.SetHighWatermark(ls.targetLocked())
 	join = !slices.Contains(ls.mu.st.ISR, follower) && !ls.mu.pending
 	ls.mu.Unlock()
 	return join && offset >= max(ls.p.HighWatermark(), ls.epochStart)
 }
 
-// targetLocked is the high watermark the ISR allows: the smallest fetch offset of its
+// targetLocked is the high watermark the ISR allows: the smallest durable offset of its
 // followers (none while one has not fetched in this epoch), no bound for the leader
 // alone. ls.mu is held.
 func (ls *leaderState) targetLocked() int64 {
@@ -189,10 +214,10 @@ func (m *Manager) isrLoop(stop <-chan struct{}, done chan<- struct{}) {
 }
 
 // FollowerFetch records a follower's fetch of partition index of the topic with id at
-// offset (what the follower has on disk), which moves the high watermark and may let the
-// follower join the ISR. It reports false when follower holds no replica of the
-// partition (the leader refuses its fetch).
-func (m *Manager) FollowerFetch(id metadata.TopicID, index, follower int32, offset int64) bool {
+// fetchOffset, reporting durable (what the follower has on disk: DurableOffset), which
+// moves the high watermark and may let the follower join the ISR. It reports false when
+// follower holds no replica of the partition (the leader refuses its fetch).
+func (m *Manager) FollowerFetch(id metadata.TopicID, index, follower int32, fetchOffset, durable int64) bool {
 	ht, ok := m.hosted.Load().byID[id]
 	if !ok {
 		return false
@@ -201,7 +226,7 @@ func (m *Manager) FollowerFetch(id metadata.TopicID, index, follower int32, offs
 	if !ok || !st.HasReplica(follower) || follower == m.node {
 		return false
 	}
-	if r := ht.parts[index]; r != nil && r.lead != nil && r.lead.fetched(follower, offset, time.Now()) {
+	if r := ht.parts[index]; r != nil && r.lead != nil && r.lead.fetched(follower, fetchOffset, durable, time.Now()) {
 		select {
 		case m.isrWake <- struct{}{}:
 		default:

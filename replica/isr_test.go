@@ -13,6 +13,23 @@ import (
 	"github.com/stratalog/strata/partition"
 )
 
+// t0 and lag are the leader-state tests' start time and replica.lag.time.max.ms.
+var t0 = time.Unix(1000, 0)
+
+const lag = 10 * time.Second
+
+// openLeaderState opens a partition led by broker 1 (HW from its followers) and its
+// leader state for st, as of t0.
+func openLeaderState(t *testing.T, st metadata.PartitionState) (*partition.Partition, *leaderState) {
+	t.Helper()
+	l := openTestPartition(t, "a", 0)
+	if err := l.MakeLeader(1); err != nil {
+		t.Fatal(err)
+	}
+	l.SetHWPolicy(partition.HWExternal)
+	return l, newLeaderState(l, idA, 0, st, t0)
+}
+
 // appendFlushed appends n one-record batches to p and waits until they are on disk (not
 // for the high watermark).
 func appendFlushed(t *testing.T, p *partition.Partition, n int) {
@@ -31,20 +48,14 @@ func appendFlushed(t *testing.T, p *partition.Partition, n int) {
 }
 
 // TestISRLeaderState: the leader's view of its followers: the high watermark is the
-// smallest fetch offset over the ISR (none before every member fetched in this epoch);
-// a follower out of the ISR joins once its fetch offset reaches the HW; a member leaves
+// smallest durable offset (DurableOffset, not the fetch offset) over the ISR (none before
+// every member fetched in this epoch); a follower out of the ISR joins once its durable
+// offset reaches the HW; a member leaves
 // after LagTimeMax without being caught up with the leader's log end, not before, and a
 // member at the log end never leaves; one command at a time.
 func TestISRLeaderState(t *testing.T) {
-	l := openTestPartition(t, "a", 0)
-	if err := l.MakeLeader(1); err != nil {
-		t.Fatal(err)
-	}
-	l.SetHWPolicy(partition.HWExternal)
-	t0 := time.Unix(1000, 0)
-	const lag = 10 * time.Second
 	st := metadata.PartitionState{Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 1, PartitionEpoch: 3}
-	ls := newLeaderState(l, idA, 0, st, t0)
+	l, ls := openLeaderState(t, st)
 	appendFlushed(t, l, 10)
 	if hw := l.HighWatermark(); hw != 0 {
 		t.Fatalf("member 2 has not fetched: HW %d, want 0", hw)
@@ -62,16 +73,19 @@ func TestISRLeaderState(t *testing.T) {
 		return cmd.ISR
 	}
 
-	if join := ls.fetched(2, 11, t0); join || l.HighWatermark() != 0 {
+	if join := ls.fetched(2, 11, 11, t0); join || l.HighWatermark() != 0 {
 		t.Fatalf("member 2 past the log end: join %v, HW %d; want it ignored", join, l.HighWatermark())
 	}
-	if join := ls.fetched(2, 4, t0); join || l.HighWatermark() != 4 {
-		t.Fatalf("member 2 at 4: join %v, HW %d, want 4", join, l.HighWatermark())
+	if join := ls.fetched(2, 9, 4, t0); join || l.HighWatermark() != 4 {
+		t.Fatalf("member 2 at 9, durable to 4: join %v, HW %d, want 4", join, l.HighWatermark())
 	}
-	if join := ls.fetched(3, 2, t0); join || propose(t0) != nil {
+	if join := ls.fetched(3, 2, 2, t0); join || propose(t0) != nil {
 		t.Fatal("3 below the HW: no change wanted")
 	}
-	if join := ls.fetched(3, 6, t0); !join {
+	if join := ls.fetched(3, 10, 3, t0); join || propose(t0) != nil {
+		t.Fatal("3 at 10 but durable to 3, below the HW 4: no change wanted")
+	}
+	if join := ls.fetched(3, 6, 6, t0); !join {
 		t.Fatal("3 at 6, above the HW 4: join wanted")
 	}
 	cmd, ok := ls.proposal(1, lag, t0)
@@ -84,7 +98,7 @@ func TestISRLeaderState(t *testing.T) {
 	ls.done()
 	st.ISR, st.PartitionEpoch = []int32{1, 2, 3}, 4
 	ls.update(st, t0)
-	if join := ls.fetched(2, 10, t0.Add(time.Second)); join || l.HighWatermark() != 6 {
+	if join := ls.fetched(2, 10, 10, t0.Add(time.Second)); join || l.HighWatermark() != 6 {
 		t.Fatalf("2 at the log end, 3 at 6: HW %d, want 6", l.HighWatermark())
 	}
 	if got := propose(t0.Add(lag - time.Second)); got != nil {
@@ -130,5 +144,32 @@ func TestISRCheckInSync(t *testing.T) {
 	}
 	if err := n.CheckInSync("loose", 0, false); !errors.Is(err, ErrNotEnoughReplicas) {
 		t.Fatalf("after raising min.insync.replicas: %v", err)
+	}
+}
+
+// TestISRPipelinedFollowerCaughtUp: under steady appends a follower that fetches while it
+// fsyncs reports durable what the leader had two fetches before; it is caught up and
+// stays in the ISR past the lag time. A follower whose durable offset stops (its disk
+// stalls) while it goes on fetching leaves after the lag time.
+func TestISRPipelinedFollowerCaughtUp(t *testing.T) {
+	st := metadata.PartitionState{Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}, Leader: 1, LeaderEpoch: 1, PartitionEpoch: 3}
+	l, ls := openLeaderState(t, st)
+	var ends []int64 // the leader's end at each fetch
+	now := t0
+	for range 30 { // a fetch per second, a new record between fetches
+		appendFlushed(t, l, 1)
+		end := l.EndOffset()
+		durable2 := int64(0) // follower 2: durable what the leader had two fetches before
+		if len(ends) >= 2 {
+			durable2 = ends[len(ends)-2]
+		}
+		ls.fetched(2, end, durable2, now)
+		ls.fetched(3, end, 0, now) // follower 3: fetches on, nothing durable
+		ends = append(ends, end)
+		now = now.Add(time.Second)
+	}
+	cmd, ok := ls.proposal(1, lag, now)
+	if !ok || !slices.Equal(cmd.ISR, []int32{1, 2}) {
+		t.Fatalf("proposal %+v, %v; want ISR [1 2]: 2 keeps up durably, 3 does not", cmd, ok)
 	}
 }

@@ -22,6 +22,7 @@ BIN=${1:-$ROOT/bin/strata}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10s}
 RATE=${RATE:-0}
+PROFILE=${PROFILE:-}
 [ -x "$BIN" ] || { echo "bench-replication: $BIN not built (run make build)" >&2; exit 1; }
 WORK=$(mktemp -d -t strata-bench-repl.XXXXXX)
 PIDS=()
@@ -66,7 +67,7 @@ cpu() { # CPU seconds of the three processes
 bytes() { # sum over the nodes of metric $1 for api $2
 	local n total=0 v
 	for n in 1 2 3; do
-		v=$(curl -s "http://127.0.0.1:${PORTS[$((n + 5))]}/metrics" | awk -v m="$1" -v a="api=\"$2\"" '$1 ~ "^"m"\\{" && index($1, a) { s += $2 } END { printf "%d", s }')
+		v=$(curl -s "http://127.0.0.1:${PORTS[$((n + 5))]}/metrics" | awk -v m="$1" -v a="api=\"$2\"" '$1 ~ "^"m"\\{" && index($1, a) { s += $2 } END { printf "%.0f", s }')
 		total=$((total + v))
 	done
 	echo "$total"
@@ -78,12 +79,23 @@ for r in $(seq 1 "$ROUNDS"); do
 	for rf in 1 3; do
 		c0=$(cpu)
 		f0=$(($(bytes strata_kafka_request_bytes_total Fetch) + $(bytes strata_kafka_response_bytes_total Fetch)))
-		line=$("$BIN" bench produce -q -b "$SEEDS" --topic "rf$rf" --keep --duration "$DURATION" --partitions 3 \
-			--producers 3 --acks all --rate "$RATE" --label "rf$rf" --name replication 2>/dev/null) || exit 1
+		PROFS=()
+		if [ -n "$PROFILE" ]; then # CPU profiles of the three nodes over the round
+			for n in 1 2 3; do
+				curl -s -o "$PROFILE/cpu-r$r-rf$rf-node$n.pprof" \
+					"http://127.0.0.1:${PORTS[$((n + 5))]}/debug/pprof/profile?seconds=${DURATION%s}" &
+				PROFS+=($!)
+			done
+		fi
+		TIMEFORMAT='%U %S'
+		{ time line=$("$BIN" bench produce -q -b "$SEEDS" --topic "rf$rf" --keep --duration "$DURATION" --partitions 3 \
+			--producers 3 --acks all --rate "$RATE" --label "rf$rf" --name replication 2>/dev/null) || exit 1; } 2>"$WORK/time"
 		c1=$(cpu)
+		read -r cu cs <"$WORK/time"
+		[ ${#PROFS[@]} -eq 0 ] || wait "${PROFS[@]}"
 		f1=$(($(bytes strata_kafka_request_bytes_total Fetch) + $(bytes strata_kafka_response_bytes_total Fetch)))
 		echo "$line" | tee -a "$OUT"
-		echo "{\"round\":$r,\"rf\":$rf,\"cpu_s\":$(echo "$c1 - $c0" | bc),\"fetch_bytes\":$((f1 - f0))}" | tee -a "$WORK/cost.jsonl"
+		echo "{\"round\":$r,\"rf\":$rf,\"cpu_s\":$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }'),\"client_cpu_s\":$(awk -v u="$cu" -v s="$cs" 'BEGIN { printf "%.3f", u + s }'),\"fetch_bytes\":$((f1 - f0))}" | tee -a "$WORK/cost.jsonl"
 	done
 done
 
@@ -103,7 +115,8 @@ for rf in (1, 3):
     pairs = [(r, c) for r, c in zip(runs, cost) if c["rf"] == rf and r["bytes"]]
     repl = [c["fetch_bytes"] / r["bytes"] for r, c in pairs]
     cpu_prod = [c["cpu_s"] / (r["bytes"] / 2**30) for r, c in pairs]
-    line = f"rf{rf}: follower fetch bytes per produced value byte {statistics.median(repl):.2f} (range {min(repl):.2f}-{max(repl):.2f}); CPU s per GiB produced {statistics.median(cpu_prod):.1f} (range {min(cpu_prod):.1f}-{max(cpu_prod):.1f})"
+    client = [c["client_cpu_s"] / (r["bytes"] / 2**30) for r, c in pairs]
+    line = f"rf{rf}: follower fetch bytes per produced value byte {statistics.median(repl):.2f} (range {min(repl):.2f}-{max(repl):.2f}); CPU s per GiB produced {statistics.median(cpu_prod):.1f} (range {min(cpu_prod):.1f}-{max(cpu_prod):.1f}), producers' {statistics.median(client):.1f} (range {min(client):.1f}-{max(client):.1f})"
     if rf == 3:
         cpu_repl = [c["cpu_s"] / (c["fetch_bytes"] / 2**30) for r, c in pairs if c["fetch_bytes"]]
         line += f"; CPU s per GiB replicated {statistics.median(cpu_repl):.1f} (range {min(cpu_repl):.1f}-{max(cpu_repl):.1f})"

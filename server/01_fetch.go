@@ -155,7 +155,7 @@ func (f *fetch) resolve(s *Server) {
 					p, err = s.data.replicas.Lookup(rt.Topic, rp.Partition, rp.CurrentLeaderEpoch)
 				}
 			}
-			if err == nil && f.follower >= 0 && !s.data.replicas.FollowerFetch(p.TopicID(), rp.Partition, f.follower, rp.FetchOffset) {
+			if err == nil && f.follower >= 0 && !s.data.replicas.FollowerFetch(p.TopicID(), rp.Partition, f.follower, rp.FetchOffset, replica.DurableOffset(&rp)) {
 				err = replica.ErrNotLeaderOrFollower
 				if rp.CurrentLeaderEpoch >= 0 {
 					err = partition.ErrUnknownLeaderEpoch

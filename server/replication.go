@@ -80,10 +80,17 @@ func newReplicaTransport(node int32, image func() *metadata.Image, ib *interBrok
 
 // Request implements replica.Transport.
 func (t *replicaTransport) Request(ctx context.Context, broker int32, req kmsg.Request) (kmsg.Response, error) {
+	resp, _, err := t.RequestBuffer(ctx, broker, req, nil)
+	return resp, err
+}
+
+// RequestBuffer implements replica.BufferTransport: the answer is read into buf when it
+// is large enough (else into a new buffer), which it returns.
+func (t *replicaTransport) RequestBuffer(ctx context.Context, broker int32, req kmsg.Request, buf []byte) (kmsg.Response, []byte, error) {
 	t.mu.Lock()
 	if t.mu.closed {
 		t.mu.Unlock()
-		return nil, errTransportClosed
+		return nil, buf, errTransportClosed
 	}
 	bc := t.mu.conns[broker]
 	if bc == nil {
@@ -96,18 +103,18 @@ func (t *replicaTransport) Request(ctx context.Context, broker int32, req kmsg.R
 	defer bc.mu.Unlock()
 	if bc.nc == nil {
 		if err := t.connect(ctx, broker, bc); err != nil {
-			return nil, err
+			return nil, buf, err
 		}
 	}
-	resp, err := bc.roundTrip(ctx, t.clientID, req)
+	resp, frame, err := bc.roundTrip(ctx, t.clientID, req, buf)
 	if err != nil {
 		t.mu.Lock()
 		bc.nc.Close()
 		bc.nc = nil
 		t.mu.Unlock()
-		return nil, fmt.Errorf("server: replication: broker %d: %w", broker, err)
+		return nil, buf, fmt.Errorf("server: replication: broker %d: %w", broker, err)
 	}
-	return resp, nil
+	return resp, frame, nil
 }
 
 // connect dials broker's endpoint of the inter-broker listener and logs in; bc.mu is held.
@@ -131,7 +138,8 @@ func (t *replicaTransport) connect(ctx context.Context, broker int32, bc *broker
 		return errTransportClosed
 	}
 	err = t.ib.authenticate(ctx, addr, func(req kmsg.Request) (kmsg.Response, error) {
-		return bc.roundTrip(ctx, t.clientID, req)
+		resp, _, err := bc.roundTrip(ctx, t.clientID, req, nil)
+		return resp, err
 	})
 	if err != nil {
 		t.mu.Lock()
@@ -143,37 +151,39 @@ func (t *replicaTransport) connect(ctx context.Context, broker int32, bc *broker
 	return nil
 }
 
-// roundTrip writes req and reads its answer; ctx interrupts both. bc.mu is held.
-func (bc *brokerConn) roundTrip(ctx context.Context, clientID string, req kmsg.Request) (kmsg.Response, error) {
+// roundTrip writes req and reads its answer, into buf if it is large enough, and returns
+// it with the frame it was read into (the response's byte fields alias it); ctx
+// interrupts both. bc.mu is held.
+func (bc *brokerConn) roundTrip(ctx context.Context, clientID string, req kmsg.Request, buf []byte) (kmsg.Response, []byte, error) {
 	nc := bc.nc
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	bc.corr++
 	_, err := nc.Write(wire.AppendRequest(nil, bc.corr, clientID, req))
 	var frame []byte
 	if err == nil {
-		frame, err = wire.ReadFrame(nc, nil, maxReplicaResponse)
+		frame, err = wire.ReadFrame(nc, buf, maxReplicaResponse)
 	}
 	if !stop() { // ctx is done: the deadline is set, or being set
-		return nil, errors.Join(err, ctx.Err())
+		return nil, nil, errors.Join(err, ctx.Err())
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if corr := int32(binary.BigEndian.Uint32(frame)); corr != bc.corr {
-		return nil, fmt.Errorf("response to correlation id %d, want %d", corr, bc.corr)
+		return nil, nil, fmt.Errorf("response to correlation id %d, want %d", corr, bc.corr)
 	}
 	body := frame[4:]
 	if req.IsFlexible() {
 		if body, err = skipTaggedFields(body); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
 	if err := resp.ReadFrom(body); err != nil {
-		return nil, fmt.Errorf("decode %T: %w", resp, err)
+		return nil, nil, fmt.Errorf("decode %T: %w", resp, err)
 	}
-	return resp, nil
+	return resp, frame, nil
 }
 
 // skipTaggedFields skips a response header's tagged fields (header v1).
