@@ -43,18 +43,8 @@ type MemoryStats struct {
 // bodies are discarded as they arrive), so its own memory stays small and the broker is
 // read as fast as it writes. Linux only (VmRSS and VmHWM from /proc).
 func Memory(ctx context.Context, c Config, b *Broker) (*Result, error) {
-	c.EnsureDefaults()
-	if c.Duration <= 0 {
-		c.Duration = 5 * time.Second
-	}
-	if err := c.Validate(); err != nil {
+	if err := c.localBroker("memory", b, 5*time.Second); err != nil {
 		return nil, err
-	}
-	if b != nil {
-		c.BrokerPID = b.PID()
-	}
-	if c.BrokerPID <= 0 {
-		return nil, errors.New("bench: memory needs --broker-pid or --start-broker")
 	}
 	if c.Conns <= 0 && c.Consumers <= 0 {
 		return nil, errors.New("bench: memory needs --conns or --consumers")
