@@ -80,9 +80,8 @@ run() {
   if line=$(bin/strata bench "$mode" -q --label "$label" --name "$name" $flags --start-broker "$cmd" 2>>"$LOG"); then
     echo "$line" >>"$RESULTS"
     case $mode in
-      memory) figure=$(printf 'RSS %.0f MiB, peak %.0f MiB' \
-          "$(sed -n 's/.*"conns_rss_mib":\([0-9.e+-]*\).*/\1/p' <<<"$line")" \
-          "$(sed -n 's/.*"fetch_hwm_mib":\([0-9.e+-]*\).*/\1/p' <<<"$line")") ;;
+      memory)
+        figure=$(sed -n 's/.*"conns_rss_mib":\([0-9.e+-]*\).*/RSS \1 MiB/p; s/.*"fetch_hwm_mib":\([0-9.e+-]*\).*/peak RSS \1 MiB/p' <<<"$line") ;;
       idle) figure=$(printf 'idle cpu %.2f%%, startup %.0f ms' \
           "$(sed -n 's/.*"idle":{[^}]*"cpu_percent":\([0-9.e+-]*\).*/\1/p' <<<"$line")" \
           "$(sed -n 's/.*"startup_ms":\([0-9.e+-]*\).*/\1/p' <<<"$line")") ;;
