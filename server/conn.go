@@ -302,7 +302,11 @@ func (w *connWriter) write(h wire.RequestHeader, resp kmsg.Response) (int, error
 		return rw.writeResponse(w, h)
 	}
 	w.buf = wire.AppendResponse(w.buf[:0], h, resp)
-	return w.buffered().Write(w.buf)
+	n, err := w.buffered().Write(w.buf)
+	if cap(w.buf) > 1<<20 { // not kept even while busy
+		w.buf = nil
+	}
+	return n, err
 }
 
 // writeLoop writes responses in request order. Responses are buffered while the next one
