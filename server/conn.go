@@ -259,8 +259,15 @@ type connWriter struct {
 	sp  splicer       // chunked fetch responses
 }
 
-// writerPool holds the buffered writers of connections that are not writing.
-var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+// writerPool holds the buffered writers of connections that are not writing, scratchPool
+// their encoding buffers above idleScratch (*[]byte) and splicerPool their fetch
+// splicers (*splicer), so that a large response's buffers are reused, not grown anew,
+// by the next connection to write one.
+var (
+	writerPool  = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+	scratchPool sync.Pool
+	splicerPool sync.Pool
+)
 
 // idleScratch is the largest scratch buffer an idle connection keeps.
 const idleScratch = 4 << 10
@@ -291,15 +298,37 @@ func (w *connWriter) idle() {
 		w.bw = nil
 	}
 	if cap(w.buf) > idleScratch {
+		b := w.buf[:0]
+		scratchPool.Put(&b)
 		w.buf = nil
 	}
-	w.sp.idle()
+	if w.sp.size() > idleScratch {
+		sp := w.sp
+		splicerPool.Put(&sp)
+		w.sp = splicer{}
+	}
+}
+
+// splicer returns the connection's fetch splicer, with a pooled one's buffers if its
+// own were given back.
+func (w *connWriter) splicer() *splicer {
+	if w.sp.size() == 0 {
+		if sp, ok := splicerPool.Get().(*splicer); ok {
+			w.sp = *sp
+		}
+	}
+	return &w.sp
 }
 
 // write writes resp as the response to h and returns the frame's size.
 func (w *connWriter) write(h wire.RequestHeader, resp kmsg.Response) (int, error) {
 	if rw, ok := resp.(responseWriter); ok {
 		return rw.writeResponse(w, h)
+	}
+	if w.buf == nil {
+		if b, ok := scratchPool.Get().(*[]byte); ok {
+			w.buf = *b
+		}
 	}
 	w.buf = wire.AppendResponse(w.buf[:0], h, resp)
 	n, err := w.buffered().Write(w.buf)
