@@ -9,9 +9,10 @@
 # Knobs (environment): ROUNDS (3), DURATION per produce/e2e run (8s), CONSUME_COUNT
 # records filled then consumed (300000), E2E_RATE records/s (10000), IDLE_ROUNDS (1),
 # IDLE_DURATION (10s), MEMORY_ROUNDS (1: the memory workloads, 3,000 idle connections
-# and 20 consumers fetching 64 MiB at once; 0 skips them), OUT directory for results (a new temporary directory), GO (go),
-# ONLY (an extended regular expression: run only the workloads whose name matches it,
-# e.g. ONLY='^produce' IDLE_ROUNDS=0 for the produce figures alone).
+# and 20 consumers fetching 64 MiB at once; 0 skips them), OUT directory for results (a
+# new temporary directory), GO (go), ONLY (an extended regular expression: run only the
+# produce/consume/e2e workloads whose name matches it, e.g. ONLY='^produce' IDLE_ROUNDS=0
+# MEMORY_ROUNDS=0 for the produce figures alone).
 # The defaults finish in about 6-8 minutes on 2 cores.
 set -euo pipefail
 
