@@ -8,7 +8,11 @@
 #
 # Knobs (environment): ROUNDS (3), DURATION per produce/e2e run (8s), CONSUME_COUNT
 # records filled then consumed (300000), E2E_RATE records/s (10000), IDLE_ROUNDS (1),
-# IDLE_DURATION (10s), OUT directory for results (a new temporary directory), GO (go).
+# IDLE_DURATION (10s), MEMORY_ROUNDS (1: the memory workloads, 3,000 idle connections
+# and 20 consumers fetching 64 MiB at once; 0 skips them), OUT directory for results (a
+# new temporary directory), GO (go), ONLY (an extended regular expression: run only the
+# produce/consume/e2e workloads whose name matches it, e.g. ONLY='^produce' IDLE_ROUNDS=0
+# MEMORY_ROUNDS=0 for the produce figures alone).
 # The defaults finish in about 6-8 minutes on 2 cores.
 set -euo pipefail
 
@@ -18,7 +22,9 @@ CONSUME_COUNT=${CONSUME_COUNT:-300000}
 E2E_RATE=${E2E_RATE:-10000}
 IDLE_ROUNDS=${IDLE_ROUNDS:-1}
 IDLE_DURATION=${IDLE_DURATION:-10s}
+MEMORY_ROUNDS=${MEMORY_ROUNDS:-1}
 GO=${GO:-go}
+ONLY=${ONLY:-}
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -46,8 +52,19 @@ WORKLOADS=(
   "e2e 1 KiB at $E2E_RATE rec/s, linger 0|e2e|--record-size 1024 --partitions 1 --acks all --linger 0s --rate $E2E_RATE --duration $DURATION"
 )
 IDLE="idle, 1000 partitions|idle|--partitions 1000 --duration $IDLE_DURATION"
+MEMORY=(
+  "memory, 3000 idle connections|memory|--conns 3000"
+  "memory, 20 consumers × 64 MiB fetches|memory|--consumers 20 --fetch-bytes 67108864 --fetches 5"
+)
+if [[ -n $ONLY ]]; then
+  selected=()
+  for w in "${WORKLOADS[@]}"; do
+    if [[ ${w%%|*} =~ $ONLY ]]; then selected+=("$w"); fi
+  done
+  WORKLOADS=("${selected[@]}")
+fi
 
-total=$(( ROUNDS * ${#WORKLOADS[@]} * 2 + IDLE_ROUNDS * 2 ))
+total=$(( ROUNDS * ${#WORKLOADS[@]} * 2 + IDLE_ROUNDS * 2 + MEMORY_ROUNDS * ${#MEMORY[@]} * 2 ))
 n=0
 t0=$(date +%s)
 failures=0
@@ -64,6 +81,8 @@ run() {
   if line=$(bin/strata bench "$mode" -q --label "$label" --name "$name" $flags --start-broker "$cmd" 2>>"$LOG"); then
     echo "$line" >>"$RESULTS"
     case $mode in
+      memory)
+        figure=$(sed -n 's/.*"conns_rss_mib":\([0-9.e+-]*\).*/RSS \1 MiB/p; s/.*"fetch_hwm_mib":\([0-9.e+-]*\).*/peak RSS \1 MiB/p' <<<"$line") ;;
       idle) figure=$(printf 'idle cpu %.2f%%, startup %.0f ms' \
           "$(sed -n 's/.*"idle":{[^}]*"cpu_percent":\([0-9.e+-]*\).*/\1/p' <<<"$line")" \
           "$(sed -n 's/.*"startup_ms":\([0-9.e+-]*\).*/\1/p' <<<"$line")") ;;
@@ -96,6 +115,12 @@ done
 for round in $(seq 1 "$IDLE_ROUNDS"); do
   run strata "$STRATA_CMD" "$IDLE"
   run kfake "$KFAKE_CMD" "$IDLE"
+done
+for round in $(seq 1 "$MEMORY_ROUNDS"); do
+  for w in "${MEMORY[@]}"; do
+    run strata "$STRATA_CMD" "$w"
+    run kfake "$KFAKE_CMD" "$w"
+  done
 done
 
 # Machine facts: cores, CPU model, and the latency of a 4 KiB write + fsync (O_DSYNC) on

@@ -59,7 +59,7 @@ func (cf *chunkedFetch) release() {
 // writeResponse implements responseWriter: the records are spliced from the segment
 // files into the frame.
 func (cf *chunkedFetch) writeResponse(w *connWriter, h wire.RequestHeader) (int, error) {
-	return w.sp.writeChunked(w.bw, w.nc, h, cf)
+	return w.splicer().writeChunked(w.buffered(), w.nc, h, cf)
 }
 
 func (cf *chunkedFetch) response() kmsg.Response { return cf.FetchResponse }
@@ -95,6 +95,9 @@ type splicer struct {
 }
 
 var oneRecordByte = []byte{0}
+
+// size is the bytes its scratch buffers hold.
+func (sp *splicer) size() int { return cap(sp.a) + cap(sp.b) + cap(sp.frame) + 8*cap(sp.cuts) }
 
 // encode frames cf without its record bytes: the returned frame holds everything but the
 // chunks' bytes, which belong at the returned cut positions (in chunk order); the frame's

@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"encoding/binary"
+	"net"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -12,6 +16,7 @@ import (
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
+	"github.com/stratalog/strata/wire"
 )
 
 // syncGate is an errorfs injector acting on the fsyncs of one partition's segment files
@@ -75,5 +80,63 @@ func TestProduceAcks1Durable(t *testing.T) {
 	gate.blocked.Store(true)
 	if c := produce(1, 200, 4); c != kerr.RequestTimedOut.Code {
 		t.Errorf("acks=1 with the fsync stuck: code %d (%v), want REQUEST_TIMED_OUT", c, kerr.ErrorForCode(c))
+	}
+}
+
+// TestProduceAcksAllWaitsWithoutGoroutines: an acks=all produce request waits for its
+// fsync without a goroutine of its own (issue 20): the flusher completes the response
+// with a callback. For 60 requests pipelined on one connection the broker creates only a
+// handful of goroutines (none per request).
+func TestProduceAcksAllWaitsWithoutGoroutines(t *testing.T) {
+	s := startBrokerFS(t, t.TempDir(), vfs.Default, nil)
+	createTopic(t, s, "nogo", 1, nil)
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+
+	created := func() uint64 {
+		m := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(m)
+		return m[0].Value.Uint64()
+	}
+	const n = 60
+	before := created()
+	var frames []byte
+	for i := range n {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = 9, -1, 30000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "nogo"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = testutil.Batch(testutil.BatchOptions{Records: 1, ValueSize: 10, Seed: byte(i)})
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		frames = wire.AppendRequest(frames, int32(i), "nogo", req)
+	}
+	if _, err := nc.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		frame, err := wire.ReadFrame(nc, nil, 1<<20)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		resp := kmsg.NewPtrProduceResponse()
+		resp.Version = 9
+		if corr := int32(binary.BigEndian.Uint32(frame)); corr != int32(i) {
+			t.Fatalf("response %d: correlation id %d", i, corr)
+		}
+		if err := resp.ReadFrom(frame[5:]); err != nil { // correlation id, tagged fields none (v9 is flexible: one byte)
+			t.Fatalf("response %d: %v", i, err)
+		}
+		if c := resp.Topics[0].Partitions[0].ErrorCode; c != 0 {
+			t.Fatalf("response %d: code %d (%v)", i, c, kerr.ErrorForCode(c))
+		}
+	}
+	if d := created() - before; d > n/4 {
+		t.Errorf("%d goroutines created for %d acks=all produce requests; want far fewer than one each", d, n)
 	}
 }

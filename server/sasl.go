@@ -208,10 +208,11 @@ type rawSASLToken struct{ *kmsg.SASLAuthenticateResponse }
 func (t rawSASLToken) writeResponse(w *connWriter, _ wire.RequestHeader) (int, error) {
 	var size [4]byte
 	binary.BigEndian.PutUint32(size[:], uint32(len(t.SASLAuthBytes)))
-	if _, err := w.bw.Write(size[:]); err != nil {
+	bw := w.buffered()
+	if _, err := bw.Write(size[:]); err != nil {
 		return 0, err
 	}
-	n, err := w.bw.Write(t.SASLAuthBytes)
+	n, err := bw.Write(t.SASLAuthBytes)
 	return 4 + n, err
 }
 

@@ -113,6 +113,7 @@ by ratios measured in the same run (scripts/bench-compare.sh) and by broker CPU 
 				return f.run(cmd, args, bench.Idle)
 			},
 		},
+		newBenchMemoryCmd(f),
 		newBenchReportCmd(),
 	)
 	return cmd
@@ -154,7 +155,7 @@ func (f *benchFlags) run(cmd *cobra.Command, args []string, workload func(contex
 }
 
 func printBenchHuman(w io.Writer, r *bench.Result) {
-	if r.Mode == "idle" {
+	if r.Mode == "idle" || r.Mode == "memory" {
 		fmt.Fprintf(w, "%s %s\n", r.Mode, r.Topic)
 	} else {
 		fmt.Fprintf(w, "%s %s: %d records, %d bytes in %.2fs\n", r.Mode, r.Topic, r.Records, r.Bytes, r.Seconds)
@@ -165,6 +166,32 @@ func printBenchHuman(w io.Writer, r *bench.Result) {
 	if r.Errors > 0 || r.Missing > 0 {
 		fmt.Fprintf(w, "  errors %d, missing %d\n", r.Errors, r.Missing)
 	}
+}
+
+func newBenchMemoryCmd(f *benchFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "memory [flags] [-- BROKER COMMAND...]",
+		Short: "The broker's RSS with --conns idle connections, and its peak while --consumers fetch --fetch-bytes at once",
+		Long: `Opens --conns connections that bootstrap (ApiVersions, Metadata) and stay idle for
+--duration (default 5s), then reads the broker's VmRSS; then fills a topic with
+--fill-bytes and has --consumers connections fetch it from offset 0, --fetch-bytes at most
+per response, --fetches times each, all at once, and reads the broker's VmHWM (peak RSS).
+Either load may be 0. The goals (issue 20): 3,000 idle connections < 100 MiB, 20
+consumers × 64 MiB fetches < 512 MiB.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("duration") {
+				f.cfg.Duration = 5 * time.Second
+			}
+			return f.run(cmd, args, bench.Memory)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.cfg.Conns, "conns", 0, "idle connections to open")
+	fl.IntVar(&f.cfg.Consumers, "consumers", 0, "concurrent fetching connections")
+	fl.Int64Var(&f.cfg.FetchBytes, "fetch-bytes", 64<<20, "max bytes of each fetch (and of each partition in it)")
+	fl.Int64Var(&f.cfg.FillBytes, "fill-bytes", 0, "record bytes to fill the topic with (default --fetch-bytes)")
+	fl.IntVar(&f.cfg.Fetches, "fetches", 5, "fetches per consumer")
+	return cmd
 }
 
 func newBenchReportCmd() *cobra.Command {

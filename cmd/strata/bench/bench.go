@@ -39,6 +39,15 @@ type Config struct {
 	NoFill  bool          // consume: read what the topic holds instead of filling it first
 	Warmup  time.Duration // e2e: latencies of records sent in the first Warmup are not counted
 
+	// memory: idle connections to open; concurrent fetchers, the max bytes of each
+	// fetch (default 64 MiB), the bytes to fill the topic with first (default
+	// FetchBytes) and the fetches each consumer makes (default 5).
+	Conns      int
+	Consumers  int
+	FetchBytes int64
+	FillBytes  int64
+	Fetches    int
+
 	// BrokerPID, when not 0, is a local broker process whose CPU and memory are measured.
 	BrokerPID int
 
@@ -131,6 +140,7 @@ type Result struct {
 
 	BrokerStats *BrokerStats `json:"broker_stats,omitempty"`
 	Idle        *IdleStats   `json:"idle,omitempty"`
+	Memory      *MemoryStats `json:"memory,omitempty"`
 }
 
 // IdleStats are the figures of the idle workload.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,40 @@ func TestBenchIdle(t *testing.T) {
 	}
 	positive(t, "RSS", r.Idle.RSSMiB)
 	checkJSON(t, r)
+}
+
+// TestBenchMemory runs both loads of the memory workload, small, against kfake in this
+// process: the figures are there and the fetches read records.
+func TestBenchMemory(t *testing.T) {
+	c := newCluster(t)
+	r, err := Memory(context.Background(), Config{
+		Brokers: c.ListenAddrs(), BrokerPID: os.Getpid(), Duration: 100 * time.Millisecond,
+		Conns: 20, Consumers: 3, FetchBytes: 256 << 10, Fetches: 2, RecordSize: 1000,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Memory
+	if m == nil || m.Conns != 20 || m.Consumers != 3 || m.Fetches != 6 {
+		t.Fatalf("memory = %+v", m)
+	}
+	positive(t, "base RSS", m.BaseRSSMiB)
+	positive(t, "RSS with connections", m.ConnsRSSMiB)
+	positive(t, "fetch HWM", m.FetchHWMMiB)
+	// More than 6 empty responses: records came back (how many per fetch is the
+	// broker's choice; kfake sends fewer than the max bytes).
+	if m.FetchedMiB*(1<<20) < 6*1000 {
+		t.Errorf("fetched %.4f MiB in 6 fetches", m.FetchedMiB)
+	}
+	checkBroker(t, r.BrokerStats)
+	checkJSON(t, r)
+	var keys []string
+	for _, f := range r.Figures() {
+		keys = append(keys, f.Key)
+	}
+	if want := []string{"conns_rss_mib", "per_conn_kib", "fetch_hwm_mib"}; !slices.Equal(keys, want) {
+		t.Errorf("figures %v, want %v", keys, want)
+	}
 }
 
 // TestBenchStartBroker starts this test binary as a kfake broker process, measures it

@@ -2,9 +2,28 @@ package bench
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 )
+
+// localBroker prepares c for a workload that measures a local broker process (b, or else
+// c.BrokerPID): the defaults, d being the default duration, and the broker's PID.
+func (c *Config) localBroker(mode string, b *Broker, d time.Duration) error {
+	if c.Duration <= 0 && c.Count <= 0 {
+		c.Duration = d
+	}
+	c.EnsureDefaults()
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if b != nil {
+		c.BrokerPID = b.PID()
+	}
+	if c.BrokerPID <= 0 {
+		return fmt.Errorf("bench: %s needs --broker-pid or --start-broker", mode)
+	}
+	return nil
+}
 
 // Idle measures the footprint of an idle broker holding many partitions: it creates a
 // topic of c.Partitions partitions (timed), lets the broker settle for 2 s, then measures
@@ -16,18 +35,8 @@ func Idle(ctx context.Context, c Config, b *Broker) (*Result, error) {
 	if c.Partitions <= 0 {
 		c.Partitions = 1000
 	}
-	c.EnsureDefaults()
-	if c.Duration <= 0 {
-		c.Duration = 10 * time.Second
-	}
-	if err := c.Validate(); err != nil {
+	if err := c.localBroker("idle", b, 10*time.Second); err != nil {
 		return nil, err
-	}
-	if b != nil {
-		c.BrokerPID = b.PID()
-	}
-	if c.BrokerPID <= 0 {
-		return nil, errors.New("bench: idle needs --broker-pid or --start-broker")
 	}
 	want := c.Partitions
 	t0 := time.Now()

@@ -25,7 +25,7 @@ func (r *Result) Figures() []Figure {
 	add := func(key, title string, v float64, higher bool) {
 		fs = append(fs, Figure{Key: key, Title: title, Value: v, Higher: higher})
 	}
-	if r.Mode != "idle" {
+	if r.Mode != "idle" && r.Mode != "memory" {
 		add("mb_per_s", "throughput (MB/s)", r.MBPerSec, true)
 		add("records_per_s", "records/s", r.RecordsPerSec, true)
 	}
@@ -42,7 +42,7 @@ func (r *Result) Figures() []Figure {
 	if r.Mode == "consume" && r.FirstRecordMs > 0 {
 		add("first_record_ms", "time to first record, group join included (ms)", r.FirstRecordMs, false)
 	}
-	if b := r.BrokerStats; b != nil && r.Mode != "idle" {
+	if b := r.BrokerStats; b != nil && r.Mode != "idle" && r.Mode != "memory" {
 		// At a fixed low rate (e2e) CPU per byte is mostly per-request cost; show CPU %.
 		if b.CPUSecPerGB > 0 && r.Mode != "e2e" {
 			add("cpu_s_per_gib", "broker CPU (s/GiB)", b.CPUSecPerGB, false)
@@ -59,6 +59,15 @@ func (r *Result) Figures() []Figure {
 			add("startup_ms", "startup after clean shutdown, to ready (ms)", is.StartupMs, false)
 			add("restart_metadata_ms", "startup to full metadata (ms)", is.RestartMetadata, false)
 			add("restart_rss_mib", "RSS after restart (MiB)", is.RestartRSSMiB, false)
+		}
+	}
+	if m := r.Memory; m != nil {
+		if m.Conns > 0 {
+			add("conns_rss_mib", fmt.Sprintf("RSS, %d idle connections (MiB)", m.Conns), m.ConnsRSSMiB, false)
+			add("per_conn_kib", "RSS per idle connection (KiB)", m.PerConnKiB, false)
+		}
+		if m.Consumers > 0 {
+			add("fetch_hwm_mib", fmt.Sprintf("peak RSS, %d consumers × %.0f MiB fetches (MiB)", m.Consumers, m.FetchMiB), m.FetchHWMMiB, false)
 		}
 	}
 	return fs
@@ -83,6 +92,8 @@ var goals = map[string]goal{
 	"idle/create_s":         {bound: 1}, // for 2,000 partitions (issue 11)
 	"idle/stop_ms":          {bound: 1000},
 	"idle/startup_ms":       {bound: 1000},
+	"memory/conns_rss_mib":  {bound: 100}, // 3,000 idle connections (issue 20)
+	"memory/fetch_hwm_mib":  {bound: 512}, // 20 consumers × 64 MiB fetches (issue 20)
 }
 
 func (g goal) String() string {
