@@ -320,12 +320,12 @@ func toMemberAssignment(c consumerCurrentAssignment) memberAssignment {
 // assignmentEpochs maps each partition of the assignment to the epoch at which it was
 // assigned; a record without them (written before KIP-1251) gives every partition the
 // member epoch (at least 0), as Kafka reads such records.
-func (c consumerCurrentAssignment) assignmentEpochs() map[partitionKey]int32 {
+func (v consumerCurrentAssignment) assignmentEpochs() map[partitionKey]int32 {
 	since := map[partitionKey]int32{}
-	for _, tps := range [][]topicPartitions{c.AssignedPartitions, c.PartitionsPendingRevocation} {
+	for _, tps := range [][]topicPartitions{v.AssignedPartitions, v.PartitionsPendingRevocation} {
 		for _, tp := range tps {
 			for i, p := range tp.Partitions {
-				e := max(c.MemberEpoch, 0)
+				e := max(v.MemberEpoch, 0)
 				if tp.Epochs != nil {
 					e = tp.Epochs[i]
 				}

@@ -561,11 +561,10 @@ func TestFetcherPipelinesFlush(t *testing.T) {
 	if err := la.MakeLeader(2); err != nil {
 		t.Fatal(err)
 	}
-	var gate sync.RWMutex // write-locked: the follower's segment fsyncs wait
+	gate := make(chan struct{}) // open: the follower's segment fsyncs wait until it closes
 	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op, name string) error {
 		if op == errorfs.OpSync && strings.HasSuffix(name, ".log") {
-			gate.RLock()
-			gate.RUnlock() //nolint:staticcheck // an empty critical section: wait for the gate
+			<-gate
 		}
 		return nil
 	}))
@@ -581,14 +580,7 @@ func TestFetcherPipelinesFlush(t *testing.T) {
 	fa.SetHWPolicy(partition.HWExternal)
 	appendN(t, la, 20, 5, 1)
 
-	gate.Lock()
-	held := true
-	release := func() {
-		if held {
-			held = false
-			gate.Unlock()
-		}
-	}
+	release := sync.OnceFunc(func() { close(gate) })
 	defer release()
 	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}, durable: map[tp]int64{}}
 	f := newFetcher(1, 2, leader, FetchOptions{MaxWait: time.Hour, PartitionMaxBytes: 512}, fetchThrottle{}, quietLogger())
