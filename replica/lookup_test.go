@@ -4,9 +4,12 @@ import (
 	"errors"
 	iofs "io/fs"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/internal/testutil"
 	"github.com/stratalog/strata/internal/vfs"
@@ -315,5 +318,61 @@ func TestReplicaPlacedOverLeftover(t *testing.T) {
 				t.Fatalf("partition.metadata %q, %v", data, err)
 			}
 		})
+	}
+}
+
+// TestReplicaFollowsWhileOpening: a follower replica opened at start fetches from its
+// leader at once, while the Manager is still giving its other partitions their roles
+// (here, one held until the follower has appended the leader's log). The fetcher's questions to the
+// Manager (is this replica throttled?) then find an empty hosted set, not a nil one: a
+// restart after kill -9 with many partitions crashed on it.
+func TestReplicaFollowsWhileOpening(t *testing.T) {
+	const other = testNode + 1
+	la := openTestPartition(t, "t", 0)
+	if err := la.MakeLeader(0); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, la, 3, 2, 1)
+	leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}, durable: map[tp]int64{}}
+	var held, fetched atomic.Bool
+	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op, name string) error {
+		// t-1 writes its leader epoch checkpoint when it takes its role (epoch 3), after t-0.
+		if op != errorfs.OpCreate || !strings.HasPrefix(name, "/data/t-1/"+partition.LeaderEpochFile) || !held.CompareAndSwap(false, true) {
+			return nil
+		}
+		// A fetch from the log end: the follower has appended the log.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !fetched.Load(); {
+			time.Sleep(time.Millisecond)
+			leader.mu.Lock()
+			fetched.Store(leader.fetched[tp{idA, 0}] == la.EndOffset())
+			leader.mu.Unlock()
+		}
+		return nil
+	}))
+	topic := &metadata.Topic{Name: "t", ID: idA, Configs: map[string]string{}, Partitions: []metadata.PartitionState{
+		{Replicas: []int32{other, testNode}, ISR: []int32{other, testNode}, Leader: other}, // followed here
+		{Replicas: []int32{testNode}, ISR: []int32{testNode}, Leader: testNode, LeaderEpoch: 3},
+	}}
+	store := &fakeStore{im: metadata.NewImage("c", other, metadata.Broker{ID: testNode}, metadata.Broker{ID: other})}
+	store.im = store.im.Edit().PutTopic(topic).Build()
+	m, err := Open(store, &Options{Dir: "/data", FS: fs, NodeID: testNode, Logger: quietLogger(), Transport: leader,
+		Fetch: FetchOptions{MaxWait: 20 * time.Millisecond, Backoff: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	if !held.Load() || !fetched.Load() {
+		t.Fatalf("held t-1's open %v, the follower fetched the log end meanwhile %v: the test did not run the case", held.Load(), fetched.Load())
+	}
+	f, err := m.Lookup("t", 0, -1)
+	if !errors.Is(err, ErrNotLeaderOrFollower) || f != nil {
+		t.Fatalf("the followed partition as leader: %v", err)
+	}
+	if hosted := m.Hosted(); len(hosted) != 2 || hosted[0].EndOffset() != la.EndOffset() {
+		t.Fatalf("hosted %v, the follower's end %d, want the leader's %d", hosted, hosted[0].EndOffset(), la.EndOffset())
 	}
 }
