@@ -32,6 +32,9 @@ func TestClusterShareStatesAdmin(t *testing.T) {
 	for _, k := range keys {
 		us = append(us, share.Update{Key: k, LeaderEpoch: 0, Start: 10, Batches: []share.StateBatch{{First: 11, Last: 12, State: share.Acknowledged, DeliveryCount: 1}}})
 	}
+	if err := c.nodes[0].data.shares.states.Initialize(keys); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.nodes[0].data.shares.states.Write(us); err != nil {
 		t.Fatal(err)
 	}

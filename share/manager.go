@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,9 @@ var ErrClosed = errors.New("share: closed")
 type StateStore interface {
 	ReadAt(k Key, leaderEpoch int32) (Stored, bool, error)
 	Write(us []Update) error
+	// Initialize gives the keys without a stored state one whose start the leader
+	// chooses (Store.Initialize; Kafka's InitializeShareGroupState at start offset -1).
+	Initialize(keys []Key) error
 }
 
 // ManagerOptions configures a Manager.
@@ -190,11 +194,11 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	case p != nil && !m.dueCheck(p):
 		return p, nil
 	case p != nil:
-		st, _, err := m.opts.Store.ReadAt(k, -1)
+		st, ok, err := m.opts.Store.ReadAt(k, -1)
 		if err != nil {
 			return nil, err
 		}
-		if st.StateEpoch == p.stateEpoch {
+		if ok && st.StateEpoch == p.stateEpoch {
 			p.mu.Lock()
 			p.checked = m.opts.Clock.Now()
 			p.mu.Unlock()
@@ -208,18 +212,33 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 		p.epoch = m.opts.LeaderEpoch(k.TopicID, k.Partition)
 	}
 	st, ok, err := m.opts.Store.ReadAt(k, p.epoch)
+	if err == nil && !ok {
+		// No state: the group coordinator initializes a share-partition before it assigns
+		// it, so the group is of an older Strata, or its state was deleted since
+		// (DeleteShareGroupOffsets) and is initialized again here, as its coordinator would
+		// at its next assignment; then read at this leader's epoch (which stores it).
+		if err = m.opts.Store.Initialize([]Key{k}); err == nil {
+			st, ok, err = m.opts.Store.ReadAt(k, p.epoch)
+		}
+		if err == nil && !ok {
+			err = fmt.Errorf("%w: %v", ErrUninitialized, k) // deleted again meanwhile
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	p.stateEpoch = st.StateEpoch
-	if ok {
+	if st.Start != Uninitialized {
 		p.state.ApplySnapshot(st.Start, st.Batches)
 	} else {
+		// Initialized, never written: the start is chosen now (share.auto.offset.reset,
+		// as Kafka's SharePartition at its first read) and the first write stores the
+		// whole state.
 		s, err := start()
 		if err != nil {
 			return nil, err
 		}
-		p.state = NewPartitionState(s)
+		p.state, p.resync = NewPartitionState(s), true
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -531,7 +550,7 @@ func (m *Manager) flush() {
 		us = append(us, u)
 	}
 	err := m.opts.Store.Write(us)
-	if errors.Is(err, ErrFencedStateEpoch) {
+	if errors.Is(err, ErrFencedStateEpoch) || errors.Is(err, ErrUninitialized) {
 		m.dropFenced(us)
 	}
 	if err != nil {
@@ -556,8 +575,8 @@ func (m *Manager) flush() {
 // by the next flush.
 func (m *Manager) dropFenced(us []Update) {
 	for _, u := range us {
-		st, _, err := m.opts.Store.ReadAt(u.Key, -1)
-		if err == nil && st.StateEpoch != u.StateEpoch {
+		st, ok, err := m.opts.Store.ReadAt(u.Key, -1)
+		if err == nil && (!ok || st.StateEpoch != u.StateEpoch) {
 			m.drop(u.Key, u.StateEpoch, st.StateEpoch)
 		}
 	}
