@@ -168,8 +168,8 @@ func TestShareStoreFencedStateEpoch(t *testing.T) {
 }
 
 // TestShareManagerFencedStateEpoch: a manager whose share-partition's state was reset
-// or deleted under it (by another broker: no Forget here) gets ErrFencedStateEpoch for
-// its next write, drops the partition, and the next acquisition reads it again: from
+// or deleted under it (by another broker: no Forget here) gets ErrFencedStateEpoch (or
+// ErrUninitialized) for its next write, drops the partition, and the next acquisition reads it again: from
 // the reset's start offset, or from the start offset of a new share-partition.
 func TestShareManagerFencedStateEpoch(t *testing.T) {
 	s, _ := newTestStore(t, 500)
