@@ -46,6 +46,15 @@ func startShareBroker(t *testing.T, dir string, lock time.Duration) *server.Serv
 	return servertest.Start(t, &server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: shareSettings(), ShareConfigs: shareConfig(lock)})
 }
 
+// restartableShareBroker returns the options of a share broker on dir, a new value each
+// call (a server started again on dir replays what the first stored).
+func restartableShareBroker(dir string) func() *server.Options {
+	return func() *server.Options {
+		return &server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: shareSettings(), ShareConfigs: shareConfig(30 * time.Second),
+			Logger: slog.New(slog.DiscardHandler)}
+	}
+}
+
 func produceTo(t testing.TB, cl *kgo.Client, topic string, from, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -371,11 +380,7 @@ func TestShareGroupRestart(t *testing.T) {
 // (no UNKNOWN_MEMBER_ID), gets no new assignment, and ShareGroupDescribe shows the members
 // as before; DeleteGroups, once they left, deletes the group for good.
 func TestShareGroupRestartKeepsMembers(t *testing.T) {
-	dir := t.TempDir()
-	opts := func() *server.Options {
-		return &server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: shareSettings(), ShareConfigs: shareConfig(30 * time.Second),
-			Logger: slog.New(slog.DiscardHandler)}
-	}
+	opts := restartableShareBroker(t.TempDir())
 	s, err := server.Start(opts())
 	if err != nil {
 		t.Fatal(err)

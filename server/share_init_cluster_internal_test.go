@@ -3,14 +3,12 @@ package server
 import (
 	"context"
 	"errors"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/coord"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/share"
 )
@@ -26,15 +24,7 @@ func TestClusterShareGroupInitialized(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	c, q := startShareCluster(t, ctx)
-	n := c.nodes[0]
-	o, _ := n.image().Topic(metadata.ConsumerOffsetsTopic)
-	group, coordinator := "", int32(-1)
-	for i := 0; group == ""; i++ {
-		g := "ig" + strconv.Itoa(i)
-		if l := o.Partitions[coord.PartitionFor(g, o.NumPartitions())].Leader; l != q.Partitions[0].Leader {
-			group, coordinator = g, l
-		}
-	}
+	group, coordinator := groupCoordinatedAway(c.nodes[0], q, "ig")
 	var gc *Server
 	for _, s := range c.nodes {
 		if s.opts.NodeID == coordinator {

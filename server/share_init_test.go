@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -86,11 +85,7 @@ func TestShareGroupInitializedOnAssignment(t *testing.T) {
 // former leader's first write is still FENCED_LEADER_EPOCH. (Without an initialized
 // state, such a read stored no epoch.)
 func TestShareStateInitializedLeaderEpoch(t *testing.T) {
-	dir := t.TempDir()
-	opts := func() *server.Options {
-		return &server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: shareSettings(), ShareConfigs: shareConfig(30 * time.Second),
-			Logger: slog.New(slog.DiscardHandler)}
-	}
+	opts := restartableShareBroker(t.TempDir())
 	s, err := server.Start(opts())
 	if err != nil {
 		t.Fatal(err)

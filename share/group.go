@@ -368,7 +368,10 @@ func (g *Groups) initialize(req HeartbeatRequest) {
 		return
 	}
 	sg = g.mu.groups[req.Group]
-	if sg == nil {
+	switch {
+	case sg == nil && req.MemberEpoch != 0: // deleted meanwhile
+		return
+	case sg == nil: // a first member joins: the heartbeat creates the group, now
 		sg = g.newGroupLocked(req.Group, part)
 	}
 	if sg.initialized == nil {

@@ -180,11 +180,11 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// part returns k's share-partition, loading its stored state, its start the offset start
-// returns (share.auto.offset.reset) when the state was initialized and never written, or
-// initializing it when none is stored. The store is read
-// without m.mu held (on a cluster it may be another broker, retried while its
-// coordinator moves): two first uses of k may both read it, the first to finish wins.
+// part returns k's share-partition, loading its stored state (initializing it when none
+// is stored), its start the offset start returns (share.auto.offset.reset) when the state
+// was initialized and never written. The store is read without m.mu held (on a cluster it
+// may be another broker, retried while its coordinator moves): two first uses of k may
+// both read it, the first to finish wins.
 func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	m.mu.Lock()
 	p := m.mu.parts[k]
@@ -570,10 +570,10 @@ func (m *Manager) flush() {
 
 // dropFenced drops the share-partitions of a write refused with ErrFencedStateEpoch or
 // ErrUninitialized whose stored state epoch is no longer the one they were read at, or
-// whose state is gone (the state was reset or deleted under the manager, on another
-// broker: AlterShareGroupOffsets, DeleteShareGroupOffsets), as DropPartition: the next operation on one reads it again;
-// their records in flight are forgotten (delivered again). The others are stored whole
-// by the next flush.
+// whose state is gone (reset or deleted under the manager, on another broker:
+// AlterShareGroupOffsets, DeleteShareGroupOffsets), as DropPartition: the next operation
+// on one reads it again; their records in flight are forgotten (delivered again). The
+// others are stored whole by the next flush.
 func (m *Manager) dropFenced(us []Update) {
 	for _, u := range us {
 		st, ok, err := m.opts.Store.ReadAt(u.Key, -1)
