@@ -37,7 +37,9 @@ import (
 // On a cluster the offsets APIs (90-92) are served by the group's coordinator, which
 // reads and changes the states at their share coordinators; a partition leader holding
 // a share-partition whose state they reset or deleted is fenced at its next write
-// (FENCED_STATE_EPOCH) and reads it again.
+// (FENCED_STATE_EPOCH, or INVALID_REQUEST for a deleted one, as Kafka's) and reads it
+// again. Share-partitions are initialized at their share coordinators by the group's
+// coordinator before it assigns them (share.GroupsOptions.Initialize), as Kafka's.
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
 // ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, the offsets

@@ -20,8 +20,8 @@ var (
 	// FENCED_LEADER_EPOCH.
 	ErrFencedLeaderEpoch = errors.New("share: fenced leader epoch")
 	// ErrFencedStateEpoch: a write of a share-partition's state read at a state epoch
-	// older than the stored one (AlterShareGroupOffsets reset it since), or of a state
-	// that was deleted since (DeleteShareGroupOffsets). Kafka's FENCED_STATE_EPOCH.
+	// older than the stored one (AlterShareGroupOffsets reset it since, or deleted and
+	// initialized it again). Kafka's FENCED_STATE_EPOCH.
 	ErrFencedStateEpoch = errors.New("share: fenced state epoch")
 	// ErrUninitialized: a write of a share-partition's state that was never initialized
 	// (InitializeShareGroupState: the group coordinator does it when it first assigns the

@@ -269,7 +269,7 @@ type storeShard struct {
 	mu      struct {
 		sync.Mutex // the states; never held across a Write
 		states     map[Key]*storedState
-		deleted    map[Key]int32 // the state epochs of deleted states (fencing their writers)
+		deleted    map[Key]int32 // the state epochs of deleted states (their initialization takes the next)
 	}
 }
 
