@@ -15,8 +15,9 @@ func init() { register(84, 0, 0, handleReadShareGroupState) }
 // coordinator, shareStates): the stored start offset (-1 for a state the group
 // coordinator initialized that no leader wrote yet), state epoch and state batches;
 // INVALID_REQUEST "Read operation on uninitialized share partition not allowed." when
-// none is stored (as Kafka's share coordinator); FENCED_LEADER_EPOCH for a LeaderEpoch older than the share-partition's, which
-// otherwise becomes its epoch (share.Store.ReadAt; -1 reads without).
+// none is stored (as Kafka's share coordinator); FENCED_LEADER_EPOCH for a LeaderEpoch
+// older than the share-partition's, which otherwise becomes its epoch
+// (share.Store.ReadAt; -1 reads without).
 // NOT_COORDINATOR when this broker does not lead the key's partition of
 // __share_group_state, COORDINATOR_LOAD_IN_PROGRESS while it replays it; see
 // shareStateStore for the rest. Not advertised to clients.

@@ -412,11 +412,7 @@ func (st *shareStates) Summaries(keys []share.Key) (map[share.Key]share.Summary,
 // share.Uninitialized, InitializeShareGroupState with start offset -1 as Kafka's group
 // coordinator sends.
 func (st *shareStates) Initialize(keys []share.Key) error {
-	starts := make(map[share.Key]int64, len(keys))
-	for _, k := range keys {
-		starts[k] = share.Uninitialized
-	}
-	return st.Reset(starts)
+	return st.Reset(share.UninitializedStarts(keys))
 }
 
 // shareStart is a share-partition's new start offset (Reset).

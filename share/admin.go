@@ -142,10 +142,10 @@ func (s *Store) Reset(starts map[Key]int64) error {
 
 // Initialize initializes keys (Reset at Uninitialized): those without a stored state get
 // one whose start the partition leader chooses.
-func (s *Store) Initialize(keys []Key) error { return s.Reset(uninitialized(keys)) }
+func (s *Store) Initialize(keys []Key) error { return s.Reset(UninitializedStarts(keys)) }
 
-// uninitialized maps keys to Uninitialized.
-func uninitialized(keys []Key) map[Key]int64 {
+// UninitializedStarts maps keys to Uninitialized: their Reset initializes them.
+func UninitializedStarts(keys []Key) map[Key]int64 {
 	m := make(map[Key]int64, len(keys))
 	for _, k := range keys {
 		m[k] = Uninitialized
@@ -165,7 +165,8 @@ func (sh *storeShard) reset(starts map[Key]int64) error {
 		if o == Uninitialized && old != nil {
 			continue
 		}
-		// A reset's is at least 1: a writer that read the initialized state (at 0) is fenced.
+		// A reset's state epoch is at least 1: a writer that read the initialized state (at
+		// 0) is fenced.
 		e := &storedState{state: &PartitionState{start: max(o, 0)}, stateEpoch: sh.nextStateEpochLocked(k), created: now,
 			uninitialized: o == Uninitialized}
 		if o != Uninitialized {
