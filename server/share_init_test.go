@@ -10,6 +10,7 @@ import (
 
 	"github.com/stratalog/strata/server"
 	"github.com/stratalog/strata/server/servertest"
+	"github.com/stratalog/strata/share"
 )
 
 // TestShareGroupInitializedOnAssignment: the group coordinator initializes a topic's
@@ -115,4 +116,64 @@ func TestShareStateInitializedLeaderEpoch(t *testing.T) {
 	}
 	wantCode(t, "the former leader's first write after the restart", write(1), kerr.FencedLeaderEpoch)
 	wantCode(t, "the new leader's first write", write(2), nil)
+}
+
+// TestShareGroupLatestStartsAtFirstFetch: with share.auto.offset.reset latest, a
+// share-partition starts at the end of the partition when its leader first reads it (a
+// member's first ShareFetch), not when the group coordinator initialized it at the
+// assignment: as Kafka's (its group coordinator initializes at start offset -1 and
+// SharePartition chooses the start at its first read), records produced between the
+// assignment and the first fetch are not delivered; those produced after it are.
+func TestShareGroupLatestStartsAtFirstFetch(t *testing.T) {
+	cfg := shareConfig(30 * time.Second)
+	c := cfg.ShareConfig("")
+	c.AutoOffsetReset = "latest"
+	s := servertest.Start(t, &server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: shareSettings(), ShareConfigs: share.StaticConfigs(c)})
+	cl := newClient(t, s)
+	send := sender(t, cl)
+	createTopic(t, s, "lt", 1, nil)
+	produceTo(t, cl, "lt", 0, 2)
+	hb := kmsg.NewPtrShareGroupHeartbeatRequest()
+	hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = "ltg", "a", []string{"lt"}
+	r := send(hb).(*kmsg.ShareGroupHeartbeatResponse)
+	if r.ErrorCode != 0 || r.Assignment == nil || len(r.Assignment.TopicPartitions) != 1 {
+		t.Fatalf("join: %+v", r)
+	}
+	tid := r.Assignment.TopicPartitions[0].TopicID
+	produceTo(t, cl, "lt", 2, 2) // after the assignment, before the first fetch
+	epoch := int32(0)
+	fetch := func() []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord {
+		t.Helper()
+		req := kmsg.NewPtrShareFetchRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr("ltg"), kmsg.StringPtr("a"), epoch
+		req.MaxRecords, req.BatchSize, req.MaxWaitMillis = 10, 10, 0
+		if epoch == 0 {
+			ft := kmsg.NewShareFetchRequestTopic()
+			ft.TopicID = tid
+			ft.Partitions = []kmsg.ShareFetchRequestTopicPartition{kmsg.NewShareFetchRequestTopicPartition()}
+			req.Topics = append(req.Topics, ft)
+		}
+		epoch++
+		resp := send(req).(*kmsg.ShareFetchResponse)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("fetch: %+v", resp)
+		}
+		var got []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord
+		for _, rt := range resp.Topics {
+			for _, p := range rt.Partitions {
+				if p.ErrorCode != 0 {
+					t.Fatalf("fetch of lt-%d: %+v", p.Partition, p)
+				}
+				got = append(got, p.AcquiredRecords...)
+			}
+		}
+		return got
+	}
+	if got := fetch(); len(got) != 0 {
+		t.Fatalf("the first fetch acquired %+v, want nothing (latest: the end at the first fetch)", got)
+	}
+	produceTo(t, cl, "lt", 4, 1)
+	if got := fetch(); len(got) != 1 || got[0].FirstOffset != 4 || got[0].LastOffset != 4 {
+		t.Fatalf("the second fetch acquired %+v, want offset 4", got)
+	}
 }
