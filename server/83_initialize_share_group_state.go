@@ -13,8 +13,10 @@ func init() { register(83, 0, 0, handleInitializeShareGroupState) }
 // fresh states at their share coordinators, shareStates.Reset): every partition of the
 // request is stored with one share.Store.Reset at its start offset, nothing in flight,
 // the next state epoch (the request's StateEpoch is not used: the store takes the next
-// of its own), and answered once committed, every partition with the reset's error:
-// INVALID_REQUEST for a negative start offset, NOT_COORDINATOR,
+// of its own), and answered once committed, every partition with the reset's error.
+// Start offset -1 is the group coordinator's initialization of a share-partition it
+// assigns (shareStates.Initialize): stored with start -1 unless a state is, which is
+// kept. INVALID_REQUEST for a start offset below -1, NOT_COORDINATOR,
 // COORDINATOR_LOAD_IN_PROGRESS (see shareStateStore for the rest). Not advertised to
 // clients.
 func handleInitializeShareGroupState(s *Server, r *request) reply {

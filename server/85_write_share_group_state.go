@@ -13,9 +13,11 @@ func init() { register(85, 0, 1, handleWriteShareGroupState) }
 // every partition of the request is stored with one share.Store.Write (one batch per
 // partition of __share_group_state) and answered once committed, every partition with
 // the write's error: FENCED_LEADER_EPOCH for a former leader's write,
-// FENCED_STATE_EPOCH for a write of a state reset or deleted since it was read,
-// INVALID_REQUEST
-// for a share-partition's first state without a start offset, NOT_COORDINATOR,
+// FENCED_STATE_EPOCH for a write of a state reset since it was read, INVALID_REQUEST
+// "Write operation on uninitialized share partition not allowed." for a share-partition
+// without a state (never initialized, or deleted since: as Kafka's share coordinator),
+// INVALID_REQUEST for the first write of an initialized state without a start offset,
+// NOT_COORDINATOR,
 // COORDINATOR_LOAD_IN_PROGRESS (see shareStateStore for the rest). Not advertised to
 // clients.
 func handleWriteShareGroupState(s *Server, r *request) reply {

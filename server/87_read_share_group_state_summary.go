@@ -2,6 +2,8 @@ package server
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/share"
 )
 
 func init() { register(87, 0, 1, handleReadShareGroupStateSummary) }
@@ -27,6 +29,9 @@ func handleReadShareGroupStateSummary(s *Server, r *request) reply {
 				st, ok, rerr := store.Read(shareKey(req.GroupID, t.TopicID, p.Partition))
 				if err = rerr; err == nil && ok {
 					rp.StartOffset, rp.StateEpoch, rp.DeliveryCompleteCount = st.Start, st.StateEpoch, int32(st.Summary().Done)
+					if st.Start == share.Uninitialized {
+						rp.DeliveryCompleteCount = -1 // initialized, never written: as Kafka's
+					}
 				}
 			}
 			rp.ErrorCode, rp.ErrorMessage = shareStateErr(err)

@@ -161,6 +161,9 @@ func (sh *shares) describeOffsets(s *Server, r *request, group string, rt kmsg.D
 			}
 		}
 		rp.StartOffset = sum.Start
+		if sum.Start == share.Uninitialized {
+			continue // initialized, never read: no lag (as Kafka)
+		}
 		hw, herr := hws[rp.Partition].hw, hws[rp.Partition].err
 		if herr != nil {
 			rp.ErrorCode, rp.ErrorMessage = errorCode(herr), errMessage(herr)

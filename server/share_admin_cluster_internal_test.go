@@ -32,6 +32,9 @@ func TestClusterShareStatesAdmin(t *testing.T) {
 	for _, k := range keys {
 		us = append(us, share.Update{Key: k, LeaderEpoch: 0, Start: 10, Batches: []share.StateBatch{{First: 11, Last: 12, State: share.Acknowledged, DeliveryCount: 1}}})
 	}
+	if err := c.nodes[0].data.shares.states.Initialize(keys); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.nodes[0].data.shares.states.Write(us); err != nil {
 		t.Fatal(err)
 	}
@@ -100,15 +103,7 @@ func TestClusterShareGroupOffsetsAdmin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	c, q := startShareCluster(t, ctx)
-	n := c.nodes[0]
-	group := ""
-	for i := 0; group == ""; i++ {
-		g := "ag" + strconv.Itoa(i)
-		o, _ := n.image().Topic(metadata.ConsumerOffsetsTopic)
-		if o.Partitions[coord.PartitionFor(g, o.NumPartitions())].Leader != q.Partitions[0].Leader {
-			group = g
-		}
-	}
+	group, _ := groupCoordinatedAway(c.nodes[0], q, "ag")
 	cl, _ := consumeShareCluster(ctx, t, c.addrs(), group, 30, func(r *kgo.Record) { r.Ack(kgo.AckAccept) }, nil)
 	cl.Close()
 	acl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...))
@@ -159,5 +154,17 @@ func TestClusterShareGroupOffsetsAdmin(t *testing.T) {
 	defer cl.Close()
 	if len(seen) != 30 {
 		t.Fatalf("after the delete %d records delivered, want all 30 again: %v", len(seen), seen)
+	}
+}
+
+// groupCoordinatedAway is a group named prefix and a number whose coordinator (returned)
+// is not the leader of q's first partition.
+func groupCoordinatedAway(n *Server, q metadata.Topic, prefix string) (string, int32) {
+	o, _ := n.image().Topic(metadata.ConsumerOffsetsTopic)
+	for i := 0; ; i++ {
+		g := prefix + strconv.Itoa(i)
+		if l := o.Partitions[coord.PartitionFor(g, o.NumPartitions())].Leader; l != q.Partitions[0].Leader {
+			return g, l
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,15 @@ func shareConfig(lock time.Duration) share.StaticConfigs {
 func startShareBroker(t *testing.T, dir string, lock time.Duration) *server.Server {
 	t.Helper()
 	return servertest.Start(t, &server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: shareSettings(), ShareConfigs: shareConfig(lock)})
+}
+
+// restartableShareBroker returns the options of a share broker on dir, a new value each
+// call (a server started again on dir replays what the first stored).
+func restartableShareBroker(dir string) func() *server.Options {
+	return func() *server.Options {
+		return &server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: shareSettings(), ShareConfigs: shareConfig(30 * time.Second),
+			Logger: slog.New(slog.DiscardHandler)}
+	}
 }
 
 func produceTo(t testing.TB, cl *kgo.Client, topic string, from, n int) {
@@ -370,11 +380,7 @@ func TestShareGroupRestart(t *testing.T) {
 // (no UNKNOWN_MEMBER_ID), gets no new assignment, and ShareGroupDescribe shows the members
 // as before; DeleteGroups, once they left, deletes the group for good.
 func TestShareGroupRestartKeepsMembers(t *testing.T) {
-	dir := t.TempDir()
-	opts := func() *server.Options {
-		return &server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: shareSettings(), ShareConfigs: shareConfig(30 * time.Second),
-			Logger: slog.New(slog.DiscardHandler)}
-	}
+	opts := restartableShareBroker(t.TempDir())
 	s, err := server.Start(opts())
 	if err != nil {
 		t.Fatal(err)
@@ -844,8 +850,11 @@ func (g groupConfigs) ShareConfig(group string) share.Config { return g[group] }
 // TestShareGroupStateAPIs: the share coordinator's inter-broker APIs on one node (what a
 // topic partition's leader on another broker sends it): a state written with
 // WriteShareGroupState reads back with ReadShareGroupState and
-// ReadShareGroupStateSummary (start offset -1 before any), a former leader's read or write
-// is FENCED_LEADER_EPOCH, a first state without a start offset INVALID_REQUEST, and
+// ReadShareGroupStateSummary; a read or a write of a state never initialized, or deleted,
+// is INVALID_REQUEST (Kafka's "... operation on uninitialized share partition not
+// allowed."); InitializeShareGroupState at start offset -1 (the group coordinator's)
+// makes one that reads with start offset -1; a former leader's read or write is
+// FENCED_LEADER_EPOCH, a first state without a start offset INVALID_REQUEST, and
 // DeleteShareGroupState removes it.
 func TestShareGroupStateAPIs(t *testing.T) {
 	s := startShareBroker(t, t.TempDir(), 30*time.Second)
@@ -868,8 +877,20 @@ func TestShareGroupStateAPIs(t *testing.T) {
 		req.Topics = []kmsg.WriteShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.WriteShareGroupStateRequestTopicPartition{{Partition: 4, LeaderEpoch: epoch, StartOffset: start, StateBatches: batches}}}}
 		return wireRequest(t, s, req).(*kmsg.WriteShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode
 	}
+	uninitialized := func(what string, p kmsg.ReadShareGroupStateResponseTopicPartition) {
+		t.Helper()
+		if p.ErrorCode != kerr.InvalidRequest.Code || p.ErrorMessage == nil || !strings.Contains(*p.ErrorMessage, share.UninitializedRead) {
+			t.Fatalf("%s: %+v", what, p)
+		}
+	}
+	uninitialized("read before the initialization", read())
+	wantCode(t, "write before the initialization", write(1, 10), kerr.InvalidRequest)
+	initialize := kmsg.NewPtrInitializeShareGroupStateRequest()
+	initialize.GroupID = "g"
+	initialize.Topics = []kmsg.InitializeShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.InitializeShareGroupStateRequestTopicPartition{{Partition: 4, StateEpoch: 1, StartOffset: -1}}}}
+	wantCode(t, "initialize", wireRequest(t, s, initialize).(*kmsg.InitializeShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode, nil)
 	if p := read(); p.ErrorCode != 0 || p.StartOffset != -1 || len(p.StateBatches) != 0 {
-		t.Fatalf("read before any write: %+v", p)
+		t.Fatalf("read of the initialized state: %+v", p)
 	}
 	wantCode(t, "first write without a start", write(1, -1), kerr.InvalidRequest)
 	wantCode(t, "write", write(2, 10, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 10, LastOffset: 12, DeliveryState: 2, DeliveryCount: 1},
@@ -895,9 +916,8 @@ func TestShareGroupStateAPIs(t *testing.T) {
 	del.GroupID = "g"
 	del.Topics = []kmsg.DeleteShareGroupStateRequestTopic{{TopicID: id, Partitions: []kmsg.DeleteShareGroupStateRequestTopicPartition{{Partition: 4}}}}
 	wantCode(t, "delete", wireRequest(t, s, del).(*kmsg.DeleteShareGroupStateResponse).Topics[0].Partitions[0].ErrorCode, nil)
-	if p := read(); p.ErrorCode != 0 || p.StartOffset != -1 {
-		t.Fatalf("read after the delete: %+v", p)
-	}
+	uninitialized("read after the delete", read())
+	wantCode(t, "write after the delete", write(2, -1, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{FirstOffset: 16, LastOffset: 16, DeliveryState: 2, DeliveryCount: 1}), kerr.InvalidRequest)
 }
 
 // TestShareFetchAcquireModes: ShareFetch v2's acquire modes (KIP-1206) on one batch of

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -162,11 +163,15 @@ func shareKeyOf(k share.Key) share.Key        { return k }
 func shareUpdateKey(u share.Update) share.Key { return u.Key }
 
 // shareErrFor is a partition's error in a peer's answer, with its message if any;
-// FENCED_STATE_EPOCH is share.ErrFencedStateEpoch (the Manager drops what was fenced).
+// FENCED_STATE_EPOCH is share.ErrFencedStateEpoch and INVALID_REQUEST for a share-partition
+// without a state share.ErrUninitialized (the Manager drops what was fenced or deleted).
 func shareErrFor(code int16, msg *string) error {
 	err := kerr.ErrorForCode(code)
-	if err == kerr.FencedStateEpoch {
+	switch {
+	case err == kerr.FencedStateEpoch:
 		err = share.ErrFencedStateEpoch
+	case err == kerr.InvalidRequest && msg != nil && strings.Contains(*msg, "uninitialized share partition"):
+		err = share.ErrUninitialized
 	}
 	if err == nil || msg == nil || *msg == "" {
 		return err
@@ -203,12 +208,10 @@ func (st *shareStates) ReadAt(k share.Key, leaderEpoch int32) (share.Stored, boo
 			return fmt.Errorf("ReadShareGroupState from broker %d: malformed answer", node)
 		}
 		p := resp.Topics[0].Partitions[0]
-		if err := shareErrFor(p.ErrorCode, p.ErrorMessage); err != nil {
+		if err := shareErrFor(p.ErrorCode, p.ErrorMessage); errors.Is(err, share.ErrUninitialized) {
+			return nil // none stored
+		} else if err != nil {
 			return err
-		}
-		if p.StartOffset < 0 { // none stored: the state epoch of a first state
-			out, found = share.Stored{StateEpoch: p.StateEpoch}, false
-			return nil
 		}
 		out, found = share.Stored{StateEpoch: p.StateEpoch, Start: p.StartOffset}, true
 		for _, b := range p.StateBatches {
@@ -403,6 +406,13 @@ func (st *shareStates) Summaries(keys []share.Key) (map[share.Key]share.Summary,
 		return nil
 	})
 	return out, err
+}
+
+// Initialize initializes keys at their coordinators (share.StateStore): Reset at
+// share.Uninitialized, InitializeShareGroupState with start offset -1 as Kafka's group
+// coordinator sends.
+func (st *shareStates) Initialize(keys []share.Key) error {
+	return st.Reset(share.UninitializedStarts(keys))
 }
 
 // shareStart is a share-partition's new start offset (Reset).

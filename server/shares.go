@@ -37,7 +37,9 @@ import (
 // On a cluster the offsets APIs (90-92) are served by the group's coordinator, which
 // reads and changes the states at their share coordinators; a partition leader holding
 // a share-partition whose state they reset or deleted is fenced at its next write
-// (FENCED_STATE_EPOCH) and reads it again.
+// (FENCED_STATE_EPOCH, or INVALID_REQUEST for a deleted one, as Kafka's) and reads it
+// again. Share-partitions are initialized at their share coordinators by the group's
+// coordinator before it assigns them (share.GroupsOptions.Initialize), as Kafka's.
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
 // ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, the offsets
@@ -158,6 +160,15 @@ func (s *Server) openShares() (*shares, error) {
 func (s *Server) newShareGroups(numPartitions int32) *share.Groups {
 	return share.NewGroups(share.GroupsOptions{Topics: shareTopics{s}, Configs: s.shareConfigs(), MaxSize: int(s.data.broker.Int64("group.share.max.size")),
 		Partition: func(group string) int32 { return coord.PartitionFor(group, numPartitions) }, Logger: s.log,
+		// As Kafka's group coordinator: share-partitions are initialized at their share
+		// coordinators before they are assigned.
+		Initialize: func(_ string, keys []share.Key) error {
+			sh := s.data.sharesOpen.Load()
+			if sh == nil {
+				return coord.ErrNotAvailable
+			}
+			return sh.states.Initialize(keys)
+		},
 		OnLeave: func(group, member string) {
 			if sh := s.data.sharesOpen.Load(); sh != nil {
 				sh.sessions.Drop(group, member)
@@ -263,14 +274,15 @@ func (sh *shares) deleteGroup(ctx context.Context, id string) (found bool, err e
 	return true, sh.states.Delete(sh.states.groupKeys(id, keys))
 }
 
-// groupKeys are the share-partitions of group with a state: stored, or held by the
-// manager (not stored yet), sorted.
+// groupKeys are the share-partitions of group with a state: stored, held by the manager,
+// or initialized by the group (on its coordinator, as Kafka's, which describes those),
+// sorted.
 func (sh *shares) groupKeys(group string) ([]share.Key, error) {
 	keys, err := sh.store.GroupKeys(group)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range sh.mgr.GroupKeys(group) {
+	for _, k := range append(sh.mgr.GroupKeys(group), sh.groups.InitializedKeys(group)...) {
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
@@ -316,7 +328,8 @@ func (sh *shares) resetOffsets(r *request, starts map[share.Key]int64) error {
 }
 
 // deleteOffsets deletes the states of keys (DeleteShareGroupOffsets), as resetOffsets
-// changes them.
+// changes them, and the group forgets it initialized their topics (so its next member's
+// assignment initializes them again).
 func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	if len(keys) == 0 {
 		return nil
@@ -326,6 +339,15 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 		return err
 	}
 	if err := sh.states.Delete(keys); err != nil {
+		return err
+	}
+	var topics [][16]byte
+	for _, k := range keys {
+		if !slices.Contains(topics, k.TopicID) {
+			topics = append(topics, k.TopicID)
+		}
+	}
+	if err := sh.groups.Uninitialize(keys[0].Group, topics); err != nil {
 		return err
 	}
 	return sh.mgr.Forget(r.ctx, in)

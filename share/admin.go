@@ -68,8 +68,12 @@ func (m *Manager) LiveSummary(k Key) (sum Summary, ok bool) {
 	return p.state.Summary(), true
 }
 
-// Summary summarises a stored state (nothing in flight: acquisitions are not stored).
+// Summary summarises a stored state (nothing in flight: acquisitions are not stored);
+// an initialized state no leader has written yet has start and end Uninitialized.
 func (st Stored) Summary() Summary {
+	if st.Start == Uninitialized {
+		return Summary{Start: Uninitialized, End: Uninitialized}
+	}
 	var ps PartitionState
 	ps.ApplySnapshot(st.Start, st.Batches)
 	return ps.Summary()
@@ -106,10 +110,15 @@ func SortKeys(ks []Key) {
 // those of one partition of __share_group_state in one batch. A manager holding one of
 // them must forget it (Manager.Forget) so it loads the new state. Errors: a negative
 // start is ErrInvalidRequest; otherwise the runtime's.
+//
+// A start of Uninitialized initializes (Kafka's group coordinator initializing a
+// share-partition it assigns for the first time, InitializeShareGroupState with start
+// offset -1): a state with that start (the partition leader chooses it from
+// share.auto.offset.reset at its first read) is stored unless one is, which is kept.
 func (s *Store) Reset(starts map[Key]int64) error {
 	byPart := make(map[int32]map[Key]int64)
 	for k, o := range starts {
-		if o < 0 {
+		if o < Uninitialized {
 			return fmt.Errorf("%w: start offset %d", ErrInvalidRequest, o)
 		}
 		p := s.PartitionFor(k)
@@ -131,6 +140,19 @@ func (s *Store) Reset(starts map[Key]int64) error {
 	return first
 }
 
+// Initialize initializes keys (Reset at Uninitialized): those without a stored state get
+// one whose start the partition leader chooses.
+func (s *Store) Initialize(keys []Key) error { return s.Reset(UninitializedStarts(keys)) }
+
+// UninitializedStarts maps keys to Uninitialized: their Reset initializes them.
+func UninitializedStarts(keys []Key) map[Key]int64 {
+	m := make(map[Key]int64, len(keys))
+	for _, k := range keys {
+		m[k] = Uninitialized
+	}
+	return m
+}
+
 func (sh *storeShard) reset(starts map[Key]int64) error {
 	sh.writeMu.Lock()
 	defer sh.writeMu.Unlock()
@@ -139,17 +161,32 @@ func (sh *storeShard) reset(starts map[Key]int64) error {
 	recs := make([]coord.Record, 0, len(starts))
 	sh.mu.Lock()
 	for k, o := range starts {
-		// At least 1: a writer that read no state (at 0) before the reset is fenced.
-		e := &storedState{state: &PartitionState{start: o}, stateEpoch: max(1, sh.nextStateEpochLocked(k)), created: now}
-		if old := sh.mu.states[k]; old != nil {
+		old := sh.mu.states[k]
+		if o == Uninitialized && old != nil {
+			continue
+		}
+		// A reset's state epoch is at least 1: a writer that read the initialized state (at
+		// 0) is fenced.
+		e := &storedState{state: &PartitionState{start: max(o, 0)}, stateEpoch: sh.nextStateEpochLocked(k), created: now,
+			uninitialized: o == Uninitialized}
+		if o != Uninitialized {
+			e.stateEpoch = max(1, e.stateEpoch)
+		}
+		if old != nil {
 			e.snapshotEpoch, e.stateEpoch, e.leaderEpoch = old.snapshotEpoch+1, old.stateEpoch+1, old.leaderEpoch
 		}
 		next[k] = e
 		v := snapshotValue{SnapshotEpoch: e.snapshotEpoch, StateEpoch: e.stateEpoch, LeaderEpoch: e.leaderEpoch,
-			StartOffset: o, CreateTimestamp: now, WriteTimestamp: now, DeliveryCompleteCount: 0}
+			StartOffset: o, CreateTimestamp: now, WriteTimestamp: now}
+		if o == Uninitialized {
+			v.DeliveryCompleteCount = -1 // Kafka's UNINITIALIZED_DELIVERY_COMPLETE_COUNT
+		}
 		recs = append(recs, coord.Record{Key: appendKey(nil, snapshotType, k), Value: v.appendTo(nil)})
 	}
 	sh.mu.Unlock()
+	if len(recs) == 0 {
+		return nil
+	}
 	if err := sh.part.Write(recs); err != nil {
 		return err
 	}

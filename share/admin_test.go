@@ -63,10 +63,15 @@ func TestShareStoreReset(t *testing.T) {
 	if err := s.Reset(map[Key]int64{testKey: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Reset(map[Key]int64{testKey: -1}); !errors.Is(err, ErrInvalidRequest) {
+	if err := s.Reset(map[Key]int64{testKey: -2}); !errors.Is(err, ErrInvalidRequest) {
 		t.Fatalf("negative start: %v", err)
 	}
 	want := Stored{StateEpoch: 1, Start: 2}
+	wantStored(t, s, testKey, want)
+	// An initialization (start -1, the group coordinator's) keeps a stored state.
+	if err := s.Initialize([]Key{testKey}); err != nil {
+		t.Fatal(err)
+	}
 	wantStored(t, s, testKey, want)
 	reload(t, s)
 	wantStored(t, s, testKey, want)
@@ -113,13 +118,15 @@ func TestShareGroupsCreateEmpty(t *testing.T) {
 
 // TestShareStoreFencedStateEpoch: the store refuses a write at a state epoch older than
 // the stored state's (reset since), a write of a deleted state at its epoch (or older),
-// and a first state written at 0 after a reset created one; a read of a deleted state
-// answers the epoch above it, at which a first state is accepted.
+// and a first state written at 0 after a reset created one; a write of a deleted state is
+// refused as one never initialized (Kafka's INVALID_REQUEST), and a read of it answers
+// the epoch above it, which its initialization takes.
 func TestShareStoreFencedStateEpoch(t *testing.T) {
 	s, _ := newTestStore(t, 500)
 	write := func(epoch int32, start int64) error {
 		return s.Write([]Update{{Key: testKey, StateEpoch: epoch, Start: start, Batches: []StateBatch{{start, start, Acknowledged, 1}}}})
 	}
+	initKeys(t, s, testKey)
 	if err := write(0, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -136,12 +143,17 @@ func TestShareStoreFencedStateEpoch(t *testing.T) {
 	if err := s.Delete([]Key{testKey}); err != nil {
 		t.Fatal(err)
 	}
-	if err := write(1, 6); !errors.Is(err, ErrFencedStateEpoch) {
+	if err := write(1, 6); !errors.Is(err, ErrUninitialized) {
 		t.Fatalf("write of a deleted state at its state epoch: %v", err)
 	}
 	st, ok, err := s.Read(testKey)
 	if ok || err != nil || st.StateEpoch != 2 {
 		t.Fatalf("read of the deleted state: %+v %v %v, want none at state epoch 2", st, ok, err)
+	}
+	initKeys(t, s, testKey)
+	wantStored(t, s, testKey, Stored{StateEpoch: 2, Start: Uninitialized})
+	if err := write(1, 8); !errors.Is(err, ErrFencedStateEpoch) {
+		t.Fatalf("write of the deleted state at its state epoch after its initialization: %v", err)
 	}
 	if err := write(2, 8); err != nil {
 		t.Fatal(err)
@@ -156,8 +168,8 @@ func TestShareStoreFencedStateEpoch(t *testing.T) {
 }
 
 // TestShareManagerFencedStateEpoch: a manager whose share-partition's state was reset
-// or deleted under it (by another broker: no Forget here) gets ErrFencedStateEpoch for
-// its next write, drops the partition, and the next acquisition reads it again: from
+// or deleted under it (by another broker: no Forget here) gets ErrFencedStateEpoch (or
+// ErrUninitialized) for its next write, drops the partition, and the next acquisition reads it again: from
 // the reset's start offset, or from the start offset of a new share-partition.
 func TestShareManagerFencedStateEpoch(t *testing.T) {
 	s, _ := newTestStore(t, 500)
@@ -185,7 +197,7 @@ func TestShareManagerFencedStateEpoch(t *testing.T) {
 	if err := s.Delete([]Key{testKey}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Acknowledge(ctx, testKey, "b", acks(6, 6, Accept)); !errors.Is(err, ErrFencedStateEpoch) {
+	if err := m.Acknowledge(ctx, testKey, "b", acks(6, 6, Accept)); !errors.Is(err, ErrUninitialized) {
 		t.Fatalf("acknowledgement after a delete under the manager: %v", err)
 	}
 	got, err = m.Acquire(testKey, "b", 0, 10, 2, startAt(3))

@@ -53,6 +53,16 @@
 // partition's leadership drops its share-partitions (DropPartition), which the next
 // leader reads again.
 //
+// Initialization (as Kafka's): a share-partition's state exists before it is used. Groups
+// (GroupsOptions.Initialize) initializes the share-partitions of a subscribed topic before
+// it first assigns them (Store.Initialize: start Uninitialized, InitializeShareGroupState
+// at start offset -1), records them in the group's ShareGroupStatePartitionMetadata
+// record, and assigns only those; the Manager's first read chooses the start
+// (share.auto.offset.reset) and stores the reader's leader epoch. A write of a
+// share-partition without a state, never initialized or deleted since, is
+// ErrUninitialized (Kafka's INVALID_REQUEST): the Manager drops it and reads it again; a
+// Manager that reads no state initializes it itself.
+//
 // The admin APIs (admin.go): Summary reports a share-partition's start offset and its
 // records in flight, acknowledged and archived (DescribeShareGroupOffsets); Store.Reset
 // replaces stored states with fresh ones at given start offsets, as a ShareSnapshot of

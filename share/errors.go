@@ -1,6 +1,9 @@
 package share
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors of the share coordinator. The server maps them to Kafka error codes.
 var (
@@ -17,7 +20,25 @@ var (
 	// FENCED_LEADER_EPOCH.
 	ErrFencedLeaderEpoch = errors.New("share: fenced leader epoch")
 	// ErrFencedStateEpoch: a write of a share-partition's state read at a state epoch
-	// older than the stored one (AlterShareGroupOffsets reset it since), or of a state
-	// that was deleted since (DeleteShareGroupOffsets). Kafka's FENCED_STATE_EPOCH.
+	// older than the stored one (AlterShareGroupOffsets reset it since, or deleted and
+	// initialized it again). Kafka's FENCED_STATE_EPOCH.
 	ErrFencedStateEpoch = errors.New("share: fenced state epoch")
+	// ErrUninitialized: a write of a share-partition's state that was never initialized
+	// (InitializeShareGroupState: the group coordinator does it when it first assigns the
+	// topic) or was deleted since (DeleteShareGroupOffsets, DeleteGroups). Kafka's
+	// share coordinator answers INVALID_REQUEST "Write operation on uninitialized share
+	// partition not allowed."; the writer drops its share-partition and reads it again.
+	ErrUninitialized = fmt.Errorf("%w: %s", ErrInvalidRequest, UninitializedWrite)
 )
+
+// The messages of Kafka's share coordinator for a read and a write of a share-partition
+// without a state (INVALID_REQUEST).
+const (
+	UninitializedRead  = "Read operation on uninitialized share partition not allowed."
+	UninitializedWrite = "Write operation on uninitialized share partition not allowed."
+)
+
+// Uninitialized is the start offset of a share-partition state that the group
+// coordinator initialized (Kafka's PartitionFactory.UNINITIALIZED_START_OFFSET): the
+// partition leader chooses the start from share.auto.offset.reset when it first reads it.
+const Uninitialized int64 = -1

@@ -50,8 +50,16 @@ type GroupsOptions struct {
 	// coordinator's): membership is then stored there (group_store.go), and a group is
 	// served only while its partition is open here (OpenPartition). nil: in memory only.
 	Partition func(group string) int32
-	// Logger, if set, logs what fails in the background (an expired member's removal).
+	// Logger, if set, logs what fails in the background (an expired member's removal)
+	// and failed initializations.
 	Logger *slog.Logger
+	// Initialize, if set, initializes share-partitions' states (Store.Initialize: Kafka's
+	// InitializeShareGroupState at start offset -1, at their share coordinators); members
+	// are then assigned only the share-partitions their group initialized, as by Kafka's
+	// group coordinator, which initializes those of a subscribed topic when it first
+	// assigns it (the partition leader chooses the start, share.auto.offset.reset, at
+	// its first read). nil: every partition is assigned (no states to initialize).
+	Initialize func(group string, keys []Key) error
 }
 
 // HeartbeatRequest is a ShareGroupHeartbeat.
@@ -148,6 +156,9 @@ type shareGroup struct {
 	deleted bool
 	wmu     sync.Mutex        // serialises the group's writes; taken before Groups.mu
 	written map[string][]byte // the records last written (or replayed); guarded by wmu
+	// initialized are the topics whose share-partitions the group initialized (with
+	// GroupsOptions.Initialize), stored as ShareGroupStatePartitionMetadata.
+	initialized map[[16]byte]initTopic
 }
 
 type shareMember struct {
@@ -207,6 +218,7 @@ func (g *Groups) Heartbeat(req HeartbeatRequest) (HeartbeatResult, error) {
 	case req.MemberEpoch == 0 && len(req.Topics) == 0:
 		return HeartbeatResult{}, fmt.Errorf("%w: a joining member subscribes to no topic", ErrInvalidRequest)
 	}
+	g.initialize(req)
 	cfg := g.opts.Configs.ShareConfig(req.Group)
 	res, sg, err := g.heartbeat(req, cfg)
 	if err != nil {
@@ -293,6 +305,127 @@ func (g *Groups) heartbeat(req HeartbeatRequest, cfg Config) (HeartbeatResult, *
 	return res, sg, nil
 }
 
+// initialize initializes the share-partitions req's group is to be assigned after req
+// (the partitions of its members' subscribed topics, req's subscription included) that it
+// has not initialized, with GroupsOptions.Initialize, and records them initialized (Kafka's
+// group coordinator initializes them before it assigns them; it records them
+// initializing first and retries, Strata's heartbeat waits for the initialization). A
+// failure is logged: the partitions are assigned once a later heartbeat initializes them.
+// Initialized topics that no longer exist are forgotten.
+func (g *Groups) initialize(req HeartbeatRequest) {
+	if g.opts.Initialize == nil || req.MemberEpoch == -1 {
+		return
+	}
+	g.mu.Lock()
+	part, err := g.partLocked(req.Group)
+	sg := g.mu.groups[req.Group]
+	if err != nil || g.mu.closed || sg == nil && req.MemberEpoch != 0 {
+		g.mu.Unlock()
+		return
+	}
+	topics := slices.Clone(req.Topics)
+	if sg != nil {
+		for id, m := range sg.members {
+			if id != req.MemberID || req.Topics == nil {
+				topics = append(topics, m.topics...)
+			}
+		}
+		for tid, it := range sg.initialized {
+			if id, _, ok := g.opts.Topics.Topic(it.name); !ok || id != tid {
+				delete(sg.initialized, tid) // the topic was deleted
+				sg.dirty = true
+			}
+		}
+	}
+	slices.Sort(topics)
+	var keys []Key
+	todo := map[[16]byte]initTopic{}
+	for _, t := range slices.Compact(topics) {
+		tid, n, ok := g.opts.Topics.Topic(t)
+		if !ok {
+			continue
+		}
+		for p := range n {
+			if sg == nil || !slices.Contains(sg.initialized[tid].parts, p) {
+				keys = append(keys, Key{Group: req.Group, TopicID: tid, Partition: p})
+				todo[tid] = initTopic{name: t, parts: append(todo[tid].parts, p)}
+			}
+		}
+	}
+	g.mu.Unlock()
+	if len(keys) == 0 {
+		return
+	}
+	if err := g.opts.Initialize(req.Group, keys); err != nil {
+		if g.opts.Logger != nil {
+			g.opts.Logger.Warn("initializing share-partitions", "group", req.Group, "partitions", len(keys), "err", err)
+		}
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if cur, err := g.partLocked(req.Group); err != nil || cur != part || g.mu.closed {
+		return
+	}
+	sg = g.mu.groups[req.Group]
+	switch {
+	case sg == nil && req.MemberEpoch != 0: // deleted meanwhile
+		return
+	case sg == nil: // a first member joins: the heartbeat creates the group, now
+		sg = g.newGroupLocked(req.Group, part)
+	}
+	if sg.initialized == nil {
+		sg.initialized = map[[16]byte]initTopic{}
+	}
+	for tid, it := range todo {
+		cur := sg.initialized[tid]
+		parts := append(slices.Clone(cur.parts), it.parts...)
+		slices.Sort(parts)
+		sg.initialized[tid] = initTopic{name: it.name, parts: slices.Compact(parts)}
+	}
+	sg.dirty = true
+}
+
+// InitializedKeys are the share-partitions group initialized (GroupsOptions.Initialize),
+// sorted.
+func (g *Groups) InitializedKeys(group string) []Key {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []Key
+	if sg := g.mu.groups[group]; sg != nil {
+		for tid, it := range sg.initialized {
+			for _, p := range it.parts {
+				out = append(out, Key{Group: group, TopicID: tid, Partition: p})
+			}
+		}
+	}
+	SortKeys(out)
+	return out
+}
+
+// Uninitialize forgets that group initialized the share-partitions of topics, whose
+// states were deleted (DeleteShareGroupOffsets): they are assigned again once initialized
+// again, at the group's next heartbeat. Stored when membership is (coord's errors).
+func (g *Groups) Uninitialize(group string, topics [][16]byte) error {
+	g.mu.Lock()
+	sg := g.mu.groups[group]
+	if sg == nil {
+		g.mu.Unlock()
+		return nil
+	}
+	for _, t := range topics {
+		if _, ok := sg.initialized[t]; ok {
+			delete(sg.initialized, t)
+			sg.dirty = true
+		}
+	}
+	if g.reassignLocked(sg) {
+		sg.epoch++
+	}
+	g.mu.Unlock()
+	return g.persist(sg)
+}
+
 // newGroupLocked adds an empty group stored in part (nil: in memory). g.mu must be held.
 func (g *Groups) newGroupLocked(name string, part *groupsPart) *shareGroup {
 	sg := &shareGroup{name: name, members: make(map[string]*shareMember), part: part, dirty: true, written: map[string][]byte{}}
@@ -323,11 +456,20 @@ func (g *Groups) reassignLocked(sg *shareGroup) bool {
 		if !ok || parts <= 0 {
 			continue
 		}
-		n, p := len(members), int(parts)
+		var avail []int32 // the assignable partitions
+		for p := range parts {
+			if g.opts.Initialize == nil || slices.Contains(sg.initialized[tid].parts, p) {
+				avail = append(avail, p)
+			}
+		}
+		if len(avail) == 0 {
+			continue
+		}
+		n, p := len(members), len(avail)
 		sharing := (n + p - 1) / p
 		for k := range sharing * p {
 			a := target[members[k%n]]
-			if part := int32(k % p); !slices.Contains(a[tid], part) {
+			if part := avail[k%p]; !slices.Contains(a[tid], part) {
 				a[tid] = append(a[tid], part)
 			}
 		}

@@ -22,8 +22,10 @@ import (
 //	13           group, member   ShareGroupTargetAssignmentMemberValue: TopicPartitions
 //	14           group, member   ShareGroupCurrentMemberAssignmentValue: MemberEpoch,
 //	                             PreviousMemberEpoch, State (1 stable), AssignedPartitions
-//	15           group           ShareGroupStatePartitionMetadataValue: ignored (Strata's
-//	                             partition leader initializes share-partition states)
+//	15           group           ShareGroupStatePartitionMetadataValue: InitializingTopics,
+//	                             InitializedTopics ([]TopicPartitionsInfo: TopicId,
+//	                             TopicName, Partitions), DeletingTopics ([]TopicInfo:
+//	                             TopicId, TopicName); Strata writes only InitializedTopics
 //
 // A nil value is a tombstone. Tagged fields are skipped on read.
 const (
@@ -232,4 +234,87 @@ func decodeCurrentValue(b []byte) (currentValue, error) {
 	v.Assigned = readAssignment(&r)
 	skipTags(&r, nil)
 	return v, finish(&r, "share group current assignment")
+}
+
+// initTopic is a topic's entry in ShareGroupStatePartitionMetadataValue: its name and
+// partitions (sorted).
+type initTopic struct {
+	name  string
+	parts []int32
+}
+
+// statePartitionsValue is ShareGroupStatePartitionMetadataValue: the share-partitions of
+// the group being initialized, initialized, and the topics whose states are being
+// deleted (Kafka's group coordinator's bookkeeping of InitializeShareGroupState and
+// DeleteShareGroupState).
+type statePartitionsValue struct {
+	Initializing, Initialized map[[16]byte]initTopic
+	Deleting                  map[[16]byte]string
+}
+
+func appendInitTopics(dst []byte, ts map[[16]byte]initTopic) []byte {
+	ids := slices.SortedFunc(maps.Keys(ts), compareIDs)
+	dst = kbin.AppendCompactArrayLen(dst, len(ids))
+	for _, id := range ids {
+		dst = kbin.AppendUuid(dst, id)
+		dst = kbin.AppendCompactString(dst, ts[id].name)
+		dst = kbin.AppendCompactArrayLen(dst, len(ts[id].parts))
+		for _, p := range ts[id].parts {
+			dst = kbin.AppendInt32(dst, p)
+		}
+		dst = kbin.AppendUvarint(dst, 0)
+	}
+	return dst
+}
+
+func (v *statePartitionsValue) appendTo(dst []byte) []byte {
+	dst = kbin.AppendInt16(dst, 0)
+	dst = appendInitTopics(dst, v.Initializing)
+	dst = appendInitTopics(dst, v.Initialized)
+	ids := slices.SortedFunc(maps.Keys(v.Deleting), compareIDs)
+	dst = kbin.AppendCompactArrayLen(dst, len(ids))
+	for _, id := range ids {
+		dst = kbin.AppendUuid(dst, id)
+		dst = kbin.AppendCompactString(dst, v.Deleting[id])
+		dst = kbin.AppendUvarint(dst, 0)
+	}
+	return kbin.AppendUvarint(dst, 0)
+}
+
+func readInitTopics(r *kbin.Reader) map[[16]byte]initTopic {
+	n := readLen(r, 16+1+1+1)
+	out := make(map[[16]byte]initTopic, n)
+	for range n {
+		id := r.Uuid()
+		t := initTopic{name: r.CompactString()}
+		np := readLen(r, 4)
+		t.parts = make([]int32, 0, np)
+		for range np {
+			t.parts = append(t.parts, r.Int32())
+		}
+		skipTags(r, nil)
+		if !r.Ok() {
+			return nil
+		}
+		slices.Sort(t.parts)
+		out[id] = t
+	}
+	return out
+}
+
+func decodeStatePartitionsValue(b []byte) (statePartitionsValue, error) {
+	r, err := valueReader(b)
+	if err != nil {
+		return statePartitionsValue{}, err
+	}
+	v := statePartitionsValue{Initializing: readInitTopics(&r), Initialized: readInitTopics(&r)}
+	n := readLen(&r, 16+1+1)
+	v.Deleting = make(map[[16]byte]string, n)
+	for range n {
+		id := r.Uuid()
+		v.Deleting[id] = r.CompactString()
+		skipTags(&r, nil)
+	}
+	skipTags(&r, nil)
+	return v, finish(&r, "share group state partition metadata")
 }

@@ -67,7 +67,7 @@ func (gp *groupsPart) Replay(m coord.Meta, r coord.Record) error {
 	if err != nil {
 		return err
 	}
-	if k.version == sgPartitionMetadataKey || k.version == sgStatePartitionMetadataKey {
+	if k.version == sgPartitionMetadataKey {
 		return nil
 	}
 	g := gp.g
@@ -117,6 +117,16 @@ func (sg *shareGroup) replay(k groupKey, value []byte) error {
 			return err
 		}
 		sg.epoch, sg.stored = e, true
+	case sgStatePartitionMetadataKey:
+		if value == nil {
+			sg.initialized = nil
+			return nil
+		}
+		v, err := decodeStatePartitionsValue(value)
+		if err != nil {
+			return err
+		}
+		sg.initialized = v.Initialized // initializing ones are initialized at the next heartbeat
 	case sgTargetMetadataKey: // the assignment epoch is the group epoch
 		if value != nil {
 			_, err := decodeEpochValue(value)
@@ -214,6 +224,10 @@ func (sg *shareGroup) records() map[string][]byte {
 	}
 	put(sgMetadataKey, "", appendEpochValue(nil, sg.epoch))
 	put(sgTargetMetadataKey, "", appendEpochValue(nil, sg.epoch))
+	if len(sg.initialized) > 0 {
+		v := statePartitionsValue{Initialized: sg.initialized}
+		put(sgStatePartitionMetadataKey, "", v.appendTo(nil))
+	}
 	for id, m := range sg.members {
 		mv := memberValue{RackID: m.rackID, ClientID: m.clientID, ClientHost: m.clientHost, Topics: m.topics}
 		put(sgMemberKey, id, mv.appendTo(nil))

@@ -26,8 +26,14 @@ type storedGroups struct {
 
 func openStored(t *testing.T, log *coord.MemLog, topics map[string]int32) *storedGroups {
 	t.Helper()
+	return openStoredInit(t, log, &fakeTopics{parts: topics}, nil)
+}
+
+// openStoredInit is openStored with GroupsOptions.Initialize.
+func openStoredInit(t *testing.T, log *coord.MemLog, topics Topics, initialize func(string, []Key) error) *storedGroups {
+	t.Helper()
 	sg := &storedGroups{}
-	sg.Groups = NewGroups(GroupsOptions{Topics: &fakeTopics{parts: topics}, MaxSize: 5,
+	sg.Groups = NewGroups(GroupsOptions{Topics: topics, MaxSize: 5, Initialize: initialize,
 		Partition: func(string) int32 { return 0 },
 		OnLeave: func(group, member string) {
 			sg.mu.Lock()
@@ -236,6 +242,12 @@ func TestShareGroupRecordsRoundTrip(t *testing.T) {
 	if got, err := decodeEpochValue(appendEpochValue(nil, 7)); err != nil || got != 7 {
 		t.Fatalf("epoch %d %v", got, err)
 	}
+	spv := statePartitionsValue{Initializing: map[[16]byte]initTopic{topicID("z"): {name: "z", parts: []int32{3}}},
+		Initialized: map[[16]byte]initTopic{topicID("x"): {name: "x", parts: []int32{0, 1}}, topicID("y"): {name: "y", parts: []int32{}}},
+		Deleting:    map[[16]byte]string{topicID("w"): "w"}}
+	if got, err := decodeStatePartitionsValue(spv.appendTo(nil)); err != nil || !reflect.DeepEqual(got, spv) {
+		t.Fatalf("state partition metadata %+v %v", got, err)
+	}
 	for _, k := range []groupKey{{version: sgMetadataKey, group: "g"}, {version: sgCurrentAssignmentKey, group: "g", member: "m"}} {
 		if got, err := decodeGroupKey(k.appendTo(nil)); err != nil || got != k {
 			t.Fatalf("key %+v: %+v %v", k, got, err)
@@ -288,6 +300,8 @@ func FuzzShareGroupRecords(f *testing.F) {
 	f.Add(groupKey{version: sgCurrentAssignmentKey, group: "g", member: "m"}.appendTo(nil), cv.appendTo(nil))
 	f.Add(groupKey{version: sgMemberKey, group: "g", member: "m"}.appendTo(nil), mv.appendTo(nil))
 	f.Add(groupKey{version: sgMetadataKey, group: "g"}.appendTo(nil), appendEpochValue(nil, 3))
+	spv := statePartitionsValue{Initialized: map[[16]byte]initTopic{topicID("t"): {name: "t", parts: []int32{0}}}, Deleting: map[[16]byte]string{topicID("u"): "u"}}
+	f.Add(groupKey{version: sgStatePartitionMetadataKey, group: "g"}.appendTo(nil), spv.appendTo(nil))
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		_, _ = decodeGroupKey(key)
 		if v, err := decodeMemberValue(value); err == nil && !bytes.Equal(v.appendTo(nil), value) && value[len(value)-1] == 0 {
@@ -297,6 +311,11 @@ func FuzzShareGroupRecords(f *testing.F) {
 			_ = v.appendTo(nil)
 		}
 		_, _ = decodeTargetValue(value)
+		if v, err := decodeStatePartitionsValue(value); err == nil {
+			if again, err := decodeStatePartitionsValue(v.appendTo(nil)); err != nil || !reflect.DeepEqual(again, v) {
+				t.Fatalf("state partition metadata does not round-trip: %+v, again %+v %v", v, again, err)
+			}
+		}
 		_, _ = decodeEpochValue(value)
 		if len(value) == 0 {
 			value = nil

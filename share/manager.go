@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,9 @@ var ErrClosed = errors.New("share: closed")
 type StateStore interface {
 	ReadAt(k Key, leaderEpoch int32) (Stored, bool, error)
 	Write(us []Update) error
+	// Initialize gives the keys without a stored state one whose start the leader
+	// chooses (Store.Initialize; Kafka's InitializeShareGroupState at start offset -1).
+	Initialize(keys []Key) error
 }
 
 // ManagerOptions configures a Manager.
@@ -176,10 +180,11 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// part returns k's share-partition, loading its stored state, or creating it at the
-// offset start returns (share.auto.offset.reset) when none is stored. The store is read
-// without m.mu held (on a cluster it may be another broker, retried while its
-// coordinator moves): two first uses of k may both read it, the first to finish wins.
+// part returns k's share-partition, loading its stored state (initializing it when none
+// is stored), its start the offset start returns (share.auto.offset.reset) when the state
+// was initialized and never written. The store is read without m.mu held (on a cluster it
+// may be another broker, retried while its coordinator moves): two first uses of k may
+// both read it, the first to finish wins.
 func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	m.mu.Lock()
 	p := m.mu.parts[k]
@@ -190,11 +195,11 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	case p != nil && !m.dueCheck(p):
 		return p, nil
 	case p != nil:
-		st, _, err := m.opts.Store.ReadAt(k, -1)
+		st, ok, err := m.opts.Store.ReadAt(k, -1)
 		if err != nil {
 			return nil, err
 		}
-		if st.StateEpoch == p.stateEpoch {
+		if ok && st.StateEpoch == p.stateEpoch {
 			p.mu.Lock()
 			p.checked = m.opts.Clock.Now()
 			p.mu.Unlock()
@@ -208,18 +213,33 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 		p.epoch = m.opts.LeaderEpoch(k.TopicID, k.Partition)
 	}
 	st, ok, err := m.opts.Store.ReadAt(k, p.epoch)
+	if err == nil && !ok {
+		// No state: the group coordinator initializes a share-partition before it assigns
+		// it, so the group is of an older Strata, or its state was deleted since
+		// (DeleteShareGroupOffsets) and is initialized again here, as its coordinator would
+		// at its next assignment; then read at this leader's epoch (which stores it).
+		if err = m.opts.Store.Initialize([]Key{k}); err == nil {
+			st, ok, err = m.opts.Store.ReadAt(k, p.epoch)
+		}
+		if err == nil && !ok {
+			err = fmt.Errorf("%w: %v", ErrUninitialized, k) // deleted again meanwhile
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	p.stateEpoch = st.StateEpoch
-	if ok {
+	if st.Start != Uninitialized {
 		p.state.ApplySnapshot(st.Start, st.Batches)
 	} else {
+		// Initialized, never written: the start is chosen now (share.auto.offset.reset,
+		// as Kafka's SharePartition at its first read) and the first write stores the
+		// whole state.
 		s, err := start()
 		if err != nil {
 			return nil, err
 		}
-		p.state = NewPartitionState(s)
+		p.state, p.resync = NewPartitionState(s), true
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -531,7 +551,7 @@ func (m *Manager) flush() {
 		us = append(us, u)
 	}
 	err := m.opts.Store.Write(us)
-	if errors.Is(err, ErrFencedStateEpoch) {
+	if errors.Is(err, ErrFencedStateEpoch) || errors.Is(err, ErrUninitialized) {
 		m.dropFenced(us)
 	}
 	if err != nil {
@@ -548,16 +568,16 @@ func (m *Manager) flush() {
 	close(done)
 }
 
-// dropFenced drops the share-partitions of a write refused with ErrFencedStateEpoch whose
-// stored state epoch is no longer the one they were read at (the state was reset or
-// deleted under the manager, on another broker: AlterShareGroupOffsets,
-// DeleteShareGroupOffsets), as DropPartition: the next operation on one reads it again;
-// their records in flight are forgotten (delivered again). The others are stored whole
-// by the next flush.
+// dropFenced drops the share-partitions of a write refused with ErrFencedStateEpoch or
+// ErrUninitialized whose stored state epoch is no longer the one they were read at, or
+// whose state is gone (reset or deleted under the manager, on another broker:
+// AlterShareGroupOffsets, DeleteShareGroupOffsets), as DropPartition: the next operation
+// on one reads it again; their records in flight are forgotten (delivered again). The
+// others are stored whole by the next flush.
 func (m *Manager) dropFenced(us []Update) {
 	for _, u := range us {
-		st, _, err := m.opts.Store.ReadAt(u.Key, -1)
-		if err == nil && st.StateEpoch != u.StateEpoch {
+		st, ok, err := m.opts.Store.ReadAt(u.Key, -1)
+		if err == nil && (!ok || st.StateEpoch != u.StateEpoch) {
 			m.drop(u.Key, u.StateEpoch, st.StateEpoch)
 		}
 	}

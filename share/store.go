@@ -41,9 +41,9 @@ func (o *StoreOptions) EnsureDefaults() {
 
 // Stored is the stored state of a share-partition: its start offset and the state batches
 // of its window (acquisitions are never stored), and its state epoch, which a reset
-// (Store.Reset) raises. When none is stored, StateEpoch is the one the first state is
-// to be written at (Update.StateEpoch): above that of a state deleted here since this
-// broker led the partition of __share_group_state (or since its replay), 0 otherwise.
+// (Store.Reset) raises. Start is Uninitialized for a state the group coordinator
+// initialized (Store.Initialize) that no partition leader has written yet. When none is
+// stored, StateEpoch is the one a state initialized now would get.
 type Stored struct {
 	StateEpoch int32
 	Start      int64
@@ -52,9 +52,10 @@ type Stored struct {
 
 // Update is a change of one share-partition's state to store: the start offset (-1 when
 // it did not move) and the changed state batches (PartitionState.TakeUpdate), by a
-// writer that read the state at StateEpoch (Stored.StateEpoch, also when none was
-// stored): a write at an older state epoch than the stored state's, or at one not above
-// that of a deleted state, fails with ErrFencedStateEpoch.
+// writer that read the state at StateEpoch (Stored.StateEpoch): a write at an older state
+// epoch than the stored state's fails with ErrFencedStateEpoch, one of a share-partition
+// without a state (never initialized, or deleted) with ErrUninitialized, and the first
+// write of an initialized state (its start Uninitialized) must carry the whole state.
 type Update struct {
 	Key         Key
 	StateEpoch  int32
@@ -160,8 +161,7 @@ func (s *Store) ReadAt(k Key, leaderEpoch int32) (st Stored, ok bool, err error)
 		sh.mu.Unlock()
 		return Stored{}, false, fmt.Errorf("%w: %v read at leader epoch %d, stored at %d", ErrFencedLeaderEpoch, k, leaderEpoch, e.leaderEpoch)
 	}
-	start, batches := e.state.Snapshot()
-	st = Stored{StateEpoch: e.stateEpoch, Start: start, Batches: batches}
+	st = e.stored()
 	if leaderEpoch <= e.leaderEpoch {
 		sh.mu.Unlock()
 		return st, true, nil
@@ -269,7 +269,7 @@ type storeShard struct {
 	mu      struct {
 		sync.Mutex // the states; never held across a Write
 		states     map[Key]*storedState
-		deleted    map[Key]int32 // the state epochs of deleted states (fencing their writers)
+		deleted    map[Key]int32 // the state epochs of deleted states (their initialization takes the next)
 	}
 }
 
@@ -281,6 +281,7 @@ type storedState struct {
 	leaderEpoch   int32
 	updates       int // since the snapshot
 	created       int64
+	uninitialized bool // initialized by the group coordinator, its start not chosen yet
 }
 
 func (s *Store) newShard(p *coord.Partition) *storeShard {
@@ -308,14 +309,14 @@ func (sh *storeShard) Replay(_ coord.Meta, r coord.Record) error {
 	switch typ {
 	case snapshotType:
 		v, err := decodeSnapshotValue(r.Value)
-		if err == nil && v.StartOffset < 0 {
+		if err == nil && v.StartOffset < Uninitialized {
 			err = fmt.Errorf("%w: start offset %d", errBadRecord, v.StartOffset)
 		}
 		if err != nil {
 			return fmt.Errorf("%v: %w", k, err)
 		}
 		e := &storedState{state: &PartitionState{}, snapshotEpoch: v.SnapshotEpoch, stateEpoch: v.StateEpoch,
-			leaderEpoch: v.LeaderEpoch, created: v.CreateTimestamp}
+			leaderEpoch: v.LeaderEpoch, created: v.CreateTimestamp, uninitialized: v.StartOffset == Uninitialized}
 		e.state.ApplySnapshot(v.StartOffset, v.Batches)
 		sh.mu.states[k] = e
 		delete(sh.mu.deleted, k)
@@ -353,28 +354,30 @@ func (sh *storeShard) write(us []Update) error {
 		e := next[u.Key]
 		if e == nil {
 			e = sh.mu.states[u.Key]
-			if e == nil {
-				if u.Start < 0 {
-					sh.mu.Unlock()
-					return fmt.Errorf("%w: first state of %v has no start offset", ErrInvalidRequest, u.Key)
-				}
-				if next := sh.nextStateEpochLocked(u.Key); u.StateEpoch < next {
-					sh.mu.Unlock()
-					return fmt.Errorf("%w: %v written at state epoch %d, deleted at %d", ErrFencedStateEpoch, u.Key, u.StateEpoch, next-1)
-				}
-				e = &storedState{state: &PartitionState{}, snapshotEpoch: -1, stateEpoch: u.StateEpoch, created: now, updates: sh.s.opts.SnapshotEvery}
-			} else if u.StateEpoch < e.stateEpoch {
+			switch {
+			case e == nil: // never initialized, or deleted (as Kafka's, whether or not the tombstone is still known)
+				sh.mu.Unlock()
+				return fmt.Errorf("%w: %v", ErrUninitialized, u.Key)
+			case u.StateEpoch < e.stateEpoch:
 				sh.mu.Unlock()
 				return fmt.Errorf("%w: %v written at state epoch %d, stored at %d", ErrFencedStateEpoch, u.Key, u.StateEpoch, e.stateEpoch)
-			}
-			if u.LeaderEpoch < e.leaderEpoch {
+			case u.LeaderEpoch < e.leaderEpoch:
 				sh.mu.Unlock()
 				return fmt.Errorf("%w: %v written at leader epoch %d, stored at %d", ErrFencedLeaderEpoch, u.Key, u.LeaderEpoch, e.leaderEpoch)
 			}
 			e = e.clone()
 			next[u.Key] = e
 		}
-		e.state.ApplyUpdate(u.Start, u.Batches)
+		if e.uninitialized { // the leader's first write: its whole state
+			if u.Start < 0 {
+				sh.mu.Unlock()
+				return fmt.Errorf("%w: first state of %v has no start offset", ErrInvalidRequest, u.Key)
+			}
+			e.state.ApplySnapshot(u.Start, u.Batches)
+			e.uninitialized, e.updates = false, sh.s.opts.SnapshotEvery
+		} else {
+			e.state.ApplyUpdate(u.Start, u.Batches)
+		}
 		e.leaderEpoch = u.LeaderEpoch
 		if e.updates+1 >= sh.s.opts.SnapshotEvery {
 			e.snapshotEpoch++
@@ -450,4 +453,13 @@ func (e *storedState) clone() *storedState {
 	c.state = &PartitionState{}
 	c.state.ApplySnapshot(start, batches)
 	return &c
+}
+
+// stored is e as Stored.
+func (e *storedState) stored() Stored {
+	start, batches := e.state.Snapshot()
+	if e.uninitialized {
+		start = Uninitialized
+	}
+	return Stored{StateEpoch: e.stateEpoch, Start: start, Batches: batches}
 }

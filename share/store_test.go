@@ -47,11 +47,31 @@ func wantStored(t *testing.T, s *Store, k Key, want Stored) {
 	}
 }
 
+// initKeys initializes keys in s, as the group coordinator does before it assigns them.
+func initKeys(t testing.TB, s *Store, keys ...Key) {
+	t.Helper()
+	if err := s.Initialize(keys); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func keysOf(us []Update) []Key {
+	out := make([]Key, 0, len(us))
+	for _, u := range us {
+		out = append(out, u.Key)
+	}
+	return out
+}
+
 func TestShareStoreWriteReadReplay(t *testing.T) {
 	for _, every := range []int{1, 2, 500} {
 		s, _ := newTestStore(t, every)
 		ka := Key{Group: "g", TopicID: [16]byte{1}, Partition: 0}
 		kb := Key{Group: "h", TopicID: [16]byte{1}, Partition: 0}
+		if err := s.Write([]Update{{Key: ka, Start: 0}}); !errors.Is(err, ErrUninitialized) || !errors.Is(err, ErrInvalidRequest) {
+			t.Fatalf("write of a state never initialized: %v", err)
+		}
+		initKeys(t, s, ka, kb)
 		if err := s.Write([]Update{{Key: ka, Start: -1, Batches: []StateBatch{{5, 5, Acknowledged, 1}}}}); !errors.Is(err, ErrInvalidRequest) {
 			t.Fatalf("first update without a start: %v", err)
 		}
@@ -132,6 +152,7 @@ func TestShareStoreStaleUpdate(t *testing.T) {
 func TestShareStoreSnapshots(t *testing.T) {
 	s, _ := newTestStore(t, 2)
 	k := Key{Group: "g", Partition: 2}
+	initKeys(t, s, k)
 	for i := range int64(7) {
 		start := int64(-1)
 		if i == 0 {
@@ -146,8 +167,9 @@ func TestShareStoreSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := sh.mu.states[k]
-	// Writes 1 (new), 3, 5, 7 were snapshots: epochs 0..3, one update since.
-	if e.snapshotEpoch != 3 || e.updates != 0 {
+	// The initialization and writes 1 (the first state), 3, 5, 7 were snapshots: epochs
+	// 0..4, no update since.
+	if e.snapshotEpoch != 4 || e.updates != 0 {
 		t.Fatalf("snapshot epoch %d, %d updates since", e.snapshotEpoch, e.updates)
 	}
 	want := Stored{Start: 1}
@@ -195,10 +217,14 @@ func TestShareStoreOneBatchPerWrite(t *testing.T) {
 	for _, u := range us {
 		touched[s.PartitionFor(u.Key)] = true
 	}
+	initKeys(t, s, keysOf(us)...)
+	n := 0
+	for _, l := range logs {
+		n -= l.Len()
+	}
 	if err := s.Write(us); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
 	for _, l := range logs {
 		n += l.Len()
 	}
@@ -216,6 +242,7 @@ func TestShareStoreOneBatchPerWrite(t *testing.T) {
 func TestShareStoreFencesOldLeader(t *testing.T) {
 	s, _ := newTestStore(t, 500)
 	k := Key{Group: "g", Partition: 1}
+	initKeys(t, s, k)
 	if err := s.Write([]Update{{Key: k, LeaderEpoch: 3, Start: 0, Batches: []StateBatch{{0, 0, Acknowledged, 1}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +285,7 @@ func TestShareStoreDeleteUnknown(t *testing.T) {
 func TestShareStoreReadAtFences(t *testing.T) {
 	s, _ := newTestStore(t, 500)
 	k := Key{Group: "g", Partition: 2}
+	initKeys(t, s, k)
 	if err := s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 0}}); err != nil {
 		t.Fatal(err)
 	}
@@ -308,6 +336,7 @@ func TestShareStoreReadAtAfterWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := Key{Group: "g"}
+	initKeys(t, s, k)
 	if err := s.Write([]Update{{Key: k, LeaderEpoch: 1, Start: 0}}); err != nil {
 		t.Fatal(err)
 	}
