@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/stratalog/strata/internal/vfs"
+	"github.com/stratalog/strata/share"
 )
 
 // The server is the only layer that maps domain errors to Kafka error codes. Each domain
@@ -30,6 +31,10 @@ func mapErrors(rows ...errMapping) { errorTable = append(errorTable, rows...) }
 func errorCode(err error) int16 {
 	if err == nil {
 		return 0
+	}
+	var se *share.StoreError
+	if errors.As(err, &se) {
+		return shareStoreCode(errorCode(se.Err))
 	}
 	var ke *kerr.Error
 	if errors.As(err, &ke) {

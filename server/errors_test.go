@@ -16,6 +16,7 @@ import (
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/share"
 )
 
 // TestErrorCodeStorage checks that the error table answers every failure of storage on
@@ -56,5 +57,35 @@ func TestErrorCodeStorage(t *testing.T) {
 	}
 	if !vfs.IsIOError(enospc) || vfs.IsIOError(errors.New("x")) {
 		t.Error("vfs.IsIOError")
+	}
+}
+
+// TestErrorCodeShareStore: a client's ShareFetch or ShareAcknowledge whose share-partition
+// state could not be read or written gets the code Kafka's SharePartition derives from
+// the share coordinator's (fetchPersisterError); the inter-broker state APIs, which get
+// the store's errors unwrapped, keep the coordinator's own codes.
+func TestErrorCodeShareStore(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("acknowledge: %w", &share.StoreError{Err: err}) }
+	for _, tc := range []struct {
+		name string
+		err  error
+		want *kerr.Error
+	}{
+		{"fenced state epoch", wrap(share.ErrFencedStateEpoch), kerr.NotLeaderForPartition},
+		{"fenced leader epoch", wrap(share.ErrFencedLeaderEpoch), kerr.NotLeaderForPartition},
+		{"deleted state", wrap(fmt.Errorf("%w: g:t:0", share.ErrUninitialized)), kerr.UnknownServerError},
+		{"coordinator moved", wrap(fmt.Errorf("peer: %w", kerr.NotCoordinator)), kerr.CoordinatorNotAvailable},
+		{"coordinator loading", wrap(kerr.CoordinatorLoadInProgress), kerr.CoordinatorNotAvailable},
+		{"no share coordinator yet", wrap(errNoShareCoordinator), kerr.CoordinatorNotAvailable},
+		{"unknown partition", wrap(kerr.UnknownTopicOrPartition), kerr.UnknownTopicOrPartition},
+		{"unreachable coordinator", wrap(errors.New("dial tcp: connection refused")), kerr.UnknownServerError},
+		// Not through a client's share-partition: the coordinator's codes.
+		{"state API: fenced state epoch", share.ErrFencedStateEpoch, kerr.FencedStateEpoch},
+		{"state API: deleted state", share.ErrUninitialized, kerr.InvalidRequest},
+		{"acknowledgement of a record not held", share.ErrInvalidRecordState, kerr.InvalidRecordState},
+	} {
+		if got := errorCode(tc.err); got != tc.want.Code {
+			t.Errorf("%s (%v): code %d (%v), want %d (%v)", tc.name, tc.err, got, kerr.ErrorForCode(got), tc.want.Code, tc.want)
+		}
 	}
 }

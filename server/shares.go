@@ -427,6 +427,24 @@ func ackBatch(first, last int64, types []int8) share.AckBatch {
 	return b
 }
 
+// shareStoreCode is the code a client gets for a failed read or write of its
+// share-partition's state whose own code is code (Kafka's
+// SharePartition.fetchPersisterError): the coordinator's unavailability is
+// COORDINATOR_NOT_AVAILABLE, a fenced epoch NOT_LEADER_OR_FOLLOWER (the client looks up
+// the leader again), anything else but an unknown group or partition
+// UNKNOWN_SERVER_ERROR (INVALID_REQUEST of a deleted state among them).
+func shareStoreCode(code int16) int16 {
+	switch code {
+	case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code:
+		return kerr.CoordinatorNotAvailable.Code
+	case kerr.GroupIDNotFound.Code, kerr.UnknownTopicOrPartition.Code:
+		return code
+	case kerr.FencedLeaderEpoch.Code, kerr.FencedStateEpoch.Code:
+		return kerr.NotLeaderForPartition.Code
+	}
+	return kerr.UnknownServerError.Code
+}
+
 func init() {
 	mapErrors(
 		errMapping{share.ErrInvalidRequest, kerr.InvalidRequest},

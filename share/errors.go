@@ -38,6 +38,24 @@ const (
 	UninitializedWrite = "Write operation on uninitialized share partition not allowed."
 )
 
+// StoreError is a failed read or write of share-partitions' states (Store, on a cluster
+// their share coordinators: Kafka's persister) as the Manager returns it to an operation
+// of a client (ShareFetch, ShareAcknowledge). Err is the store's error; the server answers
+// the client with the code Kafka's SharePartition derives from the coordinator's
+// (fetchPersisterError), not with the coordinator's own.
+type StoreError struct{ Err error }
+
+func (e *StoreError) Error() string { return "share-partition state: " + e.Err.Error() }
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// storeErr wraps a non-nil err in a StoreError.
+func storeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &StoreError{Err: err}
+}
+
 // Uninitialized is the start offset of a share-partition state that the group
 // coordinator initialized (Kafka's PartitionFactory.UNINITIALIZED_START_OFFSET): the
 // partition leader chooses the start from share.auto.offset.reset when it first reads it.

@@ -197,7 +197,7 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 	case p != nil:
 		st, ok, err := m.opts.Store.ReadAt(k, -1)
 		if err != nil {
-			return nil, err
+			return nil, storeErr(err)
 		}
 		if ok && st.StateEpoch == p.stateEpoch {
 			p.mu.Lock()
@@ -226,7 +226,7 @@ func (m *Manager) part(k Key, start func() (int64, error)) (*sharePart, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, storeErr(err)
 	}
 	p.stateEpoch = st.StateEpoch
 	if st.Start != Uninitialized {
@@ -564,7 +564,7 @@ func (m *Manager) flush() {
 			p.mu.Unlock()
 		}
 	}
-	*errp = err
+	*errp = storeErr(err)
 	close(done)
 }
 
