@@ -18,6 +18,7 @@ func (m *Manager) partitionOptions(t *metadata.Topic, index int32) partition.Opt
 	o.Log.FS, o.Log.Logger, o.Log.Now = m.fs, logger, m.opts.Now
 	o.Log.OpenSegments = m.segs
 	o.Log.Flusher = m.flusher
+	o.Log.OnFlush = m.opts.OnFlush
 	o.Log.SharedMarker = true // the Manager's cleanShutdownFile
 	o.Index, o.TopicID = index, t.ID
 	o.Now, o.Logger = m.opts.Now, logger

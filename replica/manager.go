@@ -46,6 +46,10 @@ type Options struct {
 	Transport Transport
 	// Fetch tunes the follower fetchers.
 	Fetch FetchOptions
+	// OnFlush, if set, is every partition's log.Options.OnFlush: called after each
+	// successful flush of a log with the time its fsyncs took (the broker's fsync
+	// histogram).
+	OnFlush func(time.Duration)
 }
 
 // Manager makes the partitions hosted on this broker follow the metadata image: it opens

@@ -138,6 +138,7 @@ func (s *Server) openData() (err error) {
 		Logger: s.log,
 
 		Transactions: d.broker.Bool(txnEnableSetting),
+		OnFlush:      s.metrics.fsync.observe,
 	}
 	if s.opts.Cluster != nil { // followers replicate from their leaders
 		d.transport = newReplicaTransport(s.opts.NodeID, store.Image, d.interBroker)

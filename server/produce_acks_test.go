@@ -140,3 +140,26 @@ func TestProduceAcksAllWaitsWithoutGoroutines(t *testing.T) {
 		t.Errorf("%d goroutines created for %d acks=all produce requests; want far fewer than one each", d, n)
 	}
 }
+
+// TestFsyncHistogram: the flushes that make an acks=all append durable are counted in
+// the broker's fsync histogram (strata_fsync_duration_seconds, the StrataFsyncSlow
+// alert's source), which no partition fed before.
+func TestFsyncHistogram(t *testing.T) {
+	s := startBrokerFS(t, t.TempDir(), nil, nil)
+	createTopic(t, s, "fsynced", 1, nil)
+	before := s.Metrics().Fsync.Count
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 9, -1, 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "fsynced"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = testutil.Batch(testutil.BatchOptions{Records: 2, ValueSize: 100, Seed: 1})
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	if c := wireRequest(t, s, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; c != 0 {
+		t.Fatalf("acks=all: code %d (%v)", c, kerr.ErrorForCode(c))
+	}
+	if h := s.Metrics().Fsync; h.Count <= before || h.Sum <= 0 {
+		t.Fatalf("fsync histogram after an acks=all produce: %d flushes (%d before), %v in all", h.Count, before, h.Sum)
+	}
+}
