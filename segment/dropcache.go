@@ -1,10 +1,14 @@
 package segment
 
-import "github.com/stratalog/strata/internal/vfs"
+import (
+	"os"
+
+	"github.com/stratalog/strata/internal/vfs"
+)
 
 // pageSize is the unit DropCache drops: the page cache drops whole pages only, so the
 // page a Sync ended in is dropped by the next call, once it is whole.
-const pageSize = 4096
+var pageSize = int64(os.Getpagesize())
 
 // DropCache asks the OS to drop from its page cache the pages of the log that the last
 // Sync made durable and no earlier DropCache dropped (POSIX_FADV_DONTNEED; a no-op
