@@ -224,6 +224,22 @@ func openLeaderFollower(t *testing.T) (leader, follower *partition.Partition) {
 	return leader, follower
 }
 
+// openFollower opens partition 0 of topic a in dir with the log options o, a follower
+// at leader epoch 2 (HW from the leader).
+func openFollower(t *testing.T, dir string, o log.Options) *partition.Partition {
+	t.Helper()
+	p, err := partition.Open(dir, &partition.Options{Topic: "a", Index: 0, Logger: quietLogger(), Log: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := p.MakeFollower(2); err != nil {
+		t.Fatal(err)
+	}
+	p.SetHWPolicy(partition.HWExternal)
+	return p
+}
+
 // readAll returns the partition's whole log.
 func readAll(t *testing.T, p *partition.Partition) []byte {
 	t.Helper()
@@ -571,16 +587,7 @@ func TestFetcherPipelinesFlush(t *testing.T) {
 		}
 		return nil
 	}))
-	fa, err := partition.Open("/p", &partition.Options{Topic: "a", Index: 0, Logger: quietLogger(),
-		Log: log.Options{FS: fs, Logger: quietLogger(), SegmentBytes: 1 << 16}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fa.Close() })
-	if err := fa.MakeFollower(2); err != nil {
-		t.Fatal(err)
-	}
-	fa.SetHWPolicy(partition.HWExternal)
+	fa := openFollower(t, "/p", log.Options{FS: fs, Logger: quietLogger(), SegmentBytes: 1 << 16})
 	appendN(t, la, 20, 5, 1)
 
 	release := sync.OnceFunc(func() { close(gate) })
@@ -662,16 +669,7 @@ func TestFetcherDropsPageCache(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			fa, err := partition.Open(dir, &partition.Options{Topic: "a", Index: 0, Logger: quietLogger(),
-				Log: log.Options{Logger: quietLogger(), SegmentBytes: 8 << 20}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { fa.Close() })
-			if err := fa.MakeFollower(2); err != nil {
-				t.Fatal(err)
-			}
-			fa.SetHWPolicy(partition.HWExternal)
+			fa := openFollower(t, dir, log.Options{Logger: quietLogger(), SegmentBytes: 8 << 20})
 			for i := range 20 {
 				if _, err := la.Append(testutil.Batch(testutil.BatchOptions{Records: 10, ValueSize: 1000, Seed: byte(i)})); err != nil {
 					t.Fatal(err)
