@@ -10,12 +10,12 @@ import (
 	"github.com/stratalog/strata/internal/vfs"
 )
 
-// BenchmarkSegmentDropCache: the process's CPU per GiB appended in 1 MiB batches with a
-// Sync every 8 MiB, as a follower writes, keeping the pages cached or dropping them after
-// each Sync (DropCache). Segments roll at 1 GiB and stay until the end, so the page cache
-// grows as a broker's does. Run it long enough to use more memory than the machine has
-// just freed (-benchtime 8192x: 8 GiB): on a VM whose free memory goes back to the host, fresh
-// pages cost far more than reused ones (docs/benchmarks.md).
+// BenchmarkSegmentDropCache: the process's CPU per GiB appended in 1 MiB batches with
+// a Sync every 8 MiB, as a follower writes, keeping the pages cached or dropping them
+// after each Sync (DropCache). Segments roll at 1 GiB and stay until the end, so the
+// page cache grows as a broker's does. Run it long enough to use more memory than the
+// machine has just freed (-benchtime 8192x: 8 GiB): on a VM whose free memory goes
+// back to the host, fresh pages cost far more than reused ones (docs/benchmarks.md).
 func BenchmarkSegmentDropCache(b *testing.B) {
 	for _, drop := range []bool{false, true} {
 		name := "keep"
