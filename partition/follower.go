@@ -174,3 +174,11 @@ func (p *Partition) Truncate(offset int64) error {
 	p.mu.Unlock()
 	return err
 }
+
+// DropCache drops the follower's durable records from the OS page cache
+// (log.Log.DropCache); the replica's fetcher calls it once its appends are on disk.
+func (p *Partition) DropCache() {
+	if p.lg != nil {
+		p.lg.DropCache()
+	}
+}

@@ -32,7 +32,8 @@
 //   - Replication, on a cluster node (Options.Transport set; docs/cluster.md): the
 //     follower fetchers (fetcher.go: one per source broker; truncation by
 //     OffsetForLeaderEpoch, Fetch from the log end, AppendAt, the next fetch at once
-//     while the flush runs, reporting the durable offset apart (durable.go), the
+//     while the flush runs, reporting the durable offset apart (durable.go), dropping
+//     what is durable from the page cache (unless strata.replica.page.cache.keep), the
 //     leader's high watermark; a log ending below the leader's log
 //     start restarts there, after ListOffsets), and for each partition led here the
 //     leader's view of its followers (isr.go: FollowerFetch records their durable

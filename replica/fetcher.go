@@ -56,6 +56,10 @@ type FetchOptions struct {
 	// LagTimeMax is how long a follower of the ISR may stay behind the leader's log end
 	// before the leader removes it from the ISR (replica.lag.time.max.ms); default 30 s.
 	LagTimeMax time.Duration
+	// KeepPageCache keeps a follower's replicated records in the OS page cache
+	// (strata.replica.page.cache.keep); by default the fetcher drops them once they are
+	// on disk (partition.DropCache).
+	KeepPageCache bool
 }
 
 // DefaultLagTimeMax is replica.lag.time.max.ms's default (Kafka's).
@@ -243,6 +247,11 @@ func (f *fetcher) round() time.Duration {
 	}
 	if f.holdThrottled(ready) {
 		return min(wait, throttleWait)
+	}
+	if !f.opts.KeepPageCache {
+		for _, fl := range ready {
+			fl.p.DropCache() // what the last rounds' flushes made durable
+		}
 	}
 	unflushed := unflushedEnds(ready)
 	ends, err := f.fetch(ready, len(unflushed) > 0)

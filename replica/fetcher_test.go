@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,11 +15,13 @@ import (
 
 	"github.com/stratalog/strata/internal/batch"
 	"github.com/stratalog/strata/internal/testutil"
+	"github.com/stratalog/strata/internal/testutil/pagecache"
 	"github.com/stratalog/strata/internal/vfs"
 	"github.com/stratalog/strata/internal/vfs/errorfs"
 	"github.com/stratalog/strata/log"
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/partition"
+	"github.com/stratalog/strata/segment"
 )
 
 // fakeLeader is a leader broker for the fetcher's tests: it answers Fetch and
@@ -219,6 +222,22 @@ func openLeaderFollower(t *testing.T) (leader, follower *partition.Partition) {
 	}
 	follower.SetHWPolicy(partition.HWExternal)
 	return leader, follower
+}
+
+// openFollower opens partition 0 of topic a in dir with the log options o, a follower
+// at leader epoch 2 (HW from the leader).
+func openFollower(t *testing.T, dir string, o log.Options) *partition.Partition {
+	t.Helper()
+	p, err := partition.Open(dir, &partition.Options{Topic: "a", Index: 0, Logger: quietLogger(), Log: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := p.MakeFollower(2); err != nil {
+		t.Fatal(err)
+	}
+	p.SetHWPolicy(partition.HWExternal)
+	return p
 }
 
 // readAll returns the partition's whole log.
@@ -568,16 +587,7 @@ func TestFetcherPipelinesFlush(t *testing.T) {
 		}
 		return nil
 	}))
-	fa, err := partition.Open("/p", &partition.Options{Topic: "a", Index: 0, Logger: quietLogger(),
-		Log: log.Options{FS: fs, Logger: quietLogger(), SegmentBytes: 1 << 16}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fa.Close() })
-	if err := fa.MakeFollower(2); err != nil {
-		t.Fatal(err)
-	}
-	fa.SetHWPolicy(partition.HWExternal)
+	fa := openFollower(t, "/p", log.Options{FS: fs, Logger: quietLogger(), SegmentBytes: 1 << 16})
 	appendN(t, la, 20, 5, 1)
 
 	release := sync.OnceFunc(func() { close(gate) })
@@ -646,5 +656,46 @@ func TestFetcherReusesBuffer(t *testing.T) {
 		if g, r := leader.given[i], leader.returned[i-1]; cap(g) != cap(r) || &g[:1][0] != &r[:1][0] {
 			t.Fatalf("fetch %d was given another buffer than the one fetch %d returned", i, i-1)
 		}
+	}
+}
+
+// TestFetcherDropsPageCache: a follower's fetcher drops its replica's records from the
+// page cache once they are on disk, and keeps them with KeepPageCache.
+func TestFetcherDropsPageCache(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			la := openTestPartition(t, "a", 0)
+			if err := la.MakeLeader(2); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			fa := openFollower(t, dir, log.Options{Logger: quietLogger(), SegmentBytes: 8 << 20})
+			for i := range 20 {
+				if _, err := la.Append(testutil.Batch(testutil.BatchOptions{Records: 10, ValueSize: 1000, Seed: byte(i)})); err != nil {
+					t.Fatal(err)
+				}
+			}
+			leader := &fakeLeader{parts: map[tp]*partition.Partition{{idA, 0}: la}, fetched: map[tp]int64{}, durable: map[tp]int64{}}
+			f := newFetcher(1, 2, leader, FetchOptions{MaxWait: 10 * time.Millisecond, PartitionMaxBytes: 64 << 10, KeepPageCache: keep}, fetchThrottle{}, quietLogger())
+			defer f.close()
+			f.set(tp{idA, 0}, "a", fa, 2)
+			defer caughtUp(t, la, fa) // at the end: it reads the follower's log into the cache
+			waitFor(t, "the follower to report its log end durable", func() bool {
+				leader.mu.Lock()
+				defer leader.mu.Unlock()
+				return leader.durable[tp{idA, 0}] == la.EndOffset()
+			})
+			path := filepath.Join(dir, segment.BaseName(0)+segment.LogSuffix)
+			if keep {
+				if res, pages := pagecache.Resident(t, path); res != pages || pages < 40 {
+					t.Fatalf("KeepPageCache: %d of %d pages of the follower's log cached, want all of 40 or more", res, pages)
+				}
+				return
+			}
+			waitFor(t, "the follower's durable pages to leave the page cache", func() bool {
+				res, _ := pagecache.Resident(t, path)
+				return res <= 1 // the last page is not whole
+			})
+		})
 	}
 }

@@ -13,6 +13,7 @@
 #   scripts/bench-replication.sh [BIN]      (make bench-replication; BIN default bin/strata)
 #   ROUNDS=5 DURATION=10s scripts/bench-replication.sh
 #   RATE=20000 scripts/bench-replication.sh  (records/s over the producers: ack latency at a fixed load)
+#   SET="strata.replica.page.cache.keep=true" scripts/bench-replication.sh  (broker settings of every node)
 #
 # Everything runs on free ports and a temporary directory, removed at the end.
 set -uo pipefail
@@ -23,6 +24,8 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10s}
 RATE=${RATE:-0}
 PROFILE=${PROFILE:-}
+SETS=()
+for kv in ${SET:-}; do SETS+=(--set "$kv"); done
 [ -x "$BIN" ] || { echo "bench-replication: $BIN not built (run make build)" >&2; exit 1; }
 WORK=$(mktemp -d -t strata-bench-repl.XXXXXX)
 PIDS=()
@@ -44,7 +47,7 @@ SEEDS="127.0.0.1:${PORTS[0]},127.0.0.1:${PORTS[1]},127.0.0.1:${PORTS[2]}"
 for n in 1 2 3; do
 	"$BIN" serve --listen "127.0.0.1:${PORTS[$((n - 1))]}" --http "127.0.0.1:${PORTS[$((n + 5))]}" \
 		--data-dir "$WORK/node-$n" --ready-file "$WORK/ready-$n" \
-		--set node.id="$n" --set controller.quorum.voters="$VOTERS" >"$WORK/strata-$n.log" 2>&1 &
+		--set node.id="$n" --set controller.quorum.voters="$VOTERS" "${SETS[@]}" >"$WORK/strata-$n.log" 2>&1 &
 	PIDS+=($!)
 done
 for n in 1 2 3; do

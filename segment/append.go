@@ -139,6 +139,7 @@ func (s *Segment) truncate(off int64) error {
 	f.oidx.TruncateTo(h.BaseOffset)
 	f.tidx.TruncateTo(h.BaseOffset)
 	s.mu.size, s.mu.next = pos, h.BaseOffset
+	s.synced.Store(min(s.synced.Load(), pos))
 	s.mu.recent = nil
 	// Recompute the max timestamp and bytes since the last index entry from the tail.
 	s.mu.maxTs, s.mu.maxTsOff = -1, -1

@@ -44,10 +44,11 @@
 //
 // Usage: Create (new active segment) or Open (existing; recover rescans and rebuilds),
 // Append stamped batches, Find/ReadRegion/ScanFrom/FindTimestamp to read, Seal at roll,
-// Truncate for torn tails and replication, Sync to fsync (fdatasync for OS files). A failed
-// Append cuts its partial bytes off again; only if that fails too does the segment refuse
-// appends (ErrBroken) until Repair cuts the file back to its last whole batch and verifies
-// the tail.
+// Truncate for torn tails and replication, Sync to fsync (fdatasync for OS files),
+// DropCache to drop what the last Sync made durable from the page cache (a follower's
+// copy). A failed Append cuts its partial bytes off again; only if that fails too does
+// the segment refuse appends (ErrBroken) until Repair cuts the file back to its last
+// whole batch and verifies the tail.
 // Scan is the recovery scanner (length, magic, CRC-32C, offset order), usable on any
 // io.ReaderAt; it never panics on arbitrary bytes. Batch offsets increase with gaps
 // allowed (compaction, a follower's copy of a compacted log); the next offset is always

@@ -84,9 +84,11 @@ func (s *Segment) Sync(indexes bool) error {
 		return nil
 	}
 	defer f.release()
+	size := s.Size() // written before the sync: on disk after it
 	if err := syncData(f.log); err != nil {
 		return fmt.Errorf("segment: sync %s: %w", s.path(LogSuffix), err)
 	}
+	s.synced.Store(size)
 	if !indexes {
 		return nil
 	}

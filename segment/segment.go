@@ -124,6 +124,13 @@ type Segment struct {
 		// from memory instead of one pread per header. Cleared when the size goes down.
 		recent *recentRing
 	}
+
+	// synced is the log's size when its last successful Sync began: the bytes below it
+	// are on disk. dropped is where DropCache has dropped the log's pages up to (a page
+	// boundary), under dropMu.
+	synced  atomic.Int64
+	dropMu  sync.Mutex
+	dropped int64
 }
 
 // files are a segment's open log and index files, reference counted: the segment holds

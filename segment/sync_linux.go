@@ -3,6 +3,8 @@ package segment
 import (
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stratalog/strata/internal/vfs"
 )
 
@@ -23,4 +25,12 @@ func fdatasync(f vfs.OSFile) error {
 		return err
 	}
 	return serr
+}
+
+// dropPages advises the kernel that the pages of [off, off+n) of f are not needed
+// (POSIX_FADV_DONTNEED): clean pages leave the page cache.
+func dropPages(f vfs.OSFile, off, n int64) {
+	if rc, err := f.OSFile().SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _ = unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED) })
+	}
 }

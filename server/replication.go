@@ -18,8 +18,8 @@ import (
 	"github.com/stratalog/strata/wire"
 )
 
-// fetchOptions are the follower fetchers' settings: replica.fetch.* and
-// replica.lag.time.max.ms, from the effective broker settings. As Kafka requires,
+// fetchOptions are the follower fetchers' settings: replica.fetch.*,
+// replica.lag.time.max.ms and strata.replica.page.cache.keep, from the effective broker settings. As Kafka requires,
 // replica.fetch.wait.max.ms may not exceed replica.lag.time.max.ms: a caught-up follower
 // must fetch often enough to stay in the ISR.
 func fetchOptions(broker config.Resolved) (replica.FetchOptions, error) {
@@ -31,6 +31,7 @@ func fetchOptions(broker config.Resolved) (replica.FetchOptions, error) {
 		ResponseMaxBytes:  int32(broker.Int64("replica.fetch.response.max.bytes")),
 		Backoff:           broker.Millis("replica.fetch.backoff.ms"),
 		LagTimeMax:        lag,
+		KeepPageCache:     broker.Bool("strata.replica.page.cache.keep"),
 	}
 	if o.MaxWait > lag {
 		return o, fmt.Errorf("server: replica.fetch.wait.max.ms (%d) must not exceed replica.lag.time.max.ms (%d)", o.MaxWait.Milliseconds(), lag.Milliseconds())

@@ -11,7 +11,7 @@ import (
 )
 
 // TestClusterFetchOptions: the replica.fetch.* broker settings (Kafka's names and
-// defaults) and replica.lag.time.max.ms reach the follower fetchers' options, and a
+// defaults), replica.lag.time.max.ms and strata.replica.page.cache.keep reach the follower fetchers' options, and a
 // long poll longer than replica.lag.time.max.ms is refused, as Kafka refuses it.
 func TestClusterFetchOptions(t *testing.T) {
 	cluster := (&ClusterOptions{}).settings()
@@ -29,9 +29,10 @@ func TestClusterFetchOptions(t *testing.T) {
 	got, err = fetchOptions(resolve(map[string]string{
 		"replica.fetch.wait.max.ms": "50", "replica.fetch.min.bytes": "1024", "replica.fetch.max.bytes": "4096",
 		"replica.fetch.response.max.bytes": "65536", "replica.fetch.backoff.ms": "20", "replica.lag.time.max.ms": "2000",
+		"strata.replica.page.cache.keep": "true",
 	}))
 	want = replica.FetchOptions{MaxWait: 50 * time.Millisecond, MinBytes: 1024, PartitionMaxBytes: 4096,
-		ResponseMaxBytes: 65536, Backoff: 20 * time.Millisecond, LagTimeMax: 2 * time.Second}
+		ResponseMaxBytes: 65536, Backoff: 20 * time.Millisecond, LagTimeMax: 2 * time.Second, KeepPageCache: true}
 	if err != nil || got != want {
 		t.Errorf("set: %+v, %v; want %+v", got, err, want)
 	}
