@@ -26,7 +26,7 @@ import (
 // WriteShareGroupState (85) and DeleteShareGroupState (86). NOT_COORDINATOR,
 // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, a partition without a leader
 // and a broker that cannot be reached are retried with backoff (the coordinator moves)
-// for up to shareStateTimeout. A Write sends one request per coordinator and group, the
+// for up to shareStateTimeout, but not once the server is shutting down. A Write sends one request per coordinator and group, the
 // requests in parallel.
 //
 // Concurrency: safe for concurrent use (read-only after creation).
@@ -153,6 +153,10 @@ func routeShare[T any](st *shareStates, items []T, key func(T) share.Key,
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("share-partition states: %w (retried for %v)", last, shareStateTimeout)
+		case <-st.s.ctx.Done():
+			// The server is shutting down: its in-flight requests and the share groups'
+			// last flush get one attempt, not shareStateTimeout of retries.
+			return fmt.Errorf("share-partition states: %w (not retried: the broker is shutting down)", last)
 		case <-time.After(backoff):
 		}
 		items, backoff = pending, min(2*backoff, time.Second)
