@@ -65,6 +65,11 @@ type shares struct {
 	groups   *share.Groups
 	sessions *share.Sessions
 
+	// unwatch stops the metadata watcher that deletes the states of deleted topics;
+	// deleting tracks the deletions it started (close waits for them).
+	unwatch  func()
+	deleting sync.WaitGroup
+
 	avail struct {
 		sync.Mutex
 		ch chan struct{} // closed (and replaced) when records became available again
@@ -137,6 +142,27 @@ func (s *Server) openShares() (*shares, error) {
 		}
 	})
 	s.data.sharesOpen.Store(sh)
+	// A deleted topic: the share groups coordinated here delete its share-partitions'
+	// states, as Kafka's group coordinator does. Not on the watcher's goroutine, which
+	// must not wait for the share coordinators (nor create __share_group_state).
+	_, sh.unwatch = s.data.store.Watch(func(d *metadata.Delta) error {
+		if len(d.Deleted) == 0 {
+			return nil
+		}
+		ids := make([][16]byte, len(d.Deleted))
+		for i, t := range d.Deleted {
+			ids[i] = t.ID
+			for p := range t.NumPartitions() {
+				sh.mgr.DropPartition(t.ID, p) // led here: its leadership event may find no topic
+			}
+		}
+		sh.deleting.Go(func() {
+			if err := sh.groups.TopicsDeleted(ids); err != nil {
+				s.log.Warn("deleting the share-partition states of deleted topics", "err", err)
+			}
+		})
+		return nil
+	})
 	if s.opts.Cluster != nil {
 		return sh, nil
 	}
@@ -169,6 +195,15 @@ func (s *Server) newShareGroups(numPartitions int32) *share.Groups {
 			}
 			return sh.states.Initialize(keys)
 		},
+		// And, as Kafka's, it deletes those of a deleted topic (TopicsDeleted, from the
+		// metadata watcher of openShares).
+		Delete: func(_ string, keys []share.Key) error {
+			sh := s.data.sharesOpen.Load()
+			if sh == nil {
+				return coord.ErrNotAvailable
+			}
+			return sh.deleteStates(context.Background(), keys)
+		},
 		OnLeave: func(group, member string) {
 			if sh := s.data.sharesOpen.Load(); sh != nil {
 				sh.sessions.Drop(group, member)
@@ -198,6 +233,8 @@ func (s *Server) shareLeaderEpoch(topicID [16]byte, index int32) int32 {
 
 // close closes the membership, the manager (which stores its last changes) and the store.
 func (sh *shares) close() error {
+	sh.unwatch()
+	sh.deleting.Wait()
 	sh.groups.Close()
 	sh.mgr.Close()
 	return sh.store.Close()
@@ -327,6 +364,15 @@ func (sh *shares) resetOffsets(r *request, starts map[share.Key]int64) error {
 	return sh.mgr.Forget(r.ctx, in)
 }
 
+// deleteStates deletes the states of keys at their share coordinators, the manager
+// forgetting them first (so none of its writes follows the deletion).
+func (sh *shares) deleteStates(ctx context.Context, keys []share.Key) error {
+	if err := sh.mgr.Forget(ctx, func(k share.Key) bool { return slices.Contains(keys, k) }); err != nil {
+		return err
+	}
+	return sh.states.Delete(keys)
+}
+
 // deleteOffsets deletes the states of keys (DeleteShareGroupOffsets), as resetOffsets
 // changes them, and the group forgets it initialized their topics (so its next member's
 // assignment initializes them again).
@@ -334,11 +380,7 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	in := func(k share.Key) bool { return slices.Contains(keys, k) }
-	if err := sh.mgr.Forget(r.ctx, in); err != nil {
-		return err
-	}
-	if err := sh.states.Delete(keys); err != nil {
+	if err := sh.deleteStates(r.ctx, keys); err != nil {
 		return err
 	}
 	var topics [][16]byte
@@ -350,7 +392,7 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	if err := sh.groups.Uninitialize(keys[0].Group, topics); err != nil {
 		return err
 	}
-	return sh.mgr.Forget(r.ctx, in)
+	return sh.mgr.Forget(r.ctx, func(k share.Key) bool { return slices.Contains(keys, k) })
 }
 
 // isShareGroup reports whether id is a share group on this broker (share.Groups: with
