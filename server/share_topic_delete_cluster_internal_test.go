@@ -23,12 +23,7 @@ func TestClusterShareGroupTopicDeleted(t *testing.T) {
 	defer cancel()
 	c, q := startShareCluster(t, ctx)
 	group, coordinator := groupCoordinatedAway(c.nodes[0], q, "dg")
-	var gc *Server
-	for _, s := range c.nodes {
-		if s.opts.NodeID == coordinator {
-			gc = s
-		}
-	}
+	gc := c.node(coordinator)
 	cl, _ := consumeShareCluster(ctx, t, c.addrs(), group, 30, func(r *kgo.Record) { r.Ack(kgo.AckAccept) }, nil)
 	cl.Close()
 	keys := []share.Key{shareKey(group, q.ID, 0), shareKey(group, q.ID, 1), shareKey(group, q.ID, 2)}
@@ -58,14 +53,9 @@ func TestClusterShareGroupTopicDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
-		for _, s := range c.nodes {
-			tp, ok := s.image().Topic("q")
-			if !ok || tp.ID != q2.ID || slices.ContainsFunc(tp.Partitions, func(p metadata.PartitionState) bool { return p.Leader < 0 }) {
-				return false
-			}
-		}
-		return true
+		return !slices.ContainsFunc(c.nodes, func(s *Server) bool { tp, ok := s.image().Topic("q"); return !ok || tp.ID != q2.ID })
 	})
+	c.waitForLeaders(t, "q")
 	pcl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,8 @@ import (
 // a share-partition whose state they reset or deleted is fenced at its next write
 // (FENCED_STATE_EPOCH, or INVALID_REQUEST for a deleted one, as Kafka's) and reads it
 // again. Share-partitions are initialized at their share coordinators by the group's
-// coordinator before it assigns them (share.GroupsOptions.Initialize), as Kafka's.
+// coordinator before it assigns them (share.GroupsOptions.Initialize), and a deleted
+// topic's states deleted there by it (share.Groups.TopicsDeleted), as Kafka's.
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
 // ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, the offsets
