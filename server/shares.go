@@ -384,6 +384,8 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	if err := sh.deleteStates(r.ctx, keys); err != nil {
 		return err
 	}
+	// A fetch that loaded one meanwhile (a member that joined) initialized it again:
+	// forgotten once the group no longer assigns the topic.
 	var topics [][16]byte
 	for _, k := range keys {
 		if !slices.Contains(topics, k.TopicID) {
