@@ -53,17 +53,7 @@ func startShareClusterWith(t *testing.T, ctx context.Context, statePartitions in
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
-		for _, s := range c.nodes {
-			for _, name := range []string{metadata.ShareGroupStateTopic, metadata.ConsumerOffsetsTopic, "q"} {
-				tp, ok := s.image().Topic(name)
-				if !ok || slices.ContainsFunc(tp.Partitions, func(p metadata.PartitionState) bool { return p.Leader < 0 }) {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	c.waitForLeaders(t, metadata.ShareGroupStateTopic, metadata.ConsumerOffsetsTopic, "q")
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +70,33 @@ func startShareClusterWith(t *testing.T, ctx context.Context, statePartitions in
 		return !slices.ContainsFunc(q.Partitions, func(p metadata.PartitionState) bool { return len(p.ISR) != 3 })
 	})
 	return c, *q
+}
+
+// waitForLeaders waits until every node's image has the topics names, each partition
+// with a leader.
+func (c *testCluster) waitForLeaders(t *testing.T, names ...string) {
+	t.Helper()
+	waitFor(t, func() bool {
+		for _, s := range c.nodes {
+			for _, name := range names {
+				tp, ok := s.image().Topic(name)
+				if !ok || slices.ContainsFunc(tp.Partitions, func(p metadata.PartitionState) bool { return p.Leader < 0 }) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// node is the node of id.
+func (c *testCluster) node(id int32) *Server {
+	for _, s := range c.nodes {
+		if s != nil && s.opts.NodeID == id {
+			return s
+		}
+	}
+	return nil
 }
 
 func (c *testCluster) addrs() []string {

@@ -25,12 +25,7 @@ func TestClusterShareGroupInitialized(t *testing.T) {
 	defer cancel()
 	c, q := startShareCluster(t, ctx)
 	group, coordinator := groupCoordinatedAway(c.nodes[0], q, "ig")
-	var gc *Server
-	for _, s := range c.nodes {
-		if s.opts.NodeID == coordinator {
-			gc = s
-		}
-	}
+	gc := c.node(coordinator)
 	hb := kmsg.NewPtrShareGroupHeartbeatRequest()
 	hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = group, "m", []string{"q"}
 	r := rawRequest(ctx, t, gc, hb).(*kmsg.ShareGroupHeartbeatResponse)

@@ -39,7 +39,8 @@ import (
 // a share-partition whose state they reset or deleted is fenced at its next write
 // (FENCED_STATE_EPOCH, or INVALID_REQUEST for a deleted one, as Kafka's) and reads it
 // again. Share-partitions are initialized at their share coordinators by the group's
-// coordinator before it assigns them (share.GroupsOptions.Initialize), as Kafka's.
+// coordinator before it assigns them (share.GroupsOptions.Initialize), and a deleted
+// topic's states deleted there by it (share.Groups.TopicsDeleted), as Kafka's.
 
 // shareAPIs are the APIs of share groups, advertised only while they are served:
 // ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch, ShareAcknowledge, the offsets
@@ -64,6 +65,11 @@ type shares struct {
 	mgr      *share.Manager
 	groups   *share.Groups
 	sessions *share.Sessions
+
+	// unwatch stops the metadata watcher that deletes the states of deleted topics;
+	// deleting tracks the deletions it started (close waits for them).
+	unwatch  func()
+	deleting sync.WaitGroup
 
 	avail struct {
 		sync.Mutex
@@ -137,6 +143,27 @@ func (s *Server) openShares() (*shares, error) {
 		}
 	})
 	s.data.sharesOpen.Store(sh)
+	// A deleted topic: the share groups coordinated here delete its share-partitions'
+	// states, as Kafka's group coordinator does. Not on the watcher's goroutine, which
+	// must not wait for the share coordinators (nor create __share_group_state).
+	_, sh.unwatch = s.data.store.Watch(func(d *metadata.Delta) error {
+		if len(d.Deleted) == 0 {
+			return nil
+		}
+		ids := make([][16]byte, len(d.Deleted))
+		for i, t := range d.Deleted {
+			ids[i] = t.ID
+			for p := range t.NumPartitions() {
+				sh.mgr.DropPartition(t.ID, p) // led here: its leadership event may find no topic
+			}
+		}
+		sh.deleting.Go(func() {
+			if err := sh.groups.TopicsDeleted(ids); err != nil {
+				s.log.Warn("deleting the share-partition states of deleted topics", "err", err)
+			}
+		})
+		return nil
+	})
 	if s.opts.Cluster != nil {
 		return sh, nil
 	}
@@ -169,6 +196,15 @@ func (s *Server) newShareGroups(numPartitions int32) *share.Groups {
 			}
 			return sh.states.Initialize(keys)
 		},
+		// And, as Kafka's, it deletes those of a deleted topic (TopicsDeleted, from the
+		// metadata watcher of openShares).
+		Delete: func(_ string, keys []share.Key) error {
+			sh := s.data.sharesOpen.Load()
+			if sh == nil {
+				return coord.ErrNotAvailable
+			}
+			return sh.deleteStates(context.Background(), keys)
+		},
 		OnLeave: func(group, member string) {
 			if sh := s.data.sharesOpen.Load(); sh != nil {
 				sh.sessions.Drop(group, member)
@@ -198,6 +234,8 @@ func (s *Server) shareLeaderEpoch(topicID [16]byte, index int32) int32 {
 
 // close closes the membership, the manager (which stores its last changes) and the store.
 func (sh *shares) close() error {
+	sh.unwatch()
+	sh.deleting.Wait()
 	sh.groups.Close()
 	sh.mgr.Close()
 	return sh.store.Close()
@@ -327,6 +365,15 @@ func (sh *shares) resetOffsets(r *request, starts map[share.Key]int64) error {
 	return sh.mgr.Forget(r.ctx, in)
 }
 
+// deleteStates deletes the states of keys at their share coordinators, the manager
+// forgetting them first (so none of its writes follows the deletion).
+func (sh *shares) deleteStates(ctx context.Context, keys []share.Key) error {
+	if err := sh.mgr.Forget(ctx, func(k share.Key) bool { return slices.Contains(keys, k) }); err != nil {
+		return err
+	}
+	return sh.states.Delete(keys)
+}
+
 // deleteOffsets deletes the states of keys (DeleteShareGroupOffsets), as resetOffsets
 // changes them, and the group forgets it initialized their topics (so its next member's
 // assignment initializes them again).
@@ -334,13 +381,11 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	in := func(k share.Key) bool { return slices.Contains(keys, k) }
-	if err := sh.mgr.Forget(r.ctx, in); err != nil {
+	if err := sh.deleteStates(r.ctx, keys); err != nil {
 		return err
 	}
-	if err := sh.states.Delete(keys); err != nil {
-		return err
-	}
+	// A fetch that loaded one meanwhile (a member that joined) initialized it again:
+	// forgotten once the group no longer assigns the topic.
 	var topics [][16]byte
 	for _, k := range keys {
 		if !slices.Contains(topics, k.TopicID) {
@@ -350,7 +395,7 @@ func (sh *shares) deleteOffsets(r *request, keys []share.Key) error {
 	if err := sh.groups.Uninitialize(keys[0].Group, topics); err != nil {
 		return err
 	}
-	return sh.mgr.Forget(r.ctx, in)
+	return sh.mgr.Forget(r.ctx, func(k share.Key) bool { return slices.Contains(keys, k) })
 }
 
 // isShareGroup reports whether id is a share group on this broker (share.Groups: with

@@ -62,6 +62,10 @@
 // share-partition without a state, never initialized or deleted since, is
 // ErrUninitialized (Kafka's INVALID_REQUEST): the Manager drops it and reads it again; a
 // Manager that reads no state initializes it itself.
+// A deleted topic's states are deleted as Kafka's group coordinator deletes them:
+// Groups.TopicsDeleted (the server's metadata watcher) has each group that initialized
+// share-partitions of it delete their states (GroupsOptions.Delete) and then record it
+// no more; a heartbeat that finds an initialized topic gone does the same.
 //
 // The admin APIs (admin.go): Summary reports a share-partition's start offset and its
 // records in flight, acknowledged and archived (DescribeShareGroupOffsets); Store.Reset

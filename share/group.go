@@ -60,6 +60,11 @@ type GroupsOptions struct {
 	// assigns it (the partition leader chooses the start, share.auto.offset.reset, at
 	// its first read). nil: every partition is assigned (no states to initialize).
 	Initialize func(group string, keys []Key) error
+	// Delete, if set, deletes share-partitions' states at their share coordinators
+	// (Kafka's DeleteShareGroupState through the persister): those a group initialized on
+	// a topic since deleted (TopicsDeleted, and a heartbeat that finds the topic gone).
+	// nil: such topics are only forgotten.
+	Delete func(group string, keys []Key) error
 }
 
 // HeartbeatRequest is a ShareGroupHeartbeat.
@@ -311,10 +316,14 @@ func (g *Groups) heartbeat(req HeartbeatRequest, cfg Config) (HeartbeatResult, *
 // group coordinator initializes them before it assigns them; it records them
 // initializing first and retries, Strata's heartbeat waits for the initialization). A
 // failure is logged: the partitions are assigned once a later heartbeat initializes them.
-// Initialized topics that no longer exist are forgotten.
+// The states of initialized topics that no longer exist are deleted first (dropTopics),
+// should TopicsDeleted have missed or failed them.
 func (g *Groups) initialize(req HeartbeatRequest) {
 	if g.opts.Initialize == nil || req.MemberEpoch == -1 {
 		return
+	}
+	if err := g.dropTopics(req.Group, g.goneTopics(req.Group)); err != nil && g.opts.Logger != nil {
+		g.opts.Logger.Warn("deleting the share-partition states of deleted topics", "group", req.Group, "err", err)
 	}
 	g.mu.Lock()
 	part, err := g.partLocked(req.Group)
@@ -328,12 +337,6 @@ func (g *Groups) initialize(req HeartbeatRequest) {
 		for id, m := range sg.members {
 			if id != req.MemberID || req.Topics == nil {
 				topics = append(topics, m.topics...)
-			}
-		}
-		for tid, it := range sg.initialized {
-			if id, _, ok := g.opts.Topics.Topic(it.name); !ok || id != tid {
-				delete(sg.initialized, tid) // the topic was deleted
-				sg.dirty = true
 			}
 		}
 	}
@@ -424,6 +427,67 @@ func (g *Groups) Uninitialize(group string, topics [][16]byte) error {
 	}
 	g.mu.Unlock()
 	return g.persist(sg)
+}
+
+// goneTopics are the topics group initialized that the metadata no longer has (deleted,
+// or deleted and created again under a new id).
+func (g *Groups) goneTopics(group string) [][16]byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var gone [][16]byte
+	if sg := g.mu.groups[group]; sg != nil {
+		for tid, it := range sg.initialized {
+			if id, _, ok := g.opts.Topics.Topic(it.name); !ok || id != tid {
+				gone = append(gone, tid)
+			}
+		}
+	}
+	return gone
+}
+
+// TopicsDeleted handles the deletion of topics (the metadata image lost them), as Kafka's
+// group coordinator does (GroupCoordinatorService.onPartitionsDeleted): every share group
+// coordinated here that initialized share-partitions of them deletes their states
+// (GroupsOptions.Delete) and then forgets the topics, stored without them in its
+// ShareGroupStatePartitionMetadata record. It returns the groups' errors joined; a group
+// whose deletion failed keeps the topics, and its next heartbeat deletes them again.
+func (g *Groups) TopicsDeleted(topics [][16]byte) error {
+	g.mu.Lock()
+	var groups []string
+	for name, sg := range g.mu.groups {
+		if slices.ContainsFunc(topics, func(t [16]byte) bool { _, ok := sg.initialized[t]; return ok }) {
+			groups = append(groups, name)
+		}
+	}
+	g.mu.Unlock()
+	slices.Sort(groups)
+	var errs []error
+	for _, group := range groups {
+		if err := g.dropTopics(group, topics); err != nil {
+			errs = append(errs, fmt.Errorf("share group %s: %w", group, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dropTopics deletes the states of the share-partitions group initialized on topics
+// (GroupsOptions.Delete) and, once deleted, forgets the topics (Uninitialize).
+func (g *Groups) dropTopics(group string, topics [][16]byte) error {
+	var keys []Key
+	for _, k := range g.InitializedKeys(group) {
+		if slices.Contains(topics, k.TopicID) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if g.opts.Delete != nil {
+		if err := g.opts.Delete(group, keys); err != nil {
+			return err
+		}
+	}
+	return g.Uninitialize(group, topics)
 }
 
 // newGroupLocked adds an empty group stored in part (nil: in memory). g.mu must be held.

@@ -9,12 +9,33 @@ import (
 	"github.com/stratalog/strata/coord"
 )
 
-// initRecorder is a GroupsOptions.Initialize that records the keys it initializes and
-// fails while fail is set.
+// initRecorder is a GroupsOptions.Initialize and Delete that record the keys they
+// initialize and delete, and fail while fail (failDelete) is set.
 type initRecorder struct {
-	mu   sync.Mutex
-	keys []Key
-	fail error
+	mu         sync.Mutex
+	keys       []Key
+	deleted    []Key
+	fail       error
+	failDelete error
+}
+
+func (r *initRecorder) delete(_ string, keys []Key) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failDelete != nil {
+		return r.failDelete
+	}
+	r.deleted = append(r.deleted, keys...)
+	SortKeys(r.deleted)
+	return nil
+}
+
+func (r *initRecorder) takeDeleted() []Key {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := r.deleted
+	r.deleted = nil
+	return k
 }
 
 func (r *initRecorder) initialize(_ string, keys []Key) error {
@@ -36,6 +57,12 @@ func (r *initRecorder) take() []Key {
 	return k
 }
 
+func (r *initRecorder) failDeleteWith(err error) {
+	r.mu.Lock()
+	r.failDelete = err
+	r.mu.Unlock()
+}
+
 func (r *initRecorder) failWith(err error) {
 	r.mu.Lock()
 	r.fail = err
@@ -53,7 +80,7 @@ func TestShareGroupInitialize(t *testing.T) {
 	log := coord.NewMemLog()
 	ft := &fakeTopics{parts: map[string]int32{"t": 2, "u": 1}}
 	rec := &initRecorder{}
-	g := openStoredInit(t, log, ft, rec.initialize)
+	g := openStoredInit(t, log, ft, rec)
 	key := func(topic string, p int32) Key { return Key{Group: "g", TopicID: topicID(topic), Partition: p} }
 
 	rec.failWith(errors.New("share coordinator unavailable"))
@@ -81,7 +108,7 @@ func TestShareGroupInitialize(t *testing.T) {
 	}
 	g.close()
 
-	g = openStoredInit(t, log, ft, rec.initialize)
+	g = openStoredInit(t, log, ft, rec)
 	res = beat(t, g.Groups, "g", "a", res.MemberEpoch)
 	if got := rec.take(); len(got) != 0 {
 		t.Fatalf("initialized %v again after a restart", got)
@@ -103,5 +130,62 @@ func TestShareGroupInitialize(t *testing.T) {
 	join(t, g.Groups, "g", "c", "t", "u")
 	if got, want := rec.take(), []Key{key("t", 0), key("t", 1), key("t", 2), key("u", 0)}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("initialized %v after the states were deleted, want %v", got, want)
+	}
+}
+
+// TestShareGroupTopicDeleted: when a topic is deleted, a group that initialized its
+// share-partitions deletes their states (GroupsOptions.Delete) and then forgets the
+// topic, stored so (as Kafka's group coordinator on topic deletion); a failed deletion
+// keeps the topic, deleted by the next call; a heartbeat that finds an initialized topic
+// gone deletes its states too; a topic created again is initialized afresh.
+func TestShareGroupTopicDeleted(t *testing.T) {
+	log := coord.NewMemLog()
+	ft := &fakeTopics{parts: map[string]int32{"t": 2, "u": 1}}
+	rec := &initRecorder{}
+	g := openStoredInit(t, log, ft, rec)
+	key := func(topic string, p int32) Key { return Key{Group: "g", TopicID: topicID(topic), Partition: p} }
+	res := join(t, g.Groups, "g", "a", "t", "u")
+	if got, want := rec.take(), []Key{key("t", 0), key("t", 1), key("u", 0)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("initialized %v, want %v", got, want)
+	}
+	ft.remove("t")
+	rec.failDeleteWith(errors.New("share coordinator unavailable"))
+	if err := g.TopicsDeleted([][16]byte{topicID("t")}); err == nil {
+		t.Fatal("TopicsDeleted with a failing deletion: no error")
+	}
+	if got, want := g.InitializedKeys("g"), []Key{key("t", 0), key("t", 1), key("u", 0)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("initialized after a failed deletion: %v, want %v", got, want)
+	}
+	rec.failDeleteWith(nil)
+	if err := g.TopicsDeleted([][16]byte{topicID("t"), topicID("other")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rec.takeDeleted(), []Key{key("t", 0), key("t", 1)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("deleted %v, want %v", got, want)
+	}
+	if got, want := g.InitializedKeys("g"), []Key{key("u", 0)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("initialized after the deletion: %v, want %v", got, want)
+	}
+	g.close()
+
+	g = openStoredInit(t, log, ft, rec)
+	if got, want := g.InitializedKeys("g"), []Key{key("u", 0)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("initialized after a restart: %v, want %v (stored without the topic)", got, want)
+	}
+	ft.remove("u") // deleted while no TopicsDeleted saw it
+	res = beat(t, g.Groups, "g", "a", res.MemberEpoch)
+	if got, want := rec.takeDeleted(), []Key{key("u", 0)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("the heartbeat deleted %v, want %v", got, want)
+	}
+	if got := g.InitializedKeys("g"); len(got) != 0 {
+		t.Fatalf("initialized after the heartbeat: %v", got)
+	}
+	ft.set("t", 1)
+	res = beat(t, g.Groups, "g", "a", res.MemberEpoch)
+	if got, want := rec.take(), []Key{key("t", 0)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("initialized %v once t exists again, want %v", got, want)
+	}
+	if got := res.Assignment[topicID("t")]; !reflect.DeepEqual(got, []int32{0}) {
+		t.Fatalf("assignment %v once t exists again", res.Assignment)
 	}
 }

@@ -29,17 +29,22 @@ func openStored(t *testing.T, log *coord.MemLog, topics map[string]int32) *store
 	return openStoredInit(t, log, &fakeTopics{parts: topics}, nil)
 }
 
-// openStoredInit is openStored with GroupsOptions.Initialize.
-func openStoredInit(t *testing.T, log *coord.MemLog, topics Topics, initialize func(string, []Key) error) *storedGroups {
+// openStoredInit is openStored with GroupsOptions.Initialize and, when rec is set,
+// GroupsOptions.Delete.
+func openStoredInit(t *testing.T, log *coord.MemLog, topics Topics, rec *initRecorder) *storedGroups {
 	t.Helper()
 	sg := &storedGroups{}
-	sg.Groups = NewGroups(GroupsOptions{Topics: topics, MaxSize: 5, Initialize: initialize,
+	opts := GroupsOptions{Topics: topics, MaxSize: 5,
 		Partition: func(string) int32 { return 0 },
 		OnLeave: func(group, member string) {
 			sg.mu.Lock()
 			sg.left = append(sg.left, group+"/"+member)
 			sg.mu.Unlock()
-		}})
+		}}
+	if rec != nil {
+		opts.Initialize, opts.Delete = rec.initialize, rec.delete
+	}
+	sg.Groups = NewGroups(opts)
 	rt, err := coord.New(&coord.Options{Topic: "__consumer_offsets", NumPartitions: 1,
 		OpenLog: func(int32) (coord.Log, error) { return log, nil }}, sg.OpenPartition)
 	if err != nil {

@@ -36,6 +36,12 @@ func (f *fakeTopics) set(name string, n int32) {
 	f.parts[name] = n
 }
 
+func (f *fakeTopics) remove(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.parts, name)
+}
+
 func newTestGroups(t *testing.T, topics map[string]int32, onLeave func(group, member string)) (*Groups, *fakeTopics) {
 	t.Helper()
 	ft := &fakeTopics{parts: topics}
