@@ -280,7 +280,7 @@ func (m *Manager) Acquire(k Key, member string, logStart, limit int64, maxRecord
 }
 
 // Acknowledge applies member's acknowledgements of k (PartitionState.Acknowledge) and
-// returns once they are stored, or ctx is done (they are stored later). A share-partition
+// returns once they are stored, or ctx is done (stored or rolled back later). A share-partition
 // this manager does not hold has nothing acquired: ErrInvalidRecordState. When their
 // write fails they are rolled back (PartitionState.EndWrite), as Kafka's SharePartition
 // does, and the write's error is returned (a StoreError): the member still holds the
