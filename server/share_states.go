@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -29,10 +30,14 @@ import (
 // for up to shareStateTimeout, but not once the server is shutting down. A Write sends one request per coordinator and group, the
 // requests in parallel.
 //
-// Concurrency: safe for concurrent use (read-only after creation).
+// Concurrency: safe for concurrent use (read-only after creation but for failWrite, set
+// atomically).
 type shareStates struct {
 	s     *Server
 	local *share.Store
+	// failWrite, if set (by tests), is asked before each Write, which fails with the
+	// error it returns, if any: a failed write of share-partition states.
+	failWrite atomic.Pointer[func([]share.Update) error]
 }
 
 // shareStateTimeout bounds one read, write or delete of share-partition states, retries
@@ -228,6 +233,11 @@ func (st *shareStates) ReadAt(k share.Key, leaderEpoch int32) (share.Stored, boo
 
 // Write stores us with their coordinators (share.StateStore).
 func (st *shareStates) Write(us []share.Update) error {
+	if fail := st.failWrite.Load(); fail != nil {
+		if err := (*fail)(us); err != nil {
+			return err
+		}
+	}
 	return routeShare(st, us, shareUpdateKey, st.local.Write, func(ctx context.Context, node int32, group string, us []share.Update) error {
 		br, err := st.s.peer(node, peerShare)
 		if err != nil {

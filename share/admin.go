@@ -19,7 +19,7 @@ import (
 type Summary struct {
 	Start    int64 // the share-partition start offset (SPSO)
 	End      int64 // the first offset never acquired
-	InFlight int   // records acquired now
+	InFlight int   // records acquired now, or whose acknowledgement is not stored yet
 	// Done counts the Acknowledged and Archived records of the window (above Start):
 	// Kafka's delivery complete count, which the lag leaves out.
 	Done     int
@@ -28,8 +28,11 @@ type Summary struct {
 
 // Summary summarises the state.
 func (s *PartitionState) Summary() Summary {
-	sum := Summary{Start: s.start, End: s.End(), InFlight: s.acquired}
+	sum := Summary{Start: s.start, End: s.End(), InFlight: s.InFlight()}
 	for i := range s.recs {
+		if s.recs[i].pend != settled {
+			continue // in flight until stored
+		}
 		switch s.recs[i].state {
 		case Archived:
 			sum.Archived++

@@ -23,11 +23,16 @@ func TestShareStateDead(t *testing.T) {
 	if err := s.Acknowledge("a", []AckBatch{{0, 4, []AckType{Reject, Gap, Accept, Release, Release}}}, t0, l); err != nil {
 		t.Fatal(err)
 	}
+	if got := s.TakeDead(); got != nil {
+		t.Fatalf("dead before the acknowledgement is stored: %v", got)
+	}
+	s.TakeUpdate()
+	s.EndWrite(true, t0, l)
 	if got, want := s.TakeDead(), []DeadRecord{{0, 1, dlq.Rejected}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("dead after the first acknowledgement: %v, want %v", got, want)
 	}
 	s.Acquire("a", 5, 10, t0, l) // 3 and 4, second delivery
-	if err := s.Acknowledge("a", acks(3, 3, Release), t0, l); err != nil {
+	if err := ackStored(s, "a", acks(3, 3, Release), t0, l); err != nil {
 		t.Fatal(err)
 	}
 	s.Expire(t0.Add(l.LockDuration), l) // 4's lock expires
@@ -41,6 +46,8 @@ func TestShareStateDead(t *testing.T) {
 	for range 2 {
 		s2.Acquire("b", 1, 10, t0, l)
 		s2.ReleaseMember("b", l)
+		s2.TakeUpdate()
+		s2.EndWrite(true, t0, l)
 	}
 	if got, want := s2.TakeDead(), []DeadRecord{{0, 2, dlq.DeliveryLimit}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("dead after the member released twice: %v, want %v", got, want)

@@ -20,7 +20,12 @@
 //	             is Archived instead
 //
 // The start moves past the done records at the front of the window; AdvanceTo moves it
-// when the log start offset passes it. Malformed acknowledgements are ErrInvalidRequest,
+// when the log start offset passes it. The transitions of Acknowledge and ReleaseMember
+// are pending until stored, as Kafka's SharePartition's: their records are neither
+// acquired nor acknowledged again meanwhile, nor does the start move past them;
+// TakeUpdate and Snapshot take them into a write and EndWrite commits them, or rolls them
+// back when the write failed (the records Acquired by their member again, under their
+// lock, or released if it expired). Expire's are not rolled back (Kafka's neither). Malformed acknowledgements are ErrInvalidRequest,
 // acknowledgements of records the member does not hold ErrInvalidRecordState; either
 // leaves the state unchanged.
 //
@@ -40,7 +45,8 @@
 // holds the share-partitions of the topic partitions this broker leads: their in-flight
 // state, lock-expiry timers on the runtime's clock, and the storing of their changes in
 // group commits (one StateStore.Write for every share-partition changed since the last
-// one; an acknowledgement returns once stored). Store (Kafka's share coordinator) is a
+// one; an acknowledgement returns once stored, with the error of its write otherwise,
+// rolled back). Store (Kafka's share coordinator) is a
 // coord runtime on __share_group_state: the stored state of each share-partition whose
 // coordinator key ("group:topicId:partition") hashes to a partition it leads, ShareUpdate
 // records for changes (one batch per partition and Write) and a ShareSnapshot every

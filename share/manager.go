@@ -125,6 +125,7 @@ type sharePart struct {
 
 	mu      sync.Mutex
 	state   *PartitionState
+	next    flushWait   // for the pending transitions no write has taken yet (done nil: none)
 	resync  bool        // a write failed: the next one stores the whole state
 	dropped bool        // no longer held (DropPartition): no timer is armed
 	timer   coord.Timer // lock expiry; nil when none is armed
@@ -279,8 +280,11 @@ func (m *Manager) Acquire(k Key, member string, logStart, limit int64, maxRecord
 }
 
 // Acknowledge applies member's acknowledgements of k (PartitionState.Acknowledge) and
-// returns once they are stored, or ctx is done (they are stored later). A share-partition
-// this manager does not hold has nothing acquired: ErrInvalidRecordState.
+// returns once they are stored, or ctx is done (stored or rolled back later). A share-partition
+// this manager does not hold has nothing acquired: ErrInvalidRecordState. When their
+// write fails they are rolled back (PartitionState.EndWrite), as Kafka's SharePartition
+// does, and the write's error is returned (a StoreError): the member still holds the
+// records and may acknowledge them again.
 func (m *Manager) Acknowledge(ctx context.Context, k Key, member string, batches []AckBatch) error {
 	m.mu.Lock()
 	p := m.mu.parts[k]
@@ -293,27 +297,32 @@ func (m *Manager) Acknowledge(ctx context.Context, k Key, member string, batches
 	}
 	l := m.opts.Configs.ShareConfig(k.Group).Limits()
 	p.mu.Lock()
-	start := p.state.Start()
+	pending := p.state.pending
 	err := p.state.Acknowledge(member, batches, m.opts.Clock.Now(), l)
-	dirty, moved, dead := p.state.Dirty(), p.state.Start() != start, p.state.TakeDead()
+	var w flushWait
+	if p.state.pending > pending {
+		w = p.nextLocked()
+	}
+	dirty, dead := p.state.Dirty(), p.state.TakeDead()
 	m.armLocked(p)
 	p.mu.Unlock()
 	m.queueDead(k, dead)
-	if err != nil || !dirty {
+	if dirty {
+		m.markDirty(p)
+	}
+	if w.done == nil { // nothing to store: an error, Renew, offsets below the start
 		return err
 	}
-	// Released records are available again; a start that moved makes room in a window
-	// full of record locks.
-	released := moved
-	for _, b := range batches {
-		for _, t := range b.Types {
-			released = released || t == Release
-		}
+	return m.waitStored(ctx, w)
+}
+
+// nextLocked returns what the pending transitions applied now wait on: the write that
+// takes them. p.mu must be held.
+func (p *sharePart) nextLocked() flushWait {
+	if p.next.done == nil {
+		p.next = flushWait{done: make(chan struct{}), err: new(error)}
 	}
-	if released && m.opts.OnAvailable != nil {
-		m.opts.OnAvailable(k)
-	}
-	return m.waitStored(ctx, m.markDirty(p))
+	return p.next
 }
 
 // ReleaseMember releases the records member holds in every share-partition of its group
@@ -348,15 +357,11 @@ func (m *Manager) release(group, member string, parts []*sharePart) {
 	l := m.opts.Configs.ShareConfig(group).Limits()
 	for _, p := range parts {
 		p.mu.Lock()
-		released, dead := p.state.ReleaseMember(member, l), p.state.TakeDead()
+		released := p.state.ReleaseMember(member, l)
 		m.armLocked(p)
 		p.mu.Unlock()
-		m.queueDead(p.key, dead)
-		if released {
+		if released { // Available once stored (OnAvailable then), rolled back otherwise
 			m.markDirty(p)
-			if m.opts.OnAvailable != nil {
-				m.opts.OnAvailable(p.key)
-			}
 		}
 	}
 }
@@ -392,6 +397,12 @@ func (m *Manager) Forget(ctx context.Context, match func(Key) bool) error {
 		if p.timer != nil {
 			p.timer.Stop()
 			p.timer = nil
+		}
+		// Transitions no write took are forgotten with the state, never stored.
+		if w := p.next; w.done != nil {
+			*w.err = storeErr(fmt.Errorf("%w: %v reset or deleted", ErrFencedStateEpoch, p.key))
+			close(w.done)
+			p.next = flushWait{}
 		}
 		p.mu.Unlock()
 	}
@@ -473,7 +484,7 @@ func (m *Manager) expire(p *sharePart) {
 
 // flushWait is what a change waits on: the flush that will store it.
 type flushWait struct {
-	done <-chan struct{}
+	done chan struct{}
 	err  *error
 }
 
@@ -534,6 +545,7 @@ func (m *Manager) flush() {
 		return
 	}
 	us := make([]Update, 0, len(dirty))
+	waits := make([]flushWait, 0, len(dirty)) // of us[i]'s pending transitions
 	for k, p := range dirty {
 		p.mu.Lock()
 		u := Update{Key: k, StateEpoch: p.stateEpoch, LeaderEpoch: p.epoch}
@@ -547,6 +559,8 @@ func (m *Manager) flush() {
 			}
 		}
 		p.resync = false
+		waits = append(waits, p.next)
+		p.next = flushWait{}
 		p.mu.Unlock()
 		us = append(us, u)
 	}
@@ -555,17 +569,38 @@ func (m *Manager) flush() {
 		m.dropFenced(us)
 	}
 	if err != nil {
-		m.opts.Logger.Warn("storing share-partition states failed", "partitions", len(us), "err", err)
-		// The store holds none of these changes: store each state whole next time.
-		for _, u := range us {
-			p := dirty[u.Key]
-			p.mu.Lock()
-			p.resync = true
-			p.mu.Unlock()
-		}
+		m.opts.Logger.Warn("storing share-partition states failed: acknowledgements rolled back", "partitions", len(us), "err", err)
+	}
+	now := m.opts.Clock.Now()
+	for i, u := range us {
+		m.endWrite(dirty[u.Key], err, now, waits[i])
 	}
 	*errp = storeErr(err)
 	close(done)
+}
+
+// endWrite ends p's part of a write that returned err: its pending transitions are
+// committed or rolled back (PartitionState.EndWrite), and w, if set, told. After a failure
+// the store may hold none of p's changes: the next write stores its whole state.
+func (m *Manager) endWrite(p *sharePart, err error, now time.Time, w flushWait) {
+	l := m.opts.Configs.ShareConfig(p.key.Group).Limits()
+	p.mu.Lock()
+	available := p.state.EndWrite(err == nil, now, l)
+	p.resync = p.resync || err != nil
+	again, dead := err == nil && p.state.Dirty(), p.state.TakeDead()
+	m.armLocked(p)
+	p.mu.Unlock()
+	m.queueDead(p.key, dead)
+	if available && m.opts.OnAvailable != nil {
+		m.opts.OnAvailable(p.key)
+	}
+	if w.done != nil {
+		*w.err = storeErr(err)
+		close(w.done)
+	}
+	if again { // the start moved past what the write stored
+		m.markDirty(p)
+	}
 }
 
 // dropFenced drops the share-partitions of a write refused with ErrFencedStateEpoch or
@@ -591,7 +626,7 @@ func (m *Manager) dueCheck(p *sharePart) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.state.acquired == 0 && m.opts.Clock.Now().Sub(p.checked) >= m.opts.IdleCheck
+	return p.state.InFlight() == 0 && m.opts.Clock.Now().Sub(p.checked) >= m.opts.IdleCheck
 }
 
 // drop drops k's share-partition if it is still the one read at stateEpoch (the store

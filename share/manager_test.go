@@ -152,26 +152,35 @@ func TestShareManagerLockExpiry(t *testing.T) {
 	})
 }
 
+// TestShareManagerReleaseMember: a member's records are released once the release is
+// stored (OnAvailable told then).
 func TestShareManagerReleaseMember(t *testing.T) {
-	s, _ := newTestStore(t, 500)
-	var available atomic.Int32
-	m := newTestManager(t, s, DefaultConfig(), func(Key) { available.Add(1) })
-	m.Acquire(testKey, "a", 0, 2, 10, startAt(0))
-	m.ReleaseMember("other", "a") // another group: nothing
-	if available.Load() != 0 {
-		t.Fatal("a member of another group released records")
-	}
-	m.ReleaseMember("g", "a")
-	if available.Load() != 1 {
-		t.Fatal("OnAvailable not called")
-	}
-	if got, _ := m.Acquire(testKey, "b", 0, 2, 10, startAt(0)); !reflect.DeepEqual(got, []AcquiredRange{{0, 1, 2}}) {
-		t.Fatalf("acquired %v", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := newTestStore(t, 500)
+		var available atomic.Int32
+		m := newTestManager(t, s, DefaultConfig(), func(Key) { available.Add(1) })
+		m.Acquire(testKey, "a", 0, 2, 10, startAt(0))
+		synctest.Wait()
+		m.ReleaseMember("other", "a") // another group: nothing
+		synctest.Wait()
+		if available.Load() != 0 {
+			t.Fatal("a member of another group released records")
+		}
+		m.ReleaseMember("g", "a")
+		synctest.Wait()
+		if available.Load() != 1 {
+			t.Fatal("OnAvailable not called")
+		}
+		if got, _ := m.Acquire(testKey, "b", 0, 2, 10, startAt(0)); !reflect.DeepEqual(got, []AcquiredRange{{0, 1, 2}}) {
+			t.Fatalf("acquired %v", got)
+		}
+	})
 }
 
-// TestShareManagerWriteFails: an acknowledgement whose write fails returns the error;
-// the next write stores the whole state, so nothing is lost from the store.
+// TestShareManagerWriteFails: an acknowledgement whose write fails returns the error (a
+// StoreError) and is rolled back, as Kafka's: the member still holds the records, nobody
+// else acquires them, its acknowledgement again succeeds and is stored; a manager
+// restarted after it reads exactly what was stored.
 func TestShareManagerWriteFails(t *testing.T) {
 	s, _ := newTestStore(t, 500)
 	cs := &countingStore{StateStore: s}
@@ -184,13 +193,100 @@ func TestShareManagerWriteFails(t *testing.T) {
 	cs.mu.Lock()
 	cs.failErr = boom
 	cs.mu.Unlock()
-	if err := m.Acknowledge(context.Background(), testKey, "a", acks(0, 0, Accept)); !errors.Is(err, boom) {
+	var se *StoreError
+	if err := m.Acknowledge(context.Background(), testKey, "a", acks(0, 0, Accept)); !errors.Is(err, boom) || !errors.As(err, &se) {
 		t.Fatalf("ack with a failing write: %v", err)
+	}
+	wantStored(t, s, testKey, Stored{Start: 0, Batches: []StateBatch{{1, 1, Acknowledged, 1}}})
+	if start, _, n, _ := m.Stats(testKey); start != 0 || n != 3 {
+		t.Fatalf("start %d, %d in flight after the rollback; want 0, 3", start, n)
+	}
+	if got, _ := m.Acquire(testKey, "b", 0, 4, 10, startAt(0)); got != nil {
+		t.Fatalf("another member acquired %v after the rollback", got)
+	}
+	if err := m.Acknowledge(context.Background(), testKey, "a", acks(0, 0, Accept)); err != nil {
+		t.Fatalf("the acknowledgement again: %v", err)
 	}
 	if err := m.Acknowledge(context.Background(), testKey, "a", acks(3, 3, Reject)); err != nil {
 		t.Fatal(err)
 	}
 	wantStored(t, s, testKey, Stored{Start: 2, Batches: []StateBatch{{3, 3, Archived, 1}}})
+	// Restarted: 2, still acquired by a, is delivered again; 0 and 1 never.
+	reload(t, s)
+	m2 := newTestManager(t, s, DefaultConfig(), nil)
+	if got, _ := m2.Acquire(testKey, "c", 0, 4, 10, startAt(9)); !reflect.DeepEqual(got, []AcquiredRange{{2, 2, 1}}) {
+		t.Fatalf("after a restart acquired %v, want 2 (delivered once before)", got)
+	}
+}
+
+// TestShareManagerRollbackConcurrent: while an acknowledgement's write is in progress
+// its records are acquired by no other fetch; the write fails and rolls it back: the
+// records are still the member's, acquired by nobody else, and none is lost.
+// A release on session close rolled back likewise leaves the member holding them; a
+// lock that expired during a failed write releases its records (OnAvailable told).
+func TestShareManagerRollbackConcurrent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := newTestStore(t, 500)
+		cs := &countingStore{StateStore: s}
+		var available atomic.Int32
+		m := newTestManager(t, cs, DefaultConfig(), func(Key) { available.Add(1) })
+		m.Acquire(testKey, "a", 0, 4, 10, startAt(0))
+		synctest.Wait()
+		failNext := func() chan struct{} {
+			hold := make(chan struct{})
+			cs.mu.Lock()
+			cs.hold, cs.failErr = hold, errors.New("boom")
+			cs.mu.Unlock()
+			return hold
+		}
+		hold := failNext()
+		ackErr := make(chan error)
+		go func() { ackErr <- m.Acknowledge(t.Context(), testKey, "a", acks(0, 1, Release)) }()
+		synctest.Wait() // the write is held
+		if got, _ := m.Acquire(testKey, "b", 0, 4, 10, startAt(0)); got != nil {
+			t.Fatalf("acquired %v during the write of their release", got)
+		}
+		close(hold)
+		if err := <-ackErr; err == nil {
+			t.Fatal("the acknowledgement of a failed write succeeded")
+		}
+		if got, _ := m.Acquire(testKey, "b", 0, 4, 10, startAt(0)); got != nil {
+			t.Fatalf("acquired %v after the rollback", got)
+		}
+		if available.Load() != 0 {
+			t.Fatal("OnAvailable called for records rolled back")
+		}
+		// The session closes; the release's write fails: a still holds them.
+		failNext()
+		close(cs.hold)
+		m.ReleaseIn("g", "a", []TopicPartition{{TopicID: testKey.TopicID}})
+		synctest.Wait()
+		if got, _ := m.Acquire(testKey, "b", 0, 4, 10, startAt(0)); got != nil {
+			t.Fatalf("acquired %v after the session's release was rolled back", got)
+		}
+		if err := m.Acknowledge(t.Context(), testKey, "a", acks(0, 0, Accept)); err != nil {
+			t.Fatal(err)
+		}
+		// A write that fails after the lock expired: the records are released.
+		synctest.Wait()
+		available.Store(0) // told when 0's acceptance moved the start
+		hold = failNext()
+		go func() { ackErr <- m.Acknowledge(t.Context(), testKey, "a", acks(1, 3, Accept)) }()
+		synctest.Wait()
+		time.Sleep(DefaultConfig().RecordLockDuration)
+		close(hold)
+		if err := <-ackErr; err == nil {
+			t.Fatal("the acknowledgement of a failed write succeeded")
+		}
+		if available.Load() != 1 {
+			t.Fatalf("OnAvailable called %d times, want 1", available.Load())
+		}
+		if got, _ := m.Acquire(testKey, "b", 0, 4, 10, startAt(0)); !reflect.DeepEqual(got, []AcquiredRange{{1, 3, 2}}) {
+			t.Fatalf("acquired %v after the rollback of expired locks, want 1-3", got)
+		}
+		synctest.Wait() // stored: 0 accepted, 1-3 delivered once
+		wantStored(t, s, testKey, Stored{Start: 1, Batches: []StateBatch{{1, 3, Available, 1}}})
+	})
 }
 
 func TestShareManagerClosed(t *testing.T) {
@@ -216,30 +312,36 @@ func TestShareManagerAckUnknownPartition(t *testing.T) {
 }
 
 func TestShareManagerReleaseIn(t *testing.T) {
-	s, _ := newTestStore(t, 500)
-	m := newTestManager(t, s, DefaultConfig(), nil)
-	other := Key{Group: "g", TopicID: [16]byte{7}, Partition: 1}
-	m.Acquire(testKey, "a", 0, 2, 10, startAt(0))
-	m.Acquire(other, "a", 0, 2, 10, startAt(0))
-	m.ReleaseIn("g", "a", []TopicPartition{{TopicID: other.TopicID, Partition: other.Partition}, {Partition: 9}})
-	if _, _, n, _ := m.Stats(testKey); n != 2 {
-		t.Fatalf("%d in flight outside the session's partitions, want 2", n)
-	}
-	if _, _, n, _ := m.Stats(other); n != 0 {
-		t.Fatalf("%d in flight in the session's partition, want 0", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := newTestStore(t, 500)
+		m := newTestManager(t, s, DefaultConfig(), nil)
+		other := Key{Group: "g", TopicID: [16]byte{7}, Partition: 1}
+		m.Acquire(testKey, "a", 0, 2, 10, startAt(0))
+		m.Acquire(other, "a", 0, 2, 10, startAt(0))
+		m.ReleaseIn("g", "a", []TopicPartition{{TopicID: other.TopicID, Partition: other.Partition}, {Partition: 9}})
+		synctest.Wait()
+		if _, _, n, _ := m.Stats(testKey); n != 2 {
+			t.Fatalf("%d in flight outside the session's partitions, want 2", n)
+		}
+		if _, _, n, _ := m.Stats(other); n != 0 {
+			t.Fatalf("%d in flight in the session's partition, want 0", n)
+		}
+	})
 }
 
 func TestShareManagerLogStartMoves(t *testing.T) {
-	s, _ := newTestStore(t, 500)
-	m := newTestManager(t, s, DefaultConfig(), nil)
-	m.Acquire(testKey, "a", 0, 3, 10, startAt(0))
-	m.ReleaseMember("g", "a")
-	// Retention deleted offsets 0-1: only 2 is delivered again, then new ones.
-	got, _ := m.Acquire(testKey, "b", 2, 5, 10, startAt(0))
-	if want := []AcquiredRange{{2, 2, 2}, {3, 4, 1}}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("acquired %v, want %v", got, want)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := newTestStore(t, 500)
+		m := newTestManager(t, s, DefaultConfig(), nil)
+		m.Acquire(testKey, "a", 0, 3, 10, startAt(0))
+		m.ReleaseMember("g", "a")
+		synctest.Wait()
+		// Retention deleted offsets 0-1: only 2 is delivered again, then new ones.
+		got, _ := m.Acquire(testKey, "b", 2, 5, 10, startAt(0))
+		if want := []AcquiredRange{{2, 2, 2}, {3, 4, 1}}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("acquired %v, want %v", got, want)
+		}
+	})
 }
 
 func TestShareManagerDropGroup(t *testing.T) {

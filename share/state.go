@@ -79,11 +79,26 @@ type AckBatch struct {
 // record is the state of one offset of the in-flight window.
 type record struct {
 	state    RecordState
-	count    int16     // deliveries so far
-	member   string    // holder while Acquired
-	deadline time.Time // lock expiry while Acquired
-	dirty    bool      // changed since the last TakeUpdate
+	count    int16      // deliveries so far
+	pend     pending    // its transition from Acquired is not stored yet
+	dead     dlq.Reason // a pending transition's reason to archive it as a dead letter (0: none)
+	member   string     // holder while Acquired or pending
+	deadline time.Time  // lock expiry while Acquired or pending
+	dirty    bool       // changed since the last TakeUpdate
 }
+
+// pending is where a record's transition from Acquired by an acknowledgement or a release
+// (Acknowledge, ReleaseMember) stands: applied, not yet taken by a write (TakeUpdate,
+// Snapshot), or being written (EndWrite commits or rolls it back). As Kafka's
+// SharePartition: a record in a pending transition is neither acquired nor acknowledged
+// again, and the start does not move past it.
+type pending uint8
+
+const (
+	settled pending = iota
+	applied
+	writing
+)
 
 // PartitionState is the state of one share-partition (a group's view of one topic
 // partition): the share-partition start offset (SPSO) below which every record is done,
@@ -97,7 +112,9 @@ type PartitionState struct {
 	recs         []record // recs[i] is offset start+i
 	startDirty   bool     // start moved since the last TakeUpdate
 	acquired     int      // records in state Acquired
+	pending      int      // records in a pending transition
 	dirtyRecords int
+	writeStart   int64        // the start the write in progress carries
 	dead         []DeadRecord // archived by Reject or the delivery limit since TakeDead
 }
 
@@ -131,8 +148,9 @@ func (s *PartitionState) Start() int64 { return s.start }
 // End is the first offset never acquired: the end of the in-flight window.
 func (s *PartitionState) End() int64 { return s.start + int64(len(s.recs)) }
 
-// InFlight reports how many records are acquired now.
-func (s *PartitionState) InFlight() int { return s.acquired }
+// InFlight reports how many records are acquired now, or acknowledged or released while
+// their transition is not stored yet.
+func (s *PartitionState) InFlight() int { return s.acquired + s.pending }
 
 // State reports the state and delivery count of offset o: below the start Acknowledged
 // (done), at or past the end Available with no delivery.
@@ -175,7 +193,7 @@ func (s *PartitionState) Acquire(member string, limit int64, maxRecords int, now
 		if o >= limit {
 			return out
 		}
-		if r := &s.recs[i]; r.state == Available {
+		if r := &s.recs[i]; r.state == Available && r.pend == settled {
 			take(o, r)
 		}
 	}
@@ -191,8 +209,9 @@ func (s *PartitionState) Acquire(member string, limit int64, maxRecords int, now
 // ascending order or overlapping, a count of types that is neither 1 nor the batch's
 // length, an unknown type, offsets past the end) and one wrapping ErrInvalidRecordState
 // for an offset not acquired by member now (never acquired, acknowledged, or its lock
-// expired). Offsets below the start are already done and ignored. Renew extends the lock
-// by l.LockDuration from now.
+// expired, or its transition by an earlier acknowledgement not stored yet). Offsets below
+// the start are already done and ignored. Renew extends the lock by l.LockDuration from
+// now. The other types' transitions are pending until a write stores them (see EndWrite).
 func (s *PartitionState) Acknowledge(member string, batches []AckBatch, now time.Time, l Limits) error {
 	s.Expire(now, l)
 	prev := int64(-1)
@@ -228,21 +247,81 @@ func (s *PartitionState) Acknowledge(member string, batches []AckBatch, now time
 			r := &s.recs[o-s.start]
 			switch t {
 			case Gap:
-				s.settle(r, Archived)
+				s.begin(r, Archived, 0)
 			case Reject:
-				s.settle(r, Archived)
-				s.dead = append(s.dead, DeadRecord{Offset: o, DeliveryCount: r.count, Reason: dlq.Rejected})
+				s.begin(r, Archived, dlq.Rejected)
 			case Accept:
-				s.settle(r, Acknowledged)
+				s.begin(r, Acknowledged, 0)
 			case Release:
-				s.release(r, o, l)
+				st, dead := l.released(r.count)
+				s.begin(r, st, dead)
 			case Renew:
 				r.deadline = now.Add(l.LockDuration)
 			}
 		}
 	}
-	s.advance()
 	return nil
+}
+
+// begin starts the transition of the acquired record r to state st, pending until a
+// write stores it; dead is why it becomes a dead letter then, if it does.
+func (s *PartitionState) begin(r *record, st RecordState, dead dlq.Reason) {
+	s.acquired--
+	s.pending++
+	r.state, r.pend, r.dead = st, applied, dead
+	s.markDirty(r)
+}
+
+// released is the state a record delivered count times goes to when released, and why
+// it is a dead letter then: Available, or Archived at the delivery limit.
+func (l Limits) released(count int16) (RecordState, dlq.Reason) {
+	if count >= l.DeliveryLimit {
+		return Archived, dlq.DeliveryLimit
+	}
+	return Available, 0
+}
+
+// EndWrite ends the write of the pending transitions the last TakeUpdate or Snapshot
+// took: stored (ok), they are committed — the records released by them are Available to
+// any member, the rejected ones and those released at the delivery limit dead letters
+// (TakeDead), and the start moves past the done records; not stored, they are rolled
+// back, as Kafka's SharePartition does: the records are Acquired by their member again
+// under their lock, or, when it expired meanwhile (at now), released as by Expire. It
+// reports whether records became Available or the start moved.
+func (s *PartitionState) EndWrite(ok bool, now time.Time, l Limits) (available bool) {
+	if s.pending > 0 {
+		for i := range s.recs {
+			r := &s.recs[i]
+			if r.pend != writing {
+				continue
+			}
+			s.pending--
+			r.pend = settled
+			switch {
+			case ok:
+				if r.dead != 0 {
+					s.dead = append(s.dead, DeadRecord{Offset: s.start + int64(i), DeliveryCount: r.count, Reason: r.dead})
+				}
+				available = available || r.state == Available
+				r.member, r.deadline = "", time.Time{}
+			case now.Before(r.deadline):
+				r.state = Acquired
+				s.acquired++
+			default:
+				r.state = Acquired
+				s.acquired++
+				s.release(r, s.start+int64(i), l)
+				available = true
+			}
+			r.dead = 0
+		}
+	}
+	start, dirty := s.start, s.startDirty
+	s.advance()
+	if ok && !dirty && s.start == s.writeStart {
+		s.startDirty = false // the write stored this start
+	}
+	return available || s.start != start
 }
 
 // Expire releases the records whose lock expired at now (archiving those delivered
@@ -279,22 +358,18 @@ func (s *PartitionState) NextDeadline() (deadline time.Time, ok bool) {
 }
 
 // ReleaseMember releases every record member holds (it left the group or closed its share
-// session), as a Release acknowledgement would, and reports whether it held any.
+// session), as a Release acknowledgement would (pending until stored), and reports
+// whether it held any.
 func (s *PartitionState) ReleaseMember(member string, l Limits) bool {
-	if s.acquired == 0 {
-		return false
-	}
-	n := 0
-	for i := range s.recs {
+	held := false
+	for i := 0; s.acquired > 0 && i < len(s.recs); i++ {
 		if r := &s.recs[i]; r.state == Acquired && r.member == member {
-			s.release(r, s.start+int64(i), l)
-			n++
+			st, dead := l.released(r.count)
+			s.begin(r, st, dead)
+			held = true
 		}
 	}
-	if n > 0 {
-		s.advance()
-	}
-	return n > 0
+	return held
 }
 
 // AdvanceTo moves the start offset up to o (the partition's log start offset moved past
@@ -316,12 +391,11 @@ func (s *PartitionState) AdvanceTo(o int64) {
 // release makes the acquired record r (offset o) Available, or Archived once delivered
 // l.DeliveryLimit times.
 func (s *PartitionState) release(r *record, o int64, l Limits) {
-	if r.count >= l.DeliveryLimit {
-		s.settle(r, Archived)
-		s.dead = append(s.dead, DeadRecord{Offset: o, DeliveryCount: r.count, Reason: dlq.DeliveryLimit})
-		return
+	st, dead := l.released(r.count)
+	s.settle(r, st)
+	if dead != 0 {
+		s.dead = append(s.dead, DeadRecord{Offset: o, DeliveryCount: r.count, Reason: dead})
 	}
-	s.settle(r, Available)
 }
 
 // settle moves the acquired record r to state st (not Acquired).
@@ -345,18 +419,20 @@ func (s *PartitionState) forget(r *record) {
 	if r.state == Acquired {
 		s.acquired--
 	}
+	if r.pend != settled {
+		s.pending--
+	}
 	if r.dirty {
 		s.dirtyRecords--
 	}
 }
 
 // advance moves the start past the done (Acknowledged or Archived) records at the front
-// of the window.
+// of the window, up to the first in a pending transition.
 func (s *PartitionState) advance() {
-	n := 0
-	for n < len(s.recs) && (s.recs[n].state == Acknowledged || s.recs[n].state == Archived) {
-		s.forget(&s.recs[n])
-		n++
+	n := s.done(false)
+	for i := range n {
+		s.forget(&s.recs[i])
 	}
 	if n == 0 {
 		return
@@ -364,6 +440,18 @@ func (s *PartitionState) advance() {
 	s.recs = append(s.recs[:0], s.recs[n:]...)
 	s.start += int64(n)
 	s.startDirty = true
+}
+
+// done counts the done records at the front of the window: those whose transition is
+// pending too with pending, else up to the first of them.
+func (s *PartitionState) done(pending bool) int {
+	n := 0
+	for ; n < len(s.recs); n++ {
+		if r := &s.recs[n]; r.state != Acknowledged && r.state != Archived || r.pend != settled && !pending {
+			break
+		}
+	}
+	return n
 }
 
 // StateBatch is a range of offsets stored in one state with one delivery count (a state
@@ -401,19 +489,24 @@ func (s *PartitionState) Dirty() bool { return s.startDirty || s.dirtyRecords > 
 
 // TakeUpdate returns what changed since the last TakeUpdate or Snapshot — the start offset
 // (-1 when it did not move) and the changed records of the window as state batches — and
-// forgets the changes. ok is false when nothing changed.
+// forgets the changes. ok is false when nothing changed. The pending transitions are
+// stored as done, the start past them as if they were committed; they are being written
+// until EndWrite.
 func (s *PartitionState) TakeUpdate() (start int64, batches []StateBatch, ok bool) {
 	if !s.Dirty() {
 		return -1, nil, false
 	}
+	n := s.beginWrite()
 	start = -1
-	if s.startDirty {
-		start = s.start
+	if s.startDirty || n > 0 {
+		start = s.writeStart
 	}
 	for i := 0; s.dirtyRecords > 0 && i < len(s.recs); i++ {
 		if r := &s.recs[i]; r.dirty {
-			st, c := r.stored()
-			batches = appendBatch(batches, s.start+int64(i), st, c)
+			if i >= n {
+				st, c := r.stored()
+				batches = appendBatch(batches, s.start+int64(i), st, c)
+			}
 			r.dirty = false
 			s.dirtyRecords--
 		}
@@ -423,17 +516,33 @@ func (s *PartitionState) TakeUpdate() (start int64, batches []StateBatch, ok boo
 }
 
 // Snapshot returns the whole state — the start offset and the state batches of every
-// record of the window that is not Available undelivered — and forgets the changes.
+// record of the window that is not Available undelivered — and forgets the changes. The
+// pending transitions are taken as TakeUpdate takes them.
 func (s *PartitionState) Snapshot() (start int64, batches []StateBatch) {
+	n := s.beginWrite()
 	for i := range s.recs {
 		r := &s.recs[i]
 		r.dirty = false
-		if st, c := r.stored(); st != Available || c > 0 {
+		if st, c := r.stored(); i >= n && (st != Available || c > 0) {
 			batches = appendBatch(batches, s.start+int64(i), st, c)
 		}
 	}
 	s.dirtyRecords, s.startDirty = 0, false
-	return s.start, batches
+	return s.writeStart, batches
+}
+
+// beginWrite marks the applied transitions as being written, and sets the start the
+// write carries: past the done records at the front of the window, pending or not. It
+// returns how many those are.
+func (s *PartitionState) beginWrite() int {
+	for i := 0; s.pending > 0 && i < len(s.recs); i++ {
+		if r := &s.recs[i]; r.pend == applied {
+			r.pend = writing
+		}
+	}
+	n := s.done(true)
+	s.writeStart = s.start + int64(n)
+	return n
 }
 
 // ApplySnapshot replaces the state with a stored snapshot (replay). Batches that lie

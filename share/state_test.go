@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/stratalog/strata/dlq"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed of TestShareStateRandom (0: a new one)")
@@ -18,6 +20,15 @@ var (
 
 func acks(first, last int64, types ...AckType) []AckBatch {
 	return []AckBatch{{First: first, Last: last, Types: types}}
+}
+
+// ackStored acknowledges and stores the transitions as a successful write does
+// (TakeUpdate, EndWrite).
+func ackStored(s *PartitionState, member string, batches []AckBatch, now time.Time, l Limits) error {
+	err := s.Acknowledge(member, batches, now, l)
+	s.TakeUpdate()
+	s.EndWrite(true, now, l)
+	return err
 }
 
 func wantState(t *testing.T, s *PartitionState, o int64, st RecordState, count int16) {
@@ -52,7 +63,7 @@ func TestShareStateAcquireBounds(t *testing.T) {
 		t.Fatalf("acquired %v from a full window", got)
 	}
 	// Once the front is done, the window moves and there is room again.
-	if err := s.Acknowledge("a", acks(10, 13, Accept), t0, l); err != nil {
+	if err := ackStored(s, "a", acks(10, 13, Accept), t0, l); err != nil {
 		t.Fatal(err)
 	}
 	if s.Start() != 14 {
@@ -67,7 +78,7 @@ func TestShareStateAcceptNeverRedelivered(t *testing.T) {
 	s := NewPartitionState(0)
 	s.Acquire("a", 5, 10, t0, limits)
 	// 1 and 3 accepted, the rest released: only the released come back, counted twice.
-	err := s.Acknowledge("a", []AckBatch{{First: 0, Last: 4, Types: []AckType{Release, Accept, Release, Accept, Release}}}, t0, limits)
+	err := ackStored(s, "a", []AckBatch{{First: 0, Last: 4, Types: []AckType{Release, Accept, Release, Accept, Release}}}, t0, limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +97,7 @@ func TestShareStateDeliveryLimitArchives(t *testing.T) {
 		if want := []AcquiredRange{{0, 0, i + 1}}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("delivery %d: acquired %v, want %v", i+1, got, want)
 		}
-		if err := s.Acknowledge("a", acks(0, 0, Release), t0, limits); err != nil {
+		if err := ackStored(s, "a", acks(0, 0, Release), t0, limits); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,7 +112,7 @@ func TestShareStateDeliveryLimitArchives(t *testing.T) {
 func TestShareStateRejectAndGapArchive(t *testing.T) {
 	s := NewPartitionState(0)
 	s.Acquire("a", 3, 10, t0, limits)
-	if err := s.Acknowledge("a", []AckBatch{{0, 0, []AckType{Reject}}, {1, 2, []AckType{Gap, Accept}}}, t0, limits); err != nil {
+	if err := ackStored(s, "a", []AckBatch{{0, 0, []AckType{Reject}}, {1, 2, []AckType{Gap, Accept}}}, t0, limits); err != nil {
 		t.Fatal(err)
 	}
 	if s.Start() != 3 || s.InFlight() != 0 {
@@ -190,11 +201,15 @@ func TestShareStateAcknowledgedTwice(t *testing.T) {
 	if err := s.Acknowledge("a", acks(1, 1, Accept), t0, limits); err != nil {
 		t.Fatal(err)
 	}
+	// Again while its write is pending, and once stored.
 	if err := s.Acknowledge("a", acks(1, 1, Accept), t0, limits); !errors.Is(err, ErrInvalidRecordState) {
+		t.Fatalf("second acceptance, not stored yet: %v, want ErrInvalidRecordState", err)
+	}
+	if err := ackStored(s, "a", acks(1, 1, Accept), t0, limits); !errors.Is(err, ErrInvalidRecordState) {
 		t.Fatalf("second acceptance: %v, want ErrInvalidRecordState", err)
 	}
 	// Offsets below the start are done: acknowledging them again is harmless.
-	if err := s.Acknowledge("a", acks(0, 0, Accept), t0, limits); err != nil {
+	if err := ackStored(s, "a", acks(0, 0, Accept), t0, limits); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Acknowledge("a", acks(0, 0, Release), t0, limits); err != nil {
@@ -212,6 +227,13 @@ func TestShareStateReleaseMember(t *testing.T) {
 	s.Acquire("b", 4, 10, t0, limits)
 	if !s.ReleaseMember("a", limits) || s.ReleaseMember("a", limits) {
 		t.Fatal("ReleaseMember reported wrongly")
+	}
+	if got := s.Acquire("c", 4, 10, t0, limits); got != nil {
+		t.Fatalf("acquired %v released records not stored yet", got)
+	}
+	s.TakeUpdate()
+	if !s.EndWrite(true, t0, limits) {
+		t.Fatal("EndWrite did not report the released records")
 	}
 	wantState(t, s, 0, Available, 1)
 	wantState(t, s, 2, Acquired, 1)
@@ -256,10 +278,17 @@ func TestShareStateUpdatesCoalesce(t *testing.T) {
 	if !ok || start != -1 || !reflect.DeepEqual(batches, want) {
 		t.Fatalf("update %d %v %v, want -1 %v", start, batches, ok, want)
 	}
+	s.EndWrite(true, t0, limits)
 	s.Acknowledge("a", acks(0, 1, Accept), t0, limits)
+	// The start the update carries is past the records it acknowledges, before they
+	// are committed; once they are, it is stored: nothing more to write.
 	start, batches, _ = s.TakeUpdate()
-	if start != 5 || batches != nil {
-		t.Fatalf("update %d %v, want start 5 and no batch (the window moved past them)", start, batches)
+	if start != 5 || batches != nil || s.Start() != 0 {
+		t.Fatalf("update %d %v (start %d), want start 5 and no batch (the window moves past them)", start, batches, s.Start())
+	}
+	s.EndWrite(true, t0, limits)
+	if s.Start() != 5 || s.Dirty() {
+		t.Fatalf("start %d, dirty %v after the write; want 5, false", s.Start(), s.Dirty())
 	}
 }
 
@@ -267,7 +296,10 @@ func TestShareStateUpdatesCoalesce(t *testing.T) {
 // what it stores (TakeUpdate, now and then Snapshot) into a second state, as a load of
 // __share_group_state would: the replayed state must always equal the stored view of the
 // first (acquired records Available, at the delivery count before their acquisition, as
-// the state is stored after every step). -seed replays a stream.
+// the state is stored after every step). One write in eight fails: its transitions are
+// rolled back (their records Acquired again, or released if their lock expired
+// meanwhile), and the next write stores the whole state (Snapshot), as the Manager does.
+// -seed replays a stream.
 func TestShareStateRandom(t *testing.T) {
 	seed := *seedFlag
 	if seed == 0 {
@@ -278,6 +310,7 @@ func TestShareStateRandom(t *testing.T) {
 	l := Limits{LockDuration: 10 * time.Second, DeliveryLimit: 3, MaxRecordLocks: 40}
 	s, replica := NewPartitionState(5), &PartitionState{}
 	hwm, now := int64(5), t0
+	resync := false
 	members := []string{"a", "b", "c"}
 	for step := range 3000 {
 		switch op := rng.IntN(10); {
@@ -313,10 +346,26 @@ func TestShareStateRandom(t *testing.T) {
 		if s.End()-s.Start() > int64(l.MaxRecordLocks) {
 			t.Fatalf("step %d: window %d-%d past %d record locks", step, s.Start(), s.End(), l.MaxRecordLocks)
 		}
-		if rng.IntN(50) == 0 {
-			replica.ApplySnapshot(s.Snapshot())
-		} else if start, batches, ok := s.TakeUpdate(); ok {
+		fail := rng.IntN(8) == 0
+		switch start, batches, ok := s.TakeUpdate(); {
+		case resync || rng.IntN(50) == 0:
+			start, batches = s.Snapshot()
+			if !fail {
+				replica.ApplySnapshot(start, batches)
+			}
+		case ok && !fail:
 			replica.ApplyUpdate(start, batches)
+		}
+		if fail { // a write that failed may have taken long: locks expire meanwhile
+			now = now.Add(time.Duration(rng.IntN(12)) * time.Second)
+		}
+		s.EndWrite(!fail, now, l)
+		if s.pending != 0 {
+			t.Fatalf("step %d: %d transitions pending after the write", step, s.pending)
+		}
+		if resync = fail; fail {
+			s.Expire(now, l)
+			continue
 		}
 		for o := s.Start() - 2; o < s.End()+2; o++ {
 			st, c := s.State(o)
@@ -342,4 +391,83 @@ func snapshotOf(s *PartitionState) []any {
 		out = append(out, st, c)
 	}
 	return append(out, s.Start(), s.InFlight())
+}
+
+// TestShareStateRollback: transitions whose write fails are rolled back as Kafka's
+// SharePartition rolls them back: the records are Acquired by their member again, under
+// their lock, nobody else acquired them meanwhile, nothing is a dead letter, and the
+// member's acknowledgement succeeds again; a lock that expired during the write releases
+// its records instead.
+func TestShareStateRollback(t *testing.T) {
+	l := limits
+	l.DeliveryLimit = 1
+	s := NewPartitionState(0)
+	s.Acquire("a", 5, 10, t0, l)
+	ack := []AckBatch{{0, 3, []AckType{Accept, Release, Reject, Gap}}}
+	if err := s.Acknowledge("a", ack, t0, l); err != nil {
+		t.Fatal(err)
+	}
+	// 1 released at the delivery limit is archived: the update stores the start past all.
+	if start, batches, _ := s.TakeUpdate(); start != 4 || batches != nil {
+		t.Fatalf("update %d %v, want 4 and no batch", start, batches)
+	}
+	// During the write: nobody acquires them, nor acknowledges them again.
+	if got := s.Acquire("b", 5, 10, t0, l); got != nil {
+		t.Fatalf("acquired %v during the write", got)
+	}
+	if err := s.Acknowledge("a", acks(1, 1, Accept), t0, l); !errors.Is(err, ErrInvalidRecordState) {
+		t.Fatalf("acknowledged again during the write: %v", err)
+	}
+	if s.InFlight() != 5 || s.Summary().Done != 0 {
+		t.Fatalf("in flight %d, done %d during the write; want 5, 0", s.InFlight(), s.Summary().Done)
+	}
+	if s.EndWrite(false, t0.Add(time.Second), l) {
+		t.Fatal("a rollback under live locks reported records available")
+	}
+	for o := range int64(5) {
+		wantState(t, s, o, Acquired, 1)
+	}
+	if s.Start() != 0 || s.InFlight() != 5 || s.TakeDead() != nil {
+		t.Fatalf("start %d, in flight %d after the rollback; want 0, 5, no dead letter", s.Start(), s.InFlight())
+	}
+	if d, _ := s.NextDeadline(); !d.Equal(t0.Add(l.LockDuration)) {
+		t.Fatalf("lock deadline %v after the rollback, want the acquisition's", d)
+	}
+	if got := s.Acquire("b", 5, 10, t0, l); got != nil {
+		t.Fatalf("acquired %v after the rollback", got)
+	}
+	// Acknowledged again, stored: the same as had the first write succeeded.
+	if err := ackStored(s, "a", ack, t0.Add(2*time.Second), l); err != nil {
+		t.Fatal(err)
+	}
+	if s.Start() != 4 || s.InFlight() != 1 {
+		t.Fatalf("start %d, in flight %d; want 4, 1", s.Start(), s.InFlight())
+	}
+	if got, want := s.TakeDead(), []DeadRecord{{1, 1, dlq.DeliveryLimit}, {2, 1, dlq.Rejected}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("dead %v, want %v", got, want)
+	}
+
+	// A lock that expired during the failed write: released (Archived at the limit).
+	s = NewPartitionState(0)
+	s.Acquire("a", 2, 10, t0, limits)
+	s.Acknowledge("a", acks(0, 1, Accept), t0, limits)
+	s.TakeUpdate()
+	if !s.EndWrite(false, t0.Add(limits.LockDuration), limits) {
+		t.Fatal("records released by a rollback not reported")
+	}
+	wantState(t, s, 0, Available, 1)
+	if got := s.Acquire("b", 2, 10, t0.Add(limits.LockDuration), limits); !reflect.DeepEqual(got, []AcquiredRange{{0, 1, 2}}) {
+		t.Fatalf("acquired %v after the rollback of expired locks", got)
+	}
+
+	// A member's release rolled back: it holds its records again.
+	s = NewPartitionState(0)
+	s.Acquire("a", 2, 10, t0, limits)
+	s.ReleaseMember("a", limits)
+	s.Snapshot()
+	s.EndWrite(false, t0, limits)
+	wantState(t, s, 1, Acquired, 1)
+	if err := ackStored(s, "a", acks(0, 1, Accept), t0, limits); err != nil || s.Start() != 2 {
+		t.Fatalf("acknowledging after a rolled back release: %v, start %d", err, s.Start())
+	}
 }
