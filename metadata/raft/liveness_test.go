@@ -300,3 +300,59 @@ func TestRaftPlacementUnheardForASession(t *testing.T) {
 		t.Fatal("the topic was created")
 	}
 }
+
+// TestRaftHeartbeatWhileBusy: the controller counts an unfenced broker's heartbeat as it
+// arrives, even while a command holds it (ctrl, held here as a slow Raft commit holds it
+// on a loaded machine): the forwarded heartbeat is answered and the broker heard without
+// waiting for the commands before it, so that a busy controller does not fence a live
+// broker whose heartbeats queued behind them (KAFKA-17793). The heartbeat of a fenced
+// broker, which unfences it (a record), still runs as a command.
+func TestRaftHeartbeatWhileBusy(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	// The brokers' own heartbeats stay out of the way (one a minute).
+	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = time.Minute, time.Hour }
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	ctl := c.store(1)
+	heard := func(b int32) time.Time {
+		ctl.live.Lock()
+		defer ctl.live.Unlock()
+		return ctl.live.seen[b]
+	}
+
+	before := time.Now()
+	ctl.ctrl.Lock()
+	done := make(chan error, 1)
+	go func() {
+		b := int32(2)
+		_, err := c.store(2).submit(t.Context(), &request{Heartbeat: &b})
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second): // without the fix it waits for ctrl: forever here
+	}
+	ctl.ctrl.Unlock()
+	if err != nil {
+		t.Fatalf("heartbeat while the controller is busy: %v", err)
+	}
+	if heard(2).Before(before) {
+		t.Fatalf("broker 2 last heard at %v, before its heartbeat (%v): it waited for the busy controller", heard(2), before)
+	}
+
+	b := int32(3)
+	if _, err := ctl.submit(t.Context(), &request{FenceBroker: &b}); err != nil {
+		t.Fatal(err)
+	}
+	if ctl.heartbeat(3) {
+		t.Fatal("the heartbeat of fenced broker 3 was taken outside the commands")
+	}
+	if _, err := c.store(3).submit(t.Context(), &request{Heartbeat: &b}); err != nil {
+		t.Fatal(err)
+	}
+	if c.fenced(3) {
+		t.Fatal("broker 3 still fenced after its heartbeat")
+	}
+}
