@@ -517,11 +517,23 @@ func TestClusterTxnOffsetCommit(t *testing.T) {
 		}
 	}
 	gc := leaderOf(metadata.ConsumerOffsetsTopic, group)
-	waitFor(t, func() bool { // both coordinators have loaded their partitions
+	offsetFetch := func() *kmsg.OffsetFetchResponseGroup {
+		of := kmsg.NewPtrOffsetFetchRequest() // v8+: by group
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = group
+		of.Groups = append(of.Groups, rg)
+		r := send(gc, of).(*kmsg.OffsetFetchResponse)
+		return &r.Groups[0]
+	}
+	// Both coordinators have loaded their partitions: each becomes the coordinator when
+	// its broker applies the leadership (NOT_COORDINATOR before, COORDINATOR_LOAD_IN_PROGRESS
+	// while it loads, both retriable: Kafka's clients look the coordinator up again).
+	waitFor(t, func() bool {
 		init := kmsg.NewPtrInitProducerIDRequest()
 		init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tid"), 30000
 		return send(tc, init).(*kmsg.InitProducerIDResponse).ErrorCode == 0
 	})
+	waitFor(t, func() bool { return offsetFetch().ErrorCode == 0 })
 	init := kmsg.NewPtrInitProducerIDRequest()
 	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tid"), 30000
 	ir := send(tc, init).(*kmsg.InitProducerIDResponse)
@@ -570,12 +582,8 @@ func TestClusterTxnOffsetCommit(t *testing.T) {
 		t.Fatalf("EndTxn: %v", kerr.ErrorForCode(r.ErrorCode))
 	}
 	waitFor(t, func() bool {
-		of := kmsg.NewPtrOffsetFetchRequest() // v8+: by group
-		rg := kmsg.NewOffsetFetchRequestGroup()
-		rg.Group = group
-		of.Groups = append(of.Groups, rg)
-		r := send(gc, of).(*kmsg.OffsetFetchResponse)
-		return len(r.Groups) == 1 && len(r.Groups[0].Topics) == 1 && r.Groups[0].Topics[0].Partitions[0].Offset == 42
+		g := offsetFetch()
+		return len(g.Topics) == 1 && g.Topics[0].Partitions[0].Offset == 42
 	})
 }
 
