@@ -430,6 +430,14 @@ func TestConsumerProtocolKgoClassicMember(t *testing.T) {
 	startConsumer(t, "m848", tr, consumer848Opts(addr, "g", "mixed", rv.opts("m848")...)...)
 	m848 := firstKey(stableWith(t, addr, "g", 6))
 	waitFor(t, "the first 300 records", 30*time.Second, func() bool { return tr.count() == 300 })
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("mixed"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	// Partitions move from the committed offsets: a member must have committed what it
+	// processed before it gives partitions up, or their next owner processes it again.
+	waitCommitted(t, pcl, "g", 300)
 
 	classic := startConsumer(t, "classic", tr, groupOpts(addr, "g", "mixed", rv.opts("classic")...)...)
 	a := stableWith(t, addr, "g", 3, 3)
@@ -446,13 +454,9 @@ func TestConsumerProtocolKgoClassicMember(t *testing.T) {
 	if len(types) != 2 || types[m848] != 1 || slices.Index(slices.Collect(maps.Values(types)), 0) < 0 {
 		t.Fatalf("member types (0 classic, 1 consumer): %v", types)
 	}
-	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("mixed"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pcl.Close()
 	produce(t, pcl, 300, 300)
 	waitFor(t, "600 records", 30*time.Second, func() bool { return tr.count() == 600 })
+	waitCommitted(t, pcl, "g", 600)
 	tr.mu.Lock()
 	byClassic := 0
 	for _, ms := range tr.seen {
