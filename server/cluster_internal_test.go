@@ -563,6 +563,18 @@ func TestClusterTxnOffsetCommit(t *testing.T) {
 			return send(1, fc).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode == 0
 		})
 	}
+	// Every broker knows both topics (the group coordinator looks the transaction's up
+	// in its image: COORDINATOR_NOT_AVAILABLE, retriable, until it has it).
+	waitFor(t, func() bool {
+		for _, s := range c.nodes {
+			for _, topic := range []string{metadata.ConsumerOffsetsTopic, metadata.TransactionStateTopic} {
+				if _, ok := s.image().Topic(topic); !ok {
+					return false
+				}
+			}
+		}
+		return true
+	})
 	im := c.nodes[0].image()
 	leaderOf := func(topic, key string) int32 {
 		tp, _ := im.Topic(topic)
