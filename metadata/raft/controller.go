@@ -384,7 +384,7 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 		return &record{Brokers: []metadata.Broker{b}, Topics: s.rules.UnfenceBroker(im, b.ID)}, resp, nil
 	case req.FenceBroker != nil:
 		b, ok := im.Broker(*req.FenceBroker)
-		if !ok || b.Fenced {
+		if !ok || b.Fenced || req.expiredOnly && !s.live.stillExpired(b.ID, time.Now(), s.session, 2*s.hbInterval) {
 			return nil, resp, nil
 		}
 		b.Fenced = true

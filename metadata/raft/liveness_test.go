@@ -356,3 +356,50 @@ func TestRaftHeartbeatWhileBusy(t *testing.T) {
 		t.Fatal("broker 3 still fenced after its heartbeat")
 	}
 }
+
+// TestRaftFenceRechecksExpiry: a session expiry's fence that waited for the commands
+// before it does not fence a broker heard meanwhile; one still unheard is fenced.
+func TestRaftFenceRechecksExpiry(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	// The brokers' own heartbeats and the expiry loop stay out of the way.
+	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = time.Minute, time.Hour }
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	ctl := c.store(1)
+	setSeen := func(b int32, at time.Time) {
+		ctl.live.Lock()
+		defer ctl.live.Unlock()
+		ctl.live.seen[b] = at
+	}
+	long := time.Now().Add(-2 * time.Hour)
+	setSeen(2, long)
+	setSeen(3, long)
+	if got := ctl.live.expired(ctl.Image(), ctl.node, time.Now(), ctl.session, 2*ctl.hbInterval); len(got) != 2 {
+		t.Fatalf("expired brokers %v, want 2 and 3", got)
+	}
+
+	ctl.ctrl.Lock() // the fence waits for a command in progress
+	done := make(chan *response, 1)
+	go func() {
+		b := int32(2)
+		done <- ctl.serve(&request{FenceBroker: &b, expiredOnly: true})
+	}()
+	// Broker 2 is heard while its fence waits; the fence cannot have run yet (ctrl).
+	setSeen(2, time.Now())
+	ctl.ctrl.Unlock()
+	if resp := <-done; resp.Err != nil || resp.Index != 0 {
+		t.Fatalf("fence of broker 2 heard meanwhile: %+v, want nothing appended", resp)
+	}
+	if c.fenced(2) {
+		t.Fatal("broker 2 fenced though heard while its fence waited")
+	}
+
+	b := int32(3)
+	if resp := ctl.serve(&request{FenceBroker: &b, expiredOnly: true}); resp.Err != nil || resp.Index == 0 {
+		t.Fatalf("fence of broker 3, still unheard: %+v", resp)
+	}
+	if !c.fenced(3) {
+		t.Fatal("broker 3, unheard for its session, not fenced")
+	}
+}
