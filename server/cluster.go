@@ -169,8 +169,13 @@ func (s *Server) openClusterStore(rules metadata.Rules) (_ *raft.Store, created 
 }
 
 // controlledShutdown asks the controller to move this cluster node's leaderships away
-// (and hands over the Raft leadership), before the data closes.
+// (and hands over the Raft leadership), once: first thing in Shutdown, else before the
+// data closes.
 func (s *Server) controlledShutdown() {
+	s.data.controlledOnce.Do(s.controlledShutdownOnce)
+}
+
+func (s *Server) controlledShutdownOnce() {
 	st, ok := s.data.store.(*raft.Store)
 	if !ok {
 		return

@@ -28,6 +28,7 @@ import (
 	"github.com/stratalog/strata/metadata"
 	"github.com/stratalog/strata/metadata/local"
 	"github.com/stratalog/strata/metadata/raft"
+	"github.com/stratalog/strata/wire"
 )
 
 // testCluster is three cluster nodes in process, each with its quorum listener bound on
@@ -195,6 +196,64 @@ func TestClusterNodeControlledShutdown(t *testing.T) {
 	waitFor(t, func() bool { b, _ := c.nodes[0].image().Broker(3); return b.Fenced })
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("broker 3 fenced %v after its shutdown returned, want at once", d)
+	}
+}
+
+// TestClusterShutdownLeadershipFirst: a cluster node's Shutdown has the controller move
+// its leaderships away before it stops serving and waits for its requests in flight (as
+// Kafka's controlled shutdown comes first): with a long-poll Fetch in flight on the leader
+// of a partition of replication factor 3 (Shutdown waits for it, up to its MaxWait), a
+// follower leads the partition at once, the ISR the two others. Shutting down in the
+// other order, a request in flight that waits for the followers (a transaction marker)
+// held the drain until the ISR shrank to the leader alone, and no follower could take
+// over (TestClusterInterBrokerSecured's failover under load).
+func TestClusterShutdownLeadershipFirst(t *testing.T) {
+	c := startCluster(t)
+	tp, err := c.nodes[0].data.store.CreateTopic(t.Context(), metadata.CreateTopic{Name: "sd", Partitions: 1, ReplicationFactor: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func(s *Server) metadata.PartitionState {
+		tp, _ := s.image().TopicByID(tp.ID)
+		return tp.Partitions[0]
+	}
+	waitFor(t, func() bool { return len(state(c.nodes[0]).ISR) == 3 })
+	leader := state(c.nodes[0]).Leader
+	s, other := c.nodes[leader-1], c.nodes[leader%3]
+
+	// A Fetch with nothing to read parks for its MaxWait; CreateTopics after it on the
+	// same connection is read once the Fetch is: when its topic exists, the Fetch is in
+	// flight.
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.Version, fetch.ReplicaID, fetch.MaxWaitMillis, fetch.MinBytes, fetch.MaxBytes = 12, -1, 60000, 1, 1<<20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "sd"
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	fetch.Topics = append(fetch.Topics, ft)
+	create := kmsg.NewPtrCreateTopicsRequest()
+	create.Version, create.TimeoutMillis = 5, 10000
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "fetch-read", 1, 1
+	create.Topics = append(create.Topics, ct)
+	if _, err := nc.Write(wire.AppendRequest(wire.AppendRequest(nil, 1, "t", fetch), 2, "t", create)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, ok := s.image().Topic("fetch-read"); return ok })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, func() bool { p := state(other); return p.Leader != leader && p.Leader != metadata.NoLeader })
+	if isr := state(other).ISR; len(isr) != 2 || slices.Contains(isr, leader) {
+		t.Fatalf("ISR %v after broker %d shut down, want the two others", isr, leader)
 	}
 }
 
@@ -504,6 +563,18 @@ func TestClusterTxnOffsetCommit(t *testing.T) {
 			return send(1, fc).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode == 0
 		})
 	}
+	// Every broker knows both topics (the group coordinator looks the transaction's up
+	// in its image: COORDINATOR_NOT_AVAILABLE, retriable, until it has it).
+	waitFor(t, func() bool {
+		for _, s := range c.nodes {
+			for _, topic := range []string{metadata.ConsumerOffsetsTopic, metadata.TransactionStateTopic} {
+				if _, ok := s.image().Topic(topic); !ok {
+					return false
+				}
+			}
+		}
+		return true
+	})
 	im := c.nodes[0].image()
 	leaderOf := func(topic, key string) int32 {
 		tp, _ := im.Topic(topic)
@@ -517,11 +588,23 @@ func TestClusterTxnOffsetCommit(t *testing.T) {
 		}
 	}
 	gc := leaderOf(metadata.ConsumerOffsetsTopic, group)
-	waitFor(t, func() bool { // both coordinators have loaded their partitions
+	offsetFetch := func() *kmsg.OffsetFetchResponseGroup {
+		of := kmsg.NewPtrOffsetFetchRequest() // v8+: by group
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = group
+		of.Groups = append(of.Groups, rg)
+		r := send(gc, of).(*kmsg.OffsetFetchResponse)
+		return &r.Groups[0]
+	}
+	// Both coordinators have loaded their partitions: each becomes the coordinator when
+	// its broker applies the leadership (NOT_COORDINATOR before, COORDINATOR_LOAD_IN_PROGRESS
+	// while it loads, both retriable: Kafka's clients look the coordinator up again).
+	waitFor(t, func() bool {
 		init := kmsg.NewPtrInitProducerIDRequest()
 		init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tid"), 30000
 		return send(tc, init).(*kmsg.InitProducerIDResponse).ErrorCode == 0
 	})
+	waitFor(t, func() bool { return offsetFetch().ErrorCode == 0 })
 	init := kmsg.NewPtrInitProducerIDRequest()
 	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tid"), 30000
 	ir := send(tc, init).(*kmsg.InitProducerIDResponse)
@@ -570,12 +653,8 @@ func TestClusterTxnOffsetCommit(t *testing.T) {
 		t.Fatalf("EndTxn: %v", kerr.ErrorForCode(r.ErrorCode))
 	}
 	waitFor(t, func() bool {
-		of := kmsg.NewPtrOffsetFetchRequest() // v8+: by group
-		rg := kmsg.NewOffsetFetchRequestGroup()
-		rg.Group = group
-		of.Groups = append(of.Groups, rg)
-		r := send(gc, of).(*kmsg.OffsetFetchResponse)
-		return len(r.Groups) == 1 && len(r.Groups[0].Topics) == 1 && r.Groups[0].Topics[0].Partitions[0].Offset == 42
+		g := offsetFetch()
+		return len(g.Topics) == 1 && g.Topics[0].Partitions[0].Offset == 42
 	})
 }
 

@@ -67,6 +67,8 @@ type serverData struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// controlledOnce: the controlled shutdown runs once (Shutdown, else closeData).
+	controlledOnce sync.Once
 }
 
 // openData opens the data directory: the metadata store (lock, meta.properties, topics),

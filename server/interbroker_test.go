@@ -130,6 +130,10 @@ func TestClusterInterBrokerSecured(t *testing.T) {
 			for part := range int32(3) {
 				st, _ := c.nodes[0].image().TopicByID(tp.ID)
 				leader := hostedPartition(c.nodes[st.Partitions[part].Leader-1], "sec", part)
+				// EndTransaction returns before the coordinator writes the markers: the
+				// last stable offset reaches the end once this one's commit marker is
+				// written and replicated; compare the logs after that.
+				waitFor(t, func() bool { return leader.LastStableOffset() == leader.EndOffset() })
 				for _, s := range c.nodes {
 					f := hostedPartition(s, "sec", part)
 					waitFor(t, func() bool { return f.DurableEnd() == leader.EndOffset() })

@@ -451,9 +451,10 @@ func (s *Server) startConn(nc net.Conn, l *listener, as *Principal) error {
 	return nil
 }
 
-// Shutdown stops the broker gracefully: it stops accepting, lets every connection finish
-// the requests it has read, closes the connections, then flushes and closes the logs
-// (writing the clean-shutdown marker). If ctx ends first, connections are closed at once
+// Shutdown stops the broker gracefully: a cluster node first has the controller move its
+// leaderships away (controlled shutdown); then it stops accepting, lets every connection
+// finish the requests it has read, closes the connections, then flushes and closes the
+// logs (writing the clean-shutdown marker). If ctx ends first, connections are closed at once
 // and the data is still closed cleanly. Shutdown is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
@@ -468,6 +469,13 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) shutdown(ctx context.Context) error {
+	// A cluster node has the controller move its leaderships away first, while its
+	// listeners still serve (Kafka's controlled shutdown comes before its socket server
+	// stops): the requests in flight that wait for the followers (acks=all, transaction
+	// markers) then end (NOT_LEADER_OR_FOLLOWER when this replica becomes a follower)
+	// instead of holding the drain below until the ISR shrinks to this broker alone,
+	// which left its partitions without a leader to fail over to.
+	s.controlledShutdown()
 	s.mu.Lock()
 	s.mu.closing = true
 	lns := slices.Clone(s.mu.listeners)

@@ -241,6 +241,9 @@ type request struct {
 	Heartbeat *int32 `json:"heartbeat,omitempty"`
 	// FenceBroker: the broker's session expired (the leader's own command).
 	FenceBroker *int32 `json:"fenceBroker,omitempty"`
+	// expiredOnly: FenceBroker only if the broker is still unheard for its session when
+	// the command runs (the leader's session expiry; never forwarded).
+	expiredOnly bool
 	// AddVoter and RemoveVoter change the quorum (Raft configuration entries, not
 	// records).
 	AddVoter    *Voter `json:"addVoter,omitempty"`

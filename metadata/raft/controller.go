@@ -263,8 +263,12 @@ func (s *Store) ServeForward(req []byte) []byte {
 // waits for are commands too): first as awaitBrokers says, then, while it fails for
 // want of brokers (INVALID_REPLICATION_FACTOR) and an unfenced broker has not been heard
 // since the take-over, for that broker (awaitHeard), so that a creation right after an
-// election does not fail on one late heartbeat.
+// election does not fail on one late heartbeat. The heartbeat of an unfenced broker
+// appends nothing and does not wait for ctrl (heartbeat).
 func (s *Store) serve(req *request) *response {
+	if req.Heartbeat != nil && s.heartbeat(*req.Heartbeat) {
+		return &response{}
+	}
 	if !placesReplicas(req) {
 		return s.serveOnce(req)
 	}
@@ -275,6 +279,25 @@ func (s *Store) serve(req *request) *response {
 			return resp
 		}
 	}
+}
+
+// heartbeat records, on the ready leader, the heartbeat of broker b at once, outside
+// ctrl, when b is registered and unfenced (the heartbeat appends nothing then), and
+// reports whether it did; the heartbeat of a fenced broker unfences it, a command
+// (serveOnce). Under ctrl, a heartbeat would wait for every command queued before it,
+// a Raft commit each: a loaded controller with many in flight (the ISR changes of the
+// internal topics' partitions after their creation) heard a live broker late and
+// fenced it when its session expired meanwhile. Kafka's controller updates a broker's
+// last contact time as the heartbeat arrives, before its event queue (KAFKA-17793).
+func (s *Store) heartbeat(b int32) bool {
+	if !s.ready() {
+		return false
+	}
+	if br, ok := s.image.Load().Broker(b); !ok || br.Fenced {
+		return false
+	}
+	s.live.heard(b, time.Now())
+	return true
 }
 
 // serveOnce runs req under ctrl: serve without its waits.
@@ -361,7 +384,7 @@ func (s *Store) decideErr(im *metadata.Image, req *request) (*record, *response,
 		return &record{Brokers: []metadata.Broker{b}, Topics: s.rules.UnfenceBroker(im, b.ID)}, resp, nil
 	case req.FenceBroker != nil:
 		b, ok := im.Broker(*req.FenceBroker)
-		if !ok || b.Fenced {
+		if !ok || b.Fenced || req.expiredOnly && !s.live.stillExpired(b.ID, time.Now(), s.session, 2*s.hbInterval) {
 			return nil, resp, nil
 		}
 		b.Fenced = true

@@ -48,7 +48,8 @@
 //
 // Once this node's broker registered, the Store heartbeats for it to the controller
 // every HeartbeatInterval (a forwarded request, not a log entry). The controller keeps
-// the last heartbeat of each broker in memory and fences (a record; metadata.Rules
+// the last heartbeat of each broker in memory, noted as it arrives (not behind the
+// commands in progress, whose Raft commits a loaded machine slows: KAFKA-17793), and fences (a record; metadata.Rules
 // FenceBroker moves or offlines its partitions) a broker unheard for SessionTimeout, or
 // for two intervals when Raft's own heartbeats to it fail; a new controller starts every
 // broker's session at its take-over, and places new replicas (Rules.Usable) only on the

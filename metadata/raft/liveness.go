@@ -129,16 +129,32 @@ func (l *liveness) expired(im *metadata.Image, self int32, now time.Time, sessio
 		if b.Fenced || b.ID == self {
 			continue
 		}
-		last, ok := l.seen[b.ID]
-		if !ok {
+		if _, ok := l.seen[b.ID]; !ok {
 			l.seen[b.ID] = now
 			continue
 		}
-		if idle := now.Sub(last); idle > session || l.suspect[b.ID] && idle > suspectAfter {
+		if l.expiredLocked(b.ID, now, session, suspectAfter) {
 			out = append(out, b.ID)
 		}
 	}
 	return out
+}
+
+// stillExpired reports whether broker b, found expired, is still unheard for its
+// session at now: not heard while its fence waited for the commands before it.
+func (l *liveness) stillExpired(b int32, now time.Time, session, suspectAfter time.Duration) bool {
+	l.Lock()
+	defer l.Unlock()
+	return l.expiredLocked(b, now, session, suspectAfter)
+}
+
+func (l *liveness) expiredLocked(b int32, now time.Time, session, suspectAfter time.Duration) bool {
+	last, ok := l.seen[b]
+	if !ok {
+		return false
+	}
+	idle := now.Sub(last)
+	return idle > session || l.suspect[b] && idle > suspectAfter
 }
 
 // sendHeartbeats is the broker side: once this node registered, it heartbeats every
@@ -237,9 +253,12 @@ func (s *Store) fenceExpired() {
 			continue
 		}
 		for _, b := range s.live.expired(s.Image(), s.node, time.Now(), s.session, 2*s.hbInterval) {
-			resp := s.serve(&request{FenceBroker: &b})
+			resp := s.serve(&request{FenceBroker: &b, expiredOnly: true})
 			if resp.Err != nil || resp.NotLeader {
 				break
+			}
+			if resp.Index == 0 && !resp.Pending {
+				continue // heard meanwhile, or fenced already
 			}
 			s.log.Warn("fenced a broker: its session expired", "broker", b)
 		}

@@ -300,3 +300,106 @@ func TestRaftPlacementUnheardForASession(t *testing.T) {
 		t.Fatal("the topic was created")
 	}
 }
+
+// TestRaftHeartbeatWhileBusy: the controller counts an unfenced broker's heartbeat as it
+// arrives, even while a command holds it (ctrl, held here as a slow Raft commit holds it
+// on a loaded machine): the forwarded heartbeat is answered and the broker heard without
+// waiting for the commands before it, so that a busy controller does not fence a live
+// broker whose heartbeats queued behind them (KAFKA-17793). The heartbeat of a fenced
+// broker, which unfences it (a record), still runs as a command.
+func TestRaftHeartbeatWhileBusy(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	// The brokers' own heartbeats stay out of the way (one a minute).
+	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = time.Minute, time.Hour }
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	ctl := c.store(1)
+	heard := func(b int32) time.Time {
+		ctl.live.Lock()
+		defer ctl.live.Unlock()
+		return ctl.live.seen[b]
+	}
+
+	before := time.Now()
+	ctl.ctrl.Lock()
+	done := make(chan error, 1)
+	go func() {
+		b := int32(2)
+		_, err := c.store(2).submit(t.Context(), &request{Heartbeat: &b})
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second): // without the fix it waits for ctrl: forever here
+	}
+	ctl.ctrl.Unlock()
+	if err != nil {
+		t.Fatalf("heartbeat while the controller is busy: %v", err)
+	}
+	if heard(2).Before(before) {
+		t.Fatalf("broker 2 last heard at %v, before its heartbeat (%v): it waited for the busy controller", heard(2), before)
+	}
+
+	b := int32(3)
+	if _, err := ctl.submit(t.Context(), &request{FenceBroker: &b}); err != nil {
+		t.Fatal(err)
+	}
+	if ctl.heartbeat(3) {
+		t.Fatal("the heartbeat of fenced broker 3 was taken outside the commands")
+	}
+	if _, err := c.store(3).submit(t.Context(), &request{Heartbeat: &b}); err != nil {
+		t.Fatal(err)
+	}
+	if c.fenced(3) {
+		t.Fatal("broker 3 still fenced after its heartbeat")
+	}
+}
+
+// TestRaftFenceRechecksExpiry: a session expiry's fence that waited for the commands
+// before it does not fence a broker heard meanwhile; one still unheard is fenced.
+func TestRaftFenceRechecksExpiry(t *testing.T) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	// The brokers' own heartbeats and the expiry loop stay out of the way.
+	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = time.Minute, time.Hour }
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	ctl := c.store(1)
+	setSeen := func(b int32, at time.Time) {
+		ctl.live.Lock()
+		defer ctl.live.Unlock()
+		ctl.live.seen[b] = at
+	}
+	long := time.Now().Add(-2 * time.Hour)
+	setSeen(2, long)
+	setSeen(3, long)
+	if got := ctl.live.expired(ctl.Image(), ctl.node, time.Now(), ctl.session, 2*ctl.hbInterval); len(got) != 2 {
+		t.Fatalf("expired brokers %v, want 2 and 3", got)
+	}
+
+	ctl.ctrl.Lock() // the fence waits for a command in progress
+	done := make(chan *response, 1)
+	go func() {
+		b := int32(2)
+		done <- ctl.serve(&request{FenceBroker: &b, expiredOnly: true})
+	}()
+	// Broker 2 is heard while its fence waits; the fence cannot have run yet (ctrl).
+	setSeen(2, time.Now())
+	ctl.ctrl.Unlock()
+	if resp := <-done; resp.Err != nil || resp.Index != 0 {
+		t.Fatalf("fence of broker 2 heard meanwhile: %+v, want nothing appended", resp)
+	}
+	if c.fenced(2) {
+		t.Fatal("broker 2 fenced though heard while its fence waited")
+	}
+
+	b := int32(3)
+	if resp := ctl.serve(&request{FenceBroker: &b, expiredOnly: true}); resp.Err != nil || resp.Index == 0 {
+		t.Fatalf("fence of broker 3, still unheard: %+v", resp)
+	}
+	if !c.fenced(3) {
+		t.Fatal("broker 3, unheard for its session, not fenced")
+	}
+}
