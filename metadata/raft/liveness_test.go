@@ -308,13 +308,7 @@ func TestRaftPlacementUnheardForASession(t *testing.T) {
 // broker whose heartbeats queued behind them (KAFKA-17793). The heartbeat of a fenced
 // broker, which unfences it (a record), still runs as a command.
 func TestRaftHeartbeatWhileBusy(t *testing.T) {
-	c := newTestCluster(t, 3, metadata.Rules{})
-	// The brokers' own heartbeats stay out of the way (one a minute).
-	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = time.Minute, time.Hour }
-	c.startAll()
-	c.lead(1)
-	registerAll(t, c)
-	ctl := c.store(1)
+	c, ctl := startQuietController(t)
 	heard := func(b int32) time.Time {
 		ctl.live.Lock()
 		defer ctl.live.Unlock()
@@ -360,13 +354,7 @@ func TestRaftHeartbeatWhileBusy(t *testing.T) {
 // TestRaftFenceRechecksExpiry: a session expiry's fence that waited for the commands
 // before it does not fence a broker heard meanwhile; one still unheard is fenced.
 func TestRaftFenceRechecksExpiry(t *testing.T) {
-	c := newTestCluster(t, 3, metadata.Rules{})
-	// The brokers' own heartbeats and the expiry loop stay out of the way.
-	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = time.Minute, time.Hour }
-	c.startAll()
-	c.lead(1)
-	registerAll(t, c)
-	ctl := c.store(1)
+	c, ctl := startQuietController(t)
 	setSeen := func(b int32, at time.Time) {
 		ctl.live.Lock()
 		defer ctl.live.Unlock()
@@ -402,4 +390,15 @@ func TestRaftFenceRechecksExpiry(t *testing.T) {
 	if !c.fenced(3) {
 		t.Fatal("broker 3, unheard for its session, not fenced")
 	}
+}
+
+// startQuietController starts three registered nodes, node 1 the controller (returned),
+// whose own heartbeats (one a minute) and session expiry (an hour) stay out of the way.
+func startQuietController(t *testing.T) (*testCluster, *Store) {
+	c := newTestCluster(t, 3, metadata.Rules{})
+	c.opts = func(o *Options) { o.HeartbeatInterval, o.SessionTimeout = time.Minute, time.Hour }
+	c.startAll()
+	c.lead(1)
+	registerAll(t, c)
+	return c, c.store(1)
 }
