@@ -104,6 +104,20 @@ echo "compat: strata $ADDR (SASL_PLAINTEXT $SASL), $NODES node(s), broker logs $
 KGO_TEST_RF=${KGO_TEST_RF:-$NODES} BROKER=$ADDR KGO_TEST_SCRAM=${KGO_TEST_SCRAM:-compat:compat-secret:512} KGO_TEST_SCRAM_SEEDS=${KGO_TEST_SCRAM_SEEDS:-$SASL} \
 	"$COMPAT_DIR/run.sh" "$@"
 STATUS=$?
+# CI keeps only the end of what it printed: on a failure, the failing tests' own messages
+# (kgo: t.Fatal/t.Error lines and the ETL consumers' sendErr lines, which go test -v puts
+# before the --- FAIL summary that run.sh shows) and the brokers' last warnings come last.
+if [ "$STATUS" != 0 ]; then
+	if [ -s "$LOGDIR/kgo-test.log" ]; then
+		echo "compat: kgo test messages (from $LOGDIR/kgo-test.log):"
+		grep -aE '_test\.go:[0-9]+: |sendErr|^panic:' "$LOGDIR/kgo-test.log" |
+			grep -avE 'deleting (group|topic)|completed in|ensuring topic|skipping' | tail -n 30 | sed 's/^/  /'
+	fi
+	for n in $(seq 1 "$NODES"); do
+		echo "compat: broker $n's last warnings:"
+		grep -aE 'level=(WARN|ERROR)' "$LOGDIR/strata$(suffix "$n").log" | tail -n 8 | cut -c1-300 | sed 's/^/  /'
+	done
+fi
 for n in $(seq 1 "$NODES"); do
 	kill -0 "${PIDS[$((n - 1))]}" 2>/dev/null || echo "compat: broker $n died during the run (see $LOGDIR/strata$(suffix "$n").log)" >&2
 done
