@@ -26,11 +26,11 @@ const (
 // peer is who dials a quorum listener, as the connection says after its kind byte: its
 // quorum address (its own controller.quorum.voters entry) and its cluster id (empty
 // until it knows one), each a length byte then the string. The node refuses a
-// connection from another cluster (Store.admit): a node of another quorum that
-// reaches this address (one of its own voters' addresses, reused by this node since
-// that voter stopped) would otherwise lead this node's Raft as a follower of its own
-// and overwrite its log and image with its cluster's (Kafka's controllers refuse a
-// request of another cluster id with INCONSISTENT_CLUSTER_ID).
+// connection from another cluster (Store.admit): the leader of another quorum that
+// reaches this address (one of its own stopped voters' address, reused by this node)
+// would otherwise become the leader this node follows, and overwrite its log and image
+// with its own cluster's (Kafka's controllers refuse a request of another cluster id:
+// INCONSISTENT_CLUSTER_ID).
 type peer struct {
 	addr      string
 	clusterID string
