@@ -96,6 +96,15 @@ func (s *Server) noInterBroker(err error) (*interBroker, error) {
 
 var errNoInterBroker = errors.New("server: no inter-broker listener (a single node)")
 
+// errNoEndpoint: the image shows no address of the broker on the inter-broker listener
+// (not registered, or without that listener). Retriable, as Kafka treats a broker its
+// metadata cache has no node of the listener for: the callers retry (replication,
+// transaction markers, share-partition states), and a client is answered
+// COORDINATOR_NOT_AVAILABLE (errors.go).
+var errNoEndpoint = errors.New("server: no address of the broker on the inter-broker listener")
+
+func init() { mapErrors(errMapping{errNoEndpoint, kerr.CoordinatorNotAvailable}) }
+
 // addr is the address of broker's endpoint of the inter-broker listener in img.
 func (ib *interBroker) addr(img *metadata.Image, broker int32) (string, error) {
 	if ib == nil {
@@ -103,11 +112,11 @@ func (ib *interBroker) addr(img *metadata.Image, broker int32) (string, error) {
 	}
 	b, ok := img.Broker(broker)
 	if !ok {
-		return "", fmt.Errorf("broker %d is not registered", broker)
+		return "", fmt.Errorf("%w: broker %d is not registered", errNoEndpoint, broker)
 	}
 	e, ok := b.Endpoint(ib.listener.Name)
 	if !ok {
-		return "", fmt.Errorf("broker %d has no endpoint of the inter-broker listener %s", broker, ib.listener.Name)
+		return "", fmt.Errorf("%w: broker %d has no endpoint of the inter-broker listener %s", errNoEndpoint, broker, ib.listener.Name)
 	}
 	return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), nil
 }

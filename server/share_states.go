@@ -84,7 +84,7 @@ func retriableShareState(err error) bool {
 	case err == nil:
 		return false
 	case errors.Is(err, coord.ErrNotCoordinator), errors.Is(err, coord.ErrLoadInProgress), errors.Is(err, coord.ErrNotAvailable),
-		errors.Is(err, coord.ErrStorage):
+		errors.Is(err, coord.ErrStorage), errors.Is(err, errNoEndpoint):
 		return true
 	case errors.As(err, &ke):
 		return ke == kerr.NotCoordinator || ke == kerr.CoordinatorLoadInProgress || ke == kerr.CoordinatorNotAvailable

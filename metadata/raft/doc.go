@@ -62,14 +62,19 @@
 // # Network
 //
 // Network is a node's one TCP listener, on the address of its own voters entry: a
-// connection's first byte says what it carries — 'R' hashicorp/raft's NetworkTransport
-// protocol (Network.Transport is its StreamLayer), 'F' forwarded commands, each a frame
+// connection's first byte says what it carries — 'r' hashicorp/raft's NetworkTransport
+// protocol (Network.Transport is its StreamLayer), 'f' forwarded commands, each a frame
 // of a 4-byte big-endian length and the message (a version byte, then JSON), answered
-// by a frame. Raft's transport sends each follower one AppendEntries at a time
-// (hashicorp/raft's pipelining can deadlock a leader's replication: see
-// Network.Transport). Network is the Store's Forwarder; its Handle takes the Store's
-// ServeForward. A forward that cannot connect or send wraps ErrUnreachable (retried);
-// one that fails later leaves its outcome unknown.
+// by a frame. The dialer's quorum address and cluster id follow that byte: the Store
+// opened on the Network (Open, when the Network is its Forwarder) refuses a connection
+// of another cluster id, and Raft's from an address none of its voters has, so that a
+// node of another quorum that reaches this node's address (a stopped voter's, reused)
+// cannot lead its Raft; until the Store opens, Raft's connections are refused. Raft's
+// transport sends each follower one AppendEntries at a time (hashicorp/raft's
+// pipelining can deadlock a leader's replication: see Network.Transport). Network is
+// the Store's Forwarder; its Handle takes the Store's ServeForward. A forward that
+// cannot connect or send wraps ErrUnreachable (retried); one that fails later leaves
+// its outcome unknown.
 //
 // # Snapshots
 //

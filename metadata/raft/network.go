@@ -16,11 +16,57 @@ import (
 	hraft "github.com/hashicorp/raft"
 )
 
-// The first byte of every connection to a node's quorum listener says what it carries.
+// The first byte of every connection to a node's quorum listener says what it carries;
+// the dialer's identity follows it (peer), then what the kind says.
 const (
-	kindRaft    byte = 'R' // hashicorp/raft's NetworkTransport protocol
-	kindForward byte = 'F' // forwarded commands: frames of a 4-byte big-endian length, then the message
+	kindRaft    byte = 'r' // hashicorp/raft's NetworkTransport protocol
+	kindForward byte = 'f' // forwarded commands: frames of a 4-byte big-endian length, then the message
 )
+
+// peer is who dials a quorum listener, as the connection says after its kind byte: its
+// quorum address (its own controller.quorum.voters entry) and its cluster id (empty
+// until it knows one), each a length byte then the string. The node refuses a
+// connection from another cluster (Store.admit): the leader of another quorum that
+// reaches this address (one of its own stopped voters' address, reused by this node)
+// would otherwise become the leader this node follows, and overwrite its log and image
+// with its own cluster's (Kafka's controllers refuse a request of another cluster id:
+// INCONSISTENT_CLUSTER_ID).
+type peer struct {
+	addr      string
+	clusterID string
+}
+
+// maxPeerField bounds each string of a peer (a length byte).
+const maxPeerField = 255
+
+func appendPeer(b []byte, p peer) []byte {
+	b = append(append(b, byte(len(p.addr))), p.addr...)
+	return append(append(b, byte(len(p.clusterID))), p.clusterID...)
+}
+
+func readPeer(r io.Reader) (peer, error) {
+	var fields [2]string
+	for i := range fields {
+		var n [1]byte
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			return peer{}, err
+		}
+		b := make([]byte, n[0])
+		if _, err := io.ReadFull(r, b); err != nil {
+			return peer{}, err
+		}
+		fields[i] = string(b)
+	}
+	return peer{addr: fields[0], clusterID: fields[1]}, nil
+}
+
+// guard is how the Store on a Network identifies its node to the peers it dials, and
+// admits the connections it accepts (set by Open).
+type guard struct {
+	clusterID func() string
+	// admit returns why a connection of kind from p is refused, nil to accept it.
+	admit func(kind byte, p peer) error
+}
 
 // NetworkOptions configures a Network.
 type NetworkOptions struct {
@@ -58,6 +104,7 @@ type Network struct {
 	maxMsg  int
 	raftCh  chan net.Conn
 	handler atomic.Pointer[func([]byte) []byte]
+	guard   atomic.Pointer[guard] // nil until a Store opens on the Network: Raft's connections are refused
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -128,6 +175,19 @@ func (n *Network) Transport() hraft.Transport {
 	})
 }
 
+// hello is the start of a connection of kind this node dials: the kind byte and its
+// identity.
+func (n *Network) hello(kind byte) ([]byte, error) {
+	p := peer{addr: n.addr}
+	if g := n.guard.Load(); g != nil {
+		p.clusterID = g.clusterID()
+	}
+	if len(p.addr) > maxPeerField || len(p.clusterID) > maxPeerField {
+		return nil, fmt.Errorf("raft: quorum address %q or cluster id %q longer than %d bytes", p.addr, p.clusterID, maxPeerField)
+	}
+	return appendPeer([]byte{kind}, p), nil
+}
+
 // Handle sets the function that answers forwarded commands (the Store's ServeForward);
 // until it is set, they are answered "not the leader".
 func (n *Network) Handle(fn func(req []byte) []byte) { n.handler.Store(&fn) }
@@ -139,6 +199,10 @@ func (n *Network) Forward(ctx context.Context, to Voter, req []byte) ([]byte, er
 	if len(req) > n.maxMsg {
 		return nil, fmt.Errorf("raft: forwarded command of %d bytes, above %d", len(req), n.maxMsg)
 	}
+	hello, err := n.hello(kindForward)
+	if err != nil {
+		return nil, err
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", to.Addr)
 	if err != nil {
@@ -149,10 +213,8 @@ func (n *Network) Forward(ctx context.Context, to Voter, req []byte) ([]byte, er
 	}
 	defer c.Close()
 	defer context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })()
-	frame := make([]byte, 5+len(req))
-	frame[0] = kindForward
-	binary.BigEndian.PutUint32(frame[1:5], uint32(len(req)))
-	copy(frame[5:], req)
+	frame := binary.BigEndian.AppendUint32(hello, uint32(len(req)))
+	frame = append(frame, req...)
 	// A frame not written whole is never read whole: the command did not run.
 	if _, err := c.Write(frame); err != nil {
 		return nil, fmt.Errorf("%w: %v: %w", ErrUnreachable, to, err)
@@ -209,7 +271,8 @@ func (n *Network) accept() {
 	}
 }
 
-// route reads the connection's first byte and hands it over.
+// route reads the connection's kind and its dialer's identity, and hands it over if the
+// Store admits it.
 func (n *Network) route(c net.Conn) {
 	defer n.wg.Done()
 	var kind [1]byte
@@ -217,6 +280,29 @@ func (n *Network) route(c net.Conn) {
 	if _, err := io.ReadFull(c, kind[:]); err != nil {
 		c.Close()
 		return
+	}
+	if kind[0] != kindRaft && kind[0] != kindForward {
+		n.log.Warn("raft listener: connection of an unknown kind closed (a node of an older Strata build?)", "remote", c.RemoteAddr(), "kind", kind[0])
+		c.Close()
+		return
+	}
+	p, err := readPeer(c)
+	if err != nil {
+		c.Close()
+		return
+	}
+	switch g := n.guard.Load(); {
+	case g == nil && kind[0] == kindRaft:
+		// Raft's peers retry; nothing may reach this node's Raft unchecked.
+		n.log.Debug("raft listener: Raft connection refused before the Store opened", "remote", c.RemoteAddr(), "peer", p.addr)
+		c.Close()
+		return
+	case g != nil:
+		if err := g.admit(kind[0], p); err != nil {
+			n.log.Warn("raft listener: connection refused", "remote", c.RemoteAddr(), "peer", p.addr, "cluster.id", p.clusterID, "err", err)
+			c.Close()
+			return
+		}
 	}
 	c.SetReadDeadline(time.Time{})
 	switch kind[0] {
@@ -230,9 +316,6 @@ func (n *Network) route(c net.Conn) {
 		}
 	case kindForward:
 		n.serveForward(c)
-	default:
-		n.log.Warn("raft listener: connection of an unknown kind closed", "remote", c.RemoteAddr(), "kind", kind[0])
-		c.Close()
 	}
 }
 
@@ -330,6 +413,10 @@ func (s *streamLayer) Close() error { return s.n.Close() }
 func (s *streamLayer) Addr() net.Addr { return voterAddr(s.n.addr) }
 
 func (s *streamLayer) Dial(addr hraft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	hello, err := s.n.hello(kindRaft)
+	if err != nil {
+		return nil, err
+	}
 	c, err := net.DialTimeout("tcp", string(addr), timeout)
 	if err != nil {
 		return nil, err
@@ -337,7 +424,7 @@ func (s *streamLayer) Dial(addr hraft.ServerAddress, timeout time.Duration) (net
 	if c = s.n.track(c); c == nil {
 		return nil, net.ErrClosed
 	}
-	if _, err := c.Write([]byte{kindRaft}); err != nil {
+	if _, err := c.Write(hello); err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -3,15 +3,20 @@ package raft
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
+
+	"github.com/stratalog/strata/metadata"
 )
 
 func listen(t *testing.T) *Network {
@@ -21,6 +26,7 @@ func listen(t *testing.T) *Network {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nw.Close() })
+	nw.guard.Store(&guard{clusterID: func() string { return "" }, admit: func(byte, peer) error { return nil }}) // no Store: admit all
 	return nw
 }
 
@@ -64,7 +70,8 @@ func TestRaftNetworkForward(t *testing.T) {
 		}
 	}
 	closed([]byte{'X'})
-	closed(binary.BigEndian.AppendUint32([]byte{kindForward}, 1025))
+	closed(binary.BigEndian.AppendUint32(appendPeer([]byte{kindForward}, peer{addr: cli.Addr()}), 1025))
+	closed([]byte{'R'}) // an older build's Raft connection, without its identity
 
 	addr := srv.Addr()
 	if err := srv.Close(); err != nil {
@@ -73,6 +80,70 @@ func TestRaftNetworkForward(t *testing.T) {
 	if _, err := cli.Forward(t.Context(), Voter{ID: 1, Addr: addr}, []byte("x")); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("forward to a closed node: %v", err)
 	}
+}
+
+// TestRaftNetworkAdmit: a connection says who dials (its quorum address and cluster
+// id) and the guard decides: a forwarded command of a refused peer is not handled (the
+// connection closes), an admitted one is; without a guard (no Store opened yet) Raft's
+// connections are refused and forwarded commands answered.
+func TestRaftNetworkAdmit(t *testing.T) {
+	srv, cli := listen(t), listen(t)
+	cli.guard.Store(&guard{clusterID: func() string { return "a" }, admit: func(byte, peer) error { return nil }})
+	got := make(chan peer, 10)
+	srv.guard.Store(&guard{clusterID: func() string { return "b" }, admit: func(kind byte, p peer) error {
+		got <- p
+		if p.clusterID != "b" {
+			return errForeignPeer
+		}
+		return nil
+	}})
+	var handled atomic.Int32
+	srv.Handle(func(req []byte) []byte { handled.Add(1); return req })
+	to := Voter{ID: 1, Addr: srv.Addr()}
+	if _, err := cli.Forward(t.Context(), to, []byte("x")); err == nil || handled.Load() != 0 {
+		t.Fatalf("forwarded from another cluster: %v, handled %d", err, handled.Load())
+	}
+	if p, want := <-got, (peer{addr: cli.Addr(), clusterID: "a"}); p != want {
+		t.Fatalf("the guard saw %+v, want %+v", p, want)
+	}
+	cli.guard.Store(&guard{clusterID: func() string { return "b" }, admit: func(byte, peer) error { return nil }})
+	if resp, err := cli.Forward(t.Context(), to, []byte("x")); err != nil || string(resp) != "x" || handled.Load() != 1 {
+		t.Fatalf("forwarded within the cluster: %q, %v, handled %d", resp, err, handled.Load())
+	}
+
+	srv.guard.Store(nil)
+	c, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(appendPeer([]byte{kindRaft}, peer{addr: cli.Addr()})); err != nil {
+		t.Fatal(err)
+	}
+	if err := readClosed(c); err != nil {
+		t.Fatalf("Raft connection before a Store: %v", err)
+	}
+	if resp, err := cli.Forward(t.Context(), to, []byte("y")); err != nil || string(resp) != "y" {
+		t.Fatalf("forwarded before a Store: %q, %v", resp, err)
+	}
+}
+
+// FuzzRaftPeer fuzzes the reader of a connection's identity. Invariants: no panic; an
+// identity read is the one written back.
+func FuzzRaftPeer(f *testing.F) {
+	f.Add(appendPeer(nil, peer{addr: "127.0.0.1:9093", clusterID: "kDUigSq9Io-wTSETNzterw"}))
+	f.Add([]byte{3, 'a'})
+	f.Add([]byte{0, 255})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := readPeer(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		again, err := readPeer(bytes.NewReader(appendPeer(nil, p)))
+		if err != nil || again != p {
+			t.Fatalf("round trip of %+v: %+v, %v", p, again, err)
+		}
+	})
 }
 
 // TestRaftNetworkCloseConnections: Close closes the connections a peer holds open, so
@@ -175,5 +246,105 @@ func TestRaftNetworkCloseWaitsForHeartbeatHandler(t *testing.T) {
 	}
 	if !done.Load() {
 		t.Fatal("the transport closed while its heartbeat handler still ran")
+	}
+}
+
+// TestRaftForeignQuorumRefused: a voter of quorum A stops; a node of quorum B listens
+// on its address now (a free port reused). A's leader goes on sending that voter its
+// AppendEntries: B's node refuses the connections (another cluster, an address none of
+// its voters has), and B's images keep their own cluster and brokers. Before, B's node
+// followed A's leader, and A's records and cluster id replaced B's in its image (a
+// broker with another listener's endpoints: TestClusterShareGroupFailover's "broker 1
+// has no endpoint of the inter-broker listener PLAINTEXT", next to a test cluster of
+// TestClusterInterBrokerSecured, whose listener is SASL_SSL).
+func TestRaftForeignQuorumRefused(t *testing.T) {
+	register := func(c *testCluster, listener string) *metadata.Image {
+		t.Helper()
+		for _, v := range c.voters {
+			b := metadata.Broker{ID: v.ID, Endpoints: []metadata.Endpoint{{Listener: listener, Host: "h", Port: 1}}}
+			if err := c.leader().RegisterBroker(t.Context(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c.converged()
+	}
+	a := newTCPCluster(t, 3, metadata.Rules{})
+	a.startAll()
+	imA := register(a, "SSL")
+	addr := a.voters[2].Addr
+	a.stop(3)
+
+	b := newTCPCluster(t, 3, metadata.Rules{})
+	b.nets[2].Close()
+	refused := make(chan string, 100)
+	nw, err := Listen(addr, &NetworkOptions{Logger: slog.New(&msgHandler{msgs: refused})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.nets[2], b.voters[1].Addr = nw, addr
+	b.startAll()
+	imB := register(b, "PLAINTEXT")
+	if imA.ClusterID() == imB.ClusterID() {
+		t.Fatalf("two quorums with one cluster id %s", imA.ClusterID())
+	}
+	deadline := time.After(20 * time.Second)
+	for foreign := false; !foreign; { // only A's nodes dial B's with another identity
+		select {
+		case m := <-refused:
+			foreign = strings.Contains(m, errForeignPeer.Error())
+		case <-deadline:
+			t.Fatal("A's leader never reached B's node, or B's node admitted it")
+		}
+	}
+	if d := digest(b.converged()); !bytes.Equal(d, digest(imB)) {
+		t.Fatalf("B's image changed to %s", d)
+	}
+}
+
+// msgHandler sends the message and attributes of every record to msgs (dropped when
+// full).
+type msgHandler struct{ msgs chan string }
+
+func (h *msgHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *msgHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *msgHandler) WithGroup(string) slog.Handler            { return h }
+func (h *msgHandler) Handle(_ context.Context, r slog.Record) error {
+	m := r.Message
+	r.Attrs(func(a slog.Attr) bool { m += " " + a.String(); return true })
+	select {
+	case h.msgs <- m:
+	default:
+	}
+	return nil
+}
+
+// TestRaftAdmit: a Store admits a connection of its own cluster id or of a node that
+// does not know one yet, Raft's only from a voter's address (also before the cluster
+// has an id: the first election), and forwarded commands from any address (a node
+// joining forwards its own AddVoter).
+func TestRaftAdmit(t *testing.T) {
+	s := &Store{voters: []Voter{{ID: 1, Addr: "a:1"}, {ID: 2, Addr: "a:2"}}}
+	s.image.Store(metadata.NewImage("", metadata.NoLeader))
+	admitted := func(kind byte, p peer) bool { return s.admit(kind, p) == nil }
+	for _, c := range []struct {
+		cluster string
+		kind    byte
+		p       peer
+		want    bool
+	}{
+		{"", kindRaft, peer{addr: "a:2"}, true},
+		{"", kindRaft, peer{addr: "a:2", clusterID: "x"}, true},
+		{"", kindRaft, peer{addr: "b:2"}, false},
+		{"", kindForward, peer{addr: "b:2"}, true},
+		{"c", kindRaft, peer{addr: "a:2", clusterID: "c"}, true},
+		{"c", kindRaft, peer{addr: "a:2"}, true},
+		{"c", kindRaft, peer{addr: "a:2", clusterID: "x"}, false},
+		{"c", kindForward, peer{addr: "b:2", clusterID: "x"}, false},
+		{"c", kindForward, peer{addr: "b:2"}, true},
+	} {
+		s.image.Store(metadata.NewImage(c.cluster, metadata.NoLeader))
+		if got := admitted(c.kind, c.p); got != c.want {
+			t.Errorf("cluster %q admits %c from %+v: %v, want %v", c.cluster, c.kind, c.p, got, c.want)
+		}
 	}
 }

@@ -109,6 +109,7 @@ type Store struct {
 	rules  metadata.Rules
 	fwd    Forwarder
 	raft   *hraft.Raft
+	raftUp atomic.Bool // raft is set (admit reads it)
 	bolt   *raftboltdb.BoltStore
 
 	hbInterval, session time.Duration
@@ -243,9 +244,13 @@ func Open(opts *Options) (st *Store, err error) {
 		}
 		s.log.Info("bootstrapped the metadata quorum", "voters", o.Voters)
 	}
+	if nw, ok := o.Forwarder.(*Network); ok {
+		nw.guard.Store(&guard{clusterID: func() string { return s.image.Load().ClusterID() }, admit: s.admit})
+	}
 	if s.raft, err = hraft.NewRaft(conf, &fsm{s: s}, logs, s.bolt, snaps, o.Transport); err != nil {
 		return nil, fmt.Errorf("raft: start: %w", err)
 	}
+	s.raftUp.Store(true)
 	obs := make(chan hraft.Observation, 64)
 	s.observer = hraft.NewObserver(obs, false, func(o *hraft.Observation) bool {
 		switch o.Data.(type) {
@@ -263,6 +268,30 @@ func Open(opts *Options) (st *Store, err error) {
 	go s.fenceExpired()
 	go s.balanceLeaders()
 	return s, nil
+}
+
+// errForeignPeer: a connection to the quorum listener from a node of another cluster.
+var errForeignPeer = errors.New("raft: a node of another cluster")
+
+// admit is the guard of this node's Network: a connection from a node of another
+// cluster id is refused, and so is Raft's from an address that is none of this node's
+// voters (in Options.Voters or the current configuration; a node joining without a
+// configuration yet admits its leader). The second check also covers the nodes of a
+// cluster whose id is not known yet (its first election).
+func (s *Store) admit(kind byte, p peer) error {
+	if id := s.image.Load().ClusterID(); id != "" && p.clusterID != "" && p.clusterID != id {
+		return fmt.Errorf("%w: cluster id %s, this node's is %s", errForeignPeer, p.clusterID, id)
+	}
+	if kind != kindRaft || slices.ContainsFunc(s.voters, func(v Voter) bool { return v.Addr == p.addr }) {
+		return nil
+	}
+	if s.raftUp.Load() {
+		servers := s.raft.GetConfiguration().Configuration().Servers
+		if len(servers) == 0 || slices.ContainsFunc(servers, func(sv hraft.Server) bool { return string(sv.Address) == p.addr }) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s is no voter of this node's quorum", errForeignPeer, p.addr)
 }
 
 func orDefault[T comparable](v, def T) T {
