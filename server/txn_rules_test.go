@@ -227,3 +227,73 @@ func TestTxnInitProducerIDTimeout(t *testing.T) {
 		t.Fatalf("kgo produce with a timeout above the maximum: %v", err)
 	}
 }
+
+// TestTxnOffsetCommitMemberChecks: TxnOffsetCommit v3+ checks the member as Kafka's
+// validateTransactionalOffsetCommit. A classic group: a member's commit is taken while
+// the group completes its rebalance too (no REBALANCE_IN_PROGRESS, unlike OffsetCommit);
+// another generation is ILLEGAL_GENERATION, an unknown member UNKNOWN_MEMBER_ID; no member
+// fields are not checked; a group that does not exist is ILLEGAL_GENERATION with a
+// generation, created without one (whatever the member id). A consumer group (KIP-848):
+// a stale member epoch is ILLEGAL_GENERATION (TxnOffsetCommit has no STALE_MEMBER_EPOCH),
+// an unknown member UNKNOWN_MEMBER_ID.
+func TestTxnOffsetCommitMemberChecks(t *testing.T) {
+	s, _ := startTxnBroker(t, "")
+	txnTopic(t, s.Addr().String(), "in", 2)
+	x := newTxnOffsets(t, s, "tx-members")
+	as := func(member string, generation int32) func(*kmsg.TxnOffsetCommitRequest) {
+		return func(r *kmsg.TxnOffsetCommitRequest) { r.MemberID, r.Generation = member, generation }
+	}
+	check := func(what, group string, member func(*kmsg.TxnOffsetCommitRequest), want *kerr.Error) {
+		t.Helper()
+		code := x.commit(group, map[int32]int64{0: 1}, member)
+		if (want == nil && code != 0) || (want != nil && code != want.Code) {
+			t.Errorf("%s: %v, want %v", what, kerr.ErrorForCode(code), want)
+		}
+	}
+
+	// A classic group of one member, joined: CompletingRebalance until its SyncGroup.
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Version = 5
+	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis, join.ProtocolType = "classic", 30000, 30000, "consumer"
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Topics = []string{"in"}
+	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: meta.AppendTo(nil)}}
+	jr := settled(t, s, join, func(r *kmsg.JoinGroupResponse) int16 { return r.ErrorCode })
+	if jr.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("first JoinGroup: %v", kerr.ErrorForCode(jr.ErrorCode))
+	}
+	join.MemberID = jr.MemberID
+	if jr = wireRequest(t, s, join).(*kmsg.JoinGroupResponse); jr.ErrorCode != 0 || jr.LeaderID != jr.MemberID {
+		t.Fatalf("JoinGroup: %v %+v", kerr.ErrorForCode(jr.ErrorCode), jr)
+	}
+	member, gen := jr.MemberID, jr.Generation
+	check("classic, completing its rebalance", "classic", as(member, gen), nil)
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Version = 3
+	sync.Group, sync.Generation, sync.MemberID = "classic", gen, member
+	sync.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{{MemberID: member, MemberAssignment: []byte{}}}
+	if r := wireRequest(t, s, sync).(*kmsg.SyncGroupResponse); r.ErrorCode != 0 {
+		t.Fatalf("SyncGroup: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	check("classic, stable", "classic", as(member, gen), nil)
+	check("classic, another generation", "classic", as(member, gen+1), kerr.IllegalGeneration)
+	check("classic, unknown member", "classic", as("nobody", gen), kerr.UnknownMemberID)
+	check("classic, no member fields", "classic", as("", -1), nil)
+	check("no group, a generation", "nogroup", as("someone", 1), kerr.IllegalGeneration)
+	check("no group, no generation", "newgroup", as("someone", -1), nil)
+
+	// A consumer group of one member.
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.Version = 0
+	hb.Group, hb.RebalanceTimeoutMillis, hb.SubscribedTopicNames = "consumer", 30000, []string{"in"}
+	hb.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	hr := settled(t, s, hb, func(r *kmsg.ConsumerGroupHeartbeatResponse) int16 { return r.ErrorCode })
+	if hr.ErrorCode != 0 || hr.MemberID == nil {
+		t.Fatalf("ConsumerGroupHeartbeat: %v", kerr.ErrorForCode(hr.ErrorCode))
+	}
+	check("consumer, current epoch", "consumer", as(*hr.MemberID, hr.MemberEpoch), nil)
+	check("consumer, epoch above the member's", "consumer", as(*hr.MemberID, hr.MemberEpoch+1), kerr.IllegalGeneration)
+	check("consumer, unknown member", "consumer", as("nobody", hr.MemberEpoch), kerr.UnknownMemberID)
+	check("consumer, no member fields", "consumer", as("", -1), nil)
+	x.end(true)
+}
