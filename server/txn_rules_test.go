@@ -297,3 +297,75 @@ func TestTxnOffsetCommitMemberChecks(t *testing.T) {
 	check("consumer, no member fields", "consumer", as("", -1), nil)
 	x.end(true)
 }
+
+// TestTxnFencedCodesByVersion: a producer fenced by a newer one with its transactional id
+// (InitProducerId aborts its open transaction) gets what Kafka answers each version
+// (KIP-588): INVALID_PRODUCER_EPOCH for its produce at any version and its TxnOffsetCommit
+// (which has no PRODUCER_FENCED); PRODUCER_FENCED from AddPartitionsToTxn, AddOffsetsToTxn
+// and EndTxn v2 and InitProducerId v4 on, INVALID_PRODUCER_EPOCH before.
+func TestTxnFencedCodesByVersion(t *testing.T) {
+	s, _ := startTxnBroker(t, "")
+	addr := s.Addr().String()
+	txnTopic(t, addr, "t", 1)
+	zombie := newRawTxn(t, addr, "tx-zombie")
+	zombie.add(0)
+	if p := zombie.produce(0); p.ErrorCode != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	pid, epoch := initTxnID(t, s, "tx-zombie") // fences the zombie, aborting its transaction
+	if pid != zombie.pid || epoch <= zombie.epoch {
+		t.Fatalf("new producer %d epoch %d, zombie %d epoch %d", pid, epoch, zombie.pid, zombie.epoch)
+	}
+	want := func(what string, v int16, code, fencedSince int16) {
+		t.Helper()
+		w := kerr.ProducerFenced
+		if v < fencedSince {
+			w = kerr.InvalidProducerEpoch
+		}
+		if code != w.Code {
+			t.Errorf("%s v%d: %v, want %v", what, v, kerr.ErrorForCode(code), w)
+		}
+	}
+	for _, v := range []int16{3, 11, 12} {
+		old := *zombie
+		old.cl = newClient(t, s, produceVersion(v))
+		want("Produce", v, old.produce(0).ErrorCode, 100)
+	}
+	for v := int16(0); v <= 3; v++ {
+		req := kmsg.NewPtrAddPartitionsToTxnRequest()
+		req.Version = v
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch = zombie.id, zombie.pid, zombie.epoch
+		req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+		want("AddPartitionsToTxn", v, wireRequest(t, s, req).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode, 2)
+	}
+	for v := int16(0); v <= 4; v++ {
+		req := kmsg.NewPtrAddOffsetsToTxnRequest()
+		req.Version = v
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group = zombie.id, zombie.pid, zombie.epoch, "g"
+		want("AddOffsetsToTxn", v, wireRequest(t, s, req).(*kmsg.AddOffsetsToTxnResponse).ErrorCode, 2)
+	}
+	for _, v := range []int16{0, 3, 5} {
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.Version = v
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = zombie.id, "g", zombie.pid, zombie.epoch
+		req.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
+		resp := settled(t, s, req, func(r *kmsg.TxnOffsetCommitResponse) int16 { return r.Topics[0].Partitions[0].ErrorCode })
+		want("TxnOffsetCommit", v, resp.Topics[0].Partitions[0].ErrorCode, 100)
+	}
+	for v := int16(0); v <= 5; v++ {
+		req := kmsg.NewPtrEndTxnRequest()
+		req.Version = v
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = zombie.id, zombie.pid, zombie.epoch, true
+		want("EndTxn", v, wireRequest(t, s, req).(*kmsg.EndTxnResponse).ErrorCode, 2)
+	}
+	for _, v := range []int16{3, 4, 5} {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.Version = v
+		req.TransactionalID, req.TransactionTimeoutMillis = &zombie.id, 60000
+		req.ProducerID, req.ProducerEpoch = zombie.pid, zombie.epoch
+		want("InitProducerId (KIP-360, the zombie's epoch)", v, wireRequest(t, s, req).(*kmsg.InitProducerIDResponse).ErrorCode, 4)
+	}
+	if got := txnConsume(t, addr, true, -1); len(got) != 0 {
+		t.Fatalf("read_committed: the zombie's records %q", got)
+	}
+}
