@@ -159,7 +159,8 @@ func endOffset(t *testing.T, addr string, committed bool) int64 {
 }
 
 // TestTxnCommitAbortVisibility: committed transactions are visible to both isolation
-// levels, aborted ones only to read_uncommitted; markers are never records.
+// levels, aborted ones only to read_uncommitted; markers are control batches, never
+// records.
 func TestTxnCommitAbortVisibility(t *testing.T) {
 	s, _ := startTxnBroker(t, "")
 	addr := s.Addr().String()
@@ -173,6 +174,31 @@ func TestTxnCommitAbortVisibility(t *testing.T) {
 	}
 	if got := txnConsume(t, addr, false, 6); !slices.Equal(got, []string{"c1", "c2", "c3", "a1", "a2", "c4"}) {
 		t.Fatalf("read_uncommitted: %q", got)
+	}
+	// The markers take an offset each, in control batches (attribute 0x20, transactional)
+	// of one record whose key is version 0 and type 1 (commit) or 0 (abort).
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("t"), kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	want := map[int64][]byte{3: {0, 0, 0, 1}, 6: {0, 0, 0, 0}, 8: {0, 0, 0, 1}}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var all int
+	for all < 9 {
+		fs := cl2.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("after %d records: %v", all, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			all++
+			key, marker := want[r.Offset]
+			if r.Attrs.IsControl() != marker || !r.Attrs.IsTransactional() || (marker && !slices.Equal(r.Key, key)) {
+				t.Errorf("offset %d: control %v, transactional %v, key %x", r.Offset, r.Attrs.IsControl(), r.Attrs.IsTransactional(), r.Key)
+			}
+		})
 	}
 }
 
@@ -338,8 +364,15 @@ func TestTxnOpenAcrossRestart(t *testing.T) {
 // (read_committed), writes each record to "out" and commits its input offsets in the same
 // transaction (AddOffsetsToTxn, TxnOffsetCommit); one transaction is aborted midway and
 // redone. Every input record is in "out" exactly once for read_committed readers, and the
-// committed offsets are the end of "in".
+// committed offsets are the end of "in". Run by kgo under transactions v2 (Produce v12 and
+// TxnOffsetCommit v5 add the partitions) and as a v1 client (AddPartitionsToTxn,
+// AddOffsetsToTxn, TxnOffsetCommit v4, EndTxn v4) of the same broker.
 func TestTxnConsumeTransformProduce(t *testing.T) {
+	t.Run("v2", func(t *testing.T) { testTxnConsumeTransformProduce(t) })
+	t.Run("v1 client", func(t *testing.T) { testTxnConsumeTransformProduce(t, txnV1Client()) })
+}
+
+func testTxnConsumeTransformProduce(t *testing.T, opts ...kgo.Opt) {
 	s, _ := startTxnBroker(t, "")
 	addr := s.Addr().String()
 	txnTopic(t, addr, "in", 2)
@@ -357,10 +390,10 @@ func TestTxnConsumeTransformProduce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(addr), kgo.TransactionalID("etl"), kgo.ConsumerGroup("etl-group"),
+	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.TransactionalID("etl"), kgo.ConsumerGroup("etl-group"),
 		kgo.ConsumeTopics("in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DefaultProduceTopic("t"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxPartitionBytes(2000),
-		kgo.TransactionTimeout(10*time.Second))
+		kgo.TransactionTimeout(10 * time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
