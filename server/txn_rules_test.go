@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -367,5 +371,93 @@ func TestTxnFencedCodesByVersion(t *testing.T) {
 	}
 	if got := txnConsume(t, addr, true, -1); len(got) != 0 {
 		t.Fatalf("read_committed: the zombie's records %q", got)
+	}
+}
+
+// TestTxnIDExpiration: a transactional id idle for transactional.id.expiration.ms without
+// an open transaction is removed by the coordinator (DescribeTransactions answers
+// TRANSACTIONAL_ID_NOT_FOUND, ListTransactions leaves it out) and its producer, idle for
+// producer.id.expiration.ms, is forgotten by the partition (DescribeProducers); an id
+// with an open transaction, idle longer, stays, and so does its producer. The expired id
+// starts again with a new producer id.
+func TestTxnIDExpiration(t *testing.T) {
+	settings := map[string]string{
+		"transactional.id.expiration.ms":                             "200",
+		"transaction.remove.expired.transaction.cleanup.interval.ms": "50",
+		"producer.id.expiration.ms":                                  "200",
+		"log.retention.check.interval.ms":                            "50",
+	}
+	for k, v := range txnSettings {
+		settings[k] = v
+	}
+	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: settings,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	addr := s.Addr().String()
+	txnTopic(t, addr, "t", 1)
+
+	open := txnClient(t, addr, "tx-open")
+	if err := open.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := open.ProduceSync(t.Context(), &kgo.Record{Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	openPID, _, err := open.ProducerID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := txnClient(t, addr, "tx-idle")
+	txnProduce(t, idle, true, "done")
+	idlePID, _, err := idle.ProducerID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle.Close()
+
+	adm := kadm.NewClient(newClient(t, s))
+	describe := func(id string) int16 {
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{id}
+		return wireRequest(t, s, req).(*kmsg.DescribeTransactionsResponse).TransactionStates[0].ErrorCode
+	}
+	producers := func() map[int64]bool {
+		got := map[int64]bool{}
+		described, err := adm.DescribeProducers(t.Context(), kadm.TopicsSet{"t": {0: {}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		described.EachProducer(func(p kadm.DescribedProducer) { got[p.ProducerID] = true })
+		return got
+	}
+	waitFor(t, "tx-idle to expire", 10*time.Second, func() bool { return describe("tx-idle") == kerr.TransactionalIDNotFound.Code })
+	waitFor(t, "tx-idle's producer to expire", 10*time.Second, func() bool { return !producers()[idlePID] })
+	if code := describe("tx-open"); code != 0 {
+		t.Fatalf("tx-open (an open transaction): %v", kerr.ErrorForCode(code))
+	}
+	if !producers()[openPID] {
+		t.Fatalf("tx-open's producer %d expired with its transaction open", openPID)
+	}
+	listed, err := adm.ListTransactions(t.Context(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := listed["tx-idle"]; ok || len(listed) != 1 {
+		t.Fatalf("listed %+v", listed)
+	}
+
+	again := txnClient(t, addr, "tx-idle")
+	txnProduce(t, again, true, "again")
+	if pid, _, err := again.ProducerID(t.Context()); err != nil || pid == idlePID {
+		t.Fatalf("tx-idle after its expiry: producer %d (was %d), %v", pid, idlePID, err)
+	}
+	if err := open.EndTransaction(t.Context(), kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if got := txnConsume(t, addr, true, 3); len(got) != 3 {
+		t.Fatalf("read_committed: %q", got)
 	}
 }
