@@ -204,7 +204,8 @@ func TestTxnCommitAbortVisibility(t *testing.T) {
 
 // TestTxnLSO: an open transaction holds read_committed readers (and ListOffsets
 // read_committed) at its first offset, records produced after it by others included; its
-// commit releases them, waking a read_committed long poll.
+// commit releases them, waking a read_committed long poll parked at the LSO. Fetch
+// answers the LSO and lists an aborted transaction for read_committed readers.
 func TestTxnLSO(t *testing.T) {
 	s, _ := startTxnBroker(t, "")
 	addr := s.Addr().String()
@@ -235,19 +236,64 @@ func TestTxnLSO(t *testing.T) {
 	if got := txnConsume(t, addr, true, -1); !slices.Equal(got, []string{"before"}) {
 		t.Fatalf("read_committed with the transaction open: %q", got)
 	}
-	// A read_committed consumer waiting at the LSO gets the rest once it commits.
-	done := make(chan []string)
-	go func() { done <- txnConsume(t, addr, true, 3) }()
-	time.Sleep(300 * time.Millisecond)
+	// A read_committed long poll parked at the LSO (MaxWait 30 s) is woken by the commit
+	// (if it comes after the commit, it answers at once, which is fine too).
+	woken := make(chan kmsg.FetchResponseTopicPartition, 1)
+	go func() {
+		defer close(woken)
+		if p, err := readCommittedFetch(ctx, plain, topicID(t, plain, "t"), 1, 30000); err != nil {
+			t.Error(err)
+		} else {
+			woken <- p
+		}
+	}()
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
-	if got := <-done; !slices.Equal(got, []string{"before", "in-txn", "after"}) {
+	select {
+	case p := <-woken:
+		if p.ErrorCode != 0 || len(p.RecordBatches) == 0 || p.LastStableOffset != 4 || p.HighWatermark != 4 || len(p.AbortedTransactions) != 0 {
+			t.Fatalf("woken read_committed fetch: %+v", p)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a read_committed fetch parked at the LSO was not woken by the commit")
+	}
+	if got := txnConsume(t, addr, true, 3); !slices.Equal(got, []string{"before", "in-txn", "after"}) {
 		t.Fatalf("read_committed after the commit: %q", got)
 	}
 	if lso, hw := endOffset(t, addr, true), endOffset(t, addr, false); lso != hw || hw != 4 {
 		t.Fatalf("LSO %d, HW %d after the commit", lso, hw)
 	}
+	// An aborted transaction is listed to read_committed fetches of its offsets.
+	pid, _, err := cl.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txnProduce(t, cl, false, "aborted")
+	p, err := readCommittedFetch(ctx, plain, topicID(t, plain, "t"), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LastStableOffset != 6 || len(p.AbortedTransactions) != 1 || p.AbortedTransactions[0].ProducerID != pid || p.AbortedTransactions[0].FirstOffset != 4 {
+		t.Fatalf("read_committed fetch after the abort: LSO %d, aborted %+v (producer %d)", p.LastStableOffset, p.AbortedTransactions, pid)
+	}
+}
+
+// readCommittedFetch is one read_committed Fetch of partition 0 of topic id from offset.
+func readCommittedFetch(ctx context.Context, cl *kgo.Client, id [16]byte, offset int64, maxWait int32) (kmsg.FetchResponseTopicPartition, error) {
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.IsolationLevel = maxWait, 1, 1<<20, 1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = id // kgo speaks v13+: by topic id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.FetchOffset, rp.PartitionMaxBytes = offset, 1<<20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return kmsg.FetchResponseTopicPartition{}, err
+	}
+	return resp.Topics[0].Partitions[0], kerr.ErrorForCode(resp.ErrorCode)
 }
 
 // TestTxnFencing: a second producer with the same transactional id fences the first: the
