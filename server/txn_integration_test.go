@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -32,10 +33,18 @@ var txnSettings = map[string]string{
 // temporary directory if empty); stop shuts it down (also at the end of the test).
 func startTxnBroker(t testing.TB, dir string) (s *server.Server, stop func()) {
 	t.Helper()
+	return startTxnBrokerWith(t, dir, nil)
+}
+
+// startTxnBrokerWith is startTxnBroker with settings added to txnSettings.
+func startTxnBrokerWith(t testing.TB, dir string, settings map[string]string) (s *server.Server, stop func()) {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: txnSettings,
+	all := maps.Clone(txnSettings)
+	maps.Copy(all, settings)
+	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: all,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
@@ -270,11 +279,14 @@ func TestTxnLSO(t *testing.T) {
 		t.Fatal(err)
 	}
 	txnProduce(t, cl, false, "aborted")
-	p, err := readCommittedFetch(ctx, plain, topicID(t, plain, "t"), 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.LastStableOffset != 6 || len(p.AbortedTransactions) != 1 || p.AbortedTransactions[0].ProducerID != pid || p.AbortedTransactions[0].FirstOffset != 4 {
+	var p kmsg.FetchResponseTopicPartition
+	waitFor(t, "the abort marker", 10*time.Second, func() bool { // EndTxn answers before the markers are written
+		if p, err = readCommittedFetch(ctx, plain, topicID(t, plain, "t"), 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		return p.LastStableOffset == 6
+	})
+	if len(p.AbortedTransactions) != 1 || p.AbortedTransactions[0].ProducerID != pid || p.AbortedTransactions[0].FirstOffset != 4 {
 		t.Fatalf("read_committed fetch after the abort: LSO %d, aborted %+v (producer %d)", p.LastStableOffset, p.AbortedTransactions, pid)
 	}
 }

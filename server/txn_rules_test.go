@@ -1,10 +1,7 @@
 package server_test
 
 import (
-	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -381,21 +378,12 @@ func TestTxnFencedCodesByVersion(t *testing.T) {
 // with an open transaction, idle longer, stays, and so does its producer. The expired id
 // starts again with a new producer id.
 func TestTxnIDExpiration(t *testing.T) {
-	settings := map[string]string{
+	s, _ := startTxnBrokerWith(t, "", map[string]string{
 		"transactional.id.expiration.ms":                             "200",
 		"transaction.remove.expired.transaction.cleanup.interval.ms": "50",
 		"producer.id.expiration.ms":                                  "200",
 		"log.retention.check.interval.ms":                            "50",
-	}
-	for k, v := range txnSettings {
-		settings[k] = v
-	}
-	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: settings,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Shutdown(context.Background())
+	})
 	addr := s.Addr().String()
 	txnTopic(t, addr, "t", 1)
 

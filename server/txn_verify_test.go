@@ -220,16 +220,7 @@ func TestTxnV2Kgo(t *testing.T) {
 			name += ",v1 client"
 		}
 		t.Run(name, func(t *testing.T) {
-			settings := map[string]string{"strata.transaction.version": tc.version}
-			for k, v := range txnSettings {
-				settings[k] = v
-			}
-			s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: settings,
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Shutdown(context.Background())
+			s, _ := startTxnBrokerWith(t, "", map[string]string{"strata.transaction.version": tc.version})
 			addr := s.Addr().String()
 			txnTopic(t, addr, "t", 2)
 			cl := txnClient(t, addr, "kgo-v2", tc.opts...)
