@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -448,4 +449,60 @@ func TestTxnIDExpiration(t *testing.T) {
 	if got := txnConsume(t, addr, true, 3); len(got) != 3 {
 		t.Fatalf("read_committed: %q", got)
 	}
+}
+
+// TestTxnRetentionStopsAtLSO: retention (retention.bytes=1, small segments) deletes the
+// segments below an open transaction's first offset and none at or past it, so the
+// transaction's record stays readable; once it commits, retention goes on past it
+// (Kafka's retention stops at the high watermark; Strata's at the LSO, which is lower).
+func TestTxnRetentionStopsAtLSO(t *testing.T) {
+	s, _ := startTxnBrokerWith(t, "", map[string]string{"log.retention.check.interval.ms": "20"})
+	addr := s.Addr().String()
+	cl := newClient(t, s, kgo.DefaultProduceTopic("t"), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(t.Context(), 1, 1, map[string]*string{"retention.bytes": kmsg.StringPtr("1"),
+		"segment.bytes": kmsg.StringPtr("1024")}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	value := make([]byte, 200)
+	plain := func(n int) {
+		t.Helper()
+		for range n {
+			if err := cl.ProduceSync(t.Context(), &kgo.Record{Value: value}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := func() int64 {
+		t.Helper()
+		offs, err := adm.ListStartOffsets(t.Context(), "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := offs.Lookup("t", 0)
+		return o.Offset
+	}
+	plain(10)
+	tx := txnClient(t, addr, "tx-retention")
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := tx.ProduceSync(t.Context(), &kgo.Record{Value: []byte("in-txn")}).First()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := r.Offset
+	plain(10)
+	waitFor(t, "retention below the transaction", 10*time.Second, func() bool { return start() > 0 })
+	if at := start(); at > first {
+		t.Fatalf("retention deleted past the open transaction's first offset %d: log start %d", first, at)
+	}
+	if got := txnConsume(t, addr, false, -1); !slices.Contains(got, "in-txn") {
+		t.Fatalf("read_uncommitted from the log start: %d records, not the transaction's", len(got))
+	}
+	if err := tx.EndTransaction(t.Context(), kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	plain(10)
+	waitFor(t, "retention past the committed transaction", 10*time.Second, func() bool { return start() > first })
 }
