@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -505,4 +507,101 @@ func TestTxnRetentionStopsAtLSO(t *testing.T) {
 	}
 	plain(10)
 	waitFor(t, "retention past the committed transaction", 10*time.Second, func() bool { return start() > first })
+}
+
+// TestTxnCompaction: the cleaner of a compacted topic removes an aborted transaction's
+// records and a committed record superseded by a later committed one, and keeps the
+// markers while delete.retention.ms (default one day) has not passed; with
+// delete.retention.ms=0 it then removes the markers whose transactions' records are all
+// gone, keeping the one of the transaction whose record stays. Read back over the wire
+// with kgo.KeepControlRecords.
+func TestTxnCompaction(t *testing.T) {
+	s, _ := startTxnBrokerWith(t, "", map[string]string{"log.cleaner.backoff.ms": "20"})
+	addr := s.Addr().String()
+	cl := newClient(t, s, kgo.DefaultProduceTopic("t"), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(t.Context(), 1, 1, map[string]*string{"cleanup.policy": kmsg.StringPtr("compact"),
+		"segment.bytes": kmsg.StringPtr("1024"), "min.cleanable.dirty.ratio": kmsg.StringPtr("0")}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	tx := txnClient(t, addr, "tx-compact", kgo.ProducerBatchCompression(kgo.NoCompression()))
+	txn := func(commit bool, kvs ...string) {
+		t.Helper()
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(kvs); i += 2 {
+			if err := tx.ProduceSync(t.Context(), &kgo.Record{Key: []byte(kvs[i]), Value: []byte(kvs[i+1])}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.EndTransaction(t.Context(), kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filler := func(n int) {
+		t.Helper()
+		for range n {
+			if err := cl.ProduceSync(t.Context(), &kgo.Record{Key: []byte("f"), Value: make([]byte, 200)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// read returns the values of the records and the keys of the markers, read_uncommitted.
+	read := func() (values []string, markers []string) {
+		t.Helper()
+		end := endOffset(t, addr, false)
+		rd, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("t"), kgo.KeepControlRecords(),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rd.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		for last := int64(-1); last < end-1; {
+			fs := rd.PollFetches(ctx)
+			if err := fs.Err0(); err != nil {
+				t.Fatalf("read to %d: %v", end, err)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				last = r.Offset
+				if r.Attrs.IsControl() {
+					markers = append(markers, fmt.Sprintf("%x", r.Key))
+				} else if string(r.Key) != "f" {
+					values = append(values, string(r.Value))
+				}
+			})
+		}
+		return values, markers
+	}
+	commit, abort := "00000001", "00000000"
+
+	txn(true, "k1", "v1")
+	txn(false, "k1", "aborted", "k2", "aborted")
+	txn(true, "k1", "v2")
+	filler(15)
+	var values, markers []string
+	waitFor(t, "compaction", 10*time.Second, func() bool {
+		values, markers = read()
+		return slices.Equal(values, []string{"v2"})
+	})
+	if !slices.Equal(markers, []string{commit, abort, commit}) {
+		t.Fatalf("markers within delete.retention.ms: %q", markers)
+	}
+
+	if _, err := adm.AlterTopicConfigs(t.Context(), []kadm.AlterConfig{{Name: "delete.retention.ms", Value: kmsg.StringPtr("0")}}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	filler(5) // something to clean
+	waitFor(t, "the markers' removal", 10*time.Second, func() bool {
+		values, markers = read()
+		return slices.Equal(markers, []string{commit})
+	})
+	if !slices.Equal(values, []string{"v2"}) {
+		t.Fatalf("records after the markers' removal: %q", values)
+	}
+	if got := txnConsume(t, addr, true, -1); !slices.Contains(got, "v2") || slices.Contains(got, "aborted") {
+		t.Fatalf("read_committed: %q", got)
+	}
 }
