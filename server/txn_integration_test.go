@@ -209,6 +209,15 @@ func TestTxnCommitAbortVisibility(t *testing.T) {
 			}
 		})
 	}
+	// An old client (Fetch v2: message format 1, no control batches) reads the records
+	// without the markers, as Kafka's down-conversion.
+	var old []int64
+	for _, m := range readLegacySet(t, legacyFetch(t, s, 2, "t", 0, 0, 1<<20, 1<<20).RecordBatches, 0) {
+		old = append(old, m.offset)
+	}
+	if !slices.Equal(old, []int64{0, 1, 2, 4, 5, 7}) {
+		t.Fatalf("Fetch v2: messages at %v", old)
+	}
 }
 
 // TestTxnLSO: an open transaction holds read_committed readers (and ListOffsets
