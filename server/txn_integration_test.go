@@ -187,7 +187,7 @@ func TestTxnCommitAbortVisibility(t *testing.T) {
 	// The markers take an offset each, in control batches (attribute 0x20, transactional)
 	// of one record whose key is version 0 and type 1 (commit) or 0 (abort).
 	cl2, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("t"), kgo.KeepControlRecords(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
