@@ -235,8 +235,9 @@ func TestTxnInitProducerIDTimeout(t *testing.T) {
 // TestTxnOffsetCommitMemberChecks: TxnOffsetCommit v3+ checks the member as Kafka's
 // validateTransactionalOffsetCommit. A classic group: a member's commit is taken while
 // the group completes its rebalance too (no REBALANCE_IN_PROGRESS, unlike OffsetCommit);
-// another generation is ILLEGAL_GENERATION, an unknown member UNKNOWN_MEMBER_ID; no member
-// fields are not checked; a group that does not exist is ILLEGAL_GENERATION with a
+// another generation is ILLEGAL_GENERATION, an unknown member UNKNOWN_MEMBER_ID (also an
+// instance id no static member holds), another member's instance id FENCED_INSTANCE_ID;
+// no member fields are not checked; a group that does not exist is ILLEGAL_GENERATION with a
 // generation, created without one (whatever the member id). A consumer group (KIP-848):
 // a stale member epoch is ILLEGAL_GENERATION (TxnOffsetCommit has no STALE_MEMBER_EPOCH),
 // an unknown member UNKNOWN_MEMBER_ID.
@@ -283,6 +284,23 @@ func TestTxnOffsetCommitMemberChecks(t *testing.T) {
 	check("classic, another generation", "classic", as(member, gen+1), kerr.IllegalGeneration)
 	check("classic, unknown member", "classic", as("nobody", gen), kerr.UnknownMemberID)
 	check("classic, no member fields", "classic", as("", -1), nil)
+	ghost := "ghost"
+	check("classic, an instance id no member holds", "classic", func(r *kmsg.TxnOffsetCommitRequest) {
+		r.MemberID, r.Generation, r.InstanceID = member, gen, &ghost
+	}, kerr.UnknownMemberID)
+	// A static member (instance id) of another group.
+	inst := "inst"
+	join.Group, join.MemberID, join.InstanceID = "static", "", &inst
+	if jr = settled(t, s, join, func(r *kmsg.JoinGroupResponse) int16 { return r.ErrorCode }); jr.ErrorCode != 0 {
+		t.Fatalf("static JoinGroup: %v", kerr.ErrorForCode(jr.ErrorCode))
+	}
+	static := func(member string) func(*kmsg.TxnOffsetCommitRequest) {
+		return func(r *kmsg.TxnOffsetCommitRequest) {
+			r.MemberID, r.Generation, r.InstanceID = member, jr.Generation, &inst
+		}
+	}
+	check("static member", "static", static(jr.MemberID), nil)
+	check("static member's instance id, another member id", "static", static("other"), kerr.FencedInstanceID)
 	check("no group, a generation", "nogroup", as("someone", 1), kerr.IllegalGeneration)
 	check("no group, no generation", "newgroup", as("someone", -1), nil)
 
