@@ -139,6 +139,12 @@ func txnConsume(t *testing.T, addr string, committed bool, want int) []string {
 // endOffset is ListOffsets latest of t-0 at the isolation level.
 func endOffset(t *testing.T, addr string, committed bool) int64 {
 	t.Helper()
+	return txnListOffset(t, addr, committed, -1)
+}
+
+// txnListOffset is ListOffsets of t-0 for timestamp ts at the isolation level.
+func txnListOffset(t *testing.T, addr string, committed bool, ts int64) int64 {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +157,7 @@ func endOffset(t *testing.T, addr string, committed bool) int64 {
 	rt := kmsg.NewListOffsetsRequestTopic()
 	rt.Topic = "t"
 	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Timestamp = -1
+	rp.Timestamp = ts
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -222,8 +228,9 @@ func TestTxnCommitAbortVisibility(t *testing.T) {
 
 // TestTxnLSO: an open transaction holds read_committed readers (and ListOffsets
 // read_committed) at its first offset, records produced after it by others included; its
-// commit releases them, waking a read_committed long poll parked at the LSO. Fetch
-// answers the LSO and lists an aborted transaction for read_committed readers.
+// commit releases them, waking a read_committed long poll parked at the LSO. ListOffsets
+// by timestamp finds no record past the LSO for read_committed. Fetch answers the LSO and
+// lists an aborted transaction for read_committed readers.
 func TestTxnLSO(t *testing.T) {
 	s, _ := startTxnBroker(t, "")
 	addr := s.Addr().String()
@@ -235,17 +242,17 @@ func TestTxnLSO(t *testing.T) {
 	defer plain.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("before")}).FirstErr(); err != nil {
+	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("before"), Timestamp: time.UnixMilli(1000)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	cl := txnClient(t, addr, "tx-lso")
 	if err := cl.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("in-txn")}).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("in-txn"), Timestamp: time.UnixMilli(2000)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
+	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("after"), Timestamp: time.UnixMilli(3000)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	if lso, hw := endOffset(t, addr, true), endOffset(t, addr, false); lso != 1 || hw != 3 {
@@ -253,6 +260,19 @@ func TestTxnLSO(t *testing.T) {
 	}
 	if got := txnConsume(t, addr, true, -1); !slices.Equal(got, []string{"before"}) {
 		t.Fatalf("read_committed with the transaction open: %q", got)
+	}
+	// Lookups by timestamp (1500: the transaction's record; -3: the largest, "after") find
+	// nothing past the LSO for read_committed, as Kafka.
+	for _, c := range []struct {
+		ts                     int64
+		committed, uncommitted int64
+	}{{500, 0, 0}, {1500, -1, 1}, {-3, -1, 2}} {
+		if got := txnListOffset(t, addr, true, c.ts); got != c.committed {
+			t.Errorf("ListOffsets read_committed of timestamp %d: %d, want %d", c.ts, got, c.committed)
+		}
+		if got := txnListOffset(t, addr, false, c.ts); got != c.uncommitted {
+			t.Errorf("ListOffsets read_uncommitted of timestamp %d: %d, want %d", c.ts, got, c.uncommitted)
+		}
 	}
 	// A read_committed long poll parked at the LSO (MaxWait 30 s) is woken by the commit
 	// (if it comes after the commit, it answers at once, which is fine too).
@@ -281,6 +301,9 @@ func TestTxnLSO(t *testing.T) {
 	}
 	if lso, hw := endOffset(t, addr, true), endOffset(t, addr, false); lso != hw || hw != 4 {
 		t.Fatalf("LSO %d, HW %d after the commit", lso, hw)
+	}
+	if got := txnListOffset(t, addr, true, 1500); got != 1 {
+		t.Fatalf("ListOffsets read_committed of the committed record's timestamp: %d", got)
 	}
 	// An aborted transaction is listed to read_committed fetches of its offsets.
 	pid, _, err := cl.ProducerID(ctx)
