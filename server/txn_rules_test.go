@@ -623,3 +623,44 @@ func TestTxnCompaction(t *testing.T) {
 		t.Fatalf("read_committed: %q", got)
 	}
 }
+
+// TestTxnAddPartitionsBatched: AddPartitionsToTxn v4+ in its batched form (KIP-890, the
+// brokers' form) adds the partitions of several transactional ids in one request when not
+// VerifyOnly: each producer's transactional produce (v11: no implicit add) is then taken,
+// and each transaction commits.
+func TestTxnAddPartitionsBatched(t *testing.T) {
+	s, _ := startTxnBroker(t, "")
+	addr := s.Addr().String()
+	txnTopic(t, addr, "t", 2)
+	x, y := newRawTxn(t, addr, "tx-b1", produceVersion(11)), newRawTxn(t, addr, "tx-b2", produceVersion(11))
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	for i, p := range []*rawTxn{x, y} {
+		tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+		tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch = p.id, p.pid, p.epoch
+		tx.Topics = []kmsg.AddPartitionsToTxnRequestTransactionTopic{{Topic: "t", Partitions: []int32{int32(i)}}}
+		req.Transactions = append(req.Transactions, tx)
+	}
+	resp, err := req.RequestWith(t.Context(), x.cl)
+	if err != nil || resp.Version < 4 || resp.ErrorCode != 0 || len(resp.Transactions) != 2 {
+		t.Fatalf("AddPartitionsToTxn v4+: %v %+v", err, resp)
+	}
+	for _, rt := range resp.Transactions {
+		if code := rt.Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("%s: %v", rt.TransactionalID, kerr.ErrorForCode(code))
+		}
+	}
+	for i, p := range []*rawTxn{x, y} {
+		if r := p.produce(int32(i)); r.ErrorCode != 0 {
+			t.Fatalf("%s produce to an added partition: %v", p.id, kerr.ErrorForCode(r.ErrorCode))
+		}
+		et := kmsg.NewPtrEndTxnRequest()
+		et.Version = 4
+		et.TransactionalID, et.ProducerID, et.ProducerEpoch, et.Commit = p.id, p.pid, p.epoch, true
+		if r, err := et.RequestWith(t.Context(), p.cl); err != nil || r.ErrorCode != 0 {
+			t.Fatalf("%s EndTxn: %v %v", p.id, err, r)
+		}
+	}
+	if got := txnConsume(t, addr, true, 2); len(got) != 2 {
+		t.Fatalf("read_committed: %d records, want the two transactions' one each", len(got))
+	}
+}
