@@ -277,9 +277,10 @@ func TestTxnLSO(t *testing.T) {
 	// A read_committed long poll parked at the LSO (MaxWait 30 s) is woken by the commit
 	// (if it comes after the commit, it answers at once, which is fine too).
 	woken := make(chan kmsg.FetchResponseTopicPartition, 1)
+	id := topicID(t, plain, "t")
 	go func() {
 		defer close(woken)
-		if p, err := readCommittedFetch(ctx, plain, topicID(t, plain, "t"), 1, 30000); err != nil {
+		if p, err := readCommittedFetch(ctx, plain, id, 1, 30000); err != nil {
 			t.Error(err)
 		} else {
 			woken <- p
@@ -313,7 +314,7 @@ func TestTxnLSO(t *testing.T) {
 	txnProduce(t, cl, false, "aborted")
 	var p kmsg.FetchResponseTopicPartition
 	waitFor(t, "the abort marker", 10*time.Second, func() bool { // EndTxn answers before the markers are written
-		if p, err = readCommittedFetch(ctx, plain, topicID(t, plain, "t"), 0, 0); err != nil {
+		if p, err = readCommittedFetch(ctx, plain, id, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		return p.LastStableOffset == 6
