@@ -370,8 +370,9 @@ func TestTxnFencing(t *testing.T) {
 	}
 }
 
-// TestTxnTimeoutAbortDurable: the coordinator aborts a transaction past its timeout; the
-// abort holds across a restart, and the records stay invisible to read_committed.
+// TestTxnTimeoutAbortDurable: the coordinator aborts a transaction past its timeout
+// (fencing its producer: its commit gets PRODUCER_FENCED); the abort holds across a
+// restart, and the records stay invisible to read_committed.
 func TestTxnTimeoutAbortDurable(t *testing.T) {
 	dir := t.TempDir()
 	s, stop := startTxnBroker(t, dir)
@@ -392,6 +393,10 @@ func TestTxnTimeoutAbortDurable(t *testing.T) {
 			t.Fatal("the transaction past its timeout was not aborted")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The abort bumped the producer's epoch: its commit is fenced, as Kafka's.
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("commit after the timeout abort: %v, want PRODUCER_FENCED", err)
 	}
 	cl.Close()
 	stop()
