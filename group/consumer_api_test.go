@@ -366,8 +366,9 @@ func TestConsumerFetchMember(t *testing.T) {
 }
 
 // TestConsumerTxnCommit: TxnOffsetCommit to a consumer group checks the member epoch as
-// OffsetCommit does (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID), and a request without member
-// information is accepted (KIP-447: the member fields are optional).
+// OffsetCommit does, a stale epoch answered ILLEGAL_GENERATION as Kafka's (TxnOffsetCommit
+// has no STALE_MEMBER_EPOCH), UNKNOWN_MEMBER_ID, and a request without member information
+// is accepted (KIP-447: the member fields are optional).
 func TestConsumerTxnCommit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tt := &testTopics{}
@@ -383,7 +384,7 @@ func TestConsumerTxnCommit(t *testing.T) {
 			want   error
 		}{
 			{"m", r.MemberEpoch, nil},
-			{"m", r.MemberEpoch + 1, ErrStaleMemberEpoch},
+			{"m", r.MemberEpoch + 1, ErrIllegalGeneration}, // Kafka's answer for a stale epoch
 			{"x", r.MemberEpoch, ErrUnknownMemberID},
 			{"", -1, nil},
 		} {

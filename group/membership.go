@@ -644,10 +644,16 @@ func (c *Coordinator) Sync(ctx context.Context, req *SyncRequest) (SyncResult, e
 	return res, nil
 }
 
-// checkMemberLocked validates member, instance and generation.
+// checkMemberLocked validates member, instance and generation as Kafka's
+// ClassicGroup.validateMember: an instance id no static member holds is
+// ErrUnknownMemberID, one another member holds ErrFencedInstanceID.
 func (g *group) checkMemberLocked(memberID string, instanceID *string, generation int32) (*member, error) {
 	if instanceID != nil {
-		if cur, ok := g.static[*instanceID]; ok && cur != memberID {
+		cur, ok := g.static[*instanceID]
+		switch {
+		case !ok:
+			return nil, ErrUnknownMemberID
+		case cur != memberID:
 			return nil, ErrFencedInstanceID
 		}
 	}

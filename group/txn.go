@@ -1,5 +1,7 @@
 package group
 
+import "errors"
+
 // TxnCommitRequest is a TxnOffsetCommit request (KIP-98, KIP-447): offsets committed in
 // producer ProducerID's transaction. Generation < 0 with no member id and no instance id
 // (versions before 3, or a producer outside the group) skips the member check, as Kafka.
@@ -13,7 +15,9 @@ type TxnCommitRequest struct {
 // the producer's transaction and stay pending — invisible to OffsetFetch, which reports
 // them unstable — until the transaction's marker reaches the partition (CompleteTxn). The
 // caller (the server) has checked that the producer's transaction holds the partition.
-// Errors are Commit's; a group that does not exist is created.
+// The member is checked as Kafka's validateTransactionalOffsetCommit does
+// (checkTxnCommitLocked); a group that does not exist is created for a commit without a
+// generation, ErrIllegalGeneration with one.
 func (c *Coordinator) TxnCommit(req *TxnCommitRequest) (errs []error, err error) {
 	if c.closed() {
 		return nil, ErrCoordinatorNotAvailable
@@ -25,20 +29,18 @@ func (c *Coordinator) TxnCommit(req *TxnCommitRequest) (errs []error, err error)
 	if err != nil {
 		return nil, err
 	}
-	g := sh.getOrCreate(req.Group)
+	var g *group
+	if req.Generation < 0 {
+		g = sh.getOrCreate(req.Group)
+	} else if g = sh.lookup(req.Group); g == nil {
+		return nil, ErrIllegalGeneration
+	}
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	g.mu.Lock()
-	checkMember := req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil
-	if g.state == StateDead {
+	if err := c.checkTxnCommitLocked(g, &req.CommitRequest); err != nil {
 		g.mu.Unlock()
-		return nil, ErrCoordinatorNotAvailable
-	}
-	if checkMember {
-		if err := c.checkCommitLocked(g, &req.CommitRequest, false); err != nil {
-			g.mu.Unlock()
-			return nil, err
-		}
+		return nil, err
 	}
 	errs, recs, vals := c.commitRecords(g.id, req.Offsets)
 	g.mu.Unlock()
@@ -58,6 +60,35 @@ func (c *Coordinator) TxnCommit(req *TxnCommitRequest) (errs []error, err error)
 		}
 	}
 	return errs, nil
+}
+
+// checkTxnCommitLocked checks the member of a transactional commit as Kafka's
+// validateTransactionalOffsetCommit: no member id, generation or instance id (versions
+// before 3, a producer outside the group) is not checked. A consumer group checks the
+// member and its epoch as OffsetCommit does, a stale epoch answered ErrIllegalGeneration
+// (TxnOffsetCommit has no STALE_MEMBER_EPOCH: Java's producer takes it as fatal). A
+// classic group takes a commit without a generation while it is Empty, else checks the
+// member (ErrFencedInstanceID, ErrUnknownMemberID) and the generation
+// (ErrIllegalGeneration), in any state: unlike OffsetCommit, no REBALANCE_IN_PROGRESS
+// while the group completes a rebalance, and the member's session is not renewed.
+// g.mu is held.
+func (c *Coordinator) checkTxnCommitLocked(g *group, req *CommitRequest) error {
+	switch {
+	case g.state == StateDead:
+		return ErrCoordinatorNotAvailable
+	case req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil:
+		return nil
+	case g.consumer != nil:
+		err := g.consumer.checkCommit(req.MemberID, req.Generation, req.Offsets, c.opts.Topics)
+		if errors.Is(err, ErrStaleMemberEpoch) {
+			return ErrIllegalGeneration
+		}
+		return err
+	case req.Generation < 0 && g.state == StateEmpty:
+		return nil
+	}
+	_, err := g.checkMemberLocked(req.MemberID, req.InstanceID, req.Generation)
+	return err
 }
 
 // addPendingLocked records an offset committed in pid's transaction. g.mu is held (or g

@@ -3,6 +3,8 @@ package server
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/partition"
 )
 
 func init() { register(2, 0, 8, handleListOffsets) }
@@ -17,7 +19,10 @@ const (
 
 // handleListOffsets answers ListOffsets v0-v8. v1+: earliest, latest, max timestamp and
 // lookup by timestamp (to the record, except in compressed batches where the answer is
-// the batch's base offset; see partition.OffsetForTimestamp). The leader epoch is 0.
+// the batch's base offset; see partition.OffsetForTimestamp). Latest is the high
+// watermark, or the last stable offset for read_committed (v2+); a max timestamp or
+// timestamp lookup that finds a record at or past it answers -1, as Kafka's
+// ReplicaManager (lastFetchableOffset). The leader epoch is 0.
 // v0 has Kafka 2.x's old semantics: up to MaxNumOffsets segment start offsets
 // (partition.OffsetsBefore).
 func handleListOffsets(s *Server, r *request) reply {
@@ -64,6 +69,9 @@ func handleListOffsets(s *Server, r *request) reply {
 			if err != nil {
 				out.ErrorCode = errorCode(err)
 				out.Offset, out.Timestamp = -1, -1
+			}
+			if rp.Timestamp != listLatest && req.IsolationLevel == 1 && out.Offset >= p.ReadEnd(partition.ReadCommitted) {
+				out.Offset, out.Timestamp = -1, -1 // as Kafka: a record read_committed cannot read yet is not found
 			}
 			if out.Offset < 0 {
 				out.LeaderEpoch = -1

@@ -15,10 +15,10 @@ func init() { register(9, 0, 9, handleOffsetFetch) }
 // v9+ (KIP-848): a member of a consumer group gives its member id and epoch, checked as
 // Kafka checks them (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH; group.CheckFetchMember).
 // With require_stable (v7+, KIP-447) a partition whose offset an open transaction has
-// committed answers UNSTABLE_OFFSET_COMMIT (retriable); without it, the last committed
-// offset. Authorization is Kafka's: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED),
-// DESCRIBE on each topic (TOPIC_AUTHORIZATION_FAILED for a named one, left out of all
-// topics).
+// committed answers UNSTABLE_OFFSET_COMMIT (retriable) and offset -1, as Kafka; without
+// it, the last committed offset. Authorization is Kafka's: DESCRIBE on the group
+// (GROUP_AUTHORIZATION_FAILED), DESCRIBE on each topic (TOPIC_AUTHORIZATION_FAILED for a
+// named one, left out of all topics).
 func handleOffsetFetch(s *Server, r *request) reply {
 	req := r.body.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
@@ -58,8 +58,8 @@ func handleOffsetFetch(s *Server, r *request) reply {
 			p.Partition, p.Offset, p.LeaderEpoch = f.Partition, f.Offset, f.LeaderEpoch
 			md := f.Metadata
 			p.Metadata = &md
-			if f.Unstable && req.RequireStable {
-				p.ErrorCode = kerr.UnstableOffsetCommit.Code
+			if f.Unstable && req.RequireStable { // as Kafka: no offset with the error
+				p.ErrorCode, p.Offset, p.LeaderEpoch, p.Metadata = kerr.UnstableOffsetCommit.Code, -1, -1, kmsg.StringPtr("")
 			}
 			if _, seen := out[f.Topic]; !seen && topics == nil {
 				order = append(order, f.Topic)

@@ -16,8 +16,8 @@ import (
 func init() { register(28, 0, 6, handleTxnOffsetCommit) }
 
 // handleTxnOffsetCommit answers TxnOffsetCommit v0-v6 (v3+: member id, generation and
-// instance id checked as OffsetCommit checks them, KIP-447): the offsets are written to
-// the group's partition in the producer's transaction and become visible with its commit
+// instance id checked as Kafka checks them, KIP-447): the offsets are written to the
+// group's partition in the producer's transaction and become visible with its commit
 // marker (group.Coordinator.TxnCommit). The producer must be the transactional id's
 // current one (INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING) and its transaction
 // must hold the group's partition (AddOffsetsToTxn first; INVALID_TXN_STATE otherwise):

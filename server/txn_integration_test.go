@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -32,10 +33,18 @@ var txnSettings = map[string]string{
 // temporary directory if empty); stop shuts it down (also at the end of the test).
 func startTxnBroker(t testing.TB, dir string) (s *server.Server, stop func()) {
 	t.Helper()
+	return startTxnBrokerWith(t, dir, nil)
+}
+
+// startTxnBrokerWith is startTxnBroker with settings added to txnSettings.
+func startTxnBrokerWith(t testing.TB, dir string, settings map[string]string) (s *server.Server, stop func()) {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: txnSettings,
+	all := maps.Clone(txnSettings)
+	maps.Copy(all, settings)
+	s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: dir, Settings: all,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
@@ -130,6 +139,12 @@ func txnConsume(t *testing.T, addr string, committed bool, want int) []string {
 // endOffset is ListOffsets latest of t-0 at the isolation level.
 func endOffset(t *testing.T, addr string, committed bool) int64 {
 	t.Helper()
+	return txnListOffset(t, addr, committed, -1)
+}
+
+// txnListOffset is ListOffsets of t-0 for timestamp ts at the isolation level.
+func txnListOffset(t *testing.T, addr string, committed bool, ts int64) int64 {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +157,7 @@ func endOffset(t *testing.T, addr string, committed bool) int64 {
 	rt := kmsg.NewListOffsetsRequestTopic()
 	rt.Topic = "t"
 	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Timestamp = -1
+	rp.Timestamp = ts
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -159,7 +174,8 @@ func endOffset(t *testing.T, addr string, committed bool) int64 {
 }
 
 // TestTxnCommitAbortVisibility: committed transactions are visible to both isolation
-// levels, aborted ones only to read_uncommitted; markers are never records.
+// levels, aborted ones only to read_uncommitted; markers are control batches, never
+// records.
 func TestTxnCommitAbortVisibility(t *testing.T) {
 	s, _ := startTxnBroker(t, "")
 	addr := s.Addr().String()
@@ -174,11 +190,47 @@ func TestTxnCommitAbortVisibility(t *testing.T) {
 	if got := txnConsume(t, addr, false, 6); !slices.Equal(got, []string{"c1", "c2", "c3", "a1", "a2", "c4"}) {
 		t.Fatalf("read_uncommitted: %q", got)
 	}
+	// The markers take an offset each, in control batches (attribute 0x20, transactional)
+	// of one record whose key is version 0 and type 1 (commit) or 0 (abort).
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("t"), kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	want := map[int64][]byte{3: {0, 0, 0, 1}, 6: {0, 0, 0, 0}, 8: {0, 0, 0, 1}}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var all int
+	for all < 9 {
+		fs := cl2.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("after %d records: %v", all, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			all++
+			key, marker := want[r.Offset]
+			if r.Attrs.IsControl() != marker || !r.Attrs.IsTransactional() || (marker && !slices.Equal(r.Key, key)) {
+				t.Errorf("offset %d: control %v, transactional %v, key %x", r.Offset, r.Attrs.IsControl(), r.Attrs.IsTransactional(), r.Key)
+			}
+		})
+	}
+	// An old client (Fetch v2: message format 1, no control batches) reads the records
+	// without the markers, as Kafka's down-conversion.
+	var old []int64
+	for _, m := range readLegacySet(t, legacyFetch(t, s, 2, "t", 0, 0, 1<<20, 1<<20).RecordBatches, 0) {
+		old = append(old, m.offset)
+	}
+	if !slices.Equal(old, []int64{0, 1, 2, 4, 5, 7}) {
+		t.Fatalf("Fetch v2: messages at %v", old)
+	}
 }
 
 // TestTxnLSO: an open transaction holds read_committed readers (and ListOffsets
 // read_committed) at its first offset, records produced after it by others included; its
-// commit releases them, waking a read_committed long poll.
+// commit releases them, waking a read_committed long poll parked at the LSO. ListOffsets
+// by timestamp finds no record past the LSO for read_committed. Fetch answers the LSO and
+// lists an aborted transaction for read_committed readers.
 func TestTxnLSO(t *testing.T) {
 	s, _ := startTxnBroker(t, "")
 	addr := s.Addr().String()
@@ -190,17 +242,17 @@ func TestTxnLSO(t *testing.T) {
 	defer plain.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("before")}).FirstErr(); err != nil {
+	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("before"), Timestamp: time.UnixMilli(1000)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	cl := txnClient(t, addr, "tx-lso")
 	if err := cl.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("in-txn")}).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("in-txn"), Timestamp: time.UnixMilli(2000)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
+	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("after"), Timestamp: time.UnixMilli(3000)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	if lso, hw := endOffset(t, addr, true), endOffset(t, addr, false); lso != 1 || hw != 3 {
@@ -209,19 +261,84 @@ func TestTxnLSO(t *testing.T) {
 	if got := txnConsume(t, addr, true, -1); !slices.Equal(got, []string{"before"}) {
 		t.Fatalf("read_committed with the transaction open: %q", got)
 	}
-	// A read_committed consumer waiting at the LSO gets the rest once it commits.
-	done := make(chan []string)
-	go func() { done <- txnConsume(t, addr, true, 3) }()
-	time.Sleep(300 * time.Millisecond)
+	// Lookups by timestamp (1500: the transaction's record; -3: the largest, "after") find
+	// nothing past the LSO for read_committed, as Kafka.
+	for _, c := range []struct {
+		ts                     int64
+		committed, uncommitted int64
+	}{{500, 0, 0}, {1500, -1, 1}, {-3, -1, 2}} {
+		if got := txnListOffset(t, addr, true, c.ts); got != c.committed {
+			t.Errorf("ListOffsets read_committed of timestamp %d: %d, want %d", c.ts, got, c.committed)
+		}
+		if got := txnListOffset(t, addr, false, c.ts); got != c.uncommitted {
+			t.Errorf("ListOffsets read_uncommitted of timestamp %d: %d, want %d", c.ts, got, c.uncommitted)
+		}
+	}
+	// A read_committed long poll parked at the LSO (MaxWait 30 s) is woken by the commit
+	// (if it comes after the commit, it answers at once, which is fine too).
+	woken := make(chan kmsg.FetchResponseTopicPartition, 1)
+	id := topicID(t, plain, "t")
+	go func() {
+		defer close(woken)
+		if p, err := readCommittedFetch(ctx, plain, id, 1, 30000); err != nil {
+			t.Error(err)
+		} else {
+			woken <- p
+		}
+	}()
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
-	if got := <-done; !slices.Equal(got, []string{"before", "in-txn", "after"}) {
+	select {
+	case p := <-woken:
+		if p.ErrorCode != 0 || len(p.RecordBatches) == 0 || p.LastStableOffset != 4 || p.HighWatermark != 4 || len(p.AbortedTransactions) != 0 {
+			t.Fatalf("woken read_committed fetch: %+v", p)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a read_committed fetch parked at the LSO was not woken by the commit")
+	}
+	if got := txnConsume(t, addr, true, 3); !slices.Equal(got, []string{"before", "in-txn", "after"}) {
 		t.Fatalf("read_committed after the commit: %q", got)
 	}
 	if lso, hw := endOffset(t, addr, true), endOffset(t, addr, false); lso != hw || hw != 4 {
 		t.Fatalf("LSO %d, HW %d after the commit", lso, hw)
 	}
+	if got := txnListOffset(t, addr, true, 1500); got != 1 {
+		t.Fatalf("ListOffsets read_committed of the committed record's timestamp: %d", got)
+	}
+	// An aborted transaction is listed to read_committed fetches of its offsets.
+	pid, _, err := cl.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txnProduce(t, cl, false, "aborted")
+	var p kmsg.FetchResponseTopicPartition
+	waitFor(t, "the abort marker", 10*time.Second, func() bool { // EndTxn answers before the markers are written
+		if p, err = readCommittedFetch(ctx, plain, id, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		return p.LastStableOffset == 6
+	})
+	if len(p.AbortedTransactions) != 1 || p.AbortedTransactions[0].ProducerID != pid || p.AbortedTransactions[0].FirstOffset != 4 {
+		t.Fatalf("read_committed fetch after the abort: LSO %d, aborted %+v (producer %d)", p.LastStableOffset, p.AbortedTransactions, pid)
+	}
+}
+
+// readCommittedFetch is one read_committed Fetch of partition 0 of topic id from offset.
+func readCommittedFetch(ctx context.Context, cl *kgo.Client, id [16]byte, offset int64, maxWait int32) (kmsg.FetchResponseTopicPartition, error) {
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.IsolationLevel = maxWait, 1, 1<<20, 1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = id // kgo speaks v13+: by topic id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.FetchOffset, rp.PartitionMaxBytes = offset, 1<<20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return kmsg.FetchResponseTopicPartition{}, err
+	}
+	return resp.Topics[0].Partitions[0], kerr.ErrorForCode(resp.ErrorCode)
 }
 
 // TestTxnFencing: a second producer with the same transactional id fences the first: the
@@ -253,8 +370,9 @@ func TestTxnFencing(t *testing.T) {
 	}
 }
 
-// TestTxnTimeoutAbortDurable: the coordinator aborts a transaction past its timeout; the
-// abort holds across a restart, and the records stay invisible to read_committed.
+// TestTxnTimeoutAbortDurable: the coordinator aborts a transaction past its timeout
+// (fencing its producer: its commit gets PRODUCER_FENCED); the abort holds across a
+// restart, and the records stay invisible to read_committed.
 func TestTxnTimeoutAbortDurable(t *testing.T) {
 	dir := t.TempDir()
 	s, stop := startTxnBroker(t, dir)
@@ -275,6 +393,10 @@ func TestTxnTimeoutAbortDurable(t *testing.T) {
 			t.Fatal("the transaction past its timeout was not aborted")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The abort bumped the producer's epoch: its commit is fenced, as Kafka's.
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("commit after the timeout abort: %v, want PRODUCER_FENCED", err)
 	}
 	cl.Close()
 	stop()
@@ -338,8 +460,15 @@ func TestTxnOpenAcrossRestart(t *testing.T) {
 // (read_committed), writes each record to "out" and commits its input offsets in the same
 // transaction (AddOffsetsToTxn, TxnOffsetCommit); one transaction is aborted midway and
 // redone. Every input record is in "out" exactly once for read_committed readers, and the
-// committed offsets are the end of "in".
+// committed offsets are the end of "in". Run by kgo under transactions v2 (Produce v12 and
+// TxnOffsetCommit v5 add the partitions) and as a v1 client (AddPartitionsToTxn,
+// AddOffsetsToTxn, TxnOffsetCommit v4, EndTxn v4) of the same broker.
 func TestTxnConsumeTransformProduce(t *testing.T) {
+	t.Run("v2", func(t *testing.T) { testTxnConsumeTransformProduce(t) })
+	t.Run("v1 client", func(t *testing.T) { testTxnConsumeTransformProduce(t, txnV1Client()) })
+}
+
+func testTxnConsumeTransformProduce(t *testing.T, opts ...kgo.Opt) {
 	s, _ := startTxnBroker(t, "")
 	addr := s.Addr().String()
 	txnTopic(t, addr, "in", 2)
@@ -357,10 +486,10 @@ func TestTxnConsumeTransformProduce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(addr), kgo.TransactionalID("etl"), kgo.ConsumerGroup("etl-group"),
+	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.TransactionalID("etl"), kgo.ConsumerGroup("etl-group"),
 		kgo.ConsumeTopics("in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DefaultProduceTopic("t"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxPartitionBytes(2000),
-		kgo.TransactionTimeout(10*time.Second))
+		kgo.TransactionTimeout(10 * time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,6 +95,17 @@ func produceVersion(v int16) kgo.Opt {
 	return kgo.MaxVersions(vs)
 }
 
+// txnV1Client is a client option capping the versions a transactions v2 producer needs
+// (Produce v12, EndTxn v5, TxnOffsetCommit v5): kgo then runs transactions v1 whatever
+// the broker finalizes, as a client that does not know KIP-890 part 2.
+func txnV1Client() kgo.Opt {
+	vs := kversion.Stable()
+	vs.SetMaxKeyVersion(0, 11)
+	vs.SetMaxKeyVersion(26, 4)
+	vs.SetMaxKeyVersion(28, 4)
+	return kgo.MaxVersions(vs)
+}
+
 // TestTxnProduceVerification: KIP-890 part 1. A transactional produce to a partition the
 // producer did not add to its transaction is refused before anything is appended:
 // TRANSACTION_ABORTABLE from Produce v11, INVALID_TXN_STATE (Kafka's message) before;
@@ -197,26 +208,22 @@ func TestTxnProduceVerification(t *testing.T) {
 // kgo sends only once it opted in to KIP-890 part 2, with Produce v12 and TxnOffsetCommit
 // v5 in place of AddPartitionsToTxn and AddOffsetsToTxn), and committed and aborted
 // transactions read as before. With strata.transaction.version=1 kgo stays on v1 (the
-// epoch does not move).
+// epoch does not move), and so does a v1 client (txnV1Client) of a v2 broker.
 func TestTxnV2Kgo(t *testing.T) {
 	for _, tc := range []struct {
 		version string
 		bump    int16
-	}{{"2", 1}, {"1", 0}} {
-		t.Run("transaction.version="+tc.version, func(t *testing.T) {
-			settings := map[string]string{"strata.transaction.version": tc.version}
-			for k, v := range txnSettings {
-				settings[k] = v
-			}
-			s, err := server.Start(&server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Settings: settings,
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Shutdown(context.Background())
+		opts    []kgo.Opt
+	}{{"2", 1, nil}, {"1", 0, nil}, {"2", 0, []kgo.Opt{txnV1Client()}}} {
+		name := "transaction.version=" + tc.version
+		if tc.opts != nil {
+			name += ",v1 client"
+		}
+		t.Run(name, func(t *testing.T) {
+			s, _ := startTxnBrokerWith(t, "", map[string]string{"strata.transaction.version": tc.version})
 			addr := s.Addr().String()
 			txnTopic(t, addr, "t", 2)
-			cl := txnClient(t, addr, "kgo-v2")
+			cl := txnClient(t, addr, "kgo-v2", tc.opts...)
 			av, err := kmsg.NewPtrApiVersionsRequest().RequestWith(t.Context(), cl)
 			if err != nil {
 				t.Fatal(err)
