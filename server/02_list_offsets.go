@@ -22,7 +22,8 @@ const (
 // the batch's base offset; see partition.OffsetForTimestamp). Latest is the high
 // watermark, or the last stable offset for read_committed (v2+); a max timestamp or
 // timestamp lookup that finds a record at or past it answers -1, as Kafka's
-// ReplicaManager (lastFetchableOffset). The leader epoch is 0.
+// ReplicaManager (lastFetchableOffset); earliest is the log start whatever the LSO. The
+// leader epoch is 0.
 // v0 has Kafka 2.x's old semantics: up to MaxNumOffsets segment start offsets
 // (partition.OffsetsBefore).
 func handleListOffsets(s *Server, r *request) reply {
@@ -70,7 +71,8 @@ func handleListOffsets(s *Server, r *request) reply {
 				out.ErrorCode = errorCode(err)
 				out.Offset, out.Timestamp = -1, -1
 			}
-			if rp.Timestamp != listLatest && req.IsolationLevel == 1 && out.Offset >= p.ReadEnd(partition.ReadCommitted) {
+			byTime := rp.Timestamp >= 0 || rp.Timestamp == listMaxTS // not earliest, latest
+			if byTime && req.IsolationLevel == 1 && out.Offset >= p.ReadEnd(partition.ReadCommitted) {
 				out.Offset, out.Timestamp = -1, -1 // as Kafka: a record read_committed cannot read yet is not found
 			}
 			if out.Offset < 0 {
