@@ -16,7 +16,7 @@ func newTxnCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "txn",
 		Aliases: []string{"transactions"},
-		Short:   "List and describe transactional ids",
+		Short:   "List and describe transactional ids, and show a topic's producers",
 		Long: `Inspect the transactions of transactional producers on any Kafka-protocol broker.
 
   strata txn list --state Ongoing --duration-filter 60000
