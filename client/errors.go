@@ -88,7 +88,8 @@ func (c *config) wrap(err error, op, subject string) error {
 		return &kindError{kind: ErrGroupNotEmpty, msg: about("has active members", "group has active members"), err: err}
 	case errors.Is(err, kerr.InvalidPartitions), errors.Is(err, kerr.InvalidReplicationFactor),
 		errors.Is(err, kerr.InvalidConfig), errors.Is(err, kerr.InvalidTopicException),
-		errors.Is(err, kerr.InvalidRequest), errors.Is(err, kerr.InvalidReplicaAssignment):
+		errors.Is(err, kerr.InvalidRequest), errors.Is(err, kerr.InvalidReplicaAssignment),
+		errors.Is(err, kerr.InvalidRegularExpression):
 		// The broker's explanation is the useful part: say what was refused and why.
 		msg := op
 		if msg == "" {

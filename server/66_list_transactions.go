@@ -17,9 +17,10 @@ func init() { register(66, 0, 2, handleListTransactions) }
 // coordinator: every transactional id, filtered by state (Kafka's names; unknown ones are
 // returned in UnknownStateFilters and match nothing), by producer id, (v1) by how long
 // the transaction has been running (DurationFilterMillis >= 0: only transactions started
-// longer ago than that) and (v2, KIP-1152) by a regular expression the whole id must
-// match (RE2 syntax, as Kafka's RE2/J; one that does not compile is
-// INVALID_REGULAR_EXPRESSION). COORDINATOR_LOAD_IN_PROGRESS while a partition loads.
+// longer ago than that; an id with no transaction, Empty, starts at -1 and so passes any
+// duration, as in Kafka's TransactionStateManager) and (v2, KIP-1152) by a regular
+// expression the whole id must match (RE2 syntax, as Kafka's RE2/J; one that does not
+// compile is INVALID_REGULAR_EXPRESSION). COORDINATOR_LOAD_IN_PROGRESS while a partition loads.
 func handleListTransactions(s *Server, r *request) reply {
 	req := r.body.(*kmsg.ListTransactionsRequest)
 	resp := req.ResponseKind().(*kmsg.ListTransactionsResponse)
@@ -53,7 +54,7 @@ func handleListTransactions(s *Server, r *request) reply {
 		switch {
 		case len(req.StateFilters) > 0 && !slices.Contains(states, tx.State):
 		case len(req.ProducerIDFilters) > 0 && !slices.Contains(req.ProducerIDFilters, tx.ProducerID):
-		case req.Version >= 1 && req.DurationFilterMillis >= 0 && (tx.StartMs < 0 || nowMs-tx.StartMs <= req.DurationFilterMillis):
+		case req.Version >= 1 && req.DurationFilterMillis >= 0 && nowMs-tx.StartMs <= req.DurationFilterMillis:
 		case pattern != nil && !pattern.MatchString(tx.ID):
 		case r.txnIDErr(kmsg.ACLOperationDescribe, tx.ID) != nil: // only the ids it may describe, as Kafka
 		default:

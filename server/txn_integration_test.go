@@ -667,3 +667,43 @@ func TestTxnDescribe(t *testing.T) {
 		t.Fatalf("ongoing after the commit: %+v %v", listed, err)
 	}
 }
+
+// TestTxnListDurationFilter: ListTransactions v1's duration filter passes an id with no
+// transaction (Empty, start -1) and not a transaction started less than the duration ago,
+// as Kafka's TransactionStateManager.listTransactionStates.
+func TestTxnListDurationFilter(t *testing.T) {
+	s, _ := startTxnBroker(t, "")
+	addr := s.Addr().String()
+	txnTopic(t, addr, "t", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := txnClient(t, addr, "tx-open")
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	idle := "tx-idle"
+	ip.TransactionalID, ip.TransactionTimeoutMillis = &idle, 10000
+	if resp, err := ip.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, resp)
+	}
+	for duration, want := range map[int64][]string{-1: {"tx-idle", "tx-open"}, time.Hour.Milliseconds(): {"tx-idle"}} {
+		lt := kmsg.NewPtrListTransactionsRequest()
+		lt.DurationFilterMillis = duration
+		resp, err := lt.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("ListTransactions duration %d: %v %+v", duration, err, resp)
+		}
+		var got []string
+		for _, ts := range resp.TransactionStates {
+			got = append(got, ts.TransactionalID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("ListTransactions duration %d: %v, want %v", duration, got, want)
+		}
+	}
+}

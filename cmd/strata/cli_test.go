@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/client"
 	"github.com/stratalog/strata/server/servertest"
@@ -482,11 +483,108 @@ func TestCLITransactions(t *testing.T) {
 		mustContain(t, "txn describe", r.stdout, "state             Ongoing", "timeout           20s", "partitions        pay[1]")
 		r = cli(t, addr, codeOK, "", "txn", "describe", "payments-etl", "-o", "json")
 		mustContain(t, "txn describe json", r.stdout, `"state": "Ongoing"`, `"timeout_ms": 20000`)
+		pid, _, err := cl.ProducerID(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auditPID := committedTxn(ctx, t, addr, "audit-log")
+		idle := "idle-etl" // InitProducerId only: Empty, no transaction yet
+		ip := kmsg.NewPtrInitProducerIDRequest()
+		ip.TransactionalID, ip.TransactionTimeoutMillis = &idle, 20000
+		if resp, err := ip.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("InitProducerId: %v %+v", err, resp)
+		}
+		for _, c := range []struct {
+			args      []string
+			want, not []string
+		}{
+			{nil, []string{"payments-etl", "audit-log", "idle-etl"}, nil},
+			{[]string{"--state", "Ongoing"}, []string{"payments-etl"}, []string{"audit-log", "idle-etl"}},
+			{[]string{"--state", "Ongoing,PrepareCommit", "--state", "PrepareAbort"}, []string{"payments-etl"}, []string{"audit-log", "idle-etl"}},
+			{[]string{"--producer-id", fmt.Sprint(auditPID)}, []string{"audit-log"}, []string{"payments-etl", "idle-etl"}},
+			{[]string{"--producer-id", fmt.Sprint(auditPID), "--producer-id", fmt.Sprint(pid)}, []string{"audit-log", "payments-etl"}, []string{"idle-etl"}},
+			// Started less than an hour ago: out. An id with no transaction passes, as in Kafka.
+			{[]string{"--duration-filter", "3600000"}, []string{"idle-etl"}, []string{"payments-etl"}},
+			{[]string{"--transactional-id-pattern", "pay.*"}, []string{"payments-etl"}, []string{"audit-log", "idle-etl"}},
+		} {
+			what := "txn list " + strings.Join(c.args, " ")
+			r := cli(t, addr, codeOK, "", append([]string{"txn", "list"}, c.args...)...)
+			mustContain(t, what, r.stdout, c.want...)
+			for _, n := range c.not {
+				if strings.Contains(r.stdout, n) {
+					t.Errorf("%s lists %s:\n%s", what, n, r.stdout)
+				}
+			}
+		}
+		// pay[1]: payments-etl's open transaction, from offset 0.
+		r = cli(t, addr, codeOK, "", "txn", "producers", "--topic", "pay", "--partition", "1")
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "TOPIC PARTITION PRODUCER-ID EPOCH LAST-SEQUENCE LAST-TIMESTAMP COORDINATOR-EPOCH TXN-START-OFFSET" {
+			t.Fatalf("txn producers --partition 1:\n%s", r.stdout)
+		}
+		if f := strings.Fields(lines[1]); f[0] != "pay" || f[1] != "1" || f[2] != fmt.Sprint(pid) || f[3] != "0" || f[4] != "0" || f[7] != "0" {
+			t.Errorf("txn producers --partition 1: %q, want pay 1 %d 0 0 … 0", lines[1], pid)
+		}
+		// Both partitions: audit-log's committed transaction leaves it with none open (-1).
+		r = cli(t, addr, codeOK, "", "txn", "producers", "-t", "pay", "-o", "json")
+		var parts []client.PartitionProducers
+		if err := json.Unmarshal([]byte(r.stdout), &parts); err != nil {
+			t.Fatalf("txn producers json: %v\n%s", err, r.stdout)
+		}
+		if len(parts) != 2 || parts[1].Partition != 1 || len(parts[1].Producers) != 1 ||
+			parts[1].Producers[0].ProducerID != pid || parts[1].Producers[0].TxnStartOffset != 0 || parts[1].Producers[0].LastTimestamp <= 0 {
+			t.Fatalf("txn producers json: %+v, want producer %d with a transaction open at 0 in pay[1]", parts, pid)
+		}
+		// kfake forgets a producer when its transaction ends; Kafka and Strata keep it.
+		if !strings.HasSuffix(t.Name(), "/kfake") &&
+			(len(parts[0].Producers) != 1 || parts[0].Producers[0].ProducerID != auditPID || parts[0].Producers[0].TxnStartOffset != -1) {
+			t.Errorf("txn producers json: pay[0] %+v, want producer %d with no open transaction (-1)", parts[0], auditPID)
+		}
+		cli(t, addr, codeNotFound, "", "txn", "producers", "--topic", "nosuchtopic")
+		r = cli(t, addr, codeNotFound, "", "txn", "producers", "--topic", "pay", "--partition", "9")
+		mustContain(t, "txn producers --partition 9", r.stderr, `topic "pay" or its partition 9 does not exist`)
+		cli(t, addr, codeUsage, "", "txn", "producers")
 		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 			t.Fatal(err)
 		}
 		cli(t, addr, codeNotFound, "", "txn", "describe", "nobody")
 	})
+}
+
+// committedTxn commits one transaction of transactional id id (one record to pay[0]) and
+// returns its producer id.
+func committedTxn(ctx context.Context, t *testing.T, addr, id string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.TransactionalID(id), kgo.DefaultProduceTopic("pay"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("y"), Partition: 0}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	pid, _, err := cl.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// TestCLITxnListRefused: a state Kafka does not know and a pattern that does not compile
+// are usage errors (Strata answers both; kfake ignores unknown states).
+func TestCLITxnListRefused(t *testing.T) {
+	addr := servertest.StartBroker(t, "", nil).Addr().String()
+	r := cli(t, addr, codeUsage, "", "txn", "list", "--state", "Ongoing,Bogus")
+	mustContain(t, "unknown state", r.stderr, "unknown transaction state Bogus")
+	r = cli(t, addr, codeUsage, "", "txn", "list", "--transactional-id-pattern", "(ab(cd")
+	mustContain(t, "bad pattern", r.stderr, "list transactions")
 }
 
 // TestCLIConsumerGroupDescribe: group describe of a KIP-848 consumer group shows the

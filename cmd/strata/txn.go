@@ -16,27 +16,31 @@ func newTxnCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "txn",
 		Aliases: []string{"transactions"},
-		Short:   "List and describe transactional ids",
+		Short:   "List and describe transactional ids, and show a topic's producers",
 		Long: `Inspect the transactions of transactional producers on any Kafka-protocol broker.
 
-  strata txn list
-  strata txn describe payments-etl`,
+  strata txn list --state Ongoing --duration-filter 60000
+  strata txn describe payments-etl
+  strata txn producers --topic payments --partition 0`,
 	}
 	cmd.Args, cmd.RunE = cobra.ArbitraryArgs, groupRunE
 	g := addGlobalFlags(cmd)
-	cmd.AddCommand(newTxnListCmd(g), newTxnDescribeCmd(g))
+	cmd.AddCommand(newTxnListCmd(g), newTxnDescribeCmd(g), newTxnProducersCmd(g))
 	return cmd
 }
 
 func newTxnListCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var f client.TransactionFilter
+	var durationMs int64
+	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List transactional ids with the state of their last transaction",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.LongerThan = time.Duration(durationMs) * time.Millisecond // <= 0: no filter
 			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
-				ts, err := a.ListTransactions(ctx)
+				ts, err := a.ListTransactions(ctx, f)
 				if err != nil {
 					return err
 				}
@@ -50,6 +54,12 @@ func newTxnListCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	fs := cmd.Flags()
+	fs.StringSliceVar(&f.States, "state", nil, "only transactions in this state: Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort or PrepareEpochFence (repeatable or comma-separated)")
+	fs.Int64SliceVar(&f.ProducerIDs, "producer-id", nil, "only this producer id's transactions (repeatable or comma-separated)")
+	fs.Int64Var(&durationMs, "duration-filter", 0, "only transactions started more than this many milliseconds ago (0: all)")
+	fs.StringVar(&f.IDPattern, "transactional-id-pattern", "", "only transactional ids this regular expression matches whole (RE2 syntax)")
+	return cmd
 }
 
 func newTxnDescribeCmd(g *globals) *cobra.Command {
@@ -80,4 +90,35 @@ func newTxnDescribeCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newTxnProducersCmd(g *globals) *cobra.Command {
+	var topic string
+	var partitions []int32
+	cmd := &cobra.Command{
+		Use:   "producers --topic TOPIC [--partition P]",
+		Short: "Show a topic's producers per partition, with the first offset of each open transaction",
+		Args:  exactArgs(0, "no arguments (the topic is --topic)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.runAdmin(cmd, func(ctx context.Context, a *client.Admin) error {
+				ps, err := a.DescribeProducers(ctx, topic, partitions...)
+				if err != nil {
+					return err
+				}
+				return g.render(cmd.OutOrStdout(), ps, func(w io.Writer) {
+					t := newTable(w, "TOPIC", "PARTITION", "PRODUCER-ID", "EPOCH", "LAST-SEQUENCE", "LAST-TIMESTAMP", "COORDINATOR-EPOCH", "TXN-START-OFFSET")
+					for _, p := range ps {
+						for _, r := range p.Producers {
+							t.row(p.Topic, p.Partition, r.ProducerID, r.ProducerEpoch, r.LastSequence, r.LastTimestamp, r.CoordinatorEpoch, r.TxnStartOffset)
+						}
+					}
+					t.flush()
+				})
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&topic, "topic", "t", "", "the topic (required)")
+	cmd.Flags().Int32SliceVarP(&partitions, "partition", "p", nil, "only these partitions (repeatable or comma-separated; default all)")
+	_ = cmd.MarkFlagRequired("topic")
+	return cmd
 }
