@@ -100,6 +100,8 @@ ADDR=$(IFS=,; echo "${ADDRS[*]}")
 SASL=$(IFS=,; echo "${SASLS[*]}")
 echo "compat: strata $ADDR (SASL_PLAINTEXT $SASL), $NODES node(s), broker logs $LOGDIR/strata*.log"
 
+# The kgo clients log at info (about 2 MB a run), for the diagnosis below.
+export KGO_LOG_LEVEL=${KGO_LOG_LEVEL:-info}
 [ "$NODES" = 3 ] && export KGO_SKIP=${KGO_SKIP:-^Test848RegexBrokerResolves$}
 KGO_TEST_RF=${KGO_TEST_RF:-$NODES} BROKER=$ADDR KGO_TEST_SCRAM=${KGO_TEST_SCRAM:-compat:compat-secret:512} KGO_TEST_SCRAM_SEEDS=${KGO_TEST_SCRAM_SEEDS:-$SASL} \
 	"$COMPAT_DIR/run.sh" "$@"
@@ -110,8 +112,15 @@ STATUS=$?
 if [ "$STATUS" != 0 ]; then
 	if [ -s "$LOGDIR/kgo-test.log" ]; then
 		echo "compat: kgo test messages (from $LOGDIR/kgo-test.log):"
-		grep -aE '_test\.go:[0-9]+: |sendErr|^panic:' "$LOGDIR/kgo-test.log" |
-			grep -avE 'deleting (group|topic)|completed in|ensuring topic|skipping' | tail -n 30 | sed 's/^/  /'
+		grep -aE '_test\.go:[0-9]+: |sendErr|^panic:|--- FAIL' "$LOGDIR/kgo-test.log" |
+			grep -avE 'deleting (group|topic)|completed in|ensuring topic|skipping' | tail -n 20 | cut -c1-240 | sed 's/^/  /'
+		# The clients' own account (KGO_LOG_LEVEL=info) of the groups whose consumers
+		# failed: errors, fences, abandoned and lost partitions.
+		for grp in $(grep -aoE 'sendErr group=[^:]+' "$LOGDIR/kgo-test.log" | cut -d= -f2 | sort -u | head -n 2); do
+			echo "compat: kgo client log of group $grp:"
+			grep -aF "group: $grp" "$LOGDIR/kgo-test.log" |
+				grep -aiE 'err|abandon|lost: [^ ]|fenc|stale|unable|giving up|expired' | grep -av 'context canceled' | tail -n 15 | cut -c1-240 | sed 's/^/  /'
+		done
 	fi
 	for n in $(seq 1 "$NODES"); do
 		echo "compat: broker $n's last warnings:"

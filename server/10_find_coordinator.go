@@ -28,9 +28,10 @@ const (
 // INVALID_REQUEST when malformed). The
 // coordinator of a group (or transactional id) is the leader of the partition of
 // __consumer_offsets (__transaction_state) its key hashes to, as the metadata image has
-// it. Before the topic exists (it is created on first use) this broker answers: on a
-// single node it coordinates every group and every transactional id. A cluster node
-// creates the topic first (__consumer_offsets with offsets.topic.replication.factor,
+// it. The topic is created on first use, as Kafka creates it: a single node creates it
+// here (it coordinates every group and every transactional id, so it answers at once; a
+// client that looks for __consumer_offsets in the metadata after FindCoordinator finds
+// it). A cluster node creates the topic first (__consumer_offsets with offsets.topic.replication.factor,
 // __transaction_state with transaction.state.log.replication.factor, __share_group_state
 // with share.coordinator.state.topic.replication.factor: at most the live brokers), so the coordinator is the leader the controller placed its partition on, and
 // answers that request COORDINATOR_NOT_AVAILABLE, as Kafka's KafkaApis does: the leaders
@@ -48,13 +49,19 @@ func handleFindCoordinator(s *Server, r *request) reply {
 		topic, partitions, rf = metadata.ShareGroupStateTopic, shareStateSetting, shareStateRFSetting
 	}
 	creating := false
-	if _, ok := s.image().Topic(topic); !ok && s.opts.Cluster != nil && coordinatorRunning(s, req.CoordinatorType) {
+	if _, ok := s.image().Topic(topic); !ok && coordinatorRunning(s, req.CoordinatorType) {
 		ctx, cancel := s.controllerCtx(r, 0)
+		if s.opts.Cluster == nil {
+			internalTopicMu.Lock() // as the coordinator's first write creates it
+		}
 		if err := s.createInternalTopic(ctx, topic, partitions, s.internalReplicationFactor(rf)); err != nil {
 			s.log.Debug("creating an internal topic for FindCoordinator", "topic", topic, "err", err)
 		}
+		if s.opts.Cluster == nil {
+			internalTopicMu.Unlock()
+		}
 		cancel()
-		creating = true
+		creating = s.opts.Cluster != nil
 	}
 	im := s.image()
 	answer := func(key string) (int16, int32, string, int32) {

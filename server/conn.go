@@ -76,6 +76,9 @@ type conn struct {
 	// shareSessions is set once the connection opened a share session: they close with
 	// it (shares.go).
 	shareSessions atomic.Bool
+	// ordered is closed when the last coordinator request (orderedAPI) has its answer;
+	// nil when it was answered at once. Reader goroutine only (dispatch).
+	ordered chan struct{}
 }
 
 // inflight is a request whose response has not been written yet.

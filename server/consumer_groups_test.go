@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stratalog/strata/server"
 	"github.com/stratalog/strata/server/servertest"
+	"github.com/stratalog/strata/wire"
 )
 
 // consumerSettings serve the consumer group protocol (KIP-848) with short timings.
@@ -193,6 +195,127 @@ func TestConsumerProtocolWire(t *testing.T) {
 	// Leaving answers epoch -1.
 	if r := hb(1, func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID, r.MemberEpoch = member, -1 }); r.ErrorCode != 0 || r.MemberEpoch != -1 {
 		t.Fatalf("leave: %+v", r)
+	}
+}
+
+// TestConsumerProtocolCommitBeforeAck: a member that must revoke a partition commits its
+// offset and then, on the same connection and without waiting for the commit's answer,
+// heartbeats the revocation (franz-go sends both on one connection). The commit is at the
+// epoch the member still has, so it must succeed and stay: Kafka answers a connection's
+// requests in order, and so must Strata (server.orderedAPI); had the heartbeat gone first,
+// the member would have moved to the next epoch without the partition and the commit would
+// have been refused with STALE_MEMBER_EPOCH, leaving the partition's next owner to
+// consume again what this member had processed. Ten groups, so that the old order fails.
+func TestConsumerProtocolCommitBeforeAck(t *testing.T) {
+	s := servertest.StartBroker(t, t.TempDir(), consumerSettings(map[string]string{"group.consumer.assignors": "range"}))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	createTopic(t, s, "ord", 2, nil)
+	id := topicID(t, cl, "ord")
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	corr := int32(0)
+	send := func(reqs ...kmsg.Request) {
+		t.Helper()
+		var b []byte
+		for _, req := range reqs {
+			corr++
+			b = wire.AppendRequest(b, corr, "raw", req)
+		}
+		if _, err := nc.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(req kmsg.Request) kmsg.Response {
+		t.Helper()
+		frame, err := wire.ReadFrame(nc, nil, 64<<20)
+		if err != nil {
+			t.Fatalf("read %s response: %v", kmsg.NameForKey(req.Key()), err)
+		}
+		resp, body := req.ResponseKind(), frame[4:]
+		if req.IsFlexible() {
+			body = body[1:]
+		}
+		if err := resp.ReadFrom(body); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	hb := func(group, member string, epoch int32, owned ...int32) *kmsg.ConsumerGroupHeartbeatRequest {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.SetVersion(1)
+		req.Group, req.MemberID, req.MemberEpoch = group, member, epoch
+		req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, []string{"ord"}
+		rt := kmsg.NewConsumerGroupHeartbeatRequestTopic()
+		rt.TopicID, rt.Partitions = id, owned
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{rt}
+		if len(owned) == 0 {
+			req.Topics = req.Topics[:0]
+		}
+		return req
+	}
+	beat := func(req *kmsg.ConsumerGroupHeartbeatRequest) *kmsg.ConsumerGroupHeartbeatResponse {
+		t.Helper()
+		send(req)
+		r := read(req).(*kmsg.ConsumerGroupHeartbeatResponse)
+		if r.ErrorCode != 0 {
+			t.Fatalf("heartbeat of %s at epoch %d: %v", req.MemberID, req.MemberEpoch, kerr.ErrorForCode(r.ErrorCode))
+		}
+		return r
+	}
+	assigned := func(r *kmsg.ConsumerGroupHeartbeatResponse) []int32 {
+		if r.Assignment == nil || len(r.Assignment.Topics) == 0 {
+			return nil
+		}
+		return r.Assignment.Topics[0].Partitions
+	}
+	for i := range 10 {
+		group := fmt.Sprintf("g%d", i)
+		if r := beat(hb(group, "a", 0)); r.MemberEpoch != 1 || !slices.Equal(assigned(r), []int32{0, 1}) {
+			t.Fatalf("a joins: epoch %d, %v", r.MemberEpoch, assigned(r))
+		}
+		beat(hb(group, "a", 1, 0, 1))
+		if r := beat(hb(group, "b", 0)); r.MemberEpoch != 2 || len(assigned(r)) != 0 {
+			t.Fatalf("b joins: epoch %d, %v (partition 1 is a's until it revokes it)", r.MemberEpoch, assigned(r))
+		}
+		if r := beat(hb(group, "a", 1, 0, 1)); r.MemberEpoch != 1 || !slices.Equal(assigned(r), []int32{0}) {
+			t.Fatalf("a told to revoke 1: epoch %d, %v", r.MemberEpoch, assigned(r))
+		}
+
+		commit := kmsg.NewPtrOffsetCommitRequest()
+		commit.SetVersion(9)
+		commit.Group, commit.MemberID, commit.Generation = group, "a", 1
+		ct := kmsg.NewOffsetCommitRequestTopic()
+		ct.Topic = "ord"
+		cp := kmsg.NewOffsetCommitRequestTopicPartition()
+		cp.Partition, cp.Offset = 1, 7
+		ct.Partitions = append(ct.Partitions, cp)
+		commit.Topics = append(commit.Topics, ct)
+		ack := hb(group, "a", 1, 0)
+		send(commit, ack)
+		if c := read(commit).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; c != 0 {
+			t.Fatalf("%s: the commit sent before the revocation's heartbeat: %v", group, kerr.ErrorForCode(c))
+		}
+		if r := read(ack).(*kmsg.ConsumerGroupHeartbeatResponse); r.ErrorCode != 0 || r.MemberEpoch != 2 {
+			t.Fatalf("%s: the revocation's heartbeat: epoch %d, %v", group, r.MemberEpoch, kerr.ErrorForCode(r.ErrorCode))
+		}
+		fetch := kmsg.NewPtrOffsetFetchRequest()
+		fetch.SetVersion(9)
+		fg := kmsg.NewOffsetFetchRequestGroup()
+		fg.Group = group
+		fetch.Groups = append(fetch.Groups, fg)
+		send(fetch)
+		fr := read(fetch).(*kmsg.OffsetFetchResponse)
+		if len(fr.Groups) != 1 || len(fr.Groups[0].Topics) != 1 || fr.Groups[0].Topics[0].Partitions[0].Offset != 7 {
+			t.Fatalf("%s: committed offsets %+v, want partition 1 at 7", group, fr.Groups)
+		}
 	}
 }
 

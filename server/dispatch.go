@@ -22,7 +22,8 @@ import (
 //  3. decodes the body and counts the request and its bytes in the metrics registry;
 //  4. runs the handler with a request that carries the principal, the listener, the
 //     start time and the frame size, and through which the handler asks the Authorizer
-//     about each resource (r.authorized);
+//     about each resource (r.authorized); a coordinator request (orderedAPI) first waits
+//     until the connection's previous coordinator request has its answer;
 //  5. queues the reply for the connection writer.
 //
 // The writer completes the pipeline for each response, in request order: throttle (the
@@ -83,6 +84,9 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 			ok = false
 		}
 	}()
+	if orderedAPI(hdr.APIKey) && !c.awaitOrdered() {
+		return false
+	}
 	rep := a.handle(c.s, r)
 	r.handled = time.Since(start)
 	defer func() {
@@ -98,6 +102,7 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		c.enqueue(&inflight{r: r, resp: rep.now, done: closedChan})
 	case rep.async != nil:
 		f := &inflight{r: r, done: make(chan struct{})}
+		c.orderAfter(hdr.APIKey, f.done)
 		rep.async(func(resp kmsg.Response) {
 			f.resp = resp
 			close(f.done)
@@ -105,6 +110,7 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		c.enqueue(f)
 	default:
 		f := &inflight{r: r, done: make(chan struct{})}
+		c.orderAfter(hdr.APIKey, f.done)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -121,6 +127,51 @@ func (c *conn) dispatch(frame []byte, wg *sync.WaitGroup) (ok bool) {
 		c.enqueue(f)
 	}
 	return true
+}
+
+// orderedAPI reports whether requests of API key are coordinator requests, which Kafka
+// processes in request order on a connection (it reads a connection's next request only
+// once the previous one is answered): offsets, classic and KIP-848 group membership,
+// share group heartbeats and offsets, transactions. Strata runs the later part of most
+// handlers concurrently; these must not overtake one another. An OffsetCommit followed
+// on the same connection by the ConsumerGroupHeartbeat that acknowledges a revocation
+// (franz-go sends both on one connection), or by a LeaveGroup, must commit first, or the
+// commit is refused (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID) and what the member
+// processed is delivered again to the partition's next owner.
+func orderedAPI(key int16) bool {
+	switch key {
+	case 8, 9, 11, 12, 13, 14, // OffsetCommit, OffsetFetch, JoinGroup, Heartbeat, LeaveGroup, SyncGroup
+		22, 24, 25, 26, 28, // InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit
+		42, 47, // DeleteGroups, OffsetDelete
+		68, 76, // ConsumerGroupHeartbeat, ShareGroupHeartbeat
+		90, 91, 92: // Describe/Alter/DeleteShareGroupOffsets
+		return true
+	}
+	return false
+}
+
+// awaitOrdered waits until the connection's last coordinator request has its answer
+// (holding the reader, as Kafka holds a connection until it has answered); false if the
+// connection ends meanwhile. Only the reader goroutine calls it.
+func (c *conn) awaitOrdered() bool {
+	if c.ordered == nil {
+		return true
+	}
+	select {
+	case <-c.ordered:
+		c.ordered = nil
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// orderAfter records done, closed when the reply of a request of API key is ready, as
+// what the next coordinator request waits for (a reply ready now needs no wait).
+func (c *conn) orderAfter(key int16, done chan struct{}) {
+	if orderedAPI(key) {
+		c.ordered = done
+	}
 }
 
 func (c *conn) logPanic(hdr wire.RequestHeader, p any) {

@@ -94,7 +94,9 @@
 // the goroutines of later replies belong to the connection, which waits for them before
 // it ends. Handlers run one at a time per connection, in request order, on the reader
 // goroutine; what they defer to a later function runs concurrently with the next
-// requests. The metrics are plain atomics; the Authorizer must be safe for concurrent
+// requests, except between coordinator requests (offsets, group membership, transactions:
+// orderedAPI), which Kafka answers in request order: the reader holds such a request until
+// the connection's previous one has its answer. The metrics are plain atomics; the Authorizer must be safe for concurrent
 // use. docs/LOCKING.md lists the locks.
 //
 // # Imports

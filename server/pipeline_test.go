@@ -527,3 +527,57 @@ func TestServerListenAndServe(t *testing.T) {
 		t.Fatalf("Listen after Close: %v", err)
 	}
 }
+
+// TestPipelineCoordinatorOrder: coordinator requests on one connection take effect in
+// request order, as Kafka's do: a Heartbeat (answered at once) sent behind an
+// OffsetCommit whose answer is still being worked out runs only once the commit is
+// answered. The commit's handler waits for the heartbeat's, or 200 ms: without the
+// ordering the heartbeat comes first. A Produce (not a coordinator request) is not held.
+func TestPipelineCoordinatorOrder(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, s)
+	}
+	heartbeat := make(chan struct{})
+	withAPI(t, 8, 0, 9, func(s *Server, r *request) reply {
+		return later(func() kmsg.Response {
+			select {
+			case <-heartbeat:
+			case <-time.After(200 * time.Millisecond):
+			}
+			note("commit")
+			return r.body.ResponseKind()
+		})
+	})
+	withAPI(t, 12, 0, 4, func(s *Server, r *request) reply {
+		note("heartbeat")
+		close(heartbeat)
+		return now(r.body.ResponseKind())
+	})
+	withAPI(t, 0, 0, 11, func(s *Server, r *request) reply {
+		note("produce")
+		return now(r.body.ResponseKind())
+	})
+	s := startTest(t, nil)
+	nc := dialTest(t, s)
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Version = 9
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Version = 4
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Version = 9
+	sendTest(t, nc, 1, commit)
+	sendTest(t, nc, 2, produce)
+	sendTest(t, nc, 3, hb)
+	readResponseTest[*kmsg.OffsetCommitResponse](t, nc, 1, commit)
+	readResponseTest[*kmsg.ProduceResponse](t, nc, 2, produce)
+	readResponseTest[*kmsg.HeartbeatResponse](t, nc, 3, hb)
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"produce", "commit", "heartbeat"}; !slices.Equal(order, want) {
+		t.Fatalf("handlers ran in order %v, want %v", order, want)
+	}
+}
