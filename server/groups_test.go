@@ -488,3 +488,25 @@ func TestGroupAPIsNotCoordinator(t *testing.T) {
 	del.Version, del.Groups = 2, []string{gone}
 	wantCode(t, "delete", call[*kmsg.DeleteGroupsResponse](t, s, del).Groups[0].ErrorCode, kerr.NotCoordinator)
 }
+
+// TestFindCoordinatorCreatesInternalTopic: on a single node, FindCoordinator creates the
+// coordinator's internal topic (__consumer_offsets for a group, __transaction_state for a
+// transactional id), as Kafka does, so that it is in the metadata before any group wrote.
+func TestFindCoordinatorCreatesInternalTopic(t *testing.T) {
+	s := newGroupTestServer(t)
+	for _, c := range []struct {
+		typ   int8
+		topic string
+	}{{0, metadata.ConsumerOffsetsTopic}, {1, metadata.TransactionStateTopic}} {
+		if _, ok := s.image().Topic(c.topic); ok {
+			t.Fatalf("%s exists before FindCoordinator", c.topic)
+		}
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.Version, fc.CoordinatorType, fc.CoordinatorKeys = 6, c.typ, []string{"k"}
+		fr := call[*kmsg.FindCoordinatorResponse](t, s, fc)
+		wantCode(t, "find", fr.Coordinators[0].ErrorCode, nil)
+		if tp, ok := s.image().Topic(c.topic); !ok || tp.NumPartitions() == 0 {
+			t.Errorf("%s not created by FindCoordinator", c.topic)
+		}
+	}
+}
