@@ -31,9 +31,11 @@ const (
 // it. The topic is created on first use, as Kafka creates it: a single node creates it
 // here (it coordinates every group and every transactional id, so it answers at once; a
 // client that looks for __consumer_offsets in the metadata after FindCoordinator finds
-// it). A cluster node creates the topic first (__consumer_offsets with offsets.topic.replication.factor,
-// __transaction_state with transaction.state.log.replication.factor, __share_group_state
-// with share.coordinator.state.topic.replication.factor: at most the live brokers), so the coordinator is the leader the controller placed its partition on, and
+// it). A cluster node creates the topic first (__consumer_offsets with
+// offsets.topic.replication.factor, __transaction_state with
+// transaction.state.log.replication.factor, __share_group_state with
+// share.coordinator.state.topic.replication.factor: at most the live brokers), so the
+// coordinator is the leader the controller placed its partition on, and
 // answers that request COORDINATOR_NOT_AVAILABLE, as Kafka's KafkaApis does: the leaders
 // have not taken the partitions up yet (a request sent to one at once would get
 // NOT_COORDINATOR, which librdkafka's committed() does not retry); the client asks

@@ -96,8 +96,8 @@
 // goroutine; what they defer to a later function runs concurrently with the next
 // requests, except between coordinator requests (offsets, group membership, transactions:
 // orderedAPI), which Kafka answers in request order: the reader holds such a request until
-// the connection's previous one has its answer. The metrics are plain atomics; the Authorizer must be safe for concurrent
-// use. docs/LOCKING.md lists the locks.
+// the connection's previous one has its answer. The metrics are plain atomics; the
+// Authorizer must be safe for concurrent use. docs/LOCKING.md lists the locks.
 //
 // # Imports
 //
